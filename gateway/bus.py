@@ -1,0 +1,56 @@
+"""The in-process bus: the embedded default transport, same contract as MQTT.
+
+A participant connected on the bus gets its inbox pushed into an asyncio queue; it acks by
+message id, exactly as it would on `tgw/v1/{participant}/ack`. Nothing here is durable and
+nothing needs to be: the journal and outbox are, and unacked pushes are redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from messages.errors import InputError
+
+from .outbox import InboxItem
+from .service import Gateway, SubmitResult
+
+__all__ = ["BusConnection", "InProcessBus"]
+
+INBOX_QUEUE_MAX = 1024  # pushes waiting in a participant's queue; the gateway's in-flight cap is below
+
+
+class BusConnection:
+    def __init__(self, bus: InProcessBus, participant_id: str) -> None:
+        self.bus = bus
+        self.participant_id = participant_id
+        self.queue: asyncio.Queue[InboxItem] = asyncio.Queue(INBOX_QUEUE_MAX)
+        self._seen: set[str] = set()
+
+    async def _push(self, item: InboxItem) -> None:
+        await self.queue.put(item)
+
+    async def send(self, envelope: bytes) -> list[SubmitResult]:
+        return await self.bus.gateway.submit(envelope, self.bus.participant(self.participant_id))
+
+    async def ack(self, message_ids: list[str]) -> list[str]:
+        return await self.bus.gateway.ack(self.bus.participant(self.participant_id), message_ids)
+
+    def close(self) -> None:
+        self.bus.gateway.unregister_pusher(self.participant_id, self._push)
+
+
+class InProcessBus:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def participant(self, participant_id: str):  # type: ignore[no-untyped-def]
+        p = self.gateway.registry.get(participant_id)
+        if p is None:
+            raise InputError("unknown-sender", f"participant {participant_id!r} is not in the registry")
+        return p
+
+    def connect(self, participant_id: str) -> BusConnection:
+        self.participant(participant_id)
+        conn = BusConnection(self, participant_id)
+        self.gateway.register_pusher(participant_id, conn._push)
+        return conn

@@ -1,0 +1,217 @@
+"""The business calendar: Chinese working days (weekends, statutory holidays, 调休 make-up days).
+
+Facts come from `chinese_calendar` (which knows a fixed range of years) plus an override file:
+
+    workdays: [2027-02-07]      # a weekend day that is a make-up working day
+    holidays: [2027-02-08]      # a weekday that is off
+    years: [2027]               # declare a year the library does not know
+
+A year is *known* when `chinese_calendar` knows it or the override file declares it. In a
+declared year only weekends and the overrides apply, so declare a year only once every holiday
+of it is in the file. Asking about a day of an unknown year raises
+`InputError("calendar-out-of-range")`: the calendar never guesses.
+
+Known years must form one range without gaps, so that "the next business day" can never jump
+over a year nobody described.
+
+All answers are precomputed at construction into a sorted list of business days (about 250 a
+year), so every question is a set lookup or a bisection.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import chinese_calendar
+import yaml
+
+from messages.errors import InputError
+
+__all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
+
+DEFAULT_OVERRIDES_PATH = Path(__file__).with_name("calendar_overrides.yaml")
+
+# A declared year spans 366 days at most; 50 declared years is far beyond any real need and
+# keeps a malformed file ("years: [1, 9999]") from building a huge table.
+DECLARED_YEARS_MAX = 50
+# The override file is a few dozen dates a year; anything larger is not a calendar.
+OVERRIDE_FILE_BYTES_MAX = 1 << 20
+
+
+def _library_years() -> range:
+    """The years `chinese_calendar` has data for (2004..2026 for version 1.11)."""
+    years = {day.year for day in chinese_calendar.holidays} | {day.year for day in chinese_calendar.workdays}
+    first, last = min(years), max(years)
+    assert set(range(first, last + 1)) <= years, "chinese_calendar years have a gap"
+    return range(first, last + 1)
+
+
+def _is_workday_by_rules(day: dt.date, library_years: range) -> bool:
+    # The same rule as chinese_calendar.is_workday, read from its tables directly: calling it for
+    # every day of 23 years costs 0.15 s, the table lookups a tenth of that.
+    if day.year in library_years:
+        if day in chinese_calendar.workdays:
+            return True
+        if day in chinese_calendar.holidays:
+            return False
+    return day.weekday() < 5
+
+
+class BusinessCalendar:
+    """Answers "is this a business day" and moves by business days, inside its known range only."""
+
+    __slots__ = ("_business_days", "_business_set", "_first", "_last", "_overrides")
+
+    def __init__(self, overrides: Mapping[dt.date, bool] | None = None, *,
+                 known_years: Iterable[int] = ()) -> None:
+        """`overrides`: day -> True (working day) / False (holiday), applied over the library.
+        `known_years`: extra years declared known (only weekends and overrides apply in them)."""
+        library = _library_years()
+        declared = sorted(set(known_years) - set(library))
+        if len(declared) > DECLARED_YEARS_MAX:
+            raise InputError("config-invalid", f"{len(declared)} declared years; at most {DECLARED_YEARS_MAX}")
+        years = sorted(set(library) | set(declared))
+        if years != list(range(years[0], years[-1] + 1)):
+            raise InputError("config-invalid", f"declared years {declared} leave a gap next to the known "
+                             f"range {library.start}..{library.stop - 1}; declare every year in between")
+        self._first = dt.date(years[0], 1, 1)
+        self._last = dt.date(years[-1], 12, 31)
+        self._overrides = dict(overrides or {})
+        for day, working in self._overrides.items():
+            if not isinstance(day, dt.date) or isinstance(day, dt.datetime) or not isinstance(working, bool):
+                raise InputError("config-invalid", f"override {day!r}: {working!r} is not date -> bool")
+            if not self._first <= day <= self._last:
+                raise InputError("config-invalid", f"override for {day.isoformat()} lies outside the known "
+                                 f"years {years[0]}..{years[-1]}; declare its year under `years`")
+        days: list[dt.date] = []
+        day = self._first
+        one = dt.timedelta(days=1)
+        while day <= self._last:
+            if self._overrides.get(day, _is_workday_by_rules(day, library)):
+                days.append(day)
+            day += one
+        self._business_days = days
+        self._business_set = frozenset(days)
+        assert self._business_days == sorted(self._business_set)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BusinessCalendar:
+        """Load an override file (see the module docstring for its shape)."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError("io-unreadable", f"cannot read calendar overrides {path}: {exc}") from exc
+        if len(raw) > OVERRIDE_FILE_BYTES_MAX:
+            raise InputError("config-invalid", f"{path} is larger than {OVERRIDE_FILE_BYTES_MAX} bytes")
+        try:
+            data = yaml.safe_load(raw) or {}
+        except yaml.YAMLError as exc:
+            raise InputError("config-invalid", f"{path} is not valid YAML: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "calendar overrides") -> BusinessCalendar:
+        if not isinstance(data, dict):
+            raise InputError("config-invalid", f"{source}: expected a mapping with workdays/holidays/years")
+        unknown = set(data) - {"workdays", "holidays", "years"}
+        if unknown:
+            raise InputError("config-invalid", f"{source}: unknown keys {sorted(map(str, unknown))}")
+        overrides: dict[dt.date, bool] = {}
+        for key, working in (("workdays", True), ("holidays", False)):
+            for item in _as_list(data.get(key), key, source):
+                day = _as_date(item, key, source)
+                if overrides.get(day, working) != working:
+                    raise InputError("config-invalid", f"{source}: {day.isoformat()} is both a workday and a holiday")
+                overrides[day] = working
+        years = _as_list(data.get("years"), "years", source)
+        if not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
+            raise InputError("config-invalid", f"{source}: years must be integers, got {years!r}")
+        return cls(overrides, known_years=years)
+
+    @classmethod
+    def default(cls) -> BusinessCalendar:
+        """The calendar with the override file shipped next to this module."""
+        return cls.from_file(DEFAULT_OVERRIDES_PATH)
+
+    # --- questions -------------------------------------------------------------------------
+
+    @property
+    def known_range(self) -> tuple[dt.date, dt.date]:
+        """First and last day (inclusive) the calendar knows."""
+        return self._first, self._last
+
+    def is_business_day(self, day: dt.date) -> bool:
+        self._check_known(day)
+        return day in self._business_set
+
+    def next_business_day(self, day: dt.date) -> dt.date:
+        """The first business day strictly after `day`."""
+        return self._at(bisect.bisect_right(self._business_days, self._check_known(day)), day)
+
+    def previous_business_day(self, day: dt.date) -> dt.date:
+        """The last business day strictly before `day`."""
+        return self._at(bisect.bisect_left(self._business_days, self._check_known(day)) - 1, day)
+
+    def add_business_days(self, day: dt.date, n: int) -> dt.date:
+        """n > 0: the n-th business day strictly after `day`; n < 0: the |n|-th strictly before;
+        n == 0: `day` itself if it is a business day, else the next one.
+
+        For any `day` and n > 0, and for a business `day` and any n:
+        `business_days_between(day, add_business_days(day, n)) == n`."""
+        self._check_known(day)
+        if n > 0:
+            return self._at(bisect.bisect_right(self._business_days, day) + n - 1, day)
+        if n < 0:
+            return self._at(bisect.bisect_left(self._business_days, day) + n, day)
+        return day if day in self._business_set else self.next_business_day(day)
+
+    def business_days_between(self, a: dt.date, b: dt.date) -> int:
+        """The number of business days in the half-open interval (a, b] when a <= b, and minus the
+        number in (b, a] when b < a. So between(a, a) == 0, between(a, next_business_day(a)) == 1,
+        and between(a, b) + between(b, c) == between(a, c)."""
+        self._check_known(a)
+        self._check_known(b)
+        return bisect.bisect_right(self._business_days, b) - bisect.bisect_right(self._business_days, a)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _check_known(self, day: dt.date) -> dt.date:
+        if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
+            raise TypeError(f"expected a date, got {type(day).__name__}")
+        if not self._first <= day <= self._last:
+            raise InputError("calendar-out-of-range", f"the business calendar does not know {day.isoformat()}: "
+                             f"it knows {self._range_text()}")
+        return day
+
+    def _at(self, index: int, asked: dt.date) -> dt.date:
+        if not 0 <= index < len(self._business_days):
+            raise InputError("calendar-out-of-range", f"the answer for {asked.isoformat()} lies outside "
+                             f"the known range {self._range_text()}")
+        return self._business_days[index]
+
+    def _range_text(self) -> str:
+        return f"{self._first.isoformat()}..{self._last.isoformat()} (add a year to the calendar override file)"
+
+
+def _as_list(value: Any, key: str, source: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError("config-invalid", f"{source}: {key} must be a list")
+    return value
+
+
+def _as_date(item: Any, key: str, source: str) -> dt.date:
+    if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
+        return item
+    if isinstance(item, str):
+        try:
+            return dt.date.fromisoformat(item)
+        except ValueError:
+            pass
+    raise InputError("config-invalid", f"{source}: {key} entry {item!r} is not a YYYY-MM-DD date")

@@ -1,0 +1,87 @@
+"""`tgw clock`: the business time, whether today is a business day, and the next cutoffs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("clock", help="show business time and the next cutoffs",
+                       description="Show the business clock. With --url, ask a running gateway (its clock may be "
+                                   "simulated; --advance-to moves a simulated one). Without, compute from the "
+                                   "wall clock (or --at) with the shipped calendar and default cutoffs.")
+    p.add_argument("--url", help="gateway base URL, e.g. http://127.0.0.1:8470")
+    p.add_argument("--token", help="bearer token for --url")
+    p.add_argument("--at", help="ISO datetime to evaluate instead of now (local mode)")
+    p.add_argument("--advance-to", help="ISO datetime: advance a running simulated clock (with --url)")
+    p.add_argument("--calendar-overrides", help="override file for the calendar (local mode)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=run)
+
+
+def _local_view(args: argparse.Namespace) -> dict[str, Any]:
+    from gateway.calendar import BusinessCalendar
+    from gateway.clock import TZ, ClockConfig, next_cutoffs
+
+    calendar = (BusinessCalendar.from_file(args.calendar_overrides) if args.calendar_overrides
+                else BusinessCalendar.default())
+    now = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(TZ)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=TZ)
+    now = now.astimezone(TZ)
+    view: dict[str, Any] = {"now": now.isoformat(), "simulated": False}
+    view["business_day"] = calendar.is_business_day(now.date())
+    view["next_cutoffs"] = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(now, calendar, ClockConfig())]
+    return view
+
+
+async def _remote_view(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        url = args.url.rstrip("/") + "/v1/clock"
+        if args.advance_to:
+            resp = await session.post(url, json={"advance_to": args.advance_to})
+        else:
+            resp = await session.get(url)
+        body: dict[str, Any] = await resp.json(content_type=None)
+        if resp.status >= 400:
+            raise RuntimeError(f"{resp.status} {body.get('code')}: {body.get('message')}")
+        return body
+
+
+def run(args: argparse.Namespace) -> int:
+    from messages.errors import InputError
+
+    try:
+        view = asyncio.run(_remote_view(args)) if args.url else _local_view(args)
+    except (InputError, ValueError) as exc:
+        print(f"tgw clock: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - network errors are reported, not raised
+        print(f"tgw clock: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return 0
+    mode = "simulated" if view.get("simulated") else "live"
+    day = "business day" if view.get("business_day") else "not a business day"
+    print(f"business time {view['now']} ({mode}; {day})")
+    if "calendar_error" in view:
+        print(f"calendar: {view['calendar_error']}")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("next cutoff / deadline", "at")
+    for c in view.get("next_cutoffs", []):
+        table.add_row(c["name"], c["at"])
+    Console().print(table)
+    return 0

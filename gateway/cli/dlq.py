@@ -1,0 +1,68 @@
+"""`tgw dlq list|replay`: dead letters (pushes never acknowledged) and their replay."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from messages.errors import StateError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("dlq", help="list or replay dead-lettered messages",
+                       description="Dead letters are outbox messages a push recipient never acknowledged "
+                                   "after the configured attempts. Replay puts them back to be delivered; "
+                                   "a running gateway picks them up within its poll interval.")
+    ps = p.add_subparsers(dest="dlq_command", metavar="ACTION")
+    for name, func, text in (("list", cmd_list, "list dead letters"), ("replay", cmd_replay, "replay dead letters")):
+        q = ps.add_parser(name, help=text)
+        q.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://... of the gateway")
+        q.add_argument("--db-schema")
+        q.add_argument("--format", choices=["text", "json"], default="text")
+        if name == "replay":
+            g = q.add_mutually_exclusive_group(required=True)
+            g.add_argument("--id", action="append", dest="ids", help="message id (repeatable)")
+            g.add_argument("--all", action="store_true")
+        q.set_defaults(func=func)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+async def _with_outbox(args: argparse.Namespace, action: Any) -> Any:
+    from gateway.outbox import Outbox
+    from ledger.db import open_database
+
+    db = await open_database(args.db if "://" in args.db else f"sqlite:///{args.db}", schema=args.db_schema)
+    try:
+        return await action(Outbox(db))
+    finally:
+        await db.close()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    try:
+        rows = asyncio.run(_with_outbox(args, lambda o: o.dead()))
+    except (StateError, OSError, Exception) as exc:  # noqa: BLE001 - a CLI reports, never a traceback
+        print(f"tgw dlq list: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['id']}  {r['voucher']}  → {r['recipient']}  attempts={r['attempts']}  {r['last_error'] or ''}")
+        print(f"{len(rows)} dead letter(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        n = asyncio.run(_with_outbox(args, lambda o: o.replay(None if args.all else args.ids)))
+    except Exception as exc:  # noqa: BLE001 - a CLI reports, never a traceback
+        print(f"tgw dlq replay: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"replayed": n}) if args.format == "json" else f"replayed {n} message(s)")
+    return 0 if n or args.all else 1

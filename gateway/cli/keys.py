@@ -1,0 +1,176 @@
+"""`tgw keys ...`: a development CA, participant key pairs and a look at certificates.
+
+    tgw keys ca DIR [--algorithm ecdsa|rsa] [--name NAME] [--days N] [--force]
+    tgw keys init DIR --participant ID --role ROLE [--ca CADIR] [--algorithm ecdsa|rsa] [--days N] [--force]
+    tgw keys show CERT [--format text|json]
+
+Exit codes: 0 ok, 1 the operation failed (e.g. it would overwrite a key), 2 usage or unreadable
+input. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from messages.catalog import ROLES
+from messages.errors import InputError
+from messages.keys import ALGORITHMS, SM2_UNSUPPORTED, create_ca, issue_participant, load_certificates
+from messages.signing import CertInfo
+
+__all__ = ["cmd_ca", "cmd_init", "cmd_show", "register"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _error(message: str) -> None:
+    print(f"tgw keys: error: {message}", file=sys.stderr)
+
+
+def _guarded(func: Command) -> Command:
+    """Map the errors a user can cause to a one-line message and an exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except FileExistsError as exc:
+            _error(str(exc))
+            return EXIT_FAILED
+        except NotImplementedError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        except InputError as exc:
+            _error(exc.issues[0].message)
+            return EXIT_USAGE if exc.code == "io-unreadable" else EXIT_FAILED
+        except ValueError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        except OSError as exc:
+            _error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+            return EXIT_FAILED
+
+    run.__name__ = func.__name__
+    run.__doc__ = func.__doc__
+    return run
+
+
+def _check_algorithm(value: str) -> str:
+    if value == "sm2":
+        raise argparse.ArgumentTypeError(SM2_UNSUPPORTED)
+    if value not in ALGORITHMS:
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from {', '.join(ALGORITHMS)})")
+    return value
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be positive")
+    return n
+
+
+@_guarded
+def cmd_ca(args: argparse.Namespace) -> int:
+    """Create a development CA (ca.key, ca.pem) in DIR."""
+    files = create_ca(args.dir, name=args.name, algorithm=args.algorithm, days=args.days, force=args.force)
+    print(f"CA written: {files.cert} (key {files.key}), SN {files.sn}", file=sys.stderr)
+    print(files.sn)
+    return EXIT_OK
+
+
+@_guarded
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create a participant key pair in DIR, certified by the CA; print the certificate SN."""
+    files = issue_participant(args.dir, participant_id=args.participant, role=args.role,
+                              ca_dir=args.ca or args.dir, algorithm=args.algorithm, days=args.days,
+                              force=args.force)
+    print(f"{files.participant_id} ({files.role}): {files.cert} (key {files.key})", file=sys.stderr)
+    print(files.sn)
+    return EXIT_OK
+
+
+def _describe(info: CertInfo) -> dict[str, Any]:
+    cert = info.certificate
+    described: dict[str, Any] = dict(info.as_dict())
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        is_ca = False
+    described["ca"] = is_ca
+    described["sha256"] = cert.fingerprint(hashes.SHA256()).hex(":").upper()
+    return described
+
+
+@_guarded
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print a certificate's subject, role, SN and validity."""
+    described = [_describe(CertInfo.from_certificate(c)) for c in load_certificates(args.cert)]
+    if args.format == "json":
+        print(json.dumps(described[0] if len(described) == 1 else described, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for i, d in enumerate(described):
+        if i:
+            print()
+        print(f"subject:     {d['subject']}")
+        print(f"issuer:      {d['issuer']}")
+        print(f"participant: {d['participant_id'] or '-'}")
+        print(f"role:        {d['role'] or '-'}")
+        print(f"SN:          {d['sn']}")
+        print(f"not before:  {d['not_before']}")
+        print(f"not after:   {d['not_after']}")
+        print(f"algorithm:   {d['algorithm']}")
+        print(f"CA:          {'yes' if d['ca'] else 'no'}")
+        print(f"SHA-256:     {d['sha256']}")
+    return EXIT_OK
+
+
+def _keys_help(parser: argparse.ArgumentParser) -> Command:
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    return run
+
+
+def register(subparsers: Any) -> None:
+    """Add `keys` and its subcommands to the `tgw` parser's subparsers."""
+    keys = subparsers.add_parser("keys", help="development CA, participant keys and certificates",
+                                 description="Development CA, participant key pairs and certificates.")
+    keys.set_defaults(func=_keys_help(keys))
+    sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,show}")
+
+    ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")
+    ca.add_argument("dir", metavar="DIR")
+    ca.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+                    help="key algorithm (default ecdsa P-256)")
+    ca.add_argument("--name", default="TGW Dev CA", help="CA common name (default %(default)s)")
+    ca.add_argument("--days", type=_positive, default=3650, help="validity in days (default %(default)s)")
+    ca.add_argument("--force", action="store_true", help="overwrite an existing CA key and certificate")
+    ca.set_defaults(func=cmd_ca)
+
+    init = sub.add_parser("init", help="create a participant key pair certified by the CA; prints the SN")
+    init.add_argument("dir", metavar="DIR")
+    init.add_argument("--participant", required=True, metavar="ID", help="participant id (certificate CN)")
+    init.add_argument("--role", required=True, choices=ROLES, help="participant role (certificate OU)")
+    init.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
+    init.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+                      help="key algorithm (default ecdsa P-256)")
+    init.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
+    init.set_defaults(func=cmd_init)
+
+    show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity")
+    show.add_argument("cert", metavar="CERT")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(func=cmd_show)

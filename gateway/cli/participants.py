@@ -1,0 +1,98 @@
+"""`tgw participants add|list`: manage the participants registry file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from messages.errors import InputError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("participants", help="manage the participants registry",
+                       description="Add or list participants in a registry YAML file. Secrets are stored "
+                                   "hashed; a new token and MQTT password are printed once.")
+    ps = p.add_subparsers(dest="participants_command", metavar="ACTION")
+    add = ps.add_parser("add", help="add or replace a participant")
+    add.add_argument("--file", required=True, help="registry YAML (created if missing)")
+    add.add_argument("--id", required=True)
+    add.add_argument("--role", required=True, choices=["treasury", "bank", "pboc"])
+    add.add_argument("--name", help="display name")
+    add.add_argument("--adm-div-code", action="append", required=True, dest="adm_div_codes",
+                     help="AdmDivCode the participant serves (repeatable)")
+    add.add_argument("--cert", action="append", default=[], help="certificate PEM file (repeatable)")
+    add.add_argument("--bank-code", action="append", default=[], dest="bank_codes",
+                     help="12-digit bank code vouchers are routed by (banks; repeatable)")
+    add.add_argument("--delivery", choices=["pull", "push"], default="pull")
+    add.add_argument("--format", choices=["text", "json"], default="text")
+    add.set_defaults(func=cmd_add)
+    ls = ps.add_parser("list", help="list participants (no secrets)")
+    ls.add_argument("--file", required=True)
+    ls.add_argument("--format", choices=["text", "json"], default="text")
+    ls.set_defaults(func=cmd_list)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from gateway.participants import (
+        Participant,
+        Registry,
+        _sns_in,
+        hash_token,
+        load_registry,
+        mosquitto_password_hash,
+        new_secret,
+        save_registry,
+    )
+
+    path = Path(args.file)
+    try:
+        registry = load_registry(path) if path.exists() else Registry([])
+        sns: list[str] = []
+        for cert in args.cert:
+            sns.extend(_sns_in(Path(cert)))
+        token, password = new_secret(), new_secret()
+        participant = Participant(
+            id=args.id, role=args.role, name=args.name or args.id, adm_div_codes=tuple(args.adm_div_codes),
+            cert_sns=tuple(sns), cert_files=tuple(str(Path(c).resolve()) for c in args.cert),
+            bank_codes=tuple(args.bank_codes), token_sha256=hash_token(token), mqtt_username=args.id,
+            mqtt_password_hash=mosquitto_password_hash(password), delivery=args.delivery)
+        save_registry(registry.with_participant(participant), path)
+    except (InputError, ValueError) as exc:
+        print(f"tgw participants add: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps({"id": args.id, "token": token, "mqtt_username": args.id, "mqtt_password": password}))
+    else:
+        print(f"added {args.id} ({args.role}); certificates: {', '.join(sns) or 'none'}")
+        print(f"HTTP token (shown once):    {token}")
+        print(f"MQTT password (shown once): {password}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from gateway.participants import load_registry
+
+    try:
+        registry = load_registry(args.file)
+    except InputError as exc:
+        print(f"tgw participants list: {exc}", file=sys.stderr)
+        return 2
+    rows = [p.as_public_dict() for p in registry]
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "role", "name", "AdmDivCode", "bank codes", "certificates", "delivery")
+    for r in rows:
+        table.add_row(r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
+                      str(len(r["cert_sns"])), r["delivery"])
+    Console().print(table)
+    return 0

@@ -1,0 +1,75 @@
+"""`tgw up`: run the gateway (HTTP and/or MQTT) until SIGTERM, then drain and exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from messages.errors import InputError, StateError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("up", help="run the gateway server",
+                       description="Run the gateway: HTTP API, optional MQTT adapter, durable journal. "
+                                   "Settings come from --config (YAML) and/or flags; flags win.",
+                       epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
+                              "--db sqlite:///var/tgw.db --http 127.0.0.1:8470")
+    p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
+    p.add_argument("--participants", help="participants registry YAML")
+    p.add_argument("--certs", help="directory with ca.pem and participant certificates")
+    p.add_argument("--db", help="sqlite:///PATH (default sqlite:///tgw.db) or postgresql://...")
+    p.add_argument("--db-schema", help="PostgreSQL schema to use (isolates one gateway in a shared database)")
+    p.add_argument("--http", help="HOST:PORT to listen on (default 127.0.0.1:8470); 'off' for none")
+    p.add_argument("--mqtt", help="mqtt://user:password@host:port of the broker (default: no MQTT)")
+    p.add_argument("--clock", choices=["live", "simulated"], help="business clock mode (default live)")
+    p.add_argument("--clock-start", help="ISO datetime a simulated clock starts at")
+    p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
+    p.add_argument("--log-format", choices=["json", "console"], default="json")
+    p.add_argument("--log-level", default="INFO")
+    p.set_defaults(func=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"participants": args.participants, "certs": args.certs, "db": args.db,
+                           "db_schema": args.db_schema, "mqtt_url": args.mqtt, "clock_mode": args.clock,
+                           "clock_start": args.clock_start}
+    if args.db and not args.db.startswith(("sqlite:", "postgres")):
+        out["db"] = f"sqlite:///{args.db}"
+    if args.http:
+        if args.http == "off":
+            out["http_port"] = None
+        else:
+            host, _, port = args.http.rpartition(":")
+            out["http_host"], out["http_port"] = host or "127.0.0.1", int(port)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.logs import configure_logging
+    from gateway.server import ServerConfig, serve
+
+    configure_logging(json=args.log_format == "json", level=args.log_level)
+    try:
+        overrides = _overrides(args)
+        if args.config:
+            cfg = ServerConfig.from_file(args.config, **overrides)
+        else:
+            if not args.participants or not args.certs:
+                print("tgw up: give --config, or --participants and --certs", file=sys.stderr)
+                return 2
+            if overrides.get("http_port", 0) is None:
+                overrides["http_port"] = None
+            cfg = ServerConfig(**{k: v for k, v in overrides.items() if v is not None or k == "http_port"})
+    except (ValueError, InputError) as exc:
+        print(f"tgw up: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(cfg, ready_file=args.ready_file))
+    except (InputError, StateError, OSError) as exc:
+        print(f"tgw up: {exc}", file=sys.stderr)
+        return 1
+    return 0

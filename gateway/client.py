@@ -1,0 +1,241 @@
+"""`GatewayClient`: one async client for every transport (in-process bus, HTTP, MQTT).
+
+Used by every simulator and usable by a bank's own test code:
+
+    async with GatewayClient.http("http://127.0.0.1:8470", token=..., participant_id="bank-a") as client:
+        results = await client.send(envelope_bytes)          # per-voucher results
+        async for item in client.inbox():                    # deliveries, at least once
+            handle(item.envelope)
+            await client.ack(item)                           # after handling is durable
+
+The transport behind it is a small protocol (`ClientTransport`); MQTT lives in
+`gateway.mqtt_client` and plugs in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from messages.envelope import VoucherKey
+
+__all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "SendResult"]
+
+
+class ClientError(Exception):
+    """The gateway refused a request as a whole (auth, size, unavailable)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    voucher: str | None
+    status: str  # accepted | duplicate | rejected
+    vtcode: str | None = None
+    voucher_no: str | None = None
+    message_id: str | None = None
+    recipient: str | None = None
+    code: str | None = None
+    message: str | None = None
+    errors: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("accepted", "duplicate")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SendResult:
+        return cls(d.get("voucher"), d["status"], d.get("vtcode"), d.get("voucher_no"), d.get("message_id"),
+                   d.get("recipient"), d.get("code"), d.get("message"), tuple(d.get("errors") or ()))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    message_id: str
+    key: VoucherKey
+    sender: str
+    envelope: bytes  # a one-voucher MOF envelope, signatures as the sender made them
+    seq: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Delivery:
+        parts = d["voucher"].split("/")
+        key = VoucherKey(parts[0], parts[1], parts[2], "/".join(parts[3:-1]), int(parts[-1]))
+        return cls(d["id"], key, d["sender"], d["envelope"].encode("utf-8"), int(d.get("seq", 0)))
+
+
+class ClientTransport(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def send(self, envelope: bytes) -> list[SendResult]: ...
+    async def receive(self, timeout_s: float) -> list[Delivery]: ...
+    async def ack(self, message_ids: Sequence[str]) -> None: ...
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None: ...
+
+
+class GatewayClient:
+    def __init__(self, transport: ClientTransport, participant_id: str) -> None:
+        self.transport = transport
+        self.participant_id = participant_id
+
+    # -------------------------------------------------------------- constructors
+
+    @classmethod
+    def bus(cls, gateway_or_bus: Any, participant_id: str) -> GatewayClient:
+        return cls(_BusTransport(gateway_or_bus, participant_id), participant_id)
+
+    @classmethod
+    def http(cls, base_url: str, *, token: str, participant_id: str, poll_wait_s: float = 25.0) -> GatewayClient:
+        return cls(_HttpTransport(base_url, token, poll_wait_s), participant_id)
+
+    @classmethod
+    def mqtt(cls, host: str, port: int, *, username: str, password: str, participant_id: str,
+             **kwargs: Any) -> GatewayClient:
+        from .mqtt_client import MqttClientTransport
+
+        return cls(MqttClientTransport(host, port, username=username, password=password,
+                                       participant_id=participant_id, **kwargs), participant_id)
+
+    async def __aenter__(self) -> GatewayClient:
+        await self.transport.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.close()
+
+    # -------------------------------------------------------------- operations
+
+    async def send(self, envelope: bytes) -> list[SendResult]:
+        return await self.transport.send(envelope)
+
+    async def receive(self, timeout_s: float = 5.0) -> list[Delivery]:
+        """Whatever is delivered within timeout_s (possibly nothing)."""
+        return await self.transport.receive(timeout_s)
+
+    async def inbox(self, *, idle_timeout_s: float | None = None) -> AsyncIterator[Delivery]:
+        """Deliveries forever (or until nothing came for idle_timeout_s)."""
+        while True:
+            items = await self.transport.receive(idle_timeout_s if idle_timeout_s is not None else 30.0)
+            if not items and idle_timeout_s is not None:
+                return
+            for item in items:
+                yield item
+
+    async def ack(self, *items: Delivery | str) -> None:
+        ids = [i if isinstance(i, str) else i.message_id for i in items]
+        if ids:
+            await self.transport.ack(ids)
+
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
+        return await self.transport.trace(key)
+
+
+# ------------------------------------------------------------------ in-process bus
+
+
+class _BusTransport:
+    def __init__(self, gateway_or_bus: Any, participant_id: str) -> None:
+        from .bus import InProcessBus
+
+        self._bus = gateway_or_bus if isinstance(gateway_or_bus, InProcessBus) else InProcessBus(gateway_or_bus)
+        self._participant_id = participant_id
+        self._conn: Any = None
+
+    async def open(self) -> None:
+        self._conn = self._bus.connect(self._participant_id)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def send(self, envelope: bytes) -> list[SendResult]:
+        return [SendResult.from_dict(r.as_dict()) for r in await self._conn.send(envelope)]
+
+    async def receive(self, timeout_s: float) -> list[Delivery]:
+        queue: asyncio.Queue[Any] = self._conn.queue
+        items = []
+        try:
+            first = await asyncio.wait_for(queue.get(), timeout=timeout_s) if timeout_s > 0 else queue.get_nowait()
+        except (TimeoutError, asyncio.QueueEmpty):
+            return []
+        items.append(first)
+        while not queue.empty():
+            items.append(queue.get_nowait())
+        return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq) for i in items]
+
+    async def ack(self, message_ids: Sequence[str]) -> None:
+        await self._conn.ack(list(message_ids))
+
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
+        gateway = self._bus.gateway
+        result: list[dict[str, Any]] | None = await gateway.trace(
+            self._bus.participant(self._participant_id), key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
+        return result
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+class _HttpTransport:
+    def __init__(self, base_url: str, token: str, poll_wait_s: float) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._poll_wait_s = poll_wait_s
+        self._cursor = 0
+        self._session: Any = None
+
+    async def open(self) -> None:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(headers=self._headers,
+                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _json(self, resp: Any) -> Any:
+        try:
+            body = await resp.json(content_type=None)
+        except ValueError:
+            body = {"code": "http-error", "message": (await resp.text())[:200]}
+        if resp.status >= 400 and not (resp.status == 400 and "results" in body):
+            raise ClientError(resp.status, body.get("code", "http-error"), body.get("message", ""))
+        return body
+
+    async def send(self, envelope: bytes) -> list[SendResult]:
+        async with self._session.post(f"{self._base}/v1/messages", data=envelope,
+                                      headers={"Content-Type": "application/xml"}) as resp:
+            body = await self._json(resp)
+        return [SendResult.from_dict(r) for r in body["results"]]
+
+    async def receive(self, timeout_s: float) -> list[Delivery]:
+        wait = max(0.0, min(timeout_s, self._poll_wait_s))
+        params = {"cursor": str(self._cursor), "wait": f"{wait:.3f}"}
+        async with self._session.get(f"{self._base}/v1/inbox", params=params) as resp:
+            body = await self._json(resp)
+        items = [Delivery.from_dict(d) for d in body["messages"]]
+        if items:
+            self._cursor = max(self._cursor, max(i.seq for i in items))
+        return items
+
+    async def ack(self, message_ids: Sequence[str]) -> None:
+        async with self._session.post(f"{self._base}/v1/inbox/ack", json={"ids": list(message_ids)}) as resp:
+            await self._json(resp)
+
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
+        url = f"{self._base}/v1/trace/{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.voucher_no}"
+        async with self._session.get(url) as resp:
+            if resp.status == 404:
+                return None
+            body = await self._json(resp)
+        events: list[dict[str, Any]] = body["events"]
+        return events
+

@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document of the HTTP API, served at /openapi.json and written to docs/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from messages.errors import CODES
+
+__all__ = ["openapi_document"]
+
+_ERROR = {"type": "object", "required": ["code", "message"],
+          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+_ISSUE = {"type": "object", "required": ["code", "message"], "properties": {
+    "code": {"type": "string", "enum": sorted(CODES)}, "message": {"type": "string"},
+    "line": {"type": ["integer", "null"]}, "path": {"type": ["string", "null"]}}}
+_RESULT = {"type": "object", "required": ["status"], "properties": {
+    "voucher": {"type": ["string", "null"], "description": "AdmDivCode/StYear/VtCode/VoucherNo/VoucherFlag"},
+    "vtcode": {"type": ["string", "null"]}, "voucher_no": {"type": ["string", "null"]},
+    "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+    "message_id": {"type": "string"}, "recipient": {"type": "string"},
+    "code": {"type": "string", "enum": sorted(CODES)}, "message": {"type": "string"},
+    "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}}}}
+_DELIVERY = {"type": "object", "required": ["seq", "id", "voucher", "sender", "envelope"], "properties": {
+    "seq": {"type": "integer"}, "id": {"type": "string"}, "voucher": {"type": "string"},
+    "vtcode": {"type": "string"}, "voucher_no": {"type": "string"}, "flag": {"type": "integer"},
+    "sender": {"type": "string"}, "envelope": {"type": "string", "description": "one-voucher MOF envelope (XML)"}}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def openapi_document() -> dict[str, Any]:
+    auth_errors = {"401": _json(_ref("Error"), "missing or unknown bearer token")}
+    not_found = {"404": _json(_ref("Error"), "no such thing visible to this participant (never 403: no leaks)")}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Treasury gateway (电子凭证库)", "version": "1.0.0",
+                 "description": "Signed MOF voucher exchange between the treasury, agent banks and the central bank."},
+        "servers": [{"url": "http://127.0.0.1:8470"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/messages": {"post": {
+                "summary": "Submit an envelope of one or more signed vouchers",
+                "requestBody": {"required": True, "content": {"application/xml": {"schema": {
+                    "type": "string", "description": "MOF envelope, UTF-8 or GBK"}}}},
+                "responses": {
+                    "200": _json({"type": "object", "properties": {
+                        "results": {"type": "array", "items": _ref("Result")},
+                        "summary": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+                        "one result per VoucherBody, each accepted, duplicate or rejected; with "
+                        "Accept: application/xml a signed <TGWAck> instead"),
+                    "400": _json({"type": "object", "properties": {"results": {"type": "array", "items": _ref("Result")}}},
+                                 "the envelope as a whole could not be parsed"),
+                    "413": _json(_ref("Error"), "envelope larger than the limit"),
+                    "503": _json(_ref("Error"), "journal unavailable or draining: nothing was acknowledged"),
+                    **auth_errors}}},
+            "/v1/messages/{id}": {"get": {
+                "summary": "A message this participant sent or received",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object"}, "the message and its delivery state"),
+                              **not_found, **auth_errors}}},
+            "/v1/inbox": {"get": {
+                "summary": "Pull deliveries (long poll)",
+                "parameters": [
+                    {"name": "cursor", "in": "query", "schema": {"type": "integer", "default": 0}},
+                    {"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 60, "default": 0}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500, "default": 100}}],
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "messages": {"type": "array", "items": _ref("Delivery")}, "cursor": {"type": "integer"}}},
+                    "deliveries after the cursor, not yet acknowledged"), **auth_errors}}},
+            "/v1/inbox/ack": {"post": {
+                "summary": "Acknowledge deliveries (after handling them durably)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["ids"],
+                    "properties": {"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}}}}}},
+                "responses": {"200": _json({"type": "object", "properties": {
+                    "acked": {"type": "array", "items": {"type": "string"}}}}, "ids newly acknowledged"),
+                    "400": _json(_ref("Error"), "bad body"), **auth_errors}}},
+            "/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}": {"get": {
+                "summary": "Every step of a voucher and its receipt",
+                "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                               for n in ("AdmDivCode", "StYear", "VtCode", "VoucherNo")],
+                "responses": {"200": _json({"type": "object"}, "trace events in order"), **not_found, **auth_errors}}},
+            "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",
+                                         "responses": {"200": _json({"type": "object"}, "participants"), **auth_errors}}},
+            "/v1/clock": {
+                "get": {"summary": "Business time and the next cutoffs",
+                        "responses": {"200": _json(_ref("Clock"), "the clock"), **auth_errors}},
+                "post": {"summary": "Advance a simulated clock",
+                         "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                             "advance_to": {"type": "string", "format": "date-time"},
+                             "advance_by_s": {"type": "number"}}}}}},
+                         "responses": {"200": _json(_ref("Clock"), "the clock after advancing"),
+                                       "409": _json(_ref("Error"), "the clock is live"), **auth_errors}}},
+            "/v1/codes": {"get": {"summary": "Every stable error code and its meaning", "security": [],
+                                  "responses": {"200": _json({"type": "object"}, "code → meaning")}}},
+            "/healthz": {"get": {"summary": "Liveness and outbox counts", "security": [],
+                                 "responses": {"200": _json({"type": "object"}, "ok"),
+                                               "503": _json({"type": "object"}, "draining or storage down")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
+                                 "responses": {"200": {"description": "text exposition format"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY,
+                        "Clock": {"type": "object", "properties": {
+                            "now": {"type": "string"}, "simulated": {"type": "boolean"},
+                            "business_day": {"type": "boolean"},
+                            "next_cutoffs": {"type": "array", "items": {"type": "object"}}}}},
+        },
+    }

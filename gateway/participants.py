@@ -1,0 +1,221 @@
+"""The participant registry: who may connect, with which credentials, keys and scope.
+
+Loaded from YAML at start and frozen (aiohttp's habit: configuration does not change under a
+running server). Secrets are stored hashed: the HTTP token as SHA-256, the MQTT password in
+Mosquitto's own PBKDF2 format so `tgw mqtt-acl` can write the broker's files from it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from messages.catalog import ROLES, Role
+from messages.errors import InputError
+
+__all__ = [
+    "Participant",
+    "Registry",
+    "hash_token",
+    "load_registry",
+    "mosquitto_password_hash",
+    "new_secret",
+    "save_registry",
+]
+
+_ID = re.compile(r"[a-z0-9][a-z0-9\-]{1,62}")
+_BANK_CODE = re.compile(r"[0-9]{12}")
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mosquitto_password_hash(password: str, *, salt: bytes | None = None, iterations: int = 101) -> str:
+    """Mosquitto 2's `$7$` format: PBKDF2-HMAC-SHA512, as `mosquitto_passwd` writes it."""
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    role: Role
+    name: str
+    adm_div_codes: tuple[str, ...]
+    cert_sns: tuple[str, ...] = ()  # certificate serials (upper hex) this participant signs with
+    cert_files: tuple[str, ...] = ()
+    bank_codes: tuple[str, ...] = ()  # for banks: the 12-digit codes vouchers are routed by
+    token_sha256: str = ""
+    mqtt_username: str = ""
+    mqtt_password_hash: str = ""
+    delivery: str = "pull"  # pull: HTTP inbox; push: MQTT or in-process bus inbox
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not _ID.fullmatch(self.id):
+            raise ValueError(f"participant id {self.id!r}: lowercase letters, digits and '-' only")
+        if self.role not in ROLES:
+            raise ValueError(f"participant {self.id}: role must be one of {', '.join(ROLES)}")
+        if not self.adm_div_codes:
+            raise ValueError(f"participant {self.id}: needs at least one AdmDivCode")
+        for code in self.bank_codes:
+            if not _BANK_CODE.fullmatch(code):
+                raise ValueError(f"participant {self.id}: bank code {code!r} must be 12 digits")
+        if self.delivery not in ("pull", "push"):
+            raise ValueError(f"participant {self.id}: delivery must be pull or push")
+
+    def check_token(self, token: str) -> bool:
+        return bool(self.token_sha256) and hmac.compare_digest(self.token_sha256, hash_token(token))
+
+    def as_public_dict(self) -> dict[str, Any]:
+        """What other participants may see (no secrets)."""
+        return {"id": self.id, "role": self.role, "name": self.name, "adm_div_codes": list(self.adm_div_codes),
+                "bank_codes": list(self.bank_codes), "cert_sns": list(self.cert_sns), "delivery": self.delivery}
+
+
+class Registry:
+    """Immutable lookups over the participants."""
+
+    def __init__(self, participants: Iterable[Participant]) -> None:
+        by_id: dict[str, Participant] = {}
+        by_sn: dict[str, Participant] = {}
+        for p in participants:
+            if p.id in by_id:
+                raise ValueError(f"participant {p.id} listed twice")
+            by_id[p.id] = p
+            for sn in p.cert_sns:
+                if sn in by_sn:
+                    raise ValueError(f"certificate {sn} belongs to both {by_sn[sn].id} and {p.id}")
+                by_sn[sn] = p
+        self._by_id = MappingProxyType(by_id)
+        self._by_sn = MappingProxyType(by_sn)
+        self._by_token = MappingProxyType({p.token_sha256: p for p in by_id.values() if p.token_sha256})
+        self._by_mqtt = MappingProxyType({p.mqtt_username: p for p in by_id.values() if p.mqtt_username})
+
+    def __iter__(self) -> Any:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, participant_id: str) -> Participant | None:
+        return self._by_id.get(participant_id)
+
+    def by_sn(self, sn: str) -> Participant | None:
+        return self._by_sn.get(sn.upper())
+
+    def by_token(self, token: str) -> Participant | None:
+        p = self._by_token.get(hash_token(token))
+        return p if p is not None and p.check_token(token) else None
+
+    def by_mqtt_username(self, username: str) -> Participant | None:
+        return self._by_mqtt.get(username)
+
+    def serving(self, role: Role, adm_div_code: str) -> list[Participant]:
+        return [p for p in self._by_id.values() if p.role == role and adm_div_code in p.adm_div_codes]
+
+    def bank_for_code(self, bank_code: str, adm_div_code: str) -> Participant | None:
+        for p in self.serving("bank", adm_div_code):
+            if bank_code in p.bank_codes:
+                return p
+        return None
+
+    def with_participant(self, participant: Participant) -> Registry:
+        others = [p for p in self._by_id.values() if p.id != participant.id]
+        return Registry([*others, participant])
+
+
+def _participant(raw: Mapping[str, Any], base: Path) -> Participant:
+    known = {"id", "role", "name", "adm_div_codes", "cert_sns", "certificates", "bank_codes",
+             "token_sha256", "mqtt_username", "mqtt_password_hash", "delivery"}
+    cert_files = tuple(str((base / c).resolve()) if not Path(c).is_absolute() else c
+                       for c in raw.get("certificates") or ())
+    sns = [str(s).upper() for s in raw.get("cert_sns") or ()]
+    for path in cert_files:
+        sns.extend(_sns_in(Path(path)))
+    return Participant(
+        id=str(raw["id"]), role=raw["role"], name=str(raw.get("name", raw["id"])),
+        adm_div_codes=tuple(str(c) for c in raw.get("adm_div_codes") or ()),
+        cert_sns=tuple(dict.fromkeys(sns)), cert_files=cert_files,
+        bank_codes=tuple(str(c) for c in raw.get("bank_codes") or ()),
+        token_sha256=str(raw.get("token_sha256", "")),
+        mqtt_username=str(raw.get("mqtt_username", "")),
+        mqtt_password_hash=str(raw.get("mqtt_password_hash", "")),
+        delivery=str(raw.get("delivery", "pull")),
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def _sns_in(path: Path) -> list[str]:
+    from cryptography import x509
+
+    from messages.keys import serial_sn
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError("io-unreadable", f"certificate file {path}: {exc.strerror}") from None
+    return [serial_sn(c) for c in x509.load_pem_x509_certificates(data)]
+
+
+def load_registry(path: str | Path) -> Registry:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError("io-unreadable", f"participants file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise InputError("io-unreadable", f"participants file {path} is not valid YAML: {exc}") from None
+    try:
+        return Registry(_participant(p, path.parent) for p in raw.get("participants") or [])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError("io-unreadable", f"participants file {path}: {exc}") from None
+
+
+def save_registry(registry: Registry, path: str | Path) -> None:
+    path = Path(path)
+    out = []
+    for p in registry:
+        entry: dict[str, Any] = {"id": p.id, "role": p.role, "name": p.name,
+                                 "adm_div_codes": list(p.adm_div_codes)}
+        if p.cert_files:
+            entry["certificates"] = [os.path.relpath(f, path.parent) for f in p.cert_files]
+        file_sns = set()
+        for f in p.cert_files:
+            file_sns.update(_sns_in(Path(f)))
+        extra_sns = [s for s in p.cert_sns if s not in file_sns]
+        if extra_sns:
+            entry["cert_sns"] = extra_sns
+        for key in ("bank_codes",):
+            if getattr(p, key):
+                entry[key] = list(getattr(p, key))
+        for key in ("token_sha256", "mqtt_username", "mqtt_password_hash"):
+            if getattr(p, key):
+                entry[key] = getattr(p, key)
+        entry["delivery"] = p.delivery
+        entry.update(dict(p.extra))
+        out.append(entry)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump({"participants": out}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def replace_participant(p: Participant, **changes: Any) -> Participant:
+    return replace(p, **changes)

@@ -1,0 +1,138 @@
+"""The admission pipeline, pure: bytes + who sent them + registry → per-voucher outcomes.
+
+parse → validate → verify → authorize. No IO, no clock reading (the caller passes `at`):
+deduplication and journaling need the store and happen in `gateway.journal`, which takes
+these outcomes as they are. Each VoucherBody gets its own outcome; an envelope that cannot
+be parsed at all gets one rejection for the whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from messages.envelope import VoucherBody, VoucherKey, encode_envelope, parse_envelope
+from messages.errors import InputError, Issue
+from messages.signing import CertificateStore
+from messages.validate import CheckedVoucher, check_body, verify_body
+from messages.xmlsafe import DEFAULT_LIMITS, Limits
+
+from .participants import Participant, Registry
+
+__all__ = ["Admitted", "Refused", "admit_envelope", "body_digest", "delivery_bytes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Passed every pure check; the journal decides duplicate / conflict / new."""
+
+    checked: CheckedVoucher
+    sender: str
+    recipient: str | None  # None for a receipt: it goes back to the original's sender
+    digest: bytes
+
+    @property
+    def key(self) -> VoucherKey:
+        return self.checked.key
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    key: VoucherKey | None
+    issues: tuple[Issue, ...]
+
+    @property
+    def code(self) -> str:
+        return self.issues[0].code
+
+
+Outcome = Admitted | Refused
+
+
+def body_digest(body: VoucherBody) -> bytes:
+    """Identity of a submission for idempotency: the exact voucher bytes and the flag.
+
+    Signatures are left out on purpose: a sender re-signing the same voucher (new signature
+    nonce with ECDSA) is the same voucher, not a conflict.
+    """
+    h = hashlib.sha256()
+    h.update(bytes([body.flag]))
+    h.update(body.voucher)
+    return h.digest()
+
+
+def delivery_bytes(body: VoucherBody) -> bytes:
+    """What the recipient receives: a one-voucher envelope with the sender's signatures."""
+    return encode_envelope([body])
+
+
+def _route(checked: CheckedVoucher, registry: Registry) -> tuple[str | None, Issue | None]:
+    vt, body = checked.vtype, checked.body
+    if body.flag == 1:
+        return None, None
+    role = vt.recipient
+    if role == "bank":
+        bank_code = checked.doc.get("PayBankCode") or checked.doc.get("AgentBankCode")
+        if bank_code:
+            bank = registry.bank_for_code(bank_code, body.adm_div_code)
+            if bank is None:
+                return None, Issue("no-recipient", f"no agent bank with code {bank_code} serves "
+                                   f"AdmDivCode {body.adm_div_code}", None, "/Voucher/PayBankCode")
+            return bank.id, None
+    candidates = registry.serving(role, body.adm_div_code)
+    if len(candidates) != 1:
+        what = "no" if not candidates else f"{len(candidates)}"
+        return None, Issue("no-recipient", f"{what} participants of role {role} serve AdmDivCode "
+                           f"{body.adm_div_code}; cannot route {vt.vtcode}", None, "/Voucher/AdmDivCode")
+    return candidates[0].id, None
+
+
+def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry) -> Issue | None:
+    vt, body = checked.vtype, checked.body
+    expected_role = vt.sender_for(body.flag)
+    if sender.role != expected_role:
+        kind = "receipt of" if body.flag else "original"
+        return Issue("not-authorized", f"a {sender.role} may not send the {kind} {vt.vtcode} "
+                     f"({vt.name_en}); only a {expected_role} may", None, "@VtCode")
+    if body.adm_div_code not in sender.adm_div_codes:
+        return Issue("not-authorized", f"{sender.id} is not registered for AdmDivCode {body.adm_div_code}",
+                     None, "@AdmDivCode")
+    # The sender's own seal must be made with one of the sender's own certificates: a valid
+    # signature by another participant of the same role is not this sender's consent.
+    own_seals = {s.no for s in vt.seals_for(body.flag) if s.role == sender.role}
+    for sig in body.signatures:
+        if sig.no in own_seals:
+            owner = registry.by_sn(sig.sn)
+            if owner is None or owner.id != sender.id:
+                who = owner.id if owner else "an unregistered certificate"
+                return Issue("wrong-seal-position", f"seal {sig.no} is signed by {who}, not by the sender "
+                             f"{sender.id}", None, f"SignatureList/Signature[@No='{sig.no}']")
+    return None
+
+
+def admit_body(body: VoucherBody, sender: Participant, registry: Registry, certs: CertificateStore,
+               *, at: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> Outcome:
+    try:
+        checked = check_body(body, limits=limits)
+    except InputError as exc:
+        return Refused(body.key, tuple(exc.issues))
+    issues = verify_body(checked, certs, at=at)
+    if issues:
+        return Refused(body.key, tuple(issues))
+    problem = _authorize(checked, sender, registry)
+    if problem is not None:
+        return Refused(body.key, (problem,))
+    recipient, problem = _route(checked, registry)
+    if problem is not None:
+        return Refused(body.key, (problem,))
+    return Admitted(checked, sender.id, recipient, body_digest(body))
+
+
+def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: CertificateStore,
+                   *, at: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> list[Outcome]:
+    try:
+        envelope = parse_envelope(data, limits=limits)
+    except InputError as exc:
+        return [Refused(None, tuple(exc.issues))]
+    return [admit_body(b, sender, registry, certs, at=at, limits=limits) for b in envelope.bodies]

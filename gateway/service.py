@@ -1,0 +1,306 @@
+"""The gateway service: pipeline + journal + outbox + delivery, behind every transport.
+
+Transports (HTTP, MQTT, the in-process bus) are thin: they authenticate a participant and
+call `submit`, `inbox`, `ack`, `message`, `trace`. Push transports also register a pusher
+so the deliverer can hand them outbox rows; the recipient's ack comes back through `ack`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from messages.envelope import VoucherKey
+from messages.errors import Issue
+from messages.signing import CertificateStore
+from messages.xmlsafe import DEFAULT_LIMITS, Limits
+
+from . import metrics
+from .journal import Journal, JournalResult, now_us
+from .outbox import InboxItem, Outbox, backoff_us
+from .participants import Participant, Registry
+from .pipeline import Admitted, Refused, admit_envelope
+
+__all__ = ["Gateway", "GatewayConfig", "SubmitResult"]
+
+log = structlog.get_logger("tgw.gateway")
+
+Pusher = Callable[[InboxItem], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    limits: Limits = DEFAULT_LIMITS
+    push_attempts_max: int = 8  # then a dead letter; `tgw dlq replay` brings it back
+    push_ack_timeout_s: float = 10.0  # a push not acked by then is retried (with backoff)
+    push_backoff_base_ms: int = 500
+    push_in_flight_max: int = 256  # publishes awaiting ack at once; MQTT brokers drop beyond their queues
+    poll_interval_s: float = 1.0  # deliverer's safety net; commits wake it at once anyway
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    voucher: str | None
+    vtcode: str | None
+    voucher_no: str | None
+    status: str  # accepted | duplicate | rejected
+    message_id: str | None = None
+    recipient: str | None = None
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def code(self) -> str | None:
+        return self.issues[0].code if self.issues else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"voucher": self.voucher, "vtcode": self.vtcode, "voucher_no": self.voucher_no,
+                               "status": self.status}
+        if self.message_id:
+            out["message_id"] = self.message_id
+            out["recipient"] = self.recipient
+        if self.issues:
+            out["code"] = self.issues[0].code
+            out["message"] = self.issues[0].message
+            out["errors"] = [i.as_dict() for i in self.issues]
+        return out
+
+
+def _refused(key: VoucherKey | None, issues: Sequence[Issue]) -> SubmitResult:
+    return SubmitResult(str(key) if key else None, key.vtcode if key else None, key.voucher_no if key else None,
+                        "rejected", issues=tuple(issues))
+
+
+@dataclass
+class _PushState:
+    in_flight: dict[str, float] = field(default_factory=dict)  # message id -> deadline (monotonic)
+
+
+class Gateway:
+    def __init__(self, *, db: Any, registry: Registry, certs: CertificateStore, clock: Any = None,
+                 config: GatewayConfig | None = None) -> None:
+        self.db = db
+        self.registry = registry
+        self.certs = certs
+        self.clock = clock
+        self.config = config or GatewayConfig()
+        self.journal = Journal(db)
+        self.outbox = Outbox(db)
+        self._pushers: dict[str, Pusher] = {}
+        self._push = _PushState()
+        self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
+        self._deliverer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._accepting = False
+        self._inflight_submits = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.journal.start()
+        self._accepting = True
+        self._deliverer = asyncio.create_task(self._deliver_loop(), name="deliverer")
+        log.info("gateway.started", participants=len(self.registry), db=self.db.url.split("@")[-1])
+
+    async def stop(self) -> None:
+        """Drain: refuse new work, finish submissions in flight, stop delivering."""
+        self._accepting = False
+        self.journal.committed.set()  # wake long polls so they answer now
+        await self._idle.wait()
+        await self.journal.stop()
+        if self._deliverer is not None:
+            self._deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliverer
+            self._deliverer = None
+        log.info("gateway.stopped")
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def business_now(self) -> dt.datetime:
+        if self.clock is not None:
+            now: dt.datetime = self.clock.now()
+            return now
+        return dt.datetime.now(dt.UTC)
+
+    # ------------------------------------------------------------------ submit
+
+    async def submit(self, data: bytes, sender: Participant) -> list[SubmitResult]:
+        if not self._accepting:
+            from messages.errors import StateError
+
+            raise StateError("gateway is shutting down")
+        self._inflight_submits += 1
+        self._idle.clear()
+        started = time.perf_counter()
+        try:
+            return await self._submit(data, sender, started)
+        finally:
+            self._inflight_submits -= 1
+            if self._inflight_submits == 0:
+                self._idle.set()
+
+    async def _submit(self, data: bytes, sender: Participant, started: float) -> list[SubmitResult]:
+        business = self.business_now()
+        # Certificates expire in real time, whatever the business clock says (it may be simulated).
+        outcomes = admit_envelope(data, sender, self.registry, self.certs, at=dt.datetime.now(dt.UTC),
+                                  limits=self.config.limits)
+        admitted = [o for o in outcomes if isinstance(o, Admitted)]
+        refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]
+        journaled: list[JournalResult] = []
+        if admitted or refusals:
+            journaled = await self.journal.record(admitted, business_time=business.isoformat(), refusals=refusals)
+        by_key = iter(journaled)
+        results: list[SubmitResult] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Refused):
+                results.append(_refused(outcome.key, outcome.issues))
+                continue
+            jr = next(by_key)
+            key = jr.key
+            if jr.status == "refused":
+                assert jr.issue is not None
+                results.append(_refused(key, [jr.issue]))
+            else:
+                results.append(SubmitResult(str(key), key.vtcode, key.voucher_no, jr.status, jr.message_id,
+                                            jr.recipient))
+        elapsed = time.perf_counter() - started
+        for r in results:
+            metrics.VOUCHERS.labels(vtcode=r.vtcode or "-", status=r.status, code=r.code or "").inc()
+            log.info("voucher.submitted", voucher=r.voucher, sender=sender.id, status=r.status, code=r.code,
+                     message_id=r.message_id)
+        metrics.ACK_LATENCY.observe(elapsed)
+        if any(r.status == "accepted" for r in results):
+            self._wake.set()
+        return results
+
+    # ------------------------------------------------------------------ pull side
+
+    async def inbox(self, participant: Participant, *, after_seq: int = 0, limit: int = 100,
+                    wait_s: float = 0.0) -> list[InboxItem]:
+        """Long poll: answer at once if anything is there, else wait for a commit (up to wait_s)."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            committed = self.journal.committed
+            items = await self.outbox.inbox(participant.id, after_seq=after_seq, limit=limit)
+            remaining = deadline - time.monotonic()
+            if items or remaining <= 0 or not self._accepting:
+                return items
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(committed.wait(), timeout=remaining)
+
+    async def ack(self, participant: Participant, message_ids: Sequence[str]) -> list[str]:
+        changed = await self.outbox.ack(participant.id, message_ids, at_us=now_us())
+        business = self.business_now().isoformat()
+        for mid in changed:
+            self._push.in_flight.pop(mid, None)
+            row = await self.db.fetchrow("SELECT adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages "
+                                         "WHERE id = $1", mid)
+            if row:
+                await self.journal.trace_event(VoucherKey(*row[:4], int(row[4])), mid, "delivered",
+                                               participant.id, business, "acknowledged by the recipient")
+            metrics.DELIVERED.inc()
+        return changed
+
+    async def message(self, participant: Participant, message_id: str) -> dict[str, Any] | None:
+        """A message the participant sent or received; None otherwise (404 either way: no leaks)."""
+        row = await self.db.fetchrow(
+            "SELECT m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, m.recipient, "
+            "m.original_id, m.received_us, m.business_time, o.state, o.attempts, m.payload FROM gw_messages m "
+            "JOIN gw_outbox o ON o.message_id = m.id WHERE m.id = $1", message_id)
+        if row is None or participant.id not in (row[6], row[7]):
+            return None
+        key = VoucherKey(row[1], row[2], row[3], row[4], int(row[5]))
+        return {"id": row[0], "voucher": str(key), "vtcode": key.vtcode, "voucher_no": key.voucher_no,
+                "flag": key.flag, "sender": row[6], "recipient": row[7], "original_id": row[8],
+                "received_us": row[9], "business_time": row[10], "delivery_state": row[11], "attempts": row[12],
+                "envelope": bytes(row[13]).decode("utf-8")}
+
+    async def trace(self, participant: Participant, adm_div_code: str, st_year: str, vtcode: str,
+                    voucher_no: str) -> list[dict[str, Any]] | None:
+        """Events of a voucher and its receipt, if the participant is a party to it."""
+        parties = await self.db.fetch(
+            "SELECT sender, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
+            "AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
+        involved = any(participant.id in p for p in parties)
+        rows = await self.db.fetch(
+            "SELECT flag, message_id, step, participant, wall_us, business_time, detail FROM gw_trace "
+            "WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 ORDER BY id",
+            adm_div_code, st_year, vtcode, voucher_no)
+        if not involved:
+            # A sender may see the trace of its own rejected attempts, nothing of anyone else's.
+            rows = [r for r in rows if r[3] == participant.id]
+            if not rows:
+                return None
+        return [{"flag": r[0], "message_id": r[1], "step": r[2], "participant": r[3],
+                 "wall_time": dt.datetime.fromtimestamp(r[4] / 1e6, dt.UTC).isoformat(),
+                 "business_time": r[5], "detail": r[6]} for r in rows]
+
+    # ------------------------------------------------------------------ push side
+
+    def register_pusher(self, participant_id: str, pusher: Pusher) -> None:
+        self._pushers[participant_id] = pusher
+        self._wake.set()
+
+    def unregister_pusher(self, participant_id: str, pusher: Pusher | None = None) -> None:
+        if pusher is None or self._pushers.get(participant_id) is pusher:
+            self._pushers.pop(participant_id, None)
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
+            self._wake.clear()
+            try:
+                await self._deliver_due()
+            except Exception as exc:  # noqa: BLE001 - keep delivering; the rows stay in the outbox
+                log.error("deliver.failed", error=str(exc))
+                await asyncio.sleep(self.config.poll_interval_s)
+
+    async def _deliver_due(self) -> None:
+        recipients = list(self._pushers)
+        if not recipients:
+            return
+        now_mono = time.monotonic()
+        due = await self.outbox.due(recipients, now_us=now_us(), limit=self.config.push_in_flight_max)
+        for item in due:
+            deadline = self._push.in_flight.get(item.message_id)
+            if deadline is not None and deadline > now_mono:
+                continue  # pushed, waiting for its ack
+            if item.attempts >= self.config.push_attempts_max:
+                await self.outbox.kill(item.message_id, f"no ack after {item.attempts} attempts")
+                await self.journal.trace_event(item.key, item.message_id, "dead-lettered", item.recipient,
+                                               self.business_now().isoformat(),
+                                               f"no ack after {item.attempts} attempts")
+                metrics.DEAD_LETTERS.inc()
+                self._push.in_flight.pop(item.message_id, None)
+                continue
+            pusher = self._pushers.get(item.recipient)
+            if pusher is None:
+                continue
+            await self._push_slots.acquire()
+            self._push.in_flight[item.message_id] = now_mono + self.config.push_ack_timeout_s
+            retry_at = now_us() + int(self.config.push_ack_timeout_s * 1e6) + backoff_us(
+                item.attempts + 1, base_us=self.config.push_backoff_base_ms * 1000)
+            await self.outbox.attempted(item.message_id, next_attempt_us=retry_at)
+            asyncio.create_task(self._push_one(pusher, item))
+
+    async def _push_one(self, pusher: Pusher, item: InboxItem) -> None:
+        try:
+            await pusher(item)
+        except Exception as exc:  # noqa: BLE001 - a failed push is retried after backoff
+            self._push.in_flight.pop(item.message_id, None)
+            log.warning("deliver.push_failed", message_id=item.message_id, recipient=item.recipient,
+                        error=str(exc))
+        finally:
+            self._push_slots.release()

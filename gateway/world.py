@@ -1,0 +1,160 @@
+"""A synthetic development world: a CA, participants with real keys, tokens and a registry file.
+
+`tgw demo`, the benchmarks and the tests all build their participants here, so every one of
+them runs with real certificates and real signatures. Every name and code is synthetic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from messages.catalog import Role
+from messages.envelope import VoucherBody, encode_envelope
+from messages.keys import create_ca, issue_participant
+from messages.sealing import seal_as_role, voucher_body
+from messages.signing import CertificateStore, KeySigner
+from messages.voucher import build_voucher
+
+from .participants import (
+    Participant,
+    Registry,
+    hash_token,
+    load_registry,
+    mosquitto_password_hash,
+    new_secret,
+    save_registry,
+)
+
+__all__ = ["DEFAULT_BANKS", "DevWorld", "WorldParticipant"]
+
+ADM_DIV_CODE = "990100"  # not a real region
+DEFAULT_BANKS: tuple[tuple[str, str, str], ...] = (
+    ("bank-a", "999100000001", "示例银行甲分行"),
+    ("bank-b", "999100000002", "示例银行乙分行"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorldParticipant:
+    id: str
+    role: Role
+    name: str
+    key_path: Path
+    cert_path: Path
+    token: str
+    mqtt_password: str
+    bank_codes: tuple[str, ...] = ()
+
+    def signer(self) -> KeySigner:
+        return KeySigner.from_files(self.key_path, self.cert_path)
+
+
+class DevWorld:
+    """Files under `root`: keys/ (CA and participant keys), participants.yaml, secrets.json."""
+
+    def __init__(self, root: Path, adm_div_code: str, participants: Mapping[str, WorldParticipant]) -> None:
+        self.root = root
+        self.adm_div_code = adm_div_code
+        self.participants = dict(participants)
+        self._signers: dict[str, KeySigner] = {}
+
+    @property
+    def registry_path(self) -> Path:
+        return self.root / "participants.yaml"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @classmethod
+    def create(cls, root: str | Path, *, adm_div_code: str = ADM_DIV_CODE,
+               banks: Sequence[tuple[str, str, str]] = DEFAULT_BANKS, algorithm: str = "ecdsa",
+               delivery: str = "pull") -> DevWorld:
+        root = Path(root)
+        keys = root / "keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        create_ca(keys, algorithm=algorithm, force=True)
+        specs: list[tuple[str, Role, str, tuple[str, ...]]] = [
+            (f"treasury-{adm_div_code}", "treasury", "示例市财政局国库支付中心", ()),
+            (f"pboc-{adm_div_code}", "pboc", "示例市人民银行国库", ()),
+            *((bid, "bank", name, (code,)) for bid, code, name in banks),
+        ]
+        made: dict[str, WorldParticipant] = {}
+        registry_entries = []
+        for pid, role, name, codes in specs:
+            files = issue_participant(keys, participant_id=pid, role=role, ca_dir=keys, algorithm=algorithm,
+                                      force=True)
+            token, mqtt_password = new_secret(), new_secret()
+            made[pid] = WorldParticipant(pid, role, name, files.key, files.cert, token, mqtt_password, codes)
+            registry_entries.append(Participant(
+                id=pid, role=role, name=name, adm_div_codes=(adm_div_code,), cert_sns=(files.sn,),
+                cert_files=(str(files.cert),), bank_codes=codes, token_sha256=hash_token(token),
+                mqtt_username=pid, mqtt_password_hash=mosquitto_password_hash(mqtt_password), delivery=delivery))
+        world = cls(root, adm_div_code, made)
+        save_registry(Registry(registry_entries), world.registry_path)
+        secrets_path = root / "secrets.json"
+        secrets_path.write_text(json.dumps(
+            {p.id: {"token": p.token, "mqtt_password": p.mqtt_password} for p in made.values()}, indent=2))
+        secrets_path.chmod(0o600)
+        return world
+
+    @classmethod
+    def load(cls, root: str | Path) -> DevWorld:
+        root = Path(root)
+        secrets = json.loads((root / "secrets.json").read_text())
+        registry = load_registry(root / "participants.yaml")
+        made = {}
+        adm = ""
+        for p in registry:
+            adm = adm or p.adm_div_codes[0]
+            made[p.id] = WorldParticipant(p.id, p.role, p.name, root / "keys" / f"{p.id}.key",
+                                          root / "keys" / f"{p.id}.pem", secrets[p.id]["token"],
+                                          secrets[p.id]["mqtt_password"], p.bank_codes)
+        return cls(root, adm, made)
+
+    # -------------------------------------------------------------- lookups
+
+    def registry(self) -> Registry:
+        return load_registry(self.registry_path)
+
+    def certs(self) -> CertificateStore:
+        return CertificateStore.from_dir(self.keys_dir)
+
+    def by_role(self, role: Role) -> list[WorldParticipant]:
+        return [p for p in self.participants.values() if p.role == role]
+
+    @property
+    def treasury(self) -> WorldParticipant:
+        return self.by_role("treasury")[0]
+
+    @property
+    def pboc(self) -> WorldParticipant:
+        return self.by_role("pboc")[0]
+
+    @property
+    def banks(self) -> list[WorldParticipant]:
+        return self.by_role("bank")
+
+    def signer(self, participant_id: str) -> KeySigner:
+        if participant_id not in self._signers:
+            self._signers[participant_id] = self.participants[participant_id].signer()
+        return self._signers[participant_id]
+
+    # -------------------------------------------------------------- building signed envelopes
+
+    def sealed(self, voucher: bytes, *, sender: str, flag: int = 0, return_reason: str | None = None) -> VoucherBody:
+        p = self.participants[sender]
+        return seal_as_role(voucher_body(voucher, flag=flag, return_reason=return_reason), self.signer(sender), p.role)
+
+    def envelope(self, vouchers: Sequence[bytes], *, sender: str, flag: int = 0, encoding: str = "UTF-8") -> bytes:
+        return encode_envelope([self.sealed(v, sender=sender, flag=flag) for v in vouchers], encoding=encoding)
+
+    def voucher(self, vtcode: str, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]] = (),
+                *, encoding: str = "UTF-8") -> bytes:
+        base = {"AdmDivCode": self.adm_div_code}
+        return build_voucher(vtcode, {**base, **{k: str(v) for k, v in head.items()}},
+                             [{k: str(v) for k, v in d.items()} for d in details], encoding=encoding)

@@ -1,0 +1,216 @@
+"""One small async database interface over SQLite (default) and PostgreSQL (scale-out).
+
+Stores above this (the gateway journal and outbox, the ledger) write SQL once, with
+PostgreSQL-style `$1` placeholders; the SQLite backend rewrites them to `?1`, which SQLite
+understands natively. Only portable SQL is used: INTEGER/BIGINT, TEXT, BLOB/BYTEA via
+`Database.blob_type`, `INSERT ... ON CONFLICT`, `RETURNING`.
+
+Writes go through `transaction()`, which serializes writers (SQLite has one writer anyway;
+PostgreSQL gets a connection of its own per transaction). The SQLite commit, the only call
+that waits on the disk (fsync), runs in a worker thread so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any, Protocol
+
+from messages.errors import StateError
+
+__all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "Tx", "open_database"]
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    async def execute(self, sql: str, *params: Any) -> int: ...
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def fetch(self, sql: str, *params: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None: ...
+
+
+class Database(Protocol):
+    dialect: str
+    blob_type: str
+    url: str
+
+    def transaction(self) -> Any: ...  # async context manager yielding Tx
+    async def fetch(self, sql: str, *params: Any) -> list[Row]: ...
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None: ...
+    async def execute_script(self, sql: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=512)
+def _to_sqlite(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+class _SqliteTx:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return self._conn.execute(_to_sqlite(sql), params).rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._conn.executemany(_to_sqlite(sql), rows)
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        return self._conn.execute(_to_sqlite(sql), params).fetchall()
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        row: Row | None = self._conn.execute(_to_sqlite(sql), params).fetchone()
+        return row
+
+
+class SqliteDatabase:
+    """SQLite in WAL mode: one writer connection behind a lock, one reader connection."""
+
+    dialect = "sqlite"
+    blob_type = "BLOB"
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        # FULL: a commit survives power loss, not only a crash of this process. Group commit
+        # upstream keeps that affordable.
+        self.url = f"sqlite:///{path}"
+        self.path = path
+        self._writer = self._connect(synchronous)
+        self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
+        self._lock = asyncio.Lock()
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                await asyncio.to_thread(conn.execute, "COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StateError(f"sqlite commit failed: {exc}") from exc
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        return self._reader.execute(_to_sqlite(sql), params).fetchall()
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        row: Row | None = self._reader.execute(_to_sqlite(sql), params).fetchone()
+        return row
+
+    async def execute_script(self, sql: str) -> None:
+        async with self._lock:
+            self._writer.executescript(sql)
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._reader is not self._writer:
+                self._reader.close()
+            self._writer.close()
+
+
+class _PgTx:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        status: str = await self._conn.execute(sql, *params)
+        # asyncpg returns e.g. "INSERT 0 1" / "UPDATE 3": the last word is the row count.
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, list(rows))
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        return [tuple(r) for r in await self._conn.fetch(sql, *params)]
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        row = await self._conn.fetchrow(sql, *params)
+        return tuple(row) if row is not None else None
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+    blob_type = "BYTEA"
+
+    def __init__(self, url: str, pool: Any) -> None:
+        self.url = url
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, schema: str | None = None, min_size: int = 1,
+                      max_size: int = 8) -> PostgresDatabase:
+        """`schema` isolates one gateway (or one test) inside a shared database."""
+        import asyncpg
+
+        settings = {"search_path": schema} if schema else None
+        try:
+            if schema:
+                conn = await asyncpg.connect(url)
+                try:
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                finally:
+                    await conn.close()
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
+                                             server_settings=settings)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StateError(f"cannot connect to PostgreSQL at {url}: {exc}") from exc
+        return cls(url, pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        return [tuple(r) for r in await self._pool.fetch(sql, *params)]
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        row = await self._pool.fetchrow(sql, *params)
+        return tuple(row) if row is not None else None
+
+    async def execute_script(self, sql: str) -> None:
+        async with self._pool.acquire() as conn:
+            # A lock keyed on the script keeps concurrent workers from racing on CREATE TABLE.
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sql[:200])
+                await conn.execute(sql)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_database(url: str, *, schema: str | None = None) -> SqliteDatabase | PostgresDatabase:
+    """`sqlite:///path/to.db`, `sqlite:///:memory:`, a bare path, or `postgresql://...`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return await PostgresDatabase.connect(url, schema=schema)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if "://" in path:
+        raise StateError(f"unsupported database url {url!r}: use sqlite:///PATH or postgresql://...")
+    return SqliteDatabase(path)

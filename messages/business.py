@@ -1,0 +1,87 @@
+"""Checks XSD 1.0 cannot express: real dates, StYear, detail sums, receipt X-fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .catalog import VoucherType
+from .errors import InputError, Issue
+from .money import fen_to_str, parse_fen
+from .voucher import VoucherDoc
+
+__all__ = ["business_issues"]
+
+
+def _date_issues(doc: VoucherDoc) -> list[Issue]:
+    issues = []
+    for elem in doc.root.iter():
+        tag = elem.tag
+        if not isinstance(tag, str) or not tag.endswith("Date"):
+            continue
+        text = (elem.text or "").strip()
+        if len(text) != 8 or not text.isdigit():
+            continue  # empty X-fields are allowed on originals; patterns are the XSD's job
+        try:
+            dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            issues.append(Issue("bad-date", f"{tag} {text!r} is not a real calendar date",
+                                elem.sourceline, elem.getroottree().getpath(elem)))
+    return issues
+
+
+def _styear_issues(doc: VoucherDoc) -> list[Issue]:
+    st_year, vou_date = doc.get("StYear"), doc.get("VouDate")
+    if len(vou_date) == 8 and st_year != vou_date[:4]:
+        elem = doc.root.find("StYear")
+        return [Issue("styear-mismatch", f"StYear {st_year} but VouDate {vou_date} is in {vou_date[:4]}",
+                      elem.sourceline if elem is not None else None, "/Voucher/StYear")]
+    return []
+
+
+def _sum_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    if vt.amount_field is None or vt.detail_amount_field is None:
+        return []
+    details = doc.root.findall("DetailList/Detail")
+    if not details:
+        return []
+    head_elem = doc.root.find(vt.amount_field)
+    try:
+        head_fen = parse_fen((head_elem.text or "").strip() if head_elem is not None else "",
+                             path=f"/Voucher/{vt.amount_field}", allow_negative=True)
+        total = 0
+        for index, detail in enumerate(details, start=1):
+            total += parse_fen((detail.findtext(vt.detail_amount_field) or "").strip(),
+                               path=f"/Voucher/DetailList/Detail[{index}]/{vt.detail_amount_field}",
+                               allow_negative=True)
+    except InputError as exc:
+        return exc.issues
+    if total != head_fen:
+        return [Issue("detail-sum-mismatch",
+                      f"the {len(details)} Detail/{vt.detail_amount_field} add up to "
+                      f"{fen_to_str(total)}, but {vt.amount_field} is {fen_to_str(head_fen)}",
+                      head_elem.sourceline if head_elem is not None else None,
+                      f"/Voucher/{vt.amount_field}")]
+    return []
+
+
+def _receipt_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
+    if flag == 1 and not vt.has_receipt:
+        return [Issue("receipt-not-allowed", f"VtCode {vt.vtcode} ({vt.name_en}) has no receipt",
+                      None, "VoucherFlag")]
+    issues = []
+    for name in vt.receipt_fields:
+        elem = doc.root.find(name)
+        filled = elem is not None and bool((elem.text or "").strip())
+        line = elem.sourceline if elem is not None else None
+        if flag == 1 and not filled:
+            issues.append(Issue("receipt-fields-missing",
+                                f"a receipt of {vt.vtcode} must fill {name}", line, f"/Voucher/{name}"))
+        elif flag == 0 and filled:
+            issues.append(Issue("receipt-fields-unexpected",
+                                f"an original {vt.vtcode} must leave {name} empty; only the receipt fills it",
+                                line, f"/Voucher/{name}"))
+    return issues
+
+
+def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
+    return [*_date_issues(doc), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag)]

@@ -1,0 +1,206 @@
+"""The MOF envelope ⇄ typed objects.
+
+```
+<MOF><VoucherCount>1</VoucherCount>
+  <VoucherBody AdmDivCode=".." StYear=".." VtCode=".." VoucherNo="..">
+    <VoucherFlag>0</VoucherFlag> <Return_Reason/>? <Attach/>?
+    <Voucher>base64 of the exact voucher bytes</Voucher>
+    <SignStampList/>? <SignatureList><Signature No=".." SN="..">base64</Signature></SignatureList>
+  </VoucherBody></MOF>
+```
+
+The inner voucher travels as base64, so its bytes (and the signatures over them) survive any
+re-encoding of the envelope: `VoucherBody.voucher` is exactly what was signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+
+from .errors import InputError, Issue
+from .schema import validate_tree
+from .xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
+
+__all__ = [
+    "Envelope",
+    "SignatureEntry",
+    "VoucherBody",
+    "VoucherKey",
+    "encode_envelope",
+    "is_envelope",
+    "parse_envelope",
+]
+
+
+class VoucherKey(NamedTuple):
+    """The identity of a voucher in the library; a receipt differs from its original by flag."""
+
+    adm_div_code: str
+    st_year: str
+    vtcode: str
+    voucher_no: str
+    flag: int
+
+    def original(self) -> VoucherKey:
+        return self._replace(flag=0)
+
+    def __str__(self) -> str:
+        return f"{self.adm_div_code}/{self.st_year}/{self.vtcode}/{self.voucher_no}/{self.flag}"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureEntry:
+    no: str
+    sn: str
+    value: bytes  # raw signature bytes (DER for ECDSA)
+
+    def __post_init__(self) -> None:
+        if not self.no or not self.sn or not self.value:
+            raise ValueError("a signature needs a position, a certificate SN and a value")
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherBody:
+    adm_div_code: str
+    st_year: str
+    vtcode: str
+    voucher_no: str
+    flag: int
+    voucher: bytes
+    signatures: tuple[SignatureEntry, ...] = ()
+    return_reason: str | None = None
+    attach: str | None = None
+    sign_stamps: tuple[tuple[str, str], ...] = ()
+    line: int | None = field(default=None, compare=False)  # where it stood in the envelope
+
+    def __post_init__(self) -> None:
+        if self.flag not in (0, 1):
+            raise ValueError(f"VoucherFlag must be 0 or 1, not {self.flag!r}")
+
+    @property
+    def key(self) -> VoucherKey:
+        return VoucherKey(self.adm_div_code, self.st_year, self.vtcode, self.voucher_no, self.flag)
+
+    def with_signature(self, sig: SignatureEntry) -> VoucherBody:
+        """Add a signature, replacing any earlier one at the same seal position."""
+        kept = tuple(s for s in self.signatures if s.no != sig.no)
+        return replace(self, signatures=(*kept, sig))
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    bodies: tuple[VoucherBody, ...]
+
+    def __post_init__(self) -> None:
+        if not self.bodies:
+            raise ValueError("an envelope carries at least one voucher")
+
+
+def is_envelope(root: etree._Element) -> bool:
+    return root.tag == "MOF"
+
+
+def _text(elem: etree._Element | None) -> str | None:
+    return None if elem is None else (elem.text or "")
+
+
+def _b64(text: str | None, *, what: str, line: int | None, path: str) -> bytes:
+    try:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("base64-invalid", f"{what} is not valid base64", line=line, path=path) from None
+
+
+def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS,
+                   root: etree._Element | None = None) -> Envelope:
+    """Bytes → Envelope, or InputError listing every envelope-level problem found."""
+    if root is None:
+        root = parse_xml(data, bytes_max=limits.envelope_bytes_max, depth_max=limits.depth_max,
+                         what="envelope")
+    if root.tag != "MOF":
+        raise InputError("envelope-invalid", f"root element is <{root.tag}>, expected <MOF>",
+                         line=root.sourceline, path=f"/{root.tag}")
+    issues = validate_tree(root, "envelope.xsd", code="envelope-invalid")
+    if issues:
+        raise InputError.from_issues(issues)
+    bodies_el = root.findall("VoucherBody")
+    declared = int(root.findtext("VoucherCount") or "0")
+    if declared != len(bodies_el):
+        raise InputError("envelope-count-mismatch",
+                         f"VoucherCount says {declared} but the envelope carries {len(bodies_el)} VoucherBody",
+                         line=root.find("VoucherCount").sourceline, path="/MOF/VoucherCount")
+    bodies = []
+    for index, el in enumerate(bodies_el, start=1):
+        path = f"/MOF/VoucherBody[{index}]"
+        voucher_el = el.find("Voucher")
+        voucher = _b64(voucher_el.text, what="Voucher", line=voucher_el.sourceline, path=path + "/Voucher")
+        sigs = []
+        for sig_index, sig_el in enumerate(el.iterfind("SignatureList/Signature"), start=1):
+            value = _b64(sig_el.text, what="Signature", line=sig_el.sourceline,
+                         path=f"{path}/SignatureList/Signature[{sig_index}]")
+            sigs.append(SignatureEntry(sig_el.get("No"), sig_el.get("SN").upper(), value))
+        stamps = tuple((s.get("No"), s.text or "") for s in el.iterfind("SignStampList/SignStamp"))
+        bodies.append(VoucherBody(
+            adm_div_code=el.get("AdmDivCode"),
+            st_year=el.get("StYear"),
+            vtcode=el.get("VtCode"),
+            voucher_no=el.get("VoucherNo"),
+            flag=int(el.findtext("VoucherFlag")),
+            voucher=voucher,
+            signatures=tuple(sigs),
+            return_reason=_text(el.find("Return_Reason")),
+            attach=_text(el.find("Attach")),
+            sign_stamps=stamps,
+            line=el.sourceline,
+        ))
+    return Envelope(tuple(bodies))
+
+
+def _body_xml(body: VoucherBody) -> str:
+    parts = [
+        f"<VoucherBody AdmDivCode={quoteattr(body.adm_div_code)} StYear={quoteattr(body.st_year)} "
+        f"VtCode={quoteattr(body.vtcode)} VoucherNo={quoteattr(body.voucher_no)}>",
+        f"<VoucherFlag>{body.flag}</VoucherFlag>",
+    ]
+    if body.return_reason is not None:
+        parts.append(f"<Return_Reason>{escape(body.return_reason)}</Return_Reason>")
+    if body.attach is not None:
+        parts.append(f"<Attach>{escape(body.attach)}</Attach>")
+    parts.append(f"<Voucher>{base64.b64encode(body.voucher).decode('ascii')}</Voucher>")
+    if body.sign_stamps:
+        stamps = "".join(f"<SignStamp No={quoteattr(no)}>{escape(text)}</SignStamp>"
+                         for no, text in body.sign_stamps)
+        parts.append(f"<SignStampList>{stamps}</SignStampList>")
+    sigs = "".join(
+        f"<Signature No={quoteattr(s.no)} SN={quoteattr(s.sn)}>{base64.b64encode(s.value).decode('ascii')}</Signature>"
+        for s in body.signatures
+    )
+    parts.append(f"<SignatureList>{sigs}</SignatureList></VoucherBody>")
+    return "".join(parts)
+
+
+def encode_envelope(bodies: Envelope | Sequence[VoucherBody] | Iterable[VoucherBody],
+                    *, encoding: str = "UTF-8") -> bytes:
+    """Envelope → bytes, UTF-8 or GBK. The inner vouchers are carried byte for byte."""
+    items = bodies.bodies if isinstance(bodies, Envelope) else tuple(bodies)
+    if not items:
+        raise ValueError("an envelope carries at least one voucher")
+    if encoding.upper() not in ("UTF-8", "GBK"):
+        raise ValueError(f"envelope encoding must be UTF-8 or GBK, not {encoding!r}")
+    text = (f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n<MOF><VoucherCount>{len(items)}</VoucherCount>'
+            + "".join(_body_xml(b) for b in items) + "</MOF>\n")
+    # Characters GBK lacks (in Return_Reason, Attach...) travel as character references.
+    return text.encode("gbk", "xmlcharrefreplace") if encoding.upper() == "GBK" else text.encode("utf-8")
+
+
+def envelope_issue_for(body: VoucherBody, code: str, message: str, element: str | None = None) -> Issue:
+    """An Issue located at a body of the envelope (used by validation and the gateway)."""
+    return Issue(code, message, body.line, f"/MOF/VoucherBody[@VoucherNo='{body.voucher_no}']"
+                 + (f"/{element}" if element else ""))

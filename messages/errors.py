@@ -1,0 +1,132 @@
+"""Typed errors with stable machine codes.
+
+Every refusal anywhere in the project carries one of the codes below. A code is a
+contract with users (banks script against it): never rename one, only add.
+
+Split by who is at fault, as h11 does: `InputError` is the sender's (bad bytes, bad
+signature, not allowed), `StateError` is ours or the world's (storage down...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CODES",
+    "InputError",
+    "Issue",
+    "MessagesError",
+    "StateError",
+]
+
+# code -> one-line meaning. Used by docs, `tgw validate --codes` and the OpenAPI spec.
+CODES: dict[str, str] = {
+    # hardened XML parsing
+    "xml-malformed": "the bytes are not well-formed XML",
+    "xml-forbidden-dtd": "a DOCTYPE / DTD is present; DTDs are never accepted",
+    "xml-forbidden-entity": "an entity declaration or reference to an external resource is present",
+    "xml-too-large": "the document is larger than the configured limit",
+    "xml-too-deep": "elements are nested deeper than the configured limit",
+    "xml-bad-encoding": "the declared encoding is unknown or the bytes do not decode with it",
+    # envelope
+    "envelope-invalid": "the MOF envelope does not match envelope.xsd",
+    "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
+    "envelope-key-mismatch": "a VoucherBody attribute (AdmDivCode, StYear, VtCode, VoucherNo) differs from the voucher inside",
+    "base64-invalid": "the Voucher element is not valid base64",
+    # voucher content
+    "unknown-vtcode": "the VtCode is not in the voucher catalog",
+    "xsd-invalid": "the voucher does not match its VtCode's XSD",
+    "bad-date": "a date element is not a real calendar date",
+    "styear-mismatch": "StYear disagrees with the year of VouDate",
+    "detail-sum-mismatch": "the Detail amounts do not add up to the head amount",
+    "receipt-fields-missing": "a receipt (VoucherFlag 1) lacks an X-field the bank or central bank must fill",
+    "receipt-fields-unexpected": "an original (VoucherFlag 0) carries X-fields only a receipt may have",
+    "receipt-not-allowed": "this voucher type has no receipt (VoucherFlag 1)",
+    "bad-amount": "an amount is not a decimal with exactly two places or is out of range",
+    # signatures
+    "missing-signature": "a required seal position has no signature",
+    "bad-signature": "a signature does not verify over the voucher bytes",
+    "unknown-certificate": "the signature's SN is not the serial of any known certificate",
+    "wrong-seal-position": "the certificate's owner may not sign at that seal position",
+    "certificate-invalid": "the certificate is expired, not yet valid or not issued by the trusted CA",
+    # gateway
+    "unknown-sender": "the authenticated participant is not in the registry",
+    "unauthenticated": "no or wrong credentials",
+    "not-authorized": "this participant may not send this VtCode to that recipient or AdmDivCode",
+    "no-recipient": "no participant of the recipient role serves this voucher",
+    "duplicate-conflict": "the same voucher key was accepted before with different bytes",
+    "unknown-original": "a receipt refers to an original voucher the gateway never accepted",
+    "monitor-blocked": "a monitoring rule blocked the payment",
+    "monitor-held": "a monitoring rule holds the payment until it is released",
+    # business clock and clearing
+    "after-cutoff": "received after the clearing cutoff",
+    "over-quota": "the amount exceeds the remaining quota",
+    "no-quota-notice": "no clearing quota notice for that bank, pay type and day",
+    "amount-mismatch": "the amount disagrees with the detail or the referenced vouchers",
+    "wrong-day": "the voucher is for another business day than the current one",
+    "outside-window": "a clearing-reserve replenishment arrived outside the morning replenishment window",
+    "insufficient-funds": "the treasury single account does not hold enough to pay the amount",
+    "calendar-out-of-range": "the business calendar does not know that date",
+    "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
+    # ledger
+    "ledger-invalid": "a ledger account or transfer definition is invalid (empty id, same account on both sides...)",
+    "ledger-unknown-account": "a ledger transfer or query names an account that was never opened",
+    "ledger-overdraft": "the transfer would take an account past its balance limit (no overdraft)",
+    "ledger-overflow": "the transfer would take an account's debits or credits beyond 64-bit fen",
+    # IO at the edges (CLI)
+    "io-unreadable": "the file could not be read",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in an input: what `tgw validate` prints and the gateway returns."""
+
+    code: str
+    message: str
+    line: int | None = None
+    path: str | None = None  # XPath-like location of the element at fault
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered error code {self.code!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "line": self.line, "path": self.path}
+
+    def __str__(self) -> str:
+        where = f" line {self.line}" if self.line is not None else ""
+        at = f" at {self.path}" if self.path else ""
+        return f"{self.code}{where}{at}: {self.message}"
+
+
+class MessagesError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+@dataclass(eq=False)
+class InputError(MessagesError, ValueError):
+    """The input is at fault. Carries one or more issues, the first being the headline."""
+
+    issues: list[Issue] = field(default_factory=list)
+
+    def __init__(self, code: str, message: str, line: int | None = None, path: str | None = None,
+                 more: list[Issue] | None = None) -> None:
+        self.issues = [Issue(code, message, line, path), *(more or [])]
+        super().__init__(str(self.issues[0]))
+
+    @classmethod
+    def from_issues(cls, issues: list[Issue]) -> InputError:
+        if not issues:
+            raise ValueError("InputError needs at least one issue")
+        first = issues[0]
+        return cls(first.code, first.message, first.line, first.path, more=issues[1:])
+
+    @property
+    def code(self) -> str:
+        return self.issues[0].code
+
+
+class StateError(MessagesError, RuntimeError):
+    """Our own state or a dependency is at fault, not the sender."""

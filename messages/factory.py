@@ -1,0 +1,80 @@
+"""Synthetic vouchers for tests, demos and benchmarks. Every name, code and account is invented.
+
+Deterministic given a `random.Random`: the same seed yields the same vouchers, byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Sequence
+
+from .money import fen_to_str
+from .voucher import build_voucher
+
+__all__ = ["UNITS", "payment_voucher", "quota_notice", "split_fen"]
+
+# (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
+UNITS: tuple[tuple[str, str, str, str], ...] = (
+    ("101", "示例市教育局", "101001", "示例市第一中学"),
+    ("101", "示例市教育局", "101002", "示例市实验小学"),
+    ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
+    ("103", "示例市交通运输局", "103001", "示例市公路养护中心"),
+)
+_SUBJECTS = (("2050203", "初中教育", "30201", "办公费"), ("2100201", "综合医院", "30213", "维修（护）费"),
+             ("2140104", "公路建设", "31002", "办公设备购置"))
+
+
+def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
+    """Split an amount into `parts` positive fen amounts that add up exactly."""
+    if parts < 1 or total_fen < parts:
+        raise ValueError("need at least one fen per part")
+    cuts = sorted(rng.sample(range(1, total_fen), parts - 1)) if parts > 1 else []
+    edges = [0, *cuts, total_fen]
+    return [b - a for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,
+                    adm_div_code: str = "990100", vtcode: str = "5201", details: int = 2,
+                    rng: random.Random | None = None, encoding: str = "UTF-8",
+                    fund_type_code: str = "1") -> bytes:
+    """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher."""
+    rng = rng or random.Random(voucher_no)
+    sup_code, sup_name, agency_code, agency_name = rng.choice(UNITS)
+    amounts = split_fen(amount_fen, min(details, amount_fen), rng)
+    head = {
+        "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": vou_date.strftime("%Y%m%d"), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
+        "FundTypeName": "一般公共预算资金", "PayTypeCode": "11" if vtcode == "5201" else "12",
+        "SupDepCode": sup_code, "SupDepName": sup_name, "AgencyCode": agency_code, "AgencyName": agency_name,
+        "PayeeAcctNo": f"9999{rng.randrange(10**12):012d}", "PayeeAcctName": "测试供应商有限公司",
+        "PayeeAcctBankName": "示例银行城东支行", "PayeeAcctBankNo": "999100000027",
+        "PayAcctNo": f"999{rng.randrange(10**13):013d}", "PayAcctName": f"{agency_name}零余额账户",
+        "PayAcctBankName": "示例银行示例市分行", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
+        "PaySummaryCode": "01", "PaySummaryName": "办公用品采购", "PayAmt": fen_to_str(amount_fen),
+    }
+    lines = []
+    for index, fen in enumerate(amounts, start=1):
+        func, func_name, eco, eco_name = rng.choice(_SUBJECTS)
+        lines.append({"Id": f"D{index:04d}", "VoucherBillId": head["Id"], "AgencyCode": agency_code,
+                      "AgencyName": agency_name, "ExpFuncCode": func, "ExpFuncName": func_name,
+                      "ExpEcoCode": eco, "ExpEcoName": eco_name, "PayAmt": fen_to_str(fen)})
+    return build_voucher(vtcode, head, lines, encoding=encoding)
+
+
+def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
+                 amounts_by_unit: Sequence[tuple[str, str, int]], adm_div_code: str = "990100",
+                 vtcode: str = "5108", fund_type_code: str = "1") -> bytes:
+    """A clearing quota notice (5108 direct / 5106 authorized) with one detail per first-level unit."""
+    total = sum(a for _, _, a in amounts_by_unit)
+    head = {
+        "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(clear_date.year),
+        "VouDate": clear_date.strftime("%Y%m%d"), "VoucherNo": voucher_no,
+        "PayTypeCode": "11" if vtcode == "5108" else "12", "FundTypeCode": fund_type_code,
+        "FundTypeName": "一般公共预算资金", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
+        "ClearBankCode": "999000000001", "ClearBankName": "示例人民银行示例市分行国库",
+        "ClearDate": clear_date.strftime("%Y%m%d"), "PayAmt": fen_to_str(total),
+    }
+    lines = [{"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
+             for i, (code, name, fen) in enumerate(amounts_by_unit, start=1)]
+    return build_voucher(vtcode, head, lines)

@@ -1,0 +1,332 @@
+"""Keys and certificates for development and tests: a local CA and one key pair per participant.
+
+Layout on disk (all PEM):
+
+    <dir>/ca.key            PKCS#8, unencrypted, mode 0600
+    <dir>/ca.pem            self-signed CA certificate (basicConstraints CA:true, pathlen 0)
+    <dir>/<participant>.key PKCS#8, unencrypted, mode 0600
+    <dir>/<participant>.pem X.509 v3 certificate issued by the CA:
+                            CN=<participant id>, OU=<role>, O=TGW Synthetic
+
+The certificate serial, as uppercase hex without a prefix (`serial_sn`), is the `SN` attribute
+of the envelope's `Signature` element: it is how a verifier finds the signer's certificate.
+
+Algorithms: ECDSA P-256 (default) and RSA-2048, both with SHA-256. SM2/SM3 is not offered:
+`cryptography` (pyca, the maintained library this project uses) exposes neither, and the only
+Python alternative (gmssl) is a hand-written pure-Python implementation that is neither
+constant-time nor audited; hand-writing SM2 here is out of the question. Asking for "sm2" raises
+`NotImplementedError` naming that reason.
+
+This module only writes files when asked (`create_ca`, `issue_participant`); nothing on the
+verification path touches the disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from .catalog import ROLES
+from .errors import InputError
+
+__all__ = [
+    "ALGORITHMS",
+    "CA_CERT_FILE",
+    "CA_KEY_FILE",
+    "SM2_UNSUPPORTED",
+    "Algorithm",
+    "CaFiles",
+    "ParticipantFiles",
+    "PrivateKey",
+    "PublicKey",
+    "create_ca",
+    "generate_private_key",
+    "issue_participant",
+    "key_algorithm",
+    "load_certificates",
+    "load_private_key",
+    "parse_sn",
+    "serial_sn",
+]
+
+Algorithm = Literal["ecdsa", "rsa"]
+ALGORITHMS: tuple[Algorithm, ...] = ("ecdsa", "rsa")
+PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+CA_KEY_FILE = "ca.key"
+CA_CERT_FILE = "ca.pem"
+ORGANIZATION = "TGW Synthetic"
+
+SM2_UNSUPPORTED = (
+    "SM2 is not supported: the cryptography library (pyca) used here exposes no SM2/SM3, and no "
+    "maintained, audited Python binding for it is installed; SM2 will not be hand-written"
+)
+
+RSA_BITS = 2048
+# Backdate new certificates a little so a peer whose clock is slightly behind accepts them.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+# Participant ids become file names: keep them to a safe, bounded alphabet.
+_PARTICIPANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_SN = re.compile(r"[0-9A-Fa-f]{1,64}")  # serials are at most 20 octets (RFC 5280 4.1.2.2)
+
+
+@dataclass(frozen=True, slots=True)
+class CaFiles:
+    key: Path
+    cert: Path
+    sn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantFiles:
+    participant_id: str
+    role: str
+    key: Path
+    cert: Path
+    sn: str
+
+
+# --- serials ----------------------------------------------------------------------------------
+
+
+def serial_sn(cert: x509.Certificate) -> str:
+    """The certificate serial as written in `Signature/@SN`: uppercase hex, no prefix, no padding."""
+    return format(cert.serial_number, "X")
+
+
+def parse_sn(text: str) -> int:
+    """`Signature/@SN` back to the serial number. Accepts lower case and leading zeros."""
+    if not _SN.fullmatch(text):
+        raise InputError("unknown-certificate", f"SN {text[:80]!r} is not a hexadecimal certificate serial")
+    return int(text, 16)
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def _check_algorithm(algorithm: str) -> Algorithm:
+    if algorithm == "sm2":
+        raise NotImplementedError(SM2_UNSUPPORTED)
+    if algorithm == "ecdsa":
+        return "ecdsa"
+    if algorithm == "rsa":
+        return "rsa"
+    raise ValueError(f"unknown key algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+
+
+def generate_private_key(algorithm: str = "ecdsa") -> PrivateKey:
+    """A new ECDSA P-256 or RSA-2048 private key."""
+    if _check_algorithm(algorithm) == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+
+
+def key_algorithm(key: object) -> str:
+    """"ecdsa" or "rsa" for a supported private or public key, else the key's class name."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "ecdsa"
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "rsa"
+    return type(key).__name__
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError("io-unreadable", f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
+
+
+def load_private_key(path: str | os.PathLike[str], password: bytes | None = None) -> PrivateKey:
+    """Load a PEM private key (PKCS#8, or the traditional formats `openssl` writes)."""
+    p = Path(path)
+    data = _read(p)
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except TypeError:
+        raise InputError("io-unreadable", f"{p} is an encrypted key and no password was given",
+                         path=str(p)) from None
+    except ValueError as exc:
+        raise InputError("io-unreadable", f"{p} is not a PEM private key ({exc})", path=str(p)) from None
+    except Exception as exc:  # e.g. UnsupportedAlgorithm
+        raise InputError("io-unreadable", f"{p}: unsupported private key ({exc})", path=str(p)) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InputError("io-unreadable", f"{p}: only ECDSA and RSA keys are supported, "
+                         f"not {type(key).__name__}", path=str(p))
+    return key
+
+
+def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
+    """Every certificate in a PEM file (a file may hold several). At least one, else InputError."""
+    p = Path(path)
+    data = _read(p)
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise InputError("io-unreadable", f"{p} holds no readable PEM certificate ({exc})",
+                         path=str(p)) from None
+    return certs
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _pem_key(key: PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write via a temporary file in the same directory, then rename: never a half-written key."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _refuse_existing(force: bool, *paths: Path) -> None:
+    if force:
+        return
+    for p in paths:
+        if p.exists():
+            raise FileExistsError(f"{p} already exists; refusing to overwrite it (use --force)")
+
+
+def _validity(not_before: dt.datetime | None, days: int) -> tuple[dt.datetime, dt.datetime]:
+    if days <= 0:
+        raise ValueError(f"days must be positive, not {days}")
+    if not_before is None:
+        not_before = dt.datetime.now(dt.UTC) - CLOCK_SKEW
+    elif not_before.tzinfo is None:
+        raise ValueError("not_before must be timezone-aware")
+    return not_before, not_before + dt.timedelta(days=days)
+
+
+def _sign_cert(builder: x509.CertificateBuilder, key: PrivateKey) -> x509.Certificate:
+    return builder.sign(key, hashes.SHA256())
+
+
+def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", algorithm: str = "ecdsa",
+              days: int = 3650, not_before: dt.datetime | None = None, force: bool = False) -> CaFiles:
+    """Create a local development CA in `directory` (created if missing): ca.key and ca.pem."""
+    alg = _check_algorithm(algorithm)
+    if not name.strip():
+        raise ValueError("the CA name must not be empty")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = d / CA_KEY_FILE, d / CA_CERT_FILE
+    _refuse_existing(force, key_path, cert_path)
+    start, end = _validity(not_before, days)
+
+    key = generate_private_key(alg)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ])
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     key_cert_sign=True, crl_sign=True, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    )
+    cert = _sign_cert(builder, key)
+    _write_atomic(key_path, _pem_key(key), 0o600)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return CaFiles(key=key_path, cert=cert_path, sn=serial_sn(cert))
+
+
+def _load_ca(ca_dir: Path) -> tuple[PrivateKey, x509.Certificate]:
+    key = load_private_key(ca_dir / CA_KEY_FILE)
+    certs = load_certificates(ca_dir / CA_CERT_FILE)
+    cert = certs[0]
+    if cert.public_key() != key.public_key():
+        raise InputError("certificate-invalid", f"{ca_dir / CA_KEY_FILE} does not match {ca_dir / CA_CERT_FILE}",
+                         path=str(ca_dir / CA_CERT_FILE))
+    return key, cert
+
+
+def issue_participant(directory: str | os.PathLike[str], *, participant_id: str, role: str,
+                      ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
+                      not_before: dt.datetime | None = None, force: bool = False) -> ParticipantFiles:
+    """Generate a participant's key pair and have the CA in `ca_dir` certify it.
+
+    `not_before`/`days` exist so tests can make certificates that are expired or not yet valid.
+    Raises FileExistsError if the key or certificate exists (unless `force`), ValueError for a
+    bad id, role or algorithm, InputError("io-unreadable") if the CA cannot be read.
+    """
+    alg = _check_algorithm(algorithm)
+    if not _PARTICIPANT_ID.fullmatch(participant_id):
+        raise ValueError(f"participant id {participant_id!r} must be 1-64 of A-Z a-z 0-9 . _ - "
+                         "and start with a letter or digit")
+    if participant_id == "ca":
+        raise ValueError("'ca' is reserved for the CA's own files")
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    d = Path(directory)
+    ca_key, ca_cert = _load_ca(Path(ca_dir))
+    d.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = d / f"{participant_id}.key", d / f"{participant_id}.pem"
+    _refuse_existing(force, key_path, cert_path)
+    start, end = _validity(not_before, days)
+
+    key = generate_private_key(alg)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+        x509.NameAttribute(NameOID.COMMON_NAME, participant_id),
+    ])
+    try:
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
+    except x509.ExtensionNotFound:
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     key_cert_sign=False, crl_sign=False, encipher_only=False,
+                                     decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(aki, critical=False)
+    )
+    cert = _sign_cert(builder, ca_key)
+    _write_atomic(key_path, _pem_key(key), 0o600)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return ParticipantFiles(participant_id=participant_id, role=role, key=key_path, cert=cert_path,
+                            sn=serial_sn(cert))

@@ -1,0 +1,105 @@
+"""The voucher document inside an envelope: read it, build it, fill a receipt.
+
+A voucher is `<Voucher>` with head elements (Id, AdmDivCode, StYear, VtCode, VouDate,
+VoucherNo, ...), optional X-fields the bank fills when it pays, and a DetailList. Builders
+take plain mappings and emit elements in the order the type's XSD demands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from .catalog import VoucherType, get_catalog
+from .errors import InputError
+from .money import parse_fen
+from .schema import element_order
+from .xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
+
+__all__ = ["VoucherDoc", "build_voucher", "fill_receipt", "parse_voucher"]
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherDoc:
+    """A parsed voucher: its exact bytes and the tree parsed once from them."""
+
+    data: bytes
+    root: etree._Element
+    encoding: str
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.root.findtext(name)
+        return default if value is None else value.strip()
+
+    @property
+    def vtcode(self) -> str:
+        return self.get("VtCode")
+
+    def amount_fen(self, name: str) -> int:
+        return parse_fen(self.get(name), path=f"/Voucher/{name}")
+
+    def details(self) -> list[dict[str, str]]:
+        return [{child.tag: (child.text or "").strip() for child in detail}
+                for detail in self.root.iterfind("DetailList/Detail")]
+
+    def head(self) -> dict[str, str]:
+        return {child.tag: (child.text or "").strip() for child in self.root if child.tag != "DetailList"}
+
+
+def parse_voucher(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> VoucherDoc:
+    root = parse_xml(data, bytes_max=limits.voucher_bytes_max, depth_max=limits.depth_max, what="voucher")
+    if root.tag != "Voucher":
+        raise InputError("xsd-invalid", f"root element is <{root.tag}>, expected <Voucher>",
+                         line=root.sourceline, path=f"/{root.tag}")
+    return VoucherDoc(data, root, declared_encoding(data).upper())
+
+
+def _codec(encoding: str) -> str:
+    enc = encoding.upper()
+    if enc not in ("UTF-8", "GBK"):
+        raise ValueError(f"voucher encoding must be UTF-8 or GBK, not {encoding!r}")
+    return "gbk" if enc == "GBK" else "utf-8"
+
+
+def build_voucher(vtcode: str, head: Mapping[str, str], details: Sequence[Mapping[str, str]] = (),
+                  *, encoding: str = "UTF-8") -> bytes:
+    """Build a voucher's bytes with elements in XSD order. Unknown element names are an error."""
+    vt: VoucherType = get_catalog().get(vtcode)
+    head_order, detail_order = element_order(vt.xsd)
+    unknown = set(head) - set(head_order)
+    if unknown:
+        raise ValueError(f"{vtcode}: unknown head elements {sorted(unknown)}")
+    parts = [f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n<Voucher>']
+    fields = {**head, "VtCode": vtcode}
+    for name in head_order:
+        if name == "DetailList":
+            if details:
+                parts.append("<DetailList>")
+                for detail in details:
+                    bad = set(detail) - set(detail_order)
+                    if bad:
+                        raise ValueError(f"{vtcode}: unknown Detail elements {sorted(bad)}")
+                    parts.append("<Detail>")
+                    parts.extend(f"<{n}>{escape(str(detail[n]))}</{n}>" for n in detail_order if n in detail)
+                    parts.append("</Detail>")
+                parts.append("</DetailList>")
+        elif name in fields:
+            parts.append(f"<{name}>{escape(str(fields[name]))}</{name}>")
+    parts.append("</Voucher>\n")
+    return "".join(parts).encode(_codec(encoding))
+
+
+def fill_receipt(doc: VoucherDoc, xfields: Mapping[str, str]) -> bytes:
+    """The receipt: the original voucher with the X-fields filled, in the original's encoding."""
+    vt = get_catalog().get(doc.vtcode)
+    if not vt.has_receipt:
+        raise InputError("receipt-not-allowed", f"VtCode {vt.vtcode} has no receipt")
+    missing = [f for f in vt.receipt_fields if not str(xfields.get(f, "")).strip()]
+    if missing:
+        raise ValueError(f"receipt for {vt.vtcode} needs {missing}")
+    head = doc.head()
+    head.update({k: str(v) for k, v in xfields.items()})
+    return build_voucher(vt.vtcode, head, doc.details(), encoding=doc.encoding)

@@ -1,0 +1,658 @@
+"""The central bank (人民银行国库) as a sans-IO core: state + voucher + time → effects.
+
+`PbocCore` never awaits, never reads a clock, never touches a database. Its only entry points:
+
+* `on_voucher(doc, flag, now)`: a checked, signature-verified voucher arrived;
+* `on_time(now)`: the business time is now `now`.
+
+Both return a list of effects (frozen dataclasses) for the shell to perform, in order:
+`OpenAccount`, `PostTransfer`, `SendVoucher`, `WakeAt`, `Alarm`.
+
+Accounts (ids in the ledger):
+
+    pboc:tsa                  treasury single account (no overdraft)
+    pboc:clearing:<bank>      each agent bank's clearing account at the central bank
+    pboc:fiscal-revenue       where the TSA's opening balance comes from (double entry)
+
+What the core does with each voucher:
+
+* **5108 / 5106 quota notice** (direct 11 / authorized 12), flag 0. Adds to the clearing quota of
+  (PayBankCode, pay type, ClearDate). A notice whose ClearDate is not today, or arriving on a
+  day that is not a business day, is refused `wrong-day`; one whose details do not add up,
+  `amount-mismatch`. Quota notices have no receipt in the catalog, so a refusal is recorded
+  (`rejected_notices`) and raised as an `Alarm`; nothing is sent back. Several notices for the
+  same key add up (a supplementary notice).
+* **2301 clearing request**, flag 0, checked against `CLEARING_RULES` (below), first failing rule
+  wins. Accepted: TSA → bank clearing account (`clearing`, or `reserve-replenishment` for
+  ClearType 1), and the receipt goes back.
+* **2302 refund request**, flag 0: always accepted (money came back; the central bank does not
+  refuse it). Bank clearing account → TSA (`refund`), receipt with XRefundDate / XRefundAmt,
+  and a 7403 refund-credited advice to the treasury. Booked on today if a business day before
+  the bank system close, else on the next business day (so a day's statement, emitted at its
+  close, is final).
+* **3502 receipt** (flag 1) from the treasury: its check result is recorded.
+* Anything else: an `Alarm`, nothing sent.
+
+**The rejection convention (2301).** Every clearing request gets exactly one answer, a
+VoucherFlag 1 body of the same voucher key:
+
+* accepted: X-fields XClearDate (today), XClearAmt (= PayAmt), XPbocSerialNo (`RH…`), no
+  Return_Reason;
+* rejected: `Return_Reason` = "<code>: <message>" with a stable code from `messages.errors`
+  (`after-cutoff`, `over-quota`, `no-quota-notice`, `amount-mismatch`, `wrong-day`,
+  `outside-window`, `insufficient-funds`), and the X-fields filled so the receipt validates:
+  XClearDate (today), **XClearAmt "0.00"** (nothing was cleared) and XPbocSerialNo `RJ…`.
+
+A reader can rely on either signal: Return_Reason present ⇔ XClearAmt is 0.00 ⇔ rejected.
+The bank sends a corrected request under a new VoucherNo. A repeat of a decided request
+(same key, e.g. redelivered after a crash before the ack) gets the very same effects again:
+the same receipt and the same transfer id, which the ledger applies once.
+
+**Reserve replenishment (ClearType 1).** A payment the bank makes after the clearing cutoff is
+advanced from its clearing reserve account; the central bank cannot see those payments, only
+the quota the treasury notified. So the *advance cap* of (bank, pay type, day D) is the part of
+D's quota not cleared by D's cutoff. A ClearType 1 request names the advance day as ClearDate;
+it is accepted only on `replenishment_day(D)` (the next business day) inside the replenishment
+window, up to the advance cap less what was already replenished, and it does not use D's quota
+(it is the rest of it). The receipt keeps ClearType 1 and the transfer kind is
+`reserve-replenishment`.
+
+**Statements.** At each business day's bank system close the core emits the 7401 daily TSA
+statement for that day, from its own record of transfers (BeginBalance, DebitAmt, CreditAmt,
+EndBalance, one Detail per movement). At the close of the first business day of a month it
+also emits the 3502 reconciliation for the previous calendar month (debits by bank and pay type).
+The XSDs require at least one Detail, so a day without movements gets no 7401, and a month
+without debits no 3502 (the balance simply carries over; the next statement's BeginBalance
+shows it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.calendar import BusinessCalendar
+from gateway.clock import (
+    ClockConfig,
+    at,
+    is_before_clearing_cutoff,
+    replenishment_day,
+    replenishment_window,
+)
+from ledger.model import Account, AccountFlags, Transfer
+from messages.catalog import Role
+from messages.envelope import VoucherKey
+from messages.errors import CODES, InputError
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc, build_voucher
+
+__all__ = [
+    "CLEARING_RULES",
+    "REVENUE_ACCOUNT",
+    "TSA_ACCOUNT",
+    "Alarm",
+    "ClearingRule",
+    "Effect",
+    "Movement",
+    "OpenAccount",
+    "PbocConfig",
+    "PbocCore",
+    "PostTransfer",
+    "QuotaLine",
+    "SendVoucher",
+    "WakeAt",
+    "clearing_account",
+]
+
+TSA_ACCOUNT = "pboc:tsa"
+REVENUE_ACCOUNT = "pboc:fiscal-revenue"
+
+# Quota notice VtCode → the pay type it sets the quota for.
+QUOTA_PAY_TYPE: Mapping[str, str] = {"5108": "11", "5106": "12"}
+
+# Decided requests kept for replay. A busy day is a few thousand clearing requests per bank;
+# beyond this many the oldest decisions are forgotten (the gateway's own dedup covers them).
+DECISIONS_MAX = 1_000_000
+
+
+def clearing_account(bank_code: str) -> str:
+    return f"pboc:clearing:{bank_code}"
+
+
+def _ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _parse_ymd(text: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- config and effects
+
+
+@dataclass(frozen=True, slots=True)
+class PbocConfig:
+    """Who this central bank branch is. Synthetic defaults, never real codes."""
+
+    adm_div_code: str = "990100"
+    clear_bank_code: str = "999000000001"
+    clear_bank_name: str = "示例人民银行示例市分行国库"
+    tsa_acct_no: str = "99900000000000001"
+    tsa_acct_name: str = "示例市国库单一账户"
+    tsa_opening_fen: int = 0  # posted once, from REVENUE_ACCOUNT, before anything else
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tsa_opening_fen, int) or self.tsa_opening_fen < 0:
+            raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccount:
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class PostTransfer:
+    transfer: Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class SendVoucher:
+    """A voucher to sign and send. For a receipt (flag 1), `head`/`details` are the original's
+    with the X-fields filled (exactly what `fill_receipt` builds) and `original` its bytes."""
+
+    vtcode: str
+    flag: int
+    head: Mapping[str, str]
+    details: tuple[Mapping[str, str], ...]
+    recipient_role: Role
+    return_reason: str | None = None
+    original: bytes | None = None
+    encoding: str = "UTF-8"
+
+    def __post_init__(self) -> None:
+        if self.flag not in (0, 1):
+            raise ValueError(f"flag must be 0 or 1, not {self.flag!r}")
+        if self.flag == 1 and self.original is None:
+            raise ValueError("a receipt carries its original voucher")
+        if self.head.get("VtCode", self.vtcode) != self.vtcode:
+            raise ValueError(f"head VtCode {self.head.get('VtCode')} is not {self.vtcode}")
+
+    @property
+    def key(self) -> VoucherKey:
+        h = self.head
+        return VoucherKey(h["AdmDivCode"], h["StYear"], self.vtcode, h["VoucherNo"], self.flag)
+
+    @property
+    def rejected(self) -> bool:
+        return self.return_reason is not None
+
+    def render(self) -> bytes:
+        """The voucher bytes (pure: elements in XSD order, in the original's encoding)."""
+        return build_voucher(self.vtcode, self.head, self.details, encoding=self.encoding)
+
+
+@dataclass(frozen=True, slots=True)
+class WakeAt:
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    code: str
+    message: str
+    key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered alarm code {self.code!r}")
+
+
+Effect = OpenAccount | PostTransfer | SendVoucher | WakeAt | Alarm
+
+
+# ---------------------------------------------------------------- state records
+
+
+@dataclass(slots=True)
+class QuotaLine:
+    """Clearing quota of one (bank, pay type, day)."""
+
+    notified_fen: int = 0
+    used_fen: int = 0  # cleared by normal (ClearType 0) requests on the day
+    replenished_fen: int = 0  # cleared by ClearType 1 on the next business day
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def remaining_fen(self) -> int:
+        return self.notified_fen - self.used_fen
+
+    @property
+    def advance_cap_fen(self) -> int:
+        """What may still be replenished: the quota not cleared on the day, less replenishments."""
+        return self.notified_fen - self.used_fen - self.replenished_fen
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One TSA movement as the core recorded it (the statements are built from these)."""
+
+    business_date: dt.date
+    direction: Literal["D", "C"]  # D: out of the TSA, C: into it
+    amount_fen: int
+    bank_code: str
+    bank_name: str
+    pay_type: str
+    kind: str
+    ref: VoucherKey
+    transfer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """The facts of a 2301 the rules look at."""
+
+    key: VoucherKey
+    bank: str
+    pay_type: str
+    clear_date: dt.date | None
+    clear_type: int
+    urgent: bool
+    amount_fen: int
+    detail_sum_fen: int | None  # None: no details
+
+
+# ---------------------------------------------------------------- the rules table
+
+# A rule returns None when the request passes, else the human message of the refusal.
+RuleCheck = Callable[["PbocCore", _Request, dt.datetime], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingRule:
+    code: str
+    clear_types: frozenset[int]  # 0 normal, 1 reserve replenishment
+    check: RuleCheck
+    why: str  # the agreement clause, for the docs
+
+
+def _r_amount(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    if r.detail_sum_fen is not None and r.detail_sum_fen != r.amount_fen:
+        return f"details add up to {fen_to_str(r.detail_sum_fen)}, PayAmt is {fen_to_str(r.amount_fen)}"
+    return None
+
+
+def _r_today(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    if r.clear_date != now.date():
+        return f"ClearDate {r.clear_date} is not today {now.date()}"
+    return None
+
+
+def _r_cutoff(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    if is_before_clearing_cutoff(now, core.calendar, core.clock_config, urgent=r.urgent):
+        return None
+    if not core.calendar.is_business_day(now.date()):
+        return f"{now.date()} is not a business day"
+    cutoff = core.clock_config.urgent_cutoff if r.urgent else core.clock_config.clearing_cutoff
+    kind = "urgent clearing cutoff" if r.urgent else "clearing cutoff"
+    return f"received {now:%H:%M:%S}, after the {kind} {cutoff:%H:%M}"
+
+
+def _r_replenish_day(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    assert r.clear_date is not None
+    day = replenishment_day(r.clear_date, core.calendar)
+    if day != now.date():
+        return f"advances of {r.clear_date} are replenished on {day}, not on {now.date()}"
+    return None
+
+
+def _r_window(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    assert r.clear_date is not None
+    start, end = replenishment_window(r.clear_date, core.calendar, core.clock_config)
+    if not start <= now < end:
+        return f"received {now:%H:%M:%S}, outside the replenishment window {start:%H:%M}-{end:%H:%M}"
+    return None
+
+
+def _r_quota_exists(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    if (r.bank, r.pay_type, r.clear_date) not in core.quotas:
+        return f"no quota notice for bank {r.bank}, pay type {r.pay_type}, day {r.clear_date}"
+    return None
+
+
+def _r_quota(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    line = core.quotas[(r.bank, r.pay_type, r.clear_date)]
+    if r.amount_fen > line.remaining_fen:
+        return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds the remaining quota {fen_to_str(line.remaining_fen)}"
+                f" of {fen_to_str(line.notified_fen)}")
+    return None
+
+
+def _r_advances(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    line = core.quotas[(r.bank, r.pay_type, r.clear_date)]
+    if r.amount_fen > line.advance_cap_fen:
+        return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds the advances of {r.clear_date} left to replenish "
+                f"{fen_to_str(line.advance_cap_fen)}")
+    return None
+
+
+def _r_funds(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
+    if r.amount_fen > core.tsa_balance_fen:
+        return f"PayAmt {fen_to_str(r.amount_fen)} exceeds the TSA balance {fen_to_str(core.tsa_balance_fen)}"
+    return None
+
+
+_N, _R, _BOTH = frozenset({0}), frozenset({1}), frozenset({0, 1})
+
+# Checked in order; the first failure is the answer. (004 part 3 §8(7), §9(11)-(12), 003 §33.)
+CLEARING_RULES: tuple[ClearingRule, ...] = (
+    ClearingRule("amount-mismatch", _BOTH, _r_amount, "the clearing list sums to the request"),
+    ClearingRule("wrong-day", _N, _r_today, "a day's payments are cleared that day"),
+    ClearingRule("after-cutoff", _N, _r_cutoff, "in by 16:00, urgent (UrgentFlag 1) by 16:30"),
+    ClearingRule("wrong-day", _R, _r_replenish_day, "advances are replenished the next business day"),
+    ClearingRule("outside-window", _R, _r_window, "... in the morning (replenishment window)"),
+    ClearingRule("no-quota-notice", _BOTH, _r_quota_exists, "checked against the treasury's quota"),
+    ClearingRule("over-quota", _N, _r_quota, "within the remaining quota of the day"),
+    ClearingRule("over-quota", _R, _r_advances, "within the quota left uncleared at the cutoff"),
+    ClearingRule("insufficient-funds", _BOTH, _r_funds, "the TSA pays only what it holds"),
+)
+
+
+# ---------------------------------------------------------------- the core
+
+
+class PbocCore:
+    """The central bank's state and rules. Feed it vouchers and times; perform its effects."""
+
+    def __init__(self, config: PbocConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> None:
+        if clock_config.bank_system_close < clock_config.urgent_cutoff:
+            raise ValueError("bank_system_close before the urgent cutoff: statements would miss clearings")
+        self.config = config
+        self.calendar = calendar
+        self.clock_config = clock_config
+        self.quotas: dict[tuple[str, str, dt.date | None], QuotaLine] = {}
+        self.rejected_notices: list[tuple[str, str, str]] = []  # (key, code, message)
+        self.reconciliation_results: dict[str, tuple[str, str]] = {}  # 3502 key → (result, remark)
+        self.tsa_balance_fen = 0
+        self.movements: dict[dt.date, list[Movement]] = {}
+        self.statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
+        self._decisions: dict[VoucherKey, list[Effect]] = {}
+        self._banks: set[str] = set()
+        self._notice_keys: set[VoucherKey] = set()
+        self._bank_names: dict[str, str] = {}
+        self._started = False
+        self._next_close: dt.date | None = None
+        self._serial = 0
+
+    # --- entry points ------------------------------------------------------------------
+
+    def on_time(self, now: dt.datetime) -> list[Effect]:
+        effects = self._catch_up(now)
+        assert self._next_close is not None
+        effects.append(WakeAt(at(self._next_close, self.clock_config.bank_system_close)))
+        return effects
+
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime) -> list[Effect]:
+        effects = self._catch_up(now)
+        vtcode = doc.vtcode
+        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
+        if flag == 0 and key in self._decisions:
+            return effects + list(self._decisions[key])  # replay: same receipt, same transfer id
+        try:
+            if flag == 0 and vtcode in QUOTA_PAY_TYPE:
+                effects += self._quota_notice(doc, key, now)
+            elif flag == 0 and vtcode == "2301":
+                effects += self._remember(key, self._clearing(doc, key, now))
+            elif flag == 0 and vtcode == "2302":
+                effects += self._remember(key, self._refund(doc, key, now))
+            elif flag == 1 and vtcode == "3502":
+                self.reconciliation_results[str(key)] = (doc.get("XCheckResult"), doc.get("XCheckRemark"))
+            else:
+                effects.append(Alarm("not-authorized", f"the central bank does not handle VtCode {vtcode} "
+                                     f"flag {flag}", str(key)))
+        except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
+            effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
+        return effects
+
+    # --- start and day close ------------------------------------------------------------
+
+    def _catch_up(self, now: dt.datetime) -> list[Effect]:
+        effects: list[Effect] = []
+        if not self._started:
+            self._started = True
+            effects += self._open_books()
+            today = now.date()
+            self._next_close = today if self.calendar.is_business_day(today) else self.calendar.next_business_day(today)
+        assert self._next_close is not None
+        while at(self._next_close, self.clock_config.bank_system_close) <= now:
+            effects += self._close_day(self._next_close)
+            self._next_close = self.calendar.next_business_day(self._next_close)
+        return effects
+
+    def _open_books(self) -> list[Effect]:
+        effects: list[Effect] = [
+            OpenAccount(Account(TSA_ACCOUNT, self.config.tsa_acct_name, "tsa",
+                                AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, owner="pboc")),
+            OpenAccount(Account(REVENUE_ACCOUNT, "fiscal revenue (opening balance source)", "revenue-source",
+                                owner="pboc")),
+        ]
+        if self.config.tsa_opening_fen:
+            effects.append(PostTransfer(Transfer("pboc:opening:tsa", REVENUE_ACCOUNT, TSA_ACCOUNT,
+                                                 self.config.tsa_opening_fen, "opening-balance")))
+            self.tsa_balance_fen = self.config.tsa_opening_fen
+        return effects
+
+    def _close_day(self, day: dt.date) -> list[Effect]:
+        effects: list[Effect] = []
+        statement = self._daily_statement(day)
+        if statement is not None:
+            effects.append(statement)
+        try:
+            previous: dt.date | None = self.calendar.previous_business_day(day)
+        except InputError:  # the first business day the calendar knows
+            previous = None
+        if previous is None or previous.month != day.month:
+            recon = self._monthly_reconciliation(day)
+            if recon is not None:
+                effects.append(recon)
+        self.statements.extend(e for e in effects if isinstance(e, SendVoucher))
+        return effects
+
+    # --- quota notices ------------------------------------------------------------------
+
+    def _quota_notice(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        if key in self._notice_keys:
+            return []  # the same notice again: already counted
+        bank, pay_type = doc.get("PayBankCode"), QUOTA_PAY_TYPE[doc.vtcode]
+        clear_date = _parse_ymd(doc.get("ClearDate"))
+        amount = doc.amount_fen("PayAmt")
+        details = doc.details()
+        refusal: tuple[str, str] | None = None
+        if details and sum(parse_fen(d.get("PayAmt", "")) for d in details) != amount:
+            refusal = ("amount-mismatch", "the details do not add up to PayAmt")
+        elif doc.get("PayTypeCode", pay_type) != pay_type:
+            refusal = ("amount-mismatch", f"PayTypeCode {doc.get('PayTypeCode')} in a {doc.vtcode} notice")
+        elif clear_date != now.date() or not self.calendar.is_business_day(now.date()):
+            refusal = ("wrong-day", f"quota notice for {doc.get('ClearDate')} received on {now.date()}"
+                       + ("" if self.calendar.is_business_day(now.date()) else ", not a business day"))
+        if refusal is not None:
+            self.rejected_notices.append((str(key), *refusal))
+            return [Alarm(refusal[0], f"quota notice refused: {refusal[1]}", str(key))]
+        line = self.quotas.setdefault((bank, pay_type, clear_date), QuotaLine())
+        line.notified_fen += amount
+        line.notices.append(str(key))
+        self._notice_keys.add(key)
+        self._bank_names.setdefault(bank, doc.get("PayBankName"))
+        return []
+
+    # --- clearing requests --------------------------------------------------------------
+
+    def _request(self, doc: VoucherDoc, key: VoucherKey) -> _Request:
+        details = doc.details()
+        return _Request(
+            key=key,
+            bank=doc.get("PayBankCode"),
+            pay_type=doc.get("PayTypeCode"),
+            clear_date=_parse_ymd(doc.get("ClearDate")),
+            clear_type=1 if doc.get("ClearType") == "1" else 0,
+            urgent=doc.get("UrgentFlag") == "1",
+            amount_fen=doc.amount_fen("PayAmt"),
+            detail_sum_fen=sum(parse_fen(d.get("PayAmt", "")) for d in details) if details else None,
+        )
+
+    def check_clearing(self, r: _Request, now: dt.datetime) -> tuple[str, str] | None:
+        """(code, message) of the first rule the request breaks, or None."""
+        for rule in CLEARING_RULES:
+            if r.clear_type in rule.clear_types:
+                message = rule.check(self, r, now)
+                if message is not None:
+                    return rule.code, message
+        return None
+
+    def _clearing(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        r = self._request(doc, key)
+        today = now.date()
+        refusal = self.check_clearing(r, now)
+        if refusal is not None:
+            serial = self._next_serial("RJ", today)
+            return [self._receipt(doc, {"XClearDate": _ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
+                                  return_reason=f"{refusal[0]}: {refusal[1]}")]
+        line = self.quotas[(r.bank, r.pay_type, r.clear_date)]
+        kind = "clearing"
+        if r.clear_type == 1:
+            line.replenished_fen += r.amount_fen
+            kind = "reserve-replenishment"
+        else:
+            line.used_fen += r.amount_fen
+        serial = self._next_serial("RH", today)
+        effects = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
+        effects.append(self._receipt(doc, {"XClearDate": _ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
+                                           "XPbocSerialNo": serial}))
+        return effects
+
+    # --- refunds ------------------------------------------------------------------------
+
+    def _refund(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        day = now.date()
+        if not (self.calendar.is_business_day(day) and now.time() < self.clock_config.bank_system_close):
+            day = self.calendar.next_business_day(day)
+        amount = doc.amount_fen("PayAmt")
+        effects = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
+        serial = self._next_serial("RH", now.date())
+        effects.append(self._receipt(doc, {"XRefundDate": _ymd(day), "XRefundAmt": fen_to_str(amount)}))
+        head = {
+            "Id": f"V7403{serial}", "AdmDivCode": doc.get("AdmDivCode"), "StYear": str(now.year),
+            "VouDate": _ymd(now.date()), "VoucherNo": serial,
+            "OriVtCode": "2302", "OriVoucherNo": doc.get("VoucherNo"), "OriVouDate": doc.get("VouDate"),
+            "CreditDate": _ymd(day), "PayBankCode": doc.get("PayBankCode"), "PayBankName": doc.get("PayBankName"),
+            "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
+            "PayTypeCode": doc.get("PayTypeCode"), "FundTypeCode": doc.get("FundTypeCode"),
+            "FundTypeName": doc.get("FundTypeName"), "AcctNo": self.config.tsa_acct_no,
+            "AcctName": self.config.tsa_acct_name, "PbocSerialNo": serial, "PayAmt": fen_to_str(amount),
+        }
+        effects.append(SendVoucher("7403", 0, head, (), "treasury"))
+        return effects
+
+    # --- shared helpers -------------------------------------------------------------------
+
+    def _move(self, doc: VoucherDoc, key: VoucherKey, direction: Literal["D", "C"], amount: int, kind: str,
+              day: dt.date, transfer_id: str) -> list[Effect]:
+        """Record a TSA movement and return the ledger effects (opening the bank account first)."""
+        bank = doc.get("PayBankCode")
+        effects: list[Effect] = []
+        if bank not in self._banks:
+            self._banks.add(bank)
+            effects.append(OpenAccount(Account(clearing_account(bank), f"clearing account {bank}",
+                                               "bank-clearing", owner=bank)))
+        self._bank_names.setdefault(bank, doc.get("PayBankName"))
+        debit, credit = ((TSA_ACCOUNT, clearing_account(bank)) if direction == "D"
+                         else (clearing_account(bank), TSA_ACCOUNT))
+        effects.append(PostTransfer(Transfer(transfer_id, debit, credit, amount, kind, str(key), day)))
+        self.tsa_balance_fen += amount if direction == "C" else -amount
+        self.movements.setdefault(day, []).append(Movement(
+            day, direction, amount, bank, self._bank_names[bank], doc.get("PayTypeCode"), kind, key, transfer_id))
+        return effects
+
+    def _receipt(self, doc: VoucherDoc, xfields: Mapping[str, str], *, return_reason: str | None = None) -> SendVoucher:
+        head = {**doc.head(), **xfields}
+        return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "bank", return_reason=return_reason,
+                           original=doc.data, encoding=doc.encoding)
+
+    def _remember(self, key: VoucherKey, effects: list[Effect]) -> list[Effect]:
+        if len(self._decisions) >= DECISIONS_MAX:
+            self._decisions.pop(next(iter(self._decisions)))
+        self._decisions[key] = [e for e in effects if not isinstance(e, Alarm | OpenAccount)]
+        return effects
+
+    def _next_serial(self, prefix: str, day: dt.date) -> str:
+        self._serial += 1
+        return f"{prefix}{_ymd(day)}{self._serial:010d}"
+
+    def balance_before(self, day: dt.date) -> int:
+        """The TSA balance at the start of `day`, from the core's own record."""
+        total = self.config.tsa_opening_fen
+        for d, moves in self.movements.items():
+            if d < day:
+                total += sum(m.amount_fen if m.direction == "C" else -m.amount_fen for m in moves)
+        return total
+
+    # --- statements -----------------------------------------------------------------------
+
+    def _statement_head(self, vtcode: str, prefix: str, day: dt.date) -> dict[str, str]:
+        no = f"{prefix}{_ymd(day)}"
+        return {"Id": f"V{vtcode}{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(day.year),
+                "VouDate": _ymd(day), "VoucherNo": no}
+
+    def _daily_statement(self, day: dt.date) -> SendVoucher | None:
+        moves = self.movements.get(day, [])
+        if not moves:
+            return None
+        begin = self.balance_before(day)
+        debit = sum(m.amount_fen for m in moves if m.direction == "D")
+        credit = sum(m.amount_fen for m in moves if m.direction == "C")
+        head = {
+            **self._statement_head("7401", "RZ", day), "StatementDate": _ymd(day),
+            "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
+            "AcctNo": self.config.tsa_acct_no, "AcctName": self.config.tsa_acct_name,
+            "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
+            "EndBalance": fen_to_str(begin + credit - debit),
+        }
+        details = tuple(
+            {"Id": f"D{i:05d}", "Direction": m.direction, "Amt": fen_to_str(m.amount_fen),
+             "CounterBankCode": m.bank_code, "CounterBankName": m.bank_name,
+             "RefAdmDivCode": m.ref.adm_div_code, "RefStYear": m.ref.st_year, "RefVtCode": m.ref.vtcode,
+             "RefVoucherNo": m.ref.voucher_no}
+            for i, m in enumerate(moves, start=1))
+        return SendVoucher("7401", 0, head, details, "treasury")
+
+    def _monthly_reconciliation(self, day: dt.date) -> SendVoucher | None:
+        end = day.replace(day=1) - dt.timedelta(days=1)
+        start = end.replace(day=1)
+        moves = [m for d, ms in self.movements.items() if start <= d <= end for m in ms]
+        debits: dict[tuple[str, str], int] = {}
+        for m in moves:
+            if m.direction == "D":
+                debits[(m.bank_code, m.pay_type)] = debits.get((m.bank_code, m.pay_type), 0) + m.amount_fen
+        if not debits:
+            return None
+        begin = self.balance_before(start)
+        debit = sum(debits.values())
+        credit = sum(m.amount_fen for m in moves if m.direction == "C")
+        head = {
+            **self._statement_head("3502", "GKDZ", day), "BeginDate": _ymd(start), "EndDate": _ymd(end),
+            "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
+            "AcctNo": self.config.tsa_acct_no, "AcctName": self.config.tsa_acct_name,
+            "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
+            "EndBalance": fen_to_str(begin + credit - debit),
+        }
+        details = tuple(
+            {"Id": f"D{i:05d}", "PayBankCode": bank, "PayBankName": self._bank_names.get(bank, bank),
+             "PayTypeCode": pay_type, "DebitAmt": fen_to_str(amount)}
+            for i, ((bank, pay_type), amount) in enumerate(sorted(debits.items()), start=1))
+        return SendVoucher("3502", 0, head, details, "treasury")
+

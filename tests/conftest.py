@@ -1,0 +1,44 @@
+"""Shared fixtures: database backends (SQLite always, PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ledger.db import PostgresDatabase, SqliteDatabase, open_database
+
+PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+
+
+def _pg_required() -> bool:
+    # In CI the PostgreSQL backend is part of the contract: a missing server is a failure, not a skip.
+    return os.environ.get("CI") == "true" or os.environ.get("TGW_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SqliteDatabase | PostgresDatabase]:
+    """Every storage test runs on both backends; each PostgreSQL test gets its own schema."""
+    if request.param == "sqlite":
+        database = await open_database(str(tmp_path / "test.db"))
+        yield database
+        await database.close()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        database = await open_database(PG_URL, schema=schema)
+    except Exception as exc:  # noqa: BLE001 - the reason is reported in the skip/fail message
+        if _pg_required():
+            pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    yield database
+    await database.close()
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()

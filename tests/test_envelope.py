@@ -1,0 +1,153 @@
+"""The MOF envelope codec: parse → encode → parse is the identity, inner bytes survive exactly."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from hostile import SAMPLES, body_for, sample_voucher
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from messages.envelope import (
+    Envelope,
+    SignatureEntry,
+    VoucherBody,
+    encode_envelope,
+    is_envelope,
+    parse_envelope,
+)
+from messages.errors import InputError
+from messages.xmlsafe import parse_xml
+
+VALID_SAMPLES = sorted(p for p in SAMPLES.glob("*/*.xml") if not p.name.startswith("invalid--"))
+
+
+def test_samples_found() -> None:
+    assert len(VALID_SAMPLES) >= 10
+
+
+def _bodies_for_samples() -> list[VoucherBody]:
+    bodies = []
+    for path in VALID_SAMPLES:
+        flag = 1 if "receipt" in path.name else 0
+        body = body_for(path.read_bytes(), flag=flag)
+        body = body.with_signature(SignatureEntry("001", "ABCDEF0123", b"\x30\x45" + bytes(range(70))))
+        bodies.append(body)
+    return bodies
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "GBK"])
+def test_round_trip_of_every_sample(encoding: str) -> None:
+    bodies = _bodies_for_samples()
+    data = encode_envelope(bodies, encoding=encoding)
+    assert data.startswith(f'<?xml version="1.0" encoding="{encoding}"?>'.encode())
+    env = parse_envelope(data)
+    assert env.bodies == tuple(bodies)
+    for got, want in zip(env.bodies, bodies, strict=True):
+        assert got.voucher == want.voucher  # byte for byte
+    # and once more, through the other encoding
+    other = "GBK" if encoding == "UTF-8" else "UTF-8"
+    again = parse_envelope(encode_envelope(env, encoding=other))
+    assert again.bodies == env.bodies
+
+
+def test_gbk_inner_voucher_survives_byte_exact() -> None:
+    gbk = sample_voucher("5201", "original-gbk.xml")
+    assert b'encoding="GBK"' in gbk
+    gbk.decode("gbk")
+    with pytest.raises(UnicodeDecodeError):
+        gbk.decode("utf-8")
+    for encoding in ("UTF-8", "GBK"):
+        env = parse_envelope(encode_envelope([body_for(gbk)], encoding=encoding))
+        assert env.bodies[0].voucher == gbk
+
+
+def test_body_line_and_key() -> None:
+    data = encode_envelope([body_for(sample_voucher()), body_for(sample_voucher("8202"))])
+    env = parse_envelope(data)
+    assert [b.vtcode for b in env.bodies] == ["5201", "8202"]
+    assert all(b.line is not None for b in env.bodies)
+    key = env.bodies[0].key
+    assert str(key).endswith("/5201/ZZ2026031600001/0")
+    assert key.original() == key
+    assert is_envelope(parse_xml(data, bytes_max=1_000_000))
+
+
+def test_with_signature_replaces_same_position() -> None:
+    body = body_for(sample_voucher())
+    body = body.with_signature(SignatureEntry("001", "AA", b"1"))
+    body = body.with_signature(SignatureEntry("002", "BB", b"2"))
+    body = body.with_signature(SignatureEntry("001", "CC", b"3"))
+    assert [(s.no, s.sn) for s in body.signatures] == [("002", "BB"), ("001", "CC")]
+
+
+def test_lowercase_sn_is_normalised() -> None:
+    body = body_for(sample_voucher()).with_signature(SignatureEntry("001", "abcdef", b"sig"))
+    assert parse_envelope(encode_envelope([body])).bodies[0].signatures[0].sn == "ABCDEF"
+
+
+def test_encode_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        encode_envelope([])
+    with pytest.raises(ValueError):
+        encode_envelope([body_for(sample_voucher())], encoding="UTF-16")
+    with pytest.raises(ValueError):
+        Envelope(())
+    with pytest.raises(ValueError):
+        VoucherBody("990100", "2026", "5201", "X", 2, b"x")
+
+
+@pytest.mark.parametrize(("mutation", "code"), [
+    (lambda s: s.replace("<VoucherCount>1<", "<VoucherCount>3<"), "envelope-count-mismatch"),
+    (lambda s: s.replace("<VoucherFlag>0<", "<VoucherFlag>2<"), "envelope-invalid"),
+    (lambda s: s.replace('VtCode="5201"', 'VtCode="52011"'), "envelope-invalid"),
+    (lambda s: s.replace("<Voucher>", "<Voucher>%%%"), "base64-invalid"),
+    (lambda s: s.replace("<MOF>", "<FOM>").replace("</MOF>", "</FOM>"), "envelope-invalid"),
+])
+def test_envelope_level_errors(mutation, code: str) -> None:
+    text = encode_envelope([body_for(sample_voucher())]).decode()
+    with pytest.raises(InputError) as info:
+        parse_envelope(mutation(text).encode())
+    assert info.value.code == code
+
+
+# ------------------------------------------------------------------ property: random bodies
+
+# XML 1.0 characters only, and no CR (a parser normalises it to LF, as XML requires).
+_xml_char = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff") | \
+    st.sampled_from("\n\t<>&\"'")
+_cjk = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+_reason = st.text(_xml_char | _cjk | st.sampled_from("退回原因：账号不符"), max_size=120)
+_digits = st.text(string.digits, min_size=1, max_size=1)
+_sig = st.builds(SignatureEntry,
+                 no=st.text(string.digits + string.ascii_letters, min_size=1, max_size=8),
+                 sn=st.text("0123456789ABCDEF", min_size=1, max_size=40),
+                 value=st.binary(min_size=1, max_size=300))
+_body = st.builds(
+    VoucherBody,
+    adm_div_code=st.text(string.digits, min_size=6, max_size=9),
+    st_year=st.text(string.digits, min_size=4, max_size=4),
+    vtcode=st.text(string.digits, min_size=4, max_size=4),
+    voucher_no=st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=42),
+    flag=st.sampled_from([0, 1]),
+    voucher=st.binary(min_size=1, max_size=2000),
+    signatures=st.lists(_sig, max_size=4, unique_by=lambda s: s.no).map(tuple),
+    return_reason=st.none() | _reason,
+    attach=st.none() | _reason,
+    sign_stamps=st.lists(st.tuples(st.text(string.digits, min_size=1, max_size=8), _reason),
+                         max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(_body, min_size=1, max_size=4), encoding=st.sampled_from(["UTF-8", "GBK"]))
+def test_random_bodies_round_trip(bodies: list[VoucherBody], encoding: str) -> None:
+    env = parse_envelope(encode_envelope(bodies, encoding=encoding))
+    assert env.bodies == tuple(bodies)
+    assert [b.voucher for b in env.bodies] == [b.voucher for b in bodies]
+
+
+def test_sample_dir_layout() -> None:
+    assert Path(SAMPLES / "5201" / "original.xml").is_file()

@@ -1,0 +1,82 @@
+"""The hardened parser refuses every hostile input with its typed code: never a crash, never a hang."""
+
+from __future__ import annotations
+
+import pytest
+from hostile import BIG_BYTES, hostile_cases, sample_voucher, write_big
+
+from messages.errors import CODES, InputError
+from messages.validate import validate_bytes
+from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
+
+CASES = hostile_cases()
+_PARSE_LEVEL = {"xml-malformed", "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-large",
+                "xml-too-deep", "xml-bad-encoding"}
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, c) in CASES.items() if c in _PARSE_LEVEL
+                                        and n != "inner-entity"))
+def test_parse_xml_refuses_with_typed_code(name: str) -> None:
+    data, code = CASES[name]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=DEFAULT_LIMITS.envelope_bytes_max)
+    assert info.value.code == code
+    assert all(i.code in CODES for i in info.value.issues)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_validate_bytes_gives_the_typed_code(name: str) -> None:
+    data, code = CASES[name]
+    _, issues = validate_bytes(data, name=f"{name}.xml")
+    assert issues, f"{name} was accepted"
+    assert issues[0].code == code, [str(i) for i in issues]
+
+
+def test_external_entity_is_never_resolved() -> None:
+    data = b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>'
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=10_000)
+    assert "root:" not in str(info.value)  # nothing of /etc/passwd leaks into the message
+
+
+def test_size_limit_checked_before_parsing(tmp_path) -> None:
+    path = tmp_path / "big.xml"
+    write_big(path)
+    data = path.read_bytes()
+    assert len(data) == BIG_BYTES
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=DEFAULT_LIMITS.envelope_bytes_max)
+    assert info.value.code == "xml-too-large"
+
+
+def test_depth_limit_is_configurable() -> None:
+    data = b"<a>" * 10 + b"</a>" * 10
+    parse_xml(data, bytes_max=1000, depth_max=10)
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=1000, depth_max=9)
+    assert info.value.code == "xml-too-deep"
+    assert Limits(depth_max=9).depth_max == 9
+
+
+def test_real_voucher_parses_utf8_and_gbk() -> None:
+    root = parse_xml(sample_voucher(), bytes_max=100_000)
+    assert root.findtext("VtCode") == "5201"
+    gbk = sample_voucher("5201", "original-gbk.xml")
+    assert declared_encoding(gbk).upper() == "GBK"
+    assert parse_xml(gbk, bytes_max=100_000).findtext("SupDepName") == root.findtext("SupDepName")
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b'<?xml version="1.0" encoding="GBK"?><a/>', "GBK"),
+    (b"<?xml version='1.0' encoding='utf-8'?><a/>", "utf-8"),
+    (b'<?xml version="1.0"?><a/>', "UTF-8"),
+    (b"<a/>", "UTF-8"),
+    (b'<?xml version="1.0" encoding=GBK?><a/>', "UTF-8"),
+    (b'<?xml version="1.0" encoding="GBK', "UTF-8"),  # no closing quote: not a declaration
+])
+def test_declared_encoding(data: bytes, expected: str) -> None:
+    assert declared_encoding(data) == expected
