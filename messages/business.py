@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
+
+from lxml import etree
 
 from .catalog import VoucherType
 from .errors import InputError, Issue
 from .money import fen_to_str, parse_fen
+from .schema import element_order
 from .voucher import VoucherDoc
 
 __all__ = ["business_issues"]
 
 
-def _date_issues(doc: VoucherDoc) -> list[Issue]:
-    issues = []
-    for elem in doc.root.iter():
-        tag = elem.tag
-        if not isinstance(tag, str) or not tag.endswith("Date"):
-            continue
+@cache
+def _date_finder(xsd_name: str) -> etree.XPath | None:
+    """One compiled XPath selecting every element named *Date in the type's schema."""
+    head, detail = element_order(xsd_name)
+    paths = [*(n for n in head if n.endswith("Date")),
+             *(f"DetailList/Detail/{n}" for n in detail if n.endswith("Date"))]
+    return etree.XPath("|".join(paths)) if paths else None
+
+
+def _date_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    finder = _date_finder(vt.xsd)
+    issues: list[Issue] = []
+    for elem in finder(doc.root) if finder is not None else ():
         text = (elem.text or "").strip()
         if len(text) != 8 or not text.isdigit():
             continue  # empty X-fields are allowed on originals; patterns are the XSD's job
         try:
             dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
         except ValueError:
-            issues.append(Issue("bad-date", f"{tag} {text!r} is not a real calendar date",
+            issues.append(Issue("bad-date", f"{elem.tag} {text!r} is not a real calendar date",
                                 elem.sourceline, elem.getroottree().getpath(elem)))
     return issues
 
@@ -84,4 +95,4 @@ def _receipt_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
 
 
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
-    return [*_date_issues(doc), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag)]
+    return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag)]

@@ -379,6 +379,9 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
         by_no.setdefault(no, []).append((sn, sig))
 
     issues: list[Issue] = []
+    # One signature is often placed at several positions (a treasury's business and payment
+    # seals): verify each distinct (certificate, signature) once. ECDSA verify is the hot path.
+    verified: dict[tuple[str, bytes], bool] = {}
     for seal in required:
         path = seal_path(seal.no)
         given = by_no.get(seal.no)
@@ -403,7 +406,10 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
                     f"{info.participant_id!r} with role {info.role!r}", path=path))
             if not isinstance(info.public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
                 continue  # already reported as certificate-invalid: nothing to verify with
-            if not verify_signature(info.public_key, data, sig):
+            ok = verified.get((info.sn, sig))
+            if ok is None:
+                ok = verified[(info.sn, sig)] = verify_signature(info.public_key, data, sig)
+            if not ok:
                 issues.append(Issue("bad-signature",
                                     f"{label}: the signature by SN {info.sn} does not verify over the voucher",
                                     path=path))

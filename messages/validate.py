@@ -123,15 +123,6 @@ def _name_says_receipt(name: str) -> bool:
     return "receipt" in base
 
 
-def _named_receipt(name: str) -> bool:
-    """samples/README.md: `receipt*.xml` is a receipt; in `invalid--<code>--<slug>.xml` only the
-    slug counts (the code `receipt-fields-unexpected` must not make an original a receipt)."""
-    stem = Path(name).stem.lower()
-    if stem.startswith("invalid--"):
-        stem = stem.split("--", 2)[-1]
-    return "receipt" in stem
-
-
 def validate_bytes(data: bytes, *, name: str = "", flag: int | None = None,
                    store: CertificateStore | None = None, at: dt.datetime | None = None,
                    limits: Limits = DEFAULT_LIMITS) -> tuple[list[str], list[Issue]]:

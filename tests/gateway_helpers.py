@@ -45,3 +45,116 @@ async def running_gateway(world: DevWorld, db: Any, *, config: GatewayConfig | N
         yield gateway
     finally:
         await gateway.stop()
+
+
+# ---------------------------------------------------------------------- building (bad) inputs
+# Added for the gateway core tests: every reject code produced by a real bad input.
+
+def rebuild(voucher: bytes, *, drop: tuple[str, ...] = (), details: list[dict[str, str]] | None = None,
+            **head: str) -> bytes:
+    """The same voucher with head elements changed (or dropped) and, optionally, new details."""
+    from messages.voucher import build_voucher, parse_voucher
+
+    doc = parse_voucher(voucher)
+    fields = {k: v for k, v in doc.head().items() if k not in drop and k != "VtCode"}
+    fields.update(head)
+    return build_voucher(doc.vtcode, fields, doc.details() if details is None else details,
+                         encoding=doc.encoding)
+
+
+def receipt_of(original: bytes, *, pay_date: str = "20260316", business_no: str = "BN0001") -> bytes:
+    """The bank's receipt voucher: the original with the X-fields filled."""
+    from messages.voucher import fill_receipt, parse_voucher
+
+    doc = parse_voucher(original)
+    return fill_receipt(doc, {"XPayDate": pay_date, "XPayAmt": doc.get("PayAmt"),
+                              "XAgentBusinessNo": business_no})
+
+
+def voucher_of_delivery(envelope: bytes) -> bytes:
+    """The voucher bytes inside a one-voucher delivery envelope."""
+    from messages.envelope import parse_envelope
+
+    bodies = parse_envelope(envelope).bodies
+    assert len(bodies) == 1
+    return bodies[0].voucher
+
+
+def raw_body(voucher: bytes, *, adm: str = "990100", year: str = "2026", vtcode: str = "5201",
+             no: str = "RAW0001", flag: int = 0) -> bytes:
+    """A one-body envelope around arbitrary voucher bytes (no signatures needed: checks come first)."""
+    from messages.envelope import VoucherBody, encode_envelope
+
+    return encode_envelope([VoucherBody(adm, year, vtcode, no, flag, voucher)])
+
+
+def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tuple[str, bytes]]]:
+    """code → [(sender id, envelope bytes)] that the pure pipeline must refuse with that code.
+
+    `other_world` is a second DevWorld (another CA) whose keys this world does not know.
+    """
+    import base64
+    from dataclasses import replace
+
+    from messages.envelope import encode_envelope
+    from messages.sealing import seal, voucher_body
+
+    treasury, bank_a = world.treasury.id, "bank-a"
+    good = payment(world)
+    good_env = world.envelope([good], sender=treasury)
+    out: dict[str, list[tuple[str, bytes]]] = {}
+
+    out["envelope-invalid"] = [(treasury, b"<?xml version='1.0'?><NotMOF/>"),
+                               (treasury, b"<MOF><VoucherBody/></MOF>")]
+    out["envelope-count-mismatch"] = [(treasury, good_env.replace(b"<VoucherCount>1<", b"<VoucherCount>2<"))]
+    body = world.sealed(good, sender=treasury)
+    out["envelope-key-mismatch"] = [(treasury, encode_envelope([replace(body, voucher_no="OTHER0001")]))]
+    b64 = base64.b64encode(good)
+    out["base64-invalid"] = [(treasury, good_env.replace(b64, b"!!not*base64!!"))]
+    out["xml-malformed"] = [(treasury, raw_body(b"<Voucher><VtCode>5201</VtCode>"))]
+    out["xml-forbidden-dtd"] = [(treasury, raw_body(
+        b'<?xml version="1.0"?>\n<!DOCTYPE Voucher [<!ENTITY x "y">]>\n<Voucher><VtCode>5201</VtCode></Voucher>'))]
+    no = "XSD0001"
+    out["xsd-invalid"] = [(treasury, world.envelope([rebuild(payment(world, voucher_no=no), drop=("PayAcctNo",))],
+                                                    sender=treasury))]
+    raw = payment(world, voucher_no="VT0001").replace(b"<VtCode>5201</VtCode>", b"<VtCode>9999</VtCode>")
+    out["unknown-vtcode"] = [(treasury, raw_body(raw, vtcode="9999", no="VT0001"))]
+    out["bad-date"] = [(treasury, world.envelope([rebuild(payment(world), VouDate="20260231")], sender=treasury))]
+    base = payment(world)
+    from messages.voucher import parse_voucher
+
+    details = parse_voucher(base).details()
+    details[0]["PayAmt"] = "0.01" if details[0]["PayAmt"] != "0.01" else "0.02"
+    out["detail-sum-mismatch"] = [(treasury, world.envelope([rebuild(base, details=details)], sender=treasury))]
+    out["styear-mismatch"] = [(treasury, world.envelope([rebuild(payment(world), StYear="2025")], sender=treasury))]
+    out["receipt-fields-missing"] = [(bank_a, world.envelope([payment(world)], sender=bank_a, flag=1))]
+    out["receipt-fields-unexpected"] = [(treasury, world.envelope([receipt_of(payment(world))], sender=treasury))]
+    # signatures
+    body = world.sealed(payment(world), sender=treasury)
+    out["missing-signature"] = [(treasury, encode_envelope([replace(body, signatures=body.signatures[:1])]))]
+    original = payment(world)
+    body = world.sealed(original, sender=treasury)
+    tampered = original.replace(b"<PayeeAcctName>测试", b"<PayeeAcctName>测验", 1)
+    assert tampered != original
+    out["bad-signature"] = [(treasury, encode_envelope([replace(body, voucher=tampered)]))]
+    foreign = other_world.signer(other_world.treasury.id)
+    out["unknown-certificate"] = [(treasury, encode_envelope([seal(voucher_body(payment(world)), foreign,
+                                                                   ["001", "002"])]))]
+    out["wrong-seal-position"] = [
+        # a bank key at the treasury's seals
+        (treasury, encode_envelope([seal(voucher_body(payment(world)), world.signer(bank_a), ["001", "002"])])),
+        # bank-b signs a receipt that bank-a sends
+        (bank_a, encode_envelope([seal(voucher_body(receipt_of(payment(world)), flag=1), world.signer("bank-b"),
+                                       ["101", "102"])])),
+    ]
+    out["not-authorized"] = [
+        # a bank forwards a treasury-signed original
+        (bank_a, world.envelope([payment(world)], sender=treasury)),
+        # the treasury sends for an AdmDivCode it does not serve
+        (treasury, world.envelope([payment_voucher(voucher_no="ADM0001", vou_date=DAY, pay_bank_code="999100000001",
+                                                   amount_fen=1000, adm_div_code="990200")], sender=treasury)),
+    ]
+    out["no-recipient"] = [(treasury, world.envelope([payment_voucher(
+        voucher_no="NR0001", vou_date=DAY, pay_bank_code="999100000099", amount_fen=1000,
+        adm_div_code=world.adm_div_code)], sender=treasury))]
+    return out

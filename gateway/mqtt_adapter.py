@@ -1,0 +1,325 @@
+"""The gateway's MQTT side: Mosquitto in front, `Gateway` behind, aiomqtt in between.
+
+Topics (participant P is its registry id; the broker's ACL lets only P's MQTT user touch them):
+
+    tgw/v1/P/outbox   P → gateway   MOF envelope bytes; MQTT5 correlation data + response topic
+    tgw/v1/P/result   gateway → P   JSON {"results": [...], "summary": {...}} or {"code", "message"}
+    tgw/v1/P/inbox    gateway → P   one-voucher MOF envelope; user properties message-id, voucher, sender, seq
+    tgw/v1/P/ack      P → gateway   JSON {"ids": [...]}; answered {"acked": [...]} when a response topic is set
+    tgw/v1/clock      gateway → all retained JSON business clock
+
+QoS 1 everywhere, and the broker's QoS is not the guarantee: an envelope is acknowledged only
+after the journal commit (the client re-sends until it gets a result; identical bytes are
+idempotent) and an inbox push is repeated by the gateway until the recipient acks it on
+`…/ack`. So a broker restart can cost duplicates, never a voucher.
+
+The adapter keeps one MQTT v5 session (clean_start false, a session expiry) and reconnects with
+exponential backoff and jitter; while it is down its pushers are unregistered, so the deliverer
+leaves the rows in the outbox. Several gateway workers share the outbox and ack subscriptions
+through `$share/<group>/…`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as paho
+import structlog
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from messages.errors import InputError, StateError
+
+from . import metrics
+from .outbox import InboxItem
+from .participants import Participant
+from .service import Gateway
+
+__all__ = [
+    "HANDLE_IN_FLIGHT_MAX",
+    "PUBLISH_IN_FLIGHT_MAX",
+    "TOPIC_ROOT",
+    "MqttAdapter",
+    "backoff_s",
+    "publish_properties",
+]
+
+log = structlog.get_logger("tgw.mqtt")
+
+TOPIC_ROOT = "tgw/v1"
+CLOCK_TOPIC = f"{TOPIC_ROOT}/clock"
+
+# QoS 1 publishes awaiting their PUBACK at once. aiomqtt gives every publish its own timeout, and
+# paho only keeps `max_inflight_messages` on the wire, queueing the rest: thousands of concurrent
+# publishes sat in that queue past their timeout. We hold at most this many, set paho's window to
+# the same number (so none waits behind the window) and keep it under the broker's
+# max_inflight_messages (100 in conf/mosquitto.conf).
+PUBLISH_IN_FLIGHT_MAX = 64
+# Incoming messages (envelopes, acks) handled concurrently; concurrency is what lets the journal's
+# group commit batch them. Reading stops while this many are in progress.
+HANDLE_IN_FLIGHT_MAX = 256
+# Seconds a session outlives its connection at the broker (queued QoS 1 messages are kept for it).
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+Pusher = Callable[[InboxItem], Awaitable[None]]
+
+
+def backoff_s(attempt: int, *, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: the attempt-th delay lies in [ceiling/2, ceiling]."""
+    ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def publish_properties(*, correlation: bytes | None = None, response_topic: str | None = None,
+                       content_type: str | None = None,
+                       user: list[tuple[str, str]] | None = None) -> Properties:
+    props = Properties(PacketTypes.PUBLISH)
+    if correlation is not None:
+        props.CorrelationData = correlation
+    if response_topic is not None:
+        props.ResponseTopic = response_topic
+    if content_type is not None:
+        props.ContentType = content_type
+    if user:
+        props.UserProperty = user
+    return props
+
+
+def connect_properties(session_expiry_s: int) -> Properties:
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s
+    return props
+
+
+class MqttAdapter:
+    """Connects a `Gateway` to a Mosquitto broker; see the module docstring for the contract."""
+
+    def __init__(self, gateway: Gateway, *, host: str, port: int, username: str, password: str,
+                 client_id: str = "tgw-gateway", shared_group: str | None = "tgw",
+                 tls: ssl.SSLContext | None = None, reconnect_base_s: float = 0.1, reconnect_max_s: float = 5.0,
+                 session_expiry_s: int = SESSION_EXPIRY_S, keepalive_s: int = 30,
+                 publish_timeout_s: float = 10.0) -> None:
+        self.gateway = gateway
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.client_id = client_id
+        self.shared_group = shared_group
+        self.tls = tls
+        self.reconnect_base_s = reconnect_base_s
+        self.reconnect_max_s = reconnect_max_s
+        self.session_expiry_s = session_expiry_s
+        self.keepalive_s = keepalive_s
+        self.publish_timeout_s = publish_timeout_s
+        self._client: aiomqtt.Client | None = None
+        self._up = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._publish_slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT_MAX)
+        self._handle_slots = asyncio.Semaphore(HANDLE_IN_FLIGHT_MAX)
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._pushers: dict[str, Pusher] = {}
+        self.connects = 0  # successful connections so far (1 + reconnects)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def connected(self) -> bool:
+        return self._up.is_set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="mqtt-adapter")
+
+    async def wait_connected(self, timeout_s: float = 10.0) -> None:
+        await asyncio.wait_for(self._up.wait(), timeout=timeout_s)
+
+    async def stop(self) -> None:
+        """Unregister the pushers, let handlers in progress finish (bounded), disconnect."""
+        self._stopping = True
+        self._unregister_pushers()
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=self.publish_timeout_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._mark_down()
+
+    def _topics(self) -> list[str]:
+        topics = [f"{TOPIC_ROOT}/+/outbox", f"{TOPIC_ROOT}/+/ack"]
+        if self.shared_group:
+            topics = [f"$share/{self.shared_group}/{t}" for t in topics]
+        return topics
+
+    def _make_client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
+            properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
+            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            try:
+                async with self._make_client() as client:
+                    for topic in self._topics():
+                        # Always resubscribe: a broker killed before saving has forgotten the session.
+                        await client.subscribe(topic, qos=1)
+                    self._client = client
+                    self._up.set()
+                    metrics.MQTT_CONNECTED.set(1)
+                    self.connects += 1
+                    attempt = 0
+                    log.info("mqtt.connected", host=self.host, port=self.port, client_id=self.client_id,
+                             topics=self._topics(), connects=self.connects)
+                    self._register_pushers()
+                    async for message in client.messages:
+                        await self._handle_slots.acquire()
+                        task = asyncio.create_task(self._handle(message))
+                        self._handlers.add(task)
+                        task.add_done_callback(self._handler_done)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt.disconnected", error=str(exc) or type(exc).__name__, attempt=attempt)
+            finally:
+                self._mark_down()
+            if self._stopping:
+                break
+            attempt += 1
+            await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._handlers.discard(task)
+        self._handle_slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("mqtt.handler_crashed", error=repr(task.exception()))
+
+    def _mark_down(self) -> None:
+        self._client = None
+        self._up.clear()
+        metrics.MQTT_CONNECTED.set(0)
+        self._unregister_pushers()
+
+    # ------------------------------------------------------------------ pushers
+
+    def _register_pushers(self) -> None:
+        for p in self.gateway.registry:
+            if p.delivery == "push":
+                pusher = self._pusher_for(p.id)
+                self._pushers[p.id] = pusher
+                self.gateway.register_pusher(p.id, pusher)
+
+    def _unregister_pushers(self) -> None:
+        for pid, pusher in self._pushers.items():
+            self.gateway.unregister_pusher(pid, pusher)
+        self._pushers.clear()
+
+    def _pusher_for(self, participant_id: str) -> Pusher:
+        topic = f"{TOPIC_ROOT}/{participant_id}/inbox"
+
+        async def push(item: InboxItem) -> None:
+            props = publish_properties(content_type="application/xml", user=[
+                ("message-id", item.message_id), ("voucher", str(item.key)), ("sender", item.sender),
+                ("seq", str(item.seq))])
+            # No waiting for a reconnect: a failed push is retried by the deliverer with backoff.
+            await self._publish(topic, item.payload, props, wait_up=False)
+
+        return push
+
+    # ------------------------------------------------------------------ publishing
+
+    async def _publish(self, topic: str, payload: bytes, props: Properties | None = None, *,
+                       retain: bool = False, wait_up: bool = True) -> None:
+        async with self._publish_slots:
+            if wait_up and not self._up.is_set():
+                await asyncio.wait_for(self._up.wait(), timeout=self.publish_timeout_s)
+            client = self._client
+            if client is None:
+                raise StateError("MQTT broker not connected")
+            await client.publish(topic, payload, qos=1, retain=retain, properties=props)
+
+    async def publish_clock(self, payload: dict[str, Any]) -> None:
+        """The business clock, retained on `tgw/v1/clock` so a participant connecting later sees it."""
+        await self._publish(CLOCK_TOPIC, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                            publish_properties(content_type="application/json"), retain=True)
+
+    async def _reply(self, participant_id: str, request: aiomqtt.Message, body: dict[str, Any]) -> None:
+        props = request.properties
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        asked = getattr(props, "ResponseTopic", None) if props is not None else None
+        own = f"{TOPIC_ROOT}/{participant_id}/result"
+        # The gateway may write anywhere under tgw/v1: never let a participant aim it at someone else's topic.
+        topic = asked if asked and (asked == own or asked.startswith(own + "/")) else own
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            await self._publish(topic, data, publish_properties(correlation=correlation,
+                                                                content_type="application/json"))
+        except (aiomqtt.MqttError, StateError, TimeoutError) as exc:
+            # The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
+            log.warning("mqtt.reply_failed", topic=topic, error=str(exc) or type(exc).__name__)
+
+    # ------------------------------------------------------------------ incoming
+
+    def _participant(self, topic_id: str) -> Participant | None:
+        registry = self.gateway.registry
+        return registry.get(topic_id) or registry.by_mqtt_username(topic_id)
+
+    async def _handle(self, message: aiomqtt.Message) -> None:
+        parts = str(message.topic).split("/")
+        if len(parts) != 4 or "/".join(parts[:2]) != TOPIC_ROOT or parts[3] not in ("outbox", "ack"):
+            log.warning("mqtt.unexpected_topic", topic=str(message.topic))
+            return
+        topic_id, kind = parts[2], parts[3]
+        participant = self._participant(topic_id)
+        if participant is None:
+            log.warning("mqtt.unknown_participant", topic=str(message.topic))
+            await self._reply(topic_id, message, {"code": "unknown-sender",
+                                                  "message": f"participant {topic_id!r} is not in the registry"})
+            return
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else \
+            str(message.payload or "").encode("utf-8")
+        try:
+            if kind == "outbox":
+                body = await self._submit(bytes(payload), participant)
+            else:
+                body = await self._ack(bytes(payload), participant)
+                correlated = message.properties is not None and (
+                    getattr(message.properties, "CorrelationData", None) is not None
+                    or getattr(message.properties, "ResponseTopic", None) is not None)
+                if "acked" in body and not correlated:
+                    return  # a fire-and-forget ack: nobody waits for the answer
+        except StateError as exc:
+            body = {"code": "unavailable", "message": str(exc)}
+        except Exception as exc:  # noqa: BLE001 - one bad message must not take the adapter down
+            log.exception("mqtt.handle_failed", topic=str(message.topic))
+            body = {"code": "internal-error", "message": type(exc).__name__}
+        await self._reply(topic_id, message, body)
+
+    async def _submit(self, payload: bytes, participant: Participant) -> dict[str, Any]:
+        try:
+            results = await self.gateway.submit(payload, participant)
+        except InputError as exc:
+            return {"code": exc.code, "message": exc.issues[0].message}
+        summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected")}
+        return {"results": [r.as_dict() for r in results], "summary": summary}
+
+    async def _ack(self, payload: bytes, participant: Participant) -> dict[str, Any]:
+        try:
+            body = json.loads(payload)
+            ids = body["ids"]
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise TypeError("ids must be a list of message id strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("mqtt.bad_ack", participant=participant.id, error=str(exc))
+            return {"code": "bad-request", "message": f'expected JSON {{"ids": [...]}}: {exc}'}
+        changed = await self.gateway.ack(participant, ids)
+        return {"acked": changed}

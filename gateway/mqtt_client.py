@@ -1,0 +1,272 @@
+"""The participant's side of MQTT: a `ClientTransport` for `GatewayClient.mqtt(...)`.
+
+    async with GatewayClient.mqtt("127.0.0.1", 1883, username="bank-a", password=..., participant_id="bank-a") as c:
+        results = await c.send(envelope)        # publish on tgw/v1/bank-a/outbox, await tgw/v1/bank-a/result
+        for d in await c.receive(timeout_s=5):  # pushed on tgw/v1/bank-a/inbox
+            ...
+            await c.ack(d)                       # tgw/v1/bank-a/ack, confirmed by the gateway
+
+One persistent MQTT v5 session (client id = participant id unless given). A lost broker is
+invisible to the caller: the transport reconnects with backoff and jitter, resubscribes, and
+re-publishes every request still waiting for its answer (same correlation id, same bytes; the
+gateway answers identical envelopes `duplicate` and acks are idempotent). Deliveries are at least
+once: de-duplicate by `Delivery.message_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import aiomqtt
+import structlog
+
+from messages.envelope import VoucherKey
+
+from .client import ClientError, Delivery, SendResult
+from .mqtt_adapter import (
+    PUBLISH_IN_FLIGHT_MAX,
+    SESSION_EXPIRY_S,
+    TOPIC_ROOT,
+    backoff_s,
+    connect_properties,
+    publish_properties,
+)
+
+__all__ = ["MqttClientTransport"]
+
+log = structlog.get_logger("tgw.mqtt.client")
+
+_AUTH_REFUSED = (134, 135, 4, 5)  # v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5
+_STATUS = {"unknown-sender": 401, "unauthenticated": 401, "unavailable": 503, "internal-error": 500}
+
+
+def _delivery(message: aiomqtt.Message) -> Delivery | None:
+    props = dict(getattr(message.properties, "UserProperty", None) or [])
+    try:
+        parts = props["voucher"].split("/")
+        key = VoucherKey(parts[0], parts[1], parts[2], "/".join(parts[3:-1]), int(parts[-1]))
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        return Delivery(props["message-id"], key, props["sender"], bytes(payload), int(props.get("seq", 0)))
+    except (KeyError, IndexError, ValueError) as exc:
+        log.warning("mqtt.client.bad_delivery", topic=str(message.topic), error=str(exc))
+        return None
+
+
+class MqttClientTransport:
+    def __init__(self, host: str, port: int, *, username: str, password: str, participant_id: str,
+                 client_id: str | None = None, tls: ssl.SSLContext | None = None, send_timeout_s: float = 60.0,
+                 resend_after_s: float = 10.0, connect_timeout_s: float = 10.0, reconnect_base_s: float = 0.1,
+                 reconnect_max_s: float = 5.0, session_expiry_s: int = SESSION_EXPIRY_S, keepalive_s: int = 30,
+                 confirm_acks: bool = True) -> None:
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.participant_id = participant_id
+        self.client_id = client_id or participant_id
+        self.tls = tls
+        self.send_timeout_s = send_timeout_s
+        self.resend_after_s = resend_after_s  # no answer while connected → publish again (idempotent)
+        self.connect_timeout_s = connect_timeout_s
+        self.reconnect_base_s, self.reconnect_max_s = reconnect_base_s, reconnect_max_s
+        self.session_expiry_s = session_expiry_s
+        self.keepalive_s = keepalive_s
+        self.confirm_acks = confirm_acks
+        base = f"{TOPIC_ROOT}/{participant_id}"
+        self.outbox_topic, self.ack_topic = f"{base}/outbox", f"{base}/ack"
+        self.inbox_topic, self.result_topic = f"{base}/inbox", f"{base}/result"
+        self._client: aiomqtt.Client | None = None
+        self._up = asyncio.Event()
+        self._lost = asyncio.Event()  # replaced at every connection; set when that connection ends
+        self._task: asyncio.Task[None] | None = None
+        self._first: asyncio.Future[None] | None = None
+        self._closing = False
+        self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._publish_slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT_MAX)
+        self.connects = 0
+        self.resends = 0
+        self.clock: dict[str, Any] | None = None  # last retained business clock seen on tgw/v1/clock
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        self._closing = False
+        self._first = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-client-{self.participant_id}")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._first), timeout=self.connect_timeout_s)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ClientError(503, "closed", "the MQTT transport was closed"))
+        self._down()
+
+    def _down(self) -> None:
+        self._client = None
+        self._up.clear()
+        self._lost.set()
+
+    def _make_client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
+            properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
+            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.connect_timeout_s)
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closing:
+            try:
+                async with self._make_client() as client:
+                    for topic in (self.inbox_topic, self.result_topic, f"{TOPIC_ROOT}/clock"):
+                        await client.subscribe(topic, qos=1)  # always: a killed broker forgets sessions
+                    self._lost = asyncio.Event()
+                    self._client = client
+                    self._up.set()
+                    self.connects += 1
+                    attempt = 0
+                    if self._first is not None and not self._first.done():
+                        self._first.set_result(None)
+                    log.info("mqtt.client.connected", participant=self.participant_id, connects=self.connects)
+                    async for message in client.messages:
+                        self._dispatch(message)
+            except aiomqtt.MqttError as exc:
+                rc = getattr(exc, "rc", None)
+                code = getattr(rc, "value", rc)
+                if code in _AUTH_REFUSED and self._first is not None and not self._first.done():
+                    self._first.set_exception(ClientError(401, "unauthenticated",
+                                                          f"the broker refused {self.username!r}: {exc}"))
+                    self._down()
+                    return
+                log.warning("mqtt.client.disconnected", participant=self.participant_id,
+                            error=str(exc) or type(exc).__name__)
+            finally:
+                self._down()
+            if self._closing:
+                return
+            attempt += 1
+            await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        if topic == self.inbox_topic:
+            delivery = _delivery(message)
+            if delivery is not None:
+                self._inbox.put_nowait(delivery)
+            return
+        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            log.warning("mqtt.client.bad_json", topic=topic)
+            return
+        if topic == f"{TOPIC_ROOT}/clock":
+            self.clock = body
+            return
+        correlation = getattr(message.properties, "CorrelationData", None)
+        fut = self._pending.get(bytes(correlation)) if correlation is not None else None
+        if fut is not None and not fut.done():
+            fut.set_result(body)
+        elif correlation is None and "code" in body:
+            log.warning("mqtt.client.gateway_error", code=body.get("code"), message=body.get("message"))
+
+    # ------------------------------------------------------------------ request / response
+
+    async def _request(self, topic: str, payload: bytes, *, content_type: str) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        correlation = uuid.uuid4().hex.encode("ascii")
+        fut: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self._pending[correlation] = fut
+        deadline = loop.time() + self.send_timeout_s
+        props = publish_properties(correlation=correlation, response_topic=self.result_topic,
+                                   content_type=content_type)
+        published = 0
+        try:
+            while not fut.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise ClientError(504, "timeout", f"no answer on {self.result_topic} within "
+                                                      f"{self.send_timeout_s}s")
+                try:
+                    await asyncio.wait_for(self._up.wait(), timeout=remaining)
+                except TimeoutError:
+                    continue
+                lost, client = self._lost, self._client
+                if client is None:
+                    continue
+                try:
+                    async with self._publish_slots:
+                        await client.publish(topic, payload, qos=1, properties=props)
+                except aiomqtt.MqttError:
+                    # The connection is going; wait for the run loop to notice, then publish again.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
+                    continue
+                published += 1
+                if published > 1:
+                    self.resends += 1
+                lost_wait = asyncio.ensure_future(lost.wait())
+                try:
+                    await asyncio.wait({fut, lost_wait}, timeout=min(self.resend_after_s,
+                                                                     max(0.0, deadline - loop.time())),
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    lost_wait.cancel()
+            return fut.result()
+        finally:
+            self._pending.pop(correlation, None)
+
+    @staticmethod
+    def _raise_for(body: dict[str, Any]) -> None:
+        if "code" in body and "results" not in body:
+            code = str(body["code"])
+            raise ClientError(_STATUS.get(code, 400), code, str(body.get("message", "")))
+
+    async def send(self, envelope: bytes) -> list[SendResult]:
+        body = await self._request(self.outbox_topic, envelope, content_type="application/xml")
+        self._raise_for(body)
+        return [SendResult.from_dict(r) for r in body["results"]]
+
+    async def receive(self, timeout_s: float) -> list[Delivery]:
+        try:
+            if timeout_s > 0:
+                first = await asyncio.wait_for(self._inbox.get(), timeout=timeout_s)
+            else:
+                first = self._inbox.get_nowait()
+        except (TimeoutError, asyncio.QueueEmpty):
+            return []
+        items = [first]
+        while not self._inbox.empty():
+            items.append(self._inbox.get_nowait())
+        return items
+
+    async def ack(self, message_ids: Sequence[str]) -> None:
+        payload = json.dumps({"ids": list(message_ids)}).encode("utf-8")
+        if self.confirm_acks:
+            self._raise_for(await self._request(self.ack_topic, payload, content_type="application/json"))
+            return
+        await asyncio.wait_for(self._up.wait(), timeout=self.send_timeout_s)
+        client = self._client
+        if client is None:
+            raise ClientError(503, "unavailable", "MQTT broker not connected")
+        async with self._publish_slots:
+            await client.publish(self.ack_topic, payload, qos=1)
+
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
+        raise NotImplementedError(f"trace is served over HTTP: GET /v1/trace/{key.adm_div_code}/{key.st_year}/"
+                                  f"{key.vtcode}/{key.voucher_no}")
