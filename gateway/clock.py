@@ -355,7 +355,8 @@ class BusinessClock:
         """Return once now() >= t (at once, after yielding to the loop, if it already is)."""
         t = _local(t)
         if self._now is None:
-            while (remaining_s := (t - dt.datetime.now(TZ)).total_seconds()) > 0:
+            # Sliced: the wall clock is re-read each slice (an NTP step must not delay a deadline).
+            while (remaining_s := (t - dt.datetime.now(TZ)).total_seconds()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(min(remaining_s, LIVE_SLEEP_SLICE_S))
             return
         if t <= self._now:

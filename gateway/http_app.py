@@ -214,7 +214,7 @@ def make_app(gateway: Gateway, *, ack_signer: Any = None, client_max_size: int |
 # ---------------------------------------------------------------------- the business clock
 
 
-def _clock_view(clock: Any) -> dict[str, Any]:
+def clock_view(clock: Any) -> dict[str, Any]:
     from .clock import next_cutoffs
 
     now = clock.now()
@@ -234,7 +234,7 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
     clock = request.app[GATEWAY_KEY].clock
     if clock is None:
         return _error(404, "not-found", "this gateway runs without a business clock")
-    return web.json_response(_clock_view(clock))
+    return web.json_response(clock_view(clock))
 
 
 @_auth
@@ -260,7 +260,7 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
         return _error(400, "bad-request", str(exc))
     except StateError as exc:
         return _error(409, "clock-refused", str(exc))
-    return web.json_response(_clock_view(clock))
+    return web.json_response(clock_view(clock))
 
 
 def add_clock_routes(app: web.Application) -> None:

@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiomqtt
-import paho.mqtt.client as paho
 import structlog
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -49,6 +48,7 @@ __all__ = [
     "MqttAdapter",
     "backoff_s",
     "publish_properties",
+    "publish_until_lost",
 ]
 
 log = structlog.get_logger("tgw.mqtt")
@@ -92,6 +92,32 @@ def publish_properties(*, correlation: bytes | None = None, response_topic: str 
     return props
 
 
+async def publish_until_lost(client: aiomqtt.Client, lost: asyncio.Event, topic: str, payload: bytes, *,
+                             properties: Properties | None = None, retain: bool = False) -> None:
+    """QoS 1 publish that fails as soon as its connection is gone.
+
+    aiomqtt leaves a publish waiting for a PUBACK that a dead connection will never bring (until
+    its own timeout, 10 s); the next connection is a new client that will not resend it anyway.
+    """
+    pub = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=retain, properties=properties))
+    gone = asyncio.ensure_future(lost.wait())
+    try:
+        await asyncio.wait({pub, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not pub.done():
+            pub.cancel()
+            pub.add_done_callback(_consume)
+    if not pub.done():
+        raise aiomqtt.MqttError("connection lost before the broker acknowledged the publish")
+    pub.result()
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # retrieved: nobody else will look at it
+
+
 def connect_properties(session_expiry_s: int) -> Properties:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = session_expiry_s
@@ -119,6 +145,7 @@ class MqttAdapter:
         self.publish_timeout_s = publish_timeout_s
         self._client: aiomqtt.Client | None = None
         self._up = asyncio.Event()
+        self._lost = asyncio.Event()  # replaced at every connection; set when that connection ends
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._publish_slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT_MAX)
@@ -175,6 +202,7 @@ class MqttAdapter:
                     for topic in self._topics():
                         # Always resubscribe: a broker killed before saving has forgotten the session.
                         await client.subscribe(topic, qos=1)
+                    self._lost = asyncio.Event()
                     self._client = client
                     self._up.set()
                     metrics.MQTT_CONNECTED.set(1)
@@ -206,6 +234,7 @@ class MqttAdapter:
     def _mark_down(self) -> None:
         self._client = None
         self._up.clear()
+        self._lost.set()
         metrics.MQTT_CONNECTED.set(0)
         self._unregister_pushers()
 
@@ -242,10 +271,10 @@ class MqttAdapter:
         async with self._publish_slots:
             if wait_up and not self._up.is_set():
                 await asyncio.wait_for(self._up.wait(), timeout=self.publish_timeout_s)
-            client = self._client
+            client, lost = self._client, self._lost
             if client is None:
                 raise StateError("MQTT broker not connected")
-            await client.publish(topic, payload, qos=1, retain=retain, properties=props)
+            await publish_until_lost(client, lost, topic, payload, properties=props, retain=retain)
 
     async def publish_clock(self, payload: dict[str, Any]) -> None:
         """The business clock, retained on `tgw/v1/clock` so a participant connecting later sees it."""
@@ -299,7 +328,7 @@ class MqttAdapter:
                     return  # a fire-and-forget ack: nobody waits for the answer
         except StateError as exc:
             body = {"code": "unavailable", "message": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - one bad message must not take the adapter down
+        except Exception as exc:  # one bad message must not take the adapter down
             log.exception("mqtt.handle_failed", topic=str(message.topic))
             body = {"code": "internal-error", "message": type(exc).__name__}
         await self._reply(topic_id, message, body)

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiomqtt
 import structlog
+from aiomqtt.exceptions import MqttConnectError
 
 from messages.envelope import VoucherKey
 
@@ -36,6 +37,7 @@ from .mqtt_adapter import (
     backoff_s,
     connect_properties,
     publish_properties,
+    publish_until_lost,
 )
 
 __all__ = ["MqttClientTransport"]
@@ -114,6 +116,7 @@ class MqttClientTransport:
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ClientError(503, "closed", "the MQTT transport was closed"))
+                fut.add_done_callback(lambda f: f.exception())  # a waiter may already be gone
         self._down()
 
     def _down(self) -> None:
@@ -148,8 +151,9 @@ class MqttClientTransport:
             except aiomqtt.MqttError as exc:
                 rc = getattr(exc, "rc", None)
                 code = getattr(rc, "value", rc)
-                if code in _AUTH_REFUSED and self._first is not None and not self._first.done():
-                    self._first.set_exception(ClientError(401, "unauthenticated",
+                first = self._first
+                if isinstance(exc, MqttConnectError) and code in _AUTH_REFUSED and first and not first.done():
+                    first.set_exception(ClientError(401, "unauthenticated",
                                                           f"the broker refused {self.username!r}: {exc}"))
                     self._down()
                     return
@@ -209,17 +213,17 @@ class MqttClientTransport:
                 lost, client = self._lost, self._client
                 if client is None:
                     continue
+                published += 1
+                if published > 1:
+                    self.resends += 1  # after a lost connection or no answer within resend_after_s
                 try:
                     async with self._publish_slots:
-                        await client.publish(topic, payload, qos=1, properties=props)
+                        await publish_until_lost(client, lost, topic, payload, properties=props)
                 except aiomqtt.MqttError:
                     # The connection is going; wait for the run loop to notice, then publish again.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
                     continue
-                published += 1
-                if published > 1:
-                    self.resends += 1
                 lost_wait = asyncio.ensure_future(lost.wait())
                 try:
                     await asyncio.wait({fut, lost_wait}, timeout=min(self.resend_after_s,
@@ -261,11 +265,11 @@ class MqttClientTransport:
             self._raise_for(await self._request(self.ack_topic, payload, content_type="application/json"))
             return
         await asyncio.wait_for(self._up.wait(), timeout=self.send_timeout_s)
-        client = self._client
+        client, lost = self._client, self._lost
         if client is None:
             raise ClientError(503, "unavailable", "MQTT broker not connected")
         async with self._publish_slots:
-            await client.publish(self.ack_topic, payload, qos=1)
+            await publish_until_lost(client, lost, self.ack_topic, payload)
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         raise NotImplementedError(f"trace is served over HTTP: GET /v1/trace/{key.adm_div_code}/{key.st_year}/"

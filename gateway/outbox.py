@@ -107,8 +107,9 @@ class Outbox:
         """Dead letters back to `ready` with a fresh attempt budget (all of them when ids is None)."""
         async with self.db.transaction() as tx:
             if message_ids is None:
-                return await tx.execute("UPDATE gw_outbox SET state = 'ready', attempts = 0, next_attempt_us = 0 "
-                                        "WHERE state = 'dead'")
+                replayed: int = await tx.execute(
+                    "UPDATE gw_outbox SET state = 'ready', attempts = 0, next_attempt_us = 0 WHERE state = 'dead'")
+                return replayed
             total = 0
             for mid in message_ids:
                 total += await tx.execute("UPDATE gw_outbox SET state = 'ready', attempts = 0, "

@@ -49,7 +49,7 @@ class ServerConfig:
     calendar_overrides: str | None = None
     ack_key: str | None = None
     ack_cert: str | None = None
-    gateway: GatewayConfig = GatewayConfig()
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -97,15 +97,41 @@ def build_clock(cfg: ServerConfig) -> BusinessClock:
     return BusinessClock.live(calendar, clock_config)
 
 
+CLOCK_PUBLISH_LIVE_S = 60.0  # a live clock is announced once a minute; a simulated one on every move
+
+
+async def publish_clock(clock: BusinessClock, mqtt: Any) -> None:
+    """Keep `tgw/v1/clock` (retained) telling participants the business time and next cutoffs."""
+    from .http_app import clock_view
+
+    async def once() -> None:
+        try:
+            await mqtt.publish_clock(clock_view(clock))
+        except Exception as exc:  # noqa: BLE001 - the broker may be down; the next tick retries
+            log.warning("clock.publish_failed", error=str(exc))
+
+    await once()
+    if clock.is_simulated:
+        async for _ in clock.changes():
+            await once()
+    else:
+        while True:
+            await asyncio.sleep(CLOCK_PUBLISH_LIVE_S)
+            await once()
+
+
 @dataclass
 class RunningServer:
     gateway: Gateway
     runner: web.AppRunner | None
     mqtt: Any
     http_url: str | None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Drain: stop taking work, let in-flight submissions commit and answer, then close."""
+        for task in self.background:
+            task.cancel()
         await self.gateway.stop()
         if self.mqtt is not None:
             await self.mqtt.stop()
@@ -148,7 +174,10 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
         raise
     log.info("server.listening", http=http_url, mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
              clock=cfg.clock_mode, db=cfg.db.split("@")[-1])
-    return RunningServer(gateway, runner, mqtt, http_url)
+    server = RunningServer(gateway, runner, mqtt, http_url)
+    if mqtt is not None and gateway.clock is not None:
+        server.background.append(asyncio.create_task(publish_clock(gateway.clock, mqtt), name="clock-publisher"))
+    return server
 
 
 async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_file: str | None = None) -> None:
@@ -160,7 +189,7 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
             loop.add_signal_handler(sig, stop.set)
     server = await start_server(cfg)
     if ready_file:
-        Path(ready_file).write_text(server.http_url or "ready")
+        await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
     try:
         await stop.wait()
     finally:

@@ -95,6 +95,7 @@ class Gateway:
         self._pushers: dict[str, Pusher] = {}
         self._push = _PushState()
         self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
+        self._push_tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
         self._deliverer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._accepting = False
@@ -117,6 +118,9 @@ class Gateway:
         await self._idle.wait()
         await self.journal.stop()
         if self._deliverer is not None:
+            # The loop also ends on its own once not accepting: on Python 3.11 asyncio.wait_for can
+            # swallow a cancellation that races with its inner wait, which left stop() hanging.
+            self._wake.set()
             self._deliverer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._deliverer
@@ -207,7 +211,7 @@ class Gateway:
             row = await self.db.fetchrow("SELECT adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages "
                                          "WHERE id = $1", mid)
             if row:
-                await self.journal.trace_event(VoucherKey(*row[:4], int(row[4])), mid, "delivered",
+                await self.journal.trace_event(VoucherKey(row[0], row[1], row[2], row[3], int(row[4])), mid, "delivered",
                                                participant.id, business, "acknowledged by the recipient")
             metrics.DELIVERED.inc()
         return changed
@@ -257,7 +261,7 @@ class Gateway:
             self._pushers.pop(participant_id, None)
 
     async def _deliver_loop(self) -> None:
-        while True:
+        while self._accepting:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
             self._wake.clear()
@@ -293,7 +297,9 @@ class Gateway:
             retry_at = now_us() + int(self.config.push_ack_timeout_s * 1e6) + backoff_us(
                 item.attempts + 1, base_us=self.config.push_backoff_base_ms * 1000)
             await self.outbox.attempted(item.message_id, next_attempt_us=retry_at)
-            asyncio.create_task(self._push_one(pusher, item))
+            task = asyncio.create_task(self._push_one(pusher, item))
+            self._push_tasks.add(task)
+            task.add_done_callback(self._push_tasks.discard)
 
     async def _push_one(self, pusher: Pusher, item: InboxItem) -> None:
         try:

@@ -196,11 +196,10 @@ class PostgresDatabase:
         return tuple(row) if row is not None else None
 
     async def execute_script(self, sql: str) -> None:
-        async with self._pool.acquire() as conn:
-            # A lock keyed on the script keeps concurrent workers from racing on CREATE TABLE.
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sql[:200])
-                await conn.execute(sql)
+        # A lock keyed on the script keeps concurrent workers from racing on CREATE TABLE.
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sql[:200])
+            await conn.execute(sql)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -104,7 +104,7 @@ class Envelope:
 
 
 def is_envelope(root: etree._Element) -> bool:
-    return root.tag == "MOF"
+    return bool(root.tag == "MOF")
 
 
 def _text(elem: etree._Element | None) -> str | None:

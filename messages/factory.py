@@ -6,6 +6,7 @@ Deterministic given a `random.Random`: the same seed yields the same vouchers, b
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -31,7 +32,7 @@ def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
         raise ValueError("need at least one fen per part")
     cuts = sorted(rng.sample(range(1, total_fen), parts - 1)) if parts > 1 else []
     edges = [0, *cuts, total_fen]
-    return [b - a for a, b in zip(edges, edges[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(edges)]
 
 
 def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
@@ -159,7 +160,7 @@ def load_private_key(path: str | os.PathLike[str], password: bytes | None = None
                          path=str(p)) from None
     except ValueError as exc:
         raise InputError("io-unreadable", f"{p} is not a PEM private key ({exc})", path=str(p)) from None
-    except Exception as exc:  # e.g. UnsupportedAlgorithm
+    except UnsupportedAlgorithm as exc:
         raise InputError("io-unreadable", f"{p}: unsupported private key ({exc})", path=str(p)) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise InputError("io-unreadable", f"{p}: only ECDSA and RSA keys are supported, "

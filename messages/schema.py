@@ -71,12 +71,12 @@ def element_order(xsd_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     Builders use it so a voucher we emit is always in the order its schema demands.
     """
     schema = _xmlschema(xsd_name)
-    root = schema.elements["Voucher"]
+    root: Any = schema.elements["Voucher"]  # xmlschema's element/type unions are wider than our XSDs
     head: list[str] = []
     detail: list[str] = []
     for child in root.type.content.iter_elements():
-        head.append(child.local_name)
+        head.append(str(child.local_name))
         if child.local_name == "DetailList":
-            detail_el = next(iter(child.type.content.iter_elements()))
-            detail = [d.local_name for d in detail_el.type.content.iter_elements()]
+            detail_el: Any = next(iter(child.type.content.iter_elements()))
+            detail = [str(d.local_name) for d in detail_el.type.content.iter_elements()]
     return tuple(head), tuple(detail)

@@ -81,12 +81,12 @@ from gateway.clock import (
     replenishment_day,
     replenishment_window,
 )
+from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
 from ledger.model import Account, AccountFlags, Transfer
-from messages.catalog import Role
 from messages.envelope import VoucherKey
-from messages.errors import CODES, InputError
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc, build_voucher
+from messages.voucher import VoucherDoc
 
 __all__ = [
     "CLEARING_RULES",
@@ -132,7 +132,7 @@ def _parse_ymd(text: str) -> dt.date | None:
         return None
 
 
-# ---------------------------------------------------------------- config and effects
+# ---------------------------------------------------------------- config
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,69 +151,7 @@ class PbocConfig:
             raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class OpenAccount:
-    account: Account
-
-
-@dataclass(frozen=True, slots=True)
-class PostTransfer:
-    transfer: Transfer
-
-
-@dataclass(frozen=True, slots=True)
-class SendVoucher:
-    """A voucher to sign and send. For a receipt (flag 1), `head`/`details` are the original's
-    with the X-fields filled (exactly what `fill_receipt` builds) and `original` its bytes."""
-
-    vtcode: str
-    flag: int
-    head: Mapping[str, str]
-    details: tuple[Mapping[str, str], ...]
-    recipient_role: Role
-    return_reason: str | None = None
-    original: bytes | None = None
-    encoding: str = "UTF-8"
-
-    def __post_init__(self) -> None:
-        if self.flag not in (0, 1):
-            raise ValueError(f"flag must be 0 or 1, not {self.flag!r}")
-        if self.flag == 1 and self.original is None:
-            raise ValueError("a receipt carries its original voucher")
-        if self.head.get("VtCode", self.vtcode) != self.vtcode:
-            raise ValueError(f"head VtCode {self.head.get('VtCode')} is not {self.vtcode}")
-
-    @property
-    def key(self) -> VoucherKey:
-        h = self.head
-        return VoucherKey(h["AdmDivCode"], h["StYear"], self.vtcode, h["VoucherNo"], self.flag)
-
-    @property
-    def rejected(self) -> bool:
-        return self.return_reason is not None
-
-    def render(self) -> bytes:
-        """The voucher bytes (pure: elements in XSD order, in the original's encoding)."""
-        return build_voucher(self.vtcode, self.head, self.details, encoding=self.encoding)
-
-
-@dataclass(frozen=True, slots=True)
-class WakeAt:
-    at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Alarm:
-    code: str
-    message: str
-    key: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.code not in CODES:
-            raise ValueError(f"unregistered alarm code {self.code!r}")
-
-
-Effect = OpenAccount | PostTransfer | SendVoucher | WakeAt | Alarm
+# The effects live in `gateway.effects` (shared by every simulator) and are re-exported here.
 
 
 # ---------------------------------------------------------------- state records

@@ -113,7 +113,10 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
     out["base64-invalid"] = [(treasury, good_env.replace(b64, b"!!not*base64!!"))]
     out["xml-malformed"] = [(treasury, raw_body(b"<Voucher><VtCode>5201</VtCode>"))]
     out["xml-forbidden-dtd"] = [(treasury, raw_body(
-        b'<?xml version="1.0"?>\n<!DOCTYPE Voucher [<!ENTITY x "y">]>\n<Voucher><VtCode>5201</VtCode></Voucher>'))]
+        b'<?xml version="1.0"?>\n<!DOCTYPE Voucher>\n<Voucher><VtCode>5201</VtCode></Voucher>'))]
+    out["xml-forbidden-entity"] = [(treasury, raw_body(
+        b'<?xml version="1.0"?>\n<!DOCTYPE Voucher [<!ENTITY x "y">]>\n<Voucher><VtCode>&x;</VtCode></Voucher>'))]
+    out["xml-too-deep"] = [(treasury, raw_body(b"<Voucher>" + b"<a>" * 40 + b"</a>" * 40 + b"</Voucher>"))]
     no = "XSD0001"
     out["xsd-invalid"] = [(treasury, world.envelope([rebuild(payment(world, voucher_no=no), drop=("PayAcctNo",))],
                                                     sender=treasury))]
@@ -134,7 +137,7 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
     out["missing-signature"] = [(treasury, encode_envelope([replace(body, signatures=body.signatures[:1])]))]
     original = payment(world)
     body = world.sealed(original, sender=treasury)
-    tampered = original.replace(b"<PayeeAcctName>测试", b"<PayeeAcctName>测验", 1)
+    tampered = original.replace("<PayeeAcctName>测试".encode(), "<PayeeAcctName>测验".encode(), 1)
     assert tampered != original
     out["bad-signature"] = [(treasury, encode_envelope([replace(body, voucher=tampered)]))]
     foreign = other_world.signer(other_world.treasury.id)
@@ -158,3 +161,16 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
         voucher_no="NR0001", vou_date=DAY, pay_bank_code="999100000099", amount_fen=1000,
         adm_div_code=world.adm_div_code)], sender=treasury))]
     return out
+
+
+async def db_cli_args(db: Any) -> list[str]:
+    """`--db ... [--db-schema ...]` naming the same database (and schema) as an open `db`."""
+    if db.url.startswith("sqlite:///"):
+        return ["--db", db.url]
+    row = await db.fetchrow("SELECT current_schema()")
+    return ["--db", db.url, "--db-schema", row[0]]
+
+
+async def table_count(db: Any, table: str, where: str = "", *params: Any) -> int:
+    row = await db.fetchrow(f"SELECT COUNT(*) FROM {table} {where}", *params)
+    return int(row[0])

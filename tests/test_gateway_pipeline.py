@@ -47,7 +47,7 @@ def test_receipt_is_admitted_without_a_recipient(worlds: tuple[DevWorld, DevWorl
 
 CODES_BY_PIPELINE = [
     "envelope-invalid", "envelope-count-mismatch", "envelope-key-mismatch", "base64-invalid", "xml-malformed",
-    "xml-forbidden-dtd", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
+    "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-deep", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
     "receipt-fields-missing", "receipt-fields-unexpected", "missing-signature", "bad-signature",
     "unknown-certificate", "wrong-seal-position", "not-authorized", "no-recipient",
 ]

@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--mqtt", help="mqtt://user:password@host:port of the broker (default: no MQTT)")
     p.add_argument("--clock", choices=["live", "simulated"], help="business clock mode (default live)")
     p.add_argument("--clock-start", help="ISO datetime a simulated clock starts at")
+    p.add_argument("--ack-key", help="private key the gateway signs XML acknowledgements with")
+    p.add_argument("--ack-cert", help="certificate of --ack-key (its SN goes in the <TGWAck> signature)")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
@@ -36,7 +38,7 @@ def register(sub: Any) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"participants": args.participants, "certs": args.certs, "db": args.db,
                            "db_schema": args.db_schema, "mqtt_url": args.mqtt, "clock_mode": args.clock,
-                           "clock_start": args.clock_start}
+                           "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert}
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:

@@ -1,0 +1,481 @@
+"""An agent bank (代理银行) as a sans-IO core: state + voucher + time → effects.
+
+`BankCore` never awaits, never reads a clock, never touches a database. Its entry points:
+
+* `on_voucher(doc, flag, now, return_reason=None)`: a checked voucher arrived;
+* `on_time(now)`: the business time is now `now`.
+
+Both return `gateway.effects` values (`OpenAccount`, `PostTransfer`, `SendVoucher`, `WakeAt`,
+`Alarm`) for the shell to perform in order.
+
+Accounts (ids in the bank's ledger; balance = credits - debits):
+
+    bank:<code>:zba-finance           finance zero-balance account: direct payments (ZERO_AT_CLOSE)
+    bank:<code>:zba-unit:<agency>     a unit's zero-balance account: authorized payments (ZERO_AT_CLOSE)
+    bank:<code>:reserve               clearing reserve account: advances after the cutoff (no overdraft)
+    bank:<code>:reserve-funding       where the reserve's opening balance came from (the treasury)
+    bank:<code>:payees                what left the bank to the payees
+    bank:<code>:pboc-clearing         the bank's mirror of its clearing account at the central bank
+                                      (always the negative of the PBOC's `pboc:clearing:<code>`)
+
+**Paying a voucher (5201 direct / 8202 authorized, flag 0).** The first row of `PAYMENT_RULES`
+whose condition holds decides (`filing_time` is the bank's own clearing cut, before the
+central bank's 16:00 cutoff, so everything it pays before it is in that day's 2301):
+
+| rule           | when                                                        | then                                   |
+|----------------|-------------------------------------------------------------|----------------------------------------|
+| `not-ours`     | PayBankCode is not this bank                                | Alarm `not-authorized`, nothing paid   |
+| `clearing`     | business day, before `filing_time`                          | pay from the ZBA; joins today's 2301   |
+| `advance`      | business day, before the system close, reserve covers it    | pay from the reserve (an advance)      |
+| `defer`        | otherwise (after the close, a holiday, reserve short)       | queue; paid at the next business day's opening, from the ZBA |
+
+Paid → ledger ZBA (or reserve) → payees, then the receipt (flag 1) with XPayDate, XPayAmt
+(= PayAmt) and XAgentBusinessNo (`YH<bank4><yyyymmdd><serial8>`, a deterministic serial).
+A redelivered original gets the same transfer id and the same receipt again.
+
+**Clearing requests (2301, to the central bank).** On each business day:
+
+| time                        | action                                                                          |
+|-----------------------------|---------------------------------------------------------------------------------|
+| `replenish_time` (08:45)    | ClearType 1 per (advance day, pay type, fund type) for the advances of the previous business day; ClearDate = the advance day |
+| `open_time` (09:00)         | pay the deferred vouchers (they join today's clearing)                           |
+| `filing_time` (15:30)       | ClearType 0 per (pay type, fund type) of today's ZBA payments, DetailList summed by SupDepCode |
+| bank system close (17:00)   | check its zero-balance accounts stand at zero (Alarm if not)                     |
+
+**Clearing receipts (2301, flag 1).** Accepted (XClearAmt > 0, no Return_Reason): the money
+arrived in the bank's clearing account, so `pboc-clearing` → each ZBA (or the reserve, for
+ClearType 1) for the amounts the request covered: the ZBAs go back to zero, the reserve is
+whole. Rejected: an Alarm with the reason's code, recorded in `filings`; nothing moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.calendar import BusinessCalendar
+from gateway.clock import ClockConfig, at, replenishment_day
+from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from ledger.model import Account, AccountFlags, Transfer
+from messages.envelope import VoucherKey
+from messages.errors import CODES, InputError
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc
+
+__all__ = [
+    "PAYMENT_RULES",
+    "BankConfig",
+    "BankCore",
+    "Filing",
+    "Payment",
+    "PaymentRule",
+    "account_ids",
+]
+
+PAY_TYPE: dict[str, str] = {"5201": "11", "8202": "12"}
+Mode = Literal["clearing", "advance", "defer", "refuse"]
+# Decided originals kept for replay; beyond this the gateway's own dedup covers repeats.
+DECISIONS_MAX = 1_000_000
+
+
+def _ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def _parse_ymd(text: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def account_ids(bank_code: str) -> dict[str, str]:
+    """The fixed accounts of a bank, by role."""
+    return {role: f"bank:{bank_code}:{role}"
+            for role in ("zba-finance", "reserve", "reserve-funding", "payees", "pboc-clearing")}
+
+
+def unit_zba(bank_code: str, agency_code: str) -> str:
+    return f"bank:{bank_code}:zba-unit:{agency_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class BankConfig:
+    """Synthetic defaults, never real codes. Times are Asia/Shanghai times of day."""
+
+    bank_name: str = "示例银行"
+    adm_div_code: str = "990100"
+    clear_bank_code: str = "999000000001"
+    clear_bank_name: str = "示例人民银行示例市分行国库"
+    filing_time: dt.time = dt.time(15, 30)  # the bank's own clearing cut; before the PBOC's cutoff
+    replenish_time: dt.time = dt.time(8, 45)  # inside the replenishment window
+    open_time: dt.time = dt.time(9, 0)  # deferred vouchers are paid then
+    reserve_fen: int = 5_000_000_00  # the clearing reserve the treasury funded
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
+            raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")
+
+
+@dataclass(slots=True)
+class Payment:
+    key: VoucherKey  # the original's key
+    vtcode: str
+    pay_type: str
+    fund_type: tuple[str, str]  # (FundTypeCode, FundTypeName)
+    sup_dep: tuple[str, str]  # (SupDepCode, SupDepName): the first-level unit
+    account: str  # where it was paid from
+    amount_fen: int
+    received_at: dt.datetime
+    mode: Mode
+    day: dt.date | None = None  # the business day it was paid on
+    serial: str = ""
+    doc: VoucherDoc | None = None  # kept until paid (deferred)
+    filing: str | None = None  # VoucherNo of the 2301 covering it
+
+
+@dataclass(slots=True)
+class Filing:
+    voucher_no: str
+    clear_type: int  # 0 normal, 1 reserve replenishment
+    pay_type: str
+    fund_type: tuple[str, str]
+    clear_date: dt.date
+    filed_at: dt.datetime
+    amount_fen: int
+    by_account: dict[str, int]
+    payments: list[VoucherKey]
+    state: Literal["pending", "accepted", "rejected"] = "pending"
+    reason: str | None = None
+    cleared_fen: int = 0
+    answered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    pay_bank: str
+    now: dt.datetime
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRule:
+    name: str
+    when: Callable[[BankCore, _Facts], bool]
+    mode: Mode
+
+
+def _business_day(core: BankCore, f: _Facts) -> bool:
+    return core.calendar.is_business_day(f.now.date())
+
+
+def _not_ours(core: BankCore, f: _Facts) -> bool:
+    return f.pay_bank != core.bank_code
+
+
+def _before_filing(core: BankCore, f: _Facts) -> bool:
+    return _business_day(core, f) and f.now.time() < core.config.filing_time
+
+
+def _reserve_covers(core: BankCore, f: _Facts) -> bool:
+    return (_business_day(core, f) and f.now.time() < core.clock_config.bank_system_close
+            and f.amount_fen <= core.reserve_balance_fen)
+
+
+def _always(core: BankCore, f: _Facts) -> bool:
+    return True
+
+
+# Checked in order; the first whose `when` holds decides (004 part 3 §4, §9(12)).
+PAYMENT_RULES: tuple[PaymentRule, ...] = (
+    PaymentRule("not-ours", _not_ours, "refuse"),
+    PaymentRule("clearing", _before_filing, "clearing"),
+    PaymentRule("advance", _reserve_covers, "advance"),
+    PaymentRule("defer", _always, "defer"),
+)
+
+
+class BankCore:
+    """An agent bank's state and rules. Feed it vouchers and times; perform its effects."""
+
+    def __init__(self, bank_code: str, config: BankConfig, calendar: BusinessCalendar,
+                 clock_config: ClockConfig) -> None:
+        if not config.filing_time < clock_config.clearing_cutoff:
+            raise ValueError("filing_time must be before the clearing cutoff, or the 2301 arrives too late")
+        if not clock_config.replenishment_window_start <= config.replenish_time < clock_config.replenishment_window_end:
+            raise ValueError("replenish_time must be inside the replenishment window")
+        if not config.open_time < config.filing_time:
+            raise ValueError("open_time must be before filing_time")
+        self.bank_code = bank_code
+        self.config = config
+        self.calendar = calendar
+        self.clock_config = clock_config
+        self.accounts = account_ids(bank_code)
+        self.payments: dict[VoucherKey, Payment] = {}
+        self.filings: dict[str, Filing] = {}
+        self.balances: dict[str, int] = {}  # the core's own view of its ledger
+        self.reserve_balance_fen = 0
+        self.unbalanced_closes: list[tuple[dt.date, str, int]] = []  # (day, account, balance)
+        self.closes: list[dt.date] = []
+        self._zero_at_close: set[str] = set()
+        self._opened: set[str] = set()
+        self._decisions: dict[VoucherKey, list[Effect]] = {}
+        self._deferred: list[VoucherKey] = []
+        self._cursor: dt.datetime | None = None
+        self._serial = 0
+        self._filing_seq = 0
+
+    # --- entry points ------------------------------------------------------------------
+
+    def on_time(self, now: dt.datetime) -> list[Effect]:
+        effects = self._catch_up(now)
+        effects.append(WakeAt(self._next_event_after(now)[0]))
+        return effects
+
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime, *,
+                   return_reason: str | None = None) -> list[Effect]:
+        effects = self._catch_up(now)
+        vtcode = doc.vtcode
+        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
+        try:
+            if flag == 0 and vtcode in PAY_TYPE:
+                effects += self._payment(doc, key, now)
+            elif flag == 1 and vtcode == "2301":
+                effects += self._clearing_receipt(doc, key, now, return_reason)
+            else:
+                effects.append(Alarm("not-authorized", f"the bank does not handle VtCode {vtcode} flag {flag}",
+                                     str(key)))
+        except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
+            effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
+        return effects
+
+    # --- the schedule -------------------------------------------------------------------
+
+    def _events_on(self, day: dt.date) -> list[tuple[dt.datetime, str]]:
+        if not self.calendar.is_business_day(day):
+            return []
+        c = self.config
+        return sorted([(at(day, c.replenish_time), "replenish"), (at(day, c.open_time), "open"),
+                       (at(day, c.filing_time), "file"), (at(day, self.clock_config.bank_system_close), "close")])
+
+    def _next_event_after(self, t: dt.datetime) -> tuple[dt.datetime, str]:
+        day = t.date()
+        while True:
+            for event in self._events_on(day):
+                if event[0] > t:
+                    return event
+            day = self.calendar.next_business_day(day)
+
+    def _catch_up(self, now: dt.datetime) -> list[Effect]:
+        effects: list[Effect] = []
+        if self._cursor is None:
+            effects += self._open_books()
+            self._cursor = now - dt.timedelta(microseconds=1)
+        while (event := self._next_event_after(self._cursor))[0] <= now:
+            when, kind = event
+            self._cursor = when
+            if kind == "replenish":
+                effects += self._file_replenishments(when)
+            elif kind == "open":
+                effects += self._pay_deferred(when)
+            elif kind == "file":
+                effects += self._file_clearings(when)
+            else:
+                effects += self._close(when.date())
+        return effects
+
+    def _open_books(self) -> list[Effect]:
+        a = self.accounts
+        effects: list[Effect] = [
+            self._open(a["zba-finance"], "finance zero-balance account", "finance-zero-balance",
+                       AccountFlags.ZERO_AT_CLOSE),
+            self._open(a["reserve"], "clearing reserve account", "clearing-reserve",
+                       AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
+            self._open(a["reserve-funding"], "clearing reserve funding (treasury)", "reserve-funding"),
+            self._open(a["payees"], "payments to payees", "payees"),
+            self._open(a["pboc-clearing"], "clearing account at the central bank (mirror)", "bank-clearing"),
+        ]
+        if self.config.reserve_fen:
+            effects.append(self._transfer(f"bank:{self.bank_code}:reserve-opening", a["reserve-funding"],
+                                          a["reserve"], self.config.reserve_fen, "reserve-funding", "", None))
+            self.reserve_balance_fen = self.config.reserve_fen
+        return effects
+
+    def _open(self, account_id: str, name: str, kind: str, flags: AccountFlags = AccountFlags.NONE) -> OpenAccount:
+        self._opened.add(account_id)
+        self.balances.setdefault(account_id, 0)
+        if flags & AccountFlags.ZERO_AT_CLOSE:
+            self._zero_at_close.add(account_id)
+        return OpenAccount(Account(account_id, name, kind, flags, owner=self.bank_code))
+
+    def _transfer(self, tid: str, debit: str, credit: str, amount: int, kind: str, ref: str,
+                  day: dt.date | None) -> PostTransfer:
+        self.balances[debit] = self.balances.get(debit, 0) - amount
+        self.balances[credit] = self.balances.get(credit, 0) + amount
+        return PostTransfer(Transfer(tid, debit, credit, amount, kind, ref, day))
+
+    # --- payments -----------------------------------------------------------------------
+
+    def decide(self, pay_bank: str, amount_fen: int, now: dt.datetime) -> PaymentRule:
+        facts = _Facts(pay_bank, now, amount_fen)
+        for rule in PAYMENT_RULES:
+            if rule.when(self, facts):
+                return rule
+        raise AssertionError("the last payment rule always matches")
+
+    def _payment(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        if key in self._decisions:
+            return list(self._decisions[key])  # replay: same transfer id, same receipt
+        if key in self.payments:
+            return []  # deferred, not paid yet
+        amount = doc.amount_fen("PayAmt")
+        rule = self.decide(doc.get("PayBankCode"), amount, now)
+        if rule.mode == "refuse":
+            return [Alarm("not-authorized", f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}",
+                          str(key))]
+        pay_type = PAY_TYPE[doc.vtcode]
+        agency = doc.get("AgencyCode")
+        zba = self.accounts["zba-finance"] if pay_type == "11" else unit_zba(self.bank_code, agency)
+        payment = Payment(key, doc.vtcode, pay_type, (doc.get("FundTypeCode"), doc.get("FundTypeName")),
+                          (doc.get("SupDepCode"), doc.get("SupDepName")),
+                          self.accounts["reserve"] if rule.mode == "advance" else zba, amount, now, rule.mode,
+                          doc=doc)
+        self.payments[key] = payment
+        if rule.mode == "defer":
+            self._deferred.append(key)
+            return []
+        return self._pay(payment, now)
+
+    def _pay(self, p: Payment, now: dt.datetime) -> list[Effect]:
+        doc = p.doc
+        assert doc is not None
+        effects: list[Effect] = []
+        if p.account not in self._opened:
+            effects.append(self._open(p.account, f"zero-balance account of unit {doc.get('AgencyCode')}",
+                                      "unit-zero-balance", AccountFlags.ZERO_AT_CLOSE))
+        if p.mode == "advance":
+            self.reserve_balance_fen -= p.amount_fen
+        p.day = now.date()
+        self._serial += 1
+        p.serial = f"YH{self.bank_code[-4:]}{_ymd(p.day)}{self._serial:08d}"
+        kind = "advance" if p.mode == "advance" else ("direct-payment" if p.pay_type == "11" else "authorized-payment")
+        effects.append(self._transfer(f"bank:{self.bank_code}:pay:{p.key}", p.account, self.accounts["payees"],
+                                      p.amount_fen, kind, str(p.key), p.day))
+        head = {**doc.head(), "XPayDate": _ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
+                "XAgentBusinessNo": p.serial}
+        effects.append(SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", original=doc.data,
+                                   encoding=doc.encoding))
+        if len(self._decisions) >= DECISIONS_MAX:
+            self._decisions.pop(next(iter(self._decisions)))
+        self._decisions[p.key] = [e for e in effects if not isinstance(e, OpenAccount)]
+        p.doc = None
+        return effects
+
+    def _pay_deferred(self, when: dt.datetime) -> list[Effect]:
+        effects: list[Effect] = []
+        keys, self._deferred = self._deferred, []
+        for key in keys:
+            p = self.payments[key]
+            p.mode = "clearing"
+            effects += self._pay(p, when)
+        return effects
+
+    # --- clearing requests --------------------------------------------------------------
+
+    def _file_clearings(self, when: dt.datetime) -> list[Effect]:
+        day = when.date()
+        due = [p for p in self.payments.values() if p.mode == "clearing" and p.day == day and p.filing is None]
+        return self._file(due, 0, day, when)
+
+    def _file_replenishments(self, when: dt.datetime) -> list[Effect]:
+        due = [p for p in self.payments.values() if p.mode == "advance" and p.filing is None and p.day is not None
+               and replenishment_day(p.day, self.calendar) == when.date()]
+        effects: list[Effect] = []
+        for advance_day in sorted({p.day for p in due if p.day is not None}):
+            effects += self._file([p for p in due if p.day == advance_day], 1, advance_day, when)
+        return effects
+
+    def _file(self, payments: list[Payment], clear_type: int, clear_date: dt.date, when: dt.datetime) -> list[Effect]:
+        groups: dict[tuple[str, tuple[str, str]], list[Payment]] = {}
+        for p in payments:
+            groups.setdefault((p.pay_type, p.fund_type), []).append(p)
+        effects: list[Effect] = []
+        today = when.date()
+        for (pay_type, fund_type), group in sorted(groups.items()):
+            self._filing_seq += 1
+            no = f"HK{self.bank_code[-4:]}{_ymd(today)}{self._filing_seq:05d}"
+            by_dep: dict[tuple[str, str], int] = {}
+            by_account: dict[str, int] = {}
+            for p in group:
+                by_dep[p.sup_dep] = by_dep.get(p.sup_dep, 0) + p.amount_fen
+                by_account[p.account] = by_account.get(p.account, 0) + p.amount_fen
+                p.filing = no
+            total = sum(by_dep.values())
+            self.filings[no] = Filing(no, clear_type, pay_type, fund_type, clear_date, when, total, by_account,
+                                      [p.key for p in group])
+            head = {
+                "Id": f"V2301{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(today.year),
+                "VouDate": _ymd(today), "VoucherNo": no, "PayBankCode": self.bank_code,
+                "PayBankName": self.config.bank_name, "ClearBankCode": self.config.clear_bank_code,
+                "ClearBankName": self.config.clear_bank_name, "ClearDate": _ymd(clear_date),
+                "PayTypeCode": pay_type, "FundTypeCode": fund_type[0], "FundTypeName": fund_type[1],
+                "UrgentFlag": "0", "ClearType": str(clear_type), "PayAmt": fen_to_str(total),
+            }
+            details = tuple({"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
+                            for i, ((code, name), fen) in enumerate(sorted(by_dep.items()), start=1))
+            effects.append(SendVoucher("2301", 0, head, details, "pboc"))
+        return effects
+
+    def _clearing_receipt(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime,
+                          return_reason: str | None) -> list[Effect]:
+        filing = self.filings.get(doc.get("VoucherNo"))
+        if filing is None:
+            return [Alarm("unknown-original", "a clearing receipt for a request this bank never filed", str(key))]
+        if filing.state != "pending":
+            return []  # answered before
+        filing.answered_at = now
+        cleared = parse_fen(doc.get("XClearAmt") or "0.00")
+        if return_reason is not None or cleared == 0:
+            filing.state = "rejected"
+            filing.reason = return_reason or "rejected without a reason"
+            code = filing.reason.split(":", 1)[0].strip()
+            return [Alarm(code if code in CODES else "not-authorized",
+                          f"clearing request {filing.voucher_no} refused: {filing.reason}", str(key))]
+        if cleared != filing.amount_fen:
+            filing.state = "rejected"
+            filing.reason = f"amount-mismatch: cleared {fen_to_str(cleared)} of {fen_to_str(filing.amount_fen)}"
+            return [Alarm("amount-mismatch", f"clearing request {filing.voucher_no}: {filing.reason}", str(key))]
+        filing.state = "accepted"
+        filing.cleared_fen = cleared
+        kind = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
+        effects: list[Effect] = []
+        for account, fen in sorted(filing.by_account.items()):
+            effects.append(self._transfer(f"bank:{self.bank_code}:{kind}:{filing.voucher_no}:{account}",
+                                          self.accounts["pboc-clearing"], account, fen, kind, str(key.original()),
+                                          now.date()))
+            if account == self.accounts["reserve"]:
+                self.reserve_balance_fen += fen
+        return effects
+
+    # --- day close ----------------------------------------------------------------------
+
+    def _close(self, day: dt.date) -> list[Effect]:
+        self.closes.append(day)
+        effects: list[Effect] = []
+        for account in sorted(self._zero_at_close):
+            balance = self.balances.get(account, 0)
+            if balance != 0:
+                self.unbalanced_closes.append((day, account, balance))
+                effects.append(Alarm("amount-mismatch", f"zero-balance account {account} stands at "
+                                     f"{fen_to_str(balance)} at the close of {day}"))
+        return effects
+
+    # --- reading ------------------------------------------------------------------------
+
+    def paid_fen(self, mode: Mode | None = None) -> int:
+        return sum(p.amount_fen for p in self.payments.values() if p.day is not None and (mode is None or p.mode == mode))
+
+    def filings_of(self, clear_type: int, state: str | None = None) -> list[Filing]:
+        return [f for f in self.filings.values() if f.clear_type == clear_type and (state is None or f.state == state)]

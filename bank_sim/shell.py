@@ -1,0 +1,26 @@
+"""The agent bank's thin async shell: a `gateway.sim_shell.SimShell` in the bank role.
+
+Inbox → `BankCore.on_voucher` (with the body's Return_Reason, how a refused clearing request
+comes back) → ledger effects, then receipts and clearing requests → ack. Time → `on_time` at
+the bank's schedule (replenishment filing, opening, clearing filing, close).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.client import GatewayClient
+from gateway.sim_shell import SimShell
+from ledger.store import Ledger
+from messages.signing import Signer
+
+from .core import BankCore
+
+__all__ = ["BankShell"]
+
+
+class BankShell(SimShell):
+    core: BankCore
+
+    def __init__(self, core: BankCore, client: GatewayClient, ledger: Ledger, signer: Signer, clock: Any) -> None:
+        super().__init__(core, client, ledger, signer, "bank", clock)

@@ -1,0 +1,453 @@
+"""`tgw demo`: the whole business for a few business days, through the real gateway, in seconds.
+
+No services: an in-process bus, SQLite files in a temporary directory (or `--dir`), a
+simulated business clock, a development world with real keys and signatures. The treasury
+(`treasury_sim`) sends quota notices to the central bank (`pboc_sim`) and payment vouchers to
+two agent banks (`bank_sim`); the banks pay, return receipts, file clearing requests before the
+cutoff, advance late payments from their reserve and have it replenished the next business
+morning; the central bank clears against the quota and sends its daily TSA statement.
+
+The clock moves from one wake time to the next; at each stop the run waits until every
+participant is idle and every delivered message is acked (the outbox holds nothing `ready`),
+so the business order is exact and a seed replays the same way.
+
+At the end it prints a table per day, every ledger balance, the invariants and the trace of
+one voucher; exit 0 only if every invariant held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+OPENING_TSA_FEN = 500_000_000_00  # 500 million yuan in the treasury single account
+RESERVE_FEN = 20_000_000_00  # each bank's clearing reserve
+DAYS_MAX = 30  # a month of business days already makes a long demo
+VOUCHERS_MAX = 20_000
+QUIESCE_REAL_S_MAX = 60.0  # real seconds one business-time step may take to settle before the run gives up
+QUIESCE_POLL_S = 0.002
+START_HOUR = dt.time(8, 0)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "demo", help="run the treasury, two banks and the central bank through the gateway for a few days",
+        description="Simulated business days through the real gateway (in-process bus, SQLite, simulated clock).")
+    p.add_argument("--dir", help="keep the world, databases and keys here (default: a temporary directory)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--vouchers", type=int, default=200, help="payment vouchers per business day (default 200)")
+    p.add_argument("--days", type=int, default=3, help="business days with payments (default 3)")
+    p.add_argument("--start", default="2026-02-13",
+                   help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        start = dt.date.fromisoformat(args.start)
+    except ValueError:
+        print(f"tgw demo: --start {args.start!r} is not a date YYYY-MM-DD", file=sys.stderr)
+        return 2
+    if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
+        print(f"tgw demo: --days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", file=sys.stderr)
+        return 2
+    from gateway.logs import configure_logging
+
+    configure_logging(json=False, level="WARNING")
+    progress = None if args.quiet else _progress_line
+    if args.dir:
+        root = Path(args.dir)
+        root.mkdir(parents=True, exist_ok=True)
+        report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days, start=start,
+                                      progress=progress))
+    else:
+        with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
+            report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
+                                          start=start, progress=progress))
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(report))
+    return 0 if report["ok"] else 1
+
+
+def _progress_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------- the run
+
+
+async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
+                   progress: Any = None) -> dict[str, Any]:
+    from bank_sim.core import BankConfig, BankCore
+    from bank_sim.shell import BankShell
+    from gateway.calendar import BusinessCalendar
+    from gateway.client import GatewayClient
+    from gateway.clock import BusinessClock, ClockConfig, at
+    from gateway.service import Gateway
+    from gateway.world import DevWorld
+    from ledger.db import open_database
+    from ledger.store import Ledger
+    from pboc_sim.core import PbocConfig, PbocCore
+    from pboc_sim.shell import PbocShell
+    from treasury_sim.core import TreasuryConfig, TreasuryCore
+    from treasury_sim.shell import TreasuryShell
+
+    started = time.monotonic()
+    world = DevWorld.create(root / "world")
+    calendar = BusinessCalendar.default()
+    cc = ClockConfig()
+    banks = [(p.id, p.bank_codes[0], p.name) for p in world.banks]
+    tcore = TreasuryCore(TreasuryConfig(banks=tuple((code, name) for _, code, name in banks),
+                                        adm_div_code=world.adm_div_code, first_day=start, days=days,
+                                        vouchers_per_day=vouchers, seed=seed, tsa_opening_fen=OPENING_TSA_FEN),
+                         calendar, cc)
+    run_days = list(tcore.days)
+    final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
+    closes = {at(d, cc.bank_system_close): d for d in [*run_days, final_day]}
+    end = at(final_day, cc.bank_system_close)
+    clock = BusinessClock.simulated(calendar, cc, at(run_days[0], START_HOUR))
+
+    dbs = []
+    gw_db = await open_database(str(root / "gateway.db"))
+    dbs.append(gw_db)
+    gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
+    await gateway.start()
+    ledgers: dict[str, Ledger] = {}
+    for owner in [world.pboc.id, *(bid for bid, _, _ in banks)]:
+        db = await open_database(str(root / f"ledger-{owner}.db"))
+        dbs.append(db)
+        ledgers[owner] = await Ledger.open(db)
+
+    pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=OPENING_TSA_FEN), calendar, cc)
+    bcores = {bid: BankCore(code, BankConfig(bank_name=name, adm_div_code=world.adm_div_code,
+                                             reserve_fen=RESERVE_FEN), calendar, cc)
+              for bid, code, name in banks}
+    clients = {pid: GatewayClient.bus(gateway, pid) for pid in world.participants}
+    for client in clients.values():
+        await client.__aenter__()
+    pshell = PbocShell(pcore, clients[world.pboc.id], ledgers[world.pboc.id], world.signer(world.pboc.id), clock)
+    bshells = {bid: BankShell(bcores[bid], clients[bid], ledgers[bid], world.signer(bid), clock) for bid in bcores}
+    tshell = TreasuryShell(tcore, clients[world.treasury.id], world.signer(world.treasury.id), clock)
+    shells = [tshell, pshell, *bshells.values()]
+    tasks = [asyncio.create_task(s.run()) for s in shells]
+
+    async def quiesce() -> bool:
+        deadline = time.monotonic() + QUIESCE_REAL_S_MAX
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0)
+            if all(s.idle for s in shells):
+                counts = await gateway.outbox.counts()
+                if counts.get("ready", 0) == 0 and all(s.idle for s in shells):
+                    return True
+            await asyncio.sleep(QUIESCE_POLL_S)
+        return False
+
+    snapshots: dict[dt.date, dict[str, Any]] = {}
+    settled = True
+    try:
+        for _ in range(int(QUIESCE_REAL_S_MAX / QUIESCE_POLL_S)):  # each shell's first tick
+            if all(s.wake is not None for s in shells if s is not tshell):
+                break
+            await asyncio.sleep(QUIESCE_POLL_S)
+        settled = await quiesce()
+        last_hour = ""
+        bank_config = next(iter(bcores.values())).config
+        milestones = {tcore.config.quota_time, bank_config.replenish_time, bank_config.open_time,
+                      bank_config.filing_time}
+        while settled:
+            nxt = clock.next_wake()
+            if nxt is None or nxt > end:
+                break
+            await clock.advance_to(nxt)
+            settled = await quiesce()
+            if nxt in closes:
+                snapshots[closes[nxt]] = await _snapshot(ledgers, world.pboc.id)
+            milestone = nxt in closes or nxt.time() in milestones
+            if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
+                progress(_progress(nxt, tcore, bcores, pcore, nxt in closes))
+                last_hour = f"{nxt:%Y%m%d%H}"
+        if settled and clock.now() < end:
+            await clock.advance_to(end)
+            settled = await quiesce()
+        report = await _report(world, tcore, pcore, bcores, shells, ledgers, snapshots, run_days, final_day,
+                               clients[world.treasury.id], settled)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in clients.values():
+            await client.__aexit__(None, None, None)
+        await gateway.stop()
+        for db in dbs:
+            await db.close()
+    report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in run_days],
+                     "replenishment_day": final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
+                     "dir": str(root)}
+    return report
+
+
+def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, close: bool) -> str:
+    sent = len(tcore.sent_vouchers(now.date()))
+    receipts = sum(1 for r in tcore.receipts.values() if r.received_at.date() == now.date())
+    filed = [f for core in bcores.values() for f in core.filings.values() if f.filed_at.date() == now.date()]
+    accepted = sum(1 for f in filed if f.state == "accepted")
+    tail = "  (close: 7401 sent)" if close and now.date() in pcore.movements else ""
+    return (f"{now:%Y-%m-%d %a %H:%M}  vouchers sent {sent:5d}  receipts {receipts:5d}  "
+            f"clearing requests filed {len(filed)} ({accepted} accepted){tail}")
+
+
+async def _snapshot(ledgers: dict[str, Any], pboc_id: str) -> dict[str, Any]:
+    from pboc_sim.core import TSA_ACCOUNT
+
+    not_zero = {owner: await ledger.accounts_not_zero() for owner, ledger in ledgers.items()}
+    return {"tsa_fen": await ledgers[pboc_id].balance(TSA_ACCOUNT),
+            "zba_not_zero": {o: [(a, b) for a, b in items] for o, items in not_zero.items() if items}}
+
+
+# ---------------------------------------------------------------------------------- the report
+
+
+def _yuan(fen: int) -> str:
+    from messages.money import fen_to_str
+
+    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
+
+
+async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], shells: Sequence[Any],
+                  ledgers: dict[str, Any], snapshots: dict[dt.date, dict[str, Any]], run_days: list[dt.date],
+                  final_day: dt.date, treasury_client: Any, settled: bool) -> dict[str, Any]:
+    from ledger.model import AccountFlags
+    from ledger.store import HISTORY_LIMIT_MAX
+    from messages.envelope import VoucherKey
+    from pboc_sim.core import TSA_ACCOUNT, clearing_account
+
+    accepted_keys: set[str] = set()
+    refused: list[str] = []
+    for effect, results in tshell_sent(shells):
+        if effect.vtcode in ("5201", "8202"):
+            if all(r.ok for r in results):
+                accepted_keys.add(effect.head["VoucherNo"])
+            else:
+                refused.append(effect.head["VoucherNo"])
+    payments = [p for core in bcores.values() for p in core.payments.values()]
+    filings = [f for core in bcores.values() for f in core.filings.values()]
+
+    # TSA movements from the central bank's ledger
+    tsa_history = await ledgers[world.pboc.id].history(TSA_ACCOUNT, limit=HISTORY_LIMIT_MAX)
+    tsa_debits_by_day: dict[dt.date, int] = {}
+    for h in tsa_history:
+        if h.change_fen < 0 and h.transfer.business_date is not None:
+            tsa_debits_by_day[h.transfer.business_date] = tsa_debits_by_day.get(h.transfer.business_date, 0) \
+                - h.change_fen
+
+    day_rows = []
+    for day in [*run_days, final_day]:
+        sent = tcore.sent_vouchers(day)
+        nos = {v.voucher_no for v in sent}
+        paid = [p for p in payments if p.key.voucher_no in nos and p.day is not None]
+        normal = [f for f in filings if f.clear_type == 0 and f.filed_at.date() == day]
+        repl = [f for f in filings if f.clear_type == 1 and f.filed_at.date() == day]
+        advances = [p for p in paid if p.mode == "advance"]
+        statement = tcore.statements.get(day)
+        snap = snapshots.get(day, {})
+        day_rows.append({
+            "date": day.isoformat(), "weekday": day.strftime("%a"),
+            "vouchers_sent": len(sent), "vouchers_accepted": len(nos & accepted_keys), "paid": len(paid),
+            "paid_amount": _yuan(sum(p.amount_fen for p in paid)),
+            "receipts_returned": sum(1 for no in nos if no in tcore.receipts),
+            "clearing_requests": len(normal),
+            "clearing_accepted": sum(1 for f in normal if f.state == "accepted"),
+            "clearing_rejected": sorted(f"{f.voucher_no}: {f.reason}" for f in normal if f.state == "rejected"),
+            "cleared_amount": _yuan(sum(f.cleared_fen for f in normal)),
+            "advances": len(advances), "advanced_amount": _yuan(sum(p.amount_fen for p in advances)),
+            "replenishments": len(repl), "replenishments_accepted": sum(1 for f in repl if f.state == "accepted"),
+            "replenished_amount": _yuan(sum(f.cleared_fen for f in repl)),
+            "tsa_debits": _yuan(tsa_debits_by_day.get(day, 0)),
+            "statement_end_balance": _yuan(statement.end_fen) if statement else None,
+            "ledger_tsa_at_close": _yuan(snap["tsa_fen"]) if snap else None,
+            "statement_matches_ledger": bool(statement and snap and statement.end_fen == snap["tsa_fen"]),
+            "statement_as_expected": bool(statement and statement.ok),
+            "zero_balance_accounts_at_zero": bool(snap) and not snap.get("zba_not_zero"),
+        })
+
+    balances: dict[str, dict[str, dict[str, Any]]] = {}
+    ledger_ok: dict[str, str | None] = {}
+    zero_flagged: dict[str, list[str]] = {}
+    for owner, ledger in ledgers.items():
+        try:
+            await ledger.check_invariants()
+            ledger_ok[owner] = None
+        except Exception as exc:  # noqa: BLE001 - reported as a failed invariant
+            ledger_ok[owner] = str(exc)
+        bal = await ledger.balances()
+        balances[owner] = {aid: {"balance": _yuan(fen), "balance_fen": fen} for aid, fen in bal.items()}
+        zero_flagged[owner] = [aid for aid in bal
+                               if (await ledger.account(aid)).flags & AccountFlags.ZERO_AT_CLOSE]
+    pboc_bal = {a: v["balance_fen"] for a, v in balances[world.pboc.id].items()}
+
+    inv: dict[str, dict[str, Any]] = {}
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        inv[name] = {"ok": bool(ok), "detail": detail}
+
+    check("run_settled", settled, "every step settled (all messages delivered and acked)" if settled
+          else f"a step did not settle within {QUIESCE_REAL_S_MAX} s")
+    sums = {o: sum(v["balance_fen"] for v in b.values()) for o, b in balances.items()}
+    check("ledger_sums_to_zero", all(s == 0 for s in sums.values()) and all(e is None for e in ledger_ok.values()),
+          "; ".join(f"{o}: sum {_yuan(s)}" + (f" ({ledger_ok[o]})" if ledger_ok[o] else "") for o, s in sums.items()))
+    closes_checked = [d for d in [*run_days, final_day] if d in snapshots]
+    bad_closes = {d.isoformat(): s["zba_not_zero"] for d, s in snapshots.items() if s["zba_not_zero"]}
+    core_bad = [(str(d), a, _yuan(b)) for core in bcores.values() for d, a, b in core.unbalanced_closes]
+    check("zero_balance_accounts_at_zero_each_close",
+          len(closes_checked) == len(run_days) + 1 and not bad_closes and not core_bad,
+          f"{len(closes_checked)} closes checked, {sum(len(v) for v in zero_flagged.values())} zero-balance accounts"
+          + (f"; not zero: {bad_closes} {core_bad}" if bad_closes or core_bad else ""))
+    paid_count: dict[str, int] = {}
+    for p in payments:
+        if p.day is not None:
+            paid_count[p.key.voucher_no] = paid_count.get(p.key.voucher_no, 0) + 1
+    wrong_amount = [no for no, r in tcore.receipts.items() if r.paid_fen != tcore.vouchers[no].amount_fen]
+    missing = sorted(no for no in accepted_keys if paid_count.get(no) != 1 or no not in tcore.receipts)
+    extra = sorted(no for no in paid_count if no not in accepted_keys)
+    check("each_voucher_paid_exactly_once",
+          not missing and not extra and not wrong_amount and not tcore.duplicate_receipts and not refused,
+          f"{len(accepted_keys)} accepted, {sum(paid_count.values())} payments, {len(tcore.receipts)} receipts, "
+          f"{len(tcore.duplicate_receipts)} duplicate receipts, {len(refused)} refused by the gateway"
+          + (f"; not paid once or no receipt: {missing[:5]}" if missing else "")
+          + (f"; paid but never accepted: {extra[:5]}" if extra else "")
+          + (f"; amount differs: {wrong_amount[:5]}" if wrong_amount else ""))
+    tsa_debits = sum(tsa_debits_by_day.values())
+    cleared = sum(f.cleared_fen for f in filings)
+    paid_total = sum(p.amount_fen for p in payments if p.day is not None)
+    cleared_normal = sum(f.cleared_fen for f in filings if f.clear_type == 0)
+    advanced = sum(p.amount_fen for p in payments if p.day is not None and p.mode == "advance")
+    replenished = sum(f.cleared_fen for f in filings if f.clear_type == 1)
+    check("tsa_debits_equal_clearings", tsa_debits == cleared == paid_total,
+          f"TSA debits {_yuan(tsa_debits)}, clearings accepted {_yuan(cleared)} "
+          f"(same-day {_yuan(cleared_normal)} + replenishments {_yuan(replenished)}), paid {_yuan(paid_total)} "
+          f"(of which advances {_yuan(advanced)})")
+    check("advances_replenished", advanced == replenished and all(
+        balances[bid][core.accounts["reserve"]]["balance_fen"] == core.config.reserve_fen
+        for bid, core in bcores.items()),
+        f"advanced {_yuan(advanced)}, replenished {_yuan(replenished)}; every reserve back at {_yuan(RESERVE_FEN)}")
+    mirrors = {core.bank_code: balances[bid][core.accounts["pboc-clearing"]]["balance_fen"]
+               + pboc_bal.get(clearing_account(core.bank_code), 0) for bid, core in bcores.items()}
+    check("clearing_accounts_mirror", all(v == 0 for v in mirrors.values()),
+          "each bank's mirror of its clearing account equals the central bank's (they sum to 0)")
+    stmt_days = [r for r in day_rows if r["statement_end_balance"] is not None]
+    check("statements_match_ledger",
+          len(stmt_days) == len(day_rows) and all(r["statement_matches_ledger"] and r["statement_as_expected"]
+                                                  for r in day_rows),
+          f"{len(stmt_days)} daily 7401 statements for {len(day_rows)} business days; EndBalance = ledger TSA at "
+          "close and = the treasury's own expectation")
+    rejected = [f for f in filings if f.state != "accepted"]
+    check("clearing_requests_accepted", not rejected,
+          f"{len(filings)} clearing requests" + (f"; not accepted: {[(f.voucher_no, f.reason) for f in rejected]}"
+                                                  if rejected else ""))
+    alarms = [(s.role, a.code, a.message) for s in shells for a in s.alarms]
+    check("no_alarms", not alarms, f"{len(alarms)} alarms" + (f": {alarms[:5]}" if alarms else ""))
+
+    # the trace of one voucher: the first advance, else the first voucher
+    advance_nos = sorted(p.key.voucher_no for p in payments if p.mode == "advance" and p.day is not None)
+    pick_no = advance_nos[0] if advance_nos else min(accepted_keys, default=None)
+    trace: dict[str, Any] = {}
+    if pick_no is not None:
+        v = tcore.vouchers[pick_no]
+        key = VoucherKey(world.adm_div_code, str(v.day.year), v.vtcode, pick_no, 0)
+        events = await treasury_client.trace(key) or []
+        payment = next((p for p in payments if p.key.voucher_no == pick_no), None)
+        replenish = next((f for f in filings if payment is not None and payment.filing == f.voucher_no), None)
+        trace = {"voucher": str(key), "vtcode": v.vtcode, "amount": _yuan(v.amount_fen), "bank": v.bank,
+                 "sent_at": v.send_at.isoformat(), "mode": payment.mode if payment else None,
+                 "cleared_by": replenish.voucher_no if replenish else None,
+                 "events": [{"business_time": e.get("business_time"), "step": e.get("step"),
+                             "participant": e.get("participant"), "flag": e.get("flag"),
+                             "detail": e.get("detail")} for e in events]}
+
+    return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv,
+            "balances": balances, "trace": trace}
+
+
+def tshell_sent(shells: Sequence[Any]) -> list[Any]:
+    return [item for s in shells if s.role == "treasury" for item in s.sent]
+
+
+# ---------------------------------------------------------------------------------- text output
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
+    out = []
+    for n, row in enumerate(cells):
+        parts = []
+        for i, c in enumerate(row):
+            pad = " " * (widths[i] - _width(c))
+            parts.append(pad + c if (align[i:i + 1] == "r") else c + pad)
+        out.append("  ".join(parts).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def render_text(report: dict[str, Any]) -> str:
+    run = report["run"]
+    lines = [f"tgw demo: seed {run['seed']}, {run['vouchers_per_day']} vouchers per business day, "
+             f"days {', '.join(run['days'])} (+ replenishment on {run['replenishment_day']}), "
+             f"{run['elapsed_s']} s", ""]
+    pay_rows, clear_rows = [], []
+    for d in report["days"]:
+        day = f"{d['date']} {d['weekday']}"
+        pay_rows.append([day, d["vouchers_sent"], d["vouchers_accepted"], d["paid"], d["paid_amount"],
+                         d["receipts_returned"], d["advances"], d["advanced_amount"]])
+        clear_rows.append([day, f"{d['clearing_accepted']}/{d['clearing_requests']}",
+                           "; ".join(d["clearing_rejected"]) or "-", d["cleared_amount"],
+                           f"{d['replenishments_accepted']}/{d['replenishments']}", d["replenished_amount"],
+                           d["tsa_debits"], d["statement_end_balance"] or "-", d["ledger_tsa_at_close"] or "-",
+                           "yes" if d["zero_balance_accounts_at_zero"] else "NO"])
+    lines.append("Payments per business day (yuan)")
+    lines.append(_table(["day", "vouchers sent", "accepted", "paid", "paid amount", "receipts", "advances",
+                         "advanced amount"], pay_rows, "lrrrrrrr"))
+    lines += ["", "Clearing and the treasury single account per business day (yuan)"]
+    lines.append(_table(["day", "2301 ok/filed", "rejected", "cleared", "ClearType 1 ok/filed", "replenished",
+                         "TSA debits", "7401 EndBalance", "ledger TSA at close", "ZBA = 0 at close"], clear_rows,
+                        "lrlrrrrrrl"))
+    lines += ["", "Ledger balances (yuan)"]
+    brows = [[owner, aid, v["balance"]] for owner, accts in report["balances"].items() for aid, v in accts.items()]
+    lines.append(_table(["books of", "account", "balance"], brows, "llr"))
+    lines += ["", "Invariants"]
+    lines.append(_table(["invariant", "held", "detail"],
+                        [[n, "yes" if i["ok"] else "NO", i["detail"]] for n, i in report["invariants"].items()]))
+    trace = report.get("trace") or {}
+    if trace:
+        lines += ["", f"Trace of {trace['voucher']} ({trace['vtcode']}, {trace['amount']} yuan to {trace['bank']}, "
+                  f"sent {trace['sent_at']}, paid as {trace['mode']}, cleared by {trace['cleared_by']})"]
+        lines.append(_table(["business time", "flag", "step", "participant", "detail"],
+                            [[e["business_time"], e["flag"], e["step"], e["participant"],
+                              _short(e["detail"])] for e in trace["events"]]))
+    lines += ["", "all invariants held" if report["ok"] else "SOME INVARIANTS FAILED"]
+    return "\n".join(lines)
+
+
+def _short(text: Any, limit: int = 70) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= limit else s[:limit - 1] + "…"

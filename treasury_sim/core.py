@@ -1,0 +1,326 @@
+"""The treasury core (财政 / 国库支付中心) as a sans-IO core: plan + voucher + time → effects.
+
+`TreasuryCore` never awaits, never reads a clock and draws every random number from a
+`random.Random` seeded by (seed, day), so a day's vouchers are the same bytes on every run.
+Entry points `on_time(now)` and `on_voucher(doc, flag, now, return_reason=None)` return
+`gateway.effects` values.
+
+**The day (each business day of the run).**
+
+| time                            | action                                                                  |
+|---------------------------------|-------------------------------------------------------------------------|
+| `quota_time` (08:30)            | plan the day (N vouchers: bank, 5201 or 8202, amount, unit, send time); send per bank a 5108 (direct) and a 5106 (authorized) clearing quota notice: the planned payments by first-level unit (SupDepCode) plus `quota_margin_pct` |
+| `window_start`..`window_end`    | most vouchers, at `slot_minutes` slots (09:00-15:20: before the banks' 15:30 clearing filing) |
+| clearing cutoff..`late_end`     | `late_share_pct` of them (16:00-16:50): the banks pay these as advances from the reserve |
+
+**What comes back.**
+
+* 5201 / 8202 receipts (flag 1): matched to the original by VoucherNo; XPayAmt must equal
+  PayAmt. A second receipt for the same voucher is a double payment (Alarm
+  `duplicate-conflict`); a receipt for nothing it sent, `unknown-original`.
+* 7401 daily TSA statements: checked against what the treasury expects from its own plan:
+  the day's debits are its vouchers sent before the cutoff that day plus the advances of the
+  previous business day (replenished that morning); BeginBalance follows from the opening
+  balance and the earlier days. A difference is an Alarm `amount-mismatch` and is kept in
+  `statements` (never netted away).
+* 7403 refund advices and 3502 reconciliations: recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from gateway.calendar import BusinessCalendar
+from gateway.clock import ClockConfig, at, replenishment_day
+from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
+from messages.envelope import VoucherKey
+from messages.errors import InputError
+from messages.factory import payment_voucher, quota_notice
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc, parse_voucher
+
+__all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
+
+QUOTA_VTCODE = {"11": "5108", "12": "5106"}
+VOUCHERS_PER_DAY_MAX = 100_000  # a big city's busiest day is a few tens of thousands
+
+
+def _ymd(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+@dataclass(frozen=True, slots=True)
+class TreasuryConfig:
+    """Who the treasury pays through and how its days look. Synthetic defaults."""
+
+    banks: tuple[tuple[str, str], ...] = (("999100000001", "示例银行甲分行"), ("999100000002", "示例银行乙分行"))
+    adm_div_code: str = "990100"
+    first_day: dt.date = dt.date(2026, 2, 13)
+    days: int = 3
+    vouchers_per_day: int = 200
+    seed: int = 1
+    quota_time: dt.time = dt.time(8, 30)
+    window_start: dt.time = dt.time(9, 0)
+    window_end: dt.time = dt.time(15, 20)
+    late_end: dt.time = dt.time(16, 50)  # late vouchers go from the clearing cutoff to here
+    slot_minutes: int = 5
+    late_share_pct: int = 10
+    authorized_share_pct: int = 40
+    amount_min_fen: int = 100_00
+    amount_max_fen: int = 50_000_00
+    quota_margin_pct: int = 10
+    tsa_opening_fen: int = 0  # the TSA balance the treasury expects the first statement to open with
+
+    def __post_init__(self) -> None:
+        if not self.banks:
+            raise ValueError("a treasury pays through at least one bank")
+        if not 0 <= self.vouchers_per_day <= VOUCHERS_PER_DAY_MAX:
+            raise ValueError(f"vouchers_per_day must be 0..{VOUCHERS_PER_DAY_MAX}")
+        if self.days < 1:
+            raise ValueError("days must be >= 1")
+        for name in ("late_share_pct", "authorized_share_pct", "quota_margin_pct"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name} must be 0..100")
+        if not 0 < self.amount_min_fen <= self.amount_max_fen:
+            raise ValueError("need 0 < amount_min_fen <= amount_max_fen")
+        if not self.quota_time < self.window_start < self.window_end:
+            raise ValueError("need quota_time < window_start < window_end")
+        if not 1 <= self.slot_minutes <= 60:
+            raise ValueError("slot_minutes must be 1..60")
+
+
+@dataclass(slots=True)
+class PlannedVoucher:
+    day: dt.date
+    send_at: dt.datetime
+    vtcode: str
+    voucher_no: str
+    bank: str
+    amount_fen: int
+    sup_dep: tuple[str, str]
+    late: bool  # sent after the clearing cutoff: the bank advances it
+    doc: VoucherDoc
+    sent: bool = False
+
+    @property
+    def pay_type(self) -> str:
+        return "11" if self.vtcode == "5201" else "12"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    key: VoucherKey
+    paid_date: str
+    paid_fen: int
+    serial: str
+    received_at: dt.datetime
+    return_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementCheck:
+    day: dt.date
+    begin_fen: int
+    debit_fen: int
+    credit_fen: int
+    end_fen: int
+    expected_begin_fen: int
+    expected_debit_fen: int
+
+    @property
+    def ok(self) -> bool:
+        return (self.begin_fen == self.expected_begin_fen and self.debit_fen == self.expected_debit_fen
+                and self.end_fen == self.begin_fen + self.credit_fen - self.debit_fen)
+
+
+@dataclass(slots=True)
+class _DayPlan:
+    vouchers: list[PlannedVoucher]
+    quota_notices: list[SendVoucher] = field(default_factory=list)
+
+
+class TreasuryCore:
+    def __init__(self, config: TreasuryConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> None:
+        if not config.window_end < clock_config.clearing_cutoff < config.late_end:
+            raise ValueError("need window_end < clearing cutoff < late_end")
+        if not config.late_end < clock_config.bank_system_close:
+            raise ValueError("late vouchers must reach the banks before their system closes")
+        self.config = config
+        self.calendar = calendar
+        self.clock_config = clock_config
+        first = config.first_day if calendar.is_business_day(config.first_day) else \
+            calendar.next_business_day(config.first_day)
+        self.days: list[dt.date] = [first]
+        while len(self.days) < config.days:
+            self.days.append(calendar.next_business_day(self.days[-1]))
+        self.plans: dict[dt.date, _DayPlan] = {}
+        self.vouchers: dict[str, PlannedVoucher] = {}  # VoucherNo → plan
+        self.receipts: dict[str, Receipt] = {}  # VoucherNo → the first receipt
+        self.duplicate_receipts: list[Receipt] = []
+        self.statements: dict[dt.date, StatementCheck] = {}
+        self.other: list[tuple[str, dt.datetime]] = []  # (voucher key, received) of 7403 / 3502 ...
+        self._cursor: dt.datetime | None = None
+
+    # --- planning (pure, seeded) --------------------------------------------------------
+
+    def plan(self, day: dt.date) -> _DayPlan:
+        if day in self.plans:
+            return self.plans[day]
+        c = self.config
+        rng = random.Random(f"{c.seed}:{day.isoformat()}")
+        regular_slots = _slots(day, c.window_start, c.window_end, c.slot_minutes)
+        late_slots = _slots(day, self.clock_config.clearing_cutoff, c.late_end, c.slot_minutes)
+        vouchers = []
+        for i in range(1, c.vouchers_per_day + 1):
+            bank = rng.choice(c.banks)[0]
+            vtcode = "8202" if rng.randrange(100) < c.authorized_share_pct else "5201"
+            late = rng.randrange(100) < c.late_share_pct
+            send_at = rng.choice(late_slots if late else regular_slots)
+            amount = rng.randint(c.amount_min_fen, c.amount_max_fen)
+            no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{_ymd(day)}{i:05d}"
+            data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=bank, amount_fen=amount,
+                                   adm_div_code=c.adm_div_code, vtcode=vtcode, details=rng.randint(1, 3), rng=rng)
+            doc = parse_voucher(data)
+            vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount,
+                                           (doc.get("SupDepCode"), doc.get("SupDepName")), late, doc))
+        vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
+        plan = _DayPlan(vouchers)
+        for bank, _ in c.banks:
+            for pay_type, vtcode in QUOTA_VTCODE.items():
+                by_dep: dict[tuple[str, str], int] = {}
+                for v in vouchers:
+                    if v.bank == bank and v.pay_type == pay_type:
+                        by_dep[v.sup_dep] = by_dep.get(v.sup_dep, 0) + v.amount_fen
+                if not by_dep:
+                    continue
+                lines = [(code, name, fen + fen * c.quota_margin_pct // 100)
+                         for (code, name), fen in sorted(by_dep.items())]
+                no = f"QE{_ymd(day)}{bank[-4:]}{pay_type}"
+                qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank,
+                                                  amounts_by_unit=lines, adm_div_code=c.adm_div_code, vtcode=vtcode))
+                plan.quota_notices.append(SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc"))
+        self.plans[day] = plan
+        for v in vouchers:
+            self.vouchers[v.voucher_no] = v
+        return plan
+
+    # --- entry points -------------------------------------------------------------------
+
+    def on_time(self, now: dt.datetime) -> list[Effect]:
+        effects = self._catch_up(now)
+        wake = self._next_event_after(now)
+        if wake is not None:
+            effects.append(WakeAt(wake))
+        return effects
+
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime, *,
+                   return_reason: str | None = None) -> list[Effect]:
+        effects = self._catch_up(now)
+        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), flag)
+        try:
+            if flag == 1 and doc.vtcode in ("5201", "8202"):
+                effects += self._receipt(doc, key, now, return_reason)
+            elif flag == 0 and doc.vtcode == "7401":
+                effects += self._statement(doc, key)
+            elif doc.vtcode in ("7403", "3502"):
+                self.other.append((str(key), now))
+            else:
+                effects.append(Alarm("not-authorized", f"the treasury does not handle VtCode {doc.vtcode} "
+                                     f"flag {flag}", str(key)))
+        except InputError as exc:
+            effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
+        return effects
+
+    # --- the schedule -------------------------------------------------------------------
+
+    def _next_event_after(self, t: dt.datetime) -> dt.datetime | None:
+        for day in self.days:
+            quota = at(day, self.config.quota_time)
+            if quota > t:
+                return quota
+            plan = self.plans.get(day)
+            if plan is not None:
+                for v in plan.vouchers:
+                    if v.send_at > t and not v.sent:
+                        return v.send_at
+        return None
+
+    def _catch_up(self, now: dt.datetime) -> list[Effect]:
+        effects: list[Effect] = []
+        if self._cursor is None:
+            self._cursor = now - dt.timedelta(microseconds=1)
+        for day in self.days:
+            quota = at(day, self.config.quota_time)
+            if self._cursor < quota <= now:
+                effects += self.plan(day).quota_notices
+            plan = self.plans.get(day)
+            if plan is None:
+                continue
+            for v in plan.vouchers:
+                if not v.sent and v.send_at <= now:
+                    v.sent = True
+                    effects.append(SendVoucher(v.vtcode, 0, v.doc.head(), tuple(v.doc.details()), "bank"))
+        self._cursor = max(self._cursor, now)
+        return effects
+
+    # --- what comes back ----------------------------------------------------------------
+
+    def _receipt(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime,
+                 return_reason: str | None) -> list[Effect]:
+        planned = self.vouchers.get(doc.get("VoucherNo"))
+        if planned is None or planned.vtcode != doc.vtcode:
+            return [Alarm("unknown-original", "a receipt for a voucher the treasury never sent", str(key))]
+        paid = parse_fen(doc.get("XPayAmt") or "0.00")
+        receipt = Receipt(key, doc.get("XPayDate"), paid, doc.get("XAgentBusinessNo"), now, return_reason)
+        if planned.voucher_no in self.receipts:
+            self.duplicate_receipts.append(receipt)
+            return [Alarm("duplicate-conflict", f"a second receipt for {planned.voucher_no}: paid twice?", str(key))]
+        self.receipts[planned.voucher_no] = receipt
+        if return_reason is None and paid != planned.amount_fen:
+            return [Alarm("amount-mismatch", f"paid {fen_to_str(paid)} of {fen_to_str(planned.amount_fen)}",
+                          str(key))]
+        return []
+
+    def expected_debit_fen(self, day: dt.date) -> int:
+        """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff
+        (cleared that day) and the late ones of the day the reserve is replenished for."""
+        total = 0
+        for v in self.vouchers.values():
+            cleared_that_day = not v.late and v.day == day
+            replenished_that_day = v.late and replenishment_day(v.day, self.calendar) == day
+            if cleared_that_day or replenished_that_day:
+                total += v.amount_fen
+        return total
+
+    def expected_balance_before(self, day: dt.date) -> int:
+        days = {v.day for v in self.vouchers.values()} | {replenishment_day(d, self.calendar) for d in self.days}
+        return self.config.tsa_opening_fen - sum(self.expected_debit_fen(d) for d in days if d < day)
+
+    def _statement(self, doc: VoucherDoc, key: VoucherKey) -> list[Effect]:
+        day = dt.datetime.strptime(doc.get("StatementDate"), "%Y%m%d").date()
+        check = StatementCheck(day, parse_fen(doc.get("BeginBalance")), parse_fen(doc.get("DebitAmt")),
+                               parse_fen(doc.get("CreditAmt")), parse_fen(doc.get("EndBalance")),
+                               self.expected_balance_before(day), self.expected_debit_fen(day))
+        self.statements[day] = check
+        if check.ok:
+            return []
+        return [Alarm("amount-mismatch", f"7401 of {day}: begin {fen_to_str(check.begin_fen)} (expected "
+                      f"{fen_to_str(check.expected_begin_fen)}), debits {fen_to_str(check.debit_fen)} (expected "
+                      f"{fen_to_str(check.expected_debit_fen)}), end {fen_to_str(check.end_fen)}", str(key))]
+
+    # --- reading ------------------------------------------------------------------------
+
+    def sent_vouchers(self, day: dt.date | None = None) -> list[PlannedVoucher]:
+        return [v for v in self.vouchers.values() if v.sent and (day is None or v.day == day)]
+
+
+def _slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.datetime]:
+    slots = []
+    t = at(day, start)
+    stop = at(day, end)
+    while t < stop:
+        slots.append(t)
+        t += dt.timedelta(minutes=minutes)
+    return slots

@@ -1,0 +1,25 @@
+"""The treasury's thin async shell: a `gateway.sim_shell.SimShell` in the treasury role.
+
+Time → `TreasuryCore.on_time` (quota notices at 08:30, payment vouchers at their slots);
+inbox → `on_voucher` (receipts, 7401 statements). The treasury keeps no ledger here: its
+books are the TSA at the central bank, which it checks through the 7401 statements.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.client import GatewayClient
+from gateway.sim_shell import SimShell
+from messages.signing import Signer
+
+from .core import TreasuryCore
+
+__all__ = ["TreasuryShell"]
+
+
+class TreasuryShell(SimShell):
+    core: TreasuryCore
+
+    def __init__(self, core: TreasuryCore, client: GatewayClient, signer: Signer, clock: Any) -> None:
+        super().__init__(core, client, None, signer, "treasury", clock)
