@@ -468,7 +468,7 @@ class BankCore:
             balance = self.balances.get(account, 0)
             if balance != 0:
                 self.unbalanced_closes.append((day, account, balance))
-                effects.append(Alarm("amount-mismatch", f"zero-balance account {account} stands at "
+                effects.append(Alarm("zero-balance-not-zero", f"zero-balance account {account} stands at "
                                      f"{fen_to_str(balance)} at the close of {day}"))
         return effects
 

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "wrong-day": "the voucher is for another business day than the current one",
     "outside-window": "a clearing-reserve replenishment arrived outside the morning replenishment window",
     "insufficient-funds": "the treasury single account does not hold enough to pay the amount",
+    "zero-balance-not-zero": "a zero-balance account does not stand at zero at the day's close",
     "calendar-out-of-range": "the business calendar does not know that date",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
     # ledger

@@ -123,7 +123,7 @@ def test_rejected_clearing_is_an_alarm_and_the_zba_stays_negative() -> None:
     assert [(type(e), getattr(e, "code", None)) for e in effects] == [(Alarm, "over-quota")]
     assert core.filings[request.head["VoucherNo"]].state == "rejected"
     close = core.on_time(t("2026-03-16", "17:00"))
-    assert [e.code for e in close if isinstance(e, Alarm)] == ["amount-mismatch"]
+    assert [e.code for e in close if isinstance(e, Alarm)] == ["zero-balance-not-zero"]
     assert core.unbalanced_closes == [(dt.date(2026, 3, 16), account_ids(BANK)["zba-finance"], -700_00)]
 
 
