@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -100,24 +101,37 @@ def build_clock(cfg: ServerConfig) -> BusinessClock:
 CLOCK_PUBLISH_LIVE_S = 60.0  # a live clock is announced once a minute; a simulated one on every move
 
 
-async def publish_clock(clock: BusinessClock, mqtt: Any) -> None:
-    """Keep `tgw/v1/clock` (retained) telling participants the business time and next cutoffs."""
+def clock_publisher(clock: BusinessClock, mqtt: Any) -> Coroutine[Any, Any, None]:
+    """Keep `tgw/v1/clock` (retained) telling participants the business time and next cutoffs.
+
+    The change subscription is taken here, synchronously, so a move of the clock that happens
+    before the returned coroutine first runs is not missed.
+    """
     from .http_app import clock_view
+
+    changed = asyncio.Event()
+    unsubscribe = clock.on_change(lambda _now: changed.set()) if clock.is_simulated else None
 
     async def once() -> None:
         try:
             await mqtt.publish_clock(clock_view(clock))
-        except Exception as exc:  # noqa: BLE001 - the broker may be down; the next tick retries
+        except Exception as exc:  # noqa: BLE001 - the broker may be down; the next change retries
             log.warning("clock.publish_failed", error=str(exc))
 
-    await once()
-    if clock.is_simulated:
-        async for _ in clock.changes():
-            await once()
-    else:
-        while True:
-            await asyncio.sleep(CLOCK_PUBLISH_LIVE_S)
-            await once()
+    async def run() -> None:
+        try:
+            while True:
+                changed.clear()
+                await once()
+                if unsubscribe is not None:
+                    await changed.wait()
+                else:
+                    await asyncio.sleep(CLOCK_PUBLISH_LIVE_S)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
+    return run()
 
 
 @dataclass
@@ -176,7 +190,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
              clock=cfg.clock_mode, db=cfg.db.split("@")[-1])
     server = RunningServer(gateway, runner, mqtt, http_url)
     if mqtt is not None and gateway.clock is not None:
-        server.background.append(asyncio.create_task(publish_clock(gateway.clock, mqtt), name="clock-publisher"))
+        server.background.append(asyncio.create_task(clock_publisher(gateway.clock, mqtt), name="clock-publisher"))
     return server
 
 

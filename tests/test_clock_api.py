@@ -1,0 +1,122 @@
+"""The business clock at the edges: GET/POST /v1/clock, `tgw/v1/clock` on MQTT, `tgw clock`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import aiomqtt
+import pytest
+from mqtt_broker import MosquittoBroker
+
+from gateway.cli import main as tgw_main
+from gateway.clock import TZ
+from gateway.server import RunningServer, ServerConfig, start_server
+from gateway.world import DevWorld
+
+GW_USER, GW_PASSWORD = "tgw-gateway", "clock-test-secret"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> DevWorld:
+    return DevWorld.create(tmp_path / "world")
+
+
+def _config(world: DevWorld, tmp_path: Path, **kw: Any) -> ServerConfig:
+    return ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
+                        db=f"sqlite:///{tmp_path / 'gw.db'}", http_port=0, **kw)
+
+
+async def _call(server: RunningServer, token: str, method: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session, \
+            session.request(method, f"{server.http_url}/v1/clock", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_simulated_clock_is_read_and_advanced_over_http(world: DevWorld, tmp_path: Path) -> None:
+    server = await start_server(_config(world, tmp_path, clock_mode="simulated",
+                                        clock_start="2025-09-30T15:59:00+08:00"))
+    token = world.treasury.token
+    try:
+        status, view = await _call(server, token, "GET")
+        assert status == 200 and view["simulated"] is True
+        assert view["now"] == "2025-09-30T15:59:00+08:00" and view["business_day"] is True
+        names = [c["name"] for c in view["next_cutoffs"]]
+        assert names[0] == "clearing-cutoff" and view["next_cutoffs"][0]["at"] == "2025-09-30T16:00:00+08:00"
+
+        status, view = await _call(server, token, "POST", {"advance_to": "2025-10-01T09:00:00+08:00"})
+        assert status == 200 and view["now"] == "2025-10-01T09:00:00+08:00"
+        assert view["business_day"] is False  # National Day
+        # The next clearing cutoff after the holiday is on 2025-10-09.
+        cutoffs = {c["name"]: c["at"] for c in view["next_cutoffs"]}
+        assert cutoffs["clearing-cutoff"] == "2025-10-09T16:00:00+08:00"
+
+        status, err = await _call(server, token, "POST", {"advance_to": "2025-09-01T09:00:00+08:00"})
+        assert status == 409 and err["code"] == "clock-refused"  # time never runs backwards
+        status, err = await _call(server, token, "POST", {"advance_to": "2025-10-02T09:00:00"})
+        assert status == 400 and "offset" in err["message"]
+        status, err = await _call(server, token, "POST", {"nothing": 1})
+        assert status == 400
+        status, err = await _call(server, "wrong-token", "GET")
+        assert status == 401 and err["code"] == "unauthenticated"
+    finally:
+        await server.stop()
+
+
+async def test_live_clock_cannot_be_advanced(world: DevWorld, tmp_path: Path) -> None:
+    server = await start_server(_config(world, tmp_path))
+    try:
+        status, view = await _call(server, world.treasury.token, "GET")
+        assert status == 200 and view["simulated"] is False
+        now = dt.datetime.fromisoformat(view["now"])
+        assert abs((now - dt.datetime.now(TZ)).total_seconds()) < 60
+        status, err = await _call(server, world.treasury.token, "POST", {"advance_by_s": 60})
+        assert status == 409 and err["code"] == "clock-live"
+    finally:
+        await server.stop()
+
+
+@pytest.mark.mqtt
+async def test_clock_is_published_retained_on_mqtt(world: DevWorld, tmp_path: Path) -> None:
+    broker = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
+    try:
+        cfg = _config(world, tmp_path, clock_mode="simulated", clock_start="2026-02-13T09:00:00+08:00",
+                      mqtt_url=f"mqtt://{GW_USER}:{GW_PASSWORD}@{broker.host}:{broker.port}")
+        server = await start_server(cfg)
+        try:
+            await server.mqtt.wait_connected(10)
+            await server.gateway.clock.advance_to(dt.datetime(2026, 2, 14, 8, 0, tzinfo=TZ))
+            bank = world.participants["bank-a"]
+            # A participant connecting later still learns the time: the message is retained.
+            seen: list[dict[str, Any]] = []
+            async with aiomqtt.Client(broker.host, broker.port, username=bank.id, password=bank.mqtt_password,
+                                      identifier=f"{bank.id}-clock-reader") as client:
+                await client.subscribe("tgw/v1/clock", qos=1)
+                async with asyncio.timeout(10):
+                    async for message in client.messages:
+                        seen.append(json.loads(bytes(message.payload)))
+                        if seen[-1]["now"].startswith("2026-02-14T08:00"):
+                            break
+            assert seen[-1]["simulated"] is True
+            assert seen[-1]["business_day"] is True  # 2026-02-14 is a make-up working Saturday
+        finally:
+            await server.stop()
+    finally:
+        broker.stop()
+
+
+def test_tgw_clock_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert tgw_main(["clock", "--at", "2026-02-14T16:10:00+08:00", "--format", "json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+    assert view["business_day"] is True
+    first = view["next_cutoffs"][0]
+    assert first == {"name": "urgent-cutoff", "at": "2026-02-14T16:30:00+08:00"}
+
+    assert tgw_main(["clock", "--at", "2027-03-01T10:00:00+08:00"]) == 2
+    err = capsys.readouterr().err
+    assert "calendar-out-of-range" in err and "2027-03-01" in err
