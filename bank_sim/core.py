@@ -59,6 +59,7 @@ from gateway.calendar import BusinessCalendar
 from gateway.clock import ClockConfig, at, replenishment_day
 from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
 from ledger.model import Account, AccountFlags, Transfer
+from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.errors import CODES, InputError
 from messages.money import fen_to_str, parse_fen
@@ -80,15 +81,6 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 DECISIONS_MAX = 1_000_000
 
 
-def _ymd(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def _parse_ymd(text: str) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        return None
 
 
 def account_ids(bank_code: str) -> dict[str, str]:
@@ -359,11 +351,11 @@ class BankCore:
             self.reserve_balance_fen -= p.amount_fen
         p.day = now.date()
         self._serial += 1
-        p.serial = f"YH{self.bank_code[-4:]}{_ymd(p.day)}{self._serial:08d}"
+        p.serial = f"YH{self.bank_code[-4:]}{format_ymd(p.day)}{self._serial:08d}"
         kind = "advance" if p.mode == "advance" else ("direct-payment" if p.pay_type == "11" else "authorized-payment")
         effects.append(self._transfer(f"bank:{self.bank_code}:pay:{p.key}", p.account, self.accounts["payees"],
                                       p.amount_fen, kind, str(p.key), p.day))
-        head = {**doc.head(), "XPayDate": _ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
+        head = {**doc.head(), "XPayDate": format_ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
                 "XAgentBusinessNo": p.serial}
         effects.append(SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", original=doc.data,
                                    encoding=doc.encoding))
@@ -405,7 +397,7 @@ class BankCore:
         today = when.date()
         for (pay_type, fund_type), group in sorted(groups.items()):
             self._filing_seq += 1
-            no = f"HK{self.bank_code[-4:]}{_ymd(today)}{self._filing_seq:05d}"
+            no = f"HK{self.bank_code[-4:]}{format_ymd(today)}{self._filing_seq:05d}"
             by_dep: dict[tuple[str, str], int] = {}
             by_account: dict[str, int] = {}
             for p in group:
@@ -417,9 +409,9 @@ class BankCore:
                                       [p.key for p in group])
             head = {
                 "Id": f"V2301{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(today.year),
-                "VouDate": _ymd(today), "VoucherNo": no, "PayBankCode": self.bank_code,
+                "VouDate": format_ymd(today), "VoucherNo": no, "PayBankCode": self.bank_code,
                 "PayBankName": self.config.bank_name, "ClearBankCode": self.config.clear_bank_code,
-                "ClearBankName": self.config.clear_bank_name, "ClearDate": _ymd(clear_date),
+                "ClearBankName": self.config.clear_bank_name, "ClearDate": format_ymd(clear_date),
                 "PayTypeCode": pay_type, "FundTypeCode": fund_type[0], "FundTypeName": fund_type[1],
                 "UrgentFlag": "0", "ClearType": str(clear_type), "PayAmt": fen_to_str(total),
             }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import cache
 
 from lxml import etree
 
 from .catalog import VoucherType
+from .dates import parse_ymd
 from .errors import InputError, Issue
 from .money import fen_to_str, parse_fen
 from .schema import element_order
@@ -32,9 +32,7 @@ def _date_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
         text = (elem.text or "").strip()
         if len(text) != 8 or not text.isdigit():
             continue  # empty X-fields are allowed on originals; patterns are the XSD's job
-        try:
-            dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-        except ValueError:
+        if parse_ymd(text) is None:
             issues.append(Issue("bad-date", f"{elem.tag} {text!r} is not a real calendar date",
                                 elem.sourceline, elem.getroottree().getpath(elem)))
     return issues

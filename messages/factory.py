@@ -10,6 +10,7 @@ import itertools
 import random
 from collections.abc import Sequence
 
+from .dates import format_ymd
 from .money import fen_to_str
 from .voucher import build_voucher
 
@@ -45,7 +46,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
     amounts = split_fen(amount_fen, min(details, amount_fen), rng)
     head = {
         "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
-        "VouDate": vou_date.strftime("%Y%m%d"), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
         "FundTypeName": "一般公共预算资金", "PayTypeCode": "11" if vtcode == "5201" else "12",
         "SupDepCode": sup_code, "SupDepName": sup_name, "AgencyCode": agency_code, "AgencyName": agency_name,
         "PayeeAcctNo": f"9999{rng.randrange(10**12):012d}", "PayeeAcctName": "测试供应商有限公司",
@@ -70,11 +71,11 @@ def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
     total = sum(a for _, _, a in amounts_by_unit)
     head = {
         "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(clear_date.year),
-        "VouDate": clear_date.strftime("%Y%m%d"), "VoucherNo": voucher_no,
+        "VouDate": format_ymd(clear_date), "VoucherNo": voucher_no,
         "PayTypeCode": "11" if vtcode == "5108" else "12", "FundTypeCode": fund_type_code,
         "FundTypeName": "一般公共预算资金", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
         "ClearBankCode": "999000000001", "ClearBankName": "示例人民银行示例市分行国库",
-        "ClearDate": clear_date.strftime("%Y%m%d"), "PayAmt": fen_to_str(total),
+        "ClearDate": format_ymd(clear_date), "PayAmt": fen_to_str(total),
     }
     lines = [{"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
              for i, (code, name, fen) in enumerate(amounts_by_unit, start=1)]

@@ -83,6 +83,7 @@ from gateway.clock import (
 )
 from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
 from ledger.model import Account, AccountFlags, Transfer
+from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
@@ -121,15 +122,6 @@ def clearing_account(bank_code: str) -> str:
     return f"pboc:clearing:{bank_code}"
 
 
-def _ymd(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def _parse_ymd(text: str) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        return None
 
 
 # ---------------------------------------------------------------- config
@@ -407,7 +399,7 @@ class PbocCore:
         if key in self._notice_keys:
             return []  # the same notice again: already counted
         bank, pay_type = doc.get("PayBankCode"), QUOTA_PAY_TYPE[doc.vtcode]
-        clear_date = _parse_ymd(doc.get("ClearDate"))
+        clear_date = parse_ymd(doc.get("ClearDate"))
         amount = doc.amount_fen("PayAmt")
         details = doc.details()
         refusal: tuple[str, str] | None = None
@@ -436,7 +428,7 @@ class PbocCore:
             key=key,
             bank=doc.get("PayBankCode"),
             pay_type=doc.get("PayTypeCode"),
-            clear_date=_parse_ymd(doc.get("ClearDate")),
+            clear_date=parse_ymd(doc.get("ClearDate")),
             clear_type=1 if doc.get("ClearType") == "1" else 0,
             urgent=doc.get("UrgentFlag") == "1",
             amount_fen=doc.amount_fen("PayAmt"),
@@ -458,7 +450,7 @@ class PbocCore:
         refusal = self.check_clearing(r, now)
         if refusal is not None:
             serial = self._next_serial("RJ", today)
-            return [self._receipt(doc, {"XClearDate": _ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
+            return [self._receipt(doc, {"XClearDate": format_ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
                                   return_reason=f"{refusal[0]}: {refusal[1]}")]
         line = self.quotas[(r.bank, r.pay_type, r.clear_date)]
         kind = "clearing"
@@ -469,7 +461,7 @@ class PbocCore:
             line.used_fen += r.amount_fen
         serial = self._next_serial("RH", today)
         effects = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
-        effects.append(self._receipt(doc, {"XClearDate": _ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
+        effects.append(self._receipt(doc, {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
                                            "XPbocSerialNo": serial}))
         return effects
 
@@ -482,12 +474,12 @@ class PbocCore:
         amount = doc.amount_fen("PayAmt")
         effects = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
         serial = self._next_serial("RH", now.date())
-        effects.append(self._receipt(doc, {"XRefundDate": _ymd(day), "XRefundAmt": fen_to_str(amount)}))
+        effects.append(self._receipt(doc, {"XRefundDate": format_ymd(day), "XRefundAmt": fen_to_str(amount)}))
         head = {
             "Id": f"V7403{serial}", "AdmDivCode": doc.get("AdmDivCode"), "StYear": str(now.year),
-            "VouDate": _ymd(now.date()), "VoucherNo": serial,
+            "VouDate": format_ymd(now.date()), "VoucherNo": serial,
             "OriVtCode": "2302", "OriVoucherNo": doc.get("VoucherNo"), "OriVouDate": doc.get("VouDate"),
-            "CreditDate": _ymd(day), "PayBankCode": doc.get("PayBankCode"), "PayBankName": doc.get("PayBankName"),
+            "CreditDate": format_ymd(day), "PayBankCode": doc.get("PayBankCode"), "PayBankName": doc.get("PayBankName"),
             "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
             "PayTypeCode": doc.get("PayTypeCode"), "FundTypeCode": doc.get("FundTypeCode"),
             "FundTypeName": doc.get("FundTypeName"), "AcctNo": self.config.tsa_acct_no,
@@ -529,7 +521,7 @@ class PbocCore:
 
     def _next_serial(self, prefix: str, day: dt.date) -> str:
         self._serial += 1
-        return f"{prefix}{_ymd(day)}{self._serial:010d}"
+        return f"{prefix}{format_ymd(day)}{self._serial:010d}"
 
     def balance_before(self, day: dt.date) -> int:
         """The TSA balance at the start of `day`, from the core's own record."""
@@ -542,9 +534,9 @@ class PbocCore:
     # --- statements -----------------------------------------------------------------------
 
     def _statement_head(self, vtcode: str, prefix: str, day: dt.date) -> dict[str, str]:
-        no = f"{prefix}{_ymd(day)}"
+        no = f"{prefix}{format_ymd(day)}"
         return {"Id": f"V{vtcode}{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(day.year),
-                "VouDate": _ymd(day), "VoucherNo": no}
+                "VouDate": format_ymd(day), "VoucherNo": no}
 
     def _daily_statement(self, day: dt.date) -> SendVoucher | None:
         moves = self.movements.get(day, [])
@@ -554,7 +546,7 @@ class PbocCore:
         debit = sum(m.amount_fen for m in moves if m.direction == "D")
         credit = sum(m.amount_fen for m in moves if m.direction == "C")
         head = {
-            **self._statement_head("7401", "RZ", day), "StatementDate": _ymd(day),
+            **self._statement_head("7401", "RZ", day), "StatementDate": format_ymd(day),
             "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
             "AcctNo": self.config.tsa_acct_no, "AcctName": self.config.tsa_acct_name,
             "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
@@ -582,7 +574,7 @@ class PbocCore:
         debit = sum(debits.values())
         credit = sum(m.amount_fen for m in moves if m.direction == "C")
         head = {
-            **self._statement_head("3502", "GKDZ", day), "BeginDate": _ymd(start), "EndDate": _ymd(end),
+            **self._statement_head("3502", "GKDZ", day), "BeginDate": format_ymd(start), "EndDate": format_ymd(end),
             "ClearBankCode": self.config.clear_bank_code, "ClearBankName": self.config.clear_bank_name,
             "AcctNo": self.config.tsa_acct_no, "AcctName": self.config.tsa_acct_name,
             "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from gateway.calendar import BusinessCalendar
 from gateway.clock import ClockConfig, at, replenishment_day
 from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
+from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError
 from messages.factory import payment_voucher, quota_notice
@@ -46,9 +47,6 @@ __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "Tre
 QUOTA_VTCODE = {"11": "5108", "12": "5106"}
 VOUCHERS_PER_DAY_MAX = 100_000  # a big city's busiest day is a few tens of thousands
 
-
-def _ymd(day: dt.date) -> str:
-    return day.strftime("%Y%m%d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +177,7 @@ class TreasuryCore:
             late = rng.randrange(100) < c.late_share_pct
             send_at = rng.choice(late_slots if late else regular_slots)
             amount = rng.randint(c.amount_min_fen, c.amount_max_fen)
-            no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{_ymd(day)}{i:05d}"
+            no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{i:05d}"
             data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=bank, amount_fen=amount,
                                    adm_div_code=c.adm_div_code, vtcode=vtcode, details=rng.randint(1, 3), rng=rng)
             doc = parse_voucher(data)
@@ -197,7 +195,7 @@ class TreasuryCore:
                     continue
                 lines = [(code, name, fen + fen * c.quota_margin_pct // 100)
                          for (code, name), fen in sorted(by_dep.items())]
-                no = f"QE{_ymd(day)}{bank[-4:]}{pay_type}"
+                no = f"QE{format_ymd(day)}{bank[-4:]}{pay_type}"
                 qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank,
                                                   amounts_by_unit=lines, adm_div_code=c.adm_div_code, vtcode=vtcode))
                 plan.quota_notices.append(SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc"))
@@ -299,7 +297,9 @@ class TreasuryCore:
         return self.config.tsa_opening_fen - sum(self.expected_debit_fen(d) for d in days if d < day)
 
     def _statement(self, doc: VoucherDoc, key: VoucherKey) -> list[Effect]:
-        day = dt.datetime.strptime(doc.get("StatementDate"), "%Y%m%d").date()
+        day = parse_ymd(doc.get("StatementDate"))
+        if day is None:  # the gateway's bad-date check makes this unreachable for a delivered 7401
+            return [Alarm("bad-date", f"7401 {key}: StatementDate {doc.get('StatementDate')!r}", str(key))]
         check = StatementCheck(day, parse_fen(doc.get("BeginBalance")), parse_fen(doc.get("DebitAmt")),
                                parse_fen(doc.get("CreditAmt")), parse_fen(doc.get("EndBalance")),
                                self.expected_balance_before(day), self.expected_debit_fen(day))
