@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.db import SqliteDatabase, Tx
@@ -103,6 +103,45 @@ class _Submission:
     future: asyncio.Future[list[JournalResult]]
 
 
+_MESSAGE_INSERT = ("INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
+                   "recipient, original_id, payload, received_us, business_time) "
+                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)")
+LOOKUP_KEYS_MAX = 500  # keys per lookup query: 2,500 parameters, far below SQLite's and PostgreSQL's caps
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the journal holds for a voucher key."""
+
+    id: str
+    digest: bytes
+    recipient: str
+    sender: str
+
+
+@dataclass(slots=True)
+class _Writes:
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox: list[tuple[str, str]] = field(default_factory=list)
+    trace: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+async def _lookup(tx: Tx, keys: set[VoucherKey]) -> dict[VoucherKey, _Known]:
+    found: dict[VoucherKey, _Known] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
+        chunk = ordered[start:start + LOOKUP_KEYS_MAX]
+        rows_sql = ",".join(f"(${5 * n + 1},${5 * n + 2},${5 * n + 3},${5 * n + 4},CAST(${5 * n + 5} AS INTEGER))"
+                            for n in range(len(chunk)))
+        params = [value for key in chunk for value in key]
+        rows = await tx.fetch(
+            "SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender FROM gw_messages "
+            f"WHERE (adm_div_code, st_year, vtcode, voucher_no, flag) IN (VALUES {rows_sql})", *params)
+        for r in rows:
+            found[VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))] = _Known(r[5], bytes(r[6]), r[7], r[8])
+    return found
+
+
 _TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
                  "participant, wall_us, business_time, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)")
 
@@ -169,62 +208,70 @@ class Journal:
                     self._queue.task_done()
 
     async def _commit(self, batch: list[_Submission]) -> list[list[JournalResult]]:
-        out: list[list[JournalResult]] = []
+        """Decide every voucher of the batch, then write it all with a handful of statements.
+
+        One lookup query finds what the journal already holds for the batch's keys (and for
+        the originals its receipts answer); decisions then run in Python, in submission order,
+        so a key twice in one batch behaves exactly as it would in two batches.
+        """
+        items = [item for sub in batch for item in sub.items]
+        wanted = {i.key for i in items} | {i.key.original() for i in items if i.key.flag == 1}
         async with self.db.transaction() as tx:
+            known = await _lookup(tx, wanted)
+            writes = _Writes()
+            out = [[self._decide(item, sub.business_time, known, writes) for item in sub.items] for sub in batch]
             for sub in batch:
-                res = [await self._one(tx, item, sub.business_time) for item in sub.items]
                 for key, sender, issue in sub.refusals:
-                    await tx.execute(_TRACE_INSERT, *key, None, "rejected", sender, now_us(),
-                                     sub.business_time, f"{issue.code}: {issue.message}")
-                out.append(res)
+                    writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
+                                         f"{issue.code}: {issue.message}"))
+            if writes.messages:
+                await tx.executemany(_MESSAGE_INSERT, writes.messages)
+                await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
+                                     writes.outbox)
+            if writes.trace:
+                await tx.executemany(_TRACE_INSERT, writes.trace)
         return out
 
-    async def _one(self, tx: Tx, item: Admitted, business_time: str) -> JournalResult:
-        key = item.key
-        row = await tx.fetchrow(
-            "SELECT id, digest, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
-            "AND voucher_no=$4 AND flag=$5", *key)
-        wall = now_us()
+    def _decide(self, item: Admitted, business_time: str, known: dict[VoucherKey, _Known],
+                writes: _Writes) -> JournalResult:
+        key, wall = item.key, now_us()
+        row = known.get(key)
         if row is not None:
-            if bytes(row[1]) == item.digest:
-                await tx.execute(_TRACE_INSERT, *key, row[0], "duplicate", item.sender, wall, business_time,
-                                 "same bytes again: answered with the first acknowledgement")
-                return JournalResult("duplicate", key, row[0], row[2])
-            issue = Issue("duplicate-conflict", f"voucher {key} was accepted before (message {row[0]}) "
+            if row.digest == item.digest:
+                writes.trace.append((*key, row.id, "duplicate", item.sender, wall, business_time,
+                                     "same bytes again: answered with the first acknowledgement"))
+                return JournalResult("duplicate", key, row.id, row.recipient)
+            issue = Issue("duplicate-conflict", f"voucher {key} was accepted before (message {row.id}) "
                           "with different content", None, "@VoucherNo")
-            await tx.execute(_TRACE_INSERT, *key, row[0], "rejected", item.sender, wall, business_time,
-                             f"{issue.code}: {issue.message}")
+            writes.trace.append((*key, row.id, "rejected", item.sender, wall, business_time,
+                                 f"{issue.code}: {issue.message}"))
             return JournalResult("refused", key, None, None, issue)
         recipient, original_id = item.recipient, None
         if key.flag == 1:
-            orig = await tx.fetchrow(
-                "SELECT id, sender, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
-                "AND voucher_no=$4 AND flag=0", *key[:4])
-            if orig is None or orig[2] != item.sender:
+            orig = known.get(key.original())
+            if orig is None or orig.recipient != item.sender:
                 issue = Issue("unknown-original", f"no original {key.original()} was delivered to {item.sender}; "
                               "a receipt must answer a voucher this gateway carried to its sender", None, "@VoucherNo")
-                await tx.execute(_TRACE_INSERT, *key, None, "rejected", item.sender, wall, business_time,
-                                 f"{issue.code}: {issue.message}")
+                writes.trace.append((*key, None, "rejected", item.sender, wall, business_time,
+                                     f"{issue.code}: {issue.message}"))
                 return JournalResult("refused", key, None, None, issue)
-            original_id, recipient = orig[0], orig[1]
-        assert recipient is not None, "pipeline routes every original"
+            original_id, recipient = orig.id, orig.sender
+        if recipient is None:
+            raise StateError(f"{key}: the pipeline admitted an original without a recipient")
         message_id = new_message_id()
-        await tx.execute(
-            "INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
-            "recipient, original_id, payload, received_us, business_time) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
-            message_id, *key, item.digest, item.sender, recipient, original_id,
-            delivery_bytes(item.checked.body), wall, business_time)
-        await tx.execute("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
-                         message_id, recipient)
+        known[key] = _Known(message_id, item.digest, recipient, item.sender)
+        body = item.checked.body
+        writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
+                                delivery_bytes(body), wall, business_time))
+        writes.outbox.append((message_id, recipient))
         steps = [("validated", "envelope, XSD and business checks passed"),
-                 ("verified", ", ".join(f"{s.no}:{s.sn}" for s in item.checked.body.signatures)),
+                 ("verified", ", ".join(f"{s.no}:{s.sn}" for s in body.signatures)),
                  ("authorized", f"{item.sender} → {recipient}"),
                  ("journaled", f"message {message_id}")]
         if original_id:
             steps.append(("linked", f"receipt of message {original_id}"))
-        for step, detail in steps:
-            await tx.execute(_TRACE_INSERT, *key, message_id, step, item.sender, wall, business_time, detail)
+        writes.trace.extend((*key, message_id, step, item.sender, wall, business_time, detail)
+                            for step, detail in steps)
         return JournalResult("accepted", key, message_id, recipient)
 
     # ------------------------------------------------------------ reads and state changes
