@@ -123,8 +123,10 @@ async def get_inbox(request: web.Request, participant: Participant) -> web.Strea
         cursor = int(request.query.get("cursor", "0"))
         wait = min(float(request.query.get("wait", "0")), INBOX_WAIT_S_MAX)
         limit = int(request.query.get("limit", "100"))
+        if not 0 <= cursor < 2**63 or limit < 1:  # a cursor is a BIGINT seq; LIMIT -1 is "no limit" in SQLite
+            raise ValueError
     except ValueError:
-        return _error(400, "bad-request", "cursor and limit are integers, wait is seconds")
+        return _error(400, "bad-request", "cursor is a non-negative integer, limit a positive one, wait is seconds")
     items = await request.app[GATEWAY_KEY].inbox(participant, after_seq=cursor, limit=limit, wait_s=wait)
     next_cursor = max([cursor, *(i.seq for i in items)])
     return web.json_response({"messages": [i.as_dict() for i in items], "cursor": next_cursor})

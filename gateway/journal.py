@@ -142,7 +142,7 @@ async def _lookup(tx: Tx, keys: set[VoucherKey]) -> dict[VoucherKey, _Known]:
     return found
 
 
-_TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
+TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
                  "participant, wall_us, business_time, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)")
 
 
@@ -229,13 +229,24 @@ class Journal:
                 await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
                                      writes.outbox)
             if writes.trace:
-                await tx.executemany(_TRACE_INSERT, writes.trace)
+                await tx.executemany(TRACE_INSERT, writes.trace)
         return out
 
     def _decide(self, item: Admitted, business_time: str, known: dict[VoucherKey, _Known],
                 writes: _Writes) -> JournalResult:
         key, wall = item.key, now_us()
         row = known.get(key)
+        if row is not None and row.sender != item.sender:
+            # Someone else's voucher under this key: answering duplicate / duplicate-conflict would
+            # reveal its existence (and message id) to a non-party. A receipt is judged as unknown.
+            if key.flag == 1:
+                row = None
+            else:
+                issue = Issue("duplicate-conflict", f"voucher {key} was accepted before from another sender",
+                              None, "@VoucherNo")
+                writes.trace.append((*key, None, "rejected", item.sender, wall, business_time,
+                                     f"{issue.code}: {issue.message}"))
+                return JournalResult("refused", key, None, None, issue)
         if row is not None:
             if row.digest == item.digest:
                 writes.trace.append((*key, row.id, "duplicate", item.sender, wall, business_time,
@@ -279,4 +290,4 @@ class Journal:
     async def trace_event(self, key: VoucherKey, message_id: str | None, step: str, participant: str,
                           business_time: str, detail: str = "") -> None:
         async with self.db.transaction() as tx:
-            await tx.execute(_TRACE_INSERT, *key, message_id, step, participant, now_us(), business_time, detail)
+            await tx.execute(TRACE_INSERT, *key, message_id, step, participant, now_us(), business_time, detail)

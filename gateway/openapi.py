@@ -104,6 +104,8 @@ def openapi_document() -> dict[str, Any]:
                                                "503": _json({"type": "object"}, "draining or storage down")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "text exposition format"}}}},
+            "/openapi.json": {"get": {"summary": "This OpenAPI document", "security": [],
+                                      "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -13,6 +13,8 @@ from typing import Any
 
 from messages.envelope import VoucherKey
 
+from .journal import TRACE_INSERT
+
 __all__ = ["InboxItem", "Outbox", "backoff_us"]
 
 INBOX_PAGE_MAX = 500  # one long-poll answer; a slow client pages instead of one huge response
@@ -61,17 +63,38 @@ class Outbox:
             recipient, after_seq, min(limit, INBOX_PAGE_MAX))
         return [_item(r) for r in rows]
 
-    async def ack(self, recipient: str, message_ids: Sequence[str], *, at_us: int) -> list[str]:
-        """Mark delivered; only the recipient's own rows. Returns the ids that changed."""
-        changed = []
+    async def ack(self, recipient: str, message_ids: Sequence[str], *, at_us: int,
+                  business_time: str) -> list[str]:
+        """Mark delivered (only the recipient's own rows) and trace it, in one transaction.
+
+        Returns the ids that changed: an id acked twice, or someone else's, changes nothing.
+        """
+        changed: list[str] = []
         async with self.db.transaction() as tx:
-            for mid in message_ids:
+            for mid in dict.fromkeys(message_ids):
                 n = await tx.execute("UPDATE gw_outbox SET state = 'acked', acked_us = $1 "
                                      "WHERE message_id = $2 AND recipient = $3 AND state <> 'acked'",
                                      at_us, mid, recipient)
                 if n:
                     changed.append(mid)
+            trace = []
+            for mid in changed:
+                row = await tx.fetchrow("SELECT adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages "
+                                        "WHERE id = $1", mid)
+                if row is not None:
+                    trace.append((row[0], row[1], row[2], row[3], int(row[4]), mid, "delivered", recipient,
+                                  at_us, business_time, "acknowledged by the recipient"))
+            if trace:
+                await tx.executemany(TRACE_INSERT, trace)
         return changed
+
+    async def attempted_many(self, retries: Sequence[tuple[str, int]]) -> None:
+        """Count a push attempt for each (message id, retry time): one transaction for a round."""
+        if not retries:
+            return
+        async with self.db.transaction() as tx:
+            await tx.executemany("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $2 "
+                                 "WHERE message_id = $1 AND state = 'ready'", retries)
 
     async def due(self, recipients: Sequence[str], *, now_us: int, limit: int = 256) -> list[InboxItem]:
         if not recipients:
@@ -82,13 +105,6 @@ class Outbox:
             f"WHERE o.state = 'ready' AND o.next_attempt_us <= $1 AND o.recipient IN ({marks}) "
             "ORDER BY o.seq LIMIT $2", now_us, limit, *recipients)
         return [_item(r) for r in rows]
-
-    async def attempted(self, message_id: str, *, next_attempt_us: int, error: str = "") -> int:
-        async with self.db.transaction() as tx:
-            await tx.execute("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $1, last_error = $2 "
-                             "WHERE message_id = $3 AND state = 'ready'", next_attempt_us, error, message_id)
-            row = await tx.fetchrow("SELECT attempts FROM gw_outbox WHERE message_id = $1", message_id)
-        return int(row[0]) if row else 0
 
     async def kill(self, message_id: str, error: str) -> bool:
         async with self.db.transaction() as tx:

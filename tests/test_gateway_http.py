@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +12,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from gateway_helpers import bad_envelopes, payment, receipt_of, running_gateway, table_count, voucher_of_delivery
+from gateway_helpers import (
+    bad_envelopes,
+    payment,
+    receipt_of,
+    running_gateway,
+    table_count,
+    voucher_of_delivery,
+)
 from lxml import etree
 
 from gateway.client import ClientError, GatewayClient
@@ -372,3 +378,18 @@ async def test_healthz_503_while_draining(world: DevWorld, db: Any) -> None:
             await h.gw.start()
 
 
+
+
+@pytest.mark.parametrize("query", ["limit=-1", "limit=0", "cursor=-5", "cursor=99999999999999999999",
+                                   "wait=abc", "limit=1.5"])
+async def test_inbox_bad_query_is_400_not_500(world: DevWorld, db: Any, query: str) -> None:
+    async with http_gateway(world, db) as h:
+        resp = await h.client.get(f"/v1/inbox?{query}", headers=h.auth("bank-a"))
+        assert resp.status == 400, (query, resp.status, await resp.text())
+        assert (await resp.json())["code"] == "bad-request"
+
+
+async def test_inbox_limit_is_capped_not_refused(world: DevWorld, db: Any) -> None:
+    async with http_gateway(world, db) as h:
+        resp = await h.client.get("/v1/inbox?limit=99999999999999999999", headers=h.auth("bank-a"))
+        assert resp.status == 200

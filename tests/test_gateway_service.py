@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,6 +257,24 @@ async def test_isolation_between_banks(world: DevWorld, db: Any) -> None:
         assert await gw.ack(bank_a, [r.message_id]) == [r.message_id]
         assert await gw.ack(bank_a, [r.message_id]) == []  # twice: no change
         assert await gw.inbox(bank_a) == []
+
+
+async def test_a_non_party_learns_nothing_from_a_receipt_key(world: DevWorld, db: Any) -> None:
+    """bank-b sending a receipt for bank-a's (already receipted) voucher gets unknown-original,
+    not duplicate / duplicate-conflict naming bank-a's message."""
+    tid = world.treasury.id
+    async with running_gateway(world, db) as gw:
+        treasury, bank_a, bank_b = (gw.registry.get(x) for x in (tid, "bank-a", "bank-b"))
+        original = payment(world, bank="bank-a")
+        [ok] = await gw.submit(world.envelope([original], sender=tid), treasury)
+        rec = receipt_of(original)
+        [ra] = await gw.submit(world.envelope([rec], sender="bank-a", flag=1), bank_a)
+        assert ra.status == "accepted"
+        for data in (rec, receipt_of(original, business_no="OTHER")):
+            [rb] = await gw.submit(world.envelope([data], sender="bank-b", flag=1), bank_b)
+            assert (rb.status, rb.code, rb.message_id) == ("rejected", "unknown-original", None), rb
+            assert ra.message_id not in rb.issues[0].message and ok.message_id not in rb.issues[0].message
+        assert await table_count(db, "gw_messages") == 2
 
 
 # ---------------------------------------------------------------------- delivery
