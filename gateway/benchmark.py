@@ -14,8 +14,9 @@ Transports:
                    client and server can use both cores);
 - ``mqtt``         `GatewayClient.mqtt` → Mosquitto (127.0.0.1:1883) → `MqttAdapter` → gateway,
                    when those modules exist and the broker answers;
-- ``inproc-pool``  experiment: like ``inproc`` but the pure pipeline (parse, validate, verify,
-                   authorize, route) runs in a `ProcessPoolExecutor`; the journal stays in the loop.
+- ``inproc-pool``  like ``inproc`` with `GatewayConfig(admission_workers=N)`: the pure pipeline
+                   (parse, validate, verify, authorize, route) runs in worker processes; the
+                   journal stays in the loop.
 
 Latency is per envelope, measured on the client side from send to result. Nothing here
 asserts on time: it prints and writes figures (bench/results/gateway.json).
@@ -24,7 +25,6 @@ asserts on time: it prints and writes figures (bench/results/gateway.json).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import cProfile
 import datetime as dt
@@ -158,12 +158,12 @@ async def _open_db(db_url: str, tmp: Path, tag: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def _gateway(world: Any, db_url: str, tmp: Path, tag: str, gateway_cls: Any = None) -> Any:
-    from gateway.service import Gateway
+async def _gateway(world: Any, db_url: str, tmp: Path, tag: str, workers: int = 0) -> Any:
+    from gateway.service import Gateway, GatewayConfig
 
     db = await _open_db(db_url, tmp, tag)
-    cls = gateway_cls or Gateway
-    gw = cls(db=db, registry=world.registry(), certs=world.certs(), clock=_WallClock())
+    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=_WallClock(),
+                 config=GatewayConfig(admission_workers=workers))
     await gw.start()
     try:
         yield gw
@@ -180,9 +180,13 @@ def _statuses(results: Sequence[Any]) -> list[tuple[str, str | None]]:
 
 
 async def _bench_inproc(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
-                        gateway_cls: Any = None, tag: str = "inproc") -> tuple[_Run, float]:
-    async with _gateway(world, db_url, tmp, tag, gateway_cls) as gw:
+                        workers: int = 0, tag: str = "inproc") -> tuple[_Run, float]:
+    async with _gateway(world, db_url, tmp, tag, workers) as gw:
         sender = gw.registry.get(world.treasury.id)
+        if workers:
+            # Workers spawned, schemas and keys loaded before the clock starts (pure: nothing journaled).
+            await asyncio.gather(*(gw._admission.admit(envelopes[0], sender, at=dt.datetime.now(dt.UTC))
+                                   for _ in range(workers * 2)))
 
         async def send(env: bytes) -> list[tuple[str, str | None]]:
             return _statuses(await gw.submit(env, sender))
@@ -281,95 +285,31 @@ def mqtt_unavailable_reason(host: str = MQTT_HOST, port: int = MQTT_PORT) -> str
 async def _bench_mqtt(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
                       concurrency: int) -> tuple[_Run, float]:
     """Anonymous on the system broker; a unique client id and shared group keep runs apart."""
+    import logging
+
     from gateway.client import GatewayClient
     from gateway.mqtt_adapter import MqttAdapter
 
     run_id = uuid.uuid4().hex[:8]
-    async with _gateway(world, db_url, tmp, f"mqtt{uuid.uuid4().hex[:6]}") as gw:
+    mqtt_log = logging.getLogger("mqtt")  # aiomqtt warns "There are N pending publish calls." under load
+    saved_level = mqtt_log.level
+    mqtt_log.setLevel(logging.ERROR)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(mqtt_log.setLevel, saved_level)
+        gw = await stack.enter_async_context(_gateway(world, db_url, tmp, f"mqtt{run_id}"))
         adapter = MqttAdapter(gw, host=MQTT_HOST, port=MQTT_PORT, username="", password="",
                               client_id=f"tgw-bench-{run_id}", shared_group=f"bench{run_id}", session_expiry_s=0)
         await adapter.start()
-        try:
-            await adapter.wait_connected(10)
-            client = GatewayClient.mqtt(MQTT_HOST, MQTT_PORT, username="", password="",
-                                        participant_id=world.treasury.id)
-            async with client:
-                async def send(env: bytes) -> list[tuple[str, str | None]]:
-                    return [(r.status, r.code) for r in await client.send(env)]
+        stack.push_async_callback(adapter.stop)
+        await adapter.wait_connected(10)
+        client = await stack.enter_async_context(GatewayClient.mqtt(
+            MQTT_HOST, MQTT_PORT, username="", password="", participant_id=world.treasury.id))
 
-                return await _drive(envelopes, concurrency, send)
-        finally:
-            await adapter.stop()
+        async def send(env: bytes) -> list[tuple[str, str | None]]:
+            return [(r.status, r.code) for r in await client.send(env)]
 
-
-# --------------------------------------------------------------------------- the process-pool experiment
-
-_POOL_STATE: dict[str, Any] = {}
-
-
-def _pool_init(registry_path: str, certs_dir: str) -> None:
-    from gateway.participants import load_registry
-    from messages.signing import CertificateStore
-
-    _POOL_STATE["registry"] = load_registry(registry_path)
-    _POOL_STATE["certs"] = CertificateStore.from_dir(certs_dir)
-
-
-def _pool_admit(data: bytes, sender_id: str) -> list[tuple[Any, ...]]:
-    """Runs in a worker: the pure pipeline; returns only picklable parts (no lxml trees)."""
-    from gateway.pipeline import Admitted, admit_envelope
-
-    registry = _POOL_STATE["registry"]
-    out: list[tuple[Any, ...]] = []
-    for o in admit_envelope(data, registry.get(sender_id), registry, _POOL_STATE["certs"],
-                            at=dt.datetime.now(dt.UTC)):
-        if isinstance(o, Admitted):
-            out.append(("ok", o.checked.body, o.sender, o.recipient, o.digest))
-        else:
-            out.append(("no", o.key, o.issues))
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class _LiteChecked:
-    """What the journal reads of a CheckedVoucher: the body (and its key)."""
-
-    body: Any
-
-    @property
-    def key(self) -> Any:
-        return self.body.key
-
-
-@contextlib.contextmanager
-def _pool_gateway_cls(pool: concurrent.futures.ProcessPoolExecutor) -> Any:
-    """A Gateway whose pure pipeline runs in `pool`; the rest of `submit` is the service's own.
-
-    `Gateway._submit` calls `service.admit_envelope` synchronously; for the length of the run
-    that name answers with the outcomes the pool already computed for those very bytes.
-    """
-    import gateway.service as service
-    from gateway.pipeline import Admitted, Refused
-
-    ready: dict[int, list[Any]] = {}
-
-    class PoolGateway(service.Gateway):
-        async def submit(self, data: bytes, sender: Any) -> Any:
-            loop = asyncio.get_running_loop()
-            parts = await loop.run_in_executor(pool, _pool_admit, data, sender.id)
-            ready[id(data)] = [Admitted(_LiteChecked(p[1]), p[2], p[3], p[4])  # type: ignore[arg-type]
-                               if p[0] == "ok" else Refused(p[1], p[2]) for p in parts]
-            try:
-                return await super().submit(data, sender)
-            finally:
-                ready.pop(id(data), None)
-
-    original = vars(service)["admit_envelope"]
-    setattr(service, "admit_envelope", lambda data, *a, **k: ready.pop(id(data)))  # noqa: B010
-    try:
-        yield PoolGateway
-    finally:
-        setattr(service, "admit_envelope", original)  # noqa: B010
+        return await _drive(envelopes, concurrency, send)
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- floor
@@ -531,7 +471,7 @@ def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url
 _CODES = {"inproc": "I", "inproc-pool": "P", "http": "H", "http-up": "U", "mqtt": "M"}
 _NOTES = {
     "inproc": "Gateway.submit from concurrent coroutines; one process, one core for all of it",
-    "inproc-pool": "experiment: pure pipeline in a ProcessPoolExecutor, journal in the event loop",
+    "inproc-pool": "admission_workers=N: pure pipeline in worker processes, journal in the event loop",
     "http": "aiohttp client and TCPSite in the same process and event loop (share one core)",
     "http-up": "aiohttp client here, `tgw up` in a subprocess (two processes, two cores)",
     "mqtt": "GatewayClient.mqtt → Mosquitto 127.0.0.1:1883 → MqttAdapter, all but the broker in one process",
@@ -544,15 +484,8 @@ def _run_transport(name: str, world: Any, envelopes: Sequence[bytes], *, db_url:
         return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
                                          tag=tag or "inproc"))
     if name == "inproc-pool":
-        with concurrent.futures.ProcessPoolExecutor(
-                max_workers=pool_workers, initializer=_pool_init,
-                initargs=(str(world.registry_path), str(world.keys_dir))) as pool:
-            # Workers up, schemas and keys loaded, before the clock starts (pure: nothing journaled).
-            list(pool.map(_pool_admit, [envelopes[0]] * pool_workers * 2, [world.treasury.id] * pool_workers * 2))
-            with _pool_gateway_cls(pool) as gateway_cls:
-                return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp,
-                                                 concurrency=concurrency, gateway_cls=gateway_cls,
-                                                 tag=tag or "inprocpool"))
+        return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
+                                         workers=pool_workers, tag=tag or "inprocpool"))
     if name == "http":
         return asyncio.run(_bench_http(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency))
     if name == "http-up":

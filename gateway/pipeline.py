@@ -25,16 +25,20 @@ __all__ = ["Admitted", "Refused", "admit_envelope", "body_digest", "delivery_byt
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """Passed every pure check; the journal decides duplicate / conflict / new."""
+    """Passed every pure check; the journal decides duplicate / conflict / new.
 
-    checked: CheckedVoucher
+    Plain data only (no parsed tree), so an admission worker process can hand it back.
+    """
+
+    body: VoucherBody
     sender: str
     recipient: str | None  # None for a receipt: it goes back to the original's sender
     digest: bytes
+    payload: bytes  # what the recipient will receive: `delivery_bytes(body)`
 
     @property
     def key(self) -> VoucherKey:
-        return self.checked.key
+        return self.body.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +130,7 @@ def admit_body(body: VoucherBody, sender: Participant, registry: Registry, certs
     recipient, problem = _route(checked, registry)
     if problem is not None:
         return Refused(body.key, (problem,))
-    return Admitted(checked, sender.id, recipient, body_digest(body))
+    return Admitted(body, sender.id, recipient, body_digest(body), delivery_bytes(body))
 
 
 def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: CertificateStore,

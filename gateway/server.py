@@ -51,6 +51,7 @@ class ServerConfig:
     ack_key: str | None = None
     ack_cert: str | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    admission_workers: int | None = None  # processes for the pipeline; None: GatewayConfig's default
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -80,6 +81,7 @@ class ServerConfig:
             clock_start=clock.get("start"), clock_config=clock.get("config") or {},
             calendar_overrides=rel(clock.get("calendar_overrides")),
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
+            admission_workers=raw.get("workers"),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -166,7 +168,10 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     registry = load_registry(cfg.participants)
     certs = CertificateStore.from_dir(cfg.certs)
     db = await open_database(cfg.db, schema=cfg.db_schema)
-    gateway = Gateway(db=db, registry=registry, certs=certs, clock=build_clock(cfg), config=cfg.gateway)
+    gateway_config = cfg.gateway
+    if cfg.admission_workers is not None:
+        gateway_config = replace(gateway_config, admission_workers=cfg.admission_workers)
+    gateway = Gateway(db=db, registry=registry, certs=certs, clock=build_clock(cfg), config=gateway_config)
     await gateway.start()
     runner, http_url, mqtt = None, None, None
     try:

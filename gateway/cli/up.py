@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--clock-start", help="ISO datetime a simulated clock starts at")
     p.add_argument("--ack-key", help="private key the gateway signs XML acknowledgements with")
     p.add_argument("--ack-cert", help="certificate of --ack-key (its SN goes in the <TGWAck> signature)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the CPU-bound pipeline (parse, XSD, verify); 0 runs it on the event loop")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
@@ -38,7 +40,8 @@ def register(sub: Any) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"participants": args.participants, "certs": args.certs, "db": args.db,
                            "db_schema": args.db_schema, "mqtt_url": args.mqtt, "clock_mode": args.clock,
-                           "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert}
+                           "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert,
+                           "admission_workers": args.workers}
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:
