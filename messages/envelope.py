@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -163,10 +164,18 @@ def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS,
     return Envelope(tuple(bodies))
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-]*")
+
+
+def _attr(value: str) -> str:
+    """quoteattr, skipped for the codes and numbers attributes almost always are (hot path)."""
+    return f'"{value}"' if _PLAIN.fullmatch(value) else quoteattr(value)
+
+
 def _body_xml(body: VoucherBody) -> str:
     parts = [
-        f"<VoucherBody AdmDivCode={quoteattr(body.adm_div_code)} StYear={quoteattr(body.st_year)} "
-        f"VtCode={quoteattr(body.vtcode)} VoucherNo={quoteattr(body.voucher_no)}>",
+        f"<VoucherBody AdmDivCode={_attr(body.adm_div_code)} StYear={_attr(body.st_year)} "
+        f"VtCode={_attr(body.vtcode)} VoucherNo={_attr(body.voucher_no)}>",
         f"<VoucherFlag>{body.flag}</VoucherFlag>",
     ]
     if body.return_reason is not None:
@@ -179,7 +188,7 @@ def _body_xml(body: VoucherBody) -> str:
                          for no, text in body.sign_stamps)
         parts.append(f"<SignStampList>{stamps}</SignStampList>")
     sigs = "".join(
-        f"<Signature No={quoteattr(s.no)} SN={quoteattr(s.sn)}>{base64.b64encode(s.value).decode('ascii')}</Signature>"
+        f"<Signature No={_attr(s.no)} SN={_attr(s.sn)}>{base64.b64encode(s.value).decode('ascii')}</Signature>"
         for s in body.signatures
     )
     parts.append(f"<SignatureList>{sigs}</SignatureList></VoucherBody>")

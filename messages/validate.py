@@ -157,7 +157,13 @@ def validate_bytes(data: bytes, *, name: str = "", flag: int | None = None,
 
 
 def validate_file(path: Path, **kwargs: Any) -> FileReport:
+    limits: Limits = kwargs.get("limits", DEFAULT_LIMITS)
+    bytes_max = max(limits.envelope_bytes_max, limits.voucher_bytes_max)
     try:
+        size = path.stat().st_size
+        if size > bytes_max:  # refuse before reading: a 50 MB file is never loaded
+            return FileReport(str(path), False, None,
+                              [Issue("xml-too-large", f"file is {size} bytes; the limit is {bytes_max}")])
         data = path.read_bytes()
     except OSError as exc:
         return FileReport(str(path), False, None, [Issue("io-unreadable", f"cannot read: {exc.strerror}")])

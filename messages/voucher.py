@@ -8,7 +8,6 @@ take plain mappings and emit elements in the order the type's XSD demands.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -22,17 +21,25 @@ from .xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
 __all__ = ["VoucherDoc", "build_voucher", "fill_receipt", "parse_voucher"]
 
 
-@dataclass(frozen=True, slots=True)
 class VoucherDoc:
-    """A parsed voucher: its exact bytes and the tree parsed once from them."""
+    """A parsed voucher: its exact bytes and the tree parsed once from them (read-only)."""
 
-    data: bytes
-    root: etree._Element
-    encoding: str
+    __slots__ = ("_fields", "data", "encoding", "root")
+
+    def __init__(self, data: bytes, root: etree._Element, encoding: str) -> None:
+        self.data, self.root, self.encoding = data, root, encoding
+        self._fields: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"VoucherDoc({self.get('VtCode')}/{self.get('VoucherNo')}, {len(self.data)} bytes)"
 
     def get(self, name: str, default: str = "") -> str:
-        value = self.root.findtext(name)
-        return default if value is None else value.strip()
+        """A head element's text, stripped. The head is read into a dict on first use: the
+        pipeline asks for a dozen fields of every voucher, and findtext walks the children."""
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = {c.tag: (c.text or "").strip() for c in self.root if isinstance(c.tag, str)}
+        return fields.get(name, default)
 
     @property
     def vtcode(self) -> str:
