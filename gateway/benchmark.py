@@ -47,7 +47,7 @@ from typing import Any
 
 __all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "build_envelopes", "print_gateway_table", "run_gateway"]
 
-ALL_TRANSPORTS = ("inproc", "inproc-pool", "http", "http-up", "mqtt")
+ALL_TRANSPORTS = ("inproc", "inproc-pool", "http", "http-up", "http-up-pool", "mqtt")
 DEFAULT_TRANSPORTS = ("inproc", "http", "http-up", "mqtt")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -238,15 +238,15 @@ def _free_port() -> int:
 
 
 async def _bench_http_up(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
-                         concurrency: int) -> tuple[_Run, float]:
-    """A real `tgw up` subprocess (logs at WARNING), the client in this process."""
+                         concurrency: int, workers: int = 0) -> tuple[_Run, float]:
+    """A real `tgw up` subprocess (logs at WARNING; `--workers` admission processes), the client here."""
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
     ready = tmp / f"http-up-{run_id}.ready"
     db = db_url if db_url != "sqlite" else f"sqlite:///{tmp / f'http-up-{run_id}.db'}"
     cmd = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())", "up",
            "--participants", str(world.registry_path), "--certs", str(world.keys_dir), "--db", db,
-           "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING"]
+           "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
     if db.startswith("postgres"):
         cmd += ["--db-schema", f"bench_up_{uuid.uuid4().hex[:8]}"]
     log_path = tmp / f"http-up-{run_id}.log"
@@ -468,12 +468,13 @@ def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url
     return result
 
 
-_CODES = {"inproc": "I", "inproc-pool": "P", "http": "H", "http-up": "U", "mqtt": "M"}
+_CODES = {"inproc": "I", "inproc-pool": "P", "http": "H", "http-up": "U", "http-up-pool": "W", "mqtt": "M"}
 _NOTES = {
     "inproc": "Gateway.submit from concurrent coroutines; one process, one core for all of it",
     "inproc-pool": "admission_workers=N: pure pipeline in worker processes, journal in the event loop",
     "http": "aiohttp client and TCPSite in the same process and event loop (share one core)",
     "http-up": "aiohttp client here, `tgw up` in a subprocess (two processes, two cores)",
+    "http-up-pool": "aiohttp client here, `tgw up --workers N` in a subprocess",
     "mqtt": "GatewayClient.mqtt → Mosquitto 127.0.0.1:1883 → MqttAdapter, all but the broker in one process",
 }
 
@@ -490,6 +491,9 @@ def _run_transport(name: str, world: Any, envelopes: Sequence[bytes], *, db_url:
         return asyncio.run(_bench_http(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency))
     if name == "http-up":
         return asyncio.run(_bench_http_up(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency))
+    if name == "http-up-pool":
+        return asyncio.run(_bench_http_up(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
+                                          workers=pool_workers))
     if name == "mqtt":
         return asyncio.run(_bench_mqtt(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency))
     raise ValueError(f"unknown transport {name!r}; choose from {', '.join(ALL_TRANSPORTS)}")

@@ -315,14 +315,14 @@ def register(subparsers: Any) -> None:
                    help="--gateway: vouchers per envelope (default %(default)s)")
     p.add_argument("--concurrency", type=int, default=16,
                    help="--gateway: concurrent senders / keep-alive connections (default %(default)s)")
-    p.add_argument("--transports", default="inproc,http,http-up,mqtt", metavar="LIST",
-                   help="--gateway: comma-separated paths: inproc, inproc-pool (pipeline in a process pool), "
-                        "http (server in this process), http-up (a `tgw up` subprocess), mqtt "
-                        "(default %(default)s)")
+    p.add_argument("--transports", default="inproc,inproc-pool,http,http-up,http-up-pool,mqtt", metavar="LIST",
+                   help="--gateway: comma-separated paths: inproc, inproc-pool (pipeline in worker processes), "
+                        "http (server in this process), http-up (a `tgw up` subprocess), http-up-pool "
+                        "(`tgw up --workers N`), mqtt (default %(default)s)")
     p.add_argument("--db", default="sqlite",
                    help="--gateway: sqlite (a fresh file per path; default), sqlite:///PATH or postgresql://... "
                         "(a fresh schema per path)")
-    p.add_argument("--pool-workers", type=int, default=2, help="--gateway: processes for inproc-pool (default 2)")
+    p.add_argument("--pool-workers", type=int, default=2, help="--gateway: admission worker processes for inproc-pool and http-up-pool (default 2)")
     p.add_argument("--repeat", type=int, default=1,
                    help="--gateway: run the paths in turn this many times; each reports its median run "
                         "(default %(default)s)")
