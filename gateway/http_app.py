@@ -78,12 +78,19 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
     limit = gateway.config.limits.envelope_bytes_max
     if request.content_length is not None and request.content_length > limit:
         return _error(413, "xml-too-large", f"envelope is {request.content_length} bytes; the limit is {limit}")
-    try:
-        data = await request.content.read(limit + 1)
-    except ValueError:
-        return _error(413, "xml-too-large", f"the limit is {limit} bytes")
-    if len(data) > limit:
-        return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes")
+    # Read to EOF in chunks with a running cap: `content.read(n)` returns what has arrived so
+    # far (a large envelope comes in many chunks), and a chunked body has no Content-Length.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes")
+        chunks.append(chunk)
+    data = b"".join(chunks)
     results = await gateway.submit(data, participant)
     whole_envelope_refused = len(results) == 1 and results[0].voucher is None
     status = 400 if whole_envelope_refused else 200

@@ -393,3 +393,36 @@ async def test_inbox_limit_is_capped_not_refused(world: DevWorld, db: Any) -> No
     async with http_gateway(world, db) as h:
         resp = await h.client.get("/v1/inbox?limit=99999999999999999999", headers=h.auth("bank-a"))
         assert resp.status == 200
+
+
+async def test_a_large_envelope_arriving_in_many_chunks_is_read_whole(tmp_path: Path) -> None:
+    """500 vouchers (~2 MB) sent chunked: every voucher is accepted, none lost to a short read."""
+    import aiohttp
+    from aiohttp import web
+
+    from ledger.db import open_database
+
+    world = DevWorld.create(tmp_path / "big")
+    db = await open_database(str(tmp_path / "big.db"))
+    envelope = world.envelope([payment(world) for _ in range(500)], sender=world.treasury.id)
+    assert len(envelope) > 1_000_000
+
+    async def body() -> AsyncIterator[bytes]:
+        for start in range(0, len(envelope), 16_384):
+            yield envelope[start:start + 16_384]
+
+    async with running_gateway(world, db) as gw:
+        runner = web.AppRunner(make_app(gw))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/messages"
+            headers = {"Authorization": f"Bearer {world.treasury.token}", "Content-Type": "application/xml"}
+            async with aiohttp.ClientSession() as session, session.post(url, data=body(), headers=headers) as resp:
+                assert resp.status == 200
+                answer = await resp.json()
+        finally:
+            await runner.cleanup()
+    assert answer["summary"] == {"accepted": 500, "duplicate": 0, "rejected": 0}
+    await db.close()
