@@ -112,6 +112,17 @@ class _Submission:
 _MESSAGE_INSERT = ("INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
                    "recipient, original_id, payload, received_us, business_time) "
                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)")
+COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"  # asyncpg, without importing it here
+
+
 LOOKUP_KEYS_MAX = 200  # keys per lookup query: 1,000 parameters; an OR this long still plans in microseconds
 
 
@@ -199,7 +210,7 @@ class Journal:
                 batch.append(nxt)
                 count += len(nxt.items)
             try:
-                results = await self._commit(batch)
+                results = await self._commit_retrying(batch)
             except Exception as exc:  # noqa: BLE001 - every waiting sender learns of it; nothing was acked
                 for sub in batch:
                     if not sub.future.done():
@@ -214,6 +225,18 @@ class Journal:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _commit_retrying(self, batch: list[_Submission]) -> list[list[JournalResult]]:
+        """Another gateway worker on the same database may insert one of our keys between our
+        lookup and our insert: the unique key refuses ours and the transaction rolls back. A
+        retry then finds that row and answers duplicate or duplicate-conflict like any other."""
+        for attempt in range(COMMIT_ATTEMPTS_MAX):
+            try:
+                return await self._commit(batch)
+            except Exception as exc:
+                if attempt + 1 == COMMIT_ATTEMPTS_MAX or not _is_unique_violation(exc):
+                    raise
+        raise AssertionError("unreachable")
 
     async def _commit(self, batch: list[_Submission]) -> list[list[JournalResult]]:
         """Decide every voucher of the batch, then write it all with a handful of statements.

@@ -88,13 +88,24 @@ class Outbox:
                 await tx.executemany(TRACE_INSERT, trace)
         return changed
 
-    async def attempted_many(self, retries: Sequence[tuple[str, int]]) -> None:
-        """Count a push attempt for each (message id, retry time): one transaction for a round."""
+    async def claim(self, retries: Sequence[tuple[str, int]], *, now_us: int) -> list[str]:
+        """Claim each (message id, retry time) for one push attempt, in one transaction.
+
+        A row is claimed only if still due: with several gateway workers on one database, the
+        first to claim pushes it and the others skip it until its retry time. Returns the
+        claimed ids.
+        """
+        claimed: list[str] = []
         if not retries:
-            return
+            return claimed
         async with self.db.transaction() as tx:
-            await tx.executemany("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $2 "
-                                 "WHERE message_id = $1 AND state = 'ready'", retries)
+            for message_id, retry_at_us in retries:
+                n = await tx.execute("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $2 "
+                                     "WHERE message_id = $1 AND state = 'ready' AND next_attempt_us <= $3",
+                                     message_id, retry_at_us, now_us)
+                if n:
+                    claimed.append(message_id)
+        return claimed
 
     async def due(self, recipients: Sequence[str], *, now_us: int, limit: int = 256) -> list[InboxItem]:
         if not recipients:

@@ -313,9 +313,12 @@ class Gateway:
         # One transaction counts the attempts of the whole round (not one commit per push);
         # the retry time is fixed before the push so a crash mid-round still backs off.
         base_us, wait_us, now = self.config.push_backoff_base_ms * 1000, int(self.config.push_ack_timeout_s * 1e6), now_us()
-        await self.outbox.attempted_many([
-            (i.message_id, now + wait_us + backoff_us(i.attempts + 1, base_us=base_us)) for _, i in round_])
+        claimed = set(await self.outbox.claim(
+            [(i.message_id, now + wait_us + backoff_us(i.attempts + 1, base_us=base_us)) for _, i in round_],
+            now_us=now))
         for pusher, item in round_:
+            if item.message_id not in claimed:
+                continue  # another gateway worker pushed it (or it was acked meanwhile)
             await self._push_slots.acquire()
             self._push.in_flight[item.message_id] = now_mono + self.config.push_ack_timeout_s
             task = asyncio.create_task(self._push_one(pusher, item))
