@@ -46,24 +46,41 @@ A redelivered original gets the same transfer id and the same receipt again.
 arrived in the bank's clearing account, so `pboc-clearing` → each ZBA (or the reserve, for
 ClearType 1) for the amounts the request covered: the ZBAs go back to zero, the reserve is
 whole. Rejected: an Alarm with the reason's code, recorded in `filings`; nothing moves.
+
+**Snapshots.** `snapshot()` gives the whole state as JSON-ready plain data (dates as ISO
+strings, amounts as int fen, a deferred voucher's bytes in base64); `load_snapshot(data)` (or
+`BankCore.restore(data, ...)`) puts it back into a core built with the same bank code and
+config. A paid voucher's effects are rebuilt from its `Payment` record and the redelivered
+voucher (the same bytes, the gateway guarantees), so a replay after a restart is identical.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.calendar import BusinessCalendar
 from gateway.clock import ClockConfig, at, replenishment_day
 from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from gateway.snapshot import (
+    bytes_from_plain,
+    bytes_to_plain,
+    config_fingerprint,
+    date_from_plain,
+    date_to_plain,
+    datetime_from_plain,
+    datetime_to_plain,
+    key_from_plain,
+    key_to_plain,
+)
 from ledger.model import Account, AccountFlags, Transfer
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.errors import CODES, InputError
 from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc
+from messages.voucher import VoucherDoc, parse_voucher
 
 __all__ = [
     "PAYMENT_RULES",
@@ -77,10 +94,8 @@ __all__ = [
 
 PAY_TYPE: dict[str, str] = {"5201": "11", "8202": "12"}
 Mode = Literal["clearing", "advance", "defer", "refuse"]
-# Decided originals kept for replay; beyond this the gateway's own dedup covers repeats.
-DECISIONS_MAX = 1_000_000
-
-
+# The layout of `BankCore.snapshot()`.
+SNAPSHOT_VERSION = 1
 
 
 def account_ids(bank_code: str) -> dict[str, str]:
@@ -213,7 +228,6 @@ class BankCore:
         self.closes: list[dt.date] = []
         self._zero_at_close: set[str] = set()
         self._opened: set[str] = set()
-        self._decisions: dict[VoucherKey, list[Effect]] = {}
         self._deferred: list[VoucherKey] = []
         self._cursor: dt.datetime | None = None
         self._serial = 0
@@ -242,6 +256,81 @@ class BankCore:
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-ready plain data (see the module doc)."""
+        return {
+            "core": "bank", "version": SNAPSHOT_VERSION, "bank_code": self.bank_code,
+            "config": config_fingerprint(self.config, self.clock_config),
+            "cursor": datetime_to_plain(self._cursor), "serial": self._serial, "filing_seq": self._filing_seq,
+            "reserve_balance_fen": self.reserve_balance_fen,
+            "balances": dict(self.balances),
+            "opened": sorted(self._opened), "zero_at_close": sorted(self._zero_at_close),
+            "payments": [{
+                "key": key_to_plain(p.key), "vtcode": p.vtcode, "pay_type": p.pay_type, "fund_type": list(p.fund_type),
+                "sup_dep": list(p.sup_dep), "account": p.account, "amount_fen": p.amount_fen,
+                "received_at": datetime_to_plain(p.received_at), "mode": p.mode, "day": date_to_plain(p.day),
+                "serial": p.serial, "doc": bytes_to_plain(p.doc.data) if p.doc is not None else None,
+                "filing": p.filing} for p in self.payments.values()],
+            "deferred": [key_to_plain(k) for k in self._deferred],
+            "filings": [{
+                "voucher_no": f.voucher_no, "clear_type": f.clear_type, "pay_type": f.pay_type,
+                "fund_type": list(f.fund_type), "clear_date": date_to_plain(f.clear_date),
+                "filed_at": datetime_to_plain(f.filed_at), "amount_fen": f.amount_fen,
+                "by_account": dict(f.by_account), "payments": [key_to_plain(k) for k in f.payments],
+                "state": f.state, "reason": f.reason, "cleared_fen": f.cleared_fen,
+                "answered_at": datetime_to_plain(f.answered_at)} for f in self.filings.values()],
+            "unbalanced_closes": [[date_to_plain(d), a, b] for d, a, b in self.unbalanced_closes],
+            "closes": [date_to_plain(d) for d in self.closes],
+        }
+
+    def load_snapshot(self, data: Mapping[str, Any]) -> None:
+        """Replace this core's state with a snapshot taken by a core of the same bank and config."""
+        if data.get("core") != "bank" or data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"not a version {SNAPSHOT_VERSION} bank snapshot: "
+                             f"{data.get('core')!r} version {data.get('version')!r}")
+        if data["bank_code"] != self.bank_code:
+            raise ValueError(f"the snapshot is bank {data['bank_code']}'s, not {self.bank_code}'s")
+        if data["config"] != config_fingerprint(self.config, self.clock_config):
+            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
+        self._cursor = datetime_from_plain(data["cursor"])
+        self._serial = int(data["serial"])
+        self._filing_seq = int(data["filing_seq"])
+        self.reserve_balance_fen = int(data["reserve_balance_fen"])
+        self.balances = {a: int(b) for a, b in data["balances"].items()}
+        self._opened = set(data["opened"])
+        self._zero_at_close = set(data["zero_at_close"])
+        self.payments = {}
+        for p in data["payments"]:
+            received = datetime_from_plain(p["received_at"])
+            assert received is not None
+            raw = bytes_from_plain(p["doc"])
+            payment = Payment(key_from_plain(p["key"]), p["vtcode"], p["pay_type"], _pair(p["fund_type"]),
+                              _pair(p["sup_dep"]), p["account"], int(p["amount_fen"]), received, p["mode"],
+                              date_from_plain(p["day"]), p["serial"], parse_voucher(raw) if raw is not None else None,
+                              p["filing"])
+            self.payments[payment.key] = payment
+        self._deferred = [key_from_plain(k) for k in data["deferred"]]
+        self.filings = {}
+        for f in data["filings"]:
+            clear_date, filed_at = date_from_plain(f["clear_date"]), datetime_from_plain(f["filed_at"])
+            assert clear_date is not None and filed_at is not None
+            self.filings[f["voucher_no"]] = Filing(
+                f["voucher_no"], int(f["clear_type"]), f["pay_type"], _pair(f["fund_type"]), clear_date, filed_at,
+                int(f["amount_fen"]), {a: int(v) for a, v in f["by_account"].items()},
+                [key_from_plain(k) for k in f["payments"]], f["state"], f["reason"], int(f["cleared_fen"]),
+                datetime_from_plain(f["answered_at"]))
+        self.unbalanced_closes = [(dt.date.fromisoformat(d), a, int(b)) for d, a, b in data["unbalanced_closes"]]
+        self.closes = [dt.date.fromisoformat(d) for d in data["closes"]]
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], bank_code: str, config: BankConfig, calendar: BusinessCalendar,
+                clock_config: ClockConfig) -> BankCore:
+        core = cls(bank_code, config, calendar, clock_config)
+        core.load_snapshot(data)
+        return core
 
     # --- the schedule -------------------------------------------------------------------
 
@@ -318,10 +407,10 @@ class BankCore:
         raise AssertionError("the last payment rule always matches")
 
     def _payment(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
-        if key in self._decisions:
-            return list(self._decisions[key])  # replay: same transfer id, same receipt
-        if key in self.payments:
-            return []  # deferred, not paid yet
+        known = self.payments.get(key)
+        if known is not None:
+            # paid: replay (same transfer id, same receipt); deferred: not paid yet
+            return self._paid(known, doc) if known.day is not None else []
         amount = doc.amount_fen("PayAmt")
         rule = self.decide(doc.get("PayBankCode"), amount, now)
         if rule.mode == "refuse":
@@ -352,18 +441,24 @@ class BankCore:
         p.day = now.date()
         self._serial += 1
         p.serial = f"YH{self.bank_code[-4:]}{format_ymd(p.day)}{self._serial:08d}"
+        paid = self._paid(p, doc)
+        first = paid[0]
+        assert isinstance(first, PostTransfer)
+        self._transfer(first.transfer.id, p.account, self.accounts["payees"], p.amount_fen, first.transfer.kind,
+                       first.transfer.reference, p.day)  # book it in the core's own view
+        p.doc = None
+        return effects + paid
+
+    def _paid(self, p: Payment, doc: VoucherDoc) -> list[Effect]:
+        """A paid voucher's effects: the transfer to the payees, then the receipt."""
+        assert p.day is not None
         kind = "advance" if p.mode == "advance" else ("direct-payment" if p.pay_type == "11" else "authorized-payment")
-        effects.append(self._transfer(f"bank:{self.bank_code}:pay:{p.key}", p.account, self.accounts["payees"],
-                                      p.amount_fen, kind, str(p.key), p.day))
+        transfer = Transfer(f"bank:{self.bank_code}:pay:{p.key}", p.account, self.accounts["payees"], p.amount_fen,
+                            kind, str(p.key), p.day)
         head = {**doc.head(), "XPayDate": format_ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
                 "XAgentBusinessNo": p.serial}
-        effects.append(SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", original=doc.data,
-                                   encoding=doc.encoding))
-        if len(self._decisions) >= DECISIONS_MAX:
-            self._decisions.pop(next(iter(self._decisions)))
-        self._decisions[p.key] = [e for e in effects if not isinstance(e, OpenAccount)]
-        p.doc = None
-        return effects
+        return [PostTransfer(transfer), SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury",
+                                                    original=doc.data, encoding=doc.encoding)]
 
     def _pay_deferred(self, when: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
@@ -471,3 +566,8 @@ class BankCore:
 
     def filings_of(self, clear_type: int, state: str | None = None) -> list[Filing]:
         return [f for f in self.filings.values() if f.clear_type == clear_type and (state is None or f.state == state)]
+
+
+def _pair(value: Any) -> tuple[str, str]:
+    first, second = value
+    return str(first), str(second)

@@ -2,7 +2,9 @@
 
 Inbox → `BankCore.on_voucher` (with the body's Return_Reason, how a refused clearing request
 comes back) → ledger effects, then receipts and clearing requests → ack. Time → `on_time` at
-the bank's schedule (replenishment filing, opening, clearing filing, close).
+the bank's schedule (replenishment filing, opening, clearing filing, close). The core's state
+(payments, filings, advances) is kept in the bank's ledger database with each call's ledger
+work and restored on start (`gateway.sim_shell`).
 """
 
 from __future__ import annotations

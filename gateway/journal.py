@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.db import SqliteDatabase, Tx
+from ledger.db import SqliteDatabase, Tx, is_unique_violation
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 
@@ -113,14 +113,6 @@ _MESSAGE_INSERT = ("INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, 
                    "recipient, original_id, payload, received_us, business_time) "
                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)")
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
-
-
-def _is_unique_violation(exc: BaseException) -> bool:
-    import sqlite3
-
-    if isinstance(exc, sqlite3.IntegrityError):
-        return "UNIQUE" in str(exc)
-    return type(exc).__name__ == "UniqueViolationError"  # asyncpg, without importing it here
 
 
 LOOKUP_KEYS_MAX = 200  # keys per lookup query: 1,000 parameters; an OR this long still plans in microseconds
@@ -234,7 +226,7 @@ class Journal:
             try:
                 return await self._commit(batch)
             except Exception as exc:
-                if attempt + 1 == COMMIT_ATTEMPTS_MAX or not _is_unique_violation(exc):
+                if attempt + 1 == COMMIT_ATTEMPTS_MAX or not is_unique_violation(exc):
                     raise
         raise AssertionError("unreachable")
 

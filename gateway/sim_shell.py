@@ -3,27 +3,50 @@
 It owns a `GatewayClient`, a `Ledger` (or None for a core that keeps no books), a signer, the
 participant's role and a business clock, and feeds the core:
 
-* inbox loop: delivery → parse → `core.on_voucher(doc, flag, clock.now())` → perform the
-  effects in order → ack. Ledger effects come before the sends in every effect list, so a
-  receipt is sent only once its transfer is committed, and the delivery is acked only once
-  every effect is done. A crash in between means redelivery; a core answers a redelivered
-  voucher with the same effects (same receipt, same transfer id: the ledger applies it once).
-* time loop: sleep on the clock until the core's latest `WakeAt`, then `core.on_time(now)`.
-  A WakeAt earlier than the one the loop sleeps for restarts the sleep.
+* inbox loop: delivery → parse → `core.on_voucher(doc, flag, clock.now())` → commit → send → ack.
+* time loop: sleep on the clock until the core's latest `WakeAt`, then `core.on_time(now)` →
+  commit → send. A WakeAt earlier than the one the loop sleeps for restarts the sleep.
 
 Core calls and their effects are serialized by one lock, so the two loops never interleave.
 
-The core's protocol (`SimCore`): `on_time(now)` and `on_voucher(doc, flag, now)`; a core whose
-`on_voucher` also takes `return_reason=` is given the body's Return_Reason (how a refusal
-comes back on a receipt).
+**Durability (nothing acknowledged is ever lost).** A core keeps its state in memory; the shell
+keeps a copy of it, `core.snapshot()` as JSON, in the participant's own database (its ledger's,
+or the `db=` given for a core without books), table `sim_state`, one row per participant. Each
+core call (a delivery or an on_time round) is performed as:
 
-Batching, for throughput: consecutive `SendVoucher` effects go out in one envelope (at most
-SEND_BATCH_MAX bodies) and consecutive `PostTransfer` effects in one atomic ledger batch; the
-order between ledger work and sends is kept exactly.
+1. **commit**: one transaction holding that call's ledger work (`OpenAccount`, `PostTransfer`
+   batches, in order) and the snapshot taken after the call, together with the sends the call
+   asked for (the *pending sends*);
+2. **send**: the pending sends, in order, batched into envelopes;
+3. **ack** the delivery (inbox loop).
+
+So a receipt goes out only once the money it reports has moved, and a delivery is acked only
+once its effect on the core's state is durable. On start the shell restores the core from the
+stored snapshot and sends the pending sends of the last committed call again: a crash after the
+commit but before (or during) the sends loses none of them. A re-send is byte-identical (the
+voucher is rendered from plain data; the signature is not part of the gateway's identity of a
+voucher), so the gateway answers it `duplicate`. A crash after the commit but before the ack
+means redelivery: the restored core answers a voucher it already decided with the same effects
+(same receipt bytes, same transfer id: the ledger applies it once). A crash before the commit
+loses nothing that was acked or sent: the core restarts from the previous snapshot and the
+delivery comes again. An unexpected exception in a core call or a commit leaves the in-memory
+core ahead of its snapshot: it ends the loops, like a crash, and the shell is to be started
+anew over the same database.
+
+The core's protocol (`SimCore`): `on_time(now)`, `on_voucher(doc, flag, now)`, `snapshot()` and
+`load_snapshot(data)`; a core whose `on_voucher` also takes `return_reason=` is given the body's
+Return_Reason (how a refusal comes back on a receipt). The plain-data codecs the cores build
+their snapshots with (dates, voucher keys, transfers, vouchers to send) live here too.
+
+Batching, for throughput: the sends of one call go out in envelopes of at most SEND_BATCH_MAX
+bodies and its transfers in atomic ledger batches of at most TRANSFER_BATCH_MAX (an
+`OpenAccount` ends a batch), all inside the call's one transaction.
 
 A ledger refusal (overdraft, conflict) means the core's picture and the books disagree: the
-shell raises an `Alarm`, skips the rest of that effect list (no receipt for money that did
-not move) and acks, since a redelivery would be refused the same way.
+shell raises an `Alarm`, skips the rest of that call's ledger work and the sends listed after
+the refused effect (no receipt for money that did not move), still commits the snapshot, and
+acks, since a redelivery would be refused the same way. The refused batch is not applied (the
+ledger refuses before writing); ledger work listed before it is.
 """
 
 from __future__ import annotations
@@ -31,23 +54,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ledger.db import Database, Tx
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
 from messages.envelope import VoucherBody, encode_envelope, parse_envelope
-from messages.errors import CODES, InputError
+from messages.errors import CODES, InputError, StateError
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
 
 from .client import Delivery, GatewayClient, SendResult
 from .effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from .snapshot import send_from_plain, send_to_plain
 
-__all__ = ["SEND_BATCH_MAX", "SimCore", "SimShell"]
+__all__ = ["SEND_BATCH_MAX", "SIM_STATE_SCHEMA", "SNAPSHOT_FORMAT", "SimCore", "SimShell"]
 
 log = logging.getLogger("sim_shell")
 
@@ -60,11 +87,26 @@ RECEIVE_TIMEOUT_S = 1.0
 # Voucher bodies in one envelope: the gateway's HTTP path gains most up to ~100; keep an
 # envelope well under the gateway's size limit (a body is ~2-3 KB).
 SEND_BATCH_MAX = 100
+# The shape of a stored `sim_state` row's JSON (the shell's wrapper around the core's snapshot).
+SNAPSHOT_FORMAT = 1
+
+SIM_STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sim_state (
+    participant TEXT PRIMARY KEY,
+    snapshot TEXT NOT NULL,
+    updated_us BIGINT NOT NULL
+);
+"""
+
+_UPSERT = ("INSERT INTO sim_state (participant, snapshot, updated_us) VALUES ($1, $2, $3) "
+           "ON CONFLICT (participant) DO UPDATE SET snapshot = EXCLUDED.snapshot, updated_us = EXCLUDED.updated_us")
 
 
 class SimCore(Protocol):
     def on_time(self, now: dt.datetime) -> list[Effect]: ...
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime) -> list[Effect]: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def load_snapshot(self, data: Mapping[str, Any]) -> None: ...
 
 
 class _LedgerRefused(Exception):
@@ -73,16 +115,26 @@ class _LedgerRefused(Exception):
 
 class SimShell:
     def __init__(self, core: SimCore, client: GatewayClient, ledger: Ledger | None, signer: Signer, role: Role,
-                 clock: Any) -> None:
+                 clock: Any, *, db: Database | None = None, participant: str | None = None) -> None:
+        """`db`: where the core's snapshot is kept; by default the ledger's database. A shell
+        with neither keeps its core's state in memory only."""
         self.core = core
         self.client = client
         self.ledger = ledger
         self.signer = signer
         self.role = role
         self.clock = clock
+        # The ledger's database: the snapshot must commit with the ledger work in one transaction.
+        self.db: Database | None = ledger.db if ledger is not None else db
+        if ledger is not None and db is not None and db is not ledger.db:
+            raise ValueError("a shell with a ledger keeps its snapshot in the ledger's database")
+        self.participant = participant or client.participant_id
         self.alarms: list[Alarm] = []
         self.sent: list[tuple[SendVoucher, list[SendResult]]] = []
         self.handled = 0  # deliveries handled and acked
+        self.restored = False  # start() found a snapshot and loaded it
+        self.commits = 0  # snapshots written
+        self._started = False
         self._lock = asyncio.Lock()
         self._busy = 0
         self._wake: dt.datetime | None = None
@@ -103,8 +155,25 @@ class SimShell:
 
     # --- the loops ------------------------------------------------------------------------
 
+    async def start(self) -> None:
+        """Create `sim_state` if needed, restore the core from its snapshot and send the last
+        committed call's sends again. Idempotent; `run()` calls it first."""
+        if self._started:
+            return
+        self._busy += 1
+        try:
+            async with self._lock:
+                if self._started:
+                    return
+                pending = await self._restore()
+                self._started = True
+                await self._send_all(pending)
+        finally:
+            self._busy -= 1
+
     async def run(self) -> None:
-        """Run both loops until cancelled."""
+        """Restore, then run both loops until cancelled."""
+        await self.start()
         await self.tick()
         async with asyncio.TaskGroup() as group:
             group.create_task(self.inbox_loop())
@@ -183,38 +252,80 @@ class SimShell:
         return self.core.on_voucher(doc, body.flag, now)
 
     async def perform(self, effects: Sequence[Effect]) -> None:
-        sends: list[SendVoucher] = []
-        transfers: list[Transfer] = []
+        """Commit the call's ledger work with the core's snapshot, then send. Call under the lock,
+        right after the core call that returned `effects`."""
+        cut = await self._commit(effects)
+        for effect in effects:
+            if isinstance(effect, WakeAt):
+                self._set_wake(effect.at)
+            elif isinstance(effect, Alarm):
+                self._alarm(effect)
+        await self._send_all([e for e in effects[:cut] if isinstance(e, SendVoucher)])
+
+    # --- durability -------------------------------------------------------------------------
+
+    async def _restore(self) -> list[SendVoucher]:
+        if self.db is None:
+            return []
+        await self.db.execute_script(SIM_STATE_SCHEMA)
+        row = await self.db.fetchrow("SELECT snapshot FROM sim_state WHERE participant = $1", self.participant)
+        if row is None:
+            return []
+        record = json.loads(row[0])
+        if not isinstance(record, dict) or record.get("format") != SNAPSHOT_FORMAT:
+            raise StateError(f"sim_state of {self.participant}: unknown snapshot format "
+                             f"{record.get('format') if isinstance(record, dict) else type(record).__name__}")
+        self.core.load_snapshot(record["core"])
+        self.restored = True
+        pending = [send_from_plain(p) for p in record["pending_sends"]]
+        log.info("%s %s restored from its snapshot; %d pending sends again", self.role, self.participant,
+                 len(pending))
+        return pending
+
+    async def _commit(self, effects: Sequence[Effect]) -> int:
+        """One transaction: the ledger work of `effects`, the core's snapshot and the sends to do.
+        Returns how many leading effects stand (all of them unless the ledger refused one)."""
+        if self.db is None:
+            if any(isinstance(e, OpenAccount | PostTransfer) for e in effects):
+                self._require_ledger()
+            return len(effects)
+        if not self._started:
+            raise RuntimeError(f"the {self.role} shell was not started: call start() (or run()) first")
+        async with self.db.transaction() as tx:
+            cut = await self._ledger_work(tx, effects)
+            record = {"format": SNAPSHOT_FORMAT, "participant": self.participant, "core": self.core.snapshot(),
+                      "pending_sends": [send_to_plain(e) for e in effects[:cut] if isinstance(e, SendVoucher)]}
+            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+            await tx.execute(_UPSERT, self.participant, text, time.time_ns() // 1000)
+        self.commits += 1
+        return cut
+
+    async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> int:
+        if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):
+            return len(effects)
+        ledger = self._require_ledger()
+        batch: list[Transfer] = []
+        batch_at = 0
         try:
-            for effect in effects:
-                if not isinstance(effect, SendVoucher) and sends:
-                    await self._send(sends)
-                    sends = []
-                if not isinstance(effect, PostTransfer) and transfers:
-                    await self._post(transfers)
-                    transfers = []
-                if isinstance(effect, SendVoucher):
-                    sends.append(effect)
-                    if len(sends) >= SEND_BATCH_MAX:
-                        await self._send(sends)
-                        sends = []
-                elif isinstance(effect, PostTransfer):
-                    transfers.append(effect.transfer)
-                    if len(transfers) >= TRANSFER_BATCH_MAX:
-                        await self._post(transfers)
-                        transfers = []
+            for index, effect in enumerate(effects):
+                if isinstance(effect, PostTransfer):
+                    if not batch:
+                        batch_at = index
+                    batch.append(effect.transfer)
+                    if len(batch) >= TRANSFER_BATCH_MAX:
+                        await self._ledger_call(ledger.transfer_many(batch, tx=tx))
+                        batch = []
                 elif isinstance(effect, OpenAccount):
-                    await self._ledger_call(self._require_ledger().open_account(effect.account))
-                elif isinstance(effect, WakeAt):
-                    self._set_wake(effect.at)
-                elif isinstance(effect, Alarm):
-                    self._alarm(effect)
-            if transfers:
-                await self._post(transfers)
-            if sends:
-                await self._send(sends)
+                    if batch:
+                        await self._ledger_call(ledger.transfer_many(batch, tx=tx))
+                        batch = []
+                    batch_at = index
+                    await self._ledger_call(ledger.open_account(effect.account, tx=tx))
+            if batch:
+                await self._ledger_call(ledger.transfer_many(batch, tx=tx))
         except _LedgerRefused:
-            return
+            return batch_at
+        return len(effects)
 
     # --- effects ----------------------------------------------------------------------------
 
@@ -226,12 +337,9 @@ class SimShell:
     async def _ledger_call(self, call: Any) -> Any:
         try:
             return await call
-        except InputError as exc:
+        except InputError as exc:  # refused before anything was written: the transaction goes on
             self._alarm(Alarm(exc.code if exc.code in CODES else "ledger-invalid", f"ledger refused: {exc}"))
             raise _LedgerRefused from exc
-
-    async def _post(self, transfers: list[Transfer]) -> None:
-        await self._ledger_call(self._require_ledger().transfer_many(transfers))
 
     def _set_wake(self, at: dt.datetime) -> None:
         self._wake = at
@@ -240,6 +348,10 @@ class SimShell:
         if sleeping is not None and at < sleeping and self._time_task is not None:
             self._rewake = True
             self._time_task.cancel()
+
+    async def _send_all(self, effects: Sequence[SendVoucher]) -> None:
+        for i in range(0, len(effects), SEND_BATCH_MAX):
+            await self._send(list(effects[i:i + SEND_BATCH_MAX]))
 
     async def _send(self, effects: list[SendVoucher]) -> None:
         bodies = [seal_as_role(voucher_body(e.render(), flag=e.flag, return_reason=e.return_reason),

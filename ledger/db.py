@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from messages.errors import StateError
 
-__all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "Tx", "open_database"]
+__all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "Tx", "is_unique_violation", "open_database"]
 
 Row = tuple[Any, ...]
 
@@ -203,6 +203,13 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A unique or primary key refused a row, on either backend (asyncpg is not imported here)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc)
+    return type(exc).__name__ == "UniqueViolationError"
 
 
 async def open_database(url: str, *, schema: str | None = None) -> SqliteDatabase | PostgresDatabase:

@@ -24,14 +24,13 @@ batches cannot both spend the same money, and cannot deadlock on each other.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from messages.errors import InputError, StateError
 
-from .db import Database, Row, Tx
+from .db import Database, Row, Tx, is_unique_violation
 from .model import BALANCE_FEN_MAX, Account, AccountFlags, HistoryEntry, Transfer, TransferStatus
 
 __all__ = ["HISTORY_LIMIT_MAX", "TRANSFER_BATCH_MAX", "Ledger", "LedgerCorrupt"]
@@ -102,16 +101,17 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i:i + IN_LIST_MAX]
 
 
-def _is_unique_violation(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__ == "UniqueViolationError"
-
-
 class Ledger:
     """Double-entry ledger in integer fen. Create with `await Ledger.open(db)`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock_suffix = " FOR UPDATE" if db.dialect == "postgres" else ""
+
+    @property
+    def db(self) -> Database:
+        """The database the ledger lives in (a caller's own transactions may include it)."""
+        return self._db
 
     @classmethod
     async def open(cls, db: Database) -> Ledger:
@@ -224,7 +224,7 @@ class Ledger:
                 f"INSERT INTO ledger_transfers ({_TRANSFER_COLUMNS}) VALUES ({_placeholders(8)})",
                 [_transfer_params(t) for t in new])
         except Exception as exc:
-            if _is_unique_violation(exc):  # a concurrent batch inserted one of these ids first
+            if is_unique_violation(exc):  # a concurrent batch inserted one of these ids first
                 raise InputError("duplicate-conflict", f"a transfer id of this batch was applied concurrently "
                                  f"with other fields: {exc}") from exc
             raise

@@ -50,9 +50,9 @@ def _styear_issues(doc: VoucherDoc) -> list[Issue]:
 def _sum_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
     if vt.amount_field is None or vt.detail_amount_field is None:
         return []
+    # No Detail adds up to 0.00: where the schema lets the list be absent (a quiet day's 7401 or
+    # 3502), the head amount must then be zero too; elsewhere the XSD already demands details.
     details = doc.root.findall("DetailList/Detail")
-    if not details:
-        return []
     head_elem = doc.root.find(vt.amount_field)
     try:
         head_fen = parse_fen((head_elem.text or "").strip() if head_elem is not None else "",

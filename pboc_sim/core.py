@@ -59,11 +59,20 @@ window, up to the advance cap less what was already replenished, and it does not
 
 **Statements.** At each business day's bank system close the core emits the 7401 daily TSA
 statement for that day, from its own record of transfers (BeginBalance, DebitAmt, CreditAmt,
-EndBalance, one Detail per movement). At the close of the first business day of a month it
-also emits the 3502 reconciliation for the previous calendar month (debits by bank and pay type).
-The XSDs require at least one Detail, so a day without movements gets no 7401, and a month
-without debits no 3502 (the balance simply carries over; the next statement's BeginBalance
-shows it).
+EndBalance, one Detail per movement). A day without movements gets one too, with no DetailList,
+DebitAmt and CreditAmt 0.00 and EndBalance = BeginBalance: the treasury expects a statement
+every business day, and an empty one says "nothing moved". The first statement is for the day
+the core starts on (the next business day if it starts after that day's close). At the close of
+the first business day of a month it also emits the 3502 reconciliation for the previous
+calendar month (debits by bank and pay type; no DetailList if nothing was debited), for every
+month the core kept the books in.
+
+**Snapshots.** `snapshot()` gives the whole state as JSON-ready plain data (dates as ISO
+strings, amounts as int fen); `load_snapshot(data)` (or `PbocCore.restore(data, ...)`) puts it
+back into a core built with the same config, which then behaves exactly as the one snapshotted.
+The shell stores it with each delivery's ledger work (see `gateway.sim_shell`). A decided
+request is kept as its decision (transfers, X-fields, Return_Reason, refund advice), and the
+receipt is rebuilt from the redelivered voucher, which the gateway guarantees is the same bytes.
 """
 
 from __future__ import annotations
@@ -71,7 +80,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.calendar import BusinessCalendar
 from gateway.clock import (
@@ -82,6 +91,17 @@ from gateway.clock import (
     replenishment_window,
 )
 from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from gateway.snapshot import (
+    config_fingerprint,
+    date_from_plain,
+    date_to_plain,
+    key_from_plain,
+    key_to_plain,
+    send_from_plain,
+    send_to_plain,
+    transfer_from_plain,
+    transfer_to_plain,
+)
 from ledger.model import Account, AccountFlags, Transfer
 from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
@@ -116,12 +136,12 @@ QUOTA_PAY_TYPE: Mapping[str, str] = {"5108": "11", "5106": "12"}
 # Decided requests kept for replay. A busy day is a few thousand clearing requests per bank;
 # beyond this many the oldest decisions are forgotten (the gateway's own dedup covers them).
 DECISIONS_MAX = 1_000_000
+# The layout of `PbocCore.snapshot()`.
+SNAPSHOT_VERSION = 1
 
 
 def clearing_account(bank_code: str) -> str:
     return f"pboc:clearing:{bank_code}"
-
-
 
 
 # ---------------------------------------------------------------- config
@@ -181,6 +201,16 @@ class Movement:
     kind: str
     ref: VoucherKey
     transfer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """How a 2301 / 2302 was answered: enough to give the same effects again for the same voucher."""
+
+    transfers: tuple[Transfer, ...]
+    xfields: Mapping[str, str]
+    return_reason: str | None = None
+    advice: Mapping[str, str] | None = None  # the head of the 7403 a refund sends the treasury
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,11 +341,12 @@ class PbocCore:
         self.tsa_balance_fen = 0
         self.movements: dict[dt.date, list[Movement]] = {}
         self.statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
-        self._decisions: dict[VoucherKey, list[Effect]] = {}
+        self._decisions: dict[VoucherKey, _Decision] = {}
         self._banks: set[str] = set()
         self._notice_keys: set[VoucherKey] = set()
         self._bank_names: dict[str, str] = {}
         self._started = False
+        self._first_day: dt.date | None = None  # the first business day whose books the core kept
         self._next_close: dt.date | None = None
         self._serial = 0
 
@@ -332,14 +363,14 @@ class PbocCore:
         vtcode = doc.vtcode
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
         if flag == 0 and key in self._decisions:
-            return effects + list(self._decisions[key])  # replay: same receipt, same transfer id
+            return effects + self._answer(doc, self._decisions[key])  # replay: same receipt, same transfer id
         try:
             if flag == 0 and vtcode in QUOTA_PAY_TYPE:
                 effects += self._quota_notice(doc, key, now)
             elif flag == 0 and vtcode == "2301":
-                effects += self._remember(key, self._clearing(doc, key, now))
+                effects += self._clearing(doc, key, now)
             elif flag == 0 and vtcode == "2302":
-                effects += self._remember(key, self._refund(doc, key, now))
+                effects += self._refund(doc, key, now)
             elif flag == 1 and vtcode == "3502":
                 self.reconciliation_results[str(key)] = (doc.get("XCheckResult"), doc.get("XCheckRemark"))
             else:
@@ -349,6 +380,74 @@ class PbocCore:
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
 
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-ready plain data (see the module doc)."""
+        return {
+            "core": "pboc", "version": SNAPSHOT_VERSION,
+            "config": config_fingerprint(self.config, self.clock_config),
+            "started": self._started, "first_day": date_to_plain(self._first_day),
+            "next_close": date_to_plain(self._next_close), "serial": self._serial,
+            "tsa_balance_fen": self.tsa_balance_fen,
+            "quotas": [{"bank": bank, "pay_type": pay_type, "day": date_to_plain(day),
+                        "notified_fen": line.notified_fen, "used_fen": line.used_fen,
+                        "replenished_fen": line.replenished_fen, "notices": list(line.notices)}
+                       for (bank, pay_type, day), line in self.quotas.items()],
+            "notice_keys": sorted(key_to_plain(k) for k in self._notice_keys),
+            "rejected_notices": [list(r) for r in self.rejected_notices],
+            "reconciliation_results": {k: list(v) for k, v in self.reconciliation_results.items()},
+            "banks": sorted(self._banks),
+            "bank_names": dict(self._bank_names),
+            "movements": [[day.isoformat(), [
+                {"direction": m.direction, "amount_fen": m.amount_fen, "bank": m.bank_code, "bank_name": m.bank_name,
+                 "pay_type": m.pay_type, "kind": m.kind, "ref": key_to_plain(m.ref), "transfer_id": m.transfer_id}
+                for m in moves]] for day, moves in self.movements.items()],
+            "decisions": [[key_to_plain(k), {
+                "transfers": [transfer_to_plain(t) for t in d.transfers], "xfields": dict(d.xfields),
+                "return_reason": d.return_reason, "advice": None if d.advice is None else dict(d.advice)}]
+                for k, d in self._decisions.items()],
+            "statements": [send_to_plain(e) for e in self.statements],
+        }
+
+    def load_snapshot(self, data: Mapping[str, Any]) -> None:
+        """Replace this core's state with a snapshot taken by a core of the same config."""
+        if data.get("core") != "pboc" or data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"not a version {SNAPSHOT_VERSION} pboc snapshot: "
+                             f"{data.get('core')!r} version {data.get('version')!r}")
+        if data["config"] != config_fingerprint(self.config, self.clock_config):
+            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
+        self._started = bool(data["started"])
+        self._first_day = date_from_plain(data["first_day"])
+        self._next_close = date_from_plain(data["next_close"])
+        self._serial = int(data["serial"])
+        self.tsa_balance_fen = int(data["tsa_balance_fen"])
+        self.quotas = {(q["bank"], q["pay_type"], date_from_plain(q["day"])): QuotaLine(
+            int(q["notified_fen"]), int(q["used_fen"]), int(q["replenished_fen"]), list(q["notices"]))
+            for q in data["quotas"]}
+        self._notice_keys = {key_from_plain(k) for k in data["notice_keys"]}
+        self.rejected_notices = [(k, c, m) for k, c, m in data["rejected_notices"]]
+        self.reconciliation_results = {k: (r, remark) for k, (r, remark) in data["reconciliation_results"].items()}
+        self._banks = set(data["banks"])
+        self._bank_names = dict(data["bank_names"])
+        self.movements = {}
+        for day_text, moves in data["movements"]:
+            day = dt.date.fromisoformat(day_text)
+            self.movements[day] = [Movement(day, m["direction"], int(m["amount_fen"]), m["bank"], m["bank_name"],
+                                            m["pay_type"], m["kind"], key_from_plain(m["ref"]), m["transfer_id"])
+                                   for m in moves]
+        self._decisions = {key_from_plain(k): _Decision(
+            tuple(transfer_from_plain(t) for t in d["transfers"]), dict(d["xfields"]), d["return_reason"],
+            None if d["advice"] is None else dict(d["advice"])) for k, d in data["decisions"]}
+        self.statements = [send_from_plain(e) for e in data["statements"]]
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], config: PbocConfig, calendar: BusinessCalendar,
+                clock_config: ClockConfig) -> PbocCore:
+        core = cls(config, calendar, clock_config)
+        core.load_snapshot(data)
+        return core
+
     # --- start and day close ------------------------------------------------------------
 
     def _catch_up(self, now: dt.datetime) -> list[Effect]:
@@ -357,7 +456,9 @@ class PbocCore:
             self._started = True
             effects += self._open_books()
             today = now.date()
-            self._next_close = today if self.calendar.is_business_day(today) else self.calendar.next_business_day(today)
+            open_today = self.calendar.is_business_day(today) and now < at(today, self.clock_config.bank_system_close)
+            self._next_close = today if open_today else self.calendar.next_business_day(today)
+            self._first_day = self._next_close
         assert self._next_close is not None
         while at(self._next_close, self.clock_config.bank_system_close) <= now:
             effects += self._close_day(self._next_close)
@@ -378,10 +479,7 @@ class PbocCore:
         return effects
 
     def _close_day(self, day: dt.date) -> list[Effect]:
-        effects: list[Effect] = []
-        statement = self._daily_statement(day)
-        if statement is not None:
-            effects.append(statement)
+        effects: list[Effect] = [self._daily_statement(day)]
         try:
             previous: dt.date | None = self.calendar.previous_business_day(day)
         except InputError:  # the first business day the calendar knows
@@ -450,8 +548,9 @@ class PbocCore:
         refusal = self.check_clearing(r, now)
         if refusal is not None:
             serial = self._next_serial("RJ", today)
-            return [self._receipt(doc, {"XClearDate": format_ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
-                                  return_reason=f"{refusal[0]}: {refusal[1]}")]
+            return self._decide(key, doc, [], _Decision(
+                (), {"XClearDate": format_ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
+                return_reason=f"{refusal[0]}: {refusal[1]}"))
         line = self.quotas[(r.bank, r.pay_type, r.clear_date)]
         kind = "clearing"
         if r.clear_type == 1:
@@ -460,10 +559,10 @@ class PbocCore:
         else:
             line.used_fen += r.amount_fen
         serial = self._next_serial("RH", today)
-        effects = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
-        effects.append(self._receipt(doc, {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
-                                           "XPbocSerialNo": serial}))
-        return effects
+        opens, transfer = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
+        return self._decide(key, doc, opens, _Decision(
+            (transfer,), {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
+                          "XPbocSerialNo": serial}))
 
     # --- refunds ------------------------------------------------------------------------
 
@@ -472,9 +571,8 @@ class PbocCore:
         if not (self.calendar.is_business_day(day) and now.time() < self.clock_config.bank_system_close):
             day = self.calendar.next_business_day(day)
         amount = doc.amount_fen("PayAmt")
-        effects = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
+        opens, transfer = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
         serial = self._next_serial("RH", now.date())
-        effects.append(self._receipt(doc, {"XRefundDate": format_ymd(day), "XRefundAmt": fen_to_str(amount)}))
         head = {
             "Id": f"V7403{serial}", "AdmDivCode": doc.get("AdmDivCode"), "StYear": str(now.year),
             "VouDate": format_ymd(now.date()), "VoucherNo": serial,
@@ -485,38 +583,47 @@ class PbocCore:
             "FundTypeName": doc.get("FundTypeName"), "AcctNo": self.config.tsa_acct_no,
             "AcctName": self.config.tsa_acct_name, "PbocSerialNo": serial, "PayAmt": fen_to_str(amount),
         }
-        effects.append(SendVoucher("7403", 0, head, (), "treasury"))
-        return effects
+        return self._decide(key, doc, opens, _Decision(
+            (transfer,), {"XRefundDate": format_ymd(day), "XRefundAmt": fen_to_str(amount)}, advice=head))
 
     # --- shared helpers -------------------------------------------------------------------
 
     def _move(self, doc: VoucherDoc, key: VoucherKey, direction: Literal["D", "C"], amount: int, kind: str,
-              day: dt.date, transfer_id: str) -> list[Effect]:
-        """Record a TSA movement and return the ledger effects (opening the bank account first)."""
+              day: dt.date, transfer_id: str) -> tuple[list[Effect], Transfer]:
+        """Record a TSA movement: the accounts to open first (the bank's, once) and the transfer."""
         bank = doc.get("PayBankCode")
-        effects: list[Effect] = []
+        opens: list[Effect] = []
         if bank not in self._banks:
             self._banks.add(bank)
-            effects.append(OpenAccount(Account(clearing_account(bank), f"clearing account {bank}",
-                                               "bank-clearing", owner=bank)))
+            opens.append(OpenAccount(Account(clearing_account(bank), f"clearing account {bank}",
+                                             "bank-clearing", owner=bank)))
         self._bank_names.setdefault(bank, doc.get("PayBankName"))
         debit, credit = ((TSA_ACCOUNT, clearing_account(bank)) if direction == "D"
                          else (clearing_account(bank), TSA_ACCOUNT))
-        effects.append(PostTransfer(Transfer(transfer_id, debit, credit, amount, kind, str(key), day)))
+        transfer = Transfer(transfer_id, debit, credit, amount, kind, str(key), day)
         self.tsa_balance_fen += amount if direction == "C" else -amount
         self.movements.setdefault(day, []).append(Movement(
             day, direction, amount, bank, self._bank_names[bank], doc.get("PayTypeCode"), kind, key, transfer_id))
-        return effects
+        return opens, transfer
 
     def _receipt(self, doc: VoucherDoc, xfields: Mapping[str, str], *, return_reason: str | None = None) -> SendVoucher:
         head = {**doc.head(), **xfields}
         return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "bank", return_reason=return_reason,
                            original=doc.data, encoding=doc.encoding)
 
-    def _remember(self, key: VoucherKey, effects: list[Effect]) -> list[Effect]:
+    def _decide(self, key: VoucherKey, doc: VoucherDoc, opens: list[Effect], decision: _Decision) -> list[Effect]:
+        """Remember the decision (for a redelivery) and return its effects, accounts opened first."""
         if len(self._decisions) >= DECISIONS_MAX:
             self._decisions.pop(next(iter(self._decisions)))
-        self._decisions[key] = [e for e in effects if not isinstance(e, Alarm | OpenAccount)]
+        self._decisions[key] = decision
+        return opens + self._answer(doc, decision)
+
+    def _answer(self, doc: VoucherDoc, decision: _Decision) -> list[Effect]:
+        """The effects of a decision: the money first, then the receipt (and a refund's advice)."""
+        effects: list[Effect] = [PostTransfer(t) for t in decision.transfers]
+        effects.append(self._receipt(doc, decision.xfields, return_reason=decision.return_reason))
+        if decision.advice is not None:
+            effects.append(SendVoucher("7403", 0, decision.advice, (), "treasury"))
         return effects
 
     def _next_serial(self, prefix: str, day: dt.date) -> str:
@@ -538,10 +645,8 @@ class PbocCore:
         return {"Id": f"V{vtcode}{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(day.year),
                 "VouDate": format_ymd(day), "VoucherNo": no}
 
-    def _daily_statement(self, day: dt.date) -> SendVoucher | None:
+    def _daily_statement(self, day: dt.date) -> SendVoucher:
         moves = self.movements.get(day, [])
-        if not moves:
-            return None
         begin = self.balance_before(day)
         debit = sum(m.amount_fen for m in moves if m.direction == "D")
         credit = sum(m.amount_fen for m in moves if m.direction == "C")
@@ -563,13 +668,13 @@ class PbocCore:
     def _monthly_reconciliation(self, day: dt.date) -> SendVoucher | None:
         end = day.replace(day=1) - dt.timedelta(days=1)
         start = end.replace(day=1)
+        if self._first_day is None or self._first_day > end:
+            return None  # the core kept no books that month
         moves = [m for d, ms in self.movements.items() if start <= d <= end for m in ms]
         debits: dict[tuple[str, str], int] = {}
         for m in moves:
             if m.direction == "D":
                 debits[(m.bank_code, m.pay_type)] = debits.get((m.bank_code, m.pay_type), 0) + m.amount_fen
-        if not debits:
-            return None
         begin = self.balance_before(start)
         debit = sum(debits.values())
         credit = sum(m.amount_fen for m in moves if m.direction == "C")

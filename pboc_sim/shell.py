@@ -2,12 +2,14 @@
 
 It owns a `GatewayClient`, a `Ledger`, a signer and a business clock, and feeds a `PbocCore`:
 
-* inbox loop: delivery → parse → `core.on_voucher(doc, flag, clock.now())` → perform the
-  effects in order → ack. Ledger effects come before the sends in every effect list, so a
-  receipt is sent only once its transfer is committed, and the delivery is acked only once
-  every effect is done. A crash in between means redelivery; the core answers a redelivered
-  request with the same effects (same receipt, same transfer id: the ledger applies it once).
+* inbox loop: delivery → parse → `core.on_voucher(doc, flag, clock.now())` → commit the ledger
+  work and the core's snapshot in one transaction → send the receipts → ack. A crash in between
+  means redelivery; the core (restored from its snapshot) answers a redelivered request with the
+  same effects (same receipt, same transfer id: the ledger applies it once).
 * time loop: sleep on the clock until the core's next `WakeAt`, then `core.on_time(now)`.
+
+On start the core is restored from the snapshot in the ledger's database (`sim_state`), so a
+restarted central bank still knows the day's quotas and its decisions.
 
 Core calls and their effects are serialized by one lock, so the two loops never interleave.
 """

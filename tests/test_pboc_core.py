@@ -358,14 +358,35 @@ def test_daily_statement_ties_to_the_books(calendar: BusinessCalendar) -> None:
     assert parse_fen(h["EndBalance"]) == books.balances[TSA_ACCOUNT]
     assert [d["Direction"] for d in st7401.details] == ["D", "C"]
     assert effects[-1] == WakeAt(t("2026-03-17", "17:00"))
-    # a quiet day gets no statement; the next one begins where the last ended
+    # a quiet day gets a statement without movements; the next one begins where the last ended
     books.apply(core.on_time(t("2026-03-17", "18:00")))
+    first, quiet = _statements(books, "7401")
+    assert_valid(quiet)
+    assert quiet.details == () and b"<DetailList>" not in quiet.render()
+    assert quiet.head["StatementDate"] == "20260317"
+    assert (quiet.head["BeginBalance"], quiet.head["DebitAmt"], quiet.head["CreditAmt"], quiet.head["EndBalance"]) \
+        == (first.head["EndBalance"], "0.00", "0.00", first.head["EndBalance"])
     send(core, books, quota("2026-03-18", "1.00"), t("2026-03-18", "09:00"))
     send(core, books, clearing("2026-03-18", "1.00"), t("2026-03-18", "09:00"))
     books.apply(core.on_time(t("2026-03-18", "17:00")))
-    first, second = _statements(books, "7401")
-    assert second.head["BeginBalance"] == first.head["EndBalance"]
-    assert parse_fen(second.head["EndBalance"]) == books.balances[TSA_ACCOUNT]
+    _, _, third = _statements(books, "7401")
+    assert third.head["BeginBalance"] == quiet.head["EndBalance"]
+    assert parse_fen(third.head["EndBalance"]) == books.balances[TSA_ACCOUNT]
+
+
+def test_a_statement_every_business_day_and_none_on_holidays(calendar: BusinessCalendar) -> None:
+    # 2025-09-30 is the last business day before National Day (10-01..08 off)
+    core, books = make(calendar, t("2025-09-29", "08:00"))
+    books.apply(core.on_time(t("2025-10-10", "17:30")))
+    days = [s.head["StatementDate"] for s in _statements(books, "7401")]
+    assert days == ["20250929", "20250930", "20251009", "20251010"]
+    for st7401 in _statements(books, "7401"):
+        assert_valid(st7401)
+        assert st7401.head["BeginBalance"] == st7401.head["EndBalance"] == fen_to_str(OPENING_FEN)
+    # started after the close: the first statement is the next business day's
+    core, books = make(calendar, t("2026-03-16", "17:30"))
+    books.apply(core.on_time(t("2026-03-17", "17:00")))
+    assert [s.head["StatementDate"] for s in _statements(books, "7401")] == ["20260317"]
 
 
 def test_monthly_reconciliation_on_first_business_day(calendar: BusinessCalendar) -> None:
@@ -381,6 +402,22 @@ def test_monthly_reconciliation_on_first_business_day(calendar: BusinessCalendar
     assert (h["BeginDate"], h["EndDate"], h["VouDate"]) == ("20250901", "20250930", "20251009")
     assert h["DebitAmt"] == "120.00" and parse_fen(h["EndBalance"]) == books.balances[TSA_ACCOUNT]
     assert [(d["PayTypeCode"], d["DebitAmt"]) for d in recon.details] == [("11", "70.00"), ("12", "50.00")]
+
+
+def test_monthly_reconciliation_of_a_quiet_month(calendar: BusinessCalendar) -> None:
+    core, books = make(calendar, t("2025-09-29", "08:00"))
+    send(core, books, refund("2025-09-29", "5.00"), t("2025-09-29", "10:00"))  # a credit, no debit
+    books.apply(core.on_time(t("2025-10-09", "17:00")))
+    [recon] = _statements(books, "3502")
+    assert_valid(recon)
+    assert recon.details == () and b"<DetailList>" not in recon.render()
+    h = recon.head
+    assert (h["BeginDate"], h["EndDate"], h["DebitAmt"], h["CreditAmt"]) == ("20250901", "20250930", "0.00", "5.00")
+    assert parse_fen(h["EndBalance"]) == OPENING_FEN + 500
+    # no reconciliation for a month before the core kept the books
+    core, books = make(calendar, t("2025-11-03", "08:00"))  # the first business day of November
+    books.apply(core.on_time(t("2025-11-03", "17:00")))
+    assert not _statements(books, "3502")
 
 
 def test_unexpected_voucher_raises_an_alarm(calendar: BusinessCalendar) -> None:

@@ -18,23 +18,40 @@ Entry points `on_time(now)` and `on_voucher(doc, flag, now, return_reason=None)`
 * 5201 / 8202 receipts (flag 1): matched to the original by VoucherNo; XPayAmt must equal
   PayAmt. A second receipt for the same voucher is a double payment (Alarm
   `duplicate-conflict`); a receipt for nothing it sent, `unknown-original`.
-* 7401 daily TSA statements: checked against what the treasury expects from its own plan:
-  the day's debits are its vouchers sent before the cutoff that day plus the advances of the
-  previous business day (replenished that morning); BeginBalance follows from the opening
-  balance and the earlier days. A difference is an Alarm `amount-mismatch` and is kept in
-  `statements` (never netted away).
-* 7403 refund advices and 3502 reconciliations: recorded.
+* 7401 daily TSA statements, one every business day (a day without movements gets one with no
+  DetailList and zero debits and credits): checked against what the treasury expects from its
+  own plan and the refund advices it got. The day's debits are its vouchers sent before the
+  cutoff that day plus the advances of the previous business day (replenished that morning);
+  its credits are the refunds advised (7403) with that CreditDate; BeginBalance follows from the
+  opening balance and the earlier days; EndBalance = BeginBalance + CreditAmt - DebitAmt; the D
+  and C details add up to DebitAmt and CreditAmt. A difference is an Alarm `amount-mismatch` and
+  is kept in `statements` (never netted away). `missing_statements(through)` lists the business
+  days of the run with no statement yet.
+* 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
+
+**Snapshots.** `snapshot()` / `load_snapshot(data)` (or `TreasuryCore.restore(data, ...)`): the
+plan is not stored (it is regenerated from the seed, the same bytes), only which days were
+planned, which vouchers went out, and what came back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.calendar import BusinessCalendar
 from gateway.clock import ClockConfig, at, replenishment_day
 from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
+from gateway.snapshot import (
+    config_fingerprint,
+    datetime_from_plain,
+    datetime_to_plain,
+    key_from_plain,
+    key_to_plain,
+)
 from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError
@@ -46,8 +63,8 @@ __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "Tre
 
 QUOTA_VTCODE = {"11": "5108", "12": "5106"}
 VOUCHERS_PER_DAY_MAX = 100_000  # a big city's busiest day is a few tens of thousands
-
-
+# The layout of `TreasuryCore.snapshot()`.
+SNAPSHOT_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class TreasuryConfig:
@@ -126,11 +143,16 @@ class StatementCheck:
     end_fen: int
     expected_begin_fen: int
     expected_debit_fen: int
+    expected_credit_fen: int = 0
+    detail_debit_fen: int = 0  # the D details added up
+    detail_credit_fen: int = 0  # the C details added up
 
     @property
     def ok(self) -> bool:
         return (self.begin_fen == self.expected_begin_fen and self.debit_fen == self.expected_debit_fen
-                and self.end_fen == self.begin_fen + self.credit_fen - self.debit_fen)
+                and self.credit_fen == self.expected_credit_fen
+                and self.end_fen == self.begin_fen + self.credit_fen - self.debit_fen
+                and (self.detail_debit_fen, self.detail_credit_fen) == (self.debit_fen, self.credit_fen))
 
 
 @dataclass(slots=True)
@@ -159,6 +181,7 @@ class TreasuryCore:
         self.duplicate_receipts: list[Receipt] = []
         self.statements: dict[dt.date, StatementCheck] = {}
         self.other: list[tuple[str, dt.datetime]] = []  # (voucher key, received) of 7403 / 3502 ...
+        self.refunds_advised: dict[str, tuple[dt.date, int]] = {}  # 7403 VoucherNo → (CreditDate, fen)
         self._cursor: dt.datetime | None = None
 
     # --- planning (pure, seeded) --------------------------------------------------------
@@ -224,12 +247,70 @@ class TreasuryCore:
                 effects += self._statement(doc, key)
             elif doc.vtcode in ("7403", "3502"):
                 self.other.append((str(key), now))
+                credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
+                if credit_date is not None:
+                    self.refunds_advised[doc.get("VoucherNo")] = (credit_date, doc.amount_fen("PayAmt"))
             else:
                 effects.append(Alarm("not-authorized", f"the treasury does not handle VtCode {doc.vtcode} "
                                      f"flag {flag}", str(key)))
         except InputError as exc:
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as JSON-ready plain data; the plans themselves are regenerated on load."""
+        return {
+            "core": "treasury", "version": SNAPSHOT_VERSION,
+            "config": config_fingerprint(self.config, self.clock_config),
+            "cursor": datetime_to_plain(self._cursor),
+            "planned": [d.isoformat() for d in self.plans],
+            "sent": sorted(no for no, v in self.vouchers.items() if v.sent),
+            "receipts": [_receipt_to_plain(r) for r in self.receipts.values()],
+            "duplicate_receipts": [_receipt_to_plain(r) for r in self.duplicate_receipts],
+            "statements": [[c.day.isoformat(), c.begin_fen, c.debit_fen, c.credit_fen, c.end_fen, c.expected_begin_fen,
+                            c.expected_debit_fen, c.expected_credit_fen, c.detail_debit_fen, c.detail_credit_fen]
+                           for c in self.statements.values()],
+            "other": [[k, datetime_to_plain(when)] for k, when in self.other],
+            "refunds_advised": [[no, d.isoformat(), fen] for no, (d, fen) in self.refunds_advised.items()],
+        }
+
+    def load_snapshot(self, data: Mapping[str, Any]) -> None:
+        """Replace this core's state with a snapshot taken by a core of the same config."""
+        if data.get("core") != "treasury" or data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"not a version {SNAPSHOT_VERSION} treasury snapshot: "
+                             f"{data.get('core')!r} version {data.get('version')!r}")
+        if data["config"] != config_fingerprint(self.config, self.clock_config):
+            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
+        self.plans, self.vouchers = {}, {}
+        for day in data["planned"]:
+            self.plan(dt.date.fromisoformat(day))
+        for no in data["sent"]:
+            if no not in self.vouchers:
+                raise ValueError(f"the snapshot's voucher {no} is not in the regenerated plan")
+            self.vouchers[no].sent = True
+        self._cursor = datetime_from_plain(data["cursor"])
+        receipts = [_receipt_from_plain(r) for r in data["receipts"]]
+        self.receipts = {r.key.voucher_no: r for r in receipts}
+        self.duplicate_receipts = [_receipt_from_plain(r) for r in data["duplicate_receipts"]]
+        self.statements = {}
+        for day, *amounts in data["statements"]:
+            check = StatementCheck(dt.date.fromisoformat(day), *(int(a) for a in amounts))
+            self.statements[check.day] = check
+        self.other = []
+        for k, when in data["other"]:
+            received = datetime_from_plain(when)
+            assert received is not None
+            self.other.append((k, received))
+        self.refunds_advised = {no: (dt.date.fromisoformat(d), int(fen)) for no, d, fen in data["refunds_advised"]}
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], config: TreasuryConfig, calendar: BusinessCalendar,
+                clock_config: ClockConfig) -> TreasuryCore:
+        core = cls(config, calendar, clock_config)
+        core.load_snapshot(data)
+        return core
 
     # --- the schedule -------------------------------------------------------------------
 
@@ -292,23 +373,45 @@ class TreasuryCore:
                 total += v.amount_fen
         return total
 
+    def expected_credit_fen(self, day: dt.date) -> int:
+        """TSA credits the treasury expects on `day`: the refunds advised (7403) for that day."""
+        return sum(fen for credit_date, fen in self.refunds_advised.values() if credit_date == day)
+
     def expected_balance_before(self, day: dt.date) -> int:
         days = {v.day for v in self.vouchers.values()} | {replenishment_day(d, self.calendar) for d in self.days}
-        return self.config.tsa_opening_fen - sum(self.expected_debit_fen(d) for d in days if d < day)
+        credits = sum(fen for credit_date, fen in self.refunds_advised.values() if credit_date < day)
+        return self.config.tsa_opening_fen + credits - sum(self.expected_debit_fen(d) for d in days if d < day)
+
+    def missing_statements(self, through: dt.date) -> list[dt.date]:
+        """Business days of the run (its first day through `through`) with no 7401 yet."""
+        missing, day = [], self.days[0]
+        while day <= through:
+            if day not in self.statements:
+                missing.append(day)
+            day = self.calendar.next_business_day(day)
+        return missing
 
     def _statement(self, doc: VoucherDoc, key: VoucherKey) -> list[Effect]:
         day = parse_ymd(doc.get("StatementDate"))
         if day is None:  # the gateway's bad-date check makes this unreachable for a delivered 7401
             return [Alarm("bad-date", f"7401 {key}: StatementDate {doc.get('StatementDate')!r}", str(key))]
+        details = doc.details()  # none on a day without movements
+        by_direction = {"D": 0, "C": 0}
+        for d in details:
+            direction = d.get("Direction", "")
+            by_direction[direction] = by_direction.get(direction, 0) + parse_fen(d.get("Amt", ""))
         check = StatementCheck(day, parse_fen(doc.get("BeginBalance")), parse_fen(doc.get("DebitAmt")),
                                parse_fen(doc.get("CreditAmt")), parse_fen(doc.get("EndBalance")),
-                               self.expected_balance_before(day), self.expected_debit_fen(day))
+                               self.expected_balance_before(day), self.expected_debit_fen(day),
+                               self.expected_credit_fen(day), by_direction["D"], by_direction["C"])
         self.statements[day] = check
         if check.ok:
             return []
         return [Alarm("amount-mismatch", f"7401 of {day}: begin {fen_to_str(check.begin_fen)} (expected "
                       f"{fen_to_str(check.expected_begin_fen)}), debits {fen_to_str(check.debit_fen)} (expected "
-                      f"{fen_to_str(check.expected_debit_fen)}), end {fen_to_str(check.end_fen)}", str(key))]
+                      f"{fen_to_str(check.expected_debit_fen)}, details {fen_to_str(check.detail_debit_fen)}), "
+                      f"credits {fen_to_str(check.credit_fen)} (expected {fen_to_str(check.expected_credit_fen)}, "
+                      f"details {fen_to_str(check.detail_credit_fen)}), end {fen_to_str(check.end_fen)}", str(key))]
 
     # --- reading ------------------------------------------------------------------------
 
@@ -324,3 +427,15 @@ def _slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.
         slots.append(t)
         t += dt.timedelta(minutes=minutes)
     return slots
+
+
+def _receipt_to_plain(r: Receipt) -> dict[str, Any]:
+    return {"key": key_to_plain(r.key), "paid_date": r.paid_date, "paid_fen": r.paid_fen, "serial": r.serial,
+            "received_at": datetime_to_plain(r.received_at), "return_reason": r.return_reason}
+
+
+def _receipt_from_plain(d: Mapping[str, Any]) -> Receipt:
+    received = datetime_from_plain(d["received_at"])
+    assert received is not None
+    return Receipt(key_from_plain(d["key"]), d["paid_date"], int(d["paid_fen"]), d["serial"], received,
+                   d["return_reason"])

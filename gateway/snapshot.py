@@ -1,0 +1,86 @@
+"""Plain data for simulator snapshots: JSON-safe forms of dates, keys, transfers and sends.
+
+A core's `snapshot()` is built from these (dates as ISO strings, amounts as int fen, bytes as
+base64) and `load_snapshot()` reverses them exactly; the shell stores the result as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledger.model import Transfer
+from messages.envelope import VoucherKey
+
+from .clock import TZ
+from .effects import SendVoucher
+
+__all__ = ["bytes_from_plain", "bytes_to_plain", "config_fingerprint", "date_from_plain", "date_to_plain", "datetime_from_plain", "datetime_to_plain", "key_from_plain", "key_to_plain", "send_from_plain", "send_to_plain", "transfer_from_plain", "transfer_to_plain"]
+
+
+def config_fingerprint(*configs: object) -> str:
+    """What a snapshot was taken under: a core refuses to load one taken with another config."""
+    return "; ".join(repr(c) for c in configs)
+
+
+def date_to_plain(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def date_from_plain(text: str | None) -> dt.date | None:
+    return None if text is None else dt.date.fromisoformat(text)
+
+
+def datetime_to_plain(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def datetime_from_plain(text: str | None) -> dt.datetime | None:
+    """An aware ISO datetime, back in Asia/Shanghai (naive ones are refused)."""
+    if text is None:
+        return None
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise ValueError(f"naive datetime {text!r} in a snapshot")
+    return when.astimezone(TZ)
+
+
+def key_to_plain(key: VoucherKey) -> list[Any]:
+    return [key.adm_div_code, key.st_year, key.vtcode, key.voucher_no, key.flag]
+
+
+def key_from_plain(value: Sequence[Any]) -> VoucherKey:
+    adm, year, vtcode, no, flag = value
+    return VoucherKey(str(adm), str(year), str(vtcode), str(no), int(flag))
+
+
+def bytes_to_plain(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def bytes_from_plain(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def transfer_to_plain(t: Transfer) -> dict[str, Any]:
+    return {"id": t.id, "debit": t.debit_account, "credit": t.credit_account, "amount_fen": t.amount_fen,
+            "kind": t.kind, "reference": t.reference, "day": date_to_plain(t.business_date), "note": t.note}
+
+
+def transfer_from_plain(d: Mapping[str, Any]) -> Transfer:
+    return Transfer(d["id"], d["debit"], d["credit"], int(d["amount_fen"]), d["kind"], d["reference"],
+                    date_from_plain(d["day"]), d["note"])
+
+
+def send_to_plain(e: SendVoucher) -> dict[str, Any]:
+    return {"vtcode": e.vtcode, "flag": e.flag, "head": dict(e.head), "details": [dict(d) for d in e.details],
+            "to": e.recipient_role, "return_reason": e.return_reason, "original": bytes_to_plain(e.original),
+            "encoding": e.encoding}
+
+
+def send_from_plain(d: Mapping[str, Any]) -> SendVoucher:
+    return SendVoucher(d["vtcode"], int(d["flag"]), dict(d["head"]), tuple(dict(x) for x in d["details"]), d["to"],
+                       return_reason=d["return_reason"], original=bytes_from_plain(d["original"]),
+                       encoding=d["encoding"])

@@ -1,0 +1,544 @@
+"""A restarted simulator forgets nothing it acknowledged.
+
+Two halves:
+
+* the cores: `snapshot()` → JSON → `load_snapshot()` at any point of a random scenario, then
+  the rest of the scenario, gives exactly the effects (and the state) of the uninterrupted core;
+* the shells end to end, through a real in-process gateway: a shell is dropped without a clean
+  stop (its task cancelled, or killed by a failure between commit and ack) and a new shell over
+  the same ledger database carries on where the first one left off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_pboc_core import clearing, quota, refund  # the synthetic voucher builders
+
+from bank_sim.core import BankConfig, BankCore, account_ids
+from bank_sim.shell import BankShell
+from gateway.calendar import BusinessCalendar
+from gateway.client import GatewayClient
+from gateway.clock import TZ, BusinessClock, ClockConfig
+from gateway.effects import Effect, SendVoucher, WakeAt
+from gateway.service import Gateway, GatewayConfig
+from gateway.world import DevWorld
+from ledger.db import open_database
+from ledger.store import Ledger
+from messages.envelope import VoucherBody, parse_envelope
+from messages.factory import payment_voucher
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc, parse_voucher
+from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
+from pboc_sim.shell import PbocShell
+from treasury_sim.core import TreasuryConfig, TreasuryCore
+
+CALENDAR = BusinessCalendar.default()
+CC = ClockConfig()
+BANK = "999100000001"  # bank-a in DevWorld
+BANK2 = "999100000002"
+OPENING_FEN = 1_000_000_00
+RESERVE_FEN = 10_000_00
+WAIT_S = 5.0
+_seq = itertools.count(1)
+
+
+def t(day: str, hhmm: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(hhmm), tzinfo=TZ)
+
+
+def through_json(data: dict[str, Any]) -> dict[str, Any]:
+    """What the shell stores and reads back."""
+    back: dict[str, Any] = json.loads(json.dumps(data, ensure_ascii=False))
+    return back
+
+
+# ====================================================================== the cores
+
+
+_DAYS = [dt.date(2025, 1, 2) + dt.timedelta(days=n) for n in range(0, 700, 11)]
+_pboc_event = st.tuples(
+    st.sampled_from(["quota", "clear", "urgent", "replenish", "refund", "again", "time"]),
+    st.sampled_from([BANK, BANK2]),
+    st.sampled_from(["11", "12"]),
+    st.integers(0, 3),  # business day offset
+    st.integers(8 * 60, 18 * 60),  # minute of day
+    st.integers(1, 50_000),  # fen
+)
+
+
+def _pboc_inputs(first: dt.date, events: list[tuple[str, str, str, int, int, int]]
+                 ) -> list[tuple[dt.datetime, VoucherDoc | None]]:
+    """(when, voucher or None for a time step), in time order; "again" redelivers an earlier one."""
+    days = [first]
+    for _ in range(3):
+        days.append(CALENDAR.next_business_day(days[-1]))
+    out: list[tuple[dt.datetime, VoucherDoc | None]] = []
+    for kind, bank, pt, off, minute, amount in sorted(events, key=lambda e: (e[3], e[4])):
+        day = days[off]
+        now = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=TZ)
+        s, amt = day.isoformat(), fen_to_str(amount)
+        doc: VoucherDoc | None
+        if kind == "quota":
+            doc = quota(s, amt, bank=bank, vtcode="5108" if pt == "11" else "5106")
+        elif kind == "refund":
+            doc = refund(s, amt, bank=bank)
+        elif kind == "replenish":
+            prev = CALENDAR.previous_business_day(day)
+            doc = clearing(prev.isoformat(), amt, bank=bank, pay_type=pt, clear_type=1, vou_day=s)
+        elif kind in ("clear", "urgent"):
+            doc = clearing(s, amt, bank=bank, pay_type=pt, urgent=kind == "urgent")
+        elif kind == "again":
+            earlier = [d for _, d in out if d is not None]
+            doc = earlier[amount % len(earlier)] if earlier else None
+        else:
+            doc = None
+        out.append((now, doc))
+    return out
+
+
+def _feed_pboc(core: PbocCore, inputs: list[tuple[dt.datetime, VoucherDoc | None]]) -> list[Effect]:
+    effects: list[Effect] = []
+    for now, doc in inputs:
+        effects += core.on_time(now) if doc is None else core.on_voucher(doc, 0, now)
+    return effects
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=st.sampled_from(_DAYS), events=st.lists(_pboc_event, max_size=30), cut=st.integers(0, 30))
+def test_pboc_core_restored_from_a_snapshot_carries_on_exactly(
+        first: dt.date, events: list[tuple[str, str, str, int, int, int]], cut: int) -> None:
+    inputs = _pboc_inputs(first, events)
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=TZ)
+    end = dt.datetime.combine(CALENDAR.add_business_days(first, 4), dt.time(23), tzinfo=TZ)
+    inputs = [(start, None), *inputs, (end, None)]
+    cut = min(cut, len(inputs))
+
+    def new() -> PbocCore:
+        return PbocCore(PbocConfig(tsa_opening_fen=1_000_000), CALENDAR, CC)
+
+    whole = new()
+    expected = _feed_pboc(whole, inputs)
+
+    before = new()
+    got = _feed_pboc(before, inputs[:cut])
+    saved = through_json(before.snapshot())
+    after = PbocCore.restore(saved, PbocConfig(tsa_opening_fen=1_000_000), CALENDAR, CC)
+    assert through_json(after.snapshot()) == saved  # the round trip is exact
+    got += _feed_pboc(after, inputs[cut:])
+    assert got == expected
+    assert through_json(after.snapshot()) == through_json(whole.snapshot())
+    # every business day got its statement, each renders the same bytes after the restart
+    assert [s.render() for s in after.statements] == [s.render() for s in whole.statements]
+
+
+def _answer_2301(request: SendVoucher, now: dt.datetime, accept: bool) -> tuple[VoucherDoc, str | None]:
+    amount = request.head["PayAmt"] if accept else "0.00"
+    head = {**request.head, "XClearDate": now.strftime("%Y%m%d"), "XClearAmt": amount, "XPbocSerialNo": "RH0001"}
+    reason = None if accept else "over-quota: refused in the test"
+    return parse_voucher(SendVoucher("2301", 1, head, request.details, "bank", original=b"-").render()), reason
+
+
+_bank_event = st.tuples(
+    st.sampled_from(["pay", "pay", "pay", "again", "time"]),
+    st.sampled_from(["5201", "8202"]),
+    st.integers(0, 2),  # business day offset
+    st.integers(0, 24 * 60 - 1),  # minute of day (holidays and nights defer)
+    st.integers(1, 3_000_00),  # fen
+    st.booleans(),  # the central bank accepts the 2301 this round files
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(day_index=st.integers(0, 300), events=st.lists(_bank_event, max_size=25), cut=st.integers(0, 25))
+def test_bank_core_restored_from_a_snapshot_carries_on_exactly(
+        day_index: int, events: list[tuple[str, str, int, int, int, bool]], cut: int) -> None:
+    first = CALENDAR.add_business_days(dt.date(2025, 3, 3), day_index)
+    days = [first, CALENDAR.next_business_day(first)]
+    days.append(CALENDAR.next_business_day(days[-1]))
+    config = BankConfig(reserve_fen=5_000_00)
+    vouchers: list[VoucherDoc] = []
+    steps: list[tuple[dt.datetime, str, Any, bool]] = [(dt.datetime.combine(first, dt.time(7), tzinfo=TZ), "time",
+                                                        None, True)]
+    for kind, vtcode, off, minute, amount, accept in sorted(events, key=lambda e: (e[2], e[3])):
+        now = dt.datetime.combine(days[off] + dt.timedelta(days=minute % 2), dt.time(minute // 60, minute % 60),
+                                  tzinfo=TZ)
+        if kind == "pay":
+            doc = parse_voucher(payment_voucher(voucher_no=f"ZZ{next(_seq):08d}", vou_date=now.date(),
+                                                pay_bank_code=BANK, amount_fen=amount, vtcode=vtcode))
+            vouchers.append(doc)
+            steps.append((now, "voucher", doc, accept))
+        elif kind == "again" and vouchers:
+            steps.append((now, "voucher", vouchers[amount % len(vouchers)], accept))
+        else:
+            steps.append((now, "time", None, accept))
+    steps.sort(key=lambda s: s[0])
+    steps.append((dt.datetime.combine(CALENDAR.next_business_day(days[-1]), dt.time(18), tzinfo=TZ), "time", None,
+                  True))
+    cut = min(cut, len(steps))
+
+    def feed(core: BankCore, part: list[tuple[dt.datetime, str, Any, bool]]) -> list[Effect]:
+        out: list[Effect] = []
+        for now, kind, doc, accept in part:
+            effects = core.on_voucher(doc, 0, now) if kind == "voucher" else core.on_time(now)
+            for request in [e for e in effects if isinstance(e, SendVoucher) and e.vtcode == "2301"]:
+                answer, reason = _answer_2301(request, now, accept)
+                effects += core.on_voucher(answer, 1, now, return_reason=reason)
+            out += effects
+        return out
+
+    whole = BankCore(BANK, config, CALENDAR, CC)
+    expected = feed(whole, steps)
+    before = BankCore(BANK, config, CALENDAR, CC)
+    got = feed(before, steps[:cut])
+    saved = through_json(before.snapshot())
+    after = BankCore.restore(saved, BANK, config, CALENDAR, CC)
+    assert through_json(after.snapshot()) == saved
+    got += feed(after, steps[cut:])
+    assert got == expected
+    assert through_json(after.snapshot()) == through_json(whole.snapshot())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), cut=st.integers(0, 200), paid_share=st.integers(0, 100))
+def test_treasury_core_restored_from_a_snapshot_carries_on_exactly(seed: int, cut: int, paid_share: int) -> None:
+    config = TreasuryConfig(vouchers_per_day=15, days=2, seed=seed, tsa_opening_fen=OPENING_FEN)
+
+    def run(core: TreasuryCore, now: dt.datetime, steps: int) -> tuple[list[Effect], dt.datetime | None]:
+        """Follow the WakeAts; answer some vouchers with receipts and each close with a 7401."""
+        out: list[Effect] = []
+        for _ in range(steps):
+            effects = core.on_time(now)
+            for e in effects:
+                if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202") and \
+                        int(e.head["VoucherNo"][-5:]) * 7 % 100 < paid_share:
+                    head = {**e.head, "XPayDate": now.strftime("%Y%m%d"), "XPayAmt": e.head["PayAmt"],
+                            "XAgentBusinessNo": "YH1"}
+                    receipt = parse_voucher(SendVoucher(e.vtcode, 1, head, e.details, "treasury",
+                                                        original=b"-").render())
+                    effects += core.on_voucher(receipt, 1, now)
+            out += effects
+            wakes = [e.at for e in effects if isinstance(e, WakeAt)]
+            if not wakes:
+                return out, None
+            now = wakes[-1]
+        return out, now
+
+    start = dt.datetime.combine(config.first_day, dt.time(8), tzinfo=TZ)
+    whole = TreasuryCore(config, CALENDAR, CC)
+    expected, _ = run(whole, start, 10_000)
+    before = TreasuryCore(config, CALENDAR, CC)
+    got, resume = run(before, start, cut)
+    saved = through_json(before.snapshot())
+    after = TreasuryCore.restore(saved, config, CALENDAR, CC)
+    assert through_json(after.snapshot()) == saved
+    if resume is not None:
+        rest, _ = run(after, resume, 10_000)
+        got += rest
+    assert got == expected
+    assert through_json(after.snapshot()) == through_json(whole.snapshot())
+
+
+def test_a_snapshot_of_another_config_or_bank_is_refused() -> None:
+    core = PbocCore(PbocConfig(), CALENDAR, CC)
+    core.on_time(t("2026-03-16", "08:00"))
+    with pytest.raises(ValueError, match="another config"):
+        PbocCore.restore(core.snapshot(), PbocConfig(tsa_opening_fen=1), CALENDAR, CC)
+    bank = BankCore(BANK, BankConfig(), CALENDAR, CC)
+    with pytest.raises(ValueError, match="not 999100000002"):
+        BankCore.restore(bank.snapshot(), BANK2, BankConfig(), CALENDAR, CC)
+    with pytest.raises(ValueError, match="pboc snapshot"):
+        PbocCore.restore(bank.snapshot(), PbocConfig(), CALENDAR, CC)
+
+
+# ====================================================================== the shells end to end
+
+
+class Crash(Exception):
+    """A simulated process death at a chosen point."""
+
+
+@dataclass
+class Running:
+    shell: Any
+    task: asyncio.Task[None]
+    ledger: Ledger
+    dbs: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    tmp: Path
+    world: DevWorld
+    clock: BusinessClock
+    gateway: Gateway
+    treasury: GatewayClient
+    bank: GatewayClient  # bank-a as a plain test client (when no bank shell runs)
+    cleanup: list[Any] = field(default_factory=list)
+    inboxes: dict[str, list[tuple[VoucherBody, VoucherDoc]]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    async def at(self, day: str, hhmm: str) -> None:
+        await self.clock.advance_to(t(day, hhmm))
+
+    async def client(self, participant: str) -> GatewayClient:
+        c = GatewayClient.bus(self.gateway, participant)
+        await c.__aenter__()
+        self.cleanup.append(c)
+        return c
+
+    async def start(self, kind: str, *, wrap: Callable[[GatewayClient], None] | None = None) -> Running:
+        """A new process: a new database connection, a new core, a new client, a new shell."""
+        participant = self.world.pboc.id if kind == "pboc" else "bank-a"
+        db = await open_database(str(self.tmp / f"{kind}.db"))
+        self.cleanup.append(db)
+        ledger = await Ledger.open(db)
+        client = await self.client(participant)
+        if wrap is not None:
+            wrap(client)
+        signer = self.world.signer(participant)
+        shell: Any
+        if kind == "pboc":
+            shell = PbocShell(PbocCore(PbocConfig(tsa_opening_fen=OPENING_FEN), CALENDAR, CC), client, ledger,
+                              signer, self.clock)
+        else:
+            shell = BankShell(BankCore(BANK, BankConfig(bank_name="示例银行甲分行", reserve_fen=RESERVE_FEN),
+                                       CALENDAR, CC), client, ledger, signer, self.clock)
+        task = asyncio.create_task(shell.run())
+        running = Running(shell, task, ledger, [db])
+        self.cleanup.append(task)
+        await settle(lambda: shell.wake is not None or task.done())
+        return running
+
+    async def crash(self, running: Running) -> None:
+        """Drop the shell without a clean stop: its task dies, nothing is closed or flushed."""
+        running.task.cancel()
+        await asyncio.gather(running.task, return_exceptions=True)
+
+    async def quota(self, day: str, amount: str) -> None:
+        no = f"QE{day.replace('-', '')}{next(_seq):05d}"
+        v = self.world.voucher("5108", {
+            "Id": f"V{no}", "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no, "PayTypeCode": "11",
+            "FundTypeCode": "1", "FundTypeName": "一般公共预算资金", "PayBankCode": BANK, "PayBankName": "示例银行甲分行",
+            "ClearDate": day.replace("-", ""), "PayAmt": amount,
+        }, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "示例局", "PayAmt": amount}])
+        [result] = await self.treasury.send(self.world.envelope([v], sender=self.world.treasury.id))
+        assert result.ok, result
+
+    async def clear(self, day: str, amount: str) -> str:
+        no = f"HK{day.replace('-', '')}{next(_seq):05d}"
+        v = self.world.voucher("2301", {
+            "Id": f"V{no}", "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no, "PayBankCode": BANK,
+            "PayBankName": "示例银行甲分行", "ClearDate": day.replace("-", ""), "PayTypeCode": "11",
+            "FundTypeCode": "1", "FundTypeName": "一般公共预算资金", "UrgentFlag": "0", "ClearType": "0", "PayAmt": amount,
+        }, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "示例局", "PayAmt": amount}])
+        [result] = await self.bank.send(self.world.envelope([v], sender="bank-a"))
+        assert result.ok, result
+        return no
+
+    async def pay(self, day: str, amount_fen: int) -> str:
+        no = f"ZZ{day.replace('-', '')}{next(_seq):05d}"
+        v = payment_voucher(voucher_no=no, vou_date=dt.date.fromisoformat(day), pay_bank_code=BANK,
+                            amount_fen=amount_fen, adm_div_code=self.world.adm_div_code)
+        [result] = await self.treasury.send(self.world.envelope([v], sender=self.world.treasury.id))
+        assert result.ok, result
+        return no
+
+    async def drain(self, client: GatewayClient) -> list[tuple[VoucherBody, VoucherDoc]]:
+        """Every message delivered to `client` so far (acked), kept in `inboxes`. A message pushed
+        again before its ack (at-least-once delivery) counts once: it has the same message id."""
+        got = self.inboxes.setdefault(client.participant_id, [])
+        while items := await client.receive(timeout_s=0.05):
+            for item in items:
+                if item.message_id not in self.seen:
+                    self.seen.add(item.message_id)
+                    [body] = parse_envelope(item.envelope).bodies
+                    got.append((body, parse_voucher(body.voucher)))
+            await client.ack(*items)
+        return got
+
+    async def wait_for(self, client: GatewayClient, vtcode: str, flag: int, count: int = 1
+                       ) -> list[tuple[VoucherBody, VoucherDoc]]:
+        for _ in range(int(WAIT_S / 0.05)):
+            found = [(b, d) for b, d in await self.drain(client) if b.vtcode == vtcode and b.flag == flag]
+            if len(found) >= count:
+                return found
+        raise AssertionError(f"{client.participant_id} got no {count} x {vtcode}/{flag}")
+
+
+async def settle(done: Callable[[], bool]) -> None:
+    for _ in range(int(WAIT_S / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("did not get there in time")
+
+
+async def books(ledger: Ledger) -> dict[str, int]:
+    await ledger.check_invariants()
+    balances = await ledger.balances()
+    assert sum(balances.values()) == 0
+    return balances
+
+
+@pytest.fixture
+async def make_world(tmp_path: Path) -> AsyncIterator[Callable[[dt.datetime], Any]]:
+    made: list[World] = []
+
+    async def make(start: dt.datetime) -> World:
+        world = DevWorld.create(tmp_path / "world")
+        clock = BusinessClock.simulated(CALENDAR, CC, start)
+        gw_db = await open_database(str(tmp_path / "gw.db"))
+        # a push not acked within 0.3 s is pushed again: a crashed shell's delivery comes back fast
+        gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
+                          config=GatewayConfig(push_ack_timeout_s=0.3, push_backoff_base_ms=20, poll_interval_s=0.05))
+        await gateway.start()
+        w = World(tmp_path, world, clock, gateway, GatewayClient.bus(gateway, world.treasury.id),
+                  GatewayClient.bus(gateway, "bank-a"), [gw_db])
+        await w.treasury.__aenter__()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        for item in reversed(w.cleanup):
+            if isinstance(item, asyncio.Task):
+                item.cancel()
+                await asyncio.gather(item, return_exceptions=True)
+        for item in reversed(w.cleanup):
+            if isinstance(item, GatewayClient):
+                await item.__aexit__(None, None, None)
+        await w.treasury.__aexit__(None, None, None)
+        await w.gateway.stop()
+        for item in w.cleanup:
+            if hasattr(item, "close") and not isinstance(item, GatewayClient | asyncio.Task):
+                await item.close()
+
+
+async def test_pboc_restarted_after_a_quota_notice_still_clears_within_it(make_world: Any) -> None:
+    w: World = await make_world(t("2026-03-16", "08:00"))
+    pboc = await w.start("pboc")
+    assert not pboc.shell.restored
+    await w.at("2026-03-16", "09:00")
+    await w.quota("2026-03-16", "1000.00")
+    await settle(lambda: pboc.shell.handled == 1)  # the notice is acked
+    await w.crash(pboc)
+
+    pboc = await w.start("pboc")  # a new process over the same ledger database
+    assert pboc.shell.restored
+    assert pboc.shell.core.quotas[(BANK, "11", dt.date(2026, 3, 16))].notified_fen == 100000
+    await w.bank.__aenter__()
+    w.cleanup.append(w.bank)
+    await w.at("2026-03-16", "15:00")
+    no = await w.clear("2026-03-16", "600.00")
+    [(body, doc)] = await w.wait_for(w.bank, "2301", 1)
+    assert doc.get("VoucherNo") == no
+    assert body.return_reason is None, body.return_reason  # not no-quota-notice
+    assert doc.get("XClearAmt") == "600.00"
+    balances = await books(pboc.ledger)
+    assert (balances[TSA_ACCOUNT], balances[clearing_account(BANK)]) == (OPENING_FEN - 60000, 60000)
+    opening = [h for h in await pboc.ledger.history(TSA_ACCOUNT) if h.transfer.kind == "opening-balance"]
+    assert len(opening) == 1  # the restarted core did not open the books again
+
+    await w.at("2026-03-16", "17:00")
+    [(_, statement)] = await w.wait_for(w.treasury, "7401", 0)
+    assert (statement.get("BeginBalance"), statement.get("DebitAmt")) == (fen_to_str(OPENING_FEN), "600.00")
+    assert parse_fen(statement.get("EndBalance")) == balances[TSA_ACCOUNT]
+    assert not pboc.shell.alarms
+
+
+async def test_bank_restarted_after_an_advance_has_it_replenished(make_world: Any) -> None:
+    # Friday 2026-02-13; its advances are replenished on the make-up Saturday 2026-02-14
+    w: World = await make_world(t("2026-02-13", "08:00"))
+    pboc = await w.start("pboc")
+    bank = await w.start("bank")
+    await w.at("2026-02-13", "09:00")
+    await w.quota("2026-02-13", "1000.00")
+    await settle(lambda: pboc.shell.handled == 1)
+    await w.at("2026-02-13", "16:10")  # after the bank's 15:30 filing: paid from the reserve
+    no = await w.pay("2026-02-13", 300_00)
+    [(_, receipt)] = await w.wait_for(w.treasury, "5201", 1)
+    assert receipt.get("VoucherNo") == no and receipt.get("XPayAmt") == "300.00"
+    await settle(lambda: bank.shell.handled == 1)
+    reserve = account_ids(BANK)["reserve"]
+    assert (await books(bank.ledger))[reserve] == RESERVE_FEN - 300_00
+    await w.crash(bank)
+
+    bank = await w.start("bank")
+    assert bank.shell.restored
+    [advance] = [p for p in bank.shell.core.payments.values() if p.mode == "advance"]
+    assert advance.amount_fen == 300_00 and advance.filing is None
+    await w.at("2026-02-13", "17:00")
+    # nothing was cleared on the day: the statement says so
+    [(_, quiet)] = await w.wait_for(w.treasury, "7401", 0)
+    assert (quiet.get("DebitAmt"), quiet.get("CreditAmt"), quiet.details()) == ("0.00", "0.00", [])
+    assert quiet.get("BeginBalance") == quiet.get("EndBalance") == fen_to_str(OPENING_FEN)
+
+    await w.at("2026-02-14", "08:45")  # the restarted bank files the replenishment
+    await settle(lambda: any(f.state != "pending" for f in bank.shell.core.filings.values()))
+    [filing] = bank.shell.core.filings.values()
+    assert (filing.clear_type, filing.state, filing.cleared_fen) == (1, "accepted", 300_00), filing.reason
+    bank_books, pboc_books = await books(bank.ledger), await books(pboc.ledger)
+    assert bank_books[reserve] == RESERVE_FEN
+    assert bank_books[account_ids(BANK)["pboc-clearing"]] + pboc_books[clearing_account(BANK)] == 0
+    assert pboc_books[TSA_ACCOUNT] == OPENING_FEN - 300_00
+    assert await w.wait_for(w.treasury, "5201", 1) and len([
+        d for b, d in w.inboxes[w.world.treasury.id] if b.vtcode == "5201"]) == 1  # one receipt, not two
+    assert not pboc.shell.alarms and not bank.shell.alarms
+
+
+@pytest.mark.parametrize("dies_in", ["send", "ack"])
+async def test_a_crash_between_commit_and_ack_loses_nothing_and_repeats_nothing(make_world: Any,
+                                                                                dies_in: str) -> None:
+    w: World = await make_world(t("2026-03-16", "08:00"))
+    pboc = await w.start("pboc")
+    await w.at("2026-03-16", "09:00")
+    await w.quota("2026-03-16", "1000.00")
+    await settle(lambda: pboc.shell.handled == 1)
+    await w.crash(pboc)
+
+    def dying(client: GatewayClient) -> None:
+        """The first `dies_in` call after the 2301 kills the process."""
+        real = getattr(client, dies_in)
+
+        async def die(*args: Any, **kwargs: Any) -> Any:
+            if dies_in == "send" or args:
+                setattr(client, dies_in, real)
+                raise Crash(dies_in)
+            return await real(*args, **kwargs)
+
+        setattr(client, dies_in, die)
+
+    pboc = await w.start("pboc", wrap=dying)
+    await w.bank.__aenter__()
+    w.cleanup.append(w.bank)
+    await w.at("2026-03-16", "15:00")
+    no = await w.clear("2026-03-16", "600.00")
+    await settle(lambda: pboc.task.done())
+    assert isinstance(pboc.task.exception(), ExceptionGroup)  # it died
+    tsa = (await books(pboc.ledger))[TSA_ACCOUNT]
+    assert tsa == OPENING_FEN - 60000  # the commit happened
+
+    pboc = await w.start("pboc")  # re-sends the last call's sends; the 2301 is pushed again
+    assert pboc.shell.restored
+    await settle(lambda: pboc.shell.handled >= 1)
+    [(body, doc)] = await w.wait_for(w.bank, "2301", 1)  # exactly one receipt reached the bank
+    await asyncio.sleep(0.5)  # (room for a second one, which must not come)
+    assert len([b for b, _ in await w.drain(w.bank) if b.vtcode == "2301"]) == 1
+    assert doc.get("VoucherNo") == no and body.return_reason is None and doc.get("XClearAmt") == "600.00"
+    # the new process sent the receipt twice: once as the last commit's pending send, once for
+    # the redelivered 2301; the gateway had it already (died in ack) or got it first then (in send)
+    results = [r.status for e, rs in pboc.shell.sent for r in rs if e.vtcode == "2301"]
+    assert results == (["accepted", "duplicate"] if dies_in == "send" else ["duplicate", "duplicate"])
+    assert (await books(pboc.ledger))[TSA_ACCOUNT] == OPENING_FEN - 60000  # applied once
+    assert not pboc.shell.alarms
