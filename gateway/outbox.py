@@ -88,8 +88,9 @@ class Outbox:
                 await tx.executemany(TRACE_INSERT, trace)
         return changed
 
-    async def claim(self, retries: Sequence[tuple[str, int]], *, now_us: int) -> list[str]:
-        """Claim each (message id, retry time) for one push attempt, in one transaction.
+    async def claim(self, retries: Sequence[tuple[InboxItem, int]], *, now_us: int,
+                    business_time: str) -> list[str]:
+        """Claim each (item, retry time) for one push attempt, and trace it, in one transaction.
 
         A row is claimed only if still due: with several gateway workers on one database, the
         first to claim pushes it and the others skip it until its retry time. Returns the
@@ -98,13 +99,18 @@ class Outbox:
         claimed: list[str] = []
         if not retries:
             return claimed
+        trace = []
         async with self.db.transaction() as tx:
-            for message_id, retry_at_us in retries:
+            for item, retry_at_us in retries:
                 n = await tx.execute("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $2 "
                                      "WHERE message_id = $1 AND state = 'ready' AND next_attempt_us <= $3",
-                                     message_id, retry_at_us, now_us)
+                                     item.message_id, retry_at_us, now_us)
                 if n:
-                    claimed.append(message_id)
+                    claimed.append(item.message_id)
+                    trace.append((*item.key, item.message_id, "pushed", item.recipient, now_us, business_time,
+                                  f"attempt {item.attempts + 1}"))
+            if trace:
+                await tx.executemany(TRACE_INSERT, trace)
         return claimed
 
     async def due(self, recipients: Sequence[str], *, now_us: int, limit: int = 256) -> list[InboxItem]:

@@ -314,8 +314,8 @@ class Gateway:
         # the retry time is fixed before the push so a crash mid-round still backs off.
         base_us, wait_us, now = self.config.push_backoff_base_ms * 1000, int(self.config.push_ack_timeout_s * 1e6), now_us()
         claimed = set(await self.outbox.claim(
-            [(i.message_id, now + wait_us + backoff_us(i.attempts + 1, base_us=base_us)) for _, i in round_],
-            now_us=now))
+            [(i, now + wait_us + backoff_us(i.attempts + 1, base_us=base_us)) for _, i in round_],
+            now_us=now, business_time=self.business_now().isoformat()))
         for pusher, item in round_:
             if item.message_id not in claimed:
                 continue  # another gateway worker pushed it (or it was acked meanwhile)

@@ -296,6 +296,8 @@ async def test_push_without_ack_is_retried_then_dead_lettered_then_replayed(worl
             assert row == ("dead", FAST_PUSH.push_attempts_max)
             events = await treasury.trace(got[0].key)
             assert events is not None and "dead-lettered" in steps(events)
+            # Each push attempt is a step of the trace, counted like the outbox counts it.
+            assert steps(events).count("pushed") == FAST_PUSH.push_attempts_max
             dead = await gw.outbox.dead()
             assert [d["id"] for d in dead] == [r.message_id]
             # no more pushes once dead
