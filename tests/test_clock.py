@@ -267,7 +267,9 @@ async def test_a_simulated_week_of_hourly_timers_runs_fast() -> None:
     assert len(ticks) == 7 * 24
     assert ticks == [t(2025, 9, 29) + dt.timedelta(hours=h + 1) for h in range(7 * 24)]
     assert len(deadlines) == 7 * 24 * 6
-    assert elapsed_s < 1.0, elapsed_s
+    # Not a speed test: a simulated clock must never wait in real time. A week of timers that
+    # waited even a second each would take hours; a minute is a bound no machine load reaches.
+    assert elapsed_s < 60.0, elapsed_s
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
