@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,16 +22,23 @@ from messages.errors import CODES, StateError
 
 from . import metrics
 from .participants import Participant
-from .service import Gateway
+from .service import ACK_IDS_MAX, Gateway
 
 __all__ = ["GATEWAY_KEY", "make_app"]
+
+log = structlog.get_logger("tgw.http")
+
+# The database failing under a request (locked, disk full, connection lost, pool closing) is the
+# service being unavailable, not a bug in the request: a coded 503, never a bare 500.
+_DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 ACK_SIGNER_KEY = web.AppKey("ack_signer", object)
 EXTRA_ROUTES_KEY = web.AppKey("extra", dict)
 
 INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
-ACK_IDS_MAX = 1000
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -45,9 +55,19 @@ async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.Str
         resp = await handler(request)
     except web.HTTPException as exc:
         metrics.HTTP_REQUESTS.labels(route=route, status=str(exc.status)).inc()
+        if exc.status >= 400 and exc.content_type != "application/json":
+            # aiohttp's own refusals (no such route, method not allowed, body over the limit)
+            # answer in plain text: give them the JSON shape and a code like every other error.
+            resp = _error(exc.status, _HTTP_CODES.get(exc.status, "bad-request"), exc.reason)
+            if "Allow" in exc.headers:
+                resp.headers["Allow"] = exc.headers["Allow"]
+            return resp
         raise
     except StateError as exc:
         resp = _error(503, "unavailable", str(exc))
+    except _DB_ERRORS as exc:
+        log.error("http.database_error", route=route, error=repr(exc))
+        resp = _error(503, "unavailable", f"database unavailable: {type(exc).__name__}")
     metrics.HTTP_REQUESTS.labels(route=route, status=str(resp.status)).inc()
     return resp
 
@@ -97,7 +117,11 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
     if "application/xml" in request.headers.get("Accept", ""):
         return web.Response(body=_signed_ack(request, results), status=status, content_type="application/xml")
     summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected")}
-    return web.json_response({"results": [r.as_dict() for r in results], "summary": summary}, status=status)
+    body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": summary}
+    if whole_envelope_refused and results[0].issues:
+        # The whole envelope was refused: say why at the top level too, like every other 4xx.
+        body["code"], body["message"] = results[0].issues[0].code, results[0].issues[0].message
+    return web.json_response(body, status=status)
 
 
 def _signed_ack(request: web.Request, results: list[Any]) -> bytes:
@@ -265,7 +289,8 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
             await clock.advance_by(float(body["advance_by_s"]))
         else:
             raise ValueError('give "advance_to" or "advance_by_s"')
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, json.JSONDecodeError) as exc:
+        # OverflowError: a target beyond the datetime range (advance_by_s 1e300, "inf").
         return _error(400, "bad-request", str(exc))
     except StateError as exc:
         return _error(409, "clock-refused", str(exc))

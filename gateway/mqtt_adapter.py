@@ -39,7 +39,7 @@ from messages.errors import InputError, StateError
 from . import metrics
 from .outbox import InboxItem
 from .participants import Participant
-from .service import Gateway
+from .service import ACK_IDS_MAX, Gateway
 
 __all__ = [
     "HANDLE_IN_FLIGHT_MAX",
@@ -218,6 +218,8 @@ class MqttAdapter:
                         task.add_done_callback(self._handler_done)
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt.disconnected", error=str(exc) or type(exc).__name__, attempt=attempt)
+            except Exception as exc:  # noqa: BLE001 - never end the adapter silently: log, back off, reconnect
+                log.error("mqtt.adapter_error", error=repr(exc), attempt=attempt)
             finally:
                 self._mark_down()
             if self._stopping:
@@ -287,13 +289,15 @@ class MqttAdapter:
         asked = getattr(props, "ResponseTopic", None) if props is not None else None
         own = f"{TOPIC_ROOT}/{participant_id}/result"
         # The gateway may write anywhere under tgw/v1: never let a participant aim it at someone else's topic.
-        topic = asked if asked and (asked == own or asked.startswith(own + "/")) else own
+        # A wildcard is no topic to publish to (paho raises): answer on the participant's own topic.
+        wild = bool(asked) and ("+" in asked or "#" in asked)
+        topic = asked if asked and not wild and (asked == own or asked.startswith(own + "/")) else own
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
             await self._publish(topic, data, publish_properties(correlation=correlation,
                                                                 content_type="application/json"))
-        except (aiomqtt.MqttError, StateError, TimeoutError) as exc:
-            # The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
+        except (aiomqtt.MqttError, StateError, TimeoutError, ValueError) as exc:
+            # ValueError: paho refusing the topic or payload. The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
             log.warning("mqtt.reply_failed", topic=topic, error=str(exc) or type(exc).__name__)
 
     # ------------------------------------------------------------------ incoming
@@ -347,6 +351,8 @@ class MqttAdapter:
             ids = body["ids"]
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise TypeError("ids must be a list of message id strings")
+            if len(ids) > ACK_IDS_MAX:
+                raise ValueError(f"at most {ACK_IDS_MAX} ids per ack")
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("mqtt.bad_ack", participant=participant.id, error=str(exc))
             return {"code": "bad-request", "message": f'expected JSON {{"ids": [...]}}: {exc}'}

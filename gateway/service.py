@@ -29,11 +29,13 @@ from .outbox import InboxItem, Outbox, backoff_us
 from .participants import Participant, Registry
 from .pipeline import Admitted, Refused
 
-__all__ = ["Gateway", "GatewayConfig", "SubmitResult"]
+__all__ = ["ACK_IDS_MAX", "Gateway", "GatewayConfig", "SubmitResult"]
 
 log = structlog.get_logger("tgw.gateway")
 
 Pusher = Callable[[InboxItem], Awaitable[None]]
+
+ACK_IDS_MAX = 1000  # ids in one ack request (HTTP or MQTT): one transaction, answered in one reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,18 @@ class SubmitResult:
 def _refused(key: VoucherKey | None, issues: Sequence[Issue]) -> SubmitResult:
     return SubmitResult(str(key) if key else None, key.vtcode if key else None, key.voucher_no if key else None,
                         "rejected", issues=tuple(issues))
+
+
+def _storable(text: str) -> bool:
+    """Text either database can hold: no NUL (PostgreSQL text refuses it), no lone surrogate
+    (not encodable as UTF-8, SQLite refuses it). Ids and keys the gateway made never fail this."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass
@@ -224,6 +238,10 @@ class Gateway:
                 await asyncio.wait_for(committed.wait(), timeout=remaining)
 
     async def ack(self, participant: Participant, message_ids: Sequence[str]) -> list[str]:
+        # An id no database can hold names no message: it changes nothing (and must not raise).
+        message_ids = [m for m in message_ids if _storable(m)]
+        if not message_ids:
+            return []
         changed = await self.outbox.ack(participant.id, message_ids, at_us=now_us(),
                                         business_time=self.business_now().isoformat())
         for mid in changed:
@@ -233,6 +251,8 @@ class Gateway:
 
     async def message(self, participant: Participant, message_id: str) -> dict[str, Any] | None:
         """A message the participant sent or received; None otherwise (404 either way: no leaks)."""
+        if not _storable(message_id):
+            return None
         row = await self.db.fetchrow(
             "SELECT m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, m.recipient, "
             "m.original_id, m.received_us, m.business_time, o.state, o.attempts, m.payload FROM gw_messages m "
@@ -248,6 +268,8 @@ class Gateway:
     async def trace(self, participant: Participant, adm_div_code: str, st_year: str, vtcode: str,
                     voucher_no: str) -> list[dict[str, Any]] | None:
         """Events of a voucher and its receipt, if the participant is a party to it."""
+        if not all(_storable(v) for v in (adm_div_code, st_year, vtcode, voucher_no)):
+            return None
         parties = await self.db.fetch(
             "SELECT sender, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
             "AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
@@ -287,10 +309,16 @@ class Gateway:
                 await asyncio.sleep(self.config.poll_interval_s)
 
     async def _deliver_due(self) -> None:
+        now_mono = time.monotonic()
+        # An entry past its deadline no longer holds anything back; drop it so the map stays
+        # bounded (pushes x ack timeout) even when the ack never reaches this worker (another
+        # worker took it from a shared subscription, or it came in before the entry was made).
+        in_flight = self._push.in_flight
+        for mid in [m for m, deadline in in_flight.items() if deadline <= now_mono]:
+            del in_flight[mid]
         recipients = list(self._pushers)
         if not recipients:
             return
-        now_mono = time.monotonic()
         due = await self.outbox.due(recipients, now_us=now_us(), limit=self.config.push_in_flight_max)
         round_: list[tuple[Pusher, InboxItem]] = []
         for item in due:
@@ -327,8 +355,10 @@ class Gateway:
 
     async def _push_one(self, pusher: Pusher, item: InboxItem) -> None:
         try:
-            await pusher(item)
-        except Exception as exc:  # noqa: BLE001 - a failed push is retried after backoff
+            # Bounded: a push that never returns (a queue nobody reads, a stuck transport) would
+            # hold its slot for ever, and with every slot held the deliverer stops for everyone.
+            await asyncio.wait_for(pusher(item), timeout=self.config.push_ack_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a failed (or timed out) push is retried after backoff
             self._push.in_flight.pop(item.message_id, None)
             log.warning("deliver.push_failed", message_id=item.message_id, recipient=item.recipient,
                         error=str(exc))

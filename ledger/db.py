@@ -13,6 +13,7 @@ that waits on the disk (fsync), runs in a worker thread so the event loop keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -105,10 +106,23 @@ class SqliteDatabase:
             try:
                 yield _SqliteTx(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
+                # then fails and would hide the error that matters.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
+            commit = asyncio.ensure_future(asyncio.to_thread(conn.execute, "COMMIT"))
             try:
-                await asyncio.to_thread(conn.execute, "COMMIT")
+                await asyncio.shield(commit)
+            except asyncio.CancelledError:
+                # The COMMIT goes on in its thread: keep the writer (the lock) until it ends, or
+                # the next transaction would begin on this connection while this one is open.
+                while not commit.done():
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait([commit])
+                if commit.exception() is not None and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

@@ -188,6 +188,7 @@ async def test_reject_codes_over_http(world: DevWorld, db: Any, tmp_path: Path) 
             body = await resp.json()
             assert [r["code"] for r in body["results"]] == [code]
             assert body["results"][0]["voucher"] is None
+            assert body["code"] == code  # a whole-envelope refusal says why at the top level too
         for code in ("bad-signature", "xsd-invalid", "not-authorized", "unknown-certificate", "no-recipient"):
             sender, data = cases[code][0]
             resp = await h.post(sender, data)
