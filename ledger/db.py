@@ -183,12 +183,13 @@ class PostgresDatabase:
         """`schema` isolates one gateway (or one test) inside a shared database."""
         import asyncpg
 
-        settings = {"search_path": schema} if schema else None
+        quoted = '"' + schema.replace('"', '""') + '"' if schema else None
+        settings = {"search_path": quoted} if quoted else None
         try:
             if schema:
                 conn = await asyncpg.connect(url)
                 try:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
                 finally:
                     await conn.close()
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,

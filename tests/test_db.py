@@ -1,0 +1,53 @@
+"""ledger.db: the thin database layer under the journal and the ledger."""
+
+from __future__ import annotations
+
+import os
+
+import asyncpg
+import pytest
+from conftest import PG_URL
+
+from ledger.db import open_database
+
+
+@pytest.mark.postgres
+async def test_a_schema_name_that_needs_quoting_isolates_the_database() -> None:
+    """Hyphens and capitals are legal in a quoted schema name; search_path must quote it too."""
+    schema = f"Bench-{os.getpid()}-x"
+    try:
+        db = await open_database(PG_URL, schema=schema)
+    except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
+        if os.environ.get("CI") == "true" or os.environ.get("TGW_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        await db.execute_script("CREATE TABLE t (v INTEGER)")
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t (v) VALUES ($1)", 7)
+        assert await db.fetch("SELECT v FROM t") == [(7,)]
+        assert await db.fetchrow("SELECT current_schema()") == (schema,)
+    finally:
+        await db.close()
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+async def test_sqlite_placeholders_and_transactions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = await open_database(str(tmp_path / "x.db"))
+    try:
+        await db.execute_script("CREATE TABLE t (a INTEGER, b TEXT)")
+        async with db.transaction() as tx:
+            await tx.executemany("INSERT INTO t (a, b) VALUES ($1, $2)", [(1, "x"), (2, "y")])
+            # $2 before $1: numbered placeholders, not positional ones
+            assert await tx.fetchrow("SELECT a FROM t WHERE b = $2 AND a > $1", 0, "y") == (2,)
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t (a, b) VALUES ($1, $2)", 3, "z")
+                raise RuntimeError("roll back")
+        assert await db.fetch("SELECT a FROM t ORDER BY a") == [(1,), (2,)]
+    finally:
+        await db.close()
