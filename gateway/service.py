@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from messages.envelope import VoucherKey
-from messages.errors import Issue
+from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
 
@@ -166,8 +166,6 @@ class Gateway:
 
     async def submit(self, data: bytes, sender: Participant) -> list[SubmitResult]:
         if not self._accepting:
-            from messages.errors import StateError
-
             raise StateError("gateway is shutting down")
         self._inflight_submits += 1
         self._idle.clear()
