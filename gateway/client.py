@@ -8,6 +8,13 @@ Used by every simulator and usable by a bank's own test code:
             handle(item.envelope)
             await client.ack(item)                           # after handling is durable
 
+Over HTTPS, `client_ssl_context(ca_pem, cert_pem, key_pem)` trusts the gateway's CA and, given a
+participant's certificate and key, presents it as a client certificate; with one the token may
+be left out (the certificate's SN names the participant):
+
+    ctx = client_ssl_context("world/keys/ca.pem", "world/keys/bank-a.pem", "world/keys/bank-a.key")
+    async with GatewayClient.http("https://gw:8470", ssl=ctx, participant_id="bank-a") as client: ...
+
 The transport behind it is a small protocol (`ClientTransport`); MQTT lives in
 `gateway.mqtt_client` and plugs in the same way.
 """
@@ -15,13 +22,15 @@ The transport behind it is a small protocol (`ClientTransport`); MQTT lives in
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl as _ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from messages.envelope import VoucherKey
 
-__all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "SendResult"]
+__all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "SendResult", "client_ssl_context"]
 
 
 class ClientError(Exception):
@@ -90,8 +99,13 @@ class GatewayClient:
         return cls(_BusTransport(gateway_or_bus, participant_id), participant_id)
 
     @classmethod
-    def http(cls, base_url: str, *, token: str, participant_id: str, poll_wait_s: float = 25.0) -> GatewayClient:
-        return cls(_HttpTransport(base_url, token, poll_wait_s), participant_id)
+    def http(cls, base_url: str, *, token: str | None = None, participant_id: str, poll_wait_s: float = 25.0,
+             ssl: _ssl.SSLContext | None = None) -> GatewayClient:
+        """`token` authenticates by bearer token; `ssl` (see `client_ssl_context`) verifies an HTTPS
+        gateway and may carry a client certificate, which authenticates on its own."""
+        if token is None and ssl is None:
+            raise ValueError("give a bearer token, or an ssl context with a client certificate")
+        return cls(_HttpTransport(base_url, token, poll_wait_s, ssl), participant_id)
 
     @classmethod
     def mqtt(cls, host: str, port: int, *, username: str, password: str, participant_id: str,
@@ -182,10 +196,25 @@ class _BusTransport:
 # ------------------------------------------------------------------ HTTP
 
 
+def client_ssl_context(ca_pem: str | os.PathLike[str], cert_pem: str | os.PathLike[str] | None = None,
+                       key_pem: str | os.PathLike[str] | None = None) -> _ssl.SSLContext:
+    """A TLS client context that trusts only `ca_pem` (the gateway's CA), checks the host name,
+    speaks TLS 1.2+, and presents `cert_pem`/`key_pem` as the client certificate if given."""
+    if (cert_pem is None) != (key_pem is None):
+        raise ValueError("a client certificate needs its key, and a key its certificate")
+    ctx = _ssl.create_default_context(_ssl.Purpose.SERVER_AUTH, cafile=os.fspath(ca_pem))
+    ctx.minimum_version = _ssl.TLSVersion.TLSv1_2
+    if cert_pem is not None and key_pem is not None:
+        ctx.load_cert_chain(os.fspath(cert_pem), os.fspath(key_pem))
+    return ctx
+
+
 class _HttpTransport:
-    def __init__(self, base_url: str, token: str, poll_wait_s: float) -> None:
+    def __init__(self, base_url: str, token: str | None, poll_wait_s: float,
+                 ssl: _ssl.SSLContext | None = None) -> None:
         self._base = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}"}
+        self._headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        self._ssl = ssl
         self._poll_wait_s = poll_wait_s
         self._cursor = 0
         self._session: Any = None
@@ -193,7 +222,8 @@ class _HttpTransport:
     async def open(self) -> None:
         import aiohttp
 
-        self._session = aiohttp.ClientSession(headers=self._headers,
+        connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+        self._session = aiohttp.ClientSession(headers=self._headers, connector=connector,
                                               timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
 
     async def close(self) -> None:

@@ -1,8 +1,12 @@
 """HTTP transport (aiohttp): thin handlers over `Gateway`.
 
-Authentication: `Authorization: Bearer <token>` (token hashed in the registry). A participant
-only ever sees its own inbox and the vouchers it sent or received; anything else is 404, not
-403, so that existence does not leak.
+Authentication: `Authorization: Bearer <token>` (token hashed in the registry) and/or, over
+HTTPS with client certificates enabled (`tgw up --tls-client-ca`), the client certificate the
+TLS handshake verified: its serial (`messages.keys.serial_sn`) names the participant through
+`Registry.by_sn`. A certificate alone authenticates; a certificate and a token must name the
+same participant; without a certificate the token is required as before. A participant only
+ever sees its own inbox and the vouchers it sent or received; anything else is 404, not 403, so
+that existence does not leak.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import structlog
 from aiohttp import web
+from cryptography import x509
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from messages.errors import CODES, StateError
+from messages.keys import serial_sn
 
 from . import metrics
 from .participants import Participant
@@ -72,18 +79,56 @@ async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.Str
     return resp
 
 
-def _participant(request: web.Request) -> Participant | None:
-    auth = request.headers.get("Authorization", "")
-    if not auth.startswith("Bearer "):
+def _peer_certificate(request: web.Request) -> x509.Certificate | None:
+    """The client certificate the TLS handshake verified against the client CA, if any.
+
+    Only when the server asked for client certificates (verify_mode not CERT_NONE): then OpenSSL
+    has already refused the handshake for a certificate that does not chain to the client CA, is
+    outside its validity or lacks the clientAuth purpose, so one that is here is verified.
+    """
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None or ssl_object.context.verify_mode == ssl.CERT_NONE:
         return None
-    return request.app[GATEWAY_KEY].registry.by_token(auth[7:].strip())
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    return x509.load_der_x509_certificate(der)
+
+
+def _participant(request: web.Request) -> Participant | str:
+    """The authenticated participant, or why the request is not authenticated."""
+    gateway = request.app[GATEWAY_KEY]
+    registry = gateway.registry
+    by_cert: Participant | None = None
+    cert = _peer_certificate(request)
+    if cert is not None:
+        sn = serial_sn(cert)
+        by_cert = registry.by_sn(sn)
+        if by_cert is None:
+            return f"client certificate SN {sn} belongs to no participant"
+        known = gateway.certs.get(sn)
+        if known is not None and known.certificate != cert:
+            # Same serial, different certificate: another issuer trusted by the client CA file.
+            return f"client certificate SN {sn} is not the certificate registered under that SN"
+    auth = request.headers.get("Authorization")
+    if auth is None:
+        return by_cert if by_cert is not None else "missing or unknown bearer token"
+    if not auth.startswith("Bearer "):
+        return "the Authorization header is not a bearer token"
+    by_token = registry.by_token(auth[7:].strip())
+    if by_token is None:
+        return "missing or unknown bearer token"
+    if by_cert is not None and by_token.id != by_cert.id:
+        return f"the client certificate (participant {by_cert.id}) and the bearer token disagree"
+    return by_token
 
 
 def _auth(handler: Callable[[web.Request, Participant], Awaitable[web.StreamResponse]]) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         participant = _participant(request)
-        if participant is None:
-            return web.json_response({"code": "unauthenticated", "message": "missing or unknown bearer token"},
+        if isinstance(participant, str):
+            return web.json_response({"code": "unauthenticated", "message": participant},
                                      status=401, headers={"WWW-Authenticate": 'Bearer realm="tgw"'})
         return await handler(request, participant)
 

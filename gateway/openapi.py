@@ -42,7 +42,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Treasury gateway (电子凭证库)", "version": "1.0.0",
                  "description": "Signed MOF voucher exchange between the treasury, agent banks and the central bank."},
         "servers": [{"url": "http://127.0.0.1:8470"}],
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"mtls": []}],
         "paths": {
             "/v1/messages": {"post": {
                 "summary": "Submit an envelope of one or more signed vouchers",
@@ -108,7 +108,11 @@ def openapi_document() -> dict[str, Any]:
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "mtls": {"type": "mutualTLS", "description": "a client certificate issued by the gateway's "
+                         "client CA whose serial is a participant's (tgw up --tls-client-ca); with a bearer "
+                         "token too, both must name the same participant"}},
             "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY,
                         "Clock": {"type": "object", "properties": {
                             "now": {"type": "string"}, "simulated": {"type": "boolean"},

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import ssl
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from .http_app import make_app
 from .participants import load_registry
 from .service import Gateway, GatewayConfig
 
-__all__ = ["RunningServer", "ServerConfig", "serve", "start_server"]
+__all__ = ["RunningServer", "ServerConfig", "build_ssl_context", "serve", "start_server"]
 
 log = structlog.get_logger("tgw.server")
 
@@ -52,6 +53,10 @@ class ServerConfig:
     ack_cert: str | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     admission_workers: int | None = None  # processes for the pipeline; None: GatewayConfig's default
+    tls_cert: str | None = None  # PEM certificate (chain) of the HTTPS listener; None: plain HTTP
+    tls_key: str | None = None  # its private key
+    tls_client_ca: str | None = None  # PEM CA(s) client certificates must chain to; None: none asked for
+    tls_require_client_cert: bool = False  # refuse the handshake without a client certificate
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -68,6 +73,13 @@ class ServerConfig:
             return str((base / value).resolve())
 
         http = raw.get("http") or {}
+        tls = raw.get("tls") or {}
+        if not isinstance(tls, dict):
+            raise InputError("config-invalid", f"config {path}: tls must be a mapping (cert, key, client_ca, "
+                                               "require_client_cert)")
+        require = tls.get("require_client_cert", False)
+        if not isinstance(require, bool):
+            raise InputError("config-invalid", f"config {path}: tls.require_client_cert must be true or false")
         mqtt = raw.get("mqtt") or {}
         clock = raw.get("clock") or {}
         db = raw.get("db", "sqlite:///tgw.db")
@@ -82,8 +94,42 @@ class ServerConfig:
             calendar_overrides=rel(clock.get("calendar_overrides")),
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
             admission_workers=raw.get("workers"),
+            tls_cert=rel(tls.get("cert")), tls_key=rel(tls.get("key")), tls_client_ca=rel(tls.get("client_ca")),
+            tls_require_client_cert=require,
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
+    """The HTTPS listener's context (TLS 1.2+), asking for client certificates if a client CA is set.
+
+    None for plain HTTP. A client certificate must chain to `tls_client_ca`, be within its
+    validity and allow clientAuth, else OpenSSL ends the handshake; with
+    `tls_require_client_cert` a client that sends none is refused the same way.
+    """
+    if not (cfg.tls_cert or cfg.tls_key or cfg.tls_client_ca or cfg.tls_require_client_cert):
+        return None
+    if not (cfg.tls_cert and cfg.tls_key):
+        raise InputError("config-invalid", "TLS needs both a certificate and its key (--tls-cert and --tls-key)")
+    if cfg.tls_require_client_cert and not cfg.tls_client_ca:
+        raise InputError("config-invalid", "requiring client certificates needs the CA that issues them "
+                                           "(--tls-client-ca)")
+    if cfg.http_port is None:
+        raise InputError("config-invalid", "TLS settings are for the HTTP listener, which is off")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_RENEGOTIATION  # the client certificate cannot change under a connection
+    try:
+        ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError("io-unreadable", f"TLS certificate {cfg.tls_cert} / key {cfg.tls_key}: {exc}") from None
+    if cfg.tls_client_ca:
+        try:
+            ctx.load_verify_locations(cafile=cfg.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError("io-unreadable", f"TLS client CA {cfg.tls_client_ca}: {exc}") from None
+        ctx.verify_mode = ssl.CERT_REQUIRED if cfg.tls_require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
 
 
 def build_clock(cfg: ServerConfig) -> BusinessClock:
@@ -165,6 +211,7 @@ def _mqtt_parts(url: str) -> dict[str, Any]:
 
 
 async def start_server(cfg: ServerConfig) -> RunningServer:
+    ssl_context = build_ssl_context(cfg)  # before anything opens: a TLS mistake fails fast
     registry = load_registry(cfg.participants)
     certs = CertificateStore.from_dir(cfg.certs)
     db = await open_database(cfg.db, schema=cfg.db_schema)
@@ -179,10 +226,10 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
             signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
             runner = web.AppRunner(make_app(gateway, ack_signer=signer), access_log=None, shutdown_timeout=10)
             await runner.setup()
-            site = web.TCPSite(runner, cfg.http_host, cfg.http_port)
+            site = web.TCPSite(runner, cfg.http_host, cfg.http_port, ssl_context=ssl_context)
             await site.start()
             port = runner.addresses[0][1] if runner.addresses else cfg.http_port
-            http_url = f"http://{cfg.http_host}:{port}"
+            http_url = f"{'https' if ssl_context else 'http'}://{cfg.http_host}:{port}"
         if cfg.mqtt_url:
             from .mqtt_adapter import MqttAdapter
 
@@ -191,7 +238,9 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     except BaseException:
         await RunningServer(gateway, runner, mqtt, http_url).stop()
         raise
-    log.info("server.listening", http=http_url, mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
+    log.info("server.listening", http=http_url,
+             client_certs=("required" if cfg.tls_require_client_cert else "optional") if cfg.tls_client_ca else None,
+             mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
              clock=cfg.clock_mode, db=cfg.db.split("@")[-1])
     server = RunningServer(gateway, runner, mqtt, http_url)
     if mqtt is not None and gateway.clock is not None:

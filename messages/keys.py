@@ -6,7 +6,12 @@ Layout on disk (all PEM):
     <dir>/ca.pem            self-signed CA certificate (basicConstraints CA:true, pathlen 0)
     <dir>/<participant>.key PKCS#8, unencrypted, mode 0600
     <dir>/<participant>.pem X.509 v3 certificate issued by the CA:
-                            CN=<participant id>, OU=<role>, O=TGW Synthetic
+                            CN=<participant id>, OU=<role>, O=TGW Synthetic;
+                            keyUsage digitalSignature + nonRepudiation (voucher signatures),
+                            extendedKeyUsage clientAuth (mutual TLS towards the gateway)
+    <dir>/<server>.key      the gateway's TLS key (`issue_server`), mode 0600
+    <dir>/<server>.pem      its certificate: CN=<name>, subjectAltName = the DNS names / IP
+                            addresses given, extendedKeyUsage serverAuth
 
 The certificate serial, as uppercase hex without a prefix (`serial_sn`), is the `SN` attribute
 of the envelope's `Signature` element: it is how a verifier finds the signer's certificate.
@@ -17,13 +22,14 @@ Python alternative (gmssl) is a hand-written pure-Python implementation that is 
 constant-time nor audited; hand-writing SM2 here is out of the question. Asking for "sm2" raises
 `NotImplementedError` naming that reason.
 
-This module only writes files when asked (`create_ca`, `issue_participant`); nothing on the
+This module only writes files when asked (`create_ca`, `issue_participant`, `issue_server`); nothing on the
 verification path touches the disk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import tempfile
@@ -35,7 +41,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .catalog import ROLES
 from .errors import InputError
@@ -50,9 +56,11 @@ __all__ = [
     "ParticipantFiles",
     "PrivateKey",
     "PublicKey",
+    "ServerFiles",
     "create_ca",
     "generate_private_key",
     "issue_participant",
+    "issue_server",
     "key_algorithm",
     "load_certificates",
     "load_private_key",
@@ -93,6 +101,15 @@ class CaFiles:
 class ParticipantFiles:
     participant_id: str
     role: str
+    key: Path
+    cert: Path
+    sn: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFiles:
+    name: str
+    hosts: tuple[str, ...]
     key: Path
     cert: Path
     sn: str
@@ -275,21 +292,34 @@ def _load_ca(ca_dir: Path) -> tuple[PrivateKey, x509.Certificate]:
     return key, cert
 
 
+def _authority_key_id(ca_key: PrivateKey, ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    try:
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+
+
+def _check_file_name(value: str, what: str) -> None:
+    if not _PARTICIPANT_ID.fullmatch(value):
+        raise ValueError(f"{what} {value!r} must be 1-64 of A-Z a-z 0-9 . _ - and start with a letter or digit")
+    if value == "ca":
+        raise ValueError("'ca' is reserved for the CA's own files")
+
+
 def issue_participant(directory: str | os.PathLike[str], *, participant_id: str, role: str,
                       ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
                       not_before: dt.datetime | None = None, force: bool = False) -> ParticipantFiles:
     """Generate a participant's key pair and have the CA in `ca_dir` certify it.
 
+    The certificate signs vouchers (keyUsage digitalSignature + nonRepudiation) and serves as a
+    TLS client certificate towards the gateway (extendedKeyUsage clientAuth).
     `not_before`/`days` exist so tests can make certificates that are expired or not yet valid.
     Raises FileExistsError if the key or certificate exists (unless `force`), ValueError for a
     bad id, role or algorithm, InputError("io-unreadable") if the CA cannot be read.
     """
     alg = _check_algorithm(algorithm)
-    if not _PARTICIPANT_ID.fullmatch(participant_id):
-        raise ValueError(f"participant id {participant_id!r} must be 1-64 of A-Z a-z 0-9 . _ - "
-                         "and start with a letter or digit")
-    if participant_id == "ca":
-        raise ValueError("'ca' is reserved for the CA's own files")
+    _check_file_name(participant_id, "participant id")
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
     d = Path(directory)
@@ -305,11 +335,6 @@ def issue_participant(directory: str | os.PathLike[str], *, participant_id: str,
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
         x509.NameAttribute(NameOID.COMMON_NAME, participant_id),
     ])
-    try:
-        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
-    except x509.ExtensionNotFound:
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -323,11 +348,82 @@ def issue_participant(directory: str | os.PathLike[str], *, participant_id: str,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      key_cert_sign=False, crl_sign=False, encipher_only=False,
                                      decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(aki, critical=False)
+        .add_extension(_authority_key_id(ca_key, ca_cert), critical=False)
     )
     cert = _sign_cert(builder, ca_key)
     _write_atomic(key_path, _pem_key(key), 0o600)
     _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return ParticipantFiles(participant_id=participant_id, role=role, key=key_path, cert=cert_path,
                             sn=serial_sn(cert))
+
+
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    """An IP address literal becomes an iPAddress entry, anything else must be a DNS name."""
+    text = host.strip()
+    try:
+        return x509.IPAddress(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    labels = text.rstrip(".").split(".")
+    if labels and labels[0] == "*" and len(labels) > 2:  # a wildcard only as the whole leftmost label
+        labels = labels[1:]
+    if not text or len(text) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"host {host!r} is neither an IP address nor a DNS name")
+    return x509.DNSName(text.rstrip(".").lower())
+
+
+def issue_server(directory: str | os.PathLike[str], *, name: str, hosts: list[str],
+                 ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
+                 not_before: dt.datetime | None = None, force: bool = False) -> ServerFiles:
+    """A TLS server key and certificate for the gateway, certified by the CA in `ca_dir`.
+
+    Writes `<name>.key` and `<name>.pem`. `hosts` (DNS names or IP addresses, at least one) go
+    into subjectAltName, which is what TLS clients check; extendedKeyUsage is serverAuth only, so
+    the certificate cannot pose as a participant's client certificate. Raises like
+    `issue_participant`.
+    """
+    alg = _check_algorithm(algorithm)
+    _check_file_name(name, "server name")
+    if not hosts:
+        raise ValueError("a server certificate needs at least one host (DNS name or IP address)")
+    names = list(dict.fromkeys(_general_name(h) for h in hosts))
+    d = Path(directory)
+    ca_key, ca_cert = _load_ca(Path(ca_dir))
+    d.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = d / f"{name}.key", d / f"{name}.pem"
+    _refuse_existing(force, key_path, cert_path)
+    start, end = _validity(not_before, days)
+
+    key = generate_private_key(alg)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                     key_encipherment=alg == "rsa", data_encipherment=False,
+                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(_authority_key_id(ca_key, ca_cert), critical=False)
+    )
+    cert = _sign_cert(builder, ca_key)
+    _write_atomic(key_path, _pem_key(key), 0o600)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return ServerFiles(name=name, hosts=tuple(str(n.value) for n in names), key=key_path, cert=cert_path,
+                       sn=serial_sn(cert))

@@ -2,6 +2,8 @@
 
     tgw keys ca DIR [--algorithm ecdsa|rsa] [--name NAME] [--days N] [--force]
     tgw keys init DIR --participant ID --role ROLE [--ca CADIR] [--algorithm ecdsa|rsa] [--days N] [--force]
+    tgw keys server DIR --name NAME --host HOST [--host HOST ...] [--ca CADIR] [--algorithm ecdsa|rsa]
+                    [--days N] [--force]
     tgw keys show CERT [--format text|json]
 
 Exit codes: 0 ok, 1 the operation failed (e.g. it would overwrite a key), 2 usage or unreadable
@@ -21,10 +23,17 @@ from cryptography.hazmat.primitives import hashes
 
 from messages.catalog import ROLES
 from messages.errors import InputError
-from messages.keys import ALGORITHMS, SM2_UNSUPPORTED, create_ca, issue_participant, load_certificates
+from messages.keys import (
+    ALGORITHMS,
+    SM2_UNSUPPORTED,
+    create_ca,
+    issue_participant,
+    issue_server,
+    load_certificates,
+)
 from messages.signing import CertInfo
 
-__all__ = ["cmd_ca", "cmd_init", "cmd_show", "register"]
+__all__ = ["cmd_ca", "cmd_init", "cmd_server", "cmd_show", "register"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -100,6 +109,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_guarded
+def cmd_server(args: argparse.Namespace) -> int:
+    """Create the gateway's TLS key and certificate (serverAuth, SAN = the hosts); print the SN."""
+    files = issue_server(args.dir, name=args.name, hosts=args.host, ca_dir=args.ca or args.dir,
+                         algorithm=args.algorithm, days=args.days, force=args.force)
+    print(f"{files.name} (TLS server for {', '.join(files.hosts)}): {files.cert} (key {files.key})",
+          file=sys.stderr)
+    print(files.sn)
+    return EXIT_OK
+
+
 def _describe(info: CertInfo) -> dict[str, Any]:
     cert = info.certificate
     described: dict[str, Any] = dict(info.as_dict())
@@ -148,7 +168,7 @@ def register(subparsers: Any) -> None:
     keys = subparsers.add_parser("keys", help="development CA, participant keys and certificates",
                                  description="Development CA, participant key pairs and certificates.")
     keys.set_defaults(func=_keys_help(keys))
-    sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,show}")
+    sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,server,show}")
 
     ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")
     ca.add_argument("dir", metavar="DIR")
@@ -169,6 +189,18 @@ def register(subparsers: Any) -> None:
     init.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
     init.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
     init.set_defaults(func=cmd_init)
+
+    server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN")
+    server.add_argument("dir", metavar="DIR")
+    server.add_argument("--name", default="gateway", help="file stem and certificate CN (default %(default)s)")
+    server.add_argument("--host", action="append", required=True, metavar="HOST",
+                        help="DNS name or IP address clients connect to (subjectAltName); repeat for several")
+    server.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
+    server.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+                        help="key algorithm (default ecdsa P-256)")
+    server.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
+    server.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
+    server.set_defaults(func=cmd_server)
 
     show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity")
     show.add_argument("cert", metavar="CERT")

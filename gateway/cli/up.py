@@ -15,7 +15,8 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     p = sub.add_parser("up", help="run the gateway server",
                        description="Run the gateway: HTTP API, optional MQTT adapter, durable journal. "
-                                   "Settings come from --config (YAML) and/or flags; flags win.",
+                                   "Settings come from --config (YAML) and/or flags; flags win. "
+                                   "--tls-cert/--tls-key serve HTTPS; --tls-client-ca adds mutual TLS.",
                        epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
                               "--db sqlite:///var/tgw.db --http 127.0.0.1:8470")
     p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
@@ -29,6 +30,13 @@ def register(sub: Any) -> None:
     p.add_argument("--clock-start", help="ISO datetime a simulated clock starts at")
     p.add_argument("--ack-key", help="private key the gateway signs XML acknowledgements with")
     p.add_argument("--ack-cert", help="certificate of --ack-key (its SN goes in the <TGWAck> signature)")
+    p.add_argument("--tls-cert", help="PEM certificate of the HTTPS listener (see `tgw keys server`); "
+                                      "with --tls-key the API is served over HTTPS only")
+    p.add_argument("--tls-key", help="private key of --tls-cert")
+    p.add_argument("--tls-client-ca", help="PEM CA certificate(s): ask clients for a certificate issued by it; "
+                                           "a verified one authenticates its participant (by SN)")
+    p.add_argument("--tls-require-client-cert", action="store_true", default=None,
+                   help="refuse the TLS handshake without a client certificate (needs --tls-client-ca)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the CPU-bound pipeline (parse, XSD, verify); 0 runs it on the event loop")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
@@ -41,7 +49,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"participants": args.participants, "certs": args.certs, "db": args.db,
                            "db_schema": args.db_schema, "mqtt_url": args.mqtt, "clock_mode": args.clock,
                            "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert,
-                           "admission_workers": args.workers}
+                           "admission_workers": args.workers, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+                           "tls_client_ca": args.tls_client_ca,
+                           "tls_require_client_cert": args.tls_require_client_cert}
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:
@@ -55,7 +65,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
-    from gateway.server import ServerConfig, serve
+    from gateway.server import ServerConfig, build_ssl_context, serve
 
     configure_logging(json=args.log_format == "json", level=args.log_level)
     try:
@@ -69,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             if overrides.get("http_port", 0) is None:
                 overrides["http_port"] = None
             cfg = ServerConfig(**{k: v for k, v in overrides.items() if v is not None or k == "http_port"})
+        build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
     except (ValueError, InputError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
         return 2
