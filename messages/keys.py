@@ -307,6 +307,39 @@ def _check_file_name(value: str, what: str) -> None:
         raise ValueError("'ca' is reserved for the CA's own files")
 
 
+def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyUsage,
+                extensions: list[x509.ExtensionType], *, ca_dir: Path, alg: Algorithm, days: int,
+                not_before: dt.datetime | None, force: bool) -> tuple[Path, Path, x509.Certificate]:
+    """A fresh key pair and an end-entity certificate for it, signed by the CA in `ca_dir`,
+    written as `<stem>.key` (0600) and `<stem>.pem`. Shared by participants and servers."""
+    ca_key, ca_cert = _load_ca(ca_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
+    _refuse_existing(force, key_path, cert_path)
+    start, end = _validity(not_before, days)
+    key = generate_private_key(alg)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    builder = (builder
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+               .add_extension(_authority_key_id(ca_key, ca_cert), critical=False))
+    cert = _sign_cert(builder, ca_key)
+    _write_atomic(key_path, _pem_key(key), 0o600)
+    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return key_path, cert_path, cert
+
+
 def issue_participant(directory: str | os.PathLike[str], *, participant_id: str, role: str,
                       ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
                       not_before: dt.datetime | None = None, force: bool = False) -> ParticipantFiles:
@@ -322,39 +355,17 @@ def issue_participant(directory: str | os.PathLike[str], *, participant_id: str,
     _check_file_name(participant_id, "participant id")
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    d = Path(directory)
-    ca_key, ca_cert = _load_ca(Path(ca_dir))
-    d.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = d / f"{participant_id}.key", d / f"{participant_id}.pem"
-    _refuse_existing(force, key_path, cert_path)
-    start, end = _validity(not_before, days)
-
-    key = generate_private_key(alg)
     subject = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
         x509.NameAttribute(NameOID.COMMON_NAME, participant_id),
     ])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     key_cert_sign=False, crl_sign=False, encipher_only=False,
-                                     decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(_authority_key_id(ca_key, ca_cert), critical=False)
-    )
-    cert = _sign_cert(builder, ca_key)
-    _write_atomic(key_path, _pem_key(key), 0o600)
-    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                          encipher_only=False, decipher_only=False)
+    key_path, cert_path, cert = _issue_leaf(
+        Path(directory), participant_id, subject, usage, [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])],
+        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force)
     return ParticipantFiles(participant_id=participant_id, role=role, key=key_path, cert=cert_path,
                             sn=serial_sn(cert))
 
@@ -392,38 +403,16 @@ def issue_server(directory: str | os.PathLike[str], *, name: str, hosts: list[st
     if not hosts:
         raise ValueError("a server certificate needs at least one host (DNS name or IP address)")
     names = list(dict.fromkeys(_general_name(h) for h in hosts))
-    d = Path(directory)
-    ca_key, ca_cert = _load_ca(Path(ca_dir))
-    d.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = d / f"{name}.key", d / f"{name}.pem"
-    _refuse_existing(force, key_path, cert_path)
-    start, end = _validity(not_before, days)
-
-    key = generate_private_key(alg)
     subject = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
         x509.NameAttribute(NameOID.COMMON_NAME, name),
     ])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                     key_encipherment=alg == "rsa", data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(_authority_key_id(ca_key, ca_cert), critical=False)
-    )
-    cert = _sign_cert(builder, ca_key)
-    _write_atomic(key_path, _pem_key(key), 0o600)
-    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=alg == "rsa",
+                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                          encipher_only=False, decipher_only=False)
+    key_path, cert_path, cert = _issue_leaf(
+        Path(directory), name, subject, usage,
+        [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), x509.SubjectAlternativeName(names)],
+        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force)
     return ServerFiles(name=name, hosts=tuple(str(n.value) for n in names), key=key_path, cert=cert_path,
                        sn=serial_sn(cert))
