@@ -42,3 +42,10 @@ def test_demo_json_invariants(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert all(a["balance_fen"] == 0 for aid, a in accounts.items() if ":zba-" in aid)
     steps = {e["step"] for e in report["trace"]["events"]}
     assert {"journaled", "delivered", "linked"} <= steps
+
+
+def test_demo_on_days_the_calendar_does_not_know_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import main
+
+    assert main(["demo", "--start", "2026-12-30", "--days", "2", "--vouchers", "5", "--quiet"]) == 2
+    assert "calendar-out-of-range" in capsys.readouterr().err

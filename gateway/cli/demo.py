@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from messages.errors import InputError
+
 __all__ = ["register"]
 
 OPENING_TSA_FEN = 500_000_000_00  # 500 million yuan in the treasury single account
@@ -68,15 +70,19 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(json=False, level="WARNING")
     progress = None if args.quiet else _progress_line
-    if args.dir:
-        root = Path(args.dir)
-        root.mkdir(parents=True, exist_ok=True)
-        report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days, start=start,
-                                      progress=progress))
-    else:
-        with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
-            report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
+    try:
+        if args.dir:
+            root = Path(args.dir)
+            root.mkdir(parents=True, exist_ok=True)
+            report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days,
                                           start=start, progress=progress))
+        else:
+            with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
+                report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
+                                              start=start, progress=progress))
+    except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
+        print(f"tgw demo: {exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
