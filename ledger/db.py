@@ -195,7 +195,7 @@ class PostgresDatabase:
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
                                              server_settings=settings)
         except (OSError, asyncpg.PostgresError) as exc:
-            raise StateError(f"cannot connect to PostgreSQL at {url}: {exc}") from exc
+            raise StateError(f"cannot connect to PostgreSQL at {_without_password(url)}: {exc}") from exc
         return cls(url, pool)
 
     @asynccontextmanager
@@ -218,6 +218,17 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _without_password(url: str) -> str:
+    """A database URL fit for a log line or an error message."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def is_unique_violation(exc: BaseException) -> bool:

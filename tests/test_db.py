@@ -51,3 +51,19 @@ async def test_sqlite_placeholders_and_transactions(tmp_path) -> None:  # type: 
         assert await db.fetch("SELECT a FROM t ORDER BY a") == [(1,), (2,)]
     finally:
         await db.close()
+
+
+def test_database_urls_in_messages_never_carry_the_password() -> None:
+    from ledger.db import _without_password
+
+    assert _without_password("postgresql://tgw:s3cret@db:5432/test") == "postgresql://tgw:***@db:5432/test"
+    assert _without_password("postgresql://tgw@db/test") == "postgresql://tgw@db/test"
+    assert _without_password("sqlite:///var/tgw.db") == "sqlite:///var/tgw.db"
+
+
+async def test_a_refused_postgres_connection_names_the_url_without_its_password() -> None:
+    from messages.errors import StateError
+
+    with pytest.raises(StateError) as caught:
+        await open_database("postgresql://tgw:s3cret@127.0.0.1:1/test")
+    assert "s3cret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
