@@ -55,10 +55,11 @@ import asyncio
 import datetime as dt
 import inspect
 import json
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+import structlog
 
 from ledger.db import Database, Tx
 from ledger.model import Transfer
@@ -76,7 +77,7 @@ from .snapshot import send_from_plain, send_to_plain
 
 __all__ = ["SEND_BATCH_MAX", "SIM_STATE_SCHEMA", "SNAPSHOT_FORMAT", "SimCore", "SimShell"]
 
-log = logging.getLogger("sim_shell")
+log = structlog.get_logger("tgw.sim")
 
 # Alarms kept for inspection (tests, `tgw demo`); older ones are only in the log.
 ALARMS_MAX = 10_000
@@ -278,8 +279,7 @@ class SimShell:
         self.core.load_snapshot(record["core"])
         self.restored = True
         pending = [send_from_plain(p) for p in record["pending_sends"]]
-        log.info("%s %s restored from its snapshot; %d pending sends again", self.role, self.participant,
-                 len(pending))
+        log.info("sim.restored", role=self.role, participant=self.participant, pending_sends=len(pending))
         return pending
 
     async def _commit(self, effects: Sequence[Effect]) -> int:
@@ -370,6 +370,6 @@ class SimShell:
                                       str(effect.key)))
 
     def _alarm(self, alarm: Alarm) -> None:
-        log.warning("%s alarm %s: %s (%s)", self.role, alarm.code, alarm.message, alarm.key)
+        log.warning("sim.alarm", role=self.role, code=alarm.code, message=alarm.message, voucher=alarm.key)
         if len(self.alarms) < ALARMS_MAX:
             self.alarms.append(alarm)
