@@ -27,7 +27,7 @@ from messages.signing import CertificateStore, KeySigner
 from .calendar import BusinessCalendar
 from .clock import TZ, BusinessClock, ClockConfig
 from .http_app import make_app
-from .participants import load_registry
+from .participants import Registry, load_registry
 from .service import Gateway, GatewayConfig
 
 __all__ = ["RunningServer", "ServerConfig", "build_ssl_context", "serve", "start_server"]
@@ -210,10 +210,26 @@ def _mqtt_parts(url: str) -> dict[str, Any]:
             "username": unquote(parsed.username or ""), "password": unquote(parsed.password or "")}
 
 
+def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
+    """The CA and certificates in `certs_dir`, plus every certificate file the registry names:
+    a participant registered with `--cert FILE` is verifiable without copying FILE anywhere."""
+    from messages.keys import load_certificates
+
+    store = CertificateStore.from_dir(certs_dir)
+    for participant in registry:
+        for path in participant.cert_files:
+            for cert in load_certificates(path):
+                try:
+                    store.add(cert)
+                except ValueError as exc:  # two different certificates under one SN: refuse to start
+                    raise InputError("config-invalid", f"participant {participant.id}: {path}: {exc}") from None
+    return store
+
+
 async def start_server(cfg: ServerConfig) -> RunningServer:
     ssl_context = build_ssl_context(cfg)  # before anything opens: a TLS mistake fails fast
     registry = load_registry(cfg.participants)
-    certs = CertificateStore.from_dir(cfg.certs)
+    certs = certificate_store(cfg.certs, registry)
     db = await open_database(cfg.db, schema=cfg.db_schema)
     gateway_config = cfg.gateway
     if cfg.admission_workers is not None:
