@@ -67,6 +67,7 @@ from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVouche
 from gateway.snapshot import (
     bytes_from_plain,
     bytes_to_plain,
+    check_snapshot_header,
     config_fingerprint,
     date_from_plain,
     date_to_plain,
@@ -288,13 +289,9 @@ class BankCore:
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
         """Replace this core's state with a snapshot taken by a core of the same bank and config."""
-        if data.get("core") != "bank" or data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"not a version {SNAPSHOT_VERSION} bank snapshot: "
-                             f"{data.get('core')!r} version {data.get('version')!r}")
+        check_snapshot_header(data, "bank", SNAPSHOT_VERSION, config_fingerprint(self.config, self.clock_config))
         if data["bank_code"] != self.bank_code:
             raise ValueError(f"the snapshot is bank {data['bank_code']}'s, not {self.bank_code}'s")
-        if data["config"] != config_fingerprint(self.config, self.clock_config):
-            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
         self._cursor = datetime_from_plain(data["cursor"])
         self._serial = int(data["serial"])
         self._filing_seq = int(data["filing_seq"])

@@ -17,7 +17,31 @@ from messages.envelope import VoucherKey
 from .clock import TZ
 from .effects import SendVoucher
 
-__all__ = ["bytes_from_plain", "bytes_to_plain", "config_fingerprint", "date_from_plain", "date_to_plain", "datetime_from_plain", "datetime_to_plain", "key_from_plain", "key_to_plain", "send_from_plain", "send_to_plain", "transfer_from_plain", "transfer_to_plain"]
+__all__ = [
+    "bytes_from_plain",
+    "bytes_to_plain",
+    "check_snapshot_header",
+    "config_fingerprint",
+    "date_from_plain",
+    "date_to_plain",
+    "datetime_from_plain",
+    "datetime_to_plain",
+    "key_from_plain",
+    "key_to_plain",
+    "send_from_plain",
+    "send_to_plain",
+    "transfer_from_plain",
+    "transfer_to_plain",
+]
+
+
+def check_snapshot_header(data: Mapping[str, Any], core: str, version: int, fingerprint: str) -> None:
+    """Refuse a snapshot of another kind of core, another format version or another config."""
+    if data.get("core") != core or data.get("version") != version:
+        raise ValueError(f"not a version {version} {core} snapshot: "
+                         f"{data.get('core')!r} version {data.get('version')!r}")
+    if data.get("config") != fingerprint:
+        raise ValueError(f"the snapshot was taken with another config: {data.get('config')}")
 
 
 def config_fingerprint(*configs: object) -> str:

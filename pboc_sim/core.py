@@ -92,6 +92,7 @@ from gateway.clock import (
 )
 from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
 from gateway.snapshot import (
+    check_snapshot_header,
     config_fingerprint,
     date_from_plain,
     date_to_plain,
@@ -412,11 +413,7 @@ class PbocCore:
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
         """Replace this core's state with a snapshot taken by a core of the same config."""
-        if data.get("core") != "pboc" or data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"not a version {SNAPSHOT_VERSION} pboc snapshot: "
-                             f"{data.get('core')!r} version {data.get('version')!r}")
-        if data["config"] != config_fingerprint(self.config, self.clock_config):
-            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
+        check_snapshot_header(data, "pboc", SNAPSHOT_VERSION, config_fingerprint(self.config, self.clock_config))
         self._started = bool(data["started"])
         self._first_day = date_from_plain(data["first_day"])
         self._next_close = date_from_plain(data["next_close"])

@@ -46,6 +46,7 @@ from gateway.calendar import BusinessCalendar
 from gateway.clock import ClockConfig, at, replenishment_day
 from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
 from gateway.snapshot import (
+    check_snapshot_header,
     config_fingerprint,
     datetime_from_plain,
     datetime_to_plain,
@@ -278,11 +279,7 @@ class TreasuryCore:
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
         """Replace this core's state with a snapshot taken by a core of the same config."""
-        if data.get("core") != "treasury" or data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"not a version {SNAPSHOT_VERSION} treasury snapshot: "
-                             f"{data.get('core')!r} version {data.get('version')!r}")
-        if data["config"] != config_fingerprint(self.config, self.clock_config):
-            raise ValueError(f"the snapshot was taken with another config: {data['config']}")
+        check_snapshot_header(data, "treasury", SNAPSHOT_VERSION, config_fingerprint(self.config, self.clock_config))
         self.plans, self.vouchers = {}, {}
         for day in data["planned"]:
             self.plan(dt.date.fromisoformat(day))
