@@ -163,6 +163,15 @@ def _keys_help(parser: argparse.ArgumentParser) -> Command:
     return run
 
 
+def _add_issuing_options(parser: argparse.ArgumentParser) -> None:
+    """What every certificate the CA issues takes: the CA, key algorithm, validity, overwrite."""
+    parser.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
+    parser.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+                        help="key algorithm (default ecdsa P-256)")
+    parser.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
+
+
 def register(subparsers: Any) -> None:
     """Add `keys` and its subcommands to the `tgw` parser's subparsers."""
     keys = subparsers.add_parser("keys", help="development CA, participant keys and certificates",
@@ -183,11 +192,7 @@ def register(subparsers: Any) -> None:
     init.add_argument("dir", metavar="DIR")
     init.add_argument("--participant", required=True, metavar="ID", help="participant id (certificate CN)")
     init.add_argument("--role", required=True, choices=ROLES, help="participant role (certificate OU)")
-    init.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
-    init.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
-                      help="key algorithm (default ecdsa P-256)")
-    init.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
-    init.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
+    _add_issuing_options(init)
     init.set_defaults(func=cmd_init)
 
     server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN")
@@ -195,11 +200,7 @@ def register(subparsers: Any) -> None:
     server.add_argument("--name", default="gateway", help="file stem and certificate CN (default %(default)s)")
     server.add_argument("--host", action="append", required=True, metavar="HOST",
                         help="DNS name or IP address clients connect to (subjectAltName); repeat for several")
-    server.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
-    server.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
-                        help="key algorithm (default ecdsa P-256)")
-    server.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
-    server.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
+    _add_issuing_options(server)
     server.set_defaults(func=cmd_server)
 
     show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity")
