@@ -61,10 +61,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import ClockConfig, at, replenishment_day
-from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
-from gateway.snapshot import (
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig, at, replenishment_day
+from ledger.model import Account, AccountFlags, Transfer
+from messages.dates import format_ymd
+from messages.envelope import VoucherKey
+from messages.errors import CODES, InputError
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.snapshot import (
     bytes_from_plain,
     bytes_to_plain,
     check_snapshot_header,
@@ -76,12 +82,6 @@ from gateway.snapshot import (
     key_from_plain,
     key_to_plain,
 )
-from ledger.model import Account, AccountFlags, Transfer
-from messages.dates import format_ymd
-from messages.envelope import VoucherKey
-from messages.errors import CODES, InputError
-from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc, parse_voucher
 
 __all__ = [
     "PAYMENT_RULES",

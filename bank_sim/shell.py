@@ -1,4 +1,4 @@
-"""The agent bank's thin async shell: a `gateway.sim_shell.SimShell` in the bank role.
+"""The agent bank's thin async shell: a `sim.shell.SimShell` in the bank role.
 
 Inbox → `BankCore.on_voucher` (with the body's Return_Reason, how a refused clearing request
 comes back) → ledger effects, then receipts and clearing requests → ack. Time → `on_time` at
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.client import GatewayClient
-from gateway.sim_shell import SimShell
+from bank_sim.core import BankCore
+from client import GatewayClient
 from ledger.store import Ledger
 from messages.signing import Signer
-
-from .core import BankCore
+from sim.shell import SimShell
 
 __all__ = ["BankShell"]
 

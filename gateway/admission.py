@@ -17,11 +17,10 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from gateway.participants import Participant, Registry
+from gateway.pipeline import Outcome, admit_envelope
 from messages.signing import CertificateStore
 from messages.xmlsafe import Limits
-
-from .participants import Participant, Registry
-from .pipeline import Outcome, admit_envelope
 
 __all__ = ["Admission", "InlineAdmission", "PoolAdmission"]
 

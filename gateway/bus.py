@@ -8,11 +8,15 @@ nothing needs to be: the journal and outbox are, and unacked pushes are redelive
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any
 
+from gateway.outbox import InboxItem
+from gateway.participants import Participant
+from messages.envelope import VoucherKey
 from messages.errors import InputError
 
-from .outbox import InboxItem
-from .service import Gateway, SubmitResult
+if TYPE_CHECKING:  # the service imports this module to offer `Gateway.connect`
+    from gateway.service import Gateway
 
 __all__ = ["BusConnection", "InProcessBus"]
 
@@ -29,11 +33,16 @@ class BusConnection:
     async def _push(self, item: InboxItem) -> None:
         await self.queue.put(item)
 
-    async def send(self, envelope: bytes) -> list[SubmitResult]:
-        return await self.bus.gateway.submit(envelope, self.bus.participant(self.participant_id))
+    async def send(self, envelope: bytes) -> list[dict[str, Any]]:
+        results = await self.bus.gateway.submit(envelope, self.bus.participant(self.participant_id))
+        return [r.as_dict() for r in results]
 
     async def ack(self, message_ids: list[str]) -> list[str]:
         return await self.bus.gateway.ack(self.bus.participant(self.participant_id), message_ids)
+
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
+        return await self.bus.gateway.trace(self.bus.participant(self.participant_id), key.adm_div_code,
+                                            key.st_year, key.vtcode, key.voucher_no)
 
     def close(self) -> None:
         self.bus.gateway.unregister_pusher(self.participant_id, self._push)
@@ -43,7 +52,7 @@ class InProcessBus:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    def participant(self, participant_id: str):  # type: ignore[no-untyped-def]
+    def participant(self, participant_id: str) -> Participant:
         p = self.gateway.registry.get(participant_id)
         if p is None:
             raise InputError("unknown-sender", f"participant {participant_id!r} is not in the registry")

@@ -24,12 +24,11 @@ from aiohttp import web
 from cryptography import x509
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway import metrics
+from gateway.participants import Participant
+from gateway.service import ACK_IDS_MAX, Gateway
 from messages.errors import CODES, StateError
 from messages.keys import serial_sn
-
-from . import metrics
-from .participants import Participant
-from .service import ACK_IDS_MAX, Gateway
 
 __all__ = ["GATEWAY_KEY", "make_app"]
 
@@ -260,7 +259,7 @@ async def get_metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def get_openapi(request: web.Request) -> web.StreamResponse:
-    from .openapi import openapi_document
+    from gateway.openapi import openapi_document
 
     return web.json_response(openapi_document())
 
@@ -293,7 +292,7 @@ def make_app(gateway: Gateway, *, ack_signer: Any = None, client_max_size: int |
 
 
 def clock_view(clock: Any) -> dict[str, Any]:
-    from .clock import next_cutoffs
+    from business_time.clock import next_cutoffs
 
     now = clock.now()
     view: dict[str, Any] = {"now": now.isoformat(), "simulated": bool(getattr(clock, "is_simulated", False))}

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.db import SqliteDatabase, Tx, is_unique_violation
+from gateway.pipeline import Admitted
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
-
-from .pipeline import Admitted
+from storage.db import SqliteDatabase, Tx, is_unique_violation
 
 __all__ = ["Journal", "JournalResult", "new_message_id", "now_us"]
 

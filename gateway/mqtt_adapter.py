@@ -24,104 +24,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiomqtt
 import structlog
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from client.wire import (
+    CLOCK_TOPIC,
+    PUBLISH_IN_FLIGHT_MAX,
+    SESSION_EXPIRY_S,
+    TOPIC_ROOT,
+    backoff_s,
+    connect_properties,
+    publish_properties,
+    publish_until_lost,
+)
+from gateway import metrics
+from gateway.outbox import InboxItem
+from gateway.participants import Participant
+from gateway.service import ACK_IDS_MAX, Gateway
 from messages.errors import InputError, StateError
 
-from . import metrics
-from .outbox import InboxItem
-from .participants import Participant
-from .service import ACK_IDS_MAX, Gateway
-
-__all__ = [
-    "HANDLE_IN_FLIGHT_MAX",
-    "PUBLISH_IN_FLIGHT_MAX",
-    "TOPIC_ROOT",
-    "MqttAdapter",
-    "backoff_s",
-    "publish_properties",
-    "publish_until_lost",
-]
+__all__ = ["HANDLE_IN_FLIGHT_MAX", "MqttAdapter"]
 
 log = structlog.get_logger("tgw.mqtt")
 
-TOPIC_ROOT = "tgw/v1"
-CLOCK_TOPIC = f"{TOPIC_ROOT}/clock"
-
-# QoS 1 publishes awaiting their PUBACK at once. aiomqtt gives every publish its own timeout, and
-# paho only keeps `max_inflight_messages` on the wire, queueing the rest: thousands of concurrent
-# publishes sat in that queue past their timeout. We hold at most this many, set paho's window to
-# the same number (so none waits behind the window) and keep it under the broker's
-# max_inflight_messages (100 in conf/mosquitto.conf).
-PUBLISH_IN_FLIGHT_MAX = 64
 # Incoming messages (envelopes, acks) handled concurrently; concurrency is what lets the journal's
 # group commit batch them. Reading stops while this many are in progress.
 HANDLE_IN_FLIGHT_MAX = 256
-# Seconds a session outlives its connection at the broker (queued QoS 1 messages are kept for it).
-SESSION_EXPIRY_S = 7 * 24 * 3600
 
 Pusher = Callable[[InboxItem], Awaitable[None]]
-
-
-def backoff_s(attempt: int, *, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: the attempt-th delay lies in [ceiling/2, ceiling]."""
-    ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
-
-
-def publish_properties(*, correlation: bytes | None = None, response_topic: str | None = None,
-                       content_type: str | None = None,
-                       user: list[tuple[str, str]] | None = None) -> Properties:
-    props = Properties(PacketTypes.PUBLISH)
-    if correlation is not None:
-        props.CorrelationData = correlation
-    if response_topic is not None:
-        props.ResponseTopic = response_topic
-    if content_type is not None:
-        props.ContentType = content_type
-    if user:
-        props.UserProperty = user
-    return props
-
-
-async def publish_until_lost(client: aiomqtt.Client, lost: asyncio.Event, topic: str, payload: bytes, *,
-                             properties: Properties | None = None, retain: bool = False) -> None:
-    """QoS 1 publish that fails as soon as its connection is gone.
-
-    aiomqtt leaves a publish waiting for a PUBACK that a dead connection will never bring (until
-    its own timeout, 10 s); the next connection is a new client that will not resend it anyway.
-    """
-    pub = asyncio.ensure_future(client.publish(topic, payload, qos=1, retain=retain, properties=properties))
-    gone = asyncio.ensure_future(lost.wait())
-    try:
-        await asyncio.wait({pub, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        if not pub.done():
-            pub.cancel()
-            pub.add_done_callback(_consume)
-    if not pub.done():
-        raise aiomqtt.MqttError("connection lost before the broker acknowledged the publish")
-    pub.result()
-
-
-def _consume(fut: asyncio.Future[Any]) -> None:
-    if not fut.cancelled():
-        fut.exception()  # retrieved: nobody else will look at it
-
-
-def connect_properties(session_expiry_s: int) -> Properties:
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = session_expiry_s
-    return props
 
 
 class MqttAdapter:

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.journal import TRACE_INSERT
 from messages.envelope import VoucherKey
-
-from .journal import TRACE_INSERT
 
 __all__ = ["InboxItem", "Outbox", "backoff_us"]
 

@@ -12,13 +12,12 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from gateway.participants import Participant, Registry
 from messages.envelope import VoucherBody, VoucherKey, encode_envelope, parse_envelope
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
 from messages.validate import CheckedVoucher, check_body, verify_body
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
-
-from .participants import Participant, Registry
 
 __all__ = ["Admitted", "Refused", "admit_envelope", "body_digest", "delivery_bytes"]
 

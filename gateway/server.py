@@ -20,15 +20,15 @@ import structlog
 import yaml
 from aiohttp import web
 
-from ledger.db import open_database
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
+from gateway.clock import BusinessClock
+from gateway.http_app import make_app
+from gateway.participants import Registry, load_registry
+from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
 from messages.signing import CertificateStore, KeySigner
-
-from .calendar import BusinessCalendar
-from .clock import TZ, BusinessClock, ClockConfig
-from .http_app import make_app
-from .participants import Registry, load_registry
-from .service import Gateway, GatewayConfig
+from storage.db import open_database
 
 __all__ = ["RunningServer", "ServerConfig", "build_ssl_context", "serve", "start_server"]
 
@@ -155,7 +155,7 @@ def clock_publisher(clock: BusinessClock, mqtt: Any) -> Coroutine[Any, Any, None
     The change subscription is taken here, synchronously, so a move of the clock that happens
     before the returned coroutine first runs is not missed.
     """
-    from .http_app import clock_view
+    from gateway.http_app import clock_view
 
     changed = asyncio.Event()
     unsubscribe = clock.on_change(lambda _now: changed.set()) if clock.is_simulated else None
@@ -247,7 +247,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
             port = runner.addresses[0][1] if runner.addresses else cfg.http_port
             http_url = f"{'https' if ssl_context else 'http'}://{cfg.http_host}:{port}"
         if cfg.mqtt_url:
-            from .mqtt_adapter import MqttAdapter
+            from gateway.mqtt_adapter import MqttAdapter
 
             mqtt = MqttAdapter(gateway, **_mqtt_parts(cfg.mqtt_url), shared_group=cfg.mqtt_shared_group)
             await mqtt.start()

@@ -17,17 +17,17 @@ from typing import Any
 
 import structlog
 
+from gateway import metrics
+from gateway.admission import Admission, InlineAdmission, PoolAdmission
+from gateway.bus import BusConnection, InProcessBus
+from gateway.journal import Journal, JournalResult, now_us
+from gateway.outbox import InboxItem, Outbox, backoff_us
+from gateway.participants import Participant, Registry
+from gateway.pipeline import Admitted, Refused
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
-
-from . import metrics
-from .admission import Admission, InlineAdmission, PoolAdmission
-from .journal import Journal, JournalResult, now_us
-from .outbox import InboxItem, Outbox, backoff_us
-from .participants import Participant, Registry
-from .pipeline import Admitted, Refused
 
 __all__ = ["ACK_IDS_MAX", "Gateway", "GatewayConfig", "SubmitResult"]
 
@@ -286,6 +286,10 @@ class Gateway:
                  "business_time": r[5], "detail": r[6]} for r in rows]
 
     # ------------------------------------------------------------------ push side
+
+    def connect(self, participant_id: str) -> BusConnection:
+        """An in-process session for `participant_id` (what `GatewayClient.bus(gateway, id)` opens)."""
+        return InProcessBus(self).connect(participant_id)
 
     def register_pusher(self, participant_id: str, pusher: Pusher) -> None:
         self._pushers[participant_id] = pusher

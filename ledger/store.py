@@ -28,10 +28,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from ledger.model import BALANCE_FEN_MAX, Account, AccountFlags, HistoryEntry, Transfer, TransferStatus
 from messages.errors import InputError, StateError
-
-from .db import Database, Row, Tx, is_unique_violation
-from .model import BALANCE_FEN_MAX, Account, AccountFlags, HistoryEntry, Transfer, TransferStatus
+from storage.db import Database, Row, Tx, is_unique_violation
 
 __all__ = ["HISTORY_LIMIT_MAX", "TRANSFER_BATCH_MAX", "Ledger", "LedgerCorrupt"]
 

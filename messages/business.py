@@ -6,12 +6,12 @@ from functools import cache
 
 from lxml import etree
 
-from .catalog import VoucherType
-from .dates import parse_ymd
-from .errors import InputError, Issue
-from .money import fen_to_str, parse_fen
-from .schema import element_order
-from .voucher import VoucherDoc
+from messages.catalog import VoucherType
+from messages.dates import parse_ymd
+from messages.errors import InputError, Issue
+from messages.money import fen_to_str, parse_fen
+from messages.schema import element_order
+from messages.voucher import VoucherDoc
 
 __all__ = ["business_issues"]
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .errors import InputError
+from messages.errors import InputError
 
 __all__ = [
     "ROLES",

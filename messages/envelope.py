@@ -25,9 +25,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
 
-from .errors import InputError, Issue
-from .schema import validate_tree
-from .xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
+from messages.errors import InputError, Issue
+from messages.schema import validate_tree
+from messages.xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
 
 __all__ = [
     "Envelope",

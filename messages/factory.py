@@ -10,9 +10,9 @@ import itertools
 import random
 from collections.abc import Sequence
 
-from .dates import format_ymd
-from .money import fen_to_str
-from .voucher import build_voucher
+from messages.dates import format_ymd
+from messages.money import fen_to_str
+from messages.voucher import build_voucher
 
 __all__ = ["UNITS", "payment_voucher", "quota_notice", "split_fen"]
 

@@ -43,8 +43,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .catalog import ROLES
-from .errors import InputError
+from messages.catalog import ROLES
+from messages.errors import InputError
 
 __all__ = [
     "ALGORITHMS",

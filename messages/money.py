@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InputError
+from messages.errors import InputError
 
 __all__ = ["AMOUNT_FEN_MAX", "fen_to_str", "parse_fen"]
 

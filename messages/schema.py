@@ -13,9 +13,8 @@ from typing import Any
 import xmlschema
 from lxml import etree
 
+from messages.errors import Issue
 from xsd import xsd_path
-
-from .errors import Issue
 
 __all__ = ["element_order", "lxml_schema", "validate_tree"]
 

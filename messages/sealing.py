@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .catalog import get_catalog
-from .envelope import SignatureEntry, VoucherBody
-from .signing import Signer
+from messages.catalog import get_catalog
+from messages.envelope import SignatureEntry, VoucherBody
+from messages.signing import Signer
 
 __all__ = ["seal", "seal_as_role", "voucher_body"]
 
@@ -30,7 +30,7 @@ def seal_as_role(body: VoucherBody, signer: Signer, role: str) -> VoucherBody:
 
 def voucher_body(voucher: bytes, *, flag: int = 0, return_reason: str | None = None) -> VoucherBody:
     """Wrap voucher bytes in a body whose attributes come from the voucher's own head."""
-    from .voucher import parse_voucher
+    from messages.voucher import parse_voucher
 
     doc = parse_voucher(voucher)
     return VoucherBody(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("VtCode"), doc.get("VoucherNo"),

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from .catalog import Seal
-from .errors import InputError, Issue
-from .keys import (
+from messages.catalog import Seal
+from messages.errors import InputError, Issue
+from messages.keys import (
     CA_CERT_FILE,
     PrivateKey,
     PublicKey,

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .business import business_issues
-from .catalog import VoucherType, get_catalog
-from .envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
-from .errors import InputError, Issue
-from .schema import validate_tree
-from .signing import CertificateStore, verify_seals
-from .voucher import VoucherDoc, parse_voucher
-from .xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
+from messages.business import business_issues
+from messages.catalog import VoucherType, get_catalog
+from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
+from messages.errors import InputError, Issue
+from messages.schema import validate_tree
+from messages.signing import CertificateStore, verify_seals
+from messages.voucher import VoucherDoc, parse_voucher
+from messages.xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
 
 __all__ = [
     "CheckedVoucher",

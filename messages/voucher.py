@@ -12,11 +12,11 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from .catalog import VoucherType, get_catalog
-from .errors import InputError
-from .money import parse_fen
-from .schema import element_order
-from .xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
+from messages.catalog import VoucherType, get_catalog
+from messages.errors import InputError
+from messages.money import parse_fen
+from messages.schema import element_order
+from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
 
 __all__ = ["VoucherDoc", "build_voucher", "fill_receipt", "parse_voucher"]
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from lxml import etree
 
-from .errors import InputError
+from messages.errors import InputError
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "declared_encoding", "parse_xml"]
 

@@ -82,16 +82,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import (
+from business_time.calendar import BusinessCalendar
+from business_time.clock import (
     ClockConfig,
     at,
     is_before_clearing_cutoff,
     replenishment_day,
     replenishment_window,
 )
-from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
-from gateway.snapshot import (
+from ledger.model import Account, AccountFlags, Transfer
+from messages.dates import format_ymd, parse_ymd
+from messages.envelope import VoucherKey
+from messages.errors import InputError
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.snapshot import (
     check_snapshot_header,
     config_fingerprint,
     date_from_plain,
@@ -103,12 +109,6 @@ from gateway.snapshot import (
     transfer_from_plain,
     transfer_to_plain,
 )
-from ledger.model import Account, AccountFlags, Transfer
-from messages.dates import format_ymd, parse_ymd
-from messages.envelope import VoucherKey
-from messages.errors import InputError
-from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc
 
 __all__ = [
     "CLEARING_RULES",

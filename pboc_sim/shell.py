@@ -1,4 +1,4 @@
-"""The central bank's thin async shell: a `gateway.sim_shell.SimShell` in the pboc role.
+"""The central bank's thin async shell: a `sim.shell.SimShell` in the pboc role.
 
 It owns a `GatewayClient`, a `Ledger`, a signer and a business clock, and feeds a `PbocCore`:
 
@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.client import GatewayClient
-from gateway.sim_shell import SimShell
+from client import GatewayClient
 from ledger.store import Ledger
 from messages.signing import Signer
-
-from .core import PbocCore
+from pboc_sim.core import PbocCore
+from sim.shell import SimShell
 
 __all__ = ["PbocShell"]
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ledger.db import PostgresDatabase, SqliteDatabase, open_database
+from storage.db import PostgresDatabase, SqliteDatabase, open_database
 
 PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
 from messages.factory import payment_voucher
+from runner.world import DevWorld
 
 _counter = itertools.count(1)
 

@@ -21,8 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from gateway.cli.mqtt_acl import write_broker_files
 from gateway.participants import Registry
+from tgw.mqtt_acl import write_broker_files
 
 __all__ = ["MOSQUITTO", "MosquittoBroker", "free_port"]
 

@@ -11,10 +11,10 @@ from gateway_helpers import payment, running_gateway
 from gateway.admission import InlineAdmission, PoolAdmission
 from gateway.pipeline import Admitted, Refused
 from gateway.service import GatewayConfig
-from gateway.world import DevWorld
-from ledger.db import open_database
 from messages.envelope import encode_envelope
 from messages.xmlsafe import DEFAULT_LIMITS
+from runner.world import DevWorld
+from storage.db import open_database
 
 
 def _mixed_envelope(world: DevWorld) -> bytes:

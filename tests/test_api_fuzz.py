@@ -60,12 +60,13 @@ class _LiveGateway:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from gateway.calendar import BusinessCalendar
-        from gateway.clock import BusinessClock, ClockConfig
+        from business_time.calendar import BusinessCalendar
+        from business_time.clock import ClockConfig
+        from gateway.clock import BusinessClock
         from gateway.http_app import make_app
         from gateway.service import Gateway
-        from gateway.world import DevWorld
-        from ledger.db import open_database
+        from runner.world import DevWorld
+        from storage.db import open_database
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

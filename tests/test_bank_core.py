@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bank_sim.core import PAYMENT_RULES, BankConfig, BankCore, account_ids
-from gateway.calendar import BusinessCalendar
-from gateway.clock import TZ, ClockConfig
-from gateway.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
 
 BANK = "999100000001"
 OTHER = "999100000002"

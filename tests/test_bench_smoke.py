@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from tgw import main
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.calendar import BusinessCalendar
+from business_time.calendar import BusinessCalendar
 from messages.errors import InputError
 
 CAL = BusinessCalendar.default()
@@ -150,7 +150,7 @@ def test_between_is_additive(a: dt.date, b: dt.date, c: dt.date) -> None:
 
 
 def test_default_override_file_is_empty_and_commented() -> None:
-    from gateway.calendar import DEFAULT_OVERRIDES_PATH
+    from business_time.calendar import DEFAULT_OVERRIDES_PATH
 
     text = DEFAULT_OVERRIDES_PATH.read_text()
     assert "2027" in text and "years: []" in text

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from gateway_helpers import db_cli_args, payment, running_gateway
 
+from client import GatewayClient
 from gateway.bus import InProcessBus
-from gateway.client import GatewayClient
 from gateway.participants import hash_token, load_registry
 from gateway.service import GatewayConfig
-from gateway.world import DevWorld
+from runner.world import DevWorld
 
 TGW = str(Path(sys.executable).with_name("tgw"))
 FAST_PUSH = GatewayConfig(push_ack_timeout_s=0.05, push_backoff_base_ms=1, push_attempts_max=3,

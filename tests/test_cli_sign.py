@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hostile import SAMPLES, envelope_for, sample_voucher
 
-from gateway.cli import main
 from messages.envelope import encode_envelope, parse_envelope
+from tgw import main
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from hostile import SAMPLES, build_corpus, envelope_for, sample_voucher
 
-from gateway.cli import main
 from messages.errors import CODES
+from tgw import main
 
-TGW = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main(sys.argv[1:]))"]
+TGW = [sys.executable, "-c", "import sys; from tgw import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

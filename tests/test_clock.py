@@ -8,10 +8,9 @@ import time
 
 import pytest
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import (
+from business_time.calendar import BusinessCalendar
+from business_time.clock import (
     TZ,
-    BusinessClock,
     ClockConfig,
     ClockError,
     NotSimulatedError,
@@ -28,6 +27,7 @@ from gateway.clock import (
     replenishment_day,
     replenishment_window,
 )
+from gateway.clock import BusinessClock
 from messages.errors import InputError
 
 CAL = BusinessCalendar.default()

@@ -13,10 +13,10 @@ import aiomqtt
 import pytest
 from mqtt_broker import MosquittoBroker
 
-from gateway.cli import main as tgw_main
-from gateway.clock import TZ
+from business_time.clock import TZ
 from gateway.server import RunningServer, ServerConfig, start_server
-from gateway.world import DevWorld
+from runner.world import DevWorld
+from tgw import main as tgw_main
 
 GW_USER, GW_PASSWORD = "tgw-gateway", "clock-test-secret"
 

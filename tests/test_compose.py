@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from gateway.cli import build_parser
 from gateway.server import ServerConfig
+from tgw import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -50,7 +50,7 @@ def _mounts(svc: dict[str, Any]) -> dict[str, Path]:
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            assert name in action.choices, f"`tgw {name}` is not a command of gateway.cli"
+            assert name in action.choices, f"`tgw {name}` is not a command of tgw"
             sub: argparse.ArgumentParser = action.choices[name]
             return sub
     raise AssertionError("tgw has no subcommands")

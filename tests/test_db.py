@@ -1,4 +1,4 @@
-"""ledger.db: the thin database layer under the journal and the ledger."""
+"""storage.db: the thin database layer under the journal and the ledger."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from conftest import PG_URL
 
-from ledger.db import open_database
+from storage.db import open_database
 
 
 @pytest.mark.postgres
@@ -54,7 +54,7 @@ async def test_sqlite_placeholders_and_transactions(tmp_path) -> None:  # type: 
 
 
 def test_database_urls_in_messages_never_carry_the_password() -> None:
-    from ledger.db import _without_password
+    from storage.db import _without_password
 
     assert _without_password("postgresql://tgw:s3cret@db:5432/test") == "postgresql://tgw:***@db:5432/test"
     assert _without_password("postgresql://tgw@db/test") == "postgresql://tgw@db/test"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
 from messages.money import parse_fen
+from tgw import main
 
 
 @pytest.mark.slow
@@ -45,7 +45,7 @@ def test_demo_json_invariants(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_demo_on_days_the_calendar_does_not_know_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import main
+    from tgw import main
 
     assert main(["demo", "--start", "2026-12-30", "--days", "2", "--vouchers", "5", "--quiet"]) == 2
     assert "calendar-out-of-range" in capsys.readouterr().err

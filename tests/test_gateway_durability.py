@@ -21,7 +21,7 @@ import pytest
 from conftest import PG_URL, _pg_required
 from gateway_helpers import payment
 
-from gateway.world import DevWorld
+from runner.world import DevWorld
 
 TGW = str(Path(sys.executable).with_name("tgw"))
 pytestmark = pytest.mark.slow

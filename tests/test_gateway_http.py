@@ -22,14 +22,14 @@ from gateway_helpers import (
 )
 from lxml import etree
 
-from gateway.client import ClientError, GatewayClient
+from client import ClientError, GatewayClient
 from gateway.http_app import make_app
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
 from messages.errors import CODES
 from messages.keys import issue_participant
 from messages.signing import KeySigner, verify_signature
 from messages.xmlsafe import Limits
+from runner.world import DevWorld
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +302,7 @@ async def test_cursor_paging(world: DevWorld, db: Any) -> None:
 @pytest.mark.parametrize("body", [b"not json", b"{}", b'{"ids": "x"}', b'{"ids": [1, 2]}', b"[]",
                                   b'{"ids": [' + b",".join([b'"a"'] * 1001) + b"]}"])
 async def test_ack_bad_body_is_400(world: DevWorld, tmp_path: Path, body: bytes) -> None:
-    from ledger.db import open_database
+    from storage.db import open_database
 
     db = await open_database(str(tmp_path / "gw.db"))
     try:
@@ -401,7 +401,7 @@ async def test_a_large_envelope_arriving_in_many_chunks_is_read_whole(tmp_path: 
     import aiohttp
     from aiohttp import web
 
-    from ledger.db import open_database
+    from storage.db import open_database
 
     world = DevWorld.create(tmp_path / "big")
     db = await open_database(str(tmp_path / "big.db"))

@@ -9,9 +9,9 @@ import pytest
 from gateway_helpers import bad_envelopes, payment, receipt_of
 
 from gateway.pipeline import Admitted, Refused, admit_envelope, body_digest
-from gateway.world import DevWorld
 from messages.envelope import parse_envelope
 from messages.errors import CODES
+from runner.world import DevWorld
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ from gateway_helpers import (
     voucher_of_delivery,
 )
 
+from client import Delivery, GatewayClient
 from gateway.bus import InProcessBus
-from gateway.client import Delivery, GatewayClient
 from gateway.service import GatewayConfig
-from gateway.world import DevWorld
 from messages.envelope import VoucherKey
 from messages.errors import CODES
+from runner.world import DevWorld
 
 BUSINESS = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 FAST_PUSH = GatewayConfig(push_ack_timeout_s=0.05, push_backoff_base_ms=1, push_attempts_max=3,
@@ -379,7 +379,7 @@ def test_random_submits_keep_one_message_per_key(world: DevWorld, tmp_path_facto
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from ledger.db import open_database
+    from storage.db import open_database
 
     tid = world.treasury.id
     # a pool of 4 voucher keys, each with 2 byte-variants; each variant pre-signed twice

@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from gateway.cli import keys as cli_keys
 from messages.errors import InputError
 from messages.keys import (
     SM2_UNSUPPORTED,
@@ -26,6 +25,7 @@ from messages.keys import (
     parse_sn,
     serial_sn,
 )
+from tgw import keys as cli_keys
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
 

@@ -22,12 +22,13 @@ import pytest
 from gateway_helpers import payment, receipt_of, running_gateway, voucher_of_delivery
 from mqtt_broker import MosquittoBroker
 
-from gateway.cli import main as tgw_main
-from gateway.client import ClientError, Delivery, GatewayClient
-from gateway.mqtt_adapter import MqttAdapter, publish_properties
+from client import ClientError, Delivery, GatewayClient
+from client.wire import publish_properties
+from gateway.mqtt_adapter import MqttAdapter
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
-from ledger.db import open_database
+from runner.world import DevWorld
+from storage.db import open_database
+from tgw import main as tgw_main
 
 pytestmark = pytest.mark.mqtt
 

@@ -29,11 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from gateway_helpers import payment, running_gateway, table_count, voucher_of_delivery
 
-from gateway.client import ClientError, GatewayClient, client_ssl_context
+from client import ClientError, GatewayClient, client_ssl_context
 from gateway.http_app import make_app
 from gateway.server import ServerConfig, build_ssl_context, start_server
-from gateway.world import DevWorld
-from ledger.db import open_database
 from messages.errors import InputError
 from messages.keys import (
     ServerFiles,
@@ -44,6 +42,8 @@ from messages.keys import (
     load_certificates,
     load_private_key,
 )
+from runner.world import DevWorld
+from storage.db import open_database
 
 TGW = str(Path(sys.executable).with_name("tgw"))
 OPENSSL = shutil.which("openssl")

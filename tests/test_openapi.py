@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.http_app import make_app
 from gateway.openapi import openapi_document
 from gateway.service import Gateway
-from gateway.world import DevWorld
-from ledger.db import open_database
 from messages.errors import CODES
+from runner.world import DevWorld
+from storage.db import open_database
 
 
 def _norm(path: str) -> str:

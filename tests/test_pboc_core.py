@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import TZ, ClockConfig
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
 from ledger.model import Transfer
 from messages.business import business_issues
 from messages.catalog import get_catalog

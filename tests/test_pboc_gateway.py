@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from gateway.calendar import BusinessCalendar
-from gateway.client import GatewayClient
-from gateway.clock import TZ, BusinessClock, ClockConfig
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
+from client import GatewayClient
+from gateway.clock import BusinessClock
 from gateway.service import Gateway
-from gateway.world import DevWorld
-from ledger.db import open_database
 from ledger.store import Ledger
 from messages.envelope import VoucherBody, parse_envelope
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
+from runner.world import DevWorld
+from storage.db import open_database
 
 BANK = "999100000001"  # bank-a in DevWorld
 OPENING_FEN = 1_000_000_00

@@ -25,13 +25,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import payment, running_gateway
 from mqtt_broker import MosquittoBroker
 
+from client.wire import publish_properties
 from gateway.http_app import make_app
-from gateway.mqtt_adapter import MqttAdapter, publish_properties
+from gateway.mqtt_adapter import MqttAdapter
 from gateway.outbox import InboxItem
 from gateway.server import ServerConfig, start_server
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
-from ledger.db import SqliteDatabase, open_database
+from runner.world import DevWorld
+from storage.db import SqliteDatabase, open_database
 
 
 @pytest.fixture

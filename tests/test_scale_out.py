@@ -18,10 +18,10 @@ import pytest
 from conftest import PG_URL
 from gateway_helpers import FixedClock, payment
 
-from gateway.client import GatewayClient
+from client import GatewayClient
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
-from ledger.db import open_database
+from runner.world import DevWorld
+from storage.db import open_database
 
 pytestmark = pytest.mark.postgres
 

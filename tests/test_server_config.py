@@ -10,12 +10,12 @@ import pytest
 from gateway.participants import Participant, load_registry, save_registry
 from gateway.pipeline import Admitted, admit_envelope
 from gateway.server import certificate_store
-from gateway.world import DevWorld
 from messages.envelope import encode_envelope
 from messages.errors import InputError
 from messages.keys import issue_participant
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import KeySigner
+from runner.world import DevWorld
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -27,13 +27,11 @@ from test_pboc_core import clearing, quota, refund  # the synthetic voucher buil
 
 from bank_sim.core import BankConfig, BankCore, account_ids
 from bank_sim.shell import BankShell
-from gateway.calendar import BusinessCalendar
-from gateway.client import GatewayClient
-from gateway.clock import TZ, BusinessClock, ClockConfig
-from gateway.effects import Effect, SendVoucher, WakeAt
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
+from client import GatewayClient
+from gateway.clock import BusinessClock
 from gateway.service import Gateway, GatewayConfig
-from gateway.world import DevWorld
-from ledger.db import open_database
 from ledger.store import Ledger
 from messages.envelope import VoucherBody, parse_envelope
 from messages.factory import payment_voucher
@@ -41,6 +39,9 @@ from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
+from runner.world import DevWorld
+from sim.effects import Effect, SendVoucher, WakeAt
+from storage.db import open_database
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
 CALENDAR = BusinessCalendar.default()

@@ -7,11 +7,11 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import TZ, ClockConfig
-from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Alarm, Effect, SendVoucher, WakeAt
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
 CALENDAR = BusinessCalendar.default()

@@ -42,10 +42,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.calendar import BusinessCalendar
-from gateway.clock import ClockConfig, at, replenishment_day
-from gateway.effects import Alarm, Effect, SendVoucher, WakeAt
-from gateway.snapshot import (
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig, at, replenishment_day
+from messages.dates import format_ymd, parse_ymd
+from messages.envelope import VoucherKey
+from messages.errors import InputError
+from messages.factory import payment_voucher, quota_notice
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Alarm, Effect, SendVoucher, WakeAt
+from sim.snapshot import (
     check_snapshot_header,
     config_fingerprint,
     datetime_from_plain,
@@ -53,12 +59,6 @@ from gateway.snapshot import (
     key_from_plain,
     key_to_plain,
 )
-from messages.dates import format_ymd, parse_ymd
-from messages.envelope import VoucherKey
-from messages.errors import InputError
-from messages.factory import payment_voucher, quota_notice
-from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc, parse_voucher
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 

@@ -1,4 +1,4 @@
-"""The treasury's thin async shell: a `gateway.sim_shell.SimShell` in the treasury role.
+"""The treasury's thin async shell: a `sim.shell.SimShell` in the treasury role.
 
 Time → `TreasuryCore.on_time` (quota notices at 08:30, payment vouchers at their slots);
 inbox → `on_voucher` (receipts, 7401 statements). The treasury keeps no ledger here: its
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.client import GatewayClient
-from gateway.sim_shell import SimShell
-from ledger.db import Database
+from client import GatewayClient
 from messages.signing import Signer
-
-from .core import TreasuryCore
+from sim.shell import SimShell
+from storage.db import Database
+from treasury_sim.core import TreasuryCore
 
 __all__ = ["TreasuryShell"]
 

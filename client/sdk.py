@@ -16,7 +16,7 @@ be left out (the certificate's SN names the participant):
     async with GatewayClient.http("https://gw:8470", ssl=ctx, participant_id="bank-a") as client: ...
 
 The transport behind it is a small protocol (`ClientTransport`); MQTT lives in
-`gateway.mqtt_client` and plugs in the same way.
+`client.mqtt` and plugs in the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from typing import Any, Protocol
 
 from messages.envelope import VoucherKey
 
-__all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "SendResult", "client_ssl_context"]
+__all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "LocalConnection", "LocalEndpoint", "SendResult",
+           "client_ssl_context"]
 
 
 class ClientError(Exception):
@@ -95,8 +96,9 @@ class GatewayClient:
     # -------------------------------------------------------------- constructors
 
     @classmethod
-    def bus(cls, gateway_or_bus: Any, participant_id: str) -> GatewayClient:
-        return cls(_BusTransport(gateway_or_bus, participant_id), participant_id)
+    def bus(cls, endpoint: LocalEndpoint, participant_id: str) -> GatewayClient:
+        """In-process: `endpoint` is a `gateway.service.Gateway` (or its `InProcessBus`)."""
+        return cls(_BusTransport(endpoint, participant_id), participant_id)
 
     @classmethod
     def http(cls, base_url: str, *, token: str | None = None, participant_id: str, poll_wait_s: float = 25.0,
@@ -110,7 +112,7 @@ class GatewayClient:
     @classmethod
     def mqtt(cls, host: str, port: int, *, username: str, password: str, participant_id: str,
              **kwargs: Any) -> GatewayClient:
-        from .mqtt_client import MqttClientTransport
+        from client.mqtt import MqttClientTransport
 
         return cls(MqttClientTransport(host, port, username=username, password=password,
                                        participant_id=participant_id, **kwargs), participant_id)
@@ -152,16 +154,37 @@ class GatewayClient:
 # ------------------------------------------------------------------ in-process bus
 
 
-class _BusTransport:
-    def __init__(self, gateway_or_bus: Any, participant_id: str) -> None:
-        from .bus import InProcessBus
+class LocalConnection(Protocol):
+    """One participant's session on an in-process gateway (`gateway.bus.BusConnection`)."""
 
-        self._bus = gateway_or_bus if isinstance(gateway_or_bus, InProcessBus) else InProcessBus(gateway_or_bus)
+    queue: asyncio.Queue[Any]  # pushed inbox items: message_id, key, sender, payload, seq
+
+    async def send(self, envelope: bytes) -> list[dict[str, Any]]: ...
+    async def ack(self, message_ids: list[str]) -> list[str]: ...
+    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None: ...
+    def close(self) -> None: ...
+
+
+class LocalEndpoint(Protocol):
+    """An in-process gateway: `gateway.service.Gateway` or `gateway.bus.InProcessBus`. The client
+    names only this shape, so importing it loads no server module."""
+
+    def connect(self, participant_id: str) -> LocalConnection: ...
+
+
+class _BusTransport:
+    def __init__(self, endpoint: LocalEndpoint, participant_id: str) -> None:
+        self._endpoint = endpoint
         self._participant_id = participant_id
-        self._conn: Any = None
+        self._conn: LocalConnection | None = None
+
+    def _connection(self) -> LocalConnection:
+        if self._conn is None:
+            raise ClientError(503, "unavailable", "the in-process client is not open")
+        return self._conn
 
     async def open(self) -> None:
-        self._conn = self._bus.connect(self._participant_id)
+        self._conn = self._endpoint.connect(self._participant_id)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -169,10 +192,10 @@ class _BusTransport:
             self._conn = None
 
     async def send(self, envelope: bytes) -> list[SendResult]:
-        return [SendResult.from_dict(r.as_dict()) for r in await self._conn.send(envelope)]
+        return [SendResult.from_dict(r) for r in await self._connection().send(envelope)]
 
     async def receive(self, timeout_s: float) -> list[Delivery]:
-        queue: asyncio.Queue[Any] = self._conn.queue
+        queue = self._connection().queue
         items = []
         try:
             first = await asyncio.wait_for(queue.get(), timeout=timeout_s) if timeout_s > 0 else queue.get_nowait()
@@ -184,13 +207,10 @@ class _BusTransport:
         return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq) for i in items]
 
     async def ack(self, message_ids: Sequence[str]) -> None:
-        await self._conn.ack(list(message_ids))
+        await self._connection().ack(list(message_ids))
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
-        gateway = self._bus.gateway
-        result: list[dict[str, Any]] | None = await gateway.trace(
-            self._bus.participant(self._participant_id), key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
-        return result
+        return await self._connection().trace(key)
 
 
 # ------------------------------------------------------------------ HTTP

@@ -148,7 +148,7 @@ class _WallClock:
 
 
 async def _open_db(db_url: str, tmp: Path, tag: str) -> Any:
-    from ledger.db import open_database
+    from storage.db import open_database
 
     if db_url.startswith(("postgresql://", "postgres://")):
         return await open_database(db_url, schema=f"bench_{tag}_{uuid.uuid4().hex[:8]}")
@@ -244,7 +244,7 @@ async def _bench_http_up(world: Any, envelopes: Sequence[bytes], *, db_url: str,
     run_id = uuid.uuid4().hex[:6]
     ready = tmp / f"http-up-{run_id}.ready"
     db = db_url if db_url != "sqlite" else f"sqlite:///{tmp / f'http-up-{run_id}.db'}"
-    cmd = [sys.executable, "-c", "import sys; from gateway.cli import main; sys.exit(main())", "up",
+    cmd = [sys.executable, "-c", "import sys; from tgw import main; sys.exit(main())", "up",
            "--participants", str(world.registry_path), "--certs", str(world.keys_dir), "--db", db,
            "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
     if db.startswith("postgres"):
@@ -271,7 +271,7 @@ async def _bench_http_up(world: Any, envelopes: Sequence[bytes], *, db_url: str,
 
 def mqtt_unavailable_reason(host: str = MQTT_HOST, port: int = MQTT_PORT) -> str | None:
     """Why the MQTT path cannot be measured here, or None if it can."""
-    for module in ("gateway.mqtt_adapter", "gateway.mqtt_client"):
+    for module in ("gateway.mqtt_adapter", "client.mqtt"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not in this checkout yet"
     try:
@@ -287,7 +287,7 @@ async def _bench_mqtt(world: Any, envelopes: Sequence[bytes], *, db_url: str, tm
     """Anonymous on the system broker; a unique client id and shared group keep runs apart."""
     import logging
 
-    from gateway.client import GatewayClient
+    from client import GatewayClient
     from gateway.mqtt_adapter import MqttAdapter
 
     run_id = uuid.uuid4().hex[:8]
@@ -328,7 +328,7 @@ def floor_summary(floor: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_or_run_floor(path: Path, seconds: float = 1.0) -> tuple[dict[str, Any], str]:
-    from gateway.cli.bench import run_floor
+    from tgw.floor import run_floor
 
     if path.is_file():
         try:
@@ -403,12 +403,12 @@ def run_gateway(*, vouchers: int = 5000, batch: int = 10, transports: Sequence[s
 def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url: str, concurrency: int,
                  profile: bool, pool_workers: int, floor_path: Path | None, floor_seconds: float,
                  repeat: int, say: Callable[[str], None]) -> dict[str, Any]:
-    from gateway.cli.bench import DEFAULT_FLOOR_OUT, _machine
-    from gateway.world import DevWorld
+    from runner.world import DevWorld
+    from tgw.floor import DEFAULT_FLOOR_OUT, machine
 
     floor, floor_source = load_or_run_floor(floor_path or DEFAULT_FLOOR_OUT, floor_seconds)
     result: dict[str, Any] = {
-        "machine": _machine(), "vouchers": vouchers, "batch": batch, "concurrency": concurrency,
+        "machine": machine(), "vouchers": vouchers, "batch": batch, "concurrency": concurrency,
         "db": db_url.split("@")[-1], "voucher_type": "5201 payment vouchers from messages.factory, treasury seals, ECDSA-P256",
         "floor": {"source": floor_source, "per_vtcode": floor_summary(floor)},
         "transports": {}, "skipped": {},

@@ -61,7 +61,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from ledger.db import Database, Tx
+from client import Delivery, GatewayClient, SendResult
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
@@ -70,10 +70,9 @@ from messages.errors import CODES, InputError, StateError
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
-
-from .client import Delivery, GatewayClient, SendResult
-from .effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
-from .snapshot import send_from_plain, send_to_plain
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.snapshot import send_from_plain, send_to_plain
+from storage.db import Database, Tx
 
 __all__ = ["SEND_BATCH_MAX", "SIM_STATE_SCHEMA", "SNAPSHOT_FORMAT", "SimCore", "SimShell"]
 

@@ -27,10 +27,8 @@ import aiomqtt
 import structlog
 from aiomqtt.exceptions import MqttConnectError
 
-from messages.envelope import VoucherKey
-
-from .client import ClientError, Delivery, SendResult
-from .mqtt_adapter import (
+from client.sdk import ClientError, Delivery, SendResult
+from client.wire import (
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
@@ -39,6 +37,7 @@ from .mqtt_adapter import (
     publish_properties,
     publish_until_lost,
 )
+from messages.envelope import VoucherKey
 
 __all__ = ["MqttClientTransport"]
 

@@ -3,7 +3,7 @@ banks and the treasury.
 
 A sans-IO core (see ARCHITECTURE.md, "Sans-IO cores") has two entry points, "a voucher
 arrived" and "the business time is now T", and answers each with a list of these frozen
-values. The shell (`gateway.sim_shell.SimShell`) performs them in order:
+values. The shell (`sim.shell.SimShell`) performs them in order:
 
 | effect        | the shell                                                              |
 |---------------|------------------------------------------------------------------------|

@@ -12,14 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from messages.catalog import Role
-from messages.envelope import VoucherBody, encode_envelope
-from messages.keys import create_ca, issue_participant
-from messages.sealing import seal_as_role, voucher_body
-from messages.signing import CertificateStore, KeySigner
-from messages.voucher import build_voucher
-
-from .participants import (
+from gateway.participants import (
     Participant,
     Registry,
     hash_token,
@@ -28,6 +21,12 @@ from .participants import (
     new_secret,
     save_registry,
 )
+from messages.catalog import Role
+from messages.envelope import VoucherBody, encode_envelope
+from messages.keys import create_ca, issue_participant
+from messages.sealing import seal_as_role, voucher_body
+from messages.signing import CertificateStore, KeySigner
+from messages.voucher import build_voucher
 
 __all__ = ["DEFAULT_BANKS", "DevWorld", "WorldParticipant"]
 

@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
 
 
 def _local_view(args: argparse.Namespace) -> dict[str, Any]:
-    from gateway.calendar import BusinessCalendar
-    from gateway.clock import TZ, ClockConfig, next_cutoffs
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import TZ, ClockConfig, next_cutoffs
 
     calendar = (BusinessCalendar.from_file(args.calendar_overrides) if args.calendar_overrides
                 else BusinessCalendar.default())

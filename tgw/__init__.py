@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        importlib.import_module(f"gateway.cli.{name}").register(sub)
+        importlib.import_module(f"tgw.{name}").register(sub)
     return parser
 
 

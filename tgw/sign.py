@@ -26,8 +26,7 @@ from messages.errors import InputError, Issue
 from messages.validate import check_body, verify_body
 from messages.voucher import parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, declared_encoding, parse_xml
-
-from .validate import parse_at
+from tgw.validate import parse_at
 
 __all__ = ["cmd_sign", "cmd_verify", "load_bodies", "register"]
 

@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 async def _with_outbox(args: argparse.Namespace, action: Any) -> Any:
     from gateway.outbox import Outbox
-    from ledger.db import open_database
+    from storage.db import open_database
 
     db = await open_database(args.db if "://" in args.db else f"sqlite:///{args.db}", schema=args.db_schema)
     try:

@@ -23,9 +23,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gateway.participants import Participant, Registry, load_registry, mosquitto_password_hash
 from messages.errors import InputError
-
-from ..participants import Participant, Registry, load_registry, mosquitto_password_hash
 
 __all__ = ["acl_text", "passwd_text", "register", "write_broker_files"]
 

@@ -11,11 +11,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from business_time.clock import TZ
 from ledger.model import Transfer
 from messages.envelope import VoucherKey
-
-from .clock import TZ
-from .effects import SendVoucher
+from sim.effects import SendVoucher
 
 __all__ = [
     "bytes_from_plain",

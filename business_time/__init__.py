@@ -1,0 +1,1 @@
+"""Business time without IO: the Chinese business calendar, `ClockConfig` and pure deadlines."""

@@ -1,0 +1,267 @@
+"""Business time without IO: ClockConfig, Asia/Shanghai, and the agent-bank deadlines.
+
+Two parts:
+
+* Pure helpers, functions of (time, calendar, config) that never read a clock:
+  `clearing_day_for`, `payment_deadline`, `receipts_deadline`, `next_cutoffs`... The sans-IO
+  cores call these with the time they were handed.
+* `BusinessClock`, the one object that says what time it is. `live` reads the wall clock;
+  `simulated` holds a virtual time that moves only when told (`advance_to`), waking the tasks
+  sleeping on it in time order and letting the work each wake triggers run before moving on.
+  Code that waits (retries, deadlines) calls `clock.sleep` / `clock.sleep_until`, never
+  `asyncio.sleep`, so its timers follow whichever clock it was given.
+
+Every time of day (16:00 clearing cutoff, 16:30 urgent, 10:00 next-morning payment, 11:00
+receipts...) comes from `ClockConfig`, never from a constant in code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from business_time.calendar import BusinessCalendar
+from messages.errors import InputError, StateError
+
+__all__ = [
+    "TZ",
+    "ClockConfig",
+    "ClockError",
+    "NotSimulatedError",
+    "at",
+    "clearing_cutoff",
+    "clearing_day_for",
+    "credit_notice_deadline",
+    "daily_report_deadline",
+    "deadline_after_business_days",
+    "is_before_clearing_cutoff",
+    "monthly_report_deadline",
+    "monthly_statement_deadline",
+    "next_cutoffs",
+    "payment_deadline",
+    "receipts_deadline",
+    "refund_notice_deadline",
+    "replenishment_day",
+    "replenishment_window",
+    "to_local",
+]
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+# Notice periods are counted in business days; the agreement's longest is 3. A month of them
+# would be a typo in a config file, not a rule.
+NOTICE_DAYS_MAX = 20
+
+
+class ClockError(StateError):
+    """The clock was asked for something impossible (time going backwards, a naive datetime)."""
+
+
+class NotSimulatedError(ClockError):
+    """Only a simulated clock can be moved by hand."""
+
+
+def _time_of_day(value: Any, name: str) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return dt.time(value // 60, value % 60)  # YAML 1.1 reads an unquoted 16:00 as 960 minutes
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError("config-invalid", f"clock config {name}: {value!r} is not a time of day HH:MM")
+
+
+@dataclass(frozen=True, slots=True)
+class ClockConfig:
+    """The agreement's times of day (Asia/Shanghai) and notice periods (business days)."""
+
+    clearing_cutoff: dt.time = dt.time(16, 0)
+    urgent_cutoff: dt.time = dt.time(16, 30)
+    bank_system_close: dt.time = dt.time(17, 0)
+    next_morning_payment_deadline: dt.time = dt.time(10, 0)
+    replenishment_window_start: dt.time = dt.time(8, 30)
+    replenishment_window_end: dt.time = dt.time(10, 0)
+    receipts_deadline: dt.time = dt.time(11, 0)
+    credit_notice_days: int = 2
+    refund_notice_days: int = 1
+    daily_report_days: int = 1
+    monthly_report_days: int = 2
+    monthly_statement_days: int = 3
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_days"):
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= NOTICE_DAYS_MAX:
+                    raise InputError("config-invalid", f"clock config {f.name}: {value!r} is not 0..{NOTICE_DAYS_MAX}")
+            elif not isinstance(value, dt.time) or value.tzinfo is not None:
+                raise InputError("config-invalid", f"clock config {f.name}: {value!r} is not a naive time of day")
+        if not self.clearing_cutoff <= self.urgent_cutoff:
+            raise InputError("config-invalid", "clock config: urgent_cutoff must not be before clearing_cutoff")
+        if not self.replenishment_window_start < self.replenishment_window_end:
+            raise InputError("config-invalid", "clock config: replenishment window start must be before its end")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ClockConfig:
+        """Keys as the fields; `replenishment_window: {start, end}` is accepted too. Times as "HH:MM"."""
+        data = dict(data or {})
+        window = data.pop("replenishment_window", None)
+        if window is not None:
+            if not isinstance(window, dict) or set(window) - {"start", "end"}:
+                raise InputError("config-invalid", "clock config replenishment_window: expected {start, end}")
+            if "start" in window:
+                data["replenishment_window_start"] = window["start"]
+            if "end" in window:
+                data["replenishment_window_end"] = window["end"]
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise InputError("config-invalid", f"clock config: unknown keys {sorted(map(str, unknown))}")
+        values: dict[str, Any] = {k: (v if k.endswith("_days") else _time_of_day(v, k)) for k, v in data.items()}
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> ClockConfig:
+        import yaml
+
+        try:
+            return cls.from_dict(yaml.safe_load(text))
+        except yaml.YAMLError as exc:
+            raise InputError("config-invalid", f"clock config is not valid YAML: {exc}") from exc
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def at(day: dt.date, time_of_day: dt.time) -> dt.datetime:
+    """`day` at `time_of_day`, Asia/Shanghai."""
+    return dt.datetime.combine(day, time_of_day, tzinfo=TZ)
+
+
+def to_local(t: dt.datetime) -> dt.datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ClockError(f"naive datetime {t.isoformat()}: business times must be timezone-aware")
+    return t.astimezone(TZ)
+
+
+def clearing_cutoff(day: dt.date, config: ClockConfig, *, urgent: bool = False) -> dt.datetime:
+    """The clearing cutoff (or urgent cutoff) on `day`; meaningful on business days only."""
+    return at(day, config.urgent_cutoff if urgent else config.clearing_cutoff)
+
+
+def is_before_clearing_cutoff(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig, *,
+                              urgent: bool = False) -> bool:
+    """True when `t` is on a business day strictly before that day's cutoff; a non-business day
+    counts as after the cutoff (nothing clears that day)."""
+    t = to_local(t)
+    return calendar.is_business_day(t.date()) and t < clearing_cutoff(t.date(), config, urgent=urgent)
+
+
+def clearing_day_for(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig, *,
+                     urgent: bool = False) -> dt.date:
+    """The business day whose clearing a payment accepted at `t` belongs to: that day if before
+    its cutoff on a business day, else the next business day."""
+    t = to_local(t)
+    if is_before_clearing_cutoff(t, calendar, config, urgent=urgent):
+        return t.date()
+    return calendar.next_business_day(t.date())
+
+
+def payment_deadline(received_at: dt.datetime, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:
+    """An instruction received before the bank's system closes on a business day is paid that day
+    (by the close); otherwise by the next-morning deadline of the next business day."""
+    t = to_local(received_at)
+    if calendar.is_business_day(t.date()) and t.time() < config.bank_system_close:
+        return at(t.date(), config.bank_system_close)
+    return at(calendar.next_business_day(t.date()), config.next_morning_payment_deadline)
+
+
+def replenishment_day(advance_day: dt.date, calendar: BusinessCalendar) -> dt.date:
+    """The clearing reserve, advanced on `advance_day`, is made whole the next business day."""
+    return calendar.next_business_day(advance_day)
+
+
+def replenishment_window(advance_day: dt.date, calendar: BusinessCalendar,
+                         config: ClockConfig) -> tuple[dt.datetime, dt.datetime]:
+    day = replenishment_day(advance_day, calendar)
+    return at(day, config.replenishment_window_start), at(day, config.replenishment_window_end)
+
+
+def receipts_deadline(paid_day: dt.date, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:
+    """Voucher receipts and clearing lists go back to the treasury by 11:00 the next business day."""
+    return at(calendar.next_business_day(paid_day), config.receipts_deadline)
+
+
+def deadline_after_business_days(t: dt.datetime | dt.date, n: int, calendar: BusinessCalendar) -> dt.datetime:
+    """"Within n working days" of `t`: the end (23:59:59.999999, inclusive) of the n-th business
+    day after the day of `t` (n == 0: that day if a business day, else the next one)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    day = to_local(t).date() if isinstance(t, dt.datetime) else t
+    return at(calendar.add_business_days(day, n), dt.time.max)
+
+
+def credit_notice_deadline(paid: dt.datetime | dt.date, calendar: BusinessCalendar,
+                           config: ClockConfig) -> dt.datetime:
+    return deadline_after_business_days(paid, config.credit_notice_days, calendar)
+
+
+def refund_notice_deadline(refunded: dt.datetime | dt.date, calendar: BusinessCalendar,
+                           config: ClockConfig) -> dt.datetime:
+    return deadline_after_business_days(refunded, config.refund_notice_days, calendar)
+
+
+def daily_report_deadline(day: dt.date, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:
+    return deadline_after_business_days(day, config.daily_report_days, calendar)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first_next - dt.timedelta(days=1)
+
+
+def monthly_report_deadline(year: int, month: int, calendar: BusinessCalendar,
+                            config: ClockConfig) -> dt.datetime:
+    return deadline_after_business_days(_month_end(year, month), config.monthly_report_days, calendar)
+
+
+def monthly_statement_deadline(year: int, month: int, calendar: BusinessCalendar,
+                               config: ClockConfig) -> dt.datetime:
+    return deadline_after_business_days(_month_end(year, month), config.monthly_statement_days, calendar)
+
+
+def _daily_events(config: ClockConfig) -> Iterable[tuple[str, dt.time]]:
+    return (
+        ("replenishment-window-start", config.replenishment_window_start),
+        ("next-morning-payment-deadline", config.next_morning_payment_deadline),
+        ("replenishment-window-end", config.replenishment_window_end),
+        ("receipts-deadline", config.receipts_deadline),
+        ("clearing-cutoff", config.clearing_cutoff),
+        ("urgent-cutoff", config.urgent_cutoff),
+        ("bank-system-close", config.bank_system_close),
+    )
+
+
+def next_cutoffs(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig) -> list[tuple[str, dt.datetime]]:
+    """For each daily event of the agreement, its next occurrence strictly after `t` on a business
+    day, sorted by time (what `tgw clock` shows)."""
+    t = to_local(t)
+    today_open = calendar.is_business_day(t.date())
+    following = calendar.next_business_day(t.date())
+    events = []
+    for name, time_of_day in _daily_events(config):
+        when = at(t.date(), time_of_day)
+        if not (today_open and when > t):
+            when = at(following, time_of_day)
+        events.append((name, when))
+    events.sort(key=lambda e: e[1])
+    return events
+
+

@@ -1,0 +1,1 @@
+"""Runs simulated worlds: the development world builder and the runner behind `tgw demo`."""

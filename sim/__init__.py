@@ -1,0 +1,1 @@
+"""The simulation engine: effects, the shell around sans-IO cores, simulator state, the scheduler."""

@@ -1,0 +1,1 @@
+"""Storage: the `Database` protocol over SQLite (default, WAL) and PostgreSQL (asyncpg)."""
