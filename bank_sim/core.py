@@ -3,7 +3,8 @@
 `BankCore` never awaits, never reads a clock, never touches a database. Its entry points:
 
 * `on_voucher(doc, flag, now, return_reason=None)`: a checked voucher arrived;
-* `on_time(now)`: the business time is now `now`.
+* `on_time(now)`: the business time is now `now`;
+* `on_refused(refusal, now)`: something it asked for did not happen (`sim.effects.Refusal`).
 
 Both return `gateway.effects` values (`OpenAccount`, `PostTransfer`, `SendVoucher`, `WakeAt`,
 `Alarm`) for the shell to perform in order.
@@ -45,7 +46,15 @@ A redelivered original gets the same transfer id and the same receipt again.
 **Clearing receipts (2301, flag 1).** Accepted (XClearAmt > 0, no Return_Reason): the money
 arrived in the bank's clearing account, so `pboc-clearing` → each ZBA (or the reserve, for
 ClearType 1) for the amounts the request covered: the ZBAs go back to zero, the reserve is
-whole. Rejected: an Alarm with the reason's code, recorded in `filings`; nothing moves.
+whole. Rejected: an Alarm with the reason's code (its own code when registered, else
+`unknown-code`: never relabelled), recorded in `filings`; nothing moves.
+
+**Refused by the books or the gateway (`on_refused`).** The core's own view follows the books: a
+payment whose transfer the ledger refused is marked `refused` and is not paid (no receipt went
+out; it is in no clearing request), its booking in the core's view undone; a clearing receipt
+whose transfers were refused marks the filing rejected with the ledger's reason; an account the
+ledger did not open is opened again when next needed. A receipt the gateway refused marks the
+payment `receipt_refused`; a clearing request the gateway refused marks the filing rejected.
 
 **Snapshots.** `snapshot()` gives the whole state as JSON-ready plain data (dates as ISO
 strings, amounts as int fen, a deferred voucher's bytes in base64); `load_snapshot(data)` (or
@@ -66,10 +75,19 @@ from business_time.clock import ClockConfig, at, replenishment_day
 from ledger.model import Account, AccountFlags, Transfer
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
-from messages.errors import CODES, InputError
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.effects import (
+    Alarm,
+    Effect,
+    OpenAccount,
+    PostTransfer,
+    Refusal,
+    SendVoucher,
+    WakeAt,
+    registered_code,
+)
 from sim.snapshot import (
     bytes_from_plain,
     bytes_to_plain,
@@ -142,6 +160,8 @@ class Payment:
     serial: str = ""
     doc: VoucherDoc | None = None  # kept until paid (deferred)
     filing: str | None = None  # VoucherNo of the 2301 covering it
+    refused: str | None = None  # the ledger refused its transfer: the code (then it is not paid)
+    receipt_refused: str | None = None  # the gateway refused its receipt: the code
 
 
 @dataclass(slots=True)
@@ -241,7 +261,7 @@ class BankCore:
         effects.append(WakeAt(self._next_event_after(now)[0]))
         return effects
 
-    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime, *,
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]:
         effects = self._catch_up(now)
         vtcode = doc.vtcode
@@ -257,6 +277,48 @@ class BankCore:
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
+
+    def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
+        """Put the records right after a refusal (see the module doc); the shell raised the alarm."""
+        reason = f"{refusal.code}: {refusal.message}"
+        for effect in refusal.dropped:
+            if isinstance(effect, OpenAccount):
+                self._opened.discard(effect.account.id)
+            elif isinstance(effect, PostTransfer):
+                t = effect.transfer
+                self._unbook(t)
+                if t.kind in ("clearing", "reserve-replenishment"):
+                    self._filing_refused(t.id.split(":")[3], reason)
+                else:
+                    payment = self._payment_of(t.reference)
+                    if payment is not None and payment.day is not None:
+                        payment.day, payment.refused = None, refusal.code
+            elif isinstance(effect, SendVoucher):
+                if effect.vtcode == "2301" and effect.flag == 0:
+                    self._filing_refused(effect.head["VoucherNo"], reason)
+                elif effect.flag == 1 and refusal.source == "gateway":
+                    payment = self.payments.get(effect.key.original())
+                    if payment is not None:
+                        payment.receipt_refused = refusal.code
+        return []
+
+    def _unbook(self, t: Transfer) -> None:
+        """Undo a transfer in the core's own view of its books."""
+        self.balances[t.debit_account] = self.balances.get(t.debit_account, 0) + t.amount_fen
+        self.balances[t.credit_account] = self.balances.get(t.credit_account, 0) - t.amount_fen
+        if t.debit_account == self.accounts["reserve"]:
+            self.reserve_balance_fen += t.amount_fen
+        if t.credit_account == self.accounts["reserve"]:
+            self.reserve_balance_fen -= t.amount_fen
+
+    def _payment_of(self, reference: str) -> Payment | None:
+        # Only after a refusal (rare): a scan is fine.
+        return next((p for p in self.payments.values() if str(p.key) == reference), None)
+
+    def _filing_refused(self, voucher_no: str, reason: str) -> None:
+        filing = self.filings.get(voucher_no)
+        if filing is not None:
+            filing.state, filing.reason, filing.cleared_fen = "rejected", reason, 0
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -274,7 +336,8 @@ class BankCore:
                 "sup_dep": list(p.sup_dep), "account": p.account, "amount_fen": p.amount_fen,
                 "received_at": datetime_to_plain(p.received_at), "mode": p.mode, "day": date_to_plain(p.day),
                 "serial": p.serial, "doc": bytes_to_plain(p.doc.data) if p.doc is not None else None,
-                "filing": p.filing} for p in self.payments.values()],
+                "filing": p.filing, "refused": p.refused, "receipt_refused": p.receipt_refused}
+                for p in self.payments.values()],
             "deferred": [key_to_plain(k) for k in self._deferred],
             "filings": [{
                 "voucher_no": f.voucher_no, "clear_type": f.clear_type, "pay_type": f.pay_type,
@@ -307,7 +370,7 @@ class BankCore:
             payment = Payment(key_from_plain(p["key"]), p["vtcode"], p["pay_type"], _pair(p["fund_type"]),
                               _pair(p["sup_dep"]), p["account"], int(p["amount_fen"]), received, p["mode"],
                               date_from_plain(p["day"]), p["serial"], parse_voucher(raw) if raw is not None else None,
-                              p["filing"])
+                              p["filing"], p.get("refused"), p.get("receipt_refused"))
             self.payments[payment.key] = payment
         self._deferred = [key_from_plain(k) for k in data["deferred"]]
         self.filings = {}
@@ -525,8 +588,8 @@ class BankCore:
             filing.state = "rejected"
             filing.reason = return_reason or "rejected without a reason"
             code = filing.reason.split(":", 1)[0].strip()
-            return [Alarm(code if code in CODES else "not-authorized",
-                          f"clearing request {filing.voucher_no} refused: {filing.reason}", str(key))]
+            return [Alarm(registered_code(code), f"clearing request {filing.voucher_no} refused: {filing.reason}",
+                          str(key))]
         if cleared != filing.amount_fen:
             filing.state = "rejected"
             filing.reason = f"amount-mismatch: cleared {fen_to_str(cleared)} of {fen_to_str(filing.amount_fen)}"

@@ -43,6 +43,7 @@ __all__ = [
     "monthly_statement_deadline",
     "next_cutoffs",
     "payment_deadline",
+    "quota_arrival_notice_deadline",
     "receipts_deadline",
     "refund_notice_deadline",
     "replenishment_day",
@@ -91,6 +92,7 @@ class ClockConfig:
     receipts_deadline: dt.time = dt.time(11, 0)
     credit_notice_days: int = 2
     refund_notice_days: int = 1
+    quota_notice_days: int = 1  # authorized quota notice → quota arrival notice to the unit (004 §9(2))
     daily_report_days: int = 1
     monthly_report_days: int = 2
     monthly_statement_days: int = 3
@@ -216,6 +218,13 @@ def credit_notice_deadline(paid: dt.datetime | dt.date, calendar: BusinessCalend
 def refund_notice_deadline(refunded: dt.datetime | dt.date, calendar: BusinessCalendar,
                            config: ClockConfig) -> dt.datetime:
     return deadline_after_business_days(refunded, config.refund_notice_days, calendar)
+
+
+def quota_arrival_notice_deadline(notified: dt.datetime | dt.date, calendar: BusinessCalendar,
+                                  config: ClockConfig) -> dt.datetime:
+    """The quota arrival notice (额度到账通知书) reaches the unit within 1 working day of the bank
+    receiving the authorized quota notice (004 part 3 §9(2))."""
+    return deadline_after_business_days(notified, config.quota_notice_days, calendar)
 
 
 def daily_report_deadline(day: dt.date, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:

@@ -224,8 +224,9 @@ class MqttClientTransport:
                         await asyncio.wait_for(lost.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
                     continue
                 lost_wait = asyncio.ensure_future(lost.wait())
+                either: set[asyncio.Future[Any]] = {fut, lost_wait}
                 try:
-                    await asyncio.wait({fut, lost_wait}, timeout=min(self.resend_after_s,
+                    await asyncio.wait(either, timeout=min(self.resend_after_s,
                                                                      max(0.0, deadline - loop.time())),
                                        return_when=asyncio.FIRST_COMPLETED)
                 finally:

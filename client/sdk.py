@@ -34,6 +34,10 @@ __all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "Local
            "client_ssl_context"]
 
 
+# Deliveries one pull-mode in-process read returns at most (the gateway caps a page at its
+# INBOX_PAGE_MAX, 500).
+BUS_PAGE_MAX = 100
+
 class ClientError(Exception):
     """The gateway refused a request as a whole (auth, size, unavailable)."""
 
@@ -96,9 +100,15 @@ class GatewayClient:
     # -------------------------------------------------------------- constructors
 
     @classmethod
-    def bus(cls, endpoint: LocalEndpoint, participant_id: str) -> GatewayClient:
-        """In-process: `endpoint` is a `gateway.service.Gateway` (or its `InProcessBus`)."""
-        return cls(_BusTransport(endpoint, participant_id), participant_id)
+    def bus(cls, endpoint: LocalEndpoint, participant_id: str, *, pull: bool = False,
+            page_max: int = BUS_PAGE_MAX) -> GatewayClient:
+        """In-process: `endpoint` is a `gateway.service.Gateway` (or its `InProcessBus`).
+
+        By default the gateway pushes deliveries into the session's queue. With `pull=True`
+        nothing is pushed: `receive` reads the participant's inbox (the one `GET /v1/inbox`
+        serves, from a cursor, at most `page_max` per read); `receive(0)` never waits, which is
+        what the simulation engine needs to read deliveries in a deterministic order."""
+        return cls(_BusTransport(endpoint, participant_id, pull=pull, page_max=page_max), participant_id)
 
     @classmethod
     def http(cls, base_url: str, *, token: str | None = None, participant_id: str, poll_wait_s: float = 25.0,
@@ -150,6 +160,29 @@ class GatewayClient:
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         return await self.transport.trace(key)
 
+    # -------------------------------------------------------------- HTTP only: clock and message status
+
+    def _http(self) -> _HttpTransport:
+        if not isinstance(self.transport, _HttpTransport):
+            raise ClientError(501, "not-implemented", "only the HTTP client reads the clock and message status")
+        return self.transport
+
+    async def clock(self, *, after: str | None = None, wait_s: float = 0.0) -> dict[str, Any]:
+        """The gateway's business clock (`GET /v1/clock`): `now`, `business_day`, `next_cutoffs`.
+        With `after` (an ISO time, e.g. the last `now` you handled) and `wait_s`, a long-poll that
+        answers once the clock is past `after`: a system driven by a simulated clock waits here
+        once it has done everything due up to `after` (see docs/conformance.md)."""
+        return await self._http().clock(after, wait_s)
+
+    async def advance_clock(self, to: str) -> dict[str, Any]:
+        """Advance a simulated clock to the ISO time `to` (`POST /v1/clock`); test drivers only."""
+        return await self._http().advance_clock(to)
+
+    async def message(self, message_id: str) -> dict[str, Any] | None:
+        """A message this participant sent or received (`GET /v1/messages/{id}`): its
+        `delivery_state` is `ready`, `acked` or `dead`. None if there is no such message."""
+        return await self._http().message(message_id)
+
 
 # ------------------------------------------------------------------ in-process bus
 
@@ -159,6 +192,7 @@ class LocalConnection(Protocol):
 
     queue: asyncio.Queue[Any]  # pushed inbox items: message_id, key, sender, payload, seq
 
+    async def pull(self, after_seq: int, limit: int, wait_s: float) -> list[Any]: ...
     async def send(self, envelope: bytes) -> list[dict[str, Any]]: ...
     async def ack(self, message_ids: list[str]) -> list[str]: ...
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None: ...
@@ -169,14 +203,20 @@ class LocalEndpoint(Protocol):
     """An in-process gateway: `gateway.service.Gateway` or `gateway.bus.InProcessBus`. The client
     names only this shape, so importing it loads no server module."""
 
-    def connect(self, participant_id: str) -> LocalConnection: ...
+    def connect(self, participant_id: str, *, push: bool = True) -> LocalConnection: ...
 
 
 class _BusTransport:
-    def __init__(self, endpoint: LocalEndpoint, participant_id: str) -> None:
+    def __init__(self, endpoint: LocalEndpoint, participant_id: str, *, pull: bool = False,
+                 page_max: int = BUS_PAGE_MAX) -> None:
+        if page_max < 1:
+            raise ValueError("page_max must be >= 1")
         self._endpoint = endpoint
         self._participant_id = participant_id
         self._conn: LocalConnection | None = None
+        self._pull = pull
+        self._page_max = page_max
+        self._cursor = 0
 
     def _connection(self) -> LocalConnection:
         if self._conn is None:
@@ -184,7 +224,8 @@ class _BusTransport:
         return self._conn
 
     async def open(self) -> None:
-        self._conn = self._endpoint.connect(self._participant_id)
+        self._conn = self._endpoint.connect(self._participant_id, push=not self._pull)
+        self._cursor = 0
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -195,6 +236,11 @@ class _BusTransport:
         return [SendResult.from_dict(r) for r in await self._connection().send(envelope)]
 
     async def receive(self, timeout_s: float) -> list[Delivery]:
+        if self._pull:
+            pulled = await self._connection().pull(self._cursor, self._page_max, max(0.0, timeout_s))
+            if pulled:
+                self._cursor = max(self._cursor, max(i.seq for i in pulled))
+            return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq) for i in pulled]
         queue = self._connection().queue
         items = []
         try:
@@ -279,6 +325,24 @@ class _HttpTransport:
     async def ack(self, message_ids: Sequence[str]) -> None:
         async with self._session.post(f"{self._base}/v1/inbox/ack", json={"ids": list(message_ids)}) as resp:
             await self._json(resp)
+
+    async def clock(self, after: str | None, wait_s: float) -> dict[str, Any]:
+        params = {"after": after, "wait": f"{max(0.0, wait_s):.3f}"} if after is not None else {}
+        async with self._session.get(f"{self._base}/v1/clock", params=params) as resp:
+            body: dict[str, Any] = await self._json(resp)
+        return body
+
+    async def advance_clock(self, to: str) -> dict[str, Any]:
+        async with self._session.post(f"{self._base}/v1/clock", json={"advance_to": to}) as resp:
+            body: dict[str, Any] = await self._json(resp)
+        return body
+
+    async def message(self, message_id: str) -> dict[str, Any] | None:
+        async with self._session.get(f"{self._base}/v1/messages/{message_id}") as resp:
+            if resp.status == 404:
+                return None
+            body: dict[str, Any] = await self._json(resp)
+        return body
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         url = f"{self._base}/v1/trace/{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.voucher_no}"

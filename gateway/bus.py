@@ -3,6 +3,10 @@
 A participant connected on the bus gets its inbox pushed into an asyncio queue; it acks by
 message id, exactly as it would on `tgw/v1/{participant}/ack`. Nothing here is durable and
 nothing needs to be: the journal and outbox are, and unacked pushes are redelivered.
+
+A session connected with `push=False` gets nothing pushed: it pulls its inbox (`pull`, the
+query behind `GET /v1/inbox`: ready rows after a cursor, in journal order). The simulation
+engine reads deliveries this way, so their order never depends on the deliverer's timing.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ class BusConnection:
     async def _push(self, item: InboxItem) -> None:
         await self.queue.put(item)
 
+    async def pull(self, after_seq: int, limit: int, wait_s: float = 0.0) -> list[InboxItem]:
+        """Ready deliveries after `after_seq` (at most `limit`); waits up to `wait_s` for one."""
+        return await self.bus.gateway.inbox(self.bus.participant(self.participant_id), after_seq=after_seq,
+                                            limit=limit, wait_s=wait_s)
+
     async def send(self, envelope: bytes) -> list[dict[str, Any]]:
         results = await self.bus.gateway.submit(envelope, self.bus.participant(self.participant_id))
         return [r.as_dict() for r in results]
@@ -58,8 +67,9 @@ class InProcessBus:
             raise InputError("unknown-sender", f"participant {participant_id!r} is not in the registry")
         return p
 
-    def connect(self, participant_id: str) -> BusConnection:
+    def connect(self, participant_id: str, *, push: bool = True) -> BusConnection:
         self.participant(participant_id)
         conn = BusConnection(self, participant_id)
-        self.gateway.register_pusher(participant_id, conn._push)
+        if push:
+            self.gateway.register_pusher(participant_id, conn._push)
         return conn

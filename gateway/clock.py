@@ -5,6 +5,13 @@ when told (`advance_to`, e.g. through `POST /v1/clock` of a `tgw up --simulated-
 the tasks sleeping on it in time order. Code that waits (retries, deadlines) calls
 `clock.sleep` / `clock.sleep_until`, never `asyncio.sleep`, so its timers follow whichever clock
 it was given. The pure deadline helpers live in `business_time.clock`.
+
+Settling (simulated): after waking the sleepers due at a time, `advance_to` waits until each task
+it woke is done, asleep on the clock again, or idle (awaiting through `clock.idle(...)`: "nothing
+to do until something else happens"), and only then moves on. It follows those tasks, not the
+event loop's internals, and waits on no real-time window; a woken task that blocks on anything
+else is reported after SETTLE_STUCK_S and no longer waited for. The simulation engine
+(`sim.engine`) does not use this clock: it owns its own discrete-event time.
 """
 
 from __future__ import annotations
@@ -15,27 +22,29 @@ import datetime as dt
 import heapq
 import itertools
 import math
-import time as _time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import structlog
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig, ClockError, NotSimulatedError, to_local
 
 __all__ = ["BusinessClock"]
 
+log = structlog.get_logger("tgw.clock")
+
+_T = TypeVar("_T")
+
 # Live sleeps wake at least this often to re-read the wall clock, so an NTP step or a
 # suspended VM does not make a deadline fire hours late.
 LIVE_SLEEP_SLICE_S = 30.0
-# Settling after a wake: rounds of "let every ready callback run" before giving up on a task
-# that keeps rescheduling itself. A normal wake needs a handful.
-SETTLE_ROUNDS_MAX = 10_000
-# Settling also waits (in real time) for a woken task that went off the loop (a SQLite commit
-# in a worker thread) to come back to the clock or finish. A task that instead waits for
-# something only a later clock time brings would block the simulation; it gets this much.
-SETTLE_WAIT_S_DEFAULT = 0.25
-SETTLE_POLL_S = 0.0005
+# A watchdog, not a settle window: a woken task that neither finishes, nor sleeps on the clock
+# again, nor goes idle through `clock.idle` (it waits on something else, maybe something only a
+# later clock time brings) would hold the clock for ever. After this long it is logged and the
+# clock moves on. A normal wake settles as soon as its work is done, however long that takes.
+SETTLE_STUCK_S = 30.0
 # A change subscriber's queue only needs the latest times; a slow reader loses the oldest.
 CHANGES_QUEUE_MAX = 256
 
@@ -54,28 +63,26 @@ class _Sleeper:
 class BusinessClock:
     """Now in Asia/Shanghai, sleeps that follow it, and (simulated mode) a hand on the dial."""
 
-    def __init__(self, calendar: BusinessCalendar, config: ClockConfig, *, start: dt.datetime | None,
-                 settle_wait_s: float = SETTLE_WAIT_S_DEFAULT) -> None:
+    def __init__(self, calendar: BusinessCalendar, config: ClockConfig, *, start: dt.datetime | None) -> None:
         """Use `live` or `simulated`."""
         self.calendar = calendar
         self.config = config
         self._now = to_local(start) if start is not None else None
-        self._settle_wait_s = settle_wait_s
         self._sleepers: list[_Sleeper] = []
         self._seq = itertools.count()
         self._callbacks: list[Callable[[dt.datetime], None]] = []
         self._queues: list[asyncio.Queue[dt.datetime]] = []
         self._advancing: asyncio.Lock | None = None
-        self._asleep_tasks: set[asyncio.Task[Any]] = set()  # tasks awaiting a sleeper future now
+        self._asleep_tasks: set[asyncio.Task[Any]] = set()  # tasks asleep on the clock or idle now
+        self._parked: asyncio.Event | None = None  # set when a task goes to sleep or idle
 
     @classmethod
     def live(cls, calendar: BusinessCalendar, config: ClockConfig) -> BusinessClock:
         return cls(calendar, config, start=None)
 
     @classmethod
-    def simulated(cls, calendar: BusinessCalendar, config: ClockConfig, start: dt.datetime, *,
-                  settle_wait_s: float = SETTLE_WAIT_S_DEFAULT) -> BusinessClock:
-        return cls(calendar, config, start=start, settle_wait_s=settle_wait_s)
+    def simulated(cls, calendar: BusinessCalendar, config: ClockConfig, start: dt.datetime) -> BusinessClock:
+        return cls(calendar, config, start=start)
 
     @property
     def is_simulated(self) -> bool:
@@ -121,10 +128,22 @@ class BusinessClock:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         task = asyncio.current_task()
         heapq.heappush(self._sleepers, _Sleeper(t, next(self._seq), future, task))
+        await self._parked_while(future, task)  # cancelling the task cancels the future; the heap drops it
+
+    async def idle(self, waiting: Awaitable[_T]) -> _T:
+        """Await `waiting` (e.g. "a new input arrived") as a task with nothing to do until then: a
+        simulated clock that woke this task counts it as settled meanwhile."""
+        if self._now is None:
+            return await waiting
+        return await self._parked_while(waiting, asyncio.current_task())
+
+    async def _parked_while(self, waiting: Awaitable[_T], task: asyncio.Task[Any] | None) -> _T:
         if task is not None:
             self._asleep_tasks.add(task)
+            if self._parked is not None:
+                self._parked.set()
         try:
-            await future  # cancelling the sleeping task cancels the future; the heap drops it later
+            return await waiting
         finally:
             if task is not None:
                 self._asleep_tasks.discard(task)
@@ -221,24 +240,28 @@ class BusinessClock:
             queue.put_nowait(now)
 
     async def _settle(self, woken: list[asyncio.Task[Any]]) -> None:
-        """Let the loop run until idle and every woken task is done or asleep on this clock again
-        (bounded by SETTLE_ROUNDS_MAX rounds and settle_wait_s of real time)."""
-        loop = asyncio.get_running_loop()
-        deadline = _time.monotonic() + self._settle_wait_s
-        while True:
-            await _drain_ready(loop)
-            busy = [task for task in woken if not task.done() and task not in self._asleep_tasks]
-            if not busy or _time.monotonic() >= deadline:
-                return
-            await asyncio.sleep(SETTLE_POLL_S)
-
-
-async def _drain_ready(loop: asyncio.AbstractEventLoop) -> None:
-    # CPython's loop keeps its runnable callbacks in `_ready`; other loops fall back to a fixed
-    # number of turns.
-    ready = getattr(loop, "_ready", None)
-    await asyncio.sleep(0)
-    for _ in range(SETTLE_ROUNDS_MAX if ready is not None else 64):
-        if ready is not None and not ready:
+        """Wait until every woken task is done, asleep on this clock again, or idle (`idle()`).
+        Event-driven: a task going to sleep or idle, or finishing, re-checks; nothing polls."""
+        await asyncio.sleep(0)  # let the woken tasks start
+        if not woken:
             return
-        await asyncio.sleep(0)
+        changed = self._parked = asyncio.Event()
+
+        def on_done(_: asyncio.Task[Any]) -> None:
+            changed.set()
+
+        for task in woken:
+            task.add_done_callback(on_done)
+        try:
+            while busy := [task for task in woken if not task.done() and task not in self._asleep_tasks]:
+                changed.clear()
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=SETTLE_STUCK_S)
+                except TimeoutError:
+                    log.warning("clock.settle_stuck", at=self.now().isoformat(), tasks=[t.get_name() for t in busy],
+                                waited_s=SETTLE_STUCK_S)
+                    return
+        finally:
+            self._parked = None
+            for task in woken:
+                task.remove_done_callback(on_done)

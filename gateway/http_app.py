@@ -12,7 +12,9 @@ that existence does not leak.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import math
 import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
@@ -24,11 +26,16 @@ from aiohttp import web
 from cryptography import x509
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from business_time.calendar import BusinessCalendar
 from gateway import metrics
+from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon
+from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
+from gateway.outbox import INBOX_PAGE_MAX
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
 from messages.errors import CODES, StateError
 from messages.keys import serial_sn
+from messages.signing import KeySigner
 
 __all__ = ["GATEWAY_KEY", "make_app"]
 
@@ -41,10 +48,48 @@ _DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
-ACK_SIGNER_KEY = web.AppKey("ack_signer", object)
-EXTRA_ROUTES_KEY = web.AppKey("extra", dict)
+ACK_SIGNER_KEY = web.AppKey("ack_signer", KeySigner)
+CALENDAR_WARN_DAYS_KEY = web.AppKey("calendar_warn_days", int)
 
 INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
+# The inbox query's bounds, the ones /openapi.json states; a value outside is a coded 400, never
+# silently clamped, so the spec and the server agree.
+INBOX_CURSOR_MAX = 2**63 - 1  # a cursor is a BIGINT sequence number
+INBOX_LIMIT_MAX = INBOX_PAGE_MAX  # one answer; a slow client pages (LIMIT -1 is "no limit" in SQLite: never passed)
+INBOX_LIMIT_DEFAULT = 100
+INBOX_QUERY_PARAMETERS = frozenset({"cursor", "limit", "wait"})
+# One move of a simulated clock: a year at most (a longer jump is several moves, each of which
+# fires the cutoffs it passes); also keeps a huge float from overflowing the datetime.
+CLOCK_ADVANCE_S_MAX = 366 * 86_400
+# One long-poll of GET /v1/clock?after=...: below common proxy idle timeouts; the client polls again.
+CLOCK_WAIT_S_MAX = 60.0
+CLOCK_QUERY_PARAMETERS = frozenset({"after", "wait"})
+# Participants parked in a GET /v1/clock long-poll → (the `after` they gave, the request's mark);
+# one entry per participant (its latest long-poll), so the map is bounded by the registry.
+CLOCK_WAITING_KEY = web.AppKey("clock_waiting", dict)
+
+
+def inbox_query(cursor_text: str, limit_text: str, wait_text: str) -> tuple[int, int, float] | str:
+    """(cursor, limit, wait_s) from `GET /v1/inbox`'s query, or why it is refused (naming the parameter)."""
+    try:
+        cursor = int(cursor_text)
+    except ValueError:
+        cursor = -1
+    if not 0 <= cursor <= INBOX_CURSOR_MAX:
+        return f"cursor must be an integer from 0 to {INBOX_CURSOR_MAX}"
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= INBOX_LIMIT_MAX:
+        return f"limit must be an integer from 1 to {INBOX_LIMIT_MAX}"
+    try:
+        wait = float(wait_text)
+    except ValueError:
+        wait = math.nan
+    if not 0 <= wait <= INBOX_WAIT_S_MAX:  # NaN fails both comparisons
+        return f"wait must be a number of seconds from 0 to {INBOX_WAIT_S_MAX:g}"
+    return cursor, limit, wait
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -155,6 +200,7 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
             return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes")
         chunks.append(chunk)
     data = b"".join(chunks)
+    chunks.clear()  # not held twice while the pipeline works on `data`
     results = await gateway.submit(data, participant)
     whole_envelope_refused = len(results) == 1 and results[0].voucher is None
     status = 400 if whole_envelope_refused else 200
@@ -180,8 +226,8 @@ def _signed_ack(request: web.Request, results: list[Any]) -> bytes:
     signer = request.app.get(ACK_SIGNER_KEY)
     sig = ""
     if signer is not None:
-        value = base64.b64encode(signer.sign(body)).decode()  # type: ignore[attr-defined]
-        sig = f'<Signature SN="{signer.sn}">{value}</Signature>'  # type: ignore[attr-defined]
+        value = base64.b64encode(signer.sign(body)).decode()
+        sig = f'<Signature SN="{signer.sn}">{value}</Signature>'
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<TGWAck><Ack>{base64.b64encode(body).decode()}</Ack>'
             f"<SignatureList>{sig}</SignatureList></TGWAck>\n").encode()
 
@@ -194,14 +240,16 @@ def _xml_text(text: str) -> str:
 
 @_auth
 async def get_inbox(request: web.Request, participant: Participant) -> web.StreamResponse:
-    try:
-        cursor = int(request.query.get("cursor", "0"))
-        wait = min(float(request.query.get("wait", "0")), INBOX_WAIT_S_MAX)
-        limit = int(request.query.get("limit", "100"))
-        if not 0 <= cursor < 2**63 or limit < 1:  # a cursor is a BIGINT seq; LIMIT -1 is "no limit" in SQLite
-            raise ValueError
-    except ValueError:
-        return _error(400, "bad-request", "cursor is a non-negative integer, limit a positive one, wait is seconds")
+    unknown = sorted(set(request.query) - INBOX_QUERY_PARAMETERS)
+    if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
+        # Strict, like the spec: a misspelt parameter ("limt") is refused, never silently ignored.
+        return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/inbox takes "
+                      "cursor, limit and wait" if unknown else "a query parameter is given more than once")
+    query = inbox_query(request.query.get("cursor", "0"), request.query.get("limit", str(INBOX_LIMIT_DEFAULT)),
+                        request.query.get("wait", "0"))
+    if isinstance(query, str):
+        return _error(400, "bad-request", query)
+    cursor, limit, wait = query
     items = await request.app[GATEWAY_KEY].inbox(participant, after_seq=cursor, limit=limit, wait_s=wait)
     next_cursor = max([cursor, *(i.seq for i in items)])
     return web.json_response({"messages": [i.as_dict() for i in items], "cursor": next_cursor})
@@ -250,7 +298,12 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     except Exception as exc:  # noqa: BLE001 - health reports it instead of failing
         return web.json_response({"status": "unhealthy", "error": str(exc)}, status=503)
     status = "ok" if gateway.accepting else "draining"
-    return web.json_response({"status": status, "outbox": counts}, status=200 if gateway.accepting else 503)
+    body: dict[str, Any] = {"status": status, "outbox": counts}
+    calendar = getattr(gateway.clock, "calendar", None)
+    if isinstance(calendar, BusinessCalendar):  # the last day it knows: add a year before it (docs/calendar.md)
+        horizon = CalendarHorizon(calendar, request.app[CALENDAR_WARN_DAYS_KEY])
+        body["calendar"] = horizon.view(gateway.clock.now().date())
+    return web.json_response(body, status=200 if gateway.accepting else 503)
 
 
 async def get_metrics(request: web.Request) -> web.StreamResponse:
@@ -268,10 +321,16 @@ async def get_codes(request: web.Request) -> web.StreamResponse:
     return web.json_response(CODES)
 
 
-def make_app(gateway: Gateway, *, ack_signer: Any = None, client_max_size: int | None = None) -> web.Application:
+def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_max_size: int | None = None,
+             limits: HttpLimits | None = None, calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT) -> web.Application:
     limit = client_max_size or gateway.config.limits.envelope_bytes_max + 1024
-    app = web.Application(middlewares=[_errors_and_metrics], client_max_size=limit)
+    limits = limits or HttpLimits()
+    budget = BodyBudget(max(limits.body_bytes_in_flight_max, limit))  # the largest body allowed always fits
+    app = web.Application(middlewares=[_errors_and_metrics, body_limits_middleware(limits, budget, limit)],
+                          client_max_size=limit)
     app[GATEWAY_KEY] = gateway
+    app[BODY_BUDGET_KEY] = budget
+    app[CALENDAR_WARN_DAYS_KEY] = calendar_warn_days
     if ack_signer is not None:
         app[ACK_SIGNER_KEY] = ack_signer
     app.router.add_post("/v1/messages", post_messages)
@@ -308,10 +367,46 @@ def clock_view(clock: Any) -> dict[str, Any]:
 
 @_auth
 async def get_clock(request: web.Request, participant: Participant) -> web.StreamResponse:
+    """The clock; with `after` (ISO time) and `wait` (s), a long-poll that answers once now() is past
+    `after`. While parked, the participant is listed under `waiting` with its `after`: a system
+    driven by the clock says "I have done everything due up to `after`" by waiting on it, which
+    is how a conformance run (`tgw scenario run --external`) knows it has caught up."""
+    import asyncio
+    import datetime as dt
+
     clock = request.app[GATEWAY_KEY].clock
     if clock is None:
         return _error(404, "not-found", "this gateway runs without a business clock")
-    return web.json_response(clock_view(clock))
+    unknown = sorted(set(request.query) - CLOCK_QUERY_PARAMETERS)
+    if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
+        return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after and "
+                      "wait" if unknown else "a query parameter is given more than once")
+    waiting: dict[str, tuple[dt.datetime, asyncio.Event]] = request.app[CLOCK_WAITING_KEY]
+    if "after" in request.query:
+        try:
+            after = dt.datetime.fromisoformat(request.query["after"])
+            wait = float(request.query.get("wait", "0"))
+        except ValueError:
+            after, wait = None, math.nan
+        if after is None or after.tzinfo is None:
+            return _error(400, "bad-request", "after must be an ISO time with a UTC offset, e.g. "
+                          "2026-03-16T16:01:00+08:00")
+        if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
+            return _error(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
+        if wait > 0 and clock.now() <= after:
+            changed = asyncio.Event()  # set by a move of the clock, or by the server shutting down
+            unsubscribe = clock.on_change(lambda _now: changed.set())
+            waiting[participant.id] = (after, changed)
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=wait)
+            finally:
+                unsubscribe()
+                if waiting.get(participant.id, (None, None))[1] is changed:
+                    del waiting[participant.id]
+    view = clock_view(clock)
+    view["waiting"] = {pid: after.isoformat() for pid, (after, _) in sorted(waiting.items())}
+    return web.json_response(view)
 
 
 @_auth
@@ -324,13 +419,18 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
         return _error(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
     try:
         body = await request.json()
+        if not isinstance(body, dict) or set(body) - {"advance_to", "advance_by_s"}:
+            raise ValueError('the body is {"advance_to": ISO datetime} or {"advance_by_s": seconds}, nothing else')
         if "advance_to" in body:
             target = dt.datetime.fromisoformat(body["advance_to"])
             if target.tzinfo is None:
                 raise ValueError("advance_to needs a UTC offset, e.g. 2026-03-16T16:01:00+08:00")
             await clock.advance_to(target)
         elif "advance_by_s" in body:
-            await clock.advance_by(float(body["advance_by_s"]))
+            seconds = float(body["advance_by_s"])
+            if not 0 <= seconds <= CLOCK_ADVANCE_S_MAX:  # NaN fails both comparisons
+                raise ValueError(f"advance_by_s must be from 0 to {CLOCK_ADVANCE_S_MAX} seconds")
+            await clock.advance_by(seconds)
         else:
             raise ValueError('give "advance_to" or "advance_by_s"')
     except (ValueError, TypeError, KeyError, OverflowError, json.JSONDecodeError) as exc:
@@ -341,6 +441,14 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
     return web.json_response(clock_view(clock))
 
 
+async def _wake_clock_waiters(app: web.Application) -> None:
+    """Shutting down: answer the parked clock long-polls now, so the drain does not wait for them."""
+    for _, changed in list(app[CLOCK_WAITING_KEY].values()):
+        changed.set()
+
+
 def add_clock_routes(app: web.Application) -> None:
+    app[CLOCK_WAITING_KEY] = {}
+    app.on_shutdown.append(_wake_clock_waiters)
     app.router.add_get("/v1/clock", get_clock)
     app.router.add_post("/v1/clock", post_clock)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import hashlib
 import itertools
 import secrets
 import time
@@ -19,9 +21,9 @@ from typing import Any
 from gateway.pipeline import Admitted
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
-from storage.db import SqliteDatabase, Tx, is_unique_violation
+from storage.db import Database, SqliteDatabase, Tx, is_unique_violation
 
-__all__ = ["Journal", "JournalResult", "new_message_id", "now_us"]
+__all__ = ["SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
 
 # Bounds (TigerBeetle's habit: every queue has a named limit and a reason).
 BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small enough to keep p99 low
@@ -41,6 +43,67 @@ _ID_SEQ = itertools.count()
 def new_message_id() -> str:
     """Time-ordered and unique without coordination: µs time (13 hex), process tag (6), sequence (6)."""
     return f"{now_us():013x}{_ID_TAG}{next(_ID_SEQ) & 0xFFFFFF:06x}"
+
+
+# Simulated runs: a fixed tag instead of the random one, so two identical runs give identical ids.
+SIM_ID_TAG = "000000"
+_SIM_SEQ_MAX = 0xFFFFFF  # six hex digits; beyond this many ids in one simulated µs, the µs moves on
+_SIM_ID_LEN = 25  # 13 + 6 + 6
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
+def _is_simulated(clock: Any) -> bool:
+    return clock is not None and getattr(clock, "is_simulated", False) is True
+
+
+class MessageIds:
+    """Where the journal's message ids come from.
+
+    Live (no clock, or one whose `is_simulated` is not True): `new_message_id`, from wall time.
+    Simulated (`clock.is_simulated` is True, e.g. a simulated `BusinessClock` or the simulation
+    engine's clock): the clock's `now()` in µs since the epoch (13 hex), `SIM_ID_TAG`, and a
+    sequence (6 hex) that restarts at each new µs. Nothing in such an id depends on wall time or
+    randomness, so identical runs give identical ids. Simulated ids strictly increase: if the
+    clock has not moved (or went back) the sequence counts on from the last id, and `resume`
+    (the journal calls it at start with the last simulated id it holds) carries that across a
+    restart, so a gateway restarted at the same simulated time never reuses an id.
+    """
+
+    def __init__(self, clock: Any = None) -> None:
+        self.clock = clock
+        self._last_us = -1
+        self._seq = 0
+
+    @property
+    def simulated(self) -> bool:
+        return _is_simulated(self.clock)
+
+    def resume(self, last_id: str | None) -> None:
+        """Continue after `last_id`, a simulated id already journaled (others are ignored)."""
+        if last_id is None or len(last_id) != _SIM_ID_LEN or last_id[13:19] != SIM_ID_TAG:
+            return
+        try:
+            us, seq = int(last_id[:13], 16), int(last_id[19:], 16)
+        except ValueError:
+            return
+        if (us, seq) > (self._last_us, self._seq):
+            self._last_us, self._seq = us, seq
+
+    def new(self) -> str:
+        if not self.simulated:
+            return new_message_id()
+        now = self.clock.now()
+        if not isinstance(now, dt.datetime) or now.tzinfo is None:
+            raise StateError(f"a simulated clock's now() must be a timezone-aware datetime, not {now!r}")
+        t = (now - _EPOCH) // _ONE_US
+        if t > self._last_us:
+            self._last_us, self._seq = t, 0
+        elif self._seq < _SIM_SEQ_MAX:
+            self._seq += 1
+        else:
+            self._last_us, self._seq = self._last_us + 1, 0
+        return f"{self._last_us:013x}{SIM_ID_TAG}{self._seq:06x}"
 
 
 SCHEMA = """
@@ -156,9 +219,31 @@ TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no
                  "participant, wall_us, business_time, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)")
 
 
+# Rows per read of `journal_digest`: each carries a delivery envelope (a few KB, at most the
+# envelope size limit), so one page stays a few MB however long the journal is.
+DIGEST_PAGE_ROWS = 256
+_DIGEST_DOMAIN = b"tgw-journal-digest/v1\n"
+_DIGEST_QUERY = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, "
+                 "m.recipient, m.original_id, m.business_time, o.state, m.payload FROM gw_outbox o "
+                 "JOIN gw_messages m ON m.id = o.message_id WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
+
+
+def _digest_field(h: Any, value: object) -> None:
+    """One field, framed (kind, 8-byte length, bytes) so no two different rows hash alike."""
+    if value is None:
+        h.update(b"N")
+        return
+    if isinstance(value, bytes | bytearray | memoryview):
+        kind, data = b"B", bytes(value)
+    else:
+        kind, data = b"S", str(value).encode("utf-8")
+    h.update(kind + len(data).to_bytes(8, "big") + data)
+
+
 class Journal:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database, *, clock: Any = None) -> None:
         self.db = db
+        self.ids = MessageIds(clock)  # simulated clock: ids from its time, the same on every run
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue(QUEUE_SUBMISSIONS_MAX)
         self._writer: asyncio.Task[None] | None = None
         self.committed = asyncio.Event()  # set after each commit: wakes deliverers and long polls
@@ -171,6 +256,11 @@ class Journal:
 
     async def start(self) -> None:
         await self.init_schema()
+        if self.ids.simulated:
+            # A scan, but only in simulated runs: resume after the last simulated id (restarts).
+            last = await self.db.fetchrow("SELECT max(id) FROM gw_messages WHERE substr(id, 14, 6) = $1",
+                                          SIM_ID_TAG)
+            self.ids.resume(last[0] if last is not None else None)
         self._writer = asyncio.create_task(self._run(), name="journal-writer")
 
     async def stop(self) -> None:
@@ -291,7 +381,7 @@ class Journal:
             original_id, recipient = orig.id, orig.sender
         if recipient is None:
             raise StateError(f"{key}: the pipeline admitted an original without a recipient")
-        message_id = new_message_id()
+        message_id = self.ids.new()
         known[key] = _Known(message_id, item.digest, recipient, item.sender)
         body = item.body
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
@@ -313,3 +403,24 @@ class Journal:
                           business_time: str, detail: str = "") -> None:
         async with self.db.transaction() as tx:
             await tx.execute(TRACE_INSERT, *key, message_id, step, participant, now_us(), business_time, detail)
+
+    async def journal_digest(self) -> str:
+        """SHA-256 (hex) over every journaled message in journal order (outbox sequence).
+
+        Per message: id, voucher key (AdmDivCode, StYear, VtCode, VoucherNo, flag), sender,
+        recipient, original id, business time, delivery state and the exact delivery envelope
+        bytes stored. Wall-clock columns (received_us, acked_us, next_attempt_us), attempt
+        counts and the trace are left out. Two simulated runs with the same seed and inputs give
+        the same digest, on SQLite and PostgreSQL alike. Read in pages of DIGEST_PAGE_ROWS (never
+        the whole journal at once), outside one transaction: take it when the gateway is quiet.
+        """
+        h = hashlib.sha256(_DIGEST_DOMAIN)
+        after = 0  # sequences start at 1 on both backends
+        while True:
+            rows = await self.db.fetch(_DIGEST_QUERY, after, DIGEST_PAGE_ROWS)
+            for row in rows:
+                for value in tuple(row)[1:]:
+                    _digest_field(h, value)
+            if len(rows) < DIGEST_PAGE_ROWS:
+                return h.hexdigest()
+            after = int(rows[-1][0])

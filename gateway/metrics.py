@@ -19,3 +19,25 @@ DEAD_LETTERS = Counter("tgw_dead_letters_total", "Messages dead-lettered after t
 MQTT_CONNECTED = Gauge("tgw_mqtt_connected", "1 while the gateway's MQTT session is up", registry=REGISTRY)
 HTTP_REQUESTS = Counter("tgw_http_requests_total", "HTTP requests by route and status",
                         ["route", "status"], registry=REGISTRY)
+
+# HTTP connections and memory (gateway.http_limits)
+HTTP_CONNECTIONS = Gauge("tgw_http_connections", "Open HTTP connections (at most http.connections_max)",
+                         registry=REGISTRY)
+HTTP_CONNECTIONS_REFUSED = Counter("tgw_http_connections_refused_total",
+                                   "Connections answered 503 and closed because connections_max were open",
+                                   registry=REGISTRY)
+HTTP_TIMEOUTS = Counter("tgw_http_timeouts_total", "Requests cut off because their head or body came too slowly",
+                        ["phase"], registry=REGISTRY)
+HTTP_BODY_BYTES_IN_FLIGHT = Gauge("tgw_http_body_bytes_in_flight",
+                                  "Request-body bytes held at once (at most http.body_bytes_in_flight_max)",
+                                  registry=REGISTRY)
+HTTP_BODIES_REFUSED = Counter("tgw_http_bodies_refused_total",
+                              "Requests answered 503 because their body did not fit the in-flight byte budget",
+                              registry=REGISTRY)
+HTTP_ACCEPT_ERRORS = Counter("tgw_http_accept_errors_total",
+                             "accept() failures for lack of resources (EMFILE: out of file descriptors)",
+                             registry=REGISTRY)
+# The business calendar's horizon (gateway.horizon)
+CALENDAR_DAYS_LEFT = Gauge("tgw_calendar_days_left",
+                           "Days from today to the last day the business calendar knows (negative: past it)",
+                           registry=REGISTRY)

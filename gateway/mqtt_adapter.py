@@ -13,6 +13,13 @@ after the journal commit (the client re-sends until it gets a result; identical 
 idempotent) and an inbox push is repeated by the gateway until the recipient acks it on
 `…/ack`. So a broker restart can cost duplicates, never a voucher.
 
+The gateway's own PUBACK to the broker is manual, too: an incoming PUBLISH is acknowledged only
+once it has been handled (the envelope journaled and answered, the ack recorded). A gateway that
+dies between receiving and committing leaves it unacknowledged, and the broker delivers it again
+when the session reconnects (`clean_start` false), so the sender's re-send is a second line, not
+the only one. aiomqtt 2.5 has no public switch for this (empicano/aiomqtt#345); paho-mqtt ≥ 2.0,
+under it, has `manual_ack` and `ack(mid, qos)`, reached through `aiomqtt.Client._client`.
+
 The adapter keeps one MQTT v5 session (clean_start false, a session expiry) and reconnects with
 exponential backoff and jitter; while it is down its pushers are unregistered, so the deliverer
 leaves the rows in the outbox. Several gateway workers share the outbox and ack subscriptions
@@ -123,11 +130,20 @@ class MqttAdapter:
         return topics
 
     def _make_client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
             tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s)
+        client._client.manual_ack_set(True)  # private: see the module docstring
+        return client
+
+    def _puback(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        """Acknowledge a handled PUBLISH to the broker, on the connection it came in on. If that
+        connection is gone, the broker delivers it again to the session: handled twice, which the
+        journal makes idempotent."""
+        if message.qos > 0 and client is self._client:
+            client._client.ack(message.mid, message.qos)  # private: no public API in aiomqtt 2.5
 
     async def _run(self) -> None:
         attempt = 0
@@ -148,7 +164,7 @@ class MqttAdapter:
                     self._register_pushers()
                     async for message in client.messages:
                         await self._handle_slots.acquire()
-                        task = asyncio.create_task(self._handle(message))
+                        task = asyncio.create_task(self._handle_then_puback(client, message))
                         self._handlers.add(task)
                         task.add_done_callback(self._handler_done)
             except aiomqtt.MqttError as exc:
@@ -221,7 +237,7 @@ class MqttAdapter:
     async def _reply(self, participant_id: str, request: aiomqtt.Message, body: dict[str, Any]) -> None:
         props = request.properties
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
-        asked = getattr(props, "ResponseTopic", None) if props is not None else None
+        asked = str(getattr(props, "ResponseTopic", None) or "") if props is not None else ""
         own = f"{TOPIC_ROOT}/{participant_id}/result"
         # The gateway may write anywhere under tgw/v1: never let a participant aim it at someone else's topic.
         # A wildcard is no topic to publish to (paho raises): answer on the participant's own topic.
@@ -240,6 +256,14 @@ class MqttAdapter:
     def _participant(self, topic_id: str) -> Participant | None:
         registry = self.gateway.registry
         return registry.get(topic_id) or registry.by_mqtt_username(topic_id)
+
+    async def _handle_then_puback(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        # Every handled message is acknowledged, refused ones too (they have their answer): an
+        # unacknowledged one would hold a slot of the broker's in-flight window until a reconnect.
+        # Only a handler that never finishes (the process dies, the task is cancelled) leaves it
+        # to the broker to deliver again.
+        await self._handle(message)
+        self._puback(client, message)
 
     async def _handle(self, message: aiomqtt.Message) -> None:
         parts = str(message.topic).split("/")

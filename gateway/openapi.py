@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.http_app import (
+    CLOCK_ADVANCE_S_MAX,
+    CLOCK_WAIT_S_MAX,
+    INBOX_CURSOR_MAX,
+    INBOX_LIMIT_DEFAULT,
+    INBOX_LIMIT_MAX,
+    INBOX_WAIT_S_MAX,
+)
 from messages.errors import CODES
 
 __all__ = ["openapi_document"]
 
 _ERROR = {"type": "object", "required": ["code", "message"],
-          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+          "properties": {"code": {"type": "string", "enum": sorted(CODES)}, "message": {"type": "string"}}}
 _ISSUE = {"type": "object", "required": ["code", "message"], "properties": {
     "code": {"type": "string", "enum": sorted(CODES)}, "message": {"type": "string"},
     "line": {"type": ["integer", "null"]}, "path": {"type": ["string", "null"]}}}
@@ -37,6 +45,8 @@ def _ref(name: str) -> dict[str, str]:
 def openapi_document() -> dict[str, Any]:
     auth_errors = {"401": _json(_ref("Error"), "missing or unknown bearer token")}
     not_found = {"404": _json(_ref("Error"), "no such thing visible to this participant (never 403: no leaks)")}
+    unavailable = {"503": _json(_ref("Error"), "the database is unavailable or the gateway is draining: "
+                                               "unavailable; retry later")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Treasury gateway (电子凭证库)", "version": "1.0.0",
@@ -56,23 +66,35 @@ def openapi_document() -> dict[str, Any]:
                         "Accept: application/xml a signed <TGWAck> instead"),
                     "400": _json({"type": "object", "properties": {"results": {"type": "array", "items": _ref("Result")}}},
                                  "the envelope as a whole could not be parsed"),
+                    "408": _json(_ref("Error"), "request-timeout: the body did not arrive within the body "
+                                                "timeout (tgw up --body-timeout); the connection is closed"),
                     "413": _json(_ref("Error"), "envelope larger than the limit"),
-                    "503": _json(_ref("Error"), "journal unavailable or draining: nothing was acknowledged"),
+                    "503": {**_json(_ref("Error"), "journal unavailable or draining, or the body did not fit the "
+                                                   "in-flight body budget in time: nothing was acknowledged; "
+                                                   "retry after Retry-After seconds"),
+                            "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                        "description": "seconds (body budget refusals)"}}},
                     **auth_errors}}},
             "/v1/messages/{id}": {"get": {
                 "summary": "A message this participant sent or received",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json({"type": "object"}, "the message and its delivery state"),
-                              **not_found, **auth_errors}}},
+                              **not_found, **unavailable, **auth_errors}}},
             "/v1/inbox": {"get": {
                 "summary": "Pull deliveries (long poll)",
                 "parameters": [
-                    {"name": "cursor", "in": "query", "schema": {"type": "integer", "default": 0}},
-                    {"name": "wait", "in": "query", "schema": {"type": "number", "maximum": 60, "default": 0}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500, "default": 100}}],
+                    {"name": "cursor", "in": "query", "schema": {
+                        "type": "integer", "minimum": 0, "maximum": INBOX_CURSOR_MAX, "default": 0}},
+                    {"name": "wait", "in": "query", "description": "seconds to wait for a delivery (long poll)",
+                     "schema": {"type": "number", "minimum": 0, "maximum": INBOX_WAIT_S_MAX, "default": 0}},
+                    {"name": "limit", "in": "query", "schema": {
+                        "type": "integer", "minimum": 1, "maximum": INBOX_LIMIT_MAX, "default": INBOX_LIMIT_DEFAULT}}],
                 "responses": {"200": _json({"type": "object", "properties": {
                     "messages": {"type": "array", "items": _ref("Delivery")}, "cursor": {"type": "integer"}}},
-                    "deliveries after the cursor, not yet acknowledged"), **auth_errors}}},
+                    "deliveries after the cursor, not yet acknowledged"),
+                    "400": _json(_ref("Error"), "a query parameter is not a number or is outside its bounds "
+                                                "(never clamped): bad-request, naming the parameter"),
+                    **unavailable, **auth_errors}}},
             "/v1/inbox/ack": {"post": {
                 "summary": "Acknowledge deliveries (after handling them durably)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -80,27 +102,51 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}}}}}},
                 "responses": {"200": _json({"type": "object", "properties": {
                     "acked": {"type": "array", "items": {"type": "string"}}}}, "ids newly acknowledged"),
-                    "400": _json(_ref("Error"), "bad body"), **auth_errors}}},
+                    "400": _json(_ref("Error"), "bad body"), **unavailable, **auth_errors}}},
             "/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}": {"get": {
                 "summary": "Every step of a voucher and its receipt",
                 "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                                for n in ("AdmDivCode", "StYear", "VtCode", "VoucherNo")],
-                "responses": {"200": _json({"type": "object"}, "trace events in order"), **not_found, **auth_errors}}},
+                "responses": {"200": _json({"type": "object"}, "trace events in order"), **not_found, **unavailable,
+                              **auth_errors}}},
             "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",
                                          "responses": {"200": _json({"type": "object"}, "participants"), **auth_errors}}},
             "/v1/clock": {
-                "get": {"summary": "Business time and the next cutoffs",
-                        "responses": {"200": _json(_ref("Clock"), "the clock"), **auth_errors}},
+                "get": {"summary": "Business time and the next cutoffs; with after and wait, a long-poll",
+                        "description": "With `after`, answers once the clock is past it (or after `wait` seconds). "
+                                       "While parked the caller is listed under `waiting` with its `after`: a "
+                                       "system that waits on the clock says it has done everything due up to "
+                                       "`after` (how a conformance run knows the system under test caught up).",
+                        "parameters": [
+                            {"name": "after", "in": "query", "required": False,
+                             "schema": {"type": "string", "format": "date-time"}},
+                            {"name": "wait", "in": "query", "required": False,
+                             "schema": {"type": "number", "minimum": 0, "maximum": CLOCK_WAIT_S_MAX, "default": 0}}],
+                        "responses": {"200": _json(_ref("Clock"), "the clock"),
+                                      "400": _json(_ref("Error"), "after or wait not valid, or an unknown "
+                                                                  "parameter: bad-request"), **auth_errors}},
                 "post": {"summary": "Advance a simulated clock",
-                         "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
-                             "advance_to": {"type": "string", "format": "date-time"},
-                             "advance_by_s": {"type": "number"}}}}}},
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "minProperties": 1, "additionalProperties": False,
+                             "description": "advance_to wins when both are given",
+                             "properties": {"advance_to": {"type": "string", "format": "date-time"},
+                                            "advance_by_s": {"type": "number", "minimum": 0,
+                                                             "maximum": CLOCK_ADVANCE_S_MAX}}}}}},
                          "responses": {"200": _json(_ref("Clock"), "the clock after advancing"),
+                                       "400": _json(_ref("Error"), "neither advance_to nor advance_by_s, or one "
+                                                                   "that is not a time: bad-request"),
                                        "409": _json(_ref("Error"), "the clock is live"), **auth_errors}}},
             "/v1/codes": {"get": {"summary": "Every stable error code and its meaning", "security": [],
                                   "responses": {"200": _json({"type": "object"}, "code → meaning")}}},
-            "/healthz": {"get": {"summary": "Liveness and outbox counts", "security": [],
-                                 "responses": {"200": _json({"type": "object"}, "ok"),
+            "/healthz": {"get": {"summary": "Liveness, outbox counts and the business calendar's horizon",
+                                 "security": [],
+                                 "responses": {"200": _json({"type": "object", "properties": {
+                                     "status": {"type": "string"}, "outbox": {"type": "object"},
+                                     "calendar": {"type": "object", "description": "the last day the business "
+                                                  "calendar knows; warning from calendar_warn_days before it",
+                                                  "properties": {"last_day": {"type": "string", "format": "date"},
+                                                                 "days_left": {"type": "integer"},
+                                                                 "warning": {"type": "boolean"}}}}}, "ok"),
                                                "503": _json({"type": "object"}, "draining or storage down")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "text exposition format"}}}},
@@ -117,6 +163,8 @@ def openapi_document() -> dict[str, Any]:
                         "Clock": {"type": "object", "properties": {
                             "now": {"type": "string"}, "simulated": {"type": "boolean"},
                             "business_day": {"type": "boolean"},
-                            "next_cutoffs": {"type": "array", "items": {"type": "object"}}}}},
+                            "next_cutoffs": {"type": "array", "items": {"type": "object"}},
+                            "waiting": {"type": "object", "additionalProperties": {"type": "string"},
+                                        "description": "participant id → the `after` of its parked long-poll"}}}},
         },
     }

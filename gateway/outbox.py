@@ -2,21 +2,43 @@
 
 State of an outbox row: `ready` (to deliver / visible in the inbox) → `acked` by the
 recipient, or → `dead` after too many push attempts; `tgw dlq replay` puts it back to `ready`.
+A recipient may still ack a `dead` row (it then becomes `acked`, see `Outbox.ack`).
+
+Statements work on batches (`UPDATE ... RETURNING`, which SQLite has since 3.35 and PostgreSQL
+always had), never one statement per row.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.journal import TRACE_INSERT
 from messages.envelope import VoucherKey
+from storage.db import Database
 
-__all__ = ["InboxItem", "Outbox", "backoff_us"]
+__all__ = ["DLQ_PAGE_MAX", "InboxItem", "Outbox", "backoff_us"]
+
+T = TypeVar("T")
 
 INBOX_PAGE_MAX = 500  # one long-poll answer; a slow client pages instead of one huge response
+DLQ_PAGE_MAX = 1000  # dead letters per `tgw dlq list` page; `next` is the cursor to the following page
+# Bound parameters per statement stay far below SQLite's (32,766) and PostgreSQL's (32,767) limits.
+IDS_PER_STATEMENT_MAX = 1000  # ids in one UPDATE/SELECT ... IN (...)
+RECIPIENTS_PER_STATEMENT_MAX = 100  # per-recipient SELECTs joined by UNION ALL into one statement
+DUE_PER_RECIPIENT_MAX = 1000  # rows of one recipient in one delivery round (its window caps it lower)
+
+
+def _chunks(seq: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+def _marks(first: int, count: int) -> str:
+    """`$first, $first+1, ...`: placeholders for an IN list."""
+    return ",".join(f"${i}" for i in range(first, first + count))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +74,7 @@ def _item(row: Sequence[Any]) -> InboxItem:
 
 
 class Outbox:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     async def inbox(self, recipient: str, *, after_seq: int = 0, limit: int = 100) -> list[InboxItem]:
@@ -66,23 +88,29 @@ class Outbox:
                   business_time: str) -> list[str]:
         """Mark delivered (only the recipient's own rows) and trace it, in one transaction.
 
-        Returns the ids that changed: an id acked twice, or someone else's, changes nothing.
+        Returns the ids that changed, in the order given: an id acked twice, or someone else's,
+        changes nothing. One UPDATE ... RETURNING per batch of ids, one SELECT for the trace.
+
+        Acking a dead letter is allowed, and makes it `acked`: a dead letter is a push nobody
+        acknowledged in time, not one the recipient refused. A slow recipient may well ack it
+        after the last attempt timed out; it has the message, and keeping the row dead would
+        make an operator's `tgw dlq replay` deliver it a second time.
         """
-        changed: list[str] = []
+        ids = list(dict.fromkeys(message_ids))
+        changed_set: set[str] = set()
         async with self.db.transaction() as tx:
-            for mid in dict.fromkeys(message_ids):
-                n = await tx.execute("UPDATE gw_outbox SET state = 'acked', acked_us = $1 "
-                                     "WHERE message_id = $2 AND recipient = $3 AND state <> 'acked'",
-                                     at_us, mid, recipient)
-                if n:
-                    changed.append(mid)
+            for chunk in _chunks(ids, IDS_PER_STATEMENT_MAX):
+                rows = await tx.fetch(
+                    "UPDATE gw_outbox SET state = 'acked', acked_us = $1 WHERE recipient = $2 AND state <> 'acked' "
+                    f"AND message_id IN ({_marks(3, len(chunk))}) RETURNING message_id", at_us, recipient, *chunk)
+                changed_set.update(r[0] for r in rows)
+            changed = [mid for mid in ids if mid in changed_set]
             trace = []
-            for mid in changed:
-                row = await tx.fetchrow("SELECT adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages "
-                                        "WHERE id = $1", mid)
-                if row is not None:
-                    trace.append((row[0], row[1], row[2], row[3], int(row[4]), mid, "delivered", recipient,
-                                  at_us, business_time, "acknowledged by the recipient"))
+            for chunk in _chunks(changed, IDS_PER_STATEMENT_MAX):
+                rows = await tx.fetch("SELECT id, adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages "
+                                      f"WHERE id IN ({_marks(1, len(chunk))})", *chunk)
+                trace += [(r[1], r[2], r[3], r[4], int(r[5]), r[0], "delivered", recipient, at_us, business_time,
+                           "acknowledged by the recipient") for r in rows]
             if trace:
                 await tx.executemany(TRACE_INSERT, trace)
         return changed
@@ -93,47 +121,104 @@ class Outbox:
 
         A row is claimed only if still due: with several gateway workers on one database, the
         first to claim pushes it and the others skip it until its retry time. Returns the
-        claimed ids.
+        claimed ids. One UPDATE ... RETURNING per batch (the retry times in a CASE).
         """
         claimed: list[str] = []
         if not retries:
             return claimed
+        items = {item.message_id: item for item, _ in retries}
         trace = []
         async with self.db.transaction() as tx:
-            for item, retry_at_us in retries:
-                n = await tx.execute("UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = $2 "
-                                     "WHERE message_id = $1 AND state = 'ready' AND next_attempt_us <= $3",
-                                     item.message_id, retry_at_us, now_us)
-                if n:
-                    claimed.append(item.message_id)
-                    trace.append((*item.key, item.message_id, "pushed", item.recipient, now_us, business_time,
-                                  f"attempt {item.attempts + 1}"))
+            for chunk in _chunks(list(retries), IDS_PER_STATEMENT_MAX // 2):
+                params: list[Any] = [now_us]
+                cases = []
+                for item, retry_at_us in chunk:
+                    cases.append(f"WHEN ${len(params) + 1} THEN CAST(${len(params) + 2} AS BIGINT)")
+                    params += [item.message_id, retry_at_us]
+                ids = ",".join(f"${i}" for i in range(2, len(params) + 1, 2))
+                rows = await tx.fetch(
+                    "UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = CASE message_id "
+                    f"{' '.join(cases)} END WHERE state = 'ready' AND next_attempt_us <= $1 AND message_id IN ({ids}) "
+                    "RETURNING message_id, attempts", *params)
+                for mid, attempts in rows:
+                    item = items[mid]
+                    claimed.append(mid)
+                    trace.append((*item.key, mid, "pushed", item.recipient, now_us, business_time,
+                                  f"attempt {attempts}"))
             if trace:
                 await tx.executemany(TRACE_INSERT, trace)
-        return claimed
+        order = {mid: i for i, mid in enumerate(items)}
+        return sorted(claimed, key=order.__getitem__)
 
-    async def due(self, recipients: Sequence[str], *, now_us: int, limit: int = 256) -> list[InboxItem]:
-        if not recipients:
-            return []
-        marks = ",".join(f"${i}" for i in range(3, 3 + len(recipients)))
-        rows = await self.db.fetch(
-            f"SELECT {_ITEM_COLS} FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
-            f"WHERE o.state = 'ready' AND o.next_attempt_us <= $1 AND o.recipient IN ({marks}) "
-            "ORDER BY o.seq LIMIT $2", now_us, limit, *recipients)
-        return [_item(r) for r in rows]
+    async def due(self, limits: Mapping[str, int], *, now_us: int) -> dict[str, list[InboxItem]]:
+        """Rows due for a push, oldest first, at most `limits[recipient]` of each recipient.
 
-    async def kill(self, message_id: str, error: str) -> bool:
+        Each recipient has its own limit (its free push window), so a recipient with thousands
+        of rows due never takes the places of another: one SELECT per recipient, joined with
+        UNION ALL into one statement.
+        """
+        wanted = [(r, min(n, DUE_PER_RECIPIENT_MAX)) for r, n in limits.items() if n > 0]
+        out: dict[str, list[InboxItem]] = {}
+        for chunk in _chunks(wanted, RECIPIENTS_PER_STATEMENT_MAX):
+            params: list[Any] = [now_us]
+            parts = []
+            for i, (recipient, limit) in enumerate(chunk):
+                parts.append(f"SELECT * FROM (SELECT {_ITEM_COLS} FROM gw_outbox o JOIN gw_messages m "
+                             f"ON m.id = o.message_id WHERE o.recipient = ${len(params) + 1} AND o.state = 'ready' "
+                             f"AND o.next_attempt_us <= $1 ORDER BY o.seq LIMIT ${len(params) + 2}) AS d{i}")
+                params += [recipient, limit]
+            for row in await self.db.fetch(" UNION ALL ".join(parts), *params):
+                item = _item(row)
+                out.setdefault(item.recipient, []).append(item)
+        for batch in out.values():
+            batch.sort(key=lambda i: i.seq)
+        return out
+
+    async def settled(self, message_ids: Sequence[str]) -> set[str]:
+        """Those of the ids no longer waiting for delivery (acked or dead), e.g. on another worker."""
+        done: set[str] = set()
+        for chunk in _chunks(list(message_ids), IDS_PER_STATEMENT_MAX):
+            rows = await self.db.fetch("SELECT message_id FROM gw_outbox WHERE state <> 'ready' "
+                                       f"AND message_id IN ({_marks(1, len(chunk))})", *chunk)
+            done.update(r[0] for r in rows)
+        return done
+
+    async def kill(self, item: InboxItem, error: str, *, at_us: int, business_time: str) -> bool:
+        """Dead-letter a ready row and trace it, in one transaction; False (and no trace event)
+        if the row was no longer ready (acked meanwhile, or dead-lettered by another worker)."""
         async with self.db.transaction() as tx:
-            return bool(await tx.execute("UPDATE gw_outbox SET state = 'dead', last_error = $1 "
-                                         "WHERE message_id = $2 AND state = 'ready'", error, message_id))
+            row = await tx.fetchrow("UPDATE gw_outbox SET state = 'dead', last_error = $1 "
+                                    "WHERE message_id = $2 AND state = 'ready' RETURNING message_id",
+                                    error, item.message_id)
+            if row is None:
+                return False
+            await tx.execute(TRACE_INSERT, *item.key, item.message_id, "dead-lettered", item.recipient, at_us,
+                             business_time, error)
+            return True
 
-    async def dead(self, limit: int = 1000) -> list[dict[str, Any]]:
+    async def dead(self, limit: int = DLQ_PAGE_MAX) -> list[dict[str, Any]]:
+        """The first dead letters (see `dead_page` to page through all of them)."""
+        page = await self.dead_page(limit=limit)
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    async def dead_page(self, *, limit: int = DLQ_PAGE_MAX, after_seq: int = 0) -> dict[str, Any]:
+        """One page of dead letters in outbox order after `after_seq`: {"total", "items", "next"}.
+
+        `total` counts every dead letter; `next` is the cursor for the following page (the last
+        item's seq), null on the last page.
+        """
+        limit = max(1, min(limit, DLQ_PAGE_MAX))
         rows = await self.db.fetch(
             "SELECT o.message_id, o.recipient, o.attempts, o.last_error, m.adm_div_code, m.st_year, m.vtcode, "
-            "m.voucher_no, m.flag FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
-            "WHERE o.state = 'dead' ORDER BY o.seq LIMIT $1", limit)
-        return [{"id": r[0], "recipient": r[1], "attempts": r[2], "last_error": r[3],
-                 "voucher": str(VoucherKey(r[4], r[5], r[6], r[7], int(r[8])))} for r in rows]
+            "m.voucher_no, m.flag, o.seq FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
+            "WHERE o.state = 'dead' AND o.seq > $1 ORDER BY o.seq LIMIT $2", after_seq, limit + 1)
+        total_row = await self.db.fetchrow("SELECT COUNT(*) FROM gw_outbox WHERE state = 'dead'")
+        items = [{"seq": int(r[9]), "id": r[0], "recipient": r[1], "attempts": r[2], "last_error": r[3],
+                  "voucher": str(VoucherKey(r[4], r[5], r[6], r[7], int(r[8])))} for r in rows[:limit]]
+        more = len(rows) > limit
+        return {"total": int(total_row[0]) if total_row else 0, "items": items,
+                "next": items[-1]["seq"] if more and items else None}
 
     async def replay(self, message_ids: Sequence[str] | None = None) -> int:
         """Dead letters back to `ready` with a fresh attempt budget (all of them when ids is None)."""
@@ -143,9 +228,9 @@ class Outbox:
                     "UPDATE gw_outbox SET state = 'ready', attempts = 0, next_attempt_us = 0 WHERE state = 'dead'")
                 return replayed
             total = 0
-            for mid in message_ids:
-                total += await tx.execute("UPDATE gw_outbox SET state = 'ready', attempts = 0, "
-                                          "next_attempt_us = 0 WHERE state = 'dead' AND message_id = $1", mid)
+            for chunk in _chunks(list(dict.fromkeys(message_ids)), IDS_PER_STATEMENT_MAX):
+                total += await tx.execute("UPDATE gw_outbox SET state = 'ready', attempts = 0, next_attempt_us = 0 "
+                                          f"WHERE state = 'dead' AND message_id IN ({_marks(1, len(chunk))})", *chunk)
             return total
 
     async def counts(self) -> dict[str, int]:

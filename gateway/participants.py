@@ -13,7 +13,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -23,6 +23,7 @@ import yaml
 
 from messages.catalog import ROLES, Role
 from messages.errors import InputError
+from messages.keys import canonical_sn
 
 __all__ = [
     "Participant",
@@ -101,15 +102,16 @@ class Registry:
                 raise ValueError(f"participant {p.id} listed twice")
             by_id[p.id] = p
             for sn in p.cert_sns:
-                if sn in by_sn:
-                    raise ValueError(f"certificate {sn} belongs to both {by_sn[sn].id} and {p.id}")
-                by_sn[sn] = p
+                key = _sn_key(sn)
+                if key in by_sn:
+                    raise ValueError(f"certificate {sn} belongs to both {by_sn[key].id} and {p.id}")
+                by_sn[key] = p
         self._by_id = MappingProxyType(by_id)
         self._by_sn = MappingProxyType(by_sn)
         self._by_token = MappingProxyType({p.token_sha256: p for p in by_id.values() if p.token_sha256})
         self._by_mqtt = MappingProxyType({p.mqtt_username: p for p in by_id.values() if p.mqtt_username})
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Participant]:
         return iter(self._by_id.values())
 
     def __len__(self) -> int:
@@ -119,7 +121,9 @@ class Registry:
         return self._by_id.get(participant_id)
 
     def by_sn(self, sn: str) -> Participant | None:
-        return self._by_sn.get(sn.upper())
+        """The participant signing with that certificate serial, written as openssl prints it, in
+        lower case or without openssl's leading zero."""
+        return self._by_sn.get(_sn_key(sn))
 
     def by_token(self, token: str) -> Participant | None:
         p = self._by_token.get(hash_token(token))
@@ -140,6 +144,15 @@ class Registry:
     def with_participant(self, participant: Participant) -> Registry:
         others = [p for p in self._by_id.values() if p.id != participant.id]
         return Registry([*others, participant])
+
+
+def _sn_key(sn: str) -> str:
+    """One key per serial however it is written (`keys.canonical_sn`); text that is no serial
+    at all keeps its own upper-case key and so matches only itself."""
+    try:
+        return canonical_sn(sn)
+    except InputError:
+        return sn.upper()
 
 
 def _participant(raw: Mapping[str, Any], base: Path) -> Participant:

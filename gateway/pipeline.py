@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.participants import Participant, Registry
-from messages.envelope import VoucherBody, VoucherKey, encode_envelope, parse_envelope
+from messages.envelope import VoucherBody, VoucherKey, encode_envelope, envelope_issue_for, parse_envelope
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
 from messages.validate import CheckedVoucher, check_body, verify_body
@@ -80,14 +80,14 @@ def _route(checked: CheckedVoucher, registry: Registry) -> tuple[str | None, Iss
         if bank_code:
             bank = registry.bank_for_code(bank_code, body.adm_div_code)
             if bank is None:
-                return None, Issue("no-recipient", f"no agent bank with code {bank_code} serves "
-                                   f"AdmDivCode {body.adm_div_code}", None, "/Voucher/PayBankCode")
+                return None, envelope_issue_for(body, "no-recipient", f"no agent bank with code {bank_code} serves "
+                                                f"AdmDivCode {body.adm_div_code}", "Voucher#/Voucher/PayBankCode")
             return bank.id, None
     candidates = registry.serving(role, body.adm_div_code)
     if len(candidates) != 1:
         what = "no" if not candidates else f"{len(candidates)}"
-        return None, Issue("no-recipient", f"{what} participants of role {role} serve AdmDivCode "
-                           f"{body.adm_div_code}; cannot route {vt.vtcode}", None, "/Voucher/AdmDivCode")
+        return None, envelope_issue_for(body, "no-recipient", f"{what} participants of role {role} serve AdmDivCode "
+                                        f"{body.adm_div_code}; cannot route {vt.vtcode}", "@AdmDivCode")
     return candidates[0].id, None
 
 
@@ -96,11 +96,11 @@ def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry)
     expected_role = vt.sender_for(body.flag)
     if sender.role != expected_role:
         kind = "receipt of" if body.flag else "original"
-        return Issue("not-authorized", f"a {sender.role} may not send the {kind} {vt.vtcode} "
-                     f"({vt.name_en}); only a {expected_role} may", None, "@VtCode")
+        return envelope_issue_for(body, "not-authorized", f"a {sender.role} may not send the {kind} {vt.vtcode} "
+                                  f"({vt.name_en}); only a {expected_role} may", "@VtCode")
     if body.adm_div_code not in sender.adm_div_codes:
-        return Issue("not-authorized", f"{sender.id} is not registered for AdmDivCode {body.adm_div_code}",
-                     None, "@AdmDivCode")
+        return envelope_issue_for(body, "not-authorized", f"{sender.id} is not registered for AdmDivCode "
+                                  f"{body.adm_div_code}", "@AdmDivCode")
     # The sender's own seal must be made with one of the sender's own certificates: a valid
     # signature by another participant of the same role is not this sender's consent.
     own_seals = {s.no for s in vt.seals_for(body.flag) if s.role == sender.role}
@@ -109,8 +109,9 @@ def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry)
             owner = registry.by_sn(sig.sn)
             if owner is None or owner.id != sender.id:
                 who = owner.id if owner else "an unregistered certificate"
-                return Issue("wrong-seal-position", f"seal {sig.no} is signed by {who}, not by the sender "
-                             f"{sender.id}", None, f"SignatureList/Signature[@No='{sig.no}']")
+                issue = envelope_issue_for(body, "wrong-seal-position", f"seal {sig.no} is signed by {who}, not "
+                                           f"by the sender {sender.id}", f"SignatureList/Signature[@No='{sig.no}']")
+                return replace(issue, line=sig.line or issue.line)
     return None
 
 

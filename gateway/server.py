@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import structlog
@@ -23,12 +23,17 @@ from aiohttp import web
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from gateway.clock import BusinessClock
+from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
 from gateway.http_app import make_app
+from gateway.http_limits import GuardedSite, HttpLimits, ResourceErrorLog, effective_connections_max
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
 from messages.signing import CertificateStore, KeySigner
-from storage.db import open_database
+from storage.db import open_database_waiting
+
+if TYPE_CHECKING:  # loaded only when an MQTT URL is configured (aiomqtt, paho)
+    from gateway.mqtt_adapter import MqttAdapter
 
 __all__ = ["RunningServer", "ServerConfig", "build_ssl_context", "serve", "start_server"]
 
@@ -57,6 +62,8 @@ class ServerConfig:
     tls_key: str | None = None  # its private key
     tls_client_ca: str | None = None  # PEM CA(s) client certificates must chain to; None: none asked for
     tls_require_client_cert: bool = False  # refuse the handshake without a client certificate
+    http_limits: HttpLimits = field(default_factory=HttpLimits)  # timeouts, connection cap, body budget
+    calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT  # warn this many days before the calendar ends
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -82,6 +89,10 @@ class ServerConfig:
             raise InputError("config-invalid", f"config {path}: tls.require_client_cert must be true or false")
         mqtt = raw.get("mqtt") or {}
         clock = raw.get("clock") or {}
+        try:
+            http_limits = HttpLimits.from_dict(http)
+        except (TypeError, ValueError) as exc:
+            raise InputError("config-invalid", f"config {path}: http: {exc}") from None
         db = raw.get("db", "sqlite:///tgw.db")
         if db.startswith("sqlite:///") and not os.path.isabs(db[10:]) and db[10:] != ":memory:":
             db = "sqlite:///" + str((base / db[10:]).resolve())
@@ -95,7 +106,8 @@ class ServerConfig:
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
             admission_workers=raw.get("workers"),
             tls_cert=rel(tls.get("cert")), tls_key=rel(tls.get("key")), tls_client_ca=rel(tls.get("client_ca")),
-            tls_require_client_cert=require,
+            tls_require_client_cert=require, http_limits=http_limits,
+            calendar_warn_days=clock.get("calendar_warn_days", CALENDAR_WARN_DAYS_DEFAULT),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -149,7 +161,7 @@ def build_clock(cfg: ServerConfig) -> BusinessClock:
 CLOCK_PUBLISH_LIVE_S = 60.0  # a live clock is announced once a minute; a simulated one on every move
 
 
-def clock_publisher(clock: BusinessClock, mqtt: Any) -> Coroutine[Any, Any, None]:
+def clock_publisher(clock: BusinessClock, mqtt: MqttAdapter) -> Coroutine[Any, Any, None]:
     """Keep `tgw/v1/clock` (retained) telling participants the business time and next cutoffs.
 
     The change subscription is taken here, synchronously, so a move of the clock that happens
@@ -186,7 +198,7 @@ def clock_publisher(clock: BusinessClock, mqtt: Any) -> Coroutine[Any, Any, None
 class RunningServer:
     gateway: Gateway
     runner: web.AppRunner | None
-    mqtt: Any
+    mqtt: MqttAdapter | None
     http_url: str | None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -226,23 +238,36 @@ def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
     return store
 
 
+def _log_database_wait(attempt: int, retry_in_s: float, error: BaseException) -> None:
+    """`tgw up` started while the database is down waits for it: one line per attempt."""
+    log.warning("database.unavailable", attempt=attempt, retry_in_s=retry_in_s, error=str(error))
+
+
 async def start_server(cfg: ServerConfig) -> RunningServer:
     ssl_context = build_ssl_context(cfg)  # before anything opens: a TLS mistake fails fast
     registry = load_registry(cfg.participants)
     certs = certificate_store(cfg.certs, registry)
-    db = await open_database(cfg.db, schema=cfg.db_schema)
+    db = await open_database_waiting(cfg.db, schema=cfg.db_schema, on_wait=_log_database_wait)
     gateway_config = cfg.gateway
     if cfg.admission_workers is not None:
         gateway_config = replace(gateway_config, admission_workers=cfg.admission_workers)
     gateway = Gateway(db=db, registry=registry, certs=certs, clock=build_clock(cfg), config=gateway_config)
     await gateway.start()
     runner, http_url, mqtt = None, None, None
+    site: GuardedSite | None = None
     try:
         if cfg.http_port is not None:
             signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
-            runner = web.AppRunner(make_app(gateway, ack_signer=signer), access_log=None, shutdown_timeout=10)
+            app = make_app(gateway, ack_signer=signer, limits=cfg.http_limits,
+                           calendar_warn_days=cfg.calendar_warn_days)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
             await runner.setup()
-            site = web.TCPSite(runner, cfg.http_host, cfg.http_port, ssl_context=ssl_context)
+            loop = asyncio.get_running_loop()
+            if not isinstance(loop.get_exception_handler(), ResourceErrorLog):
+                loop.set_exception_handler(ResourceErrorLog(cfg.http_limits.resource_log_interval_s,
+                                                            loop.get_exception_handler()))
+            site = GuardedSite(runner, cfg.http_host, cfg.http_port, limits=cfg.http_limits,
+                               connections_max=effective_connections_max(cfg.http_limits), ssl_context=ssl_context)
             await site.start()
             port = runner.addresses[0][1] if runner.addresses else cfg.http_port
             http_url = f"{'https' if ssl_context else 'http'}://{cfg.http_host}:{port}"
@@ -254,14 +279,29 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     except BaseException:
         await RunningServer(gateway, runner, mqtt, http_url).stop()
         raise
+    horizon = CalendarHorizon(gateway.clock.calendar, cfg.calendar_warn_days) if gateway.clock is not None else None
     log.info("server.listening", http=http_url,
              client_certs=("required" if cfg.tls_require_client_cert else "optional") if cfg.tls_client_ca else None,
              mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
-             clock=cfg.clock_mode, db=cfg.db.split("@")[-1])
+             clock=cfg.clock_mode, db=cfg.db.split("@")[-1],
+             calendar_last_day=horizon.last_day.isoformat() if horizon else None,
+             calendar_days_left=horizon.days_left(gateway.clock.today()) if horizon and gateway.clock else None,
+             **_limits_fields(cfg, site))
     server = RunningServer(gateway, runner, mqtt, http_url)
+    if horizon is not None and gateway.clock is not None:
+        server.background.append(asyncio.create_task(watch_calendar(gateway.clock, horizon), name="calendar-horizon"))
     if mqtt is not None and gateway.clock is not None:
         server.background.append(asyncio.create_task(clock_publisher(gateway.clock, mqtt), name="clock-publisher"))
     return server
+
+
+def _limits_fields(cfg: ServerConfig, site: GuardedSite | None) -> dict[str, Any]:
+    if site is None:
+        return {}
+    limits = cfg.http_limits
+    return {"connections_max": site.gate.connections_max, "idle_timeout_s": limits.idle_timeout_s,
+            "header_timeout_s": limits.header_timeout_s, "body_timeout_s": limits.body_timeout_s,
+            "body_bytes_in_flight_max": limits.body_bytes_in_flight_max}
 
 
 async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_file: str | None = None) -> None:
@@ -271,7 +311,18 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    server = await start_server(cfg)
+    # Starting may wait for the database (with backoff): a SIGTERM meanwhile ends the wait.
+    starting = asyncio.ensure_future(start_server(cfg))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        log.info("server.stopped", before="started")
+        return
+    server = starting.result()
     if ready_file:
         await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
     try:

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -20,6 +20,7 @@ import structlog
 from gateway import metrics
 from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus
+from gateway.delivery import DeliveryScheduler, interleave
 from gateway.journal import Journal, JournalResult, now_us
 from gateway.outbox import InboxItem, Outbox, backoff_us
 from gateway.participants import Participant, Registry
@@ -28,6 +29,7 @@ from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
+from storage.db import Database
 
 __all__ = ["ACK_IDS_MAX", "Gateway", "GatewayConfig", "SubmitResult"]
 
@@ -42,9 +44,18 @@ ACK_IDS_MAX = 1000  # ids in one ack request (HTTP or MQTT): one transaction, an
 class GatewayConfig:
     limits: Limits = DEFAULT_LIMITS
     push_attempts_max: int = 8  # then a dead letter; `tgw dlq replay` brings it back
-    push_ack_timeout_s: float = 10.0  # a push not acked by then is retried (with backoff)
+    # The ack timeout adapts to each recipient's measured ack time (smoothed RTT + 4 x its deviation,
+    # as TCP does, gateway/delivery.py): this is its value before the first ack, then it stays within
+    # [push_ack_timeout_min_s (at most the initial value), push_ack_timeout_max_s]; a push not acked
+    # in time is retried (with backoff).
+    push_ack_timeout_s: float = 10.0
+    push_ack_timeout_min_s: float = 1.0
+    push_ack_timeout_max_s: float = 120.0
+    # Unacked pushes per recipient (its credit, like MQTT's Receive Maximum): a slow recipient gets
+    # no more than this in its queue, so its acks come in time and nothing is pushed twice.
+    push_window: int = 64
     push_backoff_base_ms: int = 500
-    push_in_flight_max: int = 256  # publishes awaiting ack at once; MQTT brokers drop beyond their queues
+    push_in_flight_max: int = 256  # publishes awaiting the transport at once, all recipients together
     poll_interval_s: float = 1.0  # deliverer's safety net; commits wake it at once anyway
     # Processes running the pure pipeline (parse, XSD, verify). 0: on the event loop. On a 2-core
     # machine 1-2 workers leave the loop free for the journal and the transports.
@@ -95,23 +106,24 @@ def _storable(text: str) -> bool:
     return True
 
 
-@dataclass
-class _PushState:
-    in_flight: dict[str, float] = field(default_factory=dict)  # message id -> deadline (monotonic)
-
-
 class Gateway:
-    def __init__(self, *, db: Any, registry: Registry, certs: CertificateStore, clock: Any = None,
-                 config: GatewayConfig | None = None) -> None:
+    def __init__(self, *, db: Database, registry: Registry, certs: CertificateStore, clock: Any = None,
+                 config: GatewayConfig | None = None, delivery_clock: Callable[[], int] | None = None) -> None:
         self.db = db
         self.registry = registry
         self.certs = certs
         self.clock = clock
         self.config = config or GatewayConfig()
-        self.journal = Journal(db)
+        # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
+        self.journal = Journal(db, clock=clock)
         self.outbox = Outbox(db)
         self._pushers: dict[str, Pusher] = {}
-        self._push = _PushState()
+        # The deliverer's clock (µs; retry times in the outbox): wall time, or a test's simulated clock.
+        self._now_us: Callable[[], int] = delivery_clock or now_us
+        self._push = DeliveryScheduler(
+            window=self.config.push_window, initial_timeout_us=int(self.config.push_ack_timeout_s * 1e6),
+            floor_us=int(self.config.push_ack_timeout_min_s * 1e6),
+            ceiling_us=int(self.config.push_ack_timeout_max_s * 1e6))
         self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
         self._push_tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
         self._admission: Admission = InlineAdmission(registry, certs, self.config.limits)
@@ -124,15 +136,19 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    async def start(self, *, deliver: bool = True) -> None:
+        """Open the journal and accept work; `deliver=False` leaves pushing to explicit
+        `deliver_round()` calls (tests that drive delivery round by round on a simulated clock)."""
         limits = self.config.limits
         if self.config.admission_workers > 0:
             self._admission = PoolAdmission(self.registry, self.certs, limits, workers=self.config.admission_workers)
         else:
             self._admission = InlineAdmission(self.registry, self.certs, limits)
+        await self._admission.started()  # workers loaded: the first envelopes do not wait for a spawn
         await self.journal.start()
         self._accepting = True
-        self._deliverer = asyncio.create_task(self._deliver_loop(), name="deliverer")
+        if deliver:
+            self._deliverer = asyncio.create_task(self._deliver_loop(), name="deliverer")
         log.info("gateway.started", participants=len(self.registry), db=self.db.url.split("@")[-1])
 
     async def stop(self) -> None:
@@ -155,6 +171,10 @@ class Gateway:
     @property
     def accepting(self) -> bool:
         return self._accepting
+
+    async def journal_digest(self) -> str:
+        """SHA-256 (hex) over every journaled message in order: see `Journal.journal_digest`."""
+        return await self.journal.journal_digest()
 
     def business_now(self) -> dt.datetime:
         if self.clock is not None:
@@ -242,8 +262,8 @@ class Gateway:
             return []
         changed = await self.outbox.ack(participant.id, message_ids, at_us=now_us(),
                                         business_time=self.business_now().isoformat())
-        for mid in changed:
-            self._push.in_flight.pop(mid, None)
+        if self._push.acked(participant.id, changed, self._now_us()):
+            self._wake.set()  # window slots came free: push the recipient's next rows now
         metrics.DELIVERED.inc(len(changed))
         return changed
 
@@ -287,9 +307,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ push side
 
-    def connect(self, participant_id: str) -> BusConnection:
-        """An in-process session for `participant_id` (what `GatewayClient.bus(gateway, id)` opens)."""
-        return InProcessBus(self).connect(participant_id)
+    def connect(self, participant_id: str, *, push: bool = True) -> BusConnection:
+        """An in-process session for `participant_id` (what `GatewayClient.bus(gateway, id)` opens);
+        `push=False`: nothing is pushed, the session pulls its inbox."""
+        return InProcessBus(self).connect(participant_id, push=push)
 
     def register_pusher(self, participant_id: str, pusher: Pusher) -> None:
         self._pushers[participant_id] = pusher
@@ -305,55 +326,64 @@ class Gateway:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_interval_s)
             self._wake.clear()
             try:
-                await self._deliver_due()
+                await self.deliver_round()
             except Exception as exc:  # noqa: BLE001 - keep delivering; the rows stay in the outbox
                 log.error("deliver.failed", error=str(exc))
                 await asyncio.sleep(self.config.poll_interval_s)
 
-    async def _deliver_due(self) -> None:
-        now_mono = time.monotonic()
-        # An entry past its deadline no longer holds anything back; drop it so the map stays
-        # bounded (pushes x ack timeout) even when the ack never reaches this worker (another
-        # worker took it from a shared subscription, or it came in before the entry was made).
-        in_flight = self._push.in_flight
-        for mid in [m for m, deadline in in_flight.items() if deadline <= now_mono]:
-            del in_flight[mid]
-        recipients = list(self._pushers)
-        if not recipients:
-            return
-        due = await self.outbox.due(recipients, now_us=now_us(), limit=self.config.push_in_flight_max)
+    async def deliver_round(self) -> int:
+        """One delivery round; returns the number of pushes started.
+
+        Fair and bounded per recipient (gateway/delivery.py): recipients are visited in turn,
+        each takes at most its free window of due rows (so one recipient's backlog never holds
+        back another's), and a push inside the window and still within its ack timeout is never
+        pushed again.
+        """
+        push = self._push
+        now = self._now_us()
+        push.expire(now)  # a push past its ack timeout frees its slot; its row comes due again
+        order = push.order(self._pushers)
+        if not order:
+            return 0
+        poll_us = int(self.config.poll_interval_s * 1e6)
+        for recipient in order:
+            if push.due_check(recipient, now, poll_us):
+                # A full window may hold pushes acked on another worker (shared MQTT ack subscription).
+                push.settled(recipient, await self.outbox.settled(push.pending_ids(recipient)))
+        due = await self.outbox.due({r: push.credit(r) for r in order}, now_us=now)
+        business = self.business_now().isoformat()
         round_: list[tuple[Pusher, InboxItem]] = []
-        for item in due:
-            deadline = self._push.in_flight.get(item.message_id)
-            if deadline is not None and deadline > now_mono:
+        for item in interleave(due, order):
+            if push.is_pending(item.recipient, item.message_id):
                 continue  # pushed, waiting for its ack
             if item.attempts >= self.config.push_attempts_max:
-                await self.outbox.kill(item.message_id, f"no ack after {item.attempts} attempts")
-                await self.journal.trace_event(item.key, item.message_id, "dead-lettered", item.recipient,
-                                               self.business_now().isoformat(),
-                                               f"no ack after {item.attempts} attempts")
-                metrics.DEAD_LETTERS.inc()
-                self._push.in_flight.pop(item.message_id, None)
+                error = f"no ack after {item.attempts} attempts"
+                if await self.outbox.kill(item, error, at_us=now_us(), business_time=business):
+                    metrics.DEAD_LETTERS.inc()
                 continue
             pusher = self._pushers.get(item.recipient)
             if pusher is not None:
                 round_.append((pusher, item))
         if not round_:
-            return
-        # One transaction counts the attempts of the whole round (not one commit per push);
-        # the retry time is fixed before the push so a crash mid-round still backs off.
-        base_us, wait_us, now = self.config.push_backoff_base_ms * 1000, int(self.config.push_ack_timeout_s * 1e6), now_us()
+            return 0
+        # One transaction counts the attempts of the whole round (not one commit per push); the
+        # retry time (ack timeout + backoff) is fixed before the push so a crash mid-round still
+        # backs off, and it is never before the in-memory deadline.
+        base_us = self.config.push_backoff_base_ms * 1000
         claimed = set(await self.outbox.claim(
-            [(i, now + wait_us + backoff_us(i.attempts + 1, base_us=base_us)) for _, i in round_],
-            now_us=now, business_time=self.business_now().isoformat()))
+            [(i, now + push.timeout_us(i.recipient) + backoff_us(i.attempts + 1, base_us=base_us))
+             for _, i in round_], now_us=now, business_time=business))
+        started = 0
         for pusher, item in round_:
             if item.message_id not in claimed:
                 continue  # another gateway worker pushed it (or it was acked meanwhile)
             await self._push_slots.acquire()
-            self._push.in_flight[item.message_id] = now_mono + self.config.push_ack_timeout_s
+            push.sent(item.recipient, item.message_id, self._now_us(), first=item.attempts == 0)
             task = asyncio.create_task(self._push_one(pusher, item))
             self._push_tasks.add(task)
             task.add_done_callback(self._push_tasks.discard)
+            started += 1
+        return started
 
     async def _push_one(self, pusher: Pusher, item: InboxItem) -> None:
         try:
@@ -361,7 +391,7 @@ class Gateway:
             # hold its slot for ever, and with every slot held the deliverer stops for everyone.
             await asyncio.wait_for(pusher(item), timeout=self.config.push_ack_timeout_s)
         except Exception as exc:  # noqa: BLE001 - a failed (or timed out) push is retried after backoff
-            self._push.in_flight.pop(item.message_id, None)
+            self._push.failed(item.recipient, item.message_id)
             log.warning("deliver.push_failed", message_id=item.message_id, recipient=item.recipient,
                         error=str(exc))
         finally:

@@ -61,6 +61,7 @@ class SignatureEntry:
     no: str
     sn: str
     value: bytes  # raw signature bytes (DER for ECDSA)
+    line: int | None = field(default=None, compare=False)  # where it stood in the envelope
 
     def __post_init__(self) -> None:
         if not self.no or not self.sn or not self.value:
@@ -146,7 +147,7 @@ def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS,
         for sig_index, sig_el in enumerate(el.iterfind("SignatureList/Signature"), start=1):
             value = _b64(sig_el.text, what="Signature", line=sig_el.sourceline,
                          path=f"{path}/SignatureList/Signature[{sig_index}]")
-            sigs.append(SignatureEntry(sig_el.get("No"), sig_el.get("SN").upper(), value))
+            sigs.append(SignatureEntry(sig_el.get("No"), sig_el.get("SN").upper(), value, line=sig_el.sourceline))
         stamps = tuple((s.get("No"), s.text or "") for s in el.iterfind("SignStampList/SignStamp"))
         bodies.append(VoucherBody(
             adm_div_code=el.get("AdmDivCode"),

@@ -28,7 +28,10 @@ CODES: dict[str, str] = {
     "xml-forbidden-entity": "an entity declaration or reference to an external resource is present",
     "xml-too-large": "the document is larger than the configured limit",
     "xml-too-deep": "elements are nested deeper than the configured limit",
-    "xml-bad-encoding": "the declared encoding is unknown or the bytes do not decode with it",
+    "xml-bad-encoding": "the bytes are not UTF-8 or GBK: another declared encoding, bytes that do not decode "
+                        "with the declared one, or UTF-16/UTF-32 (byte-order mark or NUL bytes)",
+    "xml-text-too-large": "one text node, attribute value or name is longer than the parser's per-node limit "
+                          "(10,000,000 bytes); the path names the element",
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
@@ -59,6 +62,21 @@ CODES: dict[str, str] = {
     "unknown-original": "a receipt refers to an original voucher the gateway never accepted",
     "monitor-blocked": "a monitoring rule blocked the payment",
     "monitor-held": "a monitoring rule holds the payment until it is released",
+    "unknown-code": "a refusal came back with a code this version does not know (the original is in the message)",
+    # transports (HTTP, MQTT) and the client SDK: the request itself, not a voucher in it
+    "bad-request": "the request is malformed: a body that is not the expected JSON, a bad query parameter",
+    "not-found": "no such route, or no such message, voucher or clock visible to this participant",
+    "method-not-allowed": "the route exists but not with this HTTP method (the Allow header lists the ones it has)",
+    "too-large": "the request body is larger than the server accepts for that route",
+    "request-timeout": "the request head or body did not arrive within the server's read timeout (slow client)",
+    "unavailable": "the gateway cannot serve now (draining, database or broker down); retry later",
+    "internal-error": "an unexpected failure inside the gateway while handling the request",
+    "clock-live": "the business clock is live; only a simulated clock can be advanced",
+    "clock-refused": "the simulated clock refused the move (time never runs backwards)",
+    "timeout": "the client SDK got no answer from the gateway within its send timeout",
+    "http-error": "the client SDK got an HTTP error whose body is not the gateway's JSON error shape (a proxy?)",
+    "closed": "the client SDK's transport was closed while a request still waited for its answer",
+    "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",
     # business clock and clearing
     "after-cutoff": "received after the clearing cutoff",
     "over-quota": "the amount exceeds the remaining quota",
@@ -67,9 +85,17 @@ CODES: dict[str, str] = {
     "wrong-day": "the voucher is for another business day than the current one",
     "outside-window": "a clearing-reserve replenishment arrived outside the morning replenishment window",
     "insufficient-funds": "the treasury single account does not hold enough to pay the amount",
+    "refund-unmatched": "a refund request (2302) names no payment or clearing request the central bank cleared "
+                        "for that bank and pay type (OriVtCode / OriVoucherNo / PayBankCode / PayTypeCode)",
+    "refund-exceeds-payment": "a refund request's PayAmt is more than what was cleared for the voucher it refunds "
+                              "and not yet refunded",
+    "already-refunded": "the voucher a refund request names was cleared and has been refunded in full already",
+    "below-clearing-floor": "the movement would take the bank's clearing account at the central bank below the "
+                            "floor the rules allow (PbocConfig clearing floors, 0 by default)",
     "zero-balance-not-zero": "a zero-balance account does not stand at zero at the day's close",
     "calendar-out-of-range": "the business calendar does not know that date",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
+    "scenario-invalid": "a scenario file breaks docs/scenario.schema.json or names something it does not define",
     # ledger
     "ledger-invalid": "a ledger account or transfer definition is invalid (empty id, same account on both sides...)",
     "ledger-unknown-account": "a ledger transfer or query names an account that was never opened",

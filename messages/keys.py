@@ -22,6 +22,21 @@ Python alternative (gmssl) is a hand-written pure-Python implementation that is 
 constant-time nor audited; hand-writing SM2 here is out of the question. Asking for "sm2" raises
 `NotImplementedError` naming that reason.
 
+Seeded worlds (`seed=`): for byte-for-byte reproducible simulated runs, `create_ca`,
+`issue_participant` and `issue_server` take an integer seed. The ECDSA P-256 private scalar is
+then HMAC-SHA256(key = "tgw-seeded-keys/v1:<seed>", message = "key" NUL <file stem> NUL <counter>)
+read as a big-endian integer, drawn again with the next counter until it lies in [1, n-1]
+(rejection sampling, so no modulo bias; a redraw happens with probability ~2^-32); the stem is
+the participant id, the server name, or "ca" for the CA (reserved, so no participant shares it).
+The certificate serial is the same HMAC over "serial" (19 octets: positive and within RFC 5280's
+20). Seeded certificates are valid from SEEDED_NOT_BEFORE to SEEDED_NOT_AFTER unless a
+`not_before` is given: fixed bounds, so the files are the same on every run, and wide, since
+certificates are checked against wall time even in a simulated run. Every ECDSA signature made
+here (certificates) and by `signing.KeySigner` (vouchers) is deterministic (RFC 6979), so a
+seeded world writes the same key and certificate bytes every time. A seed is public: seeded keys
+protect nothing and are for development and simulation only. RSA is not seed-derived (that would
+need a hand-written seeded prime search): asking for a seeded RSA key raises ValueError.
+
 This module only writes files when asked (`create_ca`, `issue_participant`, `issue_server`); nothing on the
 verification path touches the disk.
 """
@@ -29,6 +44,8 @@ verification path touches the disk.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import os
 import re
@@ -50,6 +67,8 @@ __all__ = [
     "ALGORITHMS",
     "CA_CERT_FILE",
     "CA_KEY_FILE",
+    "SEEDED_NOT_AFTER",
+    "SEEDED_NOT_BEFORE",
     "SM2_UNSUPPORTED",
     "Algorithm",
     "CaFiles",
@@ -57,7 +76,10 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "ServerFiles",
+    "canonical_sn",
     "create_ca",
+    "derive_private_key",
+    "derive_serial",
     "generate_private_key",
     "issue_participant",
     "issue_server",
@@ -66,6 +88,7 @@ __all__ = [
     "load_private_key",
     "parse_sn",
     "serial_sn",
+    "sn_of_serial",
 ]
 
 Algorithm = Literal["ecdsa", "rsa"]
@@ -88,6 +111,15 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 # Participant ids become file names: keep them to a safe, bounded alphabet.
 _PARTICIPANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SN = re.compile(r"[0-9A-Fa-f]{1,64}")  # serials are at most 20 octets (RFC 5280 4.1.2.2)
+
+# Seeded certificates: fixed so the certificate bytes repeat run to run; wide because validity is
+# checked against wall time (not simulated time), so they must cover any day a simulation is run.
+SEEDED_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+SEEDED_NOT_AFTER = dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+_SEED_DOMAIN = "tgw-seeded-keys/v1:"
+# Order n of the P-256 group (SEC 2, secp256r1): private scalars lie in [1, n-1].
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_SERIAL_OCTETS = 19  # < 20 octets (RFC 5280 4.1.2.2) with room for DER's sign octet
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,16 +150,30 @@ class ServerFiles:
 # --- serials ----------------------------------------------------------------------------------
 
 
+def sn_of_serial(serial: int) -> str:
+    """A serial number as `openssl x509 -serial` prints it: uppercase hex, whole bytes (so a
+    first byte below 0x10 keeps its leading zero), no prefix."""
+    if serial < 0:  # not RFC 5280, but old certificates exist; openssl prints the sign
+        return "-" + sn_of_serial(-serial)
+    return serial.to_bytes(max(1, (serial.bit_length() + 7) // 8), "big").hex().upper()
+
+
 def serial_sn(cert: x509.Certificate) -> str:
-    """The certificate serial as written in `Signature/@SN`: uppercase hex, no prefix, no padding."""
-    return format(cert.serial_number, "X")
+    """The certificate serial as written in `Signature/@SN`: what `openssl x509 -serial` prints."""
+    return sn_of_serial(cert.serial_number)
 
 
 def parse_sn(text: str) -> int:
-    """`Signature/@SN` back to the serial number. Accepts lower case and leading zeros."""
+    """`Signature/@SN` back to the serial number. Accepts lower case and leading zeros, so the
+    SN as openssl prints it and the unpadded form written before both name the certificate."""
     if not _SN.fullmatch(text):
         raise InputError("unknown-certificate", f"SN {text[:80]!r} is not a hexadecimal certificate serial")
     return int(text, 16)
+
+
+def canonical_sn(text: str) -> str:
+    """Any accepted way of writing an SN, as `serial_sn` writes it (InputError if not hex)."""
+    return sn_of_serial(parse_sn(text))
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -148,6 +194,46 @@ def generate_private_key(algorithm: str = "ecdsa") -> PrivateKey:
     if _check_algorithm(algorithm) == "ecdsa":
         return ec.generate_private_key(ec.SECP256R1())
     return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"a key seed must be an int, not {type(seed).__name__}")
+
+
+def _seeded_digest(seed: int, purpose: str, label: str, counter: int = 0) -> bytes:
+    _check_seed(seed)
+    return hmac.new(f"{_SEED_DOMAIN}{seed}".encode(), f"{purpose}\0{label}\0{counter}".encode(),
+                    hashlib.sha256).digest()
+
+
+def derive_private_key(seed: int, label: str) -> ec.EllipticCurvePrivateKey:
+    """The ECDSA P-256 key of `label` (a participant id, a server name, "ca") in the world of `seed`.
+
+    Pure: the same seed and label give the same key, different labels independent keys.
+    """
+    for counter in range(1 << 16):  # a redraw has probability ~2^-32: this never runs out
+        scalar = int.from_bytes(_seeded_digest(seed, "key", label, counter), "big")
+        if 1 <= scalar < _P256_ORDER:
+            return ec.derive_private_key(scalar, ec.SECP256R1())
+    raise AssertionError("unreachable: no P-256 scalar in 65,536 draws")
+
+
+def derive_serial(seed: int, label: str) -> int:
+    """The certificate serial of `label` in the world of `seed`: positive, 19 octets at most."""
+    return int.from_bytes(_seeded_digest(seed, "serial", label)[:_SERIAL_OCTETS], "big") or 1
+
+
+def _new_key(alg: Algorithm, seed: int | None, label: str) -> PrivateKey:
+    if seed is None:
+        return generate_private_key(alg)
+    if alg != "ecdsa":
+        raise ValueError("seeded keys are ECDSA P-256 only: RSA keys are not derived from a seed")
+    return derive_private_key(seed, label)
+
+
+def _serial(seed: int | None, label: str) -> int:
+    return x509.random_serial_number() if seed is None else derive_serial(seed, label)
 
 
 def key_algorithm(key: object) -> str:
@@ -228,9 +314,11 @@ def _refuse_existing(force: bool, *paths: Path) -> None:
             raise FileExistsError(f"{p} already exists; refusing to overwrite it (use --force)")
 
 
-def _validity(not_before: dt.datetime | None, days: int) -> tuple[dt.datetime, dt.datetime]:
+def _validity(not_before: dt.datetime | None, days: int, seed: int | None = None) -> tuple[dt.datetime, dt.datetime]:
     if days <= 0:
         raise ValueError(f"days must be positive, not {days}")
+    if not_before is None and seed is not None:
+        return SEEDED_NOT_BEFORE, SEEDED_NOT_AFTER  # `days` does not apply: see the module docstring
     if not_before is None:
         not_before = dt.datetime.now(dt.UTC) - CLOCK_SKEW
     elif not_before.tzinfo is None:
@@ -239,22 +327,27 @@ def _validity(not_before: dt.datetime | None, days: int) -> tuple[dt.datetime, d
 
 
 def _sign_cert(builder: x509.CertificateBuilder, key: PrivateKey) -> x509.Certificate:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        # RFC 6979: the same certificate bytes for the same key and contents (seeded worlds).
+        return builder.sign(key, hashes.SHA256(), ecdsa_deterministic=True)
     return builder.sign(key, hashes.SHA256())
 
 
 def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", algorithm: str = "ecdsa",
-              days: int = 3650, not_before: dt.datetime | None = None, force: bool = False) -> CaFiles:
-    """Create a local development CA in `directory` (created if missing): ca.key and ca.pem."""
+              days: int = 3650, not_before: dt.datetime | None = None, force: bool = False,
+              seed: int | None = None) -> CaFiles:
+    """Create a local development CA in `directory` (created if missing): ca.key and ca.pem.
+
+    With `seed`, the key, serial and validity are fixed by the seed (see the module docstring)."""
     alg = _check_algorithm(algorithm)
     if not name.strip():
         raise ValueError("the CA name must not be empty")
+    start, end = _validity(not_before, days, seed)
+    key = _new_key(alg, seed, "ca")  # first: a refused seed leaves no directory behind
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = d / CA_KEY_FILE, d / CA_CERT_FILE
     _refuse_existing(force, key_path, cert_path)
-    start, end = _validity(not_before, days)
-
-    key = generate_private_key(alg)
     subject = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
         x509.NameAttribute(NameOID.COMMON_NAME, name),
@@ -265,7 +358,7 @@ def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", al
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(_serial(seed, "ca"))
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -309,21 +402,23 @@ def _check_file_name(value: str, what: str) -> None:
 
 def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyUsage,
                 extensions: list[x509.ExtensionType], *, ca_dir: Path, alg: Algorithm, days: int,
-                not_before: dt.datetime | None, force: bool) -> tuple[Path, Path, x509.Certificate]:
-    """A fresh key pair and an end-entity certificate for it, signed by the CA in `ca_dir`,
-    written as `<stem>.key` (0600) and `<stem>.pem`. Shared by participants and servers."""
+                not_before: dt.datetime | None, force: bool,
+                seed: int | None) -> tuple[Path, Path, x509.Certificate]:
+    """A fresh (or, with `seed`, derived) key pair and an end-entity certificate for it, signed by
+    the CA in `ca_dir`, written as `<stem>.key` (0600) and `<stem>.pem`. Shared by participants
+    and servers."""
+    start, end = _validity(not_before, days, seed)
+    key = _new_key(alg, seed, stem)
     ca_key, ca_cert = _load_ca(ca_dir)
     directory.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
     _refuse_existing(force, key_path, cert_path)
-    start, end = _validity(not_before, days)
-    key = generate_private_key(alg)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(_serial(seed, stem))
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -342,14 +437,17 @@ def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyU
 
 def issue_participant(directory: str | os.PathLike[str], *, participant_id: str, role: str,
                       ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
-                      not_before: dt.datetime | None = None, force: bool = False) -> ParticipantFiles:
+                      not_before: dt.datetime | None = None, force: bool = False,
+                      seed: int | None = None) -> ParticipantFiles:
     """Generate a participant's key pair and have the CA in `ca_dir` certify it.
 
     The certificate signs vouchers (keyUsage digitalSignature + nonRepudiation) and serves as a
     TLS client certificate towards the gateway (extendedKeyUsage clientAuth).
     `not_before`/`days` exist so tests can make certificates that are expired or not yet valid.
+    With `seed`, the key, serial and (without `not_before`) validity are fixed by the seed and
+    the participant id (see the module docstring); ECDSA only.
     Raises FileExistsError if the key or certificate exists (unless `force`), ValueError for a
-    bad id, role or algorithm, InputError("io-unreadable") if the CA cannot be read.
+    bad id, role or algorithm (or a seeded RSA key), InputError("io-unreadable") if the CA cannot be read.
     """
     alg = _check_algorithm(algorithm)
     _check_file_name(participant_id, "participant id")
@@ -365,7 +463,7 @@ def issue_participant(directory: str | os.PathLike[str], *, participant_id: str,
                           encipher_only=False, decipher_only=False)
     key_path, cert_path, cert = _issue_leaf(
         Path(directory), participant_id, subject, usage, [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])],
-        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force)
+        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force, seed=seed)
     return ParticipantFiles(participant_id=participant_id, role=role, key=key_path, cert=cert_path,
                             sn=serial_sn(cert))
 
@@ -390,13 +488,14 @@ def _general_name(host: str) -> x509.GeneralName:
 
 def issue_server(directory: str | os.PathLike[str], *, name: str, hosts: list[str],
                  ca_dir: str | os.PathLike[str], algorithm: str = "ecdsa", days: int = 825,
-                 not_before: dt.datetime | None = None, force: bool = False) -> ServerFiles:
+                 not_before: dt.datetime | None = None, force: bool = False,
+                 seed: int | None = None) -> ServerFiles:
     """A TLS server key and certificate for the gateway, certified by the CA in `ca_dir`.
 
     Writes `<name>.key` and `<name>.pem`. `hosts` (DNS names or IP addresses, at least one) go
     into subjectAltName, which is what TLS clients check; extendedKeyUsage is serverAuth only, so
-    the certificate cannot pose as a participant's client certificate. Raises like
-    `issue_participant`.
+    the certificate cannot pose as a participant's client certificate. `seed` as in
+    `issue_participant` (derived from the seed and `name`). Raises like `issue_participant`.
     """
     alg = _check_algorithm(algorithm)
     _check_file_name(name, "server name")
@@ -413,6 +512,6 @@ def issue_server(directory: str | os.PathLike[str], *, name: str, hosts: list[st
     key_path, cert_path, cert = _issue_leaf(
         Path(directory), name, subject, usage,
         [x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), x509.SubjectAlternativeName(names)],
-        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force)
+        ca_dir=Path(ca_dir), alg=alg, days=days, not_before=not_before, force=force, seed=seed)
     return ServerFiles(name=name, hosts=tuple(str(n.value) for n in names), key=key_path, cert=cert_path,
                        sn=serial_sn(cert))

@@ -4,7 +4,8 @@ A voucher's signature is detached: `Signature` carries the seal position (`No`),
 certificate serial (`SN`, see `keys.serial_sn`) and the base64 of a signature over the exact
 voucher bytes. The signature formats are the ones `openssl dgst -sha256 -sign` writes:
 
-* ECDSA P-256 with SHA-256: the DER `Ecdsa-Sig-Value` (SEQUENCE of r, s);
+* ECDSA P-256 with SHA-256: the DER `Ecdsa-Sig-Value` (SEQUENCE of r, s), with the nonce
+  derived per RFC 6979 (same key and bytes, same signature);
 * RSA-2048 with SHA-256: PKCS#1 v1.5.
 
 `verify_seals` is on the gateway's hot path. The store parses each certificate once, keeps the
@@ -34,10 +35,10 @@ from messages.keys import (
     CA_CERT_FILE,
     PrivateKey,
     PublicKey,
+    canonical_sn,
     key_algorithm,
     load_certificates,
     load_private_key,
-    parse_sn,
     serial_sn,
 )
 
@@ -53,6 +54,10 @@ __all__ = [
 
 _SHA256 = hashes.SHA256()
 _ECDSA_SHA256 = ec.ECDSA(_SHA256)
+# Signing uses RFC 6979 nonces: the nonce is derived from the key and the message, so the same
+# key and bytes give the same signature (deterministic simulated runs), and a weak random number
+# generator can never leak the key. Verifiers see an ordinary ECDSA signature.
+_ECDSA_SHA256_RFC6979 = ec.ECDSA(_SHA256, deterministic_signing=True)
 _PKCS1V15 = padding.PKCS1v15()
 RSA_BITS_MIN = 2048  # smaller RSA keys are refused: they no longer protect anything
 
@@ -116,8 +121,8 @@ class KeySigner:
     def sign(self, data: bytes) -> bytes:
         key = self._key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, _ECDSA_SHA256)
-        return key.sign(data, _PKCS1V15, _SHA256)
+            return key.sign(data, _ECDSA_SHA256_RFC6979)
+        return key.sign(data, _PKCS1V15, _SHA256)  # PKCS#1 v1.5 is deterministic by construction
 
     def __repr__(self) -> str:
         return f"KeySigner(sn={self.sn!r}, participant_id={self.participant_id!r}, algorithm={self.algorithm!r})"
@@ -288,9 +293,9 @@ class CertificateStore:
 
     def get(self, sn: str) -> CertInfo | None:
         info = self._by_sn.get(sn)
-        if info is None and sn:  # SN written in lower case or with leading zeros
+        if info is None and sn:  # SN in lower case, without openssl's leading zero, or with more zeros
             try:
-                info = self._by_sn.get(format(parse_sn(sn), "X"))
+                info = self._by_sn.get(canonical_sn(sn))
             except InputError:
                 return None
         return info

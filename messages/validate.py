@@ -18,7 +18,7 @@ from messages.catalog import VoucherType, get_catalog
 from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
 from messages.errors import InputError, Issue
 from messages.schema import validate_tree
-from messages.signing import CertificateStore, verify_seals
+from messages.signing import CertificateStore, seal_path, verify_seals
 from messages.voucher import VoucherDoc, parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
 
@@ -58,12 +58,20 @@ def _located(issues: list[Issue], body: VoucherBody) -> list[Issue]:
     return [Issue(i.code, i.message, i.line, prefix + "#" + (i.path or "")) for i in issues]
 
 
+def _body_path(body: VoucherBody, rel: str) -> str:
+    """The absolute path of `rel` (an attribute or child of the VoucherBody, or of a bare voucher's
+    root when the body did not come from an envelope)."""
+    if body.line is None:
+        return "/Voucher/" + rel.lstrip("@") if rel.startswith("@") else "/Voucher"
+    return f"/MOF/VoucherBody[@VoucherNo='{body.voucher_no}']/{rel}"
+
+
 def check_body(body: VoucherBody, *, limits: Limits = DEFAULT_LIMITS) -> CheckedVoucher:
     """Raise InputError with every issue found, or return the checked voucher."""
     catalog = get_catalog()
     if body.vtcode not in catalog:
         raise InputError("unknown-vtcode", f"VtCode {body.vtcode!r} is not in the voucher catalog",
-                         line=body.line, path="@VtCode")
+                         line=body.line or 1, path=_body_path(body, "@VtCode"))
     vt = catalog.get(body.vtcode)
     try:
         doc = parse_voucher(body.voucher, limits=limits)
@@ -75,7 +83,7 @@ def check_body(body: VoucherBody, *, limits: Limits = DEFAULT_LIMITS) -> Checked
         if inner != outer:
             mismatches.append(Issue("envelope-key-mismatch",
                                     f"VoucherBody/@{tag} is {outer!r} but the voucher's {tag} is {inner!r}",
-                                    body.line, f"@{tag}"))
+                                    body.line or 1, _body_path(body, f"@{tag}")))
     if mismatches:
         raise InputError.from_issues(mismatches)
     issues = validate_tree(doc.root, vt.xsd)
@@ -87,8 +95,19 @@ def check_body(body: VoucherBody, *, limits: Limits = DEFAULT_LIMITS) -> Checked
 
 
 def verify_body(checked: CheckedVoucher, store: CertificateStore, *, at: dt.datetime) -> list[Issue]:
-    sigs = [(s.no, s.sn, s.value) for s in checked.body.signatures]
-    return verify_seals(checked.body.voucher, sigs, checked.vtype.seals_for(checked.body.flag), store, at=at)
+    body = checked.body
+    sigs = [(s.no, s.sn, s.value) for s in body.signatures]
+    issues = verify_seals(body.voucher, sigs, checked.vtype.seals_for(body.flag), store, at=at)
+    if not issues:
+        return issues
+    # Located like every other issue: the signature's own line (the body's for a missing one)
+    # and its path inside the envelope.
+    lines: dict[str, int | None] = {}
+    for s in body.signatures:
+        lines.setdefault(seal_path(s.no), s.line)
+    return [Issue(i.code, i.message, lines.get(i.path or "") or body.line or 1,
+                  _body_path(body, i.path) if i.path else _body_path(body, "SignatureList"))
+            for i in issues]
 
 
 # ---------------------------------------------------------------- files (tgw validate)

@@ -7,6 +7,7 @@ checked before parsing and a depth limit checked after. Each refusal is a typed
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,7 +15,7 @@ from lxml import etree
 
 from messages.errors import InputError
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "declared_encoding", "parse_xml"]
+__all__ = ["DEFAULT_LIMITS", "TEXT_BYTES_MAX", "Limits", "declared_encoding", "parse_xml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,12 @@ class Limits:
     # Real vouchers are 4 levels deep (Voucher/DetailList/Detail/Field); 32 is generous and
     # far below libxml2's own 256.
     depth_max: int = 32
+
+
+# One text node (or attribute value): libxml2's own limit without XML_PARSE_HUGE, which is never
+# set here (it would lift the depth and name limits too). Not configurable, since libxml2 decides
+# it; stated so a refusal can name it: a longer node is `xml-text-too-large`, not `xml-malformed`.
+TEXT_BYTES_MAX = 10_000_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -49,30 +56,86 @@ def _parser() -> etree.XMLParser:
 _PARSER = _parser()
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+# XML 1.0 EncodingDecl: S 'encoding' Eq ('"' EncName '"' | "'" EncName "'"), Eq ::= S? '=' S?
+_ENCODING_DECL = re.compile(rb"""\sencoding\s*=\s*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)')""")
+# What libxml2 detects from the first bytes before reading any declaration (XML 1.0 Appendix F):
+# byte-order marks of UTF-16 and UTF-32, and the ASCII-free starts of UTF-16/UTF-32/UCS-4.
+_WIDE_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32BE"), (b"\xff\xfe\x00\x00", "UTF-32LE"),
+              (b"\xfe\xff", "UTF-16BE"), (b"\xff\xfe", "UTF-16LE"))
+
+
 def declared_encoding(data: bytes) -> str:
-    """The encoding named in the XML declaration, or UTF-8 when there is none."""
-    if not data.startswith(b"<?xml"):
+    """The encoding named in the XML declaration (after a UTF-8 byte-order mark, if any), or
+    UTF-8 when there is none."""
+    start = 3 if data.startswith(_UTF8_BOM) else 0
+    if not data.startswith(b"<?xml", start):
         return "UTF-8"
-    end = data.find(b"?>", 0, 200)
-    decl = data[: end if end > 0 else 200]
-    idx = decl.find(b"encoding=")
-    if idx < 0:
+    end = data.find(b"?>", start, start + 200)
+    match = _ENCODING_DECL.search(data, start, end if end > 0 else start + 200)
+    if match is None:
         return "UTF-8"
-    rest = decl[idx + 9 :]
-    if not rest or rest[:1] not in (b'"', b"'"):
-        return "UTF-8"
-    close = rest.find(rest[:1], 1)
-    return rest[1:close].decode("ascii", "replace") if close > 0 else "UTF-8"
+    return (match.group(1) or match.group(2)).decode("ascii")
+
+
+def _refuse_wide(data: bytes, what: str) -> None:
+    """Only UTF-8 and GBK may pass, whatever the first bytes look like: libxml2 would switch to
+    UTF-16 or UTF-32 on a byte-order mark or on NUL bytes among the first four, declaration or
+    not, so those are refused before it sees them."""
+    for bom, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise InputError("xml-bad-encoding", f"{what} starts with a {name} byte-order mark; only UTF-8 and "
+                             "GBK are accepted", line=1, path="/")
+    if b"\x00" in data[:4]:
+        raise InputError("xml-bad-encoding", f"{what} starts with NUL bytes (UTF-16 or UTF-32 text); only UTF-8 "
+                         "and GBK are accepted", line=1, path="/")
 
 
 @lru_cache(maxsize=64)
 def _depth_probe(depth_max: int) -> etree.XPath:
-    # True when any element sits deeper than depth_max: one C-level walk, no Python loop.
-    return etree.XPath("boolean(/" + "/".join(["*"] * (depth_max + 1)) + ")")
+    # The first element deeper than depth_max, if any: one C-level walk, no Python loop.
+    return etree.XPath("(/" + "/".join(["*"] * (depth_max + 1)) + ")[1]")
+
+
+_TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
+
+
+def _open_element_path(data: bytes, offset: int) -> tuple[str, str]:
+    """(element name, XPath) of the element open at byte `offset` of a document libxml2 stopped
+    reading: a scan of the tags before it (a refusal's path, not a parser)."""
+    stack: list[tuple[str, dict[str, int]]] = [("", {})]
+    indexed: list[str] = []
+    for m in _TAG.finditer(data, 0, offset):
+        closing, name, empty = m.group(1), m.group(2).decode("ascii", "replace"), m.group(3)
+        if closing:
+            if len(stack) > 1:
+                stack.pop()
+                indexed.pop()
+            continue
+        counts = stack[-1][1]
+        counts[name] = counts.get(name, 0) + 1
+        if not empty:
+            stack.append((name, {}))
+            indexed.append(name if len(stack) == 2 else f"{name}[{counts[name]}]")
+    if not indexed:
+        return "", "/"
+    return stack[-1][0], "/" + "/".join(indexed)
+
+
+def _offset(data: bytes, line: int, column: int) -> int:
+    start = 0
+    for _ in range(max(0, line - 1)):
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            break
+        start = nl + 1
+    return min(len(data), start + max(0, column - 1))
 
 
 def _classify(exc: etree.XMLSyntaxError) -> str:
     msg = (exc.msg or "").lower()
+    if "resource limit exceeded" in msg or "too long" in msg:
+        return "xml-text-too-large"
     if "excessive depth" in msg:
         return "xml-too-deep"
     if "encoding" in msg or "not proper utf-8" in msg or "char out of allowed range" in msg:
@@ -84,15 +147,23 @@ def _classify(exc: etree.XMLSyntaxError) -> str:
 
 def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.depth_max,
               what: str = "document") -> etree._Element:
-    """Parse untrusted bytes into an element tree or raise a typed InputError."""
+    """Parse untrusted bytes into an element tree or raise a typed InputError.
+
+    Every refusal names where it is: the file-level path "/" at least (the element's own path
+    when one is at fault) and the line, 1 for what concerns the whole file.
+    """
     if len(data) > bytes_max:
-        raise InputError("xml-too-large", f"{what} is {len(data)} bytes; the limit is {bytes_max}")
+        raise InputError("xml-too-large", f"{what} is {len(data)} bytes; the limit is {bytes_max}", line=1, path="/")
     if not data.strip():
-        raise InputError("xml-malformed", f"{what} is empty")
+        raise InputError("xml-malformed", f"{what} is empty", line=1, path="/")
+    _refuse_wide(data, what)
     encoding = declared_encoding(data)
     if encoding.lower() not in _ACCEPTED_ENCODINGS:
         raise InputError("xml-bad-encoding",
-                         f"{what} declares encoding {encoding!r}; only UTF-8 and GBK are accepted", line=1)
+                         f"{what} declares encoding {encoding!r}; only UTF-8 and GBK are accepted", line=1, path="/")
+    if data.startswith(_UTF8_BOM) and encoding.lower() not in ("utf-8", "utf8"):
+        raise InputError("xml-bad-encoding", f"{what} starts with a UTF-8 byte-order mark but declares "
+                         f"{encoding!r}", line=1, path="/")
     if encoding.lower() in ("utf-8", "utf8"):
         # libxml2 repairs some invalid sequences silently; a wrong declaration must be refused.
         try:
@@ -101,16 +172,17 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
             line = data.count(b"\n", 0, exc.start) + 1
             raise InputError("xml-bad-encoding",
                              f"{what} declares UTF-8 but byte {exc.start} (0x{data[exc.start]:02x}) is not UTF-8",
-                             line=line) from None
+                             line=line, path="/") from None
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
-        code = _classify(exc)
-        if code == "xml-malformed" and b"<!DOCTYPE" in data:
-            # e.g. a parameter entity libxml2 refuses to load: the attack, not the syntax, is the news
-            code = "xml-forbidden-entity" if b"<!ENTITY" in data else "xml-forbidden-dtd"
-        raise InputError(code, f"{what}: {exc.msg}", line=exc.lineno) from None
+        raise _syntax_error(exc, data, what) from None
     docinfo = root.getroottree().docinfo
+    used = (docinfo.encoding or "UTF-8").lower()
+    if used not in _ACCEPTED_ENCODINGS:
+        # Whatever libxml2 decided from the bytes, only UTF-8 and GBK pass (defence in depth).
+        raise InputError("xml-bad-encoding", f"{what} was read as {docinfo.encoding}; only UTF-8 and GBK are "
+                         "accepted", line=1, path="/")
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         if b"<!ENTITY" in data or docinfo.system_url:
             code = "xml-forbidden-entity"
@@ -118,7 +190,24 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         else:
             code = "xml-forbidden-dtd"
             message = f"{what} has a DOCTYPE; DTDs are never accepted"
-        raise InputError(code, message, line=1)
-    if _depth_probe(depth_max)(root):
-        raise InputError("xml-too-deep", f"{what} nests elements deeper than {depth_max} levels")
+        raise InputError(code, message, line=1, path="/")
+    deep = _depth_probe(depth_max)(root)
+    if deep:
+        el = deep[0]
+        raise InputError("xml-too-deep", f"{what} nests elements deeper than {depth_max} levels",
+                         line=el.sourceline, path=el.getroottree().getpath(el))
     return root
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, data: bytes, what: str) -> InputError:
+    code = _classify(exc)
+    line = exc.lineno or 1
+    if code == "xml-text-too-large":
+        name, path = _open_element_path(data, _offset(data, line, exc.position[1] if exc.position else 1))
+        element = f"the text of <{name}>" if name else "a text node, attribute value or name"
+        return InputError(code, f"{what}: {element} is longer than {TEXT_BYTES_MAX:,} bytes, the parser's limit "
+                          "for one node", line=line, path=path)
+    if code == "xml-malformed" and b"<!DOCTYPE" in data:
+        # e.g. a parameter entity libxml2 refuses to load: the attack, not the syntax, is the news
+        code = "xml-forbidden-entity" if b"<!ENTITY" in data else "xml-forbidden-dtd"
+    return InputError(code, f"{what}: {exc.msg}", line=line, path="/")

@@ -2,8 +2,9 @@
 
 `PbocCore` never awaits, never reads a clock, never touches a database. Its only entry points:
 
-* `on_voucher(doc, flag, now)`: a checked, signature-verified voucher arrived;
-* `on_time(now)`: the business time is now `now`.
+* `on_voucher(doc, flag, now, return_reason=None)`: a checked, signature-verified voucher arrived;
+* `on_time(now)`: the business time is now `now`;
+* `on_refused(refusal, now)`: something it asked for did not happen (`sim.effects.Refusal`).
 
 Both return a list of effects (frozen dataclasses) for the shell to perform, in order:
 `OpenAccount`, `PostTransfer`, `SendVoucher`, `WakeAt`, `Alarm`.
@@ -25,11 +26,13 @@ What the core does with each voucher:
 * **2301 clearing request**, flag 0, checked against `CLEARING_RULES` (below), first failing rule
   wins. Accepted: TSA → bank clearing account (`clearing`, or `reserve-replenishment` for
   ClearType 1), and the receipt goes back.
-* **2302 refund request**, flag 0: always accepted (money came back; the central bank does not
-  refuse it). Bank clearing account → TSA (`refund`), receipt with XRefundDate / XRefundAmt,
-  and a 7403 refund-credited advice to the treasury. Booked on today if a business day before
-  the bank system close, else on the next business day (so a day's statement, emitted at its
-  close, is final).
+* **2302 refund request**, flag 0, checked against `REFUND_RULES` (below), first failing rule
+  wins. Accepted: bank clearing account → TSA (`refund`), receipt with XRefundDate /
+  XRefundAmt, and a 7403 refund-credited advice to the treasury. Booked on today if a business
+  day before the bank system close, else on the next business day (so a day's statement,
+  emitted at its close, is final). Refused: the receipt carries `Return_Reason` "<code>:
+  <message>" (`refund-unmatched`, `already-refunded`, `refund-exceeds-payment`,
+  `below-clearing-floor`), XRefundDate today and **XRefundAmt "0.00"**; nothing moves, no 7403.
 * **3502 receipt** (flag 1) from the treasury: its check result is recorded.
 * Anything else: an `Alarm`, nothing sent.
 
@@ -47,6 +50,32 @@ A reader can rely on either signal: Return_Reason present ⇔ XClearAmt is 0.00 
 The bank sends a corrected request under a new VoucherNo. A repeat of a decided request
 (same key, e.g. redelivered after a crash before the ack) gets the very same effects again:
 the same receipt and the same transfer id, which the ledger applies once.
+
+**Refused by the books (`on_refused`).** The core's records follow its ledger. A clearing the
+ledger refused (the TSA would be overdrawn: the core's view and the books disagree) is undone (its
+movement, the quota it used, the TSA balance) and answered as a rejection after all: the receipt
+goes back with `Return_Reason` "<ledger code>: ..." and XClearAmt 0.00, and a redelivery gets the
+same rejection. A refund the ledger refused is undone and recorded in `refused_by_books` (no
+receipt, no 7403). An account the ledger did not open is opened again when next needed. A send
+the gateway refused is recorded in `refused_sends` (the shell raised the alarm).
+
+**What a refund is matched against (`cleared`).** The central bank sees payments only through
+the clearing requests: an accepted 2301 records what it cleared under the request's own key
+(VtCode 2301) and, for each Detail that names its payment voucher (Detail/VoucherNo, optional:
+a detail without it is a sum by first-level unit), under that payment's key (VtCode 5201 for
+pay type 11, 8202 for 12). A 2302 names what it refunds by OriVtCode / OriVoucherNo; it must
+be of the same bank (PayBankCode) and pay type as the clearing, and PayAmt must not exceed what
+was cleared for it and not yet refunded; a refund of a payment also counts against the 2301
+that cleared it, so the two ways of naming it never refund the same money twice. OriVouDate is
+not compared (a Detail does not carry the payment's date). A bank whose 2301 details are unit
+sums refunds by naming the 2301. `CLEARED_MAX` bounds what is kept: the oldest are forgotten,
+and a refund naming one of those is refused `refund-unmatched`.
+
+**The clearing floor.** Each bank's clearing account at the central bank must not go below its
+floor (`PbocConfig.clearing_floor_fen`, or a per-bank value in `clearing_floors`; 0 by
+default). Clearings only credit it; a refund debits it, and one that would take it below its
+floor is refused `below-clearing-floor`. The core keeps each bank's balance
+(`clearing_balances`), moved with every movement it records.
 
 **Reserve replenishment (ClearType 1).** A payment the bank makes after the clearing cutoff is
 advanced from its clearing reserve account; the central bank cannot see those payments, only
@@ -96,7 +125,7 @@ from messages.envelope import VoucherKey
 from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
-from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 from sim.snapshot import (
     check_snapshot_header,
     config_fingerprint,
@@ -112,9 +141,11 @@ from sim.snapshot import (
 
 __all__ = [
     "CLEARING_RULES",
+    "REFUND_RULES",
     "REVENUE_ACCOUNT",
     "TSA_ACCOUNT",
     "Alarm",
+    "Cleared",
     "ClearingRule",
     "Effect",
     "Movement",
@@ -123,6 +154,7 @@ __all__ = [
     "PbocCore",
     "PostTransfer",
     "QuotaLine",
+    "RefundRule",
     "SendVoucher",
     "WakeAt",
     "clearing_account",
@@ -137,8 +169,14 @@ QUOTA_PAY_TYPE: Mapping[str, str] = {"5108": "11", "5106": "12"}
 # Decided requests kept for replay. A busy day is a few thousand clearing requests per bank;
 # beyond this many the oldest decisions are forgotten (the gateway's own dedup covers them).
 DECISIONS_MAX = 1_000_000
-# The layout of `PbocCore.snapshot()`.
-SNAPSHOT_VERSION = 1
+# Pay type → the payment voucher a 2301 Detail/VoucherNo names (what a 2302's OriVtCode says).
+PAYMENT_VTCODE: Mapping[str, str] = {"11": "5201", "12": "8202"}
+# What was cleared, kept for matching refunds: one entry per accepted 2301 and per payment its
+# details name. A refund can come months later (cross-year refunds exist, 003 §36), so the
+# bound is generous: a year of a big city's payments. Beyond it the oldest are forgotten.
+CLEARED_MAX = 2_000_000
+# The layout of `PbocCore.snapshot()`. 2: refunds matched to what was cleared, clearing balances.
+SNAPSHOT_VERSION = 2
 
 
 def clearing_account(bank_code: str) -> str:
@@ -158,10 +196,23 @@ class PbocConfig:
     tsa_acct_no: str = "99900000000000001"
     tsa_acct_name: str = "示例市国库单一账户"
     tsa_opening_fen: int = 0  # posted once, from REVENUE_ACCOUNT, before anything else
+    # The lowest balance a bank's clearing account may reach (int fen; negative = an allowed
+    # overdraft): `clearing_floors` per bank code, `clearing_floor_fen` for every other bank.
+    clearing_floor_fen: int = 0
+    clearing_floors: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.tsa_opening_fen, int) or self.tsa_opening_fen < 0:
             raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
+        for bank, floor in (("*", self.clearing_floor_fen), *self.clearing_floors):
+            if not isinstance(floor, int) or isinstance(floor, bool):
+                raise ValueError(f"clearing floor of bank {bank} must be an int (fen), not {floor!r}")
+        if len({bank for bank, _ in self.clearing_floors}) != len(self.clearing_floors):
+            raise ValueError("clearing_floors names a bank twice")
+
+    def clearing_floor(self, bank_code: str) -> int:
+        """The lowest balance bank `bank_code`'s clearing account may reach."""
+        return dict(self.clearing_floors).get(bank_code, self.clearing_floor_fen)
 
 
 # The effects live in `gateway.effects` (shared by every simulator) and are re-exported here.
@@ -204,6 +255,26 @@ class Movement:
     transfer_id: str
 
 
+# What was cleared is keyed (AdmDivCode, VtCode, VoucherNo): VtCode 2301 for a clearing request,
+# 5201 / 8202 for a payment one of its details named.
+ClearedKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class Cleared:
+    """What the central bank cleared under one voucher, and how much of it came back."""
+
+    bank: str
+    pay_type: str
+    cleared_fen: int
+    refunded_fen: int = 0
+    clearing: ClearedKey | None = None  # a payment: the 2301 that cleared it
+
+    @property
+    def refundable_fen(self) -> int:
+        return self.cleared_fen - self.refunded_fen
+
+
 @dataclass(frozen=True, slots=True)
 class _Decision:
     """How a 2301 / 2302 was answered: enough to give the same effects again for the same voucher."""
@@ -212,6 +283,9 @@ class _Decision:
     xfields: Mapping[str, str]
     return_reason: str | None = None
     advice: Mapping[str, str] | None = None  # the head of the 7403 a refund sends the treasury
+    # What it did to `PbocCore.cleared`, to undo it if the books refuse the movement: a clearing
+    # added (key, fen) to each entry; a refund refunded (key, fen) of each.
+    matched: tuple[tuple[ClearedKey, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +300,18 @@ class _Request:
     urgent: bool
     amount_fen: int
     detail_sum_fen: int | None  # None: no details
+    payments: tuple[tuple[str, int], ...] = ()  # (Detail/VoucherNo, fen) of the details naming one
+
+
+@dataclass(frozen=True, slots=True)
+class _RefundRequest:
+    """The facts of a 2302 the refund rules look at."""
+
+    key: VoucherKey
+    bank: str
+    pay_type: str
+    ori: ClearedKey  # (AdmDivCode, OriVtCode, OriVoucherNo): what it says it refunds
+    amount_fen: int
 
 
 # ---------------------------------------------------------------- the rules table
@@ -324,6 +410,67 @@ CLEARING_RULES: tuple[ClearingRule, ...] = (
 )
 
 
+# A refund rule returns None when the refund passes, else the human message of the refusal.
+RefundCheck = Callable[["PbocCore", _RefundRequest], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRule:
+    code: str
+    check: RefundCheck
+    why: str  # the rule's source, for the docs
+
+
+def _f_matched(core: PbocCore, r: _RefundRequest) -> str | None:
+    adm, vtcode, no = r.ori
+    if vtcode != "2301" and vtcode not in PAYMENT_VTCODE.values():
+        return (f"OriVtCode {vtcode} is neither a payment voucher ({'/'.join(sorted(PAYMENT_VTCODE.values()))}) "
+                "nor a clearing request (2301)")
+    item = core.cleared.get(r.ori)
+    if item is None:
+        return f"nothing was cleared under {vtcode} {no} (AdmDivCode {adm})"
+    if item.bank != r.bank:
+        return f"{vtcode} {no} was cleared for bank {item.bank}, not for PayBankCode {r.bank}"
+    if item.pay_type != r.pay_type:
+        return f"{vtcode} {no} was cleared as PayTypeCode {item.pay_type}, not {r.pay_type}"
+    return None
+
+
+def _f_not_refunded(core: PbocCore, r: _RefundRequest) -> str | None:
+    for key, item in core.refund_targets(r.ori):
+        if item.refundable_fen <= 0:
+            return (f"{key[1]} {key[2]} was cleared for {fen_to_str(item.cleared_fen)} and refunded in full "
+                    f"({fen_to_str(item.refunded_fen)})")
+    return None
+
+
+def _f_amount(core: PbocCore, r: _RefundRequest) -> str | None:
+    for key, item in core.refund_targets(r.ori):
+        if r.amount_fen > item.refundable_fen:
+            return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds what is left to refund of {key[1]} {key[2]}: "
+                    f"{fen_to_str(item.refundable_fen)} (cleared {fen_to_str(item.cleared_fen)}, refunded "
+                    f"{fen_to_str(item.refunded_fen)})")
+    return None
+
+
+def _f_floor(core: PbocCore, r: _RefundRequest) -> str | None:
+    balance, floor = core.clearing_balances.get(r.bank, 0), core.config.clearing_floor(r.bank)
+    if balance - r.amount_fen < floor:
+        return (f"PayAmt {fen_to_str(r.amount_fen)} would take the clearing account of bank {r.bank} from "
+                f"{fen_to_str(balance)} below its floor {fen_to_str(floor)}")
+    return None
+
+
+# Checked in order; the first failure is the answer. (003 §35: returned by the original channel;
+# 004 part 3 §8(5), §9(9).) Only a refund debits a bank's clearing account, so the floor is checked here.
+REFUND_RULES: tuple[RefundRule, ...] = (
+    RefundRule("refund-unmatched", _f_matched, "a refund returns a payment this bank had cleared"),
+    RefundRule("already-refunded", _f_not_refunded, "money comes back once"),
+    RefundRule("refund-exceeds-payment", _f_amount, "no more than was cleared and not yet refunded"),
+    RefundRule("below-clearing-floor", _f_floor, "the bank's clearing account stays at or above its floor"),
+)
+
+
 # ---------------------------------------------------------------- the core
 
 
@@ -340,12 +487,16 @@ class PbocCore:
         self.rejected_notices: list[tuple[str, str, str]] = []  # (key, code, message)
         self.reconciliation_results: dict[str, tuple[str, str]] = {}  # 3502 key → (result, remark)
         self.tsa_balance_fen = 0
+        self.cleared: dict[ClearedKey, Cleared] = {}  # what refunds are matched against (module doc)
+        self.clearing_balances: dict[str, int] = {}  # bank code → its clearing account, as the core moved it
         self.movements: dict[dt.date, list[Movement]] = {}
         self.statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
         self._decisions: dict[VoucherKey, _Decision] = {}
         self._banks: set[str] = set()
         self._notice_keys: set[VoucherKey] = set()
         self._bank_names: dict[str, str] = {}
+        self.refused_sends: list[tuple[str, str]] = []  # (voucher key, code) the gateway refused
+        self.refused_by_books: list[tuple[str, str]] = []  # (voucher key, code) the ledger refused
         self._started = False
         self._first_day: dt.date | None = None  # the first business day whose books the core kept
         self._next_close: dt.date | None = None
@@ -359,7 +510,8 @@ class PbocCore:
         effects.append(WakeAt(at(self._next_close, self.clock_config.bank_system_close)))
         return effects
 
-    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime) -> list[Effect]:
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
+                   return_reason: str | None = None) -> list[Effect]:
         effects = self._catch_up(now)
         vtcode = doc.vtcode
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
@@ -381,6 +533,56 @@ class PbocCore:
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
 
+    def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
+        """Put the records right after a refusal (see the module doc)."""
+        if refusal.source == "gateway":
+            self.refused_sends.extend((str(e.key), refusal.code) for e in refusal.sends())
+            return []
+        effects: list[Effect] = []
+        receipts = {e.key.original(): e for e in refusal.sends() if e.flag == 1}
+        for effect in refusal.dropped:
+            if isinstance(effect, OpenAccount):
+                self._banks.discard(effect.account.id.removeprefix("pboc:clearing:"))
+            elif isinstance(effect, PostTransfer):
+                effects += self._unmove(effect.transfer, refusal, receipts, now)
+        return effects
+
+    def _unmove(self, t: Transfer, refusal: Refusal, receipts: Mapping[VoucherKey, SendVoucher],
+                now: dt.datetime) -> list[Effect]:
+        """Undo a TSA movement the ledger refused; a refused clearing becomes a rejection."""
+        if t.id == "pboc:opening:tsa":
+            self.tsa_balance_fen -= t.amount_fen
+            return []
+        moves = self.movements.get(t.business_date) if t.business_date is not None else None
+        move = next((m for m in moves or [] if m.transfer_id == t.id), None)
+        if moves is None or move is None:
+            return []
+        moves.remove(move)
+        self.tsa_balance_fen += move.amount_fen if move.direction == "D" else -move.amount_fen
+        self.clearing_balances[move.bank_code] = (self.clearing_balances.get(move.bank_code, 0)
+                                                  + (-move.amount_fen if move.direction == "D" else move.amount_fen))
+        key, receipt = move.ref, receipts.get(move.ref)
+        decided = self._decisions.get(key)
+        if decided is not None:
+            self._unmatch(decided, refund=move.kind == "refund")
+        reason = f"{refusal.code}: the books refused it: {refusal.message}"
+        if move.kind == "refund" or receipt is None:
+            self.refused_by_books.append((str(key), refusal.code))
+            self._decisions.pop(key, None)
+            return []
+        line = self.quotas.get((move.bank_code, move.pay_type, parse_ymd(receipt.head.get("ClearDate", ""))))
+        if line is not None:
+            if move.kind == "reserve-replenishment":
+                line.replenished_fen -= move.amount_fen
+            else:
+                line.used_fen -= move.amount_fen
+        decision = _Decision((), {"XClearDate": format_ymd(now.date()), "XClearAmt": "0.00",
+                                  "XPbocSerialNo": self._next_serial("RJ", now.date())}, return_reason=reason)
+        self._decisions[key] = decision
+        head = {**receipt.head, **decision.xfields}
+        return [SendVoucher(receipt.vtcode, 1, head, receipt.details, "bank", return_reason=reason,
+                            original=receipt.original, encoding=receipt.encoding)]
+
     # --- snapshots ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -391,6 +593,11 @@ class PbocCore:
             "started": self._started, "first_day": date_to_plain(self._first_day),
             "next_close": date_to_plain(self._next_close), "serial": self._serial,
             "tsa_balance_fen": self.tsa_balance_fen,
+            "cleared": [[list(k), {"bank": c.bank, "pay_type": c.pay_type, "cleared_fen": c.cleared_fen,
+                                   "refunded_fen": c.refunded_fen,
+                                   "clearing": None if c.clearing is None else list(c.clearing)}]
+                        for k, c in self.cleared.items()],
+            "clearing_balances": dict(self.clearing_balances),
             "quotas": [{"bank": bank, "pay_type": pay_type, "day": date_to_plain(day),
                         "notified_fen": line.notified_fen, "used_fen": line.used_fen,
                         "replenished_fen": line.replenished_fen, "notices": list(line.notices)}
@@ -406,9 +613,12 @@ class PbocCore:
                 for m in moves]] for day, moves in self.movements.items()],
             "decisions": [[key_to_plain(k), {
                 "transfers": [transfer_to_plain(t) for t in d.transfers], "xfields": dict(d.xfields),
-                "return_reason": d.return_reason, "advice": None if d.advice is None else dict(d.advice)}]
+                "return_reason": d.return_reason, "advice": None if d.advice is None else dict(d.advice),
+                "matched": [[list(mk), fen] for mk, fen in d.matched]}]
                 for k, d in self._decisions.items()],
             "statements": [send_to_plain(e) for e in self.statements],
+            "refused_sends": [list(r) for r in self.refused_sends],
+            "refused_by_books": [list(r) for r in self.refused_by_books],
         }
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
@@ -419,6 +629,10 @@ class PbocCore:
         self._next_close = date_from_plain(data["next_close"])
         self._serial = int(data["serial"])
         self.tsa_balance_fen = int(data["tsa_balance_fen"])
+        self.cleared = {_cleared_key(k): Cleared(c["bank"], c["pay_type"], int(c["cleared_fen"]), int(c["refunded_fen"]),
+                                                 None if c["clearing"] is None else _cleared_key(c["clearing"]))
+                        for k, c in data["cleared"]}
+        self.clearing_balances = {bank: int(fen) for bank, fen in data["clearing_balances"].items()}
         self.quotas = {(q["bank"], q["pay_type"], date_from_plain(q["day"])): QuotaLine(
             int(q["notified_fen"]), int(q["used_fen"]), int(q["replenished_fen"]), list(q["notices"]))
             for q in data["quotas"]}
@@ -435,8 +649,11 @@ class PbocCore:
                                    for m in moves]
         self._decisions = {key_from_plain(k): _Decision(
             tuple(transfer_from_plain(t) for t in d["transfers"]), dict(d["xfields"]), d["return_reason"],
-            None if d["advice"] is None else dict(d["advice"])) for k, d in data["decisions"]}
+            None if d["advice"] is None else dict(d["advice"]),
+            tuple((_cleared_key(mk), int(fen)) for mk, fen in d["matched"])) for k, d in data["decisions"]}
         self.statements = [send_from_plain(e) for e in data["statements"]]
+        self.refused_sends = [(k, c) for k, c in data.get("refused_sends", [])]
+        self.refused_by_books = [(k, c) for k, c in data.get("refused_by_books", [])]
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], config: PbocConfig, calendar: BusinessCalendar,
@@ -528,6 +745,7 @@ class PbocCore:
             urgent=doc.get("UrgentFlag") == "1",
             amount_fen=doc.amount_fen("PayAmt"),
             detail_sum_fen=sum(parse_fen(d.get("PayAmt", "")) for d in details) if details else None,
+            payments=tuple((d["VoucherNo"], parse_fen(d.get("PayAmt", ""))) for d in details if d.get("VoucherNo")),
         )
 
     def check_clearing(self, r: _Request, now: dt.datetime) -> tuple[str, str] | None:
@@ -559,7 +777,57 @@ class PbocCore:
         opens, transfer = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
         return self._decide(key, doc, opens, _Decision(
             (transfer,), {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
-                          "XPbocSerialNo": serial}))
+                          "XPbocSerialNo": serial}, matched=self._record_cleared(r)))
+
+    def _record_cleared(self, r: _Request) -> tuple[tuple[ClearedKey, int], ...]:
+        """Remember what an accepted request cleared: itself, and each payment its details name."""
+        own: ClearedKey = (r.key.adm_div_code, "2301", r.key.voucher_no)
+        added: dict[ClearedKey, int] = {own: r.amount_fen}
+        vtcode = PAYMENT_VTCODE.get(r.pay_type, "")
+        for voucher_no, fen in r.payments if vtcode else ():
+            payment: ClearedKey = (r.key.adm_div_code, vtcode, voucher_no)
+            added[payment] = added.get(payment, 0) + fen
+        for item_key, fen in added.items():
+            item = self.cleared.get(item_key)
+            if item is None:
+                while len(self.cleared) >= CLEARED_MAX:
+                    self.cleared.pop(next(iter(self.cleared)))
+                item = self.cleared[item_key] = Cleared(r.bank, r.pay_type, 0,
+                                                        clearing=None if item_key == own else own)
+            item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
+        return tuple(added.items())
+
+    def _unmatch(self, decision: _Decision, *, refund: bool) -> None:
+        """Take back what a decision did to `cleared` (the books refused its movement)."""
+        for item_key, fen in decision.matched:
+            item = self.cleared.get(item_key)
+            if item is None:
+                continue  # forgotten since (CLEARED_MAX)
+            if refund:
+                item.refunded_fen -= fen
+            else:
+                item.cleared_fen -= fen
+                if item.cleared_fen <= 0 and item.refunded_fen == 0:
+                    del self.cleared[item_key]
+
+    def refund_targets(self, ori: ClearedKey) -> list[tuple[ClearedKey, Cleared]]:
+        """What a refund of `ori` counts against: `ori` itself and, for a payment, the 2301 that
+        cleared it (when still known)."""
+        item = self.cleared.get(ori)
+        if item is None:
+            return []
+        targets = [(ori, item)]
+        if item.clearing is not None and item.clearing in self.cleared:
+            targets.append((item.clearing, self.cleared[item.clearing]))
+        return targets
+
+    def check_refund(self, r: _RefundRequest) -> tuple[str, str] | None:
+        """(code, message) of the first refund rule the request breaks, or None."""
+        for rule in REFUND_RULES:
+            message = rule.check(self, r)
+            if message is not None:
+                return rule.code, message
+        return None
 
     # --- refunds ------------------------------------------------------------------------
 
@@ -568,6 +836,16 @@ class PbocCore:
         if not (self.calendar.is_business_day(day) and now.time() < self.clock_config.bank_system_close):
             day = self.calendar.next_business_day(day)
         amount = doc.amount_fen("PayAmt")
+        r = _RefundRequest(key, doc.get("PayBankCode"), doc.get("PayTypeCode"),
+                           (doc.get("AdmDivCode"), doc.get("OriVtCode"), doc.get("OriVoucherNo")), amount)
+        refusal = self.check_refund(r)
+        if refusal is not None:
+            return self._decide(key, doc, [], _Decision(
+                (), {"XRefundDate": format_ymd(now.date()), "XRefundAmt": "0.00"},
+                return_reason=f"{refusal[0]}: {refusal[1]}"))
+        matched = tuple((item_key, amount) for item_key, _ in self.refund_targets(r.ori))
+        for item_key, _ in matched:
+            self.cleared[item_key].refunded_fen += amount
         opens, transfer = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
         serial = self._next_serial("RH", now.date())
         head = {
@@ -581,7 +859,8 @@ class PbocCore:
             "AcctName": self.config.tsa_acct_name, "PbocSerialNo": serial, "PayAmt": fen_to_str(amount),
         }
         return self._decide(key, doc, opens, _Decision(
-            (transfer,), {"XRefundDate": format_ymd(day), "XRefundAmt": fen_to_str(amount)}, advice=head))
+            (transfer,), {"XRefundDate": format_ymd(day), "XRefundAmt": fen_to_str(amount)}, advice=head,
+            matched=matched))
 
     # --- shared helpers -------------------------------------------------------------------
 
@@ -598,6 +877,7 @@ class PbocCore:
         debit, credit = ((TSA_ACCOUNT, clearing_account(bank)) if direction == "D"
                          else (clearing_account(bank), TSA_ACCOUNT))
         transfer = Transfer(transfer_id, debit, credit, amount, kind, str(key), day)
+        self.clearing_balances[bank] = self.clearing_balances.get(bank, 0) + (amount if direction == "D" else -amount)
         self.tsa_balance_fen += amount if direction == "C" else -amount
         self.movements.setdefault(day, []).append(Movement(
             day, direction, amount, bank, self._bank_names[bank], doc.get("PayTypeCode"), kind, key, transfer_id))
@@ -688,3 +968,7 @@ class PbocCore:
             for i, ((bank, pay_type), amount) in enumerate(sorted(debits.items()), start=1))
         return SendVoucher("3502", 0, head, details, "treasury")
 
+
+def _cleared_key(value: Any) -> ClearedKey:
+    adm, vtcode, no = value
+    return str(adm), str(vtcode), str(no)

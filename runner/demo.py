@@ -1,15 +1,17 @@
 """The demo world: the whole business for a few business days, through the real gateway, in seconds.
 
-No services: an in-process bus, SQLite files in a temporary directory (or `--dir`), a
-simulated business clock, a development world with real keys and signatures. The treasury
-(`treasury_sim`) sends quota notices to the central bank (`pboc_sim`) and payment vouchers to
-two agent banks (`bank_sim`); the banks pay, return receipts, file clearing requests before the
-cutoff, advance late payments from their reserve and have it replenished the next business
-morning; the central bank clears against the quota and sends its daily TSA statement.
+No services: an in-process bus, SQLite files in a temporary directory (or `--dir`), simulated
+business time, a development world with real keys and signatures derived from the seed. The
+treasury (`treasury_sim`) sends quota notices to the central bank (`pboc_sim`) and payment
+vouchers to two agent banks (`bank_sim`); the banks pay, return receipts, file clearing requests
+before the cutoff, advance late payments from their reserve and have it replenished the next
+business morning; the central bank clears against the quota and sends its daily TSA statement.
 
-The clock moves from one wake time to the next; at each stop the run waits until every
-participant is idle and every delivered message is acked (the outbox holds nothing `ready`),
-so the business order is exact and a seed replays the same way.
+The run is driven by the deterministic simulation engine (`sim.engine.SimEngine`): time jumps
+from one due wake-up to the next, and at each one every delivery is handled before time moves on
+(a fixed point), so the business order is exact and a seed replays byte for byte: the report's
+`run.journal_digest` (SHA-256 over every journaled message in order) is the same on every run
+of the same seed, vouchers and days.
 
 At the end it prints a table per day, every ledger balance, the invariants and the trace of
 one voucher; exit 0 only if every invariant held.
@@ -17,44 +19,76 @@ one voucher; exit 0 only if every invariant held.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPENING_TSA_FEN", "QUIESCE_REAL_S_MAX", "RESERVE_FEN", "START_HOUR", "simulate"]
+__all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "START_HOUR", "DemoWorld", "build_world", "simulate"]
 
 OPENING_TSA_FEN = 500_000_000_00  # 500 million yuan in the treasury single account
 RESERVE_FEN = 20_000_000_00  # each bank's clearing reserve
-QUIESCE_REAL_S_MAX = 60.0  # real seconds one business-time step may take to settle before the run gives up
-QUIESCE_POLL_S = 0.002
 START_HOUR = dt.time(8, 0)
 
 
-# ---------------------------------------------------------------------------------- the run
+# ---------------------------------------------------------------------------------- the world
 
 
-async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
-                   progress: Any = None) -> dict[str, Any]:
+@dataclass
+class DemoWorld:
+    """Everything one demo run is made of (what `build_world` opened and `close` closes)."""
+
+    world: Any  # runner.world.DevWorld
+    clock: Any  # sim.clock.SimClock
+    gateway: Any  # gateway.service.Gateway
+    engine: Any  # sim.engine.SimEngine
+    tcore: Any
+    pcore: Any
+    bcores: dict[str, Any]
+    tshell: Any
+    pshell: Any
+    bshells: dict[str, Any]
+    ledgers: dict[str, Any]
+    clients: dict[str, Any]
+    run_days: list[dt.date]
+    final_day: dt.date
+    end: dt.datetime
+    closes: dict[dt.datetime, dt.date]
+    milestones: set[dt.time]
+    dbs: list[Any] = field(default_factory=list)
+
+    @property
+    def shells(self) -> list[Any]:
+        return [self.tshell, self.pshell, *self.bshells.values()]
+
+    async def close(self) -> None:
+        for client in self.clients.values():
+            await client.__aexit__(None, None, None)
+        await self.gateway.stop()
+        for db in self.dbs:
+            await db.close()
+
+
+async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date) -> DemoWorld:
+    """The demo's participants, gateway, ledgers, shells and engine, under `root` (not started)."""
     from bank_sim.core import BankConfig, BankCore
     from bank_sim.shell import BankShell
     from business_time.calendar import BusinessCalendar
     from business_time.clock import ClockConfig, at
-    from client import GatewayClient
-    from gateway.clock import BusinessClock
     from gateway.service import Gateway
     from ledger.store import Ledger
     from pboc_sim.core import PbocConfig, PbocCore
     from pboc_sim.shell import PbocShell
     from runner.world import DevWorld
+    from sim.clock import SimClock
+    from sim.engine import SimEngine, engine_client
     from storage.db import open_database
     from treasury_sim.core import TreasuryConfig, TreasuryCore
     from treasury_sim.shell import TreasuryShell
 
-    started = time.monotonic()
-    world = DevWorld.create(root / "world")
+    world = DevWorld.create(root / "world", seed=seed)
     calendar = BusinessCalendar.default()
     cc = ClockConfig()
     banks = [(p.id, p.bank_codes[0], p.name) for p in world.banks]
@@ -65,10 +99,9 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     run_days = list(tcore.days)
     final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
     closes = {at(d, cc.bank_system_close): d for d in [*run_days, final_day]}
-    end = at(final_day, cc.bank_system_close)
-    clock = BusinessClock.simulated(calendar, cc, at(run_days[0], START_HOUR))
+    clock = SimClock(calendar, cc, at(run_days[0], START_HOUR))
 
-    dbs = []
+    dbs: list[Any] = []
     gw_db = await open_database(str(root / "gateway.db"))
     dbs.append(gw_db)
     gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
@@ -83,67 +116,49 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     bcores = {bid: BankCore(code, BankConfig(bank_name=name, adm_div_code=world.adm_div_code,
                                              reserve_fen=RESERVE_FEN), calendar, cc)
               for bid, code, name in banks}
-    clients = {pid: GatewayClient.bus(gateway, pid) for pid in world.participants}
+    clients = {pid: engine_client(gateway, pid) for pid in world.participants}
     for client in clients.values():
         await client.__aenter__()
     pshell = PbocShell(pcore, clients[world.pboc.id], ledgers[world.pboc.id], world.signer(world.pboc.id), clock)
     bshells = {bid: BankShell(bcores[bid], clients[bid], ledgers[bid], world.signer(bid), clock) for bid in bcores}
     tshell = TreasuryShell(tcore, clients[world.treasury.id], world.signer(world.treasury.id), clock)
-    shells = [tshell, pshell, *bshells.values()]
-    tasks = [asyncio.create_task(s.run()) for s in shells]
+    engine = SimEngine(clock, [tshell, pshell, *bshells.values()])
+    bank_config = next(iter(bcores.values())).config
+    milestones = {tcore.config.quota_time, bank_config.replenish_time, bank_config.open_time,
+                  bank_config.filing_time}
+    return DemoWorld(world, clock, gateway, engine, tcore, pcore, bcores, tshell, pshell, bshells, ledgers, clients,
+                     run_days, final_day, at(final_day, cc.bank_system_close), closes, milestones, dbs)
 
-    async def quiesce() -> bool:
-        deadline = time.monotonic() + QUIESCE_REAL_S_MAX
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0)
-            if all(s.idle for s in shells):
-                counts = await gateway.outbox.counts()
-                if counts.get("ready", 0) == 0 and all(s.idle for s in shells):
-                    return True
-            await asyncio.sleep(QUIESCE_POLL_S)
-        return False
 
-    snapshots: dict[dt.date, dict[str, Any]] = {}
-    settled = True
+# ---------------------------------------------------------------------------------- the run
+
+
+async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    started = time.monotonic()
+    w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start)
     try:
-        for _ in range(int(QUIESCE_REAL_S_MAX / QUIESCE_POLL_S)):  # each shell's first tick
-            if all(s.wake is not None for s in shells if s is not tshell):
-                break
-            await asyncio.sleep(QUIESCE_POLL_S)
-        settled = await quiesce()
+        snapshots: dict[dt.date, dict[str, Any]] = {}
         last_hour = ""
-        bank_config = next(iter(bcores.values())).config
-        milestones = {tcore.config.quota_time, bank_config.replenish_time, bank_config.open_time,
-                      bank_config.filing_time}
-        while settled:
-            nxt = clock.next_wake()
-            if nxt is None or nxt > end:
-                break
-            await clock.advance_to(nxt)
-            settled = await quiesce()
-            if nxt in closes:
-                snapshots[closes[nxt]] = await _snapshot(ledgers, world.pboc.id)
-            milestone = nxt in closes or nxt.time() in milestones
+        await w.engine.start()
+        while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
+            await w.engine.run_until(nxt)
+            if nxt in w.closes:
+                snapshots[w.closes[nxt]] = await _snapshot(w.ledgers, w.world.pboc.id)
+            milestone = nxt in w.closes or nxt.time() in w.milestones
             if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
-                progress(_progress(nxt, tcore, bcores, pcore, nxt in closes))
+                progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
                 last_hour = f"{nxt:%Y%m%d%H}"
-        if settled and clock.now() < end:
-            await clock.advance_to(end)
-            settled = await quiesce()
-        report = await _report(world, tcore, pcore, bcores, shells, ledgers, snapshots, run_days, final_day,
-                               clients[world.treasury.id], settled)
+        await w.engine.run_until(w.end)
+        ready = (await w.gateway.outbox.counts()).get("ready", 0)
+        report = await _report(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots, w.run_days,
+                               w.final_day, w.clients[w.world.treasury.id], ready)
+        digest = await w.gateway.journal_digest()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for client in clients.values():
-            await client.__aexit__(None, None, None)
-        await gateway.stop()
-        for db in dbs:
-            await db.close()
-    report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in run_days],
-                     "replenishment_day": final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
-                     "dir": str(root)}
+        await w.close()
+    report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
+                     "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
+                     "dir": str(root), "journal_digest": digest}
     return report
 
 
@@ -176,7 +191,7 @@ def _yuan(fen: int) -> str:
 
 async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], shells: Sequence[Any],
                   ledgers: dict[str, Any], snapshots: dict[dt.date, dict[str, Any]], run_days: list[dt.date],
-                  final_day: dt.date, treasury_client: Any, settled: bool) -> dict[str, Any]:
+                  final_day: dt.date, treasury_client: Any, ready: int) -> dict[str, Any]:
     from ledger.model import AccountFlags
     from ledger.store import HISTORY_LIMIT_MAX
     from messages.envelope import VoucherKey
@@ -184,12 +199,11 @@ async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], sh
 
     accepted_keys: set[str] = set()
     refused: list[str] = []
-    for effect, results in tshell_sent(shells):
-        if effect.vtcode in ("5201", "8202"):
-            if all(r.ok for r in results):
-                accepted_keys.add(effect.head["VoucherNo"])
-            else:
-                refused.append(effect.head["VoucherNo"])
+    for v in tcore.sent_vouchers():  # the gateway's refusals came back to the treasury core
+        if v.refused is None:
+            accepted_keys.add(v.voucher_no)
+        else:
+            refused.append(v.voucher_no)
     payments = [p for core in bcores.values() for p in core.payments.values()]
     filings = [f for core in bcores.values() for f in core.filings.values()]
 
@@ -251,8 +265,8 @@ async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], sh
     def check(name: str, ok: bool, detail: str) -> None:
         inv[name] = {"ok": bool(ok), "detail": detail}
 
-    check("run_settled", settled, "every step settled (all messages delivered and acked)" if settled
-          else f"a step did not settle within {QUIESCE_REAL_S_MAX} s")
+    check("run_settled", ready == 0, "every step settled (all messages delivered and acked)" if ready == 0
+          else f"{ready} messages journaled but never acked by their recipient")
     sums = {o: sum(v["balance_fen"] for v in b.values()) for o, b in balances.items()}
     check("ledger_sums_to_zero", all(s == 0 for s in sums.values()) and all(e is None for e in ledger_ok.values()),
           "; ".join(f"{o}: sum {_yuan(s)}" + (f" ({ledger_ok[o]})" if ledger_ok[o] else "") for o, s in sums.items()))
@@ -327,9 +341,3 @@ async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], sh
 
     return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv,
             "balances": balances, "trace": trace}
-
-
-def tshell_sent(shells: Sequence[Any]) -> list[Any]:
-    return [item for s in shells if s.role == "treasury" for item in s.sent]
-
-

@@ -72,11 +72,19 @@ class DevWorld:
     @classmethod
     def create(cls, root: str | Path, *, adm_div_code: str = ADM_DIV_CODE,
                banks: Sequence[tuple[str, str, str]] = DEFAULT_BANKS, algorithm: str = "ecdsa",
-               delivery: str = "pull") -> DevWorld:
+               delivery: str = "pull", seed: int | None = None) -> DevWorld:
+        """A new world under `root` (its key files are replaced).
+
+        With `seed` (ECDSA only), the CA's and every participant's key pair, certificate serial
+        (the `SN` written into vouchers) and validity are derived from the seed and the
+        participant id (`messages.keys`): the same seed gives the same certificate and key bytes,
+        and with RFC 6979 signatures the same signed vouchers, on every run. Tokens and MQTT
+        passwords stay random: they never reach a voucher or the journal.
+        """
         root = Path(root)
         keys = root / "keys"
         keys.mkdir(parents=True, exist_ok=True)
-        create_ca(keys, algorithm=algorithm, force=True)
+        create_ca(keys, algorithm=algorithm, force=True, seed=seed)
         specs: list[tuple[str, Role, str, tuple[str, ...]]] = [
             (f"treasury-{adm_div_code}", "treasury", "示例市财政局国库支付中心", ()),
             (f"pboc-{adm_div_code}", "pboc", "示例市人民银行国库", ()),
@@ -86,7 +94,7 @@ class DevWorld:
         registry_entries = []
         for pid, role, name, codes in specs:
             files = issue_participant(keys, participant_id=pid, role=role, ca_dir=keys, algorithm=algorithm,
-                                      force=True)
+                                      force=True, seed=seed)
             token, mqtt_password = new_secret(), new_secret()
             made[pid] = WorldParticipant(pid, role, name, files.key, files.cert, token, mqtt_password, codes)
             registry_entries.append(Participant(

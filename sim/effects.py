@@ -15,6 +15,12 @@ values. The shell (`sim.shell.SimShell`) performs them in order:
 
 A core lists ledger effects before the sends that depend on them, so a receipt goes out only
 once the money it reports has moved.
+
+What did not happen comes back to the core as an input, a `Refusal` (`SimCore.on_refused`): the
+ledger refused a call's ledger work (none of that call's ledger work is applied, and its sends are
+dropped with it: no receipt for money that did not move), or the gateway refused a send. The core
+puts its own records right (a payment marked refused, a clearing decision turned into a
+rejection, ...) so its state never runs ahead of its books, and may answer with more effects.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from messages.envelope import VoucherKey
 from messages.errors import CODES
 from messages.voucher import build_voucher
 
-__all__ = ["Alarm", "Effect", "OpenAccount", "PostTransfer", "SendVoucher", "WakeAt"]
+__all__ = ["Alarm", "Effect", "OpenAccount", "PostTransfer", "Refusal", "SendVoucher", "WakeAt", "registered_code"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,11 @@ class PostTransfer:
 @dataclass(frozen=True, slots=True)
 class SendVoucher:
     """A voucher to sign and send. For a receipt (flag 1), `head`/`details` are the original's
-    with the X-fields filled (exactly what `fill_receipt` builds) and `original` its bytes."""
+    with the X-fields filled (exactly what `fill_receipt` builds) and `original` its bytes.
+
+    `data`: the voucher's bytes when the core holds them already (a planned voucher): `render()`
+    returns them as they are, and `head` need only name the key (AdmDivCode, StYear, VoucherNo);
+    rendering a head and details back into the same bytes would cost a parse and a build."""
 
     vtcode: str
     flag: int
@@ -55,6 +65,7 @@ class SendVoucher:
     return_reason: str | None = None
     original: bytes | None = None
     encoding: str = "UTF-8"
+    data: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.flag not in (0, 1):
@@ -75,6 +86,8 @@ class SendVoucher:
 
     def render(self) -> bytes:
         """The voucher bytes (pure: elements in XSD order, in the original's encoding)."""
+        if self.data is not None:
+            return self.data
         return build_voucher(self.vtcode, self.head, self.details, encoding=self.encoding)
 
 
@@ -97,3 +110,36 @@ class Alarm:
 
 
 Effect = OpenAccount | PostTransfer | SendVoucher | WakeAt | Alarm
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Feedback to a core: effects it asked for that did not happen.
+
+    `source` "ledger": the books refused the ledger work of one core call; `dropped` holds all of
+    that call's ledger effects (none was applied) and its sends (none was sent). "gateway": the
+    gateway refused a send; `dropped` is that one `SendVoucher`. `code` is the refusal's own code
+    when it is registered in `messages.errors.CODES`, else `unknown-code` (the original is in
+    `message`): a code is never relabelled as another one."""
+
+    source: str  # "ledger" | "gateway"
+    code: str
+    message: str
+    dropped: tuple[Effect, ...]
+
+    def __post_init__(self) -> None:
+        if self.source not in ("ledger", "gateway"):
+            raise ValueError(f"a refusal comes from the ledger or the gateway, not {self.source!r}")
+        if self.code not in CODES:
+            raise ValueError(f"unregistered refusal code {self.code!r}")
+
+    def transfers(self) -> list[Transfer]:
+        return [e.transfer for e in self.dropped if isinstance(e, PostTransfer)]
+
+    def sends(self) -> list[SendVoucher]:
+        return [e for e in self.dropped if isinstance(e, SendVoucher)]
+
+
+def registered_code(code: str | None) -> str:
+    """`code` if it is a registered code, else the generic `unknown-code` (never another one)."""
+    return code if code is not None and code in CODES else "unknown-code"

@@ -1,63 +1,56 @@
 """`SimShell`: the thin async shell around a simulator's sans-IO core; the only place that awaits.
 
 It owns a `GatewayClient`, a `Ledger` (or None for a core that keeps no books), a signer, the
-participant's role and a business clock, and feeds the core:
+participant's role and a clock, and feeds the core (`SimCore`, below) its inputs:
 
-* inbox loop: delivery → parse → `core.on_voucher(doc, flag, clock.now())` → commit → send → ack.
-* time loop: sleep on the clock until the core's latest `WakeAt`, then `core.on_time(now)` →
-  commit → send. A WakeAt earlier than the one the loop sleeps for restarts the sleep.
+* `tick(now)`: `core.on_time(now)`;
+* `handle(deliveries)`: a batch of deliveries, each `core.on_voucher(doc, flag, now, return_reason)`;
+* what did not happen comes back as `core.on_refused(refusal, now)` (see `sim.effects.Refusal`).
 
-Core calls and their effects are serialized by one lock, so the two loops never interleave.
+Two drivers use these steps. The simulation engine (`sim.engine.SimEngine`) calls them from one
+coroutine, in an order fixed by simulated time: deterministic, nothing polls. `run()` is the live
+driver, for a shell beside a running gateway on a live or hand-advanced `BusinessClock`: an
+inbox loop and a time loop (asleep on the clock until the core's `WakeAt`), serialized by a lock.
 
-**Durability (nothing acknowledged is ever lost).** A core keeps its state in memory; the shell
-keeps a copy of it, `core.snapshot()` as JSON, in the participant's own database (its ledger's,
-or the `db=` given for a core without books), table `sim_state`, one row per participant. Each
-core call (a delivery or an on_time round) is performed as:
+**Wake-ups.** `wake` is the time the core asked to be woken at: an `on_time` answer replaces it
+(no `WakeAt` means: do not wake me, only an input will), an input's `WakeAt` replaces it, an input
+without one leaves it. A core with no wake is never ticked.
 
-1. **commit**: one transaction holding that call's ledger work (`OpenAccount`, `PostTransfer`
-   batches, in order) and the snapshot taken after the call, together with the sends the call
-   asked for (the *pending sends*);
-2. **send**: the pending sends, in order, batched into envelopes;
-3. **ack** the delivery (inbox loop).
+**One batch = one transaction, before the ack.** The calls of a batch (a tick, or up to a page of
+deliveries, plus any refusals fed back) are performed as:
 
-So a receipt goes out only once the money it reports has moved, and a delivery is acked only
-once its effect on the core's state is durable. On start the shell restores the core from the
-stored snapshot and sends the pending sends of the last committed call again: a crash after the
-commit but before (or during) the sends loses none of them. A re-send is byte-identical (the
-voucher is rendered from plain data; the signature is not part of the gateway's identity of a
-voucher), so the gateway answers it `duplicate`. A crash after the commit but before the ack
-means redelivery: the restored core answers a voucher it already decided with the same effects
-(same receipt bytes, same transfer id: the ledger applies it once). A crash before the commit
-loses nothing that was acked or sent: the core restarts from the previous snapshot and the
-delivery comes again. An unexpected exception in a core call or a commit leaves the in-memory
-core ahead of its snapshot: it ends the loops, like a crash, and the shell is to be started
-anew over the same database.
+1. **commit** one transaction: the ledger work of every call (transfers in batches of up to
+   TRANSFER_BATCH_MAX, an `OpenAccount` ending a batch), every call's input appended to the
+   core's input log, and the batch's sends kept as the *pending sends* (`sim.store.SimStore`);
+2. **send**: the sends, in order, in envelopes of up to SEND_BATCH_MAX bodies;
+3. **ack** the deliveries.
 
-The core's protocol (`SimCore`): `on_time(now)`, `on_voucher(doc, flag, now)`, `snapshot()` and
-`load_snapshot(data)`; a core whose `on_voucher` also takes `return_reason=` is given the body's
-Return_Reason (how a refusal comes back on a receipt). The plain-data codecs the cores build
-their snapshots with (dates, voucher keys, transfers, vouchers to send) live here too.
+So a receipt goes out only once the money it reports has moved, and a delivery is acked only once
+its effect on the core's state is durable. On start the shell restores the core (snapshot + the
+inputs logged since, replayed) and sends the pending sends again: a crash between commit and send
+loses none of them. A re-send is byte-identical (rendered from plain data), so the gateway
+answers it `duplicate`. A crash after the commit but before the ack means redelivery: the core
+answers a voucher it already decided with the same effects (same receipt bytes, same transfer
+id: the ledger applies it once). A crash before the commit loses nothing that was acked or sent.
+An unexpected exception in a core call or a commit leaves the in-memory core ahead of its stored
+state: it ends the shell, like a crash; a new shell over the same database carries on.
 
-Batching, for throughput: the sends of one call go out in envelopes of at most SEND_BATCH_MAX
-bodies and its transfers in atomic ledger batches of at most TRANSFER_BATCH_MAX (an
-`OpenAccount` ends a batch), all inside the call's one transaction.
-
-A ledger refusal (overdraft, conflict) means the core's picture and the books disagree: the
-shell raises an `Alarm`, skips the rest of that call's ledger work and the sends listed after
-the refused effect (no receipt for money that did not move), still commits the snapshot, and
-acks, since a redelivery would be refused the same way. The refused batch is not applied (the
-ledger refuses before writing); ledger work listed before it is.
+**Refusals.** The ledger refuses (overdraft, conflict...) before it writes anything, and the
+batch's ledger work normally goes through in a few large ledger calls. When one is refused the
+transaction is rolled back, the core is restored to its last committed state, and the batch is
+done again call by call, each call's ledger work atomic (a savepoint): a refused call's ledger
+work is not applied, its sends are dropped, and the core is told (`on_refused`). A send the
+gateway refuses is told the same way, after the sends. Refusals carry their real code (or
+`unknown-code`), never another one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
-import json
-import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections import deque
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -65,99 +58,123 @@ from client import Delivery, GatewayClient, SendResult
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
-from messages.envelope import VoucherBody, encode_envelope, parse_envelope
-from messages.errors import CODES, InputError, StateError
+from messages.envelope import VoucherKey, encode_envelope, parse_envelope
+from messages.errors import InputError
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
-from sim.snapshot import send_from_plain, send_to_plain
+from sim.effects import (
+    Alarm,
+    Effect,
+    OpenAccount,
+    PostTransfer,
+    Refusal,
+    SendVoucher,
+    WakeAt,
+    registered_code,
+)
+from sim.store import Input, SimStore
 from storage.db import Database, Tx
 
-__all__ = ["SEND_BATCH_MAX", "SIM_STATE_SCHEMA", "SNAPSHOT_FORMAT", "SimCore", "SimShell"]
+__all__ = ["FEEDBACK_ROUNDS_MAX", "SEND_BATCH_MAX", "Clock", "SimCore", "SimShell", "SleepingClock"]
 
 log = structlog.get_logger("tgw.sim")
 
 # Alarms kept for inspection (tests, `tgw demo`); older ones are only in the log.
 ALARMS_MAX = 10_000
-# Sends kept for inspection, as (effect, results); a demo day is a few thousand.
-SENT_MAX = 1_000_000
-# How long one inbox poll waits before looping (real seconds); short so cancellation is prompt.
+# Send results kept for inspection, the most recent ones: (voucher key, results).
+SENT_KEEP_MAX = 10_000
+# How long one live inbox poll waits before looping (real seconds); short so cancellation is prompt.
 RECEIVE_TIMEOUT_S = 1.0
 # Voucher bodies in one envelope: the gateway's HTTP path gains most up to ~100; keep an
 # envelope well under the gateway's size limit (a body is ~2-3 KB).
 SEND_BATCH_MAX = 100
-# The shape of a stored `sim_state` row's JSON (the shell's wrapper around the core's snapshot).
-SNAPSHOT_FORMAT = 1
-
-SIM_STATE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sim_state (
-    participant TEXT PRIMARY KEY,
-    snapshot TEXT NOT NULL,
-    updated_us BIGINT NOT NULL
-);
-"""
-
-_UPSERT = ("INSERT INTO sim_state (participant, snapshot, updated_us) VALUES ($1, $2, $3) "
-           "ON CONFLICT (participant) DO UPDATE SET snapshot = EXCLUDED.snapshot, updated_us = EXCLUDED.updated_us")
+# Envelopes submitted at once: the gateway's journal commits concurrent submissions as one group
+# (one fsync), which is most of a simulated batch's wall time; 10 x 100 bodies stays within the
+# journal's group of 1,024 vouchers.
+SEND_CONCURRENCY_MAX = 10
+# Refusals fed back in a row (a refusal's answer refused again...): a core that keeps asking for
+# what is refused is a bug; past this many rounds the refusal is an alarm only.
+FEEDBACK_ROUNDS_MAX = 3
+# Savepoint name for one call's ledger work on the careful path.
+_SAVEPOINT = "sim_call"
 
 
 class SimCore(Protocol):
+    """What every simulator core implements; each entry point returns effects (`sim.effects`)."""
+
     def on_time(self, now: dt.datetime) -> list[Effect]: ...
-    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime) -> list[Effect]: ...
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
+                   return_reason: str | None = None) -> list[Effect]: ...
+    def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]: ...
     def snapshot(self) -> dict[str, Any]: ...
     def load_snapshot(self, data: Mapping[str, Any]) -> None: ...
 
 
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+@runtime_checkable
+class SleepingClock(Protocol):
+    """A clock the live driver can sleep on (`gateway.clock.BusinessClock`)."""
+
+    def now(self) -> dt.datetime: ...
+    async def sleep_until(self, t: dt.datetime) -> None: ...
+    async def idle(self, waiting: Awaitable[Any]) -> Any: ...
+
+
 class _LedgerRefused(Exception):
-    pass
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class SimShell:
     def __init__(self, core: SimCore, client: GatewayClient, ledger: Ledger | None, signer: Signer, role: Role,
-                 clock: Any, *, db: Database | None = None, participant: str | None = None) -> None:
-        """`db`: where the core's snapshot is kept; by default the ledger's database. A shell
-        with neither keeps its core's state in memory only."""
+                 clock: Clock, *, db: Database | None = None, participant: str | None = None) -> None:
+        """`db`: where the core's state is kept; by default the ledger's database. A shell with
+        neither keeps its core's state in memory only."""
         self.core = core
         self.client = client
         self.ledger = ledger
         self.signer = signer
         self.role = role
         self.clock = clock
-        # The ledger's database: the snapshot must commit with the ledger work in one transaction.
+        # The ledger's database: the state must commit with the ledger work in one transaction.
         self.db: Database | None = ledger.db if ledger is not None else db
         if ledger is not None and db is not None and db is not ledger.db:
-            raise ValueError("a shell with a ledger keeps its snapshot in the ledger's database")
+            raise ValueError("a shell with a ledger keeps its state in the ledger's database")
         self.participant = participant or client.participant_id
+        self.store = SimStore(self.db, self.participant) if self.db is not None else None
         self.alarms: list[Alarm] = []
-        self.sent: list[tuple[SendVoucher, list[SendResult]]] = []
+        self.sent: deque[tuple[VoucherKey, list[SendResult]]] = deque(maxlen=SENT_KEEP_MAX)
+        self.wake: dt.datetime | None = None
         self.handled = 0  # deliveries handled and acked
-        self.restored = False  # start() found a snapshot and loaded it
-        self.commits = 0  # snapshots written
+        self.ticks = 0  # on_time calls (replays not counted)
+        self.calls = 0  # core calls (replays not counted)
+        self.commits = 0  # batches committed
+        self.replayed = 0  # inputs replayed on start
+        self.restored = False  # start() found stored state and loaded it
+        self.careful_batches = 0  # batches done again call by call after a ledger refusal
         self._started = False
         self._lock = asyncio.Lock()
         self._busy = 0
-        self._wake: dt.datetime | None = None
         self._wake_changed = asyncio.Event()
         self._sleeping_until: dt.datetime | None = None
         self._rewake = False
         self._time_task: asyncio.Task[None] | None = None
-        self._wants_reason = "return_reason" in inspect.signature(core.on_voucher).parameters
 
     @property
     def idle(self) -> bool:
-        """No core call or effect in progress (the time loop may be asleep on the clock)."""
+        """No core call or effect in progress."""
         return self._busy == 0
 
-    @property
-    def wake(self) -> dt.datetime | None:
-        return self._wake
-
-    # --- the loops ------------------------------------------------------------------------
+    # --- start --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create `sim_state` if needed, restore the core from its snapshot and send the last
-        committed call's sends again. Idempotent; `run()` calls it first."""
+        """Restore the core from its stored state (or store the fresh core's) and send the last
+        committed batch's sends again. Idempotent."""
         if self._started:
             return
         self._busy += 1
@@ -167,12 +184,247 @@ class SimShell:
                     return
                 pending = await self._restore()
                 self._started = True
-                await self._send_all(pending)
+                await self._send_and_feed_back(pending)
         finally:
             self._busy -= 1
 
+    async def _restore(self) -> list[SendVoucher]:
+        if self.store is None:
+            return []
+        await self.store.open()
+        loaded = await self.store.load()
+        if loaded is None:
+            await self.store.create(self.core.snapshot())
+            return []
+        self.core.load_snapshot(loaded.snapshot)
+        for item in loaded.inputs:
+            self._note(item, self._call(item))
+        self.replayed = len(loaded.inputs)
+        self.restored = True
+        log.info("sim.restored", role=self.role, participant=self.participant, replayed=self.replayed,
+                 pending_sends=len(loaded.pending))
+        return loaded.pending
+
+    async def _reload(self) -> None:
+        """Back to the last committed state (after a rolled-back batch)."""
+        assert self.store is not None
+        loaded = await self.store.load()
+        assert loaded is not None
+        self.core.load_snapshot(loaded.snapshot)
+        for item in loaded.inputs:
+            self._call(item)
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    async def tick(self, now: dt.datetime | None = None) -> None:
+        """`on_time` at `now` (default: the clock's now)."""
+        self._busy += 1
+        try:
+            async with self._lock:
+                self._require_started()
+                self.ticks += 1
+                await self._batch([Input.time(now or self.clock.now())])
+        finally:
+            self._busy -= 1
+
+    async def handle(self, items: Sequence[Delivery]) -> None:
+        """Feed a batch of deliveries to the core, commit, send, then ack them all."""
+        if not items:
+            return
+        self._busy += 1
+        try:
+            async with self._lock:
+                self._require_started()
+                now = self.clock.now()
+                inputs = []
+                for item in items:
+                    try:
+                        [body] = parse_envelope(item.envelope).bodies
+                        doc = parse_voucher(body.voucher)
+                    except (InputError, ValueError) as exc:  # the gateway checked it: a bug upstream
+                        self._alarm(Alarm("xsd-invalid", f"undecodable delivery {item.message_id}: {exc}",
+                                          str(item.key)))
+                        continue
+                    inputs.append(Input.voucher(now, doc, body.flag, body.return_reason))
+                await self._batch(inputs)
+                await self.client.ack(*items)
+                self.handled += len(items)
+        finally:
+            self._busy -= 1
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError(f"the {self.role} shell was not started: call start() (or run()) first")
+
+    def _call(self, item: Input) -> list[Effect]:
+        item.parsed()
+        if item.kind == "time":
+            return self.core.on_time(item.at)
+        if item.kind == "voucher":
+            assert item.doc is not None
+            return self.core.on_voucher(item.doc, item.flag, item.at, item.reason)
+        assert item.refusal is not None
+        return self.core.on_refused(item.refusal, item.at)
+
+    def _note(self, item: Input, effects: Sequence[Effect]) -> None:
+        """The wake-up the call leaves (see the module doc)."""
+        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
+        if wakes:
+            self.wake = wakes[-1]
+        elif item.kind == "time":
+            self.wake = None
+
+    # --- one batch ----------------------------------------------------------------------------
+
+    async def _batch(self, inputs: list[Input]) -> None:
+        if not inputs:
+            return
+        calls = [(item, self._call(item)) for item in inputs]
+        self.calls += len(calls)
+        try:
+            sends = await self._commit(calls)
+        except _LedgerRefused as refused:
+            log.info("sim.ledger_refused", role=self.role, participant=self.participant, error=str(refused))
+            self.careful_batches += 1
+            await self._reload()
+            calls, sends = await self._commit_careful(inputs)
+        for item, effects in calls:
+            self._note(item, effects)
+            for effect in effects:
+                if isinstance(effect, Alarm):
+                    self._alarm(effect)
+        await self._send_and_feed_back(sends)
+
+    async def _commit(self, calls: list[tuple[Input, list[Effect]]]) -> list[SendVoucher]:
+        """The fast path: the whole batch's ledger work in as few ledger calls as it allows."""
+        sends = [e for _, effects in calls for e in effects if isinstance(e, SendVoucher)]
+        if self.db is None:
+            if any(isinstance(e, OpenAccount | PostTransfer) for _, effects in calls for e in effects):
+                self._require_ledger()
+            return sends
+        assert self.store is not None
+        async with self.db.transaction() as tx:
+            await self._ledger_work(tx, [e for _, effects in calls for e in effects])
+            await self.store.append(tx, [item for item, _ in calls], sends, self.core.snapshot)
+        self.commits += 1
+        return sends
+
+    async def _commit_careful(self, inputs: list[Input]
+                              ) -> tuple[list[tuple[Input, list[Effect]]], list[SendVoucher]]:
+        """Call by call, each call's ledger work atomic; a refusal is fed back at once."""
+        assert self.db is not None and self.store is not None
+        done: list[tuple[Input, list[Effect]]] = []
+        async with self.db.transaction() as tx:
+            queue = [(item, 0) for item in inputs]
+            while queue:
+                item, round_ = queue.pop(0)
+                effects = self._call(item)
+                await tx.execute(f"SAVEPOINT {_SAVEPOINT}")
+                try:
+                    await self._ledger_work(tx, effects)
+                except _LedgerRefused as refused:
+                    await tx.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                    dropped = tuple(e for e in effects if isinstance(e, OpenAccount | PostTransfer | SendVoucher))
+                    effects = [e for e in effects if not isinstance(e, OpenAccount | PostTransfer | SendVoucher)]
+                    refusal = Refusal("ledger", registered_code(refused.error.code),
+                                      f"ledger refused: {refused.error}", dropped)
+                    self._alarm(Alarm(refusal.code, refusal.message))
+                    if round_ < FEEDBACK_ROUNDS_MAX:
+                        queue.insert(0, (Input.refused(item.at, refusal), round_ + 1))
+                await tx.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                done.append((item, effects))
+            sends = [e for _, effects in done for e in effects if isinstance(e, SendVoucher)]
+            await self.store.append(tx, [item for item, _ in done], sends, self.core.snapshot)
+        self.commits += 1
+        self.calls += len(done) - len(inputs)
+        return done, sends
+
+    async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> None:
+        if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):
+            return
+        ledger = self._require_ledger()
+        batch: list[Transfer] = []
+        try:
+            for effect in effects:
+                if isinstance(effect, PostTransfer):
+                    batch.append(effect.transfer)
+                    if len(batch) >= TRANSFER_BATCH_MAX:
+                        await ledger.transfer_many(batch, tx=tx)
+                        batch = []
+                elif isinstance(effect, OpenAccount):
+                    if batch:
+                        await ledger.transfer_many(batch, tx=tx)
+                        batch = []
+                    await ledger.open_account(effect.account, tx=tx)
+            if batch:
+                await ledger.transfer_many(batch, tx=tx)
+        except InputError as exc:  # refused before anything was written
+            raise _LedgerRefused(exc) from exc
+
+    # --- sends --------------------------------------------------------------------------------
+
+    async def _send_and_feed_back(self, sends: Sequence[SendVoucher]) -> None:
+        refusals = await self._send_all(sends)
+        for _ in range(FEEDBACK_ROUNDS_MAX):
+            if not refusals:
+                return
+            now = self.clock.now()
+            inputs = [Input.refused(now, r) for r in refusals]
+            calls = [(item, self._call(item)) for item in inputs]
+            self.calls += len(calls)
+            try:
+                follow = await self._commit(calls)
+            except _LedgerRefused:
+                await self._reload()
+                calls, follow = await self._commit_careful(inputs)
+            for item, effects in calls:
+                self._note(item, effects)
+                for effect in effects:
+                    if isinstance(effect, Alarm):
+                        self._alarm(effect)
+            refusals = await self._send_all(follow)
+
+    async def _send_all(self, effects: Sequence[SendVoucher]) -> list[Refusal]:
+        """The envelopes of up to SEND_CONCURRENCY_MAX chunks go to the gateway together (its
+        journal commits them as one group); their results are read in order."""
+        refusals: list[Refusal] = []
+        chunks = [list(effects[i:i + SEND_BATCH_MAX]) for i in range(0, len(effects), SEND_BATCH_MAX)]
+        for i in range(0, len(chunks), SEND_CONCURRENCY_MAX):
+            group = chunks[i:i + SEND_CONCURRENCY_MAX]
+            envelopes = [self._envelope(chunk) for chunk in group]
+            answers = await asyncio.gather(*(self.client.send(envelope) for envelope in envelopes))
+            for chunk, results in zip(group, answers, strict=True):
+                refusals += self._results(chunk, results)
+        return refusals
+
+    def _envelope(self, effects: list[SendVoucher]) -> bytes:
+        bodies = [seal_as_role(voucher_body(e.render(), flag=e.flag, return_reason=e.return_reason),
+                               self.signer, self.role) for e in effects]
+        return encode_envelope(bodies)
+
+    def _results(self, effects: list[SendVoucher], results: list[SendResult]) -> list[Refusal]:
+        by_key = {r.voucher: r for r in results}
+        refusals = []
+        for effect in effects:
+            key = effect.key
+            result = by_key.get(str(key))
+            mine = [result] if result is not None else results
+            self.sent.append((key, mine))
+            for r in mine:
+                if not r.ok:
+                    code = registered_code(r.code)
+                    message = f"gateway refused {key}: {r.code}: {r.message}"
+                    self._alarm(Alarm(code, message, str(key)))
+                    refusals.append(Refusal("gateway", code, message, (effect,)))
+        return refusals
+
+    # --- the live driver ----------------------------------------------------------------------
+
     async def run(self) -> None:
-        """Restore, then run both loops until cancelled."""
+        """Live: restore, tick once, then an inbox loop and a time loop until cancelled. The clock
+        must be one the loop can sleep on (`SleepingClock`)."""
+        if not isinstance(self.clock, SleepingClock):
+            raise TypeError("run() needs a clock with sleep_until() and idle(); the engine drives a SimClock")
         await self.start()
         await self.tick()
         async with asyncio.TaskGroup() as group:
@@ -182,26 +434,22 @@ class SimShell:
     async def inbox_loop(self) -> None:
         while True:
             items = await self.client.receive(timeout_s=RECEIVE_TIMEOUT_S)
-            if not items:
-                continue
-            self._busy += 1
-            try:
-                done = [item for item in items if await self.handle(item, ack=False)]
-                await self.client.ack(*done)
-                self.handled += len(done)
-            finally:
-                self._busy -= 1
+            if items:
+                await self.handle(items)
+                self._rewake_if_earlier()
 
     async def time_loop(self) -> None:
+        clock = self.clock
+        assert isinstance(clock, SleepingClock)
         while True:
-            wake = self._wake
-            if wake is None:
+            wake = self.wake
+            if wake is None:  # nothing to do until an input asks for a wake-up
                 self._wake_changed.clear()
-                await self._wake_changed.wait()
+                await clock.idle(self._wake_changed.wait())
                 continue
             self._sleeping_until = wake
             try:
-                await self.clock.sleep_until(wake)
+                await clock.sleep_until(wake)
             except asyncio.CancelledError:
                 if not self._rewake:
                     raise
@@ -212,161 +460,23 @@ class SimShell:
                 continue
             finally:
                 self._sleeping_until = None
-            if self._wake == wake:
+            if self.wake == wake:
                 await self.tick()
 
-    # --- one step each --------------------------------------------------------------------
+    def _rewake_if_earlier(self) -> None:
+        """An input changed the wake-up: wake the time loop if it waits for nothing or for later."""
+        self._wake_changed.set()
+        sleeping = self._sleeping_until
+        if sleeping is not None and self.wake is not None and self.wake < sleeping and self._time_task is not None:
+            self._rewake = True
+            self._time_task.cancel()
 
-    async def tick(self) -> None:
-        self._busy += 1
-        try:
-            async with self._lock:
-                await self.perform(self.core.on_time(self.clock.now()))
-        finally:
-            self._busy -= 1
-
-    async def handle(self, item: Delivery, *, ack: bool = True) -> bool:
-        """Feed one delivery to the core and perform its effects; True when it may be acked."""
-        self._busy += 1
-        try:
-            try:
-                [body] = parse_envelope(item.envelope).bodies
-                doc = parse_voucher(body.voucher)
-            except (InputError, ValueError) as exc:  # the gateway checked it: a bug upstream
-                self._alarm(Alarm("xsd-invalid", f"undecodable delivery {item.message_id}: {exc}", str(item.key)))
-            else:
-                async with self._lock:
-                    await self.perform(self._on_voucher(doc, body))
-            if ack:
-                await self.client.ack(item)
-            return True
-        finally:
-            self._busy -= 1
-
-    def _on_voucher(self, doc: VoucherDoc, body: VoucherBody) -> list[Effect]:
-        now = self.clock.now()
-        if self._wants_reason:
-            effects: list[Effect] = self.core.on_voucher(doc, body.flag, now,  # type: ignore[call-arg]
-                                                         return_reason=body.return_reason)
-            return effects
-        return self.core.on_voucher(doc, body.flag, now)
-
-    async def perform(self, effects: Sequence[Effect]) -> None:
-        """Commit the call's ledger work with the core's snapshot, then send. Call under the lock,
-        right after the core call that returned `effects`."""
-        cut = await self._commit(effects)
-        for effect in effects:
-            if isinstance(effect, WakeAt):
-                self._set_wake(effect.at)
-            elif isinstance(effect, Alarm):
-                self._alarm(effect)
-        await self._send_all([e for e in effects[:cut] if isinstance(e, SendVoucher)])
-
-    # --- durability -------------------------------------------------------------------------
-
-    async def _restore(self) -> list[SendVoucher]:
-        if self.db is None:
-            return []
-        await self.db.execute_script(SIM_STATE_SCHEMA)
-        row = await self.db.fetchrow("SELECT snapshot FROM sim_state WHERE participant = $1", self.participant)
-        if row is None:
-            return []
-        record = json.loads(row[0])
-        if not isinstance(record, dict) or record.get("format") != SNAPSHOT_FORMAT:
-            raise StateError(f"sim_state of {self.participant}: unknown snapshot format "
-                             f"{record.get('format') if isinstance(record, dict) else type(record).__name__}")
-        self.core.load_snapshot(record["core"])
-        self.restored = True
-        pending = [send_from_plain(p) for p in record["pending_sends"]]
-        log.info("sim.restored", role=self.role, participant=self.participant, pending_sends=len(pending))
-        return pending
-
-    async def _commit(self, effects: Sequence[Effect]) -> int:
-        """One transaction: the ledger work of `effects`, the core's snapshot and the sends to do.
-        Returns how many leading effects stand (all of them unless the ledger refused one)."""
-        if self.db is None:
-            if any(isinstance(e, OpenAccount | PostTransfer) for e in effects):
-                self._require_ledger()
-            return len(effects)
-        if not self._started:
-            raise RuntimeError(f"the {self.role} shell was not started: call start() (or run()) first")
-        async with self.db.transaction() as tx:
-            cut = await self._ledger_work(tx, effects)
-            record = {"format": SNAPSHOT_FORMAT, "participant": self.participant, "core": self.core.snapshot(),
-                      "pending_sends": [send_to_plain(e) for e in effects[:cut] if isinstance(e, SendVoucher)]}
-            text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            await tx.execute(_UPSERT, self.participant, text, time.time_ns() // 1000)
-        self.commits += 1
-        return cut
-
-    async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> int:
-        if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):
-            return len(effects)
-        ledger = self._require_ledger()
-        batch: list[Transfer] = []
-        batch_at = 0
-        try:
-            for index, effect in enumerate(effects):
-                if isinstance(effect, PostTransfer):
-                    if not batch:
-                        batch_at = index
-                    batch.append(effect.transfer)
-                    if len(batch) >= TRANSFER_BATCH_MAX:
-                        await self._ledger_call(ledger.transfer_many(batch, tx=tx))
-                        batch = []
-                elif isinstance(effect, OpenAccount):
-                    if batch:
-                        await self._ledger_call(ledger.transfer_many(batch, tx=tx))
-                        batch = []
-                    batch_at = index
-                    await self._ledger_call(ledger.open_account(effect.account, tx=tx))
-            if batch:
-                await self._ledger_call(ledger.transfer_many(batch, tx=tx))
-        except _LedgerRefused:
-            return batch_at
-        return len(effects)
-
-    # --- effects ----------------------------------------------------------------------------
+    # --- helpers ------------------------------------------------------------------------------
 
     def _require_ledger(self) -> Ledger:
         if self.ledger is None:
             raise RuntimeError(f"the {self.role} core asked for ledger work but its shell has no ledger")
         return self.ledger
-
-    async def _ledger_call(self, call: Any) -> Any:
-        try:
-            return await call
-        except InputError as exc:  # refused before anything was written: the transaction goes on
-            self._alarm(Alarm(exc.code if exc.code in CODES else "ledger-invalid", f"ledger refused: {exc}"))
-            raise _LedgerRefused from exc
-
-    def _set_wake(self, at: dt.datetime) -> None:
-        self._wake = at
-        self._wake_changed.set()
-        sleeping = self._sleeping_until
-        if sleeping is not None and at < sleeping and self._time_task is not None:
-            self._rewake = True
-            self._time_task.cancel()
-
-    async def _send_all(self, effects: Sequence[SendVoucher]) -> None:
-        for i in range(0, len(effects), SEND_BATCH_MAX):
-            await self._send(list(effects[i:i + SEND_BATCH_MAX]))
-
-    async def _send(self, effects: list[SendVoucher]) -> None:
-        bodies = [seal_as_role(voucher_body(e.render(), flag=e.flag, return_reason=e.return_reason),
-                               self.signer, self.role) for e in effects]
-        results = await self.client.send(encode_envelope(bodies))
-        by_key = {r.voucher: r for r in results}
-        for effect in effects:
-            result = by_key.get(str(effect.key))
-            mine = [result] if result is not None else results
-            if len(self.sent) < SENT_MAX:
-                self.sent.append((effect, mine))
-            for r in mine:
-                if not r.ok:
-                    code = r.code if r.code in CODES else "not-authorized"
-                    self._alarm(Alarm(code or "not-authorized", f"gateway refused {effect.key}: {r.code}: {r.message}",
-                                      str(effect.key)))
 
     def _alarm(self, alarm: Alarm) -> None:
         log.warning("sim.alarm", role=self.role, code=alarm.code, message=alarm.message, voucher=alarm.key)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from business_time.clock import TZ
-from ledger.model import Transfer
+from ledger.model import Account, AccountFlags, Transfer
 from messages.envelope import VoucherKey
-from sim.effects import SendVoucher
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 __all__ = [
     "bytes_from_plain",
@@ -25,8 +25,12 @@ __all__ = [
     "date_to_plain",
     "datetime_from_plain",
     "datetime_to_plain",
+    "effect_from_plain",
+    "effect_to_plain",
     "key_from_plain",
     "key_to_plain",
+    "refusal_from_plain",
+    "refusal_to_plain",
     "send_from_plain",
     "send_to_plain",
     "transfer_from_plain",
@@ -100,10 +104,48 @@ def transfer_from_plain(d: Mapping[str, Any]) -> Transfer:
 def send_to_plain(e: SendVoucher) -> dict[str, Any]:
     return {"vtcode": e.vtcode, "flag": e.flag, "head": dict(e.head), "details": [dict(d) for d in e.details],
             "to": e.recipient_role, "return_reason": e.return_reason, "original": bytes_to_plain(e.original),
-            "encoding": e.encoding}
+            "encoding": e.encoding, "data": bytes_to_plain(e.data)}
 
 
 def send_from_plain(d: Mapping[str, Any]) -> SendVoucher:
     return SendVoucher(d["vtcode"], int(d["flag"]), dict(d["head"]), tuple(dict(x) for x in d["details"]), d["to"],
                        return_reason=d["return_reason"], original=bytes_from_plain(d["original"]),
-                       encoding=d["encoding"])
+                       encoding=d["encoding"], data=bytes_from_plain(d.get("data")))
+
+
+def effect_to_plain(e: Effect) -> dict[str, Any]:
+    if isinstance(e, SendVoucher):
+        return {"send": send_to_plain(e)}
+    if isinstance(e, PostTransfer):
+        return {"transfer": transfer_to_plain(e.transfer)}
+    if isinstance(e, OpenAccount):
+        a = e.account
+        return {"open": {"id": a.id, "name": a.name, "kind": a.kind, "flags": int(a.flags), "owner": a.owner}}
+    if isinstance(e, WakeAt):
+        return {"wake": datetime_to_plain(e.at)}
+    return {"alarm": {"code": e.code, "message": e.message, "key": e.key}}
+
+
+def effect_from_plain(d: Mapping[str, Any]) -> Effect:
+    if "send" in d:
+        return send_from_plain(d["send"])
+    if "transfer" in d:
+        return PostTransfer(transfer_from_plain(d["transfer"]))
+    if "open" in d:
+        a = d["open"]
+        return OpenAccount(Account(a["id"], a["name"], a["kind"], AccountFlags(int(a["flags"])), a["owner"]))
+    if "wake" in d:
+        when = datetime_from_plain(d["wake"])
+        assert when is not None
+        return WakeAt(when)
+    a = d["alarm"]
+    return Alarm(a["code"], a["message"], a["key"])
+
+
+def refusal_to_plain(r: Refusal) -> dict[str, Any]:
+    return {"source": r.source, "code": r.code, "message": r.message,
+            "dropped": [effect_to_plain(e) for e in r.dropped]}
+
+
+def refusal_from_plain(d: Mapping[str, Any]) -> Refusal:
+    return Refusal(d["source"], d["code"], d["message"], tuple(effect_from_plain(e) for e in d["dropped"]))

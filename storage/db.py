@@ -16,14 +16,15 @@ import asyncio
 import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 
 from messages.errors import StateError
 
-__all__ = ["Database", "PostgresDatabase", "SqliteDatabase", "Tx", "is_unique_violation", "open_database"]
+__all__ = ["DB_WAIT_FACTOR", "DB_WAIT_FIRST_S", "DB_WAIT_MAX_S", "Database", "PostgresDatabase", "SqliteDatabase", "Tx",
+           "is_unique_violation", "is_unreachable", "open_database", "open_database_waiting"]
 
 Row = tuple[Any, ...]
 
@@ -40,7 +41,7 @@ class Database(Protocol):
     blob_type: str
     url: str
 
-    def transaction(self) -> Any: ...  # async context manager yielding Tx
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]: ...
     async def fetch(self, sql: str, *params: Any) -> list[Row]: ...
     async def fetchrow(self, sql: str, *params: Any) -> Row | None: ...
     async def execute_script(self, sql: str) -> None: ...
@@ -198,26 +199,51 @@ class PostgresDatabase:
             raise StateError(f"cannot connect to PostgreSQL at {_without_password(url)}: {exc}") from exc
         return cls(url, pool)
 
+    # A server that is down or unreachable: a refused or cut connection is an OSError (or
+    # asyncpg's ConnectionDoesNotExistError), not a PostgresError. Every caller sees the same
+    # StateError for all of them: the service is unavailable, the request is not at fault.
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except _pg_unavailable_errors() as exc:
+            if isinstance(exc, TimeoutError):  # an OSError too, but a caller's own deadline: not ours to rename
+                raise
+            raise StateError(f"database unavailable: PostgreSQL at {_without_password(self.url)}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn)
+        with self._reachable():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _PgTx(conn)
 
     async def fetch(self, sql: str, *params: Any) -> list[Row]:
-        return [tuple(r) for r in await self._pool.fetch(sql, *params)]
+        with self._reachable():
+            return [tuple(r) for r in await self._pool.fetch(sql, *params)]
 
     async def fetchrow(self, sql: str, *params: Any) -> Row | None:
-        row = await self._pool.fetchrow(sql, *params)
+        with self._reachable():
+            row = await self._pool.fetchrow(sql, *params)
         return tuple(row) if row is not None else None
 
     async def execute_script(self, sql: str) -> None:
         # A lock keyed on the script keeps concurrent workers from racing on CREATE TABLE.
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sql[:200])
-            await conn.execute(sql)
+        with self._reachable():
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", sql[:200])
+                await conn.execute(sql)
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _pg_unavailable_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "PostgreSQL cannot be reached", not "the statement failed"."""
+    import asyncpg
+
+    return (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError,
+            asyncpg.CannotConnectNowError)
 
 
 def _without_password(url: str) -> str:
@@ -236,6 +262,45 @@ def is_unique_violation(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.IntegrityError):
         return "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc)
     return type(exc).__name__ == "UniqueViolationError"
+
+
+# Waiting for a database that is down when the gateway starts (`open_database_waiting`): the
+# first retry soon (a database restarting beside us is often back within a second), then doubling
+# up to a ceiling that bounds both the log (one line per attempt) and the load on a recovering
+# server, while still noticing it is back within half a minute.
+DB_WAIT_FIRST_S = 0.5
+DB_WAIT_FACTOR = 2.0
+DB_WAIT_MAX_S = 30.0
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached (refused, cut, timed out, starting up): worth waiting
+    for. A wrong password or a missing database is not: those end the wait."""
+    cause = exc.__cause__ if isinstance(exc, StateError) else exc
+    return cause is not None and isinstance(cause, _pg_unavailable_errors())
+
+
+async def open_database_waiting(url: str, *, schema: str | None = None,
+                                on_wait: Callable[[int, float, BaseException], None] | None = None,
+                                sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                                ) -> SqliteDatabase | PostgresDatabase:
+    """`open_database`, waiting with exponential backoff while the database cannot be reached.
+
+    Before each wait `on_wait(attempt, next_delay_s, error)` is called (once per failed attempt).
+    Any other failure (a bad URL, refused credentials) is raised at once. Cancel to give up.
+    """
+    delay, attempt = DB_WAIT_FIRST_S, 0
+    while True:
+        attempt += 1
+        try:
+            return await open_database(url, schema=schema)
+        except StateError as exc:
+            if not is_unreachable(exc):
+                raise
+            if on_wait is not None:
+                on_wait(attempt, delay, exc)
+        await sleep(delay)
+        delay = min(delay * DB_WAIT_FACTOR, DB_WAIT_MAX_S)
 
 
 async def open_database(url: str, *, schema: str | None = None) -> SqliteDatabase | PostgresDatabase:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +20,17 @@ def _pg_required() -> bool:
     return os.environ.get("CI") == "true" or os.environ.get("TGW_REQUIRE_SERVICES") == "1"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SqliteDatabase | PostgresDatabase]:
-    """Every storage test runs on both backends; each PostgreSQL test gets its own schema."""
-    if request.param == "sqlite":
-        database = await open_database(str(tmp_path / "test.db"))
-        yield database
-        await database.close()
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_path: Path,
+                         name: str = "test.db") -> AsyncIterator[SqliteDatabase | PostgresDatabase]:
+    """A new, empty database: a SQLite file `name` in `tmp_path`, or a PostgreSQL schema of its
+    own (dropped afterwards). A test may open several at once."""
+    if backend == "sqlite":
+        database = await open_database(str(tmp_path / name))
+        try:
+            yield database
+        finally:
+            await database.close()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -33,12 +39,21 @@ async def db(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SqliteDa
         if _pg_required():
             pytest.fail(f"PostgreSQL not reachable at {PG_URL}: {exc}")
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield database
-    await database.close()
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_URL)
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        yield database
     finally:
-        await conn.close()
+        await database.close()
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteDatabase | PostgresDatabase]:
+    """Every storage test runs on both backends; each PostgreSQL test gets its own schema."""
+    async with fresh_database(request.param, tmp_path) as database:
+        yield database

@@ -71,6 +71,31 @@ def receipt_of(original: bytes, *, pay_date: str = "20260316", business_no: str 
                               "XAgentBusinessNo": business_no})
 
 
+def resigned_envelope(world: DevWorld, voucher: bytes, *, sender: str) -> bytes:
+    """`world.envelope([voucher])` signed with a random ECDSA nonce instead of RFC 6979: the same
+    voucher under other signature bytes, as another signer (openssl, an HSM) would make it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from messages.envelope import encode_envelope
+    from messages.keys import load_private_key
+    from messages.sealing import seal_as_role, voucher_body
+
+    participant = world.participants[sender]
+    loaded = load_private_key(participant.key_path)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    key: ec.EllipticCurvePrivateKey = loaded
+
+    class RandomNonceSigner:
+        sn = world.signer(sender).sn
+        algorithm = "ecdsa"
+
+        def sign(self, data: bytes) -> bytes:
+            return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    return encode_envelope([seal_as_role(voucher_body(voucher), RandomNonceSigner(), participant.role)])
+
+
 def voucher_of_delivery(envelope: bytes) -> bytes:
     """The voucher bytes inside a one-voucher delivery envelope."""
     from messages.envelope import parse_envelope

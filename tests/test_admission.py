@@ -59,3 +59,55 @@ async def test_gateway_with_admission_workers_journals_once(tmp_path: Path) -> N
         rows = await db.fetch("SELECT COUNT(*) FROM gw_messages")
         assert rows[0][0] == 5
     await db.close()
+
+
+async def test_pool_runs_no_threads_in_the_gateway_and_batches_what_waits(tmp_path: Path) -> None:
+    """The loop itself feeds the workers: no feeder/management threads whose every hand-off waits
+    for the GIL (what made `--workers` slower than inline), and envelopes that arrive while the
+    worker is busy travel together in one hand-off instead of one each."""
+    import asyncio
+    import threading
+
+    world = DevWorld.create(tmp_path)
+    sender = world.registry().get(world.treasury.id)
+    assert sender is not None
+    envelopes = [world.envelope([payment(world)], sender=world.treasury.id) for _ in range(20)]
+    at = dt.datetime.now(dt.UTC)
+    threads_before = set(threading.enumerate())
+    pool = PoolAdmission(world.registry(), world.certs(), DEFAULT_LIMITS, workers=1)
+    try:
+        await pool.started()
+        outcomes = await asyncio.gather(*(pool.admit(e, sender, at=at) for e in envelopes))
+        assert set(threading.enumerate()) == threads_before
+    finally:
+        pool.close()
+    assert all(len(o) == 1 and isinstance(o[0], Admitted) for o in outcomes)
+    # The first goes alone to the idle worker; the 19 that queued meanwhile go in one batch.
+    assert pool.handoffs == 2
+
+
+async def test_pool_replaces_a_worker_that_dies(tmp_path: Path) -> None:
+    """A worker killed (OOM killer, a crash in a C library) is replaced: later envelopes are
+    admitted as before instead of every one failing with a broken pool."""
+    import asyncio
+    import os
+    import signal
+
+    world = DevWorld.create(tmp_path)
+    sender = world.registry().get(world.treasury.id)
+    assert sender is not None
+    at = dt.datetime.now(dt.UTC)
+    pool = PoolAdmission(world.registry(), world.certs(), DEFAULT_LIMITS, workers=1)
+    try:
+        await pool.started()
+        [dead] = pool.worker_pids()
+        os.kill(dead, signal.SIGKILL)
+        for _ in range(200):  # the loop notices the closed socket and spawns another
+            if pool.worker_pids() and pool.worker_pids() != [dead]:
+                break
+            await asyncio.sleep(0.05)
+        assert pool.worker_pids() and pool.worker_pids() != [dead]
+        [outcome] = await pool.admit(world.envelope([payment(world)], sender=world.treasury.id), sender, at=at)
+    finally:
+        pool.close()
+    assert isinstance(outcome, Admitted)

@@ -144,3 +144,36 @@ def test_api_never_5xx_and_every_4xx_is_coded(case: Any, live_gateway: _LiveGate
         codes = [body.get("code")] if "results" not in body else [r.get("code") for r in body["results"]]
         assert codes and all(isinstance(c, str) and c for c in codes), \
             f"{case.method} {case.formatted_path} -> {status} without a code: {body!r}"
+
+
+# Every check schemathesis has, the ones the test above leaves out included (status codes and
+# content types the spec does not list, response bodies against their schema, data the schema
+# refuses being accepted, data it allows being refused...), over positive and negative data.
+# Issue 9: the inbox's 400 was undocumented and `wait` over its maximum was clamped, not refused.
+strict_schema = _schema()
+strict_schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITIVE,
+                                              schemathesis.GenerationMode.NEGATIVE])
+# One exception, by nature: POST /v1/messages takes "a string" that must also be a signed MOF
+# envelope, which no JSON schema can say; schema-valid random text is rightly refused (400 with
+# per-voucher codes, documented), so `positive_data_acceptance` cannot hold there.
+_NOT_EXPRESSIBLE = {("POST", "/v1/messages"): ["positive_data_acceptance"]}
+
+
+@strict_schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck),
+          phases=[_Phase.explicit, _Phase.generate])
+def test_api_conforms_to_its_spec_under_every_check(case: Any, live_gateway: _LiveGateway) -> None:
+    if case.query and "wait" in case.query and case.query["wait"] not in (None, ""):
+        try:
+            if 0 < float(case.query["wait"]) <= 60:
+                case.query["wait"] = "0"  # in range: a long poll would only make the run slow
+        except (TypeError, ValueError):
+            pass
+    from schemathesis.checks import CHECKS, load_all_checks
+
+    load_all_checks()
+    skipped = set(_NOT_EXPRESSIBLE.get((case.method, case.path), ()))
+    checks = [c for c in CHECKS.get_all() if c.__name__ not in skipped]
+    case.call_and_validate(base_url=live_gateway.url, headers={"Authorization": f"Bearer {live_gateway.token}"},
+                           timeout=30, checks=checks)

@@ -37,3 +37,60 @@ def test_bench_floor_writes_figures(tmp_path: Path) -> None:
 
 def test_bench_rejects_unknown_transport() -> None:
     assert main(["bench", "--gateway", "--transports", "pigeon", "-o", "-"]) == 2
+
+
+def test_bench_gateway_measures_its_floor_in_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The floor beside the gateway figures is measured now, on this machine: never read from the
+    committed JSON of another machine (bench/results/floor.json is in the repository)."""
+    import tgw.floor
+
+    calls: list[float] = []
+
+    def fake_floor(seconds: float = 2.0, *args: object, **kwargs: object) -> dict[str, object]:
+        calls.append(seconds)
+        step = {"label": "parse_envelope + check_body + verify_body (ECDSA)", "us_per_op": 123.0, "ops_per_s": 8130}
+        return {"machine": tgw.floor.machine(), "vouchers": {"5201": {"seals": 1, "steps": {"envelope_to_verified": step}}}}
+
+    monkeypatch.setattr(tgw.floor, "run_floor", fake_floor)
+    assert (tgw.floor.DEFAULT_FLOOR_OUT).is_file(), "the committed floor this test must not read"
+    out = tmp_path / "gateway.json"
+    code = main(["bench", "--gateway", "--vouchers", "20", "--batch", "10", "--concurrency", "2",
+                 "--transports", "inproc", "--no-profile", "-o", str(out)])
+    assert code == 0
+    floor = json.loads(out.read_text(encoding="utf-8"))["floor"]
+    assert calls, "the floor was not measured in this run"
+    assert floor["source"].startswith("measured in this run")
+    assert floor["per_vtcode"]["5201"]["us_per_voucher"] == 123.0
+
+
+@pytest.mark.slow
+def test_bench_latency_runs_open_loop_and_writes_figures(tmp_path: Path) -> None:
+    """A short open-loop run against a real `tgw up` (inline and one admission worker): every
+    envelope answered and accepted, the floor measured beside it. No speed is asserted."""
+    out = tmp_path / "latency.json"
+    code = main(["bench", "--latency", "--rate", "100", "--workers", "0,1", "--seconds", "0.3", "-o", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {"machine", "floor", "rows", "mode", "latency_from"} <= set(data)
+    assert data["floor"]["source"].startswith("measured in this run") and data["floor"]["per_vtcode"]
+    assert [(r["rate_per_s"], r["workers"]) for r in data["rows"]] == [(100.0, 0), (100.0, 1)]
+    for row in data["rows"]:
+        assert "failed" not in row, row.get("failed")
+        assert row["answered"] == row["accepted"] == row["envelopes"] == 30, row
+        assert row["errors"] == 0 and row["rejected"] == 0
+        assert 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["p99_9_ms"] <= row["max_ms"]
+
+
+def test_latency_percentiles_are_nearest_rank() -> None:
+    from tgw.latency import percentiles
+
+    samples = [i / 1000 for i in range(1, 1001)]  # 1 ms .. 1000 ms
+    p = percentiles(list(reversed(samples)))
+    assert (p["p50_ms"], p["p90_ms"], p["p99_ms"], p["p99_9_ms"], p["max_ms"]) == (500.0, 900.0, 990.0, 999.0, 1000.0)
+    assert percentiles([])["p99_ms"] == 0.0
+    assert percentiles([0.002])["p50_ms"] == percentiles([0.002])["max_ms"] == 2.0
+
+
+def test_bench_latency_rejects_bad_rates() -> None:
+    assert main(["bench", "--latency", "--rate", "fast", "-o", "-"]) == 2
+    assert main(["bench", "--latency", "--rate", "100", "--workers", "-1", "-o", "-"]) == 2

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,14 @@ from client import GatewayClient
 from gateway.bus import InProcessBus
 from gateway.participants import hash_token, load_registry
 from gateway.service import GatewayConfig
+from messages.envelope import VoucherKey
 from runner.world import DevWorld
 
 TGW = str(Path(sys.executable).with_name("tgw"))
 FAST_PUSH = GatewayConfig(push_ack_timeout_s=0.05, push_backoff_base_ms=1, push_attempts_max=3,
                           poll_interval_s=0.02)
+# Pushes are retried only after an ack timeout no test run reaches: deliveries are pushed once.
+PATIENT_PUSH = GatewayConfig(push_ack_timeout_s=600, poll_interval_s=0.02)
 
 
 def tgw(*args: str) -> subprocess.CompletedProcess[str]:
@@ -147,49 +151,77 @@ async def test_token_from_cli_authenticates_against_a_gateway_built_from_the_fil
 # ---------------------------------------------------------------------- dlq
 
 
+async def _until(what: str, condition: Callable[[], Awaitable[bool]], *, bound_s: float = 30.0) -> None:
+    """Wait for `condition`, re-checking every few ms, failing after `bound_s` (a bound, not a timing)."""
+    try:
+        async with asyncio.timeout(bound_s):
+            while not await condition():  # noqa: ASYNC110 - the state is in the database: no event to wait on
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"not within {bound_s}s: {what}") from None
+
+
 async def test_dlq_list_and_replay_against_a_running_gateway(world: DevWorld, db: Any) -> None:
+    """Dead-letter a push nobody acks, list it, replay it, and see it delivered once.
+
+    Nothing here races the push timers: dead-lettering needs the ack timeout to pass, so it runs
+    on a gateway with FAST_PUSH and the test waits for the outcome (bounded); the replay is
+    delivered by a gateway whose ack timeout (PATIENT_PUSH) no slow machine reaches, so the
+    replayed push is not retried (nor dead-lettered again) while the recipient gets round to acking.
+    """
     tid = world.treasury.id
     dbargs = await db_cli_args(db)
+
+    async def state(mid: str) -> str | None:
+        row = await db.fetchrow("SELECT state FROM gw_outbox WHERE message_id=$1", mid)
+        return None if row is None else str(row[0])
+
     async with running_gateway(world, db, config=FAST_PUSH) as gw:
         bus = InProcessBus(gw)
         async with GatewayClient.bus(bus, tid) as treasury, GatewayClient.bus(bus, "bank-a") as bank:
             [r] = await treasury.send(world.envelope([payment(world)], sender=tid))
-            pushes = 0
-            for _ in range(500):  # a recipient that never acks
-                pushes += len(await bank.receive(timeout_s=0.02))
-                row = await db.fetchrow("SELECT state FROM gw_outbox WHERE message_id=$1", r.message_id)
-                if row[0] == "dead":
-                    break
-            assert row == ("dead",)
-            assert pushes == FAST_PUSH.push_attempts_max
+            assert r.message_id is not None and r.voucher is not None
+            mid = r.message_id
+            adm, year, vtcode, *no, flag = r.voucher.split("/")
+            key = VoucherKey(adm, year, vtcode, "/".join(no), int(flag))
+
+            async def dead_lettered() -> bool:  # the row is dead and the trace says so
+                events = await treasury.trace(key) or []
+                return await state(mid) == "dead" and any(e["step"] == "dead-lettered" for e in events)
+
+            await _until("the unacked push is dead-lettered", dead_lettered)
+            # Every attempt was queued before the row could die (a push is queued when claimed).
+            pushed = await bank.receive(timeout_s=0)
+            assert [d.message_id for d in pushed] == [mid] * FAST_PUSH.push_attempts_max
 
             code, out, err = await atgw("dlq", "list", *dbargs, "--format", "json")
             assert code == 0, err
-            [dead] = json.loads(out)
-            assert dead["id"] == r.message_id and dead["recipient"] == "bank-a"
+            page = json.loads(out)
+            assert page["total"] == 1 and page["next"] is None
+            [dead] = page["items"]
+            assert dead["id"] == mid and dead["recipient"] == "bank-a"
             assert dead["voucher"] == r.voucher and dead["attempts"] == FAST_PUSH.push_attempts_max
             assert "no ack" in dead["last_error"]
             code, out, err = await atgw("dlq", "list", *dbargs)
-            assert code == 0 and r.message_id in out and "1 dead letter" in err
+            assert code == 0 and mid in out and "1 dead letter" in err
 
+    async with running_gateway(world, db, config=PATIENT_PUSH) as gw:
+        bus = InProcessBus(gw)
+        async with GatewayClient.bus(bus, tid) as treasury, GatewayClient.bus(bus, "bank-a") as bank:
             code, out, err = await atgw("dlq", "replay", *dbargs, "--all", "--format", "json")
             assert code == 0, err
             assert json.loads(out) == {"replayed": 1}
-            got = []
-            for _ in range(500):
-                got = await bank.receive(timeout_s=0.05)
-                if got:
-                    break
-            assert [d.message_id for d in got][:1] == [r.message_id]
+            got = await bank.receive(timeout_s=30)  # returns with the first push
+            assert [d.message_id for d in got] == [mid]
             await bank.ack(got[0])
-            row = await db.fetchrow("SELECT state FROM gw_outbox WHERE message_id=$1", r.message_id)
-            assert row == ("acked",)
+            assert await state(mid) == "acked"
             code, out, _ = await atgw("dlq", "list", *dbargs, "--format", "json")
-            assert code == 0 and json.loads(out) == []
+            assert code == 0 and json.loads(out)["items"] == []
             events = await treasury.trace(got[0].key)
             assert events is not None
-            assert [e["step"] for e in events].count("dead-lettered") == 1
-            assert events[-1]["step"] == "delivered"
+            steps = [e["step"] for e in events]
+            assert steps[-6:] == ["pushed"] * FAST_PUSH.push_attempts_max + ["dead-lettered", "pushed", "delivered"]
+            assert steps.count("dead-lettered") == 1
 
 
 async def test_dlq_replay_by_id_and_nothing_to_replay(world: DevWorld, db: Any) -> None:

@@ -23,6 +23,7 @@ from business_time.clock import (
     monthly_report_deadline,
     next_cutoffs,
     payment_deadline,
+    quota_arrival_notice_deadline,
     receipts_deadline,
     replenishment_day,
     replenishment_window,
@@ -129,6 +130,19 @@ def test_receipts_and_notice_deadlines() -> None:
     assert monthly_report_deadline(2025, 12, CAL, CFG).date() == D(2026, 1, 5)
     with pytest.raises(InputError, match="calendar-out-of-range"):
         receipts_deadline(D(2026, 12, 31), CAL, CFG)
+
+
+def test_quota_arrival_notice_deadline_follows_the_calendar() -> None:
+    # 1 working day: Friday 2026-02-13 → Saturday 02-14 (a make-up working day), end of day
+    assert quota_arrival_notice_deadline(t(2026, 2, 13, 9), CAL, CFG) == at(D(2026, 2, 14), dt.time.max)
+    # from 02-14 the next working day is 02-24, after the Spring Festival holiday (02-15..23)
+    assert quota_arrival_notice_deadline(D(2026, 2, 14), CAL, CFG) == at(D(2026, 2, 24), dt.time.max)
+    # received on a holiday: counted from it, so the first working day after it
+    assert quota_arrival_notice_deadline(t(2026, 2, 18, 10), CAL, CFG) == at(D(2026, 2, 24), dt.time.max)
+    two = ClockConfig.from_dict({"quota_notice_days": 2})
+    assert quota_arrival_notice_deadline(D(2026, 2, 13), CAL, two) == at(D(2026, 2, 24), dt.time.max)
+    with pytest.raises(InputError, match="config-invalid"):
+        ClockConfig.from_dict({"quota_notice_days": -1})
 
 
 def test_next_cutoffs() -> None:

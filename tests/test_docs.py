@@ -1,9 +1,15 @@
-"""Generated documents in docs/ stay in step with the code that serves them."""
+"""Documents stay in step with the code: the generated ones in docs/, the layout in docs/layout.md
+and the READMEs (their tables, and the README-dev example, which runs)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
+import textwrap
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -32,3 +38,50 @@ def test_asyncapi_names_every_topic_the_adapter_uses() -> None:
 def test_every_error_code_is_documented_with_a_meaning() -> None:
     undocumented = [code for code, meaning in CODES.items() if not isinstance(meaning, str) or len(meaning) < 10]
     assert not undocumented
+
+
+# ---------------------------------------------------------------------- the layout docs
+
+ROOT = DOCS.parent
+
+
+def _fenced(text: str, lang: str) -> list[str]:
+    """The bodies of the ```lang fenced blocks of a markdown text, in order."""
+    return re.findall(rf"^```{lang}\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+async def test_the_readme_dev_example_runs(tmp_path: Path) -> None:
+    """gateway/README-dev.md's "A gateway in a test" block, executed as written."""
+    [example] = _fenced((ROOT / "gateway" / "README-dev.md").read_text(encoding="utf-8"), "python")
+    scope: dict[str, Any] = {}
+    exec(compile("async def _example(tmp_path):\n" + textwrap.indent(example, "    "),
+                 "gateway/README-dev.md", "exec"), scope)
+    await scope["_example"](tmp_path)
+
+
+def test_docs_layout_states_the_import_contracts_of_pyproject() -> None:
+    enforced = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    [documented] = [tomllib.loads(block) for block in _fenced((DOCS / "layout.md").read_text(encoding="utf-8"), "toml")]
+    assert documented["tool"]["importlinter"] == enforced, "docs/layout.md: copy the contracts from pyproject.toml"
+
+
+def test_readme_names_every_package_and_every_command() -> None:
+    from tgw import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "root_packages"]
+    assert [p for p in packages if f"`{p}/`" not in layout] == [], "README Layout: name each package and its job"
+    assert "lint-imports" in layout
+    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    table = readme.split("## The `tgw` command", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`") for line in table.splitlines() if line.startswith("| `")}
+    assert rows == set(sub.choices), "README: one row per `tgw` command in the table"
+
+
+def test_readme_set_up_is_its_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    assert _fenced(setup, "sh") == [
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tgw demo\n", "bash .ci/run\n"]

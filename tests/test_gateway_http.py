@@ -390,9 +390,12 @@ async def test_inbox_bad_query_is_400_not_500(world: DevWorld, db: Any, query: s
         assert (await resp.json())["code"] == "bad-request"
 
 
-async def test_inbox_limit_is_capped_not_refused(world: DevWorld, db: Any) -> None:
+async def test_inbox_limit_over_its_maximum_is_refused_not_clamped(world: DevWorld, db: Any) -> None:
+    # Issue 9: the spec states limit <= 500 and the server agrees (it used to clamp silently).
     async with http_gateway(world, db) as h:
         resp = await h.client.get("/v1/inbox?limit=99999999999999999999", headers=h.auth("bank-a"))
+        assert resp.status == 400 and (await resp.json())["code"] == "bad-request"
+        resp = await h.client.get("/v1/inbox?limit=500", headers=h.auth("bank-a"))
         assert resp.status == 200
 
 

@@ -12,6 +12,7 @@ from gateway_helpers import (
     payment,
     rebuild,
     receipt_of,
+    resigned_envelope,
     running_gateway,
     table_count,
     voucher_of_delivery,
@@ -204,8 +205,9 @@ async def test_same_envelope_three_times_is_idempotent(world: DevWorld, db: Any)
         assert [a.status for a in answers] == ["accepted", "duplicate", "duplicate"]
         assert len({a.message_id for a in answers}) == 1
         assert {a.recipient for a in answers} == {"bank-a"}
-        # re-signed: a new ECDSA signature over the same bytes is still the same voucher
-        env2 = world.envelope([v], sender=tid)
+        # re-signed: other ECDSA signature bytes (a random nonce, not RFC 6979) over the same
+        # voucher bytes are still the same voucher
+        env2 = resigned_envelope(world, v, sender=tid)
         assert env2 != env
         [again] = await gw.submit(env2, p)
         assert (again.status, again.message_id) == ("duplicate", answers[0].message_id)
@@ -388,8 +390,8 @@ def test_random_submits_keep_one_message_per_key(world: DevWorld, tmp_path_facto
         v = payment(world, voucher_no=f"HYP{k:03d}")
         variants = [v, rebuild(v, PaySummaryName=f"变体{k}")]
         for vi, data in enumerate(variants):
-            for _ in range(2):
-                pool.append((f"HYP{k:03d}", vi, world.envelope([data], sender=tid)))
+            pool.append((f"HYP{k:03d}", vi, world.envelope([data], sender=tid)))
+            pool.append((f"HYP{k:03d}", vi, resigned_envelope(world, data, sender=tid)))
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=12))

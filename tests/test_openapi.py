@@ -77,6 +77,7 @@ def test_error_codes_in_the_document_are_the_registered_ones() -> None:
     schemas = doc["components"]["schemas"]
     assert set(schemas["Issue"]["properties"]["code"]["enum"]) == set(CODES)
     assert set(schemas["Result"]["properties"]["code"]["enum"]) == set(CODES)
+    assert set(schemas["Error"]["properties"]["code"]["enum"]) == set(CODES)
 
 
 def test_path_parameters_are_declared() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import defaultdict
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,7 +62,9 @@ def quota(day: str, amount: str, *, bank: str = BANK, vtcode: str = "5108") -> V
 
 
 def clearing(day: str, amount: str, *, bank: str = BANK, pay_type: str = "11", urgent: bool = False,
-             clear_type: int = 0, detail_amount: str | None = None, vou_day: str | None = None) -> VoucherDoc:
+             clear_type: int = 0, detail_amount: str | None = None, vou_day: str | None = None,
+             payments: list[tuple[str, str]] | None = None) -> VoucherDoc:
+    """A 2301; `payments` [(payment VoucherNo, amount)]: one Detail per payment, naming it."""
     vou_day = vou_day or day
     no = f"HK{ymd(vou_day)}{next(_seq):05d}"
     head = {"Id": f"V{no}", "AdmDivCode": ADM, "StYear": vou_day[:4], "VouDate": ymd(vou_day), "VoucherNo": no,
@@ -69,14 +72,22 @@ def clearing(day: str, amount: str, *, bank: str = BANK, pay_type: str = "11", u
             "FundTypeCode": "1", "FundTypeName": "一般公共预算资金", "UrgentFlag": "1" if urgent else "0",
             "ClearType": str(clear_type), "PayAmt": amount}
     details = [{"Id": "D1", "SupDepCode": "101", "SupDepName": "测试局", "PayAmt": detail_amount or amount}]
+    if payments is not None:
+        details = [{"Id": f"D{i}", "VoucherNo": no_, "SupDepCode": "101", "SupDepName": "测试局", "PayAmt": amt}
+                   for i, (no_, amt) in enumerate(payments, start=1)]
     return parse_voucher(build_voucher("2301", head, details))
 
 
-def refund(day: str, amount: str, *, bank: str = BANK) -> VoucherDoc:
+def refund(day: str, amount: str, *, bank: str = BANK, ori: VoucherDoc | None = None, ori_vtcode: str = "5201",
+           ori_no: str = "ZZ0001", pay_type: str = "11") -> VoucherDoc:
+    """A 2302 refunding `ori` (a 2301), or else the payment voucher `ori_vtcode` `ori_no` (by default
+    one that was never paid)."""
+    if ori is not None:
+        ori_vtcode, ori_no, pay_type = ori.vtcode, ori.get("VoucherNo"), ori.get("PayTypeCode")
     no = f"TK{ymd(day)}{next(_seq):05d}"
     head = {"Id": f"V{no}", "AdmDivCode": ADM, "StYear": day[:4], "VouDate": ymd(day), "VoucherNo": no,
-            "OriVtCode": "5201", "OriVoucherNo": "ZZ0001", "OriVouDate": ymd(day), "PayBankCode": bank,
-            "PayBankName": "测试银行", "PayTypeCode": "11", "FundTypeCode": "1", "FundTypeName": "一般公共预算资金",
+            "OriVtCode": ori_vtcode, "OriVoucherNo": ori_no, "OriVouDate": ymd(day), "PayBankCode": bank,
+            "PayBankName": "测试银行", "PayTypeCode": pay_type, "FundTypeCode": "1", "FundTypeName": "一般公共预算资金",
             "AgencyCode": "101001", "AgencyName": "测试单位", "PayeeAcctNo": "99990000000009999",
             "PayeeAcctName": "测试收款人", "PayeeAcctBankName": "测试支行", "PayAcctNo": "99901000000000099",
             "PayAcctName": "测试零余额账户", "ReturnReasonCode": "02", "ReturnReasonName": "收款账户已销户",
@@ -108,6 +119,8 @@ class Books:
                 self.balances[tr.debit_account] -= tr.amount_fen
                 self.balances[tr.credit_account] += tr.amount_fen
                 assert self.balances[TSA_ACCOUNT] >= 0
+                for account in (tr.debit_account, tr.credit_account):  # the floor, 0 by default
+                    assert not account.startswith("pboc:clearing:") or self.balances[account] >= 0
             elif isinstance(e, SendVoucher):
                 self.sent.append(e)
             elif isinstance(e, Alarm):
@@ -318,9 +331,19 @@ def test_replenishment_does_not_use_the_days_quota(calendar: BusinessCalendar) -
 # ---------------------------------------------------------------- refunds and statements
 
 
+def _cleared(calendar: BusinessCalendar, day: str, amount: str, **kw: Any) -> tuple[PbocCore, Books, VoucherDoc]:
+    """A core that accepted one clearing of `amount` on `day` at 09:00 (the request is returned)."""
+    core, books = make(calendar, t(day, "08:00"))
+    send(core, books, quota(day, amount, bank=kw.get("bank", BANK),
+                            vtcode="5106" if kw.get("pay_type") == "12" else "5108"), t(day, "09:00"))
+    doc = clearing(day, amount, **kw)
+    assert receipt(send(core, books, doc, t(day, "09:00"))).return_reason is None
+    return core, books, doc
+
+
 def test_refund_restores_tsa_and_tells_the_treasury(calendar: BusinessCalendar) -> None:
-    core, books = _advance(calendar, "2026-03-16", "100.00", "100.00")
-    effects = send(core, books, refund("2026-03-16", "30.00"), t("2026-03-16", "11:00"))
+    core, books, cleared = _cleared(calendar, "2026-03-16", "100.00")
+    effects = send(core, books, refund("2026-03-16", "30.00", ori=cleared), t("2026-03-16", "11:00"))
     r = receipt(effects)
     assert r.head["XRefundAmt"] == "30.00" and r.head["XRefundDate"] == "20260316"
     assert_valid(r)
@@ -333,8 +356,8 @@ def test_refund_restores_tsa_and_tells_the_treasury(calendar: BusinessCalendar) 
 
 
 def test_refund_after_close_is_booked_next_business_day(calendar: BusinessCalendar) -> None:
-    core, books = make(calendar, t("2026-03-13", "08:00"))
-    effects = send(core, books, refund("2026-03-13", "30.00"), t("2026-03-13", "17:30"))  # a Friday
+    core, books, cleared = _cleared(calendar, "2026-03-13", "30.00")
+    effects = send(core, books, refund("2026-03-13", "30.00", ori=cleared), t("2026-03-13", "17:30"))  # a Friday
     [post] = [e for e in effects if isinstance(e, PostTransfer)]
     assert post.transfer.business_date == dt.date(2026, 3, 16)
     assert receipt(effects).head["XRefundDate"] == "20260316"
@@ -345,8 +368,11 @@ def _statements(books: Books, vtcode: str) -> list[SendVoucher]:
 
 
 def test_daily_statement_ties_to_the_books(calendar: BusinessCalendar) -> None:
-    core, books = _advance(calendar, "2026-03-16", "100.00", "80.00")
-    send(core, books, refund("2026-03-16", "5.00"), t("2026-03-16", "11:00"))
+    core, books = make(calendar, t("2026-03-16", "08:00"))
+    send(core, books, quota("2026-03-16", "100.00"), t("2026-03-16", "09:00"))
+    cleared = clearing("2026-03-16", "80.00")
+    send(core, books, cleared, t("2026-03-16", "15:00"))
+    send(core, books, refund("2026-03-16", "5.00", ori=cleared), t("2026-03-16", "11:00"))
     effects = books.apply(core.on_time(t("2026-03-16", "16:59")))
     assert not _statements(books, "7401")
     assert effects[-1] == WakeAt(t("2026-03-16", "17:00"))
@@ -405,15 +431,15 @@ def test_monthly_reconciliation_on_first_business_day(calendar: BusinessCalendar
 
 
 def test_monthly_reconciliation_of_a_quiet_month(calendar: BusinessCalendar) -> None:
-    core, books = make(calendar, t("2025-09-29", "08:00"))
-    send(core, books, refund("2025-09-29", "5.00"), t("2025-09-29", "10:00"))  # a credit, no debit
+    core, books, cleared = _cleared(calendar, "2025-08-29", "10.00")  # cleared in August
+    send(core, books, refund("2025-09-29", "5.00", ori=cleared), t("2025-09-29", "10:00"))  # a credit, no debit
     books.apply(core.on_time(t("2025-10-09", "17:00")))
-    [recon] = _statements(books, "3502")
+    [recon] = [s for s in _statements(books, "3502") if s.head["BeginDate"] == "20250901"]
     assert_valid(recon)
     assert recon.details == () and b"<DetailList>" not in recon.render()
     h = recon.head
     assert (h["BeginDate"], h["EndDate"], h["DebitAmt"], h["CreditAmt"]) == ("20250901", "20250930", "0.00", "5.00")
-    assert parse_fen(h["EndBalance"]) == OPENING_FEN + 500
+    assert parse_fen(h["EndBalance"]) == OPENING_FEN - 1000 + 500
     # no reconciliation for a month before the core kept the books
     core, books = make(calendar, t("2025-11-03", "08:00"))  # the first business day of November
     books.apply(core.on_time(t("2025-11-03", "17:00")))
@@ -454,6 +480,8 @@ def test_random_traffic_keeps_the_rules(calendar: BusinessCalendar, first: dt.da
     core, books = make(calendar, dt.datetime.combine(first, dt.time(0), tzinfo=TZ), opening=1_000_000)
     notified: dict[tuple[str, str, dt.date], int] = defaultdict(int)
     accepted: dict[tuple[str, str, dt.date], int] = defaultdict(int)
+    cleared: dict[str, list[VoucherDoc]] = defaultdict(list)  # bank → its accepted 2301s
+    refunded: dict[str, int] = defaultdict(int)  # 2301 VoucherNo → refunds accepted against it
     for (day, tod), kind, bank, pt, amount in timed:
         now = dt.datetime.combine(day, tod, tzinfo=TZ)
         s, amt = day.isoformat(), fen_to_str(amount)
@@ -463,7 +491,17 @@ def test_random_traffic_keeps_the_rules(calendar: BusinessCalendar, first: dt.da
                 notified[(bank, pt, day)] += amount
             continue
         if kind == "refund":
-            send(core, books, refund(s, amt, bank=bank), now)
+            # against the bank's latest accepted clearing (or, with none, a payment never cleared)
+            ori = cleared[bank][-1] if cleared[bank] else None
+            before = {k: v for k, v in books.balances.items() if v}
+            r = receipt(send(core, books, refund(s, amt, bank=bank, ori=ori, pay_type=pt), now))
+            if r.return_reason is None:
+                assert ori is not None
+                refunded[ori.get("VoucherNo")] += amount
+                assert refunded[ori.get("VoucherNo")] <= ori.amount_fen("PayAmt"), "refunded more than cleared"
+            else:
+                assert {k: v for k, v in books.balances.items() if v} == before, "a refused refund moved money"
+                assert r.head["XRefundAmt"] == "0.00"
             continue
         if kind == "replenish":
             prev = calendar.previous_business_day(day)
@@ -480,6 +518,7 @@ def test_random_traffic_keeps_the_rules(calendar: BusinessCalendar, first: dt.da
                 cutoff = core.clock_config.urgent_cutoff if kind == "urgent" else core.clock_config.clearing_cutoff
                 assert tod < cutoff, "accepted after the cutoff"
                 accepted[(bank, pt, day)] += amount
+            cleared[bank].append(doc)
             assert r.head["XClearAmt"] == amt
         else:
             assert r.head["XClearAmt"] == "0.00"
@@ -489,11 +528,11 @@ def test_random_traffic_keeps_the_rules(calendar: BusinessCalendar, first: dt.da
     assert books.balances[TSA_ACCOUNT] == core.tsa_balance_fen
     # every statement ties to the books' running balance
     books.apply(core.on_time(dt.datetime.combine(days[-1], dt.time(23, 0), tzinfo=TZ)))
-    net = defaultdict(int)
+    net: dict[dt.date, int] = defaultdict(int)
     for tr in books.transfers.values():
         if tr.business_date is not None:
             net[tr.business_date] += tr.amount_fen if tr.credit_account == TSA_ACCOUNT else -tr.amount_fen
     for st7401 in _statements(books, "7401"):
         day = dt.datetime.strptime(st7401.head["StatementDate"], "%Y%m%d").date()
-        end = 1_000_000 + sum(v for d, v in net.items() if d <= day)
-        assert parse_fen(st7401.head["EndBalance"]) == end
+        expected_end = 1_000_000 + sum(v for d, v in net.items() if d <= day)
+        assert parse_fen(st7401.head["EndBalance"]) == expected_end

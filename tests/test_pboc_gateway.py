@@ -78,11 +78,12 @@ class Rig:
         assert result.ok, result
         return await receive_one(self.bank, "2301")
 
-    async def refund(self, day: str, amount: str) -> tuple[VoucherBody, VoucherDoc]:
+    async def refund(self, day: str, amount: str, *, ori_vtcode: str = "2301",
+                     ori_no: str = "ZZ0001") -> tuple[VoucherBody, VoucherDoc]:
         no = f"TK{ymd(day)}{next(_seq):05d}"
         v = self.world.voucher("2302", {
-            "Id": f"V{no}", "StYear": day[:4], "VouDate": ymd(day), "VoucherNo": no, "OriVtCode": "5201",
-            "OriVoucherNo": "ZZ0001", "OriVouDate": ymd(day), "PayBankCode": BANK, "PayBankName": "示例银行甲分行",
+            "Id": f"V{no}", "StYear": day[:4], "VouDate": ymd(day), "VoucherNo": no, "OriVtCode": ori_vtcode,
+            "OriVoucherNo": ori_no, "OriVouDate": ymd(day), "PayBankCode": BANK, "PayBankName": "示例银行甲分行",
             "PayTypeCode": "11", "FundTypeCode": "1", "FundTypeName": "一般公共预算资金", "AgencyCode": "101001",
             "AgencyName": "示例单位", "PayeeAcctNo": "99990000000009999", "PayeeAcctName": "示例收款人",
             "PayeeAcctBankName": "示例支行", "PayAcctNo": "99901000000000099", "PayAcctName": "示例零余额账户",
@@ -140,7 +141,7 @@ async def rig_factory(tmp_path: Path) -> AsyncIterator[object]:
         task = asyncio.create_task(shell.run())
         stack.append((gateway, (pboc, treasury, bank), task, (gw_db, ledger_db)))
         rig = Rig(world, clock, ledger, core, shell, treasury, bank)
-        await rig.settle(lambda: shell._wake is not None)
+        await rig.settle(lambda: shell.wake is not None)
         return rig
 
     yield make
@@ -198,7 +199,15 @@ async def test_a_clearing_day_through_the_gateway(rig_factory: object) -> None:
     body, doc = await rig.clear("2026-03-17", "300.00", clear_type=1, clear_day="2026-03-16")
     assert body.return_reason is None and doc.get("ClearType") == "1" and doc.get("XClearDate") == "20260317"
     assert await rig.books() == (OPENING_FEN - 100000, 100000)
-    body, doc = await rig.refund("2026-03-17", "250.00")
+    replenished = doc.get("VoucherNo")
+    # a refund for a payment voucher never paid (issue 11): refused, nothing moves, no advice
+    body, doc = await rig.refund("2026-03-17", "1000000.00", ori_vtcode="5201", ori_no="NEVERPAID0001")
+    assert body.return_reason is not None and body.return_reason.startswith("refund-unmatched:")
+    assert doc.get("XRefundAmt") == "0.00"
+    assert await rig.books() == (OPENING_FEN - 100000, 100000)
+    body, doc = await rig.refund("2026-03-17", "300.01", ori_no=replenished)  # more than it cleared
+    assert body.return_reason is not None and body.return_reason.startswith("refund-exceeds-payment:")
+    body, doc = await rig.refund("2026-03-17", "250.00", ori_no=replenished)
     assert body.return_reason is None and doc.get("XRefundAmt") == "250.00"
     _, advice = await receive_one(rig.treasury, "7403")
     assert advice.get("PayAmt") == "250.00" and advice.get("OriVoucherNo") == doc.get("VoucherNo")

@@ -4,14 +4,14 @@ Two halves:
 
 * the cores: `snapshot()` → JSON → `load_snapshot()` at any point of a random scenario, then
   the rest of the scenario, gives exactly the effects (and the state) of the uninterrupted core;
-* the shells end to end, through a real in-process gateway: a shell is dropped without a clean
-  stop (its task cancelled, or killed by a failure between commit and ack) and a new shell over
-  the same ledger database carries on where the first one left off.
+* the shells end to end, through a real in-process gateway, driven by the simulation engine: a
+  shell is dropped without a clean stop (between two batches, or killed by a failure before the
+  commit, between commit and send, or between send and ack) and a new shell over the same ledger
+  database (its snapshot and the inputs logged since) carries on where the first one left off.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
 import json
@@ -30,8 +30,7 @@ from bank_sim.shell import BankShell
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from client import GatewayClient
-from gateway.clock import BusinessClock
-from gateway.service import Gateway, GatewayConfig
+from gateway.service import Gateway
 from ledger.store import Ledger
 from messages.envelope import VoucherBody, parse_envelope
 from messages.factory import payment_voucher
@@ -40,7 +39,10 @@ from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
 from runner.world import DevWorld
+from sim import store as sim_store
+from sim.clock import SimClock
 from sim.effects import Effect, SendVoucher, WakeAt
+from sim.engine import SimEngine, engine_client
 from storage.db import open_database
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
@@ -50,7 +52,6 @@ BANK = "999100000001"  # bank-a in DevWorld
 BANK2 = "999100000002"
 OPENING_FEN = 1_000_000_00
 RESERVE_FEN = 10_000_00
-WAIT_S = 5.0
 _seq = itertools.count(1)
 
 
@@ -272,34 +273,41 @@ class Crash(Exception):
 @dataclass
 class Running:
     shell: Any
-    task: asyncio.Task[None]
     ledger: Ledger
-    dbs: list[Any] = field(default_factory=list)
 
 
 @dataclass
 class World:
     tmp: Path
     world: DevWorld
-    clock: BusinessClock
+    clock: SimClock
     gateway: Gateway
     treasury: GatewayClient
     bank: GatewayClient  # bank-a as a plain test client (when no bank shell runs)
+    running: dict[str, Running] = field(default_factory=dict)
+    engine: SimEngine | None = None
     cleanup: list[Any] = field(default_factory=list)
     inboxes: dict[str, list[tuple[VoucherBody, VoucherDoc]]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
     async def at(self, day: str, hhmm: str) -> None:
-        await self.clock.advance_to(t(day, hhmm))
+        assert self.engine is not None
+        await self.engine.run_until(t(day, hhmm))
+
+    async def settle(self) -> None:
+        """Everything ready is delivered and handled, at the current simulated time."""
+        assert self.engine is not None
+        await self.engine.run_until(self.clock.now())
 
     async def client(self, participant: str) -> GatewayClient:
-        c = GatewayClient.bus(self.gateway, participant)
+        c = engine_client(self.gateway, participant)
         await c.__aenter__()
         self.cleanup.append(c)
         return c
 
     async def start(self, kind: str, *, wrap: Callable[[GatewayClient], None] | None = None) -> Running:
-        """A new process: a new database connection, a new core, a new client, a new shell."""
+        """A new process: a new database connection, a new core, a new client, a new shell; the
+        engine is made anew over the shells running now (it starts the new one: restore, re-send)."""
         participant = self.world.pboc.id if kind == "pboc" else "bank-a"
         db = await open_database(str(self.tmp / f"{kind}.db"))
         self.cleanup.append(db)
@@ -315,16 +323,16 @@ class World:
         else:
             shell = BankShell(BankCore(BANK, BankConfig(bank_name="示例银行甲分行", reserve_fen=RESERVE_FEN),
                                        CALENDAR, CC), client, ledger, signer, self.clock)
-        task = asyncio.create_task(shell.run())
-        running = Running(shell, task, ledger, [db])
-        self.cleanup.append(task)
-        await settle(lambda: shell.wake is not None or task.done())
+        running = Running(shell, ledger)
+        self.running[kind] = running
+        self.engine = SimEngine(self.clock, [r.shell for r in self.running.values()])
+        await self.engine.start()
         return running
 
-    async def crash(self, running: Running) -> None:
-        """Drop the shell without a clean stop: its task dies, nothing is closed or flushed."""
-        running.task.cancel()
-        await asyncio.gather(running.task, return_exceptions=True)
+    async def crash(self, kind: str) -> None:
+        """Drop the shell without a clean stop: nothing is closed or flushed."""
+        del self.running[kind]
+        self.engine = SimEngine(self.clock, [r.shell for r in self.running.values()])
 
     async def quota(self, day: str, amount: str) -> None:
         no = f"QE{day.replace('-', '')}{next(_seq):05d}"
@@ -356,10 +364,10 @@ class World:
         return no
 
     async def drain(self, client: GatewayClient) -> list[tuple[VoucherBody, VoucherDoc]]:
-        """Every message delivered to `client` so far (acked), kept in `inboxes`. A message pushed
+        """Every message delivered to `client` so far (acked), kept in `inboxes`. A message read
         again before its ack (at-least-once delivery) counts once: it has the same message id."""
         got = self.inboxes.setdefault(client.participant_id, [])
-        while items := await client.receive(timeout_s=0.05):
+        while items := await client.receive(timeout_s=0):
             for item in items:
                 if item.message_id not in self.seen:
                     self.seen.add(item.message_id)
@@ -368,21 +376,9 @@ class World:
             await client.ack(*items)
         return got
 
-    async def wait_for(self, client: GatewayClient, vtcode: str, flag: int, count: int = 1
-                       ) -> list[tuple[VoucherBody, VoucherDoc]]:
-        for _ in range(int(WAIT_S / 0.05)):
-            found = [(b, d) for b, d in await self.drain(client) if b.vtcode == vtcode and b.flag == flag]
-            if len(found) >= count:
-                return found
-        raise AssertionError(f"{client.participant_id} got no {count} x {vtcode}/{flag}")
-
-
-async def settle(done: Callable[[], bool]) -> None:
-    for _ in range(int(WAIT_S / 0.01)):
-        if done():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("did not get there in time")
+    async def received(self, client: GatewayClient, vtcode: str, flag: int) -> list[tuple[VoucherBody, VoucherDoc]]:
+        await self.settle()
+        return [(b, d) for b, d in await self.drain(client) if b.vtcode == vtcode and b.flag == flag]
 
 
 async def books(ledger: Ledger) -> dict[str, int]:
@@ -392,37 +388,44 @@ async def books(ledger: Ledger) -> dict[str, int]:
     return balances
 
 
+@pytest.fixture(params=[10**9, 0], ids=["replay", "snapshots"])
+def snapshot_every(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Both ways to restore: snapshot + a log replayed (no new snapshot ever), or a snapshot at
+    every commit (nothing to replay)."""
+    value = int(request.param)
+    monkeypatch.setattr(sim_store, "SNAPSHOT_BYTES_MIN", value)
+    if value == 0:  # every commit outweighs the last snapshot
+        monkeypatch.setattr(sim_store, "ROW_OVERHEAD_BYTES", 10**12)
+    return value
+
+
 @pytest.fixture
-async def make_world(tmp_path: Path) -> AsyncIterator[Callable[[dt.datetime], Any]]:
+async def make_world(tmp_path: Path, snapshot_every: int) -> AsyncIterator[Callable[[dt.datetime], Any]]:
     made: list[World] = []
 
     async def make(start: dt.datetime) -> World:
         world = DevWorld.create(tmp_path / "world")
-        clock = BusinessClock.simulated(CALENDAR, CC, start)
+        clock = SimClock(CALENDAR, CC, start)
         gw_db = await open_database(str(tmp_path / "gw.db"))
-        # a push not acked within 0.3 s is pushed again: a crashed shell's delivery comes back fast
-        gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
-                          config=GatewayConfig(push_ack_timeout_s=0.3, push_backoff_base_ms=20, poll_interval_s=0.05))
+        gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
         await gateway.start()
-        w = World(tmp_path, world, clock, gateway, GatewayClient.bus(gateway, world.treasury.id),
-                  GatewayClient.bus(gateway, "bank-a"), [gw_db])
+        w = World(tmp_path, world, clock, gateway, engine_client(gateway, world.treasury.id),
+                  engine_client(gateway, "bank-a"), cleanup=[gw_db])
         await w.treasury.__aenter__()
+        await w.bank.__aenter__()
         made.append(w)
         return w
 
     yield make
     for w in made:
         for item in reversed(w.cleanup):
-            if isinstance(item, asyncio.Task):
-                item.cancel()
-                await asyncio.gather(item, return_exceptions=True)
-        for item in reversed(w.cleanup):
             if isinstance(item, GatewayClient):
                 await item.__aexit__(None, None, None)
         await w.treasury.__aexit__(None, None, None)
+        await w.bank.__aexit__(None, None, None)
         await w.gateway.stop()
         for item in w.cleanup:
-            if hasattr(item, "close") and not isinstance(item, GatewayClient | asyncio.Task):
+            if not isinstance(item, GatewayClient):
                 await item.close()
 
 
@@ -432,17 +435,16 @@ async def test_pboc_restarted_after_a_quota_notice_still_clears_within_it(make_w
     assert not pboc.shell.restored
     await w.at("2026-03-16", "09:00")
     await w.quota("2026-03-16", "1000.00")
-    await settle(lambda: pboc.shell.handled == 1)  # the notice is acked
-    await w.crash(pboc)
+    await w.settle()
+    assert pboc.shell.handled == 1  # the notice is acked
+    await w.crash("pboc")
 
     pboc = await w.start("pboc")  # a new process over the same ledger database
     assert pboc.shell.restored
     assert pboc.shell.core.quotas[(BANK, "11", dt.date(2026, 3, 16))].notified_fen == 100000
-    await w.bank.__aenter__()
-    w.cleanup.append(w.bank)
     await w.at("2026-03-16", "15:00")
     no = await w.clear("2026-03-16", "600.00")
-    [(body, doc)] = await w.wait_for(w.bank, "2301", 1)
+    [(body, doc)] = await w.received(w.bank, "2301", 1)
     assert doc.get("VoucherNo") == no
     assert body.return_reason is None, body.return_reason  # not no-quota-notice
     assert doc.get("XClearAmt") == "600.00"
@@ -452,7 +454,7 @@ async def test_pboc_restarted_after_a_quota_notice_still_clears_within_it(make_w
     assert len(opening) == 1  # the restarted core did not open the books again
 
     await w.at("2026-03-16", "17:00")
-    [(_, statement)] = await w.wait_for(w.treasury, "7401", 0)
+    [(_, statement)] = await w.received(w.treasury, "7401", 0)
     assert (statement.get("BeginBalance"), statement.get("DebitAmt")) == (fen_to_str(OPENING_FEN), "600.00")
     assert parse_fen(statement.get("EndBalance")) == balances[TSA_ACCOUNT]
     assert not pboc.shell.alarms
@@ -465,15 +467,16 @@ async def test_bank_restarted_after_an_advance_has_it_replenished(make_world: An
     bank = await w.start("bank")
     await w.at("2026-02-13", "09:00")
     await w.quota("2026-02-13", "1000.00")
-    await settle(lambda: pboc.shell.handled == 1)
+    await w.settle()
+    assert pboc.shell.handled == 1
     await w.at("2026-02-13", "16:10")  # after the bank's 15:30 filing: paid from the reserve
     no = await w.pay("2026-02-13", 300_00)
-    [(_, receipt)] = await w.wait_for(w.treasury, "5201", 1)
+    [(_, receipt)] = await w.received(w.treasury, "5201", 1)
     assert receipt.get("VoucherNo") == no and receipt.get("XPayAmt") == "300.00"
-    await settle(lambda: bank.shell.handled == 1)
+    assert bank.shell.handled == 1
     reserve = account_ids(BANK)["reserve"]
     assert (await books(bank.ledger))[reserve] == RESERVE_FEN - 300_00
-    await w.crash(bank)
+    await w.crash("bank")
 
     bank = await w.start("bank")
     assert bank.shell.restored
@@ -481,35 +484,50 @@ async def test_bank_restarted_after_an_advance_has_it_replenished(make_world: An
     assert advance.amount_fen == 300_00 and advance.filing is None
     await w.at("2026-02-13", "17:00")
     # nothing was cleared on the day: the statement says so
-    [(_, quiet)] = await w.wait_for(w.treasury, "7401", 0)
+    [(_, quiet)] = await w.received(w.treasury, "7401", 0)
     assert (quiet.get("DebitAmt"), quiet.get("CreditAmt"), quiet.details()) == ("0.00", "0.00", [])
     assert quiet.get("BeginBalance") == quiet.get("EndBalance") == fen_to_str(OPENING_FEN)
 
     await w.at("2026-02-14", "08:45")  # the restarted bank files the replenishment
-    await settle(lambda: any(f.state != "pending" for f in bank.shell.core.filings.values()))
     [filing] = bank.shell.core.filings.values()
     assert (filing.clear_type, filing.state, filing.cleared_fen) == (1, "accepted", 300_00), filing.reason
     bank_books, pboc_books = await books(bank.ledger), await books(pboc.ledger)
     assert bank_books[reserve] == RESERVE_FEN
     assert bank_books[account_ids(BANK)["pboc-clearing"]] + pboc_books[clearing_account(BANK)] == 0
     assert pboc_books[TSA_ACCOUNT] == OPENING_FEN - 300_00
-    assert await w.wait_for(w.treasury, "5201", 1) and len([
-        d for b, d in w.inboxes[w.world.treasury.id] if b.vtcode == "5201"]) == 1  # one receipt, not two
+    assert len(await w.received(w.treasury, "5201", 1)) == 1  # one receipt, not two
     assert not pboc.shell.alarms and not bank.shell.alarms
 
 
-@pytest.mark.parametrize("dies_in", ["send", "ack"])
-async def test_a_crash_between_commit_and_ack_loses_nothing_and_repeats_nothing(make_world: Any,
-                                                                                dies_in: str) -> None:
+@pytest.mark.parametrize("dies_in", ["commit", "send", "ack"])
+async def test_a_crash_around_the_commit_loses_nothing_and_repeats_nothing(make_world: Any, dies_in: str) -> None:
+    """`commit`: dies in the transaction (nothing stored); `send`: after the commit, before the
+    receipt is sent; `ack`: after the commit and the send, before the ack."""
     w: World = await make_world(t("2026-03-16", "08:00"))
     pboc = await w.start("pboc")
     await w.at("2026-03-16", "09:00")
     await w.quota("2026-03-16", "1000.00")
-    await settle(lambda: pboc.shell.handled == 1)
-    await w.crash(pboc)
+    await w.settle()
+    assert pboc.shell.handled == 1
+    await w.crash("pboc")
 
     def dying(client: GatewayClient) -> None:
-        """The first `dies_in` call after the 2301 kills the process."""
+        """The first `dies_in` step after the 2301 kills the process."""
+        if dies_in == "commit":
+            real_append = sim_store.SimStore.append
+            armed = [True]
+
+            async def die_in_commit(store: Any, *args: Any, **kwargs: Any) -> None:
+                inputs = args[1]
+                if armed[0] and store.participant == client.participant_id and any(
+                        i.kind == "voucher" and i.doc is not None and i.doc.vtcode == "2301" for i in inputs):
+                    armed[0] = False
+                    raise Crash("commit")
+                await real_append(store, *args, **kwargs)
+
+            w.cleanup.append(_Restore(sim_store.SimStore, "append", real_append))
+            sim_store.SimStore.append = die_in_commit  # type: ignore[method-assign]
+            return
         real = getattr(client, dies_in)
 
         async def die(*args: Any, **kwargs: Any) -> Any:
@@ -521,25 +539,40 @@ async def test_a_crash_between_commit_and_ack_loses_nothing_and_repeats_nothing(
         setattr(client, dies_in, die)
 
     pboc = await w.start("pboc", wrap=dying)
-    await w.bank.__aenter__()
-    w.cleanup.append(w.bank)
     await w.at("2026-03-16", "15:00")
     no = await w.clear("2026-03-16", "600.00")
-    await settle(lambda: pboc.task.done())
-    assert isinstance(pboc.task.exception(), ExceptionGroup)  # it died
+    with pytest.raises(Crash):
+        await w.settle()  # it died
     tsa = (await books(pboc.ledger))[TSA_ACCOUNT]
-    assert tsa == OPENING_FEN - 60000  # the commit happened
+    assert tsa == OPENING_FEN - (0 if dies_in == "commit" else 60000)  # the commit happened, or nothing did
+    for item in w.cleanup:
+        if isinstance(item, _Restore):
+            item.undo()
+    await w.crash("pboc")
 
-    pboc = await w.start("pboc")  # re-sends the last call's sends; the 2301 is pushed again
+    pboc = await w.start("pboc")  # re-sends the last batch's sends; the 2301 is delivered again
     assert pboc.shell.restored
-    await settle(lambda: pboc.shell.handled >= 1)
-    [(body, doc)] = await w.wait_for(w.bank, "2301", 1)  # exactly one receipt reached the bank
-    await asyncio.sleep(0.5)  # (room for a second one, which must not come)
-    assert len([b for b, _ in await w.drain(w.bank) if b.vtcode == "2301"]) == 1
+    [(body, doc)] = await w.received(w.bank, "2301", 1)  # exactly one receipt reached the bank
+    assert pboc.shell.handled == 1
     assert doc.get("VoucherNo") == no and body.return_reason is None and doc.get("XClearAmt") == "600.00"
-    # the new process sent the receipt twice: once as the last commit's pending send, once for
-    # the redelivered 2301; the gateway had it already (died in ack) or got it first then (in send)
-    results = [r.status for e, rs in pboc.shell.sent for r in rs if e.vtcode == "2301"]
-    assert results == (["accepted", "duplicate"] if dies_in == "send" else ["duplicate", "duplicate"])
+    # After a commit the new process sent the receipt twice: once as the last batch's pending
+    # send, once for the redelivered 2301; the gateway had it already (died in ack) or got it
+    # first then (died in send). Died in the commit: nothing was stored, it is decided once now.
+    results = [r.status for key, rs in pboc.shell.sent for r in rs if key.vtcode == "2301"]
+    assert results == {"commit": ["accepted"], "send": ["accepted", "duplicate"],
+                       "ack": ["duplicate", "duplicate"]}[dies_in]
     assert (await books(pboc.ledger))[TSA_ACCOUNT] == OPENING_FEN - 60000  # applied once
     assert not pboc.shell.alarms
+
+
+@dataclass
+class _Restore:
+    owner: Any
+    name: str
+    value: Any
+
+    def undo(self) -> None:
+        setattr(self.owner, self.name, self.value)
+
+    async def close(self) -> None:
+        self.undo()

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "participants",
     "up",
     "demo",
+    "scenario",
     "clock",
     "dlq",
     "bench",

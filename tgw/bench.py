@@ -4,6 +4,9 @@
     tgw bench --gateway [--vouchers N] [--batch B] [--concurrency C] [--transports inproc,http,http-up,mqtt]
                         [--db sqlite|postgresql://...] [--repeat R] [--no-profile] [-o FILE]
                         [--format text|json]
+    tgw bench --latency [--rate 1000,2000] [--workers 0,2] [--seconds S] [--repeat R]
+                        [--compare-src DIR] [-o FILE] [--format text|json]
+    tgw bench --sim [--sizes 1000,10000,100000] [--no-profile] [-o FILE] [--format text|json]
 
 `--floor` measures, on one core and in-process, each step of the pipeline for one voucher of
 the shipped samples (wrapped in an envelope and signed with throwaway keys made in a temp dir):
@@ -17,6 +20,18 @@ whole gateway (verify + validate + journal) for each transport, beside the floor
 one in-process run; see `gateway.benchmark`. Figures go to bench/results/gateway.json and the
 profile to bench/results/gateway-profile.txt.
 
+`--latency` sends one-voucher envelopes over HTTP to a `tgw up` subprocess (SQLite, full fsync)
+at a fixed arrival rate (open loop: latency from each envelope's scheduled send time, so a slow
+answer cannot hide the queue behind it) and reports p50/p90/p99/p99.9/max per (rate, workers),
+beside the floor measured in the same run; see `tgw.latency`. `--compare-src DIR` also runs
+every row against the gateway code of another checkout (e.g. `git worktree add DIR HEAD`), for
+before/after figures from one run. Figures go to bench/results/latency.json.
+
+`--sim` runs `tgw demo`'s world (the simulation engine, the real gateway in-process, SQLite) for
+one simulated business day at each size, each in its own subprocess (so peak RSS is per size), and
+reports wall seconds, vouchers/s end to end, µs per voucher, peak RSS, and a sampling profile of
+the largest run; see `tgw.simbench` and docs/simulation.md. Figures go to bench/results/sim.json.
+
 This is a measurement, not a test: nothing asserts on a time. Other modes (e.g. `--gateway`,
 end to end over HTTP) add their own flag and `run_<mode>()` function beside `run_floor`.
 """
@@ -29,7 +44,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run_gateway_bench"]
+__all__ = ["register", "run_gateway_bench", "run_latency_bench"]
 
 from tgw.floor import DEFAULT_FLOOR_OUT, DEFAULT_SAMPLES, REPO_ROOT, print_floor_table, run_floor
 
@@ -57,7 +72,7 @@ def run_gateway_bench(args: argparse.Namespace) -> int:
     output = DEFAULT_GATEWAY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_gateway(vouchers=args.vouchers, batch=args.batch, transports=transports, db_url=db,
                          concurrency=args.concurrency, profile=not args.no_profile,
-                         pool_workers=args.pool_workers, floor_seconds=min(args.seconds, 1.0),
+                         pool_workers=args.pool_workers, floor_seconds=min(args.seconds or 1.0, 1.0),
                          repeat=max(1, args.repeat),
                          progress=lambda m: print(m, file=sys.stderr))
     if args.format == "json":
@@ -73,16 +88,84 @@ def run_gateway_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    if not args.floor and not args.gateway:
-        args.parser.print_help(sys.stderr)
-        print("\ntgw bench: error: choose what to measure (--floor or --gateway)", file=sys.stderr)
+def _numbers(text: str, kind: type[float] | type[int]) -> list[Any] | None:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        return None
+    return values or None
+
+
+def run_latency_bench(args: argparse.Namespace) -> int:
+    from tgw.latency import DEFAULT_LATENCY_OUT, print_latency_table, run_latency
+
+    rates = _numbers(args.rate, float)
+    workers = _numbers(args.workers, int)
+    seconds = 10.0 if args.seconds is None else args.seconds
+    if rates is None or min(rates) <= 0 or workers is None or min(workers) < 0 or seconds <= 0 or args.repeat < 1:
+        print("tgw bench: error: --rate is positive numbers (envelopes/s), --workers non-negative integers, "
+              "both comma-separated; --seconds and --repeat positive", file=sys.stderr)
         return 2
-    if args.floor and args.gateway:
-        print("tgw bench: error: --floor and --gateway are separate runs; choose one", file=sys.stderr)
+    sources: list[tuple[str, Path | None]] = [("current", None)]
+    if args.compare_src:
+        src = Path(args.compare_src).resolve()
+        if not (src / "tgw" / "__init__.py").is_file():
+            print(f"tgw bench: error: io-unreadable: {src} is not a checkout of this project (no tgw/__init__.py)",
+                  file=sys.stderr)
+            return 2
+        sources.insert(0, (src.name, src))
+    output = DEFAULT_LATENCY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
+    result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
+                         floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
+    if args.format == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print_latency_table(result)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"written: {output}", file=sys.stderr)
+    return 0
+
+
+def run_sim_bench(args: argparse.Namespace) -> int:
+    from tgw.simbench import DEFAULT_SIM_OUT, print_sim_table, run_sim
+
+    sizes = _numbers(args.sizes, int)
+    if sizes is None or min(sizes) < 1 or max(sizes) > 100_000:
+        print("tgw bench: error: --sizes is comma-separated voucher counts per day, 1..100000", file=sys.stderr)
+        return 2
+    output = DEFAULT_SIM_OUT if args.output is None else Path(args.output) if args.output != "-" else None
+    result = run_sim(sizes, profile_largest=not args.no_profile, progress=lambda m: print(m, file=sys.stderr))
+    if args.format == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print_sim_table(result)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"written: {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    modes = [m for m in ("floor", "gateway", "latency", "sim") if getattr(args, m)]
+    if not modes:
+        args.parser.print_help(sys.stderr)
+        print("\ntgw bench: error: choose what to measure (--floor, --gateway, --latency or --sim)", file=sys.stderr)
+        return 2
+    if len(modes) > 1:
+        print(f"tgw bench: error: {' and '.join('--' + m for m in modes)} are separate runs; choose one",
+              file=sys.stderr)
         return 2
     if args.gateway:
         return run_gateway_bench(args)
+    if args.latency:
+        return run_latency_bench(args)
+    if args.sim:
+        return run_sim_bench(args)
+    if args.seconds is None:
+        args.seconds = 2.0
     if args.output is None:
         args.output = str(DEFAULT_FLOOR_OUT)
     if args.seconds <= 0:
@@ -110,13 +193,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "bench", help="measure per-voucher costs (--floor) and gateway throughput (--gateway)",
+        "bench", help="measure per-voucher costs (--floor), gateway throughput (--gateway) and open-loop "
+                      "latency (--latency)",
         description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--floor", action="store_true",
                    help="in-process cost of each pipeline step per voucher, one core")
-    p.add_argument("--seconds", type=float, default=2.0,
-                   help="total time budget for the measurement (default %(default)s)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="--floor: total time budget (default 2); --latency: measured window per row (default 10)")
     p.add_argument("--samples", default=str(DEFAULT_SAMPLES), metavar="DIR",
                    help="samples directory holding <vtcode>/original.xml (default: the repo's samples/)")
     p.add_argument("--vtcodes", default="5201", metavar="LIST",
@@ -137,11 +221,24 @@ def register(subparsers: Any) -> None:
                         "(a fresh schema per path)")
     p.add_argument("--pool-workers", type=int, default=2, help="--gateway: admission worker processes for inproc-pool and http-up-pool (default 2)")
     p.add_argument("--repeat", type=int, default=1,
-                   help="--gateway: run the paths in turn this many times; each reports its median run "
-                        "(default %(default)s)")
-    p.add_argument("--no-profile", action="store_true", help="--gateway: skip the cProfile run")
+                   help="--gateway / --latency: run the paths (rows) in turn this many times; each reports its "
+                        "median run (default %(default)s)")
+    p.add_argument("--no-profile", action="store_true",
+                   help="--gateway: skip the cProfile run; --sim: no sampling profile of the largest size")
+    p.add_argument("--latency", action="store_true",
+                   help="open-loop ack latency of one-voucher envelopes at fixed rates, HTTP to `tgw up`")
+    p.add_argument("--rate", default="1000,2000", metavar="LIST",
+                   help="--latency: comma-separated arrival rates, envelopes/s (default %(default)s)")
+    p.add_argument("--workers", default="0,2", metavar="LIST",
+                   help="--latency: comma-separated `tgw up --workers` values (default %(default)s)")
+    p.add_argument("--compare-src", default=None, metavar="DIR",
+                   help="--latency: also run every row against the code of another checkout (before/after)")
+    p.add_argument("--sim", action="store_true",
+                   help="the demo world for one simulated business day per size (simulation engine end to end)")
+    p.add_argument("--sizes", default="1000,10000,100000", metavar="LIST",
+                   help="--sim: comma-separated vouchers per day, each in its own process (default %(default)s)")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="where to write the JSON figures ('-' for nowhere; default bench/results/floor.json "
-                        "or bench/results/gateway.json)")
+                   help="where to write the JSON figures ('-' for nowhere; default bench/results/floor.json, "
+                        "bench/results/gateway.json or bench/results/latency.json)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="print a table or the JSON")
     p.set_defaults(func=cmd_bench, parser=p)

@@ -40,10 +40,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
+    from gateway.service import Gateway
+    from runner.world import DevWorld
+    from storage.db import Database
 
 __all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "build_envelopes", "print_gateway_table", "run_gateway"]
 
@@ -56,7 +61,7 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 # --------------------------------------------------------------------------- inputs
 
 
-def build_envelopes(world: Any, *, vouchers: int, batch: int, tag: str) -> list[bytes]:
+def build_envelopes(world: DevWorld, *, vouchers: int, batch: int, tag: str) -> list[bytes]:
     """Signed MOF envelopes of `batch` payment vouchers each (5201, treasury → banks a and b)."""
     from messages.factory import payment_voucher
 
@@ -147,7 +152,7 @@ class _WallClock:
         return dt.datetime.now(SHANGHAI)
 
 
-async def _open_db(db_url: str, tmp: Path, tag: str) -> Any:
+async def _open_db(db_url: str, tmp: Path, tag: str) -> Database:
     from storage.db import open_database
 
     if db_url.startswith(("postgresql://", "postgres://")):
@@ -158,7 +163,7 @@ async def _open_db(db_url: str, tmp: Path, tag: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def _gateway(world: Any, db_url: str, tmp: Path, tag: str, workers: int = 0) -> Any:
+async def _gateway(world: DevWorld, db_url: str, tmp: Path, tag: str, workers: int = 0) -> AsyncIterator[Gateway]:
     from gateway.service import Gateway, GatewayConfig
 
     db = await _open_db(db_url, tmp, tag)
@@ -179,10 +184,11 @@ def _statuses(results: Sequence[Any]) -> list[tuple[str, str | None]]:
 # --------------------------------------------------------------------------- transports
 
 
-async def _bench_inproc(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
+async def _bench_inproc(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
                         workers: int = 0, tag: str = "inproc") -> tuple[_Run, float]:
     async with _gateway(world, db_url, tmp, tag, workers) as gw:
         sender = gw.registry.get(world.treasury.id)
+        assert sender is not None, "the world's treasury is in its own registry"
         if workers:
             # Workers spawned, schemas and keys loaded before the clock starts (pure: nothing journaled).
             await asyncio.gather(*(gw._admission.admit(envelopes[0], sender, at=dt.datetime.now(dt.UTC))
@@ -213,7 +219,7 @@ async def _http_client(base_url: str, token: str, envelopes: Sequence[bytes],
         return await _drive(envelopes, concurrency, send)
 
 
-async def _bench_http(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
+async def _bench_http(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
                       concurrency: int) -> tuple[_Run, float]:
     from aiohttp import web
 
@@ -237,7 +243,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _bench_http_up(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
+async def _bench_http_up(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
                          concurrency: int, workers: int = 0) -> tuple[_Run, float]:
     """A real `tgw up` subprocess (logs at WARNING; `--workers` admission processes), the client here."""
     port = _free_port()
@@ -282,7 +288,7 @@ def mqtt_unavailable_reason(host: str = MQTT_HOST, port: int = MQTT_PORT) -> str
     return None
 
 
-async def _bench_mqtt(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
+async def _bench_mqtt(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
                       concurrency: int) -> tuple[_Run, float]:
     """Anonymous on the system broker; a unique client id and shared group keep runs apart."""
     import logging
@@ -327,21 +333,18 @@ def floor_summary(floor: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_or_run_floor(path: Path, seconds: float = 1.0) -> tuple[dict[str, Any], str]:
-    from tgw.floor import run_floor
+def measure_floor(seconds: float = 1.0) -> tuple[dict[str, Any], str]:
+    """The floor measured now, in this process, on this machine: a gateway figure divided by a floor
+    from another machine (the committed bench/results/floor.json) would mean nothing."""
+    import tgw.floor
 
-    if path.is_file():
-        try:
-            return json.loads(path.read_text(encoding="utf-8")), f"from {path}"
-        except (OSError, ValueError):
-            pass
-    return run_floor(seconds), f"measured now ({seconds:g} s budget)"
+    return tgw.floor.run_floor(seconds), f"measured in this run ({seconds:g} s budget)"
 
 
 # --------------------------------------------------------------------------- profile
 
 
-def profile_inproc(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
+def profile_inproc(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
                    top: int = 15) -> str:
     """cProfile one in-process run (main thread only: the SQLite COMMIT thread is not in it)."""
     prof = cProfile.Profile()
@@ -359,12 +362,13 @@ def profile_inproc(world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: 
     return out.getvalue()
 
 
-def pipeline_us_per_voucher(world: Any, envelopes: Sequence[bytes]) -> float:
+def pipeline_us_per_voucher(world: DevWorld, envelopes: Sequence[bytes]) -> float:
     """The pure pipeline alone, sequential, in this process: µs per voucher (no journal, no loop)."""
     from gateway.pipeline import admit_envelope
 
     registry, certs = world.registry(), world.certs()
     sender = registry.get(world.treasury.id)
+    assert sender is not None, "the world's treasury is in its own registry"
     admit_envelope(envelopes[0], sender, registry, certs, at=dt.datetime.now(dt.UTC))
     count = 0
     started = time.perf_counter()
@@ -378,7 +382,7 @@ def pipeline_us_per_voucher(world: Any, envelopes: Sequence[bytes]) -> float:
 
 def run_gateway(*, vouchers: int = 5000, batch: int = 10, transports: Sequence[str] = DEFAULT_TRANSPORTS,
                 db_url: str = "sqlite", concurrency: int = 16, profile: bool = True, pool_workers: int = 2,
-                floor_path: Path | None = None, floor_seconds: float = 1.0, repeat: int = 1,
+                floor_seconds: float = 1.0, repeat: int = 1,
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure each transport on a fresh database; returns the figures (also the profile text).
 
@@ -395,18 +399,19 @@ def run_gateway(*, vouchers: int = 5000, batch: int = 10, transports: Sequence[s
     try:
         return _run_gateway(vouchers=vouchers, batch=batch, transports=transports, db_url=db_url,
                             concurrency=concurrency, profile=profile, pool_workers=pool_workers,
-                            floor_path=floor_path, floor_seconds=floor_seconds, repeat=repeat, say=say)
+                            floor_seconds=floor_seconds, repeat=repeat, say=say)
     finally:
         structlog.configure(**saved_logging)
 
 
 def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url: str, concurrency: int,
-                 profile: bool, pool_workers: int, floor_path: Path | None, floor_seconds: float,
+                 profile: bool, pool_workers: int, floor_seconds: float,
                  repeat: int, say: Callable[[str], None]) -> dict[str, Any]:
     from runner.world import DevWorld
-    from tgw.floor import DEFAULT_FLOOR_OUT, machine
+    from tgw.floor import machine
 
-    floor, floor_source = load_or_run_floor(floor_path or DEFAULT_FLOOR_OUT, floor_seconds)
+    say(f"measuring the floor ({floor_seconds:g} s budget)…")
+    floor, floor_source = measure_floor(floor_seconds)
     result: dict[str, Any] = {
         "machine": machine(), "vouchers": vouchers, "batch": batch, "concurrency": concurrency,
         "db": db_url.split("@")[-1], "voucher_type": "5201 payment vouchers from messages.factory, treasury seals, ECDSA-P256",
@@ -479,7 +484,7 @@ _NOTES = {
 }
 
 
-def _run_transport(name: str, world: Any, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
+def _run_transport(name: str, world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
                    concurrency: int, pool_workers: int, tag: str | None = None) -> tuple[_Run, float]:
     if name == "inproc":
         return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,

@@ -7,9 +7,9 @@ two agent banks (`bank_sim`); the banks pay, return receipts, file clearing requ
 cutoff, advance late payments from their reserve and have it replenished the next business
 morning; the central bank clears against the quota and sends its daily TSA statement.
 
-The clock moves from one wake time to the next; at each stop the run waits until every
-participant is idle and every delivered message is acked (the outbox holds nothing `ready`),
-so the business order is exact and a seed replays the same way.
+The simulation engine (`sim.engine`) moves simulated time from one due wake-up to the next and
+handles every delivery before time moves on, so the business order is exact and a seed replays
+byte for byte (`--format json` reports `run.journal_digest`; see docs/simulation.md).
 
 At the end it prints a table per day, every ledger balance, the invariants and the trace of
 one voucher; exit 0 only if every invariant held.
@@ -34,7 +34,7 @@ from runner.demo import simulate
 __all__ = ["register"]
 
 DAYS_MAX = 30  # a month of business days already makes a long demo
-VOUCHERS_MAX = 20_000
+VOUCHERS_MAX = 100_000  # `tgw bench --sim` runs a day of 100,000
 
 
 def register(subparsers: Any) -> None:

@@ -12,6 +12,24 @@ from messages.errors import StateError
 
 __all__ = ["register"]
 
+# = gateway.outbox.DLQ_PAGE_MAX (a test keeps them equal); not imported, because every `tgw`
+# command builds this parser and the outbox module loads the whole journal.
+DLQ_PAGE_MAX = 1000
+
+
+def _page_size(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= DLQ_PAGE_MAX:
+        raise argparse.ArgumentTypeError(f"--limit must be 1..{DLQ_PAGE_MAX}")
+    return n
+
+
+def _cursor(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError("--after must be a cursor printed as `next` (an integer ≥ 0)")
+    return n
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("dlq", help="list or replay dead-lettered messages",
@@ -24,6 +42,11 @@ def register(sub: Any) -> None:
         q.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://... of the gateway")
         q.add_argument("--db-schema")
         q.add_argument("--format", choices=["text", "json"], default="text")
+        if name == "list":
+            q.add_argument("--limit", type=_page_size, default=DLQ_PAGE_MAX,
+                           help=f"dead letters per page (1..{DLQ_PAGE_MAX}, default {DLQ_PAGE_MAX})")
+            q.add_argument("--after", type=_cursor, default=0, metavar="CURSOR",
+                           help="page after this cursor (the `next` of the previous page; default: first page)")
         if name == "replay":
             g = q.add_mutually_exclusive_group(required=True)
             g.add_argument("--id", action="append", dest="ids", help="message id (repeatable)")
@@ -45,16 +68,18 @@ async def _with_outbox(args: argparse.Namespace, action: Any) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> int:
     try:
-        rows = asyncio.run(_with_outbox(args, lambda o: o.dead()))
+        page = asyncio.run(_with_outbox(args, lambda o: o.dead_page(limit=args.limit, after_seq=args.after)))
     except (StateError, OSError, Exception) as exc:  # noqa: BLE001 - a CLI reports, never a traceback
         print(f"tgw dlq list: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(page, indent=2))  # {"total": N, "items": [...], "next": cursor or null}
     else:
+        rows = page["items"]
         for r in rows:
             print(f"{r['id']}  {r['voucher']}  → {r['recipient']}  attempts={r['attempts']}  {r['last_error'] or ''}")
-        print(f"{len(rows)} dead letter(s)", file=sys.stderr)
+        more = f"; next page: --after {page['next']}" if page["next"] is not None else ""
+        print(f"{len(rows)} of {page['total']} dead letter(s) shown{more}", file=sys.stderr)
     return 0
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from typing import Any
 
 from messages.errors import InputError, StateError
 
 __all__ = ["register"]
+
+# `tgw up` flags that set a field of gateway.http_limits.HttpLimits of the same name.
+LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connections_max",
+               "body_bytes_in_flight_max", "body_wait_s", "resource_log_interval_s")
 
 
 def register(sub: Any) -> None:
@@ -39,6 +44,29 @@ def register(sub: Any) -> None:
                    help="refuse the TLS handshake without a client certificate (needs --tls-client-ca)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the CPU-bound pipeline (parse, XSD, verify); 0 runs it on the event loop")
+    limits = p.add_argument_group("connection and memory limits (defaults and reasons: gateway/http_limits.py)")
+    limits.add_argument("--idle-timeout", type=float, metavar="S", dest="idle_timeout_s",
+                        help="close a connection with no request in progress after S seconds (default 75)")
+    limits.add_argument("--header-timeout", type=float, metavar="S", dest="header_timeout_s",
+                        help="close a connection whose request head is not complete S seconds after its first "
+                             "byte, with a 408 (default 10)")
+    limits.add_argument("--body-timeout", type=float, metavar="S", dest="body_timeout_s",
+                        help="answer 408 and close if a request body is not complete S seconds after its head "
+                             "(default 120)")
+    limits.add_argument("--connections-max", type=int, metavar="N", dest="connections_max",
+                        help="open HTTP connections at once; more are answered 503 and closed "
+                             "(default: the descriptor limit minus 64)")
+    limits.add_argument("--body-bytes-in-flight-max", type=int, metavar="BYTES", dest="body_bytes_in_flight_max",
+                        help="request-body bytes held at once across requests; a body that does not fit waits "
+                             "up to --body-wait, then gets 503 with Retry-After (default 134217728, 128 MiB)")
+    limits.add_argument("--body-wait", type=float, metavar="S", dest="body_wait_s",
+                        help="how long a body waits for room under --body-bytes-in-flight-max (default 5)")
+    limits.add_argument("--resource-log-interval", type=float, metavar="S", dest="resource_log_interval_s",
+                        help="log an accept() resource error (EMFILE) at most once per S seconds, with a count "
+                             "(default 10)")
+    p.add_argument("--calendar-warn-days", type=int, metavar="DAYS",
+                   help="warn (log once a day, gauge tgw_calendar_days_left) from DAYS days before the last day "
+                        "the business calendar knows (default 30)")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
@@ -51,7 +79,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                            "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert,
                            "admission_workers": args.workers, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
                            "tls_client_ca": args.tls_client_ca,
-                           "tls_require_client_cert": args.tls_require_client_cert}
+                           "tls_require_client_cert": args.tls_require_client_cert,
+                           "calendar_warn_days": args.calendar_warn_days}
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:
@@ -79,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
             if overrides.get("http_port", 0) is None:
                 overrides["http_port"] = None
             cfg = ServerConfig(**{k: v for k, v in overrides.items() if v is not None or k == "http_port"})
+        limit_flags = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
+        if limit_flags:
+            cfg = replace(cfg, http_limits=replace(cfg.http_limits, **limit_flags))
         build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
     except (ValueError, InputError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)

@@ -2,8 +2,12 @@
 
 `TreasuryCore` never awaits, never reads a clock and draws every random number from a
 `random.Random` seeded by (seed, day), so a day's vouchers are the same bytes on every run.
-Entry points `on_time(now)` and `on_voucher(doc, flag, now, return_reason=None)` return
-`gateway.effects` values.
+Entry points `on_time(now)`, `on_voucher(doc, flag, now, return_reason=None)` and
+`on_refused(refusal, now)` (the `sim.shell.SimCore` protocol) return `sim.effects` values.
+
+Cost: a call costs O(what it does), not O(the day): the vouchers of a day are planned once in
+send order and an index per day marks the first not sent yet, so catching up and finding the
+next wake-up never scan the plan. A planned voucher keeps its bytes, not a parsed tree.
 
 **The day (each business day of the run).**
 
@@ -28,6 +32,8 @@ Entry points `on_time(now)` and `on_voucher(doc, flag, now, return_reason=None)`
   is kept in `statements` (never netted away). `missing_statements(through)` lists the business
   days of the run with no statement yet.
 * 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
+* A voucher the gateway refused (`on_refused`): marked refused with the gateway's code
+  (`refused`); the treasury no longer expects it to be paid or debited from the TSA.
 
 **Snapshots.** `snapshot()` / `load_snapshot(data)` (or `TreasuryCore.restore(data, ...)`): the
 plan is not stored (it is regenerated from the seed, the same bytes), only which days were
@@ -50,7 +56,7 @@ from messages.errors import InputError
 from messages.factory import payment_voucher, quota_notice
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.effects import Alarm, Effect, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
 from sim.snapshot import (
     check_snapshot_header,
     config_fingerprint,
@@ -117,12 +123,18 @@ class PlannedVoucher:
     amount_fen: int
     sup_dep: tuple[str, str]
     late: bool  # sent after the clearing cutoff: the bank advances it
-    doc: VoucherDoc
+    data: bytes  # the voucher as planned (parsed again when it is sent)
     sent: bool = False
+    refused: str | None = None  # the gateway refused it: its code
 
     @property
     def pay_type(self) -> str:
         return "11" if self.vtcode == "5201" else "12"
+
+    @property
+    def doc(self) -> VoucherDoc:
+        """The voucher parsed (anew: a plan of 100,000 keeps bytes, not trees)."""
+        return parse_voucher(self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +170,9 @@ class StatementCheck:
 
 @dataclass(slots=True)
 class _DayPlan:
-    vouchers: list[PlannedVoucher]
+    vouchers: list[PlannedVoucher]  # in send order
     quota_notices: list[SendVoucher] = field(default_factory=list)
+    next_unsent: int = 0  # vouchers[:next_unsent] are sent
 
 
 class TreasuryCore:
@@ -206,7 +219,7 @@ class TreasuryCore:
                                    adm_div_code=c.adm_div_code, vtcode=vtcode, details=rng.randint(1, 3), rng=rng)
             doc = parse_voucher(data)
             vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount,
-                                           (doc.get("SupDepCode"), doc.get("SupDepName")), late, doc))
+                                           (doc.get("SupDepCode"), doc.get("SupDepName")), late, data))
         vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
         plan = _DayPlan(vouchers)
         for bank, _ in c.banks:
@@ -237,7 +250,7 @@ class TreasuryCore:
             effects.append(WakeAt(wake))
         return effects
 
-    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime, *,
+    def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]:
         effects = self._catch_up(now)
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), flag)
@@ -258,6 +271,15 @@ class TreasuryCore:
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         return effects
 
+    def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
+        """The gateway refused a send: a payment voucher is marked refused (never paid, never
+        debited); a refused quota notice leaves nothing to correct (the shell raised the alarm)."""
+        for send in refusal.sends():
+            planned = self.vouchers.get(send.head.get("VoucherNo", ""))
+            if planned is not None and planned.vtcode == send.vtcode and planned.refused is None:
+                planned.refused = refusal.code
+        return []
+
     # --- snapshots ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -268,6 +290,7 @@ class TreasuryCore:
             "cursor": datetime_to_plain(self._cursor),
             "planned": [d.isoformat() for d in self.plans],
             "sent": sorted(no for no, v in self.vouchers.items() if v.sent),
+            "refused": sorted([no, v.refused] for no, v in self.vouchers.items() if v.refused is not None),
             "receipts": [_receipt_to_plain(r) for r in self.receipts.values()],
             "duplicate_receipts": [_receipt_to_plain(r) for r in self.duplicate_receipts],
             "statements": [[c.day.isoformat(), c.begin_fen, c.debit_fen, c.credit_fen, c.end_fen, c.expected_begin_fen,
@@ -287,6 +310,10 @@ class TreasuryCore:
             if no not in self.vouchers:
                 raise ValueError(f"the snapshot's voucher {no} is not in the regenerated plan")
             self.vouchers[no].sent = True
+        for no, code in data.get("refused", []):
+            self.vouchers[no].refused = code
+        for plan in self.plans.values():
+            plan.next_unsent = next((i for i, v in enumerate(plan.vouchers) if not v.sent), len(plan.vouchers))
         self._cursor = datetime_from_plain(data["cursor"])
         receipts = [_receipt_from_plain(r) for r in data["receipts"]]
         self.receipts = {r.key.voucher_no: r for r in receipts}
@@ -312,14 +339,16 @@ class TreasuryCore:
     # --- the schedule -------------------------------------------------------------------
 
     def _next_event_after(self, t: dt.datetime) -> dt.datetime | None:
+        """Called right after a catch-up to `t`: every voucher due by `t` is sent, so the first
+        unsent voucher of a planned day is that day's next send (O(days), not O(vouchers))."""
         for day in self.days:
             quota = at(day, self.config.quota_time)
             if quota > t:
                 return quota
             plan = self.plans.get(day)
             if plan is not None:
-                for v in plan.vouchers:
-                    if v.send_at > t and not v.sent:
+                for v in plan.vouchers[plan.next_unsent:]:
+                    if v.send_at > t:
                         return v.send_at
         return None
 
@@ -334,10 +363,14 @@ class TreasuryCore:
             plan = self.plans.get(day)
             if plan is None:
                 continue
-            for v in plan.vouchers:
-                if not v.sent and v.send_at <= now:
+            vouchers = plan.vouchers
+            while plan.next_unsent < len(vouchers) and vouchers[plan.next_unsent].send_at <= now:
+                v = vouchers[plan.next_unsent]
+                plan.next_unsent += 1
+                if not v.sent:
                     v.sent = True
-                    effects.append(SendVoucher(v.vtcode, 0, v.doc.head(), tuple(v.doc.details()), "bank"))
+                    doc = v.doc
+                    effects.append(SendVoucher(v.vtcode, 0, doc.head(), tuple(doc.details()), "bank", data=v.data))
         self._cursor = max(self._cursor, now)
         return effects
 
@@ -364,6 +397,8 @@ class TreasuryCore:
         (cleared that day) and the late ones of the day the reserve is replenished for."""
         total = 0
         for v in self.vouchers.values():
+            if v.refused is not None:
+                continue  # the gateway refused it: never paid
             cleared_that_day = not v.late and v.day == day
             replenished_that_day = v.late and replenishment_day(v.day, self.calendar) == day
             if cleared_that_day or replenished_that_day:

@@ -1,0 +1,434 @@
+"""Connection and memory limits of the HTTP listener: timeouts, a connection cap, a request-body
+byte budget, and a rate-limited log of resource errors in `accept()`.
+
+Why each exists (found by clients written to abuse the gateway):
+
+* aiohttp alone never times out a slow client: 200 slowloris connections (one header byte a
+  second) stayed open for the whole run, and 1,100 idle connections under a 1,024 descriptor
+  limit left no descriptor for anyone else: `accept()` failed with EMFILE and asyncio logged
+  "socket.accept() out of system resource" 798,079 times (324 MB of log in 80 s).
+* 16 concurrent 31 MB bodies took the process to 530 MB RSS: every handler held its whole body.
+
+The pieces:
+
+* `GuardedSite` (a `web.TCPSite`) makes `GuardedRequestHandler`s, which count open connections
+  against `connections_max` (one over the cap is answered a coded 503 and closed at once, so the
+  gateway keeps its descriptors for the connections it has and recovers when they go), close a
+  connection idle for `idle_timeout_s` (aiohttp's keep-alive timer) and one whose request head
+  is not complete `header_timeout_s` after its first byte.
+* `body_limits_middleware` gives every request with a body `body_timeout_s` from its head to its
+  last byte, and takes its declared size from a `BodyBudget` of `body_bytes_in_flight_max` before
+  the handler reads it: waiting at most `body_wait_s`, then a coded 503 with Retry-After.
+* `ResourceErrorLog`, installed as the loop's exception handler, logs an accept() resource error
+  once per `resource_log_interval_s` with how many there were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import math
+import resource
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from gateway import metrics
+from gateway.http_errors import CodedErrorsRequestHandler
+
+__all__ = [
+    "BODY_BUDGET_KEY",
+    "BodyBudget",
+    "BodyReadTimeout",
+    "GuardedRequestHandler",
+    "GuardedSite",
+    "HttpLimits",
+    "ResourceErrorLog",
+    "body_limits_middleware",
+    "effective_connections_max",
+]
+
+log = structlog.get_logger("tgw.http")
+
+# Descriptors `tgw up` keeps for itself beside HTTP connections: the database (a PostgreSQL pool
+# or SQLite and its WAL), pipeline worker pipes, the MQTT socket, listening sockets, the event
+# loop's own. Measured at rest: 8 to 12; 64 leaves room for the pool and workers under load.
+FDS_RESERVED = 64
+# The listen backlog, and also how many connections asyncio accepts in one go before any of them
+# runs (and a refused one closes): the connection cap leaves this many descriptors free too.
+ACCEPT_BACKLOG = 128
+# A connection refused over the cap is told to come back after this long: idle connections
+# free their slots within idle_timeout_s, most much sooner.
+REFUSED_RETRY_AFTER_S = 1
+# A body refused for lack of budget: the budget frees as soon as the requests ahead are answered
+# (milliseconds for ordinary envelopes, at most body_timeout_s for a slow one).
+BODY_RETRY_AFTER_S = 1
+# errno values of "the process or system ran out of something" in accept(): the ones asyncio's
+# `_accept_connection` reports through the loop's exception handler.
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """Named limits of the HTTP listener (`tgw up --idle-timeout ...`, YAML `http:`)."""
+
+    # An open connection with no request in progress is closed after this long. Longer than the
+    # 60 s idle timeout common in proxies and load balancers, so one in front of the gateway closes
+    # first (never a race on a reused connection); short enough that idle clients free their slot
+    # in about a minute. Long polls (`GET /v1/inbox?wait=` up to 60 s) are requests, not idleness.
+    idle_timeout_s: float = 75.0
+    # From the first byte of a request head to its end. A head is at most a few KiB (aiohttp caps
+    # lines and fields at 8 KiB) and any live client sends it in one or two packets; 10 s allows
+    # for retransmissions on a poor link. A slowloris at one byte a second gets 10 bytes in.
+    header_timeout_s: float = 10.0
+    # From the end of the head to the last body byte, whatever the size. A 32 MiB envelope (the
+    # largest allowed) needs about 2.2 Mbit/s to arrive in time; a one-voucher envelope of a few
+    # KiB takes milliseconds. Raise it for a slower link; it also bounds how long a slow body
+    # holds its share of the body budget.
+    body_timeout_s: float = 120.0
+    # Open HTTP connections at once; None: as many as the descriptor limit allows
+    # (RLIMIT_NOFILE soft limit minus FDS_RESERVED and ACCEPT_BACKLOG). Over it a new connection is answered 503 and
+    # closed at once, so accept() never runs out of descriptors and the connections the gateway
+    # has keep working. 1,000 is far beyond the participants of one treasury region.
+    connections_max: int | None = None
+    # Request-body bytes held at once across all requests: 4 of the largest envelopes (32 MiB),
+    # or tens of thousands of ordinary ones. The process holds about twice this at the peak
+    # (the body, then the parsed envelope), whatever the clients send.
+    body_bytes_in_flight_max: int = 128 * 1024 * 1024
+    # How long a body waits for budget before a coded 503: below the client SDK's send timeout,
+    # so the client hears "unavailable, retry" instead of timing out.
+    body_wait_s: float = 5.0
+    # An accept() resource error (EMFILE...) is logged at most once per this many seconds, with
+    # the number of them since the last line.
+    resource_log_interval_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "body_wait_s",
+                     "resource_log_interval_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+        if self.connections_max is not None and not (isinstance(self.connections_max, int)
+                                                     and self.connections_max >= 1):
+            raise ValueError(f"connections_max must be a positive integer, not {self.connections_max!r}")
+        if not (isinstance(self.body_bytes_in_flight_max, int) and self.body_bytes_in_flight_max >= 1):
+            raise ValueError(f"body_bytes_in_flight_max must be a positive integer, not "
+                             f"{self.body_bytes_in_flight_max!r}")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HttpLimits:
+        """The `http:` keys of the YAML config that are limits (others are ignored here)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+def effective_connections_max(limits: HttpLimits, nofile_soft: int | None = None) -> int:
+    """The connection cap in force: the configured one, or what the descriptor limit allows.
+
+    A configured cap above what the descriptor limit allows is kept (the operator asked for it)
+    but logged: beyond it accept() fails with EMFILE and only the rate-limited log says so.
+    """
+    if nofile_soft is None:
+        nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    reserved = FDS_RESERVED + ACCEPT_BACKLOG
+    allowed = max(1, nofile_soft - reserved) if nofile_soft != resource.RLIM_INFINITY else 1 << 20
+    if limits.connections_max is None:
+        return allowed
+    if limits.connections_max > allowed:
+        log.warning("http.connections_max_above_fd_limit", connections_max=limits.connections_max,
+                    fd_limit=nofile_soft, fds_reserved=reserved, allowed=allowed)
+    return limits.connections_max
+
+
+# ---------------------------------------------------------------------- responses on the wire
+
+
+def _raw_error(status: int, reason: str, code: str, message: str, *, retry_after_s: int | None = None) -> bytes:
+    """A complete HTTP/1.1 error response with the JSON error shape, written before any request
+    is read (the connection is closed right after)."""
+    body = json.dumps({"code": code, "message": message}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}", "Connection: close"]
+    if retry_after_s is not None:
+        head.append(f"Retry-After: {retry_after_s}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+# ---------------------------------------------------------------------- connections
+
+
+@dataclass
+class ConnectionGate:
+    """Open connections of one listener against the cap."""
+
+    connections_max: int
+    open: int = 0
+    refused: int = 0
+
+
+class GuardedRequestHandler(CodedErrorsRequestHandler):
+    """aiohttp's connection handler with a connection cap and a request-head timeout.
+
+    The idle timeout is aiohttp's own keep-alive timer (`keepalive_timeout`), which closes a
+    connection waiting for its next request head: from the connection's start, and from the end
+    of each response. The head timer here starts at the first byte of a head and closes the
+    connection (after a coded 408) if the head is not complete `header_timeout_s` later.
+    "Waiting for a head" is aiohttp's own test in its keep-alive timer: `_waiter` pending.
+    """
+
+    def __init__(self, manager: web.Server, gate: ConnectionGate, limits: HttpLimits, **kwargs: Any) -> None:
+        super().__init__(manager, **{**kwargs, "keepalive_timeout": limits.idle_timeout_s})
+        self._gate = gate
+        self._header_timeout_s = limits.header_timeout_s
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._admitted = False
+
+    def _awaiting_head(self) -> bool:
+        waiter = self._waiter
+        return waiter is not None and not waiter.done()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        gate = self._gate
+        if gate.open >= gate.connections_max:
+            gate.refused += 1
+            metrics.HTTP_CONNECTIONS_REFUSED.inc()
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(_raw_error(503, "Service Unavailable", "unavailable",
+                                       f"the gateway has {gate.connections_max} connections open, its limit; "
+                                       "retry shortly", retry_after_s=REFUSED_RETRY_AFTER_S))
+            transport.close()
+            return
+        self._admitted = True
+        gate.open += 1
+        metrics.HTTP_CONNECTIONS.set(gate.open)
+        assert gate.open <= gate.connections_max
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._gate.open -= 1
+        metrics.HTTP_CONNECTIONS.set(self._gate.open)
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted:
+            return
+        if data and self._head_timer is None and self._awaiting_head():
+            loop = asyncio.get_running_loop()
+            self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
+        super().data_received(data)
+        if self._head_timer is not None and not self._awaiting_head():
+            self._cancel_head_timer()  # the head is complete: the request is being handled
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self._awaiting_head() or self.transport is None:
+            return
+        metrics.HTTP_TIMEOUTS.labels(phase="header").inc()
+        self.transport.write(_raw_error(408, "Request Timeout", "request-timeout",
+                                        f"the request head did not arrive within {self._header_timeout_s:g} s"))
+        self.force_close()
+
+
+class GuardedSite(web.TCPSite):
+    """A TCP site whose connections are `GuardedRequestHandler`s sharing one `ConnectionGate`."""
+
+    __slots__ = ("gate", "limits")
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, *, limits: HttpLimits,
+                 connections_max: int, ssl_context: Any = None) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context, backlog=ACCEPT_BACKLOG)
+        self.limits = limits
+        self.gate = ConnectionGate(connections_max)
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site with the runner (TCPSite.start, own factory)
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        # The handler options the runner was given (access log, header sizes...), as aiohttp's
+        # own `Server.__call__` passes them.
+        options: dict[str, Any] = dict(getattr(server, "_kwargs", {}))
+
+        def factory() -> GuardedRequestHandler:
+            return GuardedRequestHandler(server, self.gate, self.limits, loop=loop, **options)
+
+        self._server = await loop.create_server(factory, self._host, self._port, ssl=self._ssl_context,
+                                                backlog=self._backlog, reuse_address=self._reuse_address,
+                                                reuse_port=self._reuse_port)
+        sockets = getattr(self._server, "sockets", None)
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+
+# ---------------------------------------------------------------------- request bodies
+
+
+class BodyReadTimeout(TimeoutError):
+    """The body did not arrive within body_timeout_s. A TimeoutError, so that aiohttp's own
+    lingering read after the response treats it as the timeout it is."""
+
+
+@dataclass
+class BodyBudget:
+    """Request-body bytes held at once across all requests: never more than `bytes_max`.
+
+    A request takes its declared size before its body is read and gives it back once answered.
+    One that does not fit waits (any request that fits may go first: a small voucher never
+    queues behind a large envelope), at most its wait, then is refused.
+    """
+
+    bytes_max: int
+    in_flight: int = 0
+    peak: int = 0  # the most ever taken at once (tests check it against bytes_max)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)  # bounded by connections_max
+
+    async def acquire(self, n: int, wait_s: float) -> bool:
+        """Take `n` bytes, waiting at most `wait_s`; False if they never fit in time."""
+        if n > self.bytes_max:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while self.in_flight + n > self.bytes_max:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            wake: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(wake)
+            try:
+                await asyncio.wait_for(asyncio.shield(wake), remaining)
+            except TimeoutError:
+                pass
+            finally:
+                if wake in self._waiters:
+                    self._waiters.remove(wake)
+        self.in_flight += n
+        self.peak = max(self.peak, self.in_flight)
+        assert 0 <= self.in_flight <= self.bytes_max
+        metrics.HTTP_BODY_BYTES_IN_FLIGHT.set(self.in_flight)
+        return True
+
+    def release(self, n: int) -> None:
+        self.in_flight -= n
+        assert 0 <= self.in_flight <= self.bytes_max
+        metrics.HTTP_BODY_BYTES_IN_FLIGHT.set(self.in_flight)
+        waiters, self._waiters = self._waiters, []
+        for wake in waiters:  # every waiter checks again whether it fits now
+            if not wake.done():
+                wake.set_result(None)
+
+
+BODY_BUDGET_KEY = web.AppKey("body_budget", BodyBudget)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    resp = web.json_response({"code": code, "message": message}, status=status, headers=headers)
+    resp.force_close()  # the client may still be sending the body we refused: no keep-alive after it
+    return resp
+
+
+def body_limits_middleware(limits: HttpLimits, budget: BodyBudget, body_bytes_max: int) -> Any:
+    """Every request with a body: `body_timeout_s` for all of it, its declared size (at most
+    `body_bytes_max`, the app's own cap; a chunked body counts as that) taken from `budget`."""
+
+    @web.middleware
+    async def body_limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.body_exists:
+            return await handler(request)
+        declared = request.content_length
+        n = body_bytes_max if declared is None else min(declared, body_bytes_max)
+        if not await budget.acquire(n, limits.body_wait_s):
+            metrics.HTTP_BODIES_REFUSED.inc()
+            return _json_error(503, "unavailable", f"the gateway holds {budget.in_flight} bytes of request bodies "
+                               f"and this one ({n} bytes) does not fit under {budget.bytes_max}; retry shortly",
+                               **{"Retry-After": str(BODY_RETRY_AFTER_S)})
+        content = request.content
+
+        def expire() -> None:
+            if not content.is_eof():
+                metrics.HTTP_TIMEOUTS.labels(phase="body").inc()
+                content.set_exception(BodyReadTimeout())
+
+        timer = asyncio.get_running_loop().call_later(limits.body_timeout_s, expire)
+        try:
+            return await handler(request)
+        except BodyReadTimeout:
+            return _json_error(408, "request-timeout",
+                               f"the request body did not arrive within {limits.body_timeout_s:g} s")
+        finally:
+            timer.cancel()
+            budget.release(n)
+
+    return body_limits
+
+
+# ---------------------------------------------------------------------- resource errors
+
+
+class ResourceErrorLog:
+    """The loop's exception handler: accept() resource errors (EMFILE...) are logged at most
+    once per `interval_s`, with how many occurred; anything else goes to the previous handler.
+
+    asyncio reports each failed accept() through the loop's exception handler, and on 3.11 it
+    retries in a loop that multiplies them: thousands of lines a second otherwise.
+    """
+
+    def __init__(self, interval_s: float, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+                 | None = None, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.previous = previous
+        self.monotonic = monotonic
+        self.total = 0  # resource errors seen
+        self.unlogged = 0  # seen since the last line
+        self.lines = 0  # lines written
+        self._next_line_at = -math.inf
+        self._flush: asyncio.TimerHandle | None = None
+
+    @staticmethod
+    def is_resource_error(context: dict[str, Any]) -> bool:
+        exc = context.get("exception")
+        return isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS and "accept" in str(context.get("message"))
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not self.is_resource_error(context):
+            if self.previous is not None:
+                self.previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        self.total += 1
+        self.unlogged += 1
+        metrics.HTTP_ACCEPT_ERRORS.inc()
+        now = self.monotonic()
+        if now >= self._next_line_at:
+            self._write(context)
+        elif self._flush is None:  # say how many more there were, once the interval is over
+            self._flush = loop.call_later(self._next_line_at - now, self._write, context)
+
+    def _write(self, context: dict[str, Any]) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if not self.unlogged:
+            return
+        exc = context.get("exception")
+        log.error("http.accept_resource_error", error=str(exc), count=self.unlogged, total=self.total,
+                  interval_s=self.interval_s,
+                  hint="out of file descriptors: lower http.connections_max or raise the descriptor limit")
+        self.lines += 1
+        self.unlogged = 0
+        self._next_line_at = self.monotonic() + self.interval_s

@@ -1,0 +1,604 @@
+"""Conformance mode: the project's scenarios against a participant's real system.
+
+`tgw scenario run ... --external bank-a --url http://HOST:PORT --world DIR`: the named
+participant is the user's own system, connected to a running `tgw up --clock simulated` with its
+own certificate and token. This runner plays every other participant over HTTP, with the same
+code as simulated mode (`runner.scenario_run`): the treasury scripted by the scenario's steps,
+the central bank and the other banks as the real simulator cores (`pboc_sim`, `bank_sim`) with
+their ledgers on SQLite in a temporary directory, driven by this runner (not by the engine: the
+business clock is the gateway's). What the real system sends is what gets checked: its receipts
+and their X-fields (delivered to the scripted treasury), its clearing requests and their sums
+(delivered to the simulated central bank, and the central bank's answers), when they arrived in
+business time, and its refusals (receipts returned with a reason). The expectations are
+evaluated by `runner.expectations.evaluate`, the reports are the same JUnit and HTML.
+
+**Driving the clock.** The runner moves the gateway's simulated clock with `POST /v1/clock`,
+never back, stopping at: every step of the scenario (and the auto quota notices, and each
+business day's close), every wake-up the simulated cores ask for, and a grid every `tick` (15
+minutes by default) from 08:00 to the bank's close on business days, plus `wakes` (times of day
+the system under test acts at, if they are not on the grid). The system under test takes its
+business time from the gateway (`GET /v1/clock`), so it sees time pass in these steps.
+
+**Waiting for a real system (the one place real time is waited on).** After each move and each
+send the runner waits, up to `patience_s` real seconds, until the system under test has
+caught up:
+
+1. every message delivered to it has been acked (`GET /v1/messages/{id}`, `delivery_state`);
+   a system acks a delivery once it has handled it and sent what it sends in answer;
+2. it is waiting on the clock: parked in `GET /v1/clock?after=T&wait=S` with `T` the current
+   business time (listed under `waiting` in `GET /v1/clock`): "I have done everything due up to
+   T". A system that cannot wait on the clock is run with `quiet_s`: caught up once it has sent
+   nothing for `quiet_s` real seconds since the move (slower, and a slow system reads as late);
+3. the simulated participants have handled everything delivered to them (and the answers they
+   sent are in turn acked by the system under test).
+
+A system that does not catch up within `patience_s` is noted in the report (and in the run's
+`notes`); `UNRESPONSIVE_MAX` such moves in a row end the run with an error.
+
+**What cannot run** is reported as skipped, with the reason, never silently: a scenario that
+scripts what the system under test sends, takes it offline, sets its own parameters (reserve,
+filing or opening times: a real system has its own), marks another participant external, names
+a bank the world does not have, uses other cutoffs than the gateway, or starts before the
+gateway's clock (the clock never goes back: one fresh `tgw up` per scenario). Expectations on the
+books of the system under test (`balance` with it as owner) are skipped: conformance mode sees
+only what it sends. `zero_balance_at_close` and `invariants` cover the simulated participants'
+books.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from business_time.clock import at, next_cutoffs, to_local
+from messages.money import fen_to_str, parse_fen
+from runner.expectations import evaluate
+from runner.observed import ClearingSeen, InvariantSeen, Observed, PaymentSeen, SentVoucher, Verdict
+from runner.reconcile import reconcile
+from runner.report import RunResult
+from runner.scenario_file import Expectation, Scenario
+from runner.scenario_run import RESERVE_FEN, UnsupportedError, _Action, _NullCore, _Run
+
+__all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
+           "run_conformance"]
+
+DEFAULT_PATIENCE_S = 10.0  # real seconds a real system gets to answer one move of the clock
+DEFAULT_TICK = dt.timedelta(minutes=15)  # the clock's grid on business days
+GRID_FROM = dt.time(8, 0)  # the grid runs from here to the bank's close on each business day
+SETTLE_POLL_S = 0.01  # how often the runner looks again while the system under test is busy
+UNRESPONSIVE_MAX = 3  # moves in a row without the system catching up before the run gives up
+BANK_PARAMETERS = ("reserve_fen", "filing_time", "open_time", "replenish_time")
+INBOX_PAGE = 100  # deliveries one simulated participant reads per request (the gateway's default page)
+
+
+@dataclass(frozen=True, slots=True)
+class ConformanceOptions:
+    external: str  # the scenario's name of the system under test: a bank id or "treasury"
+    url: str  # the running gateway
+    world: Path  # the world the gateway runs with (participants.yaml, keys/, secrets.json)
+    patience_s: float = DEFAULT_PATIENCE_S
+    quiet_s: float | None = None  # None: the system waits on GET /v1/clock?after=... (see the module doc)
+    tick: dt.timedelta | None = DEFAULT_TICK
+    wakes: tuple[dt.time, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    id: str
+    role: str
+    token: str
+    key_path: Path
+    cert_path: Path
+    bank_codes: tuple[str, ...]
+
+
+def load_world(root: Path) -> Any:
+    """The world the gateway runs with, as a `runner.world.DevWorld`. Unlike `DevWorld.load` a
+    participant may have no entry in secrets.json (the system under test registered its own
+    certificate and keeps its own token)."""
+    from gateway.participants import load_registry
+    from runner.world import DevWorld, WorldParticipant
+
+    secrets_path = root / "secrets.json"
+    secrets: dict[str, Any] = json.loads(secrets_path.read_text()) if secrets_path.exists() else {}
+    made = {}
+    adm = ""
+    for p in load_registry(root / "participants.yaml"):
+        adm = adm or p.adm_div_codes[0]
+        mine = secrets.get(p.id, {})
+        made[p.id] = WorldParticipant(p.id, p.role, p.name, root / "keys" / f"{p.id}.key", root / "keys" / f"{p.id}.pem",
+                                      mine.get("token", ""), mine.get("mqtt_password", ""), p.bank_codes)
+    return DevWorld(root, adm, made)
+
+
+def _gateway_ids(s: Scenario, world: Any) -> dict[str, str]:
+    return {"treasury": world.treasury.id, "pboc": world.pboc.id, **{b.id: b.id for b in s.world.banks}}
+
+
+def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple[str | None, list[tuple[Expectation, str]]]:
+    """(why the scenario cannot run with `external` as the system under test, or None; the
+    expectations it can run without, each with why)."""
+    names = {"treasury", "pboc", *(b.id for b in s.world.banks)}
+    if external == "pboc":
+        return "the central bank as the system under test is not supported yet (the runner plays it)", []
+    if external not in names:
+        return f"{external} is not a participant of this scenario (it has {', '.join(sorted(names))})", []
+    others = [x for x in s.world.external if x != external]
+    if others:
+        return f"the scenario marks {', '.join(others)} external; run it with --external {others[0]}", []
+    if s.world.treasury_profile == "generated":
+        return "a generated treasury is not wired yet", []
+    for step in s.steps:
+        for spec in step.sends:
+            if spec.sender == external:
+                return (f"line {spec.line or step.line}: the scenario scripts what {external} sends; {external} is "
+                        "the system under test"), []
+        if step.action in ("offline", "online") and step.target == external:
+            return f"line {step.line}: the scenario takes {external} {step.action}; a real system is not switched", []
+        if external == "treasury" and step.action in ("quota", "send", "batch"):
+            return f"line {step.line}: the scenario scripts the treasury's {step.action}; the treasury is external", []
+    if external != "treasury":
+        bank = s.world.bank(external)
+        own = [k.removesuffix("_fen") for k in BANK_PARAMETERS if getattr(bank, k) is not None]
+        if own:
+            return (f"the scenario sets {external}'s own {', '.join(own)}; a real system has its own (run it in "
+                    "simulated mode)"), []
+    if world is not None:
+        registry = {p.id: p for p in world.participants.values()}
+        for bank in s.world.banks:
+            p = registry.get(bank.id)
+            if p is None or p.role != "bank" or bank.code not in p.bank_codes:
+                return (f"the world {world.root} has no bank {bank.id} with code {bank.code} (make one with "
+                        "`tgw scenario world`)"), []
+    skipped = []
+    for e in s.expectations:
+        if e.kind == "balance" and e.params.get("owner") == external:
+            skipped.append((e, f"the books of {external} are its own: conformance mode sees only what it sends"))
+        elif external == "treasury" and e.kind == "receipt":
+            skipped.append((e, "receipts go to the treasury, which is the system under test"))
+    return None, skipped
+
+
+async def run_conformance(s: Scenario, root: Path, opts: ConformanceOptions, *, seed: int | None = None,
+                          progress: Callable[[str], None] | None = None) -> RunResult:
+    """Play `s` against the gateway at `opts.url` with `opts.external` as the system under test."""
+    started = time.monotonic()
+    try:
+        world = load_world(opts.world)
+    except Exception as exc:  # noqa: BLE001 - a world that does not load is reported as the run's error
+        return RunResult(s, None, (), time.monotonic() - started, f"cannot load the world {opts.world}: {exc}")
+    skip, skipped = applicability(s, opts.external, world)
+    if skip is not None:
+        return RunResult(s, None, (), time.monotonic() - started, skipped=skip)
+    if any(st.action == "fault" for st in s.steps):
+        return RunResult(s, None, (), time.monotonic() - started, "unsupported: delivery faults are not wired yet")
+    root.mkdir(parents=True, exist_ok=True)
+    run = _ConformanceRun(s, root, s.world.seed if seed is None else seed, progress, opts, world)
+    try:
+        observed = await run.play()
+    except _Skip as exc:
+        return RunResult(s, None, (), time.monotonic() - started, skipped=str(exc), notes=tuple(run.notes))
+    except (UnsupportedError, _Unresponsive) as exc:
+        return RunResult(s, None, (), time.monotonic() - started, f"unsupported: {exc}"
+                         if isinstance(exc, UnsupportedError) else str(exc), notes=tuple(run.notes))
+    except OSError as exc:  # the gateway went away (aiohttp's connection errors are OSErrors)
+        return RunResult(s, None, (), time.monotonic() - started, f"the gateway at {opts.url}: {exc}",
+                         notes=tuple(run.notes))
+    left_out = {e.index for e, _ in skipped}
+    outcomes = tuple(evaluate([e for e in s.expectations if e.index not in left_out], observed))
+    return RunResult(s, observed, outcomes, time.monotonic() - started, skipped_expectations=tuple(skipped),
+                     notes=tuple(run.notes))
+
+
+class _Skip(Exception):
+    """Found at run time (the gateway's clock or cutoffs): the scenario cannot run here."""
+
+
+class _Unresponsive(Exception):
+    """The system under test stopped answering."""
+
+
+@dataclass
+class _Filing:
+    """A clearing request (2301) the system under test sent the central bank, and its answer."""
+
+    voucher_no: str
+    clear_type: int
+    pay_type: str
+    clear_date: dt.date
+    filed_at: dt.datetime
+    amount_fen: int
+    listed: tuple[str, ...]  # Detail/VoucherNo: the payments it says it clears
+    state: Literal["pending", "accepted", "rejected"] = "pending"
+    code: str | None = None
+    reason: str | None = None
+    cleared_fen: int = 0
+    answered_at: dt.datetime | None = None
+    payments: list[str] = field(default_factory=list)
+
+
+def _ymd(text: str) -> dt.date | None:
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def _fen(text: str | None) -> int:
+    try:
+        return parse_fen(text or "")
+    except ValueError:
+        return 0
+
+
+class _ConformanceRun(_Run):
+    def __init__(self, s: Scenario, root: Path, seed: int, progress: Callable[[str], None] | None,
+                 opts: ConformanceOptions, world: Any) -> None:
+        super().__init__(s, root, seed, progress)
+        self.opts = opts
+        self.world = world
+        self.ext = opts.external
+        self.notes: list[str] = []
+        self.unacked: dict[str, Any] = {}  # message id delivered to the system under test → the sender's client
+        self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by VoucherNo
+        self.last_from_external = time.monotonic()
+        self.moved_at = time.monotonic()
+        self.unresponsive = 0
+        self.shells: list[Any] = []
+
+    # -- the world -----------------------------------------------------------------------------
+
+    async def play(self) -> Observed:
+        from bank_sim.core import BankConfig, BankCore
+        from bank_sim.shell import BankShell
+        from business_time.calendar import BusinessCalendar
+        from client import GatewayClient
+        from ledger.store import Ledger
+        from pboc_sim.core import PbocConfig, PbocCore
+        from pboc_sim.shell import PbocShell
+        from sim.clock import SimClock
+        from sim.shell import SimShell
+        from storage.db import open_database
+
+        s, world, opts = self.s, self.world, self.opts
+        self.calendar = BusinessCalendar.default()
+        cc = s.world.clock
+        self.ids = _gateway_ids(s, world)
+        self.names = {v: k for k, v in self.ids.items()}
+        self.ext_id = self.ids[self.ext]
+        self.notes.append(f"conformance mode: {self.ext} ({self.ext_id}) is the system under test, at {opts.url}; "
+                          f"{grid_summary(opts)}")
+        played = [name for name in ("treasury", "pboc", *(b.id for b in s.world.banks)) if name != self.ext]
+        self.clients = {}
+        for name in played:
+            pid = self.ids[name]
+            member = world.participants[pid]
+            if not member.token:
+                raise _Skip(f"the world has no token for {pid} (secrets.json): the runner plays it")
+            self.clients[pid] = GatewayClient.http(opts.url, token=member.token, participant_id=pid)
+        self.driver = self.clients[self.ids[played[0]]]
+        dbs: list[Any] = []
+        try:
+            for client in self.clients.values():
+                await client.__aenter__()
+            view = await self.driver.clock()
+            if not view.get("simulated"):
+                raise _Skip(f"the gateway at {opts.url} runs a live clock: start it with `tgw up --clock simulated "
+                            "--clock-start ...` so the runner can move it")
+            gateway_now = to_local(dt.datetime.fromisoformat(view["now"]))
+            ours = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(gateway_now, self.calendar, cc)]
+            if ours != view.get("next_cutoffs"):
+                raise _Skip(f"the scenario's clock ({cc}) is not the gateway's: its next cutoffs are "
+                            f"{view.get('next_cutoffs')}, the scenario's {ours}")
+            if gateway_now > s.world.start:
+                raise _Skip(f"the gateway's clock ({gateway_now:%Y-%m-%d %H:%M}) is past the scenario's start "
+                            f"({s.world.start:%Y-%m-%d %H:%M}); the clock never goes back: run each scenario against "
+                            "a fresh `tgw up`")
+            self.clock = clock = SimClock(self.calendar, cc, gateway_now)
+            if self.progress:
+                self.progress(f"{gateway_now:%Y-%m-%d %a %H:%M}  gateway at {opts.url}; waiting for {self.ext}")
+            await self._settle(first=True)
+            await self._move(s.world.start)
+
+            self.ledgers = {}
+            owners = [world.pboc.id, *(b.id for b in s.world.banks if b.id != self.ext)]
+            for owner in owners:
+                db = await open_database(str(self.root / f"ledger-{owner}.db"))
+                dbs.append(db)
+                self.ledgers[owner] = await Ledger.open(db)
+            self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen),
+                                  self.calendar, cc)
+            self.bcores = {}
+            for b in s.world.banks:
+                if b.id == self.ext:
+                    continue
+                extra = {k: getattr(b, k) for k in ("filing_time", "open_time", "replenish_time") if getattr(b, k)}
+                self.bcores[b.id] = BankCore(b.code, BankConfig(
+                    bank_name=b.name, adm_div_code=world.adm_div_code,
+                    reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen, **extra), self.calendar, cc)
+            for pid, client in self.clients.items():
+                self._tap(pid, client)
+                self._tap_external(pid, client)
+            self.tcore = _NullCore()
+            shells: list[Any] = []
+            if self.ext != "treasury":
+                shells.append(SimShell(self.tcore, self.clients[world.treasury.id], None,
+                                       world.signer(world.treasury.id), "treasury", clock))
+            shells.append(PbocShell(self.pcore, self.clients[world.pboc.id], self.ledgers[world.pboc.id],
+                                    world.signer(world.pboc.id), clock))
+            self.bshells = {bid: BankShell(core, self.clients[bid], self.ledgers[bid], world.signer(bid), clock)
+                            for bid, core in self.bcores.items()}
+            self.shells = [*shells, *self.bshells.values()]
+            for shell in self.shells:
+                await shell.start()
+            await self._drain()
+            for shell in self.shells:
+                await shell.tick(clock.now())
+            await self._settle()
+            for action in self._timeline():
+                await self._run_until(action.at)
+                await self._do(action, None)
+                await self._settle()
+            await self._run_until(s.end)
+            observed = await self._observe()
+            return self._with_external(observed)
+        finally:
+            for client in self.clients.values():
+                await client.__aexit__(None, None, None)
+            for db in dbs:
+                await db.close()
+
+    # -- the timeline: the scenario's, plus the grid the system under test sees time pass on -------
+
+    def _timeline(self) -> list[_Action]:
+        actions = super()._timeline()
+        s, opts = self.s, self.opts
+        close = s.world.clock.bank_system_close
+        day = s.world.start.date()
+        while day <= s.end.date():
+            if self.calendar.is_business_day(day):
+                times = [at(day, w) for w in opts.wakes]
+                if opts.tick is not None and opts.tick > dt.timedelta(0):
+                    t = at(day, GRID_FROM)
+                    while t <= at(day, close):
+                        times.append(t)
+                        t += opts.tick
+                actions += [_Action(t, 0, "tick") for t in times if s.world.start < t <= s.end]
+            day += dt.timedelta(days=1)
+        return sorted(actions)
+
+    async def _do(self, action: _Action, engine: Any) -> None:
+        if action.kind != "tick":
+            await super()._do(action, engine)
+
+    # -- moving the gateway's clock ------------------------------------------------------------
+
+    async def _move(self, t: dt.datetime) -> None:
+        if t <= self.clock.now():
+            return
+        await self.driver.advance_clock(t.isoformat())
+        self.clock.set(t)
+        self.moved_at = time.monotonic()
+        await self._settle()
+
+    async def _run_until(self, end: dt.datetime) -> None:
+        """Every simulated participant's wake-up up to `end`, in time order, then `end`."""
+        while True:
+            wakes = [sh.wake for sh in self.shells if sh.wake is not None]
+            if not wakes or min(wakes) > end:
+                break
+            await self._move(min(wakes))
+            now = self.clock.now()
+            for shell in self.shells:
+                if shell.wake is not None and shell.wake <= now:
+                    await shell.tick(now)
+                    if shell.wake is not None and shell.wake <= now:  # a core that keeps asking for now: a bug
+                        raise RuntimeError(f"the {shell.role} core asks to be woken at {shell.wake} again at {now}")
+            await self._settle()
+        await self._move(end)
+
+    # -- waiting for the system under test (real time: see the module doc) ----------------------
+
+    async def _drain(self) -> bool:
+        moved = False
+        while True:
+            round_moved = False
+            for shell in self.shells:
+                while items := await shell.client.receive(timeout_s=0):
+                    await shell.handle(items)
+                    round_moved = True
+            if not round_moved:
+                return moved
+            moved = True
+
+    async def _pending(self) -> int:
+        for message_id, client in list(self.unacked.items()):
+            msg = await client.message(message_id)
+            if msg is None or msg.get("delivery_state") in ("acked", "dead"):
+                del self.unacked[message_id]
+        return len(self.unacked)
+
+    async def _caught_up(self) -> bool:
+        if self.opts.quiet_s is not None:
+            quiet = time.monotonic() - max(self.last_from_external, self.moved_at)
+            return quiet >= self.opts.quiet_s
+        view = await self.driver.clock()
+        waiting = (view.get("waiting") or {}).get(self.ext_id)
+        return waiting is not None and to_local(dt.datetime.fromisoformat(waiting)) >= self.clock.now()
+
+    async def _settle(self, *, first: bool = False) -> None:
+        """Until the system under test has caught up and the simulated participants are done, or
+        `patience_s` real seconds have passed."""
+        deadline = time.monotonic() + self.opts.patience_s
+        while True:
+            pending = await self._pending()
+            caught_up = await self._caught_up()
+            moved = await self._drain() if not first else False
+            if not moved and not pending and caught_up:
+                self.unresponsive = 0
+                return
+            if time.monotonic() > deadline:
+                break
+            if not moved:
+                await asyncio.sleep(SETTLE_POLL_S)
+        now = f"{self.clock.now():%Y-%m-%d %H:%M}"
+        why = []
+        if pending:
+            why.append(f"{pending} deliveries not acked")
+        if not caught_up:
+            why.append("not waiting on the clock (GET /v1/clock?after=...)" if self.opts.quiet_s is None
+                       else f"still sending after {self.opts.quiet_s} s")
+        if first:
+            raise _Unresponsive(f"{self.ext} ({self.ext_id}) did not catch up with the gateway's clock at {now} within "
+                                f"{self.opts.patience_s:g} s: {', '.join(why)}. Is it running, connected to "
+                                f"{self.opts.url}, and waiting on GET /v1/clock?after=...? (A system that does not "
+                                "wait on the clock: --quiet-window SECONDS.)")
+        self.notes.append(f"{now}: {self.ext} had not caught up after {self.opts.patience_s:g} s ({', '.join(why)})")
+        self.unresponsive += 1
+        if self.unresponsive >= UNRESPONSIVE_MAX:
+            raise _Unresponsive(f"{self.ext} did not catch up with {UNRESPONSIVE_MAX} moves of the clock in a row "
+                                f"(the last at {now}: {', '.join(why)})")
+
+    # -- taps: what the system under test is sent and sends -------------------------------------
+
+    def _tap_external(self, pid: str, client: Any) -> None:
+        from messages.envelope import parse_envelope
+        from messages.voucher import parse_voucher
+        from runner.observed import MessageSeen
+
+        receive, send = client.receive, client.send
+
+        async def received(timeout_s: float = 5.0) -> list[Any]:
+            items: list[Any] = await receive(timeout_s)
+            for item in items:
+                if item.sender != self.ext_id:
+                    continue
+                self.last_from_external = time.monotonic()
+                if item.key.vtcode == "2301" and item.key.flag == 0:
+                    [body] = parse_envelope(item.envelope).bodies
+                    self._filed(parse_voucher(body.voucher))
+            return items
+
+        async def sent(envelope: bytes) -> list[Any]:
+            results: list[Any] = await send(envelope)
+            to_ext = [r for r in results if r.status == "accepted" and r.recipient == self.ext_id]
+            if not to_ext:
+                return results
+            now = self.clock.now()
+            for r in to_ext:
+                self.unacked[r.message_id] = client
+                self.messages.append(MessageSeen(r.vtcode or "", int((r.voucher or "0").rsplit("/", 1)[-1]),
+                                                 self.names.get(pid, pid), self.ext, now, r.voucher_no or ""))
+            answered = {r.voucher for r in to_ext}
+            for body in parse_envelope(envelope).bodies:
+                key = f"{body.adm_div_code}/{body.st_year}/{body.vtcode}/{body.voucher_no}/{body.flag}"
+                if body.vtcode == "2301" and body.flag == 1 and key in answered:
+                    self._answered(parse_voucher(body.voucher), body.return_reason)
+            return results
+
+        setattr(client, "receive", received)  # noqa: B010 - instance attributes over the methods
+        setattr(client, "send", sent)  # noqa: B010
+
+    def _filed(self, doc: Any) -> None:
+        no = doc.get("VoucherNo")
+        if no in self.filings:
+            return
+        self.filings[no] = _Filing(
+            no, int(doc.get("ClearType") or 0), doc.get("PayTypeCode"),
+            _ymd(doc.get("ClearDate")) or self.clock.now().date(), self.clock.now(), _fen(doc.get("PayAmt")),
+            tuple(d["VoucherNo"] for d in doc.details() if d.get("VoucherNo")))
+
+    def _answered(self, doc: Any, return_reason: str | None) -> None:
+        filing = self.filings.get(doc.get("VoucherNo"))
+        if filing is None or filing.state != "pending":
+            return
+        filing.answered_at = self.clock.now()
+        cleared = _fen(doc.get("XClearAmt"))
+        if return_reason is not None or cleared == 0:
+            filing.state, filing.reason = "rejected", return_reason or "rejected without a reason"
+            filing.code = filing.reason.split(":", 1)[0].strip() or None
+        else:
+            filing.state, filing.cleared_fen = "accepted", cleared
+
+    # -- what was seen -------------------------------------------------------------------------
+
+    def _with_external(self, o: Observed) -> Observed:
+        """The simulated mode's record, plus what the system under test did as its messages show."""
+        if self.ext == "treasury":
+            return o
+        ext, code = self.ext, self.s.world.bank(self.ext).code
+        sent_at = {v.voucher_no: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0}
+        receipts = [r for r in o.receipts if r.sender == ext and r.vtcode in ("5201", "8202")]
+        paid: dict[str, tuple[str, int, dt.date, dt.datetime]] = {}
+        for r in sorted(receipts, key=lambda r: r.received_at):
+            if r.return_reason is None and r.voucher_no not in paid:
+                day = _ymd(r.fields.get("XPayDate", "")) or r.received_at.date()
+                paid[r.voucher_no] = (r.vtcode, _fen(r.fields.get("XPayAmt")), day, r.received_at)
+        # which payments each clearing request covers: its Detail/VoucherNo, else by pay type and
+        # day, the receipts that arrived before it was filed (see docs/conformance.md)
+        covered: dict[str, str] = {}
+        for f in sorted(self.filings.values(), key=lambda f: f.filed_at):
+            if f.listed:
+                f.payments = [no for no in f.listed]
+            else:
+                pay = {"11": "5201", "12": "8202"}.get(f.pay_type)
+                f.payments = [no for no, (vt, _, day, got) in paid.items()
+                              if vt == pay and day == f.clear_date and got <= f.filed_at and no not in covered]
+            for no in f.payments:
+                covered.setdefault(no, f.voucher_no)
+        by_no = self.filings
+        payments = []
+        for no, (vt, fen, day, got) in paid.items():
+            filing = covered.get(no)
+            mode = "advance" if filing and by_no[filing].clear_type == 1 else "clearing"
+            if mode == "clearing" and day > sent_at.get(no, got).date():
+                mode = "defer"
+            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, sent_at.get(no, got), day, filing))
+        clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
+                                  f.amount_fen, tuple(f.payments), f.state,
+                                  f.code, f.reason, f.cleared_fen, f.answered_at)
+                     for f in self.filings.values()]
+        all_payments = (*o.payments, *payments)
+        all_clearings = (*o.clearings, *clearings)
+        sent = tuple(self._verdicts(v, receipts, clearings) for v in o.sent)
+        debits = sum(m.amount_fen for m in o.movements if m.direction == "D")
+        cleared = sum(c.cleared_fen for c in all_clearings)
+        invariants = tuple(InvariantSeen("tsa_debits_equal_clearings", debits == cleared,
+                                         f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}")
+                           if i.name == "tsa_debits_equal_clearings" else i for i in o.invariants)
+        business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
+        out = dataclasses.replace(o, sent=sent, payments=all_payments, clearings=all_clearings, invariants=invariants)
+        return dataclasses.replace(out, reconciliation=reconcile(
+            sent=out.sent, receipts=out.receipts, payments=out.payments, clearings=out.clearings,
+            movements=out.movements, statements=out.statements, business_days=business_days,
+            opening_fen=self.s.world.tsa_opening_fen))
+
+    def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
+        if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202"):
+            return v
+        extra = []
+        for r in receipts:
+            if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode:
+                code = (r.return_reason or "").split(":", 1)[0].strip() or None
+                extra.append(Verdict("bank", self.ext, r.return_reason is None, code,
+                                     r.return_reason or f"paid {r.fields.get('XPayDate', '')} (receipt)", r.received_at))
+        for c in clearings:
+            if v.voucher_no in c.payments and c.state != "pending":
+                extra.append(Verdict("pboc", self.world.pboc.id, c.state == "accepted", c.code,
+                                     f"{c.voucher_no}: {c.reason or 'cleared'}", c.answered_at or c.filed_at))
+        return dataclasses.replace(v, verdicts=(*v.verdicts, *extra)) if extra else v
+
+
+def grid_summary(opts: ConformanceOptions) -> str:
+    """How the runner moves the clock, for the progress line and the docs."""
+    tick = f"every {int(opts.tick.total_seconds() // 60)} min from {GRID_FROM:%H:%M} to the close" if opts.tick else "no grid"
+    wakes = f", and at {', '.join(f'{w:%H:%M}' for w in opts.wakes)}" if opts.wakes else ""
+    return f"clock stops: steps, simulated wake-ups, {tick}{wakes}"
+

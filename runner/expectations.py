@@ -1,0 +1,198 @@
+"""Expectations as a pure evaluation: (scenario expectation, observed run) → pass / fail.
+
+`evaluate(expectations, observed)` returns one `Outcome` per expectation, in order, each with
+what was expected, what happened and, for an expectation about one voucher, that voucher's
+trace link and events. Nothing here reads a clock or a database: the runner fills
+`runner.observed.Observed` and calls this.
+
+Deadlines (`by:`): an event counts only if it happened at or before the deadline: the
+gateway's answer at send, a receipt's arrival, a clearing request's filing (for `includes`) or
+its answer (for `state`), a message journaled (for `count`). Without `by:` the end of the run is
+the deadline. Balances are read at the close of `close_of` (or at the end of the run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from messages.money import fen_to_str
+from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
+from runner.scenario_file import Expectation
+
+__all__ = ["Outcome", "evaluate", "evaluate_one"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    expectation: Expectation
+    ok: bool
+    expected: str
+    actual: str
+    voucher: str | None = None  # the scenario id of the voucher it is about
+    voucher_key: str | None = None
+    trace_link: str = ""
+    trace: tuple[TraceEvent, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.expectation.name
+
+
+def _yuan(fen: int) -> str:
+    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
+
+
+def _t(when: dt.datetime | None) -> str:
+    return "-" if when is None else f"{when:%Y-%m-%d %H:%M:%S}"
+
+
+def _verdicts(v: SentVoucher, by: dt.datetime, who: str | None) -> list[Verdict]:
+    return [x for x in v.verdicts if x.at <= by and (who is None or x.who == who)]
+
+
+def _describe(verdicts: Iterable[Verdict]) -> str:
+    parts = [f"{'ok' if x.ok else x.code} by {x.who} ({x.participant}) at {_t(x.at)}" + (
+        f": {x.message}" if x.message and not x.ok else "") for x in verdicts]
+    return "; ".join(parts) or "no answer"
+
+
+def evaluate_one(e: Expectation, o: Observed) -> Outcome:
+    by = e.by or o.end
+    p = e.params
+    v = o.by_id(e.voucher) if e.voucher else None
+
+    def out(ok: bool, expected: str, actual: str) -> Outcome:
+        return Outcome(e, ok, expected, actual, e.voucher, v.key if v else None, v.trace_link if v else "",
+                       v.trace if v else ())
+
+    if e.voucher and v is None:
+        return out(False, f"voucher {e.voucher} sent", "it was never sent (a step before it failed?)")
+    if e.kind in ("accepted", "rejected"):
+        assert v is not None
+        who = p.get("who")
+        seen = _verdicts(v, by, who)
+        everything = _describe(v.verdicts)
+        if e.kind == "accepted":
+            ok = bool(seen) and all(x.ok for x in seen)
+            return out(ok, f"accepted by {who or 'everyone who answered'} by {_t(by)}", everything)
+        ok = any(not x.ok and x.code == p["code"] for x in seen)
+        return out(ok, f"rejected {p['code']} by {who or 'anyone'} by {_t(by)}", everything)
+    if e.kind == "receipt":
+        assert v is not None
+        receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode]
+        if p.get("none"):
+            early = [r for r in receipts if r.received_at <= by]
+            return out(not early, f"no receipt by {_t(by)}",
+                       "; ".join(f"receipt from {r.sender} at {_t(r.received_at)}" for r in early) or "none")
+        in_time = [r for r in receipts if r.received_at <= by and ("from" not in p or r.sender == p["from"])]
+        want = dict(p.get("fields") or {})
+        expected = f"a receipt{' from ' + p['from'] if 'from' in p else ''} by {_t(by)}" + (
+            f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "")
+        if not receipts:
+            return out(False, expected, "no receipt arrived")
+        for r in in_time:
+            if all(r.fields.get(k) == val for k, val in want.items()) and r.return_reason is None:
+                return out(True, expected, f"from {r.sender} at {_t(r.received_at)}")
+        r = receipts[0]
+        got = ", ".join(f"{k}={r.fields.get(k, '(absent)')}" for k in want)
+        return out(False, expected, f"receipt from {r.sender} at {_t(r.received_at)}" + (f" with {got}" if got else "")
+                   + (f", returned: {r.return_reason}" if r.return_reason else ""))
+    if e.kind == "clearing":
+        assert v is not None
+        clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
+        covering = [c for c in o.clearings if v.voucher_no in c.payments
+                    and (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
+        state = p.get("state")
+        desc = "; ".join(f"{c.voucher_no} ({'replenishment' if c.clear_type else 'normal'}, filed {_t(c.filed_at)}, "
+                         f"{c.state}{' ' + (c.code or '') if c.state == 'rejected' else ''})"
+                         for c in o.clearings if v.voucher_no in c.payments) or "in no clearing request"
+        what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
+        expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
+        if not p["includes"]:
+            return out(not covering, expected, desc)
+        if state is None:
+            return out(bool(covering), expected, desc)
+        ok = any(c.state == state and (state == "pending" or (c.answered_at is not None and c.answered_at <= by))
+                 for c in covering)
+        return out(ok, expected, desc)
+    if e.kind == "balance":
+        owner = o.participants.get(p["owner"], p["owner"])
+        day = p.get("close_of")
+        book = (o.closes.get(day, {}) if day is not None else o.balances).get(owner)
+        where = f"at the close of {day}" if day is not None else "at the end of the run"
+        expected = f"{p['owner']} {p['account']} = {p['equals']} {where}"
+        if book is None:
+            return out(False, expected, f"no books of {p['owner']} {where}")
+        account = _account(book, p["account"])
+        if account is None:
+            return out(False, expected, f"no account {p['account']!r}; {p['owner']} has {', '.join(sorted(book))}")
+        fen = book[account]
+        return out(fen == p["equals_fen"], expected, f"{account} = {_yuan(fen)}")
+    if e.kind == "zero_balance_at_close":
+        day = p.get("day")
+        days = [day] if day is not None else sorted(o.closes)
+        bad = []
+        for d in days:
+            books = o.closes.get(d)
+            if books is None:
+                bad.append(f"{d}: no close observed")
+                continue
+            bad += [f"{d} {owner}:{acct} = {_yuan(fen)}" for owner, accounts in books.items()
+                    for acct, fen in accounts.items() if f"{owner}:{acct}" in o.zero_balance_accounts and fen != 0]
+        return out(not bad and bool(days), f"every zero-balance account 0.00 at {'the close of ' + str(day) if day else 'every close'}",
+                   "; ".join(bad[:10]) or f"{len(days)} closes, all zero")
+    if e.kind == "invariants":
+        only = set(p.get("only") or ())
+        checked = [i for i in o.invariants if not only or i.name in only]
+        missing = sorted(only - {i.name for i in o.invariants})
+        failed = [i for i in checked if not i.ok]
+        return out(not failed and not missing and bool(checked), "the money invariants hold"
+                   + (f" ({', '.join(sorted(only))})" if only else ""),
+                   "; ".join([f"{i.name}: {i.detail}" for i in failed] + [f"{m}: not checked" for m in missing])
+                   or f"{len(checked)} invariants hold")
+    if e.kind == "reconciliation":
+        rec = o.reconciliation
+        if rec is None:
+            return out(False, "a reconciliation", "the run produced none")
+        actual = "; ".join(f"{b.cause} {b.day or ''} [{', '.join(b.vouchers[:5])}]: {b.detail}"
+                           for b in rec.breaks[:10]) or "clean"
+        if p.get("clean"):
+            return out(rec.clean, "reconciliation clean", actual)
+        wanted = sorted((b["cause"], tuple(sorted(_nos(o, b.get("vouchers", []))))) for b in p["breaks"])
+        # a break listed without vouchers matches any break of that cause
+        found = {(b.cause, () if (b.cause, ()) in wanted else tuple(sorted(b.vouchers))) for b in rec.breaks}
+        return out(found == set(wanted), "exactly these breaks: " + ("; ".join(f"{c} {list(vs)}" for c, vs in wanted)
+                                                               or "none"), actual)
+    if e.kind == "count":
+        msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
+                and ("flag" not in p or m.flag == p["flag"])
+                and ("sender" not in p or m.sender == p["sender"])
+                and ("recipient" not in p or m.recipient == p["recipient"])]
+        n = len(msgs)
+        ok = (("equals" not in p or n == p["equals"]) and ("at_least" not in p or n >= p["at_least"])
+              and ("at_most" not in p or n <= p["at_most"]))
+        bounds = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
+        return out(ok, f"{bounds} messages of VtCode {p['vtcode']} by {_t(by)}", f"{n}")
+    raise ValueError(f"unknown expectation kind {e.kind!r}")
+
+
+def _account(book: dict[str, int] | object, name: str) -> str | None:
+    assert isinstance(book, dict)
+    if name in book:
+        return name
+    hits = [a for a in book if a.endswith(":" + name)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _nos(o: Observed, ids: Sequence[str]) -> list[str]:
+    out = []
+    for i in ids:
+        v = o.by_id(i)
+        out.append(v.voucher_no if v else i)
+    return out
+
+
+def evaluate(expectations: Sequence[Expectation], observed: Observed) -> list[Outcome]:
+    return [evaluate_one(e, observed) for e in expectations]

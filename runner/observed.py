@@ -1,0 +1,236 @@
+"""What a scenario run observed: plain frozen values the runner fills and everything else reads.
+
+The expectations (`runner.expectations`), the reconciliation (`runner.reconcile`) and the
+reports (`runner.report`) are pure functions of these values; the runner (simulated or
+conformance mode) is the only code that knows where they come from (the cores, the gateway's
+journal and traces, the ledgers). Amounts are integer fen, times are Asia/Shanghai business
+times, voucher keys are `VoucherKey` strings (`adm/year/vtcode/no/flag`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "Break",
+    "ClearingSeen",
+    "InvariantSeen",
+    "MessageSeen",
+    "Observed",
+    "PaymentSeen",
+    "QuotaSeen",
+    "ReceiptSeen",
+    "Reconciliation",
+    "SentVoucher",
+    "TraceEvent",
+    "Verdict",
+]
+
+Who = Literal["gateway", "bank", "pboc", "treasury"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One answer about a voucher: the gateway's at send, a bank's or the central bank's later."""
+
+    who: Who
+    participant: str
+    ok: bool
+    code: str | None
+    message: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    at: str  # business time as the gateway recorded it (ISO), or ""
+    step: str
+    participant: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentVoucher:
+    """A voucher a scenario step sent (or the generated treasury planned and sent)."""
+
+    id: str  # the scenario's name for it
+    key: str  # VoucherKey string of the original (flag 0) or receipt (flag 1)
+    vtcode: str
+    voucher_no: str
+    flag: int
+    sender: str  # treasury, pboc or a bank id
+    bank: str | None  # the bank it is for (PayBankCode's participant), if any
+    bank_code: str | None
+    amount_fen: int
+    sent_at: dt.datetime
+    fault: str | None = None
+    verdicts: tuple[Verdict, ...] = ()
+    trace: tuple[TraceEvent, ...] = ()
+    trace_link: str = ""  # where the full trace is: `/v1/trace/{key}` on the gateway, or a report anchor
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSeen:
+    """A receipt (flag 1) the treasury got for one of its vouchers."""
+
+    voucher_no: str
+    vtcode: str
+    sender: str  # the participant the gateway says sent it
+    received_at: dt.datetime
+    fields: Mapping[str, str]  # the receipt's head (XPayDate, XPayAmt, XAgentBusinessNo...)
+    return_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentSeen:
+    """A bank's record of paying (or holding) a voucher."""
+
+    bank: str  # bank participant id
+    bank_code: str
+    voucher_no: str
+    vtcode: str
+    amount_fen: int
+    mode: str  # clearing, advance, defer
+    received_at: dt.datetime
+    paid_day: dt.date | None
+    filing: str | None  # VoucherNo of the 2301 that covers it
+
+
+@dataclass(frozen=True, slots=True)
+class ClearingSeen:
+    """A clearing request (2301) a bank filed and how the central bank answered it."""
+
+    bank: str
+    bank_code: str
+    voucher_no: str
+    clear_type: int  # 0 normal, 1 reserve replenishment
+    pay_type: str
+    clear_date: dt.date
+    filed_at: dt.datetime
+    amount_fen: int
+    payments: tuple[str, ...]  # VoucherNo of every payment it covers
+    state: Literal["pending", "accepted", "rejected"]
+    code: str | None = None
+    reason: str | None = None
+    cleared_fen: int = 0
+    answered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MovementSeen:
+    """A TSA movement in the central bank's books."""
+
+    day: dt.date
+    direction: Literal["D", "C"]
+    amount_fen: int
+    bank_code: str
+    kind: str
+    ref_voucher_no: str  # the 2301 / 2302 it answers
+
+
+@dataclass(frozen=True, slots=True)
+class StatementSeen:
+    """A daily TSA statement (7401) as the central bank sent it."""
+
+    day: dt.date
+    begin_fen: int
+    debit_fen: int
+    credit_fen: int
+    end_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSeen:
+    bank_code: str
+    pay_type: str
+    day: dt.date
+    notified_fen: int
+    used_fen: int
+    replenished_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSeen:
+    """One message the gateway journaled (for counts and the charts)."""
+
+    vtcode: str
+    flag: int
+    sender: str
+    recipient: str
+    at: dt.datetime
+    voucher_no: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InvariantSeen:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """One reconciliation break: never netted away, always with its vouchers and cause."""
+
+    cause: str  # a stable name, e.g. not-paid, no-receipt, not-cleared, statement-mismatch
+    day: dt.date | None
+    vouchers: tuple[str, ...]  # VoucherNo
+    detail: str
+    expected_fen: int | None = None
+    actual_fen: int | None = None
+    period: Literal["day", "month"] = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """One business day as each of the three parties sees it (fen)."""
+
+    day: dt.date
+    treasury_sent_fen: int
+    treasury_receipts_fen: int
+    bank_paid_fen: int
+    bank_cleared_fen: int  # accepted 2301 of the day (ClearType 0) + replenishments filed that day
+    pboc_debits_fen: int
+    statement_debits_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    days: tuple[DayTotals, ...]
+    months: tuple[tuple[str, int, int, int], ...]  # (YYYY-MM, treasury paid, bank cleared, pboc debits)
+    breaks: tuple[Break, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.breaks
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """Everything a run saw. `start`/`end` are the business times the run covered."""
+
+    scenario: str
+    seed: int
+    start: dt.datetime
+    end: dt.datetime
+    sent: tuple[SentVoucher, ...] = ()
+    receipts: tuple[ReceiptSeen, ...] = ()
+    payments: tuple[PaymentSeen, ...] = ()
+    clearings: tuple[ClearingSeen, ...] = ()
+    movements: tuple[MovementSeen, ...] = ()
+    statements: tuple[StatementSeen, ...] = ()
+    quotas: tuple[QuotaSeen, ...] = ()
+    messages: tuple[MessageSeen, ...] = ()
+    invariants: tuple[InvariantSeen, ...] = ()
+    # balances: owner → account → fen, at the end of the run and at each business day's close
+    balances: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    closes: Mapping[dt.date, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    zero_balance_accounts: tuple[str, ...] = ()  # "owner:account" of every account flagged zero at close
+    reconciliation: Reconciliation | None = None
+    participants: Mapping[str, str] = field(default_factory=dict)  # scenario name → gateway participant id
+
+    def by_id(self, voucher_id: str) -> SentVoucher | None:
+        return next((s for s in self.sent if s.id == voucher_id), None)

@@ -1,0 +1,251 @@
+"""Three-way reconciliation, a pure function: the treasury's vouchers and receipts ↔ the banks'
+payments and clearing requests ↔ the central bank's TSA movements and daily statements.
+
+Every difference is a `Break` with its vouchers and a cause, never netted away (003 §40):
+
+| cause                 | what it means                                                              |
+|-----------------------|----------------------------------------------------------------------------|
+| `not-paid`            | the gateway accepted a payment voucher; no bank paid it (held, refused, lost) |
+| `paid-unknown`        | a bank paid a voucher the treasury never sent                               |
+| `no-receipt`          | paid, but no receipt reached the treasury                                   |
+| `receipt-unknown`     | a receipt for a voucher the treasury never sent                             |
+| `receipt-amount`      | the receipt's XPayAmt differs from the voucher's PayAmt                     |
+| `duplicate-receipt`   | more than one receipt for one voucher (paid twice?)                         |
+| `not-cleared`         | paid, in no clearing request                                                |
+| `clearing-rejected`   | its clearing request was refused by the central bank (code in the detail)   |
+| `clearing-unanswered` | its clearing request has no answer                                          |
+| `clearing-sum`        | a clearing request's amount differs from the payments it lists              |
+| `clearing-no-movement`| the bank booked a clearing the central bank has no TSA movement for         |
+| `movement-unknown`    | a TSA debit no accepted clearing request of a bank accounts for             |
+| `clearing-amount`     | the TSA movement's amount differs from what the bank booked                 |
+| `statement-missing`   | a business day without a 7401 statement                                     |
+| `statement-mismatch`  | a statement's debits, credits or end balance disagree with the movements    |
+| `day-mismatch`        | a day's totals differ between two parties (the detail says which)           |
+| `month-mismatch`      | a month's totals differ between two parties                                 |
+
+Per day: treasury receipts (by XPayDate) = bank payments (by pay day); bank clearings booked
+(by answer day) = central bank debits (by movement day) = the 7401's DebitAmt. Per month the
+same sums by calendar month. The treasury's day can differ from the central bank's for
+advances: paid on D, replenished (debited) on the next business day; that is not a break.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from messages.money import fen_to_str, parse_fen
+from runner.observed import (
+    Break,
+    ClearingSeen,
+    DayTotals,
+    MovementSeen,
+    PaymentSeen,
+    ReceiptSeen,
+    Reconciliation,
+    SentVoucher,
+    StatementSeen,
+)
+
+__all__ = ["PAYMENT_VTCODES", "reconcile"]
+
+PAYMENT_VTCODES = frozenset({"5201", "8202"})
+CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
+BREAK_VOUCHERS_MAX = 200  # vouchers listed on one aggregate break; the rest are counted in its detail
+
+
+def _y(fen: int) -> str:
+    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
+
+
+def _receipt_fen(r: ReceiptSeen) -> int | None:
+    try:
+        return parse_fen(r.fields.get("XPayAmt", ""))
+    except ValueError:
+        return None
+
+
+def _receipt_day(r: ReceiptSeen) -> dt.date:
+    text = r.fields.get("XPayDate", "")
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return r.received_at.date()
+
+
+def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], payments: Sequence[PaymentSeen],
+              clearings: Sequence[ClearingSeen], movements: Sequence[MovementSeen],
+              statements: Sequence[StatementSeen], business_days: Iterable[dt.date] = (),
+              opening_fen: int | None = None) -> Reconciliation:
+    """Reconcile what the three parties recorded. `business_days`: the days a statement is due
+    for; `opening_fen`: the TSA balance before the first statement, when known."""
+    breaks: list[Break] = []
+    originals = {v.voucher_no: v for v in sent if v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"}
+    accepted = {no: v for no, v in originals.items()
+                if v.fault not in ("drop", "corrupt-signature")
+                and any(x.who == "gateway" and x.ok for x in v.verdicts)}
+    paid = {p.voucher_no: p for p in payments if p.paid_day is not None}
+    held = {p.voucher_no: p for p in payments if p.paid_day is None}
+    by_receipt: dict[str, list[ReceiptSeen]] = defaultdict(list)
+    for r in receipts:
+        if r.vtcode in PAYMENT_VTCODES:
+            by_receipt[r.voucher_no].append(r)
+
+    # -- treasury ↔ banks, voucher by voucher
+    for no, v in sorted(accepted.items()):
+        if no not in paid:
+            why = f"held by {held[no].bank} ({held[no].mode})" if no in held else "no bank paid it"
+            breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{_y(v.amount_fen)} to {v.bank}: {why}",
+                                v.amount_fen, 0))
+    for no, p in sorted(paid.items()):
+        if no not in originals:
+            breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {_y(p.amount_fen)}", 0,
+                                p.amount_fen))
+            continue
+        got = by_receipt.get(no, [])
+        if not got:
+            breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {_y(p.amount_fen)} by {p.bank} on {p.paid_day}; "
+                                "no receipt reached the treasury", p.amount_fen, 0))
+    for no, rs in sorted(by_receipt.items()):
+        original = originals.get(no)
+        if original is None:
+            breaks.append(Break("receipt-unknown", _receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
+            continue
+        good = [r for r in rs if r.return_reason is None]
+        if len(good) > 1:
+            breaks.append(Break("duplicate-receipt", _receipt_day(good[0]), (no,),
+                                f"{len(good)} receipts from {', '.join(sorted({r.sender for r in good}))}"))
+        for r in good[:1]:
+            fen = _receipt_fen(r)
+            if fen != original.amount_fen:
+                breaks.append(Break("receipt-amount", _receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
+                                    f"PayAmt {_y(original.amount_fen)}", original.amount_fen, fen))
+
+    # -- banks: payments ↔ their clearing requests
+    filings = {c.voucher_no: c for c in clearings}
+    for no, p in sorted(paid.items()):
+        c = filings.get(p.filing or "")
+        if c is None:
+            if p.filing is None:
+                breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {_y(p.amount_fen)} ({p.mode}) "
+                                    "and filed no clearing request for it", p.amount_fen, 0))
+            else:
+                breaks.append(Break("not-cleared", p.paid_day, (no,), f"its clearing request {p.filing} is unknown",
+                                    p.amount_fen, 0))
+        elif c.state == "rejected":
+            breaks.append(Break("clearing-rejected", c.clear_date, (no,),
+                                f"{c.voucher_no} refused {c.code or ''}: {c.reason or ''}".strip(), p.amount_fen, 0))
+        elif c.state == "pending":
+            breaks.append(Break("clearing-unanswered", c.clear_date, (no,), f"{c.voucher_no} filed "
+                                f"{c.filed_at:%Y-%m-%d %H:%M}, no answer", p.amount_fen, 0))
+    amounts = {p.voucher_no: p.amount_fen for p in payments}
+    for c in clearings:
+        listed = sum(amounts.get(no, 0) for no in c.payments)
+        if listed != c.amount_fen:
+            breaks.append(Break("clearing-sum", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
+                                f"{c.voucher_no} asks {_y(c.amount_fen)}, its payments add up to {_y(listed)}",
+                                listed, c.amount_fen))
+
+    # -- banks ↔ central bank: accepted clearing requests ↔ TSA movements
+    moves_by_ref: dict[str, list[MovementSeen]] = defaultdict(list)
+    for m in movements:
+        if m.kind in CLEARING_KINDS:
+            moves_by_ref[m.ref_voucher_no].append(m)
+    for c in clearings:
+        if c.state != "accepted":
+            continue
+        ms = moves_by_ref.get(c.voucher_no, [])
+        if not ms:
+            breaks.append(Break("clearing-no-movement", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
+                                f"{c.bank} booked {c.voucher_no} cleared ({_y(c.cleared_fen)}); the TSA shows no debit",
+                                c.cleared_fen, 0))
+        elif sum(m.amount_fen for m in ms) != c.cleared_fen:
+            moved = sum(m.amount_fen for m in ms)
+            breaks.append(Break("clearing-amount", ms[0].day, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
+                                f"{c.voucher_no}: bank booked {_y(c.cleared_fen)}, TSA debited {_y(moved)}",
+                                c.cleared_fen, moved))
+    accepted_filings = {c.voucher_no for c in clearings if c.state == "accepted"}
+    for ref, ms in sorted(moves_by_ref.items()):
+        if ref not in accepted_filings:
+            breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {_y(sum(m.amount_fen for m in ms))} "
+                                f"for {ref}, which no bank booked as accepted", 0, sum(m.amount_fen for m in ms)))
+
+    # -- central bank: movements ↔ statements
+    stmt = {s.day: s for s in statements}
+    moves_by_day: dict[dt.date, list[MovementSeen]] = defaultdict(list)
+    for m in movements:
+        moves_by_day[m.day].append(m)
+    for day in sorted(set(business_days)):
+        if day not in stmt:
+            breaks.append(Break("statement-missing", day, (), "no 7401 daily statement"))
+    balance = opening_fen
+    for day in sorted(stmt):
+        s = stmt[day]
+        debit = sum(m.amount_fen for m in moves_by_day.get(day, []) if m.direction == "D")
+        credit = sum(m.amount_fen for m in moves_by_day.get(day, []) if m.direction == "C")
+        problems = []
+        if s.debit_fen != debit:
+            problems.append(f"DebitAmt {_y(s.debit_fen)}, movements {_y(debit)}")
+        if s.credit_fen != credit:
+            problems.append(f"CreditAmt {_y(s.credit_fen)}, movements {_y(credit)}")
+        if s.end_fen != s.begin_fen + s.credit_fen - s.debit_fen:
+            problems.append(f"EndBalance {_y(s.end_fen)} ≠ begin + credits - debits")
+        if balance is not None and s.begin_fen != balance:
+            problems.append(f"BeginBalance {_y(s.begin_fen)}, the previous end {_y(balance)}")
+        balance = s.end_fen
+        if problems:
+            breaks.append(Break("statement-mismatch", day, (), "; ".join(problems), debit, s.debit_fen))
+
+    # -- totals per day and per month
+    days_seen: set[dt.date] = set(stmt) | set(moves_by_day)
+    sent_by: dict[dt.date, int] = defaultdict(int)
+    for v in accepted.values():
+        sent_by[v.sent_at.date()] += v.amount_fen
+    rec_by: dict[dt.date, int] = defaultdict(int)
+    for no, rs in by_receipt.items():
+        good = [r for r in rs if r.return_reason is None]
+        if good and no in originals:
+            rec_by[_receipt_day(good[0])] += _receipt_fen(good[0]) or 0
+    paid_by: dict[dt.date, int] = defaultdict(int)
+    paid_nos: dict[dt.date, list[str]] = defaultdict(list)
+    for p in paid.values():
+        assert p.paid_day is not None
+        paid_by[p.paid_day] += p.amount_fen
+        paid_nos[p.paid_day].append(p.voucher_no)
+    cleared_by: dict[dt.date, int] = defaultdict(int)
+    for c in clearings:
+        if c.state == "accepted":
+            cleared_by[(c.answered_at or c.filed_at).date()] += c.cleared_fen
+    debit_by = {d: sum(m.amount_fen for m in ms if m.direction == "D" and m.kind in CLEARING_KINDS)
+                for d, ms in moves_by_day.items()}
+    days_seen |= set(sent_by) | set(rec_by) | set(paid_by) | set(cleared_by)
+    totals = []
+    for day in sorted(days_seen):
+        t = DayTotals(day, sent_by.get(day, 0), rec_by.get(day, 0), paid_by.get(day, 0), cleared_by.get(day, 0),
+                      debit_by.get(day, 0), stmt[day].debit_fen if day in stmt else None)
+        totals.append(t)
+        if t.treasury_receipts_fen != t.bank_paid_fen:
+            missing = sorted(no for no in paid_nos.get(day, []) if not by_receipt.get(no))
+            breaks.append(Break("day-mismatch", day, tuple(missing[:BREAK_VOUCHERS_MAX]),
+                                f"treasury receipts {_y(t.treasury_receipts_fen)}, bank payments {_y(t.bank_paid_fen)}",
+                                t.bank_paid_fen, t.treasury_receipts_fen))
+        if t.bank_cleared_fen != t.pboc_debits_fen:
+            breaks.append(Break("day-mismatch", day, (), f"bank clearings booked {_y(t.bank_cleared_fen)}, "
+                                f"TSA clearing debits {_y(t.pboc_debits_fen)}", t.bank_cleared_fen, t.pboc_debits_fen))
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for t in totals:
+        row = months[f"{t.day:%Y-%m}"]
+        row[0] += t.treasury_receipts_fen
+        row[1] += t.bank_paid_fen
+        row[2] += t.bank_cleared_fen
+        row[3] += t.pboc_debits_fen
+    month_rows = []
+    for month, (receipts_fen, paid_fen, cleared_fen, debits_fen) in sorted(months.items()):
+        month_rows.append((month, receipts_fen, cleared_fen, debits_fen))
+        if receipts_fen != paid_fen or cleared_fen != debits_fen:
+            breaks.append(Break("month-mismatch", None, (), f"{month}: treasury receipts {_y(receipts_fen)}, bank "
+                                f"payments {_y(paid_fen)}, bank clearings {_y(cleared_fen)}, TSA debits {_y(debits_fen)}",
+                                paid_fen, receipts_fen, period="month"))
+    breaks.sort(key=lambda b: (b.day or dt.date.min, b.cause, b.vouchers))
+    return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))

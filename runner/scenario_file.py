@@ -1,0 +1,707 @@
+"""Read a scenario file (`scenarios/*.yaml`) into frozen values, or say exactly what is wrong.
+
+Three passes, each error naming the file, the line and the field (`file:line: steps[3].send.amount: ...`):
+
+1. YAML, composed into nodes so every value keeps its line. Dates and times stay strings
+   (YAML 1.1 would read an unquoted `16:00` as the integer 960 and `2026-03-10` as a date).
+2. The JSON Schema (`runner.scenario_schema.SCHEMA`, published as `docs/scenario.schema.json`).
+3. What a schema cannot say: ids defined once and before they are used, banks and units that
+   exist, times that move forward and that the business calendar knows, head fields that the
+   voucher type's XSD has.
+
+Times are resolved here, against the start day and the business calendar: "HH:MM" is on the
+start day, "D+N HH:MM" on the N-th business day after it, "YYYY-MM-DD HH:MM" as written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig, at
+from messages.errors import InputError, Issue
+from messages.money import parse_fen
+from runner.scenario_schema import PATTERN_HELP, SCHEMA
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "BankSpec",
+    "Expectation",
+    "Scenario",
+    "ScenarioError",
+    "SendSpec",
+    "Step",
+    "UnitSpec",
+    "World",
+    "catalogue",
+    "load_scenario",
+    "load_text",
+    "resolve_targets",
+]
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_BYTES_MAX = 2 << 20  # a scenario is a page or two of YAML; a larger file is a mistake
+ERRORS_MAX = 50  # errors reported per file: the first few are the ones to fix
+DEFAULT_START_TIME = dt.time(8, 0)
+
+DEFAULT_BANKS: tuple[tuple[str, str, str], ...] = (
+    ("bank-a", "999100000001", "示例银行甲分行"),
+    ("bank-b", "999100000002", "示例银行乙分行"),
+)
+# (SupDepCode, SupDepName, AgencyCode, AgencyName), synthetic, as messages.factory.UNITS.
+DEFAULT_UNITS: tuple[tuple[str, str, str, str], ...] = (
+    ("101", "示例市教育局", "101001", "示例市第一中学"),
+    ("101", "示例市教育局", "101002", "示例市实验小学"),
+    ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
+)
+TEMPLATE_VTCODE = {"direct-payment": "5201", "authorized-payment": "8202", "quota-direct": "5108",
+                   "quota-authorized": "5106"}
+
+
+class ScenarioError(InputError):
+    """A scenario file is wrong; `issues` has one entry per problem, each `path` 'file:line: field'."""
+
+    def __init__(self, file: str, problems: Sequence[tuple[int | None, str, str]]) -> None:
+        issues = [Issue("scenario-invalid", message, line, f"{file}:{line or 0}: {where}")
+                  for line, where, message in problems[:ERRORS_MAX]]
+        super().__init__(issues[0].code, issues[0].message, issues[0].line, issues[0].path, more=issues[1:])
+        self.file = file
+
+    def lines(self) -> list[str]:
+        return [f"{i.path}: {i.message}" for i in self.issues]
+
+
+# ----------------------------------------------------------------------------- the values
+
+
+@dataclass(frozen=True, slots=True)
+class BankSpec:
+    id: str
+    code: str
+    name: str
+    profile: str = "standard"
+    reserve_fen: int | None = None
+    filing_time: dt.time | None = None
+    open_time: dt.time | None = None
+    replenish_time: dt.time | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSpec:
+    sup_dep: str
+    sup_dep_name: str
+    agency: str
+    agency_name: str
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    start: dt.datetime
+    seed: int
+    clock: ClockConfig
+    banks: tuple[BankSpec, ...]
+    units: tuple[UnitSpec, ...]
+    treasury_profile: str = "scripted"
+    quota_mode: str = "auto"
+    quota_time: dt.time = dt.time(8, 30)
+    quota_margin_pct: int = 10
+    vouchers_per_day: int = 0
+    days: int = 1
+    tsa_opening_fen: int = 500_000_000_00
+    pboc_profile: str = "standard"
+    end: dt.datetime | None = None
+
+    def bank(self, bank_id: str) -> BankSpec:
+        return next(b for b in self.banks if b.id == bank_id)
+
+    @property
+    def external(self) -> tuple[str, ...]:
+        out = [b.id for b in self.banks if b.profile == "external"]
+        if self.treasury_profile == "external":
+            out.insert(0, "treasury")
+        if self.pboc_profile == "external":
+            out.append("pboc")
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SendSpec:
+    """One voucher to send: a template with overrides, or a literal file."""
+
+    id: str
+    sender: str  # treasury, pboc or a bank id
+    template: str | None = None
+    file: Path | None = None
+    bank: str | None = None
+    unit: str | None = None
+    amount_fen: int | None = None
+    voucher_no: str | None = None
+    of: str | None = None  # template receipt: the id of the original
+    fields: Mapping[str, str] = field(default_factory=dict)
+    fault: str | None = None  # drop, duplicate, corrupt-signature
+    delay: dt.timedelta | None = None
+    line: int = 0
+
+    @property
+    def vtcode(self) -> str | None:
+        return TEMPLATE_VTCODE.get(self.template or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    at: dt.datetime
+    action: str  # send, batch, quota, advance, offline, online, fault
+    sends: tuple[SendSpec, ...] = ()
+    quota: Mapping[str, Any] = field(default_factory=dict)  # bank, pay_type, amount_fen, id, day
+    target: str | None = None  # offline / online / fault: the participant
+    fault: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    index: int
+    kind: str
+    params: Mapping[str, Any]
+    by: dt.datetime | None
+    name: str
+    line: int
+
+    @property
+    def voucher(self) -> str | None:
+        v = self.params.get("voucher")
+        return v if isinstance(v, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    world: World
+    steps: tuple[Step, ...]
+    expectations: tuple[Expectation, ...]
+    path: str
+    voucher_ids: tuple[str, ...] = ()
+
+    @property
+    def end(self) -> dt.datetime:
+        """Where the run stops: world.end, else the latest step or deadline, at the day's bank close
+        (so the day's statement and zero-balance check are in)."""
+        if self.world.end is not None:
+            return self.world.end
+        times = [self.world.start, *(s.at for s in self.steps), *(e.by for e in self.expectations if e.by)]
+        last = max(times)
+        close = at(last.date(), self.world.clock.bank_system_close)
+        return max(last, close)
+
+
+# ----------------------------------------------------------------------------- YAML with lines
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the timestamp and base-60 resolvers: times and dates stay strings."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int",
+                                                  "tag:yaml.org,2002:float")]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?([0-9][0-9_]*)?\.[0-9_]+([eE][-+][0-9]+)?$"), list("-+0123456789."))
+
+Path_ = tuple[str | int, ...]
+
+
+def _plain(node: yaml.Node, loader: _Loader, path: Path_, marks: dict[Path_, int], problems: list[Any]) -> Any:
+    marks[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in out:
+                problems.append((key_node.start_mark.line + 1, _dotted((*path, key)), f"duplicate key {key!r}"))
+            out[key] = _plain(value_node, loader, (*path, key), marks, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, loader, (*path, i), marks, problems) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ScenarioError(file, [(1, "(top)", "the file is empty")])
+        marks: dict[Path_, int] = {}
+        problems: list[Any] = []
+        data = _plain(node, loader, (), marks, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise ScenarioError(file, [(line, "(yaml)", f"not valid YAML: {exc.problem or exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(file, [(None, "(yaml)", f"not valid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    if problems:
+        raise ScenarioError(file, problems)
+    return data, marks
+
+
+def _line(marks: Mapping[Path_, int], path: Sequence[str | int]) -> int | None:
+    p = tuple(path)
+    while True:
+        if p in marks:
+            return marks[p]
+        if not p:
+            return None
+        p = p[:-1]
+
+
+# ----------------------------------------------------------------------------- schema pass
+
+
+def _schema_problems(data: Any, marks: Mapping[Path_, int]) -> list[tuple[int | None, str, str]]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: (_line(marks, _error_path(e)) or 0,
+                                                                    list(map(str, e.absolute_path)))):
+        path = _error_path(error)
+        message = _message(error)
+        problems.append((_line(marks, path), _dotted(path), message))
+    return problems
+
+
+def _error_path(error: Any) -> list[str | int]:
+    """Where the error is; for an unknown key, the key itself (so the line is the key's)."""
+    path: list[str | int] = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if extra:
+            path.append(extra[0])
+    return path
+
+
+def _message(error: Any) -> str:
+    """A reader's message for a jsonschema error (oneOf of `required` alternatives made plain)."""
+    if error.validator == "oneOf" and all(set(s) == {"required"} for s in error.validator_value):
+        names = [s["required"][0] for s in error.validator_value]
+        present = [n for n in names if isinstance(error.instance, dict) and n in error.instance]
+        if present:
+            return f"exactly one of {', '.join(names)}; found {', '.join(present)}"
+        return f"needs one of {', '.join(names)}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        return f"unknown key {', '.join(map(repr, extra))}; known: {', '.join(allowed)}"
+    if error.validator in ("pattern", "type") and error.schema.get("pattern") in PATTERN_HELP:
+        return f"{error.instance!r} is not {PATTERN_HELP[error.schema['pattern']]}"
+    if error.validator == "oneOf" and isinstance(error.instance, str):  # the fault shorthand
+        return f"{error.instance!r} is not one of drop, duplicate, corrupt-signature or {{delay: DURATION}}"
+    if error.validator == "anyOf" and all(set(s) == {"required"} for s in error.validator_value):
+        return f"needs one of {', '.join(s['required'][0] for s in error.validator_value)}"
+    return str(error.message)
+
+
+# ----------------------------------------------------------------------------- semantic pass
+
+
+_DAY_REL = re.compile(r"^D\+([0-9]{1,3})$")
+
+
+class _Build:
+    def __init__(self, file: str, base: Path, marks: Mapping[Path_, int], calendar: BusinessCalendar) -> None:
+        self.file, self.base, self.marks, self.calendar = file, base, marks, calendar
+        self.problems: list[tuple[int | None, str, str]] = []
+        self.start_day = dt.date(2000, 1, 1)
+
+    def fail(self, path: Sequence[str | int], message: str) -> None:
+        self.problems.append((_line(self.marks, path), _dotted(path), message))
+
+    def day(self, text: str, path: Sequence[str | int]) -> dt.date | None:
+        m = _DAY_REL.match(text)
+        try:
+            if m:
+                return self.calendar.add_business_days(self.start_day, int(m.group(1))) if int(m.group(1)) else \
+                    self.start_day
+            return dt.date.fromisoformat(text)
+        except InputError as exc:
+            self.fail(path, f"{text!r}: {exc}")
+        except ValueError:
+            self.fail(path, f"{text!r} is not a real date")
+        return None
+
+    def time(self, text: str, path: Sequence[str | int]) -> dt.datetime | None:
+        text = text.strip()
+        if text.startswith("D+"):
+            rel, _, tod = text.partition(" ")
+            day = self.day(rel, path)
+        elif len(text) > 8:
+            day_text, tod = text[:10], text[11:]
+            day = self.day(day_text, path)
+        else:
+            day, tod = self.start_day, text
+        t = self.tod(tod, path)
+        return at(day, t) if day is not None and t is not None else None
+
+    def tod(self, text: str, path: Sequence[str | int]) -> dt.time | None:
+        try:
+            return dt.time.fromisoformat(text)
+        except ValueError:
+            self.fail(path, f"{text!r} is not a time of day HH:MM")
+            return None
+
+    def money(self, text: str, path: Sequence[str | int]) -> int | None:
+        try:
+            return parse_fen(text, allow_negative=True)
+        except InputError as exc:
+            self.fail(path, f"{text!r}: {exc}")
+            return None
+
+
+def _duration(text: str, calendar: BusinessCalendar, now: dt.datetime) -> dt.datetime:
+    number, unit = int(text.rstrip("smhbd")), text.lstrip("0123456789")
+    if unit == "bd":
+        return at(calendar.add_business_days(now.date(), number), now.timetz().replace(tzinfo=None))
+    return now + dt.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: number})
+
+
+def _delta(text: str) -> dt.timedelta:
+    number, unit = int(text.rstrip("smhbd")), text.lstrip("0123456789")
+    if unit == "bd":
+        return dt.timedelta(days=number)
+    return dt.timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours"}[unit]: number})
+
+
+def _head_fields(vtcode: str) -> set[str]:
+    from messages.catalog import get_catalog
+    from messages.schema import element_order
+
+    head, _ = element_order(get_catalog().get(vtcode).xsd)
+    return set(head)
+
+
+def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Scenario:
+    w = data["world"]
+    start_text = w["start"]
+    start_day = dt.date(2000, 1, 1)
+    try:
+        start_day = dt.date.fromisoformat(start_text[:10])
+        if not calendar.is_business_day(start_day):
+            b.fail(["world", "start"], f"{start_day} is not a business day")
+    except InputError as exc:
+        b.fail(["world", "start"], str(exc))
+    except ValueError:
+        b.fail(["world", "start"], f"{start_text!r} is not a real date")
+    if b.problems:  # every time of the scenario counts from the start day
+        raise ScenarioError(b.file, b.problems)
+    b.start_day = start_day
+    start_tod = b.tod(start_text[11:], ["world", "start"]) if len(start_text) > 10 else DEFAULT_START_TIME
+    start = at(start_day, start_tod or DEFAULT_START_TIME)
+    try:
+        clock = ClockConfig.from_dict(dict(w.get("clock") or {}))
+    except InputError as exc:
+        b.fail(["world", "clock"], str(exc))
+        clock = ClockConfig()
+    banks = []
+    for i, spec in enumerate(w.get("banks") or [{"id": bid, "code": code, "name": name}
+                                                 for bid, code, name in DEFAULT_BANKS]):
+        times = {k: b.tod(spec[k], ["world", "banks", i, k]) if k in spec else None
+                 for k in ("filing_time", "open_time", "replenish_time")}
+        banks.append(BankSpec(spec["id"], spec["code"], spec.get("name", f"示例银行{spec['id']}"),
+                              spec.get("profile", "standard"),
+                              b.money(spec["reserve"], ["world", "banks", i, "reserve"]) if "reserve" in spec else None,
+                              **times))
+    seen: dict[str, int] = {}
+    for i, bank in enumerate(banks):
+        if bank.id in ("treasury", "pboc", *seen):
+            b.fail(["world", "banks", i, "id"], f"bank id {bank.id!r} is used twice or is a reserved name")
+        seen[bank.id] = i
+    if len({bk.code for bk in banks}) != len(banks):
+        b.fail(["world", "banks"], "two banks have the same code")
+    units = tuple(UnitSpec(u.get("sup_dep", u["agency"][:3]), u.get("sup_dep_name", f"示例主管部门{u['agency'][:3]}"),
+                           u["agency"], u.get("agency_name", f"示例单位{u['agency']}"), u.get("account", ""))
+                  for u in (w.get("budget_units") or [])) or tuple(UnitSpec(*u) for u in DEFAULT_UNITS)
+    t, p = w.get("treasury") or {}, w.get("pboc") or {}
+    world = World(
+        start=start, seed=int(w.get("seed", 1)), clock=clock, banks=tuple(banks), units=units,
+        treasury_profile=t.get("profile", "scripted"), quota_mode=t.get("quota", "auto"),
+        quota_time=b.tod(t["quota_time"], ["world", "treasury", "quota_time"]) or dt.time(8, 30)
+        if "quota_time" in t else dt.time(8, 30),
+        quota_margin_pct=int(t.get("quota_margin_pct", 10)), vouchers_per_day=int(t.get("vouchers_per_day", 0)),
+        days=int(t.get("days", 1)),
+        tsa_opening_fen=(b.money(t["tsa_opening"], ["world", "treasury", "tsa_opening"]) or 0)
+        if "tsa_opening" in t else (b.money(p["tsa_opening"], ["world", "pboc", "tsa_opening"]) or 0)
+        if "tsa_opening" in p else 500_000_000_00,
+        pboc_profile=p.get("profile", "standard"),
+        end=b.time(w["end"], ["world", "end"]) if "end" in w else None,
+    )
+    participants = {"treasury", "pboc", *(bk.id for bk in banks)}
+    agencies = {u.agency for u in units}
+
+    steps: list[Step] = []
+    ids: dict[str, tuple[str, str | None]] = {}  # voucher id → (sender, vtcode)
+    now = start
+    for i, raw in enumerate(data.get("steps") or []):
+        path: list[str | int] = ["steps", i]
+        when = now
+        if "at" in raw:
+            resolved = b.time(raw["at"], [*path, "at"])
+            if resolved is not None:
+                if resolved < now:
+                    b.fail([*path, "at"], f"{raw['at']} ({resolved:%Y-%m-%d %H:%M}) is before the previous step "
+                           f"({now:%Y-%m-%d %H:%M}): steps move forward in time")
+                else:
+                    when = resolved
+        line = _line(b.marks, path) or 0
+        note = raw.get("note", "")
+        if "send" in raw:
+            spec = _send(raw["send"], [*path, "send"], b, ids, participants, agencies, f"s{i}")
+            steps.append(Step(when, "send", (spec,) if spec else (), note=note, line=line))
+        elif "batch" in raw:
+            batch = raw["batch"]
+            specs: list[SendSpec] = []
+            if "vouchers" in batch:
+                for j, item in enumerate(batch["vouchers"]):
+                    spec = _send(item, [*path, "batch", "vouchers", j], b, ids, participants, agencies, f"s{i}-{j}")
+                    if spec:
+                        specs.append(spec)
+            else:
+                like = batch["like"]
+                base_id = like.get("id", f"b{i}")
+                for j in range(1, batch["count"] + 1):
+                    item = {**like, "id": f"{base_id}-{j}"}
+                    if "voucher_no" in like:
+                        item["voucher_no"] = f"{like['voucher_no']}{j:05d}"
+                    spec = _send(item, [*path, "batch", "like"], b, ids, participants, agencies, f"s{i}-{j}")
+                    if spec is None:
+                        break
+                    specs.append(spec)
+            if len({s.sender for s in specs}) > 1:
+                b.fail([*path, "batch"], "a batch is one envelope: every voucher in it has the same sender")
+            steps.append(Step(when, "batch", tuple(specs), note=note, line=line))
+        elif "quota" in raw:
+            q = raw["quota"]
+            if q["bank"] not in seen:
+                b.fail([*path, "quota", "bank"], f"no bank {q['bank']!r} in world.banks")
+            day = b.day(q["day"], [*path, "quota", "day"]) if "day" in q else when.date()
+            qid = q.get("id", f"q{i}")
+            if qid in ids:
+                b.fail([*path, "quota", "id"], f"id {qid!r} is used twice")
+            ids[qid] = ("treasury", "5108" if q["pay_type"] == "direct" else "5106")
+            steps.append(Step(when, "quota", quota={"bank": q["bank"], "pay_type": q["pay_type"], "id": qid,
+                                                     "amount_fen": b.money(q["amount"], [*path, "quota", "amount"]),
+                                                     "day": day}, note=note, line=line))
+        elif "advance" in raw:
+            adv = raw["advance"]
+            try:
+                target = b.time(adv["to"], [*path, "advance", "to"]) if "to" in adv else \
+                    _duration(adv["by"], calendar, when)
+            except InputError as exc:
+                b.fail([*path, "advance", "by"], str(exc))
+                target = None
+            if target is not None and target < when:
+                b.fail([*path, "advance"], "the clock never goes back")
+            elif target is not None:
+                when = target
+            steps.append(Step(when, "advance", note=note, line=line))
+        elif "offline" in raw or "online" in raw:
+            action = "offline" if "offline" in raw else "online"
+            who = raw[action]
+            if who not in participants:
+                b.fail([*path, action], f"no participant {who!r}; known: {', '.join(sorted(participants))}")
+            steps.append(Step(when, action, target=who, note=note, line=line))
+        elif "fault" in raw:
+            f = dict(raw["fault"])
+            if f["to"] not in participants:
+                b.fail([*path, "fault", "to"], f"no participant {f['to']!r}")
+            if f["kind"] == "delay" and "delay" not in f:
+                b.fail([*path, "fault"], "a delay fault says how long: delay: 30m")
+            if "delay" in f:
+                f["delay"] = _delta(f["delay"])
+            steps.append(Step(when, "fault", target=f["to"], fault=f, note=note, line=line))
+        now = when
+
+    expectations = []
+    for i, raw in enumerate(data["expect"]):
+        path = ["expect", i]
+        kind = next(k for k in raw if k not in ("name", "by"))
+        params: dict[str, Any] = dict(raw[kind])
+        ref = params.get("voucher")
+        if isinstance(ref, str) and ref not in ids:
+            b.fail([*path, kind, "voucher"], f"no voucher {ref!r} is sent in the steps")
+        for key in ("from", "owner", "sender", "recipient"):
+            if key in params and params[key] not in participants:
+                b.fail([*path, kind, key], f"no participant {params[key]!r}")
+        if kind == "reconciliation":
+            for j, brk in enumerate(params.get("breaks", [])):
+                for v in brk.get("vouchers", []):
+                    if v not in ids:
+                        b.fail([*path, kind, "breaks", j, "vouchers"], f"no voucher {v!r} is sent in the steps")
+        for key in ("close_of", "day"):
+            if key in params:
+                params[key] = b.day(params[key], [*path, kind, key])
+        if "equals" in params and kind == "balance":
+            params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
+        by = b.time(raw["by"], [*path, "by"]) if "by" in raw else None
+        name = raw.get("name") or _default_name(kind, params)
+        expectations.append(Expectation(i, kind, params, by, name, _line(b.marks, path) or 0))
+
+    if world.treasury_profile == "generated" and any(s.action in ("send", "batch", "quota") for s in steps):
+        b.fail(["world", "treasury", "profile"], "a generated treasury plans its own vouchers: no send, batch "
+               "or quota steps (use profile: scripted)")
+    return Scenario(data["scenario"], data.get("title", data["scenario"]), data.get("description", ""),
+                    tuple(data.get("tags", [])), world, tuple(steps), tuple(expectations), b.file, tuple(ids))
+
+
+def _default_name(kind: str, p: Mapping[str, Any]) -> str:
+    if kind == "rejected":
+        return f"{p['voucher']} rejected {p['code']}" + (f" by {p['who']}" if "who" in p else "")
+    if kind == "accepted":
+        return f"{p['voucher']} accepted" + (f" by {p['who']}" if "who" in p else "")
+    if kind == "receipt":
+        return f"no receipt for {p['voucher']}" if p.get("none") else f"receipt for {p['voucher']}"
+    if kind == "clearing":
+        return f"clearing {'includes' if p['includes'] else 'excludes'} {p['voucher']}"
+    if kind == "balance":
+        return f"{p['owner']} {p['account']} = {p['equals']}"
+    if kind == "count":
+        bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
+        return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"
+    return kind.replace("_", " ")
+
+
+def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[str, tuple[str, str | None]],
+          participants: set[str], agencies: set[str], default_id: str) -> SendSpec | None:
+    template = raw.get("template")
+    sender = raw.get("from", "treasury" if template != "receipt" else None)
+    vid = raw.get("id", raw.get("voucher_no", default_id))
+    ok = True
+    if vid in ids:
+        b.fail([*path, "id"], f"id {vid!r} is used twice")
+        ok = False
+    if template == "receipt":
+        if "of" not in raw:
+            b.fail([*path], "a receipt names its original: of: <voucher id>")
+            return None
+        if raw["of"] not in ids:
+            b.fail([*path, "of"], f"no voucher {raw['of']!r} is sent before this step")
+            return None
+        if sender is None:
+            b.fail([*path], "a receipt says who sends it: from: <bank id>")
+            return None
+    if sender not in participants:
+        b.fail([*path, "from"], f"no participant {sender!r}")
+        return None
+    if template in TEMPLATE_VTCODE and "bank" not in raw:
+        b.fail([*path], f"template {template} needs bank: <bank id>")
+        ok = False
+    if "bank" in raw and raw["bank"] not in participants - {"treasury", "pboc"}:
+        b.fail([*path, "bank"], f"no bank {raw['bank']!r} in world.banks")
+        ok = False
+    if "unit" in raw and raw["unit"] not in agencies:
+        b.fail([*path, "unit"], f"no budget unit with agency {raw['unit']!r}")
+        ok = False
+    if template in TEMPLATE_VTCODE and "amount" not in raw:
+        b.fail([*path], f"template {template} needs amount: \"12.34\"")
+        ok = False
+    vtcode = TEMPLATE_VTCODE.get(template or "") or (ids[raw["of"]][1] if template == "receipt" else None)
+    if vtcode is not None and raw.get("fields"):
+        unknown = sorted(set(raw["fields"]) - _head_fields(vtcode))
+        if unknown:
+            b.fail([*path, "fields"], f"VtCode {vtcode} has no head element {', '.join(unknown)}")
+            ok = False
+    file = None
+    if "file" in raw:
+        file = (b.base / raw["file"]).resolve()
+        if not file.is_file():
+            b.fail([*path, "file"], f"no file {raw['file']!r} next to the scenario")
+            ok = False
+    fault, delay = raw.get("fault"), None
+    if isinstance(fault, dict):
+        delay, fault = _delta(fault["delay"]), "delay"
+    amount = b.money(raw["amount"], [*path, "amount"]) if "amount" in raw else None
+    if not ok:
+        return None
+    ids[vid] = (sender, vtcode)
+    return SendSpec(vid, sender, template, file, raw.get("bank"), raw.get("unit"), amount, raw.get("voucher_no"),
+                    raw.get("of"), dict(raw.get("fields") or {}), fault, delay, _line(b.marks, path) or 0)
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def load_text(text: str, file: str = "<scenario>", *, base: Path | None = None,
+              calendar: BusinessCalendar | None = None) -> Scenario:
+    """Parse and check a scenario's text; raise `ScenarioError` listing every problem found."""
+    data, marks = _parse_yaml(text, file)
+    problems = _schema_problems(data, marks)
+    if problems:
+        raise ScenarioError(file, problems)
+    calendar = calendar or BusinessCalendar.default()
+    builder = _Build(file, base or Path.cwd(), marks, calendar)
+    scenario = _build(data, builder, calendar)
+    if builder.problems:
+        raise ScenarioError(file, builder.problems)
+    return scenario
+
+
+def load_scenario(path: str | Path, *, calendar: BusinessCalendar | None = None) -> Scenario:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(SCENARIO_BYTES_MAX + 1)
+    except OSError as exc:
+        raise ScenarioError(str(path), [(None, "(file)", f"cannot read: {exc.strerror or exc}")]) from exc
+    if len(raw) > SCENARIO_BYTES_MAX:
+        raise ScenarioError(str(path), [(None, "(file)", f"larger than {SCENARIO_BYTES_MAX} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(path), [(None, "(file)", f"not UTF-8: {exc}")]) from exc
+    return load_text(text, str(path), base=path.parent, calendar=calendar)
+
+
+def catalogue(directory: Path = CATALOGUE_DIR) -> list[Path]:
+    """The scenario files of a directory, sorted by name."""
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+
+
+def resolve_targets(targets: Sequence[str], directory: Path = CATALOGUE_DIR) -> Iterator[Path]:
+    """NAME (a catalogue scenario), FILE or DIR, each to scenario files."""
+    for target in targets:
+        p = Path(target)
+        if p.is_dir():
+            yield from catalogue(p)
+        elif p.is_file():
+            yield p
+        elif (directory / f"{target}.yaml").is_file():
+            yield directory / f"{target}.yaml"
+        else:
+            raise ScenarioError(target, [(None, "(target)", f"no scenario file, directory or catalogue name {target!r}")])
+

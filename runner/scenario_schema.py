@@ -1,0 +1,225 @@
+"""The JSON Schema (draft 2020-12) of a scenario file (`scenarios/*.yaml`).
+
+The schema is kept here as data so the loader needs no file outside the package;
+`docs/scenario.schema.json` is this dict written out (`tgw scenario schema`), and a test keeps
+the two equal. The meaning of every key is in `docs/scenarios.md`; the loader
+(`runner.scenario_file`) adds the checks a schema cannot express (names that must exist,
+times that must move forward, head fields the voucher type's XSD must know).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["EXPECTATION_KINDS", "PATTERN_HELP", "SCHEMA", "SCHEMA_ID", "STEP_ACTIONS", "schema_json"]
+
+SCHEMA_ID = "https://treasury-gateway.invalid/schemas/scenario.schema.json"
+
+# Business times: "HH:MM" (the start day), "D+N HH:MM" (N business days after the start day),
+# or "YYYY-MM-DD HH:MM" (absolute). Seconds are optional everywhere.
+TIME_PATTERN = r"^((D\+[0-9]{1,3} )?[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?|[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-2][0-9]:[0-5][0-9](:[0-5][0-9])?)$"
+TIME_OF_DAY_PATTERN = r"^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$"
+DATE_PATTERN = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|D\+[0-9]{1,3})$"
+DURATION_PATTERN = r"^[0-9]{1,4}(s|m|h|bd)$"
+MONEY_PATTERN = r"^-?[0-9]{1,15}\.[0-9]{2}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+VTCODE_PATTERN = r"^[0-9]{4}$"
+BANK_CODE_PATTERN = r"^[0-9]{12}$"
+
+# What each pattern means, for error messages.
+PATTERN_HELP: dict[str, str] = {
+    TIME_PATTERN: "a business time: \"HH:MM\" (start day), \"D+N HH:MM\" (N business days later) or "
+                  "\"YYYY-MM-DD HH:MM\"",
+    TIME_OF_DAY_PATTERN: "a time of day \"HH:MM\"",
+    DATE_PATTERN: "a day: \"YYYY-MM-DD\" or \"D+N\" (N business days after the start)",
+    DURATION_PATTERN: "a duration: 90s, 30m, 2h or 1bd (business days)",
+    MONEY_PATTERN: "an amount in yuan with two decimals, quoted: \"12.50\"",
+    ID_PATTERN: "a name of letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)",
+    VTCODE_PATTERN: "a VtCode of four digits, quoted: \"5201\"",
+    BANK_CODE_PATTERN: "a 12-digit bank code, quoted",
+}
+
+# Lists in a scenario are bounded so a typo cannot make a run of hours (why: see each limit).
+STEPS_MAX = 5_000  # a busy scripted week is a few hundred steps
+EXPECTATIONS_MAX = 2_000
+BATCH_COUNT_MAX = 10_000  # vouchers one batch step may generate
+BANKS_MAX = 20
+UNITS_MAX = 200
+
+_time = {"type": "string", "pattern": TIME_PATTERN,
+         "description": "business time: HH:MM (start day), D+N HH:MM (N business days later) or YYYY-MM-DD HH:MM"}
+_tod = {"type": "string", "pattern": TIME_OF_DAY_PATTERN, "description": "a time of day HH:MM (quote it in YAML)"}
+_money = {"type": "string", "pattern": MONEY_PATTERN, "description": "yuan with two decimals, as a string: \"12.34\""}
+_id = {"type": "string", "pattern": ID_PATTERN}
+_participant = {"type": "string", "pattern": ID_PATTERN,
+                "description": "treasury, pboc, or a bank id of world.banks"}
+_who = {"enum": ["gateway", "bank", "pboc", "treasury"]}
+_fields = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 200,
+           "description": "head elements of the voucher, by XSD name, overriding the template's"}
+
+_send_props: dict[str, Any] = {
+    "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
+    "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
+                          "receipt"]},
+    "file": {"type": "string", "minLength": 1, "description": "a literal voucher XML file, relative to the scenario"},
+    "from": _participant,
+    "bank": {**_participant, "description": "the paying bank (PayBankCode) by its id in world.banks"},
+    "unit": {"type": "string", "description": "AgencyCode of a world.budget_units entry"},
+    "amount": _money,
+    "voucher_no": {"type": "string", "minLength": 1, "maxLength": 42},
+    "of": {**_id, "description": "template receipt: the id of the voucher this is a receipt of"},
+    "fields": _fields,
+    "fault": {"description": "what happens to this send on the way",
+              "oneOf": [{"enum": ["drop", "duplicate", "corrupt-signature"]},
+                        {"type": "object", "additionalProperties": False, "required": ["delay"],
+                         "properties": {"delay": {"type": "string", "pattern": DURATION_PATTERN}}}]},
+}
+_send = {"type": "object", "additionalProperties": False, "properties": _send_props,
+         "oneOf": [{"required": ["template"]}, {"required": ["file"]}]}
+
+_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault")
+_step = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "at": _time,
+        "note": {"type": "string"},
+        "send": _send,
+        "batch": {"type": "object", "additionalProperties": False,
+                  "description": "vouchers sent together in one envelope",
+                  "properties": {"vouchers": {"type": "array", "items": _send, "minItems": 1, "maxItems": 1000},
+                                 "count": {"type": "integer", "minimum": 1, "maximum": BATCH_COUNT_MAX},
+                                 "like": _send},
+                  "oneOf": [{"required": ["vouchers"]}, {"required": ["count", "like"]}]},
+        "quota": {"type": "object", "additionalProperties": False, "required": ["bank", "pay_type", "amount"],
+                  "properties": {"bank": _participant, "pay_type": {"enum": ["direct", "authorized"]},
+                                 "amount": _money, "id": _id, "day": {"type": "string", "pattern": DATE_PATTERN}}},
+        "advance": {"type": "object", "additionalProperties": False,
+                    "properties": {"to": _time, "by": {"type": "string", "pattern": DURATION_PATTERN}},
+                    "oneOf": [{"required": ["to"]}, {"required": ["by"]}]},
+        "offline": _participant,
+        "online": _participant,
+        "fault": {"type": "object", "additionalProperties": False, "required": ["kind", "to"],
+                  "description": "a fault on deliveries to a participant from now on",
+                  "properties": {"kind": {"enum": ["drop", "duplicate", "delay"]}, "to": _participant,
+                                 "vtcode": {"type": "string", "pattern": VTCODE_PATTERN},
+                                 "flag": {"enum": [0, 1]},
+                                 "count": {"type": "integer", "minimum": 1, "maximum": 1000},
+                                 "delay": {"type": "string", "pattern": DURATION_PATTERN}}},
+    },
+    "oneOf": [{"required": [a]} for a in _step_actions],
+}
+
+_ref = {**_id, "description": "a voucher id from the steps"}
+_expect_kinds: dict[str, Any] = {
+    "accepted": {"type": "object", "additionalProperties": False, "required": ["voucher"],
+                 "properties": {"voucher": _ref, "who": _who}},
+    "rejected": {"type": "object", "additionalProperties": False, "required": ["voucher", "code"],
+                 "properties": {"voucher": _ref, "code": {"type": "string", "minLength": 1}, "who": _who}},
+    "receipt": {"type": "object", "additionalProperties": False, "required": ["voucher"],
+                "properties": {"voucher": _ref, "from": _participant, "fields": _fields,
+                               "none": {"type": "boolean", "description": "true: no receipt may arrive"}}},
+    "clearing": {"type": "object", "additionalProperties": False, "required": ["voucher", "includes"],
+                 "properties": {"voucher": _ref, "includes": {"type": "boolean"},
+                                "clear_type": {"enum": ["normal", "replenishment"]},
+                                "state": {"enum": ["accepted", "rejected", "pending"]}}},
+    "balance": {"type": "object", "additionalProperties": False, "required": ["owner", "account", "equals"],
+                "properties": {"owner": _participant, "account": {"type": "string", "minLength": 1},
+                               "equals": _money, "close_of": {"type": "string", "pattern": DATE_PATTERN}}},
+    "zero_balance_at_close": {"type": "object", "additionalProperties": False,
+                              "properties": {"day": {"type": "string", "pattern": DATE_PATTERN}}},
+    "invariants": {"type": "object", "additionalProperties": False,
+                   "properties": {"only": {"type": "array", "items": {"type": "string"}, "maxItems": 50}}},
+    "reconciliation": {"type": "object", "additionalProperties": False,
+                       "properties": {"clean": {"const": True},
+                                      "breaks": {"type": "array", "maxItems": 500, "items": {
+                                          "type": "object", "additionalProperties": False, "required": ["cause"],
+                                          "properties": {"cause": {"type": "string"},
+                                                         "vouchers": {"type": "array", "items": _ref},
+                                                         "day": {"type": "string", "pattern": DATE_PATTERN}}}}},
+                       "oneOf": [{"required": ["clean"]}, {"required": ["breaks"]}]},
+    "count": {"type": "object", "additionalProperties": False, "required": ["vtcode"],
+              "properties": {"vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]},
+                             "sender": _participant, "recipient": _participant,
+                             "equals": {"type": "integer", "minimum": 0},
+                             "at_least": {"type": "integer", "minimum": 0},
+                             "at_most": {"type": "integer", "minimum": 0}},
+              "anyOf": [{"required": ["equals"]}, {"required": ["at_least"]}, {"required": ["at_most"]}]},
+}
+EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
+STEP_ACTIONS: tuple[str, ...] = _step_actions
+
+_expectation = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "by": _time, **_expect_kinds},
+    "oneOf": [{"required": [k]} for k in _expect_kinds],
+}
+
+_bank = {
+    "type": "object", "additionalProperties": False, "required": ["id", "code"],
+    "properties": {
+        "id": _id, "code": {"type": "string", "pattern": BANK_CODE_PATTERN}, "name": {"type": "string"},
+        "profile": {"enum": ["standard", "external"]}, "reserve": _money,
+        "filing_time": _tod, "open_time": _tod, "replenish_time": _tod,
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SCHEMA_ID,
+    "title": "Treasury gateway scenario",
+    "description": "A business case as data: the world, steps at business times, expectations with deadlines.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["scenario", "world", "expect"],
+    "properties": {
+        "scenario": {**_id, "description": "the scenario's name (unique in a catalogue)"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+        "world": {
+            "type": "object", "additionalProperties": False, "required": ["start"],
+            "properties": {
+                "start": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-2][0-9]:[0-5][0-9])?$",
+                          "description": "the start day (and time, default 08:00), Asia/Shanghai"},
+                "end": _time,
+                "seed": {"type": "integer", "minimum": 0},
+                "clock": {"type": "object", "additionalProperties": False,
+                          "description": "ClockConfig: cutoffs and deadlines as HH:MM, notice periods in days",
+                          "properties": {
+                              **{k: _tod for k in ("clearing_cutoff", "urgent_cutoff", "bank_system_close",
+                                                   "next_morning_payment_deadline", "replenishment_window_start",
+                                                   "replenishment_window_end", "receipts_deadline")},
+                              **{k: {"type": "integer", "minimum": 0, "maximum": 20}
+                                 for k in ("credit_notice_days", "refund_notice_days", "daily_report_days",
+                                           "monthly_report_days", "monthly_statement_days")}}},
+                "treasury": {"type": "object", "additionalProperties": False, "properties": {
+                    "profile": {"enum": ["scripted", "generated", "external"]},
+                    "quota": {"enum": ["auto", "manual"],
+                              "description": "auto: quota notices at quota_time for the day's scripted vouchers"},
+                    "quota_time": _tod,
+                    "quota_margin_pct": {"type": "integer", "minimum": 0, "maximum": 100},
+                    "vouchers_per_day": {"type": "integer", "minimum": 0, "maximum": 100_000},
+                    "days": {"type": "integer", "minimum": 1, "maximum": 30},
+                    "tsa_opening": _money}},
+                "pboc": {"type": "object", "additionalProperties": False, "properties": {
+                    "profile": {"enum": ["standard", "external"]}, "tsa_opening": _money}},
+                "banks": {"type": "array", "items": _bank, "minItems": 1, "maxItems": BANKS_MAX},
+                "budget_units": {"type": "array", "maxItems": UNITS_MAX, "items": {
+                    "type": "object", "additionalProperties": False, "required": ["agency"],
+                    "properties": {"sup_dep": {"type": "string"}, "sup_dep_name": {"type": "string"},
+                                   "agency": {"type": "string"}, "agency_name": {"type": "string"},
+                                   "account": {"type": "string"}}}},
+            },
+        },
+        "steps": {"type": "array", "items": _step, "maxItems": STEPS_MAX},
+        "expect": {"type": "array", "items": _expectation, "minItems": 1, "maxItems": EXPECTATIONS_MAX},
+    },
+}
+
+
+def schema_json() -> str:
+    """The schema as the text of `docs/scenario.schema.json`."""
+    return json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,204 @@
+"""Persistence of a simulator core's state: a snapshot plus an append-only log of its inputs.
+
+A core is deterministic: the same inputs in the same order give the same state and the same
+effects. So its state is stored as the last snapshot (`core.snapshot()` as JSON) and the inputs
+it was fed since (`sim_inputs`, one row per core call: a time step, a delivered voucher, a
+refusal fed back). A restart loads the snapshot and replays the inputs.
+
+Costs, per input, amortised O(1) however large the state grows: one row appended per input, in
+the same transaction as that batch's ledger work; a new snapshot only once the log since the
+last one holds as many bytes as that snapshot (the log is then truncated). Snapshots are taken
+at sizes growing with the state, so their total size stays proportional to the inputs logged.
+
+Tables (in the participant's own database: its ledger's, so state and books commit together):
+
+    sim_snapshots  participant, format, snapshot (JSON), snapshot_bytes, logged_bytes, log_seq,
+                   pending (JSON: the sends of the last committed batch, re-sent after a crash)
+    sim_inputs     participant, seq, kind, at, flag, reason, data
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from messages.errors import StateError
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Refusal, SendVoucher
+from sim.snapshot import (
+    datetime_from_plain,
+    datetime_to_plain,
+    refusal_from_plain,
+    refusal_to_plain,
+    send_from_plain,
+    send_to_plain,
+)
+from storage.db import Database, Tx
+
+__all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
+
+# The layout of the stored rows (the core's own snapshot carries its own version).
+STATE_FORMAT = 2
+# A new snapshot waits at least this many logged bytes: below it a snapshot is cheap but so is
+# the replay, and snapshotting a tiny state at every batch would cost a write per batch.
+SNAPSHOT_BYTES_MIN = 64 * 1024
+# Rows per replay read on restore: a row carries a voucher (a few KB), so a page stays small.
+REPLAY_PAGE_ROWS = 1000
+# Bytes a log row counts for beyond its data (its key, kind, time): keeps a log of many small
+# rows (time steps) from never reaching a snapshot.
+ROW_OVERHEAD_BYTES = 64
+
+SIM_STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sim_snapshots (
+    participant TEXT PRIMARY KEY,
+    format INTEGER NOT NULL,
+    snapshot TEXT NOT NULL,
+    snapshot_bytes BIGINT NOT NULL,
+    logged_bytes BIGINT NOT NULL,
+    log_seq BIGINT NOT NULL,
+    pending TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sim_inputs (
+    participant TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    flag INTEGER NOT NULL,
+    reason TEXT,
+    data {blob} NOT NULL,
+    PRIMARY KEY (participant, seq)
+);
+"""
+
+_INSERT_INPUT = ("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7)")
+
+
+@dataclass(slots=True)
+class Input:
+    """One core call: `time` (on_time), `voucher` (on_voucher) or `refused` (on_refused)."""
+
+    kind: str
+    at: dt.datetime
+    flag: int = 0
+    reason: str | None = None
+    data: bytes = b""  # the voucher's bytes, or the refusal as JSON
+    doc: VoucherDoc | None = None  # parsed once (not stored)
+    refusal: Refusal | None = None  # (not stored: `data` is)
+
+    @classmethod
+    def time(cls, at: dt.datetime) -> Input:
+        return cls("time", at)
+
+    @classmethod
+    def voucher(cls, at: dt.datetime, doc: VoucherDoc, flag: int, reason: str | None) -> Input:
+        return cls("voucher", at, flag, reason, doc.data, doc)
+
+    @classmethod
+    def refused(cls, at: dt.datetime, refusal: Refusal) -> Input:
+        data = json.dumps(refusal_to_plain(refusal), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls("refused", at, data=data, refusal=refusal)
+
+    def parsed(self) -> Input:
+        """The voucher or refusal decoded from `data` (after a read from the log)."""
+        if self.kind == "voucher" and self.doc is None:
+            self.doc = parse_voucher(self.data)
+        elif self.kind == "refused" and self.refusal is None:
+            self.refusal = refusal_from_plain(json.loads(self.data))
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + ROW_OVERHEAD_BYTES
+
+
+@dataclass(slots=True)
+class Loaded:
+    snapshot: dict[str, Any]
+    inputs: list[Input]
+    pending: list[SendVoucher]
+
+
+class SimStore:
+    """The stored state of one participant's core (see the module doc)."""
+
+    def __init__(self, db: Database, participant: str) -> None:
+        self.db = db
+        self.participant = participant
+        self.snapshots = 0  # snapshots written by this process
+        self._snapshot_bytes = 0
+        self._logged_bytes = 0
+        self._seq = 0
+
+    async def open(self) -> None:
+        await self.db.execute_script(SIM_STATE_SCHEMA.format(blob=self.db.blob_type))
+
+    async def load(self) -> Loaded | None:
+        """The stored snapshot, the inputs logged since, the last batch's sends; None if nothing is stored."""
+        row = await self.db.fetchrow("SELECT format, snapshot, snapshot_bytes, logged_bytes, log_seq, pending "
+                                     "FROM sim_snapshots WHERE participant = $1", self.participant)
+        if row is None:
+            return None
+        if int(row[0]) != STATE_FORMAT:
+            raise StateError(f"sim state of {self.participant}: unknown format {row[0]}")
+        self._snapshot_bytes, self._logged_bytes, self._seq = int(row[2]), int(row[3]), int(row[4])
+        inputs: list[Input] = []
+        after = -1
+        while True:
+            rows = await self.db.fetch("SELECT seq, kind, at, flag, reason, data FROM sim_inputs "
+                                       "WHERE participant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                                       self.participant, after, REPLAY_PAGE_ROWS)
+            for seq, kind, at, flag, reason, data in rows:
+                when = datetime_from_plain(at)
+                assert when is not None
+                inputs.append(Input(kind, when, int(flag), reason, bytes(data)).parsed())
+                after = int(seq)
+            if len(rows) < REPLAY_PAGE_ROWS:
+                break
+        pending = [send_from_plain(p) for p in json.loads(row[5])]
+        return Loaded(json.loads(row[1]), inputs, pending)
+
+    async def create(self, snapshot: dict[str, Any]) -> None:
+        """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
+        text = _dumps(snapshot)
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
+                             "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
+                             self.participant, STATE_FORMAT, text, len(text))
+        self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
+
+    async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
+                     snapshot: Callable[[], dict[str, Any]]) -> None:
+        """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
+        crash, and take a new snapshot (truncating the log) once the log outweighs the last one."""
+        rows = []
+        logged = self._logged_bytes
+        seq = self._seq
+        for item in inputs:
+            seq += 1
+            logged += item.size
+            rows.append((self.participant, seq, item.kind, datetime_to_plain(item.at), item.flag, item.reason,
+                         item.data))
+        pending_text = _dumps([send_to_plain(e) for e in pending])
+        if logged >= max(self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
+            text = _dumps(snapshot())
+            await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, logged_bytes = 0, "
+                             "log_seq = $4, pending = $5 WHERE participant = $1",
+                             self.participant, text, len(text), seq, pending_text)
+            await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
+            self._snapshot_bytes, self._logged_bytes = len(text), 0
+            self.snapshots += 1
+        else:
+            if rows:
+                await tx.executemany(_INSERT_INPUT, rows)
+            await tx.execute("UPDATE sim_snapshots SET logged_bytes = $2, log_seq = $3, pending = $4 "
+                             "WHERE participant = $1", self.participant, logged, seq, pending_text)
+            self._logged_bytes = logged
+        self._seq = seq
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,348 @@
+"""Conformance mode (`tgw scenario run --external`, runner/conformance.py, docs/conformance.md).
+
+End to end with real processes: a `tgw up` subprocess on SQLite with a simulated clock, and the
+SDK-only bank (`examples/sdk_bank.py`) in its own process; the runner drives the clock over HTTP.
+The right bank passes; each deliberately wrong variant fails exactly the expectations it should.
+The copy-paste script of docs/conformance.md is run as written. The clock's long-poll (how the
+runner knows a real system has caught up) is tested on its own, in-process.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client import ClientError, GatewayClient
+from gateway.server import RunningServer, ServerConfig, start_server
+from runner.conformance import ConformanceOptions, applicability, run_conformance
+from runner.scenario_file import load_scenario, load_text
+from runner.world import DevWorld
+from tgw import main as tgw_main
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TGW = str(BIN / "tgw")
+SDK_BANK = ROOT / "examples" / "sdk_bank.py"
+BANK_DAY = ROOT / "tests" / "conformance" / "bank-day.yaml"
+START = "2026-03-10T08:00:00+08:00"
+PROCESS_START_S = 30.0  # a generous bound for a subprocess to start listening (not a speed check)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
+    return DevWorld.create(tmp_path_factory.mktemp("conformance") / "world")
+
+
+# ------------------------------------------------------------------------------ the SDK-only bank
+
+
+def test_the_sdk_bank_imports_only_the_client_sdk_and_formats() -> None:
+    tree = ast.parse(SDK_BANK.read_text(encoding="utf-8"))
+    roots = {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    roots |= {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    project = {"client", "messages", "business_time", "sim", "gateway", "bank_sim", "pboc_sim", "treasury_sim",
+               "runner", "ledger", "storage", "tgw"}
+    assert roots & project == {"client", "messages", "business_time"}
+
+
+# ------------------------------------------------------------------------------ which scenarios run
+
+SCRIPTS_BANK_A = """
+scenario: scripts-bank-a
+title: bank-a's receipt is scripted
+world: {start: 2026-03-10}
+steps:
+  - at: "10:00"
+    send: {id: v, template: direct-payment, bank: bank-a, amount: "10.00"}
+  - at: "10:05"
+    send: {id: r, template: receipt, of: v, from: bank-a}
+expect:
+  - accepted: {voucher: v}
+"""
+
+
+def _scenario(world_yaml: str, steps: str = "", expect: str = "  - invariants: {}\n") -> Any:
+    return load_text(f"scenario: s\ntitle: t\nworld: {world_yaml}\nsteps:\n{steps or '  []'}\nexpect:\n{expect}")
+
+
+def test_applicability_says_why_a_scenario_cannot_run() -> None:
+    scripted = load_text(SCRIPTS_BANK_A)
+    assert "scripts what bank-a sends" in (applicability(scripted, "bank-a")[0] or "")
+    assert applicability(scripted, "bank-b")[0] is None  # bank-b is not scripted there
+    own = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", reserve: "5.00"}]}')
+    assert "sets bank-a's own reserve" in (applicability(own, "bank-a")[0] or "")
+    assert "not a participant" in (applicability(own, "bank-b")[0] or "")
+    other = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001"}, '
+                      '{id: bank-b, code: "999100000002", profile: external}]}')
+    assert "run it with --external bank-b" in (applicability(other, "bank-a")[0] or "")
+    assert "not supported yet" in (applicability(own, "pboc")[0] or "")
+    treasury = load_scenario(BANK_DAY)
+    assert "scripts what treasury sends" in (applicability(treasury, "treasury")[0] or "")
+    balance = _scenario("{start: 2026-03-10}", expect='  - balance: {owner: bank-a, account: reserve, equals: "1.00"}\n'
+                                                      '  - balance: {owner: pboc, account: "pboc:tsa", equals: "1.00"}\n')
+    reason, skipped = applicability(balance, "bank-a")
+    assert reason is None and [(e.index, "books of bank-a" in why) for e, why in skipped] == [(0, True)]
+
+
+def test_a_world_without_the_scenarios_bank_skips_it(tmp_path: Path) -> None:
+    world = DevWorld.create(tmp_path / "w", banks=[("bank-a", "999100000009", "示例银行")])
+    reason, _ = applicability(load_scenario(BANK_DAY), "bank-a", world)
+    assert reason is not None and "no bank bank-a with code 999100000001" in reason
+
+
+def test_a_skipped_scenario_is_a_skipped_testcase_with_its_reason(world: DevWorld, tmp_path: Path) -> None:
+    path = tmp_path / "scripts-bank-a.yaml"
+    path.write_text(SCRIPTS_BANK_A, encoding="utf-8")
+    junit = tmp_path / "out.xml"
+    code = tgw_main(["scenario", "run", str(path), "--external", "bank-a", "--url", "http://127.0.0.1:9",
+                     "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    assert code == 0  # skipped is not failed; no gateway was needed to decide it
+    [case] = ET.parse(junit).getroot().iter("testcase")
+    skipped = case.find("skipped")
+    assert case.get("name") == "run" and skipped is not None
+    assert "scripts what bank-a sends" in (skipped.get("message") or "")
+
+
+def test_usage_errors(world: DevWorld) -> None:
+    assert tgw_main(["scenario", "run", str(BANK_DAY), "--external", "bank-a", "--quiet"]) == 2
+    assert tgw_main(["scenario", "run", str(BANK_DAY), "--url", "http://x", "--quiet"]) == 2
+    assert tgw_main(["scenario", "run", str(BANK_DAY), "--external", "bank-a", "--url", "http://x", "--world",
+                     str(world.root), "--wake", "25:00", "--quiet"]) == 2
+
+
+# ------------------------------------------------------------------------------ the clock's long-poll
+
+
+@contextlib.asynccontextmanager
+async def _server(world: DevWorld, tmp_path: Path, start: str = START) -> Any:
+    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
+                                             db=f"sqlite:///{tmp_path / 'gw.db'}", http_port=0, clock_mode="simulated",
+                                             clock_start=start))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def _client(server: RunningServer, world: DevWorld, pid: str) -> GatewayClient:
+    assert server.http_url is not None
+    return GatewayClient.http(server.http_url, token=world.participants[pid].token, participant_id=pid)
+
+
+async def _until_waiting(client: GatewayClient, pid: str) -> dict[str, Any]:
+    for _ in range(2_000):  # the parked request reaches the server soon; bounded, never a timing assertion
+        view = await client.clock()
+        if pid in view["waiting"]:
+            return view
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{pid} never showed as waiting on the clock")
+
+
+async def test_a_participant_waiting_on_the_clock_is_listed_and_answered_when_it_moves(world: DevWorld,
+                                                                                       tmp_path: Path) -> None:
+    async with _server(world, tmp_path) as server, _client(server, world, "bank-a") as bank, \
+            _client(server, world, world.treasury.id) as driver:
+        view = await bank.clock()
+        assert view["waiting"] == {} and view["now"] == START
+        assert (await bank.clock(after="2026-03-10T07:00:00+08:00", wait_s=30))["now"] == START  # past: at once
+        parked = asyncio.create_task(bank.clock(after=START, wait_s=30))
+        seen = await _until_waiting(driver, "bank-a")
+        assert seen["waiting"] == {"bank-a": START} and not parked.done()
+        moved = await driver.advance_clock("2026-03-10T09:00:00+08:00")
+        answer = await parked
+        assert answer["now"] == moved["now"] == "2026-03-10T09:00:00+08:00"
+        assert (await driver.clock())["waiting"] == {}
+
+
+@pytest.mark.parametrize("query", ["after=2026-03-10T09:00:00&wait=1", "after=yesterday", "after=" + START + "&wait=61",
+                                   "after=" + START + "&wait=nan", "since=" + START, "after=a&after=b"])
+async def test_clock_long_poll_refuses_what_it_does_not_understand(world: DevWorld, tmp_path: Path,
+                                                                   query: str) -> None:
+    import aiohttp
+
+    async with _server(world, tmp_path) as server, aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {world.treasury.token}"}) as session, \
+            session.get(f"{server.http_url}/v1/clock?{query.replace('+', '%2B')}") as resp:
+        body = await resp.json()
+        assert resp.status == 400 and body["code"] == "bad-request"
+
+
+async def test_the_sdk_reads_the_clock_and_message_status_over_http_only(world: DevWorld) -> None:
+    class _NoEndpoint:
+        def connect(self, participant_id: str, *, push: bool = True) -> Any:
+            raise AssertionError("not used")
+
+    client = GatewayClient.bus(_NoEndpoint(), "bank-a")
+    with pytest.raises(ClientError) as err:
+        await client.clock()
+    assert err.value.code == "not-implemented"
+
+
+# ------------------------------------------------------------------------------ the runner in-process
+
+
+def _options(world: DevWorld, server: RunningServer, **kw: Any) -> ConformanceOptions:
+    assert server.http_url is not None
+    return ConformanceOptions("bank-a", server.http_url, world.root, **kw)
+
+
+async def test_a_system_that_never_waits_on_the_clock_ends_the_run_with_an_error(world: DevWorld,
+                                                                                 tmp_path: Path) -> None:
+    async with _server(world, tmp_path) as server:
+        r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "run", _options(world, server, patience_s=0.2))
+    assert r.error is not None and "did not catch up" in r.error and "waiting on GET /v1/clock" in r.error
+
+
+async def test_a_gateway_past_the_start_or_on_other_cutoffs_skips_the_scenario(world: DevWorld, tmp_path: Path) -> None:
+    async with _server(world, tmp_path, start="2026-03-11T08:00:00+08:00") as server:
+        r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "a", _options(world, server))
+        assert r.skipped is not None and "past the scenario's start" in r.skipped and r.ok
+        other = _scenario("{start: 2026-03-12, clock: {clearing_cutoff: \"15:00\"}}")
+        r = await run_conformance(other, tmp_path / "b", _options(world, server))
+        assert r.skipped is not None and "is not the gateway's" in r.skipped
+
+
+async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(world: DevWorld, tmp_path: Path) -> None:
+    """No bank at all, in quiet-window mode: the run completes (nothing from bank-a for the window
+    after each move counts as caught up) and fails the expectations on what bank-a never sent."""
+    async with _server(world, tmp_path) as server:
+        r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "run",
+                                  _options(world, server, quiet_s=0.02, tick=None))
+    assert r.error is None and r.observed is not None
+    failed = {o.name for o in r.failed}
+    assert {"receipt for morning", "clearing includes morning", "reconciliation"} <= failed
+    assert "invariants" not in failed  # the simulated participants' books are sound
+
+
+# ------------------------------------------------------------------------------ end to end: processes
+
+
+@contextlib.contextmanager
+def _gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = ()) -> Iterator[str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    ready = tmp / "ready"
+    with (tmp / "gateway.log").open("wb") as gw_log, (tmp / "bank.log").open("wb") as bank_log:
+        gateway = subprocess.Popen([TGW, "up", "--participants", str(world.registry_path), "--certs",
+                                    str(world.keys_dir), "--db", str(tmp / "gw.db"), "--http", "127.0.0.1:0",
+                                    "--clock", "simulated", "--clock-start", START, "--ready-file", str(ready),
+                                    "--log-level", "WARNING"], stdout=gw_log, stderr=subprocess.STDOUT)
+        bank = None
+        try:
+            for _ in range(int(PROCESS_START_S / 0.05)):
+                if ready.exists() and ready.read_text().strip() or gateway.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert gateway.poll() is None, (tmp / "gateway.log").read_text()
+            url = ready.read_text().strip()
+            bank = subprocess.Popen([sys.executable, str(SDK_BANK), "--url", url, "--id", "bank-a", "--bank-code",
+                                     "999100000001", "--key", str(world.keys_dir / "bank-a.key"), "--cert",
+                                     str(world.keys_dir / "bank-a.pem"), "--secrets", str(world.root / "secrets.json"),
+                                     *flags], stdout=bank_log, stderr=subprocess.STDOUT)
+            yield url
+        finally:
+            for proc in (bank, gateway):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=60)
+
+
+def _failures(junit: Path) -> dict[str, str]:
+    return {c.get("name") or "": (c.find("failure").text or "")  # type: ignore[union-attr]
+            for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None}
+
+
+# flag → the expectations of tests/conformance/bank-day.yaml it must fail (and a word of each failure)
+WRONG_BANKS = {
+    "--late-receipts": {"[0] receipt for morning": "at 2026-03-11 11:30:00",
+                        "[1] receipt for advance": "at 2026-03-11 11:30:00",
+                        "[2] receipt for evening": "no receipt arrived",
+                        "[8] reconciliation": "not-paid"},
+    "--wrong-xfields": {"[0] receipt for morning": "XPayDate=20260311, XPayAmt=1199.99",
+                        "[1] receipt for advance": "XPayDate=20260311, XPayAmt=345.66",
+                        "[2] receipt for evening": "XPayDate=20260312, XPayAmt=87.99",
+                        "[8] reconciliation": "receipt-amount"},
+    "--over-quota": {"[3] clearing includes morning": "rejected over-quota",
+                     "[5] clearing includes evening": "rejected over-quota",
+                     "[8] reconciliation": "clearing-rejected"},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag", [None, *WRONG_BANKS])
+def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(world: DevWorld, tmp_path: Path,
+                                                                              flag: str | None) -> None:
+    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
+    with _gateway_and_bank(world, tmp_path / "procs", (flag,) if flag else ()) as url:
+        code = tgw_main(["scenario", "run", str(BANK_DAY), "--external", "bank-a", "--url", url, "--world",
+                         str(world.root), "--junit", str(junit), "--html", str(html), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "9" and suite.get("errors") == "0"
+    failures = _failures(junit)
+    expected = WRONG_BANKS[flag] if flag else {}
+    assert sorted(failures) == sorted(expected), failures
+    for name, words in expected.items():
+        assert words in failures[name] and "expected: " in failures[name] and "actual:   " in failures[name]
+    assert code == (1 if flag else 0)
+    assert "conformance mode: bank-a" in html.read_text(encoding="utf-8")
+
+
+# the copy-paste script of docs/conformance.md, run as written on a handful of catalogue scenarios
+HANDFUL = ("after-close-paid-by-1000-next-day", "edge-1559-cleared-same-day", "quota-exhausted-over-quota",
+           "receipt-from-the-wrong-bank", "corrupt-signature-refused")
+
+
+def _doc_script() -> str:
+    text = (ROOT / "docs" / "conformance.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- conformance\.sh[^>]*-->\n```bash\n(.*?)```", text, re.S)
+    assert m, "docs/conformance.md lost its script block"
+    return m.group(1)
+
+
+def test_the_doc_script_is_valid_bash() -> None:
+    subprocess.run(["bash", "-n"], input=_doc_script(), text=True, check=True)
+
+
+@pytest.mark.slow
+def test_the_doc_script_runs_the_catalogue_against_the_sdk_bank(tmp_path: Path) -> None:
+    script = tmp_path / "conformance.sh"
+    script.write_text(_doc_script(), encoding="utf-8")
+    scenarios = [str(ROOT / "scenarios" / f"{n}.yaml") for n in HANDFUL if (ROOT / "scenarios" / f"{n}.yaml").exists()]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OUT": str(tmp_path / "out"),
+           "SCENARIOS": " ".join([*scenarios, str(BANK_DAY)]), "SDK_BANK": str(SDK_BANK)}
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = sorted((tmp_path / "out" / "reports").glob("junit-*.xml"))
+    assert len(reports) == len(scenarios) + 1
+    for report in reports:
+        suite = ET.parse(report).getroot().find("testsuite")
+        assert suite is not None and suite.get("failures") == "0" and suite.get("errors") == "0"
+        assert suite.get("skipped") == "0" and int(suite.get("tests") or 0) > 0, report.name
+
+
+def test_the_conformance_grid_and_wakes_stay_on_business_days() -> None:
+    """The clock stops the runner adds: on business days only, inside the run."""
+    from runner.conformance import _ConformanceRun
+
+    s = load_scenario(ROOT / "scenarios" / "holiday-spring-festival-makeup-saturday.yaml") \
+        if (ROOT / "scenarios" / "holiday-spring-festival-makeup-saturday.yaml").exists() else load_scenario(BANK_DAY)
+    opts = ConformanceOptions("bank-a", "http://x", Path("."), tick=dt.timedelta(hours=1), wakes=(dt.time(8, 45),))
+    run = _ConformanceRun(s, Path("."), 1, None, opts, None)
+    from business_time.calendar import BusinessCalendar
+
+    run.calendar = BusinessCalendar.default()
+    ticks = [a.at for a in run._timeline() if a.kind == "tick"]
+    assert ticks and all(run.calendar.is_business_day(t.date()) and s.world.start < t <= s.end for t in ticks)
+    assert any(t.time() == dt.time(8, 45) for t in ticks) and ticks == sorted(ticks)

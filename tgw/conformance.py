@@ -1,0 +1,100 @@
+"""The conformance side of `tgw scenario` (docs/conformance.md):
+
+    tgw scenario world DIR [--bank ID:CODE[:NAME]]...    a world for a conformance gateway
+    tgw scenario run NAME|FILE|DIR --external bank-a --url http://HOST:PORT --world DIR
+        [--patience S] [--quiet-window S] [--tick MIN] [--wake HH:MM]...
+
+`tgw/scenario.py` registers the parsers and calls in here, so the conformance options live in one
+place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_run_arguments", "add_world_parser", "player"]
+
+PATIENCE_S_MAX = 600.0  # a system that needs more than 10 minutes per clock move is not answering
+
+
+def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    g = run.add_argument_group("conformance mode (docs/conformance.md): your system is one participant")
+    g.add_argument("--external", metavar="PARTICIPANT",
+                   help="the participant that is your real system (a bank id of the scenario, or treasury); "
+                        "the runner plays every other one through the gateway at --url")
+    g.add_argument("--url", help="base URL of a running `tgw up --clock simulated` (with --external)")
+    g.add_argument("--world", help="the world directory that gateway runs with (`tgw scenario world`)")
+    g.add_argument("--patience", type=float, default=None, metavar="S",
+                   help="real seconds your system gets to catch up after each move of the clock (default 10)")
+    g.add_argument("--quiet-window", type=float, default=None, metavar="S", dest="quiet_window",
+                   help="for a system that does not wait on GET /v1/clock?after=...: caught up once it has sent "
+                        "nothing for S seconds")
+    g.add_argument("--tick", type=int, default=None, metavar="MIN",
+                   help="move the clock at least every MIN minutes on business days, 08:00 to the close "
+                        "(default 15; 0: only at steps and wake-ups)")
+    g.add_argument("--wake", action="append", default=[], metavar="HH:MM",
+                   help="also stop the clock at this time each business day (when your system acts; repeatable)")
+
+
+def add_world_parser(sub: Any) -> None:
+    w = sub.add_parser("world", help="create a world (CA, participants, tokens) for a conformance gateway",
+                       description="A development world for `tgw up` and `tgw scenario run --external`: a CA, the "
+                                   "treasury, the central bank and the banks, with keys, tokens (secrets.json) and "
+                                   "participants.yaml. Replaces the key files in DIR.")
+    w.add_argument("dir", metavar="DIR")
+    w.add_argument("--bank", action="append", default=[], metavar="ID:CODE[:NAME]",
+                   help="a bank (repeatable; default bank-a:999100000001 and bank-b:999100000002, the scenarios' "
+                        "default banks)")
+    w.set_defaults(func=run_world)
+
+
+def run_world(args: argparse.Namespace) -> int:
+    from runner.world import DEFAULT_BANKS, DevWorld
+
+    banks = []
+    for spec in args.bank:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not (parts[1].isdigit() and len(parts[1]) == 12):
+            print(f"tgw scenario world: --bank {spec!r} is not ID:CODE[:NAME] with a 12-digit code", file=sys.stderr)
+            return 2
+        banks.append((parts[0], parts[1], parts[2] if len(parts) == 3 else f"示例银行{parts[0]}"))
+    world = DevWorld.create(Path(args.dir), banks=banks or DEFAULT_BANKS)
+    for p in world.participants.values():
+        print(f"{p.id:<18} {p.role:<9} key {p.key_path}  cert {p.cert_path}")
+    print(f"registry {world.registry_path}; tokens in {world.root / 'secrets.json'}")
+    return 0
+
+
+Player = Callable[[Any, Path], Coroutine[Any, Any, Any]]
+
+
+def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player | str | None:
+    """The conformance player for `tgw scenario run`, None without --external, or a usage error."""
+    if not args.external:
+        stray = [f for f in ("url", "world") if getattr(args, f)]
+        return f"--{stray[0]} needs --external" if stray else None
+    from runner.conformance import DEFAULT_PATIENCE_S, DEFAULT_TICK, ConformanceOptions, run_conformance
+
+    if not args.url or not args.world:
+        return "--external needs --url (a running `tgw up --clock simulated`) and --world (its world directory)"
+    patience = DEFAULT_PATIENCE_S if args.patience is None else args.patience
+    if not 0 < patience <= PATIENCE_S_MAX or (args.quiet_window is not None and not 0 < args.quiet_window < patience):
+        return f"--patience must be 0..{PATIENCE_S_MAX:g} s and --quiet-window more than 0, less than --patience"
+    if args.tick is not None and args.tick < 0:
+        return "--tick is a number of minutes >= 0"
+    try:
+        wakes = tuple(dt.time.fromisoformat(w) for w in args.wake)
+    except ValueError as exc:
+        return f"--wake: {exc}"
+    tick = DEFAULT_TICK if args.tick is None else (dt.timedelta(minutes=args.tick) if args.tick else None)
+    opts = ConformanceOptions(args.external, args.url, Path(args.world), patience, args.quiet_window, tick, wakes)
+
+    def play(s: Any, root: Path) -> Coroutine[Any, Any, Any]:
+        return run_conformance(s, root, opts, seed=args.seed, progress=progress)
+
+    return play

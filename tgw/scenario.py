@@ -1,0 +1,194 @@
+"""`tgw scenario`: business cases as data (`scenarios/*.yaml`).
+
+    tgw scenario list [--format json]      the catalogue: name, title, tags, file
+    tgw scenario validate FILE|DIR|NAME...  check files against docs/scenario.schema.json and
+                                            the names they use; errors as file:line: field: message
+    tgw scenario run NAME|FILE|DIR... [--seed N] [--junit OUT.xml] [--html OUT.html] [--format json]
+                                            play them in simulated mode (deterministic engine,
+                                            SQLite in a temporary directory); progress on stderr
+    tgw scenario schema                     print the JSON Schema (draft 2020-12)
+
+Exit codes: 0 every file is valid (run: every expectation held), 1 an expectation failed or a run
+could not finish, 2 a file is not valid (or cannot be read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("scenario", help="list and validate scenario files (business cases as data)",
+                              description="Scenarios: steps at business times and the expectations on what comes "
+                                          "back. Format: docs/scenarios.md, schema: docs/scenario.schema.json.")
+    sub = p.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
+    lst = sub.add_parser("list", help="the scenario catalogue")
+    lst.add_argument("--dir", help="list this directory instead of the catalogue")
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+    lst.set_defaults(func=run_list)
+    val = sub.add_parser("validate", help="check scenario files; exit 2 if one is wrong")
+    val.add_argument("targets", nargs="+", metavar="FILE|DIR|NAME")
+    val.add_argument("--format", choices=("text", "json"), default="text")
+    val.set_defaults(func=run_validate)
+    run = sub.add_parser("run", help="play scenarios in simulated mode; exit 0 all held, 1 one failed, 2 bad file")
+    run.add_argument("targets", nargs="+", metavar="NAME|FILE|DIR")
+    run.add_argument("--seed", type=int, help="override every scenario's world.seed")
+    run.add_argument("--junit", metavar="OUT.xml", help="write a JUnit XML report")
+    run.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
+    run.add_argument("--format", choices=("text", "json"), default="text")
+    run.add_argument("--dir", help="keep each scenario's world and databases under this directory")
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    run.set_defaults(func=run_run)
+    from tgw.conformance import add_run_arguments, add_world_parser
+
+    add_run_arguments(run)
+    add_world_parser(sub)
+    sch = sub.add_parser("schema", help="print the scenario JSON Schema")
+    sch.set_defaults(func=run_schema)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runner.scenario_file import CATALOGUE_DIR, ScenarioError, catalogue, load_scenario
+
+    directory = Path(args.dir) if args.dir else CATALOGUE_DIR
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    for path in catalogue(directory):
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            bad += 1
+            rows.append({"name": path.stem, "file": str(path), "valid": False, "errors": exc.lines()})
+            continue
+        rows.append({"name": s.name, "title": s.title, "tags": list(s.tags), "file": str(path), "valid": True,
+                     "steps": len(s.steps), "expectations": len(s.expectations)})
+    if args.format == "json":
+        print(json.dumps({"scenarios": rows, "count": len(rows), "invalid": bad}, ensure_ascii=False, indent=2))
+    else:
+        width = max((len(r["name"]) for r in rows), default=4)
+        for r in rows:
+            if r["valid"]:
+                tags = f"  [{', '.join(r['tags'])}]" if r["tags"] else ""
+                print(f"{r['name']:<{width}}  {r['title']}{tags}")
+            else:
+                print(f"{r['name']:<{width}}  INVALID: {r['errors'][0]}")
+        print(f"{len(rows)} scenarios in {directory}" + (f", {bad} invalid" if bad else ""), file=sys.stderr)
+    return 2 if bad else 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
+
+    results: list[dict[str, Any]] = []
+    try:
+        paths = list(resolve_targets(args.targets))
+    except ScenarioError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 2
+    for path in paths:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            results.append({"file": str(path), "valid": False,
+                            "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in exc.issues]})
+            if args.format == "text":
+                for line in exc.lines():
+                    print(line, file=sys.stderr)
+            continue
+        results.append({"file": str(path), "valid": True, "name": s.name})
+        if args.format == "text":
+            print(f"{path}: ok ({s.name}: {len(s.steps)} steps, {len(s.expectations)} expectations)")
+    if args.format == "json":
+        print(json.dumps({"files": results}, ensure_ascii=False, indent=2))
+    return 0 if all(r["valid"] for r in results) and results else 2
+
+
+def run_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    from gateway.logs import configure_logging
+    from runner.report import RunResult, html_report, junit_xml
+    from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
+    from runner.scenario_run import run_scenario
+
+    try:
+        scenarios = [load_scenario(p) for p in resolve_targets(args.targets)]
+    except ScenarioError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 2
+    if not scenarios:
+        print("tgw scenario run: no scenario files found", file=sys.stderr)
+        return 2
+    configure_logging(json=False, level="ERROR")
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr)
+
+    from tgw.conformance import player
+
+    conformance = player(args, progress)
+    if isinstance(conformance, str):
+        print(f"tgw scenario run: {conformance}", file=sys.stderr)
+        return 2
+
+    results: list[RunResult] = []
+    for s in scenarios:
+        if not args.quiet:
+            print(f"{s.name}: {s.title}", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="tgw-scenario-") as tmp:
+            root = Path(args.dir) / s.name if args.dir else Path(tmp)
+            root.mkdir(parents=True, exist_ok=True)
+            r = asyncio.run(conformance(s, root) if conformance else run_scenario(s, root, seed=args.seed,
+                                                                                  progress=progress))
+        results.append(r)
+        if not args.quiet:
+            verdict = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAILED {len(r.failed)}")
+            verdict = f"SKIPPED: {r.skipped}" if r.skipped else verdict
+            print(f"{s.name}: {verdict} ({len(r.outcomes) - len(r.failed)}/{len(r.outcomes)} held, "
+                  f"{r.elapsed_s:.1f} s)", file=sys.stderr)
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+    if args.html:
+        Path(args.html).write_text(html_report(results), encoding="utf-8")
+    if args.format == "json":
+        print(json.dumps({"ok": all(r.ok for r in results), "scenarios": [{
+            "name": r.scenario.name, "ok": r.ok, "error": r.error, "elapsed_s": round(r.elapsed_s, 2),
+            "skipped": r.skipped, "notes": list(r.notes),
+            "skipped_expectations": [{"index": e.index, "name": e.name, "why": why} for e, why in r.skipped_expectations],
+            "expectations": [{"index": o.expectation.index, "name": o.name, "ok": o.ok, "expected": o.expected,
+                              "actual": o.actual, "line": o.expectation.line, "voucher": o.voucher_key,
+                              "trace": o.trace_link or None} for o in r.outcomes]} for r in results]},
+            ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            for o in r.failed:
+                print(f"{r.scenario.path}:{o.expectation.line}: {o.name}\n    expected: {o.expected}\n"
+                      f"    actual:   {o.actual}" + (f"\n    trace:    {o.trace_link}" if o.trace_link else ""))
+            if r.error:
+                print(f"{r.scenario.path}: {r.error}")
+            if r.skipped:
+                print(f"{r.scenario.path}: skipped: {r.skipped}")
+        held = sum(1 for r in results if r.ok and not r.skipped)
+        skipped = sum(1 for r in results if r.skipped)
+        print(f"{held} of {len(results) - skipped} scenarios held" + (f", {skipped} skipped" if skipped else ""))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    from runner.scenario_schema import schema_json
+
+    sys.stdout.write(schema_json())
+    return 0
