@@ -26,7 +26,8 @@ central bank's 16:00 cutoff, so everything it pays before it is in that day's 23
 | rule           | when                                                        | then                                   |
 |----------------|-------------------------------------------------------------|----------------------------------------|
 | `not-ours`     | PayBankCode is not this bank                                | Alarm `not-authorized`, nothing paid   |
-| `clearing`     | business day, before `filing_time`                          | pay from the ZBA; joins today's 2301   |
+| `urgent`       | UrgentFlag 1, business day, before the urgent cutoff (16:30)| pay from the ZBA; its own urgent 2301 at once |
+| `clearing`     | business day, before the final sweep (16:00 less 1 µs)      | pay from the ZBA; joins today's 2301   |
 | `advance`      | business day, before the system close, reserve covers it    | pay from the reserve (an advance)      |
 | `defer`        | otherwise (after the close, a holiday, reserve short)       | queue; paid at the next business day's opening, from the ZBA |
 
@@ -41,6 +42,8 @@ A redelivered original gets the same transfer id and the same receipt again.
 | `replenish_time` (08:45)    | ClearType 1 per (advance day, pay type, fund type) for the advances of the previous business day; ClearDate = the advance day |
 | `open_time` (09:00)         | pay the deferred vouchers (they join today's clearing)                           |
 | `filing_time` (15:30)       | ClearType 0 per (pay type, fund type) of today's ZBA payments, DetailList summed by SupDepCode |
+| final sweep (15:59:59.999999) | the same for what was paid since, or released by a refused request (`bank_sim.clearing`) |
+| bank system close (17:00)   | cover what no request cleared from the reserve (Alarm clearing-escalated), send the 7202 list |
 | bank system close (17:00)   | check its zero-balance accounts stand at zero (Alarm if not)                     |
 
 **Clearing receipts (2301, flag 1).** Accepted (XClearAmt > 0, no Return_Reason): the money
@@ -67,9 +70,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bank_sim import clearing as clearing_rules
+from bank_sim import quotas
+from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, interest_fen, reserve_detail_list
+from bank_sim.duties import Duties, DutiesConfig
+from bank_sim.returns import KNOWN_PAYEES, ReturnFacts, check_return
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, replenishment_day
 from ledger.model import Account, AccountFlags, Transfer
@@ -139,10 +147,15 @@ class BankConfig:
     replenish_time: dt.time = dt.time(8, 45)  # inside the replenishment window
     open_time: dt.time = dt.time(9, 0)  # deferred vouchers are paid then
     reserve_fen: int = 5_000_000_00  # the clearing reserve the treasury funded
+    duties: DutiesConfig = field(default_factory=DutiesConfig)  # refunds, reports, transfer times, profile (bank_sim.duties)
+    advance_interest_bp: int = 35  # interest on advances, basis points a year (demand-deposit rate 0.35 %)
+    payee_accounts: tuple[tuple[str, str], ...] = KNOWN_PAYEES  # accounts held at this bank: (number, holder)
 
     def __post_init__(self) -> None:
         if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
             raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")
+        if not isinstance(self.advance_interest_bp, int) or not 0 <= self.advance_interest_bp <= 10_000:
+            raise ValueError(f"advance_interest_bp must be an int 0..10000, not {self.advance_interest_bp!r}")
 
 
 @dataclass(slots=True)
@@ -162,6 +175,12 @@ class Payment:
     filing: str | None = None  # VoucherNo of the 2301 covering it
     refused: str | None = None  # the ledger refused its transfer: the code (then it is not paid)
     receipt_refused: str | None = None  # the gateway refused its receipt: the code
+    urgent: bool = False  # UrgentFlag 1: cleared at once by an urgent 2301
+    agency: tuple[str, str] = ("", "")  # (AgencyCode, AgencyName)
+    pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
+    returned: str | None = None  # returned unpaid (退票): "<code>: <message>"
+    quota_taken: dict[quotas.LineKey, int] | None = None  # the authorized quota it used (8202)
+    covered: bool = False  # its refused clearing was made whole from the reserve at the close
 
 
 @dataclass(slots=True)
@@ -179,6 +198,8 @@ class Filing:
     reason: str | None = None
     cleared_fen: int = 0
     answered_at: dt.datetime | None = None
+    urgent: bool = False  # UrgentFlag 1
+    interest_fen: int = 0  # ClearType 1 accepted: the interest on the advances it made whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +207,7 @@ class _Facts:
     pay_bank: str
     now: dt.datetime
     amount_fen: int
+    urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +226,12 @@ def _not_ours(core: BankCore, f: _Facts) -> bool:
 
 
 def _before_filing(core: BankCore, f: _Facts) -> bool:
-    return _business_day(core, f) and f.now.time() < core.config.filing_time
+    return _business_day(core, f) and f.now < clearing_rules.sweep_instant(f.now.date(), core.clock_config)
+
+
+def _urgent_window(core: BankCore, f: _Facts) -> bool:
+    return f.urgent and _business_day(core, f) and f.now < clearing_rules.sweep_instant(
+        f.now.date(), core.clock_config, urgent=True)
 
 
 def _reserve_covers(core: BankCore, f: _Facts) -> bool:
@@ -219,6 +246,7 @@ def _always(core: BankCore, f: _Facts) -> bool:
 # Checked in order; the first whose `when` holds decides (004 part 3 §4, §9(12)).
 PAYMENT_RULES: tuple[PaymentRule, ...] = (
     PaymentRule("not-ours", _not_ours, "refuse"),
+    PaymentRule("urgent", _urgent_window, "clearing"),
     PaymentRule("clearing", _before_filing, "clearing"),
     PaymentRule("advance", _reserve_covers, "advance"),
     PaymentRule("defer", _always, "defer"),
@@ -253,13 +281,17 @@ class BankCore:
         self._cursor: dt.datetime | None = None
         self._serial = 0
         self._filing_seq = 0
+        self.quota_book: dict[quotas.LineKey, quotas.QuotaLine] = {}  # authorized quotas (7101)
+        self.quota_notices: dict[str, dt.datetime] = {}  # 7101 VoucherNo → when its 7102s went out
+        self.reserve_lists: list[str] = []  # VoucherNo of the 7202s sent
+        self.duties = Duties(self)  # after-payment duties and the behaviour profile
 
     # --- entry points ------------------------------------------------------------------
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         effects = self._catch_up(now)
         effects.append(WakeAt(self._next_event_after(now)[0]))
-        return effects
+        return self.duties.outgoing(effects, now)
 
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]:
@@ -267,19 +299,26 @@ class BankCore:
         vtcode = doc.vtcode
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
         try:
-            if flag == 0 and vtcode in PAY_TYPE:
+            if self.duties.handles(doc, flag):
+                effects += self.duties.on_voucher(doc, flag, now, return_reason)
+            elif flag == 0 and vtcode in PAY_TYPE:
                 effects += self._payment(doc, key, now)
             elif flag == 1 and vtcode == "2301":
                 effects += self._clearing_receipt(doc, key, now, return_reason)
+            elif flag == 0 and vtcode == "7101":
+                effects += self._quota_notice(doc, key, now)
             else:
                 effects.append(Alarm("not-authorized", f"the bank does not handle VtCode {vtcode} flag {flag}",
                                      str(key)))
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
-        return effects
+        return self.duties.outgoing(effects, now)
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """Put the records right after a refusal (see the module doc); the shell raised the alarm."""
+        absorbed, corrected = self.duties.on_refused(refusal, now)  # a fault of the profile's own
+        if absorbed:
+            return self.duties.outgoing(corrected, now)
         reason = f"{refusal.code}: {refusal.message}"
         for effect in refusal.dropped:
             if isinstance(effect, OpenAccount):
@@ -289,10 +328,17 @@ class BankCore:
                 self._unbook(t)
                 if t.kind in ("clearing", "reserve-replenishment"):
                     self._filing_refused(t.id.split(":")[3], reason)
+                elif t.kind == "reserve-cover":
+                    payment = self._payment_of(t.reference)
+                    if payment is not None:
+                        payment.covered = False
                 else:
                     payment = self._payment_of(t.reference)
                     if payment is not None and payment.day is not None:
                         payment.day, payment.refused = None, refusal.code
+                        if payment.quota_taken:
+                            quotas.release(self.quota_book, payment.quota_taken)
+                            payment.quota_taken = None
             elif isinstance(effect, SendVoucher):
                 if effect.vtcode == "2301" and effect.flag == 0:
                     self._filing_refused(effect.head["VoucherNo"], reason)
@@ -300,7 +346,7 @@ class BankCore:
                     payment = self.payments.get(effect.key.original())
                     if payment is not None:
                         payment.receipt_refused = refusal.code
-        return []
+        return self.duties.outgoing(corrected, now)
 
     def _unbook(self, t: Transfer) -> None:
         """Undo a transfer in the core's own view of its books."""
@@ -336,7 +382,10 @@ class BankCore:
                 "sup_dep": list(p.sup_dep), "account": p.account, "amount_fen": p.amount_fen,
                 "received_at": datetime_to_plain(p.received_at), "mode": p.mode, "day": date_to_plain(p.day),
                 "serial": p.serial, "doc": bytes_to_plain(p.doc.data) if p.doc is not None else None,
-                "filing": p.filing, "refused": p.refused, "receipt_refused": p.receipt_refused}
+                "filing": p.filing, "refused": p.refused, "receipt_refused": p.receipt_refused,
+                "urgent": p.urgent, "agency": list(p.agency), "pay_acct": p.pay_acct, "returned": p.returned,
+                "quota_taken": None if p.quota_taken is None else [[*k, v] for k, v in p.quota_taken.items()],
+                "covered": p.covered}
                 for p in self.payments.values()],
             "deferred": [key_to_plain(k) for k in self._deferred],
             "filings": [{
@@ -345,9 +394,14 @@ class BankCore:
                 "filed_at": datetime_to_plain(f.filed_at), "amount_fen": f.amount_fen,
                 "by_account": dict(f.by_account), "payments": [key_to_plain(k) for k in f.payments],
                 "state": f.state, "reason": f.reason, "cleared_fen": f.cleared_fen,
-                "answered_at": datetime_to_plain(f.answered_at)} for f in self.filings.values()],
+                "answered_at": datetime_to_plain(f.answered_at), "urgent": f.urgent,
+                "interest_fen": f.interest_fen} for f in self.filings.values()],
+            "quota_book": quotas.book_to_plain(self.quota_book),
+            "quota_notices": [[no, datetime_to_plain(t)] for no, t in self.quota_notices.items()],
+            "reserve_lists": list(self.reserve_lists),
             "unbalanced_closes": [[date_to_plain(d), a, b] for d, a, b in self.unbalanced_closes],
             "closes": [date_to_plain(d) for d in self.closes],
+            "duties": self.duties.snapshot(),
         }
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
@@ -370,7 +424,11 @@ class BankCore:
             payment = Payment(key_from_plain(p["key"]), p["vtcode"], p["pay_type"], _pair(p["fund_type"]),
                               _pair(p["sup_dep"]), p["account"], int(p["amount_fen"]), received, p["mode"],
                               date_from_plain(p["day"]), p["serial"], parse_voucher(raw) if raw is not None else None,
-                              p["filing"], p.get("refused"), p.get("receipt_refused"))
+                              p["filing"], p.get("refused"), p.get("receipt_refused"), bool(p.get("urgent", False)),
+                              _pair(p.get("agency", ("", ""))), p.get("pay_acct", ""), p.get("returned"),
+                              None if p.get("quota_taken") is None else
+                              {(str(a), str(b), str(c)): int(v) for a, b, c, v in p["quota_taken"]},
+                              bool(p.get("covered", False)))
             self.payments[payment.key] = payment
         self._deferred = [key_from_plain(k) for k in data["deferred"]]
         self.filings = {}
@@ -381,9 +439,17 @@ class BankCore:
                 f["voucher_no"], int(f["clear_type"]), f["pay_type"], _pair(f["fund_type"]), clear_date, filed_at,
                 int(f["amount_fen"]), {a: int(v) for a, v in f["by_account"].items()},
                 [key_from_plain(k) for k in f["payments"]], f["state"], f["reason"], int(f["cleared_fen"]),
-                datetime_from_plain(f["answered_at"]))
+                datetime_from_plain(f["answered_at"]), bool(f.get("urgent", False)), int(f.get("interest_fen", 0)))
+        self.quota_book = quotas.book_from_plain(data.get("quota_book", []))
+        self.quota_notices = {}
+        for no, when in data.get("quota_notices", []):
+            t = datetime_from_plain(when)
+            assert t is not None
+            self.quota_notices[no] = t
+        self.reserve_lists = list(data.get("reserve_lists", []))
         self.unbalanced_closes = [(dt.date.fromisoformat(d), a, int(b)) for d, a, b in data["unbalanced_closes"]]
         self.closes = [dt.date.fromisoformat(d) for d in data["closes"]]
+        self.duties.load_snapshot(data.get("duties"))
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], bank_code: str, config: BankConfig, calendar: BusinessCalendar,
@@ -399,9 +465,15 @@ class BankCore:
             return []
         c = self.config
         return sorted([(at(day, c.replenish_time), "replenish"), (at(day, c.open_time), "open"),
-                       (at(day, c.filing_time), "file"), (at(day, self.clock_config.bank_system_close), "close")])
+                       (at(day, c.filing_time), "file"), (clearing_rules.sweep_instant(day, self.clock_config), "file"),
+                       (at(day, self.clock_config.bank_system_close), "close")])
 
     def _next_event_after(self, t: dt.datetime) -> tuple[dt.datetime, str]:
+        event = self._next_scheduled_after(t)
+        duty = self.duties.next_after(t)
+        return (duty, "duties") if duty is not None and duty < event[0] else event
+
+    def _next_scheduled_after(self, t: dt.datetime) -> tuple[dt.datetime, str]:
         day = t.date()
         while True:
             for event in self._events_on(day):
@@ -423,6 +495,8 @@ class BankCore:
                 effects += self._pay_deferred(when)
             elif kind == "file":
                 effects += self._file_clearings(when)
+            elif kind == "duties":
+                effects += self.duties.on_time(when)
             else:
                 effects += self._close(when.date())
         return effects
@@ -459,8 +533,8 @@ class BankCore:
 
     # --- payments -----------------------------------------------------------------------
 
-    def decide(self, pay_bank: str, amount_fen: int, now: dt.datetime) -> PaymentRule:
-        facts = _Facts(pay_bank, now, amount_fen)
+    def decide(self, pay_bank: str, amount_fen: int, now: dt.datetime, *, urgent: bool = False) -> PaymentRule:
+        facts = _Facts(pay_bank, now, amount_fen, urgent)
         for rule in PAYMENT_RULES:
             if rule.when(self, facts):
                 return rule
@@ -469,10 +543,13 @@ class BankCore:
     def _payment(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
         known = self.payments.get(key)
         if known is not None:
-            # paid: replay (same transfer id, same receipt); deferred: not paid yet
+            # paid: replay (same transfer id, same receipt); returned: the same return; deferred: not paid yet
+            if known.returned is not None:
+                return [self._returned_receipt(known, doc)]
             return self._paid(known, doc) if known.day is not None else []
         amount = doc.amount_fen("PayAmt")
-        rule = self.decide(doc.get("PayBankCode"), amount, now)
+        urgent = doc.get("UrgentFlag") == "1"
+        rule = self.decide(doc.get("PayBankCode"), amount, now, urgent=urgent)
         if rule.mode == "refuse":
             return [Alarm("not-authorized", f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}",
                           str(key))]
@@ -480,10 +557,13 @@ class BankCore:
         agency = doc.get("AgencyCode")
         zba = self.accounts["zba-finance"] if pay_type == "11" else unit_zba(self.bank_code, agency)
         payment = Payment(key, doc.vtcode, pay_type, (doc.get("FundTypeCode"), doc.get("FundTypeName")),
-                          (doc.get("SupDepCode"), doc.get("SupDepName")),
-                          self.accounts["reserve"] if rule.mode == "advance" else zba, amount, now, rule.mode,
-                          doc=doc)
+                          (doc.get("SupDepCode"), doc.get("SupDepName")), zba, amount, now, rule.mode,
+                          doc=doc, urgent=urgent and rule.name == "urgent",
+                          agency=(agency, doc.get("AgencyName")), pay_acct=doc.get("PayAcctNo"))
         self.payments[key] = payment
+        returned = self._return_reason(payment, doc)
+        if returned is not None:
+            return self._return(payment, doc, now, returned)
         if rule.mode == "defer":
             self._deferred.append(key)
             return []
@@ -502,23 +582,33 @@ class BankCore:
         self._serial += 1
         p.serial = f"YH{self.bank_code[-4:]}{format_ymd(p.day)}{self._serial:08d}"
         paid = self._paid(p, doc)
-        first = paid[0]
-        assert isinstance(first, PostTransfer)
-        self._transfer(first.transfer.id, p.account, self.accounts["payees"], p.amount_fen, first.transfer.kind,
-                       first.transfer.reference, p.day)  # book it in the core's own view
+        for effect in paid:  # book its transfers in the core's own view
+            if isinstance(effect, PostTransfer):
+                t = effect.transfer
+                self._transfer(t.id, t.debit_account, t.credit_account, t.amount_fen, t.kind, t.reference, p.day)
         p.doc = None
+        self.duties.on_paid(p, doc)
+        if p.urgent:  # cleared at once by its own urgent clearing request
+            effects += paid
+            return effects + self._file([p], 0, p.day, now, urgent=True)
         return effects + paid
 
     def _paid(self, p: Payment, doc: VoucherDoc) -> list[Effect]:
         """A paid voucher's effects: the transfer to the payees, then the receipt."""
         assert p.day is not None
-        kind = "advance" if p.mode == "advance" else ("direct-payment" if p.pay_type == "11" else "authorized-payment")
+        effects: list[Effect] = []
+        if p.mode == "advance" and p.account != self.accounts["reserve"]:
+            # 004 part 3 §9(12): reserve → the zero-balance account → payee
+            effects.append(PostTransfer(Transfer(f"bank:{self.bank_code}:advance:{p.key}", self.accounts["reserve"],
+                                                 p.account, p.amount_fen, "advance", str(p.key), p.day)))
+        kind = ("advance" if p.account == self.accounts["reserve"]  # a snapshot of the days before 7202
+                else "direct-payment" if p.pay_type == "11" else "authorized-payment")
         transfer = Transfer(f"bank:{self.bank_code}:pay:{p.key}", p.account, self.accounts["payees"], p.amount_fen,
                             kind, str(p.key), p.day)
         head = {**doc.head(), "XPayDate": format_ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
-                "XAgentBusinessNo": p.serial}
-        return [PostTransfer(transfer), SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury",
-                                                    original=doc.data, encoding=doc.encoding)]
+                "XAgentBusinessNo": p.serial, **self.duties.receipt_fields(p, doc)}
+        return [*effects, PostTransfer(transfer), SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury",
+                                                              original=doc.data, encoding=doc.encoding)]
 
     def _pay_deferred(self, when: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
@@ -529,6 +619,65 @@ class BankCore:
             effects += self._pay(p, when)
         return effects
 
+    # --- authorized quotas and returns before payment ---------------------------------------
+
+    def _quota_notice(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        """A 7101: add its lines (`bank_sim.quotas`), confirm it (receipt with XConfirmDate) and send
+        each unit its quota arrival notice (7102) at once: within the 1 working day by construction."""
+        no = doc.get("VoucherNo")
+        head = {**doc.head(), "XConfirmDate": format_ymd(now.date())}
+        receipt = SendVoucher("7101", 1, head, tuple(doc.details()), "treasury", original=doc.data,
+                              encoding=doc.encoding)
+        if no in self.quota_notices:
+            return [receipt]  # redelivered: confirmed before, counted once
+        lines = quotas.notice_lines(doc.details())
+        refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}"
+                   if doc.get("PayBankCode") != self.bank_code else quotas.grant(self.quota_book, no, lines))
+        if refused is not None:
+            return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
+        self.quota_notices[no] = now
+        effects: list[Effect] = [receipt]
+        for n_head, n_details in quotas.arrival_notices(doc.head(), lines, now.date(), self.bank_code,
+                                                        self.config.bank_name):
+            effects.append(SendVoucher("7102", 0, n_head, n_details, "treasury"))
+        return effects
+
+    def remaining_quota(self, agency: str | None = None) -> dict[str, dict[str, int]]:
+        """The authorized quota by unit: granted, spent and remaining fen (all units, or one)."""
+        rows = quotas.remaining_by_unit(self.quota_book)
+        return rows if agency is None else {agency: rows.get(agency, {"granted": 0, "spent": 0, "remaining": 0})}
+
+    def _return_reason(self, p: Payment, doc: VoucherDoc) -> str | None:
+        """Why the voucher is returned unpaid ("<code>: <message>"), or None. An 8202 within its
+        unit's quota takes its share of the quota here (given back if it is not paid after all)."""
+        details = doc.details()
+        found = check_return(ReturnFacts(self.bank_code, doc.vtcode, doc.head(), details,
+                                         dict(self.config.payee_accounts)))
+        if found is not None:
+            return f"{found[0]}: {found[1]}"
+        if p.pay_type == "12":
+            taken = quotas.draw(self.quota_book, p.agency[0], details)
+            if isinstance(taken, quotas.Shortfall):
+                return f"{taken.code}: {taken.message}"
+            quotas.spend(self.quota_book, taken)
+            p.quota_taken = taken
+        return None
+
+    def _return(self, p: Payment, doc: VoucherDoc, now: dt.datetime, reason: str) -> list[Effect]:
+        """Return the voucher unpaid (退票): its receipt with Return_Reason and XPayAmt 0.00, at once."""
+        p.mode, p.returned, p.doc = "refuse", reason, None
+        self._serial += 1
+        p.serial = f"TP{self.bank_code[-4:]}{format_ymd(now.date())}{self._serial:08d}"
+        p.received_at = now
+        code = reason.split(":", 1)[0]
+        return [self._returned_receipt(p, doc), Alarm(registered_code(code), f"returned unpaid: {reason}", str(p.key))]
+
+    def _returned_receipt(self, p: Payment, doc: VoucherDoc) -> SendVoucher:
+        head = {**doc.head(), "XPayDate": format_ymd(p.received_at.date()), "XPayAmt": "0.00",
+                "XAgentBusinessNo": p.serial}
+        return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", return_reason=p.returned,
+                           original=doc.data, encoding=doc.encoding)
+
     # --- clearing requests --------------------------------------------------------------
 
     def _file_clearings(self, when: dt.datetime) -> list[Effect]:
@@ -537,19 +686,21 @@ class BankCore:
         return self._file(due, 0, day, when)
 
     def _file_replenishments(self, when: dt.datetime) -> list[Effect]:
-        due = [p for p in self.payments.values() if p.mode == "advance" and p.filing is None and p.day is not None
-               and replenishment_day(p.day, self.calendar) == when.date()]
+        due = [p for p in self.payments.values() if (p.mode == "advance" or p.covered) and p.filing is None
+               and p.day is not None and replenishment_day(p.day, self.calendar) == when.date()]
         effects: list[Effect] = []
         for advance_day in sorted({p.day for p in due if p.day is not None}):
             effects += self._file([p for p in due if p.day == advance_day], 1, advance_day, when)
         return effects
 
-    def _file(self, payments: list[Payment], clear_type: int, clear_date: dt.date, when: dt.datetime) -> list[Effect]:
+    def _file(self, payments: list[Payment], clear_type: int, clear_date: dt.date, when: dt.datetime, *,
+              urgent: bool = False) -> list[Effect]:
         groups: dict[tuple[str, tuple[str, str]], list[Payment]] = {}
         for p in payments:
             groups.setdefault((p.pay_type, p.fund_type), []).append(p)
         effects: list[Effect] = []
         today = when.date()
+        reserve = self.accounts["reserve"]
         for (pay_type, fund_type), group in sorted(groups.items()):
             self._filing_seq += 1
             no = f"HK{self.bank_code[-4:]}{format_ymd(today)}{self._filing_seq:05d}"
@@ -557,21 +708,22 @@ class BankCore:
             by_account: dict[str, int] = {}
             for p in group:
                 by_dep[p.sup_dep] = by_dep.get(p.sup_dep, 0) + p.amount_fen
-                by_account[p.account] = by_account.get(p.account, 0) + p.amount_fen
+                # what the clearing pays back: the reserve for an advance or a covered payment
+                account = reserve if clear_type == 1 else p.account
+                by_account[account] = by_account.get(account, 0) + p.amount_fen
                 p.filing = no
             total = sum(by_dep.values())
             self.filings[no] = Filing(no, clear_type, pay_type, fund_type, clear_date, when, total, by_account,
-                                      [p.key for p in group])
+                                      [p.key for p in group], urgent=urgent)
             head = {
                 "Id": f"V2301{no}", "AdmDivCode": self.config.adm_div_code, "StYear": str(today.year),
                 "VouDate": format_ymd(today), "VoucherNo": no, "PayBankCode": self.bank_code,
                 "PayBankName": self.config.bank_name, "ClearBankCode": self.config.clear_bank_code,
                 "ClearBankName": self.config.clear_bank_name, "ClearDate": format_ymd(clear_date),
                 "PayTypeCode": pay_type, "FundTypeCode": fund_type[0], "FundTypeName": fund_type[1],
-                "UrgentFlag": "0", "ClearType": str(clear_type), "PayAmt": fen_to_str(total),
+                "UrgentFlag": "1" if urgent else "0", "ClearType": str(clear_type), "PayAmt": fen_to_str(total),
             }
-            details = tuple({"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
-                            for i, ((code, name), fen) in enumerate(sorted(by_dep.items()), start=1))
+            details = self.duties.clearing_details(group)  # one Detail per payment (refunds match them)
             effects.append(SendVoucher("2301", 0, head, details, "pboc"))
         return effects
 
@@ -589,7 +741,7 @@ class BankCore:
             filing.reason = return_reason or "rejected without a reason"
             code = filing.reason.split(":", 1)[0].strip()
             return [Alarm(registered_code(code), f"clearing request {filing.voucher_no} refused: {filing.reason}",
-                          str(key))]
+                          str(key)), *self._refile(filing, code, now)]
         if cleared != filing.amount_fen:
             filing.state = "rejected"
             filing.reason = f"amount-mismatch: cleared {fen_to_str(cleared)} of {fen_to_str(filing.amount_fen)}"
@@ -597,6 +749,10 @@ class BankCore:
         filing.state = "accepted"
         filing.cleared_fen = cleared
         kind = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
+        if filing.clear_type == 1:  # interest on the advances, recorded (never booked)
+            days = (now.date() - filing.clear_date).days
+            filing.interest_fen = sum(interest_fen(self.payments[k].amount_fen, self.config.advance_interest_bp, days)
+                                      for k in filing.payments if k in self.payments)
         effects: list[Effect] = []
         for account, fen in sorted(filing.by_account.items()):
             effects.append(self._transfer(f"bank:{self.bank_code}:{kind}:{filing.voucher_no}:{account}",
@@ -604,13 +760,66 @@ class BankCore:
                                           now.date()))
             if account == self.accounts["reserve"]:
                 self.reserve_balance_fen += fen
-        return effects
+        return effects + self.duties.on_cleared(now)
+
+    def _refile(self, filing: Filing, code: str, now: dt.datetime) -> list[Effect]:
+        """Correct a refused same-day clearing request (`bank_sim.clearing.refile_action`): split it,
+        leave its payments to the final sweep, or to the close (made whole from the reserve)."""
+        if filing.clear_type != 0:
+            return []  # a refused replenishment is escalated by its alarm; the reserve stays short
+        mine = [self.payments[k] for k in filing.payments
+                if k in self.payments and self.payments[k].filing == filing.voucher_no]
+        for p in mine:
+            p.filing = None
+        if not mine:
+            return []
+        action = clearing_rules.refile_action(code, len(mine), now, clock=self.clock_config, urgent=filing.urgent)
+        if action == "split":
+            first, second = clearing_rules.split_halves([(str(p.key), p.amount_fen) for p in mine])
+            by_id = {str(p.key): p for p in mine}
+            return (self._file([by_id[i] for i in first], 0, filing.clear_date, now, urgent=filing.urgent)
+                    + self._file([by_id[i] for i in second], 0, filing.clear_date, now, urgent=filing.urgent))
+        return []  # retry: the sweep files them again; cover: the close makes them whole
 
     # --- day close ----------------------------------------------------------------------
 
+    def _cover(self, day: dt.date) -> list[Effect]:
+        """At the close: the day's payments from a zero-balance account that no clearing request
+        covers (refused and not fixed) are made whole from the reserve (Alarm clearing-escalated);
+        the next morning's replenishment asks for them like any advance."""
+        left = [p for p in self.payments.values() if p.mode == "clearing" and p.day == day and p.filing is None
+                and not p.covered and p.refused is None]
+        effects: list[Effect] = []
+        for p in sorted(left, key=lambda p: str(p.key)):
+            if p.amount_fen > self.reserve_balance_fen:
+                effects.append(Alarm("clearing-escalated", f"payment {p.key} was not cleared and the reserve cannot "
+                                     f"cover {fen_to_str(p.amount_fen)}", str(p.key)))
+                continue
+            p.covered = True
+            self.reserve_balance_fen -= p.amount_fen
+            effects.append(self._transfer(f"bank:{self.bank_code}:cover:{p.key}", self.accounts["reserve"], p.account,
+                                          p.amount_fen, "reserve-cover", str(p.key), day))
+            effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) was not cleared "
+                                 "today: made whole from the clearing reserve", str(p.key)))
+        return effects
+
+    def _reserve_list(self, day: dt.date) -> list[Effect]:
+        """The day's clearing reserve detail list (7202) to the treasury, if the reserve paid anything."""
+        items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
+                          p.amount_fen, p.covered)
+                 for p in sorted(self.payments.values(), key=lambda p: str(p.key))
+                 if p.day == day and (p.mode == "advance" or p.covered) and p.account != self.accounts["reserve"]
+                 and p.agency[0] and p.pay_acct]
+        if not items:
+            return []
+        head, details = reserve_detail_list(day, len(self.reserve_lists) + 1, self.config.adm_div_code,
+                                            self.bank_code, self.config.bank_name, items)
+        self.reserve_lists.append(head["VoucherNo"])
+        return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
+
     def _close(self, day: dt.date) -> list[Effect]:
         self.closes.append(day)
-        effects: list[Effect] = []
+        effects: list[Effect] = self._cover(day) + self._reserve_list(day)
         for account in sorted(self._zero_at_close):
             balance = self.balances.get(account, 0)
             if balance != 0:

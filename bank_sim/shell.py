@@ -9,12 +9,16 @@ work and restored on start (`gateway.sim_shell`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from bank_sim.core import BankCore
 from client import GatewayClient
 from ledger.store import Ledger
+from messages.envelope import encode_envelope
+from messages.sealing import seal_as_role, voucher_body
 from messages.signing import Signer
+from sim.effects import SendVoucher
 from sim.shell import SimShell
 
 __all__ = ["BankShell"]
@@ -25,3 +29,21 @@ class BankShell(SimShell):
 
     def __init__(self, core: BankCore, client: GatewayClient, ledger: Ledger, signer: Signer, clock: Any) -> None:
         super().__init__(core, client, ledger, signer, "bank", clock)
+
+    def _envelope(self, effects: list[SendVoucher]) -> bytes:
+        """As `SimShell._envelope`, but a send the profile marked (`faulty`: bad-signature) goes
+        out with its first signature broken, so the gateway refuses it `bad-signature`."""
+        corrupt = self.core.duties.s.corrupt
+        if not corrupt:
+            return super()._envelope(effects)
+        bodies = []
+        for e in effects:
+            body = seal_as_role(voucher_body(e.render(), flag=e.flag, return_reason=e.return_reason), self.signer,
+                                self.role)
+            if str(e.key) in corrupt:
+                first = body.signatures[0]
+                broken = bytes([first.value[0] ^ 0xFF]) + first.value[1:]
+                body = dataclasses.replace(body, signatures=(dataclasses.replace(first, value=broken),
+                                                             *body.signatures[1:]))
+            bodies.append(body)
+        return encode_envelope(bodies)

@@ -10,16 +10,33 @@ in its core banking system.
 The rules are the agent-bank agreement's (../shared/DOMAIN.md, "The clock"), as the simulated
 bank (`bank_sim`) follows them:
 
-* a payment voucher (5201 direct, 8202 authorized) for this bank, received on a business day
-  before its own clearing cut (15:30), is paid at once from the zero-balance account and joins
-  that day's clearing request; received later but before the close (17:00), it is paid at once
-  as an advance from the clearing reserve; otherwise (after the close, on a holiday, reserve
-  short) it is paid at 09:00 on the next business day. Each payment goes back to the treasury as
-  the receipt: the voucher with XPayDate, XPayAmt and XAgentBusinessNo filled;
-* at 15:30 it files one clearing request (2301, ClearType 0) per pay type and fund type for the
-  day's payments, one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next
-  business day one ClearType 1 request (reserve replenishment) for the previous day's advances;
-* the central bank's answer (the 2301 receipt) makes the reserve whole or is logged as refused.
+* a payment voucher (5201 direct, 8202 authorized) for this bank is checked first
+  (`return_reason`): an element the bank needs is empty, the payee account is this bank's but
+  unknown or held under another name, an authorized payment pays the unit itself, or it is more
+  than what is left of the unit's authorized quota (7101): then it is returned unpaid (退票) at
+  once, the receipt with Return_Reason "<code>: <message>" and XPayAmt 0.00;
+* else, received on a business day before the central bank's clearing cutoff (16:00), it is paid
+  at once from the zero-balance account and cleared that day (marked urgent, UrgentFlag 1, before
+  16:30: cleared at once by its own urgent clearing request); received later but before the close
+  (17:00), it is paid at once as an advance from the clearing reserve; otherwise (after the close,
+  on a holiday, reserve short) it is paid at 09:00 on the next business day. Each payment goes
+  back to the treasury as the receipt: the voucher with XPayDate, XPayAmt, XAgentBusinessNo and
+  XArriveDate (the payee has the money: at once in the same city, two hours later in another city,
+  the next business day through another bank) filled;
+* an authorized quota notice (7101) is confirmed (its receipt, XConfirmDate) and each unit in it
+  is told at once (7102, the quota arrival notice);
+* it files one clearing request (2301, ClearType 0) per pay type and fund type for the day's
+  payments at 15:30, and again at the last instant before 16:00 (the sweep) for those paid since,
+  one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next business day one
+  ClearType 1 request (reserve replenishment) for the previous day's advances;
+* the central bank's answer (the 2301 receipt) makes the reserve whole, or refuses: then the
+  bank files a corrected request under a new number: split in two halves for `over-quota` (two
+  payments or more, before the cutoff), else left to the sweep; what is still not cleared at the
+  close is made whole from the reserve and asked for with the next morning's replenishment;
+* at the close, the reserve detail list (7202) of the day's payments the reserve paid; at 09:30
+  each business day, the credit notice (7103) of each earlier direct payment and the daily report
+  (2206) of each earlier day; on the first business day of a month, the monthly report (4004) and
+  statement (3501) of the month before (the treasury signs the statement off with its receipt).
 
 **Business time is the gateway's.** The bank never reads the wall clock: it asks the gateway
 (`client.clock()`), and once it has done everything due up to a time it waits on the clock
@@ -43,6 +60,7 @@ import asyncio
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,32 +73,53 @@ from messages.sealing import seal_as_role, voucher_body
 from messages.signing import KeySigner
 from messages.voucher import VoucherDoc, build_voucher, fill_receipt, parse_voucher
 
-FILING = dt.time(15, 30)  # the bank's own clearing cut, before the central bank's 16:00
+FILING = dt.time(15, 30)  # the bank's first filing of the day, so a refusal can still be put right
+CUTOFF = dt.time(16, 0)  # the central bank's clearing cutoff; the bank sweeps at the last instant before it
+URGENT_CUTOFF = dt.time(16, 30)  # the central bank clears urgent payments until then
+JUST_BEFORE = dt.timedelta(microseconds=1)
 REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window (08:30-10:00)
 OPEN = dt.time(9, 0)  # vouchers held overnight are paid then
+REPORT = dt.time(9, 30)  # credit notices and reports of earlier days go out then
 CLOSE = dt.time(17, 0)  # the bank's transfer system closes
 LATE = dt.time(11, 30)  # --late-receipts: after the 11:00 receipts deadline
+OTHER_CITY_LAG = dt.timedelta(hours=2)  # a transfer to this bank in another city arrives then
 CLOCK_WAIT_S = 25.0  # one long-poll on the clock; the loop polls again
 INBOX_WAIT_S = 25.0  # one long-poll on the inbox
 SEND_BATCH_MAX = 100  # vouchers in one envelope: well under the gateway's envelope size limit
 PAY_TYPE = {"5201": "11", "8202": "12"}
 OVER_QUOTA_FEN = 1_000_000_00
+# The accounts this bank holds (number → holder): synthetic; a real bank asks its core system.
+ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002": "示例建筑工程有限公司",
+            "9999000000000003": "示例办公用品商店"}
+# Head elements the bank cannot pay without (003 §52(4): incomplete documents).
+REQUIRED = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode", "FundTypeCode")
+
+Send = tuple[bytes, int, str | None]  # voucher bytes, flag, Return_Reason
+QuotaKey = tuple[str, str, str]  # an authorized quota line: (AgencyCode, ExpFuncCode, ProCode)
+Line = tuple[str, ...]  # a classification a report sums by
 
 
 @dataclass
 class Payment:
     doc: VoucherDoc
     amount_fen: int
-    mode: str  # clearing, advance, defer
+    mode: str  # clearing, advance, defer, returned
     day: dt.date | None = None  # the day it was paid
     receipt: bytes | None = None
     filing: str | None = None
+    covered: bool = False  # not cleared on its day: made whole from the reserve at the close
+    urgent: bool = False  # cleared at once by its own urgent clearing request
+    returned: str | None = None  # returned unpaid: "<code>: <message>"
+    credited: bool = False  # its credit notice (7103) went out
+    serial: str = ""  # XAgentBusinessNo: the bank's own number for the payment
 
 
 @dataclass
 class Filing:
     clear_type: int
     amount_fen: int
+    payments: list[str]  # the keys of the payments it clears
+    clear_date: dt.date
     state: str = "pending"
 
 
@@ -97,23 +136,27 @@ class Bank:
     payments: dict[str, Payment] = field(default_factory=dict)  # by the original's voucher key
     filings: dict[str, Filing] = field(default_factory=dict)
     held_receipts: list[tuple[dt.date, bytes]] = field(default_factory=list)  # --late-receipts
+    quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
+    quota_notices: set[str] = field(default_factory=set)  # the 7101s granted
+    reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
     cursor: dt.datetime | None = None  # everything due up to here is done
     serial: int = 0
 
     # ---- time: the day's schedule, caught up to `now` -----------------------------------------
 
-    def on_time(self, now: dt.datetime) -> list[tuple[bytes, int]]:
-        """(voucher bytes, flag) to send for everything due up to `now`."""
-        out: list[tuple[bytes, int]] = []
+    def on_time(self, now: dt.datetime) -> list[Send]:
+        """What to send for everything due up to `now`."""
+        out: list[Send] = []
         if self.cursor is None:
             self.cursor = now
             return out
         day = self.cursor.date()
         while day <= now.date():
             if self.calendar.is_business_day(day):
-                for when, what in sorted([(REPLENISH, "replenish"), (OPEN, "open"), (LATE, "late"),
-                                          (FILING, "file"), (CLOSE, "close")]):
-                    t = at(day, when)
+                for t, what in sorted([(at(day, REPLENISH), "replenish"), (at(day, OPEN), "open"),
+                                       (at(day, REPORT), "report"), (at(day, LATE), "late"),
+                                       (at(day, FILING), "file"), (at(day, CUTOFF) - JUST_BEFORE, "file"),
+                                       (at(day, CLOSE), "close")]):
                     if self.cursor < t <= now:
                         self.cursor = t
                         out += self._event(what, t)
@@ -121,49 +164,69 @@ class Bank:
         self.cursor = max(self.cursor, now)
         return out
 
-    def _event(self, what: str, t: dt.datetime) -> list[tuple[bytes, int]]:
+    def _event(self, what: str, t: dt.datetime) -> list[Send]:
         if what == "open":
             return [r for p in self.payments.values() if p.mode == "defer" and p.day is None
                     for r in self._pay(p, t)]
         if what == "file":
-            due = [(k, p) for k, p in self.payments.items() if p.mode != "advance" and p.day == t.date() and not p.filing]
+            due = [(k, p) for k, p in self.payments.items()
+                   if p.mode in ("clearing", "defer") and p.day == t.date() and not p.filing and not p.covered]
             return self._file(due, 0, t.date(), t)
+        if what == "close":  # what no clearing request covers is made whole from the reserve
+            for p in self.payments.values():
+                if p.mode in ("clearing", "defer") and p.day == t.date() and not p.filing and not p.covered:
+                    p.covered = True
+                    self.reserve_fen -= p.amount_fen
+                    log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
+            return self._reserve_list(t.date())
         if what == "replenish":
-            due = [(k, p) for k, p in self.payments.items() if p.mode == "advance" and p.day is not None
+            due = [(k, p) for k, p in self.payments.items() if (p.mode == "advance" or p.covered) and p.day is not None
                    and not p.filing and replenishment_day(p.day, self.calendar) == t.date()]
             out = []
             for day in sorted({p.day for _, p in due if p.day is not None}):
                 out += self._file([(k, p) for k, p in due if p.day == day], 1, day, t)
             return out
+        if what == "report":
+            return self._reports(t.date())
         if what == "late":
             late = [r for d, r in self.held_receipts if d < t.date()]
             self.held_receipts = [(d, r) for d, r in self.held_receipts if d >= t.date()]
-            return [(r, 1) for r in late]
+            return [(r, 1, None) for r in late]
         return []
 
     # ---- deliveries --------------------------------------------------------------------------
 
-    def on_delivery(self, doc: VoucherDoc, flag: int, reason: str | None, now: dt.datetime) -> list[tuple[bytes, int]]:
+    def on_delivery(self, doc: VoucherDoc, flag: int, reason: str | None, now: dt.datetime) -> list[Send]:
         out = self.on_time(now)
         key = f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
         if flag == 0 and doc.vtcode in PAY_TYPE:
             known = self.payments.get(key)
-            if known is not None:  # delivered again (at least once): the same receipt again, if paid
-                return out + ([(known.receipt, 1)] if known.receipt and not self.late_receipts else [])
+            if known is not None:  # delivered again (at least once): the same receipt again, if there is one
+                late = self.late_receipts and known.returned is None
+                return out + ([(known.receipt, 1, known.returned)] if known.receipt and not late else [])
             if doc.get("PayBankCode") != self.code:
                 log(f"not ours: {key} is for bank {doc.get('PayBankCode')}")
                 return out
             amount = parse_fen(doc.get("PayAmt"))
+            returned = self.return_reason(doc)
             business = self.calendar.is_business_day(now.date())
-            if business and now.time() < FILING:
+            urgent = business and doc.get("UrgentFlag") == "1" and now < at(now.date(), URGENT_CUTOFF) - JUST_BEFORE
+            if returned is not None:
+                mode = "returned"
+            elif urgent or (business and now < at(now.date(), CUTOFF) - JUST_BEFORE):
                 mode = "clearing"
             elif business and now.time() < CLOSE and amount <= self.reserve_fen:
                 mode = "advance"
             else:
                 mode = "defer"
-            payment = Payment(doc, amount, mode)
+            payment = Payment(doc, amount, mode, urgent=urgent, returned=returned)
             self.payments[key] = payment
-            return out + (self._pay(payment, now) if mode != "defer" else [])
+            if returned is not None:
+                return out + self._return(payment, now)
+            out += self._pay(payment, now) if mode != "defer" else []
+            return out + (self._file([(key, payment)], 0, now.date(), now, urgent=True) if urgent else [])
+        if flag == 0 and doc.vtcode == "7101":
+            return out + self._quota_notice(doc, now)
         if flag == 1 and doc.vtcode == "2301":
             filing = self.filings.get(doc.get("VoucherNo"))
             if filing is None or filing.state != "pending":
@@ -172,38 +235,149 @@ class Bank:
                 filing.state = "accepted"
                 if filing.clear_type == 1:
                     self.reserve_fen += filing.amount_fen
-            else:
-                filing.state = "rejected"
-                log(f"clearing request {doc.get('VoucherNo')} refused: {reason}")
+                return out
+            filing.state = "rejected"
+            log(f"clearing request {doc.get('VoucherNo')} refused: {reason}")
+            return out + self._refile(doc.get("VoucherNo"), (reason or "").split(":", 1)[0].strip(), now)
+        if flag == 1 and doc.vtcode == "3501":
+            log(f"statement {doc.get('VoucherNo')} signed off: XCheckResult {doc.get('XCheckResult')}")
             return out
         log(f"not handled: VtCode {doc.vtcode} flag {flag}")
         return out
 
+    # ---- returns before payment and authorized quotas ----------------------------------------
+
+    def return_reason(self, doc: VoucherDoc) -> str | None:
+        """Why the voucher is returned unpaid ("<code>: <message>"), or None: the first rule broken.
+        An authorized payment within its unit's quota takes its share of it here."""
+        details = doc.details()
+        missing = [n for n in REQUIRED if not doc.get(n).strip()]
+        missing += [f"Detail[{i}]/ExpFuncCode" for i, d in enumerate(details, 1) if not d.get("ExpFuncCode", "").strip()]
+        if missing:
+            return f"voucher-incomplete: empty or missing: {', '.join(missing)}"
+        acct, name = doc.get("PayeeAcctNo"), doc.get("PayeeAcctName")
+        if doc.get("PayeeAcctBankNo") == self.code and acct not in ACCOUNTS:
+            return f"payee-account-unknown: PayeeAcctNo {acct} is not an account of bank {self.code}"
+        if doc.get("PayeeAcctBankNo") == self.code and ACCOUNTS[acct] != name:
+            return f"payee-name-mismatch: PayeeAcctName {name!r} is not the holder of account {acct}"
+        if doc.vtcode == "8202" and name == doc.get("AgencyName"):
+            return f"zba-to-own-account: the payee {name!r} is the paying unit itself"
+        if doc.vtcode == "8202":
+            taken = self._draw(doc.get("AgencyCode"), details)
+            if isinstance(taken, str):
+                return taken
+            for k, fen in taken.items():
+                self.quotas[k][1] += fen
+        return None
+
+    def _draw(self, agency: str, details: Iterable[Mapping[str, str]]) -> dict[QuotaKey, int] | str:
+        """What each quota line gives to pay these details, or why it cannot (nothing taken yet). A
+        detail with a ProCode draws on that line; without, on the unit's lines of its subject."""
+        taken: dict[QuotaKey, int] = {}
+        for d in details:
+            unit, subject, project = d.get("AgencyCode") or agency, d.get("ExpFuncCode", ""), d.get("ProCode", "")
+            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
+            lines = sorted(k for k in self.quotas if k[:2] == (unit, subject) and (not project or k[2] == project))
+            if not lines:
+                return f"no-unit-quota: no authorized quota for {where}"
+            want = left = parse_fen(d.get("PayAmt", ""))
+            for k in lines:
+                share = min(left, max(self.quotas[k][0] - self.quotas[k][1] - taken.get(k, 0), 0))
+                taken[k] = taken.get(k, 0) + share
+                left -= share
+            if left:
+                return (f"over-unit-quota: Detail PayAmt {fen_to_str(want)} exceeds the remaining authorized quota "
+                        f"{fen_to_str(want - left)} of {where}")
+        return taken
+
+    def _return(self, p: Payment, now: dt.datetime) -> list[Send]:
+        self.serial += 1
+        p.receipt = fill_receipt(p.doc, {"XPayDate": f"{now:%Y%m%d}", "XPayAmt": "0.00",
+                                         "XAgentBusinessNo": f"TP{self.code[-4:]}{now:%Y%m%d}{self.serial:08d}"})
+        log(f"returned unpaid: {p.doc.get('VoucherNo')}: {p.returned}")
+        return [(p.receipt, 1, p.returned)]
+
+    def _quota_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
+        """Confirm a 7101 and, the first time, add its lines and tell each unit (7102)."""
+        no = doc.get("VoucherNo")
+        if doc.get("PayBankCode") != self.code:
+            log(f"not ours: quota notice {no} is for bank {doc.get('PayBankCode')}")
+            return []
+        out: list[Send] = [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
+        if no in self.quota_notices:  # delivered again: confirmed again, counted once
+            return out
+        self.quota_notices.add(no)
+        units: dict[str, list[dict[str, str]]] = {}
+        for d in doc.details():
+            line = self.quotas.setdefault((d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
+                                          [0, 0])
+            line[0] += parse_fen(d.get("PayAmt", ""))
+            units.setdefault(d.get("AgencyCode", ""), []).append(d)
+        for i, (agency, lines) in enumerate(sorted(units.items()), start=1):
+            dz = f"DZ{no[-16:]}{i:04d}"
+            head = {"Id": f"V7102{dz}", "AdmDivCode": doc.get("AdmDivCode"), "StYear": str(now.year),
+                    "VouDate": f"{now:%Y%m%d}", "VoucherNo": dz, "FundTypeCode": doc.get("FundTypeCode"),
+                    "FundTypeName": doc.get("FundTypeName"), "AgencyCode": agency, "AgencyName": lines[0]["AgencyName"],
+                    "ArriveDate": f"{now:%Y%m%d}", "PayBankCode": self.code, "PayBankName": self.name,
+                    "OriVtCode": "7101", "OriVoucherNo": no,
+                    "PayAmt": fen_to_str(sum(parse_fen(d["PayAmt"]) for d in lines))}
+            rows = [{"Id": f"D{j:04d}", **{k: d.get(k, "") for k in ("ExpFuncCode", "ExpFuncName", "ProCode", "ProName",
+                                                                       "PayAmt")}} for j, d in enumerate(lines, 1)]
+            out.append((build_voucher("7102", head, rows), 0, None))
+        return out
+
     # ---- paying and clearing -----------------------------------------------------------------
 
-    def _pay(self, p: Payment, now: dt.datetime) -> list[tuple[bytes, int]]:
+    def _pay(self, p: Payment, now: dt.datetime) -> list[Send]:
         p.day = now.date()
         if p.mode == "advance":
             self.reserve_fen -= p.amount_fen
         self.serial += 1
+        p.serial = f"YH{self.code[-4:]}{p.day:%Y%m%d}{self.serial:08d}"
         paid_amt, paid_day = p.amount_fen, p.day
         if self.wrong_xfields:
             paid_amt, paid_day = p.amount_fen - 1, p.day + dt.timedelta(days=1)
         p.receipt = fill_receipt(p.doc, {"XPayDate": f"{paid_day:%Y%m%d}", "XPayAmt": fen_to_str(paid_amt),
-                                         "XAgentBusinessNo": f"YH{self.code[-4:]}{p.day:%Y%m%d}{self.serial:08d}"})
+                                         "XAgentBusinessNo": p.serial,
+                                         "XArriveDate": f"{self._arrival(now, p.doc.get('PayeeAcctBankNo')):%Y%m%d}"})
         if self.late_receipts:
             self.held_receipts.append((p.day, p.receipt))
             return []
-        return [(p.receipt, 1)]
+        return [(p.receipt, 1, None)]
+
+    def _arrival(self, paid_at: dt.datetime, payee_bank: str) -> dt.datetime:
+        """When the payee has the money (004 part 3 §8(3)). Bank codes: 3 digits the bank, 4 the city."""
+        if len(payee_bank) < 7 or payee_bank[:3] != self.code[:3]:  # through the clearing system (CNAPS)
+            return at(self.calendar.add_business_days(paid_at.date(), 1), paid_at.time())
+        return paid_at if payee_bank[3:7] == self.code[3:7] else paid_at + OTHER_CITY_LAG
+
+    def _refile(self, no: str, code: str, now: dt.datetime) -> list[Send]:
+        """A refused normal request: never sent again. Its payments go back to the unfiled; for
+        over-quota (two or more, before the cutoff) they are filed again at once in two halves of
+        about equal sums; otherwise the sweep files them again, or the close makes them whole."""
+        filing = self.filings[no]
+        mine = [(k, self.payments[k]) for k in filing.payments if self.payments[k].filing == no]
+        if filing.clear_type != 0:
+            return []  # a refused replenishment: a person must act; the reserve stays short
+        for _, p in mine:
+            p.filing = None
+        if code != "over-quota" or len(mine) < 2 or now >= at(now.date(), CUTOFF):
+            return []
+        halves: tuple[list[tuple[str, Payment]], list[tuple[str, Payment]]] = ([], [])
+        for k, p in sorted(mine, key=lambda kp: (-kp[1].amount_fen, kp[0])):
+            lighter = 0 if sum(x.amount_fen for _, x in halves[0]) <= sum(x.amount_fen for _, x in halves[1]) else 1
+            halves[lighter].append((k, p))
+        return self._file(halves[0], 0, filing.clear_date, now) + self._file(halves[1], 0, filing.clear_date, now)
 
     def _file(self, due: list[tuple[str, Payment]], clear_type: int, clear_date: dt.date,
-              now: dt.datetime) -> list[tuple[bytes, int]]:
-        groups: dict[tuple[str, str, str], list[Payment]] = {}
-        for _, p in due:
+              now: dt.datetime, *, urgent: bool = False) -> list[Send]:
+        groups: dict[tuple[str, str, str], list[tuple[str, Payment]]] = {}
+        for k, p in due:
             groups.setdefault((PAY_TYPE[p.doc.vtcode], p.doc.get("FundTypeCode"), p.doc.get("FundTypeName")),
-                              []).append(p)
-        out = []
-        for (pay_type, fund_code, fund_name), group in sorted(groups.items(), key=lambda g: g[0]):
+                              []).append((k, p))
+        out: list[Send] = []
+        for (pay_type, fund_code, fund_name), members in sorted(groups.items(), key=lambda g: g[0]):
+            group = [p for _, p in members]
             self.serial += 1
             no = f"HK{self.code[-4:]}{now:%Y%m%d}{self.serial:05d}"
             details = [{"Id": f"D{i:04d}", "VoucherNo": p.doc.get("VoucherNo"), "SupDepCode": p.doc.get("SupDepCode"),
@@ -217,13 +391,91 @@ class Bank:
             head = {"Id": f"V2301{no}", "AdmDivCode": group[0].doc.get("AdmDivCode"), "StYear": str(now.year),
                     "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                     "ClearDate": f"{clear_date:%Y%m%d}", "PayTypeCode": pay_type, "FundTypeCode": fund_code,
-                    "FundTypeName": fund_name, "UrgentFlag": "0", "ClearType": str(clear_type),
+                    "FundTypeName": fund_name, "UrgentFlag": "1" if urgent else "0", "ClearType": str(clear_type),
                     "PayAmt": fen_to_str(total)}
-            self.filings[no] = Filing(clear_type, total)
+            self.filings[no] = Filing(clear_type, total, [k for k, _ in members], clear_date)
             for p in group:
                 p.filing = no
-            out.append((build_voucher("2301", head, details), 0))
+            out.append((build_voucher("2301", head, details), 0, None))
         return out
+
+    # ---- what the bank tells the treasury after paying ---------------------------------------
+
+    def _reserve_list(self, day: dt.date) -> list[Send]:
+        """The day's clearing reserve detail list (7202): each payment the reserve paid (AdvanceType 0
+        paid after the cutoff, 1 made whole after a refused clearing), if any."""
+        paid = [p for p in self.payments.values() if p.day == day and (p.mode == "advance" or p.covered)
+                and p.doc.get("AgencyCode") and p.doc.get("PayAcctNo")]
+        if not paid:
+            return []
+        no = f"BY{self.code[-4:]}{day:%Y%m%d}0001"
+        head = {"Id": f"V7202{no}", "AdmDivCode": paid[0].doc.get("AdmDivCode"), "StYear": str(day.year),
+                "VouDate": f"{day:%Y%m%d}", "VoucherNo": no, "TransferDate": f"{day:%Y%m%d}", "PayBankCode": self.code,
+                "PayBankName": self.name, "AllNum": str(len(paid)), "PayAmt": fen_to_str(sum(p.amount_fen for p in paid))}
+        rows = [{"Id": f"D{i:05d}", "OriVtCode": p.doc.vtcode, "OriVoucherNo": p.doc.get("VoucherNo"),
+                 "AgencyCode": p.doc.get("AgencyCode"), "AgencyName": p.doc.get("AgencyName") or p.doc.get("AgencyCode"),
+                 "AcctNo": p.doc.get("PayAcctNo"), "AdvanceType": "1" if p.covered else "0",
+                 "PayAmt": fen_to_str(p.amount_fen)}
+                for i, p in enumerate(sorted(paid, key=lambda p: p.doc.get("VoucherNo")), start=1)]
+        return [(build_voucher("7202", head, rows), 0, None)]
+
+    def _reports(self, today: dt.date) -> list[Send]:
+        """Credit notices (7103) and daily reports (2206) of earlier days; on a new month, the last
+        month's report (4004) and statement (3501)."""
+        paid = [p for p in self.payments.values() if p.day is not None and p.day < today]
+        out = [self._credit_notice(p, today) for p in paid if p.doc.vtcode == "5201" and not p.credited]
+        days = sorted({f"{p.day:%Y%m%d}" for p in paid} - self.reported)
+        months = sorted({f"{p.day:%Y%m}" for p in paid if f"{p.day:%Y%m}" < f"{today:%Y%m}"} - self.reported)
+        for day in days:
+            self.reported.add(day)
+            out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, {"ReportDate": day},
+                                    [p for p in paid if f"{p.day:%Y%m%d}" == day],
+                                    ("PayTypeCode", "FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName",
+                                     "ExpFuncCode", "ExpFuncName")))
+        for month in months:
+            self.reported.add(month)
+            mine = [p for p in paid if f"{p.day:%Y%m}" == month]
+            first = dt.date(int(month[:4]), int(month[4:]), 1)
+            last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+            out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month}, mine,
+                                    ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
+                                     "ExpFuncCode", "ExpFuncName")))
+            out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today,
+                                    {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}, mine,
+                                    ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",
+                                     "ExpFuncCode", "ExpFuncName")))
+        return out
+
+    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str], paid: list[Payment],
+                by: tuple[str, ...]) -> Send:
+        """A report: the payments' details summed by the elements `by` (a detail's own, else its voucher's)."""
+        sums: dict[Line, int] = {}
+        for p in paid:
+            for d in p.doc.details() or [p.doc.head()]:
+                line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) for k in by)
+                sums[line] = sums.get(line, 0) + parse_fen(d.get("PayAmt", "0.00"))
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0].doc.get("AdmDivCode"), "StYear": str(today.year),
+                "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
+                "PayAmt": fen_to_str(sum(sums.values())), **extra}
+        rows = [{"Id": f"D{i:05d}", **dict(zip(by, line, strict=True)), "PayAmt": fen_to_str(fen)}
+                for i, (line, fen) in enumerate(sorted(sums.items()), start=1)]
+        return build_voucher(vtcode, head, rows), 0, None
+
+    def _credit_notice(self, p: Payment, today: dt.date) -> Send:
+        """The credit notice (7103) of a direct payment: the payee was credited on the day it was paid."""
+        assert p.day is not None
+        p.credited = True
+        d, no = p.doc, f"RZ{p.doc.get('VoucherNo')}"[:42]
+        head = {"Id": f"V7103{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(today.year),
+                "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
+                "PayAmt": fen_to_str(p.amount_fen), "OriVtCode": "5201", "OriVoucherNo": d.get("VoucherNo"),
+                "OriVouDate": d.get("VouDate"), "CreditDate": f"{p.day:%Y%m%d}",
+                **{k: d.get(k) for k in ("FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName", "PayeeAcctNo",
+                                         "PayeeAcctName", "PayeeAcctBankName")},
+                "AgentBusinessNo": p.serial}
+        rows = [{"Id": f"D{i:04d}", "ExpFuncCode": x.get("ExpFuncCode", ""), "ExpFuncName": x.get("ExpFuncName", ""),
+                 "PayAmt": x.get("PayAmt", "")} for i, x in enumerate(d.details() or [d.head()], start=1)]
+        return build_voucher("7103", head, rows), 0, None
 
 
 def log(text: str) -> None:
@@ -237,10 +489,10 @@ class Runner:
         self.bank, self.client, self.signer = bank, client, signer
         self.lock = asyncio.Lock()
 
-    async def send(self, vouchers: list[tuple[bytes, int]]) -> None:
+    async def send(self, vouchers: list[Send]) -> None:
         for i in range(0, len(vouchers), SEND_BATCH_MAX):
-            bodies = [seal_as_role(voucher_body(v, flag=flag), self.signer, "bank")
-                      for v, flag in vouchers[i:i + SEND_BATCH_MAX]]
+            bodies = [seal_as_role(voucher_body(v, flag=flag, return_reason=reason), self.signer, "bank")
+                      for v, flag, reason in vouchers[i:i + SEND_BATCH_MAX]]
             for r in await self.client.send(encode_envelope(bodies)):
                 if not r.ok:
                     log(f"refused {r.voucher}: {r.code}: {r.message}")
@@ -262,7 +514,7 @@ class Runner:
                 continue
             async with self.lock:
                 now = dt.datetime.fromisoformat((await self.client.clock())["now"])
-                out: list[tuple[bytes, int]] = []
+                out: list[Send] = []
                 for item in items:
                     [body] = parse_envelope(item.envelope).bodies
                     out += self.bank.on_delivery(parse_voucher(body.voucher), body.flag, body.return_reason, now)

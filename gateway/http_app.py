@@ -382,17 +382,21 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
         return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after and "
                       "wait" if unknown else "a query parameter is given more than once")
     waiting: dict[str, tuple[dt.datetime, asyncio.Event]] = request.app[CLOCK_WAITING_KEY]
+    # Both are checked whenever given, `wait` even without `after` (the spec bounds it either way).
+    try:
+        wait = float(request.query.get("wait", "0"))
+    except ValueError:
+        wait = math.nan
+    if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
+        return _error(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
     if "after" in request.query:
         try:
-            after = dt.datetime.fromisoformat(request.query["after"])
-            wait = float(request.query.get("wait", "0"))
+            after: dt.datetime | None = dt.datetime.fromisoformat(request.query["after"])
         except ValueError:
-            after, wait = None, math.nan
+            after = None
         if after is None or after.tzinfo is None:
             return _error(400, "bad-request", "after must be an ISO time with a UTC offset, e.g. "
                           "2026-03-16T16:01:00+08:00")
-        if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
-            return _error(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
         if wait > 0 and clock.now() <= after:
             changed = asyncio.Event()  # set by a move of the clock, or by the server shutting down
             unsubscribe = clock.on_change(lambda _now: changed.set())

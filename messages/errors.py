@@ -76,6 +76,8 @@ CODES: dict[str, str] = {
     "timeout": "the client SDK got no answer from the gateway within its send timeout",
     "http-error": "the client SDK got an HTTP error whose body is not the gateway's JSON error shape (a proxy?)",
     "closed": "the client SDK's transport was closed while a request still waited for its answer",
+    "not-implemented": "the client SDK's transport does not offer this call (the clock and message status are "
+                       "read over HTTP only, not over MQTT or the in-process bus)",
     "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",
     # business clock and clearing
     "after-cutoff": "received after the clearing cutoff",
@@ -93,6 +95,24 @@ CODES: dict[str, str] = {
     "below-clearing-floor": "the movement would take the bank's clearing account at the central bank below the "
                             "floor the rules allow (PbocConfig clearing floors, 0 by default)",
     "zero-balance-not-zero": "a zero-balance account does not stand at zero at the day's close",
+    # agent bank: returns before payment (退票, 003 §52, 004 part 3 §8(5), §9(9)) and its own clearing work
+    "no-unit-quota": "an authorized payment (8202) names a unit, budget subject or project for which the bank "
+                     "holds no authorized quota (no 7101 line): returned unpaid",
+    "over-unit-quota": "an authorized payment (8202) exceeds the unit's remaining authorized quota for that budget "
+                       "subject and project (004 part 3 §13(3)): returned unpaid",
+    "voucher-incomplete": "a payment voucher lacks an element the bank needs to pay (payee account, name, bank, "
+                          "unit, budget subject): returned unpaid",
+    "payee-account-unknown": "the payee account is said to be held at this bank, which has no such account: "
+                             "returned unpaid",
+    "payee-name-mismatch": "the payee account is held at this bank under another name than PayeeAcctName: "
+                           "returned unpaid",
+    "zba-to-own-account": "an authorized payment would move money from the unit's zero-balance account to the "
+                          "unit's own account (003 §15): returned unpaid",
+    "clearing-escalated": "a day's payments could not be cleared with the central bank (refused and not fixable "
+                          "by splitting or re-filing): the zero-balance account was made whole from the clearing "
+                          "reserve and the case needs a person",
+    "quota-notice-invalid": "an authorized quota notice (7101) is not for this bank, or its lines repeat a "
+                            "(unit, subject, project)",
     "calendar-out-of-range": "the business calendar does not know that date",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
     "scenario-invalid": "a scenario file breaks docs/scenario.schema.json or names something it does not define",

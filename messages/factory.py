@@ -14,7 +14,8 @@ from messages.dates import format_ymd
 from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
-__all__ = ["UNITS", "payment_voucher", "quota_notice", "split_fen"]
+__all__ = ["DEFAULT_PROJECT", "SUBJECTS", "UNITS", "authorized_quota_notice", "payment_voucher", "quota_notice",
+           "split_fen"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -25,6 +26,11 @@ UNITS: tuple[tuple[str, str, str, str], ...] = (
 )
 _SUBJECTS = (("2050203", "初中教育", "30201", "办公费"), ("2100201", "综合医院", "30213", "维修（护）费"),
              ("2140104", "公路建设", "31002", "办公设备购置"))
+# (ExpFuncCode, ExpFuncName): the budget subjects payment vouchers are drawn from.
+SUBJECTS: tuple[tuple[str, str], ...] = tuple((f, n) for f, n, _, _ in _SUBJECTS)
+# (ProCode, ProName): the project of a quota line when none is named (a payment detail without
+# ProCode draws on any project of its subject).
+DEFAULT_PROJECT = ("99010026A0000", "示例通用项目")
 
 
 def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
@@ -39,10 +45,15 @@ def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
 def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,
                     adm_div_code: str = "990100", vtcode: str = "5201", details: int = 2,
                     rng: random.Random | None = None, encoding: str = "UTF-8",
-                    fund_type_code: str = "1") -> bytes:
-    """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher."""
+                    fund_type_code: str = "1", subject: tuple[str, str] | None = None,
+                    project: tuple[str, str] | None = None, urgent: bool = False,
+                    unit: tuple[str, str, str, str] | None = None) -> bytes:
+    """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher. `subject`
+    (ExpFuncCode, ExpFuncName) / `project` (ProCode, ProName): every detail's, instead of drawn
+    ones / none; `urgent`: UrgentFlag 1 (特别紧急); `unit`: the budget unit (one of `UNITS`), instead of
+    the first draw. Without them the bytes are as before."""
     rng = rng or random.Random(voucher_no)
-    sup_code, sup_name, agency_code, agency_name = rng.choice(UNITS)
+    sup_code, sup_name, agency_code, agency_name = unit if unit is not None else rng.choice(UNITS)
     amounts = split_fen(amount_fen, min(details, amount_fen), rng)
     head = {
         "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
@@ -53,14 +64,19 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
         "PayeeAcctBankName": "示例银行城东支行", "PayeeAcctBankNo": "999100000027",
         "PayAcctNo": f"999{rng.randrange(10**13):013d}", "PayAcctName": f"{agency_name}零余额账户",
         "PayAcctBankName": "示例银行示例市分行", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
-        "PaySummaryCode": "01", "PaySummaryName": "办公用品采购", "PayAmt": fen_to_str(amount_fen),
+        "PaySummaryCode": "01", "PaySummaryName": "办公用品采购", **({"UrgentFlag": "1"} if urgent else {}),
+        "PayAmt": fen_to_str(amount_fen),
     }
     lines = []
     for index, fen in enumerate(amounts, start=1):
         func, func_name, eco, eco_name = rng.choice(_SUBJECTS)
+        if subject is not None:
+            func, func_name = subject
         lines.append({"Id": f"D{index:04d}", "VoucherBillId": head["Id"], "AgencyCode": agency_code,
                       "AgencyName": agency_name, "ExpFuncCode": func, "ExpFuncName": func_name,
-                      "ExpEcoCode": eco, "ExpEcoName": eco_name, "PayAmt": fen_to_str(fen)})
+                      "ExpEcoCode": eco, "ExpEcoName": eco_name,
+                      **({"ProCode": project[0], "ProName": project[1]} if project else {}),
+                      "PayAmt": fen_to_str(fen)})
     return build_voucher(vtcode, head, lines, encoding=encoding)
 
 
@@ -80,3 +96,21 @@ def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
     lines = [{"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
              for i, (code, name, fen) in enumerate(amounts_by_unit, start=1)]
     return build_voucher(vtcode, head, lines)
+
+
+def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,
+                            lines: Sequence[tuple[str, str, str, str, str, str, int]],
+                            adm_div_code: str = "990100", fund_type_code: str = "1") -> bytes:
+    """An authorized quota notice (7101, PayTypeCode 12): one detail per line (AgencyCode, AgencyName,
+    ExpFuncCode, ExpFuncName, ProCode, ProName, fen)."""
+    total = sum(line[6] for line in lines)
+    head = {
+        "Id": f"V7101{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
+        "FundTypeName": "一般公共预算资金", "PayTypeCode": "12", "PayBankCode": pay_bank_code,
+        "PayBankName": "示例银行示例市分行", "QuotaMonth": f"{vou_date:%Y%m}", "PayAmt": fen_to_str(total),
+    }
+    details = [{"Id": f"D{i:04d}", "AgencyCode": agency, "AgencyName": agency_name, "ExpFuncCode": func,
+                "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
+               for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
+    return build_voucher("7101", head, details)

@@ -7,7 +7,12 @@ take plain mappings and emit elements in the order the type's XSD demands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -18,27 +23,38 @@ from messages.money import parse_fen
 from messages.schema import element_order
 from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
 
-__all__ = ["VoucherDoc", "build_voucher", "fill_receipt", "parse_voucher"]
+__all__ = ["HANDOVER_MAX", "VoucherDoc", "build_voucher", "fill_receipt", "hand_over", "parse_handover",
+           "parse_voucher"]
+
+# Parsed vouchers a hand-over (`parse_handover`) keeps at most, the oldest dropped first: the
+# vouchers admitted and not yet delivered in one simulated instant. The busiest slot of a
+# 100,000-voucher day sends ~1,200 payments, and their ~1,200 receipts follow before all are
+# delivered; a parsed voucher is ~20 KB in libxml2, so the bound caps it at ~80 MB.
+HANDOVER_MAX = 4096
 
 
 class VoucherDoc:
     """A parsed voucher: its exact bytes and the tree parsed once from them (read-only)."""
 
-    __slots__ = ("_fields", "data", "encoding", "root")
+    __slots__ = ("_details", "_fields", "data", "encoding", "root")
 
     def __init__(self, data: bytes, root: etree._Element, encoding: str) -> None:
         self.data, self.root, self.encoding = data, root, encoding
         self._fields: dict[str, str] | None = None
+        self._details: list[list[tuple[Any, str]]] | None = None
 
     def __repr__(self) -> str:
         return f"VoucherDoc({self.get('VtCode')}/{self.get('VoucherNo')}, {len(self.data)} bytes)"
 
     def get(self, name: str, default: str = "") -> str:
         """A head element's text, stripped. The head is read into a dict on first use: the
-        pipeline asks for a dozen fields of every voucher, and findtext walks the children."""
+        pipeline asks for a dozen fields of every voucher, and findtext walks the children.
+        The texts are interned: a core keeps some of them for every voucher of a day (codes,
+        names, dates), and one string per distinct value is what keeps that flat."""
         fields = self._fields
         if fields is None:
-            fields = self._fields = {c.tag: (c.text or "").strip() for c in self.root if isinstance(c.tag, str)}
+            fields = self._fields = {c.tag: sys.intern((c.text or "").strip())
+                                     for c in self.root if isinstance(c.tag, str)}
         return fields.get(name, default)
 
     @property
@@ -49,19 +65,61 @@ class VoucherDoc:
         return parse_fen(self.get(name), path=f"/Voucher/{name}")
 
     def details(self) -> list[dict[str, str]]:
-        return [{child.tag: (child.text or "").strip() for child in detail}
-                for detail in self.root.iterfind("DetailList/Detail")]
+        """The Detail lines, new dicts on every call (a caller may change its copy); the tree is
+        walked once (a bank reads a payment's details several times)."""
+        lines = self._details
+        if lines is None:
+            lines = self._details = [[(child.tag, (child.text or "").strip()) for child in detail]
+                                     for detail in self.root.iterfind("DetailList/Detail")]
+        return [dict(line) for line in lines]
 
     def head(self) -> dict[str, str]:
         return {child.tag: (child.text or "").strip() for child in self.root if child.tag != "DetailList"}
 
 
+_handover = threading.local()  # .docs: OrderedDict[(bytes, Limits), VoucherDoc] while a hand-over is on
+
+
+@contextmanager
+def parse_handover(max_docs: int = HANDOVER_MAX) -> Iterator[None]:
+    """Within the block, on this thread, a voucher offered (`hand_over`) is handed to the next
+    parse of the very same bytes under the same limits, which takes it (and drops it) instead of
+    parsing again.
+
+    For one process holding both ends of a hop: the in-process gateway offers each voucher it
+    checked (`messages.validate.check_body`), and a simulated recipient parsing the delivery
+    takes it. The bytes are equal, so the tree is what a parse would give: every check of the
+    hardened parse ran on exactly these bytes. Only parsed vouchers are offered (a refusal is
+    raised again by a new parse). Off unless asked for: a gateway whose recipients are other
+    processes would only fill it. Trees stay on their thread."""
+    previous = getattr(_handover, "docs", None), getattr(_handover, "max", max_docs)
+    _handover.docs, _handover.max = OrderedDict(), max_docs
+    try:
+        yield
+    finally:
+        _handover.docs, _handover.max = previous
+
+
 def parse_voucher(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> VoucherDoc:
+    docs: OrderedDict[tuple[bytes, Limits], VoucherDoc] | None = getattr(_handover, "docs", None)
+    if docs is not None:
+        kept = docs.pop((data, limits), None)
+        if kept is not None:
+            return kept
     root = parse_xml(data, bytes_max=limits.voucher_bytes_max, depth_max=limits.depth_max, what="voucher")
     if root.tag != "Voucher":
         raise InputError("xsd-invalid", f"root element is <{root.tag}>, expected <Voucher>",
                          line=root.sourceline, path=f"/{root.tag}")
     return VoucherDoc(data, root, declared_encoding(data).upper())
+
+
+def hand_over(doc: VoucherDoc, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Offer a voucher parsed under `limits` to the next parse of its bytes (when a hand-over is on)."""
+    docs: OrderedDict[tuple[bytes, Limits], VoucherDoc] | None = getattr(_handover, "docs", None)
+    if docs is not None:
+        docs[(doc.data, limits)] = doc
+        while len(docs) > _handover.max:
+            docs.popitem(last=False)
 
 
 def _codec(encoding: str) -> str:

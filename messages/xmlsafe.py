@@ -154,18 +154,20 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
     """
     if len(data) > bytes_max:
         raise InputError("xml-too-large", f"{what} is {len(data)} bytes; the limit is {bytes_max}", line=1, path="/")
-    if not data.strip():
+    if not data or data.isspace():  # (no copy of the input, unlike `not data.strip()`)
         raise InputError("xml-malformed", f"{what} is empty", line=1, path="/")
     _refuse_wide(data, what)
     encoding = declared_encoding(data)
-    if encoding.lower() not in _ACCEPTED_ENCODINGS:
+    lowered = encoding.lower()
+    if lowered not in _ACCEPTED_ENCODINGS:
         raise InputError("xml-bad-encoding",
                          f"{what} declares encoding {encoding!r}; only UTF-8 and GBK are accepted", line=1, path="/")
-    if data.startswith(_UTF8_BOM) and encoding.lower() not in ("utf-8", "utf8"):
+    if data.startswith(_UTF8_BOM) and lowered not in ("utf-8", "utf8"):
         raise InputError("xml-bad-encoding", f"{what} starts with a UTF-8 byte-order mark but declares "
                          f"{encoding!r}", line=1, path="/")
-    if encoding.lower() in ("utf-8", "utf8"):
+    if lowered in ("utf-8", "utf8") and not data.isascii():
         # libxml2 repairs some invalid sequences silently; a wrong declaration must be refused.
+        # (ASCII is UTF-8: an envelope, all base64, needs no decode, which would copy it.)
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -14,9 +14,10 @@ evaluated by `runner.expectations.evaluate`, the reports are the same JUnit and 
 
 **Driving the clock.** The runner moves the gateway's simulated clock with `POST /v1/clock`,
 never back, stopping at: every step of the scenario (and the auto quota notices, and each
-business day's close), every wake-up the simulated cores ask for, and a grid every `tick` (15
-minutes by default) from 08:00 to the bank's close on business days, plus `wakes` (times of day
-the system under test acts at, if they are not on the grid). The system under test takes its
+business day's close), every wake-up the simulated cores ask for, the last instant before each
+cutoff and deadline of the clock configuration (`DEADLINES`) on business days, and a grid every
+`tick` (15 minutes by default) from 08:00 to the bank's close on business days, plus `wakes`
+(times of day the system under test acts at, if they are not on the grid). The system under test takes its
 business time from the gateway (`GET /v1/clock`), so it sees time pass in these steps.
 
 **Waiting for a real system (the one place real time is waited on).** After each move and each
@@ -57,33 +58,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
+import structlog
+
 from business_time.clock import at, next_cutoffs, to_local
+from client import ClientError
 from messages.money import fen_to_str, parse_fen
 from runner.expectations import evaluate
 from runner.observed import ClearingSeen, InvariantSeen, Observed, PaymentSeen, SentVoucher, Verdict
 from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import Expectation, Scenario
-from runner.scenario_run import RESERVE_FEN, UnsupportedError, _Action, _NullCore, _Run
+from runner.scenario_run import (
+    StepError,
+    UnsupportedError,
+    _Action,
+    _Run,
+)
 
-__all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
+__all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_STARTUP_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
            "run_conformance"]
 
+log = structlog.get_logger("tgw.conformance")
+
 DEFAULT_PATIENCE_S = 10.0  # real seconds a real system gets to answer one move of the clock
+DEFAULT_STARTUP_S = 30.0  # real seconds it gets to come up and wait on the clock before the run starts
 DEFAULT_TICK = dt.timedelta(minutes=15)  # the clock's grid on business days
 GRID_FROM = dt.time(8, 0)  # the grid runs from here to the bank's close on each business day
 SETTLE_POLL_S = 0.01  # how often the runner looks again while the system under test is busy
 UNRESPONSIVE_MAX = 3  # moves in a row without the system catching up before the run gives up
+# The clock configuration's cutoffs and deadlines: the runner stops JUST_BEFORE each on every business day.
+DEADLINES = ("replenishment_window_end", "next_morning_payment_deadline", "receipts_deadline", "clearing_cutoff",
+             "urgent_cutoff", "bank_system_close")
+JUST_BEFORE = dt.timedelta(microseconds=1)
 BANK_PARAMETERS = ("reserve_fen", "filing_time", "open_time", "replenish_time")
 INBOX_PAGE = 100  # deliveries one simulated participant reads per request (the gateway's default page)
 
 
 @dataclass(frozen=True, slots=True)
 class ConformanceOptions:
-    external: str  # the scenario's name of the system under test: a bank id or "treasury"
+    external: str  # the scenario's name of the system under test: a bank id (treasury, pboc: not yet)
     url: str  # the running gateway
     world: Path  # the world the gateway runs with (participants.yaml, keys/, secrets.json)
     patience_s: float = DEFAULT_PATIENCE_S
+    startup_s: float = DEFAULT_STARTUP_S
     quiet_s: float | None = None  # None: the system waits on GET /v1/clock?after=... (see the module doc)
     tick: dt.timedelta | None = DEFAULT_TICK
     wakes: tuple[dt.time, ...] = ()
@@ -133,9 +151,10 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     others = [x for x in s.world.external if x != external]
     if others:
         return f"the scenario marks {', '.join(others)} external; run it with --external {others[0]}", []
-    if s.world.treasury_profile == "generated":
-        return "a generated treasury is not wired yet", []
     for step in s.steps:
+        if step.action == "fault":
+            return (f"line {step.line}: delivery faults are injected by the simulation engine between the gateway and "
+                    "a simulated participant; a real gateway has no such hook"), []
         for spec in step.sends:
             if spec.sender == external:
                 return (f"line {spec.line or step.line}: the scenario scripts what {external} sends; {external} is "
@@ -144,12 +163,16 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
             return f"line {step.line}: the scenario takes {external} {step.action}; a real system is not switched", []
         if external == "treasury" and step.action in ("quota", "send", "batch"):
             return f"line {step.line}: the scenario scripts the treasury's {step.action}; the treasury is external", []
-    if external != "treasury":
-        bank = s.world.bank(external)
-        own = [k.removesuffix("_fen") for k in BANK_PARAMETERS if getattr(bank, k) is not None]
-        if own:
-            return (f"the scenario sets {external}'s own {', '.join(own)}; a real system has its own (run it in "
-                    "simulated mode)"), []
+    if external == "treasury":
+        return ("the treasury as the system under test is not supported yet: the scenario format states what the "
+                "treasury sends, not what to expect of it"), []
+    bank = s.world.bank(external)
+    own = [k.removesuffix("_fen") for k in BANK_PARAMETERS if getattr(bank, k) is not None]
+    own += ["behaviour profile"] if bank.profile not in ("standard", "external", "prompt") or bank.params else []
+    own += ["payee returns (the payee's bank sends money back: an event outside the gateway)"] if bank.returns else []
+    if own:
+        return (f"the scenario sets {external}'s own {', '.join(own)}; a real system has its own (run it in "
+                "simulated mode)"), []
     if world is not None:
         registry = {p.id: p for p in world.participants.values()}
         for bank in s.world.banks:
@@ -161,8 +184,9 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     for e in s.expectations:
         if e.kind == "balance" and e.params.get("owner") == external:
             skipped.append((e, f"the books of {external} are its own: conformance mode sees only what it sends"))
-        elif external == "treasury" and e.kind == "receipt":
-            skipped.append((e, "receipts go to the treasury, which is the system under test"))
+        elif e.kind in ("scorecard", "refund", "refused") and e.params.get("bank") == external:
+            skipped.append((e, f"the {e.kind} of {external} is drawn from a simulated bank's own records; conformance "
+                               "mode does not score a real system yet"))
     return None, skipped
 
 
@@ -177,19 +201,21 @@ async def run_conformance(s: Scenario, root: Path, opts: ConformanceOptions, *, 
     skip, skipped = applicability(s, opts.external, world)
     if skip is not None:
         return RunResult(s, None, (), time.monotonic() - started, skipped=skip)
-    if any(st.action == "fault" for st in s.steps):
-        return RunResult(s, None, (), time.monotonic() - started, "unsupported: delivery faults are not wired yet")
-    root.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     run = _ConformanceRun(s, root, s.world.seed if seed is None else seed, progress, opts, world)
     try:
         observed = await run.play()
     except _Skip as exc:
         return RunResult(s, None, (), time.monotonic() - started, skipped=str(exc), notes=tuple(run.notes))
-    except (UnsupportedError, _Unresponsive) as exc:
-        return RunResult(s, None, (), time.monotonic() - started, f"unsupported: {exc}"
-                         if isinstance(exc, UnsupportedError) else str(exc), notes=tuple(run.notes))
-    except OSError as exc:  # the gateway went away (aiohttp's connection errors are OSErrors)
+    except (UnsupportedError, StepError, _Unresponsive) as exc:
+        what = {UnsupportedError: "unsupported: ", StepError: "step failed: "}.get(type(exc), "")
+        return RunResult(s, None, (), time.monotonic() - started, f"{what}{exc}", notes=tuple(run.notes))
+    except (OSError, aiohttp.ClientError, ClientError) as exc:  # the gateway went away, or refused the runner
         return RunResult(s, None, (), time.monotonic() - started, f"the gateway at {opts.url}: {exc}",
+                         notes=tuple(run.notes))
+    except Exception as exc:
+        log.exception("conformance.run_failed", scenario=s.name)
+        return RunResult(s, None, (), time.monotonic() - started, f"the run failed: {type(exc).__name__}: {exc}",
                          notes=tuple(run.notes))
     left_out = {e.index for e, _ in skipped}
     outcomes = tuple(evaluate([e for e in s.expectations if e.index not in left_out], observed))
@@ -256,16 +282,9 @@ class _ConformanceRun(_Run):
     # -- the world -----------------------------------------------------------------------------
 
     async def play(self) -> Observed:
-        from bank_sim.core import BankConfig, BankCore
-        from bank_sim.shell import BankShell
         from business_time.calendar import BusinessCalendar
         from client import GatewayClient
-        from ledger.store import Ledger
-        from pboc_sim.core import PbocConfig, PbocCore
-        from pboc_sim.shell import PbocShell
         from sim.clock import SimClock
-        from sim.shell import SimShell
-        from storage.db import open_database
 
         s, world, opts = self.s, self.world, self.opts
         self.calendar = BusinessCalendar.default()
@@ -307,46 +326,18 @@ class _ConformanceRun(_Run):
             await self._settle(first=True)
             await self._move(s.world.start)
 
-            self.ledgers = {}
-            owners = [world.pboc.id, *(b.id for b in s.world.banks if b.id != self.ext)]
-            for owner in owners:
-                db = await open_database(str(self.root / f"ledger-{owner}.db"))
-                dbs.append(db)
-                self.ledgers[owner] = await Ledger.open(db)
-            self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen),
-                                  self.calendar, cc)
-            self.bcores = {}
-            for b in s.world.banks:
-                if b.id == self.ext:
-                    continue
-                extra = {k: getattr(b, k) for k in ("filing_time", "open_time", "replenish_time") if getattr(b, k)}
-                self.bcores[b.id] = BankCore(b.code, BankConfig(
-                    bank_name=b.name, adm_div_code=world.adm_div_code,
-                    reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen, **extra), self.calendar, cc)
+            await self._build_players(dbs, external=self.ext)  # the same cores as simulated mode
             for pid, client in self.clients.items():
                 self._tap(pid, client)
                 self._tap_external(pid, client)
-            self.tcore = _NullCore()
-            shells: list[Any] = []
-            if self.ext != "treasury":
-                shells.append(SimShell(self.tcore, self.clients[world.treasury.id], None,
-                                       world.signer(world.treasury.id), "treasury", clock))
-            shells.append(PbocShell(self.pcore, self.clients[world.pboc.id], self.ledgers[world.pboc.id],
-                                    world.signer(world.pboc.id), clock))
-            self.bshells = {bid: BankShell(core, self.clients[bid], self.ledgers[bid], world.signer(bid), clock)
-                            for bid, core in self.bcores.items()}
-            self.shells = [*shells, *self.bshells.values()]
+            self.shells = self._player_shells()
             for shell in self.shells:
                 await shell.start()
             await self._drain()
             for shell in self.shells:
                 await shell.tick(clock.now())
             await self._settle()
-            for action in self._timeline():
-                await self._run_until(action.at)
-                await self._do(action, None)
-                await self._settle()
-            await self._run_until(s.end)
+            await self._play_timeline(self._run_until, self._settle, None)
             observed = await self._observe()
             return self._with_external(observed)
         finally:
@@ -362,15 +353,17 @@ class _ConformanceRun(_Run):
         s, opts = self.s, self.opts
         close = s.world.clock.bank_system_close
         day = s.world.start.date()
-        while day <= s.end.date():
+        while day <= self.end.date():
             if self.calendar.is_business_day(day):
                 times = [at(day, w) for w in opts.wakes]
+                # the last instant before each cutoff and deadline: a system acts just in time there
+                times += [at(day, getattr(s.world.clock, name)) - JUST_BEFORE for name in DEADLINES]
                 if opts.tick is not None and opts.tick > dt.timedelta(0):
                     t = at(day, GRID_FROM)
                     while t <= at(day, close):
                         times.append(t)
                         t += opts.tick
-                actions += [_Action(t, 0, "tick") for t in times if s.world.start < t <= s.end]
+                actions += [_Action(t, 0, "tick") for t in times if s.world.start < t <= self.end]
             day += dt.timedelta(days=1)
         return sorted(actions)
 
@@ -436,7 +429,8 @@ class _ConformanceRun(_Run):
     async def _settle(self, *, first: bool = False) -> None:
         """Until the system under test has caught up and the simulated participants are done, or
         `patience_s` real seconds have passed."""
-        deadline = time.monotonic() + self.opts.patience_s
+        patience = self.opts.startup_s if first else self.opts.patience_s
+        deadline = time.monotonic() + patience
         while True:
             pending = await self._pending()
             caught_up = await self._caught_up()
@@ -457,7 +451,7 @@ class _ConformanceRun(_Run):
                        else f"still sending after {self.opts.quiet_s} s")
         if first:
             raise _Unresponsive(f"{self.ext} ({self.ext_id}) did not catch up with the gateway's clock at {now} within "
-                                f"{self.opts.patience_s:g} s: {', '.join(why)}. Is it running, connected to "
+                                f"{patience:g} s: {', '.join(why)}. Is it running, connected to "
                                 f"{self.opts.url}, and waiting on GET /v1/clock?after=...? (A system that does not "
                                 "wait on the clock: --quiet-window SECONDS.)")
         self.notes.append(f"{now}: {self.ext} had not caught up after {self.opts.patience_s:g} s ({', '.join(why)})")
@@ -531,8 +525,6 @@ class _ConformanceRun(_Run):
 
     def _with_external(self, o: Observed) -> Observed:
         """The simulated mode's record, plus what the system under test did as its messages show."""
-        if self.ext == "treasury":
-            return o
         ext, code = self.ext, self.s.world.bank(self.ext).code
         sent_at = {v.voucher_no: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0}
         receipts = [r for r in o.receipts if r.sender == ext and r.vtcode in ("5201", "8202")]
@@ -542,17 +534,22 @@ class _ConformanceRun(_Run):
                 day = _ymd(r.fields.get("XPayDate", "")) or r.received_at.date()
                 paid[r.voucher_no] = (r.vtcode, _fen(r.fields.get("XPayAmt")), day, r.received_at)
         # which payments each clearing request covers: its Detail/VoucherNo, else by pay type and
-        # day, the receipts that arrived before it was filed (see docs/conformance.md)
-        covered: dict[str, str] = {}
+        # day, the receipts that arrived before it was filed (see docs/conformance.md). A payment's
+        # own filing: the accepted request that covers it, else the last one still pending; one
+        # whose every request was refused is in none (the bank may not give up on it quietly).
+        seen: set[str] = set()
         for f in sorted(self.filings.values(), key=lambda f: f.filed_at):
             if f.listed:
-                f.payments = [no for no in f.listed]
+                f.payments = list(f.listed)
             else:
                 pay = {"11": "5201", "12": "8202"}.get(f.pay_type)
                 f.payments = [no for no, (vt, _, day, got) in paid.items()
-                              if vt == pay and day == f.clear_date and got <= f.filed_at and no not in covered]
-            for no in f.payments:
-                covered.setdefault(no, f.voucher_no)
+                              if vt == pay and day == f.clear_date and got <= f.filed_at and no not in seen]
+            seen.update(f.payments)
+        covered: dict[str, str] = {}
+        for f in sorted(self.filings.values(), key=lambda f: (f.state == "accepted", f.filed_at)):
+            if f.state != "rejected":
+                covered.update(dict.fromkeys(f.payments, f.voucher_no))
         by_no = self.filings
         payments = []
         for no, (vt, fen, day, got) in paid.items():

@@ -20,16 +20,37 @@ one voucher; exit 0 only if every invariant held.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "START_HOUR", "DemoWorld", "build_world", "simulate"]
+__all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "simulate",
+           "world_scale"]
 
 OPENING_TSA_FEN = 500_000_000_00  # 500 million yuan in the treasury single account
 RESERVE_FEN = 20_000_000_00  # each bank's clearing reserve
+# The two above are sized for 10,000 vouchers (at most 50,000 yuan each, ~25,000 on average): a
+# larger run scales them (`world_scale`), so the TSA covers every day's payments and each reserve
+# its bank's late ones, and a big run exercises the normal path rather than an exhausted TSA
+# refusing every clearing from mid-day on. Runs of up to 10,000 vouchers are unchanged.
+SCALE_VOUCHERS = 10_000
+# The simulators' own databases (ledger, core state and input log): SQLite WAL with
+# synchronous=NORMAL, which keeps every commit through a crash of the process (what the shells'
+# restart protocol and tests/test_sim_restart.py rely on) but may lose the last commits on a power
+# loss. Enough for a simulated world: a power loss ends the run anyway (the gateway's journal,
+# FULL, might then hold acks of batches a simulator lost), and a run is replayed from its seed.
+# It saves an fsync per simulator batch. The gateway's journal stays FULL.
+SIM_DB_SYNCHRONOUS = "NORMAL"
+# The cyclic collector's thresholds during a run (see `simulate`); CPython's are (700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def world_scale(vouchers: int) -> int:
+    """How many times OPENING_TSA_FEN (for all the run's vouchers) or RESERVE_FEN (for one day's) a run needs."""
+    return max(1, -(-vouchers // SCALE_VOUCHERS))
 START_HOUR = dt.time(8, 0)
 
 
@@ -63,6 +84,16 @@ class DemoWorld:
     def shells(self) -> list[Any]:
         return [self.tshell, self.pshell, *self.bshells.values()]
 
+    @property
+    def clock_config(self) -> Any:
+        """The business clock's configuration (business_time.clock.ClockConfig)."""
+        return self.pcore.clock_config
+
+    @property
+    def filing_times(self) -> list[dt.time]:
+        """When each bank files its day's clearing request."""
+        return sorted({core.config.filing_time for core in self.bcores.values()})
+
     async def close(self) -> None:
         for client in self.clients.values():
             await client.__aexit__(None, None, None)
@@ -84,7 +115,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     from runner.world import DevWorld
     from sim.clock import SimClock
     from sim.engine import SimEngine, engine_client
-    from storage.db import open_database
+    from storage.db import SqliteDatabase, open_database
     from treasury_sim.core import TreasuryConfig, TreasuryCore
     from treasury_sim.shell import TreasuryShell
 
@@ -94,7 +125,8 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     banks = [(p.id, p.bank_codes[0], p.name) for p in world.banks]
     tcore = TreasuryCore(TreasuryConfig(banks=tuple((code, name) for _, code, name in banks),
                                         adm_div_code=world.adm_div_code, first_day=start, days=days,
-                                        vouchers_per_day=vouchers, seed=seed, tsa_opening_fen=OPENING_TSA_FEN),
+                                        vouchers_per_day=vouchers, seed=seed,
+                                        tsa_opening_fen=OPENING_TSA_FEN * world_scale(vouchers * days)),
                          calendar, cc)
     run_days = list(tcore.days)
     final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
@@ -108,13 +140,14 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     await gateway.start()
     ledgers: dict[str, Ledger] = {}
     for owner in [world.pboc.id, *(bid for bid, _, _ in banks)]:
-        db = await open_database(str(root / f"ledger-{owner}.db"))
+        db = SqliteDatabase(str(root / f"ledger-{owner}.db"), synchronous=SIM_DB_SYNCHRONOUS)
         dbs.append(db)
         ledgers[owner] = await Ledger.open(db)
 
-    pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=OPENING_TSA_FEN), calendar, cc)
+    pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=tcore.config.tsa_opening_fen),
+                     calendar, cc)
     bcores = {bid: BankCore(code, BankConfig(bank_name=name, adm_div_code=world.adm_div_code,
-                                             reserve_fen=RESERVE_FEN), calendar, cc)
+                                             reserve_fen=RESERVE_FEN * world_scale(vouchers)), calendar, cc)
               for bid, code, name in banks}
     clients = {pid: engine_client(gateway, pid) for pid in world.participants}
     for client in clients.values():
@@ -134,9 +167,22 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
 
 
 async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None, html: bool = False) -> dict[str, Any]:
+    """Run the demo world; the report (JSON-ready), with `html` (the page of `tgw demo --html`) when asked."""
+    from messages.voucher import parse_handover
+
     started = time.monotonic()
     w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start)
+    # each voucher the in-process gateway checked goes to its recipient's shell as parsed, not parsed again
+    handover = parse_handover()
+    handover.__enter__()
+    # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
+    # that grows with the day; with the default thresholds the cyclic collector walks that state over
+    # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
+    # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         snapshots: dict[dt.date, dict[str, Any]] = {}
         last_hour = ""
@@ -153,13 +199,73 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
         ready = (await w.gateway.outbox.counts()).get("ready", 0)
         report = await _report(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots, w.run_days,
                                w.final_day, w.clients[w.world.treasury.id], ready)
+        observed = observe(w, seed)
+        _add_reconciliation(report, observed)
+        from treasury_sim.scorecard import render_json
+
+        report["scorecard"] = render_json(observed.scorecard)
         digest = await w.gateway.journal_digest()
     finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        handover.__exit__(None, None, None)
         await w.close()
     report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}
+    if html:
+        from runner.report import demo_html
+
+        report["html"] = demo_html(report, observed, w.clock_config, w.filing_times)
     return report
+
+
+def observe(w: DemoWorld, seed: int) -> Any:
+    """What the demo's cores recorded, as a `runner.observed.Observed` with its three-way
+    reconciliation (`runner.reconcile`): the treasury's vouchers and receipts, the banks'
+    payments and clearing requests, the central bank's movements, statements and quotas."""
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import at
+    from runner.observed import Observed
+    from runner.reconcile import reconcile
+    from runner.scorecard_feed import scorecard_of
+    from runner.sim_observe import (
+        clearings_of,
+        generated_receipts,
+        generated_sent,
+        movements_of,
+        payments_of,
+        quotas_of,
+        statements_of,
+    )
+
+    bank_ids = {core.bank_code: bid for bid, core in w.bcores.items()}
+    payments = payments_of(w.bcores)
+    sent = generated_sent(w.tcore, w.world.adm_div_code, bank_ids)
+    receipts = generated_receipts(w.tcore, {p.voucher_no: p.bank for p in payments})
+    clearings, movements, statements = clearings_of(w.bcores), movements_of(w.pcore), statements_of(w.pcore)
+    rec = reconcile(sent=sent, receipts=receipts, payments=payments, clearings=clearings, movements=movements,
+                    statements=statements, business_days=[*w.run_days, w.final_day],
+                    opening_fen=w.tcore.config.tsa_opening_fen)
+    return Observed("demo", seed, at(w.run_days[0], START_HOUR), w.end, sent=tuple(sent), receipts=tuple(receipts),
+                    payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
+                    statements=tuple(statements), quotas=tuple(quotas_of(w.pcore)), reconciliation=rec,
+                    scorecard=tuple(scorecard_of(w.bcores, BusinessCalendar.default(), w.clock_config, as_of=w.end)))
+
+
+def _add_reconciliation(report: dict[str, Any], observed: Any) -> None:
+    """The reconciliation in the report, and as an invariant: clean, or every break listed."""
+    from runner.reconcile import reconciliation_json
+
+    rec = observed.reconciliation
+    report["reconciliation"] = reconciliation_json(rec)
+    causes = sorted({b.cause for b in rec.breaks})
+    report["invariants"]["reconciliation_clean"] = {
+        "ok": rec.clean,
+        "detail": f"treasury ↔ banks ↔ central bank agree on {len(observed.sent)} vouchers, {len(rec.days)} days, "
+                  f"{len(rec.months)} month(s)" if rec.clean else
+                  f"{len(rec.breaks)} breaks ({', '.join(causes)}): see the reconciliation"}
+    report["ok"] = report["ok"] and rec.clean
 
 
 def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, close: bool) -> str:
@@ -304,7 +410,8 @@ async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], sh
     check("advances_replenished", advanced == replenished and all(
         balances[bid][core.accounts["reserve"]]["balance_fen"] == core.config.reserve_fen
         for bid, core in bcores.items()),
-        f"advanced {_yuan(advanced)}, replenished {_yuan(replenished)}; every reserve back at {_yuan(RESERVE_FEN)}")
+        f"advanced {_yuan(advanced)}, replenished {_yuan(replenished)}; every reserve back at its opening "
+        + ", ".join(sorted({_yuan(core.config.reserve_fen) for core in bcores.values()})))
     mirrors = {core.bank_code: balances[bid][core.accounts["pboc-clearing"]]["balance_fen"]
                + pboc_bal.get(clearing_account(core.bank_code), 0) for bid, core in bcores.items()}
     check("clearing_accounts_mirror", all(v == 0 for v in mirrors.values()),
@@ -339,5 +446,14 @@ async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], sh
                              "participant": e.get("participant"), "flag": e.get("flag"),
                              "detail": e.get("detail")} for e in events]}
 
-    return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv,
+    # per bank: the authorized quota by unit (granted / spent / remaining), the reserve detail lists
+    # sent (7202) and the interest recorded on advances
+    agent_banks = {core.bank_code: {
+        "authorized_quota": {agency: {k: _yuan(v) for k, v in row.items()}
+                             for agency, row in core.remaining_quota().items()},
+        "reserve_detail_lists": len(core.reserve_lists),
+        "advance_interest": _yuan(sum(f.interest_fen for f in core.filings.values())),
+        "returned_unpaid": sorted(f"{p.key.voucher_no}: {p.returned}" for p in core.payments.values() if p.returned),
+    } for core in bcores.values()}
+    return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv, "agent_banks": agent_banks,
             "balances": balances, "trace": trace}

@@ -14,12 +14,14 @@ the deadline. Balances are read at the close of `close_of` (or at the end of the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from messages.money import fen_to_str
 from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
 from runner.scenario_file import Expectation
+from treasury_sim.scorecard import BankMonth, DutyLine
 
 __all__ = ["Outcome", "evaluate", "evaluate_one"]
 
@@ -165,6 +167,33 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         found = {(b.cause, () if (b.cause, ()) in wanted else tuple(sorted(b.vouchers))) for b in rec.breaks}
         return out(found == set(wanted), "exactly these breaks: " + ("; ".join(f"{c} {list(vs)}" for c, vs in wanted)
                                                                or "none"), actual)
+    if e.kind == "refund":
+        assert v is not None
+        refunds = [r for r in o.refunds if r.voucher_no == v.voucher_no and r.returned_at <= by]
+        state, code = p.get("state"), p.get("code")
+        expected = f"a refund request (2302) for {v.voucher_no} by {_t(by)}" + (f", {state}" if state else "") + (
+            f" with {code}" if code else "")
+        desc = "; ".join(f"{r.refund_no} {_yuan(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
+                         + (f" {r.code}" if r.code else "") + (f", notice {r.notice_no}" if r.notice_no else "")
+                         for r in refunds) or "no refund request"
+        ok = any((state is None or r.state == state) and (code is None or r.code == code) for r in refunds)
+        return out(ok, expected, desc)
+    if e.kind == "refused":
+        mine = [(key, code) for bank, key, code in o.bank_refusals if bank == p["bank"]
+                and ("vtcode" not in p or key.split("/")[2] == p["vtcode"])
+                and ("flag" not in p or key.split("/")[4] == str(p["flag"]))]
+        what = f"a {p.get('vtcode', '')} of {p['bank']}".replace("  ", " ")
+        return out(any(code == p["code"] for _, code in mine), f"{what} refused {p['code']}",
+                   "; ".join(f"{key}: {code}" for key, code in mine[:10]) or "nothing of it refused")
+    if e.kind == "scorecard":
+        month = p.get("month")
+        cards = [c for c in o.scorecard if c.bank == p["bank"]
+                 and (month is None or f"{c.year:04d}-{c.month:02d}" == month)]
+        if not cards:
+            return out(False, f"a scorecard of {p['bank']}" + (f" for {month}" if month else ""),
+                       "none: " + (", ".join(sorted({f"{c.bank} {c.year:04d}-{c.month:02d}" for c in o.scorecard}))
+                                   or "no duties were scored"))
+        return out(*_scorecard(cards, p))
     if e.kind == "count":
         msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
                 and ("flag" not in p or m.flag == p["flag"])
@@ -176,6 +205,41 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         bounds = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return out(ok, f"{bounds} messages of VtCode {p['vtcode']} by {_t(by)}", f"{n}")
     raise ValueError(f"unknown expectation kind {e.kind!r}")
+
+
+def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """Whether some month of the bank's (or the month asked for) meets every bound."""
+    wants = []
+    if "flagged" in p:
+        wants.append("flagged" if p["flagged"] else "not flagged")
+    for key, word in (("min_score", "score >="), ("max_score", "score <="), ("late_at_least", "late >="),
+                      ("faulty_at_least", "faulty/errors >=")):
+        if key in p:
+            wants.append(f"{word} {p[key]}")
+    duty = p.get("duty")
+    for key in ("on_time", "late"):
+        if key in p:
+            wants.append(f"{duty or 'all duties'} {key.replace('_', ' ')} = {p[key]}")
+
+    def lines(card: BankMonth) -> list[DutyLine]:
+        return [line for line in card.lines if duty is None or line.kind == duty]
+
+    def holds(card: BankMonth) -> bool:
+        faulty = sum(line.faulty + line.errors for line in card.lines)
+        return (("flagged" not in p or card.flagged == p["flagged"])
+                and ("min_score" not in p or card.score >= p["min_score"])
+                and ("max_score" not in p or card.score <= p["max_score"])
+                and ("late_at_least" not in p or card.late >= p["late_at_least"])
+                and ("faulty_at_least" not in p or faulty >= p["faulty_at_least"])
+                and ("on_time" not in p or sum(x.on_time for x in lines(card)) == p["on_time"])
+                and ("late" not in p or sum(x.late for x in lines(card)) == p["late"]))
+
+    actual = "; ".join(
+        f"{c.year:04d}-{c.month:02d} score {c.score}/{c.max_points}, late {c.late}, "
+        f"faulty/errors {sum(x.faulty + x.errors for x in c.lines)}"
+        + (f", {duty} on time {sum(x.on_time for x in lines(c))} late {sum(x.late for x in lines(c))}" if duty else "")
+        + (f", flagged ({'; '.join(c.flags)})" if c.flagged else ", not flagged") for c in cards)
+    return any(holds(c) for c in cards), f"scorecard of {cards[0].bank}: " + (", ".join(wants) or "drawn up"), actual
 
 
 def _account(book: dict[str, int] | object, name: str) -> str | None:

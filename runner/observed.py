@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from treasury_sim.scorecard import BankMonth
 
 __all__ = [
     "Break",
@@ -24,6 +27,7 @@ __all__ = [
     "QuotaSeen",
     "ReceiptSeen",
     "Reconciliation",
+    "RefundSeen",
     "SentVoucher",
     "TraceEvent",
     "Verdict",
@@ -117,6 +121,21 @@ class ClearingSeen:
     reason: str | None = None
     cleared_fen: int = 0
     answered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSeen:
+    """A refund request (2302) a bank filed for a payment its payee's bank returned, and the
+    central bank's answer (bank_sim.duties)."""
+
+    bank: str
+    voucher_no: str  # the payment's VoucherNo
+    refund_no: str  # the 2302's VoucherNo
+    amount_fen: int
+    returned_at: dt.datetime
+    state: Literal["pending", "accepted", "rejected"]
+    code: str | None = None
+    notice_no: str = ""  # the 2203 / 2252 to the treasury
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +250,11 @@ class Observed:
     zero_balance_accounts: tuple[str, ...] = ()  # "owner:account" of every account flagged zero at close
     reconciliation: Reconciliation | None = None
     participants: Mapping[str, str] = field(default_factory=dict)  # scenario name → gateway participant id
+    refunds: tuple[RefundSeen, ...] = ()
+    # what was refused of each bank's own sends: (bank, voucher key, code), by the gateway, the
+    # central bank or the treasury (the faulty profile's faults among them)
+    bank_refusals: tuple[tuple[str, str, str], ...] = ()
+    scorecard: tuple[BankMonth, ...] = ()  # per bank per month, from what happened (runner.scorecard_feed)
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

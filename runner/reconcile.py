@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from messages.money import fen_to_str, parse_fen
 from runner.observed import (
@@ -48,7 +49,7 @@ from runner.observed import (
     StatementSeen,
 )
 
-__all__ = ["PAYMENT_VTCODES", "reconcile"]
+__all__ = ["PAYMENT_VTCODES", "reconcile", "reconciliation_json"]
 
 PAYMENT_VTCODES = frozenset({"5201", "8202"})
 CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
@@ -249,3 +250,19 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
                                 paid_fen, receipts_fen, period="month"))
     breaks.sort(key=lambda b: (b.day or dt.date.min, b.cause, b.vouchers))
     return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))
+
+
+def reconciliation_json(rec: Reconciliation) -> dict[str, Any]:
+    """The reconciliation as JSON-ready data (amounts as yuan strings), for `tgw demo --format json`."""
+    return {
+        "clean": rec.clean,
+        "days": [{"date": d.day.isoformat(), "treasury_sent": _y(d.treasury_sent_fen),
+                  "treasury_receipts": _y(d.treasury_receipts_fen), "bank_paid": _y(d.bank_paid_fen),
+                  "bank_cleared": _y(d.bank_cleared_fen), "pboc_debits": _y(d.pboc_debits_fen),
+                  "statement_debits": None if d.statement_debits_fen is None else _y(d.statement_debits_fen)}
+                 for d in rec.days],
+        "months": [{"month": m, "treasury_receipts": _y(r), "bank_cleared": _y(c), "pboc_debits": _y(p)}
+                   for m, r, c, p in rec.months],
+        "breaks": [{"cause": b.cause, "period": b.period, "day": b.day.isoformat() if b.day else None,
+                    "vouchers": list(b.vouchers), "detail": b.detail} for b in rec.breaks],
+    }

@@ -17,15 +17,18 @@ import datetime as dt
 import html
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from business_time.clock import ClockConfig
 from messages.money import fen_to_str
 from runner.expectations import Outcome
 from runner.observed import DayTotals, Observed
 from runner.scenario_file import Expectation, Scenario
+from treasury_sim.scorecard import BankMonth
 
-__all__ = ["RunResult", "html_report", "junit_xml"]
+__all__ = ["RunResult", "demo_html", "html_report", "junit_xml", "scorecard_html"]
 
 PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#a34ca3", "#c23b3b", "#6b6b6b", "#1f9aa6", "#8c6d1f")
 MODE_COLOURS = {"clearing": "#3a9a5b", "advance": "#d9822b", "defer": "#c23b3b"}
@@ -201,7 +204,13 @@ def chart_vouchers_by_hour(o: Observed, bank_names: Sequence[str]) -> str:
 
 
 def chart_cutoff(o: Observed, scenario: Scenario) -> str:
-    cc = scenario.world.clock
+    filing = sorted({b.filing_time for b in scenario.world.banks if b.filing_time}) or [dt.time(15, 30)]
+    return cutoff_chart(o, scenario.world.clock, filing)
+
+
+def cutoff_chart(o: Observed, cc: ClockConfig, filing: Sequence[dt.time]) -> str:
+    """Each payment as a dot at the time it reached its bank, coloured by how it was paid, against
+    the banks' filing times, the clearing and urgent cutoffs and the close."""
     days = sorted({p.received_at.date() for p in o.payments})[:CHART_DAYS_MAX]
     row_h, top, left = 34.0, 30.0, 86.0
     svg = _Svg(900, int(top + row_h * max(len(days), 1) + 40), "Payments against the cutoff")
@@ -214,7 +223,6 @@ def chart_cutoff(o: Observed, scenario: Scenario) -> str:
     for h in range(int(start_h), int(end_h) + 1):
         svg.line(x_of(dt.time(h)), top - 6, x_of(dt.time(h)), top + row_h * max(len(days), 1), "#eee")
         svg.text(x_of(dt.time(h)), top + row_h * max(len(days), 1) + 14, f"{h:02d}:00", 10, "middle", "#666")
-    filing = {b.filing_time for b in scenario.world.banks if b.filing_time} or {dt.time(15, 30)}
     marks = [(t, f"filing {t:%H:%M}", "#2f6fb0", "2,3") for t in sorted(filing)]
     marks += [(cc.clearing_cutoff, f"cutoff {cc.clearing_cutoff:%H:%M}", "#c23b3b", ""),
               (cc.urgent_cutoff, f"urgent {cc.urgent_cutoff:%H:%M}", "#d9822b", "4,3"),
@@ -247,7 +255,7 @@ def chart_quota(o: Observed, bank_label: dict[str, str]) -> str:
         svg.text(svg.w / 2, top + 14, "no quota notices", 13, "middle", "#888")
         return svg.done()
     vmax = _nice_max(max(max(q.notified_fen, q.used_fen + q.replenished_fen) for q in rows) / 100)
-    width = svg.w - left - 30
+    width = svg.w - left - 150  # room on the right for the "cleared / quota" label
     for r, q in enumerate(rows):
         y = top + r * row_h
         kind = "direct" if q.pay_type == "11" else "authorized"
@@ -390,6 +398,9 @@ def _scenario_section(r: RunResult, index: int) -> str:
                 out += [f'<tr><td>{m}</td><td class="num">{_y(a)}</td><td class="num">{_y(b)}</td>'
                         f'<td class="num">{_y(c)}</td></tr>' for m, a, b, c in rec.months]
                 out.append("</table>")
+        if o.scorecard:
+            out.append("<h3>Bank scorecard</h3>")
+            out += scorecard_html(o.scorecard)
     out.append("</section>")
     return "".join(out)
 
@@ -420,6 +431,129 @@ def html_report(results: Sequence[RunResult], *, title: str = "Scenario report")
             "<h2>Summary</h2><table><tr><th>scenario</th><th>title</th><th>held</th><th>result</th></tr>"
             f"{rows}</table>"]
     body += [_scenario_section(r, i) for i, r in enumerate(results)]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+# ---------------------------------------------------------------------------------- the scorecard
+
+_SCORE_COLUMNS = ("duty", "counted", "on time", "late", "missing", "bdays late", "errors", "faulty", "pending",
+                  "points off")
+
+
+def scorecard_html(cards: Sequence[BankMonth]) -> list[str]:
+    """The bank scorecard (treasury_sim.scorecard), one table per bank and month, flags in red."""
+    out = ["<p>Per bank per month, from what actually happened (财库[2008]62号; 004 part 3 §13): a duty is late "
+           "when its message left the bank after its deadline; three late in a category in a month, or more "
+           "than three errors, and the bank is flagged for rectification.</p>"]
+    for card in cards:
+        badge = '<span class="badge fail">FLAGGED</span> ' if card.flagged else '<span class="badge ok">ok</span> '
+        out.append(f"<p>{badge}<b>{_e(card.bank)}</b> {card.year:04d}-{card.month:02d}: score "
+                   f"<b>{card.score}</b>/{card.max_points} · on time {card.timeliness_pct}% · accurate "
+                   f"{card.accuracy_pct}% · {card.size} bank</p>")
+        out.append("<table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in _SCORE_COLUMNS) + "</tr>")
+        for line in card.lines:
+            cells = (line.counted, line.on_time, line.late, line.missing, line.business_days_late, line.errors,
+                     line.faulty, line.pending, line.deducted)
+            bad = line.late or line.errors or line.faulty
+            out.append(f'<tr class="{"failrow" if bad else ""}"><td>{_e(line.kind)}</td>'
+                       + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
+        out.append("</table>")
+        out += [f'<p class="fail">{_e(flag)}</p>' for flag in card.flags]
+    return out
+
+
+# ---------------------------------------------------------------------------------- tgw demo
+
+
+def _reconciliation_tables(o: Observed) -> list[str]:
+    rec = o.reconciliation
+    if rec is None:
+        return ["<p>No reconciliation.</p>"]
+    out = []
+    if rec.clean:
+        out.append('<p class="ok"><b>Clean:</b> treasury, banks and central bank agree on every voucher, day and '
+                   "month.</p>")
+    else:
+        out.append(f'<p class="fail"><b>{len(rec.breaks)} breaks</b>, each with its vouchers and cause (never netted '
+                   "away):</p><table><tr><th>cause</th><th>day</th><th>vouchers</th><th>detail</th></tr>")
+        out += [f"<tr><td>{_e(b.cause)}</td><td>{_e(b.day or b.period)}</td>"
+                f"<td>{_e(', '.join(b.vouchers[:8]))}{' …' if len(b.vouchers) > 8 else ''}</td>"
+                f"<td>{_e(b.detail)}</td></tr>" for b in rec.breaks[:200]]
+        out.append("</table>")
+    out.append("<table><tr><th>day</th><th>treasury sent</th><th>treasury receipts</th><th>bank payments</th>"
+               "<th>bank clearings</th><th>TSA debits</th><th>7401 DebitAmt</th></tr>")
+    out += [f'<tr><td>{d.day:%Y-%m-%d %a}</td><td class="num">{_y(d.treasury_sent_fen)}</td>'
+            f'<td class="num">{_y(d.treasury_receipts_fen)}</td><td class="num">{_y(d.bank_paid_fen)}</td>'
+            f'<td class="num">{_y(d.bank_cleared_fen)}</td><td class="num">{_y(d.pboc_debits_fen)}</td>'
+            f'<td class="num">{"-" if d.statement_debits_fen is None else _y(d.statement_debits_fen)}</td></tr>'
+            for d in rec.days]
+    out.append("</table><table><tr><th>month</th><th>treasury receipts</th><th>bank clearings</th>"
+               "<th>TSA debits</th></tr>")
+    out += [f'<tr><td>{m}</td><td class="num">{_y(a)}</td><td class="num">{_y(b)}</td><td class="num">{_y(c)}</td>'
+            "</tr>" for m, a, b, c in rec.months]
+    out.append("</table>")
+    return out
+
+
+def demo_html(report: Mapping[str, Any], o: Observed, cc: ClockConfig, filing: Sequence[dt.time]) -> str:
+    """The page `tgw demo --html` writes: one self-contained file (inline CSS and SVG, no script),
+    the charts first, then the reconciliation, the invariants and the days in numbers."""
+    run = report.get("run", {})
+    inv = report.get("invariants", {})
+    rec = o.reconciliation
+    held = sum(1 for i in inv.values() if i["ok"])
+    paid = [p for p in o.payments if p.paid_day is not None]
+    advances = [p for p in paid if p.mode == "advance"]
+    banks = sorted({p.bank for p in o.payments} | {v.bank for v in o.sent if v.bank})
+    labels = {p.bank_code: p.bank for p in o.payments}
+    days = ", ".join(run.get("days", []))
+    title = "tgw demo: the treasury, two banks and the central bank through the gateway"
+    body = [f"<h1>{_e(title)}</h1>",
+            f'<p class="sub">seed {_e(run.get("seed", o.seed))} · {_e(run.get("vouchers_per_day", ""))} vouchers per '
+            f'business day · days {_e(days)} (+ replenishment on {_e(run.get("replenishment_day", ""))}) · '
+            f'{_e(run.get("elapsed_s", ""))} s · journal digest <code>{_e(str(run.get("journal_digest", ""))[:16])}'
+            "</code></p>",
+            '<div class="cards">'
+            f'<div class="card">vouchers sent<b>{len(o.sent)}</b></div>'
+            f'<div class="card">paid<b>{_y(sum(p.amount_fen for p in paid))}</b></div>'
+            f'<div class="card">advances from the reserve<b>{len(advances)}</b></div>'
+            f'<div class="card">invariants held<b class="{"ok" if held == len(inv) else "fail"}">{held}/{len(inv)}'
+            "</b></div>"
+            f'<div class="card">reconciliation<b class="{"ok" if rec and rec.clean else "fail"}">'
+            f'{"clean" if rec and rec.clean else f"{len(rec.breaks) if rec else 0} breaks"}</b></div></div>',
+            "<h2>Vouchers by hour and bank</h2>",
+            f'<div class="chart">{chart_vouchers_by_hour(o, banks)}</div>',
+            "<h2>The cutoff and the advances</h2>",
+            "<p>Each payment at the time it reached its bank: paid before the clearing cutoff it is cleared the "
+            "same day; after it, it is advanced from the clearing reserve and replenished the next business "
+            "morning.</p>",
+            f'<div class="chart">{cutoff_chart(o, cc, filing)}</div>',
+            "<h2>Clearing against quota per bank</h2>",
+            f'<div class="chart">{chart_quota(o, labels)}</div>',
+            "<h2>Three-way reconciliation</h2>",
+            "<p>The treasury's vouchers and receipts ↔ the banks' payments and clearing requests ↔ the central "
+            "bank's TSA movements and daily 7401 statements, by day and by month.</p>",
+            f'<div class="chart">{chart_reconciliation(o)}</div>',
+            *_reconciliation_tables(o),
+            *(["<h2>Bank scorecard</h2>", *scorecard_html(o.scorecard)] if o.scorecard else []),
+            "<h2>Invariants</h2><table><tr><th>invariant</th><th>held</th><th>detail</th></tr>",
+            *[f'<tr class="{"" if i["ok"] else "failrow"}"><td>{_e(n)}</td>'
+              f'<td class="{"ok" if i["ok"] else "fail"}">{"yes" if i["ok"] else "NO"}</td><td>{_e(i["detail"])}</td>'
+              "</tr>" for n, i in inv.items()],
+            "</table>",
+            "<h2>Per business day</h2><table><tr><th>day</th><th>sent</th><th>paid</th><th>paid amount</th>"
+            "<th>advances</th><th>cleared</th><th>replenished</th><th>TSA debits</th><th>7401 EndBalance</th>"
+            "<th>ZBA = 0 at close</th></tr>",
+            *[f'<tr><td>{_e(d["date"])} {_e(d["weekday"])}</td><td class="num">{d["vouchers_sent"]}</td>'
+              f'<td class="num">{d["paid"]}</td><td class="num">{_e(d["paid_amount"])}</td>'
+              f'<td class="num">{d["advances"]}</td><td class="num">{_e(d["cleared_amount"])}</td>'
+              f'<td class="num">{_e(d["replenished_amount"])}</td><td class="num">{_e(d["tsa_debits"])}</td>'
+              f'<td class="num">{_e(d["statement_end_balance"] or "-")}</td>'
+              f'<td class="{"ok" if d["zero_balance_accounts_at_zero"] else "fail"}">'
+              f'{"yes" if d["zero_balance_accounts_at_zero"] else "NO"}</td></tr>' for d in report.get("days", [])],
+            "</table>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")

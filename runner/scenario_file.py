@@ -15,6 +15,7 @@ start day, "D+N HH:MM" on the N-th business day after it, "YYYY-MM-DD HH:MM" as 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "CATALOGUE_DIR",
     "BankSpec",
     "Expectation",
+    "ReturnSpec",
     "Scenario",
     "ScenarioError",
     "SendSpec",
@@ -91,6 +93,24 @@ class BankSpec:
     filing_time: dt.time | None = None
     open_time: dt.time | None = None
     replenish_time: dt.time | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # the behaviour profile's parameters
+    returns: tuple[ReturnSpec, ...] = ()  # payments the payee's bank sends back
+
+    @property
+    def behaviour(self) -> str:
+        """The bank_sim profile it runs with (`standard` is `prompt`)."""
+        return "prompt" if self.profile in ("standard", "external") else self.profile
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnSpec:
+    """A payment of the steps that the payee's bank returns at `at` (bank_sim.refunds.PayeeReturn)."""
+
+    voucher: str  # the scenario id of the payment voucher
+    voucher_no: str  # its VoucherNo (the send gives it explicitly)
+    at: dt.datetime
+    reason: str = "account-closed"
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,10 +453,13 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                                                  for bid, code, name in DEFAULT_BANKS]):
         times = {k: b.tod(spec[k], ["world", "banks", i, k]) if k in spec else None
                  for k in ("filing_time", "open_time", "replenish_time")}
+        profile = spec.get("profile", "standard")
+        _check_profile(profile, dict(spec.get("params") or {}), ["world", "banks", i], b)
         banks.append(BankSpec(spec["id"], spec["code"], spec.get("name", f"示例银行{spec['id']}"),
-                              spec.get("profile", "standard"),
+                              profile,
                               b.money(spec["reserve"], ["world", "banks", i, "reserve"]) if "reserve" in spec else None,
-                              **times))
+                              times["filing_time"], times["open_time"], times["replenish_time"],
+                              params=dict(spec.get("params") or {})))
     seen: dict[str, int] = {}
     for i, bank in enumerate(banks):
         if bank.id in ("treasury", "pboc", *seen):
@@ -547,6 +570,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             steps.append(Step(when, "fault", target=f["to"], fault=f, note=note, line=line))
         now = when
 
+    banks = _returns(w.get("banks") or [], banks, steps, b)
+    world = dataclasses.replace(world, banks=tuple(banks))
+
     expectations = []
     for i, raw in enumerate(data["expect"]):
         path = ["expect", i]
@@ -558,6 +584,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         for key in ("from", "owner", "sender", "recipient"):
             if key in params and params[key] not in participants:
                 b.fail([*path, kind, key], f"no participant {params[key]!r}")
+        if kind in ("scorecard", "refused") and params["bank"] not in seen:
+            b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "reconciliation":
             for j, brk in enumerate(params.get("breaks", [])):
                 for v in brk.get("vouchers", []):
@@ -579,6 +607,62 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                     tuple(data.get("tags", [])), world, tuple(steps), tuple(expectations), b.file, tuple(ids))
 
 
+def _check_profile(profile: str, params: dict[str, Any], path: list[str | int], b: _Build) -> None:
+    """A bank's behaviour profile must exist and take these parameters (bank_sim.profiles)."""
+    from bank_sim.profiles import available_profiles, load_profile
+
+    if profile in ("standard", "external"):
+        if params:
+            b.fail([*path, "params"], f"profile {profile} takes no params (a behaviour profile does: "
+                   f"{', '.join(sorted(available_profiles()))})")
+        return
+    if profile not in available_profiles():
+        b.fail([*path, "profile"], f"no bank profile {profile!r}; known: standard, external, "
+               f"{', '.join(sorted(available_profiles()))}")
+        return
+    try:
+        load_profile(profile, params, 1)
+    except (ValueError, TypeError) as exc:
+        b.fail([*path, "params"], str(exc))
+
+
+def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], steps: Sequence[Step],
+             b: _Build) -> list[BankSpec]:
+    """Each bank's `returns:` resolved: the payment must be sent to that bank in the steps, with an
+    explicit voucher_no (the bank knows a payment by its VoucherNo), before the return."""
+    sends = {spec.id: (spec, step.at) for step in steps for spec in step.sends}
+    out = []
+    for i, bank in enumerate(banks):
+        returns: list[ReturnSpec] = []
+        for j, r in enumerate((raw_banks[i].get("returns") if i < len(raw_banks) else None) or []):
+            path: list[str | int] = ["world", "banks", i, "returns", j]
+            found = sends.get(r["voucher"])
+            when = b.time(r["at"], [*path, "at"])
+            if found is None:
+                b.fail([*path, "voucher"], f"no voucher {r['voucher']!r} is sent in the steps")
+                continue
+            spec, sent_at = found
+            if spec.template not in ("direct-payment", "authorized-payment") or spec.bank != bank.id:
+                b.fail([*path, "voucher"], f"{r['voucher']!r} is not a payment voucher to {bank.id}")
+                continue
+            if not spec.voucher_no:
+                b.fail([*path, "voucher"], f"the payment {r['voucher']!r} needs an explicit voucher_no: to be "
+                       "returned (the bank knows it by its VoucherNo)")
+                continue
+            if when is None:
+                continue
+            if when <= sent_at:
+                b.fail([*path, "at"], f"the money comes back after it was sent ({sent_at:%Y-%m-%d %H:%M})")
+                continue
+            if any(x.voucher_no == spec.voucher_no for x in returns):
+                b.fail([*path, "voucher"], f"{r['voucher']!r} is returned twice")
+                continue
+            returns.append(ReturnSpec(r["voucher"], spec.voucher_no, when, r.get("reason", "account-closed"),
+                                      _line(b.marks, path) or 0))
+        out.append(dataclasses.replace(bank, returns=tuple(returns)))
+    return out
+
+
 def _default_name(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "rejected":
         return f"{p['voucher']} rejected {p['code']}" + (f" by {p['who']}" if "who" in p else "")
@@ -590,6 +674,14 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"clearing {'includes' if p['includes'] else 'excludes'} {p['voucher']}"
     if kind == "balance":
         return f"{p['owner']} {p['account']} = {p['equals']}"
+    if kind == "refund":
+        return f"refund of {p['voucher']}" + (f" {p['state']}" if "state" in p else "") + (
+            f" {p['code']}" if "code" in p else "")
+    if kind == "refused":
+        return f"{p['bank']}'s {p.get('vtcode', '')} refused {p['code']}".replace("  ", " ")
+    if kind == "scorecard":
+        return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
+            " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")
     if kind == "count":
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"

@@ -13,8 +13,10 @@ Each business day's close is a stop too (balances at close). After the last step
 runs to the scenario's end, and the observed record is read from the cores, ledgers, taps on
 the clients (what was delivered to whom, when) and the gateway's traces.
 
-Not yet here (said by a run error, never silently ignored): delivery faults (`fault:` steps),
-a generated treasury (`profile: generated`), `external` participants (conformance mode).
+Offline participants and delivery faults go through the engine's public API (`set_online`, the
+interceptor); a send with `fault: {delay}` is made at its step and reaches the gateway later; a
+generated treasury (`profile: generated`) is the treasury core itself, as in `tgw demo`. Not here
+(said by a run error, never silently ignored): `external` participants (conformance mode).
 """
 
 from __future__ import annotations
@@ -24,65 +26,143 @@ import datetime as dt
 import heapq
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from business_time.clock import at
 from messages.dates import format_ymd
+from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
 from runner.expectations import evaluate
 from runner.observed import (
-    ClearingSeen,
     InvariantSeen,
     MessageSeen,
-    MovementSeen,
     Observed,
-    PaymentSeen,
-    QuotaSeen,
     ReceiptSeen,
     SentVoucher,
-    StatementSeen,
     TraceEvent,
     Verdict,
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import Scenario, SendSpec, Step
+from runner.scorecard_feed import scorecard_of
+from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
-__all__ = ["UnsupportedError", "run_scenario"]
+__all__ = ["StepError", "UnsupportedError", "run_scenario"]
 
 RESERVE_FEN = 20_000_000_00  # a bank's clearing reserve unless the scenario says otherwise
+FAULTS_LOGGED_MAX = 1_000  # faults applied and kept for the progress lines of a run
 TRACE_EVENTS_MAX = 50  # trace events kept per voucher in the observed record
+GENERATED_VOUCHERS_DEFAULT = 20  # a generated treasury's vouchers per day when the world does not say
+DELAYED_ORDER = 10**6  # a delayed send comes after the steps due at the same instant, before the close
+PBOC_ANSWERED = frozenset({"2301", "2302"})  # requests the central bank answers with a receipt
 
 
 class UnsupportedError(Exception):
     """The scenario asks for something simulated mode cannot do yet."""
 
 
-class _NullCore:
-    """The scripted treasury's core on the engine: takes what arrives, answers nothing."""
+class StepError(Exception):
+    """A step cannot be done as written (e.g. a participant asked to seal a voucher it has no seal on)."""
 
-    def __init__(self) -> None:
+
+class _NullCore:
+    """The treasury's core on the engine. Scripted (`inner` None): takes what arrives, answers
+    nothing. Generated: the treasury core (`treasury_sim`) plans and sends, this records what
+    arrives on the way in."""
+
+    def __init__(self, inner: Any = None) -> None:
+        from treasury_sim.bank_reports import BankInbox
+
+        self.inner = inner
         self.received: list[tuple[str, int, dict[str, str], dt.datetime, str | None]] = []
+        # scripted: the banks' refund notices, reports and statements, and the 3501 sign-off
+        self.inbox = BankInbox()
+        # VoucherNo → (PayBankCode, XPayDate, fen, AgencyCode): one per payment of the run, which the
+        # scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
+        self.paid: dict[str, tuple[str, str, int, str]] = {}
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
-        return []
+        return [] if self.inner is None else list(self.inner.on_time(now))
 
     def on_voucher(self, doc: Any, flag: int, now: dt.datetime, return_reason: str | None = None) -> list[Effect]:
+        from treasury_sim.bank_reports import HANDLED
+
         self.received.append((doc.vtcode, flag, doc.head(), now, return_reason))
+        if self.inner is not None:
+            return list(self.inner.on_voucher(doc, flag, now, return_reason))
+        if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
+            self.paid.setdefault(doc.get("VoucherNo"), (doc.get("PayBankCode"), doc.get("XPayDate"),
+                                                        parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
+        if flag == 0 and doc.vtcode in HANDLED:
+            return list(self.inbox.on_voucher(doc, now, self._paid_in, self._agency_of))
         return []
+
+    def _paid_in(self, bank: str, begin: str, end: str) -> int:
+        return sum(fen for code, day, fen, _ in self.paid.values() if code == bank and begin <= day <= end)
+
+    def _agency_of(self, voucher_no: str) -> str:
+        return self.paid.get(voucher_no, ("", "", 0, ""))[3]
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
-        return []
+        return [] if self.inner is None else list(self.inner.on_refused(refusal, now))
 
     def snapshot(self) -> dict[str, Any]:
-        return {}
+        return {} if self.inner is None else dict(self.inner.snapshot())
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
+        if self.inner is not None:
+            self.inner.load_snapshot(data)
+
+
+class _DeliveryFaults:
+    """The scenario's `fault:` steps as the engine's interceptor (`sim.engine.Interceptor`): from the
+    step on, the next `count` deliveries (default 1) to a participant, of a VtCode / flag if the
+    step says so, are dropped (read again after the engine's redelivery timeout), duplicated
+    (handed over twice) or delayed (held in the network for `delay`)."""
+
+    def __init__(self) -> None:
+        self.rules: list[dict[str, Any]] = []
+        self.applied: list[tuple[str, dt.datetime, str | None, str]] = []
+
+    def add(self, participant: str, fault: Mapping[str, Any], line: int) -> None:
+        self.rules.append({**fault, "participant": participant, "left": int(fault.get("count", 1)), "line": line})
+
+    def note(self, kind: str, at: dt.datetime, participant: str | None, detail: str = "") -> None:
+        if len(self.applied) < FAULTS_LOGGED_MAX:
+            self.applied.append((kind, at, participant, detail))
+
+    def _rule(self, participant: str, item: Any) -> dict[str, Any] | None:
+        for rule in self.rules:
+            if (rule["left"] > 0 and rule["participant"] == participant
+                    and rule.get("vtcode", item.key.vtcode) == item.key.vtcode
+                    and rule.get("flag", item.key.flag) == item.key.flag):
+                return rule
         return None
+
+    def on_deliveries(self, participant: str, items: Sequence[Any], now: dt.datetime) -> Any:
+        from sim.faults import BatchFate
+
+        fate = BatchFate([])
+        for item in items:
+            rule = self._rule(participant, item)
+            if rule is None:
+                fate.now.append(item)
+                continue
+            rule["left"] -= 1
+            self.note(rule["kind"], now, participant, f"{item.key} (line {rule['line']})")
+            if rule["kind"] == "drop":
+                fate.dropped.append(item)
+            elif rule["kind"] == "duplicate":
+                fate.now.append(item)
+                fate.later.append((0.0, item))
+            else:
+                fate.later.append((rule["delay"].total_seconds(), item))
+        return fate
 
 
 @dataclass(order=True)
@@ -112,9 +192,7 @@ class _Sent:
 async def run_scenario(s: Scenario, root: Path, *, seed: int | None = None,
                        progress: Callable[[str], None] | None = None) -> RunResult:
     started = time.monotonic()
-    for unsupported, why in ((s.world.external, "external participants need conformance mode (--external)"),
-                             (s.world.treasury_profile == "generated", "a generated treasury is not wired yet"),
-                             (any(st.action == "fault" for st in s.steps), "delivery faults are not wired yet")):
+    for unsupported, why in ((s.world.external, "external participants need conformance mode (--external)"),):
         if unsupported:
             return RunResult(s, None, (), time.monotonic() - started, f"unsupported in simulated mode: {why}")
     run = _Run(s, root, s.world.seed if seed is None else seed, progress)
@@ -122,6 +200,8 @@ async def run_scenario(s: Scenario, root: Path, *, seed: int | None = None,
         observed = await run.play()
     except UnsupportedError as exc:
         return RunResult(s, None, (), time.monotonic() - started, f"unsupported: {exc}")
+    except StepError as exc:
+        return RunResult(s, None, (), time.monotonic() - started, f"step failed: {exc}")
     return RunResult(s, observed, tuple(evaluate(s.expectations, observed)), time.monotonic() - started)
 
 
@@ -131,23 +211,24 @@ class _Run:
         self.sent: dict[str, _Sent] = {}
         self.messages: list[MessageSeen] = []
         self.senders: dict[str, str] = {}  # delivered voucher key → sender participant id
+        # message ids seen delivered (as many as the run's messages, which the scenario bounds)
+        self.delivered: set[str] = set()
+        # a request to the central bank (2301 / 2302) → its answer's Return_Reason and arrival
+        self.pboc_answers: dict[str, tuple[str | None, dt.datetime]] = {}
         self.closes: dict[dt.date, dict[str, dict[str, int]]] = {}
+        self.end = s.end
+        self.pending: list[_Action] = []  # the timeline still to play (a heap)
+        self.delays = 0
         self.no_seq = 0
 
     # -- building the world --------------------------------------------------------------------
 
     async def play(self) -> Observed:
-        from bank_sim.core import BankConfig, BankCore
-        from bank_sim.shell import BankShell
         from business_time.calendar import BusinessCalendar
         from gateway.service import Gateway
-        from ledger.store import Ledger
-        from pboc_sim.core import PbocConfig, PbocCore
-        from pboc_sim.shell import PbocShell
         from runner.world import DevWorld
         from sim.clock import SimClock
         from sim.engine import SimEngine, engine_client
-        from sim.shell import SimShell
         from storage.db import open_database
 
         s = self.s
@@ -164,38 +245,16 @@ class _Run:
         dbs.append(gw_db)
         gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
         await gateway.start()
-        self.ledgers: dict[str, Ledger] = {}
-        for owner in [world.pboc.id, *(b.id for b in s.world.banks)]:
-            db = await open_database(str(self.root / f"ledger-{owner}.db"))
-            dbs.append(db)
-            self.ledgers[owner] = await Ledger.open(db)
-        self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen),
-                              self.calendar, cc)
-        self.bcores: dict[str, BankCore] = {}
-        for b in s.world.banks:
-            extra = {k: getattr(b, k) for k in ("filing_time", "open_time", "replenish_time") if getattr(b, k)}
-            self.bcores[b.id] = BankCore(b.code, BankConfig(
-                bank_name=b.name, adm_div_code=world.adm_div_code,
-                reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen, **extra), self.calendar, cc)
+        await self._build_players(dbs)
         self.clients = {pid: engine_client(gateway, pid) for pid in world.participants}
         for pid, client in self.clients.items():
             await client.__aenter__()
             self._tap(pid, client)
-        self.tcore = _NullCore()
-        tshell = SimShell(self.tcore, self.clients[world.treasury.id], None, world.signer(world.treasury.id),
-                          "treasury", clock)
-        pshell = PbocShell(self.pcore, self.clients[world.pboc.id], self.ledgers[world.pboc.id],
-                           world.signer(world.pboc.id), clock)
-        self.bshells = {bid: BankShell(core, self.clients[bid], self.ledgers[bid], world.signer(bid), clock)
-                        for bid, core in self.bcores.items()}
-        engine = SimEngine(clock, [tshell, pshell, *self.bshells.values()])
+        self.faults = _DeliveryFaults()
+        engine = SimEngine(clock, self._player_shells(), interceptor=self.faults)
         try:
             await engine.start()
-            for action in self._timeline():
-                await engine.run_until(action.at)
-                await self._do(action, engine)
-                await engine.drain()
-            await engine.run_until(s.end)
+            await self._play_timeline(engine.run_until, engine.drain, engine)
             return await self._observe()
         finally:
             for client in self.clients.values():
@@ -204,6 +263,85 @@ class _Run:
             for db in dbs:
                 await db.close()
 
+    async def _play_timeline(self, run_until: Callable[[dt.datetime], Awaitable[None]],
+                             settle: Callable[[], Awaitable[None]], engine: Any) -> None:
+        """The scenario's actions in time order, each once time has run up to it and followed by
+        `settle`, then on to the run's end. Simulated mode runs time with its engine, conformance
+        mode by moving the gateway's clock (engine None)."""
+        self.pending = self._timeline()
+        heapq.heapify(self.pending)  # a delayed send adds its own action as the run goes
+        while self.pending:
+            action = heapq.heappop(self.pending)
+            await run_until(action.at)
+            await self._do(action, engine)
+            await settle()
+        await run_until(self.end)
+
+    async def _build_players(self, dbs: list[Any], *, external: str | None = None) -> None:
+        """The PBOC's and each bank's ledger (a database each, appended to `dbs` for the caller to
+        close) and cores, for every scenario bank but `external` (conformance mode's system under
+        test, which keeps its own). Simulated and conformance mode build them here alike."""
+        from bank_sim.core import BankConfig, BankCore
+        from bank_sim.duties import DutiesConfig, PayeeReturn
+        from ledger.store import Ledger
+        from pboc_sim.core import PbocConfig, PbocCore
+        from storage.db import open_database
+
+        s, world, cc = self.s, self.world, self.s.world.clock
+        banks = [b for b in s.world.banks if b.id != external]
+        self.ledgers: dict[str, Ledger] = {}
+        for owner in [world.pboc.id, *(b.id for b in banks)]:
+            db = await open_database(str(self.root / f"ledger-{owner}.db"))
+            dbs.append(db)
+            self.ledgers[owner] = await Ledger.open(db)
+        self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen),
+                              self.calendar, cc)
+        self.bcores: dict[str, BankCore] = {}
+        for b in banks:
+            extra = {k: getattr(b, k) for k in ("filing_time", "open_time", "replenish_time") if getattr(b, k)}
+            duties = DutiesConfig(  # the bank's behaviour profile and its payees' returns (bank_sim.duties)
+                payee_returns=tuple(PayeeReturn(r.voucher_no, r.at, r.reason) for r in b.returns),
+                profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
+            self.bcores[b.id] = BankCore(b.code, BankConfig(
+                bank_name=b.name, adm_div_code=world.adm_div_code, duties=duties,
+                reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen, **extra), self.calendar, cc)
+
+    def _player_shells(self) -> list[Any]:
+        """The shells of the treasury, the PBOC and the banks `_build_players` made, on `self.clients`
+        and `self.clock`: treasury first, then the PBOC, then the banks."""
+        from bank_sim.shell import BankShell
+        from pboc_sim.shell import PbocShell
+        from sim.shell import SimShell
+
+        world, clock = self.world, self.clock
+        self.tcore = _NullCore(self._generated_treasury())
+        tshell = SimShell(self.tcore, self.clients[world.treasury.id], None, world.signer(world.treasury.id),
+                          "treasury", clock)
+        pshell = PbocShell(self.pcore, self.clients[world.pboc.id], self.ledgers[world.pboc.id],
+                           world.signer(world.pboc.id), clock)
+        self.bshells = {bid: BankShell(core, self.clients[bid], self.ledgers[bid], world.signer(bid), clock)
+                        for bid, core in self.bcores.items()}
+        return [tshell, pshell, *self.bshells.values()]
+
+    def _generated_treasury(self) -> Any:
+        """The treasury core (`treasury_sim`) for `treasury.profile: generated`, else None; it may
+        extend the run's end. Conformance mode (runner.conformance) builds its treasury here too."""
+        s, cc = self.s, self.s.world.clock
+        self.generated: Any = None  # treasury_sim.core.TreasuryCore when the treasury is generated
+        if s.world.treasury_profile == "generated":
+            from treasury_sim.core import TreasuryConfig, TreasuryCore
+
+            self.generated = TreasuryCore(TreasuryConfig(
+                banks=tuple((b.code, b.name) for b in s.world.banks), adm_div_code=self.world.adm_div_code,
+                first_day=s.world.start.date(), days=s.world.days,
+                vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
+                quota_time=s.world.quota_time, quota_margin_pct=s.world.quota_margin_pct,
+                tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
+            if s.world.end is None:  # the run covers the plan and the last day's replenishment
+                last = self.calendar.next_business_day(self.generated.days[-1])
+                self.end = max(self.end, at(last, cc.bank_system_close))
+        return self.generated
+
     def _tap(self, pid: str, client: Any) -> None:
         """Record every delivery to `pid` (what, from whom, at what business time)."""
         receive = client.receive
@@ -211,9 +349,15 @@ class _Run:
         async def tapped(timeout_s: float = 5.0) -> list[Any]:
             items: list[Any] = await receive(timeout_s)
             for item in items:
+                if item.message_id in self.delivered:  # read again after a drop or a lost ack: counted once
+                    continue
+                self.delivered.add(item.message_id)
                 self.messages.append(MessageSeen(item.key.vtcode, item.key.flag, self.names.get(item.sender, item.sender),
                                                  self.names.get(pid, pid), self.clock.now(), item.key.voucher_no))
                 self.senders[str(item.key)] = self.names.get(item.sender, item.sender)
+                if item.key.flag == 1 and item.key.vtcode in PBOC_ANSWERED:
+                    [body] = parse_envelope(item.envelope).bodies
+                    self.pboc_answers[str(item.key.original())] = (body.return_reason, self.clock.now())
             return items
 
         setattr(client, "receive", tapped)  # noqa: B010 - an instance attribute over the method
@@ -240,8 +384,19 @@ class _Run:
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "quota",
                                              payload={"bank": bank, "pay_type": pay, "amount_fen": amount,
                                                       "id": f"auto-quota-{day:%Y%m%d}-{bank}-{pay}", "day": day}))
+            # the bank pays an authorized voucher only within its unit's quota (7101, DOMAIN.md
+            # "Authorized payment" steps 2 and 4): notified before the voucher reaches the bank
+            unit_quota: dict[tuple[dt.date, str], list[tuple[SendSpec, dt.datetime]]] = {}
+            for step in s.steps:
+                for spec in step.sends:
+                    if spec.template == "authorized-payment" and spec.bank and spec.amount_fen:
+                        unit_quota.setdefault((self._clearing_day(step.at), spec.bank), []).append((spec, step.at))
+            for (day, bank), sends in sorted(unit_quota.items(), key=lambda kv: kv[0]):
+                when = min([at(day, s.world.quota_time), *(t for _, t in sends)])
+                heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
+                                             payload={"bank": bank, "day": day, "specs": [x for x, _ in sends]}))
         day = s.world.start.date()
-        while at(day, s.world.clock.bank_system_close) <= s.end:
+        while at(day, s.world.clock.bank_system_close) <= self.end:
             if self.calendar.is_business_day(day):
                 heapq.heappush(heap, _Action(at(day, s.world.clock.bank_system_close), 10**9, "close", payload=day))
             day += dt.timedelta(days=1)
@@ -266,8 +421,11 @@ class _Run:
         if action.kind == "quota":
             await self._quota(action.payload)
             return
+        if action.kind == "unit-quota":
+            await self._unit_quota(action.payload)
+            return
         if action.kind == "delayed":
-            await self._send(action.payload, delayed=True)
+            await self._deliver(action.payload)
             return
         step = action.step
         assert step is not None
@@ -282,7 +440,11 @@ class _Run:
         elif step.action == "batch":
             await self._send(list(step.sends))
         elif step.action in ("offline", "online"):
-            raise UnsupportedError(f"{step.action} steps are not wired to the engine yet (line {step.line})")
+            assert step.target is not None
+            engine.set_online(self.ids[step.target], step.action == "online")
+        elif step.action == "fault":
+            assert step.target is not None
+            self.faults.add(self.ids[step.target], step.fault, step.line)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -301,6 +463,36 @@ class _Run:
                             clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code, vtcode=vtcode,
                             amounts_by_unit=[(c, n, fen) for (c, n), fen in zip(units, amounts, strict=True)])
         spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]))
+        await self._deliver([(spec, data, 0)])
+
+    async def _unit_quota(self, q: Mapping[str, Any]) -> None:
+        """An authorized quota notice (7101) to the bank covering these authorized vouchers' details."""
+        from messages.factory import authorized_quota_notice, payment_voucher
+        from messages.voucher import parse_voucher
+
+        day: dt.date = q["day"]
+        code = self.s.world.bank(q["bank"]).code
+        lines: dict[tuple[str, str], tuple[str, str, int]] = {}  # (agency, subject) → names, fen
+        for spec in q["specs"]:
+            assert spec.amount_fen is not None
+            doc = parse_voucher(payment_voucher(voucher_no="X", vou_date=day, pay_bank_code=code,
+                                                amount_fen=spec.amount_fen, vtcode="8202",
+                                                rng=random.Random(f"{self.seed}:{spec.id}")))
+            unit = next((u for u in self.s.world.units if u.agency == spec.unit), None)
+            agency = spec.fields.get("AgencyCode") or (unit.agency if unit else None)
+            agency_name = spec.fields.get("AgencyName") or (unit.agency_name if unit else None)
+            for d in doc.details():
+                k = (agency or d["AgencyCode"], d["ExpFuncCode"])
+                names = (agency_name or d["AgencyName"], d["ExpFuncName"])
+                fen = parse_fen(d["PayAmt"])
+                lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
+        margin = self.s.world.quota_margin_pct
+        data = authorized_quota_notice(
+            voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
+            adm_div_code=self.world.adm_div_code,
+            lines=[(agency, an, subject, sn, "P0000", "示例项目", fen + fen * margin // 100)
+                   for (agency, subject), (an, sn, fen) in sorted(lines.items())])
+        spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}", "treasury", None, bank=q["bank"])
         await self._deliver([(spec, data, 0)])
 
     def _render(self, spec: SendSpec, now: dt.datetime) -> tuple[bytes, int]:
@@ -345,16 +537,17 @@ class _Run:
                             if "AgencyCode" in d and "AgencyCode" in head else {})} for d in doc.details()]
         return build_voucher(vtcode, head, details), 0
 
-    async def _send(self, specs: Sequence[SendSpec], *, delayed: bool = False) -> None:
+    async def _send(self, specs: Sequence[SendSpec]) -> None:
         now = self.clock.now()
         rendered = []
         for spec in specs:
             data, flag = self._render(spec, now)
-            if spec.fault == "delay" and not delayed:
+            if spec.fault == "delay":  # made now, held on the way: it reaches the gateway later
                 assert spec.delay is not None
-                self._record(spec, data, flag, now)
-                # a delayed voucher is sent by a later action; the timeline is rebuilt around it
-                raise UnsupportedError(f"fault delay on a send is not wired yet (line {spec.line})")
+                self.delays += 1
+                heapq.heappush(self.pending, _Action(now + spec.delay, DELAYED_ORDER + self.delays, "delayed",
+                                                     payload=[(spec, data, flag)]))
+                continue
             rendered.append((spec, data, flag))
         await self._deliver(rendered)
 
@@ -373,6 +566,19 @@ class _Run:
         self.sent[spec.id] = record
         return record
 
+    def _record_generated(self) -> None:
+        """The generated treasury's vouchers as sent records, with the gateway's answer to each."""
+        banks = {b.code: b.id for b in self.s.world.banks}
+        adm = self.world.adm_div_code
+        for v in self.generated.sent_vouchers():
+            template = "direct-payment" if v.vtcode == "5201" else "authorized-payment"
+            spec = SendSpec(v.voucher_no, "treasury", template, bank=banks.get(v.bank), amount_fen=v.amount_fen)
+            record = _Sent(spec, f"{adm}/{v.day.year}/{v.vtcode}/{v.voucher_no}/0", v.vtcode, v.voucher_no, 0,
+                           banks.get(v.bank), v.bank, v.amount_fen, v.send_at, v.data)
+            record.verdicts.append(Verdict("gateway", "gateway", v.refused is None, v.refused,
+                                           "accepted" if v.refused is None else v.refused, v.send_at))
+            self.sent[v.voucher_no] = record
+
     async def _deliver(self, items: Sequence[tuple[SendSpec, bytes, int]]) -> None:
         from messages.envelope import encode_envelope
 
@@ -386,7 +592,10 @@ class _Run:
             records.append(self._record(spec, data, flag, now))
             if spec.fault == "drop":
                 continue
-            body = self.world.sealed(data, sender=sender, flag=flag)
+            try:
+                body = self.world.sealed(data, sender=sender, flag=flag)
+            except ValueError as exc:  # no seal position for this sender on this voucher type
+                raise StepError(f"line {spec.line}: {spec.sender} cannot send {spec.id}: {exc}") from exc
             if spec.fault == "corrupt-signature":
                 first = body.signatures[0]
                 broken = bytes([first.value[0] ^ 0xFF]) + first.value[1:]
@@ -417,26 +626,17 @@ class _Run:
         from pboc_sim.core import TSA_ACCOUNT, clearing_account
 
         s, world = self.s, self.world
-        payments = [PaymentSeen(bid, core.bank_code, p.key.voucher_no, p.vtcode, p.amount_fen, p.mode, p.received_at,
-                                p.day, p.filing) for bid, core in self.bcores.items() for p in core.payments.values()]
-        clearings = [ClearingSeen(bid, core.bank_code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
-                                  f.amount_fen, tuple(k.voucher_no for k in f.payments), f.state,
-                                  (f.reason or "").split(":", 1)[0].strip() or None if f.state == "rejected" else None,
-                                  f.reason, f.cleared_fen, f.answered_at)
-                     for bid, core in self.bcores.items() for f in core.filings.values()]
-        movements = [MovementSeen(m.business_date, m.direction, m.amount_fen, m.bank_code, m.kind, m.ref.voucher_no)
-                     for ms in self.pcore.movements.values() for m in ms]
-        statements = [StatementSeen(dt.date.fromisoformat(f"{h['StatementDate'][:4]}-{h['StatementDate'][4:6]}-"
-                                                          f"{h['StatementDate'][6:]}"),
-                                    parse_fen(h["BeginBalance"]), parse_fen(h["DebitAmt"]), parse_fen(h["CreditAmt"]),
-                                    parse_fen(h["EndBalance"]))
-                      for e in self.pcore.statements if e.vtcode == "7401" for h in [e.head]]
-        quotas = [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen)
-                  for (bank, pay, day), q in self.pcore.quotas.items() if day is not None]
+        payments = payments_of(self.bcores)
+        clearings = clearings_of(self.bcores)
+        movements = movements_of(self.pcore)
+        statements = statements_of(self.pcore)
+        quotas = quotas_of(self.pcore)
         receipts = [ReceiptSeen(head.get("VoucherNo", ""), vtcode, self.senders.get(
             f"{head.get('AdmDivCode')}/{head.get('StYear')}/{vtcode}/{head.get('VoucherNo')}/1", "?"), when, head, reason)
             for vtcode, flag, head, when, reason in self.tcore.received if flag == 1]
 
+        if self.generated is not None:
+            self._record_generated()
         # the verdicts of banks and the central bank, voucher by voucher
         bank_alarms: dict[str, list[tuple[str, str, str]]] = {}
         for bid, shell in self.bshells.items():
@@ -458,6 +658,12 @@ class _Run:
                     if r.voucher_no in c.payments and c.state != "pending":
                         verdicts.append(Verdict("pboc", world.pboc.id, c.state == "accepted", c.code,
                                                 f"{c.voucher_no}: {c.reason or 'cleared'}", c.answered_at or c.filed_at))
+            answer = self.pboc_answers.get(r.key) if r.flag == 0 and r.vtcode in PBOC_ANSWERED else None
+            if answer is not None:  # a request the scenario sent in a bank's name
+                reason, when = answer
+                verdicts.append(Verdict("pboc", world.pboc.id, reason is None,
+                                        None if reason is None else reason.split(":", 1)[0].strip(),
+                                        reason or "accepted", when))
             parts = r.key.split("/")
             events = await treasury.trace(VoucherKey(parts[0], parts[1], parts[2], parts[3], int(parts[4]))) or []
             trace = tuple(TraceEvent(str(e.get("business_time") or ""), str(e.get("step") or ""),
@@ -493,18 +699,21 @@ class _Run:
                                         f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}"))
         tsa = pboc.get(TSA_ACCOUNT, 0)
         last = max(statements, key=lambda x: x.day) if statements else None
-        end_close = at(s.end.date(), s.world.clock.bank_system_close)
-        if last is not None and last.day == s.end.date() and end_close <= s.end:
+        end_close = at(self.end.date(), s.world.clock.bank_system_close)
+        if last is not None and last.day == self.end.date() and end_close <= self.end:
             invariants.append(InvariantSeen("statement_matches_ledger", last.end_fen == tsa,
                                             f"last 7401 EndBalance {fen_to_str(last.end_fen)}, ledger TSA "
                                             f"{fen_to_str(tsa)}"))
         business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
         observed = Observed(
-            scenario=s.name, seed=self.seed, start=s.world.start, end=s.end, sent=tuple(sent), receipts=tuple(receipts),
+            scenario=s.name, seed=self.seed, start=s.world.start, end=self.end, sent=tuple(sent), receipts=tuple(receipts),
             payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
             statements=tuple(statements), quotas=tuple(quotas), messages=tuple(self.messages),
             invariants=tuple(invariants), balances=balances, closes=self.closes, zero_balance_accounts=tuple(zero),
-            participants=self.ids)
+            participants=self.ids, refunds=tuple(refunds_of(self.bcores)),
+            bank_refusals=tuple((bid, key, code) for bid, core in self.bcores.items()
+                                for key, code in core.duties.s.refusals.items()),
+            scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)))
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,

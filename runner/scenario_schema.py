@@ -45,6 +45,7 @@ STEPS_MAX = 5_000  # a busy scripted week is a few hundred steps
 EXPECTATIONS_MAX = 2_000
 BATCH_COUNT_MAX = 10_000  # vouchers one batch step may generate
 BANKS_MAX = 20
+RETURNS_MAX = 200  # payee returns per bank: a handful makes a refund scenario
 UNITS_MAX = 200
 
 _time = {"type": "string", "pattern": TIME_PATTERN,
@@ -139,6 +140,27 @@ _expect_kinds: dict[str, Any] = {
                                                          "vouchers": {"type": "array", "items": _ref},
                                                          "day": {"type": "string", "pattern": DATE_PATTERN}}}}},
                        "oneOf": [{"required": ["clean"]}, {"required": ["breaks"]}]},
+    "refund": {"type": "object", "additionalProperties": False, "required": ["voucher"],
+               "description": "the refund request (2302) a bank filed for a payment its payee's bank returned",
+               "properties": {"voucher": _ref, "state": {"enum": ["accepted", "rejected", "pending"]},
+                              "code": {"type": "string", "minLength": 1}}},
+    "refused": {"type": "object", "additionalProperties": False, "required": ["bank", "code"],
+                "description": "one of the bank's own sends was refused with this code (gateway, central bank "
+                               "or treasury)",
+                "properties": {"bank": _participant, "code": {"type": "string", "minLength": 1},
+                               "vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]}}},
+    "scorecard": {"type": "object", "additionalProperties": False, "required": ["bank"],
+                  "description": "the bank scorecard of a month (treasury_sim.scorecard), from what happened",
+                  "properties": {"bank": _participant,
+                                 "month": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
+                                 "flagged": {"type": "boolean"},
+                                 "min_score": {"type": "integer", "minimum": 0},
+                                 "max_score": {"type": "integer", "minimum": 0},
+                                 "late_at_least": {"type": "integer", "minimum": 0},
+                                 "faulty_at_least": {"type": "integer", "minimum": 0},
+                                 "duty": {"type": "string", "description": "a duty kind: receipt, daily-report..."},
+                                 "on_time": {"type": "integer", "minimum": 0},
+                                 "late": {"type": "integer", "minimum": 0}}},
     "count": {"type": "object", "additionalProperties": False, "required": ["vtcode"],
               "properties": {"vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]},
                              "sender": _participant, "recipient": _participant,
@@ -161,7 +183,19 @@ _bank = {
     "type": "object", "additionalProperties": False, "required": ["id", "code"],
     "properties": {
         "id": _id, "code": {"type": "string", "pattern": BANK_CODE_PATTERN}, "name": {"type": "string"},
-        "profile": {"enum": ["standard", "external"]}, "reserve": _money,
+        "profile": {**_id, "description": "standard (= prompt), external (conformance mode), or a bank "
+                                             "behaviour profile: prompt, slow, faulty, flaky or an installed "
+                                             "tgw.bank_profiles plugin (docs/connect-a-bank.md)"},
+        "params": {"type": "object", "maxProperties": 50,
+                   "description": "the profile's parameters (bank_sim.profiles; e.g. slow: late_business_days)"},
+        "returns": {"type": "array", "maxItems": RETURNS_MAX,
+                    "description": "payments the payee's bank sends back (a refund after payment)",
+                    "items": {"type": "object", "additionalProperties": False, "required": ["voucher", "at"],
+                              "properties": {"voucher": {**_id, "description": "a payment voucher id of the steps"},
+                                             "at": _time,
+                                             "reason": {"enum": ["account-closed", "wrong-account",
+                                                                 "account-frozen"]}}}},
+        "reserve": _money,
         "filing_time": _tod, "open_time": _tod, "replenish_time": _tod,
     },
 }

@@ -58,9 +58,9 @@ from client import Delivery, GatewayClient, SendResult
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
-from messages.envelope import VoucherKey, encode_envelope, parse_envelope
+from messages.envelope import VoucherBody, VoucherKey, encode_envelope, parse_envelope
 from messages.errors import InputError
-from messages.sealing import seal_as_role, voucher_body
+from messages.sealing import seal_as_role
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import (
@@ -398,7 +398,10 @@ class SimShell:
         return refusals
 
     def _envelope(self, effects: list[SendVoucher]) -> bytes:
-        bodies = [seal_as_role(voucher_body(e.render(), flag=e.flag, return_reason=e.return_reason),
+        # The body's attributes come from the effect's key, not from parsing the rendered bytes
+        # again (a parse per send): the gateway checks that they equal the voucher's own head
+        # (`envelope-key-mismatch` otherwise), and the rendered bytes carry that same head.
+        bodies = [seal_as_role(VoucherBody(*e.key[:4], e.flag, e.render(), return_reason=e.return_reason),
                                self.signer, self.role) for e in effects]
         return encode_envelope(bodies)
 

@@ -1,16 +1,22 @@
-"""Shared fixtures: database backends (SQLite always, PostgreSQL when reachable)."""
+"""Shared fixtures: database backends (SQLite always, PostgreSQL when reachable), a private Mosquitto."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from storage.db import PostgresDatabase, SqliteDatabase, open_database
+
+if TYPE_CHECKING:
+    from mqtt_broker import MosquittoBroker
+
+    from runner.world import DevWorld
 
 PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
@@ -57,3 +63,14 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sq
     """Every storage test runs on both backends; each PostgreSQL test gets its own schema."""
     async with fresh_database(request.param, tmp_path) as database:
         yield database
+
+
+@pytest.fixture
+def broker(world: DevWorld, tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A private Mosquitto (tests/mqtt_broker.py) for the participants of the test module's own
+    `world` fixture; the gateway logs in as mqtt_broker.GW_USER / GW_PASSWORD. Stopped afterwards."""
+    from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+
+    b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
+    yield b
+    b.stop()

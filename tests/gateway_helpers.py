@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from client import Delivery, GatewayClient
 from gateway.service import Gateway, GatewayConfig
 from messages.factory import payment_voucher
 from runner.world import DevWorld
@@ -103,6 +104,20 @@ def voucher_of_delivery(envelope: bytes) -> bytes:
     bodies = parse_envelope(envelope).bodies
     assert len(bodies) == 1
     return bodies[0].voucher
+
+
+async def deliver_one_payment(world: DevWorld, treasury: GatewayClient, bank: GatewayClient,
+                              bank_id: str = "bank-a") -> Delivery:
+    """The treasury sends one payment voucher to `bank_id`; the gateway accepts it for that bank,
+    whose client receives exactly it (within 5 s) and acks it. The delivery, for what a test checks next."""
+    original = payment(world, bank=bank_id)
+    [res] = await treasury.send(world.envelope([original], sender=world.treasury.id))
+    assert (res.status, res.recipient) == ("accepted", bank_id)
+    [item] = await bank.receive(timeout_s=5)
+    assert item.message_id == res.message_id and item.sender == world.treasury.id
+    assert voucher_of_delivery(item.envelope) == original
+    await bank.ack(item)
+    return item
 
 
 def raw_body(voucher: bytes, *, adm: str = "990100", year: str = "2026", vtcode: str = "5201",

@@ -24,10 +24,13 @@ from pathlib import Path
 from gateway.participants import Registry
 from tgw.mqtt_acl import write_broker_files
 
-__all__ = ["MOSQUITTO", "MosquittoBroker", "free_port"]
+__all__ = ["GW_PASSWORD", "GW_USER", "MOSQUITTO", "MosquittoBroker", "free_port"]
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-START_TIMEOUT_S = 10.0
+START_ATTEMPTS = 3  # fresh ports tried when mosquitto cannot listen on the first one
+START_TIMEOUT_S = 30.0  # an upper bound (a loaded 2-core machine); it listens in well under a second
+# The gateway's own broker login in the tests' private brokers (the `broker` fixture in conftest.py).
+GW_USER, GW_PASSWORD = "tgw-gateway", "gateway-secret-for-tests"
 
 
 def free_port() -> int:
@@ -79,10 +82,18 @@ class MosquittoBroker:
         root = Path(tmp) / "mosquitto"
         (root / "data").mkdir(parents=True, exist_ok=True)
         write_broker_files(registry, root, gateway_user=gateway_user, gateway_password=gateway_password)
-        broker = cls(root, port or free_port())
-        broker.conf_path.write_text(_conf(broker.port, root), encoding="utf-8")
-        broker.start()
-        return broker
+        for attempt in range(1, START_ATTEMPTS + 1):
+            broker = cls(root, port or free_port())
+            broker.conf_path.write_text(_conf(broker.port, root), encoding="utf-8")
+            try:
+                broker.start()
+                return broker
+            except RuntimeError:
+                # The free port may have been taken by another process (other test runs share
+                # the machine) before mosquitto bound it: try another, unless the port was given.
+                if port is not None or attempt == START_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
     def start(self) -> None:
         assert self.proc is None, "already running"

@@ -37,6 +37,17 @@ def t(day: dt.date, hh: int, mm: int) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=TZ)
 
 
+# The scenario file's start and steps for this run (a test adds its name, title and expectations).
+WORLD_AND_STEPS = """world: {start: "2026-03-10"}
+steps:
+  - at: "10:00"
+    send: {id: v1, template: direct-payment, bank: bank-a, amount: "100.00"}
+  - at: "11:00"
+    send: {id: v3, template: direct-payment, bank: bank-b, amount: "20.00"}
+  - at: "15:59"
+    send: {id: v2, template: direct-payment, bank: bank-a, amount: "50.00"}
+"""
+
 VOUCHERS = (("v1", "ZZ001", "bank-a", 100_00, t(D1, 10, 0), "clearing", "HKA1"),
             ("v3", "ZZ003", "bank-b", 20_00, t(D1, 11, 0), "clearing", "HKB1"),
             ("v2", "ZZ002", "bank-a", 50_00, t(D1, 15, 59), "advance", "HKA2"))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bank_sim.core import PAYMENT_RULES, BankConfig, BankCore, account_ids
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
-from messages.factory import payment_voucher
+from messages.factory import DEFAULT_PROJECT, SUBJECTS, UNITS, authorized_quota_notice, payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
@@ -36,7 +36,17 @@ def voucher(day: str, amount_fen: int, *, vtcode: str = "5201", bank: str = BANK
 def new_core(start: dt.datetime, **config: int) -> BankCore:
     core = BankCore(BANK, BankConfig(**config), CALENDAR, ClockConfig())  # type: ignore[arg-type]
     core.on_time(start)
+    grant(core, start)
     return core
+
+
+def grant(core: BankCore, now: dt.datetime, fen: int = 100_000_000_00) -> list[Effect]:
+    """An authorized quota notice (7101) giving every synthetic unit `fen` on every subject."""
+    lines = [(agency, name, func, func_name, *DEFAULT_PROJECT, fen) for _, _, agency, name in UNITS
+             for func, func_name in SUBJECTS]
+    no = f"ED{next(_seq):08d}"
+    return core.on_voucher(parse_voucher(authorized_quota_notice(voucher_no=no, vou_date=now.date(),
+                                                                 pay_bank_code=BANK, lines=lines)), 0, now)
 
 
 def sends(effects: list[Effect], vtcode: str | None = None) -> list[SendVoucher]:
@@ -55,7 +65,7 @@ def answer(request: SendVoucher, day: dt.date, *, reason: str | None = None) -> 
 
 
 def test_rules_table_order() -> None:
-    assert [r.name for r in PAYMENT_RULES] == ["not-ours", "clearing", "advance", "defer"]
+    assert [r.name for r in PAYMENT_RULES] == ["not-ours", "urgent", "clearing", "advance", "defer"]
 
 
 def test_pay_before_filing_then_clear_and_close_at_zero() -> None:
@@ -82,7 +92,9 @@ def test_pay_before_filing_then_clear_and_close_at_zero() -> None:
         ("11", "0", "1234.56"), ("12", "0", "100.00")]
     assert requests[0].head["ClearDate"] == "20260316" and requests[0].recipient_role == "pboc"
     assert [(d["SupDepCode"], d["PayAmt"]) for d in requests[0].details] == [(doc.get("SupDepCode"), "1234.56")]
-    assert any(isinstance(e, WakeAt) and e.at == t("2026-03-16", "17:00") for e in filed)
+    # next: the final sweep at the last instant before the 16:00 cutoff
+    assert any(isinstance(e, WakeAt) and e.at == t("2026-03-16", "16:00") - dt.timedelta(microseconds=1)
+               for e in filed)
 
     for request in requests:
         posted = transfers(core.on_voucher(answer(request, dt.date(2026, 3, 16)), 1, t("2026-03-16", "15:31")))
@@ -98,12 +110,15 @@ def test_after_filing_is_an_advance_replenished_next_business_day() -> None:
     a = account_ids(BANK)
     doc = voucher("2026-02-13", 500_00)
     effects = core.on_voucher(doc, 0, t("2026-02-13", "16:10"))
-    [pay] = transfers(effects)
-    assert pay.transfer.debit_account == a["reserve"] and pay.transfer.kind == "advance"
+    [fund, pay] = transfers(effects)  # reserve → the zero-balance account → payee (004 part 3 §9(12))
+    assert (fund.transfer.debit_account, fund.transfer.credit_account, fund.transfer.kind) == (
+        a["reserve"], a["zba-finance"], "advance")
+    assert (pay.transfer.debit_account, pay.transfer.credit_account) == (a["zba-finance"], a["payees"])
     assert core.reserve_balance_fen == BankConfig().reserve_fen - 500_00
     assert sends(core.on_time(t("2026-02-13", "15:31"))) == []  # (time does not go back; nothing due)
-    assert sends(core.on_time(t("2026-02-13", "17:00"))) == []
-    assert not core.unbalanced_closes  # an advance leaves the zero-balance accounts alone
+    [detail_list] = sends(core.on_time(t("2026-02-13", "17:00")))  # the reserve detail list (7202)
+    assert (detail_list.vtcode, detail_list.recipient_role, detail_list.head["PayAmt"]) == ("7202", "treasury", "500.00")
+    assert not core.unbalanced_closes  # an advance leaves the zero-balance accounts at zero
     morning = core.on_time(t("2026-02-14", "08:45"))
     [request] = sends(morning, "2301")
     assert (request.head["ClearType"], request.head["ClearDate"], request.head["VouDate"], request.head["PayAmt"]) == (
@@ -165,6 +180,7 @@ def test_cleared_plus_advanced_is_paid_and_advances_come_back_next_business_day(
     start = dt.datetime.combine(day, dt.time(8, 0), tzinfo=TZ)
     core = BankCore(BANK, BankConfig(reserve_fen=10**12), CALENDAR, ClockConfig())
     core.on_time(start)
+    grant(core, start)
     next_day = CALENDAR.next_business_day(day)
     cleared = 0
 
@@ -184,7 +200,8 @@ def test_cleared_plus_advanced_is_paid_and_advances_come_back_next_business_day(
         effects = core.on_voucher(voucher(day.isoformat(), amount, vtcode=vtcode), 0, now)
         assert len(sends(effects)) == 1
         paid += amount
-    for now in (start.replace(hour=15, minute=30), start.replace(hour=17),
+    for now in (start.replace(hour=15, minute=30), start.replace(hour=16) - dt.timedelta(microseconds=1),
+                start.replace(hour=17),
                 dt.datetime.combine(next_day, dt.time(8, 45), tzinfo=TZ),
                 dt.datetime.combine(next_day, dt.time(17, 0), tzinfo=TZ)):
         clear(core.on_time(now), now)

@@ -81,6 +81,26 @@ async def test_live_clock_cannot_be_advanced(world: DevWorld, tmp_path: Path) ->
         await server.stop()
 
 
+@pytest.mark.parametrize(("query", "at_fault"), [
+    ("wait=61", "wait"), ("wait=-1", "wait"), ("wait=nan", "wait"), ("wait=soon", "wait"),
+    ("after=tomorrow", "after"), ("after=2025-09-30T16:00:00", "after"),
+    ("after=2025-09-30T16:00:00%2B08:00&wait=61", "wait")])
+async def test_clock_query_out_of_range_is_refused_with_a_code(world: DevWorld, tmp_path: Path, query: str,
+                                                               at_fault: str) -> None:
+    """`wait` and `after` are checked whenever given (not only together): the spec bounds `wait`."""
+    server = await start_server(_config(world, tmp_path, clock_mode="simulated",
+                                        clock_start="2025-09-30T15:59:00+08:00"))
+    try:
+        headers = {"Authorization": f"Bearer {world.treasury.token}"}
+        async with aiohttp.ClientSession(headers=headers) as session, \
+                session.get(f"{server.http_url}/v1/clock?{query}") as resp:
+            status, err = resp.status, await resp.json()
+        assert status == 400 and err["code"] == "bad-request"
+        assert err["message"].startswith(at_fault)  # names the parameter at fault
+    finally:
+        await server.stop()
+
+
 @pytest.mark.mqtt
 async def test_clock_is_published_retained_on_mqtt(world: DevWorld, tmp_path: Path) -> None:
     broker = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)

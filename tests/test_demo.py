@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from browser import ARTIFACTS, png_size, screenshot
 
 from messages.money import parse_fen
 from tgw import main
@@ -49,3 +50,37 @@ def test_demo_on_days_the_calendar_does_not_know_is_a_usage_error(capsys: pytest
 
     assert main(["demo", "--start", "2026-12-30", "--days", "2", "--vouchers", "5", "--quiet"]) == 2
     assert "calendar-out-of-range" in capsys.readouterr().err
+
+
+SHOT_WINDOW = (1200, 3000)
+
+
+@pytest.mark.slow
+def test_demo_prints_the_reconciliation_and_writes_the_html_report(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    page = ARTIFACTS / "demo-report.html"
+    ARTIFACTS.mkdir(exist_ok=True)
+    code = main(["demo", "--vouchers", "40", "--days", "2", "--quiet", "--html", str(page), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and "html" not in report
+    rec = report["reconciliation"]
+    assert rec["clean"] and not rec["breaks"] and report["invariants"]["reconciliation_clean"]["ok"]
+    assert [d["date"] for d in rec["days"]] == ["2026-02-13", "2026-02-14", "2026-02-24"]
+    # every day: what the treasury got back = what the banks paid; what the banks cleared = the TSA debits = the 7401
+    for d in rec["days"]:
+        assert d["treasury_receipts"] == d["bank_paid"] and d["bank_cleared"] == d["pboc_debits"] == d["statement_debits"]
+    [month] = rec["months"]
+    assert month["month"] == "2026-02" and month["treasury_receipts"] == month["bank_cleared"] == month["pboc_debits"]
+
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 4 and "Three-way reconciliation" in text
+    for remote in ("https://", "<script", "@import", "url("):
+        assert remote not in text, remote
+
+    assert main(["demo", "--vouchers", "10", "--days", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Three-way reconciliation per day" in out and "reconciliation clean" in out
+
+    data = screenshot(page, ARTIFACTS / "demo-report.png", window=SHOT_WINDOW, profile=tmp_path / "profile")
+    assert len(data) > 10_000  # a blank page is a few hundred bytes
+    assert png_size(data) == SHOT_WINDOW

@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import (
     bad_envelopes,
+    deliver_one_payment,
     payment,
     receipt_of,
     running_gateway,
@@ -83,13 +84,7 @@ async def test_round_trip_over_http(world: DevWorld, db: Any) -> None:
     tid = world.treasury.id
     async with http_gateway(world, db) as h, h.gclient(tid, poll_wait_s=5) as treasury, \
             h.gclient("bank-a", poll_wait_s=5) as bank:
-        original = payment(world, bank="bank-a")
-        [res] = await treasury.send(world.envelope([original], sender=tid))
-        assert (res.status, res.recipient) == ("accepted", "bank-a")
-        [item] = await bank.receive(timeout_s=5)
-        assert item.message_id == res.message_id and item.sender == tid
-        assert voucher_of_delivery(item.envelope) == original
-        await bank.ack(item)
+        item = await deliver_one_payment(world, treasury, bank)
         rec = receipt_of(voucher_of_delivery(item.envelope))
         [rres] = await bank.send(world.envelope([rec], sender="bank-a", flag=1))
         assert (rres.status, rres.recipient) == ("accepted", tid)
@@ -100,8 +95,8 @@ async def test_round_trip_over_http(world: DevWorld, db: Any) -> None:
         resp = await h.client.get(f"/v1/messages/{rres.message_id}", headers=h.auth(tid))
         assert resp.status == 200
         body = await resp.json()
-        assert body["original_id"] == res.message_id and body["flag"] == 1 and body["delivery_state"] == "acked"
-        resp = await h.client.get(f"/v1/messages/{res.message_id}", headers=h.auth("bank-a"))
+        assert body["original_id"] == item.message_id and body["flag"] == 1 and body["delivery_state"] == "acked"
+        resp = await h.client.get(f"/v1/messages/{item.message_id}", headers=h.auth("bank-a"))
         assert resp.status == 200 and (await resp.json())["sender"] == tid
 
         events = await treasury.trace(item.key)

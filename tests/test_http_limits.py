@@ -16,14 +16,14 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from http_raw import open_raw, port_of, read_to_eof, response_parts, served
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,14 +37,16 @@ from gateway.http_limits import (
     ResourceErrorLog,
     effective_connections_max,
 )
-from gateway.server import RunningServer, ServerConfig, start_server
 from gateway.service import GatewayConfig
 from messages.errors import CODES
 from messages.xmlsafe import Limits
 from runner.world import DevWorld
 
 TGW = str(Path(sys.executable).with_name("tgw"))
-BOUND_S = 20.0  # every wait on the server is bounded by this; none is expected to come near it
+# Every wait on the server is bounded by this; none is expected to come near it, and a loaded machine
+# (the full suite on 2 cores) must not fail a test on speed: the tests assert behaviour only.
+BOUND_S = 60.0
+STARTUP_BOUND_S = 180.0  # `tgw up` in a subprocess: a cold interpreter importing the gateway, under load
 
 SMALL = HttpLimits(idle_timeout_s=0.6, header_timeout_s=0.3, body_timeout_s=0.6, body_wait_s=0.3)
 
@@ -52,31 +54,6 @@ SMALL = HttpLimits(idle_timeout_s=0.6, header_timeout_s=0.3, body_timeout_s=0.6,
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     return DevWorld.create(tmp_path_factory.mktemp("world"))
-
-
-@asynccontextmanager
-async def served(world: DevWorld, tmp: Path, limits: HttpLimits = SMALL, **kw: Any) -> AsyncIterator[RunningServer]:
-    cfg = ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
-                       db=f"sqlite:///{tmp / 'gw.db'}", http_port=0, http_limits=limits, **kw)
-    server = await start_server(cfg)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def _port(server: RunningServer) -> int:
-    assert server.http_url is not None
-    return int(server.http_url.rsplit(":", 1)[1])
-
-
-async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sends until it closes the connection (bounded)."""
-    out = b""
-    async with asyncio.timeout(BOUND_S):
-        while chunk := await reader.read(65536):
-            out += chunk
-    return out
 
 
 async def _read_response(reader: asyncio.StreamReader) -> bytes:
@@ -89,10 +66,8 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
 
 
 def _status_and_body(raw: bytes) -> tuple[int, dict[str, str], dict[str, Any]]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), headers, json.loads(body)
+    status, headers, body = response_parts(raw)
+    return status, headers, json.loads(body)
 
 
 async def _trickle(writer: asyncio.StreamWriter, data: bytes, every_s: float = 0.05) -> None:
@@ -108,22 +83,22 @@ async def _trickle(writer: asyncio.StreamWriter, data: bytes, every_s: float = 0
 
 
 async def test_slowloris_head_is_cut_off_with_a_coded_408(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as server:
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+    async with served(world, tmp_path, http_limits=SMALL) as server:
+        reader, writer = await open_raw(port_of(server))
         sender = asyncio.create_task(_trickle(writer, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: a\r\n" * 999))
-        raw = await _read_to_eof(reader)
+        raw = await read_to_eof(reader)
         sender.cancel()
         writer.close()
         status, headers, body = _status_and_body(raw)
         assert status == 408 and body["code"] == "request-timeout" and "head" in body["message"]
-        assert headers["Connection"] == "close"
+        assert headers["connection"] == "close"
 
 
 async def test_many_slowloris_connections_all_closed(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as server:
-        conns = [await asyncio.open_connection("127.0.0.1", _port(server)) for _ in range(50)]
+    async with served(world, tmp_path, http_limits=SMALL) as server:
+        conns = [await open_raw(port_of(server)) for _ in range(50)]
         senders = [asyncio.create_task(_trickle(w, b"POST /v1/messages HTTP/1.1\r\n" * 99)) for _, w in conns]
-        answers = await asyncio.gather(*(_read_to_eof(r) for r, _ in conns))
+        answers = await asyncio.gather(*(read_to_eof(r) for r, _ in conns))
         for task in senders:
             task.cancel()
         for _, w in conns:
@@ -132,24 +107,24 @@ async def test_many_slowloris_connections_all_closed(world: DevWorld, tmp_path: 
 
 
 async def test_idle_connection_closed_before_and_after_a_request(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as server:
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
-        assert await _read_to_eof(reader) == b""  # never sent a byte: closed, nothing said
+    async with served(world, tmp_path, http_limits=SMALL) as server:
+        reader, writer = await open_raw(port_of(server))
+        assert await read_to_eof(reader) == b""  # never sent a byte: closed, nothing said
         writer.close()
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+        reader, writer = await open_raw(port_of(server))
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        raw = await _read_to_eof(reader)  # keep-alive: the server closes once idle
+        raw = await read_to_eof(reader)  # keep-alive: the server closes once idle
         writer.close()
         assert raw.startswith(b"HTTP/1.1 200")
 
 
 async def test_slow_body_is_cut_off_with_a_coded_408(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as server:
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
+    async with served(world, tmp_path, http_limits=SMALL) as server:
+        reader, writer = await open_raw(port_of(server))
         writer.write(f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {world.treasury.token}\r\n"
                      "Content-Type: application/xml\r\nContent-Length: 5000\r\n\r\n".encode())
         sender = asyncio.create_task(_trickle(writer, b"<" * 5000))
-        raw = await _read_to_eof(reader)
+        raw = await read_to_eof(reader)
         sender.cancel()
         writer.close()
         status, _, body = _status_and_body(raw)
@@ -160,7 +135,7 @@ async def test_slow_body_is_cut_off_with_a_coded_408(world: DevWorld, tmp_path: 
 async def test_a_normal_request_with_a_body_passes(world: DevWorld, tmp_path: Path) -> None:
     import aiohttp
 
-    async with (served(world, tmp_path) as server, aiohttp.ClientSession() as session,
+    async with (served(world, tmp_path, http_limits=SMALL) as server, aiohttp.ClientSession() as session,
                 session.post(f"{server.http_url}/v1/messages", data=b"<not-xml",
                              headers={"Authorization": f"Bearer {world.treasury.token}"}) as resp):
         assert resp.status == 400  # judged by the pipeline, not by a limit
@@ -173,17 +148,17 @@ async def test_a_normal_request_with_a_body_passes(world: DevWorld, tmp_path: Pa
 async def test_connections_over_the_cap_get_503_and_the_gateway_recovers(world: DevWorld, tmp_path: Path) -> None:
     import aiohttp
 
-    async with served(world, tmp_path, replace(SMALL, connections_max=3)) as server:
-        held = [await asyncio.open_connection("127.0.0.1", _port(server)) for _ in range(3)]
+    async with served(world, tmp_path, http_limits=replace(SMALL, connections_max=3)) as server:
+        held = [await open_raw(port_of(server)) for _ in range(3)]
         async with asyncio.timeout(BOUND_S):
             while metrics.HTTP_CONNECTIONS._value.get() < 3:  # noqa: ASYNC110 - the server counted the three
                 await asyncio.sleep(0.01)
-        reader, writer = await asyncio.open_connection("127.0.0.1", _port(server))
-        status, headers, body = _status_and_body(await _read_to_eof(reader))
+        reader, writer = await open_raw(port_of(server))
+        status, headers, body = _status_and_body(await read_to_eof(reader))
         writer.close()
-        assert status == 503 and body["code"] == "unavailable" and headers["Retry-After"] == "1"
+        assert status == 503 and body["code"] == "unavailable" and headers["retry-after"] == "1"
         # the held ones time out (idle), then a new client is served
-        assert [await _read_to_eof(r) for r, _ in held] == [b""] * 3
+        assert [await read_to_eof(r) for r, _ in held] == [b""] * 3
         for _, w in held:
             w.close()
         async with aiohttp.ClientSession() as session, session.get(f"{server.http_url}/healthz") as resp:
@@ -214,13 +189,14 @@ async def test_bodies_over_the_budget_get_503_none_lost_and_the_cap_holds(world:
     limits = replace(SMALL, body_bytes_in_flight_max=250_000, body_timeout_s=BOUND_S, idle_timeout_s=BOUND_S,
                      header_timeout_s=BOUND_S)
     size = 60_000
-    async with served(world, tmp_path, limits, gateway=GatewayConfig(limits=Limits(envelope_bytes_max=65_536))) as server:
+    gateway = GatewayConfig(limits=Limits(envelope_bytes_max=65_536))
+    async with served(world, tmp_path, http_limits=limits, gateway=gateway) as server:
         assert server.runner is not None
         budget = server.runner.app[BODY_BUDGET_KEY]
         assert budget.bytes_max == 250_000
         head = (f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {world.treasury.token}\r\n"
                 f"Content-Type: application/xml\r\nContent-Length: {size}\r\n\r\n").encode()
-        conns = [await asyncio.open_connection("127.0.0.1", _port(server)) for _ in range(10)]
+        conns = [await open_raw(port_of(server)) for _ in range(10)]
         for _, w in conns:
             w.write(head + b"<" * (size // 2))
         reads = [asyncio.create_task(_read_response(r)) for r, _ in conns]
@@ -240,7 +216,7 @@ async def test_bodies_over_the_budget_get_503_none_lost_and_the_cap_holds(world:
             w.close()
     refused = [a for a in answers if a[0] == 503]
     assert len(refused) == 6 and len(answers) == 10
-    assert all(body["code"] == "unavailable" and headers["Retry-After"] == "1" for _, headers, body in refused)
+    assert all(body["code"] == "unavailable" and headers["retry-after"] == "1" for _, headers, body in refused)
     assert all(status == 400 and body["code"] == "xml-malformed" for status, _, body in answers if status != 503)
     assert budget.peak == 4 * size <= budget.bytes_max and budget.in_flight == 0
 
@@ -310,7 +286,7 @@ def _tgw_up_low_fds(world: DevWorld, tmp: Path, fd_limit: int, *extra: str) -> t
                              "--db", f"sqlite:///{tmp / 'gw.db'}", "--http", "127.0.0.1:0", "--ready-file", str(ready),
                              "--workers", "0", *extra], stdout=log_file, stderr=subprocess.STDOUT,
                             preexec_fn=limit_fds)
-    deadline = time.monotonic() + BOUND_S
+    deadline = time.monotonic() + STARTUP_BOUND_S
     while time.monotonic() < deadline and proc.poll() is None:
         if ready.exists() and ready.read_text().startswith("http"):
             return proc, ready.read_text().strip(), log_path
@@ -327,8 +303,8 @@ async def _flood_then_healthz(url: str, n: int) -> int:
     conns = []
     for _ in range(n):
         with suppress(OSError):
-            conns.append(await asyncio.open_connection(host, int(port)))
-    await asyncio.gather(*(_read_to_eof(r) for r, _ in conns))  # each answered 503 or timed out idle
+            conns.append(await open_raw(int(port), host))
+    await asyncio.gather(*(read_to_eof(r) for r, _ in conns))  # each answered 503 or timed out idle
     for _, w in conns:
         w.close()
     async with asyncio.timeout(BOUND_S):

@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,10 @@ import aiohttp
 import pytest
 from conftest import PG_URL
 from gateway_helpers import payment
+from http_raw import open_raw, port_of, read_to_eof, response_parts, served
 from structlog.testing import capture_logs
 
-from gateway.server import RunningServer, ServerConfig, start_server
+from gateway.server import ServerConfig, start_server
 from messages.errors import CODES
 from runner.world import DevWorld
 
@@ -41,42 +40,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     return DevWorld.create(tmp_path_factory.mktemp("world"))
 
 
-@asynccontextmanager
-async def served(world: DevWorld, db: str) -> AsyncIterator[RunningServer]:
-    cfg = ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir), db=db, http_port=0)
-    server = await start_server(cfg)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def _port(server: RunningServer) -> int:
-    assert server.http_url is not None
-    return int(server.http_url.rsplit(":", 1)[1])
-
-
 async def _raw(port: int, *parts: bytes) -> bytes:
     """Write the parts (yielding to the loop between them) and read until the server closes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = await open_raw(port)
     try:
         for part in parts:
             writer.write(part)
             await writer.drain()
             await asyncio.sleep(0)
-        return await asyncio.wait_for(reader.read(), 30)
+        return await read_to_eof(reader)
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-
-
-def _response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return status, headers, body
 
 
 def _head(method: str, path: str, *headers: bytes) -> bytes:
@@ -102,10 +78,10 @@ PROTOCOL_ERRORS: dict[str, tuple[bytes, ...]] = {
 @pytest.mark.parametrize("case", sorted(PROTOCOL_ERRORS))
 async def test_aiohttp_protocol_errors_are_coded_json_and_echo_nothing(world: DevWorld, tmp_path: Path,
                                                                       case: str) -> None:
-    async with served(world, f"sqlite:///{tmp_path / 'gw.db'}") as server:
+    async with served(world, tmp_path) as server:
         with capture_logs() as logs:
-            raw = await _raw(_port(server), *PROTOCOL_ERRORS[case])
-    status, headers, body = _response(raw)
+            raw = await _raw(port_of(server), *PROTOCOL_ERRORS[case])
+    status, headers, body = response_parts(raw)
     assert 400 <= status < 500, raw[:300]
     assert headers["content-type"].startswith("application/json"), raw[:300]
     payload = json.loads(body)
@@ -119,9 +95,9 @@ async def test_a_chunk_broken_after_the_handler_started_reading(world: DevWorld,
     """The body goes bad once the handler is reading it: still a coded 400, never a 500."""
     token = world.participants[world.treasury.id].token
     head = _head("POST", "/v1/messages", f"Authorization: Bearer {token}".encode(), b"Transfer-Encoding: chunked")
-    async with served(world, f"sqlite:///{tmp_path / 'gw.db'}") as server:
-        raw = await _raw(_port(server), head + b"5\r\n<MOF>\r\n", b"zz\r\n" + SECRET.encode() + b"\r\n0\r\n\r\n")
-    status, headers, body = _response(raw)
+    async with served(world, tmp_path) as server:
+        raw = await _raw(port_of(server), head + b"5\r\n<MOF>\r\n", b"zz\r\n" + SECRET.encode() + b"\r\n0\r\n\r\n")
+    status, headers, body = response_parts(raw)
     assert status == 400, raw[:300]
     assert headers["content-type"].startswith("application/json")
     assert json.loads(body)["code"] in CODES
@@ -131,7 +107,7 @@ async def test_a_chunk_broken_after_the_handler_started_reading(world: DevWorld,
 async def test_a_utf16_envelope_over_http_is_refused_and_not_queued(world: DevWorld, tmp_path: Path) -> None:
     treasury, bank = world.participants[world.treasury.id], world.participants["bank-a"]
     good = world.envelope([payment(world)], sender=treasury.id)
-    async with served(world, f"sqlite:///{tmp_path / 'gw.db'}") as server, aiohttp.ClientSession() as session:
+    async with served(world, tmp_path) as server, aiohttp.ClientSession() as session:
         for wide in (good.decode("utf-8").encode("utf-16-le"),  # no BOM, declaration says UTF-8
                      good.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16-be"),
                      good.decode("utf-8").encode("utf-32-le")):
@@ -411,7 +387,7 @@ async def test_the_server_refuses_exactly_what_the_spec_puts_out_of_range(world:
     outside = {"cursor": [-1, params["cursor"]["maximum"] + 1], "limit": [0, params["limit"]["maximum"] + 1],
                "wait": [-0.5, params["wait"]["maximum"] + 0.001, "nan", "inf"]}
     bank, treasury = world.participants["bank-a"], world.participants[world.treasury.id]
-    async with served(world, f"sqlite:///{tmp_path / 'gw.db'}") as server, aiohttp.ClientSession() as session:
+    async with served(world, tmp_path) as server, aiohttp.ClientSession() as session:
         # One delivery waiting: a long poll with the largest wait answers at once.
         async with session.post(f"{server.http_url}/v1/messages", data=world.envelope([payment(world)],
                                 sender=treasury.id), headers={"Authorization": f"Bearer {treasury.token}"}) as resp:

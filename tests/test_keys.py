@@ -19,6 +19,7 @@ from messages.errors import InputError
 from messages.keys import (
     SM2_UNSUPPORTED,
     create_ca,
+    derive_serial,
     issue_participant,
     load_certificates,
     load_private_key,
@@ -108,7 +109,9 @@ def test_serial_sn_format_and_parse_round_trip(tmp_path: Path) -> None:
     files = issue_participant(tmp_path, participant_id="pboc-sim", role="pboc", ca_dir=tmp_path)
     (cert,) = load_certificates(files.cert)
     sn = serial_sn(cert)
-    assert sn == sn.upper() and not sn.startswith("0X") and not sn.startswith("0")
+    # whole bytes as openssl prints them: even length, no padding byte (a serial whose first nibble
+    # is 0, one time in 16, keeps its leading "0": test_sn_is_the_serial_exactly_as_openssl_prints_it)
+    assert sn == sn.upper() and not sn.startswith("0X") and len(sn) % 2 == 0 and not sn.startswith("00")
     assert int(sn, 16) == cert.serial_number
     assert parse_sn(sn) == cert.serial_number
     assert parse_sn(sn.lower()) == cert.serial_number
@@ -188,7 +191,24 @@ def test_openssl_verify_accepts_issued_certificate(tmp_path: Path, ca_alg: str, 
     assert pkey.returncode == 0
     out = subprocess.run(["openssl", "x509", "-in", str(p.cert), "-noout", "-serial"],
                          capture_output=True, text=True, check=True)
-    assert out.stdout.strip().removeprefix("serial=").lstrip("0") == p.sn
+    assert out.stdout.strip().removeprefix("serial=") == p.sn
+
+
+@needs_openssl
+@pytest.mark.parametrize("top", ["leading zero nibble", "high bit set"])
+def test_sn_is_the_serial_exactly_as_openssl_prints_it(tmp_path: Path, top: str) -> None:
+    """Whole bytes, no sign byte: a serial whose first nibble is 0 keeps its leading "0" (as openssl
+    prints it), one whose high bit is set gets no "00". Seeds picked so both cases always occur."""
+    def fits(seed: int) -> bool:
+        first = derive_serial(seed, "bank-sim-a").to_bytes(19, "big")[0]
+        return 0x01 <= first < 0x10 if top == "leading zero nibble" else first >= 0x80
+    seed = next(s for s in range(10_000) if fits(s))
+    create_ca(tmp_path, seed=seed)
+    p = issue_participant(tmp_path, participant_id="bank-sim-a", role="bank", ca_dir=tmp_path, seed=seed)
+    out = subprocess.run(["openssl", "x509", "-in", str(p.cert), "-noout", "-serial"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().removeprefix("serial=") == p.sn
+    assert (p.sn[0] == "0") == (top == "leading zero nibble")
 
 
 @needs_openssl

@@ -20,7 +20,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from gateway_helpers import payment, receipt_of, running_gateway, voucher_of_delivery
-from mqtt_broker import MosquittoBroker
+from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
 
 from client import ClientError, Delivery, GatewayClient
 from client.wire import publish_properties
@@ -32,7 +32,6 @@ from tgw import main as tgw_main
 
 pytestmark = pytest.mark.mqtt
 
-GW_USER, GW_PASSWORD = "tgw-gateway", "gateway-secret-for-tests"
 V5 = aiomqtt.ProtocolVersion.V5
 # Redeliver unacked pushes quickly: a broker restart drops what was in flight to the bank.
 FAST = GatewayConfig(push_ack_timeout_s=2.0, push_backoff_base_ms=100, poll_interval_s=0.2)
@@ -41,13 +40,6 @@ FAST = GatewayConfig(push_ack_timeout_s=2.0, push_backoff_base_ms=100, poll_inte
 @pytest.fixture
 def world(tmp_path: Path) -> DevWorld:
     return DevWorld.create(tmp_path / "world", delivery="push")
-
-
-@pytest.fixture
-def broker(world: DevWorld, tmp_path: Path) -> Any:
-    b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
-    yield b
-    b.stop()
 
 
 @asynccontextmanager
@@ -336,3 +328,24 @@ async def test_invalid_payloads_get_a_code_and_the_adapter_survives(world: DevWo
                 await asyncio.sleep(0.05)
             assert treasury.transport.clock == {"now": "2026-03-16T10:00:00+08:00",  # type: ignore[attr-defined]
                                                 "mode": "simulated"}
+
+
+def test_a_private_broker_moves_to_another_port_when_its_free_one_was_taken(
+        world: DevWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`free_port()` closes its socket before mosquitto binds the port: any other process on the
+    machine (another test run) may take it in between. That costs a fresh port, not a failed test."""
+    import socket
+
+    import mqtt_broker
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))  # bound, not listening: mosquitto's bind fails, nothing answers
+        taken_port = int(taken.getsockname()[1])
+        offered = iter([taken_port])
+        real_free_port = mqtt_broker.free_port
+        monkeypatch.setattr(mqtt_broker, "free_port", lambda: next(offered, None) or real_free_port())
+        b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
+        try:
+            assert b.port != taken_port and b.proc is not None and b.proc.poll() is None
+        finally:
+            b.stop()

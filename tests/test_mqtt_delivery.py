@@ -16,7 +16,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from gateway_helpers import payment, running_gateway, table_count
-from mqtt_broker import MosquittoBroker
+from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
 
 from client import GatewayClient
 from client.wire import publish_properties
@@ -27,19 +27,10 @@ from storage.db import open_database
 
 pytestmark = pytest.mark.mqtt
 
-GW_USER, GW_PASSWORD = "tgw-gateway", "gateway-secret-for-tests"
-
 
 @pytest.fixture
 def world(tmp_path: Path) -> DevWorld:
     return DevWorld.create(tmp_path / "world", delivery="push")
-
-
-@pytest.fixture
-def broker(world: DevWorld, tmp_path: Path) -> Any:
-    b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
-    yield b
-    b.stop()
 
 
 def adapter_for(gw: Gateway, broker: MosquittoBroker, client_id: str, group: str) -> MqttAdapter:

@@ -27,7 +27,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from gateway_helpers import payment, running_gateway, table_count, voucher_of_delivery
+from gateway_helpers import deliver_one_payment, payment, running_gateway, table_count
 
 from client import ClientError, GatewayClient, client_ssl_context
 from gateway.http_app import make_app
@@ -41,6 +41,7 @@ from messages.keys import (
     issue_server,
     load_certificates,
     load_private_key,
+    sn_of_serial,
 )
 from runner.world import DevWorld
 from storage.db import open_database
@@ -163,13 +164,7 @@ async def test_participants_authenticated_by_certificate_alone_send_and_pull(
     async with tls_gateway(world, server_cert, tmp_path, client_ca=world.keys_dir / "ca.pem") as t, \
             GatewayClient.http(t.url, ssl=t.ctx(tid), participant_id=tid, poll_wait_s=5) as treasury, \
             GatewayClient.http(t.url, ssl=t.ctx("bank-a"), participant_id="bank-a", poll_wait_s=5) as bank:
-        original = payment(world, bank="bank-a")
-        [res] = await treasury.send(world.envelope([original], sender=tid))
-        assert (res.status, res.recipient) == ("accepted", "bank-a")
-        [item] = await bank.receive(timeout_s=5)
-        assert item.message_id == res.message_id and item.sender == tid
-        assert voucher_of_delivery(item.envelope) == original
-        await bank.ack(item)
+        item = await deliver_one_payment(world, treasury, bank)
         assert await bank.receive(timeout_s=0) == []
         events = await treasury.trace(item.key)
         assert events and any(e["step"] == "delivered" for e in events)
@@ -387,7 +382,7 @@ def test_tgw_keys_server_and_openssl_purposes(world: DevWorld, tmp_path: Path) -
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     cert = load_certificates(out / "gateway.pem")[0]
-    assert r.stdout.strip() == format(cert.serial_number, "X")
+    assert r.stdout.strip() == sn_of_serial(cert.serial_number)  # as openssl x509 -serial prints it
     assert (out / "gateway.key").stat().st_mode & 0o777 == 0o600
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]

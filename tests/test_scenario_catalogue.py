@@ -41,3 +41,15 @@ def test_cli_run_exits_2_for_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("scenario: x\nworld: {}\nexpect: []\n", encoding="utf-8")
     assert main(["scenario", "run", "--quiet", str(bad)]) == 2
+
+
+def test_a_participant_without_a_seal_on_the_voucher_is_a_run_error_naming_the_line(tmp_path: Path) -> None:
+    """A bank cannot seal a payment voucher original: the run says so (line and why), never a traceback."""
+    from runner.scenario_file import load_text
+
+    s = load_text("scenario: x\nworld: {start: \"2026-03-10\"}\nsteps:\n  - at: \"10:00\"\n"
+                  "    send: {id: v, template: direct-payment, bank: bank-a, amount: \"1.00\", from: bank-b}\n"
+                  "expect:\n  - accepted: {voucher: v}\n", "x.yaml")
+    r = asyncio.run(run_scenario(s, tmp_path))
+    assert r.error is not None and r.error.startswith("step failed: line 5: bank-b cannot send v")
+    assert "no seal position on 5201 flag 0" in r.error

@@ -12,20 +12,9 @@ from runner.expectations import evaluate
 from runner.observed import ClearingSeen, MovementSeen, ReceiptSeen, StatementSeen, Verdict
 from runner.reconcile import reconcile
 from runner.scenario_file import load_text
-from tests.scenario_fixtures import D1, D2, observed, t
+from tests.scenario_fixtures import D1, D2, WORLD_AND_STEPS, observed, t
 
-SCENARIO = """
-scenario: eval-fixture
-world: {start: "2026-03-10"}
-steps:
-  - at: "10:00"
-    send: {id: v1, template: direct-payment, bank: bank-a, amount: "100.00"}
-  - at: "11:00"
-    send: {id: v3, template: direct-payment, bank: bank-b, amount: "20.00"}
-  - at: "15:59"
-    send: {id: v2, template: direct-payment, bank: bank-a, amount: "50.00"}
-expect:
-"""
+SCENARIO = "scenario: eval-fixture\n" + WORLD_AND_STEPS + "expect:\n"
 
 
 def outcomes(expect_yaml: str, o: object = None) -> list[tuple[bool, str, str]]:

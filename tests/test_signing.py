@@ -39,6 +39,10 @@ from messages.signing import (
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
 
 NOW = dt.datetime.now(dt.UTC)
+# The fixture's certificates are valid from a day before NOW, whenever they are issued: a run that
+# reaches this module long after importing it (a loaded machine) must not find them "not yet valid"
+# at NOW (issue_participant's own default is the wall clock at issue minus 5 minutes).
+ISSUED = NOW - dt.timedelta(days=1)
 # Synthetic voucher: made-up codes, names and account numbers; GBK like the real library.
 VOUCHER = (
     '<?xml version="1.0" encoding="GBK"?>\n<Voucher><AdmDivCode>990100</AdmDivCode><StYear>2026</StYear>'
@@ -70,17 +74,20 @@ class Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
-    create_ca(d)
+    create_ca(d, not_before=ISSUED)
     other = tmp_path_factory.mktemp("other-ca")
-    create_ca(other, name="Another Synthetic CA")
-    outsider = issue_participant(other, participant_id="treasury-rogue", role="treasury", ca_dir=other)
+    create_ca(other, name="Another Synthetic CA", not_before=ISSUED)
+    outsider = issue_participant(other, participant_id="treasury-rogue", role="treasury", ca_dir=other,
+                                 not_before=ISSUED)
     # the outsider's certificate sits among the trusted CA's participants
     shutil.copy(outsider.cert, d / "treasury-rogue.pem")
     return Pki(
         dir=d,
-        treasury=issue_participant(d, participant_id="treasury-990100", role="treasury", ca_dir=d),
-        bank=issue_participant(d, participant_id="bank-sim-a", role="bank", ca_dir=d, algorithm="rsa"),
-        pboc=issue_participant(d, participant_id="pboc-sim", role="pboc", ca_dir=d),
+        treasury=issue_participant(d, participant_id="treasury-990100", role="treasury", ca_dir=d,
+                                   not_before=ISSUED),
+        bank=issue_participant(d, participant_id="bank-sim-a", role="bank", ca_dir=d, algorithm="rsa",
+                               not_before=ISSUED),
+        pboc=issue_participant(d, participant_id="pboc-sim", role="pboc", ca_dir=d, not_before=ISSUED),
         outsider=outsider,
         expired=issue_participant(d, participant_id="treasury-990100-old", role="treasury", ca_dir=d,
                                   not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC), days=365),
@@ -365,7 +372,7 @@ def test_check_without_anchor_and_anchor_added_later(pki: Pki) -> None:
 
 def test_check_refuses_ca_certificate_outside_its_validity(tmp_path: Path) -> None:
     create_ca(tmp_path, not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC), days=100)
-    p = issue_participant(tmp_path, participant_id="bank-sim-a", role="bank", ca_dir=tmp_path)
+    p = issue_participant(tmp_path, participant_id="bank-sim-a", role="bank", ca_dir=tmp_path, not_before=ISSUED)
     store = CertificateStore.from_dir(tmp_path)
     with pytest.raises(InputError, match="CA certificate") as err:
         store.check(p.sn, at=NOW)

@@ -43,8 +43,18 @@ def run_until(core: TreasuryCore, end: dt.datetime) -> list[tuple[dt.datetime, E
     return out
 
 
-def receipt_for(send: SendVoucher, paid: str | None = None, day: str = "20260213") -> VoucherDoc:
-    head = {**send.head, "XPayDate": day, "XPayAmt": paid or send.head["PayAmt"], "XAgentBusinessNo": "YH1"}
+def full(send: SendVoucher) -> SendVoucher:
+    """A payment voucher's send with its whole head and details (the core sends the bytes in `data`
+    and only the key in `head`)."""
+    if send.data is None:
+        return send
+    doc = parse_voucher(send.data)
+    return SendVoucher(send.vtcode, send.flag, doc.head(), tuple(doc.details()), send.recipient_role, data=send.data)
+
+
+def receipt_for(send: SendVoucher, paid: str | None = None, day: str = "20260213", serial: str = "YH1") -> VoucherDoc:
+    send = full(send)
+    head = {**send.head, "XPayDate": day, "XPayAmt": paid or send.head["PayAmt"], "XAgentBusinessNo": serial}
     return parse_voucher(SendVoucher(send.vtcode, 1, head, send.details, "treasury", original=b"-").render())
 
 
@@ -66,7 +76,7 @@ def test_quota_notices_at_0830_then_vouchers_in_their_windows() -> None:
     sent = run_until(core, t("2026-02-13", "23:00"))
     quota = [(now, e) for now, e in sent if isinstance(e, SendVoucher) and e.vtcode in ("5108", "5106")]
     assert quota and all(now == t("2026-02-13", "08:30") and e.recipient_role == "pboc" for now, e in quota)
-    payments = [(now, e) for now, e in sent if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
+    payments = [(now, full(e)) for now, e in sent if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
     assert len(payments) == 40 and len({e.key for _, e in payments}) == 40
     for now, e in payments:
         v = core.vouchers[e.head["VoucherNo"]]
@@ -78,20 +88,25 @@ def test_quota_notices_at_0830_then_vouchers_in_their_windows() -> None:
     # each bank's notice covers its planned payments of that pay type, by first-level unit
     for _, notice in quota:
         bank, pay_type = notice.head["PayBankCode"], notice.head["PayTypeCode"]
-        planned = sum(v.amount_fen for v in core.vouchers.values() if v.bank == bank and v.pay_type == pay_type)
+        planned = sum(v.amount_fen for v in core.vouchers.values()
+                      if v.bank == bank and v.pay_type == pay_type and v.day == dt.date(2026, 2, 13))
         assert planned <= parse_fen(notice.head["PayAmt"]) <= planned * 11 // 10 + len(notice.details)
         assert sum(parse_fen(d["PayAmt"]) for d in notice.details) == parse_fen(notice.head["PayAmt"])
 
 
 def test_receipts_are_matched_once() -> None:
     core = new_core()
-    sent = [e for _, e in run_until(core, t("2026-02-13", "10:00"))
+    sent = [full(e) for _, e in run_until(core, t("2026-02-13", "10:00"))
             if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
     first = sent[0]
     now = t("2026-02-13", "10:01")
     assert core.on_voucher(receipt_for(first), 1, now) == []
     assert core.receipts[first.head["VoucherNo"]].paid_fen == parse_fen(first.head["PayAmt"])
-    assert [a.code for a in core.on_voucher(receipt_for(first), 1, now) if isinstance(a, Alarm)] == [
+    # the same receipt delivered again (at-least-once delivery) is not a second payment
+    assert core.on_voucher(receipt_for(first), 1, now) == []
+    assert core.duplicate_receipts == []
+    # a second receipt with another bank serial is: paid twice?
+    assert [a.code for a in core.on_voucher(receipt_for(first, serial="YH2"), 1, now) if isinstance(a, Alarm)] == [
         "duplicate-conflict"]
     assert len(core.duplicate_receipts) == 1
     wrong = receipt_for(sent[1], paid=fen_to_str(parse_fen(sent[1].head["PayAmt"]) + 1))
@@ -129,7 +144,7 @@ def test_statements_are_checked_against_the_plan() -> None:
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 60), late=st.integers(0, 100), auth=st.integers(0, 100))
 def test_every_planned_voucher_goes_out_once_within_quota(seed: int, n: int, late: int, auth: int) -> None:
     core = new_core(seed=seed, vouchers_per_day=n, late_share_pct=late, authorized_share_pct=auth, days=1)
-    sent = [e for _, e in run_until(core, t("2026-02-13", "23:59")) if isinstance(e, SendVoucher)]
+    sent = [full(e) for _, e in run_until(core, t("2026-02-13", "23:59")) if isinstance(e, SendVoucher)]
     payments = [e for e in sent if e.vtcode in ("5201", "8202")]
     assert sorted(e.head["VoucherNo"] for e in payments) == sorted(core.vouchers)
     assert all(v.sent for v in core.vouchers.values())

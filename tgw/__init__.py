@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "up",
     "demo",
     "scenario",
+    "sim",
     "clock",
     "dlq",
     "bench",

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,20 @@ def run_gateway_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(result: dict[str, Any], fmt: str, output: Path | None,
+            print_table: Callable[[dict[str, Any]], None]) -> int:
+    """Print `result` (JSON or the mode's table) and write it as JSON to `output` unless that is None."""
+    if fmt == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print_table(result)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"written: {output}", file=sys.stderr)
+    return 0
+
+
 def _numbers(text: str, kind: type[float] | type[int]) -> list[Any] | None:
     try:
         values = [kind(v) for v in text.split(",") if v.strip()]
@@ -117,15 +132,7 @@ def run_latency_bench(args: argparse.Namespace) -> int:
     output = DEFAULT_LATENCY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
                          floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
-    if args.format == "json":
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print_latency_table(result)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"written: {output}", file=sys.stderr)
-    return 0
+    return _report(result, args.format, output, print_latency_table)
 
 
 def run_sim_bench(args: argparse.Namespace) -> int:
@@ -137,15 +144,7 @@ def run_sim_bench(args: argparse.Namespace) -> int:
         return 2
     output = DEFAULT_SIM_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_sim(sizes, profile_largest=not args.no_profile, progress=lambda m: print(m, file=sys.stderr))
-    if args.format == "json":
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print_sim_table(result)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"written: {output}", file=sys.stderr)
-    return 0
+    return _report(result, args.format, output, print_sim_table)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -179,16 +178,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     result = run_floor(args.seconds, samples, vtcodes)
-    if args.format == "json":
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        print_floor_table(result)
-    if args.output != "-":
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"written: {out}", file=sys.stderr)
-    return 0
+    return _report(result, args.format, None if args.output == "-" else Path(args.output), print_floor_table)
 
 
 def register(subparsers: Any) -> None:

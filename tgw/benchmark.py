@@ -243,36 +243,56 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _bench_http_up(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
-                         concurrency: int, workers: int = 0) -> tuple[_Run, float]:
-    """A real `tgw up` subprocess (logs at WARNING; `--workers` admission processes), the client here."""
+UP_START_TIMEOUT_S = 60.0  # bound on a `tgw up` subprocess getting ready (a cold interpreter, a loaded machine)
+UP_STOP_TIMEOUT_S = 30.0  # bound on its drain after SIGTERM, then it is killed
+
+
+@contextlib.asynccontextmanager
+async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", workers: int = 0,
+                            source: Path | None = None, tag: str = "up") -> AsyncIterator[tuple[str, int, int]]:
+    """A real `tgw up` subprocess (HTTP on a free port, logs at WARNING to tmp/<tag>-*.log,
+    `--workers` admission processes); yields (host, port, pid) once it is ready and stops it
+    (SIGTERM: it drains) on exit. `db` "sqlite" is a fresh file in `tmp`; a PostgreSQL URL gets a
+    schema of its own. With `source`, another checkout's gateway code (e.g. a `git worktree` of
+    HEAD) runs instead of this one's, for before/after figures from one run."""
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
-    ready = tmp / f"http-up-{run_id}.ready"
-    db = db_url if db_url != "sqlite" else f"sqlite:///{tmp / f'http-up-{run_id}.db'}"
+    ready = tmp / f"{tag}-{run_id}.ready"
+    db = db if db != "sqlite" else f"sqlite:///{tmp / f'{tag}-{run_id}.db'}"
     cmd = [sys.executable, "-c", "import sys; from tgw import main; sys.exit(main())", "up",
            "--participants", str(world.registry_path), "--certs", str(world.keys_dir), "--db", db,
            "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
     if db.startswith("postgres"):
         cmd += ["--db-schema", f"bench_up_{uuid.uuid4().hex[:8]}"]
-    log_path = tmp / f"http-up-{run_id}.log"
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
+    log_path = tmp / f"{tag}-{run_id}.log"
     with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                    cwd=str(source) if source else None)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + UP_START_TIMEOUT_S
         while not ready.exists():
             if proc.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tgw up did not start: {log_path.read_text()[-500:]}")
+                raise RuntimeError(f"tgw up did not start: {log_path.read_text()[-800:]}")
             await asyncio.sleep(0.05)
-        return await _http_client(f"http://127.0.0.1:{port}", world.treasury.token, envelopes, concurrency)
+        yield "127.0.0.1", port, proc.pid
     finally:
         if proc.returncode is None:
             proc.terminate()  # SIGTERM: the gateway drains, then exits
             try:
-                await asyncio.wait_for(proc.wait(), timeout=20)
+                await asyncio.wait_for(proc.wait(), timeout=UP_STOP_TIMEOUT_S)
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+
+
+async def _bench_http_up(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path,
+                         concurrency: int, workers: int = 0) -> tuple[_Run, float]:
+    """A real `tgw up` subprocess (logs at WARNING; `--workers` admission processes), the client here."""
+    async with tgw_up_subprocess(world, tmp, db=db_url, workers=workers, tag="http-up") as (host, port, _pid):
+        return await _http_client(f"http://{host}:{port}", world.treasury.token, envelopes, concurrency)
 
 
 def mqtt_unavailable_reason(host: str = MQTT_HOST, port: int = MQTT_PORT) -> str | None:

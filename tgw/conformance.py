@@ -2,7 +2,7 @@
 
     tgw scenario world DIR [--bank ID:CODE[:NAME]]...    a world for a conformance gateway
     tgw scenario run NAME|FILE|DIR --external bank-a --url http://HOST:PORT --world DIR
-        [--patience S] [--quiet-window S] [--tick MIN] [--wake HH:MM]...
+        [--patience S] [--startup S] [--quiet-window S] [--tick MIN] [--wake HH:MM]...
 
 `tgw/scenario.py` registers the parsers and calls in here, so the conformance options live in one
 place.
@@ -25,12 +25,14 @@ PATIENCE_S_MAX = 600.0  # a system that needs more than 10 minutes per clock mov
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
     g = run.add_argument_group("conformance mode (docs/conformance.md): your system is one participant")
     g.add_argument("--external", metavar="PARTICIPANT",
-                   help="the participant that is your real system (a bank id of the scenario, or treasury); "
-                        "the runner plays every other one through the gateway at --url")
+                   help="the participant that is your real system (a bank id of the scenario; the treasury and "
+                        "the central bank: not yet); the runner plays every other one through the gateway at --url")
     g.add_argument("--url", help="base URL of a running `tgw up --clock simulated` (with --external)")
     g.add_argument("--world", help="the world directory that gateway runs with (`tgw scenario world`)")
     g.add_argument("--patience", type=float, default=None, metavar="S",
                    help="real seconds your system gets to catch up after each move of the clock (default 10)")
+    g.add_argument("--startup", type=float, default=None, metavar="S",
+                   help="real seconds your system gets to come up and wait on the clock before the run (default 30)")
     g.add_argument("--quiet-window", type=float, default=None, metavar="S", dest="quiet_window",
                    help="for a system that does not wait on GET /v1/clock?after=...: caught up once it has sent "
                         "nothing for S seconds")
@@ -78,13 +80,22 @@ def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player 
     if not args.external:
         stray = [f for f in ("url", "world") if getattr(args, f)]
         return f"--{stray[0]} needs --external" if stray else None
-    from runner.conformance import DEFAULT_PATIENCE_S, DEFAULT_TICK, ConformanceOptions, run_conformance
+    from runner.conformance import (
+        DEFAULT_PATIENCE_S,
+        DEFAULT_STARTUP_S,
+        DEFAULT_TICK,
+        ConformanceOptions,
+        run_conformance,
+    )
 
     if not args.url or not args.world:
         return "--external needs --url (a running `tgw up --clock simulated`) and --world (its world directory)"
     patience = DEFAULT_PATIENCE_S if args.patience is None else args.patience
-    if not 0 < patience <= PATIENCE_S_MAX or (args.quiet_window is not None and not 0 < args.quiet_window < patience):
-        return f"--patience must be 0..{PATIENCE_S_MAX:g} s and --quiet-window more than 0, less than --patience"
+    startup = DEFAULT_STARTUP_S if args.startup is None else args.startup
+    if not (0 < patience <= PATIENCE_S_MAX and 0 < startup <= PATIENCE_S_MAX) or (
+            args.quiet_window is not None and not 0 < args.quiet_window < patience):
+        return (f"--patience and --startup must be 0..{PATIENCE_S_MAX:g} s, --quiet-window more than 0 and less "
+                "than --patience")
     if args.tick is not None and args.tick < 0:
         return "--tick is a number of minutes >= 0"
     try:
@@ -92,7 +103,8 @@ def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player 
     except ValueError as exc:
         return f"--wake: {exc}"
     tick = DEFAULT_TICK if args.tick is None else (dt.timedelta(minutes=args.tick) if args.tick else None)
-    opts = ConformanceOptions(args.external, args.url, Path(args.world), patience, args.quiet_window, tick, wakes)
+    opts = ConformanceOptions(args.external, args.url, Path(args.world), patience, startup, args.quiet_window, tick,
+                              wakes)
 
     def play(s: Any, root: Path) -> Coroutine[Any, Any, Any]:
         return run_conformance(s, root, opts, seed=args.seed, progress=progress)

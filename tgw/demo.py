@@ -11,7 +11,7 @@ The simulation engine (`sim.engine`) moves simulated time from one due wake-up t
 handles every delivery before time moves on, so the business order is exact and a seed replays
 byte for byte (`--format json` reports `run.journal_digest`; see docs/simulation.md).
 
-At the end it prints a table per day, every ledger balance, the invariants and the trace of
+At the end it prints a table per day, the bank scorecard, every ledger balance, the invariants and the trace of
 one voucher; exit 0 only if every invariant held.
 """
 
@@ -35,6 +35,7 @@ __all__ = ["register"]
 
 DAYS_MAX = 30  # a month of business days already makes a long demo
 VOUCHERS_MAX = 100_000  # `tgw bench --sim` runs a day of 100,000
+RECONCILIATION_BREAKS_SHOWN = 20  # breaks printed in the text output; the JSON has every one
 
 
 def register(subparsers: Any) -> None:
@@ -48,6 +49,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", default="2026-02-13",
                    help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="also write a self-contained HTML report (charts, reconciliation, invariants)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 
@@ -70,14 +73,19 @@ def run(args: argparse.Namespace) -> int:
             root = Path(args.dir)
             root.mkdir(parents=True, exist_ok=True)
             report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days,
-                                          start=start, progress=progress))
+                                          start=start, progress=progress, html=bool(args.html)))
         else:
             with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
                 report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
-                                              start=start, progress=progress))
+                                              start=start, progress=progress, html=bool(args.html)))
     except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
         print(f"tgw demo: {exc}", file=sys.stderr)
         return 2
+    page = report.pop("html", None)
+    if args.html and page is not None:
+        Path(args.html).write_text(page, encoding="utf-8")
+        if not args.quiet:
+            print(f"tgw demo: HTML report written to {args.html}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -133,6 +141,36 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(_table(["day", "2301 ok/filed", "rejected", "cleared", "ClearType 1 ok/filed", "replenished",
                          "TSA debits", "7401 EndBalance", "ledger TSA at close", "ZBA = 0 at close"], clear_rows,
                         "lrlrrrrrrl"))
+    rec = report.get("reconciliation")
+    if rec is not None:
+        lines += ["", "Three-way reconciliation per day: treasury ↔ banks ↔ central bank (yuan)"]
+        lines.append(_table(["day", "treasury sent", "treasury receipts", "bank payments", "bank clearings",
+                             "TSA debits", "7401 DebitAmt"],
+                            [[d["date"], d["treasury_sent"], d["treasury_receipts"], d["bank_paid"], d["bank_cleared"],
+                              d["pboc_debits"], d["statement_debits"] or "-"] for d in rec["days"]], "lrrrrrr"))
+        lines += ["", "Three-way reconciliation per month (yuan)"]
+        lines.append(_table(["month", "treasury receipts", "bank clearings", "TSA debits"],
+                            [[m["month"], m["treasury_receipts"], m["bank_cleared"], m["pboc_debits"]]
+                             for m in rec["months"]], "lrrr"))
+        if rec["clean"]:
+            lines.append("reconciliation clean: every voucher, day and month agrees")
+        else:
+            lines += ["", f"Reconciliation breaks ({len(rec['breaks'])})"]
+            lines.append(_table(["cause", "day", "vouchers", "detail"],
+                                [[b["cause"], b["day"] or b["period"], _short(", ".join(b["vouchers"]), 40),
+                                  _short(b["detail"])] for b in rec["breaks"][:RECONCILIATION_BREAKS_SHOWN]]))
+            if len(rec["breaks"]) > RECONCILIATION_BREAKS_SHOWN:
+                lines.append(f"... and {len(rec['breaks']) - RECONCILIATION_BREAKS_SHOWN} more (--format json)")
+    for card in report.get("scorecard") or []:
+        lines += ["", f"Bank scorecard: {card['bank']} {card['month']}  score {card['score']}/{card['max_points']}  "
+                  f"on time {card['timeliness_pct']}%  accurate {card['accuracy_pct']}%"
+                  + ("  FLAGGED" if card["flagged"] else "")]
+        lines.append(_table(["duty", "counted", "on time", "late", "missing", "bdays late", "errors", "faulty",
+                             "pending", "points off"],
+                            [[d["kind"], d["counted"], d["on_time"], d["late"], d["missing"], d["business_days_late"],
+                              d["errors"], d["faulty"], d["pending"], d["deducted"]] for d in card["duties"]],
+                            "lrrrrrrrrr"))
+        lines += [f"! {flag}" for flag in card["flags"]]
     lines += ["", "Ledger balances (yuan)"]
     brows = [[owner, aid, v["balance"]] for owner, accts in report["balances"].items() for aid, v in accts.items()]
     lines.append(_table(["books of", "account", "balance"], brows, "llr"))

@@ -26,12 +26,11 @@ import collections
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,49 +267,14 @@ def _tree_cpu_s(pid: int) -> float:
     return total + sum(_tree_cpu_s(int(c)) for c in children)
 
 
-@contextlib.asynccontextmanager
-async def _tgw_up(world: DevWorld, tmp: Path, *, workers: int,
-                  source: Path | None) -> AsyncIterator[tuple[str, int, int]]:
-    """A `tgw up` subprocess on a fresh SQLite file; yields (host, port, pid)."""
-    from tgw.benchmark import _free_port
-
-    port = _free_port()
-    run_id = uuid.uuid4().hex[:6]
-    ready = tmp / f"up-{run_id}.ready"
-    cmd = [sys.executable, "-c", "import sys; from tgw import main; sys.exit(main())", "up",
-           "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
-           "--db", f"sqlite:///{tmp / f'up-{run_id}.db'}", "--http", f"127.0.0.1:{port}",
-           "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
-    env = dict(os.environ)
-    if source is not None:  # another checkout's code (e.g. `git worktree` of HEAD) for before/after
-        env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
-    log_path = tmp / f"up-{run_id}.log"
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                                    cwd=str(source) if source else None)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if proc.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tgw up did not start: {log_path.read_text()[-800:]}")
-            await asyncio.sleep(0.05)
-        yield "127.0.0.1", port, proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.terminate()  # SIGTERM: the gateway drains, then exits
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *, rate: float, seconds: float,
                        workers: int, source: Path | None) -> dict[str, Any]:
+    from tgw.benchmark import tgw_up_subprocess
+
     token = world.treasury.token
     measured = max(1, round(rate * seconds))
     warm = min(WARMUP_ENVELOPES_MAX, max(1, round(rate)))
-    async with _tgw_up(world, tmp, workers=workers, source=source) as (host, port, pid):
+    async with tgw_up_subprocess(world, tmp, workers=workers, source=source) as (host, port, pid):
         requests = [_request_bytes(host, port, token, e) for e in envelopes[:warm + measured]]
         await _open_loop(host, port, requests[:warm], rate, _Window())
         await asyncio.sleep(0.2)  # let the warm-up's commits and any deliverer pass settle
@@ -371,10 +335,12 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
         say(f"signing {needed} one-voucher envelopes (outside the timing; reused on a fresh database per row)…")
         envelopes = build_envelopes(world, vouchers=needed, batch=1, tag=f"L{uuid.uuid4().hex[:4].upper()}")
         runs: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
+        # Sources innermost: before and after of one (rate, workers) run back to back, so a noisy
+        # neighbour on the shared cores hits both alike.
         for r in range(max(1, repeat)):
-            for label, source in sources:
-                for rate in rates:
-                    for w in workers:
+            for rate in rates:
+                for w in workers:
+                    for label, source in sources:
                         say(f"{label}: {rate:g}/s, --workers {w}, {seconds:g} s (run {r + 1}/{repeat}; "
                             f"load {os.getloadavg()[0]:.2f})…")
                         try:
@@ -386,7 +352,7 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
                         say(f"  p50 {row.get('p50_ms', '-')} ms, p99 {row.get('p99_ms', '-')} ms, "
                             f"max {row.get('max_ms', '-')} ms, errors {row.get('errors', '-')}")
                         runs.setdefault((label, rate, w), []).append(row)
-        for rows in runs.values():
+        for _key, rows in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0] != sources[0][0])):
             ok = [x for x in rows if "failed" not in x]
             if not ok:
                 result["rows"].append(rows[0])
@@ -395,6 +361,7 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
             median = dict(ordered[(len(ordered) - 1) // 2])
             median["runs_p99_ms"] = [x["p99_ms"] for x in ok]
             median["runs_p50_ms"] = [x["p50_ms"] for x in ok]
+            median["runs_loadavg_1m_before"] = [x["loadavg_1m_before"] for x in ok]
             median["runs"] = len(ok)
             result["rows"].append(median)
     result["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)

@@ -6,6 +6,10 @@
     tgw scenario run NAME|FILE|DIR... [--seed N] [--junit OUT.xml] [--html OUT.html] [--format json]
                                             play them in simulated mode (deterministic engine,
                                             SQLite in a temporary directory); progress on stderr
+    tgw scenario run ... --external bank-a --url URL --world DIR
+                                            conformance mode: bank-a is your real system at the
+                                            gateway URL; the runner plays the rest (docs/conformance.md)
+    tgw scenario world DIR                  a world (CA, participants, tokens) for that gateway
     tgw scenario schema                     print the JSON Schema (draft 2020-12)
 
 Exit codes: 0 every file is valid (run: every expectation held), 1 an expectation failed or a run

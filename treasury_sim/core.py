@@ -42,6 +42,7 @@ planned, which vouchers went out, and what came back.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Mapping
@@ -53,7 +54,7 @@ from business_time.clock import ClockConfig, at, replenishment_day
 from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError
-from messages.factory import payment_voucher, quota_notice
+from messages.factory import DEFAULT_PROJECT, UNITS, authorized_quota_notice, payment_voucher, quota_notice
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
@@ -65,6 +66,7 @@ from sim.snapshot import (
     key_from_plain,
     key_to_plain,
 )
+from treasury_sim.bank_reports import HANDLED, BankInbox
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
@@ -121,9 +123,11 @@ class PlannedVoucher:
     voucher_no: str
     bank: str
     amount_fen: int
-    sup_dep: tuple[str, str]
+    unit: tuple[str, str, str, str]  # (SupDepCode, SupDepName, AgencyCode, AgencyName): one of `UNITS`
     late: bool  # sent after the clearing cutoff: the bank advances it
-    data: bytes  # the voucher as planned (parsed again when it is sent)
+    details: int  # Detail lines
+    adm_div_code: str
+    seed: int  # the run's seed: with the day and VoucherNo, the seed of the voucher's own generator
     sent: bool = False
     refused: str | None = None  # the gateway refused it: its code
 
@@ -132,8 +136,22 @@ class PlannedVoucher:
         return "11" if self.vtcode == "5201" else "12"
 
     @property
+    def sup_dep(self) -> tuple[str, str]:
+        return self.unit[0], self.unit[1]
+
+    @property
+    def data(self) -> bytes:
+        """The voucher's bytes, rendered anew (the same bytes every time: the rest is drawn from the
+        voucher's own seeded generator). A plan of 100,000 vouchers keeps these fields, ~200 bytes
+        each, not ~1.8 KB of bytes each; a voucher is rendered when it is sent."""
+        return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
+                               amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
+                               details=self.details, unit=self.unit,
+                               rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
+
+    @property
     def doc(self) -> VoucherDoc:
-        """The voucher parsed (anew: a plan of 100,000 keeps bytes, not trees)."""
+        """The voucher parsed (anew, from `data`)."""
         return parse_voucher(self.data)
 
 
@@ -197,6 +215,16 @@ class TreasuryCore:
         self.other: list[tuple[str, dt.datetime]] = []  # (voucher key, received) of 7403 / 3502 ...
         self.refunds_advised: dict[str, tuple[dt.date, int]] = {}  # 7403 VoucherNo → (CreditDate, fen)
         self._cursor: dt.datetime | None = None
+        self.bank_inbox = BankInbox()  # the banks' refund notices, reports and statements
+
+    def _paid_in(self, bank: str, begin: str, end: str) -> int:
+        """What `bank`'s receipts paid from `begin` to `end` (yyyyMMdd, inclusive): a 3501's check."""
+        return sum(r.paid_fen for no, r in self.receipts.items() if r.return_reason is None
+                   and begin <= r.paid_date <= end and self.vouchers[no].bank == bank)
+
+    def _agency_of(self, voucher_no: str) -> str:
+        v = self.vouchers.get(voucher_no)
+        return v.doc.get("AgencyCode") if v is not None else ""
 
     # --- planning (pure, seeded) --------------------------------------------------------
 
@@ -215,11 +243,9 @@ class TreasuryCore:
             send_at = rng.choice(late_slots if late else regular_slots)
             amount = rng.randint(c.amount_min_fen, c.amount_max_fen)
             no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{i:05d}"
-            data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=bank, amount_fen=amount,
-                                   adm_div_code=c.adm_div_code, vtcode=vtcode, details=rng.randint(1, 3), rng=rng)
-            doc = parse_voucher(data)
-            vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount,
-                                           (doc.get("SupDepCode"), doc.get("SupDepName")), late, data))
+            details = rng.randint(1, 3)
+            vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount, rng.choice(UNITS), late, details,
+                                           c.adm_div_code, c.seed))
         vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
         plan = _DayPlan(vouchers)
         for bank, _ in c.banks:
@@ -257,9 +283,11 @@ class TreasuryCore:
         try:
             if flag == 1 and doc.vtcode in ("5201", "8202"):
                 effects += self._receipt(doc, key, now, return_reason)
+            elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
+                effects += self.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of)
             elif flag == 0 and doc.vtcode == "7401":
                 effects += self._statement(doc, key)
-            elif doc.vtcode in ("7403", "3502"):
+            elif doc.vtcode in ("7403", "3502", "7101", "7102", "7202"):  # 7101 flag 1: the bank confirmed
                 self.other.append((str(key), now))
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
@@ -298,6 +326,7 @@ class TreasuryCore:
                            for c in self.statements.values()],
             "other": [[k, datetime_to_plain(when)] for k, when in self.other],
             "refunds_advised": [[no, d.isoformat(), fen] for no, (d, fen) in self.refunds_advised.items()],
+            "bank_inbox": self.bank_inbox.to_plain(),
         }
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
@@ -328,6 +357,7 @@ class TreasuryCore:
             assert received is not None
             self.other.append((k, received))
         self.refunds_advised = {no: (dt.date.fromisoformat(d), int(fen)) for no, d, fen in data["refunds_advised"]}
+        self.bank_inbox = BankInbox.from_plain(data.get("bank_inbox"))
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], config: TreasuryConfig, calendar: BusinessCalendar,
@@ -359,7 +389,7 @@ class TreasuryCore:
         for day in self.days:
             quota = at(day, self.config.quota_time)
             if self._cursor < quota <= now:
-                effects += self.plan(day).quota_notices
+                effects += self.plan(day).quota_notices + self._authorized_quotas(day)
             plan = self.plans.get(day)
             if plan is None:
                 continue
@@ -369,9 +399,35 @@ class TreasuryCore:
                 plan.next_unsent += 1
                 if not v.sent:
                     v.sent = True
-                    doc = v.doc
-                    effects.append(SendVoucher(v.vtcode, 0, doc.head(), tuple(doc.details()), "bank", data=v.data))
+                    # `data` given: the head need only name the key (rendering, not parsing, per send)
+                    head = {"AdmDivCode": v.adm_div_code, "StYear": str(v.day.year), "VoucherNo": v.voucher_no}
+                    effects.append(SendVoucher(v.vtcode, 0, head, (), "bank", data=v.data))
         self._cursor = max(self._cursor, now)
+        return effects
+
+    def _authorized_quotas(self, day: dt.date) -> list[Effect]:
+        """On the first run day of each month, per bank, the month's authorized quota notice (7101):
+        a line per (unit, budget subject) of the month's planned 8202s, plus `quota_margin_pct`, on
+        the default project (a payment detail without ProCode draws on any project of its subject)."""
+        month = [d for d in self.days if (d.year, d.month) == (day.year, day.month)]
+        if not month or month[0] != day:
+            return []
+        c = self.config
+        lines: dict[str, dict[tuple[str, str, str, str], int]] = {}
+        for d in month:
+            for v in self.plan(d).vouchers:
+                if v.vtcode != "8202":
+                    continue
+                for detail in v.doc.details():
+                    k = (detail["AgencyCode"], detail["AgencyName"], detail["ExpFuncCode"], detail["ExpFuncName"])
+                    by_bank = lines.setdefault(v.bank, {})
+                    by_bank[k] = by_bank.get(k, 0) + parse_fen(detail["PayAmt"])
+        effects: list[Effect] = []
+        for bank, by_line in sorted(lines.items()):
+            doc = parse_voucher(authorized_quota_notice(
+                voucher_no=f"ED{day:%Y%m}{bank[-4:]}", vou_date=day, pay_bank_code=bank, adm_div_code=c.adm_div_code,
+                lines=[(*k, *DEFAULT_PROJECT, fen + fen * c.quota_margin_pct // 100) for k, fen in sorted(by_line.items())]))
+            effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
         return effects
 
     # --- what comes back ----------------------------------------------------------------
@@ -383,7 +439,10 @@ class TreasuryCore:
             return [Alarm("unknown-original", "a receipt for a voucher the treasury never sent", str(key))]
         paid = parse_fen(doc.get("XPayAmt") or "0.00")
         receipt = Receipt(key, doc.get("XPayDate"), paid, doc.get("XAgentBusinessNo"), now, return_reason)
-        if planned.voucher_no in self.receipts:
+        known = self.receipts.get(planned.voucher_no)
+        if known is not None and dataclasses.replace(known, received_at=now) == receipt:
+            return []  # the same receipt delivered again (at-least-once delivery), not a second payment
+        if known is not None:
             self.duplicate_receipts.append(receipt)
             return [Alarm("duplicate-conflict", f"a second receipt for {planned.voucher_no}: paid twice?", str(key))]
         self.receipts[planned.voucher_no] = receipt

@@ -1,0 +1,191 @@
+"""Authorized quotas (财政授权支付额度) as the agent bank keeps them: pure functions over plain data.
+
+The treasury sends the bank an authorized quota notice (7101, monthly) with one line per (unit,
+budget subject, project); the bank tells each unit its quota arrived (7102, within 1 working day,
+004 part 3 §9(2)) and pays the unit's authorized payments (8202) only within what is left of
+it (§9(4), §13(3): an over-quota payment is the bank's own loss). Beyond it the voucher is
+returned unpaid (`over-unit-quota`); a unit, subject or project with no line at all,
+`no-unit-quota`.
+
+**Matching a payment to the lines.** Each Detail of an 8202 names the unit (AgencyCode), the
+budget subject (ExpFuncCode) and, optionally, the project (ProCode). A detail with a ProCode
+draws on that one line; a detail without one draws on the unit's lines of that subject, in
+ProCode order (the first line's remainder first). A payment is paid whole or not at all: the
+check (`draw`) either returns every line's share or the first shortfall, and changes nothing.
+
+The book is a plain dict `{(agency, subject, project): QuotaLine}`: the bank core keeps one and
+snapshots it with `book_to_plain` / `book_from_plain`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from messages.dates import format_ymd
+from messages.money import fen_to_str, parse_fen
+
+__all__ = [
+    "QUOTA_LINES_MAX",
+    "LineKey",
+    "QuotaLine",
+    "Shortfall",
+    "arrival_notices",
+    "book_from_plain",
+    "book_to_plain",
+    "draw",
+    "grant",
+    "notice_lines",
+    "release",
+    "remaining_by_unit",
+    "spend",
+]
+
+# Lines one bank keeps: a big city has a few thousand units, each with a handful of subjects
+# and projects. A notice that would take the book past this is refused as invalid.
+QUOTA_LINES_MAX = 200_000
+
+LineKey = tuple[str, str, str]  # (AgencyCode, ExpFuncCode, ProCode)
+
+
+@dataclass(slots=True)
+class QuotaLine:
+    agency_name: str
+    subject_name: str
+    project_name: str
+    granted_fen: int = 0
+    spent_fen: int = 0
+    notices: list[str] = field(default_factory=list)  # VoucherNo of the 7101s that granted it
+
+    @property
+    def remaining_fen(self) -> int:
+        return self.granted_fen - self.spent_fen
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    code: str  # no-unit-quota | over-unit-quota
+    message: str
+
+
+def notice_lines(details: Sequence[Mapping[str, str]]) -> list[tuple[LineKey, tuple[str, str, str], int]]:
+    """The lines of a 7101's DetailList: (key, (agency name, subject name, project name), fen)."""
+    return [((d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
+             (d.get("AgencyName", ""), d.get("ExpFuncName", ""), d.get("ProName", "")), parse_fen(d.get("PayAmt", "")))
+            for d in details]
+
+
+def grant(book: dict[LineKey, QuotaLine], notice_no: str,
+          lines: Iterable[tuple[LineKey, tuple[str, str, str], int]]) -> str | None:
+    """Add a notice's lines to the book (a second notice for a line adds to it). Returns why the
+    notice is refused (nothing added) or None."""
+    lines = list(lines)
+    keys = [k for k, _, _ in lines]
+    if len(set(keys)) != len(keys):
+        return "a (unit, subject, project) appears twice in the notice"
+    if len(set(keys) | set(book)) > QUOTA_LINES_MAX:
+        return f"the bank would keep more than {QUOTA_LINES_MAX} quota lines"
+    for key, names, fen in lines:
+        line = book.get(key)
+        if line is None:
+            line = book[key] = QuotaLine(*names)
+        line.granted_fen += fen
+        line.notices.append(notice_no)
+    return None
+
+
+def draw(book: Mapping[LineKey, QuotaLine], agency: str,
+         details: Sequence[Mapping[str, str]]) -> dict[LineKey, int] | Shortfall:
+    """What each line would give to pay these details of one unit's payment, or the first
+    shortfall. Pure: the book is not changed (`spend` does that)."""
+    taken: dict[LineKey, int] = {}
+    for d in details:
+        subject, project = d.get("ExpFuncCode", ""), d.get("ProCode", "")
+        want = parse_fen(d.get("PayAmt", ""))
+        unit = d.get("AgencyCode") or agency
+        if project:
+            candidates = [(unit, subject, project)] if (unit, subject, project) in book else []
+        else:
+            candidates = sorted(k for k in book if k[0] == unit and k[1] == subject)
+        if not candidates:
+            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
+            return Shortfall("no-unit-quota", f"no authorized quota for {where}")
+        available_total = sum(max(book[k].remaining_fen - taken.get(k, 0), 0) for k in candidates)
+        left = want
+        for key in candidates:
+            available = book[key].remaining_fen - taken.get(key, 0)
+            share = min(left, max(available, 0))
+            if share:
+                taken[key] = taken.get(key, 0) + share
+                left -= share
+            if left == 0:
+                break
+        if left:
+            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
+            return Shortfall("over-unit-quota", f"Detail PayAmt {fen_to_str(want)} exceeds the remaining authorized quota "
+                                                f"{fen_to_str(available_total)} of {where}")
+    return taken
+
+
+def spend(book: dict[LineKey, QuotaLine], taken: Mapping[LineKey, int]) -> None:
+    for key, fen in taken.items():
+        book[key].spent_fen += fen
+
+
+def release(book: dict[LineKey, QuotaLine], taken: Mapping[LineKey, int]) -> None:
+    """Give back what `spend` took (the payment was not made after all)."""
+    for key, fen in taken.items():
+        if key in book:
+            book[key].spent_fen -= fen
+
+
+def remaining_by_unit(book: Mapping[LineKey, QuotaLine]) -> dict[str, dict[str, int]]:
+    """{agency: {"granted": fen, "spent": fen, "remaining": fen}}: what the demo report shows."""
+    out: dict[str, dict[str, int]] = {}
+    for (agency, _, _), line in sorted(book.items()):
+        row = out.setdefault(agency, {"granted": 0, "spent": 0, "remaining": 0})
+        row["granted"] += line.granted_fen
+        row["spent"] += line.spent_fen
+        row["remaining"] += line.remaining_fen
+    return out
+
+
+def arrival_notices(notice: Mapping[str, str], lines: Sequence[tuple[LineKey, tuple[str, str, str], int]],
+                    today: dt.date, bank_code: str, bank_name: str) -> list[tuple[dict[str, str], tuple[dict[str, str], ...]]]:
+    """The quota arrival notices (7102, 财政授权支付额度到账通知书) for one 7101: one per unit, with
+    the elements 004 part 3 §9(2) names (fund type, unit, date, subject code and name, project
+    code and name, amount). Returns (head, details) pairs."""
+    by_unit: dict[str, list[tuple[LineKey, tuple[str, str, str], int]]] = {}
+    for line in lines:
+        by_unit.setdefault(line[0][0], []).append(line)
+    out = []
+    for i, (agency, unit_lines) in enumerate(sorted(by_unit.items()), start=1):
+        no = f"DZ{notice.get('VoucherNo', '')[-16:]}{i:04d}"
+        total = sum(fen for _, _, fen in unit_lines)
+        head = {
+            "Id": f"V7102{no}", "AdmDivCode": notice.get("AdmDivCode", ""), "StYear": str(today.year),
+            "VouDate": format_ymd(today), "VoucherNo": no, "FundTypeCode": notice.get("FundTypeCode", ""),
+            "FundTypeName": notice.get("FundTypeName", ""), "AgencyCode": agency, "AgencyName": unit_lines[0][1][0],
+            "ArriveDate": format_ymd(today), "PayBankCode": bank_code, "PayBankName": bank_name,
+            "OriVtCode": "7101", "OriVoucherNo": notice.get("VoucherNo", ""), "PayAmt": fen_to_str(total),
+        }
+        details = tuple({"Id": f"D{j:04d}", "ExpFuncCode": key[1], "ExpFuncName": names[1], "ProCode": key[2],
+                         "ProName": names[2], "PayAmt": fen_to_str(fen)}
+                        for j, (key, names, fen) in enumerate(unit_lines, start=1))
+        out.append((head, details))
+    return out
+
+
+def book_to_plain(book: Mapping[LineKey, QuotaLine]) -> list[list[Any]]:
+    return [[*key, line.agency_name, line.subject_name, line.project_name, line.granted_fen, line.spent_fen,
+             list(line.notices)] for key, line in book.items()]
+
+
+def book_from_plain(rows: Iterable[Sequence[Any]]) -> dict[LineKey, QuotaLine]:
+    book: dict[LineKey, QuotaLine] = {}
+    for agency, subject, project, a_name, s_name, p_name, granted, spent, notices in rows:
+        book[(str(agency), str(subject), str(project))] = QuotaLine(str(a_name), str(s_name), str(p_name),
+                                                                    int(granted), int(spent), list(notices))
+    return book

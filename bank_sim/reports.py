@@ -1,0 +1,95 @@
+"""The bank's reports and statements to the treasury (004 part 3 §10), pure builders.
+
+| VtCode | what                                   | covers                  | due (business_time.clock)          |
+|--------|----------------------------------------|-------------------------|------------------------------------|
+| 2206   | daily expenditure report (财政支出日报) | one business day        | the next business day (end of it)  |
+| 4004   | monthly expenditure report (月报)       | one calendar month      | 2 working days after month end     |
+| 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
+| 7103   | credit notice (入账通知书, invented code) | one direct payment    | 2 working days after paying        |
+
+Each is built from what the bank actually paid, aggregated as it paid (`Tally`): the 2206 by
+pay type, fund type, unit and subject; the 4004 by pay type, fund type, first-level unit and
+subject; the 3501 by unit, pay type, fund type and subject. A day or month without payments has
+nothing to report (the XSDs need at least one Detail): no report is due for it. The treasury
+signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree, XCheckDate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from messages.dates import format_ymd
+from messages.money import fen_to_str
+
+__all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report", "monthly_statement"]
+
+# (PayTypeCode, FundTypeCode, FundTypeName, SupDepCode, SupDepName, AgencyCode, AgencyName,
+#  ExpFuncCode, ExpFuncName): one classification of money paid.
+Line = tuple[str, str, str, str, str, str, str, str, str]
+
+
+def month_of(day: dt.date) -> str:
+    return f"{day.year:04d}{day.month:02d}"
+
+
+def _head(vtcode: str, no: str, today: dt.date, adm_div_code: str, bank: tuple[str, str], total: int) -> dict[str, str]:
+    return {"Id": f"V{vtcode}{no}", "AdmDivCode": adm_div_code, "StYear": str(today.year),
+            "VouDate": format_ymd(today), "VoucherNo": no, "PayBankCode": bank[0], "PayBankName": bank[1],
+            "PayAmt": fen_to_str(total)}
+
+
+def _details(lines: Mapping[Line, int], fields: tuple[tuple[str, int], ...]) -> tuple[dict[str, str], ...]:
+    """One Detail per distinct value of `fields` ((element, index in Line), in element order) with the
+    fen paid under it as PayAmt, sorted by that value."""
+    out: dict[tuple[str, ...], int] = {}
+    for line, fen in lines.items():
+        k = tuple(line[i] for _, i in fields)
+        out[k] = out.get(k, 0) + fen
+    return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields)}, "PayAmt": fen_to_str(fen)}
+                 for n, (k, fen) in enumerate(sorted(out.items()), start=1))
+
+
+_PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
+_SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8))
+_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by unit
+_MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), *_SUBJECT)  # 4004: by first-level unit
+_STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
+
+
+def daily_report(no: str, day: dt.date, today: dt.date, adm_div_code: str, bank: tuple[str, str],
+                 lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    head = {**_head("2206", no, today, adm_div_code, bank, sum(lines.values())), "ReportDate": format_ymd(day)}
+    return head, _details(lines, _DAILY_BY)
+
+
+def monthly_report(no: str, month: str, today: dt.date, adm_div_code: str, bank: tuple[str, str],
+                   lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    head = {**_head("4004", no, today, adm_div_code, bank, sum(lines.values())), "ReportMonth": month}
+    return head, _details(lines, _MONTHLY_BY)
+
+
+def monthly_statement(no: str, month: str, today: dt.date, adm_div_code: str, bank: tuple[str, str],
+                      lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    first = dt.date(int(month[:4]), int(month[4:]), 1)
+    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    head = {**_head("3501", no, today, adm_div_code, bank, sum(lines.values())), "BeginDate": format_ymd(first),
+            "EndDate": format_ymd(last)}
+    return head, _details(lines, _STATEMENT_BY)
+
+
+def credit_notice(*, no: str, today: dt.date, adm_div_code: str, bank: tuple[str, str], payment: str,
+                  credit: Mapping[str, Any]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """The credit notice (7103, 入账通知书) of one direct payment: it was credited to the payee on
+    `credit["day"]` (yyyyMMdd). `credit` holds the payment's elements (`bank_sim.duties`)."""
+    amount = int(credit["amount"])
+    head = _head("7103", no, today, adm_div_code, bank, amount)
+    head.update({"OriVtCode": "5201", "OriVoucherNo": payment, "OriVouDate": credit["VouDate"],
+                 "CreditDate": credit["day"], "FundTypeCode": credit["fund"][0], "FundTypeName": credit["fund"][1],
+                 "AgencyCode": credit["AgencyCode"], "AgencyName": credit["AgencyName"],
+                 "PayeeAcctNo": credit["PayeeAcctNo"], "PayeeAcctName": credit["PayeeAcctName"],
+                 "PayeeAcctBankName": credit["PayeeAcctBankName"], "AgentBusinessNo": credit["serial"]})
+    details = tuple({"Id": f"D{i:04d}", "ExpFuncCode": code, "ExpFuncName": name, "PayAmt": amt}
+                    for i, (code, name, amt) in enumerate(credit["subjects"], start=1))
+    return head, details

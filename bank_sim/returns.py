@@ -1,0 +1,104 @@
+"""Returns before payment (退票): the checks an agent bank makes on a payment voucher's elements
+before it pays, as a table of pure rules.
+
+004 part 3 §8(5) / §9(9): a voucher whose elements are wrong is returned before payment and the
+treasury (or the unit) applies again; 003 §52 lists the grounds on which a payment is refused
+(no or over budget, outside the budgeted scope, wrong procedure, incomplete documents). The
+gateway already refuses what it can see on its own (XSD, sums, dates, seals); what is left is
+what only the paying bank knows: its own accounts, the unit's authorized quota (`bank_sim.quotas`,
+checked by the core after these rules) and the rule that a unit's zero-balance account does not
+pay the unit's own accounts (003 §15).
+
+| code                    | when                                                                                 |
+|-------------------------|--------------------------------------------------------------------------------------|
+| `voucher-incomplete`    | an element the bank needs to pay is empty (payee account, name, bank; unit; a detail's subject) |
+| `payee-account-unknown` | PayeeAcctBankNo is this bank, and this bank has no account PayeeAcctNo               |
+| `payee-name-mismatch`   | PayeeAcctBankNo is this bank, and PayeeAcctNo is held under another name              |
+| `zba-to-own-account`    | an authorized payment (8202) whose payee is the unit itself (PayeeAcctName = AgencyName) |
+
+The first rule that fails decides. The bank answers at once with the voucher's receipt (flag 1)
+carrying `Return_Reason` "<code>: <message>", XPayAmt 0.00 (nothing paid), XPayDate the day
+it was returned: within the payment deadline by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["KNOWN_PAYEES", "REQUIRED_HEAD", "RETURN_RULES", "ReturnFacts", "ReturnRule", "check_return"]
+
+# Synthetic accounts held at every simulated bank (number → holder name); a bank's config may
+# give its own. Never a real account.
+KNOWN_PAYEES: tuple[tuple[str, str], ...] = (
+    ("9999000000000001", "测试供应商有限公司"),
+    ("9999000000000002", "示例建筑工程有限公司"),
+    ("9999000000000003", "示例办公用品商店"),
+)
+# Head elements the bank cannot pay without.
+REQUIRED_HEAD: tuple[str, ...] = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode",
+                                  "FundTypeCode")
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnFacts:
+    bank_code: str
+    vtcode: str
+    head: Mapping[str, str]
+    details: Sequence[Mapping[str, str]]
+    accounts: Mapping[str, str]  # accounts held at this bank: number → holder name
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRule:
+    code: str
+    check: Callable[[ReturnFacts], str | None]  # None: passes; else the message
+    why: str
+
+
+def _incomplete(f: ReturnFacts) -> str | None:
+    missing = [name for name in REQUIRED_HEAD if not f.head.get(name, "").strip()]
+    missing += [f"Detail[{i}]/ExpFuncCode" for i, d in enumerate(f.details, start=1) if not d.get("ExpFuncCode", "").strip()]
+    return f"empty or missing: {', '.join(missing)}" if missing else None
+
+
+def _ours(f: ReturnFacts) -> bool:
+    return f.head.get("PayeeAcctBankNo", "") == f.bank_code
+
+
+def _unknown_account(f: ReturnFacts) -> str | None:
+    no = f.head.get("PayeeAcctNo", "")
+    if _ours(f) and no not in f.accounts:
+        return f"PayeeAcctNo {no} is not an account of bank {f.bank_code}"
+    return None
+
+
+def _name_mismatch(f: ReturnFacts) -> str | None:
+    no, name = f.head.get("PayeeAcctNo", ""), f.head.get("PayeeAcctName", "")
+    if _ours(f) and f.accounts.get(no, name) != name:
+        return f"PayeeAcctName {name!r} is not the holder of account {no}"
+    return None
+
+
+def _own_account(f: ReturnFacts) -> str | None:
+    if f.vtcode == "8202" and f.head.get("PayeeAcctName", "") == f.head.get("AgencyName", "\0"):
+        return f"the payee {f.head.get('PayeeAcctName')!r} is the paying unit itself"
+    return None
+
+
+# Checked in order; the first failure decides.
+RETURN_RULES: tuple[ReturnRule, ...] = (
+    ReturnRule("voucher-incomplete", _incomplete, "003 §52(4): incomplete documents"),
+    ReturnRule("payee-account-unknown", _unknown_account, "004 part 3 §8(5): wrong elements, returned before payment"),
+    ReturnRule("payee-name-mismatch", _name_mismatch, "004 part 3 §8(5): wrong elements, returned before payment"),
+    ReturnRule("zba-to-own-account", _own_account, "003 §15: no transfer to the unit's own accounts"),
+)
+
+
+def check_return(facts: ReturnFacts) -> tuple[str, str] | None:
+    """(code, message) of the first rule the voucher breaks, or None: the bank may pay it."""
+    for rule in RETURN_RULES:
+        message = rule.check(facts)
+        if message is not None:
+            return rule.code, message
+    return None

@@ -1,0 +1,101 @@
+"""Read what the simulated cores recorded into the plain `runner.observed` values.
+
+One place for the conversion the scenario runner (`runner.scenario_run`) and the demo
+(`runner.demo`) both need: the banks' payments and clearing requests, the central bank's TSA
+movements, 7401 statements and quota lines, the treasury core's vouchers and receipts. Pure
+reads of the cores' state; nothing here awaits or writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from messages.money import fen_to_str, parse_fen
+from runner.observed import (
+    ClearingSeen,
+    MovementSeen,
+    PaymentSeen,
+    QuotaSeen,
+    ReceiptSeen,
+    RefundSeen,
+    SentVoucher,
+    StatementSeen,
+    Verdict,
+)
+
+__all__ = ["clearings_of", "generated_receipts", "generated_sent", "movements_of", "payments_of", "quotas_of",
+           "refunds_of", "statements_of"]
+
+
+def payments_of(bcores: Mapping[str, Any]) -> list[PaymentSeen]:
+    """Every payment each bank core recorded (paid, advanced or still deferred)."""
+    return [PaymentSeen(bid, core.bank_code, p.key.voucher_no, p.vtcode, p.amount_fen, p.mode, p.received_at, p.day,
+                        p.filing) for bid, core in bcores.items() for p in core.payments.values()]
+
+
+def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
+    """Every refund request (2302) each bank core filed for a payment its payee's bank returned,
+    with the central bank's answer (bank_sim.duties)."""
+    return [RefundSeen(bid, r.voucher, r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
+            for bid, core in bcores.items() for r in core.duties.s.refunds.values()]
+
+
+def clearings_of(bcores: Mapping[str, Any]) -> list[ClearingSeen]:
+    """Every clearing request (2301) each bank core filed, with the central bank's answer."""
+    return [ClearingSeen(bid, core.bank_code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
+                         f.amount_fen, tuple(k.voucher_no for k in f.payments), f.state,
+                         (f.reason or "").split(":", 1)[0].strip() or None if f.state == "rejected" else None,
+                         f.reason, f.cleared_fen, f.answered_at)
+            for bid, core in bcores.items() for f in core.filings.values()]
+
+
+def movements_of(pcore: Any) -> list[MovementSeen]:
+    """The TSA movements in the central bank core's record."""
+    return [MovementSeen(m.business_date, m.direction, m.amount_fen, m.bank_code, m.kind, m.ref.voucher_no)
+            for ms in pcore.movements.values() for m in ms]
+
+
+def statements_of(pcore: Any) -> list[StatementSeen]:
+    """The 7401 daily TSA statements the central bank core sent."""
+    out = []
+    for e in pcore.statements:
+        if e.vtcode != "7401":
+            continue
+        h = e.head
+        day = h["StatementDate"]
+        out.append(StatementSeen(dt.date(int(day[:4]), int(day[4:6]), int(day[6:8])), parse_fen(h["BeginBalance"]),
+                                 parse_fen(h["DebitAmt"]), parse_fen(h["CreditAmt"]), parse_fen(h["EndBalance"])))
+    return out
+
+
+def quotas_of(pcore: Any) -> list[QuotaSeen]:
+    """Each (bank, pay type, day) quota line: notified, cleared on the day, replenished after."""
+    return [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen)
+            for (bank, pay, day), q in pcore.quotas.items() if day is not None]
+
+
+def generated_sent(tcore: Any, adm_div_code: str, bank_ids: Mapping[str, str]) -> list[SentVoucher]:
+    """The treasury core's sent payment vouchers, each with the gateway's answer.
+    `bank_ids`: bank code → participant id."""
+    out = []
+    for v in tcore.sent_vouchers():
+        ok = v.refused is None
+        out.append(SentVoucher(v.voucher_no, f"{adm_div_code}/{v.day.year}/{v.vtcode}/{v.voucher_no}/0", v.vtcode,
+                               v.voucher_no, 0, "treasury", bank_ids.get(v.bank), v.bank, v.amount_fen, v.send_at,
+                               verdicts=(Verdict("gateway", "gateway", ok, v.refused, "accepted" if ok else v.refused,
+                                                 v.send_at),)))
+    return out
+
+
+def generated_receipts(tcore: Any, senders: Mapping[str, str]) -> list[ReceiptSeen]:
+    """The receipts the treasury core took (the first of each voucher, then any duplicates).
+    `senders`: VoucherNo → the bank that paid it."""
+    out = []
+    for r in [*tcore.receipts.values(), *tcore.duplicate_receipts]:
+        no = r.key.voucher_no
+        out.append(ReceiptSeen(no, r.key.vtcode, senders.get(no, "?"), r.received_at,
+                               {"XPayDate": r.paid_date, "XPayAmt": fen_to_str(r.paid_fen), "XAgentBusinessNo": r.serial},
+                               r.return_reason))
+    return out

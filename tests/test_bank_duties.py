@@ -1,0 +1,307 @@
+"""The agent bank's duties after paying (bank_sim.duties): payee returns refunded to the central
+bank and noticed to the treasury, reports, transfer times, behaviour profiles. The bank core and
+the central bank core are wired by hand: every send of one is delivered, rendered and parsed, to
+the other (the real voucher bytes, XSD-valid)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bank_sim.core import BankConfig, BankCore, account_ids
+from bank_sim.duties import DutiesConfig
+from bank_sim.profiles import FAULTS, available_profiles, load_profile
+from bank_sim.refunds import PayeeReturn, clearing_details
+from bank_sim.transfers import TransferConfig, arrival, route
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig, at
+from messages.factory import payment_voucher, quota_notice
+from messages.validate import validate_bytes
+from messages.voucher import VoucherDoc, parse_voucher
+from pboc_sim.core import PbocConfig, PbocCore, clearing_account
+from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
+
+BANK = "999100000001"
+CAL = BusinessCalendar.default()
+DAY = dt.date(2026, 3, 16)
+
+
+def t(day: dt.date, hhmm: str) -> dt.datetime:
+    return at(day, dt.time.fromisoformat(hhmm))
+
+
+def doc_of(send: SendVoucher) -> VoucherDoc:
+    data = send.render()
+    _, issues = validate_bytes(data, flag=send.flag)
+    assert not issues or send.head.get("XAgentBusinessNo") == "", (send.vtcode, issues)  # faulty on purpose
+    return parse_voucher(data)
+
+
+class World:
+    """A bank core and a central bank core, their sends delivered to each other at once."""
+
+    def __init__(self, duties: DutiesConfig, *, reserve_fen: int = 10**10) -> None:
+        cc = ClockConfig()
+        self.bank = BankCore(BANK, BankConfig(reserve_fen=reserve_fen, duties=duties), CAL, cc)
+        self.pboc = PbocCore(PbocConfig(tsa_opening_fen=10**12), CAL, cc)
+        self.books: dict[str, int] = {}
+        self.to_treasury: list[SendVoucher] = []
+        self.alarms: list[Alarm] = []
+        self.now = t(DAY, "08:00")
+        self.apply(self.bank.on_time(t(DAY, "08:00")), t(DAY, "08:00"))
+        self.pboc.on_time(t(DAY, "08:00"))
+
+    def apply(self, effects: list[Effect], now: dt.datetime) -> None:
+        for e in effects:
+            if isinstance(e, PostTransfer):
+                tr = e.transfer
+                self.books[tr.debit_account] = self.books.get(tr.debit_account, 0) - tr.amount_fen
+                self.books[tr.credit_account] = self.books.get(tr.credit_account, 0) + tr.amount_fen
+            elif isinstance(e, Alarm):
+                self.alarms.append(e)
+            elif isinstance(e, SendVoucher):
+                if e.recipient_role == "treasury":
+                    doc_of(e)
+                    self.to_treasury.append(e)
+                elif e.recipient_role == "pboc":
+                    self.apply_pboc(self.pboc.on_voucher(doc_of(e), e.flag, now), now)
+
+    def apply_pboc(self, effects: list[Effect], now: dt.datetime) -> None:
+        for e in effects:
+            if isinstance(e, PostTransfer):
+                tr = e.transfer
+                self.books[tr.debit_account] = self.books.get(tr.debit_account, 0) - tr.amount_fen
+                self.books[tr.credit_account] = self.books.get(tr.credit_account, 0) + tr.amount_fen
+            elif isinstance(e, SendVoucher) and e.recipient_role == "bank":
+                self.apply(self.bank.on_voucher(doc_of(e), e.flag, now, e.return_reason), now)
+
+    def tick(self, now: dt.datetime) -> None:
+        """Every wake-up of the bank up to `now`, each at its own time (as the engine does)."""
+        while (nxt := self.bank._next_event_after(self.now))[0] < now:
+            self._step(nxt[0])
+        self._step(now)
+
+    def _step(self, now: dt.datetime) -> None:
+        self.now = now
+        self.pboc.on_time(now)
+        self.apply(self.bank.on_time(now), now)
+
+    def quota(self, day: dt.date, fen: int, vtcode: str = "5108") -> None:
+        data = quota_notice(voucher_no=f"QE{day:%Y%m%d}{vtcode}", clear_date=day, pay_bank_code=BANK,
+                            amounts_by_unit=[("101", "示例市教育局", fen), ("102", "示例市卫生健康委员会", fen),
+                                             ("103", "示例市交通运输局", fen)], vtcode=vtcode)
+        self.pboc.on_voucher(parse_voucher(data), 0, t(day, "08:30"))
+
+    def pay(self, no: str, fen: int, now: dt.datetime, *, payee_bank: str = "999100000027") -> VoucherDoc:
+        data = payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen)
+        doc = parse_voucher(data)
+        if payee_bank != "999100000027":
+            data = data.replace(b"<PayeeAcctBankNo>999100000027<", f"<PayeeAcctBankNo>{payee_bank}<".encode())
+            doc = parse_voucher(data)
+        self.apply(self.bank.on_voucher(doc, 0, now), now)
+        return doc
+
+
+def test_a_returned_payment_is_refunded_by_2302_matched_to_the_payment_and_noticed_by_2203() -> None:
+    back_at = t(CAL.next_business_day(DAY), "10:00")
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("ZZRET0001", back_at, "account-closed"),)))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZRET0001", 1_000_00, t(DAY, "10:00"))
+    w.pay("ZZKEEP001", 500_00, t(DAY, "10:05"))
+    w.tick(t(DAY, "17:00"))
+    [request] = [f for f in w.bank.filings.values()]
+    assert request.state == "accepted" and not w.alarms
+    a = account_ids(BANK)
+    assert w.books[a["pboc-clearing"]] == -1_500_00 and w.books[clearing_account(BANK)] == 1_500_00
+
+    w.tick(back_at)
+    [refund] = w.bank.duties.s.refunds.values()
+    assert refund.state == "accepted", w.alarms
+    refunds = f"bank:{BANK}:refunds"
+    # the money went payees → zero-balance account → refunds → the clearing account, and the
+    # central bank moved it from the bank's clearing account back to the TSA
+    assert w.books[a["payees"]] == 1_500_00 - 1_000_00 and w.books[refunds] == 0
+    assert w.books[a["zba-finance"]] == 0
+    assert w.books[a["pboc-clearing"]] == -500_00 and w.books[clearing_account(BANK)] == 500_00
+    assert w.books[a["pboc-clearing"]] + w.books[clearing_account(BANK)] == 0  # the mirror holds
+    [notice] = [s for s in w.to_treasury if s.vtcode == "2203"]
+    assert (notice.head["OriVtCode"], notice.head["OriVoucherNo"], notice.head["PayAmt"]) == (
+        "5201", "ZZRET0001", "1000.00")
+    assert notice.head["VouDate"] == f"{back_at:%Y%m%d}"  # within 1 working day: the same day
+    # a second refund of the same payment would be refused: the central bank counted it
+    assert w.pboc.cleared[("990100", "5201", "ZZRET0001")].refundable_fen == 0
+
+
+def test_an_authorized_return_is_noticed_by_2252() -> None:
+    back_at = t(DAY, "16:30")
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("SQRET0001", back_at, "wrong-account"),)))
+    w.quota(DAY, 10_000_00, "5106")
+    w.bank.quota_book.clear()
+    data = payment_voucher(voucher_no="SQRET0001", vou_date=DAY, pay_bank_code=BANK, amount_fen=300_00,
+                           vtcode="8202")
+    doc = parse_voucher(data)
+    effects = w.bank.on_voucher(doc, 0, t(DAY, "10:00"))
+    if any(isinstance(e, SendVoucher) and e.return_reason for e in effects):
+        pytest.skip("the bank returns an 8202 without an authorized quota (issue 11, the other half)")
+    w.apply(effects, t(DAY, "10:00"))
+    w.tick(back_at)
+    [notice] = [s for s in w.to_treasury if s.vtcode == "2252"]
+    assert notice.head["OriVtCode"] == "8202" and notice.head["ReturnReasonCode"] == "02"
+
+
+def test_a_return_waits_for_its_clearing() -> None:
+    early = t(DAY, "11:00")  # before the day's clearing request was even filed
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("ZZRET0002", early),)))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZRET0002", 200_00, t(DAY, "10:00"))
+    w.tick(t(DAY, "12:00"))
+    assert not w.bank.duties.s.refunds  # not cleared yet: nothing to refund at the central bank
+    w.tick(t(DAY, "17:00"))
+    [refund] = w.bank.duties.s.refunds.values()
+    assert refund.state == "accepted"
+    assert not [c for c in w.bank.unbalanced_closes]
+
+
+def test_the_2301_names_each_payment() -> None:
+    details = clearing_details([("B2", ("101", "x"), 5), ("A1", ("101", "x"), 7), ("C3", ("100", "y"), 1)])
+    assert [(d["VoucherNo"], d["SupDepCode"], d["PayAmt"]) for d in details] == [
+        ("C3", "100", "0.01"), ("A1", "101", "0.07"), ("B2", "101", "0.05")]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 23 * 60), st.sampled_from(["999100000027", "999100300027", "888100000027", ""]))
+def test_arrival_never_before_payment_and_routes(minute: int, payee: str) -> None:
+    paid = at(DAY, dt.time(minute // 60, minute % 60))
+    how = route(BANK, payee)
+    when = arrival(paid, how, CAL, TransferConfig())
+    assert when >= paid
+    assert (how == "same-city") == (when == paid)
+    if how == "other-city":
+        assert when - paid == dt.timedelta(hours=2)
+    if how == "other-bank":
+        assert when.date() == CAL.next_business_day(DAY)
+
+
+def test_receipt_says_when_the_money_arrives() -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZARR0001", 100_00, t(DAY, "10:00"))
+    w.pay("ZZARR0002", 100_00, t(DAY, "10:00"), payee_bank="888100000027")
+    arrive = {s.head["VoucherNo"]: s.head["XArriveDate"] for s in w.to_treasury if s.flag == 1}
+    assert arrive == {"ZZARR0001": "20260316", "ZZARR0002": "20260317"}
+
+
+def test_reports_next_morning_and_month_end() -> None:
+    day = dt.date(2026, 3, 31)
+    w = World(DutiesConfig())
+    w.tick(t(day, "08:00"))
+    w.quota(day, 10_000_00)
+    w.pay("ZZREP0001", 123_45, t(day, "10:00"))
+    w.tick(t(day, "17:00"))
+    w.tick(t(dt.date(2026, 4, 1), "09:30"))
+    kinds = {s.vtcode: s for s in w.to_treasury if s.flag == 0}
+    assert {"2206", "4004", "3501"} <= set(kinds)
+    assert kinds["2206"].head["ReportDate"] == "20260331" and kinds["2206"].head["PayAmt"] == "123.45"
+    assert kinds["3501"].head["BeginDate"] == "20260301" and kinds["3501"].head["EndDate"] == "20260331"
+
+
+def test_slow_profile_sends_receipts_after_the_11_00_deadline() -> None:
+    w = World(DutiesConfig(profile="slow"))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZSLOW001", 100_00, t(DAY, "10:00"))
+    assert not [s for s in w.to_treasury if s.flag == 1]
+    w.tick(t(DAY, "17:00"))
+    nxt = CAL.next_business_day(DAY)
+    w.tick(t(nxt, "13:59"))
+    assert not [s for s in w.to_treasury if s.flag == 1]
+    w.tick(t(nxt, "14:00"))
+    assert [s.head["VoucherNo"] for s in w.to_treasury if s.flag == 1] == ["ZZSLOW001"]
+    assert w.bank.duties.s.sent_at["990100/2026/5201/ZZSLOW001/1"] == t(nxt, "14:00")
+
+
+def test_flaky_profile_holds_sends_in_its_offline_window() -> None:
+    w = World(DutiesConfig(profile="flaky", profile_params=(("windows", (("10:00", "11:30"),)),)))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZFLAK001", 100_00, t(DAY, "10:15"))
+    assert not [s for s in w.to_treasury if s.flag == 1]
+    w.tick(t(DAY, "11:30"))
+    assert [s.head["VoucherNo"] for s in w.to_treasury if s.flag == 1] == ["ZZFLAK001"]
+
+
+def test_faulty_profile_spoils_then_corrects() -> None:
+    w = World(DutiesConfig(profile="faulty"))
+    w.quota(DAY, 10_000_00)
+    for i in range(4):
+        w.pay(f"ZZFAUL{i:03d}", 100_00, t(DAY, f"10:0{i}"))
+    receipts = [s for s in w.to_treasury if s.flag == 1]
+    # 1st: sealed with a broken signature (the shell breaks it); 2nd: XAgentBusinessNo empty;
+    # 3rd: sent twice, the twin with another serial; 4th: clean
+    assert "990100/2026/5201/ZZFAUL000/1" in w.bank.duties.s.corrupt
+    assert receipts[1].head["XAgentBusinessNo"] == ""
+    assert [r.head["VoucherNo"] for r in receipts].count("ZZFAUL002") == 2
+    w.tick(t(DAY, "17:00"))
+    probes = w.bank.duties.s.probes
+    assert list(probes.values()) == ["over-quota"]  # the central bank refused the probe
+    assert all(f.state == "accepted" for f in w.bank.filings.values())  # the real clearing went through
+    assert not w.bank.unbalanced_closes
+
+
+def test_profiles_are_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert set(FAULTS) == {"bad-signature", "missing-x-fields", "duplicate", "wrong-sum", "over-quota"}
+    assert {"prompt", "slow", "faulty", "flaky"} <= set(available_profiles())
+    # a user's profile, installed as a distribution of its own: a module and a .dist-info
+    (tmp_path / "my_bank_profile.py").write_text(textwrap.dedent("""
+        import datetime as dt
+        class Sleepy:
+            name = "sleepy"
+            def __init__(self, params, seed):
+                self.hours = int(params.get("hours", 3))
+            def release(self, kind, ref, ready, calendar):
+                return ready + dt.timedelta(hours=self.hours) if kind == "receipt" else ready
+            def fault(self, kind, index):
+                return None
+    """), encoding="utf-8")
+    info = tmp_path / "my_bank_profile-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-bank-profile\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[tgw.bank_profiles]\nsleepy = my_bank_profile:Sleepy\n",
+                                           encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert available_profiles()["sleepy"] == "my_bank_profile:Sleepy"
+    assert load_profile("sleepy", {"hours": 2}).release("receipt", "x", t(DAY, "10:00"), CAL) == t(DAY, "12:00")
+    w = World(DutiesConfig(profile="sleepy", profile_params=(("hours", 1),)))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZSLEEP01", 100_00, t(DAY, "10:00"))
+    w.tick(t(DAY, "11:00"))
+    assert w.bank.duties.s.sent_at["990100/2026/5201/ZZSLEEP01/1"] == t(DAY, "11:00")
+    sys.modules.pop("my_bank_profile", None)
+
+
+def test_unknown_profile_and_bad_params_are_refused() -> None:
+    with pytest.raises(ValueError, match="no bank profile"):
+        load_profile("nope")
+    with pytest.raises(ValueError, match="unknown parameters"):
+        load_profile("prompt", {"x": 1})
+    with pytest.raises(ValueError, match="faults"):
+        load_profile("faulty", {"faults": ["gremlins"]})
+
+
+def test_snapshot_round_trip_keeps_duties() -> None:
+    back_at = t(CAL.next_business_day(DAY), "10:00")
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("ZZSNAP001", back_at),), profile="slow"))
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZSNAP001", 100_00, t(DAY, "10:00"))
+    data = w.bank.snapshot()
+    again = BankCore.restore(data, BANK, w.bank.config, CAL, ClockConfig())
+    assert again.snapshot() == data
+    assert again.duties.s.held and again.duties.s.payees
+
+
+def test_tz() -> None:
+    assert t(DAY, "10:00").tzinfo is TZ

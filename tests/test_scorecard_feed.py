@@ -1,0 +1,112 @@
+"""The credit notice (7103) a bank sends after a direct payment, and the scorecard fed from what
+the bank cores actually did (runner.scorecard_feed): a prompt bank is on time, a slow one is
+late and flagged at three late in a month, a faulty one has its faults counted."""
+
+from __future__ import annotations
+
+from bank_sim.duties import DutiesConfig
+from business_time.clock import ClockConfig
+from messages.validate import validate_bytes
+from runner.scorecard_feed import bank_events, scorecard_of
+from tests.test_bank_duties import CAL, DAY, World, t
+
+CC = ClockConfig()
+
+
+def three_days(duties: DutiesConfig) -> World:
+    """Three payments a day on three business days, then the days after (reports go out)."""
+    w = World(duties)
+    day = DAY
+    for n in range(3):
+        w.tick(t(day, "08:00"))
+        w.quota(day, 10_000_00)
+        for i in range(3):
+            w.pay(f"ZZSC{n}{i:05d}", (n + 1) * 100_00 + i, t(day, f"10:0{i}"))
+        w.tick(t(day, "17:00"))
+        day = CAL.next_business_day(day)
+    for _ in range(4):
+        w.tick(t(day, "17:00"))
+        day = CAL.next_business_day(day)
+    return w
+
+
+def test_a_direct_payment_gets_its_credit_notice_the_next_morning() -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    doc = w.pay("ZZCRED001", 345_67, t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    assert not [s for s in w.to_treasury if s.vtcode == "7103"]
+    nxt = CAL.next_business_day(DAY)
+    w.tick(t(nxt, "09:30"))
+    [notice] = [s for s in w.to_treasury if s.vtcode == "7103"]
+    _, issues = validate_bytes(notice.render(), flag=0)
+    assert not issues
+    assert notice.head["OriVoucherNo"] == "ZZCRED001" and notice.head["CreditDate"] == "20260316"
+    assert notice.head["PayAmt"] == "345.67" and notice.head["PayeeAcctNo"] == doc.get("PayeeAcctNo")
+    assert w.bank.duties.s.sent_at[f"990100/{nxt.year}/7103/RZZZCRED001/0"] == t(nxt, "09:30")
+    w.tick(t(CAL.next_business_day(nxt), "17:00"))
+    assert len([s for s in w.to_treasury if s.vtcode == "7103"]) == 1  # once
+
+
+def test_a_prompt_bank_is_on_time_in_every_duty() -> None:
+    w = three_days(DutiesConfig())
+    events = bank_events("bank-a", w.bank, CAL, CC)
+    kinds = {e.kind for e in events}
+    assert {"payment", "receipt", "credit-notice", "clearing", "daily-report"} <= kinds
+    due = [e for e in events if e.due <= w.now]  # the month's reports are due in April: pending
+    assert all(e.done is not None and e.done <= e.due and e.accurate and not e.faulty for e in due), [
+        e for e in due if e.done is None or e.done > e.due or not e.accurate or e.faulty]
+    cards = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now)
+    assert cards and all(card.score == card.max_points and not card.flagged for card in cards)
+
+
+def test_a_slow_bank_is_late_and_flagged() -> None:
+    w = three_days(DutiesConfig(profile="slow"))
+    events = bank_events("bank-a", w.bank, CAL, CC)
+    late = [e for e in events if e.kind == "receipt" and e.done is not None and e.done > e.due]
+    assert len(late) == 9
+    credit = [e for e in events if e.kind == "credit-notice"]
+    assert credit and all(e.done is not None and e.done > e.due for e in credit)
+    card = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now)[0]
+    assert (card.year, card.month) == (2026, 3)
+    assert card.flagged and any(f.startswith("feedback") for f in card.flags)
+    assert card.score < card.max_points - 20
+    prompt = scorecard_of({"bank-a": three_days(DutiesConfig()).bank}, CAL, CC, as_of=w.now)[0]
+    assert card.score < prompt.score
+
+
+def test_a_faulty_bank_has_its_faults_counted() -> None:
+    # no gateway here: the central bank refuses the probe over the quota (the gateway's own
+    # refusals are fed by the scenario runs: scenarios/bank-profile-faulty-*.yaml)
+    w = three_days(DutiesConfig(profile="faulty", profile_params=(("faults", ("over-quota",)),)))
+    events = bank_events("bank-a", w.bank, CAL, CC)
+    faulty = [e for e in events if e.faulty or not e.accurate]
+    assert [e.kind for e in faulty] == ["clearing"]
+    assert w.bank.duties.s.probes and all(code == "over-quota" for code in w.bank.duties.s.probes.values())
+    card = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now)[0]
+    assert card.score < card.max_points
+
+
+def test_duties_not_done_yet_are_pending_not_late() -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZPEND001", 100_00, t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    card, april = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=t(DAY, "17:00"))
+    assert (april.month, april.late, april.score) == (4, 0, april.max_points)  # the month's reports: pending
+    assert card.late == 0 and card.score == card.max_points
+    assert {line.kind: line.pending for line in card.lines}["receipt"] == 0  # sent at once
+    assert {line.kind: line.pending for line in card.lines}["daily-report"] == 1
+
+
+def test_tgw_demo_prints_the_scorecard() -> None:
+    from tgw.demo import render_text
+    from treasury_sim.scorecard import render_json
+
+    w = three_days(DutiesConfig(profile="slow"))
+    cards = render_json(scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now))
+    report = {"run": {"seed": 1, "vouchers_per_day": 3, "days": [], "replenishment_day": "", "elapsed_s": 0},
+              "days": [], "balances": {}, "invariants": {}, "ok": True, "scorecard": cards}
+    text = render_text(report)
+    assert "Bank scorecard: bank-a 2026-03" in text and "FLAGGED" in text
+    assert "! feedback:" in text and "receipt" in text

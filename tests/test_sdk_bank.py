@@ -1,0 +1,145 @@
+"""The SDK-only example bank (`examples/sdk_bank.py`) as plain code, no gateway: each of its duties
+gives the vouchers it should, and every voucher it sends passes the gateway's own checks (XSD,
+sums). The end-to-end runs against a gateway are in tests/test_conformance.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from business_time.clock import at
+from messages.factory import UNITS, authorized_quota_notice, payment_voucher
+from messages.validate import validate_bytes
+from messages.voucher import VoucherDoc, parse_voucher
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = "999100000001"
+SUBJECT = ("2140104", "公路建设")
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sdk_bank_example", ROOT / "examples" / "sdk_bank.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+sdk = _load()
+
+
+def _bank() -> Any:
+    bank = sdk.Bank("bank-a", CODE, "示例银行", 20_000_000_00)
+    bank.on_time(at(dt.date(2026, 3, 10), dt.time(8, 0)))
+    return bank
+
+
+def _pay(no: str, fen: int, vtcode: str = "5201", day: dt.date = dt.date(2026, 3, 10), **fields: str) -> VoucherDoc:
+    data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=CODE, amount_fen=fen, vtcode=vtcode,
+                           rng=random.Random(no), urgent=fields.pop("UrgentFlag", "") == "1", subject=SUBJECT,
+                           unit=UNITS[0])
+    doc = parse_voucher(data)
+    for name, value in fields.items():
+        el = doc.root.find(name)
+        assert el is not None, name
+        el.text = value
+    return parse_voucher(etree.tostring(doc.root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _sent(out: list[tuple[bytes, int, str | None]]) -> list[tuple[str, int, str | None, dict[str, str]]]:
+    """(VtCode, flag, Return_Reason, head) of each voucher sent; each passes the gateway's checks."""
+    rows = []
+    for data, flag, reason in out:
+        _, issues = validate_bytes(data, flag=flag)
+        assert issues == [], issues
+        doc = parse_voucher(data)
+        rows.append((doc.vtcode, flag, reason, doc.head()))
+    return rows
+
+
+def _t(hh_mm: str, day: dt.date = dt.date(2026, 3, 10)) -> dt.datetime:
+    return at(day, dt.time.fromisoformat(hh_mm))
+
+
+def test_a_payee_account_the_bank_does_not_hold_or_holds_under_another_name_is_returned_unpaid() -> None:
+    bank = _bank()
+    unknown = _pay("U1", 50_00, PayeeAcctBankNo=CODE, PayeeAcctNo="9999000000000099")
+    wrong = _pay("U2", 60_00, PayeeAcctBankNo=CODE, PayeeAcctNo="9999000000000001", PayeeAcctName="别的公司")
+    fixed = _pay("U3", 60_00, PayeeAcctBankNo=CODE, PayeeAcctNo="9999000000000001")
+    [(vt, flag, reason, head)] = _sent(bank.on_delivery(unknown, 0, None, _t("10:00")))
+    assert (vt, flag, head["XPayAmt"]) == ("5201", 1, "0.00") and (reason or "").startswith("payee-account-unknown:")
+    [(_, _, reason, _)] = _sent(bank.on_delivery(wrong, 0, None, _t("10:05")))
+    assert (reason or "").startswith("payee-name-mismatch:")
+    [(_, _, reason, head)] = _sent(bank.on_delivery(fixed, 0, None, _t("10:30")))
+    assert reason is None and head["XPayAmt"] == "60.00"
+    assert _sent(bank.on_delivery(unknown, 0, None, _t("10:40")))[0][2] == bank.payments[
+        next(k for k in bank.payments if k.endswith("/U1"))].returned  # redelivered: the same return
+    [(vt, _, _, head)] = _sent(bank.on_time(_t("15:30")))
+    assert vt == "2301" and head["PayAmt"] == "60.00"  # the returned ones are never cleared
+
+
+def test_an_authorized_payment_is_paid_only_within_the_units_quota_and_the_quota_is_confirmed() -> None:
+    bank = _bank()
+    agency, agency_name = UNITS[0][2], UNITS[0][3]
+    notice = parse_voucher(authorized_quota_notice(
+        voucher_no="ED2026031000001", vou_date=dt.date(2026, 3, 10), pay_bank_code=CODE,
+        lines=[(agency, agency_name, *SUBJECT, "P1", "项目", 1000_00)]))
+    sent = _sent(bank.on_delivery(notice, 0, None, _t("08:40")))
+    assert [(vt, flag) for vt, flag, _, _ in sent] == [("7101", 1), ("7102", 0)]
+    assert sent[0][3]["XConfirmDate"] == "20260310" and sent[1][3]["AgencyCode"] == agency
+    assert [vt for vt, *_ in _sent(bank.on_delivery(notice, 0, None, _t("08:50")))] == ["7101"]  # counted once
+    [(_, _, reason, head)] = _sent(bank.on_delivery(_pay("A1", 600_00, "8202"), 0, None, _t("10:00")))
+    assert reason is None and head["XPayAmt"] == "600.00"
+    [(_, _, reason, head)] = _sent(bank.on_delivery(_pay("A2", 400_01, "8202"), 0, None, _t("10:30")))
+    assert (reason or "").startswith("over-unit-quota:") and head["XPayAmt"] == "0.00"
+    [(_, _, reason, _)] = _sent(bank.on_delivery(_pay("A3", 400_00, "8202"), 0, None, _t("10:40")))
+    assert reason is None  # exactly what is left
+    other = parse_voucher(payment_voucher(voucher_no="A4", vou_date=dt.date(2026, 3, 10), pay_bank_code=CODE,
+                                          amount_fen=1_00, vtcode="8202", subject=SUBJECT, unit=UNITS[1]))
+    assert (_sent(bank.on_delivery(other, 0, None, _t("10:50")))[0][2] or "").startswith("no-unit-quota:")
+
+
+def test_urgent_is_cleared_at_once_until_1630_then_advanced_and_listed_in_the_7202() -> None:
+    bank = _bank()
+    sent = _sent(bank.on_delivery(_pay("G1", 800_00, UrgentFlag="1"), 0, None, _t("16:10")))
+    assert [(vt, flag) for vt, flag, _, _ in sent] == [("5201", 1), ("2301", 0)]
+    assert sent[1][3]["UrgentFlag"] == "1" and sent[1][3]["PayAmt"] == "800.00"
+    late = _sent(bank.on_delivery(_pay("G2", 90_00, UrgentFlag="1"), 0, None, _t("16:40")))
+    assert [(vt, flag) for vt, flag, _, _ in late] == [("5201", 1)]  # advanced from the reserve
+    [(vt, _, _, head)] = _sent(bank.on_time(_t("17:00")))
+    assert vt == "7202" and head["PayAmt"] == "90.00" and head["AllNum"] == "1"
+    [(vt, _, _, head)] = _sent(bank.on_time(_t("08:45", dt.date(2026, 3, 11))))
+    assert vt == "2301" and head["ClearType"] == "1" and head["PayAmt"] == "90.00"
+
+
+@pytest.mark.parametrize(("payee_bank", "arrives"), [("999100000027", "20260313"), ("999200000027", "20260313"),
+                                                     ("888100000027", "20260316")])
+def test_the_receipt_says_when_the_payee_has_the_money(payee_bank: str, arrives: str) -> None:
+    bank = _bank()
+    friday = dt.date(2026, 3, 13)
+    [(_, _, _, head)] = _sent(bank.on_delivery(_pay("T1", 100_00, day=friday, PayeeAcctBankNo=payee_bank), 0, None,
+                                               _t("10:00", friday)))
+    assert head["XArriveDate"] == arrives
+
+
+def test_credit_notices_and_daily_reports_next_morning_monthly_report_and_statement_in_the_new_month() -> None:
+    bank = _bank()
+    last = dt.date(2026, 3, 31)
+    for no, fen, t in (("R1", 1234_56, "10:00"), ("R2", 765_44, "11:00")):
+        _sent(bank.on_delivery(_pay(no, fen, day=last), 0, None, _t(t, last)))
+    sent = _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 1))))
+    counts = {vt: sum(1 for v, *_ in sent if v == vt) for vt in ("7103", "2206", "4004", "3501")}
+    assert counts == {"7103": 2, "2206": 1, "4004": 1, "3501": 1}
+    heads = {vt: head for vt, _, _, head in sent}
+    assert heads["2206"]["ReportDate"] == "20260331" and heads["3501"]["EndDate"] == "20260331"
+    assert {h["PayAmt"] for vt, h in heads.items() if vt != "7103"} == {"2000.00"}
+    assert [vt for vt, *_ in _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 2))))] == []  # each once

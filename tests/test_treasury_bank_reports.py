@@ -1,0 +1,64 @@
+"""What the treasury does with a bank's refund notices and statements (treasury_sim.bank_reports):
+a same-year refund restores the unit's quota, an earlier year's becomes a cross-year refund line
+(003 §36); the same notice twice counts once; a 3501 is signed off agreed or not."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bank_sim import reports as rp
+from bank_sim.refunds import notice
+from business_time.clock import at
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import SendVoucher
+from treasury_sim.bank_reports import BankInbox
+
+BANK = ("999100000001", "示例银行甲分行")
+PAYEE = {"VouDate": "20260310", "AgencyCode": "101001", "AgencyName": "示例市第一中学",
+         "PayeeAcctNo": "99990000000001234", "PayeeAcctName": "测试供应商有限公司",
+         "PayeeAcctBankName": "示例银行城东支行", "PayeeAcctBankNo": "999100000027",
+         "PayAcctNo": "99901000000000018", "PayAcctName": "示例市财政局零余额账户"}
+DETAILS = [{"AgencyCode": "101001", "ExpFuncCode": "2050203", "ExpFuncName": "初中教育", "ExpEcoCode": "30213",
+            "ExpEcoName": "维修（护）费", "PayAmt": "3456.78"}]
+
+
+def refund_notice(no: str, ori_vou_date: str, today: dt.date) -> VoucherDoc:
+    vtcode, head, details = notice(no=no, today=today, adm_div_code="990100", bank_code=BANK[0], bank_name=BANK[1],
+                                   vtcode="5201", ori_no="ZZ2026031000001", paid_day=dt.date(2026, 3, 10),
+                                   fund_type=("1", "一般公共预算资金"), payee={**PAYEE, "VouDate": ori_vou_date},
+                                   details=DETAILS, reason="account-closed", serial="YH1", amount_fen=3456_78)
+    return parse_voucher(SendVoucher(vtcode, 0, head, details, "treasury").render())
+
+
+def never(bank: str, begin: str, end: str) -> int:
+    return 0
+
+
+def test_a_same_year_refund_restores_the_unit_s_quota_once() -> None:
+    inbox = BankInbox()
+    now = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    doc = refund_notice("TP1", "20260310", now.date())
+    assert inbox.on_voucher(doc, now, never, lambda no: "") == []
+    assert inbox.on_voucher(doc, now, never, lambda no: "") == []  # delivered again: counted once
+    assert inbox.quota_restored == {"101001/2026": 3456_78} and inbox.cross_year_refunds == {}
+
+
+def test_an_earlier_year_s_refund_is_a_cross_year_line() -> None:
+    inbox = BankInbox()
+    now = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    inbox.on_voucher(refund_notice("TP2", "20251230", now.date()), now, never, lambda no: "")
+    assert inbox.quota_restored == {} and inbox.cross_year_refunds == {"101001/2025": 3456_78}
+
+
+def test_a_statement_is_signed_off_agreed_or_not() -> None:
+    line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育")
+    head, details = rp.monthly_statement("DZ0001202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
+                                         {line: 1000_00})
+    doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
+    now = at(dt.date(2026, 4, 1), dt.time(9, 30))
+    [agreed] = BankInbox().on_voucher(doc, now, lambda bank, b, e: 1000_00, lambda no: "")
+    assert isinstance(agreed, SendVoucher) and agreed.flag == 1 and agreed.head["XCheckResult"] == "0"
+    inbox = BankInbox()
+    [disagreed] = inbox.on_voucher(doc, now, lambda bank, b, e: 999_00, lambda no: "")
+    assert isinstance(disagreed, SendVoucher) and disagreed.head["XCheckResult"] == "1"
+    assert inbox.sign_offs["DZ0001202603"] == "1: statement 1000.00, receipts 999.00"
