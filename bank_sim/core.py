@@ -97,6 +97,7 @@ from sim.effects import (
     registered_code,
 )
 from sim.snapshot import (
+    Lazy,
     bytes_from_plain,
     bytes_to_plain,
     check_snapshot_header,
@@ -370,6 +371,13 @@ class BankCore:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready plain data (see the module doc)."""
+        data = self.stored_snapshot()
+        data["payments"] = list(data["payments"])
+        return data
+
+    def stored_snapshot(self) -> dict[str, Any]:
+        """`snapshot()` with the payments as a `Lazy` list, for the shell's store: it encodes them
+        one by one (`sim.snapshot.dumps_plain`), not as one plain dict per payment of the day at once."""
         return {
             "core": "bank", "version": SNAPSHOT_VERSION, "bank_code": self.bank_code,
             "config": config_fingerprint(self.config, self.clock_config),
@@ -377,7 +385,7 @@ class BankCore:
             "reserve_balance_fen": self.reserve_balance_fen,
             "balances": dict(self.balances),
             "opened": sorted(self._opened), "zero_at_close": sorted(self._zero_at_close),
-            "payments": [{
+            "payments": Lazy(lambda: ({
                 "key": key_to_plain(p.key), "vtcode": p.vtcode, "pay_type": p.pay_type, "fund_type": list(p.fund_type),
                 "sup_dep": list(p.sup_dep), "account": p.account, "amount_fen": p.amount_fen,
                 "received_at": datetime_to_plain(p.received_at), "mode": p.mode, "day": date_to_plain(p.day),
@@ -386,7 +394,7 @@ class BankCore:
                 "urgent": p.urgent, "agency": list(p.agency), "pay_acct": p.pay_acct, "returned": p.returned,
                 "quota_taken": None if p.quota_taken is None else [[*k, v] for k, v in p.quota_taken.items()],
                 "covered": p.covered}
-                for p in self.payments.values()],
+                for p in self.payments.values())),
             "deferred": [key_to_plain(k) for k in self._deferred],
             "filings": [{
                 "voucher_no": f.voucher_no, "clear_type": f.clear_type, "pay_type": f.pay_type,

@@ -105,7 +105,7 @@ async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.Str
     try:
         resp = await handler(request)
     except web.HTTPException as exc:
-        metrics.HTTP_REQUESTS.labels(route=route, status=str(exc.status)).inc()
+        metrics.HTTP_REQUESTS_BY(route, str(exc.status)).inc()
         if exc.status >= 400 and exc.content_type != "application/json":
             # aiohttp's own refusals (no such route, method not allowed, body over the limit)
             # answer in plain text: give them the JSON shape and a code like every other error.
@@ -119,7 +119,7 @@ async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.Str
     except _DB_ERRORS as exc:
         log.error("http.database_error", route=route, error=repr(exc))
         resp = _error(503, "unavailable", f"database unavailable: {type(exc).__name__}")
-    metrics.HTTP_REQUESTS.labels(route=route, status=str(resp.status)).inc()
+    metrics.HTTP_REQUESTS_BY(route, str(resp.status)).inc()
     return resp
 
 

@@ -357,6 +357,12 @@ def body_limits_middleware(limits: HttpLimits, budget: BodyBudget, body_bytes_ma
                                f"and this one ({n} bytes) does not fit under {budget.bytes_max}; retry shortly",
                                **{"Retry-After": str(BODY_RETRY_AFTER_S)})
         content = request.content
+        if content.is_eof():
+            # The whole body is here already (a small one comes with the head): nothing to time.
+            try:
+                return await handler(request)
+            finally:
+                budget.release(n)
 
         def expire() -> None:
             if not content.is_eof():

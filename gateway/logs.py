@@ -21,7 +21,11 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
+def configure_logging(*, json: bool = True, level: str = "INFO", cache: bool = False) -> None:
+    """`cache`: each module's logger is assembled once, at its first use, instead of at every
+    call (a logger factory call and a bound logger per line, even for a line below `level`).
+    Only for a process that configures logging once, before anything logs (`tgw up`): a cached
+    logger ignores a later `structlog.configure`, e.g. `structlog.testing.capture_logs`."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -35,5 +39,5 @@ def configure_logging(*, json: bool = True, level: str = "INFO") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=cache,
     )

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["ACK_LATENCY", "DEAD_LETTERS", "DELIVERED", "REGISTRY", "VOUCHERS"]
+__all__ = ["ACK_LATENCY", "DEAD_LETTERS", "DELIVERED", "HTTP_REQUESTS_BY", "REGISTRY", "VOUCHERS", "VOUCHERS_BY",
+           "Children"]
+
+# Labelled children remembered per metric by `Children`: far above the real label sets (a few
+# routes x statuses; VtCodes x outcomes x codes), so in practice every lookup hits; a flood of
+# distinct label values past it falls back to `labels()` instead of growing the cache further.
+CHILDREN_CACHED_MAX = 4096
+
+
+class Children:
+    """A metric's labelled children by label values, looked up once and remembered.
+
+    `metric.labels(...)` checks and joins the values and takes the metric's lock at every call;
+    the gateway asks for the same few children for every envelope and request.
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._metric.labels(*values)
+            if len(self._cache) < CHILDREN_CACHED_MAX:
+                self._cache[values] = child
+        return child
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 VOUCHERS = Counter("tgw_vouchers_total", "Vouchers submitted, by VtCode, outcome and reject code",
                    ["vtcode", "status", "code"], registry=REGISTRY)
+VOUCHERS_BY = Children(VOUCHERS)  # VOUCHERS_BY(vtcode, status, code)
 ACK_LATENCY = Histogram("tgw_ack_latency_seconds", "From envelope received to acknowledgement (journal committed)",
                         buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
                         registry=REGISTRY)
@@ -19,6 +48,7 @@ DEAD_LETTERS = Counter("tgw_dead_letters_total", "Messages dead-lettered after t
 MQTT_CONNECTED = Gauge("tgw_mqtt_connected", "1 while the gateway's MQTT session is up", registry=REGISTRY)
 HTTP_REQUESTS = Counter("tgw_http_requests_total", "HTTP requests by route and status",
                         ["route", "status"], registry=REGISTRY)
+HTTP_REQUESTS_BY = Children(HTTP_REQUESTS)  # HTTP_REQUESTS_BY(route, status)
 
 # HTTP connections and memory (gateway.http_limits)
 HTTP_CONNECTIONS = Gauge("tgw_http_connections", "Open HTTP connections (at most http.connections_max)",

@@ -226,7 +226,7 @@ class Gateway:
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         for r in results:
             counts[r.status] += 1
-            metrics.VOUCHERS.labels(vtcode=r.vtcode or "-", status=r.status, code=r.code or "").inc()
+            metrics.VOUCHERS_BY(r.vtcode or "-", r.status, r.code or "").inc()
             # A refusal is news for operators; an acceptance is in the trace table already, and
             # a line per accepted voucher would cost as much as its journal write.
             if r.status == "rejected":

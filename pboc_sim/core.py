@@ -127,6 +127,7 @@ from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 from sim.snapshot import (
+    Lazy,
     check_snapshot_header,
     config_fingerprint,
     date_from_plain,
@@ -587,16 +588,23 @@ class PbocCore:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready plain data (see the module doc)."""
+        data = self.stored_snapshot()
+        data["cleared"] = list(data["cleared"])
+        return data
+
+    def stored_snapshot(self) -> dict[str, Any]:
+        """`snapshot()` with what was cleared (an entry per payment) as a `Lazy` list, for the
+        shell's store: encoded entry by entry (`sim.snapshot.dumps_plain`), not built whole first."""
         return {
             "core": "pboc", "version": SNAPSHOT_VERSION,
             "config": config_fingerprint(self.config, self.clock_config),
             "started": self._started, "first_day": date_to_plain(self._first_day),
             "next_close": date_to_plain(self._next_close), "serial": self._serial,
             "tsa_balance_fen": self.tsa_balance_fen,
-            "cleared": [[list(k), {"bank": c.bank, "pay_type": c.pay_type, "cleared_fen": c.cleared_fen,
-                                   "refunded_fen": c.refunded_fen,
-                                   "clearing": None if c.clearing is None else list(c.clearing)}]
-                        for k, c in self.cleared.items()],
+            "cleared": Lazy(lambda: ([list(k), {"bank": c.bank, "pay_type": c.pay_type, "cleared_fen": c.cleared_fen,
+                                                "refunded_fen": c.refunded_fen,
+                                                "clearing": None if c.clearing is None else list(c.clearing)}]
+                                     for k, c in self.cleared.items())),
             "clearing_balances": dict(self.clearing_balances),
             "quotas": [{"bank": bank, "pay_type": pay_type, "day": date_to_plain(day),
                         "notified_fen": line.notified_fen, "used_fen": line.used_fen,

@@ -300,11 +300,27 @@ def summarize(results: Iterable[dict[str, Any]], *, seeds: str, vouchers: int, d
 
 
 def read_resume(path: Path) -> dict[int, dict[str, Any]]:
-    """Per-seed results already written to a resume file (JSON lines), by seed."""
+    """Per-seed results already written to a resume file (JSON lines), by seed. A last line that starts
+    a row but has no newline was cut short by a kill mid-write: dropped from the file, so that seed
+    runs again and its new row starts on a line of its own. Any other line that is not a seed's row is a ValueError
+    naming the file and line: it is not a resume file, and nothing is appended to it."""
     done: dict[int, dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                done[int(row["seed"])] = row
+    if not path.exists():
+        return done
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    cut = lines[-1]  # "" when the file ends with its newline
+    if cut.strip() and not cut.startswith("{"):
+        lines.append("")  # not a row cut short: checked below like any other line
+    for number, line in enumerate(lines[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            done[int(row["seed"])] = row
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{path}:{number}: not a per-seed result of `tgw sim faults` ({exc})") from None
+    if cut.startswith("{"):  # a row cut short by a kill mid-write
+        with path.open("r+", encoding="utf-8") as f:
+            f.truncate(len(text.encode("utf-8")) - len(cut.encode("utf-8")))
     return done

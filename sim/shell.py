@@ -305,7 +305,7 @@ class SimShell:
         assert self.store is not None
         async with self.db.transaction() as tx:
             await self._ledger_work(tx, [e for _, effects in calls for e in effects])
-            await self.store.append(tx, [item for item, _ in calls], sends, self.core.snapshot)
+            await self.store.append(tx, [item for item, _ in calls], sends, self._stored_snapshot)
         self.commits += 1
         return sends
 
@@ -334,10 +334,17 @@ class SimShell:
                 await tx.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
                 done.append((item, effects))
             sends = [e for _, effects in done for e in effects if isinstance(e, SendVoucher)]
-            await self.store.append(tx, [item for item, _ in done], sends, self.core.snapshot)
+            await self.store.append(tx, [item for item, _ in done], sends, self._stored_snapshot)
         self.commits += 1
         self.calls += len(done) - len(inputs)
         return done, sends
+
+    def _stored_snapshot(self) -> dict[str, Any]:
+        """What the store keeps: a core may offer `stored_snapshot()`, its `snapshot()` with large
+        lists as `sim.snapshot.Lazy` (encoded item by item, not built whole in memory first)."""
+        stored = getattr(self.core, "stored_snapshot", None)
+        data: dict[str, Any] = stored() if callable(stored) else self.core.snapshot()
+        return data
 
     async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> None:
         if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from business_time.clock import TZ
@@ -17,6 +18,7 @@ from messages.envelope import VoucherKey
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 __all__ = [
+    "Lazy",
     "bytes_from_plain",
     "bytes_to_plain",
     "check_snapshot_header",
@@ -25,6 +27,7 @@ __all__ = [
     "date_to_plain",
     "datetime_from_plain",
     "datetime_to_plain",
+    "dumps_plain",
     "effect_from_plain",
     "effect_to_plain",
     "key_from_plain",
@@ -149,3 +152,53 @@ def refusal_to_plain(r: Refusal) -> dict[str, Any]:
 
 def refusal_from_plain(d: Mapping[str, Any]) -> Refusal:
     return Refusal(d["source"], d["code"], d["message"], tuple(effect_from_plain(e) for e in d["dropped"]))
+
+
+class Lazy:
+    """A list of plain items made one at a time, each time it is read (`make()` gives an iterator).
+
+    For the large lists of a core's stored snapshot (one item per payment of the day): `dumps_plain`
+    encodes it item by item, so only one item's plain dict lives at a time, not the whole list's
+    (at 100,000 vouchers the plain dicts of a bank's payments alone are hundreds of MB). Read as
+    an iterable it gives the items anew; it equals a list of the same items."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Iterable[Any]]) -> None:
+        self.make = make
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.make())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Lazy | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Lazy({list(self)!r})"
+
+
+def _lazy_default(o: object) -> Any:
+    if isinstance(o, Lazy):
+        return list(o)
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+def dumps_plain(data: Any) -> str:
+    """Compact ASCII JSON of plain data, byte for byte `json.dumps(..., separators=(",", ":"))` of
+    the same data with every `Lazy` read as a list. Dicts are encoded key by key and a `Lazy` item
+    by item, so the transient memory is the text plus one item, not a second copy of the whole
+    state as plain objects. ASCII (non-ASCII as \\u escapes): one of the names a voucher carries
+    would make the whole multi-MB text 2 bytes a character, plus a UTF-8 copy for the database."""
+    if isinstance(data, dict):
+        return "{" + ",".join(f"{_dumps(str(k))}:{dumps_plain(v)}" for k, v in data.items()) + "}"
+    if isinstance(data, Lazy):
+        return "[" + ",".join(dumps_plain(item) for item in data) + "]"
+    return _dumps(data)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=_lazy_default)

@@ -29,8 +29,10 @@ from messages.errors import StateError
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Refusal, SendVoucher
 from sim.snapshot import (
+    Lazy,
     datetime_from_plain,
     datetime_to_plain,
+    dumps_plain,
     refusal_from_plain,
     refusal_to_plain,
     send_from_plain,
@@ -182,9 +184,10 @@ class SimStore:
             logged += item.size
             rows.append((self.participant, seq, item.kind, datetime_to_plain(item.at), item.flag, item.reason,
                          item.data))
-        pending_text = _dumps([send_to_plain(e) for e in pending])
+        # item by item (`dumps_plain`): a batch can send thousands of receipts, each with its original
+        pending_text = dumps_plain(Lazy(lambda: map(send_to_plain, pending)))
         if logged >= max(self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
-            text = _dumps(snapshot())
+            text = dumps_plain(snapshot())
             await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, logged_bytes = 0, "
                              "log_seq = $4, pending = $5 WHERE participant = $1",
                              self.participant, text, len(text), seq, pending_text)

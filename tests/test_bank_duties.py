@@ -21,7 +21,14 @@ from bank_sim.refunds import PayeeReturn, clearing_details
 from bank_sim.transfers import TransferConfig, arrival, route
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig, at
-from messages.factory import payment_voucher, quota_notice
+from messages.factory import (
+    DEFAULT_PROJECT,
+    SUBJECTS,
+    UNITS,
+    authorized_quota_notice,
+    payment_voucher,
+    quota_notice,
+)
 from messages.validate import validate_bytes
 from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import PbocConfig, PbocCore, clearing_account
@@ -142,14 +149,19 @@ def test_an_authorized_return_is_noticed_by_2252() -> None:
     back_at = t(DAY, "16:30")
     w = World(DutiesConfig(payee_returns=(PayeeReturn("SQRET0001", back_at, "wrong-account"),)))
     w.quota(DAY, 10_000_00, "5106")
-    w.bank.quota_book.clear()
+    # the unit's authorized quota (7101) for the subject the 8202 draws on: without it the bank
+    # returns the 8202 unpaid (no-unit-quota) and nothing would be refunded
+    unit, subject = UNITS[0], SUBJECTS[0]
+    quota_7101 = authorized_quota_notice(voucher_no="SQ7101RET1", vou_date=DAY, pay_bank_code=BANK, lines=[
+        (unit[2], unit[3], subject[0], subject[1], *DEFAULT_PROJECT, 1_000_00)])
+    w.apply(w.bank.on_voucher(parse_voucher(quota_7101), 0, t(DAY, "09:00")), t(DAY, "09:00"))
+    assert w.bank.remaining_quota(unit[2])[unit[2]]["remaining"] == 1_000_00
     data = payment_voucher(voucher_no="SQRET0001", vou_date=DAY, pay_bank_code=BANK, amount_fen=300_00,
-                           vtcode="8202")
-    doc = parse_voucher(data)
-    effects = w.bank.on_voucher(doc, 0, t(DAY, "10:00"))
-    if any(isinstance(e, SendVoucher) and e.return_reason for e in effects):
-        pytest.skip("the bank returns an 8202 without an authorized quota (issue 11, the other half)")
+                           vtcode="8202", unit=unit, subject=subject)
+    effects = w.bank.on_voucher(parse_voucher(data), 0, t(DAY, "10:00"))
+    assert not [e for e in effects if isinstance(e, SendVoucher) and e.return_reason], "8202 returned unpaid"
     w.apply(effects, t(DAY, "10:00"))
+    assert w.bank.remaining_quota(unit[2])[unit[2]]["remaining"] == 1_000_00 - 300_00
     w.tick(back_at)
     [notice] = [s for s in w.to_treasury if s.vtcode == "2252"]
     assert notice.head["OriVtCode"] == "8202" and notice.head["ReturnReasonCode"] == "02"

@@ -53,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        # a file or directory named on the command line that cannot be written or read (an output
+        # path in a missing or read-only directory, a directory where a file is expected): usage,
+        # said in one line, never a traceback
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"tgw {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -61,6 +61,14 @@ async def _remote_view(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from messages.errors import InputError
 
+    # a flag of the other mode would be ignored silently: a usage error instead
+    wrong = ([f for f, v in (("--at", args.at), ("--calendar-overrides", args.calendar_overrides)) if v]
+             if args.url else [f for f, v in (("--advance-to", args.advance_to), ("--token", args.token)) if v])
+    if wrong:
+        print(f"tgw clock: error: {', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
+                                                          else "needs --url (a running gateway's clock)"),
+              file=sys.stderr)
+        return 2
     try:
         view = asyncio.run(_remote_view(args)) if args.url else _local_view(args)
     except (InputError, ValueError) as exc:

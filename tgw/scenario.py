@@ -27,7 +27,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("scenario", help="list and validate scenario files (business cases as data)",
+    p = subparsers.add_parser("scenario", help="list, validate and run scenario files (business cases as data)",
                               description="Scenarios: steps at business times and the expectations on what comes "
                                           "back. Format: docs/scenarios.md, schema: docs/scenario.schema.json.")
     sub = p.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
@@ -63,6 +63,9 @@ def run_list(args: argparse.Namespace) -> int:
     from runner.scenario_file import CATALOGUE_DIR, ScenarioError, catalogue, load_scenario
 
     directory = Path(args.dir) if args.dir else CATALOGUE_DIR
+    if not directory.is_dir():
+        print(f"tgw scenario list: error: io-unreadable: {directory} is not a directory", file=sys.stderr)
+        return 2
     rows: list[dict[str, Any]] = []
     bad = 0
     for path in catalogue(directory):

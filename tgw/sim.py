@@ -56,6 +56,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+class ResumeFileError(Exception):
+    """The --resume file is not one `tgw sim faults` wrote (file:line and why)."""
+
+
 def parse_seeds(text: str) -> range:
     """`A..B` (inclusive) or `N`; ValueError if it is not one."""
     first, sep, last = text.partition("..")
@@ -81,7 +85,11 @@ def run_faults(args: argparse.Namespace) -> int:
 
     configure_logging(json=False, level="CRITICAL")
     ram = next((d for d in _RAM_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), None)
-    summary = asyncio.run(_run(args, seeds, start, ram))
+    try:
+        summary = asyncio.run(_run(args, seeds, start, ram))
+    except ResumeFileError as exc:
+        print(f"tgw sim faults: error: --resume {exc}", file=sys.stderr)
+        return 2
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -100,7 +108,10 @@ async def _run(args: argparse.Namespace, seeds: range, start: dt.date, ram: str 
     from runner.faults import read_resume, run_seed, summarize
 
     resume = Path(args.resume) if args.resume else None
-    done = read_resume(resume) if resume is not None else {}
+    try:
+        done = read_resume(resume) if resume is not None else {}
+    except ValueError as exc:
+        raise ResumeFileError(str(exc)) from None
     results: list[dict[str, Any]] = [done[s] for s in seeds if s in done]
     todo = [s for s in seeds if s not in done]
     base = Path(args.dir) if args.dir else None

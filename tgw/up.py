@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
                              "(default 120)")
     limits.add_argument("--connections-max", type=int, metavar="N", dest="connections_max",
                         help="open HTTP connections at once; more are answered 503 and closed "
-                             "(default: the descriptor limit minus 64)")
+                             "(default: the descriptor limit minus 192)")  # FDS_RESERVED + ACCEPT_BACKLOG
     limits.add_argument("--body-bytes-in-flight-max", type=int, metavar="BYTES", dest="body_bytes_in_flight_max",
                         help="request-body bytes held at once across requests; a body that does not fit waits "
                              "up to --body-wait, then gets 503 with Retry-After (default 134217728, 128 MiB)")
@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
     from gateway.server import ServerConfig, build_ssl_context, serve
 
-    configure_logging(json=args.log_format == "json", level=args.log_level)
+    # A server configures logging once, here: its loggers can be cached (per-envelope lines cost less).
+    configure_logging(json=args.log_format == "json", level=args.log_level, cache=True)
     try:
         overrides = _overrides(args)
         if args.config:

@@ -26,6 +26,19 @@ from messages.validate import FileReport, iter_voucher_files, validate_file
 __all__ = ["cmd_validate", "parse_at", "register"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+# Worker processes for --jobs: each is a Python interpreter with the XSDs loaded (tens of MB);
+# beyond a few per core they only add memory and start-up time.
+JOBS_MAX = 64
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= JOBS_MAX:
+        raise argparse.ArgumentTypeError(f"--jobs must be 1..{JOBS_MAX}, not {text!r}")
+    return n
 
 
 def _error(message: str) -> None:
@@ -214,7 +227,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="print only the files that fail")
     p.add_argument("--summary", action="store_true",
                    help="print a final count line to stderr, e.g. '1203 files: 1200 ok, 3 invalid'")
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                   help="validate in N worker processes (default 1; order of results is kept)")
+    p.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                   help=f"validate in N worker processes, 1..{JOBS_MAX} (default 1; order of results is kept)")
     p.add_argument("--codes", action="store_true", help="print the table of error codes and exit")
     p.set_defaults(func=cmd_validate)

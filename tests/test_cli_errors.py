@@ -1,0 +1,155 @@
+"""What a new user sees when a path on the command line is wrong: one line naming it and exit 2
+(usage or unreadable input, as `tgw --help` says), never a traceback; `tgw --help` texts that
+state a default agree with the code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.http_limits import ACCEPT_BACKLOG, FDS_RESERVED
+from runner.faults import read_resume
+from tgw import main
+
+ROW = {"seed": 3, "ok": True}
+
+
+def test_an_output_path_that_cannot_be_written_is_a_usage_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "plain-file"
+    a_file.write_text("x")
+    # --dir names a regular file: the demo cannot make its world there
+    assert main(["demo", "--dir", str(a_file / "world"), "--quiet", "--days", "1", "--vouchers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("tgw demo: error: ") and str(a_file) in err
+
+
+def test_a_resume_path_that_is_a_directory_is_a_usage_error(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "faults", "--seeds", "1", "--quiet", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("tgw sim: error: ") and str(tmp_path) in err
+
+
+def test_a_resume_file_that_is_not_one_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    resume = tmp_path / "r.jsonl"
+    resume.write_text(json.dumps(ROW) + "\ngarbage\n", encoding="utf-8")
+    assert main(["sim", "faults", "--seeds", "1", "--quiet", "--resume", str(resume)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{resume}:2:" in err
+    assert resume.read_text(encoding="utf-8") == json.dumps(ROW) + "\ngarbage\n"  # left as it was
+
+
+def test_a_resume_row_cut_short_by_a_kill_is_dropped_and_rerun(tmp_path: Path) -> None:
+    resume = tmp_path / "r.jsonl"
+    whole = json.dumps(ROW) + "\n"
+    resume.write_text(whole + '{"seed": 4, "o', encoding="utf-8")
+    assert list(read_resume(resume)) == [3]
+    assert resume.read_text(encoding="utf-8") == whole  # the next row starts on its own line
+    assert list(read_resume(resume)) == [3]
+
+
+@pytest.mark.parametrize("text", ["garbage", "[1, 2]\n", '{"no_seed": 1}\n', '{"seed": "x"}\n'])
+def test_read_resume_refuses_what_is_not_a_row(tmp_path: Path, text: str) -> None:
+    resume = tmp_path / "r.jsonl"
+    resume.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{resume.name}:1: not a per-seed result"):
+        read_resume(resume)
+    assert resume.read_text(encoding="utf-8") == text
+
+
+def test_scenario_list_of_a_missing_directory_is_unreadable_input(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenario", "list", "--dir", str(tmp_path / "missing")]) == 2
+    assert "io-unreadable" in capsys.readouterr().err
+
+
+def test_up_help_states_the_connections_default_the_code_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["up", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"the descriptor limit minus {FDS_RESERVED + ACCEPT_BACKLOG})" in help_text
+
+
+@pytest.mark.parametrize("args", [
+    ["--advance-to", "2026-03-16T10:00:00+08:00"],
+    ["--token", "t", "--at", "2026-03-16T10:00:00+08:00"],
+    ["--url", "http://127.0.0.1:1", "--at", "2026-03-16T10:00:00+08:00"],
+    ["--url", "http://127.0.0.1:1", "--calendar-overrides", "x.yaml"],
+])
+def test_clock_flags_of_the_other_mode_are_usage_errors(args: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["clock", *args]) == 2  # was: ignored, the local clock printed, exit 0
+    assert capsys.readouterr().err.startswith("tgw clock: error: ")
+
+
+def test_readme_rows_name_every_subcommand_and_bench_mode() -> None:
+    from tgw import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The `tgw` command", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2] for line in table.splitlines()
+            if line.startswith("| `")}
+    [sub] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = []
+    for name, parser in sub.choices.items():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        missing += [f"{name} {c}" for n in nested for c in n.choices if not re.search(rf"\b{c}\b", rows[name])]
+    bench = sub.choices["bench"]
+    modes = [o for a in bench._actions if isinstance(a, argparse._StoreTrueAction) for o in a.option_strings
+             if o in ("--floor", "--gateway", "--latency", "--sim")]
+    assert len(modes) == 4
+    missing += [f"bench {m}" for m in modes if f"`{m}`" not in rows["bench"]]
+    assert missing == [], "README: say what each of these does in its command's row"
+
+
+@pytest.mark.parametrize("action", [["list"], ["replay", "--all"]])
+@pytest.mark.parametrize("form", ["sqlite:///{}", "{}"])
+def test_dlq_on_a_missing_database_leaves_no_file_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         action: list[str], form: str) -> None:
+    db = tmp_path / "gw.db"
+    assert main(["dlq", action[0], "--db", form.format(db), *action[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "io-unreadable" in err and str(db) in err
+    assert not db.exists()  # was: an empty gw.db created, then "no such table: gw_outbox"
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            return dict(a.choices)
+    return {}
+
+
+def test_every_flag_the_docs_give_a_tgw_command_exists() -> None:
+    from tgw import build_parser
+
+    root = build_parser()
+    repo = Path(__file__).resolve().parents[1]
+    unknown = []
+    for doc in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        commands = re.findall(r"`(tgw [^`]+)`", text) + [line.strip() for line in text.splitlines()
+                                                         if re.match(r"\s*tgw ", line)]
+        for command in (c.strip() for span in commands for c in re.split(r"&&|\s\|\s", span)):
+            words, parser = command.split(), root
+            for word in words[1:]:
+                if word not in _subcommands(parser):
+                    break
+                parser = _subcommands(parser)[word]
+            known = {o for a in parser._actions for o in a.option_strings}
+            unknown += [(doc.name, command, m.group(1)) for w in words
+                        if (m := re.match(r"(--[a-z][a-z0-9-]*)", w)) and m.group(1) not in known]
+    assert unknown == []
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3", "65", "many"])
+def test_validate_jobs_out_of_range_is_a_usage_error(jobs: str, capsys: pytest.CaptureFixture[str]) -> None:
+    samples = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", "--jobs", jobs, str(samples)])  # was: 0 and -3 taken as 1, 10**6 a pool of 10**6
+    assert exit_.value.code == 2 and "--jobs must be 1..64" in capsys.readouterr().err
