@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "simulate",
-           "world_scale"]
+__all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "check_run",
+           "close_snapshot", "simulate", "world_scale"]
 
 OPENING_TSA_FEN = 500_000_000_00  # 500 million yuan in the treasury single account
 RESERVE_FEN = 20_000_000_00  # each bank's clearing reserve
@@ -174,42 +174,40 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     started = time.monotonic()
     w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start)
     # each voucher the in-process gateway checked goes to its recipient's shell as parsed, not parsed again
-    handover = parse_handover()
-    handover.__enter__()
-    # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
-    # that grows with the day; with the default thresholds the cyclic collector walks that state over
-    # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
-    # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        snapshots: dict[dt.date, dict[str, Any]] = {}
-        last_hour = ""
-        await w.engine.start()
-        while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
-            await w.engine.run_until(nxt)
-            if nxt in w.closes:
-                snapshots[w.closes[nxt]] = await _snapshot(w.ledgers, w.world.pboc.id)
-            milestone = nxt in w.closes or nxt.time() in w.milestones
-            if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
-                progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
-                last_hour = f"{nxt:%Y%m%d%H}"
-        await w.engine.run_until(w.end)
-        ready = (await w.gateway.outbox.counts()).get("ready", 0)
-        report = await _report(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots, w.run_days,
-                               w.final_day, w.clients[w.world.treasury.id], ready)
-        observed = observe(w, seed)
-        _add_reconciliation(report, observed)
-        from treasury_sim.scorecard import render_json
+    with parse_handover():
+        # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
+        # that grows with the day; with the default thresholds the cyclic collector walks that state over
+        # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
+        # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+        try:
+            snapshots: dict[dt.date, dict[str, Any]] = {}
+            last_hour = ""
+            await w.engine.start()
+            while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
+                await w.engine.run_until(nxt)
+                if nxt in w.closes:
+                    snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
+                milestone = nxt in w.closes or nxt.time() in w.milestones
+                if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
+                    progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
+                    last_hour = f"{nxt:%Y%m%d%H}"
+            await w.engine.run_until(w.end)
+            ready = (await w.gateway.outbox.counts()).get("ready", 0)
+            report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
+                                     w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
+            observed = observe(w, seed)
+            _add_reconciliation(report, observed)
+            from treasury_sim.scorecard import render_json
 
-        report["scorecard"] = render_json(observed.scorecard)
-        digest = await w.gateway.journal_digest()
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-        handover.__exit__(None, None, None)
-        await w.close()
+            report["scorecard"] = render_json(observed.scorecard)
+            digest = await w.gateway.journal_digest()
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+            await w.close()
     report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}
@@ -278,7 +276,7 @@ def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, 
             f"clearing requests filed {len(filed)} ({accepted} accepted){tail}")
 
 
-async def _snapshot(ledgers: dict[str, Any], pboc_id: str) -> dict[str, Any]:
+async def close_snapshot(ledgers: dict[str, Any], pboc_id: str) -> dict[str, Any]:
     from pboc_sim.core import TSA_ACCOUNT
 
     not_zero = {owner: await ledger.accounts_not_zero() for owner, ledger in ledgers.items()}
@@ -295,7 +293,7 @@ def _yuan(fen: int) -> str:
     return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
 
 
-async def _report(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], shells: Sequence[Any],
+async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], shells: Sequence[Any],
                   ledgers: dict[str, Any], snapshots: dict[dt.date, dict[str, Any]], run_days: list[dt.date],
                   final_day: dt.date, treasury_client: Any, ready: int) -> dict[str, Any]:
     from ledger.model import AccountFlags

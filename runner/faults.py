@@ -6,7 +6,7 @@ crashed and rebuilt like the others), and the seed's faults (`sim.faults`): deli
 duplicated, delayed, reordered, acks lost, participants crashed inside a batch or between two
 steps and rebuilt from their databases, the gateway crashed and started again over its database,
 a bank offline across the clearing cutoff. After the run's business days (and the replenishment
-morning) every check of the demo must hold (`runner.demo._report`, one implementation of each),
+morning) every check of the demo must hold (`runner.demo.check_run`, one implementation of each),
 plus the exactly-once checks of the books (`_books_once`): each accepted voucher booked as one
 payment in its bank's ledger, no transfer booked twice under two ids, one receipt journaled per
 voucher.
@@ -184,9 +184,9 @@ class _Run:
                 await engine.drain()
                 self._sync()
             if when in w.closes:
-                from runner.demo import _snapshot
+                from runner.demo import close_snapshot
 
-                self.snapshots[w.closes[when]] = await _snapshot(w.ledgers, w.world.pboc.id)
+                self.snapshots[w.closes[when]] = await close_snapshot(w.ledgers, w.world.pboc.id)
         await engine.run_until(w.end)
         await engine.settle(SETTLE_LIMIT)
         self._sync()
@@ -223,11 +223,11 @@ class _Run:
     async def check(self) -> tuple[dict[str, str], str]:
         """The demo's invariants and the books' exactly-once checks: {name: detail} of those that
         failed, and the journal digest."""
-        from runner.demo import _report
+        from runner.demo import check_run
 
         w = self.w
         ready = (await w.gateway.outbox.counts()).get("ready", 0)
-        report = await _report(w.world, w.tcore, w.pcore, w.bcores, [*w.engine.shells, *self.dead], w.ledgers,
+        report = await check_run(w.world, w.tcore, w.pcore, w.bcores, [*w.engine.shells, *self.dead], w.ledgers,
                                self.snapshots, w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
         checks = dict(report["invariants"])
         checks.update(await _books_once(w))
