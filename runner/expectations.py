@@ -23,7 +23,9 @@ from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
 from runner.scenario_file import Expectation
 from treasury_sim.scorecard import BankMonth, DutyLine
 
-__all__ = ["Outcome", "evaluate", "evaluate_one"]
+__all__ = ["EVIDENCE_MAX", "Outcome", "evaluate", "evaluate_one"]
+
+EVIDENCE_MAX = 50  # evidence lines kept per outcome: a report reader reads the first few; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,9 @@ class Outcome:
     voucher_key: str | None = None
     trace_link: str = ""
     trace: tuple[TraceEvent, ...] = ()
+    # what the expectation looked at, one line each (the messages a count counted, the bank's
+    # clearing requests with their trace links), at most EVIDENCE_MAX: shown with a failure
+    evidence: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -65,9 +70,9 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     p = e.params
     v = o.by_id(e.voucher) if e.voucher else None
 
-    def out(ok: bool, expected: str, actual: str) -> Outcome:
+    def out(ok: bool, expected: str, actual: str, evidence: Sequence[str] = ()) -> Outcome:
         return Outcome(e, ok, expected, actual, e.voucher, v.key if v else None, v.trace_link if v else "",
-                       v.trace if v else ())
+                       v.trace if v else (), _bounded(evidence))
 
     if e.voucher and v is None:
         return out(False, f"voucher {e.voucher} sent", "it was never sent (a step before it failed?)")
@@ -112,13 +117,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                          for c in o.clearings if v.voucher_no in c.payments) or "in no clearing request"
         what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
         expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
+        seen = _bank_clearings(o, v)
         if not p["includes"]:
-            return out(not covering, expected, desc)
+            return out(not covering, expected, desc, seen)
         if state is None:
-            return out(bool(covering), expected, desc)
+            return out(bool(covering), expected, desc, seen)
         ok = any(c.state == state and (state == "pending" or (c.answered_at is not None and c.answered_at <= by))
                  for c in covering)
-        return out(ok, expected, desc)
+        return out(ok, expected, desc, seen)
     if e.kind == "balance":
         owner = o.participants.get(p["owner"], p["owner"])
         day = p.get("close_of")
@@ -203,8 +209,30 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         ok = (("equals" not in p or n == p["equals"]) and ("at_least" not in p or n >= p["at_least"])
               and ("at_most" not in p or n <= p["at_most"]))
         bounds = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
-        return out(ok, f"{bounds} messages of VtCode {p['vtcode']} by {_t(by)}", f"{n}")
+        where = "".join(f" {k} {p[k]}" for k in ("flag", "sender", "recipient") if k in p)
+        return out(ok, f"{bounds} messages of VtCode {p['vtcode']}{where} by {_t(by)}", f"{n}",
+                   [f"{_t(m.at)}  {m.vtcode} flag {m.flag}  {m.sender} -> {m.recipient}"
+                    + (f"  {m.voucher_no}" if m.voucher_no else "") for m in msgs])
     raise ValueError(f"unknown expectation kind {e.kind!r}")
+
+
+def _bounded(lines: Sequence[str]) -> tuple[str, ...]:
+    if len(lines) <= EVIDENCE_MAX:
+        return tuple(lines)
+    return (*lines[:EVIDENCE_MAX], f"... and {len(lines) - EVIDENCE_MAX} more")
+
+
+def _bank_clearings(o: Observed, v: SentVoucher) -> list[str]:
+    """Every clearing request the payment's bank filed, with its answer and trace link: a failed
+    `clearing` expectation shows what the bank did file, not only what covers the payment."""
+    adm = v.key.split("/", 1)[0]
+    return [f"{c.voucher_no}  {'replenishment' if c.clear_type else 'normal'} {c.pay_type}  ClearDate {c.clear_date:%Y%m%d}"
+            f"  filed {_t(c.filed_at)}  {_yuan(c.amount_fen)}  {c.state}"
+            + (f" {c.code or ''}: {c.reason or ''}" if c.state == "rejected" else "")
+            + f"  covers {', '.join(c.payments) or 'no named payment'}"
+            + f"  trace: /v1/trace/{adm}/{c.filed_at.year:04d}/2301/{c.voucher_no}/0"
+            for c in sorted(o.clearings, key=lambda c: (c.filed_at, c.voucher_no))
+            if v.bank is None or c.bank == v.bank]
 
 
 def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, str, str]:

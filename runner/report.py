@@ -25,7 +25,7 @@ from business_time.clock import ClockConfig
 from messages.money import fen_to_str
 from runner.expectations import Outcome
 from runner.observed import DayTotals, Observed
-from runner.scenario_file import Expectation, Scenario
+from runner.scenario_file import Expectation, Scenario, ScenarioError
 from treasury_sim.scorecard import BankMonth
 
 __all__ = ["RunResult", "demo_html", "html_report", "junit_xml", "scorecard_html"]
@@ -64,15 +64,23 @@ def _y(fen: int) -> str:
 # ---------------------------------------------------------------------------------- JUnit
 
 
-def junit_xml(results: Sequence[RunResult]) -> str:
-    """One testsuite per scenario, one testcase per expectation; a run error is an <error>."""
+def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] = ()) -> str:
+    """One testsuite per scenario, one testcase per expectation; a run error is an <error>, and
+    so is a file that could not be loaded (`invalid`: a testsuite named after the file, its
+    `load` testcase listing every error of the file)."""
     def cases(r: RunResult) -> int:
         return (len(r.outcomes) + len(r.skipped_expectations)) or 1
 
-    suites = ET.Element("testsuites", name="tgw scenarios", tests=str(sum(cases(r) for r in results)),
+    suites = ET.Element("testsuites", name="tgw scenarios", tests=str(sum(cases(r) for r in results) + len(invalid)),
                         failures=str(sum(len(r.failed) for r in results)),
-                        errors=str(sum(1 for r in results if r.error)),
+                        errors=str(sum(1 for r in results if r.error) + len(invalid)),
                         skipped=str(sum(len(r.skipped_expectations) + (1 if r.skipped else 0) for r in results)))
+    for exc in invalid:
+        suite = ET.SubElement(suites, "testsuite", name=exc.file, tests="1", failures="0", errors="1", skipped="0",
+                              file=exc.file)
+        case = ET.SubElement(suite, "testcase", classname="scenario.invalid", name="load", file=exc.file)
+        lines = exc.lines()
+        ET.SubElement(case, "error", message=lines[0][:500], type=exc.code).text = "\n".join(lines)
     for r in results:
         s = r.scenario
         suite = ET.SubElement(suites, "testsuite", name=s.name, tests=str(cases(r)),
@@ -103,6 +111,8 @@ def junit_xml(results: Sequence[RunResult]) -> str:
                 if o.voucher_key:
                     text.append(f"voucher:  {o.voucher} = {o.voucher_key}  trace: {o.trace_link}")
                 text += [f"  {t.at}  {t.step:<12} {t.participant:<22} {t.detail}" for t in o.trace]
+                if o.evidence:
+                    text += ["seen:", *(f"  {line}" for line in o.evidence)]
                 ET.SubElement(case, "failure", message=f"expected {o.expected}; actual {o.actual}"[:500],
                               type=e.kind).text = "\n".join(text)
     ET.indent(suites)
@@ -365,6 +375,9 @@ def _scenario_section(r: RunResult, index: int) -> str:
                 out.append(f"<br>voucher <code>{_e(oc.voucher)}</code> = <code>{_e(oc.voucher_key)}</code>, "
                            f"trace <code>{_e(oc.trace_link)}</code>")
             out.append("</p>")
+            if oc.evidence:
+                out.append("<p>seen:</p><ul>" + "".join(f"<li><code>{_e(line)}</code></li>" for line in oc.evidence)
+                           + "</ul>")
             if oc.trace:
                 out.append("<table><tr><th>business time</th><th>step</th><th>participant</th><th>detail</th></tr>")
                 out += [f"<tr><td>{_e(t.at)}</td><td>{_e(t.step)}</td><td>{_e(t.participant)}</td>"
@@ -405,9 +418,10 @@ def _scenario_section(r: RunResult, index: int) -> str:
     return "".join(out)
 
 
-def html_report(results: Sequence[RunResult], *, title: str = "Scenario report") -> str:
+def html_report(results: Sequence[RunResult], *, title: str = "Scenario report",
+                invalid: Sequence[ScenarioError] = ()) -> str:
     """One self-contained HTML page: summary, then per scenario its expectations, failures with
-    traces and charts."""
+    traces and charts; files that could not be loaded (`invalid`) first, with their errors."""
     total = sum(len(r.outcomes) for r in results)
     failed = sum(len(r.failed) for r in results)
     passed_runs = sum(1 for r in results if r.ok)
@@ -430,6 +444,10 @@ def html_report(results: Sequence[RunResult], *, title: str = "Scenario report")
             "</b></div></div>",
             "<h2>Summary</h2><table><tr><th>scenario</th><th>title</th><th>held</th><th>result</th></tr>"
             f"{rows}</table>"]
+    if invalid:
+        body.append("<h2>Files not run: not valid</h2>")
+        body += [f'<p class="fail"><b>{_e(exc.file)}</b></p><ul>'
+                 + "".join(f"<li><code>{_e(line)}</code></li>" for line in exc.lines()) + "</ul>" for exc in invalid]
     body += [_scenario_section(r, i) for i, r in enumerate(results)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"

@@ -269,14 +269,17 @@ def _dotted(path: Sequence[str | int]) -> str:
     return out or "(top)"
 
 
-def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple[int | None, str, str]]]:
+    """The data, the line of every path in it, and the problems that did not stop the parse
+    (duplicate keys: the last one wins, and the schema pass still runs, so every error of the
+    file is reported at once)."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise ScenarioError(file, [(1, "(top)", "the file is empty")])
         marks: dict[Path_, int] = {}
-        problems: list[Any] = []
+        problems: list[tuple[int | None, str, str]] = []
         data = _plain(node, loader, (), marks, problems)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -286,9 +289,7 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise ScenarioError(file, [(None, "(yaml)", f"not valid YAML: {exc}")]) from exc
     finally:
         loader.dispose()
-    if problems:
-        raise ScenarioError(file, problems)
-    return data, marks
+    return data, marks, problems
 
 
 def _line(marks: Mapping[Path_, int], path: Sequence[str | int]) -> int | None:
@@ -432,14 +433,14 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
     start_day = dt.date(2000, 1, 1)
     try:
         start_day = dt.date.fromisoformat(start_text[:10])
-        if not calendar.is_business_day(start_day):
+        if not calendar.is_business_day(start_day):  # the rest is still checked, counting from that day
             b.fail(["world", "start"], f"{start_day} is not a business day")
     except InputError as exc:
         b.fail(["world", "start"], str(exc))
+        raise ScenarioError(b.file, b.problems) from None  # off the calendar: no time of the file resolves
     except ValueError:
         b.fail(["world", "start"], f"{start_text!r} is not a real date")
-    if b.problems:  # every time of the scenario counts from the start day
-        raise ScenarioError(b.file, b.problems)
+        raise ScenarioError(b.file, b.problems) from None
     b.start_day = start_day
     start_tod = b.tod(start_text[11:], ["world", "start"]) if len(start_text) > 10 else DEFAULT_START_TIME
     start = at(start_day, start_tod or DEFAULT_START_TIME)
@@ -584,6 +585,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         for key in ("from", "owner", "sender", "recipient"):
             if key in params and params[key] not in participants:
                 b.fail([*path, kind, key], f"no participant {params[key]!r}")
+        if kind == "clearing" and params["includes"] is False and "state" in params:
+            b.fail([*path, kind, "state"], "state: is how the clearing request covering the voucher was answered; "
+                   "with includes: false there is none (drop state:, or expect includes: true)")
         if kind in ("scorecard", "refused") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "reconciliation":
@@ -751,8 +755,8 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
 def load_text(text: str, file: str = "<scenario>", *, base: Path | None = None,
               calendar: BusinessCalendar | None = None) -> Scenario:
     """Parse and check a scenario's text; raise `ScenarioError` listing every problem found."""
-    data, marks = _parse_yaml(text, file)
-    problems = _schema_problems(data, marks)
+    data, marks, problems = _parse_yaml(text, file)
+    problems = sorted([*problems, *_schema_problems(data, marks)], key=lambda p: (p[0] or 0, p[1]))
     if problems:
         raise ScenarioError(file, problems)
     calendar = calendar or BusinessCalendar.default()

@@ -13,7 +13,8 @@
     tgw scenario schema                     print the JSON Schema (draft 2020-12)
 
 Exit codes: 0 every file is valid (run: every expectation held), 1 an expectation failed or a run
-could not finish, 2 a file is not valid (or cannot be read).
+could not finish, 2 a file is not valid (or cannot be read). A directory run with a bad file still
+runs the other files and prints their results (text, --format json, --junit, --html), then exits 2.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def register(subparsers: Any) -> None:
     val.add_argument("targets", nargs="+", metavar="FILE|DIR|NAME")
     val.add_argument("--format", choices=("text", "json"), default="text")
     val.set_defaults(func=run_validate)
-    run = sub.add_parser("run", help="play scenarios in simulated mode; exit 0 all held, 1 one failed, 2 bad file")
+    run = sub.add_parser("run", help="play scenarios in simulated mode; exit 0 all held, 1 one failed, "
+                                              "2 bad file (the other files still run)")
     run.add_argument("targets", nargs="+", metavar="NAME|FILE|DIR")
     run.add_argument("--seed", type=int, help="override every scenario's world.seed")
     run.add_argument("--junit", metavar="OUT.xml", help="write a JUnit XML report")
@@ -130,14 +132,24 @@ def run_run(args: argparse.Namespace) -> int:
     from runner.scenario_run import run_scenario
 
     try:
-        scenarios = [load_scenario(p) for p in resolve_targets(args.targets)]
-    except ScenarioError as exc:
+        paths = list(resolve_targets(args.targets))
+    except ScenarioError as exc:  # a target that names nothing: a usage error, nothing runs
         for line in exc.lines():
             print(line, file=sys.stderr)
         return 2
-    if not scenarios:
+    if not paths:
         print("tgw scenario run: no scenario files found", file=sys.stderr)
         return 2
+    # A bad file does not stop the others: it is reported (stderr, JSON, JUnit, HTML), the rest
+    # run, and the run exits 2 (a file could not be read or is not valid) after their results.
+    scenarios, invalid = [], []
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioError as exc:
+            invalid.append(exc)
+            for line in exc.lines():
+                print(line, file=sys.stderr)
     configure_logging(json=False, level="ERROR")
 
     def progress(line: str) -> None:
@@ -167,31 +179,39 @@ def run_run(args: argparse.Namespace) -> int:
             print(f"{s.name}: {verdict} ({len(r.outcomes) - len(r.failed)}/{len(r.outcomes)} held, "
                   f"{r.elapsed_s:.1f} s)", file=sys.stderr)
     if args.junit:
-        Path(args.junit).write_text(junit_xml(results), encoding="utf-8")
+        Path(args.junit).write_text(junit_xml(results, invalid=invalid), encoding="utf-8")
     if args.html:
-        Path(args.html).write_text(html_report(results), encoding="utf-8")
+        Path(args.html).write_text(html_report(results, invalid=invalid), encoding="utf-8")
+    ok = all(r.ok for r in results) and not invalid
     if args.format == "json":
-        print(json.dumps({"ok": all(r.ok for r in results), "scenarios": [{
+        print(json.dumps({"ok": ok, "invalid": [{
+            "file": exc.file, "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in exc.issues]}
+            for exc in invalid], "scenarios": [{
             "name": r.scenario.name, "ok": r.ok, "error": r.error, "elapsed_s": round(r.elapsed_s, 2),
             "skipped": r.skipped, "notes": list(r.notes),
             "skipped_expectations": [{"index": e.index, "name": e.name, "why": why} for e, why in r.skipped_expectations],
             "expectations": [{"index": o.expectation.index, "name": o.name, "ok": o.ok, "expected": o.expected,
                               "actual": o.actual, "line": o.expectation.line, "voucher": o.voucher_key,
-                              "trace": o.trace_link or None} for o in r.outcomes]} for r in results]},
+                              "trace": o.trace_link or None, "seen": list(o.evidence)}
+                             for o in r.outcomes]} for r in results]},
             ensure_ascii=False, indent=2))
     else:
         for r in results:
             for o in r.failed:
                 print(f"{r.scenario.path}:{o.expectation.line}: {o.name}\n    expected: {o.expected}\n"
-                      f"    actual:   {o.actual}" + (f"\n    trace:    {o.trace_link}" if o.trace_link else ""))
+                      f"    actual:   {o.actual}" + (f"\n    trace:    {o.trace_link}" if o.trace_link else "")
+                      + "".join(f"\n    seen:     {line}" for line in o.evidence))
             if r.error:
                 print(f"{r.scenario.path}: {r.error}")
             if r.skipped:
                 print(f"{r.scenario.path}: skipped: {r.skipped}")
         held = sum(1 for r in results if r.ok and not r.skipped)
         skipped = sum(1 for r in results if r.skipped)
-        print(f"{held} of {len(results) - skipped} scenarios held" + (f", {skipped} skipped" if skipped else ""))
-    return 0 if all(r.ok for r in results) else 1
+        for exc in invalid:
+            print(f"{exc.file}: not run: {len(exc.issues)} error(s) in the file (listed on stderr)")
+        print(f"{held} of {len(results) - skipped} scenarios held" + (f", {skipped} skipped" if skipped else "")
+              + (f", {len(invalid)} file(s) not valid" if invalid else ""))
+    return 2 if invalid else 0 if ok else 1
 
 
 def run_schema(args: argparse.Namespace) -> int:
