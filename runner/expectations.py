@@ -117,14 +117,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                          for c in o.clearings if v.voucher_no in c.payments) or "in no clearing request"
         what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
         expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
-        seen = _bank_clearings(o, v)
+        filed = _bank_clearings(o, v)
         if not p["includes"]:
-            return out(not covering, expected, desc, seen)
+            return out(not covering, expected, desc, filed)
         if state is None:
-            return out(bool(covering), expected, desc, seen)
+            return out(bool(covering), expected, desc, filed)
         ok = any(c.state == state and (state == "pending" or (c.answered_at is not None and c.answered_at <= by))
                  for c in covering)
-        return out(ok, expected, desc, seen)
+        return out(ok, expected, desc, filed)
     if e.kind == "balance":
         owner = o.participants.get(p["owner"], p["owner"])
         day = p.get("close_of")

@@ -146,9 +146,9 @@ def run_run(args: argparse.Namespace) -> int:
     for path in paths:
         try:
             scenarios.append(load_scenario(path))
-        except ScenarioError as exc:
-            invalid.append(exc)
-            for line in exc.lines():
+        except ScenarioError as error:
+            invalid.append(error)
+            for line in error.lines():
                 print(line, file=sys.stderr)
     configure_logging(json=False, level="ERROR")
 
@@ -185,8 +185,8 @@ def run_run(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in results) and not invalid
     if args.format == "json":
         print(json.dumps({"ok": ok, "invalid": [{
-            "file": exc.file, "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in exc.issues]}
-            for exc in invalid], "scenarios": [{
+            "file": bad.file, "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in bad.issues]}
+            for bad in invalid], "scenarios": [{
             "name": r.scenario.name, "ok": r.ok, "error": r.error, "elapsed_s": round(r.elapsed_s, 2),
             "skipped": r.skipped, "notes": list(r.notes),
             "skipped_expectations": [{"index": e.index, "name": e.name, "why": why} for e, why in r.skipped_expectations],
@@ -207,8 +207,8 @@ def run_run(args: argparse.Namespace) -> int:
                 print(f"{r.scenario.path}: skipped: {r.skipped}")
         held = sum(1 for r in results if r.ok and not r.skipped)
         skipped = sum(1 for r in results if r.skipped)
-        for exc in invalid:
-            print(f"{exc.file}: not run: {len(exc.issues)} error(s) in the file (listed on stderr)")
+        for bad in invalid:
+            print(f"{bad.file}: not run: {len(bad.issues)} error(s) in the file (listed on stderr)")
         print(f"{held} of {len(results) - skipped} scenarios held" + (f", {skipped} skipped" if skipped else "")
               + (f", {len(invalid)} file(s) not valid" if invalid else ""))
     return 2 if invalid else 0 if ok else 1
