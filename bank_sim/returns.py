@@ -25,16 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
-__all__ = ["KNOWN_PAYEES", "REQUIRED_HEAD", "RETURN_RULES", "ReturnFacts", "ReturnRule", "check_return"]
+import yaml
 
-# Synthetic accounts held at every simulated bank (number → holder name); a bank's config may
-# give its own. Never a real account.
-KNOWN_PAYEES: tuple[tuple[str, str], ...] = (
-    ("9999000000000001", "测试供应商有限公司"),
-    ("9999000000000002", "示例建筑工程有限公司"),
-    ("9999000000000003", "示例办公用品商店"),
-)
+__all__ = ["ACCOUNTS_FILE", "KNOWN_PAYEES", "QUOTA_RETURNS", "REQUIRED_HEAD", "RETURN_RULES", "ReturnFacts", "ReturnRule", "check_return"]
+
+ACCOUNTS_FILE = "accounts.yaml"  # beside this module: the one source of the simulated banks' accounts
+
+
+def load_accounts(text: str | None = None) -> tuple[tuple[str, str], ...]:
+    """(number, holder) of every account in `accounts.yaml` (this package's, or `text`)."""
+    if text is None:
+        text = resources.files("bank_sim").joinpath(ACCOUNTS_FILE).read_text(encoding="utf-8")
+    rows = yaml.safe_load(text)["accounts"]
+    return tuple((str(r["number"]), str(r["holder"])) for r in rows)
+
+
+# Synthetic accounts held at every simulated bank (number → holder name), from accounts.yaml;
+# a bank's config may give its own. Never a real account.
+KNOWN_PAYEES: tuple[tuple[str, str], ...] = load_accounts()
 # Head elements the bank cannot pay without.
 REQUIRED_HEAD: tuple[str, ...] = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode",
                                   "FundTypeCode")
@@ -54,6 +64,7 @@ class ReturnRule:
     code: str
     check: Callable[[ReturnFacts], str | None]  # None: passes; else the message
     why: str
+    when: str = ""  # the rule in a sentence, for a bank's engineers (written into a world's accounts.yaml)
 
 
 def _incomplete(f: ReturnFacts) -> str | None:
@@ -88,10 +99,24 @@ def _own_account(f: ReturnFacts) -> str | None:
 
 # Checked in order; the first failure decides.
 RETURN_RULES: tuple[ReturnRule, ...] = (
-    ReturnRule("voucher-incomplete", _incomplete, "003 §52(4): incomplete documents"),
-    ReturnRule("payee-account-unknown", _unknown_account, "004 part 3 §8(5): wrong elements, returned before payment"),
-    ReturnRule("payee-name-mismatch", _name_mismatch, "004 part 3 §8(5): wrong elements, returned before payment"),
-    ReturnRule("zba-to-own-account", _own_account, "003 §15: no transfer to the unit's own accounts"),
+    ReturnRule("voucher-incomplete", _incomplete, "003 §52(4): incomplete documents",
+               f"an element the bank needs to pay is empty: {', '.join(REQUIRED_HEAD)}, or a Detail's ExpFuncCode"),
+    ReturnRule("payee-account-unknown", _unknown_account, "004 part 3 §8(5): wrong elements, returned before payment",
+               "PayeeAcctBankNo is this bank's own code and this bank holds no account PayeeAcctNo"),
+    ReturnRule("payee-name-mismatch", _name_mismatch, "004 part 3 §8(5): wrong elements, returned before payment",
+               "PayeeAcctBankNo is this bank's own code and account PayeeAcctNo is held under another name "
+               "than PayeeAcctName"),
+    ReturnRule("zba-to-own-account", _own_account, "003 §15: no transfer to the unit's own accounts",
+               "an authorized payment (8202) whose payee is the paying unit itself (PayeeAcctName = AgencyName)"),
+)
+
+# Checked by the core after RETURN_RULES, for an authorized payment (8202) only: the unit's
+# authorized quota (bank_sim.quotas); (code, when), for a bank's engineers.
+QUOTA_RETURNS: tuple[tuple[str, str], ...] = (
+    ("no-unit-quota", "an authorized payment (8202) for which the unit has no authorized quota (7101) line of "
+                      "its subject (ExpFuncCode) and project (ProCode)"),
+    ("over-unit-quota", "an authorized payment (8202) whose Detail PayAmt exceeds what is left of the unit's "
+                        "authorized quota for that subject and project"),
 )
 
 

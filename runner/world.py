@@ -1,4 +1,5 @@
-"""A synthetic development world: a CA, participants with real keys, tokens and a registry file.
+"""A synthetic development world: a CA, participants with real keys, tokens and a registry file,
+and the customer accounts its banks hold (accounts.yaml, docs/rules.md "The world's accounts").
 
 `tgw demo`, the benchmarks and the tests all build their participants here, so every one of
 them runs with real certificates and real signatures. Every name and code is synthetic.
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from bank_sim.returns import KNOWN_PAYEES, QUOTA_RETURNS, RETURN_RULES
 from gateway.participants import (
     Participant,
     Registry,
@@ -28,13 +32,34 @@ from messages.sealing import seal_as_role, voucher_body
 from messages.signing import CertificateStore, KeySigner
 from messages.voucher import build_voucher
 
-__all__ = ["DEFAULT_BANKS", "DevWorld", "WorldParticipant"]
+__all__ = ["ACCOUNTS_FILE", "DEFAULT_BANKS", "DevWorld", "WorldParticipant", "accounts_document"]
 
 ADM_DIV_CODE = "990100"  # not a real region
 DEFAULT_BANKS: tuple[tuple[str, str, str], ...] = (
     ("bank-a", "999100000001", "示例银行甲分行"),
     ("bank-b", "999100000002", "示例银行乙分行"),
 )
+ACCOUNTS_FILE = "accounts.yaml"
+_ACCOUNTS_HEAD = """\
+# The customer accounts each bank of this world holds, written by `tgw scenario world` from
+# bank_sim/accounts.yaml (the simulated banks hold the same). A bank under test holds these too:
+# a payment voucher for a bank (PayBankCode) whose PayeeAcctBankNo is that bank's own code names
+# one of its accounts; the bank returns it unpaid by the first rule of returns_before_payment
+# that applies (docs/rules.md, "Returned before payment"). Synthetic: never a real account.
+"""
+
+
+def accounts_document(banks: Sequence[tuple[str, str, str]]) -> str:
+    """The world's accounts.yaml: per bank (id, code, name) the accounts it holds, and the rules
+    by which a bank returns a payment voucher unpaid (code, when), in the order they apply."""
+    data = {
+        "banks": [{"id": bid, "code": code, "name": name,
+                   "accounts": [{"number": no, "holder": holder} for no, holder in KNOWN_PAYEES]}
+                  for bid, code, name in banks],
+        "returns_before_payment": [*({"code": r.code, "when": r.when} for r in RETURN_RULES),
+                                   *({"code": code, "when": when} for code, when in QUOTA_RETURNS)],
+    }
+    return _ACCOUNTS_HEAD + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +78,8 @@ class WorldParticipant:
 
 
 class DevWorld:
-    """Files under `root`: keys/ (CA and participant keys), participants.yaml, secrets.json."""
+    """Files under `root`: keys/ (CA and participant keys), participants.yaml, secrets.json,
+    accounts.yaml (the customer accounts its banks hold)."""
 
     def __init__(self, root: Path, adm_div_code: str, participants: Mapping[str, WorldParticipant]) -> None:
         self.root = root
@@ -64,6 +90,10 @@ class DevWorld:
     @property
     def registry_path(self) -> Path:
         return self.root / "participants.yaml"
+
+    @property
+    def accounts_path(self) -> Path:
+        return self.root / ACCOUNTS_FILE
 
     @property
     def keys_dir(self) -> Path:
@@ -107,6 +137,7 @@ class DevWorld:
         secrets_path.write_text(json.dumps(
             {p.id: {"token": p.token, "mqtt_password": p.mqtt_password} for p in made.values()}, indent=2))
         secrets_path.chmod(0o600)
+        (root / ACCOUNTS_FILE).write_text(accounts_document(banks), encoding="utf-8")
         return world
 
     @classmethod

@@ -46,8 +46,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
 def add_world_parser(sub: Any) -> None:
     w = sub.add_parser("world", help="create a world (CA, participants, tokens) for a conformance gateway",
                        description="A development world for `tgw up` and `tgw scenario run --external`: a CA, the "
-                                   "treasury, the central bank and the banks, with keys, tokens (secrets.json) and "
-                                   "participants.yaml. Replaces the key files in DIR.")
+                                   "treasury, the central bank and the banks, with keys, tokens (secrets.json), "
+                                   "participants.yaml and accounts.yaml (the customer accounts each bank holds, "
+                                   "docs/rules.md). Replaces the key files in DIR.")
     w.add_argument("dir", metavar="DIR")
     w.add_argument("--bank", action="append", default=[], metavar="ID:CODE[:NAME]",
                    help="a bank (repeatable; default bank-a:999100000001 and bank-b:999100000002, the scenarios' "
@@ -68,7 +69,8 @@ def run_world(args: argparse.Namespace) -> int:
     world = DevWorld.create(Path(args.dir), banks=banks or DEFAULT_BANKS)
     for p in world.participants.values():
         print(f"{p.id:<18} {p.role:<9} key {p.key_path}  cert {p.cert_path}")
-    print(f"registry {world.registry_path}; tokens in {world.root / 'secrets.json'}")
+    print(f"registry {world.registry_path}; tokens in {world.root / 'secrets.json'}; "
+          f"the banks' customer accounts in {world.accounts_path}")
     return 0
 
 
