@@ -1,0 +1,135 @@
+"""What a bank needs is in docs/, in step with the code, and no link leaves the repository.
+
+The tables of docs/wire.md and docs/rules.md are made from messages/catalog.yaml, the XSDs and
+ClockConfig (tests/doc_tables.py); the world's accounts file is the one the simulated banks read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bank_sim.returns import (
+    KNOWN_PAYEES,
+    QUOTA_RETURNS,
+    RETURN_RULES,
+    ReturnFacts,
+    check_return,
+    load_accounts,
+)
+from tests.doc_tables import DOCS, ROOT, TABLES, block
+
+# Markdown inline links and images `[text](target)`, reference definitions `[id]: target`,
+# and HTML href/src attributes.
+_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|^\s*\[[^\]]+\]:\s*(\S+)|(?:href|src)=\"([^\"]+)\"",
+                   re.M)
+_EXTERNAL = re.compile(r"^(https?|mailto):", re.I)
+
+
+def link_problems(text: str, where: Path, root: Path) -> list[str]:
+    """Every link of a markdown text that leaves the repository or names nothing in it."""
+    problems = []
+    if re.search(r"\.\./shared|/work/shared|shared/(DOMAIN|ARCHITECTURE|SEED-READING|STYLE)\.md", text):
+        problems.append(f"{where}: names the project's private background docs (../shared): say it here instead")
+    for m in _LINK.finditer(text):
+        target = next(g for g in m.groups() if g)
+        if _EXTERNAL.match(target) or target.startswith("#"):
+            continue
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("/"):
+            problems.append(f"{where}: {target}: not a relative link inside the repository")
+            continue
+        path = (where.parent / target.split("#", 1)[0]).resolve()
+        if not path.is_relative_to(root):
+            problems.append(f"{where}: {target}: leaves the repository")
+        elif not path.exists():
+            problems.append(f"{where}: {target}: no such file or directory")
+    return problems
+
+
+def _documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+def test_no_link_of_the_readme_or_docs_leaves_the_repository_or_names_nothing() -> None:
+    problems = [p for doc in _documents() for p in link_problems(doc.read_text(encoding="utf-8"), doc, ROOT)]
+    assert problems == []
+
+
+@pytest.mark.parametrize(("text", "bad"), [
+    ("see [the domain](../shared/DOMAIN.md)", "../shared"),
+    ("the layout (../shared/DOMAIN.md)", "../shared"),
+    ("[up](../../etc/passwd)", "leaves the repository"),
+    ("[gone](no-such-page.md)", "no such file"),
+    ("[abs](/etc/passwd)", "not a relative link"),
+    ("[file](file:///etc/passwd)", "not a relative link"),
+    ('<a href="missing.html">x</a>', "no such file"),
+    ("[ref]: ../nowhere.md", "no such file"),
+])
+def test_the_link_check_catches_each_way_out(text: str, bad: str) -> None:
+    problems = link_problems(text, DOCS / "x.md", ROOT)
+    assert problems and all(bad in p or "../shared" in p for p in problems), problems
+    assert any(bad in p for p in problems), problems
+
+
+def test_the_link_check_lets_good_links_through() -> None:
+    text = "[w](wire.md) [x](../xsd/5201.xsd) [r](rules.md#the-calendar) [h](https://example.org) [a](#top)"
+    assert link_problems(text, DOCS / "x.md", ROOT) == []
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_each_generated_table_is_what_the_code_makes(name: str) -> None:
+    path, make = TABLES[name]
+    found = block(path.read_text(encoding="utf-8"), name)
+    assert found is not None, f"{path}: the generated:{name} block is missing"
+    assert found == make(), f"{path.name}: the {name} table is stale: .venv/bin/python -m tests.doc_tables"
+
+
+def test_wire_md_states_the_signing_rule() -> None:
+    wire = (DOCS / "wire.md").read_text(encoding="utf-8")
+    for fact in ("SHA-256", "P-256", "PKCS#1 v1.5", "Ecdsa-Sig-Value", "exact voucher bytes", "uppercase hexadecimal",
+                 "`101`", "`102`", "XPayAmt` **`0.00`**", '"<code>: <message>"', "accounts.yaml"):
+        assert fact in wire, fact
+
+
+def test_rules_md_lists_every_return_rule_and_every_account_of_the_world() -> None:
+    rules = (DOCS / "rules.md").read_text(encoding="utf-8")
+    for code, when in [*((r.code, r.when) for r in RETURN_RULES), *QUOTA_RETURNS]:
+        assert f"| `{code}` | {when} |" in rules, code
+    for number, holder in KNOWN_PAYEES:
+        assert f"| {number} | {holder} |" in rules, number
+
+
+def test_the_world_writes_the_accounts_the_simulated_banks_hold(tmp_path: Path) -> None:
+    from runner.world import DevWorld
+
+    world = DevWorld.create(tmp_path, banks=(("bank-x", "999300000001", "示例银行丙"),), seed=3)
+    data = yaml.safe_load(world.accounts_path.read_text(encoding="utf-8"))
+    [bank] = data["banks"]
+    assert (bank["id"], bank["code"]) == ("bank-x", "999300000001")
+    assert [(a["number"], a["holder"]) for a in bank["accounts"]] == list(KNOWN_PAYEES)
+    assert [r["code"] for r in data["returns_before_payment"]] == [
+        *(r.code for r in RETURN_RULES), *(code for code, _ in QUOTA_RETURNS)]
+    # one source: the package's accounts.yaml is what returns.py holds
+    assert load_accounts() == KNOWN_PAYEES
+    assert load_accounts("accounts:\n  - {number: '1', holder: A}\n") == (("1", "A"),)
+
+
+_HEAD = {"PayeeAcctName": "测试供应商有限公司", "PayeeAcctBankName": "示例银行甲分行", "AgencyCode": "101001",
+         "SupDepCode": "101", "FundTypeCode": "1", "AgencyName": "示例市第一中学"}
+
+
+@given(st.sampled_from([n for n, _ in KNOWN_PAYEES] + ["9999000000000099", "9999000000000004"]),
+       st.sampled_from(["999100000001", "999100000027", "888100000001"]))
+def test_the_accounts_in_the_world_file_decide_what_a_bank_returns(number: str, payee_bank: str) -> None:
+    """What docs/rules.md says: an account of your own code not in the list is unknown; other
+    codes are not checked."""
+    held = dict(KNOWN_PAYEES)
+    head = {**_HEAD, "PayeeAcctNo": number, "PayeeAcctBankNo": payee_bank, "PayeeAcctName": held.get(number, "某公司")}
+    found = check_return(ReturnFacts("999100000001", "5201", head, [{"ExpFuncCode": "2050101"}], held))
+    expected = "payee-account-unknown" if payee_bank == "999100000001" and number not in held else None
+    assert (found[0] if found else None) == expected
