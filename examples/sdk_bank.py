@@ -7,7 +7,7 @@ signs what it sends) and token, and uses only `client.GatewayClient` for the wir
 (a bank has its own; this one is the project's). Its books are in memory: a real bank keeps them
 in its core banking system.
 
-The rules are the agent-bank agreement's (../shared/DOMAIN.md, "The clock"), as the simulated
+The rules are the agent-bank agreement's (docs/rules.md; the wire: docs/wire.md), as the simulated
 bank (`bank_sim`) follows them:
 
 * a payment voucher (5201 direct, 8202 authorized) for this bank is checked first
