@@ -16,23 +16,26 @@ Layout on disk (all PEM):
 The certificate serial, as uppercase hex without a prefix (`serial_sn`), is the `SN` attribute
 of the envelope's `Signature` element: it is how a verifier finds the signer's certificate.
 
-Algorithms: ECDSA P-256 (default) and RSA-2048, both with SHA-256. SM2/SM3 is not offered:
-`cryptography` (pyca, the maintained library this project uses) exposes neither, and the only
-Python alternative (gmssl) is a hand-written pure-Python implementation that is neither
-constant-time nor audited; hand-writing SM2 here is out of the question. Asking for "sm2" raises
-`NotImplementedError` naming that reason.
+Algorithms: ECDSA P-256 (default) and RSA-2048, both with SHA-256, and SM2 with SM3 for
+participants (`messages.sm2`, on Tongsuo's C core; docs/keys.md). An SM2 participant's
+certificate is issued by the CA in the CA's own algorithm (ECDSA or RSA): `cryptography` can
+neither build nor sign with an SM2 key, so `messages.sm2cert` puts the SM2 public key into the
+certificate. An SM2 CA (and an SM2 TLS server certificate) is not offered: asking for one raises
+ValueError (SM2_CA_UNSUPPORTED).
 
 Seeded worlds (`seed=`): for byte-for-byte reproducible simulated runs, `create_ca`,
 `issue_participant` and `issue_server` take an integer seed. The ECDSA P-256 private scalar is
 then HMAC-SHA256(key = "tgw-seeded-keys/v1:<seed>", message = "key" NUL <file stem> NUL <counter>)
-read as a big-endian integer, drawn again with the next counter until it lies in [1, n-1]
+read as a big-endian integer, drawn again with the next counter until it lies in [1, n-1] (an SM2
+scalar likewise, with "sm2-key" for "key" and [1, n-2] for SM2's order n)
 (rejection sampling, so no modulo bias; a redraw happens with probability ~2^-32); the stem is
 the participant id, the server name, or "ca" for the CA (reserved, so no participant shares it).
 The certificate serial is the same HMAC over "serial" (19 octets: positive and within RFC 5280's
 20). Seeded certificates are valid from SEEDED_NOT_BEFORE to SEEDED_NOT_AFTER unless a
 `not_before` is given: fixed bounds, so the files are the same on every run, and wide, since
 certificates are checked against wall time even in a simulated run. Every ECDSA signature made
-here (certificates) and by `signing.KeySigner` (vouchers) is deterministic (RFC 6979), so a
+here (certificates) and by `signing.KeySigner` (vouchers) is deterministic (RFC 6979; for SM2 the
+same construction with HMAC-SM3, `messages.sm2`), so a
 seeded world writes the same key and certificate bytes every time. A seed is public: seeded keys
 protect nothing and are for development and simulation only. RSA is not seed-derived (that would
 need a hand-written seeded prime search): asking for a seeded RSA key raises ValueError.
@@ -57,11 +60,13 @@ from typing import Literal, TypeAlias
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.catalog import ROLES
 from messages.errors import InputError
+from messages.sm2 import SM2_ORDER, Sm2PrivateKey, Sm2PublicKey, is_sm2_spki
+from messages.sm2cert import certificate_spki, with_spki
 
 __all__ = [
     "ALGORITHMS",
@@ -69,7 +74,7 @@ __all__ = [
     "CA_KEY_FILE",
     "SEEDED_NOT_AFTER",
     "SEEDED_NOT_BEFORE",
-    "SM2_UNSUPPORTED",
+    "SM2_CA_UNSUPPORTED",
     "Algorithm",
     "CaFiles",
     "ParticipantFiles",
@@ -77,9 +82,11 @@ __all__ = [
     "PublicKey",
     "ServerFiles",
     "canonical_sn",
+    "certificate_public_key",
     "create_ca",
     "derive_private_key",
     "derive_serial",
+    "derive_sm2_private_key",
     "generate_private_key",
     "issue_participant",
     "issue_server",
@@ -91,18 +98,22 @@ __all__ = [
     "sn_of_serial",
 ]
 
-Algorithm = Literal["ecdsa", "rsa"]
-ALGORITHMS: tuple[Algorithm, ...] = ("ecdsa", "rsa")
-PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-PublicKey: TypeAlias = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+Algorithm = Literal["ecdsa", "rsa", "sm2"]
+ALGORITHMS: tuple[Algorithm, ...] = ("ecdsa", "rsa", "sm2")
+PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | Sm2PublicKey
+
+_CaKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey  # what may sign certificates
+# Stands in for an SM2 key while pyca builds the certificate (`_issue_leaf`): scalar 1, so G.
+_SM2_PLACEHOLDER = ec.derive_private_key(1, ec.SECP256R1())
 
 CA_KEY_FILE = "ca.key"
 CA_CERT_FILE = "ca.pem"
 ORGANIZATION = "TGW Synthetic"
 
-SM2_UNSUPPORTED = (
-    "SM2 is not supported: the cryptography library (pyca) used here exposes no SM2/SM3, and no "
-    "maintained, audited Python binding for it is installed; SM2 will not be hand-written"
+SM2_CA_UNSUPPORTED = (
+    "an SM2 CA or TLS server certificate is not offered: SM2 is for participants' voucher seals; "
+    "the CA (and the gateway's TLS certificate) is ECDSA or RSA and issues SM2 participant certificates"
 )
 
 RSA_BITS = 2048
@@ -181,7 +192,7 @@ def canonical_sn(text: str) -> str:
 
 def _check_algorithm(algorithm: str) -> Algorithm:
     if algorithm == "sm2":
-        raise NotImplementedError(SM2_UNSUPPORTED)
+        return "sm2"
     if algorithm == "ecdsa":
         return "ecdsa"
     if algorithm == "rsa":
@@ -190,9 +201,12 @@ def _check_algorithm(algorithm: str) -> Algorithm:
 
 
 def generate_private_key(algorithm: str = "ecdsa") -> PrivateKey:
-    """A new ECDSA P-256 or RSA-2048 private key."""
-    if _check_algorithm(algorithm) == "ecdsa":
+    """A new ECDSA P-256, RSA-2048 or SM2 private key."""
+    alg = _check_algorithm(algorithm)
+    if alg == "ecdsa":
         return ec.generate_private_key(ec.SECP256R1())
+    if alg == "sm2":
+        return Sm2PrivateKey.generate()
     return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
 
 
@@ -219,6 +233,15 @@ def derive_private_key(seed: int, label: str) -> ec.EllipticCurvePrivateKey:
     raise AssertionError("unreachable: no P-256 scalar in 65,536 draws")
 
 
+def derive_sm2_private_key(seed: int, label: str) -> Sm2PrivateKey:
+    """The SM2 key of `label` in the world of `seed` (as `derive_private_key`, on the SM2 curve)."""
+    for counter in range(1 << 16):  # a redraw has probability ~2^-32: this never runs out
+        scalar = int.from_bytes(_seeded_digest(seed, "sm2-key", label, counter), "big")
+        if 1 <= scalar <= SM2_ORDER - 2:
+            return Sm2PrivateKey.from_scalar(scalar)
+    raise AssertionError("unreachable: no SM2 scalar in 65,536 draws")
+
+
 def derive_serial(seed: int, label: str) -> int:
     """The certificate serial of `label` in the world of `seed`: positive, 19 octets at most."""
     return int.from_bytes(_seeded_digest(seed, "serial", label)[:_SERIAL_OCTETS], "big") or 1
@@ -227,8 +250,10 @@ def derive_serial(seed: int, label: str) -> int:
 def _new_key(alg: Algorithm, seed: int | None, label: str) -> PrivateKey:
     if seed is None:
         return generate_private_key(alg)
+    if alg == "sm2":
+        return derive_sm2_private_key(seed, label)
     if alg != "ecdsa":
-        raise ValueError("seeded keys are ECDSA P-256 only: RSA keys are not derived from a seed")
+        raise ValueError("seeded keys are ECDSA P-256 or SM2 only: RSA keys are not derived from a seed")
     return derive_private_key(seed, label)
 
 
@@ -237,7 +262,9 @@ def _serial(seed: int | None, label: str) -> int:
 
 
 def key_algorithm(key: object) -> str:
-    """"ecdsa" or "rsa" for a supported private or public key, else the key's class name."""
+    """"ecdsa", "rsa" or "sm2" for a supported private or public key, else the key's class name."""
+    if isinstance(key, Sm2PrivateKey | Sm2PublicKey):
+        return "sm2"
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return "ecdsa"
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
@@ -257,17 +284,49 @@ def load_private_key(path: str | os.PathLike[str], password: bytes | None = None
     p = Path(path)
     data = _read(p)
     try:
-        key = serialization.load_pem_private_key(data, password=password)
+        key: object = serialization.load_pem_private_key(data, password=password)
+    except UnsupportedAlgorithm as exc:  # pyca knows no SM2 curve: perhaps an SM2 key
+        key = _load_sm2_private_key(p, data, password, exc)
     except TypeError:
         raise InputError("io-unreadable", f"{p} is an encrypted key and no password was given",
                          path=str(p)) from None
     except ValueError as exc:
         raise InputError("io-unreadable", f"{p} is not a PEM private key ({exc})", path=str(p)) from None
-    except UnsupportedAlgorithm as exc:
-        raise InputError("io-unreadable", f"{p}: unsupported private key ({exc})", path=str(p)) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise InputError("io-unreadable", f"{p}: only ECDSA and RSA keys are supported, "
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
+        raise InputError("io-unreadable", f"{p}: only ECDSA, RSA and SM2 keys are supported, "
                          f"not {type(key).__name__}", path=str(p))
+    return key
+
+
+def _load_sm2_private_key(p: Path, data: bytes, password: bytes | None, exc: Exception) -> Sm2PrivateKey:
+    try:
+        return Sm2PrivateKey.from_pem(data, password)
+    except TypeError:
+        raise InputError("io-unreadable", f"{p} is an encrypted key and no password was given",
+                         path=str(p)) from None
+    except Exception:  # noqa: BLE001 - tongsuopy raises its own classes for unreadable keys
+        raise InputError("io-unreadable", f"{p}: unsupported private key ({exc})", path=str(p)) from None
+
+
+def certificate_public_key(cert: x509.Certificate) -> PublicKey:
+    """The certificate's public key, SM2 included (pyca cannot open an SM2 key itself).
+
+    InputError("certificate-invalid") for a key type or curve that is neither ECDSA/RSA nor SM2.
+    """
+    try:
+        key = cert.public_key()
+    except UnsupportedAlgorithm as exc:
+        try:
+            spki = certificate_spki(cert)
+            if is_sm2_spki(spki):
+                return Sm2PublicKey.from_spki_der(spki)
+        except Exception:  # noqa: BLE001 - a malformed key: reported below like any unsupported one
+            pass
+        raise InputError("certificate-invalid",
+                         f"certificate SN {serial_sn(cert)}: unsupported public key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise InputError("certificate-invalid",
+                         f"certificate SN {serial_sn(cert)}: unsupported public key {type(key).__name__}")
     return key
 
 
@@ -287,6 +346,8 @@ def load_certificates(path: str | os.PathLike[str]) -> list[x509.Certificate]:
 
 
 def _pem_key(key: PrivateKey) -> bytes:
+    if isinstance(key, Sm2PrivateKey):
+        return key.pem()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
@@ -326,11 +387,18 @@ def _validity(not_before: dt.datetime | None, days: int, seed: int | None = None
     return not_before, not_before + dt.timedelta(days=days)
 
 
-def _sign_cert(builder: x509.CertificateBuilder, key: PrivateKey) -> x509.Certificate:
+def _sign_cert(builder: x509.CertificateBuilder, key: _CaKey) -> x509.Certificate:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         # RFC 6979: the same certificate bytes for the same key and contents (seeded worlds).
         return builder.sign(key, hashes.SHA256(), ecdsa_deterministic=True)
     return builder.sign(key, hashes.SHA256())
+
+
+def _sign_tbs(key: _CaKey, tbs: bytes) -> bytes:
+    """The CA's signature over a TBSCertificate, exactly as `_sign_cert` makes it."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(tbs, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    return key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
 
 
 def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", algorithm: str = "ecdsa",
@@ -340,10 +408,13 @@ def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", al
 
     With `seed`, the key, serial and validity are fixed by the seed (see the module docstring)."""
     alg = _check_algorithm(algorithm)
+    if alg == "sm2":
+        raise ValueError(SM2_CA_UNSUPPORTED)
     if not name.strip():
         raise ValueError("the CA name must not be empty")
     start, end = _validity(not_before, days, seed)
     key = _new_key(alg, seed, "ca")  # first: a refused seed leaves no directory behind
+    assert not isinstance(key, Sm2PrivateKey)  # refused above
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = d / CA_KEY_FILE, d / CA_CERT_FILE
@@ -375,17 +446,19 @@ def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", al
     return CaFiles(key=key_path, cert=cert_path, sn=serial_sn(cert))
 
 
-def _load_ca(ca_dir: Path) -> tuple[PrivateKey, x509.Certificate]:
+def _load_ca(ca_dir: Path) -> tuple[_CaKey, x509.Certificate]:
     key = load_private_key(ca_dir / CA_KEY_FILE)
+    if isinstance(key, Sm2PrivateKey):
+        raise ValueError(SM2_CA_UNSUPPORTED)
     certs = load_certificates(ca_dir / CA_CERT_FILE)
     cert = certs[0]
-    if cert.public_key() != key.public_key():
+    if certificate_public_key(cert) != key.public_key():
         raise InputError("certificate-invalid", f"{ca_dir / CA_KEY_FILE} does not match {ca_dir / CA_CERT_FILE}",
                          path=str(ca_dir / CA_CERT_FILE))
     return key, cert
 
 
-def _authority_key_id(ca_key: PrivateKey, ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+def _authority_key_id(ca_key: _CaKey, ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     try:
         ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski)
@@ -413,11 +486,16 @@ def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyU
     directory.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = directory / f"{stem}.key", directory / f"{stem}.pem"
     _refuse_existing(force, key_path, cert_path)
+    # pyca builds certificates only for keys it knows: an SM2 key stands in as a placeholder
+    # (P-256's generator point) until `with_spki` swaps its own SubjectPublicKeyInfo in.
+    placeholder = _SM2_PLACEHOLDER.public_key() if isinstance(key, Sm2PrivateKey) else key.public_key()
+    ski = (x509.SubjectKeyIdentifier(hashlib.sha1(key.public_key().point).digest())  # RFC 5280 4.2.1.2 (1)
+           if isinstance(key, Sm2PrivateKey) else x509.SubjectKeyIdentifier.from_public_key(placeholder))
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(placeholder)
         .serial_number(_serial(seed, stem))
         .not_valid_before(start)
         .not_valid_after(end)
@@ -427,9 +505,11 @@ def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyU
     for extension in extensions:
         builder = builder.add_extension(extension, critical=False)
     builder = (builder
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+               .add_extension(ski, critical=False)
                .add_extension(_authority_key_id(ca_key, ca_cert), critical=False))
     cert = _sign_cert(builder, ca_key)
+    if isinstance(key, Sm2PrivateKey):
+        cert = with_spki(cert, key.public_key().spki_der(), lambda tbs: _sign_tbs(ca_key, tbs))
     _write_atomic(key_path, _pem_key(key), 0o600)
     _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return key_path, cert_path, cert
@@ -498,6 +578,8 @@ def issue_server(directory: str | os.PathLike[str], *, name: str, hosts: list[st
     `issue_participant` (derived from the seed and `name`). Raises like `issue_participant`.
     """
     alg = _check_algorithm(algorithm)
+    if alg == "sm2":
+        raise ValueError(SM2_CA_UNSUPPORTED)  # TLS here (Python's ssl) has no SM2
     _check_file_name(name, "server name")
     if not hosts:
         raise ValueError("a server certificate needs at least one host (DNS name or IP address)")

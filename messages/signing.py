@@ -6,7 +6,12 @@ voucher bytes. The signature formats are the ones `openssl dgst -sha256 -sign` w
 
 * ECDSA P-256 with SHA-256: the DER `Ecdsa-Sig-Value` (SEQUENCE of r, s), with the nonce
   derived per RFC 6979 (same key and bytes, same signature);
-* RSA-2048 with SHA-256: PKCS#1 v1.5.
+* RSA-2048 with SHA-256: PKCS#1 v1.5;
+* SM2 with SM3 (GM/T 0003, 0004; `messages.sm2`): DER (r, s) under the default user ID
+  "1234567812345678", as `openssl pkeyutl -sign -rawin -digest sm3 -pkeyopt
+  distid:1234567812345678` writes it, with the nonce derived like RFC 6979 (HMAC-SM3).
+
+The algorithm is the signer certificate's: a verifier picks it from the certificate's key type.
 
 `verify_seals` is on the gateway's hot path. The store parses each certificate once, keeps the
 public key object, and remembers whether the trust anchor signed it, so a check costs a dict
@@ -36,11 +41,13 @@ from messages.keys import (
     PrivateKey,
     PublicKey,
     canonical_sn,
+    certificate_public_key,
     key_algorithm,
     load_certificates,
     load_private_key,
     serial_sn,
 )
+from messages.sm2 import Sm2PrivateKey, Sm2PublicKey
 
 __all__ = [
     "CertInfo",
@@ -72,7 +79,7 @@ class Signer(Protocol):
 
     @property
     def algorithm(self) -> str:
-        """"ecdsa" or "rsa"."""
+        """"ecdsa", "rsa" or "sm2"."""
         ...
 
     def sign(self, data: bytes) -> bytes:
@@ -94,9 +101,9 @@ class KeySigner:
     __slots__ = ("_key", "algorithm", "certificate", "participant_id", "role", "sn")
 
     def __init__(self, private_key: PrivateKey, certificate: x509.Certificate) -> None:
-        if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-            raise TypeError(f"only ECDSA and RSA keys can sign, not {type(private_key).__name__}")
-        if private_key.public_key() != certificate.public_key():
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
+            raise TypeError(f"only ECDSA, RSA and SM2 keys can sign, not {type(private_key).__name__}")
+        if private_key.public_key() != certificate_public_key(certificate):
             raise InputError("certificate-invalid",
                              f"the private key does not match certificate SN {serial_sn(certificate)}")
         self._key = private_key
@@ -120,6 +127,8 @@ class KeySigner:
 
     def sign(self, data: bytes) -> bytes:
         key = self._key
+        if isinstance(key, Sm2PrivateKey):
+            return key.sign(data)  # SM3 with the default user ID; deterministic nonce
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, _ECDSA_SHA256_RFC6979)
         return key.sign(data, _PKCS1V15, _SHA256)  # PKCS#1 v1.5 is deterministic by construction
@@ -129,19 +138,22 @@ class KeySigner:
 
 
 def verify_signature(public_key: PublicKey, data: bytes, signature: bytes) -> bool:
-    """True if `signature` is a valid SHA-256 signature of `data` by `public_key`.
+    """True if `signature` is a valid signature of `data` by `public_key`: SHA-256 for ECDSA and
+    RSA, SM3 for SM2.
 
     A wrong, truncated or garbled signature gives False, never an exception. Only a key this
-    module cannot verify with at all (neither ECDSA nor RSA) raises InputError.
+    module cannot verify with at all (neither ECDSA, RSA nor SM2) raises InputError.
     """
     try:
+        if isinstance(public_key, Sm2PublicKey):
+            return public_key.verify(signature, data)
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, data, _ECDSA_SHA256)
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, data, _PKCS1V15, _SHA256)
         else:
             kind = type(public_key).__name__
-            raise InputError("certificate-invalid", f"cannot verify with a {kind}: only ECDSA and RSA")
+            raise InputError("certificate-invalid", f"cannot verify with a {kind}: only ECDSA, RSA and SM2")
     except InvalidSignature:
         return False
     except InputError:
@@ -162,11 +174,15 @@ class CertInfo:
     not_after: dt.datetime
     public_key: PublicKey
     certificate: x509.Certificate
-    algorithm: str  # "ecdsa" | "rsa" | the key class name for anything unsupported
+    algorithm: str  # "ecdsa" | "rsa" | "sm2" | the key class name for anything unsupported
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> CertInfo:
-        key = cert.public_key()
+        key: object
+        try:
+            key = certificate_public_key(cert)
+        except InputError:
+            key = _UnsupportedKey()  # refused by check(), listed by `tgw keys show`
         return cls(
             sn=serial_sn(cert),
             participant_id=_name_attr(cert.subject, NameOID.COMMON_NAME),
@@ -194,13 +210,19 @@ class CertInfo:
         }
 
 
+class _UnsupportedKey:
+    """The public key of a certificate whose key type or curve no library here can open."""
+
+    __slots__ = ()
+
+
 def _key_problem(info: CertInfo) -> str | None:
     """Why this certificate's key or usage cannot be trusted for voucher signatures, if it can't."""
     key = info.public_key
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < RSA_BITS_MIN:
             return f"RSA key of {key.key_size} bits; at least {RSA_BITS_MIN} required"
-    elif not isinstance(key, ec.EllipticCurvePublicKey):
+    elif not isinstance(key, ec.EllipticCurvePublicKey | Sm2PublicKey):
         return f"unsupported key type {info.algorithm}"
     try:
         usage = info.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -217,7 +239,7 @@ class CertificateStore:
     """Participant certificates by SN, plus the trust anchor(s) that must have issued them.
 
     A certificate is accepted by `check` if some anchor valid at that time directly issued it
-    (issuer name and signature), it is itself valid at that time, its key is ECDSA or RSA-2048+,
+    (issuer name and signature), it is itself valid at that time, its key is ECDSA, SM2 or RSA-2048+,
     and its keyUsage (if present) allows signing. With no anchor, nothing is accepted.
     """
 

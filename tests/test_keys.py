@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from messages.errors import InputError
 from messages.keys import (
-    SM2_UNSUPPORTED,
+    SM2_CA_UNSUPPORTED,
     create_ca,
     derive_serial,
     issue_participant,
@@ -155,10 +155,10 @@ def test_issue_participant_validates_arguments(tmp_path: Path, kwargs: dict[str,
         issue_participant(tmp_path, **args)  # type: ignore[arg-type]
 
 
-def test_sm2_is_a_clear_not_implemented(tmp_path: Path) -> None:
-    with pytest.raises(NotImplementedError, match="SM2") as err:
+def test_an_sm2_ca_is_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SM2") as err:
         create_ca(tmp_path, algorithm="sm2")
-    assert str(err.value) == SM2_UNSUPPORTED
+    assert str(err.value) == SM2_CA_UNSUPPORTED
     assert not (tmp_path / "ca.key").exists()
 
 
@@ -305,5 +305,5 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
             _run(capsys, *argv)
         assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "SM2 is not supported" in err
+    assert "SM2 CA or TLS server certificate is not offered" in err
     assert _run(capsys, "keys")[0] == 2  # no subcommand: help on stderr

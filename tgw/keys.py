@@ -1,7 +1,7 @@
 """`tgw keys ...`: a development CA, participant key pairs and a look at certificates.
 
     tgw keys ca DIR [--algorithm ecdsa|rsa] [--name NAME] [--days N] [--force]
-    tgw keys init DIR --participant ID --role ROLE [--ca CADIR] [--algorithm ecdsa|rsa] [--days N] [--force]
+    tgw keys init DIR --participant ID --role ROLE [--ca CADIR] [--algorithm ecdsa|rsa|sm2] [--days N] [--force]
     tgw keys server DIR --name NAME --host HOST [--host HOST ...] [--ca CADIR] [--algorithm ecdsa|rsa]
                     [--days N] [--force]
     tgw keys show CERT [--format text|json]
@@ -25,7 +25,7 @@ from messages.catalog import ROLES
 from messages.errors import InputError
 from messages.keys import (
     ALGORITHMS,
-    SM2_UNSUPPORTED,
+    SM2_CA_UNSUPPORTED,
     create_ca,
     issue_participant,
     issue_server,
@@ -72,11 +72,17 @@ def _guarded(func: Command) -> Command:
 
 
 def _check_algorithm(value: str) -> str:
-    if value == "sm2":
-        raise argparse.ArgumentTypeError(SM2_UNSUPPORTED)
+    """A participant's key algorithm: ecdsa, rsa or sm2."""
     if value not in ALGORITHMS:
         raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from {', '.join(ALGORITHMS)})")
     return value
+
+
+def _check_ca_algorithm(value: str) -> str:
+    """The CA's (or TLS server's) key algorithm: ecdsa or rsa; SM2 only for participants."""
+    if value == "sm2":
+        raise argparse.ArgumentTypeError(SM2_CA_UNSUPPORTED)
+    return _check_algorithm(value)
 
 
 def _positive(value: str) -> int:
@@ -163,11 +169,16 @@ def _keys_help(parser: argparse.ArgumentParser) -> Command:
     return run
 
 
-def _add_issuing_options(parser: argparse.ArgumentParser) -> None:
+def _add_issuing_options(parser: argparse.ArgumentParser, *, sm2: bool) -> None:
     """What every certificate the CA issues takes: the CA, key algorithm, validity, overwrite."""
     parser.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
-    parser.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
-                        help="key algorithm (default ecdsa P-256)")
+    if sm2:
+        parser.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa,sm2}",
+                            help="key algorithm: ecdsa P-256 with SHA-256 (default), rsa 2048 with SHA-256, "
+                                 "sm2 with SM3 (GM/T 0003; the certificate is still signed in the CA's algorithm)")
+    else:
+        parser.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+                            help="key algorithm (default ecdsa P-256)")
     parser.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
 
@@ -181,7 +192,7 @@ def register(subparsers: Any) -> None:
 
     ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")
     ca.add_argument("dir", metavar="DIR")
-    ca.add_argument("--algorithm", type=_check_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
+    ca.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
                     help="key algorithm (default ecdsa P-256)")
     ca.add_argument("--name", default="TGW Dev CA", help="CA common name (default %(default)s)")
     ca.add_argument("--days", type=_positive, default=3650, help="validity in days (default %(default)s)")
@@ -192,7 +203,7 @@ def register(subparsers: Any) -> None:
     init.add_argument("dir", metavar="DIR")
     init.add_argument("--participant", required=True, metavar="ID", help="participant id (certificate CN)")
     init.add_argument("--role", required=True, choices=ROLES, help="participant role (certificate OU)")
-    _add_issuing_options(init)
+    _add_issuing_options(init, sm2=True)
     init.set_defaults(func=cmd_init)
 
     server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN")
@@ -200,7 +211,7 @@ def register(subparsers: Any) -> None:
     server.add_argument("--name", default="gateway", help="file stem and certificate CN (default %(default)s)")
     server.add_argument("--host", action="append", required=True, metavar="HOST",
                         help="DNS name or IP address clients connect to (subjectAltName); repeat for several")
-    _add_issuing_options(server)
+    _add_issuing_options(server, sm2=False)
     server.set_defaults(func=cmd_server)
 
     show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity")
