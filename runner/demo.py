@@ -102,8 +102,10 @@ class DemoWorld:
             await db.close()
 
 
-async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date) -> DemoWorld:
-    """The demo's participants, gateway, ledgers, shells and engine, under `root` (not started)."""
+async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
+                      algorithm: str = "ecdsa") -> DemoWorld:
+    """The demo's participants, gateway, ledgers, shells and engine, under `root` (not started);
+    `algorithm` is every participant's seal algorithm (ecdsa, rsa, sm2)."""
     from bank_sim.core import BankConfig, BankCore
     from bank_sim.shell import BankShell
     from business_time.calendar import BusinessCalendar
@@ -119,7 +121,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     from treasury_sim.core import TreasuryConfig, TreasuryCore
     from treasury_sim.shell import TreasuryShell
 
-    world = DevWorld.create(root / "world", seed=seed)
+    world = DevWorld.create(root / "world", seed=seed, algorithm=algorithm)
     calendar = BusinessCalendar.default()
     cc = ClockConfig()
     banks = [(p.id, p.bank_codes[0], p.name) for p in world.banks]
@@ -167,12 +169,13 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
 
 
 async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
-                   progress: Callable[[str], None] | None = None, html: bool = False) -> dict[str, Any]:
+                   progress: Callable[[str], None] | None = None, html: bool = False,
+                   algorithm: str = "ecdsa") -> dict[str, Any]:
     """Run the demo world; the report (JSON-ready), with `html` (the page of `tgw demo --html`) when asked."""
     from messages.voucher import parse_handover
 
     started = time.monotonic()
-    w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start)
+    w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start, algorithm=algorithm)
     # each voucher the in-process gateway checked goes to its recipient's shell as parsed, not parsed again
     with parse_handover():
         # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
@@ -208,7 +211,7 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
             gc.set_threshold(*thresholds)
             gc.unfreeze()
             await w.close()
-    report["run"] = {"seed": seed, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
+    report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}
     if html:

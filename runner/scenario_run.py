@@ -190,12 +190,14 @@ class _Sent:
 
 
 async def run_scenario(s: Scenario, root: Path, *, seed: int | None = None,
-                       progress: Callable[[str], None] | None = None) -> RunResult:
+                       progress: Callable[[str], None] | None = None, algorithm: str = "ecdsa") -> RunResult:
+    """Play `s` in simulated mode; `algorithm` is every participant's seal algorithm (ecdsa, rsa, sm2)."""
     started = time.monotonic()
     for unsupported, why in ((s.world.external, "external participants need conformance mode (--external)"),):
         if unsupported:
             return RunResult(s, None, (), time.monotonic() - started, f"unsupported in simulated mode: {why}")
     run = _Run(s, root, s.world.seed if seed is None else seed, progress)
+    run.algorithm = algorithm
     try:
         observed = await run.play()
     except UnsupportedError as exc:
@@ -220,6 +222,7 @@ class _Run:
         self.pending: list[_Action] = []  # the timeline still to play (a heap)
         self.delays = 0
         self.no_seq = 0
+        self.algorithm = "ecdsa"  # every participant's key algorithm (`run_scenario`)
 
     # -- building the world --------------------------------------------------------------------
 
@@ -235,7 +238,7 @@ class _Run:
         self.calendar = BusinessCalendar.default()
         cc = s.world.clock
         world = DevWorld.create(self.root / "world", banks=[(b.id, b.code, b.name) for b in s.world.banks],
-                                seed=self.seed)
+                                seed=self.seed, algorithm=self.algorithm)
         self.world = world
         self.ids = {"treasury": world.treasury.id, "pboc": world.pboc.id, **{b.id: b.id for b in s.world.banks}}
         self.names = {v: k for k, v in self.ids.items()}

@@ -105,7 +105,7 @@ class DevWorld:
                delivery: str = "pull", seed: int | None = None) -> DevWorld:
         """A new world under `root` (its key files are replaced).
 
-        With `seed` (ECDSA only), the CA's and every participant's key pair, certificate serial
+        With `seed` (ECDSA or SM2), the CA's and every participant's key pair, certificate serial
         (the `SN` written into vouchers) and validity are derived from the seed and the
         participant id (`messages.keys`): the same seed gives the same certificate and key bytes,
         and with RFC 6979 signatures the same signed vouchers, on every run. Tokens and MQTT
@@ -114,7 +114,8 @@ class DevWorld:
         root = Path(root)
         keys = root / "keys"
         keys.mkdir(parents=True, exist_ok=True)
-        create_ca(keys, algorithm=algorithm, force=True, seed=seed)
+        # SM2 is for participants: their certificates come from an ECDSA CA (messages.keys).
+        create_ca(keys, algorithm="ecdsa" if algorithm == "sm2" else algorithm, force=True, seed=seed)
         specs: list[tuple[str, Role, str, tuple[str, ...]]] = [
             (f"treasury-{adm_div_code}", "treasury", "示例市财政局国库支付中心", ()),
             (f"pboc-{adm_div_code}", "pboc", "示例市人民银行国库", ()),

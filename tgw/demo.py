@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
         description="Simulated business days through the real gateway (in-process bus, SQLite, simulated clock).")
     p.add_argument("--dir", help="keep the world, databases and keys here (default: a temporary directory)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--algorithm", choices=("ecdsa", "sm2"), default="ecdsa",
+                   help="every participant's seal: ecdsa (P-256, SHA-256; default) or sm2 (SM2 with SM3)")
     p.add_argument("--vouchers", type=int, default=200, help="payment vouchers per business day (default 200)")
     p.add_argument("--days", type=int, default=3, help="business days with payments (default 3)")
     p.add_argument("--start", default="2026-02-13",
@@ -73,11 +75,13 @@ def run(args: argparse.Namespace) -> int:
             root = Path(args.dir)
             root.mkdir(parents=True, exist_ok=True)
             report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days,
-                                          start=start, progress=progress, html=bool(args.html)))
+                                          start=start, progress=progress, html=bool(args.html),
+                                          algorithm=args.algorithm))
         else:
             with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
                 report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
-                                              start=start, progress=progress, html=bool(args.html)))
+                                              start=start, progress=progress, html=bool(args.html),
+                                              algorithm=args.algorithm))
     except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
         print(f"tgw demo: {exc}", file=sys.stderr)
         return 2
@@ -121,7 +125,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "
 
 def render_text(report: dict[str, Any]) -> str:
     run = report["run"]
-    lines = [f"tgw demo: seed {run['seed']}, {run['vouchers_per_day']} vouchers per business day, "
+    lines = [f"tgw demo: seed {run['seed']}, {run.get('algorithm', 'ecdsa')} seals, "
+             f"{run['vouchers_per_day']} vouchers per business day, "
              f"days {', '.join(run['days'])} (+ replenishment on {run['replenishment_day']}), "
              f"{run['elapsed_s']} s", ""]
     pay_rows, clear_rows = [], []

@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
                                               "2 bad file (the other files still run)")
     run.add_argument("targets", nargs="+", metavar="NAME|FILE|DIR")
     run.add_argument("--seed", type=int, help="override every scenario's world.seed")
+    run.add_argument("--algorithm", choices=("ecdsa", "sm2"), default="ecdsa",
+                     help="every participant's seal in simulated mode: ecdsa (P-256; default) or sm2 (SM2 with SM3)")
     run.add_argument("--junit", metavar="OUT.xml", help="write a JUnit XML report")
     run.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     run.add_argument("--format", choices=("text", "json"), default="text")
@@ -170,8 +172,8 @@ def run_run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="tgw-scenario-") as tmp:
             root = Path(args.dir) / s.name if args.dir else Path(tmp)
             root.mkdir(parents=True, exist_ok=True)
-            r = asyncio.run(conformance(s, root) if conformance else run_scenario(s, root, seed=args.seed,
-                                                                                  progress=progress))
+            r = asyncio.run(conformance(s, root) if conformance else run_scenario(
+                s, root, seed=args.seed, progress=progress, algorithm=args.algorithm))
         results.append(r)
         if not args.quiet:
             verdict = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAILED {len(r.failed)}")
