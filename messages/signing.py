@@ -431,7 +431,7 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
                     "wrong-seal-position",
                     f"{label} must be signed by a {seal.role}, but certificate SN {info.sn} belongs to "
                     f"{info.participant_id!r} with role {info.role!r}", path=path))
-            if not isinstance(info.public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+            if not isinstance(info.public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | Sm2PublicKey):
                 continue  # already reported as certificate-invalid: nothing to verify with
             ok = verified.get((info.sn, sig))
             if ok is None:
