@@ -33,6 +33,8 @@ def test_bench_floor_writes_figures(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     steps = data["vouchers"]["5201"]["steps"]
     assert steps and all(s["us_per_op"] > 0 and s["ops_per_s"] > 0 for s in steps.values())
+    # SM2 beside ECDSA, from the same run
+    assert {"ecdsa_sign", "ecdsa_verify", "sm2_sign", "sm2_verify", "check_verify_sm2"} <= set(steps)
 
 
 def test_bench_rejects_unknown_transport() -> None:

@@ -45,6 +45,12 @@ def measure(func: Callable[[], object], budget_s: float, rounds: int = ROUNDS) -
             "iterations": iterations, "rounds": rounds}
 
 
+def _tongsuopy_version() -> str:
+    from importlib.metadata import version
+
+    return version("tongsuopy")
+
+
 def machine() -> dict[str, Any]:
     import cryptography
     from lxml import etree
@@ -55,6 +61,7 @@ def machine() -> dict[str, Any]:
         "lxml": ".".join(map(str, etree.LXML_VERSION)),
         "libxml2": ".".join(map(str, etree.LIBXML_VERSION)),
         "cryptography": cryptography.__version__,
+        "tongsuopy": _tongsuopy_version(),  # SM2/SM3
         "openssl": _openssl_version(),
         "cpu_count": os.cpu_count(),
         "cpu": _cpu_model(),
@@ -101,7 +108,7 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
         create_ca(Path(tmp) / "ca", days=30)
         signers: dict[tuple[str, str], KeySigner] = {}
         for role in ("treasury", "bank", "pboc"):
-            for alg in ("ecdsa", "rsa"):
+            for alg in ("ecdsa", "rsa", "sm2"):
                 files = issue_participant(Path(tmp) / "certs", participant_id=f"bench-{role}-{alg}", role=role,
                                           ca_dir=Path(tmp) / "ca", algorithm=alg, days=30)
                 signers[(role, alg)] = KeySigner.from_files(files.key, files.cert)
@@ -109,7 +116,7 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
         store = CertificateStore.from_dir(Path(tmp) / "certs")
         at = dt.datetime.now(dt.UTC)
 
-        n_steps = 13  # the steps measured per voucher type, below
+        n_steps = 16  # the steps measured per voucher type, below
         budget = seconds / max(1, len(vtcodes)) / n_steps
 
         def floor_of(vtcode: str) -> dict[str, Any]:
@@ -130,11 +137,18 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
             b64 = base64.b64encode(voucher)
             checked = check_body(body)
             assert not verify_body(checked, store, at=at), "bench setup: signatures must verify"
+            sm2_body = unsigned
+            for seal in vt.original_seals:
+                s = signers[(seal.role, "sm2")]
+                sm2_body = sm2_body.with_signature(SignatureEntry(seal.no, s.sn, s.sign(voucher)))
+            assert not verify_body(check_body(sm2_body), store, at=at), "bench setup: SM2 signatures must verify"
             rsa_checked = check_body(rsa_body)
             assert not verify_body(rsa_checked, store, at=at), "bench setup: RSA signatures must verify"
             ec_signer, rsa_signer = signers[(vt.sender, "ecdsa")], signers[(vt.sender, "rsa")]
             ec_pub, rsa_pub = ec_signer.public_key, rsa_signer.public_key  # the certificates' keys (checked)
             ec_sig, rsa_sig = ec_signer.sign(voucher), rsa_signer.sign(voucher)
+            sm2_signer = signers[(vt.sender, "sm2")]
+            sm2_pub, sm2_sig = sm2_signer.public_key, sm2_signer.sign(voucher)
             limits = DEFAULT_LIMITS
 
             def full_ecdsa(env: bytes = envelope) -> None:
@@ -154,6 +168,8 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
                 ("ecdsa_sign", "ECDSA-P256 sign", lambda: ec_signer.sign(voucher)),
                 ("rsa_verify", "RSA-2048 verify", lambda: verify_signature(rsa_pub, voucher, rsa_sig)),
                 ("rsa_sign", "RSA-2048 sign", lambda: rsa_signer.sign(voucher)),
+                ("sm2_verify", "SM2-SM3 verify (tongsuopy)", lambda: verify_signature(sm2_pub, voucher, sm2_sig)),
+                ("sm2_sign", "SM2-SM3 sign (deterministic k)", lambda: sm2_signer.sign(voucher)),
                 ("check_body", "check_body (parse, key, XSD, business)", lambda: check_body(body)),
                 ("check_verify_ecdsa",
                  f"check_body + verify_body, ECDSA, {len(vt.original_seals)} seal(s)",
@@ -161,6 +177,9 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
                 ("check_verify_rsa",
                  f"check_body + verify_body, RSA, {len(vt.original_seals)} seal(s)",
                  lambda: verify_body(check_body(rsa_body), store, at=at)),
+                ("check_verify_sm2",
+                 f"check_body + verify_body, SM2, {len(vt.original_seals)} seal(s)",
+                 lambda: verify_body(check_body(sm2_body), store, at=at)),
                 ("envelope_to_verified", "parse_envelope + check_body + verify_body (ECDSA)", full_ecdsa),
             ]
             figures: dict[str, Any] = {"voucher_bytes": len(voucher), "envelope_bytes": len(envelope),
