@@ -199,7 +199,7 @@ def print_floor_table(result: dict[str, Any], out: Any = None) -> None:
 
     m = result["machine"]
     head = (f"Python {m['python']}, lxml {m['lxml']} (libxml2 {m['libxml2']}), cryptography "
-            f"{m['cryptography']}, {m['cpu_count']} CPU(s) {m['cpu']}, one core")
+            f"{m['cryptography']}, tongsuopy {m.get('tongsuopy', '?')}, {m['cpu_count']} CPU(s) {m['cpu']}, one core")
     for vtcode, fig in result["vouchers"].items():
         title = (f"Floor per voucher {vtcode}: voucher {fig['voucher_bytes']} B, "
                  f"envelope {fig['envelope_bytes']} B")
