@@ -22,7 +22,7 @@ from lunar_python import Lunar, Solar
 
 from messages.errors import InputError
 
-__all__ = ["RULES", "Rule", "StatutoryDay", "days_off", "qingming", "rule_for", "statutory_days"]
+__all__ = ["RULES", "Rule", "StatutoryDay", "days_off", "festivals", "qingming", "rule_for", "statutory_days"]
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -54,9 +54,9 @@ RULES = (
     Rule("2024 revision", 2025, new_year=1, spring_from_eve=True, spring=4, qingming=1, labour=2,
          dragon_boat=1, mid_autumn=1, national=3),
 )
-# The lunar library and the solar-term cross-check in the tests both cover this; a year beyond
-# is a typo, not a plan.
-YEAR_MAX = 2100
+# The years the Qingming date is cross-checked against chinesecalendar's solar terms (whose
+# formula breaks down in 2100); a year beyond is a typo, not a plan.
+YEAR_MAX = 2099
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -89,7 +89,8 @@ def _run(first: dt.date, n: int) -> list[dt.date]:
     return [first + i * ONE_DAY for i in range(n)]
 
 
-def _festivals(year: int) -> list[tuple[str, list[dt.date]]]:
+def festivals(year: int) -> list[tuple[str, list[dt.date]]]:
+    """(festival, its statutory days) for each festival the rule of `year` gives days to."""
     rule = rule_for(year)
     spring_day = _lunar(year, 1, 1)
     spring_first = spring_day - ONE_DAY if rule.spring_from_eve else spring_day
@@ -110,7 +111,7 @@ def statutory_days(year: int) -> list[StatutoryDay]:
     Mid-Autumn Festival on 1 October, once, under the earlier-listed festival). The Spring
     Festival lies between 21 January and 20 February, so its days never leave `year`."""
     taken: dict[dt.date, StatutoryDay] = {}
-    for name, days in _festivals(year):
+    for name, days in festivals(year):
         for day in days:
             taken.setdefault(day, StatutoryDay(day, name))
     return sorted(taken.values())
