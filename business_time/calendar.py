@@ -246,7 +246,7 @@ class BusinessCalendar:
         return self._business_days[index]
 
     def _range_text(self) -> str:
-        return f"{self._first.isoformat()}..{self._last.isoformat()} (add a year to the calendar override file)"
+        return f"{self._first.isoformat()}..{self._last.isoformat()} (add a year: `tgw calendar`, docs/calendar.md)"
 
 
 def _as_list(value: Any, key: str, source: str) -> list[Any]:

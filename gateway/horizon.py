@@ -79,7 +79,7 @@ class CalendarHorizon:
         if left <= self.warn_days:
             self._warned_on = today
             fields = {"last_day": self.last_day.isoformat(), "days_left": left, "today": today.isoformat(),
-                      "how": "add the next year to the calendar override file (docs/calendar.md)"}
+                      "how": "load the next year: tgw calendar load FILE, or the override file (docs/calendar.md)"}
             if left < 0:
                 log.error("calendar.out_of_range", **fields)
             else:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 import signal
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,22 @@ def _at(day: dt.date, hour: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
 
 
+@pytest.fixture
+def fresh_loggers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An earlier in-process `tgw sim` / `tgw up` may have left logging filtered to CRITICAL, or
+    these modules' loggers cached; structlog's defaults and fresh loggers see `capture_logs`."""
+    import gateway.calendar_reload
+    import gateway.horizon
+
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    for module in (gateway.horizon, gateway.calendar_reload):
+        monkeypatch.setattr(module, "log", structlog.get_logger("tgw.calendar"))
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("fresh_loggers")
 async def test_gateway_runs_on_provisional_says_so_and_takes_the_official_without_restart(tmp_path: Path) -> None:
     calendar_dir = tmp_path / "calendar.d"
     install_block(provisional_block(2027), calendar_dir)
