@@ -254,3 +254,20 @@ def test_a_block_under_another_years_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.yaml").write_text("not a block", encoding="utf-8")  # not YYYY.yaml: ignored
     with pytest.raises(InputError, match="does not match the file name"):
         read_blocks(tmp_path)
+
+
+@given(st.integers(min_value=2025, max_value=YEAR_MAX), st.data())
+def test_an_official_block_passes_iff_every_statutory_weekday_is_listed(year: int, data: st.DataObject) -> None:
+    days = [D(year, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    statutory = set(provisional_block(year).holidays)
+    bridges = data.draw(st.sets(st.sampled_from([d for d in days if d.weekday() < 5 and d not in statutory]),
+                                max_size=10))
+    make_up = data.draw(st.sets(st.sampled_from([d for d in days if d.weekday() >= 5]), max_size=8))
+    dropped = data.draw(st.sets(st.sampled_from(sorted(statutory)), max_size=2))
+    block = YearBlock(year, False, tuple(sorted((statutory - dropped) | bridges)), tuple(sorted(make_up)),
+                      f"国务院办公厅关于{year}年部分节假日安排的通知", D(year - 1, 11, 1))
+    if not dropped:
+        check_block(block)
+        return
+    with pytest.raises(InputError, match=f"statutory holiday {min(dropped).isoformat()}"):
+        check_block(block)
