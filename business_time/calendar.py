@@ -14,6 +14,14 @@ of it is in the file. Asking about a day of an unknown year raises
 Known years must form one range without gaps, so that "the next business day" can never jump
 over a year nobody described.
 
+Year blocks (business_time/year_block.py, from the operator's calendar directory) add whole
+years: an official block is the State Council notice's dates; a provisional block (computed from
+the statutory holidays alone) makes its year known but *provisional*: `provisional_years` lists
+them, and `provisional_between(a, b)` tells a caller whether an answer spanning a..b rests on one,
+so it can stamp what it computed. A provisional block for a year known officially (the library,
+the override file's `years`, an official block) is superseded: ignored, and listed in
+`superseded`.
+
 All answers are precomputed at construction into a sorted list of business days (about 250 a
 year), so every question is a set lookup or a bisection.
 """
@@ -29,6 +37,7 @@ from typing import Any
 import chinese_calendar
 import yaml
 
+from business_time.year_block import YearBlock
 from messages.errors import InputError
 
 __all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
@@ -64,13 +73,19 @@ def _is_workday_by_rules(day: dt.date, library_years: range) -> bool:
 class BusinessCalendar:
     """Answers "is this a business day" and moves by business days, inside its known range only."""
 
-    __slots__ = ("_business_days", "_business_set", "_first", "_last", "_overrides")
+    __slots__ = ("_business_days", "_business_set", "_first", "_last", "_overrides", "_provisional", "superseded")
 
     def __init__(self, overrides: Mapping[dt.date, bool] | None = None, *,
-                 known_years: Iterable[int] = ()) -> None:
+                 known_years: Iterable[int] = (), provisional_years: Iterable[int] = ()) -> None:
         """`overrides`: day -> True (working day) / False (holiday), applied over the library.
-        `known_years`: extra years declared known (only weekends and overrides apply in them)."""
+        `known_years`: extra years declared known (only weekends and overrides apply in them).
+        `provisional_years`: those of `known_years` whose dates are provisional, not official."""
         library = _library_years()
+        self._provisional = frozenset(provisional_years)
+        self.superseded: tuple[YearBlock, ...] = ()
+        if not self._provisional <= set(known_years) - set(library):
+            raise InputError("config-invalid", f"provisional years {sorted(self._provisional)} must be declared "
+                             "years the library does not know")
         declared = sorted(set(known_years) - set(library))
         if len(declared) > DECLARED_YEARS_MAX:
             raise InputError("config-invalid", f"{len(declared)} declared years; at most {DECLARED_YEARS_MAX}")
@@ -99,8 +114,8 @@ class BusinessCalendar:
         assert self._business_days == sorted(self._business_set)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> BusinessCalendar:
-        """Load an override file (see the module docstring for its shape)."""
+    def from_file(cls, path: str | Path, *, blocks: Iterable[YearBlock] = ()) -> BusinessCalendar:
+        """Load an override file (see the module docstring for its shape), plus year `blocks`."""
         path = Path(path)
         try:
             raw = path.read_bytes()
@@ -112,10 +127,11 @@ class BusinessCalendar:
             data = yaml.safe_load(raw) or {}
         except yaml.YAMLError as exc:
             raise InputError("config-invalid", f"{path} is not valid YAML: {exc}") from exc
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(data, source=str(path), blocks=blocks)
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "calendar overrides") -> BusinessCalendar:
+    def from_dict(cls, data: Any, *, source: str = "calendar overrides",
+                  blocks: Iterable[YearBlock] = ()) -> BusinessCalendar:
         if not isinstance(data, dict):
             raise InputError("config-invalid", f"{source}: expected a mapping with workdays/holidays/years")
         unknown = set(data) - {"workdays", "holidays", "years"}
@@ -131,12 +147,36 @@ class BusinessCalendar:
         years = _as_list(data.get("years"), "years", source)
         if not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
             raise InputError("config-invalid", f"{source}: years must be integers, got {years!r}")
-        return cls(overrides, known_years=years)
+        return cls._with_blocks(overrides, years, list(blocks))
 
     @classmethod
-    def default(cls) -> BusinessCalendar:
-        """The calendar with the override file shipped next to this module."""
-        return cls.from_file(DEFAULT_OVERRIDES_PATH)
+    def _with_blocks(cls, overrides: dict[dt.date, bool], years: list[int],
+                     blocks: list[YearBlock]) -> BusinessCalendar:
+        official = set(_library_years()) | set(years)
+        seen: set[int] = set()
+        for block in blocks:
+            if block.year in seen:
+                raise InputError("calendar-block-invalid", f"two blocks for {block.year}")
+            seen.add(block.year)
+        official |= {b.year for b in blocks if not b.provisional}
+        superseded = tuple(b for b in blocks if b.provisional and b.year in official)
+        used = [b for b in blocks if b not in superseded]
+        merged = dict(overrides)
+        for block in used:
+            for day, working in block.overrides.items():
+                if merged.get(day, working) != working:
+                    raise InputError("calendar-block-invalid", f"the {block.year} block says {day.isoformat()} is a "
+                                     f"{'working day' if working else 'holiday'}; the override file says otherwise")
+                merged[day] = working
+        calendar = cls(merged, known_years=[*years, *(b.year for b in used)],
+                       provisional_years=[b.year for b in used if b.provisional])
+        calendar.superseded = superseded
+        return calendar
+
+    @classmethod
+    def default(cls, *, blocks: Iterable[YearBlock] = ()) -> BusinessCalendar:
+        """The calendar with the override file shipped next to this module, plus year `blocks`."""
+        return cls.from_file(DEFAULT_OVERRIDES_PATH, blocks=blocks)
 
     # --- questions -------------------------------------------------------------------------
 
@@ -144,6 +184,17 @@ class BusinessCalendar:
     def known_range(self) -> tuple[dt.date, dt.date]:
         """First and last day (inclusive) the calendar knows."""
         return self._first, self._last
+
+    @property
+    def provisional_years(self) -> tuple[int, ...]:
+        """Known years whose dates are provisional (computed, not from the State Council's notice)."""
+        return tuple(sorted(self._provisional))
+
+    def provisional_between(self, a: dt.date, b: dt.date) -> bool:
+        """True when a provisional year lies between the years of `a` and `b` (either order): an
+        answer computed from `a` that came out as `b` rests on provisional dates."""
+        low, high = sorted((a.year, b.year))
+        return any(low <= year <= high for year in self._provisional)
 
     def is_business_day(self, day: dt.date) -> bool:
         self._check_known(day)
@@ -195,7 +246,7 @@ class BusinessCalendar:
         return self._business_days[index]
 
     def _range_text(self) -> str:
-        return f"{self._first.isoformat()}..{self._last.isoformat()} (add a year to the calendar override file)"
+        return f"{self._first.isoformat()}..{self._last.isoformat()} (add a year: `tgw calendar`, docs/calendar.md)"
 
 
 def _as_list(value: Any, key: str, source: str) -> list[Any]:

@@ -11,6 +11,11 @@ Two parts:
   Code that waits (retries, deadlines) calls `clock.sleep` / `clock.sleep_until`, never
   `asyncio.sleep`, so its timers follow whichever clock it was given.
 
+A deadline computed across a *provisional* year of the calendar (one the operator loaded from
+the statutory holidays before the State Council's notice, docs/calendar.md) may move when the
+notice comes: `provisional(start, deadline, calendar)` says so, and `cutoffs_view` stamps each
+cutoff it lists with it.
+
 Every time of day (16:00 clearing cutoff, 16:30 urgent, 10:00 next-morning payment, 11:00
 receipts...) comes from `ClockConfig`, never from a constant in code.
 """
@@ -36,6 +41,7 @@ __all__ = [
     "clearing_cutoff",
     "clearing_day_for",
     "credit_notice_deadline",
+    "cutoffs_view",
     "daily_report_deadline",
     "deadline_after_business_days",
     "is_before_clearing_cutoff",
@@ -43,6 +49,7 @@ __all__ = [
     "monthly_statement_deadline",
     "next_cutoffs",
     "payment_deadline",
+    "provisional",
     "quota_arrival_notice_deadline",
     "receipts_deadline",
     "refund_notice_deadline",
@@ -274,3 +281,23 @@ def next_cutoffs(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig
     return events
 
 
+
+
+def provisional(start: dt.datetime | dt.date, deadline: dt.datetime | dt.date, calendar: BusinessCalendar) -> bool:
+    """True when the deadline computed from `start` rests on a provisional year of `calendar`
+    (stamp it: it may move once the State Council's notice is loaded)."""
+    def day(x: dt.datetime | dt.date) -> dt.date:
+        return to_local(x).date() if isinstance(x, dt.datetime) else x
+
+    return calendar.provisional_between(day(start), day(deadline))
+
+
+def cutoffs_view(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig) -> dict[str, Any]:
+    """What `GET /v1/clock` and `tgw clock` show of the calendar at `t`: whether it is a business
+    day, the next cutoffs, each stamped `provisional`, and `provisional` over all of it."""
+    t = to_local(t)
+    business_day = calendar.is_business_day(t.date())
+    cutoffs = [{"name": name, "at": when.isoformat(), "provisional": provisional(t, when, calendar)}
+               for name, when in next_cutoffs(t, calendar, config)]
+    stamped = calendar.provisional_between(t.date(), t.date()) or any(c["provisional"] for c in cutoffs)
+    return {"business_day": business_day, "next_cutoffs": cutoffs, "provisional": stamped}

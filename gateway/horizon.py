@@ -6,6 +6,11 @@ State Council publishes its holidays (see docs/calendar.md); this watch makes su
 about it in time. `tgw up` logs the last day at start; from `warn_days` before it, the log carries
 a warning once a day (at start and at each local midnight, never per request) and the gauge
 `tgw_calendar_days_left` counts down.
+
+A provisional year (loaded by the operator from the statutory holidays, docs/calendar.md) extends
+the range, but the gateway says it runs on one: `/healthz` lists `provisional_years`, the gauge
+`tgw_calendar_provisional` is 1, and the log carries `calendar.provisional` (warning) once a day
+until the official block replaces it.
 """
 
 from __future__ import annotations
@@ -53,16 +58,28 @@ class CalendarHorizon:
     def view(self, today: dt.date) -> dict[str, Any]:
         """What `/healthz` shows."""
         left = self.days_left(today)
-        return {"last_day": self.last_day.isoformat(), "days_left": left, "warning": left <= self.warn_days}
+        provisional = list(self.calendar.provisional_years)
+        return {"last_day": self.last_day.isoformat(), "days_left": left,
+                "warning": left <= self.warn_days or bool(provisional), "provisional_years": provisional}
 
     def check(self, today: dt.date) -> int:
-        """Set the gauge; log the warning if within `warn_days` and not yet logged for `today`."""
+        """Set the gauges; log the warnings (horizon within `warn_days`, a provisional year loaded)
+        if not yet logged for `today`."""
         left = self.days_left(today)
+        provisional = self.calendar.provisional_years
         metrics.CALENDAR_DAYS_LEFT.set(left)
-        if left <= self.warn_days and self._warned_on != today:
+        metrics.CALENDAR_PROVISIONAL.set(1 if provisional else 0)
+        if self._warned_on == today:
+            return left
+        if provisional:
+            self._warned_on = today
+            log.warning("calendar.provisional", provisional_years=list(provisional), today=today.isoformat(),
+                        last_day=self.last_day.isoformat(),
+                        how="load the State Council's notice for the year: tgw calendar load FILE (docs/calendar.md)")
+        if left <= self.warn_days:
             self._warned_on = today
             fields = {"last_day": self.last_day.isoformat(), "days_left": left, "today": today.isoformat(),
-                      "how": "add the next year to the calendar override file (docs/calendar.md)"}
+                      "how": "load the next year: tgw calendar load FILE, or the override file (docs/calendar.md)"}
             if left < 0:
                 log.error("calendar.out_of_range", **fields)
             else:
@@ -74,6 +91,7 @@ async def watch_calendar(clock: Any, horizon: CalendarHorizon) -> None:
     """Check the horizon now and at each local midnight of `clock` (live or simulated)."""
     while True:
         now = clock.now()
+        horizon.calendar = clock.calendar  # follow a reload (gateway/calendar_reload.py)
         horizon.check(now.date())
         midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), tzinfo=now.tzinfo)
         await clock.sleep_until(midnight)

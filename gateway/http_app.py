@@ -351,15 +351,14 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
 
 
 def clock_view(clock: Any) -> dict[str, Any]:
-    from business_time.clock import next_cutoffs
+    from business_time.clock import cutoffs_view
 
     now = clock.now()
     view: dict[str, Any] = {"now": now.isoformat(), "simulated": bool(getattr(clock, "is_simulated", False))}
     calendar, config = getattr(clock, "calendar", None), getattr(clock, "config", None)
     if calendar is not None and config is not None:
         try:
-            view["business_day"] = calendar.is_business_day(now.date())
-            view["next_cutoffs"] = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(now, calendar, config)]
+            view.update(cutoffs_view(now, calendar, config))  # each cutoff stamped `provisional`
         except Exception as exc:  # noqa: BLE001 - outside the calendar's range: say so, don't guess
             view["calendar_error"] = str(exc)
     return view

@@ -71,3 +71,6 @@ HTTP_ACCEPT_ERRORS = Counter("tgw_http_accept_errors_total",
 CALENDAR_DAYS_LEFT = Gauge("tgw_calendar_days_left",
                            "Days from today to the last day the business calendar knows (negative: past it)",
                            registry=REGISTRY)
+CALENDAR_PROVISIONAL = Gauge("tgw_calendar_provisional",
+                             "1 while the business calendar runs on a provisional year (computed from the statutory "
+                             "holidays, not the State Council's notice), else 0", registry=REGISTRY)

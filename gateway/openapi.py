@@ -143,10 +143,16 @@ def openapi_document() -> dict[str, Any]:
                                  "responses": {"200": _json({"type": "object", "properties": {
                                      "status": {"type": "string"}, "outbox": {"type": "object"},
                                      "calendar": {"type": "object", "description": "the last day the business "
-                                                  "calendar knows; warning from calendar_warn_days before it",
+                                                  "calendar knows; warning from calendar_warn_days before it, "
+                                                  "and while it runs on a provisional year",
                                                   "properties": {"last_day": {"type": "string", "format": "date"},
                                                                  "days_left": {"type": "integer"},
-                                                                 "warning": {"type": "boolean"}}}}}, "ok"),
+                                                                 "warning": {"type": "boolean"},
+                                                                 "provisional_years": {
+                                                                     "type": "array", "items": {"type": "integer"},
+                                                                     "description": "years computed from the "
+                                                                     "statutory holidays, not the State Council's "
+                                                                     "notice (docs/calendar.md)"}}}}}, "ok"),
                                                "503": _json({"type": "object"}, "draining or storage down")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
                                  "responses": {"200": {"description": "text exposition format"}}}},
@@ -163,7 +169,13 @@ def openapi_document() -> dict[str, Any]:
                         "Clock": {"type": "object", "properties": {
                             "now": {"type": "string"}, "simulated": {"type": "boolean"},
                             "business_day": {"type": "boolean"},
-                            "next_cutoffs": {"type": "array", "items": {"type": "object"}},
+                            "next_cutoffs": {"type": "array", "items": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                                "provisional": {"type": "boolean", "description": "rests on a provisional "
+                                                "calendar year: may move when the official one is loaded"}}}},
+                            "provisional": {"type": "boolean",
+                                            "description": "the business day or a cutoff rests on a provisional "
+                                                           "calendar year"},
                             "waiting": {"type": "object", "additionalProperties": {"type": "string"},
                                         "description": "participant id → the `after` of its parked long-poll"}}}},
         },

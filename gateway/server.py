@@ -20,8 +20,8 @@ import structlog
 import yaml
 from aiohttp import web
 
-from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
+from gateway.calendar_reload import CalendarReloader, build_calendar, watch_calendar_dir
 from gateway.clock import BusinessClock
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
 from gateway.http_app import make_app
@@ -54,6 +54,7 @@ class ServerConfig:
     clock_start: str | None = None  # ISO time the simulated clock starts at
     clock_config: dict[str, Any] = field(default_factory=dict)
     calendar_overrides: str | None = None
+    calendar_dir: str | None = None  # the operator's year blocks (docs/calendar.md), reloaded without a restart
     ack_key: str | None = None
     ack_cert: str | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
@@ -102,7 +103,7 @@ class ServerConfig:
             http_port=http.get("port", 8470), mqtt_url=mqtt.get("url"),
             mqtt_shared_group=mqtt.get("shared_group", "tgw"), clock_mode=clock.get("mode", "live"),
             clock_start=clock.get("start"), clock_config=clock.get("config") or {},
-            calendar_overrides=rel(clock.get("calendar_overrides")),
+            calendar_overrides=rel(clock.get("calendar_overrides")), calendar_dir=rel(clock.get("calendar_dir")),
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
             admission_workers=raw.get("workers"),
             tls_cert=rel(tls.get("cert")), tls_key=rel(tls.get("key")), tls_client_ca=rel(tls.get("client_ca")),
@@ -145,8 +146,7 @@ def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
 
 
 def build_clock(cfg: ServerConfig) -> BusinessClock:
-    calendar = (BusinessCalendar.from_file(cfg.calendar_overrides) if cfg.calendar_overrides
-                else BusinessCalendar.default())
+    calendar = build_calendar(cfg.calendar_overrides, cfg.calendar_dir)
     clock_config = ClockConfig.from_dict(cfg.clock_config)
     if cfg.clock_mode == "simulated":
         start = dt.datetime.fromisoformat(cfg.clock_start) if cfg.clock_start else dt.datetime.now(TZ)
@@ -201,6 +201,7 @@ class RunningServer:
     mqtt: MqttAdapter | None
     http_url: str | None
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    calendar_reloader: CalendarReloader | None = None  # SIGHUP re-reads the calendar directory
 
     async def stop(self) -> None:
         """Drain: stop taking work, let in-flight submissions commit and answer, then close."""
@@ -285,11 +286,16 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
              mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
              clock=cfg.clock_mode, db=cfg.db.split("@")[-1],
              calendar_last_day=horizon.last_day.isoformat() if horizon else None,
+             calendar_provisional_years=list(horizon.calendar.provisional_years) if horizon else None,
              calendar_days_left=horizon.days_left(gateway.clock.today()) if horizon and gateway.clock else None,
              **_limits_fields(cfg, site))
     server = RunningServer(gateway, runner, mqtt, http_url)
     if horizon is not None and gateway.clock is not None:
         server.background.append(asyncio.create_task(watch_calendar(gateway.clock, horizon), name="calendar-horizon"))
+    if cfg.calendar_dir and gateway.clock is not None:
+        server.calendar_reloader = CalendarReloader(gateway.clock, cfg.calendar_overrides, cfg.calendar_dir)
+        server.background.append(asyncio.create_task(watch_calendar_dir(server.calendar_reloader),
+                                                     name="calendar-reload"))
     if mqtt is not None and gateway.clock is not None:
         server.background.append(asyncio.create_task(clock_publisher(gateway.clock, mqtt), name="clock-publisher"))
     return server
@@ -323,11 +329,18 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
         log.info("server.stopped", before="started")
         return
     server = starting.result()
+    if server.calendar_reloader is not None:
+        reloader = server.calendar_reloader
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: reloader.reload(force=True))
     if ready_file:
         await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
     try:
         await stop.wait()
     finally:
+        if server.calendar_reloader is not None:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGHUP)
         log.info("server.draining")
         await server.stop()
         log.info("server.stopped")

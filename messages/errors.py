@@ -114,6 +114,9 @@ CODES: dict[str, str] = {
     "quota-notice-invalid": "an authorized quota notice (7101) is not for this bank, or its lines repeat a "
                             "(unit, subject, project)",
     "calendar-out-of-range": "the business calendar does not know that date",
+    "calendar-block-invalid": "a year block of the business calendar (tgw calendar load) fails a check: a date "
+                              "outside its year, a holiday on a weekend, a make-up day on a weekday, a statutory "
+                              "holiday missing, no notice title or date, a provisional block over an official one",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
     "scenario-invalid": "a scenario file breaks docs/scenario.schema.json or names something it does not define",
     # ledger

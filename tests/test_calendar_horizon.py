@@ -52,7 +52,8 @@ def test_warning_from_warn_days_before_the_last_day(days_before: int, warned: bo
         assert horizon.check(today) == days_before
     assert len(_warnings(logs)) == int(warned)
     assert metrics.CALENDAR_DAYS_LEFT._value.get() == days_before
-    assert horizon.view(today) == {"last_day": "2026-12-31", "days_left": days_before, "warning": warned}
+    assert horizon.view(today) == {"last_day": "2026-12-31", "days_left": days_before, "warning": warned,
+                                   "provisional_years": []}
 
 
 async def test_watch_warns_once_a_day_driven_by_the_clock() -> None:
@@ -90,7 +91,8 @@ async def test_healthz_shows_the_last_known_day(tmp_path: Path) -> None:
     await client.start_server()
     try:
         body = await (await client.get("/healthz")).json()
-        assert body["calendar"] == {"last_day": "2026-12-31", "days_left": 45, "warning": True}
+        assert body["calendar"] == {"last_day": "2026-12-31", "days_left": 45, "warning": True,
+                                    "provisional_years": []}
         await clock.advance_to(_at(LAST + dt.timedelta(days=2)))
         body = await (await client.get("/healthz")).json()
         assert body["status"] == "ok" and body["calendar"]["days_left"] == -2

@@ -135,7 +135,7 @@ def test_tgw_clock_cli(capsys: pytest.CaptureFixture[str]) -> None:
     view = json.loads(capsys.readouterr().out)
     assert view["business_day"] is True
     first = view["next_cutoffs"][0]
-    assert first == {"name": "urgent-cutoff", "at": "2026-02-14T16:30:00+08:00"}
+    assert first == {"name": "urgent-cutoff", "at": "2026-02-14T16:30:00+08:00", "provisional": False}
 
     assert tgw_main(["clock", "--at", "2027-03-01T10:00:00+08:00"]) == 2
     err = capsys.readouterr().err

@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "scenario",
     "sim",
     "clock",
+    "calendar",
     "dlq",
     "bench",
     "mqtt_acl",

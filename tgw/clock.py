@@ -22,23 +22,25 @@ def register(sub: Any) -> None:
     p.add_argument("--at", help="ISO datetime to evaluate instead of now (local mode)")
     p.add_argument("--advance-to", help="ISO datetime: advance a running simulated clock (with --url)")
     p.add_argument("--calendar-overrides", help="override file for the calendar (local mode)")
+    p.add_argument("--calendar-dir", help="directory of year blocks (`tgw calendar load`) to add (local mode)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=run)
 
 
 def _local_view(args: argparse.Namespace) -> dict[str, Any]:
     from business_time.calendar import BusinessCalendar
-    from business_time.clock import TZ, ClockConfig, next_cutoffs
+    from business_time.calendar_dir import read_blocks
+    from business_time.clock import TZ, ClockConfig, cutoffs_view
 
-    calendar = (BusinessCalendar.from_file(args.calendar_overrides) if args.calendar_overrides
-                else BusinessCalendar.default())
+    blocks = read_blocks(args.calendar_dir) if args.calendar_dir else []
+    calendar = (BusinessCalendar.from_file(args.calendar_overrides, blocks=blocks) if args.calendar_overrides
+                else BusinessCalendar.default(blocks=blocks))
     now = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(TZ)
     if now.tzinfo is None:
         now = now.replace(tzinfo=TZ)
     now = now.astimezone(TZ)
     view: dict[str, Any] = {"now": now.isoformat(), "simulated": False}
-    view["business_day"] = calendar.is_business_day(now.date())
-    view["next_cutoffs"] = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(now, calendar, ClockConfig())]
+    view.update(cutoffs_view(now, calendar, ClockConfig()))
     return view
 
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from messages.errors import InputError
 
     # a flag of the other mode would be ignored silently: a usage error instead
-    wrong = ([f for f, v in (("--at", args.at), ("--calendar-overrides", args.calendar_overrides)) if v]
+    wrong = ([f for f, v in (("--at", args.at), ("--calendar-overrides", args.calendar_overrides),
+                                  ("--calendar-dir", args.calendar_dir)) if v]
              if args.url else [f for f, v in (("--advance-to", args.advance_to), ("--token", args.token)) if v])
     if wrong:
         print(f"tgw clock: error: {', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
@@ -83,13 +86,16 @@ def run(args: argparse.Namespace) -> int:
     mode = "simulated" if view.get("simulated") else "live"
     day = "business day" if view.get("business_day") else "not a business day"
     print(f"business time {view['now']} ({mode}; {day})")
+    if view.get("provisional"):
+        print("PROVISIONAL: these rest on a calendar year computed from the statutory holidays, not on the "
+              "State Council's notice (docs/calendar.md)")
     if "calendar_error" in view:
         print(f"calendar: {view['calendar_error']}")
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("next cutoff / deadline", "at")
+    table = Table("next cutoff / deadline", "at", "provisional")
     for c in view.get("next_cutoffs", []):
-        table.add_row(c["name"], c["at"])
+        table.add_row(c["name"], c["at"], "yes" if c.get("provisional") else "")
     Console().print(table)
     return 0

@@ -67,6 +67,9 @@ def register(sub: Any) -> None:
     p.add_argument("--calendar-warn-days", type=int, metavar="DAYS",
                    help="warn (log once a day, gauge tgw_calendar_days_left) from DAYS days before the last day "
                         "the business calendar knows (default 30)")
+    p.add_argument("--calendar-dir", metavar="DIR",
+                   help="directory of business-calendar year blocks (`tgw calendar load FILE --calendar-dir DIR`); "
+                        "re-read on SIGHUP and within a minute of a change, without a restart (docs/calendar.md)")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
@@ -80,7 +83,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                            "admission_workers": args.workers, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
                            "tls_client_ca": args.tls_client_ca,
                            "tls_require_client_cert": args.tls_require_client_cert,
-                           "calendar_warn_days": args.calendar_warn_days}
+                           "calendar_warn_days": args.calendar_warn_days, "calendar_dir": args.calendar_dir}
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:
