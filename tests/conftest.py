@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _structlog_restored() -> Iterator[None]:
+    """An in-process `tgw sim` or `tgw up` configures structlog for the whole process (`tgw sim`
+    filters to CRITICAL): each test starts from the configuration the one before it found, so a
+    later test's `capture_logs` sees its lines whatever ran first."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 def _pg_required() -> bool:
     # In CI the PostgreSQL backend is part of the contract: a missing server is a failure, not a skip.
     return os.environ.get("CI") == "true" or os.environ.get("TGW_REQUIRE_SERVICES") == "1"
