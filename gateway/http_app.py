@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from business_time.calendar import BusinessCalendar
 from gateway import metrics
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon
-from gateway.http_json import JsonBodyError, read_json
+from gateway.http_json import JSON_BODY_BYTES_MAX, JsonBodyError, read_json
 from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
 from gateway.log_tally import LogTally
 from gateway.outbox import INBOX_PAGE_MAX
@@ -66,6 +66,7 @@ CALENDAR_WARN_DAYS_KEY = web.AppKey("calendar_warn_days", int)
 # TGW_OPS_TOKEN); absent: both stay open as before (docs/operations.md says when that is fine).
 OPS_TOKEN_KEY = web.AppKey("ops_token", str)
 TALLIES_KEY = web.AppKey("tallies", dict)
+JSON_BYTES_MAX_KEY = web.AppKey("json_bytes_max", int)  # JSON_BODY_BYTES_MAX, or the app's body cap if lower
 
 INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
 # The inbox query's bounds, the ones /openapi.json states; a value outside is a coded 400, never
@@ -325,7 +326,7 @@ async def get_inbox(request: web.Request, participant: Participant) -> web.Strea
 @_auth
 async def post_inbox_ack(request: web.Request, participant: Participant) -> web.StreamResponse:
     try:
-        body = await read_json(request)
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         ids = body["ids"]
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > ACK_IDS_MAX:
             raise ValueError
@@ -421,6 +422,7 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app[BODY_BUDGET_KEY] = budget
     app[CALENDAR_WARN_DAYS_KEY] = calendar_warn_days
     app[TALLIES_KEY] = {}
+    app[JSON_BYTES_MAX_KEY] = min(JSON_BODY_BYTES_MAX, limit)
     if ops_token:
         app[OPS_TOKEN_KEY] = ops_token
     if ack_signer is not None:
@@ -514,7 +516,7 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
     if clock is None or not getattr(clock, "is_simulated", False):
         return _error(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
     try:
-        body = await read_json(request)
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         if not isinstance(body, dict) or set(body) - {"advance_to", "advance_by_s"}:
             raise ValueError('the body is {"advance_to": ISO datetime} or {"advance_by_s": seconds}, nothing else')
         if "advance_to" in body:
