@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -155,33 +158,48 @@ def test_json_depth_max_admits_the_bodies_the_gateway_takes() -> None:
 # ---------------------------------------------------------------------- the connection cap
 
 
-async def _one_refused_client(port: int) -> tuple[int, dict[str, Any]] | str:
-    """A plain client (a reset is an error here): a whole request with a body, then the answer."""
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /v1/inbox/ack HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 20000\r\n\r\n" + b" " * 20000)
-        with suppress(ConnectionError):
-            await writer.drain()
-        async with asyncio.timeout(BOUND_S):
-            raw = await reader.read()
-        writer.close()
-    except ConnectionResetError as exc:
-        return f"reset: {exc}"
-    status, _, body = response_parts(raw)
+def _refused_client(port: int, request: bytes, sent: threading.Semaphore) -> tuple[int, dict[str, Any]] | str:
+    """A plain blocking client: the whole request, then the answer; a reset at any point is a failure."""
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND_S) as sock:
+        try:
+            sock.sendall(request)
+        except OSError as exc:
+            return f"send failed: {exc!r}"
+        finally:
+            sent.release()
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            return f"reset after {len(data)} bytes"
+    status, _, body = response_parts(data)
     return status, json.loads(body)
 
 
-async def test_every_client_over_the_connection_cap_reads_the_coded_503(world: DevWorld, tmp_path: Path) -> None:
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/inbox/ack HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + b" " * 20000,
+], ids=["get", "post-with-body"])
+async def test_every_client_over_the_connection_cap_reads_the_coded_503(world: DevWorld, tmp_path: Path,
+                                                                        request_bytes: bytes) -> None:
+    """Clients whose request is already in when the gateway accepts them (a busy loop, a backlog):
+    closing such a socket with the request unread sent a TCP reset, and the 503 was lost."""
+    n = 20
     limits = HttpLimits(connections_max=2, idle_timeout_s=30)
     async with served(world, tmp_path, http_limits=limits) as server:
         held = [await open_raw(port_of(server)) for _ in range(2)]
         await _until(lambda: metrics.HTTP_CONNECTIONS._value.get() >= 2)
-        answers = await asyncio.gather(*(_one_refused_client(port_of(server)) for _ in range(40)))
+        sent = threading.Semaphore(0)
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(_refused_client, port_of(server), request_bytes, sent) for _ in range(n)]
+            for _ in range(n):  # the loop is held here: it accepts nothing until every request is in
+                assert sent.acquire(timeout=BOUND_S)
+            answers = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
         for _, w in held:
             w.close()
-    resets = [a for a in answers if isinstance(a, str)]
-    assert not resets, f"{len(resets)} of {len(answers)} clients got a reset instead of the 503"
+    failed = [a for a in answers if isinstance(a, str)]
+    assert not failed, f"{len(failed)} of {n} clients did not read the 503: {failed[:3]}"
     assert all(a[0] == 503 and a[1]["code"] == "unavailable" for a in answers if not isinstance(a, str))
 
 
