@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hmac
 import json
 import math
 import sqlite3
@@ -29,7 +30,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from business_time.calendar import BusinessCalendar
 from gateway import metrics
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon
+from gateway.http_json import JSON_BODY_BYTES_MAX, JsonBodyError, read_json
 from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
+from gateway.log_tally import LogTally
 from gateway.outbox import INBOX_PAGE_MAX
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
@@ -37,7 +40,7 @@ from messages.errors import CODES, StateError
 from messages.keys import serial_sn
 from messages.signing import KeySigner
 
-__all__ = ["GATEWAY_KEY", "make_app"]
+__all__ = ["GATEWAY_KEY", "OPS_TOKEN_KEY", "make_app"]
 
 log = structlog.get_logger("tgw.http")
 
@@ -46,10 +49,24 @@ log = structlog.get_logger("tgw.http")
 _DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+# A request refused because the database failed under it: retry after this long (a restart or a
+# fail-over of PostgreSQL takes seconds; the client SDK backs off on its own beyond this).
+DATABASE_RETRY_AFTER_S = 5
+# What a client is told when the database fails: nothing of the database's address, user or name,
+# nothing of the driver's internals (those go to the log, summarised per interval).
+DATABASE_UNAVAILABLE = "database unavailable; retry later"
+# StateError texts that are the database failing (storage.db, gateway.journal): told as above.
+_DB_STATE_PREFIXES = ("database unavailable", "journal commit failed", "sqlite commit failed",
+                      "cannot connect to PostgreSQL")
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 ACK_SIGNER_KEY = web.AppKey("ack_signer", KeySigner)
 CALENDAR_WARN_DAYS_KEY = web.AppKey("calendar_warn_days", int)
+# The operator's token for /metrics and the detailed /healthz (`tgw up --ops-token-file`, or
+# TGW_OPS_TOKEN); absent: both stay open as before (docs/operations.md says when that is fine).
+OPS_TOKEN_KEY = web.AppKey("ops_token", str)
+TALLIES_KEY = web.AppKey("tallies", dict)
+JSON_BYTES_MAX_KEY = web.AppKey("json_bytes_max", int)  # JSON_BODY_BYTES_MAX, or the app's body cap if lower
 
 INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
 # The inbox query's bounds, the ones /openapi.json states; a value outside is a coded 400, never
@@ -92,8 +109,38 @@ def inbox_query(cursor_text: str, limit_text: str, wait_text: str) -> tuple[int,
     return cursor, limit, wait
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
+def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"code": code, "message": message, **extra}, status=status)
+
+
+def _tally(request: web.Request, event: str) -> LogTally:
+    tallies: dict[str, LogTally] = request.app[TALLIES_KEY]
+    tally = tallies.get(event)
+    if tally is None:  # a handful of event names, fixed in this module
+        tally = tallies[event] = LogTally(event, logger=log)
+    return tally
+
+
+def is_database_failure(exc: BaseException) -> bool:
+    """The database failed (down, cut, a commit refused), whichever layer wrapped the error."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cause chain is a few links; a cycle must not loop forever
+        if seen is None:
+            return False
+        if isinstance(seen, _DB_ERRORS) or (isinstance(seen, StateError)
+                                            and str(seen).startswith(_DB_STATE_PREFIXES)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def database_unavailable(request: web.Request, exc: BaseException, route: str) -> web.Response:
+    """503 "database unavailable" with Retry-After; counted, and logged once per interval."""
+    metrics.HTTP_DATABASE_UNAVAILABLE.inc()
+    _tally(request, "http.database_unavailable").note(route=route, error=f"{type(exc).__name__}: {exc}")
+    resp = _error(503, "unavailable", DATABASE_UNAVAILABLE)
+    resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return resp
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -114,11 +161,12 @@ async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.Str
                 resp.headers["Allow"] = exc.headers["Allow"]
             return resp
         raise
-    except StateError as exc:
-        resp = _error(503, "unavailable", str(exc))
-    except _DB_ERRORS as exc:
-        log.error("http.database_error", route=route, error=repr(exc))
-        resp = _error(503, "unavailable", f"database unavailable: {type(exc).__name__}")
+    except (StateError, *_DB_ERRORS) as exc:
+        if is_database_failure(exc):
+            resp = database_unavailable(request, exc, route)
+        else:  # draining, no admission worker, broker down: our own words, safe to tell
+            resp = _error(503, "unavailable", str(exc))
+            resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     metrics.HTTP_REQUESTS_BY(route, str(resp.status)).inc()
     return resp
 
@@ -140,6 +188,13 @@ def _peer_certificate(request: web.Request) -> x509.Certificate | None:
     return x509.load_der_x509_certificate(der)
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 11.1)."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def _participant(request: web.Request) -> Participant | str:
     """The authenticated participant, or why the request is not authenticated."""
     gateway = request.app[GATEWAY_KEY]
@@ -158,9 +213,10 @@ def _participant(request: web.Request) -> Participant | str:
     auth = request.headers.get("Authorization")
     if auth is None:
         return by_cert if by_cert is not None else "missing or unknown bearer token"
-    if not auth.startswith("Bearer "):
+    token = bearer_token(auth)
+    if token is None:
         return "the Authorization header is not a bearer token"
-    by_token = registry.by_token(auth[7:].strip())
+    by_token = registry.by_token(token)
     if by_token is None:
         return "missing or unknown bearer token"
     if by_cert is not None and by_token.id != by_cert.id:
@@ -168,12 +224,23 @@ def _participant(request: web.Request) -> Participant | str:
     return by_token
 
 
+def unauthenticated(request: web.Request, reason: str) -> web.Response:
+    """401, counted by kind (tgw_http_auth_failures_total) and logged once per interval with the
+    latest peer and reason (which never holds the token)."""
+    kind = ("no-credentials" if "Authorization" not in request.headers and _peer_certificate(request) is None
+            else "certificate" if reason.startswith("client certificate") or "disagree" in reason
+            else "bad-credentials")
+    metrics.HTTP_AUTH_FAILURES.labels(reason=kind).inc()
+    _tally(request, "http.auth_failed").note(peer=request.remote, path=request.path, reason=kind, detail=reason)
+    return web.json_response({"code": "unauthenticated", "message": reason},
+                             status=401, headers={"WWW-Authenticate": 'Bearer realm="tgw"'})
+
+
 def _auth(handler: Callable[[web.Request, Participant], Awaitable[web.StreamResponse]]) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         participant = _participant(request)
         if isinstance(participant, str):
-            return web.json_response({"code": "unauthenticated", "message": participant},
-                                     status=401, headers={"WWW-Authenticate": 'Bearer realm="tgw"'})
+            return unauthenticated(request, participant)
         return await handler(request, participant)
 
     wrapped.__name__ = handler.__name__
@@ -186,7 +253,8 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
     gateway = request.app[GATEWAY_KEY]
     limit = gateway.config.limits.envelope_bytes_max
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, "xml-too-large", f"envelope is {request.content_length} bytes; the limit is {limit}")
+        return _error(413, "xml-too-large", f"envelope is {request.content_length} bytes; the limit is {limit}",
+                      line=1, path="/")
     # Read to EOF in chunks with a running cap: `content.read(n)` returns what has arrived so
     # far (a large envelope comes in many chunks), and a chunked body has no Content-Length.
     chunks: list[bytes] = []
@@ -197,7 +265,7 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
             break
         size += len(chunk)
         if size > limit:
-            return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes")
+            return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes", line=1, path="/")
         chunks.append(chunk)
     data = b"".join(chunks)
     chunks.clear()  # not held twice while the pipeline works on `data`
@@ -258,10 +326,12 @@ async def get_inbox(request: web.Request, participant: Participant) -> web.Strea
 @_auth
 async def post_inbox_ack(request: web.Request, participant: Participant) -> web.StreamResponse:
     try:
-        body = await request.json()
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         ids = body["ids"]
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > ACK_IDS_MAX:
             raise ValueError
+    except JsonBodyError as exc:
+        return _error(exc.status, exc.code, str(exc))
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         return _error(400, "bad-request", f'body must be {{"ids": [message ids]}} with at most {ACK_IDS_MAX} ids')
     changed = await request.app[GATEWAY_KEY].ack(participant, ids)
@@ -291,13 +361,30 @@ async def get_participants(request: web.Request, participant: Participant) -> we
     return web.json_response({"participants": [p.as_public_dict() for p in registry]})
 
 
+def _ops_allowed(request: web.Request) -> bool:
+    """True when no ops token is configured, or the request carries it as a bearer token."""
+    expected = request.app.get(OPS_TOKEN_KEY)
+    if expected is None:
+        return True
+    given = bearer_token(request.headers.get("Authorization", ""))
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
+    """Liveness for anyone ({"status"} only, when an ops token is configured and not given); the
+    outbox counts and the calendar horizon for the operator."""
     gateway = request.app[GATEWAY_KEY]
+    detailed = _ops_allowed(request)
     try:
         counts = await gateway.outbox.counts()
     except Exception as exc:  # noqa: BLE001 - health reports it instead of failing
-        return web.json_response({"status": "unhealthy", "error": str(exc)}, status=503)
+        metrics.HTTP_DATABASE_UNAVAILABLE.inc()
+        _tally(request, "http.database_unavailable").note(route="/healthz", error=f"{type(exc).__name__}: {exc}")
+        return web.json_response({"status": "unhealthy", "error": "database unavailable"}, status=503,
+                                 headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     status = "ok" if gateway.accepting else "draining"
+    if not detailed:
+        return web.json_response({"status": status}, status=200 if gateway.accepting else 503)
     body: dict[str, Any] = {"status": status, "outbox": counts}
     calendar = getattr(gateway.clock, "calendar", None)
     if isinstance(calendar, BusinessCalendar):  # the last day it knows: add a year before it (docs/calendar.md)
@@ -307,6 +394,8 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def get_metrics(request: web.Request) -> web.StreamResponse:
+    if not _ops_allowed(request):
+        return unauthenticated(request, "GET /metrics needs the operator's token (Authorization: Bearer)")
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -322,7 +411,8 @@ async def get_codes(request: web.Request) -> web.StreamResponse:
 
 
 def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_max_size: int | None = None,
-             limits: HttpLimits | None = None, calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT) -> web.Application:
+             limits: HttpLimits | None = None, calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT,
+             ops_token: str | None = None) -> web.Application:
     limit = client_max_size or gateway.config.limits.envelope_bytes_max + 1024
     limits = limits or HttpLimits()
     budget = BodyBudget(max(limits.body_bytes_in_flight_max, limit))  # the largest body allowed always fits
@@ -331,6 +421,10 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app[GATEWAY_KEY] = gateway
     app[BODY_BUDGET_KEY] = budget
     app[CALENDAR_WARN_DAYS_KEY] = calendar_warn_days
+    app[TALLIES_KEY] = {}
+    app[JSON_BYTES_MAX_KEY] = min(JSON_BODY_BYTES_MAX, limit)
+    if ops_token:
+        app[OPS_TOKEN_KEY] = ops_token
     if ack_signer is not None:
         app[ACK_SIGNER_KEY] = ack_signer
     app.router.add_post("/v1/messages", post_messages)
@@ -421,7 +515,7 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
     if clock is None or not getattr(clock, "is_simulated", False):
         return _error(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
     try:
-        body = await request.json()
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         if not isinstance(body, dict) or set(body) - {"advance_to", "advance_by_s"}:
             raise ValueError('the body is {"advance_to": ISO datetime} or {"advance_by_s": seconds}, nothing else')
         if "advance_to" in body:
@@ -436,6 +530,8 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
             await clock.advance_by(seconds)
         else:
             raise ValueError('give "advance_to" or "advance_by_s"')
+    except JsonBodyError as exc:
+        return _error(exc.status, exc.code, str(exc))
     except (ValueError, TypeError, KeyError, OverflowError, json.JSONDecodeError) as exc:
         # OverflowError: a target beyond the datetime range (advance_by_s 1e300, "inf").
         return _error(400, "bad-request", str(exc))

@@ -19,9 +19,17 @@ import structlog
 from aiohttp import http_exceptions, web
 from aiohttp.web_request import BaseRequest
 
-__all__ = ["CodedErrorsRequestHandler", "protocol_error_body"]
+from gateway import metrics
+from gateway.log_tally import LogTally
+
+__all__ = ["CLIENT_GONE", "CodedErrorsRequestHandler", "protocol_error_body"]
 
 log = structlog.get_logger("tgw.http")
+
+# A client that went away before its request was read or answered (aborted upload, closed tab,
+# a killed process): its business, not a server error. Counted (tgw_http_client_disconnects_total)
+# and logged once per interval with a count; never a 500 with a traceback.
+CLIENT_GONE = LogTally("http.client_disconnected", level="info", logger=log)
 
 # What the parser refused, in words that quote nothing from the request. Checked in order: the
 # first class the exception is an instance of wins (LineTooLong is a BadHttpMessage, so first).
@@ -67,6 +75,12 @@ class CodedErrorsRequestHandler(web.RequestHandler):
         # `message` and str(exc) may quote request bytes (a bearer token in an oversized header):
         # neither reaches the client or the log. Our own failures (5xx) keep their traceback.
         kind = type(exc).__name__ if exc is not None else None
+        if isinstance(exc, ConnectionResetError):  # aiohttp's "Connection lost" while reading the body
+            metrics.HTTP_CLIENT_DISCONNECTS.inc()
+            CLIENT_GONE.note(peer=request.remote, method=request.method, path=request.path)
+            resp = web.Response(status=499)  # nobody reads it; the connection is gone
+            resp.force_close()
+            return resp
         if status >= 500:
             log.error("http.request_failed", status=status, error=kind, exc_info=exc)
         else:

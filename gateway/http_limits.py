@@ -65,6 +65,14 @@ ACCEPT_BACKLOG = 128
 # A connection refused over the cap is told to come back after this long: idle connections
 # free their slots within idle_timeout_s, most much sooner.
 REFUSED_RETRY_AFTER_S = 1
+# A refused connection is kept open this long at most (or the head timeout, if shorter) after its
+# 503, reading and discarding what the client sends: closing a socket with unread bytes makes the
+# kernel send a TCP reset, which can destroy the 503 before the client reads it. A client that
+# reads the answer and closes ends it sooner.
+REFUSED_LINGER_S_MAX = 2.0
+# Refused connections lingering at once: beyond this a refused one is closed at once, as the
+# descriptors they hold come out of the ACCEPT_BACKLOG reserve the cap leaves free.
+REFUSED_LINGERING_MAX = ACCEPT_BACKLOG // 2
 # A body refused for lack of budget: the budget frees as soon as the requests ahead are answered
 # (milliseconds for ordinary envelopes, at most body_timeout_s for a slow one).
 BODY_RETRY_AFTER_S = 1
@@ -169,6 +177,7 @@ class ConnectionGate:
     connections_max: int
     open: int = 0
     refused: int = 0
+    lingering: int = 0  # refused connections still draining their request (at most REFUSED_LINGERING_MAX)
 
 
 class GuardedRequestHandler(CodedErrorsRequestHandler):
@@ -187,6 +196,8 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         self._header_timeout_s = limits.header_timeout_s
         self._head_timer: asyncio.TimerHandle | None = None
         self._admitted = False
+        self._refused: asyncio.Transport | None = None  # a refused connection draining its request
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     def _awaiting_head(self) -> bool:
         waiter = self._waiter
@@ -197,11 +208,20 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         if gate.open >= gate.connections_max:
             gate.refused += 1
             metrics.HTTP_CONNECTIONS_REFUSED.inc()
-            assert isinstance(transport, asyncio.WriteTransport)
+            assert isinstance(transport, asyncio.Transport)
             transport.write(_raw_error(503, "Service Unavailable", "unavailable",
                                        f"the gateway has {gate.connections_max} connections open, its limit; "
                                        "retry shortly", retry_after_s=REFUSED_RETRY_AFTER_S))
-            transport.close()
+            if gate.lingering >= REFUSED_LINGERING_MAX:
+                transport.close()
+                return
+            # Read (and drop) the request while the client reads the answer: see REFUSED_LINGER_S_MAX.
+            gate.lingering += 1
+            self._refused = transport
+            if transport.can_write_eof():
+                transport.write_eof()  # the answer is complete: the client sees it end at once
+            linger_s = min(REFUSED_LINGER_S_MAX, self._header_timeout_s)
+            self._linger_timer = asyncio.get_running_loop().call_later(linger_s, self._end_refused)
             return
         self._admitted = True
         gate.open += 1
@@ -209,8 +229,24 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         assert gate.open <= gate.connections_max
         super().connection_made(transport)
 
+    def _end_refused(self) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if self._refused is not None:
+            self._refused.close()
+            self._refused = None
+            self._gate.lingering -= 1
+
+    def eof_received(self) -> None:
+        if self._refused is not None:  # the client has sent all it will: nothing unread is left
+            self._end_refused()
+            return
+        super().eof_received()
+
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self._admitted:
+            self._end_refused()
             return
         self._admitted = False
         self._gate.open -= 1
@@ -266,8 +302,11 @@ class GuardedSite(web.TCPSite):
         def factory() -> GuardedRequestHandler:
             return GuardedRequestHandler(server, self.gate, self.limits, loop=loop, **options)
 
+        # A TLS handshake is part of getting a request head in: bounded by the head timeout, not
+        # asyncio's 60 s default (a client that connects and stalls held its descriptor a minute).
+        handshake_s = self.limits.header_timeout_s if self._ssl_context else None
         self._server = await loop.create_server(factory, self._host, self._port, ssl=self._ssl_context,
-                                                backlog=self._backlog, reuse_address=self._reuse_address,
+                                                ssl_handshake_timeout=handshake_s, backlog=self._backlog, reuse_address=self._reuse_address,
                                                 reuse_port=self._reuse_port)
         sockets = getattr(self._server, "sockets", None)
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port

@@ -67,6 +67,15 @@ HTTP_BODIES_REFUSED = Counter("tgw_http_bodies_refused_total",
 HTTP_ACCEPT_ERRORS = Counter("tgw_http_accept_errors_total",
                              "accept() failures for lack of resources (EMFILE: out of file descriptors)",
                              registry=REGISTRY)
+HTTP_CLIENT_DISCONNECTS = Counter("tgw_http_client_disconnects_total",
+                                  "Requests whose client went away before they were read or answered",
+                                  registry=REGISTRY)
+HTTP_AUTH_FAILURES = Counter("tgw_http_auth_failures_total",
+                             "Requests refused 401: no, unknown or mismatched credentials", ["reason"],
+                             registry=REGISTRY)
+HTTP_DATABASE_UNAVAILABLE = Counter("tgw_http_database_unavailable_total",
+                                    "HTTP requests answered 503 because the database failed under them",
+                                    registry=REGISTRY)
 # The business calendar's horizon (gateway.horizon)
 CALENDAR_DAYS_LEFT = Gauge("tgw_calendar_days_left",
                            "Days from today to the last day the business calendar knows (negative: past it)",

@@ -68,7 +68,7 @@ def openapi_document() -> dict[str, Any]:
                                  "the envelope as a whole could not be parsed"),
                     "408": _json(_ref("Error"), "request-timeout: the body did not arrive within the body "
                                                 "timeout (tgw up --body-timeout); the connection is closed"),
-                    "413": _json(_ref("Error"), "envelope larger than the limit"),
+                    "413": _json(_ref("Issue"), "envelope larger than the limit: xml-too-large, line 1, path /"),
                     "503": {**_json(_ref("Error"), "journal unavailable or draining, or the body did not fit the "
                                                    "in-flight body budget in time: nothing was acknowledged; "
                                                    "retry after Retry-After seconds"),
@@ -139,6 +139,9 @@ def openapi_document() -> dict[str, Any]:
             "/v1/codes": {"get": {"summary": "Every stable error code and its meaning", "security": [],
                                   "responses": {"200": _json({"type": "object"}, "code → meaning")}}},
             "/healthz": {"get": {"summary": "Liveness, outbox counts and the business calendar's horizon",
+                                 "description": "With an operator's token configured (tgw up --ops-token-file "
+                                                "or TGW_OPS_TOKEN), only {\"status\"} unless the request carries "
+                                                "it as a bearer token",
                                  "security": [],
                                  "responses": {"200": _json({"type": "object", "properties": {
                                      "status": {"type": "string"}, "outbox": {"type": "object"},
@@ -153,9 +156,15 @@ def openapi_document() -> dict[str, Any]:
                                                                      "description": "years computed from the "
                                                                      "statutory holidays, not the State Council's "
                                                                      "notice (docs/calendar.md)"}}}}}, "ok"),
-                                               "503": _json({"type": "object"}, "draining or storage down")}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                                 "responses": {"200": {"description": "text exposition format"}}}},
+                                               "503": _json({"type": "object"}, "draining or storage down "
+                                                            "(Retry-After)")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics",
+                                 "description": "With an operator's token configured (tgw up --ops-token-file or "
+                                                "TGW_OPS_TOKEN), only for a request carrying it as a bearer token",
+                                 "security": [],
+                                 "responses": {"200": {"description": "text exposition format"},
+                                               "401": _json(_ref("Error"), "an operator's token is configured and "
+                                                            "this request does not carry it")}}},
             "/openapi.json": {"get": {"summary": "This OpenAPI document", "security": [],
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
         },

@@ -48,7 +48,10 @@ class ServerConfig:
     db_schema: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int | None = 8470  # None: no HTTP listener
-    mqtt_url: str | None = None  # mqtt://user:password@host:port
+    mqtt_url: str | None = None  # mqtt://user@host:port (a password here is refused on the command line)
+    # The MQTT password, kept out of the URL and so out of the process list: `tgw up` reads it from
+    # TGW_MQTT_PASSWORD or --mqtt-password-file (YAML: mqtt.password_file). It wins over the URL's.
+    mqtt_password: str | None = field(default=None, repr=False)
     mqtt_shared_group: str | None = "tgw"
     clock_mode: str = "live"  # live | simulated
     clock_start: str | None = None  # ISO time the simulated clock starts at
@@ -65,6 +68,9 @@ class ServerConfig:
     tls_require_client_cert: bool = False  # refuse the handshake without a client certificate
     http_limits: HttpLimits = field(default_factory=HttpLimits)  # timeouts, connection cap, body budget
     calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT  # warn this many days before the calendar ends
+    # The operator's bearer token for GET /metrics and the detailed GET /healthz (TGW_OPS_TOKEN or
+    # --ops-token-file; YAML: http.ops_token_file). None: both open, as before (docs/operations.md).
+    ops_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -94,6 +100,8 @@ class ServerConfig:
             http_limits = HttpLimits.from_dict(http)
         except (TypeError, ValueError) as exc:
             raise InputError("config-invalid", f"config {path}: http: {exc}") from None
+        mqtt_password = read_secret_file(rel(mqtt.get("password_file")), "mqtt.password_file")
+        ops_token = read_secret_file(rel(http.get("ops_token_file")), "http.ops_token_file")
         db = raw.get("db", "sqlite:///tgw.db")
         if db.startswith("sqlite:///") and not os.path.isabs(db[10:]) and db[10:] != ":memory:":
             db = "sqlite:///" + str((base / db[10:]).resolve())
@@ -101,6 +109,7 @@ class ServerConfig:
             participants=rel(raw["participants"]) or "", certs=rel(raw["certs"]) or "", db=db,
             db_schema=raw.get("db_schema"), http_host=http.get("host", "127.0.0.1"),
             http_port=http.get("port", 8470), mqtt_url=mqtt.get("url"),
+            mqtt_password=mqtt_password, ops_token=ops_token,
             mqtt_shared_group=mqtt.get("shared_group", "tgw"), clock_mode=clock.get("mode", "live"),
             clock_start=clock.get("start"), clock_config=clock.get("config") or {},
             calendar_overrides=rel(clock.get("calendar_overrides")), calendar_dir=rel(clock.get("calendar_dir")),
@@ -111,6 +120,21 @@ class ServerConfig:
             calendar_warn_days=clock.get("calendar_warn_days", CALENDAR_WARN_DAYS_DEFAULT),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def read_secret_file(path: str | None, what: str) -> str | None:
+    """The secret in a file (first line, blanks stripped), None for no file; a coded error if
+    the file cannot be read or is empty."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError("io-unreadable", f"{what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    secret = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise InputError("config-invalid", f"{what} {path} is empty")
+    return secret
 
 
 def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
@@ -215,12 +239,21 @@ class RunningServer:
         await self.gateway.db.close()
 
 
-def _mqtt_parts(url: str) -> dict[str, Any]:
+def _mqtt_parts(url: str, password: str | None = None) -> dict[str, Any]:
     parsed = urlparse(url)
     if parsed.scheme not in ("mqtt", "tcp"):
-        raise InputError("config-invalid", f"MQTT url must look like mqtt://user:password@host:port, not {url!r}")
+        raise InputError("config-invalid", f"MQTT url must look like mqtt://user@host:port, not "
+                                           f"{_without_password(url)!r}")
     return {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 1883,
-            "username": unquote(parsed.username or ""), "password": unquote(parsed.password or "")}
+            "username": unquote(parsed.username or ""),
+            "password": password if password is not None else unquote(parsed.password or "")}
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
 
 
 def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
@@ -260,7 +293,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
         if cfg.http_port is not None:
             signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
             app = make_app(gateway, ack_signer=signer, limits=cfg.http_limits,
-                           calendar_warn_days=cfg.calendar_warn_days)
+                           calendar_warn_days=cfg.calendar_warn_days, ops_token=cfg.ops_token)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
             await runner.setup()
             loop = asyncio.get_running_loop()
@@ -275,7 +308,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
         if cfg.mqtt_url:
             from gateway.mqtt_adapter import MqttAdapter
 
-            mqtt = MqttAdapter(gateway, **_mqtt_parts(cfg.mqtt_url), shared_group=cfg.mqtt_shared_group)
+            mqtt = MqttAdapter(gateway, **_mqtt_parts(cfg.mqtt_url, cfg.mqtt_password), shared_group=cfg.mqtt_shared_group)
             await mqtt.start()
     except BaseException:
         await RunningServer(gateway, runner, mqtt, http_url).stop()
@@ -285,6 +318,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
              client_certs=("required" if cfg.tls_require_client_cert else "optional") if cfg.tls_client_ca else None,
              mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
              clock=cfg.clock_mode, db=cfg.db.split("@")[-1],
+             ops_endpoints=("token" if cfg.ops_token else "open") if http_url else None,
              calendar_last_day=horizon.last_day.isoformat() if horizon else None,
              calendar_provisional_years=list(horizon.calendar.provisional_years) if horizon else None,
              calendar_days_left=horizon.days_left(gateway.clock.today()) if horizon and gateway.clock else None,

@@ -37,6 +37,7 @@ __all__ = [
     "encode_envelope",
     "is_envelope",
     "parse_envelope",
+    "voucher_count",
 ]
 
 
@@ -113,6 +114,34 @@ def _text(elem: etree._Element | None) -> str | None:
     return None if elem is None else (elem.text or "")
 
 
+def _all_text(elem: etree._Element) -> str:
+    """Every text node of a simple-content element: a comment or processing instruction inside
+    it splits its text, and `elem.text` is only the part before the first of them."""
+    return (elem.text or "") if len(elem) == 0 else "".join(elem.itertext())
+
+
+# A VoucherCount with more digits than this cannot match: an envelope holding 10**9 vouchers
+# would be far beyond `Limits.envelope_bytes_max`. Also keeps `int()` under Python's own limit on
+# the digits it converts (4,300), which a count of 5,000 digits crossed with a ValueError.
+VOUCHER_COUNT_DIGITS_MAX = 9
+_COUNT = re.compile(r"[ \t\r\n]*\+?0*([0-9]+)[ \t\r\n]*")  # XML whitespace only
+
+
+def voucher_count(text: str, *, line: int | None = None) -> int:
+    """The value of a `<VoucherCount>` (xs:positiveInteger: optional sign and leading zeros,
+    surrounding blanks), or a coded refusal naming /MOF/VoucherCount: never a bare ValueError."""
+    path = "/MOF/VoucherCount"
+    match = _COUNT.fullmatch(text)
+    digits = match.group(1) if match else ""
+    if not digits or digits.strip("0") == "":
+        raise InputError("envelope-invalid", f"VoucherCount {text[:20]!r} is not a positive integer",
+                         line=line, path=path)
+    if len(digits) > VOUCHER_COUNT_DIGITS_MAX:
+        raise InputError("envelope-count-mismatch", f"VoucherCount is a number of {len(digits)} digits; no envelope "
+                         f"carries that many VoucherBody", line=line, path=path)
+    return int(digits)
+
+
 def _b64(text: str | None, *, what: str, line: int | None, path: str) -> bytes:
     try:
         return base64.b64decode("".join((text or "").split()), validate=True)
@@ -133,19 +162,20 @@ def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS,
     if issues:
         raise InputError.from_issues(issues)
     bodies_el = root.findall("VoucherBody")
-    declared = int(root.findtext("VoucherCount") or "0")
+    count_el = root.find("VoucherCount")
+    declared = voucher_count(_all_text(count_el), line=count_el.sourceline)
     if declared != len(bodies_el):
         raise InputError("envelope-count-mismatch",
                          f"VoucherCount says {declared} but the envelope carries {len(bodies_el)} VoucherBody",
-                         line=root.find("VoucherCount").sourceline, path="/MOF/VoucherCount")
+                         line=count_el.sourceline, path="/MOF/VoucherCount")
     bodies = []
     for index, el in enumerate(bodies_el, start=1):
         path = f"/MOF/VoucherBody[{index}]"
         voucher_el = el.find("Voucher")
-        voucher = _b64(voucher_el.text, what="Voucher", line=voucher_el.sourceline, path=path + "/Voucher")
+        voucher = _b64(_all_text(voucher_el), what="Voucher", line=voucher_el.sourceline, path=path + "/Voucher")
         sigs = []
         for sig_index, sig_el in enumerate(el.iterfind("SignatureList/Signature"), start=1):
-            value = _b64(sig_el.text, what="Signature", line=sig_el.sourceline,
+            value = _b64(_all_text(sig_el), what="Signature", line=sig_el.sourceline,
                          path=f"{path}/SignatureList/Signature[{sig_index}]")
             sigs.append(SignatureEntry(sig_el.get("No"), sig_el.get("SN").upper(), value, line=sig_el.sourceline))
         stamps = tuple((s.get("No"), s.text or "") for s in el.iterfind("SignStampList/SignStamp"))
@@ -154,7 +184,7 @@ def parse_envelope(data: bytes, *, limits: Limits = DEFAULT_LIMITS,
             st_year=el.get("StYear"),
             vtcode=el.get("VtCode"),
             voucher_no=el.get("VoucherNo"),
-            flag=int(el.findtext("VoucherFlag")),
+            flag=int(_all_text(el.find("VoucherFlag"))),  # the XSD allows only 0 or 1 (type Flag)
             voucher=voucher,
             signatures=tuple(sigs),
             return_reason=_text(el.find("Return_Reason")),

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlparse
 
 from messages.errors import InputError, StateError
 
 __all__ = ["register"]
+
+# Secrets come from the environment or a file, never from a flag: the process list shows flags.
+MQTT_PASSWORD_ENV = "TGW_MQTT_PASSWORD"  # the name `tgw mqtt-acl --gateway-password-env` defaults to
+OPS_TOKEN_ENV = "TGW_OPS_TOKEN"
 
 # `tgw up` flags that set a field of gateway.http_limits.HttpLimits of the same name.
 LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connections_max",
@@ -30,7 +36,15 @@ def register(sub: Any) -> None:
     p.add_argument("--db", help="sqlite:///PATH (default sqlite:///tgw.db) or postgresql://...")
     p.add_argument("--db-schema", help="PostgreSQL schema to use (isolates one gateway in a shared database)")
     p.add_argument("--http", help="HOST:PORT to listen on (default 127.0.0.1:8470); 'off' for none")
-    p.add_argument("--mqtt", help="mqtt://user:password@host:port of the broker (default: no MQTT)")
+    p.add_argument("--mqtt", help="mqtt://user@host:port of the broker (default: no MQTT); the password comes "
+                                  f"from ${MQTT_PASSWORD_ENV} or --mqtt-password-file, never from this URL, which "
+                                  "the process list shows")
+    p.add_argument("--mqtt-password-file", metavar="FILE",
+                   help=f"file holding the MQTT password (first line); default: ${MQTT_PASSWORD_ENV}")
+    p.add_argument("--ops-token-file", metavar="FILE",
+                   help=f"file holding the operator's token (first line; default: ${OPS_TOKEN_ENV}): then GET "
+                        "/metrics and the detailed GET /healthz need 'Authorization: Bearer <it>', and /healthz "
+                        "without it answers only its status. Without a token both are open (docs/operations.md)")
     p.add_argument("--clock", choices=["live", "simulated"], help="business clock mode (default live)")
     p.add_argument("--clock-start", help="ISO datetime a simulated clock starts at")
     p.add_argument("--ack-key", help="private key the gateway signs XML acknowledgements with")
@@ -77,6 +91,8 @@ def register(sub: Any) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from gateway.server import read_secret_file
+
     out: dict[str, Any] = {"participants": args.participants, "certs": args.certs, "db": args.db,
                            "db_schema": args.db_schema, "mqtt_url": args.mqtt, "clock_mode": args.clock,
                            "clock_start": args.clock_start, "ack_key": args.ack_key, "ack_cert": args.ack_cert,
@@ -84,6 +100,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                            "tls_client_ca": args.tls_client_ca,
                            "tls_require_client_cert": args.tls_require_client_cert,
                            "calendar_warn_days": args.calendar_warn_days, "calendar_dir": args.calendar_dir}
+    if args.mqtt and urlparse(args.mqtt).password is not None:
+        raise ValueError(f"--mqtt must not carry the password (the process list shows it to every user): put it "
+                         f"in ${MQTT_PASSWORD_ENV} or a file given to --mqtt-password-file")
+    if args.mqtt_password_file:
+        out["mqtt_password"] = read_secret_file(args.mqtt_password_file, "--mqtt-password-file")
+    elif os.environ.get(MQTT_PASSWORD_ENV):
+        out["mqtt_password"] = os.environ[MQTT_PASSWORD_ENV]
+    if args.ops_token_file:
+        out["ops_token"] = read_secret_file(args.ops_token_file, "--ops-token-file")
+    elif os.environ.get(OPS_TOKEN_ENV):
+        out["ops_token"] = os.environ[OPS_TOKEN_ENV].strip()
     if args.db and not args.db.startswith(("sqlite:", "postgres")):
         out["db"] = f"sqlite:///{args.db}"
     if args.http:
