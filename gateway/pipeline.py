@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from gateway.participants import Participant, Registry
+from messages.catalog import SenderKind
 from messages.envelope import VoucherBody, VoucherKey, encode_envelope, envelope_issue_for, parse_envelope
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
@@ -91,6 +92,36 @@ def _route(checked: CheckedVoucher, registry: Registry) -> tuple[str | None, Iss
     return candidates[0].id, None
 
 
+def _named_by(kind: SenderKind, value: str, sender: Participant, registry: Registry) -> list[str]:
+    """Who an element value names: the participants holding that AdmDivCode (of the sender's role)
+    or that bank code."""
+    if kind == "adm_div_code":
+        return [p.id for p in registry.serving(sender.role, value)]
+    return [p.id for p in registry if value in p.bank_codes]
+
+
+def _sender_element_issue(checked: CheckedVoucher, sender: Participant, registry: Registry) -> Issue | None:
+    """Every element the catalog says names the sender (`sender_elements`) must name this sender:
+    nobody may act in another participant's name, whatever its own seals and role."""
+    body = checked.body
+    for rule in checked.vtype.sender_elements_for(body.flag):
+        value = checked.doc.get(rule.element)
+        own = sender.adm_div_codes if rule.kind == "adm_div_code" else sender.bank_codes
+        if value and value in own:
+            continue
+        others = [pid for pid in _named_by(rule.kind, value, sender, registry) if pid != sender.id]
+        whom = ", ".join(others) if others else "no registered participant"
+        mine = ", ".join(own) or "none"
+        issue = envelope_issue_for(
+            body, "not-authorized",
+            f"{rule.element} {value or '(empty)'} names {whom}, not the sender {sender.id} (its "
+            f"{'AdmDivCodes' if rule.kind == 'adm_div_code' else 'bank codes'}: {mine}); the "
+            f"{rule.element} of {'a receipt of' if body.flag else 'an original'} {checked.vtype.vtcode} "
+            "must name its sender", f"Voucher#/Voucher/{rule.element}")
+        return issue
+    return None
+
+
 def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry) -> Issue | None:
     vt, body = checked.vtype, checked.body
     expected_role = vt.sender_for(body.flag)
@@ -98,9 +129,9 @@ def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry)
         kind = "receipt of" if body.flag else "original"
         return envelope_issue_for(body, "not-authorized", f"a {sender.role} may not send the {kind} {vt.vtcode} "
                                   f"({vt.name_en}); only a {expected_role} may", "@VtCode")
-    if body.adm_div_code not in sender.adm_div_codes:
-        return envelope_issue_for(body, "not-authorized", f"{sender.id} is not registered for AdmDivCode "
-                                  f"{body.adm_div_code}", "@AdmDivCode")
+    problem = _sender_element_issue(checked, sender, registry)
+    if problem is not None:
+        return problem
     # The sender's own seal must be made with one of the sender's own certificates: a valid
     # signature by another participant of the same role is not this sender's consent.
     own_seals = {s.no for s in vt.seals_for(body.flag) if s.role == sender.role}

@@ -6,7 +6,7 @@ from functools import cache
 
 from lxml import etree
 
-from messages.catalog import VoucherType
+from messages.catalog import RETURN_REASON_FIELD, VoucherType
 from messages.dates import parse_ymd
 from messages.errors import InputError, Issue
 from messages.money import fen_to_str, parse_fen
@@ -89,6 +89,11 @@ def _receipt_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
             issues.append(Issue("receipt-fields-unexpected",
                                 f"an original {vt.vtcode} must leave {name} empty; only the receipt fills it",
                                 line, f"/Voucher/{name}"))
+    reason = doc.root.find(RETURN_REASON_FIELD) if flag == 0 else None
+    if reason is not None and (reason.text or "").strip():
+        issues.append(Issue("receipt-fields-unexpected",
+                            f"an original {vt.vtcode} must leave {RETURN_REASON_FIELD} empty; only a receipt "
+                            "returns a voucher", reason.sourceline, f"/Voucher/{RETURN_REASON_FIELD}"))
     return issues
 
 

@@ -16,16 +16,22 @@ import yaml
 from messages.errors import InputError
 
 __all__ = [
+    "RETURN_REASON_FIELD",
     "ROLES",
     "Catalog",
     "Role",
     "Seal",
+    "SenderElement",
     "VoucherType",
     "get_catalog",
 ]
 
 Role = Literal["treasury", "bank", "pboc"]
 ROLES: tuple[Role, ...] = ("treasury", "bank", "pboc")
+
+# The receipt's own copy of the envelope's Return_Reason, inside the signed voucher bytes: the
+# element every voucher type with a receipt carries (docs/security.md).
+RETURN_REASON_FIELD = "XReturnReason"
 
 Kind = Literal["payment", "quota", "clearing", "refund", "correction", "report", "reconciliation",
                "statement", "notice", "year-end"]
@@ -38,6 +44,19 @@ class Seal:
     no: str
     role: Role
     name: str
+
+
+SenderKind = Literal["adm_div_code", "bank_code"]
+SENDER_KINDS: tuple[SenderKind, ...] = ("adm_div_code", "bank_code")
+
+
+@dataclass(frozen=True, slots=True)
+class SenderElement:
+    """A head element that must name the voucher's sender, and what kind of name it holds:
+    `adm_div_code` (one of the participant's AdmDivCodes) or `bank_code` (one of its bank codes)."""
+
+    element: str
+    kind: SenderKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,8 @@ class VoucherType:
     detail_amount_field: str | None
     code_source: Literal["public", "invented"]
     note: str = ""
+    sender_elements: tuple[SenderElement, ...] = ()  # elements of an original naming its sender
+    receipt_sender_elements: tuple[SenderElement, ...] = ()  # elements of a receipt naming its sender
 
     def seals_for(self, flag: int) -> tuple[Seal, ...]:
         return self.receipt_seals if flag == 1 else self.original_seals
@@ -67,6 +88,10 @@ class VoucherType:
 
     def recipient_for(self, flag: int) -> Role:
         return self.sender if flag == 1 else self.recipient
+
+    def sender_elements_for(self, flag: int) -> tuple[SenderElement, ...]:
+        """The elements that must name the sender of an original (flag 0) or a receipt (flag 1)."""
+        return self.receipt_sender_elements if flag == 1 else self.sender_elements
 
 
 class Catalog:
@@ -103,9 +128,31 @@ def _seals(raw: list[dict[Any, str]] | None) -> tuple[Seal, ...]:
     return tuple(Seal(no=str(s["no"]), role=s["role"], name=s.get("name", "")) for s in raw or [])  # type: ignore[arg-type]
 
 
+def _sender_elements(vtcode: str, key: str, raw: Any, kinds: dict[str, SenderKind]) -> tuple[SenderElement, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+        raise ValueError(f"catalog entry {vtcode}: {key} must be a list of element names")
+    unknown = [e for e in raw if e not in kinds]
+    if unknown:
+        raise ValueError(f"catalog entry {vtcode}: {key} names {unknown}, which sender_element_kinds "
+                         "does not define")
+    return tuple(SenderElement(e, kinds[e]) for e in raw)
+
+
+def _kinds(raw: Any) -> dict[str, SenderKind]:
+    kinds = dict(raw or {})
+    bad = {k: v for k, v in kinds.items() if v not in SENDER_KINDS}
+    if bad:
+        raise ValueError(f"sender_element_kinds: {bad} (each must be one of {', '.join(SENDER_KINDS)})")
+    return kinds
+
+
 def _load(raw: dict[str, Any]) -> Catalog:
     types = []
+    kinds = _kinds(raw.get("sender_element_kinds"))
     for entry in raw["vouchers"]:
+        vtcode = str(entry["vtcode"])
         vt = VoucherType(
             vtcode=str(entry["vtcode"]),
             name_zh=entry["name_zh"],
@@ -122,6 +169,9 @@ def _load(raw: dict[str, Any]) -> Catalog:
             detail_amount_field=entry.get("detail_amount_field"),
             code_source=entry.get("code_source", "public"),
             note=entry.get("note", ""),
+            sender_elements=_sender_elements(vtcode, "sender_elements", entry.get("sender_elements"), kinds),
+            receipt_sender_elements=_sender_elements(vtcode, "receipt_sender_elements",
+                                                     entry.get("receipt_sender_elements"), kinds),
         )
         _check(vt)
         types.append(vt)
@@ -141,6 +191,20 @@ def _check(vt: VoucherType) -> None:
         problems.append("receipt seals/fields given but has_receipt is false")
     if (vt.amount_field is None) != (vt.detail_amount_field is None):
         problems.append("amount_field and detail_amount_field go together")
+    # Who may send what: every type decides which elements name its sender (docs/security.md).
+    rules = [("sender_elements", vt.sender_elements, vt.sender)]
+    if vt.has_receipt:
+        rules.append(("receipt_sender_elements", vt.receipt_sender_elements, vt.recipient))
+    elif vt.receipt_sender_elements:
+        problems.append("receipt_sender_elements given but has_receipt is false")
+    for key, elements, role in rules:
+        names = [e.element for e in elements]
+        if "AdmDivCode" not in names:
+            problems.append(f"{key} must decide the sender's elements and include AdmDivCode")
+        if len(set(names)) != len(names):
+            problems.append(f"{key} lists an element twice")
+        if role != "bank" and any(e.kind == "bank_code" for e in elements):
+            problems.append(f"{key}: only a bank sender is named by a bank code, this sender is a {role}")
     if problems:
         raise ValueError(f"catalog entry {vt.vtcode}: " + "; ".join(problems))
 

@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
     "envelope-key-mismatch": "a VoucherBody attribute (AdmDivCode, StYear, VtCode, VoucherNo) differs from the voucher inside",
+    "return-reason-mismatch": "the envelope's Return_Reason differs from the XReturnReason under the receipt's seals",
     "base64-invalid": "the Voucher element is not valid base64",
     # voucher content
     "unknown-vtcode": "the VtCode is not in the voucher catalog",

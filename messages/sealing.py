@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from messages.catalog import get_catalog
+from messages.catalog import RETURN_REASON_FIELD, get_catalog
 from messages.envelope import SignatureEntry, VoucherBody
 from messages.signing import Signer
 
@@ -29,9 +29,25 @@ def seal_as_role(body: VoucherBody, signer: Signer, role: str) -> VoucherBody:
 
 
 def voucher_body(voucher: bytes, *, flag: int = 0, return_reason: str | None = None) -> VoucherBody:
-    """Wrap voucher bytes in a body whose attributes come from the voucher's own head."""
-    from messages.voucher import parse_voucher
+    """Wrap voucher bytes in a body whose attributes come from the voucher's own head.
+
+    The envelope's Return_Reason is the voucher's own XReturnReason (under the seals, see
+    docs/security.md). A `return_reason` given for a receipt whose bytes do not carry one yet is
+    written into XReturnReason first (the voucher is rebuilt); one that contradicts the voucher's
+    is an error."""
+    from messages.voucher import build_voucher, parse_voucher
 
     doc = parse_voucher(voucher)
+    sealed = doc.get(RETURN_REASON_FIELD)
+    if return_reason is None:
+        return_reason = sealed or None
+    elif return_reason.strip() != sealed:
+        if sealed or flag != 1:
+            raise ValueError(f"return_reason {return_reason!r} differs from the voucher's {RETURN_REASON_FIELD} "
+                             f"{sealed!r}" if sealed else "only a receipt carries a return reason")
+        head = {k: v for k, v in doc.head().items() if k != "VtCode"}
+        voucher = build_voucher(doc.vtcode, {**head, RETURN_REASON_FIELD: return_reason.strip()}, doc.details(),
+                                encoding=doc.encoding)
+        return_reason = return_reason.strip()
     return VoucherBody(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("VtCode"), doc.get("VoucherNo"),
                        flag, voucher, return_reason=return_reason)

@@ -398,14 +398,23 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
     position must exist (`missing-signature`); every signature at that position must name a
     known certificate (`unknown-certificate`) that is valid at `at` and issued by the trusted CA
     (`certificate-invalid`), owned by the seal's role (`wrong-seal-position`), and verify over
-    `data` (`bad-signature`). Signatures at positions not required are ignored. Returns every
-    issue found; an empty list means the seals are good.
+    `data` (`bad-signature`). A signature at a position the voucher does not take is refused
+    (`wrong-seal-position`): nothing unverified travels on to the recipient. Returns every issue
+    found; an empty list means the seals are good.
     """
     by_no: dict[str, list[tuple[str, bytes]]] = {}
     for no, sn, sig in signatures:
         by_no.setdefault(no, []).append((sn, sig))
 
     issues: list[Issue] = []
+    taken = {seal.no for seal in required}
+    for no in by_no:
+        if no not in taken:
+            issues.append(Issue(
+                "wrong-seal-position",
+                f"seal position {no[:20]!r} is not a seal of this voucher (it takes "
+                f"{', '.join(sorted(taken)) or 'none'}): a seal that is not checked is not forwarded",
+                path=seal_path(no[:20])))
     # One signature is often placed at several positions (a treasury's business and payment
     # seals): verify each distinct (certificate, signature) once. ECDSA verify is the hot path.
     verified: dict[tuple[str, bytes], bool] = {}

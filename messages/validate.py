@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from messages.business import business_issues
-from messages.catalog import VoucherType, get_catalog
+from messages.catalog import RETURN_REASON_FIELD, VoucherType, get_catalog
 from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
 from messages.errors import InputError, Issue
 from messages.schema import validate_tree
@@ -84,6 +84,13 @@ def check_body(body: VoucherBody, *, limits: Limits = DEFAULT_LIMITS) -> Checked
             mismatches.append(Issue("envelope-key-mismatch",
                                     f"VoucherBody/@{tag} is {outer!r} but the voucher's {tag} is {inner!r}",
                                     body.line or 1, _body_path(body, f"@{tag}")))
+    sealed_reason = doc.get(RETURN_REASON_FIELD)  # stripped text, "" when absent
+    if (body.return_reason or "").strip() != sealed_reason:
+        # Return_Reason travels outside the signatures: only the copy under the receipt's seals counts.
+        mismatches.append(Issue("return-reason-mismatch",
+                                f"VoucherBody/Return_Reason is {body.return_reason!r} but the voucher's "
+                                f"{RETURN_REASON_FIELD} (under its seals) is {sealed_reason!r}",
+                                body.line or 1, _body_path(body, "Return_Reason")))
     if mismatches:
         raise InputError.from_issues(mismatches)
     issues = validate_tree(doc.root, vt.xsd)
@@ -127,10 +134,11 @@ class FileReport:
 
 
 def _bare_body(doc_bytes: bytes, root_fields: dict[str, str], flag: int) -> VoucherBody:
+    # A bare voucher has no envelope: its Return_Reason is the one under its own seals.
     return VoucherBody(
         adm_div_code=root_fields.get("AdmDivCode", ""), st_year=root_fields.get("StYear", ""),
         vtcode=root_fields.get("VtCode", ""), voucher_no=root_fields.get("VoucherNo", ""),
-        flag=flag, voucher=doc_bytes, line=None,
+        flag=flag, voucher=doc_bytes, line=None, return_reason=root_fields.get(RETURN_REASON_FIELD) or None,
     )
 
 

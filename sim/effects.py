@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ledger.model import Account, Transfer
-from messages.catalog import Role
+from messages.catalog import RETURN_REASON_FIELD, Role
 from messages.envelope import VoucherKey
 from messages.errors import CODES
 from messages.voucher import build_voucher
@@ -88,7 +88,11 @@ class SendVoucher:
         """The voucher bytes (pure: elements in XSD order, in the original's encoding)."""
         if self.data is not None:
             return self.data
-        return build_voucher(self.vtcode, self.head, self.details, encoding=self.encoding)
+        head = self.head
+        if self.flag == 1 and self.return_reason is not None:
+            # The reason goes under the receipt's seals, not only into the envelope (docs/security.md).
+            head = {**head, RETURN_REASON_FIELD: self.return_reason}
+        return build_voucher(self.vtcode, head, self.details, encoding=self.encoding)
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,8 +178,13 @@ async def test_gateway_level_codes(world: DevWorld, db: Any) -> None:
         original = payment(world, bank="bank-a")
         [ok] = await gw.submit(world.envelope([original], sender=tid), treasury)
         assert ok.status == "accepted"
-        [r] = await gw.submit(world.envelope([receipt_of(original)], sender="bank-b", flag=1), bank_b)
+        own_code = world.participants["bank-b"].bank_codes[0]
+        [r] = await gw.submit(world.envelope([receipt_of(rebuild(original, PayBankCode=own_code))],
+                                             sender="bank-b", flag=1), bank_b)
         assert (r.status, r.code) == ("rejected", "unknown-original")
+        # (a receipt naming bank-a in its PayBankCode is bank-a's to send: refused before the journal)
+        [r] = await gw.submit(world.envelope([receipt_of(original)], sender="bank-b", flag=1), bank_b)
+        assert (r.status, r.code) == ("rejected", "not-authorized")
         # ... while the right bank's receipt links
         [r] = await gw.submit(world.envelope([receipt_of(original)], sender="bank-a", flag=1), bank_a)
         assert r.status == "accepted" and r.recipient == tid
@@ -272,9 +277,13 @@ async def test_a_non_party_learns_nothing_from_a_receipt_key(world: DevWorld, db
         rec = receipt_of(original)
         [ra] = await gw.submit(world.envelope([rec], sender="bank-a", flag=1), bank_a)
         assert ra.status == "accepted"
-        for data in (rec, receipt_of(original, business_no="OTHER")):
+        own_code = world.participants["bank-b"].bank_codes[0]
+        # In bank-a's name (its PayBankCode): refused before the journal is asked anything.
+        # In bank-b's own name: the journal answers as for a key that does not exist.
+        for data, code in ((rec, "not-authorized"), (receipt_of(original, business_no="OTHER"), "not-authorized"),
+                           (receipt_of(rebuild(original, PayBankCode=own_code)), "unknown-original")):
             [rb] = await gw.submit(world.envelope([data], sender="bank-b", flag=1), bank_b)
-            assert (rb.status, rb.code, rb.message_id) == ("rejected", "unknown-original", None), rb
+            assert (rb.status, rb.code, rb.message_id) == ("rejected", code, None), rb
             assert ra.message_id not in rb.issues[0].message and ok.message_id not in rb.issues[0].message
         assert await table_count(db, "gw_messages") == 2
 

@@ -398,10 +398,23 @@ def _codes(issues: list[Issue]) -> list[str]:
 
 def test_verify_seals_good(pki: Pki, store: CertificateStore) -> None:
     sigs = [("101", pki.treasury.sn, pki.signer(pki.treasury).sign(VOUCHER)),
-            ("201", pki.bank.sn, pki.signer(pki.bank).sign(VOUCHER)),
-            ("999", "FFFF", b"ignored: position not required")]
+            ("201", pki.bank.sn, pki.signer(pki.bank).sign(VOUCHER))]
     assert verify_seals(VOUCHER, sigs, [TREASURY_SEAL, BANK_SEAL], store, at=NOW) == []
-    assert verify_seals(VOUCHER, iter(sigs), (TREASURY_SEAL,), store, at=NOW) == []  # any iterable
+    assert verify_seals(VOUCHER, iter(sigs[:1]), (TREASURY_SEAL,), store, at=NOW) == []  # any iterable
+
+
+def test_a_seal_at_a_position_not_required_is_refused_not_ignored(pki: Pki, store: CertificateStore) -> None:
+    """Issue 14: garbage at an extra position, or a good signature at one the type does not take,
+    was passed on to the recipient unverified."""
+    good = [("101", pki.treasury.sn, pki.signer(pki.treasury).sign(VOUCHER)),
+            ("201", pki.bank.sn, pki.signer(pki.bank).sign(VOUCHER))]
+    for extra in [("999", "FFFF", b"garbage"), ("102", pki.bank.sn, pki.signer(pki.bank).sign(VOUCHER))]:
+        issues = verify_seals(VOUCHER, [*good, extra], [TREASURY_SEAL, BANK_SEAL], store, at=NOW)
+        assert _codes(issues) == ["wrong-seal-position"]
+        assert issues[0].path == f"SignatureList/Signature[@No='{extra[0]}']"
+        assert f"position '{extra[0]}' is not a seal of this voucher" in issues[0].message
+    # the bank's good signature at 201 is not a seal of a voucher that takes only 101
+    assert _codes(verify_seals(VOUCHER, good, (TREASURY_SEAL,), store, at=NOW)) == ["wrong-seal-position"]
 
 
 def test_missing_signature(pki: Pki, store: CertificateStore) -> None:
