@@ -29,7 +29,8 @@ def body_for(voucher: bytes, *, flag: int = 0, **override: str) -> VoucherBody:
 
     doc = parse_voucher(voucher)
     attrs = {"adm_div_code": doc.get("AdmDivCode"), "st_year": doc.get("StYear"),
-             "vtcode": doc.get("VtCode"), "voucher_no": doc.get("VoucherNo"), **override}
+             "vtcode": doc.get("VtCode"), "voucher_no": doc.get("VoucherNo"),
+             "return_reason": doc.get("XReturnReason") or None, **override}
     return VoucherBody(flag=flag, voucher=voucher, **attrs)  # type: ignore[arg-type]
 
 
