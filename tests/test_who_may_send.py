@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 import yaml
 from gateway_helpers import rebuild, receipt_of
-from sender_cases import add_other_division, all_forged, forged_cases, genuine_sender, pairs, voucher
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sender_cases import (
+    BANK_C_CODE,
+    OTHER_ADM,
+    add_other_division,
+    all_forged,
+    forged_cases,
+    genuine_sender,
+    pairs,
+    voucher,
+)
 
 from gateway.pipeline import Admitted, Refused, admit_envelope
 from messages.catalog import RETURN_REASON_FIELD, _load, get_catalog
@@ -224,3 +235,33 @@ def test_docs_security_table_is_the_catalog_rule() -> None:
         assert row is not None, f"docs/security.md has no row for {vt.vtcode}"
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert (cells[2], cells[4]) == (original, receipt), vt.vtcode
+
+
+_BANK_PAIRS = [(vt.vtcode, flag) for vt in get_catalog() for flag in ((0, 1) if vt.has_receipt else (0,))
+               if vt.sender_for(flag) == "bank"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pair=st.sampled_from(_BANK_PAIRS),
+       # bank-b's own code, bank-a's, bank-c's, or any 12 digits; the world's AdmDivCode, the other, or any
+       code=st.sampled_from(["999100000002", "999100000001", BANK_C_CODE]) | st.from_regex(r"[0-9]{12}", fullmatch=True),
+       adm=st.sampled_from(["990100", OTHER_ADM]) | st.from_regex(r"[0-9]{6}", fullmatch=True))
+def test_a_bank_is_admitted_only_under_its_own_codes(world: DevWorld, pair: tuple[str, int], code: str,
+                                                     adm: str) -> None:
+    """Any bank code and AdmDivCode, any bank-sent type: bank-b's voucher passes authorization only
+    when both name bank-b (then it is admitted: its recipient is the one treasury or central bank)."""
+    vtcode, flag = pair
+    own_code, own_adm = world.participants["bank-b"].bank_codes[0], world.adm_div_code
+    head = {"AdmDivCode": adm}
+    if any(r.element == "PayBankCode" for r in get_catalog().get(vtcode).sender_elements_for(flag)):
+        head["PayBankCode"] = code
+    else:
+        code = own_code  # the receipt names the bank it answers, not its sender
+    data = world.envelope([voucher(world, vtcode, flag, voucher_no="HYP0001", **head)], sender="bank-b", flag=flag)
+    [out] = admit(world, data, "bank-b")
+    if code == own_code and adm == own_adm:
+        assert isinstance(out, Admitted), [str(i) for i in out.issues]
+    else:
+        assert isinstance(out, Refused) and out.code == "not-authorized", out
+        element = "AdmDivCode" if adm != own_adm else "PayBankCode"
+        assert out.issues[0].message.startswith(f"{element} {adm if adm != own_adm else code} names ")
