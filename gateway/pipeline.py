@@ -112,13 +112,12 @@ def _sender_element_issue(checked: CheckedVoucher, sender: Participant, registry
         others = [pid for pid in _named_by(rule.kind, value, sender, registry) if pid != sender.id]
         whom = ", ".join(others) if others else "no registered participant"
         mine = ", ".join(own) or "none"
-        issue = envelope_issue_for(
+        return envelope_issue_for(
             body, "not-authorized",
             f"{rule.element} {value or '(empty)'} names {whom}, not the sender {sender.id} (its "
             f"{'AdmDivCodes' if rule.kind == 'adm_div_code' else 'bank codes'}: {mine}); the "
             f"{rule.element} of {'a receipt of' if body.flag else 'an original'} {checked.vtype.vtcode} "
             "must name its sender", f"Voucher#/Voucher/{rule.element}")
-        return issue
     return None
 
 
