@@ -15,6 +15,7 @@ from gateway_helpers import rebuild
 
 from gateway.participants import Participant, save_registry
 from messages.catalog import VoucherType, get_catalog
+from messages.voucher import parse_voucher
 from runner.world import DevWorld
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -57,13 +58,11 @@ def voucher(world: DevWorld, vtcode: str, flag: int, *, voucher_no: str | None =
     sample = SAMPLES / vtcode / ("receipt.xml" if flag else "original.xml")
     fields = {"AdmDivCode": world.adm_div_code}
     base = rebuild(sample.read_bytes())
-    from messages.voucher import parse_voucher
-
-    if "PayBankCode" in parse_voucher(base).head():
+    doc = parse_voucher(base)
+    if "PayBankCode" in doc.head():
         fields["PayBankCode"] = world.participants["bank-a"].bank_codes[0]
     if voucher_no:
         fields["VoucherNo"] = voucher_no
-        doc = parse_voucher(base)
         if doc.get("Id"):
             fields["Id"] = f"V{vtcode}{voucher_no}"[:42]
     return rebuild(base, **{**fields, **head})

@@ -6,6 +6,7 @@ Each forged voucher is sent first (by bank-b in bank-a's name, or by a treasury 
 bank for another AdmDivCode); it must be refused `not-authorized`, naming the element, and must
 not claim its key: the genuine sender's voucher under the same key is accepted afterwards (an
 original; a receipt is then judged by the journal, `unknown-original`, since no original was sent).
+Sent again once the key exists, the forged voucher gets the same answer word for word.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ async def _check_all(world: DevWorld, client_for: Any, tag: str) -> int:
             expected = ("accepted", None) if case.flag == 0 else ("rejected", "unknown-original")
             if (genuine.status, genuine.code) != expected:
                 wrong.append(f"{case.id} genuine from {case.genuine_sender}: {genuine.status} {genuine.code}")
+            # Now that the key exists, the forger gets the very same answer: it learns nothing of it.
+            [again] = await clients[case.sender].send(world.envelope([case.voucher], sender=case.sender,
+                                                                     flag=case.flag))
+            if (again.status, again.code, again.message) != (forged.status, forged.code, forged.message):
+                wrong.append(f"{case.id} again from {case.sender}: {again.status} {again.code} {again.message}")
     finally:
         for c in clients.values():
             await c.__aexit__(None, None, None)
