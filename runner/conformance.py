@@ -313,7 +313,10 @@ class _ConformanceRun(_Run):
                             "--clock-start ...` so the runner can move it")
             gateway_now = to_local(dt.datetime.fromisoformat(view["now"]))
             ours = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(gateway_now, self.calendar, cc)]
-            if ours != view.get("next_cutoffs"):
+            # each cutoff also says whether it rests on a provisional calendar year: not part of the match
+            theirs = [{"name": c.get("name"), "at": c.get("at")} for c in view.get("next_cutoffs") or []
+                      if isinstance(c, dict)]
+            if ours != theirs:
                 raise _Skip(f"the scenario's clock ({cc}) is not the gateway's: its next cutoffs are "
                             f"{view.get('next_cutoffs')}, the scenario's {ours}")
             if gateway_now > s.world.start:
