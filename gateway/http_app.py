@@ -438,6 +438,9 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/openapi.json", get_openapi)
     add_clock_routes(app)
+    from gateway.monitoring.http import add_monitor_routes  # it imports this module's helpers
+
+    add_monitor_routes(app)
     return app
 
 

@@ -239,3 +239,28 @@ class Monitor:
                 await tx.execute(TRACE_INSERT, *hold.key, None, "monitor-rejected", hold.sender, now_us(), at_text,
                                  f"monitor-rejected: hold {hold_id} rejected by {who}: {reason}")
             return await self.store.hold(hold_id)
+
+
+MONITOR_OFF = "off"
+MONITOR_DEFAULT = "default"
+
+
+def build_monitor(db: Any, rules: str | None = MONITOR_DEFAULT, *, clock: Any = None) -> Monitor | None:
+    """The gateway's monitor: `rules` is "default" (the bundled catalogue), "off" (None: no
+    monitoring) or a catalogue file; a catalogue that is not valid is `config-invalid`. The
+    non-business-day rule asks `clock.calendar` (read at each call: a reloaded calendar counts)."""
+    from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
+
+    if rules == MONITOR_OFF:
+        return None
+    try:
+        catalogue = default_catalogue() if rules in (None, MONITOR_DEFAULT) else load_catalogue(str(rules))
+    except CatalogueError as exc:
+        raise InputError("config-invalid", f"monitoring rules {exc}") from None
+    except OSError as exc:
+        raise InputError("io-unreadable", f"monitoring rules {rules}: {exc.strerror or exc}") from None
+    business_day = None
+    if getattr(clock, "calendar", None) is not None:
+        def business_day(day: dt.date) -> bool:
+            return bool(clock.calendar.is_business_day(day))
+    return Monitor(catalogue, MonitorStore(db), is_business_day=business_day)
