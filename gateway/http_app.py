@@ -274,7 +274,9 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
     status = 400 if whole_envelope_refused else 200
     if "application/xml" in request.headers.get("Accept", ""):
         return web.Response(body=_signed_ack(request, results), status=status, content_type="application/xml")
-    summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected", "held")}
+    summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected")}
+    if any(r.status == "held" for r in results):  # monitoring (docs/monitoring.md): only when there is one
+        summary["held"] = sum(1 for r in results if r.status == "held")
     body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": summary}
     if whole_envelope_refused and results[0].issues:
         # The whole envelope was refused: say why at the top level too, like every other 4xx.

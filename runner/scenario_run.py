@@ -249,6 +249,7 @@ class _Run:
         dbs.append(gw_db)
         gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
                           monitor=build_monitor(gw_db, clock=clock))
+        self.gateway = gateway
         await gateway.start()
         await self._build_players(dbs)
         self.clients = {pid: engine_client(gateway, pid) for pid in world.participants}
@@ -450,6 +451,13 @@ class _Run:
         elif step.action == "fault":
             assert step.target is not None
             self.faults.add(self.ids[step.target], step.fault, step.line)
+        elif step.action == "monitor":
+            from runner.monitor_steps import decide_hold
+
+            assert step.target is not None
+            record = self.sent[step.target]
+            await decide_hold(self.gateway, record.key, step.fault, officer=self.ids["treasury"],
+                              at=self.clock.now())
 
     # -- sending -------------------------------------------------------------------------------
 

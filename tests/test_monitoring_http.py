@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from gateway_helpers import payment, rebuild
+from test_monitoring_gateway import YUAN, _gateway
 
 from gateway.http_app import make_app
 from gateway.service import Gateway
-from gateway_helpers import payment, rebuild
 from runner.world import DevWorld
-from test_monitoring_gateway import YUAN, _gateway
 
 Client = TestClient[Any, Any]
 
@@ -50,7 +50,7 @@ async def _submit(client: Client, world: DevWorld, voucher: bytes) -> dict[str, 
 
 async def test_held_released_and_rejected_through_the_api(world: DevWorld,
                                                           served: tuple[Gateway, Client]) -> None:
-    gw, client = served
+    _, client = served
     t, bank = _h(world, world.treasury.id), _h(world, "bank-a")
     body = await _submit(client, world, payment(world, amount_fen=1_500_000 * YUAN, voucher_no="H0001"))
     [r] = body["results"]
@@ -121,7 +121,7 @@ async def test_the_audit_has_no_edit_route(world: DevWorld, served: tuple[Gatewa
                                          PaySummaryName="提取现金"))
     ref = f"/v1/monitor/decisions?voucher={world.adm_div_code}/2026/5201/C0001"
     before = await (await client.get(ref, headers=t)).json()
-    assert [d["outcome"] for d in before["decisions"]][0] == "blocked"
+    assert before["decisions"][0]["outcome"] == "blocked"
     for method in ("PUT", "PATCH", "DELETE"):
         resp = await client.request(method, ref, json={"outcome": "passed"}, headers=t)
         assert resp.status == 405 and (await resp.json())["code"] == "method-not-allowed", method

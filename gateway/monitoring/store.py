@@ -181,6 +181,11 @@ class MonitorStore:
                                    f"ORDER BY id LIMIT {int(limit)}", *params)
         return [Hold.from_row(r) for r in rows]
 
+    async def holds_for(self, adm: str, year: str, vtcode: str, no: str) -> list[Hold]:
+        rows = await self.db.fetch(f"SELECT {_HOLD_COLUMNS} FROM mon_holds WHERE adm_div_code=$1 AND st_year=$2 "
+                                   "AND vtcode=$3 AND voucher_no=$4 ORDER BY id", adm, year, vtcode, no)
+        return [Hold.from_row(r) for r in rows]
+
     async def parties(self, key: VoucherKey) -> tuple[str, str] | None:
         row = await self.db.fetchrow(
             "SELECT sender, recipient FROM mon_payments WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
