@@ -12,17 +12,19 @@ from messages.errors import StateError
 __all__ = ["decide_hold", "monitor_outcome"]
 
 
-async def decide_hold(gateway: Any, key: str, step: Mapping[str, Any], *, officer: str, at: dt.datetime) -> None:
-    """Release or reject the hold on the voucher `key` ("adm/year/vtcode/no/flag")."""
+async def decide_hold(gateway: Any, key: str, step: Mapping[str, Any], *, officer: str, at: dt.datetime) -> bool:
+    """Release or reject the hold on the voucher `key` ("adm/year/vtcode/no/flag"); False if it
+    is not held (then nothing happens, and a `monitor` expectation on it says what was seen)."""
     monitor = gateway.monitor
     if monitor is None:
         raise StateError("a monitor step needs monitoring on")
     adm, year, vtcode, no, _ = key.split("/")
     holds = [h for h in await monitor.store.holds_for(adm, year, vtcode, no) if h.status == "held"]
     if not holds:
-        raise StateError(f"no held payment {key} to {step['action']}")
+        return False
     fn = monitor.release if step["action"] == "release" else monitor.reject
     await fn(holds[0].id, who=officer, reason=step["reason"], at=at)
+    return True
 
 
 def _decisions(v: Any) -> list[tuple[str, str]]:
@@ -38,7 +40,7 @@ def _decisions(v: Any) -> list[tuple[str, str]]:
             if len(parts) >= 2:
                 out.append((parts[1], "held"))
         elif e.step in ("monitor-released", "monitor-rejected"):
-            out.append(("*", e.step.removeprefix("monitor-") ))
+            out.append(("*", e.step.removeprefix("monitor-")))
     for x in v.verdicts:
         if x.code == "monitor-blocked":  # "blocked by monitoring rule RULE (catalogue V): reason"
             words = x.message.split()
