@@ -275,6 +275,8 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
     if "application/xml" in request.headers.get("Accept", ""):
         return web.Response(body=_signed_ack(request, results), status=status, content_type="application/xml")
     summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected")}
+    if any(r.status == "held" for r in results):  # monitoring (docs/monitoring.md): only when there is one
+        summary["held"] = sum(1 for r in results if r.status == "held")
     body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": summary}
     if whole_envelope_refused and results[0].issues:
         # The whole envelope was refused: say why at the top level too, like every other 4xx.
@@ -438,6 +440,9 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/openapi.json", get_openapi)
     add_clock_routes(app)
+    from gateway.monitoring.http import add_monitor_routes  # it imports this module's helpers
+
+    add_monitor_routes(app)
     return app
 
 

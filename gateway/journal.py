@@ -169,6 +169,8 @@ class _Submission:
     business_time: str
     refusals: Sequence[tuple[VoucherKey, str, Issue]]  # traced in the same commit
     future: asyncio.Future[list[JournalResult]]
+    # Other stores' rows written in the same transaction (monitoring: window state, holds, audit).
+    extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()
 
 
 _MESSAGE_INSERT = ("INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
@@ -274,11 +276,13 @@ class Journal:
         self._writer = None
 
     async def record(self, items: Sequence[Admitted], *, business_time: str,
-                     refusals: Sequence[tuple[VoucherKey, str, Issue]] = ()) -> list[JournalResult]:
+                     refusals: Sequence[tuple[VoucherKey, str, Issue]] = (),
+                     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()) -> list[JournalResult]:
+        """Journal `items`; `extra` (SQL, rows) pairs are written in the same transaction."""
         if self._writer is None or self._writer.done():
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Submission(items, business_time, refusals, future))
+        await self._queue.put(_Submission(items, business_time, refusals, future, extra))
         return await future
 
     async def _run(self) -> None:
@@ -342,6 +346,9 @@ class Journal:
                                      writes.outbox)
             if writes.trace:
                 await tx.executemany(TRACE_INSERT, writes.trace)
+            for sub in batch:
+                for sql, rows in sub.extra:
+                    await tx.executemany(sql, rows)
         return out
 
     def _decide(self, item: Admitted, business_time: str, known: dict[VoucherKey, _Known],

@@ -12,6 +12,7 @@ from gateway.http_app import (
     INBOX_LIMIT_MAX,
     INBOX_WAIT_S_MAX,
 )
+from gateway.monitoring.openapi_paths import monitor_paths, monitor_schemas
 from messages.errors import CODES
 
 __all__ = ["openapi_document"]
@@ -24,7 +25,8 @@ _ISSUE = {"type": "object", "required": ["code", "message"], "properties": {
 _RESULT = {"type": "object", "required": ["status"], "properties": {
     "voucher": {"type": ["string", "null"], "description": "AdmDivCode/StYear/VtCode/VoucherNo/VoucherFlag"},
     "vtcode": {"type": ["string", "null"]}, "voucher_no": {"type": ["string", "null"]},
-    "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+    "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected", "held"],
+               "description": "held: kept by a monitoring rule for a treasury officer (code monitor-held)"},
     "message_id": {"type": "string"}, "recipient": {"type": "string"},
     "code": {"type": "string", "enum": sorted(CODES)}, "message": {"type": "string"},
     "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}}}}
@@ -167,6 +169,7 @@ def openapi_document() -> dict[str, Any]:
                                                             "this request does not carry it")}}},
             "/openapi.json": {"get": {"summary": "This OpenAPI document", "security": [],
                                       "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
+            **monitor_paths(auth_errors, unavailable),
         },
         "components": {
             "securitySchemes": {
@@ -175,6 +178,7 @@ def openapi_document() -> dict[str, Any]:
                          "client CA whose serial is a participant's (tgw up --tls-client-ca); with a bearer "
                          "token too, both must name the same participant"}},
             "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY,
+                        **monitor_schemas(),
                         "Clock": {"type": "object", "properties": {
                             "now": {"type": "string"}, "simulated": {"type": "boolean"},
                             "business_day": {"type": "boolean"},

@@ -26,6 +26,7 @@ from gateway.clock import BusinessClock
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
 from gateway.http_app import make_app
 from gateway.http_limits import GuardedSite, HttpLimits, ResourceErrorLog, effective_connections_max
+from gateway.monitoring.monitor import build_monitor
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
@@ -71,6 +72,8 @@ class ServerConfig:
     # The operator's bearer token for GET /metrics and the detailed GET /healthz (TGW_OPS_TOKEN or
     # --ops-token-file; YAML: http.ops_token_file). None: both open, as before (docs/operations.md).
     ops_token: str | None = field(default=None, repr=False)
+    # Dynamic monitoring (docs/monitoring.md): "default" (the bundled catalogue), "off", or a catalogue file.
+    monitor_rules: str = "default"
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -118,8 +121,14 @@ class ServerConfig:
             tls_cert=rel(tls.get("cert")), tls_key=rel(tls.get("key")), tls_client_ca=rel(tls.get("client_ca")),
             tls_require_client_cert=require, http_limits=http_limits,
             calendar_warn_days=clock.get("calendar_warn_days", CALENDAR_WARN_DAYS_DEFAULT),
+            monitor_rules=_monitor_rules((raw.get("monitor") or {}).get("rules", "default"), rel),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _monitor_rules(value: Any, rel: Any) -> str:
+    text = str(value)
+    return text if text in ("default", "off") else str(rel(text))
 
 
 def read_secret_file(path: str | None, what: str) -> str | None:
@@ -285,7 +294,9 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     gateway_config = cfg.gateway
     if cfg.admission_workers is not None:
         gateway_config = replace(gateway_config, admission_workers=cfg.admission_workers)
-    gateway = Gateway(db=db, registry=registry, certs=certs, clock=build_clock(cfg), config=gateway_config)
+    clock = build_clock(cfg)
+    monitor = build_monitor(db, cfg.monitor_rules, clock=clock)
+    gateway = Gateway(db=db, registry=registry, certs=certs, clock=clock, config=gateway_config, monitor=monitor)
     await gateway.start()
     runner, http_url, mqtt = None, None, None
     site: GuardedSite | None = None

@@ -22,6 +22,7 @@ from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus
 from gateway.delivery import DeliveryScheduler, interleave
 from gateway.journal import Journal, JournalResult, now_us
+from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox, backoff_us
 from gateway.participants import Participant, Registry
 from gateway.pipeline import Admitted, Refused
@@ -69,7 +70,7 @@ class SubmitResult:
     voucher: str | None
     vtcode: str | None
     voucher_no: str | None
-    status: str  # accepted | duplicate | rejected
+    status: str  # accepted | duplicate | rejected | held (monitoring: code monitor-held)
     message_id: str | None = None
     recipient: str | None = None
     issues: tuple[Issue, ...] = ()
@@ -110,7 +111,8 @@ def _storable(text: str) -> bool:
 
 class Gateway:
     def __init__(self, *, db: Database, registry: Registry, certs: CertificateStore, clock: Any = None,
-                 config: GatewayConfig | None = None, delivery_clock: Callable[[], int] | None = None) -> None:
+                 config: GatewayConfig | None = None, delivery_clock: Callable[[], int] | None = None,
+                 monitor: Monitor | None = None) -> None:
         self.db = db
         self.registry = registry
         self.certs = certs
@@ -119,6 +121,10 @@ class Gateway:
         # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
         self.journal = Journal(db, clock=clock)
         self.outbox = Outbox(db)
+        # Dynamic monitoring (gateway/monitoring): None screens nothing.
+        self.monitor = monitor
+        if monitor is not None:
+            monitor.attach(self.journal, lambda: self._wake.set())
         self._pushers: dict[str, Pusher] = {}
         # The deliverer's clock (µs; retry times in the outbox): wall time, or a test's simulated clock.
         self._now_us: Callable[[], int] = delivery_clock or now_us
@@ -148,6 +154,8 @@ class Gateway:
             self._admission = InlineAdmission(self.registry, self.certs, limits)
         await self._admission.started()  # workers loaded: the first envelopes do not wait for a spawn
         await self.journal.start()
+        if self.monitor is not None:
+            await self.monitor.start()
         self._accepting = True
         if deliver:
             self._deliverer = asyncio.create_task(self._deliver_loop(), name="deliverer")
@@ -202,15 +210,25 @@ class Gateway:
     async def _submit(self, data: bytes, sender: Participant, started: float) -> list[SubmitResult]:
         business = self.business_now()
         # Certificates expire in real time, whatever the business clock says (it may be simulated).
-        outcomes = await self._admission.admit(data, sender, at=dt.datetime.now(dt.UTC))
+        admission = await self._admission.admit(data, sender, at=dt.datetime.now(dt.UTC))
+        outcomes: Sequence[Admitted | Refused | Held] = admission
+        extra: Sequence[Any] = ()
+        if self.monitor is not None:  # ARCHITECTURE step 6: before anything reaches the bank
+            screened = await self.monitor.screen(admission, business)
+            outcomes, extra = screened.outcomes, screened.extra
         admitted = [o for o in outcomes if isinstance(o, Admitted)]
         refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]
         journaled: list[JournalResult] = []
-        if admitted or refusals:
-            journaled = await self.journal.record(admitted, business_time=business.isoformat(), refusals=refusals)
+        if admitted or refusals or extra:
+            journaled = await self.journal.record(admitted, business_time=business.isoformat(), refusals=refusals,
+                                                  extra=extra)
         by_key = iter(journaled)
         results: list[SubmitResult] = []
         for outcome in outcomes:
+            if isinstance(outcome, Held):
+                k = outcome.key
+                results.append(SubmitResult(str(k), k.vtcode, k.voucher_no, "held", issues=(outcome.issue,)))
+                continue
             if isinstance(outcome, Refused):
                 results.append(_refused(outcome.key, outcome.issues))
                 continue
@@ -223,7 +241,7 @@ class Gateway:
                 results.append(SubmitResult(str(key), key.vtcode, key.voucher_no, jr.status, jr.message_id,
                                             jr.recipient))
         elapsed = time.perf_counter() - started
-        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "held": 0}
         for r in results:
             counts[r.status] += 1
             metrics.VOUCHERS_BY(r.vtcode or "-", r.status, r.code or "").inc()

@@ -63,6 +63,8 @@ CODES: dict[str, str] = {
     "unknown-original": "a receipt refers to an original voucher the gateway never accepted",
     "monitor-blocked": "a monitoring rule blocked the payment",
     "monitor-held": "a monitoring rule holds the payment until it is released",
+    "monitor-rejected": "a treasury officer rejected a payment a monitoring rule held (the hold names who and why)",
+    "hold-decided": "the monitoring hold was released or rejected already",
     "unknown-code": "a refusal came back with a code this version does not know (the original is in the message)",
     # transports (HTTP, MQTT) and the client SDK: the request itself, not a voucher in it
     "bad-request": "the request is malformed: a body that is not the expected JSON, a bad query parameter",

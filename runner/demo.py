@@ -110,6 +110,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     from bank_sim.shell import BankShell
     from business_time.calendar import BusinessCalendar
     from business_time.clock import ClockConfig, at
+    from gateway.monitoring.monitor import build_monitor
     from gateway.service import Gateway
     from ledger.store import Ledger
     from pboc_sim.core import PbocConfig, PbocCore
@@ -138,7 +139,8 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     dbs: list[Any] = []
     gw_db = await open_database(str(root / "gateway.db"))
     dbs.append(gw_db)
-    gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
+    gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
+                      monitor=build_monitor(gw_db, clock=clock))
     await gateway.start()
     ledgers: dict[str, Ledger] = {}
     for owner in [world.pboc.id, *(bid for bid, _, _ in banks)]:

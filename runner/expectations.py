@@ -86,6 +86,11 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
             return out(ok, f"accepted by {who or 'everyone who answered'} by {_t(by)}", everything)
         ok = any(not x.ok and x.code == p["code"] for x in seen)
         return out(ok, f"rejected {p['code']} by {who or 'anyone'} by {_t(by)}", everything)
+    if e.kind == "monitor":
+        from runner.monitor_steps import monitor_outcome
+
+        assert v is not None
+        return out(*monitor_outcome(p, v))
     if e.kind == "receipt":
         assert v is not None
         receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode]

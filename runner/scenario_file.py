@@ -569,6 +569,13 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             if "delay" in f:
                 f["delay"] = _delta(f["delay"])
             steps.append(Step(when, "fault", target=f["to"], fault=f, note=note, line=line))
+        elif "monitor" in raw:
+            m = raw["monitor"]
+            verb = "release" if "release" in m else "reject"
+            if m[verb] not in ids:
+                b.fail([*path, "monitor", verb], f"no voucher {m[verb]!r} is sent before this step")
+            steps.append(Step(when, "monitor", target=m[verb], fault={"action": verb, "reason": m["reason"]},
+                              note=note, line=line))
         now = when
 
     banks = _returns(w.get("banks") or [], banks, steps, b)

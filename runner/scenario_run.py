@@ -228,6 +228,7 @@ class _Run:
 
     async def play(self) -> Observed:
         from business_time.calendar import BusinessCalendar
+        from gateway.monitoring.monitor import build_monitor
         from gateway.service import Gateway
         from runner.world import DevWorld
         from sim.clock import SimClock
@@ -246,7 +247,9 @@ class _Run:
         dbs: list[Any] = []
         gw_db = await open_database(str(self.root / "gateway.db"))
         dbs.append(gw_db)
-        gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock)
+        gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
+                          monitor=build_monitor(gw_db, clock=clock))
+        self.gateway = gateway
         await gateway.start()
         await self._build_players(dbs)
         self.clients = {pid: engine_client(gateway, pid) for pid in world.participants}
@@ -448,6 +451,13 @@ class _Run:
         elif step.action == "fault":
             assert step.target is not None
             self.faults.add(self.ids[step.target], step.fault, step.line)
+        elif step.action == "monitor":
+            from runner.monitor_steps import decide_hold
+
+            assert step.target is not None
+            record = self.sent[step.target]
+            await decide_hold(self.gateway, record.key, step.fault, officer=self.ids["treasury"],
+                              at=self.clock.now())
 
     # -- sending -------------------------------------------------------------------------------
 

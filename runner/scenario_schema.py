@@ -59,6 +59,21 @@ _who = {"enum": ["gateway", "bank", "pboc", "treasury"]}
 _fields = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 200,
            "description": "head elements of the voucher, by XSD name, overriding the template's"}
 
+# A treasury officer releases or rejects a held payment; a monitoring decision on a voucher
+# (runner/monitor_steps.py, docs/monitoring.md).
+MONITOR_STEP: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["reason"],
+    "description": "a treasury officer releases or rejects the hold on a voucher of the steps",
+    "properties": {"release": {"type": "string", "minLength": 1}, "reject": {"type": "string", "minLength": 1},
+                   "reason": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    "oneOf": [{"required": ["release"]}, {"required": ["reject"]}]}
+MONITOR_EXPECTATION: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["voucher", "rule", "outcome"],
+    "description": "a monitoring rule decided on the voucher: flagged (notice, warning), held, blocked; or its "
+                   "hold was released or rejected",
+    "properties": {"voucher": {"type": "string", "minLength": 1}, "rule": {"type": "string", "minLength": 1},
+                   "outcome": {"enum": ["flagged", "held", "blocked", "released", "rejected"]}}}
+
 _send_props: dict[str, Any] = {
     "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
     "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
@@ -79,7 +94,7 @@ _send_props: dict[str, Any] = {
 _send = {"type": "object", "additionalProperties": False, "properties": _send_props,
          "oneOf": [{"required": ["template"]}, {"required": ["file"]}]}
 
-_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault")
+_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault", "monitor")
 _step = {
     "type": "object",
     "additionalProperties": False,
@@ -108,6 +123,7 @@ _step = {
                                  "flag": {"enum": [0, 1]},
                                  "count": {"type": "integer", "minimum": 1, "maximum": 1000},
                                  "delay": {"type": "string", "pattern": DURATION_PATTERN}}},
+        "monitor": MONITOR_STEP,
     },
     "oneOf": [{"required": [a]} for a in _step_actions],
 }
@@ -168,6 +184,7 @@ _expect_kinds: dict[str, Any] = {
                              "at_least": {"type": "integer", "minimum": 0},
                              "at_most": {"type": "integer", "minimum": 0}},
               "anyOf": [{"required": ["equals"]}, {"required": ["at_least"]}, {"required": ["at_most"]}]},
+    "monitor": MONITOR_EXPECTATION,
 }
 EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
 STEP_ACTIONS: tuple[str, ...] = _step_actions

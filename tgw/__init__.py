@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "clock",
     "calendar",
     "dlq",
+    "monitor",
     "bench",
     "mqtt_acl",
 )

@@ -202,8 +202,10 @@ def register(subparsers: Any) -> None:
                    help="--gateway: vouchers per envelope (default %(default)s)")
     p.add_argument("--concurrency", type=int, default=16,
                    help="--gateway: concurrent senders / keep-alive connections (default %(default)s)")
-    p.add_argument("--transports", default="inproc,inproc-pool,http,http-up,http-up-pool,mqtt", metavar="LIST",
-                   help="--gateway: comma-separated paths: inproc, inproc-pool (pipeline in worker processes), "
+    p.add_argument("--transports", default="inproc,inproc-monitor,inproc-pool,http,http-up,http-up-pool,mqtt",
+                   metavar="LIST",
+                   help="--gateway: comma-separated paths: inproc (monitoring off), inproc-monitor (the default "
+                        "monitoring rules on), inproc-pool (pipeline in worker processes), "
                         "http (server in this process), http-up (a `tgw up` subprocess), http-up-pool "
                         "(`tgw up --workers N`), mqtt (default %(default)s)")
     p.add_argument("--db", default="sqlite",

@@ -14,6 +14,8 @@ Transports:
                    client and server can use both cores);
 - ``mqtt``         `GatewayClient.mqtt` → Mosquitto (127.0.0.1:1883) → `MqttAdapter` → gateway,
                    when those modules exist and the broker answers;
+- ``inproc-monitor`` like ``inproc`` with dynamic monitoring on (the default rule catalogue):
+                   beside ``inproc`` (monitoring off) in one run, the cost of the rules
 - ``inproc-pool``  like ``inproc`` with `GatewayConfig(admission_workers=N)`: the pure pipeline
                    (parse, validate, verify, authorize, route) runs in worker processes; the
                    journal stays in the loop.
@@ -52,7 +54,7 @@ if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
 
 __all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "build_envelopes", "print_gateway_table", "run_gateway"]
 
-ALL_TRANSPORTS = ("inproc", "inproc-pool", "http", "http-up", "http-up-pool", "mqtt")
+ALL_TRANSPORTS = ("inproc", "inproc-monitor", "inproc-pool", "http", "http-up", "http-up-pool", "mqtt")
 DEFAULT_TRANSPORTS = ("inproc", "http", "http-up", "mqtt")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -163,12 +165,15 @@ async def _open_db(db_url: str, tmp: Path, tag: str) -> Database:
 
 
 @contextlib.asynccontextmanager
-async def _gateway(world: DevWorld, db_url: str, tmp: Path, tag: str, workers: int = 0) -> AsyncIterator[Gateway]:
+async def _gateway(world: DevWorld, db_url: str, tmp: Path, tag: str, workers: int = 0,
+                   monitor: bool = False) -> AsyncIterator[Gateway]:
+    from gateway.monitoring.monitor import build_monitor
     from gateway.service import Gateway, GatewayConfig
 
     db = await _open_db(db_url, tmp, tag)
     gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=_WallClock(),
-                 config=GatewayConfig(admission_workers=workers))
+                 config=GatewayConfig(admission_workers=workers),
+                 monitor=build_monitor(db) if monitor else None)
     await gw.start()
     try:
         yield gw
@@ -185,8 +190,8 @@ def _statuses(results: Sequence[Any]) -> list[tuple[str, str | None]]:
 
 
 async def _bench_inproc(world: DevWorld, envelopes: Sequence[bytes], *, db_url: str, tmp: Path, concurrency: int,
-                        workers: int = 0, tag: str = "inproc") -> tuple[_Run, float]:
-    async with _gateway(world, db_url, tmp, tag, workers) as gw:
+                        workers: int = 0, tag: str = "inproc", monitor: bool = False) -> tuple[_Run, float]:
+    async with _gateway(world, db_url, tmp, tag, workers, monitor) as gw:
         sender = gw.registry.get(world.treasury.id)
         assert sender is not None, "the world's treasury is in its own registry"
         if workers:
@@ -493,9 +498,11 @@ def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url
     return result
 
 
-_CODES = {"inproc": "I", "inproc-pool": "P", "http": "H", "http-up": "U", "http-up-pool": "W", "mqtt": "M"}
+_CODES = {"inproc": "I", "inproc-monitor": "N", "inproc-pool": "P", "http": "H", "http-up": "U", "http-up-pool": "W",
+          "mqtt": "M"}
 _NOTES = {
-    "inproc": "Gateway.submit from concurrent coroutines; one process, one core for all of it",
+    "inproc": "Gateway.submit from concurrent coroutines; one process, one core for all of it; monitoring off",
+    "inproc-monitor": "as inproc, with dynamic monitoring on (the default rule catalogue, docs/monitoring.md)",
     "inproc-pool": "admission_workers=N: pure pipeline in worker processes, journal in the event loop",
     "http": "aiohttp client and TCPSite in the same process and event loop (share one core)",
     "http-up": "aiohttp client here, `tgw up` in a subprocess (two processes, two cores)",
@@ -509,6 +516,9 @@ def _run_transport(name: str, world: DevWorld, envelopes: Sequence[bytes], *, db
     if name == "inproc":
         return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
                                          tag=tag or "inproc"))
+    if name == "inproc-monitor":
+        return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
+                                         tag=tag or "inprocmon", monitor=True))
     if name == "inproc-pool":
         return asyncio.run(_bench_inproc(world, envelopes, db_url=db_url, tmp=tmp, concurrency=concurrency,
                                          workers=pool_workers, tag=tag or "inprocpool"))

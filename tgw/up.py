@@ -84,6 +84,8 @@ def register(sub: Any) -> None:
     p.add_argument("--calendar-dir", metavar="DIR",
                    help="directory of business-calendar year blocks (`tgw calendar load FILE --calendar-dir DIR`); "
                         "re-read on SIGHUP and within a minute of a change, without a restart (docs/calendar.md)")
+    p.add_argument("--monitor-rules", metavar="FILE|off", help="dynamic monitoring rule catalogue (YAML, "
+                   "`tgw monitor rules validate`); default: the bundled one; 'off': no monitoring (docs/monitoring.md)")
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
@@ -99,7 +101,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                            "admission_workers": args.workers, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
                            "tls_client_ca": args.tls_client_ca,
                            "tls_require_client_cert": args.tls_require_client_cert,
-                           "calendar_warn_days": args.calendar_warn_days, "calendar_dir": args.calendar_dir}
+                           "calendar_warn_days": args.calendar_warn_days, "calendar_dir": args.calendar_dir,
+                           "monitor_rules": args.monitor_rules}
     if args.mqtt and urlparse(args.mqtt).password is not None:
         raise ValueError(f"--mqtt must not carry the password (the process list shows it to every user): put it "
                          f"in ${MQTT_PASSWORD_ENV} or a file given to --mqtt-password-file")

@@ -1,0 +1,207 @@
+"""Evaluate one payment against the catalogue: pure (no IO, no clock), so it is tested directly.
+
+The facts come from the voucher (`PaymentFacts.from_doc`) and, for the rules that look back
+(splitting, a payee never seen), from the `History` the store read for that payer and payee.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.monitoring.rules import GRADES, Catalogue, Rule
+from messages.errors import InputError
+from messages.money import parse_fen
+
+__all__ = ["RULES", "History", "Hit", "PaymentFacts", "evaluate", "outcome_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    func: str  # ExpFuncCode (budget subject)
+    eco: str  # ExpEcoCode (economic classification)
+    project: str  # ProCode
+    fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFacts:
+    key: str  # AdmDiv/Year/VtCode/No
+    voucher_no: str
+    vtcode: str
+    amount_fen: int
+    payer_acct: str
+    payee_acct: str
+    payee_name: str
+    agency_name: str
+    summary: str
+    lines: tuple[Line, ...]
+    at: dt.datetime  # business time of submission
+    business_day: bool
+
+    @classmethod
+    def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool) -> PaymentFacts:
+        """From a parsed voucher (`messages.voucher.VoucherDoc`)."""
+        lines = tuple(Line(d.get("ExpFuncCode", ""), d.get("ExpEcoCode", ""), d.get("ProCode", ""),
+                           _fen(d.get("PayAmt", "0"))) for d in doc.details())
+        return cls(key, doc.get("VoucherNo"), doc.vtcode, doc.amount_fen("PayAmt"), doc.get("PayAcctNo"),
+                   doc.get("PayeeAcctNo"), doc.get("PayeeAcctName"), doc.get("AgencyName"),
+                   doc.get("PaySummaryName"), lines, at, business_day)
+
+
+def _fen(text: str) -> int:
+    try:
+        return parse_fen(text)
+    except (ValueError, InputError):  # validated before; a line that somehow is not money counts 0
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store knows before this payment: whether the payee account was paid before, and
+    the earlier payments from the same payer account to the same payee within the longest window."""
+
+    payee_seen: bool = False
+    recent: tuple[tuple[dt.datetime, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule_id: str
+    grade: str
+    reason: str
+
+
+Check = Callable[[Mapping[str, Any], PaymentFacts, History], str | None]
+
+
+def _large_single(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    t = p["threshold_fen"]
+    return f"amount {f.amount_fen} fen is at or above {t} fen" if f.amount_fen >= t else None
+
+
+def _large_cash(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    marker = next((m for m in p["cash_markers"] if m in f.summary), None)
+    if marker is None or f.amount_fen < p["threshold_fen"]:
+        return None
+    return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {p['threshold_fen']}"
+
+
+def _zero_balance_own(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    if f.voucher_no in p["approved"] or f.key in p["approved"]:
+        return None
+    if f.payee_name and f.payee_name == f.agency_name:
+        return f"payee {f.payee_name!r} is the paying unit itself"
+    if f.payee_acct in p["related_accounts"]:
+        return f"payee account {f.payee_acct} is listed as the unit's own or a related unit's account"
+    return None
+
+
+def _official_card(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    if f.payee_acct in p["card_accounts"] and f.voucher_no not in p["settlement_list"]:
+        return f"official-card repayment to {f.payee_acct} not on the settlement list"
+    return None
+
+
+def _centralized(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    if f.vtcode in p["centralized_vtcodes"]:
+        return None
+    for cat in p["categories"]:
+        fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(tuple(cat["eco_prefixes"])))
+        if fen and fen >= cat["threshold_fen"]:
+            return (f"{fen} fen of {'/'.join(cat['eco_prefixes'])} purchases by {f.vtcode}; from "
+                    f"{cat['threshold_fen']} fen they go through centralized payment")
+    return None
+
+
+def _watch_list(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    if f.payee_acct in p["accounts"]:
+        return f"payee account {f.payee_acct} is on the watch list"
+    if f.payee_name in p["names"]:
+        return f"payee {f.payee_name!r} is on the watch list"
+    return None
+
+
+def _new_payee(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    if not h.payee_seen and f.amount_fen >= p["threshold_fen"]:
+        return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
+    return None
+
+
+def splitting_band(p: Mapping[str, Any]) -> tuple[int, int]:
+    """[low, high): the amounts "just under" the threshold."""
+    t = p["threshold_fen"]
+    return t - t * p["below_pct"] // 100, t
+
+
+def _splitting(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    low, high = splitting_band(p)
+    if not low <= f.amount_fen < high:
+        return None
+    since = f.at - dt.timedelta(hours=p["window_hours"])
+    earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
+    if len(earlier) + 1 >= p["count"]:
+        return (f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within "
+                f"{p['window_hours']} h")
+    return None
+
+
+def _non_business_day(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    return None if f.business_day else f"{f.at.date()} is not a business day"
+
+
+def _poverty(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+    subjects, projects = tuple(p["subject_prefixes"]), set(p["project_codes"])
+    tagged = [ln for ln in f.lines if (subjects and ln.func.startswith(subjects)) or ln.project in projects]
+    if not tagged:
+        return None
+    if f.payee_acct in p["special_accounts"]:
+        return f"poverty funds paid into the special account {f.payee_acct}"
+    allowed = tuple(p["allowed_eco_prefixes"])
+    outside = [ln for ln in tagged if not ln.eco.startswith(allowed)]
+    if outside:
+        return f"poverty funds spent on {outside[0].eco}, outside their purpose"
+    return None
+
+
+RULES: dict[str, Check] = {
+    "large-single-payment": _large_single,
+    "large-cash-withdrawal": _large_cash,
+    "zero-balance-own-account": _zero_balance_own,
+    "official-card-settlement": _official_card,
+    "centralized-purchase": _centralized,
+    "watch-list-payee": _watch_list,
+    "new-payee-large-amount": _new_payee,
+    "splitting": _splitting,
+    "non-business-day": _non_business_day,
+    "poverty-funds": _poverty,
+}
+
+
+def evaluate(catalogue: Catalogue, facts: PaymentFacts, history: History) -> list[Hit]:
+    """Every enabled rule the payment breaks, in catalogue order."""
+    hits: list[Hit] = []
+    for rule in catalogue.rules:
+        if not rule.enabled:
+            continue
+        reason = RULES[rule.id](rule.params, facts, history)
+        if reason is not None:
+            hits.append(Hit(rule.id, rule.grade, reason))
+    return hits
+
+
+def outcome_of(hits: list[Hit]) -> tuple[str, Hit | None]:
+    """("pass" | "flag" | "hold" | "block", the deciding hit): the most severe grade wins, the
+    first such rule in catalogue order names it."""
+    if not hits:
+        return "pass", None
+    top = max(hits, key=lambda h: GRADES.index(h.grade))
+    return {"notice": "flag", "warning": "flag"}.get(top.grade, top.grade), top
+
+
+def window_hours_max(catalogue: Catalogue) -> int:
+    """How far back the store must look for the splitting rule (0: no window rule enabled)."""
+    rule: Rule | None = catalogue.rule("splitting")
+    return int(rule.params["window_hours"]) if rule is not None and rule.enabled else 0

@@ -1,0 +1,266 @@
+"""What the gateway calls: screen admitted payment vouchers, and release or reject holds.
+
+`screen` runs after the pure pipeline and before the journal (ARCHITECTURE step 6): each
+payment voucher (the catalogue's `applies_to`, originals only) is evaluated; a block becomes a
+refusal (`monitor-blocked`), a hold is kept in `mon_holds` instead of being journaled
+(`monitor-held`), notice and warning go on with a trace event. Its window row, hold and
+decisions are written in the journal's own transaction (`Journal.record(extra=...)`).
+
+Two envelopes screened at the same moment do not see each other's payments in a window (the
+rows land when their commit does); payments inside one envelope do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.journal import TRACE_INSERT, Journal, now_us
+from gateway.monitoring.engine import History, Hit, PaymentFacts, evaluate, outcome_of, window_hours_max
+from gateway.monitoring.rules import Catalogue
+from gateway.monitoring.store import (
+    DECISION_INSERT,
+    HOLD_DECIDE,
+    HOLD_INSERT,
+    PAYMENT_UPSERT,
+    Hold,
+    MonitorStore,
+    Prior,
+    at_us,
+)
+from gateway.pipeline import Admitted, Refused
+from messages.envelope import VoucherKey, parse_envelope
+from messages.errors import InputError, Issue
+from messages.voucher import parse_voucher
+
+__all__ = ["Held", "HoldStateError", "Monitor", "Screened"]
+
+Extra = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A payment kept for review: answered `held` with code monitor-held (or, once a treasury
+    officer rejected it, `rejected` with monitor-rejected)."""
+
+    key: VoucherKey
+    issue: Issue
+
+
+@dataclass(slots=True)
+class Screened:
+    outcomes: list[Admitted | Refused | Held]
+    extra: Extra
+
+
+class HoldStateError(Exception):
+    """The hold was decided already (released or rejected)."""
+
+
+def _key_str(key: VoucherKey) -> str:
+    return f"{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.voucher_no}"
+
+
+class Monitor:
+    def __init__(self, catalogue: Catalogue, store: MonitorStore, *,
+                 is_business_day: Callable[[dt.date], bool] | None = None) -> None:
+        self.catalogue = catalogue
+        self.store = store
+        self._is_business_day = is_business_day
+        self._journal: Journal | None = None
+        self._wake: Callable[[], None] = lambda: None
+        self._ids: Callable[[], str] | None = None
+        self._deciding = asyncio.Lock()  # one release / reject at a time in this process
+
+    def attach(self, journal: Journal, wake: Callable[[], None]) -> None:
+        """The gateway's journal (holds released are journaled there) and its deliverer's wake-up."""
+        self._journal = journal
+        self._wake = wake
+
+    async def start(self) -> None:
+        await self.store.init_schema()
+
+    def _business_day(self, day: dt.date) -> bool:
+        if self._is_business_day is None:
+            return True
+        try:
+            return self._is_business_day(day)
+        except Exception:  # noqa: BLE001 - outside the calendar's range: not this rule's business to fail
+            return True
+
+    # ------------------------------------------------------------------ screening
+
+    async def screen(self, outcomes: Sequence[Admitted | Refused], business: dt.datetime) -> Screened:
+        cat = self.catalogue
+        todo = [o for o in outcomes if isinstance(o, Admitted) and o.key.flag == 0 and o.key.vtcode in cat.applies_to]
+        if not todo:
+            return Screened(list(outcomes), [])
+        priors = await self.store.priors([o.key for o in todo])
+        at_text, wall = business.isoformat(), now_us()
+        window_h = window_hours_max(cat)
+        pending: list[tuple[str, str, dt.datetime, int]] = []  # (payee, payer, at, fen) screened in this call
+        payments: list[tuple[Any, ...]] = []
+        holds: list[tuple[Any, ...]] = []
+        decisions: list[tuple[Any, ...]] = []
+        trace: list[tuple[Any, ...]] = []
+        out: list[Admitted | Refused | Held] = []
+        todo_ids = {id(o) for o in todo}
+        for o in outcomes:
+            if id(o) not in todo_ids:
+                out.append(o)
+                continue
+            assert isinstance(o, Admitted)
+            prior = priors.get(o.key)
+            if prior is not None and prior.outcome != "block":
+                out.append(await self._again(o, prior))
+                continue
+            try:
+                doc = parse_voucher(o.body.voucher)
+            except InputError:  # the pipeline parsed it a moment ago; never expected
+                out.append(o)
+                continue
+            facts = PaymentFacts.from_doc(_key_str(o.key), doc, at=business,
+                                          business_day=self._business_day(business.date()))
+            earlier = [(at, fen) for payee, payer, at, fen in pending
+                       if payee == facts.payee_acct and payer == facts.payer_acct]
+            seen = any(p[0] == facts.payee_acct for p in pending) or await self.store.payee_seen(facts.payee_acct)
+            if window_h:
+                since = business - dt.timedelta(hours=window_h)
+                earlier += await self.store.recent(facts.payee_acct, facts.payer_acct, since)
+            hits = evaluate(cat, facts, History(seen, tuple(earlier)))
+            outcome, top = outcome_of(hits)
+            hold_id = self._new_hold_id() if outcome == "hold" else None
+            k = (o.key.adm_div_code, o.key.st_year, o.key.vtcode, o.key.voucher_no)
+            payments.append((*k, o.digest, facts.payer_acct, facts.payee_acct, facts.amount_fen, at_us(business),
+                             outcome, hold_id, o.sender, o.recipient or ""))
+            if outcome != "block":
+                pending.append((facts.payee_acct, facts.payer_acct, business, facts.amount_fen))
+            decisions.extend(self._decision_rows(k, at_text, wall, hits, o.sender))
+            if outcome == "block" and top is not None:
+                issue = Issue("monitor-blocked", f"blocked by monitoring rule {top.rule_id} (catalogue "
+                              f"{cat.version}): {top.reason}", None, "@VoucherNo")
+                out.append(Refused(o.key, (issue,)))
+            elif outcome == "hold" and top is not None and hold_id is not None:
+                holds.append((hold_id, *k, top.rule_id, top.grade, facts.amount_fen, facts.payee_acct, o.sender,
+                              o.recipient or "", at_text, o.digest, o.payload))
+                trace.append((*o.key, None, "monitor-held", o.sender, wall, at_text,
+                              f"hold {hold_id}: {top.rule_id}: {top.reason}"))
+                out.append(Held(o.key, self._held_issue(hold_id, top)))
+            else:
+                for h in hits:
+                    trace.append((*o.key, None, "monitor-flagged", o.sender, wall, at_text,
+                                  f"{h.grade}: {h.rule_id}: {h.reason}"))
+                out.append(o)
+        extra: Extra = [(PAYMENT_UPSERT, payments), (DECISION_INSERT, decisions)]
+        if holds:
+            extra.append((HOLD_INSERT, holds))
+        if trace:
+            extra.append((TRACE_INSERT, trace))
+        return Screened(out, extra)
+
+    def _decision_rows(self, k: tuple[str, ...], at_text: str, wall: int, hits: list[Hit], who: str) -> list[tuple[Any, ...]]:
+        version = self.catalogue.version
+        if not hits:
+            return [(*k, at_text, wall, None, version, None, "passed", "monitor", f"no rule fired; sent by {who}")]
+        done = {"notice": "flagged", "warning": "flagged", "hold": "held", "block": "blocked"}
+        return [(*k, at_text, wall, h.rule_id, version, h.grade, done[h.grade], "monitor", h.reason) for h in hits]
+
+    def _new_hold_id(self) -> str:
+        if self._journal is not None:
+            return f"h{self._journal.ids.new()}"
+        return f"h{now_us():013x}"
+
+    @staticmethod
+    def _held_issue(hold_id: str, top: Hit) -> Issue:
+        return Issue("monitor-held", f"held for review as {hold_id} by monitoring rule {top.rule_id}: {top.reason}; "
+                     "a treasury officer releases or rejects it", None, "@VoucherNo")
+
+    async def _again(self, o: Admitted, prior: Prior) -> Admitted | Refused | Held:
+        """A key screened before: a held voucher is answered as held again (same bytes) or as a
+        conflict; one that passed goes on to the journal, which answers duplicate or conflict."""
+        if prior.outcome != "hold" or prior.hold_id is None:
+            return o
+        hold = await self.store.hold(prior.hold_id)
+        if prior.digest != o.digest or prior.sender != o.sender or hold is None:
+            return Refused(o.key, (Issue("duplicate-conflict", f"voucher {o.key} is held for review with other "
+                                         "content or from another sender", None, "@VoucherNo"),))
+        if hold.status == "released":
+            return o  # journaled on release: the journal answers duplicate with its message id
+        if hold.status == "rejected":
+            return Refused(o.key, (Issue("monitor-rejected", f"hold {hold.id} was rejected by {hold.decided_by}: "
+                                         f"{hold.reason}", None, "@VoucherNo"),))
+        return Held(o.key, Issue("monitor-held", f"held for review as {hold.id} by monitoring rule {hold.rule_id}; "
+                                 "a treasury officer releases or rejects it", None, "@VoucherNo"))
+
+    # ------------------------------------------------------------------ release / reject
+
+    async def release(self, hold_id: str, *, who: str, reason: str, at: dt.datetime) -> Hold | None:
+        """Journal the held voucher for its bank as if it had just passed; None if no such hold."""
+        if self._journal is None:
+            raise RuntimeError("the monitor is not attached to a journal")
+        async with self._deciding:
+            hold = await self.store.hold(hold_id)
+            if hold is None:
+                return None
+            if hold.status != "held":
+                raise HoldStateError(f"hold {hold_id} was {hold.status} already")
+            body = parse_envelope(hold.payload).bodies[0]
+            admitted = Admitted(body, hold.sender, hold.recipient, hold.digest, hold.payload)
+            at_text, k = at.isoformat(), hold.key[:4]
+            extra: Extra = [
+                (HOLD_DECIDE, [(hold_id, "released", who, at_text, reason)]),
+                (DECISION_INSERT, [(*k, at_text, now_us(), hold.rule_id, self.catalogue.version, hold.grade,
+                                    "released", who, reason)]),
+                (TRACE_INSERT, [(*hold.key, None, "monitor-released", hold.sender, now_us(), at_text,
+                                 f"hold {hold_id} released by {who}: {reason}")]),
+            ]
+            await self._journal.record([admitted], business_time=at_text, extra=extra)
+            self._wake()
+            return await self.store.hold(hold_id)
+
+    async def reject(self, hold_id: str, *, who: str, reason: str, at: dt.datetime) -> Hold | None:
+        """The voucher never reaches the bank; its trace shows `monitor-rejected`."""
+        async with self._deciding:
+            hold = await self.store.hold(hold_id)
+            if hold is None:
+                return None
+            if hold.status != "held":
+                raise HoldStateError(f"hold {hold_id} was {hold.status} already")
+            at_text, k = at.isoformat(), hold.key[:4]
+            async with self.store.db.transaction() as tx:
+                changed = await tx.execute(HOLD_DECIDE, hold_id, "rejected", who, at_text, reason)
+                if changed == 0:
+                    raise HoldStateError(f"hold {hold_id} was decided meanwhile")
+                await tx.execute(DECISION_INSERT, *k, at_text, now_us(), hold.rule_id, self.catalogue.version,
+                                 hold.grade, "rejected", who, reason)
+                await tx.execute(TRACE_INSERT, *hold.key, None, "monitor-rejected", hold.sender, now_us(), at_text,
+                                 f"monitor-rejected: hold {hold_id} rejected by {who}: {reason}")
+            return await self.store.hold(hold_id)
+
+
+MONITOR_OFF = "off"
+MONITOR_DEFAULT = "default"
+
+
+def build_monitor(db: Any, rules: str | None = MONITOR_DEFAULT, *, clock: Any = None) -> Monitor | None:
+    """The gateway's monitor: `rules` is "default" (the bundled catalogue), "off" (None: no
+    monitoring) or a catalogue file; a catalogue that is not valid is `config-invalid`. The
+    non-business-day rule asks `clock.calendar` (read at each call: a reloaded calendar counts)."""
+    from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
+
+    if rules == MONITOR_OFF:
+        return None
+    try:
+        catalogue = default_catalogue() if rules in (None, MONITOR_DEFAULT) else load_catalogue(str(rules))
+    except CatalogueError as exc:
+        raise InputError("config-invalid", f"monitoring rules {exc}") from None
+    except OSError as exc:
+        raise InputError("io-unreadable", f"monitoring rules {rules}: {exc.strerror or exc}") from None
+    business_day = None
+    if getattr(clock, "calendar", None) is not None:
+        def business_day(day: dt.date) -> bool:
+            return bool(clock.calendar.is_business_day(day))
+    return Monitor(catalogue, MonitorStore(db), is_business_day=business_day)

@@ -1,0 +1,199 @@
+"""`tgw monitor rules validate|show|schema` and `tgw monitor holds list|release|reject`.
+
+Holds are worked on the gateway's database directly (`--db`, like `tgw dlq`): a release
+journals the voucher there, and the running gateway delivers it within its poll interval. The
+officer's name (`--by`) is recorded in the audit as `cli:NAME`. Over HTTP the same is
+`POST /v1/monitor/holds/{id}/release|reject` with a treasury token (docs/monitoring.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from messages.errors import InputError, StateError
+
+__all__ = ["register"]
+
+HOLDS_PAGE_MAX = 500  # = gateway.monitoring.store.HOLDS_PAGE_MAX (not imported: it loads the journal)
+
+
+def _limit(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= HOLDS_PAGE_MAX:
+        raise argparse.ArgumentTypeError(f"--limit must be 1..{HOLDS_PAGE_MAX}")
+    return n
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("monitor", help="dynamic monitoring: the rule catalogue and held payments",
+                       description="The monitoring rule catalogue (YAML, versioned, JSON Schema) and the payments "
+                                   "it holds for a treasury officer. docs/monitoring.md describes every rule.")
+    ps = p.add_subparsers(dest="monitor_command", metavar="{rules,holds}")
+    rules = ps.add_parser("rules", help="validate or show a rule catalogue")
+    rs = rules.add_subparsers(dest="rules_command", metavar="{validate,show,schema}")
+    v = rs.add_parser("validate", help="check a catalogue file: exit 0 valid, 1 invalid, 2 unreadable")
+    v.add_argument("file")
+    v.add_argument("--format", choices=["text", "json"], default="text")
+    v.set_defaults(func=cmd_validate)
+    s = rs.add_parser("show", help="the rules of a catalogue file (default: the bundled one)")
+    s.add_argument("file", nargs="?")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_show)
+    sc = rs.add_parser("schema", help="print the catalogue's JSON Schema")
+    sc.set_defaults(func=cmd_schema)
+    rules.set_defaults(func=lambda args: (rules.print_help(), 2)[1])
+
+    holds = ps.add_parser("holds", help="list, release or reject held payments (on the gateway's --db)")
+    hs = holds.add_subparsers(dest="holds_command", metavar="{list,release,reject}")
+    for name, text in (("list", "held payments, oldest first"),
+                       ("release", "release a hold: the voucher is journaled for its bank"),
+                       ("reject", "reject a hold: the voucher never reaches the bank")):
+        q = hs.add_parser(name, help=text)
+        q.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://... of the gateway")
+        q.add_argument("--db-schema")
+        q.add_argument("--format", choices=["text", "json"], default="text")
+        if name == "list":
+            q.add_argument("--status", choices=["held", "released", "rejected"])
+            q.add_argument("--limit", type=_limit, default=100, help=f"1..{HOLDS_PAGE_MAX} (default 100)")
+            q.add_argument("--after", default="", metavar="CURSOR", help="the `next` of the previous page")
+            q.set_defaults(func=cmd_holds_list)
+        else:
+            q.add_argument("id", help="the hold id (tgw monitor holds list)")
+            q.add_argument("--by", required=True, help="the treasury officer deciding (recorded as cli:NAME)")
+            q.add_argument("--reason", required=True, help="why (recorded in the audit)")
+            q.add_argument("--rules", help="the catalogue in force (its version goes in the audit; default bundled)")
+            q.set_defaults(func=cmd_holds_decide, action=name)
+    holds.set_defaults(func=lambda args: (holds.print_help(), 2)[1])
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from gateway.monitoring.rules import CatalogueError, load_catalogue
+
+    try:
+        cat = load_catalogue(args.file)
+    except OSError as exc:
+        print(f"tgw monitor rules validate: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except CatalogueError as exc:
+        if args.format == "json":
+            print(json.dumps({"file": args.file, "valid": False, "errors": exc.errors}, ensure_ascii=False))
+        else:
+            for err in exc.errors:
+                print(f"{args.file}: {err}")
+        return 1
+    if args.format == "json":
+        print(json.dumps({"file": args.file, "valid": True, "version": cat.version, "rules": len(cat.rules)}))
+    else:
+        print(f"{args.file}: valid, version {cat.version}, {len(cat.rules)} rules")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
+
+    try:
+        cat = load_catalogue(args.file) if args.file else default_catalogue()
+    except OSError as exc:
+        print(f"tgw monitor rules show: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except CatalogueError as exc:
+        print(f"tgw monitor rules show: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(cat.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"catalogue {cat.version} ({cat.source}); applies to VtCode {', '.join(sorted(cat.applies_to))}")
+    for r in cat.rules:
+        params = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in r.params.items())
+        print(f"  {r.id:<26} {r.grade:<8}{'' if r.enabled else ' (disabled)'} {r.description}")
+        if params:
+            print(f"  {'':<26} {params}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gateway.monitoring.rules import SCHEMA
+
+    print(json.dumps(SCHEMA, ensure_ascii=False, indent=2))
+    return 0
+
+
+async def _with_store(args: argparse.Namespace, action: Any) -> Any:
+    from gateway.monitoring.store import MonitorStore
+    from storage.db import open_database
+    from tgw.dlq import _db_url
+
+    db = await open_database(_db_url(args), schema=args.db_schema)
+    try:
+        store = MonitorStore(db)
+        await store.init_schema()
+        return await action(store)
+    finally:
+        await db.close()
+
+
+def cmd_holds_list(args: argparse.Namespace) -> int:
+    try:
+        holds = asyncio.run(_with_store(args, lambda store: store.holds(status=args.status, after=args.after,
+                                                                       limit=args.limit)))
+    except StateError as exc:
+        print(f"tgw monitor holds list: {exc}", file=sys.stderr)
+        return 2
+    nxt = holds[-1].id if len(holds) == args.limit else None
+    if args.format == "json":
+        print(json.dumps({"holds": [h.as_dict() for h in holds], "next": nxt}, ensure_ascii=False))
+        return 0
+    for h in holds:
+        print(f"{h.id}  {h.status:<8} {'/'.join(h.key[:4])}  {h.amount_fen} fen  {h.rule_id} ({h.grade})  "
+              f"{h.sender} → {h.recipient}" + (f"  by {h.decided_by}: {h.reason}" if h.decided_by else ""))
+    if nxt:
+        print(f"next: {nxt}")
+    return 0
+
+
+def cmd_holds_decide(args: argparse.Namespace) -> int:
+    from gateway.journal import Journal
+    from gateway.monitoring.monitor import HoldStateError, Monitor
+    from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
+
+    if not args.reason.strip() or not args.by.strip():
+        print("tgw monitor holds: --by and --reason must not be empty", file=sys.stderr)
+        return 2
+    try:
+        catalogue = load_catalogue(args.rules) if args.rules else default_catalogue()
+    except (OSError, CatalogueError) as exc:
+        print(f"tgw monitor holds: --rules: {exc}", file=sys.stderr)
+        return 2
+
+    async def decide(store: Any) -> Any:
+        monitor = Monitor(catalogue, store)
+        journal = Journal(store.db)
+        await journal.start()
+        monitor.attach(journal, lambda: None)
+        try:
+            at = dt.datetime.now(dt.UTC).astimezone()
+            fn = monitor.release if args.action == "release" else monitor.reject
+            return await fn(args.id, who=f"cli:{args.by.strip()}", reason=args.reason.strip(), at=at)
+        finally:
+            await journal.stop()
+
+    try:
+        hold = asyncio.run(_with_store(args, decide))
+    except HoldStateError as exc:
+        print(f"tgw monitor holds {args.action}: hold-decided: {exc}", file=sys.stderr)
+        return 1
+    except (StateError, InputError) as exc:
+        print(f"tgw monitor holds {args.action}: {exc}", file=sys.stderr)
+        return 2
+    if hold is None:
+        print(f"tgw monitor holds {args.action}: not-found: no hold {args.id}", file=sys.stderr)
+        return 1
+    print(json.dumps(hold.as_dict(), ensure_ascii=False) if args.format == "json"
+          else f"{hold.id}: {hold.status} by {hold.decided_by}: {hold.reason}")
+    return 0
