@@ -46,6 +46,7 @@ from client.wire import (
     TOPIC_ROOT,
     backoff_s,
     connect_properties,
+    hush_pending_calls,
     publish_properties,
     publish_until_lost,
 )
@@ -70,14 +71,18 @@ class MqttAdapter:
     """Connects a `Gateway` to a Mosquitto broker; see the module docstring for the contract."""
 
     def __init__(self, gateway: Gateway, *, host: str, port: int, username: str, password: str,
-                 client_id: str = "tgw-gateway", shared_group: str | None = "tgw",
+                 client_id: str | None = None, shared_group: str | None = "tgw",
                  tls: ssl.SSLContext | None = None, reconnect_base_s: float = 0.1, reconnect_max_s: float = 5.0,
                  session_expiry_s: int = SESSION_EXPIRY_S, keepalive_s: int = 30,
                  publish_timeout_s: float = 10.0) -> None:
         self.gateway = gateway
         self.host, self.port = host, port
         self.username, self.password = username, password
-        self.client_id = client_id
+        # The shipped broker configuration binds client ids to usernames (use_username_as_clientid:
+        # nobody takes over another's session by naming its client id), so the id is the username
+        # unless a test broker without that binding is told otherwise. Several gateway workers on
+        # one broker therefore log in as different users (`tgw mqtt-acl --gateway-user` repeated).
+        self.client_id = client_id or username
         self.shared_group = shared_group
         self.tls = tls
         self.reconnect_base_s = reconnect_base_s
@@ -130,11 +135,11 @@ class MqttAdapter:
         return topics
 
     def _make_client(self) -> aiomqtt.Client:
-        client = aiomqtt.Client(
+        client = hush_pending_calls(aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
-            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s)
+            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s))
         client._client.manual_ack_set(True)  # private: see the module docstring
         return client
 
