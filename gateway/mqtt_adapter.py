@@ -51,6 +51,7 @@ from client.wire import (
     publish_until_lost,
 )
 from gateway import metrics
+from gateway.log_summary import Summarized
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
@@ -100,6 +101,8 @@ class MqttAdapter:
         self._handlers: set[asyncio.Task[None]] = set()
         self._pushers: dict[str, Pusher] = {}
         self.connects = 0  # successful connections so far (1 + reconnects)
+        # A lost broker fails every reply in flight at once: one line per interval, with a count.
+        self._reply_failed_log = Summarized(lambda e, **kw: log.warning(e, **kw), "mqtt.reply_failed")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -127,6 +130,7 @@ class MqttAdapter:
                 await self._task
             self._task = None
         self._mark_down()
+        self._reply_failed_log.flush()
 
     def _topics(self) -> list[str]:
         topics = [f"{TOPIC_ROOT}/+/outbox", f"{TOPIC_ROOT}/+/ack"]
@@ -152,6 +156,7 @@ class MqttAdapter:
 
     async def _run(self) -> None:
         attempt = 0
+        watcher: asyncio.Task[None] | None = None
         while not self._stopping:
             try:
                 async with self._make_client() as client:
@@ -167,6 +172,7 @@ class MqttAdapter:
                     log.info("mqtt.connected", host=self.host, port=self.port, client_id=self.client_id,
                              topics=self._topics(), connects=self.connects)
                     self._register_pushers()
+                    watcher = asyncio.create_task(self._watch(client), name="mqtt-adapter-watch")
                     async for message in client.messages:
                         await self._handle_slots.acquire()
                         task = asyncio.create_task(self._handle_then_puback(client, message))
@@ -177,11 +183,25 @@ class MqttAdapter:
             except Exception as exc:  # noqa: BLE001 - never end the adapter silently: log, back off, reconnect
                 log.error("mqtt.adapter_error", error=repr(exc), attempt=attempt)
             finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    watcher = None
                 self._mark_down()
             if self._stopping:
                 break
             attempt += 1
             await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Mark the connection down the moment paho sees it end. The read loop notices only at its
+        next message, and under a backlog it waits for a free handler slot first, while every
+        handler waits for a PUBACK a dead connection will never bring: the loss was seen 7 s late.
+        Setting `lost` fails those publishes at once, which frees the handlers and the loop."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(client._disconnected)  # private: aiomqtt's "this connection ended"
+        if self._client is client and not self._stopping:
+            log.warning("mqtt.connection_lost", host=self.host, port=self.port)
+            self._mark_down()
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._handlers.discard(task)
@@ -254,7 +274,7 @@ class MqttAdapter:
                                                                 content_type="application/json"))
         except (aiomqtt.MqttError, StateError, TimeoutError, ValueError) as exc:
             # ValueError: paho refusing the topic or payload. The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
-            log.warning("mqtt.reply_failed", topic=topic, error=str(exc) or type(exc).__name__)
+            self._reply_failed_log(topic=topic, error=str(exc) or type(exc).__name__)
 
     # ------------------------------------------------------------------ incoming
 
