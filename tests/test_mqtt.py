@@ -101,7 +101,7 @@ def test_mqtt_acl_cli_writes_passwd_and_acl(world: DevWorld, tmp_path: Path, mon
     assert tgw_main(["mqtt-acl", "--participants", str(world.registry_path), "--out", str(out)]) == 0
     passwd = (out / "passwd").read_text().splitlines()
     users = [line.split(":", 1)[0] for line in passwd]
-    assert users == ["tgw-gateway", "tgw-monitor", *(p.id for p in world.participants.values())]
+    assert users == ["tgw-gateway", "tgw-gateway-acks", "tgw-monitor", *(p.id for p in world.participants.values())]
     assert all(line.split(":", 1)[1].startswith("$7$101$") for line in passwd)
     acl = (out / "acl").read_text()
     assert "user bank-a\ntopic write tgw/v1/bank-a/outbox\ntopic write tgw/v1/bank-a/ack\n" \

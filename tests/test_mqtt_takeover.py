@@ -169,9 +169,9 @@ def test_mqtt_acl_writes_one_user_per_gateway_worker_and_the_monitor(world: DevW
     assert tgw_main(["mqtt-acl", "--participants", str(world.registry_path), "--out", str(out),
                      "--gateway-user", "tgw-gw-1", "--gateway-user", "tgw-gw-2"]) == 0
     users = [line.split(":", 1)[0] for line in (out / "passwd").read_text().splitlines()]
-    assert users[:3] == ["tgw-gw-1", "tgw-gw-2", MONITOR_USER]
+    assert users[:5] == ["tgw-gw-1", "tgw-gw-1-acks", "tgw-gw-2", "tgw-gw-2-acks", MONITOR_USER]
     acl = (out / "acl").read_text()
-    for user in ("tgw-gw-1", "tgw-gw-2"):
+    for user in ("tgw-gw-1", "tgw-gw-1-acks", "tgw-gw-2", "tgw-gw-2-acks"):
         assert f"user {user}\ntopic readwrite tgw/v1/#\ntopic read $share/+/tgw/v1/#\n" in acl
     assert f"user {MONITOR_USER}\ntopic read $SYS/broker/uptime\n" in acl
     # the same user twice, or the monitor's name for a gateway worker: refused, nothing written

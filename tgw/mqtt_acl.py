@@ -7,7 +7,8 @@ Writes `DIR/passwd` (one `username:$7$...` line per participant, hashes copied f
 registry, plus the gateway's own users and `tgw-monitor`, hashed here with the gateway's
 password) and `DIR/acl`:
 
-- each gateway user: readwrite `tgw/v1/#` and the shared-subscription filters `$share/+/tgw/v1/#`.
+- each gateway user U, and U-acks for its ack lane: readwrite `tgw/v1/#` and the
+  shared-subscription filters `$share/+/tgw/v1/#`.
   The broker binds client ids to usernames (conf/mosquitto.conf), so each gateway worker on one
   broker needs a user of its own: give `--gateway-user` once per worker;
 - `tgw-monitor`: read `$SYS/broker/uptime` only (health checks, and `tgw up`'s check that the
@@ -62,9 +63,12 @@ def _mqtt_participants(registry: Iterable[Participant]) -> list[Participant]:
 
 
 def _gateway_users(gateway_user: str | Sequence[str]) -> list[str]:
+    """Each gateway worker's user and its ack lane's user (`U-acks`, see gateway.mqtt_adapter)."""
     users = [gateway_user] if isinstance(gateway_user, str) else list(gateway_user)
+    users = [name for user in users for name in (user, f"{user}-acks")]
     if not users or len(set(users)) != len(users) or MONITOR_USER in users:
-        raise ValueError(f"gateway users must be distinct, at least one, and not {MONITOR_USER!r}: {users}")
+        raise ValueError(f"gateway users (and their -acks users) must be distinct, at least one, and not "
+                         f"{MONITOR_USER!r}: {users}")
     return [_check_name(u, "gateway user") for u in users]
 
 
