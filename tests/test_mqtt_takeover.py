@@ -17,7 +17,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from gateway_helpers import payment
-from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker, shipped_settings
 from test_mqtt import mqtt_client, mqtt_gateway, receive_until
 
 from gateway.mqtt_probe import MONITOR_USER, check_client_ids_bound
@@ -179,3 +179,16 @@ def test_mqtt_acl_writes_one_user_per_gateway_worker_and_the_monitor(world: DevW
         assert tgw_main(["mqtt-acl", "--participants", str(world.registry_path), "--out",
                          str(tmp_path / "bad"), *bad]) == 1
         assert not (tmp_path / "bad").exists()
+
+
+# ---------------------------------------------------------------------- the shipped settings that bound memory
+
+
+def test_the_shipped_broker_bounds_the_bytes_in_flight_to_the_gateway() -> None:
+    """What the gateway holds of MQTT envelopes is what the broker has in flight to its session
+    (acknowledged only once journaled): bounded by bytes, not only by count (100 x 32 MiB)."""
+    settings = {line.split()[0]: line.split()[1] for line in shipped_settings()}
+    assert settings["use_username_as_clientid"] == "true"
+    in_flight_bytes = int(settings["max_inflight_bytes"])
+    assert 0 < in_flight_bytes <= 128 * 2**20
+    assert in_flight_bytes >= 2 * int(settings["max_packet_size"])  # two of the largest envelopes still go together
