@@ -6,7 +6,9 @@
             ...
             await c.ack(d)                       # tgw/v1/bank-a/ack, confirmed by the gateway
 
-One persistent MQTT v5 session (client id = participant id unless given). A lost broker is
+One persistent MQTT v5 session (client id = participant id unless given; the shipped broker
+configuration replaces it with the MQTT username, `use_username_as_clientid`, so nobody can take
+over another's session by naming its client id). A lost broker is
 invisible to the caller: the transport reconnects with backoff and jitter, resubscribes, and
 re-publishes every request still waiting for its answer (same correlation id, same bytes; the
 gateway answers identical envelopes `duplicate` and acks are idempotent). Deliveries are at least
@@ -34,6 +36,7 @@ from client.wire import (
     TOPIC_ROOT,
     backoff_s,
     connect_properties,
+    hush_pending_calls,
     publish_properties,
     publish_until_lost,
 )
@@ -124,11 +127,11 @@ class MqttClientTransport:
         self._lost.set()
 
     def _make_client(self) -> aiomqtt.Client:
-        return aiomqtt.Client(
+        return hush_pending_calls(aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
-            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.connect_timeout_s)
+            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.connect_timeout_s))
 
     async def _run(self) -> None:
         attempt = 0

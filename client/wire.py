@@ -15,11 +15,13 @@ from paho.mqtt.properties import Properties
 
 __all__ = [
     "CLOCK_TOPIC",
+    "PENDING_CALLS_WARN",
     "PUBLISH_IN_FLIGHT_MAX",
     "SESSION_EXPIRY_S",
     "TOPIC_ROOT",
     "backoff_s",
     "connect_properties",
+    "hush_pending_calls",
     "publish_properties",
     "publish_until_lost",
 ]
@@ -33,6 +35,11 @@ CLOCK_TOPIC = f"{TOPIC_ROOT}/clock"
 # the same number (so none waits behind the window) and keep it under the broker's
 # max_inflight_messages (100 in conf/mosquitto.conf).
 PUBLISH_IN_FLIGHT_MAX = 64
+# aiomqtt logs "There are N pending publish calls." at WARNING on every call made while more than
+# its threshold (10) are pending: with PUBLISH_IN_FLIGHT_MAX publishes in flight by design that was
+# a line per push (20,532 of 40,541 lines in one burst). Pending at once are our publishes plus a
+# subscribe or two, so the warning now means what it says: the in-flight bound was broken.
+PENDING_CALLS_WARN = PUBLISH_IN_FLIGHT_MAX + 8
 # Seconds a session outlives its connection at the broker (queued QoS 1 messages are kept for it).
 SESSION_EXPIRY_S = 7 * 24 * 3600
 
@@ -81,6 +88,12 @@ async def publish_until_lost(client: aiomqtt.Client, lost: asyncio.Event, topic:
 def _consume(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()  # retrieved: nobody else will look at it
+
+
+def hush_pending_calls(client: aiomqtt.Client) -> aiomqtt.Client:
+    """Raise aiomqtt's pending-call warning threshold to PENDING_CALLS_WARN (see there)."""
+    client.pending_calls_threshold = PENDING_CALLS_WARN
+    return client
 
 
 def connect_properties(session_expiry_s: int) -> Properties:

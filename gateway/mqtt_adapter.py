@@ -20,7 +20,14 @@ when the session reconnects (`clean_start` false), so the sender's re-send is a 
 the only one. aiomqtt 2.5 has no public switch for this (empicano/aiomqtt#345); paho-mqtt ≥ 2.0,
 under it, has `manual_ack` and `ack(mid, qos)`, reached through `aiomqtt.Client._client`.
 
-The adapter keeps one MQTT v5 session (clean_start false, a session expiry) and reconnects with
+Acks come in on a session of their own (the "ack lane": user `<gateway user>-acks`, written by
+`tgw mqtt-acl`): the broker sends a session at most `max_inflight_messages` unacknowledged
+PUBLISHes, and the gateway acknowledges an envelope only once it is journaled, so during a
+submission burst the window was full of envelopes and acks queued behind them at the broker
+(a push bank's window stayed full for 11 s). A broker that refuses the ack user (files written
+before the lane existed) gets the acks on the main session, as before, with an error logged.
+
+The adapter keeps its MQTT v5 sessions (clean_start false, a session expiry) and reconnects with
 exponential backoff and jitter; while it is down its pushers are unregistered, so the deliverer
 leaves the rows in the outbox. Several gateway workers share the outbox and ack subscriptions
 through `$share/<group>/…`.
@@ -37,6 +44,7 @@ from typing import Any
 
 import aiomqtt
 import structlog
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.properties import Properties
 
 from client.wire import (
@@ -46,10 +54,12 @@ from client.wire import (
     TOPIC_ROOT,
     backoff_s,
     connect_properties,
+    hush_pending_calls,
     publish_properties,
     publish_until_lost,
 )
 from gateway import metrics
+from gateway.log_summary import Summarized
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
@@ -64,20 +74,25 @@ log = structlog.get_logger("tgw.mqtt")
 HANDLE_IN_FLIGHT_MAX = 256
 
 Pusher = Callable[[InboxItem], Awaitable[None]]
+_AUTH_REFUSED = (134, 135, 4, 5)  # v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5
 
 
 class MqttAdapter:
     """Connects a `Gateway` to a Mosquitto broker; see the module docstring for the contract."""
 
     def __init__(self, gateway: Gateway, *, host: str, port: int, username: str, password: str,
-                 client_id: str = "tgw-gateway", shared_group: str | None = "tgw",
+                 client_id: str | None = None, shared_group: str | None = "tgw",
                  tls: ssl.SSLContext | None = None, reconnect_base_s: float = 0.1, reconnect_max_s: float = 5.0,
                  session_expiry_s: int = SESSION_EXPIRY_S, keepalive_s: int = 30,
-                 publish_timeout_s: float = 10.0) -> None:
+                 publish_timeout_s: float = 10.0, ack_lane: bool = True) -> None:
         self.gateway = gateway
         self.host, self.port = host, port
         self.username, self.password = username, password
-        self.client_id = client_id
+        # The shipped broker configuration binds client ids to usernames (use_username_as_clientid:
+        # nobody takes over another's session by naming its client id), so the id is the username
+        # unless a test broker without that binding is told otherwise. Several gateway workers on
+        # one broker therefore log in as different users (`tgw mqtt-acl --gateway-user` repeated).
+        self.client_id = client_id or username
         self.shared_group = shared_group
         self.tls = tls
         self.reconnect_base_s = reconnect_base_s
@@ -95,6 +110,22 @@ class MqttAdapter:
         self._handlers: set[asyncio.Task[None]] = set()
         self._pushers: dict[str, Pusher] = {}
         self.connects = 0  # successful connections so far (1 + reconnects)
+        # A lost broker fails every reply in flight at once: one line per interval, with a count.
+        self._reply_failed_log = Summarized(lambda e, **kw: log.warning(e, **kw), "mqtt.reply_failed")
+        self.kinds: tuple[str, ...] = ("outbox", "ack")  # what this session subscribes to
+        self.pushes = True  # this session carries the inbox pushes and the clock
+        self._lane_refused: Callable[[], Awaitable[None]] | None = None  # an ack lane's "not allowed in"
+        self.ack_lane: MqttAdapter | None = None
+        self._acks_moved_here = asyncio.Event()  # the broker refused the ack lane: acks come on this session
+        if ack_lane:
+            self.kinds = ("outbox",)
+            lane = MqttAdapter(gateway, host=host, port=port, username=f"{username}-acks" if username else "",
+                               password=password, client_id=f"{self.client_id}-acks", shared_group=shared_group,
+                               tls=tls, reconnect_base_s=reconnect_base_s, reconnect_max_s=reconnect_max_s,
+                               session_expiry_s=session_expiry_s, keepalive_s=keepalive_s,
+                               publish_timeout_s=publish_timeout_s, ack_lane=False)
+            lane.kinds, lane.pushes, lane._lane_refused = ("ack",), False, self._acks_here
+            self.ack_lane = lane
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -106,12 +137,35 @@ class MqttAdapter:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="mqtt-adapter")
+        if self.ack_lane is not None:
+            await self.ack_lane.start()
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
-        await asyncio.wait_for(self._up.wait(), timeout=timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self._up.wait()
+            if self.ack_lane is not None:  # connected, or refused (then the acks come here)
+                waits = [asyncio.ensure_future(e.wait()) for e in (self.ack_lane._up, self._acks_moved_here)]
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
+
+    async def _acks_here(self) -> None:
+        """The broker refused the ack lane's user: take the acks on this session, as before."""
+        log.error("mqtt.ack_lane_refused", user=f"{self.username}-acks",
+                  hint="write the broker's files again with `tgw mqtt-acl`; acks share the envelopes' session")
+        self.kinds = ("outbox", "ack")
+        self._acks_moved_here.set()
+        client = self._client
+        if client is not None:
+            for topic in self._topics():
+                await client.subscribe(topic, qos=1)
 
     async def stop(self) -> None:
         """Unregister the pushers, let handlers in progress finish (bounded), disconnect."""
+        if self.ack_lane is not None:
+            await self.ack_lane.stop()
         self._stopping = True
         self._unregister_pushers()
         if self._handlers:
@@ -122,19 +176,20 @@ class MqttAdapter:
                 await self._task
             self._task = None
         self._mark_down()
+        self._reply_failed_log.flush()
 
-    def _topics(self) -> list[str]:
-        topics = [f"{TOPIC_ROOT}/+/outbox", f"{TOPIC_ROOT}/+/ack"]
+    def _topics(self, kinds: tuple[str, ...] | None = None) -> list[str]:
+        topics = [f"{TOPIC_ROOT}/+/{kind}" for kind in (self.kinds if kinds is None else kinds)]
         if self.shared_group:
             topics = [f"$share/{self.shared_group}/{t}" for t in topics]
         return topics
 
     def _make_client(self) -> aiomqtt.Client:
-        client = aiomqtt.Client(
+        client = hush_pending_calls(aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
-            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s)
+            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s))
         client._client.manual_ack_set(True)  # private: see the module docstring
         return client
 
@@ -147,14 +202,22 @@ class MqttAdapter:
 
     async def _run(self) -> None:
         attempt = 0
+        watcher: asyncio.Task[None] | None = None
         while not self._stopping:
             try:
                 async with self._make_client() as client:
-                    for topic in self._topics():
+                    kinds = self.kinds
+                    for topic in self._topics(kinds):
                         # Always resubscribe: a broker killed before saving has forgotten the session.
                         await client.subscribe(topic, qos=1)
+                    others = tuple(k for k in ("outbox", "ack") if k not in kinds)
+                    if others:  # a session kept from before the ack lane still holds those filters
+                        await client.unsubscribe(self._topics(others))
                     self._lost = asyncio.Event()
                     self._client = client
+                    if self.kinds != kinds:  # the ack lane was refused meanwhile (_acks_here)
+                        for topic in self._topics():
+                            await client.subscribe(topic, qos=1)
                     self._up.set()
                     metrics.MQTT_CONNECTED.set(1)
                     self.connects += 1
@@ -162,21 +225,42 @@ class MqttAdapter:
                     log.info("mqtt.connected", host=self.host, port=self.port, client_id=self.client_id,
                              topics=self._topics(), connects=self.connects)
                     self._register_pushers()
+                    watcher = asyncio.create_task(self._watch(client), name="mqtt-adapter-watch")
                     async for message in client.messages:
                         await self._handle_slots.acquire()
                         task = asyncio.create_task(self._handle_then_puback(client, message))
                         self._handlers.add(task)
                         task.add_done_callback(self._handler_done)
+            except MqttConnectError as exc:
+                rc = getattr(exc, "rc", None)
+                if self._lane_refused is not None and getattr(rc, "value", rc) in _AUTH_REFUSED:
+                    await self._lane_refused()
+                    return
+                log.warning("mqtt.disconnected", error=str(exc) or type(exc).__name__, attempt=attempt)
             except aiomqtt.MqttError as exc:
                 log.warning("mqtt.disconnected", error=str(exc) or type(exc).__name__, attempt=attempt)
             except Exception as exc:  # noqa: BLE001 - never end the adapter silently: log, back off, reconnect
                 log.error("mqtt.adapter_error", error=repr(exc), attempt=attempt)
             finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    watcher = None
                 self._mark_down()
             if self._stopping:
                 break
             attempt += 1
             await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        """Mark the connection down the moment paho sees it end. The read loop notices only at its
+        next message, and under a backlog it waits for a free handler slot first, while every
+        handler waits for a PUBACK a dead connection will never bring: the loss was seen 7 s late.
+        Setting `lost` fails those publishes at once, which frees the handlers and the loop."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(client._disconnected)  # private: aiomqtt's "this connection ended"
+        if self._client is client and not self._stopping:
+            log.warning("mqtt.connection_lost", host=self.host, port=self.port)
+            self._mark_down()
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         self._handlers.discard(task)
@@ -194,6 +278,8 @@ class MqttAdapter:
     # ------------------------------------------------------------------ pushers
 
     def _register_pushers(self) -> None:
+        if not self.pushes:
+            return
         for p in self.gateway.registry:
             if p.delivery == "push":
                 pusher = self._pusher_for(p.id)
@@ -249,7 +335,7 @@ class MqttAdapter:
                                                                 content_type="application/json"))
         except (aiomqtt.MqttError, StateError, TimeoutError, ValueError) as exc:
             # ValueError: paho refusing the topic or payload. The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
-            log.warning("mqtt.reply_failed", topic=topic, error=str(exc) or type(exc).__name__)
+            self._reply_failed_log(topic=topic, error=str(exc) or type(exc).__name__)
 
     # ------------------------------------------------------------------ incoming
 

@@ -318,8 +318,12 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
             http_url = f"{'https' if ssl_context else 'http'}://{cfg.http_host}:{port}"
         if cfg.mqtt_url:
             from gateway.mqtt_adapter import MqttAdapter
+            from gateway.mqtt_probe import check_client_ids_bound
 
-            mqtt = MqttAdapter(gateway, **_mqtt_parts(cfg.mqtt_url, cfg.mqtt_password), shared_group=cfg.mqtt_shared_group)
+            parts = _mqtt_parts(cfg.mqtt_url, cfg.mqtt_password)
+            # A broker that lets anyone name the gateway's client id: refuse to start (see mqtt_probe).
+            await check_client_ids_bound(parts["host"], parts["port"], parts["password"])
+            mqtt = MqttAdapter(gateway, **parts, shared_group=cfg.mqtt_shared_group)
             await mqtt.start()
     except BaseException:
         await RunningServer(gateway, runner, mqtt, http_url).stop()

@@ -82,6 +82,10 @@ CODES: dict[str, str] = {
     "not-implemented": "the client SDK's transport does not offer this call (the clock and message status are "
                        "read over HTTP only, not over MQTT or the in-process bus)",
     "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",
+    "mqtt-clientid-unbound": "the MQTT broker lets a user connect under any client id (so anyone can take over the "
+                             "gateway's session): set use_username_as_clientid, as conf/mosquitto.conf does",
+    "mqtt-monitor-refused": "the MQTT broker refused the tgw-monitor user that checks its settings at start: write "
+                            "its password and ACL files again with `tgw mqtt-acl`",
     # business clock and clearing
     "after-cutoff": "received after the clearing cutoff",
     "over-quota": "the amount exceeds the remaining quota",

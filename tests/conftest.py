@@ -80,9 +80,11 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Sq
 @pytest.fixture
 def broker(world: DevWorld, tmp_path: Path) -> Iterator[MosquittoBroker]:
     """A private Mosquitto (tests/mqtt_broker.py) for the participants of the test module's own
-    `world` fixture; the gateway logs in as mqtt_broker.GW_USER / GW_PASSWORD. Stopped afterwards."""
-    from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+    `world` fixture; the gateway logs in as mqtt_broker.GW_USER / GW_PASSWORD (GW_USER_2: a second
+    gateway login, same password). Stopped afterwards."""
+    from mqtt_broker import GW_PASSWORD, GW_USER, GW_USER_2, MosquittoBroker
 
-    b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
+    b = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=[GW_USER, GW_USER_2],
+                                  gateway_password=GW_PASSWORD)
     yield b
     b.stop()

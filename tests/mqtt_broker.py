@@ -1,7 +1,7 @@
 """A real Mosquitto for tests: `mosquitto -c <generated conf>` on a free port under tmp_path.
 
-The settings are those of `conf/mosquitto.conf` (authentication, ACL, persistence, raised queue
-limits); the password and ACL files come from the `tgw mqtt-acl` code path. `restart()` stops the
+The settings are read from `conf/mosquitto.conf` (authentication, ACL, client ids bound to
+usernames, persistence, raised queue limits), only paths, port and timings differ; the password and ACL files come from the `tgw mqtt-acl` code path. `restart()` stops the
 broker (SIGTERM: it saves its persistence file; SIGKILL: it does not) and starts it again on the
 same port with the same persistence directory.
 
@@ -24,13 +24,17 @@ from pathlib import Path
 from gateway.participants import Registry
 from tgw.mqtt_acl import write_broker_files
 
-__all__ = ["GW_PASSWORD", "GW_USER", "MOSQUITTO", "MosquittoBroker", "free_port"]
+__all__ = ["GW_PASSWORD", "GW_USER", "GW_USER_2", "MOSQUITTO", "MosquittoBroker", "free_port"]
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 START_ATTEMPTS = 3  # fresh ports tried when mosquitto cannot listen on the first one
 START_TIMEOUT_S = 30.0  # an upper bound (a loaded 2-core machine); it listens in well under a second
 # The gateway's own broker login in the tests' private brokers (the `broker` fixture in conftest.py).
 GW_USER, GW_PASSWORD = "tgw-gateway", "gateway-secret-for-tests"
+# A second gateway login (a second worker, or a test's own connection with the gateway's rights):
+# the broker binds client ids to usernames, so a second connection as GW_USER would take over the
+# gateway's session.
+GW_USER_2 = "tgw-gateway-2"
 
 
 def free_port() -> int:
@@ -39,28 +43,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _conf(port: int, root: Path) -> str:
-    # Keep in step with conf/mosquitto.conf (same limits; paths and port differ).
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "conf" / "mosquitto.conf"
+# Settings of the shipped file that name paths, ports or timings of a deployment: the test broker
+# sets its own. Every other setting is taken from conf/mosquitto.conf as it is.
+_LOCAL = {"listener", "password_file", "acl_file", "persistence_location", "autosave_interval",
+          "persistent_client_expiration", "log_dest", "user"}
+
+
+def shipped_settings() -> list[str]:
+    lines = [line.strip() for line in SHIPPED_CONF.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line and not line.startswith("#") and line.split()[0] not in _LOCAL]
+
+
+def _conf(port: int, root: Path, *, bind_client_ids: bool = True) -> str:
+    # conf/mosquitto.conf's settings, with this broker's paths and port. bind_client_ids False:
+    # without use_username_as_clientid, the configuration before issue 14, to show what it let through.
+    shipped = [line for line in shipped_settings()
+               if bind_client_ids or line.split()[0] != "use_username_as_clientid"]
     return "\n".join([
         f"listener {port} 127.0.0.1",
-        "allow_anonymous false",
         f"password_file {root / 'passwd'}",
         f"acl_file {root / 'acl'}",
-        "persistence true",
         f"persistence_location {root / 'data'}/",
         "autosave_interval 5",
-        "max_queued_messages 100000",
-        "max_queued_bytes 0",
-        "max_inflight_messages 100",
         "persistent_client_expiration 1d",
-        "max_packet_size 33554432",
-        "set_tcp_nodelay true",
         f"log_dest file {root / 'mosquitto.log'}",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "connection_messages true",
+        *shipped,
         # When started as root Mosquitto drops to user `mosquitto`, who cannot read tmp_path.
         *(["user root"] if os.geteuid() == 0 else []),
         "",
@@ -77,14 +85,15 @@ class MosquittoBroker:
         self.restarts = 0
 
     @classmethod
-    def start_for(cls, registry: Registry, tmp: Path, *, gateway_user: str = "tgw-gateway",
-                  gateway_password: str, port: int | None = None) -> MosquittoBroker:
+    def start_for(cls, registry: Registry, tmp: Path, *, gateway_user: str | list[str] = "tgw-gateway",
+                  gateway_password: str, port: int | None = None,
+                  bind_client_ids: bool = True) -> MosquittoBroker:
         root = Path(tmp) / "mosquitto"
         (root / "data").mkdir(parents=True, exist_ok=True)
         write_broker_files(registry, root, gateway_user=gateway_user, gateway_password=gateway_password)
         for attempt in range(1, START_ATTEMPTS + 1):
             broker = cls(root, port or free_port())
-            broker.conf_path.write_text(_conf(broker.port, root), encoding="utf-8")
+            broker.conf_path.write_text(_conf(broker.port, root, bind_client_ids=bind_client_ids), encoding="utf-8")
             try:
                 broker.start()
                 return broker

@@ -20,7 +20,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from gateway_helpers import payment, receipt_of, running_gateway, voucher_of_delivery
-from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+from mqtt_broker import GW_PASSWORD, GW_USER, GW_USER_2, MosquittoBroker
 
 from client import ClientError, Delivery, GatewayClient
 from client.wire import publish_properties
@@ -101,7 +101,7 @@ def test_mqtt_acl_cli_writes_passwd_and_acl(world: DevWorld, tmp_path: Path, mon
     assert tgw_main(["mqtt-acl", "--participants", str(world.registry_path), "--out", str(out)]) == 0
     passwd = (out / "passwd").read_text().splitlines()
     users = [line.split(":", 1)[0] for line in passwd]
-    assert users == ["tgw-gateway", *(p.id for p in world.participants.values())]
+    assert users == ["tgw-gateway", "tgw-gateway-acks", "tgw-monitor", *(p.id for p in world.participants.values())]
     assert all(line.split(":", 1)[1].startswith("$7$101$") for line in passwd)
     acl = (out / "acl").read_text()
     assert "user bank-a\ntopic write tgw/v1/bank-a/outbox\ntopic write tgw/v1/bank-a/ack\n" \
@@ -307,7 +307,8 @@ async def test_invalid_payloads_get_a_code_and_the_adapter_survives(world: DevWo
         assert adapter.connected
 
         # A topic naming no participant (only the gateway's own user can publish there): coded answer.
-        async with aiomqtt.Client(broker.host, broker.port, username=GW_USER, password=GW_PASSWORD, protocol=V5,
+        # (A second gateway login: as GW_USER it would take over the gateway's own session.)
+        async with aiomqtt.Client(broker.host, broker.port, username=GW_USER_2, password=GW_PASSWORD, protocol=V5,
                                   identifier="gw-probe") as probe:
             await probe.subscribe("tgw/v1/ghost/result", qos=1)
             await probe.publish("tgw/v1/ghost/outbox", b"<MOF/>", qos=1,

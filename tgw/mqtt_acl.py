@@ -1,12 +1,18 @@
 """`tgw mqtt-acl`: write Mosquitto's password file and ACL file from the participant registry.
 
     tgw mqtt-acl --participants participants.yaml --out DIR \
-        [--gateway-user tgw-gateway] [--gateway-password-env TGW_MQTT_PASSWORD]
+        [--gateway-user tgw-gateway [--gateway-user tgw-gateway-2 ...]] [--gateway-password-env TGW_MQTT_PASSWORD]
 
 Writes `DIR/passwd` (one `username:$7$...` line per participant, hashes copied from the
-registry, plus the gateway's own user hashed here) and `DIR/acl`:
+registry, plus the gateway's own users and `tgw-monitor`, hashed here with the gateway's
+password) and `DIR/acl`:
 
-- the gateway user: readwrite `tgw/v1/#` and the shared-subscription filters `$share/+/tgw/v1/#`;
+- each gateway user U, and U-acks for its ack lane: readwrite `tgw/v1/#` and the
+  shared-subscription filters `$share/+/tgw/v1/#`.
+  The broker binds client ids to usernames (conf/mosquitto.conf), so each gateway worker on one
+  broker needs a user of its own: give `--gateway-user` once per worker;
+- `tgw-monitor`: read `$SYS/broker/uptime` only (health checks, and `tgw up`'s check that the
+  broker binds client ids to usernames);
 - each participant P: write `tgw/v1/P/outbox` and `tgw/v1/P/ack`, read `tgw/v1/P/inbox`,
   `tgw/v1/P/result` and `tgw/v1/clock`. Nothing else: Mosquitto silently drops the rest.
 
@@ -19,10 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.mqtt_probe import MONITOR_USER
 from gateway.participants import Participant, Registry, load_registry, mosquitto_password_hash
 from messages.errors import InputError
 
@@ -55,25 +62,36 @@ def _mqtt_participants(registry: Iterable[Participant]) -> list[Participant]:
     return out
 
 
-def passwd_text(registry: Registry, *, gateway_user: str, gateway_password: str) -> str:
-    lines = [f"{_check_name(gateway_user, 'gateway user')}:{mosquitto_password_hash(gateway_password)}"]
+def _gateway_users(gateway_user: str | Sequence[str]) -> list[str]:
+    """Each gateway worker's user and its ack lane's user (`U-acks`, see gateway.mqtt_adapter)."""
+    users = [gateway_user] if isinstance(gateway_user, str) else list(gateway_user)
+    users = [name for user in users for name in (user, f"{user}-acks")]
+    if not users or len(set(users)) != len(users) or MONITOR_USER in users:
+        raise ValueError(f"gateway users (and their -acks users) must be distinct, at least one, and not "
+                         f"{MONITOR_USER!r}: {users}")
+    return [_check_name(u, "gateway user") for u in users]
+
+
+def passwd_text(registry: Registry, *, gateway_user: str | Sequence[str], gateway_password: str) -> str:
+    reserved = [*_gateway_users(gateway_user), MONITOR_USER]
+    lines = [f"{user}:{mosquitto_password_hash(gateway_password)}" for user in reserved]
     for p in _mqtt_participants(registry):
-        if p.mqtt_username == gateway_user:
-            raise InputError("mqtt-credentials", f"participant {p.id} uses the gateway's MQTT username")
+        if p.mqtt_username in reserved:
+            raise InputError("mqtt-credentials",
+                             f"participant {p.id} uses the gateway's MQTT username {p.mqtt_username!r}")
         lines.append(f"{p.mqtt_username}:{p.mqtt_password_hash}")
     return "\n".join(lines) + "\n"
 
 
-def acl_text(registry: Registry, *, gateway_user: str) -> str:
+def acl_text(registry: Registry, *, gateway_user: str | Sequence[str]) -> str:
     parts = [
         "# Written by `tgw mqtt-acl` from the participant registry; do not edit by hand.",
         "# Anything not granted here is denied (Mosquitto drops it silently).",
         "",
-        f"user {gateway_user}",
-        f"topic readwrite {TOPIC_ROOT}/#",
-        f"topic read $share/+/{TOPIC_ROOT}/#",
-        "",
     ]
+    for user in _gateway_users(gateway_user):
+        parts += [f"user {user}", f"topic readwrite {TOPIC_ROOT}/#", f"topic read $share/+/{TOPIC_ROOT}/#", ""]
+    parts += [f"user {MONITOR_USER}", "topic read $SYS/broker/uptime", ""]
     for p in _mqtt_participants(registry):
         base = f"{TOPIC_ROOT}/{p.id}"
         parts += [
@@ -95,7 +113,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_broker_files(registry: Registry, out: str | Path, *, gateway_user: str = "tgw-gateway",
+def write_broker_files(registry: Registry, out: str | Path, *, gateway_user: str | Sequence[str] = "tgw-gateway",
                        gateway_password: str) -> tuple[Path, Path]:
     """Write DIR/passwd and DIR/acl; returns their paths. Both texts are built before either is written."""
     if not gateway_password:
@@ -117,7 +135,8 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         registry = load_registry(args.participants)
-        passwd, acl = write_broker_files(registry, args.out, gateway_user=args.gateway_user,
+        gateway_users = args.gateway_user or ["tgw-gateway"]
+        passwd, acl = write_broker_files(registry, args.out, gateway_user=gateway_users,
                                          gateway_password=password)
     except InputError as exc:
         print(f"tgw mqtt-acl: error: {exc.issues[0].message}", file=sys.stderr)
@@ -129,7 +148,8 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
         print(f"tgw mqtt-acl: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     n = len(_mqtt_participants(registry))
-    print(f"wrote {passwd} and {acl} ({n} participants + gateway user {args.gateway_user})", file=sys.stderr)
+    print(f"wrote {passwd} and {acl} ({n} participants + gateway users {', '.join(gateway_users)} + "
+          f"{MONITOR_USER})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -139,13 +159,17 @@ def register(subparsers: Any) -> None:
         help="write Mosquitto's password and ACL files from the participant registry",
         description=("Write DIR/passwd (PBKDF2 $7$ hashes copied from the registry, plus the gateway user) and "
                      "DIR/acl (each participant: write its outbox and ack topics, read its inbox, result and "
-                     "the clock; the gateway user: all of tgw/v1/# and its $share filters). Point "
+                     "the clock; each gateway user: all of tgw/v1/# and its $share filters; tgw-monitor, with "
+                     "the gateway's password: $SYS/broker/uptime, for health checks and `tgw up`'s start-up "
+                     "check). Point "
                      "conf/mosquitto.conf's password_file and acl_file at them and reload the broker (SIGHUP)."),
         epilog="Exit codes: 0 written, 1 a participant lacks MQTT credentials, 2 usage error or unreadable input.",
     )
     p.add_argument("--participants", required=True, metavar="FILE", help="participants.yaml (the registry)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for passwd and acl (created if missing)")
-    p.add_argument("--gateway-user", default="tgw-gateway", help="the gateway's MQTT username (default tgw-gateway)")
+    p.add_argument("--gateway-user", action="append", metavar="USER",
+                   help=("the gateway's MQTT username (default tgw-gateway); repeat it for several gateway workers "
+                         "on one broker: the broker binds client ids to usernames, so each needs its own"))
     p.add_argument("--gateway-password-env", default="TGW_MQTT_PASSWORD", metavar="VAR",
                    help="environment variable holding the gateway's MQTT password (default TGW_MQTT_PASSWORD)")
     p.set_defaults(func=cmd_mqtt_acl)

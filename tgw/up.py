@@ -23,13 +23,18 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
                "body_bytes_in_flight_max", "body_wait_s", "resource_log_interval_s")
 
 
+BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("up", help="run the gateway server",
                        description="Run the gateway: HTTP API, optional MQTT adapter, durable journal. "
                                    "Settings come from --config (YAML) and/or flags; flags win. "
                                    "--tls-cert/--tls-key serve HTTPS; --tls-client-ca adds mutual TLS.",
                        epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
-                              "--db sqlite:///var/tgw.db --http 127.0.0.1:8470")
+                              "--db sqlite:///var/tgw.db --http 127.0.0.1:8470. Exit codes: 0 stopped cleanly, "
+                              "1 failed while running, 2 usage error or a broker it refuses (one that does not "
+                              "bind client ids to usernames, or refuses the tgw-monitor user).")
     p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
     p.add_argument("--participants", help="participants registry YAML")
     p.add_argument("--certs", help="directory with ca.pem and participant certificates")
@@ -153,5 +158,6 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(serve(cfg, ready_file=args.ready_file))
     except (InputError, StateError, OSError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
-        return 1
+        # A broker whose settings the gateway must not run on is a usage error, like a bad config.
+        return 2 if getattr(exc, "code", None) in BROKER_REFUSALS else 1
     return 0
