@@ -59,7 +59,7 @@ from client.wire import (
     publish_until_lost,
 )
 from gateway import metrics
-from gateway.log_summary import Summarized
+from gateway.log_tally import LogTally
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
@@ -111,7 +111,7 @@ class MqttAdapter:
         self._pushers: dict[str, Pusher] = {}
         self.connects = 0  # successful connections so far (1 + reconnects)
         # A lost broker fails every reply in flight at once: one line per interval, with a count.
-        self._reply_failed_log = Summarized(lambda e, **kw: log.warning(e, **kw), "mqtt.reply_failed")
+        self._reply_failed_log = LogTally("mqtt.reply_failed", logger=log)
         self.kinds: tuple[str, ...] = ("outbox", "ack")  # what this session subscribes to
         self.pushes = True  # this session carries the inbox pushes and the clock
         self._lane_refused: Callable[[], Awaitable[None]] | None = None  # an ack lane's "not allowed in"
@@ -335,7 +335,7 @@ class MqttAdapter:
                                                                 content_type="application/json"))
         except (aiomqtt.MqttError, StateError, TimeoutError, ValueError) as exc:
             # ValueError: paho refusing the topic or payload. The sender re-sends after its own timeout or reconnect; the journal makes that idempotent.
-            self._reply_failed_log(topic=topic, error=str(exc) or type(exc).__name__)
+            self._reply_failed_log.note(topic=topic, error=str(exc) or type(exc).__name__)
 
     # ------------------------------------------------------------------ incoming
 

@@ -22,7 +22,7 @@ from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus
 from gateway.delivery import DeliveryScheduler, interleave
 from gateway.journal import Journal, JournalResult, now_us
-from gateway.log_summary import Summarized
+from gateway.log_tally import LogTally
 from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox, backoff_us
 from gateway.participants import Participant, Registry
@@ -135,7 +135,7 @@ class Gateway:
             ceiling_us=int(self.config.push_ack_timeout_max_s * 1e6))
         self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
         self._push_tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
-        self._push_failed_log = Summarized(lambda e, **kw: log.warning(e, **kw), "deliver.push_failed")  # a lost broker fails them all
+        self._push_failed_log = LogTally("deliver.push_failed", logger=log)  # a lost broker fails them all
         self._admission: Admission = InlineAdmission(registry, certs, self.config.limits)
         self._deliverer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -417,6 +417,6 @@ class Gateway:
             await asyncio.wait_for(pusher(item), timeout=self.config.push_ack_timeout_s)
         except Exception as exc:  # noqa: BLE001 - a failed (or timed out) push is retried after backoff
             self._push.failed(item.recipient, item.message_id)
-            self._push_failed_log(message_id=item.message_id, recipient=item.recipient, error=str(exc))
+            self._push_failed_log.note(message_id=item.message_id, recipient=item.recipient, error=str(exc))
         finally:
             self._push_slots.release()

@@ -38,7 +38,10 @@ def test_a_certificate_named_only_by_the_registry_verifies(tmp_path: Path) -> No
     assert store.get(sn) is not None
     assert world.certs().get(sn) is None  # the directory alone does not know it
 
-    voucher = (SAMPLES / "7102" / "original.xml").read_bytes()  # quota arrival notice, bank → treasury
+    # quota arrival notice, bank → treasury, in bank-c's own name (the pipeline refuses another bank's code)
+    voucher = (SAMPLES / "7102" / "original.xml").read_bytes().replace(
+        b"<PayBankCode>999100000011</PayBankCode>", b"<PayBankCode>999100000003</PayBankCode>")
+    assert b"999100000003" in voucher
     body = seal_as_role(voucher_body(voucher), KeySigner.from_files(key, cert), "bank")
     sender = registry.get("bank-c")
     assert sender is not None
