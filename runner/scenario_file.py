@@ -540,7 +540,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             ids[qid] = ("treasury", "5108" if q["pay_type"] == "direct" else "5106")
             steps.append(Step(when, "quota", quota={"bank": q["bank"], "pay_type": q["pay_type"], "id": qid,
                                                      "amount_fen": b.money(q["amount"], [*path, "quota", "amount"]),
-                                                     "day": day}, note=note, line=line))
+                                                     "day": day, "fund_type": q.get("fund_type", "1")},
+                              note=note, line=line))
         elif "advance" in raw:
             adv = raw["advance"]
             try:

@@ -338,7 +338,7 @@ class _Run:
                 banks=tuple((b.code, b.name) for b in s.world.banks), adm_div_code=self.world.adm_div_code,
                 first_day=s.world.start.date(), days=s.world.days,
                 vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
-                quota_time=s.world.quota_time, quota_margin_pct=s.world.quota_margin_pct,
+                quota_time=s.world.quota_time,
                 tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
             if s.world.end is None:  # the run covers the plan and the last day's replenishment
                 last = self.calendar.next_business_day(self.generated.days[-1])
@@ -464,6 +464,7 @@ class _Run:
         amounts = _split(int(q["amount_fen"]), len(units))
         data = quota_notice(voucher_no=f"QE{format_ymd(day)}{code[-4:]}{q['pay_type'][0].upper()}{len(self.sent):04d}",
                             clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code, vtcode=vtcode,
+                            fund_type_code=q.get("fund_type", "1"),
                             amounts_by_unit=[(c, n, fen) for (c, n), fen in zip(units, amounts, strict=True)])
         spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]))
         await self._deliver([(spec, data, 0)])
