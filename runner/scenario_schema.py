@@ -234,9 +234,9 @@ SCHEMA: dict[str, Any] = {
                 "treasury": {"type": "object", "additionalProperties": False, "properties": {
                     "profile": {"enum": ["scripted", "generated", "external"]},
                     "quota": {"enum": ["auto", "manual"],
-                              "description": "auto: quota notices at quota_time for the day's scripted vouchers"},
+                              "description": "auto: quota notices at quota_time for the day's scripted vouchers, "
+                                             "their exact sums per bank, pay type and fund type"},
                     "quota_time": _tod,
-                    "quota_margin_pct": {"type": "integer", "minimum": 0, "maximum": 100},
                     "vouchers_per_day": {"type": "integer", "minimum": 0, "maximum": 100_000},
                     "days": {"type": "integer", "minimum": 1, "maximum": 30},
                     "tsa_opening": _money}},
