@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bank_sim import quotas
+from bank_sim.core import BankConfig, BankCore
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.core import PbocConfig, PbocCore
-from sim.effects import Effect, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, SendVoucher, WakeAt
 from treasury_sim.clearing_quotas import Approved, notice_lines
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
@@ -24,6 +26,7 @@ CALENDAR = BusinessCalendar.default()
 BANK, BANK2 = "999100000001", "999100000002"
 ADM = "990100"
 _seq = itertools.count(1)
+VOUCHERS = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
 
 
 def t(day: str, hhmm: str) -> dt.datetime:
@@ -116,6 +119,39 @@ def test_year_end_never_creates_or_loses_quota(ops: list[tuple[str, str, int]]) 
         if old is not None:
             assert old.remaining_fen >= 0 and old.spent_fen + old.closed_fen + old.remaining_fen == granted[fund]
         assert (new.granted_fen if new else 0) <= (old.closed_fen if old else 0)
+
+
+def _file(name: str) -> VoucherDoc:
+    return parse_voucher((VOUCHERS / name).read_bytes())
+
+
+def test_the_bank_applies_confirms_and_tells_the_units_of_year_end_notices_once() -> None:
+    core = BankCore(BANK, BankConfig(), CALENDAR, ClockConfig())
+    core.on_time(t("2025-12-30", "08:00"))
+    core.on_voucher(_file("7101-2025-12-unit-101001-101002.xml"), 0, t("2025-12-30", "08:40"))
+    cancel, carry = _file("7301-2025-cancel-101002-500.xml"), _file("7302-2025-carry-101001-400.xml")
+    for doc, when in ((cancel, "14:00"), (carry, "14:10")):
+        effects = core.on_voucher(doc, 0, t("2025-12-31", when))
+        sent = [e for e in effects if isinstance(e, SendVoucher)]
+        assert [(e.vtcode, e.flag, e.head.get("XConfirmDate")) for e in sent if e.flag == 1] == [
+            (doc.vtcode, 1, "20251231")]
+        notices = [e for e in sent if e.vtcode == "7102"]
+        assert [(e.head["OriVtCode"], e.head["OriVoucherNo"], e.head["PayAmt"]) for e in notices] == [
+            (doc.vtcode, doc.get("VoucherNo"), doc.get("PayAmt"))]
+        assert not [e for e in effects if isinstance(e, Alarm)]
+    assert core.quota_book[("2025", "1", "101002", "2050203", "99010026A0000")].remaining_fen == 0
+    assert core.quota_book[("2025", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 600_00
+    assert core.quota_book[("2026", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 400_00
+    # delivered again: confirmed again, applied once (also after a restart from a snapshot)
+    restored = BankCore.restore(core.snapshot(), BANK, BankConfig(), CALENDAR, ClockConfig())
+    again = restored.on_voucher(carry, 0, t("2025-12-31", "14:20"))
+    assert [(e.vtcode, e.flag) for e in again if isinstance(e, SendVoucher)] == [("7302", 1)]
+    assert restored.quota_book == core.quota_book
+    # the same cancellation under another number: nothing is left of the line, refused whole, no receipt
+    second = parse_voucher(build_voucher("7301", {**cancel.head(), "VoucherNo": "ZX2025123100002"}, cancel.details()))
+    refused = core.on_voucher(second, 0, t("2025-12-31", "14:30"))
+    assert [a.code for a in refused if isinstance(a, Alarm)] == ["quota-notice-invalid"]
+    assert not [e for e in refused if isinstance(e, SendVoucher)]
 
 
 # --- the central bank's clearing quota per fund type (rule 5) --------------------------------
