@@ -123,7 +123,7 @@ __all__ = [
 PAY_TYPE: dict[str, str] = {"5201": "11", "8202": "12"}
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of `BankCore.snapshot()`.
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: quota lines keyed by StYear and FundTypeCode, year-end closing
 
 
 def account_ids(bank_code: str) -> dict[str, str]:
@@ -284,6 +284,7 @@ class BankCore:
         self._filing_seq = 0
         self.quota_book: dict[quotas.LineKey, quotas.QuotaLine] = {}  # authorized quotas (7101)
         self.quota_notices: dict[str, dt.datetime] = {}  # 7101 VoucherNo → when its 7102s went out
+        self.year_end_notices: dict[str, dt.datetime] = {}  # "7301/<VoucherNo>", "7302/..." → when applied
         self.reserve_lists: list[str] = []  # VoucherNo of the 7202s sent
         self.duties = Duties(self)  # after-payment duties and the behaviour profile
 
@@ -308,6 +309,8 @@ class BankCore:
                 effects += self._clearing_receipt(doc, key, now, return_reason)
             elif flag == 0 and vtcode == "7101":
                 effects += self._quota_notice(doc, key, now)
+            elif flag == 0 and vtcode in ("7301", "7302"):
+                effects += self._year_end_notice(doc, key, now)
             else:
                 effects.append(Alarm("not-authorized", f"the bank does not handle VtCode {vtcode} flag {flag}",
                                      str(key)))
@@ -406,6 +409,7 @@ class BankCore:
                 "interest_fen": f.interest_fen} for f in self.filings.values()],
             "quota_book": quotas.book_to_plain(self.quota_book),
             "quota_notices": [[no, datetime_to_plain(t)] for no, t in self.quota_notices.items()],
+            "year_end_notices": [[no, datetime_to_plain(t)] for no, t in self.year_end_notices.items()],
             "reserve_lists": list(self.reserve_lists),
             "unbalanced_closes": [[date_to_plain(d), a, b] for d, a, b in self.unbalanced_closes],
             "closes": [date_to_plain(d) for d in self.closes],
@@ -435,7 +439,7 @@ class BankCore:
                               p["filing"], p.get("refused"), p.get("receipt_refused"), bool(p.get("urgent", False)),
                               _pair(p.get("agency", ("", ""))), p.get("pay_acct", ""), p.get("returned"),
                               None if p.get("quota_taken") is None else
-                              {(str(a), str(b), str(c)): int(v) for a, b, c, v in p["quota_taken"]},
+                              {quotas.key_from_plain(k): int(v) for *k, v in p["quota_taken"]},
                               bool(p.get("covered", False)))
             self.payments[payment.key] = payment
         self._deferred = [key_from_plain(k) for k in data["deferred"]]
@@ -454,6 +458,11 @@ class BankCore:
             t = datetime_from_plain(when)
             assert t is not None
             self.quota_notices[no] = t
+        self.year_end_notices = {}
+        for no, when in data.get("year_end_notices", []):
+            t = datetime_from_plain(when)
+            assert t is not None
+            self.year_end_notices[no] = t
         self.reserve_lists = list(data.get("reserve_lists", []))
         self.unbalanced_closes = [(dt.date.fromisoformat(d), a, int(b)) for d, a, b in data["unbalanced_closes"]]
         self.closes = [dt.date.fromisoformat(d) for d in data["closes"]]
@@ -638,12 +647,46 @@ class BankCore:
                               encoding=doc.encoding)
         if no in self.quota_notices:
             return [receipt]  # redelivered: confirmed before, counted once
-        lines = quotas.notice_lines(doc.details())
+        lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
         refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}"
                    if doc.get("PayBankCode") != self.bank_code else quotas.grant(self.quota_book, no, lines))
         if refused is not None:
             return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
         self.quota_notices[no] = now
+        effects: list[Effect] = [receipt]
+        for n_head, n_details in quotas.arrival_notices(doc.head(), lines, now.date(), self.bank_code,
+                                                        self.config.bank_name):
+            effects.append(SendVoucher("7102", 0, n_head, n_details, "treasury"))
+        return effects
+
+    def _year_end_notice(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        """A 7301 (cancel the remaining quota of year StYear) or 7302 (carry it from ToYear - 1 to
+        ToYear), 004 part 5 §6: apply it (`bank_sim.quotas`), confirm it (receipt with
+        XConfirmDate) and tell each unit (7102 naming the notice by OriVtCode / OriVoucherNo: the
+        seed's 注销到账通知单 / 结转到账通知单). A notice the book cannot honour (a line missing or
+        short) is refused whole: no receipt, an alarm, nothing changed."""
+        no = doc.get("VoucherNo")
+        head = {**doc.head(), "XConfirmDate": format_ymd(now.date())}
+        receipt = SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", original=doc.data,
+                              encoding=doc.encoding)
+        seen = f"{doc.vtcode}/{no}"
+        if seen in self.year_end_notices:
+            return [receipt]  # redelivered: confirmed before, applied once
+        to_year = doc.get("ToYear")
+        year = str(int(to_year) - 1) if doc.vtcode == "7302" and to_year.isdigit() else doc.get("StYear")
+        lines = quotas.notice_lines(year, doc.get("FundTypeCode"), doc.details())
+        if doc.get("PayBankCode") != self.bank_code:
+            refused: str | None = f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}"
+        elif doc.get("PayTypeCode") != "12":
+            refused = f"PayTypeCode {doc.get('PayTypeCode')}: the bank keeps authorized quota (12) only"
+        elif doc.vtcode == "7301":
+            refused = quotas.cancel(self.quota_book, lines)
+        else:
+            refused = quotas.carry(self.quota_book, no, to_year, lines)
+        if refused is not None:
+            return [Alarm("quota-notice-invalid", f"year-end quota notice {doc.vtcode} {no} refused: {refused}",
+                          str(key))]
+        self.year_end_notices[seen] = now
         effects: list[Effect] = [receipt]
         for n_head, n_details in quotas.arrival_notices(doc.head(), lines, now.date(), self.bank_code,
                                                         self.config.bank_name):
@@ -664,7 +707,7 @@ class BankCore:
         if found is not None:
             return f"{found[0]}: {found[1]}"
         if p.pay_type == "12":
-            taken = quotas.draw(self.quota_book, p.agency[0], details)
+            taken = quotas.draw(self.quota_book, p.agency[0], details, doc.get("StYear"), doc.get("FundTypeCode"))
             if isinstance(taken, quotas.Shortfall):
                 return f"{taken.code}: {taken.message}"
             quotas.spend(self.quota_book, taken)

@@ -1,19 +1,29 @@
 """Authorized quotas (财政授权支付额度) as the agent bank keeps them: pure functions over plain data.
 
 The treasury sends the bank an authorized quota notice (7101, monthly) with one line per (unit,
-budget subject, project); the bank tells each unit its quota arrived (7102, within 1 working day,
+budget subject, project) of one budget year (StYear) and one fund type (FundTypeCode, 资金性质,
+004 part 3 §9(2)); the bank tells each unit its quota arrived (7102, within 1 working day,
 004 part 3 §9(2)) and pays the unit's authorized payments (8202) only within what is left of
 it (§9(4), §13(3): an over-quota payment is the bank's own loss). Beyond it the voucher is
 returned unpaid (`over-unit-quota`); a unit, subject or project with no line at all,
 `no-unit-quota`.
 
-**Matching a payment to the lines.** Each Detail of an 8202 names the unit (AgencyCode), the
-budget subject (ExpFuncCode) and, optionally, the project (ProCode). A detail with a ProCode
+**Matching a payment to the lines.** A payment draws only on the lines of its own StYear and
+FundTypeCode: a December quota does not pay a January voucher, and one fund type's quota does
+not pay another's (`no-unit-quota` naming the StYear and FundTypeCode). Each Detail of an 8202
+names the unit (AgencyCode), the budget subject (ExpFuncCode) and, optionally, the project (ProCode). A detail with a ProCode
 draws on that one line; a detail without one draws on the unit's lines of that subject, in
 ProCode order (the first line's remainder first). A payment is paid whole or not at all: the
 check (`draw`) either returns every line's share or the first shortfall, and changes nothing.
 
-The book is a plain dict `{(agency, subject, project): QuotaLine}`: the bank core keeps one and
+**Year end (004 part 5 §6).** A cancellation notice (7301, 注销) takes each named line's amount
+off the remaining quota of year StYear (`cancel`); a carry-forward notice (7302, 结转) moves it from
+year ToYear - 1 to the same line of year ToYear (`carry`), where it is next year's quota. Either
+is refused whole (nothing changes) if a line is missing or the amount exceeds its remaining
+quota. The bank confirms each and tells each unit (7102 with OriVtCode 7301 / 7302: the
+注销到账通知单 / 结转到账通知单 of the seed, which gives them no code of their own).
+
+The book is a plain dict `{(year, fund type, agency, subject, project): QuotaLine}`: the bank core keeps one and
 snapshots it with `book_to_plain` / `book_from_plain`.
 """
 
@@ -35,8 +45,11 @@ __all__ = [
     "arrival_notices",
     "book_from_plain",
     "book_to_plain",
+    "cancel",
+    "carry",
     "draw",
     "grant",
+    "key_from_plain",
     "notice_lines",
     "release",
     "remaining_by_unit",
@@ -47,7 +60,8 @@ __all__ = [
 # and projects. A notice that would take the book past this is refused as invalid.
 QUOTA_LINES_MAX = 200_000
 
-LineKey = tuple[str, str, str]  # (AgencyCode, ExpFuncCode, ProCode)
+LineKey = tuple[str, str, str, str, str]  # (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)
+NoticeLine = tuple[LineKey, tuple[str, str, str], int]  # (key, (agency, subject, project names), fen)
 
 
 @dataclass(slots=True)
@@ -57,11 +71,12 @@ class QuotaLine:
     project_name: str
     granted_fen: int = 0
     spent_fen: int = 0
-    notices: list[str] = field(default_factory=list)  # VoucherNo of the 7101s that granted it
+    notices: list[str] = field(default_factory=list)  # VoucherNo of the 7101s / 7302s that granted it
+    closed_fen: int = 0  # taken off at year end: cancelled (7301) or carried to the next year (7302)
 
     @property
     def remaining_fen(self) -> int:
-        return self.granted_fen - self.spent_fen
+        return self.granted_fen - self.spent_fen - self.closed_fen
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +85,21 @@ class Shortfall:
     message: str
 
 
-def notice_lines(details: Sequence[Mapping[str, str]]) -> list[tuple[LineKey, tuple[str, str, str], int]]:
-    """The lines of a 7101's DetailList: (key, (agency name, subject name, project name), fen)."""
-    return [((d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
+def notice_lines(year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> list[NoticeLine]:
+    """The lines of a 7101's (7301's, 7302's) DetailList for budget year `year` and fund type
+    `fund_type`: (key, (agency name, subject name, project name), fen)."""
+    return [((year, fund_type, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
              (d.get("AgencyName", ""), d.get("ExpFuncName", ""), d.get("ProName", "")), parse_fen(d.get("PayAmt", "")))
             for d in details]
 
 
-def grant(book: dict[LineKey, QuotaLine], notice_no: str,
-          lines: Iterable[tuple[LineKey, tuple[str, str, str], int]]) -> str | None:
+def _where(key: LineKey) -> str:
+    year, fund, unit, subject, project = key
+    return (f"StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
+            + (f", project {project}" if project else ""))
+
+
+def grant(book: dict[LineKey, QuotaLine], notice_no: str, lines: Iterable[NoticeLine]) -> str | None:
     """Add a notice's lines to the book (a second notice for a line adds to it). Returns why the
     notice is refused (nothing added) or None."""
     lines = list(lines)
@@ -96,21 +117,24 @@ def grant(book: dict[LineKey, QuotaLine], notice_no: str,
     return None
 
 
-def draw(book: Mapping[LineKey, QuotaLine], agency: str,
-         details: Sequence[Mapping[str, str]]) -> dict[LineKey, int] | Shortfall:
-    """What each line would give to pay these details of one unit's payment, or the first
-    shortfall. Pure: the book is not changed (`spend` does that)."""
+def draw(book: Mapping[LineKey, QuotaLine], agency: str, details: Sequence[Mapping[str, str]],
+         year: str, fund_type: str) -> dict[LineKey, int] | Shortfall:
+    """What each line would give to pay these details of one unit's payment of budget year `year`
+    (its StYear) and fund type `fund_type` (its FundTypeCode), or the first shortfall. Pure: the
+    book is not changed (`spend` does that)."""
     taken: dict[LineKey, int] = {}
     for d in details:
         subject, project = d.get("ExpFuncCode", ""), d.get("ProCode", "")
         want = parse_fen(d.get("PayAmt", ""))
         unit = d.get("AgencyCode") or agency
         if project:
-            candidates = [(unit, subject, project)] if (unit, subject, project) in book else []
+            key = (year, fund_type, unit, subject, project)
+            candidates = [key] if key in book else []
         else:
-            candidates = sorted(k for k in book if k[0] == unit and k[1] == subject)
+            candidates = sorted(k for k in book if k[:4] == (year, fund_type, unit, subject))
         if not candidates:
-            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
+            where = f"StYear {year}, FundTypeCode {fund_type}, unit {unit}, subject {subject}" + \
+                (f", project {project}" if project else "")
             return Shortfall("no-unit-quota", f"no authorized quota for {where}")
         available_total = sum(max(book[k].remaining_fen - taken.get(k, 0), 0) for k in candidates)
         left = want
@@ -123,7 +147,8 @@ def draw(book: Mapping[LineKey, QuotaLine], agency: str,
             if left == 0:
                 break
         if left:
-            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
+            where = f"StYear {year}, FundTypeCode {fund_type}, unit {unit}, subject {subject}" + \
+                (f", project {project}" if project else "")
             return Shortfall("over-unit-quota", f"Detail PayAmt {fen_to_str(want)} exceeds the remaining authorized quota "
                                                 f"{fen_to_str(available_total)} of {where}")
     return taken
@@ -141,10 +166,54 @@ def release(book: dict[LineKey, QuotaLine], taken: Mapping[LineKey, int]) -> Non
             book[key].spent_fen -= fen
 
 
+def _closable(book: Mapping[LineKey, QuotaLine], lines: Sequence[NoticeLine]) -> str | None:
+    """Why these year-end lines cannot be closed (a line missing or short), or None."""
+    keys = [k for k, _, _ in lines]
+    if len(set(keys)) != len(keys):
+        return "a (unit, subject, project) appears twice in the notice"
+    for key, _, fen in lines:
+        line = book.get(key)
+        if line is None:
+            return f"no authorized quota line for {_where(key)}"
+        if not 0 < fen <= line.remaining_fen:
+            return (f"Detail PayAmt {fen_to_str(fen)} is not within the remaining quota "
+                    f"{fen_to_str(line.remaining_fen)} of {_where(key)}")
+    return None
+
+
+def cancel(book: dict[LineKey, QuotaLine], lines: Sequence[NoticeLine]) -> str | None:
+    """A cancellation notice (7301): take each line's amount off its remaining quota. Returns why
+    the notice is refused (nothing changed) or None."""
+    refused = _closable(book, lines)
+    if refused is None:
+        for key, _, fen in lines:
+            book[key].closed_fen += fen
+    return refused
+
+
+def carry(book: dict[LineKey, QuotaLine], notice_no: str, to_year: str, lines: Sequence[NoticeLine]) -> str | None:
+    """A carry-forward notice (7302): move each line's amount (lines of the old year) to the same
+    (fund type, unit, subject, project) of `to_year`. Returns why it is refused or None."""
+    refused = _closable(book, lines)
+    if refused is None:
+        moved = [((to_year, *key[1:]), names, fen) for key, names, fen in lines]
+        if len({k for k, _, _ in moved} | set(book)) > QUOTA_LINES_MAX:
+            return f"the bank would keep more than {QUOTA_LINES_MAX} quota lines"
+        for key, _, fen in lines:
+            book[key].closed_fen += fen
+        for key, names, fen in moved:
+            line = book.get(key)
+            if line is None:
+                line = book[key] = QuotaLine(*names)
+            line.granted_fen += fen
+            line.notices.append(notice_no)
+    return refused
+
+
 def remaining_by_unit(book: Mapping[LineKey, QuotaLine]) -> dict[str, dict[str, int]]:
     """{agency: {"granted": fen, "spent": fen, "remaining": fen}}: what the demo report shows."""
     out: dict[str, dict[str, int]] = {}
-    for (agency, _, _), line in sorted(book.items()):
+    for (_, _, agency, _, _), line in sorted(book.items()):
         row = out.setdefault(agency, {"granted": 0, "spent": 0, "remaining": 0})
         row["granted"] += line.granted_fen
         row["spent"] += line.spent_fen
@@ -152,14 +221,15 @@ def remaining_by_unit(book: Mapping[LineKey, QuotaLine]) -> dict[str, dict[str, 
     return out
 
 
-def arrival_notices(notice: Mapping[str, str], lines: Sequence[tuple[LineKey, tuple[str, str, str], int]],
+def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
                     today: dt.date, bank_code: str, bank_name: str) -> list[tuple[dict[str, str], tuple[dict[str, str], ...]]]:
     """The quota arrival notices (7102, 财政授权支付额度到账通知书) for one 7101: one per unit, with
     the elements 004 part 3 §9(2) names (fund type, unit, date, subject code and name, project
-    code and name, amount). Returns (head, details) pairs."""
-    by_unit: dict[str, list[tuple[LineKey, tuple[str, str, str], int]]] = {}
+    code and name, amount). For a 7301 / 7302 the same notice tells the unit what was cancelled /
+    carried forward (OriVtCode names which). Returns (head, details) pairs."""
+    by_unit: dict[str, list[NoticeLine]] = {}
     for line in lines:
-        by_unit.setdefault(line[0][0], []).append(line)
+        by_unit.setdefault(line[0][2], []).append(line)
     out = []
     for i, (agency, unit_lines) in enumerate(sorted(by_unit.items()), start=1):
         no = f"DZ{notice.get('VoucherNo', '')[-16:]}{i:04d}"
@@ -169,23 +239,30 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[tuple[LineKey, tu
             "VouDate": format_ymd(today), "VoucherNo": no, "FundTypeCode": notice.get("FundTypeCode", ""),
             "FundTypeName": notice.get("FundTypeName", ""), "AgencyCode": agency, "AgencyName": unit_lines[0][1][0],
             "ArriveDate": format_ymd(today), "PayBankCode": bank_code, "PayBankName": bank_name,
-            "OriVtCode": "7101", "OriVoucherNo": notice.get("VoucherNo", ""), "PayAmt": fen_to_str(total),
+            "OriVtCode": notice.get("VtCode") or "7101", "OriVoucherNo": notice.get("VoucherNo", ""), "PayAmt": fen_to_str(total),
         }
-        details = tuple({"Id": f"D{j:04d}", "ExpFuncCode": key[1], "ExpFuncName": names[1], "ProCode": key[2],
+        details = tuple({"Id": f"D{j:04d}", "ExpFuncCode": key[3], "ExpFuncName": names[1], "ProCode": key[4],
                          "ProName": names[2], "PayAmt": fen_to_str(fen)}
                         for j, (key, names, fen) in enumerate(unit_lines, start=1))
         out.append((head, details))
     return out
 
 
+def key_from_plain(row: Sequence[Any]) -> LineKey:
+    """A line key from a snapshot: (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)."""
+    year, fund, agency, subject, project = row
+    return str(year), str(fund), str(agency), str(subject), str(project)
+
+
 def book_to_plain(book: Mapping[LineKey, QuotaLine]) -> list[list[Any]]:
     return [[*key, line.agency_name, line.subject_name, line.project_name, line.granted_fen, line.spent_fen,
-             list(line.notices)] for key, line in book.items()]
+             list(line.notices), line.closed_fen] for key, line in book.items()]
 
 
 def book_from_plain(rows: Iterable[Sequence[Any]]) -> dict[LineKey, QuotaLine]:
     book: dict[LineKey, QuotaLine] = {}
-    for agency, subject, project, a_name, s_name, p_name, granted, spent, notices in rows:
-        book[(str(agency), str(subject), str(project))] = QuotaLine(str(a_name), str(s_name), str(p_name),
-                                                                    int(granted), int(spent), list(notices))
+    for row in rows:
+        *key, a_name, s_name, p_name, granted, spent, notices, closed = row
+        book[key_from_plain(key)] = QuotaLine(str(a_name), str(s_name), str(p_name), int(granted), int(spent),
+                                              list(notices), int(closed))
     return book

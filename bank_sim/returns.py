@@ -114,9 +114,9 @@ RETURN_RULES: tuple[ReturnRule, ...] = (
 # authorized quota (bank_sim.quotas); (code, when), for a bank's engineers.
 QUOTA_RETURNS: tuple[tuple[str, str], ...] = (
     ("no-unit-quota", "an authorized payment (8202) for which the unit has no authorized quota (7101) line of "
-                      "its subject (ExpFuncCode) and project (ProCode)"),
+                      "its budget year (StYear), fund type (FundTypeCode), subject (ExpFuncCode) and project (ProCode)"),
     ("over-unit-quota", "an authorized payment (8202) whose Detail PayAmt exceeds what is left of the unit's "
-                        "authorized quota for that subject and project"),
+                        "authorized quota for that year, fund type, subject and project"),
 )
 
 

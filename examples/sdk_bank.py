@@ -24,7 +24,11 @@ bank (`bank_sim`) follows them:
   XArriveDate (the payee has the money: at once in the same city, two hours later in another city,
   the next business day through another bank) filled;
 * an authorized quota notice (7101) is confirmed (its receipt, XConfirmDate) and each unit in it
-  is told at once (7102, the quota arrival notice);
+  is told at once (7102, the quota arrival notice); its lines are of its budget year (StYear) and
+  fund type (FundTypeCode), and an 8202 draws only on lines of its own year and fund type; at year
+  end a cancellation (7301) takes each line's amount off what is left of year StYear and a
+  carry-forward (7302) moves it from year ToYear - 1 to ToYear, each confirmed and told to the
+  units the same way (7102 with OriVtCode 7301 / 7302);
 * it files one clearing request (2301, ClearType 0) per pay type and fund type for the day's
   payments at 15:30, and again at the last instant before 16:00 (the sweep) for those paid since,
   one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next business day one
@@ -95,7 +99,7 @@ ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002
 REQUIRED = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode", "FundTypeCode")
 
 Send = tuple[bytes, int, str | None]  # voucher bytes, flag, Return_Reason
-QuotaKey = tuple[str, str, str]  # an authorized quota line: (AgencyCode, ExpFuncCode, ProCode)
+QuotaKey = tuple[str, str, str, str, str]  # a quota line: (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)
 Line = tuple[str, ...]  # a classification a report sums by
 
 
@@ -137,7 +141,7 @@ class Bank:
     filings: dict[str, Filing] = field(default_factory=dict)
     held_receipts: list[tuple[dt.date, bytes]] = field(default_factory=list)  # --late-receipts
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
-    quota_notices: set[str] = field(default_factory=set)  # the 7101s granted
+    quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
     reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
     cursor: dt.datetime | None = None  # everything due up to here is done
     serial: int = 0
@@ -225,7 +229,7 @@ class Bank:
                 return out + self._return(payment, now)
             out += self._pay(payment, now) if mode != "defer" else []
             return out + (self._file([(key, payment)], 0, now.date(), now, urgent=True) if urgent else [])
-        if flag == 0 and doc.vtcode == "7101":
+        if flag == 0 and doc.vtcode in ("7101", "7301", "7302"):
             return out + self._quota_notice(doc, now)
         if flag == 1 and doc.vtcode == "2301":
             filing = self.filings.get(doc.get("VoucherNo"))
@@ -263,21 +267,25 @@ class Bank:
         if doc.vtcode == "8202" and name == doc.get("AgencyName"):
             return f"zba-to-own-account: the payee {name!r} is the paying unit itself"
         if doc.vtcode == "8202":
-            taken = self._draw(doc.get("AgencyCode"), details)
+            taken = self._draw(doc.get("StYear"), doc.get("FundTypeCode"), doc.get("AgencyCode"), details)
             if isinstance(taken, str):
                 return taken
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
         return None
 
-    def _draw(self, agency: str, details: Iterable[Mapping[str, str]]) -> dict[QuotaKey, int] | str:
-        """What each quota line gives to pay these details, or why it cannot (nothing taken yet). A
-        detail with a ProCode draws on that line; without, on the unit's lines of its subject."""
+    def _draw(self, year: str, fund: str, agency: str,
+              details: Iterable[Mapping[str, str]]) -> dict[QuotaKey, int] | str:
+        """What each quota line of budget year `year` and fund type `fund` gives to pay these
+        details, or why it cannot (nothing taken yet). A detail with a ProCode draws on that line;
+        without, on the unit's lines of its subject."""
         taken: dict[QuotaKey, int] = {}
         for d in details:
             unit, subject, project = d.get("AgencyCode") or agency, d.get("ExpFuncCode", ""), d.get("ProCode", "")
-            where = f"unit {unit}, subject {subject}" + (f", project {project}" if project else "")
-            lines = sorted(k for k in self.quotas if k[:2] == (unit, subject) and (not project or k[2] == project))
+            where = (f"StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
+                     + (f", project {project}" if project else ""))
+            lines = sorted(k for k in self.quotas
+                           if k[:4] == (year, fund, unit, subject) and (not project or k[4] == project))
             if not lines:
                 return f"no-unit-quota: no authorized quota for {where}"
             want = left = parse_fen(d.get("PayAmt", ""))
@@ -298,20 +306,35 @@ class Bank:
         return [(p.receipt, 1, p.returned)]
 
     def _quota_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
-        """Confirm a 7101 and, the first time, add its lines and tell each unit (7102)."""
-        no = doc.get("VoucherNo")
+        """Confirm a 7101 (grant), 7301 (cancel) or 7302 (carry forward) and, the first time, apply
+        its lines and tell each unit (7102). A year-end notice naming a line the bank does not hold,
+        or more than is left of it, is not applied nor confirmed."""
+        no, vt = doc.get("VoucherNo"), doc.vtcode
         if doc.get("PayBankCode") != self.code:
             log(f"not ours: quota notice {no} is for bank {doc.get('PayBankCode')}")
             return []
         out: list[Send] = [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
-        if no in self.quota_notices:  # delivered again: confirmed again, counted once
+        if f"{vt}/{no}" in self.quota_notices:  # delivered again: confirmed again, counted once
             return out
-        self.quota_notices.add(no)
+        year = str(int(doc.get("ToYear")) - 1) if vt == "7302" else doc.get("StYear")
+        fund = doc.get("FundTypeCode")
+        keys = [(year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", ""))
+                for d in doc.details()]
+        amounts = [parse_fen(d.get("PayAmt", "")) for d in doc.details()]
+        if vt != "7101" and (len(set(keys)) != len(keys) or any(
+                k not in self.quotas or not 0 < fen <= self.quotas[k][0] - self.quotas[k][1]
+                for k, fen in zip(keys, amounts, strict=True))):
+            log(f"year-end notice {vt} {no} not applied: a line is missing or short")
+            return []
+        self.quota_notices.add(f"{vt}/{no}")
         units: dict[str, list[dict[str, str]]] = {}
-        for d in doc.details():
-            line = self.quotas.setdefault((d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
-                                          [0, 0])
-            line[0] += parse_fen(d.get("PayAmt", ""))
+        for d, k, fen in zip(doc.details(), keys, amounts, strict=True):
+            if vt == "7101":
+                self.quotas.setdefault(k, [0, 0])[0] += fen
+            else:  # the year's line gives it up (granted less); a carry-forward grants it to ToYear
+                self.quotas[k][0] -= fen
+                if vt == "7302":
+                    self.quotas.setdefault((doc.get("ToYear"), *k[1:]), [0, 0])[0] += fen
             units.setdefault(d.get("AgencyCode", ""), []).append(d)
         for i, (agency, lines) in enumerate(sorted(units.items()), start=1):
             dz = f"DZ{no[-16:]}{i:04d}"
@@ -319,7 +342,7 @@ class Bank:
                     "VouDate": f"{now:%Y%m%d}", "VoucherNo": dz, "FundTypeCode": doc.get("FundTypeCode"),
                     "FundTypeName": doc.get("FundTypeName"), "AgencyCode": agency, "AgencyName": lines[0]["AgencyName"],
                     "ArriveDate": f"{now:%Y%m%d}", "PayBankCode": self.code, "PayBankName": self.name,
-                    "OriVtCode": "7101", "OriVoucherNo": no,
+                    "OriVtCode": vt, "OriVoucherNo": no,
                     "PayAmt": fen_to_str(sum(parse_fen(d["PayAmt"]) for d in lines))}
             rows = [{"Id": f"D{j:04d}", **{k: d.get(k, "") for k in ("ExpFuncCode", "ExpFuncName", "ProCode", "ProName",
                                                                        "PayAmt")}} for j, d in enumerate(lines, 1)]

@@ -18,7 +18,8 @@ Accounts (ids in the ledger):
 What the core does with each voucher:
 
 * **5108 / 5106 quota notice** (direct 11 / authorized 12), flag 0. Adds to the clearing quota of
-  (PayBankCode, pay type, ClearDate). A notice whose ClearDate is not today, or arriving on a
+  (PayBankCode, pay type, FundTypeCode, ClearDate): quota is never pooled across fund types, so a
+  2301 of one fund type draws only on its own fund type's quota (003 §33, 004 part 5 §1). A notice whose ClearDate is not today, or arriving on a
   day that is not a business day, is refused `wrong-day`; one whose details do not add up,
   `amount-mismatch`. Quota notices have no receipt in the catalog, so a refusal is recorded
   (`rejected_notices`) and raised as an `Alarm`; nothing is sent back. Several notices for the
@@ -177,7 +178,7 @@ PAYMENT_VTCODE: Mapping[str, str] = {"11": "5201", "12": "8202"}
 # bound is generous: a year of a big city's payments. Beyond it the oldest are forgotten.
 CLEARED_MAX = 2_000_000
 # The layout of `PbocCore.snapshot()`. 2: refunds matched to what was cleared, clearing balances.
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3  # 3: quotas keyed by fund type too
 
 
 def clearing_account(bank_code: str) -> str:
@@ -224,7 +225,7 @@ class PbocConfig:
 
 @dataclass(slots=True)
 class QuotaLine:
-    """Clearing quota of one (bank, pay type, day)."""
+    """Clearing quota of one (bank, pay type, fund type, day)."""
 
     notified_fen: int = 0
     used_fen: int = 0  # cleared by normal (ClearType 0) requests on the day
@@ -259,6 +260,8 @@ class Movement:
 # What was cleared is keyed (AdmDivCode, VtCode, VoucherNo): VtCode 2301 for a clearing request,
 # 5201 / 8202 for a payment one of its details named.
 ClearedKey = tuple[str, str, str]
+# A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
+QuotaKey = tuple[str, str, str, dt.date | None]
 
 
 @dataclass(slots=True)
@@ -296,12 +299,17 @@ class _Request:
     key: VoucherKey
     bank: str
     pay_type: str
+    fund_type: str  # FundTypeCode: the request draws on this fund type's quota only
     clear_date: dt.date | None
     clear_type: int
     urgent: bool
     amount_fen: int
     detail_sum_fen: int | None  # None: no details
     payments: tuple[tuple[str, int], ...] = ()  # (Detail/VoucherNo, fen) of the details naming one
+
+    @property
+    def quota_key(self) -> QuotaKey:
+        return self.bank, self.pay_type, self.fund_type, self.clear_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,21 +376,22 @@ def _r_window(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
 
 
 def _r_quota_exists(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
-    if (r.bank, r.pay_type, r.clear_date) not in core.quotas:
-        return f"no quota notice for bank {r.bank}, pay type {r.pay_type}, day {r.clear_date}"
+    if r.quota_key not in core.quotas:
+        return (f"no quota notice for bank {r.bank}, pay type {r.pay_type}, FundTypeCode {r.fund_type}, "
+                f"day {r.clear_date}")
     return None
 
 
 def _r_quota(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
-    line = core.quotas[(r.bank, r.pay_type, r.clear_date)]
+    line = core.quotas[r.quota_key]
     if r.amount_fen > line.remaining_fen:
         return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds the remaining quota {fen_to_str(line.remaining_fen)}"
-                f" of {fen_to_str(line.notified_fen)}")
+                f" of {fen_to_str(line.notified_fen)} (FundTypeCode {r.fund_type})")
     return None
 
 
 def _r_advances(core: PbocCore, r: _Request, now: dt.datetime) -> str | None:
-    line = core.quotas[(r.bank, r.pay_type, r.clear_date)]
+    line = core.quotas[r.quota_key]
     if r.amount_fen > line.advance_cap_fen:
         return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds the advances of {r.clear_date} left to replenish "
                 f"{fen_to_str(line.advance_cap_fen)}")
@@ -484,7 +493,7 @@ class PbocCore:
         self.config = config
         self.calendar = calendar
         self.clock_config = clock_config
-        self.quotas: dict[tuple[str, str, dt.date | None], QuotaLine] = {}
+        self.quotas: dict[QuotaKey, QuotaLine] = {}  # (bank, pay type, FundTypeCode, ClearDate)
         self.rejected_notices: list[tuple[str, str, str]] = []  # (key, code, message)
         self.reconciliation_results: dict[str, tuple[str, str]] = {}  # 3502 key → (result, remark)
         self.tsa_balance_fen = 0
@@ -571,7 +580,8 @@ class PbocCore:
             self.refused_by_books.append((str(key), refusal.code))
             self._decisions.pop(key, None)
             return []
-        line = self.quotas.get((move.bank_code, move.pay_type, parse_ymd(receipt.head.get("ClearDate", ""))))
+        line = self.quotas.get((move.bank_code, move.pay_type, receipt.head.get("FundTypeCode", ""),
+                                parse_ymd(receipt.head.get("ClearDate", ""))))
         if line is not None:
             if move.kind == "reserve-replenishment":
                 line.replenished_fen -= move.amount_fen
@@ -606,10 +616,10 @@ class PbocCore:
                                                 "clearing": None if c.clearing is None else list(c.clearing)}]
                                      for k, c in self.cleared.items())),
             "clearing_balances": dict(self.clearing_balances),
-            "quotas": [{"bank": bank, "pay_type": pay_type, "day": date_to_plain(day),
+            "quotas": [{"bank": bank, "pay_type": pay_type, "fund_type": fund_type, "day": date_to_plain(day),
                         "notified_fen": line.notified_fen, "used_fen": line.used_fen,
                         "replenished_fen": line.replenished_fen, "notices": list(line.notices)}
-                       for (bank, pay_type, day), line in self.quotas.items()],
+                       for (bank, pay_type, fund_type, day), line in self.quotas.items()],
             "notice_keys": sorted(key_to_plain(k) for k in self._notice_keys),
             "rejected_notices": [list(r) for r in self.rejected_notices],
             "reconciliation_results": {k: list(v) for k, v in self.reconciliation_results.items()},
@@ -641,7 +651,7 @@ class PbocCore:
                                                  None if c["clearing"] is None else _cleared_key(c["clearing"]))
                         for k, c in data["cleared"]}
         self.clearing_balances = {bank: int(fen) for bank, fen in data["clearing_balances"].items()}
-        self.quotas = {(q["bank"], q["pay_type"], date_from_plain(q["day"])): QuotaLine(
+        self.quotas = {(q["bank"], q["pay_type"], q["fund_type"], date_from_plain(q["day"])): QuotaLine(
             int(q["notified_fen"]), int(q["used_fen"]), int(q["replenished_fen"]), list(q["notices"]))
             for q in data["quotas"]}
         self._notice_keys = {key_from_plain(k) for k in data["notice_keys"]}
@@ -733,7 +743,7 @@ class PbocCore:
         if refusal is not None:
             self.rejected_notices.append((str(key), *refusal))
             return [Alarm(refusal[0], f"quota notice refused: {refusal[1]}", str(key))]
-        line = self.quotas.setdefault((bank, pay_type, clear_date), QuotaLine())
+        line = self.quotas.setdefault((bank, pay_type, doc.get("FundTypeCode"), clear_date), QuotaLine())
         line.notified_fen += amount
         line.notices.append(str(key))
         self._notice_keys.add(key)
@@ -748,6 +758,7 @@ class PbocCore:
             key=key,
             bank=doc.get("PayBankCode"),
             pay_type=doc.get("PayTypeCode"),
+            fund_type=doc.get("FundTypeCode"),
             clear_date=parse_ymd(doc.get("ClearDate")),
             clear_type=1 if doc.get("ClearType") == "1" else 0,
             urgent=doc.get("UrgentFlag") == "1",
@@ -774,7 +785,7 @@ class PbocCore:
             return self._decide(key, doc, [], _Decision(
                 (), {"XClearDate": format_ymd(today), "XClearAmt": "0.00", "XPbocSerialNo": serial},
                 return_reason=f"{refusal[0]}: {refusal[1]}"))
-        line = self.quotas[(r.bank, r.pay_type, r.clear_date)]
+        line = self.quotas[r.quota_key]
         kind = "clearing"
         if r.clear_type == 1:
             line.replenished_fen += r.amount_fen

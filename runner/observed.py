@@ -169,6 +169,7 @@ class QuotaSeen:
     notified_fen: int
     used_fen: int
     replenished_fen: int
+    fund_type: str = "1"  # FundTypeCode: a clearing quota is never pooled across fund types
 
 
 @dataclass(frozen=True, slots=True)

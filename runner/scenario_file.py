@@ -132,7 +132,6 @@ class World:
     treasury_profile: str = "scripted"
     quota_mode: str = "auto"
     quota_time: dt.time = dt.time(8, 30)
-    quota_margin_pct: int = 10
     vouchers_per_day: int = 0
     days: int = 1
     tsa_opening_fen: int = 500_000_000_00
@@ -477,7 +476,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         treasury_profile=t.get("profile", "scripted"), quota_mode=t.get("quota", "auto"),
         quota_time=b.tod(t["quota_time"], ["world", "treasury", "quota_time"]) or dt.time(8, 30)
         if "quota_time" in t else dt.time(8, 30),
-        quota_margin_pct=int(t.get("quota_margin_pct", 10)), vouchers_per_day=int(t.get("vouchers_per_day", 0)),
+        vouchers_per_day=int(t.get("vouchers_per_day", 0)),
         days=int(t.get("days", 1)),
         tsa_opening_fen=(b.money(t["tsa_opening"], ["world", "treasury", "tsa_opening"]) or 0)
         if "tsa_opening" in t else (b.money(p["tsa_opening"], ["world", "pboc", "tsa_opening"]) or 0)
@@ -540,7 +539,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             ids[qid] = ("treasury", "5108" if q["pay_type"] == "direct" else "5106")
             steps.append(Step(when, "quota", quota={"bank": q["bank"], "pay_type": q["pay_type"], "id": qid,
                                                      "amount_fen": b.money(q["amount"], [*path, "quota", "amount"]),
-                                                     "day": day}, note=note, line=line))
+                                                     "day": day, "fund_type": q.get("fund_type", "1")},
+                              note=note, line=line))
         elif "advance" in raw:
             adv = raw["advance"]
             try:

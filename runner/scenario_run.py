@@ -341,7 +341,7 @@ class _Run:
                 banks=tuple((b.code, b.name) for b in s.world.banks), adm_div_code=self.world.adm_div_code,
                 first_day=s.world.start.date(), days=s.world.days,
                 vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
-                quota_time=s.world.quota_time, quota_margin_pct=s.world.quota_margin_pct,
+                quota_time=s.world.quota_time,
                 tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
             if s.world.end is None:  # the run covers the plan and the last day's replenishment
                 last = self.calendar.next_business_day(self.generated.days[-1])
@@ -376,31 +376,35 @@ class _Run:
         for order, step in enumerate(s.steps, start=1):
             heapq.heappush(heap, _Action(step.at, order, "step", step))
         if s.world.quota_mode == "auto":
-            by_day: dict[tuple[dt.date, str, str], int] = {}
+            # the exact sum of the day's vouchers per bank, pay type and fund type (004 part 5 §1)
+            by_day: dict[tuple[dt.date, str, str, str], int] = {}
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in ("direct-payment", "authorized-payment") and spec.bank and spec.amount_fen:
                         pay = "direct" if spec.template == "direct-payment" else "authorized"
-                        k = (self._clearing_day(step.at), spec.bank, pay)
+                        k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
-            for (day, bank, pay), fen in sorted(by_day.items()):
+            for (day, bank, pay, fund), fen in sorted(by_day.items()):
                 when = min([at(day, s.world.quota_time), *(st.at for st in s.steps if st.at.date() == day
                                                            and self._clearing_day(st.at) == day)])
-                amount = fen + fen * s.world.quota_margin_pct // 100
+                qid = f"auto-quota-{day:%Y%m%d}-{bank}-{pay}" + (f"-{fund}" if fund != "1" else "")
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "quota",
-                                             payload={"bank": bank, "pay_type": pay, "amount_fen": amount,
-                                                      "id": f"auto-quota-{day:%Y%m%d}-{bank}-{pay}", "day": day}))
+                                             payload={"bank": bank, "pay_type": pay, "amount_fen": fen,
+                                                      "id": qid, "day": day, "fund_type": fund}))
             # the bank pays an authorized voucher only within its unit's quota (7101, DOMAIN.md
             # "Authorized payment" steps 2 and 4): notified before the voucher reaches the bank
-            unit_quota: dict[tuple[dt.date, str], list[tuple[SendSpec, dt.datetime]]] = {}
+            # (one notice per fund type: a quota line is of one fund type)
+            unit_quota: dict[tuple[dt.date, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template == "authorized-payment" and spec.bank and spec.amount_fen:
-                        unit_quota.setdefault((self._clearing_day(step.at), spec.bank), []).append((spec, step.at))
-            for (day, bank), sends in sorted(unit_quota.items(), key=lambda kv: kv[0]):
+                        uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"))
+                        unit_quota.setdefault(uk, []).append((spec, step.at))
+            for (day, bank, fund), sends in sorted(unit_quota.items(), key=lambda kv: kv[0]):
                 when = min([at(day, s.world.quota_time), *(t for _, t in sends)])
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
-                                             payload={"bank": bank, "day": day, "specs": [x for x, _ in sends]}))
+                                             payload={"bank": bank, "day": day, "fund_type": fund,
+                                                      "specs": [x for x, _ in sends]}))
         day = s.world.start.date()
         while at(day, s.world.clock.bank_system_close) <= self.end:
             if self.calendar.is_business_day(day):
@@ -474,6 +478,7 @@ class _Run:
         amounts = _split(int(q["amount_fen"]), len(units))
         data = quota_notice(voucher_no=f"QE{format_ymd(day)}{code[-4:]}{q['pay_type'][0].upper()}{len(self.sent):04d}",
                             clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code, vtcode=vtcode,
+                            fund_type_code=q.get("fund_type", "1"),
                             amounts_by_unit=[(c, n, fen) for (c, n), fen in zip(units, amounts, strict=True)])
         spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]))
         await self._deliver([(spec, data, 0)])
@@ -499,13 +504,14 @@ class _Run:
                 names = (agency_name or d["AgencyName"], d["ExpFuncName"])
                 fen = parse_fen(d["PayAmt"])
                 lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
-        margin = self.s.world.quota_margin_pct
         data = authorized_quota_notice(
             voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
-            adm_div_code=self.world.adm_div_code,
-            lines=[(agency, an, subject, sn, "P0000", "示例项目", fen + fen * margin // 100)
+            adm_div_code=self.world.adm_div_code, fund_type_code=q.get("fund_type", "1"),
+            lines=[(agency, an, subject, sn, "P0000", "示例项目", fen)
                    for (agency, subject), (an, sn, fen) in sorted(lines.items())])
-        spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}", "treasury", None, bank=q["bank"])
+        fund = q.get("fund_type", "1")
+        spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}" + (f"-{fund}" if fund != "1" else ""), "treasury",
+                        None, bank=q["bank"])
         await self._deliver([(spec, data, 0)])
 
     def _render(self, spec: SendSpec, now: dt.datetime) -> tuple[bytes, int]:

@@ -110,7 +110,9 @@ _step = {
                   "oneOf": [{"required": ["vouchers"]}, {"required": ["count", "like"]}]},
         "quota": {"type": "object", "additionalProperties": False, "required": ["bank", "pay_type", "amount"],
                   "properties": {"bank": _participant, "pay_type": {"enum": ["direct", "authorized"]},
-                                 "amount": _money, "id": _id, "day": {"type": "string", "pattern": DATE_PATTERN}}},
+                                 "amount": _money, "id": _id, "day": {"type": "string", "pattern": DATE_PATTERN},
+                                 "fund_type": {"type": "string", "pattern": "^[0-9]{1,6}$",
+                                               "description": "FundTypeCode of the notice (default 1)"}}},
         "advance": {"type": "object", "additionalProperties": False,
                     "properties": {"to": _time, "by": {"type": "string", "pattern": DURATION_PATTERN}},
                     "oneOf": [{"required": ["to"]}, {"required": ["by"]}]},
@@ -249,9 +251,9 @@ SCHEMA: dict[str, Any] = {
                 "treasury": {"type": "object", "additionalProperties": False, "properties": {
                     "profile": {"enum": ["scripted", "generated", "external"]},
                     "quota": {"enum": ["auto", "manual"],
-                              "description": "auto: quota notices at quota_time for the day's scripted vouchers"},
+                              "description": "auto: quota notices at quota_time for the day's scripted vouchers, "
+                                             "their exact sums per bank, pay type and fund type"},
                     "quota_time": _tod,
-                    "quota_margin_pct": {"type": "integer", "minimum": 0, "maximum": 100},
                     "vouchers_per_day": {"type": "integer", "minimum": 0, "maximum": 100_000},
                     "days": {"type": "integer", "minimum": 1, "maximum": 30},
                     "tsa_opening": _money}},

@@ -13,7 +13,7 @@ next wake-up never scan the plan. A planned voucher keeps its bytes, not a parse
 
 | time                            | action                                                                  |
 |---------------------------------|-------------------------------------------------------------------------|
-| `quota_time` (08:30)            | plan the day (N vouchers: bank, 5201 or 8202, amount, unit, send time); send per bank a 5108 (direct) and a 5106 (authorized) clearing quota notice: the planned payments by first-level unit (SupDepCode) plus `quota_margin_pct` |
+| `quota_time` (08:30)            | plan the day (N approved vouchers: bank, 5201 or 8202, amount, unit, send time); send per bank, pay type and fund type a 5108 (direct) / 5106 (authorized) clearing quota notice: the exact sum of the day's approved vouchers by first-level unit (SupDepCode), no margin (`treasury_sim.clearing_quotas`) |
 | `window_start`..`window_end`    | most vouchers, at `slot_minutes` slots (09:00-15:20: before the banks' 15:30 clearing filing) |
 | clearing cutoff..`late_end`     | `late_share_pct` of them (16:00-16:50): the banks pay these as advances from the reserve |
 
@@ -31,6 +31,12 @@ next wake-up never scan the plan. A planned voucher keeps its bytes, not a parse
   and C details add up to DebitAmt and CreditAmt. A difference is an Alarm `amount-mismatch` and
   is kept in `statements` (never netted away). `missing_statements(through)` lists the business
   days of the run with no statement yet.
+* A receipt paid on a later business day than the voucher's own (the bank carried it over: it
+  arrived after the bank's close, or the bank was offline) gets that day's quota: the treasury
+  sends at once a supplementary 5108 / 5106 for that day covering exactly that voucher, if it is
+  still before the clearing cutoff (after it, the bank's 2301 of the day could not use it).
+* 7101 / 7301 / 7302 receipts (the bank confirmed a quota, cancellation or carry-forward notice)
+  and 7102 arrival notices: recorded.
 * 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
 * A voucher the gateway refused (`on_refused`): marked refused with the gateway's code
   (`refused`); the treasury no longer expects it to be paid or debited from the TSA.
@@ -67,10 +73,10 @@ from sim.snapshot import (
     key_to_plain,
 )
 from treasury_sim.bank_reports import HANDLED, BankInbox
+from treasury_sim.clearing_quotas import QUOTA_VTCODE, Approved, notice_lines
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
-QUOTA_VTCODE = {"11": "5108", "12": "5106"}
 VOUCHERS_PER_DAY_MAX = 100_000  # a big city's busiest day is a few tens of thousands
 # The layout of `TreasuryCore.snapshot()`.
 SNAPSHOT_VERSION = 1
@@ -94,7 +100,6 @@ class TreasuryConfig:
     authorized_share_pct: int = 40
     amount_min_fen: int = 100_00
     amount_max_fen: int = 50_000_00
-    quota_margin_pct: int = 10
     tsa_opening_fen: int = 0  # the TSA balance the treasury expects the first statement to open with
 
     def __post_init__(self) -> None:
@@ -104,7 +109,7 @@ class TreasuryConfig:
             raise ValueError(f"vouchers_per_day must be 0..{VOUCHERS_PER_DAY_MAX}")
         if self.days < 1:
             raise ValueError("days must be >= 1")
-        for name in ("late_share_pct", "authorized_share_pct", "quota_margin_pct"):
+        for name in ("late_share_pct", "authorized_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0..100")
         if not 0 < self.amount_min_fen <= self.amount_max_fen:
@@ -138,6 +143,14 @@ class PlannedVoucher:
     @property
     def sup_dep(self) -> tuple[str, str]:
         return self.unit[0], self.unit[1]
+
+    @property
+    def fund_type(self) -> str:
+        return "1"  # the generated plan pays general public budget funds only (the factory's default)
+
+    @property
+    def approved(self) -> Approved:
+        return Approved(self.bank, self.pay_type, self.fund_type, self.sup_dep, self.amount_fen)
 
     @property
     def data(self) -> bytes:
@@ -248,24 +261,21 @@ class TreasuryCore:
                                            c.adm_div_code, c.seed))
         vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
         plan = _DayPlan(vouchers)
-        for bank, _ in c.banks:
-            for pay_type, vtcode in QUOTA_VTCODE.items():
-                by_dep: dict[tuple[str, str], int] = {}
-                for v in vouchers:
-                    if v.bank == bank and v.pay_type == pay_type:
-                        by_dep[v.sup_dep] = by_dep.get(v.sup_dep, 0) + v.amount_fen
-                if not by_dep:
-                    continue
-                lines = [(code, name, fen + fen * c.quota_margin_pct // 100)
-                         for (code, name), fen in sorted(by_dep.items())]
-                no = f"QE{format_ymd(day)}{bank[-4:]}{pay_type}"
-                qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank,
-                                                  amounts_by_unit=lines, adm_div_code=c.adm_div_code, vtcode=vtcode))
-                plan.quota_notices.append(SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc"))
+        for (bank, pay_type, fund_type), lines in notice_lines(v.approved for v in vouchers).items():
+            no = f"QE{format_ymd(day)}{bank[-4:]}{pay_type}{fund_type}"
+            plan.quota_notices.append(self._clearing_quota(no, day, bank, pay_type, fund_type, lines))
         self.plans[day] = plan
         for v in vouchers:
             self.vouchers[v.voucher_no] = v
         return plan
+
+    def _clearing_quota(self, no: str, day: dt.date, bank: str, pay_type: str, fund_type: str,
+                        lines: list[tuple[str, str, int]]) -> SendVoucher:
+        vtcode = QUOTA_VTCODE[pay_type]
+        qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank, amounts_by_unit=lines,
+                                          adm_div_code=self.config.adm_div_code, vtcode=vtcode,
+                                          fund_type_code=fund_type))
+        return SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc")
 
     # --- entry points -------------------------------------------------------------------
 
@@ -287,7 +297,8 @@ class TreasuryCore:
                 effects += self.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of)
             elif flag == 0 and doc.vtcode == "7401":
                 effects += self._statement(doc, key)
-            elif doc.vtcode in ("7403", "3502", "7101", "7102", "7202"):  # 7101 flag 1: the bank confirmed
+            elif doc.vtcode in ("7403", "3502", "7101", "7102", "7202", "7301", "7302"):
+                # 7101 / 7301 / 7302 flag 1: the bank confirmed a quota, cancellation or carry-forward
                 self.other.append((str(key), now))
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
@@ -407,8 +418,8 @@ class TreasuryCore:
 
     def _authorized_quotas(self, day: dt.date) -> list[Effect]:
         """On the first run day of each month, per bank, the month's authorized quota notice (7101):
-        a line per (unit, budget subject) of the month's planned 8202s, plus `quota_margin_pct`, on
-        the default project (a payment detail without ProCode draws on any project of its subject)."""
+        a line per (unit, budget subject) of the month's approved 8202 plan, its exact sum (004
+        part 5 §2: made from the approved plan, no margin), on the default project (a payment detail without ProCode draws on any project of its subject)."""
         month = [d for d in self.days if (d.year, d.month) == (day.year, day.month)]
         if not month or month[0] != day:
             return []
@@ -426,7 +437,7 @@ class TreasuryCore:
         for bank, by_line in sorted(lines.items()):
             doc = parse_voucher(authorized_quota_notice(
                 voucher_no=f"ED{day:%Y%m}{bank[-4:]}", vou_date=day, pay_bank_code=bank, adm_div_code=c.adm_div_code,
-                lines=[(*k, *DEFAULT_PROJECT, fen + fen * c.quota_margin_pct // 100) for k, fen in sorted(by_line.items())]))
+                lines=[(*k, *DEFAULT_PROJECT, fen) for k, fen in sorted(by_line.items())]))
             effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
         return effects
 
@@ -449,7 +460,20 @@ class TreasuryCore:
         if return_reason is None and paid != planned.amount_fen:
             return [Alarm("amount-mismatch", f"paid {fen_to_str(paid)} of {fen_to_str(planned.amount_fen)}",
                           str(key))]
-        return []
+        return self._carried_quota(planned, receipt, now)
+
+    def _carried_quota(self, v: PlannedVoucher, receipt: Receipt, now: dt.datetime) -> list[Effect]:
+        """A voucher the bank paid on a later business day than its own (carried over) is cleared
+        that day: a supplementary clearing quota notice for that day covering exactly it, sent now
+        if the day is today and its clearing cutoff has not passed. Advances (paid on the voucher's
+        day after the cutoff) are not carried: they are replenished against their own day's quota."""
+        paid_day = parse_ymd(receipt.paid_date)
+        if (receipt.return_reason is not None or receipt.paid_fen <= 0 or paid_day is None or paid_day <= v.day
+                or paid_day != now.date() or not self.calendar.is_business_day(paid_day)
+                or now >= at(paid_day, self.clock_config.clearing_cutoff)):
+            return []
+        ((bank, pay_type, fund_type), lines), = notice_lines([v.approved]).items()
+        return [self._clearing_quota(f"QS{v.voucher_no}", paid_day, bank, pay_type, fund_type, lines)]
 
     def expected_debit_fen(self, day: dt.date) -> int:
         """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff
