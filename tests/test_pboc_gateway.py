@@ -66,7 +66,8 @@ class Rig:
         }, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "示例局", "PayAmt": amount}])
         [result] = await self.treasury.send(self.world.envelope([v], sender=self.world.treasury.id))
         assert result.ok, result
-        await self.settle(lambda: no in str(self.core.quotas) or any(no in k for k, _, _ in self.core.rejected_notices))
+        # a refused notice is settled once the shell has raised its alarm (after the core recorded it)
+        await self.settle(lambda: no in str(self.core.quotas) or any(no in (a.key or "") for a in self.shell.alarms))
 
     async def clear(self, day: str, amount: str, *, urgent: bool = False, clear_type: int = 0,
                     clear_day: str | None = None) -> tuple[VoucherBody, VoucherDoc]:
