@@ -123,6 +123,9 @@ async def get_overview(request: web.Request, participant: Participant) -> web.St
     except ValueError:
         return _bad("date", "a date YYYY-MM-DD")
     body = await _index(request).overview(participant, day)
+    from messages.catalog import get_catalog
+
+    body["vtcode_names"] = {vt.vtcode: {"zh": vt.name_zh, "en": vt.name_en} for vt in get_catalog()}
     clock = request.app[GATEWAY_KEY].clock
     if clock is not None:
         body["clock"] = clock_view(clock)

@@ -75,21 +75,21 @@ _NEW = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def index_fields(payload: bytes) -> tuple[str, str, str, int]:
-    """(unit code, unit name, payee, amount fen) of a delivery envelope; blanks and 0 for what a
-    voucher type does not carry (a receipt's amount is XPayAmt, what the bank paid)."""
+def index_fields(payload: bytes) -> tuple[str, str, str, int, str]:
+    """(unit code, unit name, payee, amount fen, PayBankCode) of a delivery envelope; blanks and 0
+    for what a voucher type does not carry (a receipt's amount is XPayAmt, what the bank paid)."""
     try:
         body = parse_envelope(payload).bodies[0]
         doc = parse_voucher(body.voucher)
     except (InputError, ValueError):
-        return "", "", "", 0
+        return "", "", "", 0, ""
     amount_text = doc.get("XPayAmt") if body.flag == 1 and doc.get("XPayAmt") else (
         doc.get("PayAmt") or doc.get("SumAmt") or doc.get("Amt"))
     try:
         amount = parse_fen(amount_text) if amount_text else 0
     except (InputError, ValueError):
         amount = 0
-    return (doc.get("AgencyCode"), doc.get("AgencyName"), doc.get("PayeeAcctName"), amount)
+    return (doc.get("AgencyCode"), doc.get("AgencyName"), doc.get("PayeeAcctName"), amount, doc.get("PayBankCode"))
 
 
 def scope_sql(participant: Participant, first: int) -> tuple[str, list[Any]]:
@@ -175,12 +175,15 @@ class VoucherIndex:
         self._last = int(row[0]) if row is not None and row[0] is not None else 0
         self._ready = True
 
-    def _bank_of(self, sender: str, recipient: str) -> str:
+    def _bank_of(self, sender: str, recipient: str, adm_div_code: str, pay_bank_code: str) -> str:
+        """The bank a message is about: its sender or recipient, or (a quota notice the treasury
+        sends the central bank) the bank its PayBankCode names."""
         for pid in (sender, recipient):
             p = self.registry.get(pid)
             if p is not None and p.role == "bank":
                 return pid
-        return ""
+        by_code = self.registry.bank_for_code(pay_bank_code, adm_div_code) if pay_bank_code else None
+        return by_code.id if by_code is not None else ""
 
     async def catch_up(self, pages_max: int = INDEX_PAGES_PER_REQUEST_MAX) -> int:
         """Index what was journaled since the last call, at most `pages_max` pages; rows indexed."""
@@ -193,10 +196,10 @@ class VoucherIndex:
                     break
                 out = []
                 for r in rows:
-                    unit, unit_name, payee, amount = index_fields(bytes(r[10]))
+                    unit, unit_name, payee, amount, pay_bank = index_fields(bytes(r[10]))
                     business_time = str(r[9])
                     out.append((int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8],
-                                self._bank_of(r[7], r[8]), business_time[:10], business_time, unit, unit_name,
+                                self._bank_of(r[7], r[8], r[2], pay_bank), business_time[:10], business_time, unit, unit_name,
                                 payee, amount))
                 async with self.db.transaction() as tx:
                     await tx.executemany(_INSERT, out)

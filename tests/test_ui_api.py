@@ -18,7 +18,6 @@ from gateway.service import Gateway
 from gateway.ui import SCORECARD_KEY
 from gateway.ui_index import SearchQuery, index_fields
 from runner.world import DevWorld
-from storage.db import open_database
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +41,7 @@ class Ui:
 
 
 @pytest.fixture
-async def ui(world: DevWorld, tmp_path: Any) -> AsyncIterator[Ui]:
-    db = await open_database(str(tmp_path / "gw.db"))
+async def ui(world: DevWorld, db: Any) -> AsyncIterator[Ui]:
     async with running_gateway(world, db) as gw:
         client = TestClient(TestServer(make_app(gw)))
         await client.start_server()
@@ -63,7 +61,6 @@ async def ui(world: DevWorld, tmp_path: Any) -> AsyncIterator[Ui]:
             yield Ui(gw, client, world, sent)
         finally:
             await client.close()
-    await db.close()
 
 
 async def test_a_bank_searches_only_its_own_vouchers(ui: Ui) -> None:
@@ -127,7 +124,8 @@ async def test_trace_of_another_banks_voucher_is_404(ui: Ui) -> None:
 async def test_dead_letters_are_the_treasurys_and_replay_stays_in_its_region(ui: Ui) -> None:
     tid = ui.world.treasury.id
     [row] = await ui.gw.db.fetch("SELECT m.id FROM gw_messages m WHERE m.voucher_no = 'UI000002'")
-    await ui.gw.db.execute_script(f"UPDATE gw_outbox SET state = 'dead', last_error = 'test' WHERE message_id = '{row[0]}'")
+    async with ui.gw.db.transaction() as tx:
+        await tx.execute("UPDATE gw_outbox SET state = 'dead', last_error = 'test' WHERE message_id = $1", row[0])
     status, body = await ui.get("/v1/dlq", tid)
     assert status == 200 and [d["id"] for d in body["items"]] == [row[0]]
     for bank in ("bank-a", "bank-b"):  # a bank: not even that the queue exists
@@ -204,4 +202,20 @@ def test_search_query_parse_never_crashes(params: dict[str, str]) -> None:
 
 
 def test_index_fields_of_a_non_voucher_are_blank() -> None:
-    assert index_fields(b"<nope/>") == ("", "", "", 0)
+    assert index_fields(b"<nope/>") == ("", "", "", 0, "")
+
+
+def test_every_label_the_pages_use_is_in_both_languages() -> None:
+    import json
+    import re
+    from importlib import resources
+
+    ui_dir = resources.files("gateway").joinpath("static", "ui")
+    labels = json.loads(ui_dir.joinpath("i18n.json").read_text(encoding="utf-8"))
+    assert set(labels["zh"]) == set(labels["en"])
+    js = ui_dir.joinpath("app.js").read_text(encoding="utf-8")
+    html = ui_dir.joinpath("index.html").read_text(encoding="utf-8")
+    used = set(re.findall(r'\bt\("([a-z_.]+)"\)', js)) | set(re.findall(r'data-i18n="([a-z_.]+)"', html))
+    used |= set(re.findall(r'\[\["?([a-z_]+\.[a-z_]+)"', js)) | set(re.findall(r'\["([a-z_]+\.[a-z_]+)"(?:, "num")?\]', js))
+    missing = sorted(k for k in used if k not in labels["zh"])
+    assert used and not missing, missing

@@ -76,10 +76,6 @@ async function pageOverview(page) {
     stat(t("overview.amount"), yuan(body.totals.amount_fen), "ov-amount"),
     stat(t("overview.cutoff"), cutoffText(body.clock), "ov-cutoff"));
   page.append(totals);
-  const rows = body.groups.map((g) => el("tr", {}, el("td", {}, g.bank || "-"), el("td", {}, g.vtcode),
-    el("td", {}, g.flag ? "✓" : ""), el("td", { class: "num" }, g.count), el("td", { class: "num" }, yuan(g.amount_fen))));
-  page.append(el("div", { class: "card" }, el("h2", {}, t("overview.by")),
-    table([["col.bank"], ["col.vtcode"], ["col.flag"], ["overview.count", "num"], ["overview.amount", "num"]], rows)));
   const banks = Object.entries(body.banks).filter(([b]) => b !== "-").map(([b, v]) => el("tr", {}, el("td", {}, b),
     el("td", { class: "num" }, yuan(v.paid_fen)), el("td", { class: "num" }, yuan(v.cleared_fen)),
     el("td", { class: "num" }, yuan(v.advances_outstanding_fen)), el("td", { class: "num" }, yuan(v.quota_fen)),
@@ -87,6 +83,11 @@ async function pageOverview(page) {
   page.append(el("div", { class: "card" }, el("h2", {}, t("overview.banks")),
     table([["col.bank"], ["overview.paid", "num"], ["overview.cleared", "num"], ["overview.advances", "num"],
       ["overview.quota", "num"], ["overview.clearing_vs_quota", "num"]], banks)));
+  const rows = body.groups.map((g) => el("tr", {}, el("td", {}, g.bank || "-"),
+    el("td", {}, g.vtcode + " " + ((body.vtcode_names[g.vtcode] || {})[lang] || "")),
+    el("td", {}, g.flag ? "✓" : ""), el("td", { class: "num" }, g.count), el("td", { class: "num" }, yuan(g.amount_fen))));
+  page.append(el("div", { class: "card" }, el("h2", {}, t("overview.by")),
+    table([["col.bank"], ["col.vtcode"], ["col.flag"], ["overview.count", "num"], ["overview.amount", "num"]], rows)));
 }
 
 function stat(label, value, id) {
@@ -199,9 +200,13 @@ async function pageScorecard(page) {
   const { status, body } = await api("/v1/scorecard");
   if (status !== 200 || !body.available) { page.append(el("p", { class: "muted", id: "scorecard-none" }, t("scorecard.none"))); return; }
   page.append(el("p", { class: "muted" }, body.as_of || ""));
-  page.append(el("div", { class: "card" }, table([["col.bank"], ["col.month"], ["col.score", "num"], ["col.flags"]],
-    body.cards.map((c) => el("tr", {}, el("td", {}, c.bank), el("td", {}, `${c.year}-${String(c.month).padStart(2, "0")}`),
-      el("td", { class: "num" }, `${c.score} / ${c.max_points}`), el("td", {}, (c.flags || []).join("; ")))))));
+  const pct = (v) => (v === null || v === undefined ? "-" : Number(v).toFixed(1) + "%");
+  page.append(el("div", { class: "card", id: "scorecard" }, table([["col.bank"], ["col.month"], ["col.score", "num"],
+    ["scorecard.timeliness", "num"], ["scorecard.accuracy", "num"], ["scorecard.late", "num"], ["col.flags"]],
+    body.cards.map((c) => el("tr", {}, el("td", {}, c.bank), el("td", {}, c.month),
+      el("td", { class: "num" }, `${c.score} / ${c.max_points}`), el("td", { class: "num" }, pct(c.timeliness_pct)),
+      el("td", { class: "num" }, pct(c.accuracy_pct)), el("td", { class: "num" }, c.late),
+      el("td", {}, (c.flags || []).join("; ")))))));
 }
 
 async function pageDlq(page) {
