@@ -53,16 +53,17 @@ def _dashboard_paths(auth_errors: dict[str, Any], not_found: dict[str, Any],
                      unavailable: dict[str, Any]) -> dict[str, Any]:
     """The web dashboard (/ui/) and the read endpoints it calls (gateway.ui)."""
     from gateway.ui import DLQ_LIMIT_MAX, REPLAY_IDS_MAX
-    from gateway.ui_index import SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, STATUSES
+    from gateway.ui_index import SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, STATUSES, TEXT_FILTER_CHARS_MAX
 
     bad = {"400": _json(_ref("Error"), "a query parameter or body not valid (named in `parameter`): bad-request")}
     page = {"type": "object", "required": ["items", "next"], "properties": {
         "items": {"type": "array", "items": {"type": "object"}},
         "next": {"type": ["integer", "null"], "description": "`after` for the next page; null on the last"}}}
-    html = {"description": "a page or asset of the dashboard", "content": {"text/html": {"schema": {"type": "string"}}}}
-    text = {"type": "string"}
+    text = {"type": "string", "maxLength": TEXT_FILTER_CHARS_MAX, "pattern": "^[^\\u0000]*$"}
+    html = {"description": "a page or asset of the dashboard", "content": {
+        kind: {"schema": {"type": "string"}} for kind in ("text/html", "text/javascript", "text/css", "application/json")}}
+    whole = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
     return {
-        "/ui": {"get": {"summary": "Redirect to /ui/", "security": [], "responses": {"302": {"description": "to /ui/"}}}},
         "/ui/": {"get": {"summary": "The web dashboard (docs/dashboard.md)", "security": [], "responses": {"200": html}}},
         "/ui/{name}": {"get": {"summary": "A dashboard asset (app.js, app.css, i18n.json)", "security": [],
                                "parameters": [{"name": "name", "in": "path", "required": True, "schema": text}],
@@ -80,25 +81,25 @@ def _dashboard_paths(auth_errors: dict[str, Any], not_found: dict[str, Any],
             "summary": "Journaled vouchers this participant may see, filtered, in pages",
             "parameters": [_query("no", text, "voucher number"), _query("unit", text, "AgencyCode or AgencyName"),
                            _query("payee", text, "part of PayeeAcctName"),
-                           _query("min_fen", {"type": "integer", "minimum": 0}),
-                           _query("max_fen", {"type": "integer", "minimum": 0}),
+                           _query("min_fen", whole), _query("max_fen", whole),
                            _query("date", {"type": "string", "format": "date"}, "business day"),
                            _query("status", {"type": "string", "enum": list(STATUSES)}),
                            _query("vtcode", text),
                            _query("limit", {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX,
                                             "default": SEARCH_LIMIT_DEFAULT}),
-                           _query("after", {"type": "integer", "minimum": 0}, "`next` of the previous page")],
+                           _query("after", whole, "`next` of the previous page")],
             "responses": {"200": _json(page, "one page"), **bad, **auth_errors, **unavailable}}},
         "/v1/dlq": {"get": {
             "summary": "Dead letters of the treasury's region (others: 404)",
-            "parameters": [_query("after", {"type": "integer", "minimum": 0}),
+            "parameters": [_query("after", whole),
                            _query("limit", {"type": "integer", "minimum": 1, "maximum": DLQ_LIMIT_MAX})],
             "responses": {"200": _json(page, "one page"), **bad, **not_found, **auth_errors}}},
         "/v1/dlq/replay": {"post": {
             "summary": "Replay dead letters of the treasury's region (ids elsewhere are left alone)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["ids"], "properties": {"ids": {
-                    "type": "array", "minItems": 1, "maxItems": REPLAY_IDS_MAX, "items": text}}}}}},
+                    "type": "array", "minItems": 1, "maxItems": REPLAY_IDS_MAX,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 64}}}}}}},
             "responses": {"200": _json({"type": "object", "properties": {"replayed": {"type": "integer"}}},
                                        "how many went back to ready"), **bad, **not_found, **auth_errors}}},
         "/v1/scorecard": {"get": {

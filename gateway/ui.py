@@ -74,10 +74,6 @@ def _secure(resp: web.StreamResponse) -> web.StreamResponse:
     return resp
 
 
-async def ui_root(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/ui/")
-
-
 async def ui_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
     content_type = UI_FILES.get(name)
@@ -115,7 +111,7 @@ async def get_overview(request: web.Request, participant: Participant) -> web.St
     unknown = sorted(set(request.query) - {"date"})
     if unknown:
         return _bad(unknown[0], "unknown query parameter; /v1/overview takes date")
-    day = request.query.get("date") or _today(request)
+    day = request.query["date"] if "date" in request.query else _today(request)
     try:
         dt.date.fromisoformat(day)
         if len(day) != 10:
@@ -248,7 +244,6 @@ def add_ui_routes(app: web.Application) -> None:
     app[SUBSCRIBERS_KEY] = set()
     if SCORECARD_KEY not in app:
         app[SCORECARD_KEY] = ScorecardBoard()
-    app.router.add_get("/ui", ui_root)
     app.router.add_get("/ui/", ui_file)
     app.router.add_get("/ui/{name}", ui_file)
     app.router.add_get("/v1/me", get_me)

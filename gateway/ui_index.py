@@ -130,15 +130,15 @@ class SearchQuery:
             texts[name] = text
         amounts: dict[str, int | None] = {}
         for name in ("min_fen", "max_fen"):
-            text = query.get(name, "")
-            if text == "":
+            if name not in query:
                 amounts[name] = None
                 continue
+            text = query[name]
             if not text.isdigit() or len(text) > 18:
                 return name, "an amount in fen: a whole number from 0 to 10^18 - 1"
             amounts[name] = int(text)
         day = query.get("date", "")
-        if day:
+        if "date" in query:
             try:
                 if not _DAY.fullmatch(day):
                     raise ValueError
@@ -146,7 +146,7 @@ class SearchQuery:
             except ValueError:
                 return "date", "a date YYYY-MM-DD"
         status = query.get("status", "")
-        if status and status not in STATUSES:
+        if "status" in query and status not in STATUSES:
             return "status", f"one of {', '.join(STATUSES)}"
         limit_text, after_text = query.get("limit", str(SEARCH_LIMIT_DEFAULT)), query.get("after", "0")
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= SEARCH_LIMIT_MAX:
