@@ -219,3 +219,17 @@ def test_every_label_the_pages_use_is_in_both_languages() -> None:
     used |= set(re.findall(r'\[\["?([a-z_]+\.[a-z_]+)"', js)) | set(re.findall(r'\["([a-z_]+\.[a-z_]+)"(?:, "num")?\]', js))
     missing = sorted(k for k in used if k not in labels["zh"])
     assert used and not missing, missing
+
+
+async def test_a_treasury_traces_any_voucher_of_its_region_only(ui: Ui) -> None:
+    from gateway.participants import Participant
+
+    adm = ui.world.adm_div_code
+    # a second treasury desk of the region (not a party to the voucher), and one of another region
+    desk = Participant(id="treasury-desk", role="treasury", name="desk", adm_div_codes=(adm,))
+    elsewhere = Participant(id="treasury-other", role="treasury", name="other", adm_div_codes=("990200",))
+    events = await ui.gw.trace(desk, adm, "2026", "5201", "UI000002")
+    assert events is not None and [e["step"] for e in events][:4] == ["validated", "verified", "authorized",
+                                                                      "journaled"]
+    assert await ui.gw.trace(elsewhere, adm, "2026", "5201", "UI000002") is None
+    assert await ui.gw.trace(desk, adm, "2026", "5201", "NOSUCH") is None
