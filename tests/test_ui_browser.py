@@ -99,7 +99,8 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        yield {"url": f"http://127.0.0.1:{port}", "world": w.world, "by_bank": by_bank, "monitor": monitor}
+        yield {"url": f"http://127.0.0.1:{port}", "world": w.world, "by_bank": by_bank, "monitor": monitor,
+               "gateway": w.gateway}
         await runner.cleanup()
     finally:
         await w.close()
@@ -138,6 +139,16 @@ async def test_treasury_and_bank_walk_through_the_dashboard(served: dict[str, An
         assert "0:1" in await page.eval("document.querySelector('#ov-cutoff').textContent")  # 16:00 is 15 min away
         assert await page.eval("document.querySelector('#nav a').textContent") == "概览"
         _shot("overview", await page.screenshot(ARTIFACTS / "ui-overview-zh.png"))
+        # live: a voucher journaled now reaches the open page over the event stream
+        await page.wait("document.querySelector('#clock').textContent.includes('15:45')", "the clock event")
+        from messages.factory import payment_voucher
+
+        voucher = payment_voucher(voucher_no="LIVE0001", vou_date=DAY, amount_fen=777_00, adm_div_code=world.adm_div_code,
+                                  pay_bank_code=world.participants["bank-a"].bank_codes[0])
+        treasury = served["gateway"].registry.get(world.treasury.id)
+        [result] = await served["gateway"].submit(world.envelope([voucher], sender=world.treasury.id), treasury)
+        assert result.status == "accepted"
+        await page.wait(f"document.querySelector('#ov-count').textContent === '{count + 1}'", "the live count")
         await page.click("#lang")
         await page.wait("document.querySelector('#nav a').textContent === 'Overview'", "English labels")
         await _ready(page)
