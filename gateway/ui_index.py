@@ -64,14 +64,22 @@ CREATE INDEX IF NOT EXISTS gw_ui_sender ON gw_ui_vouchers (sender, day);
 CREATE INDEX IF NOT EXISTS gw_ui_recipient ON gw_ui_vouchers (recipient, day);
 CREATE INDEX IF NOT EXISTS gw_ui_no ON gw_ui_vouchers (voucher_no);
 CREATE INDEX IF NOT EXISTS gw_ui_key ON gw_ui_vouchers (adm_div_code, st_year, vtcode, voucher_no);
+CREATE INDEX IF NOT EXISTS gw_ui_unit ON gw_ui_vouchers (unit);
+CREATE INDEX IF NOT EXISTS gw_ui_amount ON gw_ui_vouchers (amount_fen);
 """
 
+# Several gateway processes on one PostgreSQL each keep the table: a row another one wrote first is skipped.
 _INSERT = ("INSERT INTO gw_ui_vouchers (seq, message_id, adm_div_code, st_year, vtcode, voucher_no, flag, sender, "
            "recipient, bank, day, business_time, unit, unit_name, payee, amount_fen) "
-           "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)")
+           "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT (seq) DO NOTHING")
+# Sequence numbers behind the last one indexed that are looked at again: on PostgreSQL with several
+# writers a lower sequence can commit after a higher one is visible; such a row is picked up late,
+# never lost. A range of this many primary-key probes costs well under a millisecond.
+INDEX_LATE_WINDOW = 1000
 _NEW = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, m.recipient, "
         "m.business_time, m.payload FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
-        "WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
+        "WHERE o.seq > $1 AND NOT EXISTS (SELECT 1 FROM gw_ui_vouchers v WHERE v.seq = o.seq) "
+        "ORDER BY o.seq LIMIT $2")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -190,8 +198,9 @@ class VoucherIndex:
         done = 0
         async with self._lock:
             await self._init()
+            floor = max(0, self._last - INDEX_LATE_WINDOW)
             for _ in range(pages_max):
-                rows = await self.db.fetch(_NEW, self._last, INDEX_PAGE_ROWS)
+                rows = await self.db.fetch(_NEW, floor, INDEX_PAGE_ROWS)
                 if not rows:
                     break
                 out = []
@@ -203,7 +212,8 @@ class VoucherIndex:
                                 payee, amount))
                 async with self.db.transaction() as tx:
                     await tx.executemany(_INSERT, out)
-                self._last = out[-1][0]
+                floor = out[-1][0]
+                self._last = max(self._last, floor)
                 done += len(out)
                 if len(rows) < INDEX_PAGE_ROWS:
                     break

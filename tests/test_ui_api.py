@@ -233,3 +233,18 @@ async def test_a_treasury_traces_any_voucher_of_its_region_only(ui: Ui) -> None:
                                                                       "journaled"]
     assert await ui.gw.trace(elsewhere, adm, "2026", "5201", "UI000002") is None
     assert await ui.gw.trace(desk, adm, "2026", "5201", "NOSUCH") is None
+
+
+async def test_the_index_picks_up_a_late_row_and_shares_the_table(ui: Ui) -> None:
+    from gateway.ui_index import VoucherIndex
+
+    first, second = VoucherIndex(ui.gw.db, ui.gw.registry), VoucherIndex(ui.gw.db, ui.gw.registry)
+    await first.catch_up()
+    assert await second.catch_up() == 0  # another process's rows: skipped, no conflict
+    # a lower sequence that committed after a higher one was indexed (several writers on PostgreSQL)
+    [row] = await ui.gw.db.fetch("SELECT min(seq) FROM gw_ui_vouchers")
+    async with ui.gw.db.transaction() as tx:
+        await tx.execute("DELETE FROM gw_ui_vouchers WHERE seq = $1", row[0])
+    assert await first.catch_up() == 1
+    [count] = await ui.gw.db.fetch("SELECT COUNT(*), COUNT(DISTINCT seq) FROM gw_ui_vouchers")
+    assert count[0] == count[1] == 4
