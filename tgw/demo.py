@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -86,9 +87,14 @@ def _serve(args: argparse.Namespace, start: dt.date) -> int:
         print("\n".join(lines), flush=True)
 
     async def main(root: Path) -> None:
+        import signal
+
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):  # SIGTERM stops it as Ctrl-C does (a container's stop)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await serve_demo(root, seed=args.seed, vouchers=args.vouchers, days=args.days, start=start,
                          speed=args.speed, host=host, port=int(port_text), announce=announce,
-                         algorithm=args.algorithm)
+                         stop=stop, algorithm=args.algorithm)
 
     try:
         if args.dir:
