@@ -202,10 +202,10 @@ async def get_events(request: web.Request, participant: Participant) -> web.Stre
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                        "X-Accel-Buffering": "no"})
     try:
-        await resp.prepare(request)
         index = _index(request)
         await index.catch_up()
-        after = index.last_seq  # only what happens from now on
+        after = index.last_seq  # only what happens from now on: fixed before the client sees the answer
+        await resp.prepare(request)
         clock = request.app[GATEWAY_KEY].clock
         last_clock = ""
         quiet = 0.0

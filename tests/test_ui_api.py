@@ -182,7 +182,9 @@ async def test_events_stream_new_vouchers_the_participant_may_see(ui: Ui) -> Non
     seen = b""
     async with asyncio.timeout(30):
         while b"EV000002" not in seen:
-            seen += await resp.content.readany()
+            chunk = await resp.content.readany()
+            assert chunk, "the stream ended"
+            seen += chunk
     assert b"event: voucher" in seen and b"EV000001" not in seen
     resp.close()
 
