@@ -443,6 +443,9 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     from gateway.monitoring.http import add_monitor_routes  # it imports this module's helpers
 
     add_monitor_routes(app)
+    from gateway.ui import add_ui_routes  # the dashboard (/ui/) and its read endpoints; imports this module
+
+    add_ui_routes(app)
     return app
 
 

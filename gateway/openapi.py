@@ -44,6 +44,75 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            **({"description": description} if description else {})}
+
+
+def _dashboard_paths(auth_errors: dict[str, Any], not_found: dict[str, Any],
+                     unavailable: dict[str, Any]) -> dict[str, Any]:
+    """The web dashboard (/ui/) and the read endpoints it calls (gateway.ui)."""
+    from gateway.ui import DLQ_LIMIT_MAX, REPLAY_IDS_MAX
+    from gateway.ui_index import SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX, STATUSES, TEXT_FILTER_CHARS_MAX
+
+    bad = {"400": _json(_ref("Error"), "a query parameter or body not valid (named in `parameter`): bad-request")}
+    page = {"type": "object", "required": ["items", "next"], "properties": {
+        "items": {"type": "array", "items": {"type": "object"}},
+        "next": {"type": ["integer", "null"], "description": "`after` for the next page; null on the last"}}}
+    text = {"type": "string", "maxLength": TEXT_FILTER_CHARS_MAX, "pattern": "^[^\\u0000]*$"}
+    html = {"description": "a page or asset of the dashboard", "content": {
+        kind: {"schema": {"type": "string"}} for kind in ("text/html", "text/javascript", "text/css", "application/json")}}
+    whole = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+    return {
+        "/ui/": {"get": {"summary": "The web dashboard (docs/dashboard.md)", "security": [], "responses": {"200": html}}},
+        "/ui/{name}": {"get": {"summary": "A dashboard asset (app.js, app.css, i18n.json)", "security": [],
+                               "parameters": [{"name": "name", "in": "path", "required": True, "schema": text}],
+                               "responses": {"200": html, "404": _json(_ref("Error"), "no such asset")}}},
+        "/v1/me": {"get": {"summary": "The authenticated participant (no secrets)",
+                           "responses": {"200": _json({"type": "object"}, "participant"), **auth_errors}}},
+        "/v1/overview": {"get": {
+            "summary": "One business day by bank and voucher type; paid, cleared, quota and advances per bank",
+            "description": "A bank sees its own traffic, the treasury its AdmDivCodes. `date` defaults to "
+                           "today on the business clock.",
+            "parameters": [_query("date", {"type": "string", "format": "date"})],
+            "responses": {"200": _json({"type": "object"}, "groups, banks, totals, clock"), **bad, **auth_errors,
+                          **unavailable}}},
+        "/v1/search": {"get": {
+            "summary": "Journaled vouchers this participant may see, filtered, in pages",
+            "parameters": [_query("no", text, "voucher number"), _query("unit", text, "AgencyCode or AgencyName"),
+                           _query("payee", text, "part of PayeeAcctName"),
+                           _query("min_fen", whole), _query("max_fen", whole),
+                           _query("date", {"type": "string", "format": "date"}, "business day"),
+                           _query("status", {"type": "string", "enum": list(STATUSES)}),
+                           _query("vtcode", text),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX,
+                                            "default": SEARCH_LIMIT_DEFAULT}),
+                           _query("after", whole, "`next` of the previous page")],
+            "responses": {"200": _json(page, "one page"), **bad, **auth_errors, **unavailable}}},
+        "/v1/dlq": {"get": {
+            "summary": "Dead letters of the treasury's region (others: 404)",
+            "parameters": [_query("after", whole),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": DLQ_LIMIT_MAX})],
+            "responses": {"200": _json(page, "one page"), **bad, **not_found, **auth_errors}}},
+        "/v1/dlq/replay": {"post": {
+            "summary": "Replay dead letters of the treasury's region (ids elsewhere are left alone)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ids"], "properties": {"ids": {
+                    "type": "array", "minItems": 1, "maxItems": REPLAY_IDS_MAX,
+                    "items": {"type": "string", "minLength": 1, "maxLength": 64}}}}}}},
+            "responses": {"200": _json({"type": "object", "properties": {"replayed": {"type": "integer"}}},
+                                       "how many went back to ready"), **bad, **not_found, **auth_errors}}},
+        "/v1/scorecard": {"get": {
+            "summary": "The latest bank scorecard published (tgw demo --serve); a bank sees its own",
+            "responses": {"200": _json({"type": "object"}, "available, as_of, cards"), **auth_errors}}},
+        "/v1/events": {"get": {
+            "summary": "Server-sent events: `voucher` (new visible rows, as /v1/search items) and `clock`",
+            "responses": {"200": {"description": "an event stream",
+                                  "content": {"text/event-stream": {"schema": text}}},
+                          "503": _json(_ref("Error"), "too many live dashboards: unavailable"), **auth_errors}}},
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     auth_errors = {"401": _json(_ref("Error"), "missing or unknown bearer token")}
     not_found = {"404": _json(_ref("Error"), "no such thing visible to this participant (never 403: no leaks)")}
@@ -111,6 +180,7 @@ def openapi_document() -> dict[str, Any]:
                                for n in ("AdmDivCode", "StYear", "VtCode", "VoucherNo")],
                 "responses": {"200": _json({"type": "object"}, "trace events in order"), **not_found, **unavailable,
                               **auth_errors}}},
+            **_dashboard_paths(auth_errors, not_found, unavailable),
             "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",
                                          "responses": {"200": _json({"type": "object"}, "participants"), **auth_errors}}},
             "/v1/clock": {

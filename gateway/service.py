@@ -310,13 +310,15 @@ class Gateway:
 
     async def trace(self, participant: Participant, adm_div_code: str, st_year: str, vtcode: str,
                     voucher_no: str) -> list[dict[str, Any]] | None:
-        """Events of a voucher and its receipt, if the participant is a party to it."""
+        """Events of a voucher and its receipt, if the participant is a party to it, or the
+        treasury of its AdmDivCode (the dashboard's region view: a bank's clearing request too)."""
         if not all(_storable(v) for v in (adm_div_code, st_year, vtcode, voucher_no)):
             return None
         parties = await self.db.fetch(
             "SELECT sender, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
             "AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
-        involved = any(participant.id in p for p in parties)
+        involved = any(participant.id in p for p in parties) or (
+            bool(parties) and participant.role == "treasury" and adm_div_code in participant.adm_div_codes)
         rows = await self.db.fetch(
             "SELECT flag, message_id, step, participant, wall_us, business_time, detail FROM gw_trace "
             "WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 ORDER BY id",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -54,7 +55,64 @@ def register(subparsers: Any) -> None:
     p.add_argument("--html", metavar="OUT.html",
                    help="also write a self-contained HTML report (charts, reconciliation, invariants)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--serve", action="store_true",
+                   help="keep the world running at --speed with the web dashboard on --http (stop with Ctrl-C)")
+    p.add_argument("--speed", type=float, default=SERVE_SPEED_DEFAULT,
+                   help=f"with --serve: simulated seconds per wall second (default {SERVE_SPEED_DEFAULT:g}: "
+                        "a business day in about a minute)")
+    p.add_argument("--http", default=SERVE_HTTP_DEFAULT, metavar="HOST:PORT",
+                   help=f"with --serve: where the dashboard listens (default {SERVE_HTTP_DEFAULT}; port 0: any free)")
     p.set_defaults(func=run)
+
+
+SERVE_SPEED_DEFAULT = 600.0  # ten simulated minutes per second: 08:00 to 17:00 in 54 s
+SERVE_HTTP_DEFAULT = "127.0.0.1:8480"  # beside `tgw up`'s 8470
+
+
+def _serve(args: argparse.Namespace, start: dt.date) -> int:
+    from runner.demo_serve import SPEED_MAX, serve_demo
+
+    host, _, port_text = args.http.rpartition(":")
+    if not host or not port_text.isdigit() or int(port_text) > 65535:
+        print(f"tgw demo: --http {args.http!r} is not HOST:PORT", file=sys.stderr)
+        return 2
+    if not 0 < args.speed <= SPEED_MAX:  # NaN fails both
+        print(f"tgw demo: --speed must be above 0 and at most {SPEED_MAX:g}", file=sys.stderr)
+        return 2
+
+    def announce(url: str, tokens: dict[str, str]) -> None:
+        lines = [f"tgw demo: dashboard at {url} (simulated time at {args.speed:g}x; Ctrl-C stops)",
+                 "log in with one of these tokens:"]
+        lines += [f"  {pid:<20} {token}" for pid, token in sorted(tokens.items())]
+        print("\n".join(lines), flush=True)
+
+    async def main(root: Path) -> None:
+        import signal
+
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):  # SIGTERM stops it as Ctrl-C does (a container's stop)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await serve_demo(root, seed=args.seed, vouchers=args.vouchers, days=args.days, start=start,
+                         speed=args.speed, host=host, port=int(port_text), announce=announce,
+                         stop=stop, algorithm=args.algorithm)
+
+    try:
+        if args.dir:
+            root = Path(args.dir)
+            root.mkdir(parents=True, exist_ok=True)
+            asyncio.run(main(root))
+        else:
+            with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
+                asyncio.run(main(Path(tmp)))
+    except KeyboardInterrupt:
+        return 0
+    except InputError as exc:
+        print(f"tgw demo: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the port is taken, or not ours to bind
+        print(f"tgw demo: cannot serve on {args.http}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="WARNING")
+    if args.serve:
+        return _serve(args, start)
     progress = None if args.quiet else _progress_line
     try:
         if args.dir:
