@@ -522,6 +522,8 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
     clock = request.app[GATEWAY_KEY].clock
     if clock is None or not getattr(clock, "is_simulated", False):
         return _error(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
+    if not hasattr(clock, "advance_to"):  # the simulation engine's clock (tgw demo --serve) moves itself
+        return _error(409, "clock-live", "the simulation engine moves this clock; it cannot be advanced over HTTP")
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         if not isinstance(body, dict) or set(body) - {"advance_to", "advance_by_s"}:

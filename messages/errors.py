@@ -74,7 +74,8 @@ CODES: dict[str, str] = {
     "request-timeout": "the request head or body did not arrive within the server's read timeout (slow client)",
     "unavailable": "the gateway cannot serve now (draining, database or broker down); retry later",
     "internal-error": "an unexpected failure inside the gateway while handling the request",
-    "clock-live": "the business clock is live; only a simulated clock can be advanced",
+    "clock-live": "the business clock is live, or moved by the simulation engine (tgw demo --serve); only a "
+                  "gateway's own simulated clock can be advanced",
     "clock-refused": "the simulated clock refused the move (time never runs backwards)",
     "timeout": "the client SDK got no answer from the gateway within its send timeout",
     "http-error": "the client SDK got an HTTP error whose body is not the gateway's JSON error shape (a proxy?)",

@@ -10,6 +10,7 @@ bytes every time.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, ClockError, to_local
@@ -26,6 +27,8 @@ class SimClock:
         self.calendar = calendar
         self.config = config
         self._now = to_local(start)
+        # long-polls of GET /v1/clock (tgw demo --serve): one per waiting request, gone when it answers
+        self._callbacks: list[Callable[[dt.datetime], None]] = []
 
     def now(self) -> dt.datetime:
         return self._now
@@ -38,4 +41,13 @@ class SimClock:
         when = to_local(when)
         if when < self._now:
             raise ClockError(f"cannot move the clock back from {self._now.isoformat()} to {when.isoformat()}")
-        self._now = when
+        moved, self._now = when != self._now, when
+        if moved:
+            for callback in list(self._callbacks):
+                callback(when)
+
+    def on_change(self, callback: Callable[[dt.datetime], None]) -> Callable[[], None]:
+        """Call `callback(new_now)` whenever the engine moves the clock (the same contract as the
+        gateway's simulated `BusinessClock`); returns the unsubscribe function."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback) if callback in self._callbacks else None

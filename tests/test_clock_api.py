@@ -140,3 +140,46 @@ def test_tgw_clock_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert tgw_main(["clock", "--at", "2027-03-01T10:00:00+08:00"]) == 2
     err = capsys.readouterr().err
     assert "calendar-out-of-range" in err and "2027-03-01" in err
+
+
+async def test_the_simulation_engines_clock_answers_long_polls_and_refuses_moves(tmp_path: Path) -> None:
+    """`tgw demo --serve` serves the dashboard over the engine's SimClock: a long-poll answers when
+    the engine moves it (it was a 500: the clock had no `on_change`), a POST is a coded 409."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import ClockConfig
+    from gateway.http_app import make_app
+    from gateway.service import Gateway
+    from sim.clock import SimClock
+    from storage.db import open_database
+
+    world = DevWorld.create(tmp_path / "world")
+    start = dt.datetime(2026, 3, 16, 9, 0, tzinfo=TZ)
+    clock = SimClock(BusinessCalendar.default(), ClockConfig(), start)
+    db = await open_database(str(tmp_path / "gw.db"))
+    gateway = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=clock)  # type: ignore[arg-type]
+    await gateway.start()
+    client = TestClient(TestServer(make_app(gateway)))
+    await client.start_server()
+    try:
+        headers = {"Authorization": f"Bearer {world.treasury.token}"}
+        poll = asyncio.create_task(client.get("/v1/clock", params={"after": start.isoformat(), "wait": "20"},
+                                              headers=headers))
+        for _ in range(500):  # parked: the poll lists the treasury under `waiting` (no wall-time race)
+            resp = await client.get("/v1/clock", headers=headers)
+            if world.treasury.id in (await resp.json())["waiting"]:
+                break
+            await asyncio.sleep(0.01)
+        assert not poll.done()
+        clock.set(start + dt.timedelta(minutes=15))
+        resp = await asyncio.wait_for(poll, 10)
+        assert resp.status == 200 and (await resp.json())["now"] == "2026-03-16T09:15:00+08:00"
+
+        resp = await client.post("/v1/clock", json={"advance_by_s": 60}, headers=headers)
+        assert resp.status == 409 and (await resp.json())["code"] == "clock-live"
+        assert clock.now() == start + dt.timedelta(minutes=15)
+    finally:
+        await client.close()
+        await gateway.stop()
+        await db.close()
