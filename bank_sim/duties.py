@@ -18,7 +18,7 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
   profile's fault to it (a `faulty` bank). A faulted send the gateway refuses is sent again
   corrected (the refusal is absorbed here, the core's records stay right); the over-quota
   probe is an extra clearing request the central bank refuses with `over-quota`.
-* **Credit notices** (`bank_sim.reports.credit_notice`): the 7103 (入账通知书) of each direct
+* **Credit notices** (`bank_sim.reports.credit_notice`): the 7103 (财政资金直接支付入账通知书) of each direct
   payment goes out at `report_time` the next business day (due within 2 working days).
 * **Duties done** (`sent_at`, `refusals`): when each message actually left, and the codes it
   was refused with, for the scorecard (`runner.scorecard_feed`).

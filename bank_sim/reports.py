@@ -5,7 +5,7 @@
 | 2206   | daily expenditure report (财政支出日报) | one business day        | the next business day (end of it)  |
 | 4004   | monthly expenditure report (月报)       | one calendar month      | 2 working days after month end     |
 | 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
-| 7103   | credit notice (入账通知书, invented code) | one direct payment    | 2 working days after paying        |
+| 7103   | credit notice (财政资金直接支付入账通知书, invented code) | one direct payment    | 2 working days after paying        |
 
 Each is built from what the bank actually paid, aggregated as it paid (`Tally`): the 2206 by
 pay type, fund type, unit and subject; the 4004 by pay type, fund type, first-level unit and
@@ -81,7 +81,7 @@ def monthly_statement(no: str, month: str, today: dt.date, adm_div_code: str, ba
 
 def credit_notice(*, no: str, today: dt.date, adm_div_code: str, bank: tuple[str, str], payment: str,
                   credit: Mapping[str, Any]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
-    """The credit notice (7103, 入账通知书) of one direct payment: it was credited to the payee on
+    """The credit notice (7103, 财政资金直接支付入账通知书) of one direct payment: it was credited to the payee on
     `credit["day"]` (yyyyMMdd). `credit` holds the payment's elements (`bank_sim.duties`)."""
     amount = int(credit["amount"])
     head = _head("7103", no, today, adm_div_code, bank, amount)

@@ -4,7 +4,7 @@
 |--------|---------------------------------------|-----------------------------------------------------------------|
 | 2203 / 2252 | refund notice (a payment came back) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36) |
 | 2206   | daily expenditure report              | recorded                                                        |
-| 7103   | credit notice (入账通知书)             | recorded (passed on to the unit)                                |
+| 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid, else 1 with XCheckRemark (a break, never netted away) |
 
