@@ -117,6 +117,7 @@ class _State:
     corrupt: set[str] = field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = field(default_factory=dict)  # over-quota probe 2301 → the code it got
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)  # 5201 VoucherNo → its credit notice's elements
+    refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
     seq: int = 0
 
 
@@ -154,17 +155,7 @@ class Duties:
         """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
         assert p.day is not None
         day, month = format_ymd(p.day), rp.month_of(p.day)
-        for d in doc.details() or [{"AgencyCode": doc.get("AgencyCode"), "AgencyName": doc.get("AgencyName"),
-                                     "ExpFuncCode": doc.get("ExpFuncCode"), "ExpFuncName": doc.get("ExpFuncName"),
-                                     "PayAmt": doc.get("PayAmt")}]:
-            line: rp.Line = (p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
-                             d.get("AgencyCode") or doc.get("AgencyCode"),
-                             d.get("AgencyName") or doc.get("AgencyName"), d.get("ExpFuncCode", ""),
-                             d.get("ExpFuncName", ""))
-            fen = parse_fen(d.get("PayAmt", "0.00"))
-            for table, k in ((self.s.daily, day), (self.s.monthly, month)):
-                lines = table.setdefault(k, {})
-                lines[line] = lines.get(line, 0) + fen
+        self._tally(day, month, _lines(p, doc.head(), doc.details()), 1)
         if p.key.voucher_no in self.s.returns:
             self.s.payees[p.key.voucher_no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS},
                                                "details": [dict(d) for d in doc.details()]}
@@ -175,6 +166,13 @@ class Duties:
                 "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                              for d in doc.details()] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
                                                           doc.get("PayAmt")]]}
+
+    def _tally(self, day: str, month: str, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+        """Add (sign 1: paid) or take off (sign -1: refunded) `lines` in the day's and month's tally."""
+        for line, fen in lines:
+            for table, k in ((self.s.daily, day), (self.s.monthly, month)):
+                tally = table.setdefault(k, {})
+                tally[line] = tally.get(line, 0) + sign * fen
 
     def credit_notice_no(self, p: Payment) -> str:
         """The VoucherNo of the credit notice (7103) of direct payment `p`: "RZ" + its VoucherNo,
@@ -235,6 +233,8 @@ class Duties:
             return [Alarm(refund.code, f"refund request {no} refused: {return_reason or 'amount differs'}; "
                           f"{fen_to_str(refund.amount_fen)} stays in the refunds account", key)]
         refund.state = "accepted"
+        # cleared back today: the day's and month's reports are net of it (004 part 5 §2)
+        self._tally(format_ymd(now.date()), rp.month_of(now.date()), self.s.refund_lines.pop(no, []), -1)
         a = self.core.accounts
         return [self.core._transfer(f"bank:{self.core.bank_code}:refund:{no}", self._refunds_account(),
                                     a["pboc-clearing"], amount, "refund", key, now.date())]
@@ -395,6 +395,7 @@ class Duties:
                                             serial=p.serial, amount_fen=p.amount_fen)
         effects.append(SendVoucher(vtcode, 0, nhead, ndetails, "treasury"))
         self.s.refunds[no] = Refund(no, p.key.voucher_no, p.amount_fen, ret.reason, now, notice_no=notice_no)
+        self.s.refund_lines[no] = _lines(p, payee, payee["details"])
         return effects
 
     def _reports(self, now: dt.datetime) -> list[Effect]:
@@ -443,6 +444,7 @@ class Duties:
             "refusals": s.refusals, "counts": s.counts,
             "corrections": {k: send_to_plain(v) for k, v in s.corrections.items()},
             "corrupt": sorted(s.corrupt), "probes": s.probes, "seq": s.seq, "credits": s.credits,
+            "refund_lines": {k: [[list(line), fen] for line, fen in v] for k, v in s.refund_lines.items()},
         }
 
     def load_snapshot(self, data: Mapping[str, Any] | None) -> None:
@@ -471,9 +473,24 @@ class Duties:
         s.corrections = {k: send_from_plain(v) for k, v in data["corrections"].items()}
         s.corrupt, s.probes, s.seq = set(data["corrupt"]), dict(data["probes"]), int(data["seq"])
         s.credits = {k: dict(v) for k, v in data.get("credits", {}).items()}
+        s.refund_lines = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("refund_lines", {}).items()}
         self.s = s
 
 
 def _line(value: Sequence[str]) -> rp.Line:
-    a, b, c, d, e, f, g, h, i = (str(x) for x in value)
-    return (a, b, c, d, e, f, g, h, i)
+    """A tally line from a snapshot (one written before projects were tallied has 9 fields)."""
+    a, b, c, d, e, f, g, h, i, *pro = (str(x) for x in value)
+    j, k = [*pro, "", ""][:2]
+    return (a, b, c, d, e, f, g, h, i, j, k)
+
+
+def _lines(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> list[tuple[rp.Line, int]]:
+    """The tally lines of payment `p` (its voucher's head and details), with the fen of each."""
+    rows = details or [{"AgencyCode": head.get("AgencyCode"), "AgencyName": head.get("AgencyName"),
+                        "ExpFuncCode": head.get("ExpFuncCode"), "ExpFuncName": head.get("ExpFuncName"),
+                        "PayAmt": head.get("PayAmt")}]
+    return [((p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
+              str(d.get("AgencyCode") or head.get("AgencyCode") or ""),
+              str(d.get("AgencyName") or head.get("AgencyName") or ""), str(d.get("ExpFuncCode") or ""),
+              str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or "")),
+             parse_fen(str(d.get("PayAmt") or "0.00"))) for d in rows]

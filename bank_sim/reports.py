@@ -7,11 +7,16 @@
 | 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
 | 7103   | credit notice (财政资金直接支付入账通知书, invented code) | one direct payment    | 2 working days after paying        |
 
-Each is built from what the bank actually paid, aggregated as it paid (`Tally`): the 2206 by
-pay type, fund type, unit and subject; the 4004 by pay type, fund type, first-level unit and
-subject; the 3501 by unit, pay type, fund type and subject. A day or month without payments has
-nothing to report (the XSDs need at least one Detail): no report is due for it. The treasury
-signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree, XCheckDate).
+Each is built from what the bank actually paid, aggregated as it paid (`Tally`), net of the
+refunds (payee returns) whose 2302 the central bank accepted that day (004 part 5 §2: the daily
+report is made from the cleared 划退款凭证, "即财政支出日报"), by basic unit, fund type, subject
+and project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type,
+fund type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject
+and project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
+smaller (negative when the payment was in an earlier day or month). A day or month without
+payments or refunds has nothing to report (the XSDs need at least one Detail): no report is due
+for it. The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
+XCheckDate).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from messages.money import fen_to_str
 __all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report", "monthly_statement"]
 
 # (PayTypeCode, FundTypeCode, FundTypeName, SupDepCode, SupDepName, AgencyCode, AgencyName,
-#  ExpFuncCode, ExpFuncName): one classification of money paid.
-Line = tuple[str, str, str, str, str, str, str, str, str]
+#  ExpFuncCode, ExpFuncName, ProCode, ProName): one classification of money paid (ProCode and
+#  ProName empty when the payment named no project).
+Line = tuple[str, str, str, str, str, str, str, str, str, str, str]
 
 
 def month_of(day: dt.date) -> str:
@@ -47,13 +53,17 @@ def _details(lines: Mapping[Line, int], fields: tuple[tuple[str, int], ...]) -> 
     for line, fen in lines.items():
         k = tuple(line[i] for _, i in fields)
         out[k] = out.get(k, 0) + fen
-    return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields)}, "PayAmt": fen_to_str(fen)}
+    return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields) if k[j] or name not in _OPTIONAL},
+                  "PayAmt": fen_to_str(fen)}
                  for n, (k, fen) in enumerate(sorted(out.items()), start=1))
 
 
+_OPTIONAL = frozenset({"ProCode", "ProName"})  # left out of a Detail when empty (no project named)
+
+
 _PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
-_SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8))
-_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by unit
+_SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8), ("ProCode", 9), ("ProName", 10))  # subject and project
+_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by basic unit
 _MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), *_SUBJECT)  # 4004: by first-level unit
 _STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
 
