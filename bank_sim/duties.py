@@ -9,7 +9,8 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
   notice (2203 / 2252) to the treasury. The 2302's receipt moves the money on (or raises the
   central bank's code).
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
-  earlier day with payments not reported yet; on the first business day of a month, the 4004
+  earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
+  fund type, subject and project); on the first business day of a month, the 4004
   and the 3501 of every earlier month with payments. The treasury's 3501 receipt is its
   sign-off (`sign_offs`).
 * **Transfer times** (`bank_sim.transfers`): each receipt carries XArriveDate.
