@@ -65,6 +65,9 @@ _KINDS: Mapping[str, SendKind] = {"2301": "clearing", "2302": "refund", "2203": 
                                   "3501": "monthly-statement", "7103": "credit-notice"}
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
+# Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
+# days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
+UNCLEARED_MAX = 1_000_000
 
 
 def send_kind(send: SendVoucher) -> SendKind:
@@ -119,6 +122,8 @@ class _State:
     probes: dict[str, str | None] = field(default_factory=dict)  # over-quota probe 2301 → the code it got
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)  # 5201 VoucherNo → its credit notice's elements
     refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
+    uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
+    stated: dict[str, dict[rp.Line, int]] = field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
     seq: int = 0
 
 
@@ -141,7 +146,7 @@ class Duties:
         report = at(day, self.config.report_time)
         if report <= t:
             report = at(cal.next_business_day(day), self.config.report_time)
-        if self.s.daily or self.s.monthly or self.s.returns or self.s.credits:
+        if self.s.daily or self.s.monthly or self.s.stated or self.s.returns or self.s.credits:
             cands.append(report)
         return min(cands, default=None)
 
@@ -155,25 +160,34 @@ class Duties:
     def on_paid(self, p: Payment, doc: VoucherDoc) -> None:
         """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
         assert p.day is not None
-        day, month = format_ymd(p.day), rp.month_of(p.day)
-        self._tally(day, month, _lines(p, doc.head(), doc.details()), 1)
+        lines = _lines(p, doc.head(), doc.details())
+        self._state_month(rp.month_of(p.day), lines, 1)
+        if len(self.s.uncleared) < UNCLEARED_MAX:
+            self.s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
         if p.key.voucher_no in self.s.returns:
             self.s.payees[p.key.voucher_no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS},
                                                "details": [dict(d) for d in doc.details()]}
         if p.vtcode == "5201" and len(self.s.credits) < CREDITS_PENDING_MAX:
             self.s.credits[p.key.voucher_no] = {
-                **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": day, "serial": p.serial, "no": self.credit_notice_no(p),
+                **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial, "no": self.credit_notice_no(p),
                 "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
                 "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                              for d in doc.details()] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
                                                           doc.get("PayAmt")]]}
 
-    def _tally(self, day: str, month: str, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
-        """Add (sign 1: paid) or take off (sign -1: refunded) `lines` in the day's and month's tally."""
+    def _tally(self, day: dt.date, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+        """Add (sign 1: cleared) or take off (sign -1: refund cleared back) `lines` in the tally of
+        `day` and its month: the daily (2206) and monthly (4004) expenditure reports."""
         for line, fen in lines:
-            for table, k in ((self.s.daily, day), (self.s.monthly, month)):
+            for table, k in ((self.s.daily, format_ymd(day)), (self.s.monthly, rp.month_of(day))):
                 tally = table.setdefault(k, {})
                 tally[line] = tally.get(line, 0) + sign * fen
+
+    def _state_month(self, month: str, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+        """Add (paid) or take off (refunded) `lines` in the month's statement (3501) tally."""
+        tally = self.s.stated.setdefault(month, {})
+        for line, fen in lines:
+            tally[line] = tally.get(line, 0) + sign * fen
 
     def credit_notice_no(self, p: Payment) -> str:
         """The VoucherNo of the credit notice (7103) of direct payment `p`: "RZ" + its VoucherNo,
@@ -191,8 +205,11 @@ class Duties:
     def clearing_details(self, payments: Sequence[Payment]) -> tuple[dict[str, str], ...]:
         return rf.clearing_details([(p.key.voucher_no, p.sup_dep, p.amount_fen) for p in payments])
 
-    def on_cleared(self, now: dt.datetime) -> list[Effect]:
-        """A clearing request was accepted: returns waiting for it may go now."""
+    def on_cleared(self, now: dt.datetime, payments: Sequence[VoucherKey] = ()) -> list[Effect]:
+        """A clearing request of `payments` was accepted: they count in today's expenditure
+        report (004 part 5 §2: made from the cleared vouchers); returns waiting for it may go now."""
+        for k in payments:
+            self._tally(now.date(), self.s.uncleared.pop(str(k), []), 1)
         return self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
@@ -235,7 +252,9 @@ class Duties:
                           f"{fen_to_str(refund.amount_fen)} stays in the refunds account", key)]
         refund.state = "accepted"
         # cleared back today: the day's and month's reports are net of it (004 part 5 §2)
-        self._tally(format_ymd(now.date()), rp.month_of(now.date()), self.s.refund_lines.pop(no, []), -1)
+        lines = self.s.refund_lines.pop(no, [])
+        self._tally(now.date(), lines, -1)
+        self._state_month(rp.month_of(now.date()), lines, -1)
         a = self.core.accounts
         return [self.core._transfer(f"bank:{self.core.bank_code}:refund:{no}", self._refunds_account(),
                                     a["pboc-clearing"], amount, "refund", key, now.date())]
@@ -417,15 +436,19 @@ class Duties:
             head, details = rp.daily_report(f"RB{core.bank_code[-4:]}{day}", dt.date(int(day[:4]), int(day[4:6]),
                                             int(day[6:])), today, c.adm_div_code, bank, lines)
             effects.append(SendVoucher("2206", 0, head, details, "treasury"))
-        for month in sorted(m for m in self.s.monthly if m < rp.month_of(today) and m not in self.s.reported_months):
+        for month in sorted(m for m in {*self.s.monthly, *self.s.stated}
+                            if m < rp.month_of(today) and m not in self.s.reported_months):
             self.s.reported_months.add(month)
-            lines = self.s.monthly.pop(month)
-            head, details = rp.monthly_report(f"YB{core.bank_code[-4:]}{month}", month, today, c.adm_div_code, bank,
-                                              lines)
-            effects.append(SendVoucher("4004", 0, head, details, "treasury"))
-            head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today, c.adm_div_code,
-                                                 bank, lines)
-            effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+            lines = self.s.monthly.pop(month, {})
+            if lines:
+                head, details = rp.monthly_report(f"YB{core.bank_code[-4:]}{month}", month, today, c.adm_div_code,
+                                                  bank, lines)
+                effects.append(SendVoucher("4004", 0, head, details, "treasury"))
+            stated = self.s.stated.pop(month, {})
+            if stated:
+                head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today,
+                                                     c.adm_div_code, bank, stated)
+                effects.append(SendVoucher("3501", 0, head, details, "treasury"))
         return effects
 
     # --- snapshots ----------------------------------------------------------------------------------
@@ -446,6 +469,8 @@ class Duties:
             "corrections": {k: send_to_plain(v) for k, v in s.corrections.items()},
             "corrupt": sorted(s.corrupt), "probes": s.probes, "seq": s.seq, "credits": s.credits,
             "refund_lines": {k: [[list(line), fen] for line, fen in v] for k, v in s.refund_lines.items()},
+            "uncleared": {k: [[list(line), fen] for line, fen in v] for k, v in s.uncleared.items()},
+            "stated": {k: [[list(line), fen] for line, fen in v.items()] for k, v in s.stated.items()},
         }
 
     def load_snapshot(self, data: Mapping[str, Any] | None) -> None:
@@ -475,6 +500,8 @@ class Duties:
         s.corrupt, s.probes, s.seq = set(data["corrupt"]), dict(data["probes"]), int(data["seq"])
         s.credits = {k: dict(v) for k, v in data.get("credits", {}).items()}
         s.refund_lines = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("refund_lines", {}).items()}
+        s.uncleared = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("uncleared", {}).items()}
+        s.stated = {k: {_line(line): int(fen) for line, fen in v} for k, v in data.get("stated", {}).items()}
         self.s = s
 
 

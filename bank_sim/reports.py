@@ -7,12 +7,14 @@
 | 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
 | 7103   | credit notice (财政资金直接支付入账通知书, invented code) | one direct payment    | 2 working days after paying        |
 
-Each is built from what the bank actually paid, aggregated as it paid (`Tally`), net of the
-refunds (payee returns) whose 2302 the central bank accepted that day (004 part 5 §2: the daily
-report is made from the cleared 划退款凭证, "即财政支出日报"), by basic unit, fund type, subject
-and project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type,
-fund type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject
-and project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
+The expenditure reports (2206, 4004) count what the central bank cleared that day, less the
+refunds (payee returns) it cleared back that day (004 part 5 §2: the daily report is made from
+the cleared 划退款凭证, "即财政支出日报"): an advance paid after the cutoff counts on the day its
+replenishment is cleared. The statement (3501) counts what was paid in the month less the
+month's refunds, to match the treasury's receipts. All are by basic unit, fund type, subject and
+project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type, fund
+type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject and
+project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
 smaller (negative when the payment was in an earlier day or month). A day or month without
 payments or refunds has nothing to report (the XSDs need at least one Detail): no report is due
 for it. The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
