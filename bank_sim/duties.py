@@ -124,6 +124,7 @@ class _State:
     refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
     stated: dict[str, dict[rp.Line, int]] = field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
+    next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
     seq: int = 0
 
 
@@ -146,12 +147,12 @@ class Duties:
         report = at(day, self.config.report_time)
         if report <= t:
             report = at(cal.next_business_day(day), self.config.report_time)
-        if self.s.daily or self.s.monthly or self.s.stated or self.s.returns or self.s.credits:
-            cands.append(report)
+        cands.append(report)  # every business day: at least the day before's daily report, nil or not
         return min(cands, default=None)
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
+        self.s.next_day = self.s.next_day or format_ymd(now.date())
         if self.core.calendar.is_business_day(now.date()) and now.time() >= self.config.report_time:
             effects += self._reports(now)
         effects += self._due_returns(now)
@@ -160,6 +161,7 @@ class Duties:
     def on_paid(self, p: Payment, doc: VoucherDoc) -> None:
         """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
         assert p.day is not None
+        self.s.next_day = self.s.next_day or format_ymd(p.day)
         lines = _lines(p, doc.head(), doc.details())
         self._state_month(rp.month_of(p.day), lines, 1)
         if len(self.s.uncleared) < UNCLEARED_MAX:
@@ -436,6 +438,7 @@ class Duties:
             head, details = rp.daily_report(f"RB{core.bank_code[-4:]}{day}", dt.date(int(day[:4]), int(day[4:6]),
                                             int(day[6:])), today, c.adm_div_code, bank, lines)
             effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+        effects += self._nil_reports(today)
         for month in sorted(m for m in {*self.s.monthly, *self.s.stated}
                             if m < rp.month_of(today) and m not in self.s.reported_months):
             self.s.reported_months.add(month)
@@ -449,6 +452,25 @@ class Duties:
                 head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today,
                                                      c.adm_div_code, bank, stated)
                 effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+        return effects
+
+    def _nil_reports(self, today: dt.date) -> list[Effect]:
+        """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
+        cleared or refunded: a day with nothing still gets its report."""
+        if not self.s.next_day:
+            return []
+        core, c = self.core, self.core.config
+        effects: list[Effect] = []
+        d = dt.date(int(self.s.next_day[:4]), int(self.s.next_day[4:6]), int(self.s.next_day[6:]))
+        while d < today:
+            day = format_ymd(d)
+            if core.calendar.is_business_day(d) and day not in self.s.reported_days and day not in self.s.daily:
+                self.s.reported_days.add(day)
+                head, details = rp.daily_report(f"RB{core.bank_code[-4:]}{day}", d, today, c.adm_div_code,
+                                                (core.bank_code, c.bank_name), {})
+                effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+            d += dt.timedelta(days=1)
+        self.s.next_day = max(self.s.next_day, format_ymd(today))
         return effects
 
     # --- snapshots ----------------------------------------------------------------------------------
@@ -469,6 +491,7 @@ class Duties:
             "corrections": {k: send_to_plain(v) for k, v in s.corrections.items()},
             "corrupt": sorted(s.corrupt), "probes": s.probes, "seq": s.seq, "credits": s.credits,
             "refund_lines": {k: [[list(line), fen] for line, fen in v] for k, v in s.refund_lines.items()},
+            "next_day": s.next_day,
             "uncleared": {k: [[list(line), fen] for line, fen in v] for k, v in s.uncleared.items()},
             "stated": {k: [[list(line), fen] for line, fen in v.items()] for k, v in s.stated.items()},
         }
@@ -501,6 +524,7 @@ class Duties:
         s.credits = {k: dict(v) for k, v in data.get("credits", {}).items()}
         s.refund_lines = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("refund_lines", {}).items()}
         s.uncleared = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("uncleared", {}).items()}
+        s.next_day = str(data.get("next_day", ""))
         s.stated = {k: {_line(line): int(fen) for line, fen in v} for k, v in data.get("stated", {}).items()}
         self.s = s
 

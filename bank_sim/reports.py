@@ -15,9 +15,9 @@ month's refunds, to match the treasury's receipts. All are by basic unit, fund t
 project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type, fund
 type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject and
 project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
-smaller (negative when the payment was in an earlier day or month). A day or month without
-payments or refunds has nothing to report (the XSDs need at least one Detail): no report is due
-for it. The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
+smaller (negative when the payment was in an earlier day or month). A business day with
+nothing cleared still gets its nil 2206 (PayAmt 0.00, no DetailList); a month without payments
+has no 4004 or 3501 (their XSDs need a Detail). The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
 XCheckDate).
 """
 

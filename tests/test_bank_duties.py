@@ -238,12 +238,24 @@ def test_the_daily_report_counts_what_was_cleared_net_of_refunds() -> None:
     w.tick(t(day, "17:00"))
     w.quota(nxt, 10_000_00)
     w.tick(t(dt.date(2026, 4, 1), "09:30"))
-    reports = {s.head["ReportDate"]: s for s in w.to_treasury if s.vtcode == "2206"}
+    reports = {s.head["ReportDate"]: s for s in w.to_treasury if s.vtcode == "2206" and s.head["ReportDate"] >= "20260330"}
     assert {d: r.head["PayAmt"] for d, r in reports.items()} == {"20260330": "300.00", "20260331": "-230.00"}
     [statement] = [s for s in w.to_treasury if s.vtcode == "3501"]
     assert statement.head["PayAmt"] == "70.00"  # 370.00 paid in March, 300.00 refunded
     assert {d.get("ProCode") for d in reports["20260330"].details} == {"P2026A001"}  # by project too
     assert {d.get("ProCode") for d in reports["20260331"].details} == {"P2026A001", None}
+
+
+def test_a_quiet_business_day_gets_a_nil_daily_report() -> None:
+    """Issue 16 rule 8: a day with nothing cleared still gets its 2206 (PayAmt 0.00, no Detail),
+    valid against its XSD; a weekend day gets none. Before: no report at all."""
+    w = World(DutiesConfig())  # from Monday DAY 08:00
+    nxt_monday = DAY + dt.timedelta(days=7)
+    w.tick(t(nxt_monday, "10:00"))
+    nil = {s.head["ReportDate"]: s for s in w.to_treasury if s.vtcode == "2206"}
+    assert sorted(nil) == [f"{d:%Y%m%d}" for d in (DAY + dt.timedelta(days=i) for i in range(5))]  # Mon-Fri
+    assert all(s.head["PayAmt"] == "0.00" and s.details == () for s in nil.values())
+    doc_of(nil[f"{DAY:%Y%m%d}"])  # the XSD takes it
 
 
 def test_slow_profile_sends_receipts_after_the_11_00_deadline() -> None:
