@@ -811,7 +811,7 @@ class BankCore:
                                           now.date()))
             if account == self.accounts["reserve"]:
                 self.reserve_balance_fen += fen
-        return effects + self.duties.on_cleared(now)
+        return effects + self.duties.on_cleared(now, filing.payments)
 
     def _refile(self, filing: Filing, code: str, now: dt.datetime) -> list[Effect]:
         """Correct a refused same-day clearing request (`bank_sim.clearing.refile_action`): split it,

@@ -9,7 +9,8 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
   notice (2203 / 2252) to the treasury. The 2302's receipt moves the money on (or raises the
   central bank's code).
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
-  earlier day with payments not reported yet; on the first business day of a month, the 4004
+  earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
+  fund type, subject and project); on the first business day of a month, the 4004
   and the 3501 of every earlier month with payments. The treasury's 3501 receipt is its
   sign-off (`sign_offs`).
 * **Transfer times** (`bank_sim.transfers`): each receipt carries XArriveDate.
@@ -18,7 +19,7 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
   profile's fault to it (a `faulty` bank). A faulted send the gateway refuses is sent again
   corrected (the refusal is absorbed here, the core's records stay right); the over-quota
   probe is an extra clearing request the central bank refuses with `over-quota`.
-* **Credit notices** (`bank_sim.reports.credit_notice`): the 7103 (入账通知书) of each direct
+* **Credit notices** (`bank_sim.reports.credit_notice`): the 7103 (财政资金直接支付入账通知书) of each direct
   payment goes out at `report_time` the next business day (due within 2 working days).
 * **Duties done** (`sent_at`, `refusals`): when each message actually left, and the codes it
   was refused with, for the scorecard (`runner.scorecard_feed`).
@@ -64,6 +65,9 @@ _KINDS: Mapping[str, SendKind] = {"2301": "clearing", "2302": "refund", "2203": 
                                   "3501": "monthly-statement", "7103": "credit-notice"}
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
+# Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
+# days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
+UNCLEARED_MAX = 1_000_000
 
 
 def send_kind(send: SendVoucher) -> SendKind:
@@ -117,6 +121,10 @@ class _State:
     corrupt: set[str] = field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = field(default_factory=dict)  # over-quota probe 2301 → the code it got
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)  # 5201 VoucherNo → its credit notice's elements
+    refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
+    uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
+    stated: dict[str, dict[rp.Line, int]] = field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
+    next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
     seq: int = 0
 
 
@@ -139,12 +147,12 @@ class Duties:
         report = at(day, self.config.report_time)
         if report <= t:
             report = at(cal.next_business_day(day), self.config.report_time)
-        if self.s.daily or self.s.monthly or self.s.returns or self.s.credits:
-            cands.append(report)
+        cands.append(report)  # every business day: at least the day before's daily report, nil or not
         return min(cands, default=None)
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
+        self.s.next_day = self.s.next_day or format_ymd(now.date())
         if self.core.calendar.is_business_day(now.date()) and now.time() >= self.config.report_time:
             effects += self._reports(now)
         effects += self._due_returns(now)
@@ -153,28 +161,35 @@ class Duties:
     def on_paid(self, p: Payment, doc: VoucherDoc) -> None:
         """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
         assert p.day is not None
-        day, month = format_ymd(p.day), rp.month_of(p.day)
-        for d in doc.details() or [{"AgencyCode": doc.get("AgencyCode"), "AgencyName": doc.get("AgencyName"),
-                                     "ExpFuncCode": doc.get("ExpFuncCode"), "ExpFuncName": doc.get("ExpFuncName"),
-                                     "PayAmt": doc.get("PayAmt")}]:
-            line: rp.Line = (p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
-                             d.get("AgencyCode") or doc.get("AgencyCode"),
-                             d.get("AgencyName") or doc.get("AgencyName"), d.get("ExpFuncCode", ""),
-                             d.get("ExpFuncName", ""))
-            fen = parse_fen(d.get("PayAmt", "0.00"))
-            for table, k in ((self.s.daily, day), (self.s.monthly, month)):
-                lines = table.setdefault(k, {})
-                lines[line] = lines.get(line, 0) + fen
+        self.s.next_day = self.s.next_day or format_ymd(p.day)
+        lines = _lines(p, doc.head(), doc.details())
+        self._state_month(rp.month_of(p.day), lines, 1)
+        if len(self.s.uncleared) < UNCLEARED_MAX:
+            self.s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
         if p.key.voucher_no in self.s.returns:
             self.s.payees[p.key.voucher_no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS},
                                                "details": [dict(d) for d in doc.details()]}
         if p.vtcode == "5201" and len(self.s.credits) < CREDITS_PENDING_MAX:
             self.s.credits[p.key.voucher_no] = {
-                **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": day, "serial": p.serial, "no": self.credit_notice_no(p),
+                **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial, "no": self.credit_notice_no(p),
                 "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
                 "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                              for d in doc.details()] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
                                                           doc.get("PayAmt")]]}
+
+    def _tally(self, day: dt.date, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+        """Add (sign 1: cleared) or take off (sign -1: refund cleared back) `lines` in the tally of
+        `day` and its month: the daily (2206) and monthly (4004) expenditure reports."""
+        for line, fen in lines:
+            for table, k in ((self.s.daily, format_ymd(day)), (self.s.monthly, rp.month_of(day))):
+                tally = table.setdefault(k, {})
+                tally[line] = tally.get(line, 0) + sign * fen
+
+    def _state_month(self, month: str, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+        """Add (paid) or take off (refunded) `lines` in the month's statement (3501) tally."""
+        tally = self.s.stated.setdefault(month, {})
+        for line, fen in lines:
+            tally[line] = tally.get(line, 0) + sign * fen
 
     def credit_notice_no(self, p: Payment) -> str:
         """The VoucherNo of the credit notice (7103) of direct payment `p`: "RZ" + its VoucherNo,
@@ -192,8 +207,11 @@ class Duties:
     def clearing_details(self, payments: Sequence[Payment]) -> tuple[dict[str, str], ...]:
         return rf.clearing_details([(p.key.voucher_no, p.sup_dep, p.amount_fen) for p in payments])
 
-    def on_cleared(self, now: dt.datetime) -> list[Effect]:
-        """A clearing request was accepted: returns waiting for it may go now."""
+    def on_cleared(self, now: dt.datetime, payments: Sequence[VoucherKey] = ()) -> list[Effect]:
+        """A clearing request of `payments` was accepted: they count in today's expenditure
+        report (004 part 5 §2: made from the cleared vouchers); returns waiting for it may go now."""
+        for k in payments:
+            self._tally(now.date(), self.s.uncleared.pop(str(k), []), 1)
         return self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
@@ -235,6 +253,10 @@ class Duties:
             return [Alarm(refund.code, f"refund request {no} refused: {return_reason or 'amount differs'}; "
                           f"{fen_to_str(refund.amount_fen)} stays in the refunds account", key)]
         refund.state = "accepted"
+        # cleared back today: the day's and month's reports are net of it (004 part 5 §2)
+        lines = self.s.refund_lines.pop(no, [])
+        self._tally(now.date(), lines, -1)
+        self._state_month(rp.month_of(now.date()), lines, -1)
         a = self.core.accounts
         return [self.core._transfer(f"bank:{self.core.bank_code}:refund:{no}", self._refunds_account(),
                                     a["pboc-clearing"], amount, "refund", key, now.date())]
@@ -395,6 +417,7 @@ class Duties:
                                             serial=p.serial, amount_fen=p.amount_fen)
         effects.append(SendVoucher(vtcode, 0, nhead, ndetails, "treasury"))
         self.s.refunds[no] = Refund(no, p.key.voucher_no, p.amount_fen, ret.reason, now, notice_no=notice_no)
+        self.s.refund_lines[no] = _lines(p, payee, payee["details"])
         return effects
 
     def _reports(self, now: dt.datetime) -> list[Effect]:
@@ -415,15 +438,39 @@ class Duties:
             head, details = rp.daily_report(f"RB{core.bank_code[-4:]}{day}", dt.date(int(day[:4]), int(day[4:6]),
                                             int(day[6:])), today, c.adm_div_code, bank, lines)
             effects.append(SendVoucher("2206", 0, head, details, "treasury"))
-        for month in sorted(m for m in self.s.monthly if m < rp.month_of(today) and m not in self.s.reported_months):
+        effects += self._nil_reports(today)
+        for month in sorted(m for m in {*self.s.monthly, *self.s.stated}
+                            if m < rp.month_of(today) and m not in self.s.reported_months):
             self.s.reported_months.add(month)
-            lines = self.s.monthly.pop(month)
-            head, details = rp.monthly_report(f"YB{core.bank_code[-4:]}{month}", month, today, c.adm_div_code, bank,
-                                              lines)
-            effects.append(SendVoucher("4004", 0, head, details, "treasury"))
-            head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today, c.adm_div_code,
-                                                 bank, lines)
-            effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+            lines = self.s.monthly.pop(month, {})
+            if lines:
+                head, details = rp.monthly_report(f"YB{core.bank_code[-4:]}{month}", month, today, c.adm_div_code,
+                                                  bank, lines)
+                effects.append(SendVoucher("4004", 0, head, details, "treasury"))
+            stated = self.s.stated.pop(month, {})
+            if stated:
+                head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today,
+                                                     c.adm_div_code, bank, stated)
+                effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+        return effects
+
+    def _nil_reports(self, today: dt.date) -> list[Effect]:
+        """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
+        cleared or refunded: a day with nothing still gets its report."""
+        if not self.s.next_day:
+            return []
+        core, c = self.core, self.core.config
+        effects: list[Effect] = []
+        d = dt.date(int(self.s.next_day[:4]), int(self.s.next_day[4:6]), int(self.s.next_day[6:]))
+        while d < today:
+            day = format_ymd(d)
+            if core.calendar.is_business_day(d) and day not in self.s.reported_days and day not in self.s.daily:
+                self.s.reported_days.add(day)
+                head, details = rp.daily_report(f"RB{core.bank_code[-4:]}{day}", d, today, c.adm_div_code,
+                                                (core.bank_code, c.bank_name), {})
+                effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+            d += dt.timedelta(days=1)
+        self.s.next_day = max(self.s.next_day, format_ymd(today))
         return effects
 
     # --- snapshots ----------------------------------------------------------------------------------
@@ -443,6 +490,10 @@ class Duties:
             "refusals": s.refusals, "counts": s.counts,
             "corrections": {k: send_to_plain(v) for k, v in s.corrections.items()},
             "corrupt": sorted(s.corrupt), "probes": s.probes, "seq": s.seq, "credits": s.credits,
+            "refund_lines": {k: [[list(line), fen] for line, fen in v] for k, v in s.refund_lines.items()},
+            "next_day": s.next_day,
+            "uncleared": {k: [[list(line), fen] for line, fen in v] for k, v in s.uncleared.items()},
+            "stated": {k: [[list(line), fen] for line, fen in v.items()] for k, v in s.stated.items()},
         }
 
     def load_snapshot(self, data: Mapping[str, Any] | None) -> None:
@@ -471,9 +522,27 @@ class Duties:
         s.corrections = {k: send_from_plain(v) for k, v in data["corrections"].items()}
         s.corrupt, s.probes, s.seq = set(data["corrupt"]), dict(data["probes"]), int(data["seq"])
         s.credits = {k: dict(v) for k, v in data.get("credits", {}).items()}
+        s.refund_lines = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("refund_lines", {}).items()}
+        s.uncleared = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("uncleared", {}).items()}
+        s.next_day = str(data.get("next_day", ""))
+        s.stated = {k: {_line(line): int(fen) for line, fen in v} for k, v in data.get("stated", {}).items()}
         self.s = s
 
 
 def _line(value: Sequence[str]) -> rp.Line:
-    a, b, c, d, e, f, g, h, i = (str(x) for x in value)
-    return (a, b, c, d, e, f, g, h, i)
+    """A tally line from a snapshot (one written before projects were tallied has 9 fields)."""
+    a, b, c, d, e, f, g, h, i, *pro = (str(x) for x in value)
+    j, k = [*pro, "", ""][:2]
+    return (a, b, c, d, e, f, g, h, i, j, k)
+
+
+def _lines(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> list[tuple[rp.Line, int]]:
+    """The tally lines of payment `p` (its voucher's head and details), with the fen of each."""
+    rows = details or [{"AgencyCode": head.get("AgencyCode"), "AgencyName": head.get("AgencyName"),
+                        "ExpFuncCode": head.get("ExpFuncCode"), "ExpFuncName": head.get("ExpFuncName"),
+                        "PayAmt": head.get("PayAmt")}]
+    return [((p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
+              str(d.get("AgencyCode") or head.get("AgencyCode") or ""),
+              str(d.get("AgencyName") or head.get("AgencyName") or ""), str(d.get("ExpFuncCode") or ""),
+              str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or "")),
+             parse_fen(str(d.get("PayAmt") or "0.00"))) for d in rows]

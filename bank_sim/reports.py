@@ -5,13 +5,20 @@
 | 2206   | daily expenditure report (财政支出日报) | one business day        | the next business day (end of it)  |
 | 4004   | monthly expenditure report (月报)       | one calendar month      | 2 working days after month end     |
 | 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
-| 7103   | credit notice (入账通知书, invented code) | one direct payment    | 2 working days after paying        |
+| 7103   | credit notice (财政资金直接支付入账通知书, invented code) | one direct payment    | 2 working days after paying        |
 
-Each is built from what the bank actually paid, aggregated as it paid (`Tally`): the 2206 by
-pay type, fund type, unit and subject; the 4004 by pay type, fund type, first-level unit and
-subject; the 3501 by unit, pay type, fund type and subject. A day or month without payments has
-nothing to report (the XSDs need at least one Detail): no report is due for it. The treasury
-signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree, XCheckDate).
+The expenditure reports (2206, 4004) count what the central bank cleared that day, less the
+refunds (payee returns) it cleared back that day (004 part 5 §2: the daily report is made from
+the cleared 划退款凭证, "即财政支出日报"): an advance paid after the cutoff counts on the day its
+replenishment is cleared. The statement (3501) counts what was paid in the month less the
+month's refunds, to match the treasury's receipts. All are by basic unit, fund type, subject and
+project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type, fund
+type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject and
+project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
+smaller (negative when the payment was in an earlier day or month). A business day with
+nothing cleared still gets its nil 2206 (PayAmt 0.00, no DetailList); a month without payments
+has no 4004 or 3501 (their XSDs need a Detail). The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
+XCheckDate).
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from messages.money import fen_to_str
 __all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report", "monthly_statement"]
 
 # (PayTypeCode, FundTypeCode, FundTypeName, SupDepCode, SupDepName, AgencyCode, AgencyName,
-#  ExpFuncCode, ExpFuncName): one classification of money paid.
-Line = tuple[str, str, str, str, str, str, str, str, str]
+#  ExpFuncCode, ExpFuncName, ProCode, ProName): one classification of money paid (ProCode and
+#  ProName empty when the payment named no project).
+Line = tuple[str, str, str, str, str, str, str, str, str, str, str]
 
 
 def month_of(day: dt.date) -> str:
@@ -47,13 +55,17 @@ def _details(lines: Mapping[Line, int], fields: tuple[tuple[str, int], ...]) -> 
     for line, fen in lines.items():
         k = tuple(line[i] for _, i in fields)
         out[k] = out.get(k, 0) + fen
-    return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields)}, "PayAmt": fen_to_str(fen)}
+    return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields) if k[j] or name not in _OPTIONAL},
+                  "PayAmt": fen_to_str(fen)}
                  for n, (k, fen) in enumerate(sorted(out.items()), start=1))
 
 
+_OPTIONAL = frozenset({"ProCode", "ProName"})  # left out of a Detail when empty (no project named)
+
+
 _PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
-_SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8))
-_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by unit
+_SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8), ("ProCode", 9), ("ProName", 10))  # subject and project
+_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by basic unit
 _MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), *_SUBJECT)  # 4004: by first-level unit
 _STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
 
@@ -81,7 +93,7 @@ def monthly_statement(no: str, month: str, today: dt.date, adm_div_code: str, ba
 
 def credit_notice(*, no: str, today: dt.date, adm_div_code: str, bank: tuple[str, str], payment: str,
                   credit: Mapping[str, Any]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
-    """The credit notice (7103, 入账通知书) of one direct payment: it was credited to the payee on
+    """The credit notice (7103, 财政资金直接支付入账通知书) of one direct payment: it was credited to the payee on
     `credit["day"]` (yyyyMMdd). `credit` holds the payment's elements (`bank_sim.duties`)."""
     amount = int(credit["amount"])
     head = _head("7103", no, today, adm_div_code, bank, amount)

@@ -6,15 +6,17 @@ treasury (or the unit) applies again; 003 §52 lists the grounds on which a paym
 (no or over budget, outside the budgeted scope, wrong procedure, incomplete documents). The
 gateway already refuses what it can see on its own (XSD, sums, dates, seals); what is left is
 what only the paying bank knows: its own accounts, the unit's authorized quota (`bank_sim.quotas`,
-checked by the core after these rules) and the rule that a unit's zero-balance account does not
-pay the unit's own accounts (003 §15).
+checked by the core after these rules) and the rule that a zero-balance account does not pay the
+unit's own, its system's, its superior's or subordinate's real-fund accounts (003 §15, 004 part 3
+§12(1); `bank_sim.own_accounts`). These are the bank's checks before payment, not the treasury's
+grounds for refusing a payment (003 §52).
 
 | code                    | when                                                                                 |
 |-------------------------|--------------------------------------------------------------------------------------|
 | `voucher-incomplete`    | an element the bank needs to pay is empty (payee account, name, bank; unit; a detail's subject) |
 | `payee-account-unknown` | PayeeAcctBankNo is this bank, and this bank has no account PayeeAcctNo               |
 | `payee-name-mismatch`   | PayeeAcctBankNo is this bank, and PayeeAcctNo is held under another name              |
-| `zba-to-own-account`    | an authorized payment (8202) whose payee is the unit itself (PayeeAcctName = AgencyName) |
+| `zba-to-own-account`    | a payment (5201 or 8202) to a real-fund account of the unit, its system, superior or subordinate (or the old/new of one), not approved |
 
 The first rule that fails decides. The bank answers at once with the voucher's receipt (flag 1)
 carrying `Return_Reason` "<code>: <message>", XPayAmt 0.00 (nothing paid), XPayDate the day
@@ -24,12 +26,14 @@ it was returned: within the payment deadline by construction.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
 
-__all__ = ["ACCOUNTS_FILE", "KNOWN_PAYEES", "QUOTA_RETURNS", "REQUIRED_HEAD", "RETURN_RULES", "ReturnFacts", "ReturnRule", "check_return"]
+from bank_sim import own_accounts as oa
+
+__all__ = ["ACCOUNTS_FILE", "KNOWN_PAYEES", "QUOTA_RETURNS", "REQUIRED_HEAD", "RETURN_RULES", "UNIT_RELATIONS", "ReturnFacts", "ReturnRule", "check_return"]
 
 ACCOUNTS_FILE = "accounts.yaml"  # beside this module: the one source of the simulated banks' accounts
 
@@ -45,6 +49,8 @@ def load_accounts(text: str | None = None) -> tuple[tuple[str, str], ...]:
 # Synthetic accounts held at every simulated bank (number → holder name), from accounts.yaml;
 # a bank's config may give its own. Never a real account.
 KNOWN_PAYEES: tuple[tuple[str, str], ...] = load_accounts()
+# Budget units, their real-fund accounts and approved exceptions (the own-account rule), from accounts.yaml.
+UNIT_RELATIONS: oa.UnitRelations = oa.load_relations()
 # Head elements the bank cannot pay without.
 REQUIRED_HEAD: tuple[str, ...] = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode",
                                   "FundTypeCode")
@@ -57,6 +63,7 @@ class ReturnFacts:
     head: Mapping[str, str]
     details: Sequence[Mapping[str, str]]
     accounts: Mapping[str, str]  # accounts held at this bank: number → holder name
+    relations: oa.UnitRelations = field(default=UNIT_RELATIONS)  # units and their real-fund accounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +98,21 @@ def _name_mismatch(f: ReturnFacts) -> str | None:
     return None
 
 
+_RELATION_WORDS = {"own": "the paying unit itself", "superior": "a superior of the paying unit",
+                   "subordinate": "a subordinate of the paying unit", "same-system": "a unit of the paying unit's system"}
+
+
 def _own_account(f: ReturnFacts) -> str | None:
-    if f.vtcode == "8202" and f.head.get("PayeeAcctName", "") == f.head.get("AgencyName", "\0"):
-        return f"the payee {f.head.get('PayeeAcctName')!r} is the paying unit itself"
-    return None
+    if f.vtcode not in ("5201", "8202"):
+        return None
+    payer, no = f.head.get("AgencyCode", ""), f.head.get("PayeeAcctNo", "")
+    found = oa.relation(f.relations, payer, f.head.get("SupDepCode") or None, no)
+    if found is None or oa.approved(f.relations, payer, no):
+        return None
+    kind, owner, acct = found
+    via = "" if acct == no else f" (it is the old/new account of {acct})"
+    return (f"PayeeAcctNo {no}{via} is a real-fund account of unit {owner}, {_RELATION_WORDS[kind]} "
+            f"({kind}), and no approval covers it")
 
 
 # Checked in order; the first failure decides.
@@ -106,8 +124,11 @@ RETURN_RULES: tuple[ReturnRule, ...] = (
     ReturnRule("payee-name-mismatch", _name_mismatch, "004 part 3 §8(5): wrong elements, returned before payment",
                "PayeeAcctBankNo is this bank's own code and account PayeeAcctNo is held under another name "
                "than PayeeAcctName"),
-    ReturnRule("zba-to-own-account", _own_account, "003 §15: no transfer to the unit's own accounts",
-               "an authorized payment (8202) whose payee is the paying unit itself (PayeeAcctName = AgencyName)"),
+    ReturnRule("zba-to-own-account", _own_account,
+               "003 §15, 004 part 3 §12(1): no transfer from a zero-balance account to the unit's other accounts",
+               "a payment (5201 or 8202) to a real-fund account (unit_accounts) of the paying unit (AgencyCode), "
+               "its superior or subordinate, or another unit of its system (same first-level unit), or to the "
+               "old/new account of one, that no approved entry covers"),
 )
 
 # Checked by the core after RETURN_RULES, for an authorized payment (8202) only: the unit's

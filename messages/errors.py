@@ -114,8 +114,9 @@ CODES: dict[str, str] = {
                              "returned unpaid",
     "payee-name-mismatch": "the payee account is held at this bank under another name than PayeeAcctName: "
                            "returned unpaid",
-    "zba-to-own-account": "an authorized payment would move money from the unit's zero-balance account to the "
-                          "unit's own account (003 §15): returned unpaid",
+    "zba-to-own-account": "a payment would move money from a zero-balance account to a real-fund account of the "
+                          "paying unit, its system, superior or subordinate, or their old/new account, without "
+                          "the finance bureau's approval (003 §15, 004 part 3 §12(1)): returned unpaid",
     "clearing-escalated": "a day's payments could not be cleared with the central bank (refused and not fixable "
                           "by splitting or re-filing): the zero-balance account was made whole from the clearing "
                           "reserve and the case needs a person",

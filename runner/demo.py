@@ -239,6 +239,7 @@ def observe(w: DemoWorld, seed: int) -> Any:
         movements_of,
         payments_of,
         quotas_of,
+        refunds_of,
         statements_of,
     )
 
@@ -249,7 +250,7 @@ def observe(w: DemoWorld, seed: int) -> Any:
     clearings, movements, statements = clearings_of(w.bcores), movements_of(w.pcore), statements_of(w.pcore)
     rec = reconcile(sent=sent, receipts=receipts, payments=payments, clearings=clearings, movements=movements,
                     statements=statements, business_days=[*w.run_days, w.final_day],
-                    opening_fen=w.tcore.config.tsa_opening_fen)
+                    opening_fen=w.tcore.config.tsa_opening_fen, refunds=refunds_of(w.bcores))
     return Observed("demo", seed, at(w.run_days[0], START_HOUR), w.end, sent=tuple(sent), receipts=tuple(receipts),
                     payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
                     statements=tuple(statements), quotas=tuple(quotas_of(w.pcore)), reconciliation=rec,

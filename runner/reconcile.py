@@ -22,11 +22,19 @@ Every difference is a `Break` with its vouchers and a cause, never netted away (
 | `statement-mismatch`  | a statement's debits, credits or end balance disagree with the movements    |
 | `day-mismatch`        | a day's totals differ between two parties (the detail says which)           |
 | `month-mismatch`      | a month's totals differ between two parties                                 |
+| `refund-unknown`      | a bank filed a refund (2302) for a payment it never paid                    |
+| `refund-unanswered`   | a bank's refund request has no answer from the central bank                 |
+| `refund-rejected`     | the central bank refused a bank's refund: the money stays in its refunds account |
+| `refund-no-movement`  | a bank booked a refund accepted the central bank has no TSA credit for      |
+| `refund-amount`       | the TSA credit differs from the refund the bank booked                      |
+| `refund-movement-unknown` | a TSA refund credit no accepted refund of a bank accounts for            |
 
 Per day: treasury receipts (by XPayDate) = bank payments (by pay day); bank clearings booked
 (by answer day) = central bank debits (by movement day) = the 7401's DebitAmt. Per month the
 same sums by calendar month. The treasury's day can differ from the central bank's for
 advances: paid on D, replenished (debited) on the next business day; that is not a break.
+The refund leg: each refund a bank filed (2302, a paid payment its payee's bank returned) ↔ the
+central bank's TSA credit for it (kind `refund`, naming the 2302).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from runner.observed import (
     PaymentSeen,
     ReceiptSeen,
     Reconciliation,
+    RefundSeen,
     SentVoucher,
     StatementSeen,
 )
@@ -78,9 +87,10 @@ def _receipt_day(r: ReceiptSeen) -> dt.date:
 def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], payments: Sequence[PaymentSeen],
               clearings: Sequence[ClearingSeen], movements: Sequence[MovementSeen],
               statements: Sequence[StatementSeen], business_days: Iterable[dt.date] = (),
-              opening_fen: int | None = None) -> Reconciliation:
+              opening_fen: int | None = None, refunds: Sequence[RefundSeen] = ()) -> Reconciliation:
     """Reconcile what the three parties recorded. `business_days`: the days a statement is due
-    for; `opening_fen`: the TSA balance before the first statement, when known."""
+    for; `opening_fen`: the TSA balance before the first statement, when known; `refunds`: the
+    banks' refund requests (the refund leg)."""
     breaks: list[Break] = []
     originals = {v.voucher_no: v for v in sent if v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"}
     accepted = {no: v for no, v in originals.items()
@@ -172,6 +182,8 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
             breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {_y(sum(m.amount_fen for m in ms))} "
                                 f"for {ref}, which no bank booked as accepted", 0, sum(m.amount_fen for m in ms)))
 
+    breaks += _refund_breaks(refunds, paid, movements)
+
     # -- central bank: movements ↔ statements
     stmt = {s.day: s for s in statements}
     moves_by_day: dict[dt.date, list[MovementSeen]] = defaultdict(list)
@@ -250,6 +262,44 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
                                 paid_fen, receipts_fen, period="month"))
     breaks.sort(key=lambda b: (b.day or dt.date.min, b.cause, b.vouchers))
     return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))
+
+
+def _refund_breaks(refunds: Sequence[RefundSeen], paid: dict[str, PaymentSeen],
+                   movements: Sequence[MovementSeen]) -> list[Break]:
+    """The refund leg: each bank refund (2302) ↔ the payment it returns ↔ the TSA credit for it."""
+    breaks: list[Break] = []
+    credits: dict[str, list[MovementSeen]] = defaultdict(list)
+    for m in movements:
+        if m.kind == "refund" and m.direction == "C":
+            credits[m.ref_voucher_no].append(m)
+    for r in sorted(refunds, key=lambda r: (r.returned_at, r.refund_no)):
+        day = r.returned_at.date()
+        if r.voucher_no not in paid:
+            breaks.append(Break("refund-unknown", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} of "
+                                f"{_y(r.amount_fen)} for a payment it never paid", 0, r.amount_fen))
+        if r.state == "pending":
+            breaks.append(Break("refund-unanswered", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} "
+                                f"({_y(r.amount_fen)}) has no answer", r.amount_fen, 0))
+        elif r.state == "rejected":
+            breaks.append(Break("refund-rejected", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} refused "
+                                f"{r.code or ''}: {_y(r.amount_fen)} stays in its refunds account", r.amount_fen, 0))
+        else:
+            ms = credits.get(r.refund_no, [])
+            moved = sum(m.amount_fen for m in ms)
+            if not ms:
+                breaks.append(Break("refund-no-movement", day, (r.voucher_no,), f"{r.bank} booked refund "
+                                    f"{r.refund_no} accepted ({_y(r.amount_fen)}); the TSA shows no credit",
+                                    r.amount_fen, 0))
+            elif moved != r.amount_fen:
+                breaks.append(Break("refund-amount", ms[0].day, (r.voucher_no,), f"{r.refund_no}: bank booked "
+                                    f"{_y(r.amount_fen)}, TSA credited {_y(moved)}", r.amount_fen, moved))
+    accepted = {r.refund_no for r in refunds if r.state == "accepted"}
+    for ref, ms in sorted(credits.items()):
+        if ref not in accepted:
+            moved = sum(m.amount_fen for m in ms)
+            breaks.append(Break("refund-movement-unknown", ms[0].day, (), f"TSA refund credit {_y(moved)} for {ref}, "
+                                "which no bank booked as an accepted refund", 0, moved))
+    return breaks
 
 
 def reconciliation_json(rec: Reconciliation) -> dict[str, Any]:

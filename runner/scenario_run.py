@@ -736,7 +736,7 @@ class _Run:
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,
-            opening_fen=s.world.tsa_opening_fen))
+            opening_fen=s.world.tsa_opening_fen, refunds=observed.refunds))
 
 
 def _split(total: int, parts: int) -> list[int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bank_sim.returns import KNOWN_PAYEES, QUOTA_RETURNS, RETURN_RULES
+from bank_sim.returns import KNOWN_PAYEES, QUOTA_RETURNS, RETURN_RULES, UNIT_RELATIONS
 from gateway.participants import (
     Participant,
     Registry,
@@ -56,10 +56,20 @@ def accounts_document(banks: Sequence[tuple[str, str, str]]) -> str:
         "banks": [{"id": bid, "code": code, "name": name,
                    "accounts": [{"number": no, "holder": holder} for no, holder in KNOWN_PAYEES]}
                   for bid, code, name in banks],
+        "own_account_rule": _own_account_rule(),
         "returns_before_payment": [*({"code": r.code, "when": r.when} for r in RETURN_RULES),
                                    *({"code": code, "when": when} for code, when in QUOTA_RETURNS)],
     }
     return _ACCOUNTS_HEAD + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def _own_account_rule() -> dict[str, object]:
+    """The data of the own-account rule (`zba-to-own-account`), as bank_sim/accounts.yaml has it."""
+    r = UNIT_RELATIONS
+    return {"units": [{"code": u, **({"superior": s} if s else {})} for u, s in r.superiors.items()],
+            "unit_accounts": [{"number": no, "unit": unit, **({"replaces": r.replaces[no]} if no in r.replaces else {})}
+                              for no, unit in r.owners.items()],
+            "approved": [{"account": a, **({"payer": p} if p else {})} for a, p in r.approved]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,9 @@ def test_not_our_bank_and_holidays() -> None:
         == [Alarm]
     # a voucher on a holiday (Spring Festival) waits for the next business day's opening
     doc = voucher("2026-02-16", 50_00)
-    assert core.on_voucher(doc, 0, t("2026-02-16", "10:00")) == []
+    # (only the daily report of Friday 13th went out meanwhile, on the make-up Saturday 14th)
+    assert [e for e in core.on_voucher(doc, 0, t("2026-02-16", "10:00"))
+            if not (isinstance(e, SendVoucher) and e.vtcode == "2206")] == []
     effects = core.on_time(t("2026-02-24", "09:00"))
     [receipt] = sends(effects, "5201")
     assert receipt.head["XPayDate"] == "20260224"

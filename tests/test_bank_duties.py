@@ -105,8 +105,9 @@ class World:
                                              ("103", "示例市交通运输局", fen)], vtcode=vtcode)
         self.pboc.on_voucher(parse_voucher(data), 0, t(day, "08:30"))
 
-    def pay(self, no: str, fen: int, now: dt.datetime, *, payee_bank: str = "999100000027") -> VoucherDoc:
-        data = payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen)
+    def pay(self, no: str, fen: int, now: dt.datetime, *, payee_bank: str = "999100000027",
+            project: tuple[str, str] | None = None) -> VoucherDoc:
+        data = payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen, project=project)
         doc = parse_voucher(data)
         if payee_bank != "999100000027":
             data = data.replace(b"<PayeeAcctBankNo>999100000027<", f"<PayeeAcctBankNo>{payee_bank}<".encode())
@@ -221,6 +222,40 @@ def test_reports_next_morning_and_month_end() -> None:
     assert {"2206", "4004", "3501"} <= set(kinds)
     assert kinds["2206"].head["ReportDate"] == "20260331" and kinds["2206"].head["PayAmt"] == "123.45"
     assert kinds["3501"].head["BeginDate"] == "20260301" and kinds["3501"].head["EndDate"] == "20260331"
+
+
+def test_the_daily_report_counts_what_was_cleared_net_of_refunds() -> None:
+    """Issue 16 rule 8 (004 part 5 §2): the 2206 of a day counts the payments cleared that day
+    less the refunds cleared back that day; the 3501 counts what was paid in the month, less
+    refunds. Before: the 2206 counted by pay day, refunds never."""
+    day, nxt = dt.date(2026, 3, 30), dt.date(2026, 3, 31)
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("ZZBACK001", t(nxt, "10:00"), "account-closed"),)))
+    w.tick(t(day, "08:00"))
+    w.quota(day, 10_000_00)
+    w.pay("ZZBACK001", 300_00, t(day, "10:00"), project=("P2026A001", "示例项目"))
+    w.tick(t(day, "16:05"))
+    w.pay("ZZLATE001", 70_00, t(day, "16:10"))  # after the cutoff: advanced, cleared tomorrow morning
+    w.tick(t(day, "17:00"))
+    w.quota(nxt, 10_000_00)
+    w.tick(t(dt.date(2026, 4, 1), "09:30"))
+    reports = {s.head["ReportDate"]: s for s in w.to_treasury if s.vtcode == "2206" and s.head["ReportDate"] >= "20260330"}
+    assert {d: r.head["PayAmt"] for d, r in reports.items()} == {"20260330": "300.00", "20260331": "-230.00"}
+    [statement] = [s for s in w.to_treasury if s.vtcode == "3501"]
+    assert statement.head["PayAmt"] == "70.00"  # 370.00 paid in March, 300.00 refunded
+    assert {d.get("ProCode") for d in reports["20260330"].details} == {"P2026A001"}  # by project too
+    assert {d.get("ProCode") for d in reports["20260331"].details} == {"P2026A001", None}
+
+
+def test_a_quiet_business_day_gets_a_nil_daily_report() -> None:
+    """Issue 16 rule 8: a day with nothing cleared still gets its 2206 (PayAmt 0.00, no Detail),
+    valid against its XSD; a weekend day gets none. Before: no report at all."""
+    w = World(DutiesConfig())  # from Monday DAY 08:00
+    nxt_monday = DAY + dt.timedelta(days=7)
+    w.tick(t(nxt_monday, "10:00"))
+    nil = {s.head["ReportDate"]: s for s in w.to_treasury if s.vtcode == "2206"}
+    assert sorted(nil) == [f"{d:%Y%m%d}" for d in (DAY + dt.timedelta(days=i) for i in range(5))]  # Mon-Fri
+    assert all(s.head["PayAmt"] == "0.00" and s.details == () for s in nil.values())
+    doc_of(nil[f"{DAY:%Y%m%d}"])  # the XSD takes it
 
 
 def test_slow_profile_sends_receipts_after_the_11_00_deadline() -> None:

@@ -79,8 +79,11 @@ def test_return_rules() -> None:
     assert check_return(_facts(PayeeAcctName=" "))[0] == "voucher-incomplete"  # type: ignore[index]
     assert check_return(_facts(PayeeAcctNo="9999000000000099"))[0] == "payee-account-unknown"  # type: ignore[index]
     assert check_return(_facts(PayeeAcctName="别的公司"))[0] == "payee-name-mismatch"  # type: ignore[index]
-    own = _facts(PayeeAcctBankNo="999100000002", PayeeAcctName="示例市第一中学")
+    own = _facts(PayeeAcctBankNo="999100000002", PayeeAcctNo="9999000000000101", PayeeAcctName="示例市第一中学")
     assert check_return(own)[0] == "zba-to-own-account"  # type: ignore[index]
+    # the account decides, not the name (tests/test_bank_own_accounts.py has the rule in full)
+    assert check_return(_facts(PayeeAcctBankNo="999100000002", PayeeAcctName="示例市第一中学",
+                               PayeeAcctNo="9999000000000401")) is None
     assert check_return(_facts(PayeeAcctBankNo="999100000002", PayeeAcctNo="1234567")) is None  # not ours to know
 
 

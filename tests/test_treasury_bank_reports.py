@@ -51,7 +51,8 @@ def test_an_earlier_year_s_refund_is_a_cross_year_line() -> None:
 
 
 def test_a_statement_is_signed_off_agreed_or_not() -> None:
-    line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育")
+    line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
+                   "99010026A0000", "示例通用项目")
     head, details = rp.monthly_statement("DZ0001202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
                                          {line: 1000_00})
     doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
@@ -61,4 +62,20 @@ def test_a_statement_is_signed_off_agreed_or_not() -> None:
     inbox = BankInbox()
     [disagreed] = inbox.on_voucher(doc, now, lambda bank, b, e: 999_00, lambda no: "")
     assert isinstance(disagreed, SendVoucher) and disagreed.head["XCheckResult"] == "1"
-    assert inbox.sign_offs["DZ0001202603"] == "1: statement 1000.00, receipts 999.00"
+    assert inbox.sign_offs["DZ0001202603"] == "1: statement 1000.00, receipts less refunds 999.00"
+
+
+def test_a_statement_net_of_a_refund_noticed_that_month_agrees() -> None:
+    """Issue 16 rule 8: the bank's statement is net of refunds (004 part 5 §2); the treasury
+    takes off the refunds it was noticed in the month (before: it compared with receipts only)."""
+    inbox = BankInbox()
+    inbox.on_voucher(refund_notice("TP3", "20260310", dt.date(2026, 3, 20)), at(dt.date(2026, 3, 20), dt.time(10)),
+                     never, lambda no: "")
+    line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
+                     "", "")
+    head, details = rp.monthly_statement("DZ0001202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
+                                         {line: 5000_00 - 3456_78})
+    doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
+    [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: 5000_00,
+                                lambda no: "")
+    assert isinstance(signed, SendVoucher) and signed.head["XCheckResult"] == "0"

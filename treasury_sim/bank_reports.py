@@ -4,9 +4,9 @@
 |--------|---------------------------------------|-----------------------------------------------------------------|
 | 2203 / 2252 | refund notice (a payment came back) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36) |
 | 2206   | daily expenditure report              | recorded                                                        |
-| 7103   | credit notice (入账通知书)             | recorded (passed on to the unit)                                |
+| 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
 | 4004   | monthly expenditure report            | recorded                                                        |
-| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid, else 1 with XCheckRemark (a break, never netted away) |
+| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2), else 1 with XCheckRemark (a break, never netted away) |
 
 `BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit.
 """
@@ -37,6 +37,7 @@ class BankInbox:
     quota_restored: dict[str, int] = field(default_factory=dict)  # "<AgencyCode>/<year>" → fen
     cross_year_refunds: dict[str, int] = field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
     sign_offs: dict[str, str] = field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
+    refunded: dict[str, int] = field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
                    agency_of: Callable[[str], str]) -> list[Effect]:
@@ -54,14 +55,18 @@ class BankInbox:
             book = self.quota_restored if year == str(now.year) else self.cross_year_refunds
             k = f"{agency}/{year}"
             book[k] = book.get(k, 0) + doc.amount_fen("PayAmt")
+            day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}"
+            self.refunded[day] = self.refunded.get(day, 0) + doc.amount_fen("PayAmt")
             return []
         if doc.vtcode != "3501":
             return []
         stated = doc.amount_fen("PayAmt")
-        expected = paid_in(doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate"))
+        bank, begin, end = doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate")
+        expected = paid_in(bank, begin, end) - sum(fen for k, fen in self.refunded.items()
+                                                   if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
         if stated != expected:
-            x["XCheckRemark"] = f"statement {fen_to_str(stated)}, receipts {fen_to_str(expected)}"
+            x["XCheckRemark"] = f"statement {fen_to_str(stated)}, receipts less refunds {fen_to_str(expected)}"
         self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
                                                                      else "")
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
@@ -69,11 +74,12 @@ class BankInbox:
 
     def to_plain(self) -> dict[str, Any]:
         return {"received": self.received, "quota_restored": self.quota_restored,
-                "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs}
+                "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs, "refunded": self.refunded}
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any] | None) -> BankInbox:
         if not data:
             return cls()
         return cls(dict(data["received"]), {k: int(v) for k, v in data["quota_restored"].items()},
-                   {k: int(v) for k, v in data["cross_year_refunds"].items()}, dict(data["sign_offs"]))
+                   {k: int(v) for k, v in data["cross_year_refunds"].items()}, dict(data["sign_offs"]),
+                   {k: int(v) for k, v in data.get("refunded", {}).items()})

@@ -1,0 +1,29 @@
+"""Issue 16 rule 11: the invented VtCodes name the seed's real documents, and the project's own
+X-field XArriveDate is marked as such, with its reason, in the catalog (not passed off as a
+field of the real systems)."""
+
+from __future__ import annotations
+
+from messages.catalog import get_catalog
+
+
+def test_7202_names_the_reserve_transfer_detail_list() -> None:
+    e = get_catalog().get("7202")
+    assert e.name_zh == "清算备用金账户划款明细单"  # 004 part 3 §9(12)
+    assert e.name_en == "clearing reserve account transfer detail list"
+    assert e.code_source == "invented" and "§9(12)" in e.note and "备案" in e.note
+
+
+def test_7103_names_the_direct_payment_credit_notice() -> None:
+    e = get_catalog().get("7103")
+    assert e.name_zh == "财政资金直接支付入账通知书"  # 004 part 3 §8(9)
+    assert e.name_en == "direct payment credit notice (finance funds)"
+    assert e.code_source == "invented" and "§8(9)" in e.note
+
+
+def test_xarrivedate_is_marked_project_own_with_its_reason() -> None:
+    cat = get_catalog()
+    for vtcode in ("5201", "8202"):
+        note = " ".join(cat.get(vtcode).note.split())
+        assert "XArriveDate" in note and "project's own" in note, vtcode
+    assert "deadlines" in cat.get("5201").note and "§8(3)" in cat.get("5201").note
