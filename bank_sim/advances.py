@@ -1,5 +1,4 @@
-"""Advances from the clearing reserve (清算备用金垫付), pure: the daily reserve detail list and the
-interest on advances.
+"""Advances from the clearing reserve (清算备用金垫付), pure: the daily reserve detail list.
 
 **The money path (004 part 3 §9(12)).** A payment the bank accepts after the clearing cutoff is
 not cleared with the treasury single account that day: before the close the bank moves the
@@ -11,30 +10,29 @@ next business morning a separate clearing (ClearType 1) makes the reserve whole.
 **The reserve detail list (清算备用金账户划款明细单, VtCode 7202, invented).** At the close of a
 day with advances the bank sends the treasury one list: a Detail per payment advanced (or made
 whole from the reserve after a refused clearing), with the voucher it paid, the unit, the
-zero-balance account credited (PayAcctNo), AdvanceType (0 paid after the cutoff, 1 made whole after
-a refused clearing) and the amount (`reserve_detail_list`).
+zero-balance account credited (PayAcctNo), AdvanceType (0 paid after the cutoff, 1 paid before it
+but its clearing request missed the cutoff, made whole at the close) and the amount
+(`reserve_detail_list`). A clearing the central bank refused over the quota is never the
+reserve's (004 part 3 第四条; `bank_sim.clearing`).
 
-**Interest (`interest_fen`).** The bank may charge interest on an advance at the demand-deposit
-rate (DOMAIN.md, 004 part 2). It is recorded, never booked against a fiscal account: amount ×
-annual rate (basis points) × calendar days from the advance day to the day the reserve was made
-whole / (10,000 × 360), in integer fen, rounded half up (0.5 fen → 1 fen), per advance.
+**No interest.** The reserve is the treasury's money ("甲方向乙方提供清算备用金", 004 part 3
+第四条), and the bank may charge the units no fee for the centralized payment business (第十二条(三)
+"不得向预算单位收取办理国库集中支付业务的任何费用"): an advance of N fen is made whole by exactly
+N fen the next business morning, and nothing is charged to anyone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 
-__all__ = ["DAY_COUNT_BASIS", "RESERVE_LIST_VTCODE", "Advanced", "interest_fen", "reserve_detail_list"]
+__all__ = ["RESERVE_LIST_VTCODE", "Advanced", "reserve_detail_list"]
 
 RESERVE_LIST_VTCODE = "7202"
-DAY_COUNT_BASIS = 360  # the Chinese banks' day count for deposit interest
-RATE_BP_MAX = 10_000  # 100 % a year: a larger rate is a typo in a config file
 
 
 class Advanced(NamedTuple):
@@ -46,16 +44,7 @@ class Advanced(NamedTuple):
     agency_name: str
     acct_no: str  # PayAcctNo: the zero-balance account credited from the reserve
     amount_fen: int
-    escalated: bool  # False: paid after the cutoff (an advance); True: made whole after a refused clearing
-
-
-def interest_fen(amount_fen: int, rate_bp: int, days: int) -> int:
-    """Interest on an advance of `amount_fen` for `days` calendar days at `rate_bp` basis points
-    a year (day count 360), integer fen rounded half up."""
-    if amount_fen < 0 or days < 0 or not 0 <= rate_bp <= RATE_BP_MAX:
-        raise ValueError(f"need amount >= 0, days >= 0 and 0 <= rate_bp <= {RATE_BP_MAX}")
-    exact = Decimal(amount_fen) * rate_bp * days / (Decimal(10_000) * DAY_COUNT_BASIS)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    escalated: bool  # False: paid after the cutoff (an advance); True: its clearing missed the cutoff
 
 
 def reserve_detail_list(day: dt.date, seq: int, adm_div_code: str, bank_code: str, bank_name: str,

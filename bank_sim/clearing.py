@@ -8,41 +8,53 @@ before the cutoff (`sweep_instant`: the cutoff less one microsecond), which file
 paid since. So a payment made before the sweep instant is in that day's clearing; only a voucher
 arriving at the sweep instant or later is advanced from the clearing reserve.
 
-**Urgent payments (特别紧急支出, §8(6), §9(10)).** A payment voucher with UrgentFlag 1 received
-on a business day before the urgent cutoff (16:30) is paid at once and cleared at once by its
-own urgent clearing request (UrgentFlag 1), which the central bank accepts up to 16:30. After
-16:30 it is advanced like any other.
+**Urgent payments (特别紧急支出, §8(6)-(7), §9(10)-(11)).** A payment voucher with UrgentFlag 1
+received on a business day before the urgent cutoff (16:30) is paid at once and filed at once
+in an urgent clearing request (UrgentFlag 1), which the central bank accepts up to 16:30. "如遇
+特别紧急支出,可延迟到16:30": the later deadline is the whole request's, so that request carries,
+besides the urgent payment, every payment of the same day, pay type and fund type not yet in an
+accepted or pending request (`BankCore._urgent_companions`). After 16:30 an urgent voucher is advanced like
+any other.
 
 **A refused request (`refile_action`).** The central bank names the rule it broke (the code of
-Return_Reason). The bank never sends the same request again; it files a corrected one under a
-new VoucherNo, or gives up and escalates:
+Return_Reason). The bank never sends the same request again, and never splits it (one request
+per pay type and fund type, as the agreement's 划款凭证 is "分资金性质"):
 
-| code                                  | payments | before the cutoff | then                                      |
-|---------------------------------------|----------|-------------------|-------------------------------------------|
-| `over-quota`                          | 2 or more| yes               | `split`: two requests, halves by amount    |
-| any other, or a single payment        |          | before the sweep  | `retry`: back to the unfiled, the sweep files them again (the quota notice may have come) |
-| any                                   |          | otherwise         | `cover`                                    |
+| code                          | action  | then                                                                    |
+|-------------------------------|---------|-------------------------------------------------------------------------|
+| `after-cutoff`                | `cover` | the payments missed the clearing time: at the close the reserve pays them (`cover`) |
+| any other (`over-quota`, `no-quota-notice`...) | `hold` | the payments wait; the bank files them again at its next clearing round |
 
-`cover`: at the day's close the payments left unfiled are moved from the clearing reserve into
-the zero-balance account that paid them (so it stands at zero at the close, 003 §34), an Alarm
-`clearing-escalated` is raised, and the next morning's replenishment asks the central bank for
-them like any advance. A refused replenishment is not re-filed: it is escalated (the reserve
-stays short until a person acts).
+`cover`: 004 part 3 第四条 gives the clearing reserve to "办理超过人民银行清算时限的预算内资金支付
+业务" only: a payment whose clearing missed the cutoff. At the day's close the payments so left
+unfiled are moved from the clearing reserve into the zero-balance account that paid them (so it
+stands at zero at the close, 003 §34), an Alarm `clearing-escalated` is raised, and the next
+morning's replenishment asks the central bank for them like any advance.
+
+`hold`: a refusal over the quota is the treasury's matter (003 §33: the central bank "核对财政部门
+同日报送的额度信息"), not a reserve draw. The payments wait unfiled (Alarm `clearing-held` at the
+close while they do, and the zero-balance account is left short: `zero-balance-not-zero`); the
+bank files them again at each of its next clearing rounds (the day's final sweep, an urgent
+request of the day, then the filing rounds of the following business days, in a request of their
+own dated that day), and the central bank accepts once the treasury's supplementary quota notice
+(5108 / 5106) has reached it. The bank does not see that notice: it simply files again.
+
+A refused replenishment is not re-filed: it is escalated (the reserve stays short until a person
+acts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Literal
 
 from business_time.clock import ClockConfig, at
 
-__all__ = ["SPLIT_CODES", "RefileAction", "refile_action", "split_halves", "sweep_instant"]
+__all__ = ["COVER_CODES", "RefileAction", "refile_action", "sweep_instant"]
 
-RefileAction = Literal["split", "retry", "cover"]
-# Refusals that a smaller request can fix: the request is more than the central bank will clear.
-SPLIT_CODES: frozenset[str] = frozenset({"over-quota"})
+RefileAction = Literal["hold", "cover"]
+# Refusals that say the clearing time was missed: only those are the reserve's (004 part 3 第四条).
+COVER_CODES: frozenset[str] = frozenset({"after-cutoff"})
 _LAST_INSTANT = dt.timedelta(microseconds=1)
 
 
@@ -51,29 +63,6 @@ def sweep_instant(day: dt.date, clock: ClockConfig, *, urgent: bool = False) -> 
     return at(day, clock.urgent_cutoff if urgent else clock.clearing_cutoff) - _LAST_INSTANT
 
 
-def refile_action(code: str, payments: int, now: dt.datetime, *, clock: ClockConfig,
-                  urgent: bool = False) -> RefileAction:
+def refile_action(code: str) -> RefileAction:
     """What the bank does with the payments of a refused same-day clearing request."""
-    cutoff = sweep_instant(now.date(), clock, urgent=urgent)
-    if code in SPLIT_CODES and payments >= 2 and now <= cutoff:
-        return "split"
-    if not urgent and now < cutoff:
-        return "retry"
-    return "cover"
-
-
-def split_halves(amounts: Sequence[tuple[str, int]]) -> tuple[list[str], list[str]]:
-    """Split payments (id, fen) into two non-empty groups of about equal sums: largest first,
-    each to the lighter group, so a quota that holds one of them is used as well as it can be
-    without knowing it. Deterministic: ties broken by id."""
-    if len(amounts) < 2:
-        raise ValueError("splitting needs at least two payments")
-    groups: tuple[list[str], list[str]] = ([], [])
-    sums = [0, 0]
-    for pid, fen in sorted(amounts, key=lambda a: (-a[1], a[0])):
-        i = 0 if sums[0] <= sums[1] else 1
-        groups[i].append(pid)
-        sums[i] += fen
-    if not groups[1]:  # every amount 0 cannot happen (amounts are > 0), but keep both non-empty
-        groups[1].append(groups[0].pop())
-    return groups
+    return "cover" if code in COVER_CODES else "hold"

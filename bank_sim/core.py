@@ -26,7 +26,7 @@ central bank's 16:00 cutoff, so everything it pays before it is in that day's 23
 | rule           | when                                                        | then                                   |
 |----------------|-------------------------------------------------------------|----------------------------------------|
 | `not-ours`     | PayBankCode is not this bank                                | Alarm `not-authorized`, nothing paid   |
-| `urgent`       | UrgentFlag 1, business day, before the urgent cutoff (16:30)| pay from the ZBA; its own urgent 2301 at once |
+| `urgent`       | UrgentFlag 1, business day, before the urgent cutoff (16:30)| pay from the ZBA; an urgent 2301 at once, carrying the day's unfiled payments of its pay type and fund type too |
 | `clearing`     | business day, before the final sweep (16:00 less 1 µs)      | pay from the ZBA; joins today's 2301   |
 | `advance`      | business day, before the system close, reserve covers it    | pay from the reserve (an advance)      |
 | `defer`        | otherwise (after the close, a holiday, reserve short)       | queue; paid at the next business day's opening, from the ZBA |
@@ -41,9 +41,9 @@ A redelivered original gets the same transfer id and the same receipt again.
 |-----------------------------|---------------------------------------------------------------------------------|
 | `replenish_time` (08:45)    | ClearType 1 per (advance day, pay type, fund type) for the advances of the previous business day; ClearDate = the advance day |
 | `open_time` (09:00)         | pay the deferred vouchers (they join today's clearing)                           |
-| `filing_time` (15:30)       | ClearType 0 per (pay type, fund type) of today's ZBA payments, DetailList summed by SupDepCode |
+| `filing_time` (15:30)       | ClearType 0 per (pay type, fund type) of today's ZBA payments, DetailList summed by SupDepCode; held payments of earlier days in requests of their own |
 | final sweep (15:59:59.999999) | the same for what was paid since, or released by a refused request (`bank_sim.clearing`) |
-| bank system close (17:00)   | cover what no request cleared from the reserve (Alarm clearing-escalated), send the 7202 list |
+| bank system close (17:00)   | cover what missed the clearing time from the reserve (Alarm clearing-escalated), send the 7202 list; Alarm clearing-held for what waits for the treasury's quota |
 | bank system close (17:00)   | check its zero-balance accounts stand at zero (Alarm if not)                     |
 
 **Clearing receipts (2301, flag 1).** Accepted (XClearAmt > 0, no Return_Reason): the money
@@ -75,7 +75,7 @@ from typing import Any, Literal
 
 from bank_sim import clearing as clearing_rules
 from bank_sim import quotas
-from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, interest_fen, reserve_detail_list
+from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
 from bank_sim.duties import Duties, DutiesConfig
 from bank_sim.returns import KNOWN_PAYEES, ReturnFacts, check_return
 from business_time.calendar import BusinessCalendar
@@ -149,14 +149,11 @@ class BankConfig:
     open_time: dt.time = dt.time(9, 0)  # deferred vouchers are paid then
     reserve_fen: int = 5_000_000_00  # the clearing reserve the treasury funded
     duties: DutiesConfig = field(default_factory=DutiesConfig)  # refunds, reports, transfer times, profile (bank_sim.duties)
-    advance_interest_bp: int = 35  # interest on advances, basis points a year (demand-deposit rate 0.35 %)
     payee_accounts: tuple[tuple[str, str], ...] = KNOWN_PAYEES  # accounts held at this bank: (number, holder)
 
     def __post_init__(self) -> None:
         if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
             raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")
-        if not isinstance(self.advance_interest_bp, int) or not 0 <= self.advance_interest_bp <= 10_000:
-            raise ValueError(f"advance_interest_bp must be an int 0..10000, not {self.advance_interest_bp!r}")
 
 
 @dataclass(slots=True)
@@ -181,7 +178,8 @@ class Payment:
     pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
     returned: str | None = None  # returned unpaid (退票): "<code>: <message>"
     quota_taken: dict[quotas.LineKey, int] | None = None  # the authorized quota it used (8202)
-    covered: bool = False  # its refused clearing was made whole from the reserve at the close
+    covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
+    held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
 
 
 @dataclass(slots=True)
@@ -200,7 +198,6 @@ class Filing:
     cleared_fen: int = 0
     answered_at: dt.datetime | None = None
     urgent: bool = False  # UrgentFlag 1
-    interest_fen: int = 0  # ClearType 1 accepted: the interest on the advances it made whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +393,7 @@ class BankCore:
                 "filing": p.filing, "refused": p.refused, "receipt_refused": p.receipt_refused,
                 "urgent": p.urgent, "agency": list(p.agency), "pay_acct": p.pay_acct, "returned": p.returned,
                 "quota_taken": None if p.quota_taken is None else [[*k, v] for k, v in p.quota_taken.items()],
-                "covered": p.covered}
+                "covered": p.covered, "held": p.held}
                 for p in self.payments.values())),
             "deferred": [key_to_plain(k) for k in self._deferred],
             "filings": [{
@@ -405,8 +402,8 @@ class BankCore:
                 "filed_at": datetime_to_plain(f.filed_at), "amount_fen": f.amount_fen,
                 "by_account": dict(f.by_account), "payments": [key_to_plain(k) for k in f.payments],
                 "state": f.state, "reason": f.reason, "cleared_fen": f.cleared_fen,
-                "answered_at": datetime_to_plain(f.answered_at), "urgent": f.urgent,
-                "interest_fen": f.interest_fen} for f in self.filings.values()],
+                "answered_at": datetime_to_plain(f.answered_at), "urgent": f.urgent}
+                for f in self.filings.values()],
             "quota_book": quotas.book_to_plain(self.quota_book),
             "quota_notices": [[no, datetime_to_plain(t)] for no, t in self.quota_notices.items()],
             "year_end_notices": [[no, datetime_to_plain(t)] for no, t in self.year_end_notices.items()],
@@ -440,7 +437,7 @@ class BankCore:
                               _pair(p.get("agency", ("", ""))), p.get("pay_acct", ""), p.get("returned"),
                               None if p.get("quota_taken") is None else
                               {quotas.key_from_plain(k): int(v) for *k, v in p["quota_taken"]},
-                              bool(p.get("covered", False)))
+                              bool(p.get("covered", False)), p.get("held"))
             self.payments[payment.key] = payment
         self._deferred = [key_from_plain(k) for k in data["deferred"]]
         self.filings = {}
@@ -451,7 +448,7 @@ class BankCore:
                 f["voucher_no"], int(f["clear_type"]), f["pay_type"], _pair(f["fund_type"]), clear_date, filed_at,
                 int(f["amount_fen"]), {a: int(v) for a, v in f["by_account"].items()},
                 [key_from_plain(k) for k in f["payments"]], f["state"], f["reason"], int(f["cleared_fen"]),
-                datetime_from_plain(f["answered_at"]), bool(f.get("urgent", False)), int(f.get("interest_fen", 0)))
+                datetime_from_plain(f["answered_at"]), bool(f.get("urgent", False)))  # an old "interest_fen" is ignored
         self.quota_book = quotas.book_from_plain(data.get("quota_book", []))
         self.quota_notices = {}
         for no, when in data.get("quota_notices", []):
@@ -605,10 +602,16 @@ class BankCore:
                 self._transfer(t.id, t.debit_account, t.credit_account, t.amount_fen, t.kind, t.reference, p.day)
         p.doc = None
         self.duties.on_paid(p, doc)
-        if p.urgent:  # cleared at once by its own urgent clearing request
+        if p.urgent:  # cleared at once by an urgent request: the 16:30 deadline is the whole request's
             effects += paid
-            return effects + self._file([p], 0, p.day, now, urgent=True)
+            return effects + self._file([p, *self._urgent_companions(p)], 0, p.day, now, urgent=True)
         return effects + paid
+
+    def _urgent_companions(self, urgent: Payment) -> list[Payment]:
+        """The payments an urgent request carries besides its urgent one: the same day's, pay type
+        and fund type, paid from a zero-balance account and in no request yet (`bank_sim.clearing`)."""
+        return [p for p in self.payments.values() if p is not urgent and p.mode == "clearing" and p.day == urgent.day
+                and p.filing is None and p.pay_type == urgent.pay_type and p.fund_type == urgent.fund_type]
 
     def _paid(self, p: Payment, doc: VoucherDoc) -> list[Effect]:
         """A paid voucher's effects: the transfer to the payees, then the receipt."""
@@ -640,7 +643,8 @@ class BankCore:
 
     def _quota_notice(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
         """A 7101: add its lines (`bank_sim.quotas`), confirm it (receipt with XConfirmDate) and send
-        each unit its quota arrival notice (7102) at once: within the 1 working day by construction."""
+        each unit its quota arrival notice (7102) at once: within the 1 + 1 working days (004 part 3 §9(2))
+        by construction, unless the profile holds it."""
         no = doc.get("VoucherNo")
         head = {**doc.head(), "XConfirmDate": format_ymd(now.date())}
         receipt = SendVoucher("7101", 1, head, tuple(doc.details()), "treasury", original=doc.data,
@@ -732,9 +736,13 @@ class BankCore:
     # --- clearing requests --------------------------------------------------------------
 
     def _file_clearings(self, when: dt.datetime) -> list[Effect]:
+        """Today's unfiled payments, and apart from them those of earlier days held after a refusal
+        (`bank_sim.clearing`: filed again at each round until the central bank accepts)."""
         day = when.date()
-        due = [p for p in self.payments.values() if p.mode == "clearing" and p.day == day and p.filing is None]
-        return self._file(due, 0, day, when)
+        due = [p for p in self.payments.values() if p.mode == "clearing" and p.filing is None and p.day is not None
+               and (p.day == day or (p.held is not None and p.day < day))]
+        return (self._file([p for p in due if p.day == day], 0, day, when)
+                + self._file([p for p in due if p.day != day], 0, day, when))
 
     def _file_replenishments(self, when: dt.datetime) -> list[Effect]:
         due = [p for p in self.payments.values() if (p.mode == "advance" or p.covered) and p.filing is None
@@ -762,7 +770,7 @@ class BankCore:
                 # what the clearing pays back: the reserve for an advance or a covered payment
                 account = reserve if clear_type == 1 else p.account
                 by_account[account] = by_account.get(account, 0) + p.amount_fen
-                p.filing = no
+                p.filing, p.held = no, None
             total = sum(by_dep.values())
             self.filings[no] = Filing(no, clear_type, pay_type, fund_type, clear_date, when, total, by_account,
                                       [p.key for p in group], urgent=urgent)
@@ -800,10 +808,6 @@ class BankCore:
         filing.state = "accepted"
         filing.cleared_fen = cleared
         kind = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
-        if filing.clear_type == 1:  # interest on the advances, recorded (never booked)
-            days = (now.date() - filing.clear_date).days
-            filing.interest_fen = sum(interest_fen(self.payments[k].amount_fen, self.config.advance_interest_bp, days)
-                                      for k in filing.payments if k in self.payments)
         effects: list[Effect] = []
         for account, fen in sorted(filing.by_account.items()):
             effects.append(self._transfer(f"bank:{self.bank_code}:{kind}:{filing.voucher_no}:{account}",
@@ -814,33 +818,33 @@ class BankCore:
         return effects + self.duties.on_cleared(now, filing.payments)
 
     def _refile(self, filing: Filing, code: str, now: dt.datetime) -> list[Effect]:
-        """Correct a refused same-day clearing request (`bank_sim.clearing.refile_action`): split it,
-        leave its payments to the final sweep, or to the close (made whole from the reserve)."""
+        """After a refused clearing request (`bank_sim.clearing.refile_action`) its payments are
+        unfiled: held for the next clearing round, or (missed the clearing time) left to the close,
+        which makes them whole from the reserve. Nothing is filed here."""
         if filing.clear_type != 0:
             return []  # a refused replenishment is escalated by its alarm; the reserve stays short
-        mine = [self.payments[k] for k in filing.payments
-                if k in self.payments and self.payments[k].filing == filing.voucher_no]
-        for p in mine:
-            p.filing = None
-        if not mine:
-            return []
-        action = clearing_rules.refile_action(code, len(mine), now, clock=self.clock_config, urgent=filing.urgent)
-        if action == "split":
-            first, second = clearing_rules.split_halves([(str(p.key), p.amount_fen) for p in mine])
-            by_id = {str(p.key): p for p in mine}
-            return (self._file([by_id[i] for i in first], 0, filing.clear_date, now, urgent=filing.urgent)
-                    + self._file([by_id[i] for i in second], 0, filing.clear_date, now, urgent=filing.urgent))
-        return []  # retry: the sweep files them again; cover: the close makes them whole
+        action = clearing_rules.refile_action(code)
+        for k in filing.payments:
+            p = self.payments.get(k)
+            if p is not None and p.filing == filing.voucher_no:
+                p.filing, p.held = None, (code if action == "hold" else None)
+        return []
 
     # --- day close ----------------------------------------------------------------------
 
     def _cover(self, day: dt.date) -> list[Effect]:
-        """At the close: the day's payments from a zero-balance account that no clearing request
-        covers (refused and not fixed) are made whole from the reserve (Alarm clearing-escalated);
-        the next morning's replenishment asks for them like any advance."""
-        left = [p for p in self.payments.values() if p.mode == "clearing" and p.day == day and p.filing is None
-                and not p.covered and p.refused is None]
-        effects: list[Effect] = []
+        """At the close: the day's payments from a zero-balance account whose clearing missed the
+        cutoff are made whole from the reserve (Alarm clearing-escalated); the next morning's
+        replenishment asks for them like any advance. Payments held for the treasury's quota are
+        not: Alarm clearing-held (004 part 3 第四条, `bank_sim.clearing`)."""
+        unfiled = [p for p in self.payments.values() if p.mode == "clearing" and p.filing is None
+                   and p.day is not None and p.day <= day and not p.covered and p.refused is None]
+        left = [p for p in unfiled if p.held is None and p.day == day]
+        effects: list[Effect] = [
+            Alarm("clearing-held", f"payment {p.key} ({fen_to_str(p.amount_fen)}, paid {p.day}) is not cleared: "
+                  f"refused {p.held}, it waits for the treasury's quota and is filed again at the next clearing "
+                  "round; the clearing reserve is not used", str(p.key))
+            for p in sorted(unfiled, key=lambda p: str(p.key)) if p.held is not None]
         for p in sorted(left, key=lambda p: str(p.key)):
             if p.amount_fen > self.reserve_balance_fen:
                 effects.append(Alarm("clearing-escalated", f"payment {p.key} was not cleared and the reserve cannot "
@@ -850,8 +854,8 @@ class BankCore:
             self.reserve_balance_fen -= p.amount_fen
             effects.append(self._transfer(f"bank:{self.bank_code}:cover:{p.key}", self.accounts["reserve"], p.account,
                                           p.amount_fen, "reserve-cover", str(p.key), day))
-            effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) was not cleared "
-                                 "today: made whole from the clearing reserve", str(p.key)))
+            effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) missed the "
+                                 "clearing time today: made whole from the clearing reserve", str(p.key)))
         return effects
 
     def _reserve_list(self, day: dt.date) -> list[Effect]:

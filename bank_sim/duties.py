@@ -62,7 +62,8 @@ CORRECTIONS_MAX = 1
 
 _KINDS: Mapping[str, SendKind] = {"2301": "clearing", "2302": "refund", "2203": "refund-notice",
                                   "2252": "refund-notice", "2206": "daily-report", "4004": "monthly-report",
-                                  "3501": "monthly-statement", "7103": "credit-notice"}
+                                  "3501": "monthly-statement", "7103": "credit-notice",
+                                  "7102": "quota-arrival-notice"}
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
 # Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few

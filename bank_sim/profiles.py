@@ -16,7 +16,7 @@ nothing in this project changes (docs/connect-a-bank.md).
 | name     | params (defaults)                                              | behaviour                                                    |
 |----------|----------------------------------------------------------------|--------------------------------------------------------------|
 | `prompt` | none                                                           | everything on time                                           |
-| `slow`   | `late_pct` 100, `late_business_days` 1, `late_time` "14:00", `reports_late_business_days` 2 | receipts (and refund notices) go out `late_business_days` business days after they were ready, at `late_time`: after the 11:00 deadline; reports and credit notices `reports_late_business_days` later |
+| `slow`   | `late_pct` 100, `late_business_days` 1, `late_time` "14:00", `reports_late_business_days` 2, `quota_notices_late_business_days` 0 | receipts (and refund notices) go out `late_business_days` business days after they were ready, at `late_time`: after the 11:00 deadline; reports and credit notices `reports_late_business_days` later; quota arrival notices (7102) `quota_notices_late_business_days` later |
 | `faulty` | `faults` (all of `FAULTS`)                                     | the n-th receipt carries the n-th receipt fault; the first daily report a wrong sum; the first clearing filing a probe over the quota |
 | `flaky`  | `windows` [["10:00", "11:30"]]                                 | offline in those windows each business day: what is ready then goes out at the window's end |
 
@@ -52,8 +52,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "tgw.bank_profiles"
-SendKind = Literal["receipt", "clearing", "refund", "refund-notice", "credit-notice", "daily-report",
-                   "monthly-report", "monthly-statement", "other"]
+SendKind = Literal["receipt", "clearing", "refund", "refund-notice", "credit-notice", "quota-arrival-notice",
+                   "daily-report", "monthly-report", "monthly-statement", "other"]
 Fault = Literal["bad-signature", "missing-x-fields", "duplicate", "wrong-sum", "over-quota"]
 # Receipt faults, in the order a `faulty` bank applies them to its receipts; then the report and
 # clearing faults. Each is caught by someone with its code (see the module doc of bank_sim.duties).
@@ -124,14 +124,17 @@ class Slow:
     late_business_days: int = 1
     late_time: dt.time = dt.time(14, 0)
     reports_late_business_days: int = 2
+    quota_notices_late_business_days: int = 0
     name: str = "slow"
 
     @classmethod
     def create(cls, params: Mapping[str, Any], seed: int) -> Slow:
-        _no_unknown(params, {"late_pct", "late_business_days", "late_time", "reports_late_business_days"}, "slow")
+        _no_unknown(params, {"late_pct", "late_business_days", "late_time", "reports_late_business_days",
+                             "quota_notices_late_business_days"}, "slow")
         return cls(seed, _int(params, "late_pct", 100, 0, 100), _int(params, "late_business_days", 1, 1, 10),
                    _tod(params.get("late_time", "14:00"), "late_time"),
-                   _int(params, "reports_late_business_days", 2, 0, 10))
+                   _int(params, "reports_late_business_days", 2, 0, 10),
+                   _int(params, "quota_notices_late_business_days", 0, 0, 10))
 
     def release(self, kind: SendKind, ref: str, ready: dt.datetime, calendar: BusinessCalendar) -> dt.datetime:
         if kind in ("receipt", "refund-notice"):
@@ -139,11 +142,12 @@ class Slow:
                 return ready
             return max(ready, at(calendar.add_business_days(to_local(ready).date(), self.late_business_days),
                                  self.late_time))
-        if kind in ("daily-report", "monthly-report", "monthly-statement", "credit-notice") \
-                and self.reports_late_business_days:
+        late = (self.reports_late_business_days
+                if kind in ("daily-report", "monthly-report", "monthly-statement", "credit-notice")
+                else self.quota_notices_late_business_days if kind == "quota-arrival-notice" else 0)
+        if late:
             local = to_local(ready)
-            return at(calendar.add_business_days(local.date(), self.reports_late_business_days),
-                      local.timetz().replace(tzinfo=None))
+            return at(calendar.add_business_days(local.date(), late), local.timetz().replace(tzinfo=None))
         return ready
 
     def fault(self, kind: SendKind, index: int) -> Fault | None:

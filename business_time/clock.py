@@ -94,12 +94,15 @@ class ClockConfig:
     urgent_cutoff: dt.time = dt.time(16, 30)
     bank_system_close: dt.time = dt.time(17, 0)
     next_morning_payment_deadline: dt.time = dt.time(10, 0)
+    # the reserve is made whole "在下一工作日上午" (004 part 3 §9(12)): the morning, until noon
     replenishment_window_start: dt.time = dt.time(8, 30)
-    replenishment_window_end: dt.time = dt.time(10, 0)
+    replenishment_window_end: dt.time = dt.time(12, 0)
     receipts_deadline: dt.time = dt.time(11, 0)
     credit_notice_days: int = 2
     refund_notice_days: int = 1
-    quota_notice_days: int = 1  # authorized quota notice → quota arrival notice to the unit (004 §9(2))
+    # authorized quota notice → quota arrival notice at the unit: 1 working day to the branches,
+    # then 1 more from the branches to the units, "1 个工作日内…各网点行要在1 个工作日内" (004 part 3 §9(2))
+    quota_notice_days: int = 2
     daily_report_days: int = 1
     monthly_report_days: int = 2
     monthly_statement_days: int = 3
@@ -229,8 +232,9 @@ def refund_notice_deadline(refunded: dt.datetime | dt.date, calendar: BusinessCa
 
 def quota_arrival_notice_deadline(notified: dt.datetime | dt.date, calendar: BusinessCalendar,
                                   config: ClockConfig) -> dt.datetime:
-    """The quota arrival notice (额度到账通知书) reaches the unit within 1 working day of the bank
-    receiving the authorized quota notice (004 part 3 §9(2))."""
+    """The quota arrival notice (额度到账通知书) reaches the unit within 1 + 1 working days of the
+    bank receiving the authorized quota notice: the bank tells its branches within 1 working day,
+    each branch the units within 1 more (004 part 3 §9(2))."""
     return deadline_after_business_days(notified, config.quota_notice_days, calendar)
 
 

@@ -17,7 +17,8 @@ bank (`bank_sim`) follows them:
   once, the receipt with Return_Reason "<code>: <message>" and XPayAmt 0.00;
 * else, received on a business day before the central bank's clearing cutoff (16:00), it is paid
   at once from the zero-balance account and cleared that day (marked urgent, UrgentFlag 1, before
-  16:30: cleared at once by its own urgent clearing request); received later but before the close
+  16:30: cleared at once by an urgent clearing request, which carries the day's unfiled payments
+  of its pay type and fund type too); received later but before the close
   (17:00), it is paid at once as an advance from the clearing reserve; otherwise (after the close,
   on a holiday, reserve short) it is paid at 09:00 on the next business day. Each payment goes
   back to the treasury as the receipt: the voucher with XPayDate, XPayAmt, XAgentBusinessNo and
@@ -34,9 +35,12 @@ bank (`bank_sim`) follows them:
   one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next business day one
   ClearType 1 request (reserve replenishment) for the previous day's advances;
 * the central bank's answer (the 2301 receipt) makes the reserve whole, or refuses: then the
-  bank files a corrected request under a new number: split in two halves for `over-quota` (two
-  payments or more, before the cutoff), else left to the sweep; what is still not cleared at the
-  close is made whole from the reserve and asked for with the next morning's replenishment;
+  request's payments wait, never split. Refused `after-cutoff` (they missed the clearing time) they
+  are made whole from the reserve at the close and asked for with the next morning's
+  replenishment (004 part 3 第四条: the reserve is for payments past the clearing time only);
+  refused for any other reason (over the quota: the treasury's matter) they are held and filed
+  again at the next clearing round (the sweep, then each business day's 15:30), the reserve
+  untouched;
 * at the close, the reserve detail list (7202) of the day's payments the reserve paid; at 09:30
   each business day, the credit notice (7103) of each earlier direct payment and the daily report
   (2206) of each earlier day; on the first business day of a month, the monthly report (4004) and
@@ -111,8 +115,9 @@ class Payment:
     day: dt.date | None = None  # the day it was paid
     receipt: bytes | None = None
     filing: str | None = None
-    covered: bool = False  # not cleared on its day: made whole from the reserve at the close
-    urgent: bool = False  # cleared at once by its own urgent clearing request
+    covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
+    held: bool = False  # its clearing was refused for the treasury to fix: filed again at the next round
+    urgent: bool = False  # cleared at once by an urgent clearing request
     returned: str | None = None  # returned unpaid: "<code>: <message>"
     credited: bool = False  # its credit notice (7103) went out
     serial: str = ""  # XAgentBusinessNo: the bank's own number for the payment
@@ -172,13 +177,16 @@ class Bank:
         if what == "open":
             return [r for p in self.payments.values() if p.mode == "defer" and p.day is None
                     for r in self._pay(p, t)]
-        if what == "file":
+        if what == "file":  # today's unfiled payments; held ones of earlier days in requests of their own
             due = [(k, p) for k, p in self.payments.items()
-                   if p.mode in ("clearing", "defer") and p.day == t.date() and not p.filing and not p.covered]
-            return self._file(due, 0, t.date(), t)
-        if what == "close":  # what no clearing request covers is made whole from the reserve
+                   if p.mode in ("clearing", "defer") and p.day is not None and not p.filing and not p.covered
+                   and (p.day == t.date() or (p.held and p.day < t.date()))]
+            return (self._file([(k, p) for k, p in due if p.day == t.date()], 0, t.date(), t)
+                    + self._file([(k, p) for k, p in due if p.day != t.date()], 0, t.date(), t))
+        if what == "close":  # what missed the clearing time is made whole from the reserve; held waits
             for p in self.payments.values():
-                if p.mode in ("clearing", "defer") and p.day == t.date() and not p.filing and not p.covered:
+                if p.mode in ("clearing", "defer") and p.day == t.date() and not p.filing and not p.covered \
+                        and not p.held:
                     p.covered = True
                     self.reserve_fen -= p.amount_fen
                     log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
@@ -228,7 +236,14 @@ class Bank:
             if returned is not None:
                 return out + self._return(payment, now)
             out += self._pay(payment, now) if mode != "defer" else []
-            return out + (self._file([(key, payment)], 0, now.date(), now, urgent=True) if urgent else [])
+            if not urgent:
+                return out
+            # the urgent request's 16:30 is the whole request's: it carries the day's unfiled payments
+            # of its pay type and fund type too (004 part 3 §8(7))
+            kin = [(k, p) for k, p in self.payments.items() if p is not payment and p.mode == "clearing"
+                   and p.day == payment.day and not p.filing and not p.covered and p.doc.vtcode == doc.vtcode
+                   and p.doc.get("FundTypeCode") == doc.get("FundTypeCode")]
+            return out + self._file([(key, payment), *kin], 0, now.date(), now, urgent=True)
         if flag == 0 and doc.vtcode in ("7101", "7301", "7302"):
             return out + self._quota_notice(doc, now)
         if flag == 1 and doc.vtcode == "2301":
@@ -375,22 +390,16 @@ class Bank:
         return paid_at if payee_bank[3:7] == self.code[3:7] else paid_at + OTHER_CITY_LAG
 
     def _refile(self, no: str, code: str, now: dt.datetime) -> list[Send]:
-        """A refused normal request: never sent again. Its payments go back to the unfiled; for
-        over-quota (two or more, before the cutoff) they are filed again at once in two halves of
-        about equal sums; otherwise the sweep files them again, or the close makes them whole."""
+        """A refused normal request: never sent again, never split. Its payments go back to the
+        unfiled: refused after-cutoff, the close makes them whole from the reserve; otherwise they
+        are held and the next clearing round files them again."""
         filing = self.filings[no]
         mine = [(k, self.payments[k]) for k in filing.payments if self.payments[k].filing == no]
         if filing.clear_type != 0:
             return []  # a refused replenishment: a person must act; the reserve stays short
         for _, p in mine:
-            p.filing = None
-        if code != "over-quota" or len(mine) < 2 or now >= at(now.date(), CUTOFF):
-            return []
-        halves: tuple[list[tuple[str, Payment]], list[tuple[str, Payment]]] = ([], [])
-        for k, p in sorted(mine, key=lambda kp: (-kp[1].amount_fen, kp[0])):
-            lighter = 0 if sum(x.amount_fen for _, x in halves[0]) <= sum(x.amount_fen for _, x in halves[1]) else 1
-            halves[lighter].append((k, p))
-        return self._file(halves[0], 0, filing.clear_date, now) + self._file(halves[1], 0, filing.clear_date, now)
+            p.filing, p.held = None, code != "after-cutoff"
+        return []
 
     def _file(self, due: list[tuple[str, Payment]], clear_type: int, clear_date: dt.date,
               now: dt.datetime, *, urgent: bool = False) -> list[Send]:
@@ -418,7 +427,7 @@ class Bank:
                     "PayAmt": fen_to_str(total)}
             self.filings[no] = Filing(clear_type, total, [k for k, _ in members], clear_date)
             for p in group:
-                p.filing = no
+                p.filing, p.held = no, False
             out.append((build_voucher("2301", head, details), 0, None))
         return out
 

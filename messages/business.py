@@ -1,4 +1,5 @@
-"""Checks XSD 1.0 cannot express: real dates, StYear, detail sums, receipt X-fields."""
+"""Checks XSD 1.0 cannot express: real dates, StYear, detail sums, receipt X-fields, an urgent
+payment's approval."""
 
 from __future__ import annotations
 
@@ -97,5 +98,22 @@ def _receipt_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
     return issues
 
 
+# A special urgent payment (特别紧急支出) is "经一级预算单位认定并由市政府或经市政府授权市财政局批准"
+# (004 part 3 §8(6)): with UrgentFlag 1 the voucher carries both approvals, where its schema has them.
+URGENT_APPROVALS: tuple[str, ...] = ("UrgentSupDepApproval", "UrgentGovApproval")
+
+
+def _urgent_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    if doc.get("UrgentFlag") != "1" or URGENT_APPROVALS[-1] not in element_order(vt.xsd)[0]:
+        return []
+    flag = doc.root.find("UrgentFlag")
+    return [Issue("urgent-approval-missing",
+                  f"UrgentFlag 1 (special urgent payment, 004 part 3 §8(6)) needs {name}: the "
+                  + ("first-level unit's finding" if name == "UrgentSupDepApproval" else "government's approval"),
+                  flag.sourceline if flag is not None else None, f"/Voucher/{name}")
+            for name in URGENT_APPROVALS if not doc.get(name).strip()]
+
+
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
-    return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag)]
+    return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
+            *_urgent_issues(doc, vt)]

@@ -117,9 +117,13 @@ CODES: dict[str, str] = {
     "zba-to-own-account": "a payment would move money from a zero-balance account to a real-fund account of the "
                           "paying unit, its system, superior or subordinate, or their old/new account, without "
                           "the finance bureau's approval (003 §15, 004 part 3 §12(1)): returned unpaid",
-    "clearing-escalated": "a day's payments could not be cleared with the central bank (refused and not fixable "
-                          "by splitting or re-filing): the zero-balance account was made whole from the clearing "
-                          "reserve and the case needs a person",
+    "clearing-escalated": "a day's payments missed the central bank's clearing time (refused after-cutoff): the "
+                          "zero-balance account was made whole from the clearing reserve and the case needs a person",
+    "urgent-approval-missing": "a payment voucher marked UrgentFlag 1 lacks the approval a special urgent payment "
+                               "needs (UrgentSupDepApproval, UrgentGovApproval; 004 part 3 §8(6)): refused",
+    "clearing-held": "a day's payments were refused clearing for the treasury to fix (over the quota, no quota "
+                     "notice): they wait and are filed again at the next clearing round; the clearing reserve is "
+                     "not used (004 part 3 第四条)",
     "quota-notice-invalid": "an authorized quota notice (7101) is not for this bank, or its lines repeat a "
                             "(unit, subject, project)",
     "calendar-out-of-range": "the business calendar does not know that date",

@@ -14,8 +14,8 @@ from messages.dates import format_ymd
 from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
-__all__ = ["DEFAULT_PROJECT", "SUBJECTS", "UNITS", "authorized_quota_notice", "payment_voucher", "quota_notice",
-           "split_fen"]
+__all__ = ["DEFAULT_PROJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "authorized_quota_notice", "payment_voucher",
+           "quota_notice", "split_fen"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -31,6 +31,8 @@ SUBJECTS: tuple[tuple[str, str], ...] = tuple((f, n) for f, n, _, _ in _SUBJECTS
 # (ProCode, ProName): the project of a quota line when none is named (a payment detail without
 # ProCode draws on any project of its subject).
 DEFAULT_PROJECT = ("99010026A0000", "示例通用项目")
+# The approval of a special urgent payment (5201, 004 part 3 §8(6)): synthetic references.
+URGENT_APPROVAL: dict[str, str] = {"UrgentSupDepApproval": "示教认〔2026〕1号", "UrgentGovApproval": "示府批〔2026〕1号"}
 
 
 def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
@@ -50,7 +52,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                     unit: tuple[str, str, str, str] | None = None) -> bytes:
     """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher. `subject`
     (ExpFuncCode, ExpFuncName) / `project` (ProCode, ProName): every detail's, instead of drawn
-    ones / none; `urgent`: UrgentFlag 1 (特别紧急); `unit`: the budget unit (one of `UNITS`), instead of
+    ones / none; `urgent`: UrgentFlag 1 (特别紧急) with its approval (`URGENT_APPROVAL`); `unit`: the budget unit (one of `UNITS`), instead of
     the first draw. Without them the bytes are as before."""
     rng = rng or random.Random(voucher_no)
     sup_code, sup_name, agency_code, agency_name = unit if unit is not None else rng.choice(UNITS)
@@ -65,6 +67,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
         "PayAcctNo": f"999{rng.randrange(10**13):013d}", "PayAcctName": f"{agency_name}零余额账户",
         "PayAcctBankName": "示例银行示例市分行", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
         "PaySummaryCode": "01", "PaySummaryName": "办公用品采购", **({"UrgentFlag": "1"} if urgent else {}),
+        **(URGENT_APPROVAL if urgent and vtcode == "5201" else {}),
         "PayAmt": fen_to_str(amount_fen),
     }
     lines = []

@@ -450,13 +450,12 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
                              "participant": e.get("participant"), "flag": e.get("flag"),
                              "detail": e.get("detail")} for e in events]}
 
-    # per bank: the authorized quota by unit (granted / spent / remaining), the reserve detail lists
-    # sent (7202) and the interest recorded on advances
+    # per bank: the authorized quota by unit (granted / spent / remaining) and the reserve detail
+    # lists sent (7202); no interest on advances (the reserve is the treasury's, 004 part 3 §12(3))
     agent_banks = {core.bank_code: {
         "authorized_quota": {agency: {k: _yuan(v) for k, v in row.items()}
                              for agency, row in core.remaining_quota().items()},
         "reserve_detail_lists": len(core.reserve_lists),
-        "advance_interest": _yuan(sum(f.interest_fen for f in core.filings.values())),
         "returned_unpaid": sorted(f"{p.key.voucher_no}: {p.returned}" for p in core.payments.values() if p.returned),
     } for core in bcores.values()}
     return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv, "agent_banks": agent_banks,

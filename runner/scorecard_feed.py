@@ -12,7 +12,7 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 | `receipt`              | voucher paid                             | 11:00 the next business day        | the receipt (flag 1) sent              |
 | `credit-notice`        | direct payment paid                      | 2 working days after payment       | the credit notice (7103) sent          |
 | `clearing`             | clearing request of the day (ClearType 0) | the day's cutoff (urgent: 16:30)  | filed; refused by the central bank: faulty |
-| `quota-arrival-notice` | authorized quota notice (7101) received  | 1 working day after arrival        | its last 7102 sent                     |
+| `quota-arrival-notice` | authorized quota notice (7101) received  | 1 + 1 working days after arrival   | its last 7102 sent                     |
 | `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 2252 sent; a refused 2302: faulty |
 | `daily-report`         | business day with payments               | the next business day              | the 2206 sent                          |
 | `monthly-report`       | month with payments                      | 2 working days after month end     | the 4004 sent                          |

@@ -219,3 +219,106 @@ def test_config_is_checked() -> None:
         BankCore(BANK, BankConfig(filing_time=dt.time(16, 30)), CALENDAR, ClockConfig())
     with pytest.raises(ValueError):
         BankConfig(reserve_fen=-1)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(amount=st.integers(1, 10**10), day_index=st.integers(0, 250), vtcode=st.sampled_from(["5201", "8202"]))
+def test_an_advance_of_n_fen_is_made_whole_by_exactly_n_fen_and_nothing_is_charged(
+        amount: int, day_index: int, vtcode: str) -> None:
+    # The reserve is the treasury's money (004 part 3 第四条) and the bank may charge the units no
+    # fee (第十二条(三)): no interest recorded, booked or reported, whatever the days in between.
+    day = CALENDAR.add_business_days(dt.date(2025, 3, 3), day_index)
+    start = dt.datetime.combine(day, dt.time(8, 0), tzinfo=TZ)
+    core = BankCore(BANK, BankConfig(reserve_fen=10**11), CALENDAR, ClockConfig())
+    core.on_time(start)
+    grant(core, start)
+    a = account_ids(BANK)
+    paid = core.on_voucher(voucher(day.isoformat(), amount, vtcode=vtcode), 0, start.replace(hour=16, minute=20))
+    assert [e.transfer.amount_fen for e in transfers(paid)] == [amount, amount]  # reserve → ZBA → payee
+    core.on_time(start.replace(hour=17))
+    morning = dt.datetime.combine(CALENDAR.next_business_day(day), dt.time(8, 45), tzinfo=TZ)
+    [request] = sends(core.on_time(morning), "2301")
+    assert (request.head["ClearType"], parse_fen(request.head["PayAmt"])) == ("1", amount)
+    back = core.on_voucher(answer(request, morning.date()), 1, morning)
+    assert [(e.transfer.credit_account, e.transfer.amount_fen) for e in transfers(back)] == [(a["reserve"], amount)]
+    assert core.reserve_balance_fen == 10**11
+    [filing] = core.filings_of(1, "accepted")
+    assert "interest_fen" not in core.snapshot()["filings"][0] and not hasattr(filing, "interest_fen")
+    # every account but the payees' and the funding stands where it started: nothing charged to a unit
+    assert {k: v for k, v in core.balances.items() if v} == {
+        a["reserve"]: 10**11, a["reserve-funding"]: -10**11, a["payees"]: amount, a["pboc-clearing"]: -amount}
+
+
+def test_a_refusal_over_the_quota_is_held_and_filed_again_never_drawn_from_the_reserve() -> None:
+    # 004 part 3 第四条: the reserve is for payments past the clearing time only; 003 §33: the quota
+    # is the treasury's. Refused over-quota, the payment waits and is filed again next round.
+    core = new_core(t("2026-03-16", "08:00"))
+    a = account_ids(BANK)
+    core.on_voucher(voucher("2026-03-16", 700_00), 0, t("2026-03-16", "09:30"))
+    for when in ("15:30", "15:59:59.999999"):  # refused at the 15:30 round and again at the sweep
+        [request] = sends(core.on_time(t("2026-03-16", when)), "2301")
+        assert request.head["PayAmt"] == "700.00"
+        refused = core.on_voucher(answer(request, dt.date(2026, 3, 16), reason="x"), 1, t("2026-03-16", when),
+                                  return_reason="over-quota: PayAmt 700.00 exceeds the remaining quota 0.00")
+        assert [e.code for e in refused if isinstance(e, Alarm)] == ["over-quota"] and not sends(refused)
+    close = core.on_time(t("2026-03-16", "17:00"))
+    assert [e.code for e in close if isinstance(e, Alarm)] == ["clearing-held", "zero-balance-not-zero"]
+    assert not transfers(close) and not sends(close, "7202")  # the reserve is untouched
+    assert core.reserve_balance_fen == BankConfig().reserve_fen
+    assert not sends(core.on_time(t("2026-03-17", "08:45")), "2301")  # not a replenishment
+    # the next business day: the held payment in a request of its own, dated that day
+    core.on_voucher(voucher("2026-03-17", 50_00), 0, t("2026-03-17", "10:00"))
+    today, held = sends(core.on_time(t("2026-03-17", "15:30")), "2301")
+    assert (today.head["PayAmt"], held.head["PayAmt"]) == ("50.00", "700.00")
+    assert (held.head["ClearType"], held.head["ClearDate"]) == ("0", "20260317")
+    for request in (today, held):
+        core.on_voucher(answer(request, dt.date(2026, 3, 17)), 1, t("2026-03-17", "15:31"))
+    assert not [e for e in core.on_time(t("2026-03-17", "17:00")) if isinstance(e, Alarm)]
+    assert core.balances[a["zba-finance"]] == 0 and core.unbalanced_closes == [
+        (dt.date(2026, 3, 16), a["zba-finance"], -700_00)]
+
+
+def test_a_clearing_that_missed_the_cutoff_is_made_whole_from_the_reserve() -> None:
+    core = new_core(t("2026-03-16", "08:00"))
+    core.on_voucher(voucher("2026-03-16", 300_00), 0, t("2026-03-16", "10:00"))
+    [request] = sends(core.on_time(t("2026-03-16", "15:30")), "2301")
+    core.on_voucher(answer(request, dt.date(2026, 3, 16), reason="x"), 1, t("2026-03-16", "16:01"),
+                    return_reason="after-cutoff: received 16:01:00, after the clearing cutoff 16:00")
+    close = core.on_time(t("2026-03-16", "17:00"))
+    assert [e.code for e in close if isinstance(e, Alarm)] == ["clearing-escalated"]
+    [detail_list] = sends(close, "7202")
+    assert detail_list.details[0]["AdvanceType"] == "1" and not core.unbalanced_closes
+    [replenish] = sends(core.on_time(t("2026-03-17", "08:45")), "2301")
+    assert (replenish.head["ClearType"], replenish.head["PayAmt"]) == ("1", "300.00")
+
+
+def urgent_voucher(day: str, amount_fen: int, *, fund_type_code: str = "1") -> VoucherDoc:
+    no = f"ZZ{day.replace('-', '')}{next(_seq):05d}"
+    return parse_voucher(payment_voucher(voucher_no=no, vou_date=dt.date.fromisoformat(day), pay_bank_code=BANK,
+                                         amount_fen=amount_fen, urgent=True, fund_type_code=fund_type_code))
+
+
+def test_an_urgent_request_carries_the_days_unfiled_payments_of_its_pay_and_fund_type() -> None:
+    # 004 part 3 §8(7) "在16:00(如遇特别紧急支出,可延迟到16:30)前": the whole request's deadline
+    core = new_core(t("2026-03-16", "08:00"))
+    held = voucher("2026-03-16", 500_00)
+    core.on_voucher(held, 0, t("2026-03-16", "10:00"))
+    [request] = sends(core.on_time(t("2026-03-16", "15:30")), "2301")
+    core.on_voucher(answer(request, dt.date(2026, 3, 16), reason="x"), 1, t("2026-03-16", "15:31"),
+                    return_reason="over-quota: PayAmt 500.00 exceeds the remaining quota 0.00")
+    [again] = sends(core.on_time(t("2026-03-16", "15:59:59.999999")), "2301")
+    core.on_voucher(answer(again, dt.date(2026, 3, 16), reason="x"), 1, t("2026-03-16", "15:59:59.999999"),
+                    return_reason="over-quota: PayAmt 500.00 exceeds the remaining quota 0.00")
+    effects = core.on_voucher(urgent_voucher("2026-03-16", 400_00), 0, t("2026-03-16", "16:10"))
+    [urgent] = sends(effects, "2301")
+    assert (urgent.head["UrgentFlag"], urgent.head["PayAmt"]) == ("1", "900.00")
+    assert {d["VoucherNo"] for d in urgent.details} >= {held.get("VoucherNo")}
+    core.on_voucher(answer(urgent, dt.date(2026, 3, 16)), 1, t("2026-03-16", "16:11"))
+    close = core.on_time(t("2026-03-16", "17:00"))
+    assert not [e for e in close if isinstance(e, Alarm)] and not sends(close, "7202")
+    # another fund type's urgent payment does not take the general budget's payments along
+    other = new_core(t("2026-03-17", "08:00"))
+    other.on_voucher(voucher("2026-03-17", 70_00), 0, t("2026-03-17", "10:00"))
+    [urgent] = sends(other.on_voucher(urgent_voucher("2026-03-17", 30_00, fund_type_code="2"), 0,
+                                      t("2026-03-17", "11:00")), "2301")
+    assert (urgent.head["FundTypeCode"], urgent.head["PayAmt"]) == ("2", "30.00")

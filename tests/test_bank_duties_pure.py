@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bank_sim import quotas
-from bank_sim.advances import interest_fen
-from bank_sim.clearing import refile_action, split_halves, sweep_instant
+from bank_sim.clearing import refile_action, sweep_instant
 from bank_sim.returns import ReturnFacts, check_return
 from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str
@@ -87,31 +86,10 @@ def test_return_rules() -> None:
     assert check_return(_facts(PayeeAcctBankNo="999100000002", PayeeAcctNo="1234567")) is None  # not ours to know
 
 
-def test_refile_actions_around_the_sweep() -> None:
-    day = dt.date(2026, 3, 10)
-    sweep = sweep_instant(day, CC)
+def test_refile_actions_only_a_missed_cutoff_is_the_reserves() -> None:
+    # 004 part 3 第四条: the reserve is for payments past the clearing time; a quota refusal is held
+    sweep = sweep_instant(dt.date(2026, 3, 10), CC)
     assert sweep == dt.datetime(2026, 3, 10, 15, 59, 59, 999999, tzinfo=TZ)
-    assert refile_action("over-quota", 3, sweep, clock=CC) == "split"
-    assert refile_action("over-quota", 1, sweep - dt.timedelta(minutes=29), clock=CC) == "retry"
-    assert refile_action("no-quota-notice", 3, sweep, clock=CC) == "cover"
-    assert refile_action("over-quota", 2, sweep + dt.timedelta(minutes=20), clock=CC, urgent=True) == "split"
-
-
-@given(st.lists(st.integers(1, 10**9), min_size=2, max_size=50))
-def test_split_halves_keeps_every_payment_once_in_two_groups(amounts: list[int]) -> None:
-    items = [(f"p{i}", fen) for i, fen in enumerate(amounts)]
-    a, b = split_halves(items)
-    assert a and b and sorted(a + b) == sorted(i for i, _ in items)
-
-
-def test_interest_rounds_half_up() -> None:
-    assert interest_fen(1_000_000_00, 35, 1) == 972  # 97.2222 fen
-    assert interest_fen(360_00, 10_000, 1) == 100  # exact
-    assert interest_fen(18_00, 100, 10) == 1  # 0.5 fen → 1
-
-
-@given(st.integers(0, 10**12), st.integers(0, 10_000), st.integers(0, 400))
-def test_interest_is_within_half_a_fen_of_the_exact_value(amount: int, rate: int, days: int) -> None:
-    exact_times_basis = amount * rate * days  # interest = this / 3,600,000
-    fen = interest_fen(amount, rate, days)
-    assert abs(fen * 3_600_000 - exact_times_basis) * 2 <= 3_600_000
+    assert refile_action("after-cutoff") == "cover"
+    for code in ("over-quota", "no-quota-notice", "insufficient-funds", "amount-mismatch", "unknown-code"):
+        assert refile_action(code) == "hold"

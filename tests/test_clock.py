@@ -114,7 +114,7 @@ def test_payment_deadline() -> None:
 
 def test_replenishment_after_advance_before_holiday() -> None:
     assert replenishment_day(D(2025, 9, 30), CAL) == D(2025, 10, 9)
-    assert replenishment_window(D(2025, 9, 30), CAL, CFG) == (t(2025, 10, 9, 8, 30), t(2025, 10, 9, 10))
+    assert replenishment_window(D(2025, 9, 30), CAL, CFG) == (t(2025, 10, 9, 8, 30), t(2025, 10, 9, 12))
     # Spring Festival 2026: the last business day before it is Saturday 02-14 (make-up day).
     assert replenishment_day(D(2026, 2, 14), CAL) == D(2026, 2, 24)
     assert replenishment_day(D(2026, 2, 13), CAL) == D(2026, 2, 14)
@@ -133,14 +133,14 @@ def test_receipts_and_notice_deadlines() -> None:
 
 
 def test_quota_arrival_notice_deadline_follows_the_calendar() -> None:
-    # 1 working day: Friday 2026-02-13 → Saturday 02-14 (a make-up working day), end of day
-    assert quota_arrival_notice_deadline(t(2026, 2, 13, 9), CAL, CFG) == at(D(2026, 2, 14), dt.time.max)
-    # from 02-14 the next working day is 02-24, after the Spring Festival holiday (02-15..23)
-    assert quota_arrival_notice_deadline(D(2026, 2, 14), CAL, CFG) == at(D(2026, 2, 24), dt.time.max)
-    # received on a holiday: counted from it, so the first working day after it
-    assert quota_arrival_notice_deadline(t(2026, 2, 18, 10), CAL, CFG) == at(D(2026, 2, 24), dt.time.max)
-    two = ClockConfig.from_dict({"quota_notice_days": 2})
-    assert quota_arrival_notice_deadline(D(2026, 2, 13), CAL, two) == at(D(2026, 2, 24), dt.time.max)
+    # 1 + 1 working days (004 part 3 §9(2)): Friday 2026-02-13 → Saturday 02-14 (a make-up working
+    # day) → 02-24, after the Spring Festival holiday (02-15..23), end of day
+    assert quota_arrival_notice_deadline(t(2026, 2, 13, 9), CAL, CFG) == at(D(2026, 2, 24), dt.time.max)
+    assert quota_arrival_notice_deadline(D(2026, 2, 12), CAL, CFG) == at(D(2026, 2, 14), dt.time.max)
+    # received on a holiday: counted from it, so the second working day after it
+    assert quota_arrival_notice_deadline(t(2026, 2, 18, 10), CAL, CFG) == at(D(2026, 2, 25), dt.time.max)
+    one = ClockConfig.from_dict({"quota_notice_days": 1})
+    assert quota_arrival_notice_deadline(D(2026, 2, 14), CAL, one) == at(D(2026, 2, 24), dt.time.max)
     with pytest.raises(InputError, match="config-invalid"):
         ClockConfig.from_dict({"quota_notice_days": -1})
 

@@ -350,11 +350,12 @@ WRONG_BANKS = {
                         "[1] receipt for advance": "XPayDate=20260311, XPayAmt=345.66",
                         "[2] receipt for evening": "XPayDate=20260312, XPayAmt=87.99",
                         "[8] reconciliation": "receipt-amount"},
-    # refused, the bank files again (the sweep), then makes the payments whole from the reserve at
-    # the close and asks for them the next morning: the replenishment [4] is right, the rest is not
+    # refused, the bank holds the payments and files them again at each round (the sweep, the next
+    # day's 15:30 and sweep), never from the reserve (004 part 3 第四条): the replenishment [4] of
+    # the real advance is right, the rest is not
     "--over-quota": {"[3] clearing includes morning": "rejected over-quota",
                      "[5] clearing includes evening": "rejected over-quota",
-                     "[6] count of 2301 flag 0 equals 3": "actual:   5",
+                     "[6] count of 2301 flag 0 equals 3": "actual:   7",
                      "[8] reconciliation": "clearing-sum"},
 }
 

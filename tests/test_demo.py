@@ -43,6 +43,8 @@ def test_demo_json_invariants(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert all(a["balance_fen"] == 0 for aid, a in accounts.items() if ":zba-" in aid)
     steps = {e["step"] for e in report["trace"]["events"]}
     assert {"journaled", "delivered", "linked"} <= steps
+    # no interest on advances: the reserve is the treasury's money (004 part 3 第四条, 第十二条(三))
+    assert report["agent_banks"] and all(not any("interest" in k for k in bank) for bank in report["agent_banks"].values())
 
 
 def test_demo_on_days_the_calendar_does_not_know_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

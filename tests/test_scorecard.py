@@ -82,6 +82,19 @@ def test_a_prompt_bank_scores_full_marks() -> None:
     assert all(line.deducted == 0 and line.on_time == line.counted for line in card.lines)
 
 
+@pytest.mark.parametrize(("delivered", "late"), [("2026-03-10", 0), ("2026-03-12", 0), ("2026-03-13", 1),
+                                                  ("2026-03-16", 1)])
+def test_a_quota_arrival_notice_on_the_second_working_day_is_on_time_on_the_third_late(delivered: str,
+                                                                                      late: int) -> None:
+    # 004 part 3 §9(2): 1 working day to the branches, then 1 to the units. The 7101 reaches the
+    # bank on Tuesday 2026-03-10; Thursday 03-12 is the second working day, Friday 03-13 the third.
+    due = due_time("quota-arrival-notice", t("2026-03-10", "10:30"), CAL, CFG)
+    assert due == at(D(2026, 3, 12), dt.time.max)
+    event = DutyEvent(SLOW, "quota-arrival-notice", "7101:1", due, t(delivered, "09:00"))
+    [line] = score_month([event], SLOW, 2026, 3, CAL).lines
+    assert (line.kind, line.on_time, line.late) == ("quota-arrival-notice", 1 - late, late)
+
+
 def test_a_slow_bank_with_three_late_receipts_in_a_month_is_flagged() -> None:
     on_time = [receipt(SLOW, f"2026-03-{d:02d}", t(f"2026-03-{d + 1:02d}", "10:00")) for d in (2, 3, 4)]
     late = [receipt(SLOW, f"2026-03-{d:02d}", t(f"2026-03-{d + 1:02d}", "14:00")) for d in (9, 10, 11)]

@@ -143,3 +143,28 @@ def test_credit_notices_and_daily_reports_next_morning_monthly_report_and_statem
     assert heads["2206"]["ReportDate"] == "20260331" and heads["3501"]["EndDate"] == "20260331"
     assert {h["PayAmt"] for vt, h in heads.items() if vt != "7103"} == {"2000.00"}
     assert [vt for vt, *_ in _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 2))))] == []  # each once
+
+
+def _clearing_answer(data: bytes, cleared: bool) -> VoucherDoc:
+    from messages.voucher import fill_receipt
+
+    doc = parse_voucher(data)
+    return parse_voucher(fill_receipt(doc, {"XClearDate": "20260310", "XPbocSerialNo": "RH0001",
+                                            "XClearAmt": doc.get("PayAmt") if cleared else "0.00"}))
+
+
+def test_a_refusal_over_the_quota_is_held_not_split_and_an_urgent_request_takes_it_along() -> None:
+    # 004 part 3 第四条 (the reserve is for payments past the clearing time), §8(7) (16:30 is the
+    # urgent request's as a whole)
+    bank = _bank()
+    bank.on_delivery(_pay("H1", 500_00), 0, None, _t("10:00"))
+    for when in ("15:30", "15:59:59.999999"):
+        [(data, _, _)] = [s for s in bank.on_time(_t(when)) if parse_voucher(s[0]).vtcode == "2301"]
+        assert parse_voucher(data).get("PayAmt") == "500.00"  # the same payment again, never split
+        assert bank.on_delivery(_clearing_answer(data, False), 1, "over-quota: PayAmt 500.00 exceeds", _t(when)) == []
+    sent = bank.on_delivery(_pay("G1", 400_00, UrgentFlag="1"), 0, None, _t("16:10"))
+    [urgent] = [head for vt, _, _, head in _sent(sent) if vt == "2301"]
+    assert (urgent["UrgentFlag"], urgent["PayAmt"]) == ("1", "900.00")
+    [(data, _, _)] = [s for s in sent if parse_voucher(s[0]).vtcode == "2301"]
+    bank.on_delivery(_clearing_answer(data, True), 1, None, _t("16:11"))
+    assert [vt for vt, _, _, _ in _sent(bank.on_time(_t("17:00")))] == []  # no 7202: the reserve paid nothing

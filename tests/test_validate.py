@@ -155,3 +155,24 @@ def _mutated(draw: st.DrawFn) -> bytes:
 @given(_mutated(), st.sampled_from([None, 0, 1]))
 def test_mutated_vouchers_never_raise(data: bytes, flag: int | None) -> None:
     _assert_registered(validate_bytes(data, name="mutant.xml", flag=flag))
+
+
+@pytest.mark.parametrize("missing", [(), ("UrgentGovApproval",), ("UrgentSupDepApproval",),
+                                     ("UrgentSupDepApproval", "UrgentGovApproval")])
+def test_an_urgent_payment_needs_the_unit_and_government_approval(missing: tuple[str, ...]) -> None:
+    # 004 part 3 §8(6): 特别紧急支出 "经一级预算单位认定并由市政府或经市政府授权市财政局批准"
+    from messages.business import business_issues
+    from messages.catalog import get_catalog
+    from messages.factory import payment_voucher
+    from messages.voucher import build_voucher, parse_voucher
+
+    doc = parse_voucher(payment_voucher(voucher_no="ZZ2026031000001", vou_date=dt.date(2026, 3, 10),
+                                        pay_bank_code="999100000001", amount_fen=800_00, urgent=True))
+    head = {k: v for k, v in doc.head().items() if k not in missing}
+    doc = parse_voucher(build_voucher("5201", head, doc.details()))
+    issues = business_issues(doc, get_catalog().get("5201"), 0)
+    assert [(i.code, i.path) for i in issues] == [("urgent-approval-missing", f"/Voucher/{n}") for n in
+                                                 ("UrgentSupDepApproval", "UrgentGovApproval") if n in missing]
+    # not urgent: no approval needed
+    plain = parse_voucher(build_voucher("5201", {**head, "UrgentFlag": "0"}, doc.details()))
+    assert business_issues(plain, get_catalog().get("5201"), 0) == []
