@@ -827,7 +827,8 @@ class BankCore:
         for k in filing.payments:
             p = self.payments.get(k)
             if p is not None and p.filing == filing.voucher_no:
-                p.filing, p.held = None, (code if action == "hold" else None)
+                # a held payment of an earlier day stays held: the reserve covers only the day's own
+                p.filing, p.held = None, (code if action == "hold" or p.day != filing.clear_date else None)
         return []
 
     # --- day close ----------------------------------------------------------------------

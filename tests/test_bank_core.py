@@ -322,3 +322,22 @@ def test_an_urgent_request_carries_the_days_unfiled_payments_of_its_pay_and_fund
     [urgent] = sends(other.on_voucher(urgent_voucher("2026-03-17", 30_00, fund_type_code="2"), 0,
                                       t("2026-03-17", "11:00")), "2301")
     assert (urgent.head["FundTypeCode"], urgent.head["PayAmt"]) == ("2", "30.00")
+
+
+def test_a_held_payment_refused_again_after_the_cutoff_on_a_later_day_stays_held() -> None:
+    # the reserve covers only the day's own payments that missed its cutoff (004 part 3 第四条)
+    core = new_core(t("2026-03-16", "08:00"))
+    core.on_voucher(voucher("2026-03-16", 700_00), 0, t("2026-03-16", "09:30"))
+    for when in ("15:30", "15:59:59.999999"):
+        [request] = sends(core.on_time(t("2026-03-16", when)), "2301")
+        core.on_voucher(answer(request, dt.date(2026, 3, 16), reason="x"), 1, t("2026-03-16", when),
+                        return_reason="over-quota: PayAmt 700.00 exceeds the remaining quota 0.00")
+    core.on_time(t("2026-03-16", "17:00"))
+    [request] = sends(core.on_time(t("2026-03-17", "15:30")), "2301")
+    core.on_voucher(answer(request, dt.date(2026, 3, 17), reason="x"), 1, t("2026-03-17", "16:01"),
+                    return_reason="after-cutoff: received 16:01:00, after the clearing cutoff 16:00")
+    close = core.on_time(t("2026-03-17", "17:00"))
+    assert [e.code for e in close if isinstance(e, Alarm)] == ["clearing-held", "zero-balance-not-zero"]
+    assert not sends(close, "7202") and core.reserve_balance_fen == BankConfig().reserve_fen
+    [again] = sends(core.on_time(t("2026-03-18", "15:30")), "2301")  # still filed again
+    assert again.head["PayAmt"] == "700.00"
