@@ -70,8 +70,9 @@ REFUSED_RETRY_AFTER_S = 1
 # kernel send a TCP reset, which can destroy the 503 before the client reads it. A client that
 # reads the answer and closes ends it sooner.
 REFUSED_LINGER_S_MAX = 2.0
-# Refused connections lingering at once: beyond this a refused one is closed at once, as the
-# descriptors they hold come out of the ACCEPT_BACKLOG reserve the cap leaves free.
+# Refused connections lingering at once: beyond this a refused one is closed at once. The
+# descriptors they hold are a reserve of their own beside ACCEPT_BACKLOG's: a burst of accepts can
+# come while they linger (taking them from the backlog's reserve ran accept() out of descriptors).
 REFUSED_LINGERING_MAX = ACCEPT_BACKLOG // 2
 # A body refused for lack of budget: the budget frees as soon as the requests ahead are answered
 # (milliseconds for ordinary envelopes, at most body_timeout_s for a slow one).
@@ -100,8 +101,8 @@ class HttpLimits:
     # holds its share of the body budget.
     body_timeout_s: float = 120.0
     # Open HTTP connections at once; None: as many as the descriptor limit allows
-    # (RLIMIT_NOFILE soft limit minus FDS_RESERVED and ACCEPT_BACKLOG). Over it a new connection is answered 503 and
-    # closed at once, so accept() never runs out of descriptors and the connections the gateway
+    # (RLIMIT_NOFILE soft limit minus FDS_RESERVED, ACCEPT_BACKLOG and REFUSED_LINGERING_MAX).
+    # Over it a new connection is answered 503 and closed at once, so accept() never runs out of descriptors and the connections the gateway
     # has keep working. 1,000 is far beyond the participants of one treasury region.
     connections_max: int | None = None
     # Request-body bytes held at once across all requests: 4 of the largest envelopes (32 MiB),
@@ -143,7 +144,7 @@ def effective_connections_max(limits: HttpLimits, nofile_soft: int | None = None
     """
     if nofile_soft is None:
         nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    reserved = FDS_RESERVED + ACCEPT_BACKLOG
+    reserved = FDS_RESERVED + ACCEPT_BACKLOG + REFUSED_LINGERING_MAX
     allowed = max(1, nofile_soft - reserved) if nofile_soft != resource.RLIM_INFINITY else 1 << 20
     if limits.connections_max is None:
         return allowed

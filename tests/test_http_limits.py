@@ -32,6 +32,7 @@ from gateway.http_limits import (
     ACCEPT_BACKLOG,
     BODY_BUDGET_KEY,
     FDS_RESERVED,
+    REFUSED_LINGERING_MAX,
     BodyBudget,
     HttpLimits,
     ResourceErrorLog,
@@ -166,7 +167,8 @@ async def test_connections_over_the_cap_get_503_and_the_gateway_recovers(world: 
 
 
 def test_connection_cap_follows_the_descriptor_limit() -> None:
-    assert effective_connections_max(HttpLimits(), 1024) == 1024 - FDS_RESERVED - ACCEPT_BACKLOG
+    assert effective_connections_max(HttpLimits(), 1024) == (1024 - FDS_RESERVED - ACCEPT_BACKLOG
+                                                             - REFUSED_LINGERING_MAX)
     assert effective_connections_max(HttpLimits(connections_max=100), 1024) == 100
     with structlog.testing.capture_logs() as logs:
         assert effective_connections_max(HttpLimits(connections_max=5000), 1024) == 5000  # asked for: kept, said

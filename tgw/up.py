@@ -74,7 +74,7 @@ def register(sub: Any) -> None:
                              "(default 120)")
     limits.add_argument("--connections-max", type=int, metavar="N", dest="connections_max",
                         help="open HTTP connections at once; more are answered 503 and closed "
-                             "(default: the descriptor limit minus 192)")  # FDS_RESERVED + ACCEPT_BACKLOG
+                             "(default: the descriptor limit minus 256)")  # FDS_RESERVED + ACCEPT_BACKLOG + REFUSED_LINGERING_MAX
     limits.add_argument("--body-bytes-in-flight-max", type=int, metavar="BYTES", dest="body_bytes_in_flight_max",
                         help="request-body bytes held at once across requests; a body that does not fit waits "
                              "up to --body-wait, then gets 503 with Retry-After (default 134217728, 128 MiB)")
