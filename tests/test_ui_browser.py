@@ -150,7 +150,8 @@ async def test_treasury_and_bank_walk_through_the_dashboard(served: dict[str, An
         await _login(page, url, world.participants[world.treasury.id].token, "treasury")
         count = int(await page.eval("document.querySelector('#ov-count').textContent"))
         assert count >= 40  # the day's payments at least
-        assert "0:1" in await page.eval("document.querySelector('#ov-cutoff').textContent")  # 16:00 is 15 min away
+        cutoff = await page.eval("document.querySelector('#ov-cutoff').textContent")
+        assert cutoff.startswith("清算截止 0:1"), cutoff  # the clearing cutoff, 15 min away, named in Chinese
         assert await page.eval("document.querySelector('#nav a').textContent") == "概览"
         _shot("overview", await page.screenshot(ARTIFACTS / "ui-overview-zh.png"))
         # live: a voucher journaled now reaches the open page over the event stream
@@ -166,6 +167,8 @@ async def test_treasury_and_bank_walk_through_the_dashboard(served: dict[str, An
         await page.click("#lang")
         await page.wait("document.querySelector('#nav a').textContent === 'Overview'", "English labels")
         await _ready(page)
+        cutoff = await page.eval("document.querySelector('#ov-cutoff').textContent")
+        assert cutoff.startswith("clearing cutoff 0:"), cutoff
         _shot("overview-en", await page.screenshot(ARTIFACTS / "ui-overview-en.png"))
 
         # --- search a voucher by number, open its trace

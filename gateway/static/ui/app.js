@@ -101,7 +101,8 @@ function cutoffText(view) {
     .filter(([, at]) => !isNaN(at) && at > now).sort((a, b) => a[1] - b[1])[0];
   if (!next) return t("overview.none_cutoff");
   const s = Math.round((next[1] - now) / 1000);
-  return `${next[0]} ${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  const label = (dict[lang] && dict[lang]["cutoff." + next[0]]) || next[0];
+  return `${label} ${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
 }
 
 async function pageSearch(page, params) {
