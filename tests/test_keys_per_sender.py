@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import running_gateway
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
 
 from business_time.calendar import BusinessCalendar
@@ -339,3 +341,63 @@ async def test_a_journal_made_before_is_migrated(world: DevWorld, db: Any) -> No
             assert a.status in ("accepted", "duplicate"), a
     owners = await db.fetch("SELECT id, owner FROM gw_messages WHERE id LIKE 'old-%' ORDER BY id")
     assert [tuple(r) for r in owners] == [("old-0", "bank-b"), ("old-1", "bank-b")]
+
+
+# ------------------------------------------------------------------ any order of submissions
+
+
+@pytest.fixture(scope="module")
+def admitted(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], Any]:
+    """Admitted 2301s: (bank, VoucherNo, amount) for two banks, two numbers, two contents."""
+    import datetime as dt_
+
+    from gateway.pipeline import Admitted, admit_envelope
+
+    w = DevWorld.create(tmp_path_factory.mktemp("world"))
+    registry, certs = w.registry(), w.certs()
+    out = {}
+    for bank in ("bank-a", "bank-b"):
+        for no in ("QK00000001", "QK00000002"):
+            for amount in ("100.00", "150.00"):
+                env = w.envelope([clearing(w, bank, no, amount)], sender=bank)
+                p = registry.get(bank)
+                assert p is not None
+                [item] = admit_envelope(env, p, registry, certs, at=dt_.datetime.now(dt_.UTC))
+                assert isinstance(item, Admitted), item
+                out[(bank, no, amount)] = item
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.lists(st.tuples(st.sampled_from(["bank-a", "bank-b"]), st.sampled_from(["QK00000001", "QK00000002"]),
+                                st.sampled_from(["100.00", "150.00"])), max_size=12))
+def test_each_bank_is_answered_from_its_own_vouchers_only(admitted: dict[tuple[str, str, str], Any],
+                                                          order: list[tuple[str, str, str]]) -> None:
+    """Whatever the interleaving, a bank's answer to a submission depends only on what that bank
+    sent before under that number: the first is accepted, the same bytes again `duplicate` (with
+    the first's message id), other bytes `duplicate-conflict`."""
+    from gateway.journal import Journal
+    from storage.db import SqliteDatabase
+
+    async def run() -> None:
+        db = SqliteDatabase(":memory:")
+        journal = Journal(db)
+        await journal.start()
+        first: dict[tuple[str, str], tuple[str, str]] = {}  # (bank, no) → (amount, message id)
+        try:
+            for bank, no, amount in order:
+                [r] = await journal.record([admitted[(bank, no, amount)]], business_time="")
+                before = first.get((bank, no))
+                if before is None:
+                    assert r.status == "accepted", r
+                    assert r.message_id is not None
+                    first[(bank, no)] = (amount, r.message_id)
+                elif before[0] == amount:
+                    assert (r.status, r.message_id) == ("duplicate", before[1])
+                else:
+                    assert (r.status, r.issue and r.issue.code) == ("refused", "duplicate-conflict")
+        finally:
+            await journal.stop()
+            await db.close()
+
+    asyncio.run(run())
