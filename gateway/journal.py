@@ -106,8 +106,12 @@ class MessageIds:
         return f"{self._last_us:013x}{SIM_ID_TAG}{self._seq:06x}"
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS gw_messages (
+# gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
+# each on its own, so the key of an original is unique per sender (owner = sender) and the key of
+# a receipt per original (owner = the original's sender, which is the receipt's recipient).
+# Another participant can therefore neither claim nor probe a key of someone else's.
+_MESSAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     id TEXT PRIMARY KEY,
     adm_div_code TEXT NOT NULL,
     st_year TEXT NOT NULL,
@@ -121,8 +125,11 @@ CREATE TABLE IF NOT EXISTS gw_messages (
     payload {blob} NOT NULL,
     received_us BIGINT NOT NULL,
     business_time TEXT NOT NULL,
-    UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag)
+    owner TEXT NOT NULL,
+    UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
 );
+"""
+SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + """
 CREATE TABLE IF NOT EXISTS gw_outbox (
     seq {serial},
     message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
@@ -151,6 +158,34 @@ CREATE TABLE IF NOT EXISTS gw_trace (
 CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtcode, voucher_no);
 """
 
+# A journal made before keys were scoped by owner has no `owner` column and a UNIQUE without it.
+# The owner of each row follows from what it holds (an original's sender, a receipt's recipient).
+_OWNER_OF_ROW = "CASE WHEN flag = 0 THEN sender ELSE recipient END"
+_MESSAGE_COLUMNS = ("id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, recipient, original_id, "
+                    "payload, received_us, business_time")
+# SQLite cannot drop a table constraint: copy into a new table and rename it (the documented
+# procedure, foreign keys off meanwhile; gw_outbox's reference then names the new table).
+_SQLITE_MIGRATION = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
+                     + _MESSAGES_TABLE.replace("{table}", "gw_messages_owned")
+                     + f"INSERT INTO gw_messages_owned ({_MESSAGE_COLUMNS}, owner) SELECT {_MESSAGE_COLUMNS}, "
+                       f"{_OWNER_OF_ROW} FROM gw_messages;\n"
+                     "DROP TABLE gw_messages;\nALTER TABLE gw_messages_owned RENAME TO gw_messages;\n"
+                     "COMMIT;\nPRAGMA foreign_keys=ON;\n")
+# PostgreSQL: in place, once (the script runs under an advisory lock, so workers do not race).
+_PG_MIGRATION = f"""
+DO $migrate$ BEGIN
+IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'gw_messages' AND column_name = 'owner') THEN
+    ALTER TABLE gw_messages ADD COLUMN owner TEXT;
+    UPDATE gw_messages SET owner = {_OWNER_OF_ROW};
+    ALTER TABLE gw_messages ALTER COLUMN owner SET NOT NULL;
+    EXECUTE (SELECT 'ALTER TABLE gw_messages DROP CONSTRAINT ' || quote_ident(conname) FROM pg_constraint
+             WHERE conrelid = 'gw_messages'::regclass AND contype = 'u' LIMIT 1);
+    ALTER TABLE gw_messages ADD UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner);
+END IF;
+END $migrate$;
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class JournalResult:
@@ -173,9 +208,8 @@ class _Submission:
     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()
 
 
-_MESSAGE_INSERT = ("INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
-                   "recipient, original_id, payload, received_us, business_time) "
-                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)")
+_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({_MESSAGE_COLUMNS}, owner) "
+                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)")
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
 
 
@@ -184,7 +218,7 @@ LOOKUP_KEYS_MAX = 200  # keys per lookup query: 1,000 parameters; an OR this lon
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """What the journal holds for a voucher key."""
+    """What the journal holds under a voucher key: one row per owner (see `_MESSAGES_TABLE`)."""
 
     id: str
     digest: bytes
@@ -199,22 +233,36 @@ class _Writes:
     trace: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-async def _lookup(tx: Tx, keys: set[VoucherKey]) -> dict[VoucherKey, _Known]:
-    found: dict[VoucherKey, _Known] = {}
+Known = dict[VoucherKey, dict[str, _Known]]  # key → owner → row
+
+
+async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
+    """Every row under each key, whoever owns it: the decision picks the caller's own (in Python)."""
+    found: Known = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
         chunk = ordered[start:start + LOOKUP_KEYS_MAX]
         # An OR of equalities, not `(cols) IN (VALUES ...)`: SQLite scans the whole table for the
-        # row-value form but searches the unique index once per term for this one.
+        # row-value form but searches the unique index (its first five columns) once per term.
         where = " OR ".join(f"(adm_div_code=${5 * n + 1} AND st_year=${5 * n + 2} AND vtcode=${5 * n + 3} "
                             f"AND voucher_no=${5 * n + 4} AND flag=${5 * n + 5})" for n in range(len(chunk)))
         params = [value for key in chunk for value in key]
         rows = await tx.fetch(
-            "SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender FROM gw_messages "
-            f"WHERE {where}", *params)
+            "SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender, owner "
+            f"FROM gw_messages WHERE {where}", *params)
         for r in rows:
-            found[VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))] = _Known(r[5], bytes(r[6]), r[7], r[8])
+            key = VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))
+            found.setdefault(key, {})[r[9]] = _Known(r[5], bytes(r[6]), r[7], r[8])
     return found
+
+
+def _original_of(item: Admitted, known: Known) -> _Known | None:
+    """The original a receipt answers: delivered to the receipt's sender and, when the receipt's
+    content names the original's sender (`Admitted.recipient`), sent by that one. None when there
+    is no such original, or more than one and the receipt does not say which."""
+    rows = [r for r in known.get(item.key.original(), {}).values()
+            if r.recipient == item.sender and (item.recipient is None or r.sender == item.recipient)]
+    return rows[0] if len(rows) == 1 else None
 
 
 TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
@@ -255,6 +303,16 @@ class Journal:
         serial = ("INTEGER PRIMARY KEY AUTOINCREMENT" if isinstance(self.db, SqliteDatabase)
                   else "BIGSERIAL PRIMARY KEY")
         await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial))
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        """Bring a journal made before keys were scoped by owner up to date (once; then a no-op)."""
+        if isinstance(self.db, SqliteDatabase):
+            columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
+            if "owner" not in columns:
+                await self.db.execute_script(_SQLITE_MIGRATION.format(blob=self.db.blob_type))
+        else:
+            await self.db.execute_script(_PG_MIGRATION)
 
     async def start(self) -> None:
         await self.init_schema()
@@ -351,21 +409,21 @@ class Journal:
                     await tx.executemany(sql, rows)
         return out
 
-    def _decide(self, item: Admitted, business_time: str, known: dict[VoucherKey, _Known],
-                writes: _Writes) -> JournalResult:
+    def _decide(self, item: Admitted, business_time: str, known: Known, writes: _Writes) -> JournalResult:
         key, wall = item.key, now_us()
-        row = known.get(key)
-        if row is not None and row.sender != item.sender:
-            # Someone else's voucher under this key: answering duplicate / duplicate-conflict would
-            # reveal its existence (and message id) to a non-party. A receipt is judged as unknown.
-            if key.flag == 1:
-                row = None
-            else:
-                issue = Issue("duplicate-conflict", f"voucher {key} was accepted before from another sender",
-                              None, "@VoucherNo")
+        recipient, original_id, owner = item.recipient, None, item.sender
+        if key.flag == 1:
+            orig = _original_of(item, known)
+            if orig is None:
+                issue = Issue("unknown-original", f"no original {key.original()} was delivered to {item.sender}; "
+                              "a receipt must answer a voucher this gateway carried to its sender", None, "@VoucherNo")
                 writes.trace.append((*key, None, "rejected", item.sender, wall, business_time,
                                      f"{issue.code}: {issue.message}"))
                 return JournalResult("refused", key, None, None, issue)
+            original_id, recipient, owner = orig.id, orig.sender, orig.sender
+        # Only the sender's own row under this key counts: another participant's voucher with the
+        # same number is neither a duplicate nor a conflict, and its existence shows in no answer.
+        row = known.get(key, {}).get(owner)
         if row is not None:
             if row.digest == item.digest:
                 writes.trace.append((*key, row.id, "duplicate", item.sender, wall, business_time,
@@ -376,23 +434,13 @@ class Journal:
             writes.trace.append((*key, row.id, "rejected", item.sender, wall, business_time,
                                  f"{issue.code}: {issue.message}"))
             return JournalResult("refused", key, None, None, issue)
-        recipient, original_id = item.recipient, None
-        if key.flag == 1:
-            orig = known.get(key.original())
-            if orig is None or orig.recipient != item.sender:
-                issue = Issue("unknown-original", f"no original {key.original()} was delivered to {item.sender}; "
-                              "a receipt must answer a voucher this gateway carried to its sender", None, "@VoucherNo")
-                writes.trace.append((*key, None, "rejected", item.sender, wall, business_time,
-                                     f"{issue.code}: {issue.message}"))
-                return JournalResult("refused", key, None, None, issue)
-            original_id, recipient = orig.id, orig.sender
         if recipient is None:
             raise StateError(f"{key}: the pipeline admitted an original without a recipient")
         message_id = self.ids.new()
-        known[key] = _Known(message_id, item.digest, recipient, item.sender)
+        known.setdefault(key, {})[owner] = _Known(message_id, item.digest, recipient, item.sender)
         body = item.body
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
-                                item.payload, wall, business_time))
+                                item.payload, wall, business_time, owner))
         writes.outbox.append((message_id, recipient))
         steps = [("validated", "envelope, XSD and business checks passed"),
                  ("verified", ", ".join(f"{s.no}:{s.sn}" for s in body.signatures)),

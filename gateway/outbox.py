@@ -211,11 +211,13 @@ class Outbox:
         limit = max(1, min(limit, DLQ_PAGE_MAX))
         rows = await self.db.fetch(
             "SELECT o.message_id, o.recipient, o.attempts, o.last_error, m.adm_div_code, m.st_year, m.vtcode, "
-            "m.voucher_no, m.flag, o.seq FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
+            "m.voucher_no, m.flag, o.seq, m.sender FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
             "WHERE o.state = 'dead' AND o.seq > $1 ORDER BY o.seq LIMIT $2", after_seq, limit + 1)
         total_row = await self.db.fetchrow("SELECT COUNT(*) FROM gw_outbox WHERE state = 'dead'")
-        items = [{"seq": int(r[9]), "id": r[0], "recipient": r[1], "attempts": r[2], "last_error": r[3],
-                  "voucher": str(VoucherKey(r[4], r[5], r[6], r[7], int(r[8])))} for r in rows[:limit]]
+        # A key alone does not name a voucher (each sender numbers its own): the sender goes with it.
+        items = [{"seq": int(r[9]), "id": r[0], "sender": r[10], "recipient": r[1], "attempts": r[2],
+                  "last_error": r[3], "voucher": str(VoucherKey(r[4], r[5], r[6], r[7], int(r[8])))}
+                 for r in rows[:limit]]
         more = len(rows) > limit
         return {"total": int(total_row[0]) if total_row else 0, "items": items,
                 "next": items[-1]["seq"] if more and items else None}

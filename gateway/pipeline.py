@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, replace
 
 from gateway.participants import Participant, Registry
-from messages.catalog import SenderKind
+from messages.catalog import Role, SenderKind
 from messages.envelope import VoucherBody, VoucherKey, encode_envelope, envelope_issue_for, parse_envelope
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
@@ -32,7 +32,10 @@ class Admitted:
 
     body: VoucherBody
     sender: str
-    recipient: str | None  # None for a receipt: it goes back to the original's sender
+    # An original's recipient; for a receipt, the original's sender as the receipt's content names
+    # it (None if it names no single participant): the receipt goes back to the original's sender,
+    # and answers only an original of that sender (`gateway.journal`).
+    recipient: str | None
     digest: bytes
     payload: bytes  # what the recipient will receive: `delivery_bytes(body)`
 
@@ -71,10 +74,23 @@ def delivery_bytes(body: VoucherBody) -> bytes:
     return encode_envelope([body])
 
 
+def _answered(checked: CheckedVoucher, registry: Registry) -> str | None:
+    """Whom a receipt answers: the one participant of the original's sender role named by every
+    element that names an original's sender (`sender_elements`), which a receipt carries over
+    unchanged (e.g. a central bank's 2301 receipt: AdmDivCode and the PayBankCode of the bank)."""
+    role = checked.vtype.sender
+    named: set[str] | None = None
+    for rule in checked.vtype.sender_elements_for(0):
+        value = checked.doc.get(rule.element)
+        ids = set(_named_by(rule.kind, value, role, registry)) if value else set()
+        named = ids if named is None else named & ids
+    return next(iter(named)) if named is not None and len(named) == 1 else None
+
+
 def _route(checked: CheckedVoucher, registry: Registry) -> tuple[str | None, Issue | None]:
     vt, body = checked.vtype, checked.body
     if body.flag == 1:
-        return None, None
+        return _answered(checked, registry), None
     role = vt.recipient
     if role == "bank":
         bank_code = checked.doc.get("PayBankCode") or checked.doc.get("AgentBankCode")
@@ -92,11 +108,11 @@ def _route(checked: CheckedVoucher, registry: Registry) -> tuple[str | None, Iss
     return candidates[0].id, None
 
 
-def _named_by(kind: SenderKind, value: str, sender: Participant, registry: Registry) -> list[str]:
-    """Who an element value names: the participants holding that AdmDivCode (of the sender's role)
-    or that bank code."""
+def _named_by(kind: SenderKind, value: str, role: Role, registry: Registry) -> list[str]:
+    """Who an element value names: the participants of `role` holding that AdmDivCode, or the
+    participants holding that bank code."""
     if kind == "adm_div_code":
-        return [p.id for p in registry.serving(sender.role, value)]
+        return [p.id for p in registry.serving(role, value)]
     return [p.id for p in registry if value in p.bank_codes]
 
 
@@ -109,7 +125,7 @@ def _sender_element_issue(checked: CheckedVoucher, sender: Participant, registry
         own = sender.adm_div_codes if rule.kind == "adm_div_code" else sender.bank_codes
         if value and value in own:
             continue
-        others = [pid for pid in _named_by(rule.kind, value, sender, registry) if pid != sender.id]
+        others = [pid for pid in _named_by(rule.kind, value, sender.role, registry) if pid != sender.id]
         whom = ", ".join(others) if others else "no registered participant"
         mine = ", ".join(own) or "none"
         return envelope_issue_for(

@@ -314,21 +314,29 @@ class Gateway:
         treasury of its AdmDivCode (the dashboard's region view: a bank's clearing request too)."""
         if not all(_storable(v) for v in (adm_div_code, st_year, vtcode, voucher_no)):
             return None
-        parties = await self.db.fetch(
-            "SELECT sender, recipient FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 "
-            "AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
-        involved = any(participant.id in p for p in parties) or (
-            bool(parties) and participant.role == "treasury" and adm_div_code in participant.adm_div_codes)
+        # Two participants may each have a voucher under this key (keys are scoped by owner, see
+        # gateway.journal): the caller sees the vouchers of every owner it exchanged a message
+        # with under the key (the original and its receipt), and nothing of anyone else's. The
+        # treasury of the AdmDivCode sees them all (the dashboard's region view).
+        messages = await self.db.fetch(
+            "SELECT id, sender, recipient, owner FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 "
+            "AND vtcode=$3 AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
+        region = participant.role == "treasury" and adm_div_code in participant.adm_div_codes
+        owners = {m[3] for m in messages if region or participant.id in (m[1], m[2])}
+        visible = {m[0]: (m[1], m[2]) for m in messages if m[3] in owners}
         rows = await self.db.fetch(
             "SELECT flag, message_id, step, participant, wall_us, business_time, detail FROM gw_trace "
             "WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 ORDER BY id",
             adm_div_code, st_year, vtcode, voucher_no)
-        if not involved:
-            # A sender may see the trace of its own rejected attempts, nothing of anyone else's.
-            rows = [r for r in rows if r[3] == participant.id]
-            if not rows:
-                return None
+        # An event of no message (a refused attempt) is shown to the one who made it, and to the
+        # region's treasury once the key holds a voucher.
+        others_refused = region and bool(messages)
+        rows = [r for r in rows if (r[1] in visible if r[1] is not None else others_refused or r[3] == participant.id)]
+        if not rows:
+            return None
         return [{"flag": r[0], "message_id": r[1], "step": r[2], "participant": r[3],
+                 "sender": visible[r[1]][0] if r[1] is not None else r[3],
+                 "recipient": visible[r[1]][1] if r[1] is not None else None,
                  "wall_time": dt.datetime.fromtimestamp(r[4] / 1e6, dt.UTC).isoformat(),
                  "business_time": r[5], "detail": r[6]} for r in rows]
 

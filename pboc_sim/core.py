@@ -178,7 +178,9 @@ PAYMENT_VTCODE: Mapping[str, str] = {"11": "5201", "12": "8202"}
 # bound is generous: a year of a big city's payments. Beyond it the oldest are forgotten.
 CLEARED_MAX = 2_000_000
 # The layout of `PbocCore.snapshot()`. 2: refunds matched to what was cleared, clearing balances.
-SNAPSHOT_VERSION = 3  # 3: quotas keyed by fund type too
+# 3: quotas keyed by fund type too. 4: decisions and what was cleared are kept per bank (each
+# bank numbers its own vouchers).
+SNAPSHOT_VERSION = 4
 
 
 def clearing_account(bank_code: str) -> str:
@@ -257,9 +259,13 @@ class Movement:
     transfer_id: str
 
 
-# What was cleared is keyed (AdmDivCode, VtCode, VoucherNo): VtCode 2301 for a clearing request,
-# 5201 / 8202 for a payment one of its details named.
-ClearedKey = tuple[str, str, str]
+# What was cleared is keyed (AdmDivCode, VtCode, VoucherNo, bank code): VtCode 2301 for a clearing
+# request, 5201 / 8202 for a payment one of its details named; the bank that cleared it, since each
+# bank numbers its own vouchers (two banks' 2301 No. X are two requests).
+ClearedKey = tuple[str, str, str, str]
+# A decided 2301 / 2302: its key and the bank that sent it (its PayBankCode, which the gateway
+# checked names the sender), for the same reason.
+DecisionKey = tuple[VoucherKey, str]
 # A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
 QuotaKey = tuple[str, str, str, dt.date | None]
 
@@ -319,7 +325,7 @@ class _RefundRequest:
     key: VoucherKey
     bank: str
     pay_type: str
-    ori: ClearedKey  # (AdmDivCode, OriVtCode, OriVoucherNo): what it says it refunds
+    ori: ClearedKey  # (AdmDivCode, OriVtCode, OriVoucherNo, PayBankCode): what it says it refunds
     amount_fen: int
 
 
@@ -432,15 +438,13 @@ class RefundRule:
 
 
 def _f_matched(core: PbocCore, r: _RefundRequest) -> str | None:
-    adm, vtcode, no = r.ori
+    adm, vtcode, no, _bank = r.ori
     if vtcode != "2301" and vtcode not in PAYMENT_VTCODE.values():
         return (f"OriVtCode {vtcode} is neither a payment voucher ({'/'.join(sorted(PAYMENT_VTCODE.values()))}) "
                 "nor a clearing request (2301)")
     item = core.cleared.get(r.ori)
     if item is None:
-        return f"nothing was cleared under {vtcode} {no} (AdmDivCode {adm})"
-    if item.bank != r.bank:
-        return f"{vtcode} {no} was cleared for bank {item.bank}, not for PayBankCode {r.bank}"
+        return f"nothing was cleared under {vtcode} {no} (AdmDivCode {adm}) for PayBankCode {r.bank}"
     if item.pay_type != r.pay_type:
         return f"{vtcode} {no} was cleared as PayTypeCode {item.pay_type}, not {r.pay_type}"
     return None
@@ -501,7 +505,7 @@ class PbocCore:
         self.clearing_balances: dict[str, int] = {}  # bank code → its clearing account, as the core moved it
         self.movements: dict[dt.date, list[Movement]] = {}
         self.statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
-        self._decisions: dict[VoucherKey, _Decision] = {}
+        self._decisions: dict[DecisionKey, _Decision] = {}
         self._banks: set[str] = set()
         self._notice_keys: set[VoucherKey] = set()
         self._bank_names: dict[str, str] = {}
@@ -525,8 +529,9 @@ class PbocCore:
         effects = self._catch_up(now)
         vtcode = doc.vtcode
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
-        if flag == 0 and key in self._decisions:
-            return effects + self._answer(doc, self._decisions[key])  # replay: same receipt, same transfer id
+        decided = self._decisions.get((key, doc.get("PayBankCode"))) if flag == 0 else None
+        if decided is not None:
+            return effects + self._answer(doc, decided)  # replay: same receipt, same transfer id
         try:
             if flag == 0 and vtcode in QUOTA_PAY_TYPE:
                 effects += self._quota_notice(doc, key, now)
@@ -549,7 +554,7 @@ class PbocCore:
             self.refused_sends.extend((str(e.key), refusal.code) for e in refusal.sends())
             return []
         effects: list[Effect] = []
-        receipts = {e.key.original(): e for e in refusal.sends() if e.flag == 1}
+        receipts = {(e.key.original(), e.head.get("PayBankCode", "")): e for e in refusal.sends() if e.flag == 1}
         for effect in refusal.dropped:
             if isinstance(effect, OpenAccount):
                 self._banks.discard(effect.account.id.removeprefix("pboc:clearing:"))
@@ -557,7 +562,7 @@ class PbocCore:
                 effects += self._unmove(effect.transfer, refusal, receipts, now)
         return effects
 
-    def _unmove(self, t: Transfer, refusal: Refusal, receipts: Mapping[VoucherKey, SendVoucher],
+    def _unmove(self, t: Transfer, refusal: Refusal, receipts: Mapping[DecisionKey, SendVoucher],
                 now: dt.datetime) -> list[Effect]:
         """Undo a TSA movement the ledger refused; a refused clearing becomes a rejection."""
         if t.id == "pboc:opening:tsa":
@@ -571,13 +576,14 @@ class PbocCore:
         self.tsa_balance_fen += move.amount_fen if move.direction == "D" else -move.amount_fen
         self.clearing_balances[move.bank_code] = (self.clearing_balances.get(move.bank_code, 0)
                                                   + (-move.amount_fen if move.direction == "D" else move.amount_fen))
-        key, receipt = move.ref, receipts.get(move.ref)
+        key = (move.ref, move.bank_code)
+        receipt = receipts.get(key)
         decided = self._decisions.get(key)
         if decided is not None:
             self._unmatch(decided, refund=move.kind == "refund")
         reason = f"{refusal.code}: the books refused it: {refusal.message}"
         if move.kind == "refund" or receipt is None:
-            self.refused_by_books.append((str(key), refusal.code))
+            self.refused_by_books.append((str(move.ref), refusal.code))
             self._decisions.pop(key, None)
             return []
         line = self.quotas.get((move.bank_code, move.pay_type, receipt.head.get("FundTypeCode", ""),
@@ -629,11 +635,11 @@ class PbocCore:
                 {"direction": m.direction, "amount_fen": m.amount_fen, "bank": m.bank_code, "bank_name": m.bank_name,
                  "pay_type": m.pay_type, "kind": m.kind, "ref": key_to_plain(m.ref), "transfer_id": m.transfer_id}
                 for m in moves]] for day, moves in self.movements.items()],
-            "decisions": [[key_to_plain(k), {
+            "decisions": [[key_to_plain(k), bank, {
                 "transfers": [transfer_to_plain(t) for t in d.transfers], "xfields": dict(d.xfields),
                 "return_reason": d.return_reason, "advice": None if d.advice is None else dict(d.advice),
                 "matched": [[list(mk), fen] for mk, fen in d.matched]}]
-                for k, d in self._decisions.items()],
+                for (k, bank), d in self._decisions.items()],
             "statements": [send_to_plain(e) for e in self.statements],
             "refused_sends": [list(r) for r in self.refused_sends],
             "refused_by_books": [list(r) for r in self.refused_by_books],
@@ -665,10 +671,10 @@ class PbocCore:
             self.movements[day] = [Movement(day, m["direction"], int(m["amount_fen"]), m["bank"], m["bank_name"],
                                             m["pay_type"], m["kind"], key_from_plain(m["ref"]), m["transfer_id"])
                                    for m in moves]
-        self._decisions = {key_from_plain(k): _Decision(
+        self._decisions = {(key_from_plain(k), str(bank)): _Decision(
             tuple(transfer_from_plain(t) for t in d["transfers"]), dict(d["xfields"]), d["return_reason"],
             None if d["advice"] is None else dict(d["advice"]),
-            tuple((_cleared_key(mk), int(fen)) for mk, fen in d["matched"])) for k, d in data["decisions"]}
+            tuple((_cleared_key(mk), int(fen)) for mk, fen in d["matched"])) for k, bank, d in data["decisions"]}
         self.statements = [send_from_plain(e) for e in data["statements"]]
         self.refused_sends = [(k, c) for k, c in data.get("refused_sends", [])]
         self.refused_by_books = [(k, c) for k, c in data.get("refused_by_books", [])]
@@ -793,18 +799,18 @@ class PbocCore:
         else:
             line.used_fen += r.amount_fen
         serial = self._next_serial("RH", today)
-        opens, transfer = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{key}")
+        opens, transfer = self._move(doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{r.bank}:{key}")
         return self._decide(key, doc, opens, _Decision(
             (transfer,), {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
                           "XPbocSerialNo": serial}, matched=self._record_cleared(r)))
 
     def _record_cleared(self, r: _Request) -> tuple[tuple[ClearedKey, int], ...]:
         """Remember what an accepted request cleared: itself, and each payment its details name."""
-        own: ClearedKey = (r.key.adm_div_code, "2301", r.key.voucher_no)
+        own: ClearedKey = (r.key.adm_div_code, "2301", r.key.voucher_no, r.bank)
         added: dict[ClearedKey, int] = {own: r.amount_fen}
         vtcode = PAYMENT_VTCODE.get(r.pay_type, "")
         for voucher_no, fen in r.payments if vtcode else ():
-            payment: ClearedKey = (r.key.adm_div_code, vtcode, voucher_no)
+            payment: ClearedKey = (r.key.adm_div_code, vtcode, voucher_no, r.bank)
             added[payment] = added.get(payment, 0) + fen
         for item_key, fen in added.items():
             item = self.cleared.get(item_key)
@@ -856,7 +862,8 @@ class PbocCore:
             day = self.calendar.next_business_day(day)
         amount = doc.amount_fen("PayAmt")
         r = _RefundRequest(key, doc.get("PayBankCode"), doc.get("PayTypeCode"),
-                           (doc.get("AdmDivCode"), doc.get("OriVtCode"), doc.get("OriVoucherNo")), amount)
+                           (doc.get("AdmDivCode"), doc.get("OriVtCode"), doc.get("OriVoucherNo"), doc.get("PayBankCode")),
+                           amount)
         refusal = self.check_refund(r)
         if refusal is not None:
             return self._decide(key, doc, [], _Decision(
@@ -865,7 +872,7 @@ class PbocCore:
         matched = tuple((item_key, amount) for item_key, _ in self.refund_targets(r.ori))
         for item_key, _ in matched:
             self.cleared[item_key].refunded_fen += amount
-        opens, transfer = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{key}")
+        opens, transfer = self._move(doc, key, "C", amount, "refund", day, f"pboc:refund:{r.bank}:{key}")
         serial = self._next_serial("RH", now.date())
         head = {
             "Id": f"V7403{serial}", "AdmDivCode": doc.get("AdmDivCode"), "StYear": str(now.year),
@@ -911,7 +918,7 @@ class PbocCore:
         """Remember the decision (for a redelivery) and return its effects, accounts opened first."""
         if len(self._decisions) >= DECISIONS_MAX:
             self._decisions.pop(next(iter(self._decisions)))
-        self._decisions[key] = decision
+        self._decisions[(key, doc.get("PayBankCode"))] = decision
         return opens + self._answer(doc, decision)
 
     def _answer(self, doc: VoucherDoc, decision: _Decision) -> list[Effect]:
@@ -989,5 +996,5 @@ class PbocCore:
 
 
 def _cleared_key(value: Any) -> ClearedKey:
-    adm, vtcode, no = value
-    return str(adm), str(vtcode), str(no)
+    adm, vtcode, no, bank = value
+    return str(adm), str(vtcode), str(no), str(bank)

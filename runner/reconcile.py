@@ -134,9 +134,10 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
                                     f"PayAmt {_y(original.amount_fen)}", original.amount_fen, fen))
 
     # -- banks: payments ↔ their clearing requests
-    filings = {c.voucher_no: c for c in clearings}
+    # Each bank numbers its own clearing requests: a 2301 is (bank, VoucherNo), never VoucherNo alone.
+    filings = {(c.bank, c.voucher_no): c for c in clearings}
     for no, p in sorted(paid.items()):
-        c = filings.get(p.filing or "")
+        c = filings.get((p.bank, p.filing or ""))
         if c is None:
             if p.filing is None:
                 breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {_y(p.amount_fen)} ({p.mode}) "
@@ -159,14 +160,14 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
                                 listed, c.amount_fen))
 
     # -- banks ↔ central bank: accepted clearing requests ↔ TSA movements
-    moves_by_ref: dict[str, list[MovementSeen]] = defaultdict(list)
+    moves_by_ref: dict[tuple[str, str], list[MovementSeen]] = defaultdict(list)  # (bank code, 2301 No.)
     for m in movements:
         if m.kind in CLEARING_KINDS:
-            moves_by_ref[m.ref_voucher_no].append(m)
+            moves_by_ref[(m.bank_code, m.ref_voucher_no)].append(m)
     for c in clearings:
         if c.state != "accepted":
             continue
-        ms = moves_by_ref.get(c.voucher_no, [])
+        ms = moves_by_ref.get((c.bank_code, c.voucher_no), [])
         if not ms:
             breaks.append(Break("clearing-no-movement", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
                                 f"{c.bank} booked {c.voucher_no} cleared ({_y(c.cleared_fen)}); the TSA shows no debit",
@@ -176,9 +177,9 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
             breaks.append(Break("clearing-amount", ms[0].day, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
                                 f"{c.voucher_no}: bank booked {_y(c.cleared_fen)}, TSA debited {_y(moved)}",
                                 c.cleared_fen, moved))
-    accepted_filings = {c.voucher_no for c in clearings if c.state == "accepted"}
-    for ref, ms in sorted(moves_by_ref.items()):
-        if ref not in accepted_filings:
+    accepted_filings = {(c.bank_code, c.voucher_no) for c in clearings if c.state == "accepted"}
+    for (bank_code, ref), ms in sorted(moves_by_ref.items()):
+        if (bank_code, ref) not in accepted_filings:
             breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {_y(sum(m.amount_fen for m in ms))} "
                                 f"for {ref}, which no bank booked as accepted", 0, sum(m.amount_fen for m in ms)))
 

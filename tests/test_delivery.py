@@ -86,7 +86,8 @@ async def backlog(db: Any, recipient: str, n: int, *, sender: str, state: str = 
     async with db.transaction() as tx:
         await tx.executemany(
             "INSERT INTO gw_messages (id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, "
-            "recipient, payload, received_us, business_time) VALUES ($1,'990100','2026','5201',$2,0,$3,$4,$5,$6,0,'')",
+            "recipient, payload, received_us, business_time, owner) "
+            "VALUES ($1,'990100','2026','5201',$2,0,$3,$4,$5,$6,0,'',$4)",
             [(mid, f"S{recipient[-1]}{state[0]}{i:07d}", b"d", sender, recipient, b"<MOF/>") for i, mid in enumerate(ids)])
         await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state, attempts) VALUES ($1, $2, $3, $4)",
                              [(mid, recipient, state, 8 if state == "dead" else 0) for mid in ids])

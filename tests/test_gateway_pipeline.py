@@ -37,11 +37,13 @@ def test_good_payment_is_admitted_and_routed_by_pay_bank_code(worlds: tuple[DevW
         assert out.sender == world.treasury.id
 
 
-def test_receipt_is_admitted_without_a_recipient(worlds: tuple[DevWorld, DevWorld]) -> None:
+def test_receipt_is_admitted_naming_the_original_s_sender(worlds: tuple[DevWorld, DevWorld]) -> None:
     world, _ = worlds
     [out] = admit(world, world.envelope([receipt_of(payment(world))], sender="bank-a", flag=1), "bank-a")
     assert isinstance(out, Admitted), out
-    assert out.recipient is None  # the journal routes it back to the original's sender
+    # whom the receipt's content names as the original's sender (its AdmDivCode: the treasury);
+    # the journal attaches it only to an original of that sender delivered to bank-a
+    assert out.recipient == world.treasury.id
     assert out.key.flag == 1
 
 

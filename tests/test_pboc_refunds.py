@@ -144,7 +144,8 @@ def test_refund_of_a_payment_named_in_the_clearing_details(calendar: BusinessCal
 
 
 @pytest.mark.parametrize(("change", "expect_in_reason"), [
-    ({"bank": BANK2}, f"cleared for bank {BANK}"),
+    # another bank's clearing is not this bank's to refund, nor to learn of: unmatched, naming none
+    ({"bank": BANK2}, f"nothing was cleared under 5201 ZF0001 (AdmDivCode {ADM}) for PayBankCode {BANK2}"),
     ({"pay_type": "12", "ori_vtcode": "8202"}, "nothing was cleared under 8202"),  # a 5201's number as 8202
     ({"pay_type": "12"}, "cleared as PayTypeCode 11"),  # the right voucher, the wrong pay type
     ({"ori_vtcode": "5108"}, "neither a payment voucher"),
@@ -186,7 +187,7 @@ def test_a_refund_the_books_refused_can_be_made_again(calendar: BusinessCalendar
     effects = core.on_voucher(doc, 0, t("2026-03-16", "11:00"))  # not applied: the books refuse it
     dropped = tuple(e for e in effects if isinstance(e, (PostTransfer, SendVoucher)))
     books.apply(core.on_refused(Refusal("ledger", "ledger-overdraft", "synthetic", dropped), t("2026-03-16", "11:00")))
-    assert core.clearing_balances[BANK] == 1000 and core.cleared[(ADM, "2301", cleared.get("VoucherNo"))].refunded_fen == 0
+    assert core.clearing_balances[BANK] == 1000 and core.cleared[(ADM, "2301", cleared.get("VoucherNo"), BANK)].refunded_fen == 0
     # the same money can still come back, once
     assert receipt(send(core, books, refund("2026-03-16", "10.00", ori=cleared),
                         t("2026-03-16", "11:05"))).return_reason is None

@@ -88,7 +88,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         rows = page["items"]
         for r in rows:
-            print(f"{r['id']}  {r['voucher']}  → {r['recipient']}  attempts={r['attempts']}  {r['last_error'] or ''}")
+            print(f"{r['id']}  {r['voucher']}  {r['sender']} → {r['recipient']}  "
+                  f"attempts={r['attempts']}  {r['last_error'] or ''}")
         more = f"; next page: --after {page['next']}" if page["next"] is not None else ""
         print(f"{len(rows)} of {page['total']} dead letter(s) shown{more}", file=sys.stderr)
     return 0
