@@ -13,8 +13,8 @@ the cleared 划退款凭证, "即财政支出日报"): an advance paid after the
 replenishment is cleared. The statement (3501) counts what was paid in the month less the
 month's refunds, to match the treasury's receipts. All are by basic unit, fund type, subject and
 project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type, fund
-type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject and
-project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
+type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, basic unit, subject
+and project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
 smaller (negative when the payment was in an earlier day or month). A business day with
 nothing cleared still gets its nil 2206 (PayAmt 0.00, no DetailList); a month without payments
 has no 4004 or 3501 (their XSDs need a Detail). The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
@@ -66,7 +66,8 @@ _OPTIONAL = frozenset({"ProCode", "ProName"})  # left out of a Detail when empty
 _PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
 _SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8), ("ProCode", 9), ("ProName", 10))  # subject and project
 _DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by basic unit
-_MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), *_SUBJECT)  # 4004: by first-level unit
+_MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), ("AgencyCode", 5), ("AgencyName", 6),
+               *_SUBJECT)  # 4004: by basic unit (under its first-level unit)
 _STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
 
 
