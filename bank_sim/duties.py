@@ -11,8 +11,9 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
   earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
   fund type, subject and project); on the first business day of a month, the 4004
-  and the 3501 of every earlier month with payments. The treasury's 3501 receipt is its
-  sign-off (`sign_offs`).
+  and the 3501 of every earlier month with payments, a 7104 to each unit paid for, and the
+  clearing reserve statement (7203) of every month since the reserve was funded. The
+  treasury's 3501 receipt is its sign-off (`sign_offs`).
 * **Transfer times** (`bank_sim.transfers`): each receipt carries XArriveDate.
 * **The profile** (`bank_sim.profiles`): every message the core sends passes `outgoing()`,
   which holds it until the profile's release time (a `slow` or `flaky` bank) and applies the
@@ -134,7 +135,8 @@ class _State:
     reserve_moves: dict[str, dict[str, rs.Movement]] = field(default_factory=dict)
     reserve_balance: int = 0  # the reserve's balance at the end of the last month stated
     reserve_next: str = ""  # yyyymm: the first month not stated yet ("" before the reserve moved)
-    reserve_sign_offs: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # yyyymm → (result, date, remark)
+    # yyyymm (7203) or yyyymm/AgencyCode (7104) → (result, date, remark)
+    reserve_sign_offs: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -225,7 +227,7 @@ class Duties:
         return self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
-        if flag == 1 and doc.vtcode in ("2302", "3501", rs.RESERVE_STATEMENT_VTCODE):
+        if flag == 1 and doc.vtcode in ("2302", "3501", "7104", rs.RESERVE_STATEMENT_VTCODE):
             return True
         return flag == 1 and doc.vtcode == "2301" and doc.get("VoucherNo") in self.s.probes
 
@@ -239,7 +241,7 @@ class Duties:
             self.s.probes[no] = code
             self.s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), "2301", no, 0))] = code
             return [Alarm(code, f"faulty profile: probe clearing request {no} refused: {return_reason}", key)]
-        if doc.vtcode == rs.RESERVE_STATEMENT_VTCODE:
+        if doc.vtcode in (rs.RESERVE_STATEMENT_VTCODE, "7104"):
             return self._reserve_signed_off(doc, key)
         if doc.vtcode == "3501":
             month = doc.get("BeginDate")[:6]
@@ -469,6 +471,9 @@ class Duties:
                 head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today,
                                                      c.adm_div_code, bank, stated)
                 effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+                for head, details in rp.unit_statements(f"DW{core.bank_code[-4:]}{month}", month, today,
+                                                        c.adm_div_code, bank, stated):
+                    effects.append(SendVoucher("7104", 0, head, details, "treasury"))
         return effects + self._reserve_statements(today)
 
     def _reserve_moved(self, e: PostTransfer, now: dt.datetime) -> None:
@@ -504,8 +509,9 @@ class Duties:
         return effects
 
     def _reserve_signed_off(self, doc: VoucherDoc, key: str) -> list[Effect]:
-        """The treasury's receipt of a reserve statement: its sign-off; a disagreement is alarmed."""
-        month = doc.get("BeginDate")[:6]
+        """The treasury's receipt of a reserve statement (7203) or a unit's statement (7104, the
+        unit's sign-off sheet): the sign-off; a disagreement is alarmed."""
+        month = doc.get("BeginDate")[:6] + (f"/{doc.get('AgencyCode')}" if doc.vtcode == "7104" else "")
         if month in self.s.reserve_sign_offs:
             return []
         self.s.reserve_sign_offs[month] = (doc.get("XCheckResult"), doc.get("XCheckDate"), doc.get("XCheckRemark"))

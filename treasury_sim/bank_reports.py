@@ -8,6 +8,7 @@
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
+| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2), else 1 with XCheckRemark (a break, never netted away) |
 
 `BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit.
@@ -28,7 +29,7 @@ from sim.effects import Effect, SendVoucher
 
 __all__ = ["HANDLED", "BankInbox"]
 
-HANDLED = frozenset({"2203", "2252", "2206", "4004", "3501", "7103", "7202", "7203"})
+HANDLED = frozenset({"2203", "2252", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
 # Notices and reports kept: a year of a few banks' days and refunds.
 KEPT_MAX = 100_000
 # Payments advanced from a reserve, as the 7202 lists named them, kept until the month's reserve
@@ -47,6 +48,8 @@ class BankInbox:
     # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named
     reserve_listed: dict[str, dict[str, int]] = field(default_factory=dict)
     reserve_closing: dict[str, int] = field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
+    # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
+    by_unit: dict[str, int] = field(default_factory=dict)
 
     def reserve_list(self, doc: VoucherDoc) -> None:
         """A reserve transfer detail list (7202): note what it says the reserve advanced."""
@@ -81,10 +84,16 @@ class BankInbox:
             return []
         if doc.vtcode == "7203":
             return self._reserve_statement(doc, now)
+        if doc.vtcode == "7104":
+            return self._unit_statement(doc, now)
         if doc.vtcode != "3501":
             return []
         stated = doc.amount_fen("PayAmt")
         bank, begin, end = doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate")
+        for d in doc.details():
+            if len(self.by_unit) < KEPT_MAX:
+                k = f"{bank}/{begin}/{d.get('AgencyCode')}"
+                self.by_unit[k] = self.by_unit.get(k, 0) + parse_fen(d.get("PayAmt", "0.00"), allow_negative=True)
         expected = paid_in(bank, begin, end) - sum(fen for k, fen in self.refunded.items()
                                                    if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
@@ -93,6 +102,20 @@ class BankInbox:
         self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
                                                                      else "")
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
+                            encoding=doc.encoding)]
+
+    def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
+        """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
+        bank's 3501 of the month gave that unit."""
+        stated = doc.amount_fen("PayAmt")
+        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}", None)
+        x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
+        if stated != expected:
+            x["XCheckRemark"] = (f"unit statement {fen_to_str(stated)}, the bank's statement (3501) "
+                                 f"{'has no line of the unit' if expected is None else fen_to_str(expected)}")
+        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
+                                                                     else "")
+        return [SendVoucher("7104", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 
     def _reserve_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
@@ -128,7 +151,8 @@ class BankInbox:
     def to_plain(self) -> dict[str, Any]:
         return {"received": self.received, "quota_restored": self.quota_restored,
                 "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs, "refunded": self.refunded,
-                "reserve_listed": self.reserve_listed, "reserve_closing": self.reserve_closing}
+                "reserve_listed": self.reserve_listed, "reserve_closing": self.reserve_closing,
+                "by_unit": self.by_unit}
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any] | None) -> BankInbox:
@@ -138,4 +162,5 @@ class BankInbox:
                    {k: int(v) for k, v in data["cross_year_refunds"].items()}, dict(data["sign_offs"]),
                    {k: int(v) for k, v in data.get("refunded", {}).items()},
                    {k: {no: int(fen) for no, fen in v.items()} for k, v in data.get("reserve_listed", {}).items()},
-                   {k: int(v) for k, v in data.get("reserve_closing", {}).items()})
+                   {k: int(v) for k, v in data.get("reserve_closing", {}).items()},
+                   {k: int(v) for k, v in data.get("by_unit", {}).items()})
