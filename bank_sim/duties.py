@@ -11,8 +11,9 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
   earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
   fund type, subject and project); on the first business day of a month, the 4004
-  and the 3501 of every earlier month with payments. The treasury's 3501 receipt is its
-  sign-off (`sign_offs`).
+  and the 3501 of every earlier month with payments, a 7104 to each unit paid for, and the
+  clearing reserve statement (7203) of every month since the reserve was funded. The
+  treasury's 3501 receipt is its sign-off (`sign_offs`).
 * **Transfer times** (`bank_sim.transfers`): each receipt carries XArriveDate.
 * **The profile** (`bank_sim.profiles`): every message the core sends passes `outgoing()`,
   which holds it until the profile's release time (a `slow` or `flaky` bank) and applies the
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
+from bank_sim import reserve_statement as rs
 from bank_sim.profiles import BankProfile, Fault, SendKind, load_profile
 from bank_sim.refunds import PayeeReturn
 from bank_sim.transfers import TransferConfig, arrival, route
@@ -43,7 +45,7 @@ from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
-from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt, registered_code
+from sim.effects import Alarm, Effect, PostTransfer, Refusal, SendVoucher, WakeAt, registered_code
 from sim.snapshot import datetime_from_plain, datetime_to_plain, send_from_plain, send_to_plain
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ CREDITS_PENDING_MAX = 200_000
 # Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
 # days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
 UNCLEARED_MAX = 1_000_000
+# Reserve movements of the months not stated yet (7203): a month of a busy bank's advances and
+# replenishments; beyond it a movement is left out of the statement and the treasury sees a break.
+RESERVE_MOVES_MAX = 200_000
 
 
 def send_kind(send: SendVoucher) -> SendKind:
@@ -126,6 +131,12 @@ class _State:
     uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
     stated: dict[str, dict[rp.Line, int]] = field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
     next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
+    # the clearing reserve statement (7203): month → {transfer id: movement}, in booking order
+    reserve_moves: dict[str, dict[str, rs.Movement]] = field(default_factory=dict)
+    reserve_balance: int = 0  # the reserve's balance at the end of the last month stated
+    reserve_next: str = ""  # yyyymm: the first month not stated yet ("" before the reserve moved)
+    # yyyymm (7203) or yyyymm/AgencyCode (7104) → (result, date, remark)
+    reserve_sign_offs: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -216,7 +227,7 @@ class Duties:
         return self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
-        if flag == 1 and doc.vtcode in ("2302", "3501"):
+        if flag == 1 and doc.vtcode in ("2302", "3501", "7104", rs.RESERVE_STATEMENT_VTCODE):
             return True
         return flag == 1 and doc.vtcode == "2301" and doc.get("VoucherNo") in self.s.probes
 
@@ -230,6 +241,8 @@ class Duties:
             self.s.probes[no] = code
             self.s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), "2301", no, 0))] = code
             return [Alarm(code, f"faulty profile: probe clearing request {no} refused: {return_reason}", key)]
+        if doc.vtcode in (rs.RESERVE_STATEMENT_VTCODE, "7104"):
+            return self._reserve_signed_off(doc, key)
         if doc.vtcode == "3501":
             month = doc.get("BeginDate")[:6]
             if month in self.s.sign_offs:
@@ -267,6 +280,9 @@ class Duties:
         absorbed here (True: the core's records need no correction) and sent again corrected:
         the same voucher sealed properly, or the clean version of what was spoiled."""
         absorbed, effects = False, list[Effect]()
+        for t in refusal.transfers():  # a transfer the books refused never moved the reserve
+            for moves in self.s.reserve_moves.values():
+                moves.pop(t.id, None)
         for send in refusal.sends():
             key = str(send.key)
             self.s.refusals.setdefault(key, refusal.code)
@@ -291,6 +307,8 @@ class Duties:
         held = False
         for e in effects:
             if not isinstance(e, SendVoucher):
+                if isinstance(e, PostTransfer):
+                    self._reserve_moved(e, now)
                 out.append(e)
                 continue
             key = str(e.key)
@@ -453,7 +471,56 @@ class Duties:
                 head, details = rp.monthly_statement(f"DZ{core.bank_code[-4:]}{month}", month, today,
                                                      c.adm_div_code, bank, stated)
                 effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+                for head, details in rp.unit_statements(f"DW{core.bank_code[-4:]}{month}", month, today,
+                                                        c.adm_div_code, bank, stated):
+                    effects.append(SendVoucher("7104", 0, head, details, "treasury"))
+        return effects + self._reserve_statements(today)
+
+    def _reserve_moved(self, e: PostTransfer, now: dt.datetime) -> None:
+        """Note a booking on the clearing reserve account for the month's reserve statement."""
+        t, reserve = e.transfer, self.core.accounts["reserve"]
+        if reserve not in (t.debit_account, t.credit_account):
+            return
+        day = t.business_date or now.date()
+        self.s.reserve_next = self.s.reserve_next or rp.month_of(day)
+        month = max(rp.month_of(day), self.s.reserve_next)  # a booking dated in a month stated: in the next
+        moves = self.s.reserve_moves.setdefault(month, {})
+        if t.id in moves or sum(len(m) for m in self.s.reserve_moves.values()) >= RESERVE_MOVES_MAX:
+            return
+        ori = t.reference.split("/")
+        vt, no = (ori[2], ori[3]) if len(ori) == 5 else ("", "")
+        fen = t.amount_fen if t.credit_account == reserve else -t.amount_fen
+        moves[t.id] = rs.Movement(format_ymd(day), rs.MOVE_TYPES.get(t.kind, rs.OTHER_MOVE), vt, no, fen)
+
+    def _reserve_statements(self, today: dt.date) -> list[Effect]:
+        """The reserve statement (7203) of every month before `today`'s not stated yet, from the
+        month the reserve first moved: a month without movements carries the balance."""
+        core, c = self.core, self.core.config
+        effects: list[Effect] = []
+        while self.s.reserve_next and self.s.reserve_next < rp.month_of(today):
+            month = self.s.reserve_next
+            moves = list(self.s.reserve_moves.pop(month, {}).values())
+            head, details = rs.reserve_statement(f"BZ{core.bank_code[-4:]}{month}", month, today, c.adm_div_code,
+                                                 (core.bank_code, c.bank_name), self.s.reserve_balance, moves)
+            self.s.reserve_balance += sum(m.fen for m in moves)
+            effects.append(SendVoucher(rs.RESERVE_STATEMENT_VTCODE, 0, head, details, "treasury"))
+            _, last = rs.month_bounds(month)
+            self.s.reserve_next = rp.month_of(last + dt.timedelta(days=1))
         return effects
+
+    def _reserve_signed_off(self, doc: VoucherDoc, key: str) -> list[Effect]:
+        """The treasury's receipt of a reserve statement (7203) or a unit's statement (7104, the
+        unit's sign-off sheet): the sign-off; a disagreement is alarmed."""
+        month = doc.get("BeginDate")[:6] + (f"/{doc.get('AgencyCode')}" if doc.vtcode == "7104" else "")
+        if month in self.s.reserve_sign_offs:
+            return []
+        self.s.reserve_sign_offs[month] = (doc.get("XCheckResult"), doc.get("XCheckDate"), doc.get("XCheckRemark"))
+        if doc.get("XCheckResult") == "0":
+            return []
+        self.s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"),
+                                       0))] = "amount-mismatch"
+        return [Alarm("amount-mismatch", f"the treasury disagrees with reserve statement {doc.get('VoucherNo')}: "
+                      f"{doc.get('XCheckRemark')}", key)]
 
     def _nil_reports(self, today: dt.date) -> list[Effect]:
         """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
@@ -495,6 +562,9 @@ class Duties:
             "next_day": s.next_day,
             "uncleared": {k: [[list(line), fen] for line, fen in v] for k, v in s.uncleared.items()},
             "stated": {k: [[list(line), fen] for line, fen in v.items()] for k, v in s.stated.items()},
+            "reserve_moves": {k: [[tid, *m] for tid, m in v.items()] for k, v in s.reserve_moves.items()},
+            "reserve_balance": s.reserve_balance, "reserve_next": s.reserve_next,
+            "reserve_sign_offs": {k: list(v) for k, v in s.reserve_sign_offs.items()},
         }
 
     def load_snapshot(self, data: Mapping[str, Any] | None) -> None:
@@ -527,6 +597,10 @@ class Duties:
         s.uncleared = {k: [(_line(line), int(fen)) for line, fen in v] for k, v in data.get("uncleared", {}).items()}
         s.next_day = str(data.get("next_day", ""))
         s.stated = {k: {_line(line): int(fen) for line, fen in v} for k, v in data.get("stated", {}).items()}
+        s.reserve_moves = {k: {str(tid): rs.Movement(str(day), str(mt), str(vt), str(no), int(fen))
+                               for tid, day, mt, vt, no, fen in v} for k, v in data.get("reserve_moves", {}).items()}
+        s.reserve_balance, s.reserve_next = int(data.get("reserve_balance", 0)), str(data.get("reserve_next", ""))
+        s.reserve_sign_offs = {k: (v[0], v[1], v[2]) for k, v in data.get("reserve_sign_offs", {}).items()}
         self.s = s
 
 

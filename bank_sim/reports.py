@@ -5,6 +5,7 @@
 | 2206   | daily expenditure report (财政支出日报) | one business day        | the next business day (end of it)  |
 | 4004   | monthly expenditure report (月报)       | one calendar month      | 2 working days after month end     |
 | 3501   | monthly statement for sign-off (对账单) | one calendar month      | 3 working days after month end     |
+| 7104   | unit statement + sign-off sheet (单位支出对账单, own code) | one calendar month, one unit | with the 3501       |
 | 7103   | credit notice (财政资金直接支付入账通知书, invented code) | one direct payment    | 2 working days after paying        |
 
 The expenditure reports (2206, 4004) count what the central bank cleared that day, less the
@@ -13,11 +14,13 @@ the cleared 划退款凭证, "即财政支出日报"): an advance paid after the
 replenishment is cleared. The statement (3501) counts what was paid in the month less the
 month's refunds, to match the treasury's receipts. All are by basic unit, fund type, subject and
 project (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"): the 2206 by pay type, fund
-type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, subject and
-project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
+type, unit, subject and project; the 4004 by pay type, fund type, first-level unit, basic unit, subject
+and project; the 3501 by unit, pay type, fund type, subject and project. A refund makes its line
 smaller (negative when the payment was in an earlier day or month). A business day with
 nothing cleared still gets its nil 2206 (PayAmt 0.00, no DetailList); a month without payments
-has no 4004 or 3501 (their XSDs need a Detail). The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
+has no 4004 or 3501 (their XSDs need a Detail). Each basic unit with payments in the month gets
+its own statement (7104, by pay type, fund type, subject and project: its lines of the 3501),
+through the treasury, whose receipt is the unit's sign-off sheet. The treasury signs the 3501 off with its receipt (XCheckResult 0 agree / 1 disagree,
 XCheckDate).
 """
 
@@ -30,7 +33,8 @@ from typing import Any
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 
-__all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report", "monthly_statement"]
+__all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report", "monthly_statement",
+           "unit_statements"]
 
 # (PayTypeCode, FundTypeCode, FundTypeName, SupDepCode, SupDepName, AgencyCode, AgencyName,
 #  ExpFuncCode, ExpFuncName, ProCode, ProName): one classification of money paid (ProCode and
@@ -66,7 +70,8 @@ _OPTIONAL = frozenset({"ProCode", "ProName"})  # left out of a Detail when empty
 _PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
 _SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8), ("ProCode", 9), ("ProName", 10))  # subject and project
 _DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by basic unit
-_MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), *_SUBJECT)  # 4004: by first-level unit
+_MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), ("AgencyCode", 5), ("AgencyName", 6),
+               *_SUBJECT)  # 4004: by basic unit (under its first-level unit)
 _STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
 
 
@@ -89,6 +94,24 @@ def monthly_statement(no: str, month: str, today: dt.date, adm_div_code: str, ba
     head = {**_head("3501", no, today, adm_div_code, bank, sum(lines.values())), "BeginDate": format_ymd(first),
             "EndDate": format_ymd(last)}
     return head, _details(lines, _STATEMENT_BY)
+
+
+def unit_statements(no: str, month: str, today: dt.date, adm_div_code: str, bank: tuple[str, str],
+                    lines: Mapping[Line, int]) -> list[tuple[dict[str, str], tuple[dict[str, str], ...]]]:
+    """One statement (7104) per basic unit of `lines` (the month's 3501 lines), sorted by unit:
+    VoucherNo `no` + the unit's code, cut to the 42 characters a VoucherNo may have."""
+    first = dt.date(int(month[:4]), int(month[4:]), 1)
+    last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    units: dict[tuple[str, str], dict[Line, int]] = {}
+    for line, fen in lines.items():
+        units.setdefault((line[5], line[6]), {})[line] = fen
+    out = []
+    for (code, name), mine in sorted(units.items()):
+        head = {**_head("7104", f"{no}{code}"[:42], today, adm_div_code, bank, sum(mine.values())),
+                "BeginDate": format_ymd(first), "EndDate": format_ymd(last), "AgencyCode": code, "AgencyName": name}
+        head["PayAmt"] = head.pop("PayAmt")  # after the unit, as the XSD has it
+        out.append((head, _details(mine, (*_PAY_FUND, *_SUBJECT))))
+    return out
 
 
 def credit_notice(*, no: str, today: dt.date, adm_div_code: str, bank: tuple[str, str], payment: str,

@@ -471,7 +471,7 @@ class Bank:
             last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
             out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month}, mine,
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
-                                     "ExpFuncCode", "ExpFuncName")))
+                                     "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName")))
             out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today,
                                     {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}, mine,
                                     ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",

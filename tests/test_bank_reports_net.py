@@ -34,7 +34,8 @@ def test_statement_and_monthly_report_keep_the_project() -> None:
     lines = {_l("101001", "P1"): 100_00, _l("101002", "P1"): 20_00}
     _, monthly = rp.monthly_report("YB1", "202603", DAY, "990100", BANK, lines)
     _, statement = rp.monthly_statement("DZ1", "202603", DAY, "990100", BANK, lines)
-    assert [(d["SupDepCode"], d["ProCode"], d["PayAmt"]) for d in monthly] == [("101", "P1", "120.00")]
+    assert [(d["SupDepCode"], d["AgencyCode"], d["ProCode"], d["PayAmt"]) for d in monthly] == [
+        ("101", "101001", "P1", "100.00"), ("101", "101002", "P1", "20.00")]
     assert [(d["AgencyCode"], d["ProCode"]) for d in statement] == [("101001", "P1"), ("101002", "P1")]
 
 

@@ -6,6 +6,9 @@
 | 2206   | daily expenditure report              | recorded                                                        |
 | 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
 | 4004   | monthly expenditure report            | recorded                                                        |
+| 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
+| 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
+| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2), else 1 with XCheckRemark (a break, never netted away) |
 
 `BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit.
@@ -20,15 +23,19 @@ from typing import Any
 
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
-from messages.money import fen_to_str
+from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Effect, SendVoucher
 
 __all__ = ["HANDLED", "BankInbox"]
 
-HANDLED = frozenset({"2203", "2252", "2206", "4004", "3501", "7103"})
+HANDLED = frozenset({"2203", "2252", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
 # Notices and reports kept: a year of a few banks' days and refunds.
 KEPT_MAX = 100_000
+# Payments advanced from a reserve, as the 7202 lists named them, kept until the month's reserve
+# statement is checked: a month of a few busy banks' advances; beyond it one more is not noted
+# (and the statement shows a break, never a silent agreement).
+LISTED_MAX = 200_000
 
 
 @dataclass(slots=True)
@@ -38,6 +45,20 @@ class BankInbox:
     cross_year_refunds: dict[str, int] = field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
     sign_offs: dict[str, str] = field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
     refunded: dict[str, int] = field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
+    # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named
+    reserve_listed: dict[str, dict[str, int]] = field(default_factory=dict)
+    reserve_closing: dict[str, int] = field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
+    # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
+    by_unit: dict[str, int] = field(default_factory=dict)
+
+    def reserve_list(self, doc: VoucherDoc) -> None:
+        """A reserve transfer detail list (7202): note what it says the reserve advanced."""
+        listed = self.reserve_listed.setdefault(f"{doc.get('PayBankCode')}/{doc.get('TransferDate')[:6]}", {})
+        for d in doc.details():
+            if sum(len(v) for v in self.reserve_listed.values()) >= LISTED_MAX:
+                break
+            no = d.get("OriVoucherNo", "")
+            listed[no] = listed.get(no, 0) + parse_fen(d.get("PayAmt", "0.00"))
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
                    agency_of: Callable[[str], str]) -> list[Effect]:
@@ -58,10 +79,21 @@ class BankInbox:
             day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}"
             self.refunded[day] = self.refunded.get(day, 0) + doc.amount_fen("PayAmt")
             return []
+        if doc.vtcode == "7202":
+            self.reserve_list(doc)
+            return []
+        if doc.vtcode == "7203":
+            return self._reserve_statement(doc, now)
+        if doc.vtcode == "7104":
+            return self._unit_statement(doc, now)
         if doc.vtcode != "3501":
             return []
         stated = doc.amount_fen("PayAmt")
         bank, begin, end = doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate")
+        for d in doc.details():
+            if len(self.by_unit) < KEPT_MAX:
+                k = f"{bank}/{begin}/{d.get('AgencyCode')}"
+                self.by_unit[k] = self.by_unit.get(k, 0) + parse_fen(d.get("PayAmt", "0.00"), allow_negative=True)
         expected = paid_in(bank, begin, end) - sum(fen for k, fen in self.refunded.items()
                                                    if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
@@ -72,9 +104,55 @@ class BankInbox:
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 
+    def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
+        """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
+        bank's 3501 of the month gave that unit."""
+        stated = doc.amount_fen("PayAmt")
+        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}", None)
+        x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
+        if stated != expected:
+            x["XCheckRemark"] = (f"unit statement {fen_to_str(stated)}, the bank's statement (3501) "
+                                 f"{'has no line of the unit' if expected is None else fen_to_str(expected)}")
+        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
+                                                                     else "")
+        return [SendVoucher("7104", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
+                            encoding=doc.encoding)]
+
+    def _reserve_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
+        """Check a clearing reserve account statement (7203) and sign it off with the receipt."""
+        bank = doc.get("PayBankCode")
+        begin, credit, debit, end = (doc.amount_fen(f) for f in ("BeginBalance", "CreditAmt", "DebitAmt", "EndBalance"))
+        moves = doc.details()
+        advanced: dict[str, int] = {}
+        for d in moves:
+            if d.get("MoveType") in ("2", "3"):
+                no = d.get("OriVoucherNo", "")
+                advanced[no] = advanced.get(no, 0) + parse_fen(d.get("DebitAmt", "0.00"))
+        listed = self.reserve_listed.pop(f"{bank}/{doc.get('BeginDate')[:6]}", {})
+        last = self.reserve_closing.get(bank)
+        breaks = [msg for bad, msg in (
+            (begin + credit - debit != end, f"BeginBalance {fen_to_str(begin)} + CreditAmt {fen_to_str(credit)} - "
+                                            f"DebitAmt {fen_to_str(debit)} is not EndBalance {fen_to_str(end)}"),
+            (sum(parse_fen(d.get("CreditAmt", "0.00")) for d in moves) != credit,
+             "the movements in do not add up to CreditAmt"),
+            (last is not None and last != begin,
+             f"BeginBalance {fen_to_str(begin)}, last statement's EndBalance {fen_to_str(last or 0)}"),
+            (advanced != listed, f"advances {fen_to_str(sum(advanced.values()))} in {len(advanced)} payments, the "
+                                 f"reserve lists (7202) {fen_to_str(sum(listed.values()))} in {len(listed)}"),
+        ) if bad]
+        self.reserve_closing[bank] = end
+        x = {"XCheckResult": "1" if breaks else "0", "XCheckDate": format_ymd(now.date())}
+        if breaks:
+            x["XCheckRemark"] = breaks[0]
+        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {breaks[0]}" if breaks else "")
+        return [SendVoucher("7203", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
+                            encoding=doc.encoding)]
+
     def to_plain(self) -> dict[str, Any]:
         return {"received": self.received, "quota_restored": self.quota_restored,
-                "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs, "refunded": self.refunded}
+                "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs, "refunded": self.refunded,
+                "reserve_listed": self.reserve_listed, "reserve_closing": self.reserve_closing,
+                "by_unit": self.by_unit}
 
     @classmethod
     def from_plain(cls, data: Mapping[str, Any] | None) -> BankInbox:
@@ -82,4 +160,7 @@ class BankInbox:
             return cls()
         return cls(dict(data["received"]), {k: int(v) for k, v in data["quota_restored"].items()},
                    {k: int(v) for k, v in data["cross_year_refunds"].items()}, dict(data["sign_offs"]),
-                   {k: int(v) for k, v in data.get("refunded", {}).items()})
+                   {k: int(v) for k, v in data.get("refunded", {}).items()},
+                   {k: {no: int(fen) for no, fen in v.items()} for k, v in data.get("reserve_listed", {}).items()},
+                   {k: int(v) for k, v in data.get("reserve_closing", {}).items()},
+                   {k: int(v) for k, v in data.get("by_unit", {}).items()})
