@@ -529,7 +529,7 @@ class _ConformanceRun(_Run):
     def _with_external(self, o: Observed) -> Observed:
         """The simulated mode's record, plus what the system under test did as its messages show."""
         ext, code = self.ext, self.s.world.bank(self.ext).code
-        sent_at = {v.voucher_no: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0}
+        sent_at = {v.voucher_no: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0 and v.reached}
         receipts = [r for r in o.receipts if r.sender == ext and r.vtcode in ("5201", "8202")]
         paid: dict[str, tuple[str, int, dt.date, dt.datetime]] = {}
         for r in sorted(receipts, key=lambda r: r.received_at):
@@ -581,8 +581,8 @@ class _ConformanceRun(_Run):
             opening_fen=self.s.world.tsa_opening_fen))
 
     def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
-        if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202"):
-            return v
+        if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202") or not v.reached:
+            return v  # a submission the gateway refused never reached the bank: nothing it did is this one's
         extra = []
         for r in receipts:
             if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode:

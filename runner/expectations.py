@@ -20,6 +20,7 @@ from typing import Any
 
 from messages.money import fen_to_str
 from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
+from runner.reconcile import PAYMENT_VTCODES
 from runner.scenario_file import Expectation
 from treasury_sim.scorecard import BankMonth, DutyLine
 
@@ -93,33 +94,39 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(*monitor_outcome(p, v))
     if e.kind == "receipt":
         assert v is not None
-        receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode]
+        receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode] if v.reached else []
         if p.get("none"):
             early = [r for r in receipts if r.received_at <= by]
             return out(not early, f"no receipt by {_t(by)}",
                        "; ".join(f"receipt from {r.sender} at {_t(r.received_at)}" for r in early) or "none")
         in_time = [r for r in receipts if r.received_at <= by and ("from" not in p or r.sender == p["from"])]
         want = dict(p.get("fields") or {})
+        if "XPayAmt" not in want and v.flag == 0 and v.vtcode in PAYMENT_VTCODES:
+            want["XPayAmt"] = fen_to_str(v.amount_fen)  # a receipt pays what the voucher says, to the fen
         expected = f"a receipt{' from ' + p['from'] if 'from' in p else ''} by {_t(by)}" + (
             f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "")
+        if not v.reached:
+            return out(False, expected, "the gateway refused this submission: it never reached a bank")
         if not receipts:
             return out(False, expected, "no receipt arrived")
         for r in in_time:
             if all(r.fields.get(k) == val for k, val in want.items()) and r.return_reason is None:
                 return out(True, expected, f"from {r.sender} at {_t(r.received_at)}")
-        r = receipts[0]
+        r = (in_time or receipts)[0]
         got = ", ".join(f"{k}={r.fields.get(k, '(absent)')}" for k in want)
         return out(False, expected, f"receipt from {r.sender} at {_t(r.received_at)}" + (f" with {got}" if got else "")
                    + (f", returned: {r.return_reason}" if r.return_reason else ""))
     if e.kind == "clearing":
         assert v is not None
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
-        covering = [c for c in o.clearings if v.voucher_no in c.payments
-                    and (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
+        filed = [c for c in o.clearings if v.reached and v.voucher_no in c.payments
+                and (v.bank is None or c.bank == v.bank)]
+        covering = [c for c in filed if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
         state = p.get("state")
         desc = "; ".join(f"{c.voucher_no} ({'replenishment' if c.clear_type else 'normal'}, filed {_t(c.filed_at)}, "
                          f"{c.state}{' ' + (c.code or '') if c.state == 'rejected' else ''})"
-                         for c in o.clearings if v.voucher_no in c.payments) or "in no clearing request"
+                         for c in filed) or ("in no clearing request" if v.reached
+                                            else "in none: the gateway refused this submission")
         what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
         expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
         filed = _bank_clearings(o, v)
@@ -180,7 +187,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                                                                or "none"), actual)
     if e.kind == "refund":
         assert v is not None
-        refunds = [r for r in o.refunds if r.voucher_no == v.voucher_no and r.returned_at <= by]
+        refunds = [r for r in o.refunds if v.reached and r.voucher_no == v.voucher_no and r.returned_at <= by
+                   and (v.bank is None or r.bank == v.bank)]
         state, code = p.get("state"), p.get("code")
         expected = f"a refund request (2302) for {v.voucher_no} by {_t(by)}" + (f", {state}" if state else "") + (
             f" with {code}" if code else "")

@@ -75,6 +75,13 @@ class SentVoucher:
     trace: tuple[TraceEvent, ...] = ()
     trace_link: str = ""  # where the full trace is: `/v1/trace/{key}` on the gateway, or a report anchor
 
+    @property
+    def reached(self) -> bool:
+        """Whether this submission got past the gateway. A refused one (e.g. `duplicate-conflict`
+        under an accepted voucher's number) never reached its recipient: nothing a bank or the
+        central bank did under that number is its."""
+        return any(x.who == "gateway" and x.ok for x in self.verdicts)
+
 
 @dataclass(frozen=True, slots=True)
 class ReceiptSeen:
@@ -101,6 +108,7 @@ class PaymentSeen:
     received_at: dt.datetime
     paid_day: dt.date | None
     filing: str | None  # VoucherNo of the 2301 that covers it
+    key: str = ""  # the original's voucher key without the flag (adm/year/vtcode/no), when known
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,10 +92,16 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     for; `opening_fen`: the TSA balance before the first statement, when known; `refunds`: the
     banks' refund requests (the refund leg)."""
     breaks: list[Break] = []
-    originals = {v.voucher_no: v for v in sent if v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"}
+    # one voucher per number: the submission the gateway let through, never a refused resubmission
+    # under the same number (duplicate-conflict), which no bank saw
+    originals: dict[str, SentVoucher] = {}
+    for v in sent:
+        first = originals.get(v.voucher_no)
+        if (v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"
+                and (first is None or (v.reached and not first.reached))):
+            originals[v.voucher_no] = v
     accepted = {no: v for no, v in originals.items()
-                if v.fault not in ("drop", "corrupt-signature")
-                and any(x.who == "gateway" and x.ok for x in v.verdicts)}
+                if v.fault not in ("drop", "corrupt-signature") and v.reached}
     paid = {p.voucher_no: p for p in payments if p.paid_day is not None}
     held = {p.voucher_no: p for p in payments if p.paid_day is None}
     by_receipt: dict[str, list[ReceiptSeen]] = defaultdict(list)

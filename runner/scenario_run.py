@@ -40,6 +40,7 @@ from runner.observed import (
     InvariantSeen,
     MessageSeen,
     Observed,
+    PaymentSeen,
     ReceiptSeen,
     SentVoucher,
     TraceEvent,
@@ -52,7 +53,7 @@ from runner.scorecard_feed import scorecard_of
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
-__all__ = ["StepError", "UnsupportedError", "run_scenario"]
+__all__ = ["StepError", "UnsupportedError", "paid_at", "run_scenario"]
 
 RESERVE_FEN = 20_000_000_00  # a bank's clearing reserve unless the scenario says otherwise
 FAULTS_LOGGED_MAX = 1_000  # faults applied and kept for the progress lines of a run
@@ -662,19 +663,23 @@ class _Run:
             for a in shell.alarms:
                 if a.key:
                     bank_alarms.setdefault(a.key, []).append((bid, a.code, a.message))
-        paid = {(p.bank, p.voucher_no): p for p in payments}
+        # a payment is the bank's by its full voucher key; only a submission the gateway let through is
+        # answered by a bank or the central bank (a refused one under the same number never reached them)
+        paid = {(p.bank, p.key): p for p in payments}
         sent: list[SentVoucher] = []
         treasury = self.clients[world.treasury.id]
         for vid, r in self.sent.items():
             verdicts = list(r.verdicts)
-            if r.vtcode in ("5201", "8202") and r.flag == 0:
+            reached = any(x.who == "gateway" and x.ok for x in verdicts)
+            if r.vtcode in ("5201", "8202") and r.flag == 0 and reached:
                 for bid, code, message in bank_alarms.get(r.key, []):
                     verdicts.append(Verdict("bank", bid, False, code, message, r.at))
-                p = paid.get((r.bank or "", r.voucher_no))
+                p = paid.get((r.bank or "", r.key.rsplit("/", 1)[0]))
                 if p is not None and p.paid_day is not None:
-                    verdicts.append(Verdict("bank", p.bank, True, None, f"paid ({p.mode})", p.received_at))
+                    verdicts.append(Verdict("bank", p.bank, True, None, f"paid ({p.mode})",
+                                            paid_at(p, [x for x in receipts if x.sender == p.bank])))
                 for c in clearings:
-                    if r.voucher_no in c.payments and c.state != "pending":
+                    if r.voucher_no in c.payments and c.bank == r.bank and c.state != "pending":
                         verdicts.append(Verdict("pboc", world.pboc.id, c.state == "accepted", c.code,
                                                 f"{c.voucher_no}: {c.reason or 'cleared'}", c.answered_at or c.filed_at))
             answer = self.pboc_answers.get(r.key) if r.flag == 0 and r.vtcode in PBOC_ANSWERED else None
@@ -737,6 +742,19 @@ class _Run:
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,
             opening_fen=s.world.tsa_opening_fen, refunds=observed.refunds))
+
+
+def paid_at(p: PaymentSeen, receipts: Sequence[ReceiptSeen]) -> dt.datetime:
+    """When the bank paid `p`, as the treasury can tell: its receipt's arrival (a receipt says it
+    paid, and when it says so is when the treasury knows); with no receipt seen, the end of the
+    day the bank's books say it paid on (never the original's arrival: a voucher received at 17:30
+    and paid the next morning was not paid at 17:30)."""
+    mine = sorted(x.received_at for x in receipts if x.voucher_no == p.voucher_no and x.vtcode == p.vtcode
+                  and x.return_reason is None)
+    if mine:
+        return mine[0]
+    assert p.paid_day is not None
+    return dt.datetime.combine(p.paid_day, dt.time.max, p.received_at.tzinfo)
 
 
 def _split(total: int, parts: int) -> list[int]:

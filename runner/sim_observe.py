@@ -32,7 +32,8 @@ __all__ = ["clearings_of", "generated_receipts", "generated_sent", "movements_of
 def payments_of(bcores: Mapping[str, Any]) -> list[PaymentSeen]:
     """Every payment each bank core recorded (paid, advanced or still deferred)."""
     return [PaymentSeen(bid, core.bank_code, p.key.voucher_no, p.vtcode, p.amount_fen, p.mode, p.received_at, p.day,
-                        p.filing) for bid, core in bcores.items() for p in core.payments.values()]
+                        p.filing, str(p.key.original()).rsplit("/", 1)[0])
+            for bid, core in bcores.items() for p in core.payments.values()]
 
 
 def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
