@@ -83,8 +83,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         seen = _verdicts(v, by, who)
         everything = _describe(v.verdicts)
         if e.kind == "accepted":
-            ok = bool(seen) and all(x.ok for x in seen)
-            return out(ok, f"accepted by {who or 'everyone who answered'} by {_t(by)}", everything)
+            status = p.get("status")
+            ok = bool(seen) and all(x.ok for x in seen) and (
+                status is None or any(x.who == "gateway" and x.status == status for x in seen))
+            return out(ok, f"accepted by {who or 'everyone who answered'} by {_t(by)}"
+                       + (f", the gateway's status {status}" if status else ""),
+                       everything + ("; gateway status " + (", ".join(x.status or "?" for x in v.verdicts
+                                                                      if x.who == "gateway") or "none")
+                                     if status else ""))
         ok = any(not x.ok and x.code == p["code"] for x in seen)
         return out(ok, f"rejected {p['code']} by {who or 'anyone'} by {_t(by)}", everything)
     if e.kind == "monitor":
@@ -103,17 +109,20 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         want = dict(p.get("fields") or {})
         if "XPayAmt" not in want and v.flag == 0 and v.vtcode in PAYMENT_VTCODES:
             want["XPayAmt"] = fen_to_str(v.amount_fen)  # a receipt pays what the voucher says, to the fen
+        present = tuple(p.get("present") or ())
         expected = f"a receipt{' from ' + p['from'] if 'from' in p else ''} by {_t(by)}" + (
-            f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "")
+            f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "") + (
+            f", {', '.join(present)} present and non-empty" if present else "")
         if not v.reached:
             return out(False, expected, "the gateway refused this submission: it never reached a bank")
         if not receipts:
             return out(False, expected, "no receipt arrived")
         for r in in_time:
-            if all(r.fields.get(k) == val for k, val in want.items()) and r.return_reason is None:
+            if (all(r.fields.get(k) == val for k, val in want.items()) and r.return_reason is None
+                    and all((r.fields.get(k) or "").strip() for k in present)):
                 return out(True, expected, f"from {r.sender} at {_t(r.received_at)}")
         r = (in_time or receipts)[0]
-        got = ", ".join(f"{k}={r.fields.get(k, '(absent)')}" for k in want)
+        got = ", ".join(f"{k}={r.fields.get(k) or '(absent or empty)'}" for k in (*want, *present))
         return out(False, expected, f"receipt from {r.sender} at {_t(r.received_at)}" + (f" with {got}" if got else "")
                    + (f", returned: {r.return_reason}" if r.return_reason else ""))
     if e.kind == "clearing":
@@ -213,6 +222,44 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                        "none: " + (", ".join(sorted({f"{c.bank} {c.year:04d}-{c.month:02d}" for c in o.scorecard}))
                                    or "no duties were scored"))
         return out(*_scorecard(cards, p))
+    if e.kind == "reports_match":
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.received_at <= by
+                   and ("vtcode" not in p or r.vtcode == p["vtcode"])]
+        title = {"2206": "daily report", "4004": "monthly report", "3501": "statement"}
+        desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {_yuan(r.stated_fen)}, "
+                         f"receipts {_yuan(r.books_fen)}" + ("" if r.stated_fen == r.books_fen else " DIFFERS")
+                         for r in reports[:20]) or "none arrived"
+        return out(bool(reports) and all(r.stated_fen == r.books_fen for r in reports),
+                   f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} by {_t(by)} "
+                   "states what its receipts paid in its period", desc)
+    if e.kind == "unit_quota":
+        owner = "treasury" if p["owner"] == "treasury" else p["owner"]
+        book = o.unit_quotas.get(owner)
+        expected = f"{p['unit']}'s authorized quota left at {p['owner']} = {p['equals']} at the end of the run"
+        if book is None:
+            return out(False, expected, f"no quota books of {p['owner']}")
+        if p["unit"] not in book:
+            return out(False, expected, f"no quota of {p['unit']}; {p['owner']} has "
+                       + (", ".join(f"{u} {_yuan(f)}" for u, f in sorted(book.items())) or "none"))
+        return out(book[p["unit"]] == p["equals_fen"], expected, _yuan(book[p["unit"]]))
+    if e.kind == "quota_restored":
+        lines = o.cross_year_refunds if p.get("cross_year") else o.quota_restored
+        restored = {k: f for k, f in lines.items() if k.split("/")[0] == p["unit"]
+                and ("year" not in p or k.split("/")[1] == p["year"])}
+        kind = "cross-year refund lines" if p.get("cross_year") else "quota restored"
+        return out(sum(restored.values()) == p["equals_fen"], f"the treasury's {kind} of {p['unit']}"
+                   + (f" ({p['year']})" if "year" in p else "") + f" = {p['equals']}",
+                   "; ".join(f"{k} {_yuan(f)}" for k, f in sorted(restored.items())) or "none")
+    if e.kind == "clearings_sum":
+        clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
+        day = p["day"]
+        cleared = [c for c in o.clearings if c.bank == p["bank"] and c.clear_date == day and c.state == "accepted"
+                and c.answered_at is not None and c.answered_at <= by
+                and (clear_type is None or c.clear_type == clear_type)]
+        total = sum(c.cleared_fen for c in cleared)
+        return out(total == p["equals_fen"], f"{p['bank']}'s accepted {p.get('clear_type', '')} clearing requests "
+                   f"of {day} clear {p['equals']} by {_t(by)}".replace("  ", " "),
+                   f"{_yuan(total)}: " + (", ".join(f"{c.voucher_no} {_yuan(c.cleared_fen)}" for c in cleared) or "none"))
     if e.kind == "count":
         msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
                 and ("flag" not in p or m.flag == p["flag"])

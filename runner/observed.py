@@ -28,6 +28,7 @@ __all__ = [
     "ReceiptSeen",
     "Reconciliation",
     "RefundSeen",
+    "ReportSeen",
     "SentVoucher",
     "TraceEvent",
     "Verdict",
@@ -46,6 +47,7 @@ class Verdict:
     code: str | None
     message: str
     at: dt.datetime
+    status: str = ""  # the gateway's: accepted, duplicate (the same voucher again) or rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,22 @@ class RefundSeen:
     state: Literal["pending", "accepted", "rejected"]
     code: str | None = None
     notice_no: str = ""  # the 2203 / 2252 to the treasury
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSeen:
+    """A bank's daily report (2206), monthly report (4004) or statement (3501) as the treasury got
+    it, beside what the treasury's own books (the bank's receipts, by XPayDate) say it paid in the
+    same period."""
+
+    bank: str  # the bank's scenario id (from PayBankCode), or its code when the world has no such bank
+    vtcode: str
+    voucher_no: str
+    begin: str  # yyyymmdd: the period it reports
+    end: str
+    stated_fen: int  # its PayAmt
+    books_fen: int  # what the treasury's receipts from that bank paid in the period
+    received_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +282,14 @@ class Observed:
     # central bank or the treasury (the faulty profile's faults among them)
     bank_refusals: tuple[tuple[str, str, str], ...] = ()
     scorecard: tuple[BankMonth, ...] = ()  # per bank per month, from what happened (runner.scorecard_feed)
+    reports: tuple[ReportSeen, ...] = ()  # the banks' 2206 / 4004 / 3501 the (scripted) treasury got
+    # a unit's remaining authorized quota (fen) at the end of the run: owner ("treasury" or a bank's
+    # scenario id) → AgencyCode → fen
+    unit_quotas: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # the treasury's refund lines: "<AgencyCode>/<year>" → fen restored to the quota (a refund of the
+    # same year), and booked as cross-year refund lines (a refund of an earlier year's payment)
+    quota_restored: Mapping[str, int] = field(default_factory=dict)
+    cross_year_refunds: Mapping[str, int] = field(default_factory=dict)
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

@@ -595,7 +595,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "clearing" and params["includes"] is False and "state" in params:
             b.fail([*path, kind, "state"], "state: is how the clearing request covering the voucher was answered; "
                    "with includes: false there is none (drop state:, or expect includes: true)")
-        if kind in ("scorecard", "refused") and params["bank"] not in seen:
+        if kind in ("scorecard", "refused", "reports_match", "clearings_sum") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "reconciliation":
             for j, brk in enumerate(params.get("breaks", [])):
@@ -605,7 +605,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         for key in ("close_of", "day"):
             if key in params:
                 params[key] = b.day(params[key], [*path, kind, key])
-        if "equals" in params and kind == "balance":
+        if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
         by = b.time(raw["by"], [*path, "by"]) if "by" in raw else None
         name = raw.get("name") or _default_name(kind, params)
@@ -693,6 +693,14 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "scorecard":
         return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")
+    if kind == "reports_match":
+        return f"reports of {p['bank']} match the treasury's books" + (f" ({p['vtcode']})" if "vtcode" in p else "")
+    if kind == "unit_quota":
+        return f"{p['unit']}'s quota left at {p['owner']} = {p['equals']}"
+    if kind == "quota_restored":
+        return f"{p['unit']}'s {'cross-year refund lines' if p.get('cross_year') else 'quota restored'} = {p['equals']}"
+    if kind == "clearings_sum":
+        return f"{p['bank']}'s {p.get('clear_type', '')} clearings of {p['day']} = {p['equals']}".replace("  ", " ")
     if kind == "count":
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"

@@ -37,11 +37,13 @@ from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
 from runner.expectations import evaluate
 from runner.observed import (
+    ClearingSeen,
     InvariantSeen,
     MessageSeen,
     Observed,
     PaymentSeen,
     ReceiptSeen,
+    ReportSeen,
     SentVoucher,
     TraceEvent,
     Verdict,
@@ -53,7 +55,7 @@ from runner.scorecard_feed import scorecard_of
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
-__all__ = ["StepError", "UnsupportedError", "paid_at", "run_scenario"]
+__all__ = ["StepError", "UnsupportedError", "paid_at", "quota_lines", "report_period", "run_scenario"]
 
 RESERVE_FEN = 20_000_000_00  # a bank's clearing reserve unless the scenario says otherwise
 FAULTS_LOGGED_MAX = 1_000  # faults applied and kept for the progress lines of a run
@@ -61,6 +63,8 @@ TRACE_EVENTS_MAX = 50  # trace events kept per voucher in the observed record
 GENERATED_VOUCHERS_DEFAULT = 20  # a generated treasury's vouchers per day when the world does not say
 DELAYED_ORDER = 10**6  # a delayed send comes after the steps due at the same instant, before the close
 PBOC_ANSWERED = frozenset({"2301", "2302"})  # requests the central bank answers with a receipt
+REPORTED = frozenset({"2206", "4004", "3501"})  # a bank's reports and statement, checked against the receipts
+REPORTS_MAX = 10_000  # reports kept per run: a few banks' daily and monthly reports over the run's days
 
 
 class UnsupportedError(Exception):
@@ -86,6 +90,9 @@ class _NullCore:
         # VoucherNo → (PayBankCode, XPayDate, fen, AgencyCode): one per payment of the run, which the
         # scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
         self.paid: dict[str, tuple[str, str, int, str]] = {}
+        # the banks' reports and statements as they came: (PayBankCode, VtCode, VoucherNo, begin, end,
+        # PayAmt, what the receipts paid in the period, arrival)
+        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_time(now))
@@ -99,14 +106,19 @@ class _NullCore:
         if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
             self.paid.setdefault(doc.get("VoucherNo"), (doc.get("PayBankCode"), doc.get("XPayDate"),
                                                         parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
+        if flag == 0 and doc.vtcode in REPORTED and len(self.reports) < REPORTS_MAX:
+            begin, end = report_period(doc.vtcode, doc.head())
+            self.reports.append((doc.get("PayBankCode"), doc.vtcode, doc.get("VoucherNo"), begin, end,
+                                 parse_fen(doc.get("PayAmt") or "0.00"),
+                                 self._paid_in(doc.get("PayBankCode"), begin, end), now))
         if flag == 0 and doc.vtcode in HANDLED:
-            return list(self.inbox.on_voucher(doc, now, self._paid_in, self._agency_of))
+            return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of))
         return []
 
     def _paid_in(self, bank: str, begin: str, end: str) -> int:
         return sum(fen for code, day, fen, _ in self.paid.values() if code == bank and begin <= day <= end)
 
-    def _agency_of(self, voucher_no: str) -> str:
+    def agency_of(self, voucher_no: str) -> str:
         return self.paid.get(voucher_no, ("", "", 0, ""))[3]
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
@@ -636,9 +648,35 @@ class _Run:
                 continue
             for r in by_key.get(record.key, results if len(records) == 1 else []):
                 record.verdicts.append(Verdict("gateway", "gateway", r.ok, None if r.ok else r.code,
-                                               r.message or r.status, now))
+                                               r.message or r.status, now, r.status))
 
     # -- what was seen -------------------------------------------------------------------------
+
+    def _refusals(self, clearings: Sequence[ClearingSeen]) -> list[tuple[str, str, str]]:
+        """What was refused of each bank's own sends: what its duties recorded (a profile's probes
+        among them) and every clearing request (2301) the central bank refused."""
+        out = [(bid, key, code) for bid, core in self.bcores.items() for key, code in core.duties.s.refusals.items()]
+        adm = self.world.adm_div_code
+        out += [(c.bank, f"{adm}/{c.clear_date.year}/2301/{c.voucher_no}/0", c.code or "rejected")
+                for c in clearings if c.state == "rejected" and c.bank in self.bcores]
+        return out
+
+    def _treasury_quota(self, receipts: Sequence[ReceiptSeen]) -> dict[str, int]:
+        """Each unit's authorized quota as the scripted treasury's books have it: what its 7101s
+        granted, less what its 8202 receipts paid, plus what refunds restored (this year's)."""
+        left: dict[str, int] = {}
+        for r in self.sent.values():
+            if r.vtcode == "7101" and r.flag == 0 and r.spec.sender == "treasury" and any(
+                    x.who == "gateway" and x.ok for x in r.verdicts):
+                for agency, fen in quota_lines(r.doc_bytes):
+                    left[agency] = left.get(agency, 0) + fen
+        for x in receipts:
+            if x.vtcode == "8202" and x.return_reason is None:
+                agency = self.tcore.agency_of(x.voucher_no)
+                left[agency] = left.get(agency, 0) - parse_fen(x.fields.get("XPayAmt") or "0.00")
+        for k, fen in self.tcore.inbox.quota_restored.items():
+            left[k.split("/")[0]] = left.get(k.split("/")[0], 0) + fen
+        return left
 
     async def _observe(self) -> Observed:
         from ledger.model import AccountFlags
@@ -729,19 +767,35 @@ class _Run:
                                             f"last 7401 EndBalance {fen_to_str(last.end_fen)}, ledger TSA "
                                             f"{fen_to_str(tsa)}"))
         business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
+        bank_ids = {b.code: b.id for b in s.world.banks}
         observed = Observed(
             scenario=s.name, seed=self.seed, start=s.world.start, end=self.end, sent=tuple(sent), receipts=tuple(receipts),
             payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
             statements=tuple(statements), quotas=tuple(quotas), messages=tuple(self.messages),
             invariants=tuple(invariants), balances=balances, closes=self.closes, zero_balance_accounts=tuple(zero),
             participants=self.ids, refunds=tuple(refunds_of(self.bcores)),
-            bank_refusals=tuple((bid, key, code) for bid, core in self.bcores.items()
-                                for key, code in core.duties.s.refusals.items()),
-            scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)))
+            bank_refusals=tuple(self._refusals(clearings)),
+            scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)),
+            reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when)
+                          for code, vt, no, begin, end, stated, books, when in self.tcore.reports),
+            unit_quotas={"treasury": self._treasury_quota(receipts),
+                         **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
+                            for bid, core in self.bcores.items()}},
+            quota_restored=dict(self.tcore.inbox.quota_restored),
+            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds))
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,
             opening_fen=s.world.tsa_opening_fen, refunds=observed.refunds))
+
+
+def quota_lines(data: bytes) -> list[tuple[str, int]]:
+    """(AgencyCode, fen) of each line of an authorized quota notice (7101)."""
+    from messages.voucher import parse_voucher
+
+    doc = parse_voucher(data)
+    return [(d.get("AgencyCode") or doc.get("AgencyCode"), parse_fen(d.get("PayAmt") or "0.00"))
+            for d in doc.details()]
 
 
 def paid_at(p: PaymentSeen, receipts: Sequence[ReceiptSeen]) -> dt.datetime:
@@ -755,6 +809,18 @@ def paid_at(p: PaymentSeen, receipts: Sequence[ReceiptSeen]) -> dt.datetime:
         return mine[0]
     assert p.paid_day is not None
     return dt.datetime.combine(p.paid_day, dt.time.max, p.received_at.tzinfo)
+
+
+def report_period(vtcode: str, head: Mapping[str, str]) -> tuple[str, str]:
+    """The days (yyyymmdd, inclusive) a 2206 (ReportDate), 4004 (ReportMonth) or 3501
+    (BeginDate..EndDate) reports on."""
+    if vtcode == "2206":
+        day = head.get("ReportDate", "")
+        return day, day
+    if vtcode == "4004":
+        month = head.get("ReportMonth", "")
+        return month + "01", month + "31"
+    return head.get("BeginDate", ""), head.get("EndDate", "")
 
 
 def _split(total: int, parts: int) -> list[int]:

@@ -133,12 +133,18 @@ _step = {
 _ref = {**_id, "description": "a voucher id from the steps"}
 _expect_kinds: dict[str, Any] = {
     "accepted": {"type": "object", "additionalProperties": False, "required": ["voucher"],
-                 "properties": {"voucher": _ref, "who": _who}},
+                 "properties": {"voucher": _ref, "who": _who,
+                                "status": {"enum": ["accepted", "duplicate"],
+                                           "description": "the gateway's status of this submission: duplicate "
+                                                          "for the same voucher sent again"}}},
     "rejected": {"type": "object", "additionalProperties": False, "required": ["voucher", "code"],
                  "properties": {"voucher": _ref, "code": {"type": "string", "minLength": 1}, "who": _who}},
     "receipt": {"type": "object", "additionalProperties": False, "required": ["voucher"],
                 "properties": {"voucher": _ref, "from": _participant, "fields": _fields,
-                               "none": {"type": "boolean", "description": "true: no receipt may arrive"}}},
+                               "none": {"type": "boolean", "description": "true: no receipt may arrive"},
+                               "present": {"type": "array", "maxItems": 50, "description":
+                                           "fields the receipt must carry, each non-empty (e.g. XAgentBusinessNo)",
+                                           "items": {"type": "string", "minLength": 1}}}},
     "clearing": {"type": "object", "additionalProperties": False, "required": ["voucher", "includes"],
                  "properties": {"voucher": _ref, "includes": {"type": "boolean"},
                                 "clear_type": {"enum": ["normal", "replenishment"]},
@@ -179,6 +185,27 @@ _expect_kinds: dict[str, Any] = {
                                  "duty": {"type": "string", "description": "a duty kind: receipt, daily-report..."},
                                  "on_time": {"type": "integer", "minimum": 0},
                                  "late": {"type": "integer", "minimum": 0}}},
+    "reports_match": {"type": "object", "additionalProperties": False, "required": ["bank"],
+                      "description": "every daily report (2206), monthly report (4004) and statement (3501) the "
+                                     "bank sent states what its receipts to the treasury paid in the period, to "
+                                     "the fen (at least one arrived)",
+                      "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}}},
+    "unit_quota": {"type": "object", "additionalProperties": False, "required": ["owner", "unit", "equals"],
+                   "description": "a unit's remaining authorized quota at the end of the run, in a bank's books "
+                                  "or the treasury's (its 7101s, less its units' 8202 receipts, plus quota "
+                                  "restored by refunds)",
+                   "properties": {"owner": _participant, "unit": {"type": "string", "minLength": 1},
+                                  "equals": _money}},
+    "quota_restored": {"type": "object", "additionalProperties": False, "required": ["unit", "equals"],
+                       "description": "what the treasury restored of a unit's quota for refunds of the same "
+                                      "year (or, cross_year: true, booked as cross-year refund lines)",
+                       "properties": {"unit": {"type": "string", "minLength": 1},
+                                      "year": {"type": "string", "pattern": r"^[0-9]{4}$"},
+                                      "cross_year": {"type": "boolean"}, "equals": _money}},
+    "clearings_sum": {"type": "object", "additionalProperties": False, "required": ["bank", "day", "equals"],
+                      "description": "the sum a bank's accepted clearing requests of a day (ClearDate) cleared",
+                      "properties": {"bank": _participant, "day": {"type": "string", "pattern": DATE_PATTERN},
+                                     "clear_type": {"enum": ["normal", "replenishment"]}, "equals": _money}},
     "count": {"type": "object", "additionalProperties": False, "required": ["vtcode"],
               "properties": {"vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]},
                              "sender": _participant, "recipient": _participant,
