@@ -122,7 +122,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                     and all((r.fields.get(k) or "").strip() for k in present)):
                 return out(True, expected, f"from {r.sender} at {_t(r.received_at)}")
         r = (in_time or receipts)[0]
-        got = ", ".join(f"{k}={r.fields.get(k) or '(absent or empty)'}" for k in (*want, *present))
+        got = ", ".join([f"{k}={r.fields.get(k, '(absent)')}" for k in want]
+                        + [f"{k}={(r.fields.get(k) or '').strip() or '(absent or empty)'}" for k in present])
         return out(False, expected, f"receipt from {r.sender} at {_t(r.received_at)}" + (f" with {got}" if got else "")
                    + (f", returned: {r.return_reason}" if r.return_reason else ""))
     if e.kind == "clearing":

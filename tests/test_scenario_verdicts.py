@@ -8,8 +8,10 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from runner.expectations import evaluate
-from runner.observed import ReceiptSeen, SentVoucher, Verdict
+from runner.observed import ReceiptSeen, ReportSeen, SentVoucher, Verdict
 from runner.reconcile import reconcile
 from runner.scenario_file import load_text
 from runner.scenario_run import run_scenario
@@ -111,3 +113,73 @@ def test_a_refused_receipt_never_reached_stays_out_of_the_day_totals() -> None:
                     clearings=o.clearings, movements=o.movements, statements=o.statements, business_days=(D1, D2),
                     opening_fen=1000_00)
     assert {b.cause for b in rec.breaks} == {"duplicate-receipt"}
+
+
+# ------------------------------------------------------------------------------ what a scenario can now see
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _report(stated: int, books: int, vtcode: str = "2206") -> ReportSeen:
+    return ReportSeen("bank-a", vtcode, f"RB{vtcode}", "20260310", "20260310", stated, books, t(D2, 9, 30))
+
+
+@pytest.mark.parametrize(("reports", "ok"), [
+    ((), False),  # none arrived: nothing to agree
+    ((_report(150_00, 150_00), _report(150_00, 150_00, "3501")), True),
+    ((_report(150_00, 150_00), _report(150_01, 150_00, "3501")), False),  # the statement 0.01 too high
+    ((_report(149_99, 150_00),), False),
+])
+def test_reports_match_fails_on_one_fen(reports: tuple[ReportSeen, ...], ok: bool) -> None:
+    [(got, _, actual)] = _outcomes("  - reports_match: {bank: bank-a}\n", observed(reports=reports))
+    assert got is ok, actual
+    if reports and not ok:
+        assert "DIFFERS" in actual
+
+
+def test_reports_match_of_one_vtcode_looks_at_that_one_only() -> None:
+    o = observed(reports=(_report(150_00, 150_00), _report(150_01, 150_00, "3501")))
+    [(ok, _, _)] = _outcomes('  - reports_match: {bank: bank-a, vtcode: "2206"}\n', o)
+    assert ok
+
+
+def test_a_receipt_field_must_be_present_and_non_empty() -> None:
+    o = observed()
+    blank = tuple(dataclasses.replace(r, fields={**r.fields, "XAgentBusinessNo": " "}) if r.voucher_no == "ZZ002"
+                  else r for r in o.receipts)
+    expect = "  - receipt: {voucher: v2, present: [XAgentBusinessNo]}\n"
+    [(ok, _, _)] = _outcomes(expect, o)
+    [(ok_blank, _, actual)] = _outcomes(expect, observed(receipts=blank))
+    assert ok and not ok_blank and "XAgentBusinessNo=(absent or empty)" in actual
+
+
+# a catalogue scenario's new expectation, changed by one fen (or one code), must fail: (file, from, to, name)
+MUTATIONS = [
+    ("unit-quota-second-payment-over-quota-returned", 'unit: "101001", equals: "400.00"}\n  - name: the unit\'s '
+     "quota left in", 'unit: "101001", equals: "400.01"}\n  - name: the unit\'s quota left in',
+     "the unit's quota left at the bank after the one payment"),
+    ("unit-quota-second-payment-over-quota-returned", 'owner: treasury, unit: "101001", equals: "400.00"',
+     'owner: treasury, unit: "101001", equals: "399.99"',
+     "the unit's quota left in the treasury's books (its 7101 less the 8202 receipts)"),
+    ("refund-payee-return-prompt-bank", 'year: "2026", equals: "3456.78"', 'year: "2026", equals: "3456.77"',
+     "the treasury restores the unit's quota by the refund (a refund of this year)"),
+    ("quota-missing-no-quota-notice", 'equals: "300.00"', 'equals: "300.01"',
+     "what bank-a's accepted clearing requests of the day cleared"),
+    ("quota-missing-no-quota-notice", "code: no-quota-notice}\n  - name: what", "code: over-quota}\n  - name: what",
+     "the central bank refuses bank-b's clearing request for want of a quota notice"),
+    ("duplicate-same-bytes", ', fault: duplicate}', "}", "the repeat is answered duplicate, not accepted again"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "old", "new", "name"), MUTATIONS)
+def test_each_new_observable_holds_in_the_catalogue_and_fails_when_off(tmp_path: Path, scenario: str, old: str,
+                                                                        new: str, name: str) -> None:
+    text = (ROOT / "scenarios" / f"{scenario}.yaml").read_text(encoding="utf-8")
+    assert old in text
+    for body, ok in ((text, True), (text.replace(old, new), False)):
+        s = load_text(body, f"{scenario}.yaml", base=ROOT / "scenarios")
+        r = asyncio.run(run_scenario(s, tmp_path / str(ok)))
+        assert r.error is None, r.error
+        [outcome] = [o for o in r.outcomes if o.name == name]
+        assert outcome.ok is ok, (outcome.expected, outcome.actual)
+        assert {o.name for o in r.outcomes if not o.ok} <= {name}
