@@ -55,7 +55,13 @@ been sent.
 Deliberately wrong variants, for the conformance suite's own tests (each fails the expectations it
 should): `--late-receipts` (receipts go out at 11:30 the next business day, after the deadline),
 `--wrong-xfields` (XPayAmt one fen short, XPayDate a day late), `--over-quota` (each normal
-clearing request asks 1,000,000.00 more than was paid).
+clearing request asks 1,000,000.00 more than was paid), `--skew-reports` (the daily and monthly
+reports and the statement state 0.01 more than was paid).
+
+Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
+request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's 08:30-10:00
+window), `--open` (the overnight queue paid by 10:00). The conformance catalogue passes with any
+of them (`bench/conformance_schedules.sh`).
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
         --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token "$BANK_A_TOKEN"
@@ -81,12 +87,12 @@ from messages.sealing import seal_as_role, voucher_body
 from messages.signing import KeySigner
 from messages.voucher import VoucherDoc, build_voucher, fill_receipt, parse_voucher
 
-FILING = dt.time(15, 30)  # the bank's first filing of the day, so a refusal can still be put right
+FILING = dt.time(15, 30)  # the bank's first filing of the day, so a refusal can still be put right (--filing)
 CUTOFF = dt.time(16, 0)  # the central bank's clearing cutoff; the bank sweeps at the last instant before it
 URGENT_CUTOFF = dt.time(16, 30)  # the central bank clears urgent payments until then
 JUST_BEFORE = dt.timedelta(microseconds=1)
-REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window (08:30-10:00)
-OPEN = dt.time(9, 0)  # vouchers held overnight are paid then
+REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window (08:30-10:00) (--replenish)
+OPEN = dt.time(9, 0)  # vouchers held overnight are paid then, by the 10:00 deadline (--open)
 REPORT = dt.time(9, 30)  # credit notices and reports of earlier days go out then
 CLOSE = dt.time(17, 0)  # the bank's transfer system closes
 LATE = dt.time(11, 30)  # --late-receipts: after the 11:00 receipts deadline
@@ -141,6 +147,10 @@ class Bank:
     late_receipts: bool = False
     wrong_xfields: bool = False
     over_quota: bool = False
+    filing: dt.time = FILING  # the bank's own schedule, each inside the rules (see main)
+    replenish: dt.time = REPLENISH
+    open_time: dt.time = OPEN
+    skew_reports: bool = False  # wrong on purpose: reports and statement 0.01 too high
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
     payments: dict[str, Payment] = field(default_factory=dict)  # by the original's voucher key
     filings: dict[str, Filing] = field(default_factory=dict)
@@ -162,9 +172,9 @@ class Bank:
         day = self.cursor.date()
         while day <= now.date():
             if self.calendar.is_business_day(day):
-                for t, what in sorted([(at(day, REPLENISH), "replenish"), (at(day, OPEN), "open"),
+                for t, what in sorted([(at(day, self.replenish), "replenish"), (at(day, self.open_time), "open"),
                                        (at(day, REPORT), "report"), (at(day, LATE), "late"),
-                                       (at(day, FILING), "file"), (at(day, CUTOFF) - JUST_BEFORE, "file"),
+                                       (at(day, self.filing), "file"), (at(day, CUTOFF) - JUST_BEFORE, "file"),
                                        (at(day, CLOSE), "close")]):
                     if self.cursor < t <= now:
                         self.cursor = t
@@ -486,6 +496,9 @@ class Bank:
             for d in p.doc.details() or [p.doc.head()]:
                 line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) for k in by)
                 sums[line] = sums.get(line, 0) + parse_fen(d.get("PayAmt", "0.00"))
+        if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
+            first = min(sums)
+            sums[first] += 1
         head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0].doc.get("AdmDivCode"), "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra}
@@ -559,6 +572,13 @@ class Runner:
             group.create_task(self.inbox_loop())
 
 
+def _hh_mm(text: str) -> dt.time:
+    try:
+        return dt.datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time of day HH:MM") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
@@ -573,7 +593,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--late-receipts", action="store_true", help="wrong on purpose: receipts the next day at 11:30")
     p.add_argument("--wrong-xfields", action="store_true", help="wrong on purpose: XPayAmt short, XPayDate late")
     p.add_argument("--over-quota", action="store_true", help="wrong on purpose: clearing requests ask too much")
+    p.add_argument("--skew-reports", action="store_true",
+                   help="wrong on purpose: the daily and monthly reports and the statement state 0.01 too much")
+    p.add_argument("--filing", type=_hh_mm, default=FILING,
+                   help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
+                        "(default 15:30; it sweeps again just before 16:00 in any case)")
+    p.add_argument("--replenish", type=_hh_mm, default=REPLENISH,
+                   help="when it asks for yesterday's advances back, in the central bank's window 08:30-10:00 "
+                        "(default 08:45)")
+    p.add_argument("--open", type=_hh_mm, default=OPEN,
+                   help="when it pays what waited overnight, by the 10:00 deadline (default 09:00)")
     args = p.parse_args(argv)
+    for flag, value, lo, hi in (("--filing", args.filing, dt.time(0, 0), CUTOFF),
+                                ("--replenish", args.replenish, dt.time(8, 30), dt.time(10, 0)),
+                                ("--open", args.open, dt.time(0, 0), dt.time(10, 0))):
+        if not lo <= value < hi:
+            p.error(f"{flag} {value:%H:%M}: the rules want it from {lo:%H:%M} and before {hi:%H:%M}")
     if args.token:
         token = args.token
     elif args.secrets:
@@ -581,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         p.error("give --token or --secrets")
     bank = Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts, args.wrong_xfields,
-                args.over_quota)
+                args.over_quota, args.filing, args.replenish, args.open, args.skew_reports)
     signer = KeySigner.from_files(args.key, args.cert)
 
     async def go() -> None:
