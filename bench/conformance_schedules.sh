@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The example SDK bank (examples/sdk_bank.py) against the whole scenario catalogue in conformance
+# mode, once per schedule: each schedule is inside the rules (first filing before the 16:00
+# cutoff, replenishment in the central bank's 08:30-10:00 window, the overnight queue paid by
+# 10:00), so each must pass with 0 failures: the catalogue tests the rules, not one bank's habits.
+# Too slow for CI as a whole (a few minutes per schedule on two cores); tests/test_conformance.py
+# runs the clock-edge scenarios with the same three schedules.
+#
+#   bench/conformance_schedules.sh                 # all three schedules, the whole catalogue
+#   SCENARIOS="scenarios/edge-1529-in-the-days-clearing.yaml" bench/conformance_schedules.sh
+#
+# Exit 0 when every schedule passed every scenario it ran, 1 otherwise. The summary lists, per
+# schedule, the scenarios run, failed, in error and skipped whole (with the reasons).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-conformance-schedules-out}
+BANK_ID=bank-a BANK_CODE=999100000001
+CLOCK_START=2026-01-01T00:00:00+08:00
+SCENARIOS=${SCENARIOS:-$(ls scenarios/*.yaml)}
+SCHEDULES=${SCHEDULES:-"--filing 15:30 --replenish 08:30 --open 08:00;--filing 15:45 --replenish 09:45 --open 09:55;--filing 15:55 --replenish 08:45 --open 09:00"}
+
+rm -rf "$OUT" && mkdir -p "$OUT"
+tgw scenario world "$OUT/world" >/dev/null
+status=0
+IFS=';' read -r -a schedules <<<"$SCHEDULES"
+for i in "${!schedules[@]}"; do
+  flags=${schedules[$i]}
+  dir="$OUT/schedule-$i" && mkdir -p "$dir/reports"
+  echo "$flags" >"$dir/flags"
+  for scenario in $SCENARIOS; do
+    name=$(basename "$scenario" .yaml)
+    tgw up --participants "$OUT/world/participants.yaml" --certs "$OUT/world/keys" --db "$dir/gw-$name.db" \
+      --http 127.0.0.1:0 --clock simulated --clock-start "$CLOCK_START" --ready-file "$dir/ready-$name" \
+      --log-level WARNING >"$dir/gateway-$name.log" 2>&1 &
+    gateway=$!
+    for _ in $(seq 300); do [ -s "$dir/ready-$name" ] && break; sleep 0.1; done
+    url=$(cat "$dir/ready-$name")
+    # shellcheck disable=SC2086  # the schedule's flags are words
+    python3 examples/sdk_bank.py --url "$url" --id "$BANK_ID" --bank-code "$BANK_CODE" \
+      --key "$OUT/world/keys/$BANK_ID.key" --cert "$OUT/world/keys/$BANK_ID.pem" \
+      --secrets "$OUT/world/secrets.json" $flags >"$dir/bank-$name.log" 2>&1 &
+    bank=$!
+    tgw scenario run "$scenario" --external "$BANK_ID" --url "$url" --world "$OUT/world" --quiet \
+      --junit "$dir/reports/junit-$name.xml" || status=1
+    kill "$bank" 2>/dev/null || true; wait "$bank" 2>/dev/null || true
+    kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true
+    rm -f "$dir/gw-$name.db"*
+  done
+done
+
+python3 - "$OUT" <<'PY'
+import pathlib, sys, xml.etree.ElementTree as ET
+for d in sorted(pathlib.Path(sys.argv[1]).glob("schedule-*")):
+    ran = failed = errors = 0
+    skipped, bad = [], []
+    for f in sorted((d / "reports").glob("junit-*.xml")):
+        for suite in ET.parse(f).getroot().iter("testsuite"):
+            ran += 1
+            failed += int(suite.get("failures") or 0) > 0
+            errors += int(suite.get("errors") or 0) > 0
+            if int(suite.get("failures") or 0) or int(suite.get("errors") or 0):
+                bad.append(f.stem.removeprefix("junit-"))
+            cases = list(suite.iter("testcase"))
+            if cases and all(c.find("skipped") is not None for c in cases) and len(cases) == 1:
+                skipped.append((f.stem.removeprefix("junit-"), (cases[0].find("skipped").get("message") or "")[:110]))
+    print(f"{d.name} [{(d / 'flags').read_text().strip()}]: {ran} scenarios, {failed} failed, {errors} in error, "
+          f"{len(skipped)} skipped whole" + (f"; failed or in error: {', '.join(bad)}" if bad else ""))
+    for name, why in skipped:
+        print(f"    skipped {name}: {why}")
+PY
+exit $status
