@@ -345,11 +345,15 @@ WRONG_BANKS = {
     "--late-receipts": {"[0] receipt for morning": "at 2026-03-11 11:30:00",
                         "[1] receipt for advance": "at 2026-03-11 11:30:00",
                         "[2] receipt for evening": "no receipt arrived",
-                        "[8] reconciliation": "not-paid"},
+                        "[8] reconciliation": "not-paid",
+                        "[9] reports-match (the daily report states what the receipts paid, to the fen)":
+                            "receipts 0.00 DIFFERS"},
     "--wrong-xfields": {"[0] receipt for morning": "XPayDate=20260311, XPayAmt=1199.99",
                         "[1] receipt for advance": "XPayDate=20260311, XPayAmt=345.66",
                         "[2] receipt for evening": "XPayDate=20260312, XPayAmt=87.99",
-                        "[8] reconciliation": "receipt-amount"},
+                        "[8] reconciliation": "receipt-amount",
+                        "[9] reports-match (the daily report states what the receipts paid, to the fen)":
+                            "receipts 0.00 DIFFERS"},
     # refused, the bank holds the payments and files them again at each round (the sweep, the next
     # day's 15:30 and sweep), never from the reserve (004 part 3 第四条): the replenishment [4] of
     # the real advance is right, the rest is not
@@ -357,6 +361,9 @@ WRONG_BANKS = {
                      "[5] clearing includes evening": "rejected over-quota",
                      "[6] count of 2301 flag 0 equals 3": "actual:   7",
                      "[8] reconciliation": "clearing-sum"},
+    # the daily report 0.01 more than the receipts paid: that expectation alone fails
+    "--skew-reports": {"[9] reports-match (the daily report states what the receipts paid, to the fen)":
+                       "PayAmt 1545.68, receipts 1545.67 DIFFERS"},
 }
 
 
@@ -369,7 +376,7 @@ def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(wo
         code = tgw_main(["scenario", "run", str(BANK_DAY), "--external", "bank-a", "--url", url, "--world",
                          str(world.root), "--junit", str(junit), "--html", str(html), "--quiet"])
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "9" and suite.get("errors") == "0"
+    assert suite is not None and suite.get("tests") == "10" and suite.get("errors") == "0"
     failures = _failures(junit)
     expected = WRONG_BANKS[flag] if flag else {}
     assert sorted(failures) == sorted(expected), failures
@@ -377,6 +384,45 @@ def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(wo
         assert words in failures[name] and "expected: " in failures[name] and "actual:   " in failures[name]
     assert code == (1 if flag else 0)
     assert "conformance mode: bank-a" in html.read_text(encoding="utf-8")
+
+
+# the clock-edge scenarios bank-a plays, against the example bank on three schedules inside the rules
+# (first filing, replenishment, the overnight queue paid): each passes; bench/conformance_schedules.sh
+# runs the whole catalogue so
+EDGES_OF_BANK_A = ("edge-1529-in-the-days-clearing", "edge-1700-at-the-close-deferred",
+                   "after-close-paid-by-1000-next-day")
+SCHEDULES = (("--filing", "15:30", "--replenish", "08:30", "--open", "08:00"),
+             ("--filing", "15:45", "--replenish", "09:45", "--open", "09:55"),
+             ("--filing", "15:55", "--replenish", "08:45", "--open", "09:00"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: "-".join(s[1::2]))
+@pytest.mark.parametrize("scenario", EDGES_OF_BANK_A)
+def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world: DevWorld, tmp_path: Path,
+                                                                           scenario: str,
+                                                                           schedule: tuple[str, ...]) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs", schedule) as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    # run, not skipped whole: at most an expectation on bank-a's own books is left out
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3
+    assert _failures(junit) == {} and code == 0
+
+
+def test_the_example_bank_refuses_a_schedule_outside_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    for flags, words in ((["--filing", "16:00"], "--filing 16:00"), (["--replenish", "10:00"], "--replenish 10:00"),
+                         (["--open", "10:30"], "--open 10:30"), (["--open", "9"], "not a time of day")):
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(SDK_BANK), run_name="sdk_bank_cli")["main"](
+                ["--url", "http://127.0.0.1:1", "--id", "bank-a", "--bank-code", "999100000001", "--key", "k",
+                 "--cert", "c", "--token", "t", *flags])
+        assert done.value.code == 2 and words in capsys.readouterr().err
 
 
 # the copy-paste script of docs/conformance.md, run as written on a handful of catalogue scenarios

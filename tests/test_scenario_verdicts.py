@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,35 @@ def test_each_new_observable_holds_in_the_catalogue_and_fails_when_off(tmp_path:
         [outcome] = [o for o in r.outcomes if o.name == name]
         assert outcome.ok is ok, (outcome.expected, outcome.actual)
         assert {o.name for o in r.outcomes if not o.ok} <= {name}
+
+
+# ------------------------------------------------------------------------------ the rules, not one bank's habits
+
+# three schedules inside the rules: first filing before the 16:00 cutoff, replenishment in the central
+# bank's 08:30-10:00 window, the overnight queue paid by 10:00 (filing, replenish, open)
+SCHEDULES = [("15:30", "08:30", "08:00"), ("15:45", "09:45", "09:55"), ("15:55", "08:45", "09:00")]
+CLOCK_EDGES = ("edge-1529-in-the-days-clearing", "edge-1559-cleared-same-day", "edge-1600-at-the-cutoff-advanced",
+               "edge-1601-after-the-cutoff-advanced", "edge-1700-at-the-close-deferred",
+               "after-close-paid-by-1000-next-day", "after-close-friday-paid-monday",
+               "holiday-spring-festival-voucher-waits-for-0224", "clearing-refused-split-and-escalated",
+               "authorized-payment-unit-zba-at-zero")
+
+
+def _hm(text: str) -> dt.time:
+    return dt.time(int(text[:2]), int(text[3:]))
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES, ids=["-".join(s) for s in SCHEDULES])
+@pytest.mark.parametrize("scenario", CLOCK_EDGES)
+def test_the_clock_edges_hold_for_any_bank_schedule_inside_the_rules(tmp_path: Path, scenario: str,
+                                                                      schedule: tuple[str, str, str]) -> None:
+    from runner.scenario_file import load_scenario
+
+    filing, replenish, opening = (_hm(x) for x in schedule)
+    s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
+    banks = tuple(dataclasses.replace(b, filing_time=filing, replenish_time=replenish, open_time=opening)
+                  for b in s.world.banks)
+    s = dataclasses.replace(s, world=dataclasses.replace(s.world, banks=banks))
+    r = asyncio.run(run_scenario(s, tmp_path))
+    assert r.error is None, r.error
+    assert [(o.name, o.expected, o.actual) for o in r.outcomes if not o.ok] == []
