@@ -290,8 +290,7 @@ SCHEMA: dict[str, Any] = {
                 "budget_units": {"type": "array", "maxItems": UNITS_MAX, "items": {
                     "type": "object", "additionalProperties": False, "required": ["agency"],
                     "properties": {"sup_dep": {"type": "string"}, "sup_dep_name": {"type": "string"},
-                                   "agency": {"type": "string"}, "agency_name": {"type": "string"},
-                                   "account": {"type": "string"}}}},
+                                   "agency": {"type": "string"}, "agency_name": {"type": "string"}}}},
             },
         },
         "steps": {"type": "array", "items": _step, "maxItems": STEPS_MAX},

@@ -216,3 +216,12 @@ def test_the_clock_edges_hold_for_any_bank_schedule_inside_the_rules(tmp_path: P
     r = asyncio.run(run_scenario(s, tmp_path))
     assert r.error is None, r.error
     assert [(o.name, o.expected, o.actual) for o in r.outcomes if not o.ok] == []
+
+
+def test_a_budget_units_account_is_refused_not_ignored() -> None:
+    from runner.scenario_file import ScenarioError
+
+    with pytest.raises(ScenarioError) as err:
+        load_text('scenario: s\ntitle: t\nworld: {start: 2026-03-10, budget_units: [{agency: "101001", '
+                  'account: "9999000000000001"}]}\nsteps: []\nexpect:\n  - invariants: {}\n', "units.yaml")
+    assert "world.budget_units[0].account: unknown key 'account'" in str(err.value)
