@@ -73,6 +73,7 @@ from runner.scenario_run import (
     StepError,
     UnsupportedError,
     _Action,
+    _DeliveryFaults,
     _Run,
 )
 
@@ -152,9 +153,10 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     if others:
         return f"the scenario marks {', '.join(others)} external; run it with --external {others[0]}", []
     for step in s.steps:
-        if step.action == "fault":
-            return (f"line {step.line}: delivery faults are injected by the simulation engine between the gateway and "
-                    "a simulated participant; a real gateway has no such hook"), []
+        if step.action == "fault" and (step.target == external or (step.fault or {}).get("kind") != "duplicate"):
+            return (f"line {step.line}: delivery faults ({(step.fault or {}).get('kind')} to {step.target}) need "
+                    "the simulation engine between the gateway and the participant; a real gateway has no such hook "
+                    "(a duplicate to a participant the runner plays is handed over twice by the runner)"), []
         for spec in step.sends:
             if spec.sender == external:
                 return (f"line {spec.line or step.line}: the scenario scripts what {external} sends; {external} is "
@@ -278,6 +280,7 @@ class _ConformanceRun(_Run):
         self.moved_at = time.monotonic()
         self.unresponsive = 0
         self.shells: list[Any] = []
+        self.faults = _DeliveryFaults()  # duplicates to the participants the runner plays (see applicability)
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -408,7 +411,10 @@ class _ConformanceRun(_Run):
             round_moved = False
             for shell in self.shells:
                 while items := await shell.client.receive(timeout_s=0):
+                    fate = self.faults.on_deliveries(shell.participant, items, self.clock.now())
                     await shell.handle(items)
+                    if fate.later:  # a duplicate: the same deliveries handed over once more
+                        await shell.handle([item for _, item in fate.later])
                     round_moved = True
             if not round_moved:
                 return moved

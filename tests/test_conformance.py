@@ -94,6 +94,10 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
     assert "not supported yet" in (applicability(_scenario("{start: 2026-03-10}"), "treasury")[0] or "")
     faulty = _scenario("{start: 2026-03-10}", steps='  - at: "10:00"\n    fault: {to: bank-a, kind: drop}\n')
     assert "delivery faults" in (applicability(faulty, "bank-a")[0] or "")
+    twice = '  - at: "10:00"\n    fault: {to: %s, kind: duplicate}\n'
+    assert applicability(_scenario("{start: 2026-03-10}", steps=twice % "bank-b"), "bank-a")[0] is None
+    assert "delivery faults" in (applicability(_scenario("{start: 2026-03-10}", steps=twice % "bank-a"), "bank-a")[0]
+                                 or "")
     balance = _scenario("{start: 2026-03-10}", expect='  - balance: {owner: bank-a, account: reserve, equals: "1.00"}\n'
                                                       '  - balance: {owner: pboc, account: "pboc:tsa", equals: "1.00"}\n')
     reason, skipped = applicability(balance, "bank-a")
