@@ -129,13 +129,13 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     if e.kind == "clearing":
         assert v is not None
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
-        filed = [c for c in o.clearings if v.reached and v.voucher_no in c.payments
-                and (v.bank is None or c.bank == v.bank)]
-        covering = [c for c in filed if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
+        listing = [c for c in o.clearings if v.reached and v.voucher_no in c.payments
+                   and (v.bank is None or c.bank == v.bank)]
+        covering = [c for c in listing if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
         state = p.get("state")
         desc = "; ".join(f"{c.voucher_no} ({'replenishment' if c.clear_type else 'normal'}, filed {_t(c.filed_at)}, "
                          f"{c.state}{' ' + (c.code or '') if c.state == 'rejected' else ''})"
-                         for c in filed) or ("in no clearing request" if v.reached
+                         for c in listing) or ("in no clearing request" if v.reached
                                             else "in none: the gateway refused this submission")
         what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
         expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
