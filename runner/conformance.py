@@ -184,7 +184,7 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
                         "`tgw scenario world`)"), []
     skipped = []
     for e in s.expectations:
-        if e.kind == "balance" and e.params.get("owner") == external:
+        if e.kind in ("balance", "unit_quota") and e.params.get("owner") == external:
             skipped.append((e, f"the books of {external} are its own: conformance mode sees only what it sends"))
         elif e.kind in ("scorecard", "refund", "refused") and e.params.get("bank") == external:
             skipped.append((e, f"the {e.kind} of {external} is drawn from a simulated bank's own records; conformance "

@@ -102,6 +102,10 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
                                                       '  - balance: {owner: pboc, account: "pboc:tsa", equals: "1.00"}\n')
     reason, skipped = applicability(balance, "bank-a")
     assert reason is None and [(e.index, "books of bank-a" in why) for e, why in skipped] == [(0, True)]
+    quota = _scenario("{start: 2026-03-10}", expect='  - unit_quota: {owner: bank-a, unit: "101001", equals: "1.00"}\n'
+                                                    '  - unit_quota: {owner: treasury, unit: "101001", equals: "1.00"}\n')
+    reason, skipped = applicability(quota, "bank-a")
+    assert reason is None and [(e.index, "books of bank-a" in why) for e, why in skipped] == [(0, True)]
 
 
 def test_a_bank_profile_payee_returns_and_the_banks_scorecard_are_a_simulated_banks_only() -> None:
