@@ -84,6 +84,8 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
     assert applicability(scripted, "bank-b")[0] is None  # bank-b is not scripted there
     own = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", reserve: "5.00"}]}')
     assert "sets bank-a's own reserve" in (applicability(own, "bank-a")[0] or "")
+    schedule = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", filing_time: "15:59"}]}')
+    assert applicability(schedule, "bank-a")[0] is None  # a real bank runs on its own schedule
     assert "not a participant" in (applicability(own, "bank-b")[0] or "")
     other = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001"}, '
                       '{id: bank-b, code: "999100000002", profile: external}]}')
