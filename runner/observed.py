@@ -47,7 +47,7 @@ class Verdict:
     code: str | None
     message: str
     at: dt.datetime
-    status: str = ""  # the gateway's: accepted, duplicate (the same voucher again) or rejected
+    status: str = ""  # the gateway's: accepted, duplicate (the same voucher again), rejected, or released (a hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +160,7 @@ class ReportSeen:
     begin: str  # yyyymmdd: the period it reports
     end: str
     stated_fen: int  # its PayAmt
-    books_fen: int  # what the treasury's receipts from that bank paid in the period
+    books_fen: int  # what the treasury's receipts from that bank paid in the period, less refunds noticed in it
     received_at: dt.datetime
 
 

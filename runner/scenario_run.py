@@ -108,9 +108,14 @@ class _NullCore:
                                                         parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
         if flag == 0 and doc.vtcode in REPORTED and len(self.reports) < REPORTS_MAX:
             begin, end = report_period(doc.vtcode, doc.head())
-            self.reports.append((doc.get("PayBankCode"), doc.vtcode, doc.get("VoucherNo"), begin, end,
-                                 parse_fen(doc.get("PayAmt") or "0.00"),
-                                 self._paid_in(doc.get("PayBankCode"), begin, end), now))
+            bank = doc.get("PayBankCode")
+            # the treasury's books: what the bank's receipts paid in the period less the refunds it
+            # noticed in it (a report is net of refunds, as the 3501 sign-off reckons)
+            refunded = sum(fen for k, fen in self.inbox.refunded.items()
+                           if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
+            self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
+                                 parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
+                                 self._paid_in(bank, begin, end) - refunded, now))
         if flag == 0 and doc.vtcode in HANDLED:
             return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of))
         return []
@@ -473,8 +478,11 @@ class _Run:
 
             assert step.target is not None
             record = self.sent[step.target]
-            await decide_hold(self.gateway, record.key, step.fault, officer=self.ids["treasury"],
-                              at=self.clock.now())
+            decided = await decide_hold(self.gateway, record.key, step.fault, officer=self.ids["treasury"],
+                                        at=self.clock.now())
+            if decided and step.fault.get("action") == "release":  # it goes on to its bank from now
+                record.verdicts.append(Verdict("gateway", "gateway", True, None, "released by monitoring",
+                                               self.clock.now(), "released"))
 
     # -- sending -------------------------------------------------------------------------------
 

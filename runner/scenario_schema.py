@@ -187,8 +187,8 @@ _expect_kinds: dict[str, Any] = {
                                  "late": {"type": "integer", "minimum": 0}}},
     "reports_match": {"type": "object", "additionalProperties": False, "required": ["bank"],
                       "description": "every daily report (2206), monthly report (4004) and statement (3501) the "
-                                     "bank sent states what its receipts to the treasury paid in the period, to "
-                                     "the fen (at least one arrived)",
+                                     "bank sent states what its receipts to the treasury paid in the period, less "
+                                     "the refunds it noticed in it, to the fen (at least one arrived)",
                       "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}}},
     "unit_quota": {"type": "object", "additionalProperties": False, "required": ["owner", "unit", "equals"],
                    "description": "a unit's remaining authorized quota at the end of the run, in a bank's books "
