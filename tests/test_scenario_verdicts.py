@@ -194,7 +194,7 @@ SCHEDULES = [("15:30", "08:30", "08:00"), ("15:45", "09:45", "09:55"), ("15:55",
 CLOCK_EDGES = ("edge-1529-in-the-days-clearing", "edge-1559-cleared-same-day", "edge-1600-at-the-cutoff-advanced",
                "edge-1601-after-the-cutoff-advanced", "edge-1700-at-the-close-deferred",
                "after-close-paid-by-1000-next-day", "after-close-friday-paid-monday",
-               "holiday-spring-festival-voucher-waits-for-0224", "clearing-refused-split-and-escalated",
+               "holiday-spring-festival-voucher-waits-for-0224",
                "authorized-payment-unit-zba-at-zero", "quota-exhausted-over-quota", "zero-balance-busy-week",
                "month-end-3502-reconciliation", "holiday-spring-festival-advance-replenished-0224")
 
