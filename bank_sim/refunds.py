@@ -9,13 +9,16 @@ name was wrong...). The bank (004 part 3 §8(5), §9(9); 003 §35):
 2. sends the refund request **2302** to the central bank by the original channel, naming the
    payment it refunds (OriVtCode 5201 / 8202, OriVoucherNo) when its clearing request named the
    payment in a Detail (`clearing_details`), else the clearing request itself (OriVtCode 2301);
-3. tells the treasury within 1 working day: **2203** (财政直接支付退票通知书) for a direct
-   payment, **2252** (收款行退款通知, naming the 8202) for an authorized one;
-4. on the central bank's receipt: accepted (XRefundAmt > 0, no Return_Reason) → `refunds` →
-   the mirror of its clearing account; refused → an Alarm with the central bank's code, the
-   money stays in `refunds` (a break to explain, never netted away).
+3. on the central bank's receipt: accepted (XRefundAmt > 0, no Return_Reason) → `refunds` →
+   the mirror of its clearing account, the unit's authorized quota line given back (8202), and
+   only now the refund notice to the treasury: **2203** (财政直接支付退票通知书) for a direct
+   payment, **2252** (收款行退款通知, naming the 8202) for an authorized one; refused → an Alarm
+   with the central bank's code, the money stays in `refunds` (a break to explain, never netted
+   away), no notice; a `below-clearing-floor` refusal is filed again after the bank's next
+   accepted clearing (`bank_sim.duties.REFUND_FILINGS_MAX`).
 
-The treasury restores the unit's quota for a same-year refund (003 §36; treasury_sim).
+The treasury restores the unit's quota for a same-year refund on the notice, so only for a
+refund cleared: "退回资金清算后" (003 §36; treasury_sim).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 | VtCode | from the bank                         | the treasury                                                    |
 |--------|---------------------------------------|-----------------------------------------------------------------|
-| 2203 / 2252 | refund notice (a payment came back) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36) |
+| 2203 / 2252 | refund notice (a payment came back; the bank sends it once the central bank accepted its 2302, so the refund is cleared) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36 "退回资金清算后") |
 | 2206   | daily expenditure report              | recorded                                                        |
 | 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
 | 4004   | monthly expenditure report            | recorded                                                        |
