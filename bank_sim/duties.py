@@ -7,7 +7,7 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
   back when (a scenario's `returns:`); a return waits until its payment's clearing request was
   accepted, then the money is booked back and the 2302 goes to the central bank. Its receipt,
   accepted, moves the money on, gives an 8202's unit quota line back and sends the refund notice
-  (2203 / 2252) to the treasury: the refund is cleared (003 §36). Refused, it raises the central
+  (2203 / 7105) to the treasury: the refund is cleared (003 §36). Refused, it raises the central
   bank's code; `below-clearing-floor` is filed again after the next accepted clearing.
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
   earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
@@ -71,7 +71,7 @@ REFUND_FILINGS_MAX = 3
 REFILABLE = frozenset({"below-clearing-floor"})
 
 _KINDS: Mapping[str, SendKind] = {"2301": "clearing", "2302": "refund", "2203": "refund-notice",
-                                  "2252": "refund-notice", "2206": "daily-report", "4004": "monthly-report",
+                                  "7105": "refund-notice", "2206": "daily-report", "4004": "monthly-report",
                                   "3501": "monthly-statement", "7103": "credit-notice",
                                   "7102": "quota-arrival-notice"}
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
@@ -137,7 +137,7 @@ class _State:
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)  # 5201 VoucherNo → its credit notice's elements
     refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
-    # 2302 no → the refund notice (2203 / 2252) that goes to the treasury once that 2302 is cleared
+    # 2302 no → the refund notice (2203 / 7105) that goes to the treasury once that 2302 is cleared
     # (003 §36: the quota comes back only "退回资金清算后")
     notices: dict[str, SendVoucher] = field(default_factory=dict)
     requests: dict[str, tuple[dict[str, str], int]] = field(default_factory=dict)  # 2302 no → (head, filing no.)
