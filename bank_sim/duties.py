@@ -5,9 +5,10 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
 
 * **Payee returns** (`bank_sim.refunds`): `DutiesConfig.payee_returns` says which payment comes
   back when (a scenario's `returns:`); a return waits until its payment's clearing request was
-  accepted, then the money is booked back, the 2302 goes to the central bank and the refund
-  notice (2203 / 2252) to the treasury. The 2302's receipt moves the money on (or raises the
-  central bank's code).
+  accepted, then the money is booked back and the 2302 goes to the central bank. Its receipt,
+  accepted, moves the money on, gives an 8202's unit quota line back and sends the refund notice
+  (2203 / 7105) to the treasury: the refund is cleared (003 §36). Refused, it raises the central
+  bank's code; `below-clearing-floor` is filed again after the next accepted clearing.
 * **Reports** (`bank_sim.reports`): at `report_time` each business day, the 2206 of every
   earlier day with payments or accepted refunds not reported yet (net of those refunds, by unit,
   fund type, subject and project); on the first business day of a month, the 4004
@@ -34,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bank_sim import quotas
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
@@ -61,9 +63,15 @@ HELD_MAX = 200_000
 # Corrected re-sends per faulted message: one correction is what a faulty bank does; a
 # correction refused again is a bug, alarmed, not retried forever.
 CORRECTIONS_MAX = 1
+# A refund the central bank refused `below-clearing-floor` is filed again (a new 2302) after the
+# bank's next accepted clearing has put money in its clearing account; after this many filings
+# the refusal stands (alarmed, the money stays in the refunds account).
+REFUND_FILINGS_MAX = 3
+# Refusals of a 2302 that filing it again can cure: the clearing account was short for now.
+REFILABLE = frozenset({"below-clearing-floor"})
 
 _KINDS: Mapping[str, SendKind] = {"2301": "clearing", "2302": "refund", "2203": "refund-notice",
-                                  "2252": "refund-notice", "2206": "daily-report", "4004": "monthly-report",
+                                  "7105": "refund-notice", "2206": "daily-report", "4004": "monthly-report",
                                   "3501": "monthly-statement", "7103": "credit-notice",
                                   "7102": "quota-arrival-notice"}
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
@@ -129,6 +137,12 @@ class _State:
     credits: dict[str, dict[str, Any]] = field(default_factory=dict)  # 5201 VoucherNo → its credit notice's elements
     refund_lines: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, list[tuple[rp.Line, int]]] = field(default_factory=dict)  # payment key → lines, till cleared
+    # 2302 no → the refund notice (2203 / 7105) that goes to the treasury once that 2302 is cleared
+    # (003 §36: the quota comes back only "退回资金清算后")
+    notices: dict[str, SendVoucher] = field(default_factory=dict)
+    requests: dict[str, tuple[dict[str, str], int]] = field(default_factory=dict)  # 2302 no → (head, filing no.)
+    # refused 2302 no → the 2302 filed again for it: at most REFUND_FILINGS_MAX - 1 per refund
+    refiled: dict[str, str] = field(default_factory=dict)
     stated: dict[str, dict[rp.Line, int]] = field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
     next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
     # the clearing reserve statement (7203): month → {transfer id: movement}, in booking order
@@ -224,7 +238,7 @@ class Duties:
         report (004 part 5 §2: made from the cleared vouchers); returns waiting for it may go now."""
         for k in payments:
             self._tally(now.date(), self.s.uncleared.pop(str(k), []), 1)
-        return self._due_returns(now)
+        return self._refile(now) + self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
         if flag == 1 and doc.vtcode in ("2302", "3501", "7104", rs.RESERVE_STATEMENT_VTCODE):
@@ -254,6 +268,8 @@ class Duties:
                 return [Alarm("amount-mismatch", f"the treasury disagrees with statement {no}: "
                               f"{doc.get('XCheckRemark')}", key)]
             return []
+        if no in self.s.refiled:
+            return []  # a redelivered receipt of a refusal already answered by filing again
         refund = self.s.refunds.get(no)
         if refund is None:
             return [Alarm("unknown-original", "a refund receipt for a request this bank never sent", key)]
@@ -264,16 +280,30 @@ class Duties:
             refund.state = "rejected"
             refund.code = registered_code((return_reason or "amount-mismatch").split(":", 1)[0].strip())
             self.s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), "2302", no, 0))] = refund.code
+            again = refund.code in REFILABLE and self.s.requests.get(no, ({}, REFUND_FILINGS_MAX))[1] < REFUND_FILINGS_MAX
             return [Alarm(refund.code, f"refund request {no} refused: {return_reason or 'amount differs'}; "
-                          f"{fen_to_str(refund.amount_fen)} stays in the refunds account", key)]
+                          f"{fen_to_str(refund.amount_fen)} stays in the refunds account"
+                          + ("; filed again after the next accepted clearing" if again else ""), key)]
         refund.state = "accepted"
+        self.s.requests.pop(no, None)
+        effects: list[Effect] = []
+        # cleared back: the unit's quota line is given back (003 §36, "预算单位可按照规定程序重新办理支付申请")
+        # and the treasury is told now, so it restores the quota only for money cleared
+        payment = next((p for p in self.core.payments.values() if p.key.voucher_no == refund.voucher), None)
+        if payment is not None and payment.quota_taken:
+            quotas.release(self.core.quota_book, payment.quota_taken)
+            payment.quota_taken = None
+        notice = self.s.notices.pop(no, None)
+        if notice is not None:
+            head = {**notice.head, "VouDate": format_ymd(now.date()), "StYear": str(now.year)}
+            effects.append(SendVoucher(notice.vtcode, 0, head, notice.details, "treasury"))
         # cleared back today: the day's and month's reports are net of it (004 part 5 §2)
         lines = self.s.refund_lines.pop(no, [])
         self._tally(now.date(), lines, -1)
         self._state_month(rp.month_of(now.date()), lines, -1)
         a = self.core.accounts
         return [self.core._transfer(f"bank:{self.core.bank_code}:refund:{no}", self._refunds_account(),
-                                    a["pboc-clearing"], amount, "refund", key, now.date())]
+                                    a["pboc-clearing"], amount, "refund", key, now.date()), *effects]
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> tuple[bool, list[Effect]]:
         """Record a refused send (for the scorecard). A send this module faulted on purpose is
@@ -385,6 +415,29 @@ class Duties:
     def _refunds_account(self) -> str:
         return f"bank:{self.core.bank_code}:refunds"
 
+    def _refile(self, now: dt.datetime) -> list[Effect]:
+        """File again (a new 2302, same refund) each refund refused for a cause a clearing cures."""
+        effects: list[Effect] = []
+        today = now.date()
+        for old, refund in sorted(self.s.refunds.items()):
+            head, filings = self.s.requests.get(old, ({}, REFUND_FILINGS_MAX))
+            if refund.state != "rejected" or refund.code not in REFILABLE or filings >= REFUND_FILINGS_MAX:
+                continue
+            self.s.seq += 1
+            no = f"TK{self.core.bank_code[-4:]}{format_ymd(today)}{self.s.seq:05d}"
+            new = {**head, "Id": f"V2302{no}", "VoucherNo": no, "VouDate": format_ymd(today), "StYear": str(today.year)}
+            del self.s.refunds[old], self.s.requests[old]
+            self.s.refiled[old] = no
+            self.s.refunds[no] = Refund(no, refund.voucher, refund.amount_fen, refund.reason, refund.returned_at,
+                                        notice_no=refund.notice_no)
+            self.s.requests[no] = (new, filings + 1)
+            if old in self.s.notices:
+                self.s.notices[no] = self.s.notices.pop(old)
+            if old in self.s.refund_lines:
+                self.s.refund_lines[no] = self.s.refund_lines.pop(old)
+            effects.append(SendVoucher("2302", 0, new, (), "pboc"))
+        return effects
+
     def _due_returns(self, now: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
         if not self.s.returns:
@@ -434,7 +487,8 @@ class Duties:
                                             ori_no=p.key.voucher_no, paid_day=p.day or today, fund_type=p.fund_type,
                                             payee=payee, details=payee["details"], reason=ret.reason,
                                             serial=p.serial, amount_fen=p.amount_fen)
-        effects.append(SendVoucher(vtcode, 0, nhead, ndetails, "treasury"))
+        self.s.notices[no] = SendVoucher(vtcode, 0, nhead, ndetails, "treasury")
+        self.s.requests[no] = (head, 1)
         self.s.refunds[no] = Refund(no, p.key.voucher_no, p.amount_fen, ret.reason, now, notice_no=notice_no)
         self.s.refund_lines[no] = _lines(p, payee, payee["details"])
         return effects
@@ -565,6 +619,8 @@ class Duties:
             "reserve_moves": {k: [[tid, *m] for tid, m in v.items()] for k, v in s.reserve_moves.items()},
             "reserve_balance": s.reserve_balance, "reserve_next": s.reserve_next,
             "reserve_sign_offs": {k: list(v) for k, v in s.reserve_sign_offs.items()},
+            "notices": {k: send_to_plain(v) for k, v in s.notices.items()},
+            "requests": {k: [h, n] for k, (h, n) in s.requests.items()}, "refiled": s.refiled,
         }
 
     def load_snapshot(self, data: Mapping[str, Any] | None) -> None:
@@ -601,6 +657,9 @@ class Duties:
                                for tid, day, mt, vt, no, fen in v} for k, v in data.get("reserve_moves", {}).items()}
         s.reserve_balance, s.reserve_next = int(data.get("reserve_balance", 0)), str(data.get("reserve_next", ""))
         s.reserve_sign_offs = {k: (v[0], v[1], v[2]) for k, v in data.get("reserve_sign_offs", {}).items()}
+        s.notices = {k: send_from_plain(v) for k, v in data.get("notices", {}).items()}
+        s.requests = {k: (dict(h), int(n)) for k, (h, n) in data.get("requests", {}).items()}
+        s.refiled = dict(data.get("refiled", {}))
         self.s = s
 
 

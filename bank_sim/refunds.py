@@ -9,13 +9,17 @@ name was wrong...). The bank (004 part 3 §8(5), §9(9); 003 §35):
 2. sends the refund request **2302** to the central bank by the original channel, naming the
    payment it refunds (OriVtCode 5201 / 8202, OriVoucherNo) when its clearing request named the
    payment in a Detail (`clearing_details`), else the clearing request itself (OriVtCode 2301);
-3. tells the treasury within 1 working day: **2203** (财政直接支付退票通知书) for a direct
-   payment, **2252** (收款行退款通知, naming the 8202) for an authorized one;
-4. on the central bank's receipt: accepted (XRefundAmt > 0, no Return_Reason) → `refunds` →
-   the mirror of its clearing account; refused → an Alarm with the central bank's code, the
-   money stays in `refunds` (a break to explain, never netted away).
+3. on the central bank's receipt: accepted (XRefundAmt > 0, no Return_Reason) → `refunds` →
+   the mirror of its clearing account, the unit's authorized quota line given back (8202), and
+   only now the refund notice to the treasury: **2203** (财政直接支付退票通知书) for a direct
+   payment, **7105** (财政资金授权支付退票通知书, 004 part 3 §9(9); the project's own code) for an
+   authorized one; refused → an Alarm
+   with the central bank's code, the money stays in `refunds` (a break to explain, never netted
+   away), no notice; a `below-clearing-floor` refusal is filed again after the bank's next
+   accepted clearing (`bank_sim.duties.REFUND_FILINGS_MAX`).
 
-The treasury restores the unit's quota for a same-year refund (003 §36; treasury_sim).
+The treasury restores the unit's quota for a same-year refund on the notice, so only for a
+refund cleared: "退回资金清算后" (003 §36; treasury_sim).
 """
 
 from __future__ import annotations
@@ -101,10 +105,11 @@ def notice(*, no: str, today: dt.date, adm_div_code: str, bank_code: str, bank_n
            ori_no: str, paid_day: dt.date, fund_type: tuple[str, str], payee: Mapping[str, str],
            details: Sequence[Mapping[str, str]], reason: str, serial: str,
            amount_fen: int) -> tuple[str, dict[str, str], tuple[dict[str, str], ...]]:
-    """(VtCode, head, details) of the refund notice to the treasury: 2203 for a direct payment
-    (5201, with the original's classification details), 2252 for an authorized one (8202)."""
+    """(VtCode, head, details) of the refund notice to the treasury, with the original's
+    classification details: 2203 (财政直接支付退票通知书) for a direct payment (5201), 7105
+    (财政资金授权支付退票通知书, 004 part 3 §9(9)) for an authorized one (8202)."""
     code, name = RETURN_REASONS[reason]
-    notice_vtcode = "2203" if vtcode == "5201" else "2252"
+    notice_vtcode = "2203" if vtcode == "5201" else "7105"
     head = {
         "Id": f"V{notice_vtcode}{no}", "AdmDivCode": adm_div_code, "StYear": str(today.year),
         "VouDate": format_ymd(today), "VoucherNo": no, "OriVtCode": vtcode, "OriVoucherNo": ori_no,
@@ -114,13 +119,13 @@ def notice(*, no: str, today: dt.date, adm_div_code: str, bank_code: str, bank_n
         "ReturnReasonCode": code, "ReturnReasonName": name, "AgentBusinessNo": serial,
         "PayAmt": fen_to_str(amount_fen),
     }
-    if notice_vtcode == "2252":
-        head["PayeeAcctBankNo"] = payee.get("PayeeAcctBankNo") or bank_code
-        return notice_vtcode, head, ()
-    head.update({"FundTypeCode": fund_type[0], "FundTypeName": fund_type[1], "PayTypeCode": "11",
+    head.update({"FundTypeCode": fund_type[0], "FundTypeName": fund_type[1],
+                 "PayTypeCode": "11" if notice_vtcode == "2203" else "12",
                  "AgencyCode": payee["AgencyCode"], "AgencyName": payee["AgencyName"],
                  "PayAcctNo": payee["PayAcctNo"], "PayAcctName": payee["PayAcctName"]})
-    lines = tuple({"Id": f"D{i:04d}", "AgencyCode": d["AgencyCode"], "ExpFuncCode": d["ExpFuncCode"],
+    project = ("ProCode", "ProName") if notice_vtcode == "7105" else ()  # 2203's details have no project
+    lines = tuple({"Id": f"D{i:04d}", "AgencyCode": d.get("AgencyCode") or payee["AgencyCode"], "ExpFuncCode": d["ExpFuncCode"],
                    "ExpFuncName": d["ExpFuncName"], "ExpEcoCode": d["ExpEcoCode"], "ExpEcoName": d["ExpEcoName"],
-                   "PayAmt": d["PayAmt"]} for i, d in enumerate(details, start=1))
+                   **{k: d[k] for k in project if d.get(k)}, "PayAmt": d["PayAmt"]}
+                  for i, d in enumerate(details, start=1))
     return notice_vtcode, head, lines

@@ -145,7 +145,7 @@ class RefundSeen:
     returned_at: dt.datetime
     state: Literal["pending", "accepted", "rejected"]
     code: str | None = None
-    notice_no: str = ""  # the 2203 / 2252 to the treasury
+    notice_no: str = ""  # the 2203 / 7105 to the treasury
 
 
 @dataclass(frozen=True, slots=True)

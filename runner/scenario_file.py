@@ -136,6 +136,7 @@ class World:
     days: int = 1
     tsa_opening_fen: int = 500_000_000_00
     pboc_profile: str = "standard"
+    clearing_floor_fen: int = 0  # world.pboc.clearing_floor: every bank's, at the central bank
     end: dt.datetime | None = None
 
     def bank(self, bank_id: str) -> BankSpec:
@@ -482,6 +483,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if "tsa_opening" in t else (b.money(p["tsa_opening"], ["world", "pboc", "tsa_opening"]) or 0)
         if "tsa_opening" in p else 500_000_000_00,
         pboc_profile=p.get("profile", "standard"),
+        clearing_floor_fen=(b.money(p["clearing_floor"], ["world", "pboc", "clearing_floor"]) or 0)
+        if "clearing_floor" in p else 0,
         end=b.time(w["end"], ["world", "end"]) if "end" in w else None,
     )
     participants = {"treasury", "pboc", *(bk.id for bk in banks)}

@@ -318,7 +318,8 @@ class _Run:
             db = await open_database(str(self.root / f"ledger-{owner}.db"))
             dbs.append(db)
             self.ledgers[owner] = await Ledger.open(db)
-        self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen),
+        self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen,
+                                         clearing_floor_fen=s.world.clearing_floor_fen),
                               self.calendar, cc)
         self.bcores: dict[str, BankCore] = {}
         for b in banks:

@@ -285,7 +285,10 @@ SCHEMA: dict[str, Any] = {
                     "days": {"type": "integer", "minimum": 1, "maximum": 30},
                     "tsa_opening": _money}},
                 "pboc": {"type": "object", "additionalProperties": False, "properties": {
-                    "profile": {"enum": ["standard", "external"]}, "tsa_opening": _money}},
+                    "profile": {"enum": ["standard", "external"]}, "tsa_opening": _money,
+                    "clearing_floor": {**_money, "description": "each bank's clearing account at the central "
+                                       "bank stays at or above this: a refund that would take it lower is "
+                                       "refused below-clearing-floor"}}},
                 "banks": {"type": "array", "items": _bank, "minItems": 1, "maxItems": BANKS_MAX},
                 "budget_units": {"type": "array", "maxItems": UNITS_MAX, "items": {
                     "type": "object", "additionalProperties": False, "required": ["agency"],

@@ -13,7 +13,7 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 | `credit-notice`        | direct payment paid                      | 2 working days after payment       | the credit notice (7103) sent          |
 | `clearing`             | clearing request of the day (ClearType 0) | the day's cutoff (urgent: 16:30)  | filed; refused by the central bank: faulty |
 | `quota-arrival-notice` | authorized quota notice (7101) received  | 1 + 1 working days after arrival   | its last 7102 sent                     |
-| `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 2252 sent; a refused 2302: faulty |
+| `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 7105 sent; a refused 2302: faulty |
 | `daily-report`         | business day with payments               | the next business day              | the 2206 sent                          |
 | `monthly-report`       | month with payments                      | 2 working days after month end     | the 4004 sent                          |
 | `monthly-statement`    | month with payments                      | 3 working days after month end     | the 3501 sent; the treasury disagreed: inaccurate |
@@ -106,7 +106,7 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
             max(mine) if mine else None)
 
     for r in duties.refunds.values():
-        notice = next(((v, r.notice_no, 0) for v in ("2203", "2252") if (v, r.notice_no, 0) in sent),
+        notice = next(((v, r.notice_no, 0) for v in ("2203", "7105", "2252") if (v, r.notice_no, 0) in sent),
                       ("2203", r.notice_no, 0))
         add("refund-notice", r.notice_no, due_time("refund-notice", r.returned_at, calendar, clock), sent.get(notice),
             [notice, ("2302", r.no, 0)], faulty=r.state == "rejected")

@@ -37,7 +37,7 @@ CLOCK_MEANINGS: dict[str, str] = {
     "receipts_deadline": "receipts (and the clearing lists) of a day's payments reach the treasury by then, on "
                          "the next business day",
     "credit_notice_days": "credit notice (7103) to the unit: within this many working days of paying",
-    "refund_notice_days": "refund notice (2203 / 2252) after the money came back: within this many working days",
+    "refund_notice_days": "refund notice (2203 / 7105) after the money came back: within this many working days",
     "quota_notice_days": "quota arrival notice (7102) after the authorized quota notice (7101): within this many "
                          "working days",
     "daily_report_days": "daily expenditure report (2206) of a day: within this many working days after it",

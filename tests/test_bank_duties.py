@@ -5,6 +5,7 @@ the other (the real voucher bytes, XSD-valid)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 import textwrap
@@ -29,6 +30,7 @@ from messages.factory import (
     payment_voucher,
     quota_notice,
 )
+from messages.money import parse_fen
 from messages.validate import validate_bytes
 from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import PbocConfig, PbocCore, clearing_account
@@ -146,7 +148,9 @@ def test_a_returned_payment_is_refunded_by_2302_matched_to_the_payment_and_notic
     assert w.pboc.cleared[("990100", "5201", "ZZRET0001")].refundable_fen == 0
 
 
-def test_an_authorized_return_is_noticed_by_2252() -> None:
+def test_an_authorized_return_is_noticed_by_7105_not_2252() -> None:
+    """004 part 3 §9(9): the authorized refund notice is 《财政资金授权支付退票通知书》 (the
+    project's own VtCode 7105), not the payee bank's 2252; it carries the unit and the details."""
     back_at = t(DAY, "16:30")
     w = World(DutiesConfig(payee_returns=(PayeeReturn("SQRET0001", back_at, "wrong-account"),)))
     w.quota(DAY, 10_000_00, "5106")
@@ -164,8 +168,51 @@ def test_an_authorized_return_is_noticed_by_2252() -> None:
     w.apply(effects, t(DAY, "10:00"))
     assert w.bank.remaining_quota(unit[2])[unit[2]]["remaining"] == 1_000_00 - 300_00
     w.tick(back_at)
-    [notice] = [s for s in w.to_treasury if s.vtcode == "2252"]
+    assert not [s for s in w.to_treasury if s.vtcode == "2252"]
+    [notice] = [s for s in w.to_treasury if s.vtcode == "7105"]
     assert notice.head["OriVtCode"] == "8202" and notice.head["ReturnReasonCode"] == "02"
+    assert (notice.head["PayTypeCode"], notice.head["AgencyCode"]) == ("12", unit[2])
+    assert {d["ExpFuncCode"] for d in notice.details} == {subject[0]}
+    assert sum(parse_fen(d["PayAmt"]) for d in notice.details) == 300_00
+    doc_of(notice)  # valid against 7105.xsd
+
+
+def test_an_authorized_refund_gives_the_quota_back_only_once_cleared() -> None:
+    """003 §36 "退回资金清算后…恢复预算单位用款额度": the central bank refuses the first 2302
+    (below-clearing-floor): no refund notice to the treasury, the unit's quota line stays spent.
+    The next day's accepted clearing lets the bank file it again; accepted, the bank frees the
+    quota line and only then sends the notice."""
+    day1 = CAL.next_business_day(DAY)
+    back_at = t(day1, "10:00")
+    w = World(DutiesConfig(payee_returns=(PayeeReturn("SQRET0002", back_at, "account-closed"),)))
+    w.pboc.config = dataclasses.replace(w.pboc.config, clearing_floor_fen=500_00)
+    w.quota(DAY, 10_000_00, "5106")
+    unit, subject = UNITS[0], SUBJECTS[0]
+    quota_7101 = authorized_quota_notice(voucher_no="SQ7101RET2", vou_date=DAY, pay_bank_code=BANK, lines=[
+        (unit[2], unit[3], subject[0], subject[1], *DEFAULT_PROJECT, 1_000_00)])
+    w.apply(w.bank.on_voucher(parse_voucher(quota_7101), 0, t(DAY, "09:00")), t(DAY, "09:00"))
+    data = payment_voucher(voucher_no="SQRET0002", vou_date=DAY, pay_bank_code=BANK, amount_fen=1_000_00,
+                           vtcode="8202", unit=unit, subject=subject)
+    w.apply(w.bank.on_voucher(parse_voucher(data), 0, t(DAY, "10:00")), t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    w.tick(back_at)
+    [refused] = w.bank.duties.s.refunds.values()
+    assert (refused.state, refused.code) == ("rejected", "below-clearing-floor")
+    assert not [s for s in w.to_treasury if s.vtcode in ("2203", "2252", "7105")]  # nothing to restore on
+    assert w.bank.remaining_quota(unit[2])[unit[2]]["remaining"] == 0  # the quota line is not freed
+    snap = w.bank.snapshot()
+    assert BankCore.restore(snap, BANK, w.bank.config, CAL, ClockConfig()).snapshot() == snap
+
+    w.quota(day1, 10_000_00)
+    w.pay("ZZDAY10001", 600_00, t(day1, "10:30"))
+    w.tick(t(day1, "17:00"))
+    [refund] = w.bank.duties.s.refunds.values()
+    assert refund.state == "accepted" and refund.no != refused.no, w.alarms
+    assert w.bank.duties.s.refiled == {refused.no: refund.no}
+    assert w.bank.remaining_quota(unit[2])[unit[2]]["remaining"] == 1_000_00
+    [notice] = [s for s in w.to_treasury if s.vtcode == "7105"]
+    assert (notice.head["OriVoucherNo"], notice.head["PayAmt"], notice.head["VouDate"]) == (
+        "SQRET0002", "1000.00", f"{day1:%Y%m%d}")
 
 
 def test_a_return_waits_for_its_clearing() -> None:

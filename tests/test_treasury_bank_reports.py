@@ -22,9 +22,9 @@ DETAILS = [{"AgencyCode": "101001", "ExpFuncCode": "2050203", "ExpFuncName": "�
             "ExpEcoName": "维修（护）费", "PayAmt": "3456.78"}]
 
 
-def refund_notice(no: str, ori_vou_date: str, today: dt.date) -> VoucherDoc:
+def refund_notice(no: str, ori_vou_date: str, today: dt.date, ori_vtcode: str = "5201") -> VoucherDoc:
     vtcode, head, details = notice(no=no, today=today, adm_div_code="990100", bank_code=BANK[0], bank_name=BANK[1],
-                                   vtcode="5201", ori_no="ZZ2026031000001", paid_day=dt.date(2026, 3, 10),
+                                   vtcode=ori_vtcode, ori_no="ZZ2026031000001", paid_day=dt.date(2026, 3, 10),
                                    fund_type=("1", "一般公共预算资金"), payee={**PAYEE, "VouDate": ori_vou_date},
                                    details=DETAILS, reason="account-closed", serial="YH1", amount_fen=3456_78)
     return parse_voucher(SendVoucher(vtcode, 0, head, details, "treasury").render())
@@ -41,6 +41,17 @@ def test_a_same_year_refund_restores_the_unit_s_quota_once() -> None:
     assert inbox.on_voucher(doc, now, never, lambda no: "") == []
     assert inbox.on_voucher(doc, now, never, lambda no: "") == []  # delivered again: counted once
     assert inbox.quota_restored == {"101001/2026": 3456_78} and inbox.cross_year_refunds == {}
+
+
+def test_an_authorized_refund_notice_7105_restores_the_unit_s_quota() -> None:
+    """004 part 3 §9(9): the authorized refund notice is its own document (7105), valid against its
+    XSD, naming the unit; the treasury restores that unit's quota on it (sent once cleared)."""
+    inbox = BankInbox()
+    now = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    doc = refund_notice("TP3", "20260310", now.date(), ori_vtcode="8202")
+    assert (doc.vtcode, doc.get("PayTypeCode"), doc.get("AgencyCode")) == ("7105", "12", "101001")
+    assert inbox.on_voucher(doc, now, never, lambda no: "someone-else") == []
+    assert inbox.quota_restored == {"101001/2026": 3456_78}
 
 
 def test_an_earlier_year_s_refund_is_a_cross_year_line() -> None:

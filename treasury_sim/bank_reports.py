@@ -2,7 +2,7 @@
 
 | VtCode | from the bank                         | the treasury                                                    |
 |--------|---------------------------------------|-----------------------------------------------------------------|
-| 2203 / 2252 | refund notice (a payment came back) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36) |
+| 2203 / 7105 (2252) | refund notice of a direct / authorized payment (a payment came back; the bank sends it once the central bank accepted its 2302, so the refund is cleared) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36 "退回资金清算后") |
 | 2206   | daily expenditure report              | recorded                                                        |
 | 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
 | 4004   | monthly expenditure report            | recorded                                                        |
@@ -29,7 +29,7 @@ from sim.effects import Effect, SendVoucher
 
 __all__ = ["HANDLED", "BankInbox"]
 
-HANDLED = frozenset({"2203", "2252", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
+HANDLED = frozenset({"2203", "2252", "7105", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
 # Notices and reports kept: a year of a few banks' days and refunds.
 KEPT_MAX = 100_000
 # Payments advanced from a reserve, as the 7202 lists named them, kept until the month's reserve
@@ -70,7 +70,7 @@ class BankInbox:
         if len(self.received) >= KEPT_MAX:
             self.received.pop(next(iter(self.received)))
         self.received[key] = now.isoformat()
-        if doc.vtcode in ("2203", "2252"):
+        if doc.vtcode in ("2203", "2252", "7105"):
             agency = doc.get("AgencyCode") or agency_of(doc.get("OriVoucherNo"))
             year = doc.get("OriVouDate")[:4]
             book = self.quota_restored if year == str(now.year) else self.cross_year_refunds
