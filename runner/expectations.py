@@ -302,7 +302,7 @@ def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, 
     if "flagged" in p:
         wants.append("flagged" if p["flagged"] else "not flagged")
     for key, word in (("min_score", "score >="), ("max_score", "score <="), ("late_at_least", "late >="),
-                      ("faulty_at_least", "faulty/errors >=")):
+                      ("faulty_at_least", "faulty/errors >="), ("stage", "stage =")):
         if key in p:
             wants.append(f"{word} {p[key]}")
     duty = p.get("duty")
@@ -320,6 +320,7 @@ def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, 
                 and ("max_score" not in p or card.score <= p["max_score"])
                 and ("late_at_least" not in p or card.late >= p["late_at_least"])
                 and ("faulty_at_least" not in p or faulty >= p["faulty_at_least"])
+                and ("stage" not in p or card.stage == p["stage"])
                 and ("on_time" not in p or sum(x.on_time for x in lines(card)) == p["on_time"])
                 and ("late" not in p or sum(x.late for x in lines(card)) == p["late"]))
 
@@ -327,7 +328,8 @@ def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, 
         f"{c.year:04d}-{c.month:02d} score {c.score}/{c.max_points}, late {c.late}, "
         f"faulty/errors {sum(x.faulty + x.errors for x in c.lines)}"
         + (f", {duty} on time {sum(x.on_time for x in lines(c))} late {sum(x.late for x in lines(c))}" if duty else "")
-        + (f", flagged ({'; '.join(c.flags)})" if c.flagged else ", not flagged") for c in cards)
+        + (f", flagged ({'; '.join(c.flags)})" if c.flagged else ", not flagged") + f", stage {c.stage}"
+        for c in cards)
     return any(holds(c) for c in cards), f"scorecard of {cards[0].bank}: " + (", ".join(wants) or "drawn up"), actual
 
 

@@ -184,7 +184,9 @@ _expect_kinds: dict[str, Any] = {
                                  "faulty_at_least": {"type": "integer", "minimum": 0},
                                  "duty": {"type": "string", "description": "a duty kind: receipt, daily-report..."},
                                  "on_time": {"type": "integer", "minimum": 0},
-                                 "late": {"type": "integer", "minimum": 0}}},
+                                 "late": {"type": "integer", "minimum": 0},
+                                 "stage": {"enum": [0, 1, 2], "description": "the furthest stage that month (§13(5)): "
+                                           "0 none, 1 rectify within a month, 2 recurred after it: agency at risk"}}},
     "reports_match": {"type": "object", "additionalProperties": False, "required": ["bank"],
                       "description": "every daily report (2206), monthly report (4004) and statement (3501) the "
                                      "bank sent states what its receipts to the treasury paid in the period, less "

@@ -20,6 +20,11 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 
 The faulty profile's extra clearing request over the quota (a probe) is a `clearing` duty of
 its own, done on time and faulty.
+
+The simulated budget unit complains of every late payment and notice (`DutyEvent.complained`
+left None). Each bank's size comes from what it paid in the run (`volumes`: amount and count,
+`treasury_sim.scorecard.bank_sizes`). The simulation has no lost vouchers and no account
+opening yet: `scorecard_of` takes them as `incidents` from the caller.
 """
 
 from __future__ import annotations
@@ -31,9 +36,18 @@ from typing import Any
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
 from messages.dates import format_ymd, parse_ymd
-from treasury_sim.scorecard import RULES, BankMonth, DutyEvent, DutyKind, ScoringRules, due_time, scorecard
+from treasury_sim.scorecard import (
+    RULES,
+    BankMonth,
+    DutyEvent,
+    DutyKind,
+    Incident,
+    ScoringRules,
+    due_time,
+    scorecard,
+)
 
-__all__ = ["bank_events", "duty_events", "scorecard_of"]
+__all__ = ["bank_events", "duty_events", "scorecard_of", "volumes"]
 
 # Codes that say what was sent was wrong (inaccurate) rather than refused for its form (faulty).
 INACCURATE = frozenset({"amount-mismatch"})
@@ -131,7 +145,14 @@ def duty_events(bcores: Mapping[str, Any], calendar: BusinessCalendar, clock: Cl
     return [e for bank, core in bcores.items() for e in bank_events(bank, core, calendar, clock)]
 
 
+def volumes(bcores: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
+    """Each bank's (amount in fen, count) of the payments it paid: what its size is judged by."""
+    return {bank: (sum(p.amount_fen for p in paid), len(paid))
+            for bank, core in bcores.items() for paid in [[p for p in core.payments.values() if p.day is not None]]}
+
+
 def scorecard_of(bcores: Mapping[str, Any], calendar: BusinessCalendar, clock: ClockConfig, as_of: dt.datetime,
-                 rules: ScoringRules = RULES) -> list[BankMonth]:
+                 rules: ScoringRules = RULES, incidents: Iterable[Incident] = ()) -> list[BankMonth]:
     """The scorecard of every bank and month, drawn up at `as_of` (duties due later are pending)."""
-    return scorecard(duty_events(bcores, calendar, clock), calendar, rules, as_of=as_of)
+    return scorecard(duty_events(bcores, calendar, clock), calendar, rules, as_of=as_of, incidents=incidents,
+                     volumes=volumes(bcores))
