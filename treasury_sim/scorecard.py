@@ -168,8 +168,9 @@ class Incident:
 
 def bank_sizes(volumes: Mapping[str, tuple[int, int]]) -> dict[str, Size]:
     """Each bank's size from its (amount in fen, count) of the year (004 part 1 三): its share is
-    the mean of its amount share and its count share; above the average share (1 / banks) it is
-    large, otherwise small. Exact (fractions), so a bank at the average is small."""
+    the mean of its amount share and its count share; above the average of the banks' shares
+    (1 / banks, unless nothing was paid) it is large, otherwise small. Exact (fractions), so a
+    bank at the average is small."""
     for bank, (amount, count) in volumes.items():
         if amount < 0 or count < 0:
             raise ValueError(f"bank {bank}: amount and count must be >= 0, not {amount}, {count}")
@@ -182,7 +183,9 @@ def bank_sizes(volumes: Mapping[str, tuple[int, int]]) -> dict[str, Size]:
         c = Fraction(count, total_count) if total_count else Fraction(0)
         return (a + c) / 2
 
-    return {bank: "large" if n and share(a, c) > Fraction(1, n) else "small" for bank, (a, c) in volumes.items()}
+    shares = {bank: share(a, c) for bank, (a, c) in volumes.items()}
+    average = sum(shares.values(), Fraction(0)) / n if n else Fraction(0)
+    return {bank: "large" if s > average else "small" for bank, s in shares.items()}
 
 
 def due_time(kind: DutyKind, anchor: dt.datetime | dt.date, calendar: BusinessCalendar, config: ClockConfig,
@@ -583,7 +586,7 @@ def render_text(cards: Iterable[BankMonth]) -> str:
     """A short plain-text table per bank-month."""
     out: list[str] = []
     for card in cards:
-        flag = "  FLAGGED" if card.flagged else ""
+        flag = ("  FLAGGED" if card.flagged else "") + (f"  STAGE {card.stage}" if card.stage else "")
         out.append(f"bank {card.bank}  {card.year:04d}-{card.month:02d}  score {card.score}/{card.max_points}  "
                    f"on time {card.timeliness_pct}%  accurate {card.accuracy_pct}%  ({card.size}){flag}")
         widths = [max(len(_COLUMNS[0]), *(len(line.kind) for line in card.lines))] + [len(c) for c in _COLUMNS[1:]]
