@@ -7,8 +7,9 @@ from __future__ import annotations
 from bank_sim.duties import DutiesConfig
 from business_time.clock import ClockConfig
 from messages.validate import validate_bytes
-from runner.scorecard_feed import bank_events, scorecard_of
+from runner.scorecard_feed import bank_events, scorecard_of, volumes
 from tests.test_bank_duties import CAL, DAY, World, t
+from treasury_sim.scorecard import Incident
 
 CC = ClockConfig()
 
@@ -110,3 +111,21 @@ def test_tgw_demo_prints_the_scorecard() -> None:
     text = render_text(report)
     assert "Bank scorecard: bank-a 2026-03" in text and "FLAGGED" in text
     assert "! feedback:" in text and "receipt" in text
+
+
+def test_each_banks_size_comes_from_what_it_paid_in_the_run() -> None:
+    big, small = three_days(DutiesConfig()), World(DutiesConfig())
+    small.quota(DAY, 10_000_00)
+    small.pay("ZZSMALL01", 1_00, t(DAY, "10:00"))
+    small.tick(t(DAY, "17:00"))
+    assert volumes({"bank-a": big.bank, "bank-b": small.bank}) == {
+        "bank-a": (sum((n + 1) * 100_00 + i for n in range(3) for i in range(3)), 9), "bank-b": (1_00, 1)}
+    cards = scorecard_of({"bank-a": big.bank, "bank-b": small.bank}, CAL, CC, as_of=big.now)
+    assert {(c.bank, c.size) for c in cards} == {("bank-a", "large"), ("bank-b", "small")}
+
+
+def test_incidents_reach_the_card_through_the_feed() -> None:
+    w = three_days(DutiesConfig())
+    lost = [Incident("bank-a", "lost-voucher", f"ZZSC0{i:05d}", t(DAY, "12:00")) for i in range(4)]
+    card = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now, incidents=lost)[0]
+    assert card.incidents == {"lost-voucher": 4} and card.stages == {"custody": 1}
