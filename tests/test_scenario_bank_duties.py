@@ -11,7 +11,7 @@ import pytest
 
 from business_time.clock import at
 from runner.expectations import evaluate_one
-from runner.observed import Observed, RefundSeen, SentVoucher
+from runner.observed import Observed, RefundSeen, SentVoucher, Verdict
 from runner.scenario_file import ScenarioError, load_text
 
 BASE = """\
@@ -97,8 +97,9 @@ def test_refund_expectation_reads_the_bank_s_refund_requests() -> None:
     s = load(expect="  - refund: {voucher: pay, state: rejected, code: refund-unmatched}")
     e = s.expectations[0]  # type: ignore[attr-defined]
     when = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    accepted_by_gateway = Verdict("gateway", "gateway", True, None, "accepted", when, "accepted")
     sent = SentVoucher("pay", "990100/2026/5201/ZZT0001/0", "5201", "ZZT0001", 0, "treasury", "bank-a",
-                       "999100000001", 10_00, when)
+                       "999100000001", 10_00, when, verdicts=(accepted_by_gateway,))
     base = Observed("t", 1, when, when + dt.timedelta(days=1), sent=(sent,))
     refused = RefundSeen("bank-a", "ZZT0001", "TK1", 10_00, when, "rejected", "refund-unmatched", "TP1")
     assert evaluate_one(e, dataclasses.replace(base, refunds=(refused,))).ok
@@ -121,3 +122,17 @@ def test_the_html_report_shows_the_scorecard_and_flags() -> None:
     o = Observed("t", 1, when, when + dt.timedelta(days=1), scorecard=cards)
     page = html_report([RunResult(s, o, ())])  # type: ignore[arg-type]
     assert "Bank scorecard" in page and "FLAGGED" in page and "feedback: 3 late in the month" in page
+
+
+def test_a_refund_of_a_voucher_the_gateway_refused_is_not_its_refund() -> None:
+    """A submission refused at the gateway (e.g. `duplicate-conflict` under an accepted number)
+    never reached the bank: a refund under that number is not this voucher's."""
+    s = load(expect="  - refund: {voucher: pay, state: rejected, code: refund-unmatched}")
+    e = s.expectations[0]  # type: ignore[attr-defined]
+    when = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    refused_by_gateway = Verdict("gateway", "gateway", False, "duplicate-conflict", "refused", when, "rejected")
+    sent = SentVoucher("pay", "990100/2026/5201/ZZT0001/0", "5201", "ZZT0001", 0, "treasury", "bank-a",
+                       "999100000001", 10_00, when, verdicts=(refused_by_gateway,))
+    base = Observed("t", 1, when, when + dt.timedelta(days=1), sent=(sent,))
+    refund = RefundSeen("bank-a", "ZZT0001", "TK1", 10_00, when, "rejected", "refund-unmatched", "TP1")
+    assert not evaluate_one(e, dataclasses.replace(base, refunds=(refund,))).ok
