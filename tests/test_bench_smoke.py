@@ -44,17 +44,17 @@ def test_bench_rejects_unknown_transport() -> None:
 def test_bench_gateway_measures_its_floor_in_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The floor beside the gateway figures is measured now, on this machine: never read from the
     committed JSON of another machine (bench/results/floor.json is in the repository)."""
-    import tgw.floor
+    import bench.floor
 
     calls: list[float] = []
 
     def fake_floor(seconds: float = 2.0, *args: object, **kwargs: object) -> dict[str, object]:
         calls.append(seconds)
         step = {"label": "parse_envelope + check_body + verify_body (ECDSA)", "us_per_op": 123.0, "ops_per_s": 8130}
-        return {"machine": tgw.floor.machine(), "vouchers": {"5201": {"seals": 1, "steps": {"envelope_to_verified": step}}}}
+        return {"machine": bench.floor.machine(), "vouchers": {"5201": {"seals": 1, "steps": {"envelope_to_verified": step}}}}
 
-    monkeypatch.setattr(tgw.floor, "run_floor", fake_floor)
-    assert (tgw.floor.DEFAULT_FLOOR_OUT).is_file(), "the committed floor this test must not read"
+    monkeypatch.setattr(bench.floor, "run_floor", fake_floor)
+    assert (bench.floor.DEFAULT_FLOOR_OUT).is_file(), "the committed floor this test must not read"
     out = tmp_path / "gateway.json"
     code = main(["bench", "--gateway", "--vouchers", "20", "--batch", "10", "--concurrency", "2",
                  "--transports", "inproc", "--no-profile", "-o", str(out)])
@@ -84,7 +84,7 @@ def test_bench_latency_runs_open_loop_and_writes_figures(tmp_path: Path) -> None
 
 
 def test_latency_percentiles_are_nearest_rank() -> None:
-    from tgw.latency import percentiles
+    from bench.latency import percentiles
 
     samples = [i / 1000 for i in range(1, 1001)]  # 1 ms .. 1000 ms
     p = percentiles(list(reversed(samples)))

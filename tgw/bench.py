@@ -23,14 +23,14 @@ profile to bench/results/gateway-profile.txt.
 `--latency` sends one-voucher envelopes over HTTP to a `tgw up` subprocess (SQLite, full fsync)
 at a fixed arrival rate (open loop: latency from each envelope's scheduled send time, so a slow
 answer cannot hide the queue behind it) and reports p50/p90/p99/p99.9/max per (rate, workers),
-beside the floor measured in the same run; see `tgw.latency`. `--compare-src DIR` also runs
+beside the floor measured in the same run; see `bench.latency`. `--compare-src DIR` also runs
 every row against the gateway code of another checkout (e.g. `git worktree add DIR HEAD`), for
 before/after figures from one run. Figures go to bench/results/latency.json.
 
 `--sim` runs `tgw demo`'s world (the simulation engine, the real gateway in-process, SQLite) for
 one simulated business day at each size, each in its own subprocess (so peak RSS is per size), and
 reports wall seconds, vouchers/s end to end, µs per voucher, peak RSS, and a sampling profile of
-the largest run; see `tgw.simbench` and docs/simulation.md. Figures go to bench/results/sim.json.
+the largest run; see `bench.simbench` and docs/simulation.md. Figures go to bench/results/sim.json.
 
 This is a measurement, not a test: nothing asserts on a time. Other modes (e.g. `--gateway`,
 end to end over HTTP) add their own flag and `run_<mode>()` function beside `run_floor`.
@@ -47,13 +47,17 @@ from typing import Any
 
 __all__ = ["register", "run_gateway_bench", "run_latency_bench"]
 
-from tgw.floor import DEFAULT_FLOOR_OUT, DEFAULT_SAMPLES, REPO_ROOT, print_floor_table, run_floor
-
-DEFAULT_GATEWAY_OUT = REPO_ROOT / "bench" / "results" / "gateway.json"
+from bench.floor import DEFAULT_FLOOR_OUT, DEFAULT_SAMPLES, print_floor_table, run_floor
 
 
 def run_gateway_bench(args: argparse.Namespace) -> int:
-    from tgw.benchmark import ALL_TRANSPORTS, print_gateway_table, run_gateway, write_results
+    from bench.benchmark import (
+        ALL_TRANSPORTS,
+        DEFAULT_GATEWAY_OUT,
+        print_gateway_table,
+        run_gateway,
+        write_results,
+    )
 
     transports = tuple(t.strip() for t in args.transports.split(",") if t.strip())
     unknown = [t for t in transports if t not in ALL_TRANSPORTS]
@@ -112,7 +116,7 @@ def _numbers(text: str, kind: type[float] | type[int]) -> list[Any] | None:
 
 
 def run_latency_bench(args: argparse.Namespace) -> int:
-    from tgw.latency import DEFAULT_LATENCY_OUT, print_latency_table, run_latency
+    from bench.latency import DEFAULT_LATENCY_OUT, print_latency_table, run_latency
 
     rates = _numbers(args.rate, float)
     workers = _numbers(args.workers, int)
@@ -136,7 +140,7 @@ def run_latency_bench(args: argparse.Namespace) -> int:
 
 
 def run_sim_bench(args: argparse.Namespace) -> int:
-    from tgw.simbench import DEFAULT_SIM_OUT, print_sim_table, run_sim
+    from bench.simbench import DEFAULT_SIM_OUT, print_sim_table, run_sim
 
     sizes = _numbers(args.sizes, int)
     if sizes is None or min(sizes) < 1 or max(sizes) > 100_000:

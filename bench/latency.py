@@ -14,7 +14,7 @@ that finds every connection busy opens another one, and the time it waits for on
   (it shares the machine's cores with the gateway: its CPU is reported beside each row).
 - Percentiles are exact (nearest rank over every sample, the values an HdrHistogram would
   print at full precision): p50, p90, p99, p99.9, max.
-- The floor (`tgw.floor.run_floor`) is measured in the same run, on the same machine.
+- The floor (`bench.floor.run_floor`) is measured in the same run, on the same machine.
 
 Nothing here asserts on time: it prints and writes figures (bench/results/latency.json).
 """
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
 
 __all__ = ["DEFAULT_LATENCY_OUT", "percentiles", "print_latency_table", "run_latency"]
 
-from tgw.floor import REPO_ROOT
+from bench.floor import REPO_ROOT
 
 DEFAULT_LATENCY_OUT = REPO_ROOT / "bench" / "results" / "latency.json"
 
@@ -269,7 +269,7 @@ def _tree_cpu_s(pid: int) -> float:
 
 async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *, rate: float, seconds: float,
                        workers: int, source: Path | None) -> dict[str, Any]:
-    from tgw.benchmark import tgw_up_subprocess
+    from bench.benchmark import tgw_up_subprocess
 
     token = world.treasury.token
     measured = max(1, round(rate * seconds))
@@ -310,9 +310,9 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every (source, rate, workers) row `repeat` times, interleaved; each row reports its median run
     (by p99) and every run's p99. Returns the figures with the floor and the machine."""
+    from bench.benchmark import build_envelopes, floor_summary, measure_floor
+    from bench.floor import machine
     from runner.world import DevWorld
-    from tgw.benchmark import build_envelopes, floor_summary, measure_floor
-    from tgw.floor import machine
 
     say = progress or (lambda _m: None)
     say(f"measuring the floor ({floor_seconds:g} s budget)…")

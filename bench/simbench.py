@@ -1,6 +1,6 @@
 """`tgw bench --sim`: the demo world for one simulated business day at growing volumes.
 
-Each size runs in its own subprocess (`python -m tgw.simbench --vouchers N`), so its peak RSS is
+Each size runs in its own subprocess (`python -m bench.simbench --vouchers N`), so its peak RSS is
 its own. The child runs `runner.demo.simulate` for one business day (treasury → gateway → banks →
 central bank, receipts back, clearing, statements, the next morning's replenishment), checks
 that every invariant held, and prints one JSON line: wall seconds, CPU seconds, vouchers/s end to
@@ -30,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tgw.floor import REPO_ROOT
+from bench.floor import REPO_ROOT
 
 __all__ = ["DEFAULT_SIM_OUT", "DEFAULT_SIZES", "print_sim_table", "run_sim"]
 
@@ -148,7 +148,7 @@ def run_sim(sizes: Sequence[int] = DEFAULT_SIZES, *, profile_largest: bool = Tru
     for size in sizes:
         if progress is not None:
             progress(f"sim bench: one business day of {size:,} vouchers ...")
-        cmd = [sys.executable, "-m", "tgw.simbench", "--vouchers", str(size)]
+        cmd = [sys.executable, "-m", "bench.simbench", "--vouchers", str(size)]
         if profile_largest and size == largest:
             cmd.append("--profile")
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, cwd=REPO_ROOT,
@@ -197,7 +197,7 @@ def print_sim_table(result: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tgw.simbench", description="one size of `tgw bench --sim`")
+    parser = argparse.ArgumentParser(prog="python -m bench.simbench", description="one size of `tgw bench --sim`")
     parser.add_argument("--vouchers", type=int, required=True)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)

@@ -54,6 +54,9 @@ if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
 
 __all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "build_envelopes", "print_gateway_table", "run_gateway"]
 
+from bench.floor import REPO_ROOT
+
+DEFAULT_GATEWAY_OUT = REPO_ROOT / "bench" / "results" / "gateway.json"
 ALL_TRANSPORTS = ("inproc", "inproc-monitor", "inproc-pool", "http", "http-up", "http-up-pool", "mqtt")
 DEFAULT_TRANSPORTS = ("inproc", "http", "http-up", "mqtt")
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
@@ -361,9 +364,9 @@ def floor_summary(floor: dict[str, Any]) -> dict[str, Any]:
 def measure_floor(seconds: float = 1.0) -> tuple[dict[str, Any], str]:
     """The floor measured now, in this process, on this machine: a gateway figure divided by a floor
     from another machine (the committed bench/results/floor.json) would mean nothing."""
-    import tgw.floor
+    import bench.floor
 
-    return tgw.floor.run_floor(seconds), f"measured in this run ({seconds:g} s budget)"
+    return bench.floor.run_floor(seconds), f"measured in this run ({seconds:g} s budget)"
 
 
 # --------------------------------------------------------------------------- profile
@@ -432,8 +435,8 @@ def run_gateway(*, vouchers: int = 5000, batch: int = 10, transports: Sequence[s
 def _run_gateway(*, vouchers: int, batch: int, transports: Sequence[str], db_url: str, concurrency: int,
                  profile: bool, pool_workers: int, floor_seconds: float,
                  repeat: int, say: Callable[[str], None]) -> dict[str, Any]:
+    from bench.floor import machine
     from runner.world import DevWorld
-    from tgw.floor import machine
 
     say(f"measuring the floor ({floor_seconds:g} s budget)…")
     floor, floor_source = measure_floor(floor_seconds)
