@@ -29,12 +29,12 @@ import aiomqtt
 import structlog
 from aiomqtt.exceptions import MqttConnectError
 
+from client.backoff import backoff
 from client.sdk import ClientError, Delivery, SendResult
 from client.wire import (
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
-    backoff_s,
     connect_properties,
     hush_pending_calls,
     publish_properties,
@@ -166,7 +166,7 @@ class MqttClientTransport:
             if self._closing:
                 return
             attempt += 1
-            await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+            await asyncio.sleep(backoff(attempt, base=self.reconnect_base_s, cap=self.reconnect_max_s))
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)

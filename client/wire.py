@@ -6,7 +6,6 @@ and the client SDK (`client.mqtt`) both import this module; it imports neither.
 from __future__ import annotations
 
 import asyncio
-import random
 from typing import Any
 
 import aiomqtt
@@ -19,7 +18,6 @@ __all__ = [
     "PUBLISH_IN_FLIGHT_MAX",
     "SESSION_EXPIRY_S",
     "TOPIC_ROOT",
-    "backoff_s",
     "connect_properties",
     "hush_pending_calls",
     "publish_properties",
@@ -42,11 +40,6 @@ PUBLISH_IN_FLIGHT_MAX = 64
 PENDING_CALLS_WARN = PUBLISH_IN_FLIGHT_MAX + 8
 # Seconds a session outlives its connection at the broker (queued QoS 1 messages are kept for it).
 SESSION_EXPIRY_S = 7 * 24 * 3600
-
-def backoff_s(attempt: int, *, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: the attempt-th delay lies in [ceiling/2, ceiling]."""
-    ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 def publish_properties(*, correlation: bytes | None = None, response_topic: str | None = None,

@@ -47,12 +47,12 @@ import structlog
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.properties import Properties
 
+from client.backoff import backoff
 from client.wire import (
     CLOCK_TOPIC,
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
-    backoff_s,
     connect_properties,
     hush_pending_calls,
     publish_properties,
@@ -249,7 +249,7 @@ class MqttAdapter:
             if self._stopping:
                 break
             attempt += 1
-            await asyncio.sleep(backoff_s(attempt, base_s=self.reconnect_base_s, cap_s=self.reconnect_max_s))
+            await asyncio.sleep(backoff(attempt, base=self.reconnect_base_s, cap=self.reconnect_max_s))
 
     async def _watch(self, client: aiomqtt.Client) -> None:
         """Mark the connection down the moment paho sees it end. The read loop notices only at its

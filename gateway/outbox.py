@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from client.backoff import backoff
 from gateway.journal import TRACE_INSERT
 from messages.envelope import VoucherKey
 from storage.db import Database
@@ -59,9 +60,8 @@ class InboxItem:
 
 def backoff_us(attempts: int, *, base_us: int = 500_000, cap_us: int = 300_000_000,
                rng: random.Random | None = None) -> int:
-    """Exponential backoff with full jitter (0.5 s, 1 s, 2 s ... capped at 5 min)."""
-    ceiling = min(cap_us, base_us * (2 ** max(0, attempts - 1)))
-    return int((rng or random).uniform(ceiling / 2, ceiling))
+    """Exponential backoff with jitter in µs (0.5 s, 1 s, 2 s ... capped at 5 min): `client.backoff`."""
+    return int(backoff(attempts, base=base_us, cap=cap_us, rng=rng))
 
 
 _ITEM_COLS = ("o.seq, o.message_id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, "
