@@ -53,8 +53,7 @@ _STATUS = {"unknown-sender": 401, "unauthenticated": 401, "unavailable": 503, "i
 def _delivery(message: aiomqtt.Message) -> Delivery | None:
     props = dict(getattr(message.properties, "UserProperty", None) or [])
     try:
-        parts = props["voucher"].split("/")
-        key = VoucherKey(parts[0], parts[1], parts[2], "/".join(parts[3:-1]), int(parts[-1]))
+        key = VoucherKey.parse(props["voucher"])
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
         return Delivery(props["message-id"], key, props["sender"], bytes(payload), int(props.get("seq", 0)))
     except (KeyError, IndexError, ValueError) as exc:

@@ -78,9 +78,7 @@ class Delivery:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Delivery:
-        parts = d["voucher"].split("/")
-        key = VoucherKey(parts[0], parts[1], parts[2], "/".join(parts[3:-1]), int(parts[-1]))
-        return cls(d["id"], key, d["sender"], d["envelope"].encode("utf-8"), int(d.get("seq", 0)))
+        return cls(d["id"], VoucherKey.parse(d["voucher"]), d["sender"], d["envelope"].encode("utf-8"), int(d.get("seq", 0)))
 
 
 class ClientTransport(Protocol):

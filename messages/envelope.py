@@ -34,6 +34,7 @@ __all__ = [
     "SignatureEntry",
     "VoucherBody",
     "VoucherKey",
+    "VoucherKeyError",
     "encode_envelope",
     "is_envelope",
     "parse_envelope",
@@ -55,6 +56,39 @@ class VoucherKey(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.adm_div_code}/{self.st_year}/{self.vtcode}/{self.voucher_no}/{self.flag}"
+
+    @classmethod
+    def parse(cls, text: str) -> VoucherKey:
+        """The key `str(key)` wrote: "adm/year/vtcode/no/flag". The VoucherNo may itself hold "/"
+        (it is everything between the third and the last one); the flag is a whole number.
+        Raises `VoucherKeyError` (code voucher-key-invalid, path the part at fault)."""
+        if not isinstance(text, str):
+            raise VoucherKeyError(f"a voucher key is text, not {type(text).__name__}", "key")
+        parts = text.split("/")
+        if len(parts) < 5:
+            raise VoucherKeyError(f"{text!r} has {len(parts)} of the 5 parts adm/year/vtcode/no/flag", "key")
+        named = zip(_KEY_PARTS, (*parts[:3], "/".join(parts[3:-1]), parts[-1]), strict=True)
+        values: dict[str, str] = {}
+        for name, value in named:
+            if not value:
+                raise VoucherKeyError(f"{text!r}: the {name} part is empty", name)
+            if not value.isprintable():
+                raise VoucherKeyError(f"{text!r}: the {name} part holds a control character", name)
+            values[name] = value
+        flag = values["flag"]
+        if not (flag.isascii() and flag.isdigit()):
+            raise VoucherKeyError(f"{text!r}: the flag {flag!r} is not a whole number", "flag")
+        return cls(values["adm_div_code"], values["st_year"], values["vtcode"], values["voucher_no"], int(flag))
+
+
+_KEY_PARTS = ("adm_div_code", "st_year", "vtcode", "voucher_no", "flag")
+
+
+class VoucherKeyError(InputError):
+    """A voucher key string is malformed; `.issues[0].path` names the part at fault."""
+
+    def __init__(self, message: str, part: str) -> None:
+        super().__init__("voucher-key-invalid", message, path=part)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ CODES: dict[str, str] = {
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
+    "voucher-key-invalid": "a voucher key is not adm/year/vtcode/no/flag (a part is missing or empty, has a control "
+                           "character, or the flag is not a whole number); the path names the part",
     "envelope-key-mismatch": "a VoucherBody attribute (AdmDivCode, StYear, VtCode, VoucherNo) differs from the voucher inside",
     "return-reason-mismatch": "the envelope's Return_Reason differs from the XReturnReason under the receipt's seals",
     "base64-invalid": "the Voucher element is not valid base64",

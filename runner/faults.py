@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from messages.envelope import VoucherKey
+
 __all__ = ["DEFAULT_START", "SeedResult", "replay_command", "run_seed", "summarize"]
 
 DEFAULT_START = dt.date(2026, 3, 9)  # a Monday: an ordinary week, no holiday
@@ -250,7 +252,7 @@ async def _books_once(w: Any) -> dict[str, dict[str, Any]]:
     for owner, ledger in w.ledgers.items():
         for (reference,) in await ledger.db.fetch(
                 "SELECT reference FROM ledger_transfers WHERE credit_account LIKE $1", f"%{PAYEES_SUFFIX}"):
-            paid[reference.split("/")[3]] += 1
+            paid[VoucherKey.parse(reference).voucher_no] += 1
         for kind, reference, n in await ledger.db.fetch(
                 "SELECT kind, reference, COUNT(*) FROM ledger_transfers GROUP BY kind, reference, debit_account, "
                 "credit_account HAVING COUNT(*) > 1"):

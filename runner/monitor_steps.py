@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from messages.envelope import VoucherKey
 from messages.errors import StateError
 
 __all__ = ["decide_hold", "monitor_outcome"]
@@ -18,8 +19,9 @@ async def decide_hold(gateway: Any, key: str, step: Mapping[str, Any], *, office
     monitor = gateway.monitor
     if monitor is None:
         raise StateError("a monitor step needs monitoring on")
-    adm, year, vtcode, no, _ = key.split("/")
-    holds = [h for h in await monitor.store.holds_for(adm, year, vtcode, no) if h.status == "held"]
+    k = VoucherKey.parse(key)
+    holds = [h for h in await monitor.store.holds_for(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no)
+             if h.status == "held"]
     if not holds:
         return False
     fn = monitor.release if step["action"] == "release" else monitor.reject
