@@ -44,7 +44,7 @@ from bank_sim.refunds import PayeeReturn
 from bank_sim.transfers import TransferConfig, arrival, route
 from business_time.clock import at
 from messages.dates import format_ymd
-from messages.envelope import VoucherKey
+from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, Refusal, SendVoucher, WakeAt, registered_code
@@ -541,8 +541,11 @@ class Duties:
         moves = self.s.reserve_moves.setdefault(month, {})
         if t.id in moves or sum(len(m) for m in self.s.reserve_moves.values()) >= RESERVE_MOVES_MAX:
             return
-        ori = t.reference.split("/")
-        vt, no = (ori[2], ori[3]) if len(ori) == 5 else ("", "")
+        try:  # a voucher key names the voucher moved for; another reference (a clearing request) none
+            ori = VoucherKey.parse(t.reference)
+            vt, no = ori.vtcode, ori.voucher_no
+        except VoucherKeyError:
+            vt, no = "", ""
         fen = t.amount_fen if t.credit_account == reserve else -t.amount_fen
         moves[t.id] = rs.Movement(format_ymd(day), rs.MOVE_TYPES.get(t.kind, rs.OTHER_MOVE), vt, no, fen)
 
