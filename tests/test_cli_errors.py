@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.http_limits import ACCEPT_BACKLOG, FDS_RESERVED
+from gateway.http_limits import ACCEPT_BACKLOG, FDS_RESERVED, REFUSED_LINGERING_MAX
 from runner.faults import read_resume
 from tgw import main
 
@@ -72,7 +72,7 @@ def test_up_help_states_the_connections_default_the_code_uses(capsys: pytest.Cap
     with pytest.raises(SystemExit):
         main(["up", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert f"the descriptor limit minus {FDS_RESERVED + ACCEPT_BACKLOG})" in help_text
+    assert f"the descriptor limit minus {FDS_RESERVED + ACCEPT_BACKLOG + REFUSED_LINGERING_MAX})" in help_text
 
 
 @pytest.mark.parametrize("args", [
