@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bank_sim import suspensions as susp
@@ -96,3 +96,26 @@ def test_a_voucher_is_matched_iff_a_standing_orders_scope_names_it(
     assert (found is not None) == any(head[element] == value for element, value in orders)
     if found is not None:
         assert head[found.element] == found.value
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(picks=st.lists(st.tuples(st.sampled_from(susp.SCOPE_ELEMENTS), st.booleans()), min_size=1, max_size=3),
+       unit=st.sampled_from(UNITS), lifted=st.booleans())
+def test_the_core_returns_a_voucher_iff_a_standing_order_names_it(
+        picks: list[tuple[susp.ScopeElement, bool]], unit: tuple[str, str, str, str], lifted: bool) -> None:
+    """Orders on the voucher's own unit / account / payee (hit) or on another value (miss); with
+    `lifted` every order is lifted before the voucher arrives."""
+    bank = core()
+    doc = pay(unit)
+    head = doc.head()
+    names_it = False
+    for i, (element, hit) in enumerate(picks):
+        value = head[element] if hit else ("999999" if element == "AgencyCode" else "99999999999999999")
+        names_it |= hit and not lifted
+        bank.on_voucher(order(f"ZT-{i}", (element, value)), 0, at("09:00"))
+        if lifted:
+            bank.on_voucher(order(f"ZT-{i}", (element, value), lift=True), 0, at("09:05"))
+    answer = receipt(bank.on_voucher(doc, 0, at("10:00")), "5201")
+    returned = answer.return_reason is not None and answer.return_reason.startswith("payment-suspended")
+    assert returned == names_it
+    assert answer.head["XPayAmt"] == ("0.00" if names_it else "120.00")
