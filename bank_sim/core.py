@@ -75,6 +75,7 @@ from typing import Any, Literal
 
 from bank_sim import clearing as clearing_rules
 from bank_sim import quotas
+from bank_sim import suspensions as susp
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
 from bank_sim.duties import Duties, DutiesConfig
 from bank_sim.returns import KNOWN_PAYEES, ReturnFacts, check_return
@@ -121,6 +122,7 @@ __all__ = [
 ]
 
 PAY_TYPE: dict[str, str] = {"5201": "11", "8202": "12"}
+SUSPENSION_VTCODE = "7501"  # payment suspension order and its lift (000 五(二)3; bank_sim.suspensions)
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of `BankCore.snapshot()`.
 SNAPSHOT_VERSION = 2  # 2: quota lines keyed by StYear and FundTypeCode, year-end closing
@@ -283,6 +285,10 @@ class BankCore:
         self.quota_notices: dict[str, dt.datetime] = {}  # 7101 VoucherNo → when its 7102s went out
         self.year_end_notices: dict[str, dt.datetime] = {}  # "7301/<VoucherNo>", "7302/..." → when applied
         self.reserve_lists: list[str] = []  # VoucherNo of the 7202s sent
+        # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
+        # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
+        self.suspensions: dict[str, susp.Order] = {}
+        self.lifted_suspensions: list[str] = []  # OrderNo of lifted orders: a redelivered lift is confirmed again
         self.duties = Duties(self)  # after-payment duties and the behaviour profile
 
     # --- entry points ------------------------------------------------------------------
@@ -308,6 +314,8 @@ class BankCore:
                 effects += self._quota_notice(doc, key, now)
             elif flag == 0 and vtcode in ("7301", "7302"):
                 effects += self._year_end_notice(doc, key, now)
+            elif flag == 0 and vtcode == SUSPENSION_VTCODE:
+                effects += self._suspension(doc, key, now)
             else:
                 effects.append(Alarm("not-authorized", f"the bank does not handle VtCode {vtcode} flag {flag}",
                                      str(key)))
@@ -408,6 +416,8 @@ class BankCore:
             "quota_notices": [[no, datetime_to_plain(t)] for no, t in self.quota_notices.items()],
             "year_end_notices": [[no, datetime_to_plain(t)] for no, t in self.year_end_notices.items()],
             "reserve_lists": list(self.reserve_lists),
+            "suspensions": susp.orders_to_plain(self.suspensions),
+            "lifted_suspensions": list(self.lifted_suspensions),
             "unbalanced_closes": [[date_to_plain(d), a, b] for d, a, b in self.unbalanced_closes],
             "closes": [date_to_plain(d) for d in self.closes],
             "duties": self.duties.snapshot(),
@@ -461,6 +471,8 @@ class BankCore:
             assert t is not None
             self.year_end_notices[no] = t
         self.reserve_lists = list(data.get("reserve_lists", []))
+        self.suspensions = susp.orders_from_plain(data.get("suspensions", []))
+        self.lifted_suspensions = list(data.get("lifted_suspensions", []))
         self.unbalanced_closes = [(dt.date.fromisoformat(d), a, int(b)) for d, a, b in data["unbalanced_closes"]]
         self.closes = [dt.date.fromisoformat(d) for d in data["closes"]]
         self.duties.load_snapshot(data.get("duties"))
@@ -697,6 +709,41 @@ class BankCore:
             effects.append(SendVoucher("7102", 0, n_head, n_details, "treasury"))
         return effects
 
+    def _suspension(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+        """A 7501 (000 五(二)3): SuspendAction 1 puts the order OrderNo in force, 2 lifts it
+        (`bank_sim.suspensions`). Confirmed by a receipt with XConfirmDate; one the bank cannot
+        apply (another bank's, a lift of an unknown order, an OrderNo reused for another scope)
+        is refused whole: no receipt, an alarm, nothing changed. A redelivery is confirmed again."""
+        head = {**doc.head(), "XConfirmDate": format_ymd(now.date())}
+        receipt = SendVoucher(doc.vtcode, 1, head, (), "treasury", original=doc.data, encoding=doc.encoding)
+        order = susp.order_from_head(doc.head())
+        no = doc.get("OrderNo")
+        refused: str | None = None
+        if doc.get("PayBankCode") != self.bank_code:
+            refused = f"PayBankCode {doc.get('PayBankCode')} is not bank {self.bank_code}"
+        elif order is None:
+            refused = "the order names no scope (AgencyCode, PayAcctNo or PayeeAcctNo) or more than one"
+        elif doc.get("SuspendAction") == "1":
+            standing = self.suspensions.get(no)
+            if no in self.lifted_suspensions:
+                refused = f"order {no} was lifted; a new order takes a new OrderNo"
+            elif standing is not None and (standing.element, standing.value) != (order.element, order.value):
+                refused = f"order {no} stands for {standing.element} {standing.value}, not {order.element} {order.value}"
+            else:
+                self.suspensions[no] = order
+        elif doc.get("SuspendAction") == "2":
+            if no in self.suspensions:
+                del self.suspensions[no]
+                self.lifted_suspensions.append(no)
+            elif no not in self.lifted_suspensions:
+                refused = f"lift of order {no}, which this bank does not hold"
+        else:
+            refused = f"SuspendAction {doc.get('SuspendAction')!r} (1 suspend, 2 lift)"
+        if refused is not None:
+            return [Alarm("suspension-order-invalid", f"payment suspension {doc.get('VoucherNo')} refused: {refused}",
+                          str(key))]
+        return [receipt]
+
     def remaining_quota(self, agency: str | None = None) -> dict[str, dict[str, int]]:
         """The authorized quota by unit: granted, spent and remaining fen (all units, or one)."""
         rows = quotas.remaining_by_unit(self.quota_book)
@@ -705,6 +752,10 @@ class BankCore:
     def _return_reason(self, p: Payment, doc: VoucherDoc) -> str | None:
         """Why the voucher is returned unpaid ("<code>: <message>"), or None. An 8202 within its
         unit's quota takes its share of the quota here (given back if it is not paid after all)."""
+        suspended = susp.match(self.suspensions.values(), doc.head())
+        if suspended is not None:
+            return (f"payment-suspended: order {suspended.order_no} suspends payments of {suspended.element} "
+                    f"{suspended.value} ({suspended.reason})")
         details = doc.details()
         found = check_return(ReturnFacts(self.bank_code, doc.vtcode, doc.head(), details,
                                          dict(self.config.payee_accounts)))

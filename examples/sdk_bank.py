@@ -30,6 +30,10 @@ bank (`bank_sim`) follows them:
   end a cancellation (7301) takes each line's amount off what is left of year StYear and a
   carry-forward (7302) moves it from year ToYear - 1 to ToYear, each confirmed and told to the
   units the same way (7102 with OriVtCode 7301 / 7302);
+* a payment suspension order (7501, 暂停支付, SuspendAction 1) is confirmed (XConfirmDate) and,
+  while it stands, every payment voucher whose unit (AgencyCode), paying account (PayAcctNo) or
+  payee (PayeeAcctNo) it names is returned unpaid with `payment-suspended`; its lift
+  (SuspendAction 2, the same OrderNo) is confirmed and ends it;
 * it files one clearing request (2301, ClearType 0) per pay type and fund type for the day's
   payments at 15:30, and again at the last instant before 16:00 (the sweep) for those paid since,
   one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next business day one
@@ -158,6 +162,8 @@ class Bank:
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
     quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
     reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
+    # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
+    suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
     serial: int = 0
 
@@ -256,6 +262,8 @@ class Bank:
             return out + self._file([(key, payment), *kin], 0, now.date(), now, urgent=True)
         if flag == 0 and doc.vtcode in ("7101", "7301", "7302"):
             return out + self._quota_notice(doc, now)
+        if flag == 0 and doc.vtcode == "7501":
+            return out + self._suspension(doc, now)
         if flag == 1 and doc.vtcode == "2301":
             filing = self.filings.get(doc.get("VoucherNo"))
             if filing is None or filing.state != "pending":
@@ -279,6 +287,9 @@ class Bank:
     def return_reason(self, doc: VoucherDoc) -> str | None:
         """Why the voucher is returned unpaid ("<code>: <message>"), or None: the first rule broken.
         An authorized payment within its unit's quota takes its share of it here."""
+        for order_no, (element, value) in self.suspensions.items():
+            if doc.get(element) == value:
+                return f"payment-suspended: order {order_no} suspends payments of {element} {value}"
         details = doc.details()
         missing = [n for n in REQUIRED if not doc.get(n).strip()]
         missing += [f"Detail[{i}]/ExpFuncCode" for i, d in enumerate(details, 1) if not d.get("ExpFuncCode", "").strip()]
@@ -329,6 +340,19 @@ class Bank:
                                          "XAgentBusinessNo": f"TP{self.code[-4:]}{now:%Y%m%d}{self.serial:08d}"})
         log(f"returned unpaid: {p.doc.get('VoucherNo')}: {p.returned}")
         return [(p.receipt, 1, p.returned)]
+
+    def _suspension(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
+        """Apply a payment suspension order (SuspendAction 1) or its lift (2) and confirm it."""
+        no = doc.get("OrderNo")
+        scope = next(((e, doc.get(e)) for e in ("AgencyCode", "PayAcctNo", "PayeeAcctNo") if doc.get(e)), None)
+        if doc.get("PayBankCode") != self.code or scope is None:
+            log(f"suspension {doc.get('VoucherNo')} not applied: not ours or no scope")
+            return []
+        if doc.get("SuspendAction") == "1":
+            self.suspensions[no] = scope
+        else:
+            self.suspensions.pop(no, None)
+        return [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
 
     def _quota_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
         """Confirm a 7101 (grant), 7301 (cancel) or 7302 (carry forward) and, the first time, apply

@@ -119,6 +119,12 @@ CODES: dict[str, str] = {
     "zba-to-own-account": "a payment would move money from a zero-balance account to a real-fund account of the "
                           "paying unit, its system, superior or subordinate, or their old/new account, without "
                           "the finance bureau's approval (003 §15, 004 part 3 §12(1)): returned unpaid",
+    "payment-suspended": "a payment voucher falls under a standing payment suspension order (暂停支付, 000 五(二)3; "
+                         "VtCode 7501) on its unit, paying account or payee: returned unpaid, naming the order; "
+                         "paid again once the order is lifted",
+    "suspension-order-invalid": "a payment suspension order or lift (7501) the bank cannot apply: another bank's, "
+                                "a lift of an order the bank does not hold, or an order number reused for "
+                                "another scope; no receipt, nothing changed",
     "clearing-escalated": "a day's payments missed the central bank's clearing time (refused after-cutoff): the "
                           "zero-balance account was made whole from the clearing reserve and the case needs a person",
     "urgent-approval-missing": "a payment voucher marked UrgentFlag 1 lacks the approval a special urgent payment "

@@ -117,3 +117,17 @@ def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code
                 "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
                for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
     return build_voucher("7101", head, details)
+
+
+def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, order_no: str,
+                     scope: tuple[str, str], reason: str, lift: bool = False,
+                     adm_div_code: str = "990100") -> bytes:
+    """A payment suspension order (7501, SuspendAction 1) or its lift (2), 000 五(二)3. `scope`:
+    (AgencyCode | PayAcctNo | PayeeAcctNo, value); a lift repeats its order's scope."""
+    head = {
+        "Id": f"V7501{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "PayBankCode": pay_bank_code,
+        "PayBankName": "示例银行示例市分行", "SuspendAction": "2" if lift else "1", "OrderNo": order_no,
+        scope[0]: scope[1], "Reason": reason,
+    }
+    return build_voucher("7501", head)

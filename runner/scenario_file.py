@@ -178,13 +178,14 @@ class SendSpec:
 @dataclass(frozen=True, slots=True)
 class Step:
     at: dt.datetime
-    action: str  # send, batch, quota, advance, offline, online, fault
+    action: str  # send, batch, quota, advance, offline, online, fault, monitor, suspend, lift
     sends: tuple[SendSpec, ...] = ()
     quota: Mapping[str, Any] = field(default_factory=dict)  # bank, pay_type, amount_fen, id, day
     target: str | None = None  # offline / online / fault: the participant
     fault: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
     line: int = 0
+    order: Mapping[str, Any] = field(default_factory=dict)  # suspend / lift (runner.suspension_steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +493,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
 
     steps: list[Step] = []
     ids: dict[str, tuple[str, str | None]] = {}  # voucher id → (sender, vtcode)
+    orders: dict[str, str] = {}  # suspend step id → bank id, while not lifted
     now = start
     for i, raw in enumerate(data.get("steps") or []):
         path: list[str | int] = ["steps", i]
@@ -579,6 +581,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                 b.fail([*path, "monitor", verb], f"no voucher {m[verb]!r} is sent before this step")
             steps.append(Step(when, "monitor", target=m[verb], fault={"action": verb, "reason": m["reason"]},
                               note=note, line=line))
+        elif "suspend" in raw or "lift" in raw:
+            steps.append(_suspension_step(raw, path, b, ids, seen, orders, when, f"z{i}", note, line))
         now = when
 
     banks = _returns(w.get("banks") or [], banks, steps, b)
@@ -708,6 +712,39 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"
     return kind.replace("_", " ")
+
+
+# A suspend step's scope key → the 7501 head element it fills (xsd/7501.xsd).
+SUSPEND_SCOPES: dict[str, str] = {"unit": "AgencyCode", "account": "PayAcctNo", "payee": "PayeeAcctNo"}
+
+
+def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[str, tuple[str, str | None]],
+                     banks: Mapping[str, int], orders: dict[str, str], when: dt.datetime, default_id: str,
+                     note: str, line: int) -> Step:
+    """A `suspend:` (the treasury orders a bank to suspend payments in a scope) or `lift:` step
+    (it lifts a standing order of the steps), 000 五(二)3; both send a 7501 as the treasury."""
+    if "suspend" in raw:
+        z = raw["suspend"]
+        if z["bank"] not in banks:
+            b.fail([*path, "suspend", "bank"], f"no bank {z['bank']!r} in world.banks")
+        key = next(k for k in SUSPEND_SCOPES if k in z)
+        zid = z.get("id", default_id)
+        if zid in ids:
+            b.fail([*path, "suspend", "id"], f"id {zid!r} is used twice")
+        ids[zid] = ("treasury", "7501")
+        orders[zid] = z["bank"]
+        return Step(when, "suspend", note=note, line=line, order={
+            "id": zid, "bank": z["bank"], "scope": (SUSPEND_SCOPES[key], str(z[key])), "reason": z["reason"]})
+    lift = raw["lift"]
+    if lift["order"] not in orders:
+        b.fail([*path, "lift", "order"], f"no standing order {lift['order']!r}: a lift names a suspend step before it")
+    lid = lift.get("id", default_id)
+    if lid in ids:
+        b.fail([*path, "lift", "id"], f"id {lid!r} is used twice")
+    ids[lid] = ("treasury", "7501")
+    bank = orders.pop(lift["order"], "")
+    return Step(when, "lift", note=note, line=line, order={
+        "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除")})
 
 
 def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[str, tuple[str, str | None]],

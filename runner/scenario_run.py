@@ -82,6 +82,7 @@ class _NullCore:
 
     def __init__(self, inner: Any = None) -> None:
         from treasury_sim.bank_reports import BankInbox
+        from treasury_sim.suspensions import SuspensionLog
 
         self.inner = inner
         self.received: list[tuple[str, int, dict[str, str], dt.datetime, str | None]] = []
@@ -93,6 +94,8 @@ class _NullCore:
         # the banks' reports and statements as they came: (PayBankCode, VtCode, VoucherNo, begin, end,
         # PayAmt, what the receipts paid in the period, arrival)
         self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
+        # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
+        self.suspensions: SuspensionLog = inner.suspensions if inner is not None else SuspensionLog()
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_time(now))
@@ -116,6 +119,8 @@ class _NullCore:
             self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
                                  parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
                                  self._paid_in(bank, begin, end) - refunded, now))
+        if flag == 1 and doc.vtcode == "7501":
+            self.suspensions.confirmed(doc.head(), now)
         if flag == 0 and doc.vtcode in HANDLED:
             return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of))
         return []
@@ -484,6 +489,11 @@ class _Run:
             if decided and step.fault.get("action") == "release":  # it goes on to its bank from now
                 record.verdicts.append(Verdict("gateway", "gateway", True, None, "released by monitoring",
                                                self.clock.now(), "released"))
+        elif step.action in ("suspend", "lift"):  # payment suspension, 000 五(二)3 (runner.suspension_steps)
+            from runner.suspension_steps import suspension_send
+
+            await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world, self.world.adm_div_code,
+                                                 self.sent, self.clock.now())])
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -94,7 +94,26 @@ _send_props: dict[str, Any] = {
 _send = {"type": "object", "additionalProperties": False, "properties": _send_props,
          "oneOf": [{"required": ["template"]}, {"required": ["file"]}]}
 
-_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault", "monitor")
+# The treasury orders a bank to suspend payments in a scope, then lifts the order (VtCode 7501,
+# 000 五(二)3; runner/suspension_steps.py, docs/rules.md "Payment suspension").
+_acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
+SUSPEND_STEP: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["bank", "reason"],
+    "description": "the treasury orders the bank to suspend payments of a unit, a paying account or a payee (7501)",
+    "properties": {"id": {**_id, "description": "the order's name (lift: and expectations refer to it)"},
+                   "unit": {"type": "string", "pattern": "^[A-Za-z0-9]{1,42}$", "description": "AgencyCode"},
+                   "account": {**_acct, "description": "PayAcctNo, the paying account"},
+                   "payee": {**_acct, "description": "PayeeAcctNo, the payee's account"},
+                   "bank": _participant, "reason": {"type": "string", "minLength": 1, "maxLength": 200}},
+    "oneOf": [{"required": ["unit"]}, {"required": ["account"]}, {"required": ["payee"]}]}
+LIFT_STEP: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["order"],
+    "description": "the treasury lifts a standing suspension order of the steps (7501, SuspendAction 2)",
+    "properties": {"order": {**_id, "description": "the id of the suspend step"},
+                   "id": {**_id, "description": "the lift's name (expectations refer to it)"},
+                   "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}
+
+_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault", "monitor", "suspend", "lift")
 _step = {
     "type": "object",
     "additionalProperties": False,
@@ -126,6 +145,8 @@ _step = {
                                  "count": {"type": "integer", "minimum": 1, "maximum": 1000},
                                  "delay": {"type": "string", "pattern": DURATION_PATTERN}}},
         "monitor": MONITOR_STEP,
+        "suspend": SUSPEND_STEP,
+        "lift": LIFT_STEP,
     },
     "oneOf": [{"required": [a]} for a in _step_actions],
 }

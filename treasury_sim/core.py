@@ -38,6 +38,8 @@ next wake-up never scan the plan. A planned voucher keeps its bytes, not a parse
 * 7101 / 7301 / 7302 receipts (the bank confirmed a quota, cancellation or carry-forward notice)
   and 7102 arrival notices: recorded.
 * 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
+* 7501 receipts (the bank confirmed a payment suspension order or its lift, 000 五(二)3): appended
+  to the audit record `suspensions` (`treasury_sim.suspensions`), beside the orders and lifts sent.
 * A voucher the gateway refused (`on_refused`): marked refused with the gateway's code
   (`refused`); the treasury no longer expects it to be paid or debited from the TSA.
 
@@ -74,6 +76,7 @@ from sim.snapshot import (
 )
 from treasury_sim.bank_reports import HANDLED, BankInbox
 from treasury_sim.clearing_quotas import QUOTA_VTCODE, Approved, notice_lines
+from treasury_sim.suspensions import SuspensionLog
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
@@ -229,6 +232,8 @@ class TreasuryCore:
         self.refunds_advised: dict[str, tuple[dt.date, int]] = {}  # 7403 VoucherNo → (CreditDate, fen)
         self._cursor: dt.datetime | None = None
         self.bank_inbox = BankInbox()  # the banks' refund notices, reports and statements
+        # payment suspension orders, lifts and the banks' confirmations (000 五(二)3): the audit record
+        self.suspensions = SuspensionLog()
 
     def _paid_in(self, bank: str, begin: str, end: str) -> int:
         """What `bank`'s receipts paid from `begin` to `end` (yyyyMMdd, inclusive): a 3501's check."""
@@ -297,6 +302,8 @@ class TreasuryCore:
                 effects += self.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of)
             elif flag == 0 and doc.vtcode == "7401":
                 effects += self._statement(doc, key)
+            elif flag == 1 and doc.vtcode == "7501":  # the bank confirmed a payment suspension order or lift
+                self.suspensions.confirmed(doc.head(), now)
             elif doc.vtcode in ("7403", "3502", "7101", "7102", "7202", "7301", "7302"):
                 # 7101 / 7301 / 7302 flag 1: the bank confirmed a quota, cancellation or carry-forward
                 self.other.append((str(key), now))
@@ -338,6 +345,7 @@ class TreasuryCore:
             "other": [[k, datetime_to_plain(when)] for k, when in self.other],
             "refunds_advised": [[no, d.isoformat(), fen] for no, (d, fen) in self.refunds_advised.items()],
             "bank_inbox": self.bank_inbox.to_plain(),
+            "suspensions": self.suspensions.to_plain(),
         }
 
     def load_snapshot(self, data: Mapping[str, Any]) -> None:
@@ -369,6 +377,7 @@ class TreasuryCore:
             self.other.append((k, received))
         self.refunds_advised = {no: (dt.date.fromisoformat(d), int(fen)) for no, d, fen in data["refunds_advised"]}
         self.bank_inbox = BankInbox.from_plain(data.get("bank_inbox"))
+        self.suspensions = SuspensionLog.from_plain(data.get("suspensions", []))
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], config: TreasuryConfig, calendar: BusinessCalendar,
