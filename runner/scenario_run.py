@@ -415,9 +415,9 @@ class _Run:
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "quota",
                                              payload={"bank": bank, "pay_type": pay, "amount_fen": fen,
                                                       "id": qid, "day": day, "fund_type": fund}))
-            # the bank pays an authorized voucher only within its unit's quota (7101, DOMAIN.md
-            # "Authorized payment" steps 2 and 4): notified before the voucher reaches the bank
-            # (one notice per fund type: a quota line is of one fund type)
+            # the bank pays an authorized voucher only within its unit's quota (7101; 004 part 5,
+            # authorized payment steps 2 and 4; docs/rules.md "Paying a voucher"): notified before
+            # the voucher reaches the bank (one notice per fund type: a quota line is of one fund type)
             unit_quota: dict[tuple[dt.date, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:

@@ -1,7 +1,7 @@
 """The effects every simulator core returns: one vocabulary for the central bank, the agent
 banks and the treasury.
 
-A sans-IO core (see ARCHITECTURE.md, "Sans-IO cores") has two entry points, "a voucher
+A sans-IO core (no sockets, no database, no clock of its own) has two entry points, "a voucher
 arrived" and "the business time is now T", and answers each with a list of these frozen
 values. The shell (`sim.shell.SimShell`) performs them in order:
 

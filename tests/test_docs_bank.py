@@ -60,6 +60,55 @@ def test_no_link_of_the_readme_or_docs_leaves_the_repository_or_names_nothing() 
     assert problems == []
 
 
+# What an outsider reads: the scenario descriptions (docs/rules.md sends banks to them), the docs,
+# the README and the examples. None of it may send the reader to the project's private background
+# notes, which the repository does not have: a rule is cited by its seed article ("004 part 3
+# §9(12)") or by a section of docs/.
+_OUTSIDER_READS = ("scenarios", "docs", "README.md", "examples")
+_PRIVATE_NOTES = re.compile(r"shared/|DOMAIN\.md|SEED-READING|ARCHITECTURE\.md")
+
+
+def private_note_mentions(text: str, where: Path) -> list[str]:
+    """Each line of a text that names the private background notes, as `where:line: text`."""
+    return [f"{where}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1)
+            if _PRIVATE_NOTES.search(line)]
+
+
+def _outsider_files() -> list[Path]:
+    files = []
+    for name in _OUTSIDER_READS:
+        path = ROOT / name
+        files += [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    return files
+
+
+def test_nothing_an_outsider_reads_names_the_private_background_notes() -> None:
+    problems = []
+    for path in _outsider_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # an image (docs/dashboard.png): no text to cite anything
+            continue
+        problems += private_note_mentions(text, path.relative_to(ROOT))
+    assert problems == []
+
+
+@pytest.mark.parametrize("text", [
+    "Rule: the 16:00 cutoff (DOMAIN.md \"The clock\"; 004 part 3 §9(11)).",
+    "see ../shared/DOMAIN.md",
+    "# as SEED-READING says",
+    "the target design (ARCHITECTURE.md, \"Sans-IO cores\")",
+    "background in shared/seeds/004.txt",
+])
+def test_the_private_note_check_catches_each_spelling(text: str) -> None:
+    assert private_note_mentions(f"ok\n{text}\n", Path("scenarios/x.yaml")) == [f"scenarios/x.yaml:2: {text.strip()}"]
+
+
+def test_the_private_note_check_lets_seed_articles_and_docs_sections_through() -> None:
+    text = 'Rule: the 16:00 cutoff (004 part 3 §9(11); docs/rules.md "The times of day and the notice periods").'
+    assert private_note_mentions(text, Path("scenarios/x.yaml")) == []
+
+
 @pytest.mark.parametrize(("text", "bad"), [
     ("see [the domain](../shared/DOMAIN.md)", "../shared"),
     ("the layout (../shared/DOMAIN.md)", "../shared"),

@@ -169,6 +169,12 @@ MUTATIONS = [
     ("quota-missing-no-quota-notice", "code: no-quota-notice}\n  - name: what", "code: over-quota}\n  - name: what",
      "the central bank refuses bank-b's clearing request for want of a quota notice"),
     ("duplicate-same-bytes", ', fault: duplicate}', "}", "the repeat is answered duplicate, not accepted again"),
+    ("quota-exhausted-over-quota", 'day: D+0, equals: "0.00"', 'day: D+0, equals: "0.01"',
+     "nothing cleared beyond the quota: the two payments stay in one request, never split"),
+    ("clearing-refused-over-quota-held-not-reserve", 'equals: "1150.00"', 'equals: "1149.99"',
+     "the day's payments cleared in full, and nothing more: the quota and its supplement"),
+    ("clearing-refused-over-quota-held-not-reserve", "rejected: {voucher: small, code: over-quota",
+     "rejected: {voucher: small, code: no-quota-notice", "never split: the refused request held all three payments"),
 ]
 
 
@@ -196,6 +202,7 @@ CLOCK_EDGES = ("edge-1529-in-the-days-clearing", "edge-1559-cleared-same-day", "
                "after-close-paid-by-1000-next-day", "after-close-friday-paid-monday",
                "holiday-spring-festival-voucher-waits-for-0224",
                "authorized-payment-unit-zba-at-zero", "quota-exhausted-over-quota", "zero-balance-busy-week",
+               "clearing-refused-over-quota-held-not-reserve",
                "month-end-3502-reconciliation", "holiday-spring-festival-advance-replenished-0224")
 
 
