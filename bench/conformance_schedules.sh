@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The example SDK bank (examples/sdk_bank.py) against the whole scenario catalogue in conformance
 # mode, once per schedule: each schedule is inside the rules (first filing before the 16:00
-# cutoff, replenishment in the central bank's 08:30-10:00 window, the overnight queue paid by
+# cutoff, replenishment in the central bank's 08:30-12:00 window, the overnight queue paid by
 # 10:00), so each must pass with 0 failures: the catalogue tests the rules, not one bank's habits.
 # Too slow for CI as a whole (a few minutes per schedule on two cores); tests/test_conformance.py
 # runs the clock-edge scenarios with the same three schedules.

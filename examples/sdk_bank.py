@@ -63,9 +63,9 @@ clearing request asks 1,000,000.00 more than was paid), `--skew-reports` (the da
 reports and the statement state 0.01 more than was paid).
 
 Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
-request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's 08:30-10:00
-window), `--open` (the overnight queue paid by 10:00). The conformance catalogue passes with any
-of them (`bench/conformance_schedules.sh`).
+request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's replenishment
+window, the next working morning: 08:30-12:00 by default), `--open` (the overnight queue paid by
+10:00). The conformance catalogue passes with any of them (`bench/conformance_schedules.sh`).
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
         --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token "$BANK_A_TOKEN"
@@ -83,7 +83,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from business_time.calendar import BusinessCalendar
-from business_time.clock import at, replenishment_day
+from business_time.clock import ClockConfig, at, replenishment_day
 from client import Delivery, GatewayClient
 from messages.envelope import encode_envelope, parse_envelope
 from messages.money import fen_to_str, parse_fen
@@ -92,10 +92,11 @@ from messages.signing import KeySigner
 from messages.voucher import VoucherDoc, build_voucher, fill_receipt, parse_voucher
 
 FILING = dt.time(15, 30)  # the bank's first filing of the day, so a refusal can still be put right (--filing)
+WINDOW = ClockConfig()  # the agreement's times (the replenishment window: --replenish is checked against it)
 CUTOFF = dt.time(16, 0)  # the central bank's clearing cutoff; the bank sweeps at the last instant before it
 URGENT_CUTOFF = dt.time(16, 30)  # the central bank clears urgent payments until then
 JUST_BEFORE = dt.timedelta(microseconds=1)
-REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window (08:30-10:00) (--replenish)
+REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window, 08:30-12:00 (--replenish)
 OPEN = dt.time(9, 0)  # vouchers held overnight are paid then, by the 10:00 deadline (--open)
 REPORT = dt.time(9, 30)  # credit notices and reports of earlier days go out then
 CLOSE = dt.time(17, 0)  # the bank's transfer system closes
@@ -623,13 +624,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
                         "(default 15:30; it sweeps again just before 16:00 in any case)")
     p.add_argument("--replenish", type=_hh_mm, default=REPLENISH,
-                   help="when it asks for yesterday's advances back, in the central bank's window 08:30-10:00 "
+                   help="when it asks for yesterday's advances back, in the central bank's window 08:30-12:00 "
                         "(default 08:45)")
     p.add_argument("--open", type=_hh_mm, default=OPEN,
                    help="when it pays what waited overnight, by the 10:00 deadline (default 09:00)")
     args = p.parse_args(argv)
     for flag, value, lo, hi in (("--filing", args.filing, dt.time(0, 0), CUTOFF),
-                                ("--replenish", args.replenish, dt.time(8, 30), dt.time(10, 0)),
+                                ("--replenish", args.replenish, WINDOW.replenishment_window_start, WINDOW.replenishment_window_end),
                                 ("--open", args.open, dt.time(0, 0), dt.time(10, 0))):
         if not lo <= value < hi:
             p.error(f"{flag} {value:%H:%M}: the rules want it from {lo:%H:%M} and before {hi:%H:%M}")

@@ -195,7 +195,7 @@ def test_each_new_observable_holds_in_the_catalogue_and_fails_when_off(tmp_path:
 # ------------------------------------------------------------------------------ the rules, not one bank's habits
 
 # three schedules inside the rules: first filing before the 16:00 cutoff, replenishment in the central
-# bank's 08:30-10:00 window, the overnight queue paid by 10:00 (filing, replenish, open)
+# bank's 08:30-12:00 window, the overnight queue paid by 10:00 (filing, replenish, open)
 SCHEDULES = [("15:30", "08:30", "08:00"), ("15:45", "09:45", "09:55"), ("15:55", "08:45", "09:00")]
 CLOCK_EDGES = ("edge-1529-in-the-days-clearing", "edge-1559-cleared-same-day", "edge-1600-at-the-cutoff-advanced",
                "edge-1601-after-the-cutoff-advanced", "edge-1700-at-the-close-deferred",
