@@ -43,8 +43,10 @@ class SuspensionRecord:
 
 
 class SuspensionLog:
-    def __init__(self) -> None:
+    def __init__(self, records: Iterable[SuspensionRecord] = ()) -> None:
         self._records: list[SuspensionRecord] = []
+        for record in records:
+            self._append(record)
 
     @property
     def records(self) -> tuple[SuspensionRecord, ...]:
@@ -100,8 +102,5 @@ class SuspensionLog:
 
     @classmethod
     def from_plain(cls, data: Iterable[Mapping[str, Any]]) -> SuspensionLog:
-        log = cls()
-        for d in data:
-            log._append(SuspensionRecord(d["action"], d["order_no"], d["voucher_no"], d["scope"], d["value"],
-                                         d["bank"], d["reason"], dt.datetime.fromisoformat(d["at"])))
-        return log
+        return cls(SuspensionRecord(d["action"], d["order_no"], d["voucher_no"], d["scope"], d["value"], d["bank"],
+                                    d["reason"], dt.datetime.fromisoformat(d["at"])) for d in data)
