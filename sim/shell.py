@@ -277,8 +277,13 @@ class SimShell:
     # --- one batch ----------------------------------------------------------------------------
 
     async def _batch(self, inputs: list[Input]) -> None:
-        if not inputs:
-            return
+        if inputs:
+            await self._send_and_feed_back(await self._call_and_commit(inputs))
+
+    async def _call_and_commit(self, inputs: list[Input]) -> list[SendVoucher]:
+        """The one commit path for a batch of inputs (deliveries, ticks, refusals fed back): the
+        core's calls, their ledger work and state in one transaction; if the ledger refuses any of
+        it, back to the last committed state and the batch again call by call. Its sends."""
         calls = [(item, self._call(item)) for item in inputs]
         self.calls += len(calls)
         try:
@@ -293,7 +298,7 @@ class SimShell:
             for effect in effects:
                 if isinstance(effect, Alarm):
                     self._alarm(effect)
-        await self._send_and_feed_back(sends)
+        return sends
 
     async def _commit(self, calls: list[tuple[Input, list[Effect]]]) -> list[SendVoucher]:
         """The fast path: the whole batch's ledger work in as few ledger calls as it allows."""
@@ -376,19 +381,7 @@ class SimShell:
             if not refusals:
                 return
             now = self.clock.now()
-            inputs = [Input.refused(now, r) for r in refusals]
-            calls = [(item, self._call(item)) for item in inputs]
-            self.calls += len(calls)
-            try:
-                follow = await self._commit(calls)
-            except _LedgerRefused:
-                await self._reload()
-                calls, follow = await self._commit_careful(inputs)
-            for item, effects in calls:
-                self._note(item, effects)
-                for effect in effects:
-                    if isinstance(effect, Alarm):
-                        self._alarm(effect)
+            follow = await self._call_and_commit([Input.refused(now, r) for r in refusals])
             refusals = await self._send_all(follow)
 
     async def _send_all(self, effects: Sequence[SendVoucher]) -> list[Refusal]:
