@@ -426,7 +426,7 @@ def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world:
 def test_the_example_bank_refuses_a_schedule_outside_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
     import runpy
 
-    for flags, words in ((["--filing", "16:00"], "--filing 16:00"), (["--replenish", "10:00"], "--replenish 10:00"),
+    for flags, words in ((["--filing", "16:00"], "--filing 16:00"), (["--replenish", "12:00"], "--replenish 12:00"),
                          (["--open", "10:30"], "--open 10:30"), (["--open", "9"], "not a time of day")):
         with pytest.raises(SystemExit) as done:
             runpy.run_path(str(SDK_BANK), run_name="sdk_bank_cli")["main"](
