@@ -447,6 +447,22 @@ def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(world: Dev
     assert _failures(junit) == {} and code == 0
 
 
+@pytest.mark.slow
+def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(world: DevWorld,
+                                                                                   tmp_path: Path) -> None:
+    """offline-bank-across-the-cutoff against the example bank with --late-receipts."""
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs", ("--late-receipts",)) as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / "offline-bank-across-the-cutoff.yaml"),
+                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
+                         "--quiet"])
+    failures = _failures(junit)
+    # withheld while offline, the voucher reaches it at 16:40; a bank that pays it only the next
+    # day at 11:30 fails the receipt that was due on its return, and nothing else
+    assert sorted(failures) == ["[2] receipt for held"], failures
+    assert "at 2026-03-11 11:30:00" in failures["[2] receipt for held"] and code == 1
+
+
 def test_the_example_bank_refuses_a_schedule_outside_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
     import runpy
 
