@@ -1,191 +1,262 @@
-"""Delivery faults on a test gateway (POST /v1/sim/faults, gateway/sim_faults.py): refused on a
-live clock and to anyone but the treasury; an offline participant's deliveries (to it and from it)
-are withheld until it is back, in order; a lost delivery is handed over again after the ack timeout
-of simulated time. Conformance runs play scenarios through it (tests/test_conformance.py)."""
+"""Seeded fault runs: the injector's decisions, the engine's fault API, a few hundred seeds of the
+simulated business under faults, and a broken build that the runs must catch."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from gateway_helpers import payment
-from hypothesis import given
-from hypothesis import strategies as st
 
+from bank_sim.core import BankCore
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
-from gateway.clock import BusinessClock
-from gateway.http_app import make_app
-from gateway.service import Gateway
-from gateway.sim_faults import SIM_FAULTS_MAX, SimFaults, parse_fault
+from client import Delivery
 from messages.envelope import VoucherKey
-from runner.world import DevWorld
-from storage.db import open_database
+from messages.voucher import parse_voucher
+from runner.demo import build_world
+from runner.faults import SeedResult, run_seed
+from sim.effects import Alarm, PostTransfer, SendVoucher
+from sim.engine import REDELIVERY_TIMEOUT
+from sim.faults import FAULT_KINDS, BatchFate, FaultInjector, FaultRates, FaultSchedule, plan_schedule
+from tgw.sim import parse_seeds
+from treasury_sim.core import TreasuryConfig, TreasuryCore
 
-START = dt.datetime(2026, 3, 16, 10, 0, tzinfo=TZ)
+CALENDAR = BusinessCalendar.default()
+CC = ClockConfig()
+START = dt.date(2026, 3, 9)
+# Seeds CI runs (one loop, deterministic seeds, no hypothesis): ~0.1-0.2 s each on this machine.
+CI_SEEDS = range(1, 301)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
-    return DevWorld.create(tmp_path_factory.mktemp("world"))
+def t(day: str, hhmm: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(hhmm), tzinfo=TZ)
 
 
-@asynccontextmanager
-async def served(world: DevWorld, tmp_path: Path, *, simulated: bool = True) -> AsyncIterator[
-        tuple[BusinessClock, TestClient[Any, Any]]]:
-    calendar, config = BusinessCalendar.default(), ClockConfig()
-    clock = BusinessClock.simulated(calendar, config, START) if simulated else BusinessClock.live(calendar, config)
-    db = await open_database(str(tmp_path / "gw.db"))
-    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=clock)
-    await gw.start()
-    client: TestClient[Any, Any] = TestClient(TestServer(make_app(gw)))
-    await client.start_server()
+@pytest.fixture
+def ram_path() -> Iterator[Path]:
+    """A temporary directory in RAM when there is one: the runs test crashes of processes, not of
+    disks, and a seed's dozen SQLite files then cost no fsync (what `tgw sim faults` does too)."""
+    ram = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="tgw-test-faults-", dir=ram) as tmp:
+        yield Path(tmp)
+
+
+def run(tmp: Path, seed: int, **kwargs: Any) -> SeedResult:
+    return asyncio.run(run_seed(tmp, seed=seed, vouchers=kwargs.pop("vouchers", 6), days=kwargs.pop("days", 1),
+                                start=START, **kwargs))
+
+
+# ====================================================================== the injector (pure)
+
+
+def _deliveries(n: int) -> list[Delivery]:
+    return [Delivery(f"m{i}", VoucherKey("990100", "2026", "5201", f"ZZ{i}", 0), "treasury", b"<x/>", i)
+            for i in range(n)]
+
+
+def test_the_schedule_and_the_decisions_follow_the_seed_only() -> None:
+    def plan(seed: int) -> tuple[FaultSchedule, list[BatchFate]]:
+        schedule = plan_schedule(seed, days=[START], participants=["t", "p", "a", "b"], banks=["a", "b"], tz=TZ,
+                                 day_start=dt.time(8), day_end=dt.time(17), offline_from=(dt.time(15, 35),
+                                 dt.time(15, 59)), offline_until=(dt.time(16, 1), dt.time(16, 55)))
+        injector = FaultInjector(schedule)
+        return schedule, [injector.on_deliveries("a", _deliveries(20), t("2026-03-09", "10:00")) for _ in range(20)]
+
+    assert plan(5) == plan(5)
+    assert plan(5) != plan(6)
+    for seed in range(50):
+        schedule, _ = plan(seed)
+        offline = [f for f in schedule.timed if f.kind in ("offline", "online")]
+        if offline:  # across the 16:00 cutoff, within the day
+            down, up = offline
+            assert down.kind == "offline" and up.kind == "online" and down.participant == up.participant
+            assert dt.time(15, 35) <= down.at.time() < dt.time(16) < up.at.time() <= dt.time(16, 55)
+
+
+def test_every_delivery_is_handed_over_dropped_or_held_and_none_is_invented() -> None:
+    rates = FaultRates(drop=0.2, duplicate=0.2, delay=0.2, ack_lost=0.3, reorder=1.0, crash=0.0)
+    injector = FaultInjector(FaultSchedule(1, rates))
+    items = _deliveries(200)
+    fate = injector.on_deliveries("a", items, t("2026-03-09", "10:00"))
+    handed = Counter(i.message_id for i in fate.now)
+    held = Counter(i.message_id for _, i in fate.later)
+    dropped = Counter(i.message_id for i in fate.dropped)
+    assert max(handed.values()) == 1 and not (set(handed) & set(dropped))
+    for item in items:  # each one exactly once somewhere; a duplicate is handed over and held at 0 s
+        assert (item.message_id in handed) + (item.message_id in dropped) + (
+            item.message_id in held and item.message_id not in handed) == 1
+    assert all(0 < s <= 180 for s, i in fate.later if i.message_id not in handed)
+    assert all(s == 0 for s, i in fate.later if i.message_id in handed)
+    assert [i.message_id for i in fate.now] != sorted((i.message_id for i in fate.now), key=lambda m: int(m[1:]))
+    assert {"drop", "delay", "duplicate", "reorder"} <= set(injector.counts)
+
+
+# ====================================================================== the treasury under redelivery
+
+
+def _receipt(core: TreasuryCore, paid_fen: int | None = None, serial: str = "YH00012026031600000001") -> Any:
+    v = core.vouchers[sorted(core.vouchers)[0]]
+    head = {**v.doc.head(), "XPayDate": "20260316", "XPayAmt": f"{(paid_fen or v.amount_fen) / 100:.2f}",
+            "XAgentBusinessNo": serial}
+    return parse_voucher(SendVoucher(v.vtcode, 1, head, tuple(v.doc.details()), "treasury",
+                                     original=b"-").render())
+
+
+def test_a_receipt_delivered_again_is_the_same_receipt_not_a_second_payment() -> None:
+    """Found by the fault runs (a duplicated delivery, a lost ack): the treasury took the same
+    receipt, delivered twice, for a voucher paid twice (`duplicate-conflict`)."""
+    core = TreasuryCore(TreasuryConfig(first_day=dt.date(2026, 3, 16), days=1, vouchers_per_day=3, seed=2),
+                        CALENDAR, CC)
+    core.on_time(t("2026-03-16", "08:00"))
+    core.on_time(t("2026-03-16", "17:30"))
+    receipt = _receipt(core)
+    assert core.on_voucher(receipt, 1, t("2026-03-16", "17:31")) == []
+    assert core.on_voucher(receipt, 1, t("2026-03-16", "17:32")) == []  # the same one again: nothing
+    assert core.duplicate_receipts == []
+    other = _receipt(core, serial="YH00012026031600000099")  # a different receipt: a second payment
+    [alarm] = core.on_voucher(other, 1, t("2026-03-16", "17:33"))
+    assert isinstance(alarm, Alarm) and alarm.code == "duplicate-conflict"
+    assert len(core.duplicate_receipts) == 1
+
+
+# ====================================================================== the engine's fault API
+
+
+async def test_a_dropped_delivery_comes_again_at_the_redelivery_timeout_in_simulated_time(tmp_path: Path) -> None:
+    """Pull mode: the gateway keeps an unacked row `ready`; the engine reads the inbox again
+    REDELIVERY_TIMEOUT later on the simulated clock (never on wall time, never not at all)."""
+
+    class DropFirst:
+        def __init__(self) -> None:
+            self.dropped: dict[str, dt.datetime] = {}
+            self.kinds: Counter[str] = Counter()
+
+        def on_deliveries(self, participant: str, items: Any, now: dt.datetime) -> BatchFate:
+            fate = BatchFate([])
+            for item in items:
+                if item.message_id not in self.dropped and item.key.vtcode in ("5201", "8202") and item.key.flag == 0:
+                    self.dropped[item.message_id] = now
+                    fate.dropped.append(item)
+                else:
+                    fate.now.append(item)
+            return fate
+
+        def note(self, kind: str, at: dt.datetime, participant: str | None, detail: str = "") -> None:
+            self.kinds[kind] += 1
+
+    w = await build_world(tmp_path, seed=4, vouchers=4, days=1, start=START)
+    from sim.engine import SimEngine
+
+    interceptor = DropFirst()
+    w.engine = SimEngine(w.clock, w.shells, interceptor=interceptor)
+    handled: dict[str, list[dt.datetime]] = {}
+    for bank in w.bshells.values():
+        real = bank.handle
+
+        async def handle(items: Any, real: Any = real, clock: Any = w.clock) -> None:
+            for item in items:
+                handled.setdefault(item.message_id, []).append(clock.now())
+            await real(items)
+
+        bank.handle = handle
     try:
-        yield clock, client
+        await w.engine.run_until(w.end)
+        ready = (await w.gateway.outbox.counts()).get("ready", 0)
     finally:
-        await client.close()
-        await gw.stop()
-        await db.close()
+        await w.close()
+    assert interceptor.dropped and ready == 0
+    for mid, dropped_at in interceptor.dropped.items():
+        assert handled[mid] == [dropped_at + REDELIVERY_TIMEOUT]  # once, exactly at the timeout
+    assert w.engine.redeliveries >= 1
 
 
-def _auth(world: DevWorld, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.participants[who].token}"}
+async def test_offline_waits_and_online_catches_up(tmp_path: Path) -> None:
+    w = await build_world(tmp_path, seed=4, vouchers=6, days=1, start=START)
+    bank = sorted(w.bshells)[0]
+    try:
+        await w.engine.run_until(t("2026-03-09", "15:40"))
+        w.engine.set_online(bank, False)
+        handled = w.bshells[bank].handled
+        ticks = w.bshells[bank].ticks
+        await w.engine.run_until(t("2026-03-09", "16:20"))
+        assert (w.bshells[bank].handled, w.bshells[bank].ticks) == (handled, ticks)  # nothing while down
+        waiting = len(await w.gateway.outbox.inbox(bank, limit=500))
+        w.engine.set_online(bank, True)
+        await w.engine.run_until(t("2026-03-09", "16:20"))
+        assert w.bshells[bank].handled == handled + waiting  # the backlog, at once
+        assert not await w.gateway.outbox.inbox(bank, limit=500)
+    finally:
+        await w.close()
 
 
-async def _fault(client: TestClient[Any, Any], world: DevWorld, body: Any, who: str = "treasury") -> tuple[int, Any]:
-    resp = await client.post("/v1/sim/faults", json=body, headers=_auth(world, world.treasury.id if who == "treasury"
-                                                                         else who))
-    return resp.status, await resp.json()
+# ====================================================================== the fault runs
 
 
-async def _send(client: TestClient[Any, Any], world: DevWorld, *nos: str) -> None:
-    tid = world.treasury.id
-    envelope = world.envelope([payment(world, voucher_no=no) for no in nos], sender=tid)
-    resp = await client.post("/v1/messages", data=envelope, headers={**_auth(world, tid),
-                                                                      "Content-Type": "application/xml"})
-    assert resp.status == 200, await resp.text()
+def test_a_seed_replays_identically(tmp_path: Path) -> None:
+    first, again = run(tmp_path / "a", 19), run(tmp_path / "b", 19)
+    assert first.ok, first.failed
+    assert sum(first.faults.values()) > 0
+    assert (again.journal_digest, again.faults, again.applied) == (first.journal_digest, first.faults,
+                                                                   first.applied)
+    assert run(tmp_path / "c", 20).journal_digest != first.journal_digest
 
 
-async def _inbox(client: TestClient[Any, Any], world: DevWorld, who: str = "bank-a") -> list[str]:
-    resp = await client.get("/v1/inbox", params={"cursor": "0", "wait": "0"}, headers=_auth(world, who))
-    assert resp.status == 200
-    return [m["voucher_no"] for m in (await resp.json())["messages"]]
+def test_a_few_hundred_seeds_hold_under_every_kind_of_fault(ram_path: Path) -> None:
+    """What CI runs (`tgw sim faults --seeds 1..300` is the same loop)."""
+    kinds: Counter[str] = Counter()
+    failed: dict[int, dict[str, str]] = {}
+    for seed in CI_SEEDS:
+        root = ram_path / f"s{seed}"
+        root.mkdir()
+        result = run(root, seed)
+        shutil.rmtree(root)
+        kinds.update(result.faults)
+        if not result.ok:
+            failed[seed] = result.failed
+    assert not failed, failed
+    assert {k for k in FAULT_KINDS if kinds[k] == 0} == set(), kinds  # every fault really happened
 
 
-async def test_refused_on_a_live_clock_and_to_a_bank(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path, simulated=False) as (_, client):
-        status, err = await _fault(client, world, {"offline": "bank-a"})
-        assert status == 409 and err["code"] == "clock-live"
-        resp = await client.get("/v1/sim/faults", headers=_auth(world, world.treasury.id))
-        assert resp.status == 409 and (await resp.json())["code"] == "clock-live"
-    async with served(world, tmp_path) as (_, client):
-        status, err = await _fault(client, world, {"offline": "bank-b"}, who="bank-a")
-        assert status == 403 and err["code"] == "not-authorized"
-        for body, at_fault in (({"offline": "bank-z"}, "offline"), ({"drop": {"to": "bank-a", "flag": 2}}, "drop.flag"),
-                               ({"offline": "bank-a", "until": "2026-03-16T11:00:00"}, "until"),
-                               ({"offline": "bank-a", "online": "bank-a"}, "the body"), ([], "the body"),
-                               ({"drop": {"to": "bank-a", "later": 1}}, "drop.later")):
-            status, err = await _fault(client, world, body)
-            assert status == 400 and err["code"] == "bad-request" and err["message"].startswith(at_fault), (body, err)
+def test_a_bank_that_pays_a_redelivered_voucher_again_is_caught(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deliberately broken build: the bank books a fresh payment (a new transfer id) when a
+    voucher it already paid is delivered again. The fault runs must report the seed."""
+    real = BankCore._payment
+
+    def pays_again(self: BankCore, doc: Any, key: Any, now: dt.datetime) -> list[Any]:
+        known = self.payments.get(key)
+        effects: list[Any] = real(self, doc, key, now)
+        if known is not None and known.day is not None:
+            effects = [PostTransfer(dataclasses.replace(e.transfer, id=f"{e.transfer.id}:again:{now.isoformat()}"))
+                       if isinstance(e, PostTransfer) else e for e in effects]
+        return effects
+
+    monkeypatch.setattr(BankCore, "_payment", pays_again)
+    caught = next((r for r in (run(tmp_path / f"s{seed}", seed) for seed in range(1, 41)) if not r.ok), None)
+    assert caught is not None, "no seed in 1..40 caught a bank paying a duplicate delivery twice"
+    assert {"payments_booked_once", "no_transfer_booked_twice"} & set(caught.failed), caught.failed
+    report = caught.as_dict()
+    assert report["replay"].startswith(f"tgw sim faults --seeds {caught.seed}..{caught.seed} ")
+    assert report["schedule"]["seed"] == caught.seed and report["applied"]
 
 
-async def test_an_offline_bank_gets_its_deliveries_in_order_when_it_is_back(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as (clock, client):
-        until = START + dt.timedelta(minutes=40)
-        status, view = await _fault(client, world, {"offline": "bank-a", "until": until.isoformat()})
-        assert status == 200 and view["offline"] == {"bank-a": until.isoformat()}
-        await _send(client, world, "OFF00001", "OFF00002")
-        assert await _inbox(client, world) == []  # withheld, not lost
-        await clock.advance_to(until - dt.timedelta(seconds=1))
-        assert await _inbox(client, world) == []
-        await clock.advance_to(until)
-        assert await _inbox(client, world) == ["OFF00001", "OFF00002"]
-        status, view = await _fault(client, world, {"offline": "bank-a"})  # until `online`
-        assert status == 200 and view["offline"] == {"bank-a": None}
-        await _send(client, world, "OFF00003")
-        assert await _inbox(client, world) == []  # offline again: nothing, not even what it had
-        await _fault(client, world, {"online": "bank-a"})
-        assert await _inbox(client, world) == ["OFF00001", "OFF00002", "OFF00003"]
-
-
-async def test_what_an_offline_participant_sends_leaves_when_it_is_back(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as (_, client):
-        await _fault(client, world, {"offline": world.treasury.id})
-        await _send(client, world, "SND00001")
-        assert await _inbox(client, world) == []  # the sender is offline: nobody sees what it sent
-        await _fault(client, world, {"online": world.treasury.id})
-        assert await _inbox(client, world) == ["SND00001"]
-
-
-async def test_a_lost_delivery_is_handed_over_again_after_the_ack_timeout(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as (clock, client):
-        status, view = await _fault(client, world, {"drop": {"to": "bank-a", "vtcode": "5201", "flag": 0}})
-        assert status == 200 and view["drops"] == [{"to": "bank-a", "vtcode": "5201", "flag": 0}]
-        await _send(client, world, "DRP00001", "DRP00002")
-        assert await _inbox(client, world) == []  # lost in transit; the one behind it does not overtake it
-        resp = await client.get("/v1/sim/faults", headers=_auth(world, world.treasury.id))
-        view = await resp.json()
-        assert view["drops"] == [] and len(view["withheld"]) == 1
-        release = dt.datetime.fromisoformat(view["next_release"])
-        assert release == START + dt.timedelta(seconds=10)  # the gateway's ack timeout, of simulated time
-        await clock.advance_to(release)
-        assert await _inbox(client, world) == ["DRP00001", "DRP00002"]
-        assert await _inbox(client, world, "bank-b") == []
-
-
-# ------------------------------------------------------------------------------ the pure core
-
-@dataclass(frozen=True)
-class _Item:
-    message_id: str
-    key: VoucherKey
-    sender: str = "treasury"
-
-
-def _items(n: int) -> list[_Item]:
-    return [_Item(f"m{i}", VoucherKey("110000", "2026", "5201", f"V{i}", 0)) for i in range(n)]
-
-
-def test_empty_faults_hand_everything_over_and_the_bound_holds() -> None:
-    faults = SimFaults(dt.timedelta(seconds=10))
-    assert not faults and faults.withhold("bank-a", _items(3), START) == _items(3)
-    for i in range(SIM_FAULTS_MAX):
-        faults.apply(*parse_fault({"offline": f"p{i}"}))
-    with pytest.raises(OverflowError):
-        faults.apply(*parse_fault({"drop": {"to": "bank-a"}}))
-    faults.apply(*parse_fault({"offline": "p0"}))  # again: no new entry
-
-
-def test_a_drop_by_voucher_key_loses_that_delivery_only() -> None:
-    faults = SimFaults(dt.timedelta(seconds=10))
-    items = _items(3)
-    faults.apply(*parse_fault({"drop": {"to": "bank-a", "voucher": str(items[1].key)}}))
-    assert faults.withhold("bank-b", items, START) == items  # another recipient
-    assert faults.withhold("bank-a", items, START) == items[:1]
-    assert faults.withhold("bank-a", items[1:], START + dt.timedelta(seconds=9)) == []
-    assert faults.withhold("bank-a", items[1:], START + dt.timedelta(seconds=10)) == items[1:]
-    assert not faults
-
-
-@given(n=st.integers(0, 12), lost=st.lists(st.integers(0, 11), max_size=4), late=st.integers(0, 30))
-def test_whatever_is_lost_what_is_handed_over_is_a_prefix_and_all_of_it_comes_in_the_end(
-        n: int, lost: list[int], late: int) -> None:
-    faults = SimFaults(dt.timedelta(seconds=10))
-    items = _items(n)
-    for i in lost:
-        if i < n:
-            faults.apply(*parse_fault({"drop": {"to": "bank-a", "voucher": str(items[i].key)}}))
-    got: list[_Item] = []
-    now = START
-    for _ in range(len(lost) + 2):
-        out = faults.withhold("bank-a", items[len(got):], now)
-        assert out == items[len(got):len(got) + len(out)]  # in order, nothing skipped
-        got += out
-        now += dt.timedelta(seconds=10 + late)
-    assert got == items
+def test_the_command_reports_a_failing_seed_with_its_replay(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "tgw", "sim", "faults", "--seeds", "3..4", "--format", "json",
+                         "--dir", str(tmp_path / "ok")], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert '"seeds_run": 2' in ok.stdout and '"failures": 0' in ok.stdout
+    usage = subprocess.run([sys.executable, "-m", "tgw", "sim", "faults", "--seeds", "9..3"], capture_output=True,
+                           text=True, timeout=60)
+    assert usage.returncode == 2
+    assert list(parse_seeds("1..3")) == [1, 2, 3] and list(parse_seeds("7")) == [7]
