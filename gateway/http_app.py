@@ -550,6 +550,44 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
     return web.json_response(clock_view(clock))
 
 
+@_auth
+async def post_sim_faults(request: web.Request, participant: Participant) -> web.StreamResponse:
+    """Test gateways on a simulated clock, the treasury only: withhold or lose deliveries
+    (gateway.sim_faults): {"offline": ID, "until"?: ISO}, {"online": ID}, {"drop": {"to": ID, ...}}."""
+    from gateway.sim_faults import parse_fault
+
+    gateway = request.app[GATEWAY_KEY]
+    if gateway.clock is None or not getattr(gateway.clock, "is_simulated", False):
+        return _error(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
+    if participant.role != "treasury":
+        return _error(403, "not-authorized", "only the treasury (a conformance runner) may inject delivery faults")
+    try:
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
+        kind, who, detail = parse_fault(body)
+        if gateway.registry.get(who) is None:
+            raise ValueError(f"{'drop.to' if kind == 'drop' else kind}: no participant {who!r}")
+        gateway.sim_faults.apply(kind, who, detail)
+    except JsonBodyError as exc:
+        return _error(exc.status, exc.code, str(exc))
+    except OverflowError as exc:
+        return _error(409, "sim-faults-full", str(exc))
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        return _error(400, "bad-request", str(exc))
+    gateway.wake_readers()
+    return web.json_response(gateway.sim_faults.view())
+
+
+@_auth
+async def get_sim_faults(request: web.Request, participant: Participant) -> web.StreamResponse:
+    """The delivery faults in force (the treasury only, on a simulated clock)."""
+    gateway = request.app[GATEWAY_KEY]
+    if gateway.clock is None or not getattr(gateway.clock, "is_simulated", False):
+        return _error(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
+    if participant.role != "treasury":
+        return _error(403, "not-authorized", "only the treasury (a conformance runner) may see delivery faults")
+    return web.json_response(gateway.sim_faults.view())
+
+
 async def _wake_clock_waiters(app: web.Application) -> None:
     """Shutting down: answer the parked clock long-polls now, so the drain does not wait for them."""
     for _, changed in list(app[CLOCK_WAITING_KEY].values()):
@@ -561,3 +599,5 @@ def add_clock_routes(app: web.Application) -> None:
     app.on_shutdown.append(_wake_clock_waiters)
     app.router.add_get("/v1/clock", get_clock)
     app.router.add_post("/v1/clock", post_clock)
+    app.router.add_get("/v1/sim/faults", get_sim_faults)
+    app.router.add_post("/v1/sim/faults", post_sim_faults)

@@ -13,6 +13,7 @@ from gateway.http_app import (
     INBOX_WAIT_S_MAX,
 )
 from gateway.monitoring.openapi_paths import monitor_paths, monitor_schemas
+from gateway.sim_faults import SIM_FAULTS_MAX
 from messages.errors import CODES
 
 __all__ = ["openapi_document"]
@@ -208,6 +209,43 @@ def openapi_document() -> dict[str, Any]:
                                        "400": _json(_ref("Error"), "neither advance_to nor advance_by_s, or one "
                                                                    "that is not a time: bad-request"),
                                        "409": _json(_ref("Error"), "the clock is live"), **auth_errors}}},
+            "/v1/sim/faults": {
+                "get": {"summary": "Test gateways: the delivery faults in force",
+                        "description": "Simulated clock only (409 clock-live otherwise), the treasury only "
+                                       "(403 not-authorized otherwise). See POST.",
+                        "responses": {"200": _json(_ref("SimFaults"), "the faults in force"),
+                                      "403": _json(_ref("Error"), "not the treasury: not-authorized"),
+                                      "409": _json(_ref("Error"), "the clock is live: clock-live"), **auth_errors}},
+                "post": {"summary": "Test gateways: withhold or lose deliveries on purpose (conformance runs)",
+                         "description": "Simulated clock only, the treasury only (a conformance runner acts as "
+                                        "the treasury). offline: the participant neither receives nor sends as "
+                                        "anyone else can tell: deliveries to it, and what it sends, are withheld "
+                                        "(not lost) until online or until the simulated clock reaches until, then "
+                                        "handed over in order. drop: the next matching delivery to the participant "
+                                        "is lost in transit and handed over again after the gateway's ack timeout "
+                                        f"of simulated time. At most {SIM_FAULTS_MAX} faults at once "
+                                        "(409 sim-faults-full).",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "additionalProperties": False, "minProperties": 1,
+                             "description": "exactly one of offline, online, drop",
+                             "properties": {
+                                 "offline": {"type": "string", "description": "a participant id"},
+                                 "until": {"type": "string", "format": "date-time",
+                                           "description": "with offline: back on its own then"},
+                                 "online": {"type": "string", "description": "a participant id"},
+                                 "drop": {"type": "object", "additionalProperties": False, "required": ["to"],
+                                          "properties": {
+                                              "to": {"type": "string"},
+                                              "vtcode": {"type": "string", "pattern": "^[0-9]{4}$"},
+                                              "flag": {"type": "integer", "enum": [0, 1]},
+                                              "voucher": {"type": "string",
+                                                          "description": "adm/year/vtcode/no/flag, alone"}}}}}}}},
+                         "responses": {"200": _json(_ref("SimFaults"), "the faults in force after it"),
+                                       "400": _json(_ref("Error"), "a body that names no fault, an unknown "
+                                                                   "participant, a bad field: bad-request"),
+                                       "403": _json(_ref("Error"), "not the treasury: not-authorized"),
+                                       "409": _json(_ref("Error"), "the clock is live (clock-live), or too many "
+                                                                   "faults (sim-faults-full)"), **auth_errors}}},
             "/v1/codes": {"get": {"summary": "Every stable error code and its meaning", "security": [],
                                   "responses": {"200": _json({"type": "object"}, "code → meaning")}}},
             "/healthz": {"get": {"summary": "Liveness, outbox counts and the business calendar's horizon",
@@ -249,6 +287,14 @@ def openapi_document() -> dict[str, Any]:
                          "token too, both must name the same participant"}},
             "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY,
                         **monitor_schemas(),
+                        "SimFaults": {"type": "object", "properties": {
+                            "offline": {"type": "object", "description": "participant → back at (null: until "
+                                                                         "online)"},
+                            "drops": {"type": "array", "items": {"type": "object"},
+                                      "description": "drops waiting for their delivery"},
+                            "withheld": {"type": "object", "description": "message id lost in transit → handed "
+                                                                          "over again at"},
+                            "next_release": {"type": ["string", "null"], "format": "date-time"}}},
                         "Clock": {"type": "object", "properties": {
                             "now": {"type": "string"}, "simulated": {"type": "boolean"},
                             "business_day": {"type": "boolean"},

@@ -27,6 +27,7 @@ from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox, backoff_us
 from gateway.participants import Participant, Registry
 from gateway.pipeline import Admitted, Refused
+from gateway.sim_faults import SimFaults
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
@@ -122,6 +123,10 @@ class Gateway:
         # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
         self.journal = Journal(db, clock=clock)
         self.outbox = Outbox(db)
+        # Test gateways on a simulated clock: deliveries withheld or lost on purpose (POST /v1/sim/faults).
+        self.sim_faults = SimFaults(dt.timedelta(seconds=self.config.push_ack_timeout_s))
+        if getattr(clock, "is_simulated", False) and hasattr(clock, "on_change"):  # a move may end a withholding
+            clock.on_change(lambda _now: self.wake_readers() if self.sim_faults else None)
         # Dynamic monitoring (gateway/monitoring): None screens nothing.
         self.monitor = monitor
         if monitor is not None:
@@ -267,6 +272,13 @@ class Gateway:
 
     # ------------------------------------------------------------------ pull side
 
+    def wake_readers(self) -> None:
+        """Answer the inbox long polls and wake the deliverer now (a delivery fault was set or lifted)."""
+        committed = self.journal.committed
+        self.journal.committed = asyncio.Event()
+        committed.set()
+        self._wake.set()
+
     async def inbox(self, participant: Participant, *, after_seq: int = 0, limit: int = 100,
                     wait_s: float = 0.0) -> list[InboxItem]:
         """Long poll: answer at once if anything is there, else wait for a commit (up to wait_s)."""
@@ -274,6 +286,8 @@ class Gateway:
         while True:
             committed = self.journal.committed
             items = await self.outbox.inbox(participant.id, after_seq=after_seq, limit=limit)
+            if self.sim_faults and self.clock is not None:  # empty: no cost
+                items = self.sim_faults.withhold(participant.id, items, self.clock.now())
             remaining = deadline - time.monotonic()
             if items or remaining <= 0 or not self._accepting:
                 return items
@@ -386,6 +400,8 @@ class Gateway:
                 # A full window may hold pushes acked on another worker (shared MQTT ack subscription).
                 push.settled(recipient, await self.outbox.settled(push.pending_ids(recipient)))
         due = await self.outbox.due({r: push.credit(r) for r in order}, now_us=now)
+        if self.sim_faults and self.clock is not None:  # withheld pushes stay ready for a later round
+            due = {r: self.sim_faults.withhold(r, items, self.clock.now()) for r, items in due.items()}
         business = self.business_now().isoformat()
         round_: list[tuple[Pusher, InboxItem]] = []
         for item in interleave(due, order):

@@ -79,6 +79,7 @@ CODES: dict[str, str] = {
     "clock-live": "the business clock is live, or moved by the simulation engine (tgw demo --serve); only a "
                   "gateway's own simulated clock can be advanced",
     "clock-refused": "the simulated clock refused the move (time never runs backwards)",
+    "sim-faults-full": "a test gateway holds its most delivery faults at once (POST /v1/sim/faults); clear some",
     "timeout": "the client SDK got no answer from the gateway within its send timeout",
     "http-error": "the client SDK got an HTTP error whose body is not the gateway's JSON error shape (a proxy?)",
     "closed": "the client SDK's transport was closed while a request still waited for its answer",

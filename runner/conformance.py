@@ -70,7 +70,7 @@ from runner.expectations import evaluate
 from runner.observed import ClearingSeen, InvariantSeen, Observed, PaymentSeen, SentVoucher, Verdict
 from runner.reconcile import reconcile
 from runner.report import RunResult
-from runner.scenario_file import Expectation, Scenario
+from runner.scenario_file import Expectation, Scenario, Step
 from runner.scenario_run import (
     StepError,
     UnsupportedError,
@@ -158,16 +158,17 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     if others:
         return f"the scenario marks {', '.join(others)} external; run it with --external {others[0]}", []
     for step in s.steps:
-        if step.action == "fault" and (step.target == external or (step.fault or {}).get("kind") != "duplicate"):
-            return (f"line {step.line}: delivery faults ({(step.fault or {}).get('kind')} to {step.target}) need "
-                    "the simulation engine between the gateway and the participant; a real gateway has no such hook "
-                    "(a duplicate to a participant the runner plays is handed over twice by the runner)"), []
+        kind = (step.fault or {}).get("kind")
+        if step.action == "fault" and step.target == external and kind != "drop":
+            return (f"line {step.line}: delivery faults ({kind} to {step.target}): a test gateway loses a delivery "
+                    "on purpose (POST /v1/sim/faults, drop) but does not duplicate or delay one"), []
+        if step.action == "fault" and step.target != external and kind != "duplicate":
+            return (f"line {step.line}: delivery faults ({kind} to {step.target}) to a participant the runner plays: "
+                    "only a duplicate (handed over twice by the runner) is played"), []
         for spec in step.sends:
             if spec.sender == external:
                 return (f"line {spec.line or step.line}: the scenario scripts what {external} sends; {external} is "
                         "the system under test"), []
-        if step.action in ("offline", "online") and step.target == external:
-            return f"line {step.line}: the scenario takes {external} {step.action}; a real system is not switched", []
         if external == "treasury" and step.action in ("quota", "send", "batch"):
             return f"line {step.line}: the scenario scripts the treasury's {step.action}; the treasury is external", []
     if external == "treasury":
@@ -286,6 +287,8 @@ class _ConformanceRun(_Run):
         self.unresponsive = 0
         self.shells: list[Any] = []
         self.faults = _DeliveryFaults()  # duplicates to the participants the runner plays (see applicability)
+        self.faults_used = False  # offline / online / drop played through the gateway (POST /v1/sim/faults)
+        self.fault_view: dict[str, Any] = {}
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -379,8 +382,54 @@ class _ConformanceRun(_Run):
         return sorted(actions)
 
     async def _do(self, action: _Action, engine: Any) -> None:
-        if action.kind != "tick":
+        step = action.step
+        if action.kind == "step" and step is not None and step.target is not None and (
+                step.action in ("offline", "online")
+                or (step.action == "fault" and step.target == self.ext and step.fault.get("kind") == "drop")):
+            await self._sim_fault(step)
+        elif action.kind != "tick":
             await super()._do(action, engine)
+
+    # -- delivery faults: the test gateway's hook (POST /v1/sim/faults, gateway.sim_faults) -------
+
+    async def _sim_fault(self, step: Step) -> None:
+        """An `offline` / `online` step, or a `drop` to the system under test, played by the gateway."""
+        assert step.target is not None
+        who = self.ids[step.target]
+        if step.action == "fault":
+            rule = {"to": who, **{k: step.fault[k] for k in ("vtcode", "flag") if k in step.fault}}
+            bodies: list[dict[str, Any]] = [{"drop": rule}] * int(step.fault.get("count", 1))
+        else:
+            bodies = [{step.action: who}]
+        if self.progress:
+            self.progress(f"{self.clock.now():%Y-%m-%d %a %H:%M}  {step.action} {step.target} (POST /v1/sim/faults)")
+        for body in bodies:
+            self.fault_view = await self._sim_faults_call(body)
+        self.faults_used = True
+
+    async def _sim_faults_call(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        token = self.world.participants[self.ids["treasury"]].token
+        url = f"{self.opts.url.rstrip('/')}/v1/sim/faults"
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+            call = session.get(url) if body is None else session.post(url, json=body)
+            async with call as resp:
+                answer: dict[str, Any] = await resp.json(content_type=None)
+                if resp.status != 200:
+                    raise StepError(f"POST /v1/sim/faults {body}: {resp.status} {answer.get('code')}: "
+                                    f"{answer.get('message')}")
+        return answer
+
+    async def _withheld(self) -> tuple[set[str], dt.datetime | None]:
+        """(the message ids the gateway withholds from or for the system under test now, the next
+        simulated time something withheld is handed over); nothing when no fault was ever set."""
+        if not self.faults_used:
+            return set(), None
+        self.fault_view = view = await self._sim_faults_call()
+        release = view.get("next_release")
+        at = to_local(dt.datetime.fromisoformat(release)) if release else None
+        if self.ext_id in (view.get("offline") or {}):
+            return set(self.unacked), at
+        return set(view.get("withheld") or {}), at
 
     # -- moving the gateway's clock ------------------------------------------------------------
 
@@ -396,6 +445,9 @@ class _ConformanceRun(_Run):
         """Every simulated participant's wake-up up to `end`, in time order, then `end`."""
         while True:
             wakes = [sh.wake for sh in self.shells if sh.wake is not None]
+            release = (await self._withheld())[1]
+            if release is not None and release > self.clock.now():  # the gateway hands something over then
+                wakes.append(release)
             if not wakes or min(wakes) > end:
                 break
             await self._move(min(wakes))
@@ -426,11 +478,14 @@ class _ConformanceRun(_Run):
             moved = True
 
     async def _pending(self) -> int:
+        withheld = (await self._withheld())[0]
         for message_id, client in list(self.unacked.items()):
+            if message_id in withheld:  # the gateway withholds it (offline, lost in transit): not the bank's to ack
+                continue
             msg = await client.message(message_id)
             if msg is None or msg.get("delivery_state") in ("acked", "dead"):
                 del self.unacked[message_id]
-        return len(self.unacked)
+        return len(set(self.unacked) - withheld)
 
     async def _caught_up(self) -> bool:
         if self.opts.quiet_s is not None:

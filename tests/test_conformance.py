@@ -95,7 +95,12 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
     assert "scripts what treasury sends" in (applicability(treasury, "treasury")[0] or "")
     assert "not supported yet" in (applicability(_scenario("{start: 2026-03-10}"), "treasury")[0] or "")
     faulty = _scenario("{start: 2026-03-10}", steps='  - at: "10:00"\n    fault: {to: bank-a, kind: drop}\n')
-    assert "delivery faults" in (applicability(faulty, "bank-a")[0] or "")
+    assert applicability(faulty, "bank-a")[0] is None  # the test gateway loses it (POST /v1/sim/faults)
+    assert "only a duplicate" in (applicability(faulty, "bank-b")[0] or "")  # bank-a is the runner's then
+    delayed = _scenario("{start: 2026-03-10}", steps='  - at: "10:00"\n    fault: {to: bank-a, kind: delay, delay: 5m}\n')
+    assert "does not duplicate or delay" in (applicability(delayed, "bank-a")[0] or "")
+    offline = _scenario("{start: 2026-03-10}", steps='  - at: "10:00"\n    offline: bank-a\n')
+    assert applicability(offline, "bank-a")[0] is None  # the test gateway withholds its deliveries
     twice = '  - at: "10:00"\n    fault: {to: %s, kind: duplicate}\n'
     assert applicability(_scenario("{start: 2026-03-10}", steps=twice % "bank-b"), "bank-a")[0] is None
     assert "delivery faults" in (applicability(_scenario("{start: 2026-03-10}", steps=twice % "bank-a"), "bank-a")[0]
@@ -421,6 +426,45 @@ def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world:
     # run, not skipped whole: at most an expectation on bank-a's own books is left out
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3
     assert _failures(junit) == {} and code == 0
+
+
+# the catalogue's scenarios that take bank-a offline or lose a delivery to it: the test gateway
+# withholds and loses deliveries on a simulated clock (POST /v1/sim/faults, gateway/sim_faults.py)
+FAULTS_OF_BANK_A = ("offline-bank-across-the-cutoff", "delivery-dropped-then-redelivered",
+                    "quota-carried-voucher-gets-the-next-days-quota", "replenishment-next-morning-until-noon")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", FAULTS_OF_BANK_A)
+def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(world: DevWorld, tmp_path: Path,
+                                                                      scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    # run, not skipped whole (a skipped scenario is one `run` testcase); at most an expectation
+    # on bank-a's own books is left out
+    assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3
+    assert _failures(junit) == {} and code == 0
+
+
+@pytest.mark.slow
+def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(world: DevWorld,
+                                                                                   tmp_path: Path) -> None:
+    """offline-bank-across-the-cutoff against the example bank with --late-receipts."""
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs", ("--late-receipts",)) as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / "offline-bank-across-the-cutoff.yaml"),
+                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
+                         "--quiet"])
+    failures = _failures(junit)
+    # withheld while offline, the voucher reaches it at 16:40; a bank that pays it only the next
+    # day at 11:30 fails the receipt that was due on its return, and nothing else
+    assert sorted(failures) == ["[2] receipt for held"], failures
+    assert "at 2026-03-11 11:30:00" in failures["[2] receipt for held"] and code == 1
 
 
 def test_the_example_bank_refuses_a_schedule_outside_the_rules(capsys: pytest.CaptureFixture[str]) -> None:
