@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from messages.envelope import VoucherKey
 from messages.money import fen_to_str
 from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
 from runner.reconcile import PAYMENT_VTCODES
@@ -209,8 +210,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(ok, expected, desc)
     if e.kind == "refused":
         mine = [(key, code) for bank, key, code in o.bank_refusals if bank == p["bank"]
-                and ("vtcode" not in p or key.split("/")[2] == p["vtcode"])
-                and ("flag" not in p or key.split("/")[4] == str(p["flag"]))]
+                and ("vtcode" not in p or VoucherKey.parse(key).vtcode == p["vtcode"])
+                and ("flag" not in p or VoucherKey.parse(key).flag == int(p["flag"]))]
         what = f"a {p.get('vtcode', '')} of {p['bank']}".replace("  ", " ")
         return out(any(code == p["code"] for _, code in mine), f"{what} refused {p['code']}",
                    "; ".join(f"{key}: {code}" for key, code in mine[:10]) or "nothing of it refused")

@@ -745,8 +745,7 @@ class _Run:
                 verdicts.append(Verdict("pboc", world.pboc.id, reason is None,
                                         None if reason is None else reason.split(":", 1)[0].strip(),
                                         reason or "accepted", when))
-            parts = r.key.split("/")
-            events = await treasury.trace(VoucherKey(parts[0], parts[1], parts[2], parts[3], int(parts[4]))) or []
+            events = await treasury.trace(VoucherKey.parse(r.key)) or []
             trace = tuple(TraceEvent(str(e.get("business_time") or ""), str(e.get("step") or ""),
                                      str(e.get("participant") or ""), str(e.get("detail") or ""))
                           for e in events[:TRACE_EVENTS_MAX])
