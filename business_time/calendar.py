@@ -37,7 +37,7 @@ from typing import Any
 import chinese_calendar
 import yaml
 
-from business_time.year_block import YearBlock
+from business_time.year_block import YearBlock, iso_date
 from messages.errors import InputError
 
 __all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
@@ -258,11 +258,7 @@ def _as_list(value: Any, key: str, source: str) -> list[Any]:
 
 
 def _as_date(item: Any, key: str, source: str) -> dt.date:
-    if isinstance(item, dt.date) and not isinstance(item, dt.datetime):
-        return item
-    if isinstance(item, str):
-        try:
-            return dt.date.fromisoformat(item)
-        except ValueError:
-            pass
-    raise InputError("config-invalid", f"{source}: {key} entry {item!r} is not a YYYY-MM-DD date")
+    day = iso_date(item)
+    if day is None:
+        raise InputError("config-invalid", f"{source}: {key} entry {item!r} is not a YYYY-MM-DD date")
+    return day

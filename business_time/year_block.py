@@ -61,19 +61,27 @@ class YearBlock:
         return out
 
 
-def _bad(source: str, element: str, why: str) -> InputError:
-    return InputError(CODE, f"{source}: {why}", path=element)
-
-
-def _date(value: Any, source: str, element: str) -> dt.date:
+def iso_date(value: Any) -> dt.date | None:
+    """A date as YAML gives it (a date, or a YYYY-MM-DD string), or None for anything else."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            pass
-    raise _bad(source, element, f"{value!r} is not a YYYY-MM-DD date")
+            return None
+    return None
+
+
+def _bad(source: str, element: str, why: str) -> InputError:
+    return InputError(CODE, f"{source}: {why}", path=element)
+
+
+def _date(value: Any, source: str, element: str) -> dt.date:
+    day = iso_date(value)
+    if day is None:
+        raise _bad(source, element, f"{value!r} is not a YYYY-MM-DD date")
+    return day
 
 
 def _dates(data: dict[str, Any], key: str, source: str) -> tuple[dt.date, ...]:
