@@ -226,20 +226,23 @@ def openapi_document() -> dict[str, Any]:
                                         f"of simulated time. At most {SIM_FAULTS_MAX} faults at once "
                                         "(409 sim-faults-full).",
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                             "type": "object", "additionalProperties": False, "minProperties": 1,
-                             "description": "exactly one of offline, online, drop",
-                             "properties": {
-                                 "offline": {"type": "string", "description": "a participant id"},
-                                 "until": {"type": "string", "format": "date-time",
-                                           "description": "with offline: back on its own then"},
-                                 "online": {"type": "string", "description": "a participant id"},
-                                 "drop": {"type": "object", "additionalProperties": False, "required": ["to"],
-                                          "properties": {
-                                              "to": {"type": "string"},
-                                              "vtcode": {"type": "string", "pattern": "^[0-9]{4}$"},
-                                              "flag": {"type": "integer", "enum": [0, 1]},
-                                              "voucher": {"type": "string",
-                                                          "description": "adm/year/vtcode/no/flag, alone"}}}}}}}},
+                             "description": "exactly one of offline, online, drop", "oneOf": [
+                                 {"type": "object", "additionalProperties": False, "required": ["offline"],
+                                  "properties": {
+                                      "offline": {"type": "string", "description": "a participant id"},
+                                      "until": {"type": "string", "format": "date-time",
+                                                "description": "back on its own then"}}},
+                                 {"type": "object", "additionalProperties": False, "required": ["online"],
+                                  "properties": {"online": {"type": "string", "description": "a participant id"}}},
+                                 {"type": "object", "additionalProperties": False, "required": ["drop"],
+                                  "properties": {"drop": {
+                                      "type": "object", "additionalProperties": False, "required": ["to"],
+                                      "properties": {
+                                          "to": {"type": "string"},
+                                          "vtcode": {"type": "string", "pattern": "^[0-9]{4}$"},
+                                          "flag": {"type": "integer", "enum": [0, 1]},
+                                          "voucher": {"type": "string",
+                                                      "description": "adm/year/vtcode/no/flag, alone"}}}}}]}}}},
                          "responses": {"200": _json(_ref("SimFaults"), "the faults in force after it"),
                                        "400": _json(_ref("Error"), "a body that names no fault, an unknown "
                                                                    "participant, a bad field: bad-request"),
