@@ -51,8 +51,9 @@ bank (`bank_sim`) follows them:
   statement (3501) of the month before (the treasury signs the statement off with its receipt);
 * a payee-bank refund notice (2252: the payee's bank sent the money of a paid payment back) is
   refunded to the central bank (2302, naming the payment) once the payment's clearing was
-  accepted, and on the central bank's acceptance the treasury is told (2203 direct, 7105
-  authorized; within 1 working day).
+  accepted, and on the central bank's acceptance the unit's authorized quota comes back and the
+  treasury is told (2203 direct, 7105 authorized; within 1 working day); refused
+  below-clearing-floor, it is filed again after the next accepted clearing (3 filings at most).
 
 **Business time is the gateway's.** The bank never reads the wall clock: it asks the gateway
 (`client.clock()`), and once it has done everything due up to a time it waits on the clock
@@ -112,6 +113,9 @@ INBOX_WAIT_S = 25.0  # one long-poll on the inbox
 SEND_BATCH_MAX = 100  # vouchers in one envelope: well under the gateway's envelope size limit
 PAY_TYPE = {"5201": "11", "8202": "12"}
 OVER_QUOTA_FEN = 1_000_000_00
+# A refund refused below-clearing-floor is filed again after the next accepted clearing, at most
+# this many filings in all; then a person must look (the money waits).
+REFUND_FILINGS_MAX = 3
 # The accounts this bank holds (number → holder): synthetic; a real bank asks its core system.
 ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002": "示例建筑工程有限公司",
             "9999000000000003": "示例办公用品商店"}
@@ -140,6 +144,7 @@ class Payment:
     came_back: VoucherDoc | None = None  # the payee's bank returned the money (its 2252)
     refund: str | None = None  # the VoucherNo of the refund request (2302) filed for it
     refunded: dt.date | None = None  # the day the central bank accepted that refund: reports are net of it
+    refund_filings: int = 0  # 2302s filed for it (a below-clearing-floor refusal is filed again)
 
 
 @dataclass
@@ -172,6 +177,7 @@ class Bank:
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
     quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
     reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
+    taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
     suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
@@ -282,7 +288,9 @@ class Bank:
                 filing.state = "accepted"
                 if filing.clear_type == 1:
                     self.reserve_fen += filing.amount_fen
-                return out + [r for k in filing.payments for r in self._refund(self.payments[k], now)]
+                # returned payments waiting: this one's clearing, or money in the clearing account at last
+                return out + [r for p in self.payments.values() if p.came_back is not None and p.refund is None
+                              for r in self._refund(p, now)]
             filing.state = "rejected"
             log(f"clearing request {doc.get('VoucherNo')} refused: {reason}")
             return out + self._refile(doc.get("VoucherNo"), (reason or "").split(":", 1)[0].strip(), now)
@@ -322,6 +330,7 @@ class Bank:
                 return taken
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
+            self.taken[f"{doc.get('AdmDivCode')}/{doc.get('VoucherNo')}"] = taken
         return None
 
     def _draw(self, year: str, fund: str, agency: str,
@@ -502,7 +511,7 @@ class Bank:
             return []
         self.serial += 1
         no = f"TK{self.code[-4:]}{now:%Y%m%d}{self.serial:05d}"
-        p.refund = no
+        p.refund, p.refund_filings = no, p.refund_filings + 1
         d, back = p.doc, p.came_back
         head = {"Id": f"V2302{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(now.year),
                 "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "OriVtCode": d.vtcode, "OriVoucherNo": d.get("VoucherNo"),
@@ -523,7 +532,12 @@ class Bank:
             return []
         if reason is not None or parse_fen(doc.get("XRefundAmt") or "0.00") != p.amount_fen:
             log(f"refund request {doc.get('VoucherNo')} refused: {reason or doc.get('XReturnReason')}")
+            if (reason or "").startswith("below-clearing-floor") and p.refund_filings < REFUND_FILINGS_MAX:
+                p.refund = None  # the clearing account was short: filed again after the next accepted clearing
             return []
+        # cleared: the unit's authorized quota comes back (003 §36), and the treasury is told
+        for k, fen in self.taken.pop(f"{p.doc.get('AdmDivCode')}/{p.doc.get('VoucherNo')}", {}).items():
+            self.quotas[k][1] -= fen
         p.refunded = now.date()
         d, back = p.doc, p.came_back
         vtcode = "2203" if d.vtcode == "5201" else "7105"

@@ -541,13 +541,14 @@ def test_the_conformance_grid_and_wakes_stay_on_business_days() -> None:
 # the payee's return scenarios: the world's bank-b (standing for the payee's bank) sends the real bank-a
 # a payee-bank refund notice (2252); bank-a refunds it (2302) and tells the treasury (2203)
 PAYEE_RETURNS = ("refund-payee-return-prompt-bank", "reports-net-of-refunds-by-project",
-                 "bank-profile-prompt-every-duty-on-time")
+                 "bank-profile-prompt-every-duty-on-time", "refund-authorized-quota-back-only-when-cleared")
 # what a bank that ignores the notice fails, by name (and a word of the failure)
 IGNORED_RETURN = {
     "refund-payee-return-prompt-bank":
         "bank-a refunds the returned payment to the central bank (2302) the day it learns of it",
     "reports-net-of-refunds-by-project": "bank-a refunds the payment bank-b (the payee's bank) returned by its 2252",
     "bank-profile-prompt-every-duty-on-time": "the refund notice of an authorized payment is a 7105",
+    "refund-authorized-quota-back-only-when-cleared": "the first 2302 is refused, the refund filed again",
 }
 
 

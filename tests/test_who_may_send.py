@@ -256,8 +256,11 @@ def test_a_bank_is_admitted_only_under_its_own_codes(world: DevWorld, pair: tupl
     vtcode, flag = pair
     own_code, own_adm = world.participants["bank-b"].bank_codes[0], world.adm_div_code
     head = {"AdmDivCode": adm}
-    if any(r.element == "PayBankCode" for r in get_catalog().get(vtcode).sender_elements_for(flag)):
-        head["PayBankCode"] = code
+    named_by = [r.element for r in get_catalog().get(vtcode).sender_elements_for(flag) if r.kind == "bank_code"]
+    if named_by:
+        head.update(dict.fromkeys(named_by, code))
+        if "PayBankCode" not in named_by:  # bank to bank (2252): PayBankCode is the recipient, bank-a
+            head["PayBankCode"] = world.participants["bank-a"].bank_codes[0]
     else:
         code = own_code  # the receipt names the bank it answers, not its sender
     data = world.envelope([voucher(world, vtcode, flag, voucher_no="HYP0001", **head)], sender="bank-b", flag=flag)
@@ -266,7 +269,7 @@ def test_a_bank_is_admitted_only_under_its_own_codes(world: DevWorld, pair: tupl
         assert isinstance(out, Admitted), [str(i) for i in out.issues]
     else:
         assert isinstance(out, Refused) and out.code == "not-authorized", out
-        element = "AdmDivCode" if adm != own_adm else "PayBankCode"
+        element = "AdmDivCode" if adm != own_adm else named_by[0]
         assert out.issues[0].message.startswith(f"{element} {adm if adm != own_adm else code} names ")
 
 
