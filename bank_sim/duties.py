@@ -82,6 +82,12 @@ UNCLEARED_MAX = 1_000_000
 # Reserve movements of the months not stated yet (7203): a month of a busy bank's advances and
 # replenishments; beyond it a movement is left out of the statement and the treasury sees a break.
 RESERVE_MOVES_MAX = 200_000
+# Paid payments whose payee elements are kept so a payee's bank can return one (2252): a few
+# weeks of a busy bank's payments; beyond it the oldest are forgotten (a notice naming one is
+# alarmed `refund-unmatched`, for a person to refund by hand).
+PAYEES_KEPT_MAX = 200_000
+# The payee-bank refund notice (收款行退款通知): a payee's bank tells the paying bank money came back.
+PAYEE_BANK_NOTICE = "2252"
 
 
 def send_kind(send: SendVoucher) -> SendKind:
@@ -192,7 +198,9 @@ class Duties:
         self._state_month(rp.month_of(p.day), lines, 1)
         if len(self.s.uncleared) < UNCLEARED_MAX:
             self.s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
-        if p.key.voucher_no in self.s.returns:
+        if len(self.s.payees) >= PAYEES_KEPT_MAX and p.key.voucher_no not in self.s.returns:
+            del self.s.payees[next(iter(self.s.payees))]  # the oldest: its return is unlikely now
+        if len(self.s.payees) < PAYEES_KEPT_MAX or p.key.voucher_no in self.s.returns:
             self.s.payees[p.key.voucher_no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS},
                                                "details": [dict(d) for d in doc.details()]}
         if p.vtcode == "5201" and len(self.s.credits) < CREDITS_PENDING_MAX:
@@ -241,6 +249,8 @@ class Duties:
         return self._refile(now) + self._due_returns(now)
 
     def handles(self, doc: VoucherDoc, flag: int) -> bool:
+        if flag == 0 and doc.vtcode == PAYEE_BANK_NOTICE:
+            return True
         if flag == 1 and doc.vtcode in ("2302", "3501", "7104", rs.RESERVE_STATEMENT_VTCODE):
             return True
         return flag == 1 and doc.vtcode == "2301" and doc.get("VoucherNo") in self.s.probes
@@ -248,6 +258,8 @@ class Duties:
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime, return_reason: str | None) -> list[Effect]:
         key = str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), flag))
         no = doc.get("VoucherNo")
+        if doc.vtcode == PAYEE_BANK_NOTICE:
+            return self._payee_bank_notice(doc, key, now)
         if doc.vtcode == "2301":
             code = registered_code((return_reason or "").split(":", 1)[0].strip() or None)
             if self.s.probes.get(no) is not None:
@@ -438,6 +450,26 @@ class Duties:
             effects.append(SendVoucher("2302", 0, new, (), "pboc"))
         return effects
 
+    def _payee_bank_notice(self, doc: VoucherDoc, key: str, now: dt.datetime) -> list[Effect]:
+        """A payee's bank returned the money of one of our payments (2252): refund it as soon as its
+        clearing was accepted (now, or when it is). A notice naming no payment of ours, or one
+        already returned, is alarmed, nothing moves."""
+        ori = doc.get("OriVoucherNo")
+        paid = next((p for p in self.core.payments.values() if p.key.voucher_no == ori
+                     and p.vtcode == doc.get("OriVtCode") and p.day is not None), None)
+        reason = next((r for r, (code, _) in rf.RETURN_REASONS.items() if code == doc.get("ReturnReasonCode")),
+                      "account-closed")
+        try:
+            fen = parse_fen(doc.get("PayAmt") or "0.00")
+        except ValueError:
+            fen = -1
+        if paid is None or ori not in self.s.payees or ori in self.s.returns or fen != paid.amount_fen:
+            why = "names no payment of this bank" if paid is None else \
+                f"does not match payment {ori} (already returned, or not its amount)"
+            return [Alarm("refund-unmatched", f"payee-bank refund notice {doc.get('VoucherNo')} {why}", key)]
+        self.s.returns[ori] = PayeeReturn(ori, now, reason)
+        return self._due_returns(now)
+
     def _due_returns(self, now: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
         if not self.s.returns:
@@ -603,7 +635,8 @@ class Duties:
     def snapshot(self) -> dict[str, Any]:
         s = self.s
         return {
-            "returns": sorted(s.returns), "payees": s.payees,
+            "returns": [[r.voucher_no, datetime_to_plain(r.at), r.reason] for _, r in sorted(s.returns.items())],
+            "payees": s.payees,
             "refunds": [[r.no, r.voucher, r.amount_fen, r.reason, datetime_to_plain(r.returned_at), r.state, r.code,
                          r.notice_no] for r in s.refunds.values()],
             "daily": {k: [[list(line), fen] for line, fen in v.items()] for k, v in s.daily.items()},
@@ -631,7 +664,14 @@ class Duties:
         if data is None:
             self.s = _State(returns=returns)
             return
-        s = _State(returns={no: returns[no] for no in data["returns"]})
+        s = _State(returns={})
+        for r in data["returns"]:
+            if isinstance(r, str):  # a snapshot of before notices: the return of the configuration
+                s.returns[r] = returns[r]
+            else:
+                when = datetime_from_plain(r[1])
+                assert when is not None
+                s.returns[r[0]] = PayeeReturn(r[0], when, r[2])
         s.payees = dict(data["payees"])
         for no, voucher, fen, reason, when, state, code, notice_no in data["refunds"]:
             returned = datetime_from_plain(when)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 
-__all__ = ["CLEARING_DETAILS_MAX", "RETURN_REASONS", "PayeeReturn", "clearing_details", "notice", "refund_request"]
+__all__ = ["CLEARING_DETAILS_MAX", "RETURN_REASONS", "PayeeReturn", "clearing_details", "notice", "payee_bank_notice",
+           "refund_request"]
 
 # One Detail per payment keeps each payment refundable on its own; a clearing request of more
 # payments than this (a voucher near the 8 MB limit) falls back to sums by first-level unit,
@@ -129,3 +130,21 @@ def notice(*, no: str, today: dt.date, adm_div_code: str, bank_code: str, bank_n
                    **{k: d[k] for k in project if d.get(k)}, "PayAmt": d["PayAmt"]}
                   for i, d in enumerate(details, start=1))
     return notice_vtcode, head, lines
+
+
+def payee_bank_notice(payment: Mapping[str, str], *, no: str, today: dt.date, paid_day: dt.date,
+                      payee_bank: tuple[str, str], reason: str, serial: str) -> dict[str, str]:
+    """The head of a payee-bank refund notice (2252, 收款行退款通知): the payee's bank
+    `payee_bank` (bank code, name; the sender, named by PayeeAcctBankNo) tells the paying bank
+    (PayBankCode, the recipient) that the money of `payment` (the head of its 5201 / 8202) came
+    back. The paying bank then refunds it (2302) and tells the treasury."""
+    code, name = RETURN_REASONS[reason]
+    return {
+        "Id": f"V2252{no}", "AdmDivCode": payment["AdmDivCode"], "StYear": str(today.year),
+        "VouDate": format_ymd(today), "VoucherNo": no, "OriVtCode": payment["VtCode"],
+        "OriVoucherNo": payment["VoucherNo"], "OriVouDate": payment["VouDate"], "OriPayDate": format_ymd(paid_day),
+        "PayeeAcctNo": payment["PayeeAcctNo"], "PayeeAcctName": payment["PayeeAcctName"],
+        "PayeeAcctBankName": payee_bank[1], "PayeeAcctBankNo": payee_bank[0],
+        "PayBankCode": payment["PayBankCode"], "PayBankName": payment["PayBankName"],
+        "ReturnReasonCode": code, "ReturnReasonName": name, "AgentBusinessNo": serial, "PayAmt": payment["PayAmt"],
+    }

@@ -48,7 +48,12 @@ bank (`bank_sim`) follows them:
 * at the close, the reserve detail list (7202) of the day's payments the reserve paid; at 09:30
   each business day, the credit notice (7103) of each earlier direct payment and the daily report
   (2206) of each earlier day; on the first business day of a month, the monthly report (4004) and
-  statement (3501) of the month before (the treasury signs the statement off with its receipt).
+  statement (3501) of the month before (the treasury signs the statement off with its receipt);
+* a payee-bank refund notice (2252: the payee's bank sent the money of a paid payment back) is
+  refunded to the central bank (2302, naming the payment) once the payment's clearing was
+  accepted, and on the central bank's acceptance the unit's authorized quota comes back and the
+  treasury is told (2203 direct, 7105 authorized; within 1 working day); refused
+  below-clearing-floor, it is filed again after the next accepted clearing (3 filings at most).
 
 **Business time is the gateway's.** The bank never reads the wall clock: it asks the gateway
 (`client.clock()`), and once it has done everything due up to a time it waits on the clock
@@ -60,7 +65,8 @@ Deliberately wrong variants, for the conformance suite's own tests (each fails t
 should): `--late-receipts` (receipts go out at 11:30 the next business day, after the deadline),
 `--wrong-xfields` (XPayAmt one fen short, XPayDate a day late), `--over-quota` (each normal
 clearing request asks 1,000,000.00 more than was paid), `--skew-reports` (the daily and monthly
-reports and the statement state 0.01 more than was paid).
+reports and the statement state 0.01 more than was paid), `--ignore-returns` (a payee-bank refund
+notice, 2252, is never refunded: no 2302, no refund notice to the treasury).
 
 Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
 request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's replenishment
@@ -107,6 +113,9 @@ INBOX_WAIT_S = 25.0  # one long-poll on the inbox
 SEND_BATCH_MAX = 100  # vouchers in one envelope: well under the gateway's envelope size limit
 PAY_TYPE = {"5201": "11", "8202": "12"}
 OVER_QUOTA_FEN = 1_000_000_00
+# A refund refused below-clearing-floor is filed again after the next accepted clearing, at most
+# this many filings in all; then a person must look (the money waits).
+REFUND_FILINGS_MAX = 3
 # The accounts this bank holds (number → holder): synthetic; a real bank asks its core system.
 ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002": "示例建筑工程有限公司",
             "9999000000000003": "示例办公用品商店"}
@@ -132,6 +141,10 @@ class Payment:
     returned: str | None = None  # returned unpaid: "<code>: <message>"
     credited: bool = False  # its credit notice (7103) went out
     serial: str = ""  # XAgentBusinessNo: the bank's own number for the payment
+    came_back: VoucherDoc | None = None  # the payee's bank returned the money (its 2252)
+    refund: str | None = None  # the VoucherNo of the refund request (2302) filed for it
+    refunded: dt.date | None = None  # the day the central bank accepted that refund: reports are net of it
+    refund_filings: int = 0  # 2302s filed for it (a below-clearing-floor refusal is filed again)
 
 
 @dataclass
@@ -156,6 +169,7 @@ class Bank:
     replenish: dt.time = REPLENISH
     open_time: dt.time = OPEN
     skew_reports: bool = False  # wrong on purpose: reports and statement 0.01 too high
+    ignore_returns: bool = False  # wrong on purpose: a payee-bank refund notice (2252) is not acted on
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
     payments: dict[str, Payment] = field(default_factory=dict)  # by the original's voucher key
     filings: dict[str, Filing] = field(default_factory=dict)
@@ -163,6 +177,7 @@ class Bank:
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
     quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
     reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
+    taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
     suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
@@ -273,10 +288,16 @@ class Bank:
                 filing.state = "accepted"
                 if filing.clear_type == 1:
                     self.reserve_fen += filing.amount_fen
-                return out
+                # returned payments waiting: this one's clearing, or money in the clearing account at last
+                return out + [r for p in self.payments.values() if p.came_back is not None and p.refund is None
+                              for r in self._refund(p, now)]
             filing.state = "rejected"
             log(f"clearing request {doc.get('VoucherNo')} refused: {reason}")
             return out + self._refile(doc.get("VoucherNo"), (reason or "").split(":", 1)[0].strip(), now)
+        if flag == 0 and doc.vtcode == "2252" and not self.ignore_returns:
+            return out + self._came_back(doc, now)
+        if flag == 1 and doc.vtcode == "2302":
+            return out + self._refund_answered(doc, reason, now)
         if flag == 1 and doc.vtcode == "3501":
             log(f"statement {doc.get('VoucherNo')} signed off: XCheckResult {doc.get('XCheckResult')}")
             return out
@@ -309,6 +330,7 @@ class Bank:
                 return taken
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
+            self.taken[f"{doc.get('AdmDivCode')}/{doc.get('VoucherNo')}"] = taken
         return None
 
     def _draw(self, year: str, fund: str, agency: str,
@@ -466,6 +488,74 @@ class Bank:
             out.append((build_voucher("2301", head, details), 0, None))
         return out
 
+    # ---- refunds: the payee's bank sent the money back ----------------------------------------
+
+    def _came_back(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
+        """A payee-bank refund notice (2252): the money of one of our payments came back. It is
+        refunded to the central bank (2302) once that payment's clearing was accepted."""
+        key = f"{doc.get('OriVtCode')} {doc.get('OriVoucherNo')}"
+        p = next((x for x in self.payments.values() if x.doc.vtcode == doc.get("OriVtCode")
+                  and x.doc.get("VoucherNo") == doc.get("OriVoucherNo")
+                  and x.doc.get("AdmDivCode") == doc.get("AdmDivCode")), None)
+        if p is None or p.day is None or p.came_back is not None or parse_fen(doc.get("PayAmt")) != p.amount_fen:
+            log(f"payee-bank refund notice {doc.get('VoucherNo')} matches no payment of ours to refund: {key}")
+            return []
+        p.came_back = doc
+        return self._refund(p, now)
+
+    def _refund(self, p: Payment, now: dt.datetime) -> list[Send]:
+        """The refund request (2302) of a returned payment whose clearing was accepted, naming the
+        payment (our clearing requests name each payment in a Detail)."""
+        filing = self.filings.get(p.filing or "")
+        if p.came_back is None or p.refund is not None or filing is None or filing.state != "accepted":
+            return []
+        self.serial += 1
+        no = f"TK{self.code[-4:]}{now:%Y%m%d}{self.serial:05d}"
+        p.refund, p.refund_filings = no, p.refund_filings + 1
+        d, back = p.doc, p.came_back
+        head = {"Id": f"V2302{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(now.year),
+                "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "OriVtCode": d.vtcode, "OriVoucherNo": d.get("VoucherNo"),
+                "OriVouDate": d.get("VouDate"), "PayBankCode": self.code, "PayBankName": self.name,
+                "PayTypeCode": PAY_TYPE[d.vtcode],
+                **{k: d.get(k) for k in ("FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName", "PayeeAcctNo",
+                                         "PayeeAcctName", "PayeeAcctBankName", "PayAcctNo", "PayAcctName")},
+                "ReturnReasonCode": back.get("ReturnReasonCode"), "ReturnReasonName": back.get("ReturnReasonName"),
+                "PayAmt": fen_to_str(p.amount_fen)}
+        log(f"refund request {no}: {d.get('VoucherNo')} came back ({back.get('ReturnReasonName')})")
+        return [(build_voucher("2302", head), 0, None)]
+
+    def _refund_answered(self, doc: VoucherDoc, reason: str | None, now: dt.datetime) -> list[Send]:
+        """The central bank's answer to a 2302: accepted, the treasury is told (2203 direct, 7105
+        authorized: the refund notice, within 1 working day); refused, a person must look."""
+        p = next((x for x in self.payments.values() if x.refund == doc.get("VoucherNo")), None)
+        if p is None or p.came_back is None:
+            return []
+        if reason is not None or parse_fen(doc.get("XRefundAmt") or "0.00") != p.amount_fen:
+            log(f"refund request {doc.get('VoucherNo')} refused: {reason or doc.get('XReturnReason')}")
+            if (reason or "").startswith("below-clearing-floor") and p.refund_filings < REFUND_FILINGS_MAX:
+                p.refund = None  # the clearing account was short: filed again after the next accepted clearing
+            return []
+        # cleared: the unit's authorized quota comes back (003 §36), and the treasury is told
+        for k, fen in self.taken.pop(f"{p.doc.get('AdmDivCode')}/{p.doc.get('VoucherNo')}", {}).items():
+            self.quotas[k][1] -= fen
+        p.refunded = now.date()
+        d, back = p.doc, p.came_back
+        vtcode = "2203" if d.vtcode == "5201" else "7105"
+        no = f"TP{p.refund[2:]}" if p.refund else ""
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(now.year),
+                "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "OriVtCode": d.vtcode, "OriVoucherNo": d.get("VoucherNo"),
+                "OriVouDate": d.get("VouDate"), "OriPayDate": f"{p.day:%Y%m%d}", "PayTypeCode": PAY_TYPE[d.vtcode],
+                **{k: d.get(k) for k in ("FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName", "PayeeAcctNo",
+                                         "PayeeAcctName", "PayeeAcctBankName", "PayAcctNo", "PayAcctName")},
+                "PayBankCode": self.code, "PayBankName": self.name, "ReturnReasonCode": back.get("ReturnReasonCode"),
+                "ReturnReasonName": back.get("ReturnReasonName"), "AgentBusinessNo": p.serial,
+                "PayAmt": fen_to_str(p.amount_fen)}
+        keys = ("AgencyCode", "ExpFuncCode", "ExpFuncName", "ExpEcoCode", "ExpEcoName",
+                *(("ProCode", "ProName") if vtcode == "7105" else ()))
+        rows = [{"Id": f"D{i:04d}", **{k: x.get(k) or d.get(k) for k in keys if x.get(k) or d.get(k)},
+                 "PayAmt": x.get("PayAmt", "")} for i, x in enumerate(d.details() or [d.head()], start=1)]
+        return [(build_voucher(vtcode, head, rows), 0, None)]
+
     # ---- what the bank tells the treasury after paying ---------------------------------------
 
     def _reserve_list(self, day: dt.date) -> list[Send]:
@@ -491,17 +581,21 @@ class Bank:
         month's report (4004) and statement (3501)."""
         paid = [p for p in self.payments.values() if p.day is not None and p.day < today]
         out = [self._credit_notice(p, today) for p in paid if p.doc.vtcode == "5201" and not p.credited]
-        days = sorted({f"{p.day:%Y%m%d}" for p in paid} - self.reported)
-        months = sorted({f"{p.day:%Y%m}" for p in paid if f"{p.day:%Y%m}" < f"{today:%Y%m}"} - self.reported)
+        # a report is net of the refunds the central bank accepted in its period (a refund counts
+        # against the day it was accepted, a day with no payment included)
+        moves = [(p, p.day, 1) for p in paid] + [(p, p.refunded, -1) for p in self.payments.values()
+                                                  if p.refunded is not None and p.refunded < today]
+        days = sorted({f"{d:%Y%m%d}" for _, d, _ in moves if d} - self.reported)
+        months = sorted({f"{d:%Y%m}" for _, d, _ in moves if d and f"{d:%Y%m}" < f"{today:%Y%m}"} - self.reported)
         for day in days:
             self.reported.add(day)
             out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, {"ReportDate": day},
-                                    [p for p in paid if f"{p.day:%Y%m%d}" == day],
+                                    [(p, sign) for p, d, sign in moves if d and f"{d:%Y%m%d}" == day],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName",
                                      "ExpFuncCode", "ExpFuncName")))
         for month in months:
             self.reported.add(month)
-            mine = [p for p in paid if f"{p.day:%Y%m}" == month]
+            mine = [(p, sign) for p, d, sign in moves if d and f"{d:%Y%m}" == month]
             first = dt.date(int(month[:4]), int(month[4:]), 1)
             last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
             out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month}, mine,
@@ -513,18 +607,19 @@ class Bank:
                                      "ExpFuncCode", "ExpFuncName")))
         return out
 
-    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str], paid: list[Payment],
+    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str], paid: list[tuple[Payment, int]],
                 by: tuple[str, ...]) -> Send:
-        """A report: the payments' details summed by the elements `by` (a detail's own, else its voucher's)."""
+        """A report: the payments' details summed by the elements `by` (a detail's own, else its
+        voucher's), each payment added (sign 1) or, refunded, taken off (-1)."""
         sums: dict[Line, int] = {}
-        for p in paid:
+        for p, sign in paid:
             for d in p.doc.details() or [p.doc.head()]:
                 line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) for k in by)
-                sums[line] = sums.get(line, 0) + parse_fen(d.get("PayAmt", "0.00"))
+                sums[line] = sums.get(line, 0) + sign * parse_fen(d.get("PayAmt", "0.00"))
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
             first = min(sums)
             sums[first] += 1
-        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0].doc.get("AdmDivCode"), "StYear": str(today.year),
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0][0].doc.get("AdmDivCode"), "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra}
         rows = [{"Id": f"D{i:05d}", **dict(zip(by, line, strict=True)), "PayAmt": fen_to_str(fen)}
@@ -620,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--over-quota", action="store_true", help="wrong on purpose: clearing requests ask too much")
     p.add_argument("--skew-reports", action="store_true",
                    help="wrong on purpose: the daily and monthly reports and the statement state 0.01 too much")
+    p.add_argument("--ignore-returns", action="store_true",
+                   help="wrong on purpose: money a payee's bank sends back (its 2252) is never refunded")
     p.add_argument("--filing", type=_hh_mm, default=FILING,
                    help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
                         "(default 15:30; it sweeps again just before 16:00 in any case)")
@@ -641,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         p.error("give --token or --secrets")
     bank = Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts, args.wrong_xfields,
-                args.over_quota, args.filing, args.replenish, args.open, args.skew_reports)
+                args.over_quota, args.filing, args.replenish, args.open, args.skew_reports, args.ignore_returns)
     signer = KeySigner.from_files(args.key, args.cert)
 
     async def go() -> None:

@@ -10,7 +10,10 @@ business clock is the gateway's). What the real system sends is what gets checke
 and their X-fields (delivered to the scripted treasury), its clearing requests and their sums
 (delivered to the simulated central bank, and the central bank's answers), when they arrived in
 business time, and its refusals (receipts returned with a reason). The expectations are
-evaluated by `runner.expectations.evaluate`, the reports are the same JUnit and HTML.
+evaluated by `runner.expectations.evaluate`, the reports are the same JUnit and HTML. A payee's
+return (a bank's `returns:`) is the payee-bank refund notice (2252) another bank of the world,
+standing for the payee's bank, sends the system under test: it learns of the return as a real
+bank does, through the gateway, and what it does then (2302, 2203 / 7105) is checked.
 
 **Driving the clock.** The runner moves the gateway's simulated clock with `POST /v1/clock`,
 never back, stopping at: every step of the scenario (and the auto quota notices, and each
@@ -37,8 +40,8 @@ A system that does not catch up within `patience_s` is noted in the report (and 
 `notes`); `UNRESPONSIVE_MAX` such moves in a row end the run with an error.
 
 **What cannot run** is reported as skipped, with the reason, never silently: a scenario that
-scripts what the system under test sends, takes it offline, sets its reserve, profile or payee
-returns (a real system has its own; its filing, opening and replenishment times only set the
+scripts what the system under test sends, takes it offline, sets its reserve or profile
+(a real system has its own; its filing, opening and replenishment times only set the
 simulated bank's schedule: a real system runs on its own, the expectations being the rules'
 deadlines), marks another participant external, names
 a bank the world does not have, uses other cutoffs than the gateway, or starts before the
@@ -90,6 +93,9 @@ DEFAULT_TICK = dt.timedelta(minutes=15)  # the clock's grid on business days
 GRID_FROM = dt.time(8, 0)  # the grid runs from here to the bank's close on each business day
 SETTLE_POLL_S = 0.01  # how often the runner looks again while the system under test is busy
 UNRESPONSIVE_MAX = 3  # moves in a row without the system catching up before the run gives up
+# Refund requests (2302) of the system under test kept for the expectations: far more than a
+# scenario's few returned payments; beyond it a refund is left out of the record (and noted nowhere).
+REFUNDS_SEEN_MAX = 10_000
 # The clock configuration's cutoffs and deadlines: the runner stops JUST_BEFORE each on every business day.
 DEADLINES = ("replenishment_window_end", "next_morning_payment_deadline", "receipts_deadline", "clearing_cutoff",
              "urgent_cutoff", "bank_system_close")
@@ -177,7 +183,6 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     bank = s.world.bank(external)
     own = [k.removesuffix("_fen") for k in BANK_PARAMETERS if getattr(bank, k) is not None and k not in BANK_SCHEDULE]
     own += ["behaviour profile"] if bank.profile not in ("standard", "external", "prompt") or bank.params else []
-    own += ["payee returns (the payee's bank sends money back: an event outside the gateway)"] if bank.returns else []
     if own:
         return (f"the scenario sets {external}'s own {', '.join(own)}; a real system has its own (run it in "
                 "simulated mode)"), []
@@ -282,6 +287,7 @@ class _ConformanceRun(_Run):
         self.notes: list[str] = []
         self.unacked: dict[str, Any] = {}  # message id delivered to the system under test → the sender's client
         self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by VoucherNo
+        self.refunds: dict[str, Any] = {}  # the system under test's 2302s by VoucherNo (RefundSeen)
         self.last_from_external = time.monotonic()
         self.moved_at = time.monotonic()
         self.unresponsive = 0
@@ -547,6 +553,9 @@ class _ConformanceRun(_Run):
                 if item.key.vtcode == "2301" and item.key.flag == 0:
                     [body] = parse_envelope(item.envelope).bodies
                     self._filed(parse_voucher(body.voucher))
+                if item.key.vtcode == "2302" and item.key.flag == 0:
+                    [body] = parse_envelope(item.envelope).bodies
+                    self._refund_filed(parse_voucher(body.voucher))
             return items
 
         async def sent(envelope: bytes) -> list[Any]:
@@ -564,6 +573,8 @@ class _ConformanceRun(_Run):
                 key = f"{body.adm_div_code}/{body.st_year}/{body.vtcode}/{body.voucher_no}/{body.flag}"
                 if body.vtcode == "2301" and body.flag == 1 and key in answered:
                     self._answered(parse_voucher(body.voucher), body.return_reason)
+                if body.vtcode == "2302" and body.flag == 1 and key in answered:
+                    self._refund_answered(parse_voucher(body.voucher), body.return_reason)
             return results
 
         setattr(client, "receive", received)  # noqa: B010 - instance attributes over the methods
@@ -589,6 +600,27 @@ class _ConformanceRun(_Run):
             filing.code = filing.reason.split(":", 1)[0].strip() or None
         else:
             filing.state, filing.cleared_fen = "accepted", cleared
+
+    def _refund_filed(self, doc: Any) -> None:
+        """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a
+        5201 / 8202; a 2302 naming a clearing request names no one payment), pending an answer."""
+        from runner.observed import RefundSeen
+
+        no = doc.get("VoucherNo")
+        if no in self.refunds or len(self.refunds) >= REFUNDS_SEEN_MAX:
+            return
+        ori = doc.get("OriVoucherNo") if doc.get("OriVtCode") in ("5201", "8202") else ""
+        self.refunds[no] = RefundSeen(self.ext, ori, no, _fen(doc.get("PayAmt")), self.clock.now(), "pending")
+
+    def _refund_answered(self, doc: Any, return_reason: str | None) -> None:
+        r = self.refunds.get(doc.get("VoucherNo"))
+        if r is None or r.state != "pending":
+            return
+        if return_reason is not None or _fen(doc.get("XRefundAmt")) == 0:
+            code = (return_reason or "").split(":", 1)[0].strip() or None
+            self.refunds[r.refund_no] = dataclasses.replace(r, state="rejected", code=code)
+        else:
+            self.refunds[r.refund_no] = dataclasses.replace(r, state="accepted")
 
     # -- what was seen -------------------------------------------------------------------------
 
@@ -640,11 +672,12 @@ class _ConformanceRun(_Run):
                                          f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}")
                            if i.name == "tsa_debits_equal_clearings" else i for i in o.invariants)
         business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
-        out = dataclasses.replace(o, sent=sent, payments=all_payments, clearings=all_clearings, invariants=invariants)
+        out = dataclasses.replace(o, sent=sent, payments=all_payments, clearings=all_clearings, invariants=invariants,
+                                  refunds=(*o.refunds, *self.refunds.values()))
         return dataclasses.replace(out, reconciliation=reconcile(
             sent=out.sent, receipts=out.receipts, payments=out.payments, clearings=out.clearings,
             movements=out.movements, statements=out.statements, business_days=business_days,
-            opening_fen=self.s.world.tsa_opening_fen))
+            opening_fen=self.s.world.tsa_opening_fen, refunds=out.refunds))
 
     def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
         if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202") or not v.reached:

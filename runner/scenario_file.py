@@ -672,6 +672,10 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
             if when <= sent_at:
                 b.fail([*path, "at"], f"the money comes back after it was sent ({sent_at:%Y-%m-%d %H:%M})")
                 continue
+            if len(banks) < 2:
+                b.fail([*path, "voucher"], "a payee's return needs another bank in the world to stand for the "
+                       "payee's bank (it sends the payee-bank refund notice, 2252)")
+                continue
             if any(x.voucher_no == spec.voucher_no for x in returns):
                 b.fail([*path, "voucher"], f"{r['voucher']!r} is returned twice")
                 continue

@@ -50,7 +50,7 @@ from runner.observed import (
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
-from runner.scenario_file import Scenario, SendSpec, Step
+from runner.scenario_file import BankSpec, ReturnSpec, Scenario, SendSpec, Step
 from runner.scorecard_feed import scorecard_of
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
@@ -311,7 +311,7 @@ class _Run:
         close) and cores, for every scenario bank but `external` (conformance mode's system under
         test, which keeps its own). Simulated and conformance mode build them here alike."""
         from bank_sim.core import BankConfig, BankCore
-        from bank_sim.duties import DutiesConfig, PayeeReturn
+        from bank_sim.duties import DutiesConfig
         from ledger.store import Ledger
         from pboc_sim.core import PbocConfig, PbocCore
         from storage.db import open_database
@@ -329,8 +329,7 @@ class _Run:
         self.bcores: dict[str, BankCore] = {}
         for b in banks:
             extra = {k: getattr(b, k) for k in ("filing_time", "open_time", "replenish_time") if getattr(b, k)}
-            duties = DutiesConfig(  # the bank's behaviour profile and its payees' returns (bank_sim.duties)
-                payee_returns=tuple(PayeeReturn(r.voucher_no, r.at, r.reason) for r in b.returns),
+            duties = DutiesConfig(  # the bank's behaviour profile (its payees' returns come by 2252)
                 profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
             self.bcores[b.id] = BankCore(b.code, BankConfig(
                 bank_name=b.name, adm_div_code=world.adm_div_code, duties=duties,
@@ -429,6 +428,9 @@ class _Run:
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
                                              payload={"bank": bank, "day": day, "fund_type": fund,
                                                       "specs": [x for x, _ in sends]}))
+        for b in s.world.banks:  # the payee's bank returns a payment: its 2252 to the paying bank
+            for r in b.returns:
+                heapq.heappush(heap, _Action(r.at, -500 + len(heap), "payee-return", payload=(b.id, r)))
         day = s.world.start.date()
         while at(day, s.world.clock.bank_system_close) <= self.end:
             if self.calendar.is_business_day(day):
@@ -460,6 +462,9 @@ class _Run:
             return
         if action.kind == "delayed":
             await self._deliver(action.payload)
+            return
+        if action.kind == "payee-return":
+            await self._payee_return(*action.payload)
             return
         step = action.step
         assert step is not None
@@ -496,6 +501,24 @@ class _Run:
                                                  self.sent, self.clock.now())])
 
     # -- sending -------------------------------------------------------------------------------
+
+    async def _payee_return(self, bank: str, r: ReturnSpec) -> None:
+        """The payee's bank returns payment `r` paid by `bank`: another bank of the world, standing
+        for the payee's bank, sends `bank` a payee-bank refund notice (2252) through the gateway,
+        as it would a real bank (docs/rules.md "Payee returns")."""
+        from bank_sim.refunds import payee_bank_notice
+        from messages.voucher import build_voucher, parse_voucher
+
+        payee_bank = payee_bank_of(self.s, bank)
+        original = parse_voucher(self.sent[r.voucher].doc_bytes)
+        now = self.clock.now()
+        self.no_seq += 1
+        no = f"ST{payee_bank.code[-4:]}{format_ymd(now.date())}{self.no_seq:05d}"
+        head = payee_bank_notice(original.head(), no=no, today=now.date(),
+                                 paid_day=self._clearing_day(self.sent[r.voucher].at),
+                                 payee_bank=(payee_bank.code, payee_bank.name), reason=r.reason, serial=no)
+        spec = SendSpec(f"payee-return-{r.voucher}", payee_bank.id, line=r.line)
+        await self._deliver([(spec, build_voucher("2252", head), 0)])
 
     def _bank_code(self, bank: str | None) -> str | None:
         return self.s.world.bank(bank).code if bank else None
@@ -805,6 +828,12 @@ class _Run:
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,
             opening_fen=s.world.tsa_opening_fen, refunds=observed.refunds))
+
+
+def payee_bank_of(s: Scenario, bank: str) -> BankSpec:
+    """The bank of the world that stands for the payee's bank of `bank`'s payments: the first
+    other bank (the scenario file makes sure there is one when a bank has `returns`)."""
+    return next(b for b in s.world.banks if b.id != bank)
 
 
 def quota_lines(data: bytes) -> list[tuple[str, int]]:

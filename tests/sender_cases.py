@@ -61,6 +61,11 @@ def voucher(world: DevWorld, vtcode: str, flag: int, *, voucher_no: str | None =
     doc = parse_voucher(base)
     if "PayBankCode" in doc.head():
         fields["PayBankCode"] = world.participants["bank-a"].bank_codes[0]
+    vt = get_catalog().get(vtcode)
+    other = [r.element for r in vt.sender_elements_for(flag) if r.kind == "bank_code" and r.element != "PayBankCode"]
+    if other:  # bank to bank (a payee-bank refund notice): bank-a names itself there, PayBankCode the recipient
+        fields.update({e: world.participants["bank-a"].bank_codes[0] for e in other})
+        fields["PayBankCode"] = world.participants["bank-b"].bank_codes[0]
     if voucher_no:
         fields["VoucherNo"] = voucher_no
         if doc.get("Id"):

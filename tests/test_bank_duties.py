@@ -399,3 +399,53 @@ def test_snapshot_round_trip_keeps_duties() -> None:
 
 def test_tz() -> None:
     assert t(DAY, "10:00").tzinfo is TZ
+
+
+def _payee_bank_notice(w: World, paid: VoucherDoc, now: dt.datetime, *, no: str = "ST0002202603170001",
+                       amount: str | None = None) -> None:
+    """The payee's bank (bank-b's code) tells the paying bank the money of `paid` came back (2252)."""
+    from bank_sim.refunds import payee_bank_notice
+    from messages.voucher import build_voucher
+
+    head = payee_bank_notice(paid.head(), no=no, today=now.date(), paid_day=DAY,
+                             payee_bank=("999100000002", "示例银行乙分行"), reason="account-closed", serial=no)
+    if amount is not None:
+        head["PayAmt"] = amount
+    data = build_voucher("2252", head)
+    assert validate_bytes(data, flag=0)[1] == []
+    w.apply(w.bank.on_voucher(parse_voucher(data), 0, now), now)
+
+
+def test_a_payee_bank_refund_notice_is_refunded_once_the_payment_is_cleared() -> None:
+    """Before: the bank learnt of a return only from its own configuration (payee_returns); a 2252
+    from the payee's bank was not handled, so a return could not reach a bank through the gateway."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    paid = w.pay("ZZRET0003", 1_000_00, t(DAY, "10:00"))
+    _payee_bank_notice(w, paid, t(DAY, "11:00"))  # before its clearing: it waits
+    assert not w.bank.duties.s.refunds and not w.alarms
+    w.tick(t(DAY, "17:00"))  # the 2301 accepted: now the 2302, and on its acceptance the 2203
+    [refund] = w.bank.duties.s.refunds.values()
+    assert (refund.voucher, refund.amount_fen, refund.state) == ("ZZRET0003", 1_000_00, "accepted"), w.alarms
+    [notice] = [s for s in w.to_treasury if s.vtcode == "2203"]
+    assert (notice.head["OriVoucherNo"], notice.head["PayAmt"], notice.head["ReturnReasonCode"]) == (
+        "ZZRET0003", "1000.00", "01")
+    _payee_bank_notice(w, paid, t(DAY, "17:05"), no="ST0002202603170002")  # told again: nothing moves twice
+    assert len(w.bank.duties.s.refunds) == 1 and [a.code for a in w.alarms] == ["refund-unmatched"]
+
+
+@pytest.mark.parametrize("case", ["no-such-payment", "other-amount"])
+def test_a_payee_bank_refund_notice_naming_no_payment_of_ours_is_alarmed_and_moves_nothing(case: str) -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    paid = w.pay("ZZRET0004", 1_000_00, t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    before = dict(w.books)
+    if case == "no-such-payment":
+        other = parse_voucher(payment_voucher(voucher_no="ZZNONE001", vou_date=DAY, pay_bank_code=BANK,
+                                              amount_fen=1_000_00))
+        _payee_bank_notice(w, other, t(DAY, "17:05"))
+    else:
+        _payee_bank_notice(w, paid, t(DAY, "17:05"), amount="999.99")
+    assert not w.bank.duties.s.refunds and w.books == before
+    assert [a.code for a in w.alarms] == ["refund-unmatched"]

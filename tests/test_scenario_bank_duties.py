@@ -22,6 +22,7 @@ world:
     - id: bank-a
       code: "999100000001"
 {bank}
+{other}
 steps:
   - at: "10:00"
     send: {{id: pay, template: direct-payment, bank: bank-a, amount: "10.00"{no}}}
@@ -30,8 +31,12 @@ expect:
 """
 
 
-def load(bank: str = "", *, no: str = ", voucher_no: ZZT0001", expect: str = "  - invariants: {}") -> object:
-    return load_text(BASE.format(bank=bank, no=no, expect=expect), "t.yaml")
+OTHER_BANK = '    - id: bank-b\n      code: "999100000002"'  # stands for the payee's bank of a return
+
+
+def load(bank: str = "", *, no: str = ", voucher_no: ZZT0001", expect: str = "  - invariants: {}",
+         other: str = OTHER_BANK) -> object:
+    return load_text(BASE.format(bank=bank, no=no, expect=expect, other=other), "t.yaml")
 
 
 def problems(**kw: str) -> list[str]:
@@ -82,6 +87,11 @@ def test_a_return_of_an_unknown_voucher_or_before_it_was_sent_is_refused() -> No
     assert lines[1].startswith("t.yaml:9: world.banks[0].returns[1].at: the money comes back after it was sent")
 
 
+def test_a_return_needs_another_bank_to_stand_for_the_payee_s_bank() -> None:
+    [line] = problems(bank="      returns:\n        - {voucher: pay, at: \"D+1 10:00\"}", other="")
+    assert line.startswith("t.yaml:8: world.banks[0].returns[0].voucher: a payee's return needs another bank")
+
+
 def test_a_bad_return_reason_is_a_schema_error() -> None:
     [line] = problems(bank="      returns:\n        - {voucher: pay, at: \"D+1 10:00\", reason: lost}")
     assert line.startswith("t.yaml:8: world.banks[0].returns[0].reason:")
@@ -89,8 +99,8 @@ def test_a_bad_return_reason_is_a_schema_error() -> None:
 
 def test_scorecard_and_refused_name_a_bank_of_the_world() -> None:
     lines = problems(expect="  - scorecard: {bank: bank-z}\n  - refused: {bank: treasury, code: bad-signature}")
-    assert lines[0].startswith("t.yaml:12: expect[0].scorecard.bank: no bank 'bank-z'")
-    assert lines[1].startswith("t.yaml:13: expect[1].refused.bank: no bank 'treasury'")
+    assert lines[0].startswith("t.yaml:14: expect[0].scorecard.bank: no bank 'bank-z'")
+    assert lines[1].startswith("t.yaml:15: expect[1].refused.bank: no bank 'treasury'")
 
 
 def test_refund_expectation_reads_the_bank_s_refund_requests() -> None:

@@ -64,7 +64,10 @@ def test_every_vtcode_decides_the_elements_naming_its_sender(vtcode: str) -> Non
         names = [r.element for r in rule]
         assert "AdmDivCode" in names, (vtcode, flag)
         assert set(names) <= set(head), f"{vtcode}: {names} are not all head elements of {vt.xsd}"
-        if vt.sender_for(flag) == "bank":
+        if vt.sender_for(flag) == "bank" and vt.recipient_for(flag) == "bank":
+            # bank to bank: PayBankCode names the recipient (the paying bank), another code the sender
+            assert "PayBankCode" not in names and any(r.kind == "bank_code" for r in rule), (vtcode, flag)
+        elif vt.sender_for(flag) == "bank":
             # a bank is named by its bank code wherever the voucher carries one in the head
             assert ("PayBankCode" in names) == ("PayBankCode" in head), (vtcode, flag)
         else:
@@ -129,7 +132,7 @@ def test_the_cases_cover_every_role_and_both_kinds_of_element(world: DevWorld) -
     cases = all_forged(world)
     roles = {get_catalog().get(c.vtcode).sender_for(c.flag) for c in cases}
     assert roles == {"treasury", "bank", "pboc"}
-    assert {c.element for c in cases} == {"AdmDivCode", "PayBankCode"}
+    assert {c.element for c in cases} == {"AdmDivCode", "PayBankCode", "PayeeAcctBankNo"}
     assert {c.named for c in cases} >= {"bank-a", "bank-c", "treasury-990200", "pboc-990200",
                                         "no registered participant"}
 
@@ -253,8 +256,11 @@ def test_a_bank_is_admitted_only_under_its_own_codes(world: DevWorld, pair: tupl
     vtcode, flag = pair
     own_code, own_adm = world.participants["bank-b"].bank_codes[0], world.adm_div_code
     head = {"AdmDivCode": adm}
-    if any(r.element == "PayBankCode" for r in get_catalog().get(vtcode).sender_elements_for(flag)):
-        head["PayBankCode"] = code
+    named_by = [r.element for r in get_catalog().get(vtcode).sender_elements_for(flag) if r.kind == "bank_code"]
+    if named_by:
+        head.update(dict.fromkeys(named_by, code))
+        if "PayBankCode" not in named_by:  # bank to bank (2252): PayBankCode is the recipient, bank-a
+            head["PayBankCode"] = world.participants["bank-a"].bank_codes[0]
     else:
         code = own_code  # the receipt names the bank it answers, not its sender
     data = world.envelope([voucher(world, vtcode, flag, voucher_no="HYP0001", **head)], sender="bank-b", flag=flag)
@@ -263,5 +269,18 @@ def test_a_bank_is_admitted_only_under_its_own_codes(world: DevWorld, pair: tupl
         assert isinstance(out, Admitted), [str(i) for i in out.issues]
     else:
         assert isinstance(out, Refused) and out.code == "not-authorized", out
-        element = "AdmDivCode" if adm != own_adm else "PayBankCode"
+        element = "AdmDivCode" if adm != own_adm else named_by[0]
         assert out.issues[0].message.startswith(f"{element} {adm if adm != own_adm else code} names ")
+
+
+def test_a_payee_bank_refund_notice_goes_from_the_payee_bank_to_the_paying_bank(world: DevWorld) -> None:
+    """2252 (收款行退款通知) is bank to bank: bank-b, the payee's bank naming itself in PayeeAcctBankNo,
+    reaches bank-a (PayBankCode); bank-a cannot send one in bank-b's name. Before: 2252 went bank →
+    treasury, named by PayBankCode, so a payee's bank could not tell the paying bank at all."""
+    a, b = (world.participants[x].bank_codes[0] for x in ("bank-a", "bank-b"))
+    notice = voucher(world, "2252", 0, voucher_no="ST2252001", PayBankCode=a, PayeeAcctBankNo=b)
+    [ok] = admit(world, world.envelope([notice], sender="bank-b"), "bank-b")
+    assert isinstance(ok, Admitted) and ok.recipient == "bank-a"
+    [forged] = admit(world, world.envelope([notice], sender="bank-a"), "bank-a")
+    assert isinstance(forged, Refused) and forged.code == "not-authorized"
+    assert forged.issues[0].message.startswith(f"PayeeAcctBankNo {b} names bank-b, not the sender bank-a")
