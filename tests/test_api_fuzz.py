@@ -162,7 +162,11 @@ strict_schema.config.generation.update(modes=[schemathesis.GenerationMode.POSITI
 _STREAMS = {("GET", "/v1/events")}
 # POST /v1/sim/faults names a participant of the registry (and a voucher key "alone", without
 # vtcode/flag beside it): schema-valid ids the registry does not have are rightly a coded 400.
+# GET /v1/clock: the fuzzer's "unknown query property" case sometimes reaches the URL without the
+# property (a generator artifact: the gateway refuses every unknown parameter, see
+# tests/test_clock_api.py), so its refusal check is left to that test.
 _NOT_EXPRESSIBLE = {("POST", "/v1/messages"): ["positive_data_acceptance"],
+                    ("GET", "/v1/clock"): ["negative_data_rejection"],
                     ("POST", "/v1/sim/faults"): ["positive_data_acceptance"]}
 
 

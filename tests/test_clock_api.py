@@ -183,3 +183,21 @@ async def test_the_simulation_engines_clock_answers_long_polls_and_refuses_moves
         await client.close()
         await gateway.stop()
         await db.close()
+
+
+async def test_get_clock_refuses_unknown_and_repeated_query_parameters(world: DevWorld, tmp_path: Path) -> None:
+    """Every query parameter GET /v1/clock does not take is refused with a coded 400 naming it."""
+    server = await start_server(_config(world, tmp_path, clock_mode="simulated",
+                                        clock_start="2025-09-30T15:59:00+08:00"))
+    headers = {"Authorization": f"Bearer {world.treasury.token}"}
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for query, words in (("x-unknown=42", "'x-unknown'"), ("after=2025-09-30T15:00:00%2B08:00&y=1", "'y'"),
+                                 ("wait=0&wait=0", "more than once")):
+                async with session.get(f"{server.http_url}/v1/clock?{query}") as resp:
+                    body = await resp.json()
+                    assert resp.status == 400 and body["code"] == "bad-request" and words in body["message"], body
+            async with session.get(f"{server.http_url}/v1/clock?after=2025-09-30T15:00:00%2B08:00&wait=0") as resp:
+                assert resp.status == 200  # the two it takes
+    finally:
+        await server.stop()
