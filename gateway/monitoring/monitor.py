@@ -197,16 +197,21 @@ class Monitor:
 
     # ------------------------------------------------------------------ release / reject
 
+    async def _undecided(self, hold_id: str) -> Hold | None:
+        """The hold, still to be decided; None if there is no such hold."""
+        hold = await self.store.hold(hold_id)
+        if hold is not None and hold.status != "held":
+            raise HoldStateError(f"hold {hold_id} was {hold.status} already")
+        return hold
+
     async def release(self, hold_id: str, *, who: str, reason: str, at: dt.datetime) -> Hold | None:
         """Journal the held voucher for its bank as if it had just passed; None if no such hold."""
         if self._journal is None:
             raise RuntimeError("the monitor is not attached to a journal")
         async with self._deciding:
-            hold = await self.store.hold(hold_id)
+            hold = await self._undecided(hold_id)
             if hold is None:
                 return None
-            if hold.status != "held":
-                raise HoldStateError(f"hold {hold_id} was {hold.status} already")
             body = parse_envelope(hold.payload).bodies[0]
             admitted = Admitted(body, hold.sender, hold.recipient, hold.digest, hold.payload)
             at_text, k = at.isoformat(), hold.key[:4]
@@ -224,11 +229,9 @@ class Monitor:
     async def reject(self, hold_id: str, *, who: str, reason: str, at: dt.datetime) -> Hold | None:
         """The voucher never reaches the bank; its trace shows `monitor-rejected`."""
         async with self._deciding:
-            hold = await self.store.hold(hold_id)
+            hold = await self._undecided(hold_id)
             if hold is None:
                 return None
-            if hold.status != "held":
-                raise HoldStateError(f"hold {hold_id} was {hold.status} already")
             at_text, k = at.isoformat(), hold.key[:4]
             async with self.store.db.transaction() as tx:
                 changed = await tx.execute(HOLD_DECIDE, hold_id, "rejected", who, at_text, reason)
