@@ -29,11 +29,12 @@ its own state in the core's snapshot. Pure like the core: it never reads a clock
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from bank_sim import quotas
 from bank_sim import refunds as rf
@@ -403,20 +404,20 @@ class Duties:
             return [e]
         if fault == "missing-x-fields":
             self.s.corrections[key] = e
-            return [dataclasses.replace(e, head={**e.head, "XAgentBusinessNo": ""})]
+            return [msgspec.structs.replace(e, head={**e.head, "XAgentBusinessNo": ""})]
         if fault == "duplicate":
-            twin = dataclasses.replace(e, head={**e.head, "XAgentBusinessNo": e.head["XAgentBusinessNo"][:-1] + "X"})
+            twin = msgspec.structs.replace(e, head={**e.head, "XAgentBusinessNo": e.head["XAgentBusinessNo"][:-1] + "X"})
             self.s.corrections[str(twin.key)] = twin  # its refusal (duplicate-conflict) is ours to absorb
             return [e, twin]
         if fault == "wrong-sum" and e.details:
             self.s.corrections[key] = e
             first = {**e.details[0], "PayAmt": fen_to_str(parse_fen(e.details[0]["PayAmt"]) + 1)}
-            return [dataclasses.replace(e, details=(first, *e.details[1:]))]
+            return [msgspec.structs.replace(e, details=(first, *e.details[1:]))]
         if fault == "over-quota":
             self.s.seq += 1
             no = f"HKP{self.core.bank_code[-4:]}{e.head['VouDate']}{self.s.seq:04d}"
             over = parse_fen(e.head["PayAmt"]) + 10**12  # ten billion yuan more: beyond any day's quota
-            probe = dataclasses.replace(
+            probe = msgspec.structs.replace(
                 e, head={**e.head, "Id": f"V2301{no}", "VoucherNo": no, "PayAmt": fen_to_str(over)},
                 details=({"Id": "D00001", "SupDepCode": e.details[0]["SupDepCode"],
                           "SupDepName": e.details[0]["SupDepName"], "PayAmt": fen_to_str(over)},))

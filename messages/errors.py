@@ -141,6 +141,9 @@ CODES: dict[str, str] = {
                               "holiday missing, no notice title or date, a provisional block over an official one",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
     "scenario-invalid": "a scenario file breaks docs/scenario.schema.json or names something it does not define",
+    "books-out-of-balance": "a simulator core's own books broke one of its invariants after an input (money not "
+                            "conserved, a quota or reserve below zero, a payment in no state): a defect in the "
+                            "core, stopped before anything more is sent; the message names the core and the rule",
     # ledger
     "ledger-invalid": "a ledger account or transfer definition is invalid (empty id, same account on both sides...)",
     "ledger-unknown-account": "a ledger transfer or query names an account that was never opened",

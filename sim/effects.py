@@ -21,13 +21,18 @@ ledger refused a call's ledger work (none of that call's ledger work is applied,
 dropped with it: no receipt for money that did not move), or the gateway refused a send. The core
 puts its own records right (a payment marked refused, a clearing decision turned into a
 rejection, ...) so its state never runs ahead of its books, and may answer with more effects.
+
+The effects are frozen, tagged `msgspec.Struct`s: a core's state can hold them (a held send, a
+pending receipt) and `sim.codec` saves and restores them, unions included, with no codec of
+their own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from ledger.model import Account, Transfer
 from messages.catalog import RETURN_REASON_FIELD, Role
@@ -38,18 +43,15 @@ from messages.voucher import build_voucher
 __all__ = ["Alarm", "Effect", "OpenAccount", "PostTransfer", "Refusal", "SendVoucher", "WakeAt", "registered_code"]
 
 
-@dataclass(frozen=True, slots=True)
-class OpenAccount:
+class OpenAccount(msgspec.Struct, frozen=True, tag=True):
     account: Account
 
 
-@dataclass(frozen=True, slots=True)
-class PostTransfer:
+class PostTransfer(msgspec.Struct, frozen=True, tag=True):
     transfer: Transfer
 
 
-@dataclass(frozen=True, slots=True)
-class SendVoucher:
+class SendVoucher(msgspec.Struct, frozen=True, tag=True):
     """A voucher to sign and send. For a receipt (flag 1), `head`/`details` are the original's
     with the X-fields filled (exactly what `fill_receipt` builds) and `original` its bytes.
 
@@ -95,15 +97,13 @@ class SendVoucher:
         return build_voucher(self.vtcode, head, self.details, encoding=self.encoding)
 
 
-@dataclass(frozen=True, slots=True)
-class WakeAt:
+class WakeAt(msgspec.Struct, frozen=True, tag=True):
     """Call `on_time` again at `at`. The latest WakeAt a core returned replaces earlier ones."""
 
     at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Alarm:
+class Alarm(msgspec.Struct, frozen=True, tag=True):
     code: str
     message: str
     key: str | None = None
@@ -116,8 +116,7 @@ class Alarm:
 Effect = OpenAccount | PostTransfer | SendVoucher | WakeAt | Alarm
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(msgspec.Struct, frozen=True, tag=True):
     """Feedback to a core: effects it asked for that did not happen.
 
     `source` "ledger": the books refused the ledger work of one core call; `dropped` holds all of

@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections import deque
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
@@ -107,8 +108,9 @@ class SimCore(Protocol):
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]: ...
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]: ...
-    def snapshot(self) -> dict[str, Any]: ...
-    def load_snapshot(self, data: Mapping[str, Any]) -> None: ...
+    # `sim.codec` bytes (a core still on plain dicts: a dict, and `load_snapshot` gets it parsed)
+    def snapshot(self) -> bytes | dict[str, Any]: ...
+    def load_snapshot(self, data: Any) -> None: ...
 
 
 class Clock(Protocol):
@@ -196,7 +198,7 @@ class SimShell:
         if loaded is None:
             await self.store.create(self.core.snapshot())
             return []
-        self.core.load_snapshot(loaded.snapshot)
+        self._load_core(loaded.snapshot)
         for item in loaded.inputs:
             self._note(item, self._call(item))
         self.replayed = len(loaded.inputs)
@@ -210,7 +212,7 @@ class SimShell:
         assert self.store is not None
         loaded = await self.store.load()
         assert loaded is not None
-        self.core.load_snapshot(loaded.snapshot)
+        self._load_core(loaded.snapshot)
         for item in loaded.inputs:
             self._call(item)
 
@@ -344,12 +346,20 @@ class SimShell:
         self.calls += len(done) - len(inputs)
         return done, sends
 
-    def _stored_snapshot(self) -> dict[str, Any]:
-        """What the store keeps: a core may offer `stored_snapshot()`, its `snapshot()` with large
-        lists as `sim.snapshot.Lazy` (encoded item by item, not built whole in memory first)."""
+    def _stored_snapshot(self) -> bytes | dict[str, Any]:
+        """What the store keeps: the core's `snapshot()` bytes. A core still on plain dicts may
+        offer `stored_snapshot()`, its dict with large lists as `sim.snapshot.Lazy`."""
         stored = getattr(self.core, "stored_snapshot", None)
-        data: dict[str, Any] = stored() if callable(stored) else self.core.snapshot()
+        data: bytes | dict[str, Any] = stored() if callable(stored) else self.core.snapshot()
         return data
+
+    def _load_core(self, snapshot: bytes) -> None:
+        """The stored snapshot into the core: as bytes, or parsed for a core still on plain dicts
+        (one whose `snapshot()` does not return bytes; see `_stored_snapshot`)."""
+        if getattr(self.core, "SNAPSHOT_IS_BYTES", False):
+            self.core.load_snapshot(snapshot)
+        else:
+            self.core.load_snapshot(json.loads(snapshot))
 
     async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> None:
         if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):

@@ -20,30 +20,22 @@ Tables (in the participant's own database: its ledger's, so state and books comm
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from messages.errors import StateError
 from messages.voucher import VoucherDoc, parse_voucher
+from sim.codec import decode, encode
 from sim.effects import Refusal, SendVoucher
-from sim.snapshot import (
-    Lazy,
-    datetime_from_plain,
-    datetime_to_plain,
-    dumps_plain,
-    refusal_from_plain,
-    refusal_to_plain,
-    send_from_plain,
-    send_to_plain,
-)
+from sim.snapshot import datetime_from_plain, datetime_to_plain, dumps_plain
 from storage.db import Database, Tx
 
 __all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
 
-# The layout of the stored rows (the core's own snapshot carries its own version).
-STATE_FORMAT = 2
+# The layout of the stored rows (the core's own snapshot carries its own version). 3: refusals
+# and pending sends as `sim.codec` bytes.
+STATE_FORMAT = 3
 # A new snapshot waits at least this many logged bytes: below it a snapshot is cheap but so is
 # the replay, and snapshotting a tiny state at every batch would cost a write per batch.
 SNAPSHOT_BYTES_MIN = 64 * 1024
@@ -87,7 +79,7 @@ class Input:
     at: dt.datetime
     flag: int = 0
     reason: str | None = None
-    data: bytes = b""  # the voucher's bytes, or the refusal as JSON
+    data: bytes = b""  # the voucher's bytes, or the refusal (`sim.codec` JSON)
     doc: VoucherDoc | None = None  # parsed once (not stored)
     refusal: Refusal | None = None  # (not stored: `data` is)
 
@@ -101,15 +93,14 @@ class Input:
 
     @classmethod
     def refused(cls, at: dt.datetime, refusal: Refusal) -> Input:
-        data = json.dumps(refusal_to_plain(refusal), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls("refused", at, data=data, refusal=refusal)
+        return cls("refused", at, data=encode(refusal), refusal=refusal)
 
     def parsed(self) -> Input:
         """The voucher or refusal decoded from `data` (after a read from the log)."""
         if self.kind == "voucher" and self.doc is None:
             self.doc = parse_voucher(self.data)
         elif self.kind == "refused" and self.refusal is None:
-            self.refusal = refusal_from_plain(json.loads(self.data))
+            self.refusal = decode(self.data, Refusal)
         return self
 
     @property
@@ -119,7 +110,7 @@ class Input:
 
 @dataclass(slots=True)
 class Loaded:
-    snapshot: dict[str, Any]
+    snapshot: bytes  # what the core's `snapshot()` gave (a dict-snapshot core's as JSON text)
     inputs: list[Input]
     pending: list[SendVoucher]
 
@@ -160,12 +151,12 @@ class SimStore:
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
-        pending = [send_from_plain(p) for p in json.loads(row[5])]
-        return Loaded(json.loads(row[1]), inputs, pending)
+        pending = decode(row[5], list[SendVoucher])
+        return Loaded(row[1].encode("utf-8"), inputs, pending)
 
-    async def create(self, snapshot: dict[str, Any]) -> None:
+    async def create(self, snapshot: bytes | dict[str, Any]) -> None:
         """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
-        text = _dumps(snapshot)
+        text = _snapshot_text(snapshot)
         async with self.db.transaction() as tx:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
@@ -173,7 +164,7 @@ class SimStore:
         self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
-                     snapshot: Callable[[], dict[str, Any]]) -> None:
+                     snapshot: Callable[[], bytes | dict[str, Any]]) -> None:
         """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
         crash, and take a new snapshot (truncating the log) once the log outweighs the last one."""
         rows = []
@@ -184,10 +175,9 @@ class SimStore:
             logged += item.size
             rows.append((self.participant, seq, item.kind, datetime_to_plain(item.at), item.flag, item.reason,
                          item.data))
-        # item by item (`dumps_plain`): a batch can send thousands of receipts, each with its original
-        pending_text = dumps_plain(Lazy(lambda: map(send_to_plain, pending)))
+        pending_text = encode(list(pending)).decode("utf-8")
         if logged >= max(self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
-            text = dumps_plain(snapshot())
+            text = _snapshot_text(snapshot())
             await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, logged_bytes = 0, "
                              "log_seq = $4, pending = $5 WHERE participant = $1",
                              self.participant, text, len(text), seq, pending_text)
@@ -203,5 +193,9 @@ class SimStore:
         self._seq = seq
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _snapshot_text(snapshot: bytes | dict[str, Any]) -> str:
+    """A core's snapshot as the stored text: a typed core's `sim.codec` bytes as they are; a core
+    still on plain dicts (`dumps_plain`, its large lists as `sim.snapshot.Lazy`) as compact JSON."""
+    if isinstance(snapshot, bytes):
+        return snapshot.decode("utf-8")
+    return dumps_plain(snapshot)

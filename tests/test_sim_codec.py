@@ -1,0 +1,84 @@
+"""sim.codec: a core's typed state to bytes and back by msgspec, deterministic, refusing what does not fit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from business_time.clock import TZ
+from ledger.model import Account, AccountFlags, Transfer
+from messages.errors import CODES, StateError
+from sim.books import BooksError
+from sim.codec import decode, decode_snapshot, encode
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
+
+HEAD = {"AdmDivCode": "990001", "StYear": "2026", "VoucherNo": "SYN0001", "VtCode": "5201"}
+
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+heads = st.dictionaries(texts, texts, max_size=4).map(lambda d: {**d, **HEAD})
+sends = st.builds(lambda h, d, o, r: SendVoucher("5201", 1 if o else 0, h, tuple(d), "bank", return_reason=r,
+                                                 original=o),
+                  heads, st.lists(st.dictionaries(texts, texts, max_size=3), max_size=3),
+                  st.one_of(st.none(), st.binary(min_size=1, max_size=40)), st.one_of(st.none(), texts))
+wakes = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1)).map(
+    lambda d: WakeAt(d.replace(tzinfo=TZ)))
+alarms = st.builds(Alarm, st.sampled_from(sorted(CODES)), texts, st.one_of(st.none(), texts))
+transfers = st.builds(lambda n, a: PostTransfer(Transfer(f"t{n}", "a", "b", a, "payment", "ref",
+                                                         dt.date(2026, 3, 10), "")),
+                      st.integers(0, 10**6), st.integers(1, 2**62))
+opens = st.builds(lambda f: OpenAccount(Account("acct-1", "名称", "zba", AccountFlags(f), "bank-x")),
+                  st.sampled_from([0, 1, 2]))
+effects = st.one_of(sends, wakes, alarms, transfers, opens)
+
+
+@given(st.lists(effects, max_size=6))
+def test_every_effect_and_a_refusal_of_them_come_back_equal(dropped: list[Effect]) -> None:
+    refusal = Refusal("ledger", "ledger-overdraft", "no overdraft", tuple(dropped))
+    data = encode(refusal)
+    back = decode(data, Refusal)
+    assert back == refusal
+    assert encode(back) == data  # the same state gives the same bytes again
+
+
+def test_sets_and_dict_keys_encode_in_one_order_whatever_the_insertion_order() -> None:
+    class State(msgspec.Struct):
+        seen: set[str]
+        totals: dict[str, int]
+
+    one = State({"b", "a", "c"}, {"y": 1, "x": 2})
+    two = State({"c", "a", "b"}, {"x": 2, "y": 1})
+    assert encode(one) == encode(two) == b'{"seen":["a","b","c"],"totals":{"x":2,"y":1}}'
+
+
+class _CoreState(msgspec.Struct):
+    core: str
+    version: int
+    config: str
+    paid_fen: int
+
+
+def test_a_snapshot_of_another_core_version_or_config_is_refused() -> None:
+    data = encode(_CoreState("bank", 4, "cfg-a", 12_345))
+    assert decode_snapshot(data, _CoreState, "bank", 4, "cfg-a").paid_fen == 12_345
+    for core, version, config in (("pboc", 4, "cfg-a"), ("bank", 3, "cfg-a"), ("bank", 4, "cfg-b")):
+        with pytest.raises(StateError):
+            decode_snapshot(data, _CoreState, core, version, config)
+
+
+def test_a_value_that_does_not_fit_the_type_is_a_state_error_naming_the_field() -> None:
+    with pytest.raises(StateError, match=r"paid_fen"):
+        decode(b'{"core":"bank","version":4,"config":"c","paid_fen":"12.30"}', _CoreState)
+    with pytest.raises(StateError):
+        decode(b'{"type":"Alarm","code":"no-such-code","message":"m","key":null}', Alarm)  # unregistered code
+
+
+def test_books_error_carries_a_registered_code_the_core_and_the_rule() -> None:
+    err = BooksError("bank-a", "reserve-non-negative", "reserve at -1 fen")
+    assert err.code in CODES
+    assert (err.core, err.rule) == ("bank-a", "reserve-non-negative")
+    assert "bank-a" in str(err) and "reserve-non-negative" in str(err)
+    assert isinstance(err, StateError)
