@@ -30,7 +30,7 @@ import structlog
 from aiomqtt.exceptions import MqttConnectError
 
 from client.backoff import backoff
-from client.sdk import ClientError, Delivery, SendResult
+from client.results import ClientError, Delivery, SendResult
 from client.wire import (
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,

@@ -25,9 +25,9 @@ import asyncio
 import os
 import ssl as _ssl
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from client.results import ClientError, ClientTransport, Delivery, SendResult
 from messages.envelope import VoucherKey
 
 __all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "LocalConnection", "LocalEndpoint", "SendResult",
@@ -37,58 +37,6 @@ __all__ = ["ClientError", "ClientTransport", "Delivery", "GatewayClient", "Local
 # Deliveries one pull-mode in-process read returns at most (the gateway caps a page at its
 # INBOX_PAGE_MAX, 500).
 BUS_PAGE_MAX = 100
-
-class ClientError(Exception):
-    """The gateway refused a request as a whole (auth, size, unavailable)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    voucher: str | None
-    status: str  # accepted | duplicate | rejected
-    vtcode: str | None = None
-    voucher_no: str | None = None
-    message_id: str | None = None
-    recipient: str | None = None
-    code: str | None = None
-    message: str | None = None
-    errors: tuple[dict[str, Any], ...] = field(default=(), compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("accepted", "duplicate")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SendResult:
-        return cls(d.get("voucher"), d["status"], d.get("vtcode"), d.get("voucher_no"), d.get("message_id"),
-                   d.get("recipient"), d.get("code"), d.get("message"), tuple(d.get("errors") or ()))
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    message_id: str
-    key: VoucherKey
-    sender: str
-    envelope: bytes  # a one-voucher MOF envelope, signatures as the sender made them
-    seq: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Delivery:
-        return cls(d["id"], VoucherKey.parse(d["voucher"]), d["sender"], d["envelope"].encode("utf-8"), int(d.get("seq", 0)))
-
-
-class ClientTransport(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def send(self, envelope: bytes) -> list[SendResult]: ...
-    async def receive(self, timeout_s: float) -> list[Delivery]: ...
-    async def ack(self, message_ids: Sequence[str]) -> None: ...
-    async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None: ...
-
 
 class GatewayClient:
     def __init__(self, transport: ClientTransport, participant_id: str) -> None:
