@@ -16,244 +16,55 @@ import contextlib
 import hmac
 import json
 import math
-import sqlite3
-import ssl
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
-import structlog
 from aiohttp import web
-from cryptography import x509
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from business_time.calendar import BusinessCalendar
 from gateway import metrics
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon
+from gateway.http_common import (
+    ACK_SIGNER_KEY,
+    CALENDAR_WARN_DAYS_KEY,
+    CLOCK_ADVANCE_S_MAX,
+    CLOCK_QUERY_PARAMETERS,
+    CLOCK_WAIT_S_MAX,
+    CLOCK_WAITING_KEY,
+    DATABASE_RETRY_AFTER_S,
+    GATEWAY_KEY,
+    INBOX_LIMIT_DEFAULT,
+    INBOX_QUERY_PARAMETERS,
+    JSON_BYTES_MAX_KEY,
+    OPS_TOKEN_KEY,
+    TALLIES_KEY,
+    authenticated,
+    bearer_token,
+    clock_view,
+    error_response,
+    errors_and_metrics,
+    inbox_query,
+    tally,
+    unauthenticated,
+)
 from gateway.http_json import JSON_BODY_BYTES_MAX, JsonBodyError, read_json
 from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
-from gateway.log_tally import LogTally
-from gateway.outbox import INBOX_PAGE_MAX
+from gateway.monitoring.http import add_monitor_routes
+from gateway.openapi import openapi_document
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
+from gateway.ui import add_ui_routes  # the dashboard (/ui/) and its read endpoints
 from messages.errors import CODES, StateError
-from messages.keys import serial_sn
 from messages.signing import KeySigner
 
 __all__ = ["GATEWAY_KEY", "OPS_TOKEN_KEY", "make_app"]
 
-log = structlog.get_logger("tgw.http")
-
-# The database failing under a request (locked, disk full, connection lost, pool closing) is the
-# service being unavailable, not a bug in the request: a coded 503, never a bare 500.
-_DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
-# A request refused because the database failed under it: retry after this long (a restart or a
-# fail-over of PostgreSQL takes seconds; the client SDK backs off on its own beyond this).
-DATABASE_RETRY_AFTER_S = 5
-# What a client is told when the database fails: nothing of the database's address, user or name,
-# nothing of the driver's internals (those go to the log, summarised per interval).
-DATABASE_UNAVAILABLE = "database unavailable; retry later"
-# StateError texts that are the database failing (storage.db, gateway.journal): told as above.
-_DB_STATE_PREFIXES = ("database unavailable", "journal commit failed", "sqlite commit failed",
-                      "cannot connect to PostgreSQL")
-
-GATEWAY_KEY = web.AppKey("gateway", Gateway)
-ACK_SIGNER_KEY = web.AppKey("ack_signer", KeySigner)
-CALENDAR_WARN_DAYS_KEY = web.AppKey("calendar_warn_days", int)
-# The operator's token for /metrics and the detailed /healthz (`tgw up --ops-token-file`, or
-# TGW_OPS_TOKEN); absent: both stay open as before (docs/operations.md says when that is fine).
-OPS_TOKEN_KEY = web.AppKey("ops_token", str)
-TALLIES_KEY = web.AppKey("tallies", dict)
-JSON_BYTES_MAX_KEY = web.AppKey("json_bytes_max", int)  # JSON_BODY_BYTES_MAX, or the app's body cap if lower
-
-INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
-# The inbox query's bounds, the ones /openapi.json states; a value outside is a coded 400, never
-# silently clamped, so the spec and the server agree.
-INBOX_CURSOR_MAX = 2**63 - 1  # a cursor is a BIGINT sequence number
-INBOX_LIMIT_MAX = INBOX_PAGE_MAX  # one answer; a slow client pages (LIMIT -1 is "no limit" in SQLite: never passed)
-INBOX_LIMIT_DEFAULT = 100
-INBOX_QUERY_PARAMETERS = frozenset({"cursor", "limit", "wait"})
-# One move of a simulated clock: a year at most (a longer jump is several moves, each of which
-# fires the cutoffs it passes); also keeps a huge float from overflowing the datetime.
-CLOCK_ADVANCE_S_MAX = 366 * 86_400
-# One long-poll of GET /v1/clock?after=...: below common proxy idle timeouts; the client polls again.
-CLOCK_WAIT_S_MAX = 60.0
-CLOCK_QUERY_PARAMETERS = frozenset({"after", "wait"})
-# Participants parked in a GET /v1/clock long-poll → (the `after` they gave, the request's mark);
-# one entry per participant (its latest long-poll), so the map is bounded by the registry.
-CLOCK_WAITING_KEY = web.AppKey("clock_waiting", dict)
-
-
-def inbox_query(cursor_text: str, limit_text: str, wait_text: str) -> tuple[int, int, float] | str:
-    """(cursor, limit, wait_s) from `GET /v1/inbox`'s query, or why it is refused (naming the parameter)."""
-    try:
-        cursor = int(cursor_text)
-    except ValueError:
-        cursor = -1
-    if not 0 <= cursor <= INBOX_CURSOR_MAX:
-        return f"cursor must be an integer from 0 to {INBOX_CURSOR_MAX}"
-    try:
-        limit = int(limit_text)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= INBOX_LIMIT_MAX:
-        return f"limit must be an integer from 1 to {INBOX_LIMIT_MAX}"
-    try:
-        wait = float(wait_text)
-    except ValueError:
-        wait = math.nan
-    if not 0 <= wait <= INBOX_WAIT_S_MAX:  # NaN fails both comparisons
-        return f"wait must be a number of seconds from 0 to {INBOX_WAIT_S_MAX:g}"
-    return cursor, limit, wait
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"code": code, "message": message, **extra}, status=status)
-
-
-def _tally(request: web.Request, event: str) -> LogTally:
-    tallies: dict[str, LogTally] = request.app[TALLIES_KEY]
-    tally = tallies.get(event)
-    if tally is None:  # a handful of event names, fixed in this module
-        tally = tallies[event] = LogTally(event, logger=log)
-    return tally
-
-
-def is_database_failure(exc: BaseException) -> bool:
-    """The database failed (down, cut, a commit refused), whichever layer wrapped the error."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # a cause chain is a few links; a cycle must not loop forever
-        if seen is None:
-            return False
-        if isinstance(seen, _DB_ERRORS) or (isinstance(seen, StateError)
-                                            and str(seen).startswith(_DB_STATE_PREFIXES)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def database_unavailable(request: web.Request, exc: BaseException, route: str) -> web.Response:
-    """503 "database unavailable" with Retry-After; counted, and logged once per interval."""
-    metrics.HTTP_DATABASE_UNAVAILABLE.inc()
-    _tally(request, "http.database_unavailable").note(route=route, error=f"{type(exc).__name__}: {exc}")
-    resp = _error(503, "unavailable", DATABASE_UNAVAILABLE)
-    resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
-    return resp
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def _errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
-    try:
-        resp = await handler(request)
-    except web.HTTPException as exc:
-        metrics.HTTP_REQUESTS_BY(route, str(exc.status)).inc()
-        if exc.status >= 400 and exc.content_type != "application/json":
-            # aiohttp's own refusals (no such route, method not allowed, body over the limit)
-            # answer in plain text: give them the JSON shape and a code like every other error.
-            resp = _error(exc.status, _HTTP_CODES.get(exc.status, "bad-request"), exc.reason)
-            if "Allow" in exc.headers:
-                resp.headers["Allow"] = exc.headers["Allow"]
-            return resp
-        raise
-    except (StateError, *_DB_ERRORS) as exc:
-        if is_database_failure(exc):
-            resp = database_unavailable(request, exc, route)
-        else:  # draining, no admission worker, broker down: our own words, safe to tell
-            resp = _error(503, "unavailable", str(exc))
-            resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
-    metrics.HTTP_REQUESTS_BY(route, str(resp.status)).inc()
-    return resp
-
-
-def _peer_certificate(request: web.Request) -> x509.Certificate | None:
-    """The client certificate the TLS handshake verified against the client CA, if any.
-
-    Only when the server asked for client certificates (verify_mode not CERT_NONE): then OpenSSL
-    has already refused the handshake for a certificate that does not chain to the client CA, is
-    outside its validity or lacks the clientAuth purpose, so one that is here is verified.
-    """
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if ssl_object is None or ssl_object.context.verify_mode == ssl.CERT_NONE:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    if not der:
-        return None
-    return x509.load_der_x509_certificate(der)
-
-
-def bearer_token(header: str) -> str | None:
-    """The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 11.1)."""
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-def _participant(request: web.Request) -> Participant | str:
-    """The authenticated participant, or why the request is not authenticated."""
-    gateway = request.app[GATEWAY_KEY]
-    registry = gateway.registry
-    by_cert: Participant | None = None
-    cert = _peer_certificate(request)
-    if cert is not None:
-        sn = serial_sn(cert)
-        by_cert = registry.by_sn(sn)
-        if by_cert is None:
-            return f"client certificate SN {sn} belongs to no participant"
-        known = gateway.certs.get(sn)
-        if known is not None and known.certificate != cert:
-            # Same serial, different certificate: another issuer trusted by the client CA file.
-            return f"client certificate SN {sn} is not the certificate registered under that SN"
-    auth = request.headers.get("Authorization")
-    if auth is None:
-        return by_cert if by_cert is not None else "missing or unknown bearer token"
-    token = bearer_token(auth)
-    if token is None:
-        return "the Authorization header is not a bearer token"
-    by_token = registry.by_token(token)
-    if by_token is None:
-        return "missing or unknown bearer token"
-    if by_cert is not None and by_token.id != by_cert.id:
-        return f"the client certificate (participant {by_cert.id}) and the bearer token disagree"
-    return by_token
-
-
-def unauthenticated(request: web.Request, reason: str) -> web.Response:
-    """401, counted by kind (tgw_http_auth_failures_total) and logged once per interval with the
-    latest peer and reason (which never holds the token)."""
-    kind = ("no-credentials" if "Authorization" not in request.headers and _peer_certificate(request) is None
-            else "certificate" if reason.startswith("client certificate") or "disagree" in reason
-            else "bad-credentials")
-    metrics.HTTP_AUTH_FAILURES.labels(reason=kind).inc()
-    _tally(request, "http.auth_failed").note(peer=request.remote, path=request.path, reason=kind, detail=reason)
-    return web.json_response({"code": "unauthenticated", "message": reason},
-                             status=401, headers={"WWW-Authenticate": 'Bearer realm="tgw"'})
-
-
-def _auth(handler: Callable[[web.Request, Participant], Awaitable[web.StreamResponse]]) -> Handler:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        participant = _participant(request)
-        if isinstance(participant, str):
-            return unauthenticated(request, participant)
-        return await handler(request, participant)
-
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
-
-
-@_auth
+@authenticated
 async def post_messages(request: web.Request, participant: Participant) -> web.StreamResponse:
     gateway = request.app[GATEWAY_KEY]
     limit = gateway.config.limits.envelope_bytes_max
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, "xml-too-large", f"envelope is {request.content_length} bytes; the limit is {limit}",
+        return error_response(413, "xml-too-large", f"envelope is {request.content_length} bytes; the limit is {limit}",
                       line=1, path="/")
     # Read to EOF in chunks with a running cap: `content.read(n)` returns what has arrived so
     # far (a large envelope comes in many chunks), and a chunked body has no Content-Length.
@@ -265,7 +76,7 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
             break
         size += len(chunk)
         if size > limit:
-            return _error(413, "xml-too-large", f"envelope exceeds {limit} bytes", line=1, path="/")
+            return error_response(413, "xml-too-large", f"envelope exceeds {limit} bytes", line=1, path="/")
         chunks.append(chunk)
     data = b"".join(chunks)
     chunks.clear()  # not held twice while the pipeline works on `data`
@@ -308,24 +119,24 @@ def _xml_text(text: str) -> str:
     return escape(text)
 
 
-@_auth
+@authenticated
 async def get_inbox(request: web.Request, participant: Participant) -> web.StreamResponse:
     unknown = sorted(set(request.query) - INBOX_QUERY_PARAMETERS)
     if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
         # Strict, like the spec: a misspelt parameter ("limt") is refused, never silently ignored.
-        return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/inbox takes "
+        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/inbox takes "
                       "cursor, limit and wait" if unknown else "a query parameter is given more than once")
     query = inbox_query(request.query.get("cursor", "0"), request.query.get("limit", str(INBOX_LIMIT_DEFAULT)),
                         request.query.get("wait", "0"))
     if isinstance(query, str):
-        return _error(400, "bad-request", query)
+        return error_response(400, "bad-request", query)
     cursor, limit, wait = query
     items = await request.app[GATEWAY_KEY].inbox(participant, after_seq=cursor, limit=limit, wait_s=wait)
     next_cursor = max([cursor, *(i.seq for i in items)])
     return web.json_response({"messages": [i.as_dict() for i in items], "cursor": next_cursor})
 
 
-@_auth
+@authenticated
 async def post_inbox_ack(request: web.Request, participant: Participant) -> web.StreamResponse:
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
@@ -333,31 +144,31 @@ async def post_inbox_ack(request: web.Request, participant: Participant) -> web.
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > ACK_IDS_MAX:
             raise ValueError
     except JsonBodyError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        return _error(400, "bad-request", f'body must be {{"ids": [message ids]}} with at most {ACK_IDS_MAX} ids')
+        return error_response(400, "bad-request", f'body must be {{"ids": [message ids]}} with at most {ACK_IDS_MAX} ids')
     changed = await request.app[GATEWAY_KEY].ack(participant, ids)
     return web.json_response({"acked": changed})
 
 
-@_auth
+@authenticated
 async def get_message(request: web.Request, participant: Participant) -> web.StreamResponse:
     msg = await request.app[GATEWAY_KEY].message(participant, request.match_info["id"])
     if msg is None:
-        return _error(404, "not-found", "no such message")
+        return error_response(404, "not-found", "no such message")
     return web.json_response(msg)
 
 
-@_auth
+@authenticated
 async def get_trace(request: web.Request, participant: Participant) -> web.StreamResponse:
     m = request.match_info
     events = await request.app[GATEWAY_KEY].trace(participant, m["adm"], m["year"], m["vtcode"], m["no"])
     if events is None:
-        return _error(404, "not-found", "no such voucher")
+        return error_response(404, "not-found", "no such voucher")
     return web.json_response({"voucher": f"{m['adm']}/{m['year']}/{m['vtcode']}/{m['no']}", "events": events})
 
 
-@_auth
+@authenticated
 async def get_participants(request: web.Request, participant: Participant) -> web.StreamResponse:
     registry = request.app[GATEWAY_KEY].registry
     return web.json_response({"participants": [p.as_public_dict() for p in registry]})
@@ -381,7 +192,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
         counts = await gateway.outbox.counts()
     except Exception as exc:  # noqa: BLE001 - health reports it instead of failing
         metrics.HTTP_DATABASE_UNAVAILABLE.inc()
-        _tally(request, "http.database_unavailable").note(route="/healthz", error=f"{type(exc).__name__}: {exc}")
+        tally(request, "http.database_unavailable").note(route="/healthz", error=f"{type(exc).__name__}: {exc}")
         return web.json_response({"status": "unhealthy", "error": "database unavailable"}, status=503,
                                  headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})
     status = "ok" if gateway.accepting else "draining"
@@ -403,7 +214,6 @@ async def get_metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def get_openapi(request: web.Request) -> web.StreamResponse:
-    from gateway.openapi import openapi_document
 
     return web.json_response(openapi_document())
 
@@ -418,7 +228,7 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     limit = client_max_size or gateway.config.limits.envelope_bytes_max + 1024
     limits = limits or HttpLimits()
     budget = BodyBudget(max(limits.body_bytes_in_flight_max, limit))  # the largest body allowed always fits
-    app = web.Application(middlewares=[_errors_and_metrics, body_limits_middleware(limits, budget, limit)],
+    app = web.Application(middlewares=[errors_and_metrics, body_limits_middleware(limits, budget, limit)],
                           client_max_size=limit)
     app[GATEWAY_KEY] = gateway
     app[BODY_BUDGET_KEY] = budget
@@ -440,10 +250,8 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/openapi.json", get_openapi)
     add_clock_routes(app)
-    from gateway.monitoring.http import add_monitor_routes  # it imports this module's helpers
 
     add_monitor_routes(app)
-    from gateway.ui import add_ui_routes  # the dashboard (/ui/) and its read endpoints; imports this module
 
     add_ui_routes(app)
     return app
@@ -452,21 +260,7 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
 # ---------------------------------------------------------------------- the business clock
 
 
-def clock_view(clock: Any) -> dict[str, Any]:
-    from business_time.clock import cutoffs_view
-
-    now = clock.now()
-    view: dict[str, Any] = {"now": now.isoformat(), "simulated": bool(getattr(clock, "is_simulated", False))}
-    calendar, config = getattr(clock, "calendar", None), getattr(clock, "config", None)
-    if calendar is not None and config is not None:
-        try:
-            view.update(cutoffs_view(now, calendar, config))  # each cutoff stamped `provisional`
-        except Exception as exc:  # noqa: BLE001 - outside the calendar's range: say so, don't guess
-            view["calendar_error"] = str(exc)
-    return view
-
-
-@_auth
+@authenticated
 async def get_clock(request: web.Request, participant: Participant) -> web.StreamResponse:
     """The clock; with `after` (ISO time) and `wait` (s), a long-poll that answers once now() is past
     `after`. While parked, the participant is listed under `waiting` with its `after`: a system
@@ -477,10 +271,10 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
 
     clock = request.app[GATEWAY_KEY].clock
     if clock is None:
-        return _error(404, "not-found", "this gateway runs without a business clock")
+        return error_response(404, "not-found", "this gateway runs without a business clock")
     unknown = sorted(set(request.query) - CLOCK_QUERY_PARAMETERS)
     if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
-        return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after and "
+        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after and "
                       "wait" if unknown else "a query parameter is given more than once")
     waiting: dict[str, tuple[dt.datetime, asyncio.Event]] = request.app[CLOCK_WAITING_KEY]
     # Both are checked whenever given, `wait` even without `after` (the spec bounds it either way).
@@ -489,14 +283,14 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
     except ValueError:
         wait = math.nan
     if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
-        return _error(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
+        return error_response(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
     if "after" in request.query:
         try:
             after: dt.datetime | None = dt.datetime.fromisoformat(request.query["after"])
         except ValueError:
             after = None
         if after is None or after.tzinfo is None:
-            return _error(400, "bad-request", "after must be an ISO time with a UTC offset, e.g. "
+            return error_response(400, "bad-request", "after must be an ISO time with a UTC offset, e.g. "
                           "2026-03-16T16:01:00+08:00")
         if wait > 0 and clock.now() <= after:
             changed = asyncio.Event()  # set by a move of the clock, or by the server shutting down
@@ -514,16 +308,16 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
     return web.json_response(view)
 
 
-@_auth
+@authenticated
 async def post_clock(request: web.Request, participant: Participant) -> web.StreamResponse:
     """Simulated mode only: {"advance_to": ISO datetime} or {"advance_by_s": seconds}."""
     import datetime as dt
 
     clock = request.app[GATEWAY_KEY].clock
     if clock is None or not getattr(clock, "is_simulated", False):
-        return _error(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
+        return error_response(409, "clock-live", "the clock is live; only a simulated clock can be advanced")
     if not hasattr(clock, "advance_to"):  # the simulation engine's clock (tgw demo --serve) moves itself
-        return _error(409, "clock-live", "the simulation engine moves this clock; it cannot be advanced over HTTP")
+        return error_response(409, "clock-live", "the simulation engine moves this clock; it cannot be advanced over HTTP")
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         if not isinstance(body, dict) or set(body) - {"advance_to", "advance_by_s"}:
@@ -541,16 +335,16 @@ async def post_clock(request: web.Request, participant: Participant) -> web.Stre
         else:
             raise ValueError('give "advance_to" or "advance_by_s"')
     except JsonBodyError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
     except (ValueError, TypeError, KeyError, OverflowError, json.JSONDecodeError) as exc:
         # OverflowError: a target beyond the datetime range (advance_by_s 1e300, "inf").
-        return _error(400, "bad-request", str(exc))
+        return error_response(400, "bad-request", str(exc))
     except StateError as exc:
-        return _error(409, "clock-refused", str(exc))
+        return error_response(409, "clock-refused", str(exc))
     return web.json_response(clock_view(clock))
 
 
-@_auth
+@authenticated
 async def post_sim_faults(request: web.Request, participant: Participant) -> web.StreamResponse:
     """Test gateways on a simulated clock, the treasury only: withhold or lose deliveries
     (gateway.sim_faults): {"offline": ID, "until"?: ISO}, {"online": ID}, {"drop": {"to": ID, ...}}."""
@@ -558,9 +352,9 @@ async def post_sim_faults(request: web.Request, participant: Participant) -> web
 
     gateway = request.app[GATEWAY_KEY]
     if gateway.clock is None or not getattr(gateway.clock, "is_simulated", False):
-        return _error(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
+        return error_response(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
     if participant.role != "treasury":
-        return _error(403, "not-authorized", "only the treasury (a conformance runner) may inject delivery faults")
+        return error_response(403, "not-authorized", "only the treasury (a conformance runner) may inject delivery faults")
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         kind, who, detail = parse_fault(body)
@@ -568,23 +362,23 @@ async def post_sim_faults(request: web.Request, participant: Participant) -> web
             raise ValueError(f"{'drop.to' if kind == 'drop' else kind}: no participant {who!r}")
         gateway.sim_faults.apply(kind, who, detail)
     except JsonBodyError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
     except OverflowError as exc:
-        return _error(409, "sim-faults-full", str(exc))
+        return error_response(409, "sim-faults-full", str(exc))
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        return _error(400, "bad-request", str(exc))
+        return error_response(400, "bad-request", str(exc))
     gateway.wake_readers()
     return web.json_response(gateway.sim_faults.view())
 
 
-@_auth
+@authenticated
 async def get_sim_faults(request: web.Request, participant: Participant) -> web.StreamResponse:
     """The delivery faults in force (the treasury only, on a simulated clock)."""
     gateway = request.app[GATEWAY_KEY]
     if gateway.clock is None or not getattr(gateway.clock, "is_simulated", False):
-        return _error(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
+        return error_response(409, "clock-live", "delivery faults are for test gateways on a simulated clock")
     if participant.role != "treasury":
-        return _error(403, "not-authorized", "only the treasury (a conformance runner) may see delivery faults")
+        return error_response(403, "not-authorized", "only the treasury (a conformance runner) may see delivery faults")
     return web.json_response(gateway.sim_faults.view())
 
 

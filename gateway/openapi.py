@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.http_app import (
+from gateway.http_common import (
     CLOCK_ADVANCE_S_MAX,
     CLOCK_WAIT_S_MAX,
     INBOX_CURSOR_MAX,

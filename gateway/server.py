@@ -200,7 +200,7 @@ def clock_publisher(clock: BusinessClock, mqtt: MqttAdapter) -> Coroutine[Any, A
     The change subscription is taken here, synchronously, so a move of the clock that happens
     before the returned coroutine first runs is not missed.
     """
-    from gateway.http_app import clock_view
+    from gateway.http_common import clock_view
 
     changed = asyncio.Event()
     unsubscribe = clock.on_change(lambda _now: changed.set()) if clock.is_simulated else None

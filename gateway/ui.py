@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http_app import GATEWAY_KEY, JSON_BYTES_MAX_KEY, _auth, _error, clock_view
+from gateway.http_common import GATEWAY_KEY, JSON_BYTES_MAX_KEY, authenticated, clock_view, error_response
 from gateway.http_json import JsonBodyError, read_json
 from gateway.participants import Participant
 from gateway.ui_index import SearchQuery, VoucherIndex, scope_sql
@@ -78,21 +78,21 @@ async def ui_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info.get("name") or "index.html"
     content_type = UI_FILES.get(name)
     if content_type is None:
-        return _error(404, "not-found", "no such dashboard file")
+        return error_response(404, "not-found", "no such dashboard file")
     body = resources.files("gateway").joinpath("static", "ui", name).read_bytes()
     return _secure(web.Response(body=body, content_type=content_type, charset="utf-8"))
 
 
-@_auth
+@authenticated
 async def get_me(request: web.Request, participant: Participant) -> web.StreamResponse:
     return web.json_response(participant.as_public_dict())
 
 
 def _bad(parameter: str, why: str) -> web.Response:
-    return _error(400, "bad-request", f"{parameter}: {why}", parameter=parameter)
+    return error_response(400, "bad-request", f"{parameter}: {why}", parameter=parameter)
 
 
-@_auth
+@authenticated
 async def get_search(request: web.Request, participant: Participant) -> web.StreamResponse:
     q = SearchQuery.parse(request.query)
     if isinstance(q, tuple):
@@ -106,7 +106,7 @@ def _today(request: web.Request) -> str:
     return str(now.date().isoformat())
 
 
-@_auth
+@authenticated
 async def get_overview(request: web.Request, participant: Participant) -> web.StreamResponse:
     unknown = sorted(set(request.query) - {"date"})
     if unknown:
@@ -132,11 +132,11 @@ def _may_operate(participant: Participant) -> bool:
     return participant.role == "treasury"
 
 
-@_auth
+@authenticated
 async def get_dlq(request: web.Request, participant: Participant) -> web.StreamResponse:
     """Dead letters of the treasury's region (a bank or the central bank: 404, like anything unseen)."""
     if not _may_operate(participant):
-        return _error(404, "not-found", "the dead-letter queue is the treasury's")
+        return error_response(404, "not-found", "the dead-letter queue is the treasury's")
     after_text, limit_text = request.query.get("after", "0"), request.query.get("limit", "50")
     if not after_text.isdigit() or len(after_text) > 18:
         return _bad("after", "the `next` of the previous page")
@@ -154,10 +154,10 @@ async def get_dlq(request: web.Request, participant: Participant) -> web.StreamR
     return web.json_response({"items": items, "next": items[-1]["seq"] if len(rows) > limit and items else None})
 
 
-@_auth
+@authenticated
 async def post_dlq_replay(request: web.Request, participant: Participant) -> web.StreamResponse:
     if not _may_operate(participant):
-        return _error(404, "not-found", "the dead-letter queue is the treasury's")
+        return error_response(404, "not-found", "the dead-letter queue is the treasury's")
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         ids = body["ids"] if isinstance(body, dict) else None
@@ -165,7 +165,7 @@ async def post_dlq_replay(request: web.Request, participant: Participant) -> web
                 or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)):
             raise ValueError
     except JsonBodyError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
     except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         return _bad("ids", f'the body is {{"ids": [1 to {REPLAY_IDS_MAX} message ids]}}')
     gateway = request.app[GATEWAY_KEY]
@@ -178,7 +178,7 @@ async def post_dlq_replay(request: web.Request, participant: Participant) -> web
     return web.json_response({"replayed": replayed})
 
 
-@_auth
+@authenticated
 async def get_scorecard(request: web.Request, participant: Participant) -> web.StreamResponse:
     board = request.app[SCORECARD_KEY]
     if board.latest is None:
@@ -190,13 +190,13 @@ async def get_scorecard(request: web.Request, participant: Participant) -> web.S
     return web.json_response({"available": True, "as_of": board.as_of, "cards": cards})
 
 
-@_auth
+@authenticated
 async def get_events(request: web.Request, participant: Participant) -> web.StreamResponse:
     """Server-sent events: `voucher` (a newly journaled message this participant may see, as a
     search row) and `clock` (the business time), polled every EVENT_POLL_S."""
     subscribers: set[object] = request.app[SUBSCRIBERS_KEY]
     if len(subscribers) >= EVENT_SUBSCRIBERS_MAX:
-        return _error(503, "unavailable", f"at most {EVENT_SUBSCRIBERS_MAX} live dashboards at once; retry later")
+        return error_response(503, "unavailable", f"at most {EVENT_SUBSCRIBERS_MAX} live dashboards at once; retry later")
     token = object()
     subscribers.add(token)
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",

@@ -21,7 +21,8 @@ from business_time.clock import TZ, ClockConfig
 from gateway import metrics
 from gateway.clock import BusinessClock
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
-from gateway.http_app import clock_view, make_app
+from gateway.http_app import make_app
+from gateway.http_common import clock_view
 from gateway.server import ServerConfig
 from gateway.service import Gateway
 from messages.errors import InputError

@@ -29,7 +29,7 @@ from gateway import metrics
 from gateway.calendar_reload import CalendarReloader, build_calendar, watch_calendar_dir
 from gateway.clock import BusinessClock
 from gateway.horizon import CalendarHorizon, watch_calendar
-from gateway.http_app import clock_view
+from gateway.http_common import clock_view
 from gateway.server import ServerConfig, serve
 from runner.world import DevWorld
 from tests.test_calendar_provisional import fake_official_2027

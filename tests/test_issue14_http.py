@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from gateway import metrics
-from gateway.http_app import bearer_token, is_database_failure
+from gateway.http_common import bearer_token, is_database_failure
 from gateway.http_json import JSON_DEPTH_MAX, json_depth
 from gateway.http_limits import HttpLimits
 from gateway.server import ServerConfig

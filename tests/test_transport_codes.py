@@ -184,7 +184,7 @@ async def test_every_mqtt_error_path_answers_a_registered_code(world: DevWorld, 
 # ---------------------------------------------------------------------- the static net
 
 SCANNED = ("gateway", "client", "tgw")
-_CODE_ARG = {"_error": 1, "ClientError": 1, "Issue": 0, "InputError": 0}  # call name -> index of the code
+_CODE_ARG = {"error_response": 1, "_error": 1, "ClientError": 1, "Issue": 0, "InputError": 0}  # call -> code's index
 _CODE_TABLES = {"_HTTP_CODES": "values", "_STATUS": "keys"}  # module dicts naming codes
 
 
@@ -208,7 +208,7 @@ def _codes_in(tree: ast.AST) -> Iterator[tuple[int, str]]:
             index = _CODE_ARG.get(name)
             if name == "_error" and not (node.args and isinstance(node.args[0], ast.Constant)
                                          and isinstance(node.args[0].value, int)):
-                index = None  # the CLI's _error(cmd, message) prints text; http_app's is _error(status, code, ...)
+                index = None  # the CLI's _error(cmd, message) prints text; the HTTP one is error_response(status, code, ...)
             if index is not None and len(node.args) > index and (code := _literal(node.args[index])):
                 yield node.lineno, code
             for kw in node.keywords:  # code="x"
@@ -251,7 +251,7 @@ def test_every_code_literal_in_the_transports_is_registered() -> None:
 
 
 def test_the_scanner_catches_an_unregistered_code() -> None:
-    src = ('def h():\n    x = {"code": "made-up-1"}\n    _error(400, "made-up-2", "m")\n'
+    src = ('def h():\n    x = {"code": "made-up-1"}\n    error_response(400, "made-up-2", "m")\n'
            '    raise ClientError(500, "made-up-3", "m")\n    log(code="made-up-4")\n'
            '    _HTTP_CODES = {418: "made-up-5"}\n    body.get("code", "made-up-6")\n    body["code"] = "made-up-7"\n')
     assert {c for _, c in _codes_in(ast.parse(src))} == {f"made-up-{i}" for i in range(1, 8)}

@@ -19,7 +19,8 @@ from aiohttp import web
 from browser import ARTIFACTS, png_size
 from cdp import Page, chromium
 
-from gateway.http_app import GATEWAY_KEY, make_app
+from gateway.http_app import make_app
+from gateway.http_common import GATEWAY_KEY
 from gateway.ui import SCORECARD_KEY
 
 DAY = dt.date(2026, 3, 16)

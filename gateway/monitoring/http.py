@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http_app import GATEWAY_KEY, JSON_BYTES_MAX_KEY, _auth, _error
+from gateway.http_common import GATEWAY_KEY, JSON_BYTES_MAX_KEY, authenticated, error_response
 from gateway.http_json import JsonBodyError, read_json
 from gateway.monitoring.monitor import HoldStateError, Monitor
 from gateway.monitoring.store import HOLDS_PAGE_MAX
@@ -32,11 +32,11 @@ _CURSOR_CHARS_MAX = 64  # a hold id is "h" + 25 hex characters
 def _monitor(request: web.Request) -> Monitor | web.Response:
     monitor = request.app[GATEWAY_KEY].monitor
     if monitor is None:
-        return _error(404, "not-found", "monitoring is off on this gateway")
+        return error_response(404, "not-found", "monitoring is off on this gateway")
     return monitor
 
 
-@_auth
+@authenticated
 async def get_rules(request: web.Request, participant: Participant) -> web.StreamResponse:
     monitor = _monitor(request)
     if isinstance(monitor, web.Response):
@@ -47,7 +47,7 @@ async def get_rules(request: web.Request, participant: Participant) -> web.Strea
         for r in cat.rules if r.enabled]})
 
 
-@_auth
+@authenticated
 async def get_holds(request: web.Request, participant: Participant) -> web.StreamResponse:
     monitor = _monitor(request)
     if isinstance(monitor, web.Response):
@@ -55,20 +55,20 @@ async def get_holds(request: web.Request, participant: Participant) -> web.Strea
     q = request.query
     unknown = sorted(set(q) - _HOLDS_QUERY)
     if unknown or any(len(q.getall(k)) > 1 for k in q):
-        return _error(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/monitor/holds takes "
+        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/monitor/holds takes "
                       "status, limit and after" if unknown else "a query parameter is given more than once")
     status = q.get("status")
     if status is not None and status not in HOLD_STATUSES:
-        return _error(400, "bad-request", f"status must be one of {', '.join(HOLD_STATUSES)}")
+        return error_response(400, "bad-request", f"status must be one of {', '.join(HOLD_STATUSES)}")
     try:
         limit = int(q.get("limit", str(HOLDS_LIMIT_DEFAULT)))
     except ValueError:
         limit = 0
     if not 1 <= limit <= HOLDS_PAGE_MAX:
-        return _error(400, "bad-request", f"limit must be an integer from 1 to {HOLDS_PAGE_MAX}")
+        return error_response(400, "bad-request", f"limit must be an integer from 1 to {HOLDS_PAGE_MAX}")
     after = q.get("after", "")
     if len(after) > _CURSOR_CHARS_MAX or not after.isascii() or not all(c.isalnum() for c in after):
-        return _error(400, "bad-request", "after must be the `next` cursor of the previous page")
+        return error_response(400, "bad-request", "after must be the `next` cursor of the previous page")
     sender = None if participant.role == "treasury" else participant.id
     holds = await monitor.store.holds(status=status, after=after, limit=limit, sender=sender)
     nxt = holds[-1].id if len(holds) == limit else None
@@ -80,7 +80,7 @@ async def _decide(request: web.Request, participant: Participant, action: str) -
     if isinstance(monitor, web.Response):
         return monitor
     if participant.role != "treasury":
-        return _error(403, "not-authorized", f"only a treasury officer may {action} a held payment")
+        return error_response(403, "not-authorized", f"only a treasury officer may {action} a held payment")
     try:
         body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
         if not isinstance(body, dict) or set(body) != {"reason"}:
@@ -90,30 +90,30 @@ async def _decide(request: web.Request, participant: Participant, action: str) -
                 or "\x00" in reason:
             raise ValueError
     except JsonBodyError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.code, str(exc))
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeError):
-        return _error(400, "bad-request", f'body must be {{"reason": "..."}}: a non-empty text of at most '
+        return error_response(400, "bad-request", f'body must be {{"reason": "..."}}: a non-empty text of at most '
                       f"{REASON_CHARS_MAX} characters")
     hold_id = request.match_info["id"]
     if len(hold_id) > _CURSOR_CHARS_MAX or not hold_id.isascii() or not hold_id.isalnum():
-        return _error(404, "not-found", "no such hold")
+        return error_response(404, "not-found", "no such hold")
     at = request.app[GATEWAY_KEY].business_now()
     decide = monitor.release if action == "release" else monitor.reject
     try:
         hold = await decide(hold_id, who=participant.id, reason=reason.strip(), at=at)
     except HoldStateError as exc:
-        return _error(409, "hold-decided", str(exc))
+        return error_response(409, "hold-decided", str(exc))
     if hold is None:
-        return _error(404, "not-found", "no such hold")
+        return error_response(404, "not-found", "no such hold")
     return web.json_response(hold.as_dict())
 
 
-@_auth
+@authenticated
 async def post_release(request: web.Request, participant: Participant) -> web.StreamResponse:
     return await _decide(request, participant, "release")
 
 
-@_auth
+@authenticated
 async def post_reject(request: web.Request, participant: Participant) -> web.StreamResponse:
     return await _decide(request, participant, "reject")
 
@@ -125,25 +125,25 @@ def parse_voucher_ref(text: str) -> VoucherKey | None:
     return VoucherKey(parts[0], parts[1], parts[2], parts[3], 0)
 
 
-@_auth
+@authenticated
 async def get_decisions(request: web.Request, participant: Participant) -> web.StreamResponse:
     monitor = _monitor(request)
     if isinstance(monitor, web.Response):
         return monitor
     q = request.query
     if set(q) != {"voucher"} or len(q.getall("voucher")) != 1:
-        return _error(400, "bad-request", "GET /v1/monitor/decisions takes exactly one query parameter: "
+        return error_response(400, "bad-request", "GET /v1/monitor/decisions takes exactly one query parameter: "
                       "voucher=adm/year/vtcode/no")
     key = parse_voucher_ref(q["voucher"])
     if key is None:
-        return _error(400, "bad-request", "voucher must be adm/year/vtcode/no (AdmDivCode/StYear/VtCode/VoucherNo)")
+        return error_response(400, "bad-request", "voucher must be adm/year/vtcode/no (AdmDivCode/StYear/VtCode/VoucherNo)")
     if participant.role != "treasury":
         parties = await monitor.store.parties(key)
         if parties is None or participant.id not in parties:
-            return _error(404, "not-found", "no monitoring decisions visible for that voucher")
+            return error_response(404, "not-found", "no monitoring decisions visible for that voucher")
     decisions: list[dict[str, Any]] = await monitor.store.decisions(key)
     if not decisions:
-        return _error(404, "not-found", "no monitoring decisions for that voucher")
+        return error_response(404, "not-found", "no monitoring decisions for that voucher")
     return web.json_response({"decisions": decisions})
 
 
