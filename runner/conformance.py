@@ -96,14 +96,23 @@ UNRESPONSIVE_MAX = 3  # moves in a row without the system catching up before the
 # Refund requests (2302) of the system under test kept for the expectations: far more than a
 # scenario's few returned payments; beyond it a refund is left out of the record (and noted nowhere).
 REFUNDS_SEEN_MAX = 10_000
+# The notices that start (to the system under test) and end (from it) the duties its scorecard
+# counts, kept up to this many (far more than a scenario's); beyond it a notice is left out.
+NOTICES_TO = ("7101", "2252")
+NOTICES_SENT = ("7102", "7103", "2203", "7105")
+NOTICES_SEEN_MAX = 100_000
 # The clock configuration's cutoffs and deadlines: the runner stops JUST_BEFORE each on every business day.
 DEADLINES = ("replenishment_window_end", "next_morning_payment_deadline", "receipts_deadline", "clearing_cutoff",
              "urgent_cutoff", "bank_system_close")
 JUST_BEFORE = dt.timedelta(microseconds=1)
-BANK_PARAMETERS = ("reserve_fen", "filing_time", "open_time", "replenish_time")
-# a simulated bank's schedule: the expectations state the rules' deadlines, which any schedule inside
-# the rules meets, so a real system runs such a scenario on its own schedule
-BANK_SCHEDULE = ("filing_time", "open_time", "replenish_time")
+# A simulated bank's schedule (filing_time, open_time, replenish_time) is no reason to skip: the
+# expectations state the rules' deadlines, which any schedule inside the rules meets, so a real system
+# runs such a scenario on its own schedule. Its reserve and behaviour profile are (applicability).
+PROFILE_WHAT = {"slow": "late on purpose: receipts and refund notices after their deadline, reports and notices "
+                        "held back",
+                "faulty": "wrong on purpose: a bad seal, empty X-fields, a duplicate with other bytes, a wrong sum, a "
+                          "clearing request over the quota",
+                "flaky": "offline on purpose in windows of each business day, sending what was ready at their end"}
 INBOX_PAGE = 100  # deliveries one simulated participant reads per request (the gateway's default page)
 
 
@@ -181,11 +190,13 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
         return ("the treasury as the system under test is not supported yet: the scenario format states what the "
                 "treasury sends, not what to expect of it"), []
     bank = s.world.bank(external)
-    own = [k.removesuffix("_fen") for k in BANK_PARAMETERS if getattr(bank, k) is not None and k not in BANK_SCHEDULE]
-    own += ["behaviour profile"] if bank.profile not in ("standard", "external", "prompt") or bank.params else []
-    if own:
-        return (f"the scenario sets {external}'s own {', '.join(own)}; a real system has its own (run it in "
-                "simulated mode)"), []
+    if bank.profile not in ("standard", "external", "prompt") or bank.params:
+        return (f"the scenario tests the project's simulated bank in its `{bank.profile}` behaviour profile "
+                f"({PROFILE_WHAT.get(bank.profile, 'set by its params')}): a real bank behaves as it is built, no "
+                f"runner can make {external} behave so; the scenario runs in simulated mode only"), []
+    if bank.reserve_fen is not None:
+        return (f"the scenario gives {external} a clearing reserve of {fen_to_str(bank.reserve_fen)} yuan: a real "
+                "bank's reserve is its own, no runner can set it; the scenario runs in simulated mode only"), []
     if world is not None:
         registry = {p.id: p for p in world.participants.values()}
         for bank in s.world.banks:
@@ -197,9 +208,8 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     for e in s.expectations:
         if e.kind in ("balance", "unit_quota") and e.params.get("owner") == external:
             skipped.append((e, f"the books of {external} are its own: conformance mode sees only what it sends"))
-        elif e.kind in ("scorecard", "refund", "refused") and e.params.get("bank") == external:
-            skipped.append((e, f"the {e.kind} of {external} is drawn from a simulated bank's own records; conformance "
-                               "mode does not score a real system yet"))
+        elif e.kind in ("refund", "refused") and e.params.get("bank") == external:
+            skipped.append((e, f"the {e.kind} of {external} is drawn from a simulated bank's own records"))
     return None, skipped
 
 
@@ -255,6 +265,7 @@ class _Filing:
     filed_at: dt.datetime
     amount_fen: int
     listed: tuple[str, ...]  # Detail/VoucherNo: the payments it says it clears
+    urgent: bool = False  # UrgentFlag 1: due by the urgent cutoff
     state: Literal["pending", "accepted", "rejected"] = "pending"
     code: str | None = None
     reason: str | None = None
@@ -288,6 +299,7 @@ class _ConformanceRun(_Run):
         self.unacked: dict[str, Any] = {}  # message id delivered to the system under test → the sender's client
         self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by VoucherNo
         self.refunds: dict[str, Any] = {}  # the system under test's 2302s by VoucherNo (RefundSeen)
+        self.notices: list[Any] = []  # the wire's duty notices to and from it (runner.scorecard_feed.NoticeSeen)
         self.last_from_external = time.monotonic()
         self.moved_at = time.monotonic()
         self.unresponsive = 0
@@ -556,6 +568,9 @@ class _ConformanceRun(_Run):
                 if item.key.vtcode == "2302" and item.key.flag == 0:
                     [body] = parse_envelope(item.envelope).bodies
                     self._refund_filed(parse_voucher(body.voucher))
+                if item.key.vtcode in NOTICES_SENT and item.key.flag == 0:
+                    [body] = parse_envelope(item.envelope).bodies
+                    self._notice(parse_voucher(body.voucher), to_bank=False)
             return items
 
         async def sent(envelope: bytes) -> list[Any]:
@@ -575,6 +590,8 @@ class _ConformanceRun(_Run):
                     self._answered(parse_voucher(body.voucher), body.return_reason)
                 if body.vtcode == "2302" and body.flag == 1 and key in answered:
                     self._refund_answered(parse_voucher(body.voucher), body.return_reason)
+                if body.vtcode in NOTICES_TO and body.flag == 0 and key in answered:
+                    self._notice(parse_voucher(body.voucher), to_bank=True)
             return results
 
         setattr(client, "receive", received)  # noqa: B010 - instance attributes over the methods
@@ -587,7 +604,7 @@ class _ConformanceRun(_Run):
         self.filings[no] = _Filing(
             no, int(doc.get("ClearType") or 0), doc.get("PayTypeCode"),
             _ymd(doc.get("ClearDate")) or self.clock.now().date(), self.clock.now(), _fen(doc.get("PayAmt")),
-            tuple(d["VoucherNo"] for d in doc.details() if d.get("VoucherNo")))
+            tuple(d["VoucherNo"] for d in doc.details() if d.get("VoucherNo")), doc.get("UrgentFlag") == "1")
 
     def _answered(self, doc: Any, return_reason: str | None) -> None:
         filing = self.filings.get(doc.get("VoucherNo"))
@@ -600,6 +617,16 @@ class _ConformanceRun(_Run):
             filing.code = filing.reason.split(":", 1)[0].strip() or None
         else:
             filing.state, filing.cleared_fen = "accepted", cleared
+
+    def _notice(self, doc: Any, *, to_bank: bool) -> None:
+        """A 7101 / 2252 to the system under test or a 7102 / 7103 / 2203 / 7105 from it: what its
+        scorecard's notice duties start and end with (`runner.scorecard_feed.observed_bank_events`)."""
+        from runner.scorecard_feed import NoticeSeen
+
+        if len(self.notices) < NOTICES_SEEN_MAX:
+            self.notices.append(NoticeSeen(doc.vtcode, doc.get("VoucherNo") or "", doc.get("OriVtCode") or "",
+                                           doc.get("OriVoucherNo") or "", _fen(doc.get("PayAmt")), self.clock.now(),
+                                           to_bank))
 
     def _refund_filed(self, doc: Any) -> None:
         """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a
@@ -674,10 +701,23 @@ class _ConformanceRun(_Run):
         business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
         out = dataclasses.replace(o, sent=sent, payments=all_payments, clearings=all_clearings, invariants=invariants,
                                   refunds=(*o.refunds, *self.refunds.values()))
+        out = dataclasses.replace(out, scorecard=self._scorecard(out))
         return dataclasses.replace(out, reconciliation=reconcile(
             sent=out.sent, receipts=out.receipts, payments=out.payments, clearings=out.clearings,
             movements=out.movements, statements=out.statements, business_days=business_days,
             opening_fen=self.s.world.tsa_opening_fen, refunds=out.refunds))
+
+    def _scorecard(self, o: Observed) -> tuple[Any, ...]:
+        """Every bank's scorecard: the simulated banks' from their cores, the system under test's
+        from what it sent and when (`runner.scorecard_feed.observed_bank_events`), sized together."""
+        from runner.scorecard_feed import duty_events, observed_bank_events, observed_volume, volumes
+        from treasury_sim.scorecard import scorecard
+
+        cc = self.s.world.clock
+        ours = observed_bank_events(self.ext, o, self.notices, self.calendar, cc,
+                                    urgent=[f.voucher_no for f in self.filings.values() if f.urgent])
+        return tuple(scorecard([*duty_events(self.bcores, self.calendar, cc), *ours], self.calendar, as_of=self.end,
+                               volumes={**volumes(self.bcores), self.ext: observed_volume(self.ext, o)}))
 
     def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
         if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202") or not v.reached:

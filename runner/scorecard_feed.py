@@ -25,13 +25,30 @@ The simulated budget unit complains of every late payment and notice (`DutyEvent
 left None). Each bank's size comes from what it paid in the run (`volumes`: amount and count,
 `treasury_sim.scorecard.bank_sizes`). The simulation has no lost vouchers and no account
 opening yet: `scorecard_of` takes them as `incidents` from the caller.
+
+**A real bank** (conformance mode, `runner.conformance`) has no core to read: `observed_bank_events`
+draws the same duties from what it sent through the gateway and when (`runner.observed.Observed`
+and the `NoticeSeen` the runner taps off the wire), each due by the same deadline:
+
+| duty | one per | done |
+|---|---|---|
+| `payment` | voucher it paid (a receipt without Return_Reason) | on the receipt's XPayDate: the hour of a payment is not on the wire, so the payment counts from that day's start (or the voucher's arrival, if later), or at the receipt's arrival if that was earlier; due from when the gateway accepted the voucher for it |
+| `receipt` | voucher paid | the receipt reached the treasury; inaccurate when its XPayAmt is not the voucher's PayAmt |
+| `credit-notice` | direct payment paid | its 7103 naming the payment (OriVoucherNo) reached the treasury |
+| `clearing` | clearing request (ClearType 0) | filed; refused by the central bank: faulty (UrgentFlag 1: due by the urgent cutoff) |
+| `quota-arrival-notice` | 7101 delivered to it | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo) |
+| `refund-notice` | 2252 naming a payment it made, of its amount | its 2203 / 7105 naming the payment; a refused 2302 of it: faulty |
+| `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
+
+Its size comes from what its receipts say it paid (`observed_volume`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
@@ -47,7 +64,11 @@ from treasury_sim.scorecard import (
     scorecard,
 )
 
-__all__ = ["bank_events", "duty_events", "scorecard_of", "volumes"]
+if TYPE_CHECKING:
+    from runner.observed import Observed, ReceiptSeen, ReportSeen
+
+__all__ = ["NoticeSeen", "bank_events", "duty_events", "observed_bank_events", "observed_volume", "scorecard_of",
+           "volumes"]
 
 # Codes that say what was sent was wrong (inaccurate) rather than refused for its form (faulty).
 INACCURATE = frozenset({"amount-mismatch"})
@@ -156,3 +177,111 @@ def scorecard_of(bcores: Mapping[str, Any], calendar: BusinessCalendar, clock: C
     """The scorecard of every bank and month, drawn up at `as_of` (duties due later are pending)."""
     return scorecard(duty_events(bcores, calendar, clock), calendar, rules, as_of=as_of, incidents=incidents,
                      volumes=volumes(bcores))
+
+
+# ---------------------------------------------------------------- a real bank, from the wire
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSeen:
+    """A message (flag 0) that starts or ends a duty of a real bank, as the runner saw it pass:
+    a 7101 or 2252 delivered to the bank (`to_bank`), a 7102, 7103, 2203 or 7105 it sent."""
+
+    vtcode: str
+    voucher_no: str
+    ori_vtcode: str  # what it names (OriVtCode / OriVoucherNo), "" if nothing
+    ori_voucher_no: str
+    amount_fen: int
+    at: dt.datetime  # business time it reached the gateway (sent) or was accepted for the bank (to it)
+    to_bank: bool
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return at(day, dt.time.min)
+
+
+def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], calendar: BusinessCalendar,
+                         clock: ClockConfig, *, urgent: Iterable[str] = ()) -> list[DutyEvent]:
+    """The duties of a real bank `bank` (its scenario name), drawn from what it sent and when
+    (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1."""
+    urgent_nos = frozenset(urgent)
+    events: list[DutyEvent] = []
+    ordered = [v for v in o.sent if v.bank == bank and v.flag == 0 and v.reached]
+    voucher_fen = {(v.vtcode, v.voucher_no): v.amount_fen for v in ordered}
+    receipts: dict[tuple[str, str], ReceiptSeen] = {}
+    for r in sorted(o.receipts, key=lambda r: r.received_at):
+        if r.sender == bank and r.return_reason is None:
+            receipts.setdefault((r.vtcode, r.voucher_no), r)
+    sent = [n for n in notices if not n.to_bank]
+
+    def first_sent(vtcodes: tuple[str, ...], ori_no: str) -> dt.datetime | None:
+        return min((n.at for n in sent if n.vtcode in vtcodes and n.ori_voucher_no == ori_no), default=None)
+
+    paid = [p for p in o.payments if p.bank == bank and p.paid_day is not None]
+    paid_days: set[dt.date] = set()
+    for p in paid:
+        assert p.paid_day is not None
+        paid_days.add(p.paid_day)
+        r = receipts.get((p.vtcode, p.voucher_no))
+        got = r.received_at if r is not None else None
+        paid_at = max(_day_start(p.paid_day), p.received_at)
+        if got is not None:
+            paid_at = min(paid_at, got)
+        events.append(DutyEvent(bank, "payment", f"{p.vtcode}/{p.voucher_no}", due_time("payment", p.received_at,
+                                                                                         calendar, clock), paid_at))
+        ordered_fen = voucher_fen.get((p.vtcode, p.voucher_no))
+        events.append(DutyEvent(bank, "receipt", f"{p.vtcode}/{p.voucher_no}/1",
+                                due_time("receipt", p.paid_day, calendar, clock), got,
+                                accurate=ordered_fen is None or ordered_fen == p.amount_fen))
+        if p.vtcode == "5201":
+            events.append(DutyEvent(bank, "credit-notice", f"7103/{p.voucher_no}",
+                                    due_time("credit-notice", paid_at, calendar, clock),
+                                    first_sent(("7103",), p.voucher_no)))
+
+    for c in o.clearings:
+        if c.bank != bank or c.clear_type != 0:
+            continue  # a replenishment is the morning's duty of the reserve, not the day's clearing
+        events.append(DutyEvent(bank, "clearing", c.voucher_no,
+                                due_time("clearing", c.clear_date, calendar, clock, urgent=c.voucher_no in urgent_nos),
+                                c.filed_at, faulty=c.state == "rejected"))
+
+    quota_notices: dict[str, dt.datetime] = {}
+    returns: dict[str, dt.datetime] = {}
+    amounts = {p.voucher_no: p.amount_fen for p in paid}
+    for n in sorted(notices, key=lambda n: n.at):
+        if n.to_bank and n.vtcode == "7101":
+            quota_notices.setdefault(n.voucher_no, n.at)
+        elif n.to_bank and n.vtcode == "2252" and amounts.get(n.ori_voucher_no) == n.amount_fen:
+            returns.setdefault(n.ori_voucher_no, n.at)
+    for no, arrived in quota_notices.items():
+        mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no]
+        events.append(DutyEvent(bank, "quota-arrival-notice", no,
+                                due_time("quota-arrival-notice", arrived, calendar, clock), max(mine, default=None)))
+    for no, returned in returns.items():
+        refused = any(r.bank == bank and r.voucher_no == no and r.state == "rejected" for r in o.refunds)
+        events.append(DutyEvent(bank, "refund-notice", no, due_time("refund-notice", returned, calendar, clock),
+                                first_sent(("2203", "7105"), no), faulty=refused))
+
+    reports: dict[tuple[str, str], ReportSeen] = {}
+    for rep in sorted(o.reports, key=lambda r: r.received_at):
+        if rep.bank == bank:
+            reports.setdefault((rep.vtcode, rep.begin), rep)
+
+    def report(kind: DutyKind, vtcode: str, begin: str, due: dt.datetime) -> None:
+        rep = reports.get((vtcode, begin))
+        events.append(DutyEvent(bank, kind, f"{vtcode}/{begin}", due, rep.received_at if rep else None,
+                                accurate=rep is None or rep.stated_fen == rep.books_fen))
+
+    for day in sorted(paid_days):
+        report("daily-report", "2206", format_ymd(day), due_time("daily-report", day, calendar, clock))
+    for year, month in sorted({(d.year, d.month) for d in paid_days}):
+        first = dt.date(year, month, 1)
+        report("monthly-report", "4004", format_ymd(first), due_time("monthly-report", first, calendar, clock))
+        report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock))
+    return events
+
+
+def observed_volume(bank: str, o: Observed) -> tuple[int, int]:
+    """A real bank's (amount in fen, count) of what its receipts say it paid: what its size is judged by."""
+    paid = [p for p in o.payments if p.bank == bank and p.paid_day is not None]
+    return sum(p.amount_fen for p in paid), len(paid)
