@@ -40,15 +40,15 @@ A system that does not catch up within `patience_s` is noted in the report (and 
 `notes`); `UNRESPONSIVE_MAX` such moves in a row end the run with an error.
 
 **What cannot run** is reported as skipped, with the reason, never silently: a scenario that
-scripts what the system under test sends, takes it offline, sets its reserve or profile
-(a real system has its own; its filing, opening and replenishment times only set the
-simulated bank's schedule: a real system runs on its own, the expectations being the rules'
-deadlines), marks another participant external, names
+scripts what the system under test sends, tests the simulated bank in a behaviour profile (late,
+wrong or offline on purpose) or sets its reserve (a real system has its own; its filing, opening
+and replenishment times only set the simulated bank's schedule: a real system runs on its own,
+the expectations being the rules' deadlines), marks another participant external, names
 a bank the world does not have, uses other cutoffs than the gateway, or starts before the
 gateway's clock (the clock never goes back: one fresh `tgw up` per scenario). Expectations on the
 books of the system under test (`balance` with it as owner) are skipped: conformance mode sees
 only what it sends. `zero_balance_at_close` and `invariants` cover the simulated participants'
-books.
+books. Its `scorecard` is drawn from what it sent and when (`runner.scorecard_feed.observed_bank_events`).
 """
 
 from __future__ import annotations

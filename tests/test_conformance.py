@@ -83,7 +83,7 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
     assert "scripts what bank-a sends" in (applicability(scripted, "bank-a")[0] or "")
     assert applicability(scripted, "bank-b")[0] is None  # bank-b is not scripted there
     own = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", reserve: "5.00"}]}')
-    assert "sets bank-a's own reserve" in (applicability(own, "bank-a")[0] or "")
+    assert "gives bank-a a clearing reserve of 5.00 yuan" in (applicability(own, "bank-a")[0] or "")
     schedule = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", filing_time: "15:59"}]}')
     assert applicability(schedule, "bank-a")[0] is None  # a real bank runs on its own schedule
     assert "not a participant" in (applicability(own, "bank-b")[0] or "")
@@ -115,15 +115,18 @@ def test_applicability_says_why_a_scenario_cannot_run() -> None:
     assert reason is None and [(e.index, "books of bank-a" in why) for e, why in skipped] == [(0, True)]
 
 
-def test_a_bank_profile_payee_returns_and_the_banks_scorecard_are_a_simulated_banks_only() -> None:
+def test_a_bank_profile_is_a_simulated_banks_only_payee_returns_and_the_scorecard_run() -> None:
     """Before: a scenario giving bank-a a faulty profile ran, and failed, against a real bank. Payee returns
-    run: the payee's bank is a bank of the world, its notice (2252) reaches the real bank."""
+    run: the payee's bank is a bank of the world, its notice (2252) reaches the real bank. The scorecard
+    of the real bank runs too (before: skipped, "conformance mode does not score a real system yet"):
+    it is drawn from what the bank sent and when."""
 
     def world(extra: str) -> str:
         return '{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001"' + extra + "}]}"
 
-    for extra in (", profile: faulty", ', profile: slow, params: {late_time: "14:00"}'):
-        assert "behaviour profile" in (applicability(_scenario(world(extra)), "bank-a")[0] or "")
+    for extra, name in ((", profile: faulty", "`faulty`"), (', profile: slow, params: {late_time: "14:00"}', "`slow`")):
+        why = applicability(_scenario(world(extra)), "bank-a")[0] or ""
+        assert f"simulated bank in its {name} behaviour profile" in why and "simulated mode only" in why
     returns = _scenario('{start: 2026-03-10, banks: [{id: bank-a, code: "999100000001", returns: [{voucher: p, at: '
                         '"D+1 10:00"}]}, {id: bank-b, code: "999100000002"}]}',
                         steps='  - at: "10:00"\n    send: {id: p, template: direct-payment, bank: bank-a, amount: "1.00", '
@@ -132,8 +135,7 @@ def test_a_bank_profile_payee_returns_and_the_banks_scorecard_are_a_simulated_ba
     assert applicability(_scenario(world(", profile: prompt")), "bank-a")[0] is None
     scored = _scenario("{start: 2026-03-10}", expect="  - scorecard: {bank: bank-a, month: 2026-03, flagged: false}\n"
                                                      "  - scorecard: {bank: bank-b, month: 2026-03, flagged: false}\n")
-    reason, skipped = applicability(scored, "bank-a")
-    assert reason is None and [(e.index, "does not score a real system" in why) for e, why in skipped] == [(0, True)]
+    assert applicability(scored, "bank-a") == (None, [])
 
 
 def test_a_world_without_the_scenarios_bank_skips_it(tmp_path: Path) -> None:
@@ -572,3 +574,63 @@ def test_a_payee_return_reaches_a_real_bank_through_the_gateway(world: DevWorld,
         named = [name for name in failures if IGNORED_RETURN[scenario] in name]
         assert named and "actual:   0" in failures[named[0]], failures
         assert code == 1
+
+
+# ------------------------------------------------------------------------------ the catalogue's whole skips
+
+# What no runner can make a real bank do: the scenarios that test the project's simulated bank in
+# a behaviour profile (late, faulty or offline on purpose). Issue 15: at most 4, each inherent.
+INHERENT_WHOLE_SKIPS = {
+    "bank-profile-faulty-each-fault-caught": "simulated bank in its `faulty` behaviour profile",
+    "bank-profile-flaky-offline-window": "simulated bank in its `flaky` behaviour profile",
+    "bank-profile-slow-late-and-flagged": "simulated bank in its `slow` behaviour profile",
+}
+
+
+def test_at_most_four_catalogue_scenarios_are_skipped_whole_against_an_external_bank() -> None:
+    """Before: 5 (the three profiles, quota-arrival-notice-one-plus-one-days giving bank-a a slow
+    profile, and scorecard-late-payments-rectify-then-agency-at-risk giving it a 1.00 reserve)."""
+    whole = {}
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        reason, _ = applicability(load_scenario(path), "bank-a")
+        if reason is not None:
+            whole[path.stem] = reason
+    listing = "\n".join(f"{name}: {why}" for name, why in sorted(whole.items()))
+    assert len(whole) <= 4, listing
+    assert sorted(whole) == sorted(INHERENT_WHOLE_SKIPS), listing
+    for name, words in INHERENT_WHOLE_SKIPS.items():
+        assert words in whole[name] and "no runner can make bank-a" in whole[name], listing
+    # no expectation of the catalogue on bank-a's scorecard is left out any more
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        s = load_scenario(path)
+        if path.stem not in whole:
+            assert [e.kind for e, _ in applicability(s, "bank-a")[1] if e.kind == "scorecard"] == [], path.stem
+
+
+# the scorecard scenario against the example bank: bank-a, which advances a voucher at 16:30 from
+# its reserve, is on time; with a 1.00 reserve (--reserve 1.00) it pays the next morning: scored late
+SCORECARD = "scorecard-late-payments-rectify-then-agency-at-risk"
+LATE_BANK_A = {"[1] bank-a pays a voucher that arrives at 16:30 the same day": "XPayDate=20260226",
+               "[5] bank-a paid every voucher on time in March, nothing to complain of":
+                   "payment on time 0 late 3, flagged (payment: 3 complaints of late payments",
+               "[6] bank-a paid on time in April, no stage": "payment on time 0 late 1, flagged"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [(), ("--reserve", "1.00")], ids=["on-time", "reserve-1.00"])
+def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(world: DevWorld, tmp_path: Path,
+                                                                 flags: tuple[str, ...]) -> None:
+    """Before: skipped whole ("the scenario sets bank-a's own reserve"), and every scorecard expectation
+    on a real bank skipped ("conformance mode does not score a real system yet")."""
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs", flags) as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{SCORECARD}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
+    failures = _failures(junit)
+    expected = LATE_BANK_A if flags else {}
+    assert sorted(failures) == sorted(expected), failures
+    for name, words in expected.items():
+        assert words in failures[name], failures[name]
+    assert code == (1 if flags else 0)
