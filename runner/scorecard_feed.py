@@ -206,8 +206,8 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1."""
     urgent_nos = frozenset(urgent)
     events: list[DutyEvent] = []
-    ordered = [v for v in o.sent if v.bank == bank and v.flag == 0 and v.reached]
-    voucher_fen = {(v.vtcode, v.voucher_no): v.amount_fen for v in ordered}
+    voucher_fen = {(v.vtcode, v.voucher_no): v.amount_fen for v in o.sent
+                   if v.bank == bank and v.flag == 0 and v.reached}
     receipts: dict[tuple[str, str], ReceiptSeen] = {}
     for r in sorted(o.receipts, key=lambda r: r.received_at):
         if r.sender == bank and r.return_reason is None:
@@ -222,17 +222,17 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     for p in paid:
         assert p.paid_day is not None
         paid_days.add(p.paid_day)
-        r = receipts.get((p.vtcode, p.voucher_no))
-        got = r.received_at if r is not None else None
+        receipt = receipts.get((p.vtcode, p.voucher_no))
+        got = receipt.received_at if receipt is not None else None
         paid_at = max(_day_start(p.paid_day), p.received_at)
         if got is not None:
             paid_at = min(paid_at, got)
         events.append(DutyEvent(bank, "payment", f"{p.vtcode}/{p.voucher_no}", due_time("payment", p.received_at,
                                                                                          calendar, clock), paid_at))
-        ordered_fen = voucher_fen.get((p.vtcode, p.voucher_no))
+        ordered = voucher_fen.get((p.vtcode, p.voucher_no))
         events.append(DutyEvent(bank, "receipt", f"{p.vtcode}/{p.voucher_no}/1",
                                 due_time("receipt", p.paid_day, calendar, clock), got,
-                                accurate=ordered_fen is None or ordered_fen == p.amount_fen))
+                                accurate=ordered is None or ordered == p.amount_fen))
         if p.vtcode == "5201":
             events.append(DutyEvent(bank, "credit-notice", f"7103/{p.voucher_no}",
                                     due_time("credit-notice", paid_at, calendar, clock),

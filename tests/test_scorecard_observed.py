@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
-from runner.observed import ClearingSeen, Observed, PaymentSeen, ReceiptSeen, RefundSeen, ReportSeen, SentVoucher, Verdict
+from runner.observed import (
+    ClearingSeen,
+    Observed,
+    PaymentSeen,
+    ReceiptSeen,
+    RefundSeen,
+    ReportSeen,
+    SentVoucher,
+    Verdict,
+)
 from runner.scorecard_feed import NoticeSeen, observed_bank_events, observed_volume
 from treasury_sim.scorecard import scorecard
 
