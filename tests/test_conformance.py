@@ -326,13 +326,13 @@ async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(w
 
 
 @contextlib.contextmanager
-def _gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = ()) -> Iterator[str]:
+def _gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START) -> Iterator[str]:
     tmp.mkdir(parents=True, exist_ok=True)
     ready = tmp / "ready"
     with (tmp / "gateway.log").open("wb") as gw_log, (tmp / "bank.log").open("wb") as bank_log:
         gateway = subprocess.Popen([TGW, "up", "--participants", str(world.registry_path), "--certs",
                                     str(world.keys_dir), "--db", str(tmp / "gw.db"), "--http", "127.0.0.1:0",
-                                    "--clock", "simulated", "--clock-start", START, "--ready-file", str(ready),
+                                    "--clock", "simulated", "--clock-start", start, "--ready-file", str(ready),
                                     "--log-level", "WARNING"], stdout=gw_log, stderr=subprocess.STDOUT)
         bank = None
         try:
@@ -623,7 +623,7 @@ def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(world: DevWorld
     """Before: skipped whole ("the scenario sets bank-a's own reserve"), and every scorecard expectation
     on a real bank skipped ("conformance mode does not score a real system yet")."""
     junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", flags) as url:
+    with _gateway_and_bank(world, tmp_path / "procs", flags, start="2026-02-25T08:00:00+08:00") as url:
         code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{SCORECARD}.yaml"), "--external", "bank-a",
                          "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
     suite = ET.parse(junit).getroot().find("testsuite")
@@ -634,3 +634,22 @@ def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(world: DevWorld
     for name, words in expected.items():
         assert words in failures[name], failures[name]
     assert code == (1 if flags else 0)
+
+
+# the quota arrival notice scenarios: bank-a's 7102s are scored from the wire (before: skipped whole,
+# bank-a was given a `slow` profile); the late side of the rule is a simulated bank's
+QUOTA_NOTICES = ("quota-arrival-notice-one-plus-one-days", "quota-arrival-notice-third-working-day-late")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", QUOTA_NOTICES)
+def test_a_real_banks_quota_arrival_notices_are_scored_on_time(world: DevWorld, tmp_path: Path, scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
+    names = [c.get("name") or "" for c in suite.iter("testcase")]
+    assert any("bank-a's quota arrival notice is on time" in n for n in names)
+    assert _failures(junit) == {} and code == 0
