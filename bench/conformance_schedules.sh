@@ -63,7 +63,7 @@ for d in sorted(pathlib.Path(sys.argv[1]).glob("schedule-*")):
                 bad.append(f.stem.removeprefix("junit-"))
             cases = list(suite.iter("testcase"))
             if cases and all(c.find("skipped") is not None for c in cases) and len(cases) == 1:
-                skipped.append((f.stem.removeprefix("junit-"), (cases[0].find("skipped").get("message") or "")[:110]))
+                skipped.append((f.stem.removeprefix("junit-"), (cases[0].find("skipped").get("message") or "")[:300]))
     print(f"{d.name} [{(d / 'flags').read_text().strip()}]: {ran} scenarios, {failed} failed, {errors} in error, "
           f"{len(skipped)} skipped whole" + (f"; failed or in error: {', '.join(bad)}" if bad else ""))
     for name, why in skipped:
