@@ -298,7 +298,7 @@ class Bank:
             return out + self._came_back(doc, now)
         if flag == 1 and doc.vtcode == "2302":
             return out + self._refund_answered(doc, reason, now)
-        if flag == 1 and doc.vtcode == "3501":
+        if flag == 1 and doc.vtcode in ("3501", "7104"):
             log(f"statement {doc.get('VoucherNo')} signed off: XCheckResult {doc.get('XCheckResult')}")
             return out
         log(f"not handled: VtCode {doc.vtcode} flag {flag}")
@@ -601,10 +601,19 @@ class Bank:
             out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month}, mine,
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
                                      "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName")))
-            out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today,
-                                    {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}, mine,
+            period = {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}
+            out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today, period, mine,
                                     ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",
                                      "ExpFuncCode", "ExpFuncName")))
+            # each unit paid for gets its own statement (7104) with its lines; its receipt is the
+            # unit's sign-off sheet, passed back by the treasury
+            units = sorted({(p.doc.get("AgencyCode"), p.doc.get("AgencyName")) for p, _ in mine})
+            for agency, agency_name in units:
+                theirs = [(p, sign) for p, sign in mine if p.doc.get("AgencyCode") == agency]
+                out.append(self._report("7104", f"DW{self.code[-4:]}{month}{agency}"[:42], today,
+                                        {**period, "AgencyCode": agency, "AgencyName": agency_name}, theirs,
+                                        ("PayTypeCode", "FundTypeCode", "FundTypeName", "ExpFuncCode",
+                                         "ExpFuncName", "ProCode", "ProName")))
         return out
 
     def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str], paid: list[tuple[Payment, int]],
@@ -614,7 +623,8 @@ class Bank:
         sums: dict[Line, int] = {}
         for p, sign in paid:
             for d in p.doc.details() or [p.doc.head()]:
-                line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) for k in by)
+                line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) or ""
+                             for k in by)
                 sums[line] = sums.get(line, 0) + sign * parse_fen(d.get("PayAmt", "0.00"))
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
             first = min(sums)
@@ -622,7 +632,7 @@ class Bank:
         head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0][0].doc.get("AdmDivCode"), "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra}
-        rows = [{"Id": f"D{i:05d}", **dict(zip(by, line, strict=True)), "PayAmt": fen_to_str(fen)}
+        rows = [{"Id": f"D{i:05d}", **{k: v for k, v in zip(by, line, strict=True) if v}, "PayAmt": fen_to_str(fen)}
                 for i, (line, fen) in enumerate(sorted(sums.items()), start=1)]
         return build_voucher(vtcode, head, rows), 0, None
 

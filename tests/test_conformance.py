@@ -455,6 +455,24 @@ def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(world: Dev
     assert _failures(junit) == {} and code == 0
 
 
+# the statements a bank sends at the start of a month: its statement to the treasury (3501), each
+# unit's statement (7104, its sign-off sheet comes back) and the clearing reserve's (7203)
+STATEMENTS_OF_BANK_A = ("reports-unit-statements-and-sign-off-sheets", "reports-monthly-by-basic-unit")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", STATEMENTS_OF_BANK_A)
+def test_the_example_banks_monthly_statements_pass(world: DevWorld, tmp_path: Path, scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
+    assert _failures(junit) == {} and code == 0
+
+
 @pytest.mark.slow
 def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(world: DevWorld,
                                                                                    tmp_path: Path) -> None:
