@@ -23,16 +23,19 @@ is refused whole (nothing changes) if a line is missing or the amount exceeds it
 quota. The bank confirms each and tells each unit (7102 with OriVtCode 7301 / 7302: the
 注销到账通知单 / 结转到账通知单 of the seed, which gives them no code of their own).
 
-The book is a plain dict `{(year, fund type, agency, subject, project): QuotaLine}`: the bank core keeps one and
-snapshots it with `book_to_plain` / `book_from_plain`.
+The book maps `(year, fund type, agency, subject, project)` to a `QuotaLine`: a plain dict, or
+the bank core's `QuotaBook`, the same mapping kept under text keys so the snapshot codec
+(`sim.codec`) saves it as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, overload
+
+import msgspec
 
 from messages.dates import format_ymd
 from messages.money import fen_to_str, parse_fen
@@ -40,16 +43,14 @@ from messages.money import fen_to_str, parse_fen
 __all__ = [
     "QUOTA_LINES_MAX",
     "LineKey",
+    "QuotaBook",
     "QuotaLine",
     "Shortfall",
     "arrival_notices",
-    "book_from_plain",
-    "book_to_plain",
     "cancel",
     "carry",
     "draw",
     "grant",
-    "key_from_plain",
     "notice_lines",
     "release",
     "remaining_by_unit",
@@ -64,19 +65,77 @@ LineKey = tuple[str, str, str, str, str]  # (StYear, FundTypeCode, AgencyCode, E
 NoticeLine = tuple[LineKey, tuple[str, str, str], int]  # (key, (agency, subject, project names), fen)
 
 
-@dataclass(slots=True)
-class QuotaLine:
+class QuotaLine(msgspec.Struct):
     agency_name: str
     subject_name: str
     project_name: str
     granted_fen: int = 0
     spent_fen: int = 0
-    notices: list[str] = field(default_factory=list)  # VoucherNo of the 7101s / 7302s that granted it
+    notices: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7101s / 7302s that granted it
     closed_fen: int = 0  # taken off at year end: cancelled (7301) or carried to the next year (7302)
 
     @property
     def remaining_fen(self) -> int:
         return self.granted_fen - self.spent_fen - self.closed_fen
+
+
+class Book(Protocol):
+    """What the functions here need of a book: a mapping of line keys to lines."""
+
+    def __getitem__(self, key: LineKey, /) -> QuotaLine: ...
+    def __setitem__(self, key: LineKey, line: QuotaLine, /) -> None: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __iter__(self) -> Iterator[LineKey]: ...
+    def __len__(self) -> int: ...
+    def get(self, key: LineKey, /) -> QuotaLine | None: ...
+    def items(self) -> Iterable[tuple[LineKey, QuotaLine]]: ...
+    def values(self) -> Iterable[QuotaLine]: ...
+
+
+_SEP = "\x1f"  # a control character XML text cannot hold: no code contains it
+
+
+def _text(key: LineKey) -> str:
+    return _SEP.join(key)
+
+
+def _key(text: str) -> LineKey:
+    year, fund, agency, subject, project = text.split(_SEP)
+    return year, fund, agency, subject, project
+
+
+class QuotaBook(msgspec.Struct):
+    """The bank's book: a mapping of line keys to lines, kept as `lines` under the key's parts joined by U+001F."""
+
+    lines: dict[str, QuotaLine] = msgspec.field(default_factory=dict)
+
+    def __getitem__(self, key: LineKey) -> QuotaLine:
+        return self.lines[_text(key)]
+
+    def __setitem__(self, key: LineKey, line: QuotaLine) -> None:
+        self.lines[_text(key)] = line
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 5 and _SEP.join(map(str, key)) in self.lines
+
+    def __iter__(self) -> Iterator[LineKey]:
+        return (_key(k) for k in self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def get(self, key: LineKey, /) -> QuotaLine | None: ...
+    @overload
+    def get(self, key: LineKey, default: QuotaLine, /) -> QuotaLine: ...
+    def get(self, key: LineKey, default: QuotaLine | None = None, /) -> QuotaLine | None:
+        return self.lines.get(_text(key), default)
+
+    def items(self) -> Iterator[tuple[LineKey, QuotaLine]]:
+        return ((_key(k), line) for k, line in self.lines.items())
+
+    def values(self) -> Iterable[QuotaLine]:
+        return self.lines.values()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +158,7 @@ def _where(key: LineKey) -> str:
             + (f", project {project}" if project else ""))
 
 
-def grant(book: dict[LineKey, QuotaLine], notice_no: str, lines: Iterable[NoticeLine]) -> str | None:
+def grant(book: Book, notice_no: str, lines: Iterable[NoticeLine]) -> str | None:
     """Add a notice's lines to the book (a second notice for a line adds to it). Returns why the
     notice is refused (nothing added) or None."""
     lines = list(lines)
@@ -117,7 +176,7 @@ def grant(book: dict[LineKey, QuotaLine], notice_no: str, lines: Iterable[Notice
     return None
 
 
-def draw(book: Mapping[LineKey, QuotaLine], agency: str, details: Sequence[Mapping[str, str]],
+def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
          year: str, fund_type: str) -> dict[LineKey, int] | Shortfall:
     """What each line would give to pay these details of one unit's payment of budget year `year`
     (its StYear) and fund type `fund_type` (its FundTypeCode), or the first shortfall. Pure: the
@@ -154,19 +213,19 @@ def draw(book: Mapping[LineKey, QuotaLine], agency: str, details: Sequence[Mappi
     return taken
 
 
-def spend(book: dict[LineKey, QuotaLine], taken: Mapping[LineKey, int]) -> None:
+def spend(book: Book, taken: Mapping[LineKey, int]) -> None:
     for key, fen in taken.items():
         book[key].spent_fen += fen
 
 
-def release(book: dict[LineKey, QuotaLine], taken: Mapping[LineKey, int]) -> None:
+def release(book: Book, taken: Mapping[LineKey, int]) -> None:
     """Give back what `spend` took (the payment was not made after all)."""
     for key, fen in taken.items():
         if key in book:
             book[key].spent_fen -= fen
 
 
-def _closable(book: Mapping[LineKey, QuotaLine], lines: Sequence[NoticeLine]) -> str | None:
+def _closable(book: Book, lines: Sequence[NoticeLine]) -> str | None:
     """Why these year-end lines cannot be closed (a line missing or short), or None."""
     keys = [k for k, _, _ in lines]
     if len(set(keys)) != len(keys):
@@ -181,7 +240,7 @@ def _closable(book: Mapping[LineKey, QuotaLine], lines: Sequence[NoticeLine]) ->
     return None
 
 
-def cancel(book: dict[LineKey, QuotaLine], lines: Sequence[NoticeLine]) -> str | None:
+def cancel(book: Book, lines: Sequence[NoticeLine]) -> str | None:
     """A cancellation notice (7301): take each line's amount off its remaining quota. Returns why
     the notice is refused (nothing changed) or None."""
     refused = _closable(book, lines)
@@ -191,7 +250,7 @@ def cancel(book: dict[LineKey, QuotaLine], lines: Sequence[NoticeLine]) -> str |
     return refused
 
 
-def carry(book: dict[LineKey, QuotaLine], notice_no: str, to_year: str, lines: Sequence[NoticeLine]) -> str | None:
+def carry(book: Book, notice_no: str, to_year: str, lines: Sequence[NoticeLine]) -> str | None:
     """A carry-forward notice (7302): move each line's amount (lines of the old year) to the same
     (fund type, unit, subject, project) of `to_year`. Returns why it is refused or None."""
     refused = _closable(book, lines)
@@ -210,7 +269,7 @@ def carry(book: dict[LineKey, QuotaLine], notice_no: str, to_year: str, lines: S
     return refused
 
 
-def remaining_by_unit(book: Mapping[LineKey, QuotaLine]) -> dict[str, dict[str, int]]:
+def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
     """{agency: {"granted": fen, "spent": fen, "remaining": fen}}: what the demo report shows."""
     out: dict[str, dict[str, int]] = {}
     for (_, _, agency, _, _), line in sorted(book.items()):
@@ -246,23 +305,3 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
                         for j, (key, names, fen) in enumerate(unit_lines, start=1))
         out.append((head, details))
     return out
-
-
-def key_from_plain(row: Sequence[Any]) -> LineKey:
-    """A line key from a snapshot: (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)."""
-    year, fund, agency, subject, project = row
-    return str(year), str(fund), str(agency), str(subject), str(project)
-
-
-def book_to_plain(book: Mapping[LineKey, QuotaLine]) -> list[list[Any]]:
-    return [[*key, line.agency_name, line.subject_name, line.project_name, line.granted_fen, line.spent_fen,
-             list(line.notices), line.closed_fen] for key, line in book.items()]
-
-
-def book_from_plain(rows: Iterable[Sequence[Any]]) -> dict[LineKey, QuotaLine]:
-    book: dict[LineKey, QuotaLine] = {}
-    for row in rows:
-        *key, a_name, s_name, p_name, granted, spent, notices, closed = row
-        book[key_from_plain(key)] = QuotaLine(str(a_name), str(s_name), str(p_name), int(granted), int(spent),
-                                              list(notices), int(closed))
-    return book

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-__all__ = ["SCOPE_ELEMENTS", "Order", "ScopeElement", "match", "order_from_head", "orders_from_plain", "orders_to_plain"]
+__all__ = ["SCOPE_ELEMENTS", "Order", "ScopeElement", "match", "order_from_head"]
 
 ScopeElement = Literal["AgencyCode", "PayAcctNo", "PayeeAcctNo"]
 # The head elements an order may name, in the XSD's choice order (xsd/7501.xsd).
@@ -44,16 +44,3 @@ def order_from_head(head: Mapping[str, str]) -> Order | None:
 def match(orders: Iterable[Order], head: Mapping[str, str]) -> Order | None:
     """The first standing order whose scope the payment voucher's head falls under, or None."""
     return next((o for o in orders if head.get(o.element, "") == o.value), None)
-
-
-def orders_to_plain(orders: Mapping[str, Order]) -> list[list[str]]:
-    return [[o.order_no, o.element, o.value, o.reason] for o in orders.values()]
-
-
-def orders_from_plain(data: Iterable[Any]) -> dict[str, Order]:
-    out: dict[str, Order] = {}
-    for no, element, value, reason in data:
-        if element not in SCOPE_ELEMENTS:
-            raise ValueError(f"suspension order {no}: unknown scope element {element!r}")
-        out[str(no)] = Order(str(no), element, str(value), str(reason))
-    return out

@@ -92,7 +92,7 @@ class World:
 
     def tick(self, now: dt.datetime) -> None:
         """Every wake-up of the bank up to `now`, each at its own time (as the engine does)."""
-        while (nxt := self.bank._next_event_after(self.now))[0] < now:
+        while (nxt := self.bank.next_event_after(self.now))[0] < now:
             self._step(nxt[0])
         self._step(now)
 

@@ -13,6 +13,7 @@ from bank_sim.clearing import refile_action, sweep_instant
 from bank_sim.returns import ReturnFacts, check_return
 from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str
+from sim.codec import decode, encode
 
 CC = ClockConfig()
 
@@ -48,7 +49,7 @@ def test_no_line_is_no_unit_quota_and_a_repeated_line_refuses_the_notice() -> No
 @given(grants=st.lists(st.integers(1, 10**9), min_size=1, max_size=4),
        wants=st.lists(st.integers(1, 10**9), min_size=1, max_size=20))
 def test_never_spends_beyond_the_granted_quota(grants: list[int], wants: list[int]) -> None:
-    book: dict[quotas.LineKey, quotas.QuotaLine] = {}
+    book = quotas.QuotaBook()  # the bank core's book: a mapping kept under text keys
     for i, fen in enumerate(grants):
         quotas.grant(book, f"ED{i}", [(("2026", "1", "101001", "2140104", f"P{i}"), ("u", "s", "p"), fen)])
     paid = 0
@@ -62,7 +63,7 @@ def test_never_spends_beyond_the_granted_quota(grants: list[int], wants: list[in
             assert want > sum(line.remaining_fen for line in book.values())
     assert paid == sum(line.spent_fen for line in book.values()) <= sum(grants)
     assert all(line.remaining_fen >= 0 for line in book.values())
-    assert quotas.book_from_plain(quotas.book_to_plain(book)) == book
+    assert decode(encode(book), quotas.QuotaBook) == book  # saved and restored by the library
 
 
 def _facts(**head: str) -> ReturnFacts:

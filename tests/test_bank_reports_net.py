@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bank_sim import reports as rp
-from bank_sim.duties import _line
 from messages.money import parse_fen
 
 DAY = dt.date(2026, 3, 31)
@@ -42,10 +41,6 @@ def test_statement_and_monthly_report_keep_the_project() -> None:
 def test_a_refund_only_day_reports_a_negative_line() -> None:
     head, details = rp.daily_report("RB2", DAY, DAY, "990100", BANK, {_l("101001", "P1"): -300_00})
     assert head["PayAmt"] == "-300.00" and details[0]["PayAmt"] == "-300.00"
-
-
-def test_an_old_snapshot_line_reads_without_a_project() -> None:
-    assert _line(list(_l("101001", ""))[:9]) == _l("101001", "")
 
 
 @given(st.dictionaries(st.tuples(st.sampled_from(["101001", "101002"]), st.sampled_from(["", "P1", "P2"]),

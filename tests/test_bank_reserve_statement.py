@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_sim import reserve_statement as rs
-from bank_sim.core import account_ids
+from bank_sim.core import BankCore, account_ids
 from bank_sim.duties import DutiesConfig
+from business_time.clock import ClockConfig
 from messages.money import parse_fen
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from sim.effects import Alarm, SendVoucher
-from tests.test_bank_duties import BANK, World, doc_of, t
+from tests.test_bank_duties import BANK, CAL, World, doc_of, t
 from treasury_sim.bank_reports import BankInbox
 
 LATE_DAYS = (dt.date(2026, 3, 27), dt.date(2026, 3, 30), dt.date(2026, 3, 31))  # Fri, Mon, Tue
@@ -105,6 +106,6 @@ def test_a_quiet_month_carries_the_balance_and_a_snapshot_keeps_the_movements() 
     assert _fen(docs[1], "BeginBalance") == _fen(docs[0], "EndBalance") == reserve
     assert _fen(docs[2], "BeginBalance") == _fen(docs[2], "EndBalance") == w.books[account_ids(BANK)["reserve"]]
     assert not docs[2].details()
-    snap = w.bank.duties.snapshot()
-    w.bank.duties.load_snapshot(snap)
-    assert w.bank.duties.snapshot() == snap
+    snap = w.bank.snapshot()
+    again = BankCore.restore(snap, BANK, w.bank.config, CAL, ClockConfig())
+    assert again.snapshot() == snap and again.state.duties.reserve_moves == w.bank.state.duties.reserve_moves

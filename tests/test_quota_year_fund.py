@@ -18,6 +18,7 @@ from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.core import PbocConfig, PbocCore
+from sim.codec import decode, encode
 from sim.effects import Alarm, Effect, SendVoucher, WakeAt
 from treasury_sim.clearing_quotas import Approved, notice_lines
 from treasury_sim.core import TreasuryConfig, TreasuryCore
@@ -43,8 +44,8 @@ def _detail(fen: int, project: str = "") -> dict[str, str]:
     return {"AgencyCode": "101001", "ExpFuncCode": "2140104", "ProCode": project, "PayAmt": fen_to_str(fen)}
 
 
-def _book() -> dict[quotas.LineKey, quotas.QuotaLine]:
-    book: dict[quotas.LineKey, quotas.QuotaLine] = {}
+def _book() -> quotas.QuotaBook:
+    book = quotas.QuotaBook()
     assert quotas.grant(book, "ED1", [_line("2025", "1", "101001", "P1", 1000_00)]) is None
     return book
 
@@ -85,7 +86,7 @@ def test_carry_forward_moves_the_remaining_to_next_years_line() -> None:
     assert isinstance(over, quotas.Shortfall) and over.code == "over-unit-quota"
     # a second carry of the same money: nothing is left to carry
     assert quotas.carry(book, "JZ2", "2026", [_line("2025", "1", "101001", "P1", 1)]) is not None
-    assert quotas.book_from_plain(quotas.book_to_plain(book)) == book
+    assert decode(encode(book), quotas.QuotaBook) == book
 
 
 @settings(max_examples=60, deadline=None)

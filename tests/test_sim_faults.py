@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bank_sim.core import BankCore
+from bank_sim import payments as bank_payments
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from client import Delivery
@@ -232,17 +232,17 @@ def test_a_bank_that_pays_a_redelivered_voucher_again_is_caught(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A deliberately broken build: the bank books a fresh payment (a new transfer id) when a
     voucher it already paid is delivered again. The fault runs must report the seed."""
-    real = BankCore._payment
+    real = bank_payments.on_payment
 
-    def pays_again(self: BankCore, doc: Any, key: Any, now: dt.datetime) -> list[Any]:
-        known = self.payments.get(key)
-        effects: list[Any] = real(self, doc, key, now)
+    def pays_again(ctx: Any, state: Any, doc: Any, key: Any, now: dt.datetime) -> list[Any]:
+        known = state.payment(key)
+        effects: list[Any] = real(ctx, state, doc, key, now)
         if known is not None and known.day is not None:
             effects = [PostTransfer(dataclasses.replace(e.transfer, id=f"{e.transfer.id}:again:{now.isoformat()}"))
                        if isinstance(e, PostTransfer) else e for e in effects]
         return effects
 
-    monkeypatch.setattr(BankCore, "_payment", pays_again)
+    monkeypatch.setattr(bank_payments, "on_payment", pays_again)
     caught = next((r for r in (run(tmp_path / f"s{seed}", seed) for seed in range(1, 41)) if not r.ok), None)
     assert caught is not None, "no seed in 1..40 caught a bank paying a duplicate delivery twice"
     assert {"payments_booked_once", "no_transfer_booked_twice"} & set(caught.failed), caught.failed

@@ -33,6 +33,7 @@ from client import GatewayClient
 from gateway.service import Gateway
 from ledger.store import Ledger
 from messages.envelope import VoucherBody, parse_envelope
+from messages.errors import StateError
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
@@ -41,6 +42,7 @@ from pboc_sim.shell import PbocShell
 from runner.world import DevWorld
 from sim import store as sim_store
 from sim.clock import SimClock
+from sim.codec import SnapshotHeader, encode
 from sim.effects import Effect, SendVoucher, WakeAt
 from sim.engine import SimEngine, engine_client
 from sim.snapshot import Lazy, dumps_plain
@@ -244,13 +246,12 @@ def test_bank_core_restored_from_a_snapshot_carries_on_exactly(
     expected = feed(whole, steps)
     before = BankCore(BANK, config, CALENDAR, CC)
     got = feed(before, steps[:cut])
-    saved = through_json(before.snapshot())
-    assert dumps_plain(before.stored_snapshot()) == compact_json(before.snapshot())  # what the store writes
+    saved = before.snapshot()  # bytes (sim.codec): what the store writes
     after = BankCore.restore(saved, BANK, config, CALENDAR, CC)
-    assert through_json(after.snapshot()) == saved
+    assert after.snapshot() == saved  # the round trip is exact, byte for byte
     got += feed(after, steps[cut:])
     assert got == expected
-    assert through_json(after.snapshot()) == through_json(whole.snapshot())
+    assert after.snapshot() == whole.snapshot()
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -300,10 +301,12 @@ def test_a_snapshot_of_another_config_or_bank_is_refused() -> None:
     with pytest.raises(ValueError, match="another config"):
         PbocCore.restore(core.snapshot(), PbocConfig(tsa_opening_fen=1), CALENDAR, CC)
     bank = BankCore(BANK, BankConfig(), CALENDAR, CC)
-    with pytest.raises(ValueError, match="not 999100000002"):
+    with pytest.raises(StateError, match="not 999100000002"):
         BankCore.restore(bank.snapshot(), BANK2, BankConfig(), CALENDAR, CC)
-    with pytest.raises(ValueError, match="pboc snapshot"):
-        PbocCore.restore(bank.snapshot(), PbocConfig(), CALENDAR, CC)
+    with pytest.raises(StateError, match="another config"):
+        BankCore.restore(bank.snapshot(), BANK, BankConfig(reserve_fen=1), CALENDAR, CC)
+    with pytest.raises(StateError, match="bank snapshot"):  # another core's (the central bank's header)
+        BankCore.restore(encode(SnapshotHeader("pboc", 3, "")), BANK, BankConfig(), CALENDAR, CC)
 
 
 # ====================================================================== the shells end to end

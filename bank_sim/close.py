@@ -1,0 +1,73 @@
+"""The bank system close (17:00) of a business day: cover from the clearing reserve what missed
+the clearing time (an advance after the fact, Alarm clearing-escalated), alarm what waits for
+the treasury's quota (clearing-held), send the day's reserve list (7202, `bank_sim.advances`)
+and check the zero-balance accounts stand at zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bank_sim.accounts import transfer
+from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
+from bank_sim.state import BankState, Ctx
+from messages.money import fen_to_str
+from sim.effects import Alarm, Effect, SendVoucher
+
+__all__ = ["close"]
+
+
+def close(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
+    st.closes.append(day)
+    effects: list[Effect] = _cover(ctx, st, day) + _reserve_list(ctx, st, day)
+    for account in sorted(st.zero_at_close):
+        balance = st.balances.get(account, 0)
+        if balance != 0:
+            st.unbalanced_closes.append((day, account, balance))
+            effects.append(Alarm("zero-balance-not-zero", f"zero-balance account {account} stands at "
+                                 f"{fen_to_str(balance)} at the close of {day}"))
+    return effects
+
+
+def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
+    """At the close: the day's payments from a zero-balance account whose clearing missed the
+    cutoff are made whole from the reserve (Alarm clearing-escalated); the next morning's
+    replenishment asks for them like any advance. Payments held for the treasury's quota are
+    not: Alarm clearing-held (004 part 3 第四条, `bank_sim.clearing`)."""
+    unfiled = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None
+               and p.day is not None and p.day <= day and not p.covered and p.refused is None]
+    left = [p for p in unfiled if p.held is None and p.day == day]
+    effects: list[Effect] = [
+        Alarm("clearing-held", f"payment {p.key} ({fen_to_str(p.amount_fen)}, paid {p.day}) is not cleared: "
+              f"refused {p.held}, it waits for the treasury's quota and is filed again at the next clearing "
+              "round; the clearing reserve is not used", str(p.key))
+        for p in sorted(unfiled, key=lambda p: str(p.key)) if p.held is not None]
+    for p in sorted(left, key=lambda p: str(p.key)):
+        if p.amount_fen > st.reserve_balance_fen:
+            effects.append(Alarm("clearing-escalated", f"payment {p.key} was not cleared and the reserve cannot "
+                                 f"cover {fen_to_str(p.amount_fen)}", str(p.key)))
+            continue
+        p.covered = True
+        st.reserve_balance_fen -= p.amount_fen
+        effects.append(transfer(st, f"bank:{ctx.bank_code}:cover:{p.key}", ctx.accounts["reserve"], p.account,
+                                p.amount_fen, "reserve-cover", str(p.key), day))
+        effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) missed the "
+                             "clearing time today: made whole from the clearing reserve", str(p.key)))
+    return effects
+
+
+def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
+    """The day's clearing reserve detail list (7202) to the treasury, if the reserve paid anything."""
+    reserve = ctx.accounts["reserve"]
+    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
+                      p.amount_fen, p.covered)
+             for p in sorted(st.payments.values(), key=lambda p: str(p.key))
+             if p.day == day and (p.mode == "advance" or p.covered) and p.account != reserve
+             and p.agency[0] and p.pay_acct]
+    if not items:
+        return []
+    c = ctx.config
+    head, details = reserve_detail_list(day, len(st.reserve_lists) + 1, c.adm_div_code, ctx.bank_code,
+                                        c.bank_name, items)
+    st.reserve_lists.append(head["VoucherNo"])
+    return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]

@@ -1,0 +1,64 @@
+"""An agent bank's configuration and fixed accounts (synthetic defaults, never real codes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from bank_sim.refunds import PayeeReturn
+from bank_sim.returns import KNOWN_PAYEES
+from bank_sim.transfers import TransferConfig
+
+__all__ = ["PAY_TYPE", "SUSPENSION_VTCODE", "BankConfig", "DutiesConfig", "account_ids", "unit_zba"]
+
+PAY_TYPE: dict[str, str] = {"5201": "11", "8202": "12"}
+SUSPENSION_VTCODE = "7501"  # payment suspension order and its lift (000 五(二)3; bank_sim.suspensions)
+
+
+def account_ids(bank_code: str) -> dict[str, str]:
+    """The fixed accounts of a bank, by role."""
+    return {role: f"bank:{bank_code}:{role}"
+            for role in ("zba-finance", "reserve", "reserve-funding", "payees", "pboc-clearing")}
+
+
+def unit_zba(bank_code: str, agency_code: str) -> str:
+    return f"bank:{bank_code}:zba-unit:{agency_code}"
+
+
+def refunds_account(bank_code: str) -> str:
+    return f"bank:{bank_code}:refunds"
+
+
+@dataclass(frozen=True, slots=True)
+class DutiesConfig:
+    payee_returns: tuple[PayeeReturn, ...] = ()
+    report_time: dt.time = dt.time(9, 30)  # daily / monthly reports go out then (before the 11:00 receipts)
+    transfers: TransferConfig = field(default_factory=TransferConfig)
+    profile: str = "prompt"
+    profile_params: tuple[tuple[str, Any], ...] = ()  # (name, value), as the scenario or config says
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if len({r.voucher_no for r in self.payee_returns}) != len(self.payee_returns):
+            raise ValueError("payee_returns names a voucher twice")
+
+
+@dataclass(frozen=True, slots=True)
+class BankConfig:
+    """Synthetic defaults, never real codes. Times are Asia/Shanghai times of day."""
+
+    bank_name: str = "示例银行"
+    adm_div_code: str = "990100"
+    clear_bank_code: str = "999000000001"
+    clear_bank_name: str = "示例人民银行示例市分行国库"
+    filing_time: dt.time = dt.time(15, 30)  # the bank's own clearing cut; before the PBOC's cutoff
+    replenish_time: dt.time = dt.time(8, 45)  # inside the replenishment window
+    open_time: dt.time = dt.time(9, 0)  # deferred vouchers are paid then
+    reserve_fen: int = 5_000_000_00  # the clearing reserve the treasury funded
+    duties: DutiesConfig = field(default_factory=DutiesConfig)  # refunds, reports, transfer times, profile
+    payee_accounts: tuple[tuple[str, str], ...] = KNOWN_PAYEES  # accounts held at this bank: (number, holder)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
+            raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")

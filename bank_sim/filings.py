@@ -1,0 +1,138 @@
+"""Clearing requests (2301) to the central bank and their receipts; the rules of when and what
+(`sweep_instant`, `refile_action`) are `bank_sim.clearing`'s.
+
+Each business day: ClearType 1 per (advance day, pay type, fund type) at `replenish_time` for
+the previous business day's advances; ClearType 0 per (pay type, fund type) at `filing_time`
+and the final sweep, DetailList one Detail per payment (refunds match them). Accepted
+(XClearAmt > 0, no Return_Reason): `pboc-clearing` → each ZBA (or the reserve, for ClearType 1).
+Rejected: an Alarm with the reason's code, the payments unfiled (held or left to the close).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bank_sim import clearing as clearing_rules
+from bank_sim import refunds as rf
+from bank_sim.accounts import transfer
+from bank_sim.payee_refunds import after_clearing
+from bank_sim.reporting import on_cleared
+from bank_sim.state import BankState, Ctx, Filing, Payment
+from business_time.clock import replenishment_day
+from messages.dates import format_ymd
+from messages.envelope import VoucherKey
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect, SendVoucher, registered_code
+
+__all__ = ["clearing_receipt", "file", "file_clearings", "file_replenishments", "filing_refused"]
+
+
+def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
+    """Today's unfiled payments, and apart from them those of earlier days held after a refusal
+    (`bank_sim.clearing`: filed again at each round until the central bank accepts)."""
+    day = when.date()
+    due = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None and p.day is not None
+           and (p.day == day or (p.held is not None and p.day < day))]
+    return (file(ctx, st, [p for p in due if p.day == day], 0, day, when)
+            + file(ctx, st, [p for p in due if p.day != day], 0, day, when))
+
+
+def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
+    due = [p for p in st.payments.values() if (p.mode == "advance" or p.covered) and p.filing is None
+           and p.day is not None and replenishment_day(p.day, ctx.calendar) == when.date()]
+    effects: list[Effect] = []
+    for advance_day in sorted({p.day for p in due if p.day is not None}):
+        effects += file(ctx, st, [p for p in due if p.day == advance_day], 1, advance_day, when)
+    return effects
+
+
+def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clear_date: dt.date,
+         when: dt.datetime, *, urgent: bool = False) -> list[Effect]:
+    groups: dict[tuple[str, tuple[str, str]], list[Payment]] = {}
+    for p in payments:
+        groups.setdefault((p.pay_type, p.fund_type), []).append(p)
+    effects: list[Effect] = []
+    today = when.date()
+    reserve = ctx.accounts["reserve"]
+    c = ctx.config
+    for (pay_type, fund_type), group in sorted(groups.items()):
+        st.filing_seq += 1
+        no = f"HK{ctx.bank_code[-4:]}{format_ymd(today)}{st.filing_seq:05d}"
+        by_dep: dict[tuple[str, str], int] = {}
+        by_account: dict[str, int] = {}
+        for p in group:
+            by_dep[p.sup_dep] = by_dep.get(p.sup_dep, 0) + p.amount_fen
+            # what the clearing pays back: the reserve for an advance or a covered payment
+            account = reserve if clear_type == 1 else p.account
+            by_account[account] = by_account.get(account, 0) + p.amount_fen
+            p.filing, p.held = no, None
+        total = sum(by_dep.values())
+        st.filings[no] = Filing(no, clear_type, pay_type, fund_type, clear_date, when, total, by_account,
+                                [p.key for p in group], urgent=urgent, seq=st.filing_seq)
+        head = {
+            "Id": f"V2301{no}", "AdmDivCode": c.adm_div_code, "StYear": str(today.year),
+            "VouDate": format_ymd(today), "VoucherNo": no, "PayBankCode": ctx.bank_code,
+            "PayBankName": c.bank_name, "ClearBankCode": c.clear_bank_code,
+            "ClearBankName": c.clear_bank_name, "ClearDate": format_ymd(clear_date),
+            "PayTypeCode": pay_type, "FundTypeCode": fund_type[0], "FundTypeName": fund_type[1],
+            "UrgentFlag": "1" if urgent else "0", "ClearType": str(clear_type), "PayAmt": fen_to_str(total),
+        }
+        # one Detail per payment (refunds match them)
+        details = rf.clearing_details([(p.key.voucher_no, p.sup_dep, p.amount_fen) for p in group])
+        effects.append(SendVoucher("2301", 0, head, details, "pboc"))
+    return effects
+
+
+def clearing_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime,
+                     return_reason: str | None) -> list[Effect]:
+    filing = st.filings.get(doc.get("VoucherNo"))
+    if filing is None:
+        return [Alarm("unknown-original", "a clearing receipt for a request this bank never filed", str(key))]
+    if filing.state != "pending":
+        return []  # answered before
+    filing.answered_at = now
+    cleared = parse_fen(doc.get("XClearAmt") or "0.00")
+    if return_reason is not None or cleared == 0:
+        filing.state = "rejected"
+        filing.reason = return_reason or "rejected without a reason"
+        code = filing.reason.split(":", 1)[0].strip()
+        _refile(st, filing, code)
+        return [Alarm(registered_code(code), f"clearing request {filing.voucher_no} refused: {filing.reason}",
+                      str(key))]
+    if cleared != filing.amount_fen:
+        filing.state = "rejected"
+        filing.reason = f"amount-mismatch: cleared {fen_to_str(cleared)} of {fen_to_str(filing.amount_fen)}"
+        return [Alarm("amount-mismatch", f"clearing request {filing.voucher_no}: {filing.reason}", str(key))]
+    filing.state = "accepted"
+    filing.cleared_fen = cleared
+    kind = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
+    effects: list[Effect] = []
+    for account, fen in sorted(filing.by_account.items()):
+        effects.append(transfer(st, f"bank:{ctx.bank_code}:{kind}:{filing.voucher_no}:{account}",
+                                ctx.accounts["pboc-clearing"], account, fen, kind, str(key.original()), now.date()))
+        if account == ctx.accounts["reserve"]:
+            st.reserve_balance_fen += fen
+    on_cleared(st, now, filing.payments)
+    return effects + after_clearing(ctx, st, now)
+
+
+def _refile(st: BankState, filing: Filing, code: str) -> None:
+    """After a refused clearing request (`bank_sim.clearing.refile_action`) its payments are
+    unfiled: held for the next clearing round, or (missed the clearing time) left to the close,
+    which makes them whole from the reserve. Nothing is filed here."""
+    if filing.clear_type != 0:
+        return  # a refused replenishment is escalated by its alarm; the reserve stays short
+    action = clearing_rules.refile_action(code)
+    for k in filing.payments:
+        p = st.payment(k)
+        if p is not None and p.filing == filing.voucher_no:
+            # a held payment of an earlier day stays held: the reserve covers only the day's own
+            p.filing, p.held = None, (code if action == "hold" or p.day != filing.clear_date else None)
+
+
+def filing_refused(st: BankState, voucher_no: str, reason: str) -> None:
+    """The books or the gateway refused a clearing request or its receipt's transfers."""
+    filing = st.filings.get(voucher_no)
+    if filing is not None:
+        filing.state, filing.reason, filing.cleared_fen = "rejected", reason, 0

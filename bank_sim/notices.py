@@ -1,0 +1,112 @@
+"""The treasury's notices a bank confirms by receipt (XConfirmDate): authorized quota notices
+(7101, `bank_sim.quotas`), year-end cancellation and carry-forward (7301 / 7302) and payment
+suspension orders and their lifts (7501, `bank_sim.suspensions`). A notice the bank cannot apply
+is refused whole: no receipt, an alarm, nothing changed. A redelivery is confirmed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bank_sim import quotas
+from bank_sim import suspensions as susp
+from bank_sim.state import BankState, Ctx
+from messages.dates import format_ymd
+from messages.envelope import VoucherKey
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect, SendVoucher
+
+__all__ = ["quota_notice", "suspension", "year_end_notice"]
+
+
+def _receipt(doc: VoucherDoc, now: dt.datetime, *, details: bool = True) -> SendVoucher:
+    head = {**doc.head(), "XConfirmDate": format_ymd(now.date())}
+    return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()) if details else (), "treasury", original=doc.data,
+                       encoding=doc.encoding)
+
+
+def _arrivals(ctx: Ctx, doc: VoucherDoc, lines: list[quotas.NoticeLine], now: dt.datetime) -> list[Effect]:
+    return [SendVoucher("7102", 0, n_head, n_details, "treasury")
+            for n_head, n_details in quotas.arrival_notices(doc.head(), lines, now.date(), ctx.bank_code,
+                                                            ctx.config.bank_name)]
+
+
+def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+    """A 7101: add its lines (`bank_sim.quotas`), confirm it (receipt with XConfirmDate) and send
+    each unit its quota arrival notice (7102) at once: within the 1 + 1 working days (004 part 3 §9(2))
+    by construction, unless the profile holds it."""
+    no = doc.get("VoucherNo")
+    receipt = _receipt(doc, now)
+    if no in st.quota_notices:
+        return [receipt]  # redelivered: confirmed before, counted once
+    lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
+    refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
+               if doc.get("PayBankCode") != ctx.bank_code else quotas.grant(st.quota_book, no, lines))
+    if refused is not None:
+        return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
+    st.quota_notices[no] = now
+    return [receipt, *_arrivals(ctx, doc, lines, now)]
+
+
+def year_end_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+    """A 7301 (cancel the remaining quota of year StYear) or 7302 (carry it from ToYear - 1 to
+    ToYear), 004 part 5 §6: apply it (`bank_sim.quotas`), confirm it (receipt with
+    XConfirmDate) and tell each unit (7102 naming the notice by OriVtCode / OriVoucherNo: the
+    seed's 注销到账通知单 / 结转到账通知单). A notice the book cannot honour (a line missing or
+    short) is refused whole: no receipt, an alarm, nothing changed."""
+    no = doc.get("VoucherNo")
+    receipt = _receipt(doc, now)
+    seen = f"{doc.vtcode}/{no}"
+    if seen in st.year_end_notices:
+        return [receipt]  # redelivered: confirmed before, applied once
+    to_year = doc.get("ToYear")
+    year = str(int(to_year) - 1) if doc.vtcode == "7302" and to_year.isdigit() else doc.get("StYear")
+    lines = quotas.notice_lines(year, doc.get("FundTypeCode"), doc.details())
+    if doc.get("PayBankCode") != ctx.bank_code:
+        refused: str | None = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
+    elif doc.get("PayTypeCode") != "12":
+        refused = f"PayTypeCode {doc.get('PayTypeCode')}: the bank keeps authorized quota (12) only"
+    elif doc.vtcode == "7301":
+        refused = quotas.cancel(st.quota_book, lines)
+    else:
+        refused = quotas.carry(st.quota_book, no, to_year, lines)
+    if refused is not None:
+        return [Alarm("quota-notice-invalid", f"year-end quota notice {doc.vtcode} {no} refused: {refused}",
+                      str(key))]
+    st.year_end_notices[seen] = now
+    return [receipt, *_arrivals(ctx, doc, lines, now)]
+
+
+def suspension(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+    """A 7501 (000 五(二)3): SuspendAction 1 puts the order OrderNo in force, 2 lifts it
+    (`bank_sim.suspensions`). Confirmed by a receipt with XConfirmDate; one the bank cannot
+    apply (another bank's, a lift of an unknown order, an OrderNo reused for another scope)
+    is refused whole: no receipt, an alarm, nothing changed. A redelivery is confirmed again."""
+    receipt = _receipt(doc, now, details=False)
+    order = susp.order_from_head(doc.head())
+    no = doc.get("OrderNo")
+    refused: str | None = None
+    if doc.get("PayBankCode") != ctx.bank_code:
+        refused = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
+    elif order is None:
+        refused = "the order names no scope (AgencyCode, PayAcctNo or PayeeAcctNo) or more than one"
+    elif doc.get("SuspendAction") == "1":
+        standing = st.suspensions.get(no)
+        if no in st.lifted_suspensions:
+            refused = f"order {no} was lifted; a new order takes a new OrderNo"
+        elif standing is not None and (standing.element, standing.value) != (order.element, order.value):
+            refused = f"order {no} stands for {standing.element} {standing.value}, not {order.element} {order.value}"
+        else:
+            st.suspensions[no] = order
+    elif doc.get("SuspendAction") == "2":
+        if no in st.suspensions:
+            del st.suspensions[no]
+            st.lifted_suspensions.append(no)
+        elif no not in st.lifted_suspensions:
+            refused = f"lift of order {no}, which this bank does not hold"
+    else:
+        refused = f"SuspendAction {doc.get('SuspendAction')!r} (1 suspend, 2 lift)"
+    if refused is not None:
+        return [Alarm("suspension-order-invalid", f"payment suspension {doc.get('VoucherNo')} refused: {refused}",
+                      str(key))]
+    return [receipt]

@@ -1,0 +1,238 @@
+"""Paying a voucher (5201 direct / 8202 authorized, flag 0): the payment rules, the payment, its
+receipt, the vouchers deferred to the next opening, and returns before payment (退票).
+
+The first row of `PAYMENT_RULES` whose condition holds decides (see `bank_sim.core`'s table).
+Paid → ledger ZBA (or reserve) → payees, then the receipt (flag 1) with XPayDate, XPayAmt
+(= PayAmt), XArriveDate and XAgentBusinessNo (`YH<bank4><yyyymmdd><serial8>`). A redelivered
+original gets the same transfer id and the same receipt again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bank_sim import clearing as clearing_rules
+from bank_sim import quotas
+from bank_sim import suspensions as susp
+from bank_sim.accounts import open_account, transfer
+from bank_sim.config import PAY_TYPE, unit_zba
+from bank_sim.filings import file
+from bank_sim.reporting import on_paid
+from bank_sim.returns import ReturnFacts, check_return
+from bank_sim.state import BankState, Ctx, Mode, Payment
+from bank_sim.transfers import arrival, route
+from business_time.clock import at
+from ledger.model import AccountFlags, Transfer
+from messages.dates import format_ymd
+from messages.envelope import VoucherKey
+from messages.money import fen_to_str
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import Alarm, Effect, PostTransfer, SendVoucher, registered_code
+
+__all__ = ["PAYMENT_RULES", "PaymentRule", "decide", "on_payment", "pay_deferred"]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    pay_bank: str
+    now: dt.datetime
+    amount_fen: int
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRule:
+    name: str
+    when: Callable[[Ctx, BankState, Facts], bool]
+    mode: Mode
+
+
+def _business_day(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return ctx.calendar.is_business_day(f.now.date())
+
+
+def _not_ours(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return f.pay_bank != ctx.bank_code
+
+
+def _before_filing(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return _business_day(ctx, st, f) and f.now < clearing_rules.sweep_instant(f.now.date(), ctx.clock_config)
+
+
+def _urgent_window(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return f.urgent and _business_day(ctx, st, f) and f.now < clearing_rules.sweep_instant(
+        f.now.date(), ctx.clock_config, urgent=True)
+
+
+def _reserve_covers(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return (_business_day(ctx, st, f) and f.now.time() < ctx.clock_config.bank_system_close
+            and f.amount_fen <= st.reserve_balance_fen)
+
+
+def _always(ctx: Ctx, st: BankState, f: Facts) -> bool:
+    return True
+
+
+# Checked in order; the first whose `when` holds decides (004 part 3 §4, §9(12)).
+PAYMENT_RULES: tuple[PaymentRule, ...] = (
+    PaymentRule("not-ours", _not_ours, "refuse"),
+    PaymentRule("urgent", _urgent_window, "clearing"),
+    PaymentRule("clearing", _before_filing, "clearing"),
+    PaymentRule("advance", _reserve_covers, "advance"),
+    PaymentRule("defer", _always, "defer"),
+)
+
+
+def decide(ctx: Ctx, st: BankState, pay_bank: str, amount_fen: int, now: dt.datetime, *,
+           urgent: bool = False) -> PaymentRule:
+    facts = Facts(pay_bank, now, amount_fen, urgent)
+    for rule in PAYMENT_RULES:
+        if rule.when(ctx, st, facts):
+            return rule
+    raise AssertionError("the last payment rule always matches")
+
+
+def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+    known = st.payment(key)
+    if known is not None:
+        # paid: replay (same transfer id, same receipt); returned: the same return; deferred: not paid yet
+        if known.returned is not None:
+            return [_returned_receipt(known, doc)]
+        return _paid(ctx, known, doc) if known.day is not None else []
+    amount = doc.amount_fen("PayAmt")
+    urgent = doc.get("UrgentFlag") == "1"
+    rule = decide(ctx, st, doc.get("PayBankCode"), amount, now, urgent=urgent)
+    if rule.mode == "refuse":
+        return [Alarm("not-authorized", f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}",
+                      str(key))]
+    pay_type = PAY_TYPE[doc.vtcode]
+    agency = doc.get("AgencyCode")
+    zba = ctx.accounts["zba-finance"] if pay_type == "11" else unit_zba(ctx.bank_code, agency)
+    st.payment_seq += 1
+    payment = Payment(key, doc.vtcode, pay_type, (doc.get("FundTypeCode"), doc.get("FundTypeName")),
+                      (doc.get("SupDepCode"), doc.get("SupDepName")), zba, amount, now, rule.mode,
+                      urgent=urgent and rule.name == "urgent", agency=(agency, doc.get("AgencyName")),
+                      pay_acct=doc.get("PayAcctNo"), seq=st.payment_seq)
+    st.payments[str(key)] = payment
+    returned = _return_reason(ctx, st, payment, doc)
+    if returned is not None:
+        return _return(ctx, st, payment, doc, now, returned)
+    if rule.mode == "defer":
+        payment.raw = doc.data
+        st.deferred.append(key)
+        return []
+    return _pay(ctx, st, payment, doc, now)
+
+
+def pay_deferred(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
+    """The opening: pay the vouchers deferred since the last one (they join today's clearing)."""
+    effects: list[Effect] = []
+    keys, st.deferred = st.deferred, []
+    for key in keys:
+        p = st.payments[str(key)]
+        assert p.raw is not None
+        doc = parse_voucher(p.raw)
+        p.mode = "clearing"
+        effects += _pay(ctx, st, p, doc, when)
+    return effects
+
+
+def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
+    effects: list[Effect] = []
+    if p.account not in st.opened:
+        effects.append(open_account(st, ctx, p.account, f"zero-balance account of unit {doc.get('AgencyCode')}",
+                                    "unit-zero-balance", AccountFlags.ZERO_AT_CLOSE))
+    if p.mode == "advance":
+        st.reserve_balance_fen -= p.amount_fen
+    day = p.day = now.date()
+    st.serial += 1
+    p.serial = f"YH{ctx.bank_code[-4:]}{format_ymd(day)}{st.serial:08d}"
+    paid = _paid(ctx, p, doc)
+    for effect in paid:  # book its transfers in the core's own view
+        if isinstance(effect, PostTransfer):
+            t = effect.transfer
+            transfer(st, t.id, t.debit_account, t.credit_account, t.amount_fen, t.kind, t.reference, day)
+    p.raw = None
+    st.books.paid += 1
+    on_paid(ctx, st, p, doc)
+    if p.urgent:  # cleared at once by an urgent request: the 16:30 deadline is the whole request's
+        effects += paid
+        return effects + file(ctx, st, [p, *_urgent_companions(st, p)], 0, day, now, urgent=True)
+    return effects + paid
+
+
+def _urgent_companions(st: BankState, urgent: Payment) -> list[Payment]:
+    """The payments an urgent request carries besides its urgent one: the same day's, pay type
+    and fund type, paid from a zero-balance account and in no request yet (`bank_sim.clearing`)."""
+    return [p for p in st.payments.values() if p is not urgent and p.mode == "clearing" and p.day == urgent.day
+            and p.filing is None and p.pay_type == urgent.pay_type and p.fund_type == urgent.fund_type]
+
+
+def _paid(ctx: Ctx, p: Payment, doc: VoucherDoc) -> list[Effect]:
+    """A paid voucher's effects: the transfer to the payees, then the receipt."""
+    assert p.day is not None
+    a = ctx.accounts
+    effects: list[Effect] = []
+    if p.mode == "advance" and p.account != a["reserve"]:
+        # 004 part 3 §9(12): reserve → the zero-balance account → payee
+        effects.append(PostTransfer(Transfer(f"bank:{ctx.bank_code}:advance:{p.key}", a["reserve"], p.account,
+                                             p.amount_fen, "advance", str(p.key), p.day)))
+    kind = ("advance" if p.account == a["reserve"]  # a snapshot of the days before 7202
+            else "direct-payment" if p.pay_type == "11" else "authorized-payment")
+    t = Transfer(f"bank:{ctx.bank_code}:pay:{p.key}", p.account, a["payees"], p.amount_fen, kind, str(p.key), p.day)
+    head = {**doc.head(), "XPayDate": format_ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
+            "XAgentBusinessNo": p.serial, "XArriveDate": _arrive_date(ctx, p, doc)}
+    return [*effects, PostTransfer(t), SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury",
+                                                   original=doc.data, encoding=doc.encoding)]
+
+
+def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
+    """When the money reaches the payee (`bank_sim.transfers`): the receipt's XArriveDate."""
+    assert p.day is not None
+    paid_at = p.received_at if p.received_at.date() == p.day else at(p.day, ctx.config.open_time)
+    when = arrival(paid_at, route(ctx.bank_code, doc.get("PayeeAcctBankNo")), ctx.calendar,
+                   ctx.config.duties.transfers)
+    return format_ymd(when.date())
+
+
+# --- returns before payment ------------------------------------------------------------------
+
+
+def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str | None:
+    """Why the voucher is returned unpaid ("<code>: <message>"), or None. An 8202 within its
+    unit's quota takes its share of the quota here (given back if it is not paid after all)."""
+    suspended = susp.match(st.suspensions.values(), doc.head())
+    if suspended is not None:
+        return (f"payment-suspended: order {suspended.order_no} suspends payments of {suspended.element} "
+                f"{suspended.value} ({suspended.reason})")
+    details = doc.details()
+    found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, doc.head(), details, dict(ctx.config.payee_accounts)))
+    if found is not None:
+        return f"{found[0]}: {found[1]}"
+    if p.pay_type == "12":
+        taken = quotas.draw(st.quota_book, p.agency[0], details, doc.get("StYear"), doc.get("FundTypeCode"))
+        if isinstance(taken, quotas.Shortfall):
+            return f"{taken.code}: {taken.message}"
+        quotas.spend(st.quota_book, taken)
+        p.quota_taken = list(taken.items())
+    return None
+
+
+def _return(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime, reason: str) -> list[Effect]:
+    """Return the voucher unpaid (退票): its receipt with Return_Reason and XPayAmt 0.00, at once."""
+    p.mode, p.returned = "refuse", reason
+    st.serial += 1
+    st.books.returned += 1
+    p.serial = f"TP{ctx.bank_code[-4:]}{format_ymd(now.date())}{st.serial:08d}"
+    p.received_at = now
+    code = reason.split(":", 1)[0]
+    return [_returned_receipt(p, doc), Alarm(registered_code(code), f"returned unpaid: {reason}", str(p.key))]
+
+
+def _returned_receipt(p: Payment, doc: VoucherDoc) -> SendVoucher:
+    head = {**doc.head(), "XPayDate": format_ymd(p.received_at.date()), "XPayAmt": "0.00",
+            "XAgentBusinessNo": p.serial}
+    return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", return_reason=p.returned,
+                       original=doc.data, encoding=doc.encoding)

@@ -1,0 +1,259 @@
+"""The bank's reports to the treasury (`bank_sim.reports` builds them): tallies kept as it pays
+and clears, the daily 2206 (nil on a day with nothing), the monthly 4004, 3501 and 7104s, the
+clearing reserve statement (7203, `bank_sim.reserve_statement`), the credit notices (7103) of
+direct payments, and the treasury's sign-offs (3501 / 7104 / 7203 receipts).
+
+At `report_time` each business day: the 7103s of the days before, the 2206 of every earlier day
+not reported yet (net of refunds cleared back), and on the first business day of a month the
+4004, 3501 and 7104s of every earlier month with payments, then the 7203 of every month since
+the reserve was funded. A tally line (`reports.Line`) is kept under its `line_id` text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bank_sim import refunds as rf
+from bank_sim import reports as rp
+from bank_sim import reserve_statement as rs
+from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally
+from messages.dates import format_ymd
+from messages.envelope import VoucherKey, VoucherKeyError
+from messages.money import parse_fen
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
+
+__all__ = ["credit_notice_no", "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved",
+           "signed_off", "tally_off"]
+
+# Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
+CREDITS_PENDING_MAX = 200_000
+# Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
+# days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
+UNCLEARED_MAX = 1_000_000
+# Reserve movements of the months not stated yet (7203): a month of a busy bank's advances and
+# replenishments; beyond it a movement is left out of the statement and the treasury sees a break.
+RESERVE_MOVES_MAX = 200_000
+# Paid payments whose payee elements are kept so a payee's bank can return one (2252): a few
+# weeks of a busy bank's payments; beyond it the oldest are forgotten (a notice naming one is
+# alarmed `refund-unmatched`, for a person to refund by hand).
+PAYEES_KEPT_MAX = 200_000
+_SEP = "\x1f"
+
+
+def line_id(line: rp.Line) -> str:
+    return _SEP.join(line)
+
+
+def _line_of(text: str) -> rp.Line:
+    a, b, c, d, e, f, g, h, i, j, k = text.split(_SEP)
+    return (a, b, c, d, e, f, g, h, i, j, k)
+
+
+def _lines_map(tally: Tally) -> dict[rp.Line, int]:
+    return {_line_of(k): fen for k, fen in tally.items()}
+
+
+def lines_of(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> list[tuple[rp.Line, int]]:
+    """The tally lines of payment `p` (its voucher's head and details), with the fen of each."""
+    rows = details or [{"AgencyCode": head.get("AgencyCode"), "AgencyName": head.get("AgencyName"),
+                        "ExpFuncCode": head.get("ExpFuncCode"), "ExpFuncName": head.get("ExpFuncName"),
+                        "PayAmt": head.get("PayAmt")}]
+    return [((p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
+              str(d.get("AgencyCode") or head.get("AgencyCode") or ""),
+              str(d.get("AgencyName") or head.get("AgencyName") or ""), str(d.get("ExpFuncCode") or ""),
+              str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or "")),
+             parse_fen(str(d.get("PayAmt") or "0.00"))) for d in rows]
+
+
+def credit_notice_no(p: Payment) -> str:
+    """The VoucherNo of the credit notice (7103) of direct payment `p`: "RZ" + its VoucherNo,
+    cut to the 42 characters a VoucherNo may have."""
+    return f"RZ{p.key.voucher_no}"[:42]
+
+
+def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> None:
+    """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
+    assert p.day is not None
+    s = st.duties
+    s.next_day = s.next_day or format_ymd(p.day)
+    lines = lines_of(p, doc.head(), doc.details())
+    _state_month(s, rp.month_of(p.day), lines, 1)
+    if len(s.uncleared) < UNCLEARED_MAX:
+        s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
+    no = p.key.voucher_no
+    if len(s.payees) >= PAYEES_KEPT_MAX and no not in s.returns:
+        oldest = next(iter(s.payees))  # its return is unlikely now
+        del s.payees[oldest]
+        s.payees_order.pop(oldest, None)
+    if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
+        s.payees[no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "details": [dict(d) for d in doc.details()]}
+        s.payee_seq += 1
+        s.payees_order[no] = s.payee_seq
+    if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
+        s.credits[no] = {
+            **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial,
+            "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
+            "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
+                         for d in doc.details()] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
+                                                      doc.get("PayAmt")]]}
+
+
+def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
+    """A clearing request of `payments` was accepted: they count in today's expenditure report
+    (004 part 5 §2: made from the cleared vouchers)."""
+    for k in payments:
+        _tally(st.duties, now.date(), st.duties.uncleared.pop(str(k), []), 1)
+
+
+def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int]]) -> None:
+    """A refund was cleared back today: the day's and month's reports are net of it (004 part 5 §2)."""
+    _tally(s, today, lines, -1)
+    _state_month(s, rp.month_of(today), lines, -1)
+
+
+def _tally(s: DutiesState, day: dt.date, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+    """Add (sign 1: cleared) or take off (sign -1: refund cleared back) `lines` in the tally of
+    `day` and its month: the daily (2206) and monthly (4004) expenditure reports."""
+    for line, fen in lines:
+        k = line_id(line)
+        for table, when in ((s.daily, format_ymd(day)), (s.monthly, rp.month_of(day))):
+            tally = table.setdefault(when, {})
+            tally[k] = tally.get(k, 0) + sign * fen
+
+
+def _state_month(s: DutiesState, month: str, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
+    """Add (paid) or take off (refunded) `lines` in the month's statement (3501) tally."""
+    tally = s.stated.setdefault(month, {})
+    for line, fen in lines:
+        k = line_id(line)
+        tally[k] = tally.get(k, 0) + sign * fen
+
+
+def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
+    c, s = ctx.config, st.duties
+    today = now.date()
+    code4 = ctx.bank_code[-4:]
+    bank = (ctx.bank_code, c.bank_name)
+    effects: list[Effect] = []
+    for no, cr in sorted(s.credits.items(), key=lambda kv: (kv[1]["day"], kv[0])):
+        if cr["day"] >= format_ymd(today):
+            continue
+        del s.credits[no]
+        head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
+                                         payment=no, credit=cr)
+        effects.append(SendVoucher("7103", 0, head, details, "treasury"))
+    for day in sorted(d for d in s.daily if d < format_ymd(today) and d not in s.reported_days):
+        s.reported_days.add(day)
+        lines = _lines_map(s.daily.pop(day))
+        head, details = rp.daily_report(f"RB{code4}{day}", dt.date(int(day[:4]), int(day[4:6]), int(day[6:])),
+                                        today, c.adm_div_code, bank, lines)
+        effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+    effects += _nil_reports(ctx, st, today)
+    for month in sorted(m for m in {*s.monthly, *s.stated}
+                        if m < rp.month_of(today) and m not in s.reported_months):
+        s.reported_months.add(month)
+        lines = _lines_map(s.monthly.pop(month, {}))
+        if lines:
+            head, details = rp.monthly_report(f"YB{code4}{month}", month, today, c.adm_div_code, bank, lines)
+            effects.append(SendVoucher("4004", 0, head, details, "treasury"))
+        stated = _lines_map(s.stated.pop(month, {}))
+        if stated:
+            head, details = rp.monthly_statement(f"DZ{code4}{month}", month, today, c.adm_div_code, bank, stated)
+            effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+            for head, details in rp.unit_statements(f"DW{code4}{month}", month, today, c.adm_div_code, bank,
+                                                    stated):
+                effects.append(SendVoucher("7104", 0, head, details, "treasury"))
+    return effects + _reserve_statements(ctx, st, today)
+
+
+def _nil_reports(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
+    """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
+    cleared or refunded: a day with nothing still gets its report."""
+    s = st.duties
+    if not s.next_day:
+        return []
+    c = ctx.config
+    effects: list[Effect] = []
+    d = dt.date(int(s.next_day[:4]), int(s.next_day[4:6]), int(s.next_day[6:]))
+    while d < today:
+        day = format_ymd(d)
+        if ctx.calendar.is_business_day(d) and day not in s.reported_days and day not in s.daily:
+            s.reported_days.add(day)
+            head, details = rp.daily_report(f"RB{ctx.bank_code[-4:]}{day}", d, today, c.adm_div_code,
+                                            (ctx.bank_code, c.bank_name), {})
+            effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+        d += dt.timedelta(days=1)
+    s.next_day = max(s.next_day, format_ymd(today))
+    return effects
+
+
+def reserve_moved(ctx: Ctx, s: DutiesState, e: PostTransfer, now: dt.datetime) -> None:
+    """Note a booking on the clearing reserve account for the month's reserve statement."""
+    t, reserve = e.transfer, ctx.accounts["reserve"]
+    if reserve not in (t.debit_account, t.credit_account):
+        return
+    day = t.business_date or now.date()
+    s.reserve_next = s.reserve_next or rp.month_of(day)
+    month = max(rp.month_of(day), s.reserve_next)  # a booking dated in a month stated: in the next
+    moves = s.reserve_moves.setdefault(month, {})
+    if t.id in moves or s.reserve_moves_count >= RESERVE_MOVES_MAX:
+        return
+    try:  # a voucher key names the voucher moved for; another reference (a clearing request) none
+        ori = VoucherKey.parse(t.reference)
+        vt, no = ori.vtcode, ori.voucher_no
+    except VoucherKeyError:
+        vt, no = "", ""
+    fen = t.amount_fen if t.credit_account == reserve else -t.amount_fen
+    s.reserve_move_seq += 1
+    s.reserve_moves_count += 1
+    moves[t.id] = Move(s.reserve_move_seq,
+                       rs.Movement(format_ymd(day), rs.MOVE_TYPES.get(t.kind, rs.OTHER_MOVE), vt, no, fen))
+
+
+def reserve_unmoved(s: DutiesState, transfer_id: str) -> None:
+    """A transfer the books refused never moved the reserve."""
+    for moves in s.reserve_moves.values():
+        if moves.pop(transfer_id, None) is not None:
+            s.reserve_moves_count -= 1
+
+
+def _reserve_statements(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
+    """The reserve statement (7203) of every month before `today`'s not stated yet, from the
+    month the reserve first moved: a month without movements carries the balance."""
+    c, s = ctx.config, st.duties
+    effects: list[Effect] = []
+    while s.reserve_next and s.reserve_next < rp.month_of(today):
+        month = s.reserve_next
+        booked = s.reserve_moves.pop(month, {})
+        s.reserve_moves_count -= len(booked)
+        moves = [m.movement for m in sorted(booked.values(), key=lambda m: m.seq)]
+        head, details = rs.reserve_statement(f"BZ{ctx.bank_code[-4:]}{month}", month, today, c.adm_div_code,
+                                             (ctx.bank_code, c.bank_name), s.reserve_balance, moves)
+        s.reserve_balance += sum(m.fen for m in moves)
+        effects.append(SendVoucher(rs.RESERVE_STATEMENT_VTCODE, 0, head, details, "treasury"))
+        _, last = rs.month_bounds(month)
+        s.reserve_next = rp.month_of(last + dt.timedelta(days=1))
+    return effects
+
+
+def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
+    """The treasury's receipt of a statement: the 3501 (`sign_offs`), a reserve statement (7203)
+    or a unit's statement (7104, the unit's sign-off sheet; `reserve_sign_offs`). A
+    disagreement is alarmed and recorded as the statement's refusal."""
+    s = st.duties
+    no = doc.get("VoucherNo")
+    if doc.vtcode == "3501":
+        book, month, what = s.sign_offs, doc.get("BeginDate")[:6], "statement"
+    else:
+        book, what = s.reserve_sign_offs, "reserve statement"
+        month = doc.get("BeginDate")[:6] + (f"/{doc.get('AgencyCode')}" if doc.vtcode == "7104" else "")
+    if month in book:
+        return []
+    book[month] = (doc.get("XCheckResult"), doc.get("XCheckDate"), doc.get("XCheckRemark"))
+    if doc.get("XCheckResult") == "0":
+        return []
+    s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, no, 0))] = "amount-mismatch"
+    return [Alarm("amount-mismatch", f"the treasury disagrees with {what} {no}: {doc.get('XCheckRemark')}", key)]

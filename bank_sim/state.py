@@ -1,0 +1,220 @@
+"""The agent bank's state as typed records, saved and restored whole by `sim.codec` (msgspec).
+
+Every duty module (`bank_sim.payments`, `bank_sim.clearing`, ...) is a set of functions of
+(`Ctx`, `BankState`, input) → effects that change the records in place; `bank_sim.core`
+dispatches the inputs to them. Nothing here is written by hand into plain data: the records
+are what the snapshot is. Keys of a JSON object must be strings, so maps keyed by a voucher
+key or a tally line use the key's text (`str(VoucherKey)`, `line_id`).
+
+A few maps must keep the order things happened in (a payment's place in its clearing request,
+a movement's place in the reserve statement): those records carry a sequence number and
+`BankState.__post_init__` puts the maps back in that order when a snapshot is decoded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+
+from bank_sim.config import BankConfig, account_ids
+from bank_sim.profiles import BankProfile, load_profile
+from bank_sim.quotas import LineKey, QuotaBook
+from bank_sim.refunds import PayeeReturn
+from bank_sim.reports import Line
+from bank_sim.reserve_statement import Movement
+from bank_sim.suspensions import Order
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig
+from messages.envelope import VoucherKey
+from sim.effects import SendVoucher
+
+__all__ = ["BankState", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment", "Refund"]
+
+Mode = Literal["clearing", "advance", "defer", "refuse"]
+# The layout of the snapshot (`BankState`): 3, msgspec records.
+SNAPSHOT_VERSION = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """What a bank is, not what it did: fixed at construction, never in the snapshot."""
+
+    bank_code: str
+    config: BankConfig
+    calendar: BusinessCalendar
+    clock_config: ClockConfig
+    accounts: dict[str, str]
+    profile: BankProfile
+
+    @classmethod
+    def of(cls, bank_code: str, config: BankConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> Ctx:
+        d = config.duties
+        return cls(bank_code, config, calendar, clock_config, account_ids(bank_code),
+                   load_profile(d.profile, dict(d.profile_params), d.seed))
+
+
+class Payment(msgspec.Struct):
+    key: VoucherKey  # the original's key
+    vtcode: str
+    pay_type: str
+    fund_type: tuple[str, str]  # (FundTypeCode, FundTypeName)
+    sup_dep: tuple[str, str]  # (SupDepCode, SupDepName): the first-level unit
+    account: str  # where it was paid from
+    amount_fen: int
+    received_at: dt.datetime
+    mode: Mode
+    day: dt.date | None = None  # the business day it was paid on
+    serial: str = ""
+    raw: bytes | None = None  # the voucher's bytes, kept until paid (deferred)
+    filing: str | None = None  # VoucherNo of the 2301 covering it
+    refused: str | None = None  # the ledger refused its transfer: the code (then it is not paid)
+    receipt_refused: str | None = None  # the gateway refused its receipt: the code
+    urgent: bool = False  # UrgentFlag 1: cleared at once by an urgent 2301
+    agency: tuple[str, str] = ("", "")  # (AgencyCode, AgencyName)
+    pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
+    returned: str | None = None  # returned unpaid (退票): "<code>: <message>"
+    quota_taken: list[tuple[LineKey, int]] | None = None  # the authorized quota it used (8202)
+    covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
+    held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
+    seq: int = 0  # its arrival number: the order of `BankState.payments`
+
+
+class Filing(msgspec.Struct):
+    voucher_no: str
+    clear_type: int  # 0 normal, 1 reserve replenishment
+    pay_type: str
+    fund_type: tuple[str, str]
+    clear_date: dt.date
+    filed_at: dt.datetime
+    amount_fen: int
+    by_account: dict[str, int]
+    payments: list[VoucherKey]
+    state: Literal["pending", "accepted", "rejected"] = "pending"
+    reason: str | None = None
+    cleared_fen: int = 0
+    answered_at: dt.datetime | None = None
+    urgent: bool = False  # UrgentFlag 1
+    seq: int = 0  # the filing number: the order of `BankState.filings`
+
+
+class Refund(msgspec.Struct):
+    no: str  # the 2302's VoucherNo
+    voucher: str  # the payment's VoucherNo
+    amount_fen: int
+    reason: str
+    returned_at: dt.datetime
+    state: str = "pending"  # pending, accepted, rejected
+    code: str | None = None
+    notice_no: str = ""
+
+
+class Move(msgspec.Struct):
+    """A reserve movement and its booking number (the 7203 lists them in booking order)."""
+
+    seq: int
+    movement: Movement
+
+
+Tally = dict[str, int]  # line_id(line) → fen
+TallyLines = list[tuple[Line, int]]  # (line, fen)
+
+
+class DutiesState(msgspec.Struct):
+    """What the bank owes after it pays: refunds, reports, the profile's held and faulted sends."""
+
+    returns: dict[str, PayeeReturn] = msgspec.field(default_factory=dict)  # still to happen, by VoucherNo
+    payees: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # VoucherNo → what a return copies
+    refunds: dict[str, Refund] = msgspec.field(default_factory=dict)
+    daily: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymmdd → lines
+    monthly: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymm → lines
+    reported_days: set[str] = msgspec.field(default_factory=set)
+    reported_months: set[str] = msgspec.field(default_factory=set)
+    sign_offs: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)  # yyyymm → (result, date, remark)
+    held: list[tuple[dt.datetime, SendVoucher]] = msgspec.field(default_factory=list)  # sorted by release time
+    seen: dict[str, int] = msgspec.field(default_factory=dict)  # send key → 1 sent, 0 held
+    sent_at: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
+    refusals: dict[str, str] = msgspec.field(default_factory=dict)  # send key → code (gateway or central bank)
+    counts: dict[str, int] = msgspec.field(default_factory=dict)  # SendKind → messages of it so far (fault index)
+    corrections: dict[str, SendVoucher] = msgspec.field(default_factory=dict)  # faulted send key → the clean one
+    corrupt: set[str] = msgspec.field(default_factory=set)  # send keys to seal with a broken signature
+    probes: dict[str, str | None] = msgspec.field(default_factory=dict)  # over-quota probe 2301 → the code it got
+    credits: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # 5201 VoucherNo → its 7103's elements
+    refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
+    uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
+    # 2302 no → the refund notice (2203 / 7105) that goes to the treasury once that 2302 is cleared
+    # (003 §36: the quota comes back only "退回资金清算后")
+    notices: dict[str, SendVoucher] = msgspec.field(default_factory=dict)
+    requests: dict[str, tuple[dict[str, str], int]] = msgspec.field(default_factory=dict)  # 2302 no → (head, filings)
+    # refused 2302 no → the 2302 filed again for it: at most REFUND_FILINGS_MAX - 1 per refund
+    refiled: dict[str, str] = msgspec.field(default_factory=dict)
+    stated: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
+    next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
+    # the clearing reserve statement (7203): month → {transfer id: movement}
+    reserve_moves: dict[str, dict[str, Move]] = msgspec.field(default_factory=dict)
+    reserve_move_seq: int = 0
+    reserve_moves_count: int = 0  # movements in `reserve_moves` (kept, so no input counts them)
+    reserve_balance: int = 0  # the reserve's balance at the end of the last month stated
+    reserve_next: str = ""  # yyyymm: the first month not stated yet ("" before the reserve moved)
+    # yyyymm (7203) or yyyymm/AgencyCode (7104) → (result, date, remark)
+    reserve_sign_offs: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)
+    seq: int = 0
+    payee_seq: int = 0  # the last number given in `payees_order`
+    payees_order: dict[str, int] = msgspec.field(default_factory=dict)  # VoucherNo → when its payee was kept
+
+    def __post_init__(self) -> None:
+        """Decoded maps come back sorted by key: put the ones whose order counts back in it."""
+        if self.payees_order:
+            self.payees = dict(sorted(self.payees.items(), key=lambda kv: self.payees_order.get(kv[0], 0)))
+        # sent in time order (the oldest is forgotten first); a held send has no time yet
+        self.sent_at = dict(sorted(self.sent_at.items(), key=lambda kv: kv[1]))
+        rank = {k: i for i, k in enumerate(self.sent_at)}
+        self.seen = dict(sorted(self.seen.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+class Books(msgspec.Struct):
+    """Running counts the core checks its books against after every input (`bank_sim.books`)."""
+
+    paid: int = 0  # payments paid (day set)
+    returned: int = 0  # returned unpaid (退票)
+    refused: int = 0  # paid, then their transfer was refused by the ledger: not paid
+
+
+class BankState(msgspec.Struct):
+    core: str = "bank"
+    version: int = SNAPSHOT_VERSION
+    bank_code: str = ""
+    config: str = ""  # `sim.snapshot.config_fingerprint` of the bank's config
+    cursor: dt.datetime | None = None
+    serial: int = 0
+    filing_seq: int = 0
+    payment_seq: int = 0
+    reserve_balance_fen: int = 0
+    balances: dict[str, int] = msgspec.field(default_factory=dict)  # the core's own view of its ledger
+    opened: set[str] = msgspec.field(default_factory=set)
+    zero_at_close: set[str] = msgspec.field(default_factory=set)
+    payments: dict[str, Payment] = msgspec.field(default_factory=dict)  # str(VoucherKey) → payment
+    deferred: list[VoucherKey] = msgspec.field(default_factory=list)
+    filings: dict[str, Filing] = msgspec.field(default_factory=dict)
+    quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
+    quota_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # 7101 VoucherNo → when its 7102s went
+    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" → when applied
+    reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
+    # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
+    # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
+    suspensions: dict[str, Order] = msgspec.field(default_factory=dict)
+    lifted_suspensions: list[str] = msgspec.field(default_factory=list)  # lifted OrderNo: a redelivery is confirmed
+    unbalanced_closes: list[tuple[dt.date, str, int]] = msgspec.field(default_factory=list)  # (day, account, fen)
+    closes: list[dt.date] = msgspec.field(default_factory=list)
+    books: Books = msgspec.field(default_factory=Books)
+    duties: DutiesState = msgspec.field(default_factory=DutiesState)
+
+    def __post_init__(self) -> None:
+        """Decoded maps come back sorted by key: put payments and filings back in their order."""
+        self.payments = dict(sorted(self.payments.items(), key=lambda kv: kv[1].seq))
+        self.filings = dict(sorted(self.filings.items(), key=lambda kv: kv[1].seq))
+
+    def payment(self, key: VoucherKey) -> Payment | None:
+        return self.payments.get(str(key))
