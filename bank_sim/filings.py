@@ -22,8 +22,9 @@ from business_time.clock import replenishment_day
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
-from sim.effects import Alarm, Effect, SendVoucher, registered_code
+from sim.effects import Alarm, Effect, SendVoucher
 
 __all__ = ["clearing_receipt", "file", "file_clearings", "file_replenishments", "filing_refused"]
 
@@ -96,9 +97,9 @@ def clearing_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, 
     if return_reason is not None or cleared == 0:
         filing.state = "rejected"
         filing.reason = return_reason or "rejected without a reason"
-        code = filing.reason.split(":", 1)[0].strip()
+        code = ReturnReason.parse(filing.reason).code
         _refile(st, filing, code)
-        return [Alarm(registered_code(code), f"clearing request {filing.voucher_no} refused: {filing.reason}",
+        return [Alarm(code, f"clearing request {filing.voucher_no} refused: {filing.reason}",
                       str(key))]
     if cleared != filing.amount_fen:
         filing.state = "rejected"

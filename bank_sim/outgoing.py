@@ -19,8 +19,9 @@ from bank_sim.schedule import next_event_after
 from bank_sim.state import BankState, Ctx, DutiesState
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import reason_code
 from messages.voucher import VoucherDoc
-from sim.effects import Alarm, Effect, PostTransfer, Refusal, SendVoucher, WakeAt, registered_code
+from sim.effects import Alarm, Effect, PostTransfer, Refusal, SendVoucher, WakeAt
 
 __all__ = ["absorb_refusal", "is_probe_receipt", "outgoing", "probe_receipt", "send_kind"]
 
@@ -134,7 +135,7 @@ def probe_receipt(st: BankState, doc: VoucherDoc, key: str, return_reason: str |
     """The central bank's answer to an over-quota probe: recorded as that 2301's refusal."""
     s = st.duties
     no = doc.get("VoucherNo")
-    code = registered_code((return_reason or "").split(":", 1)[0].strip() or None)
+    code = reason_code(return_reason) or "unknown-code"
     if s.probes.get(no) is not None:
         return []
     s.probes[no] = code

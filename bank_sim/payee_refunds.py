@@ -22,8 +22,9 @@ from bank_sim.state import BankState, Ctx, Filing, Payment, Refund
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import reason_code
 from messages.voucher import VoucherDoc
-from sim.effects import Alarm, Effect, SendVoucher, registered_code
+from sim.effects import Alarm, Effect, SendVoucher
 
 __all__ = ["PAYEE_BANK_NOTICE", "after_clearing", "due_returns", "payee_bank_notice", "refund_receipt"]
 
@@ -139,7 +140,7 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     amount = parse_fen(doc.get("XRefundAmt") or "0.00")
     if return_reason is not None or amount != refund.amount_fen:
         refund.state = "rejected"
-        refund.code = registered_code((return_reason or "amount-mismatch").split(":", 1)[0].strip())
+        refund.code = reason_code(return_reason) or "amount-mismatch"
         s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), "2302", no, 0))] = refund.code
         again = refund.code in REFILABLE and s.requests.get(no, ({}, REFUND_FILINGS_MAX))[1] < REFUND_FILINGS_MAX
         return [Alarm(refund.code, f"refund request {no} refused: {return_reason or 'amount differs'}; "

@@ -28,8 +28,9 @@ from ledger.model import AccountFlags, Transfer
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str
+from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.effects import Alarm, Effect, PostTransfer, SendVoucher, registered_code
+from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 
 __all__ = ["PAYMENT_RULES", "PaymentRule", "decide", "on_payment", "pay_deferred"]
 
@@ -227,8 +228,8 @@ def _return(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.dateti
     st.books.returned += 1
     p.serial = f"TP{ctx.bank_code[-4:]}{format_ymd(now.date())}{st.serial:08d}"
     p.received_at = now
-    code = reason.split(":", 1)[0]
-    return [_returned_receipt(p, doc), Alarm(registered_code(code), f"returned unpaid: {reason}", str(p.key))]
+    code = ReturnReason.parse(reason).code
+    return [_returned_receipt(p, doc), Alarm(code, f"returned unpaid: {reason}", str(p.key))]
 
 
 def _returned_receipt(p: Payment, doc: VoucherDoc) -> SendVoucher:

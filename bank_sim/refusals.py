@@ -14,6 +14,7 @@ from bank_sim import quotas
 from bank_sim.accounts import unbook
 from bank_sim.filings import filing_refused
 from bank_sim.state import BankState, Ctx
+from messages.envelope import VoucherKey
 from sim.effects import OpenAccount, PostTransfer, Refusal, SendVoucher
 
 __all__ = ["on_refused"]
@@ -28,7 +29,7 @@ def on_refused(ctx: Ctx, st: BankState, refusal: Refusal) -> None:
             t = effect.transfer
             unbook(st, ctx, t)
             if t.kind in ("clearing", "reserve-replenishment"):
-                filing_refused(st, t.id.split(":")[3], reason)
+                filing_refused(st, VoucherKey.parse(t.reference).voucher_no, reason)
             elif t.kind == "reserve-cover":
                 payment = st.payments.get(t.reference)
                 if payment is not None:

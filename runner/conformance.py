@@ -69,6 +69,7 @@ import structlog
 from business_time.clock import at, next_cutoffs, to_local
 from client import ClientError
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import reason_code
 from runner.expectations import evaluate
 from runner.observed import ClearingSeen, InvariantSeen, Observed, PaymentSeen, SentVoucher, Verdict
 from runner.reconcile import reconcile
@@ -614,7 +615,7 @@ class _ConformanceRun(_Run):
         cleared = _fen(doc.get("XClearAmt"))
         if return_reason is not None or cleared == 0:
             filing.state, filing.reason = "rejected", return_reason or "rejected without a reason"
-            filing.code = filing.reason.split(":", 1)[0].strip() or None
+            filing.code = reason_code(filing.reason)
         else:
             filing.state, filing.cleared_fen = "accepted", cleared
 
@@ -644,7 +645,7 @@ class _ConformanceRun(_Run):
         if r is None or r.state != "pending":
             return
         if return_reason is not None or _fen(doc.get("XRefundAmt")) == 0:
-            code = (return_reason or "").split(":", 1)[0].strip() or None
+            code = reason_code(return_reason)
             self.refunds[r.refund_no] = dataclasses.replace(r, state="rejected", code=code)
         else:
             self.refunds[r.refund_no] = dataclasses.replace(r, state="accepted")
@@ -725,7 +726,7 @@ class _ConformanceRun(_Run):
         extra = []
         for r in receipts:
             if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode:
-                code = (r.return_reason or "").split(":", 1)[0].strip() or None
+                code = reason_code(r.return_reason)
                 extra.append(Verdict("bank", self.ext, r.return_reason is None, code,
                                      r.return_reason or f"paid {r.fields.get('XPayDate', '')} (receipt)", r.received_at))
         for c in clearings:

@@ -35,6 +35,7 @@ from business_time.clock import at
 from messages.dates import format_ymd
 from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import reason_code
 from runner.expectations import evaluate
 from runner.observed import (
     ClearingSeen,
@@ -766,7 +767,7 @@ class _Run:
             if answer is not None:  # a request the scenario sent in a bank's name
                 reason, when = answer
                 verdicts.append(Verdict("pboc", world.pboc.id, reason is None,
-                                        None if reason is None else reason.split(":", 1)[0].strip(),
+                                        reason_code(reason),
                                         reason or "accepted", when))
             events = await treasury.trace(VoucherKey.parse(r.key)) or []
             trace = tuple(TraceEvent(str(e.get("business_time") or ""), str(e.get("step") or ""),

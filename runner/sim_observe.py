@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from messages.money import fen_to_str, parse_fen
+from messages.return_reason import reason_code
 from runner.observed import (
     ClearingSeen,
     MovementSeen,
@@ -47,7 +48,7 @@ def clearings_of(bcores: Mapping[str, Any]) -> list[ClearingSeen]:
     """Every clearing request (2301) each bank core filed, with the central bank's answer."""
     return [ClearingSeen(bid, core.bank_code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                          f.amount_fen, tuple(k.voucher_no for k in f.payments), f.state,
-                         (f.reason or "").split(":", 1)[0].strip() or None if f.state == "rejected" else None,
+                         reason_code(f.reason) if f.state == "rejected" else None,
                          f.reason, f.cleared_fen, f.answered_at)
             for bid, core in bcores.items() for f in core.filings.values()]
 
