@@ -95,7 +95,12 @@ class _NullCore:
         # PayAmt, what the receipts paid in the period, arrival)
         self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
-        self.suspensions: SuspensionLog = inner.suspensions if inner is not None else SuspensionLog()
+        self._suspensions = SuspensionLog()
+
+    @property
+    def suspensions(self) -> Any:
+        """The audit record of suspensions: the generated core's own (as restored), or this one's."""
+        return self._suspensions if self.inner is None else self.inner.suspensions
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_time(now))
@@ -134,10 +139,12 @@ class _NullCore:
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_refused(refusal, now))
 
-    def snapshot(self) -> dict[str, Any]:
-        return {} if self.inner is None else dict(self.inner.snapshot())
+    SNAPSHOT_IS_BYTES = True  # the generated core's `sim.codec` bytes; scripted: nothing to keep
 
-    def load_snapshot(self, data: Mapping[str, Any]) -> None:
+    def snapshot(self) -> bytes:
+        return b"{}" if self.inner is None else bytes(self.inner.snapshot())
+
+    def load_snapshot(self, data: bytes) -> None:
         if self.inner is not None:
             self.inner.load_snapshot(data)
 

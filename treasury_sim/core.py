@@ -51,29 +51,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.dates import parse_ymd
 from messages.envelope import VoucherKey
-from messages.errors import InputError
+from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
+from sim.codec import decode_snapshot, encode
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
-from sim.snapshot import (
-    check_snapshot_header,
-    config_fingerprint,
-    datetime_from_plain,
-    datetime_to_plain,
-    key_from_plain,
-    key_to_plain,
-)
 from treasury_sim.bank_reports import HANDLED, BankInbox
+from treasury_sim.books import TreasuryBooks
 from treasury_sim.config import TreasuryConfig, check_clock, run_days
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipts import carried_quota, match_receipt
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
-from treasury_sim.state import TreasuryState
+from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
 
@@ -89,37 +82,48 @@ class TreasuryCore:
         self.calendar = calendar
         self.clock_config = clock_config
         self.days: list[dt.date] = run_days(config, calendar)
-        self._reset(TreasuryState())
+        self._reset(TreasuryState(fingerprint(config, clock_config)))
 
     def _reset(self, state: TreasuryState) -> None:
-        """Take `state` and rebuild what derives from it: the plans, the voucher and receipt indexes, the TSA book."""
+        """Take `state` and rebuild what derives from it: the plans, the voucher, receipt and
+        statement indexes, the TSA book and the running totals of the books."""
         self.state = state
         self.plans: dict[dt.date, DayPlan] = {}
         self.vouchers: dict[str, PlannedVoucher] = {}  # VoucherNo → plan
         self.tsa = TsaBook()
+        self.books = TreasuryBooks()
         self._receipts = {r.key.voucher_no: r for r in state.receipts}  # VoucherNo → the first receipt
+        self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
         progress = dict(state.progress)
         state.progress.clear()
-        for day, sent in progress.items():
+        for text, sent in progress.items():
+            day = dt.date.fromisoformat(text)
             plan = self.plan(day)
-            if sent > len(plan.vouchers):
-                raise ValueError(f"the snapshot sent {sent} vouchers of {day}, the regenerated plan has "
+            if not 0 <= sent <= len(plan.vouchers):
+                raise StateError(f"the snapshot sent {sent} vouchers of {day}, the regenerated plan has "
                                  f"{len(plan.vouchers)}")
             for v in plan.vouchers[:sent]:
                 v.sent = True
+                self.books.sent(v)
             self._set_progress(day, sent)
         for no, code in state.refused.items():
             refused = self.vouchers.get(no)
             if refused is None:
-                raise ValueError(f"the snapshot's refused voucher {no} is not in the regenerated plan")
+                raise StateError(f"the snapshot's refused voucher {no} is not in the regenerated plan")
             refused.refused = code
             self.tsa.refused(refused, self.calendar)
+            self.books.refused()
         for advice in state.refunds_advised.values():
             self.tsa.advised(None, advice)
 
     def _set_progress(self, day: dt.date, sent: int) -> None:
         self.plans[day].next_unsent = sent
-        self.state.progress[day] = sent
+        self.state.progress[day.isoformat()] = sent
+
+    def _checked(self, effects: list[Effect]) -> list[Effect]:
+        """The books after an input (BooksError if they do not add up), then the input's effects."""
+        self.books.check(self.state, self.tsa, len(self.vouchers), len(self._receipts))
+        return effects
 
     # --- public views ---------------------------------------------------------------------
 
@@ -134,7 +138,7 @@ class TreasuryCore:
 
     @property
     def statements(self) -> Mapping[dt.date, StatementCheck]:
-        return self.state.statements
+        return self._statements
 
     @property
     def refunds_advised(self) -> Mapping[str, tuple[dt.date, int]]:
@@ -167,7 +171,7 @@ class TreasuryCore:
 
     def missing_statements(self, through: dt.date) -> list[dt.date]:
         """Business days of the run (its first day through `through`) with no 7401 yet."""
-        return missing_statements(self.days[0], through, self.state.statements, self.calendar)
+        return missing_statements(self.days[0], through, self._statements, self.calendar)
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -177,10 +181,11 @@ class TreasuryCore:
             return self.plans[day]
         plan = plan_day(self.config, self.clock_config, day)
         self.plans[day] = plan
-        self.state.progress[day] = 0
+        self.state.progress[day.isoformat()] = 0
         for v in plan.vouchers:
             self.vouchers[v.voucher_no] = v
             self.tsa.planned(v, self.calendar)
+        self.books.planned(day, plan)
         return plan
 
     # --- entry points -------------------------------------------------------------------
@@ -190,7 +195,7 @@ class TreasuryCore:
         wake = self._next_event_after(now)
         if wake is not None:
             effects.append(WakeAt(wake))
-        return effects
+        return self._checked(effects)
 
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]:
@@ -204,7 +209,8 @@ class TreasuryCore:
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
                 if check is not None:
-                    self.state.statements[check.day] = check
+                    self.state.statements[check.day.isoformat()] = check
+                    self._statements[check.day] = check
                 effects += alarms
             elif flag == 1 and doc.vtcode == "7501":  # the bank confirmed a payment suspension order or lift
                 self.state.suspensions.confirmed(doc.head(), now)
@@ -219,7 +225,7 @@ class TreasuryCore:
                                      f"flag {flag}", str(key)))
         except InputError as exc:
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
-        return effects
+        return self._checked(effects)
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """The gateway refused a send: a payment voucher is marked refused (never paid, never
@@ -230,59 +236,26 @@ class TreasuryCore:
                 planned.refused = refusal.code
                 self.state.refused[planned.voucher_no] = refusal.code
                 self.tsa.refused(planned, self.calendar)
-        return []
+                self.books.refused()
+        return self._checked([])
 
     # --- snapshots ------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """The state as JSON-ready plain data (until `sim.codec`); the plans are regenerated on load."""
-        s = self.state
-        return {
-            "core": "treasury", "version": 1,
-            "config": config_fingerprint(self.config, self.clock_config),
-            "cursor": datetime_to_plain(s.cursor),
-            "planned": [d.isoformat() for d in s.progress],
-            "sent": sorted(no for no, v in self.vouchers.items() if v.sent),
-            "refused": sorted([no, code] for no, code in s.refused.items()),
-            "receipts": [_receipt_to_plain(r) for r in s.receipts],
-            "duplicate_receipts": [_receipt_to_plain(r) for r in s.duplicate_receipts],
-            "statements": [[c.day.isoformat(), c.begin_fen, c.debit_fen, c.credit_fen, c.end_fen, c.expected_begin_fen,
-                            c.expected_debit_fen, c.expected_credit_fen, c.detail_debit_fen, c.detail_credit_fen]
-                           for c in s.statements.values()],
-            "other": [[k, datetime_to_plain(when)] for k, when in s.other],
-            "refunds_advised": [[no, d.isoformat(), fen] for no, (d, fen) in s.refunds_advised.items()],
-            "bank_inbox": s.bank_inbox.to_plain(),
-            "suspensions": s.suspensions.to_plain(),
-        }
+    SNAPSHOT_IS_BYTES = True  # `snapshot()` gives `sim.codec` bytes (the shell hands them back as they are)
 
-    def load_snapshot(self, data: Mapping[str, Any]) -> None:
-        """Replace this core's state with a snapshot taken by a core of the same config."""
-        check_snapshot_header(data, "treasury", 1, config_fingerprint(self.config, self.clock_config))
-        probe = TreasuryCore(self.config, self.calendar, self.clock_config)
-        progress: dict[dt.date, int] = {}
-        sent = set(data["sent"])
-        for text in data["planned"]:
-            day = dt.date.fromisoformat(text)
-            vouchers = probe.plan(day).vouchers
-            progress[day] = next((i for i, v in enumerate(vouchers) if v.voucher_no not in sent), len(vouchers))
-        statements = [StatementCheck(dt.date.fromisoformat(day), *(int(a) for a in amounts))
-                      for day, *amounts in data["statements"]]
-        other = []
-        for k, when in data["other"]:
-            received = datetime_from_plain(when)
-            assert received is not None
-            other.append((k, received))
-        self._reset(TreasuryState(
-            cursor=datetime_from_plain(data["cursor"]), progress=progress, refused=dict(data.get("refused", [])),
-            receipts=[_receipt_from_plain(r) for r in data["receipts"]],
-            duplicate_receipts=[_receipt_from_plain(r) for r in data["duplicate_receipts"]],
-            statements={c.day: c for c in statements}, other=other,
-            refunds_advised={no: (dt.date.fromisoformat(d), int(fen)) for no, d, fen in data["refunds_advised"]},
-            bank_inbox=BankInbox.from_plain(data.get("bank_inbox")),
-            suspensions=SuspensionLog.from_plain(data.get("suspensions", []))))
+    def snapshot(self) -> bytes:
+        """The state (`TreasuryState`) as `sim.codec` bytes; the plans are regenerated on load."""
+        return encode(self.state)
+
+    def load_snapshot(self, data: bytes) -> None:
+        """Replace this core's state with a snapshot taken by a core of the same config; its books
+        are checked from scratch (BooksError if they do not add up)."""
+        self._reset(decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION,
+                                    fingerprint(self.config, self.clock_config)))
+        self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts))
 
     @classmethod
-    def restore(cls, data: Any, config: TreasuryConfig, calendar: BusinessCalendar,
+    def restore(cls, data: bytes, config: TreasuryConfig, calendar: BusinessCalendar,
                 clock_config: ClockConfig) -> TreasuryCore:
         core = cls(config, calendar, clock_config)
         core.load_snapshot(data)
@@ -323,6 +296,7 @@ class TreasuryCore:
                 sent += 1
                 if not v.sent:
                     v.sent = True
+                    self.books.sent(v)
                     # `data` given: the head need only name the key (rendering, not parsing, per send)
                     head = {"AdmDivCode": v.adm_div_code, "StYear": str(v.day.year), "VoucherNo": v.voucher_no}
                     effects.append(SendVoucher(v.vtcode, 0, head, (), "bank", data=v.data))
@@ -360,14 +334,3 @@ class TreasuryCore:
         v = self.vouchers.get(voucher_no)
         return v.doc.get("AgencyCode") if v is not None else ""
 
-
-def _receipt_to_plain(r: Receipt) -> dict[str, Any]:
-    return {"key": key_to_plain(r.key), "paid_date": r.paid_date, "paid_fen": r.paid_fen, "serial": r.serial,
-            "received_at": datetime_to_plain(r.received_at), "return_reason": r.return_reason}
-
-
-def _receipt_from_plain(d: Mapping[str, Any]) -> Receipt:
-    received = datetime_from_plain(d["received_at"])
-    assert received is not None
-    return Receipt(key_from_plain(d["key"]), d["paid_date"], int(d["paid_fen"]), d["serial"], received,
-                   d["return_reason"])

@@ -13,9 +13,10 @@ could not use it).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Literal
+
+import msgspec
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
@@ -43,7 +44,7 @@ def match_receipt(known: Receipt | None, planned: PlannedVoucher | None, doc: Vo
         return "unknown", None, [Alarm("unknown-original", "a receipt for a voucher the treasury never sent", str(key))]
     paid = parse_fen(doc.get("XPayAmt") or "0.00")
     receipt = Receipt(key, doc.get("XPayDate"), paid, doc.get("XAgentBusinessNo"), now, return_reason)
-    if known is not None and dataclasses.replace(known, received_at=now) == receipt:
+    if known is not None and msgspec.structs.replace(known, received_at=now) == receipt:
         return "again", None, []  # at-least-once delivery, not a second payment
     if known is not None:
         return "duplicate", receipt, [Alarm("duplicate-conflict", f"a second receipt for {planned.voucher_no}: "

@@ -1,12 +1,15 @@
 """The treasury's typed records: a planned voucher, a receipt that came back, a statement checked,
 a day's plan. `PlannedVoucher` and `DayPlan` are regenerated from the seed (never stored);
-`Receipt` and `StatementCheck` are kept in the core's state (`treasury_sim.state`)."""
+`Receipt` and `StatementCheck` are kept in the core's state (`treasury_sim.state`): msgspec
+records, saved and restored by `sim.codec`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+
+import msgspec
 
 from messages.envelope import VoucherKey
 from messages.factory import payment_voucher
@@ -65,8 +68,7 @@ class PlannedVoucher:
         return parse_voucher(self.data)
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(msgspec.Struct, frozen=True):
     key: VoucherKey
     paid_date: str
     paid_fen: int
@@ -75,8 +77,7 @@ class Receipt:
     return_reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatementCheck:
+class StatementCheck(msgspec.Struct, frozen=True):
     day: dt.date
     begin_fen: int
     debit_fen: int
