@@ -13,6 +13,7 @@ the first voucher as at the hundred-thousandth:
 | `receipts-once`              | one kept receipt per voucher (the list saved = the index by VoucherNo)      |
 | `refunds-booked`             | every fen refunded is restored to a unit's quota or booked as a cross-year refund |
 | `suspensions-consistent`     | standing orders = orders sent less lifts, never below 0                     |
+| `indicator-non-negative`     | with budget units: no indicator spent beyond its amount (003 §6, §52)      |
 
 `verify` checks the same from scratch when a state is loaded (O(state), once).
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from messages.money import fen_to_str, parse_fen
 from sim.books import BooksError
 from treasury_sim.bank_reports import BankInbox
+from treasury_sim.budget import BudgetBook
 from treasury_sim.records import DayPlan, PlannedVoucher
 from treasury_sim.state import CORE, TreasuryState
 from treasury_sim.suspensions import SuspensionLog
@@ -63,8 +65,10 @@ class TreasuryBooks:
     def refused(self) -> None:
         self.refused_n += 1
 
-    def check(self, state: TreasuryState, tsa: TsaBook, vouchers: int, receipts: int) -> None:
-        """After an input: what it touched, and the totals. `vouchers`, `receipts`: the core's indexes' sizes."""
+    def check(self, state: TreasuryState, tsa: TsaBook, vouchers: int, receipts: int,
+              budget: BudgetBook | None = None) -> None:
+        """After an input: what it touched, and the totals. `vouchers`, `receipts`: the core's indexes'
+        sizes; `budget`: the indicators, with budget units."""
         touched, self.touched = self.touched, []
         for k in touched:
             if self.quota_left[k] < 0:
@@ -85,8 +89,15 @@ class TreasuryBooks:
             _broke("receipts-once", f"{len(state.receipts)} receipts kept, {receipts} vouchers with a receipt")
         _check_refunds(state.bank_inbox)
         _check_suspensions(state.suspensions)
+        if budget is not None:
+            spent, budget.touched = budget.touched, []
+            for k in spent:
+                if budget.left(k) < 0:
+                    _broke("indicator-non-negative", f"{k}: {fen_to_str(-budget.left(k))} approved beyond the "
+                           "indicator")
 
-    def verify(self, state: TreasuryState, tsa: TsaBook, vouchers: int, receipts: int) -> None:
+    def verify(self, state: TreasuryState, tsa: TsaBook, vouchers: int, receipts: int,
+               budget: BudgetBook | None = None) -> None:
         """A loaded state checked from scratch: the running totals against what they add up."""
         inbox = state.bank_inbox
         sums = (sum(inbox.refunded.values()), sum(inbox.quota_restored.values()),
@@ -106,7 +117,7 @@ class TreasuryBooks:
         if (orders, lifts, set(standing)) != (log.orders, log.lifts, set(log.open_orders)):
             _broke("suspensions-consistent", f"the records give {orders} orders, {lifts} lifts, standing "
                    f"{sorted(standing)}; the log says {log.orders}, {log.lifts}, {sorted(log.open_orders)}")
-        self.check(state, tsa, vouchers, receipts)
+        self.check(state, tsa, vouchers, receipts, budget)
 
 
 def _check_refunds(inbox: BankInbox) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
+from treasury_sim.units import UNITS_MAX
 
 __all__ = ["VOUCHERS_PER_DAY_MAX", "TreasuryConfig", "check_clock", "run_days"]
 
@@ -33,6 +34,8 @@ class TreasuryConfig:
     amount_min_fen: int = 100_00
     amount_max_fen: int = 50_000_00
     tsa_opening_fen: int = 0  # the TSA balance the treasury expects the first statement to open with
+    units: int = 0  # budget units generated (treasury_sim.units) with indicators; 0: the four fixed units, no budget
+    budget_anomaly_permille: int = 20  # with `units`: requests asking what the budget does not allow
 
     def __post_init__(self) -> None:
         if not self.banks:
@@ -50,6 +53,10 @@ class TreasuryConfig:
             raise ValueError("need quota_time < window_start < window_end")
         if not 1 <= self.slot_minutes <= 60:
             raise ValueError("slot_minutes must be 1..60")
+        if self.units != 0 and not 2 <= self.units <= UNITS_MAX:
+            raise ValueError(f"units must be 0 (the fixed units) or 2..{UNITS_MAX}")
+        if not 0 <= self.budget_anomaly_permille <= 1000:
+            raise ValueError("budget_anomaly_permille must be 0..1000")
 
 
 def check_clock(config: TreasuryConfig, clock_config: ClockConfig) -> None:

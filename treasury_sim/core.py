@@ -9,6 +9,7 @@ The core is a thin dispatcher over one module per duty:
 | module            | duty                                                                          |
 |-------------------|-------------------------------------------------------------------------------|
 | `planning`        | the day's plan (seeded), its 5108 / 5106 clearing quota notices, the month's 7101 |
+| `budget_plan`     | with `units`: the plan from units' requests checked against their indicators (`budget`, `units`) |
 | `receipts`        | 5201 / 8202 receipts matched once; a supplementary quota for a carried-over payment |
 | `tsa`             | the TSA's expected debits and credits by day; 7401 statements checked against them |
 | `bank_reports`    | refund notices, reports and statements of the banks, signed off              |
@@ -62,6 +63,8 @@ from sim.codec import decode_snapshot, encode
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
 from treasury_sim.bank_reports import HANDLED, BankInbox
 from treasury_sim.books import TreasuryBooks
+from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
+from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_day
 from treasury_sim.config import TreasuryConfig, check_clock, run_days
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipts import carried_quota, match_receipt
@@ -69,6 +72,7 @@ from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementChec
 from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
+from treasury_sim.units import generate_tree
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
@@ -82,6 +86,9 @@ class TreasuryCore:
         self.calendar = calendar
         self.clock_config = clock_config
         self.days: list[dt.date] = run_days(config, calendar)
+        # with `config.units`: the unit tree and the year's indicators (regenerated from the seed, never stored)
+        self.unit_tree = generate_tree(config.seed, config.units) if config.units else None
+        self.indicators = generate_budget(self.unit_tree, config.seed) if self.unit_tree is not None else ()
         self._reset(TreasuryState(fingerprint(config, clock_config)))
 
     def _reset(self, state: TreasuryState) -> None:
@@ -92,6 +99,7 @@ class TreasuryCore:
         self.vouchers: dict[str, PlannedVoucher] = {}  # VoucherNo → plan
         self.tsa = TsaBook()
         self.books = TreasuryBooks()
+        self.budgeting = Budgeting.of(self.unit_tree, self.indicators) if self.unit_tree is not None else None
         self._receipts = {r.key.voucher_no: r for r in state.receipts}  # VoucherNo → the first receipt
         self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
         progress = dict(state.progress)
@@ -122,7 +130,8 @@ class TreasuryCore:
 
     def _checked(self, effects: list[Effect]) -> list[Effect]:
         """The books after an input (BooksError if they do not add up), then the input's effects."""
-        self.books.check(self.state, self.tsa, len(self.vouchers), len(self._receipts))
+        self.books.check(self.state, self.tsa, len(self.vouchers), len(self._receipts),
+                         None if self.budgeting is None else self.budgeting.book)
         return effects
 
     # --- public views ---------------------------------------------------------------------
@@ -154,6 +163,15 @@ class TreasuryCore:
         """Payment suspension orders, lifts and the banks' confirmations (000 五(二)3): the audit record."""
         return self.state.suspensions
 
+    @property
+    def budget(self) -> BudgetBook | None:
+        """The indicators and what each has left (with `config.units`), else None."""
+        return None if self.budgeting is None else self.budgeting.book
+
+    def refused_requests(self, day: dt.date | None = None) -> list[RefusedRequest]:
+        """The payment requests refused for their budget (003 §52), of the days planned (or of `day`)."""
+        return [r for d, plan in self.plans.items() if day is None or d == day for r in plan.refused]
+
     def sent_vouchers(self, day: dt.date | None = None) -> list[PlannedVoucher]:
         return [v for v in self.vouchers.values() if v.sent and (day is None or v.day == day)]
 
@@ -179,7 +197,11 @@ class TreasuryCore:
         """The day's plan, made (from the seed) the first time it is asked for."""
         if day in self.plans:
             return self.plans[day]
-        plan = plan_day(self.config, self.clock_config, day)
+        if self.budgeting is None:
+            plan = plan_day(self.config, self.clock_config, day)
+        else:
+            plan = plan_budget_day(self.config, self.clock_config, day, self.budgeting,
+                                   salary_day=day == first_business_day(day, self.calendar))
         self.plans[day] = plan
         self.state.progress[day.isoformat()] = 0
         for v in plan.vouchers:
@@ -252,7 +274,8 @@ class TreasuryCore:
         are checked from scratch (BooksError if they do not add up)."""
         self._reset(decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION,
                                     fingerprint(self.config, self.clock_config)))
-        self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts))
+        self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
+                          None if self.budgeting is None else self.budgeting.book)
 
     @classmethod
     def restore(cls, data: bytes, config: TreasuryConfig, calendar: BusinessCalendar,

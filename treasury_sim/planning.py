@@ -23,15 +23,15 @@ from treasury_sim.clearing_quotas import QUOTA_VTCODE, notice_lines
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.records import DayPlan, PlannedVoucher
 
-__all__ = ["authorized_quotas", "clearing_quota", "plan_day"]
+__all__ = ["authorized_quotas", "clearing_quota", "plan_day", "quota_notices", "slots"]
 
 
 def plan_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.date) -> DayPlan:
     """The day's vouchers in send order and its clearing quota notices: the same on every run."""
     c = config
     rng = random.Random(f"{c.seed}:{day.isoformat()}")
-    regular_slots = _slots(day, c.window_start, c.window_end, c.slot_minutes)
-    late_slots = _slots(day, clock_config.clearing_cutoff, c.late_end, c.slot_minutes)
+    regular_slots = slots(day, c.window_start, c.window_end, c.slot_minutes)
+    late_slots = slots(day, clock_config.clearing_cutoff, c.late_end, c.slot_minutes)
     vouchers = []
     for i in range(1, c.vouchers_per_day + 1):
         bank = rng.choice(c.banks)[0]
@@ -44,11 +44,15 @@ def plan_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.date) ->
         vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount, rng.choice(UNITS), late, details,
                                        c.adm_div_code, c.seed))
     vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
-    plan = DayPlan(vouchers)
-    for (bank, pay_type, fund_type), lines in notice_lines(v.approved for v in vouchers).items():
-        no = f"QE{format_ymd(day)}{bank[-4:]}{pay_type}{fund_type}"
-        plan.quota_notices.append(clearing_quota(config, no, day, bank, pay_type, fund_type, lines))
-    return plan
+    return DayPlan(vouchers, quota_notices(config, day, vouchers))
+
+
+def quota_notices(config: TreasuryConfig, day: dt.date, vouchers: Iterable[PlannedVoucher]) -> list[SendVoucher]:
+    """The day's clearing quota notices: per bank, pay type and fund type, the exact sum of its
+    approved vouchers by first-level unit."""
+    return [clearing_quota(config, f"QE{format_ymd(day)}{bank[-4:]}{pay_type}{fund_type}", day, bank, pay_type,
+                           fund_type, lines)
+            for (bank, pay_type, fund_type), lines in notice_lines(v.approved for v in vouchers).items()]
 
 
 def clearing_quota(config: TreasuryConfig, no: str, day: dt.date, bank: str, pay_type: str, fund_type: str,
@@ -63,31 +67,34 @@ def clearing_quota(config: TreasuryConfig, no: str, day: dt.date, bank: str, pay
 def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.date,
                       plan_of: Callable[[dt.date], DayPlan]) -> list[Effect]:
     """On the first run day of each month, per bank, the month's authorized quota notice (7101):
-    a line per (unit, budget subject) of the month's approved 8202 plan, its exact sum (004
-    part 5 §2: made from the approved plan, no margin), on the default project (a payment detail
-    without ProCode draws on any project of its subject). `plan_of(day)`: that day's plan."""
+    a line per (unit, budget subject, project) of the month's approved 8202 plan, its exact sum (004
+    part 5 §2: made from the approved plan, no margin), one notice per fund type; a detail without
+    ProCode on the default project (it draws on any project of its subject). `plan_of(day)`: that
+    day's plan."""
     month = [d for d in days if (d.year, d.month) == (day.year, day.month)]
     if not month or month[0] != day:
         return []
-    lines: dict[str, dict[tuple[str, str, str, str], int]] = {}
+    lines: dict[tuple[str, str], dict[tuple[str, str, str, str, str, str], int]] = {}
     for d in month:
         for v in plan_of(d).vouchers:
             if v.vtcode != "8202":
                 continue
             for detail in v.doc.details():
-                k = (detail["AgencyCode"], detail["AgencyName"], detail["ExpFuncCode"], detail["ExpFuncName"])
-                by_bank = lines.setdefault(v.bank, {})
-                by_bank[k] = by_bank.get(k, 0) + parse_fen(detail["PayAmt"])
+                k = (detail["AgencyCode"], detail["AgencyName"], detail["ExpFuncCode"], detail["ExpFuncName"],
+                     detail.get("ProCode") or DEFAULT_PROJECT[0], detail.get("ProName") or DEFAULT_PROJECT[1])
+                by_line = lines.setdefault((v.bank, v.fund_type), {})
+                by_line[k] = by_line.get(k, 0) + parse_fen(detail["PayAmt"])
     effects: list[Effect] = []
-    for bank, by_line in sorted(lines.items()):
+    for (bank, fund_type), by_line in sorted(lines.items()):
         doc = parse_voucher(authorized_quota_notice(
-            voucher_no=f"ED{day:%Y%m}{bank[-4:]}", vou_date=day, pay_bank_code=bank, adm_div_code=config.adm_div_code,
-            lines=[(*k, *DEFAULT_PROJECT, fen) for k, fen in sorted(by_line.items())]))
+            voucher_no=f"ED{day:%Y%m}{bank[-4:]}" + ("" if fund_type == "1" else fund_type), vou_date=day,
+            pay_bank_code=bank, adm_div_code=config.adm_div_code, fund_type_code=fund_type,
+            lines=[(*k, fen) for k, fen in sorted(by_line.items())]))
         effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
     return effects
 
 
-def _slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.datetime]:
+def slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.datetime]:
     slots = []
     t = at(day, start)
     stop = at(day, end)

@@ -15,6 +15,7 @@ from messages.envelope import VoucherKey
 from messages.factory import payment_voucher
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import SendVoucher
+from treasury_sim.budget import RefusedRequest
 from treasury_sim.clearing_quotas import Approved
 
 __all__ = ["DayPlan", "PlannedVoucher", "Receipt", "StatementCheck"]
@@ -35,6 +36,9 @@ class PlannedVoucher:
     seed: int  # the run's seed: with the day and VoucherNo, the seed of the voucher's own generator
     sent: bool = False
     refused: str | None = None  # the gateway refused it: its code
+    fund_type: str = "1"  # FundTypeCode (the plain plan pays general public budget funds only)
+    subject: tuple[str, str] | None = None  # (ExpFuncCode, ExpFuncName) of every detail; None: drawn
+    project: tuple[str, str] | None = None  # (ProCode, ProName) of every detail; None: none named
 
     @property
     def pay_type(self) -> str:
@@ -43,10 +47,6 @@ class PlannedVoucher:
     @property
     def sup_dep(self) -> tuple[str, str]:
         return self.unit[0], self.unit[1]
-
-    @property
-    def fund_type(self) -> str:
-        return "1"  # the generated plan pays general public budget funds only (the factory's default)
 
     @property
     def approved(self) -> Approved:
@@ -59,7 +59,8 @@ class PlannedVoucher:
         each, not ~1.8 KB of bytes each; a voucher is rendered when it is sent."""
         return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
                                amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
-                               details=self.details, unit=self.unit,
+                               details=self.details, unit=self.unit, fund_type_code=self.fund_type,
+                               subject=self.subject, project=self.project,
                                rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
 
     @property
@@ -102,3 +103,4 @@ class DayPlan:
     vouchers: list[PlannedVoucher]  # in send order
     quota_notices: list[SendVoucher] = field(default_factory=list)
     next_unsent: int = 0  # vouchers[:next_unsent] are sent
+    refused: list[RefusedRequest] = field(default_factory=list)  # requests refused for their budget (003 §52)
