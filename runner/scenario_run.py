@@ -37,6 +37,7 @@ from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
 from runner.expectations import evaluate
 from runner.observed import (
+    BudgetRefusalSeen,
     ClearingSeen,
     InvariantSeen,
     MessageSeen,
@@ -371,7 +372,8 @@ class _Run:
                 banks=tuple((b.code, b.name) for b in s.world.banks), adm_div_code=self.world.adm_div_code,
                 first_day=s.world.start.date(), days=s.world.days,
                 vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
-                quota_time=s.world.quota_time,
+                quota_time=s.world.quota_time, units=s.world.budget_units,
+                budget_anomaly_permille=s.world.budget_anomaly_permille,
                 tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
             if s.world.end is None:  # the run covers the plan and the last day's replenishment
                 last = self.calendar.next_business_day(self.generated.days[-1])
@@ -830,7 +832,10 @@ class _Run:
                          **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
                             for bid, core in self.bcores.items()}},
             quota_restored=dict(self.tcore.inbox.quota_restored),
-            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds))
+            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds),
+            budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
+                                  for r in (self.generated.refused_requests() if self.generated is not None else ())
+                                  if r.at <= self.end))
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,

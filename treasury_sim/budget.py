@@ -27,8 +27,8 @@ import msgspec
 
 from treasury_sim.units import FUND_TYPES, UnitTree
 
-__all__ = ["BUDGET_REFUSALS", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook", "Indicator", "RefusedRequest", "Request",
-           "generate_budget", "indicator_key", "lognormal_fen"]
+__all__ = ["BUDGET_REFUSALS", "PAYMENT_MAX_FEN", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook", "Indicator",
+           "RefusedRequest", "Request", "generate_budget", "indicator_key", "lognormal_fen"]
 
 BUDGET_REFUSALS = ("budget-none", "budget-out-of-scope", "budget-exceeded")
 SALARY_SUBJECT = ("2010101", "行政运行")
@@ -37,6 +37,10 @@ SUBJECTS: tuple[tuple[str, str], ...] = (
     ("2050203", "初中教育"), ("2100201", "综合医院"), ("2140104", "公路建设"), ("2080501", "行政单位离退休"),
     ("2120501", "城乡社区环境卫生"), ("2130101", "农业农村行政运行"), ("2070101", "文化和旅游行政运行"))
 _FUND_WEIGHTS = (70, 12, 5, 8, 5)  # general budget mostly (FUND_TYPES order)
+# One payment's ceiling (a unit's month of salaries, a big procurement): under the gateway's
+# large-single-payment review (gateway/monitoring/rules.yaml, 1,000,000.00 yuan), so a generated
+# run pays without a treasury officer releasing held payments.
+PAYMENT_MAX_FEN = 900_000_00
 
 
 def indicator_key(unit: str, fund_type: str, subject: str, project: str) -> str:
@@ -135,7 +139,7 @@ def generate_budget(tree: UnitTree, seed: int) -> tuple[Indicator, ...]:
     rng = random.Random(f"budget:{seed}:{len(tree.units)}")
     out: list[Indicator] = []
     for unit in tree.paying():
-        monthly = lognormal_fen(rng, 150_000_00, 0.9, 20_000_00, 20_000_000_00)
+        monthly = lognormal_fen(rng, 150_000_00, 0.9, 20_000_00, PAYMENT_MAX_FEN)
         out.append(Indicator(f"ZB{unit.code}GZ", unit.code, "1", SALARY_SUBJECT, (f"GZ{unit.code}", "人员工资"),
                              monthly * 12, salary=True))
         for n in range(1, rng.randint(1, 3) + 1):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
-from treasury_sim.budget import BudgetBook, Indicator, RefusedRequest, Request, lognormal_fen
+from treasury_sim.budget import PAYMENT_MAX_FEN, BudgetBook, Indicator, RefusedRequest, Request, lognormal_fen
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import quota_notices, slots
 from treasury_sim.records import DayPlan, PlannedVoucher
@@ -35,7 +35,6 @@ from treasury_sim.units import FUND_TYPES, BudgetUnit, UnitTree
 __all__ = ["REQUEST_MEDIAN_FEN", "Budgeting", "first_business_day", "plan_budget_day"]
 
 REQUEST_MEDIAN_FEN = 8_000_00
-REQUEST_MAX_FEN = 5_000_000_00  # one request's ceiling (a big procurement)
 
 
 @dataclass(slots=True)
@@ -98,7 +97,7 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
         send_at = rng.choice(late_slots if late else regular)
         unit = rng.choice(paying)
         indicator = rng.choice(projects[unit.code])
-        amount = lognormal_fen(rng, REQUEST_MEDIAN_FEN, 1.3, c.amount_min_fen, REQUEST_MAX_FEN)
+        amount = lognormal_fen(rng, REQUEST_MEDIAN_FEN, 1.3, c.amount_min_fen, PAYMENT_MAX_FEN)
         fund, subject, project = indicator.fund_type, indicator.subject, indicator.project
         if rng.randrange(1000) < c.budget_anomaly_permille:
             kind = rng.randrange(3)
