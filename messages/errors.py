@@ -98,6 +98,13 @@ CODES: dict[str, str] = {
     "wrong-day": "the voucher is for another business day than the current one",
     "outside-window": "a clearing-reserve replenishment arrived outside the morning replenishment window",
     "insufficient-funds": "the treasury single account does not hold enough to pay the amount",
+    # the treasury's budget check of a unit's payment request (003 §6, §52)
+    "budget-none": "the treasury refused the payment request: the unit has no budget indicator of that fund type "
+                   "(003 §52(1), no budget)",
+    "budget-out-of-scope": "the treasury refused the payment request: the unit's budget has no indicator for that "
+                           "subject and project (003 §52(2), spending outside the budget's scope)",
+    "budget-exceeded": "the treasury refused the payment request: it asks more than its budget indicator has "
+                       "left (003 §52(1), over budget)",
     "refund-unmatched": "a refund request (2302) names no payment or clearing request the central bank cleared "
                         "for that bank and pay type (OriVtCode / OriVoucherNo / PayBankCode / PayTypeCode)",
     "refund-exceeds-payment": "a refund request's PayAmt is more than what was cleared for the voucher it refunds "

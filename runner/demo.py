@@ -48,6 +48,9 @@ SIM_DB_SYNCHRONOUS = "NORMAL"
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
+UNITS_PER_OPENING = 1_000  # the salaries of this many budget units (a month's) fit well in OPENING_TSA_FEN
+
+
 def world_scale(vouchers: int) -> int:
     """How many times OPENING_TSA_FEN (for all the run's vouchers) or RESERVE_FEN (for one day's) a run needs."""
     return max(1, -(-vouchers // SCALE_VOUCHERS))
@@ -103,9 +106,10 @@ class DemoWorld:
 
 
 async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
-                      algorithm: str = "ecdsa") -> DemoWorld:
+                      algorithm: str = "ecdsa", units: int = 0) -> DemoWorld:
     """The demo's participants, gateway, ledgers, shells and engine, under `root` (not started);
-    `algorithm` is every participant's seal algorithm (ecdsa, rsa, sm2)."""
+    `algorithm` is every participant's seal algorithm (ecdsa, rsa, sm2); `units`: the treasury
+    plans from that many generated budget units and their indicators (0: the four fixed units)."""
     from bank_sim.core import BankConfig, BankCore
     from bank_sim.shell import BankShell
     from business_time.calendar import BusinessCalendar
@@ -128,8 +132,9 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     banks = [(p.id, p.bank_codes[0], p.name) for p in world.banks]
     tcore = TreasuryCore(TreasuryConfig(banks=tuple((code, name) for _, code, name in banks),
                                         adm_div_code=world.adm_div_code, first_day=start, days=days,
-                                        vouchers_per_day=vouchers, seed=seed,
-                                        tsa_opening_fen=OPENING_TSA_FEN * world_scale(vouchers * days)),
+                                        vouchers_per_day=vouchers, seed=seed, units=units,
+                                        tsa_opening_fen=OPENING_TSA_FEN * world_scale(vouchers * days)
+                                        * max(1, -(-units // UNITS_PER_OPENING))),
                          calendar, cc)
     run_days = list(tcore.days)
     final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
@@ -172,12 +177,13 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
 
 async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt.date,
                    progress: Callable[[str], None] | None = None, html: bool = False,
-                   algorithm: str = "ecdsa") -> dict[str, Any]:
+                   algorithm: str = "ecdsa", units: int = 0) -> dict[str, Any]:
     """Run the demo world; the report (JSON-ready), with `html` (the page of `tgw demo --html`) when asked."""
     from messages.voucher import parse_handover
 
     started = time.monotonic()
-    w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start, algorithm=algorithm)
+    w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start, algorithm=algorithm,
+                          units=units)
     # each voucher the in-process gateway checked goes to its recipient's shell as parsed, not parsed again
     with parse_handover():
         # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
@@ -216,11 +222,26 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}
+    if units:
+        report["budget"] = budget_summary(w.tcore)
     if html:
         from runner.report import demo_html
 
         report["html"] = demo_html(report, observed, w.clock_config, w.filing_times)
     return report
+
+
+def budget_summary(tcore: Any) -> dict[str, Any]:
+    """The treasury's units and budget (with `--units`): the tree, the indicators, what was refused (003 §52)."""
+    tree, refused = tcore.unit_tree, tcore.refused_requests()
+    levels = {level: sum(u.level == level for u in tree.units) for level in ("first", "second", "basic")}
+    codes: dict[str, int] = {}
+    for r in refused:
+        codes[r.code] = codes.get(r.code, 0) + 1
+    return {"units": len(tree.units), "levels": levels, "indicators": len(tcore.indicators),
+            "indicators_fen": sum(i.amount_fen for i in tcore.indicators),
+            "spent_fen": sum(tcore.budget.spent.values()), "refused": dict(sorted(codes.items())),
+            "refused_fen": sum(r.request.amount_fen for r in refused)}
 
 
 def observe(w: DemoWorld, seed: int) -> Any:

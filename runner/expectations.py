@@ -262,6 +262,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(total == p["equals_fen"], f"{p['bank']}'s accepted {p.get('clear_type', '')} clearing requests "
                    f"of {day} clear {p['equals']} by {_t(by)}".replace("  ", " "),
                    f"{_yuan(total)}: " + (", ".join(f"{c.voucher_no} {_yuan(c.cleared_fen)}" for c in cleared) or "none"))
+    if e.kind == "budget_refused":
+        refused = [r for r in o.budget_refusals if r.at <= by and ("code" not in p or r.code == p["code"])
+                   and ("unit" not in p or r.unit == p["unit"])]
+        n = len(refused)
+        ok = n == p["equals"] if "equals" in p else (n >= p.get("at_least", 0) and n <= p.get("at_most", n))
+        what = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
+        return out(ok, f"requests refused {p.get('code', 'for their budget')}: {what}", f"{n} refused",
+                   [f"{r.request_no} of {r.unit}: {r.code}, {_yuan(r.amount_fen)} at {_t(r.at)}" for r in refused])
     if e.kind == "count":
         msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
                 and ("flag" not in p or m.flag == p["flag"])

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Break",
+    "BudgetRefusalSeen",
     "ClearingSeen",
     "InvariantSeen",
     "MessageSeen",
@@ -146,6 +147,17 @@ class RefundSeen:
     state: Literal["pending", "accepted", "rejected"]
     code: str | None = None
     notice_no: str = ""  # the 2203 / 7105 to the treasury
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRefusalSeen:
+    """A unit's payment request the (generated) treasury refused for its budget (003 §52): never a voucher."""
+
+    request_no: str
+    unit: str  # AgencyCode
+    code: str  # budget-none, budget-out-of-scope, budget-exceeded
+    amount_fen: int
+    at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +302,7 @@ class Observed:
     # same year), and booked as cross-year refund lines (a refund of an earlier year's payment)
     quota_restored: Mapping[str, int] = field(default_factory=dict)
     cross_year_refunds: Mapping[str, int] = field(default_factory=dict)
+    budget_refusals: tuple[BudgetRefusalSeen, ...] = ()  # with world.treasury.units
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

@@ -134,6 +134,8 @@ class World:
     quota_time: dt.time = dt.time(8, 30)
     vouchers_per_day: int = 0
     days: int = 1
+    budget_units: int = 0  # generated treasury: units generated with budget indicators (treasury_sim.units)
+    budget_anomaly_permille: int = 20  # ... and its requests that ask what the budget does not allow
     tsa_opening_fen: int = 500_000_000_00
     pboc_profile: str = "standard"
     clearing_floor_fen: int = 0  # world.pboc.clearing_floor: every bank's, at the central bank
@@ -480,6 +482,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if "quota_time" in t else dt.time(8, 30),
         vouchers_per_day=int(t.get("vouchers_per_day", 0)),
         days=int(t.get("days", 1)),
+        budget_units=int(t.get("units", 0)), budget_anomaly_permille=int(t.get("budget_anomalies", 20)),
         tsa_opening_fen=(b.money(t["tsa_opening"], ["world", "treasury", "tsa_opening"]) or 0)
         if "tsa_opening" in t else (b.money(p["tsa_opening"], ["world", "pboc", "tsa_opening"]) or 0)
         if "tsa_opening" in p else 500_000_000_00,
@@ -618,6 +621,12 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         name = raw.get("name") or _default_name(kind, params)
         expectations.append(Expectation(i, kind, params, by, name, _line(b.marks, path) or 0))
 
+    if world.budget_units and world.treasury_profile != "generated":
+        b.fail(["world", "treasury", "units"], "units are generated with their budgets by a generated treasury "
+               "(profile: generated); a scripted one names its units in world.budget_units")
+    if not world.budget_units and any(e.kind == "budget_refused" for e in expectations):
+        b.fail(["world", "treasury"], "budget_refused expects the generated treasury's budget check: "
+               "set world.treasury.units")
     if world.treasury_profile == "generated" and any(s.action in ("send", "batch", "quota") for s in steps):
         b.fail(["world", "treasury", "profile"], "a generated treasury plans its own vouchers: no send, batch "
                "or quota steps (use profile: scripted)")
@@ -712,6 +721,10 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"{p['unit']}'s {'cross-year refund lines' if p.get('cross_year') else 'quota restored'} = {p['equals']}"
     if kind == "clearings_sum":
         return f"{p['bank']}'s {p.get('clear_type', '')} clearings of {p['day']} = {p['equals']}".replace("  ", " ")
+    if kind == "budget_refused":
+        bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
+        return "requests refused " + (p.get("code") or "for their budget") + (
+            f" of {p['unit']}" if "unit" in p else "") + f" {bound}"
     if kind == "count":
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"

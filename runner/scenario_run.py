@@ -38,6 +38,7 @@ from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.expectations import evaluate
 from runner.observed import (
+    BudgetRefusalSeen,
     ClearingSeen,
     InvariantSeen,
     MessageSeen,
@@ -96,7 +97,12 @@ class _NullCore:
         # PayAmt, what the receipts paid in the period, arrival)
         self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
-        self.suspensions: SuspensionLog = inner.suspensions if inner is not None else SuspensionLog()
+        self._suspensions = SuspensionLog()
+
+    @property
+    def suspensions(self) -> Any:
+        """The audit record of suspensions: the generated core's own (as restored), or this one's."""
+        return self._suspensions if self.inner is None else self.inner.suspensions
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_time(now))
@@ -135,10 +141,12 @@ class _NullCore:
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_refused(refusal, now))
 
-    def snapshot(self) -> dict[str, Any]:
-        return {} if self.inner is None else dict(self.inner.snapshot())
+    SNAPSHOT_IS_BYTES = True  # the generated core's `sim.codec` bytes; scripted: nothing to keep
 
-    def load_snapshot(self, data: Mapping[str, Any]) -> None:
+    def snapshot(self) -> bytes:
+        return b"{}" if self.inner is None else bytes(self.inner.snapshot())
+
+    def load_snapshot(self, data: bytes) -> None:
         if self.inner is not None:
             self.inner.load_snapshot(data)
 
@@ -365,7 +373,8 @@ class _Run:
                 banks=tuple((b.code, b.name) for b in s.world.banks), adm_div_code=self.world.adm_div_code,
                 first_day=s.world.start.date(), days=s.world.days,
                 vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
-                quota_time=s.world.quota_time,
+                quota_time=s.world.quota_time, units=s.world.budget_units,
+                budget_anomaly_permille=s.world.budget_anomaly_permille,
                 tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
             if s.world.end is None:  # the run covers the plan and the last day's replenishment
                 last = self.calendar.next_business_day(self.generated.days[-1])
@@ -824,7 +833,10 @@ class _Run:
                          **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
                             for bid, core in self.bcores.items()}},
             quota_restored=dict(self.tcore.inbox.quota_restored),
-            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds))
+            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds),
+            budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
+                                  for r in (self.generated.refused_requests() if self.generated is not None else ())
+                                  if r.at <= self.end))
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,

@@ -236,6 +236,15 @@ _expect_kinds: dict[str, Any] = {
                              "at_least": {"type": "integer", "minimum": 0},
                              "at_most": {"type": "integer", "minimum": 0}},
               "anyOf": [{"required": ["equals"]}, {"required": ["at_least"]}, {"required": ["at_most"]}]},
+    "budget_refused": {"type": "object", "additionalProperties": False,
+                       "description": "payment requests the generated treasury refused for their budget (003 "
+                                      "§52; world.treasury.units): never sent as vouchers",
+                       "properties": {"code": {"enum": ["budget-none", "budget-out-of-scope", "budget-exceeded"]},
+                                      "unit": {"type": "string", "minLength": 1},
+                                      "equals": {"type": "integer", "minimum": 0},
+                                      "at_least": {"type": "integer", "minimum": 0},
+                                      "at_most": {"type": "integer", "minimum": 0}},
+                       "anyOf": [{"required": ["equals"]}, {"required": ["at_least"]}, {"required": ["at_most"]}]},
     "monitor": MONITOR_EXPECTATION,
 }
 EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
@@ -306,6 +315,14 @@ SCHEMA: dict[str, Any] = {
                     "quota_time": _tod,
                     "vouchers_per_day": {"type": "integer", "minimum": 0, "maximum": 100_000},
                     "days": {"type": "integer", "minimum": 1, "maximum": 30},
+                    "units": {"type": "integer", "minimum": 2, "maximum": 20_000,
+                              "description": "generated: a unit tree of this size with budget indicators "
+                                             "(treasury_sim.units, treasury_sim.budget); each request is checked "
+                                             "against its indicator and refused with no budget, outside its scope "
+                                             "or over budget (003 §6, §52)"},
+                    "budget_anomalies": {"type": "integer", "minimum": 0, "maximum": 1000,
+                                         "description": "with units: per mille of requests asking what the "
+                                                        "budget does not allow (default 20)"},
                     "tsa_opening": _money}},
                 "pboc": {"type": "object", "additionalProperties": False, "properties": {
                     "profile": {"enum": ["standard", "external"]}, "tsa_opening": _money,

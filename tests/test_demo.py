@@ -86,3 +86,27 @@ def test_demo_prints_the_reconciliation_and_writes_the_html_report(tmp_path: Pat
     data = screenshot(page, ARTIFACTS / "demo-report.png", window=SHOT_WINDOW, profile=tmp_path / "profile")
     assert len(data) > 10_000  # a blank page is a few hundred bytes
     assert png_size(data) == SHOT_WINDOW
+
+
+@pytest.mark.slow
+def test_demo_with_budget_units_refuses_what_the_budget_does_not_allow_and_holds_every_invariant(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tgw demo --units N` (issue 17): salaries on the month's first business day, requests checked
+    against the generated units' indicators; refused ones are never sent, the rest hold every invariant."""
+    code = main(["demo", "--units", "40", "--vouchers", "30", "--days", "1", "--start", "2026-03-02", "--format",
+                 "json", "--quiet", "--dir", str(tmp_path / "demo")])
+    report = json.loads(capsys.readouterr().out)
+    failed = {k: v["detail"] for k, v in report["invariants"].items() if not v["ok"]}
+    assert code == 0 and report["ok"] and not failed, failed
+    budget = report["budget"]
+    assert budget["units"] == 40 and sum(budget["levels"].values()) == 40 and budget["levels"]["first"] >= 1
+    paying = budget["levels"]["basic"]
+    # every paying unit's salaries went out that morning, beside the 30 requests less those refused
+    assert report["days"][0]["vouchers_sent"] == paying + 30 - sum(budget["refused"].values())
+    assert 0 < budget["spent_fen"] <= budget["indicators_fen"]
+    assert set(budget["refused"]) <= {"budget-none", "budget-out-of-scope", "budget-exceeded"}
+
+
+def test_demo_units_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--units", "1", "--days", "1", "--vouchers", "5", "--quiet"]) == 2
+    assert "--units must be 2.." in capsys.readouterr().err

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from messages.errors import InputError
+from messages.money import fen_to_str
 from runner.demo import simulate
+from treasury_sim.units import UNITS_MAX
 
 __all__ = ["register"]
 
@@ -49,6 +51,10 @@ def register(subparsers: Any) -> None:
                    help="every participant's seal: ecdsa (P-256, SHA-256; default) or sm2 (SM2 with SM3)")
     p.add_argument("--vouchers", type=int, default=200, help="payment vouchers per business day (default 200)")
     p.add_argument("--days", type=int, default=3, help="business days with payments (default 3)")
+    p.add_argument("--units", type=int, default=0,
+                   help="plan from this many generated budget units and their budget indicators: salaries on the "
+                        "month's first business day, requests refused with no budget, outside its scope or over "
+                        f"budget (003 §52); 2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
     p.add_argument("--start", default="2026-02-13",
                    help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -124,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
         print(f"tgw demo: --days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", file=sys.stderr)
         return 2
+    if args.units != 0 and not 2 <= args.units <= UNITS_MAX:
+        print(f"tgw demo: --units must be 2..{UNITS_MAX} (or 0: the four fixed units)", file=sys.stderr)
+        return 2
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="WARNING")
@@ -136,12 +145,12 @@ def run(args: argparse.Namespace) -> int:
             root.mkdir(parents=True, exist_ok=True)
             report = asyncio.run(simulate(root, seed=args.seed, vouchers=args.vouchers, days=args.days,
                                           start=start, progress=progress, html=bool(args.html),
-                                          algorithm=args.algorithm))
+                                          algorithm=args.algorithm, units=args.units))
         else:
             with tempfile.TemporaryDirectory(prefix="tgw-demo-") as tmp:
                 report = asyncio.run(simulate(Path(tmp), seed=args.seed, vouchers=args.vouchers, days=args.days,
                                               start=start, progress=progress, html=bool(args.html),
-                                              algorithm=args.algorithm))
+                                              algorithm=args.algorithm, units=args.units))
     except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
         print(f"tgw demo: {exc}", file=sys.stderr)
         return 2
@@ -206,6 +215,13 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(_table(["day", "2301 ok/filed", "rejected", "cleared", "ClearType 1 ok/filed", "replenished",
                          "TSA debits", "7401 EndBalance", "ledger TSA at close", "ZBA = 0 at close"], clear_rows,
                         "lrlrrrrrrl"))
+    budget = report.get("budget")
+    if budget is not None:
+        refused = ", ".join(f"{code} {n}" for code, n in budget["refused"].items()) or "none"
+        levels = ", ".join(f"{n} {level}" for level, n in budget["levels"].items())
+        lines += ["", f"Budget: {budget['units']} units ({levels}), {budget['indicators']} indicators of "
+                      f"{fen_to_str(budget['indicators_fen'])} yuan, {fen_to_str(budget['spent_fen'])} approved; "
+                      f"requests refused (003 §52): {refused} ({fen_to_str(budget['refused_fen'])} yuan)"]
     rec = report.get("reconciliation")
     if rec is not None:
         lines += ["", "Three-way reconciliation per day: treasury ↔ banks ↔ central bank (yuan)"]

@@ -11,15 +11,18 @@
 | 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2), else 1 with XCheckRemark (a break, never netted away) |
 
-`BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit.
+`BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit, with the
+refunds' running totals the treasury's books check (`treasury_sim.books`: every fen refunded is
+restored to a unit's quota or booked as a cross-year refund). A msgspec record, saved and restored
+with the treasury core's state by `sim.codec`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+
+import msgspec
 
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
@@ -38,18 +41,26 @@ KEPT_MAX = 100_000
 LISTED_MAX = 200_000
 
 
-@dataclass(slots=True)
-class BankInbox:
-    received: dict[str, str] = field(default_factory=dict)  # voucher key → ISO time it arrived
-    quota_restored: dict[str, int] = field(default_factory=dict)  # "<AgencyCode>/<year>" → fen
-    cross_year_refunds: dict[str, int] = field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
-    sign_offs: dict[str, str] = field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
-    refunded: dict[str, int] = field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
+class BankInbox(msgspec.Struct):
+    received: dict[str, str] = msgspec.field(default_factory=dict)  # voucher key → ISO time it arrived
+    quota_restored: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year>" → fen
+    cross_year_refunds: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
+    sign_offs: dict[str, str] = msgspec.field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
+    refunded: dict[str, int] = msgspec.field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
     # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named
-    reserve_listed: dict[str, dict[str, int]] = field(default_factory=dict)
-    reserve_closing: dict[str, int] = field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
+    reserve_listed: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
+    reserve_closing: dict[str, int] = msgspec.field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
     # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
-    by_unit: dict[str, int] = field(default_factory=dict)
+    by_unit: dict[str, int] = msgspec.field(default_factory=dict)
+    refunded_fen: int = 0  # `refunded` added up
+    restored_fen: int = 0  # `quota_restored` added up
+    cross_year_fen: int = 0  # `cross_year_refunds` added up
+
+    def __post_init__(self) -> None:
+        # a restored inbox forgets the oldest first, as the one that never stopped does: arrival order
+        # (a snapshot keeps maps sorted by key)
+        if self.received and list(self.received.values()) != sorted(self.received.values()):
+            self.received = dict(sorted(self.received.items(), key=lambda kv: (kv[1], kv[0])))
 
     def reserve_list(self, doc: VoucherDoc) -> None:
         """A reserve transfer detail list (7202): note what it says the reserve advanced."""
@@ -73,11 +84,17 @@ class BankInbox:
         if doc.vtcode in ("2203", "2252", "7105"):
             agency = doc.get("AgencyCode") or agency_of(doc.get("OriVoucherNo"))
             year = doc.get("OriVouDate")[:4]
-            book = self.quota_restored if year == str(now.year) else self.cross_year_refunds
+            fen = doc.amount_fen("PayAmt")
             k = f"{agency}/{year}"
-            book[k] = book.get(k, 0) + doc.amount_fen("PayAmt")
+            if year == str(now.year):
+                self.quota_restored[k] = self.quota_restored.get(k, 0) + fen
+                self.restored_fen += fen
+            else:
+                self.cross_year_refunds[k] = self.cross_year_refunds.get(k, 0) + fen
+                self.cross_year_fen += fen
             day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}"
-            self.refunded[day] = self.refunded.get(day, 0) + doc.amount_fen("PayAmt")
+            self.refunded[day] = self.refunded.get(day, 0) + fen
+            self.refunded_fen += fen
             return []
         if doc.vtcode == "7202":
             self.reserve_list(doc)
@@ -147,20 +164,3 @@ class BankInbox:
         self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {breaks[0]}" if breaks else "")
         return [SendVoucher("7203", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
-
-    def to_plain(self) -> dict[str, Any]:
-        return {"received": self.received, "quota_restored": self.quota_restored,
-                "cross_year_refunds": self.cross_year_refunds, "sign_offs": self.sign_offs, "refunded": self.refunded,
-                "reserve_listed": self.reserve_listed, "reserve_closing": self.reserve_closing,
-                "by_unit": self.by_unit}
-
-    @classmethod
-    def from_plain(cls, data: Mapping[str, Any] | None) -> BankInbox:
-        if not data:
-            return cls()
-        return cls(dict(data["received"]), {k: int(v) for k, v in data["quota_restored"].items()},
-                   {k: int(v) for k, v in data["cross_year_refunds"].items()}, dict(data["sign_offs"]),
-                   {k: int(v) for k, v in data.get("refunded", {}).items()},
-                   {k: {no: int(fen) for no, fen in v.items()} for k, v in data.get("reserve_listed", {}).items()},
-                   {k: int(v) for k, v in data.get("reserve_closing", {}).items()},
-                   {k: int(v) for k, v in data.get("by_unit", {}).items()})

@@ -1,0 +1,104 @@
+"""The day's plan (pure, seeded) and the quota notices made from it.
+
+`plan_day` draws a day's approved vouchers from `random.Random(f"{seed}:{day}")` (bank, 5201 or
+8202, amount, unit, send time) in send order, and the day's 5108 / 5106 clearing quota notices:
+the exact sum of the day's approved vouchers by first-level unit (`treasury_sim.clearing_quotas`).
+`authorized_quotas` gives, on the first run day of a month, each bank's 7101 for the month's
+approved 8202 plan; `clearing_quota` renders one 5108 / 5106 (also a supplementary one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Iterable
+
+from business_time.clock import ClockConfig, at
+from messages.dates import format_ymd
+from messages.factory import DEFAULT_PROJECT, UNITS, authorized_quota_notice, quota_notice
+from messages.money import parse_fen
+from messages.voucher import parse_voucher
+from sim.effects import Effect, SendVoucher
+from treasury_sim.clearing_quotas import QUOTA_VTCODE, notice_lines
+from treasury_sim.config import TreasuryConfig
+from treasury_sim.records import DayPlan, PlannedVoucher
+
+__all__ = ["authorized_quotas", "clearing_quota", "plan_day", "quota_notices", "slots"]
+
+
+def plan_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.date) -> DayPlan:
+    """The day's vouchers in send order and its clearing quota notices: the same on every run."""
+    c = config
+    rng = random.Random(f"{c.seed}:{day.isoformat()}")
+    regular_slots = slots(day, c.window_start, c.window_end, c.slot_minutes)
+    late_slots = slots(day, clock_config.clearing_cutoff, c.late_end, c.slot_minutes)
+    vouchers = []
+    for i in range(1, c.vouchers_per_day + 1):
+        bank = rng.choice(c.banks)[0]
+        vtcode = "8202" if rng.randrange(100) < c.authorized_share_pct else "5201"
+        late = rng.randrange(100) < c.late_share_pct
+        send_at = rng.choice(late_slots if late else regular_slots)
+        amount = rng.randint(c.amount_min_fen, c.amount_max_fen)
+        no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{i:05d}"
+        details = rng.randint(1, 3)
+        vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount, rng.choice(UNITS), late, details,
+                                       c.adm_div_code, c.seed))
+    vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
+    return DayPlan(vouchers, quota_notices(config, day, vouchers))
+
+
+def quota_notices(config: TreasuryConfig, day: dt.date, vouchers: Iterable[PlannedVoucher]) -> list[SendVoucher]:
+    """The day's clearing quota notices: per bank, pay type and fund type, the exact sum of its
+    approved vouchers by first-level unit."""
+    return [clearing_quota(config, f"QE{format_ymd(day)}{bank[-4:]}{pay_type}{fund_type}", day, bank, pay_type,
+                           fund_type, lines)
+            for (bank, pay_type, fund_type), lines in notice_lines(v.approved for v in vouchers).items()]
+
+
+def clearing_quota(config: TreasuryConfig, no: str, day: dt.date, bank: str, pay_type: str, fund_type: str,
+                   lines: list[tuple[str, str, int]]) -> SendVoucher:
+    """One 5108 (direct) / 5106 (authorized) clearing quota notice to the central bank."""
+    vtcode = QUOTA_VTCODE[pay_type]
+    qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank, amounts_by_unit=lines,
+                                      adm_div_code=config.adm_div_code, vtcode=vtcode, fund_type_code=fund_type))
+    return SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc")
+
+
+def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.date,
+                      plan_of: Callable[[dt.date], DayPlan]) -> list[Effect]:
+    """On the first run day of each month, per bank, the month's authorized quota notice (7101):
+    a line per (unit, budget subject, project) of the month's approved 8202 plan, its exact sum (004
+    part 5 §2: made from the approved plan, no margin), one notice per fund type; a detail without
+    ProCode on the default project (it draws on any project of its subject). `plan_of(day)`: that
+    day's plan."""
+    month = [d for d in days if (d.year, d.month) == (day.year, day.month)]
+    if not month or month[0] != day:
+        return []
+    lines: dict[tuple[str, str], dict[tuple[str, str, str, str, str, str], int]] = {}
+    for d in month:
+        for v in plan_of(d).vouchers:
+            if v.vtcode != "8202":
+                continue
+            for detail in v.doc.details():
+                k = (detail["AgencyCode"], detail["AgencyName"], detail["ExpFuncCode"], detail["ExpFuncName"],
+                     detail.get("ProCode") or DEFAULT_PROJECT[0], detail.get("ProName") or DEFAULT_PROJECT[1])
+                by_line = lines.setdefault((v.bank, v.fund_type), {})
+                by_line[k] = by_line.get(k, 0) + parse_fen(detail["PayAmt"])
+    effects: list[Effect] = []
+    for (bank, fund_type), by_line in sorted(lines.items()):
+        doc = parse_voucher(authorized_quota_notice(
+            voucher_no=f"ED{day:%Y%m}{bank[-4:]}" + ("" if fund_type == "1" else fund_type), vou_date=day,
+            pay_bank_code=bank, adm_div_code=config.adm_div_code, fund_type_code=fund_type,
+            lines=[(*k, fen) for k, fen in sorted(by_line.items())]))
+        effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
+    return effects
+
+
+def slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.datetime]:
+    slots = []
+    t = at(day, start)
+    stop = at(day, end)
+    while t < stop:
+        slots.append(t)
+        t += dt.timedelta(minutes=minutes)
+    return slots

@@ -1,0 +1,70 @@
+"""Payment receipts (5201 / 8202 flag 1): matched to the voucher sent, once.
+
+A receipt is matched by VoucherNo; XPayAmt must equal PayAmt (else an Alarm `amount-mismatch`).
+The same receipt delivered again (at-least-once delivery) is nothing; a second, different receipt
+for the same voucher is a double payment (Alarm `duplicate-conflict`, kept in `duplicates`); a
+receipt for nothing the treasury sent, `unknown-original`.
+
+A receipt paid on a later business day than the voucher's own (the bank carried it over) gets
+that day's quota: `carried_quota` gives a supplementary 5108 / 5106 for that day covering exactly
+that voucher, if it is still before the clearing cutoff (after it, the bank's 2301 of the day
+could not use it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig, at
+from messages.dates import parse_ymd
+from messages.envelope import VoucherKey
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect
+from treasury_sim.clearing_quotas import notice_lines
+from treasury_sim.config import TreasuryConfig
+from treasury_sim.planning import clearing_quota
+from treasury_sim.records import PlannedVoucher, Receipt
+
+__all__ = ["Match", "carried_quota", "match_receipt"]
+
+Match = Literal["unknown", "again", "duplicate", "first"]
+
+
+def match_receipt(known: Receipt | None, planned: PlannedVoucher | None, doc: VoucherDoc, key: VoucherKey,
+                  now: dt.datetime, return_reason: str | None) -> tuple[Match, Receipt | None, list[Effect]]:
+    """What a receipt is, given the voucher planned under its VoucherNo and the receipt `known` for
+    it: "unknown" (nothing sent), "again" (the same one redelivered), "duplicate" (a second,
+    different one: paid twice?) or "first"; the receipt to keep, and the alarms."""
+    if planned is None or planned.vtcode != doc.vtcode:
+        return "unknown", None, [Alarm("unknown-original", "a receipt for a voucher the treasury never sent", str(key))]
+    paid = parse_fen(doc.get("XPayAmt") or "0.00")
+    receipt = Receipt(key, doc.get("XPayDate"), paid, doc.get("XAgentBusinessNo"), now, return_reason)
+    if known is not None and msgspec.structs.replace(known, received_at=now) == receipt:
+        return "again", None, []  # at-least-once delivery, not a second payment
+    if known is not None:
+        return "duplicate", receipt, [Alarm("duplicate-conflict", f"a second receipt for {planned.voucher_no}: "
+                                            "paid twice?", str(key))]
+    if return_reason is None and paid != planned.amount_fen:
+        return "first", receipt, [Alarm("amount-mismatch", f"paid {fen_to_str(paid)} of "
+                                        f"{fen_to_str(planned.amount_fen)}", str(key))]
+    return "first", receipt, []
+
+
+def carried_quota(config: TreasuryConfig, calendar: BusinessCalendar, clock_config: ClockConfig,
+                  v: PlannedVoucher, receipt: Receipt, now: dt.datetime) -> list[Effect]:
+    """A voucher the bank paid on a later business day than its own (carried over) is cleared
+    that day: a supplementary clearing quota notice for that day covering exactly it, sent now
+    if the day is today and its clearing cutoff has not passed. Advances (paid on the voucher's
+    day after the cutoff) are not carried: they are replenished against their own day's quota."""
+    paid_day = parse_ymd(receipt.paid_date)
+    if (receipt.return_reason is not None or receipt.paid_fen <= 0 or paid_day is None or paid_day <= v.day
+            or paid_day != now.date() or not calendar.is_business_day(paid_day)
+            or now >= at(paid_day, clock_config.clearing_cutoff)):
+        return []
+    ((bank, pay_type, fund_type), lines), = notice_lines([v.approved]).items()
+    return [clearing_quota(config, f"QS{v.voucher_no}", paid_day, bank, pay_type, fund_type, lines)]

@@ -1,0 +1,106 @@
+"""The treasury's typed records: a planned voucher, a receipt that came back, a statement checked,
+a day's plan. `PlannedVoucher` and `DayPlan` are regenerated from the seed (never stored);
+`Receipt` and `StatementCheck` are kept in the core's state (`treasury_sim.state`): msgspec
+records, saved and restored by `sim.codec`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+import msgspec
+
+from messages.envelope import VoucherKey
+from messages.factory import payment_voucher
+from messages.voucher import VoucherDoc, parse_voucher
+from sim.effects import SendVoucher
+from treasury_sim.budget import RefusedRequest
+from treasury_sim.clearing_quotas import Approved
+
+__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "StatementCheck"]
+
+
+@dataclass(slots=True)
+class PlannedVoucher:
+    day: dt.date
+    send_at: dt.datetime
+    vtcode: str
+    voucher_no: str
+    bank: str
+    amount_fen: int
+    unit: tuple[str, str, str, str]  # (SupDepCode, SupDepName, AgencyCode, AgencyName): one of `UNITS`
+    late: bool  # sent after the clearing cutoff: the bank advances it
+    details: int  # Detail lines
+    adm_div_code: str
+    seed: int  # the run's seed: with the day and VoucherNo, the seed of the voucher's own generator
+    sent: bool = False
+    refused: str | None = None  # the gateway refused it: its code
+    fund_type: str = "1"  # FundTypeCode (the plain plan pays general public budget funds only)
+    subject: tuple[str, str] | None = None  # (ExpFuncCode, ExpFuncName) of every detail; None: drawn
+    project: tuple[str, str] | None = None  # (ProCode, ProName) of every detail; None: none named
+
+    @property
+    def pay_type(self) -> str:
+        return "11" if self.vtcode == "5201" else "12"
+
+    @property
+    def sup_dep(self) -> tuple[str, str]:
+        return self.unit[0], self.unit[1]
+
+    @property
+    def approved(self) -> Approved:
+        return Approved(self.bank, self.pay_type, self.fund_type, self.sup_dep, self.amount_fen)
+
+    @property
+    def data(self) -> bytes:
+        """The voucher's bytes, rendered anew (the same bytes every time: the rest is drawn from the
+        voucher's own seeded generator). A plan of 100,000 vouchers keeps these fields, ~200 bytes
+        each, not ~1.8 KB of bytes each; a voucher is rendered when it is sent."""
+        return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
+                               amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
+                               details=self.details, unit=self.unit, fund_type_code=self.fund_type,
+                               subject=self.subject, project=self.project,
+                               rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
+
+    @property
+    def doc(self) -> VoucherDoc:
+        """The voucher parsed (anew, from `data`)."""
+        return parse_voucher(self.data)
+
+
+class Receipt(msgspec.Struct, frozen=True):
+    key: VoucherKey
+    paid_date: str
+    paid_fen: int
+    serial: str
+    received_at: dt.datetime
+    return_reason: str | None = None
+
+
+class StatementCheck(msgspec.Struct, frozen=True):
+    day: dt.date
+    begin_fen: int
+    debit_fen: int
+    credit_fen: int
+    end_fen: int
+    expected_begin_fen: int
+    expected_debit_fen: int
+    expected_credit_fen: int = 0
+    detail_debit_fen: int = 0  # the D details added up
+    detail_credit_fen: int = 0  # the C details added up
+
+    @property
+    def ok(self) -> bool:
+        return (self.begin_fen == self.expected_begin_fen and self.debit_fen == self.expected_debit_fen
+                and self.credit_fen == self.expected_credit_fen
+                and self.end_fen == self.begin_fen + self.credit_fen - self.debit_fen
+                and (self.detail_debit_fen, self.detail_credit_fen) == (self.debit_fen, self.credit_fen))
+
+
+@dataclass(slots=True)
+class DayPlan:
+    vouchers: list[PlannedVoucher]  # in send order
+    quota_notices: list[SendVoucher] = field(default_factory=list)
+    next_unsent: int = 0  # vouchers[:next_unsent] are sent
+    refused: list[RefusedRequest] = field(default_factory=list)  # requests refused for their budget (003 §52)

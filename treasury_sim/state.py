@@ -1,0 +1,46 @@
+"""The treasury core's saved state: what went out and what came back, as msgspec records saved and
+restored by `sim.codec` (no hand-written codec).
+
+The plan is not stored: it is regenerated from the seed (the same bytes), so the state names only
+how far each planned day's vouchers went out (`progress`, in send order) and which the gateway
+refused. Lists where order is behaviour (receipts in arrival order), maps where it is not (a
+snapshot keeps maps sorted by key, so their keys are text: ISO dates, VoucherNos).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from business_time.clock import ClockConfig
+from treasury_sim.bank_reports import BankInbox
+from treasury_sim.config import TreasuryConfig
+from treasury_sim.records import Receipt, StatementCheck
+from treasury_sim.suspensions import SuspensionLog
+
+__all__ = ["CORE", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+
+CORE = "treasury"
+SNAPSHOT_VERSION = 2  # the layout of `TreasuryState` (1: the hand-written plain form)
+
+
+def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
+    """What a snapshot was taken under: a core refuses to load one taken with another config."""
+    return f"{config!r}; {clock_config!r}"
+
+
+class TreasuryState(msgspec.Struct):
+    config: str  # `fingerprint` of the config the state was taken under
+    core: str = CORE
+    version: int = SNAPSHOT_VERSION
+    cursor: dt.datetime | None = None  # inputs up to this time are handled
+    progress: dict[str, int] = msgspec.field(default_factory=dict)  # planned day (ISO) → its first vouchers sent
+    refused: dict[str, str] = msgspec.field(default_factory=dict)  # VoucherNo → the gateway's code
+    receipts: list[Receipt] = msgspec.field(default_factory=list)  # the first receipt of each voucher, as they came
+    duplicate_receipts: list[Receipt] = msgspec.field(default_factory=list)
+    statements: dict[str, StatementCheck] = msgspec.field(default_factory=dict)  # day (ISO) → its 7401 checked
+    other: list[tuple[str, dt.datetime]] = msgspec.field(default_factory=list)  # (key, received) of 7403 / 3502 ...
+    refunds_advised: dict[str, tuple[dt.date, int]] = msgspec.field(default_factory=dict)  # 7403 No → (CreditDate, fen)
+    bank_inbox: BankInbox = msgspec.field(default_factory=BankInbox)  # the banks' refund notices, reports, statements
+    suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations

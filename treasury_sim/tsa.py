@@ -1,0 +1,108 @@
+"""The treasury's own books of its single account (TSA) and the 7401 statements checked against them.
+
+**Expected debits** of a day: the vouchers sent before the cutoff that day (cleared that day)
+plus the advances of the previous business day (replenished that morning), less what the gateway
+refused. **Expected credits**: the refunds advised (7403) with that CreditDate. **BeginBalance**
+follows from the opening balance and the earlier days; EndBalance = BeginBalance + CreditAmt -
+DebitAmt; the D and C details add up to DebitAmt and CreditAmt. A difference is an Alarm
+`amount-mismatch` and is kept (never netted away).
+
+`TsaBook` keeps the expected debits and credits by day as running totals, updated as vouchers are
+planned or refused and refunds advised: a day's figure is a look-up, a balance a sum over days,
+never a scan of the vouchers. It is derived state: rebuilt from the plan and the snapshot on load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from business_time.calendar import BusinessCalendar
+from business_time.clock import replenishment_day
+from messages.dates import parse_ymd
+from messages.envelope import VoucherKey
+from messages.money import fen_to_str, parse_fen
+from messages.voucher import VoucherDoc
+from sim.effects import Alarm, Effect
+from treasury_sim.records import PlannedVoucher, StatementCheck
+
+__all__ = ["TsaBook", "check_statement", "clear_day", "missing_statements"]
+
+
+def clear_day(v: PlannedVoucher, calendar: BusinessCalendar) -> dt.date:
+    """The day the TSA pays for `v`: its own day, or (an advance) the day the reserve is replenished."""
+    return replenishment_day(v.day, calendar) if v.late else v.day
+
+
+@dataclass(slots=True)
+class TsaBook:
+    debit_by_day: dict[dt.date, int] = field(default_factory=dict)
+    credit_by_day: dict[dt.date, int] = field(default_factory=dict)
+    planned_fen: int = 0  # every voucher planned
+    refused_fen: int = 0  # of them, refused by the gateway
+    debit_fen: int = 0  # debit_by_day added up
+    touched: list[dt.date] = field(default_factory=list)  # days changed by the input being handled
+
+    def planned(self, v: PlannedVoucher, calendar: BusinessCalendar) -> None:
+        day = clear_day(v, calendar)
+        self.debit_by_day[day] = self.debit_by_day.get(day, 0) + v.amount_fen
+        self.planned_fen += v.amount_fen
+        self.debit_fen += v.amount_fen
+
+    def refused(self, v: PlannedVoucher, calendar: BusinessCalendar) -> None:
+        """The gateway refused `v`: never paid, never debited."""
+        day = clear_day(v, calendar)
+        self.debit_by_day[day] = self.debit_by_day.get(day, 0) - v.amount_fen
+        self.refused_fen += v.amount_fen
+        self.debit_fen -= v.amount_fen
+        self.touched.append(day)
+
+    def advised(self, before: tuple[dt.date, int] | None, after: tuple[dt.date, int]) -> None:
+        """A refund advice (7403): `after` (CreditDate, fen) replaces `before` (the same VoucherNo advised earlier)."""
+        if before is not None:
+            self.credit_by_day[before[0]] -= before[1]
+        self.credit_by_day[after[0]] = self.credit_by_day.get(after[0], 0) + after[1]
+
+    def debit(self, day: dt.date) -> int:
+        return self.debit_by_day.get(day, 0)
+
+    def credit(self, day: dt.date) -> int:
+        return self.credit_by_day.get(day, 0)
+
+    def balance_before(self, opening_fen: int, day: dt.date) -> int:
+        credits = sum(fen for d, fen in self.credit_by_day.items() if d < day)
+        return opening_fen + credits - sum(fen for d, fen in self.debit_by_day.items() if d < day)
+
+
+def check_statement(doc: VoucherDoc, key: VoucherKey, book: TsaBook,
+                    opening_fen: int) -> tuple[StatementCheck | None, list[Effect]]:
+    """A 7401 checked against the book: the check to keep, and an Alarm if it disagrees."""
+    day = parse_ymd(doc.get("StatementDate"))
+    if day is None:  # the gateway's bad-date check makes this unreachable for a delivered 7401
+        return None, [Alarm("bad-date", f"7401 {key}: StatementDate {doc.get('StatementDate')!r}", str(key))]
+    by_direction = {"D": 0, "C": 0}
+    for d in doc.details():  # none on a day without movements
+        direction = d.get("Direction", "")
+        by_direction[direction] = by_direction.get(direction, 0) + parse_fen(d.get("Amt", ""))
+    check = StatementCheck(day, parse_fen(doc.get("BeginBalance")), parse_fen(doc.get("DebitAmt")),
+                           parse_fen(doc.get("CreditAmt")), parse_fen(doc.get("EndBalance")),
+                           book.balance_before(opening_fen, day), book.debit(day), book.credit(day),
+                           by_direction["D"], by_direction["C"])
+    if check.ok:
+        return check, []
+    return check, [Alarm("amount-mismatch", f"7401 of {day}: begin {fen_to_str(check.begin_fen)} (expected "
+                         f"{fen_to_str(check.expected_begin_fen)}), debits {fen_to_str(check.debit_fen)} (expected "
+                         f"{fen_to_str(check.expected_debit_fen)}, details {fen_to_str(check.detail_debit_fen)}), "
+                         f"credits {fen_to_str(check.credit_fen)} (expected {fen_to_str(check.expected_credit_fen)}, "
+                         f"details {fen_to_str(check.detail_credit_fen)}), end {fen_to_str(check.end_fen)}", str(key))]
+
+
+def missing_statements(first: dt.date, through: dt.date, have: dict[dt.date, StatementCheck],
+                       calendar: BusinessCalendar) -> list[dt.date]:
+    """Business days from `first` through `through` with no 7401 in `have`."""
+    missing, day = [], first
+    while day <= through:
+        if day not in have:
+            missing.append(day)
+        day = calendar.next_business_day(day)
+    return missing
