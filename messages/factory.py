@@ -11,6 +11,7 @@ import random
 from collections.abc import Sequence
 
 from messages.dates import format_ymd
+from messages.fund_types import fund_type_name
 from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
@@ -60,7 +61,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
     head = {
         "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
         "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
-        "FundTypeName": "一般公共预算资金", "PayTypeCode": "11" if vtcode == "5201" else "12",
+        "FundTypeName": fund_type_name(fund_type_code), "PayTypeCode": "11" if vtcode == "5201" else "12",
         "SupDepCode": sup_code, "SupDepName": sup_name, "AgencyCode": agency_code, "AgencyName": agency_name,
         "PayeeAcctNo": f"9999{rng.randrange(10**12):012d}", "PayeeAcctName": "测试供应商有限公司",
         "PayeeAcctBankName": "示例银行城东支行", "PayeeAcctBankNo": "999100000027",
@@ -92,7 +93,7 @@ def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
         "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(clear_date.year),
         "VouDate": format_ymd(clear_date), "VoucherNo": voucher_no,
         "PayTypeCode": "11" if vtcode == "5108" else "12", "FundTypeCode": fund_type_code,
-        "FundTypeName": "一般公共预算资金", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
+        "FundTypeName": fund_type_name(fund_type_code), "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
         "ClearBankCode": "999000000001", "ClearBankName": "示例人民银行示例市分行国库",
         "ClearDate": format_ymd(clear_date), "PayAmt": fen_to_str(total),
     }
@@ -110,7 +111,7 @@ def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code
     head = {
         "Id": f"V7101{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
         "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
-        "FundTypeName": "一般公共预算资金", "PayTypeCode": "12", "PayBankCode": pay_bank_code,
+        "FundTypeName": fund_type_name(fund_type_code), "PayTypeCode": "12", "PayBankCode": pay_bank_code,
         "PayBankName": "示例银行示例市分行", "QuotaMonth": f"{vou_date:%Y%m}", "PayAmt": fen_to_str(total),
     }
     details = [{"Id": f"D{i:04d}", "AgencyCode": agency, "AgencyName": agency_name, "ExpFuncCode": func,

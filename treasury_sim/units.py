@@ -24,12 +24,11 @@ from typing import Literal
 
 import msgspec
 
+from messages.fund_types import FUND_TYPES
+
 __all__ = ["FUND_TYPES", "UNITS_MAX", "BudgetUnit", "UnitTree", "generate_tree", "tree_problems"]
 
 Level = Literal["first", "second", "basic"]
-FUND_TYPES: tuple[tuple[str, str], ...] = (
-    ("1", "一般公共预算资金"), ("2", "政府性基金预算资金"), ("3", "国有资本经营预算资金"),
-    ("4", "社会保险基金预算资金"), ("9", "其他财政性资金"))
 UNITS_MAX = 20_000  # a province has a few thousand budget units
 _FIRST_MAX = 899  # first-level codes 101..999
 _DEPARTMENTS = ("教育局", "卫生健康委员会", "交通运输局", "民政局", "财政局", "公安局", "农业农村局", "水利局",
