@@ -3,8 +3,8 @@
 # mode, once per schedule: each schedule is inside the rules (first filing before the 16:00
 # cutoff, replenishment in the central bank's 08:30-12:00 window, the overnight queue paid by
 # 10:00), so each must pass with 0 failures: the catalogue tests the rules, not one bank's habits.
-# Too slow for CI as a whole (a few minutes per schedule on two cores); tests/test_conformance.py
-# runs the clock-edge scenarios with the same three schedules.
+# One gateway and one bank per schedule (--shared-gateway: the runner resets the gateway before each
+# scenario); tests/test_conformance.py runs the clock-edge scenarios with the same three schedules.
 #
 #   bench/conformance_schedules.sh                 # all three schedules, the whole catalogue
 #   SCENARIOS="scenarios/edge-1529-in-the-days-clearing.yaml" bench/conformance_schedules.sh
@@ -28,25 +28,24 @@ for i in "${!schedules[@]}"; do
   flags=${schedules[$i]}
   dir="$OUT/schedule-$i" && mkdir -p "$dir/reports"
   echo "$flags" >"$dir/flags"
-  for scenario in $SCENARIOS; do
-    name=$(basename "$scenario" .yaml)
-    tgw up --participants "$OUT/world/participants.yaml" --certs "$OUT/world/keys" --db "$dir/gw-$name.db" \
-      --http 127.0.0.1:0 --clock simulated --clock-start "$CLOCK_START" --ready-file "$dir/ready-$name" \
-      --log-level WARNING >"$dir/gateway-$name.log" 2>&1 &
-    gateway=$!
-    for _ in $(seq 300); do [ -s "$dir/ready-$name" ] && break; sleep 0.1; done
-    url=$(cat "$dir/ready-$name")
-    # shellcheck disable=SC2086  # the schedule's flags are words
-    python3 examples/sdk_bank.py --url "$url" --id "$BANK_ID" --bank-code "$BANK_CODE" \
-      --key "$OUT/world/keys/$BANK_ID.key" --cert "$OUT/world/keys/$BANK_ID.pem" \
-      --secrets "$OUT/world/secrets.json" $flags >"$dir/bank-$name.log" 2>&1 &
-    bank=$!
-    tgw scenario run "$scenario" --external "$BANK_ID" --url "$url" --world "$OUT/world" --quiet \
-      --junit "$dir/reports/junit-$name.xml" || status=1
-    kill "$bank" 2>/dev/null || true; wait "$bank" 2>/dev/null || true
-    kill "$gateway" 2>/dev/null || true; wait "$gateway" 2>/dev/null || true
-    rm -f "$dir/gw-$name.db"*
-  done
+  # one gateway and one bank for the whole catalogue: the runner resets the gateway before each
+  # scenario (--shared-gateway) and the bank starts over on the new epoch
+  mkfifo "$dir/ready"
+  tgw up --participants "$OUT/world/participants.yaml" --certs "$OUT/world/keys" --db "$dir/gateway.db" \
+    --http 127.0.0.1:0 --clock simulated --clock-start "$CLOCK_START" --ready-file "$dir/ready" \
+    --log-level WARNING >"$dir/gateway.log" 2>&1 &
+  gateway=$!
+  url=$(timeout 60 cat "$dir/ready")
+  # shellcheck disable=SC2086  # the schedule's flags are words
+  python3 examples/sdk_bank.py --url "$url" --id "$BANK_ID" --bank-code "$BANK_CODE" \
+    --key "$OUT/world/keys/$BANK_ID.key" --cert "$OUT/world/keys/$BANK_ID.pem" \
+    --secrets "$OUT/world/secrets.json" $flags >"$dir/bank.log" 2>&1 &
+  bank=$!
+  # shellcheck disable=SC2086  # SCENARIOS is a list of files
+  tgw scenario run $SCENARIOS --external "$BANK_ID" --url "$url" --world "$OUT/world" --shared-gateway --quiet \
+    --junit "$dir/reports/junit-all.xml" || status=1
+  kill "$bank" "$gateway" 2>/dev/null || true
+  wait "$bank" "$gateway" 2>/dev/null || true
 done
 
 python3 - "$OUT" <<'PY'
@@ -59,11 +58,12 @@ for d in sorted(pathlib.Path(sys.argv[1]).glob("schedule-*")):
             ran += 1
             failed += int(suite.get("failures") or 0) > 0
             errors += int(suite.get("errors") or 0) > 0
+            name = suite.get("name") or f.stem.removeprefix("junit-")
             if int(suite.get("failures") or 0) or int(suite.get("errors") or 0):
-                bad.append(f.stem.removeprefix("junit-"))
+                bad.append(name)
             cases = list(suite.iter("testcase"))
             if cases and all(c.find("skipped") is not None for c in cases) and len(cases) == 1:
-                skipped.append((f.stem.removeprefix("junit-"), (cases[0].find("skipped").get("message") or "")[:300]))
+                skipped.append((name, (cases[0].find("skipped").get("message") or "")[:300]))
     print(f"{d.name} [{(d / 'flags').read_text().strip()}]: {ran} scenarios, {failed} failed, {errors} in error, "
           f"{len(skipped)} skipped whole" + (f"; failed or in error: {', '.join(bad)}" if bad else ""))
     for name, why in skipped:

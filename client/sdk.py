@@ -113,12 +113,14 @@ class GatewayClient:
             raise ClientError(501, "not-implemented", "only the HTTP client reads the clock and message status")
         return self.transport
 
-    async def clock(self, *, after: str | None = None, wait_s: float = 0.0) -> dict[str, Any]:
+    async def clock(self, *, after: str | None = None, wait_s: float = 0.0, epoch: int | None = None) -> dict[str, Any]:
         """The gateway's business clock (`GET /v1/clock`): `now`, `business_day`, `next_cutoffs`.
         With `after` (an ISO time, e.g. the last `now` you handled) and `wait_s`, a long-poll that
         answers once the clock is past `after`: a system driven by a simulated clock waits here
-        once it has done everything due up to `after` (see docs/conformance.md)."""
-        return await self._http().clock(after, wait_s)
+        once it has done everything due up to `after` (see docs/conformance.md). With `epoch` (the
+        `epoch` the view showed), it also answers at once when a test gateway was reset since: the
+        view's `epoch` differs, and a system starts over from fresh state."""
+        return await self._http().clock(after, wait_s, epoch)
 
     async def advance_clock(self, to: str) -> dict[str, Any]:
         """Advance a simulated clock to the ISO time `to` (`POST /v1/clock`); test drivers only."""
@@ -272,8 +274,10 @@ class _HttpTransport:
         async with self._session.post(f"{self._base}/v1/inbox/ack", json={"ids": list(message_ids)}) as resp:
             await self._json(resp)
 
-    async def clock(self, after: str | None, wait_s: float) -> dict[str, Any]:
+    async def clock(self, after: str | None, wait_s: float, epoch: int | None = None) -> dict[str, Any]:
         params = {"after": after, "wait": f"{max(0.0, wait_s):.3f}"} if after is not None else {}
+        if epoch is not None:
+            params["epoch"] = str(epoch)
         async with self._session.get(f"{self._base}/v1/clock", params=params) as resp:
             body: dict[str, Any] = await self._json(resp)
         return body

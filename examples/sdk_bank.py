@@ -84,9 +84,10 @@ import asyncio
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, replenishment_day
@@ -658,11 +659,28 @@ def log(text: str) -> None:
 
 
 class Runner:
-    """The bank's two loops over one client: the clock and the inbox, one at a time on the books."""
+    """The bank's two loops over one client: the clock and the inbox, one at a time on the books.
 
-    def __init__(self, bank: Bank, client: GatewayClient, signer: KeySigner) -> None:
-        self.bank, self.client, self.signer = bank, client, signer
+    A test gateway that was reset (`POST /v1/sim/reset`: a conformance run of many scenarios on one
+    gateway) shows a new `epoch` in `GET /v1/clock`: the bank starts over with fresh books, as a
+    freshly started bank would (docs/conformance.md), and keeps of the deliveries on their way only
+    those the gateway still has."""
+
+    def __init__(self, make_bank: Callable[[], Bank], client: GatewayClient, signer: KeySigner) -> None:
+        self.make_bank, self.client, self.signer = make_bank, client, signer
+        self.bank = make_bank()
+        self.epoch: int | None = None  # the gateway's epoch these books are of (None: a gateway that has none)
         self.lock = asyncio.Lock()
+
+    def _start_over(self, view: Mapping[str, Any]) -> bool:
+        """Fresh books if the gateway's epoch is not these books' (under the lock)."""
+        if view.get("epoch") == self.epoch:
+            return False
+        if self.epoch is not None:
+            log(f"the gateway was reset (epoch {view.get('epoch')}): starting over with fresh books")
+        self.bank, self.epoch = self.make_bank(), view.get("epoch")
+        self.bank.cursor = dt.datetime.fromisoformat(view["now"])
+        return True
 
     async def send(self, vouchers: list[Send]) -> None:
         for i in range(0, len(vouchers), SEND_BATCH_MAX):
@@ -675,26 +693,34 @@ class Runner:
     async def clock_loop(self) -> None:
         after: str | None = None
         while True:
-            view = await (self.client.clock(after=after, wait_s=CLOCK_WAIT_S) if after else self.client.clock())
-            if view["now"] == after:  # the long-poll timed out: the clock did not move
+            view = await (self.client.clock(after=after, wait_s=CLOCK_WAIT_S, epoch=self.epoch) if after
+                          else self.client.clock())
+            if view["now"] == after and view.get("epoch") == self.epoch:  # timed out: the clock did not move
                 continue
             async with self.lock:
+                self._start_over(view)
                 await self.send(self.bank.on_time(dt.datetime.fromisoformat(view["now"])))
             after = view["now"]  # done with everything due up to here: wait on the clock
 
     async def inbox_loop(self) -> None:
         while True:
+            epoch = self.epoch
             items: list[Delivery] = await self.client.receive(timeout_s=INBOX_WAIT_S)
             if not items:
                 continue
             async with self.lock:
-                now = dt.datetime.fromisoformat((await self.client.clock())["now"])
+                view = await self.client.clock()
+                self._start_over(view)
+                if epoch != self.epoch:  # the gateway was reset meanwhile: what it no longer has is of before
+                    items = [i for i in items if await self.client.message(i.message_id) is not None]
+                now = dt.datetime.fromisoformat(view["now"])
                 out: list[Send] = []
                 for item in items:
                     [body] = parse_envelope(item.envelope).bodies
                     out += self.bank.on_delivery(parse_voucher(body.voucher), body.flag, body.return_reason, now)
                 await self.send(out)
-                await self.client.ack(*items)  # after what they caused has been sent
+                if items:
+                    await self.client.ack(*items)  # after what they caused has been sent
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -747,13 +773,18 @@ def main(argv: list[str] | None = None) -> int:
         token = json.loads(Path(args.secrets).read_text())[args.id]["token"]
     else:
         p.error("give --token or --secrets")
-    bank = Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts, args.wrong_xfields,
-                args.over_quota, args.filing, args.replenish, args.open, args.skew_reports, args.ignore_returns)
+    calendar = BusinessCalendar.default()  # one for every start over
+
+    def make_bank() -> Bank:
+        return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
+                    args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
+                    args.ignore_returns, calendar=calendar)
+
     signer = KeySigner.from_files(args.key, args.cert)
 
     async def go() -> None:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as client:
-            await Runner(bank, client, signer).run()
+            await Runner(make_bank, client, signer).run()
 
     try:
         asyncio.run(go())

@@ -68,6 +68,8 @@ class BusinessClock:
         self.calendar = calendar
         self.config = config
         self._now = to_local(start) if start is not None else None
+        self.start = self._now  # where a simulated clock started (a test gateway's reset goes back here)
+        self.epoch = 0  # times a simulated clock was set back (`rewind`: a test gateway's reset)
         self._sleepers: list[_Sleeper] = []
         self._seq = itertools.count()
         self._callbacks: list[Callable[[dt.datetime], None]] = []
@@ -197,6 +199,22 @@ class BusinessClock:
 
     async def advance_by(self, seconds: float) -> None:
         await self.advance_to(self._check_advance(self.now()) + dt.timedelta(seconds=seconds))
+
+    async def rewind(self, to: dt.datetime | None = None) -> None:
+        """Simulated, a test gateway's reset only (`POST /v1/sim/reset`): set the clock to `to`
+        (default: where it started), earlier or later, and count a new `epoch`. Everyone told of a
+        change is told (a parked `GET /v1/clock` long-poll answers with the new epoch). Sleepers
+        stay asleep until the clock reaches their time again."""
+        if self._now is None:
+            raise NotSimulatedError("a live clock follows the wall clock; only a simulated clock can be set back")
+        target = to_local(to) if to is not None else self.start
+        assert target is not None
+        if self._advancing is None:
+            self._advancing = asyncio.Lock()
+        async with self._advancing:  # never in the middle of an advance
+            self._now = target
+            self.epoch += 1
+            self._notify(target)
 
     # --- change notification ---------------------------------------------------------------
 

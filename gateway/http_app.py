@@ -41,9 +41,11 @@ from gateway.http_common import (
     authenticated,
     bearer_token,
     clock_view,
+    clock_waiting,
     error_response,
     errors_and_metrics,
     inbox_query,
+    parse_epoch,
     tally,
     unauthenticated,
 )
@@ -53,6 +55,7 @@ from gateway.monitoring.http import add_monitor_routes
 from gateway.openapi import openapi_document
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
+from gateway.sim_idle import get_sim_idle
 from gateway.ui import add_ui_routes  # the dashboard (/ui/) and its read endpoints
 from messages.errors import CODES, StateError
 from messages.signing import KeySigner
@@ -274,9 +277,9 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
         return error_response(404, "not-found", "this gateway runs without a business clock")
     unknown = sorted(set(request.query) - CLOCK_QUERY_PARAMETERS)
     if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
-        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after and "
-                      "wait" if unknown else "a query parameter is given more than once")
-    waiting: dict[str, tuple[dt.datetime, asyncio.Event]] = request.app[CLOCK_WAITING_KEY]
+        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after, "
+                      "wait and epoch" if unknown else "a query parameter is given more than once")
+    waiting: dict[str, tuple[dt.datetime, asyncio.Event, int | None]] = request.app[CLOCK_WAITING_KEY]
     # Both are checked whenever given, `wait` even without `after` (the spec bounds it either way).
     try:
         wait = float(request.query.get("wait", "0"))
@@ -284,6 +287,9 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
         wait = math.nan
     if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
         return error_response(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
+    epoch = parse_epoch(request.query.get("epoch"))
+    if epoch is False:
+        return error_response(400, "bad-request", "epoch must be a whole number from 0 (the epoch GET /v1/clock showed)")
     if "after" in request.query:
         try:
             after: dt.datetime | None = dt.datetime.fromisoformat(request.query["after"])
@@ -292,19 +298,21 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
         if after is None or after.tzinfo is None:
             return error_response(400, "bad-request", "after must be an ISO time with a UTC offset, e.g. "
                           "2026-03-16T16:01:00+08:00")
-        if wait > 0 and clock.now() <= after:
+        # Given the epoch it last saw, a caller of an epoch gone by (the gateway was reset) is answered at once.
+        if wait > 0 and clock.now() <= after and epoch in (None, getattr(clock, "epoch", 0)):
             changed = asyncio.Event()  # set by a move of the clock, or by the server shutting down
             unsubscribe = clock.on_change(lambda _now: changed.set())
-            waiting[participant.id] = (after, changed)
+            waiting[participant.id] = (after, changed, epoch)
+            request.app[GATEWAY_KEY].poke()  # GET /v1/sim/idle may be waiting for this one to wait
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), timeout=wait)
             finally:
                 unsubscribe()
-                if waiting.get(participant.id, (None, None))[1] is changed:
+                if waiting.get(participant.id, (None, None, None))[1] is changed:
                     del waiting[participant.id]
     view = clock_view(clock)
-    view["waiting"] = {pid: after.isoformat() for pid, (after, _) in sorted(waiting.items())}
+    view["waiting"] = clock_waiting(waiting, getattr(clock, "epoch", 0))
     return web.json_response(view)
 
 
@@ -382,9 +390,40 @@ async def get_sim_faults(request: web.Request, participant: Participant) -> web.
     return web.json_response(gateway.sim_faults.view())
 
 
+@authenticated
+async def post_sim_reset(request: web.Request, participant: Participant) -> web.StreamResponse:
+    """Test gateways on a simulated clock, the treasury only: forget every message and set the clock
+    back (gateway.sim_reset): {} (to where it started) or {"to": ISO time}."""
+    import datetime as dt
+
+    from business_time.clock import to_local
+
+    gateway = request.app[GATEWAY_KEY]
+    clock = gateway.clock
+    if clock is None or not getattr(clock, "is_simulated", False) or not hasattr(clock, "rewind"):
+        return error_response(409, "clock-live", "a reset is for test gateways on a simulated clock")
+    if participant.role != "treasury":
+        return error_response(403, "not-authorized", "only the treasury (a conformance runner) may reset the gateway")
+    try:
+        body = await read_json(request, bytes_max=request.app[JSON_BYTES_MAX_KEY])
+        if not isinstance(body, dict) or set(body) - {"to"}:
+            raise ValueError('the body is {} or {"to": ISO time}, nothing else')
+        to = dt.datetime.fromisoformat(body["to"]) if "to" in body else None
+        if to is not None and to.tzinfo is None:
+            raise ValueError("to needs a UTC offset, e.g. 2026-03-16T08:00:00+08:00")
+        if to is not None:
+            to = to_local(to)  # OverflowError: a time at the edge of the datetime range
+    except JsonBodyError as exc:
+        return error_response(exc.status, exc.code, str(exc))
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
+        return error_response(400, "bad-request", f"to: {exc}" if isinstance(exc, OverflowError) else str(exc))
+    await gateway.reset(to)
+    return web.json_response(clock_view(clock))
+
+
 async def _wake_clock_waiters(app: web.Application) -> None:
     """Shutting down: answer the parked clock long-polls now, so the drain does not wait for them."""
-    for _, changed in list(app[CLOCK_WAITING_KEY].values()):
+    for _, changed, _ in list(app[CLOCK_WAITING_KEY].values()):
         changed.set()
 
 
@@ -395,3 +434,5 @@ def add_clock_routes(app: web.Application) -> None:
     app.router.add_post("/v1/clock", post_clock)
     app.router.add_get("/v1/sim/faults", get_sim_faults)
     app.router.add_post("/v1/sim/faults", post_sim_faults)
+    app.router.add_post("/v1/sim/reset", post_sim_reset)
+    app.router.add_get("/v1/sim/idle", get_sim_idle)

@@ -11,7 +11,7 @@ import math
 import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import structlog
@@ -65,7 +65,7 @@ INBOX_QUERY_PARAMETERS = frozenset({"cursor", "limit", "wait"})
 CLOCK_ADVANCE_S_MAX = 366 * 86_400
 # One long-poll of GET /v1/clock?after=...: below common proxy idle timeouts; the client polls again.
 CLOCK_WAIT_S_MAX = 60.0
-CLOCK_QUERY_PARAMETERS = frozenset({"after", "wait"})
+CLOCK_QUERY_PARAMETERS = frozenset({"after", "wait", "epoch"})
 # Participants parked in a GET /v1/clock long-poll → (the `after` they gave, the request's mark);
 # one entry per participant (its latest long-poll), so the map is bounded by the registry.
 CLOCK_WAITING_KEY = web.AppKey("clock_waiting", dict)
@@ -234,15 +234,53 @@ def authenticated(handler: Callable[[web.Request, Participant], Awaitable[web.St
 
 
 
+# The last view made: a simulated clock is read many times at one time (the move's answer, every
+# long-poll it wakes, a conformance runner's look), and the next cutoffs are the same each time.
+_last_view: list[Any] = [None, None]
+
+
 def clock_view(clock: Any) -> dict[str, Any]:
     from business_time.clock import cutoffs_view
 
     now = clock.now()
-    view: dict[str, Any] = {"now": now.isoformat(), "simulated": bool(getattr(clock, "is_simulated", False))}
     calendar, config = getattr(clock, "calendar", None), getattr(clock, "config", None)
+    simulated = bool(getattr(clock, "is_simulated", False))
+    epoch = getattr(clock, "epoch", None) if simulated else None
+    key, cached = _last_view
+    if key is not None and key[0] == now and key[1] is calendar and key[2] is config and key[3] == epoch:
+        return _copy_view(cached)
+    view: dict[str, Any] = {"now": now.isoformat(), "simulated": simulated}
+    if isinstance(epoch, int):
+        view["epoch"] = epoch  # a test gateway's resets (POST /v1/sim/reset): a new epoch starts over
     if calendar is not None and config is not None:
         try:
             view.update(cutoffs_view(now, calendar, config))  # each cutoff stamped `provisional`
         except Exception as exc:  # noqa: BLE001 - outside the calendar's range: say so, don't guess
             view["calendar_error"] = str(exc)
+    if simulated:  # a live clock's now is new at every read
+        _last_view[:] = [(now, calendar, config, epoch), view]
+        return _copy_view(view)
     return view
+
+
+def _copy_view(view: dict[str, Any]) -> dict[str, Any]:
+    """A copy a caller may add to (`waiting`) without touching the cached one."""
+    out = dict(view)
+    if "next_cutoffs" in out:
+        out["next_cutoffs"] = [dict(c) for c in out["next_cutoffs"]]
+    return out
+
+
+def parse_epoch(text: str | None) -> int | Literal[False] | None:
+    """The `epoch` query parameter of GET /v1/clock: None if not given, False if not a whole number from 0."""
+    if text is None:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else False
+
+
+def clock_waiting(waiting: dict[str, tuple[Any, Any, int | None]], epoch: int) -> dict[str, str]:
+    """Who waits on the clock, and after when: those who gave the current epoch, and, before the
+    first reset, those who gave none. After a reset, a caller still parked from before (or one that
+    never says its epoch) is not listed: nobody can tell whether it has started over."""
+    return {pid: after.isoformat() for pid, (after, _, given) in sorted(waiting.items())
+            if given == epoch or (given is None and epoch == 0)}

@@ -194,9 +194,14 @@ def openapi_document() -> dict[str, Any]:
                             {"name": "after", "in": "query", "required": False,
                              "schema": {"type": "string", "format": "date-time"}},
                             {"name": "wait", "in": "query", "required": False,
-                             "schema": {"type": "number", "minimum": 0, "maximum": CLOCK_WAIT_S_MAX, "default": 0}}],
+                             "schema": {"type": "number", "minimum": 0, "maximum": CLOCK_WAIT_S_MAX, "default": 0}},
+                            {"name": "epoch", "in": "query", "required": False,
+                             "description": "the epoch the caller's state is of (a test gateway's resets): given "
+                                            "and not the current one, the long-poll answers at once; after a reset "
+                                            "only a caller that gives the current epoch is listed under waiting",
+                             "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}}],
                         "responses": {"200": _json(_ref("Clock"), "the clock"),
-                                      "400": _json(_ref("Error"), "after or wait not valid, or an unknown "
+                                      "400": _json(_ref("Error"), "after, wait or epoch not valid, or an unknown "
                                                                   "parameter: bad-request"), **auth_errors}},
                 "post": {"summary": "Advance a simulated clock",
                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -249,6 +254,47 @@ def openapi_document() -> dict[str, Any]:
                                        "403": _json(_ref("Error"), "not the treasury: not-authorized"),
                                        "409": _json(_ref("Error"), "the clock is live (clock-live), or too many "
                                                                    "faults (sim-faults-full)"), **auth_errors}}},
+            "/v1/sim/reset": {
+                "post": {"summary": "Test gateways: forget every message and set the clock back (one gateway for "
+                                    "many conformance scenarios)",
+                         "description": "Simulated clock only (409 clock-live otherwise), the treasury only (403 "
+                                        "not-authorized otherwise). Every message, delivery, trace, monitoring "
+                                        "window and hold, dashboard row and delivery fault is forgotten (the "
+                                        "monitoring audit is kept, its reads show only what comes after), the clock "
+                                        "is set to `to` (default: where it started) and a new `epoch` begins. "
+                                        "Message ids and the inbox sequence go on: nothing of before is named "
+                                        "by an id or a cursor of after.",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                             "type": "object", "additionalProperties": False,
+                             "properties": {"to": {"type": "string", "format": "date-time"}}}}}},
+                         "responses": {"200": _json(_ref("Clock"), "the clock after the reset, with its new epoch"),
+                                       "400": _json(_ref("Error"), "a body other than {} or {\"to\": time}: "
+                                                                   "bad-request"),
+                                       "403": _json(_ref("Error"), "not the treasury: not-authorized"),
+                                       "409": _json(_ref("Error"), "the clock is live: clock-live"), **auth_errors}}},
+            "/v1/sim/idle": {
+                "get": {"summary": "Test gateways: a long-poll answering once a participant has caught up with the "
+                                   "clock",
+                        "description": "Simulated clock only, the treasury only. Caught up: every delivery to the "
+                                       "participant acked (those a delivery fault withholds aside) and it waiting on "
+                                       "the clock at the current time in the current epoch. Answers at once if so, "
+                                       "else when it becomes so or after `wait` seconds, with what holds then.",
+                        "parameters": [
+                            {"name": "participant", "in": "query", "required": True, "schema": {"type": "string"}},
+                            {"name": "wait", "in": "query", "required": False,
+                             "schema": {"type": "number", "minimum": 0, "maximum": CLOCK_WAIT_S_MAX, "default": 0}}],
+                        "responses": {"200": _json({"allOf": [_ref("Clock"), {"type": "object", "properties": {
+                            "participant": {"type": "string"}, "caught_up": {"type": "boolean"},
+                            "waiting": {"type": ["string", "null"], "description": "its parked long-poll's after"},
+                            "unacked": {"type": "integer", "description": "deliveries to it not acked (and not "
+                                                                          "withheld)"},
+                            "ready": {"type": "object", "additionalProperties": {"type": "integer"},
+                                      "description": "participant id → deliveries waiting for it"}}}]},
+                            "what holds for the participant"),
+                                      "400": _json(_ref("Error"), "an unknown participant, a bad wait or an unknown "
+                                                                  "parameter: bad-request"),
+                                      "403": _json(_ref("Error"), "not the treasury: not-authorized"),
+                                      "409": _json(_ref("Error"), "the clock is live: clock-live"), **auth_errors}}},
             "/v1/codes": {"get": {"summary": "Every stable error code and its meaning", "security": [],
                                   "responses": {"200": _json({"type": "object"}, "code → meaning")}}},
             "/healthz": {"get": {"summary": "Liveness, outbox counts and the business calendar's horizon",
@@ -308,6 +354,9 @@ def openapi_document() -> dict[str, Any]:
                             "provisional": {"type": "boolean",
                                             "description": "the business day or a cutoff rests on a provisional "
                                                            "calendar year"},
+                            "epoch": {"type": "integer", "description": "simulated clocks: how many times a "
+                                                                        "test gateway was reset (POST /v1/sim/reset); "
+                                                                        "a system starts over when it changes"},
                             "waiting": {"type": "object", "additionalProperties": {"type": "string"},
                                         "description": "participant id → the `after` of its parked long-poll"}}}},
         },

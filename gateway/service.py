@@ -28,6 +28,7 @@ from gateway.outbox import InboxItem, Outbox, backoff_us
 from gateway.participants import Participant, Registry
 from gateway.pipeline import Admitted, Refused
 from gateway.sim_faults import SimFaults
+from gateway.sim_reset import forget_everything
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
@@ -120,34 +121,42 @@ class Gateway:
         self.certs = certs
         self.clock = clock
         self.config = config or GatewayConfig()
-        # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
-        self.journal = Journal(db, clock=clock)
-        self.outbox = Outbox(db)
-        # Test gateways on a simulated clock: deliveries withheld or lost on purpose (POST /v1/sim/faults).
-        self.sim_faults = SimFaults(dt.timedelta(seconds=self.config.push_ack_timeout_s))
-        if getattr(clock, "is_simulated", False) and hasattr(clock, "on_change"):  # a move may end a withholding
-            clock.on_change(lambda _now: self.wake_readers() if self.sim_faults else None)
         # Dynamic monitoring (gateway/monitoring): None screens nothing.
         self.monitor = monitor
-        if monitor is not None:
-            monitor.attach(self.journal, lambda: self._wake.set())
+        self._fresh_state()
+        if getattr(clock, "is_simulated", False) and hasattr(clock, "on_change"):  # a move may end a withholding
+            clock.on_change(lambda _now: self.wake_readers() if self.sim_faults else None)
         self._pushers: dict[str, Pusher] = {}
         # The deliverer's clock (µs; retry times in the outbox): wall time, or a test's simulated clock.
         self._now_us: Callable[[], int] = delivery_clock or now_us
-        self._push = DeliveryScheduler(
-            window=self.config.push_window, initial_timeout_us=int(self.config.push_ack_timeout_s * 1e6),
-            floor_us=int(self.config.push_ack_timeout_min_s * 1e6),
-            ceiling_us=int(self.config.push_ack_timeout_max_s * 1e6))
         self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
         self._push_tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
         self._push_failed_log = LogTally("deliver.push_failed", logger=log)  # a lost broker fails them all
         self._admission: Admission = InlineAdmission(registry, certs, self.config.limits)
         self._deliverer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Set (and replaced) on each ack and whenever `poke` is called: what a test gateway's
+        # `GET /v1/sim/idle` waits on besides commits (gateway/sim_idle.py).
+        self.activity = asyncio.Event()
         self._accepting = False
         self._inflight_submits = 0
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def _fresh_state(self) -> None:
+        """What the gateway holds about messages and deliveries in memory, as at its start (and
+        after a test gateway's `reset`)."""
+        # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
+        self.journal = Journal(self.db, clock=self.clock)
+        self.outbox = Outbox(self.db)
+        # Test gateways on a simulated clock: deliveries withheld or lost on purpose (POST /v1/sim/faults).
+        self.sim_faults = SimFaults(dt.timedelta(seconds=self.config.push_ack_timeout_s))
+        if self.monitor is not None:
+            self.monitor.attach(self.journal, lambda: self._wake.set())
+        self._push = DeliveryScheduler(
+            window=self.config.push_window, initial_timeout_us=int(self.config.push_ack_timeout_s * 1e6),
+            floor_us=int(self.config.push_ack_timeout_min_s * 1e6),
+            ceiling_us=int(self.config.push_ack_timeout_max_s * 1e6))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,6 +194,28 @@ class Gateway:
         await asyncio.to_thread(self._admission.close)
         self._push_failed_log.flush()
         log.info("gateway.stopped")
+
+    async def reset(self, to: dt.datetime | None = None) -> None:
+        """A test gateway on a simulated clock (`POST /v1/sim/reset`, gateway/sim_reset.py): forget
+        every message, delivery, trace, hold and delivery fault, and set the clock back to `to`
+        (default: where it started), as if it had just started. Message ids and the inbox sequence go
+        on from where they were: an id or an inbox cursor of before never names anything of after."""
+        if self.clock is None or not getattr(self.clock, "is_simulated", False) or not hasattr(self.clock, "rewind"):
+            raise StateError("only a test gateway on a simulated clock can be reset")
+        delivering = self._deliverer is not None
+        await self.stop()
+        ids = self.journal.ids
+        try:
+            await forget_everything(self.db)
+            if self.monitor is not None:
+                await self.monitor.store.new_epoch()
+            await self.clock.rewind(to)
+        finally:  # a database that refused leaves a gateway that still runs (and the error answered)
+            self._fresh_state()
+            self.journal.ids = ids
+            await self.start(deliver=delivering)
+            self.poke()
+        log.info("gateway.reset", now=self.clock.now().isoformat(), epoch=self.clock.epoch)
 
     @property
     def accepting(self) -> bool:
@@ -304,7 +335,14 @@ class Gateway:
         if self._push.acked(participant.id, changed, self._now_us()):
             self._wake.set()  # window slots came free: push the recipient's next rows now
         metrics.DELIVERED.inc(len(changed))
+        if changed:
+            self.poke()
         return changed
+
+    def poke(self) -> None:
+        """Wake whoever waits on `activity` (an ack, a participant now waiting on the clock, a reset)."""
+        event, self.activity = self.activity, asyncio.Event()
+        event.set()
 
     async def message(self, participant: Participant, message_id: str) -> dict[str, Any] | None:
         """A message the participant sent or received; None otherwise (404 either way: no leaks)."""

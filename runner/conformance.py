@@ -36,6 +36,11 @@ caught up:
 3. the simulated participants have handled everything delivered to them (and the answers they
    sent are in turn acked by the system under test).
 
+A test gateway says when 1 and 2 hold: one long-poll of `GET /v1/sim/idle`
+(runner/conformance_wait.py, gateway/sim_idle.py) answers as soon as they do, with how many
+deliveries wait for each participant (the runner reads only those inboxes); only a gateway
+without it, or a `quiet_s` run, is looked at again every `SETTLE_POLL_S`.
+
 A system that does not catch up within `patience_s` is noted in the report (and in the run's
 `notes`); `UNRESPONSIVE_MAX` such moves in a row end the run with an error.
 
@@ -45,7 +50,8 @@ wrong or offline on purpose) or sets its reserve (a real system has its own; its
 and replenishment times only set the simulated bank's schedule: a real system runs on its own,
 the expectations being the rules' deadlines), marks another participant external, names
 a bank the world does not have, uses other cutoffs than the gateway, or starts before the
-gateway's clock (the clock never goes back: one fresh `tgw up` per scenario). Expectations on the
+gateway's clock (the clock never goes back: one fresh `tgw up` per scenario, or one test gateway
+reset before each, `run_conformance(before=...)`, runner/conformance_session.py). Expectations on the
 books of the system under test (`balance` with it as owner) are skipped: conformance mode sees
 only what it sends. `zero_balance_at_close` and `invariants` cover the simulated participants'
 books. Its `scorecard` is drawn from what it sent and when (`runner.scorecard_feed.observed_bank_events`).
@@ -56,9 +62,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -215,8 +222,11 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
 
 
 async def run_conformance(s: Scenario, root: Path, opts: ConformanceOptions, *, seed: int | None = None,
-                          progress: Callable[[str], None] | None = None) -> RunResult:
-    """Play `s` against the gateway at `opts.url` with `opts.external` as the system under test."""
+                          progress: Callable[[str], None] | None = None,
+                          before: Callable[[Any], Awaitable[None]] | None = None) -> RunResult:
+    """Play `s` against the gateway at `opts.url` with `opts.external` as the system under test.
+    `before(world)`, if given, runs once the scenario is known to apply, before anything is played:
+    a shared gateway's reset (runner/conformance_session.py)."""
     started = time.monotonic()
     try:
         world = load_world(opts.world)
@@ -228,6 +238,8 @@ async def run_conformance(s: Scenario, root: Path, opts: ConformanceOptions, *, 
     await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
     run = _ConformanceRun(s, root, s.world.seed if seed is None else seed, progress, opts, world)
     try:
+        if before is not None:
+            await before(world)
         observed = await run.play()
     except _Skip as exc:
         return RunResult(s, None, (), time.monotonic() - started, skipped=str(exc), notes=tuple(run.notes))
@@ -245,6 +257,24 @@ async def run_conformance(s: Scenario, root: Path, opts: ConformanceOptions, *, 
     outcomes = tuple(evaluate([e for e in s.expectations if e.index not in left_out], observed))
     return RunResult(s, observed, outcomes, time.monotonic() - started, skipped_expectations=tuple(skipped),
                      notes=tuple(run.notes))
+
+
+@functools.cache
+def _default_calendar() -> Any:
+    """The project's calendar, built once per process: a catalogue run plays many scenarios."""
+    from business_time.calendar import BusinessCalendar
+
+    return BusinessCalendar.default()
+
+
+class _Closing:
+    """Something closed with the run's databases (`await x.close()` in `play`'s finally)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def close(self) -> None:
+        await self.inner.__aexit__(None, None, None)
 
 
 class _Skip(Exception):
@@ -308,16 +338,16 @@ class _ConformanceRun(_Run):
         self.faults = _DeliveryFaults()  # duplicates to the participants the runner plays (see applicability)
         self.faults_used = False  # offline / online / drop played through the gateway (POST /v1/sim/faults)
         self.fault_view: dict[str, Any] = {}
+        self.idle: Any = None  # GET /v1/sim/idle (runner/conformance_wait.py): None on a gateway without it
 
     # -- the world -----------------------------------------------------------------------------
 
     async def play(self) -> Observed:
-        from business_time.calendar import BusinessCalendar
         from client import GatewayClient
         from sim.clock import SimClock
 
         s, world, opts = self.s, self.world, self.opts
-        self.calendar = BusinessCalendar.default()
+        self.calendar = _default_calendar()
         cc = s.world.clock
         self.ids = _gateway_ids(s, world)
         self.names = {v: k for k, v in self.ids.items()}
@@ -352,8 +382,9 @@ class _ConformanceRun(_Run):
             if gateway_now > s.world.start:
                 raise _Skip(f"the gateway's clock ({gateway_now:%Y-%m-%d %H:%M}) is past the scenario's start "
                             f"({s.world.start:%Y-%m-%d %H:%M}); the clock never goes back: run each scenario against "
-                            "a fresh `tgw up`")
+                            "a fresh `tgw up`, or all of them with --shared-gateway")
             self.clock = clock = SimClock(self.calendar, cc, gateway_now)
+            await self._open_idle(dbs)
             if self.progress:
                 self.progress(f"{gateway_now:%Y-%m-%d %a %H:%M}  gateway at {opts.url}; waiting for {self.ext}")
             await self._settle(first=True)
@@ -481,11 +512,24 @@ class _ConformanceRun(_Run):
 
     # -- waiting for the system under test (real time: see the module doc) ----------------------
 
-    async def _drain(self) -> bool:
+    async def _open_idle(self, closing: list[Any]) -> None:
+        """The gateway's `GET /v1/sim/idle`, if it has it (closed with the run's databases)."""
+        from runner.conformance_wait import GatewayIdle
+
+        if self.opts.quiet_s is not None:
+            return
+        idle = GatewayIdle(self.opts.url, self.world.participants[self.ids["treasury"]].token)
+        closing.append(_Closing(idle))
+        if await idle.supported(self.ext_id):
+            self.idle = idle
+
+    async def _drain(self, only: set[str] | None = None) -> bool:
         moved = False
         while True:
             round_moved = False
             for shell in self.shells:
+                if only is not None and shell.participant not in only:
+                    continue
                 while items := await shell.client.receive(timeout_s=0):
                     fate = self.faults.on_deliveries(shell.participant, items, self.clock.now())
                     await shell.handle(items)
@@ -519,7 +563,18 @@ class _ConformanceRun(_Run):
         `patience_s` real seconds have passed."""
         patience = self.opts.startup_s if first else self.opts.patience_s
         deadline = time.monotonic() + patience
-        while True:
+        while self.idle is not None:  # the gateway answers once the system has caught up: nothing polls
+            view = await self.idle.wait(self.ext_id, deadline - time.monotonic())
+            pending, caught_up = view["unacked"], view["caught_up"]
+            ready = {pid for pid, n in view["ready"].items() if n and pid != self.ext_id}
+            # the runner's participants read only the inboxes with something in them, then look again
+            moved = await self._drain(ready) if ready and not first else False
+            if not moved and caught_up:
+                self.unresponsive = 0
+                return
+            if time.monotonic() > deadline:
+                break
+        while self.idle is None:
             pending = await self._pending()
             caught_up = await self._caught_up()
             moved = await self._drain() if not first else False

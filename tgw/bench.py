@@ -7,6 +7,7 @@
     tgw bench --latency [--rate 1000,2000] [--workers 0,2] [--seconds S] [--repeat R]
                         [--compare-src DIR] [-o FILE] [--format text|json]
     tgw bench --sim [--sizes 1000,10000,100000] [--no-profile] [-o FILE] [--format text|json]
+    tgw bench --conformance [--compare-ref REF] [--scenarios FILE,...] [-o FILE] [--format text|json]
 
 `--floor` measures, on one core and in-process, each step of the pipeline for one voucher of
 the shipped samples (wrapped in an envelope and signed with throwaway keys made in a temp dir):
@@ -31,6 +32,12 @@ before/after figures from one run. Figures go to bench/results/latency.json.
 one simulated business day at each size, each in its own subprocess (so peak RSS is per size), and
 reports wall seconds, vouchers/s end to end, µs per voucher, peak RSS, and a sampling profile of
 the largest run; see `bench.simbench` and docs/simulation.md. Figures go to bench/results/sim.json.
+
+`--conformance` runs the copy-paste script of docs/conformance.md, as written, with the example
+SDK bank over the whole catalogue (or `--scenarios`), and reports wall and CPU seconds, the
+gateways and runners it started, the fixed sleeps it waited, and the JUnit counts (so a faster
+run is seen to check as much); `--compare-ref REF` also runs the script and code of that revision
+(before/after from one run); see `bench.conformance`. Figures go to bench/results/conformance.json.
 
 This is a measurement, not a test: nothing asserts on a time. Other modes (e.g. `--gateway`,
 end to end over HTTP) add their own flag and `run_<mode>()` function beside `run_floor`.
@@ -151,11 +158,26 @@ def run_sim_bench(args: argparse.Namespace) -> int:
     return _report(result, args.format, output, print_sim_table)
 
 
+def run_conformance_bench(args: argparse.Namespace) -> int:
+    from bench.conformance import DEFAULT_CONFORMANCE_OUT, print_conformance_table, run_conformance_bench
+
+    scenarios = [str(Path(s).resolve()) for s in (args.scenarios or "").split(",") if s.strip()]
+    missing = [s for s in scenarios if not Path(s).is_file()]
+    if missing:
+        print(f"tgw bench: error: io-unreadable: no scenario file {', '.join(missing)}", file=sys.stderr)
+        return 2
+    output = DEFAULT_CONFORMANCE_OUT if args.output is None else Path(args.output) if args.output != "-" else None
+    result = run_conformance_bench(compare_ref=args.compare_ref or None, scenarios=scenarios,
+                                   progress=lambda m: print(m, file=sys.stderr))
+    return _report(result, args.format, output, print_conformance_table)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    modes = [m for m in ("floor", "gateway", "latency", "sim") if getattr(args, m)]
+    modes = [m for m in ("floor", "gateway", "latency", "sim", "conformance") if getattr(args, m)]
     if not modes:
         args.parser.print_help(sys.stderr)
-        print("\ntgw bench: error: choose what to measure (--floor, --gateway, --latency or --sim)", file=sys.stderr)
+        print("\ntgw bench: error: choose what to measure (--floor, --gateway, --latency, --sim or --conformance)",
+              file=sys.stderr)
         return 2
     if len(modes) > 1:
         print(f"tgw bench: error: {' and '.join('--' + m for m in modes)} are separate runs; choose one",
@@ -167,6 +189,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return run_latency_bench(args)
     if args.sim:
         return run_sim_bench(args)
+    if args.conformance:
+        return run_conformance_bench(args)
     if args.seconds is None:
         args.seconds = 2.0
     if args.output is None:
@@ -233,6 +257,13 @@ def register(subparsers: Any) -> None:
                    help="the demo world for one simulated business day per size (simulation engine end to end)")
     p.add_argument("--sizes", default="1000,10000,100000", metavar="LIST",
                    help="--sim: comma-separated vouchers per day, each in its own process (default %(default)s)")
+    p.add_argument("--conformance", action="store_true",
+                   help="docs/conformance.md's script with the example bank over the catalogue: wall and CPU "
+                        "time, gateway starts, fixed sleeps")
+    p.add_argument("--compare-ref", default=None, metavar="REF",
+                   help="--conformance: also run the script and code of this git revision (before/after)")
+    p.add_argument("--scenarios", default=None, metavar="FILES",
+                   help="--conformance: comma-separated scenario files (default: the whole catalogue)")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="where to write the JSON figures ('-' for nowhere; default bench/results/floor.json, "
                         "bench/results/gateway.json or bench/results/latency.json)")

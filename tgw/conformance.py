@@ -2,7 +2,7 @@
 
     tgw scenario world DIR [--bank ID:CODE[:NAME]]...    a world for a conformance gateway
     tgw scenario run NAME|FILE|DIR --external bank-a --url http://HOST:PORT --world DIR
-        [--patience S] [--startup S] [--quiet-window S] [--tick MIN] [--wake HH:MM]...
+        [--patience S] [--startup S] [--quiet-window S] [--tick MIN] [--wake HH:MM]... [--shared-gateway]
 
 `tgw/scenario.py` registers the parsers and calls in here, so the conformance options live in one
 place.
@@ -41,6 +41,9 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
                         "(default 15; 0: only at steps and wake-ups)")
     g.add_argument("--wake", action="append", default=[], metavar="HH:MM",
                    help="also stop the clock at this time each business day (when your system acts; repeatable)")
+    g.add_argument("--shared-gateway", action="store_true", dest="shared_gateway",
+                   help="one gateway for all the scenarios: reset it (POST /v1/sim/reset) before each; your system "
+                        "starts over when GET /v1/clock shows a new epoch (docs/conformance.md)")
 
 
 def add_world_parser(sub: Any) -> None:
@@ -80,8 +83,8 @@ Player = Callable[[Any, Path], Coroutine[Any, Any, Any]]
 def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player | str | None:
     """The conformance player for `tgw scenario run`, None without --external, or a usage error."""
     if not args.external:
-        stray = [f for f in ("url", "world") if getattr(args, f)]
-        return f"--{stray[0]} needs --external" if stray else None
+        stray = [f for f in ("url", "world", "shared_gateway") if getattr(args, f, None)]
+        return f"--{stray[0].replace('_', '-')} needs --external" if stray else None
     from runner.conformance import (
         DEFAULT_PATIENCE_S,
         DEFAULT_STARTUP_S,
@@ -107,8 +110,17 @@ def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player 
     tick = DEFAULT_TICK if args.tick is None else (dt.timedelta(minutes=args.tick) if args.tick else None)
     opts = ConformanceOptions(args.external, args.url, Path(args.world), patience, startup, args.quiet_window, tick,
                               wakes)
+    shared = None
+    if getattr(args, "shared_gateway", False):
+        if args.quiet_window is not None:
+            return ("--shared-gateway needs a system that waits on the clock (it says it started over there); "
+                    "with --quiet-window run a gateway per scenario")
+        from runner.conformance_session import SharedGateway
+
+        shared = SharedGateway(opts)
 
     def play(s: Any, root: Path) -> Coroutine[Any, Any, Any]:
-        return run_conformance(s, root, opts, seed=args.seed, progress=progress)
+        return run_conformance(s, root, opts, seed=args.seed, progress=progress,
+                               before=shared.before if shared is not None else None)
 
     return play

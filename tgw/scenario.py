@@ -145,9 +145,12 @@ def run_run(args: argparse.Namespace) -> int:
     # A bad file does not stop the others: it is reported (stderr, JSON, JUnit, HTML), the rest
     # run, and the run exits 2 (a file could not be read or is not valid) after their results.
     scenarios, invalid = [], []
+    from business_time.calendar import BusinessCalendar
+
+    calendar = BusinessCalendar.default()  # one for every file: building it is most of loading one
     for path in paths:
         try:
-            scenarios.append(load_scenario(path))
+            scenarios.append(load_scenario(path, calendar=calendar))
         except ScenarioError as error:
             invalid.append(error)
             for line in error.lines():

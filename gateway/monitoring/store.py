@@ -137,6 +137,14 @@ class Hold:
 class MonitorStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # A test gateway's reset (gateway/sim_reset.py) keeps the audit, as everywhere, but shows
+        # only the decisions after it: those of the epoch the gateway is in.
+        self.decisions_after = 0
+
+    async def new_epoch(self) -> None:
+        """A test gateway was reset: the audit stays; reads show only what is decided from now on."""
+        row = await self.db.fetchrow("SELECT max(id) FROM mon_decisions")
+        self.decisions_after = int(row[0] or 0) if row is not None else 0
 
     async def init_schema(self) -> None:
         sqlite = isinstance(self.db, SqliteDatabase)
@@ -197,7 +205,8 @@ class MonitorStore:
         k = (key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
         rows = await self.db.fetch(
             "SELECT at, rule_id, rule_version, grade, outcome, who, reason FROM mon_decisions WHERE adm_div_code=$1 "
-            f"AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 ORDER BY id LIMIT {DECISIONS_MAX}", *k)
+            f"AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 AND id > $5 ORDER BY id LIMIT {DECISIONS_MAX}", *k,
+            self.decisions_after)
         out = [{"at": r[0], "rule_id": r[1], "rule_version": r[2], "grade": r[3], "outcome": r[4], "who": r[5],
                 "reason": r[6]} for r in rows]
         receipts = await self.db.fetch(
