@@ -20,7 +20,7 @@ from typing import Any
 
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str
-from runner.observed import Observed, SentVoucher, TraceEvent, Verdict
+from runner.observed import LevelVerdict, Observed, SentVoucher, TraceEvent, Verdict
 from runner.reconcile import PAYMENT_VTCODES
 from runner.scenario_file import Expectation
 from treasury_sim.scorecard import BankMonth, DutyLine
@@ -234,6 +234,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(bool(reports) and all(r.stated_fen == r.books_fen for r in reports),
                    f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} by {_t(by)} "
                    "states what its receipts paid in its period", desc)
+    if e.kind == "signoff":
+        return out(*_signoff(o, p, _nos(o, p.get("vouchers", []))))
     if e.kind == "unit_quota":
         owner = "treasury" if p["owner"] == "treasury" else p["owner"]
         book = o.unit_quotas.get(owner)
@@ -303,6 +305,50 @@ def _bank_clearings(o: Observed, v: SentVoucher) -> list[str]:
             + f"  trace: /v1/trace/{adm}/{c.filed_at.year:04d}/2301/{c.voucher_no}/0"
             for c in sorted(o.clearings, key=lambda c: (c.filed_at, c.voucher_no))
             if v.bank is None or c.bank == v.bank]
+
+
+def _signoff(o: Observed, p: Mapping[str, Any], nos: Sequence[str]) -> tuple[bool, str, str, list[str]]:
+    """The monthly sign-off verdicts of a month and level (runner.monthly_signoff). Looking for
+    agreement (agreed: true, verdict: agreed, signed_off: true alone): every verdict selected must
+    hold it; looking for a difference: at least one."""
+    rows = [v for v in o.signoffs if v.month == p["month"] and v.level == p["level"]
+            and ("bank" not in p or v.bank == p["bank"]) and ("unit" not in p or v.unit == p["unit"])]
+    verdict = p.get("verdict", "agreed" if p.get("agreed") is True else None)
+    looks_for_break = any(k in p for k in ("cause", "off_by", "vouchers")) or p.get("agreed") is False or (
+        verdict not in (None, "agreed")) or p.get("signed_off") is False
+
+    def holds(v: LevelVerdict) -> bool:
+        if verdict is not None and v.verdict != verdict:
+            return False
+        if p.get("agreed") is False and v.verdict == "agreed":
+            return False
+        if "signed_off" in p and v.signed_off is not p["signed_off"]:
+            return False
+        if not any(k in p for k in ("cause", "off_by", "vouchers")):
+            return True
+        return any(("cause" not in p or b.cause == p["cause"])
+                   and ("off_by_fen" not in p or (b.expected_fen is not None and b.actual_fen is not None
+                                                  and abs(b.actual_fen - b.expected_fen) == p["off_by_fen"]))
+                   and set(nos) <= set(b.vouchers) for b in v.breaks)
+
+    def line(v: LevelVerdict) -> str:
+        who = " ".join(x for x in (v.bank, f"unit {v.unit}" if v.unit else "") if x)
+        signed = {True: "signed off", False: f"not signed off ({v.sign_remark})", None: "no sign-off"}[v.signed_off]
+        return (f"{v.month} {v.level} {who}: {v.verdict}{' (late)' if v.late else ''}, {signed}, books "
+                f"{_yuan(v.books_fen)}, stated {'-' if v.stated_fen is None else _yuan(v.stated_fen)}"
+                + "".join(f"; {b.cause} [{', '.join(b.vouchers[:5])}]: {b.detail}" for b in v.breaks[:5]))
+
+    wants = [f"{p['level']} {p['month']}" + (f" {p['bank']}" if "bank" in p else "") + (
+        f" unit {p['unit']}" if "unit" in p else "")]
+    wants += [f"{k} {p[k]}" for k in ("agreed", "verdict", "signed_off", "cause", "off_by") if k in p]
+    wants += [f"a break naming {', '.join(nos)}"] if nos else []
+    expected = ("some verdict: " if looks_for_break else "every verdict: ") + ", ".join(wants)
+    if not rows:
+        have = sorted({f"{v.month} {v.level}" for v in o.signoffs})
+        return False, expected, "no such verdict; the run has " + (", ".join(have) or "none"), []
+    ok = any(holds(v) for v in rows) if looks_for_break else all(holds(v) for v in rows)
+    lines = [line(v) for v in rows]
+    return ok, expected, "; ".join(lines[:5]) + (f" (and {len(lines) - 5} more)" if len(lines) > 5 else ""), lines
 
 
 def _scorecard(cards: Sequence[BankMonth], p: Mapping[str, Any]) -> tuple[bool, str, str]:

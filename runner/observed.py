@@ -18,21 +18,25 @@ if TYPE_CHECKING:
     from treasury_sim.scorecard import BankMonth
 
 __all__ = [
+    "BankStatementSeen",
     "Break",
     "BudgetRefusalSeen",
     "ClearingSeen",
     "InvariantSeen",
+    "LevelVerdict",
     "MessageSeen",
     "Observed",
     "PaymentSeen",
     "QuotaSeen",
     "ReceiptSeen",
     "Reconciliation",
+    "RefundNoticeSeen",
     "RefundSeen",
     "ReportSeen",
     "SentVoucher",
     "TraceEvent",
     "Verdict",
+    "VoucherLines",
 ]
 
 Who = Literal["gateway", "bank", "pboc", "treasury"]
@@ -176,6 +180,53 @@ class ReportSeen:
     received_at: dt.datetime
 
 
+# What a statement line counts money under (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"):
+# (AgencyCode, PayTypeCode, FundTypeCode, ExpFuncCode, ProCode); ProCode "" when no project is named.
+LineKey = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherLines:
+    """A payment voucher the treasury sent (5201 / 8202), as its own books classify it: the lines
+    a bank's statement must count it under, with the fen of each."""
+
+    voucher_no: str
+    bank: str | None  # the bank it is for (PayBankCode's scenario id)
+    lines: tuple[tuple[LineKey, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNoticeSeen:
+    """A refund notice (2203 direct / 7105 authorized) a bank sent the treasury: a payment came
+    back and its refund was cleared."""
+
+    bank: str  # the bank's scenario id (from PayBankCode)
+    vtcode: str
+    voucher_no: str  # the notice's VoucherNo
+    ori_voucher_no: str  # the payment it returns
+    day: dt.date  # its VouDate: the day the refund was cleared back
+    amount_fen: int
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BankStatementSeen:
+    """A bank's monthly statement as it reached the treasury, and the treasury's sign-off of it
+    (004 part 3 §10(3)): the statement to the treasury (3501), a unit's statement (7104, whose
+    receipt is the unit's sign-off sheet) or the clearing reserve statement (7203)."""
+
+    bank: str  # the bank's scenario id (from PayBankCode)
+    vtcode: str
+    voucher_no: str
+    month: str  # YYYY-MM of its BeginDate
+    received_at: dt.datetime
+    head: Mapping[str, str]
+    details: tuple[Mapping[str, str], ...]
+    check: str | None = None  # the receipt's XCheckResult as it reached the bank: "0" agreed, "1" not; None: none
+    check_remark: str = ""
+    checked_at: dt.datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class MovementSeen:
     """A TSA movement in the central bank's books."""
@@ -266,6 +317,37 @@ class Reconciliation:
         return not self.breaks
 
 
+Level = Literal["bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc"]
+LEVELS: tuple[Level, ...] = ("bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelVerdict:
+    """One month at one level of the monthly reconciliation and sign-off (对账签证, 003 §40,
+    004 part 3 §10(3); runner.monthly_signoff): agreed, differs (with its breaks), missing (the
+    statement did not come by its deadline) or not-due (the run ended before the deadline)."""
+
+    month: str  # YYYY-MM
+    level: Level
+    bank: str | None  # the bank's scenario id (None for treasury-pboc)
+    unit: str | None  # AgencyCode (bank-unit only)
+    verdict: Literal["agreed", "differs", "missing", "not-due"]
+    statements: tuple[str, ...]  # VoucherNo of the statements compared (3501, 7104, 7203, the month's 7401)
+    books_fen: int  # what the other side's books say for the month
+    stated_fen: int | None  # what the statement says (None: none came)
+    breaks: tuple[Break, ...] = ()
+    signed_off: bool | None = None  # the receipt's XCheckResult: True 0, False 1, None no receipt (or none due)
+    sign_remark: str = ""
+    late: bool = False  # the statement came after its deadline
+    # timing items, not breaks: money on one side's books in this month and on the other's in
+    # another (an advance paid on the month's last day, replenished the next business day)
+    timing: tuple[str, ...] = ()
+
+    @property
+    def agreed(self) -> bool:
+        return self.verdict == "agreed"
+
+
 @dataclass(frozen=True, slots=True)
 class Observed:
     """Everything a run saw. `start`/`end` are the business times the run covered."""
@@ -303,6 +385,13 @@ class Observed:
     quota_restored: Mapping[str, int] = field(default_factory=dict)
     cross_year_refunds: Mapping[str, int] = field(default_factory=dict)
     budget_refusals: tuple[BudgetRefusalSeen, ...] = ()  # with world.treasury.units
+    # the monthly sign-off level (runner.monthly_signoff): the banks' statements as they came with
+    # the treasury's sign-offs, the treasury's own lines of its payment vouchers, the refund
+    # notices it got, each month's statement deadline (YYYY-MM → business time), and the verdicts
+    bank_statements: tuple[BankStatementSeen, ...] = ()
+    voucher_lines: tuple[VoucherLines, ...] = ()
+    refund_notices: tuple[RefundNoticeSeen, ...] = ()
+    signoffs: tuple[LevelVerdict, ...] = ()
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

@@ -24,11 +24,11 @@ from typing import Any
 from business_time.clock import ClockConfig
 from messages.money import fen_to_str
 from runner.expectations import Outcome
-from runner.observed import DayTotals, Observed
+from runner.observed import DayTotals, LevelVerdict, Observed
 from runner.scenario_file import Expectation, Scenario, ScenarioError
 from treasury_sim.scorecard import BankMonth
 
-__all__ = ["RunResult", "demo_html", "html_report", "junit_xml", "scorecard_html"]
+__all__ = ["RunResult", "demo_html", "html_report", "junit_xml", "scorecard_html", "signoff_html"]
 
 PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#a34ca3", "#c23b3b", "#6b6b6b", "#1f9aa6", "#8c6d1f")
 MODE_COLOURS = {"clearing": "#3a9a5b", "advance": "#d9822b", "defer": "#c23b3b"}
@@ -411,6 +411,9 @@ def _scenario_section(r: RunResult, index: int) -> str:
                 out += [f'<tr><td>{m}</td><td class="num">{_y(a)}</td><td class="num">{_y(b)}</td>'
                         f'<td class="num">{_y(c)}</td></tr>' for m, a, b, c in rec.months]
                 out.append("</table>")
+        if o.signoffs:
+            out.append("<h3>Monthly reconciliation and sign-off</h3>")
+            out += signoff_html(o.signoffs)
         if o.scorecard:
             out.append("<h3>Bank scorecard</h3>")
             out += scorecard_html(o.scorecard)
@@ -479,6 +482,42 @@ def scorecard_html(cards: Sequence[BankMonth]) -> list[str]:
                        + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
         out.append("</table>")
         out += [f'<p class="fail">{_e(flag)}</p>' for flag in card.flags]
+    return out
+
+
+_LEVEL_TITLES = {"bank-treasury": "bank ↔ treasury (3501)", "bank-unit": "bank ↔ units (7104)",
+                 "bank-pboc": "bank ↔ central bank (clearings, refunds, 7203)",
+                 "treasury-pboc": "treasury ↔ central bank (TSA movements, 7401)"}
+_VERDICT_CLASS = {"agreed": "ok", "differs": "fail", "missing": "fail", "not-due": ""}
+
+
+def signoff_html(verdicts: Sequence[LevelVerdict]) -> list[str]:
+    """The monthly sign-off (runner.monthly_signoff): one table per month and level, each verdict
+    with its statements, the books against the statement, the sign-off and its breaks."""
+    out = ["<p>对账签证 (003 §40, 004 part 3 §10(3)): each month, at each level, what the statements say against "
+           "the other side's books; a difference is a break naming its vouchers and the fen, never netted away "
+           "(docs/reconciliation.md).</p>"]
+    groups: dict[tuple[str, str], list[LevelVerdict]] = defaultdict(list)
+    for v in verdicts:
+        groups[(v.month, v.level)].append(v)
+    for (month, level), rows in groups.items():
+        out.append(f"<p><b>{_e(month)}</b> · {_e(_LEVEL_TITLES.get(level, level))}</p>")
+        out.append("<table><tr><th>bank</th><th>unit</th><th>verdict</th><th>statements</th><th>books</th>"
+                   "<th>stated</th><th>signed off</th><th>breaks</th></tr>")
+        for v in rows:
+            signed = {True: "yes", False: "no: " + v.sign_remark, None: "-"}[v.signed_off]
+            breaks = "<br>".join(f"{_e(b.cause)}: {_e(b.detail)}" + (f" [{_e(', '.join(b.vouchers[:8]))}"
+                                 f"{' …' if len(b.vouchers) > 8 else ''}]" if b.vouchers else "")
+                                 for b in v.breaks[:50])
+            if v.timing:
+                breaks += ("<br>" if breaks else "") + "timing: " + _e("; ".join(v.timing[:10]))
+            out.append(f'<tr class="{"failrow" if v.verdict in ("differs", "missing") else ""}">'
+                       f"<td>{_e(v.bank or '-')}</td><td>{_e(v.unit or '-')}</td>"
+                       f'<td class="{_VERDICT_CLASS[v.verdict]}">{_e(v.verdict)}{" (late)" if v.late else ""}</td>'
+                       f"<td>{_e(', '.join(v.statements[:5]))}</td><td class=\"num\">{_y(v.books_fen)}</td>"
+                       f'<td class="num">{"-" if v.stated_fen is None else _y(v.stated_fen)}</td>'
+                       f"<td>{_e(signed)}</td><td>{breaks}</td></tr>")
+        out.append("</table>")
     return out
 
 

@@ -607,6 +607,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                    "with includes: false there is none (drop state:, or expect includes: true)")
         if kind in ("scorecard", "refused", "reports_match", "clearings_sum") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
+        if kind == "signoff":
+            _check_signoff(params, [*path, kind], b, seen, ids)
         if kind == "reconciliation":
             for j, brk in enumerate(params.get("breaks", [])):
                 for v in brk.get("vouchers", []):
@@ -632,6 +634,25 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                "or quota steps (use profile: scripted)")
     return Scenario(data["scenario"], data.get("title", data["scenario"]), data.get("description", ""),
                     tuple(data.get("tags", [])), world, tuple(steps), tuple(expectations), b.file, tuple(ids))
+
+
+def _check_signoff(params: dict[str, Any], path: list[str | int], b: _Build, banks: Mapping[str, int],
+                   ids: Mapping[str, tuple[str, str | None]]) -> None:
+    """A `signoff:` expectation: its bank in the world, a unit only at bank-unit, no bank at
+    treasury-pboc, its vouchers sent in the steps; `off_by` read to fen."""
+    if "bank" in params and params["bank"] not in banks:
+        b.fail([*path, "bank"], f"no bank {params['bank']!r} in world.banks")
+    if params["level"] == "treasury-pboc" and "bank" in params:
+        b.fail([*path, "bank"], "treasury-pboc is the treasury's and the central bank's: it names no bank")
+    if "unit" in params and params["level"] != "bank-unit":
+        b.fail([*path, "unit"], "a unit is named at level bank-unit only")
+    if params.get("agreed") is True and any(k in params for k in ("cause", "off_by", "vouchers")):
+        b.fail([*path, "agreed"], "agreed: true has no breaks: drop cause/off_by/vouchers, or expect agreed: false")
+    for v in params.get("vouchers", []):
+        if v not in ids:
+            b.fail([*path, "vouchers"], f"no voucher {v!r} is sent in the steps")
+    if "off_by" in params:
+        params["off_by_fen"] = b.money(params["off_by"], [*path, "off_by"])
 
 
 def _check_profile(profile: str, params: dict[str, Any], path: list[str | int], b: _Build) -> None:
@@ -725,6 +746,10 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return "requests refused " + (p.get("code") or "for their budget") + (
             f" of {p['unit']}" if "unit" in p else "") + f" {bound}"
+    if kind == "signoff":
+        return (f"{p['level']} {p['month']}" + (f" {p['bank']}" if "bank" in p else "")
+                + (f" unit {p['unit']}" if "unit" in p else "") + "".join(
+                    f" {k} {p[k]}" for k in ("agreed", "verdict", "signed_off", "cause", "off_by") if k in p))
     if kind == "count":
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"

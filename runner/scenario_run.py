@@ -54,6 +54,7 @@ from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import BankSpec, ReturnSpec, Scenario, SendSpec, Step
 from runner.scorecard_feed import scorecard_of
+from runner.signoff_feed import StatementTap, signoffs_of, voucher_lines
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
@@ -255,6 +256,8 @@ class _Run:
         self.delays = 0
         self.no_seq = 0
         self.algorithm = "ecdsa"  # every participant's key algorithm (`run_scenario`)
+        # the banks' monthly statements, their sign-offs and refund notices off the wire (runner.signoff_feed)
+        self.statement_tap = StatementTap({b.code: b.id for b in s.world.banks})
 
     # -- building the world --------------------------------------------------------------------
 
@@ -394,6 +397,8 @@ class _Run:
                 self.messages.append(MessageSeen(item.key.vtcode, item.key.flag, self.names.get(item.sender, item.sender),
                                                  self.names.get(pid, pid), self.clock.now(), item.key.voucher_no))
                 self.senders[str(item.key)] = self.names.get(item.sender, item.sender)
+                self.statement_tap.on_delivery(self.names.get(pid, pid), item.key.vtcode, item.key.flag,
+                                               item.envelope, self.clock.now())
                 if item.key.flag == 1 and item.key.vtcode in PBOC_ANSWERED:
                     [body] = parse_envelope(item.envelope).bodies
                     self.pboc_answers[str(item.key.original())] = (body.return_reason, self.clock.now())
@@ -837,6 +842,14 @@ class _Run:
             budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
                                   for r in (self.generated.refused_requests() if self.generated is not None else ())
                                   if r.at <= self.end))
+        lines = tuple(voucher_lines(r.voucher_no, r.bank, r.doc_bytes) for r in self.sent.values()
+                      if r.vtcode in ("5201", "8202") and r.flag == 0 and r.spec.sender == "treasury"
+                      and any(x.who == "gateway" and x.ok for x in r.verdicts))
+        observed = dataclasses.replace(observed, bank_statements=self.statement_tap.seen(), voucher_lines=lines,
+                                       refund_notices=self.statement_tap.refund_notices())
+        observed = dataclasses.replace(observed, signoffs=signoffs_of(
+            observed, banks=[(b.id, b.code) for b in s.world.banks], calendar=self.calendar, clock=s.world.clock,
+            business_days=business_days))
         return dataclasses.replace(observed, reconciliation=reconcile(
             sent=observed.sent, receipts=observed.receipts, payments=observed.payments, clearings=observed.clearings,
             movements=observed.movements, statements=observed.statements, business_days=business_days,

@@ -213,6 +213,25 @@ _expect_kinds: dict[str, Any] = {
                                      "bank sent states what its receipts to the treasury paid in the period, less "
                                      "the refunds it noticed in it, to the fen (at least one arrived)",
                       "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}}},
+    "signoff": {"type": "object", "additionalProperties": False, "required": ["month", "level"],
+                "description": "the monthly reconciliation and sign-off of a month at a level (对账签证, "
+                               "docs/reconciliation.md): agreed, differs (with its breaks), missing or not-due; "
+                               "looking for agreement every verdict selected must hold, looking for a difference "
+                               "(agreed: false, a cause, off_by...) at least one",
+                "properties": {"month": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
+                               "level": {"enum": ["bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc"]},
+                               "bank": _participant,
+                               "unit": {"type": "string", "minLength": 1, "description": "AgencyCode (bank-unit)"},
+                               "agreed": {"type": "boolean"},
+                               "verdict": {"enum": ["agreed", "differs", "missing", "not-due"]},
+                               "signed_off": {"type": "boolean", "description": "the statement's receipt said "
+                                              "XCheckResult 0 (true) or 1 (false)"},
+                               "cause": {"type": "string", "minLength": 1, "description": "a break of this cause"},
+                               "off_by": {**_money, "description": "a break whose difference is this much "
+                                          "(either way)"},
+                               "vouchers": {"type": "array", "maxItems": 50, "items": _ref,
+                                            "description": "a break naming these vouchers"}},
+                "anyOf": [{"required": [k]} for k in ("agreed", "verdict", "signed_off", "cause", "off_by")]},
     "unit_quota": {"type": "object", "additionalProperties": False, "required": ["owner", "unit", "equals"],
                    "description": "a unit's remaining authorized quota at the end of the run, in a bank's books "
                                   "or the treasury's (its 7101s, less its units' 8202 receipts, plus quota "

@@ -1,0 +1,484 @@
+"""The monthly reconciliation and sign-off (对账签证; 003 §40, 004 part 3 §10(3)), a pure function
+over what a run observed (`runner.observed`): for each month, at each level, a verdict.
+
+| level           | what is compared                                                                              | signed off by |
+|-----------------|-----------------------------------------------------------------------------------------------|---------------|
+| `bank-treasury` | the bank's statement (3501), line by line (unit, pay type, fund type, subject, project) and in total, ↔ the treasury's receipts of that bank's payments in the month (XPayDate) less the refunds it was noticed of in the month (2203 / 7105 VouDate), classified by the treasury's own vouchers | the treasury's 3501 receipt |
+| `bank-unit`     | each unit's statement (7104) ↔ that unit's lines of the same books                             | the unit's sign-off sheet (the 7104's receipt) |
+| `bank-pboc`     | the bank's clearing requests (2301) accepted in the month ↔ the TSA debits for them; its refunds (2302) accepted ↔ the TSA credits; its clearing reserve statement (7203) ↔ the advances (MoveType 2) and replenishments (MoveType 4) seen, and its balances | the treasury's 7203 receipt |
+| `treasury-pboc` | the treasury's receipts and refund notices ↔ the TSA debits and credits the central bank booked for them; the month's daily statements (7401) ↔ those movements | none (the 7401 is daily) |
+
+A verdict is `agreed`, `differs` (each break names its vouchers and the difference in fen),
+`missing` (a statement the agreement requires did not come by its deadline: 3 working days
+after the month's end, docs/rules.md) or `not-due` (the run ended before the deadline and no
+statement came). A statement that came after its deadline is compared all the same and marked
+late. A payment the treasury has on its books in one month whose TSA debit falls in another
+(an advance paid on the month's last day and replenished the next) is a timing item, not a
+break. Break causes (`Break.cause`, `period` "month"):
+
+| cause                  | level              | what it means                                                            |
+|------------------------|--------------------|--------------------------------------------------------------------------|
+| `line-differs`         | bank-treasury, bank-unit | a line's amount on the statement differs from the treasury's books   |
+| `line-missing`         | bank-treasury, bank-unit | the books have money under a line the statement does not show        |
+| `line-unknown`         | bank-treasury, bank-unit | the statement shows a line the books know nothing of                 |
+| `total-differs`        | bank-treasury, bank-unit | the statement's PayAmt differs from the books' total                 |
+| `clearing-no-debit`    | bank-pboc          | an accepted clearing request with no TSA debit                           |
+| `clearing-debit-differs` | bank-pboc        | the TSA debit for a clearing request differs from what the bank booked   |
+| `debit-unknown`        | bank-pboc          | a TSA debit no accepted clearing request of the bank accounts for        |
+| `refund-no-credit`     | bank-pboc          | an accepted refund (2302) with no TSA credit                             |
+| `credit-unknown`       | bank-pboc          | a TSA refund credit no accepted refund of the bank accounts for          |
+| `reserve-line-missing` / `reserve-line-unknown` / `reserve-line-differs` | bank-pboc | an advance or replenishment seen is not on the 7203, the 7203 shows one not seen, or its amount differs |
+| `reserve-balance`      | bank-pboc          | BeginBalance + CreditAmt - DebitAmt is not EndBalance, or BeginBalance is not last month's EndBalance |
+| `not-debited`          | treasury-pboc      | a payment the treasury has a receipt for was never debited from the TSA  |
+| `debit-unexplained`    | treasury-pboc      | a TSA debit differs from the treasury's receipts of the payments it cleared |
+| `refund-not-credited`  | treasury-pboc      | a refund the treasury was noticed of has no TSA credit                   |
+| `credit-unexplained`   | treasury-pboc      | a TSA refund credit the treasury was noticed of no refund for            |
+| `statement-differs`    | treasury-pboc      | a day's 7401 DebitAmt / CreditAmt differs from the TSA movements         |
+| `statement-missing`    | treasury-pboc      | a business day of the month without its 7401                             |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from messages.money import fen_to_str, parse_fen
+from runner.observed import (
+    BankStatementSeen,
+    Break,
+    ClearingSeen,
+    LevelVerdict,
+    LineKey,
+    MovementSeen,
+    PaymentSeen,
+    ReceiptSeen,
+    RefundNoticeSeen,
+    RefundSeen,
+    StatementSeen,
+    VoucherLines,
+)
+
+__all__ = ["CLEARING_KINDS", "PAYMENT_VTCODES", "SignoffInput", "month_of", "monthly_signoff", "signoff_json"]
+
+PAYMENT_VTCODES = frozenset({"5201", "8202"})
+CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
+VOUCHERS_MAX = 200  # vouchers named on one break; the rest are counted in its detail
+ADVANCE_MOVES = ("2",)  # 7203 MoveType of an advance after the cutoff (3, a refused clearing made whole, is not compared)
+REPLENISH_MOVES = ("4",)
+
+
+def _y(fen: int) -> str:
+    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
+
+
+def month_of(day: dt.date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def _ymd_month(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}" if len(text) >= 6 else ""
+
+
+def _fen(text: str | None) -> int:
+    try:
+        return parse_fen(text or "0.00", allow_negative=True)
+    except ValueError:
+        return 0
+
+
+def _receipt_day(r: ReceiptSeen) -> dt.date:
+    text = r.fields.get("XPayDate", "")
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return r.received_at.date()
+
+
+def _label(key: LineKey) -> str:
+    unit, pay, fund, subject, project = key
+    return f"unit {unit} pay type {pay} fund {fund} subject {subject}" + (f" project {project}" if project else "")
+
+
+def _bounded(nos: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(nos)))[:VOUCHERS_MAX]
+
+
+@dataclass(frozen=True, slots=True)
+class SignoffInput:
+    """What the monthly sign-off reads (all from `runner.observed.Observed`). `deadlines`: each month
+    to judge (YYYY-MM) → its statements' deadline; `bank_codes`: scenario id → bank code."""
+
+    banks: Sequence[str]
+    bank_codes: Mapping[str, str]
+    deadlines: Mapping[str, dt.datetime]
+    run_end: dt.datetime
+    statements: Sequence[BankStatementSeen] = ()
+    voucher_lines: Sequence[VoucherLines] = ()
+    receipts: Sequence[ReceiptSeen] = ()
+    refund_notices: Sequence[RefundNoticeSeen] = ()
+    payments: Sequence[PaymentSeen] = ()
+    clearings: Sequence[ClearingSeen] = ()
+    movements: Sequence[MovementSeen] = ()
+    daily_statements: Sequence[StatementSeen] = ()
+    refunds: Sequence[RefundSeen] = ()
+    business_days: Sequence[dt.date] = ()
+
+
+class _Books:
+    """The treasury's books by bank and month: fen and vouchers per statement line."""
+
+    def __init__(self, inp: SignoffInput) -> None:
+        self.fen: dict[tuple[str, str], dict[LineKey, int]] = defaultdict(lambda: defaultdict(int))
+        self.nos: dict[tuple[str, str], dict[LineKey, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self.received: dict[str, ReceiptSeen] = {}  # VoucherNo → the first good receipt
+        lines = {v.voucher_no: v for v in inp.voucher_lines}
+        for r in sorted(inp.receipts, key=lambda r: r.received_at):
+            if r.vtcode in PAYMENT_VTCODES and r.return_reason is None and r.voucher_no in lines:
+                self.received.setdefault(r.voucher_no, r)
+        for no, r in self.received.items():
+            v = lines[no]
+            self._add(v.bank or r.sender, month_of(_receipt_day(r)), v.lines, no, 1)
+        for n in inp.refund_notices:
+            v = lines.get(n.ori_voucher_no)
+            if v is None or not v.lines:
+                continue
+            whole = sum(fen for _, fen in v.lines)
+            refunded = v.lines if whole == n.amount_fen else ((v.lines[0][0], n.amount_fen),)
+            self._add(n.bank, month_of(n.day), refunded, n.ori_voucher_no, -1)
+
+    def _add(self, bank: str, month: str, lines: Iterable[tuple[LineKey, int]], no: str, sign: int) -> None:
+        for key, fen in lines:
+            self.fen[(bank, month)][key] += sign * fen
+            self.nos[(bank, month)][key].add(no)
+
+
+def _statement_lines(s: BankStatementSeen) -> dict[LineKey, int]:
+    out: dict[LineKey, int] = defaultdict(int)
+    for d in s.details:
+        key = (d.get("AgencyCode") or s.head.get("AgencyCode", ""), d.get("PayTypeCode", ""),
+               d.get("FundTypeCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", ""))
+        out[key] += _fen(d.get("PayAmt"))
+    return out
+
+
+def _compare_lines(books: Mapping[LineKey, int], nos: Mapping[LineKey, set[str]], stated: Mapping[LineKey, int],
+                   stated_total: int, what: str) -> list[Break]:
+    breaks = []
+    for key in sorted(set(books) | set(stated)):
+        b, vs = books.get(key, 0), _bounded(nos.get(key, ()))
+        if key not in stated:
+            if b:
+                breaks.append(Break("line-missing", None, vs, f"{_label(key)}: the books {_y(b)}, {what} has no such "
+                                    f"line: off by {_y(-b)}", b, 0, "month"))
+        elif key not in books:
+            if stated[key]:
+                breaks.append(Break("line-unknown", None, (), f"{_label(key)}: {what} {_y(stated[key])}, the books "
+                                    f"have no such line: off by {_y(stated[key])}", 0, stated[key], "month"))
+        elif stated[key] != b:
+            breaks.append(Break("line-differs", None, vs, f"{_label(key)}: {what} {_y(stated[key])}, the books "
+                                f"{_y(b)}: off by {_y(stated[key] - b)}", b, stated[key], "month"))
+    total = sum(books.values())
+    if stated_total != total:
+        every = _bounded(no for s in nos.values() for no in s)
+        breaks.append(Break("total-differs", None, every, f"{what} PayAmt {_y(stated_total)}, the books {_y(total)}: "
+                            f"off by {_y(stated_total - total)}", total, stated_total, "month"))
+    return breaks
+
+
+def _verdict(breaks: Sequence[Break], present: bool, due: bool) -> Any:
+    if not present:
+        return "missing" if due else "not-due"
+    return "differs" if breaks else "agreed"
+
+
+def _signed(s: BankStatementSeen | None) -> tuple[bool | None, str]:
+    if s is None or s.check is None:
+        return None, ""
+    return s.check == "0", s.check_remark
+
+
+def _first(found: Iterable[BankStatementSeen]) -> BankStatementSeen | None:
+    return min(found, key=lambda s: (s.received_at, s.voucher_no), default=None)
+
+
+def monthly_signoff(inp: SignoffInput) -> tuple[LevelVerdict, ...]:
+    """Every month of `inp.deadlines` at every level: one verdict per bank (bank-treasury,
+    bank-pboc), per bank and unit (bank-unit) and one for the treasury and the central bank."""
+    books = _Books(inp)
+    by_kind: dict[tuple[str, str, str], list[BankStatementSeen]] = defaultdict(list)  # (vtcode, bank, month)
+    for s in inp.statements:
+        by_kind[(s.vtcode, s.bank, s.month)].append(s)
+    out: list[LevelVerdict] = []
+    for month, deadline in sorted(inp.deadlines.items()):
+        due = inp.run_end >= deadline
+        for bank in inp.banks:
+            out += _bank_treasury(inp, books, by_kind, bank, month, deadline, due)
+            out += _bank_units(books, by_kind, bank, month, deadline, due)
+            out.append(_bank_pboc(inp, by_kind, bank, month, deadline, due))
+        out.append(_treasury_pboc(inp, books, month, due))
+    return tuple(out)
+
+
+def _bank_treasury(inp: SignoffInput, books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]],
+                   bank: str, month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
+    mine = books.fen.get((bank, month), {})
+    s = _first(by_kind.get(("3501", bank, month), ()))
+    if not mine and s is None:
+        return []  # nothing paid, nothing to state (a month without payments has no 3501)
+    total = sum(mine.values())
+    breaks = [] if s is None else _compare_lines(mine, books.nos.get((bank, month), {}), _statement_lines(s),
+                                                 _fen(s.head.get("PayAmt")), f"the statement {s.voucher_no}")
+    signed, remark = _signed(s)
+    return [LevelVerdict(month, "bank-treasury", bank, None, _verdict(breaks, s is not None, due),
+                         () if s is None else (s.voucher_no,), total, None if s is None else _fen(s.head.get("PayAmt")),
+                         tuple(breaks), signed, remark, s is not None and s.received_at > deadline)]
+
+
+def _bank_units(books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]], bank: str,
+                month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
+    mine = books.fen.get((bank, month), {})
+    nos = books.nos.get((bank, month), {})
+    sheets: dict[str, list[BankStatementSeen]] = defaultdict(list)
+    for s in by_kind.get(("7104", bank, month), ()):
+        sheets[s.head.get("AgencyCode", "")].append(s)
+    out = []
+    for unit in sorted({k[0] for k in mine} | set(sheets)):
+        lines = {k: f for k, f in mine.items() if k[0] == unit}
+        s = _first(sheets.get(unit, ()))
+        breaks = [] if s is None else _compare_lines(lines, {k: v for k, v in nos.items() if k[0] == unit},
+                                                     _statement_lines(s), _fen(s.head.get("PayAmt")),
+                                                     f"unit {unit}'s statement {s.voucher_no}")
+        signed, remark = _signed(s)
+        out.append(LevelVerdict(month, "bank-unit", bank, unit, _verdict(breaks, s is not None, due),
+                                () if s is None else (s.voucher_no,), sum(lines.values()),
+                                None if s is None else _fen(s.head.get("PayAmt")), tuple(breaks), signed, remark,
+                                s is not None and s.received_at > deadline))
+    return out
+
+
+def _answer_month(c: ClearingSeen) -> str:
+    return month_of((c.answered_at or c.filed_at).date())
+
+
+def _bank_pboc(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]], bank: str,
+               month: str, deadline: dt.datetime, due: bool) -> LevelVerdict:
+    code = inp.bank_codes.get(bank, "")
+    breaks: list[Break] = []
+    accepted = [c for c in inp.clearings if c.bank == bank and c.state == "accepted"]
+    debits: dict[str, list[MovementSeen]] = defaultdict(list)
+    for m in inp.movements:
+        if m.bank_code == code and m.kind in CLEARING_KINDS and m.direction == "D":
+            debits[m.ref_voucher_no].append(m)
+    booked = 0
+    for c in accepted:
+        ms = debits.get(c.voucher_no, [])
+        if (month_of(ms[0].day) if ms else _answer_month(c)) != month:
+            continue
+        booked += c.cleared_fen
+        moved = sum(m.amount_fen for m in ms)
+        if not ms:
+            breaks.append(Break("clearing-no-debit", (c.answered_at or c.filed_at).date(), _bounded(c.payments),
+                                f"{c.voucher_no} cleared {_y(c.cleared_fen)}; the TSA shows no debit: off by "
+                                f"{_y(-c.cleared_fen)}", c.cleared_fen, 0, "month"))
+        elif moved != c.cleared_fen:
+            breaks.append(Break("clearing-debit-differs", ms[0].day, _bounded(c.payments),
+                                f"{c.voucher_no}: the bank booked {_y(c.cleared_fen)}, the TSA debited {_y(moved)}: "
+                                f"off by {_y(moved - c.cleared_fen)}", c.cleared_fen, moved, "month"))
+    known = {c.voucher_no for c in accepted}
+    debited = 0
+    for ref, ms in sorted(debits.items()):
+        in_month = [m for m in ms if month_of(m.day) == month]
+        debited += sum(m.amount_fen for m in in_month)
+        if in_month and ref not in known:
+            fen = sum(m.amount_fen for m in in_month)
+            breaks.append(Break("debit-unknown", in_month[0].day, (), f"TSA debit {_y(fen)} for {ref}, which no "
+                                f"accepted clearing request of {bank} accounts for", 0, fen, "month"))
+    breaks += _refund_leg(inp, bank, code, month)
+    s = _first(by_kind.get(("7203", bank, month), ()))
+    if s is not None:
+        breaks += _reserve(inp, by_kind, s, bank, month)
+    signed, remark = _signed(s)
+    verdict = "differs" if breaks else _verdict((), s is not None, due)
+    return LevelVerdict(month, "bank-pboc", bank, None, verdict, () if s is None else (s.voucher_no,), booked,
+                        debited, tuple(breaks), signed, remark, s is not None and s.received_at > deadline)
+
+
+def _refund_leg(inp: SignoffInput, bank: str, code: str, month: str) -> list[Break]:
+    breaks = []
+    credits: dict[str, list[MovementSeen]] = defaultdict(list)
+    for m in inp.movements:
+        if m.kind == "refund" and m.direction == "C" and m.bank_code == code:
+            credits[m.ref_voucher_no].append(m)
+    accepted = {r.refund_no: r for r in inp.refunds if r.bank == bank and r.state == "accepted"}
+    for no, r in sorted(accepted.items()):
+        ms = credits.get(no, [])
+        if not ms and month_of(r.returned_at.date()) == month:
+            breaks.append(Break("refund-no-credit", r.returned_at.date(), (r.voucher_no,), f"refund {no} of "
+                                f"{_y(r.amount_fen)} accepted; the TSA shows no credit", r.amount_fen, 0, "month"))
+        elif ms and month_of(ms[0].day) == month and sum(m.amount_fen for m in ms) != r.amount_fen:
+            moved = sum(m.amount_fen for m in ms)
+            breaks.append(Break("refund-no-credit", ms[0].day, (r.voucher_no,), f"refund {no}: the bank booked "
+                                f"{_y(r.amount_fen)}, the TSA credited {_y(moved)}: off by {_y(moved - r.amount_fen)}",
+                                r.amount_fen, moved, "month"))
+    for ref, ms in sorted(credits.items()):
+        if ref not in accepted and month_of(ms[0].day) == month:
+            fen = sum(m.amount_fen for m in ms)
+            breaks.append(Break("credit-unknown", ms[0].day, (), f"TSA refund credit {_y(fen)} for {ref}, which no "
+                                f"accepted refund of {bank} accounts for", 0, fen, "month"))
+    return breaks
+
+
+def _reserve(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]],
+             s: BankStatementSeen, bank: str, month: str) -> list[Break]:
+    """The clearing reserve statement (7203) ↔ the advances and replenishments seen, and its balances."""
+    seen_out = {p.voucher_no: p.amount_fen for p in inp.payments
+                if p.bank == bank and p.mode == "advance" and p.paid_day is not None and month_of(p.paid_day) == month}
+    seen_in = {c.voucher_no: c.cleared_fen for c in inp.clearings if c.bank == bank and c.state == "accepted"
+               and c.clear_type == 1 and _answer_month(c) == month}
+    stated_out: dict[str, int] = defaultdict(int)
+    stated_in: dict[str, int] = defaultdict(int)
+    for d in s.details:
+        if d.get("MoveType") in ADVANCE_MOVES:
+            stated_out[d.get("OriVoucherNo", "")] += _fen(d.get("DebitAmt"))
+        elif d.get("MoveType") in REPLENISH_MOVES:
+            stated_in[d.get("OriVoucherNo", "")] += _fen(d.get("CreditAmt"))
+    breaks = []
+    for what, seen, stated in (("advance", seen_out, stated_out), ("replenishment", seen_in, stated_in)):
+        for no in sorted(set(seen) | set(stated)):
+            if no not in stated:
+                breaks.append(Break("reserve-line-missing", None, (no,), f"{what} {no} of {_y(seen[no])} is not on "
+                                    f"the reserve statement {s.voucher_no}: off by {_y(-seen[no])}", seen[no], 0,
+                                    "month"))
+            elif no not in seen:
+                breaks.append(Break("reserve-line-unknown", None, (no,), f"the reserve statement {s.voucher_no} "
+                                    f"shows an {what} {no} of {_y(stated[no])} not seen", 0, stated[no], "month"))
+            elif seen[no] != stated[no]:
+                breaks.append(Break("reserve-line-differs", None, (no,), f"{what} {no}: the reserve statement "
+                                    f"{s.voucher_no} {_y(stated[no])}, seen {_y(seen[no])}: off by "
+                                    f"{_y(stated[no] - seen[no])}", seen[no], stated[no], "month"))
+    begin, credit, debit, end = (_fen(s.head.get(k)) for k in ("BeginBalance", "CreditAmt", "DebitAmt", "EndBalance"))
+    if begin + credit - debit != end:
+        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {_y(begin)} + CreditAmt "
+                            f"{_y(credit)} - DebitAmt {_y(debit)} is not EndBalance {_y(end)}", begin + credit - debit,
+                            end, "month"))
+    moved_in = sum(_fen(d.get("CreditAmt")) for d in s.details)
+    moved_out = sum(_fen(d.get("DebitAmt")) for d in s.details)
+    if (moved_in, moved_out) != (credit, debit):
+        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: its movements add up to "
+                            f"{_y(moved_in)} in, {_y(moved_out)} out; CreditAmt {_y(credit)}, DebitAmt {_y(debit)}",
+                            moved_in - moved_out, credit - debit, "month"))
+    earlier = [x for (vt, b, m), xs in by_kind.items() if vt == "7203" and b == bank and m < month for x in xs]
+    last = max(earlier, key=lambda x: x.month, default=None)
+    if last is not None and _fen(last.head.get("EndBalance")) != begin:
+        prev = _fen(last.head.get("EndBalance"))
+        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {_y(begin)}, last month's "
+                            f"EndBalance {_y(prev)}: off by {_y(begin - prev)}", prev, begin, "month"))
+    return breaks
+
+
+def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> LevelVerdict:
+    breaks: list[Break] = []
+    codes = {b: c for b, c in inp.bank_codes.items()}
+    paid = {(p.bank, p.voucher_no): p for p in inp.payments if p.paid_day is not None}
+    filings = {(c.bank, c.voucher_no): c for c in inp.clearings}
+    debits: dict[tuple[str, str], list[MovementSeen]] = defaultdict(list)
+    for m in inp.movements:
+        if m.kind in CLEARING_KINDS and m.direction == "D":
+            debits[(m.bank_code, m.ref_voucher_no)].append(m)
+    lines = {v.voucher_no: v for v in inp.voucher_lines}
+    on_books = 0
+    timing: list[str] = []
+    for no, r in sorted(books.received.items()):
+        if month_of(_receipt_day(r)) != month:
+            continue
+        bank = lines[no].bank or r.sender
+        fen = sum(f for _, f in lines[no].lines)
+        on_books += fen
+        p = paid.get((bank, no))
+        c = filings.get((bank, p.filing or "")) if p is not None else None
+        ms = debits.get((codes.get(bank, ""), c.voucher_no), []) if c is not None and c.state == "accepted" else []
+        if ms and month_of(ms[0].day) != month:
+            timing.append(f"{no} {_y(fen)} paid {_receipt_day(r)}, debited from the TSA {ms[0].day}")
+        if not ms:
+            breaks.append(Break("not-debited", _receipt_day(r), (no,), f"{bank} paid {_y(fen)} (receipt of "
+                                f"{_receipt_day(r)}); no TSA debit clears it: off by {_y(-fen)}", fen, 0, "month"))
+    # each TSA clearing debit of the month ↔ the treasury's receipts of the payments it cleared
+    debited = credited = 0
+    by_code = {c: b for b, c in codes.items()}
+    for (code, ref), ms in sorted(debits.items()):
+        in_month = [m for m in ms if month_of(m.day) == month]
+        if not in_month:
+            continue
+        moved = sum(m.amount_fen for m in in_month)
+        debited += moved
+        c = filings.get((by_code.get(code, ""), ref))
+        covered = [] if c is None else [no for no in c.payments if no in books.received]
+        known = sum(sum(f for _, f in lines[no].lines) for no in covered)
+        whole = sum(m.amount_fen for m in ms)  # judged in the month of its first movement
+        timing += [f"{no} {_y(sum(f for _, f in lines[no].lines))} debited {in_month[0].day}, paid "
+                   f"{_receipt_day(books.received[no])}" for no in covered
+                   if month_of(_receipt_day(books.received[no])) != month]
+        if month_of(ms[0].day) == month and (c is None or whole != known):
+            breaks.append(Break("debit-unexplained", ms[0].day, _bounded(covered),
+                                f"TSA debit {_y(whole)} for {ref}; the treasury's receipts of the payments it cleared "
+                                f"{_y(known)}: off by {_y(whole - known)}", known, whole, "month"))
+    # refunds: the treasury's notices ↔ the TSA credits
+    credits: dict[str, list[MovementSeen]] = defaultdict(list)
+    for m in inp.movements:
+        if m.kind == "refund" and m.direction == "C":
+            credits[m.ref_voucher_no].append(m)
+    noticed = {n.voucher_no: n for n in inp.refund_notices}
+    by_notice = {r.notice_no: r for r in inp.refunds if r.notice_no}
+    for no, n in sorted(noticed.items()):
+        if month_of(n.day) != month:
+            continue
+        on_books -= n.amount_fen
+        r = by_notice.get(no)
+        ms = credits.get(r.refund_no, []) if r is not None else []
+        if sum(m.amount_fen for m in ms) != n.amount_fen:
+            moved = sum(m.amount_fen for m in ms)
+            breaks.append(Break("refund-not-credited", n.day, (n.ori_voucher_no,), f"refund notice {no} of "
+                                f"{_y(n.amount_fen)}; the TSA credited {_y(moved)}: off by {_y(moved - n.amount_fen)}",
+                                n.amount_fen, moved, "month"))
+    noticed_refunds = {by_notice[no].refund_no for no in noticed if no in by_notice}
+    for ref, ms in sorted(credits.items()):
+        in_month = [m for m in ms if month_of(m.day) == month]
+        credited += sum(m.amount_fen for m in in_month)
+        if in_month and ref not in noticed_refunds:
+            fen = sum(m.amount_fen for m in in_month)
+            breaks.append(Break("credit-unexplained", in_month[0].day, (), f"TSA refund credit {_y(fen)} for {ref}; "
+                                "the treasury was noticed of no such refund", 0, fen, "month"))
+    # the month's daily statements ↔ the movements
+    stmts = {s.day: s for s in inp.daily_statements if month_of(s.day) == month}
+    by_day: dict[dt.date, list[MovementSeen]] = defaultdict(list)
+    for m in inp.movements:
+        by_day[m.day].append(m)
+    for day in sorted(d for d in inp.business_days if month_of(d) == month and d not in stmts):
+        breaks.append(Break("statement-missing", day, (), f"no 7401 statement of {day}", None, None, "month"))
+    for day, s in sorted(stmts.items()):
+        d = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "D")
+        c = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "C")
+        if (s.debit_fen, s.credit_fen) != (d, c):
+            breaks.append(Break("statement-differs", day, (), f"7401 of {day}: DebitAmt {_y(s.debit_fen)}, CreditAmt "
+                                f"{_y(s.credit_fen)}; the movements {_y(d)} out, {_y(c)} in: off by "
+                                f"{_y((s.debit_fen - s.credit_fen) - (d - c))}", d - c, s.debit_fen - s.credit_fen,
+                                "month"))
+    verdict = "differs" if breaks else ("agreed" if due else "not-due")
+    return LevelVerdict(month, "treasury-pboc", None, None, verdict, tuple(f"{d:%Y%m%d}" for d in sorted(stmts)),
+                        on_books, debited - credited, tuple(breaks), timing=tuple(timing[:VOUCHERS_MAX]))
+
+
+def signoff_json(verdicts: Sequence[LevelVerdict]) -> list[dict[str, Any]]:
+    """The verdicts as JSON-ready data (amounts as yuan strings)."""
+    return [{"month": v.month, "level": v.level, "bank": v.bank, "unit": v.unit, "verdict": v.verdict,
+             "statements": list(v.statements), "books": _y(v.books_fen),
+             "stated": None if v.stated_fen is None else _y(v.stated_fen), "signed_off": v.signed_off,
+             "sign_remark": v.sign_remark, "late": v.late, "timing": list(v.timing),
+             "breaks": [{"cause": b.cause, "day": b.day.isoformat() if b.day else None, "vouchers": list(b.vouchers),
+                         "detail": b.detail,
+                         "difference": None if b.expected_fen is None or b.actual_fen is None
+                         else _y(b.actual_fen - b.expected_fen)} for b in v.breaks]}
+            for v in verdicts]

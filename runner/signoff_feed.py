@@ -1,0 +1,125 @@
+"""What the monthly sign-off (`runner.monthly_signoff`) reads, taken from the wire and the
+treasury's own vouchers: the runner's delivery tap hands each delivered envelope here.
+
+* The banks' monthly statements as they reached the treasury (3501, 7104, 7203; flag 0), with
+  their details, and the treasury's receipts of them as they reached the bank (flag 1): the
+  sign-off, XCheckResult 0 agreed / 1 not, XCheckRemark.
+* The refund notices (2203 / 7105) that reached the treasury.
+* Each payment voucher the treasury sent (5201 / 8202), classified by statement line.
+
+Kept bounded: a run's statements are a few per bank and unit per month.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from business_time.clock import monthly_statement_deadline
+from messages.envelope import parse_envelope
+from messages.money import parse_fen
+from messages.voucher import parse_voucher
+from runner.monthly_signoff import SignoffInput, monthly_signoff
+from runner.observed import BankStatementSeen, LevelVerdict, LineKey, Observed, RefundNoticeSeen, VoucherLines
+
+__all__ = ["STATEMENT_VTCODES", "StatementTap", "signoffs_of", "voucher_lines"]
+
+STATEMENT_VTCODES = frozenset({"3501", "7104", "7203"})
+NOTICE_VTCODES = frozenset({"2203", "7105"})
+KEPT_MAX = 20_000  # statements and notices kept per run: many units of a few banks over a few months
+
+
+def _day(text: str, fallback: dt.date) -> dt.date:
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return fallback
+
+
+class StatementTap:
+    """Record statements, their sign-offs and refund notices off the wire. `banks`: bank code →
+    the bank's scenario id."""
+
+    def __init__(self, banks: Mapping[str, str]) -> None:
+        self.banks = dict(banks)
+        self.statements: dict[tuple[str, str], BankStatementSeen] = {}  # (vtcode, VoucherNo) → the first
+        self.checks: dict[tuple[str, str], tuple[str, str, dt.datetime]] = {}
+        self.notices: dict[str, RefundNoticeSeen] = {}
+
+    def on_delivery(self, recipient: str, vtcode: str, flag: int, envelope: bytes, now: dt.datetime) -> None:
+        """One delivery to `recipient` (a scenario name: treasury, pboc or a bank id)."""
+        wanted = ((recipient == "treasury" and flag == 0 and vtcode in STATEMENT_VTCODES | NOTICE_VTCODES)
+                  or (recipient in self.banks.values() and flag == 1 and vtcode in STATEMENT_VTCODES))
+        if not wanted or len(self.statements) + len(self.notices) >= KEPT_MAX:
+            return
+        for body in parse_envelope(envelope).bodies:
+            try:
+                doc = parse_voucher(body.voucher)
+            except ValueError:
+                continue
+            self._take(recipient, body.vtcode, flag, doc.head(), tuple(doc.details()), now)
+
+    def _take(self, recipient: str, vtcode: str, flag: int, head: Mapping[str, str],
+              details: tuple[Mapping[str, str], ...], now: dt.datetime) -> None:
+        no = head.get("VoucherNo", "")
+        bank = self.banks.get(head.get("PayBankCode", ""), head.get("PayBankCode", ""))
+        if flag == 1:
+            self.checks.setdefault((vtcode, no), (head.get("XCheckResult", ""), head.get("XCheckRemark", ""), now))
+        elif vtcode in NOTICE_VTCODES:
+            try:
+                fen = parse_fen(head.get("PayAmt") or "0.00")
+            except ValueError:
+                return
+            self.notices.setdefault(no, RefundNoticeSeen(bank, vtcode, no, head.get("OriVoucherNo", ""),
+                                                         _day(head.get("VouDate", ""), now.date()), fen, now))
+        else:
+            begin = head.get("BeginDate", "")
+            self.statements.setdefault((vtcode, no), BankStatementSeen(
+                bank, vtcode, no, f"{begin[:4]}-{begin[4:6]}", now, dict(head), tuple(dict(d) for d in details)))
+
+    def seen(self) -> tuple[BankStatementSeen, ...]:
+        """The statements, each with its sign-off if one reached the bank."""
+        out = []
+        for key, s in sorted(self.statements.items(), key=lambda kv: (kv[1].received_at, kv[0])):
+            check = self.checks.get(key)
+            out.append(s if check is None else dataclasses.replace(s, check=check[0], check_remark=check[1],
+                                                                   checked_at=check[2]))
+        return tuple(out)
+
+    def refund_notices(self) -> tuple[RefundNoticeSeen, ...]:
+        return tuple(sorted(self.notices.values(), key=lambda n: (n.received_at, n.voucher_no)))
+
+
+def voucher_lines(voucher_no: str, bank: str | None, data: bytes) -> VoucherLines:
+    """A payment voucher (5201 / 8202) by the lines a statement counts it under: (AgencyCode,
+    PayTypeCode, FundTypeCode, ExpFuncCode, ProCode) of each detail (the head's when it has none)."""
+    doc = parse_voucher(data)
+    head = doc.head()
+    rows = doc.details() or [head]
+    lines: list[tuple[LineKey, int]] = []
+    for d in rows:
+        key = (d.get("AgencyCode") or head.get("AgencyCode", ""), head.get("PayTypeCode", ""),
+               head.get("FundTypeCode", ""), d.get("ExpFuncCode") or "", d.get("ProCode") or "")
+        try:
+            fen = parse_fen(d.get("PayAmt") or "0.00")
+        except ValueError:  # a malformed amount the gateway would have refused: counts nothing
+            fen = 0
+        lines.append((key, fen))
+    return VoucherLines(voucher_no, bank, tuple(lines))
+
+
+def signoffs_of(o: Observed, *, banks: Sequence[tuple[str, str]], calendar: Any, clock: Any,
+                business_days: Iterable[dt.date]) -> tuple[LevelVerdict, ...]:
+    """The monthly sign-off of every calendar month the run touched. `banks`: (scenario id, code)."""
+    deadlines: dict[str, dt.datetime] = {}
+    y, m = o.start.year, o.start.month
+    while (y, m) <= (o.end.year, o.end.month):
+        deadlines[f"{y:04d}-{m:02d}"] = monthly_statement_deadline(y, m, calendar, clock)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return monthly_signoff(SignoffInput(
+        banks=[b for b, _ in banks], bank_codes=dict(banks), deadlines=deadlines, run_end=o.end,
+        statements=o.bank_statements, voucher_lines=o.voucher_lines, receipts=o.receipts,
+        refund_notices=o.refund_notices, payments=o.payments, clearings=o.clearings, movements=o.movements,
+        daily_statements=o.statements, refunds=o.refunds, business_days=tuple(business_days)))
