@@ -58,6 +58,7 @@ from runner.observed import (
     RefundNoticeSeen,
     RefundSeen,
     StatementSeen,
+    VerdictName,
     VoucherLines,
 )
 
@@ -142,11 +143,11 @@ class _Books:
             v = lines[no]
             self._add(v.bank or r.sender, month_of(_receipt_day(r)), v.lines, no, 1)
         for n in inp.refund_notices:
-            v = lines.get(n.ori_voucher_no)
-            if v is None or not v.lines:
+            paid = lines.get(n.ori_voucher_no)
+            if paid is None or not paid.lines:
                 continue
-            whole = sum(fen for _, fen in v.lines)
-            refunded = v.lines if whole == n.amount_fen else ((v.lines[0][0], n.amount_fen),)
+            whole = sum(fen for _, fen in paid.lines)
+            refunded = paid.lines if whole == n.amount_fen else ((paid.lines[0][0], n.amount_fen),)
             self._add(n.bank, month_of(n.day), refunded, n.ori_voucher_no, -1)
 
     def _add(self, bank: str, month: str, lines: Iterable[tuple[LineKey, int]], no: str, sign: int) -> None:
@@ -188,7 +189,7 @@ def _compare_lines(books: Mapping[LineKey, int], nos: Mapping[LineKey, set[str]]
     return breaks
 
 
-def _verdict(breaks: Sequence[Break], present: bool, due: bool) -> Any:
+def _verdict(breaks: Sequence[Break], present: bool, due: bool) -> VerdictName:
     if not present:
         return "missing" if due else "not-due"
     return "differs" if breaks else "agreed"
@@ -247,15 +248,15 @@ def _bank_units(books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankS
     out = []
     for unit in sorted({k[0] for k in mine} | set(sheets)):
         lines = {k: f for k, f in mine.items() if k[0] == unit}
-        s = _first(sheets.get(unit, ()))
-        breaks = [] if s is None else _compare_lines(lines, {k: v for k, v in nos.items() if k[0] == unit},
-                                                     _statement_lines(s), _fen(s.head.get("PayAmt")),
-                                                     f"unit {unit}'s statement {s.voucher_no}")
-        signed, remark = _signed(s)
-        out.append(LevelVerdict(month, "bank-unit", bank, unit, _verdict(breaks, s is not None, due),
-                                () if s is None else (s.voucher_no,), sum(lines.values()),
-                                None if s is None else _fen(s.head.get("PayAmt")), tuple(breaks), signed, remark,
-                                s is not None and s.received_at > deadline))
+        sheet = _first(sheets.get(unit, ()))
+        breaks = [] if sheet is None else _compare_lines(lines, {k: v for k, v in nos.items() if k[0] == unit},
+                                                         _statement_lines(sheet), _fen(sheet.head.get("PayAmt")),
+                                                         f"unit {unit}'s statement {sheet.voucher_no}")
+        signed, remark = _signed(sheet)
+        out.append(LevelVerdict(month, "bank-unit", bank, unit, _verdict(breaks, sheet is not None, due),
+                                () if sheet is None else (sheet.voucher_no,), sum(lines.values()),
+                                None if sheet is None else _fen(sheet.head.get("PayAmt")), tuple(breaks), signed,
+                                remark, sheet is not None and sheet.received_at > deadline))
     return out
 
 
@@ -301,7 +302,7 @@ def _bank_pboc(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Ba
     if s is not None:
         breaks += _reserve(inp, by_kind, s, bank, month)
     signed, remark = _signed(s)
-    verdict = "differs" if breaks else _verdict((), s is not None, due)
+    verdict: VerdictName = "differs" if breaks else _verdict((), s is not None, due)
     return LevelVerdict(month, "bank-pboc", bank, None, verdict, () if s is None else (s.voucher_no,), booked,
                         debited, tuple(breaks), signed, remark, s is not None and s.received_at > deadline)
 
@@ -436,8 +437,8 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         if month_of(n.day) != month:
             continue
         on_books -= n.amount_fen
-        r = by_notice.get(no)
-        ms = credits.get(r.refund_no, []) if r is not None else []
+        refund = by_notice.get(no)
+        ms = credits.get(refund.refund_no, []) if refund is not None else []
         if sum(m.amount_fen for m in ms) != n.amount_fen:
             moved = sum(m.amount_fen for m in ms)
             breaks.append(Break("refund-not-credited", n.day, (n.ori_voucher_no,), f"refund notice {no} of "
@@ -458,15 +459,15 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         by_day[m.day].append(m)
     for day in sorted(d for d in inp.business_days if month_of(d) == month and d not in stmts):
         breaks.append(Break("statement-missing", day, (), f"no 7401 statement of {day}", None, None, "month"))
-    for day, s in sorted(stmts.items()):
-        d = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "D")
-        c = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "C")
-        if (s.debit_fen, s.credit_fen) != (d, c):
-            breaks.append(Break("statement-differs", day, (), f"7401 of {day}: DebitAmt {_y(s.debit_fen)}, CreditAmt "
-                                f"{_y(s.credit_fen)}; the movements {_y(d)} out, {_y(c)} in: off by "
-                                f"{_y((s.debit_fen - s.credit_fen) - (d - c))}", d - c, s.debit_fen - s.credit_fen,
-                                "month"))
-    verdict = "differs" if breaks else ("agreed" if due else "not-due")
+    for day, st in sorted(stmts.items()):
+        out_fen = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "D")
+        in_fen = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "C")
+        if (st.debit_fen, st.credit_fen) != (out_fen, in_fen):
+            breaks.append(Break("statement-differs", day, (), f"7401 of {day}: DebitAmt {_y(st.debit_fen)}, "
+                                f"CreditAmt {_y(st.credit_fen)}; the movements {_y(out_fen)} out, {_y(in_fen)} in: "
+                                f"off by {_y((st.debit_fen - st.credit_fen) - (out_fen - in_fen))}",
+                                out_fen - in_fen, st.debit_fen - st.credit_fen, "month"))
+    verdict: VerdictName = "differs" if breaks else ("agreed" if due else "not-due")
     return LevelVerdict(month, "treasury-pboc", None, None, verdict, tuple(f"{d:%Y%m%d}" for d in sorted(stmts)),
                         on_books, debited - credited, tuple(breaks), timing=tuple(timing[:VOUCHERS_MAX]))
 

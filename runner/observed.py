@@ -36,6 +36,7 @@ __all__ = [
     "SentVoucher",
     "TraceEvent",
     "Verdict",
+    "VerdictName",
     "VoucherLines",
 ]
 
@@ -318,6 +319,7 @@ class Reconciliation:
 
 
 Level = Literal["bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc"]
+VerdictName = Literal["agreed", "differs", "missing", "not-due"]
 LEVELS: tuple[Level, ...] = ("bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc")
 
 
@@ -331,7 +333,7 @@ class LevelVerdict:
     level: Level
     bank: str | None  # the bank's scenario id (None for treasury-pboc)
     unit: str | None  # AgencyCode (bank-unit only)
-    verdict: Literal["agreed", "differs", "missing", "not-due"]
+    verdict: VerdictName
     statements: tuple[str, ...]  # VoucherNo of the statements compared (3501, 7104, 7203, the month's 7401)
     books_fen: int  # what the other side's books say for the month
     stated_fen: int | None  # what the statement says (None: none came)
