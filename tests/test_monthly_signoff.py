@@ -8,9 +8,11 @@ and fails on the right verdicts."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +39,7 @@ from runner.observed import (
 )
 from runner.report import signoff_html
 from runner.scenario_file import load_text
+from runner.scenario_run import run_scenario
 
 BANK, CODE = "bank-a", "999100000001"
 MONTH = "2026-03"
@@ -258,3 +261,23 @@ def test_a_signoff_expectation_is_checked_when_the_file_is_read() -> None:
                 "signoff: {month: 2026-03, level: bank-unit, bank: bank-a}"):
         with pytest.raises(ScenarioError):
             load_text("scenario: s\nworld: {start: 2026-03-10}\nexpect:\n  - " + bad + "\n", "s.yaml")
+
+
+def test_a_run_with_a_unit_statement_off_by_a_fen_fails_the_false_expectations(tmp_path: Path) -> None:
+    """The catalogue scenario, end to end through the gateway, with two false expectations added:
+    101001 agreed (it differs by 0.01) and 101002 differs (it agrees). Both fail; the file's hold."""
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "signoff-unit-statement-off-by-a-fen.yaml"
+    text = path.read_text(encoding="utf-8") + (
+        '  - name: false - 101001 agreed\n'
+        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-a, unit: "101001", agreed: true}\n'
+        '  - name: false - 101002 differs\n'
+        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-a, unit: "101002", agreed: false}\n'
+        '  - name: false - bank-treasury off by 0.01\n'
+        '    signoff: {month: 2026-03, level: bank-treasury, bank: bank-a, off_by: "0.01"}\n')
+    r = asyncio.run(run_scenario(load_text(text, str(path), base=path.parent), tmp_path))
+    assert r.error is None, r.error
+    assert {o.name for o in r.outcomes if not o.ok} == {"false - 101001 agreed", "false - 101002 differs",
+                                                        "false - bank-treasury off by 0.01"}
+    [unit] = [v for v in r.observed.signoffs if v.unit == "101001"] if r.observed else []
+    assert unit.verdict == "differs" and unit.signed_off is False
+    assert "the unit's sign-off sheet" not in unit.sign_remark and "1234.57" in unit.sign_remark
