@@ -129,6 +129,7 @@ def run_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gateway.logs import configure_logging
+    from runner.monthly_signoff import signoff_json
     from runner.report import RunResult, html_report, junit_xml
     from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
     from runner.scenario_run import run_scenario
@@ -194,6 +195,7 @@ def run_run(args: argparse.Namespace) -> int:
             for bad in invalid], "scenarios": [{
             "name": r.scenario.name, "ok": r.ok, "error": r.error, "elapsed_s": round(r.elapsed_s, 2),
             "skipped": r.skipped, "notes": list(r.notes),
+            "signoff": signoff_json(r.observed.signoffs) if r.observed else [],
             "skipped_expectations": [{"index": e.index, "name": e.name, "why": why} for e, why in r.skipped_expectations],
             "expectations": [{"index": o.expectation.index, "name": o.name, "ok": o.ok, "expected": o.expected,
                               "actual": o.actual, "line": o.expectation.line, "voucher": o.voucher_key,
