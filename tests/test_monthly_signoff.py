@@ -255,7 +255,7 @@ def test_a_signoff_expectation_is_checked_when_the_file_is_read() -> None:
     from runner.scenario_file import ScenarioError
 
     for bad in ("signoff: {month: 2026-03, level: treasury-pboc, bank: bank-a, agreed: true}",
-                'signoff: {month: 2026-03, level: bank-treasury, bank: bank-a, unit: "101001", agreed: true}',
+                'signoff: {month: 2026-03, level: bank-treasury, bank: bank-b, unit: "101001", agreed: true}',
                 "signoff: {month: 2026-03, level: bank-unit, bank: bank-z, agreed: true}",
                 "signoff: {month: 2026-03, level: bank-unit, bank: bank-a, agreed: true, cause: line-differs}",
                 "signoff: {month: 2026-03, level: bank-unit, bank: bank-a}"):
@@ -269,11 +269,11 @@ def test_a_run_with_a_unit_statement_off_by_a_fen_fails_the_false_expectations(t
     path = Path(__file__).resolve().parent.parent / "scenarios" / "signoff-unit-statement-off-by-a-fen.yaml"
     text = path.read_text(encoding="utf-8") + (
         '  - name: false - 101001 agreed\n'
-        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-a, unit: "101001", agreed: true}\n'
+        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-b, unit: "101001", agreed: true}\n'
         '  - name: false - 101002 differs\n'
-        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-a, unit: "101002", agreed: false}\n'
+        '    signoff: {month: 2026-03, level: bank-unit, bank: bank-b, unit: "101002", agreed: false}\n'
         '  - name: false - bank-treasury off by 0.01\n'
-        '    signoff: {month: 2026-03, level: bank-treasury, bank: bank-a, off_by: "0.01"}\n')
+        '    signoff: {month: 2026-03, level: bank-treasury, bank: bank-b, off_by: "0.01"}\n')
     r = asyncio.run(run_scenario(load_text(text, str(path), base=path.parent), tmp_path))
     assert r.error is None, r.error
     assert {o.name for o in r.outcomes if not o.ok} == {"false - 101001 agreed", "false - 101002 differs",
