@@ -10,20 +10,23 @@ voucher as at the millionth (no scan of all payments):
 | `payments-accounted`  | every payment is exactly one of paid, deferred (waiting for the opening), returned unpaid or refused by the ledger |
 | `payment-state`       | the payment of this input is in one consistent state (paid ones have a day and a serial, no return; deferred ones keep their voucher) |
 | `quota-non-negative`  | no quota line this payment drew on is spent beyond what was granted              |
+| `batch-lines`         | the batch voucher this input touched (`bank_sim.batches`): paid + bounced + refunded = its PayAmt to the fen, none negative, and the line it moved is in the state its sums say |
 """
 
 from __future__ import annotations
 
+from bank_sim.batches import Batch
 from bank_sim.state import BankState, Ctx, Payment
 from messages.money import fen_to_str
 from sim.books import BooksError
 
 __all__ = ["RULES", "check"]
 
-RULES = ("reserve-non-negative", "reserve-agrees", "payments-accounted", "payment-state", "quota-non-negative")
+RULES = ("reserve-non-negative", "reserve-agrees", "payments-accounted", "payment-state", "quota-non-negative",
+         "batch-lines")
 
 
-def check(ctx: Ctx, st: BankState, touched: Payment | None = None) -> None:
+def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[str, str] | None = None) -> None:
     """Raise BooksError naming the first rule the state breaks (see the module doc)."""
     who = f"bank {ctx.bank_code}"
     reserve = st.reserve_balance_fen
@@ -40,6 +43,22 @@ def check(ctx: Ctx, st: BankState, touched: Payment | None = None) -> None:
                          f"{len(st.deferred)} deferred + {b.returned} returned + {b.refused} refused")
     if touched is not None:
         _check_payment(who, st, touched)
+        batch = batch or (touched.key.voucher_no, "")
+    if batch is not None and batch[0] in st.batches:
+        _check_batch(who, st.batches[batch[0]], batch[1])
+
+
+def _check_batch(who: str, b: Batch, line_id: str) -> None:
+    sums = (b.paid_fen, b.bounced_fen, b.refunded_fen)
+    ok = min(sums) >= 0 and sum(sums) == b.total_fen
+    line = b.lines.get(line_id)
+    if line is not None:  # the line this input moved: its fen is in its state's sum
+        ok = ok and line.fen <= {"paid": b.paid_fen, "bounced": b.bounced_fen, "refunded": b.refunded_fen}[line.state]
+        ok = ok and (line.state == "paid") == (not line.refund)
+    if not ok:
+        raise BooksError(who, "batch-lines", f"batch {b.voucher_no} of {fen_to_str(b.total_fen)}: paid "
+                         f"{fen_to_str(b.paid_fen)} + bounced {fen_to_str(b.bounced_fen)} + refunded "
+                         f"{fen_to_str(b.refunded_fen)}" + (f"; line {line_id} {line.state}" if line else ""))
 
 
 def _check_payment(who: str, st: BankState, p: Payment) -> None:

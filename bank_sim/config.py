@@ -40,7 +40,7 @@ class DutiesConfig:
     seed: int = 1
 
     def __post_init__(self) -> None:
-        if len({r.voucher_no for r in self.payee_returns}) != len(self.payee_returns):
+        if len({r.key for r in self.payee_returns}) != len(self.payee_returns):
             raise ValueError("payee_returns names a voucher twice")
 
 

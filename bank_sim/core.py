@@ -83,7 +83,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
-from bank_sim import books, filings, notices, outgoing, payee_refunds, payments, quotas, refusals, reporting
+from bank_sim import (
+    batches,
+    books,
+    filings,
+    notices,
+    outgoing,
+    payee_refunds,
+    payments,
+    quotas,
+    refusals,
+    reporting,
+)
 from bank_sim.accounts import open_books
 from bank_sim.close import close
 from bank_sim.config import PAY_TYPE, SUSPENSION_VTCODE, BankConfig, account_ids
@@ -133,7 +144,7 @@ class BankCore:
         self._st = self._fresh()
 
     def _fresh(self) -> BankState:
-        returns = {r.voucher_no: r for r in self.config.duties.payee_returns}
+        returns = {r.key: r for r in self.config.duties.payee_returns}
         return BankState(bank_code=self.bank_code, config=self._fingerprint, duties=DutiesState(returns=returns))
 
     # --- entry points ------------------------------------------------------------------
@@ -170,7 +181,7 @@ class BankCore:
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         touched = st.payment(key) if flag == 0 and vtcode in PAY_TYPE else None
-        return self._out(effects, now, touched)
+        return self._out(effects, now, touched, batches.touched(st, doc, flag))
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """Put the records right after a refusal (`bank_sim.refusals`); the shell raised the alarm."""
@@ -179,10 +190,11 @@ class BankCore:
             refusals.on_refused(self._ctx, self._st, refusal)
         return self._out(corrected, now)
 
-    def _out(self, effects: list[Effect], now: dt.datetime, touched: Payment | None = None) -> list[Effect]:
+    def _out(self, effects: list[Effect], now: dt.datetime, touched: Payment | None = None,
+             batch: tuple[str, str] | None = None) -> list[Effect]:
         """Every effect passes the profile (`bank_sim.outgoing`); then the books are checked."""
         out = outgoing.outgoing(self._ctx, self._st, effects, now)
-        books.check(self._ctx, self._st, touched)
+        books.check(self._ctx, self._st, touched, batch)
         return out
 
     def _catch_up(self, now: dt.datetime) -> list[Effect]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bank_sim import quotas
+from bank_sim import batches, quotas
 from bank_sim import refunds as rf
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import refunds_account
@@ -57,11 +57,15 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
         fen = parse_fen(doc.get("PayAmt") or "0.00")
     except ValueError:
         fen = -1
-    if paid is None or ori not in s.payees or ori in s.returns or fen != paid.amount_fen:
+    line = batches.line_of_notice(st, ori, doc) if paid is not None else None
+    ret = PayeeReturn(ori, now, reason, line or "")
+    whole = line is None and fen == (paid.amount_fen if paid is not None else -1) and ori not in st.batches
+    if paid is None or ori not in s.payees or ret.key in s.returns or not (whole or line):
         why = "names no payment of this bank" if paid is None else \
-            f"does not match payment {ori} (already returned, or not its amount)"
+            f"does not match payment {ori} (already returned, or not its amount" + \
+            (", nor a line of the batch still paid to that payee)" if ori in st.batches else ")")
         return [Alarm("refund-unmatched", f"payee-bank refund notice {doc.get('VoucherNo')} {why}", key)]
-    s.returns[ori] = PayeeReturn(ori, now, reason)
+    s.returns[ret.key] = ret
     return due_returns(ctx, st, now)
 
 
@@ -70,15 +74,17 @@ def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     if not s.returns:
         return effects
-    by_no = {p.key.voucher_no: p for p in st.payments.values() if p.key.voucher_no in s.returns}
-    for no, ret in sorted(s.returns.items(), key=lambda kv: (kv[1].at, kv[0])):
+    wanted = {r.voucher_no for r in s.returns.values()}
+    by_no = {p.key.voucher_no: p for p in st.payments.values() if p.key.voucher_no in wanted}
+    for rkey, ret in sorted(s.returns.items(), key=lambda kv: (kv[1].at, kv[0])):
+        no = ret.voucher_no
         p = by_no.get(no)
         if ret.at > now or p is None or p.day is None or p.filing is None:
             continue
         filing = st.filings.get(p.filing)
         if filing is None or filing.state != "accepted" or no not in s.payees:
             continue
-        del s.returns[no]
+        del s.returns[rkey]
         effects += _refund(ctx, st, p, filing, ret, now)
     return effects
 
@@ -86,10 +92,16 @@ def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
 def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeReturn, now: dt.datetime) -> list[Effect]:
     c, s = ctx.config, st.duties
     today = now.date()
-    payee = s.payees.pop(p.key.voucher_no)
-    s.payees_order.pop(p.key.voucher_no, None)
     s.seq += 1
     no = f"TK{ctx.bank_code[-4:]}{format_ymd(today)}{s.seq:05d}"
+    if ret.line:  # one line of a batch: the rest stay paid (bank_sim.batches)
+        line = batches.bounce(st, p.key.voucher_no, ret.line, no)
+        payee, details, amount, ref = batches.payee_of(s.payees[p.key.voucher_no], line), [line.detail], \
+            line.fen, f"{p.key}#{ret.line}"
+    else:
+        payee = s.payees.pop(p.key.voucher_no)
+        s.payees_order.pop(p.key.voucher_no, None)
+        details, amount, ref = payee["details"], p.amount_fen, str(p.key)
     zba = ctx.accounts["zba-finance"] if p.pay_type == "11" else f"bank:{ctx.bank_code}:zba-unit:{payee['AgencyCode']}"
     refunds = refunds_account(ctx.bank_code)
     effects: list[Effect] = []
@@ -98,29 +110,28 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
     if zba not in st.opened:
         effects.append(open_account(st, ctx, zba, f"zero-balance account of unit {payee['AgencyCode']}",
                                     "unit-zero-balance"))
-    ref = str(p.key)
-    effects.append(transfer(st, f"bank:{ctx.bank_code}:payee-return:{p.key}", ctx.accounts["payees"], zba,
-                            p.amount_fen, "payee-return", ref, today))
-    effects.append(transfer(st, f"bank:{ctx.bank_code}:refund-pending:{p.key}", zba, refunds,
-                            p.amount_fen, "refund-pending", ref, today))
+    effects.append(transfer(st, f"bank:{ctx.bank_code}:payee-return:{ref}", ctx.accounts["payees"], zba,
+                            amount, "payee-return", str(p.key), today))
+    effects.append(transfer(st, f"bank:{ctx.bank_code}:refund-pending:{ref}", zba, refunds,
+                            amount, "refund-pending", str(p.key), today))
     named = len(filing.payments) <= rf.CLEARING_DETAILS_MAX  # its 2301 named each payment
     ori = (p.vtcode, p.key.voucher_no, payee["VouDate"]) if named else \
         ("2301", filing.voucher_no, format_ymd(filing.filed_at.date()))
     head = rf.refund_request(no=no, today=today, adm_div_code=c.adm_div_code, bank_code=ctx.bank_code,
                              bank_name=c.bank_name, clear_bank=(c.clear_bank_code, c.clear_bank_name), ori=ori,
                              pay_type=p.pay_type, fund_type=p.fund_type, payee=payee, reason=ret.reason,
-                             amount_fen=p.amount_fen)
+                             amount_fen=amount)
     effects.append(SendVoucher("2302", 0, head, (), "pboc"))
     notice_no = f"TP{ctx.bank_code[-4:]}{format_ymd(today)}{s.seq:05d}"
     vtcode, nhead, ndetails = rf.notice(no=notice_no, today=today, adm_div_code=c.adm_div_code,
                                         bank_code=ctx.bank_code, bank_name=c.bank_name, vtcode=p.vtcode,
                                         ori_no=p.key.voucher_no, paid_day=p.day or today, fund_type=p.fund_type,
-                                        payee=payee, details=payee["details"], reason=ret.reason,
-                                        serial=p.serial, amount_fen=p.amount_fen)
+                                        payee=payee, details=details, reason=ret.reason,
+                                        serial=p.serial, amount_fen=amount)
     s.notices[no] = SendVoucher(vtcode, 0, nhead, ndetails, "treasury")
     s.requests[no] = (head, 1)
-    s.refunds[no] = Refund(no, p.key.voucher_no, p.amount_fen, ret.reason, now, notice_no=notice_no)
-    s.refund_lines[no] = lines_of(p, payee, payee["details"])
+    s.refunds[no] = Refund(no, p.key.voucher_no, amount, ret.reason, now, notice_no=notice_no, line=ret.line)
+    s.refund_lines[no] = lines_of(p, payee, details)
     return effects
 
 
@@ -151,7 +162,10 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     effects: list[Effect] = []
     # cleared back: the unit's quota line is given back (003 §36, "预算单位可按照规定程序重新办理支付申请")
     # and the treasury is told now, so it restores the quota only for money cleared
-    payment = next((p for p in st.payments.values() if p.key.voucher_no == refund.voucher), None)
+    if refund.line:  # one line of a batch (a 5201: no unit quota line to give back)
+        batches.refunded(st, refund.voucher, refund.line)
+    payment = None if refund.line else next((p for p in st.payments.values() if p.key.voucher_no == refund.voucher),
+                                            None)
     if payment is not None and payment.quota_taken:
         quotas.release(st.quota_book, dict(payment.quota_taken))
         payment.quota_taken = None
@@ -179,7 +193,9 @@ def _refile(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         del s.refunds[old], s.requests[old]
         s.refiled[old] = no
         s.refunds[no] = Refund(no, refund.voucher, refund.amount_fen, refund.reason, refund.returned_at,
-                               notice_no=refund.notice_no)
+                               notice_no=refund.notice_no, line=refund.line)
+        if refund.line:
+            batches.refiled(st, refund.voucher, refund.line, no)
         s.requests[no] = (new, filings + 1)
         if old in s.notices:
             s.notices[no] = s.notices.pop(old)

@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bank_sim import batches, quotas
 from bank_sim import clearing as clearing_rules
-from bank_sim import quotas
 from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import PAY_TYPE, unit_zba
@@ -158,6 +158,7 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime)
     p.raw = None
     st.books.paid += 1
     on_paid(ctx, st, p, doc)
+    batches.on_paid(st, p, doc)
     if p.urgent:  # cleared at once by an urgent request: the 16:30 deadline is the whole request's
         effects += paid
         return effects + file(ctx, st, [p, *_urgent_companions(st, p)], 0, day, now, urgent=True)

@@ -56,12 +56,18 @@ class PayeeReturn:
     voucher_no: str
     at: dt.datetime
     reason: str = "account-closed"
+    line: str = ""  # a batch voucher's Detail Id: only that line came back (bank_sim.batches)
 
     def __post_init__(self) -> None:
         if self.reason not in RETURN_REASONS:
             raise ValueError(f"unknown return reason {self.reason!r}; one of {', '.join(RETURN_REASONS)}")
         if self.at.tzinfo is None:
             raise ValueError("a payee return's time must be timezone-aware")
+
+    @property
+    def key(self) -> str:
+        """Its key among the returns due: the VoucherNo, with "#<Detail Id>" for a batch line."""
+        return f"{self.voucher_no}#{self.line}" if self.line else self.voucher_no
 
 
 def clearing_details(payments: Sequence[tuple[str, tuple[str, str], int]]) -> tuple[dict[str, str], ...]:

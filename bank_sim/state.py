@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bank_sim.batches import Batch
 from bank_sim.config import BankConfig, account_ids
 from bank_sim.profiles import BankProfile, load_profile
 from bank_sim.quotas import LineKey, QuotaBook
@@ -109,6 +110,7 @@ class Refund(msgspec.Struct):
     state: str = "pending"  # pending, accepted, rejected
     code: str | None = None
     notice_no: str = ""
+    line: str = ""  # the Detail Id of the batch line it refunds ("" for the whole payment)
 
 
 class Move(msgspec.Struct):
@@ -180,6 +182,10 @@ class Books(msgspec.Struct):
     paid: int = 0  # payments paid (day set)
     returned: int = 0  # returned unpaid (退票)
     refused: int = 0  # paid, then their transfer was refused by the ledger: not paid
+    # lines of batch vouchers (`bank_sim.batches`) by state: each line is in exactly one
+    batch_lines_paid: int = 0
+    batch_lines_bounced: int = 0  # its payee's bank returned it, its 2302 not cleared yet
+    batch_lines_refunded: int = 0
 
 
 class BankState(msgspec.Struct):
@@ -209,6 +215,7 @@ class BankState(msgspec.Struct):
     unbalanced_closes: list[tuple[dt.date, str, int]] = msgspec.field(default_factory=list)  # (day, account, fen)
     closes: list[dt.date] = msgspec.field(default_factory=list)
     books: Books = msgspec.field(default_factory=Books)
+    batches: dict[str, Batch] = msgspec.field(default_factory=dict)  # batch vouchers' lines, by VoucherNo
     duties: DutiesState = msgspec.field(default_factory=DutiesState)
 
     def __post_init__(self) -> None:

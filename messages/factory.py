@@ -15,8 +15,8 @@ from messages.fund_types import fund_type_name
 from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
-__all__ = ["DEFAULT_PROJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "authorized_quota_notice", "payment_voucher",
-           "quota_notice", "split_fen"]
+__all__ = ["DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
+           "authorized_quota_notice", "batch_voucher", "payment_voucher", "quota_notice", "split_fen"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -82,6 +82,41 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                       **({"ProCode": project[0], "ProName": project[1]} if project else {}),
                       "PayAmt": fen_to_str(fen)})
     return build_voucher(vtcode, head, lines, encoding=encoding)
+
+
+# (ExpFuncCode, ExpFuncName, ExpEcoCode, ExpEcoName) of a salary line: 行政运行 / 基本工资.
+SALARY_SUBJECT = ("2010101", "行政运行", "30101", "基本工资")
+# (PayeeAcctNo, PayeeAcctName, PayeeAcctBankName, PayeeAcctBankNo, fen): one line of a batch.
+BatchPayee = tuple[str, str, str, str, int]
+
+
+def batch_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, payees: Sequence[BatchPayee],
+                  adm_div_code: str = "990100", unit: tuple[str, str, str, str] | None = None,
+                  subject: tuple[str, str, str, str] = SALARY_SUBJECT, summary: tuple[str, str] = ("02", "统发工资"),
+                  fund_type_code: str = "1") -> bytes:
+    """A batch direct payment voucher (5201, 一次批量; 003 §26): one Detail per payee, each naming
+    its payee (the project's own detail elements), PayAmt their sum. The head's payee stands for
+    the batch (批量代发)."""
+    sup_code, sup_name, agency_code, agency_name = unit if unit is not None else UNITS[0]
+    rng = random.Random(voucher_no)
+    total = sum(p[4] for p in payees)
+    head = {
+        "Id": f"V5201{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "FundTypeCode": fund_type_code,
+        "FundTypeName": "一般公共预算资金", "PayTypeCode": "11", "SupDepCode": sup_code, "SupDepName": sup_name,
+        "AgencyCode": agency_code, "AgencyName": agency_name, "PayeeAcctNo": f"9998{rng.randrange(10**12):012d}",
+        "PayeeAcctName": f"{agency_name}批量代发", "PayeeAcctBankName": "示例银行示例市分行",
+        "PayAcctNo": f"999{rng.randrange(10**13):013d}", "PayAcctName": f"{agency_name}零余额账户",
+        "PayAcctBankName": "示例银行示例市分行", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
+        "PaySummaryCode": summary[0], "PaySummaryName": summary[1], "PayAmt": fen_to_str(total),
+    }
+    func, func_name, eco, eco_name = subject
+    lines = [{"Id": f"D{i:04d}", "VoucherBillId": head["Id"], "AgencyCode": agency_code, "AgencyName": agency_name,
+              "ExpFuncCode": func, "ExpFuncName": func_name, "ExpEcoCode": eco, "ExpEcoName": eco_name,
+              "PayeeAcctNo": acct, "PayeeAcctName": name, "PayeeAcctBankName": bank_name,
+              **({"PayeeAcctBankNo": bank_no} if bank_no else {}), "PayAmt": fen_to_str(fen)}
+             for i, (acct, name, bank_name, bank_no, fen) in enumerate(payees, start=1)]
+    return build_voucher("5201", head, lines)
 
 
 def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
