@@ -64,7 +64,9 @@ DEFAULT_UNITS: tuple[tuple[str, str, str, str], ...] = (
     ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
 )
 TEMPLATE_VTCODE = {"direct-payment": "5201", "authorized-payment": "8202", "quota-direct": "5108",
-                   "quota-authorized": "5106"}
+                   "quota-authorized": "5106", "salary-batch": "5201"}
+# Templates of payment vouchers (a payee's bank may return them; the auto quota counts them).
+PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch")
 
 
 class ScenarioError(InputError):
@@ -111,6 +113,7 @@ class ReturnSpec:
     at: dt.datetime
     reason: str = "account-closed"
     line: int = 0
+    batch_line: int = 0  # a salary batch's line (1-based) that came back alone; 0: the whole payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,8 @@ class SendSpec:
     fault: str | None = None  # drop, duplicate, corrupt-signature
     delay: dt.timedelta | None = None
     line: int = 0
+    # template salary-batch: (PayeeAcctNo, PayeeAcctName, PayeeAcctBankName, fen) of each line
+    lines: tuple[tuple[str, str, str, int], ...] = ()
 
     @property
     def vtcode(self) -> str | None:
@@ -619,6 +624,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                 params[key] = b.day(params[key], [*path, kind, key])
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
+        if kind == "refund" and "amount" in params:
+            params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
         by = b.time(raw["by"], [*path, "by"]) if "by" in raw else None
         name = raw.get("name") or _default_name(kind, params)
         expectations.append(Expectation(i, kind, params, by, name, _line(b.marks, path) or 0))
@@ -690,7 +697,7 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
                 b.fail([*path, "voucher"], f"no voucher {r['voucher']!r} is sent in the steps")
                 continue
             spec, sent_at = found
-            if spec.template not in ("direct-payment", "authorized-payment") or spec.bank != bank.id:
+            if spec.template not in PAYMENT_TEMPLATES or spec.bank != bank.id:
                 b.fail([*path, "voucher"], f"{r['voucher']!r} is not a payment voucher to {bank.id}")
                 continue
             if not spec.voucher_no:
@@ -706,11 +713,17 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
                 b.fail([*path, "voucher"], "a payee's return needs another bank in the world to stand for the "
                        "payee's bank (it sends the payee-bank refund notice, 2252)")
                 continue
-            if any(x.voucher_no == spec.voucher_no for x in returns):
+            line = int(r.get("batch_line", 0))
+            if line and not 1 <= line <= len(spec.lines):
+                b.fail([*path, "batch_line"], f"{r['voucher']!r} is not a salary batch with a line {line}"
+                       + (f" (it has {len(spec.lines)})" if spec.lines else ""))
+                continue
+            if any(x.voucher_no == spec.voucher_no and x.batch_line in (0, line) for x in returns) or \
+                    (not line and any(x.voucher_no == spec.voucher_no for x in returns)):
                 b.fail([*path, "voucher"], f"{r['voucher']!r} is returned twice")
                 continue
             returns.append(ReturnSpec(r["voucher"], spec.voucher_no, when, r.get("reason", "account-closed"),
-                                      _line(b.marks, path) or 0))
+                                      _line(b.marks, path) or 0, line))
         out.append(dataclasses.replace(bank, returns=tuple(returns)))
     return out
 
@@ -820,7 +833,10 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
     if "unit" in raw and raw["unit"] not in agencies:
         b.fail([*path, "unit"], f"no budget unit with agency {raw['unit']!r}")
         ok = False
-    if template in TEMPLATE_VTCODE and "amount" not in raw:
+    lines = _batch_lines(raw, path, b) if template == "salary-batch" else ()
+    if template == "salary-batch" and not lines:
+        ok = False
+    elif template in TEMPLATE_VTCODE and "amount" not in raw and template != "salary-batch":
         b.fail([*path], f"template {template} needs amount: \"12.34\"")
         ok = False
     vtcode = TEMPLATE_VTCODE.get(template or "") or (ids[raw["of"]][1] if template == "receipt" else None)
@@ -839,11 +855,36 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
     if isinstance(fault, dict):
         delay, fault = _delta(fault["delay"]), "delay"
     amount = b.money(raw["amount"], [*path, "amount"]) if "amount" in raw else None
+    if lines and amount is not None and amount != sum(x[3] for x in lines):
+        b.fail([*path, "amount"], f"amount {raw['amount']} is not the sum of the lines, "
+               f"{sum(x[3] for x in lines) / 100:.2f}")
+        ok = False
+    amount = sum(x[3] for x in lines) if lines else amount
     if not ok:
         return None
     ids[vid] = (sender, vtcode)
     return SendSpec(vid, sender, template, file, raw.get("bank"), raw.get("unit"), amount, raw.get("voucher_no"),
-                    raw.get("of"), dict(raw.get("fields") or {}), fault, delay, _line(b.marks, path) or 0)
+                    raw.get("of"), dict(raw.get("fields") or {}), fault, delay, _line(b.marks, path) or 0, lines)
+
+
+def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build) -> tuple[tuple[str, str, str, int], ...]:
+    """A salary batch's `lines:` (each a payee's account, name, bank and amount), or () after a failure."""
+    if not raw.get("lines"):
+        b.fail([*path], "template salary-batch needs lines: [{account, payee, amount}, ...]")
+        return ()
+    out = []
+    for k, x in enumerate(raw["lines"]):
+        fen = b.money(x["amount"], [*path, "lines", k, "amount"])
+        if fen is None:
+            return ()
+        if fen <= 0:
+            b.fail([*path, "lines", k, "amount"], "a line pays a positive amount")
+            return ()
+        out.append((str(x["account"]), x["payee"], x.get("bank_name", "示例银行城东支行"), fen))
+    if len({x[0] for x in out}) != len(out):
+        b.fail([*path, "lines"], "a payee account appears on two lines (a payee's bank names the line by it)")
+        return ()
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------- entry points

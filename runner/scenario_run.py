@@ -52,7 +52,7 @@ from runner.observed import (
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
-from runner.scenario_file import BankSpec, ReturnSpec, Scenario, SendSpec, Step
+from runner.scenario_file import PAYMENT_TEMPLATES, BankSpec, ReturnSpec, Scenario, SendSpec, Step
 from runner.scorecard_feed import scorecard_of
 from runner.signoff_feed import StatementTap, signoffs_of, voucher_lines
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
@@ -418,8 +418,8 @@ class _Run:
             by_day: dict[tuple[dt.date, str, str, str], int] = {}
             for step in s.steps:
                 for spec in step.sends:
-                    if spec.template in ("direct-payment", "authorized-payment") and spec.bank and spec.amount_fen:
-                        pay = "direct" if spec.template == "direct-payment" else "authorized"
+                    if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen:
+                        pay = "authorized" if spec.template == "authorized-payment" else "direct"
                         k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
             for (day, bank, pay, fund), fen in sorted(by_day.items()):
@@ -529,10 +529,17 @@ class _Run:
         now = self.clock.now()
         self.no_seq += 1
         no = f"ST{payee_bank.code[-4:]}{format_ymd(now.date())}{self.no_seq:05d}"
-        head = payee_bank_notice(original.head(), no=no, today=now.date(),
+        if r.batch_line:  # one line of a salary batch came back (runner.batch_steps)
+            from runner.batch_steps import returned_line
+
+            ori_head = dict(returned_line(original, r.batch_line))
+        else:
+            ori_head = original.head()
+        head = payee_bank_notice(ori_head, no=no, today=now.date(),
                                  paid_day=self._clearing_day(self.sent[r.voucher].at),
                                  payee_bank=(payee_bank.code, payee_bank.name), reason=r.reason, serial=no)
-        spec = SendSpec(f"payee-return-{r.voucher}", payee_bank.id, line=r.line)
+        spec = SendSpec(f"payee-return-{r.voucher}" + (f"-{r.batch_line}" if r.batch_line else ""), payee_bank.id,
+                        line=r.line)
         await self._deliver([(spec, build_voucher("2252", head), 0)])
 
     def _bank_code(self, bank: str | None) -> str | None:
@@ -603,6 +610,12 @@ class _Run:
         vtcode = spec.vtcode
         assert vtcode is not None and spec.amount_fen is not None
         code = self._bank_code(spec.bank) or ""
+        if spec.template == "salary-batch":
+            from runner.batch_steps import render
+
+            no = spec.voucher_no or f"GZ{format_ymd(day)}{self.no_seq:05d}"
+            return render(spec, voucher_no=no, day=day, bank_code=code, adm_div_code=self.world.adm_div_code,
+                          units=self.s.world.units), 0
         if vtcode in ("5201", "8202"):
             no = spec.voucher_no or f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{self.no_seq:05d}"
             data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=code, amount_fen=spec.amount_fen,

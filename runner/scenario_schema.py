@@ -46,6 +46,7 @@ EXPECTATIONS_MAX = 2_000
 BATCH_COUNT_MAX = 10_000  # vouchers one batch step may generate
 BANKS_MAX = 20
 RETURNS_MAX = 200  # payee returns per bank: a handful makes a refund scenario
+BATCH_LINES_MAX = 1_000  # lines of a salary batch in a scenario: a scenario shows the rule, the demo the volume
 UNITS_MAX = 200
 
 _time = {"type": "string", "pattern": TIME_PATTERN,
@@ -74,10 +75,20 @@ MONITOR_EXPECTATION: dict[str, Any] = {
     "properties": {"voucher": {"type": "string", "minLength": 1}, "rule": {"type": "string", "minLength": 1},
                    "outcome": {"enum": ["flagged", "held", "blocked", "released", "rejected"]}}}
 
+_acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
 _send_props: dict[str, Any] = {
     "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
     "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
-                          "receipt"]},
+                          "receipt", "salary-batch"]},
+    "lines": {"type": "array", "minItems": 1, "maxItems": BATCH_LINES_MAX,
+              "description": "template salary-batch: one line per payee (一次批量, 003 §26); the voucher's amount "
+                             "is their sum",
+              "items": {"type": "object", "additionalProperties": False, "required": ["account", "payee", "amount"],
+                        "properties": {"account": {**_acct, "description": "the payee's account (PayeeAcctNo)"},
+                                       "payee": {"type": "string", "minLength": 1, "maxLength": 60,
+                                                 "description": "the payee's name (PayeeAcctName)"},
+                                       "bank_name": {"type": "string", "minLength": 1, "maxLength": 60},
+                                       "amount": _money}}},
     "file": {"type": "string", "minLength": 1, "description": "a literal voucher XML file, relative to the scenario"},
     "from": _participant,
     "bank": {**_participant, "description": "the paying bank (PayBankCode) by its id in world.banks"},
@@ -96,7 +107,6 @@ _send = {"type": "object", "additionalProperties": False, "properties": _send_pr
 
 # The treasury orders a bank to suspend payments in a scope, then lifts the order (VtCode 7501,
 # 000 五(二)3; runner/suspension_steps.py, docs/rules.md "Payment suspension").
-_acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
 SUSPEND_STEP: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["bank", "reason"],
     "description": "the treasury orders the bank to suspend payments of a unit, a paying account or a payee (7501)",
@@ -188,7 +198,9 @@ _expect_kinds: dict[str, Any] = {
     "refund": {"type": "object", "additionalProperties": False, "required": ["voucher"],
                "description": "the refund request (2302) a bank filed for a payment its payee's bank returned",
                "properties": {"voucher": _ref, "state": {"enum": ["accepted", "rejected", "pending"]},
-                              "code": {"type": "string", "minLength": 1}}},
+                              "code": {"type": "string", "minLength": 1},
+                              "amount": {**_money, "description": "of this amount (a salary batch's line "
+                                                                  "comes back alone)"}}},
     "refused": {"type": "object", "additionalProperties": False, "required": ["bank", "code"],
                 "description": "one of the bank's own sends was refused with this code (gateway, central bank "
                                "or treasury)",
@@ -290,6 +302,9 @@ _bank = {
                     "items": {"type": "object", "additionalProperties": False, "required": ["voucher", "at"],
                               "properties": {"voucher": {**_id, "description": "a payment voucher id of the steps"},
                                              "at": _time,
+                                             "batch_line": {"type": "integer", "minimum": 1,
+                                                            "description": "a salary batch's line (1-based) "
+                                                                           "that comes back alone"},
                                              "reason": {"enum": ["account-closed", "wrong-account",
                                                                  "account-frozen"]}}}},
         "reserve": _money,
