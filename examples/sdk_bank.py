@@ -53,7 +53,9 @@ bank (`bank_sim`) follows them:
   refunded to the central bank (2302, naming the payment) once the payment's clearing was
   accepted, and on the central bank's acceptance the unit's authorized quota comes back and the
   treasury is told (2203 direct, 7105 authorized; within 1 working day); refused
-  below-clearing-floor, it is filed again after the next accepted clearing (3 filings at most).
+  below-clearing-floor, it is filed again after the next accepted clearing (3 filings at most);
+  of a batch (a 5201 whose details name their payees, 一次批量), the notice naming one line's payee
+  and amount returns that line alone: its own 2302 and 2203, the other lines stay paid.
 
 **Business time is the gateway's.** The bank never reads the wall clock: it asks the gateway
 (`client.clock()`), and once it has done everything due up to a time it waits on the clock
@@ -142,10 +144,21 @@ class Payment:
     returned: str | None = None  # returned unpaid: "<code>: <message>"
     credited: bool = False  # its credit notice (7103) went out
     serial: str = ""  # XAgentBusinessNo: the bank's own number for the payment
-    came_back: VoucherDoc | None = None  # the payee's bank returned the money (its 2252)
+    backs: list[Back] = field(default_factory=list)  # what its payee's bank sent back (2252): all, or batch lines
+
+
+@dataclass
+class Back:
+    """Money of a payment its payee's bank returned (2252): the whole payment, or one line of a
+    batch (a 5201 whose details name their payees, 一次批量), as a voucher of that line alone."""
+
+    notice: VoucherDoc  # the payee bank's 2252
+    part: VoucherDoc  # what came back: the payment's voucher, or the batch line's
+    amount_fen: int
+    whole: bool = True
     refund: str | None = None  # the VoucherNo of the refund request (2302) filed for it
     refunded: dt.date | None = None  # the day the central bank accepted that refund: reports are net of it
-    refund_filings: int = 0  # 2302s filed for it (a below-clearing-floor refusal is filed again)
+    filings: int = 0  # 2302s filed for it (a below-clearing-floor refusal is filed again)
 
 
 @dataclass
@@ -290,8 +303,8 @@ class Bank:
                 if filing.clear_type == 1:
                     self.reserve_fen += filing.amount_fen
                 # returned payments waiting: this one's clearing, or money in the clearing account at last
-                return out + [r for p in self.payments.values() if p.came_back is not None and p.refund is None
-                              for r in self._refund(p, now)]
+                return out + [r for p in self.payments.values() for b in p.backs if b.refund is None
+                              and b.refunded is None for r in self._refund(p, b, now)]
             filing.state = "rejected"
             log(f"clearing request {doc.get('VoucherNo')} refused: {reason}")
             return out + self._refile(doc.get("VoucherNo"), (reason or "").split(":", 1)[0].strip(), now)
@@ -498,22 +511,39 @@ class Bank:
         p = next((x for x in self.payments.values() if x.doc.vtcode == doc.get("OriVtCode")
                   and x.doc.get("VoucherNo") == doc.get("OriVoucherNo")
                   and x.doc.get("AdmDivCode") == doc.get("AdmDivCode")), None)
-        if p is None or p.day is None or p.came_back is not None or parse_fen(doc.get("PayAmt")) != p.amount_fen:
+        back = None if p is None or p.day is None else self._what_came_back(p, doc)
+        if p is None or back is None:
             log(f"payee-bank refund notice {doc.get('VoucherNo')} matches no payment of ours to refund: {key}")
             return []
-        p.came_back = doc
-        return self._refund(p, now)
+        p.backs.append(back)
+        return self._refund(p, back, now)
 
-    def _refund(self, p: Payment, now: dt.datetime) -> list[Send]:
-        """The refund request (2302) of a returned payment whose clearing was accepted, naming the
-        payment (our clearing requests name each payment in a Detail)."""
+    @staticmethod
+    def _what_came_back(p: Payment, doc: VoucherDoc) -> Back | None:
+        """The payment, or the line of a batch still paid to the notice's payee for its amount."""
+        fen = parse_fen(doc.get("PayAmt"))
+        details = p.doc.details()
+        if not (details and all(x.get("PayeeAcctNo") for x in details)):  # not a batch: all of it
+            return Back(doc, p.doc, fen) if not p.backs and fen == p.amount_fen else None
+        gone = {b.part.get("PayeeAcctNo") for b in p.backs}
+        line = next((x for x in details if x["PayeeAcctNo"] == doc.get("PayeeAcctNo") and x["PayeeAcctNo"] not in gone
+                     and parse_fen(x["PayAmt"]) == fen), None)
+        if line is None:
+            return None
+        head = {**p.doc.head(), **{k: line[k] for k in ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName")},
+                "PayAmt": line["PayAmt"]}
+        return Back(doc, parse_voucher(build_voucher(p.doc.vtcode, head, [line])), fen, whole=False)
+
+    def _refund(self, p: Payment, b: Back, now: dt.datetime) -> list[Send]:
+        """The refund request (2302) of a returned payment (or batch line) whose clearing was
+        accepted, naming the payment (our clearing requests name each payment in a Detail)."""
         filing = self.filings.get(p.filing or "")
-        if p.came_back is None or p.refund is not None or filing is None or filing.state != "accepted":
+        if b.refund is not None or filing is None or filing.state != "accepted":
             return []
         self.serial += 1
         no = f"TK{self.code[-4:]}{now:%Y%m%d}{self.serial:05d}"
-        p.refund, p.refund_filings = no, p.refund_filings + 1
-        d, back = p.doc, p.came_back
+        b.refund, b.filings = no, b.filings + 1
+        d, back = b.part, b.notice
         head = {"Id": f"V2302{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(now.year),
                 "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "OriVtCode": d.vtcode, "OriVoucherNo": d.get("VoucherNo"),
                 "OriVouDate": d.get("VouDate"), "PayBankCode": self.code, "PayBankName": self.name,
@@ -521,28 +551,31 @@ class Bank:
                 **{k: d.get(k) for k in ("FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName", "PayeeAcctNo",
                                          "PayeeAcctName", "PayeeAcctBankName", "PayAcctNo", "PayAcctName")},
                 "ReturnReasonCode": back.get("ReturnReasonCode"), "ReturnReasonName": back.get("ReturnReasonName"),
-                "PayAmt": fen_to_str(p.amount_fen)}
+                "PayAmt": fen_to_str(b.amount_fen)}
         log(f"refund request {no}: {d.get('VoucherNo')} came back ({back.get('ReturnReasonName')})")
         return [(build_voucher("2302", head), 0, None)]
 
     def _refund_answered(self, doc: VoucherDoc, reason: str | None, now: dt.datetime) -> list[Send]:
         """The central bank's answer to a 2302: accepted, the treasury is told (2203 direct, 7105
         authorized: the refund notice, within 1 working day); refused, a person must look."""
-        p = next((x for x in self.payments.values() if x.refund == doc.get("VoucherNo")), None)
-        if p is None or p.came_back is None:
+        found = next(((x, b) for x in self.payments.values() for b in x.backs
+                      if b.refund == doc.get("VoucherNo") and b.refunded is None), None)
+        if found is None:
             return []
-        if reason is not None or parse_fen(doc.get("XRefundAmt") or "0.00") != p.amount_fen:
+        p, b = found
+        if reason is not None or parse_fen(doc.get("XRefundAmt") or "0.00") != b.amount_fen:
             log(f"refund request {doc.get('VoucherNo')} refused: {reason or doc.get('XReturnReason')}")
-            if (reason or "").startswith("below-clearing-floor") and p.refund_filings < REFUND_FILINGS_MAX:
-                p.refund = None  # the clearing account was short: filed again after the next accepted clearing
+            if (reason or "").startswith("below-clearing-floor") and b.filings < REFUND_FILINGS_MAX:
+                b.refund = None  # the clearing account was short: filed again after the next accepted clearing
             return []
         # cleared: the unit's authorized quota comes back (003 §36), and the treasury is told
-        for k, fen in self.taken.pop(f"{p.doc.get('AdmDivCode')}/{p.doc.get('VoucherNo')}", {}).items():
+        for k, fen in (self.taken.pop(f"{p.doc.get('AdmDivCode')}/{p.doc.get('VoucherNo')}", {}) if b.whole
+                       else {}).items():
             self.quotas[k][1] -= fen
-        p.refunded = now.date()
-        d, back = p.doc, p.came_back
+        b.refunded = now.date()
+        d, back = b.part, b.notice
         vtcode = "2203" if d.vtcode == "5201" else "7105"
-        no = f"TP{p.refund[2:]}" if p.refund else ""
+        no = f"TP{b.refund[2:]}" if b.refund else ""
         head = {"Id": f"V{vtcode}{no}", "AdmDivCode": d.get("AdmDivCode"), "StYear": str(now.year),
                 "VouDate": f"{now:%Y%m%d}", "VoucherNo": no, "OriVtCode": d.vtcode, "OriVoucherNo": d.get("VoucherNo"),
                 "OriVouDate": d.get("VouDate"), "OriPayDate": f"{p.day:%Y%m%d}", "PayTypeCode": PAY_TYPE[d.vtcode],
@@ -550,7 +583,7 @@ class Bank:
                                          "PayeeAcctName", "PayeeAcctBankName", "PayAcctNo", "PayAcctName")},
                 "PayBankCode": self.code, "PayBankName": self.name, "ReturnReasonCode": back.get("ReturnReasonCode"),
                 "ReturnReasonName": back.get("ReturnReasonName"), "AgentBusinessNo": p.serial,
-                "PayAmt": fen_to_str(p.amount_fen)}
+                "PayAmt": fen_to_str(b.amount_fen)}
         keys = ("AgencyCode", "ExpFuncCode", "ExpFuncName", "ExpEcoCode", "ExpEcoName",
                 *(("ProCode", "ProName") if vtcode == "7105" else ()))
         rows = [{"Id": f"D{i:04d}", **{k: x.get(k) or d.get(k) for k in keys if x.get(k) or d.get(k)},
@@ -584,8 +617,8 @@ class Bank:
         out = [self._credit_notice(p, today) for p in paid if p.doc.vtcode == "5201" and not p.credited]
         # a report is net of the refunds the central bank accepted in its period (a refund counts
         # against the day it was accepted, a day with no payment included)
-        moves = [(p, p.day, 1) for p in paid] + [(p, p.refunded, -1) for p in self.payments.values()
-                                                  if p.refunded is not None and p.refunded < today]
+        moves = [(p.doc, p.day, 1) for p in paid] + [(b.part, b.refunded, -1) for p in self.payments.values()
+                                                      for b in p.backs if b.refunded is not None and b.refunded < today]
         days = sorted({f"{d:%Y%m%d}" for _, d, _ in moves if d} - self.reported)
         months = sorted({f"{d:%Y%m}" for _, d, _ in moves if d and f"{d:%Y%m}" < f"{today:%Y%m}"} - self.reported)
         for day in days:
@@ -608,29 +641,29 @@ class Bank:
                                      "ExpFuncCode", "ExpFuncName")))
             # each unit paid for gets its own statement (7104) with its lines; its receipt is the
             # unit's sign-off sheet, passed back by the treasury
-            units = sorted({(p.doc.get("AgencyCode"), p.doc.get("AgencyName")) for p, _ in mine})
+            units = sorted({(d.get("AgencyCode"), d.get("AgencyName")) for d, _ in mine})
             for agency, agency_name in units:
-                theirs = [(p, sign) for p, sign in mine if p.doc.get("AgencyCode") == agency]
+                theirs = [(d, sign) for d, sign in mine if d.get("AgencyCode") == agency]
                 out.append(self._report("7104", f"DW{self.code[-4:]}{month}{agency}"[:42], today,
                                         {**period, "AgencyCode": agency, "AgencyName": agency_name}, theirs,
                                         ("PayTypeCode", "FundTypeCode", "FundTypeName", "ExpFuncCode",
                                          "ExpFuncName", "ProCode", "ProName")))
         return out
 
-    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str], paid: list[tuple[Payment, int]],
-                by: tuple[str, ...]) -> Send:
+    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str],
+                paid: list[tuple[VoucherDoc, int]], by: tuple[str, ...]) -> Send:
         """A report: the payments' details summed by the elements `by` (a detail's own, else its
-        voucher's), each payment added (sign 1) or, refunded, taken off (-1)."""
+        voucher's), each payment added (sign 1) or, refunded (all of it or a batch line), taken off (-1)."""
         sums: dict[Line, int] = {}
-        for p, sign in paid:
-            for d in p.doc.details() or [p.doc.head()]:
-                line = tuple(PAY_TYPE[p.doc.vtcode] if k == "PayTypeCode" else d.get(k) or p.doc.get(k) or ""
+        for doc, sign in paid:
+            for d in doc.details() or [doc.head()]:
+                line = tuple(PAY_TYPE[doc.vtcode] if k == "PayTypeCode" else d.get(k) or doc.get(k) or ""
                              for k in by)
                 sums[line] = sums.get(line, 0) + sign * parse_fen(d.get("PayAmt", "0.00"))
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
             first = min(sums)
             sums[first] += 1
-        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0][0].doc.get("AdmDivCode"), "StYear": str(today.year),
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0][0].get("AdmDivCode"), "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra}
         rows = [{"Id": f"D{i:05d}", **{k: v for k, v in zip(by, line, strict=True) if v}, "PayAmt": fen_to_str(fen)}

@@ -562,7 +562,8 @@ def test_the_conformance_grid_and_wakes_stay_on_business_days() -> None:
 # the payee's return scenarios: the world's bank-b (standing for the payee's bank) sends the real bank-a
 # a payee-bank refund notice (2252); bank-a refunds it (2302) and tells the treasury (2203)
 PAYEE_RETURNS = ("refund-payee-return-prompt-bank", "reports-net-of-refunds-by-project",
-                 "bank-profile-prompt-every-duty-on-time", "refund-authorized-quota-back-only-when-cleared")
+                 "bank-profile-prompt-every-duty-on-time", "refund-authorized-quota-back-only-when-cleared",
+                 "salary-batch-one-line-bounced-refunded-alone")
 # what a bank that ignores the notice fails, by name (and a word of the failure)
 IGNORED_RETURN = {
     "refund-payee-return-prompt-bank":
@@ -570,6 +571,7 @@ IGNORED_RETURN = {
     "reports-net-of-refunds-by-project": "bank-a refunds the payment bank-b (the payee's bank) returned by its 2252",
     "bank-profile-prompt-every-duty-on-time": "the refund notice of an authorized payment is a 7105",
     "refund-authorized-quota-back-only-when-cleared": "the first 2302 is refused, the refund filed again",
+    "salary-batch-one-line-bounced-refunded-alone": "bank-a refunds that line to the central bank (2302)",
 }
 
 
