@@ -114,6 +114,24 @@ def _urgent_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
             for name in URGENT_APPROVALS if not doc.get(name).strip()]
 
 
+# A batch voucher (一次批量, 003 §26; docs/payment-kinds.md) names each line's payee in its Detail:
+# these three on every line, or on none (PayeeAcctBankNo optional).
+BATCH_PAYEE: tuple[str, ...] = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName")
+
+
+def _batch_issues(doc: VoucherDoc) -> list[Issue]:
+    details = doc.root.findall("DetailList/Detail")
+    named = [[bool((d.findtext(k) or "").strip()) for k in BATCH_PAYEE] for d in details]
+    if not any(any(n) for n in named) or all(all(n) for n in named):
+        return []
+    return [Issue("batch-payee-incomplete",
+                  f"Detail {i} names {', '.join(k for k, h in zip(BATCH_PAYEE, n, strict=True) if h) or 'no payee'} "
+                  f"but not {', '.join(k for k, h in zip(BATCH_PAYEE, n, strict=True) if not h)}: a batch voucher "
+                  "names PayeeAcctNo, PayeeAcctName and PayeeAcctBankName on every line (003 §26)",
+                  d.sourceline, f"/Voucher/DetailList/Detail[{i}]")
+            for i, (d, n) in enumerate(zip(details, named, strict=True), start=1) if not all(n)][:10]
+
+
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
     return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
-            *_urgent_issues(doc, vt)]
+            *_urgent_issues(doc, vt), *_batch_issues(doc)]

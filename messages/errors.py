@@ -137,6 +137,9 @@ CODES: dict[str, str] = {
                           "zero-balance account was made whole from the clearing reserve and the case needs a person",
     "urgent-approval-missing": "a payment voucher marked UrgentFlag 1 lacks the approval a special urgent payment "
                                "needs (UrgentSupDepApproval, UrgentGovApproval; 004 part 3 §8(6)): refused",
+    "batch-payee-incomplete": "a batch voucher (一次批量, 003 §26) names the payee on some Detail lines and not on "
+                              "others, or only part of it: every line names PayeeAcctNo, PayeeAcctName and "
+                              "PayeeAcctBankName, or none does; refused naming the line",
     "clearing-held": "a day's payments were refused clearing for the treasury to fix (over the quota, no quota "
                      "notice): they wait and are filed again at the next clearing round; the clearing reserve is "
                      "not used (004 part 3 第四条)",

@@ -123,3 +123,15 @@ def test_paid_plus_refunded_is_the_batch_total_and_the_reports_are_net_of_the_bo
     reports = {s.head["ReportDate"]: s.head["PayAmt"] for s in w.to_treasury if s.vtcode == "2206"}
     assert reports["20260316"] == fen_to_str(sum(fens))
     assert reports["20260317"] == fen_to_str(-refunded)
+
+
+def test_a_batch_naming_the_payee_on_some_lines_only_is_refused_naming_the_line() -> None:
+    """Before: accepted, and the bank would have paid the whole voucher to the head's payee."""
+    data = batch_voucher(voucher_no="GZ2026031600004", vou_date=DAY, pay_bank_code=BANK,
+                         payees=_payees([1_00, 2_00, 3_00]))
+    assert validate_bytes(data, flag=0)[1] == []
+    broken = data.replace(b"<PayeeAcctName>\xe8\x81\x8c\xe5\xb7\xa5002</PayeeAcctName>", b"", 1)
+    assert broken != data
+    issues = validate_bytes(broken, flag=0)[1]
+    assert [(i.code, i.path) for i in issues] == [("batch-payee-incomplete", "/Voucher/DetailList/Detail[2]")]
+    assert "PayeeAcctName" in issues[0].message
