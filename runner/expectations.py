@@ -200,14 +200,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         assert v is not None
         refunds = [r for r in o.refunds if v.reached and r.voucher_no == v.voucher_no and r.returned_at <= by
                    and (v.bank is None or r.bank == v.bank)]
-        state, code, fen = p.get("state"), p.get("code"), p.get("amount_fen")
+        state, code, refund_fen = p.get("state"), p.get("code"), p.get("amount_fen")
         expected = f"a refund request (2302) for {v.voucher_no} by {_t(by)}" + (f", {state}" if state else "") + (
-            f" with {code}" if code else "") + (f" of {_yuan(fen)}" if fen is not None else "")
+            f" with {code}" if code else "") + (f" of {_yuan(refund_fen)}" if refund_fen is not None else "")
         desc = "; ".join(f"{r.refund_no} {_yuan(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
                          + (f" {r.code}" if r.code else "") + (f", notice {r.notice_no}" if r.notice_no else "")
                          for r in refunds) or "no refund request"
         ok = any((state is None or r.state == state) and (code is None or r.code == code)
-                 and (fen is None or r.amount_fen == fen) for r in refunds)
+                 and (refund_fen is None or r.amount_fen == refund_fen) for r in refunds)
         return out(ok, expected, desc)
     if e.kind == "refused":
         mine = [(key, code) for bank, key, code in o.bank_refusals if bank == p["bank"]
