@@ -19,38 +19,17 @@ The other lines stay paid. A batch keeps running sums of the three states, so th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-import msgspec
-
+from bank_sim.state import BankState, Batch, BatchLine, Payment
 from messages.money import parse_fen
 from messages.voucher import VoucherDoc
-
-if TYPE_CHECKING:  # the state holds the batches: its records are defined here
-    from bank_sim.state import BankState, Payment
 
 __all__ = ["LINE_PAYEE", "Batch", "BatchLine", "bounce", "is_batch", "line_of_notice", "on_paid", "payee_of",
            "refiled", "refunded", "touched"]
 
 # The payee elements a batch line carries (PayeeAcctBankNo optional).
 LINE_PAYEE = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName")
-LineState = Literal["paid", "bounced", "refunded"]
-
-
-class BatchLine(msgspec.Struct):
-    detail: dict[str, str]  # the Detail as the voucher had it
-    fen: int
-    state: LineState = "paid"
-    refund: str = ""  # the 2302 VoucherNo that refunds it (bounced / refunded)
-
-
-class Batch(msgspec.Struct):
-    voucher_no: str
-    total_fen: int  # the voucher's PayAmt
-    lines: dict[str, BatchLine]  # Detail Id → line
-    paid_fen: int = 0
-    bounced_fen: int = 0
-    refunded_fen: int = 0
 
 
 def is_batch(details: Sequence[Mapping[str, Any]]) -> bool:

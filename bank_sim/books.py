@@ -15,8 +15,7 @@ voucher as at the millionth (no scan of all payments):
 
 from __future__ import annotations
 
-from bank_sim.batches import Batch
-from bank_sim.state import BankState, Ctx, Payment
+from bank_sim.state import BankState, Batch, Ctx, Payment
 from messages.money import fen_to_str
 from sim.books import BooksError
 

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import msgspec
 
-from bank_sim.batches import Batch
 from bank_sim.config import BankConfig, account_ids
 from bank_sim.profiles import BankProfile, load_profile
 from bank_sim.quotas import LineKey, QuotaBook
@@ -32,7 +31,7 @@ from business_time.clock import ClockConfig
 from messages.envelope import VoucherKey
 from sim.effects import SendVoucher
 
-__all__ = ["BankState", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment", "Refund"]
+__all__ = ["BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment", "Refund"]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records.
@@ -81,6 +80,29 @@ class Payment(msgspec.Struct):
     covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
     held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
     seq: int = 0  # its arrival number: the order of `BankState.payments`
+
+
+BatchLineState = Literal["paid", "bounced", "refunded"]
+
+
+class BatchLine(msgspec.Struct):
+    """One line of a batch voucher (一次批量): its payee and state (`bank_sim.batches`)."""
+
+    detail: dict[str, str]  # the Detail as the voucher had it
+    fen: int
+    state: BatchLineState = "paid"
+    refund: str = ""  # the 2302 VoucherNo that refunds it (bounced / refunded)
+
+
+class Batch(msgspec.Struct):
+    """A batch voucher's lines, with running sums of their states (paid + bounced + refunded = total)."""
+
+    voucher_no: str
+    total_fen: int  # the voucher's PayAmt
+    lines: dict[str, BatchLine]  # Detail Id → line
+    paid_fen: int = 0
+    bounced_fen: int = 0
+    refunded_fen: int = 0
 
 
 class Filing(msgspec.Struct):
