@@ -64,9 +64,9 @@ DEFAULT_UNITS: tuple[tuple[str, str, str, str], ...] = (
     ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
 )
 TEMPLATE_VTCODE = {"direct-payment": "5201", "authorized-payment": "8202", "quota-direct": "5108",
-                   "quota-authorized": "5106", "salary-batch": "5201"}
+                   "quota-authorized": "5106", "salary-batch": "5201", "union-fees": "5201"}
 # Templates of payment vouchers (a payee's bank may return them; the auto quota counts them).
-PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch")
+PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch", "union-fees")
 
 
 class ScenarioError(InputError):
@@ -714,9 +714,10 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
                        "payee's bank (it sends the payee-bank refund notice, 2252)")
                 continue
             line = int(r.get("batch_line", 0))
-            if line and not 1 <= line <= len(spec.lines):
-                b.fail([*path, "batch_line"], f"{r['voucher']!r} is not a salary batch with a line {line}"
-                       + (f" (it has {len(spec.lines)})" if spec.lines else ""))
+            n = 2 if spec.template == "union-fees" else len(spec.lines)  # the union's line, the federation's
+            if line and not 1 <= line <= n:
+                b.fail([*path, "batch_line"], f"{r['voucher']!r} is not a batch voucher with a line {line}"
+                       + (f" (it has {n})" if n else ""))
                 continue
             if any(x.voucher_no == spec.voucher_no and x.batch_line in (0, line) for x in returns) or \
                     (not line and any(x.voucher_no == spec.voucher_no for x in returns)):
@@ -860,6 +861,10 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
                f"{sum(x[3] for x in lines) / 100:.2f}")
         ok = False
     amount = sum(x[3] for x in lines) if lines else amount
+    if template == "union-fees" and amount is not None and amount < 100:
+        b.fail([*path, "amount"], "union fees are paid to two accounts, the union's and the federation's: at least "
+               "1.00")
+        ok = False
     if not ok:
         return None
     ids[vid] = (sender, vtcode)

@@ -610,7 +610,7 @@ class _Run:
         vtcode = spec.vtcode
         assert vtcode is not None and spec.amount_fen is not None
         code = self._bank_code(spec.bank) or ""
-        if spec.template == "salary-batch":
+        if spec.template in ("salary-batch", "union-fees"):
             from runner.batch_steps import render
 
             no = spec.voucher_no or f"GZ{format_ymd(day)}{self.no_seq:05d}"

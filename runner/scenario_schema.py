@@ -79,7 +79,7 @@ _acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
 _send_props: dict[str, Any] = {
     "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
     "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
-                          "receipt", "salary-batch"]},
+                          "receipt", "salary-batch", "union-fees"]},
     "lines": {"type": "array", "minItems": 1, "maxItems": BATCH_LINES_MAX,
               "description": "template salary-batch: one line per payee (一次批量, 003 §26); the voucher's amount "
                              "is their sum",

@@ -563,7 +563,7 @@ def test_the_conformance_grid_and_wakes_stay_on_business_days() -> None:
 # a payee-bank refund notice (2252); bank-a refunds it (2302) and tells the treasury (2203)
 PAYEE_RETURNS = ("refund-payee-return-prompt-bank", "reports-net-of-refunds-by-project",
                  "bank-profile-prompt-every-duty-on-time", "refund-authorized-quota-back-only-when-cleared",
-                 "salary-batch-one-line-bounced-refunded-alone")
+                 "salary-batch-one-line-bounced-refunded-alone", "union-fees-to-the-union-and-the-federation")
 # what a bank that ignores the notice fails, by name (and a word of the failure)
 IGNORED_RETURN = {
     "refund-payee-return-prompt-bank":
@@ -572,6 +572,7 @@ IGNORED_RETURN = {
     "bank-profile-prompt-every-duty-on-time": "the refund notice of an authorized payment is a 7105",
     "refund-authorized-quota-back-only-when-cleared": "the first 2302 is refused, the refund filed again",
     "salary-batch-one-line-bounced-refunded-alone": "bank-a refunds that line to the central bank (2302)",
+    "union-fees-to-the-union-and-the-federation": "bank-a refunds the federation's line to the central bank (2302)",
 }
 
 

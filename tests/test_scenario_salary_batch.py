@@ -58,7 +58,7 @@ expect:
 
 
 @pytest.mark.parametrize(("kw", "message"), [
-    ({"line": 3}, "returns[0].batch_line: 's' is not a salary batch with a line 3 (it has 2)"),
+    ({"line": 3}, "returns[0].batch_line: 's' is not a batch voucher with a line 3 (it has 2)"),
     ({"amount": '\n      amount: "4.00"'}, "send.amount: amount 4.00 is not the sum of the lines, 3.00"),
     ({"second": "6222020000000001"}, "send.lines: a payee account appears on two lines"),
 ])
