@@ -135,3 +135,16 @@ def test_a_batch_naming_the_payee_on_some_lines_only_is_refused_naming_the_line(
     issues = validate_bytes(broken, flag=0)[1]
     assert [(i.code, i.path) for i in issues] == [("batch-payee-incomplete", "/Voucher/DetailList/Detail[2]")]
     assert "PayeeAcctName" in issues[0].message
+
+
+def test_a_batch_survives_a_snapshot_and_its_line_is_refunded_after_the_restore() -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 100_000_00)
+    batch = _pay_batch(w, "GZ2026031600005", [1_000_00, 2_000_00], t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    data = w.bank.snapshot()
+    w.bank.load_snapshot(data)
+    assert w.bank.snapshot() == data
+    _bounce(w, batch, 2, t(NXT, "10:00"))
+    b = w.bank._st.batches["GZ2026031600005"]
+    assert (b.paid_fen, b.refunded_fen, b.lines["D0002"].state) == (1_000_00, 2_000_00, "refunded") and not w.alarms
