@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.participants import Participant, Registry
-from gateway.pipeline import Outcome, admit_envelope
+from gateway.pipeline import Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
 from messages.errors import StateError
 from messages.signing import CertificateStore
 from messages.xmlsafe import Limits
@@ -83,12 +83,14 @@ def _init_worker(participants: list[Participant], anchors_pem: list[bytes], cert
     _WORKER["limits"] = limits
 
 
-def _admit_in_worker(data: bytes, sender_id: str, at: dt.datetime) -> list[Outcome]:
+def _admit_in_worker(data: bytes, sender_id: str, at: dt.datetime) -> list[tuple[Any, ...]]:
+    """The envelope's outcomes as plain tuples (`outcome_to_plain`): cheap to pickle, no tree."""
     registry: Registry = _WORKER["registry"]
     sender = registry.get(sender_id)
     if sender is None:  # the registry is a snapshot of the parent's: this cannot happen
         raise RuntimeError(f"admission worker does not know participant {sender_id}")
-    return admit_envelope(data, sender, registry, _WORKER["certs"], at=at, limits=_WORKER["limits"])
+    return [outcome_to_plain(o)
+            for o in admit_envelope(data, sender, registry, _WORKER["certs"], at=at, limits=_WORKER["limits"])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ def _worker_main(sock: socket.socket, participants: list[Participant], anchors_p
             if len(head) < _FRAME_HEADER:
                 return  # the gateway closed its end
             jobs: list[tuple[bytes, str, dt.datetime]] = pickle.loads(rfile.read(int.from_bytes(head, "big")))
-            out: list[list[Outcome] | _Failed] = []
+            out: list[list[tuple[Any, ...]] | _Failed] = []
             for data, sender_id, at in jobs:
                 try:
                     out.append(_admit_in_worker(data, sender_id, at))
@@ -264,7 +266,7 @@ class PoolAdmission:
                 if isinstance(outcome, _Failed):
                     job.future.set_exception(RuntimeError(f"admission worker: {outcome.error}"))
                 else:
-                    job.future.set_result(outcome)
+                    job.future.set_result([outcome_from_plain(o) for o in outcome])
         self._idle.append(worker)
         self._pump()
 

@@ -10,24 +10,36 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gateway.participants import Participant, Registry
 from messages.catalog import Role, SenderKind
-from messages.envelope import VoucherBody, VoucherKey, encode_envelope, envelope_issue_for, parse_envelope
+from messages.envelope import (
+    SignatureEntry,
+    VoucherBody,
+    VoucherKey,
+    encode_envelope,
+    envelope_issue_for,
+    parse_envelope,
+)
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
 from messages.validate import CheckedVoucher, check_body, verify_body
+from messages.voucher import VoucherDoc
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
 
-__all__ = ["Admitted", "Refused", "admit_envelope", "body_digest", "delivery_bytes"]
+__all__ = ["Admitted", "Refused", "admit_envelope", "body_digest", "delivery_bytes", "outcome_from_plain",
+           "outcome_to_plain"]
 
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
     """Passed every pure check; the journal decides duplicate / conflict / new.
 
-    Plain data only (no parsed tree), so an admission worker process can hand it back.
+    `doc` is the voucher the pipeline parsed, handed along in-process (the monitor reads its
+    fields instead of parsing the bytes again); it is never compared and never leaves the
+    process: an admission worker hands back `outcome_to_plain` tuples, which carry no tree.
     """
 
     body: VoucherBody
@@ -38,6 +50,7 @@ class Admitted:
     recipient: str | None
     digest: bytes
     payload: bytes  # what the recipient will receive: `delivery_bytes(body)`
+    doc: VoucherDoc | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> VoucherKey:
@@ -176,7 +189,7 @@ def admit_body(body: VoucherBody, sender: Participant, registry: Registry, certs
     recipient, problem = _route(checked, registry)
     if problem is not None:
         return Refused(body.key, (problem,))
-    return Admitted(body, sender.id, recipient, body_digest(body), delivery_bytes(body))
+    return Admitted(body, sender.id, recipient, body_digest(body), delivery_bytes(body), checked.doc)
 
 
 def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: CertificateStore,
@@ -186,3 +199,37 @@ def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: 
     except InputError as exc:
         return [Refused(None, tuple(exc.issues))]
     return [admit_body(b, sender, registry, certs, at=at, limits=limits) for b in envelope.bodies]
+
+
+# ------------------------------------------------------------------ outcomes as plain tuples
+# What an admission worker sends back to the gateway: tuples of str/bytes/int/None only, which
+# pickle (and unpickle) several times faster than the dataclasses they stand for, and which
+# carry no parsed tree (`Admitted.doc` stays behind in the worker).
+
+
+def _issue_plain(issue: Issue) -> tuple[Any, ...]:
+    return (issue.code, issue.message, issue.line, issue.path)
+
+
+def _body_plain(body: VoucherBody) -> tuple[Any, ...]:
+    return (body.adm_div_code, body.st_year, body.vtcode, body.voucher_no, body.flag, body.voucher,
+            tuple((s.no, s.sn, s.value, s.line) for s in body.signatures), body.return_reason, body.attach,
+            body.sign_stamps, body.line)
+
+
+def outcome_to_plain(outcome: Outcome) -> tuple[Any, ...]:
+    """An outcome as nested tuples of plain values; `outcome_from_plain` rebuilds an equal one."""
+    if isinstance(outcome, Admitted):
+        return (0, _body_plain(outcome.body), outcome.sender, outcome.recipient, outcome.digest, outcome.payload)
+    key = tuple(outcome.key) if outcome.key is not None else None
+    return (1, key, tuple(_issue_plain(i) for i in outcome.issues))
+
+
+def outcome_from_plain(plain: tuple[Any, ...]) -> Outcome:
+    if plain[0] == 0:
+        _, b, sender, recipient, digest, payload = plain
+        body = VoucherBody(b[0], b[1], b[2], b[3], b[4], b[5], tuple(SignatureEntry(*s) for s in b[6]),
+                           b[7], b[8], b[9], b[10])
+        return Admitted(body, sender, recipient, digest, payload)
+    _, key, issues = plain
+    return Refused(VoucherKey(*key) if key is not None else None, tuple(Issue(*i) for i in issues))

@@ -117,11 +117,13 @@ class Monitor:
             if prior is not None and prior.outcome != "block":
                 out.append(await self._again(o, prior))
                 continue
-            try:
-                doc = parse_voucher(o.body.voucher)
-            except InputError:  # the pipeline parsed it a moment ago; never expected
-                out.append(o)
-                continue
+            doc = o.doc  # parsed by the pipeline in this process; from a worker or a hold: parse here
+            if doc is None:
+                try:
+                    doc = parse_voucher(o.body.voucher)
+                except InputError:  # the pipeline parsed it a moment ago; never expected
+                    out.append(o)
+                    continue
             facts = PaymentFacts.from_doc(_key_str(o.key), doc, at=business,
                                           business_day=self._business_day(business.date()))
             earlier = [(at, fen) for payee, payer, at, fen in pending

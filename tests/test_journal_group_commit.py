@@ -1,0 +1,278 @@
+"""Group commit: concurrent submissions share one transaction, and each is answered only after
+the commit that holds it returned; a commit that fails fails exactly the submissions in it.
+
+Driven by a database whose commits wait at a gate the test opens (or fails): no wall time, no
+sleeps, only the event loop's own scheduling. What is acknowledged is then read back from the
+database: nothing acknowledged is missing, nothing refused is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from gateway_helpers import payment, running_gateway
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.journal import Journal, JournalResult
+from gateway.pipeline import Admitted, admit_envelope
+from messages.errors import StateError
+from runner.world import DevWorld
+from storage.db import SqliteDatabase, Tx
+
+VOUCHERS = 24
+
+
+class CommitFailed(Exception):
+    """What a failed gate raises inside the transaction (the database then rolls it back)."""
+
+
+class GatedDatabase(SqliteDatabase):
+    """SQLite in memory whose every write transaction, once its statements ran, waits for the
+    test to `release()` it (the COMMIT then happens) or `fail()` it (it rolls back and raises)."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.gates: list[asyncio.Future[bool]] = []  # one per transaction, in order; True: commit
+        self.committed = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with super().transaction() as tx:
+            yield tx
+            gate: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self.gates.append(gate)
+            if not await gate:
+                raise CommitFailed("the test failed this commit")
+        self.committed += 1
+
+    def waiting(self) -> int:
+        return sum(1 for g in self.gates if not g.done())
+
+    def release(self) -> None:
+        self._open().set_result(True)
+
+    def fail(self) -> None:
+        self._open().set_result(False)
+
+    def _open(self) -> asyncio.Future[bool]:
+        [gate] = [g for g in self.gates if not g.done()]
+        return gate
+
+
+async def until(condition: Callable[[], bool], *, steps: int = 10_000) -> None:
+    """Let the event loop run until `condition` holds (yielding, never sleeping)."""
+    for _ in range(steps):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
+
+
+async def stop(journal: Journal, db: GatedDatabase) -> None:
+    """Stop the journal, committing whatever still waits at a gate (a failed test must not hang)."""
+    stopping = asyncio.ensure_future(journal.stop())
+    while not stopping.done():
+        if db.waiting():
+            db.release()
+        await asyncio.sleep(0)
+    await stopping
+    await db.close()
+
+
+async def keep_releasing(db: GatedDatabase) -> None:
+    while True:
+        if db.waiting():
+            db.release()
+        await asyncio.sleep(0)
+
+
+async def settle() -> None:
+    """Give every runnable task a chance to run (what would happen next, without a clock)."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
+    return DevWorld.create(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def admitted(world: DevWorld) -> list[Admitted]:
+    """Distinct one-voucher payments from the treasury, through the real pipeline."""
+    registry, certs = world.registry(), world.certs()
+    treasury = registry.get(world.treasury.id)
+    assert treasury is not None
+    out = []
+    for _ in range(VOUCHERS):
+        env = world.envelope([payment(world)], sender=world.treasury.id)
+        [item] = admit_envelope(env, treasury, registry, certs, at=dt.datetime.now(dt.UTC))
+        assert isinstance(item, Admitted), item
+        out.append(item)
+    return out
+
+
+async def journaled_ids(db: GatedDatabase) -> set[str]:
+    return {r[0] for r in await db.fetch("SELECT id FROM gw_messages")}
+
+
+def record(journal: Journal, item: Admitted) -> asyncio.Task[list[JournalResult]]:
+    return asyncio.ensure_future(journal.record([item], business_time="2026-03-16T10:00:00+08:00"))
+
+
+async def test_concurrent_submissions_share_one_commit_and_wait_for_it(admitted: list[Admitted]) -> None:
+    db = GatedDatabase()
+    journal = Journal(db)
+    await journal.start()
+    try:
+        first = record(journal, admitted[0])
+        await until(lambda: db.waiting() == 1)
+        rest = [record(journal, item) for item in admitted[1:9]]
+        await settle()
+        assert not first.done() and not any(t.done() for t in rest), "answered before its commit returned"
+        db.release()
+        [r0] = await first
+        assert r0.status == "accepted" and r0.message_id in await journaled_ids(db)
+        # Everything that queued meanwhile goes into the next transaction, all of it at once.
+        await until(lambda: db.waiting() == 1)
+        await settle()
+        assert len(db.gates) == 2, "the queued submissions were committed one by one"
+        assert not any(t.done() for t in rest), "answered before its commit returned"
+        db.release()
+        await until(lambda: all(t.done() for t in rest) or db.waiting() > 0)
+        assert db.waiting() == 0 and all(t.done() for t in rest), "one commit did not answer them all"
+        results = [(await t)[0] for t in rest]
+        assert [r.status for r in results] == ["accepted"] * len(rest)
+        assert {r.message_id for r in results} | {r0.message_id} == await journaled_ids(db)
+        assert db.committed == 2 and journal.commits == 2
+    finally:
+        await stop(journal, db)
+
+
+async def test_a_failed_commit_fails_exactly_its_group(admitted: list[Admitted]) -> None:
+    db = GatedDatabase()
+    journal = Journal(db)
+    await journal.start()
+    try:
+        first = record(journal, admitted[0])
+        await until(lambda: db.waiting() == 1)
+        group = [record(journal, item) for item in admitted[1:6]]
+        await settle()
+        db.release()
+        [r0] = await first
+        await until(lambda: db.waiting() == 1)
+        later = [record(journal, item) for item in admitted[6:9]]  # queue behind the failing group
+        await settle()
+        db.fail()
+        await until(lambda: all(t.done() for t in group))  # one failed commit answers them all
+        for task in group:
+            with pytest.raises(StateError, match="journal commit failed"):
+                await task
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        later_results = [(await t)[0] for t in later]
+        # Acknowledged: the first and the later group, all in the database; the failed group: none.
+        acked = {r0.message_id} | {r.message_id for r in later_results}
+        assert [r.status for r in later_results] == ["accepted"] * 3
+        assert await journaled_ids(db) == acked
+        keys = {tuple(r[:5]) for r in await db.fetch(
+            "SELECT adm_div_code, st_year, vtcode, voucher_no, flag FROM gw_messages")}
+        assert not keys & {tuple(i.key) for i in admitted[1:6]}
+        # The refused ones were not journaled: sent again, they are accepted as new.
+        again = record(journal, admitted[1])
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        [r] = await again
+        assert r.status == "accepted" and r.message_id not in acked
+    finally:
+        await stop(journal, db)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(groups=st.lists(st.tuples(st.integers(1, 4), st.booleans()), min_size=1, max_size=5))
+def test_acknowledged_exactly_when_committed(admitted: list[Admitted], groups: list[tuple[int, bool]]) -> None:
+    """Any sequence of groups, each committed or failed: a submission is acknowledged if and only
+    if the commit of its group succeeded, and the database holds exactly the acknowledged ones."""
+
+    async def run() -> None:
+        db = GatedDatabase()
+        journal = Journal(db)
+        await journal.start()
+        items = iter(admitted)
+        outcomes: list[tuple[bool, asyncio.Task[list[JournalResult]]]] = []
+        try:
+            # A first submission holds the writer at its gate, so each group queues whole behind it.
+            holder = record(journal, next(items))
+            await until(lambda: db.waiting() == 1)
+            open_ok = True  # what becomes of the transaction now waiting at its gate
+            for size, ok in groups:
+                tasks = [record(journal, next(items)) for _ in range(size)]
+                await settle()
+                db.release() if open_ok else db.fail()
+                await until(lambda: db.waiting() == 1)  # this group's own transaction
+                await settle()
+                assert not any(t.done() for t in tasks), "answered before its commit returned"
+                outcomes.extend((ok, t) for t in tasks)
+                open_ok = ok
+            db.release() if open_ok else db.fail()
+            [first] = await holder
+            pending = [t for _, t in outcomes]
+            await until(lambda: all(t.done() for t in pending) or db.waiting() > 0)
+            assert db.waiting() == 0, "a group was split over several commits"
+            acked: set[str] = set()
+            for ok, task in outcomes:
+                if ok:
+                    [r] = await task
+                    assert r.status == "accepted"
+                    assert r.message_id is not None
+                    acked.add(r.message_id)
+                else:
+                    with pytest.raises(StateError, match="journal commit failed"):
+                        await task
+            assert await journaled_ids(db) == acked | {first.message_id}
+            assert len(db.gates) == len(groups) + 1  # one transaction per group, whatever its size
+        finally:
+            await stop(journal, db)
+
+    asyncio.run(run())
+
+
+async def test_gateway_answers_concurrent_posts_after_their_shared_commit(world: DevWorld) -> None:
+    """Through `Gateway.submit`, what every transport calls: concurrent envelopes are answered
+    only once the one commit holding all of them returned."""
+    db = GatedDatabase()
+    releasing: asyncio.Future[None] | None = None
+    async with running_gateway(world, db) as gw:
+        try:
+            treasury = gw.registry.get(world.treasury.id)
+            assert treasury is not None
+            envelopes = [world.envelope([payment(world)], sender=world.treasury.id) for _ in range(6)]
+            submit: Callable[[bytes], Awaitable[Any]] = lambda e: gw.submit(e, treasury)  # noqa: E731
+            first = asyncio.ensure_future(submit(envelopes[0]))
+            await until(lambda: db.waiting() == 1)
+            rest = [asyncio.ensure_future(submit(e)) for e in envelopes[1:]]
+            await settle()  # each is admitted (inline, on the loop) and queued for the writer
+            db.release()
+            await first
+            await until(lambda: db.waiting() == 1)
+            await settle()
+            assert not any(t.done() for t in rest)
+            db.release()
+            await until(lambda: all(t.done() for t in rest) or db.waiting() > 0)
+            assert db.waiting() == 0, "one commit did not answer them all"
+            answers = [(await t)[0] for t in rest]
+            assert [a.status for a in answers] == ["accepted"] * len(rest)
+            assert {a.message_id for a in answers} <= await journaled_ids(db)
+            assert len(db.gates) == 2
+        finally:  # commit whatever still waits, so that stopping the gateway cannot hang
+            releasing = asyncio.ensure_future(keep_releasing(db))
+    if releasing is not None:
+        releasing.cancel()
+    await db.close()
+
