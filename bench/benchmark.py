@@ -257,11 +257,12 @@ UP_STOP_TIMEOUT_S = 30.0  # bound on its drain after SIGTERM, then it is killed
 
 @contextlib.asynccontextmanager
 async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", workers: int = 0,
-                            source: Path | None = None, tag: str = "up") -> AsyncIterator[tuple[str, int, int]]:
+                            source: Path | None = None, tag: str = "up",
+                            db_schema: str | None = None) -> AsyncIterator[tuple[str, int, int]]:
     """A real `tgw up` subprocess (HTTP on a free port, logs at WARNING to tmp/<tag>-*.log,
     `--workers` admission processes); yields (host, port, pid) once it is ready and stops it
     (SIGTERM: it drains) on exit. `db` "sqlite" is a fresh file in `tmp`; a PostgreSQL URL gets a
-    schema of its own. With `source`, another checkout's gateway code (e.g. a `git worktree` of
+    schema of its own (or `db_schema`: several processes on one journal). With `source`, another checkout's gateway code (e.g. a `git worktree` of
     HEAD) runs instead of this one's, for before/after figures from one run."""
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
@@ -271,7 +272,7 @@ async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", w
            "--participants", str(world.registry_path), "--certs", str(world.keys_dir), "--db", db,
            "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
     if db.startswith("postgres"):
-        cmd += ["--db-schema", f"bench_up_{uuid.uuid4().hex[:8]}"]
+        cmd += ["--db-schema", db_schema or f"bench_up_{uuid.uuid4().hex[:8]}"]
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
@@ -358,6 +359,8 @@ def floor_summary(floor: dict[str, Any]) -> dict[str, Any]:
         if full:
             out[vtcode] = {"us_per_voucher": full["us_per_op"], "vouchers_per_s_one_core": full["ops_per_s"],
                            "seals": fig.get("seals"), "label": full["label"]}
+            if "cpu_us_per_op" in full:  # CPU time: what a server's CPU per envelope compares with
+                out[vtcode]["cpu_us_per_voucher"] = full["cpu_us_per_op"]
     return out
 
 

@@ -34,13 +34,16 @@ def measure(func: Callable[[], object], budget_s: float, rounds: int = ROUNDS) -
     per_round_ns = budget_s * 1e9 / rounds
     iterations = max(1, min(1_000_000, int(per_round_ns / one)))
     results = []
+    cpu_results = []  # CPU time of this thread: on a loaded machine wall time also counts the waits
     for _ in range(rounds):
-        start = time.perf_counter_ns()
+        start, cpu_start = time.perf_counter_ns(), time.thread_time_ns()
         for _ in range(iterations):
             func()
+        cpu_results.append((time.thread_time_ns() - cpu_start) / iterations / 1000)
         results.append((time.perf_counter_ns() - start) / iterations / 1000)
     median = statistics.median(results)
     return {"us_per_op": round(median, 2), "ops_per_s": round(1e6 / median) if median else 0,
+            "cpu_us_per_op": round(statistics.median(cpu_results), 2),
             "min_us": round(min(results), 2), "max_us": round(max(results), 2),
             "iterations": iterations, "rounds": rounds}
 

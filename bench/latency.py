@@ -305,7 +305,19 @@ async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *
 # --------------------------------------------------------------------------- the run
 
 
-def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: float = 10.0, repeat: int = 1,
+def resolve_rates(rates: Sequence[float | str], floor_cpu_us: float) -> list[float]:
+    """Rates in envelopes/s: a number as it is, `"0.45x"` as that share of one core's capacity at
+    the floor (1e6 / the floor's CPU µs per voucher), rounded to a whole rate."""
+    out = []
+    for r in rates:
+        if isinstance(r, str):
+            out.append(float(round(float(r.removesuffix("x")) * 1e6 / floor_cpu_us)))
+        else:
+            out.append(float(r))
+    return out
+
+
+def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds: float = 10.0, repeat: int = 1,
                 floor_seconds: float = 2.0, sources: Sequence[tuple[str, Path | None]] = (("current", None),),
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every (source, rate, workers) row `repeat` times, interleaved; each row reports its median run
@@ -326,6 +338,10 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
         "rows": [],
     }
+    floor_cpu_us = _floor_cpu_us(result["floor"]["per_vtcode"])
+    result["floor_cpu_us_per_envelope"] = floor_cpu_us
+    result["rates_asked"] = [str(r) for r in rates]
+    rates = resolve_rates(rates, floor_cpu_us)
     warm = min(WARMUP_ENVELOPES_MAX, max(1, round(max(rates))))
     needed = warm + max(1, round(max(rates) * seconds))
     with tempfile.TemporaryDirectory(prefix="tgw-latency-") as tmpdir:
@@ -363,9 +379,19 @@ def run_latency(*, rates: Sequence[float], workers: Sequence[int], seconds: floa
             median["runs_p50_ms"] = [x["p50_ms"] for x in ok]
             median["runs_loadavg_1m_before"] = [x["loadavg_1m_before"] for x in ok]
             median["runs"] = len(ok)
+            median["runs_server_cpu_us_per_envelope"] = [x["server_cpu_us_per_envelope"] for x in ok]
+            # Ratios to the floor's CPU time (the whole envelope, measured in this run).
+            median["server_cpu_x_floor"] = round(median["server_cpu_us_per_envelope"] / floor_cpu_us, 2)
+            median["rate_x_floor_capacity"] = round(median["rate_per_s"] * floor_cpu_us / 1e6, 3)
             result["rows"].append(median)
     result["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     return result
+
+
+def _floor_cpu_us(per_vtcode: dict[str, Any]) -> float:
+    """The whole-envelope floor in CPU µs (wall µs from a floor measured before CPU time was)."""
+    fig = next(iter(per_vtcode.values()))
+    return float(fig.get("cpu_us_per_voucher") or fig["us_per_voucher"])
 
 
 def print_latency_table(result: dict[str, Any], out: Any = None) -> None:
@@ -374,20 +400,21 @@ def print_latency_table(result: dict[str, Any], out: Any = None) -> None:
 
     console = Console(file=out or sys.stdout, width=150)
     m = result["machine"]
-    floor = "; ".join(f"floor {v}: {f['us_per_voucher']} µs/voucher ({f['vouchers_per_s_one_core']:,}/s one core)"
-                      for v, f in result["floor"]["per_vtcode"].items())
+    floor = "; ".join(f"floor {v}: {f['us_per_voucher']} µs/voucher wall, {f.get('cpu_us_per_voucher', '-')} µs CPU "
+                      f"({f['vouchers_per_s_one_core']:,}/s one core)" for v, f in result["floor"]["per_vtcode"].items())
     table = Table(title="Open-loop ack latency, one voucher per envelope, HTTP to `tgw up` (SQLite FULL)",
                   caption=(f"{floor}. Python {m['python']}, {m['cpu_count']} CPU(s) {m['cpu']}; load "
                            f"{result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}"))
     for col in ("server", "rate/s", "workers", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                "server CPU", "gen CPU", "errors", "runs p99 ms"):
+                "server CPU", "CPU/floor", "gen CPU", "errors", "runs p99 ms"):
         table.add_column(col, justify="left" if col == "server" else "right")
     for row in result["rows"]:
         if "failed" in row:
-            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 9, row["failed"])
+            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 10, row["failed"])
             continue
         table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), f"{row['achieved_per_s']:,.0f}",
                       f"{row['p50_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{row['p99_9_ms']:.2f}",
-                      f"{row['max_ms']:.2f}", f"{row['server_cpu_cores']:.2f}", f"{row['generator_cpu_cores']:.2f}",
+                      f"{row['max_ms']:.2f}", f"{row['server_cpu_cores']:.2f}", f"{row.get('server_cpu_x_floor', '-')}",
+                      f"{row['generator_cpu_cores']:.2f}",
                       str(row["errors"] + row["rejected"]), ", ".join(f"{v:.1f}" for v in row["runs_p99_ms"]))
     console.print(table)

@@ -111,3 +111,32 @@ async def test_pool_replaces_a_worker_that_dies(tmp_path: Path) -> None:
     finally:
         pool.close()
     assert isinstance(outcome, Admitted)
+
+
+def test_outcomes_travel_as_plain_tuples_and_come_back_equal(tmp_path: Path) -> None:
+    """What a worker sends back is tuples of plain values (no dataclass, no parsed tree), and the
+    gateway rebuilds outcomes equal to the ones the pipeline made, refusals and signatures included."""
+    import pickle
+
+    from gateway.pipeline import admit_envelope, outcome_from_plain, outcome_to_plain
+
+    world = DevWorld.create(tmp_path)
+    sender = world.registry().get(world.treasury.id)
+    assert sender is not None
+    outcomes = admit_envelope(_mixed_envelope(world), sender, world.registry(), world.certs(), at=dt.datetime.now(dt.UTC))
+    outcomes.append(Refused(None, outcomes[1].issues if isinstance(outcomes[1], Refused) else ()))
+    assert isinstance(outcomes[0], Admitted) and outcomes[0].doc is not None  # in-process: the parsed voucher too
+
+    def plain_only(value: object) -> bool:
+        if isinstance(value, tuple):
+            return all(plain_only(v) for v in value)
+        return value is None or isinstance(value, str | bytes | int)
+
+    plain = [outcome_to_plain(o) for o in outcomes]
+    assert all(plain_only(p) for p in plain)
+    back = [outcome_from_plain(p) for p in pickle.loads(pickle.dumps(plain))]
+    assert back == outcomes
+    assert [type(o) for o in back] == [Admitted, Refused, Refused, Refused]
+    assert isinstance(back[0], Admitted) and back[0].doc is None  # the tree stays where it was parsed
+    assert back[0].body.signatures == outcomes[0].body.signatures
+    assert [s.line for s in back[0].body.signatures] == [s.line for s in outcomes[0].body.signatures]

@@ -96,3 +96,14 @@ def test_latency_percentiles_are_nearest_rank() -> None:
 def test_bench_latency_rejects_bad_rates() -> None:
     assert main(["bench", "--latency", "--rate", "fast", "-o", "-"]) == 2
     assert main(["bench", "--latency", "--rate", "100", "--workers", "-1", "-o", "-"]) == 2
+
+
+def test_latency_rates_may_be_shares_of_the_floor_capacity() -> None:
+    from bench.latency import resolve_rates
+
+    # A floor of 220 µs of CPU: one core does ~4,545 envelopes/s; 0.45 of that is ~2,045/s.
+    assert resolve_rates(["0.45x", 1000.0], 220.0) == [2045.0, 1000.0]
+    assert resolve_rates(["1x"], 500.0) == [2000.0]
+    assert main(["bench", "--latency", "--rate", "0.45y", "-o", "-"]) == 2
+    assert main(["bench", "--latency", "--rate", "0x", "-o", "-"]) == 2
+    assert main(["bench", "--latency", "--rate=-1x", "-o", "-"]) == 2

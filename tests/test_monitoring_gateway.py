@@ -163,3 +163,39 @@ async def test_restart_inside_a_splitting_window_keeps_the_window(world: DevWorl
             assert "splitting" in result.issues[0].message
         finally:
             await gw.stop()
+
+
+async def test_screening_reads_the_voucher_the_pipeline_parsed(world: DevWorld, db: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, the monitor screens the parsed voucher the pipeline hands along (no second
+    parse of the same bytes), and decides exactly as it does from the bytes (a blocked payment
+    is still blocked); from bytes alone (an admission worker's result) it parses them itself."""
+    import gateway.monitoring.monitor as monitor_module
+    from gateway.pipeline import Admitted, admit_envelope
+
+    parses: list[bytes] = []
+    real = monitor_module.parse_voucher
+
+    def counting(data: bytes, **kw: Any) -> Any:
+        parses.append(data)
+        return real(data, **kw)
+
+    monkeypatch.setattr(monitor_module, "parse_voucher", counting)
+    gw = _gateway(world, db)
+    await gw.start(deliver=False)
+    try:
+        cash = rebuild(payment(world, amount_fen=80_000 * YUAN, voucher_no="CASH0002"), PaySummaryName="提取现金")
+        result = await _send(gw, world, cash)
+        assert (result.status, result.code) == ("rejected", "monitor-blocked")
+        assert (await _send(gw, world, payment(world, voucher_no="OK0002"))).status == "accepted"
+        assert parses == []
+        treasury = _treasury(gw, world)
+        envelope = world.envelope([payment(world, voucher_no="OK0003")], sender=world.treasury.id)
+        [admitted] = admit_envelope(envelope, treasury, gw.registry, gw.certs, at=dt.datetime.now(dt.UTC))
+        assert isinstance(admitted, Admitted)
+        bare = Admitted(admitted.body, admitted.sender, admitted.recipient, admitted.digest, admitted.payload)
+        assert gw.monitor is not None
+        screened = await gw.monitor.screen([bare], AT)
+        assert screened.outcomes == [bare] and len(parses) == 1
+    finally:
+        await gw.stop()

@@ -122,15 +122,30 @@ def _numbers(text: str, kind: type[float] | type[int]) -> list[Any] | None:
     return values or None
 
 
+def _rates(text: str) -> list[float | str] | None:
+    """Envelopes/s (`1000`) or a share of one core's floor capacity (`0.45x`), comma-separated."""
+    out: list[float | str] = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        try:
+            value = float(item[:-1] if item.endswith("x") else item)
+        except ValueError:
+            return None
+        if not value > 0:
+            return None
+        out.append(item if item.endswith("x") else value)
+    return out or None
+
+
 def run_latency_bench(args: argparse.Namespace) -> int:
     from bench.latency import DEFAULT_LATENCY_OUT, print_latency_table, run_latency
 
-    rates = _numbers(args.rate, float)
+    rates = _rates(args.rate)
     workers = _numbers(args.workers, int)
     seconds = 10.0 if args.seconds is None else args.seconds
-    if rates is None or min(rates) <= 0 or workers is None or min(workers) < 0 or seconds <= 0 or args.repeat < 1:
-        print("tgw bench: error: --rate is positive numbers (envelopes/s), --workers non-negative integers, "
-              "both comma-separated; --seconds and --repeat positive", file=sys.stderr)
+    if rates is None or workers is None or min(workers) < 0 or seconds <= 0 or args.repeat < 1:
+        print("tgw bench: error: --rate is positive numbers (envelopes/s, or a share of one core's floor "
+              "capacity such as 0.45x), --workers non-negative integers, both comma-separated; --seconds and "
+              "--repeat positive", file=sys.stderr)
         return 2
     sources: list[tuple[str, Path | None]] = [("current", None)]
     if args.compare_src:
@@ -248,7 +263,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", action="store_true",
                    help="open-loop ack latency of one-voucher envelopes at fixed rates, HTTP to `tgw up`")
     p.add_argument("--rate", default="1000,2000", metavar="LIST",
-                   help="--latency: comma-separated arrival rates, envelopes/s (default %(default)s)")
+                   help="--latency: comma-separated arrival rates, envelopes/s, or shares of one core's capacity "
+                        "at the floor measured in the same run, e.g. 0.45x (default %(default)s)")
     p.add_argument("--workers", default="0,2", metavar="LIST",
                    help="--latency: comma-separated `tgw up --workers` values (default %(default)s)")
     p.add_argument("--compare-src", default=None, metavar="DIR",
