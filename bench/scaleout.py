@@ -8,8 +8,9 @@ Each `tgw up` (inline admission, the default) is pinned to a core of its own
 one journal, one outbox and one key space. The load is closed loop over HTTP: `--connections`
 keep-alive connections per gateway, each sending its next one-voucher envelope as soon as the
 previous one is answered, spread evenly over the gateways. Reported per row: envelopes/s and
-vouchers/s acknowledged, client-side p50/p99, and the CPU each gateway used (µs per envelope),
-beside the floor measured in the same run. The generator and PostgreSQL are not pinned and share
+vouchers/s acknowledged, client-side p50/p99, the CPU each gateway used (µs per envelope) and
+the local PostgreSQL server's CPU (every `postgres` process, whoever else uses it), beside the
+floor measured in the same run. The generator and PostgreSQL are not pinned and share
 the machine's cores with the gateways: on a 2-core machine two gateways cannot each have a core
 to themselves, which the figures show.
 
@@ -39,6 +40,22 @@ __all__ = ["DEFAULT_SCALEOUT_OUT", "run_scaleout"]
 DEFAULT_SCALEOUT_OUT = REPO_ROOT / "bench" / "results" / "scaleout-postgres.json"
 DEFAULT_DB = "postgresql://127.0.0.1:5432/test"
 WARMUP_ENVELOPES = 200  # per gateway, before the clock starts (connections, caches, the pool)
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds of every process named `postgres` on this machine (a local server: its backends,
+    WAL writer, checkpointer), 0.0 if there is none. Other users of the server count too."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" not in text:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        total += sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")  # utime stime
+    return total
 
 
 async def _closed_loop(targets: Sequence[tuple[str, int]], requests: Sequence[bytes], *, connections: int,
@@ -125,11 +142,13 @@ async def _measure_row(world: Any, tmp: Path, envelopes: Sequence[bytes], *, pro
         for (h, p, _pid), rs in zip(ups, reqs_by_target, strict=True):
             await _closed_loop([(h, p)], rs[:WARMUP_ENVELOPES], connections=connections, seconds=60.0)
         cpu0 = [_tree_cpu_s(pid) for _h, _p, pid in ups]
+        pg0 = _postgres_cpu_s()
         load_before = os.getloadavg()[0]
         runs = await asyncio.gather(*(
             _closed_loop([(h, p)], rs[WARMUP_ENVELOPES:], connections=connections, seconds=seconds)
             for (h, p, _pid), rs in zip(ups, reqs_by_target, strict=True)))
         cpu = [_tree_cpu_s(pid) - c for (_h, _p, pid), c in zip(ups, cpu0, strict=True)]
+        pg_cpu = _postgres_cpu_s() - pg0
     wall = max(r["wall_s"] for r in runs)
     answered = sum(r["answered"] for r in runs)
     latencies = [x for r in runs for x in r["latencies"]]
@@ -145,6 +164,8 @@ async def _measure_row(world: Any, tmp: Path, envelopes: Sequence[bytes], *, pro
         "p50_ms": pct["p50_ms"], "p99_ms": pct["p99_ms"],
         "server_cpu_cores": [round(c / wall, 3) for c in cpu],
         "server_cpu_us_per_envelope": round(sum(cpu) / max(1, answered) * 1e6, 1),
+        "postgres_cpu_cores": round(pg_cpu / wall, 3) if wall > 0 else 0.0,
+        "postgres_cpu_us_per_envelope": round(pg_cpu / max(1, answered) * 1e6, 1),
         "loadavg_1m_before": round(load_before, 2),
     }
 
@@ -188,6 +209,9 @@ def run_scaleout(*, processes: Sequence[int] = (1, 2), seconds: float = 10.0, re
             median = dict(ordered[(len(ordered) - 1) // 2])
             median["runs_envelopes_per_s"] = [x["envelopes_per_s"] for x in rows]
             median["runs"] = len(rows)
+            fig = next(iter(result["floor"]["per_vtcode"].values()))
+            median["server_cpu_x_floor"] = round(median["server_cpu_us_per_envelope"]
+                                                 / (fig.get("cpu_us_per_voucher") or fig["us_per_voucher"]), 2)
             result["rows"].append(median)
     one = next((x for x in result["rows"] if x["processes"] == 1), None)
     for row in result["rows"]:
@@ -212,13 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                           connections=args.connections, batch=args.batch, db=args.db,
                           say=lambda m: print(m, file=sys.stderr, flush=True))
     Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    floor = next(iter(result["floor"]["per_vtcode"].values()))["us_per_voucher"]
-    print(f"floor {floor} µs/voucher; load {result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}")
+    fig = next(iter(result["floor"]["per_vtcode"].values()))
+    floor = fig.get("cpu_us_per_voucher") or fig["us_per_voucher"]
+    print(f"floor {floor} µs/voucher of CPU; load {result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}")
     for row in result["rows"]:
         print(f"{row['processes']} process(es): {row['envelopes_per_s']:,.0f} envelopes/s "
               f"(runs {row['runs_envelopes_per_s']}), x{row.get('speedup_vs_one', '-')}, p50 {row['p50_ms']} ms, "
               f"p99 {row['p99_ms']} ms, CPU/envelope {row['server_cpu_us_per_envelope']} µs "
-              f"({row['server_cpu_us_per_envelope'] / floor:.2f}x floor), cores {row['server_cpu_cores']}")
+              f"({row['server_cpu_us_per_envelope'] / floor:.2f}x floor), cores {row['server_cpu_cores']}, "
+              f"PostgreSQL {row['postgres_cpu_us_per_envelope']} µs/envelope ({row['postgres_cpu_cores']} cores)")
     print(f"written: {args.output}")
     return 0
 
