@@ -199,3 +199,28 @@ async def test_screening_reads_the_voucher_the_pipeline_parsed(world: DevWorld, 
         assert screened.outcomes == [bare] and len(parses) == 1
     finally:
         await gw.stop()
+
+
+async def test_a_payee_is_new_until_a_payment_to_it_was_journaled(world: DevWorld, db: Any) -> None:
+    """new-payee-large-amount fires for the first large payment to an account, and not for the
+    next one in a later envelope (the store remembers the payee); a blocked payment does not count."""
+    gw = _gateway(world, db)
+    await gw.start(deliver=False)
+    try:
+        def to(acct: str, no: str, yuan: int, **head: str) -> bytes:
+            return rebuild(payment(world, amount_fen=yuan * YUAN, voucher_no=no), PayeeAcctNo=acct, **head)
+
+        async def rules(no: str) -> list[str | None]:
+            key = VoucherKey(world.adm_div_code, "2026", "5201", no, 0)
+            return [d["rule_id"] for d in await gw.monitor.store.decisions(key)]  # type: ignore[union-attr]
+
+        blocked = await _send(gw, world, to("955500001111", "NP0001", 80_000, PaySummaryName="提取现金"))
+        assert blocked.code == "monitor-blocked"
+        assert (await _send(gw, world, to("955500001111", "NP0002", 250_000))).status == "accepted"
+        assert "new-payee-large-amount" in await rules("NP0002")  # the blocked one did not make it known
+        assert (await _send(gw, world, to("955500001111", "NP0003", 250_000))).status == "accepted"
+        assert "new-payee-large-amount" not in await rules("NP0003")
+        assert (await _send(gw, world, to("955500002222", "NP0004", 250_000))).status == "accepted"
+        assert "new-payee-large-amount" in await rules("NP0004")
+    finally:
+        await gw.stop()

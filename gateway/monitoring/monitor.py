@@ -98,7 +98,6 @@ class Monitor:
         todo = [o for o in outcomes if isinstance(o, Admitted) and o.key.flag == 0 and o.key.vtcode in cat.applies_to]
         if not todo:
             return Screened(list(outcomes), [])
-        priors = await self.store.priors([o.key for o in todo])
         at_text, wall = business.isoformat(), now_us()
         window_h = window_hours_max(cat)
         pending: list[tuple[str, str, dt.datetime, int]] = []  # (payee, payer, at, fen) screened in this call
@@ -113,10 +112,6 @@ class Monitor:
                 out.append(o)
                 continue
             assert isinstance(o, Admitted)
-            prior = priors.get(o.key)
-            if prior is not None and prior.outcome != "block":
-                out.append(await self._again(o, prior))
-                continue
             doc = o.doc  # parsed by the pipeline in this process; from a worker or a hold: parse here
             if doc is None:
                 try:
@@ -126,12 +121,17 @@ class Monitor:
                     continue
             facts = PaymentFacts.from_doc(_key_str(o.key), doc, at=business,
                                           business_day=self._business_day(business.date()))
+            since = business - dt.timedelta(hours=window_h) if window_h else None
+            # One read: what the key holds, whether the payee was paid before, the pair's window.
+            prior, seen_before, recent = await self.store.screen_reads(o.key, facts.payee_acct, facts.payer_acct,
+                                                                       since)
+            if prior is not None and prior.outcome != "block":
+                out.append(await self._again(o, prior))
+                continue
             earlier = [(at, fen) for payee, payer, at, fen in pending
                        if payee == facts.payee_acct and payer == facts.payer_acct]
-            seen = any(p[0] == facts.payee_acct for p in pending) or await self.store.payee_seen(facts.payee_acct)
-            if window_h:
-                since = business - dt.timedelta(hours=window_h)
-                earlier += await self.store.recent(facts.payee_acct, facts.payer_acct, since)
+            seen = any(p[0] == facts.payee_acct for p in pending) or seen_before
+            earlier += recent
             hits = evaluate(cat, facts, History(seen, tuple(earlier)))
             outcome, top = outcome_of(hits)
             hold_id = self._new_hold_id() if outcome == "hold" else None
