@@ -3,7 +3,8 @@
 The pipeline (parse, XSD, business checks, ECDSA verify) is CPU work, about 160 µs a voucher;
 on the event loop it competes with the journal and the transports for one core. A process
 pool moves it to the other cores. Workers are given a snapshot of the registry and the
-certificates at start (plain data: participants and PEM bytes) and return plain outcomes.
+certificates at start (plain data: participants and PEM bytes) and return their outcomes as
+plain tuples (`gateway.pipeline.outcome_to_plain`: quick to pickle, no parsed tree).
 
 The pool talks to its workers over one socket pair each, read and written by the event loop
 itself: no helper threads in the gateway process. (`concurrent.futures.ProcessPoolExecutor`
