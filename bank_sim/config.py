@@ -58,7 +58,14 @@ class BankConfig:
     reserve_fen: int = 5_000_000_00  # the clearing reserve the treasury funded
     duties: DutiesConfig = field(default_factory=DutiesConfig)  # refunds, reports, transfer times, profile
     payee_accounts: tuple[tuple[str, str], ...] = KNOWN_PAYEES  # accounts held at this bank: (number, holder)
+    # the account registry (bank_sim.registry): accounts open from the start, (AcctNo, AcctType, AcctName,
+    # AgencyCode); any puts the registry in force. And the working days the bank takes to carry out an
+    # account notice (7601): 0 at once; the agreement allows 3 (004 part 3 §9(1)).
+    registry_accounts: tuple[tuple[str, str, str, str], ...] = ()
+    account_open_days: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
             raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")
+        if not isinstance(self.account_open_days, int) or not 0 <= self.account_open_days <= 30:
+            raise ValueError(f"account_open_days must be an int in 0..30, not {self.account_open_days!r}")

@@ -73,8 +73,8 @@ refused; a break raises `sim.books.BooksError` naming the rule.
 **Modules.** This module only dispatches; each duty is a module of functions over the state
 record: `payments` (the rules, paying, returns before payment), `filings` (2301 and its
 receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `notices` (7101,
-7301 / 7302, 7501), `payee_refunds` (2252, 2302), `reporting` (2206, 4004, 3501, 7104, 7103,
-7203 and their sign-offs), `outgoing` (the profile: held, faulted and corrected sends),
+7301 / 7302, 7501), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
+(2252, 2302), `reporting` (2206, 4004, 3501, 7104, 7103, 7203 and their sign-offs), `outgoing` (the profile: held, faulted and corrected sends),
 `refusals`, `accounts` (the core's view of its ledger) and `schedule`.
 """
 
@@ -100,6 +100,7 @@ from bank_sim.close import close
 from bank_sim.config import PAY_TYPE, SUSPENSION_VTCODE, BankConfig, account_ids
 from bank_sim.duties import Duties
 from bank_sim.payments import PAYMENT_RULES, PaymentRule
+from bank_sim.registry import ACCOUNT_NOTICE_VTCODE, account_notice, carry_out_due, declared
 from bank_sim.reserve_statement import RESERVE_STATEMENT_VTCODE
 from bank_sim.schedule import next_event_after
 from bank_sim.state import SNAPSHOT_VERSION, BankState, Ctx, DutiesState, Filing, Mode, Payment
@@ -117,7 +118,7 @@ from sim.snapshot import config_fingerprint
 __all__ = ["PAYMENT_RULES", "BankConfig", "BankCore", "Filing", "Payment", "PaymentRule", "account_ids"]
 
 _NOTICES = {"7101": notices.quota_notice, "7301": notices.year_end_notice, "7302": notices.year_end_notice,
-            SUSPENSION_VTCODE: notices.suspension}
+            SUSPENSION_VTCODE: notices.suspension, ACCOUNT_NOTICE_VTCODE: account_notice}
 _SIGN_OFFS = ("3501", "7104", RESERVE_STATEMENT_VTCODE)
 
 
@@ -145,7 +146,8 @@ class BankCore:
 
     def _fresh(self) -> BankState:
         returns = {r.key: r for r in self.config.duties.payee_returns}
-        return BankState(bank_code=self.bank_code, config=self._fingerprint, duties=DutiesState(returns=returns))
+        return BankState(bank_code=self.bank_code, config=self._fingerprint, duties=DutiesState(returns=returns),
+                         registry=declared(self.config.registry_accounts))
 
     # --- entry points ------------------------------------------------------------------
 
@@ -208,8 +210,8 @@ class BankCore:
             st.cursor = when
             if kind == "replenish":
                 effects += filings.file_replenishments(ctx, st, when)
-            elif kind == "open":
-                effects += payments.pay_deferred(ctx, st, when)
+            elif kind == "open":  # account notices due first: a deferred voucher may be on the account
+                effects += carry_out_due(ctx, st, when) + payments.pay_deferred(ctx, st, when)
             elif kind == "file":
                 effects += filings.file_clearings(ctx, st, when)
             elif kind == "duties":

@@ -13,14 +13,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bank_sim import batches, quotas
+from bank_sim import batches, quotas, registry
 from bank_sim import clearing as clearing_rules
 from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import PAY_TYPE, unit_zba
 from bank_sim.filings import file
 from bank_sim.reporting import on_paid
-from bank_sim.returns import ReturnFacts, check_return
+from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
 from bank_sim.state import BankState, Ctx, Mode, Payment
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
@@ -205,12 +205,17 @@ def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
 def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str | None:
     """Why the voucher is returned unpaid ("<code>: <message>"), or None. An 8202 within its
     unit's quota takes its share of the quota here (given back if it is not paid after all)."""
+    unusable = registry.pay_account_problem(st.registry, doc.vtcode, doc.head())  # 7601: open, not closed
+    if unusable is not None:
+        return unusable
     suspended = susp.match(st.suspensions.values(), doc.head())
     if suspended is not None:
         return (f"payment-suspended: order {suspended.order_no} suspends payments of {suspended.element} "
                 f"{suspended.value} ({suspended.reason})")
     details = doc.details()
-    found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, doc.head(), details, dict(ctx.config.payee_accounts)))
+    found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, doc.head(), details,
+                                     registry.held(st.registry, dict(ctx.config.payee_accounts)),
+                                     registry.relations(st.registry, UNIT_RELATIONS)))
     if found is not None:
         return f"{found[0]}: {found[1]}"
     if p.pay_type == "12":

@@ -31,7 +31,8 @@ from business_time.clock import ClockConfig
 from messages.envelope import VoucherKey
 from sim.effects import SendVoucher
 
-__all__ = ["BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment", "Refund"]
+__all__ = ["BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment",
+           "PendingNotice", "Refund", "RegAccount", "Registry"]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records.
@@ -210,6 +211,41 @@ class Books(msgspec.Struct):
     batch_lines_refunded: int = 0
 
 
+class RegAccount(msgspec.Struct):
+    """An account of the bank's registry (`bank_sim.registry`), opened on the treasury's notice (7601)."""
+
+    number: str  # AcctNo
+    acct_type: str  # AcctType: 1 finance ZBA, 2 unit ZBA, 3 unit real-fund, 4 fiscal special
+    name: str
+    agency: str = ""  # AgencyCode (types 2, 3)
+    state: Literal["open", "closed"] = "open"
+    opened: dt.date | None = None  # None: declared by the world, open from the start
+    closed: dt.date | None = None
+    replaces: str = ""  # the old account it replaced (新旧账户)
+    approve_no: str = ""  # the Ministry's approval of a special account (003 §18)
+    file_no: str = ""  # the filing of its closure
+
+
+class PendingNotice(msgspec.Struct):
+    """An account notice received and not carried out yet: done at the opening of `due`."""
+
+    voucher_no: str
+    key: str
+    due: dt.date
+    raw: bytes
+
+
+class Registry(msgspec.Struct):
+    """The account registry. Bound: one record per account the treasury notified (a unit has a
+    handful) and one date per notice, as the treasury's notices are."""
+
+    in_force: bool = False  # the world declared accounts, or a notice arrived: PayAcctNo is checked
+    accounts: dict[str, RegAccount] = msgspec.field(default_factory=dict)  # AcctNo → account
+    notices: dict[str, dt.date] = msgspec.field(default_factory=dict)  # VoucherNo → the day carried out
+    pending: list[PendingNotice] = msgspec.field(default_factory=list)  # in arrival order
+    notified: set[str] = msgspec.field(default_factory=set)  # AcctNo notified for opening, not opened yet
+
+
 class BankState(msgspec.Struct):
     core: str = "bank"
     version: int = SNAPSHOT_VERSION
@@ -238,6 +274,7 @@ class BankState(msgspec.Struct):
     closes: list[dt.date] = msgspec.field(default_factory=list)
     books: Books = msgspec.field(default_factory=Books)
     batches: dict[str, Batch] = msgspec.field(default_factory=dict)  # batch vouchers' lines, by VoucherNo
+    registry: Registry = msgspec.field(default_factory=Registry)  # accounts opened on notice (7601)
     duties: DutiesState = msgspec.field(default_factory=DutiesState)
 
     def __post_init__(self) -> None:

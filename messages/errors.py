@@ -133,6 +133,15 @@ CODES: dict[str, str] = {
     "suspension-order-invalid": "a payment suspension order or lift (7501) the bank cannot apply: another bank's, "
                                 "a lift of an order the bank does not hold, or an order number reused for "
                                 "another scope; no receipt, nothing changed",
+    "account-not-opened": "a payment voucher's paying account (PayAcctNo) is not an open account of the bank's "
+                          "registry: no account notice (7601) opened it yet (003 §5, 004 part 3 §9(1)): returned "
+                          "unpaid",
+    "account-closed": "a payment voucher's paying account (PayAcctNo) was closed on the treasury's notice (7601, "
+                      "AcctAction 3): returned unpaid",
+    "account-notice-invalid": "an account notice (7601) the bank cannot apply: another bank's, a unit account "
+                              "without AgencyCode, a special account opened or changed without ApproveNo or "
+                              "closed without FileNo, an opening of an open account, a change or closure of an "
+                              "account not open; no receipt, nothing changed",
     "clearing-escalated": "a day's payments missed the central bank's clearing time (refused after-cutoff): the "
                           "zero-balance account was made whole from the clearing reserve and the case needs a person",
     "urgent-approval-missing": "a payment voucher marked UrgentFlag 1 lacks the approval a special urgent payment "
