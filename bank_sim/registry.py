@@ -158,7 +158,8 @@ def pay_account_problem(reg: Registry, vtcode: str, head: dict[str, str]) -> str
     no, kind = head.get("PayAcctNo", ""), ZBA_TYPE[vtcode]
     acct = reg.accounts.get(no)
     if acct is not None and acct.state == "closed":
-        return f"account-closed: PayAcctNo {no} was closed on {format_ymd(acct.closed or acct.opened)}"
+        when = f" on {format_ymd(acct.closed)}" if acct.closed is not None else ""
+        return f"account-closed: PayAcctNo {no} was closed{when} on the treasury's notice"
     if acct is None or acct.acct_type != kind or (kind == "2" and acct.agency != head.get("AgencyCode")):
         pending = " (notified, not opened yet)" if no in reg.notified else ""
         whose = "the finance" if kind == "1" else f"unit {head.get('AgencyCode')}'s"
