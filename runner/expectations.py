@@ -99,6 +99,10 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
 
         assert v is not None
         return out(*monitor_outcome(p, v))
+    if e.kind == "account_notice":  # carried out within the agreement's 3 working days (runner.account_steps)
+        from runner.account_steps import notice_outcome
+
+        return out(*notice_outcome(p, o))
     if e.kind == "receipt":
         assert v is not None
         receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode] if v.reached else []

@@ -29,10 +29,11 @@ from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.errors import InputError, Issue
 from messages.money import parse_fen
-from runner.scenario_schema import PATTERN_HELP, SCHEMA
+from runner.scenario_schema import ACCOUNT_TYPES, PATTERN_HELP, SCHEMA
 
 __all__ = [
     "CATALOGUE_DIR",
+    "AccountSpec",
     "BankSpec",
     "Expectation",
     "ReturnSpec",
@@ -97,6 +98,7 @@ class BankSpec:
     replenish_time: dt.time | None = None
     params: Mapping[str, Any] = field(default_factory=dict)  # the behaviour profile's parameters
     returns: tuple[ReturnSpec, ...] = ()  # payments the payee's bank sends back
+    account_open_days: int = 0  # working days to carry out an account notice (7601)
 
     @property
     def behaviour(self) -> str:
@@ -122,7 +124,18 @@ class UnitSpec:
     sup_dep_name: str
     agency: str
     agency_name: str
-    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An account of the registry (docs/accounts.md): declared by the world, or named by an account step."""
+
+    bank: str  # the bank's id
+    acct_type: str  # AcctType: 1 finance zero-balance, 2 unit zero-balance, 3 unit real-fund, 4 fiscal special
+    number: str
+    name: str
+    unit: str = ""  # AgencyCode (types 2, 3)
+    approval: str = ""  # ApproveNo (type 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +156,7 @@ class World:
     pboc_profile: str = "standard"
     clearing_floor_fen: int = 0  # world.pboc.clearing_floor: every bank's, at the central bank
     end: dt.datetime | None = None
+    accounts: tuple[AccountSpec, ...] = ()  # open at the start (docs/accounts.md)
 
     def bank(self, bank_id: str) -> BankSpec:
         return next(b for b in self.banks if b.id == bank_id)
@@ -192,7 +206,7 @@ class Step:
     fault: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
     line: int = 0
-    order: Mapping[str, Any] = field(default_factory=dict)  # suspend / lift (runner.suspension_steps)
+    order: Mapping[str, Any] = field(default_factory=dict)  # suspend / lift (runner.suspension_steps), account
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,7 +482,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                               profile,
                               b.money(spec["reserve"], ["world", "banks", i, "reserve"]) if "reserve" in spec else None,
                               times["filing_time"], times["open_time"], times["replenish_time"],
-                              params=dict(spec.get("params") or {})))
+                              params=dict(spec.get("params") or {}),
+                              account_open_days=int(spec.get("account_open_days", 0))))
     seen: dict[str, int] = {}
     for i, bank in enumerate(banks):
         if bank.id in ("treasury", "pboc", *seen):
@@ -477,7 +492,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
     if len({bk.code for bk in banks}) != len(banks):
         b.fail(["world", "banks"], "two banks have the same code")
     units = tuple(UnitSpec(u.get("sup_dep", u["agency"][:3]), u.get("sup_dep_name", f"示例主管部门{u['agency'][:3]}"),
-                           u["agency"], u.get("agency_name", f"示例单位{u['agency']}"), u.get("account", ""))
+                           u["agency"], u.get("agency_name", f"示例单位{u['agency']}"))
                   for u in (w.get("budget_units") or [])) or tuple(UnitSpec(*u) for u in DEFAULT_UNITS)
     t, p = w.get("treasury") or {}, w.get("pboc") or {}
     world = World(
@@ -495,6 +510,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         clearing_floor_fen=(b.money(p["clearing_floor"], ["world", "pboc", "clearing_floor"]) or 0)
         if "clearing_floor" in p else 0,
         end=b.time(w["end"], ["world", "end"]) if "end" in w else None,
+        accounts=tuple(_account(a, ["world", "accounts", i], b, {bk.id for bk in banks}, {u.agency for u in units})
+                       for i, a in enumerate(w.get("accounts") or [])),
     )
     participants = {"treasury", "pboc", *(bk.id for bk in banks)}
     agencies = {u.agency for u in units}
@@ -591,6 +608,16 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                               note=note, line=line))
         elif "suspend" in raw or "lift" in raw:
             steps.append(_suspension_step(raw, path, b, ids, seen, orders, when, f"z{i}", note, line))
+        elif "account" in raw:
+            a = raw["account"]
+            aid = a.get("id", f"a{i}")
+            if aid in ids:
+                b.fail([*path, "account", "id"], f"id {aid!r} is used twice")
+            ids[aid] = ("treasury", "7601")
+            spec = _account(a, [*path, "account"], b, set(seen), agencies)
+            steps.append(Step(when, "account", note=note, line=line, order={
+                "id": aid, "action": a["action"], "account": spec, "replaces": a.get("replaces", ""),
+                "filing": a.get("filing", "")}))
         now = when
 
     banks = _returns(w.get("banks") or [], banks, steps, b)
@@ -610,6 +637,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "clearing" and params["includes"] is False and "state" in params:
             b.fail([*path, kind, "state"], "state: is how the clearing request covering the voucher was answered; "
                    "with includes: false there is none (drop state:, or expect includes: true)")
+        if kind == "account_notice" and ids.get(params["notice"], ("", None))[1] != "7601":
+            b.fail([*path, kind, "notice"], f"no account step {params['notice']!r} in the steps")
         if kind in ("scorecard", "refused", "reports_match", "clearings_sum") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "signoff":
@@ -768,6 +797,24 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return f"count of {p['vtcode']}" + (f" flag {p['flag']}" if "flag" in p else "") + f" {bound}"
     return kind.replace("_", " ")
+
+
+def _account(raw: Mapping[str, Any], path: list[str | int], b: _Build, banks: set[str],
+             agencies: set[str]) -> AccountSpec:
+    """A world's declared account or an account step's: its bank must exist, a unit account name a unit."""
+    kind = ACCOUNT_TYPES[raw["type"]]
+    unit = str(raw.get("unit", ""))
+    if raw["bank"] not in banks:
+        b.fail([*path, "bank"], f"no bank {raw['bank']!r} in world.banks")
+    if kind in ("2", "3") and not unit:
+        b.fail([*path, "unit"], f"a {raw['type']} account names its unit (unit: AgencyCode)")
+    elif unit and kind in ("1", "4"):
+        b.fail([*path, "unit"], f"a {raw['type']} account belongs to the finance bureau, not to a unit")
+    elif unit and unit not in agencies:
+        b.fail([*path, "unit"], f"no unit {unit!r} in world.budget_units")
+    default = {"1": "财政零余额账户", "2": "零余额账户", "3": "实有资金账户", "4": "财政专户"}[kind]
+    return AccountSpec(raw["bank"], kind, str(raw["number"]), raw.get("name", f"示例{unit}{default}"), unit,
+                       str(raw.get("approval", "")))
 
 
 # A suspend step's scope key → the 7501 head element it fills (xsd/7501.xsd).

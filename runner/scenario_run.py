@@ -84,6 +84,7 @@ class _NullCore:
     arrives on the way in."""
 
     def __init__(self, inner: Any = None) -> None:
+        from treasury_sim.account_notices import AccountNoticeLog
         from treasury_sim.bank_reports import BankInbox
         from treasury_sim.suspensions import SuspensionLog
 
@@ -99,11 +100,18 @@ class _NullCore:
         self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
         self._suspensions = SuspensionLog()
+        # account notices (7601) sent and their confirmations (004 part 3 §9(1))
+        self._account_notices = AccountNoticeLog()
 
     @property
     def suspensions(self) -> Any:
         """The audit record of suspensions: the generated core's own (as restored), or this one's."""
         return self._suspensions if self.inner is None else self.inner.suspensions
+
+    @property
+    def account_notices(self) -> Any:
+        """The account notices sent and confirmed: the generated core's own, or this one's."""
+        return self._account_notices if self.inner is None else self.inner.account_notices
 
     def on_time(self, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_time(now))
@@ -129,6 +137,8 @@ class _NullCore:
                                  self._paid_in(bank, begin, end) - refunded, now))
         if flag == 1 and doc.vtcode == "7501":
             self.suspensions.confirmed(doc.head(), now)
+        if flag == 1 and doc.vtcode == "7601":
+            self.account_notices.confirmed(doc.head(), now)
         if flag == 0 and doc.vtcode in HANDLED:
             return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of))
         return []
@@ -326,6 +336,7 @@ class _Run:
         from bank_sim.duties import DutiesConfig
         from ledger.store import Ledger
         from pboc_sim.core import PbocConfig, PbocCore
+        from runner.account_steps import declared_for
         from storage.db import open_database
 
         s, world, cc = self.s, self.world, self.s.world.clock
@@ -345,7 +356,9 @@ class _Run:
                 profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
             self.bcores[b.id] = BankCore(b.code, BankConfig(
                 bank_name=b.name, adm_div_code=world.adm_div_code, duties=duties,
-                reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen, **extra), self.calendar, cc)
+                reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen,
+                registry_accounts=declared_for(s, b.id), account_open_days=b.account_open_days, **extra),
+                self.calendar, cc)
 
     def _player_shells(self) -> list[Any]:
         """The shells of the treasury, the PBOC and the banks `_build_players` made, on `self.clients`
@@ -514,6 +527,11 @@ class _Run:
 
             await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world, self.world.adm_div_code,
                                                  self.sent, self.clock.now())])
+        elif step.action == "account":  # the account registry, 004 part 3 §9(1) (runner.account_steps)
+            from runner.account_steps import account_send
+
+            await self._deliver([account_send(self.tcore.account_notices, step, self.s.world,
+                                              self.world.adm_div_code, self.clock.now())])
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -626,10 +644,13 @@ class _Run:
             unit = self.s.world.units[0]
             data = quota_notice(voucher_no=no, clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code,
                                 vtcode=vtcode, amounts_by_unit=[(unit.sup_dep, unit.sup_dep_name, spec.amount_fen)])
-        if not spec.unit and not spec.fields:
+        acct = self._pay_account(spec, vtcode, data, now)
+        if not spec.unit and not spec.fields and acct is None:
             return data, 0
         doc = parse_voucher(data)
         head = doc.head()
+        if acct is not None:
+            head["PayAcctNo"] = acct
         if spec.unit:
             u = next(u for u in self.s.world.units if u.agency == spec.unit)
             head.update({"SupDepCode": u.sup_dep, "SupDepName": u.sup_dep_name, "AgencyCode": u.agency,
@@ -638,6 +659,17 @@ class _Run:
         details = [{**d, **({"AgencyCode": head["AgencyCode"], "AgencyName": head["AgencyName"]}
                             if "AgencyCode" in d and "AgencyCode" in head else {})} for d in doc.details()]
         return build_voucher(vtcode, head, details), 0
+
+    def _pay_account(self, spec: SendSpec, vtcode: str, data: bytes, now: dt.datetime) -> str | None:
+        """The registry's paying account for a payment of the steps that sets no PayAcctNo (docs/accounts.md)."""
+        if vtcode not in ("5201", "8202") or "PayAcctNo" in spec.fields or not spec.bank or not (
+                self.s.world.accounts or any(st.action == "account" for st in self.s.steps)):
+            return None
+        from messages.voucher import parse_voucher
+        from runner.account_steps import pay_account
+
+        unit = spec.fields.get("AgencyCode") or spec.unit or parse_voucher(data).get("AgencyCode")
+        return pay_account(self.s, self.s.steps, spec.bank, vtcode, unit, now)
 
     async def _send(self, specs: Sequence[SendSpec]) -> None:
         now = self.clock.now()

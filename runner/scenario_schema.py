@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["EXPECTATION_KINDS", "PATTERN_HELP", "SCHEMA", "SCHEMA_ID", "STEP_ACTIONS", "schema_json"]
+__all__ = ["ACCOUNT_TYPES", "EXPECTATION_KINDS", "PATTERN_HELP", "SCHEMA", "SCHEMA_ID", "STEP_ACTIONS", "schema_json"]
 
 SCHEMA_ID = "https://treasury-gateway.invalid/schemas/scenario.schema.json"
 
@@ -123,7 +123,40 @@ LIFT_STEP: dict[str, Any] = {
                    "id": {**_id, "description": "the lift's name (expectations refer to it)"},
                    "reason": {"type": "string", "minLength": 1, "maxLength": 200}}}
 
-_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault", "monitor", "suspend", "lift")
+# Accounts of the treasury single account system (003 §4, §12-13, §17-18), as the world declares
+# them (open from the start) and as an `account:` step opens, changes or closes them on the
+# treasury's notice (VtCode 7601, 004 part 3 §9(1); runner/account_steps.py, docs/accounts.md).
+ACCOUNT_TYPES: dict[str, str] = {"finance-zero-balance": "1", "unit-zero-balance": "2", "unit-real-fund": "3",
+                                 "fiscal-special": "4"}
+ACCOUNTS_MAX = 500  # declared accounts: a few per unit of a 200-unit world
+_acct_props: dict[str, Any] = {
+    "bank": {**_participant, "description": "the bank that holds it, by its id in world.banks"},
+    "type": {"enum": list(ACCOUNT_TYPES), "description": "finance-zero-balance (one per bank), unit-zero-balance "
+             "(one per unit), unit-real-fund or fiscal-special"},
+    "number": {**_acct, "description": "AcctNo"},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "AcctName (default: made up)"},
+    "unit": {"type": "string", "pattern": "^[A-Za-z0-9]{1,42}$",
+             "description": "AgencyCode: required for unit-zero-balance and unit-real-fund"},
+}
+WORLD_ACCOUNT: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["bank", "type", "number"],
+    "description": "an account open at the start (its bank's registry is then in force: a payment voucher's "
+                   "PayAcctNo must be an open zero-balance account of it)",
+    "properties": {**_acct_props, "approval": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,42}$",
+                                               "description": "fiscal-special: the Ministry's approval"}}}
+ACCOUNT_STEP: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["action", "bank", "type", "number"],
+    "description": "the treasury notifies the bank to open, change or close an account (7601)",
+    "properties": {"id": {**_id, "description": "the notice's name (expectations refer to it)"},
+                   "action": {"enum": ["open", "change", "close"]}, **_acct_props,
+                   "replaces": {**_acct, "description": "change: the old account the new number replaces"},
+                   "approval": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,42}$",
+                                "description": "ApproveNo: a fiscal-special opening or change needs it (003 §18)"},
+                   "filing": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,42}$",
+                              "description": "FileNo: a fiscal-special closure is filed (003 §18)"}}}
+
+_step_actions = ("send", "batch", "quota", "advance", "offline", "online", "fault", "monitor", "suspend", "lift",
+                 "account")
 _step = {
     "type": "object",
     "additionalProperties": False,
@@ -157,6 +190,7 @@ _step = {
         "monitor": MONITOR_STEP,
         "suspend": SUSPEND_STEP,
         "lift": LIFT_STEP,
+        "account": ACCOUNT_STEP,
     },
     "oneOf": [{"required": [a]} for a in _step_actions],
 }
@@ -277,6 +311,12 @@ _expect_kinds: dict[str, Any] = {
                                       "at_most": {"type": "integer", "minimum": 0}},
                        "anyOf": [{"required": ["equals"]}, {"required": ["at_least"]}, {"required": ["at_most"]}]},
     "monitor": MONITOR_EXPECTATION,
+    "account_notice": {"type": "object", "additionalProperties": False, "required": ["notice"],
+                       "description": "the bank carried out an account notice (7601) and confirmed it within the "
+                                      "working days the agreement allows (3, 004 part 3 §9(1)), or (late: true) "
+                                      "after them, or (done: false) not at all",
+                       "properties": {"notice": {**_id, "description": "the id of the account step"},
+                                      "late": {"type": "boolean"}, "done": {"type": "boolean"}}},
 }
 EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
 STEP_ACTIONS: tuple[str, ...] = _step_actions
@@ -309,6 +349,9 @@ _bank = {
                                                                  "account-frozen"]}}}},
         "reserve": _money,
         "filing_time": _tod, "open_time": _tod, "replenish_time": _tod,
+        "account_open_days": {"type": "integer", "minimum": 0, "maximum": 30,
+                              "description": "the working days the simulated bank takes to carry out an account "
+                                             "notice (7601): 0 at once (default); the agreement allows 3"},
     },
 }
 
@@ -368,6 +411,8 @@ SCHEMA: dict[str, Any] = {
                     "type": "object", "additionalProperties": False, "required": ["agency"],
                     "properties": {"sup_dep": {"type": "string"}, "sup_dep_name": {"type": "string"},
                                    "agency": {"type": "string"}, "agency_name": {"type": "string"}}}},
+                "accounts": {"type": "array", "maxItems": ACCOUNTS_MAX, "items": WORLD_ACCOUNT,
+                             "description": "accounts open at the start, by bank (docs/accounts.md)"},
             },
         },
         "steps": {"type": "array", "items": _step, "maxItems": STEPS_MAX},

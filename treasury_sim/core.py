@@ -61,6 +61,7 @@ from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
 from sim.codec import decode_snapshot, encode
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
+from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import HANDLED, BankInbox
 from treasury_sim.books import TreasuryBooks
 from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
@@ -164,6 +165,11 @@ class TreasuryCore:
         return self.state.suspensions
 
     @property
+    def account_notices(self) -> AccountNoticeLog:
+        """Account notices (7601) sent and the banks' confirmations (treasury_sim.account_notices)."""
+        return self.state.account_notices
+
+    @property
     def budget(self) -> BudgetBook | None:
         """The indicators and what each has left (with `config.units`), else None."""
         return None if self.budgeting is None else self.budgeting.book
@@ -236,6 +242,8 @@ class TreasuryCore:
                 effects += alarms
             elif flag == 1 and doc.vtcode == "7501":  # the bank confirmed a payment suspension order or lift
                 self.state.suspensions.confirmed(doc.head(), now)
+            elif flag == 1 and doc.vtcode == "7601":  # the bank carried out an account notice
+                self.state.account_notices.confirmed(doc.head(), now)
             elif doc.vtcode in OTHER_VTCODES:
                 # 7101 / 7301 / 7302 flag 1: the bank confirmed a quota, cancellation or carry-forward
                 self.state.other.append((str(key), now))

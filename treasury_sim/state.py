@@ -14,6 +14,7 @@ import datetime as dt
 import msgspec
 
 from business_time.clock import ClockConfig
+from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.records import Receipt, StatementCheck
@@ -44,3 +45,4 @@ class TreasuryState(msgspec.Struct):
     refunds_advised: dict[str, tuple[dt.date, int]] = msgspec.field(default_factory=dict)  # 7403 No → (CreditDate, fen)
     bank_inbox: BankInbox = msgspec.field(default_factory=BankInbox)  # the banks' refund notices, reports, statements
     suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations
+    account_notices: AccountNoticeLog = msgspec.field(default_factory=AccountNoticeLog)  # 7601 sent, confirmed
