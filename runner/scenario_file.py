@@ -199,7 +199,7 @@ class SendSpec:
 @dataclass(frozen=True, slots=True)
 class Step:
     at: dt.datetime
-    action: str  # send, batch, quota, advance, offline, online, fault, monitor, suspend, lift
+    action: str  # send, batch, quota, advance, offline, online, fault, monitor, suspend, lift, account
     sends: tuple[SendSpec, ...] = ()
     quota: Mapping[str, Any] = field(default_factory=dict)  # bank, pay_type, amount_fen, id, day
     target: str | None = None  # offline / online / fault: the participant

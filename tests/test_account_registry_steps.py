@@ -97,11 +97,12 @@ def test_day_4_fails_and_day_3_passes_the_agreements_deadline(tmp_path: Path) ->
     s = load_scenario(CATALOGUE_DIR / "account-registry-opening-day-4-late.yaml")
     r = asyncio.run(run_scenario(s, tmp_path))
     assert r.error is None and not r.failed
-    claims = [Expectation(0, "account_notice", {"notice": "to-a"}, None, "a on time", 0),  # day 4: not on time
-              Expectation(1, "account_notice", {"notice": "to-b", "late": True}, None, "b late", 0),  # day 3: not late
-              Expectation(2, "account_notice", {"notice": "to-b", "done": False}, None, "b not done", 0)]
+    assert r.observed is not None
+    claims = [Expectation(0, "account_notice", {"notice": "to-b"}, None, "b on time", 0),  # day 4: not on time
+              Expectation(1, "account_notice", {"notice": "to-a", "late": True}, None, "a late", 0),  # day 3: not late
+              Expectation(2, "account_notice", {"notice": "to-a", "done": False}, None, "a not done", 0)]
     assert [o.ok for o in evaluate(claims, r.observed)] == [False, False, False]
     # a bank that never confirms fails "done", passes "done: false"
     silent = dataclasses.replace(r.observed, receipts=tuple(x for x in r.observed.receipts if x.vtcode != "7601"))
-    got = evaluate([claims[0], dataclasses.replace(claims[2], params={"notice": "to-a", "done": False})], silent)
+    got = evaluate([claims[0], dataclasses.replace(claims[2], params={"notice": "to-b", "done": False})], silent)
     assert [o.ok for o in got] == [False, True]

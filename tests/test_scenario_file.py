@@ -67,7 +67,7 @@ def test_a_step_that_goes_back_in_time_names_its_line() -> None:
     (("start: 2026-02-13", "start: 2026-02-15"), "x.yaml:4: world.start: 2026-02-15 is not a business day"),
     (("start: 2026-02-13", "start: 2031-02-13"), "x.yaml:4: world.start: calendar-out-of-range"),
     (("advance: {by: 2h}", "advance: {by: 2h}\n    online: bank-a"),
-     "x.yaml:8: steps[1]: exactly one of send, batch, quota, advance, offline, online, fault, monitor, suspend, lift; found advance, online"),
+     "x.yaml:8: steps[1]: exactly one of send, batch, quota, advance, offline, online, fault, monitor, suspend, lift, account; found advance, online"),
     (("of: v1", "of: v7"), "x.yaml:10: steps[2].send.of: no voucher 'v7'"),
 ])
 def test_errors_name_file_line_and_field(change: tuple[str, str], where: str) -> None:
