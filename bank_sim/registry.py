@@ -140,7 +140,7 @@ def _carry_out(reg: Registry, doc: VoucherDoc, day: dt.date) -> list[Effect]:
             was = reg.accounts[old]
             was.state, was.closed = "closed", day
         reg.accounts[no] = RegAccount(no, h["AcctType"], h["AcctName"], h.get("AgencyCode", ""), "open", day,
-                                      replaces=old, approve_no=h.get("ApproveNo", ""))
+                                      replaces=old, approve_no=h.get("ApproveNo", ""), sup_dep=h.get("SupDepCode", ""))
     reg.notified.discard(no)
     reg.notices[h["VoucherNo"]] = day
     return [_receipt(doc, day)]
@@ -174,9 +174,16 @@ def held(reg: Registry, payees: dict[str, str]) -> dict[str, str]:
 
 def relations(reg: Registry, base: oa.UnitRelations) -> oa.UnitRelations:
     """The own-account rule's data with the registry's unit real-fund accounts (AcctType 3) added
-    (open or closed: an old account counts as the unit's, 004 part 3 §12(1))."""
+    (open or closed: an old account counts as the unit's, 004 part 3 §12(1)); a unit the tree does
+    not know hangs under the notice's SupDepCode (a first-level unit)."""
     extra = {a.number: a.agency for a in reg.accounts.values() if a.acct_type == "3" and a.agency}
     if not extra:
         return base
     replaces = {a.number: a.replaces for a in reg.accounts.values() if a.acct_type == "3" and a.replaces}
-    return oa.UnitRelations(base.superiors, {**base.owners, **extra}, {**base.replaces, **replaces}, base.approved)
+    ups: dict[str, str | None] = {}
+    for a in reg.accounts.values():
+        if a.acct_type == "3" and a.agency not in base.superiors and a.sup_dep and a.sup_dep != a.agency:
+            ups[a.agency] = a.sup_dep
+            ups.setdefault(a.sup_dep, base.superiors.get(a.sup_dep))
+    return oa.UnitRelations({**base.superiors, **ups}, {**base.owners, **extra}, {**base.replaces, **replaces},
+                            base.approved)

@@ -224,6 +224,7 @@ class RegAccount(msgspec.Struct):
     replaces: str = ""  # the old account it replaced (新旧账户)
     approve_no: str = ""  # the Ministry's approval of a special account (003 §18)
     file_no: str = ""  # the filing of its closure
+    sup_dep: str = ""  # SupDepCode: the unit's first-level unit (its system)
 
 
 class PendingNotice(msgspec.Struct):

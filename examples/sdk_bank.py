@@ -34,6 +34,13 @@ bank (`bank_sim`) follows them:
   while it stands, every payment voucher whose unit (AgencyCode), paying account (PayAcctNo) or
   payee (PayeeAcctNo) it names is returned unpaid with `payment-suspended`; its lift
   (SuspendAction 2, the same OrderNo) is confirmed and ends it;
+* an account notice (7601: open, change or close a finance or unit zero-balance account, a unit's
+  real-fund account or a fiscal special account) is carried out at once and confirmed
+  (XConfirmDate, the day it was done: within the agreement's 3 working days); once one arrived, a
+  payment voucher whose PayAcctNo is not an open zero-balance account of the registry (the finance
+  one for a 5201, the unit's for an 8202) is returned unpaid with `account-not-opened` or
+  `account-closed`, and a unit's real-fund account opened on notice is held by the bank and the
+  unit's own (`zba-to-own-account` when the unit's zero-balance account pays it);
 * it files one clearing request (2301, ClearType 0) per pay type and fund type for the day's
   payments at 15:30, and again at the last instant before 16:00 (the sweep) for those paid since,
   one Detail per payment naming it (Detail/VoucherNo); at 08:45 on the next business day one
@@ -194,6 +201,9 @@ class Bank:
     taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
     suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # the account registry (7601): AcctNo → [AcctType, AgencyCode, "open" | "closed", AcctName, SupDepCode]: one per
+    # account the treasury notified (a few per unit)
+    registry: dict[str, list[str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
     serial: int = 0
 
@@ -294,6 +304,8 @@ class Bank:
             return out + self._quota_notice(doc, now)
         if flag == 0 and doc.vtcode == "7501":
             return out + self._suspension(doc, now)
+        if flag == 0 and doc.vtcode == "7601":
+            return out + self._account_notice(doc, now)
         if flag == 1 and doc.vtcode == "2301":
             filing = self.filings.get(doc.get("VoucherNo"))
             if filing is None or filing.state != "pending":
@@ -323,6 +335,9 @@ class Bank:
     def return_reason(self, doc: VoucherDoc) -> str | None:
         """Why the voucher is returned unpaid ("<code>: <message>"), or None: the first rule broken.
         An authorized payment within its unit's quota takes its share of it here."""
+        unusable = self._pay_account(doc)
+        if unusable is not None:
+            return unusable
         for order_no, (element, value) in self.suspensions.items():
             if doc.get(element) == value:
                 return f"payment-suspended: order {order_no} suspends payments of {element} {value}"
@@ -332,10 +347,16 @@ class Bank:
         if missing:
             return f"voucher-incomplete: empty or missing: {', '.join(missing)}"
         acct, name = doc.get("PayeeAcctNo"), doc.get("PayeeAcctName")
-        if doc.get("PayeeAcctBankNo") == self.code and acct not in ACCOUNTS:
+        held = {**ACCOUNTS, **{no: a[3] for no, a in self.registry.items() if a[2] == "open"}}
+        if doc.get("PayeeAcctBankNo") == self.code and acct not in held:
             return f"payee-account-unknown: PayeeAcctNo {acct} is not an account of bank {self.code}"
-        if doc.get("PayeeAcctBankNo") == self.code and ACCOUNTS[acct] != name:
+        if doc.get("PayeeAcctBankNo") == self.code and held[acct] != name:
             return f"payee-name-mismatch: PayeeAcctName {name!r} is not the holder of account {acct}"
+        owner = self.registry.get(acct)
+        if owner is not None and owner[0] == "3" and (owner[1] == doc.get("AgencyCode")
+                                                      or owner[4] in (doc.get("SupDepCode"), doc.get("AgencyCode"))):
+            return (f"zba-to-own-account: PayeeAcctNo {acct} is a real-fund account of unit {owner[1]}, the paying "
+                    "unit or one of its system")
         if doc.vtcode == "8202" and name == doc.get("AgencyName"):
             return f"zba-to-own-account: the payee {name!r} is the paying unit itself"
         if doc.vtcode == "8202":
@@ -390,6 +411,40 @@ class Bank:
         else:
             self.suspensions.pop(no, None)
         return [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
+
+    def _account_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
+        """Carry out an account notice (AcctAction 1 open, 2 change, 3 close) at once and confirm it.
+        One the bank cannot carry out (another bank's, an account already open or not open) is not
+        confirmed."""
+        no, action, kind = doc.get("AcctNo"), doc.get("AcctAction"), doc.get("AcctType")
+        known, old = self.registry.get(no), doc.get("OldAcctNo")
+        is_open = known is not None and known[2] == "open"
+        if doc.get("PayBankCode") != self.code or (action == "1" and is_open) or (
+                action in ("2", "3") and not old and not is_open):
+            log(f"account notice {doc.get('VoucherNo')} not carried out: not ours, or the account is not as it says")
+            return []
+        if action == "3":
+            self.registry[no][2] = "closed"
+        elif action == "2" and not old:
+            self.registry[no][3] = doc.get("AcctName")
+        else:
+            if old in self.registry:
+                self.registry[old][2] = "closed"
+            self.registry[no] = [kind, doc.get("AgencyCode"), "open", doc.get("AcctName"), doc.get("SupDepCode")]
+        return [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
+
+    def _pay_account(self, doc: VoucherDoc) -> str | None:
+        """Once the registry holds anything: the paying account must be an open zero-balance account of it."""
+        if not self.registry or doc.vtcode not in ("5201", "8202"):
+            return None
+        no = doc.get("PayAcctNo")
+        a = self.registry.get(no)
+        if a is not None and a[2] == "closed":
+            return f"account-closed: PayAcctNo {no} was closed on the treasury's notice"
+        if a is None or a[0] != ("1" if doc.vtcode == "5201" else "2") or (
+                doc.vtcode == "8202" and a[1] != doc.get("AgencyCode")):
+            return f"account-not-opened: PayAcctNo {no} is not an open zero-balance account of this bank's registry"
+        return None
 
     def _quota_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
         """Confirm a 7101 (grant), 7301 (cancel) or 7302 (carry forward) and, the first time, apply

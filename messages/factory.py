@@ -170,7 +170,7 @@ def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, 
 
 
 def account_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, action: str, acct_type: str,
-                   acct_no: str, acct_name: str, agency: str = "", old_acct_no: str = "", approve_no: str = "",
+                   acct_no: str, acct_name: str, agency: str = "", sup_dep: str = "", old_acct_no: str = "", approve_no: str = "",
                    file_no: str = "", adm_div_code: str = "990100") -> bytes:
     """An account opening (AcctAction 1), change (2) or closure (3) notice (7601; 004 part 3 §9(1)).
     `acct_type`: 1 finance zero-balance, 2 unit zero-balance, 3 unit real-fund, 4 fiscal special."""
@@ -178,7 +178,7 @@ def account_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, ac
         "Id": f"V7601{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
         "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "PayBankCode": pay_bank_code,
         "PayBankName": "示例银行示例市分行", "AcctAction": action, "AcctType": acct_type, "AcctNo": acct_no,
-        "AcctName": acct_name, **({"AgencyCode": agency} if agency else {}),
+        "AcctName": acct_name, **({"AgencyCode": agency} if agency else {}), **({"SupDepCode": sup_dep} if sup_dep else {}),
         **({"OldAcctNo": old_acct_no} if old_acct_no else {}), **({"ApproveNo": approve_no} if approve_no else {}),
         **({"FileNo": file_no} if file_no else {}),
     }

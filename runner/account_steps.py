@@ -17,11 +17,14 @@ from runner.observed import Observed
 from runner.scenario_file import AccountSpec, Scenario, SendSpec, Step
 from treasury_sim.account_notices import AccountNoticeLog, deadline
 
-__all__ = ["account_send", "declared_for", "notice_outcome", "pay_account"]
+__all__ = ["account_send", "declared_for", "declared_notices", "notice_outcome", "pay_account"]
 
 
 class _World(Protocol):
     def bank(self, bank_id: str) -> Any: ...
+
+    @property
+    def units(self) -> Sequence[Any]: ...
 
 
 def account_send(log: AccountNoticeLog, step: Step, world: _World, adm_div_code: str,
@@ -31,7 +34,9 @@ def account_send(log: AccountNoticeLog, step: Step, world: _World, adm_div_code:
     a: AccountSpec = o["account"]
     voucher_no = f"ZH{format_ymd(now.date())}{len(log.records) + 1:04d}"
     data = log.notice(voucher_no=voucher_no, bank=world.bank(a.bank).code, action=o["action"], acct_type=a.acct_type,
-                      acct_no=a.number, acct_name=a.name, now=now, agency=a.unit, old_acct_no=o["replaces"],
+                      acct_no=a.number, acct_name=a.name, now=now, agency=a.unit,
+                      sup_dep=next((u.sup_dep for u in world.units if u.agency == a.unit), "") if a.unit else "",
+                      old_acct_no=o["replaces"],
                       approve_no=a.approval, file_no=o["filing"], adm_div_code=adm_div_code)
     return SendSpec(o["id"], "treasury", None, bank=a.bank, line=step.line), data, 0
 
@@ -80,3 +85,11 @@ def notice_outcome(p: Mapping[str, Any], o: Observed) -> tuple[bool, str, str]:
     day = min(days)
     actual = f"confirmed: XConfirmDate {day:%Y-%m-%d}, deadline {due:%Y-%m-%d}"
     return done and (day > due) == late, expected, actual
+
+
+def declared_notices(s: Scenario, bank: str) -> list[Step]:
+    """Account steps at the world's start opening the accounts the world declares at `bank`: how a
+    bank the runner does not build (conformance mode's system under test) learns them, by notice."""
+    return [Step(s.world.start, "account", order={"id": f"world-account-{i}", "action": "open", "account": a,
+                                                  "replaces": "", "filing": ""})
+            for i, a in enumerate((a for a in s.world.accounts if a.bank == bank), start=1)]

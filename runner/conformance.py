@@ -429,6 +429,9 @@ class _ConformanceRun(_Run):
                         t += opts.tick
                 actions += [_Action(t, 0, "tick") for t in times if s.world.start < t <= self.end]
             day += dt.timedelta(days=1)
+        from runner.account_steps import declared_notices  # the world's accounts at it, notified at the start
+
+        actions += [_Action(st.at, -3000 + i, "step", st) for i, st in enumerate(declared_notices(s, opts.external))]
         return sorted(actions)
 
     async def _do(self, action: _Action, engine: Any) -> None:

@@ -432,6 +432,26 @@ def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world:
     assert _failures(junit) == {} and code == 0
 
 
+# the account registry (7601) against the example bank: the world's accounts at bank-a reach it by
+# notice at the start; it returns vouchers on accounts not opened or closed, confirms within 3 working days
+REGISTRY_OF_BANK_A = ("account-registry-opened-on-notice-then-paid", "account-registry-closed-then-returned",
+                      "account-registry-voucher-on-unopened-account-returned", "account-registry-opening-day-4-late",
+                      "account-registry-zba-to-own-declared-real-fund-account")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", REGISTRY_OF_BANK_A)
+def test_the_account_registry_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
+                                                                      scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
+    assert _failures(junit) == {} and code == 0
+
+
 # the catalogue's scenarios that take bank-a offline or lose a delivery to it: the test gateway
 # withholds and loses deliveries on a simulated clock (POST /v1/sim/faults, gateway/sim_faults.py)
 FAULTS_OF_BANK_A = ("offline-bank-across-the-cutoff", "delivery-dropped-then-redelivered",

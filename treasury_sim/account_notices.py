@@ -57,7 +57,7 @@ class AccountNoticeLog(msgspec.Struct):
     records: dict[str, NoticeRecord] = msgspec.field(default_factory=dict)  # VoucherNo → record
 
     def notice(self, *, voucher_no: str, bank: str, action: str, acct_type: str, acct_no: str, acct_name: str,
-               now: dt.datetime, agency: str = "", old_acct_no: str = "", approve_no: str = "", file_no: str = "",
+               now: dt.datetime, agency: str = "", sup_dep: str = "", old_acct_no: str = "", approve_no: str = "", file_no: str = "",
                adm_div_code: str = "990100") -> bytes:
         """A 7601 to send, recorded. `action`: open, change or close."""
         if voucher_no in self.records:
@@ -66,7 +66,7 @@ class AccountNoticeLog(msgspec.Struct):
             raise OverflowError(f"the account notice log holds {ACCOUNT_NOTICES_MAX} notices already")
         data = account_notice(voucher_no=voucher_no, vou_date=now.date(), pay_bank_code=bank,
                               action=ACTIONS[action], acct_type=acct_type, acct_no=acct_no, acct_name=acct_name,
-                              agency=agency, old_acct_no=old_acct_no, approve_no=approve_no, file_no=file_no,
+                              agency=agency, sup_dep=sup_dep, old_acct_no=old_acct_no, approve_no=approve_no, file_no=file_no,
                               adm_div_code=adm_div_code)
         self.records[voucher_no] = NoticeRecord(voucher_no, bank, action, acct_type, acct_no, now)
         return data
