@@ -169,3 +169,14 @@ def test_a_voucher_is_paid_iff_its_account_is_open(steps: list[tuple[str, str]])
             model[acct] = "open"
         elif accepted and action == "close":
             model[acct] = "closed"
+
+
+def test_a_unit_the_tree_does_not_know_is_placed_by_the_notices_sup_dep() -> None:
+    """A real-fund account of unit 301001 (not in the bank's unit tree) under first-level unit 301:
+    a payment to it from another unit of 301 is same-system; from a unit of another system, paid."""
+    bank = core(registry_accounts=(("9999000000009001", "1", "财政零余额账户", ""),))
+    bank.on_voucher(notice("1", "9999000000006301", "3", agency="301001", sup_dep="301"), 0, at("09:00"))
+    fields = {"PayeeAcctBankNo": BANK, "PayeeAcctNo": "9999000000006301", "PayeeAcctName": "示例账户"}
+    same = pay("9999000000009001", "5201", **fields, SupDepCode="301", AgencyCode="301002")
+    assert code_of(bank.on_voucher(same, 0, at("09:10"))) == "zba-to-own-account"
+    assert code_of(bank.on_voucher(pay("9999000000009001", "5201", **fields), 0, at("09:20"))) is None
