@@ -106,3 +106,25 @@ def test_day_4_fails_and_day_3_passes_the_agreements_deadline(tmp_path: Path) ->
     silent = dataclasses.replace(r.observed, receipts=tuple(x for x in r.observed.receipts if x.vtcode != "7601"))
     got = evaluate([claims[0], dataclasses.replace(claims[2], params={"notice": "to-b", "done": False})], silent)
     assert [o.ok for o in got] == [False, True]
+
+
+def test_the_treasury_records_the_banks_confirmation_and_keeps_it_in_its_snapshot() -> None:
+    from bank_sim.core import BankConfig, BankCore
+    from business_time.clock import TZ, ClockConfig
+    from messages.voucher import parse_voucher
+    from sim.effects import SendVoucher
+    from treasury_sim.core import TreasuryConfig, TreasuryCore
+
+    cal, cc, code = BusinessCalendar.default(), ClockConfig(), "999100000001"
+    now = dt.datetime(2026, 3, 10, 9, tzinfo=TZ)
+    treasury = TreasuryCore(TreasuryConfig(days=1, first_day=now.date()), cal, cc)
+    bank = BankCore(code, BankConfig(), cal, cc)
+    bank.on_time(now)
+    data = treasury.account_notices.notice(voucher_no="ZH0001", bank=code, action="open", acct_type="2",
+                                           acct_no="9999000000005001", acct_name="零余额", agency="101001",
+                                           sup_dep="101", now=now)
+    (receipt,) = [e for e in bank.on_voucher(parse_voucher(data), 0, now) if isinstance(e, SendVoucher)]
+    treasury.on_voucher(parse_voucher(receipt.render()), 1, now)
+    assert treasury.account_notices.outcome(cal, "ZH0001") == ("on-time", dt.date(2026, 3, 13))
+    again = TreasuryCore.restore(treasury.snapshot(), treasury.config, cal, cc)
+    assert again.account_notices == treasury.account_notices
