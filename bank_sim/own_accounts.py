@@ -13,7 +13,9 @@ must not go to a real-fund account (实有资金账户) of
 
 counting an old account and the new one that replaced it as one ("新旧账户之间的相互转(存)款"),
 unless the finance bureau approved the payment (经市财政局批准的特殊款项, e.g. union fees, 003 §27).
-The data (`units`, `unit_accounts`, `approved`) is in `accounts.yaml` beside this module.
+The data (`units`, `unit_accounts`, `approved`) is in `accounts.yaml` beside this module; the
+bank adds the unit real-fund accounts of its account registry (`bank_sim.registry.relations`:
+opened on the treasury's notice, 7601, or declared by the world).
 """
 
 from __future__ import annotations

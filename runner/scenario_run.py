@@ -662,14 +662,16 @@ class _Run:
 
     def _pay_account(self, spec: SendSpec, vtcode: str, data: bytes, now: dt.datetime) -> str | None:
         """The registry's paying account for a payment of the steps that sets no PayAcctNo (docs/accounts.md)."""
+        if not hasattr(self, "_account_steps"):  # once per run: a batch of thousands asks each time
+            self._account_steps = [st for st in self.s.steps if st.action == "account"]
         if vtcode not in ("5201", "8202") or "PayAcctNo" in spec.fields or not spec.bank or not (
-                self.s.world.accounts or any(st.action == "account" for st in self.s.steps)):
+                self.s.world.accounts or self._account_steps):
             return None
         from messages.voucher import parse_voucher
         from runner.account_steps import pay_account
 
         unit = spec.fields.get("AgencyCode") or spec.unit or parse_voucher(data).get("AgencyCode")
-        return pay_account(self.s, self.s.steps, spec.bank, vtcode, unit, now)
+        return pay_account(self.s, self._account_steps, spec.bank, vtcode, unit, now)
 
     async def _send(self, specs: Sequence[SendSpec]) -> None:
         now = self.clock.now()
