@@ -1,0 +1,86 @@
+"""Who the central bank branch is, and the fixed facts every duty of `pboc_sim` reads.
+
+Accounts (ids in the ledger):
+
+    pboc:tsa                  treasury single account (no overdraft)
+    pboc:clearing:<bank>      each agent bank's clearing account at the central bank
+    pboc:fiscal-revenue       where the TSA's opening balance comes from (double entry)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from business_time.calendar import BusinessCalendar
+from business_time.clock import ClockConfig
+
+__all__ = [
+    "CLEARED_MAX",
+    "DECISIONS_MAX",
+    "PAYMENT_VTCODE",
+    "QUOTA_PAY_TYPE",
+    "REVENUE_ACCOUNT",
+    "TSA_ACCOUNT",
+    "Ctx",
+    "PbocConfig",
+    "clearing_account",
+]
+
+TSA_ACCOUNT = "pboc:tsa"
+REVENUE_ACCOUNT = "pboc:fiscal-revenue"
+
+# Quota notice VtCode → the pay type it sets the quota for.
+QUOTA_PAY_TYPE: Mapping[str, str] = {"5108": "11", "5106": "12"}
+
+# Decided requests kept for replay. A busy day is a few thousand clearing requests per bank;
+# beyond this many the oldest decisions are forgotten (the gateway's own dedup covers them).
+DECISIONS_MAX = 1_000_000
+# Pay type → the payment voucher a 2301 Detail/VoucherNo names (what a 2302's OriVtCode says).
+PAYMENT_VTCODE: Mapping[str, str] = {"11": "5201", "12": "8202"}
+# What was cleared, kept for matching refunds: one entry per accepted 2301 and per payment its
+# details name. A refund can come months later (cross-year refunds exist, 003 §36), so the
+# bound is generous: a year of a big city's payments. Beyond it the oldest are forgotten.
+CLEARED_MAX = 2_000_000
+
+
+def clearing_account(bank_code: str) -> str:
+    return f"pboc:clearing:{bank_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class PbocConfig:
+    """Who this central bank branch is. Synthetic defaults, never real codes."""
+
+    adm_div_code: str = "990100"
+    clear_bank_code: str = "999000000001"
+    clear_bank_name: str = "示例人民银行示例市分行国库"
+    tsa_acct_no: str = "99900000000000001"
+    tsa_acct_name: str = "示例市国库单一账户"
+    tsa_opening_fen: int = 0  # posted once, from REVENUE_ACCOUNT, before anything else
+    # The lowest balance a bank's clearing account may reach (int fen; negative = an allowed
+    # overdraft): `clearing_floors` per bank code, `clearing_floor_fen` for every other bank.
+    clearing_floor_fen: int = 0
+    clearing_floors: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tsa_opening_fen, int) or self.tsa_opening_fen < 0:
+            raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
+        for bank, floor in (("*", self.clearing_floor_fen), *self.clearing_floors):
+            if not isinstance(floor, int) or isinstance(floor, bool):
+                raise ValueError(f"clearing floor of bank {bank} must be an int (fen), not {floor!r}")
+        if len({bank for bank, _ in self.clearing_floors}) != len(self.clearing_floors):
+            raise ValueError("clearing_floors names a bank twice")
+
+    def clearing_floor(self, bank_code: str) -> int:
+        """The lowest balance bank `bank_code`'s clearing account may reach."""
+        return dict(self.clearing_floors).get(bank_code, self.clearing_floor_fen)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """What the duties read besides the state: the config, the calendar, the clock's hours."""
+
+    config: PbocConfig
+    calendar: BusinessCalendar
+    clock_config: ClockConfig

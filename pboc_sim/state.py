@@ -1,0 +1,239 @@
+"""The central bank's state as typed records (msgspec `Struct`s), saved and restored by the library.
+
+`PbocState` is the whole state: what `PbocCore.snapshot()` encodes (`sim.codec`) and
+`load_snapshot()` decodes, nothing hand-written in between. Keys that are tuples in the public
+views are strings in the records (a JSON object's keys are strings):
+
+* a quota line: `quota_key(bank, pay type, FundTypeCode, ClearDate)`;
+* what was cleared: `cleared_key(AdmDivCode, VtCode, VoucherNo, bank)`;
+* a decided 2301 / 2302: `decision_key(voucher key, bank)`;
+
+each the tuple's parts joined by `SEP`.
+
+The encoder writes a dict's keys sorted, not in the order they were added. The order matters
+where the oldest entry is forgotten (`CLEARED_MAX`, `DECISIONS_MAX`) and in the order the quota
+lines are listed, so each such entry carries `seq`, its place in the order they were added, and
+`reorder()` puts a decoded dict back in that order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from typing import Literal, TypeVar
+
+import msgspec
+
+from ledger.model import Transfer
+from messages.envelope import VoucherKey
+from sim.effects import SendVoucher
+
+__all__ = [
+    "SEP",
+    "SNAPSHOT_VERSION",
+    "Cleared",
+    "ClearedKey",
+    "Decision",
+    "KeyedView",
+    "Movement",
+    "PbocState",
+    "QuotaKey",
+    "QuotaLine",
+    "Totals",
+    "cleared_key",
+    "cleared_key_of",
+    "decision_key",
+    "quota_key",
+    "quota_key_of",
+    "reorder",
+]
+
+# The layout of `PbocCore.snapshot()`. 2: refunds matched to what was cleared, clearing balances.
+# 3: quotas keyed by fund type too. 4: decisions and what was cleared are kept per bank (each
+# bank numbers its own vouchers). 5: typed records encoded by msgspec, running totals.
+SNAPSHOT_VERSION = 5
+
+# A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
+QuotaKey = tuple[str, str, str, dt.date | None]
+# What was cleared is keyed (AdmDivCode, VtCode, VoucherNo, bank code): VtCode 2301 for a clearing
+# request, 5201 / 8202 for a payment one of its details named; the bank that cleared it, since each
+# bank numbers its own vouchers (two banks' 2301 No. X are two requests).
+ClearedKey = tuple[str, str, str, str]
+
+
+# Joins the parts of a record key: a control character, which no voucher field can hold (XML 1.0
+# allows none but tab, LF and CR), so two different tuples never make the same key.
+SEP = "\x1f"
+
+
+def quota_key(bank: str, pay_type: str, fund_type: str, day: dt.date | None) -> str:
+    """The record key of a quota line."""
+    return SEP.join((bank, pay_type, fund_type, "" if day is None else day.isoformat()))
+
+
+def quota_key_of(key: str) -> QuotaKey:
+    bank, pay_type, fund_type, day = key.split(SEP)
+    return bank, pay_type, fund_type, dt.date.fromisoformat(day) if day else None
+
+
+def cleared_key(adm: str, vtcode: str, voucher_no: str, bank: str) -> str:
+    """The record key of what was cleared."""
+    return SEP.join((adm, vtcode, voucher_no, bank))
+
+
+def cleared_key_of(key: str) -> ClearedKey:
+    adm, vtcode, voucher_no, bank = key.split(SEP)
+    return adm, vtcode, voucher_no, bank
+
+
+def decision_key(key: VoucherKey, bank: str) -> str:
+    """A decided 2301 / 2302: its key and the bank that sent it (its PayBankCode, which the
+    gateway checked names the sender): each bank numbers its own vouchers."""
+    return f"{bank}{SEP}{key}"
+
+
+class QuotaLine(msgspec.Struct):
+    """Clearing quota of one (bank, pay type, fund type, day)."""
+
+    notified_fen: int = 0
+    used_fen: int = 0  # cleared by normal (ClearType 0) requests on the day
+    replenished_fen: int = 0  # cleared by ClearType 1 on the next business day
+    notices: list[str] = []
+    seq: int = 0  # its place among the lines (module doc)
+
+    @property
+    def remaining_fen(self) -> int:
+        return self.notified_fen - self.used_fen
+
+    @property
+    def advance_cap_fen(self) -> int:
+        """What may still be replenished: the quota not cleared on the day, less replenishments."""
+        return self.notified_fen - self.used_fen - self.replenished_fen
+
+
+class Movement(msgspec.Struct, frozen=True, array_like=True):
+    """One TSA movement as the core recorded it (the statements are built from these)."""
+
+    business_date: dt.date
+    direction: Literal["D", "C"]  # D: out of the TSA, C: into it
+    amount_fen: int
+    bank_code: str
+    bank_name: str
+    pay_type: str
+    kind: str
+    ref: VoucherKey
+    transfer_id: str
+
+
+class Cleared(msgspec.Struct, array_like=True):
+    """What the central bank cleared under one voucher, and how much of it came back."""
+
+    bank: str
+    pay_type: str
+    cleared_fen: int
+    refunded_fen: int = 0
+    clearing: str | None = None  # a payment: the `cleared_key` of the 2301 that cleared it
+    seq: int = 0
+
+    @property
+    def refundable_fen(self) -> int:
+        return self.cleared_fen - self.refunded_fen
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """How a 2301 / 2302 was answered: enough to give the same effects again for the same voucher."""
+
+    transfers: tuple[Transfer, ...]
+    xfields: dict[str, str]
+    return_reason: str | None = None
+    advice: dict[str, str] | None = None  # the head of the 7403 a refund sends the treasury
+    # What it did to `PbocState.cleared`, to undo it if the books refuse the movement: a clearing
+    # added (key, fen) to each entry; a refund refunded (key, fen) of each.
+    matched: tuple[tuple[str, int], ...] = ()
+    seq: int = 0
+
+
+class Totals(msgspec.Struct):
+    """Running totals the books check reads (`pboc_sim.books`), kept as the records change."""
+
+    opening_fen: int = 0  # the TSA's opening balance, once posted
+    tsa_in_fen: int = 0  # movements into the TSA (refunds)
+    tsa_out_fen: int = 0  # movements out of it (clearings, replenishments)
+    clearing_sum_fen: int = 0  # the sum of `PbocState.clearing_balances`
+
+
+class PbocState(msgspec.Struct):
+    """Everything the central bank core knows; `PbocCore.snapshot()` is this, encoded."""
+
+    config: str  # the fingerprint of the config it was taken under
+    core: str = "pboc"
+    version: int = SNAPSHOT_VERSION
+    started: bool = False
+    first_day: dt.date | None = None  # the first business day whose books the core kept
+    next_close: dt.date | None = None
+    serial: int = 0
+    seq: int = 0  # the last `seq` given to a quota line, a cleared entry or a decision
+    tsa_balance_fen: int = 0
+    quotas: dict[str, QuotaLine] = {}
+    cleared: dict[str, Cleared] = {}  # what refunds are matched against (pboc_sim.cleared)
+    clearing_balances: dict[str, int] = {}  # bank code → its clearing account, as the core moved it
+    movements: dict[str, list[Movement]] = {}  # ISO business day → its movements, in order
+    decisions: dict[str, Decision] = {}
+    statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
+    notice_keys: set[str] = set()  # the quota notices counted (str of their voucher keys)
+    banks: set[str] = set()  # banks whose clearing account the core opened
+    bank_names: dict[str, str] = {}
+    rejected_notices: list[tuple[str, str, str]] = []  # (key, code, message)
+    reconciliation_results: dict[str, tuple[str, str]] = {}  # 3502 key → (result, remark)
+    refused_sends: list[tuple[str, str]] = []  # (voucher key, code) the gateway refused
+    refused_by_books: list[tuple[str, str]] = []  # (voucher key, code) the ledger refused
+    totals: Totals = msgspec.field(default_factory=Totals)
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+
+_V = TypeVar("_V", QuotaLine, Cleared, Decision)
+
+
+def reorder(records: dict[str, _V]) -> dict[str, _V]:
+    """`records` in the order they were added (by `seq`), as before they were encoded."""
+    return dict(sorted(records.items(), key=lambda item: item[1].seq))
+
+
+_K = TypeVar("_K")
+_R = TypeVar("_R")
+
+
+class KeyedView(Mapping[_K, _R]):
+    """A read-only view of string-keyed records under their typed keys (`core.quotas`, `core.movements`)."""
+
+    __slots__ = ("_key", "_key_of", "_records")
+
+    def __init__(self, records: Mapping[str, _R], key: Callable[[_K], str], key_of: Callable[[str], _K]) -> None:
+        self._records = records
+        self._key = key
+        self._key_of = key_of
+
+    def __getitem__(self, key: _K) -> _R:
+        try:
+            record_key = self._key(key)
+        except (TypeError, ValueError, AttributeError) as exc:  # not a key of this view
+            raise KeyError(key) from exc
+        return self._records[record_key]
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return self._key(key) in self._records  # type: ignore[arg-type]
+        except (TypeError, ValueError, AttributeError):
+            return False
+
+    def __iter__(self) -> Iterator[_K]:
+        return (self._key_of(k) for k in self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
