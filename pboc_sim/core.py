@@ -52,7 +52,7 @@ from business_time.clock import ClockConfig, at
 from messages.envelope import VoucherKey
 from messages.errors import InputError
 from messages.voucher import VoucherDoc
-from pboc_sim import clearing, refunds
+from pboc_sim import books, clearing, refunds
 from pboc_sim.config import QUOTA_PAY_TYPE, REVENUE_ACCOUNT, TSA_ACCOUNT, Ctx, PbocConfig, clearing_account
 from pboc_sim.quota import on_quota_notice
 from pboc_sim.record import answer, balance_before
@@ -137,6 +137,7 @@ class PbocCore:
         effects = catch_up(self.state, self.ctx, now)
         if self.state.next_close is not None:
             effects.append(WakeAt(at(self.state.next_close, self.clock_config.bank_system_close)))
+        books.check(self.state)
         return effects
 
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
@@ -147,6 +148,7 @@ class PbocCore:
         key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
         decided = s.decisions.get(decision_key(key, doc.get("PayBankCode"))) if flag == 0 else None
         if decided is not None:
+            books.check(s)
             return effects + answer(doc, decided)  # replay: same receipt, same transfer id
         try:
             if flag == 0 and vtcode in QUOTA_PAY_TYPE:
@@ -162,11 +164,20 @@ class PbocCore:
                                      f"flag {flag}", str(key)))
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
+        books.check(s, *books.touched(vtcode, doc.get) if flag == 0 else ((), ()))
         return effects
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """Put the records right after a refusal (`pboc_sim.refusals`)."""
-        return on_refused(self.state, refusal, now)
+        effects = on_refused(self.state, refusal, now)
+        quota_keys, cleared_keys = [], []
+        for send in refusal.sends():
+            if send.flag == 1:
+                quotas, cleared = books.touched(send.vtcode, lambda name, h=send.head: h.get(name, ""))
+                quota_keys += quotas
+                cleared_keys += cleared
+        books.check(self.state, quota_keys, cleared_keys)
+        return effects
 
     # --- public views ---------------------------------------------------------------------
 
