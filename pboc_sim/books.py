@@ -15,14 +15,16 @@ records the input named (`touched`), never every quota line or everything cleare
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 
 from messages.dates import parse_ymd
 from pboc_sim.config import QUOTA_PAY_TYPE
 from pboc_sim.state import PbocState, cleared_key, cleared_key_of, quota_key, quota_key_of
 from sim.books import BooksError
+from sim.effects import Refusal
 
-__all__ = ["RULES", "check", "touched"]
+__all__ = ["RULES", "check", "touched", "touched_by_refusal"]
 
 RULES = ("tsa-below-zero", "tsa-off-movements", "clearing-off-movements", "quota-overdrawn", "refund-over-cleared")
 
@@ -41,6 +43,22 @@ def touched(vtcode: str, get: Callable[[str], str]) -> tuple[list[str], list[str
     return [], []
 
 
+def touched_by_refusal(refusal: Refusal) -> tuple[list[str], list[str]]:
+    """(quota keys, cleared keys) the receipts a refusal dropped name."""
+    quota_keys: list[str] = []
+    cleared_keys: list[str] = []
+    for send in refusal.sends():
+        if send.flag == 1:
+            quotas, cleared = touched(send.vtcode, partial(_field, send.head))
+            quota_keys += quotas
+            cleared_keys += cleared
+    return quota_keys, cleared_keys
+
+
+def _field(head: Mapping[str, str], name: str) -> str:
+    return head.get(name, "")
+
+
 def check(s: PbocState, quota_keys: Iterable[str] = (), cleared_keys: Iterable[str] = ()) -> None:
     """Raise `BooksError` for the first rule the state breaks (see the module doc)."""
     t = s.totals
@@ -54,7 +72,7 @@ def check(s: PbocState, quota_keys: Iterable[str] = (), cleared_keys: Iterable[s
               f"movements to {t.tsa_out_fen} - {t.tsa_in_fen}")
     for key in quota_keys:
         line = s.quotas.get(key)
-        if line is not None and not (0 <= line.used_fen and 0 <= line.replenished_fen
+        if line is not None and not (line.used_fen >= 0 and line.replenished_fen >= 0
                                      and line.used_fen + line.replenished_fen <= line.notified_fen):
             _fail("quota-overdrawn", f"quota line {quota_key_of(key)}: used {line.used_fen} + replenished "
                   f"{line.replenished_fen} of {line.notified_fen} fen notified")

@@ -43,9 +43,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
-
-import msgspec
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
@@ -74,6 +71,7 @@ from pboc_sim.state import (
     reorder,
 )
 from pboc_sim.statements import catch_up
+from sim.codec import decode_snapshot, encode
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 from sim.snapshot import config_fingerprint
 
@@ -106,6 +104,8 @@ __all__ = [
 
 class PbocCore:
     """The central bank's state and rules. Feed it vouchers and times; perform its effects."""
+
+    SNAPSHOT_IS_BYTES = True  # `snapshot()` gives `sim.codec` bytes (`sim.shell`)
 
     def __init__(self, config: PbocConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> None:
         if clock_config.bank_system_close < clock_config.urgent_cutoff:
@@ -170,13 +170,7 @@ class PbocCore:
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """Put the records right after a refusal (`pboc_sim.refusals`)."""
         effects = on_refused(self.state, refusal, now)
-        quota_keys, cleared_keys = [], []
-        for send in refusal.sends():
-            if send.flag == 1:
-                quotas, cleared = books.touched(send.vtcode, lambda name, h=send.head: h.get(name, ""))
-                quota_keys += quotas
-                cleared_keys += cleared
-        books.check(self.state, quota_keys, cleared_keys)
+        books.check(self.state, *books.touched_by_refusal(refusal))
         return effects
 
     # --- public views ---------------------------------------------------------------------
@@ -232,34 +226,21 @@ class PbocCore:
 
     # --- snapshots ------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-ready plain data, built by msgspec (see the module doc)."""
-        data: dict[str, Any] = msgspec.to_builtins(self.state, order="deterministic")
-        return data
+    def snapshot(self) -> bytes:
+        """The whole state, encoded by `sim.codec` (see the module doc)."""
+        return encode(self.state)
 
-    def stored_snapshot(self) -> dict[str, Any]:
-        return self.snapshot()
-
-    def load_snapshot(self, data: Mapping[str, Any] | bytes) -> None:
-        """Replace this core's state with a snapshot taken by a core of the same config."""
-        try:
-            if isinstance(data, bytes | bytearray | memoryview):
-                state = msgspec.json.decode(data, type=PbocState)
-            else:
-                state = msgspec.convert(data, PbocState)
-        except msgspec.ValidationError as exc:
-            raise ValueError(f"not a version {SNAPSHOT_VERSION} pboc snapshot: {exc}") from exc
-        if state.core != "pboc" or state.version != SNAPSHOT_VERSION:
-            raise ValueError(f"not a version {SNAPSHOT_VERSION} pboc snapshot: "
-                             f"{state.core!r} version {state.version!r}")
-        if state.config != config_fingerprint(self.config, self.clock_config):
-            raise ValueError(f"the snapshot was taken with another config: {state.config}")
+    def load_snapshot(self, data: bytes) -> None:
+        """Replace this core's state with a snapshot taken by a core of the same config
+        (`StateError` for another core's, another version's or another config's)."""
+        state = decode_snapshot(data, PbocState, "pboc", SNAPSHOT_VERSION,
+                                config_fingerprint(self.config, self.clock_config))
         state.quotas, state.cleared, state.decisions = (
             reorder(state.quotas), reorder(state.cleared), reorder(state.decisions))
         self.state = state
 
     @classmethod
-    def restore(cls, data: Mapping[str, Any] | bytes, config: PbocConfig, calendar: BusinessCalendar,
+    def restore(cls, data: bytes, config: PbocConfig, calendar: BusinessCalendar,
                 clock_config: ClockConfig) -> PbocCore:
         core = cls(config, calendar, clock_config)
         core.load_snapshot(data)

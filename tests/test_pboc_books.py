@@ -44,7 +44,7 @@ def _broken(rule: str, call: object) -> None:
 
 
 def test_a_quota_line_used_beyond_its_notice_is_caught_when_next_touched() -> None:
-    core, books_, _ = _cleared_day()
+    core, _, _ = _cleared_day()
     line = core.state.quotas[quota_key(BANK, "11", "1", dt.date(2026, 3, 16))]
     line.used_fen = line.notified_fen + 1  # corrupted: more used than notified
     core.on_time(t(DAY, "10:30"))  # an input that does not touch the line: O(1), not looked at
@@ -52,7 +52,7 @@ def test_a_quota_line_used_beyond_its_notice_is_caught_when_next_touched() -> No
 
 
 def test_a_refund_beyond_what_was_cleared_is_caught() -> None:
-    core, books_, _ = _cleared_day()
+    core, _, _ = _cleared_day()
     core.state.cleared[cleared_key(ADM, "5201", "ZF0001", BANK)].refunded_fen = 400_01
     _broken("refund-over-cleared",
             lambda: core.on_voucher(refund(DAY, "1.00", ori_no="ZF0001"), 0, t(DAY, "11:00")))
@@ -74,11 +74,11 @@ def test_clearing_accounts_off_the_tsa_movements_are_caught() -> None:
 
 
 def test_a_quota_line_is_checked_after_a_ledger_refusal_too() -> None:
-    core, books_, _ = _cleared_day()
+    core, _, _ = _cleared_day()
     effects = core.on_voucher(clearing(DAY, "100.00"), 0, t(DAY, "11:00"))
     line = core.state.quotas[quota_key(BANK, "11", "1", dt.date(2026, 3, 16))]
     line.used_fen = -1  # the refusal below takes 100.00 back from a line that was never charged
-    refusal = Refusal("ledger", "ledger-exceeds-credits", "TSA overdrawn",
+    refusal = Refusal("ledger", "ledger-overdraft", "TSA overdrawn",
                       tuple(e for e in effects if isinstance(e, PostTransfer | SendVoucher)))
     _broken("quota-overdrawn", lambda: core.on_refused(refusal, t(DAY, "11:00")))
 
@@ -131,7 +131,7 @@ def test_random_days_never_break_the_books(events: list[tuple[str, str, int, int
         elif kind == "refuse-last" and any(isinstance(e, PostTransfer) for e in last):
             _undo(ledger, last)
             dropped = tuple(e for e in last if isinstance(e, OpenAccount | PostTransfer | SendVoucher))
-            last = ledger.apply(core.on_refused(Refusal("ledger", "ledger-exceeds-credits", "refused", dropped), now))
+            last = ledger.apply(core.on_refused(Refusal("ledger", "ledger-overdraft", "refused", dropped), now))
         else:
             last = ledger.apply(core.on_time(now))
         # the core's own view equals the books it asked for
