@@ -49,10 +49,12 @@ from business_time.clock import ClockConfig, at
 from messages.envelope import VoucherKey
 from messages.errors import InputError
 from messages.voucher import VoucherDoc
-from pboc_sim import books, clearing, refunds
+from pboc_sim import books
+from pboc_sim.clearing import CLEARING_RULES, ClearingRule, on_clearing
 from pboc_sim.config import QUOTA_PAY_TYPE, REVENUE_ACCOUNT, TSA_ACCOUNT, Ctx, PbocConfig, clearing_account
 from pboc_sim.quota import on_quota_notice
 from pboc_sim.record import answer, balance_before
+from pboc_sim.refunds import REFUND_RULES, RefundRule, on_refund
 from pboc_sim.refusals import on_refused
 from pboc_sim.state import (
     SNAPSHOT_VERSION,
@@ -74,11 +76,6 @@ from pboc_sim.statements import catch_up
 from sim.codec import decode_snapshot, encode
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 from sim.snapshot import config_fingerprint
-
-CLEARING_RULES = clearing.CLEARING_RULES
-ClearingRule = clearing.ClearingRule
-REFUND_RULES = refunds.REFUND_RULES
-RefundRule = refunds.RefundRule
 
 __all__ = [
     "CLEARING_RULES",
@@ -154,9 +151,9 @@ class PbocCore:
             if flag == 0 and vtcode in QUOTA_PAY_TYPE:
                 effects += on_quota_notice(s, self.ctx, doc, key, now)
             elif flag == 0 and vtcode == "2301":
-                effects += clearing.on_clearing(s, self.ctx, doc, key, now)
+                effects += on_clearing(s, self.ctx, doc, key, now)
             elif flag == 0 and vtcode == "2302":
-                effects += refunds.on_refund(s, self.ctx, doc, key, now)
+                effects += on_refund(s, self.ctx, doc, key, now)
             elif flag == 1 and vtcode == "3502":
                 s.reconciliation_results[str(key)] = (doc.get("XCheckResult"), doc.get("XCheckRemark"))
             else:

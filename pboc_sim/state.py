@@ -14,6 +14,10 @@ The encoder writes a dict's keys sorted, not in the order they were added. The o
 where the oldest entry is forgotten (`CLEARED_MAX`, `DECISIONS_MAX`) and in the order the quota
 lines are listed, so each such entry carries `seq`, its place in the order they were added, and
 `reorder()` puts a decoded dict back in that order.
+
+The many small records (`Movement`, `Cleared`, `Decision`) are encoded as arrays (no field names
+repeated per record) and, holding no reference cycles, are not tracked by the garbage collector
+(`gc=False`): a restored busy day creates hundreds of thousands of them.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def decision_key(key: VoucherKey, bank: str) -> str:
     return f"{bank}{SEP}{key}"
 
 
-class QuotaLine(msgspec.Struct):
+class QuotaLine(msgspec.Struct, gc=False):
     """Clearing quota of one (bank, pay type, fund type, day)."""
 
     notified_fen: int = 0
@@ -111,7 +115,7 @@ class QuotaLine(msgspec.Struct):
         return self.notified_fen - self.used_fen - self.replenished_fen
 
 
-class Movement(msgspec.Struct, frozen=True, array_like=True):
+class Movement(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One TSA movement as the core recorded it (the statements are built from these)."""
 
     business_date: dt.date
@@ -125,7 +129,7 @@ class Movement(msgspec.Struct, frozen=True, array_like=True):
     transfer_id: str
 
 
-class Cleared(msgspec.Struct, array_like=True):
+class Cleared(msgspec.Struct, array_like=True, gc=False):
     """What the central bank cleared under one voucher, and how much of it came back."""
 
     bank: str
@@ -140,7 +144,7 @@ class Cleared(msgspec.Struct, array_like=True):
         return self.cleared_fen - self.refunded_fen
 
 
-class Decision(msgspec.Struct, frozen=True):
+class Decision(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """How a 2301 / 2302 was answered: enough to give the same effects again for the same voucher."""
 
     transfers: tuple[Transfer, ...]
