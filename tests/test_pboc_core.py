@@ -547,3 +547,17 @@ def test_random_traffic_keeps_the_rules(calendar: BusinessCalendar, first: dt.da
         day = dt.datetime.strptime(st7401.head["StatementDate"], "%Y%m%d").date()
         expected_end = 1_000_000 + sum(v for d, v in net.items() if d <= day)
         assert parse_fen(st7401.head["EndBalance"]) == expected_end
+
+
+def test_a_replenishment_naming_no_real_day_is_refused_wrong_day(calendar: BusinessCalendar) -> None:
+    """ClearDate 20260230 passes the XSD pattern (the gateway's business checks refuse it, so this is
+    a core fed directly); a ClearType 1 request naming it was an AssertionError in the rules
+    (issue 16: no assert in the core), now a wrong-day rejection."""
+    core, books = make(calendar, t("2026-03-16", "08:00"))
+    doc = clearing("2026-03-16", "10.00", clear_type=1)
+    head = {**doc.head(), "ClearDate": "20260230"}
+    doc = parse_voucher(build_voucher("2301", head, doc.details()))
+    r = receipt(send(core, books, doc, t("2026-03-16", "09:00")))
+    assert reason_code(r) == "wrong-day" and r.head["XClearAmt"] == "0.00"
+    [statement] = [e for e in core.on_time(t("2026-03-16", "17:00")) if isinstance(e, SendVoucher)]
+    assert statement.vtcode == "7401" and not statement.details  # nothing moved
