@@ -61,25 +61,25 @@ class Request:
     amount_fen: int
     detail_sum_fen: int | None  # None: no details
     payments: tuple[tuple[str, int], ...] = ()  # (Detail/VoucherNo, fen) of the details naming one
-
-    @property
-    def quota_key(self) -> str:
-        return quota_key(self.bank, self.pay_type, self.fund_type, self.clear_date)
+    quota_key: str = ""  # the quota line it draws on: quota_key(bank, pay type, fund type, ClearDate)
 
 
 def request(doc: VoucherDoc, key: VoucherKey) -> Request:
     details = doc.details()
+    bank, pay_type, fund_type = doc.get("PayBankCode"), doc.get("PayTypeCode"), doc.get("FundTypeCode")
+    clear_date = parse_ymd(doc.get("ClearDate"))
     return Request(
         key=key,
-        bank=doc.get("PayBankCode"),
-        pay_type=doc.get("PayTypeCode"),
-        fund_type=doc.get("FundTypeCode"),
-        clear_date=parse_ymd(doc.get("ClearDate")),
+        bank=bank,
+        pay_type=pay_type,
+        fund_type=fund_type,
+        clear_date=clear_date,
         clear_type=1 if doc.get("ClearType") == "1" else 0,
         urgent=doc.get("UrgentFlag") == "1",
         amount_fen=doc.amount_fen("PayAmt"),
         detail_sum_fen=sum(parse_fen(d.get("PayAmt", "")) for d in details) if details else None,
         payments=tuple((d["VoucherNo"], parse_fen(d.get("PayAmt", ""))) for d in details if d.get("VoucherNo")),
+        quota_key=quota_key(bank, pay_type, fund_type, clear_date),
     )
 
 
