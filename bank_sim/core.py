@@ -81,7 +81,6 @@ receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `n
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
 
 from bank_sim import (
     batches,
@@ -112,8 +111,8 @@ from messages.envelope import VoucherKey
 from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
 from sim import codec
+from sim.codec import config_fingerprint
 from sim.effects import Alarm, Effect, Refusal, WakeAt
-from sim.snapshot import config_fingerprint
 
 __all__ = ["PAYMENT_RULES", "BankConfig", "BankCore", "Filing", "Payment", "PaymentRule", "account_ids"]
 
@@ -125,7 +124,6 @@ _SIGN_OFFS = ("3501", "7104", RESERVE_STATEMENT_VTCODE)
 class BankCore:
     """An agent bank's state and rules. Feed it vouchers and times; perform its effects."""
 
-    SNAPSHOT_IS_BYTES: ClassVar[bool] = True
 
     def __init__(self, bank_code: str, config: BankConfig, calendar: BusinessCalendar,
                  clock_config: ClockConfig) -> None:

@@ -251,7 +251,7 @@ class BankState(msgspec.Struct):
     core: str = "bank"
     version: int = SNAPSHOT_VERSION
     bank_code: str = ""
-    config: str = ""  # `sim.snapshot.config_fingerprint` of the bank's config
+    config: str = ""  # `sim.codec.config_fingerprint` of the bank's config
     cursor: dt.datetime | None = None
     serial: int = 0
     filing_seq: int = 0

@@ -7,11 +7,9 @@ snapshot (`stored_snapshot` + `dumps_plain`, as the store writes it) and the byt
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
@@ -70,17 +68,9 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     core = day(n)
     new = PbocCore(core.config, core.calendar, core.clock_config)
-    snap: object = core.snapshot()
-    if isinstance(snap, bytes):
-        data = snap
-        enc = best(core.snapshot)
-        dec = best(lambda: new.load_snapshot(data))
-    else:  # a core of before issue 16 (plain dicts, as its shell stored them)
-        from sim.snapshot import dumps_plain
-        plain: Any = core
-        data = dumps_plain(plain.stored_snapshot()).encode()
-        enc = best(lambda: dumps_plain(plain.stored_snapshot()).encode())
-        dec = best(lambda: plain.load_snapshot(json.loads(data)))
+    data = core.snapshot()
+    enc = best(core.snapshot)
+    dec = best(lambda: new.load_snapshot(data))
     print(f"{n} clearing requests: snapshot {len(data):,} bytes, encode {enc * 1000:.1f} ms, "
           f"decode {dec * 1000:.1f} ms (best of 5)")
 

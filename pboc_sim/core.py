@@ -73,9 +73,8 @@ from pboc_sim.state import (
     reorder,
 )
 from pboc_sim.statements import catch_up
-from sim.codec import decode_snapshot, encode
+from sim.codec import config_fingerprint, decode_snapshot, encode
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
-from sim.snapshot import config_fingerprint
 
 __all__ = [
     "CLEARING_RULES",
@@ -102,7 +101,6 @@ __all__ = [
 class PbocCore:
     """The central bank's state and rules. Feed it vouchers and times; perform its effects."""
 
-    SNAPSHOT_IS_BYTES = True  # `snapshot()` gives `sim.codec` bytes (`sim.shell`)
 
     def __init__(self, config: PbocConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> None:
         if clock_config.bank_system_close < clock_config.urgent_cutoff:

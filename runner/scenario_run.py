@@ -152,7 +152,6 @@ class _NullCore:
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_refused(refusal, now))
 
-    SNAPSHOT_IS_BYTES = True  # the generated core's `sim.codec` bytes; scripted: nothing to keep
 
     def snapshot(self) -> bytes:
         return b"{}" if self.inner is None else bytes(self.inner.snapshot())

@@ -17,7 +17,7 @@ import msgspec
 
 from messages.errors import StateError
 
-__all__ = ["SnapshotHeader", "decode", "decode_snapshot", "encode"]
+__all__ = ["SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode"]
 
 T = TypeVar("T")
 
@@ -39,6 +39,11 @@ def decode(data: bytes | str, type_: type[T]) -> T:
         return decoder.decode(data)  # type: ignore[no-any-return]
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise StateError(f"stored state does not fit {getattr(type_, '__name__', type_)}: {exc}") from exc
+
+
+def config_fingerprint(*configs: object) -> str:
+    """What a snapshot was taken under: a core refuses to load one taken with another config."""
+    return "; ".join(repr(c) for c in configs)
 
 
 class SnapshotHeader(msgspec.Struct):

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -108,9 +107,8 @@ class SimCore(Protocol):
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]: ...
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]: ...
-    # `sim.codec` bytes (a core still on plain dicts: a dict, and `load_snapshot` gets it parsed)
-    def snapshot(self) -> bytes | dict[str, Any]: ...
-    def load_snapshot(self, data: Any) -> None: ...
+    def snapshot(self) -> bytes: ...  # `sim.codec` bytes of the core's typed state
+    def load_snapshot(self, data: bytes) -> None: ...
 
 
 class Clock(Protocol):
@@ -198,7 +196,7 @@ class SimShell:
         if loaded is None:
             await self.store.create(self.core.snapshot())
             return []
-        self._load_core(loaded.snapshot)
+        self.core.load_snapshot(loaded.snapshot)
         for item in loaded.inputs:
             self._note(item, self._call(item))
         self.replayed = len(loaded.inputs)
@@ -212,7 +210,7 @@ class SimShell:
         assert self.store is not None
         loaded = await self.store.load()
         assert loaded is not None
-        self._load_core(loaded.snapshot)
+        self.core.load_snapshot(loaded.snapshot)
         for item in loaded.inputs:
             self._call(item)
 
@@ -312,7 +310,7 @@ class SimShell:
         assert self.store is not None
         async with self.db.transaction() as tx:
             await self._ledger_work(tx, [e for _, effects in calls for e in effects])
-            await self.store.append(tx, [item for item, _ in calls], sends, self._stored_snapshot)
+            await self.store.append(tx, [item for item, _ in calls], sends, self.core.snapshot)
         self.commits += 1
         return sends
 
@@ -341,25 +339,10 @@ class SimShell:
                 await tx.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
                 done.append((item, effects))
             sends = [e for _, effects in done for e in effects if isinstance(e, SendVoucher)]
-            await self.store.append(tx, [item for item, _ in done], sends, self._stored_snapshot)
+            await self.store.append(tx, [item for item, _ in done], sends, self.core.snapshot)
         self.commits += 1
         self.calls += len(done) - len(inputs)
         return done, sends
-
-    def _stored_snapshot(self) -> bytes | dict[str, Any]:
-        """What the store keeps: the core's `snapshot()` bytes. A core still on plain dicts may
-        offer `stored_snapshot()`, its dict with large lists as `sim.snapshot.Lazy`."""
-        stored = getattr(self.core, "stored_snapshot", None)
-        data: bytes | dict[str, Any] = stored() if callable(stored) else self.core.snapshot()
-        return data
-
-    def _load_core(self, snapshot: bytes) -> None:
-        """The stored snapshot into the core: as bytes, or parsed for a core still on plain dicts
-        (one whose `snapshot()` does not return bytes; see `_stored_snapshot`)."""
-        if getattr(self.core, "SNAPSHOT_IS_BYTES", False):
-            self.core.load_snapshot(snapshot)
-        else:
-            self.core.load_snapshot(json.loads(snapshot))
 
     async def _ledger_work(self, tx: Tx, effects: Sequence[Effect]) -> None:
         if not any(isinstance(e, OpenAccount | PostTransfer) for e in effects):

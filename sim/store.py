@@ -22,13 +22,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from business_time.clock import TZ
 from messages.errors import StateError
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.codec import decode, encode
 from sim.effects import Refusal, SendVoucher
-from sim.snapshot import datetime_from_plain, datetime_to_plain, dumps_plain
 from storage.db import Database, Tx
 
 __all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
@@ -110,7 +109,7 @@ class Input:
 
 @dataclass(slots=True)
 class Loaded:
-    snapshot: bytes  # what the core's `snapshot()` gave (a dict-snapshot core's as JSON text)
+    snapshot: bytes  # what the core's `snapshot()` gave
     inputs: list[Input]
     pending: list[SendVoucher]
 
@@ -145,18 +144,16 @@ class SimStore:
                                        "WHERE participant = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                                        self.participant, after, REPLAY_PAGE_ROWS)
             for seq, kind, at, flag, reason, data in rows:
-                when = datetime_from_plain(at)
-                assert when is not None
-                inputs.append(Input(kind, when, int(flag), reason, bytes(data)).parsed())
+                inputs.append(Input(kind, _stored_time(at), int(flag), reason, bytes(data)).parsed())
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
         pending = decode(row[5], list[SendVoucher])
         return Loaded(row[1].encode("utf-8"), inputs, pending)
 
-    async def create(self, snapshot: bytes | dict[str, Any]) -> None:
+    async def create(self, snapshot: bytes) -> None:
         """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
-        text = _snapshot_text(snapshot)
+        text = snapshot.decode("utf-8")
         async with self.db.transaction() as tx:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
@@ -164,7 +161,7 @@ class SimStore:
         self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
-                     snapshot: Callable[[], bytes | dict[str, Any]]) -> None:
+                     snapshot: Callable[[], bytes]) -> None:
         """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
         crash, and take a new snapshot (truncating the log) once the log outweighs the last one."""
         rows = []
@@ -173,11 +170,11 @@ class SimStore:
         for item in inputs:
             seq += 1
             logged += item.size
-            rows.append((self.participant, seq, item.kind, datetime_to_plain(item.at), item.flag, item.reason,
+            rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
         pending_text = encode(list(pending)).decode("utf-8")
         if logged >= max(self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
-            text = _snapshot_text(snapshot())
+            text = snapshot().decode("utf-8")
             await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, logged_bytes = 0, "
                              "log_seq = $4, pending = $5 WHERE participant = $1",
                              self.participant, text, len(text), seq, pending_text)
@@ -193,9 +190,9 @@ class SimStore:
         self._seq = seq
 
 
-def _snapshot_text(snapshot: bytes | dict[str, Any]) -> str:
-    """A core's snapshot as the stored text: a typed core's `sim.codec` bytes as they are; a core
-    still on plain dicts (`dumps_plain`, its large lists as `sim.snapshot.Lazy`) as compact JSON."""
-    if isinstance(snapshot, bytes):
-        return snapshot.decode("utf-8")
-    return dumps_plain(snapshot)
+def _stored_time(text: str) -> dt.datetime:
+    """A logged input's time: aware ISO text, back in Asia/Shanghai (a naive one is refused)."""
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise StateError(f"naive datetime {text!r} in the sim input log")
+    return when.astimezone(TZ)

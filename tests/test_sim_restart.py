@@ -46,7 +46,6 @@ from sim.clock import SimClock
 from sim.codec import SnapshotHeader, encode
 from sim.effects import Effect, SendVoucher, WakeAt
 from sim.engine import SimEngine, engine_client
-from sim.snapshot import Lazy, dumps_plain
 from storage.db import open_database
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
@@ -61,45 +60,6 @@ _seq = itertools.count(1)
 
 def t(day: str, hhmm: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(hhmm), tzinfo=TZ)
-
-
-def compact_json(data: Any) -> str:
-    """What the store writes (`dumps_plain`, item by item) is this encoding of the whole."""
-    return json.dumps(data, separators=(",", ":"))
-
-
-_plain = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
-                      max_leaves=20)
-
-
-def _lazify(data: Any, lazy: bool) -> Any:
-    """`data` with its lists as `Lazy` when `lazy` (each list's items too)."""
-    if isinstance(data, dict):
-        return {k: _lazify(v, not lazy) for k, v in data.items()}
-    if isinstance(data, list):
-        items = [_lazify(v, not lazy) for v in data]
-        return Lazy(lambda: iter(items)) if lazy else items
-    return data
-
-
-@given(data=_plain, lazy=st.booleans())
-def test_dumps_plain_is_compact_json_with_lazy_lists_read_as_lists(data: Any, lazy: bool) -> None:
-    assert dumps_plain(_lazify(data, lazy)) == compact_json(data)
-    assert dumps_plain(data) == compact_json(data)
-
-
-def test_lazy_is_read_anew_each_time_and_equals_its_list() -> None:
-    made = []
-
-    def make() -> Any:
-        made.append(1)
-        return ({"n": i} for i in range(3))
-
-    lazy = Lazy(make)
-    assert lazy == [{"n": 0}, {"n": 1}, {"n": 2}] and list(lazy) == list(lazy)
-    assert dumps_plain({"a": lazy, "名": "é"}) == '{"a":[{"n":0},{"n":1},{"n":2}],"\\u540d":"\\u00e9"}'
-    assert len(made) == 4  # made anew on every read, never kept
 
 
 def through_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -271,7 +271,6 @@ class TreasuryCore:
 
     # --- snapshots ------------------------------------------------------------------------
 
-    SNAPSHOT_IS_BYTES = True  # `snapshot()` gives `sim.codec` bytes (the shell hands them back as they are)
 
     def snapshot(self) -> bytes:
         """The state (`TreasuryState`) as `sim.codec` bytes; the plans are regenerated on load."""

@@ -14,6 +14,7 @@ import datetime as dt
 import msgspec
 
 from business_time.clock import ClockConfig
+from sim.codec import config_fingerprint
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
@@ -28,7 +29,7 @@ SNAPSHOT_VERSION = 2  # the layout of `TreasuryState` (1: the hand-written plain
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
     """What a snapshot was taken under: a core refuses to load one taken with another config."""
-    return f"{config!r}; {clock_config!r}"
+    return config_fingerprint(config, clock_config)
 
 
 class TreasuryState(msgspec.Struct):
