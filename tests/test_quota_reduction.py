@@ -1,0 +1,170 @@
+"""Issue 17: a quota reduction (额度追减, 003 §22; VtCode 7106, the project's own code) lowers what
+the bank may still pay of a unit's authorized quota line, never below what is paid."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bank_sim import books, quotas
+from bank_sim.core import BankConfig, BankCore
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
+from messages.catalog import get_catalog
+from messages.errors import CODES
+from messages.factory import quota_reduction_notice
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
+from sim.books import BooksError
+from sim.effects import Alarm, SendVoucher
+
+CALENDAR = BusinessCalendar.default()
+BANK = "999100000001"
+VOUCHERS = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
+KEY = ("2026", "1", "101001", "2100201", "99010026A0000")
+
+
+def t(hhmm: str, day: str = "2026-03-10") -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.fromisoformat(hhmm), tzinfo=TZ)
+
+
+def _file(name: str) -> VoucherDoc:
+    return parse_voucher((VOUCHERS / name).read_bytes())
+
+
+def _line(fen: int, project: str = "99010026A0000") -> quotas.NoticeLine:
+    return ("2026", "1", "101001", "2100201", project), ("unit", "subject", "project"), fen
+
+
+def _book(granted: int = 1000_00) -> quotas.QuotaBook:
+    book = quotas.QuotaBook()
+    assert quotas.grant(book, "ED1", [_line(granted)]) is None
+    return book
+
+
+def test_reduce_lowers_the_line_and_refuses_more_than_remains_naming_it() -> None:
+    book = _book()
+    quotas.spend(book, {KEY: 300_00})
+    assert quotas.reduce(book, [_line(500_00)]) is None
+    assert book[KEY].remaining_fen == 200_00 and book[KEY].reduced_fen == 500_00
+    refused = quotas.reduce(book, [_line(200_01)])
+    assert refused is not None and "unit 101001" in refused and "subject 2100201" in refused
+    assert "200.01" in refused and "200.00" in refused
+    missing = quotas.reduce(book, [_line(1_00, "OTHER")])
+    assert missing is not None and "project OTHER" in missing
+    assert book[KEY].remaining_fen == 200_00  # refused whole: nothing changed
+    draw = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4], "PayAmt": "200.01"}],
+                       "2026", "1")
+    assert isinstance(draw, quotas.Shortfall) and draw.code == "over-unit-quota"
+    assert isinstance(quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4],
+                                                   "PayAmt": "200.00"}], "2026", "1"), dict)
+
+
+def test_reduce_to_exactly_what_is_paid_is_allowed_and_zero_is_refused() -> None:
+    book = _book()
+    quotas.spend(book, {KEY: 400_00})
+    assert quotas.reduce(book, [_line(0)]) is not None  # an empty reduction is not a notice
+    assert quotas.reduce(book, [_line(600_00)]) is None
+    assert book[KEY].remaining_fen == 0
+
+
+def _core() -> BankCore:
+    core = BankCore(BANK, BankConfig(), CALENDAR, ClockConfig())
+    core.on_time(t("08:00"))
+    core.on_voucher(_file("7101-unit-101001-2100201-1000.xml"), 0, t("08:40"))
+    return core
+
+
+def test_the_bank_applies_a_7106_confirms_it_and_tells_the_unit_once() -> None:
+    core = _core()
+    doc = _file("7106-unit-101001-reduce-500.xml")
+    effects = core.on_voucher(doc, 0, t("11:00"))
+    sent = [e for e in effects if isinstance(e, SendVoucher)]
+    assert [(e.vtcode, e.flag, e.head.get("XConfirmDate")) for e in sent if e.flag == 1] == [("7106", 1, "20260310")]
+    assert [(e.vtcode, e.head["OriVtCode"], e.head["PayAmt"]) for e in sent if e.flag == 0] == [
+        ("7102", "7106", "500.00")]
+    assert not [e for e in effects if isinstance(e, Alarm)]
+    assert core.quota_book[KEY].remaining_fen == 500_00
+    # delivered again (also after a restart from a snapshot): confirmed again, applied once
+    restored = BankCore.restore(core.snapshot(), BANK, BankConfig(), CALENDAR, ClockConfig())
+    again = restored.on_voucher(doc, 0, t("11:10"))
+    assert [(e.vtcode, e.flag) for e in again if isinstance(e, SendVoucher)] == [("7106", 1)]
+    assert restored.quota_book[KEY].remaining_fen == 500_00
+
+
+def test_the_bank_refuses_a_7106_above_what_remains_whole_with_its_code() -> None:
+    core = _core()
+    core.on_voucher(_file("7106-unit-101001-reduce-500.xml"), 0, t("11:00"))
+    big = _file("7106-unit-101001-reduce-200.01.xml")
+    over = parse_voucher(build_voucher("7106", {**big.head(), "PayAmt": "500.01"},
+                                       [{**big.details()[0], "PayAmt": "500.01"}]))
+    refused = core.on_voucher(over, 0, t("11:30"))
+    alarms = [a for a in refused if isinstance(a, Alarm)]
+    assert [a.code for a in alarms] == ["quota-reduction-refused"]
+    assert "unit 101001" in alarms[0].message and "500.00" in alarms[0].message
+    assert not [e for e in refused if isinstance(e, SendVoucher)]
+    assert core.quota_book[KEY].remaining_fen == 500_00
+    # another bank's reduction: refused too
+    other = parse_voucher(build_voucher("7106", {**big.head(), "VoucherNo": "ZJ2026031000009",
+                                                 "PayBankCode": "999100000002"}, big.details()))
+    assert [a.code for a in core.on_voucher(other, 0, t("11:40")) if isinstance(a, Alarm)] == [
+        "quota-reduction-refused"]
+
+
+def test_the_factory_builds_a_7106_the_bank_applies() -> None:
+    core = _core()
+    data = quota_reduction_notice(voucher_no="ZJ2026031000077", vou_date=dt.date(2026, 3, 10), pay_bank_code=BANK,
+                                  lines=[("101001", "示例市第一中学", "2100201", "综合医院", KEY[4], "示例通用项目",
+                                          250_00)])
+    effects = core.on_voucher(parse_voucher(data), 0, t("11:00"))
+    assert not [e for e in effects if isinstance(e, Alarm)]
+    assert core.quota_book[KEY].remaining_fen == 750_00
+
+
+def test_the_code_and_the_catalog_entry_are_registered() -> None:
+    assert "quota-reduction-refused" in CODES
+    spec = get_catalog().get("7106")
+    assert (spec.sender, spec.recipient, spec.has_receipt) == ("treasury", "bank", True)
+
+
+def test_the_books_catch_a_line_reduced_below_what_is_paid() -> None:
+    core = _core()
+    doc = _file("7106-unit-101001-reduce-500.xml")
+    core.on_voucher(doc, 0, t("11:00"))
+    core.quota_book[KEY].reduced_fen += 600_00  # a broken reduction: the books must catch it
+    st_ = core._st  # noqa: SLF001 - the books are checked against the core's own state
+    with pytest.raises(BooksError, match="quota-non-negative"):
+        books.check(core._ctx, st_, lines=[KEY])  # noqa: SLF001
+    core.quota_book[KEY].reduced_fen -= 600_00
+    books.check(core._ctx, st_, lines=[KEY])  # noqa: SLF001
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["reduce", "pay", "refund"]), st.integers(0, 600_00)), max_size=30),
+       st.integers(1, 2000_00))
+def test_remaining_is_granted_less_reductions_less_paid_plus_cleared_refunds_never_negative(
+        ops: list[tuple[str, int]], granted: int) -> None:
+    book = _book(granted)
+    reduced = paid = refunded = 0
+    payments: list[int] = []
+    for op, fen in ops:
+        if op == "reduce":
+            if quotas.reduce(book, [_line(fen)]) is None:
+                reduced += fen
+        elif op == "pay":
+            taken = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4],
+                                                  "PayAmt": f"{fen // 100}.{fen % 100:02d}"}], "2026", "1")
+            if isinstance(taken, dict):
+                quotas.spend(book, taken)
+                paid += fen
+                payments.append(fen)
+        elif payments:  # a cleared refund gives one payment back to the line
+            back = payments.pop(fen % len(payments))
+            quotas.release(book, {KEY: back})
+            refunded += back
+        line = book[KEY]
+        assert line.remaining_fen == granted - reduced - paid + refunded
+        assert line.remaining_fen >= 0 and line.spent_fen >= 0
