@@ -168,3 +168,63 @@ def test_remaining_is_granted_less_reductions_less_paid_plus_cleared_refunds_nev
         line = book[KEY]
         assert line.remaining_fen == granted - reduced - paid + refunded
         assert line.remaining_fen >= 0 and line.spent_fen >= 0
+
+
+# --- the example bank (examples/sdk_bank.py) plays the reduction scenario as bank-a ----------------
+
+@pytest.mark.slow
+def test_the_reduction_scenario_passes_against_the_example_bank(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from runner.world import DevWorld
+    from tests.test_conformance import _failures, _gateway_and_bank
+    from tgw import main as tgw_main
+
+    world = DevWorld.create(tmp_path / "world")
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(VOUCHERS.parent / "quota-reduction-lowers-the-line-over-returned.yaml"),
+                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
+                         "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
+    assert _failures(junit) == {} and code == 0
+
+
+# --- the scenario, simulated: both directions ------------------------------------------------------
+
+SCENARIO = VOUCHERS.parent / "quota-reduction-lowers-the-line-over-returned.yaml"
+REFUSED_BY_CODE = '''
+  - rejected: {voucher: toomuch, code: quota-reduction-refused, who: bank}
+    by: "11:30"
+'''
+
+
+def _run(text: str, tmp: Path) -> list[tuple[str, str]]:
+    import asyncio
+
+    from runner.scenario_file import load_text
+    from runner.scenario_run import run_scenario
+
+    r = asyncio.run(run_scenario(load_text(text, "reduction.yaml", base=SCENARIO.parent), tmp))
+    assert r.error is None
+    return [(o.expected, o.actual) for o in r.failed]
+
+
+def test_the_simulated_bank_names_the_refusal_code_in_the_scenario(tmp_path: Path) -> None:
+    assert _run(SCENARIO.read_text(encoding="utf-8") + REFUSED_BY_CODE, tmp_path) == []
+
+
+@pytest.mark.parametrize("wrong", [
+    ('unit_quota: {owner: treasury, unit: "101001", equals: "0.00"}',
+     'unit_quota: {owner: treasury, unit: "101001", equals: "500.00"}'),  # the reduction not taken off
+    ('unit_quota: {owner: bank-a, unit: "101001", equals: "0.00"}',
+     'unit_quota: {owner: bank-a, unit: "101001", equals: "0.01"}'),
+    ("rejected: {voucher: over, code: over-unit-quota, who: bank}",
+     "accepted: {voucher: over, who: bank}"),
+])
+def test_a_wrong_expectation_of_the_reduction_fails(wrong: tuple[str, str], tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert text.count(wrong[0]) == 1
+    assert len(_run(text.replace(wrong[0], wrong[1]), tmp_path)) == 1
