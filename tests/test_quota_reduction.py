@@ -228,3 +228,27 @@ def test_a_wrong_expectation_of_the_reduction_fails(wrong: tuple[str, str], tmp_
     text = SCENARIO.read_text(encoding="utf-8")
     assert text.count(wrong[0]) == 1
     assert len(_run(text.replace(wrong[0], wrong[1]), tmp_path)) == 1
+
+
+# --- a cross-year refund (跨年度退款指标, 003 §36) ---------------------------------------------------
+
+CROSS_YEAR = VOUCHERS.parent / "refund-cross-year-opens-a-line-the-unit-pays-from.yaml"
+
+
+def test_a_cross_year_refund_opens_a_line_the_unit_pays_from(tmp_path: Path) -> None:
+    assert _run(CROSS_YEAR.read_text(encoding="utf-8"), tmp_path) == []
+
+
+@pytest.mark.parametrize("wrong", [
+    ('quota_restored: {unit: "101001", cross_year: true, equals: "600.00"}',
+     'quota_restored: {unit: "101001", cross_year: true, equals: "0.00"}'),
+    ('quota_restored: {unit: "101001", year: "2025", equals: "0.00"}',
+     'quota_restored: {unit: "101001", year: "2025", equals: "600.00"}'),
+    # the bank gave last year's line back (the old behaviour): 2,400.00 + 600.00
+    ('unit_quota: {owner: bank-a, unit: "101001", equals: "2400.00"}',
+     'unit_quota: {owner: bank-a, unit: "101001", equals: "3000.00"}'),
+])
+def test_a_wrong_expectation_of_the_cross_year_refund_fails(wrong: tuple[str, str], tmp_path: Path) -> None:
+    text = CROSS_YEAR.read_text(encoding="utf-8")
+    assert text.count(wrong[0]) == 1
+    assert len(_run(text.replace(wrong[0], wrong[1]), tmp_path)) == 1
