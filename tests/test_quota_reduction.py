@@ -135,11 +135,11 @@ def test_the_books_catch_a_line_reduced_below_what_is_paid() -> None:
     doc = _file("7106-unit-101001-reduce-500.xml")
     core.on_voucher(doc, 0, t("11:00"))
     core.quota_book[KEY].reduced_fen += 600_00  # a broken reduction: the books must catch it
-    st_ = core._st  # noqa: SLF001 - the books are checked against the core's own state
+    st_ = core._st
     with pytest.raises(BooksError, match="quota-non-negative"):
-        books.check(core._ctx, st_, lines=[KEY])  # noqa: SLF001
+        books.check(core._ctx, st_, lines=[KEY])
     core.quota_book[KEY].reduced_fen -= 600_00
-    books.check(core._ctx, st_, lines=[KEY])  # noqa: SLF001
+    books.check(core._ctx, st_, lines=[KEY])
 
 
 @settings(max_examples=200, deadline=None)
