@@ -9,12 +9,15 @@ voucher as at the millionth (no scan of all payments):
 | `reserve-agrees`      | the reserve balance the duties keep equals the reserve account in the core's view of its ledger |
 | `payments-accounted`  | every payment is exactly one of paid, deferred (waiting for the opening), returned unpaid or refused by the ledger |
 | `payment-state`       | the payment of this input is in one consistent state (paid ones have a day and a serial, no return; deferred ones keep their voucher) |
-| `quota-non-negative`  | no quota line this payment drew on is spent beyond what was granted              |
+| `quota-non-negative`  | no quota line this payment drew on, or a quota notice (7101, 7106 reduction, 7301, 7302) named, is spent, reduced or closed beyond what was granted |
 | `batch-lines`         | the batch voucher this input touched (`bank_sim.batches`): paid + bounced + refunded = its PayAmt to the fen, none negative, and the line it moved is in the state its sums say |
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from bank_sim.quotas import LineKey
 from bank_sim.state import BankState, Batch, Ctx, Payment
 from messages.money import fen_to_str
 from sim.books import BooksError
@@ -25,7 +28,8 @@ RULES = ("reserve-non-negative", "reserve-agrees", "payments-accounted", "paymen
          "batch-lines")
 
 
-def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[str, str] | None = None) -> None:
+def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[str, str] | None = None,
+          lines: Sequence[LineKey] = ()) -> None:
     """Raise BooksError naming the first rule the state breaks (see the module doc)."""
     who = f"bank {ctx.bank_code}"
     reserve = st.reserve_balance_fen
@@ -45,6 +49,8 @@ def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[
         batch = batch or (touched.key.voucher_no, "")
     if batch is not None and batch[0] in st.batches:
         _check_batch(who, st.batches[batch[0]], batch[1])
+    for key in lines:  # the lines a quota notice named (a reduction never below what is paid)
+        _check_line(who, f"quota notice line {'/'.join(key)}", st, key)
 
 
 def _check_batch(who: str, b: Batch, line_id: str) -> None:
@@ -73,8 +79,12 @@ def _check_payment(who: str, st: BankState, p: Payment) -> None:
         raise BooksError(who, "payment-state", f"payment {p.key}: mode {p.mode}, day {p.day}, returned "
                          f"{p.returned}, refused {p.refused}")
     for key, _ in p.quota_taken or ():
-        line = st.quota_book.get(key)
-        if line is not None and (line.remaining_fen < 0 or line.spent_fen < 0):
-            raise BooksError(who, "quota-non-negative", f"payment {p.key} drew on {'/'.join(key)}: granted "
-                             f"{fen_to_str(line.granted_fen)}, spent {fen_to_str(line.spent_fen)}, closed "
-                             f"{fen_to_str(line.closed_fen)}")
+        _check_line(who, f"payment {p.key} drew on {'/'.join(key)}", st, key)
+
+
+def _check_line(who: str, what: str, st: BankState, key: LineKey) -> None:
+    line = st.quota_book.get(key)
+    if line is not None and min(line.remaining_fen, line.spent_fen, line.reduced_fen, line.closed_fen) < 0:
+        raise BooksError(who, "quota-non-negative", f"{what}: granted {fen_to_str(line.granted_fen)}, reduced "
+                         f"{fen_to_str(line.reduced_fen)}, spent {fen_to_str(line.spent_fen)}, closed "
+                         f"{fen_to_str(line.closed_fen)}")

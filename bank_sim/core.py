@@ -73,7 +73,7 @@ refused; a break raises `sim.books.BooksError` naming the rule.
 **Modules.** This module only dispatches; each duty is a module of functions over the state
 record: `payments` (the rules, paying, returns before payment), `filings` (2301 and its
 receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `notices` (7101,
-7301 / 7302, 7501), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
+7106 reduction, 7301 / 7302, 7501), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
 (2252, 2302), `reporting` (2206, 4004, 3501, 7104, 7103, 7203 and their sign-offs), `outgoing` (the profile: held, faulted and corrected sends),
 `refusals`, `accounts` (the core's view of its ledger) and `schedule`.
 """
@@ -81,6 +81,7 @@ receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from bank_sim import (
     batches,
@@ -117,7 +118,9 @@ from sim.effects import Alarm, Effect, Refusal, WakeAt
 __all__ = ["PAYMENT_RULES", "BankConfig", "BankCore", "Filing", "Payment", "PaymentRule", "account_ids"]
 
 _NOTICES = {"7101": notices.quota_notice, "7301": notices.year_end_notice, "7302": notices.year_end_notice,
-            SUSPENSION_VTCODE: notices.suspension, ACCOUNT_NOTICE_VTCODE: account_notice}
+            notices.QUOTA_REDUCTION_VTCODE: notices.reduction_notice, SUSPENSION_VTCODE: notices.suspension,
+            ACCOUNT_NOTICE_VTCODE: account_notice}
+_QUOTA_NOTICES = ("7101", notices.QUOTA_REDUCTION_VTCODE, "7301", "7302")  # the books check the lines they name
 _SIGN_OFFS = ("3501", "7104", RESERVE_STATEMENT_VTCODE)
 
 
@@ -181,7 +184,8 @@ class BankCore:
         except InputError as exc:  # an amount that does not parse: checked upstream, so alarm only
             effects.append(Alarm(exc.code, f"unusable voucher: {exc}", str(key)))
         touched = st.payment(key) if flag == 0 and vtcode in PAY_TYPE else None
-        return self._out(effects, now, touched, batches.touched(st, doc, flag))
+        lines = notices.quota_lines_of(doc) if flag == 0 and vtcode in _QUOTA_NOTICES else ()
+        return self._out(effects, now, touched, batches.touched(st, doc, flag), lines)
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         """Put the records right after a refusal (`bank_sim.refusals`); the shell raised the alarm."""
@@ -191,10 +195,10 @@ class BankCore:
         return self._out(corrected, now)
 
     def _out(self, effects: list[Effect], now: dt.datetime, touched: Payment | None = None,
-             batch: tuple[str, str] | None = None) -> list[Effect]:
+             batch: tuple[str, str] | None = None, lines: Sequence[quotas.LineKey] = ()) -> list[Effect]:
         """Every effect passes the profile (`bank_sim.outgoing`); then the books are checked."""
         out = outgoing.outgoing(self._ctx, self._st, effects, now)
-        books.check(self._ctx, self._st, touched, batch)
+        books.check(self._ctx, self._st, touched, batch, lines)
         return out
 
     def _catch_up(self, now: dt.datetime) -> list[Effect]:

@@ -1,5 +1,6 @@
 """The treasury's notices a bank confirms by receipt (XConfirmDate): authorized quota notices
-(7101, `bank_sim.quotas`), year-end cancellation and carry-forward (7301 / 7302) and payment
+(7101, `bank_sim.quotas`), quota reductions (7106, 额度追减, 003 §22), year-end cancellation and
+carry-forward (7301 / 7302) and payment
 suspension orders and their lifts (7501, `bank_sim.suspensions`). A notice the bank cannot apply
 is refused whole: no receipt, an alarm, nothing changed. A redelivery is confirmed again.
 """
@@ -16,7 +17,18 @@ from messages.envelope import VoucherKey
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["quota_notice", "suspension", "year_end_notice"]
+__all__ = ["QUOTA_REDUCTION_VTCODE", "quota_lines_of", "quota_notice", "reduction_notice", "suspension",
+           "year_end_notice"]
+
+QUOTA_REDUCTION_VTCODE = "7106"  # 财政授权支付额度追减通知书, the project's own code (003 §22)
+
+
+def quota_lines_of(doc: VoucherDoc) -> list[quotas.LineKey]:
+    """The quota lines a 7101 / 7106 / 7301 names (7302: the old year's): what the books check after it."""
+    to_year = doc.get("ToYear")
+    year = str(int(to_year) - 1) if doc.vtcode == "7302" and to_year.isdigit() else doc.get("StYear")
+    fund = doc.get("FundTypeCode")
+    return [(year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")) for d in doc.details()]
 
 
 def _receipt(doc: VoucherDoc, now: dt.datetime, *, details: bool = True) -> SendVoucher:
@@ -45,6 +57,30 @@ def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now:
     if refused is not None:
         return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
     st.quota_notices[no] = now
+    return [receipt, *_arrivals(ctx, doc, lines, now)]
+
+
+def reduction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
+    """A 7106 (额度追减, 003 §22): take each line's amount off what the bank may still pay of it
+    (`bank_sim.quotas.reduce`), confirm it (receipt with XConfirmDate) and tell each unit (7102
+    with OriVtCode 7106). One the bank cannot apply (another bank's, not authorized quota, a line
+    missing or an amount above what remains of it, named) is refused whole: no receipt, an alarm
+    `quota-reduction-refused`, nothing changed. A redelivery is confirmed again, applied once."""
+    no = doc.get("VoucherNo")
+    receipt = _receipt(doc, now)
+    seen = f"{doc.vtcode}/{no}"
+    if seen in st.year_end_notices:
+        return [receipt]
+    lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
+    if doc.get("PayBankCode") != ctx.bank_code:
+        refused: str | None = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
+    elif doc.get("PayTypeCode") != "12":
+        refused = f"PayTypeCode {doc.get('PayTypeCode')}: the bank keeps authorized quota (12) only"
+    else:
+        refused = quotas.reduce(st.quota_book, lines)
+    if refused is not None:
+        return [Alarm("quota-reduction-refused", f"quota reduction notice {no} refused: {refused}", str(key))]
+    st.year_end_notices[seen] = now
     return [receipt, *_arrivals(ctx, doc, lines, now)]
 
 

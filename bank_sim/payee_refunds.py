@@ -167,7 +167,10 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     payment = None if refund.line else next((p for p in st.payments.values() if p.key.voucher_no == refund.voucher),
                                             None)
     if payment is not None and payment.quota_taken:
-        quotas.release(st.quota_book, dict(payment.quota_taken))
+        # a refund of an earlier budget year's payment does not restore that year's quota: the
+        # treasury opens a cross-year refund line for it instead (跨年度退款指标, 003 §36)
+        if all(key[0] == str(now.year) for key, _ in payment.quota_taken):
+            quotas.release(st.quota_book, dict(payment.quota_taken))
         payment.quota_taken = None
     notice = s.notices.pop(no, None)
     if notice is not None:

@@ -23,6 +23,13 @@ is refused whole (nothing changes) if a line is missing or the amount exceeds it
 quota. The bank confirms each and tells each unit (7102 with OriVtCode 7301 / 7302: the
 注销到账通知单 / 结转到账通知单 of the seed, which gives them no code of their own).
 
+**Reduction during the year (额度追减, 003 §22).** A quota reduction notice (7106, the project's
+own code) takes each named line's amount off what the bank may still pay of it (`reduce`,
+`QuotaLine.reduced_fen`): never below what is already paid, so a line missing or an amount above
+its remaining quota refuses the notice whole, naming the line. A refund cleared later gives the
+paid amount back to the line as before: remaining = granted - reduced - spent (net of cleared
+refunds) - closed, never negative.
+
 The book maps `(year, fund type, agency, subject, project)` to a `QuotaLine`: a plain dict, or
 the bank core's `QuotaBook`, the same mapping kept under text keys so the snapshot codec
 (`sim.codec`) saves it as it is.
@@ -52,6 +59,7 @@ __all__ = [
     "draw",
     "grant",
     "notice_lines",
+    "reduce",
     "release",
     "remaining_by_unit",
     "spend",
@@ -73,10 +81,11 @@ class QuotaLine(msgspec.Struct):
     spent_fen: int = 0
     notices: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7101s / 7302s that granted it
     closed_fen: int = 0  # taken off at year end: cancelled (7301) or carried to the next year (7302)
+    reduced_fen: int = 0  # taken off during the year by quota reduction notices (7106, 额度追减, 003 §22)
 
     @property
     def remaining_fen(self) -> int:
-        return self.granted_fen - self.spent_fen - self.closed_fen
+        return self.granted_fen - self.spent_fen - self.closed_fen - self.reduced_fen
 
 
 class Book(Protocol):
@@ -250,6 +259,17 @@ def cancel(book: Book, lines: Sequence[NoticeLine]) -> str | None:
     return refused
 
 
+def reduce(book: Book, lines: Sequence[NoticeLine]) -> str | None:
+    """A quota reduction notice (7106, 额度追减, 003 §22): take each line's amount off what the bank
+    may still pay of it, never below what is paid. Returns why the notice is refused (a line
+    missing, or an amount above its remaining quota, named; nothing changed) or None."""
+    refused = _closable(book, lines)
+    if refused is None:
+        for key, _, fen in lines:
+            book[key].reduced_fen += fen
+    return refused
+
+
 def carry(book: Book, notice_no: str, to_year: str, lines: Sequence[NoticeLine]) -> str | None:
     """A carry-forward notice (7302): move each line's amount (lines of the old year) to the same
     (fund type, unit, subject, project) of `to_year`. Returns why it is refused or None."""
@@ -274,7 +294,7 @@ def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for (_, _, agency, _, _), line in sorted(book.items()):
         row = out.setdefault(agency, {"granted": 0, "spent": 0, "remaining": 0})
-        row["granted"] += line.granted_fen
+        row["granted"] += line.granted_fen - line.reduced_fen
         row["spent"] += line.spent_fen
         row["remaining"] += line.remaining_fen
     return out

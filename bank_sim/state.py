@@ -265,7 +265,7 @@ class BankState(msgspec.Struct):
     filings: dict[str, Filing] = msgspec.field(default_factory=dict)
     quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
     quota_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # 7101 VoucherNo → when its 7102s went
-    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" → when applied
+    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" (7302, 7106) → when applied
     reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
     # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
     # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.

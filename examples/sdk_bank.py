@@ -29,7 +29,9 @@ bank (`bank_sim`) follows them:
   fund type (FundTypeCode), and an 8202 draws only on lines of its own year and fund type; at year
   end a cancellation (7301) takes each line's amount off what is left of year StYear and a
   carry-forward (7302) moves it from year ToYear - 1 to ToYear, each confirmed and told to the
-  units the same way (7102 with OriVtCode 7301 / 7302);
+  units the same way (7102 with OriVtCode 7301 / 7302); a quota reduction (7106, 额度追减, 003 §22)
+  takes each line's amount off what is left during the year, confirmed and told the same way, and
+  one above what is left is neither applied nor confirmed;
 * a payment suspension order (7501, 暂停支付, SuspendAction 1) is confirmed (XConfirmDate) and,
   while it stands, every payment voucher whose unit (AgencyCode), paying account (PayAcctNo) or
   payee (PayeeAcctNo) it names is returned unpaid with `payment-suspended`; its lift
@@ -300,7 +302,7 @@ class Bank:
                    and p.day == payment.day and not p.filing and not p.covered and p.doc.vtcode == doc.vtcode
                    and p.doc.get("FundTypeCode") == doc.get("FundTypeCode")]
             return out + self._file([(key, payment), *kin], 0, now.date(), now, urgent=True)
-        if flag == 0 and doc.vtcode in ("7101", "7301", "7302"):
+        if flag == 0 and doc.vtcode in ("7101", "7106", "7301", "7302"):
             return out + self._quota_notice(doc, now)
         if flag == 0 and doc.vtcode == "7501":
             return out + self._suspension(doc, now)
@@ -447,9 +449,10 @@ class Bank:
         return None
 
     def _quota_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
-        """Confirm a 7101 (grant), 7301 (cancel) or 7302 (carry forward) and, the first time, apply
-        its lines and tell each unit (7102). A year-end notice naming a line the bank does not hold,
-        or more than is left of it, is not applied nor confirmed."""
+        """Confirm a 7101 (grant), 7106 (reduction, 额度追减), 7301 (cancel) or 7302 (carry forward)
+        and, the first time, apply its lines and tell each unit (7102). A reduction or year-end
+        notice naming a line the bank does not hold, or more than is left of it, is not applied nor
+        confirmed."""
         no, vt = doc.get("VoucherNo"), doc.vtcode
         if doc.get("PayBankCode") != self.code:
             log(f"not ours: quota notice {no} is for bank {doc.get('PayBankCode')}")
@@ -465,7 +468,7 @@ class Bank:
         if vt != "7101" and (len(set(keys)) != len(keys) or any(
                 k not in self.quotas or not 0 < fen <= self.quotas[k][0] - self.quotas[k][1]
                 for k, fen in zip(keys, amounts, strict=True))):
-            log(f"year-end notice {vt} {no} not applied: a line is missing or short")
+            log(f"quota notice {vt} {no} not applied: a line is missing or short")
             return []
         self.quota_notices.add(f"{vt}/{no}")
         units: dict[str, list[dict[str, str]]] = {}

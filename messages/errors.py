@@ -154,6 +154,10 @@ CODES: dict[str, str] = {
                      "not used (004 part 3 第四条)",
     "quota-notice-invalid": "an authorized quota notice (7101) is not for this bank, or its lines repeat a "
                             "(unit, subject, project)",
+    "quota-reduction-refused": "a quota reduction notice (7106, 额度追减, 003 §22) the bank cannot apply: another "
+                               "bank's, not authorized quota (PayTypeCode 12), or a line the bank does not hold or "
+                               "whose amount exceeds what remains of it (a reduction never goes below what is "
+                               "paid); refused whole naming the line, no receipt, nothing changed",
     "calendar-out-of-range": "the business calendar does not know that date",
     "calendar-block-invalid": "a year block of the business calendar (tgw calendar load) fails a check: a date "
                               "outside its year, a holiday on a weekend, a make-up day on a weekday, a statutory "

@@ -155,6 +155,24 @@ def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code
     return build_voucher("7101", head, details)
 
 
+def quota_reduction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,
+                           lines: Sequence[tuple[str, str, str, str, str, str, int]],
+                           adm_div_code: str = "990100", fund_type_code: str = "1") -> bytes:
+    """A quota reduction notice (7106, 额度追减, 003 §22, PayTypeCode 12): one detail per line taken
+    off (AgencyCode, AgencyName, ExpFuncCode, ExpFuncName, ProCode, ProName, fen > 0)."""
+    head = {
+        "Id": f"V7106{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "PayTypeCode": "12",
+        "FundTypeCode": fund_type_code, "FundTypeName": fund_type_name(fund_type_code),
+        "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行", "ReduceDate": format_ymd(vou_date),
+        "PayAmt": fen_to_str(sum(line[6] for line in lines)),
+    }
+    details = [{"Id": f"D{i:04d}", "AgencyCode": agency, "AgencyName": agency_name, "ExpFuncCode": func,
+                "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
+               for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
+    return build_voucher("7106", head, details)
+
+
 def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, order_no: str,
                      scope: tuple[str, str], reason: str, lift: bool = False,
                      adm_div_code: str = "990100") -> bytes:

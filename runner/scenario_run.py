@@ -766,13 +766,18 @@ class _Run:
 
     def _treasury_quota(self, receipts: Sequence[ReceiptSeen]) -> dict[str, int]:
         """Each unit's authorized quota as the scripted treasury's books have it: what its 7101s
-        granted, less what its 8202 receipts paid, plus what refunds restored (this year's)."""
+        granted, less what its quota reductions (7106, 003 §22) the bank confirmed took off, less what
+        its 8202 receipts paid, plus what refunds restored (this year's)."""
         left: dict[str, int] = {}
+        confirmed = {x.voucher_no for x in receipts if x.vtcode == "7106" and x.return_reason is None}
         for r in self.sent.values():
-            if r.vtcode == "7101" and r.flag == 0 and r.spec.sender == "treasury" and any(
+            if r.vtcode in ("7101", "7106") and r.flag == 0 and r.spec.sender == "treasury" and any(
                     x.who == "gateway" and x.ok for x in r.verdicts):
+                if r.vtcode == "7106" and r.voucher_no not in confirmed:
+                    continue  # refused by the bank: nothing taken off
+                sign = 1 if r.vtcode == "7101" else -1
                 for agency, fen in quota_lines(r.doc_bytes):
-                    left[agency] = left.get(agency, 0) + fen
+                    left[agency] = left.get(agency, 0) + sign * fen
         for x in receipts:
             if x.vtcode == "8202" and x.return_reason is None:
                 agency = self.tcore.agency_of(x.voucher_no)
@@ -812,7 +817,7 @@ class _Run:
         for vid, r in self.sent.items():
             verdicts = list(r.verdicts)
             reached = any(x.who == "gateway" and x.ok for x in verdicts)
-            if r.vtcode in ("5201", "8202") and r.flag == 0 and reached:
+            if r.vtcode in ("5201", "8202", "7106") and r.flag == 0 and reached:
                 for bid, code, message in bank_alarms.get(r.key, []):
                     verdicts.append(Verdict("bank", bid, False, code, message, r.at))
                 p = paid.get((r.bank or "", r.key.rsplit("/", 1)[0]))
@@ -909,7 +914,7 @@ def payee_bank_of(s: Scenario, bank: str) -> BankSpec:
 
 
 def quota_lines(data: bytes) -> list[tuple[str, int]]:
-    """(AgencyCode, fen) of each line of an authorized quota notice (7101)."""
+    """(AgencyCode, fen) of each line of an authorized quota notice (7101) or reduction (7106)."""
     from messages.voucher import parse_voucher
 
     doc = parse_voucher(data)

@@ -280,8 +280,8 @@ _expect_kinds: dict[str, Any] = {
                 "anyOf": [{"required": [k]} for k in ("agreed", "verdict", "signed_off", "cause", "off_by")]},
     "unit_quota": {"type": "object", "additionalProperties": False, "required": ["owner", "unit", "equals"],
                    "description": "a unit's remaining authorized quota at the end of the run, in a bank's books "
-                                  "or the treasury's (its 7101s, less its units' 8202 receipts, plus quota "
-                                  "restored by refunds)",
+                                  "or the treasury's (its 7101s, less the quota reductions (7106) the bank "
+                                  "confirmed, less its units' 8202 receipts, plus quota restored by refunds)",
                    "properties": {"owner": _participant, "unit": {"type": "string", "minLength": 1},
                                   "equals": _money}},
     "quota_restored": {"type": "object", "additionalProperties": False, "required": ["unit", "equals"],

@@ -35,7 +35,8 @@ next wake-up never scan the plan. A planned voucher keeps its bytes, not a parse
   DetailList and zero debits and credits): checked against the treasury's own books
   (`treasury_sim.tsa`) and kept in `statements`. `missing_statements(through)` lists the business
   days of the run with no statement yet.
-* 7101 / 7301 / 7302 receipts (the bank confirmed a quota, cancellation or carry-forward notice)
+* 7101 / 7106 / 7301 / 7302 receipts (the bank confirmed a quota, reduction (003 §22), cancellation or
+  carry-forward notice)
   and 7102 arrival notices: recorded.
 * 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
 * 7501 receipts (the bank confirmed a payment suspension order or its lift, 000 五(二)3): appended
@@ -77,7 +78,7 @@ from treasury_sim.units import generate_tree
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
-OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7202", "7301", "7302"})
+OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301", "7302"})
 
 
 class TreasuryCore:
@@ -245,7 +246,7 @@ class TreasuryCore:
             elif flag == 1 and doc.vtcode == "7601":  # the bank carried out an account notice
                 self.state.account_notices.confirmed(doc.head(), now)
             elif doc.vtcode in OTHER_VTCODES:
-                # 7101 / 7301 / 7302 flag 1: the bank confirmed a quota, cancellation or carry-forward
+                # 7101 / 7106 / 7301 / 7302 flag 1: the bank confirmed a quota, reduction, cancellation or carry-forward
                 self.state.other.append((str(key), now))
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
