@@ -17,12 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_FLOOR_OUT", "DEFAULT_SAMPLES", "REPO_ROOT", "machine", "measure", "print_floor_table", "run_floor"]
+__all__ = ["DAY_SEALS", "DEFAULT_FLOOR_OUT", "DEFAULT_SAMPLES", "REPO_ROOT", "day_floor", "machine", "measure",
+           "print_floor_table", "run_floor"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SAMPLES = REPO_ROOT / "samples"
 DEFAULT_FLOOR_OUT = REPO_ROOT / "bench" / "results" / "floor.json"
 ROUNDS = 5
+# A voucher's own floor in a simulated day: its original and its receipt each admitted whole
+# (envelope parse + check + verify), and the seals signed on the way (two on each).
+DAY_ADMISSIONS = 2
+DAY_SEALS = 4
 
 
 def measure(func: Callable[[], object], budget_s: float, rounds: int = ROUNDS) -> dict[str, float]:
@@ -194,6 +199,51 @@ def run_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES,
         for vtcode in vtcodes:
             result["vouchers"][vtcode] = floor_of(vtcode)
     return result
+
+
+def day_floor(seconds: float = 2.0, samples: Path = DEFAULT_SAMPLES, vtcode: str = "5201") -> dict[str, Any]:
+    """A voucher's floor in a simulated day, in CPU µs (`measure`'s `cpu_us_per_op`, so that a loaded
+    machine inflates it no more than the day it is set beside): DAY_ADMISSIONS whole-envelope
+    admissions (`parse_envelope + check_body + verify_body`, ECDSA, the `vtcode` sample with its
+    original seals) plus DAY_SEALS ECDSA signatures."""
+    from messages.catalog import get_catalog
+    from messages.envelope import SignatureEntry, VoucherBody, encode_envelope, parse_envelope
+    from messages.keys import create_ca, issue_participant
+    from messages.signing import CertificateStore, KeySigner
+    from messages.validate import check_body, verify_body
+    from messages.voucher import parse_voucher
+
+    vt = get_catalog().get(vtcode)
+    voucher = (samples / vtcode / "original.xml").read_bytes()
+    with tempfile.TemporaryDirectory(prefix="tgw-dayfloor-") as tmp:
+        create_ca(Path(tmp) / "ca", days=30)
+        signers = {}
+        for role in {s.role for s in vt.original_seals}:
+            files = issue_participant(Path(tmp) / "certs", participant_id=f"floor-{role}", role=role,
+                                      ca_dir=Path(tmp) / "ca", algorithm="ecdsa", days=30)
+            signers[role] = KeySigner.from_files(files.key, files.cert)
+        (Path(tmp) / "certs" / "ca.pem").write_bytes((Path(tmp) / "ca" / "ca.pem").read_bytes())
+        store = CertificateStore.from_dir(Path(tmp) / "certs")
+    doc = parse_voucher(voucher)
+    body = VoucherBody(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), 0, voucher)
+    for seal in vt.original_seals:
+        body = body.with_signature(SignatureEntry(seal.no, signers[seal.role].sn, signers[seal.role].sign(voucher)))
+    envelope = encode_envelope([body])
+    at = dt.datetime.now(dt.UTC)
+    signer = next(iter(signers.values()))
+
+    def admit() -> None:
+        for b in parse_envelope(envelope).bodies:
+            if verify_body(check_body(b), store, at=at):
+                raise AssertionError("floor setup: the sample's seals must verify")
+
+    admission = measure(admit, seconds * 0.8)["cpu_us_per_op"]
+    sign = measure(lambda: signer.sign(voucher), seconds * 0.2)["cpu_us_per_op"]
+    return {"vtcode": vtcode, "clock": "cpu (thread_time)", "admission_us": admission,
+            "sign_us": sign, "admissions": DAY_ADMISSIONS, "seals": DAY_SEALS,
+            "us_per_voucher": round(DAY_ADMISSIONS * admission + DAY_SEALS * sign, 1),
+            "what": f"{DAY_ADMISSIONS} x (parse_envelope + check_body + verify_body, ECDSA, {vtcode}, "
+                    f"{len(vt.original_seals)} seals) + {DAY_SEALS} x ECDSA sign"}
 
 
 def print_floor_table(result: dict[str, Any], out: Any = None) -> None:

@@ -8,6 +8,11 @@ end, µs per voucher, peak RSS, and (for the largest size) a sampling profile: w
 main thread was in (own time) and under (cumulative), from stack samples every SAMPLE_INTERVAL_S.
 A sampler costs about 1% and, unlike cProfile, does not distort the figures it sits beside.
 
+Beside each size, in the same process just before its day, the child measures a voucher's floor
+(`bench.floor.day_floor`: its original and its receipt each admitted whole, four seals signed),
+in CPU time like the day's own figure: `cpu_ratio_to_floor` is the day's CPU per voucher over
+it, a ratio that holds on a machine shared with other work where absolute figures do not.
+
 Figures go to bench/results/sim.json. This is a measurement: nothing asserts on a time.
 """
 
@@ -30,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.floor import REPO_ROOT
+from bench.floor import REPO_ROOT, machine
 
 __all__ = ["DEFAULT_SIM_OUT", "DEFAULT_SIZES", "print_sim_table", "run_sim"]
 
@@ -40,6 +45,8 @@ START = dt.date(2026, 3, 16)  # a Monday: its advances are replenished on Tuesda
 SAMPLE_INTERVAL_S = 0.005
 PROFILE_TOP = 25  # functions listed per profile table
 CHILD_TIMEOUT_S = 3600.0  # one size's run; a day of 100,000 vouchers is meant to take minutes
+FLOOR_SECONDS = 2.0  # CPU budget of the floor measured beside each size
+RATIO_TARGET = 2.0  # the day's CPU per voucher within this many times its floor (issue 19)
 
 
 # --------------------------------------------------------------------------------- the sampler
@@ -104,12 +111,16 @@ def _where(frame: FrameType) -> str:
 # --------------------------------------------------------------------------------- one size
 
 
-def measure(vouchers: int, *, profile: bool, root: Path | None = None) -> dict[str, Any]:
-    """One simulated business day of `vouchers` in this process (call it in a fresh one)."""
+def measure(vouchers: int, *, profile: bool, root: Path | None = None,
+            floor_seconds: float = FLOOR_SECONDS) -> dict[str, Any]:
+    """One simulated business day of `vouchers` in this process (call it in a fresh one), with the
+    floor measured just before it (`floor_seconds` 0: none)."""
+    from bench.floor import day_floor
     from gateway.logs import configure_logging
     from runner.demo import simulate
 
     configure_logging(json=False, level="WARNING")
+    floor = day_floor(floor_seconds) if floor_seconds > 0 else None
 
     def run(where: Path) -> dict[str, Any]:
         report: dict[str, Any] = asyncio.run(simulate(where, seed=1, vouchers=vouchers, days=1, start=START))
@@ -133,6 +144,10 @@ def measure(vouchers: int, *, profile: bool, root: Path | None = None) -> dict[s
         "invariants_held": not failed, "failed_invariants": failed,
         "journal_digest": report["run"]["journal_digest"],
     }
+    if floor is not None:
+        result["floor_cpu_us_per_voucher"] = floor["us_per_voucher"]
+        result["cpu_ratio_to_floor"] = round(cpu / vouchers * 1e6 / floor["us_per_voucher"], 2)
+        result["floor"] = floor
     if sampler is not None:
         result["profile"] = sampler.summary()
     return result
@@ -167,6 +182,12 @@ def run_sim(sizes: Sequence[int] = DEFAULT_SIZES, *, profile_largest: bool = Tru
                              "ratio": round(big["us_per_voucher"] / small["us_per_voucher"], 2),
                              "met": big["us_per_voucher"] <= 1.3 * small["us_per_voucher"]},
     }
+    if all("cpu_ratio_to_floor" in r for r in rows):
+        worst = max(rows, key=lambda r: r["cpu_ratio_to_floor"])
+        targets["cpu_within_2x_floor"] = {
+            "target": f"CPU per voucher <= {RATIO_TARGET:g}x its floor (measured beside it) at every size",
+            "worst_ratio": worst["cpu_ratio_to_floor"], "at": worst["vouchers"],
+            "met": worst["cpu_ratio_to_floor"] <= RATIO_TARGET}
     if largest == 100_000:
         targets["day_of_100k_within_120_s"] = {"target": "<= 120 s", "wall_s": big["wall_s"],
                                                "met": big["wall_s"] <= 120.0}
@@ -175,17 +196,20 @@ def run_sim(sizes: Sequence[int] = DEFAULT_SIZES, *, profile_largest: bool = Tru
                                   "ratio": round(big["peak_rss_mb"] / mid["peak_rss_mb"], 2),
                                   "met": big["peak_rss_mb"] <= 2 * mid["peak_rss_mb"]}
     return {"bench": "sim", "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "machine": machine(),
             "what": "tgw demo's world for one simulated business day (seed 1, from 2026-03-16), in-process bus, "
-                    "SQLite files with full fsync; each size in its own process",
+                    "SQLite files with full fsync; each size in its own process, its floor measured in that "
+                    "process just before its day (CPU time)",
             "runs": rows, "targets": targets}
 
 
 def print_sim_table(result: dict[str, Any]) -> None:
-    print(f"{'vouchers':>9}  {'wall s':>8}  {'cpu s':>8}  {'vouchers/s':>10}  {'µs/voucher':>10}  {'peak RSS MB':>11}")
+    print(f"{'vouchers':>9}  {'wall s':>8}  {'cpu s':>8}  {'vouchers/s':>10}  {'µs/voucher':>10}  "
+          f"{'cpu µs/v':>8}  {'floor µs':>8}  {'x floor':>7}  {'peak RSS MB':>11}")
     for r in result["runs"]:
         print(f"{r['vouchers']:>9,}  {r['wall_s']:>8}  {r['cpu_s']:>8}  {r['vouchers_per_s']:>10}  "
-              f"{r['us_per_voucher']:>10}  {r['peak_rss_mb']:>11}")
+              f"{r['us_per_voucher']:>10}  {r['cpu_us_per_voucher']:>8}  {r.get('floor_cpu_us_per_voucher', '-'):>8}  "
+              f"{r.get('cpu_ratio_to_floor', '-'):>7}  {r['peak_rss_mb']:>11}")
     for name, t in result["targets"].items():
         print(f"{name}: {'met' if t['met'] else 'NOT met'} ({t['target']}; "
               + ", ".join(f"{k} {v}" for k, v in t.items() if k not in ("target", "met")) + ")")
@@ -200,8 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.simbench", description="one size of `tgw bench --sim`")
     parser.add_argument("--vouchers", type=int, required=True)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--floor-seconds", type=float, default=FLOOR_SECONDS,
+                        help="CPU budget of the floor measured before the day (0: none)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.vouchers, profile=args.profile), ensure_ascii=False))
+    print(json.dumps(measure(args.vouchers, profile=args.profile, floor_seconds=args.floor_seconds),
+                     ensure_ascii=False))
     return 0
 
 
