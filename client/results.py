@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from messages.envelope import VoucherKey
+from messages.envelope import VoucherBody, VoucherKey
+from messages.voucher import VoucherDoc
 
 __all__ = ["ClientError", "ClientTransport", "Delivery", "SendResult"]
 
@@ -52,6 +53,11 @@ class Delivery:
     sender: str
     envelope: bytes  # a one-voucher MOF envelope, signatures as the sender made them
     seq: int = 0
+    # In-process only (`GatewayClient.bus(..., parsed=True)`), when the gateway hands it over: the
+    # envelope's one body as the gateway admitted it and its voucher as the gateway parsed and
+    # checked it, so the recipient need not parse `envelope` again. None otherwise: parse it.
+    body: VoucherBody | None = field(default=None, compare=False, repr=False)
+    doc: VoucherDoc | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Delivery:

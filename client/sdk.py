@@ -47,14 +47,17 @@ class GatewayClient:
 
     @classmethod
     def bus(cls, endpoint: LocalEndpoint, participant_id: str, *, pull: bool = False,
-            page_max: int = BUS_PAGE_MAX) -> GatewayClient:
+            page_max: int = BUS_PAGE_MAX, parsed: bool = False) -> GatewayClient:
         """In-process: `endpoint` is a `gateway.service.Gateway` (or its `InProcessBus`).
 
         By default the gateway pushes deliveries into the session's queue. With `pull=True`
         nothing is pushed: `receive` reads the participant's inbox (the one `GET /v1/inbox`
         serves, from a cursor, at most `page_max` per read); `receive(0)` never waits, which is
-        what the simulation engine needs to read deliveries in a deterministic order."""
-        return cls(_BusTransport(endpoint, participant_id, pull=pull, page_max=page_max), participant_id)
+        what the simulation engine needs to read deliveries in a deterministic order.
+        `parsed=True`: a delivery comes with the gateway's parse of it when the gateway has one
+        (`Delivery.body`, `Delivery.doc`), so the recipient parses nothing the gateway parsed."""
+        return cls(_BusTransport(endpoint, participant_id, pull=pull, page_max=page_max, parsed=parsed),
+                   participant_id)
 
     @classmethod
     def http(cls, base_url: str, *, token: str | None = None, participant_id: str, poll_wait_s: float = 25.0,
@@ -138,7 +141,7 @@ class GatewayClient:
 class LocalConnection(Protocol):
     """One participant's session on an in-process gateway (`gateway.bus.BusConnection`)."""
 
-    queue: asyncio.Queue[Any]  # pushed inbox items: message_id, key, sender, payload, seq
+    queue: asyncio.Queue[Any]  # pushed inbox items: message_id, key, sender, payload, seq, body, doc
 
     async def pull(self, after_seq: int, limit: int, wait_s: float) -> list[Any]: ...
     async def send(self, envelope: bytes) -> list[dict[str, Any]]: ...
@@ -151,18 +154,19 @@ class LocalEndpoint(Protocol):
     """An in-process gateway: `gateway.service.Gateway` or `gateway.bus.InProcessBus`. The client
     names only this shape, so importing it loads no server module."""
 
-    def connect(self, participant_id: str, *, push: bool = True) -> LocalConnection: ...
+    def connect(self, participant_id: str, *, push: bool = True, parsed: bool = False) -> LocalConnection: ...
 
 
 class _BusTransport:
     def __init__(self, endpoint: LocalEndpoint, participant_id: str, *, pull: bool = False,
-                 page_max: int = BUS_PAGE_MAX) -> None:
+                 page_max: int = BUS_PAGE_MAX, parsed: bool = False) -> None:
         if page_max < 1:
             raise ValueError("page_max must be >= 1")
         self._endpoint = endpoint
         self._participant_id = participant_id
         self._conn: LocalConnection | None = None
         self._pull = pull
+        self._parsed = parsed
         self._page_max = page_max
         self._cursor = 0
 
@@ -172,7 +176,8 @@ class _BusTransport:
         return self._conn
 
     async def open(self) -> None:
-        self._conn = self._endpoint.connect(self._participant_id, push=not self._pull)
+        self._conn = (self._endpoint.connect(self._participant_id, push=not self._pull, parsed=True) if self._parsed
+                      else self._endpoint.connect(self._participant_id, push=not self._pull))
         self._cursor = 0
 
     async def close(self) -> None:
@@ -188,7 +193,7 @@ class _BusTransport:
             pulled = await self._connection().pull(self._cursor, self._page_max, max(0.0, timeout_s))
             if pulled:
                 self._cursor = max(self._cursor, max(i.seq for i in pulled))
-            return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq) for i in pulled]
+            return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq, i.body, i.doc) for i in pulled]
         queue = self._connection().queue
         items = []
         try:
@@ -198,7 +203,7 @@ class _BusTransport:
         items.append(first)
         while not queue.empty():
             items.append(queue.get_nowait())
-        return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq) for i in items]
+        return [Delivery(i.message_id, i.key, i.sender, i.payload, i.seq, i.body, i.doc) for i in items]
 
     async def ack(self, message_ids: Sequence[str]) -> None:
         await self._connection().ack(list(message_ids))

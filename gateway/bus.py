@@ -7,40 +7,124 @@ nothing needs to be: the journal and outbox are, and unacked pushes are redelive
 A session connected with `push=False` gets nothing pushed: it pulls its inbox (`pull`, the
 query behind `GET /v1/inbox`: ready rows after a cursor, in journal order). The simulation
 engine reads deliveries this way, so their order never depends on the deliverer's timing.
+
+**Parsed hand-off.** Both ends of this hop are in one process, so a voucher need not be parsed
+twice on it: a session opened with `parsed=True` receives each delivery with the gateway's own
+parse of it beside the bytes (`BusItem.body`, `BusItem.doc`: what the admission checked, XSD,
+business rules and seals, before it acknowledged the sender). The gateway keeps those parses in
+its `ParsedHandoff` from the moment it journals a message until its recipient's session reads it
+(once: a read again after a lost connection parses the bytes), at most HANDOFF_MAX of them, the
+oldest dropped first, and none for a recipient with no such session. A delivery without them
+(dropped, restarted, pushed before the hand-off was offered) is only bytes, as over any transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
-from messages.envelope import VoucherKey
+from messages.envelope import VoucherBody, VoucherKey
 from messages.errors import InputError
+from messages.voucher import VoucherDoc
 
 if TYPE_CHECKING:  # the service imports this module to offer `Gateway.connect`
     from gateway.service import Gateway
 
-__all__ = ["BusConnection", "InProcessBus"]
+__all__ = ["HANDOFF_MAX", "BusConnection", "BusItem", "InProcessBus", "ParsedHandoff"]
 
 INBOX_QUEUE_MAX = 1024  # pushes waiting in a participant's queue; the gateway's in-flight cap is below
+# Parsed vouchers waiting for their in-process recipient at most. In a simulated day they wait
+# from the sender's batch (up to SEND_CONCURRENCY_MAX x SEND_BATCH_MAX = 1,000 vouchers at once)
+# to the recipient's next read at the same instant; a parse is ~20 KB, so the bound caps ~40 MB.
+HANDOFF_MAX = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class BusItem:
+    """A delivery on the bus: the inbox row's fields, and the gateway's parse of its one body
+    when handed over (`body` as admitted, its source lines those of the sender's envelope; `doc`
+    its voucher, read-only), else None."""
+
+    seq: int
+    message_id: str
+    key: VoucherKey
+    sender: str
+    payload: bytes
+    body: VoucherBody | None = None
+    doc: VoucherDoc | None = None
+
+
+class ParsedHandoff:
+    """Parses the gateway made at admission, waiting for an in-process recipient (module doc)."""
+
+    def __init__(self, max_items: int = HANDOFF_MAX) -> None:
+        self.max_items = max_items
+        self._takers: collections.Counter[str] = collections.Counter()  # participant -> sessions
+        self._waiting: collections.OrderedDict[str, tuple[str, VoucherBody, VoucherDoc]] = collections.OrderedDict()
+        self.offered = 0
+        self.taken = 0
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def wants(self, recipient: str) -> bool:
+        return self._takers[recipient] > 0
+
+    def opened(self, participant: str) -> None:
+        self._takers[participant] += 1
+
+    def closed(self, participant: str) -> None:
+        """A session ended; with its participant's last one, the parses waiting for it go."""
+        self._takers[participant] -= 1
+        if self._takers[participant] <= 0:
+            del self._takers[participant]
+            for message_id in [m for m, (r, _, _) in self._waiting.items() if r == participant]:
+                del self._waiting[message_id]
+
+    def offer(self, message_id: str, recipient: str, body: VoucherBody, doc: VoucherDoc) -> None:
+        if not self.wants(recipient):
+            return
+        self._waiting[message_id] = (recipient, body, doc)
+        self.offered += 1
+        while len(self._waiting) > self.max_items:
+            self._waiting.popitem(last=False)
+
+    def take(self, item: InboxItem) -> BusItem:
+        """The item with its parse, which leaves the hand-off (or without, if none waits)."""
+        waiting = self._waiting.pop(item.message_id, None) if self._waiting else None
+        if waiting is None or waiting[0] != item.recipient:
+            return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload)
+        self.taken += 1
+        return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload, waiting[1], waiting[2])
 
 
 class BusConnection:
-    def __init__(self, bus: InProcessBus, participant_id: str) -> None:
+    def __init__(self, bus: InProcessBus, participant_id: str, *, parsed: bool = False) -> None:
         self.bus = bus
         self.participant_id = participant_id
-        self.queue: asyncio.Queue[InboxItem] = asyncio.Queue(INBOX_QUEUE_MAX)
-        self._seen: set[str] = set()
+        self.parsed = parsed
+        self.queue: asyncio.Queue[BusItem] = asyncio.Queue(INBOX_QUEUE_MAX)
+        self._closed = False
+        if parsed:
+            bus.gateway.handoff.opened(participant_id)
+
+    def _item(self, item: InboxItem) -> BusItem:
+        if self.parsed:
+            return self.bus.gateway.handoff.take(item)
+        return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload)
 
     async def _push(self, item: InboxItem) -> None:
-        await self.queue.put(item)
+        await self.queue.put(self._item(item))
 
-    async def pull(self, after_seq: int, limit: int, wait_s: float = 0.0) -> list[InboxItem]:
+    async def pull(self, after_seq: int, limit: int, wait_s: float = 0.0) -> list[BusItem]:
         """Ready deliveries after `after_seq` (at most `limit`); waits up to `wait_s` for one."""
-        return await self.bus.gateway.inbox(self.bus.participant(self.participant_id), after_seq=after_seq,
-                                            limit=limit, wait_s=wait_s)
+        items = await self.bus.gateway.inbox(self.bus.participant(self.participant_id), after_seq=after_seq,
+                                             limit=limit, wait_s=wait_s)
+        return [self._item(i) for i in items]
 
     async def send(self, envelope: bytes) -> list[dict[str, Any]]:
         results = await self.bus.gateway.submit(envelope, self.bus.participant(self.participant_id))
@@ -55,6 +139,9 @@ class BusConnection:
 
     def close(self) -> None:
         self.bus.gateway.unregister_pusher(self.participant_id, self._push)
+        if self.parsed and not self._closed:
+            self.bus.gateway.handoff.closed(self.participant_id)
+        self._closed = True
 
 
 class InProcessBus:
@@ -67,9 +154,10 @@ class InProcessBus:
             raise InputError("unknown-sender", f"participant {participant_id!r} is not in the registry")
         return p
 
-    def connect(self, participant_id: str, *, push: bool = True) -> BusConnection:
+    def connect(self, participant_id: str, *, push: bool = True, parsed: bool = False) -> BusConnection:
+        """`parsed`: deliveries come with the gateway's parse of them when it has one (module doc)."""
         self.participant(participant_id)
-        conn = BusConnection(self, participant_id)
+        conn = BusConnection(self, participant_id, parsed=parsed)
         if push:
             self.gateway.register_pusher(participant_id, conn._push)
         return conn

@@ -19,7 +19,7 @@ import structlog
 
 from gateway import metrics
 from gateway.admission import Admission, InlineAdmission, PoolAdmission
-from gateway.bus import BusConnection, InProcessBus
+from gateway.bus import BusConnection, InProcessBus, ParsedHandoff
 from gateway.delivery import DeliveryScheduler, interleave
 from gateway.journal import Journal, JournalResult, now_us
 from gateway.log_tally import LogTally
@@ -127,6 +127,10 @@ class Gateway:
         if getattr(clock, "is_simulated", False) and hasattr(clock, "on_change"):  # a move may end a withholding
             clock.on_change(lambda _now: self.wake_readers() if self.sim_faults else None)
         self._pushers: dict[str, Pusher] = {}
+        # Admission's parses of what it journaled, for in-process recipients that take them (gateway.bus).
+        self.handoff = ParsedHandoff()
+        # A recipient's own parse uses the default limits: a parse under other limits is not what it would get.
+        self._hand_over = self.config.limits == DEFAULT_LIMITS
         # The deliverer's clock (µs; retry times in the outbox): wall time, or a test's simulated clock.
         self._now_us: Callable[[], int] = delivery_clock or now_us
         self._push_slots = asyncio.Semaphore(self.config.push_in_flight_max)
@@ -279,6 +283,9 @@ class Gateway:
             else:
                 results.append(SubmitResult(str(key), key.vtcode, key.voucher_no, jr.status, jr.message_id,
                                             jr.recipient))
+                if (jr.status == "accepted" and outcome.doc is not None and self._hand_over
+                        and jr.message_id is not None and jr.recipient is not None):
+                    self.handoff.offer(jr.message_id, jr.recipient, outcome.body, outcome.doc)
         elapsed = time.perf_counter() - started
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "held": 0}
         for r in results:
@@ -394,10 +401,11 @@ class Gateway:
 
     # ------------------------------------------------------------------ push side
 
-    def connect(self, participant_id: str, *, push: bool = True) -> BusConnection:
+    def connect(self, participant_id: str, *, push: bool = True, parsed: bool = False) -> BusConnection:
         """An in-process session for `participant_id` (what `GatewayClient.bus(gateway, id)` opens);
-        `push=False`: nothing is pushed, the session pulls its inbox."""
-        return InProcessBus(self).connect(participant_id, push=push)
+        `push=False`: nothing is pushed, the session pulls its inbox; `parsed`: its deliveries come
+        with the admission's parse of them (`gateway.bus`)."""
+        return InProcessBus(self).connect(participant_id, push=push, parsed=parsed)
 
     def register_pusher(self, participant_id: str, pusher: Pusher) -> None:
         self._pushers[participant_id] = pusher

@@ -19,7 +19,7 @@ from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
 from messages.errors import InputError, Issue
 from messages.schema import validate_tree
 from messages.signing import CertificateStore, seal_path, verify_seals
-from messages.voucher import VoucherDoc, hand_over, parse_voucher
+from messages.voucher import VoucherDoc, parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
 
 __all__ = [
@@ -98,7 +98,6 @@ def check_body(body: VoucherBody, *, limits: Limits = DEFAULT_LIMITS) -> Checked
         issues = business_issues(doc, vt, body.flag)
     if issues:
         raise InputError.from_issues(_located(issues, body))
-    hand_over(doc, limits)  # to an in-process recipient's parse of the same bytes, when asked for
     return CheckedVoucher(body, doc, vt)
 
 

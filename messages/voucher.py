@@ -8,10 +8,7 @@ take plain mappings and emit elements in the order the type's XSD demands.
 from __future__ import annotations
 
 import sys
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -23,14 +20,7 @@ from messages.money import parse_fen
 from messages.schema import element_order
 from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xml
 
-__all__ = ["HANDOVER_MAX", "VoucherDoc", "build_voucher", "fill_receipt", "hand_over", "parse_handover",
-           "parse_voucher"]
-
-# Parsed vouchers a hand-over (`parse_handover`) keeps at most, the oldest dropped first: the
-# vouchers admitted and not yet delivered in one simulated instant. The busiest slot of a
-# 100,000-voucher day sends ~1,200 payments, and their ~1,200 receipts follow before all are
-# delivered; a parsed voucher is ~20 KB in libxml2, so the bound caps it at ~80 MB.
-HANDOVER_MAX = 4096
+__all__ = ["VoucherDoc", "build_voucher", "fill_receipt", "parse_voucher"]
 
 
 class VoucherDoc:
@@ -77,49 +67,14 @@ class VoucherDoc:
         return {child.tag: (child.text or "").strip() for child in self.root if child.tag != "DetailList"}
 
 
-_handover = threading.local()  # .docs: OrderedDict[(bytes, Limits), VoucherDoc] while a hand-over is on
-
-
-@contextmanager
-def parse_handover(max_docs: int = HANDOVER_MAX) -> Iterator[None]:
-    """Within the block, on this thread, a voucher offered (`hand_over`) is handed to the next
-    parse of the very same bytes under the same limits, which takes it (and drops it) instead of
-    parsing again.
-
-    For one process holding both ends of a hop: the in-process gateway offers each voucher it
-    checked (`messages.validate.check_body`), and a simulated recipient parsing the delivery
-    takes it. The bytes are equal, so the tree is what a parse would give: every check of the
-    hardened parse ran on exactly these bytes. Only parsed vouchers are offered (a refusal is
-    raised again by a new parse). Off unless asked for: a gateway whose recipients are other
-    processes would only fill it. Trees stay on their thread."""
-    previous = getattr(_handover, "docs", None), getattr(_handover, "max", max_docs)
-    _handover.docs, _handover.max = OrderedDict(), max_docs
-    try:
-        yield
-    finally:
-        _handover.docs, _handover.max = previous
-
-
 def parse_voucher(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> VoucherDoc:
-    docs: OrderedDict[tuple[bytes, Limits], VoucherDoc] | None = getattr(_handover, "docs", None)
-    if docs is not None:
-        kept = docs.pop((data, limits), None)
-        if kept is not None:
-            return kept
+    """Parse `data` (hardened, `messages.xmlsafe`), every call: a step that already has the parse
+    (the gateway's admission, a delivery handed over in-process) passes the VoucherDoc along."""
     root = parse_xml(data, bytes_max=limits.voucher_bytes_max, depth_max=limits.depth_max, what="voucher")
     if root.tag != "Voucher":
         raise InputError("xsd-invalid", f"root element is <{root.tag}>, expected <Voucher>",
                          line=root.sourceline, path=f"/{root.tag}")
     return VoucherDoc(data, root, declared_encoding(data).upper())
-
-
-def hand_over(doc: VoucherDoc, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Offer a voucher parsed under `limits` to the next parse of its bytes (when a hand-over is on)."""
-    docs: OrderedDict[tuple[bytes, Limits], VoucherDoc] | None = getattr(_handover, "docs", None)
-    if docs is not None:
-        docs[(doc.data, limits)] = doc
-        while len(docs) > _handover.max:
-            docs.popitem(last=False)
 
 
 def _codec(encoding: str) -> str:

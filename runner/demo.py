@@ -179,46 +179,42 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                    progress: Callable[[str], None] | None = None, html: bool = False,
                    algorithm: str = "ecdsa", units: int = 0) -> dict[str, Any]:
     """Run the demo world; the report (JSON-ready), with `html` (the page of `tgw demo --html`) when asked."""
-    from messages.voucher import parse_handover
-
     started = time.monotonic()
     w = await build_world(root, seed=seed, vouchers=vouchers, days=days, start=start, algorithm=algorithm,
                           units=units)
-    # each voucher the in-process gateway checked goes to its recipient's shell as parsed, not parsed again
-    with parse_handover():
-        # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
-        # that grows with the day; with the default thresholds the cyclic collector walks that state over
-        # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
-        # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
-        thresholds = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
-        try:
-            snapshots: dict[dt.date, dict[str, Any]] = {}
-            last_hour = ""
-            await w.engine.start()
-            while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
-                await w.engine.run_until(nxt)
-                if nxt in w.closes:
-                    snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
-                milestone = nxt in w.closes or nxt.time() in w.milestones
-                if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
-                    progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
-                    last_hour = f"{nxt:%Y%m%d%H}"
-            await w.engine.run_until(w.end)
-            ready = (await w.gateway.outbox.counts()).get("ready", 0)
-            report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
-                                     w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
-            observed = observe(w, seed)
-            _add_reconciliation(report, observed)
-            from treasury_sim.scorecard import render_json
+    # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
+    # that grows with the day; with the default thresholds the cyclic collector walks that state over
+    # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
+    # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        snapshots: dict[dt.date, dict[str, Any]] = {}
+        last_hour = ""
+        await w.engine.start()
+        while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
+            await w.engine.run_until(nxt)
+            if nxt in w.closes:
+                snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
+            milestone = nxt in w.closes or nxt.time() in w.milestones
+            if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
+                progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
+                last_hour = f"{nxt:%Y%m%d%H}"
+        await w.engine.run_until(w.end)
+        ready = (await w.gateway.outbox.counts()).get("ready", 0)
+        report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
+                                 w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
+        observed = observe(w, seed)
+        _add_reconciliation(report, observed)
+        from treasury_sim.scorecard import render_json
 
-            report["scorecard"] = render_json(observed.scorecard)
-            digest = await w.gateway.journal_digest()
-        finally:
-            gc.set_threshold(*thresholds)
-            gc.unfreeze()
-            await w.close()
+        report["scorecard"] = render_json(observed.scorecard)
+        digest = await w.gateway.journal_digest()
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        await w.close()
     report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}

@@ -59,8 +59,9 @@ REDELIVERY_TIMEOUT = dt.timedelta(seconds=10)
 
 def engine_client(endpoint: LocalEndpoint, participant_id: str, *, page_max: int = DRAIN_BATCH_MAX) -> GatewayClient:
     """An in-process client the engine can drive: it pulls its inbox (no push from the gateway's
-    deliverer, whose timing is wall time), `page_max` deliveries per read."""
-    return GatewayClient.bus(endpoint, participant_id, pull=True, page_max=page_max)
+    deliverer, whose timing is wall time), `page_max` deliveries per read, each with the gateway's
+    parse of it when the gateway has one (`Delivery.doc`): one parse per voucher on this hop."""
+    return GatewayClient.bus(endpoint, participant_id, pull=True, page_max=page_max, parsed=True)
 
 
 class Interceptor(Protocol):

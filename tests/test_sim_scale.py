@@ -18,12 +18,10 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
-from messages.envelope import VoucherBody
 from messages.errors import InputError
 from messages.factory import payment_voucher
-from messages.validate import check_body
-from messages.voucher import parse_handover, parse_voucher
-from messages.xmlsafe import DEFAULT_LIMITS, Limits, parse_xml
+from messages.voucher import parse_voucher
+from messages.xmlsafe import parse_xml
 from runner.demo import OPENING_TSA_FEN, RESERVE_FEN, build_world, simulate, world_scale
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 
@@ -35,58 +33,7 @@ def voucher(no: str = "ZZ2026031600001", *, details: int = 2) -> bytes:
                            details=details, rng=random.Random(no))
 
 
-def body(data: bytes) -> VoucherBody:
-    doc = parse_voucher(data)
-    return VoucherBody(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("VtCode"), doc.get("VoucherNo"), 0, data)
-
-
-# --- the hand-over of parsed vouchers ------------------------------------------------------------
-
-
-def test_a_checked_voucher_is_handed_to_the_next_parse_of_the_same_bytes_once() -> None:
-    data = voucher()
-    b = body(data)
-    with parse_handover():
-        checked = check_body(b)
-        again = parse_voucher(bytes(bytearray(data)))  # equal bytes, another object: as read from the outbox
-        assert again is checked.doc
-        assert parse_voucher(data) is not checked.doc  # taken once: the next parse parses
-
-
-def test_without_a_hand_over_every_parse_parses() -> None:
-    data = voucher()
-    checked = check_body(body(data))
-    assert parse_voucher(data) is not checked.doc
-
-
-def test_the_hand_over_needs_the_same_bytes_and_the_same_limits() -> None:
-    data = voucher()
-    with parse_handover():
-        checked = check_body(body(data))
-        other = voucher("ZZ2026031600002")
-        assert parse_voucher(other) is not checked.doc
-        assert parse_voucher(data, limits=Limits(depth_max=8)) is not checked.doc
-        assert parse_voucher(data, limits=DEFAULT_LIMITS) is checked.doc
-
-
-def test_a_refused_voucher_is_never_handed_over() -> None:
-    bad = voucher().replace(b"<PayAmt>123.45</PayAmt>", b"<PayAmt>12x.45</PayAmt>", 1)
-    with parse_handover():
-        with pytest.raises(InputError):
-            check_body(body(bad))
-        with pytest.raises(InputError):
-            check_body(body(bad))  # checked (and refused) again, not taken from anywhere
-
-
-def test_the_hand_over_is_bounded_and_ends_with_its_block() -> None:
-    datas = [voucher(f"ZZ20260316{i:05d}") for i in range(5)]
-    with parse_handover(max_docs=2):
-        docs = [check_body(body(d)).doc for d in datas]
-        assert parse_voucher(datas[0]) is not docs[0]  # the oldest were dropped
-        assert parse_voucher(datas[4]) is docs[4]
-    with parse_handover():
-        doc = check_body(body(datas[1])).doc
-    assert parse_voucher(datas[1]) is not doc
+# --- the parsed voucher (handed along in-process: tests/test_bus_handoff.py) ----------------------
 
 
 def test_details_are_new_dicts_on_every_call() -> None:
