@@ -38,8 +38,9 @@ __all__ = ["HANDOFF_MAX", "BusConnection", "BusItem", "InProcessBus", "ParsedHan
 
 INBOX_QUEUE_MAX = 1024  # pushes waiting in a participant's queue; the gateway's in-flight cap is below
 # Parsed vouchers waiting for their in-process recipient at most. In a simulated day they wait
-# from the sender's batch (up to SEND_CONCURRENCY_MAX x SEND_BATCH_MAX = 1,000 vouchers at once)
-# to the recipient's next read at the same instant; a parse is ~20 KB, so the bound caps ~40 MB.
+# from the sender's batch (a 100,000-voucher day's busiest tick sends ~1,200 payments) to the
+# recipient's next read at the same instant; a parsed payment is ~16 KB (libxml2 tree and the
+# VoucherDoc), so the bound caps ~32 MB.
 HANDOFF_MAX = 2048
 
 
