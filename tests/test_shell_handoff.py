@@ -1,10 +1,6 @@
 """A simulated recipient takes the gateway's parse of each delivery handed over in-process
 (`Delivery.body`, `Delivery.doc`, from `sim.engine.engine_client`) and parses nothing; a delivery
-without one (as over any other transport) it parses itself (issue 19).
-
-The hand-over case waits for `SimShell.handle` to take `item.body`/`item.doc` (sim/shell.py, the
-change written down in issue 19's report); it is marked xfail(strict) until then, so the change
-turns it into a failure that asks for the mark to go."""
+without one (as over any other transport) it parses itself (issue 19)."""
 
 from __future__ import annotations
 
@@ -67,11 +63,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
     return counts
 
 
-SHELL_TAKES_THE_PARSE = pytest.mark.xfail(
-    strict=True, reason="SimShell.handle does not take Delivery.body/.doc yet (issue 19): drop this mark when it does")
-
-
-@pytest.mark.parametrize("handed_over", [pytest.param(True, marks=SHELL_TAKES_THE_PARSE), False])
+@pytest.mark.parametrize("handed_over", [True, False])
 async def test_a_recipient_shell_takes_the_gateways_parse_and_parses_nothing(
         tmp_path: Path, parses: collections.Counter[str], handed_over: bool) -> None:
     world = DevWorld.create(tmp_path / "world")
