@@ -22,17 +22,37 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gateway.outbox import InboxItem
-from gateway.participants import Participant
+from gateway.participants import Participant, Registry
 from messages.envelope import VoucherBody, VoucherKey
 from messages.errors import InputError
 from messages.voucher import VoucherDoc
 
-if TYPE_CHECKING:  # the service imports this module to offer `Gateway.connect`
-    from gateway.service import Gateway
+
+class _Result(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+class BusGateway(Protocol):
+    """What the bus uses of `gateway.service.Gateway` (which imports this module to offer
+    `Gateway.connect`, so the bus names the service by what it does, not by import)."""
+
+    registry: Registry
+    handoff: ParsedHandoff
+
+    async def submit(self, data: bytes, sender: Participant) -> Sequence[_Result]: ...
+    async def inbox(self, participant: Participant, *, after_seq: int = 0, limit: int = 100,
+                    wait_s: float = 0.0) -> list[InboxItem]: ...
+    async def ack(self, participant: Participant, message_ids: Sequence[str]) -> list[str]: ...
+    async def trace(self, participant: Participant, adm_div_code: str, st_year: str, vtcode: str,
+                    voucher_no: str) -> list[dict[str, Any]] | None: ...
+    def register_pusher(self, participant_id: str, pusher: Callable[[InboxItem], Awaitable[None]]) -> None: ...
+    def unregister_pusher(self, participant_id: str,
+                          pusher: Callable[[InboxItem], Awaitable[None]] | None = None) -> None: ...
 
 __all__ = ["HANDOFF_MAX", "BusConnection", "BusItem", "InProcessBus", "ParsedHandoff"]
 
@@ -146,7 +166,7 @@ class BusConnection:
 
 
 class InProcessBus:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: BusGateway) -> None:
         self.gateway = gateway
 
     def participant(self, participant_id: str) -> Participant:
