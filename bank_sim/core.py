@@ -73,7 +73,7 @@ refused; a break raises `sim.books.BooksError` naming the rule.
 **Modules.** This module only dispatches; each duty is a module of functions over the state
 record: `payments` (the rules, paying, returns before payment), `filings` (2301 and its
 receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `notices` (7101,
-7106 reduction, 7301 / 7302, 7501), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
+7106 reduction, 7301 / 7302, 7501), `corrections` (5253: a subject corrected after payment), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
 (2252, 2302), `reporting` (2206, 4004, 3501, 7104, 7103, 7203 and their sign-offs), `outgoing` (the profile: held, faulted and corrected sends),
 `refusals`, `accounts` (the core's view of its ledger) and `schedule`.
 """
@@ -86,6 +86,7 @@ from collections.abc import Sequence
 from bank_sim import (
     batches,
     books,
+    corrections,
     filings,
     notices,
     outgoing,
@@ -119,7 +120,7 @@ __all__ = ["PAYMENT_RULES", "BankConfig", "BankCore", "Filing", "Payment", "Paym
 
 _NOTICES = {"7101": notices.quota_notice, "7301": notices.year_end_notice, "7302": notices.year_end_notice,
             notices.QUOTA_REDUCTION_VTCODE: notices.reduction_notice, SUSPENSION_VTCODE: notices.suspension,
-            ACCOUNT_NOTICE_VTCODE: account_notice}
+            ACCOUNT_NOTICE_VTCODE: account_notice, corrections.CORRECTION_VTCODE: corrections.correction_notice}
 _QUOTA_NOTICES = ("7101", notices.QUOTA_REDUCTION_VTCODE, "7301", "7302")  # the books check the lines they name
 _SIGN_OFFS = ("3501", "7104", RESERVE_STATEMENT_VTCODE)
 

@@ -169,6 +169,7 @@ class DutiesState(msgspec.Struct):
     credits: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # 5201 VoucherNo → its 7103's elements
     refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
+    corrected: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines as last corrected (5253)
     # 2302 no → the refund notice (2203 / 7105) that goes to the treasury once that 2302 is cleared
     # (003 §36: the quota comes back only "退回资金清算后")
     notices: dict[str, SendVoucher] = msgspec.field(default_factory=dict)
@@ -265,7 +266,7 @@ class BankState(msgspec.Struct):
     filings: dict[str, Filing] = msgspec.field(default_factory=dict)
     quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
     quota_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # 7101 VoucherNo → when its 7102s went
-    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" (7302, 7106) → when applied
+    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" (7302, 7106, 5253) → when applied
     reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
     # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
     # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.

@@ -158,6 +158,10 @@ CODES: dict[str, str] = {
                                "bank's, not authorized quota (PayTypeCode 12), or a line the bank does not hold or "
                                "whose amount exceeds what remains of it (a reduction never goes below what is "
                                "paid); refused whole naming the line, no receipt, nothing changed",
+    "correction-refused": "a payment correction (5253, 支付更正通知书) the bank cannot apply: another bank's, naming "
+                          "a voucher it never paid (OriVoucherNo), changing the amount (PayAmt: a correction only "
+                          "moves a payment between subjects) or moving more than the original subject holds "
+                          "(OriExpFuncCode); refused whole naming the element, no receipt, nothing changed",
     "calendar-out-of-range": "the business calendar does not know that date",
     "calendar-block-invalid": "a year block of the business calendar (tgw calendar load) fails a check: a date "
                               "outside its year, a holiday on a weekend, a make-up day on a weekday, a statutory "

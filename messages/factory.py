@@ -16,7 +16,7 @@ from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
 __all__ = ["DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
-           "authorized_quota_notice", "batch_voucher", "payment_voucher", "quota_notice", "split_fen"]
+           "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "quota_notice", "split_fen"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -171,6 +171,28 @@ def quota_reduction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code:
                 "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
                for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
     return build_voucher("7106", head, details)
+
+
+def correction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, ori_vtcode: str,
+                      ori_voucher_no: str, ori_vou_date: dt.date, agency: tuple[str, str],
+                      moves: Sequence[tuple[str, str, str, str, int]], adm_div_code: str = "990100",
+                      fund_type_code: str = "1", pay_amt_fen: int | None = None) -> bytes:
+    """A payment correction notice (5253, 支付更正通知书, 004 part 5 §3-4): one detail per part moved
+    (OriExpFuncCode, OriExpFuncName, ExpFuncCode, ExpFuncName, fen); PayAmt their sum unless given."""
+    head = {
+        "Id": f"V5253{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "OriVtCode": ori_vtcode,
+        "OriVoucherNo": ori_voucher_no, "OriVouDate": format_ymd(ori_vou_date),
+        "PayTypeCode": "11" if ori_vtcode == "5201" else "12", "FundTypeCode": fund_type_code,
+        "FundTypeName": fund_type_name(fund_type_code), "AgencyCode": agency[0], "AgencyName": agency[1],
+        "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行", "CorrectReason": "功能科目录入错误",
+        "PayAmt": fen_to_str(sum(m[4] for m in moves) if pay_amt_fen is None else pay_amt_fen),
+    }
+    details = [{"Id": f"D{i:04d}", "OriExpFuncCode": ori, "OriExpFuncName": ori_name, "OriExpEcoCode": "30201",
+                "OriExpEcoName": "办公费", "ExpFuncCode": func, "ExpFuncName": func_name, "ExpEcoCode": "30201",
+                "ExpEcoName": "办公费", "PayAmt": fen_to_str(fen)}
+               for i, (ori, ori_name, func, func_name, fen) in enumerate(moves, start=1)]
+    return build_voucher("5253", head, details)
 
 
 def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, order_no: str,
