@@ -64,12 +64,12 @@ def _moved(lines: TallyLines, doc: VoucherDoc) -> TallyLines | str:
         out[line] = out.get(line, 0) + fen
     for d in doc.details():
         ori, amount = d.get("OriExpFuncCode", ""), parse_fen(d.get("PayAmt", "0.00"))
-        line = next((ln for ln, fen in out.items() if ln[_FUNC] == ori and fen >= amount), None)
-        if line is None:
+        found = next((ln for ln, fen in out.items() if ln[_FUNC] == ori and fen >= amount), None)
+        if found is None:
             held = sum(fen for ln, fen in out.items() if ln[_FUNC] == ori)
             return f"OriExpFuncCode {ori}: the payment holds {fen_to_str(held)} under it, not {fen_to_str(amount)}"
-        out[line] -= amount
-        new: rp.Line = line[:7] + (d.get("ExpFuncCode", ""), d.get("ExpFuncName", "")) + line[9:]
+        out[found] -= amount
+        new: rp.Line = (*found[:7], d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), *found[9:])
         out[new] = out.get(new, 0) + amount
     return [(line, fen) for line, fen in out.items() if fen]
 
