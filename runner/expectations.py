@@ -239,6 +239,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(bool(reports) and all(r.stated_fen == r.books_fen for r in reports),
                    f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} by {_t(by)} "
                    "states what its receipts paid in its period", desc)
+    if e.kind == "report_subject":
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
+        total = sum(r.subjects.get(p["subject"], 0) for r in reports)
+        return out(bool(reports) and total == p["equals_fen"],
+                   f"the {p['vtcode']}s of {p['bank']} by {_t(by)} show {p['equals']} under subject {p['subject']}",
+                   "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): "
+                             + (", ".join(f"{k} {_yuan(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
+                             for r in reports[:20]) or "none arrived")
     if e.kind == "signoff":
         return out(*_signoff(o, p, _nos(o, p.get("vouchers", []))))
     if e.kind == "unit_quota":

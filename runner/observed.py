@@ -179,6 +179,7 @@ class ReportSeen:
     stated_fen: int  # its PayAmt
     books_fen: int  # what the treasury's receipts from that bank paid in the period, less refunds noticed in it
     received_at: dt.datetime
+    subjects: Mapping[str, int] = field(default_factory=dict)  # its lines summed by ExpFuncCode (fen)
 
 
 # What a statement line counts money under (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"):

@@ -639,7 +639,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                    "with includes: false there is none (drop state:, or expect includes: true)")
         if kind == "account_notice" and ids.get(params["notice"], ("", None))[1] != "7601":
             b.fail([*path, kind, "notice"], f"no account step {params['notice']!r} in the steps")
-        if kind in ("scorecard", "refused", "reports_match", "clearings_sum") and params["bank"] not in seen:
+        if kind in ("scorecard", "refused", "reports_match", "clearings_sum",
+                    "report_subject") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "signoff":
             _check_signoff(params, [*path, kind], b, seen, ids)
@@ -651,7 +652,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         for key in ("close_of", "day"):
             if key in params:
                 params[key] = b.day(params[key], [*path, kind, key])
-        if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum"):
+        if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
+                                           "report_subject"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
@@ -777,6 +779,8 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "scorecard":
         return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")
+    if kind == "report_subject":
+        return f"{p['bank']}'s {p['vtcode']} under subject {p['subject']} = {p['equals']}"
     if kind == "reports_match":
         return f"reports of {p['bank']} match the treasury's books" + (f" ({p['vtcode']})" if "vtcode" in p else "")
     if kind == "unit_quota":

@@ -96,8 +96,8 @@ class _NullCore:
         # scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
         self.paid: dict[str, tuple[str, str, int, str]] = {}
         # the banks' reports and statements as they came: (PayBankCode, VtCode, VoucherNo, begin, end,
-        # PayAmt, what the receipts paid in the period, arrival)
-        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime]] = []
+        # PayAmt, what the receipts paid in the period, arrival, fen by ExpFuncCode)
+        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime, dict[str, int]]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
         self._suspensions = SuspensionLog()
         # account notices (7601) sent and their confirmations (004 part 3 §9(1))
@@ -134,7 +134,7 @@ class _NullCore:
                            if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
             self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
                                  parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
-                                 self._paid_in(bank, begin, end) - refunded, now))
+                                 self._paid_in(bank, begin, end) - refunded, now, _by_subject(doc.details())))
         if flag == 1 and doc.vtcode == "7501":
             self.suspensions.confirmed(doc.head(), now)
         if flag == 1 and doc.vtcode == "7601":
@@ -817,7 +817,7 @@ class _Run:
         for vid, r in self.sent.items():
             verdicts = list(r.verdicts)
             reached = any(x.who == "gateway" and x.ok for x in verdicts)
-            if r.vtcode in ("5201", "8202", "7106") and r.flag == 0 and reached:
+            if r.vtcode in ("5201", "8202", "7106", "5253") and r.flag == 0 and reached:
                 for bid, code, message in bank_alarms.get(r.key, []):
                     verdicts.append(Verdict("bank", bid, False, code, message, r.at))
                 p = paid.get((r.bank or "", r.key.rsplit("/", 1)[0]))
@@ -883,8 +883,8 @@ class _Run:
             participants=self.ids, refunds=tuple(refunds_of(self.bcores)),
             bank_refusals=tuple(self._refusals(clearings)),
             scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)),
-            reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when)
-                          for code, vt, no, begin, end, stated, books, when in self.tcore.reports),
+            reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when, subjects)
+                          for code, vt, no, begin, end, stated, books, when, subjects in self.tcore.reports),
             unit_quotas={"treasury": self._treasury_quota(receipts),
                          **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
                             for bid, core in self.bcores.items()}},
@@ -950,3 +950,12 @@ def report_period(vtcode: str, head: Mapping[str, str]) -> tuple[str, str]:
 def _split(total: int, parts: int) -> list[int]:
     base = total // parts
     return [base + (total - base * parts if i == 0 else 0) for i in range(parts)]
+
+
+def _by_subject(details: Any) -> dict[str, int]:
+    """A report's lines summed by subject (ExpFuncCode → fen; negative lines count too)."""
+    out: dict[str, int] = {}
+    for d in details:
+        code = str(d.get("ExpFuncCode") or "")
+        out[code] = out.get(code, 0) + parse_fen(str(d.get("PayAmt") or "0.00"), allow_negative=True)
+    return out

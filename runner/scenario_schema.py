@@ -259,6 +259,14 @@ _expect_kinds: dict[str, Any] = {
                                      "bank sent states what its receipts to the treasury paid in the period, less "
                                      "the refunds it noticed in it, to the fen (at least one arrived)",
                       "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}}},
+    "report_subject": {"type": "object", "additionalProperties": False, "required": ["bank", "vtcode", "subject",
+                                                                                   "equals"],
+                       "description": "the reports of that kind the bank sent (2206 / 4004 / 3501), their lines of "
+                                      "one subject (ExpFuncCode) summed, equal the amount (a subject corrected away "
+                                      "sums to 0.00)",
+                       "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]},
+                                      "subject": {"type": "string", "pattern": "^[0-9A-Za-z]{1,42}$"},
+                                      "equals": _money}},
     "signoff": {"type": "object", "additionalProperties": False, "required": ["month", "level"],
                 "description": "the monthly reconciliation and sign-off of a month at a level (对账签证, "
                                "docs/reconciliation.md): agreed, differs (with its breaks), missing or not-due; "

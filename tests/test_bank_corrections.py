@@ -5,7 +5,9 @@ totals stay the same. Before: a 5253 only raised an alarm (not-authorized) at th
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +155,40 @@ def test_any_corrections_keep_the_month_total_and_each_payment_under_its_last_su
         [report] = _sent(w, vt)
         assert _by_subject(report) == expected and report.head["PayAmt"] == "107.00"
     assert not [a for a in w.alarms if a.code == "correction-refused"]
+
+
+# --- the scenario, simulated: both directions ------------------------------------------------------
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "correction-moves-a-payment-to-the-corrected-subject.yaml"
+
+
+def _run(text: str, tmp: Path) -> list[tuple[str, str]]:
+    import asyncio
+
+    from runner.scenario_file import load_text
+    from runner.scenario_run import run_scenario
+
+    r = asyncio.run(run_scenario(load_text(text, "correction.yaml", base=SCENARIO.parent), tmp))
+    assert r.error is None
+    return [(o.expected, o.actual) for o in r.failed]
+
+
+def test_the_scenario_holds_and_the_bank_names_the_refusal(tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8") + '''
+  - rejected: {voucher: unknown, code: correction-refused, who: bank}
+    by: "D+1 10:05"
+'''
+    assert _run(text, tmp_path) == []
+
+
+@pytest.mark.parametrize("wrong", [
+    ('vtcode: "4004", subject: "2050203", equals: "0.00"', 'vtcode: "4004", subject: "2050203", equals: "300.00"'),
+    ('vtcode: "3501", subject: "2100201", equals: "300.00"', 'vtcode: "3501", subject: "2100201", equals: "0.00"'),
+    ("receipt: {voucher: unknown, none: true}", "receipt: {voucher: unknown, from: bank-b, present: [XCorrectDate]}"),
+])
+def test_an_expectation_that_the_payment_stays_under_the_original_subject_fails(
+        wrong: tuple[str, str], tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    assert wrong[0] in text
+    failed = _run(text.replace(wrong[0], wrong[1]), tmp_path)
+    assert len(failed) == 1, failed
