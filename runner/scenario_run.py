@@ -54,7 +54,7 @@ from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import PAYMENT_TEMPLATES, BankSpec, ReturnSpec, Scenario, SendSpec, Step
 from runner.scorecard_feed import scorecard_of
-from runner.signoff_feed import StatementTap, signoffs_of, voucher_lines
+from runner.signoff_feed import StatementTap, corrected, signoffs_of, voucher_lines
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
@@ -893,7 +893,11 @@ class _Run:
             budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
                                   for r in (self.generated.refused_requests() if self.generated is not None else ())
                                   if r.at <= self.end))
-        lines = tuple(voucher_lines(r.voucher_no, r.bank, r.doc_bytes) for r in self.sent.values()
+        confirmed = {x.voucher_no for x in receipts if x.vtcode == "5253" and x.return_reason is None}
+        corrections = [r.doc_bytes for r in self.sent.values()  # the treasury's books follow its corrections
+                       if r.vtcode == "5253" and r.flag == 0 and r.voucher_no in confirmed]
+        lines = tuple(corrected(voucher_lines(r.voucher_no, r.bank, r.doc_bytes), corrections)
+                      for r in self.sent.values()
                       if r.vtcode in ("5201", "8202") and r.flag == 0 and r.spec.sender == "treasury"
                       and any(x.who == "gateway" and x.ok for x in r.verdicts))
         observed = dataclasses.replace(observed, bank_statements=self.statement_tap.seen(), voucher_lines=lines,

@@ -24,7 +24,7 @@ from messages.voucher import parse_voucher
 from runner.monthly_signoff import SignoffInput, monthly_signoff
 from runner.observed import BankStatementSeen, LevelVerdict, LineKey, Observed, RefundNoticeSeen, VoucherLines
 
-__all__ = ["STATEMENT_VTCODES", "StatementTap", "signoffs_of", "voucher_lines"]
+__all__ = ["STATEMENT_VTCODES", "StatementTap", "corrected", "signoffs_of", "voucher_lines"]
 
 STATEMENT_VTCODES = frozenset({"3501", "7104", "7203"})
 NOTICE_VTCODES = frozenset({"2203", "7105"})
@@ -108,6 +108,27 @@ def voucher_lines(voucher_no: str, bank: str | None, data: bytes) -> VoucherLine
             fen = 0
         lines.append((key, fen))
     return VoucherLines(voucher_no, bank, tuple(lines))
+
+
+def corrected(v: VoucherLines, corrections: Iterable[bytes]) -> VoucherLines:
+    """Voucher `v`'s lines after the payment corrections (5253, in the order sent; only those the
+    bank confirmed) naming it: each Detail moves its PayAmt from OriExpFuncCode to ExpFuncCode."""
+    lines = dict[LineKey, int]()
+    for key, fen in v.lines:
+        lines[key] = lines.get(key, 0) + fen
+    for data in corrections:
+        doc = parse_voucher(data)
+        if doc.get("OriVoucherNo") != v.voucher_no:
+            continue
+        for d in doc.details():
+            fen = parse_fen(d.get("PayAmt") or "0.00")
+            ori = next((k for k, f in lines.items() if k[3] == d.get("OriExpFuncCode") and f >= fen), None)
+            if ori is None:
+                continue  # the bank refused it too
+            lines[ori] -= fen
+            new: LineKey = (ori[0], ori[1], ori[2], d.get("ExpFuncCode") or "", ori[4])
+            lines[new] = lines.get(new, 0) + fen
+    return VoucherLines(v.voucher_no, v.bank, tuple((k, f) for k, f in lines.items() if f))
 
 
 def signoffs_of(o: Observed, *, banks: Sequence[tuple[str, str]], calendar: Any, clock: Any,

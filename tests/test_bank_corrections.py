@@ -192,3 +192,17 @@ def test_an_expectation_that_the_payment_stays_under_the_original_subject_fails(
     assert wrong[0] in text
     failed = _run(text.replace(wrong[0], wrong[1]), tmp_path)
     assert len(failed) == 1, failed
+
+
+def test_the_treasury_books_follow_only_the_corrections_the_bank_confirmed() -> None:
+    from runner.observed import VoucherLines
+    from runner.signoff_feed import corrected
+
+    v = VoucherLines("ZZCOR0009", "bank-b", ((("101001", "11", "1", A[0], ""), 300_00),))
+    moves = [(A[0], A[1], B[0], B[1], 200_00), (A[0], A[1], A[0], A[1], 100_00)]
+    data = correction_notice(voucher_no="GZ9", vou_date=MON, pay_bank_code=BANK, ori_vtcode="5201",
+                             ori_voucher_no="ZZCOR0009", ori_vou_date=MON, agency=UNIT, moves=moves)
+    other = data.replace(b"<OriVoucherNo>ZZCOR0009<", b"<OriVoucherNo>ZZCOR0010<")
+    assert dict(corrected(v, [data, other]).lines) == {("101001", "11", "1", A[0], ""): 100_00,
+                                                        ("101001", "11", "1", B[0], ""): 200_00}
+    assert corrected(v, [other]).lines == v.lines
