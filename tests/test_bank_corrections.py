@@ -206,3 +206,24 @@ def test_the_treasury_books_follow_only_the_corrections_the_bank_confirmed() -> 
     assert dict(corrected(v, [data, other]).lines) == {("101001", "11", "1", A[0], ""): 100_00,
                                                         ("101001", "11", "1", B[0], ""): 200_00}
     assert corrected(v, [other]).lines == v.lines
+
+
+# --- against an external bank-a (examples/sdk_bank.py): the scenario runs, not skipped whole ----------
+
+@pytest.mark.slow
+def test_the_correction_scenario_runs_against_the_example_bank(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from runner.world import DevWorld
+    from tests.test_conformance import _failures, _gateway_and_bank
+    from tgw import main as tgw_main
+
+    world = DevWorld.create(tmp_path / "world")
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(SCENARIO), "--external", "bank-a", "--url", url,
+                         "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
+    assert _failures(junit) == {} and code == 0
