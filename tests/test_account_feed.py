@@ -1,0 +1,108 @@
+"""The account transaction feed (资金流水, 000 五(二)3, (四)2): the bank states the day's movements on
+the registered unit real-fund and fiscal special accounts (`bank_sim.account_feed`); the treasury
+matches each line against its own payments (`treasury_sim.account_feed`, `sim.account_feed.match`)
+and records coded breaks naming the feed, the account, the voucher and the fen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bank_sim.account_feed import day_lines
+from bank_sim.core import BankConfig, BankCore
+from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ, ClockConfig
+from messages.factory import UNITS, account_notice, payment_voucher
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
+from sim.account_feed import BREAK_CODES, FeedLine, match
+from treasury_sim.account_feed import FeedBook
+
+BANK = "999100000001"
+DAY = dt.date(2026, 3, 10)  # a Tuesday
+UNIT = UNITS[0]
+REAL = "9999000000007001"  # the hospital's real-fund account (AcctType 3): another system, so 101001 may pay it
+SPECIAL = "9999000000008001"  # a fiscal special account (AcctType 4)
+OTHER = "6222000000000001"  # a payee's account the registry does not hold
+_seq = itertools.count(1)
+
+
+def at(hhmm: str) -> dt.datetime:
+    return dt.datetime.combine(DAY, dt.time.fromisoformat(hhmm), tzinfo=TZ)
+
+
+def bank_with_accounts() -> BankCore:
+    c = BankCore(BANK, BankConfig(), BusinessCalendar.default(), ClockConfig())
+    c.on_time(at("08:00"))
+    for acct, kind, extra in ((REAL, "3", {"agency": UNITS[2][2], "sup_dep": UNITS[2][0]}), (SPECIAL, "4", {"approve_no": "财库〔2026〕1号"}),
+                              ("9999000000009001", "1", {})):
+        doc = parse_voucher(account_notice(voucher_no=f"ZH{next(_seq):08d}", vou_date=DAY, pay_bank_code=BANK,
+                                           action="1", acct_type=kind, acct_no=acct, acct_name="示例账户", **extra))
+        c.on_voucher(doc, 0, at("08:30"))
+    return c
+
+
+def direct(payee: str, fen: int) -> VoucherDoc:
+    doc = parse_voucher(payment_voucher(voucher_no=f"ZJ{next(_seq):08d}", vou_date=DAY, pay_bank_code=BANK,
+                                        amount_fen=fen, vtcode="5201", unit=UNIT))
+    return parse_voucher(build_voucher("5201", {**doc.head(), "PayAcctNo": "9999000000009001", "PayeeAcctNo": payee},
+                                       doc.details()))
+
+
+def test_the_bank_states_its_payments_to_registered_real_fund_and_special_accounts_only() -> None:
+    bank = bank_with_accounts()
+    a, b, c = direct(REAL, 100_00), direct(SPECIAL, 250_50), direct(OTHER, 99_99)
+    for n, doc in enumerate((a, b, c)):
+        bank.on_voucher(doc, 0, at(f"10:0{n}"))
+    assert day_lines(bank.state, DAY) == [FeedLine(REAL, "5201", a.get("VoucherNo"), 100_00),
+                                          FeedLine(SPECIAL, "5201", b.get("VoucherNo"), 250_50)]
+    assert day_lines(bank.state, DAY + dt.timedelta(days=1)) == []
+
+
+def test_the_bank_feed_matches_the_treasury_s_own_payments() -> None:
+    bank = bank_with_accounts()
+    a = direct(REAL, 100_00)
+    bank.on_voucher(a, 0, at("10:00"))
+    book = FeedBook()
+    book.expect(BANK, "20260310", FeedLine(REAL, "5201", a.get("VoucherNo"), 100_00))
+    assert book.check(BANK, "20260310", "LS0001", day_lines(bank.state, DAY)) == []
+    assert book.outcome(BANK, "20260310") == []
+    assert book.outcome(BANK, "20260311") is None
+
+
+def test_a_feed_line_off_by_a_fen_is_one_break_naming_the_feed_the_voucher_and_the_fen() -> None:
+    book = FeedBook()
+    book.expect(BANK, "20260310", FeedLine(REAL, "5201", "ZJ1", 100_00))
+    (brk,) = book.check(BANK, "20260310", "LS0001", [FeedLine(REAL, "5201", "ZJ1", 100_01)])
+    assert (brk.code, brk.feed_no, brk.ori_voucher_no, brk.expected_fen, brk.stated_fen) == \
+        ("feed-amount-differs", "LS0001", "ZJ1", 100_00, 100_01)
+    assert "off by 0.01" in brk.message() and "LS0001" in brk.message() and "ZJ1" in brk.message()
+
+
+def test_missing_and_unknown_movements_and_a_line_stated_twice() -> None:
+    want = [FeedLine(REAL, "5201", "ZJ1", 5_00), FeedLine(SPECIAL, "8202", "SQ2", 7_00)]
+    got = [FeedLine(REAL, "5201", "ZJ1", 5_00), FeedLine(REAL, "5201", "ZJ1", 5_00), FeedLine(REAL, "5201", "ZJ9", 1)]
+    assert [(b.code, b.ori_voucher_no) for b in match("LS1", want, got)] == [
+        ("feed-unknown-movement", "ZJ1"), ("feed-unknown-movement", "ZJ9"), ("feed-missing-movement", "SQ2")]
+    assert {b.code for b in match("LS1", want, got)} <= set(BREAK_CODES)
+
+
+_lines = st.lists(st.builds(FeedLine, st.sampled_from([REAL, SPECIAL]), st.sampled_from(["5201", "8202"]),
+                            st.text("0123456789", min_size=1, max_size=6), st.integers(-10**12, 10**12)),
+                  max_size=20, unique_by=lambda line: line.key)
+
+
+@given(_lines)
+def test_a_feed_built_from_the_same_payments_always_matches(lines: list[FeedLine]) -> None:
+    assert match("LS1", lines, list(reversed(lines))) == []
+
+
+@given(_lines.filter(bool), st.data(), st.sampled_from([1, -1]))
+def test_one_fen_changed_is_always_exactly_one_break(lines: list[FeedLine], data: st.DataObject, sign: int) -> None:
+    i = data.draw(st.integers(0, len(lines) - 1))
+    changed = [*lines[:i], lines[i]._replace(fen=lines[i].fen + sign), *lines[i + 1:]]
+    (brk,) = match("LS1", lines, changed)
+    assert (brk.code, brk.ori_voucher_no, abs(brk.stated_fen - brk.expected_fen)) == \
+        ("feed-amount-differs", lines[i].ori_voucher_no, 1)  # type: ignore[operator]
