@@ -7,16 +7,25 @@ returned, not refused by the ledger) to such an account (the voucher's PayeeAcct
 payment, in the order paid. A payment whose payee the bank no longer keeps
 (`DutiesState.payees`, bounded) is not stated: the treasury reports it missing, never the other
 way round.
+
+At the close of each business day, when its registry holds such an account, the bank sends the
+treasury the day's feed (VtCode 7602, `feed`): VoucherNo `LS<bank4><yyyymmdd>`, TransDate the
+day, one Detail per line (CreditAmt in, DebitAmt out), an empty day without DetailList.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from bank_sim.state import BankState
+from bank_sim.state import BankState, Ctx
+from messages.dates import format_ymd
+from messages.money import fen_to_str
 from sim.account_feed import FEED_ACCT_TYPES, FeedLine
+from sim.effects import Effect, SendVoucher
 
-__all__ = ["day_lines", "feed_accounts"]
+__all__ = ["ACCOUNT_FEED_VTCODE", "day_lines", "feed", "feed_accounts", "feed_voucher"]
+
+ACCOUNT_FEED_VTCODE = "7602"
 
 
 def feed_accounts(st: BankState) -> set[str]:
@@ -37,3 +46,28 @@ def day_lines(st: BankState, day: dt.date) -> list[FeedLine]:
         if payee in accounts:
             lines.append(FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen))
     return lines
+
+
+def feed_voucher(no: str, day: dt.date, adm_div_code: str, bank: tuple[str, str], acct_types: dict[str, str],
+                 lines: list[FeedLine]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
+    """The head and details of the feed `no` of `day` (`acct_types`: AcctNo → AcctType)."""
+    head = {"Id": f"V{ACCOUNT_FEED_VTCODE}{no}", "AdmDivCode": adm_div_code, "StYear": str(day.year),
+            "VouDate": format_ymd(day), "VoucherNo": no, "TransDate": format_ymd(day), "PayBankCode": bank[0],
+            "PayBankName": bank[1], "CreditAmt": fen_to_str(sum(x.fen for x in lines if x.fen > 0)),
+            "DebitAmt": fen_to_str(-sum(x.fen for x in lines if x.fen < 0))}
+    details = tuple({"Id": f"D{n:05d}", "AcctNo": x.acct_no, "AcctType": acct_types[x.acct_no],
+                     "OriVtCode": x.ori_vtcode, "OriVoucherNo": x.ori_voucher_no,
+                     "CreditAmt": fen_to_str(max(x.fen, 0)), "DebitAmt": fen_to_str(max(-x.fen, 0))}
+                    for n, x in enumerate(lines, start=1))
+    return head, details
+
+
+def feed(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
+    """At the close of `day`: its feed to the treasury, when the registry holds a feed account."""
+    types = {a.number: a.acct_type for a in st.registry.accounts.values() if a.acct_type in FEED_ACCT_TYPES}
+    if not types or not ctx.calendar.is_business_day(day):
+        return []
+    no = f"LS{ctx.bank_code[-4:]}{format_ymd(day)}"
+    head, details = feed_voucher(no, day, ctx.config.adm_div_code, (ctx.bank_code, ctx.config.bank_name), types,
+                                 day_lines(st, day))
+    return [SendVoucher(ACCOUNT_FEED_VTCODE, 0, head, details, "treasury")]

@@ -18,7 +18,7 @@ from business_time.clock import TZ, ClockConfig
 from messages.factory import UNITS, account_notice, payment_voucher
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from sim.account_feed import BREAK_CODES, FeedLine, match
-from treasury_sim.account_feed import FeedBook
+from treasury_sim.account_feed import FeedBook, Paid, expected_lines, feed_lines
 
 BANK = "999100000001"
 DAY = dt.date(2026, 3, 10)  # a Tuesday
@@ -66,16 +66,18 @@ def test_the_bank_feed_matches_the_treasury_s_own_payments() -> None:
     a = direct(REAL, 100_00)
     bank.on_voucher(a, 0, at("10:00"))
     book = FeedBook()
-    book.expect(BANK, "20260310", FeedLine(REAL, "5201", a.get("VoucherNo"), 100_00))
-    assert book.check(BANK, "20260310", "LS0001", day_lines(bank.state, DAY)) == []
+    paid = [Paid(BANK, "20260310", "5201", a.get("VoucherNo"), REAL, 100_00),
+            Paid(BANK, "20260310", "5201", "ZJX", OTHER, 5_00), Paid(BANK, "20260311", "5201", "ZJY", REAL, 7_00)]
+    expected = expected_lines(BANK, "20260310", {REAL, SPECIAL}, paid)
+    assert book.check(BANK, "20260310", "LS0001", expected, day_lines(bank.state, DAY)) == []
     assert book.outcome(BANK, "20260310") == []
     assert book.outcome(BANK, "20260311") is None
 
 
 def test_a_feed_line_off_by_a_fen_is_one_break_naming_the_feed_the_voucher_and_the_fen() -> None:
     book = FeedBook()
-    book.expect(BANK, "20260310", FeedLine(REAL, "5201", "ZJ1", 100_00))
-    (brk,) = book.check(BANK, "20260310", "LS0001", [FeedLine(REAL, "5201", "ZJ1", 100_01)])
+    (brk,) = book.check(BANK, "20260310", "LS0001", [FeedLine(REAL, "5201", "ZJ1", 100_00)],
+                        [FeedLine(REAL, "5201", "ZJ1", 100_01)])
     assert (brk.code, brk.feed_no, brk.ori_voucher_no, brk.expected_fen, brk.stated_fen) == \
         ("feed-amount-differs", "LS0001", "ZJ1", 100_00, 100_01)
     assert "off by 0.01" in brk.message() and "LS0001" in brk.message() and "ZJ1" in brk.message()
@@ -106,3 +108,32 @@ def test_one_fen_changed_is_always_exactly_one_break(lines: list[FeedLine], data
     (brk,) = match("LS1", lines, changed)
     assert (brk.code, brk.ori_voucher_no, brk.expected_fen, brk.stated_fen) == \
         ("feed-amount-differs", lines[i].ori_voucher_no, lines[i].fen, lines[i].fen + sign)
+
+
+def test_the_bank_sends_the_day_s_feed_at_its_close_and_it_validates() -> None:
+    from messages.business import business_issues
+    from messages.catalog import get_catalog
+    from messages.schema import validate_tree
+    from sim.effects import SendVoucher
+
+    bank = bank_with_accounts()
+    a = direct(REAL, 100_00)
+    bank.on_voucher(a, 0, at("10:00"))
+    effects = bank.on_time(at("17:30"))
+    (f,) = [e for e in effects if isinstance(e, SendVoucher) and e.vtcode == "7602"]
+    assert (f.head["VoucherNo"], f.head["TransDate"], f.head["CreditAmt"], f.recipient_role) == \
+        ("LS000120260310", "20260310", "100.00", "treasury")
+    assert [(d["AcctNo"], d["AcctType"], d["OriVoucherNo"], d["CreditAmt"]) for d in f.details] == \
+        [(REAL, "3", a.get("VoucherNo"), "100.00")]
+    doc = parse_voucher(build_voucher("7602", f.head, f.details))
+    vt = get_catalog().get("7602")
+    assert validate_tree(doc.root, vt.xsd) == [] and business_issues(doc, vt, 0) == []
+    assert feed_lines(doc) == day_lines(bank.state, DAY)  # the treasury reads back what the bank stated
+
+
+def test_a_bank_without_feed_accounts_sends_no_feed() -> None:
+    from sim.effects import SendVoucher
+
+    c = BankCore(BANK, BankConfig(), BusinessCalendar.default(), ClockConfig())
+    c.on_time(at("08:00"))
+    assert not [e for e in c.on_time(at("17:30")) if isinstance(e, SendVoucher) and e.vtcode == "7602"]
