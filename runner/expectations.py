@@ -99,6 +99,10 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
 
         assert v is not None
         return out(*monitor_outcome(p, v))
+    if e.kind == "account_feed":  # the bank's daily feed (7602) against the treasury's payments (runner.account_feed)
+        from runner.account_feed import feed_outcome
+
+        return out(*feed_outcome(p, o))
     if e.kind == "account_notice":  # carried out within the agreement's 3 working days (runner.account_steps)
         from runner.account_steps import notice_outcome
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from sim.account_feed import FeedBreak
     from treasury_sim.scorecard import BankMonth
 
 __all__ = [
@@ -395,6 +396,8 @@ class Observed:
     voucher_lines: tuple[VoucherLines, ...] = ()
     refund_notices: tuple[RefundNoticeSeen, ...] = ()
     signoffs: tuple[LevelVerdict, ...] = ()
+    # the banks' account feeds (7602) the treasury checked: "<bank id>/<yyyymmdd>" → (VoucherNo, lines, breaks)
+    account_feeds: Mapping[str, tuple[str, int, tuple[FeedBreak, ...]]] = field(default_factory=dict)
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

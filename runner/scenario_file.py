@@ -640,7 +640,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "account_notice" and ids.get(params["notice"], ("", None))[1] != "7601":
             b.fail([*path, kind, "notice"], f"no account step {params['notice']!r} in the steps")
         if kind in ("scorecard", "refused", "reports_match", "clearings_sum",
-                    "report_subject") and params["bank"] not in seen:
+                    "report_subject", "account_feed") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "signoff":
             _check_signoff(params, [*path, kind], b, seen, ids)

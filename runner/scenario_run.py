@@ -36,6 +36,7 @@ from messages.dates import format_ymd
 from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
+from runner.account_feed import FeedTap
 from runner.expectations import evaluate
 from runner.observed import (
     BudgetRefusalSeen,
@@ -102,6 +103,7 @@ class _NullCore:
         self._suspensions = SuspensionLog()
         # account notices (7601) sent and their confirmations (004 part 3 §9(1))
         self._account_notices = AccountNoticeLog()
+        self.feeds = FeedTap()  # the banks' account feeds (7602), matched (runner.account_feed)
 
     @property
     def suspensions(self) -> Any:
@@ -120,6 +122,7 @@ class _NullCore:
         from treasury_sim.bank_reports import HANDLED
 
         self.received.append((doc.vtcode, flag, doc.head(), now, return_reason))
+        self.feeds.on_voucher(doc, flag, self.account_notices.records.values())
         if self.inner is not None:
             return list(self.inner.on_voucher(doc, flag, now, return_reason))
         if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
@@ -368,6 +371,7 @@ class _Run:
 
         world, clock = self.world, self.clock
         self.tcore = _NullCore(self._generated_treasury())
+        self.tcore.feeds.declared = {a.number for a in self.s.world.accounts if a.acct_type in ("3", "4")}
         tshell = SimShell(self.tcore, self.clients[world.treasury.id], None, world.signer(world.treasury.id),
                           "treasury", clock)
         pshell = PbocShell(self.pcore, self.clients[world.pboc.id], self.ledgers[world.pboc.id],
@@ -901,7 +905,9 @@ class _Run:
                       if r.vtcode in ("5201", "8202") and r.flag == 0 and r.spec.sender == "treasury"
                       and any(x.who == "gateway" and x.ok for x in r.verdicts))
         observed = dataclasses.replace(observed, bank_statements=self.statement_tap.seen(), voucher_lines=lines,
-                                       refund_notices=self.statement_tap.refund_notices())
+                                       refund_notices=self.statement_tap.refund_notices(),
+                                       account_feeds={f"{bank_ids.get(k[:k.index('/')], k[:k.index('/')])}"
+                                                      f"{k[k.index('/'):]}": v for k, v in self.tcore.feeds.seen().items()})
         observed = dataclasses.replace(observed, signoffs=signoffs_of(
             observed, banks=[(b.id, b.code) for b in s.world.banks], calendar=self.calendar, clock=s.world.clock,
             business_days=business_days))

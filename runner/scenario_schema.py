@@ -325,6 +325,19 @@ _expect_kinds: dict[str, Any] = {
                                       "after them, or (done: false) not at all",
                        "properties": {"notice": {**_id, "description": "the id of the account step"},
                                       "late": {"type": "boolean"}, "done": {"type": "boolean"}}},
+    "account_feed": {"type": "object", "additionalProperties": False, "required": ["bank", "day"],
+                     "description": "the bank's account feed (7602, 资金流水) of a day, matched by the treasury "
+                                    "against its own payments to the registered real-fund and special accounts: "
+                                    "matched (no break), the number of breaks, or a break of code on voucher "
+                                    "off by an amount",
+                     "properties": {"bank": {**_id, "description": "a bank of world.banks"},
+                                    "day": {"type": "string", "pattern": DATE_PATTERN},
+                                    "matched": {"type": "boolean"},
+                                    "breaks": {"type": "integer", "minimum": 0},
+                                    "code": {"enum": ["feed-missing-movement", "feed-unknown-movement",
+                                                      "feed-amount-differs"]},
+                                    "voucher": {**_id, "description": "the id of the send step of the voucher"},
+                                    "off_by": _money}},
 }
 EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
 STEP_ACTIONS: tuple[str, ...] = _step_actions

@@ -55,6 +55,7 @@ def expected_lines(bank: str, day: str, accounts: set[str], paid: Iterable[Paid]
 class FeedBook(msgspec.Struct):
     checked: dict[str, list[FeedBreak]] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → breaks
     feeds: dict[str, str] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → VoucherNo of the feed
+    lines: dict[str, int] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → the lines it stated
 
     def check(self, bank: str, day: str, feed_no: str, expected: Iterable[FeedLine],
               stated: Iterable[FeedLine]) -> list[FeedBreak]:
@@ -62,8 +63,9 @@ class FeedBook(msgspec.Struct):
         key = f"{bank}/{day}"
         if key not in self.checked and len(self.checked) >= FEEDS_KEPT_MAX:
             raise OverflowError(f"the feed book holds {FEEDS_KEPT_MAX} checked days already")
+        stated = list(stated)
         breaks = match(feed_no, expected, stated)
-        self.checked[key], self.feeds[key] = breaks, feed_no
+        self.checked[key], self.feeds[key], self.lines[key] = breaks, feed_no, len(stated)
         return breaks
 
     def outcome(self, bank: str, day: str) -> list[FeedBreak] | None:

@@ -1,0 +1,86 @@
+"""The account transaction feed in scenarios (资金流水, 000 五(二)3, (四)2; docs/accounts.md): the
+scenario's treasury side of it (`FeedTap`: what it paid, and each bank's daily feed (7602)
+matched against that by `treasury_sim.account_feed`), and the `account_feed` expectation.
+
+The accounts the treasury knows as feed accounts: the world's declared unit real-fund and
+fiscal special accounts, those it noticed (7601, AcctType 3 or 4), and those a feed names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from messages.money import parse_fen
+from runner.observed import Observed
+from sim.account_feed import FEED_ACCT_TYPES, FeedBreak
+from treasury_sim.account_feed import FeedBook, Paid, expected_lines, feed_lines
+
+__all__ = ["FEED_VTCODE", "FeedTap", "feed_outcome"]
+
+FEED_VTCODE = "7602"
+PAID_MAX = 100_000  # payments kept: the scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) stay far below
+
+
+class FeedTap:
+    def __init__(self, declared: Iterable[str] = ()) -> None:
+        self.declared = set(declared)  # AcctNo of the world's type 3 / 4 accounts
+        self.paid: dict[str, Paid] = {}  # VoucherNo → the payment
+        self.book = FeedBook()
+
+    def on_voucher(self, doc: Any, flag: int, noticed: Iterable[Any]) -> None:
+        """A voucher the treasury received: a paid receipt is kept, a feed checked."""
+        if flag == 1 and doc.vtcode in ("5201", "8202") and not doc.get("XReturnReason"):
+            no = doc.get("VoucherNo")
+            if no not in self.paid and len(self.paid) < PAID_MAX:
+                self.paid[no] = Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, no,
+                                     doc.get("PayeeAcctNo"), parse_fen(doc.get("PayAmt") or "0.00"))
+        elif flag == 0 and doc.vtcode == FEED_VTCODE:
+            stated = feed_lines(doc)
+            accounts = (self.declared | {r.acct_no for r in noticed if r.acct_type in FEED_ACCT_TYPES}
+                        | {x.acct_no for x in stated})
+            bank, day = doc.get("PayBankCode"), doc.get("TransDate")
+            self.book.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, accounts, self.paid.values()),
+                            stated)
+
+    def seen(self) -> dict[str, tuple[str, int, tuple[FeedBreak, ...]]]:
+        """"<PayBankCode>/<yyyymmdd>" → (the feed's VoucherNo, its lines, its breaks) (the runner keys
+        them by bank id)."""
+        return {k: (self.book.feeds[k], self.book.lines[k], tuple(v)) for k, v in self.book.checked.items()}
+
+
+def feed_outcome(p: Mapping[str, Any], o: Observed) -> tuple[bool, str, str]:
+    """An `account_feed` expectation: (ok, expected, actual). `o.account_feeds` is keyed by the bank's id."""
+    when = p["day"] if isinstance(p["day"], dt.date) else dt.date.fromisoformat(str(p["day"]))
+    got = o.account_feeds.get(f"{p['bank']}/{when:%Y%m%d}")
+    want: list[str] = []
+    if "matched" in p:
+        want.append("matches the treasury's payments" if p["matched"] else "does not match")
+    if "breaks" in p:
+        want.append(f"{p['breaks']} break(s)")
+    voucher = o.by_id(p["voucher"]) if "voucher" in p else None
+    if "code" in p or voucher is not None or "off_by" in p:
+        want.append("a break" + (f" {p['code']}" if "code" in p else "")
+                    + (f" on voucher {p['voucher']}" if "voucher" in p else "")
+                    + (f" off by {p['off_by']}" if "off_by" in p else ""))
+    expected = f"{p['bank']}'s feed of {p['day']}: " + ", ".join(want or ["checked"])
+    if got is None:
+        return False, expected, "no feed of that day was checked"
+    feed_no, lines, breaks = got
+    actual = f"feed {feed_no} ({lines} line(s)): " + ("matched" if not breaks else "; ".join(b.message() for b in breaks))
+    ok = True
+    if "matched" in p:
+        ok &= (not breaks) == bool(p["matched"])
+    if "breaks" in p:
+        ok &= len(breaks) == int(p["breaks"])
+    if "code" in p or voucher is not None or "off_by" in p:
+        off = parse_fen(str(p["off_by"])) if "off_by" in p else None
+        ok &= any(("code" not in p or b.code == p["code"])
+                  and (voucher is None or b.ori_voucher_no == voucher.voucher_no)
+                  and (off is None or (b.expected_fen is not None and b.stated_fen is not None
+                                       and abs(b.stated_fen - b.expected_fen) == off))
+                  for b in breaks)
+    if "voucher" in p and voucher is None:
+        return False, expected, f"no voucher {p['voucher']} was sent"
+    return bool(ok), expected, actual
