@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Mapping
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_sim.account_feed import day_lines
@@ -137,3 +138,53 @@ def test_a_bank_without_feed_accounts_sends_no_feed() -> None:
     c = BankCore(BANK, BankConfig(), BusinessCalendar.default(), ClockConfig())
     c.on_time(at("08:00"))
     assert not [e for e in c.on_time(at("17:30")) if isinstance(e, SendVoucher) and e.vtcode == "7602"]
+
+
+def test_the_account_feed_expectation_holds_or_fails_on_what_the_treasury_matched() -> None:
+    """Both directions: a true expectation holds, a false one fails and shows the break."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.scenario_file import load_text
+    from sim.account_feed import FeedBreak
+    from tests.scenario_fixtures import WORLD_AND_STEPS, observed
+
+    def results(expect: str, feeds: Mapping[str, tuple[str, int, tuple[FeedBreak, ...]]]) -> list[tuple[bool, str]]:
+        s = load_text("scenario: feed-fixture\n" + WORLD_AND_STEPS + "expect:\n" + expect, "feed.yaml")
+        o = dataclasses.replace(observed(), account_feeds=feeds)
+        return [(x.ok, x.actual) for x in evaluate(s.expectations, o)]
+
+    brk = FeedBreak("feed-amount-differs", "LS000220260310", REAL, "5201", "ZZ003", 20_00, 20_01)
+    off = {"bank-b/20260310": ("LS000220260310", 1, (brk,))}
+    clean = {"bank-b/20260310": ("LS000220260310", 1, ())}
+    matched = "  - account_feed: {bank: bank-b, day: 2026-03-10, matched: true}\n"
+    named = ("  - account_feed: {bank: bank-b, day: 2026-03-10, breaks: 1, code: feed-amount-differs, voucher: v3, "
+             "off_by: \"0.01\"}\n")
+    assert [ok for ok, _ in results(matched, clean)] == [True]
+    ((ok, actual),) = results(matched, off)
+    assert not ok and "off by 0.01" in actual and "ZZ003" in actual
+    assert [ok for ok, _ in results(named, off)] == [True]
+    assert [ok for ok, _ in results(named, clean)] == [False]
+    assert [ok for ok, _ in results(named.replace('"0.01"', '"0.02"'), off)] == [False]
+    assert results(matched, {}) == [(False, "no feed of that day was checked")]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([REAL, SPECIAL, OTHER]), st.integers(1, 10**8)), min_size=1, max_size=6),
+       st.data())
+def test_the_bank_s_feed_of_the_treasury_s_own_payments_matches_and_one_fen_off_is_one_break(
+        pays: list[tuple[str, int]], data: st.DataObject) -> None:
+    bank = bank_with_accounts()
+    paid = []
+    for n, (acct, fen) in enumerate(pays):
+        doc = direct(acct, fen)
+        bank.on_voucher(doc, 0, at(f"10:{n:02d}"))
+        paid.append(Paid(BANK, "20260310", "5201", doc.get("VoucherNo"), acct, fen))
+    expected = expected_lines(BANK, "20260310", {REAL, SPECIAL}, paid)
+    stated = day_lines(bank.state, DAY)
+    assert match("LS1", expected, stated) == []
+    if stated:
+        i = data.draw(st.integers(0, len(stated) - 1))
+        stated[i] = stated[i]._replace(fen=stated[i].fen + 1)
+        (brk,) = match("LS1", expected, stated)
+        assert (brk.code, brk.ori_voucher_no) == ("feed-amount-differs", stated[i].ori_voucher_no)
