@@ -82,6 +82,7 @@ class DemoWorld:
     closes: dict[dt.datetime, dt.date]
     milestones: set[dt.time]
     dbs: list[Any] = field(default_factory=list)
+    flows: Any = None  # runner.demo_flows.FlowPlan (with `units`): the month's other flows
 
     @property
     def shells(self) -> list[Any]:
@@ -110,6 +111,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     """The demo's participants, gateway, ledgers, shells and engine, under `root` (not started);
     `algorithm` is every participant's seal algorithm (ecdsa, rsa, sm2); `units`: the treasury
     plans from that many generated budget units and their indicators (0: the four fixed units)."""
+    from bank_sim.config import DutiesConfig
     from bank_sim.core import BankConfig, BankCore
     from bank_sim.shell import BankShell
     from business_time.calendar import BusinessCalendar
@@ -140,6 +142,11 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
     closes = {at(d, cc.bank_system_close): d for d in [*run_days, final_day]}
     clock = SimClock(calendar, cc, at(run_days[0], START_HOUR))
+    flows = None
+    if units:  # a business month's other flows (runner.demo_flows): batches, returns, a suspension, an opening
+        from runner.demo_flows import plan_flows
+
+        flows = plan_flows(tcore, run_days, final_day, seed)
 
     dbs: list[Any] = []
     gw_db = await open_database(str(root / "gateway.db"))
@@ -156,7 +163,9 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=tcore.config.tsa_opening_fen),
                      calendar, cc)
     bcores = {bid: BankCore(code, BankConfig(bank_name=name, adm_div_code=world.adm_div_code,
-                                             reserve_fen=RESERVE_FEN * world_scale(vouchers)), calendar, cc)
+                                             reserve_fen=RESERVE_FEN * world_scale(vouchers),
+                                             duties=DutiesConfig(payee_returns=tuple(
+                                                 flows.returns.get(code, ()) if flows else ()))), calendar, cc)
               for bid, code, name in banks}
     clients = {pid: engine_client(gateway, pid) for pid in world.participants}
     for client in clients.values():
@@ -169,7 +178,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     milestones = {tcore.config.quota_time, bank_config.replenish_time, bank_config.open_time,
                   bank_config.filing_time}
     return DemoWorld(world, clock, gateway, engine, tcore, pcore, bcores, tshell, pshell, bshells, ledgers, clients,
-                     run_days, final_day, at(final_day, cc.bank_system_close), closes, milestones, dbs)
+                     run_days, final_day, at(final_day, cc.bank_system_close), closes, milestones, dbs, flows)
 
 
 # ---------------------------------------------------------------------------------- the run
@@ -194,6 +203,8 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
         last_hour = ""
         await w.engine.start()
         while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
+            if w.flows is not None:
+                nxt = await _send_flows(w, nxt)
             await w.engine.run_until(nxt)
             if nxt in w.closes:
                 snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
@@ -220,11 +231,27 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                      "dir": str(root), "journal_digest": digest}
     if units:
         report["budget"] = budget_summary(w.tcore)
+    if w.flows is not None:
+        from runner.demo_flows import flows_summary
+
+        report["flows"] = flows_summary(w.flows, w)
     if html:
         from runner.report import demo_html
 
         report["html"] = demo_html(report, observed, w.clock_config, w.filing_times)
     return report
+
+
+async def _send_flows(w: DemoWorld, nxt: dt.datetime) -> dt.datetime:
+    """The treasury's 7501 / 7601 due before `nxt` sent at their time; the time to run to next."""
+    from runner.demo_flows import send_due
+
+    due = [s.at for s in w.flows.sends[len(w.flows.sent):] if s.at <= nxt]
+    if due:
+        await w.engine.run_until(due[0])
+        await send_due(w.flows, w, due[0])
+        return due[0]
+    return nxt
 
 
 def budget_summary(tcore: Any) -> dict[str, Any]:

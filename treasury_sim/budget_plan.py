@@ -4,7 +4,8 @@ With `TreasuryConfig.units` set, the treasury plans from a generated unit tree
 (`treasury_sim.units`) and its indicators (`treasury_sim.budget`), not from the four fixed units:
 
 * on the first business day of a month, every paying unit's salaries (统发工资, 003 §26): a twelfth
-  of its salary indicator, a direct payment at `window_start`;
+  of its salary indicator, a direct payment at `window_start`, as a batch voucher (一次批量) whose
+  lines each name their payee (`PlannedVoucher.payees`);
 * `vouchers_per_day` requests, each from a paying unit against one of its project indicators,
   direct or authorized, in the window or late as in the plain plan; amounts log-normal around
   8,000 yuan (many small, a few large);
@@ -32,9 +33,13 @@ from treasury_sim.planning import quota_notices, slots
 from treasury_sim.records import DayPlan, PlannedVoucher
 from treasury_sim.units import FUND_TYPES, BudgetUnit, UnitTree
 
-__all__ = ["REQUEST_MEDIAN_FEN", "Budgeting", "first_business_day", "plan_budget_day"]
+__all__ = ["REQUEST_MEDIAN_FEN", "SALARY_LINES_MIN", "SALARY_LINES_SPREAD", "Budgeting", "first_business_day", "plan_budget_day"]
 
 REQUEST_MEDIAN_FEN = 8_000_00
+# A unit's salaries go as one batch voucher (一次批量, 003 §26) of this many lines, each to its own
+# payee: SALARY_LINES_MIN + k % SALARY_LINES_SPREAD for the k-th paying unit (no draw: the plan's
+# generator, and so every other voucher of the day, stays as it was).
+SALARY_LINES_MIN, SALARY_LINES_SPREAD = 3, 4
 
 
 @dataclass(slots=True)
@@ -74,14 +79,16 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
     refused: list[RefusedRequest] = []
     ymd = format_ymd(day)
 
-    def decide(request: Request, vtcode: str, bank: str, send_at: dt.datetime, late: bool, details: int) -> None:
+    def decide(request: Request, vtcode: str, bank: str, send_at: dt.datetime, late: bool, details: int,
+               payees: int = 0) -> None:
         code = book.take(request)
         if code is not None:
             refused.append(RefusedRequest(request, code, send_at))
             return
         vouchers.append(PlannedVoucher(day, send_at, vtcode, request.no, bank, request.amount_fen,
                                        b.named[request.unit], late, details, c.adm_div_code, c.seed,
-                                       fund_type=request.fund_type, subject=request.subject, project=request.project))
+                                       fund_type=request.fund_type, subject=request.subject, project=request.project,
+                                       payees=payees))
 
     if salary_day:
         for k, unit in enumerate(paying, start=1):
@@ -89,7 +96,8 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
             if salary is not None:
                 request = Request(f"GZ{ymd}{k:05d}", unit.code, salary.fund_type, salary.subject, salary.project,
                                   salary.amount_fen // 12, salary=True)
-                decide(request, "5201", rng.choice(c.banks)[0], at(day, c.window_start), False, 1)
+                lines = SALARY_LINES_MIN + k % SALARY_LINES_SPREAD
+                decide(request, "5201", rng.choice(c.banks)[0], at(day, c.window_start), False, lines, payees=lines)
     for i in range(1, c.vouchers_per_day + 1):
         bank = rng.choice(c.banks)[0]
         vtcode = "8202" if rng.randrange(100) < c.authorized_share_pct else "5201"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from messages.envelope import VoucherKey
-from messages.factory import payment_voucher
+from messages.factory import SALARY_SUBJECT, batch_voucher, payment_voucher
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import SendVoucher
 from treasury_sim.budget import RefusedRequest
@@ -39,6 +39,7 @@ class PlannedVoucher:
     fund_type: str = "1"  # FundTypeCode (the plain plan pays general public budget funds only)
     subject: tuple[str, str] | None = None  # (ExpFuncCode, ExpFuncName) of every detail; None: drawn
     project: tuple[str, str] | None = None  # (ProCode, ProName) of every detail; None: none named
+    payees: int = 0  # a batch voucher (一次批量, 003 §26) of this many lines, each to its own payee; 0: a plain one
 
     @property
     def pay_type(self) -> str:
@@ -57,11 +58,26 @@ class PlannedVoucher:
         """The voucher's bytes, rendered anew (the same bytes every time: the rest is drawn from the
         voucher's own seeded generator). A plan of 100,000 vouchers keeps these fields, ~200 bytes
         each, not ~1.8 KB of bytes each; a voucher is rendered when it is sent."""
+        if self.payees:
+            return self._batch_data()
         return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
                                amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
                                details=self.details, unit=self.unit, fund_type_code=self.fund_type,
                                subject=self.subject, project=self.project,
                                rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
+
+    def _batch_data(self) -> bytes:
+        """A salary batch: `payees` lines (Detail Id D0001...), the amount split evenly (the rest on the
+        last line), each to a synthetic personal account drawn from the voucher's own generator."""
+        rng = random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}")
+        share = self.amount_fen // self.payees
+        lines = [(f"6299{rng.randrange(10**12):012d}", f"职工{i:03d}", "示例银行示例市分行", "",
+                  share if i < self.payees else self.amount_fen - share * (self.payees - 1))
+                 for i in range(1, self.payees + 1)]
+        func, func_name = self.subject or SALARY_SUBJECT[:2]
+        return batch_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank, payees=lines,
+                             adm_div_code=self.adm_div_code, unit=self.unit, fund_type_code=self.fund_type,
+                             subject=(func, func_name, *SALARY_SUBJECT[2:]))
 
     @property
     def doc(self) -> VoucherDoc:
