@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser import ARTIFACTS, png_size, screenshot
 
 from messages.money import parse_fen
 from tgw import main
+from tgw.demo import render_text
 
 
 @pytest.mark.slow
@@ -110,3 +112,57 @@ def test_demo_with_budget_units_refuses_what_the_budget_does_not_allow_and_holds
 def test_demo_units_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--units", "1", "--days", "1", "--vouchers", "5", "--quiet"]) == 2
     assert "--units must be 2.." in capsys.readouterr().err
+
+
+def _demo_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["demo", *args, "--format", "json", "--quiet"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_demo_units_month_mixes_in_every_flow_and_every_invariant_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    # Friday 02-27, the make-up Saturday 02-28 and Monday 03-02: March's first business day (the salaries)
+    args = ("--units", "30", "--days", "3", "--vouchers", "20", "--start", "2026-02-27")
+    code, report = _demo_json(capsys, *args)
+    failed = {k: v["detail"] for k, v in report["invariants"].items() if not v["ok"]}
+    assert code == 0 and report["ok"] and not failed, failed
+    assert report["reconciliation"]["clean"] and report["invariants"]["reconciliation_clean"]["ok"]
+    assert report["scorecard"] and not any(card["flagged"] for card in report["scorecard"])
+    flows = report["flows"]
+    # salaries of March 2 as batch vouchers, one line of which bounced and was refunded
+    assert flows["salary_batches"] >= 1 and flows["salary_batch_lines"] >= 3 * flows["salary_batches"]
+    assert flows["batch_lines_bounced"] == 1
+    # the bounced line and three whole payments came back; each was refunded to the TSA
+    assert flows["payee_returns"] == flows["refunds_accepted"] == 4 and flows["refunded_fen"] > 0
+    # ... and the 7401s carried those credits as the treasury expected them (statements_match_ledger held)
+    assert report["invariants"]["statements_match_ledger"]["ok"]
+    # one suspension and its lift, both confirmed; one account opened on notice, confirmed
+    assert (flows["suspensions"], flows["suspension_lifts"], flows["suspension_confirmations"]) == (1, 1, 2)
+    assert (flows["account_openings"], flows["account_confirmations"]) == (1, 1)
+    # every salary voucher of the batch went and was paid once
+    assert sum(d["vouchers_sent"] for d in report["days"]) == sum(d["paid"] for d in report["days"])
+
+    # deterministic: the same seed replays byte for byte; another seed is another month
+    code2, again = _demo_json(capsys, *args)
+    assert code2 == 0 and again["run"]["journal_digest"] == report["run"]["journal_digest"]
+    assert again["flows"] == flows
+    code3, other = _demo_json(capsys, *args, "--seed", "2")
+    assert code3 == 0 and other["run"]["journal_digest"] != report["run"]["journal_digest"]
+
+
+@pytest.mark.slow
+def test_plain_demo_has_no_flows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = _demo_json(capsys, "--vouchers", "5", "--days", "1")
+    assert code == 0 and report["ok"] and "flows" not in report
+    assert "Flows:" not in render_text(report)
+
+
+def test_demo_text_prints_the_flows_line() -> None:
+    report = {"run": {"seed": 1, "vouchers_per_day": 1, "days": ["2026-03-02"], "replenishment_day": "2026-03-03",
+                      "elapsed_s": 0}, "days": [], "balances": {}, "invariants": {}, "ok": True,
+              "flows": {"salary_batches": 2, "salary_batch_lines": 7, "batch_lines_bounced": 1, "payee_returns": 4,
+                        "refunds_accepted": 4, "refunded_fen": 12345, "suspensions": 1, "suspension_lifts": 1,
+                        "suspension_confirmations": 2, "account_openings": 1, "account_confirmations": 1}}
+    text = render_text(report)
+    assert ("Flows: 2 salary batches (7 lines, 1 bounced), 4 payee returns (4 refunded, 123.45 yuan), "
+            "1 suspension / 1 lift (2 confirmed), 1 account opening (1 confirmed)") in text

@@ -53,8 +53,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--days", type=int, default=3, help="business days with payments (default 3)")
     p.add_argument("--units", type=int, default=0,
                    help="plan from this many generated budget units and their budget indicators: salaries on the "
-                        "month's first business day, requests refused with no budget, outside its scope or over "
-                        f"budget (003 §52); 2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
+                        "month's first business day (batch vouchers, one line bouncing), requests refused with no "
+                        "budget, outside its scope or over budget (003 §52), a few payee returns, a payment "
+                        "suspension and its lift, an account opening on notice; "
+                        f"2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
     p.add_argument("--start", default="2026-02-13",
                    help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -222,6 +224,14 @@ def render_text(report: dict[str, Any]) -> str:
         lines += ["", f"Budget: {budget['units']} units ({levels}), {budget['indicators']} indicators of "
                       f"{fen_to_str(budget['indicators_fen'])} yuan, {fen_to_str(budget['spent_fen'])} approved; "
                       f"requests refused (003 §52): {refused} ({fen_to_str(budget['refused_fen'])} yuan)"]
+    flows = report.get("flows")
+    if flows is not None:
+        lines += ["", f"Flows: {flows['salary_batches']} salary batches ({flows['salary_batch_lines']} lines, "
+                      f"{flows['batch_lines_bounced']} bounced), {flows['payee_returns']} payee returns "
+                      f"({flows['refunds_accepted']} refunded, {fen_to_str(flows['refunded_fen'])} yuan), "
+                      f"{flows['suspensions']} suspension / {flows['suspension_lifts']} lift "
+                      f"({flows['suspension_confirmations']} confirmed), {flows['account_openings']} account opening "
+                      f"({flows['account_confirmations']} confirmed)"]
     rec = report.get("reconciliation")
     if rec is not None:
         lines += ["", "Three-way reconciliation per day: treasury ↔ banks ↔ central bank (yuan)"]
