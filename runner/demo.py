@@ -246,12 +246,12 @@ async def _send_flows(w: DemoWorld, nxt: dt.datetime) -> dt.datetime:
     """The treasury's 7501 / 7601 due before `nxt` sent at their time; the time to run to next."""
     from runner.demo_flows import send_due
 
-    due = [s.at for s in w.flows.sends[len(w.flows.sent):] if s.at <= nxt]
-    if due:
-        await w.engine.run_until(due[0])
-        await send_due(w.flows, w, due[0])
-        return due[0]
-    return nxt
+    due: list[dt.datetime] = [s.at for s in w.flows.sends[len(w.flows.sent):] if s.at <= nxt]
+    if not due:
+        return nxt
+    await w.engine.run_until(due[0])
+    await send_due(w.flows, w, due[0])
+    return due[0]
 
 
 def budget_summary(tcore: Any) -> dict[str, Any]:
