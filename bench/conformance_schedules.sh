@@ -39,7 +39,7 @@ for i in "${!schedules[@]}"; do
   # shellcheck disable=SC2086  # the schedule's flags are words
   python3 examples/sdk_bank.py --url "$url" --id "$BANK_ID" --bank-code "$BANK_CODE" \
     --key "$OUT/world/keys/$BANK_ID.key" --cert "$OUT/world/keys/$BANK_ID.pem" \
-    --secrets "$OUT/world/secrets.json" $flags >"$dir/bank.log" 2>&1 &
+    --secrets "$OUT/world/secrets.json" --accounts "$OUT/world/accounts.yaml" $flags >"$dir/bank.log" 2>&1 &
   bank=$!
   # shellcheck disable=SC2086  # SCENARIOS is a list of files
   tgw scenario run $SCENARIOS --external "$BANK_ID" --url "$url" --world "$OUT/world" --shared-gateway --quiet \

@@ -100,6 +100,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, replenishment_day
 from client import Delivery, GatewayClient
@@ -131,6 +133,16 @@ REFUND_FILINGS_MAX = 3
 # The accounts this bank holds (number → holder): synthetic; a real bank asks its core system.
 ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002": "示例建筑工程有限公司",
             "9999000000000003": "示例办公用品商店"}
+# The own-account rule's data (docs/rules.md "Returned before payment"; the world's accounts.yaml,
+# `own_account_rule`, read with --accounts): the unit tree (unit → the unit above; None: first-level),
+# the units' real-fund accounts (number → unit), old accounts (new → the old one it replaced) and
+# the finance bureau's approved exceptions (account, paying unit or None: any unit).
+UNITS: dict[str, str | None] = {"101": None, "101001": "101", "101002": "101", "101900": "101", "102": None,
+                                "102001": "102", "103": None, "103001": "103"}
+UNIT_ACCOUNTS = {"9999000000000101": "101001", "9999000000000201": "101002", "9999000000000301": "101",
+                 "9999000000000401": "102001", "9999000000000901": "101900"}
+REPLACES = {"9999000000000101": "9999000000000109"}
+APPROVED: tuple[tuple[str, str | None], ...] = (("9999000000000901", None),)
 # Head elements the bank cannot pay without (003 §52(4): incomplete documents).
 REQUIRED = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode", "FundTypeCode")
 
@@ -154,6 +166,7 @@ class Payment:
     credited: bool = False  # its credit notice (7103) went out
     serial: str = ""  # XAgentBusinessNo: the bank's own number for the payment
     backs: list[Back] = field(default_factory=list)  # what its payee's bank sent back (2252): all, or batch lines
+    cleared: dt.date | None = None  # the day the central bank accepted its clearing: the 2206 / 4004 count it then
 
 
 @dataclass
@@ -168,6 +181,64 @@ class Back:
     refund: str | None = None  # the VoucherNo of the refund request (2302) filed for it
     refunded: dt.date | None = None  # the day the central bank accepted that refund: reports are net of it
     filings: int = 0  # 2302s filed for it (a below-clearing-floor refusal is filed again)
+
+
+@dataclass(frozen=True)
+class OwnAccounts:
+    """The own-account rule (003 §15, 004 part 3 §12(1)): a zero-balance account does not pay a
+    real-fund account of the paying unit, its superior or subordinate or another unit of its system
+    (the same first-level unit), nor the old or new account of one, unless approved."""
+
+    units: Mapping[str, str | None] = field(default_factory=lambda: dict(UNITS))
+    owners: Mapping[str, str] = field(default_factory=lambda: dict(UNIT_ACCOUNTS))
+    replaces: Mapping[str, str] = field(default_factory=lambda: dict(REPLACES))
+    approved: tuple[tuple[str, str | None], ...] = APPROVED
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> OwnAccounts:
+        """From the `own_account_rule` of a world's accounts.yaml."""
+        accounts = data.get("unit_accounts") or []
+        return cls({str(u["code"]): str(u["superior"]) if u.get("superior") else None for u in data.get("units") or []},
+                   {str(a["number"]): str(a["unit"]) for a in accounts},
+                   {str(a["number"]): str(a["replaces"]) for a in accounts if a.get("replaces")},
+                   tuple((str(a["account"]), str(a["payer"]) if a.get("payer") else None)
+                         for a in data.get("approved") or []))
+
+    def _first_level(self, unit: str, above: str | None = None) -> str:
+        """The first-level unit `unit` is under (a unit not in the tree hangs under `above`, its
+        voucher's SupDepCode)."""
+        seen = [unit]
+        up = self.units.get(unit, above if above and above != unit else None)
+        while up is not None and up not in seen:
+            seen.append(up)
+            up = self.units.get(up)
+        return seen[-1]
+
+    def _linked(self, account: str) -> set[str]:
+        """`account` and every account linked to it by old/new replacement, either way."""
+        seen, todo = {account}, [account]
+        while todo:
+            a = todo.pop()
+            for new, old in self.replaces.items():
+                for other in ((old,) if new == a else ()) + ((new,) if old == a else ()):
+                    if other not in seen:
+                        seen.add(other)
+                        todo.append(other)
+        return seen
+
+    def refuse(self, payer: str, sup_dep: str, account: str) -> str | None:
+        """Why a payment of unit `payer` to `account` is refused, or None."""
+        if any(a == account and who in (None, payer) for a, who in self.approved):
+            return None
+        system = self._first_level(payer, sup_dep)
+        for acct in sorted(self._linked(account)):
+            owner = self.owners.get(acct)
+            if owner is not None and (owner == payer or self._first_level(owner) == system):
+                via = "" if acct == account else f" (the old/new account of {acct})"
+                return (f"zba-to-own-account: PayeeAcctNo {account}{via} is a real-fund account of unit {owner}, "
+                        f"of the paying unit {payer}'s own system (first-level unit {system}), and no approval "
+                        "covers it")
+        return None
 
 
 @dataclass
@@ -194,12 +265,14 @@ class Bank:
     skew_reports: bool = False  # wrong on purpose: reports and statement 0.01 too high
     ignore_returns: bool = False  # wrong on purpose: a payee-bank refund notice (2252) is not acted on
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
+    accounts: Mapping[str, str] = field(default_factory=lambda: dict(ACCOUNTS))  # the customer accounts it holds
+    own_accounts: OwnAccounts = field(default_factory=OwnAccounts)
     payments: dict[str, Payment] = field(default_factory=dict)  # by the original's voucher key
     filings: dict[str, Filing] = field(default_factory=dict)
     held_receipts: list[tuple[dt.date, bytes]] = field(default_factory=list)  # --late-receipts
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
     quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
-    reported: set[str] = field(default_factory=set)  # days (yyyymmdd) and months (yyyymm) reported
+    reported: set[str] = field(default_factory=set)  # days reported (yyyymmdd), months ("4004/yyyymm", "3501/yyyymm")
     taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
     suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -207,6 +280,13 @@ class Bank:
     # account the treasury notified (a few per unit)
     registry: dict[str, list[str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
+    opened: dt.date | None = None  # the first day the books saw time pass: each business day from it has its 2206
+    adm_div_code: str = ""  # the treasury's (AdmDivCode), from the first voucher it sends: a nil report needs it
+    # the clearing reserve account's movements not stated yet (a 7203 each month): (day, MoveType, OriVtCode,
+    # OriVoucherNo, fen: > 0 in, < 0 out), the balance the last statement closed with and its next month
+    reserve_moves: list[tuple[dt.date, str, str, str, int]] = field(default_factory=list)
+    reserve_stated_fen: int = 0
+    reserve_next: str = ""  # yyyymm: the first month not stated yet ("" before the reserve was funded)
     serial: int = 0
 
     # ---- time: the day's schedule, caught up to `now` -----------------------------------------
@@ -217,6 +297,11 @@ class Bank:
         if self.cursor is None:
             self.cursor = now
             return out
+        if self.opened is None and now > self.cursor:  # the first day in business: the reserve is funded
+            self.opened = now.date()
+            self.reserve_next = f"{now:%Y%m}"
+            funded = self.reserve_fen - sum(m[4] for m in self.reserve_moves)  # as it was before any move
+            self.reserve_moves.insert(0, (now.date(), "1", "", "", funded))
         day = self.cursor.date()
         while day <= now.date():
             if self.calendar.is_business_day(day):
@@ -247,6 +332,7 @@ class Bank:
                         and not p.held:
                     p.covered = True
                     self.reserve_fen -= p.amount_fen
+                    self.reserve_moves.append((t.date(), "3", p.doc.vtcode, p.doc.get("VoucherNo"), -p.amount_fen))
                     log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
             return self._reserve_list(t.date())
         if what == "replenish":
@@ -269,6 +355,7 @@ class Bank:
     def on_delivery(self, doc: VoucherDoc, flag: int, reason: str | None, now: dt.datetime) -> list[Send]:
         out = self.on_time(now)
         key = f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
+        self.adm_div_code = self.adm_div_code or doc.get("AdmDivCode")
         if flag == 0 and doc.vtcode in PAY_TYPE:
             known = self.payments.get(key)
             if known is not None:  # delivered again (at least once): the same receipt again, if there is one
@@ -314,8 +401,12 @@ class Bank:
                 return out
             if reason is None and parse_fen(doc.get("XClearAmt") or "0.00") == filing.amount_fen:
                 filing.state = "accepted"
+                for k in filing.payments:  # the day's expenditure report (2206) counts them today
+                    if self.payments[k].filing == doc.get("VoucherNo"):
+                        self.payments[k].cleared = now.date()
                 if filing.clear_type == 1:
                     self.reserve_fen += filing.amount_fen
+                    self.reserve_moves.append((now.date(), "4", "2301", doc.get("VoucherNo"), filing.amount_fen))
                 # returned payments waiting: this one's clearing, or money in the clearing account at last
                 return out + [r for p in self.payments.values() for b in p.backs if b.refund is None
                               and b.refunded is None for r in self._refund(p, b, now)]
@@ -326,7 +417,7 @@ class Bank:
             return out + self._came_back(doc, now)
         if flag == 1 and doc.vtcode == "2302":
             return out + self._refund_answered(doc, reason, now)
-        if flag == 1 and doc.vtcode in ("3501", "7104"):
+        if flag == 1 and doc.vtcode in ("3501", "7104", "7203"):
             log(f"statement {doc.get('VoucherNo')} signed off: XCheckResult {doc.get('XCheckResult')}")
             return out
         log(f"not handled: VtCode {doc.vtcode} flag {flag}")
@@ -349,7 +440,7 @@ class Bank:
         if missing:
             return f"voucher-incomplete: empty or missing: {', '.join(missing)}"
         acct, name = doc.get("PayeeAcctNo"), doc.get("PayeeAcctName")
-        held = {**ACCOUNTS, **{no: a[3] for no, a in self.registry.items() if a[2] == "open"}}
+        held = {**self.accounts, **{no: a[3] for no, a in self.registry.items() if a[2] == "open"}}
         if doc.get("PayeeAcctBankNo") == self.code and acct not in held:
             return f"payee-account-unknown: PayeeAcctNo {acct} is not an account of bank {self.code}"
         if doc.get("PayeeAcctBankNo") == self.code and held[acct] != name:
@@ -359,8 +450,9 @@ class Bank:
                                                       or owner[4] in (doc.get("SupDepCode"), doc.get("AgencyCode"))):
             return (f"zba-to-own-account: PayeeAcctNo {acct} is a real-fund account of unit {owner[1]}, the paying "
                     "unit or one of its system")
-        if doc.vtcode == "8202" and name == doc.get("AgencyName"):
-            return f"zba-to-own-account: the payee {name!r} is the paying unit itself"
+        own = self.own_accounts.refuse(doc.get("AgencyCode"), doc.get("SupDepCode"), acct)
+        if own is not None:
+            return own
         if doc.vtcode == "8202":
             taken = self._draw(doc.get("StYear"), doc.get("FundTypeCode"), doc.get("AgencyCode"), details)
             if isinstance(taken, str):
@@ -499,6 +591,7 @@ class Bank:
         p.day = now.date()
         if p.mode == "advance":
             self.reserve_fen -= p.amount_fen
+            self.reserve_moves.append((p.day, "2", p.doc.vtcode, p.doc.get("VoucherNo"), -p.amount_fen))
         self.serial += 1
         p.serial = f"YH{self.code[-4:]}{p.day:%Y%m%d}{self.serial:08d}"
         paid_amt, paid_day = p.amount_fen, p.day
@@ -670,29 +763,50 @@ class Bank:
 
     def _reports(self, today: dt.date) -> list[Send]:
         """Credit notices (7103) and daily reports (2206) of earlier days; on a new month, the last
-        month's report (4004) and statement (3501)."""
+        month's report (4004), statement (3501), unit statements (7104) and reserve statement (7203).
+
+        The expenditure reports (2206, 4004) count what the central bank cleared in their period
+        (004 part 5 §2: made from the cleared clearing requests), so an advance paid after the
+        cutoff counts on the day its replenishment was accepted; every business day from the first
+        gets its 2206, a nil one (PayAmt 0.00, no Detail) when nothing was cleared. The statements
+        (3501, 7104) count what was paid in the month. All are net of the refunds the central bank
+        accepted in their period (a refund counts against the day it was accepted)."""
         paid = [p for p in self.payments.values() if p.day is not None and p.day < today]
         out = [self._credit_notice(p, today) for p in paid if p.doc.vtcode == "5201" and not p.credited]
-        # a report is net of the refunds the central bank accepted in its period (a refund counts
-        # against the day it was accepted, a day with no payment included)
-        moves = [(p.doc, p.day, 1) for p in paid] + [(b.part, b.refunded, -1) for p in self.payments.values()
-                                                      for b in p.backs if b.refunded is not None and b.refunded < today]
-        days = sorted({f"{d:%Y%m%d}" for _, d, _ in moves if d} - self.reported)
-        months = sorted({f"{d:%Y%m}" for _, d, _ in moves if d and f"{d:%Y%m}" < f"{today:%Y%m}"} - self.reported)
-        for day in days:
+        refunds = [(b.part, b.refunded, -1) for p in self.payments.values() for b in p.backs
+                   if b.refunded is not None and b.refunded < today]
+        cleared = [(p.doc, p.cleared, 1) for p in self.payments.values() if p.cleared is not None and p.cleared < today]
+        cleared += refunds
+        stated = [(p.doc, p.day, 1) for p in paid] + refunds
+        days = {f"{d:%Y%m%d}" for _, d, _ in cleared if d}
+        d = self.opened
+        while d is not None and d < today:  # a business day with nothing cleared gets its nil report
+            if self.calendar.is_business_day(d):
+                days.add(f"{d:%Y%m%d}")
+            d += dt.timedelta(days=1)
+        if not self.adm_div_code:  # nothing of the treasury's seen yet: the reports wait for its AdmDivCode
+            return out
+        for day in sorted(days - self.reported):
             self.reported.add(day)
             out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, {"ReportDate": day},
-                                    [(p, sign) for p, d, sign in moves if d and f"{d:%Y%m%d}" == day],
+                                    [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m%d}" == day],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName",
                                      "ExpFuncCode", "ExpFuncName")))
-        for month in months:
-            self.reported.add(month)
-            mine = [(p, sign) for p, d, sign in moves if d and f"{d:%Y%m}" == month]
-            first = dt.date(int(month[:4]), int(month[4:]), 1)
-            last = (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
-            out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month}, mine,
+        this_month = f"{today:%Y%m}"
+        for month in sorted({f"{d:%Y%m}" for _, d, _ in cleared if d}):
+            if month >= this_month or f"4004/{month}" in self.reported:
+                continue
+            self.reported.add(f"4004/{month}")
+            out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month},
+                                    [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m}" == month],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
                                      "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName")))
+        for month in sorted({f"{d:%Y%m}" for _, d, _ in stated if d}):
+            if month >= this_month or f"3501/{month}" in self.reported:
+                continue
+            self.reported.add(f"3501/{month}")
+            mine = [(p, sign) for p, d, sign in stated if d and f"{d:%Y%m}" == month]
+            first, last = _month_bounds(month)
             period = {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}
             out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today, period, mine,
                                     ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",
@@ -706,6 +820,34 @@ class Bank:
                                         {**period, "AgencyCode": agency, "AgencyName": agency_name}, theirs,
                                         ("PayTypeCode", "FundTypeCode", "FundTypeName", "ExpFuncCode",
                                          "ExpFuncName", "ProCode", "ProName")))
+        return out + self._reserve_statements(today)
+
+    def _reserve_statements(self, today: dt.date) -> list[Send]:
+        """The clearing reserve account statement (7203) of each month before `today`'s not stated
+        yet, from the month the reserve was funded (a month without movements carries the balance):
+        BeginBalance the last statement's EndBalance, one Detail per movement in the order booked
+        (MoveType 1 funded, 2 advanced after the cutoff, 3 made whole at the close, 4 replenished),
+        CreditAmt and DebitAmt their sums, EndBalance = BeginBalance + CreditAmt - DebitAmt."""
+        out: list[Send] = []
+        while self.reserve_next and self.reserve_next < f"{today:%Y%m}" and self.adm_div_code:
+            month = self.reserve_next
+            first, last = _month_bounds(month)
+            moves = [m for m in self.reserve_moves if f"{m[0]:%Y%m}" <= month]
+            self.reserve_moves = [m for m in self.reserve_moves if f"{m[0]:%Y%m}" > month]
+            credit, debit = sum(m[4] for m in moves if m[4] > 0), -sum(m[4] for m in moves if m[4] < 0)
+            no = f"BZ{self.code[-4:]}{month}"
+            head = {"Id": f"V7203{no}", "AdmDivCode": self.adm_div_code, "StYear": str(today.year),
+                    "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "BeginDate": f"{first:%Y%m%d}",
+                    "EndDate": f"{last:%Y%m%d}", "PayBankCode": self.code, "PayBankName": self.name,
+                    "BeginBalance": fen_to_str(self.reserve_stated_fen), "CreditAmt": fen_to_str(credit),
+                    "DebitAmt": fen_to_str(debit), "EndBalance": fen_to_str(self.reserve_stated_fen + credit - debit)}
+            rows = [{"Id": f"D{i:05d}", "TransDate": f"{day:%Y%m%d}", "MoveType": kind,
+                     **({"OriVtCode": vt, "OriVoucherNo": ori} if ori else {}),
+                     "CreditAmt": fen_to_str(max(fen, 0)), "DebitAmt": fen_to_str(max(-fen, 0))}
+                    for i, (day, kind, vt, ori, fen) in enumerate(moves, start=1)]
+            self.reserve_stated_fen += credit - debit
+            out.append((build_voucher("7203", head, rows), 0, None))
+            self.reserve_next = f"{last + dt.timedelta(days=1):%Y%m}"
         return out
 
     def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str],
@@ -721,7 +863,7 @@ class Bank:
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
             first = min(sums)
             sums[first] += 1
-        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": paid[0][0].get("AdmDivCode"), "StYear": str(today.year),
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": self.adm_div_code, "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra}
         rows = [{"Id": f"D{i:05d}", **{k: v for k, v in zip(by, line, strict=True) if v}, "PayAmt": fen_to_str(fen)}
@@ -743,6 +885,12 @@ class Bank:
         rows = [{"Id": f"D{i:04d}", "ExpFuncCode": x.get("ExpFuncCode", ""), "ExpFuncName": x.get("ExpFuncName", ""),
                  "PayAmt": x.get("PayAmt", "")} for i, x in enumerate(d.details() or [d.head()], start=1)]
         return build_voucher("7103", head, rows), 0, None
+
+
+def _month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of `month` (yyyymm)."""
+    first = dt.date(int(month[:4]), int(month[4:]), 1)
+    return first, (first + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
 
 
 def log(text: str) -> None:
@@ -836,6 +984,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cert", required=True, help="its certificate (PEM): the SN the gateway checks the seal with")
     p.add_argument("--token", help="bearer token (or --secrets FILE with {id: {token}}, e.g. a world's secrets.json)")
     p.add_argument("--secrets", help="JSON file with this bank's token under its id")
+    p.add_argument("--accounts", help="the world's accounts.yaml (docs/rules.md \"The world's accounts\"): the customer "
+                   "accounts this bank holds and the own-account rule's data (default: the example world's, built in)")
     p.add_argument("--reserve", default="20000000.00", help="the clearing reserve (yuan, default 20000000.00)")
     p.add_argument("--late-receipts", action="store_true", help="wrong on purpose: receipts the next day at 11:30")
     p.add_argument("--wrong-xfields", action="store_true", help="wrong on purpose: XPayAmt short, XPayDate late")
@@ -865,11 +1015,19 @@ def main(argv: list[str] | None = None) -> int:
     else:
         p.error("give --token or --secrets")
     calendar = BusinessCalendar.default()  # one for every start over
+    accounts, own_accounts = dict(ACCOUNTS), OwnAccounts()
+    if args.accounts:
+        world = yaml.safe_load(Path(args.accounts).read_text(encoding="utf-8")) or {}
+        mine = [b for b in world.get("banks") or [] if str(b.get("code")) == args.bank_code]
+        if not mine:
+            p.error(f"--accounts {args.accounts}: no bank with code {args.bank_code}")
+        accounts = {str(a["number"]): str(a["holder"]) for a in mine[0].get("accounts") or []}
+        own_accounts = OwnAccounts.of(world.get("own_account_rule") or {})
 
     def make_bank() -> Bank:
         return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
-                    args.ignore_returns, calendar=calendar)
+                    args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts)
 
     signer = KeySigner.from_files(args.key, args.cert)
 

@@ -440,8 +440,41 @@ class _ConformanceRun(_Run):
                 step.action in ("offline", "online")
                 or (step.action == "fault" and step.target == self.ext and step.fault.get("kind") == "drop")):
             await self._sim_fault(step)
+        elif action.kind == "step" and step is not None and step.action == "monitor":
+            await self._monitor_step(step)
         elif action.kind != "tick":
             await super()._do(action, engine)
+
+    # -- monitoring: a treasury officer's decision on a hold, over the gateway's HTTP API ---------
+
+    async def _monitor_step(self, step: Step) -> None:
+        """A `monitor` step: the officer the runner plays for the treasury releases or rejects the
+        voucher's hold as a real one would, through `GET /v1/monitor/holds` and
+        `POST /v1/monitor/holds/{id}/release|reject` (docs/monitoring.md). Not held: nothing happens,
+        and the scenario's `monitor` expectation says what was seen."""
+        assert step.target is not None
+        record = self.sent[step.target]
+        adm, year, vtcode, no = record.key.split("/")[:4]
+        action = step.fault["action"]
+        if self.progress:
+            self.progress(f"{self.clock.now():%Y-%m-%d %a %H:%M}  monitor {action} {step.target} "
+                          f"(POST /v1/monitor/holds/.../{action})")
+        held: list[dict[str, Any]] = []
+        after = ""
+        while True:  # every page: the held ones are few
+            page = await self._treasury_call("GET", "/v1/monitor/holds", params={"status": "held", "after": after})
+            held += [h for h in page.get("holds") or []
+                     if h.get("voucher") == {"adm": adm, "year": year, "vtcode": vtcode, "no": no}]
+            after = page.get("next") or ""
+            if not after:
+                break
+        if not held:
+            return
+        await self._treasury_call("POST", f"/v1/monitor/holds/{held[0]['id']}/{action}",
+                                  body={"reason": step.fault["reason"]})
+        if action == "release":  # it goes on to its bank from now
+            record.verdicts.append(Verdict("gateway", "gateway", True, None, "released by monitoring",
+                                           self.clock.now(), "released"))
 
     # -- delivery faults: the test gateway's hook (POST /v1/sim/faults, gateway.sim_faults) -------
 
@@ -461,15 +494,20 @@ class _ConformanceRun(_Run):
         self.faults_used = True
 
     async def _sim_faults_call(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self._treasury_call("GET" if body is None else "POST", "/v1/sim/faults", body=body)
+
+    async def _treasury_call(self, method: str, path: str, *, body: dict[str, Any] | None = None,
+                             params: dict[str, str] | None = None) -> dict[str, Any]:
+        """One call to the gateway's HTTP API as the treasury the runner plays; a refusal is a StepError."""
         token = self.world.participants[self.ids["treasury"]].token
-        url = f"{self.opts.url.rstrip('/')}/v1/sim/faults"
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
-            call = session.get(url) if body is None else session.post(url, json=body)
-            async with call as resp:
-                answer: dict[str, Any] = await resp.json(content_type=None)
-                if resp.status != 200:
-                    raise StepError(f"POST /v1/sim/faults {body}: {resp.status} {answer.get('code')}: "
-                                    f"{answer.get('message')}")
+        url = f"{self.opts.url.rstrip('/')}{path}"
+        query = {k: v for k, v in (params or {}).items() if v}
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session, \
+                session.request(method, url, json=body, params=query) as resp:
+            answer: dict[str, Any] = await resp.json(content_type=None)
+            if resp.status != 200:
+                raise StepError(f"{method} {path} {body or query}: {resp.status} {answer.get('code')}: "
+                                f"{answer.get('message')}")
         return answer
 
     async def _withheld(self) -> tuple[set[str], dt.datetime | None]:

@@ -136,13 +136,16 @@ def test_credit_notices_and_daily_reports_next_morning_monthly_report_and_statem
     last = dt.date(2026, 3, 31)
     for no, fen, t in (("R1", 1234_56, "10:00"), ("R2", 765_44, "11:00")):
         _sent(bank.on_delivery(_pay(no, fen, day=last), 0, None, _t(t, last)))
+    [(data, _, _)] = [s for s in bank.on_time(_t("15:30", last)) if parse_voucher(s[0]).vtcode == "2301"]
+    bank.on_delivery(_clearing_answer(data, True), 1, None, _t("15:31", last))
     sent = _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 1))))
-    counts = {vt: sum(1 for v, *_ in sent if v == vt) for vt in ("7103", "2206", "4004", "3501")}
-    assert counts == {"7103": 2, "2206": 1, "4004": 1, "3501": 1}
+    counts = {vt: sum(1 for v, *_ in sent if v == vt) for vt in ("7103", "2206", "4004", "3501", "7203")}
+    assert counts == {"7103": 2, "2206": 1, "4004": 1, "3501": 1, "7203": 1}
     heads = {vt: head for vt, _, _, head in sent}
     assert heads["2206"]["ReportDate"] == "20260331" and heads["3501"]["EndDate"] == "20260331"
-    assert {h["PayAmt"] for vt, h in heads.items() if vt != "7103"} == {"2000.00"}
-    assert [vt for vt, *_ in _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 2))))] == []  # each once
+    assert {h["PayAmt"] for vt, h in heads.items() if vt not in ("7103", "7203")} == {"2000.00"}
+    # each once: the next morning only 1 April's (nil) daily report
+    assert [vt for vt, *_ in _sent(bank.on_time(_t("09:30", dt.date(2026, 4, 2))))] == ["2206"]
 
 
 def _clearing_answer(data: bytes, cleared: bool) -> VoucherDoc:
@@ -168,3 +171,78 @@ def test_a_refusal_over_the_quota_is_held_not_split_and_an_urgent_request_takes_
     [(data, _, _)] = [s for s in sent if parse_voucher(s[0]).vtcode == "2301"]
     bank.on_delivery(_clearing_answer(data, True), 1, None, _t("16:11"))
     assert [vt for vt, _, _, _ in _sent(bank.on_time(_t("17:00")))] == []  # no 7202: the reserve paid nothing
+
+
+# ------------------------------------------------------------------ rules an outsider implements from docs/rules.md
+
+
+@pytest.mark.parametrize(("payee", "returned"), [
+    ("9999000000000101", True),   # the unit's own real-fund account
+    ("9999000000000109", True),   # its old account, replaced by ...0101
+    ("9999000000000201", True),   # another unit of its system (the same first-level unit)
+    ("9999000000000301", True),   # its superior
+    ("9999000000000901", False),  # approved by the finance bureau (union fees)
+    ("9999000000000401", False),  # another system's unit
+    ("9999000000000001", False),  # a customer, no unit's account
+])
+def test_the_own_account_rule_returns_a_payment_to_the_units_system(payee: str, returned: bool) -> None:
+    # 003 §15, 004 part 3 §12(1): docs/rules.md "Returned before payment", the world's own_account_rule
+    bank = _bank()
+    [(vt, flag, reason, head)] = _sent(bank.on_delivery(
+        _pay("O1", 100_00, AgencyCode="101001", SupDepCode="101", PayeeAcctBankNo="999100000002", PayeeAcctNo=payee),
+        0, None, _t("10:00")))
+    assert (vt, flag) == ("5201", 1)
+    assert (reason or "").startswith("zba-to-own-account:") is returned
+    assert head["XPayAmt"] == ("0.00" if returned else "100.00")
+
+
+def test_a_unit_outside_the_tree_hangs_under_its_supdep_and_the_payee_name_decides_nothing() -> None:
+    bank = _bank()
+    own = bank.own_accounts
+    assert own.refuse("101777", "101", "9999000000000201") is not None  # under 101 through its SupDepCode
+    assert own.refuse("104001", "104", "9999000000000201") is None
+    assert own.refuse("101900", "101", "9999000000000901") is None  # approved for any payer
+    [(_, _, reason, _)] = _sent(bank.on_delivery(
+        _pay("O2", 100_00, PayeeAcctName=_pay("X", 1).get("AgencyName")), 0, None, _t("10:00")))
+    assert reason is None
+
+
+def test_the_daily_report_counts_what_was_cleared_and_a_quiet_day_gets_a_nil_one() -> None:
+    # 004 part 5 §2: the 2206 is made from the cleared clearing requests; 004 part 3 §10(2): every day
+    bank = _bank()
+    tue, wed, thu, fri = (dt.date(2026, 3, d) for d in (10, 11, 12, 13))
+    bank.on_delivery(_pay("C1", 500_00), 0, None, _t("10:00"))
+    [(data, _, _)] = [s for s in bank.on_time(_t("15:30")) if parse_voucher(s[0]).vtcode == "2301"]
+    bank.on_delivery(_clearing_answer(data, True), 1, None, _t("15:31"))
+    bank.on_delivery(_pay("C2", 70_00), 0, None, _t("16:10"))  # advanced: cleared by Wednesday's replenishment
+    bank.on_time(_t("17:00"))
+    [(data, _, _)] = bank.on_time(_t("09:00", wed))  # the replenishment, ClearType 1
+    assert parse_voucher(data).get("ClearType") == "1"
+    bank.on_delivery(_clearing_answer(data, True), 1, None, _t("09:01", wed))
+    reports: dict[str, tuple[str, int]] = {}
+    for day in (wed, thu, fri):
+        out = bank.on_time(_t("11:00", day))
+        _sent(out)  # each passes the gateway's checks
+        for doc in (parse_voucher(d) for d, _, _ in out):
+            if doc.vtcode == "2206":
+                reports[doc.get("ReportDate")] = (doc.get("PayAmt"), len(doc.details()))
+    assert reports == {"20260310": ("500.00", 1), "20260311": ("70.00", 1), "20260312": ("0.00", 0)}
+
+
+def test_the_reserve_statement_of_the_month_lists_each_advance_and_replenishment() -> None:
+    # 004 part 3 §10(3): the clearing reserve account statement (7203), monthly
+    bank = _bank()
+    mon, tue, wed = dt.date(2026, 3, 30), dt.date(2026, 3, 31), dt.date(2026, 4, 1)
+    bank.on_time(_t("08:00", mon))
+    bank.on_delivery(_pay("A1", 300_00, day=mon), 0, None, _t("16:30", mon))
+    [(_, _, _, lst)] = _sent(bank.on_time(_t("17:00", mon)))
+    [(data, _, _)] = bank.on_time(_t("09:00", tue))
+    bank.on_delivery(_clearing_answer(data, True), 1, None, _t("09:01", tue))
+    bank.on_delivery(_pay("A2", 450_25, day=tue), 0, None, _t("16:30", tue))
+    [(vt, _, _, head)] = [x for x in _sent(bank.on_time(_t("09:30", wed))) if x[0] == "7203"]
+    assert (lst["PayAmt"], head["BeginDate"], head["EndDate"]) == ("300.00", "20260301", "20260331")
+    assert (head["BeginBalance"], head["CreditAmt"], head["DebitAmt"], head["EndBalance"]) == (
+        "0.00", "20000300.00", "750.25", "19999549.75")
+    [statement] = [parse_voucher(d) for d, _, _ in bank.on_time(_t("09:30", dt.date(2026, 5, 6)))
+                   if parse_voucher(d).vtcode == "7203" and parse_voucher(d).get("BeginDate") == "20260401"]
+    assert statement.get("BeginBalance") == "19999549.75"  # April: the last statement's closing balance
