@@ -470,11 +470,19 @@ class _ConformanceRun(_Run):
                 break
         if not held:
             return
-        await self._treasury_call("POST", f"/v1/monitor/holds/{held[0]['id']}/{action}",
+        hold = held[0]
+        await self._treasury_call("POST", f"/v1/monitor/holds/{hold['id']}/{action}",
                                   body={"reason": step.fault["reason"]})
-        if action == "release":  # it goes on to its bank from now
-            record.verdicts.append(Verdict("gateway", "gateway", True, None, "released by monitoring",
-                                           self.clock.now(), "released"))
+        if action != "release":
+            return
+        now = self.clock.now()  # it goes on to its bank from now
+        record.verdicts.append(Verdict("gateway", "gateway", True, None, "released by monitoring", now, "released"))
+        if hold.get("recipient") == self.ext_id:  # delivered to the system under test now (a simulated one counts its own)
+            from runner.observed import MessageSeen
+
+            sender = str(hold.get("sender") or "")
+            self.messages.append(MessageSeen(vtcode, int(record.key.split("/")[4]), self.names.get(sender, sender),
+                                             self.ext, now, no))
 
     # -- delivery faults: the test gateway's hook (POST /v1/sim/faults, gateway.sim_faults) -------
 
