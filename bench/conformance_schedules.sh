@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 OUT=${OUT:-conformance-schedules-out}
 BANK_ID=bank-a BANK_CODE=999100000001
-CLOCK_START=2026-01-01T00:00:00+08:00
+CLOCK_START=2025-12-01T00:00:00+08:00  # before every scenario's start (the year-end ones start 2025-12-30)
 SCENARIOS=${SCENARIOS:-$(ls scenarios/*.yaml)}
 SCHEDULES=${SCHEDULES:-"--filing 15:30 --replenish 08:30 --open 08:00;--filing 15:45 --replenish 09:45 --open 09:55;--filing 15:55 --replenish 08:45 --open 09:00"}
 
