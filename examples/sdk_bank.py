@@ -12,9 +12,12 @@ bank (`bank_sim`) follows them:
 
 * a payment voucher (5201 direct, 8202 authorized) for this bank is checked first
   (`return_reason`): an element the bank needs is empty, the payee account is this bank's but
-  unknown or held under another name, an authorized payment pays the unit itself, or it is more
-  than what is left of the unit's authorized quota (7101): then it is returned unpaid (退票) at
-  once, the receipt with Return_Reason "<code>: <message>" and XPayAmt 0.00;
+  unknown or held under another name, the payee account is a real-fund account of the paying
+  unit's own system (itself, its superior or subordinates, another unit under its first-level
+  unit, or the old/new account of one) that no approval covers (`OwnAccounts`, from the world's
+  accounts.yaml: --accounts), or an authorized payment is more than what is left of the unit's
+  authorized quota (7101): then it is returned unpaid (退票) at once, the receipt with
+  Return_Reason "<code>: <message>" and XPayAmt 0.00;
 * else, received on a business day before the central bank's clearing cutoff (16:00), it is paid
   at once from the zero-balance account and cleared that day (marked urgent, UrgentFlag 1, before
   16:30: cleared at once by an urgent clearing request, which carries the day's unfiled payments
@@ -56,8 +59,12 @@ bank (`bank_sim`) follows them:
   untouched;
 * at the close, the reserve detail list (7202) of the day's payments the reserve paid; at 09:30
   each business day, the credit notice (7103) of each earlier direct payment and the daily report
-  (2206) of each earlier day; on the first business day of a month, the monthly report (4004) and
-  statement (3501) of the month before (the treasury signs the statement off with its receipt);
+  (2206) of each earlier business day: what the central bank cleared that day (an advance counts
+  on the day its replenishment was accepted), a nil report when nothing was; on the first
+  business day of a month, the monthly report (4004, what was cleared in the month), the
+  statement (3501) and the units' statements (7104) of what was paid in the month, and the
+  clearing reserve account statement (7203: opening balance, each funding, advance, making whole
+  and replenishment, closing balance); the treasury signs the statements off with its receipts;
 * a payee-bank refund notice (2252: the payee's bank sent the money of a paid payment back) is
   refunded to the central bank (2302, naming the payment) once the payment's clearing was
   accepted, and on the central bank's acceptance the unit's authorized quota comes back and the

@@ -210,7 +210,7 @@ def test_a_unit_outside_the_tree_hangs_under_its_supdep_and_the_payee_name_decid
 def test_the_daily_report_counts_what_was_cleared_and_a_quiet_day_gets_a_nil_one() -> None:
     # 004 part 5 §2: the 2206 is made from the cleared clearing requests; 004 part 3 §10(2): every day
     bank = _bank()
-    tue, wed, thu, fri = (dt.date(2026, 3, d) for d in (10, 11, 12, 13))
+    wed, thu, fri = (dt.date(2026, 3, d) for d in (11, 12, 13))
     bank.on_delivery(_pay("C1", 500_00), 0, None, _t("10:00"))
     [(data, _, _)] = [s for s in bank.on_time(_t("15:30")) if parse_voucher(s[0]).vtcode == "2301"]
     bank.on_delivery(_clearing_answer(data, True), 1, None, _t("15:31"))
@@ -239,7 +239,7 @@ def test_the_reserve_statement_of_the_month_lists_each_advance_and_replenishment
     [(data, _, _)] = bank.on_time(_t("09:00", tue))
     bank.on_delivery(_clearing_answer(data, True), 1, None, _t("09:01", tue))
     bank.on_delivery(_pay("A2", 450_25, day=tue), 0, None, _t("16:30", tue))
-    [(vt, _, _, head)] = [x for x in _sent(bank.on_time(_t("09:30", wed))) if x[0] == "7203"]
+    [(_, _, _, head)] = [x for x in _sent(bank.on_time(_t("09:30", wed))) if x[0] == "7203"]
     assert (lst["PayAmt"], head["BeginDate"], head["EndDate"]) == ("300.00", "20260301", "20260331")
     assert (head["BeginBalance"], head["CreditAmt"], head["DebitAmt"], head["EndBalance"]) == (
         "0.00", "20000300.00", "750.25", "19999549.75")
