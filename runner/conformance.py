@@ -78,7 +78,15 @@ from client import ClientError
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.expectations import evaluate
-from runner.observed import ClearingSeen, InvariantSeen, Observed, PaymentSeen, SentVoucher, Verdict
+from runner.observed import (
+    ClearingSeen,
+    InvariantSeen,
+    Observed,
+    PaymentSeen,
+    ReportSeen,
+    SentVoucher,
+    Verdict,
+)
 from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import Expectation, Scenario, Step
@@ -121,6 +129,7 @@ PROFILE_WHAT = {"slow": "late on purpose: receipts and refund notices after thei
                 "faulty": "wrong on purpose: a bad seal, empty X-fields, a duplicate with other bytes, a wrong sum, a "
                           "clearing request over the quota",
                 "flaky": "offline on purpose in windows of each business day, sending what was ready at their end"}
+CLEARED_REPORTS = ("2206", "4004")  # expenditure reports: they count what was cleared, not what was paid
 INBOX_PAGE = 100  # deliveries one simulated participant reads per request (the gateway's default page)
 
 
@@ -804,13 +813,29 @@ class _ConformanceRun(_Run):
                                          f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}")
                            if i.name == "tsa_debits_equal_clearings" else i for i in o.invariants)
         business_days = [d for d in self.closes if self.calendar.is_business_day(d)]
+        reports = tuple(self._cleared_books(r, paid) if r.bank == ext and r.vtcode in CLEARED_REPORTS else r
+                        for r in o.reports)
         out = dataclasses.replace(o, sent=sent, payments=all_payments, clearings=all_clearings, invariants=invariants,
-                                  refunds=(*o.refunds, *self.refunds.values()))
+                                  refunds=(*o.refunds, *self.refunds.values()), reports=reports)
         out = dataclasses.replace(out, scorecard=self._scorecard(out))
         return dataclasses.replace(out, reconciliation=reconcile(
             sent=out.sent, receipts=out.receipts, payments=out.payments, clearings=out.clearings,
             movements=out.movements, statements=out.statements, business_days=business_days,
             opening_fen=self.s.world.tsa_opening_fen, refunds=out.refunds))
+
+    def _cleared_books(self, r: ReportSeen, paid: dict[str, tuple[str, int, dt.date, dt.datetime]]) -> ReportSeen:
+        """The treasury's books for a daily (2206) or monthly (4004) expenditure report of the system
+        under test: what the central bank cleared in its period (its accepted clearing requests
+        answered then, 004 part 5 §2: an advance counts on the day its replenishment was accepted),
+        less the refunds noticed in it; not what the receipts paid (the statement, 3501, is that)."""
+        def within(day: dt.date) -> bool:
+            return r.begin <= f"{day:%Y%m%d}" <= r.end
+
+        paid_in = sum(fen for _, fen, day, got in paid.values() if within(day) and got <= r.received_at)
+        refunded = paid_in - r.books_fen  # the receipts' books less the refunds, as the treasury kept them
+        cleared = sum(f.cleared_fen for f in self.filings.values()
+                      if f.state == "accepted" and f.answered_at is not None and within(f.answered_at.date()))
+        return dataclasses.replace(r, books_fen=cleared - refunded)
 
     def _scorecard(self, o: Observed) -> tuple[Any, ...]:
         """Every bank's scorecard: the simulated banks' from their cores, the system under test's

@@ -364,15 +364,11 @@ WRONG_BANKS = {
     "--late-receipts": {"[0] receipt for morning": "at 2026-03-11 11:30:00",
                         "[1] receipt for advance": "at 2026-03-11 11:30:00",
                         "[2] receipt for evening": "no receipt arrived",
-                        "[8] reconciliation": "not-paid",
-                        "[9] reports-match (the daily report states what the receipts paid, to the fen)":
-                            "receipts 0.00 DIFFERS"},
+                        "[8] reconciliation": "not-paid"},
     "--wrong-xfields": {"[0] receipt for morning": "XPayDate=20260311, XPayAmt=1199.99",
                         "[1] receipt for advance": "XPayDate=20260311, XPayAmt=345.66",
                         "[2] receipt for evening": "XPayDate=20260312, XPayAmt=87.99",
-                        "[8] reconciliation": "receipt-amount",
-                        "[9] reports-match (the daily report states what the receipts paid, to the fen)":
-                            "receipts 0.00 DIFFERS"},
+                        "[8] reconciliation": "receipt-amount"},
     # refused, the bank holds the payments and files them again at each round (the sweep, the next
     # day's 15:30 and sweep), never from the reserve (004 part 3 第四条): the replenishment [4] of
     # the real advance is right, the rest is not
@@ -380,9 +376,11 @@ WRONG_BANKS = {
                      "[5] clearing includes evening": "rejected over-quota",
                      "[6] count of 2301 flag 0 equals 3": "actual:   7",
                      "[8] reconciliation": "clearing-sum"},
-    # the daily report 0.01 more than the receipts paid: that expectation alone fails
-    "--skew-reports": {"[9] reports-match (the daily report states what the receipts paid, to the fen)":
-                       "PayAmt 1545.68, receipts 1545.67 DIFFERS"},
+    # the daily report 0.01 more than was cleared that day (the morning's 1200.00; the advance is
+    # cleared by the next morning's replenishment, 004 part 5 §2): that expectation alone fails. A
+    # late or wrong receipt leaves the report right: it counts what the central bank cleared
+    "--skew-reports": {"[9] reports-match (the daily report states what was cleared, to the fen)":
+                       "PayAmt 1200.01, receipts 1200.00 DIFFERS"},
 }
 
 
