@@ -407,7 +407,10 @@ def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(wo
 # (first filing, replenishment, the overnight queue paid): each passes; bench/conformance_schedules.sh
 # runs the whole catalogue so
 EDGES_OF_BANK_A = ("edge-1529-in-the-days-clearing", "edge-1700-at-the-close-deferred",
-                   "after-close-paid-by-1000-next-day")
+                   "after-close-paid-by-1000-next-day",
+                   # an over-quota refusal is due before the 16:00 cutoff (before: by 15:30, which a bank
+                   # filing at 15:45 or 15:55 failed)
+                   "pboc-clearing-quota-per-fund-type", "urgent-payment-carries-the-days-clearing-to-1630")
 SCHEDULES = (("--filing", "15:30", "--replenish", "08:30", "--open", "08:00"),
              ("--filing", "15:45", "--replenish", "09:45", "--open", "09:55"),
              ("--filing", "15:55", "--replenish", "08:45", "--open", "09:00"))
