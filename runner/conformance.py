@@ -96,6 +96,7 @@ from runner.scenario_run import (
     _Action,
     _DeliveryFaults,
     _Run,
+    payee_bank_of,
 )
 
 __all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_STARTUP_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
@@ -214,6 +215,12 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
     if bank.reserve_fen is not None:
         return (f"the scenario gives {external} a clearing reserve of {fen_to_str(bank.reserve_fen)} yuan: a real "
                 "bank's reserve is its own, no runner can set it; the scenario runs in simulated mode only"), []
+    for payer in s.world.banks:
+        if payer.id != external and payer.returns and payee_bank_of(s, payer.id).id == external:
+            return (f"line {payer.returns[0].line}: {payer.id}'s payment comes back from its payee's bank, which the "
+                    f"runner plays with another bank of the world, and the only other one is {external}: a real "
+                    "bank decides its own returns (the money reaches it outside the gateway), no runner can make "
+                    "it return one; the scenario runs in simulated mode only"), []
     if world is not None:
         registry = {p.id: p for p in world.participants.values()}
         for bank in s.world.banks:

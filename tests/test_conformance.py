@@ -78,6 +78,15 @@ def _scenario(world_yaml: str, steps: str = "", expect: str = "  - invariants: {
     return load_text(f"scenario: s\ntitle: t\nworld: {world_yaml}\nsteps:\n{steps or '  []'}\nexpect:\n{expect}")
 
 
+def test_a_return_from_the_bank_under_test_as_the_payees_bank_is_a_skip_not_a_crash() -> None:
+    """bank-a's payment comes back from its payee's bank, which the runner plays with the other
+    bank: with bank-b under test there is no bank left to play it (it used to crash on bank-b's key)."""
+    s = load_scenario(ROOT / "scenarios" / "refund-payee-return-prompt-bank.yaml")
+    assert applicability(s, "bank-a")[0] is None  # bank-b (simulated) plays the payee's bank
+    why = applicability(s, "bank-b")[0] or ""
+    assert "bank-a's payment comes back from its payee's bank" in why and "simulated mode only" in why
+
+
 def test_applicability_says_why_a_scenario_cannot_run() -> None:
     scripted = load_text(SCRIPTS_BANK_A)
     assert "scripts what bank-a sends" in (applicability(scripted, "bank-a")[0] or "")
