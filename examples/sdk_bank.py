@@ -287,7 +287,9 @@ class Bank:
     # account the treasury notified (a few per unit)
     registry: dict[str, list[str]] = field(default_factory=dict)
     cursor: dt.datetime | None = None  # everything due up to here is done
-    opened: dt.date | None = None  # the first day the books saw time pass: each business day from it has its 2206
+    opened: dt.date | None = None  # the first day the books saw time pass (the reserve is funded)
+    # the day the treasury's first voucher came (its AdmDivCode known): each business day from it has its 2206
+    reporting_from: dt.date | None = None
     adm_div_code: str = ""  # the treasury's (AdmDivCode), from the first voucher it sends: a nil report needs it
     # the clearing reserve account's movements not stated yet (a 7203 each month): (day, MoveType, OriVtCode,
     # OriVoucherNo, fen: > 0 in, < 0 out), the balance the last statement closed with and its next month
@@ -362,7 +364,8 @@ class Bank:
     def on_delivery(self, doc: VoucherDoc, flag: int, reason: str | None, now: dt.datetime) -> list[Send]:
         out = self.on_time(now)
         key = f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
-        self.adm_div_code = self.adm_div_code or doc.get("AdmDivCode")
+        if not self.adm_div_code:
+            self.adm_div_code, self.reporting_from = doc.get("AdmDivCode"), now.date()
         if flag == 0 and doc.vtcode in PAY_TYPE:
             known = self.payments.get(key)
             if known is not None:  # delivered again (at least once): the same receipt again, if there is one
@@ -775,7 +778,8 @@ class Bank:
         The expenditure reports (2206, 4004) count what the central bank cleared in their period
         (004 part 5 §2: made from the cleared clearing requests), so an advance paid after the
         cutoff counts on the day its replenishment was accepted; every business day from the first
-        gets its 2206, a nil one (PayAmt 0.00, no Detail) when nothing was cleared. The statements
+        (from the day of the treasury's first voucher) gets its 2206, a nil one (PayAmt 0.00, no Detail)
+        when nothing was cleared. The statements
         (3501, 7104) count what was paid in the month. All are net of the refunds the central bank
         accepted in their period (a refund counts against the day it was accepted)."""
         paid = [p for p in self.payments.values() if p.day is not None and p.day < today]
@@ -786,7 +790,7 @@ class Bank:
         cleared += refunds
         stated = [(p.doc, p.day, 1) for p in paid] + refunds
         days = {f"{d:%Y%m%d}" for _, d, _ in cleared if d}
-        d = self.opened
+        d = self.reporting_from  # days before the treasury's first voucher: no business with it yet
         while d is not None and d < today:  # a business day with nothing cleared gets its nil report
             if self.calendar.is_business_day(d):
                 days.add(f"{d:%Y%m%d}")
