@@ -235,9 +235,9 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
             self._linger_timer.cancel()
             self._linger_timer = None
         if self._refused is not None:
-            # Its descriptor is released only when asyncio calls connection_lost (a loop turn
-            # later): counted down there, so a burst of accepts never outruns the closes.
             self._refused.close()
+            self._refused = None
+            self._gate.lingering -= 1
 
     def eof_received(self) -> None:
         if self._refused is not None:  # the client has sent all it will: nothing unread is left
@@ -248,9 +248,6 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self._admitted:
             self._end_refused()
-            if self._refused is not None:  # its socket closes right after this call
-                self._refused = None
-                self._gate.lingering -= 1
             return
         self._admitted = False
         self._gate.open -= 1
