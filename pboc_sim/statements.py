@@ -83,6 +83,16 @@ def _head(ctx: Ctx, vtcode: str, prefix: str, day: dt.date) -> dict[str, str]:
             "VouDate": format_ymd(day), "VoucherNo": no}
 
 
+def _tsa_balances(ctx: Ctx, begin: int, debit: int, credit: int) -> dict[str, str]:
+    """The TSA and its balances over a period, as the 7401 and the 3502 both carry them."""
+    return {
+        "ClearBankCode": ctx.config.clear_bank_code, "ClearBankName": ctx.config.clear_bank_name,
+        "AcctNo": ctx.config.tsa_acct_no, "AcctName": ctx.config.tsa_acct_name,
+        "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
+        "EndBalance": fen_to_str(begin + credit - debit),
+    }
+
+
 def daily_statement(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher:
     """The 7401 of `day`."""
     moves = s.movements.get(day.isoformat(), [])
@@ -91,10 +101,7 @@ def daily_statement(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher:
     credit = sum(m.amount_fen for m in moves if m.direction == "C")
     head = {
         **_head(ctx, "7401", "RZ", day), "StatementDate": format_ymd(day),
-        "ClearBankCode": ctx.config.clear_bank_code, "ClearBankName": ctx.config.clear_bank_name,
-        "AcctNo": ctx.config.tsa_acct_no, "AcctName": ctx.config.tsa_acct_name,
-        "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
-        "EndBalance": fen_to_str(begin + credit - debit),
+        **_tsa_balances(ctx, begin, debit, credit),
     }
     details = tuple(
         {"Id": f"D{i:05d}", "Direction": m.direction, "Amt": fen_to_str(m.amount_fen),
@@ -121,10 +128,7 @@ def monthly_reconciliation(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher 
     credit = sum(m.amount_fen for m in moves if m.direction == "C")
     head = {
         **_head(ctx, "3502", "GKDZ", day), "BeginDate": format_ymd(start), "EndDate": format_ymd(end),
-        "ClearBankCode": ctx.config.clear_bank_code, "ClearBankName": ctx.config.clear_bank_name,
-        "AcctNo": ctx.config.tsa_acct_no, "AcctName": ctx.config.tsa_acct_name,
-        "BeginBalance": fen_to_str(begin), "DebitAmt": fen_to_str(debit), "CreditAmt": fen_to_str(credit),
-        "EndBalance": fen_to_str(begin + credit - debit),
+        **_tsa_balances(ctx, begin, debit, credit),
     }
     details = tuple(
         {"Id": f"D{i:05d}", "PayBankCode": bank, "PayBankName": s.bank_names.get(bank, bank),
