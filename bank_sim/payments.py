@@ -215,7 +215,8 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str 
     details = doc.details()
     found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, doc.head(), details,
                                      registry.held(st.registry, dict(ctx.config.payee_accounts)),
-                                     registry.relations(st.registry, UNIT_RELATIONS)))
+                                     registry.relations(st.registry, UNIT_RELATIONS),
+                                     pay_day=format_ymd(p.received_at.date())))
     if found is not None:
         return f"{found[0]}: {found[1]}"
     if p.pay_type == "12":

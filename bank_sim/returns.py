@@ -17,6 +17,8 @@ grounds for refusing a payment (003 §52).
 | `payee-account-unknown` | PayeeAcctBankNo is this bank, and this bank has no account PayeeAcctNo               |
 | `payee-name-mismatch`   | PayeeAcctBankNo is this bank, and PayeeAcctNo is held under another name              |
 | `zba-to-own-account`    | a payment (5201 or 8202) to a real-fund account of the unit, its system, superior or subordinate (or the old/new of one), not approved |
+| `procurement-payee-not-supplier` | a procurement payment (ProcureFlag) whose payee is not the supplier it names (003 §28) |
+| `procurement-before-acceptance`  | a procurement payment on acceptance (ProcureFlag 1) whose AcceptDate is after the day the bank received it |
 
 The first rule that fails decides. The bank answers at once with the voucher's receipt (flag 1)
 carrying `Return_Reason` "<code>: <message>", XPayAmt 0.00 (nothing paid), XPayDate the day
@@ -64,6 +66,7 @@ class ReturnFacts:
     details: Sequence[Mapping[str, str]]
     accounts: Mapping[str, str]  # accounts held at this bank: number → holder name
     relations: oa.UnitRelations = field(default=UNIT_RELATIONS)  # units and their real-fund accounts
+    pay_day: str = ""  # yyyymmdd: the day the bank received it, so pays it or defers it ("": not checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,30 @@ def _own_account(f: ReturnFacts) -> str | None:
             f"({kind}), and no approval covers it")
 
 
+def _procurement(f: ReturnFacts) -> bool:
+    return f.head.get("ProcureFlag", "") in ("1", "2")
+
+
+def _not_supplier(f: ReturnFacts) -> str | None:
+    """A procurement payment goes to the contract's supplier (003 §28): the payee the voucher names is it."""
+    if not _procurement(f):
+        return None
+    for payee, supplier in (("PayeeAcctNo", "SupplierAcctNo"), ("PayeeAcctName", "SupplierName")):
+        if f.head.get(payee, "") != f.head.get(supplier, ""):
+            return (f"{payee} {f.head.get(payee, '')!r} is not the contract's supplier, {supplier} "
+                    f"{f.head.get(supplier, '')!r} (contract {f.head.get('ContractNo', '')})")
+    return None
+
+
+def _before_acceptance(f: ReturnFacts) -> str | None:
+    """Paid on acceptance (ProcureFlag 1): not before the day of acceptance the voucher names."""
+    accepted = f.head.get("AcceptDate", "")
+    if f.head.get("ProcureFlag", "") == "1" and f.pay_day and accepted > f.pay_day:
+        return (f"AcceptDate {accepted} is after the day the bank received it, {f.pay_day}: a procurement payment on "
+                f"acceptance is not paid before it (contract {f.head.get('ContractNo', '')})")
+    return None
+
+
 # Checked in order; the first failure decides.
 RETURN_RULES: tuple[ReturnRule, ...] = (
     ReturnRule("voucher-incomplete", _incomplete, "003 §52(4): incomplete documents",
@@ -129,6 +156,14 @@ RETURN_RULES: tuple[ReturnRule, ...] = (
                "a payment (5201 or 8202) to a real-fund account (unit_accounts) of the paying unit (AgencyCode), "
                "its superior or subordinate, or another unit of its system (same first-level unit), or to the "
                "old/new account of one, that no approved entry covers"),
+    ReturnRule("procurement-payee-not-supplier", _not_supplier,
+               "003 §28: a procurement payment is paid to the contract's supplier",
+               "a procurement payment (ProcureFlag 1 or 2) whose PayeeAcctNo differs from SupplierAcctNo or whose "
+               "PayeeAcctName differs from SupplierName"),
+    ReturnRule("procurement-before-acceptance", _before_acceptance,
+               "003 §28, 004 part 4 §13: paid on the acceptance report (验收报告)",
+               "a procurement payment on acceptance (ProcureFlag 1) whose AcceptDate is after the day the bank "
+               "received it"),
 )
 
 # Checked by the core after RETURN_RULES, for an authorized payment (8202) only: the unit's

@@ -16,7 +16,10 @@ bank (`bank_sim`) follows them:
   unit's own system (itself, its superior or subordinates, another unit under its first-level
   unit, or the old/new account of one) that no approval covers (`OwnAccounts`, from the world's
   accounts.yaml: --accounts), or an authorized payment is more than what is left of the unit's
-  authorized quota (7101): then it is returned unpaid (退票) at once, the receipt with
+  authorized quota (7101), or a procurement payment (ProcureFlag 1 or 2, 政府采购) pays someone
+  else than the supplier it names (PayeeAcctNo / PayeeAcctName against SupplierAcctNo /
+  SupplierName) or, paid on acceptance (ProcureFlag 1), names an AcceptDate after the day it
+  arrives: then it is returned unpaid (退票) at once, the receipt with
   Return_Reason "<code>: <message>" and XPayAmt 0.00;
 * else, received on a business day before the central bank's clearing cutoff (16:00), it is paid
   at once from the zero-balance account and cleared that day (marked urgent, UrgentFlag 1, before
@@ -84,7 +87,8 @@ should): `--late-receipts` (receipts go out at 11:30 the next business day, afte
 `--wrong-xfields` (XPayAmt one fen short, XPayDate a day late), `--over-quota` (each normal
 clearing request asks 1,000,000.00 more than was paid), `--skew-reports` (the daily and monthly
 reports and the statement state 0.01 more than was paid), `--ignore-returns` (a payee-bank refund
-notice, 2252, is never refunded: no 2302, no refund notice to the treasury).
+notice, 2252, is never refunded: no 2302, no refund notice to the treasury), `--pay-any-payee` (a
+procurement payment is paid whoever its payee is, whatever its acceptance date).
 
 Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
 request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's replenishment
@@ -271,6 +275,7 @@ class Bank:
     open_time: dt.time = OPEN
     skew_reports: bool = False  # wrong on purpose: reports and statement 0.01 too high
     ignore_returns: bool = False  # wrong on purpose: a payee-bank refund notice (2252) is not acted on
+    pay_any_payee: bool = False  # wrong on purpose: a procurement payment's supplier and acceptance are not checked
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
     accounts: Mapping[str, str] = field(default_factory=lambda: dict(ACCOUNTS))  # the customer accounts it holds
     own_accounts: OwnAccounts = field(default_factory=OwnAccounts)
@@ -375,7 +380,7 @@ class Bank:
                 log(f"not ours: {key} is for bank {doc.get('PayBankCode')}")
                 return out
             amount = parse_fen(doc.get("PayAmt"))
-            returned = self.return_reason(doc)
+            returned = self.return_reason(doc, now.date())
             business = self.calendar.is_business_day(now.date())
             urgent = business and doc.get("UrgentFlag") == "1" and now < at(now.date(), URGENT_CUTOFF) - JUST_BEFORE
             if returned is not None:
@@ -435,9 +440,10 @@ class Bank:
 
     # ---- returns before payment and authorized quotas ----------------------------------------
 
-    def return_reason(self, doc: VoucherDoc) -> str | None:
+    def return_reason(self, doc: VoucherDoc, today: dt.date | None = None) -> str | None:
         """Why the voucher is returned unpaid ("<code>: <message>"), or None: the first rule broken.
-        An authorized payment within its unit's quota takes its share of it here."""
+        An authorized payment within its unit's quota takes its share of it here. `today`: the day it
+        was received (a procurement payment on acceptance is not paid before its AcceptDate)."""
         unusable = self._pay_account(doc)
         if unusable is not None:
             return unusable
@@ -463,6 +469,9 @@ class Bank:
         own = self.own_accounts.refuse(doc.get("AgencyCode"), doc.get("SupDepCode"), acct)
         if own is not None:
             return own
+        procurement = None if self.pay_any_payee else self._procurement(doc, today)
+        if procurement is not None:
+            return procurement
         if doc.vtcode == "8202":
             taken = self._draw(doc.get("StYear"), doc.get("FundTypeCode"), doc.get("AgencyCode"), details)
             if isinstance(taken, str):
@@ -470,6 +479,22 @@ class Bank:
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
             self.taken[f"{doc.get('AdmDivCode')}/{doc.get('VoucherNo')}"] = taken
+        return None
+
+    @staticmethod
+    def _procurement(doc: VoucherDoc, today: dt.date | None) -> str | None:
+        """A procurement payment (ProcureFlag 1 or 2) goes to the supplier it names; on acceptance
+        (ProcureFlag 1) not before its AcceptDate (docs/payment-kinds.md, docs/rules.md)."""
+        if doc.get("ProcureFlag") not in ("1", "2"):
+            return None
+        for payee, supplier in (("PayeeAcctNo", "SupplierAcctNo"), ("PayeeAcctName", "SupplierName")):
+            if doc.get(payee) != doc.get(supplier):
+                return (f"procurement-payee-not-supplier: {payee} {doc.get(payee)!r} is not the contract's "
+                        f"supplier, {supplier} {doc.get(supplier)!r}")
+        day = f"{today:%Y%m%d}" if today else ""
+        if doc.get("ProcureFlag") == "1" and day and doc.get("AcceptDate") > day:
+            return (f"procurement-before-acceptance: AcceptDate {doc.get('AcceptDate')} is after the day the bank "
+                    f"received it, {day}")
         return None
 
     def _draw(self, year: str, fund: str, agency: str,
@@ -1005,6 +1030,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="wrong on purpose: the daily and monthly reports and the statement state 0.01 too much")
     p.add_argument("--ignore-returns", action="store_true",
                    help="wrong on purpose: money a payee's bank sends back (its 2252) is never refunded")
+    p.add_argument("--pay-any-payee", action="store_true",
+                   help="wrong on purpose: a procurement payment is paid whoever its payee and whatever its acceptance")
     p.add_argument("--filing", type=_hh_mm, default=FILING,
                    help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
                         "(default 15:30; it sweeps again just before 16:00 in any case)")
@@ -1038,7 +1065,8 @@ def main(argv: list[str] | None = None) -> int:
     def make_bank() -> Bank:
         return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
-                    args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts)
+                    args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts,
+                    pay_any_payee=args.pay_any_payee)
 
     signer = KeySigner.from_files(args.key, args.cert)
 

@@ -1,5 +1,5 @@
 """Checks XSD 1.0 cannot express: real dates, StYear, detail sums, receipt X-fields, an urgent
-payment's approval."""
+payment's approval, a procurement payment's documents."""
 
 from __future__ import annotations
 
@@ -132,6 +132,27 @@ def _batch_issues(doc: VoucherDoc) -> list[Issue]:
             for i, (d, n) in enumerate(zip(details, named, strict=True), start=1) if not all(n)][:10]
 
 
+# A government procurement payment (政府采购支出, 003 §28) rests on its contract and, paid on acceptance,
+# the acceptance report (004 part 4 §13; docs/payment-kinds.md): with ProcureFlag the voucher names
+# them, where its schema has them. The gateway checks only that they are there; the treasury checks
+# them against the contract, the bank against the payee and the day it pays.
+PROCUREMENT_CONTRACT: tuple[str, ...] = ("ContractNo", "SupplierAcctNo", "SupplierName")
+PROCUREMENT_ACCEPTANCE: tuple[str, ...] = ("AcceptDocNo", "AcceptDate")
+
+
+def _procurement_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    flag = doc.get("ProcureFlag")
+    if flag not in ("1", "2") or "ProcureFlag" not in element_order(vt.xsd)[0]:
+        return []
+    needed = PROCUREMENT_CONTRACT + (PROCUREMENT_ACCEPTANCE if flag == "1" else ())
+    elem = doc.root.find("ProcureFlag")
+    what = "paid on acceptance" if flag == "1" else "paid before acceptance, as the contract allows"
+    return [Issue("procurement-documents-missing",
+                  f"ProcureFlag {flag} (a procurement payment {what}; 003 §28, 004 part 4 §13) needs {name}",
+                  elem.sourceline if elem is not None else None, f"/Voucher/{name}")
+            for name in needed if not doc.get(name).strip()]
+
+
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
     return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
-            *_urgent_issues(doc, vt), *_batch_issues(doc)]
+            *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt)]

@@ -149,6 +149,24 @@ CODES: dict[str, str] = {
     "batch-payee-incomplete": "a batch voucher (一次批量, 003 §26) names the payee on some Detail lines and not on "
                               "others, or only part of it: every line names PayeeAcctNo, PayeeAcctName and "
                               "PayeeAcctBankName, or none does; refused naming the line",
+    # government procurement (政府采购, 003 §28; 004 part 4 §13; docs/payment-kinds.md)
+    "procurement-documents-missing": "a procurement payment (5201 with ProcureFlag) lacks a document it rests on: "
+                                     "the contract (ContractNo) or its supplier (SupplierAcctNo, SupplierName), "
+                                     "or, paid on acceptance (ProcureFlag 1), the acceptance report (AcceptDocNo, "
+                                     "AcceptDate); refused at the gateway naming the element",
+    "procurement-contract-unknown": "the treasury refused the procurement payment request: no contract of that "
+                                    "number (ContractNo) is on its books for the paying unit (004 part 4 §11)",
+    "procurement-payee-not-supplier": "a procurement payment pays someone else than the contract's supplier: the "
+                                      "treasury refuses the request when PayeeAcctNo is not the supplier's account "
+                                      "of the contract; the bank returns the voucher unpaid when PayeeAcctNo / "
+                                      "PayeeAcctName differ from SupplierAcctNo / SupplierName on it",
+    "procurement-over-contract": "the treasury refused the procurement payment request: with what was issued "
+                                 "against the contract before, it pays more than the contract amount (ContractNo, "
+                                 "PayAmt)",
+    "procurement-before-acceptance": "a procurement payment before the acceptance its contract requires: the "
+                                     "treasury refuses an advance (ProcureFlag 2) on such a contract or an "
+                                     "acceptance dated after the request (AcceptDate after VouDate); the bank "
+                                     "returns unpaid a voucher whose AcceptDate is after the day it pays",
     "clearing-held": "a day's payments were refused clearing for the treasury to fix (over the quota, no quota "
                      "notice): they wait and are filed again at the next clearing round; the clearing reserve is "
                      "not used (004 part 3 第四条)",

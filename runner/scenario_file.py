@@ -65,9 +65,9 @@ DEFAULT_UNITS: tuple[tuple[str, str, str, str], ...] = (
     ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
 )
 TEMPLATE_VTCODE = {"direct-payment": "5201", "authorized-payment": "8202", "quota-direct": "5108",
-                   "quota-authorized": "5106", "salary-batch": "5201", "union-fees": "5201"}
+                   "quota-authorized": "5106", "salary-batch": "5201", "union-fees": "5201", "procurement": "5201"}
 # Templates of payment vouchers (a payee's bank may return them; the auto quota counts them).
-PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch", "union-fees")
+PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch", "union-fees", "procurement")
 
 
 class ScenarioError(InputError):
@@ -139,6 +139,19 @@ class AccountSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractSpec:
+    """A procurement contract the treasury holds (政府采购, 003 §28; 004 part 4 §11; docs/payment-kinds.md)."""
+
+    number: str  # ContractNo
+    unit: str  # the buying unit's AgencyCode
+    supplier_account: str
+    supplier_name: str
+    supplier_bank: str  # PayeeAcctBankName of its payments
+    amount_fen: int
+    acceptance_required: bool = True  # False: the contract allows payment before acceptance (ProcureFlag 2)
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     start: dt.datetime
     seed: int
@@ -157,6 +170,7 @@ class World:
     clearing_floor_fen: int = 0  # world.pboc.clearing_floor: every bank's, at the central bank
     end: dt.datetime | None = None
     accounts: tuple[AccountSpec, ...] = ()  # open at the start (docs/accounts.md)
+    contracts: tuple[ContractSpec, ...] = ()  # procurement contracts the treasury holds (docs/payment-kinds.md)
 
     def bank(self, bank_id: str) -> BankSpec:
         return next(b for b in self.banks if b.id == bank_id)
@@ -190,6 +204,7 @@ class SendSpec:
     line: int = 0
     # template salary-batch: (PayeeAcctNo, PayeeAcctName, PayeeAcctBankName, fen) of each line
     lines: tuple[tuple[str, str, str, int], ...] = ()
+    contract: str | None = None  # template procurement: the ContractNo it pays on (its elements are in fields)
 
     @property
     def vtcode(self) -> str | None:
@@ -512,6 +527,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         end=b.time(w["end"], ["world", "end"]) if "end" in w else None,
         accounts=tuple(_account(a, ["world", "accounts", i], b, {bk.id for bk in banks}, {u.agency for u in units})
                        for i, a in enumerate(w.get("accounts") or [])),
+        contracts=_contracts(w.get("contracts") or [], b, {u.agency for u in units}),
     )
     participants = {"treasury", "pboc", *(bk.id for bk in banks)}
     agencies = {u.agency for u in units}
@@ -534,14 +550,15 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         line = _line(b.marks, path) or 0
         note = raw.get("note", "")
         if "send" in raw:
-            spec = _send(raw["send"], [*path, "send"], b, ids, participants, agencies, f"s{i}")
+            spec = _send(raw["send"], [*path, "send"], b, ids, participants, agencies, f"s{i}", world.contracts)
             steps.append(Step(when, "send", (spec,) if spec else (), note=note, line=line))
         elif "batch" in raw:
             batch = raw["batch"]
             specs: list[SendSpec] = []
             if "vouchers" in batch:
                 for j, item in enumerate(batch["vouchers"]):
-                    spec = _send(item, [*path, "batch", "vouchers", j], b, ids, participants, agencies, f"s{i}-{j}")
+                    spec = _send(item, [*path, "batch", "vouchers", j], b, ids, participants, agencies, f"s{i}-{j}",
+                                 world.contracts)
                     if spec:
                         specs.append(spec)
             else:
@@ -551,7 +568,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                     item = {**like, "id": f"{base_id}-{j}"}
                     if "voucher_no" in like:
                         item["voucher_no"] = f"{like['voucher_no']}{j:05d}"
-                    spec = _send(item, [*path, "batch", "like"], b, ids, participants, agencies, f"s{i}-{j}")
+                    spec = _send(item, [*path, "batch", "like"], b, ids, participants, agencies, f"s{i}-{j}",
+                                 world.contracts)
                     if spec is None:
                         break
                     specs.append(spec)
@@ -854,8 +872,47 @@ def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, i
         "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除")})
 
 
+def _contracts(raw: Sequence[Mapping[str, Any]], b: _Build, agencies: set[str]) -> tuple[ContractSpec, ...]:
+    """world.contracts: the procurement contracts the treasury holds (docs/payment-kinds.md)."""
+    out: list[ContractSpec] = []
+    for i, c in enumerate(raw):
+        path: list[str | int] = ["world", "contracts", i]
+        if c["number"] in {x.number for x in out}:
+            b.fail([*path, "number"], f"contract {c['number']!r} is declared twice")
+        if c["unit"] not in agencies:
+            b.fail([*path, "unit"], f"no budget unit with agency {c['unit']!r}")
+        amount = b.money(c["amount"], [*path, "amount"])
+        if amount is not None and amount <= 0:
+            b.fail([*path, "amount"], "a contract amount is more than 0.00")
+        out.append(ContractSpec(c["number"], c["unit"], c["supplier_account"], c["supplier_name"],
+                                c.get("supplier_bank", "示例银行城西支行"), amount or 0,
+                                bool(c.get("acceptance_required", True))))
+    return tuple(out)
+
+
+def _procurement_fields(raw: Mapping[str, Any], path: list[str | int], b: _Build,
+                        contracts: Sequence[ContractSpec]) -> tuple[ContractSpec | None, dict[str, str]]:
+    """Template procurement: the contract it pays on and the head elements it makes (the payee is the
+    contract's supplier; with `acceptance:` ProcureFlag 1 and the acceptance report, else 2)."""
+    c = next((x for x in contracts if x.number == raw.get("contract")), None)
+    if c is None:
+        b.fail([*path, "contract"], f"no contract {raw.get('contract')!r} in world.contracts"
+               if "contract" in raw else "template procurement needs contract: <world.contracts number>")
+        return None, {}
+    head = {"ProcureFlag": "2", "ContractNo": c.number, "SupplierAcctNo": c.supplier_account,
+            "SupplierName": c.supplier_name, "PayeeAcctNo": c.supplier_account, "PayeeAcctName": c.supplier_name,
+            "PayeeAcctBankName": c.supplier_bank, "PaySummaryName": "政府采购"}
+    acceptance = raw.get("acceptance")
+    if acceptance is not None:
+        day = b.day(acceptance["date"], [*path, "acceptance", "date"])
+        head.update({"ProcureFlag": "1", "AcceptDocNo": acceptance["doc"],
+                     "AcceptDate": f"{day:%Y%m%d}" if day else ""})
+    return c, head
+
+
 def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[str, tuple[str, str | None]],
-          participants: set[str], agencies: set[str], default_id: str) -> SendSpec | None:
+          participants: set[str], agencies: set[str], default_id: str,
+          contracts: Sequence[ContractSpec] = ()) -> SendSpec | None:
     template = raw.get("template")
     sender = raw.get("from", "treasury" if template != "receipt" else None)
     vid = raw.get("id", raw.get("voucher_no", default_id))
@@ -916,11 +973,21 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
         b.fail([*path, "amount"], "union fees are paid to two accounts, the union's and the federation's: at least "
                "1.00")
         ok = False
+    fields, unit = dict(raw.get("fields") or {}), raw.get("unit")
+    if template == "procurement":
+        contract, made = _procurement_fields(raw, path, b, contracts)
+        if contract is None or unit not in (None, contract.unit):
+            if contract is not None:
+                b.fail([*path, "unit"], f"contract {contract.number} is unit {contract.unit}'s")
+            ok = False
+        else:
+            fields, unit = {**made, **fields}, contract.unit
     if not ok:
         return None
     ids[vid] = (sender, vtcode)
-    return SendSpec(vid, sender, template, file, raw.get("bank"), raw.get("unit"), amount, raw.get("voucher_no"),
-                    raw.get("of"), dict(raw.get("fields") or {}), fault, delay, _line(b.marks, path) or 0, lines)
+    return SendSpec(vid, sender, template, file, raw.get("bank"), unit, amount, raw.get("voucher_no"),
+                    raw.get("of"), fields, fault, delay, _line(b.marks, path) or 0, lines,
+                    raw.get("contract") if template == "procurement" else None)
 
 
 def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build) -> tuple[tuple[str, str, str, int], ...]:

@@ -432,9 +432,10 @@ class _Run:
         if s.world.quota_mode == "auto":
             # the exact sum of the day's vouchers per bank, pay type and fund type (004 part 5 §1)
             by_day: dict[tuple[dt.date, str, str, str], int] = {}
+            refused = self._refused_procurements()
             for step in s.steps:
                 for spec in step.sends:
-                    if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen:
+                    if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen and spec.id not in refused:
                         pay = "authorized" if spec.template == "authorized-payment" else "direct"
                         k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
@@ -471,6 +472,16 @@ class _Run:
         while heap:
             out.append(heapq.heappop(heap))
         return out
+
+    def _refused_procurements(self) -> set[str]:
+        """The procurement sends the treasury will refuse (everything before them paid): no quota for them."""
+        from runner.procurement_steps import book_of, refused_in_plan
+
+        sends = [(st.at, spec) for st in self.s.steps for spec in st.sends
+                 if spec.template == "procurement" and spec.amount_fen]
+        heads = [({**spec.fields, "AgencyCode": spec.unit or "", "VouDate": f"{t:%Y%m%d}"}, spec.amount_fen or 0)
+                 for t, spec in sends]
+        return {sends[i][1].id for i in refused_in_plan(book_of(self.s.world.contracts), heads)}
 
     def _clearing_day(self, t: dt.datetime) -> dt.date:
         """The day a voucher sent at `t` is paid and cleared on (so its quota notice is for that
@@ -681,6 +692,8 @@ class _Run:
         rendered = []
         for spec in specs:
             data, flag = self._render(spec, now)
+            if spec.template == "procurement" and spec.sender == "treasury" and self._treasury_refuses(spec, data, now):
+                continue  # refused before it is issued (003 §28): never sent
             if spec.fault == "delay":  # made now, held on the way: it reaches the gateway later
                 assert spec.delay is not None
                 self.delays += 1
@@ -689,6 +702,29 @@ class _Run:
                 continue
             rendered.append((spec, data, flag))
         await self._deliver(rendered)
+
+    def _treasury_refuses(self, spec: SendSpec, data: bytes, now: dt.datetime) -> bool:
+        """The treasury's check of a procurement request against its contract (runner.procurement_steps):
+        a refusal is recorded as the treasury's verdict on the voucher, which is not sent."""
+        from messages.voucher import parse_voucher
+        from runner.procurement_steps import ProcurementDesk, book_of
+
+        if not hasattr(self, "_procurement"):
+            self._procurement = ProcurementDesk(book_of(self.s.world.contracts))
+        # what never left gives its amount back: refused at the gateway, returned unpaid by the bank
+        tcore = getattr(self, "tcore", None)
+        returned = {head.get("VoucherNo", "") for vtcode, flag, head, _, reason in (tcore.received if tcore else ())
+                    if vtcode == "5201" and flag == 1 and reason}
+        self._procurement.sync([r.voucher_no for r in self.sent.values() if r.vtcode == "5201" and (
+            r.voucher_no in returned or any(x.who == "gateway" and not x.ok for x in r.verdicts))])
+        doc = parse_voucher(data)
+        refused = self._procurement.decide(doc.head(), doc.amount_fen("PayAmt"))
+        if refused is None:
+            return False
+        record = self._record(spec, data, 0, now)
+        record.verdicts.append(Verdict("treasury", self.ids["treasury"], False, refused.code,
+                                       f"{refused.element}: {refused.message}", now))
+        return True
 
     def _record(self, spec: SendSpec, data: bytes, flag: int, now: dt.datetime) -> _Sent:
         from messages.voucher import parse_voucher

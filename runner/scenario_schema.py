@@ -79,7 +79,15 @@ _acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
 _send_props: dict[str, Any] = {
     "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
     "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
-                          "receipt", "salary-batch", "union-fees"]},
+                          "receipt", "salary-batch", "union-fees", "procurement"]},
+    "contract": {"type": "string", "minLength": 1, "maxLength": 60,
+                 "description": "template procurement: the number of a world.contracts entry it pays on (the payee "
+                                "is its supplier; docs/payment-kinds.md)"},
+    "acceptance": {"type": "object", "additionalProperties": False, "required": ["doc", "date"],
+                   "description": "template procurement: the acceptance report (验收报告) it is paid on (ProcureFlag 1, "
+                                  "AcceptDocNo, AcceptDate); without it, a payment before acceptance (ProcureFlag 2)",
+                   "properties": {"doc": {"type": "string", "minLength": 1, "maxLength": 60},
+                                  "date": {"type": "string", "pattern": DATE_PATTERN}}},
     "lines": {"type": "array", "minItems": 1, "maxItems": BATCH_LINES_MAX,
               "description": "template salary-batch: one line per payee (一次批量, 003 §26); the voucher's amount "
                              "is their sum",
@@ -129,6 +137,24 @@ LIFT_STEP: dict[str, Any] = {
 ACCOUNT_TYPES: dict[str, str] = {"finance-zero-balance": "1", "unit-zero-balance": "2", "unit-real-fund": "3",
                                  "fiscal-special": "4"}
 ACCOUNTS_MAX = 500  # declared accounts: a few per unit of a 200-unit world
+CONTRACTS_MAX = 200  # procurement contracts: a scenario shows the rule with a handful
+# A procurement contract the treasury holds (004 part 4 §11): its procurement payments are checked
+# against it before the voucher is issued (treasury_sim/procurement.py, docs/payment-kinds.md).
+WORLD_CONTRACT: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["number", "unit", "supplier_account", "supplier_name", "amount"],
+    "properties": {
+        "number": {"type": "string", "minLength": 1, "maxLength": 60, "description": "ContractNo"},
+        "unit": {"type": "string", "pattern": "^[A-Za-z0-9]{1,42}$",
+                 "description": "AgencyCode of the buying unit (a world.budget_units entry)"},
+        "supplier_account": {**_acct, "description": "the supplier's account: SupplierAcctNo, and the payee"},
+        "supplier_name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "SupplierName"},
+        "supplier_bank": {"type": "string", "minLength": 1, "maxLength": 200,
+                          "description": "PayeeAcctBankName of its payments (default: made up)"},
+        "amount": {**_money, "description": "the contract amount: all payments on it add up to at most this"},
+        "acceptance_required": {"type": "boolean",
+                                "description": "default true: paid on acceptance only; false: the contract allows "
+                                               "payment before acceptance (an advance, ProcureFlag 2)"}}}
 _acct_props: dict[str, Any] = {
     "bank": {**_participant, "description": "the bank that holds it, by its id in world.banks"},
     "type": {"enum": list(ACCOUNT_TYPES), "description": "finance-zero-balance (one per bank), unit-zero-balance "
@@ -434,6 +460,9 @@ SCHEMA: dict[str, Any] = {
                                    "agency": {"type": "string"}, "agency_name": {"type": "string"}}}},
                 "accounts": {"type": "array", "maxItems": ACCOUNTS_MAX, "items": WORLD_ACCOUNT,
                              "description": "accounts open at the start, by bank (docs/accounts.md)"},
+                "contracts": {"type": "array", "maxItems": CONTRACTS_MAX, "items": WORLD_CONTRACT,
+                              "description": "procurement contracts the treasury holds (政府采购, 003 §28; "
+                                             "docs/payment-kinds.md)"},
             },
         },
         "steps": {"type": "array", "items": _step, "maxItems": STEPS_MAX},

@@ -27,3 +27,11 @@ def test_xarrivedate_is_marked_project_own_with_its_reason() -> None:
         note = " ".join(cat.get(vtcode).note.split())
         assert "XArriveDate" in note and "project's own" in note, vtcode
     assert "deadlines" in cat.get("5201").note and "§8(3)" in cat.get("5201").note
+
+
+def test_the_procurement_elements_are_marked_project_own_with_the_articles() -> None:
+    note = " ".join(get_catalog().get("5201").note.split())
+    for name in ("ProcureFlag", "ContractNo", "SupplierAcctNo", "SupplierName", "AcceptDocNo", "AcceptDate"):
+        assert name in note, name
+    assert "the project's own elements" in note and "003 §28" in note and "004 part 4 §13" in note
+    assert "procurement-documents-missing" in note
