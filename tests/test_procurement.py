@@ -303,3 +303,46 @@ def test_the_scenarios_against_the_example_bank(path: Path, flag: str | None, tm
     else:  # a bank that pays any payee fails the bank's check, and only it
         assert [n for n in failures] == [n for n in failures if "the bank returns unpaid" in n] != [], failures
         assert code == 1
+
+
+# --- what never left gives its amount back to the contract (runner.procurement_steps) -------------
+
+GIVE_BACK = '''
+scenario: procurement-give-back
+title: t
+description: d
+tags: [procurement]
+world:
+  start: 2026-03-10
+  contracts:
+    - {number: HT-9, unit: "101001", supplier_account: "6222990000090001", supplier_name: 示例供应商有限公司,
+       amount: "1000.00"}
+steps:
+  - at: "10:00"
+    send: {id: first, template: procurement, bank: bank-a, contract: HT-9, amount: "1000.00",
+           acceptance: {doc: YS-9, date: "2026-03-10"}, fields: {FIRST}}
+  - at: "11:00"
+    send: {id: again, template: procurement, bank: bank-a, contract: HT-9, amount: "1000.00",
+           acceptance: {doc: YS-9, date: "2026-03-10"}}
+expect:
+  - rejected: {voucher: first, code: CODE, who: WHO}
+    by: "10:00"
+  - receipt: {voucher: again, from: bank-a, fields: {XPayAmt: "1000.00"}}
+    by: "16:00"
+'''
+
+
+@pytest.mark.parametrize(("first", "code", "who"), [
+    ('StYear: "2025"', "styear-mismatch", "gateway"),  # refused at the gateway
+    ('PayeeAcctBankNo: "999100000001"', "payee-account-unknown", "bank"),  # returned unpaid: not bank-a's account
+])
+def test_a_voucher_whose_money_never_left_gives_the_contract_its_amount_back(first: str, code: str, who: str,
+                                                                             tmp_path: Path) -> None:
+    text = GIVE_BACK.replace("FIRST", first).replace("CODE", code).replace("WHO", who)
+    assert _failed(text, tmp_path) == []
+    # a voucher that was paid does not: the same request again passes the contract amount
+    paid = text.replace(f"fields: {{{first}}}", "fields: {}").replace(f"code: {code}, who: {who}",
+                                                                        "code: procurement-over-contract, who: treasury")
+    failed = _failed(paid, tmp_path / "paid")
+    assert [a for _, a in failed][1:] == ["the treasury refused it (procurement-over-contract): it was never issued"]
+    assert len(failed) == 2 and "procurement-over-contract by treasury" not in failed[0][1], failed
