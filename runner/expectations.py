@@ -123,9 +123,9 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
             f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "") + (
             f", {', '.join(present)} present and non-empty" if present else "")
         if not v.reached:
-            refused = next((x for x in v.verdicts if x.who == "treasury" and not x.ok), None)
-            return out(False, expected, f"the treasury refused it ({refused.code}): it was never issued"
-                       if refused is not None else "the gateway refused this submission: it never reached a bank")
+            by_treasury = next((x for x in v.verdicts if x.who == "treasury" and not x.ok), None)
+            return out(False, expected, f"the treasury refused it ({by_treasury.code}): it was never issued"
+                       if by_treasury is not None else "the gateway refused this submission: it never reached a bank")
         if not receipts:
             return out(False, expected, "no receipt arrived")
         for r in in_time:
