@@ -1,14 +1,15 @@
 """The bank system close (17:00) of a business day: cover from the clearing reserve what missed
 the clearing time (an advance after the fact, Alarm clearing-escalated), alarm what waits for
 the treasury's quota (clearing-held), send the day's reserve list (7202, `bank_sim.advances`)
-and account feed (7602, `bank_sim.account_feed`), and check the zero-balance accounts stand at zero.
+and account feed (7602, `bank_sim.account_feed`), the official-card repayment details (7701,
+`bank_sim.official_cards`), and check the zero-balance accounts stand at zero.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from bank_sim import account_feed
+from bank_sim import account_feed, official_cards
 from bank_sim.accounts import transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
 from bank_sim.state import BankState, Ctx
@@ -20,7 +21,8 @@ __all__ = ["close"]
 
 def close(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     st.closes.append(day)
-    effects: list[Effect] = _cover(ctx, st, day) + _reserve_list(ctx, st, day) + account_feed.feed(ctx, st, day)
+    effects: list[Effect] = (_cover(ctx, st, day) + _reserve_list(ctx, st, day) + account_feed.feed(ctx, st, day)
+                             + official_cards.details_due(ctx, st, day))
     for account in sorted(st.zero_at_close):
         balance = st.balances.get(account, 0)
         if balance != 0:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bank_sim import batches, quotas, registry
+from bank_sim import batches, cash, official_cards, quotas, registry
 from bank_sim import clearing as clearing_rules
 from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
@@ -159,6 +159,7 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime)
     st.books.paid += 1
     on_paid(ctx, st, p, doc)
     batches.on_paid(st, p, doc)
+    official_cards.on_paid(st, p, doc)
     if p.urgent:  # cleared at once by an urgent request: the 16:30 deadline is the whole request's
         effects += paid
         return effects + file(ctx, st, [p, *_urgent_companions(st, p)], 0, day, now, urgent=True)
@@ -219,12 +220,20 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str 
                                      pay_day=format_ymd(p.received_at.date())))
     if found is not None:
         return f"{found[0]}: {found[1]}"
+    withdrawal = cash.is_cash(doc.head())  # 现金支取: the cash rules, in real time (003 §31; bank_sim.cash)
+    day = p.received_at.date()
+    if withdrawal:
+        refused = cash.check(doc.head(), cash.drawn(st.cash_drawn, day, p.agency[0]))
+        if refused is not None:
+            return f"{refused[0]}: {refused[1]}"
     if p.pay_type == "12":
         taken = quotas.draw(st.quota_book, p.agency[0], details, doc.get("StYear"), doc.get("FundTypeCode"))
         if isinstance(taken, quotas.Shortfall):
             return f"{taken.code}: {taken.message}"
         quotas.spend(st.quota_book, taken)
         p.quota_taken = list(taken.items())
+    if withdrawal:
+        cash.record(st.cash_drawn, day, p.agency[0], p.amount_fen)
     return None
 
 

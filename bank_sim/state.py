@@ -212,6 +212,18 @@ class Books(msgspec.Struct):
     batch_lines_refunded: int = 0
 
 
+class CardRepayment(msgspec.Struct):
+    """An official-card repayment (公务卡还款, 003 §30) the bank paid and has not reported yet in its
+    repayment detail (7701, `bank_sim.official_cards`): the cards it credited."""
+
+    voucher_no: str  # the 8202's VoucherNo
+    key: str  # the payment's key (str(VoucherKey))
+    day: dt.date  # the day it was paid: its 7701 goes at that day's close
+    adm_div_code: str
+    agency: tuple[str, str]  # (AgencyCode, AgencyName)
+    lines: list[tuple[str, str, int]]  # (CardNo, CardHolderName, fen) in detail order
+
+
 class RegAccount(msgspec.Struct):
     """An account of the bank's registry (`bank_sim.registry`), opened on the treasury's notice (7601)."""
 
@@ -277,6 +289,12 @@ class BankState(msgspec.Struct):
     books: Books = msgspec.field(default_factory=Books)
     batches: dict[str, Batch] = msgspec.field(default_factory=dict)  # batch vouchers' lines, by VoucherNo
     registry: Registry = msgspec.field(default_factory=Registry)  # accounts opened on notice (7601)
+    # cash withdrawn by unit on the current day ("<yyyymmdd>/<AgencyCode>" → fen, `bank_sim.cash`): only
+    # the latest day's entries are kept, one per unit that drew cash that day
+    cash_drawn: dict[str, int] = msgspec.field(default_factory=dict)
+    # official-card repayments paid, not yet in a 7701 (by VoucherNo; sent and dropped at the day's close)
+    card_repayments: dict[str, CardRepayment] = msgspec.field(default_factory=dict)
+    card_detail_seq: int = 0  # the last 7701 number given
     duties: DutiesState = msgspec.field(default_factory=DutiesState)
 
     def __post_init__(self) -> None:

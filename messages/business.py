@@ -153,6 +153,30 @@ def _procurement_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
             for name in needed if not doc.get(name).strip()]
 
 
+# An official-card repayment (公务卡还款, 003 §30; docs/payment-kinds.md): with CardRepayFlag 1
+# every Detail names the card it repays and its holder (the project's own detail elements).
+CARD_LINE: tuple[str, ...] = ("CardNo", "CardHolderName")
+
+
+def _card_issues(doc: VoucherDoc) -> list[Issue]:
+    if doc.vtcode != "8202":  # the repayment detail (7701) names cards too, as its schema requires
+        return []
+    repay = doc.get("CardRepayFlag") == "1"
+    issues = []
+    for i, d in enumerate(doc.root.findall("DetailList/Detail"), start=1):
+        named = [k for k in CARD_LINE if (d.findtext(k) or "").strip()]
+        if repay and len(named) < len(CARD_LINE):
+            missing = ", ".join(k for k in CARD_LINE if k not in named)
+            issues.append(Issue("card-repay-incomplete", f"Detail {i} of an official-card repayment "
+                                f"(CardRepayFlag 1) lacks {missing}: every line names the card it repays (003 §30)",
+                                d.sourceline, f"/Voucher/DetailList/Detail[{i}]"))
+        elif not repay and named:
+            issues.append(Issue("card-repay-incomplete", f"Detail {i} names {', '.join(named)} but the voucher "
+                                "is not an official-card repayment (CardRepayFlag 1)", d.sourceline,
+                                f"/Voucher/DetailList/Detail[{i}]"))
+    return issues[:10]
+
+
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
     return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
-            *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt)]
+            *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt), *_card_issues(doc)]

@@ -167,6 +167,24 @@ CODES: dict[str, str] = {
                                      "treasury refuses an advance (ProcureFlag 2) on such a contract or an "
                                      "acceptance dated after the request (AcceptDate after VouDate); the bank "
                                      "returns unpaid a voucher whose AcceptDate is after the day it pays",
+    "card-repay-incomplete": "an official-card repayment (公务卡还款, 003 §30; CardRepayFlag 1 on an 8202) has a "
+                             "Detail line without CardNo or CardHolderName, or a voucher without CardRepayFlag 1 "
+                             "names a card on a line: every line of a repayment names its card and holder, no other "
+                             "voucher does; refused naming the line",
+    "cash-purpose-not-allowed": "a cash withdrawal (现金支取, CashFlag 1 on an 8202) names no purpose, or one that "
+                                "is not a cash use of the 现金管理暂行条例 §5 (CashPurposeCode 01-08; 003 §31, 004 "
+                                "part 3 §9(7)): returned unpaid naming CashPurposeCode",
+    "cash-over-limit": "a cash withdrawal (现金支取, CashFlag 1 on an 8202) would take the unit's cash drawn that "
+                       "day past the daily cash limit (the project's own, 50,000.00; 001 严禁大额现金提取): "
+                       "returned unpaid naming PayAmt and what the unit drew already",
+    "card-detail-sum-differs": "an official-card repayment detail (7701) states another total than the repayment "
+                               "voucher (8202) it names paid (PayAmt): a break for the treasury to explain",
+    "card-not-on-settlement-list": "an official-card repayment detail (7701) credits a card (CardNo) the repayment "
+                                   "voucher's settlement list (its card lines) does not name: a break",
+    "card-amount-differs": "an official-card repayment detail (7701) credits a card of the settlement list with "
+                           "other fen than the voucher's line for it, or not at all: a break",
+    "card-detail-unknown-voucher": "an official-card repayment detail (7701) names a voucher (OriVoucherNo) that "
+                                   "is no official-card repayment the treasury issued to that bank: a break",
     "clearing-held": "a day's payments were refused clearing for the treasury to fix (over the quota, no quota "
                      "notice): they wait and are filed again at the next clearing round; the clearing reserve is "
                      "not used (004 part 3 第四条)",

@@ -103,6 +103,10 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         from runner.account_feed import feed_outcome
 
         return out(*feed_outcome(p, o))
+    if e.kind == "card_detail":  # the card bank's repayment detail (7701) against the voucher (runner.card_repayments)
+        from runner.card_repayments import card_outcome
+
+        return out(*card_outcome(p, o))
     if e.kind == "account_notice":  # carried out within the agreement's 3 working days (runner.account_steps)
         from runner.account_steps import notice_outcome
 

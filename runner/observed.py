@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from sim.account_feed import FeedBreak
+    from treasury_sim.official_cards import CardBreak
     from treasury_sim.scorecard import BankMonth
 
 __all__ = [
@@ -398,6 +399,9 @@ class Observed:
     signoffs: tuple[LevelVerdict, ...] = ()
     # the banks' account feeds (7602) the treasury checked: "<bank id>/<yyyymmdd>" → (VoucherNo, lines, breaks)
     account_feeds: Mapping[str, tuple[str, int, tuple[FeedBreak, ...]]] = field(default_factory=dict)
+    # the official-card repayment details (7701) the treasury matched: repayment VoucherNo → ((7701 VoucherNo,
+    # breaks), ...) (runner.card_repayments)
+    card_details: Mapping[str, tuple[tuple[str, tuple[CardBreak, ...]], ...]] = field(default_factory=dict)
 
     def by_id(self, voucher_id: str) -> SentVoucher | None:
         return next((s for s in self.sent if s.id == voucher_id), None)

@@ -65,9 +65,15 @@ DEFAULT_UNITS: tuple[tuple[str, str, str, str], ...] = (
     ("102", "示例市卫生健康委员会", "102001", "示例市人民医院"),
 )
 TEMPLATE_VTCODE = {"direct-payment": "5201", "authorized-payment": "8202", "quota-direct": "5108",
-                   "quota-authorized": "5106", "salary-batch": "5201", "union-fees": "5201", "procurement": "5201"}
+                   "quota-authorized": "5106", "salary-batch": "5201", "union-fees": "5201", "procurement": "5201",
+                   "card-repayment": "8202"}
 # Templates of payment vouchers (a payee's bank may return them; the auto quota counts them).
-PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch", "union-fees", "procurement")
+PAYMENT_TEMPLATES = ("direct-payment", "authorized-payment", "salary-batch", "union-fees", "procurement",
+                     "card-repayment")
+# Templates whose voucher is an authorized payment (8202): the unit's quota (7101) is sent for them.
+AUTHORIZED_TEMPLATES = ("authorized-payment", "card-repayment")
+# Templates whose steps list their lines (`lines:`): a salary batch's payees, a card repayment's cards.
+LINES_TEMPLATES = ("salary-batch", "card-repayment")
 
 
 class ScenarioError(InputError):
@@ -942,10 +948,10 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
     if "unit" in raw and raw["unit"] not in agencies:
         b.fail([*path, "unit"], f"no budget unit with agency {raw['unit']!r}")
         ok = False
-    lines = _batch_lines(raw, path, b) if template == "salary-batch" else ()
-    if template == "salary-batch" and not lines:
+    lines = _batch_lines(raw, path, b, template or "") if template in LINES_TEMPLATES else ()
+    if template in LINES_TEMPLATES and not lines:
         ok = False
-    elif template in TEMPLATE_VTCODE and "amount" not in raw and template != "salary-batch":
+    elif template in TEMPLATE_VTCODE and "amount" not in raw and template not in LINES_TEMPLATES:
         b.fail([*path], f"template {template} needs amount: \"12.34\"")
         ok = False
     vtcode = TEMPLATE_VTCODE.get(template or "") or (ids[raw["of"]][1] if template == "receipt" else None)
@@ -990,10 +996,13 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
                     raw.get("contract") if template == "procurement" else None)
 
 
-def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build) -> tuple[tuple[str, str, str, int], ...]:
-    """A salary batch's `lines:` (each a payee's account, name, bank and amount), or () after a failure."""
+def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build,
+                 template: str = "salary-batch") -> tuple[tuple[str, str, str, int], ...]:
+    """A salary batch's `lines:` (each a payee's account, name, bank and amount), or a card
+    repayment's (each a card's number as `account`, its holder as `payee`, and amount), or () after
+    a failure."""
     if not raw.get("lines"):
-        b.fail([*path], "template salary-batch needs lines: [{account, payee, amount}, ...]")
+        b.fail([*path], f"template {template} needs lines: [{{account, payee, amount}}, ...]")
         return ()
     out = []
     for k, x in enumerate(raw["lines"]):
@@ -1004,6 +1013,9 @@ def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build) -> tu
             b.fail([*path, "lines", k, "amount"], "a line pays a positive amount")
             return ()
         out.append((str(x["account"]), x["payee"], x.get("bank_name", "示例银行城东支行"), fen))
+    if template == "card-repayment" and not all(re.fullmatch(r"[0-9]{16,19}", x[0]) for x in out):
+        b.fail([*path, "lines"], "a card repayment's account is the card's number (CardNo): 16 to 19 digits")
+        return ()
     if len({x[0] for x in out}) != len(out):
         b.fail([*path, "lines"], "a payee account appears on two lines (a payee's bank names the line by it)")
         return ()

@@ -37,6 +37,7 @@ from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.account_feed import FeedTap
+from runner.card_repayments import CardTap
 from runner.expectations import evaluate
 from runner.observed import (
     BudgetRefusalSeen,
@@ -53,7 +54,7 @@ from runner.observed import (
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
-from runner.scenario_file import PAYMENT_TEMPLATES, BankSpec, ReturnSpec, Scenario, SendSpec, Step
+from runner.scenario_file import AUTHORIZED_TEMPLATES, PAYMENT_TEMPLATES, BankSpec, ReturnSpec, Scenario, SendSpec, Step
 from runner.scorecard_feed import scorecard_of
 from runner.signoff_feed import StatementTap, corrected, signoffs_of, voucher_lines
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
@@ -104,6 +105,7 @@ class _NullCore:
         # account notices (7601) sent and their confirmations (004 part 3 §9(1))
         self._account_notices = AccountNoticeLog()
         self.feeds = FeedTap()  # the banks' account feeds (7602), matched (runner.account_feed)
+        self.cards = CardTap()  # the card banks' repayment details (7701) (runner.card_repayments)
 
     @property
     def suspensions(self) -> Any:
@@ -123,6 +125,7 @@ class _NullCore:
 
         self.received.append((doc.vtcode, flag, doc.head(), now, return_reason))
         self.feeds.on_voucher(doc, flag, self.account_notices.records.values())
+        self.cards.on_voucher(doc, flag)
         if self.inner is not None:
             return list(self.inner.on_voucher(doc, flag, now, return_reason))
         if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
@@ -436,7 +439,7 @@ class _Run:
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen and spec.id not in refused:
-                        pay = "authorized" if spec.template == "authorized-payment" else "direct"
+                        pay = "authorized" if spec.template in AUTHORIZED_TEMPLATES else "direct"
                         k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
             for (day, bank, pay, fund), fen in sorted(by_day.items()):
@@ -452,7 +455,7 @@ class _Run:
             unit_quota: dict[tuple[dt.date, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:
-                    if spec.template == "authorized-payment" and spec.bank and spec.amount_fen:
+                    if spec.template in AUTHORIZED_TEMPLATES and spec.bank and spec.amount_fen:
                         uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"))
                         unit_quota.setdefault(uk, []).append((spec, step.at))
             for (day, bank, fund), sends in sorted(unit_quota.items(), key=lambda kv: kv[0]):
@@ -602,9 +605,15 @@ class _Run:
         lines: dict[tuple[str, str], tuple[str, str, int]] = {}  # (agency, subject) → names, fen
         for spec in q["specs"]:
             assert spec.amount_fen is not None
-            doc = parse_voucher(payment_voucher(voucher_no="X", vou_date=day, pay_bank_code=code,
-                                                amount_fen=spec.amount_fen, vtcode="8202",
-                                                rng=random.Random(f"{self.seed}:{spec.id}")))
+            if spec.template == "card-repayment":  # its card lines are of one subject (runner.batch_steps)
+                from runner.batch_steps import card_repayment
+
+                doc = parse_voucher(card_repayment(spec, voucher_no="X", day=day, bank_code=code,
+                                                   adm_div_code=self.world.adm_div_code, unit=None))
+            else:
+                doc = parse_voucher(payment_voucher(voucher_no="X", vou_date=day, pay_bank_code=code,
+                                                    amount_fen=spec.amount_fen, vtcode="8202",
+                                                    rng=random.Random(f"{self.seed}:{spec.id}")))
             unit = next((u for u in self.s.world.units if u.agency == spec.unit), None)
             agency = spec.fields.get("AgencyCode") or (unit.agency if unit else None)
             agency_name = spec.fields.get("AgencyName") or (unit.agency_name if unit else None)
@@ -642,10 +651,10 @@ class _Run:
         vtcode = spec.vtcode
         assert vtcode is not None and spec.amount_fen is not None
         code = self._bank_code(spec.bank) or ""
-        if spec.template in ("salary-batch", "union-fees"):
+        if spec.template in ("salary-batch", "union-fees", "card-repayment"):
             from runner.batch_steps import render
 
-            no = spec.voucher_no or f"GZ{format_ymd(day)}{self.no_seq:05d}"
+            no = spec.voucher_no or f"{'GW' if vtcode == '8202' else 'GZ'}{format_ymd(day)}{self.no_seq:05d}"
             return render(spec, voucher_no=no, day=day, bank_code=code, adm_div_code=self.world.adm_div_code,
                           units=self.s.world.units), 0
         if vtcode in ("5201", "8202"):
@@ -940,6 +949,12 @@ class _Run:
                       for r in self.sent.values()
                       if r.vtcode in ("5201", "8202") and r.flag == 0 and r.spec.sender == "treasury"
                       and any(x.who == "gateway" and x.ok for x in r.verdicts))
+        from messages.voucher import parse_voucher
+
+        issued = [parse_voucher(r.doc_bytes) for r in self.sent.values()  # the repayments the treasury sent
+                  if r.vtcode == "8202" and r.flag == 0 and r.spec.sender == "treasury" and b"CardRepayFlag" in r.doc_bytes
+                  and any(x.who == "gateway" and x.ok for x in r.verdicts)]
+        observed = dataclasses.replace(observed, card_details=self.tcore.cards.checked(issued))
         observed = dataclasses.replace(observed, bank_statements=self.statement_tap.seen(), voucher_lines=lines,
                                        refund_notices=self.statement_tap.refund_notices(),
                                        account_feeds={f"{bank_ids.get(k[:k.index('/')], k[:k.index('/')])}"

@@ -79,7 +79,8 @@ _acct = {"type": "string", "pattern": "^[0-9-]{6,32}$"}
 _send_props: dict[str, Any] = {
     "id": {**_id, "description": "the scenario's name for this voucher (expectations refer to it)"},
     "template": {"enum": ["direct-payment", "authorized-payment", "quota-direct", "quota-authorized",
-                          "receipt", "salary-batch", "union-fees", "procurement"]},
+                          "receipt", "salary-batch", "union-fees", "procurement",
+                          "card-repayment"]},
     "contract": {"type": "string", "minLength": 1, "maxLength": 60,
                  "description": "template procurement: the number of a world.contracts entry it pays on (the payee "
                                 "is its supplier; docs/payment-kinds.md)"},
@@ -89,8 +90,9 @@ _send_props: dict[str, Any] = {
                    "properties": {"doc": {"type": "string", "minLength": 1, "maxLength": 60},
                                   "date": {"type": "string", "pattern": DATE_PATTERN}}},
     "lines": {"type": "array", "minItems": 1, "maxItems": BATCH_LINES_MAX,
-              "description": "template salary-batch: one line per payee (一次批量, 003 §26); the voucher's amount "
-                             "is their sum",
+              "description": "template salary-batch: one line per payee (一次批量, 003 §26); template "
+                             "card-repayment: one line per official card repaid (003 §30), `account` its number "
+                             "(CardNo), `payee` its holder; the voucher's amount is their sum",
               "items": {"type": "object", "additionalProperties": False, "required": ["account", "payee", "amount"],
                         "properties": {"account": {**_acct, "description": "the payee's account (PayeeAcctNo)"},
                                        "payee": {"type": "string", "minLength": 1, "maxLength": 60,
@@ -364,6 +366,17 @@ _expect_kinds: dict[str, Any] = {
                                                       "feed-amount-differs"]},
                                     "voucher": {**_id, "description": "the id of the send step of the voucher"},
                                     "off_by": _money}},
+    "card_detail": {"type": "object", "additionalProperties": False, "required": ["voucher"],
+                    "description": "the card bank's repayment detail (7701) of an official-card repayment, "
+                                   "matched by the treasury against the voucher's card lines (its settlement "
+                                   "list, 003 §30): matched (no break), the number of breaks, or a break of code "
+                                   "(on a card)",
+                    "properties": {"voucher": {**_id, "description": "the id of the card-repayment send step"},
+                                   "matched": {"type": "boolean"},
+                                   "breaks": {"type": "integer", "minimum": 0},
+                                   "code": {"enum": ["card-detail-unknown-voucher", "card-detail-sum-differs",
+                                                     "card-not-on-settlement-list", "card-amount-differs"]},
+                                   "card": {"type": "string", "pattern": "^[0-9]{16,19}$"}}},
 }
 EXPECTATION_KINDS: tuple[str, ...] = tuple(_expect_kinds)
 STEP_ACTIONS: tuple[str, ...] = _step_actions

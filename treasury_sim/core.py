@@ -78,7 +78,7 @@ from treasury_sim.units import generate_tree
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
-OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301", "7302", "7602"})
+OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301", "7302", "7602", "7701"})
 
 
 class TreasuryCore:
