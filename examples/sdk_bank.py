@@ -74,7 +74,15 @@ bank (`bank_sim`) follows them:
   treasury is told (2203 direct, 7105 authorized; within 1 working day); refused
   below-clearing-floor, it is filed again after the next accepted clearing (3 filings at most);
   of a batch (a 5201 whose details name their payees, 一次批量), the notice naming one line's payee
-  and amount returns that line alone: its own 2302 and 2203, the other lines stay paid.
+  and amount returns that line alone: its own 2302 and 2203, the other lines stay paid;
+* a cash withdrawal (an 8202 with CashFlag 1, 现金支取) is checked in real time against the cash
+  rules: its CashPurposeCode must be a cash use of the 现金管理暂行条例 §5 (01-08), else
+  `cash-purpose-not-allowed`, and the unit's cash of the day may not pass 50,000.00, else
+  `cash-over-limit`; inside them it is paid like any payment;
+* an official-card repayment (an 8202 with CardRepayFlag 1, 公务卡还款) is paid like any payment,
+  and at the close of the day it was paid the bank, as the card-issuing bank, sends the treasury
+  its repayment transfer detail (7701): one Detail per card credited (CardNo, CardHolderName,
+  PayAmt).
 
 **Business time is the gateway's.** The bank never reads the wall clock: it asks the gateway
 (`client.clock()`), and once it has done everything due up to a time it waits on the clock
@@ -154,6 +162,10 @@ UNIT_ACCOUNTS = {"9999000000000101": "101001", "9999000000000201": "101002", "99
                  "9999000000000401": "102001", "9999000000000901": "101900"}
 REPLACES = {"9999000000000101": "9999000000000109"}
 APPROVED: tuple[tuple[str, str | None], ...] = (("9999000000000901", None),)
+# Cash withdrawals (现金支取: an 8202 with CashFlag 1; docs/payment-kinds.md): the purposes the cash rules
+# allow (CashPurposeCode, the cash uses of the 现金管理暂行条例 §5) and the most one unit may draw in a day.
+CASH_PURPOSES = ("01", "02", "03", "04", "05", "06", "07", "08")
+CASH_DAY_LIMIT_FEN = 50_000_00
 # Head elements the bank cannot pay without (003 §52(4): incomplete documents).
 REQUIRED = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode", "FundTypeCode")
 
@@ -302,6 +314,8 @@ class Bank:
     reserve_stated_fen: int = 0
     reserve_next: str = ""  # yyyymm: the first month not stated yet ("" before the reserve was funded)
     serial: int = 0
+    cash_drawn: dict[tuple[dt.date, str], int] = field(default_factory=dict)  # (day, AgencyCode) → cash fen drawn
+    card_details: int = 0  # the official-card repayment details (7701) sent so far: their numbers
 
     # ---- time: the day's schedule, caught up to `now` -----------------------------------------
 
@@ -348,7 +362,7 @@ class Bank:
                     self.reserve_fen -= p.amount_fen
                     self.reserve_moves.append((t.date(), "3", p.doc.vtcode, p.doc.get("VoucherNo"), -p.amount_fen))
                     log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
-            return self._reserve_list(t.date())
+            return self._reserve_list(t.date()) + self._card_details(t.date())
         if what == "replenish":
             due = [(k, p) for k, p in self.payments.items() if (p.mode == "advance" or p.covered) and p.day is not None
                    and not p.filing and replenishment_day(p.day, self.calendar) == t.date()]
@@ -442,8 +456,9 @@ class Bank:
 
     def return_reason(self, doc: VoucherDoc, today: dt.date | None = None) -> str | None:
         """Why the voucher is returned unpaid ("<code>: <message>"), or None: the first rule broken.
-        An authorized payment within its unit's quota takes its share of it here. `today`: the day it
-        was received (a procurement payment on acceptance is not paid before its AcceptDate)."""
+        An authorized payment within its unit's quota takes its share of it here, a cash withdrawal
+        its share of the unit's cash of `today`. `today`: the day it was received (a procurement
+        payment on acceptance is not paid before its AcceptDate)."""
         unusable = self._pay_account(doc)
         if unusable is not None:
             return unusable
@@ -472,6 +487,15 @@ class Bank:
         procurement = None if self.pay_any_payee else self._procurement(doc, today)
         if procurement is not None:
             return procurement
+        cash = (today, doc.get("AgencyCode")) if doc.get("CashFlag") == "1" and today is not None else None
+        if cash is not None:  # the cash rules, in real time (003 §31, 004 part 3 §9(7))
+            purpose, fen = doc.get("CashPurposeCode").strip(), parse_fen(doc.get("PayAmt"))
+            if purpose not in CASH_PURPOSES:
+                return (f"cash-purpose-not-allowed: CashPurposeCode {purpose or '(empty)'} is not a cash use of the "
+                        f"现金管理暂行条例 §5 ({', '.join(CASH_PURPOSES)})")
+            if self.cash_drawn.get(cash, 0) + fen > CASH_DAY_LIMIT_FEN:
+                return (f"cash-over-limit: PayAmt {fen_to_str(fen)} with {fen_to_str(self.cash_drawn.get(cash, 0))} "
+                        f"drawn already today passes the daily cash limit {fen_to_str(CASH_DAY_LIMIT_FEN)}")
         if doc.vtcode == "8202":
             taken = self._draw(doc.get("StYear"), doc.get("FundTypeCode"), doc.get("AgencyCode"), details)
             if isinstance(taken, str):
@@ -479,6 +503,9 @@ class Bank:
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
             self.taken[f"{doc.get('AdmDivCode')}/{doc.get('VoucherNo')}"] = taken
+        if cash is not None:
+            self.cash_drawn = {k: v for k, v in self.cash_drawn.items() if k[0] == cash[0]}  # today's only
+            self.cash_drawn[cash] = self.cash_drawn.get(cash, 0) + parse_fen(doc.get("PayAmt"))
         return None
 
     @staticmethod
@@ -795,6 +822,25 @@ class Bank:
                  "PayAmt": fen_to_str(p.amount_fen)}
                 for i, p in enumerate(sorted(paid, key=lambda p: p.doc.get("VoucherNo")), start=1)]
         return [(build_voucher("7202", head, rows), 0, None)]
+
+    def _card_details(self, day: dt.date) -> list[Send]:
+        """The official-card repayment transfer detail (7701) of each repayment (an 8202 with
+        CardRepayFlag 1) paid today: the cards credited, one Detail each (004 part 1 二(二)3)."""
+        out: list[Send] = []
+        for p in self.payments.values():
+            if p.day != day or p.returned is not None or p.doc.vtcode != "8202" or p.doc.get("CardRepayFlag") != "1":
+                continue
+            self.card_details += 1
+            no = f"GK{self.code[-4:]}{day:%Y%m%d}{self.card_details:04d}"
+            rows = [{"Id": f"D{i:04d}", "CardNo": d["CardNo"], "CardHolderName": d["CardHolderName"],
+                     "PayAmt": d["PayAmt"]} for i, d in enumerate(p.doc.details(), start=1)]
+            head = {"Id": f"V7701{no}", "AdmDivCode": p.doc.get("AdmDivCode"), "StYear": str(day.year),
+                    "VouDate": f"{day:%Y%m%d}", "VoucherNo": no, "TransDate": f"{day:%Y%m%d}", "OriVtCode": "8202",
+                    "OriVoucherNo": p.doc.get("VoucherNo"), "AgencyCode": p.doc.get("AgencyCode"),
+                    "AgencyName": p.doc.get("AgencyName"), "PayBankCode": self.code, "PayBankName": self.name,
+                    "PayAmt": fen_to_str(p.amount_fen)}
+            out.append((build_voucher("7701", head, rows), 0, None))
+        return out
 
     def _reports(self, today: dt.date) -> list[Send]:
         """Credit notices (7103) and daily reports (2206) of earlier days; on a new month, the last

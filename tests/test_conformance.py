@@ -733,3 +733,25 @@ def test_a_real_banks_quota_arrival_notices_are_scored_on_time(world: DevWorld, 
     names = [c.get("name") or "" for c in suite.iter("testcase")]
     assert any("bank-a's quota arrival notice is on time" in n for n in names)
     assert _failures(junit) == {} and code == 0
+
+
+# payment kinds at the example bank (docs/payment-kinds.md): cash withdrawals checked in real time against
+# the cash rules (003 §31, 004 part 3 §9(7)); official-card repayments and the card bank's transfer detail (7701)
+PAYMENT_KINDS_OF_BANK_A = ("cash-withdrawal-paid-in-real-time-and-reported",
+                           "cash-withdrawal-outside-the-cash-rules-returned",
+                           "card-repayment-detail-matches-the-settlement-list",
+                           "card-repayment-detail-card-not-on-the-list-is-a-break")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", PAYMENT_KINDS_OF_BANK_A)
+def test_cash_and_official_card_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
+                                                                       scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0"
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
+    assert _failures(junit) == {} and code == 0
