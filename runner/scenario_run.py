@@ -54,7 +54,15 @@ from runner.observed import (
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
-from runner.scenario_file import AUTHORIZED_TEMPLATES, PAYMENT_TEMPLATES, BankSpec, ReturnSpec, Scenario, SendSpec, Step
+from runner.scenario_file import (
+    AUTHORIZED_TEMPLATES,
+    PAYMENT_TEMPLATES,
+    BankSpec,
+    ReturnSpec,
+    Scenario,
+    SendSpec,
+    Step,
+)
 from runner.scorecard_feed import scorecard_of
 from runner.signoff_feed import StatementTap, corrected, signoffs_of, voucher_lines
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
