@@ -35,7 +35,7 @@ import yaml
 
 from bank_sim import own_accounts as oa
 
-__all__ = ["ACCOUNTS_FILE", "KNOWN_PAYEES", "QUOTA_RETURNS", "REQUIRED_HEAD", "RETURN_RULES", "UNIT_RELATIONS", "ReturnFacts", "ReturnRule", "check_return"]
+__all__ = ["ACCOUNTS_FILE", "CASH_RETURNS", "KNOWN_PAYEES", "QUOTA_RETURNS", "REQUIRED_HEAD", "RETURN_RULES", "UNIT_RELATIONS", "ReturnFacts", "ReturnRule", "check_return"]
 
 ACCOUNTS_FILE = "accounts.yaml"  # beside this module: the one source of the simulated banks' accounts
 
@@ -166,7 +166,16 @@ RETURN_RULES: tuple[ReturnRule, ...] = (
                "received it"),
 )
 
-# Checked by the core after RETURN_RULES, for an authorized payment (8202) only: the unit's
+# Checked by the core after RETURN_RULES, for a cash withdrawal (an 8202 with CashFlag 1) only: the
+# cash rules (bank_sim.cash; 003 §31, 004 part 3 §9(7)); (code, when), for a bank's engineers.
+CASH_RETURNS: tuple[tuple[str, str], ...] = (
+    ("cash-purpose-not-allowed", "a cash withdrawal (an 8202 with CashFlag 1) whose CashPurposeCode is empty or not "
+                                 "a cash use of the 现金管理暂行条例 §5 (01 to 08)"),
+    ("cash-over-limit", "a cash withdrawal (an 8202 with CashFlag 1) that would take the unit's (AgencyCode) cash "
+                        "withdrawn that day, this one included, past 50,000.00"),
+)
+
+# Checked by the core after CASH_RETURNS, for an authorized payment (8202) only: the unit's
 # authorized quota (bank_sim.quotas); (code, when), for a bank's engineers.
 QUOTA_RETURNS: tuple[tuple[str, str], ...] = (
     ("no-unit-quota", "an authorized payment (8202) for which the unit has no authorized quota (7101) line of "

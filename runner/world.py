@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bank_sim.returns import KNOWN_PAYEES, QUOTA_RETURNS, RETURN_RULES, UNIT_RELATIONS
+from bank_sim.returns import CASH_RETURNS, KNOWN_PAYEES, QUOTA_RETURNS, RETURN_RULES, UNIT_RELATIONS
 from gateway.participants import (
     Participant,
     Registry,
@@ -58,7 +58,7 @@ def accounts_document(banks: Sequence[tuple[str, str, str]]) -> str:
                   for bid, code, name in banks],
         "own_account_rule": _own_account_rule(),
         "returns_before_payment": [*({"code": r.code, "when": r.when} for r in RETURN_RULES),
-                                   *({"code": code, "when": when} for code, when in QUOTA_RETURNS)],
+                                   *({"code": code, "when": when} for code, when in (*CASH_RETURNS, *QUOTA_RETURNS))],
     }
     return _ACCOUNTS_HEAD + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 

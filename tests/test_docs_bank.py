@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bank_sim.returns import (
+    CASH_RETURNS,
     KNOWN_PAYEES,
     QUOTA_RETURNS,
     RETURN_RULES,
@@ -147,7 +148,7 @@ def test_wire_md_states_the_signing_rule() -> None:
 
 def test_rules_md_lists_every_return_rule_and_every_account_of_the_world() -> None:
     rules = (DOCS / "rules.md").read_text(encoding="utf-8")
-    for code, when in [*((r.code, r.when) for r in RETURN_RULES), *QUOTA_RETURNS]:
+    for code, when in [*((r.code, r.when) for r in RETURN_RULES), *CASH_RETURNS, *QUOTA_RETURNS]:
         assert f"| `{code}` | {when} |" in rules, code
     for number, holder in KNOWN_PAYEES:
         assert f"| {number} | {holder} |" in rules, number
@@ -162,7 +163,7 @@ def test_the_world_writes_the_accounts_the_simulated_banks_hold(tmp_path: Path) 
     assert (bank["id"], bank["code"]) == ("bank-x", "999300000001")
     assert [(a["number"], a["holder"]) for a in bank["accounts"]] == list(KNOWN_PAYEES)
     assert [r["code"] for r in data["returns_before_payment"]] == [
-        *(r.code for r in RETURN_RULES), *(code for code, _ in QUOTA_RETURNS)]
+        *(r.code for r in RETURN_RULES), *(code for code, _ in (*CASH_RETURNS, *QUOTA_RETURNS))]
     # one source: the package's accounts.yaml is what returns.py holds
     assert load_accounts() == KNOWN_PAYEES
     assert load_accounts("accounts:\n  - {number: '1', holder: A}\n") == (("1", "A"),)
