@@ -10,6 +10,7 @@ voucher as at the millionth (no scan of all payments):
 | `payments-accounted`  | every payment is exactly one of paid, deferred (waiting for the opening), returned unpaid or refused by the ledger |
 | `payment-state`       | the payment of this input is in one consistent state (paid ones have a day and a serial, no return; deferred ones keep their voucher) |
 | `quota-non-negative`  | no quota line this payment drew on, or a quota notice (7101, 7106 reduction, 7301, 7302) named, is spent, reduced or closed beyond what was granted |
+| `cash-within-limit`   | the unit of the payment this input touched has drawn no more cash that day than the daily cash limit (`bank_sim.cash`) |
 | `batch-lines`         | the batch voucher this input touched (`bank_sim.batches`): paid + bounced + refunded = its PayAmt to the fen, none negative, and the line it moved is in the state its sums say |
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bank_sim import cash
 from bank_sim.quotas import LineKey
 from bank_sim.state import BankState, Batch, Ctx, Payment
 from messages.money import fen_to_str
@@ -25,7 +27,7 @@ from sim.books import BooksError
 __all__ = ["RULES", "check"]
 
 RULES = ("reserve-non-negative", "reserve-agrees", "payments-accounted", "payment-state", "quota-non-negative",
-         "batch-lines")
+         "cash-within-limit", "batch-lines")
 
 
 def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[str, str] | None = None,
@@ -46,6 +48,10 @@ def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[
                          f"{len(st.deferred)} deferred + {b.returned} returned + {b.refused} refused")
     if touched is not None:
         _check_payment(who, st, touched)
+        drawn = cash.drawn(st.cash_drawn, touched.received_at.date(), touched.agency[0])
+        if drawn > cash.CASH_DAY_LIMIT_FEN:
+            raise BooksError(who, "cash-within-limit", f"unit {touched.agency[0]} drew {fen_to_str(drawn)} in cash on "
+                             f"{touched.received_at.date()}, past {fen_to_str(cash.CASH_DAY_LIMIT_FEN)}")
         batch = batch or (touched.key.voucher_no, "")
     if batch is not None and batch[0] in st.batches:
         _check_batch(who, st.batches[batch[0]], batch[1])

@@ -280,3 +280,42 @@ def test_a_repayment_survives_a_snapshot_and_is_reported_after_the_restore() -> 
     again = BankCore.restore(bank.snapshot(), BANK, BankConfig(), BusinessCalendar.default(), ClockConfig())
     (d,) = [e for e in again.on_time(at("17:30")) if isinstance(e, SendVoucher) and e.vtcode == "7701"]
     assert d.head["OriVoucherNo"] == doc.get("VoucherNo") and d.head["VoucherNo"] == "GK0001202603100001"
+
+
+def test_the_books_stop_a_core_whose_cash_book_passed_the_day_s_limit() -> None:
+    from sim.books import BooksError
+
+    bank = bank_with_quota()
+    bank.state.cash_drawn[cash.day_key(DAY, UNIT[2])] = cash.CASH_DAY_LIMIT_FEN + 1  # a defect, on purpose
+    with pytest.raises(BooksError, match="cash-within-limit"):
+        bank.on_voucher(authorized(100_00), 0, at("10:00"))
+
+
+# --- the scenarios: a false expectation fails ------------------------------------------------------
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@pytest.mark.parametrize(("name", "wrong"), [
+    # the over-the-limit withdrawal paid after all: it is not
+    ("cash-withdrawal-outside-the-cash-rules-returned",
+     ("rejected: {voucher: over-the-day, code: cash-over-limit, who: bank}",
+      'receipt: {voucher: over-the-day, from: bank-a, fields: {XPayAmt: "25000.00"}}')),
+    # the card not on the list, said to match: it does not
+    ("card-repayment-detail-card-not-on-the-list-is-a-break",
+     ("card_detail: {voucher: repay, code: card-amount-differs,", "card_detail: {voucher: repay, matched: true,")),
+    # a break on the matching detail: there is none
+    ("card-repayment-detail-matches-the-settlement-list",
+     ("card_detail: {voucher: repay, matched: true, breaks: 0}",
+      "card_detail: {voucher: repay, code: card-not-on-settlement-list}")),
+])
+def test_a_wrong_expectation_of_cash_or_cards_fails(name: str, wrong: tuple[str, str], tmp_path: Path) -> None:
+    import asyncio
+
+    from runner.scenario_file import load_text
+    from runner.scenario_run import run_scenario
+
+    text = (SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8")
+    assert text.count(wrong[0]) == 1
+    r = asyncio.run(run_scenario(load_text(text.replace(wrong[0], wrong[1]), "wrong.yaml", base=SCENARIOS), tmp_path))
+    assert r.error is None and len(r.failed) == 1, [(o.name, o.actual) for o in r.failed]
