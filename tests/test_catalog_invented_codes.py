@@ -35,3 +35,15 @@ def test_the_procurement_elements_are_marked_project_own_with_the_articles() -> 
         assert name in note, name
     assert "the project's own elements" in note and "003 §28" in note and "004 part 4 §13" in note
     assert "procurement-documents-missing" in note
+
+
+def test_the_cash_and_card_elements_are_marked_project_own_and_7701_names_the_card_bank_s_report() -> None:
+    cat = get_catalog()
+    note = " ".join(cat.get("8202").note.split())
+    for element in ("CashFlag", "CashPurposeCode", "CardRepayFlag", "CardNo", "CardHolderName"):
+        assert element in note, element
+    assert "project's own elements" in note and "§5" in note and "003 §30" in note
+    e = cat.get("7701")
+    assert e.name_zh == "公务卡还款划款明细" and e.name_en == "official-card repayment transfer detail"
+    assert e.code_source == "invented" and "二(二)3" in e.note and "零余额账户向公务卡账户的划款信息" in e.note
+    assert (e.sender, e.recipient, e.has_receipt) == ("bank", "treasury", False)
