@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from messages.dates import format_ymd
 from messages.money import fen_to_str, parse_fen
 
-__all__ = ["CASH_DAY_LIMIT_FEN", "CASH_PURPOSES", "check", "day_key", "drawn", "is_cash", "record"]
+__all__ = ["CASH_DAY_LIMIT_FEN", "CASH_PURPOSES", "check", "day_key", "drawn", "is_cash", "record", "release"]
 
 # CashPurposeCode → the cash use of the 现金管理暂行条例 §5 (the regulation 003 §31 refers to).
 CASH_PURPOSES: dict[str, str] = {
@@ -82,3 +82,11 @@ def record(book: dict[str, int], day: dt.date, agency: str, fen: int) -> None:
     for k in [k for k in book if not k.startswith(prefix)]:
         del book[k]
     book[key] = book.get(key, 0) + fen
+
+
+def release(book: dict[str, int], day: dt.date, agency: str, fen: int) -> None:
+    """A withdrawal counted on `day` was not paid after all (the ledger refused it): uncount it, if
+    that day is still the book's."""
+    key = day_key(day, agency)
+    if key in book:
+        book[key] = max(book[key] - fen, 0)

@@ -234,6 +234,7 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str 
         p.quota_taken = list(taken.items())
     if withdrawal:
         cash.record(st.cash_drawn, day, p.agency[0], p.amount_fen)
+        p.cash = True
     return None
 
 

@@ -10,7 +10,7 @@ the gateway refused marks the filing rejected.
 
 from __future__ import annotations
 
-from bank_sim import quotas
+from bank_sim import cash, quotas
 from bank_sim.accounts import unbook
 from bank_sim.filings import filing_refused
 from bank_sim.state import BankState, Ctx
@@ -43,6 +43,9 @@ def on_refused(ctx: Ctx, st: BankState, refusal: Refusal) -> None:
                     if payment.quota_taken:
                         quotas.release(st.quota_book, dict(payment.quota_taken))
                         payment.quota_taken = None
+                    if payment.cash:  # a withdrawal not paid: it takes nothing from the unit's cash of the day
+                        cash.release(st.cash_drawn, payment.received_at.date(), payment.agency[0], payment.amount_fen)
+                        payment.cash = False
         elif isinstance(effect, SendVoucher):
             if effect.vtcode == "2301" and effect.flag == 0:
                 filing_refused(st, effect.head["VoucherNo"], reason)

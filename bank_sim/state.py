@@ -81,6 +81,7 @@ class Payment(msgspec.Struct):
     covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
     held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
     seq: int = 0  # its arrival number: the order of `BankState.payments`
+    cash: bool = False  # a cash withdrawal counted in the unit's cash of its day (`bank_sim.cash`)
 
 
 BatchLineState = Literal["paid", "bounced", "refunded"]

@@ -319,3 +319,21 @@ def test_a_wrong_expectation_of_cash_or_cards_fails(name: str, wrong: tuple[str,
     assert text.count(wrong[0]) == 1
     r = asyncio.run(run_scenario(load_text(text.replace(wrong[0], wrong[1]), "wrong.yaml", base=SCENARIOS), tmp_path))
     assert r.error is None and len(r.failed) == 1, [(o.name, o.actual) for o in r.failed]
+
+
+def test_a_withdrawal_the_ledger_refused_gives_its_cash_back_to_the_day_and_sends_no_detail() -> None:
+    from sim.effects import PostTransfer, Refusal
+
+    bank = bank_with_quota()
+    first = withdrawal(40_000_00, "01")
+    effects = bank.on_voucher(first, 0, at("10:00"))
+    dropped = tuple(e for e in effects if isinstance(e, PostTransfer | SendVoucher))
+    bank.on_refused(Refusal("ledger", "ledger-overdraft", "refused in the test", dropped), at("10:00"))
+    assert cash.drawn(bank.state.cash_drawn, DAY, UNIT[2]) == 0  # not paid: it counts nothing
+    again = withdrawal(40_000_00, "01")
+    assert receipt_of(bank.on_voucher(again, 0, at("10:05")), again).return_reason is None
+    rep = repayment([("6222999900000011", "张示例", 100_00)])
+    effects = bank.on_voucher(rep, 0, at("10:10"))
+    dropped = tuple(e for e in effects if isinstance(e, PostTransfer | SendVoucher))
+    bank.on_refused(Refusal("ledger", "ledger-overdraft", "refused in the test", dropped), at("10:10"))
+    assert not [e for e in bank.on_time(at("17:30")) if isinstance(e, SendVoucher) and e.vtcode == "7701"]
