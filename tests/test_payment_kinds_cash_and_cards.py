@@ -5,11 +5,8 @@ treasury's match, the example bank agreeing with the simulated one (docs/payment
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -26,20 +23,8 @@ from messages.money import fen_to_str
 from messages.schema import validate_tree
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from sim.effects import Alarm, SendVoucher
+from tests.test_sdk_bank import sdk as sdk_bank  # the example bank, loaded once
 from treasury_sim.official_cards import CardBook, Issued, match, settlement_list
-
-
-def _load_example_bank() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sdk_bank_payment_kinds",
-                                                  Path(__file__).resolve().parent.parent / "examples" / "sdk_bank.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-sdk_bank = _load_example_bank()
 
 BANK = "999100000001"
 DAY = dt.date(2026, 3, 10)  # a Tuesday
