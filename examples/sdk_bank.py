@@ -151,7 +151,7 @@ OVER_QUOTA_FEN = 1_000_000_00
 REFUND_FILINGS_MAX = 3
 # The accounts this bank holds (number → holder): synthetic; a real bank asks its core system.
 ACCOUNTS = {"9999000000000001": "测试供应商有限公司", "9999000000000002": "示例建筑工程有限公司",
-            "9999000000000003": "示例办公用品商店"}
+            "9999000000000003": "示例办公用品商店", "9999000000000601": "公务卡还款过渡户"}
 # The own-account rule's data (docs/rules.md "Returned before payment"; the world's accounts.yaml,
 # `own_account_rule`, read with --accounts): the unit tree (unit → the unit above; None: first-level),
 # the units' real-fund accounts (number → unit), old accounts (new → the old one it replaced) and

@@ -32,8 +32,9 @@ UNION_FEE_SUBJECT = ("2010101", "行政运行", "30228", "工会经费")
 
 # (ExpFuncCode, ExpFuncName, ExpEcoCode, ExpEcoName) of a card repayment's lines: 行政运行 / 办公费.
 CARD_SUBJECT = ("2010101", "行政运行", "30201", "办公费")
-# The card-issuing bank's official-card repayment account (synthetic): the payee of a repayment.
-CARD_REPAY_ACCOUNT = ("9999000000006001", "公务卡还款过渡户")
+# The card-issuing bank's official-card repayment account (synthetic; bank_sim/accounts.yaml): the
+# payee of a repayment, held at the paying bank itself (the agent bank issues the cards).
+CARD_REPAY_ACCOUNT = ("9999000000000601", "公务卡还款过渡户")
 
 
 def card_repayment(spec: SendSpec, *, voucher_no: str, day: dt.date, bank_code: str, adm_div_code: str,
@@ -47,7 +48,7 @@ def card_repayment(spec: SendSpec, *, voucher_no: str, day: dt.date, bank_code: 
         "VoucherNo": voucher_no, "FundTypeCode": "1", "FundTypeName": fund_type_name("1"), "PayTypeCode": "12",
         "SupDepCode": sup_code, "SupDepName": sup_name, "AgencyCode": agency, "AgencyName": agency_name,
         "PayeeAcctNo": CARD_REPAY_ACCOUNT[0], "PayeeAcctName": CARD_REPAY_ACCOUNT[1],
-        "PayeeAcctBankName": "示例银行示例市分行", "PayAcctNo": f"9997{agency[-6:]:0>6}000001",
+        "PayeeAcctBankName": "示例银行示例市分行", "PayeeAcctBankNo": bank_code, "PayAcctNo": f"9997{agency[-6:]:0>6}000001",
         "PayAcctName": f"{agency_name}零余额账户", "PayAcctBankName": "示例银行示例市分行", "PayBankCode": bank_code,
         "PayBankName": "示例银行示例市分行", "PaySummaryCode": "05", "PaySummaryName": "公务卡还款",
         "CardRepayFlag": "1", "PayAmt": fen_to_str(total),
