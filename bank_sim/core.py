@@ -71,7 +71,8 @@ never below zero and agreeing with its account, every payment paid, deferred, re
 refused; a break raises `sim.books.BooksError` naming the rule.
 
 **Modules.** This module only dispatches; each duty is a module of functions over the state
-record: `payments` (the rules, paying, returns before payment), `filings` (2301 and its
+record: `payments` (the rules, paying, returns before payment; the cash rules in `cash`, official-card
+repayments and their 7701 in `official_cards`), `filings` (2301 and its
 receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `notices` (7101,
 7106 reduction, 7301 / 7302, 7501), `corrections` (5253: a subject corrected after payment), `registry` (7601: accounts opened, changed, closed on notice), `payee_refunds`
 (2252, 2302), `reporting` (2206, 4004, 3501, 7104, 7103, 7203 and their sign-offs), `outgoing` (the profile: held, faulted and corrected sends),
