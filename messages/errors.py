@@ -105,6 +105,12 @@ CODES: dict[str, str] = {
                            "subject and project (003 §52(2), spending outside the budget's scope)",
     "budget-exceeded": "the treasury refused the payment request: it asks more than its budget indicator has "
                        "left (003 §52(1), over budget)",
+    "budget-cross-year-exceeded": "the treasury refused a payment or quota grant from a unit's cross-year refund line "
+                                  "(跨年度退款指标, 003 §36): it asks more than that line has left (ProCode names the "
+                                  "line)",
+    # the treasury's year end (004 part 5 §6)
+    "year-end-unconfirmed": "a bank did not confirm (XConfirmDate) the treasury's year-end cancellation (7301) or "
+                            "carry-forward (7302) notice by its deadline",
     "refund-unmatched": "a refund request (2302) names no payment or clearing request the central bank cleared "
                         "for that bank and pay type (OriVtCode / OriVoucherNo / PayBankCode / PayTypeCode)",
     "refund-exceeds-payment": "a refund request's PayAmt is more than what was cleared for the voucher it refunds "

@@ -16,7 +16,8 @@ from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
 __all__ = ["DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
-           "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "quota_notice", "split_fen"]
+           "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "quota_notice", "split_fen",
+           "year_end_notice"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -153,6 +154,28 @@ def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code
                 "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
                for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
     return build_voucher("7101", head, details)
+
+
+def year_end_notice(*, vtcode: str, voucher_no: str, vou_date: dt.date, pay_bank_code: str, pay_bank_name: str,
+                    lines: Sequence[tuple[str, str, str, str, str, str, int]], adm_div_code: str = "990100",
+                    fund_type_code: str = "1") -> bytes:
+    """A year-end cancellation (7301, CancelDate) or carry-forward (7302, ToYear the next year) notice
+    of the authorized quota of year `vou_date.year` (PayTypeCode 12): one detail per line (AgencyCode,
+    AgencyName, ExpFuncCode, ExpFuncName, ProCode, ProName, fen > 0)."""
+    if vtcode not in ("7301", "7302"):
+        raise ValueError(f"a year-end notice is a 7301 or a 7302, not {vtcode}")
+    head = {
+        "Id": f"V{vtcode}{voucher_no}", "AdmDivCode": adm_div_code, "StYear": str(vou_date.year),
+        "VouDate": format_ymd(vou_date), "VoucherNo": voucher_no, "PayTypeCode": "12",
+        "FundTypeCode": fund_type_code, "FundTypeName": fund_type_name(fund_type_code),
+        "PayBankCode": pay_bank_code, "PayBankName": pay_bank_name,
+        **({"CancelDate": format_ymd(vou_date)} if vtcode == "7301" else {"ToYear": str(vou_date.year + 1)}),
+        "PayAmt": fen_to_str(sum(line[6] for line in lines)),
+    }
+    details = [{"Id": f"D{i:04d}", "AgencyCode": agency, "AgencyName": agency_name, "ExpFuncCode": func,
+                "ExpFuncName": func_name, "ProCode": pro, "ProName": pro_name, "PayAmt": fen_to_str(fen)}
+               for i, (agency, agency_name, func, func_name, pro, pro_name, fen) in enumerate(lines, start=1)]
+    return build_voucher(vtcode, head, details)
 
 
 def quota_reduction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,

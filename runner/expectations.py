@@ -269,8 +269,11 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
             return out(False, expected, f"no quota of {p['unit']}; {p['owner']} has "
                        + (", ".join(f"{u} {_yuan(f)}" for u, f in sorted(book.items())) or "none"))
         return out(book[p["unit"]] == p["equals_fen"], expected, _yuan(book[p["unit"]]))
+    if e.kind == "year_end":
+        return out(*_year_end(o, p))
     if e.kind == "quota_restored":
-        lines = o.cross_year_refunds if p.get("cross_year") else o.quota_restored
+        lines = (o.cross_year_left if p.get("left") else o.cross_year_refunds) if p.get("cross_year") \
+            else o.quota_restored
         restored = {k: f for k, f in lines.items() if k.split("/")[0] == p["unit"]
                 and ("year" not in p or k.split("/")[1] == p["year"])}
         kind = "cross-year refund lines" if p.get("cross_year") else "quota restored"
@@ -429,3 +432,29 @@ def _nos(o: Observed, ids: Sequence[str]) -> list[str]:
 
 def evaluate(expectations: Sequence[Expectation], observed: Observed) -> list[Outcome]:
     return [evaluate_one(e, observed) for e in expectations]
+
+
+def _year_end(o: Observed, p: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """A `year_end` expectation: the generated treasury's notices of the year (of a bank), their
+    sums, their confirmations and the year's books."""
+    notices = [n for n in o.year_end if n.year == p["year"] and ("bank" not in p or n.bank == p["bank"])]
+    totals = o.year_totals.get(p["year"])
+    checks = []
+    for key, vtcode in (("cancelled", "7301"), ("carried", "7302")):
+        if key in p:
+            checks.append(sum(n.amount_fen for n in notices if n.vtcode == vtcode) == p[f"{key}_fen"])
+    if "balanced" in p:
+        balanced = totals is not None and totals[5] and totals[0] == sum(totals[1:5])
+        checks.append(balanced == p["balanced"])
+    if "confirmed" in p:
+        confirmed = bool(notices) and all(n.confirmed_at is not None and not n.flagged for n in notices)
+        checks.append(confirmed if p["confirmed"] else any(n.flagged for n in notices))
+    expected = f"year end {p['year']}" + (f" of {p['bank']}" if "bank" in p else "") + ": " + ", ".join(
+        f"{k} {p[k]}" for k in ("cancelled", "carried", "balanced", "confirmed") if k in p)
+    seen = "; ".join(f"{n.vtcode} {n.voucher_no} {n.bank} {_yuan(n.amount_fen)} "
+                     + ("flagged unconfirmed" if n.flagged else "confirmed" if n.confirmed_at else "unconfirmed")
+                     for n in notices) or "no notices"
+    if totals is not None:
+        seen += (f"; books {'closed' if totals[5] else 'open'}: granted {_yuan(totals[0])}, spent {_yuan(totals[1])}, "
+                 f"cancelled {_yuan(totals[2])}, carried {_yuan(totals[3])}, lapsed {_yuan(totals[4])}")
+    return bool(notices or totals) and all(checks), expected, seen

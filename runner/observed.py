@@ -157,6 +157,19 @@ class RefundSeen:
 
 
 @dataclass(frozen=True, slots=True)
+class YearEndSeen:
+    """A year-end notice the (generated) treasury sent (004 part 5 §6) and what came of it."""
+
+    vtcode: str  # 7301 (cancel) | 7302 (carry forward)
+    voucher_no: str
+    bank: str  # the scenario's bank id
+    year: str  # the budget year closed
+    amount_fen: int
+    confirmed_at: dt.datetime | None  # the bank's receipt (XConfirmDate)
+    flagged: bool  # year-end-unconfirmed: not confirmed by its deadline
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetRefusalSeen:
     """A unit's payment request the (generated) treasury refused for its budget (003 §52): never a voucher."""
 
@@ -390,6 +403,12 @@ class Observed:
     quota_restored: Mapping[str, int] = field(default_factory=dict)
     cross_year_refunds: Mapping[str, int] = field(default_factory=dict)
     budget_refusals: tuple[BudgetRefusalSeen, ...] = ()  # with world.treasury.units
+    # the generated treasury's year end: its notices, and each budget year's authorized quota
+    # (granted, spent, cancelled, carried, lapsed, closed)
+    year_end: tuple[YearEndSeen, ...] = ()
+    year_totals: Mapping[str, tuple[int, int, int, int, int, bool]] = field(default_factory=dict)
+    # what is left of each cross-year refund line ("<AgencyCode>/<year paid>" → fen) after the payments from it
+    cross_year_left: Mapping[str, int] = field(default_factory=dict)
     # the monthly sign-off level (runner.monthly_signoff): the banks' statements as they came with
     # the treasury's sign-offs, the treasury's own lines of its payment vouchers, the refund
     # notices it got, each month's statement deadline (YYYY-MM → business time), and the verdicts

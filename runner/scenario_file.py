@@ -171,6 +171,7 @@ class World:
     days: int = 1
     budget_units: int = 0  # generated treasury: units generated with budget indicators (treasury_sim.units)
     budget_anomaly_permille: int = 20  # ... and its requests that ask what the budget does not allow
+    unspent_pct: int = 0  # generated treasury: its 7101s grant the plan plus this share left unspent
     tsa_opening_fen: int = 500_000_000_00
     pboc_profile: str = "standard"
     clearing_floor_fen: int = 0  # world.pboc.clearing_floor: every bank's, at the central bank
@@ -524,6 +525,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         vouchers_per_day=int(t.get("vouchers_per_day", 0)),
         days=int(t.get("days", 1)),
         budget_units=int(t.get("units", 0)), budget_anomaly_permille=int(t.get("budget_anomalies", 20)),
+        unspent_pct=int(t.get("unspent_pct", 0)),
         tsa_opening_fen=(b.money(t["tsa_opening"], ["world", "treasury", "tsa_opening"]) or 0)
         if "tsa_opening" in t else (b.money(p["tsa_opening"], ["world", "pboc", "tsa_opening"]) or 0)
         if "tsa_opening" in p else 500_000_000_00,
@@ -676,6 +678,13 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         for key in ("close_of", "day"):
             if key in params:
                 params[key] = b.day(params[key], [*path, kind, key])
+        for key in ("cancelled", "carried"):
+            if kind == "year_end" and key in params:
+                params[f"{key}_fen"] = b.money(params[key], [*path, kind, key])
+        if kind == "year_end" and "bank" in params and params["bank"] not in seen:
+            b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
+        if kind == "year_end" and world.treasury_profile != "generated":
+            b.fail([*path, kind], "year_end expects the generated treasury's own year end (profile: generated)")
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
                                            "report_subject"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
@@ -810,7 +819,11 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
     if kind == "unit_quota":
         return f"{p['unit']}'s quota left at {p['owner']} = {p['equals']}"
     if kind == "quota_restored":
-        return f"{p['unit']}'s {'cross-year refund lines' if p.get('cross_year') else 'quota restored'} = {p['equals']}"
+        what = "cross-year refund lines" + (" left" if p.get("left") else "") if p.get("cross_year") else "quota restored"
+        return f"{p['unit']}'s {what} = {p['equals']}"
+    if kind == "year_end":
+        return f"year end {p['year']}" + (f" of {p['bank']}" if "bank" in p else "") + "".join(
+            f" {k} {p[k]}" for k in ("cancelled", "carried", "balanced", "confirmed") if k in p)
     if kind == "clearings_sum":
         return f"{p['bank']}'s {p.get('clear_type', '')} clearings of {p['day']} = {p['equals']}".replace("  ", " ")
     if kind == "budget_refused":

@@ -404,7 +404,7 @@ class _Run:
                 first_day=s.world.start.date(), days=s.world.days,
                 vouchers_per_day=s.world.vouchers_per_day or GENERATED_VOUCHERS_DEFAULT, seed=self.seed,
                 quota_time=s.world.quota_time, units=s.world.budget_units,
-                budget_anomaly_permille=s.world.budget_anomaly_permille,
+                budget_anomaly_permille=s.world.budget_anomaly_permille, authorized_unspent_pct=s.world.unspent_pct,
                 tsa_opening_fen=s.world.tsa_opening_fen), self.calendar, cc)
             if s.world.end is None:  # the run covers the plan and the last day's replenishment
                 last = self.calendar.next_business_day(self.generated.days[-1])
@@ -758,6 +758,27 @@ class _Run:
         self.sent[spec.id] = record
         return record
 
+    def _cross_year_refused(self, record: _Sent, now: dt.datetime) -> bool:
+        """The scripted treasury's own check of a grant (7101) or payment (8202) from a unit's
+        cross-year refund line (003 §36, treasury_sim.budget): beyond what the line holds it is refused
+        (a treasury verdict, nothing sent); a payment within it consumes the line."""
+        from messages.voucher import parse_voucher
+        from treasury_sim.budget import CROSS_YEAR_REFUSAL, cross_year_draws, cross_year_refusal
+
+        if record.spec.sender != "treasury" or record.flag != 0 or record.vtcode not in ("7101", "8202"):
+            return False
+        doc = parse_voucher(record.doc_bytes)
+        draws = cross_year_draws(doc.get("AgencyCode"), doc.details())
+        inbox = self.tcore.inbox
+        why = cross_year_refusal(inbox.cross_year_refunds, inbox.cross_year_paid, draws) if draws else None
+        if why is not None:
+            record.verdicts.append(Verdict("treasury", self.world.treasury.id, False, CROSS_YEAR_REFUSAL, why, now))
+            return True
+        if record.vtcode == "8202":
+            for line, fen in draws.items():
+                inbox.cross_year_paid[line] = inbox.cross_year_paid.get(line, 0) + fen
+        return False
+
     def _record_generated(self) -> None:
         """The generated treasury's vouchers as sent records, with the gateway's answer to each."""
         banks = {b.code: b.id for b in self.s.world.banks}
@@ -782,7 +803,7 @@ class _Run:
         records = []
         for spec, data, flag in items:
             records.append(self._record(spec, data, flag, now))
-            if spec.fault == "drop":
+            if spec.fault == "drop" or self._cross_year_refused(records[-1], now):
                 continue
             try:
                 body = self.world.sealed(data, sender=sender, flag=flag)
@@ -842,6 +863,19 @@ class _Run:
         for k, fen in self.tcore.inbox.quota_restored.items():
             left[k.split("/")[0]] = left.get(k.split("/")[0], 0) + fen
         return left
+
+    def _year_end(self) -> dict[str, Any]:
+        """The generated treasury's year end (004 part 5 §6): its notices and each year's books."""
+        from runner.observed import YearEndSeen
+
+        if self.generated is None:
+            return {}
+        q = self.generated.quotas
+        banks = {b.code: b.id for b in self.s.world.banks}
+        return {"year_end": tuple(YearEndSeen(n.vtcode, n.voucher_no, banks.get(n.bank, n.bank), n.year, n.amount_fen,
+                                              n.confirmed_at, n.flagged) for n in q.notices.values()),
+                "year_totals": {y: (t.granted_fen, t.spent_fen, t.cancelled_fen, t.carried_fen, t.lapsed_fen, t.closed)
+                                for y, t in q.years.items()}}
 
     async def _observe(self) -> Observed:
         from ledger.model import AccountFlags
@@ -947,6 +981,9 @@ class _Run:
                             for bid, core in self.bcores.items()}},
             quota_restored=dict(self.tcore.inbox.quota_restored),
             cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds),
+            cross_year_left={k: fen - self.tcore.inbox.cross_year_paid.get(k, 0)
+                             for k, fen in self.tcore.inbox.cross_year_refunds.items()},
+            **self._year_end(),
             budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
                                   for r in (self.generated.refused_requests() if self.generated is not None else ())
                                   if r.at <= self.end))

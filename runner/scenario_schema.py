@@ -320,12 +320,25 @@ _expect_kinds: dict[str, Any] = {
                                   "confirmed, less its units' 8202 receipts, plus quota restored by refunds)",
                    "properties": {"owner": _participant, "unit": {"type": "string", "minLength": 1},
                                   "equals": _money}},
+    "year_end": {"type": "object", "additionalProperties": False, "required": ["year"],
+                 "description": "the generated treasury's year end of a budget year (004 part 5 §6): its "
+                                "cancellation (7301) and carry-forward (7302) notices, their sums, the banks' "
+                                "confirmations, and its books (granted = spent + cancelled + carried + lapsed)",
+                 "properties": {"year": {"type": "string", "pattern": r"^[0-9]{4}$"}, "bank": _participant,
+                                "cancelled": {**_money, "description": "the 7301s (of the bank) add up to this"},
+                                "carried": {**_money, "description": "the 7302s (of the bank) add up to this"},
+                                "balanced": {"type": "boolean"},
+                                "confirmed": {"type": "boolean", "description": "true: every notice (of the bank) "
+                                              "confirmed by its deadline; false: one flagged year-end-unconfirmed"}}},
     "quota_restored": {"type": "object", "additionalProperties": False, "required": ["unit", "equals"],
                        "description": "what the treasury restored of a unit's quota for refunds of the same "
                                       "year (or, cross_year: true, booked as cross-year refund lines)",
                        "properties": {"unit": {"type": "string", "minLength": 1},
                                       "year": {"type": "string", "pattern": r"^[0-9]{4}$"},
-                                      "cross_year": {"type": "boolean"}, "equals": _money}},
+                                      "cross_year": {"type": "boolean"},
+                                      "left": {"type": "boolean", "description": "with cross_year: what is left "
+                                               "of the lines after the payments from them"},
+                                      "equals": _money}},
     "clearings_sum": {"type": "object", "additionalProperties": False, "required": ["bank", "day", "equals"],
                       "description": "the sum a bank's accepted clearing requests of a day (ClearDate) cleared",
                       "properties": {"bank": _participant, "day": {"type": "string", "pattern": DATE_PATTERN},
@@ -457,6 +470,10 @@ SCHEMA: dict[str, Any] = {
                                              "(treasury_sim.units, treasury_sim.budget); each request is checked "
                                              "against its indicator and refused with no budget, outside its scope "
                                              "or over budget (003 §6, §52)"},
+                    "unspent_pct": {"type": "integer", "minimum": 0, "maximum": 100,
+                                    "description": "generated: each month's authorized quota notice (7101) grants "
+                                                   "the approved plan plus this share the units leave unspent (what "
+                                                   "the year end cancels or carries forward; default 0)"},
                     "budget_anomalies": {"type": "integer", "minimum": 0, "maximum": 1000,
                                          "description": "with units: per mille of requests asking what the "
                                                         "budget does not allow (default 20)"},

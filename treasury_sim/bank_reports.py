@@ -45,6 +45,8 @@ class BankInbox(msgspec.Struct):
     received: dict[str, str] = msgspec.field(default_factory=dict)  # voucher key → ISO time it arrived
     quota_restored: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year>" → fen
     cross_year_refunds: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
+    # "<AgencyCode>/<year paid>" → fen of the payments sent from that cross-year refund line (treasury_sim.budget)
+    cross_year_paid: dict[str, int] = msgspec.field(default_factory=dict)
     sign_offs: dict[str, str] = msgspec.field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
     refunded: dict[str, int] = msgspec.field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
     # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named

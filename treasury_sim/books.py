@@ -14,6 +14,7 @@ the first voucher as at the hundred-thousandth:
 | `refunds-booked`             | every fen refunded is restored to a unit's quota or booked as a cross-year refund |
 | `suspensions-consistent`     | standing orders = orders sent less lifts, never below 0                     |
 | `indicator-non-negative`     | with budget units: no indicator spent beyond its amount (003 §6, §52)      |
+| `year-end-balanced`          | every closed year's authorized quota: granted = spent + cancelled (7301) + carried (7302) + lapsed, to the fen (004 part 5 §6) |
 
 `verify` checks the same from scratch when a state is loaded (O(state), once).
 """
@@ -89,6 +90,9 @@ class TreasuryBooks:
             _broke("receipts-once", f"{len(state.receipts)} receipts kept, {receipts} vouchers with a receipt")
         _check_refunds(state.bank_inbox)
         _check_suspensions(state.suspensions)
+        unbalanced = state.quotas.unbalanced()
+        if unbalanced:
+            _broke("year-end-balanced", unbalanced[0])
         if budget is not None:
             spent, budget.touched = budget.touched, []
             for k in spent:

@@ -12,6 +12,13 @@ refusal codes (registered in `messages.errors`):
 | `budget-exceeded`     | the indicator is there, but less of it is left than the request asks   | §52(一) 超预算 |
 
 `BudgetBook` keeps what each indicator has left; `take(request)` spends it or says why not.
+
+**Cross-year refund lines (跨年度退款指标, 003 §36).** A refund of an earlier year's payment is booked
+as a line of the unit, `<AgencyCode>/<year paid>` (`treasury_sim.bank_reports`); the unit pays from
+it by naming it as project `KN<year><AgencyCode>` (`cross_year_line`). What the treasury grants
+(7101) or pays (8202) from a line is bounded by what the line holds, its refunds booked less the
+payments already sent from it: beyond it the treasury refuses (`budget-cross-year-exceeded`,
+`cross_year_refusal`) and sends nothing. A payment sent consumes the line.
 `generate_budget(tree, seed)`: a salary indicator for every paying unit (general budget, 行政运行)
 and one to three project indicators, mostly general budget, some of the other fund types;
 amounts log-normal (many small, a few large). Pure and seeded.
@@ -21,16 +28,20 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import msgspec
 
+from messages.money import fen_to_str, parse_fen
+
 from treasury_sim.units import FUND_TYPES, UnitTree
 
-__all__ = ["BUDGET_REFUSALS", "PAYMENT_MAX_FEN", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook", "Indicator",
+__all__ = ["BUDGET_REFUSALS", "CROSS_YEAR_REFUSAL", "cross_year_draws", "cross_year_line", "cross_year_refusal", "PAYMENT_MAX_FEN", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook", "Indicator",
            "RefusedRequest", "Request", "generate_budget", "indicator_key", "lognormal_fen"]
 
 BUDGET_REFUSALS = ("budget-none", "budget-out-of-scope", "budget-exceeded")
+CROSS_YEAR_REFUSAL = "budget-cross-year-exceeded"
 SALARY_SUBJECT = ("2010101", "行政运行")
 # (ExpFuncCode, ExpFuncName) of project indicators: functional classification subjects
 SUBJECTS: tuple[tuple[str, str], ...] = (
@@ -125,6 +136,36 @@ class BudgetBook:
             self.spent[request.key] = self.spent.get(request.key, 0) + request.amount_fen
             self.touched.append(request.key)
         return refusal
+
+
+def cross_year_line(agency: str, pro_code: str) -> str | None:
+    """The cross-year refund line a detail's ProCode names (`KN<year><AgencyCode>` →
+    `<AgencyCode>/<year>`), or None: not a cross-year line of that unit."""
+    year = pro_code[2:6]
+    if agency and pro_code == f"KN{year}{agency}" and year.isdigit():
+        return f"{agency}/{year}"
+    return None
+
+
+def cross_year_draws(agency: str, details: Iterable[Mapping[str, str]]) -> dict[str, int]:
+    """What a 7101's or 8202's details ask of cross-year refund lines: line → fen (empty: none)."""
+    out: dict[str, int] = {}
+    for d in details:
+        line = cross_year_line(d.get("AgencyCode") or agency, d.get("ProCode") or "")
+        if line is not None:
+            out[line] = out.get(line, 0) + parse_fen(d.get("PayAmt") or "0.00")
+    return out
+
+
+def cross_year_refusal(booked: Mapping[str, int], paid: Mapping[str, int], draws: Mapping[str, int]) -> str | None:
+    """Why the treasury refuses to grant or pay `draws` from cross-year refund lines that hold
+    `booked` less `paid` (a message naming the first line short), or None: within every line."""
+    for line, fen in sorted(draws.items()):
+        left = booked.get(line, 0) - paid.get(line, 0)
+        if fen > left:
+            return (f"the cross-year refund line {line} (ProCode KN{line[line.index('/') + 1:]}"
+                    f"{line[:line.index('/')]}) holds {fen_to_str(max(left, 0))}, the voucher asks {fen_to_str(fen)}")
+    return None
 
 
 def lognormal_fen(rng: random.Random, median_fen: int, sigma: float, low: int, high: int) -> int:

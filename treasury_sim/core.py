@@ -14,6 +14,7 @@ The core is a thin dispatcher over one module per duty:
 | `tsa`             | the TSA's expected debits and credits by day; 7401 statements checked against them |
 | `bank_reports`    | refund notices, reports and statements of the banks, signed off              |
 | `suspensions`     | payment suspension orders, lifts and confirmations (000 五(二)3)              |
+| `year_end`        | authorized quota lines granted and spent; on its dates 7301 / 7302 for what is left (004 part 5 §6) |
 | `state`           | what is saved (`TreasuryState`); the plan is regenerated from the seed        |
 
 Cost: a call costs O(what it does), not O(the day): the vouchers of a day are planned once in
@@ -67,7 +68,7 @@ from treasury_sim.bank_reports import HANDLED, BankInbox
 from treasury_sim.books import TreasuryBooks
 from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
 from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_day
-from treasury_sim.config import TreasuryConfig, check_clock, run_days
+from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipts import carried_quota, match_receipt
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
@@ -75,6 +76,7 @@ from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprin
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
 from treasury_sim.units import generate_tree
+from treasury_sim.year_end import QuotaLedger, granted, year_end_due
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
@@ -88,6 +90,7 @@ class TreasuryCore:
         self.calendar = calendar
         self.clock_config = clock_config
         self.days: list[dt.date] = run_days(config, calendar)
+        self.year_ends = year_ends(config, calendar, self.days)  # calendar-out-of-range: refused, never guessed
         # with `config.units`: the unit tree and the year's indicators (regenerated from the seed, never stored)
         self.unit_tree = generate_tree(config.seed, config.units) if config.units else None
         self.indicators = generate_budget(self.unit_tree, config.seed) if self.unit_tree is not None else ()
@@ -104,6 +107,7 @@ class TreasuryCore:
         self.budgeting = Budgeting.of(self.unit_tree, self.indicators) if self.unit_tree is not None else None
         self._receipts = {r.key.voucher_no: r for r in state.receipts}  # VoucherNo → the first receipt
         self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
+        self.drawn: dict[str, list[tuple[str, int]]] = {}  # 8202 VoucherNo → (line key, fen) it draws
         progress = dict(state.progress)
         state.progress.clear()
         for text, sent in progress.items():
@@ -116,6 +120,8 @@ class TreasuryCore:
                 v.sent = True
                 self.books.sent(v)
             self._set_progress(day, sent)
+        for text in progress:  # what the months granted draw (the ledger itself is saved)
+            authorized_quotas(self.config, self.days, dt.date.fromisoformat(text), self.plan, self.drawn)
         for no, code in state.refused.items():
             refused = self.vouchers.get(no)
             if refused is None:
@@ -169,6 +175,11 @@ class TreasuryCore:
     def account_notices(self) -> AccountNoticeLog:
         """Account notices (7601) sent and the banks' confirmations (treasury_sim.account_notices)."""
         return self.state.account_notices
+
+    @property
+    def quotas(self) -> QuotaLedger:
+        """Authorized quota lines granted, spent and closed at year end, with the year-end notices."""
+        return self.state.quotas
 
     @property
     def budget(self) -> BudgetBook | None:
@@ -234,6 +245,7 @@ class TreasuryCore:
             if flag == 1 and doc.vtcode in ("5201", "8202"):
                 effects += self._receipt(doc, key, now, return_reason)
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
+                self._refund_releases(doc, key, now)
                 effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of)
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
@@ -246,6 +258,8 @@ class TreasuryCore:
             elif flag == 1 and doc.vtcode == "7601":  # the bank carried out an account notice
                 self.state.account_notices.confirmed(doc.head(), now)
             elif doc.vtcode in OTHER_VTCODES:
+                if flag == 1 and doc.vtcode in ("7301", "7302"):  # the bank confirmed a year-end notice
+                    self.state.quotas.confirmed(doc.get("VoucherNo"), now)
                 # 7101 / 7106 / 7301 / 7302 flag 1: the bank confirmed a quota, reduction, cancellation or carry-forward
                 self.state.other.append((str(key), now))
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
@@ -268,6 +282,8 @@ class TreasuryCore:
                 self.state.refused[planned.voucher_no] = refusal.code
                 self.tsa.refused(planned, self.calendar)
                 self.books.refused()
+                self.state.quotas.release(self.drawn.get(planned.voucher_no, ()))
+            self.state.quotas.refused(send.vtcode, send.head.get("VoucherNo", ""), refusal.code)
         return self._checked([])
 
     # --- snapshots ------------------------------------------------------------------------
@@ -297,16 +313,17 @@ class TreasuryCore:
     def _next_event_after(self, t: dt.datetime) -> dt.datetime | None:
         """Called right after a catch-up to `t`: every voucher due by `t` is sent, so the first
         unsent voucher of a planned day is that day's next send (O(days), not O(vouchers))."""
+        year_end = min((x for ye in self.year_ends for x in (ye.at, ye.deadline) if x > t), default=None)
         for day in self.days:
             quota = at(day, self.config.quota_time)
             if quota > t:
-                return quota
+                return quota if year_end is None else min(quota, year_end)
             plan = self.plans.get(day)
             if plan is not None:
                 for v in plan.vouchers[plan.next_unsent:]:
                     if v.send_at > t:
-                        return v.send_at
-        return None
+                        return v.send_at if year_end is None else min(v.send_at, year_end)
+        return year_end
 
     def _catch_up(self, now: dt.datetime) -> list[Effect]:
         effects: list[Effect] = []
@@ -317,7 +334,9 @@ class TreasuryCore:
             quota = at(day, self.config.quota_time)
             if cursor < quota <= now:
                 effects += self.plan(day).quota_notices
-                effects += authorized_quotas(self.config, self.days, day, self.plan)
+                grants = authorized_quotas(self.config, self.days, day, self.plan, self.drawn)
+                granted(self.state.quotas, grants)
+                effects += grants
             plan = self.plans.get(day)
             if plan is None:
                 continue
@@ -328,11 +347,13 @@ class TreasuryCore:
                 if not v.sent:
                     v.sent = True
                     self.books.sent(v)
+                    self.state.quotas.spend(self.drawn.get(v.voucher_no, ()))
                     # `data` given: the head need only name the key (rendering, not parsing, per send)
                     head = {"AdmDivCode": v.adm_div_code, "StYear": str(v.day.year), "VoucherNo": v.voucher_no}
                     effects.append(SendVoucher(v.vtcode, 0, head, (), "bank", data=v.data))
             if sent != plan.next_unsent:
                 self._set_progress(day, sent)
+        effects += year_end_due(self.state.quotas, self.config, self.year_ends, cursor, now)  # 004 part 5 §6
         self.state.cursor = max(cursor, now)
         return effects
 
@@ -348,9 +369,17 @@ class TreasuryCore:
         elif match == "first" and receipt is not None and planned is not None:
             self._receipts[planned.voucher_no] = receipt
             self.state.receipts.append(receipt)
+            if receipt.return_reason is not None:  # returned unpaid: its quota lines were not drawn
+                self.state.quotas.release(self.drawn.get(planned.voucher_no, ()))
             if not effects:
                 effects += carried_quota(self.config, self.calendar, self.clock_config, planned, receipt, now)
         return effects
+
+    def _refund_releases(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> None:
+        """A same-year refund of an 8202 (its first notice) gives its quota lines back (003 §36)."""
+        if (doc.vtcode in ("2252", "7105") and doc.get("OriVouDate")[:4] == str(now.year)
+                and str(key) not in self.state.bank_inbox.received):
+            self.state.quotas.release(self.drawn.get(doc.get("OriVoucherNo"), ()))
 
     def _advised(self, voucher_no: str, advice: tuple[dt.date, int]) -> None:
         self.tsa.advised(self.state.refunds_advised.get(voucher_no), advice)

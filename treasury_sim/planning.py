@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
 from messages.factory import DEFAULT_PROJECT, UNITS, authorized_quota_notice, quota_notice
-from messages.money import parse_fen
 from messages.voucher import parse_voucher
 from sim.effects import Effect, SendVoucher
 from treasury_sim.clearing_quotas import QUOTA_VTCODE, notice_lines
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.records import DayPlan, PlannedVoucher
+from treasury_sim.year_end import month_lines
 
 __all__ = ["authorized_quotas", "clearing_quota", "plan_day", "quota_notices", "slots"]
 
@@ -65,31 +65,27 @@ def clearing_quota(config: TreasuryConfig, no: str, day: dt.date, bank: str, pay
 
 
 def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.date,
-                      plan_of: Callable[[dt.date], DayPlan]) -> list[Effect]:
+                      plan_of: Callable[[dt.date], DayPlan],
+                      drawn: dict[str, list[tuple[str, int]]] | None = None) -> list[Effect]:
     """On the first run day of each month, per bank, the month's authorized quota notice (7101):
     a line per (unit, budget subject, project) of the month's approved 8202 plan, its exact sum (004
-    part 5 §2: made from the approved plan, no margin), one notice per fund type; a detail without
-    ProCode on the default project (it draws on any project of its subject). `plan_of(day)`: that
-    day's plan."""
+    part 5 §2: made from the approved plan, no margin) plus `authorized_unspent_pct` of it the units
+    will leave unspent (0 by default), one notice per fund type; a detail without ProCode on the
+    default project (it draws on any project of its subject). `plan_of(day)`: that day's plan;
+    `drawn`, when given, is filled with what each 8202 draws of the lines (`treasury_sim.year_end`)."""
     month = [d for d in days if (d.year, d.month) == (day.year, day.month)]
     if not month or month[0] != day:
         return []
-    lines: dict[tuple[str, str], dict[tuple[str, str, str, str, str, str], int]] = {}
-    for d in month:
-        for v in plan_of(d).vouchers:
-            if v.vtcode != "8202":
-                continue
-            for detail in v.doc.details():
-                k = (detail["AgencyCode"], detail["AgencyName"], detail["ExpFuncCode"], detail["ExpFuncName"],
-                     detail.get("ProCode") or DEFAULT_PROJECT[0], detail.get("ProName") or DEFAULT_PROJECT[1])
-                by_line = lines.setdefault((v.bank, v.fund_type), {})
-                by_line[k] = by_line.get(k, 0) + parse_fen(detail["PayAmt"])
+    lines, taken = month_lines(((v.voucher_no, str(v.day.year), v.bank, v.fund_type, v.doc.details())
+                                for d in month for v in plan_of(d).vouchers if v.vtcode == "8202"), DEFAULT_PROJECT)
+    if drawn is not None:
+        drawn.update(taken)
     effects: list[Effect] = []
     for (bank, fund_type), by_line in sorted(lines.items()):
         doc = parse_voucher(authorized_quota_notice(
             voucher_no=f"ED{day:%Y%m}{bank[-4:]}" + ("" if fund_type == "1" else fund_type), vou_date=day,
             pay_bank_code=bank, adm_div_code=config.adm_div_code, fund_type_code=fund_type,
-            lines=[(*k, fen) for k, fen in sorted(by_line.items())]))
+            lines=[(*k, fen + fen * config.authorized_unspent_pct // 100) for k, fen in sorted(by_line.items())]))
         effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
     return effects
 

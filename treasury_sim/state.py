@@ -20,6 +20,7 @@ from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
+from treasury_sim.year_end import QuotaLedger
 
 __all__ = ["CORE", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
@@ -47,3 +48,4 @@ class TreasuryState(msgspec.Struct):
     bank_inbox: BankInbox = msgspec.field(default_factory=BankInbox)  # the banks' refund notices, reports, statements
     suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations
     account_notices: AccountNoticeLog = msgspec.field(default_factory=AccountNoticeLog)  # 7601 sent, confirmed
+    quotas: QuotaLedger = msgspec.field(default_factory=QuotaLedger)  # authorized quota lines, year-end notices
