@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 import msgspec
 
 from messages.money import fen_to_str, parse_fen
-
 from treasury_sim.units import FUND_TYPES, UnitTree
 
-__all__ = ["BUDGET_REFUSALS", "CROSS_YEAR_REFUSAL", "cross_year_draws", "cross_year_line", "cross_year_refusal", "PAYMENT_MAX_FEN", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook", "Indicator",
-           "RefusedRequest", "Request", "generate_budget", "indicator_key", "lognormal_fen"]
+__all__ = ["BUDGET_REFUSALS", "CROSS_YEAR_REFUSAL", "PAYMENT_MAX_FEN", "SALARY_SUBJECT", "SUBJECTS", "BudgetBook",
+           "Indicator", "RefusedRequest", "Request", "cross_year_draws", "cross_year_line", "cross_year_refusal",
+           "generate_budget", "indicator_key", "lognormal_fen"]
 
 BUDGET_REFUSALS = ("budget-none", "budget-out-of-scope", "budget-exceeded")
 CROSS_YEAR_REFUSAL = "budget-cross-year-exceeded"

@@ -160,8 +160,8 @@ class QuotaLedger(msgspec.Struct):
                 vtcode = "7302" if key.split("/")[4] in carry else "7301"
                 notices.setdefault((vtcode, bank, fund), []).append((key, line, line.left_fen))
         totals = self._year(f"{year}/")
-        for (vtcode, _, _), lines in notices.items():
-            for key, line, fen in lines:
+        for (vtcode, _, _), closing in notices.items():
+            for key, line, fen in closing:
                 if vtcode == "7301":
                     line.cancelled_fen += fen
                     totals.cancelled_fen += fen
