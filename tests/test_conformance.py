@@ -658,6 +658,29 @@ def test_the_example_bank_passes_the_rules_it_implements_from_the_docs(world: De
     assert _failures(junit) == {} and code == 0
 
 
+# the treasury's own year end (004 part 5 §6) and the cross-year refund line bounding its payments
+# (003 §36): the example bank confirms the 7301 / 7302 the generated treasury sends it, and pays
+# only what the treasury let through
+TREASURY_YEAR_END = ("year-end-treasury-cancels-and-carries-forward-on-its-dates",
+                     "year-end-bank-does-not-confirm-flagged", "refund-cross-year-line-bounds-the-payment")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", TREASURY_YEAR_END)
+def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(world: DevWorld, tmp_path: Path,
+                                                                           scenario: str) -> None:
+    junit = tmp_path / "junit.xml"
+    with _gateway_and_bank(world, tmp_path / "procs", ("--accounts", str(world.root / "accounts.yaml")),
+                           start="2025-12-29T00:00:00+08:00") as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
+                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "0", ET.tostring(suite or ET.Element("none"))
+    assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []  # not skipped whole
+    assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
+    assert _failures(junit) == {} and code == 0
+
+
 # What no runner can make a real bank do: the scenarios that test the project's simulated bank in
 # a behaviour profile (late, faulty or offline on purpose). Issue 15: at most 4, each inherent.
 INHERENT_WHOLE_SKIPS = {
