@@ -49,6 +49,9 @@ GC_THRESHOLDS = (50_000, 20, 20)
 
 
 UNITS_PER_OPENING = 1_000  # the salaries of this many budget units (a month's) fit well in OPENING_TSA_FEN
+# The units leave this share of their monthly authorized plan unspent: what a run crossing 31
+# December cancels (7301) or carries forward (7302) at the treasury's year end (docs/quotas.md).
+UNSPENT_PCT = 5
 
 
 def world_scale(vouchers: int) -> int:
@@ -135,6 +138,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     tcore = TreasuryCore(TreasuryConfig(banks=tuple((code, name) for _, code, name in banks),
                                         adm_div_code=world.adm_div_code, first_day=start, days=days,
                                         vouchers_per_day=vouchers, seed=seed, units=units,
+                                        authorized_unspent_pct=UNSPENT_PCT,
                                         tsa_opening_fen=OPENING_TSA_FEN * world_scale(vouchers * days)
                                         * max(1, -(-units // UNITS_PER_OPENING))),
                          calendar, cc)
@@ -231,6 +235,10 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                      "dir": str(root), "journal_digest": digest}
     if units:
         report["budget"] = budget_summary(w.tcore)
+    if w.tcore.year_ends:  # the run crossed 31 December: the treasury's year end (004 part 5 §6)
+        from treasury_sim.year_end import summary
+
+        report["year_end"] = summary(w.tcore.quotas, {core.bank_code: bid for bid, core in w.bcores.items()})
     if w.flows is not None:
         from runner.demo_flows import flows_summary
 

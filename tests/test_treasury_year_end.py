@@ -324,3 +324,29 @@ def test_the_year_end_expectation_holds_and_fails_both_ways() -> None:
 def test_year_end_needs_the_generated_treasury() -> None:
     with pytest.raises(ScenarioError, match="generated"):
         load_text("scenario: x\nworld: {start: \"2025-12-29\"}\nexpect:\n  - year_end: {year: \"2025\"}\n", "x.yaml")
+
+
+# ------------------------------------------------------------------------------ the demo
+
+
+@pytest.mark.slow
+def test_a_demo_crossing_31_december_closes_the_year_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tgw import main
+    from tgw.demo import render_text
+
+    assert main(["demo", "--start", "2025-12-29", "--days", "5", "--vouchers", "20", "--format", "json",
+                 "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["invariants"]["no_alarms"]["ok"]
+    ye = report["year_end"]["2025"]
+    assert ye["balanced"] and ye["cancelled_fen"] > 0 and ye["carried_fen"] > 0
+    assert ye["granted_fen"] == ye["spent_fen"] + ye["cancelled_fen"] + ye["carried_fen"] + ye["lapsed_fen"]
+    assert {n["vtcode"] for n in ye["notices"]} == {"7301", "7302"}
+    assert all(n["confirmed_at"] and not n["flagged"] and n["sent_at"].startswith("2025-12-31T17:30")
+               for n in ye["notices"])
+    assert "Year end 2025: 4 notices" in render_text(report) and "balanced" in render_text(report)
+    # a demo that does not cross it has no year end
+    assert main(["demo", "--days", "1", "--vouchers", "5", "--format", "json", "--quiet"]) == 0
+    assert "year_end" not in json.loads(capsys.readouterr().out)

@@ -224,6 +224,15 @@ def render_text(report: dict[str, Any]) -> str:
         lines += ["", f"Budget: {budget['units']} units ({levels}), {budget['indicators']} indicators of "
                       f"{fen_to_str(budget['indicators_fen'])} yuan, {fen_to_str(budget['spent_fen'])} approved; "
                       f"requests refused (003 §52): {refused} ({fen_to_str(budget['refused_fen'])} yuan)"]
+    for year, ye in (report.get("year_end") or {}).items():  # the treasury's year end (004 part 5 §6)
+        notices = ye["notices"]
+        lines += ["", f"Year end {year}: {len(notices)} notices ("
+                      + ", ".join(f"{n['vtcode']} {n['bank']} {fen_to_str(n['amount_fen'])}"
+                                  + (" flagged unconfirmed" if n["flagged"] else " confirmed" if n["confirmed_at"]
+                                     else " unconfirmed") for n in notices)
+                      + f"); granted {fen_to_str(ye['granted_fen'])} = spent {fen_to_str(ye['spent_fen'])} + cancelled "
+                      f"{fen_to_str(ye['cancelled_fen'])} + carried {fen_to_str(ye['carried_fen'])} + lapsed "
+                      f"{fen_to_str(ye['lapsed_fen'])}: {'balanced' if ye['balanced'] else 'NOT BALANCED'}"]
     flows = report.get("flows")
     if flows is not None:
         lines += ["", f"Flows: {flows['salary_batches']} salary batches ({flows['salary_batch_lines']} lines, "

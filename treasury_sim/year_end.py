@@ -46,7 +46,7 @@ from sim.effects import Alarm, Effect, SendVoucher
 from treasury_sim.config import TreasuryConfig, YearEnd
 
 __all__ = ["LINES_MAX", "Drawn", "QuotaLedger", "QuotaLine", "YearEndNotice", "YearTotals", "close", "granted", "line_key",
-           "month_lines", "overdue_alarms", "year_end_due"]
+           "month_lines", "overdue_alarms", "summary", "year_end_due"]
 
 # Lines the treasury keeps: a big city's few thousand units, a handful of subjects and projects
 # each, a few banks and fund types, two years. A grant beyond it is a bug, not a city.
@@ -223,6 +223,17 @@ def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[st
     return lines, drawn
 
 
+
+
+def summary(ledger: QuotaLedger, bank_ids: Mapping[str, str]) -> dict[str, object]:
+    """The year ends as a report shows them: each closed year's books and its notices."""
+    return {year: {"granted_fen": t.granted_fen, "spent_fen": t.spent_fen, "cancelled_fen": t.cancelled_fen,
+                   "carried_fen": t.carried_fen, "lapsed_fen": t.lapsed_fen, "balanced": t.balanced(),
+                   "notices": [{"vtcode": n.vtcode, "voucher_no": n.voucher_no, "bank": bank_ids.get(n.bank, n.bank),
+                                "amount_fen": n.amount_fen, "sent_at": n.sent_at.isoformat(),
+                                "confirmed_at": None if n.confirmed_at is None else n.confirmed_at.isoformat(),
+                                "flagged": n.flagged} for n in ledger.notices.values() if n.year == year]}
+            for year, t in sorted(ledger.years.items()) if t.closed}
 
 
 def granted(ledger: QuotaLedger, sends: Iterable[Effect]) -> None:
