@@ -211,6 +211,7 @@ def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[st
     ProName): fen}, and what each voucher draws ((line key, fen), by the same line rule)."""
     lines: MonthLines = {}
     drawn: dict[str, list[tuple[str, int]]] = {}
+    keys: dict[str, str] = {}
     for no, year, bank, fund, details in vouchers:
         mine = drawn.setdefault(no, [])
         for d in details:
@@ -219,7 +220,8 @@ def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[st
             by_line = lines.setdefault((bank, fund), {})
             fen = parse_fen(d["PayAmt"])
             by_line[k] = by_line.get(k, 0) + fen
-            mine.append((line_key(year, fund, bank, k[0], k[2], k[4]), fen))
+            key = line_key(year, fund, bank, k[0], k[2], k[4])
+            mine.append((keys.setdefault(key, key), fen))  # one string per line, shared by its vouchers
     return lines, drawn
 
 
