@@ -711,6 +711,8 @@ class _Run:
             data, flag = self._render(spec, now)
             if spec.template == "procurement" and spec.sender == "treasury" and self._treasury_refuses(spec, data, now):
                 continue  # refused before it is issued (003 §28): never sent
+            if self._cross_year_refuses(spec, data, flag, now):
+                continue  # beyond what the unit's cross-year refund line holds (003 §36): never sent
             if spec.fault == "delay":  # made now, held on the way: it reaches the gateway later
                 assert spec.delay is not None
                 self.delays += 1
@@ -758,23 +760,27 @@ class _Run:
         self.sent[spec.id] = record
         return record
 
-    def _cross_year_refused(self, record: _Sent, now: dt.datetime) -> bool:
+    def _cross_year_refuses(self, spec: SendSpec, data: bytes, flag: int, now: dt.datetime) -> bool:
         """The scripted treasury's own check of a grant (7101) or payment (8202) from a unit's
-        cross-year refund line (003 §36, treasury_sim.budget): beyond what the line holds it is refused
-        (a treasury verdict, nothing sent); a payment within it consumes the line."""
+        cross-year refund line (003 §36, treasury_sim.budget), when it issues it: beyond what the line
+        holds it is refused (the treasury's verdict on the voucher, which is not sent); a payment
+        within it consumes the line."""
         from messages.voucher import parse_voucher
         from treasury_sim.budget import CROSS_YEAR_REFUSAL, cross_year_draws, cross_year_refusal
 
-        if record.spec.sender != "treasury" or record.flag != 0 or record.vtcode not in ("7101", "8202"):
+        if spec.sender != "treasury" or flag != 0 or b"<ProCode>KN" not in data:
             return False
-        doc = parse_voucher(record.doc_bytes)
+        doc = parse_voucher(data)
+        if doc.vtcode not in ("7101", "8202"):
+            return False
         draws = cross_year_draws(doc.get("AgencyCode"), doc.details())
         inbox = self.tcore.inbox
         why = cross_year_refusal(inbox.cross_year_refunds, inbox.cross_year_paid, draws) if draws else None
         if why is not None:
-            record.verdicts.append(Verdict("treasury", self.world.treasury.id, False, CROSS_YEAR_REFUSAL, why, now))
+            record = self._record(spec, data, flag, now)
+            record.verdicts.append(Verdict("treasury", self.ids["treasury"], False, CROSS_YEAR_REFUSAL, why, now))
             return True
-        if record.vtcode == "8202":
+        if doc.vtcode == "8202":
             for line, fen in draws.items():
                 inbox.cross_year_paid[line] = inbox.cross_year_paid.get(line, 0) + fen
         return False
@@ -803,7 +809,7 @@ class _Run:
         records = []
         for spec, data, flag in items:
             records.append(self._record(spec, data, flag, now))
-            if spec.fault == "drop" or self._cross_year_refused(records[-1], now):
+            if spec.fault == "drop":
                 continue
             try:
                 body = self.world.sealed(data, sender=sender, flag=flag)

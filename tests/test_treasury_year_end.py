@@ -350,3 +350,24 @@ def test_a_demo_crossing_31_december_closes_the_year_and_says_so(capsys: pytest.
     # a demo that does not cross it has no year end
     assert main(["demo", "--days", "1", "--vouchers", "5", "--format", "json", "--quiet"]) == 0
     assert "year_end" not in json.loads(capsys.readouterr().out)
+
+
+def test_the_treasury_refuses_a_payment_beyond_the_cross_year_line_and_sends_nothing(tmp_path: object) -> None:
+    import asyncio
+    from pathlib import Path
+
+    from runner.scenario_run import run_scenario
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "refund-cross-year-line-bounds-the-payment.yaml"
+    text = path.read_text(encoding="utf-8").replace("file: vouchers/", f"file: {path.parent}/vouchers/")
+    text += ("  - name: a false expectation fails\n"
+             "    receipt: {voucher: beyond, from: bank-a, fields: {XPayAmt: \"200.01\"}}\n"
+             "  - name: so does a wrong bound\n"
+             "    quota_restored: {unit: \"101001\", cross_year: true, left: true, equals: \"0.01\"}\n")
+    r = asyncio.run(run_scenario(load_text(text, "bounds.yaml"), Path(str(tmp_path))))
+    assert r.error is None and r.observed is not None
+    assert [o.ok for o in r.outcomes] == [True] * 10 + [False, False]
+    beyond = next(v for v in r.observed.sent if v.id == "beyond")
+    assert [(x.who, x.ok, x.code) for x in beyond.verdicts] == [("treasury", False, CROSS_YEAR_REFUSAL)]
+    assert "101001/2025" in beyond.verdicts[0].message and "holds 200.00" in beyond.verdicts[0].message
+    assert r.observed.cross_year_left == {"101001/2025": 0}
