@@ -53,7 +53,9 @@ def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now:
         return [receipt]  # redelivered: confirmed before, counted once
     lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
     refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
-               if doc.get("PayBankCode") != ctx.bank_code else quotas.grant(st.quota_book, no, lines))
+               if doc.get("PayBankCode") != ctx.bank_code
+               else quotas.grant(st.quota_book, no, lines,
+                                 quotas.direct_keys(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())))
     if refused is not None:
         return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
     st.quota_notices[no] = now

@@ -16,6 +16,12 @@ draws on that one line; a detail without one draws on the unit's lines of that s
 ProCode order (the first line's remainder first). A payment is paid whole or not at all: the
 check (`draw`) either returns every line's share or the first shortfall, and changes nothing.
 
+**Direct funds (直达资金, 001, 002).** A 7101 line marked `DirectFundFlag` 1 (the project's own
+element) is a direct-funds line, for its whole life (a later notice marking it otherwise is
+refused). An 8202 detail marked 1 draws only on direct-funds lines, one not marked only on the
+others: a detail whose (unit, subject, project) has lines of the other kind only is returned
+unpaid `direct-funds-mismatch`, naming DirectFundFlag. A carried line (7302) stays as it was.
+
 **Year end (004 part 5 §6).** A cancellation notice (7301, 注销) takes each named line's amount
 off the remaining quota of year StYear (`cancel`); a carry-forward notice (7302, 结转) moves it from
 year ToYear - 1 to the same line of year ToYear (`carry`), where it is next year's quota. Either
@@ -38,7 +44,7 @@ the bank core's `QuotaBook`, the same mapping kept under text keys so the snapsh
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, overload
 
@@ -56,8 +62,10 @@ __all__ = [
     "arrival_notices",
     "cancel",
     "carry",
+    "direct_keys",
     "draw",
     "grant",
+    "is_direct",
     "notice_lines",
     "reduce",
     "release",
@@ -82,6 +90,9 @@ class QuotaLine(msgspec.Struct):
     notices: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7101s / 7302s that granted it
     closed_fen: int = 0  # taken off at year end: cancelled (7301) or carried to the next year (7302)
     reduced_fen: int = 0  # taken off during the year by quota reduction notices (7106, 额度追减, 003 §22)
+    # direct funds (直达资金, 001, 002): the 7101 that opened the line marked it DirectFundFlag 1 (the
+    # project's own element); only payments marked the same draw on it (`draw`)
+    direct: bool = False
 
     @property
     def remaining_fen(self) -> int:
@@ -149,7 +160,7 @@ class QuotaBook(msgspec.Struct):
 
 @dataclass(frozen=True, slots=True)
 class Shortfall:
-    code: str  # no-unit-quota | over-unit-quota
+    code: str  # no-unit-quota | over-unit-quota | direct-funds-mismatch
     message: str
 
 
@@ -161,25 +172,43 @@ def notice_lines(year: str, fund_type: str, details: Sequence[Mapping[str, str]]
             for d in details]
 
 
+def is_direct(d: Mapping[str, str]) -> bool:
+    """A Detail marked direct funds (直达资金, 001, 002): DirectFundFlag 1, the project's own element."""
+    return d.get("DirectFundFlag") == "1"
+
+
+def direct_keys(year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> frozenset[LineKey]:
+    """The lines of a 7101's DetailList it marks direct funds (DirectFundFlag 1)."""
+    return frozenset(k for (k, _, _), d in zip(notice_lines(year, fund_type, details), details, strict=True)
+                     if is_direct(d))
+
+
 def _where(key: LineKey) -> str:
     year, fund, unit, subject, project = key
     return (f"StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
             + (f", project {project}" if project else ""))
 
 
-def grant(book: Book, notice_no: str, lines: Iterable[NoticeLine]) -> str | None:
-    """Add a notice's lines to the book (a second notice for a line adds to it). Returns why the
-    notice is refused (nothing added) or None."""
+def grant(book: Book, notice_no: str, lines: Iterable[NoticeLine], direct: Collection[LineKey] = ()) -> str | None:
+    """Add a notice's lines to the book (a second notice for a line adds to it); the lines in
+    `direct` are direct funds (直达资金). Returns why the notice is refused (nothing added) or None:
+    a line repeated, or marked otherwise than the line the bank holds (a line is direct funds or
+    not for its whole life)."""
     lines = list(lines)
     keys = [k for k, _, _ in lines]
     if len(set(keys)) != len(keys):
         return "a (unit, subject, project) appears twice in the notice"
     if len(set(keys) | set(book)) > QUOTA_LINES_MAX:
         return f"the bank would keep more than {QUOTA_LINES_MAX} quota lines"
+    for key in keys:
+        held = book.get(key)
+        if held is not None and held.direct != (key in direct):
+            return (f"Detail DirectFundFlag {int(key in direct)} for {_where(key)}, a line the bank holds "
+                    f"{'as' if held.direct else 'as not'} direct funds")
     for key, names, fen in lines:
         line = book.get(key)
         if line is None:
-            line = book[key] = QuotaLine(*names)
+            line = book[key] = QuotaLine(*names, direct=key in direct)
         line.granted_fen += fen
         line.notices.append(notice_no)
     return None
@@ -204,6 +233,15 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
             where = f"StYear {year}, FundTypeCode {fund_type}, unit {unit}, subject {subject}" + \
                 (f", project {project}" if project else "")
             return Shortfall("no-unit-quota", f"no authorized quota for {where}")
+        direct = is_direct(d)
+        same = [k for k in candidates if book[k].direct == direct]
+        if not same:  # direct funds only from direct-funds lines, ordinary money never from them (001, 002)
+            return Shortfall("direct-funds-mismatch", (
+                f"Detail DirectFundFlag {int(direct)} ({'direct funds' if direct else 'not direct funds'}) "
+                f"for {_where((year, fund_type, unit, subject, project))}: the unit's quota "
+                f"{'line there is' if len(candidates) == 1 else 'lines there are'} "
+                f"{'not ' if direct else ''}direct funds (直达资金)"))
+        candidates = same
         available_total = sum(max(book[k].remaining_fen - taken.get(k, 0), 0) for k in candidates)
         left = want
         for key in candidates:
@@ -280,10 +318,11 @@ def carry(book: Book, notice_no: str, to_year: str, lines: Sequence[NoticeLine])
             return f"the bank would keep more than {QUOTA_LINES_MAX} quota lines"
         for key, _, fen in lines:
             book[key].closed_fen += fen
+        was_direct = {(to_year, *key[1:]): book[key].direct for key, _, _ in lines}
         for key, names, fen in moved:
             line = book.get(key)
             if line is None:
-                line = book[key] = QuotaLine(*names)
+                line = book[key] = QuotaLine(*names, direct=was_direct[key])
             line.granted_fen += fen
             line.notices.append(notice_no)
     return refused

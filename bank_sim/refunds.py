@@ -133,7 +133,8 @@ def notice(*, no: str, today: dt.date, adm_div_code: str, bank_code: str, bank_n
     project = ("ProCode", "ProName") if notice_vtcode == "7105" else ()  # 2203's details have no project
     lines = tuple({"Id": f"D{i:04d}", "AgencyCode": d.get("AgencyCode") or payee["AgencyCode"], "ExpFuncCode": d["ExpFuncCode"],
                    "ExpFuncName": d["ExpFuncName"], "ExpEcoCode": d["ExpEcoCode"], "ExpEcoName": d["ExpEcoName"],
-                   **{k: d[k] for k in project if d.get(k)}, "PayAmt": d["PayAmt"]}
+                   **{k: d[k] for k in project if d.get(k)},
+                   **({"DirectFundFlag": "1"} if d.get("DirectFundFlag") == "1" else {}), "PayAmt": d["PayAmt"]}
                   for i, d in enumerate(details, start=1))
     return notice_vtcode, head, lines
 

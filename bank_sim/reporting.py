@@ -48,8 +48,8 @@ def line_id(line: rp.Line) -> str:
 
 
 def _line_of(text: str) -> rp.Line:
-    a, b, c, d, e, f, g, h, i, j, k = text.split(_SEP)
-    return (a, b, c, d, e, f, g, h, i, j, k)
+    a, b, c, d, e, f, g, h, i, j, k, *direct = text.split(_SEP)  # a line kept before direct funds has 11 parts
+    return (a, b, c, d, e, f, g, h, i, j, k, direct[0] if direct else "")
 
 
 def _lines_map(tally: Tally) -> dict[rp.Line, int]:
@@ -64,7 +64,8 @@ def lines_of(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str,
     return [((p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
               str(d.get("AgencyCode") or head.get("AgencyCode") or ""),
               str(d.get("AgencyName") or head.get("AgencyName") or ""), str(d.get("ExpFuncCode") or ""),
-              str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or "")),
+              str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or ""),
+              "1" if d.get("DirectFundFlag") == "1" else ""),
              parse_fen(str(d.get("PayAmt") or "0.00"))) for d in rows]
 
 

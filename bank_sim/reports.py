@@ -37,9 +37,10 @@ __all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report"
            "unit_statements"]
 
 # (PayTypeCode, FundTypeCode, FundTypeName, SupDepCode, SupDepName, AgencyCode, AgencyName,
-#  ExpFuncCode, ExpFuncName, ProCode, ProName): one classification of money paid (ProCode and
-#  ProName empty when the payment named no project).
-Line = tuple[str, str, str, str, str, str, str, str, str, str, str]
+#  ExpFuncCode, ExpFuncName, ProCode, ProName, DirectFundFlag): one classification of money paid
+#  (ProCode and ProName empty when the payment named no project; DirectFundFlag "1" for direct
+#  funds, 直达资金, else empty).
+Line = tuple[str, str, str, str, str, str, str, str, str, str, str, str]
 
 
 def month_of(day: dt.date) -> str:
@@ -52,38 +53,50 @@ def _head(vtcode: str, no: str, today: dt.date, adm_div_code: str, bank: tuple[s
             "PayAmt": fen_to_str(total)}
 
 
+def _direct(head: dict[str, str], lines: Mapping[Line, int]) -> dict[str, str]:
+    """`head` with DirectFundAmt (the project's own element) after PayAmt: the direct funds (直达资金,
+    001, 002) of `lines`, when any line is direct funds (absent otherwise, which means 0.00)."""
+    direct = sum(fen for line, fen in lines.items() if len(line) > _DIRECT_AT and line[_DIRECT_AT])
+    if direct or any(len(line) > _DIRECT_AT and line[_DIRECT_AT] for line in lines):
+        head["DirectFundAmt"] = fen_to_str(direct)
+    return head
+
+
 def _details(lines: Mapping[Line, int], fields: tuple[tuple[str, int], ...]) -> tuple[dict[str, str], ...]:
     """One Detail per distinct value of `fields` ((element, index in Line), in element order) with the
     fen paid under it as PayAmt, sorted by that value."""
     out: dict[tuple[str, ...], int] = {}
     for line, fen in lines.items():
-        k = tuple(line[i] for _, i in fields)
+        k = tuple(line[i] if i < len(line) else "" for _, i in fields)  # a line without its DirectFundFlag: not direct
         out[k] = out.get(k, 0) + fen
     return tuple({"Id": f"D{n:05d}", **{name: k[j] for j, (name, _) in enumerate(fields) if k[j] or name not in _OPTIONAL},
                   "PayAmt": fen_to_str(fen)}
                  for n, (k, fen) in enumerate(sorted(out.items()), start=1))
 
 
-_OPTIONAL = frozenset({"ProCode", "ProName"})  # left out of a Detail when empty (no project named)
+_OPTIONAL = frozenset({"ProCode", "ProName", "DirectFundFlag"})  # left out of a Detail when empty
+_DIRECT_AT = 11  # DirectFundFlag in a Line
 
 
 _PAY_FUND = (("PayTypeCode", 0), ("FundTypeCode", 1), ("FundTypeName", 2))
 _SUBJECT = (("ExpFuncCode", 7), ("ExpFuncName", 8), ("ProCode", 9), ("ProName", 10))  # subject and project
-_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT)  # 2206: by basic unit
+_FLAG = (("DirectFundFlag", _DIRECT_AT),)  # direct funds on lines of their own (2206, 4004, 3501)
+_DAILY_BY = (*_PAY_FUND, ("AgencyCode", 5), ("AgencyName", 6), *_SUBJECT, *_FLAG)  # 2206: by basic unit
 _MONTHLY_BY = (*_PAY_FUND, ("SupDepCode", 3), ("SupDepName", 4), ("AgencyCode", 5), ("AgencyName", 6),
-               *_SUBJECT)  # 4004: by basic unit (under its first-level unit)
-_STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT)  # 3501: unit first
+               *_SUBJECT, *_FLAG)  # 4004: by basic unit (under its first-level unit)
+_STATEMENT_BY = (("AgencyCode", 5), ("AgencyName", 6), *_PAY_FUND, *_SUBJECT, *_FLAG)  # 3501: unit first
 
 
 def daily_report(no: str, day: dt.date, today: dt.date, adm_div_code: str, bank: tuple[str, str],
                  lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
-    head = {**_head("2206", no, today, adm_div_code, bank, sum(lines.values())), "ReportDate": format_ymd(day)}
+    head = _direct({**_head("2206", no, today, adm_div_code, bank, sum(lines.values())), "ReportDate": format_ymd(day)},
+                   lines)
     return head, _details(lines, _DAILY_BY)
 
 
 def monthly_report(no: str, month: str, today: dt.date, adm_div_code: str, bank: tuple[str, str],
                    lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
-    head = {**_head("4004", no, today, adm_div_code, bank, sum(lines.values())), "ReportMonth": month}
+    head = _direct({**_head("4004", no, today, adm_div_code, bank, sum(lines.values())), "ReportMonth": month}, lines)
     return head, _details(lines, _MONTHLY_BY)
 
 
@@ -91,8 +104,8 @@ def monthly_statement(no: str, month: str, today: dt.date, adm_div_code: str, ba
                       lines: Mapping[Line, int]) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
     first = dt.date(int(month[:4]), int(month[4:]), 1)
     last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    head = {**_head("3501", no, today, adm_div_code, bank, sum(lines.values())), "BeginDate": format_ymd(first),
-            "EndDate": format_ymd(last)}
+    head = _direct({**_head("3501", no, today, adm_div_code, bank, sum(lines.values())),
+                    "BeginDate": format_ymd(first), "EndDate": format_ymd(last)}, lines)
     return head, _details(lines, _STATEMENT_BY)
 
 

@@ -182,6 +182,10 @@ QUOTA_RETURNS: tuple[tuple[str, str], ...] = (
                       "its budget year (StYear), fund type (FundTypeCode), subject (ExpFuncCode) and project (ProCode)"),
     ("over-unit-quota", "an authorized payment (8202) whose Detail PayAmt exceeds what is left of the unit's "
                         "authorized quota for that year, fund type, subject and project"),
+    ("direct-funds-mismatch", "an authorized payment (8202) whose Detail DirectFundFlag (direct funds, 直达资金, "
+                              "001, 002; the project's own element) differs from the unit's quota lines of that "
+                              "year, fund type, subject and project: direct funds draw only on lines the 7101 "
+                              "marked DirectFundFlag 1, other money never on them"),
 )
 
 

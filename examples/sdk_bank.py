@@ -38,6 +38,11 @@ bank (`bank_sim`) follows them:
   units the same way (7102 with OriVtCode 7301 / 7302); a quota reduction (7106, 额度追减, 003 §22)
   takes each line's amount off what is left during the year, confirmed and told the same way, and
   one above what is left is neither applied nor confirmed;
+* direct funds (直达资金, docs/payment-kinds.md): a 7101 line marked DirectFundFlag 1 is a
+  direct-funds line; an 8202 Detail marked 1 draws only on such lines, one not marked never on
+  them, else it is returned unpaid `direct-funds-mismatch`; the reports and statement (2206,
+  4004, 3501) put direct funds on lines of their own (DirectFundFlag 1, listed first here) and
+  total them in DirectFundAmt, and a refund notice marks a refunded direct-funds line;
 * a payment suspension order (7501, 暂停支付, SuspendAction 1) is confirmed (XConfirmDate) and,
   while it stands, every payment voucher whose unit (AgencyCode), paying account (PayAcctNo) or
   payee (PayeeAcctNo) it names is returned unpaid with `payment-suspended`; its lift
@@ -296,6 +301,7 @@ class Bank:
     held_receipts: list[tuple[dt.date, bytes]] = field(default_factory=list)  # --late-receipts
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
     quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
+    direct_lines: set[QuotaKey] = field(default_factory=set)  # quota lines of direct funds (7101 DirectFundFlag 1)
     reported: set[str] = field(default_factory=set)  # days reported (yyyymmdd), months ("4004/yyyymm", "3501/yyyymm")
     taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
@@ -538,6 +544,11 @@ class Bank:
                            if k[:4] == (year, fund, unit, subject) and (not project or k[4] == project))
             if not lines:
                 return f"no-unit-quota: no authorized quota for {where}"
+            direct = d.get("DirectFundFlag") == "1"
+            lines = [k for k in lines if (k in self.direct_lines) == direct]
+            if not lines:
+                return (f"direct-funds-mismatch: Detail DirectFundFlag {int(direct)} for {where}: the unit's quota "
+                        f"there is {'not ' if direct else ''}direct funds")
             want = left = parse_fen(d.get("PayAmt", ""))
             for k in lines:
                 share = min(left, max(self.quotas[k][0] - self.quotas[k][1] - taken.get(k, 0), 0))
@@ -619,6 +630,10 @@ class Bank:
         keys = [(year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", ""))
                 for d in doc.details()]
         amounts = [parse_fen(d.get("PayAmt", "")) for d in doc.details()]
+        direct = {k for k, d in zip(keys, doc.details(), strict=True) if d.get("DirectFundFlag") == "1"}
+        if vt == "7101" and any(k in self.quotas and (k in self.direct_lines) != (k in direct) for k in keys):
+            log(f"quota notice {no} not applied: a line marked otherwise than the direct-funds line the bank holds")
+            return []
         if vt != "7101" and (len(set(keys)) != len(keys) or any(
                 k not in self.quotas or not 0 < fen <= self.quotas[k][0] - self.quotas[k][1]
                 for k, fen in zip(keys, amounts, strict=True))):
@@ -629,10 +644,15 @@ class Bank:
         for d, k, fen in zip(doc.details(), keys, amounts, strict=True):
             if vt == "7101":
                 self.quotas.setdefault(k, [0, 0])[0] += fen
+                if k in direct:
+                    self.direct_lines.add(k)
             else:  # the year's line gives it up (granted less); a carry-forward grants it to ToYear
                 self.quotas[k][0] -= fen
                 if vt == "7302":
-                    self.quotas.setdefault((doc.get("ToYear"), *k[1:]), [0, 0])[0] += fen
+                    to: QuotaKey = (doc.get("ToYear"), *k[1:])
+                    self.quotas.setdefault(to, [0, 0])[0] += fen
+                    if k in self.direct_lines:
+                        self.direct_lines.add(to)
             units.setdefault(d.get("AgencyCode", ""), []).append(d)
         for i, (agency, lines) in enumerate(sorted(units.items()), start=1):
             dz = f"DZ{no[-16:]}{i:04d}"
@@ -798,7 +818,7 @@ class Bank:
                 "ReturnReasonName": back.get("ReturnReasonName"), "AgentBusinessNo": p.serial,
                 "PayAmt": fen_to_str(b.amount_fen)}
         keys = ("AgencyCode", "ExpFuncCode", "ExpFuncName", "ExpEcoCode", "ExpEcoName",
-                *(("ProCode", "ProName") if vtcode == "7105" else ()))
+                *(("ProCode", "ProName") if vtcode == "7105" else ()), "DirectFundFlag")
         rows = [{"Id": f"D{i:04d}", **{k: x.get(k) or d.get(k) for k in keys if x.get(k) or d.get(k)},
                  "PayAmt": x.get("PayAmt", "")} for i, x in enumerate(d.details() or [d.head()], start=1)]
         return [(build_voucher(vtcode, head, rows), 0, None)]
@@ -873,7 +893,7 @@ class Bank:
             out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, {"ReportDate": day},
                                     [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m%d}" == day],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName",
-                                     "ExpFuncCode", "ExpFuncName")))
+                                     "ExpFuncCode", "ExpFuncName", "DirectFundFlag")))
         this_month = f"{today:%Y%m}"
         for month in sorted({f"{d:%Y%m}" for _, d, _ in cleared if d}):
             if month >= this_month or f"4004/{month}" in self.reported:
@@ -882,7 +902,7 @@ class Bank:
             out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month},
                                     [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m}" == month],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
-                                     "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName")))
+                                     "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName", "DirectFundFlag")))
         for month in sorted({f"{d:%Y%m}" for _, d, _ in stated if d}):
             if month >= this_month or f"3501/{month}" in self.reported:
                 continue
@@ -892,7 +912,7 @@ class Bank:
             period = {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}
             out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today, period, mine,
                                     ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",
-                                     "ExpFuncCode", "ExpFuncName")))
+                                     "ExpFuncCode", "ExpFuncName", "ProCode", "ProName", "DirectFundFlag")))
             # each unit paid for gets its own statement (7104) with its lines; its receipt is the
             # unit's sign-off sheet, passed back by the treasury
             units = sorted({(d.get("AgencyCode"), d.get("AgencyName")) for d, _ in mine})
@@ -939,17 +959,23 @@ class Bank:
         sums: dict[Line, int] = {}
         for doc, sign in paid:
             for d in doc.details() or [doc.head()]:
-                line = tuple(PAY_TYPE[doc.vtcode] if k == "PayTypeCode" else d.get(k) or doc.get(k) or ""
-                             for k in by)
+                line = tuple(PAY_TYPE[doc.vtcode] if k == "PayTypeCode"
+                             else ("1" if d.get(k) == "1" else "") if k == "DirectFundFlag"
+                             else d.get(k) or doc.get(k) or "" for k in by)
                 sums[line] = sums.get(line, 0) + sign * parse_fen(d.get("PayAmt", "0.00"))
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
             first = min(sums)
             sums[first] += 1
+        flagged = "DirectFundFlag" in by and any(line[-1] for line in sums)
         head = {"Id": f"V{vtcode}{no}", "AdmDivCode": self.adm_div_code, "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
-                "PayAmt": fen_to_str(sum(sums.values())), **extra}
+                "PayAmt": fen_to_str(sum(sums.values())), **extra,
+                # direct funds (直达资金) totalled on their own, when there are any
+                **({"DirectFundAmt": fen_to_str(sum(fen for line, fen in sums.items() if line[-1]))} if flagged else {})}
+        # direct-funds lines first (an order of this bank's own: the treasury reads lines, not their order)
+        order = sorted(sums.items(), key=lambda item: (not (flagged and item[0][-1]), item[0]))
         rows = [{"Id": f"D{i:05d}", **{k: v for k, v in zip(by, line, strict=True) if v}, "PayAmt": fen_to_str(fen)}
-                for i, (line, fen) in enumerate(sorted(sums.items()), start=1)]
+                for i, (line, fen) in enumerate(order, start=1)]
         return build_voucher(vtcode, head, rows), 0, None
 
     def _credit_notice(self, p: Payment, today: dt.date) -> Send:

@@ -1,9 +1,11 @@
 """Checks XSD 1.0 cannot express: real dates, StYear, detail sums, receipt X-fields, an urgent
-payment's approval, a procurement payment's documents."""
+payment's approval, a procurement payment's documents, a report's direct funds total."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from lxml import etree
 
@@ -14,7 +16,7 @@ from messages.money import fen_to_str, parse_fen
 from messages.schema import element_order
 from messages.voucher import VoucherDoc
 
-__all__ = ["business_issues"]
+__all__ = ["DIRECT_FUND_REPORTS", "business_issues", "direct_fund_fen"]
 
 
 @cache
@@ -177,6 +179,41 @@ def _card_issues(doc: VoucherDoc) -> list[Issue]:
     return issues[:10]
 
 
+# Reports and statements that total direct funds (直达资金, 001, 002) on their own: the head's
+# DirectFundAmt (absent: 0.00) is the sum of the lines marked DirectFundFlag 1 (the project's own
+# elements, docs/payment-kinds.md).
+DIRECT_FUND_REPORTS = frozenset({"2206", "4004", "3501"})
+
+
+def direct_fund_fen(details: Iterable[Any]) -> int:
+    """The direct funds of these Details (lxml elements or mappings): PayAmt of those marked DirectFundFlag 1."""
+    total = 0
+    for d in details:
+        get = d.findtext if hasattr(d, "findtext") else d.get
+        if (get("DirectFundFlag") or "").strip() == "1":
+            total += parse_fen((get("PayAmt") or "").strip(), allow_negative=True)
+    return total
+
+
+def _direct_fund_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    if vt.vtcode not in DIRECT_FUND_REPORTS:
+        return []
+    head = doc.root.find("DirectFundAmt")
+    try:
+        stated = parse_fen((head.text or "").strip(), path="/Voucher/DirectFundAmt",
+                           allow_negative=True) if head is not None else 0
+        lines = direct_fund_fen(doc.root.findall("DetailList/Detail"))
+    except InputError as exc:
+        return exc.issues
+    if stated == lines:
+        return []
+    return [Issue("direct-funds-sum-mismatch",
+                  f"DirectFundAmt {fen_to_str(stated)}{' (absent)' if head is None else ''}, but the Details marked "
+                  f"DirectFundFlag 1 add up to {fen_to_str(lines)} (direct funds, 直达资金)",
+                  head.sourceline if head is not None else None, "/Voucher/DirectFundAmt")]
+
+
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
     return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
-            *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt), *_card_issues(doc)]
+            *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt), *_card_issues(doc),
+            *_direct_fund_issues(doc, vt)]

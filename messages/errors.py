@@ -46,6 +46,9 @@ CODES: dict[str, str] = {
     "bad-date": "a date element is not a real calendar date",
     "styear-mismatch": "StYear disagrees with the year of VouDate",
     "detail-sum-mismatch": "the Detail amounts do not add up to the head amount",
+    "direct-funds-sum-mismatch": "a report or statement (2206, 4004, 3501) states direct funds (DirectFundAmt, 直达资金, "
+                                 "001, 002; the project's own element; absent: 0.00) other than the sum of its "
+                                 "Details marked DirectFundFlag 1",
     "receipt-fields-missing": "a receipt (VoucherFlag 1) lacks an X-field the bank or central bank must fill",
     "receipt-fields-unexpected": "an original (VoucherFlag 0) carries X-fields only a receipt may have",
     "receipt-not-allowed": "this voucher type has no receipt (VoucherFlag 1)",
@@ -124,6 +127,10 @@ CODES: dict[str, str] = {
                      "holds no authorized quota (no 7101 line): returned unpaid",
     "over-unit-quota": "an authorized payment (8202) exceeds the unit's remaining authorized quota for that budget "
                        "subject and project (004 part 3 §13(3)): returned unpaid",
+    "direct-funds-mismatch": "an authorized payment (8202) Detail's DirectFundFlag (direct funds, 直达资金, 001, 002; "
+                             "the project's own element) does not match the unit's quota lines it would draw on: "
+                             "direct funds draw only on quota lines the 7101 marked DirectFundFlag 1, other money "
+                             "never on them: returned unpaid naming DirectFundFlag",
     "voucher-incomplete": "a payment voucher lacks an element the bank needs to pay (payee account, name, bank, "
                           "unit, budget subject): returned unpaid",
     "payee-account-unknown": "the payee account is said to be held at this bank, which has no such account: "

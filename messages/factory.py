@@ -51,11 +51,12 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                     rng: random.Random | None = None, encoding: str = "UTF-8",
                     fund_type_code: str = "1", subject: tuple[str, str] | None = None,
                     project: tuple[str, str] | None = None, urgent: bool = False,
-                    unit: tuple[str, str, str, str] | None = None) -> bytes:
+                    unit: tuple[str, str, str, str] | None = None, direct: bool = False) -> bytes:
     """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher. `subject`
     (ExpFuncCode, ExpFuncName) / `project` (ProCode, ProName): every detail's, instead of drawn
     ones / none; `urgent`: UrgentFlag 1 (特别紧急) with its approval (`URGENT_APPROVAL`); `unit`: the budget unit (one of `UNITS`), instead of
-    the first draw. Without them the bytes are as before."""
+    the first draw; `direct`: every detail marked DirectFundFlag 1 (direct funds, 直达资金, the
+    project's own element). Without them the bytes are as before."""
     rng = rng or random.Random(voucher_no)
     sup_code, sup_name, agency_code, agency_name = unit if unit is not None else rng.choice(UNITS)
     amounts = split_fen(amount_fen, min(details, amount_fen), rng)
@@ -81,7 +82,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                       "AgencyName": agency_name, "ExpFuncCode": func, "ExpFuncName": func_name,
                       "ExpEcoCode": eco, "ExpEcoName": eco_name,
                       **({"ProCode": project[0], "ProName": project[1]} if project else {}),
-                      "PayAmt": fen_to_str(fen)})
+                      **({"DirectFundFlag": "1"} if direct else {}), "PayAmt": fen_to_str(fen)})
     return build_voucher(vtcode, head, lines, encoding=encoding)
 
 

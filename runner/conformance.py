@@ -840,9 +840,16 @@ class _ConformanceRun(_Run):
 
         paid_in = sum(fen for _, fen, day, got in paid.values() if within(day) and got <= r.received_at)
         refunded = paid_in - r.books_fen  # the receipts' books less the refunds, as the treasury kept them
-        cleared = sum(f.cleared_fen for f in self.filings.values()
-                      if f.state == "accepted" and f.answered_at is not None and within(f.answered_at.date()))
-        return dataclasses.replace(r, books_fen=cleared - refunded)
+        accepted = [f for f in self.filings.values()
+                    if f.state == "accepted" and f.answered_at is not None and within(f.answered_at.date())]
+        cleared = sum(f.cleared_fen for f in accepted)
+        # the direct funds (直达资金) the same way: of the payments those clearings covered
+        direct = self.tcore.direct_paid
+        direct_in = sum(direct.get(no, 0) for no, (_, _, day, got) in paid.items()
+                        if within(day) and got <= r.received_at)
+        direct_refunded = direct_in - r.direct_books_fen
+        direct_cleared = sum(direct.get(no, 0) for f in accepted for no in f.payments)
+        return dataclasses.replace(r, books_fen=cleared - refunded, direct_books_fen=direct_cleared - direct_refunded)
 
     def _scorecard(self, o: Observed) -> tuple[Any, ...]:
         """Every bank's scorecard: the simulated banks' from their cores, the system under test's

@@ -244,11 +244,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                    and ("vtcode" not in p or r.vtcode == p["vtcode"])]
         title = {"2206": "daily report", "4004": "monthly report", "3501": "statement"}
         desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {_yuan(r.stated_fen)}, "
-                         f"receipts {_yuan(r.books_fen)}" + ("" if r.stated_fen == r.books_fen else " DIFFERS")
+                         f"receipts {_yuan(r.books_fen)}"
+                         + (f", DirectFundAmt {_yuan(r.direct_stated_fen)}, direct funds of the receipts "
+                            f"{_yuan(r.direct_books_fen)}" if r.direct_stated_fen or r.direct_books_fen else "")
+                         + ("" if r.agrees else " DIFFERS")
                          for r in reports[:20]) or "none arrived"
-        return out(bool(reports) and all(r.stated_fen == r.books_fen for r in reports),
+        return out(bool(reports) and all(r.agrees for r in reports),
                    f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} by {_t(by)} "
-                   "states what its receipts paid in its period", desc)
+                   "states what its receipts paid in its period, and the direct funds among it", desc)
     if e.kind == "report_subject":
         reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
         total = sum(r.subjects.get(p["subject"], 0) for r in reports)
@@ -257,6 +260,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                    "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): "
                              + (", ".join(f"{k} {_yuan(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
                              for r in reports[:20]) or "none arrived")
+    if e.kind == "report_direct_funds":
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
+        total = sum(r.direct_stated_fen for r in reports)
+        return out(bool(reports) and total == p["equals_fen"],
+                   f"the {p['vtcode']}s of {p['bank']} by {_t(by)} state {p['equals']} of direct funds (DirectFundAmt)",
+                   "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): DirectFundAmt {_yuan(r.direct_stated_fen)}, "
+                             f"direct funds of the receipts {_yuan(r.direct_books_fen)}" for r in reports[:20])
+                   or "none arrived")
     if e.kind == "signoff":
         return out(*_signoff(o, p, _nos(o, p.get("vouchers", []))))
     if e.kind == "unit_quota":

@@ -195,6 +195,13 @@ class ReportSeen:
     books_fen: int  # what the treasury's receipts from that bank paid in the period, less refunds noticed in it
     received_at: dt.datetime
     subjects: Mapping[str, int] = field(default_factory=dict)  # its lines summed by ExpFuncCode (fen)
+    direct_stated_fen: int = 0  # its DirectFundAmt (direct funds, 直达资金; absent: 0)
+    direct_books_fen: int = 0  # the direct funds of `books_fen`: the receipts' lines marked DirectFundFlag 1
+
+    @property
+    def agrees(self) -> bool:
+        """It states what the treasury's books say, in all and in direct funds."""
+        return self.stated_fen == self.books_fen and self.direct_stated_fen == self.direct_books_fen
 
 
 # What a statement line counts money under (004 part 3 §10(3) "按基层预算单位,分资金性质、预算科目及项目"):

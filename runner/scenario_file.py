@@ -666,7 +666,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "account_notice" and ids.get(params["notice"], ("", None))[1] != "7601":
             b.fail([*path, kind, "notice"], f"no account step {params['notice']!r} in the steps")
         if kind in ("scorecard", "refused", "reports_match", "clearings_sum",
-                    "report_subject", "account_feed") and params["bank"] not in seen:
+                    "report_subject", "report_direct_funds", "account_feed") and params["bank"] not in seen:
             b.fail([*path, kind, "bank"], f"no bank {params['bank']!r} in world.banks")
         if kind == "signoff":
             _check_signoff(params, [*path, kind], b, seen, ids)
@@ -686,7 +686,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "year_end" and world.treasury_profile != "generated":
             b.fail([*path, kind], "year_end expects the generated treasury's own year end (profile: generated)")
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
-                                           "report_subject"):
+                                           "report_subject", "report_direct_funds"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
@@ -814,6 +814,8 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")
     if kind == "report_subject":
         return f"{p['bank']}'s {p['vtcode']} under subject {p['subject']} = {p['equals']}"
+    if kind == "report_direct_funds":
+        return f"{p['bank']}'s {p['vtcode']} direct funds = {p['equals']}"
     if kind == "reports_match":
         return f"reports of {p['bank']} match the treasury's books" + (f" ({p['vtcode']})" if "vtcode" in p else "")
     if kind == "unit_quota":

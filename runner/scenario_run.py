@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from business_time.clock import at
+from messages.business import direct_fund_fen
 from messages.dates import format_ymd
 from messages.envelope import parse_envelope
 from messages.money import fen_to_str, parse_fen
@@ -105,9 +106,12 @@ class _NullCore:
         # VoucherNo → (PayBankCode, XPayDate, fen, AgencyCode): one per payment of the run, which the
         # scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
         self.paid: dict[str, tuple[str, str, int, str]] = {}
+        # VoucherNo → the direct funds (直达资金) of a paid payment: its receipt's lines marked DirectFundFlag 1
+        self.direct_paid: dict[str, int] = {}
         # the banks' reports and statements as they came: (PayBankCode, VtCode, VoucherNo, begin, end,
-        # PayAmt, what the receipts paid in the period, arrival, fen by ExpFuncCode)
-        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime, dict[str, int]]] = []
+        # PayAmt, what the receipts paid in the period, arrival, fen by ExpFuncCode, DirectFundAmt, the
+        # direct funds the receipts paid in the period less the direct refunds)
+        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime, dict[str, int], int, int]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
         self._suspensions = SuspensionLog()
         # account notices (7601) sent and their confirmations (004 part 3 §9(1))
@@ -139,6 +143,8 @@ class _NullCore:
         if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
             self.paid.setdefault(doc.get("VoucherNo"), (doc.get("PayBankCode"), doc.get("XPayDate"),
                                                         parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
+            if self.paid[doc.get("VoucherNo")][2] > 0:
+                self.direct_paid.setdefault(doc.get("VoucherNo"), direct_fund_fen(doc.details()))
         if flag == 0 and doc.vtcode in REPORTED and len(self.reports) < REPORTS_MAX:
             begin, end = report_period(doc.vtcode, doc.head())
             bank = doc.get("PayBankCode")
@@ -148,17 +154,24 @@ class _NullCore:
                            if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
             self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
                                  parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
-                                 self._paid_in(bank, begin, end) - refunded, now, _by_subject(doc.details())))
+                                 self._paid_in(bank, begin, end) - refunded, now, _by_subject(doc.details()),
+                                 parse_fen(doc.get("DirectFundAmt") or "0.00", allow_negative=True),
+                                 self._direct_in(bank, begin, end) - self.inbox.direct_refunded(bank, begin, end)))
         if flag == 1 and doc.vtcode == "7501":
             self.suspensions.confirmed(doc.head(), now)
         if flag == 1 and doc.vtcode == "7601":
             self.account_notices.confirmed(doc.head(), now)
         if flag == 0 and doc.vtcode in HANDLED:
-            return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of))
+            return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of, self._direct_in))
         return []
 
     def _paid_in(self, bank: str, begin: str, end: str) -> int:
         return sum(fen for code, day, fen, _ in self.paid.values() if code == bank and begin <= day <= end)
+
+    def _direct_in(self, bank: str, begin: str, end: str) -> int:
+        """The direct funds (直达资金) of what `_paid_in` counts."""
+        return sum(self.direct_paid.get(no, 0) for no, (code, day, _, _) in self.paid.items()
+                   if code == bank and begin <= day <= end)
 
     def agency_of(self, voucher_no: str) -> str:
         return self.paid.get(voucher_no, ("", "", 0, ""))[3]
@@ -980,8 +993,10 @@ class _Run:
             participants=self.ids, refunds=tuple(refunds_of(self.bcores)),
             bank_refusals=tuple(self._refusals(clearings)),
             scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)),
-            reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when, subjects)
-                          for code, vt, no, begin, end, stated, books, when, subjects in self.tcore.reports),
+            reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when, subjects,
+                                     direct, direct_books)
+                          for code, vt, no, begin, end, stated, books, when, subjects, direct, direct_books
+                          in self.tcore.reports),
             unit_quotas={"treasury": self._treasury_quota(receipts),
                          **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
                             for bid, core in self.bcores.items()}},

@@ -295,6 +295,13 @@ _expect_kinds: dict[str, Any] = {
                        "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]},
                                       "subject": {"type": "string", "pattern": "^[0-9A-Za-z]{1,42}$"},
                                       "equals": _money}},
+    "report_direct_funds": {"type": "object", "additionalProperties": False,
+                            "required": ["bank", "vtcode", "equals"],
+                            "description": "the reports of that kind the bank sent (2206 / 4004 / 3501), their "
+                                           "direct funds (DirectFundAmt, 直达资金; absent: 0.00) summed, equal the "
+                                           "amount (docs/payment-kinds.md)",
+                            "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]},
+                                           "equals": _money}},
     "signoff": {"type": "object", "additionalProperties": False, "required": ["month", "level"],
                 "description": "the monthly reconciliation and sign-off of a month at a level (对账签证, "
                                "docs/reconciliation.md): agreed, differs (with its breaks), missing or not-due; "

@@ -270,7 +270,7 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     def report(kind: DutyKind, vtcode: str, begin: str, due: dt.datetime) -> None:
         rep = reports.get((vtcode, begin))
         events.append(DutyEvent(bank, kind, f"{vtcode}/{begin}", due, rep.received_at if rep else None,
-                                accurate=rep is None or rep.stated_fen == rep.books_fen))
+                                accurate=rep is None or rep.agrees))
 
     for day in sorted(paid_days):
         report("daily-report", "2206", format_ymd(day), due_time("daily-report", day, calendar, clock))

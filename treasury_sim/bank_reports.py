@@ -9,7 +9,7 @@
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
 | 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
-| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2), else 1 with XCheckRemark (a break, never netted away) |
+| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
 
 `BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit, with the
 refunds' running totals the treasury's books check (`treasury_sim.books`: every fen refunded is
@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from messages.business import direct_fund_fen
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -54,6 +55,8 @@ class BankInbox(msgspec.Struct):
     reserve_closing: dict[str, int] = msgspec.field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
     # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
     by_unit: dict[str, int] = msgspec.field(default_factory=dict)
+    # "<PayBankCode>/<notice VouDate>" → fen of direct funds (直达资金) refunded: the notices' lines marked DirectFundFlag 1
+    refunded_direct: dict[str, int] = msgspec.field(default_factory=dict)
     refunded_fen: int = 0  # `refunded` added up
     restored_fen: int = 0  # `quota_restored` added up
     cross_year_fen: int = 0  # `cross_year_refunds` added up
@@ -74,9 +77,11 @@ class BankInbox(msgspec.Struct):
             listed[no] = listed.get(no, 0) + parse_fen(d.get("PayAmt", "0.00"))
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
-                   agency_of: Callable[[str], str]) -> list[Effect]:
+                   agency_of: Callable[[str], str],
+                   direct_in: Callable[[str, str, str], int] | None = None) -> list[Effect]:
         """`paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd;
-        `agency_of(voucher_no)`: the unit of a payment voucher (2252 does not name it)."""
+        `agency_of(voucher_no)`: the unit of a payment voucher (2252 does not name it);
+        `direct_in(bank, begin, end)`: the direct funds (直达资金) of what `paid_in` counts (none if not given)."""
         key = str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), 0))
         if key in self.received:
             return []
@@ -97,6 +102,9 @@ class BankInbox(msgspec.Struct):
             day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}"
             self.refunded[day] = self.refunded.get(day, 0) + fen
             self.refunded_fen += fen
+            direct = direct_fund_fen(doc.details())
+            if direct:
+                self.refunded_direct[day] = self.refunded_direct.get(day, 0) + direct
             return []
         if doc.vtcode == "7202":
             self.reserve_list(doc)
@@ -113,15 +121,28 @@ class BankInbox(msgspec.Struct):
             if len(self.by_unit) < KEPT_MAX:
                 k = f"{bank}/{begin}/{d.get('AgencyCode')}"
                 self.by_unit[k] = self.by_unit.get(k, 0) + parse_fen(d.get("PayAmt", "0.00"), allow_negative=True)
-        expected = paid_in(bank, begin, end) - sum(fen for k, fen in self.refunded.items()
-                                                   if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
-        x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
-        if stated != expected:
-            x["XCheckRemark"] = f"statement {fen_to_str(stated)}, receipts less refunds {fen_to_str(expected)}"
-        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
-                                                                     else "")
+        expected = paid_in(bank, begin, end) - _within(self.refunded, bank, begin, end)
+        # direct funds (直达资金, 001, 002) traced on their own: the statement's DirectFundAmt (absent: 0.00)
+        # against the direct funds the receipts paid less the direct refunds noticed
+        stated_direct = parse_fen(doc.get("DirectFundAmt") or "0.00", allow_negative=True)
+        expected_direct = ((direct_in(bank, begin, end) if direct_in is not None else 0)
+                           - _within(self.refunded_direct, bank, begin, end))
+        breaks = [msg for bad, msg in (
+            (stated != expected, f"statement {fen_to_str(stated)}, receipts less refunds {fen_to_str(expected)}"),
+            (stated_direct != expected_direct,
+             f"DirectFundAmt {fen_to_str(stated_direct)}, direct funds the receipts paid less refunds "
+             f"{fen_to_str(expected_direct)}"),
+        ) if bad]
+        x = {"XCheckResult": "1" if breaks else "0", "XCheckDate": format_ymd(now.date())}
+        if breaks:
+            x["XCheckRemark"] = "; ".join(breaks)
+        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if breaks else "")
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
+
+    def direct_refunded(self, bank: str, begin: str, end: str) -> int:
+        """The direct funds refunded by `bank`'s notices dated begin..end (yyyyMMdd, inclusive)."""
+        return _within(self.refunded_direct, bank, begin, end)
 
     def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
@@ -166,3 +187,8 @@ class BankInbox(msgspec.Struct):
         self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {breaks[0]}" if breaks else "")
         return [SendVoucher("7203", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
+
+
+def _within(by_day: dict[str, int], bank: str, begin: str, end: str) -> int:
+    """The fen of "<PayBankCode>/<yyyyMMdd>" keys of `bank` dated begin..end (inclusive)."""
+    return sum(fen for k, fen in by_day.items() if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["QUOTA_VTCODE", "Approved", "NoticeKey", "notice_lines"]
+__all__ = ["QUOTA_VTCODE", "Approved", "NoticeKey", "direct_totals", "notice_lines"]
 
 QUOTA_VTCODE = {"11": "5108", "12": "5106"}  # pay type → its clearing quota notice
 
@@ -45,3 +45,14 @@ def notice_lines(vouchers: Iterable[Approved]) -> dict[NoticeKey, list[tuple[str
         by_dep[v.sup_dep] = by_dep.get(v.sup_dep, 0) + v.amount_fen
     return {key: [(code, name, fen) for (code, name), fen in sorted(by_dep.items())]
             for key, by_dep in sorted(sums.items())}
+
+
+def direct_totals(vouchers: Iterable[tuple[Approved, int]]) -> dict[NoticeKey, int]:
+    """{(bank, pay type, fund type): fen}: the direct funds (直达资金, 001, 002) among the approved
+    vouchers of each notice, from (voucher, its direct fen) pairs; keys with none are absent."""
+    out: dict[NoticeKey, int] = {}
+    for v, fen in vouchers:
+        if fen:
+            key = (v.bank, v.pay_type, v.fund_type)
+            out[key] = out.get(key, 0) + fen
+    return out

@@ -49,6 +49,9 @@ class TreasuryConfig:
     # works such as road building (公路建设); any other subject's is cancelled (7301)
     year_end_carry_subjects: tuple[str, ...] = ("2140104",)
     authorized_unspent_pct: int = 0  # the month's 7101 grants the approved plan plus this share the units leave unspent
+    # direct payments (5201) of the plain plan tagged direct funds (直达资金, 001, 002: DirectFundFlag 1 on
+    # every line), drawn from the voucher number so the rest of the plan is the same bytes; 0: none
+    direct_share_pct: int = 0
 
     def __post_init__(self) -> None:
         if not self.banks:
@@ -57,7 +60,7 @@ class TreasuryConfig:
             raise ValueError(f"vouchers_per_day must be 0..{VOUCHERS_PER_DAY_MAX}")
         if self.days < 1:
             raise ValueError("days must be >= 1")
-        for name in ("late_share_pct", "authorized_share_pct"):
+        for name in ("late_share_pct", "authorized_share_pct", "direct_share_pct"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0..100")
         if not 0 < self.amount_min_fen <= self.amount_max_fen:

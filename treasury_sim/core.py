@@ -246,7 +246,8 @@ class TreasuryCore:
                 effects += self._receipt(doc, key, now, return_reason)
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
-                effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of)
+                effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of,
+                                                            self._direct_in)
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
                 if check is not None:
@@ -389,6 +390,11 @@ class TreasuryCore:
         """What `bank`'s receipts paid from `begin` to `end` (yyyyMMdd, inclusive): a 3501's check."""
         return sum(r.paid_fen for no, r in self._receipts.items() if r.return_reason is None
                    and begin <= r.paid_date <= end and self.vouchers[no].bank == bank)
+
+    def _direct_in(self, bank: str, begin: str, end: str) -> int:
+        """The direct funds (直达资金) of what `_paid_in` counts: the vouchers planned as direct funds."""
+        return sum(self.vouchers[no].direct_fen for no, r in self._receipts.items() if r.return_reason is None
+                   and r.paid_fen > 0 and begin <= r.paid_date <= end and self.vouchers[no].bank == bank)
 
     def _agency_of(self, voucher_no: str) -> str:
         v = self.vouchers.get(voucher_no)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zlib
 from collections.abc import Callable, Iterable
 
 from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
 from messages.factory import DEFAULT_PROJECT, UNITS, authorized_quota_notice, quota_notice
+from messages.money import fen_to_str
 from messages.voucher import parse_voucher
 from sim.effects import Effect, SendVoucher
-from treasury_sim.clearing_quotas import QUOTA_VTCODE, notice_lines
+from treasury_sim.clearing_quotas import QUOTA_VTCODE, direct_totals, notice_lines
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.records import DayPlan, PlannedVoucher
 from treasury_sim.year_end import month_lines
 
-__all__ = ["authorized_quotas", "clearing_quota", "plan_day", "quota_notices", "slots"]
+__all__ = ["authorized_quotas", "clearing_quota", "direct_draw", "plan_day", "quota_notices", "slots"]
 
 
 def plan_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.date) -> DayPlan:
@@ -42,26 +44,37 @@ def plan_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.date) ->
         no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{i:05d}"
         details = rng.randint(1, 3)
         vouchers.append(PlannedVoucher(day, send_at, vtcode, no, bank, amount, rng.choice(UNITS), late, details,
-                                       c.adm_div_code, c.seed))
+                                       c.adm_div_code, c.seed,
+                                       direct=vtcode == "5201" and direct_draw(c.seed, no) < c.direct_share_pct))
     vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
     return DayPlan(vouchers, quota_notices(config, day, vouchers))
 
 
+def direct_draw(seed: int, voucher_no: str) -> int:
+    """0..99 from the run's seed and a voucher number, drawing no number from the plan's generator:
+    below `direct_share_pct`, the voucher is direct funds (直达资金)."""
+    return zlib.crc32(f"{seed}:direct:{voucher_no}".encode()) % 100
+
+
 def quota_notices(config: TreasuryConfig, day: dt.date, vouchers: Iterable[PlannedVoucher]) -> list[SendVoucher]:
     """The day's clearing quota notices: per bank, pay type and fund type, the exact sum of its
-    approved vouchers by first-level unit."""
+    approved vouchers by first-level unit, with the direct funds among them (DirectFundAmt)."""
+    vouchers = list(vouchers)
+    direct = direct_totals((v.approved, v.direct_fen) for v in vouchers)
     return [clearing_quota(config, f"QE{format_ymd(day)}{bank[-4:]}{pay_type}{fund_type}", day, bank, pay_type,
-                           fund_type, lines)
+                           fund_type, lines, direct.get((bank, pay_type, fund_type), 0))
             for (bank, pay_type, fund_type), lines in notice_lines(v.approved for v in vouchers).items()]
 
 
 def clearing_quota(config: TreasuryConfig, no: str, day: dt.date, bank: str, pay_type: str, fund_type: str,
-                   lines: list[tuple[str, str, int]]) -> SendVoucher:
-    """One 5108 (direct) / 5106 (authorized) clearing quota notice to the central bank."""
+                   lines: list[tuple[str, str, int]], direct_fen: int = 0) -> SendVoucher:
+    """One 5108 (direct) / 5106 (authorized) clearing quota notice to the central bank; with
+    `direct_fen`, the direct funds of it (DirectFundAmt, the project's own element)."""
     vtcode = QUOTA_VTCODE[pay_type]
     qdoc = parse_voucher(quota_notice(voucher_no=no, clear_date=day, pay_bank_code=bank, amounts_by_unit=lines,
                                       adm_div_code=config.adm_div_code, vtcode=vtcode, fund_type_code=fund_type))
-    return SendVoucher(vtcode, 0, qdoc.head(), tuple(qdoc.details()), "pboc")
+    head = qdoc.head() if not direct_fen else {**qdoc.head(), "DirectFundAmt": fen_to_str(direct_fen)}
+    return SendVoucher(vtcode, 0, head, tuple(qdoc.details()), "pboc")
 
 
 def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.date,

@@ -67,4 +67,4 @@ def carried_quota(config: TreasuryConfig, calendar: BusinessCalendar, clock_conf
             or now >= at(paid_day, clock_config.clearing_cutoff)):
         return []
     ((bank, pay_type, fund_type), lines), = notice_lines([v.approved]).items()
-    return [clearing_quota(config, f"QS{v.voucher_no}", paid_day, bank, pay_type, fund_type, lines)]
+    return [clearing_quota(config, f"QS{v.voucher_no}", paid_day, bank, pay_type, fund_type, lines, v.direct_fen)]

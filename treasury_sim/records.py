@@ -40,6 +40,12 @@ class PlannedVoucher:
     subject: tuple[str, str] | None = None  # (ExpFuncCode, ExpFuncName) of every detail; None: drawn
     project: tuple[str, str] | None = None  # (ProCode, ProName) of every detail; None: none named
     payees: int = 0  # a batch voucher (一次批量, 003 §26) of this many lines, each to its own payee; 0: a plain one
+    direct: bool = False  # every line direct funds (直达资金, 001, 002): DirectFundFlag 1 on each Detail
+
+    @property
+    def direct_fen(self) -> int:
+        """What of it is direct funds: all of it, or nothing."""
+        return self.amount_fen if self.direct else 0
 
     @property
     def pay_type(self) -> str:
@@ -63,7 +69,7 @@ class PlannedVoucher:
         return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
                                amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
                                details=self.details, unit=self.unit, fund_type_code=self.fund_type,
-                               subject=self.subject, project=self.project,
+                               subject=self.subject, project=self.project, direct=self.direct,
                                rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
 
     def _batch_data(self) -> bytes:
