@@ -293,6 +293,7 @@ class Bank:
     skew_reports: bool = False  # wrong on purpose: reports and statement 0.01 too high
     ignore_returns: bool = False  # wrong on purpose: a payee-bank refund notice (2252) is not acted on
     pay_any_payee: bool = False  # wrong on purpose: a procurement payment's supplier and acceptance are not checked
+    all_direct: bool = False  # wrong on purpose: every report line marked direct funds (its total agrees with it)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
     accounts: Mapping[str, str] = field(default_factory=lambda: dict(ACCOUNTS))  # the customer accounts it holds
     own_accounts: OwnAccounts = field(default_factory=OwnAccounts)
@@ -960,7 +961,7 @@ class Bank:
         for doc, sign in paid:
             for d in doc.details() or [doc.head()]:
                 line = tuple(PAY_TYPE[doc.vtcode] if k == "PayTypeCode"
-                             else ("1" if d.get(k) == "1" else "") if k == "DirectFundFlag"
+                             else ("1" if d.get(k) == "1" or self.all_direct else "") if k == "DirectFundFlag"
                              else d.get(k) or doc.get(k) or "" for k in by)
                 sums[line] = sums.get(line, 0) + sign * parse_fen(d.get("PayAmt", "0.00"))
         if self.skew_reports and sums:  # wrong on purpose: one line, and so the total, a fen too high
@@ -1104,6 +1105,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="wrong on purpose: money a payee's bank sends back (its 2252) is never refunded")
     p.add_argument("--pay-any-payee", action="store_true",
                    help="wrong on purpose: a procurement payment is paid whoever its payee and whatever its acceptance")
+    p.add_argument("--all-direct", action="store_true",
+                   help="wrong on purpose: the reports and statement mark every line direct funds (直达资金), "
+                        "their DirectFundAmt the whole")
     p.add_argument("--filing", type=_hh_mm, default=FILING,
                    help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
                         "(default 15:30; it sweeps again just before 16:00 in any case)")
@@ -1138,7 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
         return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
                     args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts,
-                    pay_any_payee=args.pay_any_payee)
+                    pay_any_payee=args.pay_any_payee, all_direct=args.all_direct)
 
     signer = KeySigner.from_files(args.key, args.cert)
 

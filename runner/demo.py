@@ -48,6 +48,8 @@ SIM_DB_SYNCHRONOUS = "NORMAL"
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
+# the generated direct payments tagged direct funds (直达资金, docs/payment-kinds.md): the reports total them apart
+DEMO_DIRECT_SHARE_PCT = 10
 UNITS_PER_OPENING = 1_000  # the salaries of this many budget units (a month's) fit well in OPENING_TSA_FEN
 # The units leave this share of their monthly authorized plan unspent: what a run crossing 31
 # December cancels (7301) or carries forward (7302) at the treasury's year end (docs/quotas.md).
@@ -139,6 +141,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
                                         adm_div_code=world.adm_div_code, first_day=start, days=days,
                                         vouchers_per_day=vouchers, seed=seed, units=units,
                                         authorized_unspent_pct=UNSPENT_PCT,
+                                        direct_share_pct=DEMO_DIRECT_SHARE_PCT,
                                         tsa_opening_fen=OPENING_TSA_FEN * world_scale(vouchers * days)
                                         * max(1, -(-units // UNITS_PER_OPENING))),
                          calendar, cc)

@@ -684,6 +684,30 @@ def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(worl
     assert _failures(junit) == {} and code == 0
 
 
+@pytest.mark.slow
+def test_a_bank_that_marks_every_line_direct_funds_fails_the_direct_funds_expectations(world: DevWorld,
+                                                                                      tmp_path: Path) -> None:
+    """Direct funds (直达资金, docs/payment-kinds.md), the other direction: a bank whose reports mark
+    every line direct funds, their DirectFundAmt the whole (so each head agrees with its own lines and
+    the gateway lets them through), states 2,300.00 of direct funds where the treasury paid 1,700.00:
+    the totals, reports-match and the statement's accuracy fail, and nothing else."""
+    junit = tmp_path / "junit.xml"
+    flags = ("--accounts", str(world.root / "accounts.yaml"), "--all-direct")
+    with _gateway_and_bank(world, tmp_path / "procs", flags) as url:
+        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / "direct-funds-tagged-from-quota-to-report.yaml"),
+                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
+                         "--quiet"])
+    failures = _failures(junit)
+    assert set(failures) == {
+        "[7] the daily report of 30 March states the direct funds on their own",
+        "[8] the monthly report of March, the same",
+        "[9] the statement of March, the same",
+        "[10] every report states what the receipts paid, and the direct funds among it",
+        "[13] the statement was accurate, its direct funds included, and on time"}, failures
+    assert "DirectFundAmt 2300.00, direct funds of the receipts 1700.00" in failures["[9] the statement of March, the same"]
+    assert code == 1
+
+
 # What no runner can make a real bank do: the scenarios that test the project's simulated bank in
 # a behaviour profile (late, faulty or offline on purpose). Issue 15: at most 4, each inherent.
 INHERENT_WHOLE_SKIPS = {

@@ -29,7 +29,7 @@ from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
 from treasury_sim.budget import PAYMENT_MAX_FEN, BudgetBook, Indicator, RefusedRequest, Request, lognormal_fen
 from treasury_sim.config import TreasuryConfig
-from treasury_sim.planning import quota_notices, slots
+from treasury_sim.planning import direct_draw, quota_notices, slots
 from treasury_sim.records import DayPlan, PlannedVoucher
 from treasury_sim.units import FUND_TYPES, BudgetUnit, UnitTree
 
@@ -88,7 +88,8 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
         vouchers.append(PlannedVoucher(day, send_at, vtcode, request.no, bank, request.amount_fen,
                                        b.named[request.unit], late, details, c.adm_div_code, c.seed,
                                        fund_type=request.fund_type, subject=request.subject, project=request.project,
-                                       payees=payees))
+                                       payees=payees, direct=vtcode == "5201" and not payees
+                                       and direct_draw(c.seed, request.no) < c.direct_share_pct))
 
     if salary_day:
         for k, unit in enumerate(paying, start=1):
