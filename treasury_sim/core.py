@@ -70,7 +70,7 @@ from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
 from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_day
 from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.planning import authorized_quotas, plan_day
-from treasury_sim.receipts import carried_quota, match_receipt
+from treasury_sim.receipts import carried_quota, match_receipt, paid_in
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
 from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
@@ -247,7 +247,7 @@ class TreasuryCore:
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
                 effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of,
-                                                            self._direct_in)
+                                                            lambda b, s, e: self._paid_in(b, s, e, True))
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
                 if check is not None:
@@ -386,15 +386,9 @@ class TreasuryCore:
         self.tsa.advised(self.state.refunds_advised.get(voucher_no), advice)
         self.state.refunds_advised[voucher_no] = advice
 
-    def _paid_in(self, bank: str, begin: str, end: str) -> int:
-        """What `bank`'s receipts paid from `begin` to `end` (yyyyMMdd, inclusive): a 3501's check."""
-        return sum(r.paid_fen for no, r in self._receipts.items() if r.return_reason is None
-                   and begin <= r.paid_date <= end and self.vouchers[no].bank == bank)
-
-    def _direct_in(self, bank: str, begin: str, end: str) -> int:
-        """The direct funds (直达资金) of what `_paid_in` counts: the vouchers planned as direct funds."""
-        return sum(self.vouchers[no].direct_fen for no, r in self._receipts.items() if r.return_reason is None
-                   and r.paid_fen > 0 and begin <= r.paid_date <= end and self.vouchers[no].bank == bank)
+    def _paid_in(self, bank: str, begin: str, end: str, direct: bool = False) -> int:
+        """What `bank`'s receipts paid from `begin` to `end` (or its direct funds): a 3501's check."""
+        return paid_in(self._receipts, self.vouchers, bank, begin, end, direct=direct)
 
     def _agency_of(self, voucher_no: str) -> str:
         v = self.vouchers.get(voucher_no)

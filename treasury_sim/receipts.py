@@ -14,6 +14,7 @@ could not use it).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
@@ -30,7 +31,7 @@ from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import clearing_quota
 from treasury_sim.records import PlannedVoucher, Receipt
 
-__all__ = ["Match", "carried_quota", "match_receipt"]
+__all__ = ["Match", "carried_quota", "match_receipt", "paid_in"]
 
 Match = Literal["unknown", "again", "duplicate", "first"]
 
@@ -68,3 +69,12 @@ def carried_quota(config: TreasuryConfig, calendar: BusinessCalendar, clock_conf
         return []
     ((bank, pay_type, fund_type), lines), = notice_lines([v.approved]).items()
     return [clearing_quota(config, f"QS{v.voucher_no}", paid_day, bank, pay_type, fund_type, lines, v.direct_fen)]
+
+
+def paid_in(receipts: Mapping[str, Receipt], vouchers: Mapping[str, PlannedVoucher], bank: str, begin: str, end: str,
+            *, direct: bool = False) -> int:
+    """What `bank`'s receipts paid from `begin` to `end` (yyyyMMdd, inclusive): a 3501's check; with
+    `direct`, the direct funds (直达资金) of it (the vouchers planned as direct funds)."""
+    return sum(vouchers[no].direct_fen if direct else r.paid_fen for no, r in receipts.items()
+               if r.return_reason is None and r.paid_fen > 0 and begin <= r.paid_date <= end
+               and vouchers[no].bank == bank)
