@@ -16,14 +16,24 @@ import datetime as dt
 import os
 import re
 import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance_helpers import (
+    BANK_DAY,
+    BIN,
+    ROOT,
+    SDK_BANK,
+    START,
+    client_of,
+    in_process_gateway,
+    run_against_the_example_bank,
+    until_waiting,
+)
+from conformance_helpers import failures as _failures
+from conformance_helpers import gateway_and_bank as _gateway_and_bank
 
 from client import ClientError, GatewayClient
 from gateway.server import RunningServer, ServerConfig, start_server
@@ -32,13 +42,7 @@ from runner.scenario_file import load_scenario, load_text
 from runner.world import DevWorld
 from tgw import main as tgw_main
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-TGW = str(BIN / "tgw")
-SDK_BANK = ROOT / "examples" / "sdk_bank.py"
-BANK_DAY = ROOT / "tests" / "conformance" / "bank-day.yaml"
-START = "2026-03-10T08:00:00+08:00"
-PROCESS_START_S = 30.0  # a generous bound for a subprocess to start listening (not a speed check)
+__all__ = ["BANK_DAY", "START", "WRONG_BANKS", "_failures", "_gateway_and_bank"]  # for the other conformance tests
 
 
 @pytest.fixture(scope="module")
@@ -198,40 +202,15 @@ def test_scenario_world_makes_the_world_a_conformance_gateway_runs_with(tmp_path
 # ------------------------------------------------------------------------------ the clock's long-poll
 
 
-@contextlib.asynccontextmanager
-async def _server(world: DevWorld, tmp_path: Path, start: str = START) -> Any:
-    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
-                                             db=f"sqlite:///{tmp_path / 'gw.db'}", http_port=0, clock_mode="simulated",
-                                             clock_start=start))
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def _client(server: RunningServer, world: DevWorld, pid: str) -> GatewayClient:
-    assert server.http_url is not None
-    return GatewayClient.http(server.http_url, token=world.participants[pid].token, participant_id=pid)
-
-
-async def _until_waiting(client: GatewayClient, pid: str) -> dict[str, Any]:
-    for _ in range(2_000):  # the parked request reaches the server soon; bounded, never a timing assertion
-        view = await client.clock()
-        if pid in view["waiting"]:
-            return view
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"{pid} never showed as waiting on the clock")
-
-
 async def test_a_participant_waiting_on_the_clock_is_listed_and_answered_when_it_moves(world: DevWorld,
                                                                                        tmp_path: Path) -> None:
-    async with _server(world, tmp_path) as server, _client(server, world, "bank-a") as bank, \
-            _client(server, world, world.treasury.id) as driver:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, "bank-a") as bank, \
+            client_of(server, world, world.treasury.id) as driver:
         view = await bank.clock()
         assert view["waiting"] == {} and view["now"] == START
         assert (await bank.clock(after="2026-03-10T07:00:00+08:00", wait_s=30))["now"] == START  # past: at once
         parked = asyncio.create_task(bank.clock(after=START, wait_s=30))
-        seen = await _until_waiting(driver, "bank-a")
+        seen = await until_waiting(driver, "bank-a")
         assert seen["waiting"] == {"bank-a": START} and not parked.done()
         moved = await driver.advance_clock("2026-03-10T09:00:00+08:00")
         answer = await parked
@@ -246,9 +225,9 @@ async def test_a_gateway_shutting_down_answers_a_parked_clock_long_poll(world: D
                                              clock_mode="simulated", clock_start=START))
     stopped = False
     try:
-        async with _client(server, world, "bank-a") as bank, _client(server, world, world.treasury.id) as driver:
+        async with client_of(server, world, "bank-a") as bank, client_of(server, world, world.treasury.id) as driver:
             parked = asyncio.create_task(bank.clock(after=START, wait_s=60))
-            await _until_waiting(driver, "bank-a")
+            await until_waiting(driver, "bank-a")
             await server.stop()
             stopped = True
             assert (await parked)["now"] == START  # answered, not cut off
@@ -263,7 +242,7 @@ async def test_clock_long_poll_refuses_what_it_does_not_understand(world: DevWor
                                                                    query: str) -> None:
     import aiohttp
 
-    async with _server(world, tmp_path) as server, aiohttp.ClientSession(
+    async with in_process_gateway(world, tmp_path) as server, aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {world.treasury.token}"}) as session, \
             session.get(f"{server.http_url}/v1/clock?{query.replace('+', '%2B')}") as resp:
         body = await resp.json()
@@ -291,13 +270,13 @@ def _options(world: DevWorld, server: RunningServer, **kw: Any) -> ConformanceOp
 
 async def test_a_system_that_never_waits_on_the_clock_ends_the_run_with_an_error(world: DevWorld,
                                                                                  tmp_path: Path) -> None:
-    async with _server(world, tmp_path) as server:
+    async with in_process_gateway(world, tmp_path) as server:
         r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "run", _options(world, server, startup_s=0.2))
     assert r.error is not None and "did not catch up" in r.error and "waiting on GET /v1/clock" in r.error
 
 
 async def test_a_gateway_past_the_start_or_on_other_cutoffs_skips_the_scenario(world: DevWorld, tmp_path: Path) -> None:
-    async with _server(world, tmp_path, start="2026-03-11T08:00:00+08:00") as server:
+    async with in_process_gateway(world, tmp_path, start="2026-03-11T08:00:00+08:00") as server:
         r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "a", _options(world, server))
         assert r.skipped is not None and "past the scenario's start" in r.skipped and r.ok
         other = _scenario("{start: 2026-03-12, clock: {clearing_cutoff: \"15:00\"}}")
@@ -316,7 +295,7 @@ async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(w
             if items:
                 await client.ack(*items)
 
-    async with _server(world, tmp_path) as server, _client(server, world, "bank-a") as bank:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, "bank-a") as bank:
         acking = asyncio.create_task(acker(bank))
         try:
             r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "run",
@@ -332,40 +311,6 @@ async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(w
 
 
 # ------------------------------------------------------------------------------ end to end: processes
-
-
-@contextlib.contextmanager
-def _gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START) -> Iterator[str]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    ready = tmp / "ready"
-    with (tmp / "gateway.log").open("wb") as gw_log, (tmp / "bank.log").open("wb") as bank_log:
-        gateway = subprocess.Popen([TGW, "up", "--participants", str(world.registry_path), "--certs",
-                                    str(world.keys_dir), "--db", str(tmp / "gw.db"), "--http", "127.0.0.1:0",
-                                    "--clock", "simulated", "--clock-start", start, "--ready-file", str(ready),
-                                    "--log-level", "WARNING"], stdout=gw_log, stderr=subprocess.STDOUT)
-        bank = None
-        try:
-            for _ in range(int(PROCESS_START_S / 0.05)):
-                if (ready.exists() and ready.read_text().strip()) or gateway.poll() is not None:
-                    break
-                time.sleep(0.05)
-            assert gateway.poll() is None, (tmp / "gateway.log").read_text()
-            url = ready.read_text().strip()
-            bank = subprocess.Popen([sys.executable, str(SDK_BANK), "--url", url, "--id", "bank-a", "--bank-code",
-                                     "999100000001", "--key", str(world.keys_dir / "bank-a.key"), "--cert",
-                                     str(world.keys_dir / "bank-a.pem"), "--secrets", str(world.root / "secrets.json"),
-                                     *flags], stdout=bank_log, stderr=subprocess.STDOUT)
-            yield url
-        finally:
-            for proc in (bank, gateway):
-                if proc is not None:
-                    proc.terminate()
-                    proc.wait(timeout=60)
-
-
-def _failures(junit: Path) -> dict[str, str]:
-    return {c.get("name") or "": (c.find("failure").text or "")  # type: ignore[union-attr]
-            for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None}
 
 
 # flag → the expectations of tests/conformance/bank-day.yaml it must fail (and a word of each failure)
@@ -397,13 +342,11 @@ WRONG_BANKS = {
 @pytest.mark.parametrize("flag", [None, *WRONG_BANKS])
 def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(world: DevWorld, tmp_path: Path,
                                                                               flag: str | None) -> None:
-    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
-    with _gateway_and_bank(world, tmp_path / "procs", (flag,) if flag else ()) as url:
-        code = tgw_main(["scenario", "run", str(BANK_DAY), "--external", "bank-a", "--url", url, "--world",
-                         str(world.root), "--junit", str(junit), "--html", str(html), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "10" and suite.get("errors") == "0"
-    failures = _failures(junit)
+    html = tmp_path / "report.html"
+    run = run_against_the_example_bank(world, tmp_path, BANK_DAY, flags=(flag,) if flag else (), html=html)
+    code, suite = run.code, run.suite
+    assert suite.get("tests") == "10" and suite.get("errors") == "0"
+    failures = run.failures()
     expected = WRONG_BANKS[flag] if flag else {}
     assert sorted(failures) == sorted(expected), failures
     for name, words in expected.items():
@@ -431,15 +374,12 @@ SCHEDULES = (("--filing", "15:30", "--replenish", "08:30", "--open", "08:00"),
 def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world: DevWorld, tmp_path: Path,
                                                                            scenario: str,
                                                                            schedule: tuple[str, ...]) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", schedule) as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario, flags=schedule)
+    suite = run.suite
+    assert suite.get("errors") == "0"
     # run, not skipped whole: at most an expectation on bank-a's own books is left out
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 # the account registry (7601) against the example bank: the world's accounts at bank-a reach it by
@@ -453,13 +393,10 @@ REGISTRY_OF_BANK_A = ("account-registry-opened-on-notice-then-paid", "account-re
 @pytest.mark.parametrize("scenario", REGISTRY_OF_BANK_A)
 def test_the_account_registry_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
                                                                       scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
-    assert _failures(junit) == {} and code == 0
+    run = run_against_the_example_bank(world, tmp_path, scenario)
+    suite = run.suite
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0"
+    assert run.failures() == {} and run.code == 0
 
 
 # the catalogue's scenarios that take bank-a offline or lose a delivery to it: the test gateway
@@ -472,17 +409,14 @@ FAULTS_OF_BANK_A = ("offline-bank-across-the-cutoff", "delivery-dropped-then-red
 @pytest.mark.parametrize("scenario", FAULTS_OF_BANK_A)
 def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(world: DevWorld, tmp_path: Path,
                                                                       scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario)
+    suite = run.suite
+    assert suite.get("errors") == "0"
     # run, not skipped whole (a skipped scenario is one `run` testcase); at most an expectation
     # on bank-a's own books is left out
     assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 # the statements a bank sends at the start of a month: its statement to the treasury (3501), each
@@ -493,26 +427,19 @@ STATEMENTS_OF_BANK_A = ("reports-unit-statements-and-sign-off-sheets", "reports-
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", STATEMENTS_OF_BANK_A)
 def test_the_example_banks_monthly_statements_pass(world: DevWorld, tmp_path: Path, scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario)
+    suite = run.suite
+    assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 @pytest.mark.slow
 def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(world: DevWorld,
                                                                                    tmp_path: Path) -> None:
     """offline-bank-across-the-cutoff against the example bank with --late-receipts."""
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", ("--late-receipts",)) as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / "offline-bank-across-the-cutoff.yaml"),
-                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
-                         "--quiet"])
-    failures = _failures(junit)
+    run = run_against_the_example_bank(world, tmp_path, "offline-bank-across-the-cutoff", flags=("--late-receipts",))
+    code, failures = run.code, run.failures()
     # withheld while offline, the voucher reaches it at 16:40; a bank that pays it only the next
     # day at 11:30 fails the receipt that was due on its return, and nothing else
     assert sorted(failures) == ["[2] receipt for held"], failures
@@ -612,14 +539,11 @@ IGNORED_RETURN = {
 def test_a_payee_return_reaches_a_real_bank_through_the_gateway(world: DevWorld, tmp_path: Path, scenario: str,
                                                                 flag: str | None) -> None:
     """Before: skipped whole ("payee returns ... an event outside the gateway"): a bank could not test its refunds."""
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", (flag,) if flag else ()) as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario, flags=(flag,) if flag else ())
+    code, suite = run.code, run.suite
+    assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
-    failures = _failures(junit)
+    failures = run.failures()
     if flag is None:
         assert failures == {} and code == 0
     else:
@@ -649,16 +573,13 @@ FIXED_FOR_BANK_A = ("monitor-large-payment-held-released-or-rejected", "monitor-
 @pytest.mark.parametrize("scenario", FIXED_FOR_BANK_A)
 def test_the_example_bank_passes_the_rules_it_implements_from_the_docs(world: DevWorld, tmp_path: Path,
                                                                        scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
     flags = ("--accounts", str(world.root / "accounts.yaml"))  # the world's accounts and own-account data
-    with _gateway_and_bank(world, tmp_path / "procs", flags) as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0", ET.tostring(suite or ET.Element("none"))
+    run = run_against_the_example_bank(world, tmp_path, scenario, flags=flags)
+    suite = run.suite
+    assert suite.get("errors") == "0", ET.tostring(suite)
     assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []  # not skipped whole
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 # the treasury's own year end (004 part 5 §6) and the cross-year refund line bounding its payments
@@ -752,13 +673,10 @@ def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(world: DevWorld
                                                                  flags: tuple[str, ...]) -> None:
     """Before: skipped whole ("the scenario sets bank-a's own reserve"), and every scorecard expectation
     on a real bank skipped ("conformance mode does not score a real system yet")."""
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", flags, start="2026-02-25T08:00:00+08:00") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{SCORECARD}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
-    failures = _failures(junit)
+    run = run_against_the_example_bank(world, tmp_path, SCORECARD, flags=flags, start="2026-02-25T08:00:00+08:00")
+    code, suite = run.code, run.suite
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0"
+    failures = run.failures()
     expected = LATE_BANK_A if flags else {}
     assert sorted(failures) == sorted(expected), failures
     for name, words in expected.items():
@@ -774,15 +692,12 @@ QUOTA_NOTICES = ("quota-arrival-notice-one-plus-one-days", "quota-arrival-notice
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", QUOTA_NOTICES)
 def test_a_real_banks_quota_arrival_notices_are_scored_on_time(world: DevWorld, tmp_path: Path, scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0" and suite.get("skipped") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario)
+    suite = run.suite
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0"
     names = [c.get("name") or "" for c in suite.iter("testcase")]
     assert any("bank-a's quota arrival notice is on time" in n for n in names)
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 # payment kinds at the example bank (docs/payment-kinds.md): cash withdrawals checked in real time against
@@ -797,11 +712,8 @@ PAYMENT_KINDS_OF_BANK_A = ("cash-withdrawal-paid-in-real-time-and-reported",
 @pytest.mark.parametrize("scenario", PAYMENT_KINDS_OF_BANK_A)
 def test_cash_and_official_card_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
                                                                        scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, scenario)
+    suite = run.suite
+    assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0

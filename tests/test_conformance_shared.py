@@ -14,20 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from conformance_helpers import (
+    BANK_DAY,
+    START,
+    client_of,
+    in_process_gateway,
+    run_against_the_example_bank,
+    suite_failures,
+    until_waiting,
+)
 from gateway_helpers import payment
 from hypothesis import given
 from hypothesis import strategies as st
-from test_conformance import BANK_DAY, START, WRONG_BANKS, _failures, _gateway_and_bank
+from test_conformance import WRONG_BANKS
 
 from client import GatewayClient
 from gateway.http_common import CLOCK_WAITING_KEY
-from gateway.server import RunningServer, ServerConfig, start_server
+from gateway.server import RunningServer
 from runner.conformance import ConformanceOptions, run_conformance
 from runner.conformance_session import SharedGateway
 from runner.scenario_file import load_scenario, load_text
@@ -42,36 +50,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     return DevWorld.create(tmp_path_factory.mktemp("shared") / "world")
 
 
-@contextlib.asynccontextmanager
-async def _server(world: DevWorld, tmp_path: Path, *, clock: str = "simulated") -> Any:
-    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
-                                             db=f"sqlite:///{tmp_path / 'gw.db'}", http_port=0, clock_mode=clock,
-                                             clock_start=START if clock == "simulated" else None))
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def _client(server: RunningServer, world: DevWorld, pid: str) -> GatewayClient:
-    assert server.http_url is not None
-    return GatewayClient.http(server.http_url, token=world.participants[pid].token, participant_id=pid)
-
-
 async def _call(server: RunningServer, world: DevWorld, pid: str, method: str, path: str,
                 body: Any = None) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {world.participants[pid].token}"}) as s, \
             s.request(method, f"{server.http_url}{path}", json=body) as resp:
         return resp.status, await resp.json(content_type=None)
-
-
-async def _until_listed(driver: GatewayClient, pid: str) -> dict[str, Any]:
-    for _ in range(2_000):  # the parked request reaches the server soon; bounded, never a timing assertion
-        view = await driver.clock()
-        if pid in view["waiting"]:
-            return view
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"{pid} never showed as waiting on the clock")
 
 
 # ------------------------------------------------------------------------------ the reset
@@ -81,8 +64,8 @@ async def test_a_reset_leaves_nothing_of_before_and_sets_the_clock_back(world: D
     """The same voucher is accepted again (not `duplicate`), a delivery of before is gone (its id names
     nothing, no inbox shows it), a fault of before is lifted, and the clock is back at its start."""
     treasury_id = world.treasury.id
-    async with _server(world, tmp_path) as server, _client(server, world, treasury_id) as treasury, \
-            _client(server, world, "bank-a") as bank:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, treasury_id) as treasury, \
+            client_of(server, world, "bank-a") as bank:
         voucher = payment(world, voucher_no="ZZSHARED0001")
         [first] = await treasury.send(world.envelope([voucher], sender=treasury_id))
         assert first.status == "accepted" and first.message_id
@@ -102,7 +85,7 @@ async def test_a_reset_leaves_nothing_of_before_and_sets_the_clock_back(world: D
 
         assert await bank.message(first.message_id) is None  # the id of before names nothing now
         assert await bank.receive(timeout_s=0) == []
-        async with _client(server, world, "bank-a") as fresh:  # a cursor from 0 sees nothing of before either
+        async with client_of(server, world, "bank-a") as fresh:  # a cursor from 0 sees nothing of before either
             assert await fresh.receive(timeout_s=0) == []
         status, faults = await _call(server, world, treasury_id, "GET", "/v1/sim/faults")
         assert status == 200 and faults["offline"] == {} and faults["withheld"] == {}
@@ -116,7 +99,7 @@ async def test_a_reset_leaves_nothing_of_before_and_sets_the_clock_back(world: D
 
 
 async def test_a_reset_is_for_a_simulated_clock_only(world: DevWorld, tmp_path: Path) -> None:
-    async with _server(world, tmp_path, clock="live") as server:
+    async with in_process_gateway(world, tmp_path, clock="live") as server:
         status, body = await _call(server, world, world.treasury.id, "POST", "/v1/sim/reset", {})
         assert status == 409 and body["code"] == "clock-live"
         status, body = await _call(server, world, world.treasury.id, "GET", "/v1/sim/idle?participant=bank-a")
@@ -125,11 +108,11 @@ async def test_a_reset_is_for_a_simulated_clock_only(world: DevWorld, tmp_path: 
 
 async def test_a_clock_long_poll_of_before_a_reset_never_counts_as_waiting_after_it(world: DevWorld,
                                                                                    tmp_path: Path) -> None:
-    async with _server(world, tmp_path) as server, _client(server, world, world.treasury.id) as driver, \
-            _client(server, world, "bank-a") as bank:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, world.treasury.id) as driver, \
+            client_of(server, world, "bank-a") as bank:
         await driver.advance_clock(LATER)
         parked = asyncio.create_task(bank.clock(after=LATER, wait_s=30, epoch=0))
-        assert (await _until_listed(driver, "bank-a"))["waiting"] == {"bank-a": LATER}
+        assert (await until_waiting(driver, "bank-a"))["waiting"] == {"bank-a": LATER}
         await _call(server, world, world.treasury.id, "POST", "/v1/sim/reset", {})
         answer = await parked  # answered by the reset, with the new epoch
         assert answer["epoch"] == 1 and answer["now"] == START
@@ -150,7 +133,7 @@ async def test_a_clock_long_poll_of_before_a_reset_never_counts_as_waiting_after
         with contextlib.suppress(asyncio.CancelledError):
             await unsaid
         started_over = asyncio.create_task(bank.clock(after=START, wait_s=30, epoch=1))
-        assert (await _until_listed(driver, "bank-a"))["waiting"] == {"bank-a": START}
+        assert (await until_waiting(driver, "bank-a"))["waiting"] == {"bank-a": START}
         await driver.advance_clock(LATER)
         assert (await started_over)["now"] == LATER
 
@@ -158,8 +141,8 @@ async def test_a_clock_long_poll_of_before_a_reset_never_counts_as_waiting_after
 async def test_sim_idle_answers_when_the_participant_has_acked_and_waits_on_the_clock(world: DevWorld,
                                                                                       tmp_path: Path) -> None:
     treasury_id = world.treasury.id
-    async with _server(world, tmp_path) as server, _client(server, world, treasury_id) as treasury, \
-            _client(server, world, "bank-a") as bank:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, treasury_id) as treasury, \
+            client_of(server, world, "bank-a") as bank:
         idle = "/v1/sim/idle?participant=bank-a"
         status, view = await _call(server, world, "bank-a", "GET", idle)
         assert status == 403
@@ -168,7 +151,7 @@ async def test_sim_idle_answers_when_the_participant_has_acked_and_waits_on_the_
         status, view = await _call(server, world, treasury_id, "GET", idle)
         assert status == 200 and view["caught_up"] is False and view["waiting"] is None  # not waiting on the clock
         parked = asyncio.create_task(bank.clock(after=START, wait_s=30, epoch=0))
-        await _until_listed(treasury, "bank-a")
+        await until_waiting(treasury, "bank-a")
         status, view = await _call(server, world, treasury_id, "GET", idle + "&wait=30")
         assert view["caught_up"] is True and view["unacked"] == 0 and view["waiting"] == START
         [sent] = await treasury.send(world.envelope([payment(world)], sender=treasury_id))
@@ -196,7 +179,7 @@ async def test_a_system_that_does_not_start_over_is_the_scenarios_error(world: D
             view = await (client.clock(after=after, wait_s=5) if after else client.clock())
             after = view["now"]
 
-    async with _server(world, tmp_path) as server, _client(server, world, "bank-a") as bank:
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, "bank-a") as bank:
         assert server.http_url is not None
         task = asyncio.create_task(old_bank(bank))
         try:
@@ -236,15 +219,6 @@ expect:
 """
 
 
-def _suites(junit: Path) -> list[ET.Element]:
-    return list(ET.parse(junit).getroot().iter("testsuite"))
-
-
-def _suite_failures(suite: ET.Element) -> dict[str, str]:
-    return {c.get("name") or "": (c.find("failure").text or "")  # type: ignore[union-attr]
-            for c in suite.iter("testcase") if c.find("failure") is not None}
-
-
 @pytest.mark.slow
 def test_a_failing_scenario_leaves_nothing_for_the_next_on_a_shared_gateway(world: DevWorld, tmp_path: Path) -> None:
     """One gateway, one example bank: the mess fails its expectation, then bank-day passes twice
@@ -252,16 +226,12 @@ def test_a_failing_scenario_leaves_nothing_for_the_next_on_a_shared_gateway(worl
     poison = tmp_path / "leaves-a-mess.yaml"
     poison.write_text(POISON, encoding="utf-8")
     assert load_text(POISON).steps  # a valid scenario
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs") as url:
-        code = tgw_main(["scenario", "run", str(poison), str(BANK_DAY), str(BANK_DAY), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--shared-gateway", "--junit", str(junit),
-                         "--quiet"])
-    mess, first, second = _suites(junit)
-    assert sorted(_suite_failures(mess)) == ["[0] receipt for morning"] and mess.get("errors") == "0"
+    run = run_against_the_example_bank(world, tmp_path, poison, BANK_DAY, BANK_DAY, shared=True)
+    mess, first, second = run.suites
+    assert sorted(suite_failures(mess)) == ["[0] receipt for morning"] and mess.get("errors") == "0"
     for suite in (first, second):
-        assert suite.get("tests") == "10" and suite.get("errors") == "0" and _suite_failures(suite) == {}
-    assert code == 1  # the mess failed; nothing else did
+        assert suite.get("tests") == "10" and suite.get("errors") == "0" and suite_failures(suite) == {}
+    assert run.code == 1  # the mess failed; nothing else did
 
 
 @pytest.mark.slow
@@ -269,19 +239,16 @@ def test_a_wrong_bank_fails_the_named_expectation_in_every_scenario_on_a_shared_
                                                                                         tmp_path: Path) -> None:
     """The verdicts stay right in shared mode: the bank whose reports are a fen too high fails
     reports-match, and only it, each time (as with a gateway per scenario, test_conformance.py)."""
-    junit = tmp_path / "junit.xml"
     expected = WRONG_BANKS["--skew-reports"]
-    with _gateway_and_bank(world, tmp_path / "procs", ("--skew-reports",)) as url:
-        code = tgw_main(["scenario", "run", str(BANK_DAY), str(BANK_DAY), "--external", "bank-a", "--url", url,
-                         "--world", str(world.root), "--shared-gateway", "--junit", str(junit), "--quiet"])
-    suites = _suites(junit)
-    assert len(suites) == 2 and code == 1
+    run = run_against_the_example_bank(world, tmp_path, BANK_DAY, BANK_DAY, flags=("--skew-reports",), shared=True)
+    suites = run.suites
+    assert len(suites) == 2 and run.code == 1
     for suite in suites:
-        failures = _suite_failures(suite)
+        failures = suite_failures(suite)
         assert sorted(failures) == sorted(expected) and suite.get("errors") == "0", failures
         for name, words in expected.items():
             assert words in failures[name]
-    assert _failures(junit)  # the same reading as the per-scenario tests
+    assert run.failures()  # the same reading as the per-scenario tests
 
 
 def test_the_example_bank_starts_over_on_a_new_epoch() -> None:

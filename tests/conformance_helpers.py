@@ -1,0 +1,139 @@
+"""What the conformance tests (tests/test_conformance*.py) share: a test gateway in-process and a
+client of it, and end to end a `tgw up` subprocess with the example SDK bank
+(`examples/sdk_bank.py`) in its own process, the runner run against them, and what its JUnit says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from client import GatewayClient
+from gateway.server import RunningServer, ServerConfig, start_server
+from runner.world import DevWorld
+from tgw import main as tgw_main
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TGW = str(BIN / "tgw")
+SDK_BANK = ROOT / "examples" / "sdk_bank.py"
+BANK_DAY = ROOT / "tests" / "conformance" / "bank-day.yaml"
+START = "2026-03-10T08:00:00+08:00"
+PROCESS_START_S = 30.0  # a generous bound for a subprocess to start listening (not a speed check)
+
+
+@contextlib.asynccontextmanager
+async def in_process_gateway(world: DevWorld, tmp_path: Path, *, start: str = START,
+                             clock: str = "simulated") -> AsyncIterator[RunningServer]:
+    """A gateway in this process on SQLite in `tmp_path`, over HTTP on a free port; a simulated
+    clock starts at `start`."""
+    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
+                                             db=f"sqlite:///{tmp_path / 'gw.db'}", http_port=0, clock_mode=clock,
+                                             clock_start=start if clock == "simulated" else None))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def client_of(server: RunningServer, world: DevWorld, pid: str) -> GatewayClient:
+    assert server.http_url is not None
+    return GatewayClient.http(server.http_url, token=world.participants[pid].token, participant_id=pid)
+
+
+async def until_waiting(client: GatewayClient, pid: str) -> dict[str, Any]:
+    """`GET /v1/clock` once `pid` is listed as waiting on the clock."""
+    for _ in range(2_000):  # the parked request reaches the server soon; bounded, never a timing assertion
+        view = await client.clock()
+        if pid in view["waiting"]:
+            return view
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{pid} never showed as waiting on the clock")
+
+
+@contextlib.contextmanager
+def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START) -> Iterator[str]:
+    """A `tgw up` subprocess (simulated clock from `start`) and the example bank as bank-a (with
+    `flags`) in its own process, pointed at it; yields the gateway's URL and stops both after."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    ready = tmp / "ready"
+    with (tmp / "gateway.log").open("wb") as gw_log, (tmp / "bank.log").open("wb") as bank_log:
+        gateway = subprocess.Popen([TGW, "up", "--participants", str(world.registry_path), "--certs",
+                                    str(world.keys_dir), "--db", str(tmp / "gw.db"), "--http", "127.0.0.1:0",
+                                    "--clock", "simulated", "--clock-start", start, "--ready-file", str(ready),
+                                    "--log-level", "WARNING"], stdout=gw_log, stderr=subprocess.STDOUT)
+        bank = None
+        try:
+            for _ in range(int(PROCESS_START_S / 0.05)):
+                if (ready.exists() and ready.read_text().strip()) or gateway.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert gateway.poll() is None, (tmp / "gateway.log").read_text()
+            url = ready.read_text().strip()
+            bank = subprocess.Popen([sys.executable, str(SDK_BANK), "--url", url, "--id", "bank-a", "--bank-code",
+                                     "999100000001", "--key", str(world.keys_dir / "bank-a.key"), "--cert",
+                                     str(world.keys_dir / "bank-a.pem"), "--secrets", str(world.root / "secrets.json"),
+                                     *flags], stdout=bank_log, stderr=subprocess.STDOUT)
+            yield url
+        finally:
+            for proc in (bank, gateway):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=60)
+
+
+def suite_failures(suite: ET.Element) -> dict[str, str]:
+    """A JUnit testsuite's (or report's) failed testcases by name, with their failure text."""
+    return {c.get("name") or "": (c.find("failure").text or "")  # type: ignore[union-attr]
+            for c in suite.iter("testcase") if c.find("failure") is not None}
+
+
+def failures(junit: Path) -> dict[str, str]:
+    """Every failed testcase of a JUnit report by name, with its failure text."""
+    return suite_failures(ET.parse(junit).getroot())
+
+
+@dataclass(frozen=True)
+class BankRun:
+    """A runner's run against the example bank: its exit code and JUnit report."""
+
+    code: int
+    junit: Path
+
+    @property
+    def suites(self) -> list[ET.Element]:
+        return list(ET.parse(self.junit).getroot().iter("testsuite"))
+
+    @property
+    def suite(self) -> ET.Element:
+        """The (first) scenario's testsuite."""
+        suite = ET.parse(self.junit).getroot().find("testsuite")
+        assert suite is not None, self.junit.read_text(encoding="utf-8")
+        return suite
+
+    def failures(self) -> dict[str, str]:
+        return failures(self.junit)
+
+
+def run_against_the_example_bank(world: DevWorld, tmp_path: Path, *scenarios: str | Path,
+                                 flags: tuple[str, ...] = (), start: str = START, shared: bool = False,
+                                 html: Path | None = None) -> BankRun:
+    """`tgw scenario run SCENARIOS --external bank-a` against a `tgw up` and the example bank (with
+    `flags`) started for it (`gateway_and_bank`, in `tmp_path`/procs), the JUnit in
+    `tmp_path`/junit.xml; a scenario given by name is the catalogue's. `shared`: one gateway for
+    them all (`--shared-gateway`)."""
+    junit = tmp_path / "junit.xml"
+    files = [str(ROOT / "scenarios" / f"{s}.yaml" if isinstance(s, str) else s) for s in scenarios]
+    with gateway_and_bank(world, tmp_path / "procs", flags, start) as url:
+        code = tgw_main(["scenario", "run", *files, "--external", "bank-a", "--url", url, "--world", str(world.root),
+                         *(["--shared-gateway"] if shared else []), "--junit", str(junit),
+                         *(["--html", str(html)] if html is not None else []), "--quiet"])
+    return BankRun(code, junit)
