@@ -33,21 +33,35 @@ _COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand; given `command` (the one a command line names), only its module's when
+    that module registers it: the others' imports (an XSD library, a terminal renderer...) are not
+    paid by a command that does not use them."""
+    module = command.replace("-", "_") if command else None
+    if module is not None and module in _COMMAND_MODULES:
+        parser = _parser((module,))
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if command in sub.choices:
+            return parser
+    return _parser(_COMMAND_MODULES)
+
+
+def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tgw",
         description="Treasury gateway (电子凭证库): validate, sign and exchange treasury payment vouchers.",
         epilog="Exit codes: 0 ok, 1 check failed (invalid voucher, bad signature...), 2 usage or unreadable input.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(f"tgw.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_in[0] if args_in and not args_in[0].startswith("-") else None)
+    args = parser.parse_args(args_in)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -70,11 +70,14 @@ def run_list(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"tgw scenario list: error: io-unreadable: {directory} is not a directory", file=sys.stderr)
         return 2
+    from business_time.calendar import BusinessCalendar
+
+    calendar = BusinessCalendar.default()  # one for every file: building it is most of loading one
     rows: list[dict[str, Any]] = []
     bad = 0
     for path in catalogue(directory):
         try:
-            s = load_scenario(path)
+            s = load_scenario(path, calendar=calendar)
         except ScenarioError as exc:
             bad += 1
             rows.append({"name": path.stem, "file": str(path), "valid": False, "errors": exc.lines()})
@@ -96,6 +99,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from business_time.calendar import BusinessCalendar
     from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
 
     results: list[dict[str, Any]] = []
@@ -105,9 +109,10 @@ def run_validate(args: argparse.Namespace) -> int:
         for line in exc.lines():
             print(line, file=sys.stderr)
         return 2
+    calendar = BusinessCalendar.default()  # one for every file
     for path in paths:
         try:
-            s = load_scenario(path)
+            s = load_scenario(path, calendar=calendar)
         except ScenarioError as exc:
             results.append({"file": str(path), "valid": False,
                             "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in exc.issues]})
