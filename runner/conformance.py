@@ -159,7 +159,21 @@ class _Member:
 def load_world(root: Path) -> Any:
     """The world the gateway runs with, as a `runner.world.DevWorld`. Unlike `DevWorld.load` a
     participant may have no entry in secrets.json (the system under test registered its own
-    certificate and keeps its own token)."""
+    certificate and keeps its own token). Read once for the scenarios of a run that share it:
+    again only when participants.yaml or secrets.json changed."""
+    stamps: list[tuple[int, int, int] | None] = []
+    for name in ("participants.yaml", "secrets.json"):
+        try:
+            st = (root / name).stat()
+        except OSError:
+            stamps.append(None)
+        else:
+            stamps.append((st.st_mtime_ns, st.st_size, st.st_ino))
+    return _load_world(root.resolve(), tuple(stamps))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_world(root: Path, stamps: tuple[Any, ...]) -> Any:
     from gateway.participants import load_registry
     from runner.world import DevWorld, WorldParticipant
 
@@ -355,6 +369,9 @@ class _ConformanceRun(_Run):
         self.faults_used = False  # offline / online / drop played through the gateway (POST /v1/sim/faults)
         self.fault_view: dict[str, Any] = {}
         self.idle: Any = None  # GET /v1/sim/idle (runner/conformance_wait.py): None on a gateway without it
+        # The last wait ended with the system caught up and the runner has done nothing since (a grid
+        # tick does nothing but move the clock, and the move was waited on): no need to ask again.
+        self.settled = False
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -417,7 +434,7 @@ class _ConformanceRun(_Run):
             for shell in self.shells:
                 await shell.tick(clock.now())
             await self._settle()
-            await self._play_timeline(self._run_until, self._settle, None)
+            await self._play_timeline(self._run_until, self._settle_after_action, None)
             observed = await self._observe()
             return self._with_external(observed)
         finally:
@@ -452,6 +469,8 @@ class _ConformanceRun(_Run):
 
     async def _do(self, action: _Action, engine: Any) -> None:
         step = action.step
+        if action.kind != "tick":
+            self.settled = False
         if action.kind == "step" and step is not None and step.target is not None and (
                 step.action in ("offline", "online")
                 or (step.action == "fault" and step.target == self.ext and step.fault.get("kind") == "drop")):
@@ -551,6 +570,7 @@ class _ConformanceRun(_Run):
     async def _move(self, t: dt.datetime) -> None:
         if t <= self.clock.now():
             return
+        self.settled = False
         await self.driver.advance_clock(t.isoformat())
         self.clock.set(t)
         self.moved_at = time.monotonic()
@@ -569,6 +589,7 @@ class _ConformanceRun(_Run):
             now = self.clock.now()
             for shell in self.shells:
                 if shell.wake is not None and shell.wake <= now:
+                    self.settled = False
                     await shell.tick(now)
                     if shell.wake is not None and shell.wake <= now:  # a core that keeps asking for now: a bug
                         raise RuntimeError(f"the {shell.role} core asks to be woken at {shell.wake} again at {now}")
@@ -588,7 +609,10 @@ class _ConformanceRun(_Run):
         if await idle.supported(self.ext_id):
             self.idle = idle
 
-    async def _drain(self, only: set[str] | None = None) -> bool:
+    async def _drain(self, only: set[str] | None = None, *, once: bool = False) -> bool:
+        """The simulated participants (`only` those) handle what was delivered to them, until no
+        inbox has anything; `once`: one read of each inbox (the caller asks the gateway again which
+        have something: GET /v1/sim/idle's `ready`). Whether anything was handled."""
         moved = False
         while True:
             round_moved = False
@@ -601,8 +625,12 @@ class _ConformanceRun(_Run):
                     if fate.later:  # a duplicate: the same deliveries handed over once more
                         await shell.handle([item for _, item in fate.later])
                     round_moved = True
-            if not round_moved:
-                return moved
+                    if once:
+                        break
+            if round_moved:
+                self.settled = False
+            if once or not round_moved:
+                return moved or round_moved
             moved = True
 
     async def _pending(self) -> int:
@@ -623,19 +651,27 @@ class _ConformanceRun(_Run):
         waiting = (view.get("waiting") or {}).get(self.ext_id)
         return waiting is not None and to_local(dt.datetime.fromisoformat(waiting)) >= self.clock.now()
 
+    async def _settle_after_action(self) -> None:
+        """`_settle` after an action of the timeline; after a grid tick (it only moved the clock,
+        and `_move` waited on that) only if that wait did not end with the system caught up."""
+        if not self.settled:
+            await self._settle()
+
     async def _settle(self, *, first: bool = False) -> None:
         """Until the system under test has caught up and the simulated participants are done, or
         `patience_s` real seconds have passed."""
         patience = self.opts.startup_s if first else self.opts.patience_s
         deadline = time.monotonic() + patience
+        self.settled = False
         while self.idle is not None:  # the gateway answers once the system has caught up: nothing polls
             view = await self.idle.wait(self.ext_id, deadline - time.monotonic())
             pending, caught_up = view["unacked"], view["caught_up"]
             ready = {pid for pid, n in view["ready"].items() if n and pid != self.ext_id}
-            # the runner's participants read only the inboxes with something in them, then look again
-            moved = await self._drain(ready) if ready and not first else False
+            # the runner's participants read once each inbox with something in it, then look again
+            moved = await self._drain(ready, once=True) if ready and not first else False
             if not moved and caught_up:
                 self.unresponsive = 0
+                self.settled = not first
                 return
             if time.monotonic() > deadline:
                 break
