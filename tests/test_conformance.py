@@ -593,16 +593,13 @@ TREASURY_YEAR_END = ("year-end-treasury-cancels-and-carries-forward-on-its-dates
 @pytest.mark.parametrize("scenario", TREASURY_YEAR_END)
 def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(world: DevWorld, tmp_path: Path,
                                                                            scenario: str) -> None:
-    junit = tmp_path / "junit.xml"
-    with _gateway_and_bank(world, tmp_path / "procs", ("--accounts", str(world.root / "accounts.yaml")),
-                           start="2025-12-29T00:00:00+08:00") as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / f"{scenario}.yaml"), "--external", "bank-a",
-                         "--url", url, "--world", str(world.root), "--junit", str(junit), "--quiet"])
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("errors") == "0", ET.tostring(suite or ET.Element("none"))
+    run = run_against_the_example_bank(world, tmp_path, scenario, flags=("--accounts", str(world.root / "accounts.yaml")),
+                                       start="2025-12-29T00:00:00+08:00")
+    suite = run.suite
+    assert suite.get("errors") == "0", ET.tostring(suite)
     assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []  # not skipped whole
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
-    assert _failures(junit) == {} and code == 0
+    assert run.failures() == {} and run.code == 0
 
 
 @pytest.mark.slow
@@ -612,13 +609,9 @@ def test_a_bank_that_marks_every_line_direct_funds_fails_the_direct_funds_expect
     every line direct funds, their DirectFundAmt the whole (so each head agrees with its own lines and
     the gateway lets them through), states 2,300.00 of direct funds where the treasury paid 1,700.00:
     the totals, reports-match and the statement's accuracy fail, and nothing else."""
-    junit = tmp_path / "junit.xml"
     flags = ("--accounts", str(world.root / "accounts.yaml"), "--all-direct")
-    with _gateway_and_bank(world, tmp_path / "procs", flags) as url:
-        code = tgw_main(["scenario", "run", str(ROOT / "scenarios" / "direct-funds-tagged-from-quota-to-report.yaml"),
-                         "--external", "bank-a", "--url", url, "--world", str(world.root), "--junit", str(junit),
-                         "--quiet"])
-    failures = _failures(junit)
+    run = run_against_the_example_bank(world, tmp_path, "direct-funds-tagged-from-quota-to-report", flags=flags)
+    code, failures = run.code, run.failures()
     assert set(failures) == {
         "[7] the daily report of 30 March states the direct funds on their own",
         "[8] the monthly report of March, the same",
