@@ -9,12 +9,20 @@ Costs, per input, amortised O(1) however large the state grows: one row appended
 the same transaction as that batch's ledger work; a new snapshot only once the log since the
 last one holds as many bytes as that snapshot (the log is then truncated). Snapshots are taken
 at sizes growing with the state, so their total size stays proportional to the inputs logged.
+A batch between snapshots writes its input rows and the small `sim_log_heads` row, never the
+snapshot's row: SQLite rewrites a whole row on UPDATE, so a per-batch update of the row holding
+a bank's half-megabyte snapshot wrote that half megabyte to the WAL at every commit.
 
 Tables (in the participant's own database: its ledger's, so state and books commit together):
 
     sim_snapshots  participant, format, snapshot (JSON), snapshot_bytes, logged_bytes, log_seq,
-                   pending (JSON: the sends of the last committed batch, re-sent after a crash)
+                   pending (as they stood when the snapshot was taken)
+    sim_log_heads  participant, logged_bytes, log_seq, pending (JSON: the sends of the last
+                   committed batch, re-sent after a crash): where the log stands, every batch
     sim_inputs     participant, seq, kind, at, flag, reason, data
+
+A store written before `sim_log_heads` existed is read from `sim_snapshots` alone, and its
+`sim_log_heads` row is made then.
 """
 
 from __future__ import annotations
@@ -54,6 +62,12 @@ CREATE TABLE IF NOT EXISTS sim_snapshots (
     log_seq BIGINT NOT NULL,
     pending TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sim_log_heads (
+    participant TEXT PRIMARY KEY,
+    logged_bytes BIGINT NOT NULL,
+    log_seq BIGINT NOT NULL,
+    pending TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sim_inputs (
     participant TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -66,6 +80,8 @@ CREATE TABLE IF NOT EXISTS sim_inputs (
 );
 """
 
+_INSERT_HEAD = "INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4)"
+_UPDATE_HEAD = "UPDATE sim_log_heads SET logged_bytes = $2, log_seq = $3, pending = $4 WHERE participant = $1"
 _INSERT_INPUT = ("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
 
@@ -136,7 +152,13 @@ class SimStore:
             return None
         if int(row[0]) != STATE_FORMAT:
             raise StateError(f"sim state of {self.participant}: unknown format {row[0]}")
-        self._snapshot_bytes, self._logged_bytes, self._seq = int(row[2]), int(row[3]), int(row[4])
+        head = await self.db.fetchrow("SELECT logged_bytes, log_seq, pending FROM sim_log_heads "
+                                      "WHERE participant = $1", self.participant)
+        if head is None:  # stored before sim_log_heads: the snapshot's row says where the log stands
+            head = (row[3], row[4], row[5])
+            async with self.db.transaction() as tx:
+                await tx.execute(_INSERT_HEAD, self.participant, int(head[0]), int(head[1]), head[2])
+        self._snapshot_bytes, self._logged_bytes, self._seq = int(row[2]), int(head[0]), int(head[1])
         inputs: list[Input] = []
         after = -1
         while True:
@@ -148,7 +170,7 @@ class SimStore:
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
-        pending = decode(row[5], list[SendVoucher])
+        pending = decode(head[2], list[SendVoucher])
         return Loaded(row[1].encode("utf-8"), inputs, pending)
 
     async def create(self, snapshot: bytes) -> None:
@@ -158,6 +180,7 @@ class SimStore:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
                              self.participant, STATE_FORMAT, text, len(text))
+            await tx.execute(_INSERT_HEAD, self.participant, 0, 0, "[]")
         self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
@@ -179,13 +202,14 @@ class SimStore:
                              "log_seq = $4, pending = $5 WHERE participant = $1",
                              self.participant, text, len(text), seq, pending_text)
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
+            await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, pending_text)
             self._snapshot_bytes, self._logged_bytes = len(text), 0
             self.snapshots += 1
         else:
             if rows:
                 await tx.executemany(_INSERT_INPUT, rows)
-            await tx.execute("UPDATE sim_snapshots SET logged_bytes = $2, log_seq = $3, pending = $4 "
-                             "WHERE participant = $1", self.participant, logged, seq, pending_text)
+            # the small row only: the snapshot's row is rewritten when a snapshot is taken
+            await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, pending_text)
             self._logged_bytes = logged
         self._seq = seq
 
