@@ -51,12 +51,15 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                     rng: random.Random | None = None, encoding: str = "UTF-8",
                     fund_type_code: str = "1", subject: tuple[str, str] | None = None,
                     project: tuple[str, str] | None = None, urgent: bool = False,
-                    unit: tuple[str, str, str, str] | None = None, direct: bool = False) -> bytes:
+                    unit: tuple[str, str, str, str] | None = None, direct: bool = False, pay_acct: str = "",
+                    payee: tuple[str, str] | None = None) -> bytes:
     """A direct (5201, PayTypeCode 11) or authorized (8202, 12) payment voucher. `subject`
     (ExpFuncCode, ExpFuncName) / `project` (ProCode, ProName): every detail's, instead of drawn
     ones / none; `urgent`: UrgentFlag 1 (特别紧急) with its approval (`URGENT_APPROVAL`); `unit`: the budget unit (one of `UNITS`), instead of
     the first draw; `direct`: every detail marked DirectFundFlag 1 (direct funds, 直达资金, the
-    project's own element). Without them the bytes are as before."""
+    project's own element); `pay_acct`: the paying zero-balance account (PayAcctNo) and `payee`
+    (PayeeAcctNo, PayeeAcctName), instead of drawn ones (drawn all the same, so the rest stays as it
+    was). Without them the bytes are as before."""
     rng = rng or random.Random(voucher_no)
     sup_code, sup_name, agency_code, agency_name = unit if unit is not None else rng.choice(UNITS)
     amounts = split_fen(amount_fen, min(details, amount_fen), rng)
@@ -73,6 +76,10 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
         **(URGENT_APPROVAL if urgent and vtcode == "5201" else {}),
         "PayAmt": fen_to_str(amount_fen),
     }
+    if pay_acct:
+        head["PayAcctNo"] = pay_acct
+    if payee is not None:
+        head["PayeeAcctNo"], head["PayeeAcctName"] = payee
     lines = []
     for index, fen in enumerate(amounts, start=1):
         func, func_name, eco, eco_name = rng.choice(_SUBJECTS)
@@ -95,7 +102,7 @@ BatchPayee = tuple[str, str, str, str, int]
 def batch_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, payees: Sequence[BatchPayee],
                   adm_div_code: str = "990100", unit: tuple[str, str, str, str] | None = None,
                   subject: tuple[str, str, str, str] = SALARY_SUBJECT, summary: tuple[str, str] = ("02", "统发工资"),
-                  fund_type_code: str = "1") -> bytes:
+                  fund_type_code: str = "1", pay_acct: str = "") -> bytes:
     """A batch direct payment voucher (5201, 一次批量; 003 §26): one Detail per payee, each naming
     its payee (the project's own detail elements), PayAmt their sum. The head's payee stands for
     the batch (批量代发)."""
@@ -112,6 +119,8 @@ def batch_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, pay
         "PayAcctBankName": "示例银行示例市分行", "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
         "PaySummaryCode": summary[0], "PaySummaryName": summary[1], "PayAmt": fen_to_str(total),
     }
+    if pay_acct:  # the paying zero-balance account, instead of the drawn one
+        head["PayAcctNo"] = pay_acct
     func, func_name, eco, eco_name = subject
     lines = [{"Id": f"D{i:04d}", "VoucherBillId": head["Id"], "AgencyCode": agency_code, "AgencyName": agency_name,
               "ExpFuncCode": func, "ExpFuncName": func_name, "ExpEcoCode": eco, "ExpEcoName": eco_name,

@@ -169,8 +169,14 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
 
     pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=tcore.config.tsa_opening_fen),
                      calendar, cc)
+    registry: dict[str, tuple[tuple[str, str, str, str], ...]] = {}
+    if tcore.unit_tree is not None:  # each bank holds the treasury's accounts (treasury_sim.unit_accounts)
+        from treasury_sim.unit_accounts import registry as unit_registry
+
+        registry = {code: unit_registry((code, name), tcore.unit_tree.paying()) for _, code, name in banks}
     bcores = {bid: BankCore(code, BankConfig(bank_name=name, adm_div_code=world.adm_div_code,
                                              reserve_fen=RESERVE_FEN * world_scale(vouchers),
+                                             registry_accounts=registry.get(code, ()),
                                              duties=DutiesConfig(payee_returns=tuple(
                                                  flows.returns.get(code, ()) if flows else ()))), calendar, cc)
               for bid, code, name in banks}
@@ -225,6 +231,8 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                                  w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
         observed = observe(w, seed)
         _add_reconciliation(report, observed)
+        if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
+            _add_account_feed(report, w)
         from treasury_sim.scorecard import render_json
 
         report["scorecard"] = render_json(observed.scorecard)
@@ -325,6 +333,15 @@ def _add_reconciliation(report: dict[str, Any], observed: Any) -> None:
                   f"{len(rec.months)} month(s)" if rec.clean else
                   f"{len(rec.breaks)} breaks ({', '.join(causes)}): see the reconciliation"}
     report["ok"] = report["ok"] and rec.clean
+
+
+def _add_account_feed(report: dict[str, Any], w: DemoWorld) -> None:
+    """The account feeds (7602) in the report, and as an invariant: every feed due came and matched."""
+    from runner.demo_flows import feed_summary
+
+    report["account_feed"], ok, detail = feed_summary(w)
+    report["invariants"]["account_feed_matched"] = {"ok": ok, "detail": detail}
+    report["ok"] = report["ok"] and ok
 
 
 def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, close: bool) -> str:

@@ -17,6 +17,7 @@ from bank_sim.core import BankConfig, BankCore
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from messages.factory import UNITS, account_notice, payment_voucher
+from messages.money import parse_fen
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from sim.account_feed import BREAK_CODES, FeedLine, match
 from treasury_sim.account_feed import FeedBook, Paid, expected_lines, feed_lines
@@ -188,3 +189,37 @@ def test_the_bank_s_feed_of_the_treasury_s_own_payments_matches_and_one_fen_off_
         stated[i] = stated[i]._replace(fen=stated[i].fen + 1)
         (brk,) = match("LS1", expected, stated)
         assert (brk.code, brk.ori_voucher_no) == ("feed-amount-differs", stated[i].ori_voucher_no)
+
+
+def _sent(effects: list[object], vtcode: str, flag: int) -> list[VoucherDoc]:
+    from sim.effects import SendVoucher
+
+    return [parse_voucher(build_voucher(e.vtcode, e.head, e.details)) for e in effects
+            if isinstance(e, SendVoucher) and e.vtcode == vtcode and e.flag == flag]
+
+
+def test_the_treasury_s_feed_book_keeps_its_payments_to_feed_accounts_and_matches_the_bank_s_feed() -> None:
+    """What the treasury core does with its receipts and a bank's 7602 (`FeedBook.on_receipt` /
+    `on_feed`): a feed of its own payments matches; a fen off is a break; a movement on an account
+    it did not know as a feed account when the payment's receipt came is one it does not know."""
+    bank = bank_with_accounts()
+    receipts = []
+    for n, doc in enumerate((direct(SPECIAL, 250_50), direct(REAL, 100_00), direct(OTHER, 99_99))):
+        receipts += _sent(bank.on_voucher(doc, 0, at(f"10:0{n}")), "5201", 1)
+    (feed,) = _sent(bank.on_time(at("17:30")), "7602", 0)
+
+    def book(known: set[str]) -> FeedBook:
+        b = FeedBook()
+        for r in receipts:
+            b.on_receipt(r, parse_fen(r.get("PayAmt")), known)
+        return b
+
+    both = book({SPECIAL, REAL})
+    assert sorted(p.payee_acct for p in both.paid.values()) == sorted([SPECIAL, REAL])  # OTHER is no feed account
+    assert both.on_feed(feed, {SPECIAL, REAL}) == [] and both.outcome(BANK, "20260310") == []
+    off = parse_voucher(build_voucher("7602", feed.head(), [
+        {**d, "CreditAmt": "250.51"} if d["AcctNo"] == SPECIAL else d for d in feed.details()]))
+    (b,) = book({SPECIAL, REAL}).on_feed(off, {SPECIAL, REAL})
+    assert (b.code, b.acct_no, b.expected_fen, b.stated_fen) == ("feed-amount-differs", SPECIAL, 250_50, 250_51)
+    (u,) = book({SPECIAL}).on_feed(feed, {SPECIAL})
+    assert (u.code, u.acct_no, u.stated_fen) == ("feed-unknown-movement", REAL, 100_00)

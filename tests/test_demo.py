@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 from pathlib import Path
@@ -139,6 +140,12 @@ def test_demo_units_month_mixes_in_every_flow_and_every_invariant_holds(capsys: 
     # one suspension and its lift, both confirmed; one account opened on notice, confirmed
     assert (flows["suspensions"], flows["suspension_lifts"], flows["suspension_confirmations"]) == (1, 1, 2)
     assert (flows["account_openings"], flows["account_confirmations"]) == (1, 1)
+    # one payment corrected to another subject: the bank reclassified it and confirmed (5253)
+    assert (flows["corrections"], flows["corrections_applied"], flows["correction_confirmations"]) == (1, 1, 1)
+    # every bank's account feed (7602) of every business day came and matched the treasury's payments
+    feed = report["account_feed"]
+    assert feed["feeds_due"] == 2 * (3 + 1) == feed["feeds_checked"] and feed["breaks"] == 0
+    assert report["invariants"]["account_feed_matched"]["ok"]
     # every salary voucher of the batch went and was paid once
     assert sum(d["vouchers_sent"] for d in report["days"]) == sum(d["paid"] for d in report["days"])
 
@@ -157,12 +164,67 @@ def test_plain_demo_has_no_flows(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Flows:" not in render_text(report)
 
 
-def test_demo_text_prints_the_flows_line() -> None:
+def test_demo_text_prints_the_flows_table() -> None:
     report = {"run": {"seed": 1, "vouchers_per_day": 1, "days": ["2026-03-02"], "replenishment_day": "2026-03-03",
                       "elapsed_s": 0}, "days": [], "balances": {}, "invariants": {}, "ok": True,
               "flows": {"salary_batches": 2, "salary_batch_lines": 7, "batch_lines_bounced": 1, "payee_returns": 4,
                         "refunds_accepted": 4, "refunded_fen": 12345, "suspensions": 1, "suspension_lifts": 1,
-                        "suspension_confirmations": 2, "account_openings": 1, "account_confirmations": 1}}
+                        "suspension_confirmations": 2, "corrections": 1, "corrections_applied": 1,
+                        "correction_confirmations": 1, "account_openings": 1, "account_confirmations": 1},
+              "account_feed": {"feeds_due": 4, "feeds_checked": 4, "movements": 3, "breaks": 0}}
     text = render_text(report)
-    assert ("Flows: 2 salary batches (7 lines, 1 bounced), 4 payee returns (4 refunded, 123.45 yuan), "
-            "1 suspension / 1 lift (2 confirmed), 1 account opening (1 confirmed)") in text
+    table = text[text.index("The month's flows"):].splitlines()
+    assert table[1].split() == ["flow", "count", "what", "came", "of", "it"]
+    rows = {line.split("  ")[0].strip(): " ".join(line.split()) for line in table[3:9]}
+    assert rows["salary batches (一次批量)"].endswith("2 7 lines, 1 bounced and refunded line by line")
+    assert rows["payee returns"].endswith("4 4 refunded: 123.45 yuan back to the TSA")
+    assert rows["payment suspension (7501)"].endswith("1 order, 1 lift 2 confirmed by the bank")
+    assert rows["payment correction (5253)"].endswith("1 1 reclassified by the bank, 1 confirmed")
+    assert rows["account opening (7601)"].endswith("1 1 confirmed by the bank")
+    assert rows["account feeds (7602)"].endswith("4 of 4 due 3 movements matched, 0 breaks")
+
+def _feed_book(stated_fen: int) -> Any:
+    from sim.account_feed import FeedLine
+    from treasury_sim.account_feed import FeedBook
+
+    book = FeedBook()
+    expected = [FeedLine("9700014000000001", "5201", "ZZ2026030200040", 1_234_56)]
+    book.check("999100000001", "20260302", "LS000120260302", expected,
+               [FeedLine("9700014000000001", "5201", "ZZ2026030200040", stated_fen)])
+    return book
+
+
+def test_demo_feed_check_holds_only_when_every_feed_came_and_matched() -> None:
+    from runner.demo_flows import feed_check
+
+    due = ["999100000001/20260302"]
+    ok, detail = feed_check(_feed_book(1_234_56), due)
+    assert ok and "1 daily account feeds (7602) of 1 due" in detail and "0 breaks" in detail
+    # a fen off: a break, named
+    ok, detail = feed_check(_feed_book(1_234_57), due)
+    assert not ok and "feed-amount-differs" in detail and "off by 0.01" in detail
+    # a feed due that never came
+    ok, detail = feed_check(_feed_book(1_234_56), [*due, "999100000002/20260302"])
+    assert not ok and "no feed for 999100000002/20260302" in detail
+
+
+@pytest.mark.slow
+def test_demo_fails_when_a_bank_feed_states_a_movement_the_treasury_does_not_know(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import bank_sim.account_feed as bank_feed
+    from sim.account_feed import FeedLine
+
+    real = bank_feed.day_lines
+
+    def with_an_extra_line(st: Any, day: dt.date) -> list[Any]:  # a bank stating one movement too many
+        return [*real(st, day), FeedLine(next(iter(bank_feed.feed_accounts(st))), "5201", "ZZ0000000000001", 1)]
+
+    args = ("--units", "20", "--days", "1", "--vouchers", "10", "--start", "2026-03-03")
+    code, report = _demo_json(capsys, *args)
+    assert code == 0 and report["invariants"]["account_feed_matched"]["ok"]  # the real banks' feeds match
+    monkeypatch.setattr(bank_feed, "day_lines", with_an_extra_line)
+    code, report = _demo_json(capsys, *args)
+    failed = {k for k, v in report["invariants"].items() if not v["ok"]}
+    assert code == 1 and not report["ok"] and failed == {"account_feed_matched"}, failed
+    assert report["account_feed"]["breaks"] == 4  # each bank, each of the two business days
+    assert "feed-unknown-movement" in report["invariants"]["account_feed_matched"]["detail"]

@@ -55,7 +55,9 @@ def register(subparsers: Any) -> None:
                    help="plan from this many generated budget units and their budget indicators: salaries on the "
                         "month's first business day (batch vouchers, one line bouncing), requests refused with no "
                         "budget, outside its scope or over budget (003 §52), a few payee returns, a payment "
-                        "suspension and its lift, an account opening on notice; "
+                        "suspension and its lift, a payment correction (5253), an account opening on notice; every "
+                        "voucher paid from the banks' registered accounts, whose daily account feeds (7602) the "
+                        "treasury matches; "
                         f"2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
     p.add_argument("--start", default="2026-02-13",
                    help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
@@ -235,12 +237,8 @@ def render_text(report: dict[str, Any]) -> str:
                       f"{fen_to_str(ye['lapsed_fen'])}: {'balanced' if ye['balanced'] else 'NOT BALANCED'}"]
     flows = report.get("flows")
     if flows is not None:
-        lines += ["", f"Flows: {flows['salary_batches']} salary batches ({flows['salary_batch_lines']} lines, "
-                      f"{flows['batch_lines_bounced']} bounced), {flows['payee_returns']} payee returns "
-                      f"({flows['refunds_accepted']} refunded, {fen_to_str(flows['refunded_fen'])} yuan), "
-                      f"{flows['suspensions']} suspension / {flows['suspension_lifts']} lift "
-                      f"({flows['suspension_confirmations']} confirmed), {flows['account_openings']} account opening "
-                      f"({flows['account_confirmations']} confirmed)"]
+        lines += ["", "The month's flows"]
+        lines.append(_table(["flow", "count", "what came of it"], _flow_rows(flows, report.get("account_feed")), "lrl"))
     rec = report.get("reconciliation")
     if rec is not None:
         lines += ["", "Three-way reconciliation per day: treasury ↔ banks ↔ central bank (yuan)"]
@@ -286,6 +284,26 @@ def render_text(report: dict[str, Any]) -> str:
                               _short(e["detail"])] for e in trace["events"]]))
     lines += ["", "all invariants held" if report["ok"] else "SOME INVARIANTS FAILED"]
     return "\n".join(lines)
+
+
+def _flow_rows(flows: dict[str, Any], feed: dict[str, Any] | None) -> list[list[Any]]:
+    """The flows table: one row per flow, how many and what came of them."""
+    rows: list[list[Any]] = [
+        ["salary batches (一次批量)", flows["salary_batches"],
+         f"{flows['salary_batch_lines']} lines, {flows['batch_lines_bounced']} bounced and refunded line by line"],
+        ["payee returns", flows["payee_returns"],
+         f"{flows['refunds_accepted']} refunded: {fen_to_str(flows['refunded_fen'])} yuan back to the TSA"],
+        ["payment suspension (7501)", f"{flows['suspensions']} order, {flows['suspension_lifts']} lift",
+         f"{flows['suspension_confirmations']} confirmed by the bank"],
+        ["payment correction (5253)", flows.get("corrections", 0),
+         f"{flows.get('corrections_applied', 0)} reclassified by the bank, "
+         f"{flows.get('correction_confirmations', 0)} confirmed"],
+        ["account opening (7601)", flows["account_openings"], f"{flows['account_confirmations']} confirmed by the bank"],
+    ]
+    if feed is not None:
+        rows.append(["account feeds (7602)", f"{feed['feeds_checked']} of {feed['feeds_due']} due",
+                     f"{feed['movements']} movements matched, {feed['breaks']} breaks"])
+    return rows
 
 
 def _short(text: Any, limit: int = 70) -> str:

@@ -4,6 +4,10 @@ payments to the unit real-fund and fiscal special accounts it knows, and the bre
 it checked (missing movement, unknown movement, amount differs: coded, naming the feed, the
 account, the voucher and the fen).
 
+The treasury core (`treasury_sim.core`) keeps a `FeedBook` in its state: `on_receipt` keeps each
+paid receipt to an account it knows as a feed account then, `on_feed` checks a bank's 7602 against
+them. The scenario runner keeps its own (`runner.account_feed.FeedTap`).
+
 The accounts it knows: those it noticed (7601, AcctType 3 or 4), those the world declared, and
 those the feed itself names. Its payments: the paid receipts (5201 / 8202) of that bank dated
 that day (XPayDate), for the voucher's PayAmt: what the treasury ordered, not what the bank says
@@ -14,18 +18,26 @@ again with the same result. A msgspec record.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
 from messages.money import parse_fen
 from messages.voucher import VoucherDoc
-from sim.account_feed import FeedBreak, FeedLine, match
+from sim.account_feed import FEED_ACCT_TYPES, FeedBreak, FeedLine, match
+from treasury_sim.unit_accounts import special_account
 
-__all__ = ["FEEDS_KEPT_MAX", "FeedBook", "Paid", "expected_lines", "feed_lines"]
+if TYPE_CHECKING:
+    from treasury_sim.account_notices import AccountNoticeLog
+    from treasury_sim.config import TreasuryConfig
+    from treasury_sim.records import Receipt
+
+__all__ = ["FEEDS_KEPT_MAX", "PAID_KEPT_MAX", "FeedBook", "Paid", "expected_lines", "feed_lines", "known_accounts"]
 
 # A year of a few banks' days; beyond it the book refuses rather than forget a day.
 FEEDS_KEPT_MAX = 10_000
+# Payments to feed accounts kept (a year of a busy treasury's); beyond it the book refuses too.
+PAID_KEPT_MAX = 100_000
 
 
 class Paid(NamedTuple):
@@ -52,10 +64,50 @@ def expected_lines(bank: str, day: str, accounts: set[str], paid: Iterable[Paid]
             if p.bank == bank and p.day == day and p.payee_acct in accounts]
 
 
+def known_accounts(config: TreasuryConfig, notices: AccountNoticeLog) -> set[str]:
+    """The unit real-fund and fiscal special accounts a treasury core knows: its banks' special
+    accounts (with units, `treasury_sim.unit_accounts`) and those it noticed (7601, AcctType 3 / 4)."""
+    noticed = {r.acct_no for r in notices.records.values() if r.acct_type in FEED_ACCT_TYPES}
+    return noticed | ({special_account(code) for code, _ in config.banks} if config.units else set())
+
+
 class FeedBook(msgspec.Struct):
     checked: dict[str, list[FeedBreak]] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → breaks
     feeds: dict[str, str] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → VoucherNo of the feed
     lines: dict[str, int] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → the lines it stated
+    paid: dict[str, Paid] = msgspec.field(default_factory=dict)  # VoucherNo → a payment to a feed account
+
+    def on_receipt(self, doc: VoucherDoc, fen: int, accounts: set[str]) -> None:
+        """A paid receipt (5201 / 8202 flag 1; `fen`: the voucher's PayAmt) kept when it paid one of `accounts`."""
+        payee, no = doc.get("PayeeAcctNo"), doc.get("VoucherNo")
+        if payee not in accounts or no in self.paid:
+            return
+        if len(self.paid) >= PAID_KEPT_MAX:
+            raise OverflowError(f"the feed book holds {PAID_KEPT_MAX} payments already")
+        self.paid[no] = Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, no, payee, fen)
+
+    def on_feed(self, doc: VoucherDoc, accounts: set[str]) -> list[FeedBreak]:
+        """A bank's feed (7602) checked against the payments kept (`accounts`: the feed accounts known)."""
+        stated = feed_lines(doc)
+        known = accounts | {x.acct_no for x in stated}
+        bank, day = doc.get("PayBankCode"), doc.get("TransDate")
+        return self.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, known, self.paid.values()),
+                          stated)
+
+    def on_paid(self, doc: VoucherDoc, receipt: Receipt, fen: int, config: TreasuryConfig,
+                notices: AccountNoticeLog) -> None:
+        """The treasury core's first receipt of a payment: kept when paid (not returned) into a feed account."""
+        if receipt.return_reason is None:
+            self.on_receipt(doc, fen, known_accounts(config, notices))
+
+    def on_voucher(self, doc: VoucherDoc, flag: int, config: TreasuryConfig, notices: AccountNoticeLog) -> None:
+        """A voucher the treasury core recorded: a bank's feed (7602) is matched."""
+        if flag == 0 and doc.vtcode == "7602":
+            self.on_feed(doc, known_accounts(config, notices))
+
+    def breaks(self) -> list[FeedBreak]:
+        """Every break of every feed checked, by (bank, day)."""
+        return [b for key in sorted(self.checked) for b in self.checked[key]]
 
     def check(self, bank: str, day: str, feed_no: str, expected: Iterable[FeedLine],
               stated: Iterable[FeedLine]) -> list[FeedBreak]:

@@ -10,7 +10,10 @@ With `TreasuryConfig.units` set, the treasury plans from a generated unit tree
   direct or authorized, in the window or late as in the plain plan; amounts log-normal around
   8,000 yuan (many small, a few large);
 * `budget_anomaly_permille` of them ask for what the budget does not allow: a fund type the unit
-  has no indicator of, a project outside its budget, or more than the indicator has left.
+  has no indicator of, a project outside its budget, or more than the indicator has left;
+* every voucher pays from its bank's registered zero-balance account (the finance one for a
+  direct payment, the unit's for an authorized one), and every `SPECIAL_EVERY`-th request that is
+  a direct payment pays into the bank's fiscal special account (`treasury_sim.unit_accounts`).
 
 Every request goes through `BudgetBook.take`: approved ones become the day's vouchers (their
 subject, project and fund type on every detail), refused ones are kept with their code (003 §52)
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
+from treasury_sim import unit_accounts as ua
 from treasury_sim.budget import PAYMENT_MAX_FEN, BudgetBook, Indicator, RefusedRequest, Request, lognormal_fen
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import direct_draw, quota_notices, slots
@@ -80,16 +84,18 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
     ymd = format_ymd(day)
 
     def decide(request: Request, vtcode: str, bank: str, send_at: dt.datetime, late: bool, details: int,
-               payees: int = 0) -> None:
+               payees: int = 0, special: bool = False) -> None:
         code = book.take(request)
         if code is not None:
             refused.append(RefusedRequest(request, code, send_at))
             return
+        pay_acct = ua.finance_zba(bank) if vtcode == "5201" else ua.unit_zba(bank, request.unit)
         vouchers.append(PlannedVoucher(day, send_at, vtcode, request.no, bank, request.amount_fen,
                                        b.named[request.unit], late, details, c.adm_div_code, c.seed,
                                        fund_type=request.fund_type, subject=request.subject, project=request.project,
                                        payees=payees, direct=vtcode == "5201" and not payees
-                                       and direct_draw(c.seed, request.no) < c.direct_share_pct))
+                                       and direct_draw(c.seed, request.no) < c.direct_share_pct, pay_acct=pay_acct,
+                                       payee=(ua.special_account(bank), ua.SPECIAL_NAME) if special else None))
 
     if salary_day:
         for k, unit in enumerate(paying, start=1):
@@ -119,7 +125,7 @@ def plan_budget_day(config: TreasuryConfig, clock_config: ClockConfig, day: dt.d
                 project = (f"XM{unit.code}99", "预算外项目")
         no = f"{'ZZ' if vtcode == '5201' else 'SQ'}{ymd}{i:05d}"
         decide(Request(no, unit.code, fund, subject, project, amount), vtcode, bank, send_at, late,
-               rng.randint(1, 3))
+               rng.randint(1, 3), special=ua.pays_special(i, vtcode))
     vouchers.sort(key=lambda v: (v.send_at, v.voucher_no))
     return DayPlan(vouchers, quota_notices(config, day, vouchers), refused=refused)
 

@@ -36,9 +36,9 @@ next wake-up never scan the plan. A planned voucher keeps its bytes, not a parse
   DetailList and zero debits and credits): checked against the treasury's own books
   (`treasury_sim.tsa`) and kept in `statements`. `missing_statements(through)` lists the business
   days of the run with no statement yet.
-* 7101 / 7106 / 7301 / 7302 receipts (the bank confirmed a quota, reduction (003 §22), cancellation or
-  carry-forward notice)
-  and 7102 arrival notices: recorded.
+* 7101 / 7106 / 7301 / 7302 / 5253 receipts (the bank confirmed a quota, reduction (003 §22),
+  cancellation, carry-forward or payment correction) and 7102 arrival notices: recorded; 7602 account
+  feeds: matched against its payments to feed accounts in `feeds` (`treasury_sim.account_feed`).
 * 7403 refund advices (credits expected on their CreditDate) and 3502 reconciliations: recorded.
 * 7501 receipts (the bank confirmed a payment suspension order or its lift, 000 五(二)3): appended
   to the audit record `suspensions` (`treasury_sim.suspensions`), beside the orders and lifts sent.
@@ -80,7 +80,8 @@ from treasury_sim.year_end import QuotaLedger, granted, year_end_due
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
-OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301", "7302", "7602", "7701"})
+OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301", "7302", "7602", "7701",
+                           "5253"})
 
 
 class TreasuryCore:
@@ -263,6 +264,7 @@ class TreasuryCore:
                     self.state.quotas.confirmed(doc.get("VoucherNo"), now)
                 # 7101 / 7106 / 7301 / 7302 flag 1: the bank confirmed a quota, reduction, cancellation or carry-forward
                 self.state.other.append((str(key), now))
+                self.state.feeds.on_voucher(doc, flag, self.config, self.state.account_notices)  # a 7602: matched
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
                     self._advised(doc.get("VoucherNo"), (credit_date, doc.amount_fen("PayAmt")))
@@ -372,6 +374,7 @@ class TreasuryCore:
             self.state.receipts.append(receipt)
             if receipt.return_reason is not None:  # returned unpaid: its quota lines were not drawn
                 self.state.quotas.release(self.drawn.get(planned.voucher_no, ()))
+            self.state.feeds.on_paid(doc, receipt, planned.amount_fen, self.config, self.state.account_notices)
             if not effects:
                 effects += carried_quota(self.config, self.calendar, self.clock_config, planned, receipt, now)
         return effects

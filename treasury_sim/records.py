@@ -41,6 +41,8 @@ class PlannedVoucher:
     project: tuple[str, str] | None = None  # (ProCode, ProName) of every detail; None: none named
     payees: int = 0  # a batch voucher (一次批量, 003 §26) of this many lines, each to its own payee; 0: a plain one
     direct: bool = False  # every line direct funds (直达资金, 001, 002): DirectFundFlag 1 on each Detail
+    pay_acct: str = ""  # PayAcctNo: the registered zero-balance account it pays from ("": drawn)
+    payee: tuple[str, str] | None = None  # (PayeeAcctNo, PayeeAcctName) of a registered account it pays; None: drawn
 
     @property
     def direct_fen(self) -> int:
@@ -70,6 +72,7 @@ class PlannedVoucher:
                                amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
                                details=self.details, unit=self.unit, fund_type_code=self.fund_type,
                                subject=self.subject, project=self.project, direct=self.direct,
+                               pay_acct=self.pay_acct, payee=self.payee,
                                rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
 
     def _batch_data(self) -> bytes:
@@ -83,7 +86,7 @@ class PlannedVoucher:
         func, func_name = self.subject or SALARY_SUBJECT[:2]
         return batch_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank, payees=lines,
                              adm_div_code=self.adm_div_code, unit=self.unit, fund_type_code=self.fund_type,
-                             subject=(func, func_name, *SALARY_SUBJECT[2:]))
+                             subject=(func, func_name, *SALARY_SUBJECT[2:]), pay_acct=self.pay_acct)
 
     @property
     def doc(self) -> VoucherDoc:

@@ -15,6 +15,7 @@ import msgspec
 
 from business_time.clock import ClockConfig
 from sim.codec import config_fingerprint
+from treasury_sim.account_feed import FeedBook
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
@@ -49,3 +50,4 @@ class TreasuryState(msgspec.Struct):
     suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations
     account_notices: AccountNoticeLog = msgspec.field(default_factory=AccountNoticeLog)  # 7601 sent, confirmed
     quotas: QuotaLedger = msgspec.field(default_factory=QuotaLedger)  # authorized quota lines, year-end notices
+    feeds: FeedBook = msgspec.field(default_factory=FeedBook)  # payments to feed accounts, the banks' 7602 checked
