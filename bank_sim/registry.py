@@ -28,6 +28,7 @@ before (it opens a unit's zero-balance account in its ledger at the first paymen
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 
 from bank_sim import own_accounts as oa
 from bank_sim.state import BankState, Ctx, PendingNotice, RegAccount, Registry
@@ -167,9 +168,35 @@ def pay_account_problem(reg: Registry, vtcode: str, head: dict[str, str]) -> str
     return None
 
 
-def held(reg: Registry, payees: dict[str, str]) -> dict[str, str]:
-    """The accounts the bank holds (number → holder): its customers' and the registry's open ones."""
-    return {**payees, **{a.number: a.name for a in reg.accounts.values() if a.state == "open"}}
+class _Held(Mapping[str, str]):
+    """`held`'s view: a lookup reads the registry, never a copy of it (a registry holding every
+    unit's zero-balance account was copied for every payment)."""
+
+    __slots__ = ("_payees", "_reg")
+
+    def __init__(self, reg: Registry, payees: Mapping[str, str]) -> None:
+        self._reg, self._payees = reg, payees
+
+    def __getitem__(self, number: str) -> str:
+        acct = self._reg.accounts.get(number)
+        if acct is not None and acct.state == "open":
+            return acct.name
+        return self._payees[number]
+
+    def _all(self) -> dict[str, str]:
+        return {**self._payees, **{a.number: a.name for a in self._reg.accounts.values() if a.state == "open"}}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def held(reg: Registry, payees: Mapping[str, str]) -> Mapping[str, str]:
+    """The accounts the bank holds (number → holder): its customers' and the registry's open ones
+    (the registry's first)."""
+    return _Held(reg, payees)
 
 
 def relations(reg: Registry, base: oa.UnitRelations) -> oa.UnitRelations:
