@@ -161,7 +161,8 @@ def test_demo_units_month_mixes_in_every_flow_and_every_invariant_holds(capsys: 
 def test_plain_demo_has_no_flows(capsys: pytest.CaptureFixture[str]) -> None:
     code, report = _demo_json(capsys, "--vouchers", "5", "--days", "1")
     assert code == 0 and report["ok"] and "flows" not in report
-    assert "Flows:" not in render_text(report)
+    assert "The month's flows" not in render_text(report) and "account_feed" not in report
+    assert "account_feed_matched" not in report["invariants"]
 
 
 def test_demo_text_prints_the_flows_table() -> None:
