@@ -1,0 +1,100 @@
+"""`sim.store.SimStore`: a batch writes the log and its head, never the snapshot's row; a snapshot
+waits for SNAPSHOT_LOG_FACTOR times its own bytes of log; a format 3 store (the head beside the
+snapshot) is moved to format 4 on load and carries on where it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from business_time.clock import TZ
+from sim import store as sim_store
+from sim.codec import encode
+from sim.effects import SendVoucher
+from sim.store import SNAPSHOT_LOG_FACTOR, STATE_FORMAT, Input, SimStore
+from storage.db import Database, open_database
+
+AT = dt.datetime(2026, 3, 16, 9, 0, tzinfo=TZ)
+SEND = SendVoucher("5201", 0, {"AdmDivCode": "990100", "StYear": "2026", "VoucherNo": "SV0001"}, (), "bank",
+                   data=b"<Voucher/>")
+
+
+async def _snapshot_row_updates(db: Database) -> int:
+    row = await db.fetchrow("SELECT n FROM snapshot_row_updates")
+    assert row is not None
+    return int(row[0])
+
+
+async def _store(tmp_path: Path) -> tuple[Database, SimStore]:
+    db = await open_database(str(tmp_path / "sim.db"))
+    store = SimStore(db, "bank-x")
+    await store.open()
+    await db.execute_script("CREATE TABLE snapshot_row_updates (n INTEGER NOT NULL);"
+                            "INSERT INTO snapshot_row_updates VALUES (0);"
+                            "CREATE TRIGGER count_snapshot_row AFTER UPDATE ON sim_snapshots BEGIN "
+                            "UPDATE snapshot_row_updates SET n = n + 1; END;")
+    return db, store
+
+
+async def test_a_batch_below_the_snapshot_threshold_leaves_the_snapshot_row_alone(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"state": "' + b"x" * 100_000 + b'"}'
+        await store.create(snapshot)
+        for minute in range(20):  # 20 small inputs: far below the snapshot's bytes
+            async with db.transaction() as tx:
+                await store.append(tx, [Input.time(AT + dt.timedelta(minutes=minute))], [SEND], lambda: snapshot)
+        assert store.snapshots == 0
+        assert await _snapshot_row_updates(db) == 0  # the old layout updated it at every batch
+        loaded = await store.load()
+        assert loaded is not None
+        assert loaded.snapshot == snapshot
+        assert [i.at for i in loaded.inputs] == [AT + dt.timedelta(minutes=m) for m in range(20)]
+        assert loaded.pending == [SEND]
+    finally:
+        await db.close()
+
+
+async def test_a_snapshot_waits_for_the_log_factor_times_its_bytes(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"s": "' + b"y" * 200_000 + b'"}'  # well above SNAPSHOT_BYTES_MIN
+        await store.create(snapshot)
+        rows = 0
+        while store.snapshots == 0:
+            rows += 1
+            async with db.transaction() as tx:
+                item = Input("voucher", AT, 0, None, b"v" * 10_000)
+                await store.append(tx, [item], [], lambda: snapshot)
+        logged = rows * (10_000 + sim_store.ROW_OVERHEAD_BYTES)
+        assert logged >= SNAPSHOT_LOG_FACTOR * len(snapshot) > logged - (10_000 + sim_store.ROW_OVERHEAD_BYTES)  # not a row sooner
+        assert await _snapshot_row_updates(db) == 1
+        row = await db.fetchrow("SELECT count(*) FROM sim_inputs")
+        assert row is not None and row[0] == 0  # the log was truncated with the snapshot
+    finally:
+        await db.close()
+
+
+async def test_a_format_3_store_is_moved_to_format_4_and_carries_on(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"old": 1}'
+        pending = encode([SEND]).decode("utf-8")
+        async with db.transaction() as tx:  # as format 3 stored it: the head in the snapshot's row
+            await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, logged_bytes, "
+                             "log_seq, pending) VALUES ('bank-x', 3, $1, $2, $3, 7, $4)",
+                             snapshot.decode(), len(snapshot), 64, pending)
+            await tx.execute("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
+                             "VALUES ('bank-x', 7, 'time', $1, 0, NULL, $2)", AT.isoformat(), b"")
+        loaded = await store.load()
+        assert loaded is not None
+        assert loaded.snapshot == snapshot and loaded.pending == [SEND] and [i.kind for i in loaded.inputs] == ["time"]
+        row = await db.fetchrow("SELECT format FROM sim_snapshots WHERE participant = 'bank-x'")
+        assert row is not None and row[0] == STATE_FORMAT == 4
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT + dt.timedelta(hours=1))], [], lambda: snapshot)
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None
+        assert [i.at for i in again.inputs] == [AT, AT + dt.timedelta(hours=1)] and again.pending == []
+    finally:
+        await db.close()
