@@ -16,8 +16,8 @@ from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
 __all__ = ["DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
-           "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "quota_notice", "split_fen",
-           "year_end_notice"]
+           "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "payment_voucher_fields",
+           "quota_notice", "split_fen", "year_end_notice"]
 
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
@@ -60,6 +60,23 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
     project's own element); `pay_acct`: the paying zero-balance account (PayAcctNo) and `payee`
     (PayeeAcctNo, PayeeAcctName), instead of drawn ones (drawn all the same, so the rest stays as it
     was). Without them the bytes are as before."""
+    head, lines = payment_voucher_fields(voucher_no=voucher_no, vou_date=vou_date, pay_bank_code=pay_bank_code,
+                                         amount_fen=amount_fen, adm_div_code=adm_div_code, vtcode=vtcode,
+                                         details=details, rng=rng, fund_type_code=fund_type_code, subject=subject,
+                                         project=project, urgent=urgent, unit=unit, direct=direct,
+                                         pay_acct=pay_acct, payee=payee)
+    return build_voucher(vtcode, head, lines, encoding=encoding)
+
+
+def payment_voucher_fields(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,
+                           adm_div_code: str = "990100", vtcode: str = "5201", details: int = 2,
+                           rng: random.Random | None = None, fund_type_code: str = "1",
+                           subject: tuple[str, str] | None = None, project: tuple[str, str] | None = None,
+                           urgent: bool = False, unit: tuple[str, str, str, str] | None = None,
+                           direct: bool = False, pay_acct: str = "",
+                           payee: tuple[str, str] | None = None) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """`payment_voucher`'s head and Detail lines (the same draws), before they are rendered: for a
+    caller that needs the fields, not the bytes."""
     rng = rng or random.Random(voucher_no)
     sup_code, sup_name, agency_code, agency_name = unit if unit is not None else rng.choice(UNITS)
     amounts = split_fen(amount_fen, min(details, amount_fen), rng)
@@ -90,7 +107,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
                       "ExpEcoCode": eco, "ExpEcoName": eco_name,
                       **({"ProCode": project[0], "ProName": project[1]} if project else {}),
                       **({"DirectFundFlag": "1"} if direct else {}), "PayAmt": fen_to_str(fen)})
-    return build_voucher(vtcode, head, lines, encoding=encoding)
+    return head, lines
 
 
 # (ExpFuncCode, ExpFuncName, ExpEcoCode, ExpEcoName) of a salary line: 行政运行 / 基本工资.

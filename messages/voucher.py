@@ -41,11 +41,14 @@ class VoucherDoc:
         pipeline asks for a dozen fields of every voucher, and findtext walks the children.
         The texts are interned: a core keeps some of them for every voucher of a day (codes,
         names, dates), and one string per distinct value is what keeps that flat."""
+        return self._head_fields().get(name, default)
+
+    def _head_fields(self) -> dict[str, str]:
         fields = self._fields
         if fields is None:
             fields = self._fields = {c.tag: sys.intern((c.text or "").strip())
-                                     for c in self.root if isinstance(c.tag, str)}
-        return fields.get(name, default)
+                                     for c in self.root if isinstance(c.tag, str) and c.tag != "DetailList"}
+        return fields
 
     @property
     def vtcode(self) -> str:
@@ -59,12 +62,16 @@ class VoucherDoc:
         walked once (a bank reads a payment's details several times)."""
         lines = self._details
         if lines is None:
-            lines = self._details = [[(child.tag, (child.text or "").strip()) for child in detail]
+            intern = sys.intern  # as the head's: a core keeps the lines of many vouchers
+            lines = self._details = [[(intern(child.tag), intern((child.text or "").strip())) for child in detail
+                                      if isinstance(child.tag, str)]  # not a comment
                                      for detail in self.root.iterfind("DetailList/Detail")]
         return [dict(line) for line in lines]
 
     def head(self) -> dict[str, str]:
-        return {child.tag: (child.text or "").strip() for child in self.root if child.tag != "DetailList"}
+        """The head elements' texts, stripped (no DetailList): a new dict on every call, from the
+        fields read once (a bank reads a payment's head several times)."""
+        return dict(self._head_fields())
 
 
 def parse_voucher(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> VoucherDoc:

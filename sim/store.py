@@ -5,24 +5,21 @@ effects. So its state is stored as the last snapshot (`core.snapshot()` as JSON)
 it was fed since (`sim_inputs`, one row per core call: a time step, a delivered voucher, a
 refusal fed back). A restart loads the snapshot and replays the inputs.
 
-Costs, per input, amortised O(1) however large the state grows: one row appended per input, in
-the same transaction as that batch's ledger work; a new snapshot only once the log since the
-last one holds as many bytes as that snapshot (the log is then truncated). Snapshots are taken
-at sizes growing with the state, so their total size stays proportional to the inputs logged.
-A batch between snapshots writes its input rows and the small `sim_log_heads` row, never the
-snapshot's row: SQLite rewrites a whole row on UPDATE, so a per-batch update of the row holding
-a bank's half-megabyte snapshot wrote that half megabyte to the WAL at every commit.
+Costs, per input, amortised O(1) however large the state grows: one row appended per input and
+one small head row updated per batch, in the same transaction as that batch's ledger work; a new
+snapshot only once the log since the last one holds SNAPSHOT_LOG_FACTOR times as many bytes as
+that snapshot (the log is then truncated). Snapshots are taken at sizes growing with the state,
+so their total size stays proportional to the inputs logged. The snapshot's row is written only
+when a snapshot is taken: a batch updates the head row, never the row holding the snapshot
+(SQLite rewrites a whole row, overflow pages and all, on any update of it).
 
 Tables (in the participant's own database: its ledger's, so state and books commit together):
 
-    sim_snapshots  participant, format, snapshot (JSON), snapshot_bytes, logged_bytes, log_seq,
-                   pending (as they stood when the snapshot was taken)
-    sim_log_heads  participant, logged_bytes, log_seq, pending (JSON: the sends of the last
-                   committed batch, re-sent after a crash): where the log stands, every batch
+    sim_snapshots  participant, format, snapshot (JSON), snapshot_bytes, and (format 3 only, since
+                   read from sim_log_heads) logged_bytes, log_seq, pending
+    sim_log_heads  participant, logged_bytes, log_seq, pending (the sends of the last committed
+                   batch, re-sent after a crash)
     sim_inputs     participant, seq, kind, at, flag, reason, data
-
-A store written before `sim_log_heads` existed is read from `sim_snapshots` alone, and its
-`sim_log_heads` row is made then.
 """
 
 from __future__ import annotations
@@ -38,14 +35,20 @@ from sim.codec import decode, encode
 from sim.effects import Refusal, SendVoucher
 from storage.db import Database, Tx
 
-__all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
+__all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "SNAPSHOT_LOG_FACTOR", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
 
 # The layout of the stored rows (the core's own snapshot carries its own version). 3: refusals
-# and pending sends as `sim.codec` bytes.
-STATE_FORMAT = 3
+# and pending sends as `sim.codec` bytes; 4: the log's head (logged bytes, last seq, pending sends)
+# in `sim_log_heads`, not in the snapshot's row. A format 3 row is moved to 4 when loaded.
+STATE_FORMAT = 4
+_FORMAT_3 = 3
 # A new snapshot waits at least this many logged bytes: below it a snapshot is cheap but so is
 # the replay, and snapshotting a tiny state at every batch would cost a write per batch.
 SNAPSHOT_BYTES_MIN = 64 * 1024
+# The log since the last snapshot may outweigh it this many times before a new one is taken: a
+# snapshot rewrites the whole state, a log row only its input; a restart replays at most this
+# many snapshots' worth of inputs.
+SNAPSHOT_LOG_FACTOR = 4
 # Rows per replay read on restore: a row carries a voucher (a few KB), so a page stays small.
 REPLAY_PAGE_ROWS = 1000
 # Bytes a log row counts for beyond its data (its key, kind, time): keeps a log of many small
@@ -80,10 +83,9 @@ CREATE TABLE IF NOT EXISTS sim_inputs (
 );
 """
 
-_INSERT_HEAD = "INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4)"
-_UPDATE_HEAD = "UPDATE sim_log_heads SET logged_bytes = $2, log_seq = $3, pending = $4 WHERE participant = $1"
 _INSERT_INPUT = ("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
+_UPDATE_HEAD = "UPDATE sim_log_heads SET logged_bytes = $2, log_seq = $3, pending = $4 WHERE participant = $1"
 
 
 @dataclass(slots=True)
@@ -146,18 +148,18 @@ class SimStore:
 
     async def load(self) -> Loaded | None:
         """The stored snapshot, the inputs logged since, the last batch's sends; None if nothing is stored."""
-        row = await self.db.fetchrow("SELECT format, snapshot, snapshot_bytes, logged_bytes, log_seq, pending "
-                                     "FROM sim_snapshots WHERE participant = $1", self.participant)
+        row = await self.db.fetchrow("SELECT format, snapshot, snapshot_bytes FROM sim_snapshots WHERE participant = $1",
+                                     self.participant)
         if row is None:
             return None
-        if int(row[0]) != STATE_FORMAT:
+        if int(row[0]) == _FORMAT_3:
+            await self._upgrade_format_3()
+        elif int(row[0]) != STATE_FORMAT:
             raise StateError(f"sim state of {self.participant}: unknown format {row[0]}")
-        head = await self.db.fetchrow("SELECT logged_bytes, log_seq, pending FROM sim_log_heads "
-                                      "WHERE participant = $1", self.participant)
-        if head is None:  # stored before sim_log_heads: the snapshot's row says where the log stands
-            head = (row[3], row[4], row[5])
-            async with self.db.transaction() as tx:
-                await tx.execute(_INSERT_HEAD, self.participant, int(head[0]), int(head[1]), head[2])
+        head = await self.db.fetchrow("SELECT logged_bytes, log_seq, pending FROM sim_log_heads WHERE participant = $1",
+                                      self.participant)
+        if head is None:
+            raise StateError(f"sim state of {self.participant}: a snapshot without its log head")
         self._snapshot_bytes, self._logged_bytes, self._seq = int(row[2]), int(head[0]), int(head[1])
         inputs: list[Input] = []
         after = -1
@@ -173,6 +175,15 @@ class SimStore:
         pending = decode(head[2], list[SendVoucher])
         return Loaded(row[1].encode("utf-8"), inputs, pending)
 
+    async def _upgrade_format_3(self) -> None:
+        """A format 3 row kept the log's head beside the snapshot: move it to `sim_log_heads`."""
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
+                             "SELECT participant, logged_bytes, log_seq, pending FROM sim_snapshots "
+                             "WHERE participant = $1 AND format = $2", self.participant, _FORMAT_3)
+            await tx.execute("UPDATE sim_snapshots SET format = $2, pending = '[]' WHERE participant = $1",
+                             self.participant, STATE_FORMAT)
+
     async def create(self, snapshot: bytes) -> None:
         """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
         text = snapshot.decode("utf-8")
@@ -180,13 +191,15 @@ class SimStore:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
                              self.participant, STATE_FORMAT, text, len(text))
-            await tx.execute(_INSERT_HEAD, self.participant, 0, 0, "[]")
+            await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
+                             "VALUES ($1, 0, 0, '[]')", self.participant)
         self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
                      snapshot: Callable[[], bytes]) -> None:
         """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
-        crash, and take a new snapshot (truncating the log) once the log outweighs the last one."""
+        crash, and take a new snapshot (truncating the log) once the log outweighs the last one
+        SNAPSHOT_LOG_FACTOR times."""
         rows = []
         logged = self._logged_bytes
         seq = self._seq
@@ -196,11 +209,10 @@ class SimStore:
             rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
         pending_text = encode(list(pending)).decode("utf-8")
-        if logged >= max(self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
+        if logged >= max(SNAPSHOT_LOG_FACTOR * self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
             text = snapshot().decode("utf-8")
-            await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, logged_bytes = 0, "
-                             "log_seq = $4, pending = $5 WHERE participant = $1",
-                             self.participant, text, len(text), seq, pending_text)
+            await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
+                             "WHERE participant = $1", self.participant, text, len(text), seq)
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
             await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, pending_text)
             self._snapshot_bytes, self._logged_bytes = len(text), 0
@@ -208,7 +220,6 @@ class SimStore:
         else:
             if rows:
                 await tx.executemany(_INSERT_INPUT, rows)
-            # the small row only: the snapshot's row is rewritten when a snapshot is taken
             await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, pending_text)
             self._logged_bytes = logged
         self._seq = seq

@@ -1,7 +1,6 @@
-"""`sim.store`: a batch between snapshots writes the small `sim_log_heads` row and its input rows,
-never the snapshot's row (SQLite rewrites a whole row on UPDATE: a bank's half-megabyte snapshot
-went to the WAL at every commit); what it stored loads back the same; a store written before
-`sim_log_heads` existed loads as before and carries on."""
+"""`sim.store.SimStore`: a batch writes the log and its head, never the snapshot's row; a snapshot
+waits for SNAPSHOT_LOG_FACTOR times its own bytes of log; a format 3 store (the head beside the
+snapshot) is moved to format 4 on load and carries on where it was."""
 
 from __future__ import annotations
 
@@ -9,73 +8,93 @@ import datetime as dt
 from pathlib import Path
 
 from business_time.clock import TZ
+from sim import store as sim_store
+from sim.codec import encode
 from sim.effects import SendVoucher
-from sim.store import SNAPSHOT_BYTES_MIN, Input, SimStore
-from storage.db import open_database
+from sim.store import SNAPSHOT_LOG_FACTOR, STATE_FORMAT, Input, SimStore
+from storage.db import Database, open_database
 
-T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
-BIG = b'{"state":"' + b"x" * 200_000 + b'"}'  # a snapshot far above the log a few batches make
-SEND = SendVoucher("5201", 0, {"AdmDivCode": "990100", "StYear": "2026", "VoucherNo": "T0001"}, (), "pboc")
+AT = dt.datetime(2026, 3, 16, 9, 0, tzinfo=TZ)
+SEND = SendVoucher("5201", 0, {"AdmDivCode": "990100", "StYear": "2026", "VoucherNo": "SV0001"}, (), "bank",
+                   data=b"<Voucher/>")
 
 
-async def _stored(path: Path) -> tuple[SimStore, object]:
-    db = await open_database(str(path))
+async def _snapshot_row_updates(db: Database) -> int:
+    row = await db.fetchrow("SELECT n FROM snapshot_row_updates")
+    assert row is not None
+    return int(row[0])
+
+
+async def _store(tmp_path: Path) -> tuple[Database, SimStore]:
+    db = await open_database(str(tmp_path / "sim.db"))
     store = SimStore(db, "bank-x")
     await store.open()
-    return store, db
+    await db.execute_script("CREATE TABLE snapshot_row_updates (n INTEGER NOT NULL);"
+                            "INSERT INTO snapshot_row_updates VALUES (0);"
+                            "CREATE TRIGGER count_snapshot_row AFTER UPDATE ON sim_snapshots BEGIN "
+                            "UPDATE snapshot_row_updates SET n = n + 1; END;")
+    return db, store
 
 
-async def _batch(store: SimStore, db: object, n: int, pending: list[SendVoucher]) -> None:
-    async with db.transaction() as tx:  # type: ignore[attr-defined]
-        await store.append(tx, [Input.time(T0 + dt.timedelta(minutes=n))], pending, lambda: BIG)
+async def test_a_batch_below_the_snapshot_threshold_leaves_the_snapshot_row_alone(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"state": "' + b"x" * 100_000 + b'"}'
+        await store.create(snapshot)
+        for minute in range(20):  # 20 small inputs: far below the snapshot's bytes
+            async with db.transaction() as tx:
+                await store.append(tx, [Input.time(AT + dt.timedelta(minutes=minute))], [SEND], lambda: snapshot)
+        assert store.snapshots == 0
+        assert await _snapshot_row_updates(db) == 0  # the old layout updated it at every batch
+        loaded = await store.load()
+        assert loaded is not None
+        assert loaded.snapshot == snapshot
+        assert [i.at for i in loaded.inputs] == [AT + dt.timedelta(minutes=m) for m in range(20)]
+        assert loaded.pending == [SEND]
+    finally:
+        await db.close()
 
 
-async def test_a_batch_between_snapshots_leaves_the_snapshot_row_alone_and_loads_back(tmp_path: Path) -> None:
-    store, db = await _stored(tmp_path / "s.db")
-    await store.create(BIG)
-    row = await db.fetchrow("SELECT snapshot_bytes, logged_bytes, log_seq, pending FROM sim_snapshots")  # type: ignore[attr-defined]
-    for n in range(3):
-        await _batch(store, db, n, [SEND] if n == 2 else [])
-    assert store.snapshots == 0 and len(BIG) > SNAPSHOT_BYTES_MIN
-    # the snapshot's row is as create() left it; the head says where the log stands
-    assert await db.fetchrow("SELECT snapshot_bytes, logged_bytes, log_seq, pending FROM sim_snapshots") == row  # type: ignore[attr-defined]
-    head = await db.fetchrow("SELECT log_seq, pending FROM sim_log_heads WHERE participant = 'bank-x'")  # type: ignore[attr-defined]
-    assert head is not None and int(head[0]) == 3 and "T0001" in head[1]
-    await db.close()  # type: ignore[attr-defined]
-
-    again, db2 = await _stored(tmp_path / "s.db")
-    loaded = await again.load()
-    assert loaded is not None and loaded.snapshot == BIG and loaded.pending == [SEND]
-    assert [i.at for i in loaded.inputs] == [T0 + dt.timedelta(minutes=n) for n in range(3)]
-    await db2.close()  # type: ignore[attr-defined]
-
-
-async def test_a_snapshot_taken_moves_both_rows_and_truncates_the_log(tmp_path: Path) -> None:
-    store, db = await _stored(tmp_path / "s.db")
-    await store.create(b"{}")  # tiny: the first batch over SNAPSHOT_BYTES_MIN of log takes a snapshot
-    async with db.transaction() as tx:  # type: ignore[attr-defined]
-        await store.append(tx, [Input("voucher", T0, data=b"v" * SNAPSHOT_BYTES_MIN)], [SEND], lambda: BIG)
-    assert store.snapshots == 1
-    loaded = await store.load()
-    assert loaded is not None and loaded.snapshot == BIG and loaded.inputs == [] and loaded.pending == [SEND]
-    await db.close()  # type: ignore[attr-defined]
+async def test_a_snapshot_waits_for_the_log_factor_times_its_bytes(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"s": "' + b"y" * 200_000 + b'"}'  # well above SNAPSHOT_BYTES_MIN
+        await store.create(snapshot)
+        rows = 0
+        while store.snapshots == 0:
+            rows += 1
+            async with db.transaction() as tx:
+                item = Input("voucher", AT, 0, None, b"v" * 10_000)
+                await store.append(tx, [item], [], lambda: snapshot)
+        logged = rows * (10_000 + sim_store.ROW_OVERHEAD_BYTES)
+        assert logged >= SNAPSHOT_LOG_FACTOR * len(snapshot) > logged - (10_000 + sim_store.ROW_OVERHEAD_BYTES)  # not a row sooner
+        assert await _snapshot_row_updates(db) == 1
+        row = await db.fetchrow("SELECT count(*) FROM sim_inputs")
+        assert row is not None and row[0] == 0  # the log was truncated with the snapshot
+    finally:
+        await db.close()
 
 
-async def test_a_store_written_before_sim_log_heads_loads_and_carries_on(tmp_path: Path) -> None:
-    store, db = await _stored(tmp_path / "s.db")
-    await store.create(BIG)
-    for n in range(2):
-        await _batch(store, db, n, [SEND])
-    # as an older store left it: no heads table, the snapshot's row kept the log's position
-    async with db.transaction() as tx:  # type: ignore[attr-defined]
-        await tx.execute("DROP TABLE sim_log_heads")
-        await tx.execute("UPDATE sim_snapshots SET log_seq = 2, logged_bytes = 128, pending = '[]'")
-    await db.close()  # type: ignore[attr-defined]
-
-    old, db2 = await _stored(tmp_path / "s.db")
-    loaded = await old.load()
-    assert loaded is not None and loaded.snapshot == BIG and loaded.pending == [] and len(loaded.inputs) == 2
-    await _batch(old, db2, 2, [SEND])  # carries on: the head row was made from the snapshot's
-    again = await old.load()
-    assert again is not None and len(again.inputs) == 3 and again.pending == [SEND]
-    await db2.close()  # type: ignore[attr-defined]
+async def test_a_format_3_store_is_moved_to_format_4_and_carries_on(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"old": 1}'
+        pending = encode([SEND]).decode("utf-8")
+        async with db.transaction() as tx:  # as format 3 stored it: the head in the snapshot's row
+            await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, logged_bytes, "
+                             "log_seq, pending) VALUES ('bank-x', 3, $1, $2, $3, 7, $4)",
+                             snapshot.decode(), len(snapshot), 64, pending)
+            await tx.execute("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
+                             "VALUES ('bank-x', 7, 'time', $1, 0, NULL, $2)", AT.isoformat(), b"")
+        loaded = await store.load()
+        assert loaded is not None
+        assert loaded.snapshot == snapshot and loaded.pending == [SEND] and [i.kind for i in loaded.inputs] == ["time"]
+        row = await db.fetchrow("SELECT format FROM sim_snapshots WHERE participant = 'bank-x'")
+        assert row is not None and row[0] == STATE_FORMAT == 4
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT + dt.timedelta(hours=1))], [], lambda: snapshot)
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None
+        assert [i.at for i in again.inputs] == [AT, AT + dt.timedelta(hours=1)] and again.pending == []
+    finally:
+        await db.close()

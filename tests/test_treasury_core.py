@@ -156,3 +156,15 @@ def test_every_planned_voucher_goes_out_once_within_quota(seed: int, n: int, lat
         key = (e.head["PayBankCode"], e.head["PayTypeCode"])
         quota[key] -= parse_fen(e.head["PayAmt"])
     assert all(left >= 0 for left in quota.values())
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), auth=st.integers(0, 100))
+def test_a_planned_vouchers_drawn_fields_are_what_its_bytes_carry(seed: int, auth: int) -> None:
+    """The 7101 lines and a refund's unit are read from the plan's draws, not from the voucher
+    rendered and parsed again: the draws must be exactly what the bytes say."""
+    core = new_core(seed=seed, vouchers_per_day=30, authorized_share_pct=auth, days=1)
+    for v in core.plan(core.days[0]).vouchers:
+        doc = parse_voucher(v.data)
+        assert v.detail_lines() == doc.details()
+        assert v.agency_code == doc.get("AgencyCode")

@@ -395,5 +395,5 @@ class TreasuryCore:
 
     def _agency_of(self, voucher_no: str) -> str:
         v = self.vouchers.get(voucher_no)
-        return v.doc.get("AgencyCode") if v is not None else ""
+        return v.agency_code if v is not None else ""
 

@@ -89,7 +89,7 @@ def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.d
     month = [d for d in days if (d.year, d.month) == (day.year, day.month)]
     if not month or month[0] != day:
         return []
-    lines, taken = month_lines(((v.voucher_no, str(v.day.year), v.bank, v.fund_type, v.doc.details())
+    lines, taken = month_lines(((v.voucher_no, str(v.day.year), v.bank, v.fund_type, v.detail_lines())
                                 for d in month for v in plan_of(d).vouchers if v.vtcode == "8202"), DEFAULT_PROJECT)
     if drawn is not None:
         drawn.update(taken)

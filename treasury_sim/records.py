@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import msgspec
 
 from messages.envelope import VoucherKey
-from messages.factory import SALARY_SUBJECT, batch_voucher, payment_voucher
-from messages.voucher import VoucherDoc, parse_voucher
+from messages.factory import SALARY_SUBJECT, batch_voucher, payment_voucher_fields
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from sim.effects import SendVoucher
 from treasury_sim.budget import RefusedRequest
 from treasury_sim.clearing_quotas import Approved
@@ -68,12 +68,27 @@ class PlannedVoucher:
         each, not ~1.8 KB of bytes each; a voucher is rendered when it is sent."""
         if self.payees:
             return self._batch_data()
-        return payment_voucher(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
-                               amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
-                               details=self.details, unit=self.unit, fund_type_code=self.fund_type,
-                               subject=self.subject, project=self.project, direct=self.direct,
-                               pay_acct=self.pay_acct, payee=self.payee,
-                               rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
+        return build_voucher(self.vtcode, *self._fields())
+
+    def _fields(self) -> tuple[dict[str, str], list[dict[str, str]]]:
+        """A plain voucher's head and Detail lines, drawn as `data` renders them."""
+        return payment_voucher_fields(voucher_no=self.voucher_no, vou_date=self.day, pay_bank_code=self.bank,
+                                      amount_fen=self.amount_fen, adm_div_code=self.adm_div_code, vtcode=self.vtcode,
+                                      details=self.details, unit=self.unit, fund_type_code=self.fund_type,
+                                      subject=self.subject, project=self.project, direct=self.direct,
+                                      pay_acct=self.pay_acct, payee=self.payee,
+                                      rng=random.Random(f"{self.seed}:{self.day.isoformat()}:{self.voucher_no}"))
+
+    def detail_lines(self) -> list[dict[str, str]]:
+        """The Detail lines `data` carries (element name → text), drawn, not rendered and parsed."""
+        if self.payees:
+            return self.doc.details()
+        return self._fields()[1]
+
+    @property
+    def agency_code(self) -> str:
+        """The voucher's AgencyCode: its unit's."""
+        return self.unit[2]
 
     def _batch_data(self) -> bytes:
         """A salary batch: `payees` lines (Detail Id D0001...), the amount split evenly (the rest on the

@@ -1,0 +1,31 @@
+"""`VoucherDoc.head()` / `details()`: read from the tree once, new dicts on every call, elements
+only (a comment the XML may carry is no head field nor Detail element), texts shared."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from messages.factory import payment_voucher
+from messages.voucher import build_voucher, parse_voucher
+
+DATA = payment_voucher(voucher_no="VD0001", vou_date=dt.date(2026, 3, 16), pay_bank_code="999100000011",
+                       amount_fen=123_45, details=2)
+
+
+def test_head_and_details_are_new_dicts_of_the_elements() -> None:
+    doc = parse_voucher(DATA)
+    head = doc.head()
+    assert "DetailList" not in head and head["VoucherNo"] == "VD0001" and head["VtCode"] == "5201"
+    head["VoucherNo"] = "changed"
+    assert doc.head()["VoucherNo"] == "VD0001" == doc.get("VoucherNo")  # a caller's copy, not the doc's
+    assert build_voucher("5201", doc.head(), doc.details()) == DATA  # renders back to the same bytes
+    a, b = parse_voucher(DATA).details(), parse_voucher(DATA).details()
+    assert a == b and a[0]["AgencyName"] is b[0]["AgencyName"]  # one string per value, not one per voucher
+
+
+def test_a_comment_is_neither_a_head_field_nor_a_detail_element() -> None:
+    data = DATA.replace(b"<VoucherNo>", b"<!-- note --><VoucherNo>").replace(b"<Detail>", b"<Detail><!-- line -->")
+    doc = parse_voucher(data)
+    assert all(isinstance(k, str) for k in doc.head())
+    assert all(isinstance(k, str) for line in doc.details() for k in line)
+    assert build_voucher("5201", doc.head(), doc.details()) == DATA
