@@ -280,8 +280,13 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         if not self._admitted:
             return
         if data and self._head_timer is None and self._awaiting_head():
-            loop = asyncio.get_running_loop()
-            self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
+            # The first bytes of a head: if they hold all of it (the usual case: a head is one
+            # packet), no timer is needed; otherwise time the rest from now.
+            super().data_received(data)
+            if self._awaiting_head() and self.transport is not None:
+                loop = asyncio.get_running_loop()
+                self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
+            return
         super().data_received(data)
         if self._head_timer is not None and not self._awaiting_head():
             self._cancel_head_timer()  # the head is complete: the request is being handled
@@ -499,6 +504,15 @@ class BodyBudget:
     peak: int = 0  # the most ever taken at once (tests check it against bytes_max)
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)  # bounded by connections_max
 
+    def try_acquire(self, n: int) -> bool:
+        """Take `n` bytes if they fit now (no coroutine: the common case of every request)."""
+        if self.in_flight + n > self.bytes_max:
+            return False
+        self.in_flight += n
+        self.peak = max(self.peak, self.in_flight)
+        metrics.HTTP_BODY_BYTES_IN_FLIGHT.set(self.in_flight)
+        return True
+
     async def acquire(self, n: int, wait_s: float) -> bool:
         """Take `n` bytes, waiting at most `wait_s`; False if they never fit in time."""
         if n > self.bytes_max:
@@ -555,7 +569,7 @@ def body_limits_middleware(limits: HttpLimits, budget: BodyBudget, body_bytes_ma
             return await handler(request)
         declared = request.content_length
         n = body_bytes_max if declared is None else min(declared, body_bytes_max)
-        if not await budget.acquire(n, limits.body_wait_s):
+        if not (budget.try_acquire(n) or await budget.acquire(n, limits.body_wait_s)):
             metrics.HTTP_BODIES_REFUSED.inc()
             return _json_error(503, "unavailable", f"the gateway holds {budget.in_flight} bytes of request bodies "
                                f"and this one ({n} bytes) does not fit under {budget.bytes_max}; retry shortly",
