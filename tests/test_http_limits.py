@@ -402,3 +402,92 @@ async def test_tgw_up_starved_of_cpu_during_a_flood_never_runs_out_of_descriptor
     assert status == 200, log_text[-3000:]
     assert "out of system resource" not in log_text
     assert "http.accept_resource_error" not in log_text, log_text[-3000:]
+
+
+async def _until(done: Any) -> None:
+    async with asyncio.timeout(BOUND_S):
+        while True:
+            if done():
+                return
+            await asyncio.sleep(0.005)
+
+
+async def test_acceptor_holds_at_most_sockets_max_and_takes_the_rest_as_sockets_close() -> None:
+    """Three clients, room for two sockets: the third waits in the listen queue (connected, never
+    accepted) until one of the accepted sockets closes; then it is accepted too."""
+    import socket
+
+    from gateway.http_limits import Acceptor
+
+    made: list[asyncio.Transport] = []
+
+    class Keep(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            made.append(transport)
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    listener.setblocking(False)
+    acceptor = Acceptor(listener, Keep, sockets_max=2)
+    acceptor.start()
+    port = listener.getsockname()[1]
+    try:
+        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        await _until(lambda: len(made) >= 2)
+        for _ in range(20):  # many loop turns: the third is not taken while two are held
+            await asyncio.sleep(0)
+        assert len(made) == 2 and acceptor.held == 2 and acceptor.paused_at_max >= 1
+        made[0].close()
+        await _until(lambda: len(made) >= 3)
+        assert acceptor.held == 2
+        for t in made[1:]:
+            t.close()
+        await _until(lambda: acceptor.held == 0)
+        for _, w in clients:
+            w.close()
+    finally:
+        acceptor.close()
+
+
+async def test_acceptor_pauses_after_emfile_instead_of_retrying_at_once() -> None:
+    """accept() out of descriptors: one report to the loop's exception handler, then no accept()
+    until ACCEPT_PAUSE_S has passed (asyncio's own loop retried within the same turn)."""
+    import socket
+
+    from gateway.http_limits import ACCEPT_PAUSE_S, Acceptor
+
+    class Exhausted:
+        def __init__(self) -> None:
+            self.real = socket.create_server(("127.0.0.1", 0), backlog=8)
+            self.real.setblocking(False)
+            self.calls = 0
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+        def accept(self) -> Any:
+            self.calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def close(self) -> None:
+            self.real.close()
+
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: seen.append(ctx))
+    listener = Exhausted()
+    acceptor = Acceptor(listener, asyncio.Protocol, sockets_max=10)  # type: ignore[arg-type]
+    acceptor.start()
+    try:
+        client = await asyncio.open_connection("127.0.0.1", listener.real.getsockname()[1])
+        await _until(lambda: bool(seen))
+        # One failed accept(), then the listener is off the loop with a timer to resume it.
+        assert listener.calls == 1 and len(seen) == 1 and ResourceErrorLog.is_resource_error(seen[0])
+        assert not acceptor._reading and acceptor._resume_timer is not None
+        assert acceptor._resume_timer.when() - loop.time() <= ACCEPT_PAUSE_S
+        await _until(lambda: listener.calls >= 2)  # resumed: it tries again (and pauses again)
+        client[1].close()
+    finally:
+        acceptor.close()
+        loop.set_exception_handler(previous)
