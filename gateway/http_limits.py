@@ -20,9 +20,10 @@ The pieces:
   last byte, and takes its declared size from a `BodyBudget` of `body_bytes_in_flight_max` before
   the handler reads it: waiting at most `body_wait_s`, then a coded 503 with Retry-After.
 * `Acceptor` (the site's accept loop, not asyncio's) counts every accepted socket until its
-  descriptor closes and stops accepting while the descriptor limit less FDS_RESERVED are held,
-  so accept() does not run out of descriptors: under load asyncio's own loop had several bursts
-  of accepted sockets alive at once, not yet seen by any protocol, and hit EMFILE.
+  descriptor closes; with the descriptor limit less FDS_RESERVED held, a new connection is
+  answered 503 and closed within the accept callback, so accept() does not run out of
+  descriptors: under load asyncio's own loop had several bursts of accepted sockets alive at
+  once, not yet seen by any protocol, and hit EMFILE.
 * `ResourceErrorLog`, installed as the loop's exception handler, logs an accept() resource error
   once per `resource_log_interval_s` with how many there were (the `Acceptor` also pauses after one).
 """
@@ -30,6 +31,7 @@ The pieces:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import math
@@ -148,7 +150,8 @@ class HttpLimits:
 
 def effective_sockets_max(nofile_soft: int | None = None) -> int:
     """Accepted sockets held at once (admitted, refused and closing together): the descriptor
-    limit less FDS_RESERVED. At this many the `Acceptor` stops accepting until one closes."""
+    limit less FDS_RESERVED. Beyond it the `Acceptor` answers a new connection 503 and closes it
+    at once."""
     if nofile_soft is None:
         nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if nofile_soft == resource.RLIM_INFINITY:
@@ -160,8 +163,8 @@ def effective_connections_max(limits: HttpLimits, nofile_soft: int | None = None
     """The connection cap in force: the configured one, or what the descriptor limit allows.
 
     A configured cap above what the descriptor limit allows is kept (the operator asked for it)
-    but logged: beyond `effective_sockets_max` new connections wait in the listen queue until
-    one closes, and none of them is answered a 503.
+    but logged: beyond `effective_sockets_max` held sockets, a new connection is answered 503 and
+    closed at once by the `Acceptor`.
     """
     if nofile_soft is None:
         nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -331,10 +334,11 @@ class Acceptor:
     callback) lets a protocol see them, and a closed transport gives its descriptor back a turn
     after that: under load three or more bursts of accepted sockets were alive at once, beyond
     any reserve, and accept() failed with EMFILE. Here every accepted socket is counted from
-    accept() until its descriptor is closed (`CountedSocket`), and accepting pauses while
-    `sockets_max` are held: the next connections wait in the kernel's listen queue and are
-    taken as soon as a socket closes. If accept() runs out of descriptors all the same (something
-    else in the process took them), the error goes to the loop's exception handler once
+    accept() until its descriptor is closed (`CountedSocket`). With `sockets_max` held, a new
+    connection is still taken from the listen queue, answered a coded 503 and closed within the
+    same callback (its descriptor is never held past it), so the queue keeps draining and every
+    client hears an answer. If accept() runs out of descriptors all the same (something else in
+    the process took them), the error goes to the loop's exception handler once
     (`ResourceErrorLog` counts and rate-limits it) and accepting pauses for ACCEPT_PAUSE_S, or
     until a socket closes, instead of retrying at once.
     """
@@ -347,7 +351,7 @@ class Acceptor:
         self.sockets_max = sockets_max
         self._ssl, self._handshake_s = ssl_context, ssl_handshake_timeout
         self.held = 0  # accepted sockets whose descriptor is still open
-        self.paused_at_max = 0  # times accepting paused with sockets_max held (tests read it)
+        self.refused_at_max = 0  # connections answered 503 and closed at once with sockets_max held
         self._reading = False
         self._resume_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
@@ -381,11 +385,7 @@ class Acceptor:
             self._resume()
 
     def _accept(self) -> None:
-        for _ in range(ACCEPT_BACKLOG):  # what is queued now, as asyncio does, but never past sockets_max
-            if self.held >= self.sockets_max:
-                self.paused_at_max += 1
-                self._pause()
-                return
+        for _ in range(ACCEPT_BACKLOG):  # what is queued now, as asyncio does
             try:
                 conn, _addr = self.listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -397,12 +397,28 @@ class Acceptor:
                                                    "exception": exc})
                 self._pause(ACCEPT_PAUSE_S)
                 return
+            if self.held >= self.sockets_max:
+                self._refuse_at_once(conn)
+                continue
             sock = CountedSocket(self, conn.detach())
             self.held += 1
             sock.setblocking(False)
             task = self._loop.create_task(self._serve(sock))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _refuse_at_once(self, conn: socket.socket) -> None:
+        """No descriptor to spare for this connection: a 503 if it fits the socket buffer now
+        (plain HTTP only: a TLS client could not read it), then closed, all before returning."""
+        self.refused_at_max += 1
+        metrics.HTTP_CONNECTIONS_REFUSED.inc()
+        with conn:
+            if self._ssl is None:
+                conn.setblocking(False)
+                with contextlib.suppress(OSError):
+                    conn.send(_raw_error(503, "Service Unavailable", "unavailable",
+                                         f"the gateway holds {self.sockets_max} connections, all its descriptors "
+                                         "allow; retry shortly", retry_after_s=REFUSED_RETRY_AFTER_S))
 
     async def _serve(self, sock: CountedSocket) -> None:
         try:
