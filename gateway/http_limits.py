@@ -19,17 +19,24 @@ The pieces:
 * `body_limits_middleware` gives every request with a body `body_timeout_s` from its head to its
   last byte, and takes its declared size from a `BodyBudget` of `body_bytes_in_flight_max` before
   the handler reads it: waiting at most `body_wait_s`, then a coded 503 with Retry-After.
+* `Acceptor` (the site's accept loop, not asyncio's) counts every accepted socket until its
+  descriptor closes; with the descriptor limit less FDS_RESERVED held, a new connection is
+  answered 503 and closed within the accept callback, so accept() does not run out of
+  descriptors: under load asyncio's own loop had several bursts of accepted sockets alive at
+  once, not yet seen by any protocol, and hit EMFILE.
 * `ResourceErrorLog`, installed as the loop's exception handler, logs an accept() resource error
-  once per `resource_log_interval_s` with how many there were.
+  once per `resource_log_interval_s` with how many there were (the `Acceptor` also pauses after one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import math
 import resource
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +50,7 @@ from gateway.http_errors import CodedErrorsRequestHandler
 
 __all__ = [
     "BODY_BUDGET_KEY",
+    "Acceptor",
     "BodyBudget",
     "BodyReadTimeout",
     "GuardedRequestHandler",
@@ -51,6 +59,7 @@ __all__ = [
     "ResourceErrorLog",
     "body_limits_middleware",
     "effective_connections_max",
+    "effective_sockets_max",
 ]
 
 log = structlog.get_logger("tgw.http")
@@ -59,9 +68,13 @@ log = structlog.get_logger("tgw.http")
 # or SQLite and its WAL), pipeline worker pipes, the MQTT socket, listening sockets, the event
 # loop's own. Measured at rest: 8 to 12; 64 leaves room for the pool and workers under load.
 FDS_RESERVED = 64
-# The listen backlog, and also how many connections asyncio accepts in one go before any of them
-# runs (and a refused one closes): the connection cap leaves this many descriptors free too.
+# The listen backlog (connections the kernel queues while the gateway is not accepting), and how
+# many the `Acceptor` takes in one go. The connection cap derived from the descriptor limit leaves
+# this many descriptors free above it, for connections refused with a 503.
 ACCEPT_BACKLOG = 128
+# accept() ran out of descriptors anyway (something else in the process holds them): accepting
+# pauses this long, or until an accepted socket closes, instead of failing again at once.
+ACCEPT_PAUSE_S = 0.25
 # A connection refused over the cap is told to come back after this long: idle connections
 # free their slots within idle_timeout_s, most much sooner.
 REFUSED_RETRY_AFTER_S = 1
@@ -71,8 +84,7 @@ REFUSED_RETRY_AFTER_S = 1
 # reads the answer and closes ends it sooner.
 REFUSED_LINGER_S_MAX = 2.0
 # Refused connections lingering at once: beyond this a refused one is closed at once. The
-# descriptors they hold are a reserve of their own beside ACCEPT_BACKLOG's: a burst of accepts can
-# come while they linger (taking them from the backlog's reserve ran accept() out of descriptors).
+# derived connection cap leaves this many descriptors free too, beside ACCEPT_BACKLOG's.
 REFUSED_LINGERING_MAX = ACCEPT_BACKLOG // 2
 # A body refused for lack of budget: the budget frees as soon as the requests ahead are answered
 # (milliseconds for ordinary envelopes, at most body_timeout_s for a slow one).
@@ -136,11 +148,23 @@ class HttpLimits:
         return cls(**{k: v for k, v in raw.items() if k in names})
 
 
+def effective_sockets_max(nofile_soft: int | None = None) -> int:
+    """Accepted sockets held at once (admitted, refused and closing together): the descriptor
+    limit less FDS_RESERVED. Beyond it the `Acceptor` answers a new connection 503 and closes it
+    at once."""
+    if nofile_soft is None:
+        nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if nofile_soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(1, nofile_soft - FDS_RESERVED)
+
+
 def effective_connections_max(limits: HttpLimits, nofile_soft: int | None = None) -> int:
     """The connection cap in force: the configured one, or what the descriptor limit allows.
 
     A configured cap above what the descriptor limit allows is kept (the operator asked for it)
-    but logged: beyond it accept() fails with EMFILE and only the rate-limited log says so.
+    but logged: beyond `effective_sockets_max` held sockets, a new connection is answered 503 and
+    closed at once by the `Acceptor`.
     """
     if nofile_soft is None:
         nofile_soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
@@ -259,8 +283,13 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         if not self._admitted:
             return
         if data and self._head_timer is None and self._awaiting_head():
-            loop = asyncio.get_running_loop()
-            self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
+            # The first bytes of a head: if they hold all of it (the usual case: a head is one
+            # packet), no timer is needed; otherwise time the rest from now.
+            super().data_received(data)
+            if self._awaiting_head() and self.transport is not None:
+                loop = asyncio.get_running_loop()
+                self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
+            return
         super().data_received(data)
         if self._head_timer is not None and not self._awaiting_head():
             self._cancel_head_timer()  # the head is complete: the request is being handled
@@ -280,16 +309,170 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         self.force_close()
 
 
-class GuardedSite(web.TCPSite):
-    """A TCP site whose connections are `GuardedRequestHandler`s sharing one `ConnectionGate`."""
+class CountedSocket(socket.socket):
+    """An accepted connection's socket that gives its descriptor back to its `Acceptor` when it
+    closes, whoever closes it: asyncio's transport after `connection_lost`, a TLS handshake that
+    failed (no protocol ever hears of it), or the acceptor itself."""
 
-    __slots__ = ("gate", "limits")
+    __slots__ = ("_acceptor",)
+
+    def __init__(self, acceptor: Acceptor, fd: int) -> None:
+        super().__init__(fileno=fd)
+        self._acceptor: Acceptor | None = acceptor
+
+    def close(self) -> None:
+        acceptor, self._acceptor = self._acceptor, None
+        super().close()
+        if acceptor is not None:
+            acceptor.released()
+
+
+class Acceptor:
+    """accept() on one listening socket, run by us rather than by asyncio's server.
+
+    asyncio accepts up to `backlog` connections per loop turn and only later (a task, then a
+    callback) lets a protocol see them, and a closed transport gives its descriptor back a turn
+    after that: under load three or more bursts of accepted sockets were alive at once, beyond
+    any reserve, and accept() failed with EMFILE. Here every accepted socket is counted from
+    accept() until its descriptor is closed (`CountedSocket`). With `sockets_max` held, a new
+    connection is still taken from the listen queue, answered a coded 503 and closed within the
+    same callback (its descriptor is never held past it), so the queue keeps draining and every
+    client hears an answer. If accept() runs out of descriptors all the same (something else in
+    the process took them), the error goes to the loop's exception handler once
+    (`ResourceErrorLog` counts and rate-limits it) and accepting pauses for ACCEPT_PAUSE_S, or
+    until a socket closes, instead of retrying at once.
+    """
+
+    def __init__(self, listener: socket.socket, factory: Callable[[], asyncio.Protocol], *, sockets_max: int,
+                 ssl_context: Any = None, ssl_handshake_timeout: float | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.listener = listener
+        self._factory = factory
+        self.sockets_max = sockets_max
+        self._ssl, self._handshake_s = ssl_context, ssl_handshake_timeout
+        self.held = 0  # accepted sockets whose descriptor is still open
+        self.refused_at_max = 0  # connections answered 503 and closed at once with sockets_max held
+        self._reading = False
+        self._resume_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
+
+    def start(self) -> None:
+        self._resume()
+
+    def close(self) -> None:
+        self._pause()
+        self.listener.close()
+
+    def _resume(self) -> None:
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        if not self._reading and self.listener.fileno() >= 0:
+            self._loop.add_reader(self.listener.fileno(), self._accept)
+            self._reading = True
+
+    def _pause(self, for_s: float | None = None) -> None:
+        if self._reading:
+            self._loop.remove_reader(self.listener.fileno())
+            self._reading = False
+        if for_s is not None and self._resume_timer is None:
+            self._resume_timer = self._loop.call_later(for_s, self._resume)
+
+    def released(self) -> None:
+        """A counted socket closed: its descriptor is free again."""
+        self.held -= 1
+        if not self._reading and self.held < self.sockets_max:
+            self._resume()
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BACKLOG):  # what is queued now, as asyncio does
+            try:
+                conn, _addr = self.listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in RESOURCE_ERRNOS:
+                    raise  # the loop reports it through its exception handler
+                self._loop.call_exception_handler({"message": "socket.accept() out of system resource",
+                                                   "exception": exc})
+                self._pause(ACCEPT_PAUSE_S)
+                return
+            if self.held >= self.sockets_max:
+                self._refuse_at_once(conn)
+                continue
+            sock = CountedSocket(self, conn.detach())
+            self.held += 1
+            sock.setblocking(False)
+            task = self._loop.create_task(self._serve(sock))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _refuse_at_once(self, conn: socket.socket) -> None:
+        """No descriptor to spare for this connection: a 503 if it fits the socket buffer now
+        (plain HTTP only: a TLS client could not read it), then closed, all before returning."""
+        self.refused_at_max += 1
+        metrics.HTTP_CONNECTIONS_REFUSED.inc()
+        with conn:
+            if self._ssl is None:
+                conn.setblocking(False)
+                with contextlib.suppress(OSError):
+                    conn.send(_raw_error(503, "Service Unavailable", "unavailable",
+                                         f"the gateway holds {self.sockets_max} connections, all its descriptors "
+                                         "allow; retry shortly", retry_after_s=REFUSED_RETRY_AFTER_S))
+
+    async def _serve(self, sock: CountedSocket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, sock, ssl=self._ssl,
+                                                     ssl_handshake_timeout=self._handshake_s)
+        except Exception:  # noqa: BLE001 - a failed TLS handshake or a client gone: asyncio's own accept says nothing either
+            sock.close()  # a no-op if the transport closed it already
+
+
+class _Listening:
+    """What aiohttp's site holds as its server: the listening sockets and their acceptors."""
+
+    def __init__(self, acceptors: list[Acceptor]) -> None:
+        self.acceptors = acceptors
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        return [a.listener for a in self.acceptors if a.listener.fileno() >= 0]
+
+    def close(self) -> None:
+        for a in self.acceptors:
+            a.close()
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+def _listeners(host: str | None, port: int, backlog: int, reuse_port: bool | None) -> list[socket.socket]:
+    """Bound, listening, non-blocking sockets for every address of `host` (all interfaces if none)."""
+    infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    out: list[socket.socket] = []
+    try:
+        for family, _type, _proto, _name, address in dict.fromkeys((i[0], i[1], i[2], i[3], i[4]) for i in infos):
+            out.append(socket.create_server(address, family=family, backlog=backlog, reuse_port=bool(reuse_port)))
+            out[-1].setblocking(False)
+    except BaseException:
+        for s in out:
+            s.close()
+        raise
+    return out
+
+
+class GuardedSite(web.TCPSite):
+    """A TCP site whose connections are `GuardedRequestHandler`s sharing one `ConnectionGate`,
+    accepted by `Acceptor`s that hold at most `sockets_max` accepted sockets at once."""
+
+    __slots__ = ("gate", "limits", "sockets_max")
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, *, limits: HttpLimits,
-                 connections_max: int, ssl_context: Any = None) -> None:
+                 connections_max: int, ssl_context: Any = None, sockets_max: int | None = None) -> None:
         super().__init__(runner, host, port, ssl_context=ssl_context, backlog=ACCEPT_BACKLOG)
         self.limits = limits
         self.gate = ConnectionGate(connections_max)
+        self.sockets_max = sockets_max if sockets_max is not None else effective_sockets_max()
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with the runner (TCPSite.start, own factory)
@@ -306,11 +489,13 @@ class GuardedSite(web.TCPSite):
         # A TLS handshake is part of getting a request head in: bounded by the head timeout, not
         # asyncio's 60 s default (a client that connects and stalls held its descriptor a minute).
         handshake_s = self.limits.header_timeout_s if self._ssl_context else None
-        self._server = await loop.create_server(factory, self._host, self._port, ssl=self._ssl_context,
-                                                ssl_handshake_timeout=handshake_s, backlog=self._backlog, reuse_address=self._reuse_address,
-                                                reuse_port=self._reuse_port)
-        sockets = getattr(self._server, "sockets", None)
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        listeners = _listeners(self._host, self._port, self._backlog, self._reuse_port)
+        acceptors = [Acceptor(s, factory, sockets_max=self.sockets_max, ssl_context=self._ssl_context,
+                              ssl_handshake_timeout=handshake_s) for s in listeners]
+        for a in acceptors:
+            a.start()
+        self._server = _Listening(acceptors)  # type: ignore[assignment]
+        self._bound_port = listeners[0].getsockname()[1] if listeners else self._port
 
 
 # ---------------------------------------------------------------------- request bodies
@@ -334,6 +519,15 @@ class BodyBudget:
     in_flight: int = 0
     peak: int = 0  # the most ever taken at once (tests check it against bytes_max)
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)  # bounded by connections_max
+
+    def try_acquire(self, n: int) -> bool:
+        """Take `n` bytes if they fit now (no coroutine: the common case of every request)."""
+        if self.in_flight + n > self.bytes_max:
+            return False
+        self.in_flight += n
+        self.peak = max(self.peak, self.in_flight)
+        metrics.HTTP_BODY_BYTES_IN_FLIGHT.set(self.in_flight)
+        return True
 
     async def acquire(self, n: int, wait_s: float) -> bool:
         """Take `n` bytes, waiting at most `wait_s`; False if they never fit in time."""
@@ -391,7 +585,7 @@ def body_limits_middleware(limits: HttpLimits, budget: BodyBudget, body_bytes_ma
             return await handler(request)
         declared = request.content_length
         n = body_bytes_max if declared is None else min(declared, body_bytes_max)
-        if not await budget.acquire(n, limits.body_wait_s):
+        if not (budget.try_acquire(n) or await budget.acquire(n, limits.body_wait_s)):
             metrics.HTTP_BODIES_REFUSED.inc()
             return _json_error(503, "unavailable", f"the gateway holds {budget.in_flight} bytes of request bodies "
                                f"and this one ({n} bytes) does not fit under {budget.bytes_max}; retry shortly",
