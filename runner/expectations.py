@@ -49,10 +49,6 @@ class Outcome:
         return self.expectation.name
 
 
-def _yuan(fen: int) -> str:
-    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
-
-
 def _t(when: dt.datetime | None) -> str:
     return "-" if when is None else f"{when:%Y-%m-%d %H:%M:%S}"
 
@@ -174,7 +170,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         if account is None:
             return out(False, expected, f"no account {p['account']!r}; {p['owner']} has {', '.join(sorted(book))}")
         fen = book[account]
-        return out(fen == p["equals_fen"], expected, f"{account} = {_yuan(fen)}")
+        return out(fen == p["equals_fen"], expected, f"{account} = {fen_to_str(fen)}")
     if e.kind == "zero_balance_at_close":
         day = p.get("day")
         days = [day] if day is not None else sorted(o.closes)
@@ -184,7 +180,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
             if books is None:
                 bad.append(f"{d}: no close observed")
                 continue
-            bad += [f"{d} {owner}:{acct} = {_yuan(fen)}" for owner, accounts in books.items()
+            bad += [f"{d} {owner}:{acct} = {fen_to_str(fen)}" for owner, accounts in books.items()
                     for acct, fen in accounts.items() if f"{owner}:{acct}" in o.zero_balance_accounts and fen != 0]
         return out(not bad and bool(days), f"every zero-balance account 0.00 at {'the close of ' + str(day) if day else 'every close'}",
                    "; ".join(bad[:10]) or f"{len(days)} closes, all zero")
@@ -216,8 +212,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                    and (v.bank is None or r.bank == v.bank)]
         state, code, refund_fen = p.get("state"), p.get("code"), p.get("amount_fen")
         expected = f"a refund request (2302) for {v.voucher_no} by {_t(by)}" + (f", {state}" if state else "") + (
-            f" with {code}" if code else "") + (f" of {_yuan(refund_fen)}" if refund_fen is not None else "")
-        desc = "; ".join(f"{r.refund_no} {_yuan(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
+            f" with {code}" if code else "") + (f" of {fen_to_str(refund_fen)}" if refund_fen is not None else "")
+        desc = "; ".join(f"{r.refund_no} {fen_to_str(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
                          + (f" {r.code}" if r.code else "") + (f", notice {r.notice_no}" if r.notice_no else "")
                          for r in refunds) or "no refund request"
         ok = any((state is None or r.state == state) and (code is None or r.code == code)
@@ -243,10 +239,10 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         reports = [r for r in o.reports if r.bank == p["bank"] and r.received_at <= by
                    and ("vtcode" not in p or r.vtcode == p["vtcode"])]
         title = {"2206": "daily report", "4004": "monthly report", "3501": "statement"}
-        desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {_yuan(r.stated_fen)}, "
-                         f"receipts {_yuan(r.books_fen)}"
-                         + (f", DirectFundAmt {_yuan(r.direct_stated_fen)}, direct funds of the receipts "
-                            f"{_yuan(r.direct_books_fen)}" if r.direct_stated_fen or r.direct_books_fen else "")
+        desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {fen_to_str(r.stated_fen)}, "
+                         f"receipts {fen_to_str(r.books_fen)}"
+                         + (f", DirectFundAmt {fen_to_str(r.direct_stated_fen)}, direct funds of the receipts "
+                            f"{fen_to_str(r.direct_books_fen)}" if r.direct_stated_fen or r.direct_books_fen else "")
                          + ("" if r.agrees else " DIFFERS")
                          for r in reports[:20]) or "none arrived"
         return out(bool(reports) and all(r.agrees for r in reports),
@@ -258,15 +254,15 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(bool(reports) and total == p["equals_fen"],
                    f"the {p['vtcode']}s of {p['bank']} by {_t(by)} show {p['equals']} under subject {p['subject']}",
                    "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): "
-                             + (", ".join(f"{k} {_yuan(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
+                             + (", ".join(f"{k} {fen_to_str(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
                              for r in reports[:20]) or "none arrived")
     if e.kind == "report_direct_funds":
         reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
         total = sum(r.direct_stated_fen for r in reports)
         return out(bool(reports) and total == p["equals_fen"],
                    f"the {p['vtcode']}s of {p['bank']} by {_t(by)} state {p['equals']} of direct funds (DirectFundAmt)",
-                   "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): DirectFundAmt {_yuan(r.direct_stated_fen)}, "
-                             f"direct funds of the receipts {_yuan(r.direct_books_fen)}" for r in reports[:20])
+                   "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): DirectFundAmt {fen_to_str(r.direct_stated_fen)}, "
+                             f"direct funds of the receipts {fen_to_str(r.direct_books_fen)}" for r in reports[:20])
                    or "none arrived")
     if e.kind == "signoff":
         return out(*_signoff(o, p, _nos(o, p.get("vouchers", []))))
@@ -278,8 +274,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
             return out(False, expected, f"no quota books of {p['owner']}")
         if p["unit"] not in book:
             return out(False, expected, f"no quota of {p['unit']}; {p['owner']} has "
-                       + (", ".join(f"{u} {_yuan(f)}" for u, f in sorted(book.items())) or "none"))
-        return out(book[p["unit"]] == p["equals_fen"], expected, _yuan(book[p["unit"]]))
+                       + (", ".join(f"{u} {fen_to_str(f)}" for u, f in sorted(book.items())) or "none"))
+        return out(book[p["unit"]] == p["equals_fen"], expected, fen_to_str(book[p["unit"]]))
     if e.kind == "year_end":
         return out(*_year_end(o, p))
     if e.kind == "quota_restored":
@@ -290,7 +286,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         kind = "cross-year refund lines" if p.get("cross_year") else "quota restored"
         return out(sum(restored.values()) == p["equals_fen"], f"the treasury's {kind} of {p['unit']}"
                    + (f" ({p['year']})" if "year" in p else "") + f" = {p['equals']}",
-                   "; ".join(f"{k} {_yuan(f)}" for k, f in sorted(restored.items())) or "none")
+                   "; ".join(f"{k} {fen_to_str(f)}" for k, f in sorted(restored.items())) or "none")
     if e.kind == "clearings_sum":
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
         day = p["day"]
@@ -300,7 +296,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         total = sum(c.cleared_fen for c in cleared)
         return out(total == p["equals_fen"], f"{p['bank']}'s accepted {p.get('clear_type', '')} clearing requests "
                    f"of {day} clear {p['equals']} by {_t(by)}".replace("  ", " "),
-                   f"{_yuan(total)}: " + (", ".join(f"{c.voucher_no} {_yuan(c.cleared_fen)}" for c in cleared) or "none"))
+                   f"{fen_to_str(total)}: " + (", ".join(f"{c.voucher_no} {fen_to_str(c.cleared_fen)}" for c in cleared) or "none"))
     if e.kind == "budget_refused":
         refused = [r for r in o.budget_refusals if r.at <= by and ("code" not in p or r.code == p["code"])
                    and ("unit" not in p or r.unit == p["unit"])]
@@ -308,7 +304,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         ok = n == p["equals"] if "equals" in p else (n >= p.get("at_least", 0) and n <= p.get("at_most", n))
         what = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         return out(ok, f"requests refused {p.get('code', 'for their budget')}: {what}", f"{n} refused",
-                   [f"{r.request_no} of {r.unit}: {r.code}, {_yuan(r.amount_fen)} at {_t(r.at)}" for r in refused])
+                   [f"{r.request_no} of {r.unit}: {r.code}, {fen_to_str(r.amount_fen)} at {_t(r.at)}" for r in refused])
     if e.kind == "count":
         msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
                 and ("flag" not in p or m.flag == p["flag"])
@@ -336,7 +332,7 @@ def _bank_clearings(o: Observed, v: SentVoucher) -> list[str]:
     `clearing` expectation shows what the bank did file, not only what covers the payment."""
     adm = v.key.split("/", 1)[0]
     return [f"{c.voucher_no}  {'replenishment' if c.clear_type else 'normal'} {c.pay_type}  ClearDate {c.clear_date:%Y%m%d}"
-            f"  filed {_t(c.filed_at)}  {_yuan(c.amount_fen)}  {c.state}"
+            f"  filed {_t(c.filed_at)}  {fen_to_str(c.amount_fen)}  {c.state}"
             + (f" {c.code or ''}: {c.reason or ''}" if c.state == "rejected" else "")
             + f"  covers {', '.join(c.payments) or 'no named payment'}"
             + f"  trace: /v1/trace/{adm}/{c.filed_at.year:04d}/2301/{c.voucher_no}/0"
@@ -372,7 +368,7 @@ def _signoff(o: Observed, p: Mapping[str, Any], nos: Sequence[str]) -> tuple[boo
         who = " ".join(x for x in (v.bank, f"unit {v.unit}" if v.unit else "") if x)
         signed = {True: "signed off", False: f"not signed off ({v.sign_remark})", None: "no sign-off"}[v.signed_off]
         return (f"{v.month} {v.level} {who}: {v.verdict}{' (late)' if v.late else ''}, {signed}, books "
-                f"{_yuan(v.books_fen)}, stated {'-' if v.stated_fen is None else _yuan(v.stated_fen)}"
+                f"{fen_to_str(v.books_fen)}, stated {'-' if v.stated_fen is None else fen_to_str(v.stated_fen)}"
                 + "".join(f"; {b.cause} [{', '.join(b.vouchers[:5])}]: {b.detail}" for b in v.breaks[:5]))
 
     wants = [f"{p['level']} {p['month']}" + (f" {p['bank']}" if "bank" in p else "") + (
@@ -462,10 +458,10 @@ def _year_end(o: Observed, p: Mapping[str, Any]) -> tuple[bool, str, str]:
         checks.append(confirmed if p["confirmed"] else any(n.flagged for n in notices))
     expected = f"year end {p['year']}" + (f" of {p['bank']}" if "bank" in p else "") + ": " + ", ".join(
         f"{k} {p[k]}" for k in ("cancelled", "carried", "balanced", "confirmed") if k in p)
-    seen = "; ".join(f"{n.vtcode} {n.voucher_no} {n.bank} {_yuan(n.amount_fen)} "
+    seen = "; ".join(f"{n.vtcode} {n.voucher_no} {n.bank} {fen_to_str(n.amount_fen)} "
                      + ("flagged unconfirmed" if n.flagged else "confirmed" if n.confirmed_at else "unconfirmed")
                      for n in notices) or "no notices"
     if totals is not None:
-        seen += (f"; books {'closed' if totals[5] else 'open'}: granted {_yuan(totals[0])}, spent {_yuan(totals[1])}, "
-                 f"cancelled {_yuan(totals[2])}, carried {_yuan(totals[3])}, lapsed {_yuan(totals[4])}")
+        seen += (f"; books {'closed' if totals[5] else 'open'}: granted {fen_to_str(totals[0])}, spent {fen_to_str(totals[1])}, "
+                 f"cancelled {fen_to_str(totals[2])}, carried {fen_to_str(totals[3])}, lapsed {fen_to_str(totals[4])}")
     return bool(notices or totals) and all(checks), expected, seen

@@ -71,10 +71,6 @@ ADVANCE_MOVES = ("2",)  # 7203 MoveType of an advance after the cutoff (3, a ref
 REPLENISH_MOVES = ("4",)
 
 
-def _y(fen: int) -> str:
-    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
-
-
 def month_of(day: dt.date) -> str:
     return f"{day:%Y-%m}"
 
@@ -172,20 +168,20 @@ def _compare_lines(books: Mapping[LineKey, int], nos: Mapping[LineKey, set[str]]
         b, vs = books.get(key, 0), _bounded(nos.get(key, ()))
         if key not in stated:
             if b:
-                breaks.append(Break("line-missing", None, vs, f"{_label(key)}: the books {_y(b)}, {what} has no such "
-                                    f"line: off by {_y(-b)}", b, 0, "month"))
+                breaks.append(Break("line-missing", None, vs, f"{_label(key)}: the books {fen_to_str(b)}, {what} has no such "
+                                    f"line: off by {fen_to_str(-b)}", b, 0, "month"))
         elif key not in books:
             if stated[key]:
-                breaks.append(Break("line-unknown", None, (), f"{_label(key)}: {what} {_y(stated[key])}, the books "
-                                    f"have no such line: off by {_y(stated[key])}", 0, stated[key], "month"))
+                breaks.append(Break("line-unknown", None, (), f"{_label(key)}: {what} {fen_to_str(stated[key])}, the books "
+                                    f"have no such line: off by {fen_to_str(stated[key])}", 0, stated[key], "month"))
         elif stated[key] != b:
-            breaks.append(Break("line-differs", None, vs, f"{_label(key)}: {what} {_y(stated[key])}, the books "
-                                f"{_y(b)}: off by {_y(stated[key] - b)}", b, stated[key], "month"))
+            breaks.append(Break("line-differs", None, vs, f"{_label(key)}: {what} {fen_to_str(stated[key])}, the books "
+                                f"{fen_to_str(b)}: off by {fen_to_str(stated[key] - b)}", b, stated[key], "month"))
     total = sum(books.values())
     if stated_total != total:
         every = _bounded(no for s in nos.values() for no in s)
-        breaks.append(Break("total-differs", None, every, f"{what} PayAmt {_y(stated_total)}, the books {_y(total)}: "
-                            f"off by {_y(stated_total - total)}", total, stated_total, "month"))
+        breaks.append(Break("total-differs", None, every, f"{what} PayAmt {fen_to_str(stated_total)}, the books {fen_to_str(total)}: "
+                            f"off by {fen_to_str(stated_total - total)}", total, stated_total, "month"))
     return breaks
 
 
@@ -282,12 +278,12 @@ def _bank_pboc(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Ba
         moved = sum(m.amount_fen for m in ms)
         if not ms:
             breaks.append(Break("clearing-no-debit", (c.answered_at or c.filed_at).date(), _bounded(c.payments),
-                                f"{c.voucher_no} cleared {_y(c.cleared_fen)}; the TSA shows no debit: off by "
-                                f"{_y(-c.cleared_fen)}", c.cleared_fen, 0, "month"))
+                                f"{c.voucher_no} cleared {fen_to_str(c.cleared_fen)}; the TSA shows no debit: off by "
+                                f"{fen_to_str(-c.cleared_fen)}", c.cleared_fen, 0, "month"))
         elif moved != c.cleared_fen:
             breaks.append(Break("clearing-debit-differs", ms[0].day, _bounded(c.payments),
-                                f"{c.voucher_no}: the bank booked {_y(c.cleared_fen)}, the TSA debited {_y(moved)}: "
-                                f"off by {_y(moved - c.cleared_fen)}", c.cleared_fen, moved, "month"))
+                                f"{c.voucher_no}: the bank booked {fen_to_str(c.cleared_fen)}, the TSA debited {fen_to_str(moved)}: "
+                                f"off by {fen_to_str(moved - c.cleared_fen)}", c.cleared_fen, moved, "month"))
     known = {c.voucher_no for c in accepted}
     debited = 0
     for ref, ms in sorted(debits.items()):
@@ -295,7 +291,7 @@ def _bank_pboc(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Ba
         debited += sum(m.amount_fen for m in in_month)
         if in_month and ref not in known:
             fen = sum(m.amount_fen for m in in_month)
-            breaks.append(Break("debit-unknown", in_month[0].day, (), f"TSA debit {_y(fen)} for {ref}, which no "
+            breaks.append(Break("debit-unknown", in_month[0].day, (), f"TSA debit {fen_to_str(fen)} for {ref}, which no "
                                 f"accepted clearing request of {bank} accounts for", 0, fen, "month"))
     breaks += _refund_leg(inp, bank, code, month)
     s = _first(by_kind.get(("7203", bank, month), ()))
@@ -318,16 +314,16 @@ def _refund_leg(inp: SignoffInput, bank: str, code: str, month: str) -> list[Bre
         ms = credits.get(no, [])
         if not ms and month_of(r.returned_at.date()) == month:
             breaks.append(Break("refund-no-credit", r.returned_at.date(), (r.voucher_no,), f"refund {no} of "
-                                f"{_y(r.amount_fen)} accepted; the TSA shows no credit", r.amount_fen, 0, "month"))
+                                f"{fen_to_str(r.amount_fen)} accepted; the TSA shows no credit", r.amount_fen, 0, "month"))
         elif ms and month_of(ms[0].day) == month and sum(m.amount_fen for m in ms) != r.amount_fen:
             moved = sum(m.amount_fen for m in ms)
             breaks.append(Break("refund-no-credit", ms[0].day, (r.voucher_no,), f"refund {no}: the bank booked "
-                                f"{_y(r.amount_fen)}, the TSA credited {_y(moved)}: off by {_y(moved - r.amount_fen)}",
+                                f"{fen_to_str(r.amount_fen)}, the TSA credited {fen_to_str(moved)}: off by {fen_to_str(moved - r.amount_fen)}",
                                 r.amount_fen, moved, "month"))
     for ref, ms in sorted(credits.items()):
         if ref not in accepted and month_of(ms[0].day) == month:
             fen = sum(m.amount_fen for m in ms)
-            breaks.append(Break("credit-unknown", ms[0].day, (), f"TSA refund credit {_y(fen)} for {ref}, which no "
+            breaks.append(Break("credit-unknown", ms[0].day, (), f"TSA refund credit {fen_to_str(fen)} for {ref}, which no "
                                 f"accepted refund of {bank} accounts for", 0, fen, "month"))
     return breaks
 
@@ -350,33 +346,33 @@ def _reserve(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Bank
     for what, seen, stated in (("advance", seen_out, stated_out), ("replenishment", seen_in, stated_in)):
         for no in sorted(set(seen) | set(stated)):
             if no not in stated:
-                breaks.append(Break("reserve-line-missing", None, (no,), f"{what} {no} of {_y(seen[no])} is not on "
-                                    f"the reserve statement {s.voucher_no}: off by {_y(-seen[no])}", seen[no], 0,
+                breaks.append(Break("reserve-line-missing", None, (no,), f"{what} {no} of {fen_to_str(seen[no])} is not on "
+                                    f"the reserve statement {s.voucher_no}: off by {fen_to_str(-seen[no])}", seen[no], 0,
                                     "month"))
             elif no not in seen:
                 breaks.append(Break("reserve-line-unknown", None, (no,), f"the reserve statement {s.voucher_no} "
-                                    f"shows an {what} {no} of {_y(stated[no])} not seen", 0, stated[no], "month"))
+                                    f"shows an {what} {no} of {fen_to_str(stated[no])} not seen", 0, stated[no], "month"))
             elif seen[no] != stated[no]:
                 breaks.append(Break("reserve-line-differs", None, (no,), f"{what} {no}: the reserve statement "
-                                    f"{s.voucher_no} {_y(stated[no])}, seen {_y(seen[no])}: off by "
-                                    f"{_y(stated[no] - seen[no])}", seen[no], stated[no], "month"))
+                                    f"{s.voucher_no} {fen_to_str(stated[no])}, seen {fen_to_str(seen[no])}: off by "
+                                    f"{fen_to_str(stated[no] - seen[no])}", seen[no], stated[no], "month"))
     begin, credit, debit, end = (_fen(s.head.get(k)) for k in ("BeginBalance", "CreditAmt", "DebitAmt", "EndBalance"))
     if begin + credit - debit != end:
-        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {_y(begin)} + CreditAmt "
-                            f"{_y(credit)} - DebitAmt {_y(debit)} is not EndBalance {_y(end)}", begin + credit - debit,
+        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {fen_to_str(begin)} + CreditAmt "
+                            f"{fen_to_str(credit)} - DebitAmt {fen_to_str(debit)} is not EndBalance {fen_to_str(end)}", begin + credit - debit,
                             end, "month"))
     moved_in = sum(_fen(d.get("CreditAmt")) for d in s.details)
     moved_out = sum(_fen(d.get("DebitAmt")) for d in s.details)
     if (moved_in, moved_out) != (credit, debit):
         breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: its movements add up to "
-                            f"{_y(moved_in)} in, {_y(moved_out)} out; CreditAmt {_y(credit)}, DebitAmt {_y(debit)}",
+                            f"{fen_to_str(moved_in)} in, {fen_to_str(moved_out)} out; CreditAmt {fen_to_str(credit)}, DebitAmt {fen_to_str(debit)}",
                             moved_in - moved_out, credit - debit, "month"))
     earlier = [x for (vt, b, m), xs in by_kind.items() if vt == "7203" and b == bank and m < month for x in xs]
     last = max(earlier, key=lambda x: x.month, default=None)
     if last is not None and _fen(last.head.get("EndBalance")) != begin:
         prev = _fen(last.head.get("EndBalance"))
-        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {_y(begin)}, last month's "
-                            f"EndBalance {_y(prev)}: off by {_y(begin - prev)}", prev, begin, "month"))
+        breaks.append(Break("reserve-balance", None, (), f"{s.voucher_no}: BeginBalance {fen_to_str(begin)}, last month's "
+                            f"EndBalance {fen_to_str(prev)}: off by {fen_to_str(begin - prev)}", prev, begin, "month"))
     return breaks
 
 
@@ -402,10 +398,10 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         c = filings.get((bank, p.filing or "")) if p is not None else None
         ms = debits.get((codes.get(bank, ""), c.voucher_no), []) if c is not None and c.state == "accepted" else []
         if ms and month_of(ms[0].day) != month:
-            timing.append(f"{no} {_y(fen)} paid {_receipt_day(r)}, debited from the TSA {ms[0].day}")
+            timing.append(f"{no} {fen_to_str(fen)} paid {_receipt_day(r)}, debited from the TSA {ms[0].day}")
         if not ms:
-            breaks.append(Break("not-debited", _receipt_day(r), (no,), f"{bank} paid {_y(fen)} (receipt of "
-                                f"{_receipt_day(r)}); no TSA debit clears it: off by {_y(-fen)}", fen, 0, "month"))
+            breaks.append(Break("not-debited", _receipt_day(r), (no,), f"{bank} paid {fen_to_str(fen)} (receipt of "
+                                f"{_receipt_day(r)}); no TSA debit clears it: off by {fen_to_str(-fen)}", fen, 0, "month"))
     # each TSA clearing debit of the month ↔ the treasury's receipts of the payments it cleared
     debited = credited = 0
     by_code = {c: b for b, c in codes.items()}
@@ -419,13 +415,13 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         covered = [] if c is None else [no for no in c.payments if no in books.received]
         known = sum(sum(f for _, f in lines[no].lines) for no in covered)
         whole = sum(m.amount_fen for m in ms)  # judged in the month of its first movement
-        timing += [f"{no} {_y(sum(f for _, f in lines[no].lines))} debited {in_month[0].day}, paid "
+        timing += [f"{no} {fen_to_str(sum(f for _, f in lines[no].lines))} debited {in_month[0].day}, paid "
                    f"{_receipt_day(books.received[no])}" for no in covered
                    if month_of(_receipt_day(books.received[no])) != month]
         if month_of(ms[0].day) == month and (c is None or whole != known):
             breaks.append(Break("debit-unexplained", ms[0].day, _bounded(covered),
-                                f"TSA debit {_y(whole)} for {ref}; the treasury's receipts of the payments it cleared "
-                                f"{_y(known)}: off by {_y(whole - known)}", known, whole, "month"))
+                                f"TSA debit {fen_to_str(whole)} for {ref}; the treasury's receipts of the payments it cleared "
+                                f"{fen_to_str(known)}: off by {fen_to_str(whole - known)}", known, whole, "month"))
     # refunds: the treasury's notices ↔ the TSA credits
     credits: dict[str, list[MovementSeen]] = defaultdict(list)
     for m in inp.movements:
@@ -442,7 +438,7 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         if sum(m.amount_fen for m in ms) != n.amount_fen:
             moved = sum(m.amount_fen for m in ms)
             breaks.append(Break("refund-not-credited", n.day, (n.ori_voucher_no,), f"refund notice {no} of "
-                                f"{_y(n.amount_fen)}; the TSA credited {_y(moved)}: off by {_y(moved - n.amount_fen)}",
+                                f"{fen_to_str(n.amount_fen)}; the TSA credited {fen_to_str(moved)}: off by {fen_to_str(moved - n.amount_fen)}",
                                 n.amount_fen, moved, "month"))
     noticed_refunds = {by_notice[no].refund_no for no in noticed if no in by_notice}
     for ref, ms in sorted(credits.items()):
@@ -450,7 +446,7 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         credited += sum(m.amount_fen for m in in_month)
         if in_month and ref not in noticed_refunds:
             fen = sum(m.amount_fen for m in in_month)
-            breaks.append(Break("credit-unexplained", in_month[0].day, (), f"TSA refund credit {_y(fen)} for {ref}; "
+            breaks.append(Break("credit-unexplained", in_month[0].day, (), f"TSA refund credit {fen_to_str(fen)} for {ref}; "
                                 "the treasury was noticed of no such refund", 0, fen, "month"))
     # the month's daily statements ↔ the movements
     stmts = {s.day: s for s in inp.daily_statements if month_of(s.day) == month}
@@ -463,9 +459,9 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         out_fen = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "D")
         in_fen = sum(m.amount_fen for m in by_day.get(day, []) if m.direction == "C")
         if (st.debit_fen, st.credit_fen) != (out_fen, in_fen):
-            breaks.append(Break("statement-differs", day, (), f"7401 of {day}: DebitAmt {_y(st.debit_fen)}, "
-                                f"CreditAmt {_y(st.credit_fen)}; the movements {_y(out_fen)} out, {_y(in_fen)} in: "
-                                f"off by {_y((st.debit_fen - st.credit_fen) - (out_fen - in_fen))}",
+            breaks.append(Break("statement-differs", day, (), f"7401 of {day}: DebitAmt {fen_to_str(st.debit_fen)}, "
+                                f"CreditAmt {fen_to_str(st.credit_fen)}; the movements {fen_to_str(out_fen)} out, {fen_to_str(in_fen)} in: "
+                                f"off by {fen_to_str((st.debit_fen - st.credit_fen) - (out_fen - in_fen))}",
                                 out_fen - in_fen, st.debit_fen - st.credit_fen, "month"))
     verdict: VerdictName = "differs" if breaks else ("agreed" if due else "not-due")
     return LevelVerdict(month, "treasury-pboc", None, None, verdict, tuple(f"{d:%Y%m%d}" for d in sorted(stmts)),
@@ -475,11 +471,11 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
 def signoff_json(verdicts: Sequence[LevelVerdict]) -> list[dict[str, Any]]:
     """The verdicts as JSON-ready data (amounts as yuan strings)."""
     return [{"month": v.month, "level": v.level, "bank": v.bank, "unit": v.unit, "verdict": v.verdict,
-             "statements": list(v.statements), "books": _y(v.books_fen),
-             "stated": None if v.stated_fen is None else _y(v.stated_fen), "signed_off": v.signed_off,
+             "statements": list(v.statements), "books": fen_to_str(v.books_fen),
+             "stated": None if v.stated_fen is None else fen_to_str(v.stated_fen), "signed_off": v.signed_off,
              "sign_remark": v.sign_remark, "late": v.late, "timing": list(v.timing),
              "breaks": [{"cause": b.cause, "day": b.day.isoformat() if b.day else None, "vouchers": list(b.vouchers),
                          "detail": b.detail,
                          "difference": None if b.expected_fen is None or b.actual_fen is None
-                         else _y(b.actual_fen - b.expected_fen)} for b in v.breaks]}
+                         else fen_to_str(b.actual_fen - b.expected_fen)} for b in v.breaks]}
             for v in verdicts]

@@ -65,10 +65,6 @@ CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
 BREAK_VOUCHERS_MAX = 200  # vouchers listed on one aggregate break; the rest are counted in its detail
 
 
-def _y(fen: int) -> str:
-    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
-
-
 def _receipt_fen(r: ReceiptSeen) -> int | None:
     try:
         return parse_fen(r.fields.get("XPayAmt", ""))
@@ -113,16 +109,16 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     for no, v in sorted(accepted.items()):
         if no not in paid:
             why = f"held by {held[no].bank} ({held[no].mode})" if no in held else "no bank paid it"
-            breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{_y(v.amount_fen)} to {v.bank}: {why}",
+            breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{fen_to_str(v.amount_fen)} to {v.bank}: {why}",
                                 v.amount_fen, 0))
     for no, p in sorted(paid.items()):
         if no not in originals:
-            breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {_y(p.amount_fen)}", 0,
+            breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)}", 0,
                                 p.amount_fen))
             continue
         got = by_receipt.get(no, [])
         if not got:
-            breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {_y(p.amount_fen)} by {p.bank} on {p.paid_day}; "
+            breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {fen_to_str(p.amount_fen)} by {p.bank} on {p.paid_day}; "
                                 "no receipt reached the treasury", p.amount_fen, 0))
     for no, rs in sorted(by_receipt.items()):
         original = originals.get(no)
@@ -137,7 +133,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
             fen = _receipt_fen(r)
             if fen != original.amount_fen:
                 breaks.append(Break("receipt-amount", _receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
-                                    f"PayAmt {_y(original.amount_fen)}", original.amount_fen, fen))
+                                    f"PayAmt {fen_to_str(original.amount_fen)}", original.amount_fen, fen))
 
     # -- banks: payments ↔ their clearing requests
     # Each bank numbers its own clearing requests: a 2301 is (bank, VoucherNo), never VoucherNo alone.
@@ -146,7 +142,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
         c = filings.get((p.bank, p.filing or ""))
         if c is None:
             if p.filing is None:
-                breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {_y(p.amount_fen)} ({p.mode}) "
+                breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)} ({p.mode}) "
                                     "and filed no clearing request for it", p.amount_fen, 0))
             else:
                 breaks.append(Break("not-cleared", p.paid_day, (no,), f"its clearing request {p.filing} is unknown",
@@ -162,7 +158,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
         listed = sum(amounts.get(no, 0) for no in c.payments)
         if listed != c.amount_fen:
             breaks.append(Break("clearing-sum", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
-                                f"{c.voucher_no} asks {_y(c.amount_fen)}, its payments add up to {_y(listed)}",
+                                f"{c.voucher_no} asks {fen_to_str(c.amount_fen)}, its payments add up to {fen_to_str(listed)}",
                                 listed, c.amount_fen))
 
     # -- banks ↔ central bank: accepted clearing requests ↔ TSA movements
@@ -176,17 +172,17 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
         ms = moves_by_ref.get((c.bank_code, c.voucher_no), [])
         if not ms:
             breaks.append(Break("clearing-no-movement", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
-                                f"{c.bank} booked {c.voucher_no} cleared ({_y(c.cleared_fen)}); the TSA shows no debit",
+                                f"{c.bank} booked {c.voucher_no} cleared ({fen_to_str(c.cleared_fen)}); the TSA shows no debit",
                                 c.cleared_fen, 0))
         elif sum(m.amount_fen for m in ms) != c.cleared_fen:
             moved = sum(m.amount_fen for m in ms)
             breaks.append(Break("clearing-amount", ms[0].day, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
-                                f"{c.voucher_no}: bank booked {_y(c.cleared_fen)}, TSA debited {_y(moved)}",
+                                f"{c.voucher_no}: bank booked {fen_to_str(c.cleared_fen)}, TSA debited {fen_to_str(moved)}",
                                 c.cleared_fen, moved))
     accepted_filings = {(c.bank_code, c.voucher_no) for c in clearings if c.state == "accepted"}
     for (bank_code, ref), ms in sorted(moves_by_ref.items()):
         if (bank_code, ref) not in accepted_filings:
-            breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {_y(sum(m.amount_fen for m in ms))} "
+            breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {fen_to_str(sum(m.amount_fen for m in ms))} "
                                 f"for {ref}, which no bank booked as accepted", 0, sum(m.amount_fen for m in ms)))
 
     breaks += _refund_breaks(refunds, paid, movements)
@@ -206,13 +202,13 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
         credit = sum(m.amount_fen for m in moves_by_day.get(day, []) if m.direction == "C")
         problems = []
         if s.debit_fen != debit:
-            problems.append(f"DebitAmt {_y(s.debit_fen)}, movements {_y(debit)}")
+            problems.append(f"DebitAmt {fen_to_str(s.debit_fen)}, movements {fen_to_str(debit)}")
         if s.credit_fen != credit:
-            problems.append(f"CreditAmt {_y(s.credit_fen)}, movements {_y(credit)}")
+            problems.append(f"CreditAmt {fen_to_str(s.credit_fen)}, movements {fen_to_str(credit)}")
         if s.end_fen != s.begin_fen + s.credit_fen - s.debit_fen:
-            problems.append(f"EndBalance {_y(s.end_fen)} ≠ begin + credits - debits")
+            problems.append(f"EndBalance {fen_to_str(s.end_fen)} ≠ begin + credits - debits")
         if balance is not None and s.begin_fen != balance:
-            problems.append(f"BeginBalance {_y(s.begin_fen)}, the previous end {_y(balance)}")
+            problems.append(f"BeginBalance {fen_to_str(s.begin_fen)}, the previous end {fen_to_str(balance)}")
         balance = s.end_fen
         if problems:
             breaks.append(Break("statement-mismatch", day, (), "; ".join(problems), debit, s.debit_fen))
@@ -248,11 +244,11 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
         if t.treasury_receipts_fen != t.bank_paid_fen:
             missing = sorted(no for no in paid_nos.get(day, []) if not by_receipt.get(no))
             breaks.append(Break("day-mismatch", day, tuple(missing[:BREAK_VOUCHERS_MAX]),
-                                f"treasury receipts {_y(t.treasury_receipts_fen)}, bank payments {_y(t.bank_paid_fen)}",
+                                f"treasury receipts {fen_to_str(t.treasury_receipts_fen)}, bank payments {fen_to_str(t.bank_paid_fen)}",
                                 t.bank_paid_fen, t.treasury_receipts_fen))
         if t.bank_cleared_fen != t.pboc_debits_fen:
-            breaks.append(Break("day-mismatch", day, (), f"bank clearings booked {_y(t.bank_cleared_fen)}, "
-                                f"TSA clearing debits {_y(t.pboc_debits_fen)}", t.bank_cleared_fen, t.pboc_debits_fen))
+            breaks.append(Break("day-mismatch", day, (), f"bank clearings booked {fen_to_str(t.bank_cleared_fen)}, "
+                                f"TSA clearing debits {fen_to_str(t.pboc_debits_fen)}", t.bank_cleared_fen, t.pboc_debits_fen))
     months: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for t in totals:
         row = months[f"{t.day:%Y-%m}"]
@@ -264,8 +260,8 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     for month, (receipts_fen, paid_fen, cleared_fen, debits_fen) in sorted(months.items()):
         month_rows.append((month, receipts_fen, cleared_fen, debits_fen))
         if receipts_fen != paid_fen or cleared_fen != debits_fen:
-            breaks.append(Break("month-mismatch", None, (), f"{month}: treasury receipts {_y(receipts_fen)}, bank "
-                                f"payments {_y(paid_fen)}, bank clearings {_y(cleared_fen)}, TSA debits {_y(debits_fen)}",
+            breaks.append(Break("month-mismatch", None, (), f"{month}: treasury receipts {fen_to_str(receipts_fen)}, bank "
+                                f"payments {fen_to_str(paid_fen)}, bank clearings {fen_to_str(cleared_fen)}, TSA debits {fen_to_str(debits_fen)}",
                                 paid_fen, receipts_fen, period="month"))
     breaks.sort(key=lambda b: (b.day or dt.date.min, b.cause, b.vouchers))
     return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))
@@ -283,28 +279,28 @@ def _refund_breaks(refunds: Sequence[RefundSeen], paid: dict[str, PaymentSeen],
         day = r.returned_at.date()
         if r.voucher_no not in paid:
             breaks.append(Break("refund-unknown", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} of "
-                                f"{_y(r.amount_fen)} for a payment it never paid", 0, r.amount_fen))
+                                f"{fen_to_str(r.amount_fen)} for a payment it never paid", 0, r.amount_fen))
         if r.state == "pending":
             breaks.append(Break("refund-unanswered", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} "
-                                f"({_y(r.amount_fen)}) has no answer", r.amount_fen, 0))
+                                f"({fen_to_str(r.amount_fen)}) has no answer", r.amount_fen, 0))
         elif r.state == "rejected":
             breaks.append(Break("refund-rejected", day, (r.voucher_no,), f"{r.bank} refund {r.refund_no} refused "
-                                f"{r.code or ''}: {_y(r.amount_fen)} stays in its refunds account", r.amount_fen, 0))
+                                f"{r.code or ''}: {fen_to_str(r.amount_fen)} stays in its refunds account", r.amount_fen, 0))
         else:
             ms = credits.get(r.refund_no, [])
             moved = sum(m.amount_fen for m in ms)
             if not ms:
                 breaks.append(Break("refund-no-movement", day, (r.voucher_no,), f"{r.bank} booked refund "
-                                    f"{r.refund_no} accepted ({_y(r.amount_fen)}); the TSA shows no credit",
+                                    f"{r.refund_no} accepted ({fen_to_str(r.amount_fen)}); the TSA shows no credit",
                                     r.amount_fen, 0))
             elif moved != r.amount_fen:
                 breaks.append(Break("refund-amount", ms[0].day, (r.voucher_no,), f"{r.refund_no}: bank booked "
-                                    f"{_y(r.amount_fen)}, TSA credited {_y(moved)}", r.amount_fen, moved))
+                                    f"{fen_to_str(r.amount_fen)}, TSA credited {fen_to_str(moved)}", r.amount_fen, moved))
     accepted = {r.refund_no for r in refunds if r.state == "accepted"}
     for ref, ms in sorted(credits.items()):
         if ref not in accepted:
             moved = sum(m.amount_fen for m in ms)
-            breaks.append(Break("refund-movement-unknown", ms[0].day, (), f"TSA refund credit {_y(moved)} for {ref}, "
+            breaks.append(Break("refund-movement-unknown", ms[0].day, (), f"TSA refund credit {fen_to_str(moved)} for {ref}, "
                                 "which no bank booked as an accepted refund", 0, moved))
     return breaks
 
@@ -313,12 +309,12 @@ def reconciliation_json(rec: Reconciliation) -> dict[str, Any]:
     """The reconciliation as JSON-ready data (amounts as yuan strings), for `tgw demo --format json`."""
     return {
         "clean": rec.clean,
-        "days": [{"date": d.day.isoformat(), "treasury_sent": _y(d.treasury_sent_fen),
-                  "treasury_receipts": _y(d.treasury_receipts_fen), "bank_paid": _y(d.bank_paid_fen),
-                  "bank_cleared": _y(d.bank_cleared_fen), "pboc_debits": _y(d.pboc_debits_fen),
-                  "statement_debits": None if d.statement_debits_fen is None else _y(d.statement_debits_fen)}
+        "days": [{"date": d.day.isoformat(), "treasury_sent": fen_to_str(d.treasury_sent_fen),
+                  "treasury_receipts": fen_to_str(d.treasury_receipts_fen), "bank_paid": fen_to_str(d.bank_paid_fen),
+                  "bank_cleared": fen_to_str(d.bank_cleared_fen), "pboc_debits": fen_to_str(d.pboc_debits_fen),
+                  "statement_debits": None if d.statement_debits_fen is None else fen_to_str(d.statement_debits_fen)}
                  for d in rec.days],
-        "months": [{"month": m, "treasury_receipts": _y(r), "bank_cleared": _y(c), "pboc_debits": _y(p)}
+        "months": [{"month": m, "treasury_receipts": fen_to_str(r), "bank_cleared": fen_to_str(c), "pboc_debits": fen_to_str(p)}
                    for m, r, c, p in rec.months],
         "breaks": [{"cause": b.cause, "period": b.period, "day": b.day.isoformat() if b.day else None,
                     "vouchers": list(b.vouchers), "detail": b.detail} for b in rec.breaks],

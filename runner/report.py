@@ -57,10 +57,6 @@ class RunResult:
         return [o for o in self.outcomes if not o.ok]
 
 
-def _y(fen: int) -> str:
-    return ("-" + fen_to_str(-fen)) if fen < 0 else fen_to_str(fen)
-
-
 # ---------------------------------------------------------------------------------- JUnit
 
 
@@ -251,7 +247,7 @@ def cutoff_chart(o: Observed, cc: ClockConfig, filing: Sequence[dt.time]) -> str
             jitter = (hash(p.voucher_no) % 9 - 4) * 1.6
             svg.circle(x_of(p.received_at.timetz().replace(tzinfo=None)), y + jitter, 3.5,
                        MODE_COLOURS.get(p.mode, "#666"),
-                       f"{p.voucher_no} {p.bank} {_y(p.amount_fen)} at {p.received_at:%H:%M:%S}: {p.mode}")
+                       f"{p.voucher_no} {p.bank} {fen_to_str(p.amount_fen)} at {p.received_at:%H:%M:%S}: {p.mode}")
     svg.legend([("paid, cleared same day", MODE_COLOURS["clearing"]), ("advanced from reserve", MODE_COLOURS["advance"]),
                 ("deferred to next morning", MODE_COLOURS["defer"])], left, svg.h - 6)
     return svg.done()
@@ -270,13 +266,13 @@ def chart_quota(o: Observed, bank_label: dict[str, str]) -> str:
         y = top + r * row_h
         kind = "direct" if q.pay_type == "11" else "authorized"
         svg.text(left - 6, y + 14, f"{q.day:%m-%d} {bank_label.get(q.bank_code, q.bank_code)} {kind}", 11, "end")
-        svg.rect(left, y + 3, width * q.notified_fen / 100 / vmax, row_h - 6, "#dfe7f1", f"quota {_y(q.notified_fen)}")
-        svg.rect(left, y + 6, width * q.used_fen / 100 / vmax, row_h - 12, "#2f6fb0", f"cleared {_y(q.used_fen)}")
+        svg.rect(left, y + 3, width * q.notified_fen / 100 / vmax, row_h - 6, "#dfe7f1", f"quota {fen_to_str(q.notified_fen)}")
+        svg.rect(left, y + 6, width * q.used_fen / 100 / vmax, row_h - 12, "#2f6fb0", f"cleared {fen_to_str(q.used_fen)}")
         svg.rect(left + width * q.used_fen / 100 / vmax, y + 6, width * q.replenished_fen / 100 / vmax, row_h - 12,
-                 "#d9822b", f"replenished {_y(q.replenished_fen)}")
+                 "#d9822b", f"replenished {fen_to_str(q.replenished_fen)}")
         over = q.used_fen + q.replenished_fen > q.notified_fen
         svg.text(left + width * max(q.notified_fen, q.used_fen + q.replenished_fen) / 100 / vmax + 4, y + 14,
-                 f"{_y(q.used_fen + q.replenished_fen)} / {_y(q.notified_fen)}", 10, "start",
+                 f"{fen_to_str(q.used_fen + q.replenished_fen)} / {fen_to_str(q.notified_fen)}", 10, "start",
                  "#c23b3b" if over else "#555")
     svg.legend([("quota notified", "#dfe7f1"), ("cleared same day", "#2f6fb0"), ("replenished next morning", "#d9822b")],
                left, svg.h - 6)
@@ -305,7 +301,7 @@ def chart_reconciliation(o: Observed) -> str:
         x0 = left + i * gw + gw * 0.1
         for j, (label, colour, f) in enumerate(series):
             h = height * f(d) / 100 / vmax
-            svg.rect(x0 + j * bw, top + height - h, bw - 1, h, colour, f"{d.day} {label}: {_y(f(d))}")
+            svg.rect(x0 + j * bw, top + height - h, bw - 1, h, colour, f"{d.day} {label}: {fen_to_str(f(d))}")
         svg.text(left + i * gw + gw / 2, top + height + 14, f"{d.day:%m-%d}", 10, "middle",
                  "#c23b3b" if d.day in broken else "#555")
     svg.legend([(label, colour) for label, colour, _ in series], left, 14)
@@ -408,8 +404,8 @@ def _scenario_section(r: RunResult, index: int) -> str:
             if rec.months:
                 out.append("<table><tr><th>month</th><th>treasury receipts</th><th>bank clearings</th>"
                            "<th>TSA debits</th></tr>")
-                out += [f'<tr><td>{m}</td><td class="num">{_y(a)}</td><td class="num">{_y(b)}</td>'
-                        f'<td class="num">{_y(c)}</td></tr>' for m, a, b, c in rec.months]
+                out += [f'<tr><td>{m}</td><td class="num">{fen_to_str(a)}</td><td class="num">{fen_to_str(b)}</td>'
+                        f'<td class="num">{fen_to_str(c)}</td></tr>' for m, a, b, c in rec.months]
                 out.append("</table>")
         if o.signoffs:
             out.append("<h3>Monthly reconciliation and sign-off</h3>")
@@ -514,8 +510,8 @@ def signoff_html(verdicts: Sequence[LevelVerdict]) -> list[str]:
             out.append(f'<tr class="{"failrow" if v.verdict in ("differs", "missing") else ""}">'
                        f"<td>{_e(v.bank or '-')}</td><td>{_e(v.unit or '-')}</td>"
                        f'<td class="{_VERDICT_CLASS[v.verdict]}">{_e(v.verdict)}{" (late)" if v.late else ""}</td>'
-                       f"<td>{_e(', '.join(v.statements[:5]))}</td><td class=\"num\">{_y(v.books_fen)}</td>"
-                       f'<td class="num">{"-" if v.stated_fen is None else _y(v.stated_fen)}</td>'
+                       f"<td>{_e(', '.join(v.statements[:5]))}</td><td class=\"num\">{fen_to_str(v.books_fen)}</td>"
+                       f'<td class="num">{"-" if v.stated_fen is None else fen_to_str(v.stated_fen)}</td>'
                        f"<td>{_e(signed)}</td><td>{breaks}</td></tr>")
         out.append("</table>")
     return out
@@ -541,14 +537,14 @@ def _reconciliation_tables(o: Observed) -> list[str]:
         out.append("</table>")
     out.append("<table><tr><th>day</th><th>treasury sent</th><th>treasury receipts</th><th>bank payments</th>"
                "<th>bank clearings</th><th>TSA debits</th><th>7401 DebitAmt</th></tr>")
-    out += [f'<tr><td>{d.day:%Y-%m-%d %a}</td><td class="num">{_y(d.treasury_sent_fen)}</td>'
-            f'<td class="num">{_y(d.treasury_receipts_fen)}</td><td class="num">{_y(d.bank_paid_fen)}</td>'
-            f'<td class="num">{_y(d.bank_cleared_fen)}</td><td class="num">{_y(d.pboc_debits_fen)}</td>'
-            f'<td class="num">{"-" if d.statement_debits_fen is None else _y(d.statement_debits_fen)}</td></tr>'
+    out += [f'<tr><td>{d.day:%Y-%m-%d %a}</td><td class="num">{fen_to_str(d.treasury_sent_fen)}</td>'
+            f'<td class="num">{fen_to_str(d.treasury_receipts_fen)}</td><td class="num">{fen_to_str(d.bank_paid_fen)}</td>'
+            f'<td class="num">{fen_to_str(d.bank_cleared_fen)}</td><td class="num">{fen_to_str(d.pboc_debits_fen)}</td>'
+            f'<td class="num">{"-" if d.statement_debits_fen is None else fen_to_str(d.statement_debits_fen)}</td></tr>'
             for d in rec.days]
     out.append("</table><table><tr><th>month</th><th>treasury receipts</th><th>bank clearings</th>"
                "<th>TSA debits</th></tr>")
-    out += [f'<tr><td>{m}</td><td class="num">{_y(a)}</td><td class="num">{_y(b)}</td><td class="num">{_y(c)}</td>'
+    out += [f'<tr><td>{m}</td><td class="num">{fen_to_str(a)}</td><td class="num">{fen_to_str(b)}</td><td class="num">{fen_to_str(c)}</td>'
             "</tr>" for m, a, b, c in rec.months]
     out.append("</table>")
     return out
@@ -574,7 +570,7 @@ def demo_html(report: Mapping[str, Any], o: Observed, cc: ClockConfig, filing: S
             "</code></p>",
             '<div class="cards">'
             f'<div class="card">vouchers sent<b>{len(o.sent)}</b></div>'
-            f'<div class="card">paid<b>{_y(sum(p.amount_fen for p in paid))}</b></div>'
+            f'<div class="card">paid<b>{fen_to_str(sum(p.amount_fen for p in paid))}</b></div>'
             f'<div class="card">advances from the reserve<b>{len(advances)}</b></div>'
             f'<div class="card">invariants held<b class="{"ok" if held == len(inv) else "fail"}">{held}/{len(inv)}'
             "</b></div>"
