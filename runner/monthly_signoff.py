@@ -61,11 +61,10 @@ from runner.observed import (
     VerdictName,
     VoucherLines,
 )
+from runner.reconcile import CLEARING_KINDS, PAYMENT_VTCODES, receipt_day
 
 __all__ = ["CLEARING_KINDS", "PAYMENT_VTCODES", "SignoffInput", "month_of", "monthly_signoff", "signoff_json"]
 
-PAYMENT_VTCODES = frozenset({"5201", "8202"})
-CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
 VOUCHERS_MAX = 200  # vouchers named on one break; the rest are counted in its detail
 ADVANCE_MOVES = ("2",)  # 7203 MoveType of an advance after the cutoff (3, a refused clearing made whole, is not compared)
 REPLENISH_MOVES = ("4",)
@@ -84,14 +83,6 @@ def _fen(text: str | None) -> int:
         return parse_fen(text or "0.00", allow_negative=True)
     except ValueError:
         return 0
-
-
-def _receipt_day(r: ReceiptSeen) -> dt.date:
-    text = r.fields.get("XPayDate", "")
-    try:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-    except ValueError:
-        return r.received_at.date()
 
 
 def _label(key: LineKey) -> str:
@@ -137,7 +128,7 @@ class _Books:
                 self.received.setdefault(r.voucher_no, r)
         for no, r in self.received.items():
             v = lines[no]
-            self._add(v.bank or r.sender, month_of(_receipt_day(r)), v.lines, no, 1)
+            self._add(v.bank or r.sender, month_of(receipt_day(r)), v.lines, no, 1)
         for n in inp.refund_notices:
             paid = lines.get(n.ori_voucher_no)
             if paid is None or not paid.lines:
@@ -389,7 +380,7 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
     on_books = 0
     timing: list[str] = []
     for no, r in sorted(books.received.items()):
-        if month_of(_receipt_day(r)) != month:
+        if month_of(receipt_day(r)) != month:
             continue
         bank = lines[no].bank or r.sender
         fen = sum(f for _, f in lines[no].lines)
@@ -398,10 +389,10 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         c = filings.get((bank, p.filing or "")) if p is not None else None
         ms = debits.get((codes.get(bank, ""), c.voucher_no), []) if c is not None and c.state == "accepted" else []
         if ms and month_of(ms[0].day) != month:
-            timing.append(f"{no} {fen_to_str(fen)} paid {_receipt_day(r)}, debited from the TSA {ms[0].day}")
+            timing.append(f"{no} {fen_to_str(fen)} paid {receipt_day(r)}, debited from the TSA {ms[0].day}")
         if not ms:
-            breaks.append(Break("not-debited", _receipt_day(r), (no,), f"{bank} paid {fen_to_str(fen)} (receipt of "
-                                f"{_receipt_day(r)}); no TSA debit clears it: off by {fen_to_str(-fen)}", fen, 0, "month"))
+            breaks.append(Break("not-debited", receipt_day(r), (no,), f"{bank} paid {fen_to_str(fen)} (receipt of "
+                                f"{receipt_day(r)}); no TSA debit clears it: off by {fen_to_str(-fen)}", fen, 0, "month"))
     # each TSA clearing debit of the month ↔ the treasury's receipts of the payments it cleared
     debited = credited = 0
     by_code = {c: b for b, c in codes.items()}
@@ -416,8 +407,8 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         known = sum(sum(f for _, f in lines[no].lines) for no in covered)
         whole = sum(m.amount_fen for m in ms)  # judged in the month of its first movement
         timing += [f"{no} {fen_to_str(sum(f for _, f in lines[no].lines))} debited {in_month[0].day}, paid "
-                   f"{_receipt_day(books.received[no])}" for no in covered
-                   if month_of(_receipt_day(books.received[no])) != month]
+                   f"{receipt_day(books.received[no])}" for no in covered
+                   if month_of(receipt_day(books.received[no])) != month]
         if month_of(ms[0].day) == month and (c is None or whole != known):
             breaks.append(Break("debit-unexplained", ms[0].day, _bounded(covered),
                                 f"TSA debit {fen_to_str(whole)} for {ref}; the treasury's receipts of the payments it cleared "

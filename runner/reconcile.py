@@ -58,7 +58,7 @@ from runner.observed import (
     StatementSeen,
 )
 
-__all__ = ["PAYMENT_VTCODES", "reconcile", "reconciliation_json"]
+__all__ = ["CLEARING_KINDS", "PAYMENT_VTCODES", "receipt_day", "reconcile", "reconciliation_json"]
 
 PAYMENT_VTCODES = frozenset({"5201", "8202"})
 CLEARING_KINDS = frozenset({"clearing", "reserve-replenishment"})
@@ -72,7 +72,8 @@ def _receipt_fen(r: ReceiptSeen) -> int | None:
         return None
 
 
-def _receipt_day(r: ReceiptSeen) -> dt.date:
+def receipt_day(r: ReceiptSeen) -> dt.date:
+    """The day a receipt says the voucher was paid (XPayDate); the day it came when that is unreadable."""
     text = r.fields.get("XPayDate", "")
     try:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
@@ -123,16 +124,16 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     for no, rs in sorted(by_receipt.items()):
         original = originals.get(no)
         if original is None:
-            breaks.append(Break("receipt-unknown", _receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
+            breaks.append(Break("receipt-unknown", receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
             continue
         good = [r for r in rs if r.return_reason is None]
         if len(good) > 1:
-            breaks.append(Break("duplicate-receipt", _receipt_day(good[0]), (no,),
+            breaks.append(Break("duplicate-receipt", receipt_day(good[0]), (no,),
                                 f"{len(good)} receipts from {', '.join(sorted({r.sender for r in good}))}"))
         for r in good[:1]:
             fen = _receipt_fen(r)
             if fen != original.amount_fen:
-                breaks.append(Break("receipt-amount", _receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
+                breaks.append(Break("receipt-amount", receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
                                     f"PayAmt {fen_to_str(original.amount_fen)}", original.amount_fen, fen))
 
     # -- banks: payments ↔ their clearing requests
@@ -222,7 +223,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     for no, rs in by_receipt.items():
         good = [r for r in rs if r.return_reason is None]
         if good and no in originals:
-            rec_by[_receipt_day(good[0])] += _receipt_fen(good[0]) or 0
+            rec_by[receipt_day(good[0])] += _receipt_fen(good[0]) or 0
     paid_by: dict[dt.date, int] = defaultdict(int)
     paid_nos: dict[dt.date, list[str]] = defaultdict(list)
     for p in paid.values():
