@@ -27,7 +27,6 @@ from typing import Any
 
 import aiomqtt
 import structlog
-from aiomqtt.exceptions import MqttConnectError
 
 from client.backoff import backoff
 from client.results import ClientError, Delivery, SendResult
@@ -35,6 +34,7 @@ from client.wire import (
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
+    auth_refused,
     connect_properties,
     hush_pending_calls,
     publish_properties,
@@ -46,7 +46,6 @@ __all__ = ["MqttClientTransport"]
 
 log = structlog.get_logger("tgw.mqtt.client")
 
-_AUTH_REFUSED = (134, 135, 4, 5)  # v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5
 _STATUS = {"unknown-sender": 401, "unauthenticated": 401, "unavailable": 503, "internal-error": 500}
 
 
@@ -150,10 +149,8 @@ class MqttClientTransport:
                     async for message in client.messages:
                         self._dispatch(message)
             except aiomqtt.MqttError as exc:
-                rc = getattr(exc, "rc", None)
-                code = getattr(rc, "value", rc)
                 first = self._first
-                if isinstance(exc, MqttConnectError) and code in _AUTH_REFUSED and first and not first.done():
+                if auth_refused(exc) and first and not first.done():
                     first.set_exception(ClientError(401, "unauthenticated",
                                                           f"the broker refused {self.username!r}: {exc}"))
                     self._down()

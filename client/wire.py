@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -18,6 +19,7 @@ __all__ = [
     "PUBLISH_IN_FLIGHT_MAX",
     "SESSION_EXPIRY_S",
     "TOPIC_ROOT",
+    "auth_refused",
     "connect_properties",
     "hush_pending_calls",
     "publish_properties",
@@ -40,6 +42,8 @@ PUBLISH_IN_FLIGHT_MAX = 64
 PENDING_CALLS_WARN = PUBLISH_IN_FLIGHT_MAX + 8
 # Seconds a session outlives its connection at the broker (queued QoS 1 messages are kept for it).
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# CONNACK codes of a refused login: v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5.
+_AUTH_REFUSED = (134, 135, 4, 5)
 
 
 def publish_properties(*, correlation: bytes | None = None, response_topic: str | None = None,
@@ -93,3 +97,12 @@ def connect_properties(session_expiry_s: int) -> Properties:
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = session_expiry_s
     return props
+
+
+def auth_refused(exc: BaseException) -> bool:
+    """Whether `exc` is the broker refusing the login itself (bad user name or password, not
+    authorized), not the connection failing for any other reason."""
+    if not isinstance(exc, MqttConnectError):
+        return False
+    rc = getattr(exc, "rc", None)
+    return getattr(rc, "value", rc) in _AUTH_REFUSED

@@ -53,6 +53,7 @@ from client.wire import (
     PUBLISH_IN_FLIGHT_MAX,
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
+    auth_refused,
     connect_properties,
     hush_pending_calls,
     publish_properties,
@@ -74,7 +75,6 @@ log = structlog.get_logger("tgw.mqtt")
 HANDLE_IN_FLIGHT_MAX = 256
 
 Pusher = Callable[[InboxItem], Awaitable[None]]
-_AUTH_REFUSED = (134, 135, 4, 5)  # v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5
 
 
 class MqttAdapter:
@@ -232,8 +232,7 @@ class MqttAdapter:
                         self._handlers.add(task)
                         task.add_done_callback(self._handler_done)
             except MqttConnectError as exc:
-                rc = getattr(exc, "rc", None)
-                if self._lane_refused is not None and getattr(rc, "value", rc) in _AUTH_REFUSED:
+                if self._lane_refused is not None and auth_refused(exc):
                     await self._lane_refused()
                     return
                 log.warning("mqtt.disconnected", error=str(exc) or type(exc).__name__, attempt=attempt)

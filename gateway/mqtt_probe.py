@@ -23,7 +23,6 @@ __all__ = ["MONITOR_USER", "check_client_ids_bound"]
 log = structlog.get_logger("tgw.mqtt")
 
 MONITOR_USER = "tgw-monitor"
-_AUTH_REFUSED = (134, 135, 4, 5)  # v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5
 
 
 async def check_client_ids_bound(host: str, port: int, password: str, *, tls: ssl.SSLContext | None = None,
@@ -33,6 +32,8 @@ async def check_client_ids_bound(host: str, port: int, password: str, *, tls: ss
     the broker lets both connections live, `mqtt-monitor-refused` when it refuses the monitor."""
     import aiomqtt
     from aiomqtt.exceptions import MqttConnectError
+
+    from client.wire import auth_refused
 
     tag = uuid.uuid4().hex[:12]
 
@@ -55,8 +56,7 @@ async def check_client_ids_bound(host: str, port: int, password: str, *, tls: ss
                     gone.exception()
                 return True
     except MqttConnectError as exc:
-        rc = getattr(exc, "rc", None)
-        if getattr(rc, "value", rc) in _AUTH_REFUSED:
+        if auth_refused(exc):
             raise InputError("mqtt-monitor-refused", f"the broker at {host}:{port} refused {MONITOR_USER!r} "
                                                      f"({exc}): run `tgw mqtt-acl` again") from None
         log.warning("mqtt.clientid_check_skipped", host=host, port=port, error=str(exc) or type(exc).__name__)
