@@ -15,7 +15,6 @@ import base64
 import contextlib
 import hmac
 import json
-import math
 from typing import Any
 
 import msgspec
@@ -47,8 +46,10 @@ from gateway.http_common import (
     errors_and_metrics,
     inbox_query,
     parse_epoch,
+    query_refused,
     tally,
     unauthenticated,
+    wait_param,
 )
 from gateway.http_json import JSON_BODY_BYTES_MAX, JsonBodyError, read_json
 from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
@@ -131,11 +132,9 @@ def _xml_text(text: str) -> str:
 
 @authenticated
 async def get_inbox(request: web.Request, participant: Participant) -> web.StreamResponse:
-    unknown = sorted(set(request.query) - INBOX_QUERY_PARAMETERS)
-    if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
-        # Strict, like the spec: a misspelt parameter ("limt") is refused, never silently ignored.
-        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/inbox takes "
-                      "cursor, limit and wait" if unknown else "a query parameter is given more than once")
+    refused = query_refused(request.query, "GET /v1/inbox", INBOX_QUERY_PARAMETERS)
+    if refused is not None:
+        return refused
     query = inbox_query(request.query.get("cursor", "0"), request.query.get("limit", str(INBOX_LIMIT_DEFAULT)),
                         request.query.get("wait", "0"))
     if isinstance(query, str):
@@ -282,18 +281,14 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
     clock = request.app[GATEWAY_KEY].clock
     if clock is None:
         return error_response(404, "not-found", "this gateway runs without a business clock")
-    unknown = sorted(set(request.query) - CLOCK_QUERY_PARAMETERS)
-    if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
-        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/clock takes after, "
-                      "wait and epoch" if unknown else "a query parameter is given more than once")
+    refused = query_refused(request.query, "GET /v1/clock", CLOCK_QUERY_PARAMETERS)
+    if refused is not None:
+        return refused
     waiting: dict[str, tuple[dt.datetime, asyncio.Event, int | None]] = request.app[CLOCK_WAITING_KEY]
     # Both are checked whenever given, `wait` even without `after` (the spec bounds it either way).
-    try:
-        wait = float(request.query.get("wait", "0"))
-    except ValueError:
-        wait = math.nan
-    if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
-        return error_response(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
+    wait = wait_param(request.query.get("wait", "0"), CLOCK_WAIT_S_MAX)
+    if isinstance(wait, str):
+        return error_response(400, "bad-request", wait)
     epoch = parse_epoch(request.query.get("epoch"))
     if epoch is False:
         return error_response(400, "bad-request", "epoch must be a whole number from 0 (the epoch GET /v1/clock showed)")

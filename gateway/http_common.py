@@ -59,38 +59,63 @@ INBOX_WAIT_S_MAX = 60.0  # long-poll cap: below common proxy idle timeouts
 INBOX_CURSOR_MAX = 2**63 - 1  # a cursor is a BIGINT sequence number
 INBOX_LIMIT_MAX = INBOX_PAGE_MAX  # one answer; a slow client pages (LIMIT -1 is "no limit" in SQLite: never passed)
 INBOX_LIMIT_DEFAULT = 100
-INBOX_QUERY_PARAMETERS = frozenset({"cursor", "limit", "wait"})
+INBOX_QUERY_PARAMETERS = ("cursor", "limit", "wait")
 # One move of a simulated clock: a year at most (a longer jump is several moves, each of which
 # fires the cutoffs it passes); also keeps a huge float from overflowing the datetime.
 CLOCK_ADVANCE_S_MAX = 366 * 86_400
 # One long-poll of GET /v1/clock?after=...: below common proxy idle timeouts; the client polls again.
 CLOCK_WAIT_S_MAX = 60.0
-CLOCK_QUERY_PARAMETERS = frozenset({"after", "wait", "epoch"})
+CLOCK_QUERY_PARAMETERS = ("after", "wait", "epoch")
 # Participants parked in a GET /v1/clock long-poll → (the `after` they gave, the request's mark);
 # one entry per participant (its latest long-poll), so the map is bounded by the registry.
 CLOCK_WAITING_KEY = web.AppKey("clock_waiting", dict)
 
 
-def inbox_query(cursor_text: str, limit_text: str, wait_text: str) -> tuple[int, int, float] | str:
-    """(cursor, limit, wait_s) from `GET /v1/inbox`'s query, or why it is refused (naming the parameter)."""
+def query_refused(query: Any, route: str, takes: tuple[str, ...]) -> web.Response | None:
+    """A 400 when the query names a parameter `route` does not take, or names one twice: strict,
+    like the spec (a misspelt "limt" is refused, never silently ignored). None when it is fine."""
+    unknown = sorted(set(query) - set(takes))
+    if unknown:
+        listed = f"{', '.join(takes[:-1])} and {takes[-1]}" if len(takes) > 1 else takes[0]
+        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; {route} takes {listed}")
+    if any(len(query.getall(k)) > 1 for k in query):
+        return error_response(400, "bad-request", "a query parameter is given more than once")
+    return None
+
+
+def int_param(name: str, text: str, low: int, high: int) -> int | str:
+    """The whole number `text` if it is from `low` to `high`, or why it is refused (naming the parameter)."""
     try:
-        cursor = int(cursor_text)
+        value = int(text)
     except ValueError:
-        cursor = -1
-    if not 0 <= cursor <= INBOX_CURSOR_MAX:
-        return f"cursor must be an integer from 0 to {INBOX_CURSOR_MAX}"
+        value = low - 1
+    if not low <= value <= high:
+        return f"{name} must be an integer from {low} to {high}"
+    return value
+
+
+def wait_param(text: str, most: float) -> float | str:
+    """A long-poll's `wait` in seconds if it is from 0 to `most`, or why it is refused."""
     try:
-        limit = int(limit_text)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= INBOX_LIMIT_MAX:
-        return f"limit must be an integer from 1 to {INBOX_LIMIT_MAX}"
-    try:
-        wait = float(wait_text)
+        wait = float(text)
     except ValueError:
         wait = math.nan
-    if not 0 <= wait <= INBOX_WAIT_S_MAX:  # NaN fails both comparisons
-        return f"wait must be a number of seconds from 0 to {INBOX_WAIT_S_MAX:g}"
+    if not 0 <= wait <= most:  # NaN fails both comparisons
+        return f"wait must be a number of seconds from 0 to {most:g}"
+    return wait
+
+
+def inbox_query(cursor_text: str, limit_text: str, wait_text: str) -> tuple[int, int, float] | str:
+    """(cursor, limit, wait_s) from `GET /v1/inbox`'s query, or why it is refused (naming the parameter)."""
+    cursor = int_param("cursor", cursor_text, 0, INBOX_CURSOR_MAX)
+    if isinstance(cursor, str):
+        return cursor
+    limit = int_param("limit", limit_text, 1, INBOX_LIMIT_MAX)
+    if isinstance(limit, str):
+        return limit
+    wait = wait_param(wait_text, INBOX_WAIT_S_MAX)
+    if isinstance(wait, str):
+        return wait
     return cursor, limit, wait
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import math
 import time
 from typing import Any
 
@@ -34,12 +33,14 @@ from gateway.http_common import (
     clock_view,
     clock_waiting,
     error_response,
+    query_refused,
+    wait_param,
 )
 from gateway.participants import Participant
 
 __all__ = ["SIM_IDLE_QUERY_PARAMETERS", "get_sim_idle", "idle_view"]
 
-SIM_IDLE_QUERY_PARAMETERS = frozenset({"participant", "wait"})
+SIM_IDLE_QUERY_PARAMETERS = ("participant", "wait")
 
 
 async def idle_view(gateway: Any, waiting_map: dict[str, Any], pid: str) -> dict[str, Any]:
@@ -73,19 +74,15 @@ async def get_sim_idle(request: web.Request, participant: Participant) -> web.St
         return error_response(409, "clock-live", "GET /v1/sim/idle is for test gateways on a simulated clock")
     if participant.role != "treasury":
         return error_response(403, "not-authorized", "only the treasury (a conformance runner) may ask who is idle")
-    unknown = sorted(set(request.query) - SIM_IDLE_QUERY_PARAMETERS)
-    if unknown or any(len(request.query.getall(k)) > 1 for k in request.query):
-        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/sim/idle takes "
-                      "participant and wait" if unknown else "a query parameter is given more than once")
+    refused = query_refused(request.query, "GET /v1/sim/idle", SIM_IDLE_QUERY_PARAMETERS)
+    if refused is not None:
+        return refused
     pid = request.query.get("participant", "")
     if gateway.registry.get(pid) is None:
         return error_response(400, "bad-request", f"participant: no participant {pid!r}")
-    try:
-        wait = float(request.query.get("wait", "0"))
-    except ValueError:
-        wait = math.nan
-    if not 0 <= wait <= CLOCK_WAIT_S_MAX:  # NaN fails both comparisons
-        return error_response(400, "bad-request", f"wait must be a number of seconds from 0 to {CLOCK_WAIT_S_MAX:g}")
+    wait = wait_param(request.query.get("wait", "0"), CLOCK_WAIT_S_MAX)
+    if isinstance(wait, str):
+        return error_response(400, "bad-request", wait)
     deadline = time.monotonic() + wait
     waiting_map = request.app[CLOCK_WAITING_KEY]
     while True:

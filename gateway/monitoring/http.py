@@ -13,7 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http_common import GATEWAY_KEY, JSON_BYTES_MAX_KEY, authenticated, error_response
+from gateway.http_common import (
+    GATEWAY_KEY,
+    JSON_BYTES_MAX_KEY,
+    authenticated,
+    error_response,
+    int_param,
+    query_refused,
+)
 from gateway.http_json import JsonBodyError, read_json
 from gateway.monitoring.monitor import HoldStateError, Monitor
 from gateway.monitoring.store import HOLDS_PAGE_MAX
@@ -25,7 +32,7 @@ __all__ = ["HOLDS_LIMIT_DEFAULT", "HOLD_STATUSES", "REASON_CHARS_MAX", "add_moni
 HOLD_STATUSES = ("held", "released", "rejected")
 HOLDS_LIMIT_DEFAULT = 100
 REASON_CHARS_MAX = 2000  # a sentence or a paragraph; the audit keeps it whole
-_HOLDS_QUERY = frozenset({"status", "limit", "after"})
+_HOLDS_QUERY = ("status", "limit", "after")
 _CURSOR_CHARS_MAX = 64  # a hold id is "h" + 25 hex characters
 
 
@@ -53,19 +60,15 @@ async def get_holds(request: web.Request, participant: Participant) -> web.Strea
     if isinstance(monitor, web.Response):
         return monitor
     q = request.query
-    unknown = sorted(set(q) - _HOLDS_QUERY)
-    if unknown or any(len(q.getall(k)) > 1 for k in q):
-        return error_response(400, "bad-request", f"unknown query parameter {unknown[0]!r}; GET /v1/monitor/holds takes "
-                      "status, limit and after" if unknown else "a query parameter is given more than once")
+    refused = query_refused(q, "GET /v1/monitor/holds", _HOLDS_QUERY)
+    if refused is not None:
+        return refused
     status = q.get("status")
     if status is not None and status not in HOLD_STATUSES:
         return error_response(400, "bad-request", f"status must be one of {', '.join(HOLD_STATUSES)}")
-    try:
-        limit = int(q.get("limit", str(HOLDS_LIMIT_DEFAULT)))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= HOLDS_PAGE_MAX:
-        return error_response(400, "bad-request", f"limit must be an integer from 1 to {HOLDS_PAGE_MAX}")
+    limit = int_param("limit", q.get("limit", str(HOLDS_LIMIT_DEFAULT)), 1, HOLDS_PAGE_MAX)
+    if isinstance(limit, str):
+        return error_response(400, "bad-request", limit)
     after = q.get("after", "")
     if len(after) > _CURSOR_CHARS_MAX or not after.isascii() or not all(c.isalnum() for c in after):
         return error_response(400, "bad-request", "after must be the `next` cursor of the previous page")
