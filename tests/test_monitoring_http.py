@@ -128,3 +128,19 @@ async def test_the_audit_has_no_edit_route(world: DevWorld, served: tuple[Gatewa
         resp = await client.request(method, "/v1/monitor/holds/h1", json={}, headers=t)
         assert resp.status in (404, 405), method
     assert await (await client.get(ref, headers=t)).json() == before
+
+
+async def test_every_monitor_route_is_404_on_a_gateway_with_monitoring_off_and_401_first(
+        world: DevWorld, served: tuple[Gateway, Client]) -> None:
+    gw, client = served
+    gw.monitor = None
+    t = _h(world, world.treasury.id)
+    routes = [("GET", "/v1/monitor/rules"), ("GET", "/v1/monitor/holds"),
+              ("POST", "/v1/monitor/holds/h1/release"), ("POST", "/v1/monitor/holds/h1/reject"),
+              ("GET", "/v1/monitor/decisions?voucher=990100/2026/5201/X1")]
+    for method, path in routes:
+        resp = await client.request(method, path, headers=t, json={"reason": "r"} if method == "POST" else None)
+        assert (resp.status, (await resp.json())["code"]) == (404, "not-found"), path
+        assert "monitoring is off" in (await resp.json())["message"]
+        anonymous = await client.request(method, path)
+        assert anonymous.status == 401, path

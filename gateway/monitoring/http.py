@@ -9,6 +9,7 @@ The audit has no update or delete route: PUT / PATCH / DELETE answer 405.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from aiohttp import web
 from gateway.http_common import (
     GATEWAY_KEY,
     JSON_BYTES_MAX_KEY,
+    Handler,
     authenticated,
     error_response,
     int_param,
@@ -36,29 +38,29 @@ _HOLDS_QUERY = ("status", "limit", "after")
 _CURSOR_CHARS_MAX = 64  # a hold id is "h" + 25 hex characters
 
 
-def _monitor(request: web.Request) -> Monitor | web.Response:
-    monitor = request.app[GATEWAY_KEY].monitor
-    if monitor is None:
-        return error_response(404, "not-found", "monitoring is off on this gateway")
-    return monitor
+def _monitored(handler: Callable[[web.Request, Participant, Monitor], Awaitable[web.StreamResponse]]) -> Handler:
+    """`authenticated`, then 404 `not-found` on a gateway with monitoring off; else `handler` gets the monitor."""
+    async def with_monitor(request: web.Request, participant: Participant) -> web.StreamResponse:
+        monitor = request.app[GATEWAY_KEY].monitor
+        if monitor is None:
+            return error_response(404, "not-found", "monitoring is off on this gateway")
+        return await handler(request, participant, monitor)
+
+    with_monitor.__name__ = handler.__name__
+    with_monitor.__doc__ = handler.__doc__
+    return authenticated(with_monitor)
 
 
-@authenticated
-async def get_rules(request: web.Request, participant: Participant) -> web.StreamResponse:
-    monitor = _monitor(request)
-    if isinstance(monitor, web.Response):
-        return monitor
+@_monitored
+async def get_rules(request: web.Request, participant: Participant, monitor: Monitor) -> web.StreamResponse:
     cat = monitor.catalogue
     return web.json_response({"version": cat.version, "rules": [
         {"id": r.id, "grade": r.grade, "description": r.description, "params": dict(r.params)}
         for r in cat.rules if r.enabled]})
 
 
-@authenticated
-async def get_holds(request: web.Request, participant: Participant) -> web.StreamResponse:
-    monitor = _monitor(request)
-    if isinstance(monitor, web.Response):
-        return monitor
+@_monitored
+async def get_holds(request: web.Request, participant: Participant, monitor: Monitor) -> web.StreamResponse:
     q = request.query
     refused = query_refused(q, "GET /v1/monitor/holds", _HOLDS_QUERY)
     if refused is not None:
@@ -78,10 +80,8 @@ async def get_holds(request: web.Request, participant: Participant) -> web.Strea
     return web.json_response({"holds": [h.as_dict() for h in holds], "next": nxt})
 
 
-async def _decide(request: web.Request, participant: Participant, action: str) -> web.StreamResponse:
-    monitor = _monitor(request)
-    if isinstance(monitor, web.Response):
-        return monitor
+async def _decide(request: web.Request, participant: Participant, monitor: Monitor,
+                  action: str) -> web.StreamResponse:
     if participant.role != "treasury":
         return error_response(403, "not-authorized", f"only a treasury officer may {action} a held payment")
     try:
@@ -111,14 +111,14 @@ async def _decide(request: web.Request, participant: Participant, action: str) -
     return web.json_response(hold.as_dict())
 
 
-@authenticated
-async def post_release(request: web.Request, participant: Participant) -> web.StreamResponse:
-    return await _decide(request, participant, "release")
+@_monitored
+async def post_release(request: web.Request, participant: Participant, monitor: Monitor) -> web.StreamResponse:
+    return await _decide(request, participant, monitor, "release")
 
 
-@authenticated
-async def post_reject(request: web.Request, participant: Participant) -> web.StreamResponse:
-    return await _decide(request, participant, "reject")
+@_monitored
+async def post_reject(request: web.Request, participant: Participant, monitor: Monitor) -> web.StreamResponse:
+    return await _decide(request, participant, monitor, "reject")
 
 
 def parse_voucher_ref(text: str) -> VoucherKey | None:
@@ -128,11 +128,8 @@ def parse_voucher_ref(text: str) -> VoucherKey | None:
     return VoucherKey(parts[0], parts[1], parts[2], parts[3], 0)
 
 
-@authenticated
-async def get_decisions(request: web.Request, participant: Participant) -> web.StreamResponse:
-    monitor = _monitor(request)
-    if isinstance(monitor, web.Response):
-        return monitor
+@_monitored
+async def get_decisions(request: web.Request, participant: Participant, monitor: Monitor) -> web.StreamResponse:
     q = request.query
     if set(q) != {"voucher"} or len(q.getall("voucher")) != 1:
         return error_response(400, "bad-request", "GET /v1/monitor/decisions takes exactly one query parameter: "
