@@ -9,6 +9,7 @@ from typing import Any
 from bank_sim.refunds import PayeeReturn
 from bank_sim.returns import KNOWN_PAYEES
 from bank_sim.transfers import TransferConfig
+from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
 
 __all__ = ["PAY_TYPE", "SUSPENSION_VTCODE", "BankConfig", "DutiesConfig", "account_ids", "unit_zba"]
 
@@ -49,9 +50,9 @@ class BankConfig:
     """Synthetic defaults, never real codes. Times are Asia/Shanghai times of day."""
 
     bank_name: str = "示例银行"
-    adm_div_code: str = "990100"
-    clear_bank_code: str = "999000000001"
-    clear_bank_name: str = "示例人民银行示例市分行国库"
+    adm_div_code: str = ADM_DIV_CODE
+    clear_bank_code: str = CLEAR_BANK_CODE
+    clear_bank_name: str = CLEAR_BANK_NAME
     filing_time: dt.time = dt.time(15, 30)  # the bank's own clearing cut; before the PBOC's cutoff
     replenish_time: dt.time = dt.time(8, 45)  # inside the replenishment window
     open_time: dt.time = dt.time(9, 0)  # deferred vouchers are paid then

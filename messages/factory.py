@@ -15,10 +15,15 @@ from messages.fund_types import fund_type_name
 from messages.money import fen_to_str
 from messages.voucher import build_voucher
 
-__all__ = ["DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
+__all__ = ["ADM_DIV_CODE", "CLEAR_BANK_CODE", "CLEAR_BANK_NAME", "DEFAULT_PROJECT", "SALARY_SUBJECT", "SUBJECTS", "UNITS", "URGENT_APPROVAL", "BatchPayee",
            "authorized_quota_notice", "batch_voucher", "correction_notice", "payment_voucher", "payment_voucher_fields",
            "quota_notice", "split_fen", "year_end_notice"]
 
+# The synthetic region and the central bank branch (its treasury) that clears for it: what the
+# vouchers here and the simulators' configurations (bank_sim, pboc_sim) default to.
+ADM_DIV_CODE = "990100"  # not a real region
+CLEAR_BANK_CODE = "999000000001"
+CLEAR_BANK_NAME = "示例人民银行示例市分行国库"
 # (SupDepCode, SupDepName, AgencyCode, AgencyName): a small synthetic budget-unit tree.
 UNITS: tuple[tuple[str, str, str, str], ...] = (
     ("101", "示例市教育局", "101001", "示例市第一中学"),
@@ -47,7 +52,7 @@ def split_fen(total_fen: int, parts: int, rng: random.Random) -> list[int]:
 
 
 def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,
-                    adm_div_code: str = "990100", vtcode: str = "5201", details: int = 2,
+                    adm_div_code: str = ADM_DIV_CODE, vtcode: str = "5201", details: int = 2,
                     rng: random.Random | None = None, encoding: str = "UTF-8",
                     fund_type_code: str = "1", subject: tuple[str, str] | None = None,
                     project: tuple[str, str] | None = None, urgent: bool = False,
@@ -69,7 +74,7 @@ def payment_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, a
 
 
 def payment_voucher_fields(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, amount_fen: int,
-                           adm_div_code: str = "990100", vtcode: str = "5201", details: int = 2,
+                           adm_div_code: str = ADM_DIV_CODE, vtcode: str = "5201", details: int = 2,
                            rng: random.Random | None = None, fund_type_code: str = "1",
                            subject: tuple[str, str] | None = None, project: tuple[str, str] | None = None,
                            urgent: bool = False, unit: tuple[str, str, str, str] | None = None,
@@ -117,7 +122,7 @@ BatchPayee = tuple[str, str, str, str, int]
 
 
 def batch_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, payees: Sequence[BatchPayee],
-                  adm_div_code: str = "990100", unit: tuple[str, str, str, str] | None = None,
+                  adm_div_code: str = ADM_DIV_CODE, unit: tuple[str, str, str, str] | None = None,
                   subject: tuple[str, str, str, str] = SALARY_SUBJECT, summary: tuple[str, str] = ("02", "统发工资"),
                   fund_type_code: str = "1", pay_acct: str = "") -> bytes:
     """A batch direct payment voucher (5201, 一次批量; 003 §26): one Detail per payee, each naming
@@ -148,7 +153,7 @@ def batch_voucher(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, pay
 
 
 def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
-                 amounts_by_unit: Sequence[tuple[str, str, int]], adm_div_code: str = "990100",
+                 amounts_by_unit: Sequence[tuple[str, str, int]], adm_div_code: str = ADM_DIV_CODE,
                  vtcode: str = "5108", fund_type_code: str = "1") -> bytes:
     """A clearing quota notice (5108 direct / 5106 authorized) with one detail per first-level unit."""
     total = sum(a for _, _, a in amounts_by_unit)
@@ -157,7 +162,7 @@ def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
         "VouDate": format_ymd(clear_date), "VoucherNo": voucher_no,
         "PayTypeCode": "11" if vtcode == "5108" else "12", "FundTypeCode": fund_type_code,
         "FundTypeName": fund_type_name(fund_type_code), "PayBankCode": pay_bank_code, "PayBankName": "示例银行示例市分行",
-        "ClearBankCode": "999000000001", "ClearBankName": "示例人民银行示例市分行国库",
+        "ClearBankCode": CLEAR_BANK_CODE, "ClearBankName": CLEAR_BANK_NAME,
         "ClearDate": format_ymd(clear_date), "PayAmt": fen_to_str(total),
     }
     lines = [{"Id": f"D{i:04d}", "SupDepCode": code, "SupDepName": name, "PayAmt": fen_to_str(fen)}
@@ -167,7 +172,7 @@ def quota_notice(*, voucher_no: str, clear_date: dt.date, pay_bank_code: str,
 
 def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,
                             lines: Sequence[tuple[str, str, str, str, str, str, int]],
-                            adm_div_code: str = "990100", fund_type_code: str = "1") -> bytes:
+                            adm_div_code: str = ADM_DIV_CODE, fund_type_code: str = "1") -> bytes:
     """An authorized quota notice (7101, PayTypeCode 12): one detail per line (AgencyCode, AgencyName,
     ExpFuncCode, ExpFuncName, ProCode, ProName, fen)."""
     total = sum(line[6] for line in lines)
@@ -184,7 +189,7 @@ def authorized_quota_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code
 
 
 def year_end_notice(*, vtcode: str, voucher_no: str, vou_date: dt.date, pay_bank_code: str, pay_bank_name: str,
-                    lines: Sequence[tuple[str, str, str, str, str, str, int]], adm_div_code: str = "990100",
+                    lines: Sequence[tuple[str, str, str, str, str, str, int]], adm_div_code: str = ADM_DIV_CODE,
                     fund_type_code: str = "1") -> bytes:
     """A year-end cancellation (7301, CancelDate) or carry-forward (7302, ToYear the next year) notice
     of the authorized quota of year `vou_date.year` (PayTypeCode 12): one detail per line (AgencyCode,
@@ -207,7 +212,7 @@ def year_end_notice(*, vtcode: str, voucher_no: str, vou_date: dt.date, pay_bank
 
 def quota_reduction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,
                            lines: Sequence[tuple[str, str, str, str, str, str, int]],
-                           adm_div_code: str = "990100", fund_type_code: str = "1") -> bytes:
+                           adm_div_code: str = ADM_DIV_CODE, fund_type_code: str = "1") -> bytes:
     """A quota reduction notice (7106, 额度追减, 003 §22, PayTypeCode 12): one detail per line taken
     off (AgencyCode, AgencyName, ExpFuncCode, ExpFuncName, ProCode, ProName, fen > 0)."""
     head = {
@@ -225,7 +230,7 @@ def quota_reduction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code:
 
 def correction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, ori_vtcode: str,
                       ori_voucher_no: str, ori_vou_date: dt.date, agency: tuple[str, str],
-                      moves: Sequence[tuple[str, str, str, str, int]], adm_div_code: str = "990100",
+                      moves: Sequence[tuple[str, str, str, str, int]], adm_div_code: str = ADM_DIV_CODE,
                       fund_type_code: str = "1", pay_amt_fen: int | None = None) -> bytes:
     """A payment correction notice (5253, 支付更正通知书, 004 part 5 §3-4): one detail per part moved
     (OriExpFuncCode, OriExpFuncName, ExpFuncCode, ExpFuncName, fen); PayAmt their sum unless given."""
@@ -247,7 +252,7 @@ def correction_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str,
 
 def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, order_no: str,
                      scope: tuple[str, str], reason: str, lift: bool = False,
-                     adm_div_code: str = "990100") -> bytes:
+                     adm_div_code: str = ADM_DIV_CODE) -> bytes:
     """A payment suspension order (7501, SuspendAction 1) or its lift (2), 000 五(二)3. `scope`:
     (AgencyCode | PayAcctNo | PayeeAcctNo, value); a lift repeats its order's scope."""
     head = {
@@ -261,7 +266,7 @@ def suspension_order(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, 
 
 def account_notice(*, voucher_no: str, vou_date: dt.date, pay_bank_code: str, action: str, acct_type: str,
                    acct_no: str, acct_name: str, agency: str = "", sup_dep: str = "", old_acct_no: str = "", approve_no: str = "",
-                   file_no: str = "", adm_div_code: str = "990100") -> bytes:
+                   file_no: str = "", adm_div_code: str = ADM_DIV_CODE) -> bytes:
     """An account opening (AcctAction 1), change (2) or closure (3) notice (7601; 004 part 3 §9(1)).
     `acct_type`: 1 finance zero-balance, 2 unit zero-balance, 3 unit real-fund, 4 fiscal special."""
     head = {

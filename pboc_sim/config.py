@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
+from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
 
 __all__ = [
     "CLEARED_MAX",
@@ -52,9 +53,9 @@ def clearing_account(bank_code: str) -> str:
 class PbocConfig:
     """Who this central bank branch is. Synthetic defaults, never real codes."""
 
-    adm_div_code: str = "990100"
-    clear_bank_code: str = "999000000001"
-    clear_bank_name: str = "示例人民银行示例市分行国库"
+    adm_div_code: str = ADM_DIV_CODE
+    clear_bank_code: str = CLEAR_BANK_CODE
+    clear_bank_name: str = CLEAR_BANK_NAME
     tsa_acct_no: str = "99900000000000001"
     tsa_acct_name: str = "示例市国库单一账户"
     tsa_opening_fen: int = 0  # posted once, from REVENUE_ACCOUNT, before anything else

@@ -27,6 +27,7 @@ from gateway.participants import (
 )
 from messages.catalog import Role
 from messages.envelope import VoucherBody, encode_envelope
+from messages.factory import ADM_DIV_CODE
 from messages.keys import create_ca, issue_participant
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import CertificateStore, KeySigner
@@ -34,7 +35,6 @@ from messages.voucher import build_voucher
 
 __all__ = ["ACCOUNTS_FILE", "DEFAULT_BANKS", "DevWorld", "WorldParticipant", "accounts_document"]
 
-ADM_DIV_CODE = "990100"  # not a real region
 DEFAULT_BANKS: tuple[tuple[str, str, str], ...] = (
     ("bank-a", "999100000001", "示例银行甲分行"),
     ("bank-b", "999100000002", "示例银行乙分行"),
