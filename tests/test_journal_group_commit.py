@@ -85,6 +85,18 @@ async def stop(journal: Journal, db: GatedDatabase) -> None:
     await db.close()
 
 
+@asynccontextmanager
+async def gated_journal() -> AsyncIterator[tuple[GatedDatabase, Journal]]:
+    """A started journal on a gated database; stopped afterwards, even when the test failed."""
+    db = GatedDatabase()
+    journal = Journal(db)
+    await journal.start()
+    try:
+        yield db, journal
+    finally:
+        await stop(journal, db)
+
+
 async def keep_releasing(db: GatedDatabase) -> None:
     while True:
         if db.waiting():
@@ -127,10 +139,7 @@ def record(journal: Journal, item: Admitted) -> asyncio.Task[list[JournalResult]
 
 
 async def test_concurrent_submissions_share_one_commit_and_wait_for_it(admitted: list[Admitted]) -> None:
-    db = GatedDatabase()
-    journal = Journal(db)
-    await journal.start()
-    try:
+    async with gated_journal() as (db, journal):
         first = record(journal, admitted[0])
         await until(lambda: db.waiting() == 1)
         rest = [record(journal, item) for item in admitted[1:9]]
@@ -151,15 +160,10 @@ async def test_concurrent_submissions_share_one_commit_and_wait_for_it(admitted:
         assert [r.status for r in results] == ["accepted"] * len(rest)
         assert {r.message_id for r in results} | {r0.message_id} == await journaled_ids(db)
         assert db.committed == 2 and journal.commits == 2
-    finally:
-        await stop(journal, db)
 
 
 async def test_a_failed_commit_fails_exactly_its_group(admitted: list[Admitted]) -> None:
-    db = GatedDatabase()
-    journal = Journal(db)
-    await journal.start()
-    try:
+    async with gated_journal() as (db, journal):
         first = record(journal, admitted[0])
         await until(lambda: db.waiting() == 1)
         group = [record(journal, item) for item in admitted[1:6]]
@@ -190,8 +194,6 @@ async def test_a_failed_commit_fails_exactly_its_group(admitted: list[Admitted])
         db.release()
         [r] = await again
         assert r.status == "accepted" and r.message_id not in acked
-    finally:
-        await stop(journal, db)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -201,12 +203,9 @@ def test_acknowledged_exactly_when_committed(admitted: list[Admitted], groups: l
     if the commit of its group succeeded, and the database holds exactly the acknowledged ones."""
 
     async def run() -> None:
-        db = GatedDatabase()
-        journal = Journal(db)
-        await journal.start()
         items = iter(admitted)
         outcomes: list[tuple[bool, asyncio.Task[list[JournalResult]]]] = []
-        try:
+        async with gated_journal() as (db, journal):
             # A first submission holds the writer at its gate, so each group queues whole behind it.
             holder = record(journal, next(items))
             await until(lambda: db.waiting() == 1)
@@ -237,8 +236,6 @@ def test_acknowledged_exactly_when_committed(admitted: list[Admitted], groups: l
                         await task
             assert await journaled_ids(db) == acked | {first.message_id}
             assert len(db.gates) == len(groups) + 1  # one transaction per group, whatever its size
-        finally:
-            await stop(journal, db)
 
     asyncio.run(run())
 
