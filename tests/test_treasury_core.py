@@ -28,9 +28,10 @@ def new_core(**kw: object) -> TreasuryCore:
     return TreasuryCore(config, CALENDAR, CC)
 
 
-def run_until(core: TreasuryCore, end: dt.datetime) -> list[tuple[dt.datetime, Effect]]:
-    """Follow the core's WakeAts from 08:00 of its first day to `end`, as the shell would."""
-    now = dt.datetime.combine(core.days[0], dt.time(8, 0), tzinfo=TZ)
+def run_until(core: TreasuryCore, end: dt.datetime,
+              now: dt.datetime | None = None) -> list[tuple[dt.datetime, Effect]]:
+    """Follow the core's WakeAts from `now` (08:00 of its first day) to `end`, as the shell would."""
+    now = now or dt.datetime.combine(core.days[0], dt.time(8, 0), tzinfo=TZ)
     out: list[tuple[dt.datetime, Effect]] = []
     while now <= end:
         effects = core.on_time(now)

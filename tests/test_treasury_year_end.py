@@ -24,8 +24,9 @@ from runner.expectations import evaluate
 from runner.observed import YearEndSeen
 from runner.scenario_file import ScenarioError, load_text
 from sim.books import BooksError
-from sim.effects import Alarm, Effect, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, SendVoucher
 from tests.scenario_fixtures import observed
+from tests.test_treasury_core import run_until
 from treasury_sim.budget import CROSS_YEAR_REFUSAL, cross_year_draws, cross_year_line, cross_year_refusal
 from treasury_sim.config import TreasuryConfig, run_days, year_ends
 from treasury_sim.core import TreasuryCore
@@ -44,20 +45,6 @@ def new_core(**kw: object) -> TreasuryCore:
     config = TreasuryConfig(**{"first_day": dt.date(2025, 12, 29), "days": 5, "vouchers_per_day": 30,
                                "authorized_unspent_pct": 10, **kw})  # type: ignore[arg-type]
     return TreasuryCore(config, CALENDAR, CC)
-
-
-def run(core: TreasuryCore, end: dt.datetime, now: dt.datetime | None = None) -> list[tuple[dt.datetime, Effect]]:
-    """Follow the core's WakeAts from `now` (08:00 of its first day) to `end`, as the shell would."""
-    now = now or dt.datetime.combine(core.days[0], dt.time(8, 0), tzinfo=TZ)
-    out: list[tuple[dt.datetime, Effect]] = []
-    while now <= end:
-        effects = core.on_time(now)
-        out += [(now, e) for e in effects if not isinstance(e, WakeAt)]
-        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
-        if not wakes:
-            break
-        now = wakes[-1]
-    return out
 
 
 def sends(effects: list[tuple[dt.datetime, Effect]], vtcode: str) -> list[tuple[dt.datetime, SendVoucher]]:
@@ -88,9 +75,9 @@ def unspent_by_bank(effects: list[tuple[dt.datetime, Effect]], year: int) -> dic
 
 def test_the_year_end_goes_out_at_its_time_exactly_what_is_left_to_the_fen() -> None:
     core = new_core()
-    before = run(core, t("2025-12-31", "17:29"))
+    before = run_until(core, t("2025-12-31", "17:29"))
     assert sends(before, "7301") == [] and sends(before, "7302") == []
-    effects = before + run(core, t("2026-01-05", "18:00"), t("2025-12-31", "17:29"))
+    effects = before + run_until(core, t("2026-01-05", "18:00"), t("2025-12-31", "17:29"))
     cancels, carries = sends(effects, "7301"), sends(effects, "7302")
     assert {at for at, _ in cancels + carries} == {t("2025-12-31", "17:30")}
     assert len(cancels) == len(carries) == 2  # per bank (one fund type in the plain plan)
@@ -112,8 +99,8 @@ def test_the_year_end_goes_out_at_its_time_exactly_what_is_left_to_the_fen() -> 
 
 
 def test_no_year_end_without_crossing_it_or_when_switched_off() -> None:
-    assert sends(run(new_core(first_day=dt.date(2025, 12, 29), days=3), t("2025-12-31", "23:00")), "7301") == []
-    assert sends(run(new_core(year_end=False), t("2026-01-05", "18:00")), "7301") == []
+    assert sends(run_until(new_core(first_day=dt.date(2025, 12, 29), days=3), t("2025-12-31", "23:00")), "7301") == []
+    assert sends(run_until(new_core(year_end=False), t("2026-01-05", "18:00")), "7301") == []
     assert year_ends(TreasuryConfig(first_day=dt.date(2026, 2, 13)), CALENDAR,
                      run_days(TreasuryConfig(first_day=dt.date(2026, 2, 13)), CALENDAR)) == []
 
@@ -132,14 +119,14 @@ def test_the_dates_are_configurable_and_a_holiday_moves_the_year_end_earlier() -
 
 def test_a_payment_returned_unpaid_before_the_year_end_is_closed_with_the_rest() -> None:
     plain, returned = new_core(), new_core()
-    run(plain, t("2026-01-05", "18:00"))
-    effects = run(returned, t("2025-12-30", "12:00"))
+    run_until(plain, t("2026-01-05", "18:00"))
+    effects = run_until(returned, t("2025-12-30", "12:00"))
     first = next(s for _, s in sends(effects, "8202"))
     doc = parse_voucher(first.data or b"")
     back = parse_voucher(SendVoucher("8202", 1, {**doc.head(), "XPayDate": "", "XPayAmt": "0.00"}, tuple(doc.details()),
                                      "treasury", original=b"-").render())
     returned.on_voucher(back, 1, t("2025-12-30", "12:00"), return_reason="payee-account-closed")
-    run(returned, t("2026-01-05", "18:00"), t("2025-12-30", "12:00"))
+    run_until(returned, t("2026-01-05", "18:00"), t("2025-12-30", "12:00"))
     a, b = plain.quotas.years["2025"], returned.quotas.years["2025"]
     assert b.cancelled_fen + b.carried_fen == a.cancelled_fen + a.carried_fen + parse_fen(doc.get("PayAmt"))
     assert b.balanced() and b.lapsed_fen == 0
@@ -147,13 +134,13 @@ def test_a_payment_returned_unpaid_before_the_year_end_is_closed_with_the_rest()
 
 def test_confirmations_are_recorded_and_a_bank_that_does_not_confirm_is_flagged_once() -> None:
     core = new_core()
-    effects = run(core, t("2025-12-31", "17:30"))
+    effects = run_until(core, t("2025-12-31", "17:30"))
     notices = sends(effects, "7301") + sends(effects, "7302")
     bank_a = [s for _, s in notices if s.head["PayBankCode"] == "999100000001"]
     for s in bank_a:
         doc, flag = confirmation(s, "20251231")
         core.on_voucher(doc, flag, t("2025-12-31", "17:40"))  # type: ignore[arg-type]
-    later = run(core, t("2026-01-05", "18:00"), t("2025-12-31", "17:40"))
+    later = run_until(core, t("2026-01-05", "18:00"), t("2025-12-31", "17:40"))
     alarms = [(at, a) for at, a in later if isinstance(a, Alarm)]
     assert {a.code for _, a in alarms} == {"year-end-unconfirmed"} and "year-end-unconfirmed" in CODES
     assert {at for at, _ in alarms} == {t("2026-01-04", "17:30")}  # the deadline: one business day later
@@ -165,7 +152,7 @@ def test_confirmations_are_recorded_and_a_bank_that_does_not_confirm_is_flagged_
 
 def test_the_books_catch_a_year_end_off_by_a_fen() -> None:
     core = new_core()
-    run(core, t("2025-12-31", "17:30"))
+    run_until(core, t("2025-12-31", "17:30"))
     core.quotas.years["2025"].cancelled_fen += 1
     with pytest.raises(BooksError, match="year-end-balanced"):
         core.on_time(t("2025-12-31", "17:31"))
@@ -173,11 +160,11 @@ def test_the_books_catch_a_year_end_off_by_a_fen() -> None:
 
 def test_a_snapshot_taken_before_the_year_end_gives_the_same_notices() -> None:
     whole = new_core()
-    expected = [(at, s.data) for at, s in sends(run(whole, t("2026-01-05", "18:00")), "7301")]
+    expected = [(at, s.data) for at, s in sends(run_until(whole, t("2026-01-05", "18:00")), "7301")]
     first = new_core()
-    run(first, t("2025-12-30", "12:00"))
+    run_until(first, t("2025-12-30", "12:00"))
     again = TreasuryCore.restore(first.snapshot(), first.config, CALENDAR, CC)
-    got = [(at, s.data) for at, s in sends(run(again, t("2026-01-05", "18:00"), t("2025-12-30", "12:00")), "7301")]
+    got = [(at, s.data) for at, s in sends(run_until(again, t("2026-01-05", "18:00"), t("2025-12-30", "12:00")), "7301")]
     assert got == expected and expected
 
 
