@@ -23,11 +23,11 @@ import aiomqtt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import payment, running_gateway
-from mqtt_broker import MosquittoBroker
+from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+from test_mqtt import mqtt_gateway
 
 from client.wire import publish_properties
 from gateway.http_app import make_app
-from gateway.mqtt_adapter import MqttAdapter
 from gateway.outbox import InboxItem
 from gateway.server import ServerConfig, start_server
 from gateway.service import Gateway, GatewayConfig
@@ -261,53 +261,39 @@ async def test_rollback_does_not_mask_the_error_that_ended_the_transaction(tmp_p
 # ---------------------------------------------------------------------- MQTT
 
 
-GW_USER, GW_PASSWORD = "tgw-gateway", "review-secret-for-tests"
-
-
 @pytest.mark.mqtt
 async def test_mqtt_wildcard_response_topic_and_hostile_ack_ids_get_answers(tmp_path: Path) -> None:
     world = DevWorld.create(tmp_path / "world", delivery="push")
     broker = MosquittoBroker.start_for(world.registry(), tmp_path, gateway_user=GW_USER, gateway_password=GW_PASSWORD)
-    db = await open_database(str(tmp_path / "gw.db"))
-    try:
-        async with running_gateway(world, db) as gw:
-            adapter = MqttAdapter(gw, host=broker.host, port=broker.port, username=GW_USER, password=GW_PASSWORD,
-                                  reconnect_base_s=0.05, reconnect_max_s=1.0)
-            await adapter.start()
-            await adapter.wait_connected(10)
-            try:
-                bank_pw = world.participants["bank-a"].mqtt_password
-                async with aiomqtt.Client(broker.host, broker.port, username="bank-a", password=bank_pw,
-                                          protocol=aiomqtt.ProtocolVersion.V5, identifier="bank-a-raw") as raw:
-                    await raw.subscribe("tgw/v1/bank-a/result/#", qos=1)
-                    await raw.subscribe("tgw/v1/bank-a/result", qos=1)
-                    cases = {
-                        b"wild-1": ("tgw/v1/bank-a/result/#", b'{"ids": ["m1"]}'),
-                        b"wild-2": ("tgw/v1/bank-a/result/+/x", b'{"ids": ["m1"]}'),
-                        b"surrogate": ("tgw/v1/bank-a/result", b'{"ids": ["\\ud800", "a\\u0000"]}'),
-                        b"too-many": ("tgw/v1/bank-a/result", json.dumps({"ids": [f"m{i}" for i in range(1001)]}).encode()),
-                    }
-                    for corr, (response_topic, payload) in cases.items():
-                        await raw.publish("tgw/v1/bank-a/ack", payload, qos=1, properties=publish_properties(
-                            correlation=corr, response_topic=response_topic))
-                    answers: dict[bytes, tuple[str, dict[str, Any]]] = {}
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(5):
-                            async for message in raw.messages:
-                                corr = bytes(message.properties.CorrelationData)
-                                answers[corr] = (str(message.topic), json.loads(message.payload))
-                                if len(answers) == len(cases):
-                                    break
-                    assert set(answers) == set(cases), f"no answer for {set(cases) - set(answers)}"
-                    assert answers[b"wild-1"] == ("tgw/v1/bank-a/result", {"acked": []})
-                    assert answers[b"wild-2"] == ("tgw/v1/bank-a/result", {"acked": []})
-                    assert answers[b"surrogate"][1] == {"acked": []}
-                    assert answers[b"too-many"][1]["code"] == "bad-request"  # same 1,000-id cap as HTTP
-                    assert adapter.connected
-            finally:
-                await adapter.stop()
-    finally:
-        await db.close()
+    async with mqtt_gateway(world, broker, tmp_path) as (_, adapter):
+        bank_pw = world.participants["bank-a"].mqtt_password
+        async with aiomqtt.Client(broker.host, broker.port, username="bank-a", password=bank_pw,
+                                  protocol=aiomqtt.ProtocolVersion.V5, identifier="bank-a-raw") as raw:
+            await raw.subscribe("tgw/v1/bank-a/result/#", qos=1)
+            await raw.subscribe("tgw/v1/bank-a/result", qos=1)
+            cases = {
+                b"wild-1": ("tgw/v1/bank-a/result/#", b'{"ids": ["m1"]}'),
+                b"wild-2": ("tgw/v1/bank-a/result/+/x", b'{"ids": ["m1"]}'),
+                b"surrogate": ("tgw/v1/bank-a/result", b'{"ids": ["\\ud800", "a\\u0000"]}'),
+                b"too-many": ("tgw/v1/bank-a/result", json.dumps({"ids": [f"m{i}" for i in range(1001)]}).encode()),
+            }
+            for corr, (response_topic, payload) in cases.items():
+                await raw.publish("tgw/v1/bank-a/ack", payload, qos=1, properties=publish_properties(
+                    correlation=corr, response_topic=response_topic))
+            answers: dict[bytes, tuple[str, dict[str, Any]]] = {}
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    async for message in raw.messages:
+                        corr = bytes(message.properties.CorrelationData)
+                        answers[corr] = (str(message.topic), json.loads(message.payload))
+                        if len(answers) == len(cases):
+                            break
+            assert set(answers) == set(cases), f"no answer for {set(cases) - set(answers)}"
+            assert answers[b"wild-1"] == ("tgw/v1/bank-a/result", {"acked": []})
+            assert answers[b"wild-2"] == ("tgw/v1/bank-a/result", {"acked": []})
+            assert answers[b"surrogate"][1] == {"acked": []}
+            assert answers[b"too-many"][1]["code"] == "bad-request"  # same 1,000-id cap as HTTP
+            assert adapter.connected
         broker.stop()
 
 

@@ -11,20 +11,18 @@ Sent again once the key exists, the forged voucher gets the same answer word for
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import running_gateway
-from mqtt_broker import GW_PASSWORD, GW_USER, MosquittoBroker
+from mqtt_broker import MosquittoBroker
 from sender_cases import Forged, add_other_division, all_forged
+from test_mqtt import mqtt_gateway
 
 from client import GatewayClient, SendResult
 from gateway.http_app import make_app
-from gateway.mqtt_adapter import MqttAdapter
 from runner.world import DevWorld
 from storage.db import open_database
 
@@ -97,27 +95,10 @@ async def test_over_http_nobody_sends_in_another_s_name(world: DevWorld, tmp_pat
         await db.close()
 
 
-@asynccontextmanager
-async def _mqtt_gateway(world: DevWorld, broker: MosquittoBroker, tmp_path: Path) -> AsyncIterator[None]:
-    db = await open_database(str(tmp_path / "gw.db"))
-    try:
-        async with running_gateway(world, db) as gw:
-            adapter = MqttAdapter(gw, host=broker.host, port=broker.port, username=GW_USER, password=GW_PASSWORD,
-                                  reconnect_base_s=0.05, reconnect_max_s=1.0)
-            await adapter.start()
-            await adapter.wait_connected(10)
-            try:
-                yield
-            finally:
-                await adapter.stop()
-    finally:
-        await db.close()
-
-
 @pytest.mark.mqtt
 async def test_over_mqtt_nobody_sends_in_another_s_name(world: DevWorld, broker: MosquittoBroker,
                                                        tmp_path: Path) -> None:
-    async with _mqtt_gateway(world, broker, tmp_path):
+    async with mqtt_gateway(world, broker, tmp_path):
 
         def client_for(pid: str) -> GatewayClient:
             return GatewayClient.mqtt(broker.host, broker.port, username=pid,
