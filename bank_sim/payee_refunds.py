@@ -72,9 +72,11 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
 def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     s = st.duties
     effects: list[Effect] = []
-    if not s.returns:
+    # only the returns already due look their payments up (a return planned days ahead made every
+    # clearing receipt and every duties wake-up scan all the bank's payments)
+    wanted = {r.voucher_no for r in s.returns.values() if r.at <= now}
+    if not wanted:
         return effects
-    wanted = {r.voucher_no for r in s.returns.values()}
     by_no = {p.key.voucher_no: p for p in st.payments.values() if p.key.voucher_no in wanted}
     for rkey, ret in sorted(s.returns.items(), key=lambda kv: (kv[1].at, kv[0])):
         no = ret.voucher_no

@@ -203,13 +203,14 @@ def relations(reg: Registry, base: oa.UnitRelations) -> oa.UnitRelations:
     """The own-account rule's data with the registry's unit real-fund accounts (AcctType 3) added
     (open or closed: an old account counts as the unit's, 004 part 3 §12(1)); a unit the tree does
     not know hangs under the notice's SupDepCode (a first-level unit)."""
-    extra = {a.number: a.agency for a in reg.accounts.values() if a.acct_type == "3" and a.agency}
+    real = [a for a in reg.accounts.values() if a.acct_type == "3"]  # one pass over every unit's accounts
+    extra = {a.number: a.agency for a in real if a.agency}
     if not extra:
         return base
-    replaces = {a.number: a.replaces for a in reg.accounts.values() if a.acct_type == "3" and a.replaces}
+    replaces = {a.number: a.replaces for a in real if a.replaces}
     ups: dict[str, str | None] = {}
-    for a in reg.accounts.values():
-        if a.acct_type == "3" and a.agency not in base.superiors and a.sup_dep and a.sup_dep != a.agency:
+    for a in real:
+        if a.agency not in base.superiors and a.sup_dep and a.sup_dep != a.agency:
             ups[a.agency] = a.sup_dep
             ups.setdefault(a.sup_dep, base.superiors.get(a.sup_dep))
     return oa.UnitRelations({**base.superiors, **ups}, {**base.owners, **extra}, {**base.replaces, **replaces},

@@ -449,3 +449,43 @@ def test_a_payee_bank_refund_notice_naming_no_payment_of_ours_is_alarmed_and_mov
         _payee_bank_notice(w, paid, t(DAY, "17:05"), amount="999.99")
     assert not w.bank.duties.s.refunds and w.books == before
     assert [a.code for a in w.alarms] == ["refund-unmatched"]
+
+
+class _CountedPayments(dict):  # type: ignore[type-arg]
+    """The bank's payments, counting the scans of all of them."""
+
+    scans = 0
+
+    def values(self):  # type: ignore[no-untyped-def]
+        _CountedPayments.scans += 1
+        return super().values()
+
+
+def _day_of_scans(returns: tuple[PayeeReturn, ...]) -> tuple[World, int]:
+    """Two payments, cleared by 17:00; how many times the bank went through all its payments."""
+    w = World(DutiesConfig(payee_returns=returns))
+    w.quota(DAY, 10_000_00)
+    st = w.bank._st
+    st.payments = _CountedPayments(st.payments)
+    _CountedPayments.scans = 0
+    w.pay("ZZRET0003", 300_00, t(DAY, "10:00"))
+    w.pay("ZZKEEP003", 200_00, t(DAY, "10:05"))
+    w.tick(t(DAY, "17:00"))
+    [request] = w.bank.filings.values()
+    assert request.state == "accepted" and not w.alarms  # the clearing receipt came, before the return
+    return w, _CountedPayments.scans
+
+
+def test_a_return_not_due_yet_scans_no_payments_and_still_goes_at_its_time() -> None:
+    """A return planned for the next business day (the demo plans its returns at the start) made
+    every clearing receipt and every duties wake-up of the days before scan all the bank's
+    payments; only the returns already due look their payments up, and the return still goes."""
+    back_at = t(CAL.next_business_day(DAY), "10:00")
+    _, without = _day_of_scans(())
+    w, with_return = _day_of_scans((PayeeReturn("ZZRET0003", back_at, "account-closed"),))
+    assert with_return == without
+    assert not w.bank.duties.s.refunds
+    w.tick(back_at)
+    [refund] = w.bank.duties.s.refunds.values()
+    assert refund.state == "accepted", w.alarms
+    assert [s.head["OriVoucherNo"] for s in w.to_treasury if s.vtcode == "2203"] == ["ZZRET0003"]
