@@ -172,7 +172,7 @@ class SimStore:
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
-        pending = decode(head[2], list[SendVoucher])
+        pending = decode(bytes(head[2]) if isinstance(head[2], memoryview) else head[2], list[SendVoucher])
         stored = row[1]
         return Loaded(bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8"), inputs, pending)
 
@@ -197,7 +197,7 @@ class SimStore:
         self._snapshot_bytes, self._logged_bytes, self._seq = size, 0, 0
 
     def _stored(self, snapshot: bytes) -> bytes | str:
-        """The snapshot as its column takes it. SQLite keeps the JSON bytes as they are (a TEXT
+        """The snapshot (or the pending sends) as its column takes it. SQLite keeps the JSON bytes as they are (a TEXT
         column holds a BLOB unchanged; `load` reads either): decoding them first made a str of up
         to 4 bytes a character and its UTF-8 copy again, several times the snapshot, megabytes
         growing with the day, for each snapshot taken. PostgreSQL's TEXT takes the text."""
@@ -216,7 +216,7 @@ class SimStore:
             logged += item.size
             rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
-        pending_text = encode(list(pending)).decode("utf-8")
+        pending_text = self._stored(encode(list(pending)))  # a day's report: megabytes at a busy bank
         if logged >= max(SNAPSHOT_LOG_FACTOR * self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
             data = snapshot()
             text, size = self._stored(data), len(data)

@@ -109,13 +109,18 @@ async def test_a_snapshot_is_kept_as_its_bytes_and_a_text_one_still_loads(tmp_pa
         await store.create(snapshot)
         row = await db.fetchrow("SELECT typeof(snapshot), snapshot, snapshot_bytes FROM sim_snapshots")
         assert row is not None and row[0] == "blob" and bytes(row[1]) == snapshot and row[2] == len(snapshot)
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT)], [SEND], lambda: snapshot)
+        row = await db.fetchrow("SELECT typeof(pending) FROM sim_log_heads")
+        assert row is not None and row[0] == "blob"  # the last batch's sends: bytes too
         loaded = await store.load()
-        assert loaded is not None and loaded.snapshot == snapshot
+        assert loaded is not None and loaded.snapshot == snapshot and loaded.pending == [SEND]
         async with db.transaction() as tx:  # as stored before
             await tx.execute("UPDATE sim_snapshots SET snapshot = $1", snapshot.decode("utf-8"))
+            await tx.execute("UPDATE sim_log_heads SET pending = $1", encode([SEND]).decode("utf-8"))
         row = await db.fetchrow("SELECT typeof(snapshot) FROM sim_snapshots")
         assert row is not None and row[0] == "text"
         again = await SimStore(db, "bank-x").load()
-        assert again is not None and again.snapshot == snapshot
+        assert again is not None and again.snapshot == snapshot and again.pending == [SEND]
     finally:
         await db.close()
