@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bank_sim.state import BankState, Ctx
+from bank_sim.state import BankState, Ctx, payee_of
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 from sim.account_feed import FEED_ACCT_TYPES, FeedLine
@@ -42,7 +42,7 @@ def day_lines(st: BankState, day: dt.date) -> list[FeedLine]:
     for p in st.payments.values():
         if p.day != day or p.refused is not None or p.returned is not None:
             continue
-        payee = st.duties.payees.get(p.key.voucher_no, {}).get("PayeeAcctNo", "")
+        payee = (payee_of(st.duties, p.key.voucher_no) or {}).get("PayeeAcctNo", "")
         if payee in accounts:
             lines.append(FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen))
     return lines

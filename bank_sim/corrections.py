@@ -31,7 +31,7 @@ import datetime as dt
 from bank_sim import reporting
 from bank_sim import reports as rp
 from bank_sim.config import PAY_TYPE
-from bank_sim.state import BankState, Ctx, Payment, TallyLines
+from bank_sim.state import BankState, Ctx, Payment, TallyLines, payee_of
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -51,7 +51,7 @@ def current_lines(st: BankState, p: Payment) -> TallyLines | None:
         return lines
     if (waiting := s.uncleared.get(str(p.key))) is not None:
         return waiting
-    payee = s.payees.get(p.key.voucher_no)
+    payee = payee_of(s, p.key.voucher_no)
     if payee is None:
         return None
     return reporting.lines_of(p, payee, payee.get("details") or [])

@@ -18,7 +18,7 @@ from bank_sim.accounts import open_account, transfer
 from bank_sim.config import refunds_account
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
-from bank_sim.state import BankState, Ctx, Filing, Payment, Refund
+from bank_sim.state import BankState, Ctx, Filing, Payment, Refund, payee_of, pop_payee
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -98,11 +98,12 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
     no = f"TK{ctx.bank_code[-4:]}{format_ymd(today)}{s.seq:05d}"
     if ret.line:  # one line of a batch: the rest stay paid (bank_sim.batches)
         line = batches.bounce(st, p.key.voucher_no, ret.line, no)
-        payee, details, amount, ref = batches.payee_of(s.payees[p.key.voucher_no], line), [line.detail], \
+        kept = payee_of(s, p.key.voucher_no)
+        assert kept is not None  # due_returns: only payments whose payee is kept
+        payee, details, amount, ref = batches.payee_of(kept, line), [line.detail], \
             line.fen, f"{p.key}#{ret.line}"
     else:
-        payee = s.payees.pop(p.key.voucher_no)
-        s.payees_order.pop(p.key.voucher_no, None)
+        payee = pop_payee(s, p.key.voucher_no)
         details, amount, ref = payee["details"], p.amount_fen, str(p.key)
     zba = ctx.accounts["zba-finance"] if p.pay_type == "11" else f"bank:{ctx.bank_code}:zba-unit:{payee['AgencyCode']}"
     refunds = refunds_account(ctx.bank_code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from bank_sim import batches, cash, official_cards, quotas, registry
 from bank_sim import clearing as clearing_rules
@@ -31,6 +32,8 @@ from messages.money import fen_to_str
 from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 __all__ = ["PAYMENT_RULES", "PaymentRule", "decide", "on_payment", "pay_deferred"]
 
@@ -112,9 +115,9 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
     agency = doc.get("AgencyCode")
     zba = ctx.accounts["zba-finance"] if pay_type == "11" else unit_zba(ctx.bank_code, agency)
     st.payment_seq += 1
-    payment = Payment(key, doc.vtcode, pay_type, (doc.get("FundTypeCode"), doc.get("FundTypeName")),
-                      (doc.get("SupDepCode"), doc.get("SupDepName")), zba, amount, now, rule.mode,
-                      urgent=urgent and rule.name == "urgent", agency=(agency, doc.get("AgencyName")),
+    payment = Payment(key, doc.vtcode, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
+                      _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
+                      urgent=urgent and rule.name == "urgent", agency=_shared((agency, doc.get("AgencyName"))),
                       pay_acct=doc.get("PayAcctNo"), seq=st.payment_seq)
     st.payments[str(key)] = payment
     returned = _return_reason(ctx, st, payment, doc)
@@ -125,6 +128,19 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
         st.deferred.append(key)
         return []
     return _pay(ctx, st, payment, doc, now)
+
+
+# One tuple per distinct (code, name) pair and quota line a payment keeps, shared by every payment
+# of a day that names it (a busy bank keeps a day's payments: a new tuple each was ~200 bytes a
+# payment). A pure memo: the codes of a world are few; cleared if it ever grows past the bound.
+_SHARED: dict[tuple[str, ...], Any] = {}
+_SHARED_MAX = 100_000
+
+
+def _shared(t: T) -> T:
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    return _SHARED.setdefault(t, t)  # type: ignore[no-any-return]
 
 
 def pay_deferred(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
@@ -231,7 +247,7 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str 
         if isinstance(taken, quotas.Shortfall):
             return f"{taken.code}: {taken.message}"
         quotas.spend(st.quota_book, taken)
-        p.quota_taken = list(taken.items())
+        p.quota_taken = [(_shared(line), fen) for line, fen in taken.items()]
     if withdrawal:
         cash.record(st.cash_drawn, day, p.agency[0], p.amount_fen)
         p.cash = True

@@ -18,7 +18,7 @@ from typing import Any
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally
+from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, pack_payee
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -90,7 +90,7 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> None:
         del s.payees[oldest]
         s.payees_order.pop(oldest, None)
     if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
-        s.payees[no] = {**{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "details": [dict(d) for d in doc.details()]}
+        s.payees[no] = pack_payee(doc.head(), doc.details())
         s.payee_seq += 1
         s.payees_order[no] = s.payee_seq
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:

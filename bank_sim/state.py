@@ -14,6 +14,7 @@ a movement's place in the reserve statement): those records carry a sequence num
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ import msgspec
 from bank_sim.config import BankConfig, account_ids
 from bank_sim.profiles import BankProfile, load_profile
 from bank_sim.quotas import LineKey, QuotaBook
-from bank_sim.refunds import PayeeReturn
+from bank_sim.refunds import PAYEE_FIELDS, PayeeReturn
 from bank_sim.reports import Line
 from bank_sim.reserve_statement import Movement
 from bank_sim.suspensions import Order
@@ -32,7 +33,7 @@ from messages.envelope import VoucherKey
 from sim.effects import SendVoucher
 
 __all__ = ["BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment",
-           "PendingNotice", "Refund", "RegAccount", "Registry"]
+           "PendingNotice", "Refund", "RegAccount", "Registry", "pack_payee", "payee_of", "pop_payee"]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records.
@@ -152,7 +153,7 @@ class DutiesState(msgspec.Struct):
     """What the bank owes after it pays: refunds, reports, the profile's held and faulted sends."""
 
     returns: dict[str, PayeeReturn] = msgspec.field(default_factory=dict)  # still to happen, by VoucherNo
-    payees: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # VoucherNo → what a return copies
+    payees: dict[str, Any] = msgspec.field(default_factory=dict)  # VoucherNo → what a return copies (`pack_payee`)
     refunds: dict[str, Refund] = msgspec.field(default_factory=dict)
     daily: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymmdd → lines
     monthly: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymm → lines
@@ -305,3 +306,39 @@ class BankState(msgspec.Struct):
 
     def payment(self, key: VoucherKey) -> Payment | None:
         return self.payments.get(str(key))
+
+
+# A kept payee (`DutiesState.payees`, one per payment paid, a few weeks of them): the texts of
+# `PAYEE_FIELDS` in that order, then its Detail lines as (tags, texts) pairs. No dict per record
+# and one tags tuple per shape of line (`_SHAPES`): the record is about a fifth of the dict it
+# replaced. Snapshots written before it hold the dict itself (`payee_of` reads both).
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_N_FIELDS = len(PAYEE_FIELDS)
+
+
+def pack_payee(head: Mapping[str, str], details: Iterable[Mapping[str, str]]) -> tuple[Any, ...]:
+    """The compact record of a payee: `head`'s PAYEE_FIELDS and the Detail lines."""
+    lines = []
+    for d in details:
+        tags = tuple(d)
+        lines.append((_SHAPES.setdefault(tags, tags), tuple(d.values())))
+    return (*(head.get(f, "") for f in PAYEE_FIELDS), tuple(lines))
+
+
+def _unpack(rec: Any) -> dict[str, Any]:
+    if isinstance(rec, dict):  # kept by a snapshot of before `pack_payee`
+        return rec
+    return {**dict(zip(PAYEE_FIELDS, rec[:_N_FIELDS], strict=True)),
+            "details": [dict(zip(tags, texts, strict=True)) for tags, texts in rec[_N_FIELDS]]}
+
+
+def payee_of(s: DutiesState, voucher_no: str) -> dict[str, Any] | None:
+    """The payee elements kept for payment `voucher_no` ("details": its Detail lines), a new dict."""
+    rec = s.payees.get(voucher_no)
+    return None if rec is None else _unpack(rec)
+
+
+def pop_payee(s: DutiesState, voucher_no: str) -> dict[str, Any]:
+    """`payee_of`, forgetting it (KeyError if none is kept)."""
+    s.payees_order.pop(voucher_no, None)
+    return _unpack(s.payees.pop(voucher_no))

@@ -33,7 +33,7 @@ from messages.errors import StateError
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.codec import decode, encode
 from sim.effects import Refusal, SendVoucher
-from storage.db import Database, Tx
+from storage.db import Database, SqliteDatabase, Tx
 
 __all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "SNAPSHOT_LOG_FACTOR", "STATE_FORMAT", "Input", "Loaded", "SimStore"]
 
@@ -172,8 +172,9 @@ class SimStore:
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
-        pending = decode(head[2], list[SendVoucher])
-        return Loaded(row[1].encode("utf-8"), inputs, pending)
+        pending = decode(bytes(head[2]) if isinstance(head[2], memoryview) else head[2], list[SendVoucher])
+        stored = row[1]
+        return Loaded(bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8"), inputs, pending)
 
     async def _upgrade_format_3(self) -> None:
         """A format 3 row kept the log's head beside the snapshot: move it to `sim_log_heads`."""
@@ -186,14 +187,21 @@ class SimStore:
 
     async def create(self, snapshot: bytes) -> None:
         """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
-        text = snapshot.decode("utf-8")
+        text, size = self._stored(snapshot), len(snapshot)
         async with self.db.transaction() as tx:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
-                             self.participant, STATE_FORMAT, text, len(text))
+                             self.participant, STATE_FORMAT, text, size)
             await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
                              "VALUES ($1, 0, 0, '[]')", self.participant)
-        self._snapshot_bytes, self._logged_bytes, self._seq = len(text), 0, 0
+        self._snapshot_bytes, self._logged_bytes, self._seq = size, 0, 0
+
+    def _stored(self, snapshot: bytes) -> bytes | str:
+        """The snapshot (or the pending sends) as its column takes it. SQLite keeps the JSON bytes as they are (a TEXT
+        column holds a BLOB unchanged; `load` reads either): decoding them first made a str of up
+        to 4 bytes a character and its UTF-8 copy again, several times the snapshot, megabytes
+        growing with the day, for each snapshot taken. PostgreSQL's TEXT takes the text."""
+        return snapshot if isinstance(self.db, SqliteDatabase) else snapshot.decode("utf-8")
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
                      snapshot: Callable[[], bytes]) -> None:
@@ -208,14 +216,15 @@ class SimStore:
             logged += item.size
             rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
-        pending_text = encode(list(pending)).decode("utf-8")
+        pending_text = self._stored(encode(list(pending)))  # a day's report: megabytes at a busy bank
         if logged >= max(SNAPSHOT_LOG_FACTOR * self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
-            text = snapshot().decode("utf-8")
+            data = snapshot()
+            text, size = self._stored(data), len(data)
             await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
-                             "WHERE participant = $1", self.participant, text, len(text), seq)
+                             "WHERE participant = $1", self.participant, text, size, seq)
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
             await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, pending_text)
-            self._snapshot_bytes, self._logged_bytes = len(text), 0
+            self._snapshot_bytes, self._logged_bytes = size, 0
             self.snapshots += 1
         else:
             if rows:

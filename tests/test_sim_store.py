@@ -98,3 +98,29 @@ async def test_a_format_3_store_is_moved_to_format_4_and_carries_on(tmp_path: Pa
         assert [i.at for i in again.inputs] == [AT, AT + dt.timedelta(hours=1)] and again.pending == []
     finally:
         await db.close()
+
+
+async def test_a_snapshot_is_kept_as_its_bytes_and_a_text_one_still_loads(tmp_path: Path) -> None:
+    """SQLite keeps the snapshot's JSON bytes (a BLOB: no str of it, no UTF-8 copy of that str);
+    a row written as text before still loads, byte for byte."""
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = encode({"payee": "示例单位", "fen": 123})
+        await store.create(snapshot)
+        row = await db.fetchrow("SELECT typeof(snapshot), snapshot, snapshot_bytes FROM sim_snapshots")
+        assert row is not None and row[0] == "blob" and bytes(row[1]) == snapshot and row[2] == len(snapshot)
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT)], [SEND], lambda: snapshot)
+        row = await db.fetchrow("SELECT typeof(pending) FROM sim_log_heads")
+        assert row is not None and row[0] == "blob"  # the last batch's sends: bytes too
+        loaded = await store.load()
+        assert loaded is not None and loaded.snapshot == snapshot and loaded.pending == [SEND]
+        async with db.transaction() as tx:  # as stored before
+            await tx.execute("UPDATE sim_snapshots SET snapshot = $1", snapshot.decode("utf-8"))
+            await tx.execute("UPDATE sim_log_heads SET pending = $1", encode([SEND]).decode("utf-8"))
+        row = await db.fetchrow("SELECT typeof(snapshot) FROM sim_snapshots")
+        assert row is not None and row[0] == "text"
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None and again.snapshot == snapshot and again.pending == [SEND]
+    finally:
+        await db.close()

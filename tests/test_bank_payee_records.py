@@ -1,0 +1,45 @@
+"""`bank_sim.state.pack_payee`: a kept payee is a compact record (no dict per payment), read back
+by `payee_of` as the dict a return copies; a snapshot of before (the dict itself) still reads."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bank_sim.refunds import PAYEE_FIELDS
+from bank_sim.state import BankState, DutiesState, pack_payee, payee_of, pop_payee
+from sim.codec import decode, encode
+
+texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+details = st.lists(st.dictionaries(st.sampled_from(["Id", "PayAmt", "ExpFuncCode", "PayeeAcctNo", "ProName"]),
+                                   texts, min_size=1), max_size=4)
+
+
+@given(st.fixed_dictionaries({f: texts for f in PAYEE_FIELDS}), details)
+def test_a_packed_payee_reads_back_as_the_dict_it_was_and_survives_a_snapshot(head: dict[str, str],
+                                                                               lines: list[dict[str, str]]) -> None:
+    state = BankState(bank_code="990001")
+    state.duties.payees["SV1"] = pack_payee({**head, "VtCode": "5201"}, lines)
+    state.duties.payees_order["SV1"] = 1
+    want = {**head, "details": lines}
+    assert payee_of(state.duties, "SV1") == want
+    again = decode(encode(state), BankState)
+    assert payee_of(again.duties, "SV1") == want
+    assert encode(again) == encode(state)  # deterministic: the same bytes once decoded
+    assert pop_payee(again.duties, "SV1") == want
+    assert payee_of(again.duties, "SV1") is None and "SV1" not in again.duties.payees_order
+
+
+def test_records_share_one_tags_tuple_per_shape_of_line() -> None:
+    a = pack_payee({}, [{"Id": "1", "PayAmt": "1.00"}])
+    b = pack_payee({}, [{"Id": "2", "PayAmt": "2.00"}])
+    assert a[-1][0][0] is b[-1][0][0]
+    assert not isinstance(a, dict) and len(a) == len(PAYEE_FIELDS) + 1
+
+
+def test_a_payee_kept_as_a_dict_by_an_older_snapshot_still_reads() -> None:
+    old = {"PayeeAcctNo": "6222000011112222", "AgencyCode": "101001", "details": [{"Id": "1"}]}
+    data = encode(DutiesState(payees={"SV9": old}, payees_order={"SV9": 1}))
+    duties = decode(data, DutiesState)
+    assert payee_of(duties, "SV9") == old
+    assert payee_of(duties, "SV8") is None
