@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from storage.db import PostgresDatabase, SqliteDatabase, open_database
 
@@ -17,6 +18,12 @@ if TYPE_CHECKING:
     from mqtt_broker import MosquittoBroker
 
     from runner.world import DevWorld
+
+# Tests never race wall time: on a loaded 2-core machine an example may take seconds, so no
+# hypothesis deadline and no "generation too slow" health check by default (a test's own
+# @settings still sets its examples; the checks that are not about time stay on).
+settings.register_profile("no-wall-time", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("no-wall-time")
 
 PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
