@@ -15,7 +15,7 @@ from typing import Any
 from messages.money import parse_fen
 from runner.observed import Observed
 from sim.account_feed import FEED_ACCT_TYPES, FeedBreak
-from treasury_sim.account_feed import FeedBook, Paid, expected_lines, feed_lines
+from treasury_sim.account_feed import FeedBook, Paid
 
 __all__ = ["FEED_VTCODE", "FeedTap", "feed_outcome"]
 
@@ -26,23 +26,16 @@ PAID_MAX = 100_000  # payments kept: the scenario's own limits (STEPS_MAX, BATCH
 class FeedTap:
     def __init__(self, declared: Iterable[str] = ()) -> None:
         self.declared = set(declared)  # AcctNo of the world's type 3 / 4 accounts
-        self.paid: dict[str, Paid] = {}  # VoucherNo → the payment
-        self.book = FeedBook()
+        self.book = FeedBook()  # keeps every paid receipt: which are feed accounts is decided per feed
 
     def on_voucher(self, doc: Any, flag: int, noticed: Iterable[Any]) -> None:
         """A voucher the treasury received: a paid receipt is kept, a feed checked."""
         if flag == 1 and doc.vtcode in ("5201", "8202") and not doc.get("XReturnReason"):
-            no = doc.get("VoucherNo")
-            if no not in self.paid and len(self.paid) < PAID_MAX:
-                self.paid[no] = Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, no,
-                                     doc.get("PayeeAcctNo"), parse_fen(doc.get("PayAmt") or "0.00"))
+            if self.book.paid_count < PAID_MAX:
+                self.book.keep(Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, doc.get("VoucherNo"),
+                                    doc.get("PayeeAcctNo"), parse_fen(doc.get("PayAmt") or "0.00")))
         elif flag == 0 and doc.vtcode == FEED_VTCODE:
-            stated = feed_lines(doc)
-            accounts = (self.declared | {r.acct_no for r in noticed if r.acct_type in FEED_ACCT_TYPES}
-                        | {x.acct_no for x in stated})
-            bank, day = doc.get("PayBankCode"), doc.get("TransDate")
-            self.book.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, accounts, self.paid.values()),
-                            stated)
+            self.book.on_feed(doc, self.declared | {r.acct_no for r in noticed if r.acct_type in FEED_ACCT_TYPES})
 
     def seen(self) -> dict[str, tuple[str, int, tuple[FeedBreak, ...]]]:
         """"<PayBankCode>/<yyyymmdd>" → (the feed's VoucherNo, its lines, its breaks) (the runner keys

@@ -203,5 +203,5 @@ def feed_summary(w: Any) -> tuple[dict[str, Any], bool, str]:
     ok, detail = feed_check(book, due)
     breaks = book.breaks()
     return ({"accounts": accounts, "feeds_due": len(due), "feeds_checked": len(book.checked),
-             "movements": sum(book.lines.values()), "payments_to_feed_accounts": len(book.paid),
+             "movements": sum(book.lines.values()), "payments_to_feed_accounts": book.paid_count,
              "breaks": len(breaks), "break_detail": [b.message() for b in breaks]}, ok, detail)

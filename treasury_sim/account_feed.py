@@ -75,23 +75,37 @@ class FeedBook(msgspec.Struct):
     checked: dict[str, list[FeedBreak]] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → breaks
     feeds: dict[str, str] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → VoucherNo of the feed
     lines: dict[str, int] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → the lines it stated
-    paid: dict[str, Paid] = msgspec.field(default_factory=dict)  # VoucherNo → a payment to a feed account
+    # "<bank>/<yyyymmdd>" → VoucherNo → a payment kept: a feed reads its own day's, never every payment
+    paid: dict[str, dict[str, Paid]] = msgspec.field(default_factory=dict)
+    paid_count: int = 0  # payments kept, all days
+
+    def keep(self, p: Paid) -> None:
+        """Keep payment `p` (once per voucher) for the feed of its bank and day."""
+        day = self.paid.setdefault(f"{p.bank}/{p.day}", {})
+        if p.voucher_no in day:
+            return
+        if self.paid_count >= PAID_KEPT_MAX:
+            raise OverflowError(f"the feed book holds {PAID_KEPT_MAX} payments already")
+        day[p.voucher_no] = p
+        self.paid_count += 1
+
+    def day_paid(self, bank: str, day: str) -> Iterable[Paid]:
+        """The payments kept of `bank` paid on `day` (yyyymmdd)."""
+        return self.paid.get(f"{bank}/{day}", {}).values()
 
     def on_receipt(self, doc: VoucherDoc, fen: int, accounts: set[str]) -> None:
         """A paid receipt (5201 / 8202 flag 1; `fen`: the voucher's PayAmt) kept when it paid one of `accounts`."""
-        payee, no = doc.get("PayeeAcctNo"), doc.get("VoucherNo")
-        if payee not in accounts or no in self.paid:
-            return
-        if len(self.paid) >= PAID_KEPT_MAX:
-            raise OverflowError(f"the feed book holds {PAID_KEPT_MAX} payments already")
-        self.paid[no] = Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, no, payee, fen)
+        payee = doc.get("PayeeAcctNo")
+        if payee in accounts:
+            self.keep(Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, doc.get("VoucherNo"), payee, fen))
 
     def on_feed(self, doc: VoucherDoc, accounts: set[str]) -> list[FeedBreak]:
-        """A bank's feed (7602) checked against the payments kept (`accounts`: the feed accounts known)."""
+        """A bank's feed (7602) checked against the payments kept (`accounts`: the feed accounts known;
+        the accounts the feed itself names count too)."""
         stated = feed_lines(doc)
         known = accounts | {x.acct_no for x in stated}
         bank, day = doc.get("PayBankCode"), doc.get("TransDate")
-        return self.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, known, self.paid.values()),
+        return self.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, known, self.day_paid(bank, day)),
                           stated)
 
     def on_paid(self, doc: VoucherDoc, receipt: Receipt, fen: int, config: TreasuryConfig,
