@@ -109,7 +109,7 @@ window, the next working morning: 08:30-12:00 by default), `--open` (the overnig
 10:00). The conformance catalogue passes with any of them (`bench/conformance_schedules.sh`).
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
-        --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token "$BANK_A_TOKEN"
+        --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token="$BANK_A_TOKEN"
 """
 
 from __future__ import annotations

@@ -40,7 +40,11 @@ _BANK_CODE = re.compile(r"[0-9]{12}")
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(24)
+    """A token or MQTT password: URL-safe, and never starting with "-", which a command line would
+    take for an option (`--token -abc...` fails to parse; 1 token in 64 did)."""
+    while (secret := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return secret
 
 
 def hash_token(token: str) -> str:
