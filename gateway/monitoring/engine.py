@@ -15,7 +15,7 @@ from gateway.monitoring.rules import GRADES, Catalogue, Rule
 from messages.errors import InputError
 from messages.money import parse_fen
 
-__all__ = ["RULES", "History", "Hit", "PaymentFacts", "evaluate", "outcome_of"]
+__all__ = ["RULES", "History", "HistoryNeeds", "Hit", "PaymentFacts", "evaluate", "outcome_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +43,32 @@ class PaymentFacts:
 
     @classmethod
     def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool) -> PaymentFacts:
-        """From a parsed voucher (`messages.voucher.VoucherDoc`)."""
-        lines = tuple(Line(d.get("ExpFuncCode", ""), d.get("ExpEcoCode", ""), d.get("ProCode", ""),
-                           _fen(d.get("PayAmt", "0"))) for d in doc.details())
-        return cls(key, doc.get("VoucherNo"), doc.vtcode, doc.amount_fen("PayAmt"), doc.get("PayAcctNo"),
-                   doc.get("PayeeAcctNo"), doc.get("PayeeAcctName"), doc.get("AgencyName"),
-                   doc.get("PaySummaryName"), lines, at, business_day)
+        """From a parsed voucher (`messages.voucher.VoucherDoc`): the head through its fields read
+        once, the Detail lines straight from its tree (the four elements the rules read; no dict
+        per line, as `VoucherDoc.details` gives: a payment is screened once)."""
+        get = doc.get
+        return cls(key, get("VoucherNo"), get("VtCode"), doc.amount_fen("PayAmt"), get("PayAcctNo"),
+                   get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
+                   _lines(doc.root), at, business_day)
+
+
+_LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
+
+
+def _lines(root: Any) -> tuple[Line, ...]:
+    """The Detail lines' budget subject, economic class, project and amount: what
+    `VoucherDoc.details` holds under those names (stripped text, "" when absent, the last of
+    a repeated element), read in one walk of each Detail's children."""
+    lines = []
+    fields = _LINE_FIELDS
+    for detail in root.iterfind("DetailList/Detail"):
+        values = ["", "", "", "0"]
+        for child in detail:
+            n = fields.get(child.tag)  # a comment's tag is a function: no field
+            if n is not None:
+                values[n] = (child.text or "").strip()
+        lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
+    return tuple(lines)
 
 
 def _fen(text: str) -> int:
@@ -65,6 +85,33 @@ class History:
 
     payee_seen: bool = False
     recent: tuple[tuple[dt.datetime, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryNeeds:
+    """Which parts of a payment's `History` the catalogue's rules can read, from its amount: a
+    rule that looks back returns before reading the history for most amounts (splitting only
+    in its band just under the threshold, new-payee only from its threshold), so the store is
+    asked only for what can change a verdict."""
+
+    window_hours: int  # 0: no window rule enabled
+    band: tuple[int, int] | None  # splitting: [low, high); None when disabled
+    new_payee_fen: int | None  # new-payee-large-amount: its threshold; None when disabled
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> HistoryNeeds:
+        split, new = catalogue.rule("splitting"), catalogue.rule("new-payee-large-amount")
+        band = splitting_band(split.params) if split is not None and split.enabled else None
+        fen = int(new.params["threshold_fen"]) if new is not None and new.enabled else None
+        return cls(window_hours_max(catalogue), band, fen)
+
+    def payee_seen(self, amount_fen: int) -> bool:
+        """Whether `History.payee_seen` can change a verdict for this amount (`_new_payee`)."""
+        return self.new_payee_fen is not None and amount_fen >= self.new_payee_fen
+
+    def recent(self, amount_fen: int) -> bool:
+        """Whether `History.recent` can change a verdict for this amount (`_splitting`)."""
+        return self.band is not None and self.band[0] <= amount_fen < self.band[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.journal import TRACE_INSERT, Journal, now_us
-from gateway.monitoring.engine import History, Hit, PaymentFacts, evaluate, outcome_of, window_hours_max
+from gateway.monitoring.engine import History, HistoryNeeds, Hit, PaymentFacts, evaluate, outcome_of
 from gateway.monitoring.rules import Catalogue
 from gateway.monitoring.store import (
     DECISION_INSERT,
@@ -74,6 +74,7 @@ class Monitor:
         self._wake: Callable[[], None] = lambda: None
         self._ids: Callable[[], str] | None = None
         self._deciding = asyncio.Lock()  # one release / reject at a time in this process
+        self._needs: tuple[Catalogue, HistoryNeeds] | None = None
 
     def attach(self, journal: Journal, wake: Callable[[], None]) -> None:
         """The gateway's journal (holds released are journaled there) and its deliverer's wake-up."""
@@ -93,25 +94,35 @@ class Monitor:
 
     # ------------------------------------------------------------------ screening
 
+    def _history_needs(self) -> HistoryNeeds:
+        cat = self.catalogue
+        if self._needs is None or self._needs[0] is not cat:  # the catalogue is data: follow a new one
+            self._needs = (cat, HistoryNeeds.of(cat))
+        return self._needs[1]
+
     async def screen(self, outcomes: Sequence[Admitted | Refused], business: dt.datetime) -> Screened:
         cat = self.catalogue
-        todo = [o for o in outcomes if isinstance(o, Admitted) and o.key.flag == 0 and o.key.vtcode in cat.applies_to]
+        applies = cat.applies_to
+        todo = {id(o) for o in outcomes
+                if isinstance(o, Admitted) and o.body.flag == 0 and o.body.vtcode in applies}
         if not todo:
             return Screened(list(outcomes), [])
-        at_text, wall = business.isoformat(), now_us()
-        window_h = window_hours_max(cat)
+        at_text, wall, business_us = business.isoformat(), now_us(), at_us(business)
+        needs = self._history_needs()
+        since = business - dt.timedelta(hours=needs.window_hours) if needs.window_hours else None
+        business_day = self._business_day(business.date())
         pending: list[tuple[str, str, dt.datetime, int]] = []  # (payee, payer, at, fen) screened in this call
         payments: list[tuple[Any, ...]] = []
         holds: list[tuple[Any, ...]] = []
         decisions: list[tuple[Any, ...]] = []
         trace: list[tuple[Any, ...]] = []
         out: list[Admitted | Refused | Held] = []
-        todo_ids = {id(o) for o in todo}
         for o in outcomes:
-            if id(o) not in todo_ids:
+            if id(o) not in todo:
                 out.append(o)
                 continue
             assert isinstance(o, Admitted)
+            key = o.key
             doc = o.doc  # parsed by the pipeline in this process; from a worker or a hold: parse here
             if doc is None:
                 try:
@@ -119,41 +130,47 @@ class Monitor:
                 except InputError:  # the pipeline parsed it a moment ago; never expected
                     out.append(o)
                     continue
-            facts = PaymentFacts.from_doc(_key_str(o.key), doc, at=business,
-                                          business_day=self._business_day(business.date()))
-            since = business - dt.timedelta(hours=window_h) if window_h else None
-            # One read: what the key holds, whether the payee was paid before, the pair's window.
-            prior, seen_before, recent = await self.store.screen_reads(o.key, facts.payee_acct, facts.payer_acct,
-                                                                       since)
+            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day)
+            payee, payer, fen = facts.payee_acct, facts.payer_acct, facts.amount_fen
+            # The store is read for what can change this payment's verdict (`HistoryNeeds`): the
+            # key's prior screening always; the payee's and the pair's past only for the amounts
+            # the rules that look back consider, in the same single query.
+            seen = any(p[0] == payee for p in pending)
+            want_seen, want_recent = needs.payee_seen(fen) and not seen, needs.recent(fen)
+            recent: list[tuple[dt.datetime, int]] = []
+            if want_seen or want_recent:
+                prior, seen_before, recent = await self.store.screen_reads(key, payee, payer,
+                                                                           since if want_recent else None)
+                seen = seen or seen_before
+            else:
+                prior = await self.store.prior(key)
             if prior is not None and prior.outcome != "block":
                 out.append(await self._again(o, prior))
                 continue
-            earlier = [(at, fen) for payee, payer, at, fen in pending
-                       if payee == facts.payee_acct and payer == facts.payer_acct]
-            seen = any(p[0] == facts.payee_acct for p in pending) or seen_before
+            earlier = [(at, amount) for p_payee, p_payer, at, amount in pending if p_payee == payee and p_payer == payer]
             earlier += recent
             hits = evaluate(cat, facts, History(seen, tuple(earlier)))
             outcome, top = outcome_of(hits)
             hold_id = self._new_hold_id() if outcome == "hold" else None
-            k = (o.key.adm_div_code, o.key.st_year, o.key.vtcode, o.key.voucher_no)
-            payments.append((*k, o.digest, facts.payer_acct, facts.payee_acct, facts.amount_fen, at_us(business),
-                             outcome, hold_id, o.sender, o.recipient or ""))
+            k = (key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
+            payments.append((*k, o.digest, payer, payee, fen, business_us, outcome, hold_id, o.sender,
+                             o.recipient or ""))
             if outcome != "block":
-                pending.append((facts.payee_acct, facts.payer_acct, business, facts.amount_fen))
+                pending.append((payee, payer, business, fen))
             decisions.extend(self._decision_rows(k, at_text, wall, hits, o.sender))
             if outcome == "block" and top is not None:
                 issue = Issue("monitor-blocked", f"blocked by monitoring rule {top.rule_id} (catalogue "
                               f"{cat.version}): {top.reason}", None, "@VoucherNo")
-                out.append(Refused(o.key, (issue,)))
+                out.append(Refused(key, (issue,)))
             elif outcome == "hold" and top is not None and hold_id is not None:
-                holds.append((hold_id, *k, top.rule_id, top.grade, facts.amount_fen, facts.payee_acct, o.sender,
+                holds.append((hold_id, *k, top.rule_id, top.grade, fen, payee, o.sender,
                               o.recipient or "", at_text, o.digest, o.payload))
-                trace.append((*o.key, None, "monitor-held", o.sender, wall, at_text,
+                trace.append((*key, None, "monitor-held", o.sender, wall, at_text,
                               f"hold {hold_id}: {top.rule_id}: {top.reason}"))
-                out.append(Held(o.key, self._held_issue(hold_id, top)))
+                out.append(Held(key, self._held_issue(hold_id, top)))
             else:
                 for h in hits:
-                    trace.append((*o.key, None, "monitor-flagged", o.sender, wall, at_text,
+                    trace.append((*key, None, "monitor-flagged", o.sender, wall, at_text,
                                   f"{h.grade}: {h.rule_id}: {h.reason}"))
                 out.append(o)
         extra: Extra = [(PAYMENT_UPSERT, payments), (DECISION_INSERT, decisions)]

@@ -102,6 +102,8 @@ _SCREEN_READS = (
     "AND outcome <> 'block' LIMIT 1) AS seen "
     "UNION ALL SELECT 2, NULL, NULL, NULL, NULL, at_us, amount_fen FROM (SELECT at_us, amount_fen FROM mon_payments "
     "WHERE payee = $5 AND payer = $6 AND at_us >= $7 AND outcome <> 'block' ORDER BY at_us DESC LIMIT $8) AS recent")
+_PRIOR_READ = ("SELECT digest, outcome, hold_id, sender FROM mon_payments WHERE adm_div_code = $1 AND st_year = $2 "
+               "AND vtcode = $3 AND voucher_no = $4")
 _NO_WINDOW_US = 1 << 62  # no window: no payment is that recent
 
 
@@ -168,12 +170,16 @@ class MonitorStore:
     async def priors(self, keys: Sequence[VoucherKey]) -> dict[VoucherKey, Prior]:
         found: dict[VoucherKey, Prior] = {}
         for k in keys:  # a few payment vouchers per envelope; each an index lookup
-            row = await self.db.fetchrow(
-                "SELECT digest, outcome, hold_id, sender FROM mon_payments WHERE adm_div_code=$1 AND st_year=$2 "
-                "AND vtcode=$3 AND voucher_no=$4", k.adm_div_code, k.st_year, k.vtcode, k.voucher_no)
-            if row is not None:
-                found[k] = Prior(bytes(row[0]), row[1], row[2], row[3])
+            prior = await self.prior(k)
+            if prior is not None:
+                found[k] = prior
         return found
+
+    async def prior(self, key: VoucherKey) -> Prior | None:
+        """What the store holds for the key: one lookup of the unique index (a screening that
+        needs no history for this payment reads only this)."""
+        row = await self.db.fetchrow(_PRIOR_READ, key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
+        return Prior(bytes(row[0]), row[1], row[2], row[3]) if row is not None else None
 
     async def screen_reads(self, key: VoucherKey, payee: str, payer: str,
                            since: dt.datetime | None) -> tuple[Prior | None, bool, list[tuple[dt.datetime, int]]]:
