@@ -222,24 +222,25 @@ def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
 def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> str | None:
     """Why the voucher is returned unpaid ("<code>: <message>"), or None. An 8202 within its
     unit's quota takes its share of the quota here (given back if it is not paid after all)."""
-    unusable = registry.pay_account_problem(st.registry, doc.vtcode, doc.head())  # 7601: open, not closed
+    head = doc.head()  # one copy for every check below (none of them changes it)
+    unusable = registry.pay_account_problem(st.registry, doc.vtcode, head)  # 7601: open, not closed
     if unusable is not None:
         return unusable
-    suspended = susp.match(st.suspensions.values(), doc.head())
+    suspended = susp.match(st.suspensions.values(), head)
     if suspended is not None:
         return (f"payment-suspended: order {suspended.order_no} suspends payments of {suspended.element} "
                 f"{suspended.value} ({suspended.reason})")
     details = doc.details()
-    found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, doc.head(), details,
+    found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, head, details,
                                      registry.held(st.registry, dict(ctx.config.payee_accounts)),
                                      registry.relations(st.registry, UNIT_RELATIONS),
                                      pay_day=format_ymd(p.received_at.date())))
     if found is not None:
         return f"{found[0]}: {found[1]}"
-    withdrawal = cash.is_cash(doc.head())  # 现金支取: the cash rules, in real time (003 §31; bank_sim.cash)
+    withdrawal = cash.is_cash(head)  # 现金支取: the cash rules, in real time (003 §31; bank_sim.cash)
     day = p.received_at.date()
     if withdrawal:
-        refused = cash.check(doc.head(), cash.drawn(st.cash_drawn, day, p.agency[0]))
+        refused = cash.check(head, cash.drawn(st.cash_drawn, day, p.agency[0]))
         if refused is not None:
             return f"{refused[0]}: {refused[1]}"
     if p.pay_type == "12":

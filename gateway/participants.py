@@ -127,7 +127,8 @@ class Registry:
     def by_sn(self, sn: str) -> Participant | None:
         """The participant signing with that certificate serial, written as openssl prints it, in
         lower case or without openssl's leading zero."""
-        return self._by_sn.get(_sn_key(sn))
+        found = self._by_sn.get(sn)  # already a key (as signers write it): no canonical form to compute
+        return found if found is not None else self._by_sn.get(_sn_key(sn))
 
     def by_token(self, token: str) -> Participant | None:
         p = self._by_token.get(hash_token(token))

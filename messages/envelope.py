@@ -127,8 +127,16 @@ class VoucherBody:
 
     def with_signature(self, sig: SignatureEntry) -> VoucherBody:
         """Add a signature, replacing any earlier one at the same seal position."""
-        kept = tuple(s for s in self.signatures if s.no != sig.no)
-        return replace(self, signatures=(*kept, sig))
+        return self.with_signatures((sig,))
+
+    def with_signatures(self, sigs: Sequence[SignatureEntry]) -> VoucherBody:
+        """`with_signature` of each of `sigs` in turn, as one new body (a seal at two positions
+        was two copies of the body)."""
+        kept = list(self.signatures)
+        for sig in sigs:
+            kept = [s for s in kept if s.no != sig.no]
+            kept.append(sig)
+        return replace(self, signatures=tuple(kept))
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,23 +245,29 @@ def _attr(value: str) -> str:
     return f'"{value}"' if _PLAIN.fullmatch(value) else quoteattr(value)
 
 
+def _b64text(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")  # base64.b64encode, one call less
+
+
 def _body_xml(body: VoucherBody) -> str:
-    parts = [
-        f"<VoucherBody AdmDivCode={_attr(body.adm_div_code)} StYear={_attr(body.st_year)} "
-        f"VtCode={_attr(body.vtcode)} VoucherNo={_attr(body.voucher_no)}>",
-        f"<VoucherFlag>{body.flag}</VoucherFlag>",
-    ]
+    adm, year, vt, no = body.adm_div_code, body.st_year, body.vtcode, body.voucher_no
+    # `_attr` of each, by one match: the four are plain together exactly when each is (hot path)
+    head = (f'<VoucherBody AdmDivCode="{adm}" StYear="{year}" VtCode="{vt}" VoucherNo="{no}">'
+            if _PLAIN.fullmatch(adm + year + vt + no) else
+            f"<VoucherBody AdmDivCode={_attr(adm)} StYear={_attr(year)} VtCode={_attr(vt)} VoucherNo={_attr(no)}>")
+    parts = [head, f"<VoucherFlag>{body.flag}</VoucherFlag>"]
     if body.return_reason is not None:
         parts.append(f"<Return_Reason>{escape(body.return_reason)}</Return_Reason>")
     if body.attach is not None:
         parts.append(f"<Attach>{escape(body.attach)}</Attach>")
-    parts.append(f"<Voucher>{base64.b64encode(body.voucher).decode('ascii')}</Voucher>")
+    parts.append(f"<Voucher>{_b64text(body.voucher)}</Voucher>")
     if body.sign_stamps:
         stamps = "".join(f"<SignStamp No={quoteattr(no)}>{escape(text)}</SignStamp>"
                          for no, text in body.sign_stamps)
         parts.append(f"<SignStampList>{stamps}</SignStampList>")
     sigs = "".join(
-        f"<Signature No={_attr(s.no)} SN={_attr(s.sn)}>{base64.b64encode(s.value).decode('ascii')}</Signature>"
+        f'<Signature No="{s.no}" SN="{s.sn}">{_b64text(s.value)}</Signature>' if _PLAIN.fullmatch(s.no + s.sn) else
+        f"<Signature No={_attr(s.no)} SN={_attr(s.sn)}>{_b64text(s.value)}</Signature>"
         for s in body.signatures
     )
     parts.append(f"<SignatureList>{sigs}</SignatureList></VoucherBody>")

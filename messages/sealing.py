@@ -14,9 +14,8 @@ __all__ = ["seal", "seal_as_role", "voucher_body"]
 def seal(body: VoucherBody, signer: Signer, positions: Iterable[str]) -> VoucherBody:
     """Sign the exact voucher bytes once and place the signature at each position."""
     value = signer.sign(body.voucher)
-    for no in positions:
-        body = body.with_signature(SignatureEntry(no, signer.sn, value))
-    return body
+    sn = signer.sn
+    return body.with_signatures([SignatureEntry(no, sn, value) for no in positions])
 
 
 def seal_as_role(body: VoucherBody, signer: Signer, role: str) -> VoucherBody:
