@@ -21,9 +21,10 @@ from typing import Any
 from gateway.pipeline import Admitted
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
-from storage.db import Database, SqliteDatabase, Tx, is_unique_violation
+from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
 
-__all__ = ["SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
+__all__ = ["ADMITTED_STEP", "SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "admitted_steps", "expand_trace", "new_message_id",
+           "now_us"]
 
 # Bounds (TigerBeetle's habit: every queue has a named limit and a reason).
 BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small enough to keep p99 low
@@ -241,7 +242,8 @@ async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
     found: Known = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
-        chunk = ordered[start:start + LOOKUP_KEYS_MAX]
+        # Padded to one of a few sizes: each size is a statement prepared once (see `padded`).
+        chunk = padded(ordered[start:start + LOOKUP_KEYS_MAX], LOOKUP_KEYS_MAX)
         # An OR of equalities, not `(cols) IN (VALUES ...)`: SQLite scans the whole table for the
         # row-value form but searches the unique index (its first five columns) once per term.
         where = " OR ".join(f"(adm_div_code=${5 * n + 1} AND st_year=${5 * n + 2} AND vtcode=${5 * n + 3} "
@@ -263,6 +265,39 @@ def _original_of(item: Admitted, known: Known) -> _Known | None:
     rows = [r for r in known.get(item.key.original(), {}).values()
             if r.recipient == item.sender and (item.recipient is None or r.sender == item.recipient)]
     return rows[0] if len(rows) == 1 else None
+
+
+# An accepted message's admission is one trace row (step ADMITTED_STEP, detail: its seals), not
+# one row per step: four or five rows per message were the journal's costliest statement. A
+# reader shows it as the steps it stands for (`admitted_steps`, from the message row).
+ADMITTED_STEP = "admitted"
+
+
+def admitted_steps(message_id: str, sender: str, recipient: str, original_id: str | None,
+                   seals: str) -> list[tuple[str, str]]:
+    """(step, detail) of an accepted message's admission, as `ADMITTED_STEP`'s row stands for them."""
+    steps = [("validated", "envelope, XSD and business checks passed"),
+             ("verified", seals),
+             ("authorized", f"{sender} → {recipient}"),
+             ("journaled", f"message {message_id}")]
+    if original_id:
+        steps.append(("linked", f"receipt of message {original_id}"))
+    return steps
+
+
+def expand_trace(rows: Sequence[Sequence[Any]],
+                 messages: dict[str, tuple[str, str, str | None]]) -> list[tuple[Any, ...]]:
+    """Trace rows (flag, message_id, step, participant, wall_us, business_time, detail) with each
+    `ADMITTED_STEP` row shown as its steps; `messages`: id → (sender, recipient, original_id)."""
+    out: list[tuple[Any, ...]] = []
+    for r in rows:
+        message = messages.get(r[1]) if r[2] == ADMITTED_STEP else None
+        if message is None:
+            out.append(tuple(r))
+            continue
+        out.extend((r[0], r[1], step, r[3], r[4], r[5], detail)
+                   for step, detail in admitted_steps(r[1], *message, r[6]))
+    return out
 
 
 TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
@@ -438,18 +473,13 @@ class Journal:
             raise StateError(f"{key}: the pipeline admitted an original without a recipient")
         message_id = self.ids.new()
         known.setdefault(key, {})[owner] = _Known(message_id, item.digest, recipient, item.sender)
-        body = item.body
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
                                 item.payload, wall, business_time, owner))
         writes.outbox.append((message_id, recipient))
-        steps = [("validated", "envelope, XSD and business checks passed"),
-                 ("verified", ", ".join(f"{s.no}:{s.sn}" for s in body.signatures)),
-                 ("authorized", f"{item.sender} → {recipient}"),
-                 ("journaled", f"message {message_id}")]
-        if original_id:
-            steps.append(("linked", f"receipt of message {original_id}"))
-        writes.trace.extend((*key, message_id, step, item.sender, wall, business_time, detail)
-                            for step, detail in steps)
+        # One trace row for the admission's steps (`admitted_steps` shows them): only the seals
+        # are not in the message row already.
+        writes.trace.append((*key, message_id, ADMITTED_STEP, item.sender, wall, business_time,
+                             ", ".join(f"{s.no}:{s.sn}" for s in item.body.signatures)))
         return JournalResult("accepted", key, message_id, recipient)
 
     # ------------------------------------------------------------ reads and state changes

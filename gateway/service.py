@@ -22,7 +22,7 @@ from gateway import metrics
 from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus, ParsedHandoff
 from gateway.delivery import DeliveryScheduler, interleave
-from gateway.journal import Journal, JournalResult, now_us
+from gateway.journal import Journal, JournalResult, expand_trace, now_us
 from gateway.log_tally import LogTally
 from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox, backoff_us
@@ -387,7 +387,7 @@ class Gateway:
         # with under the key (the original and its receipt), and nothing of anyone else's. The
         # treasury of the AdmDivCode sees them all (the dashboard's region view).
         messages = await self.db.fetch(
-            "SELECT id, sender, recipient, owner FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 "
+            "SELECT id, sender, recipient, owner, original_id FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 "
             "AND vtcode=$3 AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
         region = participant.role == "treasury" and adm_div_code in participant.adm_div_codes
         owners = {m[3] for m in messages if region or participant.id in (m[1], m[2])}
@@ -400,6 +400,7 @@ class Gateway:
         # region's treasury once the key holds a voucher.
         others_refused = region and bool(messages)
         rows = [r for r in rows if (r[1] in visible if r[1] is not None else others_refused or r[3] == participant.id)]
+        rows = expand_trace(rows, {m[0]: (m[1], m[2], m[4]) for m in messages})
         if not rows:
             return None
         return [{"flag": r[0], "message_id": r[1], "step": r[2], "participant": r[3],

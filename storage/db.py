@@ -22,14 +22,16 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from messages.errors import StateError
 
-__all__ = ["DB_WAIT_FACTOR", "DB_WAIT_FIRST_S", "DB_WAIT_MAX_S", "Database", "PostgresDatabase", "SqliteDatabase", "Tx",
-           "is_unique_violation", "is_unreachable", "open_database", "open_database_waiting"]
+__all__ = ["DB_WAIT_FACTOR", "DB_WAIT_FIRST_S", "DB_WAIT_MAX_S", "STATEMENT_CACHE_SIZE", "Database", "PostgresDatabase",
+           "SqliteDatabase", "Tx", "is_unique_violation", "is_unreachable", "open_database", "open_database_waiting",
+           "padded", "statement_terms"]
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 
 class Tx(Protocol):
@@ -52,6 +54,27 @@ class Database(Protocol):
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+
+# Prepared statements kept per SQLite connection (Python's default is 128). A statement is
+# prepared once per text: a lookup of 200 voucher keys takes ~2.7 ms to prepare and ~90 µs to run.
+# Statements of a variable number of terms (`padded`) take one of a few shapes each, so the
+# stores' whole statement set (well under a hundred texts per database) stays prepared.
+STATEMENT_CACHE_SIZE = 256
+
+
+def statement_terms(n: int, cap: int) -> int:
+    """How many terms to write a statement of `n` variable terms with: the next power of two,
+    at most `cap` (itself the last shape), so that its text takes one of few shapes."""
+    size = 1
+    while size < n:
+        size *= 2
+    return min(size, max(cap, n))
+
+
+def padded(values: Sequence[T], cap: int) -> list[T]:
+    """`values` (not empty) with its last one repeated up to `statement_terms(len(values), cap)`:
+    for an `IN (...)` list or an `OR` of equalities, where a repeated term changes nothing."""
+    return [*values, *[values[-1]] * (statement_terms(len(values), cap) - len(values))]
 
 
 @lru_cache(maxsize=512)
@@ -152,7 +175,8 @@ class SqliteDatabase:
         self._committer = _Committer()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               cached_statements=STATEMENT_CACHE_SIZE)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
