@@ -141,7 +141,8 @@ CREATE TABLE IF NOT EXISTS gw_outbox (
     last_error TEXT,
     acked_us BIGINT
 );
-CREATE INDEX IF NOT EXISTS gw_outbox_ready ON gw_outbox (recipient, state, seq);
+DROP INDEX IF EXISTS gw_outbox_ready;
+CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
 CREATE TABLE IF NOT EXISTS gw_trace (
     id {serial},
     adm_div_code TEXT NOT NULL,
@@ -158,6 +159,12 @@ CREATE TABLE IF NOT EXISTS gw_trace (
 );
 CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtcode, voucher_no);
 """
+
+# gw_outbox_pending holds only the rows waiting for delivery (the inbox and the deliverer read
+# those, with `state = 'ready'`), so it stays as small as the backlog however long the journal
+# grows. The index it replaced, gw_outbox_ready (recipient, state, seq) over every row, also
+# drew SQLite's planner into scanning all of a recipient's rows for an ack of 16 ids or more
+# (`state <> 'acked'` matched it): an ack cost grew with the journal (~130 µs a row at 30,000).
 
 # A journal made before keys were scoped by owner has no `owner` column and a UNIQUE without it.
 # The owner of each row follows from what it holds (an original's sender, a receipt's recipient).
@@ -333,6 +340,21 @@ class Journal:
         self._writer: asyncio.Task[None] | None = None
         self.committed = asyncio.Event()  # set after each commit: wakes deliverers and long polls
         self.commits = 0
+        # Per recipient, the commits that gave it outbox rows (`mark`): a long poll woken by a
+        # commit that gave it nothing need not read its inbox again. One entry per recipient
+        # ever journaled: bounded by the participants registered.
+        self._fresh: dict[str, int] = {}
+        self._wakes = 0  # `wake` calls: every long poll reads again
+
+    def mark(self, recipient: str) -> tuple[int, int]:
+        """Changes when a commit gives `recipient` outbox rows, or on `wake`."""
+        return self._wakes, self._fresh.get(recipient, 0)
+
+    def wake(self) -> None:
+        """Wake every long poll and have it read its inbox again (rows came ready another way)."""
+        self._wakes += 1
+        committed, self.committed = self.committed, asyncio.Event()
+        committed.set()
 
     async def init_schema(self) -> None:
         serial = ("INTEGER PRIMARY KEY AUTOINCREMENT" if isinstance(self.db, SqliteDatabase)
@@ -394,6 +416,9 @@ class Journal:
                     if not sub.future.done():
                         sub.future.set_exception(StateError(f"journal commit failed: {exc}"))
             else:
+                for recipient in {r.recipient for res in results for r in res if r.status == "accepted"}:
+                    if recipient is not None:
+                        self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
                 for sub, res in zip(batch, results, strict=True):
                     if not sub.future.done():
                         sub.future.set_result(res)

@@ -11,7 +11,7 @@ always had), never one statement per row.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -81,8 +81,9 @@ def _item(row: Sequence[Any]) -> InboxItem:
 
 
 class Outbox:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_ready: Callable[[], None] | None = None) -> None:
         self.db = db
+        self.on_ready = on_ready  # called when rows came ready again (`replay`): long polls read again
 
     async def inbox(self, recipient: str, *, after_seq: int = 0, limit: int = 100) -> list[InboxItem]:
         rows = await self.db.fetch(
@@ -229,6 +230,12 @@ class Outbox:
 
     async def replay(self, message_ids: Sequence[str] | None = None) -> int:
         """Dead letters back to `ready` with a fresh attempt budget (all of them when ids is None)."""
+        replayed = await self._replay(message_ids)
+        if replayed and self.on_ready is not None:
+            self.on_ready()
+        return replayed
+
+    async def _replay(self, message_ids: Sequence[str] | None) -> int:
         async with self.db.transaction() as tx:
             if message_ids is None:
                 replayed: int = await tx.execute(
