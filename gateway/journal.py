@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import secrets
@@ -19,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.pipeline import Admitted
+from gateway.trace_rows import ADMITTED_STEP
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
 
-__all__ = ["ADMITTED_STEP", "SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "admitted_steps", "expand_trace", "new_message_id",
-           "now_us"]
+__all__ = ["SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
 
 # Bounds (TigerBeetle's habit: every queue has a named limit and a reason).
 BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small enough to keep p99 low
@@ -244,6 +245,16 @@ class _Writes:
 Known = dict[VoucherKey, dict[str, _Known]]  # key → owner → row
 
 
+@functools.lru_cache(maxsize=16)  # one text per `padded` size: 1, 2, 4 ... 128, LOOKUP_KEYS_MAX
+def _lookup_sql(terms: int) -> str:
+    # An OR of equalities, not `(cols) IN (VALUES ...)`: SQLite scans the whole table for the
+    # row-value form but searches the unique index (its first five columns) once per term.
+    where = " OR ".join(f"(adm_div_code=${5 * n + 1} AND st_year=${5 * n + 2} AND vtcode=${5 * n + 3} "
+                        f"AND voucher_no=${5 * n + 4} AND flag=${5 * n + 5})" for n in range(terms))
+    return ("SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender, owner "
+            f"FROM gw_messages WHERE {where}")
+
+
 async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
     """Every row under each key, whoever owns it: the decision picks the caller's own (in Python)."""
     found: Known = {}
@@ -251,14 +262,8 @@ async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
     for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
         # Padded to one of a few sizes: each size is a statement prepared once (see `padded`).
         chunk = padded(ordered[start:start + LOOKUP_KEYS_MAX], LOOKUP_KEYS_MAX)
-        # An OR of equalities, not `(cols) IN (VALUES ...)`: SQLite scans the whole table for the
-        # row-value form but searches the unique index (its first five columns) once per term.
-        where = " OR ".join(f"(adm_div_code=${5 * n + 1} AND st_year=${5 * n + 2} AND vtcode=${5 * n + 3} "
-                            f"AND voucher_no=${5 * n + 4} AND flag=${5 * n + 5})" for n in range(len(chunk)))
         params = [value for key in chunk for value in key]
-        rows = await tx.fetch(
-            "SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender, owner "
-            f"FROM gw_messages WHERE {where}", *params)
+        rows = await tx.fetch(_lookup_sql(len(chunk)), *params)
         for r in rows:
             key = VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))
             found.setdefault(key, {})[r[9]] = _Known(r[5], bytes(r[6]), r[7], r[8])
@@ -272,39 +277,6 @@ def _original_of(item: Admitted, known: Known) -> _Known | None:
     rows = [r for r in known.get(item.key.original(), {}).values()
             if r.recipient == item.sender and (item.recipient is None or r.sender == item.recipient)]
     return rows[0] if len(rows) == 1 else None
-
-
-# An accepted message's admission is one trace row (step ADMITTED_STEP, detail: its seals), not
-# one row per step: four or five rows per message were the journal's costliest statement. A
-# reader shows it as the steps it stands for (`admitted_steps`, from the message row).
-ADMITTED_STEP = "admitted"
-
-
-def admitted_steps(message_id: str, sender: str, recipient: str, original_id: str | None,
-                   seals: str) -> list[tuple[str, str]]:
-    """(step, detail) of an accepted message's admission, as `ADMITTED_STEP`'s row stands for them."""
-    steps = [("validated", "envelope, XSD and business checks passed"),
-             ("verified", seals),
-             ("authorized", f"{sender} → {recipient}"),
-             ("journaled", f"message {message_id}")]
-    if original_id:
-        steps.append(("linked", f"receipt of message {original_id}"))
-    return steps
-
-
-def expand_trace(rows: Sequence[Sequence[Any]],
-                 messages: dict[str, tuple[str, str, str | None]]) -> list[tuple[Any, ...]]:
-    """Trace rows (flag, message_id, step, participant, wall_us, business_time, detail) with each
-    `ADMITTED_STEP` row shown as its steps; `messages`: id → (sender, recipient, original_id)."""
-    out: list[tuple[Any, ...]] = []
-    for r in rows:
-        message = messages.get(r[1]) if r[2] == ADMITTED_STEP else None
-        if message is None:
-            out.append(tuple(r))
-            continue
-        out.extend((r[0], r[1], step, r[3], r[4], r[5], detail)
-                   for step, detail in admitted_steps(r[1], *message, r[6]))
-    return out
 
 
 TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "

@@ -22,7 +22,7 @@ from gateway import metrics
 from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus, ParsedHandoff
 from gateway.delivery import DeliveryScheduler, interleave
-from gateway.journal import Journal, JournalResult, expand_trace, now_us
+from gateway.journal import Journal, JournalResult, now_us
 from gateway.log_tally import LogTally
 from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox, backoff_us
@@ -30,6 +30,7 @@ from gateway.participants import Participant, Registry
 from gateway.pipeline import Admitted, Refused
 from gateway.sim_faults import SimFaults
 from gateway.sim_reset import forget_everything
+from gateway.trace_rows import expand_trace
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from messages.signing import CertificateStore
