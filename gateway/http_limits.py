@@ -326,6 +326,15 @@ class CountedSocket(socket.socket):
         if acceptor is not None:
             acceptor.released()
 
+    def detach(self) -> int:
+        """uvloop's transport closes the descriptor itself (libuv), then detaches the socket
+        object instead of closing it: that is the descriptor given back too."""
+        acceptor, self._acceptor = self._acceptor, None
+        fd = super().detach()
+        if acceptor is not None:
+            acceptor.released()
+        return fd
+
 
 class Acceptor:
     """accept() on one listening socket, run by us rather than by asyncio's server.
