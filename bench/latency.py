@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ CONNECTIONS_MAX = 512  # beyond this a due request waits for a free connection (
 WARMUP_ENVELOPES_MAX = 500  # sent at the target rate before the measured window, left out of the figures
 RESPONSE_BYTES_MAX = 1 << 20  # an answer larger than this is an error, not something to buffer
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+EVENT_LOOP_ENV = "TGW_EVENT_LOOP"  # tgw.up's: the event loop a `tgw up` subprocess runs on
 
 
 def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
@@ -319,9 +320,11 @@ def resolve_rates(rates: Sequence[float | str], floor_cpu_us: float) -> list[flo
 
 def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds: float = 10.0, repeat: int = 1,
                 floor_seconds: float = 2.0, sources: Sequence[tuple[str, Path | None]] = (("current", None),),
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                event_loops: Sequence[str] = ("auto",), progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every (source, rate, workers) row `repeat` times, interleaved; each row reports its median run
-    (by p99) and every run's p99. Returns the figures with the floor and the machine."""
+    (by p99) and every run's p99. Returns the figures with the floor and the machine. With several
+    `event_loops` (`tgw up --event-loop`), this checkout's server runs once on each; a compared
+    source runs on its own default."""
     from bench.benchmark import build_envelopes, floor_summary, measure_floor
     from bench.floor import machine
     from runner.world import DevWorld
@@ -356,15 +359,17 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
         for r in range(max(1, repeat)):
             for rate in rates:
                 for w in workers:
-                    for label, source in sources:
+                    for label, source, loop_choice in _servers(sources, event_loops):
                         say(f"{label}: {rate:g}/s, --workers {w}, {seconds:g} s (run {r + 1}/{repeat}; "
                             f"load {os.getloadavg()[0]:.2f})…")
                         try:
-                            row = asyncio.run(_measure_row(world, tmp, envelopes, rate=rate, seconds=seconds,
-                                                           workers=w, source=source))
+                            with _event_loop_env(loop_choice):
+                                row = asyncio.run(_measure_row(world, tmp, envelopes, rate=rate, seconds=seconds,
+                                                               workers=w, source=source))
                         except Exception as exc:  # noqa: BLE001 - one row failing must not hide the others
                             row = {"rate_per_s": rate, "workers": w, "failed": f"{type(exc).__name__}: {exc}"}
                         row["source"] = label
+                        row["event_loop"] = loop_choice
                         say(f"  p50 {row.get('p50_ms', '-')} ms, p99 {row.get('p99_ms', '-')} ms, "
                             f"max {row.get('max_ms', '-')} ms, errors {row.get('errors', '-')}")
                         runs.setdefault((label, rate, w), []).append(row)
@@ -386,6 +391,35 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
             result["rows"].append(median)
     result["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     return result
+
+
+def _servers(sources: Sequence[tuple[str, Path | None]],
+             event_loops: Sequence[str]) -> list[tuple[str, Path | None, str | None]]:
+    """(label, source, event loop) of every server a row runs: this checkout on each loop asked for."""
+    out: list[tuple[str, Path | None, str | None]] = []
+    for label, source in sources:
+        if source is not None or len(event_loops) <= 1:
+            out.append((label, source, None if source is not None else event_loops[0] if event_loops else None))
+            continue
+        out += [(f"{label} [{loop}]", source, loop) for loop in event_loops]
+    return out
+
+
+@contextlib.contextmanager
+def _event_loop_env(choice: str | None) -> Iterator[None]:
+    """`tgw up` subprocesses started meanwhile run on `choice` (its TGW_EVENT_LOOP); None: unchanged."""
+    if choice is None:
+        yield
+        return
+    before = os.environ.get(EVENT_LOOP_ENV)
+    os.environ[EVENT_LOOP_ENV] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(EVENT_LOOP_ENV, None)
+        else:
+            os.environ[EVENT_LOOP_ENV] = before
 
 
 def _floor_cpu_us(per_vtcode: dict[str, Any]) -> float:

@@ -27,7 +27,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import structlog
 from cryptography import x509
@@ -152,8 +152,8 @@ class _WorkerProtocol(asyncio.Protocol):
         self._buf = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._worker.transport = transport
+        # cast, not an isinstance assert: uvloop's transports (gateway.event_loop) are not asyncio.Transport subclasses
+        self._worker.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf

@@ -40,7 +40,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
@@ -223,17 +223,23 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         self._admitted = False
         self._refused: asyncio.Transport | None = None  # a refused connection draining its request
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._fresh = True  # no message parsed yet on this connection (see _awaiting_head)
 
     def _awaiting_head(self) -> bool:
         waiter = self._waiter
-        return waiter is not None and not waiter.done()
+        if waiter is not None:
+            return not waiter.done()
+        # uvloop may hand a new connection its first bytes before the handler task has first run
+        # (and so before it waits): until a first message is parsed, nothing else is in progress.
+        return self._fresh and not self._messages
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         gate = self._gate
         if gate.open >= gate.connections_max:
             gate.refused += 1
             metrics.HTTP_CONNECTIONS_REFUSED.inc()
-            assert isinstance(transport, asyncio.Transport)
+            # cast, not an isinstance assert: uvloop's transports are not asyncio.Transport subclasses
+            transport = cast(asyncio.Transport, transport)
             transport.write(_raw_error(503, "Service Unavailable", "unavailable",
                                        f"the gateway has {gate.connections_max} connections open, its limit; "
                                        "retry shortly", retry_after_s=REFUSED_RETRY_AFTER_S))
@@ -286,6 +292,8 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
             # The first bytes of a head: if they hold all of it (the usual case: a head is one
             # packet), no timer is needed; otherwise time the rest from now.
             super().data_received(data)
+            if self._messages:
+                self._fresh = False
             if self._awaiting_head() and self.transport is not None:
                 loop = asyncio.get_running_loop()
                 self._head_timer = loop.call_later(self._header_timeout_s, self._head_timed_out)
@@ -293,6 +301,8 @@ class GuardedRequestHandler(CodedErrorsRequestHandler):
         super().data_received(data)
         if self._head_timer is not None and not self._awaiting_head():
             self._cancel_head_timer()  # the head is complete: the request is being handled
+        if self._messages:
+            self._fresh = False
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -325,6 +335,15 @@ class CountedSocket(socket.socket):
         super().close()
         if acceptor is not None:
             acceptor.released()
+
+    def detach(self) -> int:
+        """uvloop's transport closes the descriptor itself (libuv), then detaches the socket
+        object instead of closing it: that is the descriptor given back too."""
+        acceptor, self._acceptor = self._acceptor, None
+        fd = super().detach()
+        if acceptor is not None:
+            acceptor.released()
+        return fd
 
 
 class Acceptor:

@@ -23,6 +23,7 @@ from aiohttp import web
 from business_time.clock import TZ, ClockConfig
 from gateway.calendar_reload import CalendarReloader, build_calendar, watch_calendar_dir
 from gateway.clock import BusinessClock
+from gateway.event_loop import loop_name
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
 from gateway.http_app import make_app
 from gateway.http_limits import GuardedSite, HttpLimits, ResourceErrorLog, effective_connections_max
@@ -74,6 +75,8 @@ class ServerConfig:
     ops_token: str | None = field(default=None, repr=False)
     # Dynamic monitoring (docs/monitoring.md): "default" (the bundled catalogue), "off", or a catalogue file.
     monitor_rules: str = "default"
+    # The event loop `tgw up` runs on (gateway.event_loop): auto (uvloop when installed), uvloop, asyncio.
+    event_loop: str = "auto"
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -122,6 +125,7 @@ class ServerConfig:
             tls_require_client_cert=require, http_limits=http_limits,
             calendar_warn_days=clock.get("calendar_warn_days", CALENDAR_WARN_DAYS_DEFAULT),
             monitor_rules=_monitor_rules((raw.get("monitor") or {}).get("rules", "default"), rel),
+            event_loop=str(raw.get("event_loop", "auto")),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -332,7 +336,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     log.info("server.listening", http=http_url,
              client_certs=("required" if cfg.tls_require_client_cert else "optional") if cfg.tls_client_ca else None,
              mqtt=(cfg.mqtt_url or "").split("@")[-1] or None,
-             clock=cfg.clock_mode, db=cfg.db.split("@")[-1],
+             clock=cfg.clock_mode, db=cfg.db.split("@")[-1], event_loop=loop_name(asyncio.get_running_loop()),
              ops_endpoints=("token" if cfg.ops_token else "open") if http_url else None,
              calendar_last_day=horizon.last_day.isoformat() if horizon else None,
              calendar_provisional_years=list(horizon.calendar.provisional_years) if horizon else None,

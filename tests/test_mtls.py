@@ -315,6 +315,15 @@ async def test_start_server_serves_https_with_client_certificates(world: DevWorl
         await server.stop()
 
 
+def test_start_server_serves_https_with_client_certificates_on_uvloop(world: DevWorld, server_cert: ServerFiles,
+                                                                       tmp_path: Path) -> None:
+    """The same on uvloop, `tgw up`'s default loop: the handshake, the client certificate's SN."""
+    pytest.importorskip("uvloop")
+    from gateway.event_loop import run_on
+
+    run_on("uvloop", test_start_server_serves_https_with_client_certificates(world, server_cert, tmp_path))
+
+
 def test_config_file_tls_section_resolves_paths(tmp_path: Path) -> None:
     (tmp_path / "gw.yaml").write_text(yaml.safe_dump({
         "participants": "world/participants.yaml", "certs": "world/keys",

@@ -156,8 +156,12 @@ def run_latency_bench(args: argparse.Namespace) -> int:
             return 2
         sources.insert(0, (src.name, src))
     output = DEFAULT_LATENCY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
+    loops = [x.strip() for x in args.event_loops.split(",") if x.strip()]
+    if not loops or set(loops) - {"auto", "uvloop", "asyncio"}:
+        print("tgw bench: error: --event-loops is a comma-separated list of auto, uvloop, asyncio", file=sys.stderr)
+        return 2
     result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
-                         floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
+                         event_loops=loops, floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_latency_table)
 
 
@@ -267,6 +271,9 @@ def register(subparsers: Any) -> None:
                         "at the floor measured in the same run, e.g. 0.45x (default %(default)s)")
     p.add_argument("--workers", default="0,2", metavar="LIST",
                    help="--latency: comma-separated `tgw up --workers` values (default %(default)s)")
+    p.add_argument("--event-loops", default="auto", metavar="LIST",
+                   help="--latency: `tgw up --event-loop` values this checkout's server runs on, comma-separated "
+                        "(auto, uvloop, asyncio; default %(default)s)")
     p.add_argument("--compare-src", default=None, metavar="DIR",
                    help="--latency: also run every row against the code of another checkout (before/after)")
     p.add_argument("--sim", action="store_true",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from dataclasses import replace
@@ -17,6 +16,7 @@ __all__ = ["register"]
 # Secrets come from the environment or a file, never from a flag: the process list shows flags.
 MQTT_PASSWORD_ENV = "TGW_MQTT_PASSWORD"  # the name `tgw mqtt-acl --gateway-password-env` defaults to
 OPS_TOKEN_ENV = "TGW_OPS_TOKEN"
+EVENT_LOOP_ENV = "TGW_EVENT_LOOP"  # the default of --event-loop (auto, uvloop, asyncio)
 
 # `tgw up` flags that set a field of gateway.http_limits.HttpLimits of the same name.
 LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connections_max",
@@ -63,6 +63,9 @@ def register(sub: Any) -> None:
                    help="refuse the TLS handshake without a client certificate (needs --tls-client-ca)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the CPU-bound pipeline (parse, XSD, verify); 0 runs it on the event loop")
+    p.add_argument("--event-loop", choices=["auto", "uvloop", "asyncio"], default=None,
+                   help="the event loop: uvloop (faster transports and timers) or asyncio's own; auto (the "
+                        f"default; YAML event_loop:, ${EVENT_LOOP_ENV}) takes uvloop when it is installed")
     limits = p.add_argument_group("connection and memory limits (defaults and reasons: gateway/http_limits.py)")
     limits.add_argument("--idle-timeout", type=float, metavar="S", dest="idle_timeout_s",
                         help="close a connection with no request in progress after S seconds (default 75)")
@@ -107,7 +110,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
                            "tls_client_ca": args.tls_client_ca,
                            "tls_require_client_cert": args.tls_require_client_cert,
                            "calendar_warn_days": args.calendar_warn_days, "calendar_dir": args.calendar_dir,
-                           "monitor_rules": args.monitor_rules}
+                           "monitor_rules": args.monitor_rules,
+                           "event_loop": args.event_loop or os.environ.get(EVENT_LOOP_ENV) or None}
     if args.mqtt and urlparse(args.mqtt).password is not None:
         raise ValueError(f"--mqtt must not carry the password (the process list shows it to every user): put it "
                          f"in ${MQTT_PASSWORD_ENV} or a file given to --mqtt-password-file")
@@ -131,6 +135,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gateway.event_loop import loop_factory, run_on
     from gateway.logs import configure_logging
     from gateway.server import ServerConfig, build_ssl_context, serve
 
@@ -150,12 +155,13 @@ def run(args: argparse.Namespace) -> int:
         limit_flags = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
         if limit_flags:
             cfg = replace(cfg, http_limits=replace(cfg.http_limits, **limit_flags))
+        loop_factory(cfg.event_loop)  # an event loop that cannot be had: a usage error too
         build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
     except (ValueError, InputError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(cfg, ready_file=args.ready_file))
+        run_on(cfg.event_loop, serve(cfg, ready_file=args.ready_file))
     except (InputError, StateError, OSError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
         # A broker whose settings the gateway must not run on is a usage error, like a bad config.
