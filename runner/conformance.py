@@ -5,7 +5,7 @@ participant is the user's own system, connected to a running `tgw up --clock sim
 own certificate and token. This runner plays every other participant over HTTP, with the same
 code as simulated mode (`runner.scenario_run`): the treasury scripted by the scenario's steps,
 the central bank and the other banks as the real simulator cores (`pboc_sim`, `bank_sim`) with
-their ledgers on SQLite in a temporary directory, driven by this runner (not by the engine: the
+their ledgers on SQLite (in memory, or files in the scenario's directory to keep), driven by this runner (not by the engine: the
 business clock is the gateway's). What the real system sends is what gets checked: its receipts
 and their X-fields (delivered to the scripted treasury), its clearing requests and their sums
 (delivered to the simulated central bank, and the central bank's answers), when they arrived in
@@ -21,7 +21,11 @@ business day's close), every wake-up the simulated cores ask for, the last insta
 cutoff and deadline of the clock configuration (`DEADLINES`) on business days, and a grid every
 `tick` (15 minutes by default) from 08:00 to the bank's close on business days, plus `wakes`
 (times of day the system under test acts at, if they are not on the grid). The system under test takes its
-business time from the gateway (`GET /v1/clock`), so it sees time pass in these steps.
+business time from the gateway (`GET /v1/clock`), so it sees time pass in these steps. The grid,
+deadline and `wakes` stops are for the system under test alone: one it has said it has no use
+for is passed over (`_reach`): once everything before it was played, the system is caught up and
+waits on the clock `after` a time at or past the stop ("done up to there", e.g. the last instant
+before its next scheduled action), so stopping there would not wake it.
 
 **Waiting for a real system (the one place real time is waited on).** After each move and each
 send the runner waits, up to `patience_s` real seconds, until the system under test has
@@ -144,6 +148,9 @@ class ConformanceOptions:
     quiet_s: float | None = None  # None: the system waits on GET /v1/clock?after=... (see the module doc)
     tick: dt.timedelta | None = DEFAULT_TICK
     wakes: tuple[dt.time, ...] = ()
+    # the simulated participants' ledgers as files in each scenario's directory (kept: `tgw scenario
+    # run --dir`), or in memory (the directory is a temporary one: nothing reads them after the run)
+    keep_books: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +379,11 @@ class _ConformanceRun(_Run):
         # The last wait ended with the system caught up and the runner has done nothing since (a grid
         # tick does nothing but move the clock, and the move was waited on): no need to ask again.
         self.settled = False
+        # Up to when the system under test said, at the last wait, it has done everything due (the
+        # `after` it waits on the clock with; later than now for a system that knows its next
+        # scheduled action): the grid stops up to it are passed over (`_reach`).
+        self.done_up_to: dt.datetime | None = None
+        self.passed_over = 0
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -423,7 +435,7 @@ class _ConformanceRun(_Run):
             await self._settle(first=True)
             await self._move(s.world.start)
 
-            await self._build_players(dbs, external=self.ext)  # the same cores as simulated mode
+            await self._build_players(dbs, external=self.ext, in_memory=not opts.keep_books)  # as simulated mode
             for pid, client in self.clients.items():
                 self._tap(pid, client)
                 self._tap_external(pid, client)
@@ -576,8 +588,28 @@ class _ConformanceRun(_Run):
         self.moved_at = time.monotonic()
         await self._settle()
 
+    async def _reach(self, action: _Action, run_until: Callable[[dt.datetime], Awaitable[None]]) -> None:
+        """Up to `action`; a grid stop (a `tick`: the grid, the deadlines, `wakes`) is passed over when,
+        once everything before it was played, the system under test is caught up and has said it
+        has done everything due up to it (it waits on the clock `after` it): the clock stopping
+        there would not wake it (docs/conformance.md, "How the clock moves")."""
+        if action.kind != "tick":
+            await run_until(action.at)
+            return
+        await self._wakes_until(action.at)
+        if self.settled and self.done_up_to is not None and action.at <= self.done_up_to:
+            self.passed_over += 1
+            return
+        await self._move(action.at)
+
     async def _run_until(self, end: dt.datetime) -> None:
         """Every simulated participant's wake-up up to `end`, in time order, then `end`."""
+        await self._wakes_until(end)
+        await self._move(end)
+
+    async def _wakes_until(self, end: dt.datetime) -> None:
+        """Every simulated participant's wake-up up to `end`, in time order (and what the gateway
+        hands over then after withholding it)."""
         while True:
             wakes = [sh.wake for sh in self.shells if sh.wake is not None]
             release = (await self._withheld())[1]
@@ -594,7 +626,6 @@ class _ConformanceRun(_Run):
                     if shell.wake is not None and shell.wake <= now:  # a core that keeps asking for now: a bug
                         raise RuntimeError(f"the {shell.role} core asks to be woken at {shell.wake} again at {now}")
             await self._settle()
-        await self._move(end)
 
     # -- waiting for the system under test (real time: see the module doc) ----------------------
 
@@ -672,6 +703,8 @@ class _ConformanceRun(_Run):
             if not moved and caught_up:
                 self.unresponsive = 0
                 self.settled = not first
+                waiting = view.get("waiting")
+                self.done_up_to = to_local(dt.datetime.fromisoformat(waiting)) if waiting else None
                 return
             if time.monotonic() > deadline:
                 break

@@ -90,14 +90,15 @@ class SharedGateway:
         """Nothing is in anyone's inbox: the runner has sent nothing yet, so whatever is there the
         system under test sent after the reset, of a scenario before."""
         ext = self.opts.external
-        for member in world.participants.values():
-            if member.id == ext or not member.token:
-                continue
-            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {member.token}"}) as session, \
-                    session.get(f"{base}/v1/inbox", params={"cursor": "0", "wait": "0"}) as resp:
-                body = await resp.json(content_type=None)
-            came = [f"{m.get('voucher')} from {m.get('sender')}" for m in body.get("messages") or []]
-            if came:
-                raise NotStartedOver(f"after the gateway's reset, before the scenario began, {member.id} was sent "
-                                     f"{', '.join(came[:5])}{' ...' if len(came) > 5 else ''}: {ext} did not start "
-                                     "over from fresh state")
+        async with aiohttp.ClientSession() as session:  # one connection for all: each asks as itself
+            for member in world.participants.values():
+                if member.id == ext or not member.token:
+                    continue
+                async with session.get(f"{base}/v1/inbox", params={"cursor": "0", "wait": "0"},
+                                       headers={"Authorization": f"Bearer {member.token}"}) as resp:
+                    body = await resp.json(content_type=None)
+                came = [f"{m.get('voucher')} from {m.get('sender')}" for m in body.get("messages") or []]
+                if came:
+                    raise NotStartedOver(f"after the gateway's reset, before the scenario began, {member.id} was "
+                                         f"sent {', '.join(came[:5])}{' ...' if len(came) > 5 else ''}: {ext} did "
+                                         "not start over from fresh state")

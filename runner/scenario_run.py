@@ -349,27 +349,35 @@ class _Run:
         heapq.heapify(self.pending)  # a delayed send adds its own action as the run goes
         while self.pending:
             action = heapq.heappop(self.pending)
-            await run_until(action.at)
+            await self._reach(action, run_until)
             await self._do(action, engine)
             await settle()
         await run_until(self.end)
 
-    async def _build_players(self, dbs: list[Any], *, external: str | None = None) -> None:
+    async def _reach(self, action: _Action, run_until: Callable[[dt.datetime], Awaitable[None]]) -> None:
+        """Run time up to `action` (conformance mode passes over a grid stop nobody needs)."""
+        await run_until(action.at)
+
+    async def _build_players(self, dbs: list[Any], *, external: str | None = None, in_memory: bool = False) -> None:
         """The PBOC's and each bank's ledger (a database each, appended to `dbs` for the caller to
         close) and cores, for every scenario bank but `external` (conformance mode's system under
-        test, which keeps its own). Simulated and conformance mode build them here alike."""
+        test, which keeps its own). Simulated and conformance mode build them here alike. The
+        ledgers are files in the run's directory, or `in_memory` (a run that keeps no directory)."""
         from bank_sim.core import BankConfig, BankCore
         from bank_sim.duties import DutiesConfig
         from ledger.store import Ledger
         from pboc_sim.core import PbocConfig, PbocCore
         from runner.account_steps import declared_for
-        from storage.db import open_database
+        from runner.demo import SIM_DB_SYNCHRONOUS
+        from storage.db import SqliteDatabase
 
         s, world, cc = self.s, self.world, self.s.world.clock
         banks = [b for b in s.world.banks if b.id != external]
         self.ledgers: dict[str, Ledger] = {}
         for owner in [world.pboc.id, *(b.id for b in banks)]:
-            db = await open_database(str(self.root / f"ledger-{owner}.db"))
+            # a simulator's books, as the demo's: crash-safe (WAL, NORMAL), no fsync per commit
+            db = SqliteDatabase(":memory:" if in_memory else str(self.root / f"ledger-{owner}.db"),
+                                synchronous=SIM_DB_SYNCHRONOUS)
             dbs.append(db)
             self.ledgers[owner] = await Ledger.open(db)
         self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen,

@@ -109,7 +109,7 @@ def player(args: argparse.Namespace, progress: Callable[[str], None]) -> Player 
         return f"--wake: {exc}"
     tick = DEFAULT_TICK if args.tick is None else (dt.timedelta(minutes=args.tick) if args.tick else None)
     opts = ConformanceOptions(args.external, args.url, Path(args.world), patience, startup, args.quiet_window, tick,
-                              wakes)
+                              wakes, keep_books=bool(getattr(args, "dir", None)))
     shared = None
     if getattr(args, "shared_gateway", False):
         if args.quiet_window is not None:
