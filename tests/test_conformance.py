@@ -310,6 +310,65 @@ async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(w
     assert "invariants" not in failed  # the simulated participants' books are sound
 
 
+async def _moves_with_a_system_done_up_to(world: DevWorld, tmp_path: Path, until: dt.datetime | None) -> list[dt.datetime]:
+    """Where the runner stopped the gateway's clock in tests/conformance/bank-day.yaml for a
+    "bank" that acks what it gets and waits on the clock `after` `until` while the clock is before
+    it (else after the `now` it read: every stop)."""
+
+    async def acker(client: GatewayClient) -> None:
+        while True:
+            items = await client.receive(timeout_s=1.0)
+            if items:
+                await client.ack(*items)
+
+    async def waiter(client: GatewayClient) -> None:
+        view = await client.clock()
+        while True:
+            now = dt.datetime.fromisoformat(view["now"])
+            after = until if until is not None and now < until else now
+            view = await client.clock(after=after.isoformat(), wait_s=5.0, epoch=view.get("epoch"))
+
+    moves: list[dt.datetime] = []
+    await asyncio.to_thread(tmp_path.mkdir)
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, "bank-a") as bank:
+        server.gateway.clock.on_change(moves.append)
+        tasks = [asyncio.create_task(acker(bank)), asyncio.create_task(waiter(bank))]
+        try:
+            r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "run", _options(world, server, patience_s=5.0))
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert r.error is None and r.observed is not None
+    return moves
+
+
+async def test_grid_stops_a_system_is_done_past_are_passed_over(world: DevWorld, tmp_path: Path) -> None:
+    """A system waiting on the clock `after` a later time than now says it has done everything due
+    up to then: the runner passes over the grid stops up to it (stopping there would not wake it),
+    stops at the first one past it, and keeps every stop of the scenario; a system waiting after
+    the `now` it read gets every grid stop."""
+    day = dt.date(2026, 3, 10)
+
+    def at(hh_mm: str) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.fromisoformat(hh_mm), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+    every = await _moves_with_a_system_done_up_to(world, tmp_path / "every", None)
+    done = at("14:59:59.999999")
+    fewer = await _moves_with_a_system_done_up_to(world, tmp_path / "fewer", done)
+    # from the step at 10:00 to 15:00 nothing but the grid stops the clock (the simulated bank's
+    # wake-ups are before 10:00 and after 15:00)
+    grid_before = [t for t in every if at("10:00") < t <= done]
+    assert at("10:15") in grid_before and at("14:45") in grid_before  # the grid, for a system that waits after now
+    assert at("10:00") in fewer  # the scenario's step
+    assert not set(grid_before) & set(fewer), "a grid stop the system had said it was done past"
+    assert at("15:00") in fewer  # the first grid stop past its wait
+    assert {t for t in every if t > done} <= set(fewer)  # from there on, every stop as before
+    assert len(fewer) < len(every)
+
+
 # ------------------------------------------------------------------------------ end to end: processes
 
 

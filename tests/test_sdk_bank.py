@@ -246,3 +246,21 @@ def test_the_reserve_statement_of_the_month_lists_each_advance_and_replenishment
     [statement] = [parse_voucher(d) for d, _, _ in bank.on_time(_t("09:30", dt.date(2026, 5, 6)))
                    if parse_voucher(d).vtcode == "7203" and parse_voucher(d).get("BeginDate") == "20260401"]
     assert statement.get("BeginBalance") == "19999549.75"  # April: the last statement's closing balance
+
+
+def test_the_bank_waits_after_the_last_instant_before_its_next_scheduled_action() -> None:
+    """What the bank says it has done everything due up to (it waits on the clock after it, so a
+    conformance runner need not stop the clock before): any move until its books first saw time
+    pass, then the last instant before the next thing its schedule does, over days off."""
+    bank = _bank()  # its books saw 08:00 only
+    assert bank.done_up_to() is None
+    bank.on_time(_t("08:10"))
+    assert bank.done_up_to() == _t("08:45") - dt.timedelta(microseconds=1)  # the replenishment request
+    bank.on_time(_t("15:30"))
+    assert bank.done_up_to() == _t("16:00") - 2 * dt.timedelta(microseconds=1)  # the sweep, just before 16:00
+    bank.on_time(_t("17:00", dt.date(2026, 3, 13)))  # Friday's close
+    assert bank.done_up_to() == _t("08:45", dt.date(2026, 3, 16)) - dt.timedelta(microseconds=1)  # Monday
+    late = sdk.Bank("bank-a", CODE, "示例银行", 20_000_000_00, late_receipts=True)
+    late.on_time(_t("08:00"))
+    late.on_time(_t("10:00"))
+    assert late.done_up_to() == _t("11:30") - dt.timedelta(microseconds=1)  # --late-receipts: held ones go then
