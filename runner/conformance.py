@@ -5,11 +5,12 @@ participant is the user's own system, connected to a running `tgw up --clock sim
 own certificate and token. This runner plays every other participant over HTTP, with the same
 code as simulated mode (`runner.scenario_run`): the treasury scripted by the scenario's steps,
 the central bank and the other banks as the real simulator cores (`pboc_sim`, `bank_sim`) with
-their ledgers on SQLite (in memory, or files in the scenario's directory to keep), driven by this runner (not by the engine: the
-business clock is the gateway's). What the real system sends is what gets checked: its receipts
-and their X-fields (delivered to the scripted treasury), its clearing requests and their sums
-(delivered to the simulated central bank, and the central bank's answers), when they arrived in
-business time, and its refusals (receipts returned with a reason). The expectations are
+their ledgers on SQLite (in memory, or files in the scenario's directory to keep), driven by
+this runner (not by the engine: the business clock is the gateway's). What the real system
+sends is what gets checked: its receipts and their X-fields (delivered to the scripted
+treasury), its clearing requests and their sums (delivered to the simulated central bank, and
+the central bank's answers), when they arrived in business time, and its refusals (receipts
+returned with a reason). The expectations are
 evaluated by `runner.expectations.evaluate`, the reports are the same JUnit and HTML. A payee's
 return (a bank's `returns:`) is the payee-bank refund notice (2252) another bank of the world,
 standing for the payee's bank, sends the system under test: it learns of the return as a real
