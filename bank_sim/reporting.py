@@ -120,10 +120,12 @@ def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int
 def _tally(s: DutiesState, day: dt.date, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
     """Add (sign 1: cleared) or take off (sign -1: refund cleared back) `lines` in the tally of
     `day` and its month: the daily (2206) and monthly (4004) expenditure reports."""
+    if not lines:
+        return
+    tallies = (s.daily.setdefault(format_ymd(day), {}), s.monthly.setdefault(rp.month_of(day), {}))
     for line, fen in lines:
         k = line_id(line)
-        for table, when in ((s.daily, format_ymd(day)), (s.monthly, rp.month_of(day))):
-            tally = table.setdefault(when, {})
+        for tally in tallies:
             tally[k] = tally.get(k, 0) + sign * fen
 
 
