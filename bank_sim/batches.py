@@ -37,9 +37,8 @@ def is_batch(details: Sequence[Mapping[str, Any]]) -> bool:
     return bool(details) and all(d.get("PayeeAcctNo") for d in details)
 
 
-def on_paid(st: BankState, p: Payment, doc: VoucherDoc) -> None:
-    """Payment `p` was just paid: keep its lines if it is a batch (5201 only)."""
-    details = doc.details()
+def on_paid(st: BankState, p: Payment, details: Sequence[Mapping[str, str]]) -> None:
+    """Payment `p` (of Detail lines `details`) was just paid: keep its lines if it is a batch (5201 only)."""
     if p.vtcode != "5201" or not is_batch(details):
         return
     lines = {d["Id"]: BatchLine(dict(d), parse_fen(d["PayAmt"])) for d in details}

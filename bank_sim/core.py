@@ -104,7 +104,7 @@ from bank_sim.duties import Duties
 from bank_sim.payments import PAYMENT_RULES, PaymentRule
 from bank_sim.registry import ACCOUNT_NOTICE_VTCODE, account_notice, carry_out_due, declared
 from bank_sim.reserve_statement import RESERVE_STATEMENT_VTCODE
-from bank_sim.schedule import next_event_after
+from bank_sim.schedule import NextEvent, next_event_after
 from bank_sim.state import SNAPSHOT_VERSION, BankState, Ctx, DutiesState, Filing, Mode, Payment
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
@@ -144,6 +144,7 @@ class BankCore:
         self.clock_config = clock_config
         self.accounts = account_ids(bank_code)
         self._ctx = Ctx.of(bank_code, config, calendar, clock_config)
+        self._next_event = NextEvent(self._ctx)  # the cursor's next event, asked on every input
         self._fingerprint = config_fingerprint(config, clock_config)
         self._st = self._fresh()
 
@@ -209,7 +210,7 @@ class BankCore:
         if st.cursor is None:
             effects += open_books(st, ctx)
             st.cursor = now - dt.timedelta(microseconds=1)
-        while (event := next_event_after(ctx, st, st.cursor))[0] <= now:
+        while (event := self._next_event(st, st.cursor))[0] <= now:
             when, kind = event
             st.cursor = when
             if kind == "replenish":

@@ -19,6 +19,7 @@ paid after all) is not reported.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from bank_sim.state import BankState, CardRepayment, Ctx, Payment
 from messages.dates import format_ymd
@@ -35,11 +36,11 @@ def is_repayment(doc: VoucherDoc) -> bool:
     return doc.vtcode == "8202" and doc.get("CardRepayFlag") == "1"
 
 
-def on_paid(st: BankState, p: Payment, doc: VoucherDoc) -> None:
-    """Payment `p` was just paid: keep its cards if it is an official-card repayment."""
+def on_paid(st: BankState, p: Payment, doc: VoucherDoc, details: Sequence[Mapping[str, str]]) -> None:
+    """Payment `p` was just paid: keep its cards if it is an official-card repayment (`details`: the doc's)."""
     if not is_repayment(doc) or p.day is None:
         return
-    lines = [(d["CardNo"], d["CardHolderName"], parse_fen(d["PayAmt"])) for d in doc.details()]
+    lines = [(d["CardNo"], d["CardHolderName"], parse_fen(d["PayAmt"])) for d in details]
     st.card_repayments[p.key.voucher_no] = CardRepayment(p.key.voucher_no, str(p.key), p.day, doc.get("AdmDivCode"),
                                                          p.agency, lines)
 

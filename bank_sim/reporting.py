@@ -75,12 +75,14 @@ def credit_notice_no(p: Payment) -> str:
     return f"RZ{p.key.voucher_no}"[:42]
 
 
-def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> None:
-    """A voucher was just paid (once; not on a replay): tally it, keep what a return needs."""
+def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[str, str],
+            details: Sequence[Mapping[str, str]]) -> None:
+    """A voucher was just paid (once; not on a replay): tally it, keep what a return needs (`head`,
+    `details`: the doc's, read once by the caller; only read here)."""
     assert p.day is not None
     s = st.duties
     s.next_day = s.next_day or format_ymd(p.day)
-    lines = lines_of(p, doc.head(), doc.details())
+    lines = lines_of(p, head, details)
     _state_month(s, rp.month_of(p.day), lines, 1)
     if len(s.uncleared) < UNCLEARED_MAX:
         s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
@@ -90,7 +92,7 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> None:
         del s.payees[oldest]
         s.payees_order.pop(oldest, None)
     if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
-        s.payees[no] = pack_payee(doc.head(), doc.details())
+        s.payees[no] = pack_payee(head, details)
         s.payee_seq += 1
         s.payees_order[no] = s.payee_seq
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
@@ -98,7 +100,7 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc) -> None:
             **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial,
             "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
-                         for d in doc.details()] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
+                         for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
                                                       doc.get("PayAmt")]]}
 
 
@@ -118,10 +120,12 @@ def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int
 def _tally(s: DutiesState, day: dt.date, lines: Sequence[tuple[rp.Line, int]], sign: int) -> None:
     """Add (sign 1: cleared) or take off (sign -1: refund cleared back) `lines` in the tally of
     `day` and its month: the daily (2206) and monthly (4004) expenditure reports."""
+    if not lines:
+        return
+    tallies = (s.daily.setdefault(format_ymd(day), {}), s.monthly.setdefault(rp.month_of(day), {}))
     for line, fen in lines:
         k = line_id(line)
-        for table, when in ((s.daily, format_ymd(day)), (s.monthly, rp.month_of(day))):
-            tally = table.setdefault(when, {})
+        for tally in tallies:
             tally[k] = tally.get(k, 0) + sign * fen
 
 

@@ -10,7 +10,7 @@ from bank_sim import clearing as clearing_rules
 from bank_sim.state import BankState, Ctx
 from business_time.clock import at
 
-__all__ = ["next_event_after"]
+__all__ = ["NextEvent", "next_event_after"]
 
 
 def _events_on(ctx: Ctx, day: dt.date) -> list[tuple[dt.datetime, str]]:
@@ -31,22 +31,51 @@ def _next_scheduled_after(ctx: Ctx, t: dt.datetime) -> tuple[dt.datetime, str]:
         day = ctx.calendar.next_business_day(day)
 
 
-def _duties_next_after(ctx: Ctx, st: BankState, t: dt.datetime) -> dt.datetime:
-    """The next time the duties need the core woken, strictly after `t`."""
-    s = st.duties
-    cands = [r.at for r in s.returns.values() if r.at > t]
-    cands += [when for when, _ in s.held[:1] if when > t]
+def _report_after(ctx: Ctx, t: dt.datetime) -> dt.datetime:
+    """The next daily report time strictly after `t`: every business day, the day before's
+    daily report is made, nil or not."""
     cal, report_time = ctx.calendar, ctx.config.duties.report_time
     day = t.date() if cal.is_business_day(t.date()) else cal.next_business_day(t.date())
     report = at(day, report_time)
     if report <= t:
         report = at(cal.next_business_day(day), report_time)
-    cands.append(report)  # every business day: at least the day before's daily report, nil or not
+    return report
+
+
+def _duties_next_after(st: BankState, t: dt.datetime, report: dt.datetime) -> dt.datetime:
+    """The next time the duties need the core woken, strictly after `t` (`report`: `_report_after`)."""
+    s = st.duties
+    cands = [r.at for r in s.returns.values() if r.at > t]
+    cands += [when for when, _ in s.held[:1] if when > t]
+    cands.append(report)
     return min(cands)
+
+
+def _earliest(event: tuple[dt.datetime, str], duty: dt.datetime) -> tuple[dt.datetime, str]:
+    return (duty, "duties") if duty < event[0] else event
 
 
 def next_event_after(ctx: Ctx, st: BankState, t: dt.datetime) -> tuple[dt.datetime, str]:
     """The bank's next event strictly after `t`: (when, kind)."""
-    event = _next_scheduled_after(ctx, t)
-    duty = _duties_next_after(ctx, st, t)
-    return (duty, "duties") if duty < event[0] else event
+    return _earliest(_next_scheduled_after(ctx, t), _duties_next_after(st, t, _report_after(ctx, t)))
+
+
+class NextEvent:
+    """`next_event_after` for one bank's `ctx`, its fixed part (the schedule's next event and the
+    next report time: they depend on `ctx` and `t` only) kept for the last `t` asked. A core asks
+    for the same `t`, its cursor, on every input between two of its events (was ~10 us an input);
+    the duties' part, which the state changes, is worked out every time."""
+
+    __slots__ = ("_ctx", "_fixed", "_t")
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+        self._t: dt.datetime | None = None
+        self._fixed: tuple[tuple[dt.datetime, str], dt.datetime] | None = None
+
+    def __call__(self, st: BankState, t: dt.datetime) -> tuple[dt.datetime, str]:
+        fixed = self._fixed
+        if fixed is None or t != self._t:
+            fixed = self._fixed = (_next_scheduled_after(self._ctx, t), _report_after(self._ctx, t))
+            self._t = t
+        return _earliest(fixed[0], _duties_next_after(st, t, fixed[1]))
