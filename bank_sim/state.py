@@ -14,6 +14,7 @@ a movement's place in the reserve statement): those records carry a sequence num
 from __future__ import annotations
 
 import datetime as dt
+from base64 import b64decode
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -196,6 +197,8 @@ class DutiesState(msgspec.Struct):
         """Decoded maps come back sorted by key: put the ones whose order counts back in it."""
         if self.payees_order:
             self.payees = dict(sorted(self.payees.items(), key=lambda kv: self.payees_order.get(kv[0], 0)))
+        if any(isinstance(rec, str) for rec in self.payees.values()):  # packed records, as base64 text
+            self.payees = {no: b64decode(rec) if isinstance(rec, str) else rec for no, rec in self.payees.items()}
         # sent in time order (the oldest is forgotten first); a held send has no time yet
         self.sent_at = dict(sorted(self.sent_at.items(), key=lambda kv: kv[1]))
         rank = {k: i for i, k in enumerate(self.sent_at)}
@@ -308,26 +311,28 @@ class BankState(msgspec.Struct):
         return self.payments.get(str(key))
 
 
-# A kept payee (`DutiesState.payees`, one per payment paid, a few weeks of them): the texts of
-# `PAYEE_FIELDS` in that order, then its Detail lines as (tags, texts) pairs. No dict per record
-# and one tags tuple per shape of line (`_SHAPES`): the record is about a fifth of the dict it
-# replaced. Snapshots written before it hold the dict itself (`payee_of` reads both).
-_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+# A kept payee (`DutiesState.payees`, one per payment paid, up to PAYEES_KEPT_MAX of them): one
+# bytes object, msgpack of the texts of `PAYEE_FIELDS` in that order, then its Detail lines as
+# (tags, texts) pairs. It is read back only when a payee's bank returns the money, a few in a day:
+# a tuple of strings per record (the layout before) took about three times its bytes. In a
+# snapshot the bytes are base64 text (`DutiesState.__post_init__` makes them bytes again).
+# Snapshots written before hold the tuple (a list once decoded) or, older still, the dict itself
+# (`payee_of` reads all three).
 _N_FIELDS = len(PAYEE_FIELDS)
+_PACK = msgspec.msgpack.Encoder()
+_UNPACK = msgspec.msgpack.Decoder()
 
 
-def pack_payee(head: Mapping[str, str], details: Iterable[Mapping[str, str]]) -> tuple[Any, ...]:
+def pack_payee(head: Mapping[str, str], details: Iterable[Mapping[str, str]]) -> bytes:
     """The compact record of a payee: `head`'s PAYEE_FIELDS and the Detail lines."""
-    lines = []
-    for d in details:
-        tags = tuple(d)
-        lines.append((_SHAPES.setdefault(tags, tags), tuple(d.values())))
-    return (*(head.get(f, "") for f in PAYEE_FIELDS), tuple(lines))
+    return _PACK.encode((*(head.get(f, "") for f in PAYEE_FIELDS), [(tuple(d), tuple(d.values())) for d in details]))
 
 
 def _unpack(rec: Any) -> dict[str, Any]:
     if isinstance(rec, dict):  # kept by a snapshot of before `pack_payee`
         return rec
+    if isinstance(rec, bytes):
+        rec = _UNPACK.decode(rec)
     return {**dict(zip(PAYEE_FIELDS, rec[:_N_FIELDS], strict=True)),
             "details": [dict(zip(tags, texts, strict=True)) for tags, texts in rec[_N_FIELDS]]}
 

@@ -15,8 +15,10 @@ when a snapshot is taken: a batch updates the head row, never the row holding th
 
 Tables (in the participant's own database: its ledger's, so state and books commit together):
 
-    sim_snapshots  participant, format, snapshot (JSON), snapshot_bytes, and (format 3 only, since
-                   read from sim_log_heads) logged_bytes, log_seq, pending
+    sim_snapshots  participant, format, snapshot (JSON: its first SNAPSHOT_PART_BYTES), snapshot_bytes,
+                   and (format 3 only, since read from sim_log_heads) logged_bytes, log_seq, pending
+    sim_snapshot_parts  participant, part (1, 2, ...), data: the snapshot's further SNAPSHOT_PART_BYTES
+                   slices (format 5, SQLite; none in format 4 or on PostgreSQL)
     sim_log_heads  participant, logged_bytes, log_seq, pending (the sends of the last committed
                    batch, re-sent after a crash)
     sim_inputs     participant, seq, kind, at, flag, reason, data
@@ -39,9 +41,16 @@ __all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "SNAPSHOT_LOG_FACTOR", "STA
 
 # The layout of the stored rows (the core's own snapshot carries its own version). 3: refusals
 # and pending sends as `sim.codec` bytes; 4: the log's head (logged bytes, last seq, pending sends)
-# in `sim_log_heads`, not in the snapshot's row. A format 3 row is moved to 4 when loaded.
-STATE_FORMAT = 4
+# in `sim_log_heads`, not in the snapshot's row. A format 3 row is moved to 4 when loaded. 5: the
+# snapshot's bytes beyond its first SNAPSHOT_PART_BYTES in `sim_snapshot_parts` (a format 4 row has
+# none: it loads as it is).
+STATE_FORMAT = 5
 _FORMAT_3 = 3
+_FORMAT_4 = 4
+# The snapshot is written in slices of this many bytes: SQLite copies every value it is given, so a
+# snapshot written whole was held twice at once (its bytes and SQLite's copy, tens of megabytes at a
+# busy bank); a slice of the bytes (a memoryview, no copy of ours) is copied one at a time.
+SNAPSHOT_PART_BYTES = 1 << 20
 # A new snapshot waits at least this many logged bytes: below it a snapshot is cheap but so is
 # the replay, and snapshotting a tiny state at every batch would cost a write per batch.
 SNAPSHOT_BYTES_MIN = 64 * 1024
@@ -70,6 +79,12 @@ CREATE TABLE IF NOT EXISTS sim_log_heads (
     logged_bytes BIGINT NOT NULL,
     log_seq BIGINT NOT NULL,
     pending TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sim_snapshot_parts (
+    participant TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    data {blob} NOT NULL,
+    PRIMARY KEY (participant, part)
 );
 CREATE TABLE IF NOT EXISTS sim_inputs (
     participant TEXT NOT NULL,
@@ -154,7 +169,7 @@ class SimStore:
             return None
         if int(row[0]) == _FORMAT_3:
             await self._upgrade_format_3()
-        elif int(row[0]) != STATE_FORMAT:
+        elif int(row[0]) not in (_FORMAT_4, STATE_FORMAT):
             raise StateError(f"sim state of {self.participant}: unknown format {row[0]}")
         head = await self.db.fetchrow("SELECT logged_bytes, log_seq, pending FROM sim_log_heads WHERE participant = $1",
                                       self.participant)
@@ -174,7 +189,14 @@ class SimStore:
                 break
         pending = decode(bytes(head[2]) if isinstance(head[2], memoryview) else head[2], list[SendVoucher])
         stored = row[1]
-        return Loaded(bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8"), inputs, pending)
+        first = bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8")
+        parts = await self.db.fetch("SELECT data FROM sim_snapshot_parts WHERE participant = $1 ORDER BY part",
+                                    self.participant)
+        snapshot = b"".join([first, *(bytes(p[0]) for p in parts)]) if parts else first
+        if int(row[0]) == STATE_FORMAT and len(snapshot) != int(row[2]):
+            raise StateError(f"sim state of {self.participant}: a snapshot of {len(snapshot)} bytes, "
+                             f"{row[2]} written")
+        return Loaded(snapshot, inputs, pending)
 
     async def _upgrade_format_3(self) -> None:
         """A format 3 row kept the log's head beside the snapshot: move it to `sim_log_heads`."""
@@ -187,11 +209,13 @@ class SimStore:
 
     async def create(self, snapshot: bytes) -> None:
         """Store the first snapshot (a fresh core's), so state = snapshot + log from the start."""
-        text, size = self._stored(snapshot), len(snapshot)
+        first, rest = self._parts(snapshot)
+        size = len(snapshot)
         async with self.db.transaction() as tx:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
-                             self.participant, STATE_FORMAT, text, size)
+                             self.participant, STATE_FORMAT, first, size)
+            await self._write_parts(tx, rest)
             await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
                              "VALUES ($1, 0, 0, '[]')", self.participant)
         self._snapshot_bytes, self._logged_bytes, self._seq = size, 0, 0
@@ -202,6 +226,23 @@ class SimStore:
         to 4 bytes a character and its UTF-8 copy again, several times the snapshot, megabytes
         growing with the day, for each snapshot taken. PostgreSQL's TEXT takes the text."""
         return snapshot if isinstance(self.db, SqliteDatabase) else snapshot.decode("utf-8")
+
+    def _parts(self, snapshot: bytes) -> tuple[bytes | str | memoryview, list[memoryview]]:
+        """The snapshot as its row's column takes it and the slices for `sim_snapshot_parts`:
+        SQLite gets memoryviews of SNAPSHOT_PART_BYTES (no copy made here), PostgreSQL the whole
+        text in the row (a byte slice could cut a character)."""
+        if not isinstance(self.db, SqliteDatabase):
+            return snapshot.decode("utf-8"), []
+        view = memoryview(snapshot)
+        step = SNAPSHOT_PART_BYTES
+        return view[:step], [view[i:i + step] for i in range(step, len(snapshot), step)]
+
+    async def _write_parts(self, tx: Tx, parts: Sequence[memoryview]) -> None:
+        """Replace the snapshot's further slices by `parts` (one row each, copied by SQLite one at a time)."""
+        await tx.execute("DELETE FROM sim_snapshot_parts WHERE participant = $1", self.participant)
+        for n, part in enumerate(parts, start=1):
+            await tx.execute("INSERT INTO sim_snapshot_parts (participant, part, data) VALUES ($1, $2, $3)",
+                             self.participant, n, part)
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
                      snapshot: Callable[[], bytes]) -> None:
@@ -216,20 +257,23 @@ class SimStore:
             logged += item.size
             rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
-        pending_text = self._stored(encode(list(pending)))  # a day's report: megabytes at a busy bank
         if logged >= max(SNAPSHOT_LOG_FACTOR * self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
             data = snapshot()
-            text, size = self._stored(data), len(data)
-            await tx.execute("UPDATE sim_snapshots SET snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
-                             "WHERE participant = $1", self.participant, text, size, seq)
+            size = len(data)
+            first, rest = self._parts(data)
+            await tx.execute("UPDATE sim_snapshots SET format = $5, snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
+                             "WHERE participant = $1", self.participant, first, size, seq, STATE_FORMAT)
+            await self._write_parts(tx, rest)
+            del data, first, rest  # the snapshot's bytes go before the pending sends' are made
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
-            await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, pending_text)
+            # a day's report: megabytes at a busy bank
+            await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, self._stored(encode(list(pending))))
             self._snapshot_bytes, self._logged_bytes = size, 0
             self.snapshots += 1
         else:
             if rows:
                 await tx.executemany(_INSERT_INPUT, rows)
-            await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, pending_text)
+            await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, self._stored(encode(list(pending))))
             self._logged_bytes = logged
         self._seq = seq
 

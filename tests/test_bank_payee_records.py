@@ -3,6 +3,8 @@ by `payee_of` as the dict a return copies; a snapshot of before (the dict itself
 
 from __future__ import annotations
 
+import sys
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,11 +32,20 @@ def test_a_packed_payee_reads_back_as_the_dict_it_was_and_survives_a_snapshot(he
     assert payee_of(again.duties, "SV1") is None and "SV1" not in again.duties.payees_order
 
 
-def test_records_share_one_tags_tuple_per_shape_of_line() -> None:
-    a = pack_payee({}, [{"Id": "1", "PayAmt": "1.00"}])
-    b = pack_payee({}, [{"Id": "2", "PayAmt": "2.00"}])
-    assert a[-1][0][0] is b[-1][0][0]
-    assert not isinstance(a, dict) and len(a) == len(PAYEE_FIELDS) + 1
+def test_a_record_is_one_bytes_object_smaller_than_its_texts_as_a_tuple() -> None:
+    head = {f: f"{f}-示例" for f in PAYEE_FIELDS}
+    lines = [{"Id": str(n), "PayAmt": "1.00", "ExpFuncCode": "2010101", "PayeeAcctNo": "6222000011112222"} for n in range(3)]
+    rec = pack_payee(head, lines)
+    as_tuple = (*head.values(), tuple((tuple(d), tuple(d.values())) for d in lines))
+    assert isinstance(rec, bytes)
+    tuple_bytes = sys.getsizeof(as_tuple) + sum(sys.getsizeof(t) for t in as_tuple[:-1])
+    assert sys.getsizeof(rec) < tuple_bytes
+
+
+def test_a_payee_kept_as_a_tuple_by_an_older_snapshot_still_reads() -> None:
+    old = [*(f"{f}!" for f in PAYEE_FIELDS), [[["Id"], ["1"]]]]
+    duties = decode(encode(DutiesState(payees={"SV7": old}, payees_order={"SV7": 1})), DutiesState)
+    assert payee_of(duties, "SV7") == {**{f: f"{f}!" for f in PAYEE_FIELDS}, "details": [{"Id": "1"}]}
 
 
 def test_a_payee_kept_as_a_dict_by_an_older_snapshot_still_reads() -> None:

@@ -1,6 +1,7 @@
 """`sim.store.SimStore`: a batch writes the log and its head, never the snapshot's row; a snapshot
 waits for SNAPSHOT_LOG_FACTOR times its own bytes of log; a format 3 store (the head beside the
-snapshot) is moved to format 4 on load and carries on where it was."""
+snapshot) is moved on load and carries on where it was; a snapshot larger than a part is written in
+slices and read back whole."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ async def test_a_format_3_store_is_moved_to_format_4_and_carries_on(tmp_path: Pa
         assert loaded is not None
         assert loaded.snapshot == snapshot and loaded.pending == [SEND] and [i.kind for i in loaded.inputs] == ["time"]
         row = await db.fetchrow("SELECT format FROM sim_snapshots WHERE participant = 'bank-x'")
-        assert row is not None and row[0] == STATE_FORMAT == 4
+        assert row is not None and row[0] == STATE_FORMAT == 5
         async with db.transaction() as tx:
             await store.append(tx, [Input.time(AT + dt.timedelta(hours=1))], [], lambda: snapshot)
         again = await SimStore(db, "bank-x").load()
@@ -122,5 +123,46 @@ async def test_a_snapshot_is_kept_as_its_bytes_and_a_text_one_still_loads(tmp_pa
         assert row is not None and row[0] == "text"
         again = await SimStore(db, "bank-x").load()
         assert again is not None and again.snapshot == snapshot and again.pending == [SEND]
+    finally:
+        await db.close()
+
+
+async def test_a_large_snapshot_is_written_in_parts_and_reads_back_whole(tmp_path: Path) -> None:
+    """Beyond SNAPSHOT_PART_BYTES the snapshot goes in slices (SQLite copies one at a time, not the
+    whole); a smaller one written later leaves no stale slice behind."""
+    db, store = await _store(tmp_path)
+    try:
+        step = sim_store.SNAPSHOT_PART_BYTES
+        big = b'{"s": "' + bytes(range(97, 123)) * (step * 2 // 26 + 7) + b'"}'
+        await store.create(big)
+        row = await db.fetchrow("SELECT count(*) FROM sim_snapshot_parts")
+        assert row is not None and row[0] == 2  # 2 slices beyond the row's own
+        loaded = await store.load()
+        assert loaded is not None and loaded.snapshot == big
+        small = b'{"s": 1}'
+        rows = 0
+        while store.snapshots == 0:
+            rows += 1
+            async with db.transaction() as tx:
+                await store.append(tx, [Input("voucher", AT, 0, None, b"v" * step)], [SEND], lambda: small)
+        row = await db.fetchrow("SELECT count(*) FROM sim_snapshot_parts")
+        assert row is not None and row[0] == 0
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None and again.snapshot == small and again.pending == [SEND]
+        row = await db.fetchrow("SELECT format FROM sim_snapshots")
+        assert row is not None and row[0] == STATE_FORMAT
+    finally:
+        await db.close()
+
+
+async def test_a_format_4_store_loads_as_it_is(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        snapshot = b'{"four": 4}'
+        await store.create(snapshot)
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE sim_snapshots SET format = 4")
+        loaded = await SimStore(db, "bank-x").load()
+        assert loaded is not None and loaded.snapshot == snapshot
     finally:
         await db.close()
