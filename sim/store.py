@@ -20,7 +20,8 @@ Tables (in the participant's own database: its ledger's, so state and books comm
     sim_snapshot_parts  participant, part (1, 2, ...), data: the snapshot's further SNAPSHOT_PART_BYTES
                    slices (format 5, SQLite; none in format 4 or on PostgreSQL)
     sim_log_heads  participant, logged_bytes, log_seq, pending (the sends of the last committed
-                   batch, re-sent after a crash)
+                   batch, re-sent after a crash: their first SNAPSHOT_PART_BYTES)
+    sim_pending_parts  participant, part, data: the pending sends' further slices (format 5, SQLite)
     sim_inputs     participant, seq, kind, at, flag, reason, data
 """
 
@@ -81,6 +82,12 @@ CREATE TABLE IF NOT EXISTS sim_log_heads (
     pending TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sim_snapshot_parts (
+    participant TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    data {blob} NOT NULL,
+    PRIMARY KEY (participant, part)
+);
+CREATE TABLE IF NOT EXISTS sim_pending_parts (
     participant TEXT NOT NULL,
     part INTEGER NOT NULL,
     data {blob} NOT NULL,
@@ -157,6 +164,7 @@ class SimStore:
         self._snapshot_bytes = 0
         self._logged_bytes = 0
         self._seq = 0
+        self._pending_parts = 0  # rows in sim_pending_parts (read on load)
 
     async def open(self) -> None:
         await self.db.execute_script(SIM_STATE_SCHEMA.format(blob=self.db.blob_type))
@@ -187,16 +195,18 @@ class SimStore:
                 after = int(seq)
             if len(rows) < REPLAY_PAGE_ROWS:
                 break
-        pending = decode(bytes(head[2]) if isinstance(head[2], memoryview) else head[2], list[SendVoucher])
-        stored = row[1]
-        first = bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8")
-        parts = await self.db.fetch("SELECT data FROM sim_snapshot_parts WHERE participant = $1 ORDER BY part",
-                                    self.participant)
-        snapshot = b"".join([first, *(bytes(p[0]) for p in parts)]) if parts else first
+        pending_parts = await self._read_parts("sim_pending_parts")
+        self._pending_parts = len(pending_parts)
+        pending = decode(_joined(head[2], pending_parts), list[SendVoucher])
+        snapshot = _joined(row[1], await self._read_parts("sim_snapshot_parts"))
         if int(row[0]) == STATE_FORMAT and len(snapshot) != int(row[2]):
             raise StateError(f"sim state of {self.participant}: a snapshot of {len(snapshot)} bytes, "
                              f"{row[2]} written")
         return Loaded(snapshot, inputs, pending)
+
+    async def _read_parts(self, table: str) -> list[bytes]:
+        rows = await self.db.fetch(f"SELECT data FROM {table} WHERE participant = $1 ORDER BY part", self.participant)
+        return [bytes(r[0]) for r in rows]
 
     async def _upgrade_format_3(self) -> None:
         """A format 3 row kept the log's head beside the snapshot: move it to `sim_log_heads`."""
@@ -215,34 +225,39 @@ class SimStore:
             await tx.execute("INSERT INTO sim_snapshots (participant, format, snapshot, snapshot_bytes, "
                              "logged_bytes, log_seq, pending) VALUES ($1, $2, $3, $4, 0, 0, '[]')",
                              self.participant, STATE_FORMAT, first, size)
-            await self._write_parts(tx, rest)
+            await self._write_parts(tx, "sim_snapshot_parts", rest)
             await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
                              "VALUES ($1, 0, 0, '[]')", self.participant)
-        self._snapshot_bytes, self._logged_bytes, self._seq = size, 0, 0
-
-    def _stored(self, snapshot: bytes) -> bytes | str:
-        """The snapshot (or the pending sends) as its column takes it. SQLite keeps the JSON bytes as they are (a TEXT
-        column holds a BLOB unchanged; `load` reads either): decoding them first made a str of up
-        to 4 bytes a character and its UTF-8 copy again, several times the snapshot, megabytes
-        growing with the day, for each snapshot taken. PostgreSQL's TEXT takes the text."""
-        return snapshot if isinstance(self.db, SqliteDatabase) else snapshot.decode("utf-8")
+        self._snapshot_bytes, self._logged_bytes, self._seq, self._pending_parts = size, 0, 0, 0
 
     def _parts(self, snapshot: bytes) -> tuple[bytes | str | memoryview, list[memoryview]]:
-        """The snapshot as its row's column takes it and the slices for `sim_snapshot_parts`:
-        SQLite gets memoryviews of SNAPSHOT_PART_BYTES (no copy made here), PostgreSQL the whole
-        text in the row (a byte slice could cut a character)."""
+        """The snapshot (or the pending sends) as its row's column takes it, and the further slices:
+        SQLite gets memoryviews of SNAPSHOT_PART_BYTES of the JSON bytes (no copy made here; a TEXT
+        column holds a BLOB unchanged and `load` reads either: decoding them first made a str of up
+        to 4 bytes a character and its UTF-8 copy again). PostgreSQL's TEXT takes the whole text in
+        the row (a byte slice could cut a character)."""
         if not isinstance(self.db, SqliteDatabase):
             return snapshot.decode("utf-8"), []
         view = memoryview(snapshot)
         step = SNAPSHOT_PART_BYTES
         return view[:step], [view[i:i + step] for i in range(step, len(snapshot), step)]
 
-    async def _write_parts(self, tx: Tx, parts: Sequence[memoryview]) -> None:
-        """Replace the snapshot's further slices by `parts` (one row each, copied by SQLite one at a time)."""
-        await tx.execute("DELETE FROM sim_snapshot_parts WHERE participant = $1", self.participant)
+    async def _write_parts(self, tx: Tx, table: str, parts: Sequence[memoryview]) -> None:
+        """Replace the further slices in `table` by `parts` (one row each, copied by SQLite one at a time)."""
+        await tx.execute(f"DELETE FROM {table} WHERE participant = $1", self.participant)
         for n, part in enumerate(parts, start=1):
-            await tx.execute("INSERT INTO sim_snapshot_parts (participant, part, data) VALUES ($1, $2, $3)",
+            await tx.execute(f"INSERT INTO {table} (participant, part, data) VALUES ($1, $2, $3)",
                              self.participant, n, part)
+
+    async def _write_head(self, tx: Tx, logged: int, seq: int, pending: Sequence[SendVoucher]) -> None:
+        """The log's head and the batch's sends (a day's reports: megabytes at a busy bank), in slices
+        as the snapshot is; the slices table is touched only when this batch's or the last one's needs it."""
+        data = encode(list(pending))
+        first, rest = self._parts(data)
+        await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, first)
+        if rest or self._pending_parts:
+            await self._write_parts(tx, "sim_pending_parts", rest)
+        self._pending_parts = len(rest)
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
                      snapshot: Callable[[], bytes]) -> None:
@@ -263,19 +278,24 @@ class SimStore:
             first, rest = self._parts(data)
             await tx.execute("UPDATE sim_snapshots SET format = $5, snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
                              "WHERE participant = $1", self.participant, first, size, seq, STATE_FORMAT)
-            await self._write_parts(tx, rest)
+            await self._write_parts(tx, "sim_snapshot_parts", rest)
             del data, first, rest  # the snapshot's bytes go before the pending sends' are made
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
-            # a day's report: megabytes at a busy bank
-            await tx.execute(_UPDATE_HEAD, self.participant, 0, seq, self._stored(encode(list(pending))))
+            await self._write_head(tx, 0, seq, pending)
             self._snapshot_bytes, self._logged_bytes = size, 0
             self.snapshots += 1
         else:
             if rows:
                 await tx.executemany(_INSERT_INPUT, rows)
-            await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, self._stored(encode(list(pending))))
+            await self._write_head(tx, logged, seq, pending)
             self._logged_bytes = logged
         self._seq = seq
+
+
+def _joined(stored: bytes | memoryview | str, parts: list[bytes]) -> bytes:
+    """A value stored in slices: the row's own (bytes, or text as written before) and the further ones."""
+    first = bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8")
+    return b"".join([first, *parts]) if parts else first
 
 
 def _stored_time(text: str) -> dt.datetime:

@@ -166,3 +166,25 @@ async def test_a_format_4_store_loads_as_it_is(tmp_path: Path) -> None:
         assert loaded is not None and loaded.snapshot == snapshot
     finally:
         await db.close()
+
+
+async def test_large_pending_sends_are_kept_in_parts_and_a_small_batch_after_leaves_none(tmp_path: Path) -> None:
+    db, store = await _store(tmp_path)
+    try:
+        await store.create(b'{"s": 0}')
+        big = [SendVoucher("7103", 0, {"VoucherNo": f"CN{n:06d}", "Remark": "示例" * 40}, (), "treasury")
+               for n in range(12_000)]
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT)], big, lambda: b'{"s": 0}')
+        row = await db.fetchrow("SELECT count(*) FROM sim_pending_parts")
+        assert row is not None and row[0] >= 1
+        loaded = await SimStore(db, "bank-x").load()
+        assert loaded is not None and loaded.pending == big
+        async with db.transaction() as tx:
+            await store.append(tx, [Input.time(AT)], [SEND], lambda: b'{"s": 0}')
+        row = await db.fetchrow("SELECT count(*) FROM sim_pending_parts")
+        assert row is not None and row[0] == 0
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None and again.pending == [SEND]
+    finally:
+        await db.close()
