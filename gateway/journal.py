@@ -310,6 +310,21 @@ def _digest_row(values: Sequence[object]) -> bytes:
     return b"".join(parts)
 
 
+def _grouped(trace: list[tuple[Any, ...]], batch: Sequence[_Submission]) -> dict[str, list[Sequence[Any]]]:
+    """The batch's trace rows and its submissions' `extra` rows, one list per statement: one
+    `executemany` each for the whole batch (it was one per statement per submission: 64 calls for
+    32 monitored envelopes). Rows keep their order within a statement, and statements run in the
+    order first met, the journal's trace first (as before). Only the order between different
+    statements of different submissions changes; they touch different rows (an upsert on one key
+    is one statement, kept in order; a hold is decided only after its insert has committed)."""
+    groups: dict[str, list[Sequence[Any]]] = {TRACE_INSERT: list(trace)} if trace else {}
+    for sub in batch:
+        for sql, rows in sub.extra:
+            if rows:
+                groups.setdefault(sql, []).extend(rows)
+    return groups
+
+
 class Journal:
     def __init__(self, db: Database, *, clock: Any = None) -> None:
         self.db = db
@@ -440,11 +455,8 @@ class Journal:
                 await tx.executemany(_MESSAGE_INSERT, writes.messages)
                 await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
                                      writes.outbox)
-            if writes.trace:
-                await tx.executemany(TRACE_INSERT, writes.trace)
-            for sub in batch:
-                for sql, rows in sub.extra:
-                    await tx.executemany(sql, rows)
+            for sql, rows in _grouped(writes.trace, batch).items():
+                await tx.executemany(sql, rows)
         return out
 
     def _decide(self, item: Admitted, business_time: str, known: Known, writes: _Writes) -> JournalResult:
