@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.journal_digest import digest
 from gateway.journal_schema import MESSAGE_COLUMNS, PG_MIGRATION, SCHEMA, SQLITE_MIGRATION
@@ -25,6 +25,8 @@ from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
 
 # Re-exported: callers import the ids, the clock and the schema from here as before.
 __all__ = ["SCHEMA", "SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
+
+T = TypeVar("T")
 
 # Bounds (TigerBeetle's habit: every queue has a named limit and a reason).
 BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small enough to keep p99 low
@@ -47,9 +49,12 @@ class _Submission:
     items: Sequence[Admitted]
     business_time: str
     refusals: Sequence[tuple[VoucherKey, str, Issue]]  # traced in the same commit
-    future: asyncio.Future[list[JournalResult]]
+    future: asyncio.Future[Any]  # the results (a list of JournalResult), or what `work` returned
     # Other stores' rows written in the same transaction (monitoring: window state, holds, audit).
     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()
+    # Instead of vouchers: other writes run in the batch's transaction (`Journal.in_commit`).
+    work: Callable[[Tx], Awaitable[Any]] | None = None
+    weight: int = 0  # rows `work` writes, counted like vouchers against BATCH_VOUCHERS_MAX
 
 
 _MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner) "
@@ -192,6 +197,11 @@ class Journal:
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
         self._writer = None
+        while not self._queue.empty():  # queued while the writer was ending: nothing written, say so
+            sub = self._queue.get_nowait()
+            if not sub.future.done():
+                sub.future.set_exception(StateError("journal writer stopped"))
+            self._queue.task_done()
 
     async def record(self, items: Sequence[Admitted], *, business_time: str,
                      refusals: Sequence[tuple[VoucherKey, str, Issue]] = (),
@@ -201,17 +211,31 @@ class Journal:
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Submission(items, business_time, refusals, future, extra))
-        return await future
+        result: list[JournalResult] = await future
+        return result
+
+    async def in_commit(self, work: Callable[[Tx], Awaitable[T]], *, weight: int = 1) -> T:
+        """Run `work` in the transaction of the next group commit and return what it returned,
+        once that commit is durable (as in a transaction of its own: it may run again if the
+        batch is retried). Outbox acks come this way: an ack beside a batch of vouchers costs no
+        commit of its own. With the writer stopped (or never started), a transaction of its own."""
+        if self._writer is None or self._writer.done():
+            async with self.db.transaction() as tx:
+                return await work(tx)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Submission((), "", (), future, (), work, max(1, weight)))
+        result: T = await future
+        return result
 
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first]
-            count = len(first.items)
+            count = len(first.items) + first.weight
             while count < BATCH_VOUCHERS_MAX and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 batch.append(nxt)
-                count += len(nxt.items)
+                count += len(nxt.items) + nxt.weight
             try:
                 results = await self._commit_retrying(batch)
             except Exception as exc:  # noqa: BLE001 - every waiting sender learns of it; nothing was acked
@@ -219,20 +243,23 @@ class Journal:
                     if not sub.future.done():
                         sub.future.set_exception(StateError(f"journal commit failed: {exc}"))
             else:
-                for recipient in {r.recipient for res in results for r in res if r.status == "accepted"}:
+                accepted = (r for sub, res in zip(batch, results, strict=True) if sub.work is None for r in res
+                            if r.status == "accepted")
+                for recipient in {r.recipient for r in accepted}:
                     if recipient is not None:
                         self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
                 for sub, res in zip(batch, results, strict=True):
                     if not sub.future.done():
                         sub.future.set_result(res)
-                self.commits += 1
-                self.committed.set()
-                self.committed = asyncio.Event()
+                if any(sub.work is None for sub in batch):  # acks alone give no reader anything new
+                    self.commits += 1
+                    self.committed.set()
+                    self.committed = asyncio.Event()
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _commit_retrying(self, batch: list[_Submission]) -> list[list[JournalResult]]:
+    async def _commit_retrying(self, batch: list[_Submission]) -> list[Any]:
         """Another gateway worker on the same database may insert one of our keys between our
         lookup and our insert: the unique key refuses ours and the transaction rolls back. A
         retry then finds that row and answers duplicate or duplicate-conflict like any other."""
@@ -244,7 +271,7 @@ class Journal:
                     raise
         raise AssertionError("unreachable")
 
-    async def _commit(self, batch: list[_Submission]) -> list[list[JournalResult]]:
+    async def _commit(self, batch: list[_Submission]) -> list[Any]:
         """Decide every voucher of the batch, then write it all with a handful of statements.
 
         One lookup query finds what the journal already holds for the batch's keys (and for
@@ -256,7 +283,8 @@ class Journal:
         async with self.db.transaction() as tx:
             known = await _lookup(tx, wanted)
             writes = _Writes()
-            out = [[self._decide(item, sub.business_time, known, writes) for item in sub.items] for sub in batch]
+            out: list[Any] = [[self._decide(item, sub.business_time, known, writes) for item in sub.items]
+                              for sub in batch]
             for sub in batch:
                 for key, sender, issue in sub.refusals:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
@@ -267,6 +295,9 @@ class Journal:
                                      writes.outbox)
             for sql, rows in _grouped(writes.trace, batch).items():
                 await tx.executemany(sql, rows)
+            for n, sub in enumerate(batch):
+                if sub.work is not None:  # after the vouchers' rows, in submission order
+                    out[n] = await sub.work(tx)
         return out
 
     def _decide(self, item: Admitted, business_time: str, known: Known, writes: _Writes) -> JournalResult:
