@@ -9,191 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
-import hashlib
-import itertools
-import secrets
-import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from gateway.journal_digest import digest
+from gateway.journal_schema import MESSAGE_COLUMNS, PG_MIGRATION, SCHEMA, SQLITE_MIGRATION
+from gateway.message_ids import SIM_ID_TAG, MessageIds, new_message_id, now_us
 from gateway.pipeline import Admitted
 from gateway.trace_rows import ADMITTED_STEP
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
 
-__all__ = ["SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
+# Re-exported: callers import the ids, the clock and the schema from here as before.
+__all__ = ["SCHEMA", "SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
+
+T = TypeVar("T")
 
 # Bounds (TigerBeetle's habit: every queue has a named limit and a reason).
 BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small enough to keep p99 low
 QUEUE_SUBMISSIONS_MAX = 4096  # envelopes waiting for the writer; beyond this senders wait (back-pressure)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-# A random tag per process keeps ids of several gateway workers on one database apart; a counter
-# keeps them apart within a process (os.urandom per id cost ~10 µs on this VM: a syscall each).
-_ID_TAG = secrets.token_hex(3)
-_ID_SEQ = itertools.count()
-
-
-def new_message_id() -> str:
-    """Time-ordered and unique without coordination: µs time (13 hex), process tag (6), sequence (6)."""
-    return f"{now_us():013x}{_ID_TAG}{next(_ID_SEQ) & 0xFFFFFF:06x}"
-
-
-# Simulated runs: a fixed tag instead of the random one, so two identical runs give identical ids.
-SIM_ID_TAG = "000000"
-_SIM_SEQ_MAX = 0xFFFFFF  # six hex digits; beyond this many ids in one simulated µs, the µs moves on
-_SIM_ID_LEN = 25  # 13 + 6 + 6
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_US = dt.timedelta(microseconds=1)
-
-
-def _is_simulated(clock: Any) -> bool:
-    return clock is not None and getattr(clock, "is_simulated", False) is True
-
-
-class MessageIds:
-    """Where the journal's message ids come from.
-
-    Live (no clock, or one whose `is_simulated` is not True): `new_message_id`, from wall time.
-    Simulated (`clock.is_simulated` is True, e.g. a simulated `BusinessClock` or the simulation
-    engine's clock): the clock's `now()` in µs since the epoch (13 hex), `SIM_ID_TAG`, and a
-    sequence (6 hex) that restarts at each new µs. Nothing in such an id depends on wall time or
-    randomness, so identical runs give identical ids. Simulated ids strictly increase: if the
-    clock has not moved (or went back) the sequence counts on from the last id, and `resume`
-    (the journal calls it at start with the last simulated id it holds) carries that across a
-    restart, so a gateway restarted at the same simulated time never reuses an id.
-    """
-
-    def __init__(self, clock: Any = None) -> None:
-        self.clock = clock
-        self._last_us = -1
-        self._seq = 0
-
-    @property
-    def simulated(self) -> bool:
-        return _is_simulated(self.clock)
-
-    def resume(self, last_id: str | None) -> None:
-        """Continue after `last_id`, a simulated id already journaled (others are ignored)."""
-        if last_id is None or len(last_id) != _SIM_ID_LEN or last_id[13:19] != SIM_ID_TAG:
-            return
-        try:
-            us, seq = int(last_id[:13], 16), int(last_id[19:], 16)
-        except ValueError:
-            return
-        if (us, seq) > (self._last_us, self._seq):
-            self._last_us, self._seq = us, seq
-
-    def new(self) -> str:
-        if not self.simulated:
-            return new_message_id()
-        now = self.clock.now()
-        if not isinstance(now, dt.datetime) or now.tzinfo is None:
-            raise StateError(f"a simulated clock's now() must be a timezone-aware datetime, not {now!r}")
-        t = (now - _EPOCH) // _ONE_US
-        if t > self._last_us:
-            self._last_us, self._seq = t, 0
-        elif self._seq < _SIM_SEQ_MAX:
-            self._seq += 1
-        else:
-            self._last_us, self._seq = self._last_us + 1, 0
-        return f"{self._last_us:013x}{SIM_ID_TAG}{self._seq:06x}"
-
-
-# gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
-# each on its own, so the key of an original is unique per sender (owner = sender) and the key of
-# a receipt per original (owner = the original's sender, which is the receipt's recipient).
-# Another participant can therefore neither claim nor probe a key of someone else's.
-_MESSAGES_TABLE = """
-CREATE TABLE IF NOT EXISTS {table} (
-    id TEXT PRIMARY KEY,
-    adm_div_code TEXT NOT NULL,
-    st_year TEXT NOT NULL,
-    vtcode TEXT NOT NULL,
-    voucher_no TEXT NOT NULL,
-    flag INTEGER NOT NULL,
-    digest {blob} NOT NULL,
-    sender TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    original_id TEXT,
-    payload {blob} NOT NULL,
-    received_us BIGINT NOT NULL,
-    business_time TEXT NOT NULL,
-    owner TEXT NOT NULL,
-    UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
-);
-"""
-SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + """
-CREATE TABLE IF NOT EXISTS gw_outbox (
-    seq {serial},
-    message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
-    recipient TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_us BIGINT NOT NULL DEFAULT 0,
-    last_error TEXT,
-    acked_us BIGINT
-);
-DROP INDEX IF EXISTS gw_outbox_ready;
-CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
-CREATE TABLE IF NOT EXISTS gw_trace (
-    id {serial},
-    adm_div_code TEXT NOT NULL,
-    st_year TEXT NOT NULL,
-    vtcode TEXT NOT NULL,
-    voucher_no TEXT NOT NULL,
-    flag INTEGER NOT NULL,
-    message_id TEXT,
-    step TEXT NOT NULL,
-    participant TEXT NOT NULL,
-    wall_us BIGINT NOT NULL,
-    business_time TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtcode, voucher_no);
-"""
-
-# gw_outbox_pending holds only the rows waiting for delivery (the inbox and the deliverer read
-# those, with `state = 'ready'`), so it stays as small as the backlog however long the journal
-# grows. The index it replaced, gw_outbox_ready (recipient, state, seq) over every row, also
-# drew SQLite's planner into scanning all of a recipient's rows for an ack of 16 ids or more
-# (`state <> 'acked'` matched it): an ack cost grew with the journal (~130 µs a row at 30,000).
-
-# A journal made before keys were scoped by owner has no `owner` column and a UNIQUE without it.
-# The owner of each row follows from what it holds (an original's sender, a receipt's recipient).
-_OWNER_OF_ROW = "CASE WHEN flag = 0 THEN sender ELSE recipient END"
-_MESSAGE_COLUMNS = ("id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, recipient, original_id, "
-                    "payload, received_us, business_time")
-# SQLite cannot drop a table constraint: copy into a new table and rename it (the documented
-# procedure, foreign keys off meanwhile; gw_outbox's reference then names the new table).
-_SQLITE_MIGRATION = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
-                     + _MESSAGES_TABLE.replace("{table}", "gw_messages_owned")
-                     + f"INSERT INTO gw_messages_owned ({_MESSAGE_COLUMNS}, owner) SELECT {_MESSAGE_COLUMNS}, "
-                       f"{_OWNER_OF_ROW} FROM gw_messages;\n"
-                     "DROP TABLE gw_messages;\nALTER TABLE gw_messages_owned RENAME TO gw_messages;\n"
-                     "COMMIT;\nPRAGMA foreign_keys=ON;\n")
-# PostgreSQL: in place, once (the script runs under an advisory lock, so workers do not race).
-_PG_MIGRATION = f"""
-DO $migrate$ BEGIN
-IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
-               AND table_name = 'gw_messages' AND column_name = 'owner') THEN
-    ALTER TABLE gw_messages ADD COLUMN owner TEXT;
-    UPDATE gw_messages SET owner = {_OWNER_OF_ROW};
-    ALTER TABLE gw_messages ALTER COLUMN owner SET NOT NULL;
-    EXECUTE (SELECT 'ALTER TABLE gw_messages DROP CONSTRAINT ' || quote_ident(conname) FROM pg_constraint
-             WHERE conrelid = 'gw_messages'::regclass AND contype = 'u' LIMIT 1);
-    ALTER TABLE gw_messages ADD UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner);
-END IF;
-END $migrate$;
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +49,15 @@ class _Submission:
     items: Sequence[Admitted]
     business_time: str
     refusals: Sequence[tuple[VoucherKey, str, Issue]]  # traced in the same commit
-    future: asyncio.Future[list[JournalResult]]
+    future: asyncio.Future[Any]  # the results (a list of JournalResult), or what `work` returned
     # Other stores' rows written in the same transaction (monitoring: window state, holds, audit).
     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()
+    # Instead of vouchers: other writes run in the batch's transaction (`Journal.in_commit`).
+    work: Callable[[Tx], Awaitable[Any]] | None = None
+    weight: int = 0  # rows `work` writes, counted like vouchers against BATCH_VOUCHERS_MAX
 
 
-_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({_MESSAGE_COLUMNS}, owner) "
+_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner) "
                    "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)")
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
 
@@ -283,31 +123,21 @@ TRACE_INSERT = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no
                  "participant, wall_us, business_time, detail) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)")
 
 
-# Rows per read of `journal_digest`: each carries a delivery envelope (a few KB, at most the
-# envelope size limit), so one page stays a few MB however long the journal is.
-DIGEST_PAGE_ROWS = 256
-_DIGEST_DOMAIN = b"tgw-journal-digest/v1\n"
-_DIGEST_QUERY = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, "
-                 "m.recipient, m.original_id, m.business_time, o.state, m.payload FROM gw_outbox o "
-                 "JOIN gw_messages m ON m.id = o.message_id WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
 
 
-def _digest_row(values: Sequence[object]) -> bytes:
-    """A row's fields, each framed (kind, 8-byte length, bytes) so no two different rows hash
-    alike: the bytes hashed field by field before, in one piece (no copy of a payload per field)."""
-    parts: list[bytes] = []
-    for value in values:
-        if value is None:
-            parts.append(b"N")
-            continue
-        if isinstance(value, str):
-            kind, data = b"S", value.encode("utf-8")
-        elif isinstance(value, bytes | bytearray | memoryview):
-            kind, data = b"B", bytes(value)
-        else:
-            kind, data = b"S", str(value).encode("utf-8")
-        parts += (kind, len(data).to_bytes(8, "big"), data)
-    return b"".join(parts)
+def _grouped(trace: list[tuple[Any, ...]], batch: Sequence[_Submission]) -> dict[str, list[Sequence[Any]]]:
+    """The batch's trace rows and its submissions' `extra` rows, one list per statement: one
+    `executemany` each for the whole batch (it was one per statement per submission: 64 calls for
+    32 monitored envelopes). Rows keep their order within a statement, and statements run in the
+    order first met, the journal's trace first (as before). Only the order between different
+    statements of different submissions changes; they touch different rows (an upsert on one key
+    is one statement, kept in order; a hold is decided only after its insert has committed)."""
+    groups: dict[str, list[Sequence[Any]]] = {TRACE_INSERT: list(trace)} if trace else {}
+    for sub in batch:
+        for sql, rows in sub.extra:
+            if rows:
+                groups.setdefault(sql, []).extend(rows)
+    return groups
 
 
 class Journal:
@@ -345,9 +175,9 @@ class Journal:
         if isinstance(self.db, SqliteDatabase):
             columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "owner" not in columns:
-                await self.db.execute_script(_SQLITE_MIGRATION.format(blob=self.db.blob_type))
+                await self.db.execute_script(SQLITE_MIGRATION.format(blob=self.db.blob_type))
         else:
-            await self.db.execute_script(_PG_MIGRATION)
+            await self.db.execute_script(PG_MIGRATION)
 
     async def start(self) -> None:
         await self.init_schema()
@@ -367,6 +197,11 @@ class Journal:
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
         self._writer = None
+        while not self._queue.empty():  # queued while the writer was ending: nothing written, say so
+            sub = self._queue.get_nowait()
+            if not sub.future.done():
+                sub.future.set_exception(StateError("journal writer stopped"))
+            self._queue.task_done()
 
     async def record(self, items: Sequence[Admitted], *, business_time: str,
                      refusals: Sequence[tuple[VoucherKey, str, Issue]] = (),
@@ -376,17 +211,31 @@ class Journal:
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Submission(items, business_time, refusals, future, extra))
-        return await future
+        result: list[JournalResult] = await future
+        return result
+
+    async def in_commit(self, work: Callable[[Tx], Awaitable[T]], *, weight: int = 1) -> T:
+        """Run `work` in the transaction of the next group commit and return what it returned,
+        once that commit is durable (as in a transaction of its own: it may run again if the
+        batch is retried). Outbox acks come this way: an ack beside a batch of vouchers costs no
+        commit of its own. With the writer stopped (or never started), a transaction of its own."""
+        if self._writer is None or self._writer.done():
+            async with self.db.transaction() as tx:
+                return await work(tx)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Submission((), "", (), future, (), work, max(1, weight)))
+        result: T = await future
+        return result
 
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
             batch = [first]
-            count = len(first.items)
+            count = len(first.items) + first.weight
             while count < BATCH_VOUCHERS_MAX and not self._queue.empty():
                 nxt = self._queue.get_nowait()
                 batch.append(nxt)
-                count += len(nxt.items)
+                count += len(nxt.items) + nxt.weight
             try:
                 results = await self._commit_retrying(batch)
             except Exception as exc:  # noqa: BLE001 - every waiting sender learns of it; nothing was acked
@@ -394,20 +243,23 @@ class Journal:
                     if not sub.future.done():
                         sub.future.set_exception(StateError(f"journal commit failed: {exc}"))
             else:
-                for recipient in {r.recipient for res in results for r in res if r.status == "accepted"}:
+                accepted = (r for sub, res in zip(batch, results, strict=True) if sub.work is None for r in res
+                            if r.status == "accepted")
+                for recipient in {r.recipient for r in accepted}:
                     if recipient is not None:
                         self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
                 for sub, res in zip(batch, results, strict=True):
                     if not sub.future.done():
                         sub.future.set_result(res)
-                self.commits += 1
-                self.committed.set()
-                self.committed = asyncio.Event()
+                if any(sub.work is None for sub in batch):  # acks alone give no reader anything new
+                    self.commits += 1
+                    self.committed.set()
+                    self.committed = asyncio.Event()
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _commit_retrying(self, batch: list[_Submission]) -> list[list[JournalResult]]:
+    async def _commit_retrying(self, batch: list[_Submission]) -> list[Any]:
         """Another gateway worker on the same database may insert one of our keys between our
         lookup and our insert: the unique key refuses ours and the transaction rolls back. A
         retry then finds that row and answers duplicate or duplicate-conflict like any other."""
@@ -419,7 +271,7 @@ class Journal:
                     raise
         raise AssertionError("unreachable")
 
-    async def _commit(self, batch: list[_Submission]) -> list[list[JournalResult]]:
+    async def _commit(self, batch: list[_Submission]) -> list[Any]:
         """Decide every voucher of the batch, then write it all with a handful of statements.
 
         One lookup query finds what the journal already holds for the batch's keys (and for
@@ -431,7 +283,8 @@ class Journal:
         async with self.db.transaction() as tx:
             known = await _lookup(tx, wanted)
             writes = _Writes()
-            out = [[self._decide(item, sub.business_time, known, writes) for item in sub.items] for sub in batch]
+            out: list[Any] = [[self._decide(item, sub.business_time, known, writes) for item in sub.items]
+                              for sub in batch]
             for sub in batch:
                 for key, sender, issue in sub.refusals:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
@@ -440,11 +293,11 @@ class Journal:
                 await tx.executemany(_MESSAGE_INSERT, writes.messages)
                 await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
                                      writes.outbox)
-            if writes.trace:
-                await tx.executemany(TRACE_INSERT, writes.trace)
-            for sub in batch:
-                for sql, rows in sub.extra:
-                    await tx.executemany(sql, rows)
+            for sql, rows in _grouped(writes.trace, batch).items():
+                await tx.executemany(sql, rows)
+            for n, sub in enumerate(batch):
+                if sub.work is not None:  # after the vouchers' rows, in submission order
+                    out[n] = await sub.work(tx)
         return out
 
     def _decide(self, item: Admitted, business_time: str, known: Known, writes: _Writes) -> JournalResult:
@@ -493,21 +346,5 @@ class Journal:
             await tx.execute(TRACE_INSERT, *key, message_id, step, participant, now_us(), business_time, detail)
 
     async def journal_digest(self) -> str:
-        """SHA-256 (hex) over every journaled message in journal order (outbox sequence).
-
-        Per message: id, voucher key (AdmDivCode, StYear, VtCode, VoucherNo, flag), sender,
-        recipient, original id, business time, delivery state and the exact delivery envelope
-        bytes stored. Wall-clock columns (received_us, acked_us, next_attempt_us), attempt
-        counts and the trace are left out. Two simulated runs with the same seed and inputs give
-        the same digest, on SQLite and PostgreSQL alike. Read in pages of DIGEST_PAGE_ROWS (never
-        the whole journal at once), outside one transaction: take it when the gateway is quiet.
-        """
-        h = hashlib.sha256(_DIGEST_DOMAIN)
-        after = 0  # sequences start at 1 on both backends
-        while True:
-            rows = await self.db.fetch(_DIGEST_QUERY, after, DIGEST_PAGE_ROWS)
-            for row in rows:
-                h.update(_digest_row(tuple(row)[1:]))
-            if len(rows) < DIGEST_PAGE_ROWS:
-                return h.hexdigest()
-            after = int(rows[-1][0])
+        """SHA-256 (hex) over every journaled message in journal order (`journal_digest.digest`)."""
+        return await digest(self.db)

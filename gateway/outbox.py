@@ -11,18 +11,20 @@ always had), never one statement per row.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from client.backoff import backoff
 from gateway.journal import TRACE_INSERT
 from messages.envelope import VoucherKey
-from storage.db import Database, padded
+from storage.db import Database, Tx, padded
 
 __all__ = ["DLQ_PAGE_MAX", "InboxItem", "Outbox", "backoff_us"]
 
 T = TypeVar("T")
+# Runs an ack's writes in a transaction shared with other writes (`Journal.in_commit`): (work, weight).
+InCommit = Callable[[Callable[[Tx], Awaitable[list[str]]], int], Awaitable[list[str]]]
 
 INBOX_PAGE_MAX = 500  # one long-poll answer; a slow client pages instead of one huge response
 DLQ_PAGE_MAX = 1000  # dead letters per `tgw dlq list` page; `next` is the cursor to the following page
@@ -81,9 +83,11 @@ def _item(row: Sequence[Any]) -> InboxItem:
 
 
 class Outbox:
-    def __init__(self, db: Database, *, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(self, db: Database, *, on_ready: Callable[[], None] | None = None,
+                 in_commit: InCommit | None = None) -> None:
         self.db = db
         self.on_ready = on_ready  # called when rows came ready again (`replay`): long polls read again
+        self.in_commit = in_commit  # acks ride the journal's group commit (`Journal.in_commit`)
 
     async def inbox(self, recipient: str, *, after_seq: int = 0, limit: int = 100) -> list[InboxItem]:
         rows = await self.db.fetch(
@@ -105,20 +109,26 @@ class Outbox:
         make an operator's `tgw dlq replay` deliver it a second time.
         """
         ids = list(dict.fromkeys(message_ids))
-        changed_set: set[str] = set()
+        if self.in_commit is not None:
+            return await self.in_commit(lambda tx: self._ack(tx, recipient, ids, at_us, business_time), len(ids))
         async with self.db.transaction() as tx:
-            for chunk in _chunks(ids, IDS_PER_STATEMENT_MAX):
-                chunk = padded(chunk, IDS_PER_STATEMENT_MAX)  # one of a few statement shapes
-                rows = await tx.fetch(
-                    "UPDATE gw_outbox SET state = 'acked', acked_us = $1 WHERE recipient = $2 AND state <> 'acked' "
-                    f"AND message_id IN ({_marks(3, len(chunk))}) RETURNING message_id", at_us, recipient, *chunk)
-                changed_set.update(r[0] for r in rows)
-            changed = [mid for mid in ids if mid in changed_set]
-            for chunk in _chunks(changed, IDS_PER_STATEMENT_MAX):
-                # The trace rows straight from the message rows: one statement, no rows through Python.
-                chunk = padded(chunk, IDS_PER_STATEMENT_MAX)
-                await tx.execute(_DELIVERED_TRACE.format(ids=_marks(5, len(chunk))), recipient, at_us, business_time,
-                                 "acknowledged by the recipient", *chunk)
+            return await self._ack(tx, recipient, ids, at_us, business_time)
+
+    @staticmethod
+    async def _ack(tx: Tx, recipient: str, ids: list[str], at_us: int, business_time: str) -> list[str]:
+        changed_set: set[str] = set()
+        for chunk in _chunks(ids, IDS_PER_STATEMENT_MAX):
+            chunk = padded(chunk, IDS_PER_STATEMENT_MAX)  # one of a few statement shapes
+            rows = await tx.fetch(
+                "UPDATE gw_outbox SET state = 'acked', acked_us = $1 WHERE recipient = $2 AND state <> 'acked' "
+                f"AND message_id IN ({_marks(3, len(chunk))}) RETURNING message_id", at_us, recipient, *chunk)
+            changed_set.update(r[0] for r in rows)
+        changed = [mid for mid in ids if mid in changed_set]
+        for chunk in _chunks(changed, IDS_PER_STATEMENT_MAX):
+            # The trace rows straight from the message rows: one statement, no rows through Python.
+            chunk = padded(chunk, IDS_PER_STATEMENT_MAX)
+            await tx.execute(_DELIVERED_TRACE.format(ids=_marks(5, len(chunk))), recipient, at_us, business_time,
+                             "acknowledged by the recipient", *chunk)
         return changed
 
     async def claim(self, retries: Sequence[tuple[InboxItem, int]], *, now_us: int,

@@ -161,7 +161,9 @@ class Gateway:
         after a test gateway's `reset`)."""
         # A simulated clock (`clock.is_simulated` True) also makes message ids from simulated time.
         self.journal = Journal(self.db, clock=self.clock)
-        self.outbox = Outbox(self.db, on_ready=self.wake_readers)  # a replay: long polls read again
+        # A replay: long polls read again. Acks share the journal's group commit.
+        self.outbox = Outbox(self.db, on_ready=self.wake_readers,
+                             in_commit=lambda work, weight: self.journal.in_commit(work, weight=weight))
         # Test gateways on a simulated clock: deliveries withheld or lost on purpose (POST /v1/sim/faults).
         self.sim_faults = SimFaults(dt.timedelta(seconds=self.config.push_ack_timeout_s))
         if self.monitor is not None:

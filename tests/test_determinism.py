@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
-from gateway import journal as journal_mod
+from gateway import journal_digest as digest_mod
+from gateway import message_ids as ids_mod
 from gateway.clock import BusinessClock
 from gateway.journal import SIM_ID_TAG, MessageIds
 from gateway.service import Gateway
@@ -247,8 +248,8 @@ def test_live_ids_stay_wall_time_with_a_process_tag(clock: Any) -> None:
     ids = MessageIds(clock)
     assert not ids.simulated
     mid = ids.new()
-    assert len(mid) == 25 and mid[13:19] == journal_mod._ID_TAG
-    assert abs(int(mid[:13], 16) - journal_mod.now_us()) < 3_600_000_000  # wall time, not START
+    assert len(mid) == 25 and mid[13:19] == ids_mod._ID_TAG
+    assert abs(int(mid[:13], 16) - ids_mod.now_us()) < 3_600_000_000  # wall time, not START
 
 
 @settings(max_examples=60, deadline=None)
@@ -330,7 +331,7 @@ async def _run(world: DevWorld, db: Any, vouchers: Sequence[bytes], *,
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_same_submissions_give_the_same_ids_and_digest(backend: str, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journal_mod, "DIGEST_PAGE_ROWS", 3)  # several pages, the last one partial
+    monkeypatch.setattr(digest_mod, "DIGEST_PAGE_ROWS", 3)  # several pages, the last one partial
     wa, wb = DevWorld.create(tmp_path / "a", seed=11), DevWorld.create(tmp_path / "b", seed=11)
     async with fresh_db(backend, tmp_path) as db1, fresh_db(backend, tmp_path) as db2:
         ids1, digest1 = await _run(wa, db1, _vouchers(wa, 8))
@@ -359,7 +360,7 @@ async def test_digest_does_not_depend_on_the_page_size(backend: str, tmp_path: P
         _, digest = await _run(world, db, _vouchers(world, 7))
         gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=SimClock(START))
         for rows in (1, 2, 7, 1000):
-            monkeypatch.setattr(journal_mod, "DIGEST_PAGE_ROWS", rows)
+            monkeypatch.setattr(digest_mod, "DIGEST_PAGE_ROWS", rows)
             assert await gw.journal_digest() == digest
         empty_gw = Gateway(db=db, registry=world.registry(), certs=world.certs())
         assert await empty_gw.journal_digest() == digest  # reading needs no running gateway

@@ -162,6 +162,45 @@ async def test_concurrent_submissions_share_one_commit_and_wait_for_it(admitted:
         assert db.committed == 2 and journal.commits == 2
 
 
+async def test_an_ack_rides_the_next_group_commit_and_waits_for_it(admitted: list[Admitted]) -> None:
+    """Outbox acks share the journal's commit (`Journal.in_commit`): no transaction of their own,
+    and answered only once that commit returned; a failed commit fails the ack with its vouchers."""
+    from gateway.outbox import Outbox
+
+    async with gated_journal() as (db, journal):
+        outbox = Outbox(db, in_commit=lambda work, weight: journal.in_commit(work, weight=weight))
+        first = record(journal, admitted[0])
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        [r0] = await first
+        assert r0.message_id is not None and r0.recipient is not None
+        blocker = record(journal, admitted[1])
+        await until(lambda: db.waiting() == 1)
+        ack = asyncio.ensure_future(outbox.ack(r0.recipient, [r0.message_id], at_us=1, business_time="t"))
+        beside = record(journal, admitted[2])
+        await settle()
+        db.release()
+        await blocker
+        await until(lambda: db.waiting() == 1)
+        await settle()
+        assert not ack.done() and not beside.done(), "answered before its commit returned"
+        db.fail()  # the ack fails with the vouchers of its commit: nothing of it was written
+        with pytest.raises(StateError, match="journal commit failed"):
+            await ack
+        with pytest.raises(StateError):
+            await beside
+        assert await db.fetch("SELECT state FROM gw_outbox WHERE message_id = $1", r0.message_id) == [("ready",)]
+        ack = asyncio.ensure_future(outbox.ack(r0.recipient, [r0.message_id], at_us=1, business_time="t"))
+        beside = record(journal, admitted[2])
+        await until(lambda: db.waiting() == 1)
+        await settle()
+        db.release()
+        assert await ack == [r0.message_id]
+        assert (await beside)[0].status == "accepted"
+        assert len(db.gates) == 4, "the ack took a transaction of its own"
+        assert await db.fetch("SELECT state FROM gw_outbox WHERE message_id = $1", r0.message_id) == [("acked",)]
+
+
 async def test_a_failed_commit_fails_exactly_its_group(admitted: list[Admitted]) -> None:
     async with gated_journal() as (db, journal):
         first = record(journal, admitted[0])

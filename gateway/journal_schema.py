@@ -1,0 +1,92 @@
+"""The journal's tables (gw_messages, gw_outbox, gw_trace) and the migration of older journals."""
+
+from __future__ import annotations
+
+__all__ = ["MESSAGE_COLUMNS", "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION"]
+
+# gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
+# each on its own, so the key of an original is unique per sender (owner = sender) and the key of
+# a receipt per original (owner = the original's sender, which is the receipt's recipient).
+# Another participant can therefore neither claim nor probe a key of someone else's.
+_MESSAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id TEXT PRIMARY KEY,
+    adm_div_code TEXT NOT NULL,
+    st_year TEXT NOT NULL,
+    vtcode TEXT NOT NULL,
+    voucher_no TEXT NOT NULL,
+    flag INTEGER NOT NULL,
+    digest {blob} NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    original_id TEXT,
+    payload {blob} NOT NULL,
+    received_us BIGINT NOT NULL,
+    business_time TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
+);
+"""
+SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + """
+CREATE TABLE IF NOT EXISTS gw_outbox (
+    seq {serial},
+    message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
+    recipient TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_us BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    acked_us BIGINT
+);
+DROP INDEX IF EXISTS gw_outbox_ready;
+CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
+CREATE TABLE IF NOT EXISTS gw_trace (
+    id {serial},
+    adm_div_code TEXT NOT NULL,
+    st_year TEXT NOT NULL,
+    vtcode TEXT NOT NULL,
+    voucher_no TEXT NOT NULL,
+    flag INTEGER NOT NULL,
+    message_id TEXT,
+    step TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    wall_us BIGINT NOT NULL,
+    business_time TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtcode, voucher_no);
+"""
+
+# gw_outbox_pending holds only the rows waiting for delivery (the inbox and the deliverer read
+# those, with `state = 'ready'`), so it stays as small as the backlog however long the journal
+# grows. The index it replaced, gw_outbox_ready (recipient, state, seq) over every row, also
+# drew SQLite's planner into scanning all of a recipient's rows for an ack of 16 ids or more
+# (`state <> 'acked'` matched it): an ack cost grew with the journal (~130 µs a row at 30,000).
+
+# A journal made before keys were scoped by owner has no `owner` column and a UNIQUE without it.
+# The owner of each row follows from what it holds (an original's sender, a receipt's recipient).
+_OWNER_OF_ROW = "CASE WHEN flag = 0 THEN sender ELSE recipient END"
+MESSAGE_COLUMNS = ("id, adm_div_code, st_year, vtcode, voucher_no, flag, digest, sender, recipient, original_id, "
+                    "payload, received_us, business_time")
+# SQLite cannot drop a table constraint: copy into a new table and rename it (the documented
+# procedure, foreign keys off meanwhile; gw_outbox's reference then names the new table).
+SQLITE_MIGRATION = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
+                     + _MESSAGES_TABLE.replace("{table}", "gw_messages_owned")
+                     + f"INSERT INTO gw_messages_owned ({MESSAGE_COLUMNS}, owner) SELECT {MESSAGE_COLUMNS}, "
+                       f"{_OWNER_OF_ROW} FROM gw_messages;\n"
+                     "DROP TABLE gw_messages;\nALTER TABLE gw_messages_owned RENAME TO gw_messages;\n"
+                     "COMMIT;\nPRAGMA foreign_keys=ON;\n")
+# PostgreSQL: in place, once (the script runs under an advisory lock, so workers do not race).
+PG_MIGRATION = f"""
+DO $migrate$ BEGIN
+IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'gw_messages' AND column_name = 'owner') THEN
+    ALTER TABLE gw_messages ADD COLUMN owner TEXT;
+    UPDATE gw_messages SET owner = {_OWNER_OF_ROW};
+    ALTER TABLE gw_messages ALTER COLUMN owner SET NOT NULL;
+    EXECUTE (SELECT 'ALTER TABLE gw_messages DROP CONSTRAINT ' || quote_ident(conname) FROM pg_constraint
+             WHERE conrelid = 'gw_messages'::regclass AND contype = 'u' LIMIT 1);
+    ALTER TABLE gw_messages ADD UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner);
+END IF;
+END $migrate$;
+"""
