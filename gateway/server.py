@@ -24,6 +24,7 @@ from business_time.clock import TZ, ClockConfig
 from gateway.calendar_reload import CalendarReloader, build_calendar, watch_calendar_dir
 from gateway.clock import BusinessClock
 from gateway.event_loop import loop_name
+from gateway.gc_tuning import settled_heap
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
 from gateway.http_app import make_app
 from gateway.http_limits import GuardedSite, HttpLimits, ResourceErrorLog, effective_connections_max
@@ -386,10 +387,11 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
         reloader = server.calendar_reloader
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, lambda: reloader.reload(force=True))
-    if ready_file:
-        await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
     try:
-        await stop.wait()
+        with settled_heap():  # the start-up heap frozen, young collections rarer (gateway.gc_tuning)
+            if ready_file:
+                await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
+            await stop.wait()
     finally:
         if server.calendar_reloader is not None:
             with contextlib.suppress(NotImplementedError, RuntimeError):
