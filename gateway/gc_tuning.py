@@ -7,7 +7,10 @@ run, and gen1 pauses reached 15 ms (bench/results/ack-tail.md has the figures). 
 server listens, the live start-up heap is frozen (gc.freeze: never walked again) and young
 collections wait for more allocations; what requests allocate afterwards is still collected (the
 collector keeps running on everything not frozen, so memory stays bounded). Undone when the
-server stops, so a process that runs several servers (tests) keeps its own settings.
+server stops, so a process that runs several servers (tests) keeps its own settings. What is
+frozen and later dropped is freed by reference counting as usual; only a reference cycle among
+frozen objects (say a business calendar replaced by a reload) waits for the stop: once per such
+replacement, not per request.
 """
 
 from __future__ import annotations
