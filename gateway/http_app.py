@@ -295,7 +295,8 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
 @authenticated
 async def get_clock(request: web.Request, participant: Participant) -> web.StreamResponse:
     """The clock; with `after` (ISO time) and `wait` (s), a long-poll that answers once now() is past
-    `after`. While parked, the participant is listed under `waiting` with its `after`: a system
+    `after` (a move to `after` or before does not answer it), or a reset began a new epoch, or `wait`
+    seconds passed, or the server is shutting down. While parked, the participant is listed under `waiting` with its `after`: a system
     driven by the clock says "I have done everything due up to `after`" by waiting on it, which
     is how a conformance run (`tgw scenario run --external`) knows it has caught up."""
     import asyncio
@@ -325,8 +326,14 @@ async def get_clock(request: web.Request, participant: Participant) -> web.Strea
                           "2026-03-16T16:01:00+08:00")
         # Given the epoch it last saw, a caller of an epoch gone by (the gateway was reset) is answered at once.
         if wait > 0 and clock.now() <= after and epoch in (None, getattr(clock, "epoch", 0)):
-            changed = asyncio.Event()  # set by a move of the clock, or by the server shutting down
-            unsubscribe = clock.on_change(lambda _now: changed.set())
+            changed = asyncio.Event()  # set by a move past `after`, a new epoch, or the server shutting down
+            parked_in = getattr(clock, "epoch", 0)
+
+            def moved(now: dt.datetime) -> None:
+                if now > after or getattr(clock, "epoch", 0) != parked_in:
+                    changed.set()
+
+            unsubscribe = clock.on_change(moved)
             waiting[participant.id] = (after, changed, epoch)
             request.app[GATEWAY_KEY].poke()  # GET /v1/sim/idle may be waiting for this one to wait
             try:
