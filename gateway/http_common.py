@@ -1,8 +1,9 @@
 """What every HTTP route module shares: the app keys, the coded error shape, authentication,
 the database-failure answer, and the query bounds /openapi.json states.
 
-Apart from `gateway.http_app` so that the route modules it assembles (`gateway.monitoring.http`,
-`gateway.ui`) and the spec (`gateway.openapi`) use these without importing the app that imports them.
+Apart from `gateway.http_app` so that the route modules it assembles (`gateway.http_clock`,
+`gateway.monitoring.http`, `gateway.ui`) and the spec (`gateway.openapi`) use these without
+importing the app that imports them.
 """
 
 from __future__ import annotations

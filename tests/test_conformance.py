@@ -218,6 +218,24 @@ async def test_a_participant_waiting_on_the_clock_is_listed_and_answered_when_it
         assert (await driver.clock())["waiting"] == {}
 
 
+async def test_a_clock_long_poll_answers_only_once_the_clock_is_past_its_after(world: DevWorld,
+                                                                              tmp_path: Path) -> None:
+    """`after=T` says "done up to T": a move of the clock to a time before T, or to T itself, leaves
+    the caller parked and listed under `waiting`; the first move past T answers it."""
+    later = "2026-03-10T10:00:00+08:00"
+    async with in_process_gateway(world, tmp_path) as server, client_of(server, world, "bank-a") as bank, \
+            client_of(server, world, world.treasury.id) as driver:
+        parked = asyncio.create_task(bank.clock(after=later, wait_s=30, epoch=0))
+        await until_waiting(driver, "bank-a")
+        for to in ("2026-03-10T09:00:00+08:00", later):  # before T, then T itself: still parked
+            assert (await driver.advance_clock(to))["now"] == to
+            assert (await driver.clock())["waiting"] == {"bank-a": later} and not parked.done()
+        moved = await driver.advance_clock("2026-03-10T10:00:01+08:00")
+        answer = await parked
+        assert answer["now"] == moved["now"] == "2026-03-10T10:00:01+08:00"
+        assert (await driver.clock())["waiting"] == {}
+
+
 async def test_a_gateway_shutting_down_answers_a_parked_clock_long_poll(world: DevWorld, tmp_path: Path) -> None:
     """Before the fix a parked long-poll held the drain for its whole shutdown timeout, then was cut off."""
     server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
