@@ -34,6 +34,7 @@ from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
 from messages.signing import CertificateStore, KeySigner
 from storage.db import open_database_waiting
+from storage.postgres import without_password
 
 if TYPE_CHECKING:  # loaded only when an MQTT URL is configured (aiomqtt, paho)
     from gateway.mqtt_adapter import MqttAdapter
@@ -257,17 +258,10 @@ def _mqtt_parts(url: str, password: str | None = None) -> dict[str, Any]:
     parsed = urlparse(url)
     if parsed.scheme not in ("mqtt", "tcp"):
         raise InputError("config-invalid", f"MQTT url must look like mqtt://user@host:port, not "
-                                           f"{_without_password(url)!r}")
+                                           f"{without_password(url)!r}")
     return {"host": parsed.hostname or "127.0.0.1", "port": parsed.port or 1883,
             "username": unquote(parsed.username or ""),
             "password": password if password is not None else unquote(parsed.password or "")}
-
-
-def _without_password(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
 
 
 def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
