@@ -21,8 +21,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from business_time.statutory import days_off, rule_for, statutory_days
 from messages.errors import InputError
+
+# `business_time.statutory` (and the lunar calendar under it, ~30 ms to import) is imported by the
+# functions that compute statutory days: reading a block (`parse_block`, `iso_date`) needs neither.
 
 __all__ = ["YearBlock", "check_block", "parse_block", "provisional_block", "render_block"]
 
@@ -134,6 +136,8 @@ def parse_block(data: Any, *, source: str = "year block") -> YearBlock:
 
 def provisional_block(year: int) -> YearBlock:
     """The statutory holidays of `year` that fall on a weekday; no make-up days."""
+    from business_time.statutory import days_off, rule_for
+
     return YearBlock(year, True, tuple(days_off(year)), (), basis=f"全国年节及纪念日放假办法 ({rule_for(year).name})")
 
 
@@ -144,6 +148,8 @@ def check_block(block: YearBlock, *, source: str = "year block") -> None:
     every make-up day a Saturday or Sunday of it, none both; every statutory holiday of the year
     that falls on a weekday among the holidays. Provisional: exactly what `provisional_block`
     computes, so nobody hand-edits a guess into a block marked provisional."""
+    from business_time.statutory import rule_for, statutory_days
+
     rule_for(block.year)  # a year the statutory rules model
     for day in (*block.holidays, *block.workdays):
         if day.year != block.year:
@@ -192,6 +198,8 @@ def check_block(block: YearBlock, *, source: str = "year block") -> None:
 
 def render_block(block: YearBlock) -> str:
     """YAML for `block`, each date with a comment (festival, weekday); loadable by `parse_block`."""
+    from business_time.statutory import statutory_days
+
     names = {s.day: s.festival for s in statutory_days(block.year)} if block.year >= 1999 else {}
     lines: list[str] = []
     if block.provisional:
