@@ -161,7 +161,8 @@ class BusConnection:
         this process is the only writer of its gateway's database (the long poll of
         `Gateway.inbox` waits on the same mark). A pull that filled its page, or ran while
         simulated faults could withhold rows, always reads next time. This spares the
-        simulation engine's drain its idle polls of every inbox (~1.6 a voucher).
+        simulation engine's drain its idle polls of every inbox (0.53 a voucher of 0.63 reads in a
+        3,000-voucher day).
         """
         gateway = self.bus.gateway
         participant = self.bus.participant(self.participant_id)
