@@ -47,8 +47,10 @@ class BusGateway(Protocol):
 
     registry: Registry
     handoff: ParsedHandoff
-    journal: _Marks  # `Journal.mark`: changes when a commit gives a recipient rows, or on a wake
     sim_faults: Any  # truthy while simulated delivery faults may withhold ready rows
+
+    @property
+    def journal(self) -> _Marks: ...  # `Journal.mark`: moves when a commit gives a recipient rows, or on a wake
 
     async def submit(self, data: bytes, sender: Participant) -> Sequence[_Result]: ...
     async def inbox(self, participant: Participant, *, after_seq: int = 0, limit: int = 100,
