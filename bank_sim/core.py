@@ -231,6 +231,8 @@ class BankCore:
         st.duties.next_day = st.duties.next_day or format_ymd(now.date())
         if ctx.calendar.is_business_day(now.date()) and now.time() >= ctx.config.duties.report_time:
             effects += reporting.reports(ctx, st, now)
+            if st.duties.credits_more:  # a page of credit notices: the rest (and the returns) next call
+                return effects
         return effects + payee_refunds.due_returns(ctx, st, now)
 
     # --- snapshots ------------------------------------------------------------------------

@@ -25,11 +25,17 @@ from messages.money import parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 
-__all__ = ["credit_notice_no", "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved",
+__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved",
            "signed_off", "tally_off"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
+# Credit notices (7103) made per duties call: a busy bank's day of them (tens of thousands) made in
+# one call was held whole at once (the notices, their JSON as the batch's pending sends, the
+# envelopes), the peak of the simulated day. The rest wait for the next call, a microsecond later
+# (`credits_more`), and the day's other reports follow the last page, so the bank's sends keep their
+# order. 1,000 = one round of the shell's concurrent envelopes (10 x 100 bodies).
+CREDIT_NOTICES_PER_CALL = 1_000
 # Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
 # days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
 UNCLEARED_MAX = 1_000_000
@@ -143,13 +149,16 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     code4 = ctx.bank_code[-4:]
     bank = (ctx.bank_code, c.bank_name)
     effects: list[Effect] = []
-    for no, cr in sorted(s.credits.items(), key=lambda kv: (kv[1]["day"], kv[0])):
-        if cr["day"] >= format_ymd(today):
-            continue
-        del s.credits[no]
+    first_day = format_ymd(today)
+    due = sorted((cr["day"], no) for no, cr in s.credits.items() if cr["day"] < first_day)
+    for _, no in due[:CREDIT_NOTICES_PER_CALL]:
+        cr = s.credits.pop(no)
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
+    s.credits_more = len(due) > CREDIT_NOTICES_PER_CALL
+    if s.credits_more:  # the other reports after the last page of credit notices
+        return effects
     for day in sorted(d for d in s.daily if d < format_ymd(today) and d not in s.reported_days):
         s.reported_days.add(day)
         lines = _lines_map(s.daily.pop(day))

@@ -12,6 +12,9 @@ from business_time.clock import at
 
 __all__ = ["NextEvent", "next_event_after"]
 
+# How soon the duties go on when a page of credit notices left more due (`DutiesState.credits_more`).
+_NEXT_PAGE = dt.timedelta(microseconds=1)
+
 
 def _events_on(ctx: Ctx, day: dt.date) -> list[tuple[dt.datetime, str]]:
     if not ctx.calendar.is_business_day(day):
@@ -48,6 +51,8 @@ def _duties_next_after(st: BankState, t: dt.datetime, report: dt.datetime) -> dt
     cands = [r.at for r in s.returns.values() if r.at > t]
     cands += [when for when, _ in s.held[:1] if when > t]
     cands.append(report)
+    if s.credits_more:  # the next page of credit notices (`reporting.CREDIT_NOTICES_PER_CALL`)
+        cands.append(t + _NEXT_PAGE)
     return min(cands)
 
 

@@ -170,6 +170,7 @@ class DutiesState(msgspec.Struct):
     corrupt: set[str] = msgspec.field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = msgspec.field(default_factory=dict)  # over-quota probe 2301 → the code it got
     credits: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # 5201 VoucherNo → its 7103's elements
+    credits_more: bool = False  # credit notices due beyond the last call's page: the duties go on at once
     refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
     corrected: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines as last corrected (5253)
