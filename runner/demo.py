@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.heap import trim_heap
+
 __all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "check_run",
            "close_snapshot", "simulate", "world_scale"]
 
@@ -213,12 +215,15 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         snapshots: dict[dt.date, dict[str, Any]] = {}
-        last_hour = ""
+        last_hour = trimmed_hour = ""
         await w.engine.start()
         while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
             if w.flows is not None:
                 nxt = await _send_flows(w, nxt)
             await w.engine.run_until(nxt)
+            if f"{nxt:%Y%m%d%H}" != trimmed_hour:  # an hour's phases done: the heap they freed back
+                trim_heap()
+                trimmed_hour = f"{nxt:%Y%m%d%H}"
             if nxt in w.closes:
                 snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
             milestone = nxt in w.closes or nxt.time() in w.milestones
@@ -229,6 +234,7 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
         ready = (await w.gateway.outbox.counts()).get("ready", 0)
         report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
                                  w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
+        trim_heap()  # the day's and the check's transients back before the observation's are made
         observed = observe(w, seed)
         _add_reconciliation(report, observed)
         if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
@@ -294,7 +300,6 @@ def observe(w: DemoWorld, seed: int) -> Any:
     from business_time.clock import at
     from runner.observed import Observed
     from runner.reconcile import reconcile
-    from runner.scorecard_feed import scorecard_of
     from runner.sim_observe import (
         clearings_of,
         generated_receipts,
@@ -306,6 +311,7 @@ def observe(w: DemoWorld, seed: int) -> Any:
         statements_of,
     )
 
+    cards = _scorecard(w, BusinessCalendar.default())  # first: its transients gone before the lists below
     bank_ids = {core.bank_code: bid for bid, core in w.bcores.items()}
     payments = payments_of(w.bcores)
     sent = generated_sent(w.tcore, w.world.adm_div_code, bank_ids)
@@ -317,7 +323,24 @@ def observe(w: DemoWorld, seed: int) -> Any:
     return Observed("demo", seed, at(w.run_days[0], START_HOUR), w.end, sent=tuple(sent), receipts=tuple(receipts),
                     payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
                     statements=tuple(statements), quotas=tuple(quotas_of(w.pcore)), reconciliation=rec,
-                    scorecard=tuple(scorecard_of(w.bcores, BusinessCalendar.default(), w.clock_config, as_of=w.end)))
+                    scorecard=cards)
+
+
+def _scorecard(w: DemoWorld, calendar: Any) -> tuple[Any, ...]:
+    """`runner.scorecard_feed.scorecard_of`, one bank at a time: a bank's cards depend only on its
+    own duties (and on every bank's volume, for its size), and the cards come sorted by bank, so
+    the same cards, with one bank's duty events held at a time instead of every bank's (a duty
+    per payment: megabytes at the end of a busy day)."""
+    from runner.scorecard_feed import bank_events, volumes
+    from treasury_sim.scorecard import scorecard
+
+    sizes = volumes(w.bcores)
+    cards: list[Any] = []
+    for bank in sorted(w.bcores):
+        events = bank_events(bank, w.bcores[bank], calendar, w.clock_config)
+        cards += scorecard(events, calendar, as_of=w.end, volumes=sizes)
+        del events
+    return tuple(cards)
 
 
 def _add_reconciliation(report: dict[str, Any], observed: Any) -> None:

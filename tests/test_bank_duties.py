@@ -489,3 +489,26 @@ def test_a_return_not_due_yet_scans_no_payments_and_still_goes_at_its_time() -> 
     [refund] = w.bank.duties.s.refunds.values()
     assert refund.state == "accepted", w.alarms
     assert [s.head["OriVoucherNo"] for s in w.to_treasury if s.vtcode == "2203"] == ["ZZRET0003"]
+
+
+def test_credit_notices_go_in_pages_and_the_other_reports_after_the_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day's credit notices (7103) are made CREDIT_NOTICES_PER_CALL per duties call, the rest a
+    microsecond later, in the same order as all at once; the daily report (2206) follows the last page."""
+    from bank_sim import reporting
+
+    monkeypatch.setattr(reporting, "CREDIT_NOTICES_PER_CALL", 2)
+    day = dt.date(2026, 3, 16)
+    w = World(DutiesConfig())
+    w.tick(t(day, "08:00"))
+    w.quota(day, 10_000_00)
+    for i in range(5):
+        w.pay(f"ZZPAGE{i:04d}", 100 + i, t(day, "10:00"))
+    w.tick(t(day, "17:00"))
+    before = len(w.to_treasury)
+    w.tick(t(dt.date(2026, 3, 17), "10:00"))  # each page at its own wake-up, a microsecond apart
+    morning = [s for s in w.to_treasury[before:] if s.flag == 0]
+    notices = [s.head["OriVoucherNo"] for s in morning if s.vtcode == "7103"]
+    assert notices == [f"ZZPAGE{i:04d}" for i in range(5)]
+    vtcodes = [s.vtcode for s in morning]
+    assert vtcodes.index("2206") > max(i for i, v in enumerate(vtcodes) if v == "7103")
+    assert not w.bank.state.duties.credits and not w.bank.state.duties.credits_more
