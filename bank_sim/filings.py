@@ -3,7 +3,8 @@
 
 Each business day: ClearType 1 per (advance day, pay type, fund type) at `replenish_time` for
 the previous business day's advances; ClearType 0 per (pay type, fund type) at `filing_time`
-and the final sweep, DetailList one Detail per payment (refunds match them). Accepted
+and the final sweep, DetailList one Detail per payment (refunds match them); a group of more than
+FILING_PAYMENTS_MAX payments in several requests. Accepted
 (XClearAmt > 0, no Return_Reason): `pboc-clearing` → each ZBA (or the reserve, for ClearType 1).
 Rejected: an Alarm with the reason's code, the payments unfiled (held or left to the close).
 """
@@ -26,7 +27,14 @@ from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["clearing_receipt", "file", "file_clearings", "file_replenishments", "filing_refused"]
+__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "file", "file_clearings", "file_replenishments",
+           "filing_refused"]
+
+# Payments in one clearing request (2301): a (pay type, fund type) group of more is filed as several
+# requests. One Detail a payment: a busy day's group in one request was a voucher of up to
+# `refunds.CLEARING_DETAILS_MAX` Details (megabytes), parsed whole at every hop and held with its
+# receipt at once, the peak of a simulated day's memory.
+FILING_PAYMENTS_MAX = 2_000
 
 
 def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
@@ -57,7 +65,9 @@ def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clea
     today = when.date()
     reserve = ctx.accounts["reserve"]
     c = ctx.config
-    for (pay_type, fund_type), group in sorted(groups.items()):
+    chunks = [(kind, whole[i:i + FILING_PAYMENTS_MAX]) for kind, whole in sorted(groups.items())
+              for i in range(0, len(whole), FILING_PAYMENTS_MAX)]
+    for (pay_type, fund_type), group in chunks:
         st.filing_seq += 1
         no = f"HK{ctx.bank_code[-4:]}{format_ymd(today)}{st.filing_seq:05d}"
         by_dep: dict[tuple[str, str], int] = {}
