@@ -30,10 +30,12 @@ from sim.effects import Alarm, Effect, SendVoucher
 __all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "file", "file_clearings", "file_replenishments",
            "filing_refused"]
 
-# Payments in one clearing request (2301): a (pay type, fund type) group of more is filed as several
-# requests. One Detail a payment: a busy day's group in one request was a voucher of up to
-# `refunds.CLEARING_DETAILS_MAX` Details (megabytes), parsed whole at every hop and held with its
-# receipt at once, the peak of a simulated day's memory.
+# Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
+# more is filed as several requests, and more due than this wait for the next call, a microsecond
+# later (`BankState.filings_more`). One Detail a payment: a busy day's group in one request was a
+# voucher of up to `refunds.CLEARING_DETAILS_MAX` Details (megabytes), and a day's requests went
+# out, were admitted, cleared and answered at once, each hop holding them whole: the peak of a
+# simulated day's memory.
 FILING_PAYMENTS_MAX = 2_000
 
 
@@ -43,8 +45,12 @@ def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
     day = when.date()
     due = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None and p.day is not None
            and (p.day == day or (p.held is not None and p.day < day))]
-    return (file(ctx, st, [p for p in due if p.day == day], 0, day, when)
-            + file(ctx, st, [p for p in due if p.day != day], 0, day, when))
+    # today's first, then the held ones; FILING_PAYMENTS_MAX a call, the rest a microsecond later
+    due = [p for p in due if p.day == day] + [p for p in due if p.day != day]
+    st.filings_more = len(due) > FILING_PAYMENTS_MAX
+    page = due[:FILING_PAYMENTS_MAX]
+    return (file(ctx, st, [p for p in page if p.day == day], 0, day, when)
+            + file(ctx, st, [p for p in page if p.day != day], 0, day, when))
 
 
 def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:

@@ -12,7 +12,8 @@ from business_time.clock import at
 
 __all__ = ["NextEvent", "next_event_after"]
 
-# How soon the duties go on when a page of credit notices left more due (`DutiesState.credits_more`).
+# How soon the duties (the filings) go on when a page of credit notices (of clearing requests) left
+# more due: `DutiesState.credits_more`, `BankState.filings_more`.
 _NEXT_PAGE = dt.timedelta(microseconds=1)
 
 
@@ -56,13 +57,17 @@ def _duties_next_after(st: BankState, t: dt.datetime, report: dt.datetime) -> dt
     return min(cands)
 
 
-def _earliest(event: tuple[dt.datetime, str], duty: dt.datetime) -> tuple[dt.datetime, str]:
-    return (duty, "duties") if duty < event[0] else event
+def _earliest(event: tuple[dt.datetime, str], duty: dt.datetime, st: BankState,
+              t: dt.datetime) -> tuple[dt.datetime, str]:
+    first = (duty, "duties") if duty < event[0] else event
+    if st.filings_more and t + _NEXT_PAGE < first[0]:  # the next page of clearing requests
+        return (t + _NEXT_PAGE, "file")
+    return first
 
 
 def next_event_after(ctx: Ctx, st: BankState, t: dt.datetime) -> tuple[dt.datetime, str]:
     """The bank's next event strictly after `t`: (when, kind)."""
-    return _earliest(_next_scheduled_after(ctx, t), _duties_next_after(st, t, _report_after(ctx, t)))
+    return _earliest(_next_scheduled_after(ctx, t), _duties_next_after(st, t, _report_after(ctx, t)), st, t)
 
 
 class NextEvent:
@@ -83,4 +88,4 @@ class NextEvent:
         if fixed is None or t != self._t:
             fixed = self._fixed = (_next_scheduled_after(self._ctx, t), _report_after(self._ctx, t))
             self._t = t
-        return _earliest(fixed[0], _duties_next_after(st, t, fixed[1]))
+        return _earliest(fixed[0], _duties_next_after(st, t, fixed[1]), st, t)

@@ -274,6 +274,7 @@ class BankState(msgspec.Struct):
     cursor: dt.datetime | None = None
     serial: int = 0
     filing_seq: int = 0
+    filings_more: bool = False  # payments due to file beyond the last filing call's page: filed next
     payment_seq: int = 0
     reserve_balance_fen: int = 0
     balances: dict[str, int] = msgspec.field(default_factory=dict)  # the core's own view of its ledger

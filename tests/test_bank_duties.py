@@ -512,3 +512,22 @@ def test_credit_notices_go_in_pages_and_the_other_reports_after_the_last(monkeyp
     vtcodes = [s.vtcode for s in morning]
     assert vtcodes.index("2206") > max(i for i, v in enumerate(vtcodes) if v == "7103")
     assert not w.bank.state.duties.credits and not w.bank.state.duties.credits_more
+
+
+def test_clearing_requests_go_in_pages_of_at_most_filing_payments_max(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More payments due than FILING_PAYMENTS_MAX: several 2301s, a page per call a microsecond
+    apart, all cleared, each naming its payments."""
+    from bank_sim import filings
+
+    monkeypatch.setattr(filings, "FILING_PAYMENTS_MAX", 2)
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    for i in range(5):
+        w.pay(f"ZZFIL{i:04d}", 100_00 + i, t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    paid = {k for k, p in w.bank.state.payments.items() if p.mode == "clearing"}
+    made = [f for f in w.bank.state.filings.values() if f.clear_type == 0]
+    assert len(paid) == 5 and len(made) >= 3 and all(len(f.payments) <= 2 for f in made)
+    assert {str(k) for f in made for k in f.payments} == {str(k) for k in paid}
+    assert all(f.state == "accepted" for f in made) and not w.bank.state.filings_more
+    assert not [c for c in w.bank.unbalanced_closes]
