@@ -300,6 +300,7 @@ def observe(w: DemoWorld, seed: int) -> Any:
     from business_time.clock import at
     from runner.observed import Observed
     from runner.reconcile import reconcile
+    from runner.scorecard_feed import scorecard_of
     from runner.sim_observe import (
         clearings_of,
         generated_receipts,
@@ -311,7 +312,8 @@ def observe(w: DemoWorld, seed: int) -> Any:
         statements_of,
     )
 
-    cards = _scorecard(w, BusinessCalendar.default())  # first: its transients gone before the lists below
+    # first: its transients gone before the lists below are made
+    cards = tuple(scorecard_of(w.bcores, BusinessCalendar.default(), w.clock_config, as_of=w.end))
     bank_ids = {core.bank_code: bid for bid, core in w.bcores.items()}
     payments = payments_of(w.bcores)
     sent = generated_sent(w.tcore, w.world.adm_div_code, bank_ids)
@@ -324,23 +326,6 @@ def observe(w: DemoWorld, seed: int) -> Any:
                     payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
                     statements=tuple(statements), quotas=tuple(quotas_of(w.pcore)), reconciliation=rec,
                     scorecard=cards)
-
-
-def _scorecard(w: DemoWorld, calendar: Any) -> tuple[Any, ...]:
-    """`runner.scorecard_feed.scorecard_of`, one bank at a time: a bank's cards depend only on its
-    own duties (and on every bank's volume, for its size), and the cards come sorted by bank, so
-    the same cards, with one bank's duty events held at a time instead of every bank's (a duty
-    per payment: megabytes at the end of a busy day)."""
-    from runner.scorecard_feed import bank_events, volumes
-    from treasury_sim.scorecard import scorecard
-
-    sizes = volumes(w.bcores)
-    cards: list[Any] = []
-    for bank in sorted(w.bcores):
-        events = bank_events(bank, w.bcores[bank], calendar, w.clock_config)
-        cards += scorecard(events, calendar, as_of=w.end, volumes=sizes)
-        del events
-    return tuple(cards)
 
 
 def _add_reconciliation(report: dict[str, Any], observed: Any) -> None:

@@ -174,9 +174,20 @@ def volumes(bcores: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
 
 def scorecard_of(bcores: Mapping[str, Any], calendar: BusinessCalendar, clock: ClockConfig, as_of: dt.datetime,
                  rules: ScoringRules = RULES, incidents: Iterable[Incident] = ()) -> list[BankMonth]:
-    """The scorecard of every bank and month, drawn up at `as_of` (duties due later are pending)."""
-    return scorecard(duty_events(bcores, calendar, clock), calendar, rules, as_of=as_of, incidents=incidents,
-                     volumes=volumes(bcores))
+    """The scorecard of every bank and month, drawn up at `as_of` (duties due later are pending).
+
+    Drawn one bank at a time: a bank's cards depend only on its own duties and incidents (and on
+    every bank's volume, for its size), and `scorecard` sorts its cards by bank, so these are the
+    cards of one call over every bank's events, with one bank's duty events held at a time instead
+    of every bank's (a duty per payment: megabytes at the end of a busy day)."""
+    sizes = volumes(bcores)
+    incidents = list(incidents)
+    cards: list[BankMonth] = []
+    for bank in sorted(set(bcores) | {i.bank for i in incidents}):
+        events = bank_events(bank, bcores[bank], calendar, clock) if bank in bcores else []
+        cards += scorecard(events, calendar, rules, as_of=as_of, volumes=sizes,
+                           incidents=[i for i in incidents if i.bank == bank])
+    return cards
 
 
 # ---------------------------------------------------------------- a real bank, from the wire

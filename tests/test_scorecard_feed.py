@@ -129,3 +129,18 @@ def test_incidents_reach_the_card_through_the_feed() -> None:
     lost = [Incident("bank-a", "lost-voucher", f"ZZSC0{i:05d}", t(DAY, "12:00")) for i in range(4)]
     card = scorecard_of({"bank-a": w.bank}, CAL, CC, as_of=w.now, incidents=lost)[0]
     assert card.incidents == {"lost-voucher": 4} and card.stages == {"custody": 1}
+
+
+def test_the_cards_drawn_bank_by_bank_are_those_of_one_call_over_every_banks_events() -> None:
+    from runner.scorecard_feed import duty_events
+    from treasury_sim.scorecard import scorecard
+
+    big, slow = three_days(DutiesConfig()), three_days(DutiesConfig(profile="slow"))
+    cores = {"bank-b": slow.bank, "bank-a": big.bank}
+    incidents = [Incident("bank-a", "lost-voucher", "ZZSC000000", t(DAY, "12:00")),
+                 Incident("bank-z", "lost-voucher", "ZZSC000001", t(DAY, "12:00"))]  # a bank with no core
+    whole = scorecard(duty_events(cores, CAL, CC), CAL, as_of=big.now, incidents=incidents, volumes=volumes(cores))
+    cards = scorecard_of(cores, CAL, CC, as_of=big.now, incidents=incidents)
+    assert [c.bank for c in cards] == sorted(c.bank for c in cards)
+    assert {"bank-a", "bank-b", "bank-z"} == {c.bank for c in cards}
+    assert cards == whole
