@@ -29,14 +29,15 @@ SERVER_GC_THRESHOLDS = (2_000, 10, 10)
 
 
 @contextlib.contextmanager
-def settled_heap() -> Iterator[None]:
-    """Freeze the heap built so far and raise the thresholds; restore both on exit."""
-    thresholds = gc.get_threshold()
+def settled_heap(thresholds: tuple[int, int, int] = SERVER_GC_THRESHOLDS) -> Iterator[None]:
+    """Freeze the heap built so far and set `thresholds`; restore both on exit. The server's
+    default; the simulation runner (`runner.demo.simulate`) passes its own."""
+    before = gc.get_threshold()
     gc.collect()  # the start-up garbage goes now, not into the frozen generation
     gc.freeze()
-    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+    gc.set_threshold(*thresholds)
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        gc.set_threshold(*before)
         gc.unfreeze()

@@ -20,13 +20,13 @@ one voucher; exit 0 only if every invariant held.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.gc_tuning import settled_heap
 from runner.heap import trim_heap
 
 __all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "check_run",
@@ -209,44 +209,41 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
     # A run allocates millions of short-lived objects (parsed vouchers, effects, rows) beside a state
     # that grows with the day; with the default thresholds the cyclic collector walks that state over
     # and over (a fifth of the CPU of a 30,000-voucher day). The world built is frozen (never walked
-    # again) and young collections wait for GC_THRESHOLDS[0] allocations; both are undone at the end.
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        snapshots: dict[dt.date, dict[str, Any]] = {}
-        last_hour = trimmed_hour = ""
-        await w.engine.start()
-        while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
-            if w.flows is not None:
-                nxt = await _send_flows(w, nxt)
-            await w.engine.run_until(nxt)
-            if f"{nxt:%Y%m%d%H}" != trimmed_hour:  # an hour's phases done: the heap they freed back
-                trim_heap()
-                trimmed_hour = f"{nxt:%Y%m%d%H}"
-            if nxt in w.closes:
-                snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
-            milestone = nxt in w.closes or nxt.time() in w.milestones
-            if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
-                progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
-                last_hour = f"{nxt:%Y%m%d%H}"
-        await w.engine.run_until(w.end)
-        ready = (await w.gateway.outbox.counts()).get("ready", 0)
-        report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
-                                 w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
-        trim_heap()  # the day's and the check's transients back before the observation's are made
-        observed = observe(w, seed)
-        _add_reconciliation(report, observed)
-        if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
-            _add_account_feed(report, w)
-        from treasury_sim.scorecard import render_json
+    # again) and young collections wait for GC_THRESHOLDS[0] allocations (gateway.gc_tuning); both are
+    # undone at the end.
+    with settled_heap(GC_THRESHOLDS):
+        try:
+            snapshots: dict[dt.date, dict[str, Any]] = {}
+            last_hour = trimmed_hour = ""
+            await w.engine.start()
+            while (nxt := w.engine.next_event()) is not None and nxt <= w.end:
+                if w.flows is not None:
+                    nxt = await _send_flows(w, nxt)
+                await w.engine.run_until(nxt)
+                if f"{nxt:%Y%m%d%H}" != trimmed_hour:  # an hour's phases done: the heap they freed back
+                    trim_heap()
+                    trimmed_hour = f"{nxt:%Y%m%d%H}"
+                if nxt in w.closes:
+                    snapshots[w.closes[nxt]] = await close_snapshot(w.ledgers, w.world.pboc.id)
+                milestone = nxt in w.closes or nxt.time() in w.milestones
+                if progress is not None and (milestone or f"{nxt:%Y%m%d%H}" != last_hour):
+                    progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
+                    last_hour = f"{nxt:%Y%m%d%H}"
+            await w.engine.run_until(w.end)
+            ready = (await w.gateway.outbox.counts()).get("ready", 0)
+            report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
+                                     w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
+            trim_heap()  # the day's and the check's transients back before the observation's are made
+            observed = observe(w, seed)
+            _add_reconciliation(report, observed)
+            if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
+                _add_account_feed(report, w)
+            from treasury_sim.scorecard import render_json
 
-        report["scorecard"] = render_json(observed.scorecard)
-        digest = await w.gateway.journal_digest()
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-        await w.close()
+            report["scorecard"] = render_json(observed.scorecard)
+            digest = await w.gateway.journal_digest()
+        finally:
+            await w.close()
     report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
                      "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}

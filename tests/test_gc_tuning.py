@@ -33,3 +33,10 @@ def test_the_thresholds_are_restored_when_serving_ends_with_an_error() -> None:
         pass
     assert gc.get_threshold() == before_thresholds
     assert gc.get_freeze_count() == 0
+
+
+def test_a_caller_sets_its_own_thresholds() -> None:
+    before = gc.get_threshold()
+    with settled_heap((50_000, 20, 20)):
+        assert gc.get_threshold() == (50_000, 20, 20)
+    assert gc.get_threshold() == before
