@@ -158,6 +158,8 @@ def at(day: dt.date, time_of_day: dt.time) -> dt.datetime:
 
 
 def to_local(t: dt.datetime) -> dt.datetime:
+    if t.tzinfo is TZ:  # already local (most are): what astimezone(TZ) would return, itself
+        return t
     if t.tzinfo is None or t.utcoffset() is None:
         raise ClockError(f"naive datetime {t.isoformat()}: business times must be timezone-aware")
     return t.astimezone(TZ)

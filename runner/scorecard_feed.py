@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
 from messages.dates import format_ymd, parse_ymd
+from messages.envelope import VoucherKey
 from treasury_sim.scorecard import (
     RULES,
     BankMonth,
@@ -106,6 +107,16 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         faulty = faulty or any(c not in INACCURATE for c in codes)
         events.append(DutyEvent(bank, kind, ref, due, done, accurate, faulty))
 
+    # A payment's three due times depend on its arrival, its day and when it was paid only, and a
+    # day's payments share a few of each (a batch arrives at one instant): each worked out once here.
+    dues: dict[tuple[DutyKind, dt.datetime | dt.date], dt.datetime] = {}
+
+    def due_of(kind: DutyKind, anchor: dt.datetime | dt.date) -> dt.datetime:
+        when = dues.get((kind, anchor))
+        if when is None:
+            when = dues[(kind, anchor)] = due_time(kind, anchor, calendar, clock)
+        return when
+
     paid_days: set[dt.date] = set()
     for p in core.payments.values():
         if p.day is None:
@@ -113,14 +124,14 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         paid_days.add(p.day)
         paid_at = p.received_at if to_local(p.received_at).date() == p.day else at(p.day, core.config.open_time)
         no = p.key.voucher_no
-        add("payment", str(p.key), due_time("payment", p.received_at, calendar, clock), paid_at)
+        add("payment", str(p.key), due_of("payment", p.received_at), paid_at)
         receipt = (p.vtcode, no, 1)
-        add("receipt", str(p.key._replace(flag=1)), due_time("receipt", p.day, calendar, clock), sent.get(receipt),
-            [receipt])
+        k = p.key
+        add("receipt", str(VoucherKey(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no, 1)), due_of("receipt", p.day),
+            sent.get(receipt), [receipt])
         if p.vtcode == "5201":
             notice = ("7103", core.duties.credit_notice_no(p), 0)
-            add("credit-notice", f"{notice[0]}/{notice[1]}", due_time("credit-notice", paid_at, calendar, clock),
-                sent.get(notice), [notice])
+            add("credit-notice", f"{notice[0]}/{notice[1]}", due_of("credit-notice", paid_at), sent.get(notice), [notice])
 
     for f in core.filings.values():
         if f.clear_type != 0:

@@ -287,3 +287,14 @@ async def test_a_simulated_week_of_hourly_timers_runs_fast() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_to_local_gives_a_local_time_back_as_it_is_and_converts_any_other() -> None:
+    from business_time.clock import TZ, to_local
+
+    local = dt.datetime(2026, 3, 16, 9, 30, tzinfo=TZ)
+    assert to_local(local) is local
+    utc = dt.datetime(2026, 3, 16, 1, 30, tzinfo=dt.UTC)
+    assert to_local(utc) == local and to_local(utc).tzinfo is TZ
+    with pytest.raises(ClockError):
+        to_local(dt.datetime(2026, 3, 16, 9, 30))

@@ -144,3 +144,17 @@ def test_the_cards_drawn_bank_by_bank_are_those_of_one_call_over_every_banks_eve
     assert [c.bank for c in cards] == sorted(c.bank for c in cards)
     assert {"bank-a", "bank-b", "bank-z"} == {c.bank for c in cards}
     assert cards == whole
+
+
+def test_each_payment_duty_is_due_when_due_time_says_though_worked_out_once_per_anchor() -> None:
+    """`bank_events` works a due time out once per (kind, anchor): each event still carries the
+    `due_time` of its own payment (three payments a day share an arrival minute or a day)."""
+    from treasury_sim.scorecard import due_time
+
+    w = three_days(DutiesConfig())
+    events = {(e.kind, e.ref): e for e in bank_events("bank-a", w.bank, CAL, CC)}
+    paid = [p for p in w.bank.payments.values() if p.day is not None]
+    assert len(paid) == 9
+    for p in paid:
+        assert events[("payment", str(p.key))].due == due_time("payment", p.received_at, CAL, CC)
+        assert events[("receipt", str(p.key._replace(flag=1)))].due == due_time("receipt", p.day, CAL, CC)
