@@ -54,14 +54,15 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
                 reserve_moved(ctx, s, e, now)
             out.append(e)
             continue
-        key = str(e.key)
+        vkey = e.key  # made anew on every read: read once
+        key = str(vkey)
         seen = s.seen.get(key)
         if seen is not None:
             if seen == 1:
                 out.append(e)  # a replay (redelivery) or a correction: the gateway dedups
             continue
         kind = send_kind(e)
-        release = max(now, ctx.profile.release(kind, e.key.voucher_no, now, ctx.calendar))
+        release = max(now, ctx.profile.release(kind, vkey.voucher_no, now, ctx.calendar))
         index = s.counts.get(kind, 0)
         s.counts[kind] = index + 1
         fault = ctx.profile.fault(kind, index)

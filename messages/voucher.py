@@ -67,9 +67,13 @@ class VoucherDoc:
         lines = self._details
         if lines is None:
             intern = sys.intern  # as the head's: a core keeps the lines of many vouchers
-            lines = self._details = [[(intern(child.tag), intern((child.text or "").strip())) for child in detail
-                                      if isinstance(child.tag, str)]  # not a comment
-                                     for detail in self.root.iterfind("DetailList/Detail")]
+            lines = self._details = []
+            for detail in self.root.iterfind("DetailList/Detail"):
+                line = []
+                for child in detail.iterchildren(etree.Element):  # elements only: not a comment
+                    text = child.text
+                    line.append((intern(child.tag), intern(text.strip()) if text else ""))
+                lines.append(line)
         return [dict(line) for line in lines]
 
     def head(self) -> dict[str, str]:
