@@ -103,8 +103,9 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
     def add(kind: DutyKind, ref: str, due: dt.datetime, done: dt.datetime | None,
             messages: Iterable[tuple[str, str, int]] = (), *, accurate: bool = True, faulty: bool = False) -> None:
         codes = [refused[m] for m in messages if m in refused]
-        accurate = accurate and not any(c in INACCURATE for c in codes)
-        faulty = faulty or any(c not in INACCURATE for c in codes)
+        if codes:  # most duties had nothing refused
+            accurate = accurate and not any(c in INACCURATE for c in codes)
+            faulty = faulty or any(c not in INACCURATE for c in codes)
         events.append(DutyEvent(bank, kind, ref, due, done, accurate, faulty))
 
     # A payment's three due times depend on its arrival, its day and when it was paid only, and a
