@@ -141,7 +141,8 @@ def _layout(xsd: str, part: int, names: tuple[str, ...], values: Mapping[str, ob
 
 def _elements(parts: list[str], layout: tuple[list[str], tuple[str, ...]], values: Mapping[str, object]) -> None:
     """`<name>text</name>` of each name of the layout, its text from `values`, escaped only when
-    some text needs it (most are codes, amounts and names)."""
+    some text needs it (most are codes, amounts and names). A value that is not a str is written
+    as `str()` writes it; a str (or a str subclass) as the text it holds."""
     tags, order = layout
     if not order:
         return
