@@ -11,18 +11,17 @@ that existence does not leak.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 from typing import Any
 
-import msgspec
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from business_time.calendar import BusinessCalendar
 from gateway import metrics
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon
+from gateway.http_ack import XML_CONTENT_TYPE, ack_answer, wants_xml
 from gateway.http_clock import add_clock_routes
 from gateway.http_common import (
     ACK_SIGNER_KEY,
@@ -43,8 +42,15 @@ from gateway.http_common import (
     tally,
     unauthenticated,
 )
+from gateway.http_fast import LeanHandlerFactory
 from gateway.http_json import JSON_BODY_BYTES_MAX, JsonBodyError, read_json
-from gateway.http_limits import BODY_BUDGET_KEY, BodyBudget, HttpLimits, body_limits_middleware
+from gateway.http_limits import (
+    BODY_BUDGET_KEY,
+    HANDLER_FACTORY_KEY,
+    BodyBudget,
+    HttpLimits,
+    body_limits_middleware,
+)
 from gateway.monitoring.http import add_monitor_routes
 from gateway.openapi import openapi_document
 from gateway.participants import Participant
@@ -75,26 +81,11 @@ async def post_messages(request: web.Request, participant: Participant) -> web.S
         data = read
     results = await gateway.submit(data, participant)
     del data  # not held while the answer is made
-    whole_envelope_refused = len(results) == 1 and results[0].voucher is None
-    status = 400 if whole_envelope_refused else 200
-    if "application/xml" in request.headers.get("Accept", ""):
-        return web.Response(body=_signed_ack(request, results), status=status, content_type="application/xml")
-    summary = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    held = 0
-    for r in results:
-        if r.status in summary:
-            summary[r.status] += 1
-        elif r.status == "held":
-            held += 1
-    if held:  # monitoring (docs/monitoring.md): only when there is one
-        summary["held"] = held
-    body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": summary}
-    if whole_envelope_refused and results[0].issues:
-        # The whole envelope was refused: say why at the top level too, like every other 4xx.
-        body["code"], body["message"] = results[0].issues[0].code, results[0].issues[0].message
-    # msgspec, not `web.json_response` (json.dumps, then the text encoded again): the ack is made
-    # for every envelope, and this is a few times cheaper for the same JSON value.
-    return web.Response(body=_JSON.encode(body), status=status, headers=_JSON_HEADERS)
+    status, body, content_type = ack_answer(results, wants_xml(request.headers.get("Accept", "")),
+                                            request.app.get(ACK_SIGNER_KEY))
+    if content_type == XML_CONTENT_TYPE:
+        return web.Response(body=body, status=status, content_type=XML_CONTENT_TYPE)
+    return web.Response(body=body, status=status, headers={"Content-Type": content_type})
 
 
 async def _read_capped(content: Any, limit: int) -> bytes | None:
@@ -114,34 +105,6 @@ async def _read_capped(content: Any, limit: int) -> bytes | None:
     data = b"".join(chunks)
     chunks.clear()  # not held twice while the pipeline works on `data`
     return data
-
-
-_JSON = msgspec.json.Encoder()
-_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-
-
-def _signed_ack(request: web.Request, results: list[Any]) -> bytes:
-    """`<TGWAck>`: the per-voucher results, signed by the gateway's own key when it has one."""
-    from xml.sax.saxutils import quoteattr
-
-    rows = "".join(
-        f"<Result Voucher={quoteattr(r.voucher or '')} Status={quoteattr(r.status)} "
-        f"Code={quoteattr(r.code or '')} MessageId={quoteattr(r.message_id or '')}>"
-        f"{_xml_text(r.issues[0].message if r.issues else '')}</Result>" for r in results)
-    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Ack>{rows}</Ack>\n'.encode()
-    signer = request.app.get(ACK_SIGNER_KEY)
-    sig = ""
-    if signer is not None:
-        value = base64.b64encode(signer.sign(body)).decode()
-        sig = f'<Signature SN="{signer.sn}">{value}</Signature>'
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<TGWAck><Ack>{base64.b64encode(body).decode()}</Ack>'
-            f"<SignatureList>{sig}</SignatureList></TGWAck>\n").encode()
-
-
-def _xml_text(text: str) -> str:
-    from xml.sax.saxutils import escape
-
-    return escape(text)
 
 
 @authenticated
@@ -247,7 +210,10 @@ async def get_codes(request: web.Request) -> web.StreamResponse:
 
 def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_max_size: int | None = None,
              limits: HttpLimits | None = None, calendar_warn_days: int = CALENDAR_WARN_DAYS_DEFAULT,
-             ops_token: str | None = None) -> web.Application:
+             ops_token: str | None = None, lean_messages: bool = True) -> web.Application:
+    """The gateway's HTTP app. Served by a `GuardedSite`, plain POST /v1/messages requests are
+    answered by the lean path in front of aiohttp (`gateway.http_fast`) unless `lean_messages` is
+    False; the answers are the same either way."""
     limit = client_max_size or gateway.config.limits.envelope_bytes_max + 1024
     limits = limits or HttpLimits()
     budget = BodyBudget(max(limits.body_bytes_in_flight_max, limit))  # the largest body allowed always fits
@@ -262,6 +228,8 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
         app[OPS_TOKEN_KEY] = ops_token
     if ack_signer is not None:
         app[ACK_SIGNER_KEY] = ack_signer
+    if lean_messages:
+        app[HANDLER_FACTORY_KEY] = LeanHandlerFactory(app, limits)
     app.router.add_post("/v1/messages", post_messages)
     app.router.add_get("/v1/messages/{id}", get_message)
     app.router.add_get("/v1/inbox", get_inbox)

@@ -125,7 +125,11 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> web.Re
 
 
 def tally(request: web.Request, event: str) -> LogTally:
-    tallies: dict[str, LogTally] = request.app[TALLIES_KEY]
+    return app_tally(request.app, event)
+
+
+def app_tally(app: web.Application, event: str) -> LogTally:
+    tallies: dict[str, LogTally] = app[TALLIES_KEY]
     tally = tallies.get(event)
     if tally is None:  # a handful of event names, fixed in this module
         tally = tallies[event] = LogTally(event, logger=log)
@@ -147,11 +151,16 @@ def is_database_failure(exc: BaseException) -> bool:
 
 def database_unavailable(request: web.Request, exc: BaseException, route: str) -> web.Response:
     """503 "database unavailable" with Retry-After; counted, and logged once per interval."""
-    metrics.HTTP_DATABASE_UNAVAILABLE.inc()
-    tally(request, "http.database_unavailable").note(route=route, error=f"{type(exc).__name__}: {exc}")
+    database_failure_noted(request.app, exc, route)
     resp = error_response(503, "unavailable", DATABASE_UNAVAILABLE)
     resp.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     return resp
+
+
+def database_failure_noted(app: web.Application, exc: BaseException, route: str) -> None:
+    """Count a request refused because the database failed, and note it in the interval's log line."""
+    metrics.HTTP_DATABASE_UNAVAILABLE.inc()
+    app_tally(app, "http.database_unavailable").note(route=route, error=f"{type(exc).__name__}: {exc}")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -189,7 +198,11 @@ def peer_certificate(request: web.Request) -> x509.Certificate | None:
     has already refused the handshake for a certificate that does not chain to the client CA, is
     outside its validity or lacks the clientAuth purpose, so one that is here is verified.
     """
-    transport = request.transport
+    return transport_certificate(request.transport)
+
+
+def transport_certificate(transport: Any) -> x509.Certificate | None:
+    """`peer_certificate` of a connection's transport (the lean POST /v1/messages has no request)."""
     ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     if ssl_object is None or ssl_object.context.verify_mode == ssl.CERT_NONE:
         return None
@@ -208,10 +221,14 @@ def bearer_token(header: str) -> str | None:
 
 def authenticated_participant(request: web.Request) -> Participant | str:
     """The authenticated participant, or why the request is not authenticated."""
-    gateway = request.app[GATEWAY_KEY]
+    return participant_of(request.app[GATEWAY_KEY], peer_certificate(request), request.headers.get("Authorization"))
+
+
+def participant_of(gateway: Gateway, cert: x509.Certificate | None, auth: str | None) -> Participant | str:
+    """The participant a verified client certificate and/or an Authorization header name, or why
+    they name none (`authenticated_participant` without a request object)."""
     registry = gateway.registry
     by_cert: Participant | None = None
-    cert = peer_certificate(request)
     if cert is not None:
         sn = serial_sn(cert)
         by_cert = registry.by_sn(sn)
@@ -221,7 +238,6 @@ def authenticated_participant(request: web.Request) -> Participant | str:
         if known is not None and known.certificate != cert:
             # Same serial, different certificate: another issuer trusted by the client CA file.
             return f"client certificate SN {sn} is not the certificate registered under that SN"
-    auth = request.headers.get("Authorization")
     if auth is None:
         return by_cert if by_cert is not None else "missing or unknown bearer token"
     token = bearer_token(auth)
@@ -238,13 +254,27 @@ def authenticated_participant(request: web.Request) -> Participant | str:
 def unauthenticated(request: web.Request, reason: str) -> web.Response:
     """401, counted by kind (tgw_http_auth_failures_total) and logged once per interval with the
     latest peer and reason (which never holds the token)."""
-    kind = ("no-credentials" if "Authorization" not in request.headers and peer_certificate(request) is None
+    note_unauthenticated(request.app, "Authorization" in request.headers, peer_certificate(request) is not None,
+                         request.remote, request.path, reason)
+    return web.json_response(unauthenticated_body(reason), status=401, headers=UNAUTHENTICATED_HEADERS)
+
+
+UNAUTHENTICATED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tgw"'}
+
+
+def unauthenticated_body(reason: str) -> dict[str, str]:
+    """The 401's JSON (both paths to POST /v1/messages make it here)."""
+    return {"code": "unauthenticated", "message": reason}
+
+
+def note_unauthenticated(app: web.Application, has_authorization: bool, has_certificate: bool, remote: str | None,
+                         path: str, reason: str) -> None:
+    """Count a 401 by kind and note it in the interval's log line (`unauthenticated`'s bookkeeping)."""
+    kind = ("no-credentials" if not has_authorization and not has_certificate
             else "certificate" if reason.startswith("client certificate") or "disagree" in reason
             else "bad-credentials")
     metrics.HTTP_AUTH_FAILURES.labels(reason=kind).inc()
-    tally(request, "http.auth_failed").note(peer=request.remote, path=request.path, reason=kind, detail=reason)
-    return web.json_response({"code": "unauthenticated", "message": reason},
-                             status=401, headers={"WWW-Authenticate": 'Bearer realm="tgw"'})
+    app_tally(app, "http.auth_failed").note(peer=remote, path=path, reason=kind, detail=reason)
 
 
 def authenticated(handler: Callable[[web.Request, Participant], Awaitable[web.StreamResponse]]) -> Handler:

@@ -50,6 +50,7 @@ from gateway.http_errors import CodedErrorsRequestHandler
 
 __all__ = [
     "BODY_BUDGET_KEY",
+    "HANDLER_FACTORY_KEY",
     "Acceptor",
     "BodyBudget",
     "BodyReadTimeout",
@@ -502,8 +503,14 @@ class GuardedSite(web.TCPSite):
         # own `Server.__call__` passes them.
         options: dict[str, Any] = dict(getattr(server, "_kwargs", {}))
 
+        # An app may say what handles its connections (make_app: the lean POST /v1/messages in
+        # front of aiohttp); it is a GuardedRequestHandler either way.
+        app = getattr(self._runner, "app", None)
+        make = app.get(HANDLER_FACTORY_KEY, GuardedRequestHandler) if app is not None else GuardedRequestHandler
+
         def factory() -> GuardedRequestHandler:
-            return GuardedRequestHandler(server, self.gate, self.limits, loop=loop, **options)
+            handler: GuardedRequestHandler = make(server, self.gate, self.limits, loop=loop, **options)
+            return handler
 
         # A TLS handshake is part of getting a request head in: bounded by the head timeout, not
         # asyncio's 60 s default (a client that connects and stalls held its descriptor a minute).
@@ -584,6 +591,8 @@ class BodyBudget:
 
 
 BODY_BUDGET_KEY = web.AppKey("body_budget", BodyBudget)
+# What makes an app's connection handlers: (manager, gate, limits, **options) -> a GuardedRequestHandler.
+HANDLER_FACTORY_KEY: web.AppKey[Any] = web.AppKey("connection_handler_factory")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -79,6 +79,9 @@ class ServerConfig:
     monitor_rules: str = "default"
     # The event loop `tgw up` runs on (gateway.event_loop): auto (uvloop when installed), uvloop, asyncio.
     event_loop: str = "auto"
+    # Plain POST /v1/messages answered in front of aiohttp (gateway.http_fast); False: by aiohttp's
+    # route, as before. The answers are the same (tests/test_http_fast.py compares the two).
+    http_lean_messages: bool = True
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
@@ -303,7 +306,8 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
         if cfg.http_port is not None:
             signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
             app = make_app(gateway, ack_signer=signer, limits=cfg.http_limits,
-                           calendar_warn_days=cfg.calendar_warn_days, ops_token=cfg.ops_token)
+                           calendar_warn_days=cfg.calendar_warn_days, ops_token=cfg.ops_token,
+                           lean_messages=cfg.http_lean_messages)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
             await runner.setup()
             loop = asyncio.get_running_loop()

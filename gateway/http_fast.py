@@ -1,0 +1,320 @@
+"""A lean path for the hot route, POST /v1/messages, in front of aiohttp on the same connection.
+
+At one voucher per envelope aiohttp's machinery was most of the HTTP layer's CPU: a request
+object, a stream reader, the router, three middleware frames, a response object, a writer, two
+tasks; about 80 µs a request above a bare protocol answering the same bytes (15 µs here,
+bench/results/http-floor.md). `LeanMessagesHandler` is `GuardedRequestHandler` (so the
+connection cap, the idle timer and the head timer are the same code) that looks at what a
+connection sends first: a complete, plain `POST /v1/messages HTTP/1.1` (the head and the whole
+body in hand, only the headers listed below, nothing unusual) is answered here; anything else,
+from its first byte on and for the rest of the connection, goes to aiohttp as before. aiohttp's
+parser therefore never sees a byte it did not get from the start, and every unusual request
+(chunked, `Expect`, a compressed body, a malformed head, an oversized line, a body that has not
+all arrived) gets exactly aiohttp's treatment and answer.
+
+What a lean request goes through is what `make_app`'s stack does, in the same order with the same
+code: `errors_and_metrics` (the requests counter by route and status; a coded 503 for a database
+or state failure), `body_limits` (its size taken from the same `BodyBudget`; the body is already
+here, so there is nothing to time), `authenticated` (`participant_of`: the client certificate of
+the TLS connection and/or the bearer token; the same 401 and its counting), then the handler's
+answer from `gateway.http_ack`. The answer's bytes are aiohttp's: the same headers in the same
+order (tests/test_http_fast.py compares the two paths byte for byte). Requests on one connection
+are answered in order: bytes that arrive while one is in flight wait (reading paused) until it is
+answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Final
+
+import asyncpg
+import structlog
+from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.http import SERVER_SOFTWARE
+
+from gateway import metrics
+from gateway.http_ack import JSON_CONTENT_TYPE, ack_answer, wants_xml
+from gateway.http_common import (
+    ACK_SIGNER_KEY,
+    DATABASE_RETRY_AFTER_S,
+    DATABASE_UNAVAILABLE,
+    GATEWAY_KEY,
+    UNAUTHENTICATED_HEADERS,
+    database_failure_noted,
+    is_database_failure,
+    note_unauthenticated,
+    participant_of,
+    transport_certificate,
+    unauthenticated_body,
+)
+from gateway.http_errors import CLIENT_GONE, protocol_error_body
+from gateway.http_limits import BODY_BUDGET_KEY, BODY_RETRY_AFTER_S, GuardedRequestHandler, HttpLimits
+from messages.errors import StateError
+
+__all__ = ["LeanHandlerFactory", "LeanMessagesHandler", "LeanRoute", "scan_head"]
+
+log = structlog.get_logger("tgw.http")
+
+ROUTE: Final = "/v1/messages"  # the route label of tgw_http_requests_total, as aiohttp's router names it
+REQUEST_LINE: Final = b"POST /v1/messages HTTP/1.1\r\n"
+# A head the lean path reads: under aiohttp's line and field limits (8,190 bytes), so a head over
+# them always reaches aiohttp, which refuses it as it always has; and at most this many fields
+# (aiohttp allows 128).
+HEAD_BYTES_MAX: Final = 8190
+FIELDS_MAX: Final = 64
+# name ":" OWS value OWS CRLF, the value visible ASCII (obs-text, obs-fold and control bytes: aiohttp).
+_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?[ \t]*\r\n")
+# Fields that change how aiohttp reads the body or the connection: such a request is aiohttp's.
+_NOT_LEAN: Final = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade", b"te", b"trailer"})
+_DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
+WAIT: Final = "wait"  # scan_head: the head so far could be a lean request; wait for the rest
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A lean request's head: where its body starts, its length, and the fields the route reads."""
+
+    end: int  # offset of the body
+    length: int
+    authorization: str | None
+    accept: str
+
+
+def scan_head(buf: bytes, body_max: int) -> Head | str | None:
+    """`buf` (a connection's first unanswered bytes) as a lean POST /v1/messages: its `Head` once
+    the head is complete, `WAIT` while it could still become one, None when it is aiohttp's."""
+    end = buf.find(b"\r\n\r\n", 0, HEAD_BYTES_MAX + 4)
+    if end < 0:
+        if len(buf) >= HEAD_BYTES_MAX + 4:
+            return None
+        if len(buf) < len(REQUEST_LINE):
+            return WAIT if REQUEST_LINE.startswith(buf) else None
+        return WAIT if buf.startswith(REQUEST_LINE) else None
+    if not buf.startswith(REQUEST_LINE):
+        return None
+    length: int | None = None
+    authorization: str | None = None
+    accept: str | None = None
+    seen: set[bytes] = set()
+    pos, stop = len(REQUEST_LINE), end + 2
+    while pos < stop:
+        m = _FIELD.match(buf, pos, stop)
+        if m is None or len(seen) >= FIELDS_MAX:
+            return None
+        pos = m.end()
+        name, value = m.group(1).lower(), m.group(2) or b""
+        if name in seen and name in (b"content-length", b"authorization", b"accept", b"host", b"connection"):
+            return None  # which one counts is aiohttp's business
+        seen.add(name)
+        if name == b"content-length":
+            if not value.isdigit() or len(value) > 12:
+                return None
+            length = int(value)
+        elif name == b"authorization":
+            authorization = value.decode("ascii")
+        elif name == b"accept":
+            accept = value.decode("ascii")
+        elif name in _NOT_LEAN or (name == b"connection" and value.lower() != b"keep-alive"):
+            return None
+    if length is None:
+        length = 0  # no body (aiohttp reads none either: neither Content-Length nor chunked)
+    if length > body_max:
+        return None  # aiohttp's 413, and its lingering read of the refused body
+    return Head(end + 4, length, authorization, accept or "")
+
+
+def response_bytes(status: int, body: bytes, fields: tuple[tuple[str, str], ...], *, close: bool = False) -> bytes:
+    """An answer as aiohttp writes it: `fields` in order, then Content-Length, Date, Server, and
+    `Connection: close` when the connection ends after it."""
+    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
+    head += [f"{k}: {v}" for k, v in fields]
+    head += [f"Content-Length: {len(body)}", f"Date: {rfc822_formatted_time()}", f"Server: {SERVER_SOFTWARE}"]
+    if close:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
+
+
+def _json_answer(status: int, value: Any, *, before: tuple[tuple[str, str], ...] = (),
+                 after: tuple[tuple[str, str], ...] = (), close: bool = False) -> bytes:
+    """`web.json_response(value, status, headers=before)` with `after` set on it later."""
+    return response_bytes(status, json.dumps(value).encode("utf-8"),
+                          (*before, ("Content-Type", JSON_CONTENT_TYPE), *after), close=close)
+
+
+class LeanRoute:
+    """What the lean POST /v1/messages reads of its app (the same objects aiohttp's route uses)."""
+
+    def __init__(self, app: web.Application, limits: HttpLimits) -> None:
+        self.app, self.limits = app, limits
+        self.answered = 0  # requests answered on this path (tests check that it is taken)
+
+    async def answer(self, conn: LeanMessagesHandler, head: Head, body: bytes) -> tuple[bytes, bool]:
+        """(the answer's bytes, close the connection after it): the two middlewares, then the handler."""
+        self.answered += 1
+        budget = self.app[BODY_BUDGET_KEY]
+        n = head.length
+        # body_limits: aiohttp makes no body for Content-Length 0, and the middleware takes nothing then.
+        if n and not (budget.try_acquire(n) or await budget.acquire(n, self.limits.body_wait_s)):
+            metrics.HTTP_BODIES_REFUSED.inc()
+            metrics.HTTP_REQUESTS_BY(ROUTE, "503").inc()
+            return _json_answer(503, {"code": "unavailable", "message": (
+                f"the gateway holds {budget.in_flight} bytes of request bodies and this one ({n} bytes) does not "
+                f"fit under {budget.bytes_max}; retry shortly")},
+                before=(("Retry-After", str(BODY_RETRY_AFTER_S)),), close=True), True
+        try:
+            status, answer = await self._handled(conn, head, body)
+        finally:
+            if n:
+                budget.release(n)
+        metrics.HTTP_REQUESTS_BY(ROUTE, str(status)).inc()
+        return answer, False
+
+    async def _handled(self, conn: LeanMessagesHandler, head: Head, body: bytes) -> tuple[int, bytes]:
+        """errors_and_metrics around `authenticated(post_messages)`."""
+        gateway = self.app[GATEWAY_KEY]
+        try:
+            cert = transport_certificate(conn.transport)
+            participant = participant_of(gateway, cert, head.authorization)
+            if isinstance(participant, str):
+                note_unauthenticated(self.app, head.authorization is not None, cert is not None, conn.remote(),
+                                     ROUTE, participant)
+                return 401, _json_answer(401, unauthenticated_body(participant), before=tuple(
+                    UNAUTHENTICATED_HEADERS.items()))
+            results = await gateway.submit(body, participant)
+            del body  # not held while the answer is made
+            status, payload, content_type = ack_answer(results, wants_xml(head.accept), self.app.get(ACK_SIGNER_KEY))
+            return status, response_bytes(status, payload, (("Content-Type", content_type),))
+        except (StateError, *_DB_ERRORS) as exc:
+            if is_database_failure(exc):
+                database_failure_noted(self.app, exc, ROUTE)
+                message = DATABASE_UNAVAILABLE
+            else:  # draining, no admission worker, broker down: our own words, safe to tell
+                message = str(exc)
+            return 503, _json_answer(503, {"code": "unavailable", "message": message},
+                                     after=(("Retry-After", str(DATABASE_RETRY_AFTER_S)),))
+
+
+class LeanMessagesHandler(GuardedRequestHandler):
+    """`GuardedRequestHandler` answering plain one-shot POST /v1/messages itself (see the module doc)."""
+
+    def __init__(self, manager: web.Server, gate: Any, limits: HttpLimits, route: LeanRoute, **kwargs: Any) -> None:
+        super().__init__(manager, gate, limits, **kwargs)
+        self._route = route
+        self._lean = True  # every byte so far was read here: aiohttp's parser has seen none
+        self._held = b""  # bytes not answered yet: a head still arriving, or requests behind the one in flight
+        self._in_flight: asyncio.Task[None] | None = None
+        self._held_paused = False  # reading paused while bytes wait behind a request in flight
+
+    def remote(self) -> str | None:
+        """The peer's address, as aiohttp's `request.remote` gives it."""
+        peer = self.peername
+        if peer is None:
+            return None
+        return str(peer[0]) if isinstance(peer, list | tuple) else str(peer)
+
+    def data_received(self, data: bytes) -> None:
+        if not (self._lean and self._admitted) or self._force_close or self._close:
+            super().data_received(data)
+            return
+        held = self._held + data if self._held else data
+        if self._in_flight is not None:
+            self._held = held
+            if not self._held_paused:  # one read's worth at most waits: the client's TCP window holds the rest
+                self._held_paused = True
+                self._pause_reading_for_buffer()
+            return
+        self._take(held)
+
+    def _take(self, held: bytes) -> None:
+        """Answer the request at the front of `held` here, wait for more of it, or give it all to aiohttp."""
+        limit = self._route.app[GATEWAY_KEY].config.limits.envelope_bytes_max
+        head = scan_head(held, limit)
+        if head == WAIT:
+            self._held = held
+            if self._head_timer is None and self.transport is not None:  # from a head's first byte, as aiohttp's path
+                self._head_timer = self._loop.call_later(self._header_timeout_s, self._head_timed_out)
+            return
+        if not isinstance(head, Head) or len(held) < head.end + head.length:
+            self._hand_over(held)
+            return
+        self._cancel_head_timer()
+        self._held = held[head.end + head.length:]
+        body = held[head.end:head.end + head.length]
+        self._in_flight = self._loop.create_task(self._serve(head, body))
+
+    def _hand_over(self, held: bytes) -> None:
+        """From here on this connection is aiohttp's: `held` is its first byte."""
+        self._lean = False
+        self._held = b""
+        if self._held_paused:
+            self._held_paused = False
+            self._resume_reading_for_buffer()
+        super().data_received(held)
+
+    async def _serve(self, head: Head, body: bytes) -> None:
+        close = True
+        try:
+            answer, close = await self._route.answer(self, head, body)
+        except asyncio.CancelledError:
+            raise
+        except ConnectionResetError:  # as aiohttp: the client is gone, nobody reads an answer
+            metrics.HTTP_CLIENT_DISCONNECTS.inc()
+            CLIENT_GONE.note(peer=self.remote(), method="POST", path=ROUTE)
+            answer = b""
+        except Exception as exc:
+            status = 504 if isinstance(exc, TimeoutError) else 500
+            log.error("http.request_failed", status=status, error=type(exc).__name__ if status == 500 else None,
+                      exc_info=exc if status == 500 else None)
+            code, text = protocol_error_body(status, exc if status == 500 else None)
+            answer = _json_answer(status, {"code": code, "message": text}, close=True)
+        finally:
+            self._in_flight = None
+        transport = self.transport
+        if transport is None:
+            return  # gone meanwhile; the submission was made all the same, as on aiohttp's path
+        if answer:
+            transport.write(answer)
+        if close:
+            self.force_close()
+            return
+        self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
+        if self._paused:  # the client is not reading its answers: wait before taking the next request
+            try:
+                await self._drain_helper()
+            except ConnectionError:
+                return
+        held, self._held = self._held, b""
+        if self._held_paused:
+            self._held_paused = False
+            self._resume_reading_for_buffer()
+        if held and self.transport is not None:
+            self._take(held)
+
+    def _process_keepalive(self) -> None:
+        if self._in_flight is not None:  # a lean request is being answered: not idle
+            self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
+        super()._process_keepalive()
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:  # noqa: ASYNC109 - aiohttp's signature
+        """aiohttp's graceful close, after the lean request in flight (if any) is answered."""
+        task = self._in_flight
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout)
+        await super().shutdown(timeout)
+
+
+class LeanHandlerFactory:
+    """What `GuardedSite` makes each connection's handler with, for an app from `make_app`."""
+
+    def __init__(self, app: web.Application, limits: HttpLimits) -> None:
+        self.route = LeanRoute(app, limits)
+
+    def __call__(self, manager: web.Server, gate: Any, limits: HttpLimits, **kwargs: Any) -> LeanMessagesHandler:
+        return LeanMessagesHandler(manager, gate, limits, self.route, **kwargs)

@@ -1,0 +1,275 @@
+"""The lean POST /v1/messages (gateway.http_fast) answers byte for byte what aiohttp's route answers.
+
+Two real listeners (`start_server`), each with its own database, one with the lean path and one
+without (`http_lean_messages=False`), get the same bytes in the same order; their answers must be
+identical but for the Date header and the message ids (time-based: gateway.message_ids). Cases:
+accepted, duplicate, refused, malformed, unauthenticated, the XML ack, heads split across
+writes, pipelined requests, requests the lean path leaves to aiohttp, and failures of the gateway
+under a request. The guards (head timer, idle timer, body budget) are checked on the lean path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway_helpers import payment
+from http_raw import open_raw, port_of, read_to_eof, response_parts, served
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.http_app import make_app
+from gateway.http_common import errors_and_metrics
+from gateway.http_fast import WAIT, Head, LeanHandlerFactory, scan_head
+from gateway.http_limits import BODY_BUDGET_KEY, HANDLER_FACTORY_KEY, HttpLimits
+from gateway.server import RunningServer
+from gateway.service import GatewayConfig
+from messages.errors import StateError
+from runner.world import DevWorld
+
+BOUND_S = 30.0  # on every read; none comes near it
+QUICK = HttpLimits(header_timeout_s=0.5, idle_timeout_s=1.0, body_wait_s=0.2)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
+    return DevWorld.create(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def envelopes(world: DevWorld) -> list[bytes]:
+    """Signed one-voucher envelopes; each pair of servers starts from empty databases."""
+    return [world.envelope([payment(world)], sender=world.treasury.id) for _ in range(24)]
+
+
+@contextlib.asynccontextmanager
+async def pair(world: DevWorld, tmp: Path, **config: Any) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+    (tmp / "lean").mkdir(parents=True, exist_ok=True)
+    (tmp / "aiohttp").mkdir(parents=True, exist_ok=True)
+    async with (served(world, tmp / "lean", **config) as lean,
+                served(world, tmp / "aiohttp", http_lean_messages=False, **config) as old):
+        yield lean, old
+
+
+def lean_answered(server: RunningServer) -> int:
+    assert server.runner is not None
+    factory = server.runner.app[HANDLER_FACTORY_KEY]
+    assert isinstance(factory, LeanHandlerFactory)
+    return factory.route.answered
+
+
+async def _read_answers(reader: asyncio.StreamReader, most: int) -> bytes:
+    """Up to `most` answers (by Content-Length), fewer if the server closes or says it will."""
+    out = b""
+    async with asyncio.timeout(BOUND_S):
+        for _ in range(most):
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                return out + exc.partial
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            out += head + await reader.readexactly(length)
+            if b"\r\nConnection: close\r\n" in head:
+                return out + await reader.read()
+    return out
+
+
+async def exchange(server: RunningServer, parts: list[bytes], answers: int = 1) -> bytes:
+    """Write `parts` on one connection (a short pause between them), read `answers` answers."""
+    reader, writer = await open_raw(port_of(server))
+    try:
+        for i, part in enumerate(parts):
+            if i:
+                await asyncio.sleep(0.05)
+            writer.write(part)
+            await writer.drain()
+        return await _read_answers(reader, answers)
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def normalized(raw: bytes) -> bytes:
+    """`raw` with the Date and the message ids (JSON, or inside the XML ack's base64) blanked."""
+    raw = re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\nDate: -\r\n", raw)
+    raw = re.sub(rb'"message_id":"[0-9a-f]{25}"', b'"message_id":"-"', raw)
+
+    def ack(m: re.Match[bytes]) -> bytes:
+        inner = re.sub(rb'MessageId="[0-9a-f]{25}"', b'MessageId="-"', base64.b64decode(m.group(1)))
+        return b"<TGWAck><Ack>" + base64.b64encode(inner) + b"</Ack>"
+
+    return re.sub(rb"<TGWAck><Ack>([A-Za-z0-9+/=]+)</Ack>", ack, raw)
+
+
+def post(body: bytes, *fields: bytes, token: str | None = None, length: int | None = None) -> bytes:
+    auth = [f"Authorization: Bearer {token}".encode()] if token is not None else []
+    head = [b"POST /v1/messages HTTP/1.1", b"Host: gw", *auth, b"Content-Type: application/xml", *fields,
+            f"Content-Length: {len(body) if length is None else length}".encode()]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+async def same_answer(lean: RunningServer, old: RunningServer, parts: list[bytes], answers: int = 1) -> bytes:
+    a = await exchange(lean, parts, answers)
+    b = await exchange(old, parts, answers)
+    assert normalized(a) == normalized(b), (a[:600], b[:600])
+    assert a, "no answer"
+    return a
+
+
+def tampered(envelope: bytes) -> bytes:
+    at = envelope.index(b"<Signature") + 200  # inside the signature value
+    return envelope[:at] + (b"A" if envelope[at:at + 1] != b"A" else b"B") + envelope[at + 1:]
+
+
+async def test_accepted_refused_malformed_and_unauthenticated_answers_are_identical(
+        world: DevWorld, envelopes: list[bytes], tmp_path: Path) -> None:
+    token = world.treasury.token
+    async with pair(world, tmp_path) as (lean, old):
+        e0, e1, e2, e3 = envelopes[:4]
+        cases: list[tuple[list[bytes], int]] = [
+            ([post(e0, token=token)], 1),  # accepted
+            ([post(e0, token=token)], 1),  # duplicate
+            ([post(tampered(e1), token=token)], 1),  # refused: bad signature
+            ([post(b"<not-xml", token=token)], 1),  # malformed
+            ([post(b"", token=token)], 1),  # empty
+            ([post(e1)], 1),  # no credentials
+            ([post(e1, token="not-a-token")], 1),
+            ([post(e1, b"Authorization: Basic dXNlcjpwdw==")], 1),
+            ([post(b"<not-xml", b"Accept: application/xml", token=token)], 1),  # the XML ack
+            ([post(e1, token=token).replace(b"Content-Length", b"content-LENGTH")
+              .replace(b"Authorization", b"AUTHORIZATION")], 1),
+            ([post(e2, b"Connection: keep-alive", b"X-Pad:   spaced\t ", token=token)], 1),
+            ([post(e3, token=token)[:20], post(e3, token=token)[20:]], 1),  # a head in two writes
+            ([post(envelopes[4], token=token)[:-100], post(envelopes[4], token=token)[-100:]], 1),  # body split
+            ([post(envelopes[5], token=token) + post(b"<x", token=token)], 2),  # pipelined, both lean
+            ([post(envelopes[6], token=token) + b"GET /v1/codes HTTP/1.1\r\nHost: gw\r\n\r\n"], 2),  # then aiohttp
+            ([post(envelopes[7], b"Connection: close", token=token)], 1),  # aiohttp's (closes)
+            ([post(b"1\r\n<\r\n0\r\n\r\n", b"Transfer-Encoding: chunked", token=token).replace(
+                b"Content-Length: 14\r\n", b"")], 1),  # chunked: aiohttp's
+            ([post(b"<x", token=token, length=64 << 20)], 1),  # declared over the limit: aiohttp's 413
+            ([post(b"<x", token=token).replace(b"/v1/messages", b"/v1/messages?x=1")], 1),
+            ([post(b"<x", b"Bad Header: x", token=token)], 1),  # aiohttp's 400
+        ]
+        for parts, answers in cases:
+            await same_answer(lean, old, parts, answers)
+        assert lean_answered(lean) == 15  # the lean path was taken where it could be, and only there
+        assert old.runner is not None and HANDLER_FACTORY_KEY not in old.runner.app
+
+
+def _failing(exc: BaseException) -> Callable[..., Any]:
+    async def submit(*_args: Any) -> Any:
+        raise exc
+
+    return submit
+
+
+async def test_failures_under_a_request_are_answered_alike(world: DevWorld, envelopes: list[bytes],
+                                                           tmp_path: Path) -> None:
+    token = world.treasury.token
+    async with pair(world, tmp_path) as (lean, old):
+        failures: list[Callable[[], BaseException]] = [
+            lambda: StateError("the gateway is draining"),  # 503 in our own words
+            lambda: sqlite3.OperationalError("disk I/O error"),  # 503 database unavailable
+            lambda: RuntimeError("a bug"),  # aiohttp's coded 500, connection closed
+            lambda: TimeoutError(),  # 504
+        ]
+        for make in failures:
+            for server in (lean, old):
+                server.gateway.submit = _failing(make())  # type: ignore[method-assign]
+            raw = await same_answer(lean, old, [post(envelopes[0], token=token)])
+            assert response_parts(raw)[0] in (500, 503, 504)
+
+
+async def test_a_body_over_the_budget_is_refused_alike(world: DevWorld, envelopes: list[bytes],
+                                                       tmp_path: Path) -> None:
+    async with pair(world, tmp_path, http_limits=QUICK) as (lean, old):
+        for server in (lean, old):  # someone else holds every byte of the budget
+            assert server.runner is not None
+            budget = server.runner.app[BODY_BUDGET_KEY]
+            assert budget.try_acquire(budget.bytes_max)
+        raw = await same_answer(lean, old, [post(envelopes[0], token=world.treasury.token)])
+        status, headers, _ = response_parts(raw)
+        assert status == 503 and headers["retry-after"] == "1" and headers["connection"] == "close"
+
+
+async def test_the_lean_path_keeps_the_head_timer_and_the_idle_timer(world: DevWorld, envelopes: list[bytes],
+                                                                    tmp_path: Path) -> None:
+    async with served(world, tmp_path, http_limits=QUICK) as server:
+        reader, writer = await open_raw(port_of(server))
+        writer.write(b"POST /v1/messages HTTP/1.1\r\nHost: gw\r\n")  # and nothing more
+        raw = await asyncio.wait_for(read_to_eof(reader), BOUND_S)
+        writer.close()
+        status, headers, _ = response_parts(raw)
+        assert status == 408 and headers["connection"] == "close"
+        reader, writer = await open_raw(port_of(server))
+        writer.write(post(envelopes[0], token=world.treasury.token))
+        raw = await asyncio.wait_for(read_to_eof(reader), BOUND_S)  # answered, then closed once idle
+        writer.close()
+        assert raw.startswith(b"HTTP/1.1 200 OK") and lean_answered(server) == 1
+
+
+def test_the_app_has_the_two_middlewares_the_lean_path_mirrors(world: DevWorld) -> None:
+    class StandIn:
+        registry = db = None
+        config = GatewayConfig()
+
+    app = make_app(StandIn(), lean_messages=True)  # type: ignore[arg-type]
+    assert [m.__name__ for m in app.middlewares] == [errors_and_metrics.__name__, "body_limits"]
+    assert HANDLER_FACTORY_KEY in app
+    assert HANDLER_FACTORY_KEY not in make_app(StandIn(), lean_messages=False)  # type: ignore[arg-type]
+
+
+def test_scan_head_waits_for_a_lean_head_and_leaves_the_rest_to_aiohttp() -> None:
+    request = post(b"<x>", token="t")
+    for cut in range(len(request) - 3):
+        assert scan_head(request[:cut], 100) == WAIT  # the head is not complete yet
+    head = scan_head(request, 100)
+    assert isinstance(head, Head) and request[head.end:head.end + head.length] == b"<x>"
+    assert head.authorization == "Bearer t"
+    assert scan_head(b"GET /healthz HTTP/1.1\r\n", 100) is None
+    assert scan_head(b"POST /v1/messages/ HTTP/1.1\r\n", 100) is None
+    assert scan_head(post(b"<x>", b"Expect: 100-continue"), 100) is None
+    assert scan_head(post(b"<x>", b"Content-Length: 3"), 100) is None  # twice: aiohttp's
+    assert scan_head(post(b"<x>", b" folded"), 100) is None
+    assert scan_head(post(b"<x>" * 50), 100) is None  # over the envelope limit: aiohttp's 413
+    assert scan_head(b"POST /v1/messages HTTP/1.1\r\n" + b"X: y\r\n" * 2000, 100) is None
+
+
+# ---------------------------------------------------------------------- any head, both paths
+
+_FIELDS = st.sampled_from([
+    b"X-Trace: abc", b"x-empty:", b"Accept: application/json", b"Accept: application/xml", b"Accept: */*",
+    b"Connection: keep-alive", b"Connection: Keep-Alive", b"Connection: close", b"User-Agent: t/1 (x)",
+    b"X-Tab:\tv\t", b"X-Odd: \xc3\xa9", b"X Bad: v", b"X-Nul: a\x00b", b" folded", b"Content-Encoding: identity",
+    b"Transfer-Encoding: identity", b"Upgrade: h2c", b"Authorization: Bearer nope", b"Host: other",
+    b"Cookie: a=b", b"X-Long: " + b"v" * 3000])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requests=st.lists(st.tuples(st.lists(_FIELDS, max_size=4), st.sampled_from(["fresh", "again", "bad", "empty"]),
+                                   st.booleans(), st.integers(0, 400)), min_size=1, max_size=10))
+def test_any_request_gets_the_same_answer_on_both_paths(world: DevWorld, envelopes: list[bytes], tmp_path_factory:
+                                                         pytest.TempPathFactory,
+                                                         requests: list[tuple[list[bytes], str, bool, int]]) -> None:
+    async def run() -> None:
+        fresh = iter(envelopes)
+        last = next(fresh)
+        async with pair(world, tmp_path_factory.mktemp("pair")) as (lean, old):
+            for fields, kind, with_token, split in requests:
+                if kind == "fresh":
+                    last = next(fresh)
+                body = {"fresh": last, "again": last, "bad": b"<not-xml", "empty": b""}[kind]
+                data = post(body, *fields, token=world.treasury.token if with_token else None)
+                parts = [data[:split], data[split:]] if 0 < split < len(data) else [data]
+                await same_answer(lean, old, parts)
+
+    asyncio.run(run())
