@@ -40,3 +40,27 @@ def test_a_caller_sets_its_own_thresholds() -> None:
     with settled_heap((50_000, 20, 20)):
         assert gc.get_threshold() == (50_000, 20, 20)
     assert gc.get_threshold() == before
+
+
+def test_an_admission_worker_serves_with_its_start_up_heap_frozen() -> None:
+    import pickle
+    import socket
+    import threading
+
+    from gateway.admission import _worker_main
+    from messages.xmlsafe import DEFAULT_LIMITS
+
+    before_thresholds = gc.get_threshold()
+    mine, theirs = socket.socketpair()
+    worker = threading.Thread(target=_worker_main, args=(theirs, [], [], [], DEFAULT_LIMITS))
+    worker.start()
+    with mine, mine.makefile("rb") as rfile:
+        size = int.from_bytes(rfile.read(4), "big")
+        assert pickle.loads(rfile.read(size)) == "ready"
+        assert gc.get_threshold() == SERVER_GC_THRESHOLDS  # set before it says it is ready
+        assert gc.get_freeze_count() > 0
+        mine.shutdown(socket.SHUT_WR)  # EOF: the worker returns
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert gc.get_threshold() == before_thresholds
+    assert gc.get_freeze_count() == 0
