@@ -15,6 +15,7 @@ import base64
 import contextlib
 import re
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from http_raw import open_raw, port_of, read_to_eof, response_parts, served
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from client.sdk import client_ssl_context
 from gateway.http_app import make_app
 from gateway.http_common import errors_and_metrics
 from gateway.http_fast import WAIT, Head, LeanHandlerFactory, scan_head
@@ -32,6 +34,7 @@ from gateway.http_limits import BODY_BUDGET_KEY, HANDLER_FACTORY_KEY, HttpLimits
 from gateway.server import RunningServer
 from gateway.service import GatewayConfig
 from messages.errors import StateError
+from messages.keys import issue_server
 from runner.world import DevWorld
 
 BOUND_S = 30.0  # on every read; none comes near it
@@ -82,9 +85,13 @@ async def _read_answers(reader: asyncio.StreamReader, most: int) -> bytes:
     return out
 
 
-async def exchange(server: RunningServer, parts: list[bytes], answers: int = 1) -> bytes:
+async def exchange(server: RunningServer, parts: list[bytes], answers: int = 1,
+                   tls: ssl.SSLContext | None = None) -> bytes:
     """Write `parts` on one connection (a short pause between them), read `answers` answers."""
-    reader, writer = await open_raw(port_of(server))
+    if tls is None:
+        reader, writer = await open_raw(port_of(server))
+    else:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(server), ssl=tls)
     try:
         for i, part in enumerate(parts):
             if i:
@@ -117,9 +124,10 @@ def post(body: bytes, *fields: bytes, token: str | None = None, length: int | No
     return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
-async def same_answer(lean: RunningServer, old: RunningServer, parts: list[bytes], answers: int = 1) -> bytes:
-    a = await exchange(lean, parts, answers)
-    b = await exchange(old, parts, answers)
+async def same_answer(lean: RunningServer, old: RunningServer, parts: list[bytes], answers: int = 1,
+                      tls: ssl.SSLContext | None = None) -> bytes:
+    a = await exchange(lean, parts, answers, tls)
+    b = await exchange(old, parts, answers, tls)
     assert normalized(a) == normalized(b), (a[:600], b[:600])
     assert a, "no answer"
     return a
@@ -215,6 +223,26 @@ async def test_the_lean_path_keeps_the_head_timer_and_the_idle_timer(world: DevW
         raw = await asyncio.wait_for(read_to_eof(reader), BOUND_S)  # answered, then closed once idle
         writer.close()
         assert raw.startswith(b"HTTP/1.1 200 OK") and lean_answered(server) == 1
+
+
+async def test_client_certificates_authenticate_on_the_lean_path_alike(world: DevWorld, envelopes: list[bytes],
+                                                                      tmp_path: Path) -> None:
+    server = issue_server(tmp_path / "tls", name="gateway", hosts=["127.0.0.1"], ca_dir=world.keys_dir)
+    keys, treasury = world.keys_dir, world.treasury.id
+    tls = {"tls_cert": str(server.cert), "tls_key": str(server.key), "tls_client_ca": str(keys / "ca.pem")}
+    async with pair(world, tmp_path, **tls) as (lean, old):
+        as_treasury = client_ssl_context(keys / "ca.pem", keys / f"{treasury}.pem", keys / f"{treasury}.key")
+        as_bank = client_ssl_context(keys / "ca.pem", keys / "bank-a.pem", keys / "bank-a.key")
+        no_cert = client_ssl_context(keys / "ca.pem")
+        raw = await same_answer(lean, old, [post(envelopes[0])], tls=as_treasury)  # the certificate alone
+        assert response_parts(raw)[0] == 200 and b'"accepted":1' in raw
+        raw = await same_answer(lean, old, [post(envelopes[1], token=world.treasury.token)], tls=as_bank)
+        assert response_parts(raw)[0] == 401  # certificate and token disagree
+        raw = await same_answer(lean, old, [post(envelopes[1], token=world.treasury.token)], tls=as_treasury)
+        assert response_parts(raw)[0] == 200
+        raw = await same_answer(lean, old, [post(envelopes[2])], tls=no_cert)
+        assert response_parts(raw)[0] == 401
+        assert lean_answered(lean) == 4
 
 
 def test_the_app_has_the_two_middlewares_the_lean_path_mirrors(world: DevWorld) -> None:
