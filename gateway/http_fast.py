@@ -2,25 +2,24 @@
 
 At one voucher per envelope aiohttp's machinery was most of the HTTP layer's CPU: a request
 object, a stream reader, the router, three middleware frames, a response object, a writer, two
-tasks; about 80 µs a request above a bare protocol answering the same bytes (15 µs here,
-bench/results/http-floor.md). `LeanMessagesHandler` is `GuardedRequestHandler` (so the
-connection cap, the idle timer and the head timer are the same code) that looks at what a
-connection sends first: a complete, plain `POST /v1/messages HTTP/1.1` (the head and the whole
-body in hand, only the headers listed below, nothing unusual) is answered here; anything else,
-from its first byte on and for the rest of the connection, goes to aiohttp as before. aiohttp's
-parser therefore never sees a byte it did not get from the start, and every unusual request
-(chunked, `Expect`, a compressed body, a malformed head, an oversized line, a body that has not
-all arrived) gets exactly aiohttp's treatment and answer.
+tasks; about 70 µs a request above a bare protocol answering the same bytes (about 20 µs here,
+bench/results/http-floor.md). `LeanMessagesHandler` is `GuardedRequestHandler` (so the connection
+cap, the idle timer and the head timer are the same code) that looks at what a connection sends
+first: a plain `POST /v1/messages HTTP/1.1` (only the fields listed below, nothing unusual) is
+answered here; anything else, from its first byte on and for the rest of the connection, goes to
+aiohttp as before. aiohttp's parser therefore never sees a byte it did not get from the start,
+and every unusual request (chunked, `Expect`, a compressed body, a malformed head, an oversized
+line) gets exactly aiohttp's treatment and answer.
 
 What a lean request goes through is what `make_app`'s stack does, in the same order with the same
 code: `errors_and_metrics` (the requests counter by route and status; a coded 503 for a database
-or state failure), `body_limits` (its size taken from the same `BodyBudget`; the body is already
-here, so there is nothing to time), `authenticated` (`participant_of`: the client certificate of
-the TLS connection and/or the bearer token; the same 401 and its counting), then the handler's
-answer from `gateway.http_ack`. The answer's bytes are aiohttp's: the same headers in the same
-order (tests/test_http_fast.py compares the two paths byte for byte). Requests on one connection
-are answered in order: bytes that arrive while one is in flight wait (reading paused) until it is
-answered.
+or state failure), `body_limits` (its size taken from the same `BodyBudget`; a body still arriving
+after its head is timed by `body_timeout_s`, a coded 408), `authenticated` (`participant_of`: the
+client certificate of the TLS connection and/or the bearer token; the same 401 and its counting),
+then the handler's answer from `gateway.http_ack`. The answer's bytes are aiohttp's: the same
+headers in the same order (tests/test_http_fast.py compares the two paths byte for byte).
+Requests on one connection are answered in order: bytes that arrive while one is in flight wait
+(reading paused) until it is answered.
 """
 
 from __future__ import annotations
@@ -150,13 +149,14 @@ class LeanRoute:
         self.app, self.limits = app, limits
         self.answered = 0  # requests answered on this path (tests check that it is taken)
 
-    async def answer(self, conn: LeanMessagesHandler, head: Head, body: bytes) -> tuple[bytes, bool]:
-        """(the answer's bytes, close the connection after it): the two middlewares, then the handler."""
+    async def answer(self, conn: LeanMessagesHandler, head: Head, body: bytes, *, taken: bool) -> tuple[bytes, bool]:
+        """(the answer's bytes, close the connection after it): the two middlewares, then the handler.
+        `taken`: the body's size was taken from the budget already (it arrived after its head)."""
         self.answered += 1
         budget = self.app[BODY_BUDGET_KEY]
         n = head.length
         # body_limits: aiohttp makes no body for Content-Length 0, and the middleware takes nothing then.
-        if n and not (budget.try_acquire(n) or await budget.acquire(n, self.limits.body_wait_s)):
+        if n and not taken and not (budget.try_acquire(n) or await budget.acquire(n, self.limits.body_wait_s)):
             metrics.HTTP_BODIES_REFUSED.inc()
             metrics.HTTP_REQUESTS_BY(ROUTE, "503").inc()
             return _json_answer(503, {"code": "unavailable", "message": (
@@ -206,6 +206,8 @@ class LeanMessagesHandler(GuardedRequestHandler):
         self._held = b""  # bytes not answered yet: a head still arriving, or requests behind the one in flight
         self._in_flight: asyncio.Task[None] | None = None
         self._held_paused = False  # reading paused while bytes wait behind a request in flight
+        self._body_of: Head | None = None  # a head whose body is still arriving (its size taken from the budget)
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def remote(self) -> str | None:
         """The peer's address, as aiohttp's `request.remote` gives it."""
@@ -225,6 +227,14 @@ class LeanMessagesHandler(GuardedRequestHandler):
                 self._held_paused = True
                 self._pause_reading_for_buffer()
             return
+        head = self._body_of
+        if head is not None:  # the rest of a body
+            self._held = held
+            if len(held) >= head.end + head.length:
+                self._body_of = None
+                self._cancel_body_timer()
+                self._start(head, taken=True)
+            return
         self._take(held)
 
     def _take(self, held: bytes) -> None:
@@ -236,13 +246,58 @@ class LeanMessagesHandler(GuardedRequestHandler):
             if self._head_timer is None and self.transport is not None:  # from a head's first byte, as aiohttp's path
                 self._head_timer = self._loop.call_later(self._header_timeout_s, self._head_timed_out)
             return
-        if not isinstance(head, Head) or len(held) < head.end + head.length:
+        if not isinstance(head, Head):
             self._hand_over(held)
             return
+        self._held = held
+        if len(held) < head.end + head.length:
+            # The body is still arriving (a network cuts an envelope into segments): it waits here,
+            # its size taken from the budget first and timed from the end of the head, as body_limits
+            # does; if the budget has no room now, aiohttp's path waits for it (and refuses) as always.
+            if not self._route.app[BODY_BUDGET_KEY].try_acquire(head.length):
+                self._hand_over(held)
+                return
+            self._cancel_head_timer()
+            self._body_of = head
+            self._body_timer = self._loop.call_later(self._route.limits.body_timeout_s, self._body_timed_out)
+            return
         self._cancel_head_timer()
+        self._start(head, taken=False)
+
+    def _start(self, head: Head, *, taken: bool) -> None:
+        """Answer the complete request at the front of the held bytes; keep what follows it."""
+        held = self._held
         self._held = held[head.end + head.length:]
         body = held[head.end:head.end + head.length]
-        self._in_flight = self._loop.create_task(self._serve(head, body))
+        self._in_flight = self._loop.create_task(self._serve(head, body, taken))
+
+    def _body_timed_out(self) -> None:
+        """body_limits' 408: the body did not arrive within body_timeout_s of its head."""
+        self._body_timer = None
+        head, self._body_of = self._body_of, None
+        if head is None:
+            return
+        self._route.app[BODY_BUDGET_KEY].release(head.length)
+        metrics.HTTP_TIMEOUTS.labels(phase="body").inc()
+        metrics.HTTP_REQUESTS_BY(ROUTE, "408").inc()
+        if self.transport is not None:
+            self.transport.write(_json_answer(408, {"code": "request-timeout", "message": (
+                f"the request body did not arrive within {self._route.limits.body_timeout_s:g} s")}, close=True))
+        self.force_close()
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        head, self._body_of = self._body_of, None
+        if head is not None:  # gone while its body was arriving: aiohttp's path counts it so, answers no one
+            self._cancel_body_timer()
+            self._route.app[BODY_BUDGET_KEY].release(head.length)
+            metrics.HTTP_CLIENT_DISCONNECTS.inc()
+            CLIENT_GONE.note(peer=self.remote(), method="POST", path=ROUTE)
+        super().connection_lost(exc)
 
     def _hand_over(self, held: bytes) -> None:
         """From here on this connection is aiohttp's: `held` is its first byte."""
@@ -253,10 +308,10 @@ class LeanMessagesHandler(GuardedRequestHandler):
             self._resume_reading_for_buffer()
         super().data_received(held)
 
-    async def _serve(self, head: Head, body: bytes) -> None:
+    async def _serve(self, head: Head, body: bytes, taken: bool) -> None:
         close = True
         try:
-            answer, close = await self._route.answer(self, head, body)
+            answer, close = await self._route.answer(self, head, body, taken=taken)
         except asyncio.CancelledError:
             raise
         except ConnectionResetError:  # as aiohttp: the client is gone, nobody reads an answer
@@ -293,7 +348,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
             self._take(held)
 
     def _process_keepalive(self) -> None:
-        if self._in_flight is not None:  # a lean request is being answered: not idle
+        if self._in_flight is not None or self._body_of is not None:  # a lean request is under way: not idle
             self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
         super()._process_keepalive()
 

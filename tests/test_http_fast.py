@@ -38,7 +38,7 @@ from messages.keys import issue_server
 from runner.world import DevWorld
 
 BOUND_S = 30.0  # on every read; none comes near it
-QUICK = HttpLimits(header_timeout_s=0.5, idle_timeout_s=1.0, body_wait_s=0.2)
+QUICK = HttpLimits(header_timeout_s=0.5, idle_timeout_s=1.0, body_wait_s=0.2, body_timeout_s=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ async def test_accepted_refused_malformed_and_unauthenticated_answers_are_identi
         ]
         for parts, answers in cases:
             await same_answer(lean, old, parts, answers)
-        assert lean_answered(lean) == 15  # the lean path was taken where it could be, and only there
+        assert lean_answered(lean) == 16  # the lean path was taken where it could be, and only there
         assert old.runner is not None and HANDLER_FACTORY_KEY not in old.runner.app
 
 
@@ -207,6 +207,27 @@ async def test_a_body_over_the_budget_is_refused_alike(world: DevWorld, envelope
         raw = await same_answer(lean, old, [post(envelopes[0], token=world.treasury.token)])
         status, headers, _ = response_parts(raw)
         assert status == 503 and headers["retry-after"] == "1" and headers["connection"] == "close"
+
+
+async def test_a_body_that_stops_arriving_is_cut_off_alike_and_its_budget_given_back(
+        world: DevWorld, envelopes: list[bytes], tmp_path: Path) -> None:
+    request = post(envelopes[0], token=world.treasury.token)
+    async with pair(world, tmp_path, http_limits=QUICK) as (lean, old):
+        raw = await same_answer(lean, old, [request[:-500]])  # the last 500 bytes never come
+        status, headers, _ = response_parts(raw)
+        assert status == 408 and headers["connection"] == "close"
+        _reader, writer = await open_raw(port_of(lean))  # and one whose client goes away mid-body
+        writer.write(request[:-500])
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.close()
+        for server in (lean, old):
+            assert server.runner is not None
+            budget = server.runner.app[BODY_BUDGET_KEY]
+            async with asyncio.timeout(BOUND_S):
+                while budget.in_flight:  # noqa: ASYNC110 - the budget has no event to wait on
+                    await asyncio.sleep(0.02)
+        assert lean_answered(lean) == 0  # neither body was ever complete
 
 
 async def test_the_lean_path_keeps_the_head_timer_and_the_idle_timer(world: DevWorld, envelopes: list[bytes],
