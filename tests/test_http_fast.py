@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.sdk import client_ssl_context
+from gateway import metrics
 from gateway.http_app import make_app
 from gateway.http_common import errors_and_metrics
 from gateway.http_fast import WAIT, Head, LeanHandlerFactory, scan_head
@@ -133,6 +134,20 @@ async def same_answer(lean: RunningServer, old: RunningServer, parts: list[bytes
     return a
 
 
+def http_counters() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every tgw_http_*_total sample (the counters both paths keep) by name and labels."""
+    return {(x.name, tuple(sorted(x.labels.items()))): x.value for m in metrics.REGISTRY.collect()
+            for x in m.samples if x.name.startswith("tgw_http_") and x.name.endswith("_total")}
+
+
+async def _each(server: RunningServer, cases: list[tuple[list[bytes], int]]) -> tuple[list[bytes], dict[Any, float]]:
+    """The answers to `cases` one after another, and what the HTTP counters counted meanwhile."""
+    before = http_counters()
+    answers = [await exchange(server, parts, n) for parts, n in cases]
+    after = http_counters()
+    return answers, {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+
+
 def tampered(envelope: bytes) -> bytes:
     at = envelope.index(b"<Signature") + 200  # inside the signature value
     return envelope[:at] + (b"A" if envelope[at:at + 1] != b"A" else b"B") + envelope[at + 1:]
@@ -167,8 +182,12 @@ async def test_accepted_refused_malformed_and_unauthenticated_answers_are_identi
             ([post(b"<x", token=token).replace(b"/v1/messages", b"/v1/messages?x=1")], 1),
             ([post(b"<x", b"Bad Header: x", token=token)], 1),  # aiohttp's 400
         ]
-        for parts, answers in cases:
-            await same_answer(lean, old, parts, answers)
+        lean_answers, lean_counted = await _each(lean, cases)
+        old_answers, old_counted = await _each(old, cases)
+        for a, b in zip(lean_answers, old_answers, strict=True):
+            assert normalized(a) == normalized(b), (a[:600], b[:600])
+        assert lean_counted == old_counted  # tgw_http_*_total: the same requests, statuses and failures counted
+        assert lean_counted[("tgw_http_requests_total", (("route", "/v1/messages"), ("status", "401")))] == 3
         assert lean_answered(lean) == 16  # the lean path was taken where it could be, and only there
         assert old.runner is not None and HANDLER_FACTORY_KEY not in old.runner.app
 
@@ -193,7 +212,10 @@ async def test_failures_under_a_request_are_answered_alike(world: DevWorld, enve
         for make in failures:
             for server in (lean, old):
                 server.gateway.submit = _failing(make())  # type: ignore[method-assign]
-            raw = await same_answer(lean, old, [post(envelopes[0], token=token)])
+            case = [([post(envelopes[0], token=token)], 1)]
+            (raw,), lean_counted = await _each(lean, case)
+            (raw_old,), old_counted = await _each(old, case)
+            assert normalized(raw) == normalized(raw_old) and lean_counted == old_counted
             assert response_parts(raw)[0] in (500, 503, 504)
 
 
