@@ -107,3 +107,14 @@ def test_latency_rates_may_be_shares_of_the_floor_capacity() -> None:
     assert main(["bench", "--latency", "--rate", "0.45y", "-o", "-"]) == 2
     assert main(["bench", "--latency", "--rate", "0x", "-o", "-"]) == 2
     assert main(["bench", "--latency", "--rate=-1x", "-o", "-"]) == 2
+
+
+def test_bench_http_layer_measures_the_raw_floor_beside_the_app() -> None:
+    from bench.http_layer import run_http_layer
+
+    result = run_http_layer(rate=200, seconds=0.3, repeat=1, loops=["asyncio"], compare_src=None, raw=True)
+    rows = {row["server"]: row for row in result["rows"]}
+    assert set(rows) == {"current [asyncio]", "raw protocol [asyncio]"}
+    for row in rows.values():  # both answered every request with an accepted one-voucher ack
+        assert row["answered"] == row["accepted"] == 60 and row["errors"] == 0
+        assert row["server_cpu_us_per_request"] >= 0
