@@ -25,16 +25,18 @@ Requests on one connection are answered in order: bytes that arrive while one is
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 from http import HTTPStatus
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import asyncpg
 import structlog
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
+from cryptography import x509
 
 from gateway import metrics
 from gateway.http_ack import JSON_CONTENT_TYPE, ack_answer, wants_xml
@@ -52,8 +54,16 @@ from gateway.http_common import (
     unauthenticated_body,
 )
 from gateway.http_errors import CLIENT_GONE, protocol_error_body
-from gateway.http_limits import BODY_BUDGET_KEY, BODY_RETRY_AFTER_S, GuardedRequestHandler, HttpLimits
+from gateway.http_limits import (
+    BODY_BUDGET_KEY,
+    BODY_RETRY_AFTER_S,
+    BodyBudget,
+    GuardedRequestHandler,
+    HttpLimits,
+)
+from gateway.service import Gateway
 from messages.errors import StateError
+from messages.signing import KeySigner
 
 __all__ = ["LeanHandlerFactory", "LeanMessagesHandler", "LeanRoute", "scan_head"]
 
@@ -75,6 +85,7 @@ _NOT_LEAN: Final = frozenset({b"transfer-encoding", b"content-encoding", b"expec
 # Fields read here or by aiohttp that a lean request may give once only (which one counts is aiohttp's business).
 _ONCE: Final = frozenset({b"content-length", b"authorization", b"accept", b"host", b"connection"})
 _DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
+_UNREAD: Final = object()  # LeanMessagesHandler.certificate() not read yet
 WAIT: Final = "wait"  # scan_head: the head so far could be a lean request; wait for the rest
 
 
@@ -149,11 +160,25 @@ class LeanRoute:
         self.app, self.limits = app, limits
         self.answered = 0  # requests answered on this path (tests check that it is taken)
 
+    # Read from the app at the first request, when it is frozen (aiohttp freezes it on start-up),
+    # rather than looked up again for every request.
+    @functools.cached_property
+    def gateway(self) -> Gateway:
+        return self.app[GATEWAY_KEY]
+
+    @functools.cached_property
+    def budget(self) -> BodyBudget:
+        return self.app[BODY_BUDGET_KEY]
+
+    @functools.cached_property
+    def signer(self) -> KeySigner | None:
+        return self.app.get(ACK_SIGNER_KEY)
+
     async def answer(self, conn: LeanMessagesHandler, head: Head, body: bytes, *, taken: bool) -> tuple[bytes, bool]:
         """(the answer's bytes, close the connection after it): the two middlewares, then the handler.
         `taken`: the body's size was taken from the budget already (it arrived after its head)."""
         self.answered += 1
-        budget = self.app[BODY_BUDGET_KEY]
+        budget = self.budget
         n = head.length
         # body_limits: aiohttp makes no body for Content-Length 0, and the middleware takes nothing then.
         if n and not taken and not (budget.try_acquire(n) or await budget.acquire(n, self.limits.body_wait_s)):
@@ -173,9 +198,9 @@ class LeanRoute:
 
     async def _handled(self, conn: LeanMessagesHandler, head: Head, body: bytes) -> tuple[int, bytes]:
         """errors_and_metrics around `authenticated(post_messages)`."""
-        gateway = self.app[GATEWAY_KEY]
+        gateway = self.gateway
         try:
-            cert = transport_certificate(conn.transport)
+            cert = conn.certificate()
             participant = participant_of(gateway, cert, head.authorization)
             if isinstance(participant, str):
                 note_unauthenticated(self.app, head.authorization is not None, cert is not None, conn.remote(),
@@ -184,7 +209,7 @@ class LeanRoute:
                     UNAUTHENTICATED_HEADERS.items()))
             results = await gateway.submit(body, participant)
             del body  # not held while the answer is made
-            status, payload, content_type = ack_answer(results, wants_xml(head.accept), self.app.get(ACK_SIGNER_KEY))
+            status, payload, content_type = ack_answer(results, wants_xml(head.accept), self.signer)
             return status, response_bytes(status, payload, (("Content-Type", content_type),))
         except (StateError, *_DB_ERRORS) as exc:
             if is_database_failure(exc):
@@ -208,6 +233,14 @@ class LeanMessagesHandler(GuardedRequestHandler):
         self._held_paused = False  # reading paused while bytes wait behind a request in flight
         self._body_of: Head | None = None  # a head whose body is still arriving (its size taken from the budget)
         self._body_timer: asyncio.TimerHandle | None = None
+        self._certificate: object = _UNREAD
+
+    def certificate(self) -> x509.Certificate | None:
+        """The verified client certificate of this TLS connection, read once: it cannot change
+        under the connection (build_ssl_context refuses renegotiation)."""
+        if self._certificate is _UNREAD:
+            self._certificate = transport_certificate(self.transport)
+        return cast(x509.Certificate | None, self._certificate)
 
     def remote(self) -> str | None:
         """The peer's address, as aiohttp's `request.remote` gives it."""
@@ -239,7 +272,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
 
     def _take(self, held: bytes) -> None:
         """Answer the request at the front of `held` here, wait for more of it, or give it all to aiohttp."""
-        limit = self._route.app[GATEWAY_KEY].config.limits.envelope_bytes_max
+        limit = self._route.gateway.config.limits.envelope_bytes_max
         head = scan_head(held, limit)
         if head == WAIT:
             self._held = held
@@ -254,7 +287,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
             # The body is still arriving (a network cuts an envelope into segments): it waits here,
             # its size taken from the budget first and timed from the end of the head, as body_limits
             # does; if the budget has no room now, aiohttp's path waits for it (and refuses) as always.
-            if not self._route.app[BODY_BUDGET_KEY].try_acquire(head.length):
+            if not self._route.budget.try_acquire(head.length):
                 self._hand_over(held)
                 return
             self._cancel_head_timer()
@@ -277,7 +310,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
         head, self._body_of = self._body_of, None
         if head is None:
             return
-        self._route.app[BODY_BUDGET_KEY].release(head.length)
+        self._route.budget.release(head.length)
         metrics.HTTP_TIMEOUTS.labels(phase="body").inc()
         metrics.HTTP_REQUESTS_BY(ROUTE, "408").inc()
         if self.transport is not None:
@@ -294,7 +327,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
         head, self._body_of = self._body_of, None
         if head is not None:  # gone while its body was arriving: aiohttp's path counts it so, answers no one
             self._cancel_body_timer()
-            self._route.app[BODY_BUDGET_KEY].release(head.length)
+            self._route.budget.release(head.length)
             metrics.HTTP_CLIENT_DISCONNECTS.inc()
             CLIENT_GONE.note(peer=self.remote(), method="POST", path=ROUTE)
         super().connection_lost(exc)
