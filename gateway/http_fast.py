@@ -26,20 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import sqlite3
-from http import HTTPStatus
 from typing import Any, Final, NamedTuple, cast
 
 import asyncpg
 import structlog
 from aiohttp import web
-from aiohttp.helpers import rfc822_formatted_time
-from aiohttp.http import SERVER_SOFTWARE
 from cryptography import x509
 
 from gateway import metrics
-from gateway.http_ack import JSON_CONTENT_TYPE, ack_answer, wants_xml
+from gateway.http_ack import ack_answer, json_answer, response_bytes, wants_xml
 from gateway.http_common import (
     ACK_SIGNER_KEY,
     DATABASE_RETRY_AFTER_S,
@@ -135,24 +131,6 @@ def scan_head(buf: bytes, body_max: int) -> Head | str | None:
                 fields.get(b"accept", b"").decode("ascii"))
 
 
-def response_bytes(status: int, body: bytes, fields: tuple[tuple[str, str], ...], *, close: bool = False) -> bytes:
-    """An answer as aiohttp writes it: `fields` in order, then Content-Length, Date, Server, and
-    `Connection: close` when the connection ends after it."""
-    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
-    head += [f"{k}: {v}" for k, v in fields]
-    head += [f"Content-Length: {len(body)}", f"Date: {rfc822_formatted_time()}", f"Server: {SERVER_SOFTWARE}"]
-    if close:
-        head.append("Connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
-
-
-def _json_answer(status: int, value: Any, *, before: tuple[tuple[str, str], ...] = (),
-                 after: tuple[tuple[str, str], ...] = (), close: bool = False) -> bytes:
-    """`web.json_response(value, status, headers=before)` with `after` set on it later."""
-    return response_bytes(status, json.dumps(value).encode("utf-8"),
-                          (*before, ("Content-Type", JSON_CONTENT_TYPE), *after), close=close)
-
-
 class LeanRoute:
     """What the lean POST /v1/messages reads of its app (the same objects aiohttp's route uses)."""
 
@@ -184,7 +162,7 @@ class LeanRoute:
         if n and not taken and not (budget.try_acquire(n) or await budget.acquire(n, self.limits.body_wait_s)):
             metrics.HTTP_BODIES_REFUSED.inc()
             metrics.HTTP_REQUESTS_BY(ROUTE, "503").inc()
-            return _json_answer(503, {"code": "unavailable", "message": (
+            return json_answer(503, {"code": "unavailable", "message": (
                 f"the gateway holds {budget.in_flight} bytes of request bodies and this one ({n} bytes) does not "
                 f"fit under {budget.bytes_max}; retry shortly")},
                 before=(("Retry-After", str(BODY_RETRY_AFTER_S)),), close=True), True
@@ -205,7 +183,7 @@ class LeanRoute:
             if isinstance(participant, str):
                 note_unauthenticated(self.app, head.authorization is not None, cert is not None, conn.remote(),
                                      ROUTE, participant)
-                return 401, _json_answer(401, unauthenticated_body(participant), before=tuple(
+                return 401, json_answer(401, unauthenticated_body(participant), before=tuple(
                     UNAUTHENTICATED_HEADERS.items()))
             results = await gateway.submit(body, participant)
             del body  # not held while the answer is made
@@ -217,7 +195,7 @@ class LeanRoute:
                 message = DATABASE_UNAVAILABLE
             else:  # draining, no admission worker, broker down: our own words, safe to tell
                 message = str(exc)
-            return 503, _json_answer(503, {"code": "unavailable", "message": message},
+            return 503, json_answer(503, {"code": "unavailable", "message": message},
                                      after=(("Retry-After", str(DATABASE_RETRY_AFTER_S)),))
 
 
@@ -314,7 +292,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
         metrics.HTTP_TIMEOUTS.labels(phase="body").inc()
         metrics.HTTP_REQUESTS_BY(ROUTE, "408").inc()
         if self.transport is not None:
-            self.transport.write(_json_answer(408, {"code": "request-timeout", "message": (
+            self.transport.write(json_answer(408, {"code": "request-timeout", "message": (
                 f"the request body did not arrive within {self._route.limits.body_timeout_s:g} s")}, close=True))
         self.force_close()
 
@@ -356,7 +334,7 @@ class LeanMessagesHandler(GuardedRequestHandler):
             log.error("http.request_failed", status=status, error=type(exc).__name__ if status == 500 else None,
                       exc_info=exc if status == 500 else None)
             code, text = protocol_error_body(status, exc if status == 500 else None)
-            answer = _json_answer(status, {"code": code, "message": text}, close=True)
+            answer = json_answer(status, {"code": code, "message": text}, close=True)
         finally:
             self._in_flight = None
         transport = self.transport
