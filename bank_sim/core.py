@@ -82,7 +82,7 @@ receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bank_sim import (
     batches,
@@ -240,6 +240,10 @@ class BankCore:
     def snapshot(self) -> bytes:
         """The whole state as bytes (`sim.codec`; see the module doc)."""
         return codec.encode(self._st)
+
+    def snapshot_parts(self) -> Iterator[bytes]:
+        """`snapshot()`'s bytes in pieces (`sim.codec.encode_parts`): the store writes them as they come."""
+        return codec.encode_parts(self._st)
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same bank and config."""

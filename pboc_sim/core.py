@@ -42,7 +42,7 @@ redelivered voucher, which the gateway guarantees is the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
@@ -73,7 +73,7 @@ from pboc_sim.state import (
     reorder,
 )
 from pboc_sim.statements import catch_up
-from sim.codec import config_fingerprint, decode_snapshot, encode
+from sim.codec import config_fingerprint, decode_snapshot, encode, encode_parts
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 __all__ = [
@@ -224,6 +224,10 @@ class PbocCore:
     def snapshot(self) -> bytes:
         """The whole state, encoded by `sim.codec` (see the module doc)."""
         return encode(self.state)
+
+    def snapshot_parts(self) -> Iterator[bytes]:
+        """`snapshot()`'s bytes in pieces (`sim.codec.encode_parts`): the store writes them as they come."""
+        return encode_parts(self.state)
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same config

@@ -7,17 +7,22 @@ the same seed compare equal byte for byte) and nothing plain is built between th
 the bytes. What msgspec needs of the records: dict keys are str or int (no tuples: use a str
 key or a list of records), and a union of several record types is a tagged Struct union
 (`class X(msgspec.Struct, tag=True)`, as `sim.effects` does).
+
+`encode_parts(state)` gives the same bytes as `encode(state)` in pieces of about `PART_BYTES`, so
+a store can write a snapshot of a busy day (tens of megabytes) without holding it whole: the big
+maps and lists of the state are encoded a slice of entries at a time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import msgspec
 
 from messages.errors import StateError
 
-__all__ = ["SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode"]
+__all__ = ["PART_BYTES", "SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode", "encode_parts"]
 
 T = TypeVar("T")
 
@@ -28,6 +33,63 @@ _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
 def encode(obj: object) -> bytes:
     """Deterministic JSON bytes of `obj` (records, dates as ISO text, bytes as base64)."""
     return _ENCODER.encode(obj)
+
+
+# `encode_parts` yields pieces of about this many bytes (a single value may be larger).
+PART_BYTES = 1 << 20
+# A map or list of more entries than this is encoded a slice of SLICE_ENTRIES at a time (one
+# `encode` per slice: the bytes of a slice are those of the whole, as the keys are sorted first);
+# a smaller one entry by entry, each value in pieces again (a few months, each a big map).
+SLICE_ENTRIES = 512
+
+
+def encode_parts(obj: object, part_bytes: int = PART_BYTES) -> Iterator[bytes]:
+    """`encode(obj)` in pieces: their concatenation is the same bytes, and none but a single
+    value's own (a record kept as one big bytes value, say) is much over `part_bytes`. Records
+    (plain `msgspec.Struct`s: not array-like, tagged or omitting defaults) are walked field by
+    field, maps with str keys and lists a slice at a time; anything else is encoded whole."""
+    buf = bytearray()
+    for piece in _pieces(obj):
+        buf += piece
+        if len(buf) >= part_bytes:
+            yield bytes(buf)
+            buf.clear()
+    if buf:
+        yield bytes(buf)
+
+
+def _pieces(obj: object) -> Iterator[bytes]:
+    if isinstance(obj, msgspec.Struct):
+        config = obj.__struct_config__
+        if config.array_like or config.tag is not None or config.omit_defaults:
+            yield encode(obj)
+            return
+        sep = b"{"
+        for name, encoded in zip(obj.__struct_fields__, obj.__struct_encode_fields__, strict=True):
+            yield sep + encode(encoded) + b":"
+            yield from _pieces(getattr(obj, name))
+            sep = b","
+        yield b"{}" if sep == b"{" else b"}"
+    elif isinstance(obj, dict) and obj and all(type(k) is str for k in obj):
+        keys = sorted(obj)  # as `order="deterministic"` writes them (code point order)
+        if len(keys) <= SLICE_ENTRIES:
+            sep = b"{"
+            for k in keys:
+                yield sep + encode(k) + b":"
+                yield from _pieces(obj[k])
+                sep = b","
+        else:
+            for i in range(0, len(keys), SLICE_ENTRIES):
+                part = encode({k: obj[k] for k in keys[i:i + SLICE_ENTRIES]})
+                yield (b"," if i else b"{") + part[1:-1]
+        yield b"}"
+    elif isinstance(obj, list) and len(obj) > SLICE_ENTRIES:
+        for i in range(0, len(obj), SLICE_ENTRIES):
+            part = encode(obj[i:i + SLICE_ENTRIES])
+            yield (b"," if i else b"[") + part[1:-1]
+        yield b"]"
+    else:
+        yield encode(obj)
 
 
 def decode(data: bytes | str, type_: type[T]) -> T:

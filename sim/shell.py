@@ -49,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
@@ -108,6 +108,7 @@ class SimCore(Protocol):
                    return_reason: str | None = None) -> list[Effect]: ...
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]: ...
     def snapshot(self) -> bytes: ...  # `sim.codec` bytes of the core's typed state
+    # Optional: `snapshot_parts() -> Iterable[bytes]`, the same bytes in pieces (`sim.codec.encode_parts`).
     def load_snapshot(self, data: bytes) -> None: ...
 
 
@@ -312,7 +313,7 @@ class SimShell:
         assert self.store is not None
         async with self.db.transaction() as tx:
             await self._ledger_work(tx, [e for _, effects in calls for e in effects])
-            await self.store.append(tx, [item for item, _ in calls], sends, self.core.snapshot)
+            await self.store.append(tx, [item for item, _ in calls], sends, self._snapshot)
         self.commits += 1
         return sends
 
@@ -341,7 +342,7 @@ class SimShell:
                 await tx.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
                 done.append((item, effects))
             sends = [e for _, effects in done for e in effects if isinstance(e, SendVoucher)]
-            await self.store.append(tx, [item for item, _ in done], sends, self.core.snapshot)
+            await self.store.append(tx, [item for item, _ in done], sends, self._snapshot)
         self.commits += 1
         self.calls += len(done) - len(inputs)
         return done, sends
@@ -470,6 +471,12 @@ class SimShell:
             self._time_task.cancel()
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _snapshot(self) -> bytes | Iterable[bytes]:
+        """The core's snapshot for the store: in pieces where the core gives them (`snapshot_parts`,
+        the same bytes as `snapshot()`, never held whole), else whole."""
+        parts = getattr(self.core, "snapshot_parts", None)
+        return parts() if parts is not None else self.core.snapshot()
 
     def _require_ledger(self) -> Ledger:
         if self.ledger is None:

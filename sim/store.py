@@ -28,7 +28,7 @@ Tables (in the participant's own database: its ledger's, so state and books comm
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from business_time.clock import TZ
@@ -259,11 +259,50 @@ class SimStore:
             await self._write_parts(tx, "sim_pending_parts", rest)
         self._pending_parts = len(rest)
 
+    async def _write_snapshot(self, tx: Tx, snapshot: bytes | Iterable[bytes], seq: int) -> int:
+        """Replace the stored snapshot by `snapshot` (its bytes, or its pieces in order, as
+        `sim.codec.encode_parts` gives them); its size. On SQLite the pieces go to
+        `sim_snapshot_parts` as they come (one slice of SNAPSHOT_PART_BYTES or so held at a time, not
+        the whole snapshot), the first slice to the snapshot's own row."""
+        pieces: Iterable[bytes] = (snapshot,) if isinstance(snapshot, bytes) else snapshot
+        first: bytes | str | memoryview
+        if not isinstance(self.db, SqliteDatabase):  # the whole text in the row (`_parts`)
+            data = b"".join(pieces)
+            first, rest = self._parts(data)
+            await self._write_parts(tx, "sim_snapshot_parts", rest)
+            size = len(data)
+        else:
+            await tx.execute("DELETE FROM sim_snapshot_parts WHERE participant = $1", self.participant)
+            first, size, n = b"", 0, 0
+            buf = bytearray()
+            for piece in pieces:
+                buf += piece
+                size += len(piece)
+                if len(buf) >= SNAPSHOT_PART_BYTES:
+                    first, n = await self._slice(tx, first, n, buf)
+            if buf or n == 0:
+                first, n = await self._slice(tx, first, n, buf)
+        await tx.execute("UPDATE sim_snapshots SET format = $5, snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
+                         "WHERE participant = $1", self.participant, first, size, seq, STATE_FORMAT)
+        return size
+
+    async def _slice(self, tx: Tx, first: bytes | str | memoryview, n: int,
+                     buf: bytearray) -> tuple[bytes | str | memoryview, int]:
+        """One slice of a snapshot written (`buf`, emptied): the first is kept for the row, the
+        rest go to `sim_snapshot_parts` as part 1, 2, ...; (the first slice, slices so far)."""
+        data = bytes(buf)
+        buf.clear()
+        if n == 0:
+            return data, 1
+        await tx.execute("INSERT INTO sim_snapshot_parts (participant, part, data) VALUES ($1, $2, $3)",
+                         self.participant, n, data)
+        return first, n + 1
+
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
-                     snapshot: Callable[[], bytes]) -> None:
+                     snapshot: Callable[[], bytes | Iterable[bytes]]) -> None:
         """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
         crash, and take a new snapshot (truncating the log) once the log outweighs the last one
-        SNAPSHOT_LOG_FACTOR times."""
+        SNAPSHOT_LOG_FACTOR times. `snapshot` gives the core's snapshot, whole or in pieces."""
         rows = []
         logged = self._logged_bytes
         seq = self._seq
@@ -273,13 +312,7 @@ class SimStore:
             rows.append((self.participant, seq, item.kind, item.at.isoformat(), item.flag, item.reason,
                          item.data))
         if logged >= max(SNAPSHOT_LOG_FACTOR * self._snapshot_bytes, SNAPSHOT_BYTES_MIN):
-            data = snapshot()
-            size = len(data)
-            first, rest = self._parts(data)
-            await tx.execute("UPDATE sim_snapshots SET format = $5, snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
-                             "WHERE participant = $1", self.participant, first, size, seq, STATE_FORMAT)
-            await self._write_parts(tx, "sim_snapshot_parts", rest)
-            del data, first, rest  # the snapshot's bytes go before the pending sends' are made
+            size = await self._write_snapshot(tx, snapshot(), seq)
             await tx.execute("DELETE FROM sim_inputs WHERE participant = $1", self.participant)
             await self._write_head(tx, 0, seq, pending)
             self._snapshot_bytes, self._logged_bytes = size, 0

@@ -13,7 +13,7 @@ from business_time.clock import TZ
 from ledger.model import Account, AccountFlags, Transfer
 from messages.errors import CODES, StateError
 from sim.books import BooksError
-from sim.codec import decode, decode_snapshot, encode
+from sim.codec import decode, decode_snapshot, encode, encode_parts
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 HEAD = {"AdmDivCode": "990001", "StYear": "2026", "VoucherNo": "SYN0001", "VtCode": "5201"}
@@ -82,3 +82,45 @@ def test_books_error_carries_a_registered_code_the_core_and_the_rule() -> None:
     assert (err.core, err.rule) == ("bank-a", "reserve-non-negative")
     assert "bank-a" in str(err) and "reserve-non-negative" in str(err)
     assert isinstance(err, StateError)
+
+
+class _Line(msgspec.Struct, array_like=True):
+    fen: int
+    note: str
+
+
+class _Inner(msgspec.Struct):
+    by_month: dict[str, dict[str, _Line]] = {}
+    flags: set[str] = set()
+
+
+class _Big(msgspec.Struct):
+    core: str
+    lines: dict[str, _Line] = {}
+    order: list[_Line] = []
+    inner: _Inner = msgspec.field(default_factory=_Inner)
+    blob: bytes = b""
+
+
+keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+lines = st.builds(_Line, st.integers(-10**12, 10**12), texts)
+
+
+@given(st.dictionaries(keys, lines, max_size=1500), st.lists(lines, max_size=1200),
+       st.dictionaries(keys, st.dictionaries(keys, lines, max_size=600), max_size=3),
+       st.sets(keys, max_size=5), st.binary(max_size=50), st.integers(16, 4096))
+def test_encode_parts_gives_the_bytes_of_encode_in_pieces(by_key: dict[str, _Line], order: list[_Line],
+                                                          by_month: dict[str, dict[str, _Line]],
+                                                          flags: set[str], blob: bytes, part: int) -> None:
+    state = _Big("bank", by_key, order, _Inner(by_month, flags), blob)
+    pieces = list(encode_parts(state, part))
+    assert b"".join(pieces) == encode(state)
+    assert all(pieces)
+
+
+def test_encode_parts_of_a_big_map_never_holds_much_more_than_a_part() -> None:
+    state = _Big("bank", {f"k{i:06d}": _Line(i, "x" * 40) for i in range(50_000)})
+    pieces = list(encode_parts(state, 64 * 1024))
+    assert b"".join(pieces) == encode(state)
+    assert len(pieces) > 20
+    assert max(len(p) for p in pieces) < 64 * 1024 + 64 * 1024  # a part and at most one slice of entries

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,6 +42,7 @@ from messages.voucher import VoucherDoc, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
 from runner.world import DevWorld
+from sim import codec
 from sim import store as sim_store
 from sim.clock import SimClock
 from sim.codec import SnapshotHeader, encode
@@ -69,6 +71,15 @@ def through_json(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # ====================================================================== the cores
+
+
+def assert_parts_are_the_snapshot(core: PbocCore | BankCore | TreasuryCore) -> None:
+    """`snapshot_parts()` (what the shell stores) is `snapshot()` in pieces, with every map and list
+    of more than two entries written a slice at a time (`sim.codec.SLICE_ENTRIES`)."""
+    whole = core.snapshot()
+    assert b"".join(core.snapshot_parts()) == whole
+    with mock.patch.object(codec, "SLICE_ENTRIES", 2):
+        assert b"".join(codec.encode_parts(core.state, 64)) == whole
 
 
 _DAYS = [dt.date(2025, 1, 2) + dt.timedelta(days=n) for n in range(0, 700, 11)]
@@ -143,6 +154,7 @@ def test_pboc_core_restored_from_a_snapshot_carries_on_exactly(
     got += _feed_pboc(after, inputs[cut:])
     assert got == expected
     assert after.snapshot() == whole.snapshot()
+    assert_parts_are_the_snapshot(whole)
     # every business day got its statement, each renders the same bytes after the restart
     assert [s.render() for s in after.statements] == [s.render() for s in whole.statements]
 
@@ -212,6 +224,7 @@ def test_bank_core_restored_from_a_snapshot_carries_on_exactly(
     got += feed(after, steps[cut:])
     assert got == expected
     assert after.snapshot() == whole.snapshot()
+    assert_parts_are_the_snapshot(whole)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -253,6 +266,7 @@ def test_treasury_core_restored_from_a_snapshot_carries_on_exactly(seed: int, cu
         got += rest
     assert got == expected
     assert after.snapshot() == whole.snapshot()
+    assert_parts_are_the_snapshot(whole)
     with pytest.raises(StateError, match="another config"):
         TreasuryCore.restore(saved, dataclasses.replace(config, seed=seed + 1), CALENDAR, CC)
 

@@ -53,7 +53,7 @@ planned, which vouchers went out, and what came back (`treasury_sim.state`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
@@ -61,7 +61,7 @@ from messages.dates import parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
-from sim.codec import decode_snapshot, encode
+from sim.codec import decode_snapshot, encode, encode_parts
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import HANDLED, BankInbox
@@ -295,6 +295,10 @@ class TreasuryCore:
     def snapshot(self) -> bytes:
         """The state (`TreasuryState`) as `sim.codec` bytes; the plans are regenerated on load."""
         return encode(self.state)
+
+    def snapshot_parts(self) -> Iterator[bytes]:
+        """`snapshot()`'s bytes in pieces (`sim.codec.encode_parts`): the store writes them as they come."""
+        return encode_parts(self.state)
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same config; its books
