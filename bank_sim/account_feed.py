@@ -21,6 +21,7 @@ from bank_sim.state import BankState, Ctx, payee_of
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 from sim.account_feed import FEED_ACCT_TYPES, FeedLine
+from sim.archive import Archive
 from sim.effects import Effect, SendVoucher
 
 __all__ = ["ACCOUNT_FEED_VTCODE", "day_lines", "feed", "feed_accounts", "feed_voucher"]
@@ -33,8 +34,8 @@ def feed_accounts(st: BankState) -> set[str]:
     return {a.number for a in st.registry.accounts.values() if a.acct_type in FEED_ACCT_TYPES}
 
 
-def day_lines(st: BankState, day: dt.date) -> list[FeedLine]:
-    """The day's movements on the feed's accounts, in the order paid."""
+def day_lines(st: BankState, day: dt.date, archive: Archive | None = None) -> list[FeedLine]:
+    """The day's movements on the feed's accounts, in the order paid (payees read from `archive` too)."""
     accounts = feed_accounts(st)
     if not accounts:
         return []
@@ -42,7 +43,7 @@ def day_lines(st: BankState, day: dt.date) -> list[FeedLine]:
     for p in st.payments.values():
         if p.day != day or p.refused is not None or p.returned is not None:
             continue
-        payee = (payee_of(st.duties, p.key.voucher_no) or {}).get("PayeeAcctNo", "")
+        payee = (payee_of(st.duties, p.key.voucher_no, archive) or {}).get("PayeeAcctNo", "")
         if payee in accounts:
             lines.append(FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen))
     return lines
@@ -69,5 +70,5 @@ def feed(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
         return []
     no = f"LS{ctx.bank_code[-4:]}{format_ymd(day)}"
     head, details = feed_voucher(no, day, ctx.config.adm_div_code, (ctx.bank_code, ctx.config.bank_name), types,
-                                 day_lines(st, day))
+                                 day_lines(st, day, ctx.archive))
     return [SendVoucher(ACCOUNT_FEED_VTCODE, 0, head, details, "treasury")]

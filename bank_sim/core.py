@@ -81,6 +81,7 @@ receipt; the rules in `clearing`), `close` (cover, 7202, zero-balance check), `n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator, Sequence
 
@@ -114,6 +115,7 @@ from messages.envelope import VoucherKey
 from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
 from sim import codec
+from sim.archive import Archive
 from sim.codec import config_fingerprint
 from sim.effects import Alarm, Effect, Refusal, WakeAt
 
@@ -240,6 +242,11 @@ class BankCore:
     def snapshot(self) -> bytes:
         """The whole state as bytes (`sim.codec`; see the module doc)."""
         return codec.encode(self._st)
+
+    def use_archive(self, archive: Archive) -> None:
+        """Settled records (the payees a return copies) go to `archive` from now on, not the state
+        (`sim.archive`; the shell gives its database's)."""
+        self._ctx = dataclasses.replace(self._ctx, archive=archive)
 
     def snapshot_parts(self) -> Iterator[bytes]:
         """`snapshot()`'s bytes in pieces (`sim.codec.encode_parts`): the store writes them as they come."""

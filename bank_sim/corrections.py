@@ -36,6 +36,7 @@ from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
+from sim.archive import Archive
 from sim.effects import Alarm, Effect, SendVoucher
 
 __all__ = ["CORRECTION_VTCODE", "correction_notice", "current_lines"]
@@ -44,14 +45,14 @@ CORRECTION_VTCODE = "5253"
 _FUNC = 7  # ExpFuncCode in a tally line (ExpFuncName follows) (`bank_sim.reports.Line`)
 
 
-def current_lines(st: BankState, p: Payment) -> TallyLines | None:
+def current_lines(st: BankState, p: Payment, archive: Archive | None = None) -> TallyLines | None:
     """Payment `p`'s tally lines as last corrected (None: the bank no longer knows them)."""
     s = st.duties
     if (lines := s.corrected.get(str(p.key))) is not None:
         return lines
     if (waiting := s.uncleared.get(str(p.key))) is not None:
         return waiting
-    payee = payee_of(s, p.key.voucher_no)
+    payee = payee_of(s, p.key.voucher_no, archive)
     if payee is None:
         return None
     return reporting.lines_of(p, payee, payee.get("details") or [])
@@ -107,7 +108,7 @@ def correction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey,
     if seen in st.year_end_notices:
         return [receipt]
     p, refused = _refused(ctx, st, doc)
-    old = current_lines(st, p) if p is not None and refused is None else None
+    old = current_lines(st, p, ctx.archive) if p is not None and refused is None else None
     if p is not None and refused is None and old is None:
         refused = f"OriVoucherNo {p.key.voucher_no}: paid too long ago, its lines are no longer kept"
     new = _moved(old, doc) if old is not None else refused or ""

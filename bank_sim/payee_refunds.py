@@ -18,7 +18,19 @@ from bank_sim.accounts import open_account, transfer
 from bank_sim.config import refunds_account
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
-from bank_sim.state import BankState, Ctx, Filing, Payment, Refund, payee_of, pop_payee
+from bank_sim.state import (
+    BankState,
+    Ctx,
+    DutiesState,
+    Filing,
+    Payment,
+    Refund,
+    has_payee,
+    keep_payee,
+    packed_payee,
+    payee_of,
+    pop_payee,
+)
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -60,7 +72,7 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
     line = batches.line_of_notice(st, ori, doc) if paid is not None else None
     ret = PayeeReturn(ori, now, reason, line or "")
     whole = line is None and fen == (paid.amount_fen if paid is not None else -1) and ori not in st.batches
-    if paid is None or ori not in s.payees or ret.key in s.returns or not (whole or line):
+    if paid is None or not has_payee(s, ori, ctx.archive) or ret.key in s.returns or not (whole or line):
         why = "names no payment of this bank" if paid is None else \
             f"does not match payment {ori} (already returned, or not its amount" + \
             (", nor a line of the batch still paid to that payee)" if ori in st.batches else ")")
@@ -84,11 +96,23 @@ def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         if ret.at > now or p is None or p.day is None or p.filing is None:
             continue
         filing = st.filings.get(p.filing)
-        if filing is None or filing.state != "accepted" or no not in s.payees:
+        if filing is None or filing.state != "accepted" or not _payee_at_hand(ctx, s, no):
             continue
         del s.returns[rkey]
         effects += _refund(ctx, st, p, filing, ret, now)
     return effects
+
+
+def _payee_at_hand(ctx: Ctx, s: DutiesState, no: str) -> bool:
+    """The payee of payment `no` is in the state for its return: brought back from the archive if
+    need be (a return takes it from the state)."""
+    if no in s.payees:
+        return True
+    packed = packed_payee(s, no, ctx.archive)
+    if packed is None:
+        return False
+    keep_payee(s, no, packed)
+    return True
 
 
 def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeReturn, now: dt.datetime) -> list[Effect]:

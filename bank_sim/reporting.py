@@ -18,7 +18,7 @@ from typing import Any
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, pack_payee
+from bank_sim.state import PAYEE, BankState, Ctx, DutiesState, Move, Payment, Tally, keep_payee, pack_payee
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -42,9 +42,10 @@ UNCLEARED_MAX = 1_000_000
 # Reserve movements of the months not stated yet (7203): a month of a busy bank's advances and
 # replenishments; beyond it a movement is left out of the statement and the treasury sees a break.
 RESERVE_MOVES_MAX = 200_000
-# Paid payments whose payee elements are kept so a payee's bank can return one (2252): a few
-# weeks of a busy bank's payments; beyond it the oldest are forgotten (a notice naming one is
-# alarmed `refund-unmatched`, for a person to refund by hand).
+# Paid payments whose payee elements are kept in the state so a payee's bank can return one (2252),
+# when the bank has no archive (`Ctx.archive`, which keeps them all): a few weeks of a busy bank's
+# payments; beyond it the oldest are forgotten (a notice naming one is alarmed `refund-unmatched`,
+# for a person to refund by hand).
 PAYEES_KEPT_MAX = 200_000
 _SEP = "\x1f"
 
@@ -93,14 +94,15 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     if len(s.uncleared) < UNCLEARED_MAX:
         s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
     no = p.key.voucher_no
-    if len(s.payees) >= PAYEES_KEPT_MAX and no not in s.returns:
-        oldest = next(iter(s.payees))  # its return is unlikely now
-        del s.payees[oldest]
-        s.payees_order.pop(oldest, None)
-    if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
-        s.payees[no] = pack_payee(head, details)
-        s.payee_seq += 1
-        s.payees_order[no] = s.payee_seq
+    if ctx.archive is not None:  # out of the state: read back on a return (`payee_refunds`)
+        ctx.archive.put(PAYEE, no, pack_payee(head, details))
+    else:
+        if len(s.payees) >= PAYEES_KEPT_MAX and no not in s.returns:
+            oldest = next(iter(s.payees))  # its return is unlikely now
+            del s.payees[oldest]
+            s.payees_order.pop(oldest, None)
+        if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
+            keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
         s.credits[no] = {
             **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial,

@@ -31,10 +31,12 @@ from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from messages.envelope import VoucherKey
+from sim.archive import Archive
 from sim.effects import SendVoucher
 
-__all__ = ["BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move", "Payment",
-           "PendingNotice", "Refund", "RegAccount", "Registry", "pack_payee", "payee_of", "pop_payee"]
+__all__ = ["PAYEE", "BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move",
+           "Payment", "PendingNotice", "Refund", "RegAccount", "Registry", "has_payee", "keep_payee", "pack_payee",
+           "packed_payee", "payee_of", "pop_payee"]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records.
@@ -51,6 +53,8 @@ class Ctx:
     clock_config: ClockConfig
     accounts: dict[str, str]
     profile: BankProfile
+    # where settled records go (the shell's, `sim.archive`); None: they stay in the state
+    archive: Archive | None = None
 
     @classmethod
     def of(cls, bank_code: str, config: BankConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> Ctx:
@@ -193,6 +197,8 @@ class DutiesState(msgspec.Struct):
     seq: int = 0
     payee_seq: int = 0  # the last number given in `payees_order`
     payees_order: dict[str, int] = msgspec.field(default_factory=dict)  # VoucherNo → when its payee was kept
+    # VoucherNo of payments returned whole: their payee is used up, though the archive still holds it
+    payees_gone: set[str] = msgspec.field(default_factory=set)
 
     def __post_init__(self) -> None:
         """Decoded maps come back sorted by key: put the ones whose order counts back in it."""
@@ -313,16 +319,18 @@ class BankState(msgspec.Struct):
         return self.payments.get(str(key))
 
 
-# A kept payee (`DutiesState.payees`, one per payment paid, up to PAYEES_KEPT_MAX of them): one
-# bytes object, msgpack of the texts of `PAYEE_FIELDS` in that order, then its Detail lines as
-# (tags, texts) pairs. It is read back only when a payee's bank returns the money, a few in a day:
-# a tuple of strings per record (the layout before) took about three times its bytes. In a
-# snapshot the bytes are base64 text (`DutiesState.__post_init__` makes them bytes again).
-# Snapshots written before hold the tuple (a list once decoded) or, older still, the dict itself
-# (`payee_of` reads all three).
+# A kept payee (one per payment paid): one bytes object, msgpack of the texts of `PAYEE_FIELDS` in
+# that order, then its Detail lines as (tags, texts) pairs. It is read back only when a payee's
+# bank returns the money (a few in a day), a payment is corrected or an account feed names it: with
+# an archive (`Ctx.archive`, the shell's database) it goes there, out of the state and its
+# snapshots; without one (or for a return already planned) it stays in `DutiesState.payees`, the
+# oldest forgotten beyond PAYEES_KEPT_MAX. In a snapshot a kept one is base64 text
+# (`DutiesState.__post_init__` makes it bytes again). Snapshots written before hold the tuple (a
+# list once decoded) or, older still, the dict itself (`payee_of` reads all three).
 _N_FIELDS = len(PAYEE_FIELDS)
 _PACK = msgspec.msgpack.Encoder()
 _UNPACK = msgspec.msgpack.Decoder()
+PAYEE = "payee"  # the archive's kind of record
 
 
 def pack_payee(head: Mapping[str, str], details: Iterable[Mapping[str, str]]) -> bytes:
@@ -339,13 +347,41 @@ def _unpack(rec: Any) -> dict[str, Any]:
             "details": [dict(zip(tags, texts, strict=True)) for tags, texts in rec[_N_FIELDS]]}
 
 
-def payee_of(s: DutiesState, voucher_no: str) -> dict[str, Any] | None:
-    """The payee elements kept for payment `voucher_no` ("details": its Detail lines), a new dict."""
+def _kept(s: DutiesState, voucher_no: str, archive: Archive | None) -> Any:
+    """The packed payee of payment `voucher_no`: in the state, else in the archive (unless used up)."""
     rec = s.payees.get(voucher_no)
+    if rec is None and archive is not None and voucher_no not in s.payees_gone:
+        rec = archive.get(PAYEE, voucher_no)
+    return rec
+
+
+def has_payee(s: DutiesState, voucher_no: str, archive: Archive | None = None) -> bool:
+    """A payee is kept for payment `voucher_no` (and not used up by a return)."""
+    return _kept(s, voucher_no, archive) is not None
+
+
+def keep_payee(s: DutiesState, voucher_no: str, packed: bytes) -> None:
+    """Keep a payee (`pack_payee`) in the state: one a return will use soon, or one brought back
+    from the archive for a return (a return takes it from the state)."""
+    s.payees[voucher_no] = packed
+    s.payee_seq += 1
+    s.payees_order[voucher_no] = s.payee_seq
+
+
+def payee_of(s: DutiesState, voucher_no: str, archive: Archive | None = None) -> dict[str, Any] | None:
+    """The payee elements kept for payment `voucher_no` ("details": its Detail lines), a new dict."""
+    rec = _kept(s, voucher_no, archive)
     return None if rec is None else _unpack(rec)
 
 
+def packed_payee(s: DutiesState, voucher_no: str, archive: Archive | None = None) -> bytes | None:
+    """The kept payee as stored (packed bytes; None if none is kept or it was kept as a tuple or dict)."""
+    rec = _kept(s, voucher_no, archive)
+    return rec if isinstance(rec, bytes) else None
+
+
 def pop_payee(s: DutiesState, voucher_no: str) -> dict[str, Any]:
-    """`payee_of`, forgetting it (KeyError if none is kept)."""
+    """`payee_of` from the state, forgetting it and marking it used up (KeyError if none is kept)."""
     s.payees_order.pop(voucher_no, None)
+    s.payees_gone.add(voucher_no)
     return _unpack(s.payees.pop(voucher_no))

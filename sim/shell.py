@@ -63,6 +63,7 @@ from messages.errors import InputError
 from messages.sealing import seal_as_role
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
+from sim.archive_store import archive_for
 from sim.effects import (
     Alarm,
     Effect,
@@ -108,7 +109,8 @@ class SimCore(Protocol):
                    return_reason: str | None = None) -> list[Effect]: ...
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]: ...
     def snapshot(self) -> bytes: ...  # `sim.codec` bytes of the core's typed state
-    # Optional: `snapshot_parts() -> Iterable[bytes]`, the same bytes in pieces (`sim.codec.encode_parts`).
+    # Optional: `snapshot_parts() -> Iterable[bytes]`, the same bytes in pieces (`sim.codec.encode_parts`);
+    # `use_archive(archive)`: settled records go to the shell's archive (`sim.archive`), not the state.
     def load_snapshot(self, data: bytes) -> None: ...
 
 
@@ -148,6 +150,12 @@ class SimShell:
             raise ValueError("a shell with a ledger keeps its state in the ledger's database")
         self.participant = participant or client.participant_id
         self.store = SimStore(self.db, self.participant) if self.db is not None else None
+        # settled records the core hands over (`sim.archive`), where the core takes them and the
+        # database can be read synchronously; else the core keeps them in its state
+        use_archive = getattr(core, "use_archive", None)
+        self.archive = archive_for(self.db, self.participant) if use_archive is not None else None
+        if use_archive is not None and self.archive is not None:
+            use_archive(self.archive)
         self.alarms: list[Alarm] = []
         self.sent: deque[tuple[VoucherKey, list[SendResult]]] = deque(maxlen=SENT_KEEP_MAX)
         self.wake: dt.datetime | None = None
@@ -193,6 +201,8 @@ class SimShell:
         if self.store is None:
             return []
         await self.store.open()
+        if self.archive is not None:
+            await self.archive.open()
         loaded = await self.store.load()
         if loaded is None:
             await self.store.create(self.core.snapshot())
@@ -200,6 +210,7 @@ class SimShell:
         self.core.load_snapshot(loaded.snapshot)
         for item in loaded.inputs:
             self._note(item, self._call(item))
+        self._archived()
         self.replayed = len(loaded.inputs)
         self.restored = True
         log.info("sim.restored", role=self.role, participant=self.participant, replayed=self.replayed,
@@ -209,11 +220,13 @@ class SimShell:
     async def _reload(self) -> None:
         """Back to the last committed state (after a rolled-back batch)."""
         assert self.store is not None
+        self._archived()  # the rolled-back batch's records
         loaded = await self.store.load()
         assert loaded is not None
         self.core.load_snapshot(loaded.snapshot)
         for item in loaded.inputs:
             self._call(item)
+        self._archived()
 
     # --- the steps ----------------------------------------------------------------------------
 
@@ -313,6 +326,8 @@ class SimShell:
         assert self.store is not None
         async with self.db.transaction() as tx:
             await self._ledger_work(tx, [e for _, effects in calls for e in effects])
+            if self.archive is not None:
+                await self.archive.write(tx)
             await self.store.append(tx, [item for item, _ in calls], sends, self._snapshot)
         self.commits += 1
         return sends
@@ -342,6 +357,8 @@ class SimShell:
                 await tx.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
                 done.append((item, effects))
             sends = [e for _, effects in done for e in effects if isinstance(e, SendVoucher)]
+            if self.archive is not None:
+                await self.archive.write(tx)
             await self.store.append(tx, [item for item, _ in done], sends, self._snapshot)
         self.commits += 1
         self.calls += len(done) - len(inputs)
@@ -471,6 +488,11 @@ class SimShell:
             self._time_task.cancel()
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _archived(self) -> None:
+        """Records put by replayed inputs were committed with them; a rolled-back batch's are dropped."""
+        if self.archive is not None:
+            self.archive.discard()
 
     def _snapshot(self) -> bytes | Iterable[bytes]:
         """The core's snapshot for the store: in pieces where the core gives them (`snapshot_parts`,

@@ -217,8 +217,8 @@ def test_demo_fails_when_a_bank_feed_states_a_movement_the_treasury_does_not_kno
 
     real = bank_feed.day_lines
 
-    def with_an_extra_line(st: Any, day: dt.date) -> list[Any]:  # a bank stating one movement too many
-        return [*real(st, day), FeedLine(next(iter(bank_feed.feed_accounts(st))), "5201", "ZZ0000000000001", 1)]
+    def with_an_extra_line(st: Any, day: dt.date, archive: Any = None) -> list[Any]:  # one movement too many
+        return [*real(st, day, archive), FeedLine(next(iter(bank_feed.feed_accounts(st))), "5201", "ZZ0000000000001", 1)]
 
     args = ("--units", "20", "--days", "1", "--vouchers", "10", "--start", "2026-03-03")
     code, report = _demo_json(capsys, *args)
