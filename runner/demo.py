@@ -231,6 +231,8 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                     last_hour = f"{nxt:%Y%m%d%H}"
             await w.engine.run_until(w.end)
             ready = (await w.gateway.outbox.counts()).get("ready", 0)
+            # the journal is final: read it now, so its pages are not held beside the observation's lists
+            digest = await w.gateway.journal_digest()
             report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
                                      w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
             trim_heap()  # the day's and the check's transients back before the observation's are made
@@ -241,7 +243,6 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
             from treasury_sim.scorecard import render_json
 
             report["scorecard"] = render_json(observed.scorecard)
-            digest = await w.gateway.journal_digest()
         finally:
             await w.close()
     report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
