@@ -12,6 +12,7 @@ the reserve was funded. A tally line (`reports.Line`) is kept under its `line_id
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -152,8 +153,10 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     bank = (ctx.bank_code, c.bank_name)
     effects: list[Effect] = []
     first_day = format_ymd(today)
-    due = sorted((cr["day"], no) for no, cr in s.credits.items() if cr["day"] < first_day)
-    for _, no in due[:CREDIT_NOTICES_PER_CALL]:
+    # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order, not all of them sorted
+    due = [(cr["day"], no) for no, cr in s.credits.items() if cr["day"] < first_day]
+    page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
+    for _, no in page:
         cr = s.credits.pop(no)
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
