@@ -14,9 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
-
-import msgspec
+from typing import Any
 
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
@@ -107,31 +105,12 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
         if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
             keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
-        s.credits[no] = pack_credit({
+        s.credits[no] = {
             **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial,
             "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
-                                                      doc.get("PayAmt")]]})
-
-
-# A credit notice waiting for the next report time (`DutiesState.credits`, one per direct payment of
-# the day: tens of thousands at a busy bank) is kept as (its day, msgpack of its elements): a dict
-# of its sixteen elements took about five times the bytes. An older snapshot's dict still reads.
-_PACK = msgspec.msgpack.Encoder()
-_UNPACK = msgspec.msgpack.Decoder()
-
-
-def pack_credit(credit: Mapping[str, Any]) -> tuple[str, bytes]:
-    return credit["day"], _PACK.encode(credit)
-
-
-def _credit_day(rec: Any) -> str:
-    return str(rec["day"] if isinstance(rec, dict) else rec[0])
-
-
-def _unpack_credit(rec: Any) -> dict[str, Any]:
-    return rec if isinstance(rec, dict) else cast("dict[str, Any]", _UNPACK.decode(rec[1]))
+                                                      doc.get("PayAmt")]]}
 
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
@@ -175,10 +154,10 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order, not all of them sorted
-    due = [(day, no) for no, cr in s.credits.items() if (day := _credit_day(cr)) < first_day]
+    due = [(cr["day"], no) for no, cr in s.credits.items() if cr["day"] < first_day]
     page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
     for _, no in page:
-        cr = _unpack_credit(s.credits.pop(no))
+        cr = s.credits.pop(no)
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))

@@ -173,9 +173,7 @@ class DutiesState(msgspec.Struct):
     corrections: dict[str, SendVoucher] = msgspec.field(default_factory=dict)  # faulted send key → the clean one
     corrupt: set[str] = msgspec.field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = msgspec.field(default_factory=dict)  # over-quota probe 2301 → the code it got
-    # 5201 VoucherNo → its 7103's elements, till sent: (yyyymmdd paid, msgpack of them) (`reporting.pack_credit`;
-    # a dict of them in an older snapshot)
-    credits: dict[str, Any] = msgspec.field(default_factory=dict)
+    credits: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # 5201 VoucherNo → its 7103's elements
     credits_more: bool = False  # credit notices due beyond the last call's page: the duties go on at once
     refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
@@ -208,9 +206,6 @@ class DutiesState(msgspec.Struct):
             self.payees = dict(sorted(self.payees.items(), key=lambda kv: self.payees_order.get(kv[0], 0)))
         if any(isinstance(rec, str) for rec in self.payees.values()):  # packed records, as base64 text
             self.payees = {no: b64decode(rec) if isinstance(rec, str) else rec for no, rec in self.payees.items()}
-        if any(isinstance(rec, list) for rec in self.credits.values()):  # packed: [day, base64 text]
-            self.credits = {no: (rec[0], b64decode(rec[1])) if isinstance(rec, list) else rec
-                            for no, rec in self.credits.items()}
         # sent in time order (the oldest is forgotten first); a held send has no time yet
         self.sent_at = dict(sorted(self.sent_at.items(), key=lambda kv: kv[1]))
         rank = {k: i for i, k in enumerate(self.sent_at)}

@@ -1,6 +1,5 @@
 """`bank_sim.state.pack_payee`: a kept payee is a compact record (no dict per payment), read back
-by `payee_of` as the dict a return copies; a snapshot of before (the dict itself) still reads. A
-pending credit notice is packed too (`bank_sim.reporting.pack_credit`)."""
+by `payee_of` as the dict a return copies; a snapshot of before (the dict itself) still reads."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bank_sim.refunds import PAYEE_FIELDS
-from bank_sim.reporting import _credit_day, _unpack_credit, pack_credit
 from bank_sim.state import BankState, DutiesState, pack_payee, payee_of, pop_payee
 from sim.codec import decode, encode
 
@@ -56,20 +54,3 @@ def test_a_payee_kept_as_a_dict_by_an_older_snapshot_still_reads() -> None:
     duties = decode(data, DutiesState)
     assert payee_of(duties, "SV9") == old
     assert payee_of(duties, "SV8") is None
-
-
-CREDIT = {**{f: f"{f}-文" for f in PAYEE_FIELDS}, "day": "20260316", "serial": "YH0001202603160000001",
-          "no": "RZZZ001", "fund": ["1", "一般公共预算资金"], "amount": 123_45, "year": "2026",
-          "subjects": [["2050101", "行政运行", "123.45"]]}
-
-
-def test_a_pending_credit_notice_is_packed_survives_a_snapshot_and_an_older_dict_still_reads() -> None:
-    """A direct payment's credit notice waits packed (its day and msgpack bytes, not a dict of
-    sixteen elements) and reads back as the dict it was, after a snapshot too; an older snapshot's
-    dict reads as it is."""
-    packed = pack_credit(CREDIT)
-    assert packed[0] == "20260316" and sys.getsizeof(packed[1]) < sys.getsizeof(CREDIT)
-    duties = decode(encode(DutiesState(credits={"ZZ001": packed, "ZZ002": dict(CREDIT)})), DutiesState)
-    assert duties.credits["ZZ001"] == packed  # bytes again, not base64 text
-    assert _unpack_credit(duties.credits["ZZ001"]) == _unpack_credit(duties.credits["ZZ002"]) == CREDIT
-    assert _credit_day(duties.credits["ZZ001"]) == _credit_day(duties.credits["ZZ002"]) == "20260316"
