@@ -291,7 +291,6 @@ class TreasuryCore:
 
     # --- snapshots ------------------------------------------------------------------------
 
-
     def snapshot(self) -> bytes:
         """The state (`TreasuryState`) as `sim.codec` bytes; the plans are regenerated on load."""
         return encode(self.state)
