@@ -68,6 +68,12 @@ class PushSide:
         """Forget every push in flight and every recipient's measured ack time (a reset)."""
         self.scheduler = self._new_scheduler()
 
+    @property
+    def pushing(self) -> bool:
+        """Whether any recipient has a pusher here: without one a round pushes nothing, so a
+        commit need not wake the deliverer (its poll still runs the ack timeouts)."""
+        return bool(self._pushers)
+
     def register_pusher(self, participant_id: str, pusher: Pusher) -> None:
         self._pushers[participant_id] = pusher
         self.wake.set()

@@ -257,7 +257,9 @@ class Gateway:
         log.debug("envelope.submitted", sender=sender.id, vouchers=len(results), ms=round(elapsed * 1000, 2),
                  first=results[0].voucher if results else None, **counts)
         metrics.ACK_LATENCY.observe(elapsed)
-        if any(r.status == "accepted" for r in results):
+        # Pull-only recipients (HTTP polls, no pusher): a round would push nothing, and waking the
+        # deliverer on each envelope cost a loop pass per envelope at low rates.
+        if self.pushes.pushing and any(r.status == "accepted" for r in results):
             self._wake.set()
         return results
 

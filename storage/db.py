@@ -20,8 +20,7 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
@@ -105,7 +104,21 @@ class _SqliteTx:
         return row
 
 
-_CommitJob = tuple[sqlite3.Connection, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+class _CommitJob:
+    """One COMMIT handed to the committer thread, and how it ended (read on the loop's thread).
+
+    The coroutine waits on `waiter`, a future of its own that only `_settle` completes: a
+    cancelled wait leaves the commit running, and the coroutine then waits on a fresh waiter
+    until `finished` (what `asyncio.shield` did, without its extra future and loop pass).
+    """
+
+    __slots__ = ("conn", "error", "finished", "loop", "waiter")
+
+    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn, self.loop = conn, loop
+        self.waiter: asyncio.Future[None] = loop.create_future()
+        self.error: BaseException | None = None
+        self.finished = False
 
 
 class _Committer:
@@ -123,27 +136,23 @@ class _Committer:
         self._jobs: queue.SimpleQueue[_CommitJob | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def commit(self, conn: sqlite3.Connection) -> asyncio.Future[None]:
-        """COMMIT `conn` on the thread; the future completes (on this loop) once it has returned."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+    def commit(self, conn: sqlite3.Connection) -> _CommitJob:
+        """COMMIT `conn` on the thread; the job's waiter completes (on this loop) once it has returned."""
+        job = _CommitJob(conn, asyncio.get_running_loop())
         if self._thread is None or not self._thread.is_alive():  # first commit, or a forked child
             self._thread = threading.Thread(target=self._run, name="sqlite-commit", daemon=True)
             self._thread.start()
-        self._jobs.put((conn, loop, done))
-        return done
+        self._jobs.put(job)
+        return job
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
-            conn, loop, done = job
             try:
-                conn.execute("COMMIT")
+                job.conn.execute("COMMIT")
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which raises it
-                error: BaseException | None = exc
-            else:
-                error = None
+                job.error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
-                loop.call_soon_threadsafe(_settle, done, error)
+                job.loop.call_soon_threadsafe(_settle, job)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -152,13 +161,69 @@ class _Committer:
             self._thread = None
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _settle(job: _CommitJob) -> None:
+    job.finished = True
+    if not job.waiter.done():  # a cancelled wait: `_Transaction` waits on a fresh waiter, or is gone
+        job.waiter.set_result(None)
+
+
+async def _committed(committer: _Committer, conn: sqlite3.Connection) -> None:
+    """COMMIT on the committer thread and wait for it; a cancelled caller still waits until the
+    COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and re-raises."""
+    job = committer.commit(conn)
+    try:
+        await job.waiter
+    except asyncio.CancelledError:
+        # The COMMIT goes on in its thread: keep the writer (the lock) until it ends, or the
+        # next transaction would begin on this connection while this one is open.
+        while not job.finished:
+            job.waiter = job.loop.create_future()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job.waiter
+        if job.error is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if job.error is not None:
+        if isinstance(job.error, sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StateError(f"sqlite commit failed: {job.error}") from job.error
+        raise job.error
+
+
+class _Transaction:
+    """`SqliteDatabase.transaction()`: a class, not an `asynccontextmanager` generator, which cost
+    a generator and its helper frames per transaction (one per group commit)."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> Tx:
+        db = self._db
+        await db._lock.acquire()
+        try:
+            db._writer.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            db._lock.release()
+            raise
+        return _SqliteTx(db._writer)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> bool:
+        db, conn = self._db, self._db._writer
+        try:
+            if exc_type is not None:
+                # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
+                # then fails and would hide the error that matters.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return False
+            await _committed(db._committer, conn)
+            return False
+        finally:
+            db._lock.release()
 
 
 class SqliteDatabase:
@@ -186,35 +251,10 @@ class SqliteDatabase:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._lock:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SqliteTx(conn)
-            except BaseException:
-                # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
-                # then fails and would hide the error that matters.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            commit = self._committer.commit(conn)
-            try:
-                await asyncio.shield(commit)
-            except asyncio.CancelledError:
-                # The COMMIT goes on in its thread: keep the writer (the lock) until it ends, or
-                # the next transaction would begin on this connection while this one is open.
-                while not commit.done():
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.wait([commit])
-                if commit.exception() is not None and conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise StateError(f"sqlite commit failed: {exc}") from exc
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        """BEGIN IMMEDIATE on the writer (behind the lock); COMMIT on leaving, on the committer
+        thread; ROLLBACK on an exception (`_Transaction`)."""
+        return _Transaction(self)
 
     def _read_conn(self) -> sqlite3.Connection:
         # The writer when idle (no transaction, COMMIT or script; reads never yield): a commit empties

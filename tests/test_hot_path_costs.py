@@ -142,3 +142,41 @@ def test_cached_loggers_are_assembled_once_and_still_filter_by_level(capsys: pyt
         assert fresh.bind() is not fresh.bind()
     finally:
         structlog.configure(**saved)
+
+
+async def test_a_cancelled_commit_keeps_the_writer_until_its_commit_ends(tmp_path: Path) -> None:
+    """Cancelling a transaction's wait does not stop its COMMIT (it runs on the committer thread):
+    the writer stays locked until the COMMIT returned, the cancellation is raised then, and what
+    was committed stays committed."""
+    async with _table(tmp_path) as (db, rec):
+        gate = threading.Event()
+        real = rec._conn
+
+        class _Slow:
+            def execute(self, sql: str, *args: Any) -> Any:
+                if sql == "COMMIT":
+                    gate.wait(5)
+                return real.execute(sql, *args)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        rec._conn = _Slow()  # type: ignore[assignment]
+        task = asyncio.create_task(_insert(db, 1))
+        for _ in range(100):
+            await asyncio.sleep(0.001)
+            if rec.commit_threads:
+                break
+        assert rec.commit_threads
+        task.cancel()
+        await asyncio.sleep(0.02)
+        task.cancel()  # cancelled again while it waits for the COMMIT: still waits
+        await asyncio.sleep(0.02)
+        assert not task.done() and db._lock.locked()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not db._lock.locked()
+        rec._conn = real
+        await _insert(db, 2)
+        assert sorted(r[0] for r in await db.fetch("SELECT x FROM t")) == [1, 2]
