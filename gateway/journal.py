@@ -210,7 +210,11 @@ class Journal:
         if self._writer is None or self._writer.done():
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Submission(items, business_time, refusals, future, extra))
+        sub = _Submission(items, business_time, refusals, future, extra)
+        if self._queue.full():  # back-pressure: wait for room
+            await self._queue.put(sub)
+        else:
+            self._queue.put_nowait(sub)
         result: list[JournalResult] = await future
         return result
 
