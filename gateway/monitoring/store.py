@@ -27,8 +27,8 @@ CREATE TABLE IF NOT EXISTS mon_payments (
     adm_div_code TEXT NOT NULL, st_year TEXT NOT NULL, vtcode TEXT NOT NULL, voucher_no TEXT NOT NULL,
     digest {blob} NOT NULL, payer TEXT NOT NULL, payee TEXT NOT NULL, amount_fen BIGINT NOT NULL,
     at_us BIGINT NOT NULL, outcome TEXT NOT NULL, hold_id TEXT, sender TEXT NOT NULL, recipient TEXT NOT NULL,
-    {payments_key} (adm_div_code, st_year, vtcode, voucher_no)
-){payments_rowid};
+    UNIQUE (adm_div_code, st_year, vtcode, voucher_no)
+);
 CREATE INDEX IF NOT EXISTS mon_payments_pair ON mon_payments (payee, payer, at_us);
 CREATE TABLE IF NOT EXISTS mon_holds (
     id TEXT PRIMARY KEY,
@@ -46,18 +46,6 @@ CREATE TABLE IF NOT EXISTS mon_decisions (
 );
 CREATE INDEX IF NOT EXISTS mon_decisions_key ON mon_decisions (adm_div_code, st_year, vtcode, voucher_no);
 """
-
-
-
-def _payments_table(sqlite: bool) -> dict[str, str]:
-    """mon_payments on SQLite: a WITHOUT ROWID table keyed by the voucher key, so a screened payment
-    is one b-tree insert (and one page in its commit) fewer than a rowid table beside the unique
-    index it needs anyway; its rows are small (~150 bytes), which such a table suits. A table made
-    before keeps its rowid and reads and writes the same. PostgreSQL has no rowid: a unique key."""
-    if sqlite:
-        return {"payments_key": "PRIMARY KEY", "payments_rowid": " WITHOUT ROWID"}
-    return {"payments_key": "UNIQUE", "payments_rowid": ""}
-
 
 SQLITE_APPEND_ONLY = """
 CREATE TRIGGER IF NOT EXISTS mon_decisions_no_update BEFORE UPDATE ON mon_decisions
@@ -176,7 +164,7 @@ class MonitorStore:
     async def init_schema(self) -> None:
         sqlite = isinstance(self.db, SqliteDatabase)
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
-        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial, **_payments_table(sqlite)))
+        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial))
         await self.db.execute_script(SQLITE_APPEND_ONLY if sqlite else POSTGRES_APPEND_ONLY)
 
     async def priors(self, keys: Sequence[VoucherKey]) -> dict[VoucherKey, Prior]:
