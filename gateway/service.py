@@ -254,9 +254,8 @@ class Gateway:
                           message_id=r.message_id, recipient=r.recipient)
         # DEBUG: a line per envelope (~270 bytes) was the hot path's biggest log cost; the counts are
         # in tgw_vouchers_total and tgw_ack_latency_seconds, refusals in voucher.rejected above.
-        if debug:
-            log.debug("envelope.submitted", sender=sender.id, vouchers=len(results), ms=round(elapsed * 1000, 2),
-                      first=results[0].voucher if results else None, **counts)
+        log.debug("envelope.submitted", sender=sender.id, vouchers=len(results), ms=round(elapsed * 1000, 2),
+                 first=results[0].voucher if results else None, **counts)
         metrics.ACK_LATENCY.observe(elapsed)
         # Pull-only recipients (HTTP polls, no pusher): a round would push nothing, and waking the
         # deliverer on each envelope cost a loop pass per envelope at low rates.
