@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gateway.journal_digest import digest
-from gateway.journal_schema import MESSAGE_COLUMNS, PG_MIGRATION, SCHEMA, SQLITE_MIGRATION
+from gateway.journal_schema import MESSAGE_COLUMNS, PG_MIGRATION, SCHEMA, SQLITE_MIGRATION, TRACE_AFTER_SQLITE
 from gateway.message_ids import SIM_ID_TAG, MessageIds, new_message_id, now_us
 from gateway.pipeline import Admitted
-from gateway.trace_rows import ADMITTED_STEP
 from messages.envelope import VoucherKey
 from messages.errors import Issue, StateError
 from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
@@ -57,8 +56,11 @@ class _Submission:
     weight: int = 0  # rows `work` writes, counted like vouchers against BATCH_VOUCHERS_MAX
 
 
-_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner) "
-                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)")
+_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
+                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)")
+# Where the batch's admissions stand among trace rows: every gw_trace row written from here on has
+# a larger id (AUTOINCREMENT, BIGSERIAL), those of this commit included.
+_TRACE_LAST = "SELECT max(id) FROM gw_trace"
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
 
 
@@ -171,11 +173,15 @@ class Journal:
         await self._migrate()
 
     async def _migrate(self) -> None:
-        """Bring a journal made before keys were scoped by owner up to date (once; then a no-op)."""
+        """Bring a journal made before keys were scoped by owner, or before admissions were placed by
+        `trace_after`, up to date (once; then a no-op)."""
         if isinstance(self.db, SqliteDatabase):
             columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "owner" not in columns:
                 await self.db.execute_script(SQLITE_MIGRATION.format(blob=self.db.blob_type))
+                columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
+            if "trace_after" not in columns:
+                await self.db.execute_script(TRACE_AFTER_SQLITE)
         else:
             await self.db.execute_script(PG_MIGRATION)
 
@@ -294,7 +300,9 @@ class Journal:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
                                          f"{issue.code}: {issue.message}"))
             if writes.messages:
-                await tx.executemany(_MESSAGE_INSERT, writes.messages)
+                last = await tx.fetchrow(_TRACE_LAST)
+                after = int(last[0]) if last is not None and last[0] is not None else 0
+                await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
                 await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
                                      writes.outbox)
             for sql, rows in _grouped(writes.trace, batch).items():
@@ -336,10 +344,8 @@ class Journal:
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
                                 item.payload, wall, business_time, owner))
         writes.outbox.append((message_id, recipient))
-        # One trace row for the admission's steps (`admitted_steps` shows them): only the seals
-        # are not in the message row already.
-        writes.trace.append((*key, message_id, ADMITTED_STEP, item.sender, wall, business_time,
-                             ", ".join(f"{s.no}:{s.sn}" for s in item.body.signatures)))
+        # No trace row: the trace shows the admission's steps from the message row, placed by its
+        # `trace_after` (gateway.trace_rows.admission_row).
         return JournalResult("accepted", key, message_id, recipient)
 
     # ------------------------------------------------------------ reads and state changes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MESSAGE_COLUMNS", "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION"]
+__all__ = ["MESSAGE_COLUMNS", "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION", "TRACE_AFTER_SQLITE"]
 
 # gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
 # each on its own, so the key of an original is unique per sender (owner = sender) and the key of
@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     received_us BIGINT NOT NULL,
     business_time TEXT NOT NULL,
     owner TEXT NOT NULL,
+    trace_after BIGINT,
     UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
 );
 """
@@ -57,6 +58,13 @@ CREATE TABLE IF NOT EXISTS gw_trace (
 CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtcode, voucher_no);
 """
 
+# gw_messages.trace_after: the admission's place among gw_trace rows (the largest gw_trace id when
+# its commit began; NULL in journals written before, which hold an `admitted` trace row instead).
+# The admission's steps are shown from the message row, right after that id
+# (`gateway.trace_rows.admission_row`): no gw_trace row per message (its table page and index page
+# were 2 of the ~16 WAL pages of a one-voucher commit).
+TRACE_AFTER_SQLITE = "ALTER TABLE gw_messages ADD COLUMN trace_after BIGINT"
+
 # gw_outbox_pending holds only the rows waiting for delivery (the inbox and the deliverer read
 # those, with `state = 'ready'`), so it stays as small as the backlog however long the journal
 # grows. The index it replaced, gw_outbox_ready (recipient, state, seq) over every row, also
@@ -89,4 +97,5 @@ IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = cur
     ALTER TABLE gw_messages ADD UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner);
 END IF;
 END $migrate$;
+ALTER TABLE gw_messages ADD COLUMN IF NOT EXISTS trace_after BIGINT;
 """

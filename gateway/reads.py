@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.participants import Participant
-from gateway.trace_rows import expand_trace
+from gateway.trace_rows import expand_trace, with_admissions
 from messages.envelope import VoucherKey
 from storage.db import Database
 
@@ -53,20 +53,22 @@ async def read_trace(db: Database, participant: Participant, adm_div_code: str, 
     # with under the key (the original and its receipt), and nothing of anyone else's. The
     # treasury of the AdmDivCode sees them all (the dashboard's region view).
     messages = await db.fetch(
-        "SELECT id, sender, recipient, owner, original_id FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 "
-        "AND vtcode=$3 AND voucher_no=$4", adm_div_code, st_year, vtcode, voucher_no)
+        "SELECT id, sender, recipient, owner, original_id, flag, received_us, business_time, trace_after, payload "
+        "FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4",
+        adm_div_code, st_year, vtcode, voucher_no)
     region = participant.role == "treasury" and adm_div_code in participant.adm_div_codes
     owners = {m[3] for m in messages if region or participant.id in (m[1], m[2])}
     visible = {m[0]: (m[1], m[2]) for m in messages if m[3] in owners}
     rows = await db.fetch(
-        "SELECT flag, message_id, step, participant, wall_us, business_time, detail FROM gw_trace "
+        "SELECT id, flag, message_id, step, participant, wall_us, business_time, detail FROM gw_trace "
         "WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4 ORDER BY id",
         adm_div_code, st_year, vtcode, voucher_no)
     # An event of no message (a refused attempt) is shown to the one who made it, and to the
     # region's treasury once the key holds a voucher.
     others_refused = region and bool(messages)
-    rows = [r for r in rows if (r[1] in visible if r[1] is not None else others_refused or r[3] == participant.id)]
-    rows = expand_trace(rows, {m[0]: (m[1], m[2], m[4]) for m in messages})
+    rows = [r for r in rows if (r[2] in visible if r[2] is not None else others_refused or r[4] == participant.id)]
+    admissions = [(m[0], m[1], m[5], m[6], m[7], m[8], m[9]) for m in messages if m[0] in visible]
+    rows = expand_trace(with_admissions(rows, admissions), {m[0]: (m[1], m[2], m[4]) for m in messages})
     if not rows:
         return None
     return [{"flag": r[0], "message_id": r[1], "step": r[2], "participant": r[3],

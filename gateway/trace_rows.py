@@ -1,9 +1,13 @@
 """The rows of gw_trace as the trace API shows them.
 
-An accepted message's admission is stored as one trace row (step `ADMITTED_STEP`, detail: its
-seals), not one row per step: four or five rows per message were the journal's costliest
-statement. `expand_trace` shows it as the steps it stands for, from the message row
-(`admitted_steps`); every other row is shown as stored.
+An accepted message's admission has no trace row of its own: the message row holds what its steps
+show (sender, recipient, times, the seals in its payload) and, in `trace_after`, the largest
+gw_trace id when its commit began, so `with_admissions` places it right after that row, where the
+row the journal used to write would have stood: after everything earlier commits wrote, before
+what its own commit and later ones wrote (a row per message cost its commit a table page and an
+index page). Journals written before hold one `ADMITTED_STEP` row per accepted message (and before
+that, a row per step); `expand_trace` shows either as the steps it stands for (`admitted_steps`);
+every other row is shown as stored.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ADMITTED_STEP", "admitted_steps", "expand_trace"]
+from messages.envelope import parse_envelope
+from messages.errors import InputError
+
+__all__ = ["ADMITTED_STEP", "admitted_steps", "expand_trace", "seals_of", "with_admissions"]
 
 ADMITTED_STEP = "admitted"
 
@@ -41,3 +48,25 @@ def expand_trace(rows: Sequence[Sequence[Any]],
         out.extend((r[0], r[1], step, r[3], r[4], r[5], detail)
                    for step, detail in admitted_steps(r[1], *message, r[6]))
     return out
+
+
+def seals_of(payload: bytes) -> str:
+    """The seals of a journaled payload (a one-voucher envelope) as the admission's detail shows
+    them: "No:SN" in the envelope's order."""
+    try:
+        bodies = parse_envelope(payload).bodies
+    except InputError:  # the journal wrote it from a parse; never expected
+        return ""
+    return ", ".join(f"{s.no}:{s.sn}" for b in bodies[:1] for s in b.signatures)
+
+
+def with_admissions(rows: Sequence[Sequence[Any]], messages: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Trace rows (id, flag, message_id, step, participant, wall_us, business_time, detail), in id
+    order, with an `ADMITTED_STEP` row for each message placed by its `trace_after`, without ids;
+    `messages`: (id, sender, flag, received_us, business_time, trace_after, payload). A message
+    without `trace_after` (journaled before) has its own row among `rows` already."""
+    keyed: list[tuple[tuple[int, int, str], tuple[Any, ...]]] = [((int(r[0]), 0, ""), tuple(r[1:])) for r in rows]
+    keyed += [((int(m[5]), 1, m[0]), (m[2], m[0], ADMITTED_STEP, m[1], m[3], m[4], seals_of(bytes(m[6]))))
+              for m in messages if m[5] is not None]
+    keyed.sort(key=lambda k: k[0])
+    return [row for _, row in keyed]

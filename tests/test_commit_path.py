@@ -1,18 +1,28 @@
 """The submit path made cheaper without changing what it does (issue 19): a commit wakes the
-deliverer only when a pusher could use the round."""
+deliverer only when a pusher could use the round; an admission writes no trace row, and the trace
+shows it where that row stood."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from gateway_helpers import payment, running_gateway
+from gateway_helpers import FixedClock, payment, running_gateway
+from hypothesis import given
+from hypothesis import strategies as st
 
+from gateway.monitoring.monitor import build_monitor
 from gateway.outbox import InboxItem
+from gateway.service import Gateway
+from gateway.trace_rows import ADMITTED_STEP, with_admissions
+from messages.envelope import parse_envelope
 from runner.world import DevWorld
 from storage.db import open_database
+
+AT = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 async def test_a_commit_wakes_the_deliverer_only_when_a_pusher_is_registered(world: DevWorld, tmp_path: Path) -> None:
@@ -52,3 +62,56 @@ async def _until(condition: Callable[[], bool]) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     return DevWorld.create(tmp_path_factory.mktemp("world"))
+
+
+# ---------------------------------------------------------------------- admissions without a trace row
+
+
+@given(st.lists(st.integers(1, 60), unique=True, max_size=12).map(sorted),
+       st.lists(st.integers(0, 61), max_size=4))
+def test_an_admission_stands_right_after_the_trace_row_its_commit_followed(ids: list[int], afters: list[int]) -> None:
+    rows = [(i, 0, None, f"step{i}", "p", i, "t", "") for i in ids]
+    messages = [(f"m{n}", "sender", 0, 100 + n, "t", after, b"") for n, after in enumerate(afters)]
+    placed = with_admissions(rows, messages)
+    assert [r for r in placed if r[2] != ADMITTED_STEP] == [r[1:] for r in rows]  # the stored rows, in order
+    for n, after in enumerate(afters):
+        at = next(k for k, r in enumerate(placed) if r[1] == f"m{n}")
+        before = {int(r[2][4:]) for r in placed[:at] if r[2] != ADMITTED_STEP}
+        assert before == {i for i in ids if i <= after}  # all a commit after `after` saw, nothing later
+    # A journal written before: the message has its own ADMITTED_STEP row and no trace_after.
+    old = [(5, 0, "m0", ADMITTED_STEP, "sender", 100, "t", "1:SN")]
+    assert with_admissions(old, [("m0", "sender", 0, 100, "t", None, b"")]) == [old[0][1:]]
+
+
+async def test_the_trace_shows_an_admission_where_its_row_stood(world: DevWorld, tmp_path: Path) -> None:
+    """A refused attempt (earlier commit), the admission and monitoring's flag (one commit), a
+    duplicate and the delivery (later commits): the steps in the order the journal's own
+    `admitted` row gave them, and no such row written."""
+    db = await open_database(f"sqlite:///{tmp_path / 'gw.db'}")
+    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT), monitor=build_monitor(db))
+    await gw.start()
+    try:
+        treasury, bank = gw.registry.get(world.treasury.id), gw.registry.get("bank-a")
+        assert treasury is not None and bank is not None
+        # 300,000 yuan to a payee never paid before: new-payee-large-amount flags it (warning).
+        env = world.envelope([payment(world, amount_fen=30_000_000)], sender=world.treasury.id)
+        [refused] = await gw.submit(env, bank)  # a bank may not send a treasury's voucher
+        assert refused.status == "rejected"
+        [accepted] = await gw.submit(env, treasury)
+        [again] = await gw.submit(env, treasury)
+        assert (accepted.status, again.status) == ("accepted", "duplicate")
+        assert accepted.message_id is not None
+        assert await gw.ack(bank, [accepted.message_id]) == [accepted.message_id]
+        events = await gw.trace(treasury, *accepted.voucher.split("/")[:4])  # type: ignore[union-attr]
+        assert events is not None
+        assert [e["step"] for e in events] == ["rejected", "validated", "verified", "authorized", "journaled",
+                                               "monitor-flagged", "duplicate", "delivered"]
+        admission = events[1:5]
+        assert {e["message_id"] for e in admission} == {accepted.message_id}
+        assert {e["participant"] for e in admission} == {world.treasury.id}
+        assert admission[1]["detail"] == ", ".join(f"{s.no}:{s.sn}" for s in parse_envelope(env).bodies[0].signatures)
+        assert admission[3]["detail"] == f"message {accepted.message_id}"
+        assert await db.fetch("SELECT count(*) FROM gw_trace WHERE step = $1", ADMITTED_STEP) == [(0,)]
+    finally:
+        await gw.stop()
+        await db.close()
