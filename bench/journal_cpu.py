@@ -71,10 +71,17 @@ async def _one_mode(mode: str, world: Any, tmp: Path, envelopes: int) -> dict[st
         def now(self) -> dt.datetime:
             return business
 
-    envs = build_envelopes(world, vouchers=envelopes + WARM_UP, batch=1, tag=f"J{uuid.uuid4().hex[:4].upper()}")
+    envs = build_envelopes(
+        world, vouchers=envelopes + WARM_UP, batch=1, tag=f"J{uuid.uuid4().hex[:4].upper()}"
+    )
     db = await open_database(f"sqlite:///{tmp / f'{mode}.db'}")
-    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=Clock(),
-                 monitor=Monitor(default_catalogue(), MonitorStore(db)))
+    gw = Gateway(
+        db=db,
+        registry=world.registry(),
+        certs=world.certs(),
+        clock=Clock(),
+        monitor=Monitor(default_catalogue(), MonitorStore(db)),
+    )
     await gw.start()
     sender = gw.registry.get(world.treasury.id)
     assert sender is not None
@@ -95,8 +102,12 @@ async def _one_mode(mode: str, world: Any, tmp: Path, envelopes: int) -> dict[st
         await asyncio.gather(*(_worker(gw, sender, shared) for _ in range(CONCURRENCY)))
     loop_us = (time.thread_time() - loop0) / len(work) * 1e6
     committer_us = (time.clock_gettime(clock_id) - committer0) / len(work) * 1e6
-    result = {"loop_thread_us": round(loop_us, 1), "committer_us": round(committer_us, 1),
-              "total_us": round(loop_us + committer_us, 1), "commits": gw.journal.commits - commits0}
+    result = {
+        "loop_thread_us": round(loop_us, 1),
+        "committer_us": round(committer_us, 1),
+        "total_us": round(loop_us + committer_us, 1),
+        "commits": gw.journal.commits - commits0,
+    }
     await gw.stop()
     await db.close()
     return result
@@ -139,21 +150,52 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.repeat):
         for label, src in sources:
             env = dict(os.environ)
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--envelopes", str(args.envelopes)]
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO_ROOT), os.environ.get("PYTHONPATH")]))
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(src or REPO_ROOT), check=True)
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                "--envelopes",
+                str(args.envelopes),
+            ]
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(src or REPO_ROOT), os.environ.get("PYTHONPATH")])
+            )
+            done = subprocess.run(
+                cmd, env=env, capture_output=True, text=True, cwd=str(src or REPO_ROOT), check=True
+            )
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row["loadavg_1m"] = round(os.getloadavg()[0], 2)
             runs[label].append(row)
-            print(f"{label} run {r + 1}: " + "; ".join(
-                f"{m} {row[m]['total_us']} µs (loop {row[m]['loop_thread_us']}, committer {row[m]['committer_us']}, "
-                f"{row[m]['commits']} commits)" for m in MODES), file=sys.stderr, flush=True)
-    summary = {label: {m: {k: statistics.median(x[m][k] for x in rows)
-                           for k in ("loop_thread_us", "committer_us", "total_us")} for m in MODES}
-               for label, rows in runs.items()}
-    result = {"machine": machine(), "what": __doc__.split("\n\n")[2].replace("\n", " "),
-              "envelopes": args.envelopes, "concurrency": CONCURRENCY, "loadavg_1m_at_start": round(load_start, 2),
-              "loadavg_1m_at_end": round(os.getloadavg()[0], 2), "summary": summary, "runs": runs}
+            print(
+                f"{label} run {r + 1}: "
+                + "; ".join(
+                    f"{m} {row[m]['total_us']} µs (loop {row[m]['loop_thread_us']}, committer {row[m]['committer_us']}, "
+                    f"{row[m]['commits']} commits)"
+                    for m in MODES
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {
+        label: {
+            m: {
+                k: statistics.median(x[m][k] for x in rows)
+                for k in ("loop_thread_us", "committer_us", "total_us")
+            }
+            for m in MODES
+        }
+        for label, rows in runs.items()
+    }
+    result = {
+        "machine": machine(),
+        "what": __doc__.split("\n\n")[2].replace("\n", " "),
+        "envelopes": args.envelopes,
+        "concurrency": CONCURRENCY,
+        "loadavg_1m_at_start": round(load_start, 2),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+        "summary": summary,
+        "runs": runs,
+    }
     Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=1))
     return 0

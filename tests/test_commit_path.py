@@ -25,7 +25,9 @@ from storage.db import open_database
 AT = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
-async def test_a_commit_wakes_the_deliverer_only_when_a_pusher_is_registered(world: DevWorld, tmp_path: Path) -> None:
+async def test_a_commit_wakes_the_deliverer_only_when_a_pusher_is_registered(
+    world: DevWorld, tmp_path: Path
+) -> None:
     db = await open_database(f"sqlite:///{tmp_path / 'gw.db'}")
     try:
         async with running_gateway(world, db) as gw:
@@ -67,9 +69,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
 # ---------------------------------------------------------------------- admissions without a trace row
 
 
-@given(st.lists(st.integers(1, 60), unique=True, max_size=12).map(sorted),
-       st.lists(st.integers(0, 61), max_size=4))
-def test_an_admission_stands_right_after_the_trace_row_its_commit_followed(ids: list[int], afters: list[int]) -> None:
+@given(
+    st.lists(st.integers(1, 60), unique=True, max_size=12).map(sorted),
+    st.lists(st.integers(0, 61), max_size=4),
+)
+def test_an_admission_stands_right_after_the_trace_row_its_commit_followed(
+    ids: list[int], afters: list[int]
+) -> None:
     rows = [(i, 0, None, f"step{i}", "p", i, "t", "") for i in ids]
     messages = [(f"m{n}", "sender", 0, 100 + n, "t", after, b"") for n, after in enumerate(afters)]
     placed = with_admissions(rows, messages)
@@ -88,7 +94,9 @@ async def test_the_trace_shows_an_admission_where_its_row_stood(world: DevWorld,
     duplicate and the delivery (later commits): the steps in the order the journal's own
     `admitted` row gave them, and no such row written."""
     db = await open_database(f"sqlite:///{tmp_path / 'gw.db'}")
-    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT), monitor=build_monitor(db))
+    gw = Gateway(
+        db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT), monitor=build_monitor(db)
+    )
     await gw.start()
     try:
         treasury, bank = gw.registry.get(world.treasury.id), gw.registry.get("bank-a")
@@ -104,12 +112,22 @@ async def test_the_trace_shows_an_admission_where_its_row_stood(world: DevWorld,
         assert await gw.ack(bank, [accepted.message_id]) == [accepted.message_id]
         events = await gw.trace(treasury, *accepted.voucher.split("/")[:4])  # type: ignore[union-attr]
         assert events is not None
-        assert [e["step"] for e in events] == ["rejected", "validated", "verified", "authorized", "journaled",
-                                               "monitor-flagged", "duplicate", "delivered"]
+        assert [e["step"] for e in events] == [
+            "rejected",
+            "validated",
+            "verified",
+            "authorized",
+            "journaled",
+            "monitor-flagged",
+            "duplicate",
+            "delivered",
+        ]
         admission = events[1:5]
         assert {e["message_id"] for e in admission} == {accepted.message_id}
         assert {e["participant"] for e in admission} == {world.treasury.id}
-        assert admission[1]["detail"] == ", ".join(f"{s.no}:{s.sn}" for s in parse_envelope(env).bodies[0].signatures)
+        assert admission[1]["detail"] == ", ".join(
+            f"{s.no}:{s.sn}" for s in parse_envelope(env).bodies[0].signatures
+        )
         assert admission[3]["detail"] == f"message {accepted.message_id}"
         assert await db.fetch("SELECT count(*) FROM gw_trace WHERE step = $1", ADMITTED_STEP) == [(0,)]
     finally:
