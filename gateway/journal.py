@@ -345,7 +345,7 @@ class Journal:
                                 item.payload, wall, business_time, owner))
         writes.outbox.append((message_id, recipient))
         # No trace row: the trace shows the admission's steps from the message row, placed by its
-        # `trace_after` (gateway.trace_rows.admission_row).
+        # `trace_after` (gateway.trace_rows.with_admissions).
         return JournalResult("accepted", key, message_id, recipient)
 
     # ------------------------------------------------------------ reads and state changes

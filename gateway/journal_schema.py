@@ -61,7 +61,7 @@ CREATE INDEX IF NOT EXISTS gw_trace_key ON gw_trace (adm_div_code, st_year, vtco
 # gw_messages.trace_after: the admission's place among gw_trace rows (the largest gw_trace id when
 # its commit began; NULL in journals written before, which hold an `admitted` trace row instead).
 # The admission's steps are shown from the message row, right after that id
-# (`gateway.trace_rows.admission_row`): no gw_trace row per message (its table page and index page
+# (`gateway.trace_rows.with_admissions`): no gw_trace row per message (its table page and index page
 # were 2 of the ~16 WAL pages of a one-voucher commit).
 TRACE_AFTER_SQLITE = "ALTER TABLE gw_messages ADD COLUMN trace_after BIGINT"
 
