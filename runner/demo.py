@@ -236,8 +236,9 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
             report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
                                      w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
             trim_heap()  # the day's and the check's transients back before the observation's are made
-            observed = observe(w, seed)
-            _add_reconciliation(report, observed)
+            # the page needs the run's lists; the report alone, only the reconciliation made slice by slice
+            observed = observe(w, seed, lists=html)
+            _add_reconciliation(report, observed.reconciliation, len(w.tcore.sent_vouchers()))
             if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
                 _add_account_feed(report, w)
             from treasury_sim.scorecard import render_json
@@ -290,17 +291,22 @@ def budget_summary(tcore: Any) -> dict[str, Any]:
             "refused_fen": sum(r.request.amount_fen for r in refused)}
 
 
-def observe(w: DemoWorld, seed: int) -> Any:
+def observe(w: DemoWorld, seed: int, *, lists: bool = True) -> Any:
     """What the demo's cores recorded, as a `runner.observed.Observed` with its three-way
     reconciliation (`runner.reconcile`): the treasury's vouchers and receipts, the banks'
-    payments and clearing requests, the central bank's movements, statements and quotas."""
+    payments and clearing requests, the central bank's movements, statements and quotas.
+    `lists` False (what the report needs without its page): the reconciliation is made slice by
+    slice of the vouchers (`runner.sim_observe.generated_parts`), the same result, and the
+    Observed's sent vouchers, receipts and payments are left empty, so the run's end holds one
+    slice's values at a time, not a value and several join entries per voucher of the day."""
     from business_time.calendar import BusinessCalendar
     from business_time.clock import at
     from runner.observed import Observed
-    from runner.reconcile import reconcile
+    from runner.reconcile import reconcile, reconcile_parts
     from runner.scorecard_feed import scorecard_of
     from runner.sim_observe import (
         clearings_of,
+        generated_parts,
         generated_receipts,
         generated_sent,
         movements_of,
@@ -313,29 +319,34 @@ def observe(w: DemoWorld, seed: int) -> Any:
     # first: its transients gone before the lists below are made
     cards = tuple(scorecard_of(w.bcores, BusinessCalendar.default(), w.clock_config, as_of=w.end))
     bank_ids = {core.bank_code: bid for bid, core in w.bcores.items()}
-    payments = payments_of(w.bcores)
-    sent = generated_sent(w.tcore, w.world.adm_div_code, bank_ids)
-    receipts = generated_receipts(w.tcore, {p.voucher_no: p.bank for p in payments})
     clearings, movements, statements = clearings_of(w.bcores), movements_of(w.pcore), statements_of(w.pcore)
-    rec = reconcile(sent=sent, receipts=receipts, payments=payments, clearings=clearings, movements=movements,
-                    statements=statements, business_days=[*w.run_days, w.final_day],
-                    opening_fen=w.tcore.config.tsa_opening_fen, refunds=refunds_of(w.bcores))
+    rest = {"clearings": clearings, "movements": movements, "statements": statements,
+            "business_days": [*w.run_days, w.final_day], "opening_fen": w.tcore.config.tsa_opening_fen,
+            "refunds": refunds_of(w.bcores)}
+    if lists:
+        payments = payments_of(w.bcores)
+        sent = generated_sent(w.tcore, w.world.adm_div_code, bank_ids)
+        receipts = generated_receipts(w.tcore, {p.voucher_no: p.bank for p in payments})
+        rec = reconcile(sent=sent, receipts=receipts, payments=payments, **rest)
+    else:
+        sent, receipts, payments = [], [], []
+        rec = reconcile_parts(generated_parts(w.tcore, w.bcores, w.world.adm_div_code, bank_ids), **rest)
     return Observed("demo", seed, at(w.run_days[0], START_HOUR), w.end, sent=tuple(sent), receipts=tuple(receipts),
                     payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
                     statements=tuple(statements), quotas=tuple(quotas_of(w.pcore)), reconciliation=rec,
                     scorecard=cards)
 
 
-def _add_reconciliation(report: dict[str, Any], observed: Any) -> None:
-    """The reconciliation in the report, and as an invariant: clean, or every break listed."""
+def _add_reconciliation(report: dict[str, Any], rec: Any, vouchers: int) -> None:
+    """The reconciliation in the report, and as an invariant: clean, or every break listed.
+    `vouchers`: how many the treasury sent."""
     from runner.reconcile import reconciliation_json
 
-    rec = observed.reconciliation
     report["reconciliation"] = reconciliation_json(rec)
     causes = sorted({b.cause for b in rec.breaks})
     report["invariants"]["reconciliation_clean"] = {
         "ok": rec.clean,
-        "detail": f"treasury ↔ banks ↔ central bank agree on {len(observed.sent)} vouchers, {len(rec.days)} days, "
+        "detail": f"treasury ↔ banks ↔ central bank agree on {vouchers} vouchers, {len(rec.days)} days, "
                   f"{len(rec.months)} month(s)" if rec.clean else
                   f"{len(rec.breaks)} breaks ({', '.join(causes)}): see the reconciliation"}
     report["ok"] = report["ok"] and rec.clean

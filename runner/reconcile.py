@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 from messages.money import fen_to_str, parse_fen
@@ -81,6 +81,9 @@ def receipt_day(r: ReceiptSeen) -> dt.date:
         return r.received_at.date()
 
 
+Part = tuple[Sequence[SentVoucher], Sequence[ReceiptSeen], Sequence[PaymentSeen]]
+
+
 def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], payments: Sequence[PaymentSeen],
               clearings: Sequence[ClearingSeen], movements: Sequence[MovementSeen],
               statements: Sequence[StatementSeen], business_days: Iterable[dt.date] = (),
@@ -88,75 +91,25 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     """Reconcile what the three parties recorded. `business_days`: the days a statement is due
     for; `opening_fen`: the TSA balance before the first statement, when known; `refunds`: the
     banks' refund requests (the refund leg)."""
+    return reconcile_parts([(sent, receipts, payments)], clearings=clearings, movements=movements,
+                           statements=statements, business_days=business_days, opening_fen=opening_fen,
+                           refunds=refunds)
+
+
+def reconcile_parts(parts: Iterable[Part], *, clearings: Sequence[ClearingSeen], movements: Sequence[MovementSeen],
+                    statements: Sequence[StatementSeen], business_days: Iterable[dt.date] = (),
+                    opening_fen: int | None = None, refunds: Sequence[RefundSeen] = ()) -> Reconciliation:
+    """`reconcile` with the vouchers, receipts and payments given in slices by VoucherNo (every record
+    of one number in the same slice), which may be made one at a time as they are asked for: the same
+    result, with one slice's records and join dicts held at a time instead of the whole run's (each is
+    joined by VoucherNo only; what crosses slices is summed by day and by clearing request)."""
     breaks: list[Break] = []
-    # one voucher per number: the submission the gateway let through, never a refused resubmission
-    # under the same number (duplicate-conflict), which no bank saw
-    originals: dict[str, SentVoucher] = {}
-    for v in sent:
-        first = originals.get(v.voucher_no)
-        if (v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"
-                and (first is None or (v.reached and not first.reached))):
-            originals[v.voucher_no] = v
-    accepted = {no: v for no, v in originals.items()
-                if v.fault not in ("drop", "corrupt-signature") and v.reached}
-    paid = {p.voucher_no: p for p in payments if p.paid_day is not None}
-    held = {p.voucher_no: p for p in payments if p.paid_day is None}
-    by_receipt: dict[str, list[ReceiptSeen]] = defaultdict(list)
-    for r in receipts:
-        if r.vtcode in PAYMENT_VTCODES:
-            by_receipt[r.voucher_no].append(r)
+    leg = _VoucherLeg(clearings, {r.voucher_no for r in refunds})
+    for part in parts:
+        breaks += leg.add(*part)
+        del part  # dropped before the next slice is made
 
-    # -- treasury ↔ banks, voucher by voucher
-    for no, v in sorted(accepted.items()):
-        if no not in paid:
-            why = f"held by {held[no].bank} ({held[no].mode})" if no in held else "no bank paid it"
-            breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{fen_to_str(v.amount_fen)} to {v.bank}: {why}",
-                                v.amount_fen, 0))
-    for no, p in sorted(paid.items()):
-        if no not in originals:
-            breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)}", 0,
-                                p.amount_fen))
-            continue
-        got = by_receipt.get(no, [])
-        if not got:
-            breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {fen_to_str(p.amount_fen)} by {p.bank} on {p.paid_day}; "
-                                "no receipt reached the treasury", p.amount_fen, 0))
-    for no, rs in sorted(by_receipt.items()):
-        original = originals.get(no)
-        if original is None:
-            breaks.append(Break("receipt-unknown", receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
-            continue
-        good = [r for r in rs if r.return_reason is None]
-        if len(good) > 1:
-            breaks.append(Break("duplicate-receipt", receipt_day(good[0]), (no,),
-                                f"{len(good)} receipts from {', '.join(sorted({r.sender for r in good}))}"))
-        for r in good[:1]:
-            fen = _receipt_fen(r)
-            if fen != original.amount_fen:
-                breaks.append(Break("receipt-amount", receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
-                                    f"PayAmt {fen_to_str(original.amount_fen)}", original.amount_fen, fen))
-
-    # -- banks: payments ↔ their clearing requests
-    # Each bank numbers its own clearing requests: a 2301 is (bank, VoucherNo), never VoucherNo alone.
-    filings = {(c.bank, c.voucher_no): c for c in clearings}
-    for no, p in sorted(paid.items()):
-        c = filings.get((p.bank, p.filing or ""))
-        if c is None:
-            if p.filing is None:
-                breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)} ({p.mode}) "
-                                    "and filed no clearing request for it", p.amount_fen, 0))
-            else:
-                breaks.append(Break("not-cleared", p.paid_day, (no,), f"its clearing request {p.filing} is unknown",
-                                    p.amount_fen, 0))
-        elif c.state == "rejected":
-            breaks.append(Break("clearing-rejected", c.clear_date, (no,),
-                                f"{c.voucher_no} refused {c.code or ''}: {c.reason or ''}".strip(), p.amount_fen, 0))
-        elif c.state == "pending":
-            breaks.append(Break("clearing-unanswered", c.clear_date, (no,), f"{c.voucher_no} filed "
-                                f"{c.filed_at:%Y-%m-%d %H:%M}, no answer", p.amount_fen, 0))
-    amounts = {p.voucher_no: p.amount_fen for p in payments}
-    for c in clearings:
-        listed = sum(amounts.get(no, 0) for no in c.payments)
+    for c, listed in zip(clearings, leg.listed, strict=True):
         if listed != c.amount_fen:
             breaks.append(Break("clearing-sum", c.clear_date, tuple(c.payments[:BREAK_VOUCHERS_MAX]),
                                 f"{c.voucher_no} asks {fen_to_str(c.amount_fen)}, its payments add up to {fen_to_str(listed)}",
@@ -186,7 +139,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
             breaks.append(Break("movement-unknown", ms[0].day, (), f"TSA debit {fen_to_str(sum(m.amount_fen for m in ms))} "
                                 f"for {ref}, which no bank booked as accepted", 0, sum(m.amount_fen for m in ms)))
 
-    breaks += _refund_breaks(refunds, paid, movements)
+    breaks += _refund_breaks(refunds, leg.refunds_paid, movements)
 
     # -- central bank: movements ↔ statements
     stmt = {s.day: s for s in statements}
@@ -216,20 +169,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
 
     # -- totals per day and per month
     days_seen: set[dt.date] = set(stmt) | set(moves_by_day)
-    sent_by: dict[dt.date, int] = defaultdict(int)
-    for v in accepted.values():
-        sent_by[v.sent_at.date()] += v.amount_fen
-    rec_by: dict[dt.date, int] = defaultdict(int)
-    for no, rs in by_receipt.items():
-        good = [r for r in rs if r.return_reason is None]
-        if good and no in originals:
-            rec_by[receipt_day(good[0])] += _receipt_fen(good[0]) or 0
-    paid_by: dict[dt.date, int] = defaultdict(int)
-    paid_nos: dict[dt.date, list[str]] = defaultdict(list)
-    for p in paid.values():
-        assert p.paid_day is not None
-        paid_by[p.paid_day] += p.amount_fen
-        paid_nos[p.paid_day].append(p.voucher_no)
+    sent_by, rec_by, paid_by = leg.sent_by, leg.rec_by, leg.paid_by
     cleared_by: dict[dt.date, int] = defaultdict(int)
     for c in clearings:
         if c.state == "accepted":
@@ -243,8 +183,7 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
                       debit_by.get(day, 0), stmt[day].debit_fen if day in stmt else None)
         totals.append(t)
         if t.treasury_receipts_fen != t.bank_paid_fen:
-            missing = sorted(no for no in paid_nos.get(day, []) if not by_receipt.get(no))
-            breaks.append(Break("day-mismatch", day, tuple(missing[:BREAK_VOUCHERS_MAX]),
+            breaks.append(Break("day-mismatch", day, tuple(leg.unreceipted.get(day, ())),
                                 f"treasury receipts {fen_to_str(t.treasury_receipts_fen)}, bank payments {fen_to_str(t.bank_paid_fen)}",
                                 t.bank_paid_fen, t.treasury_receipts_fen))
         if t.bank_cleared_fen != t.pboc_debits_fen:
@@ -268,7 +207,115 @@ def reconcile(*, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen], p
     return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))
 
 
-def _refund_breaks(refunds: Sequence[RefundSeen], paid: dict[str, PaymentSeen],
+class _VoucherLeg:
+    """The voucher-by-voucher joins of `reconcile_parts`, one slice of VoucherNo at a time: the breaks
+    of each slice, and what the rest of the reconciliation needs summed over all of them."""
+
+    def __init__(self, clearings: Sequence[ClearingSeen], refund_nos: set[str]) -> None:
+        # Each bank numbers its own clearing requests: a 2301 is (bank, VoucherNo), never VoucherNo alone.
+        self.clearings = clearings
+        self.filings = {(c.bank, c.voucher_no): c for c in clearings}
+        self.listed = [0] * len(clearings)  # what each clearing request's payments add up to
+        self.refund_nos = refund_nos
+        self.refunds_paid: set[str] = set()  # the refunds' vouchers that a bank paid
+        self.sent_by: dict[dt.date, int] = defaultdict(int)
+        self.rec_by: dict[dt.date, int] = defaultdict(int)
+        self.paid_by: dict[dt.date, int] = defaultdict(int)
+        self.unreceipted: dict[dt.date, list[str]] = defaultdict(list)  # paid, no receipt: the first by number
+
+    def add(self, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen],
+            payments: Sequence[PaymentSeen]) -> list[Break]:
+        breaks: list[Break] = []
+        # one voucher per number: the submission the gateway let through, never a refused resubmission
+        # under the same number (duplicate-conflict), which no bank saw
+        originals: dict[str, SentVoucher] = {}
+        for v in sent:
+            first = originals.get(v.voucher_no)
+            if (v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"
+                    and (first is None or (v.reached and not first.reached))):
+                originals[v.voucher_no] = v
+        accepted = {no: v for no, v in originals.items()
+                    if v.fault not in ("drop", "corrupt-signature") and v.reached}
+        paid = {p.voucher_no: p for p in payments if p.paid_day is not None}
+        held = {p.voucher_no: p for p in payments if p.paid_day is None}
+        by_receipt: dict[str, list[ReceiptSeen]] = defaultdict(list)
+        for r in receipts:
+            if r.vtcode in PAYMENT_VTCODES:
+                by_receipt[r.voucher_no].append(r)
+
+        # -- treasury ↔ banks, voucher by voucher
+        for no in sorted(accepted):
+            v = accepted[no]
+            if no not in paid:
+                why = f"held by {held[no].bank} ({held[no].mode})" if no in held else "no bank paid it"
+                breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{fen_to_str(v.amount_fen)} to {v.bank}: {why}",
+                                    v.amount_fen, 0))
+        for no in sorted(paid):
+            p = paid[no]
+            if no not in originals:
+                breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)}", 0,
+                                    p.amount_fen))
+                continue
+            if not by_receipt.get(no):
+                breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {fen_to_str(p.amount_fen)} by {p.bank} on "
+                                    f"{p.paid_day}; no receipt reached the treasury", p.amount_fen, 0))
+        for no in sorted(by_receipt):
+            rs = by_receipt[no]
+            original = originals.get(no)
+            if original is None:
+                breaks.append(Break("receipt-unknown", receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
+                continue
+            good = [r for r in rs if r.return_reason is None]
+            if len(good) > 1:
+                breaks.append(Break("duplicate-receipt", receipt_day(good[0]), (no,),
+                                    f"{len(good)} receipts from {', '.join(sorted({r.sender for r in good}))}"))
+            for r in good[:1]:
+                fen = _receipt_fen(r)
+                if fen != original.amount_fen:
+                    breaks.append(Break("receipt-amount", receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
+                                        f"PayAmt {fen_to_str(original.amount_fen)}", original.amount_fen, fen))
+
+        # -- banks: payments ↔ their clearing requests
+        for no in sorted(paid):
+            p = paid[no]
+            c = self.filings.get((p.bank, p.filing or ""))
+            if c is None:
+                if p.filing is None:
+                    breaks.append(Break("not-cleared", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)} "
+                                        f"({p.mode}) and filed no clearing request for it", p.amount_fen, 0))
+                else:
+                    breaks.append(Break("not-cleared", p.paid_day, (no,), f"its clearing request {p.filing} is unknown",
+                                        p.amount_fen, 0))
+            elif c.state == "rejected":
+                breaks.append(Break("clearing-rejected", c.clear_date, (no,),
+                                    f"{c.voucher_no} refused {c.code or ''}: {c.reason or ''}".strip(), p.amount_fen, 0))
+            elif c.state == "pending":
+                breaks.append(Break("clearing-unanswered", c.clear_date, (no,), f"{c.voucher_no} filed "
+                                    f"{c.filed_at:%Y-%m-%d %H:%M}, no answer", p.amount_fen, 0))
+        amounts = {p.voucher_no: p.amount_fen for p in payments}
+        for i, c in enumerate(self.clearings):
+            self.listed[i] += sum(amounts.get(no, 0) for no in c.payments)
+        self.refunds_paid.update(no for no in self.refund_nos if no in paid)
+
+        # -- the day totals, summed over the slices
+        for v in accepted.values():
+            self.sent_by[v.sent_at.date()] += v.amount_fen
+        for no, rs in by_receipt.items():
+            good = [r for r in rs if r.return_reason is None]
+            if good and no in originals:
+                self.rec_by[receipt_day(good[0])] += _receipt_fen(good[0]) or 0
+        for p in paid.values():
+            assert p.paid_day is not None
+            self.paid_by[p.paid_day] += p.amount_fen
+            if not by_receipt.get(p.voucher_no):
+                self.unreceipted[p.paid_day].append(p.voucher_no)
+        for nos in self.unreceipted.values():  # only the first BREAK_VOUCHERS_MAX are listed on a break
+            nos.sort()
+            del nos[BREAK_VOUCHERS_MAX:]
+        return breaks
+
+
+def _refund_breaks(refunds: Sequence[RefundSeen], paid: Container[str],
                    movements: Sequence[MovementSeen]) -> list[Break]:
     """The refund leg: each bank refund (2302) ↔ the payment it returns ↔ the TSA credit for it."""
     breaks: list[Break] = []

@@ -9,7 +9,8 @@ reads of the cores' state; nothing here awaits or writes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from messages.money import fen_to_str, parse_fen
@@ -26,15 +27,20 @@ from runner.observed import (
     Verdict,
 )
 
-__all__ = ["clearings_of", "generated_receipts", "generated_sent", "movements_of", "payments_of", "quotas_of",
-           "refunds_of", "statements_of"]
+__all__ = ["PART_VOUCHERS", "clearings_of", "generated_parts", "generated_receipts", "generated_sent", "movements_of",
+           "payments_of", "quotas_of", "refunds_of", "statements_of"]
+
+PART_VOUCHERS = 10_000  # about this many sent vouchers in one slice of the run's end (`generated_parts`)
 
 
 def payments_of(bcores: Mapping[str, Any]) -> list[PaymentSeen]:
     """Every payment each bank core recorded (paid, advanced or still deferred)."""
-    return [PaymentSeen(bid, core.bank_code, p.key.voucher_no, p.vtcode, p.amount_fen, p.mode, p.received_at, p.day,
-                        p.filing, str(p.key.original()).rsplit("/", 1)[0])
-            for bid, core in bcores.items() for p in core.payments.values()]
+    return [_payment_seen(bid, core, p) for bid, core in bcores.items() for p in core.payments.values()]
+
+
+def _payment_seen(bid: str, core: Any, p: Any) -> PaymentSeen:
+    return PaymentSeen(bid, core.bank_code, p.key.voucher_no, p.vtcode, p.amount_fen, p.mode, p.received_at, p.day,
+                       p.filing, str(p.key.original()).rsplit("/", 1)[0])
 
 
 def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
@@ -82,9 +88,13 @@ def generated_sent(tcore: Any, adm_div_code: str, bank_ids: Mapping[str, str]) -
     """The treasury core's sent payment vouchers, each with the gateway's answer.
     `bank_ids`: bank code → participant id. The answers are frozen values: one per (code, time),
     shared by the vouchers sent at that time (a day of 100,000 vouchers has a few hundred)."""
+    return _sent_of(tcore.sent_vouchers(), adm_div_code, bank_ids)
+
+
+def _sent_of(vouchers: Iterable[Any], adm_div_code: str, bank_ids: Mapping[str, str]) -> list[SentVoucher]:
     out = []
     answers: dict[tuple[str | None, dt.datetime], tuple[Verdict, ...]] = {}
-    for v in tcore.sent_vouchers():
+    for v in vouchers:
         verdicts = answers.get((v.refused, v.send_at))
         if verdicts is None:
             ok = v.refused is None
@@ -129,9 +139,46 @@ class _ReceiptFields(Mapping[str, str]):
 def generated_receipts(tcore: Any, senders: Mapping[str, str]) -> list[ReceiptSeen]:
     """The receipts the treasury core took (the first of each voucher, then any duplicates).
     `senders`: VoucherNo → the bank that paid it."""
+    return _receipts_of([*tcore.receipts.values(), *tcore.duplicate_receipts], senders)
+
+
+def _receipts_of(records: Iterable[Any], senders: Mapping[str, str]) -> list[ReceiptSeen]:
     out = []
-    for r in [*tcore.receipts.values(), *tcore.duplicate_receipts]:
+    for r in records:
         no = r.key.voucher_no
         out.append(ReceiptSeen(no, r.key.vtcode, senders.get(no, "?"), r.received_at, _ReceiptFields(r),
                                r.return_reason))
     return out
+
+
+Part = tuple[list[SentVoucher], list[ReceiptSeen], list[PaymentSeen]]
+
+
+def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, bank_ids: Mapping[str, str],
+                    part_vouchers: int | None = None) -> Iterator[Part]:
+    """`generated_sent`, `generated_receipts` and `payments_of` in slices by VoucherNo (its CRC-32),
+    every record of a number in the same slice, for `runner.reconcile.reconcile_parts`: one slice's
+    values are made when it is asked for, so with the caller dropping each before the next, the run's
+    end holds about `part_vouchers` vouchers' values at a time, not the whole day's."""
+    vouchers = tcore.sent_vouchers()
+    k = max(1, -(-len(vouchers) // (part_vouchers or PART_VOUCHERS)))
+
+    def slices(items: Iterable[Any], number: Callable[[Any], str]) -> list[list[Any]]:
+        out: list[list[Any]] = [[] for _ in range(k)]
+        for x in items:
+            out[zlib.crc32(number(x).encode()) % k].append(x)
+        return out
+
+    sent = slices(vouchers, lambda v: v.voucher_no)
+    del vouchers
+    paid = slices(((bid, core, p) for bid, core in bcores.items() for p in core.payments.values()),
+                  lambda t: t[2].key.voucher_no)
+    got = slices([*tcore.receipts.values(), *tcore.duplicate_receipts], lambda r: r.key.voucher_no)
+    for i in range(k):
+        payments = [_payment_seen(*t) for t in paid[i]]
+        senders = {p.voucher_no: p.bank for p in payments}
+        part = (_sent_of(sent[i], adm_div_code, bank_ids), _receipts_of(got[i], senders), payments)
+        sent[i] = paid[i] = got[i] = []
+        del payments, senders
+        yield part
+        del part  # the caller's: not held by this frame while the next is made
