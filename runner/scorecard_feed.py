@@ -46,7 +46,7 @@ Its size comes from what its receipts say it paid (`observed_volume`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,13 +75,43 @@ __all__ = ["NoticeSeen", "bank_events", "duty_events", "observed_bank_events", "
 INACCURATE = frozenset({"amount-mismatch"})
 
 
-def _index(sent_at: Mapping[str, dt.datetime]) -> dict[tuple[str, str, int], dt.datetime]:
-    """(VtCode, VoucherNo, flag) → when it was sent (StYear left out: a report is sent in the next year)."""
-    out: dict[tuple[str, str, int], dt.datetime] = {}
-    for key, when in sent_at.items():
-        _adm, _year, vtcode, no, flag = key.split("/", 4)
-        out[(vtcode, no, int(flag))] = when
-    return out
+class _Sent:
+    """(VtCode, VoucherNo, flag) → when a bank sent it, StYear (and AdmDivCode) left out: a report is
+    sent in the next year. Over `sent_at` (key text → when): when every key has one AdmDivCode and
+    StYear and a flag 0 or 1 (a run within a year), a lookup reads `sent_at` by the key's text, and
+    no index is built; otherwise the index of every key (the last sent of the same three wins), as
+    before. A payment sends two or three messages: the index was most of what scoring a bank held."""
+
+    def __init__(self, sent_at: Mapping[str, dt.datetime]) -> None:
+        self.sent_at = sent_at
+        prefixes: set[tuple[str, str]] = set()
+        canonical = True
+        for key in sent_at:
+            adm, year, _vtcode, _no, flag = key.split("/", 4)
+            prefixes.add((adm, year))
+            canonical = canonical and flag in ("0", "1")
+        self.prefix = "{}/{}/".format(*next(iter(prefixes))) if len(prefixes) == 1 and canonical else None
+        self.index: dict[tuple[str, str, int], dt.datetime] = {}
+        if self.prefix is None:
+            for key, when in sent_at.items():
+                _adm, _year, vtcode, no, flag = key.split("/", 4)
+                self.index[(vtcode, no, int(flag))] = when
+
+    def get(self, msg: tuple[str, str, int], default: dt.datetime | None = None) -> dt.datetime | None:
+        if self.prefix is None:
+            return self.index.get(msg, default)
+        return self.sent_at.get(f"{self.prefix}{msg[0]}/{msg[1]}/{msg[2]}", default)
+
+    def __contains__(self, msg: tuple[str, str, int]) -> bool:
+        return self.get(msg) is not None
+
+    def items(self) -> Iterator[tuple[tuple[str, str, int], dt.datetime]]:
+        if self.prefix is None:
+            yield from self.index.items()
+            return
+        for key, when in self.sent_at.items():
+            _adm, _year, vtcode, no, flag = key.split("/", 4)
+            yield (vtcode, no, int(flag)), when
 
 
 def _refused(refusals: Mapping[str, str]) -> dict[tuple[str, str, int], str]:
@@ -95,7 +125,7 @@ def _refused(refusals: Mapping[str, str]) -> dict[tuple[str, str, int], str]:
 def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockConfig) -> list[DutyEvent]:
     """The duties of one bank (`bank_sim.core.BankCore`), named `bank` in the events."""
     duties = core.duties.s
-    sent = _index(duties.sent_at)
+    sent = _Sent(duties.sent_at)
     refused = _refused(duties.refusals)
     code4 = core.bank_code[-4:]
     events: list[DutyEvent] = []
@@ -119,13 +149,14 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         return when
 
     paid_days: set[dt.date] = set()
-    for p in core.payments.values():
+    for text, p in core.payments.items():
         if p.day is None:
             continue  # not paid (yet, or returned unpaid, or refused): no payment duties to score
         paid_days.add(p.day)
         paid_at = p.received_at if to_local(p.received_at).date() == p.day else at(p.day, core.config.open_time)
         no = p.key.voucher_no
-        add("payment", str(p.key), due_of("payment", p.received_at), paid_at)
+        key = str(p.key)  # the payments' own key text (the same) held by the event, not a copy per payment
+        add("payment", text if text == key else key, due_of("payment", p.received_at), paid_at)
         receipt = (p.vtcode, no, 1)
         k = p.key
         add("receipt", str(VoucherKey(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no, 1)), due_of("receipt", p.day),
@@ -147,8 +178,9 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         due = due_time("clearing", day, calendar, clock)
         add("clearing", no, due, due, faulty=True)  # an extra request over the quota: always a fault
 
+    notices = [(n, when) for (vtcode, n, _), when in sent.items() if vtcode == "7102"] if core.quota_notices else []
     for no, arrived in core.quota_notices.items():
-        mine = [when for (vtcode, n, _), when in sent.items() if vtcode == "7102" and n.startswith(f"DZ{no[-16:]}")]
+        mine = [when for n, when in notices if n.startswith(f"DZ{no[-16:]}")]
         add("quota-arrival-notice", no, due_time("quota-arrival-notice", arrived, calendar, clock),
             max(mine) if mine else None)
 

@@ -4,6 +4,11 @@ late and flagged at three late in a month, a faulty one has its faults counted."
 
 from __future__ import annotations
 
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bank_sim.duties import DutiesConfig
 from business_time.clock import ClockConfig
 from messages.validate import validate_bytes
@@ -158,3 +163,34 @@ def test_each_payment_duty_is_due_when_due_time_says_though_worked_out_once_per_
     for p in paid:
         assert events[("payment", str(p.key))].due == due_time("payment", p.received_at, CAL, CC)
         assert events[("receipt", str(p.key._replace(flag=1)))].due == due_time("receipt", p.day, CAL, CC)
+
+
+def _old_index(sent_at: dict[str, dt.datetime]) -> dict[tuple[str, str, int], dt.datetime]:
+    """The index `bank_events` built before `_Sent` (every key split, the last of the same three wins)."""
+    out: dict[tuple[str, str, int], dt.datetime] = {}
+    for key, when in sent_at.items():
+        _adm, _year, vtcode, no, flag = key.split("/", 4)
+        out[(vtcode, no, int(flag))] = when
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["990100", "990200"]), st.sampled_from(["2026", "2027"]),
+                          st.sampled_from(["5201", "7103", "7102"]), st.sampled_from(["A1", "A2", "DZ1"]),
+                          st.sampled_from(["0", "1", "01"]), st.integers(0, 10**6)), max_size=12),
+       st.booleans())
+def test_sent_reads_as_the_old_index(keys: list[tuple[str, str, str, str, str, int]], one_year: bool) -> None:
+    from runner.scorecard_feed import _Sent
+
+    t0 = dt.datetime(2026, 3, 16, tzinfo=dt.UTC)
+    sent_at = {"/".join((adm, "2026" if one_year else year, vt, no, "1" if one_year and flag == "01" else flag)):
+               t0 + dt.timedelta(seconds=s) for adm, year, vt, no, flag, s in keys if not one_year or adm == "990100"}
+    old, new = _old_index(sent_at), _Sent(sent_at)
+    if one_year and sent_at:  # a run within a year builds no index
+        assert new.prefix is not None and not new.index
+    assert dict(new.items()) == old
+    for vt in ("5201", "7103", "7102"):
+        for no in ("A1", "A2", "DZ1", "B"):
+            for flag in (0, 1):
+                assert new.get((vt, no, flag)) == old.get((vt, no, flag))
+                assert ((vt, no, flag) in new) == ((vt, no, flag) in old)
