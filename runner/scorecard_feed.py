@@ -231,6 +231,7 @@ def scorecard_of(bcores: Mapping[str, Any], calendar: BusinessCalendar, clock: C
         events = bank_events(bank, bcores[bank], calendar, clock) if bank in bcores else []
         cards += scorecard(events, calendar, rules, as_of=as_of, volumes=sizes,
                            incidents=[i for i in incidents if i.bank == bank])
+        del events  # not held beside the next bank's while they are made
     return cards
 
 

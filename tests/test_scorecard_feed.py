@@ -5,7 +5,10 @@ late and flagged at three late in a month, a faulty one has its faults counted."
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -194,3 +197,24 @@ def test_sent_reads_as_the_old_index(keys: list[tuple[str, str, str, str, str, i
             for flag in (0, 1):
                 assert new.get((vt, no, flag)) == old.get((vt, no, flag))
                 assert ((vt, no, flag) in new) == ((vt, no, flag) in old)
+
+
+def test_scorecard_of_holds_one_bank_s_duties_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import weakref
+
+    import runner.scorecard_feed as feed
+
+    class Events(list[Any]):  # a list that can be watched
+        pass
+
+    made: list[weakref.ref[Events]] = []
+
+    def events_of(bank: str, core: Any, calendar: Any, clock: Any) -> Events:
+        assert all(r() is None for r in made), "the previous bank's duties are still held"
+        made.append(weakref.ref(events := Events()))
+        return events
+
+    monkeypatch.setattr(feed, "bank_events", events_of)
+    monkeypatch.setattr(feed, "scorecard", lambda events, *args, **kwargs: [])
+    cores = {bank: SimpleNamespace(payments={}) for bank in ("bank-a", "bank-b", "bank-c")}
+    assert scorecard_of(cores, CAL, CC, as_of=dt.datetime(2026, 3, 16, 17, tzinfo=dt.UTC)) == [] and len(made) == 3
