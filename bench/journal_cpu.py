@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -140,42 +139,18 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.envelopes)
         return 0
     sys.path.insert(0, str(REPO_ROOT))
+    from bench.alternate import alternate
     from bench.floor import machine
 
-    sources: list[tuple[str, Path | None]] = [("current", None)]
-    if args.compare_src:
-        sources.insert(0, (Path(args.compare_src).name, Path(args.compare_src).resolve()))
-    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in sources}
+    def describe(row: dict[str, Any]) -> str:
+        return "; ".join(
+            f"{m} {row[m]['total_us']} µs (loop {row[m]['loop_thread_us']}, committer {row[m]['committer_us']}, "
+            f"{row[m]['commits']} commits)"
+            for m in MODES
+        )
+
     load_start = os.getloadavg()[0]
-    for r in range(args.repeat):
-        for label, src in sources:
-            env = dict(os.environ)
-            cmd = [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--child",
-                "--envelopes",
-                str(args.envelopes),
-            ]
-            env["PYTHONPATH"] = os.pathsep.join(
-                filter(None, [str(src or REPO_ROOT), os.environ.get("PYTHONPATH")])
-            )
-            done = subprocess.run(
-                cmd, env=env, capture_output=True, text=True, cwd=str(src or REPO_ROOT), check=True
-            )
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            row["loadavg_1m"] = round(os.getloadavg()[0], 2)
-            runs[label].append(row)
-            print(
-                f"{label} run {r + 1}: "
-                + "; ".join(
-                    f"{m} {row[m]['total_us']} µs (loop {row[m]['loop_thread_us']}, committer {row[m]['committer_us']}, "
-                    f"{row[m]['commits']} commits)"
-                    for m in MODES
-                ),
-                file=sys.stderr,
-                flush=True,
-            )
+    runs = alternate(Path(__file__), ["--envelopes", str(args.envelopes)], args.compare_src, args.repeat, describe)
     summary = {
         label: {
             m: {

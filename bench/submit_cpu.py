@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -133,26 +132,16 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.envelopes)
         return 0
     sys.path.insert(0, str(REPO_ROOT))
+    from bench.alternate import alternate
     from bench.floor import machine
 
-    sources: list[tuple[str, Path | None]] = [("current", None)]
-    if args.compare_src:
-        sources.insert(0, (Path(args.compare_src).name, Path(args.compare_src).resolve()))
-    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in sources}
+    def describe(row: dict[str, Any]) -> str:
+        return f"floor {row['floor_cpu_us']} µs CPU; " + "; ".join(
+            f"{m} {row[m]['cpu_us_per_envelope']} µs ({row[m]['cpu_us_per_envelope'] / row['floor_cpu_us']:.2f}x)"
+            for m in ("sequential", "concurrent"))
+
     load_start = os.getloadavg()[0]
-    for r in range(args.repeat):
-        for label, src in sources:
-            env = dict(os.environ)
-            # The child runs this file; every package it imports comes from the checkout measured.
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--envelopes", str(args.envelopes)]
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or REPO_ROOT), os.environ.get("PYTHONPATH")]))
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(src or REPO_ROOT), check=True)
-            row = json.loads(done.stdout.strip().splitlines()[-1])
-            row["loadavg_1m"] = round(os.getloadavg()[0], 2)
-            runs[label].append(row)
-            print(f"{label} run {r + 1}: floor {row['floor_cpu_us']} µs CPU; "
-                  + "; ".join(f"{m} {row[m]['cpu_us_per_envelope']} µs ({row[m]['cpu_us_per_envelope'] / row['floor_cpu_us']:.2f}x)"
-                              for m in ("sequential", "concurrent")), file=sys.stderr, flush=True)
+    runs = alternate(Path(__file__), ["--envelopes", str(args.envelopes)], args.compare_src, args.repeat, describe)
     summary: dict[str, Any] = {}
     for label, rows in runs.items():
         summary[label] = {m: {"cpu_x_floor_median": round(statistics.median(

@@ -118,3 +118,27 @@ def test_bench_http_layer_measures_the_raw_floor_beside_the_app() -> None:
     for row in rows.values():  # both answered every request with an accepted one-voucher ack
         assert row["answered"] == row["accepted"] == 60 and row["errors"] == 0
         assert row["server_cpu_us_per_request"] >= 0
+
+
+def test_alternate_runs_each_checkout_in_turn_with_its_own_packages(tmp_path: Path) -> None:
+    """bench.alternate: the other checkout first in every round, each child importing from its own tree."""
+    from bench.alternate import alternate
+
+    other = tmp_path / "other"
+    (other / "probe_pkg").mkdir(parents=True)
+    (other / "probe_pkg" / "__init__.py").write_text("WHERE = 'other'\n", encoding="utf-8")
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import json, sys\n"
+        "try:\n    from probe_pkg import WHERE\nexcept ImportError:\n    WHERE = 'current'\n"
+        "print('noise')\nprint(json.dumps({'where': WHERE, 'args': sys.argv[1:]}))\n",
+        encoding="utf-8",
+    )
+    seen: list[str] = []
+    runs = alternate(script, ["--n", "3"], str(other), 2, lambda row: seen.append(row["where"]) or row["where"])
+    assert list(runs) == ["other", "current"]
+    assert [r["where"] for r in runs["other"]] == ["other", "other"]
+    assert [r["where"] for r in runs["current"]] == ["current", "current"]
+    assert seen == ["other", "current", "other", "current"]  # alternating, the other first
+    assert all(r["args"] == ["--child", "--n", "3"] and "loadavg_1m" in r for rows in runs.values() for r in rows)
+    assert list(alternate(script, [], None, 1, str)) == ["current"]
