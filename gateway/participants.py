@@ -131,8 +131,9 @@ class Registry:
         return found if found is not None else self._by_sn.get(_sn_key(sn))
 
     def by_token(self, token: str) -> Participant | None:
-        p = self._by_token.get(hash_token(token))
-        return p if p is not None and p.check_token(token) else None
+        digest = hash_token(token)  # once: the lookup and the constant-time check share it
+        p = self._by_token.get(digest)
+        return p if p is not None and p.token_sha256 and hmac.compare_digest(p.token_sha256, digest) else None
 
     def by_mqtt_username(self, username: str) -> Participant | None:
         return self._by_mqtt.get(username)
