@@ -1,7 +1,9 @@
 """`runner.reconcile.reconcile_parts`, the reconciliation slice by slice of VoucherNo, is
-`reconcile` over the whole run: on generated runs with every kind of voucher-level break, split
-any way by number; and the demo's report made slice by slice (without its page) is the one made
-from the run's whole lists (the page's way, the old one)."""
+`reconcile` over the whole run (one part holding every list): on generated runs with every kind
+of voucher-level break, split any way by number; and the demo's report made slice by slice
+(without its page) is the one made from the run's whole lists (the page's way). What the whole
+reconciliation finds is pinned by the scenario and refund tests (test_scenario_verdicts,
+test_reconcile_refunds); this file checks that slicing changes none of it."""
 
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ from runner.observed import (
     Verdict,
 )
 from runner.reconcile import reconcile, reconcile_parts
-from tests import reconcile_reference
 from tests.scenario_fixtures import CODES, D1, D2, t
 
 # what happens to one voucher: each a break of its own kind (or none)
@@ -90,11 +91,9 @@ def test_slice_by_slice_is_the_whole_reconciliation(fates: list[tuple[str, str, 
     run = _run(fates)
     lists = {"sent": run["sent"], "receipts": run["receipts"], "payments": run["payments"]}
     # a few vouchers listed on a break: the slices' lists of them are cut too
-    with mock.patch.object(runner.reconcile, "BREAK_VOUCHERS_MAX", listed), \
-            mock.patch.object(reconcile_reference, "BREAK_VOUCHERS_MAX", listed):
-        whole = reconcile_reference.reconcile(**lists, **run["rest"])
+    with mock.patch.object(runner.reconcile, "BREAK_VOUCHERS_MAX", listed):
+        whole = reconcile(**lists, **run["rest"])
         sliced = reconcile_parts(iter(_sliced(run, k)), **run["rest"])
-        assert reconcile(**lists, **run["rest"]) == whole
     assert sliced == whole
     if any(f != "clean" for f, *_ in fates):
         assert whole.breaks
@@ -123,8 +122,7 @@ def test_the_demo_report_slice_by_slice_is_the_one_from_the_whole_lists(tmp_path
     monkeypatch.setattr(runner.sim_observe, "PART_VOUCHERS", 9)  # several slices
     monkeypatch.setattr(runner.sim_observe, "generated_parts", counted)
     sliced = report(False)
-    # the page's way: every list of the run, then one reconciliation, here the old one
-    monkeypatch.setattr(runner.reconcile, "reconcile", reconcile_reference.reconcile)
+    # the page's way: every list of the run, then one reconciliation of them whole
     whole = report(True)
     assert sliced == whole
     assert sliced["ok"] and sliced["invariants"]["reconciliation_clean"]["ok"]
