@@ -56,10 +56,10 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
             continue
         vkey = e.key  # made anew on every read: read once
         key = str(vkey)
-        seen = s.seen.get(key)
-        if seen is not None:
-            if seen == 1:
-                out.append(e)  # a replay (redelivery) or a correction: the gateway dedups
+        if key in s.sent_at:
+            out.append(e)  # a replay (redelivery) or a correction: the gateway dedups
+            continue
+        if key in s.held_sends:
             continue
         kind = send_kind(e)
         release = max(now, ctx.profile.release(kind, vkey.voucher_no, now, ctx.calendar))
@@ -68,7 +68,7 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
         fault = ctx.profile.fault(kind, index)
         sends = _fault(ctx, s, e, fault) if fault is not None else [e]
         if release > now and len(s.held) < HELD_MAX:
-            s.seen[key] = 0
+            s.held_sends.add(key)
             s.held.extend((release, x) for x in sends)
             s.held.sort(key=lambda h: h[0])
             held = True
@@ -82,10 +82,8 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
 
 
 def _mark_sent(s: DutiesState, key: str, now: dt.datetime) -> None:
-    s.seen[key] = 1
+    s.held_sends.discard(key)
     s.sent_at.setdefault(key, now)
-    while len(s.seen) > SENT_KEEP_MAX:
-        s.seen.pop(next(iter(s.seen)))
     while len(s.sent_at) > SENT_KEEP_MAX:
         s.sent_at.pop(next(iter(s.sent_at)))
 

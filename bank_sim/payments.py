@@ -34,6 +34,7 @@ from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 
 T = TypeVar("T", bound=tuple[Any, ...])
+V = TypeVar("V", str, dt.date)
 
 __all__ = ["PAYMENT_RULES", "PaymentRule", "decide", "on_payment", "pay_deferred"]
 
@@ -113,7 +114,7 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
                       str(key))]
     pay_type = PAY_TYPE[doc.vtcode]
     agency = doc.get("AgencyCode")
-    zba = ctx.accounts["zba-finance"] if pay_type == "11" else unit_zba(ctx.bank_code, agency)
+    zba = ctx.accounts["zba-finance"] if pay_type == "11" else _same(unit_zba(ctx.bank_code, agency))
     st.payment_seq += 1
     payment = Payment(key, doc.vtcode, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
                       _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
@@ -144,6 +145,17 @@ def _shared(t: T) -> T:
     return _SHARED.setdefault(t, t)  # type: ignore[no-any-return]
 
 
+# The same for the few values every payment of a unit or a day names (its zero-balance account,
+# the day it was paid on): one object each instead of one per payment (~50 and 32 bytes).
+_SAME: dict[str | dt.date, Any] = {}
+
+
+def _same(v: V) -> V:
+    if len(_SAME) >= _SHARED_MAX:
+        _SAME.clear()
+    return _SAME.setdefault(v, v)  # type: ignore[no-any-return]
+
+
 def pay_deferred(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
     """The opening: pay the vouchers deferred since the last one (they join today's clearing)."""
     effects: list[Effect] = []
@@ -165,7 +177,7 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime,
                                     "unit-zero-balance", AccountFlags.ZERO_AT_CLOSE))
     if p.mode == "advance":
         st.reserve_balance_fen -= p.amount_fen
-    day = p.day = now.date()
+    day = p.day = _same(now.date())
     st.serial += 1
     p.serial = f"YH{ctx.bank_code[-4:]}{format_ymd(day)}{st.serial:08d}"
     # the head and details read once for the receipt and the records below (none of them changes
@@ -257,7 +269,7 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details
         if isinstance(taken, quotas.Shortfall):
             return f"{taken.code}: {taken.message}"
         quotas.spend(st.quota_book, taken)
-        p.quota_taken = [(_shared(line), fen) for line, fen in taken.items()]
+        p.quota_taken = tuple((_shared(line), fen) for line, fen in taken.items())
     if withdrawal:
         cash.record(st.cash_drawn, day, p.agency[0], p.amount_fen)
         p.cash = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 
 import pytest
@@ -341,3 +342,17 @@ def test_a_held_payment_refused_again_after_the_cutoff_on_a_later_day_stays_held
     assert not sends(close, "7202") and core.reserve_balance_fen == BankConfig().reserve_fen
     [again] = sends(core.on_time(t("2026-03-18", "15:30")), "2301")  # still filed again
     assert again.head["PayAmt"] == "700.00"
+
+
+def test_payments_share_their_day_and_account_and_are_not_tracked_by_the_cycle_collector() -> None:
+    """A busy day keeps 100,000s of payments: one day and one account text for all that name them."""
+    core = new_core(t("2026-03-16", "08:00"))
+    for i, hhmm in enumerate(("10:00", "10:01")):
+        data = payment_voucher(voucher_no=f"ZZSAME{i}", vou_date=dt.date(2026, 3, 16), pay_bank_code=BANK,
+                               amount_fen=10_00, vtcode="8202", unit=UNITS[0], subject=SUBJECTS[0], details=1)
+        core.on_voucher(parse_voucher(data), 0, t("2026-03-16", hhmm))
+    first, second = core.state.payments.values()
+    assert first.day == second.day == dt.date(2026, 3, 16) and first.day is second.day
+    assert first.account == second.account and first.account is second.account
+    assert first.quota_taken == second.quota_taken and isinstance(first.quota_taken, tuple)
+    assert not gc.is_tracked(first)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -395,6 +396,41 @@ def test_snapshot_round_trip_keeps_duties() -> None:
     again = BankCore.restore(data, BANK, w.bank.config, CAL, ClockConfig())
     assert again.snapshot() == data
     assert again.duties.s.held and again.duties.s.payees
+
+
+def test_a_held_send_is_neither_sent_nor_held_twice_and_a_redelivery_after_it_left_sends_it_again() -> None:
+    w = World(DutiesConfig(profile="slow"))
+    w.quota(DAY, 10_000_00)
+    paid = w.pay("ZZHELD001", 100_00, t(DAY, "10:00"))
+    key = "990100/2026/5201/ZZHELD001/1"
+    s = w.bank.duties.s
+    assert s.held_sends == {key} and key not in s.sent_at and len(s.held) == 1
+    w.apply(w.bank.on_voucher(paid, 0, t(DAY, "10:05")), t(DAY, "10:05"))  # redelivered while held
+    assert len(s.held) == 1 and not [x for x in w.to_treasury if x.flag == 1]
+    nxt = CAL.next_business_day(DAY)
+    w.tick(t(nxt, "14:00"))
+    assert key not in s.held_sends and s.sent_at[key] == t(nxt, "14:00") and not s.seen
+    w.apply(w.bank.on_voucher(paid, 0, t(nxt, "14:05")), t(nxt, "14:05"))  # after it left: the same again
+    receipts = [x for x in w.to_treasury if x.flag == 1]
+    assert len(receipts) == 2 and receipts[0] == receipts[1] and s.sent_at[key] == t(nxt, "14:00")
+
+
+def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
+    """Snapshots of before kept `seen` (key → 1 sent, 0 held) beside `sent_at`."""
+    w = World(DutiesConfig(profile="slow"))
+    w.quota(DAY, 10_000_00)
+    paid = w.pay("ZZHELD002", 100_00, t(DAY, "10:00"))
+    key = "990100/2026/5201/ZZHELD002/1"
+    state = msgspec.json.decode(w.bank.snapshot())
+    sent = {k: 1 for k in state["duties"]["sent_at"]}
+    state["duties"] |= {"seen": {**sent, key: 0}, "held_sends": []}
+    old = msgspec.json.encode(state)
+    again = BankCore.restore(old, BANK, w.bank.config, CAL, ClockConfig())
+    s = again.duties.s
+    assert s.held_sends == {key} and not s.seen and set(s.sent_at) == set(sent)
+    assert again.snapshot() == w.bank.snapshot()  # written as this version writes it
+    replay = again.on_voucher(paid, 0, t(DAY, "10:05"))  # redelivered while held: not sent, not held again
+    assert not [e for e in replay if isinstance(e, SendVoucher)] and len(s.held) == 1
 
 
 def test_tz() -> None:
