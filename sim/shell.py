@@ -83,8 +83,10 @@ log = structlog.get_logger("tgw.sim")
 
 # Alarms kept for inspection (tests, `tgw demo`); older ones are only in the log.
 ALARMS_MAX = 10_000
-# Send results kept for inspection, the most recent ones: (voucher key, results).
-SENT_KEEP_MAX = 10_000
+# Send results kept for inspection (tests), the most recent ones: (voucher key, results). A
+# refusal is also an alarm and fed back to the core; this is only a look at the last few, so a
+# short window (each entry holds a key, its results and their texts: ~650 bytes).
+SENT_KEEP_MAX = 1_000
 # How long one live inbox poll waits before looping (real seconds); short so cancellation is prompt.
 RECEIVE_TIMEOUT_S = 1.0
 # Voucher bodies in one envelope: the gateway's HTTP path gains most up to ~100; keep an
