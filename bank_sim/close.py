@@ -62,11 +62,13 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
 def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     """The day's clearing reserve detail list (7202) to the treasury, if the reserve paid anything."""
     reserve = ctx.accounts["reserve"]
+    # the day's reserve payments picked first, then sorted (the same order): sorting every payment
+    # kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher day
+    listed = [p for p in st.payments.values() if p.day == day and (p.mode == "advance" or p.covered)
+              and p.account != reserve and p.agency[0] and p.pay_acct]
     items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
                       p.amount_fen, p.covered)
-             for p in sorted(st.payments.values(), key=lambda p: str(p.key))
-             if p.day == day and (p.mode == "advance" or p.covered) and p.account != reserve
-             and p.agency[0] and p.pay_acct]
+             for p in sorted(listed, key=lambda p: str(p.key))]
     if not items:
         return []
     c = ctx.config
