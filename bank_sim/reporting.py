@@ -116,8 +116,11 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
     """A clearing request of `payments` was accepted: they count in today's expenditure report
     (004 part 5 §2: made from the cleared vouchers)."""
+    s = st.duties
     for k in payments:
-        _tally(st.duties, now.date(), st.duties.uncleared.pop(str(k), []), 1)
+        _tally(s, now.date(), s.uncleared.pop(str(k), []), 1)
+    if not s.uncleared:  # a dict keeps its largest table when emptied: a day's worth of slots
+        s.uncleared = {}
 
 
 def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int]]) -> None:
@@ -161,6 +164,8 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
+    if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it
+        s.credits = {}
     s.credits_more = len(due) > CREDIT_NOTICES_PER_CALL
     if s.credits_more:  # the other reports after the last page of credit notices
         return effects

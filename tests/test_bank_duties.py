@@ -433,6 +433,20 @@ def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
     assert not [e for e in replay if isinstance(e, SendVoucher)] and len(s.held) == 1
 
 
+def test_the_maps_a_day_fills_and_empties_give_their_tables_back() -> None:
+    """A dict keeps its largest table when emptied: the credit notices waiting for the morning and
+    the lines waiting for their clearing are one slot per payment of the day."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    for i in range(40):
+        w.pay(f"ZZMAPS{i:03d}", 1_00, t(DAY, "10:00"))
+    s = w.bank.duties.s
+    assert len(s.credits) == 40 and len(s.uncleared) == 40
+    w.tick(t(CAL.next_business_day(DAY), "10:00"))
+    assert len([x for x in w.to_treasury if x.vtcode == "7103"]) == 40
+    assert sys.getsizeof(s.credits) == sys.getsizeof(s.uncleared) == sys.getsizeof({})
+
+
 def test_tz() -> None:
     assert t(DAY, "10:00").tzinfo is TZ
 
