@@ -356,3 +356,19 @@ def test_payments_share_their_day_and_account_and_are_not_tracked_by_the_cycle_c
     assert first.account == second.account and first.account is second.account
     assert first.quota_taken == second.quota_taken and isinstance(first.quota_taken, tuple)
     assert not gc.is_tracked(first)
+
+
+def test_the_payments_view_reads_the_state_without_copying_it() -> None:
+    core = new_core(t("2026-03-16", "08:00"))
+    docs = [voucher("2026-03-16", 10_00 * (i + 1)) for i in range(3)]
+    for doc in docs:
+        core.on_voucher(doc, 0, t("2026-03-16", "10:00"))
+    view = core.payments
+    kept = list(core.state.payments.values())
+    assert len(view) == 3 and list(view.values()) == kept and list(view) == [p.key for p in kept]
+    assert list(view.items()) == [(p.key, p) for p in kept] and dict(view) == {p.key: p for p in kept}
+    first = kept[0].key
+    assert view[first] is kept[0] and first in view and tuple(first) in view and view[tuple(first)] is kept[0]
+    assert first._replace(flag=1) not in view and "x" not in view and view.get(first._replace(voucher_no="?")) is None
+    core.on_voucher(voucher("2026-03-16", 5_00), 0, t("2026-03-16", "10:30"))
+    assert len(view) == 4  # a view, not a copy
