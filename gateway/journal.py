@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gateway.journal_digest import digest
-from gateway.journal_schema import MESSAGE_COLUMNS, PG_MIGRATION, SCHEMA, SQLITE_MIGRATION, TRACE_AFTER_SQLITE
+from gateway.journal_schema import (
+    ACKED_AFTER_SQLITE,
+    MESSAGE_COLUMNS,
+    PG_MIGRATION,
+    SCHEMA,
+    SQLITE_MIGRATION,
+    TRACE_AFTER_SQLITE,
+)
 from gateway.message_ids import SIM_ID_TAG, MessageIds, new_message_id, now_us
 from gateway.pipeline import Admitted
 from messages.envelope import VoucherKey
@@ -174,7 +181,7 @@ class Journal:
 
     async def _migrate(self) -> None:
         """Bring a journal made before keys were scoped by owner, or before admissions were placed by
-        `trace_after`, up to date (once; then a no-op)."""
+        `trace_after` (deliveries by `acked_after`), up to date (once; then a no-op)."""
         if isinstance(self.db, SqliteDatabase):
             columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "owner" not in columns:
@@ -182,6 +189,8 @@ class Journal:
                 columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "trace_after" not in columns:
                 await self.db.execute_script(TRACE_AFTER_SQLITE)
+            if "acked_after" not in {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_outbox)")}:
+                await self.db.execute_script(ACKED_AFTER_SQLITE)
         else:
             await self.db.execute_script(PG_MIGRATION)
 

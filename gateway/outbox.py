@@ -70,11 +70,12 @@ _ITEM_COLS = ("o.seq, o.message_id, m.adm_div_code, m.st_year, m.vtcode, m.vouch
               "o.recipient, m.payload, o.attempts")
 
 
-# Casts: PostgreSQL types a parameter of an INSERT's SELECT list from the parameter, not the column.
-_DELIVERED_TRACE = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, "
-                    "participant, wall_us, business_time, detail) SELECT adm_div_code, st_year, vtcode, voucher_no, "
-                    "flag, id, 'delivered', CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT) "
-                    "FROM gw_messages WHERE id IN ({ids})")
+# The ack's business time and its place among the trace rows: the `delivered` step is shown from
+# the outbox row (`gateway.trace_rows.with_admissions`), no gw_trace row is written for it. The
+# subquery runs once per statement (it names no column of the row).
+_ACK = ("UPDATE gw_outbox SET state = 'acked', acked_us = $1, acked_time = $3, "
+        "acked_after = (SELECT COALESCE(max(id), 0) FROM gw_trace) WHERE recipient = $2 AND state <> 'acked' "
+        "AND message_id IN ({ids}) RETURNING message_id")
 
 
 def _item(row: Sequence[Any]) -> InboxItem:
@@ -98,10 +99,11 @@ class Outbox:
 
     async def ack(self, recipient: str, message_ids: Sequence[str], *, at_us: int,
                   business_time: str) -> list[str]:
-        """Mark delivered (only the recipient's own rows) and trace it, in one transaction.
+        """Mark delivered (only the recipient's own rows), in one transaction; the row itself holds
+        what the trace shows of it (`acked_us`, `acked_time`, `acked_after`).
 
         Returns the ids that changed, in the order given: an id acked twice, or someone else's,
-        changes nothing. One UPDATE ... RETURNING per batch of ids, one SELECT for the trace.
+        changes nothing. One UPDATE ... RETURNING per batch of ids.
 
         Acking a dead letter is allowed, and makes it `acked`: a dead letter is a push nobody
         acknowledged in time, not one the recipient refused. A slow recipient may well ack it
@@ -119,17 +121,9 @@ class Outbox:
         changed_set: set[str] = set()
         for chunk in _chunks(ids, IDS_PER_STATEMENT_MAX):
             chunk = padded(chunk, IDS_PER_STATEMENT_MAX)  # one of a few statement shapes
-            rows = await tx.fetch(
-                "UPDATE gw_outbox SET state = 'acked', acked_us = $1 WHERE recipient = $2 AND state <> 'acked' "
-                f"AND message_id IN ({_marks(3, len(chunk))}) RETURNING message_id", at_us, recipient, *chunk)
+            rows = await tx.fetch(_ACK.format(ids=_marks(4, len(chunk))), at_us, recipient, business_time, *chunk)
             changed_set.update(r[0] for r in rows)
-        changed = [mid for mid in ids if mid in changed_set]
-        for chunk in _chunks(changed, IDS_PER_STATEMENT_MAX):
-            # The trace rows straight from the message rows: one statement, no rows through Python.
-            chunk = padded(chunk, IDS_PER_STATEMENT_MAX)
-            await tx.execute(_DELIVERED_TRACE.format(ids=_marks(5, len(chunk))), recipient, at_us, business_time,
-                             "acknowledged by the recipient", *chunk)
-        return changed
+        return [mid for mid in ids if mid in changed_set]
 
     async def claim(self, retries: Sequence[tuple[InboxItem, int]], *, now_us: int,
                     business_time: str) -> list[str]:

@@ -53,8 +53,10 @@ async def read_trace(db: Database, participant: Participant, adm_div_code: str, 
     # with under the key (the original and its receipt), and nothing of anyone else's. The
     # treasury of the AdmDivCode sees them all (the dashboard's region view).
     messages = await db.fetch(
-        "SELECT id, sender, recipient, owner, original_id, flag, received_us, business_time, trace_after, payload "
-        "FROM gw_messages WHERE adm_div_code=$1 AND st_year=$2 AND vtcode=$3 AND voucher_no=$4",
+        "SELECT m.id, m.sender, m.recipient, m.owner, m.original_id, m.flag, m.received_us, m.business_time, "
+        "m.trace_after, m.payload, o.recipient, o.acked_us, o.acked_time, o.acked_after FROM gw_messages m "
+        "LEFT JOIN gw_outbox o ON o.message_id = m.id "
+        "WHERE m.adm_div_code=$1 AND m.st_year=$2 AND m.vtcode=$3 AND m.voucher_no=$4",
         adm_div_code, st_year, vtcode, voucher_no)
     region = participant.role == "treasury" and adm_div_code in participant.adm_div_codes
     owners = {m[3] for m in messages if region or participant.id in (m[1], m[2])}
@@ -68,7 +70,8 @@ async def read_trace(db: Database, participant: Participant, adm_div_code: str, 
     others_refused = region and bool(messages)
     rows = [r for r in rows if (r[2] in visible if r[2] is not None else others_refused or r[4] == participant.id)]
     admissions = [(m[0], m[1], m[5], m[6], m[7], m[8], m[9]) for m in messages if m[0] in visible]
-    rows = expand_trace(with_admissions(rows, admissions), {m[0]: (m[1], m[2], m[4]) for m in messages})
+    deliveries = [(m[0], m[5], m[10], m[11], m[12], m[13]) for m in messages if m[0] in visible and m[13] is not None]
+    rows = expand_trace(with_admissions(rows, admissions, deliveries), {m[0]: (m[1], m[2], m[4]) for m in messages})
     if not rows:
         return None
     return [{"flag": r[0], "message_id": r[1], "step": r[2], "participant": r[3],

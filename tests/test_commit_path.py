@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from gateway.monitoring.monitor import build_monitor
 from gateway.outbox import InboxItem
 from gateway.service import Gateway
-from gateway.trace_rows import ADMITTED_STEP, with_admissions
+from gateway.trace_rows import ADMITTED_STEP, DELIVERED_DETAIL, DELIVERED_STEP, with_admissions
 from messages.envelope import parse_envelope
 from runner.world import DevWorld
 from storage.db import open_database
@@ -132,4 +132,100 @@ async def test_the_trace_shows_an_admission_where_its_row_stood(world: DevWorld,
         assert await db.fetch("SELECT count(*) FROM gw_trace WHERE step = $1", ADMITTED_STEP) == [(0,)]
     finally:
         await gw.stop()
+        await db.close()
+
+
+# ---------------------------------------------------------------------- deliveries without a trace row
+
+
+@given(
+    st.lists(st.integers(1, 60), unique=True, max_size=12).map(sorted),
+    st.lists(st.tuples(st.integers(0, 61), st.integers(0, 5)), max_size=4),
+    st.lists(st.tuples(st.integers(0, 61), st.integers(0, 5)), max_size=4),
+)
+def test_a_delivery_stands_right_after_the_trace_row_its_ack_followed(
+    ids: list[int], admitted: list[tuple[int, int]], acked: list[tuple[int, int]]
+) -> None:
+    """Each ack is placed after every row its `acked_after` saw and before every later one; an
+    admission and a delivery after the same row stand in the order of their wall times."""
+    rows = [(i, 0, None, f"step{i}", "p", i, "t", "") for i in ids]
+    messages = [(f"m{n}", "sender", 0, wall, "t", after, b"") for n, (after, wall) in enumerate(admitted)]
+    deliveries = [(f"d{n}", 0, "bank", wall, "t", after) for n, (after, wall) in enumerate(acked)]
+    placed = with_admissions(rows, messages, deliveries)
+    assert [r for r in placed if r[2] not in (ADMITTED_STEP, DELIVERED_STEP)] == [r[1:] for r in rows]
+    assert [r[2:] for r in placed if r[2] == DELIVERED_STEP] == [
+        (DELIVERED_STEP, "bank", wall, "t", DELIVERED_DETAIL) for _, wall in sorted(acked)]
+    position = {r[1]: k for k, r in enumerate(placed) if r[2] in (ADMITTED_STEP, DELIVERED_STEP)}
+    placed_after = {**{f"m{n}": (a, w) for n, (a, w) in enumerate(admitted)},
+                    **{f"d{n}": (a, w) for n, (a, w) in enumerate(acked)}}
+    for name, (after, _) in placed_after.items():
+        before = {int(r[2][4:]) for r in placed[:position[name]] if r[2].startswith("step")}
+        assert before == {i for i in ids if i <= after}
+    for a, b in ((a, b) for a in placed_after for b in placed_after if placed_after[a] < placed_after[b]):
+        assert position[a] < position[b]
+
+
+async def test_an_ack_writes_no_trace_row_and_the_trace_shows_it(world: DevWorld, tmp_path: Path) -> None:
+    """The delivery is shown from the outbox row, after the row its ack followed; a journal acked
+    before (its `delivered` trace row, no `acked_after`) shows that row as it is, once."""
+    db = await open_database(f"sqlite:///{tmp_path / 'gw.db'}")
+    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT))
+    await gw.start()
+    try:
+        treasury, bank = gw.registry.get(world.treasury.id), gw.registry.get("bank-a")
+        assert treasury is not None and bank is not None
+        first, second = (world.envelope([payment(world)], sender=world.treasury.id) for _ in range(2))
+        [a] = await gw.submit(first, treasury)
+        [b] = await gw.submit(second, treasury)
+        assert a.message_id is not None and b.message_id is not None
+        assert await gw.ack(bank, [a.message_id]) == [a.message_id]
+        [again] = await gw.submit(first, treasury)  # a trace row after the ack
+        assert again.status == "duplicate"
+        assert await db.fetch("SELECT count(*) FROM gw_trace WHERE step = $1", DELIVERED_STEP) == [(0,)]
+        events = await gw.trace(treasury, *a.voucher.split("/")[:4])  # type: ignore[union-attr]
+        assert events is not None
+        assert [e["step"] for e in events] == ["validated", "verified", "authorized", "journaled", "delivered",
+                                               "duplicate"]
+        delivered = events[4]
+        assert (delivered["participant"], delivered["message_id"], delivered["detail"]) == (
+            "bank-a", a.message_id, DELIVERED_DETAIL)
+        assert delivered["business_time"] == AT.isoformat()
+        # As a journal acked before this change holds it: a trace row, no acked_after.
+        await db.execute_script(
+            "INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, participant, "
+            "wall_us, business_time, detail) SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, 'delivered', "
+            f"'bank-a', 1, 't', 'acknowledged by the recipient' FROM gw_messages WHERE id = '{b.message_id}';"
+            f"UPDATE gw_outbox SET state = 'acked', acked_us = 1 WHERE message_id = '{b.message_id}';")
+        events = await gw.trace(treasury, *b.voucher.split("/")[:4])  # type: ignore[union-attr]
+        assert events is not None
+        assert [e["step"] for e in events][-1:] == ["delivered"]
+        assert [e["step"] for e in events].count("delivered") == 1
+    finally:
+        await gw.stop()
+        await db.close()
+
+
+async def test_an_outbox_without_the_ack_columns_gets_them(world: DevWorld, tmp_path: Path) -> None:
+    """A journal made before `acked_time`/`acked_after`: the columns are added at start, and an
+    ack then fills them."""
+    db = await open_database(f"sqlite:///{tmp_path / 'gw.db'}")
+    try:
+        gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT))
+        await gw.start()
+        await gw.stop()
+        await db.execute_script("ALTER TABLE gw_outbox DROP COLUMN acked_time; ALTER TABLE gw_outbox DROP COLUMN acked_after;")
+        gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT))
+        await gw.start()
+        try:
+            columns = {r[1] for r in await db.fetch("PRAGMA table_info(gw_outbox)")}
+            assert {"acked_time", "acked_after"} <= columns
+            treasury, bank = gw.registry.get(world.treasury.id), gw.registry.get("bank-a")
+            assert treasury is not None and bank is not None
+            [r] = await gw.submit(world.envelope([payment(world)], sender=world.treasury.id), treasury)
+            assert r.message_id is not None
+            assert await gw.ack(bank, [r.message_id]) == [r.message_id]
+            assert await db.fetch("SELECT acked_time, acked_after FROM gw_outbox") == [(AT.isoformat(), 0)]
+        finally:
+            await gw.stop()
+    finally:
         await db.close()

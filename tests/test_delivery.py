@@ -298,12 +298,16 @@ async def test_ack_and_claim_are_one_statement_per_batch(world: DevWorld, db: An
         counting.calls.clear()
         wanted = [ids[5], "no-such-id", ids[3], ids[5], ids[59]]
         assert await outbox.ack("bank-a", wanted, at_us=1, business_time="t") == [ids[5], ids[3], ids[59]]
-        assert counting.calls == ["UPDATE", "INSERT"]  # the trace rows straight from gw_messages (INSERT ... SELECT)
-        assert await outbox.ack("bank-b", ids, at_us=1, business_time="t") == []  # not bank-b's rows
-        assert await outbox.ack("bank-a", [ids[3]], at_us=1, business_time="t") == []  # acked twice
+        assert counting.calls == ["UPDATE"]  # the outbox rows hold what the trace shows of an ack
+        assert await outbox.ack("bank-b", ids, at_us=2, business_time="u") == []  # not bank-b's rows
+        assert await outbox.ack("bank-a", [ids[3]], at_us=2, business_time="u") == []  # acked twice
         events = await db.fetch("SELECT message_id, step, detail FROM gw_trace WHERE step IN ('pushed', 'delivered')")
-        assert Counter(e[1] for e in events) == {"pushed": 60, "delivered": 3}
+        assert Counter(e[1] for e in events) == {"pushed": 60}  # a delivery writes no trace row
         assert {e[2] for e in events if e[1] == "pushed"} == {"attempt 1"}
+        last = (await db.fetchrow("SELECT max(id) FROM gw_trace"))[0]
+        acked = await db.fetch("SELECT message_id, state, acked_us, acked_time, acked_after FROM gw_outbox "
+                               "WHERE acked_after IS NOT NULL")
+        assert sorted(acked) == sorted((mid, "acked", 1, "t", last) for mid in (ids[5], ids[3], ids[59]))
 
 
 async def test_dead_letter_is_traced_only_when_the_row_changed(world: DevWorld, db: Any) -> None:
@@ -347,7 +351,10 @@ async def test_a_dead_letter_may_still_be_acked(world: DevWorld, db: Any) -> Non
         page = await gw.outbox.dead_page()
         assert (page["total"], [d["id"] for d in page["items"]]) == (1, [other])
         assert await gw.outbox.replay([mid]) == 0  # acked: nothing to replay
-        steps = [e[0] for e in await db.fetch("SELECT step FROM gw_trace WHERE message_id = $1 ORDER BY id", mid)]
+        key = await db.fetchrow("SELECT adm_div_code, st_year, vtcode, voucher_no FROM gw_messages WHERE id = $1", mid)
+        events = await gw.trace(party(gw, "bank-a"), *key)  # the delivery shown from its outbox row
+        assert events is not None
+        steps = [e["step"] for e in events if e["message_id"] == mid]
         assert steps[-2:] == ["dead-lettered", "delivered"]
 
 
