@@ -17,9 +17,9 @@ from gateway.journal import Journal
 from gateway.monitoring.engine import HistoryNeeds, splitting_band
 from gateway.monitoring.monitor import Held, Monitor, Screened
 from gateway.monitoring.rules import default_catalogue
-from gateway.monitoring.store import MonitorStore
+from gateway.monitoring.store import PAYMENT_UPSERT, PRIORS_PER_STATEMENT_MAX, MonitorStore
 from gateway.pipeline import Admitted, Refused, body_digest, delivery_bytes
-from messages.envelope import VoucherBody
+from messages.envelope import VoucherBody, VoucherKey
 from messages.factory import payment_voucher
 from messages.voucher import parse_voucher
 from storage.db import open_database
@@ -108,3 +108,35 @@ def test_history_is_wanted_only_where_a_rule_reads_it() -> None:
                                                         ("splitting", "new-payee-large-amount"))))
     assert (off.window_hours, off.band, off.new_payee_fen) == (0, None, None)
     assert not off.recent(LOW) and not off.payee_seen(10**12)
+
+
+async def _priors_against_prior(stored: list[int], asked: list[int], tmp: Path) -> None:
+    db = await open_database(f"sqlite:///{tmp / 'priors'}.db")
+    try:
+        await Journal(db).init_schema()
+        store = MonitorStore(db)
+        await store.init_schema()
+        async with db.transaction() as tx:
+            await tx.executemany(PAYMENT_UPSERT, [("990100", "2026", "5201", f"R{no:05d}", bytes([no % 256]), "p", "q",
+                                                  no, 0, ("pass", "flag", "hold", "block")[no % 4], None,
+                                                  f"s{no}", "r") for no in stored])
+        keys = [VoucherKey("990100", "2026", "5201", f"R{no:05d}", 0) for no in asked]
+        found = await store.priors(keys)
+        expected = {}
+        for k in keys:
+            prior = await store.prior(k)
+            if prior is not None:
+                expected[(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no)] = prior
+        assert found == expected
+    finally:
+        await db.close()
+
+
+@settings(max_examples=25)
+@given(st.lists(st.integers(0, 400), unique=True, max_size=300), st.lists(st.integers(0, 400), max_size=300))
+def test_priors_of_a_screening_read_at_once_equal_each_read_alone(stored: list[int], asked: list[int]) -> None:
+    """`MonitorStore.priors` (one statement per PRIORS_PER_STATEMENT_MAX keys, padded) finds for
+    each key what `prior` finds for it alone, keys repeated, missing, or more than one statement's."""
+    assert PRIORS_PER_STATEMENT_MAX < 300
+    with tempfile.TemporaryDirectory(prefix="tgw-mon-priors-") as tmp:
+        asyncio.run(_priors_against_prior(stored, asked, Path(tmp)))

@@ -111,6 +111,9 @@ class Monitor:
         needs = self._history_needs()
         since = business - dt.timedelta(hours=needs.window_hours) if needs.window_hours else None
         business_day = self._business_day(business.date())
+        # What the store holds for every key screened here, in one read (a payment that also needs
+        # its history reads its key again with it, in `screen_reads`).
+        priors = await self.store.priors([o.key for o in outcomes if isinstance(o, Admitted) and id(o) in todo])
         pending: list[tuple[str, str, dt.datetime, int]] = []  # (payee, payer, at, fen) screened in this call
         payments: list[tuple[Any, ...]] = []
         holds: list[tuple[Any, ...]] = []
@@ -143,7 +146,7 @@ class Monitor:
                                                                            since if want_recent else None)
                 seen = seen or seen_before
             else:
-                prior = await self.store.prior(key)
+                prior = priors.get((key.adm_div_code, key.st_year, key.vtcode, key.voucher_no))
             if prior is not None and prior.outcome != "block":
                 out.append(await self._again(o, prior))
                 continue

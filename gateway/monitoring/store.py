@@ -9,14 +9,16 @@ SQL below as `extra` of `Journal.record`); reads are plain queries.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from messages.envelope import VoucherKey
-from storage.db import Database, SqliteDatabase
+from storage.db import Database, SqliteDatabase, padded
 
-__all__ = ["DECISION_INSERT", "HOLDS_PAGE_MAX", "HOLD_INSERT", "PAYMENT_UPSERT", "Hold", "MonitorStore", "Prior"]
+__all__ = ["DECISION_INSERT", "HOLDS_PAGE_MAX", "HOLD_INSERT", "PAYMENT_UPSERT", "PRIORS_PER_STATEMENT_MAX", "Hold",
+           "MonitorStore", "Prior"]
 
 HOLDS_PAGE_MAX = 500  # holds in one answer; a dashboard pages with `after`
 DECISIONS_MAX = 1000  # decisions shown for one voucher: a handful in practice (one per rule hit and step)
@@ -104,6 +106,18 @@ _SCREEN_READS = (
     "WHERE payee = $5 AND payer = $6 AND at_us >= $7 AND outcome <> 'block' ORDER BY at_us DESC LIMIT $8) AS recent")
 _PRIOR_READ = ("SELECT digest, outcome, hold_id, sender FROM mon_payments WHERE adm_div_code = $1 AND st_year = $2 "
                "AND vtcode = $3 AND voucher_no = $4")
+# `priors`: the keys of one screening in one statement (an OR of equalities, each a search of the
+# unique index), padded to one of a few sizes (`storage.db.padded`) so each size is prepared once.
+PRIORS_PER_STATEMENT_MAX = 128
+
+
+@functools.lru_cache(maxsize=16)  # one text per padded size: 1, 2, 4 ... PRIORS_PER_STATEMENT_MAX
+def _priors_sql(terms: int) -> str:
+    where = " OR ".join(f"(adm_div_code=${4 * n + 1} AND st_year=${4 * n + 2} AND vtcode=${4 * n + 3} "
+                        f"AND voucher_no=${4 * n + 4})" for n in range(terms))
+    return f"SELECT adm_div_code, st_year, vtcode, voucher_no, digest, outcome, hold_id, sender FROM mon_payments WHERE {where}"
+
+
 _NO_WINDOW_US = 1 << 62  # no window: no payment is that recent
 
 
@@ -167,12 +181,17 @@ class MonitorStore:
         await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial))
         await self.db.execute_script(SQLITE_APPEND_ONLY if sqlite else POSTGRES_APPEND_ONLY)
 
-    async def priors(self, keys: Sequence[VoucherKey]) -> dict[VoucherKey, Prior]:
-        found: dict[VoucherKey, Prior] = {}
-        for k in keys:  # a few payment vouchers per envelope; each an index lookup
-            prior = await self.prior(k)
-            if prior is not None:
-                found[k] = prior
+    async def priors(self, keys: Sequence[VoucherKey]) -> dict[tuple[str, str, str, str], Prior]:
+        """What the store holds under each key (AdmDivCode, StYear, VtCode, VoucherNo; the flag
+        is not part of a payment's key here), for a whole screening: one statement per
+        PRIORS_PER_STATEMENT_MAX keys instead of one per payment."""
+        found: dict[tuple[str, str, str, str], Prior] = {}
+        wanted = sorted({(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no) for k in keys})
+        for start in range(0, len(wanted), PRIORS_PER_STATEMENT_MAX):
+            chunk = padded(wanted[start:start + PRIORS_PER_STATEMENT_MAX], PRIORS_PER_STATEMENT_MAX)
+            rows = await self.db.fetch(_priors_sql(len(chunk)), *(v for k in chunk for v in k))
+            for r in rows:
+                found[(r[0], r[1], r[2], r[3])] = Prior(bytes(r[4]), r[5], r[6], r[7])
         return found
 
     async def prior(self, key: VoucherKey) -> Prior | None:
