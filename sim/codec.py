@@ -8,6 +8,11 @@ the bytes. What msgspec needs of the records: dict keys are str or int (no tuple
 key or a list of records), and a union of several record types is a tagged Struct union
 (`class X(msgspec.Struct, tag=True)`, as `sim.effects` does).
 
+`pack(obj)` / `unpack(data, T)` are the same records as MessagePack, for what only this process
+reads back and no person looks at (a shell's pending sends, rewritten at every batch): bytes go
+in as they are (JSON writes them as base64, a third larger) and it encodes in about half the
+time; still deterministic (`order="deterministic"`).
+
 `encode_parts(state)` gives the same bytes as `encode(state)` in pieces of about `PART_BYTES`, so
 a store can write a snapshot of a busy day (tens of megabytes) without holding it whole: the big
 maps and lists of the state are encoded a slice of entries at a time.
@@ -22,12 +27,15 @@ import msgspec
 
 from messages.errors import StateError
 
-__all__ = ["PART_BYTES", "SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode", "encode_parts"]
+__all__ = ["PART_BYTES", "SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode", "encode_parts",
+           "pack", "unpack"]
 
 T = TypeVar("T")
 
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_PACKER = msgspec.msgpack.Encoder(order="deterministic")
+_UNPACKERS: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
 
 
 def encode(obj: object) -> bytes:
@@ -97,6 +105,22 @@ def decode(data: bytes | str, type_: type[T]) -> T:
     decoder = _DECODERS.get(type_)
     if decoder is None:
         decoder = _DECODERS[type_] = msgspec.json.Decoder(type_)
+    try:
+        return decoder.decode(data)  # type: ignore[no-any-return]
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise StateError(f"stored state does not fit {getattr(type_, '__name__', type_)}: {exc}") from exc
+
+
+def pack(obj: object) -> bytes:
+    """Deterministic MessagePack bytes of `obj` (the same records `encode` takes)."""
+    return _PACKER.encode(obj)
+
+
+def unpack(data: bytes, type_: type[T]) -> T:
+    """`type_` back from `pack`'s bytes; a value that does not fit the type is a StateError."""
+    decoder = _UNPACKERS.get(type_)
+    if decoder is None:
+        decoder = _UNPACKERS[type_] = msgspec.msgpack.Decoder(type_)
     try:
         return decoder.decode(data)  # type: ignore[no-any-return]
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:

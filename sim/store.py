@@ -20,7 +20,8 @@ Tables (in the participant's own database: its ledger's, so state and books comm
     sim_snapshot_parts  participant, part (1, 2, ...), data: the snapshot's further SNAPSHOT_PART_BYTES
                    slices (format 5, SQLite; none in format 4 or on PostgreSQL)
     sim_log_heads  participant, logged_bytes, log_seq, pending (the sends of the last committed
-                   batch, re-sent after a crash: their first SNAPSHOT_PART_BYTES)
+                   batch, re-sent after a crash: their first SNAPSHOT_PART_BYTES; on SQLite as
+                   `sim.codec.pack` bytes, JSON on PostgreSQL and as written before: `_pending`)
     sim_pending_parts  participant, part, data: the pending sends' further slices (format 5, SQLite)
     sim_inputs     participant, seq, kind, at, flag, reason, data
 """
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from business_time.clock import TZ
 from messages.errors import StateError
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.codec import decode, encode
+from sim.codec import decode, encode, pack, unpack
 from sim.effects import Refusal, SendVoucher
 from storage.db import Database, SqliteDatabase, Tx
 
@@ -197,7 +198,7 @@ class SimStore:
                 break
         pending_parts = await self._read_parts("sim_pending_parts")
         self._pending_parts = len(pending_parts)
-        pending = decode(_joined(head[2], pending_parts), list[SendVoucher])
+        pending = _pending(_joined(head[2], pending_parts))
         snapshot = _joined(row[1], await self._read_parts("sim_snapshot_parts"))
         if int(row[0]) == STATE_FORMAT and len(snapshot) != int(row[2]):
             raise StateError(f"sim state of {self.participant}: a snapshot of {len(snapshot)} bytes, "
@@ -252,7 +253,10 @@ class SimStore:
     async def _write_head(self, tx: Tx, logged: int, seq: int, pending: Sequence[SendVoucher]) -> None:
         """The log's head and the batch's sends (a day's reports: megabytes at a busy bank), in slices
         as the snapshot is; the slices table is touched only when this batch's or the last one's needs it."""
-        data = encode(list(pending))
+        # Rewritten at every batch and read only after a crash: MessagePack on SQLite (the
+        # originals' bytes as they are, not base64; half the encoding time of JSON), JSON in
+        # PostgreSQL's TEXT column.
+        data = pack(list(pending)) if isinstance(self.db, SqliteDatabase) else encode(list(pending))
         first, rest = self._parts(data)
         await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, first)
         if rest or self._pending_parts:
@@ -329,6 +333,14 @@ def _joined(stored: bytes | memoryview | str, parts: list[bytes]) -> bytes:
     """A value stored in slices: the row's own (bytes, or text as written before) and the further ones."""
     first = bytes(stored) if isinstance(stored, bytes | memoryview) else stored.encode("utf-8")
     return b"".join([first, *parts]) if parts else first
+
+
+def _pending(data: bytes) -> list[SendVoucher]:
+    """The pending sends as stored: JSON (a list: `[`; PostgreSQL, and SQLite rows written before)
+    or `sim.codec.pack` bytes (a MessagePack array never starts with `[`, a positive integer)."""
+    if data[:1] == b"[":
+        return decode(data, list[SendVoucher])
+    return unpack(data, list[SendVoucher])
 
 
 def _stored_time(text: str) -> dt.datetime:

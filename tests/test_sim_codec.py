@@ -13,7 +13,7 @@ from business_time.clock import TZ
 from ledger.model import Account, AccountFlags, Transfer
 from messages.errors import CODES, StateError
 from sim.books import BooksError
-from sim.codec import decode, decode_snapshot, encode, encode_parts
+from sim.codec import decode, decode_snapshot, encode, encode_parts, pack, unpack
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 HEAD = {"AdmDivCode": "990001", "StYear": "2026", "VoucherNo": "SYN0001", "VtCode": "5201"}
@@ -42,6 +42,18 @@ def test_every_effect_and_a_refusal_of_them_come_back_equal(dropped: list[Effect
     back = decode(data, Refusal)
     assert back == refusal
     assert encode(back) == data  # the same state gives the same bytes again
+
+
+@given(st.lists(sends, max_size=6))
+def test_sends_packed_come_back_equal_and_never_start_like_json(batch: list[SendVoucher]) -> None:
+    """`pack` (a shell's pending sends): the same records back, the same bytes again, and never
+    a first byte `[` (how `sim.store` tells them from JSON written before)."""
+    data = pack(batch)
+    assert unpack(data, list[SendVoucher]) == batch == decode(encode(batch), list[SendVoucher])
+    assert pack(unpack(data, list[SendVoucher])) == data
+    assert data[:1] != b"["
+    with pytest.raises(StateError):
+        unpack(pack([{"vtcode": 1}]), list[SendVoucher])
 
 
 def test_sets_and_dict_keys_encode_in_one_order_whatever_the_insertion_order() -> None:

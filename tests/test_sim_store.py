@@ -11,7 +11,7 @@ from pathlib import Path
 
 from business_time.clock import TZ
 from sim import store as sim_store
-from sim.codec import encode
+from sim.codec import encode, pack
 from sim.effects import SendVoucher
 from sim.store import SNAPSHOT_LOG_FACTOR, STATE_FORMAT, Input, SimStore
 from storage.db import Database, open_database
@@ -113,10 +113,15 @@ async def test_a_snapshot_is_kept_as_its_bytes_and_a_text_one_still_loads(tmp_pa
         assert row is not None and row[0] == "blob" and bytes(row[1]) == snapshot and row[2] == len(snapshot)
         async with db.transaction() as tx:
             await store.append(tx, [Input.time(AT)], [SEND], lambda: snapshot)
-        row = await db.fetchrow("SELECT typeof(pending) FROM sim_log_heads")
+        row = await db.fetchrow("SELECT typeof(pending), pending FROM sim_log_heads")
         assert row is not None and row[0] == "blob"  # the last batch's sends: bytes too
+        assert bytes(row[1]) == pack([SEND])  # MessagePack: the originals' bytes not as base64
         loaded = await store.load()
         assert loaded is not None and loaded.snapshot == snapshot and loaded.pending == [SEND]
+        async with db.transaction() as tx:  # the sends as JSON bytes, as stored before
+            await tx.execute("UPDATE sim_log_heads SET pending = $1", encode([SEND]))
+        again = await SimStore(db, "bank-x").load()
+        assert again is not None and again.pending == [SEND]
         async with db.transaction() as tx:  # as stored before
             await tx.execute("UPDATE sim_snapshots SET snapshot = $1", snapshot.decode("utf-8"))
             await tx.execute("UPDATE sim_log_heads SET pending = $1", encode([SEND]).decode("utf-8"))
