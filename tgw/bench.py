@@ -29,8 +29,8 @@ every row against the gateway code of another checkout (e.g. `git worktree add D
 before/after figures from one run. Figures go to bench/results/latency.json.
 
 `--sim` runs `tgw demo`'s world (the simulation engine, the real gateway in-process, SQLite) for
-one simulated business day at each size, each in its own subprocess (so peak RSS is per size), and
-reports wall seconds, vouchers/s end to end, µs per voucher, peak RSS, and a sampling profile of
+one simulated business day at each size, each in its own subprocess (so peak RSS is per size) after
+a small warm-up day that loads what a day imports, and reports wall seconds, vouchers/s end to end, µs per voucher, peak RSS, and a sampling profile of
 the largest run; see `bench.simbench` and docs/simulation.md. Figures go to bench/results/sim.json.
 
 `--conformance` runs the copy-paste script of docs/conformance.md, as written, with the example
