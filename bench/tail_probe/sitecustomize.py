@@ -1,8 +1,10 @@
 """Tail diagnosis of `tgw up` subprocesses (bench/results/ack-tail.md): put this directory on
 PYTHONPATH of a `tgw bench --latency` run. In a `tgw up` process only, it records every cyclic-GC
 collection (generation, wall and thread-CPU seconds) and an event-loop lag probe (a 1 ms sleep
-loop: each wake-up later than 2 ms, with the loop thread's CPU time meanwhile), and writes them
-to $TGW_TAIL_PROBE_DIR/<pid>.json (default /tmp/tgw-tail-probe) at exit. `python -m
+loop: each wake-up later than 2 ms, with the loop thread's CPU time meanwhile), every SQLite
+COMMIT on the committer thread (wall and thread-CPU time, and whether the WAL was reset, i.e. a
+checkpoint had completed), every group commit's size, and each thread's CPU time at exit; it
+writes them to $TGW_TAIL_PROBE_DIR/<pid>.json (default /tmp/tgw-tail-probe) at exit. `python -m
 bench.tail_probe.summary [DIR]` prints them. A diagnostic: never on in a deployment."""
 
 from __future__ import annotations
@@ -12,17 +14,26 @@ import sys
 if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
     import asyncio
     import atexit
+    import contextlib
     import gc
     import json
     import os
     import time
     from collections.abc import Coroutine
+    from pathlib import Path
     from typing import Any
 
     _T0 = time.perf_counter()
     _gc: list[tuple[int, float, float, float]] = []  # (generation, start, wall s, cpu s)
     _lag: list[tuple[float, float, float]] = []  # (start, lag s, loop-thread cpu s)
     _start: list[float] = [0.0, 0.0]
+    # (start, wall s, thread cpu s, WAL restarted 0/1, a checkpoint copied frames 0/1)
+    _commits: list[tuple[float, float, float, int, int]] = []
+    _paths: dict[int, str] = {}
+    _finishes: list[tuple[float, float, float, int, int]] = []  # this branch's last checkpoint passes, as _commits
+    _passes: list[tuple[float, float, float, int, int, int]] = []  # checkpointer passes: start, wall, cpu, result
+    _groups: list[tuple[float, int, int]] = []  # (start, submissions, vouchers) of each group commit
+    _threads: dict[str, float] = {}
     LAG_LOGGED_S = 0.002
     PROBE_S = 0.001
 
@@ -53,13 +64,97 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
                 task.cancel()
         return _run(self, probed(), **kw)
 
-    asyncio.Runner.run = _run_probed  # type: ignore[method-assign]
+    def _wal_state(path: str) -> tuple[bytes, bytes]:
+        """(the WAL header's checkpoint sequence and salts, which change when the WAL restarts; the
+        wal-index's nBackfill, which grows when a checkpoint copies frames into the database)."""
+        try:
+            with open(path + "-wal", "rb") as f:
+                salt = f.read(32)[12:24]
+            with open(path + "-shm", "rb") as f:
+                backfill = f.read(100)[96:100]
+        except OSError:
+            return b"", b""
+        return salt, backfill
+
+    def _patch_commits() -> None:
+        """Time each COMMIT in the committer thread, and count each group commit (`_run` and
+        `_commit_retrying` wrapped as they are on main; a tree without them is left alone)."""
+        try:
+            import gateway.journal as gj
+            import storage.db as sdb
+        except ImportError:
+            return
+        committer = getattr(sdb, "_Committer", None)
+        if committer is not None and hasattr(committer, "_run"):
+            def _run(self: Any) -> None:
+                while (job := self._jobs.get()) is not None:
+                    path = _paths.get(id(job.conn))
+                    if path is None:
+                        path = _paths[id(job.conn)] = job.conn.execute("PRAGMA database_list").fetchone()[2]
+                    salt, backfill = _wal_state(path)
+                    t, c = time.perf_counter(), time.thread_time()
+                    sql = getattr(job, "sql", "COMMIT")
+                    try:
+                        job.conn.execute(sql).fetchall()
+                    except BaseException as exc:  # noqa: BLE001
+                        job.error = exc
+                    cp = getattr(self, "_checkpointer", None)  # this branch: checkpoints off the commit path
+                    if cp is not None and job.error is None:
+                        cp.committed(job.conn.total_changes)
+                    wall, cpu = time.perf_counter() - t, time.thread_time() - c
+                    salt2, backfill2 = _wal_state(path)
+                    row = (t, wall, cpu, int(salt2 != salt), int(backfill2 != backfill))
+                    (_commits if sql == "COMMIT" else _finishes).append(row)
+                    with contextlib.suppress(RuntimeError):
+                        job.loop.call_soon_threadsafe(sdb._settle, job)
+            committer._run = _run
+        checkpointer = getattr(sdb, "_Checkpointer", None)
+        if checkpointer is not None:  # this branch's checkpoints off the commit path: each pass
+            def _checkpoint(self: Any, conn: Any) -> bool:
+                for _ in range(sdb.CHECKPOINT_PASSES_MAX):
+                    t, c = time.perf_counter(), time.thread_time()
+                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _passes.append((t, time.perf_counter() - t, time.thread_time() - c, busy, frames, copied))
+                    self.checkpoints += 1
+                    if busy:
+                        return False
+                    if copied >= frames:
+                        return True
+                return False
+            checkpointer._checkpoint = _checkpoint
+        retrying = getattr(gj.Journal, "_commit_retrying", None)
+        if retrying is not None:
+            async def _commit_retrying(self: Any, batch: Any) -> Any:
+                _groups.append((time.perf_counter(), len(batch), sum(len(s.items) for s in batch)))
+                return await retrying(self, batch)
+            gj.Journal._commit_retrying = _commit_retrying  # type: ignore[method-assign]
+
+    _run_unpatched = _run_probed
+
+    def _run_patched(self: asyncio.Runner, coro: Coroutine[Any, Any, Any], **kw: Any) -> Any:
+        _patch_commits()
+        return _run_unpatched(self, coro, **kw)
+
+    asyncio.Runner.run = _run_patched  # type: ignore[method-assign]
+
+    def _thread_cpu() -> dict[str, float]:
+        """CPU seconds (user + system) of each live thread, by thread id ("main" for the loop's)."""
+        out: dict[str, float] = {}
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                f = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            name = "main" if int(tid) == os.getpid() else tid
+            out[name] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        return out
 
     def _dump() -> None:
         out = os.environ.get("TGW_TAIL_PROBE_DIR", "/tmp/tgw-tail-probe")
         os.makedirs(out, exist_ok=True)
         src = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
         with open(os.path.join(out, f"{os.getpid()}.json"), "w", encoding="utf-8") as f:
-            json.dump({"t0": _T0, "t_end": time.perf_counter(), "src": src, "gc": _gc, "lag": _lag}, f)
+            json.dump({"t0": _T0, "t_end": time.perf_counter(), "src": src, "gc": _gc, "lag": _lag,
+                       "commits": _commits, "groups": _groups, "passes": _passes, "finishes": _finishes, "threads": _thread_cpu()}, f)
 
     atexit.register(_dump)

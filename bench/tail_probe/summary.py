@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def summarize(path: Path) -> None:
@@ -21,6 +22,42 @@ def summarize(path: Path) -> None:
     print(f"  loop wake-ups late > 2 ms: {len(d['lag'])}; loop-thread CPU meanwhile > 5 ms: "
           f"{sum(1 for c in cpu if c > 0.005)}, > 10 ms: {sum(1 for c in cpu if c > 0.01)}, "
           f"longest {cpu[-1] * 1e3 if cpu else 0:.1f} ms")
+    commits = d.get("commits") or []
+    if commits:
+        walls = sorted(c[1] for c in commits)
+        slow = [c for c in commits if c[1] > 0.003]
+        print(f"  COMMITs: {len(commits)}, thread CPU {sum(c[2] for c in commits) / len(commits) * 1e6:.0f} µs each; "
+              f"wall p50 {_rank(walls, 50) * 1e3:.2f} p99 {_rank(walls, 99) * 1e3:.2f} max {walls[-1] * 1e3:.2f} ms; "
+              f"WAL restarts {sum(c[3] for c in commits)}; over 3 ms wall: {len(slow)} "
+              f"(CPU {sum(c[2] for c in slow) * 1e3:.1f} ms in all, max {max((c[2] for c in slow), default=0) * 1e3:.1f})")
+        ckpt = [c for c in commits if len(c) > 4 and c[4]]
+        if ckpt:
+            rest = [c for c in commits if not (len(c) > 4 and c[4])]
+            print(f"  COMMITs that checkpointed: {len(ckpt)}, wall mean {sum(c[1] for c in ckpt) / len(ckpt) * 1e3:.2f} "
+                  f"max {max(c[1] for c in ckpt) * 1e3:.2f} ms, CPU mean {sum(c[2] for c in ckpt) / len(ckpt) * 1e3:.2f} ms "
+                  f"({sum(c[2] for c in ckpt) * 1e3:.0f} ms in all); the others: CPU mean "
+                  f"{sum(c[2] for c in rest) / max(1, len(rest)) * 1e6:.0f} µs, wall mean "
+                  f"{sum(c[1] for c in rest) / max(1, len(rest)) * 1e3:.2f} ms")
+    passes = d.get("passes") or []
+    if passes:
+        print(f"  checkpointer passes: {len(passes)}, complete {sum(1 for x in passes if x[5] >= x[4])}, busy "
+              f"{sum(1 for x in passes if x[3])}, CPU {sum(x[2] for x in passes) * 1e3:.1f} ms in all, wall max "
+              f"{max(x[1] for x in passes) * 1e3:.1f} ms; first: {[(x[3], x[4], x[5]) for x in passes[:6]]}")
+    fin = d.get("finishes") or []
+    if fin:
+        print(f"  last checkpoint passes between transactions: {len(fin)}, wall mean "
+              f"{sum(x[1] for x in fin) / len(fin) * 1e3:.2f} max {max(x[1] for x in fin) * 1e3:.2f} ms, CPU mean "
+              f"{sum(x[2] for x in fin) / len(fin) * 1e3:.2f} ms")
+    groups = d.get("groups") or []
+    if groups:
+        sizes = sorted(g[2] for g in groups)
+        print(f"  group commits: {len(groups)}, vouchers each p50 {_rank(sizes, 50)} p90 {_rank(sizes, 90)} "
+              f"max {sizes[-1]}, mean {sum(sizes) / len(sizes):.2f}")
+
+
+def _rank(values: list[Any], p: float) -> Any:
+    """Nearest-rank percentile of sorted `values`."""
+    return values[max(0, min(len(values), int(-(-len(values) * p // 100))) - 1)] if values else 0
 
 
 def main(argv: list[str]) -> None:
