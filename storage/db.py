@@ -150,7 +150,7 @@ class _Committer:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
-                job.conn.execute(job.sql).fetchall()
+                job.conn.execute(job.sql).fetchall()  # fetched: a checkpoint's PRAGMA runs to its end
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which raises it
                 job.error = exc
             if self._checkpointer is not None and job.error is None:

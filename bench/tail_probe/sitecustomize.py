@@ -30,6 +30,10 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
     # (start, wall s, thread cpu s, WAL restarted 0/1, a checkpoint copied frames 0/1)
     _commits: list[tuple[float, float, float, int, int]] = []
     _paths: dict[int, str] = {}
+    _put_at: dict[int, float] = {}
+    _done_at: dict[int, float] = {}
+    _handoff: list[float] = []  # s from the loop's put to the committer thread running the job (GIL included)
+    _settled: list[float] = []  # s from the committer's call_soon_threadsafe to the loop running _settle
     _finishes: list[tuple[float, float, float, int, int]] = []  # this branch's last checkpoint passes, as _commits
     _passes: list[tuple[float, float, float, int, int, int]] = []  # checkpointer passes: start, wall, cpu, result
     _groups: list[tuple[float, int, int]] = []  # (start, submissions, vouchers) of each group commit
@@ -86,8 +90,27 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             return
         committer = getattr(sdb, "_Committer", None)
         if committer is not None and hasattr(committer, "_run"):
+            commit = committer.commit
+
+            def _commit(self: Any, *args: Any) -> Any:
+                job = commit(self, *args)
+                _put_at[id(job)] = time.perf_counter()
+                return job
+
+            committer.commit = _commit
+            settle = sdb._settle
+
+            def _settle(job: Any) -> None:
+                done = _done_at.pop(id(job), None)
+                if done is not None:
+                    _settled.append(time.perf_counter() - done)
+                settle(job)
+
             def _run(self: Any) -> None:
                 while (job := self._jobs.get()) is not None:
+                    put = _put_at.pop(id(job), None)
+                    if put is not None:
+                        _handoff.append(time.perf_counter() - put)
                     path = _paths.get(id(job.conn))
                     if path is None:
                         path = _paths[id(job.conn)] = job.conn.execute("PRAGMA database_list").fetchone()[2]
@@ -105,8 +128,9 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
                     salt2, backfill2 = _wal_state(path)
                     row = (t, wall, cpu, int(salt2 != salt), int(backfill2 != backfill))
                     (_commits if sql == "COMMIT" else _finishes).append(row)
+                    _done_at[id(job)] = time.perf_counter()
                     with contextlib.suppress(RuntimeError):
-                        job.loop.call_soon_threadsafe(sdb._settle, job)
+                        job.loop.call_soon_threadsafe(_settle, job)
             committer._run = _run
         checkpointer = getattr(sdb, "_Checkpointer", None)
         if checkpointer is not None:  # this branch's checkpoints off the commit path: each pass
@@ -155,6 +179,6 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
         src = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
         with open(os.path.join(out, f"{os.getpid()}.json"), "w", encoding="utf-8") as f:
             json.dump({"t0": _T0, "t_end": time.perf_counter(), "src": src, "gc": _gc, "lag": _lag,
-                       "commits": _commits, "groups": _groups, "passes": _passes, "finishes": _finishes, "threads": _thread_cpu()}, f)
+                       "commits": _commits, "groups": _groups, "passes": _passes, "handoff": _handoff, "settled": _settled, "finishes": _finishes, "threads": _thread_cpu()}, f)
 
     atexit.register(_dump)

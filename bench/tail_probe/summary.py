@@ -38,6 +38,11 @@ def summarize(path: Path) -> None:
                   f"({sum(c[2] for c in ckpt) * 1e3:.0f} ms in all); the others: CPU mean "
                   f"{sum(c[2] for c in rest) / max(1, len(rest)) * 1e6:.0f} µs, wall mean "
                   f"{sum(c[1] for c in rest) / max(1, len(rest)) * 1e3:.2f} ms")
+    for name, what in (("handoff", "loop put -> committer running"), ("settled", "committer done -> loop settles")):
+        xs = sorted(d.get(name) or [])
+        if xs:
+            print(f"  {what}: p50 {_rank(xs, 50) * 1e3:.3f} p90 {_rank(xs, 90) * 1e3:.3f} p99 {_rank(xs, 99) * 1e3:.3f} "
+                  f"max {xs[-1] * 1e3:.2f} ms; over 1 ms: {sum(1 for x in xs if x > 0.001)} of {len(xs)}")
     passes = d.get("passes") or []
     if passes:
         print(f"  checkpointer passes: {len(passes)}, complete {sum(1 for x in passes if x[5] >= x[4])}, busy "
