@@ -311,6 +311,7 @@ class _Transaction:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> bool:
         db, conn = self._db, self._db._writer
+        committed = False
         try:
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
@@ -319,10 +320,11 @@ class _Transaction:
                     conn.execute("ROLLBACK")
                 return False
             await _committed(db._committer, conn)
+            committed = True
             return False
         finally:
             # After a commit, the lock may go to the last pass of a checkpoint, which releases it.
-            if exc_type is not None or not db._finish_checkpoint():
+            if not (committed and db._finish_checkpoint()):
                 db._lock.release()
 
 
