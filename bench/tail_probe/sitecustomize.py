@@ -88,6 +88,8 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             import storage.db as sdb
         except ImportError:
             return
+        if os.environ.get("TGW_PROBE_CHECKPOINT_ROWS") and hasattr(sdb, "CHECKPOINT_ROWS"):  # an experiment's setting
+            sdb.CHECKPOINT_ROWS = int(os.environ["TGW_PROBE_CHECKPOINT_ROWS"])
         committer = getattr(sdb, "_Committer", None)
         if committer is not None and hasattr(committer, "_run"):
             commit = committer.commit
