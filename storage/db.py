@@ -177,9 +177,11 @@ class _Committer:
 # transactions (`_finish_checkpoint`: after the commit's waiters are answered, before the next
 # BEGIN). Durability is each COMMIT's own sync of the WAL, untouched by any of this.
 CHECKPOINT_SQL = "PRAGMA wal_checkpoint(PASSIVE)"
-# Rows committed between checkpoints (the writer's total_changes): ~1,000 WAL pages, SQLite's own
-# automatic interval, in the gateway's one-voucher commits (256 rows were 150-200 pages there).
-CHECKPOINT_ROWS = 1_500
+# Rows committed between checkpoints (the writer's total_changes): ~1,000 WAL pages of the gateway's
+# one-voucher commits (~15 pages and ~4.5 rows each), SQLite's own automatic interval. 1,500 rows
+# (~5,000 pages) made fewer checkpoints, but the loop thread's CPU per envelope rose with the longer
+# WAL in some sittings (bench/results/http-tail-2.md); the WAL's size stays as it was.
+CHECKPOINT_ROWS = 300
 # SQLite's automatic checkpoint, kept as a backstop for a checkpointer that cannot catch up (a
 # writer faster than its copying): the COMMIT that takes the WAL past this many pages checkpoints.
 WAL_AUTOCHECKPOINT_PAGES = 10_000

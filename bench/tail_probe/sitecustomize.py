@@ -88,8 +88,11 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             import storage.db as sdb
         except ImportError:
             return
-        if os.environ.get("TGW_PROBE_CHECKPOINT_ROWS") and hasattr(sdb, "CHECKPOINT_ROWS"):  # an experiment's setting
+        # An experiment's settings of this branch's checkpoints (rows between them; the writer's own interval).
+        if os.environ.get("TGW_PROBE_CHECKPOINT_ROWS") and hasattr(sdb, "CHECKPOINT_ROWS"):
             sdb.CHECKPOINT_ROWS = int(os.environ["TGW_PROBE_CHECKPOINT_ROWS"])
+        if os.environ.get("TGW_PROBE_WAL_AUTOCHECKPOINT") and hasattr(sdb, "WAL_AUTOCHECKPOINT_PAGES"):
+            sdb.WAL_AUTOCHECKPOINT_PAGES = int(os.environ["TGW_PROBE_WAL_AUTOCHECKPOINT"])
         committer = getattr(sdb, "_Committer", None)
         if committer is not None and hasattr(committer, "_run"):
             commit = committer.commit
