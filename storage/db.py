@@ -177,11 +177,14 @@ class _Committer:
 # transactions (`_finish_checkpoint`: after the commit's waiters are answered, before the next
 # BEGIN). Durability is each COMMIT's own sync of the WAL, untouched by any of this.
 CHECKPOINT_SQL = "PRAGMA wal_checkpoint(PASSIVE)"
-# Rows committed between checkpoints (the writer's total_changes): ~1,000 WAL pages of the gateway's
-# one-voucher commits (~15 pages and ~4.5 rows each), SQLite's own automatic interval. 1,500 rows
-# (~5,000 pages) made fewer checkpoints, but the loop thread's CPU per envelope rose with the longer
-# WAL in some sittings (bench/results/http-tail-2.md); the WAL's size stays as it was.
-CHECKPOINT_ROWS = 300
+# A checkpoint every ~1,000 WAL pages, SQLite's own automatic interval (a longer WAL measured no
+# better: journal-commit-path.md, http-tail-2.md). The committer sees rows (the writer's
+# total_changes), not pages, and pages per row vary with the size of the group commits (a one-voucher
+# commit writes ~15 pages for ~4.5 rows, a large group far fewer per row): each checkpoint reports
+# the pages it found, and the rows to the next one are scaled to that (`_Checkpointer._rescale`).
+CHECKPOINT_PAGES = 1_000
+CHECKPOINT_ROWS = 300  # the first interval, before any checkpoint has measured pages per row
+CHECKPOINT_ROWS_MIN, CHECKPOINT_ROWS_MAX = 50, 20_000  # bounds of the scaled interval
 # SQLite's automatic checkpoint, kept as a backstop for a checkpointer that cannot catch up (a
 # writer faster than its copying): the COMMIT that takes the WAL past this many pages checkpoints.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
@@ -192,7 +195,7 @@ CHECKPOINT_PASSES_MAX = 8
 
 class _Checkpointer:
     """WAL checkpoints off the commit path (see above). The committer thread calls `committed`
-    after each COMMIT; every CHECKPOINT_ROWS rows it wakes a thread of its own, which runs PASSIVE
+    after each COMMIT; every `rows_per_checkpoint` rows it wakes a thread of its own, which runs PASSIVE
     checkpoints on a connection of its own (never waiting for, nor blocking, the writer or a reader)
     until the WAL is all copied, then says so (`take_caught_up`). A daemon thread like the
     committer's; `stop` ends it."""
@@ -203,14 +206,17 @@ class _Checkpointer:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._rows_at_last = 0  # the writer's total_changes when a checkpoint was last asked for
+        self._rows_asked = 0  # rows committed between the last two checkpoints asked for
+        self.rows_per_checkpoint = CHECKPOINT_ROWS  # rescaled by each checkpoint (`_rescale`)
         self._caught_up = False  # the thread copied the whole WAL; the writer finishes it
         self.checkpoints = 0  # passes run on the thread (tests and benches read it)
         self.finished = 0  # checkpoints finished between two transactions
 
     def committed(self, total_changes: int) -> None:
         """After a COMMIT, with the writer's `total_changes` (on the committer thread)."""
-        if total_changes - self._rows_at_last < CHECKPOINT_ROWS:
+        if total_changes - self._rows_at_last < self.rows_per_checkpoint:
             return
+        self._rows_asked = total_changes - self._rows_at_last
         self._rows_at_last = total_changes
         if self._thread is None or not self._thread.is_alive():  # first one, or a forked child
             self._stopping = False
@@ -237,21 +243,30 @@ class _Checkpointer:
                 if self._stopping:
                     return
                 with contextlib.suppress(sqlite3.Error):  # failed: the next one (or the backstop) copies it
-                    self._caught_up = self._checkpoint(conn)
+                    self._caught_up = self._checkpoint(conn, self._rows_asked)
         finally:
             conn.close()
 
-    def _checkpoint(self, conn: sqlite3.Connection) -> bool:
+    def _checkpoint(self, conn: sqlite3.Connection, rows: int) -> bool:
         """Copy the WAL, pass after pass (each copies what commits added during the one before);
-        True once a pass found nothing more to copy."""
-        for _ in range(CHECKPOINT_PASSES_MAX):
+        True once a pass found nothing more to copy. `rows`: committed since the last checkpoint."""
+        for n in range(CHECKPOINT_PASSES_MAX):
             busy, frames, copied = conn.execute(CHECKPOINT_SQL).fetchone()
             self.checkpoints += 1
+            if n == 0:
+                self._rescale(rows, frames)
             if busy:  # another checkpoint runs: it copies the rest
                 return False
             if copied >= frames:
                 return True
         return False
+
+    def _rescale(self, rows: int, pages: int) -> None:
+        """The next interval in rows, from the WAL pages that `rows` made (the WAL restarted at the last
+        checkpoint, so its pages are those of the commits since, and a few of the one before)."""
+        if rows > 0 and pages > 0:
+            scaled = rows * CHECKPOINT_PAGES // pages
+            self.rows_per_checkpoint = max(CHECKPOINT_ROWS_MIN, min(CHECKPOINT_ROWS_MAX, scaled))
 
     def stop(self) -> None:
         if self._thread is not None:

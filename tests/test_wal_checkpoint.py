@@ -14,7 +14,15 @@ import storage.db as sdb
 from storage.db import SqliteDatabase
 
 ROWS_PER_CHECKPOINT = 40  # small, so that a short test runs many checkpoints
+PAGES_PER_CHECKPOINT = 80  # what the interval is rescaled to (~1.5 pages a row here: ~50 rows)
 PAGE_BYTES = 4096
+
+
+@pytest.fixture(autouse=True)
+def _small_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sdb, "CHECKPOINT_ROWS", ROWS_PER_CHECKPOINT)
+    monkeypatch.setattr(sdb, "CHECKPOINT_PAGES", PAGES_PER_CHECKPOINT)
+    monkeypatch.setattr(sdb, "CHECKPOINT_ROWS_MIN", 10)
 
 
 async def _commits(db: SqliteDatabase, n: int, *, first: int = 0, pause_s: float = 0.0) -> None:
@@ -30,9 +38,7 @@ def _wal_pages(path: Path) -> int:
     return wal.stat().st_size // PAGE_BYTES if wal.exists() else 0
 
 
-async def test_the_wal_restarts_with_checkpoints_off_the_commit_path(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sdb, "CHECKPOINT_ROWS", ROWS_PER_CHECKPOINT)
+async def test_the_wal_restarts_with_checkpoints_off_the_commit_path(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     db = SqliteDatabase(str(path))
     try:
@@ -54,11 +60,9 @@ async def test_the_wal_restarts_with_checkpoints_off_the_commit_path(tmp_path: P
         assert conn.execute("SELECT count(*), min(k), max(k) FROM t").fetchone() == (600, "k000000", "k000599")
 
 
-async def test_commits_back_to_back_still_checkpoint_and_close_waits_for_the_last_pass(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_commits_back_to_back_still_checkpoint_and_close_waits_for_the_last_pass(tmp_path: Path) -> None:
     """Many transactions queued at once (no pause between commits): the checkpointer's passes and
     the last pass between two transactions interleave with them; closing meanwhile waits."""
-    monkeypatch.setattr(sdb, "CHECKPOINT_ROWS", ROWS_PER_CHECKPOINT)
     path = tmp_path / "t.db"
     db = SqliteDatabase(str(path))
     try:
@@ -95,6 +99,21 @@ async def test_a_failed_last_pass_releases_the_writer(tmp_path: Path, monkeypatc
         await db.close()
 
 
+def test_the_interval_in_rows_follows_the_pages_rows_make() -> None:
+    """Pages per row vary with the size of the group commits: the next interval is scaled so that a
+    checkpoint finds about CHECKPOINT_PAGES pages, within its bounds."""
+    checkpointer = sdb._Checkpointer("unused.db", "FULL")
+    assert checkpointer.rows_per_checkpoint == ROWS_PER_CHECKPOINT
+    checkpointer._rescale(40, 160)  # 4 pages a row (one-voucher commits): half the rows
+    assert checkpointer.rows_per_checkpoint == 20
+    checkpointer._rescale(40, 20)  # half a page a row (large groups): more rows
+    assert checkpointer.rows_per_checkpoint == 160
+    checkpointer._rescale(40, 4_000)
+    assert checkpointer.rows_per_checkpoint == 10  # CHECKPOINT_ROWS_MIN
+    checkpointer._rescale(0, 100)  # nothing measured: unchanged
+    assert checkpointer.rows_per_checkpoint == 10
+
+
 async def test_an_in_memory_database_has_no_checkpointer() -> None:
     db = SqliteDatabase(":memory:")
     try:
@@ -109,7 +128,7 @@ async def test_an_in_memory_database_has_no_checkpointer() -> None:
 _WRITER = """
 import asyncio, os, sys
 import storage.db as sdb
-sdb.CHECKPOINT_ROWS = 25  # many checkpoints (and last passes) before the kill
+sdb.CHECKPOINT_ROWS, sdb.CHECKPOINT_PAGES, sdb.CHECKPOINT_ROWS_MIN = 25, 40, 10  # many checkpoints before the kill
 async def main() -> None:
     db = sdb.SqliteDatabase(sys.argv[1])
     await db.execute_script("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v BLOB)")

@@ -139,12 +139,14 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             committer._run = _run
         checkpointer = getattr(sdb, "_Checkpointer", None)
         if checkpointer is not None:  # this branch's checkpoints off the commit path: each pass
-            def _checkpoint(self: Any, conn: Any) -> bool:
-                for _ in range(sdb.CHECKPOINT_PASSES_MAX):
+            def _checkpoint(self: Any, conn: Any, rows: int = 0) -> bool:
+                for n in range(sdb.CHECKPOINT_PASSES_MAX):
                     t, c = time.perf_counter(), time.thread_time()
                     busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     _passes.append((t, time.perf_counter() - t, time.thread_time() - c, busy, frames, copied))
                     self.checkpoints += 1
+                    if n == 0 and hasattr(self, "_rescale"):
+                        self._rescale(rows, frames)
                     if busy:
                         return False
                     if copied >= frames:
