@@ -105,18 +105,17 @@ class _SqliteTx:
 
 
 class _CommitJob:
-    """One COMMIT (or the last pass of a checkpoint, `_finish_checkpoint`) handed to the committer
-    thread, and how it ended (read on the loop's thread).
+    """One COMMIT handed to the committer thread, and how it ended (read on the loop's thread).
 
     The coroutine waits on `waiter`, a future of its own that only `_settle` completes: a
     cancelled wait leaves the commit running, and the coroutine then waits on a fresh waiter
     until `finished` (what `asyncio.shield` did, without its extra future and loop pass).
     """
 
-    __slots__ = ("conn", "error", "finished", "loop", "sql", "waiter")
+    __slots__ = ("conn", "error", "finished", "loop", "waiter")
 
-    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, sql: str) -> None:
-        self.conn, self.loop, self.sql = conn, loop, sql
+    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self.conn, self.loop = conn, loop
         self.waiter: asyncio.Future[None] = loop.create_future()
         self.error: BaseException | None = None
         self.finished = False
@@ -133,14 +132,13 @@ class _Committer:
     sender is answered only after its COMMIT returned, so nothing acknowledged depends on it.
     """
 
-    def __init__(self, checkpointer: _Checkpointer | None = None) -> None:
+    def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_CommitJob | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._checkpointer = checkpointer
 
-    def commit(self, conn: sqlite3.Connection, sql: str = "COMMIT") -> _CommitJob:
-        """COMMIT `conn` (or run `sql`) on the thread; the job's waiter completes (on this loop) once it has returned."""
-        job = _CommitJob(conn, asyncio.get_running_loop(), sql)
+    def commit(self, conn: sqlite3.Connection) -> _CommitJob:
+        """COMMIT `conn` on the thread; the job's waiter completes (on this loop) once it has returned."""
+        job = _CommitJob(conn, asyncio.get_running_loop())
         if self._thread is None or not self._thread.is_alive():  # first commit, or a forked child
             self._thread = threading.Thread(target=self._run, name="sqlite-commit", daemon=True)
             self._thread.start()
@@ -150,11 +148,9 @@ class _Committer:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
-                job.conn.execute(job.sql).fetchall()  # fetched: a checkpoint's PRAGMA runs to its end
+                job.conn.execute("COMMIT")
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which raises it
                 job.error = exc
-            if self._checkpointer is not None and job.error is None:
-                self._checkpointer.committed(job.conn.total_changes)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
                 job.loop.call_soon_threadsafe(_settle, job)
 
@@ -165,127 +161,16 @@ class _Committer:
             self._thread = None
 
 
-# WAL checkpoints (copying committed pages from the WAL back into the database file) run on a
-# thread of their own, not inside a COMMIT. SQLite's automatic checkpoint ran in the COMMIT that
-# took the WAL past 1,000 pages: about every 50th one-voucher commit, that COMMIT copied ~1,000
-# pages and synced the database file, with the writer held all along (~6-14 ms instead of ~1-2 on
-# the shared test machine), so every ack of that commit and of the next ones waited for it
-# (bench/results/http-tail-2.md). A PASSIVE checkpoint from another connection copies the same
-# pages while the writer goes on committing. The WAL restarts from its beginning (so its file stays
-# a few MB) only at a write transaction that begins with all of it copied; commits follow each
-# other closely, so once the checkpointer has caught up, the last few pages are copied between two
-# transactions (`_finish_checkpoint`: after the commit's waiters are answered, before the next
-# BEGIN). Durability is each COMMIT's own sync of the WAL, untouched by any of this.
-CHECKPOINT_SQL = "PRAGMA wal_checkpoint(PASSIVE)"
-# A checkpoint every ~1,000 WAL pages, SQLite's own automatic interval (a longer WAL measured no
-# better: journal-commit-path.md, http-tail-2.md). The committer sees rows (the writer's
-# total_changes), not pages, and pages per row vary with the size of the group commits (a one-voucher
-# commit writes ~15 pages for ~4.5 rows, a large group far fewer per row): each checkpoint reports
-# the pages it found, and the rows to the next one are scaled to that (`_Checkpointer._rescale`).
-CHECKPOINT_PAGES = 1_000
-CHECKPOINT_ROWS = 300  # the first interval, before any checkpoint has measured pages per row
-CHECKPOINT_ROWS_MIN, CHECKPOINT_ROWS_MAX = 50, 20_000  # bounds of the scaled interval
-# SQLite's automatic checkpoint, kept as a backstop for a checkpointer that cannot catch up (a
-# writer faster than its copying): the COMMIT that takes the WAL past this many pages checkpoints.
-WAL_AUTOCHECKPOINT_PAGES = 10_000
-# Passes of one checkpoint: each copies what commits added during the one before, so they shrink
-# fast; a writer faster than the copying is left to the next checkpoint (or the backstop).
-CHECKPOINT_PASSES_MAX = 8
-
-
-class _Checkpointer:
-    """WAL checkpoints off the commit path (see above). The committer thread calls `committed`
-    after each COMMIT; every `rows_per_checkpoint` rows it wakes a thread of its own, which runs PASSIVE
-    checkpoints on a connection of its own (never waiting for, nor blocking, the writer or a reader)
-    until the WAL is all copied, then says so (`take_caught_up`). A daemon thread like the
-    committer's; `stop` ends it."""
-
-    def __init__(self, path: str, synchronous: str) -> None:
-        self._path, self._synchronous = path, synchronous
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._rows_at_last = 0  # the writer's total_changes when a checkpoint was last asked for
-        self._rows_asked = 0  # rows committed between the last two checkpoints asked for
-        self.rows_per_checkpoint = CHECKPOINT_ROWS  # rescaled by each checkpoint (`_rescale`)
-        self._caught_up = False  # the thread copied the whole WAL; the writer finishes it
-        self.checkpoints = 0  # passes run on the thread (tests and benches read it)
-        self.finished = 0  # checkpoints finished between two transactions
-
-    def committed(self, total_changes: int) -> None:
-        """After a COMMIT, with the writer's `total_changes` (on the committer thread)."""
-        if total_changes - self._rows_at_last < self.rows_per_checkpoint:
-            return
-        self._rows_asked = total_changes - self._rows_at_last
-        self._rows_at_last = total_changes
-        if self._thread is None or not self._thread.is_alive():  # first one, or a forked child
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-            self._thread.start()
-        self._wake.set()
-
-    def take_caught_up(self) -> bool:
-        """True once after the thread has copied the whole WAL (the writer then copies what the
-        commits since added, and the next transaction restarts the WAL)."""
-        if not self._caught_up:
-            return False
-        self._caught_up = False
-        self.finished += 1
-        return True
-
-    def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")  # the database file synced as configured
-            while True:
-                self._wake.wait()
-                self._wake.clear()
-                if self._stopping:
-                    return
-                with contextlib.suppress(sqlite3.Error):  # failed: the next one (or the backstop) copies it
-                    self._caught_up = self._checkpoint(conn, self._rows_asked)
-        finally:
-            conn.close()
-
-    def _checkpoint(self, conn: sqlite3.Connection, rows: int) -> bool:
-        """Copy the WAL, pass after pass (each copies what commits added during the one before);
-        True once a pass found nothing more to copy. `rows`: committed since the last checkpoint."""
-        for n in range(CHECKPOINT_PASSES_MAX):
-            busy, frames, copied = conn.execute(CHECKPOINT_SQL).fetchone()
-            self.checkpoints += 1
-            if n == 0:
-                self._rescale(rows, frames)
-            if busy:  # another checkpoint runs: it copies the rest
-                return False
-            if copied >= frames:
-                return True
-        return False
-
-    def _rescale(self, rows: int, pages: int) -> None:
-        """The next interval in rows, from the WAL pages that `rows` made (the WAL restarted at the last
-        checkpoint, so its pages are those of the commits since, and a few of the one before)."""
-        if rows > 0 and pages > 0:
-            scaled = rows * CHECKPOINT_PAGES // pages
-            self.rows_per_checkpoint = max(CHECKPOINT_ROWS_MIN, min(CHECKPOINT_ROWS_MAX, scaled))
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._stopping = True
-            self._wake.set()
-            self._thread.join()
-            self._thread = None
-
-
 def _settle(job: _CommitJob) -> None:
     job.finished = True
     if not job.waiter.done():  # a cancelled wait: `_Transaction` waits on a fresh waiter, or is gone
         job.waiter.set_result(None)
 
 
-async def _committed(committer: _Committer, conn: sqlite3.Connection, sql: str = "COMMIT") -> None:
-    """COMMIT (or `sql`) on the committer thread and wait for it; a cancelled caller still waits until
-    the COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and re-raises."""
-    job = committer.commit(conn, sql)
+async def _committed(committer: _Committer, conn: sqlite3.Connection) -> None:
+    """COMMIT on the committer thread and wait for it; a cancelled caller still waits until the
+    COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and re-raises."""
+    job = committer.commit(conn)
     try:
         await job.waiter
     except asyncio.CancelledError:
@@ -328,7 +213,6 @@ class _Transaction:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> bool:
         db, conn = self._db, self._db._writer
-        committed = False
         try:
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
@@ -337,24 +221,9 @@ class _Transaction:
                     conn.execute("ROLLBACK")
                 return False
             await _committed(db._committer, conn)
-            committed = True
             return False
         finally:
-            # After a commit, the lock may go to the last pass of a checkpoint, which releases it.
-            if not (committed and db._finish_checkpoint()):
-                db._lock.release()
-
-
-async def _finish_checkpoint(db: SqliteDatabase) -> None:
-    """The last pass of a checkpoint, on the committer thread, holding the writer lock (taken over
-    from the transaction that just committed): it copies the pages of the commits since the
-    checkpointer's pass, and the next transaction then restarts the WAL. A failure changes nothing
-    committed: the next checkpoint (or the backstop) copies those pages."""
-    try:
-        with contextlib.suppress(StateError, sqlite3.Error):
-            await _committed(db._committer, db._writer, CHECKPOINT_SQL)
-    finally:
-        db._lock.release()
+            db._lock.release()
 
 
 class SqliteDatabase:
@@ -371,12 +240,7 @@ class SqliteDatabase:
         self._writer = self._connect(synchronous)
         self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
         self._lock = asyncio.Lock()
-        # Checkpoints on their own thread (`_Checkpointer`); an in-memory database has no WAL.
-        self._checkpointer = _Checkpointer(path, synchronous) if path != ":memory:" else None
-        if self._checkpointer is not None:
-            self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        self._committer = _Committer(self._checkpointer)
-        self._finishing: set[asyncio.Task[None]] = set()  # `_finish_checkpoint` tasks, kept referenced
+        self._committer = _Committer()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -391,16 +255,6 @@ class SqliteDatabase:
         """BEGIN IMMEDIATE on the writer (behind the lock); COMMIT on leaving, on the committer
         thread; ROLLBACK on an exception (`_Transaction`)."""
         return _Transaction(self)
-
-    def _finish_checkpoint(self) -> bool:
-        """Called holding the writer lock after a COMMIT: True if the lock went to `_finish_checkpoint`
-        (the checkpointer has caught up), which releases it; False if the caller still holds it."""
-        if self._checkpointer is None or not self._checkpointer.take_caught_up():
-            return False
-        task = asyncio.get_running_loop().create_task(_finish_checkpoint(self), name="sqlite-checkpoint-finish")
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
-        return True
 
     def _read_conn(self) -> sqlite3.Connection:
         # The writer when idle (no transaction, COMMIT or script; reads never yield): a commit empties
@@ -421,8 +275,6 @@ class SqliteDatabase:
     async def close(self) -> None:
         async with self._lock:
             self._committer.stop()
-            if self._checkpointer is not None:
-                self._checkpointer.stop()
             if self._reader is not self._writer:
                 self._reader.close()
             self._writer.close()

@@ -34,8 +34,6 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
     _done_at: dict[int, float] = {}
     _handoff: list[float] = []  # s from the loop's put to the committer thread running the job (GIL included)
     _settled: list[float] = []  # s from the committer's call_soon_threadsafe to the loop running _settle
-    _finishes: list[tuple[float, float, float, int, int]] = []  # this branch's last checkpoint passes, as _commits
-    _passes: list[tuple[float, float, float, int, int, int]] = []  # checkpointer passes: start, wall, cpu, result
     _groups: list[tuple[float, int, int]] = []  # (start, submissions, vouchers) of each group commit
     _threads: dict[str, float] = {}
     LAG_LOGGED_S = 0.002
@@ -88,11 +86,6 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             import storage.db as sdb
         except ImportError:
             return
-        # An experiment's settings of this branch's checkpoints (rows between them; the writer's own interval).
-        if os.environ.get("TGW_PROBE_CHECKPOINT_ROWS") and hasattr(sdb, "CHECKPOINT_ROWS"):
-            sdb.CHECKPOINT_ROWS = int(os.environ["TGW_PROBE_CHECKPOINT_ROWS"])
-        if os.environ.get("TGW_PROBE_WAL_AUTOCHECKPOINT") and hasattr(sdb, "WAL_AUTOCHECKPOINT_PAGES"):
-            sdb.WAL_AUTOCHECKPOINT_PAGES = int(os.environ["TGW_PROBE_WAL_AUTOCHECKPOINT"])
         committer = getattr(sdb, "_Committer", None)
         if committer is not None and hasattr(committer, "_run"):
             commit = committer.commit
@@ -121,38 +114,17 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
                         path = _paths[id(job.conn)] = job.conn.execute("PRAGMA database_list").fetchone()[2]
                     salt, backfill = _wal_state(path)
                     t, c = time.perf_counter(), time.thread_time()
-                    sql = getattr(job, "sql", "COMMIT")
                     try:
-                        job.conn.execute(sql).fetchall()
+                        job.conn.execute("COMMIT")
                     except BaseException as exc:  # noqa: BLE001
                         job.error = exc
-                    cp = getattr(self, "_checkpointer", None)  # this branch: checkpoints off the commit path
-                    if cp is not None and job.error is None:
-                        cp.committed(job.conn.total_changes)
                     wall, cpu = time.perf_counter() - t, time.thread_time() - c
                     salt2, backfill2 = _wal_state(path)
-                    row = (t, wall, cpu, int(salt2 != salt), int(backfill2 != backfill))
-                    (_commits if sql == "COMMIT" else _finishes).append(row)
+                    _commits.append((t, wall, cpu, int(salt2 != salt), int(backfill2 != backfill)))
                     _done_at[id(job)] = time.perf_counter()
                     with contextlib.suppress(RuntimeError):
                         job.loop.call_soon_threadsafe(_settle, job)
             committer._run = _run
-        checkpointer = getattr(sdb, "_Checkpointer", None)
-        if checkpointer is not None:  # this branch's checkpoints off the commit path: each pass
-            def _checkpoint(self: Any, conn: Any, rows: int = 0) -> bool:
-                for n in range(sdb.CHECKPOINT_PASSES_MAX):
-                    t, c = time.perf_counter(), time.thread_time()
-                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    _passes.append((t, time.perf_counter() - t, time.thread_time() - c, busy, frames, copied))
-                    self.checkpoints += 1
-                    if n == 0 and hasattr(self, "_rescale"):
-                        self._rescale(rows, frames)
-                    if busy:
-                        return False
-                    if copied >= frames:
-                        return True
-                return False
-            checkpointer._checkpoint = _checkpoint
         retrying = getattr(gj.Journal, "_commit_retrying", None)
         if retrying is not None:
             async def _commit_retrying(self: Any, batch: Any) -> Any:
@@ -186,6 +158,6 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
         src = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
         with open(os.path.join(out, f"{os.getpid()}.json"), "w", encoding="utf-8") as f:
             json.dump({"t0": _T0, "t_end": time.perf_counter(), "src": src, "gc": _gc, "lag": _lag,
-                       "commits": _commits, "groups": _groups, "passes": _passes, "handoff": _handoff, "settled": _settled, "finishes": _finishes, "threads": _thread_cpu()}, f)
+                       "commits": _commits, "groups": _groups, "handoff": _handoff, "settled": _settled, "threads": _thread_cpu()}, f)
 
     atexit.register(_dump)

@@ -43,16 +43,6 @@ def summarize(path: Path) -> None:
         if xs:
             print(f"  {what}: p50 {_rank(xs, 50) * 1e3:.3f} p90 {_rank(xs, 90) * 1e3:.3f} p99 {_rank(xs, 99) * 1e3:.3f} "
                   f"max {xs[-1] * 1e3:.2f} ms; over 1 ms: {sum(1 for x in xs if x > 0.001)} of {len(xs)}")
-    passes = d.get("passes") or []
-    if passes:
-        print(f"  checkpointer passes: {len(passes)}, complete {sum(1 for x in passes if x[5] >= x[4])}, busy "
-              f"{sum(1 for x in passes if x[3])}, CPU {sum(x[2] for x in passes) * 1e3:.1f} ms in all, wall max "
-              f"{max(x[1] for x in passes) * 1e3:.1f} ms; first: {[(x[3], x[4], x[5]) for x in passes[:6]]}")
-    fin = d.get("finishes") or []
-    if fin:
-        print(f"  last checkpoint passes between transactions: {len(fin)}, wall mean "
-              f"{sum(x[1] for x in fin) / len(fin) * 1e3:.2f} max {max(x[1] for x in fin) * 1e3:.2f} ms, CPU mean "
-              f"{sum(x[2] for x in fin) / len(fin) * 1e3:.2f} ms")
     groups = d.get("groups") or []
     if groups:
         sizes = sorted(g[2] for g in groups)
