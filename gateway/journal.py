@@ -30,7 +30,7 @@ from messages.errors import Issue, StateError
 from storage.db import Database, SqliteDatabase, Tx, is_unique_violation, padded
 
 # Re-exported: callers import the ids, the clock and the schema from here as before.
-__all__ = ["SCHEMA", "SIM_ID_TAG", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
+__all__ = ["SCHEMA", "SIM_ID_TAG", "ClaimLost", "Journal", "JournalResult", "MessageIds", "new_message_id", "now_us"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,16 @@ class _Submission:
     # Instead of vouchers: other writes run in the batch's transaction (`Journal.in_commit`).
     work: Callable[[Tx], Awaitable[Any]] | None = None
     weight: int = 0  # rows `work` writes, counted like vouchers against BATCH_VOUCHERS_MAX
+    # A statement that must change a row for anything of this submission to be written (a hold
+    # released once: another worker on the same database may have decided it since it was read).
+    claim: tuple[str, Sequence[Any]] | None = None
+
+
+class ClaimLost(Exception):
+    """A submission's claim changed no row: nothing of it was written (`Journal.record(claim=...)`)."""
+
+
+_LOST = object()  # a submission whose claim changed no row, in `_commit`'s results
 
 
 _MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
@@ -220,12 +230,15 @@ class Journal:
 
     async def record(self, items: Sequence[Admitted], *, business_time: str,
                      refusals: Sequence[tuple[VoucherKey, str, Issue]] = (),
-                     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = ()) -> list[JournalResult]:
-        """Journal `items`; `extra` (SQL, rows) pairs are written in the same transaction."""
+                     extra: Sequence[tuple[str, Sequence[Sequence[Any]]]] = (),
+                     claim: tuple[str, Sequence[Any]] | None = None) -> list[JournalResult]:
+        """Journal `items`; `extra` (SQL, rows) pairs are written in the same transaction. With
+        `claim` (SQL, args), that statement runs first in the transaction and must change a row:
+        if it changes none, nothing of this submission is written and ClaimLost is raised."""
         if self._writer is None or self._writer.done():
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
-        sub = _Submission(items, business_time, refusals, future, extra)
+        sub = _Submission(items, business_time, refusals, future, extra, claim=claim)
         if self._queue.full():  # back-pressure: wait for room
             await self._queue.put(sub)
         else:
@@ -262,13 +275,17 @@ class Journal:
                     if not sub.future.done():
                         sub.future.set_exception(StateError(f"journal commit failed: {exc}"))
             else:
-                accepted = (r for sub, res in zip(batch, results, strict=True) if sub.work is None for r in res
-                            if r.status == "accepted")
+                accepted = (r for sub, res in zip(batch, results, strict=True) if sub.work is None and res is not _LOST
+                            for r in res if r.status == "accepted")
                 for recipient in {r.recipient for r in accepted}:
                     if recipient is not None:
                         self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
                 for sub, res in zip(batch, results, strict=True):
-                    if not sub.future.done():
+                    if sub.future.done():
+                        continue
+                    if res is _LOST:
+                        sub.future.set_exception(ClaimLost(f"{sub.claim[0] if sub.claim else ''} changed no row"))
+                    else:
                         sub.future.set_result(res)
                 if any(sub.work is None for sub in batch):  # acks alone give no reader anything new
                     self.commits += 1
@@ -297,14 +314,17 @@ class Journal:
         the originals its receipts answer); decisions then run in Python, in submission order,
         so a key twice in one batch behaves exactly as it would in two batches.
         """
-        items = [item for sub in batch for item in sub.items]
-        wanted = {i.key for i in items} | {i.key.original() for i in items if i.key.flag == 1}
         async with self.db.transaction() as tx:
+            lost = [sub.claim is not None and await tx.execute(sub.claim[0], *sub.claim[1]) == 0 for sub in batch]
+            kept = [sub for sub, gone in zip(batch, lost, strict=True) if not gone]
+            items = [item for sub in kept for item in sub.items]
+            wanted = {i.key for i in items} | {i.key.original() for i in items if i.key.flag == 1}
             known = await _lookup(tx, wanted)
             writes = _Writes()
-            out: list[Any] = [[self._decide(item, sub.business_time, known, writes) for item in sub.items]
-                              for sub in batch]
-            for sub in batch:
+            out: list[Any] = [_LOST if gone else [self._decide(item, sub.business_time, known, writes)
+                                                  for item in sub.items]
+                              for sub, gone in zip(batch, lost, strict=True)]
+            for sub in kept:
                 for key, sender, issue in sub.refusals:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
                                          f"{issue.code}: {issue.message}"))
@@ -314,7 +334,7 @@ class Journal:
                 await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
                 await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')",
                                      writes.outbox)
-            for sql, rows in _grouped(writes.trace, batch).items():
+            for sql, rows in _grouped(writes.trace, kept).items():
                 await tx.executemany(sql, rows)
             for n, sub in enumerate(batch):
                 if sub.work is not None:  # after the vouchers' rows, in submission order

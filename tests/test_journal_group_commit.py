@@ -19,7 +19,7 @@ from gateway_helpers import payment, running_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.journal import Journal, JournalResult
+from gateway.journal import ClaimLost, Journal, JournalResult
 from gateway.pipeline import Admitted, admit_envelope
 from messages.errors import StateError
 from runner.world import DevWorld
@@ -160,6 +160,44 @@ async def test_concurrent_submissions_share_one_commit_and_wait_for_it(admitted:
         assert [r.status for r in results] == ["accepted"] * len(rest)
         assert {r.message_id for r in results} | {r0.message_id} == await journaled_ids(db)
         assert db.committed == 2 and journal.commits == 2
+
+
+async def test_a_lost_claim_writes_nothing_of_its_submission_and_only_of_it(admitted: list[Admitted]) -> None:
+    """A claim (a hold released once) that changes no row keeps its submission out of the shared
+    commit: its voucher and extra rows are not written, it alone raises ClaimLost."""
+    async with gated_journal() as (db, journal):
+        at = "2026-03-16T10:00:00+08:00"
+        first = record(journal, admitted[10])
+        await until(lambda: db.waiting() == 1)
+        note = ("INSERT INTO gw_trace (adm_div_code, st_year, vtcode, voucher_no, flag, message_id, step, participant, "
+                "wall_us, business_time, detail) VALUES ($1,$2,$3,$4,$5,NULL,'claim-test',$6,0,$7,$8)")
+        touch = "UPDATE gw_outbox SET state = state WHERE message_id = $1"  # changes a row where that message is
+        won = asyncio.ensure_future(journal.record(
+            [admitted[11]], business_time=at, extra=[(note, [(*admitted[11].key[:5], "x", at, "won")])],
+            claim=(touch, (await _first_id(db, first),))))
+        lost = asyncio.ensure_future(journal.record(
+            [admitted[12]], business_time=at, extra=[(note, [(*admitted[12].key[:5], "x", at, "lost")])],
+            claim=(touch, ("no-such-message",))))
+        plain = record(journal, admitted[13])
+        await until(lambda: db.waiting() == 1)
+        await settle()
+        db.release()
+        [r_won], [r_plain] = await won, await plain
+        with pytest.raises(ClaimLost):
+            await lost
+        assert (r_won.status, r_plain.status) == ("accepted", "accepted")
+        ids = await journaled_ids(db)
+        assert {r_won.message_id, r_plain.message_id} <= ids and len(ids) == 3  # the lost one's voucher is not there
+        notes = [r[0] for r in await db.fetch("SELECT detail FROM gw_trace WHERE step = 'claim-test'")]
+        assert notes == ["won"]
+
+
+async def _first_id(db: GatedDatabase, first: asyncio.Task[list[JournalResult]]) -> str:
+    if db.waiting():
+        db.release()
+    [r] = await first
+    assert r.message_id is not None
+    return r.message_id
 
 
 async def test_an_ack_rides_the_next_group_commit_and_waits_for_it(admitted: list[Admitted]) -> None:

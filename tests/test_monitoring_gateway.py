@@ -224,3 +224,39 @@ async def test_a_payee_is_new_until_a_payment_to_it_was_journaled(world: DevWorl
         assert "new-payee-large-amount" in await rules("NP0004")
     finally:
         await gw.stop()
+
+
+async def test_a_hold_decided_by_another_worker_meanwhile_is_not_released_again(world: DevWorld, db: Any) -> None:
+    """Two gateway workers on one database: this one read the hold as held, the other released it
+    before this one's commit. The release is refused and writes nothing: one decision, one trace row,
+    one message for the bank."""
+    gw = _gateway(world, db)
+    await gw.start(deliver=False)
+    try:
+        await _send(gw, world, payment(world, amount_fen=2_500_000 * YUAN, voucher_no="BIG0009"))
+        monitor = gw.monitor
+        assert monitor is not None
+        [hold] = await monitor.store.holds(status="held", after="", limit=10)
+        first = await monitor.release(hold.id, who="treasury-990100", reason="contract checked", at=AT)
+        assert first is not None and first.status == "released"
+        stale = monitor.store.hold
+
+        async def as_read_before(hold_id: str) -> Any:  # what this worker read before the other decided
+            return hold if hold_id == hold.id else await stale(hold_id)
+
+        monitor.store.hold = as_read_before  # type: ignore[method-assign]
+        from gateway.monitoring.monitor import HoldStateError
+
+        with pytest.raises(HoldStateError, match="decided meanwhile"):
+            await monitor.release(hold.id, who="treasury-990200", reason="checked twice", at=AT)
+        monitor.store.hold = stale  # type: ignore[method-assign]
+        key = VoucherKey(world.adm_div_code, "2026", "5201", "BIG0009", 0)
+        outcomes = [(d["outcome"], d["who"]) for d in await monitor.store.decisions(key) if d["outcome"] == "released"]
+        assert outcomes == [("released", "treasury-990100")]
+        steps = [e["step"] for e in await gw.trace(_treasury(gw, world), *key[:4]) or []]
+        assert steps.count("monitor-released") == 1, steps
+        assert await _outbox_count(db, "BIG0009") == 1
+        decided = await monitor.store.hold(hold.id)
+        assert decided is not None and (decided.decided_by, decided.reason) == ("treasury-990100", "contract checked")
+    finally:
+        await gw.stop()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.journal import TRACE_INSERT, Journal, now_us
+from gateway.journal import TRACE_INSERT, ClaimLost, Journal, now_us
 from gateway.monitoring.engine import History, HistoryNeeds, Hit, PaymentFacts, evaluate, outcome_of
 from gateway.monitoring.rules import Catalogue
 from gateway.monitoring.store import (
@@ -238,13 +238,18 @@ class Monitor:
             admitted = Admitted(body, hold.sender, hold.recipient, hold.digest, hold.payload)
             at_text, k = at.isoformat(), hold.key[:4]
             extra: Extra = [
-                (HOLD_DECIDE, [(hold_id, "released", who, at_text, reason)]),
                 (DECISION_INSERT, [(*k, at_text, now_us(), hold.rule_id, self.catalogue.version, hold.grade,
                                     "released", who, reason)]),
                 (TRACE_INSERT, [(*hold.key, None, "monitor-released", hold.sender, now_us(), at_text,
                                  f"hold {hold_id} released by {who}: {reason}")]),
             ]
-            await self._journal.record([admitted], business_time=at_text, extra=extra)
+            # The hold's own update is the claim: another worker on this database may have decided
+            # it since it was read here, and then no second decision, trace or voucher is written.
+            try:
+                await self._journal.record([admitted], business_time=at_text, extra=extra,
+                                           claim=(HOLD_DECIDE, (hold_id, "released", who, at_text, reason)))
+            except ClaimLost:
+                raise HoldStateError(f"hold {hold_id} was decided meanwhile") from None
             self._wake()
             return await self.store.hold(hold_id)
 
