@@ -87,7 +87,9 @@ class BankInbox(msgspec.Struct):
             return []
         if len(self.received) >= KEPT_MAX:
             self.received.pop(next(iter(self.received)))
-        self.received[key] = now.isoformat()
+        stamp = now.isoformat()
+        last = next(reversed(self.received.values()), None)  # a batch's notices arrive at one time:
+        self.received[key] = last if last == stamp else stamp  # one text for them, not one each
         if doc.vtcode in ("2203", "2252", "7105"):
             agency = doc.get("AgencyCode") or agency_of(doc.get("OriVoucherNo"))
             year = doc.get("OriVouDate")[:4]

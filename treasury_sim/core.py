@@ -69,6 +69,7 @@ from treasury_sim.books import TreasuryBooks
 from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
 from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_day
 from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
+from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipts import carried_quota, match_receipt, paid_in
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
@@ -76,7 +77,7 @@ from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprin
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
 from treasury_sim.units import generate_tree
-from treasury_sim.year_end import QuotaLedger, granted, year_end_due
+from treasury_sim.year_end import Drawn, QuotaLedger, granted, year_end_due
 
 __all__ = ["PlannedVoucher", "Receipt", "StatementCheck", "TreasuryConfig", "TreasuryCore"]
 
@@ -102,13 +103,13 @@ class TreasuryCore:
         statement indexes, the TSA book and the running totals of the books."""
         self.state = state
         self.plans: dict[dt.date, DayPlan] = {}
-        self.vouchers: dict[str, PlannedVoucher] = {}  # VoucherNo → plan
+        self.vouchers = PlanIndex()  # VoucherNo → plan
         self.tsa = TsaBook()
         self.books = TreasuryBooks()
         self.budgeting = Budgeting.of(self.unit_tree, self.indicators) if self.unit_tree is not None else None
         self._receipts = {r.key.voucher_no: r for r in state.receipts}  # VoucherNo → the first receipt
         self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
-        self.drawn: dict[str, list[tuple[str, int]]] = {}  # 8202 VoucherNo → (line key, fen) it draws
+        self.drawn: dict[str, Drawn] = {}  # 8202 VoucherNo → (line key, fen) it draws
         progress = dict(state.progress)
         state.progress.clear()
         for text, sent in progress.items():
@@ -117,7 +118,8 @@ class TreasuryCore:
             if not 0 <= sent <= len(plan.vouchers):
                 raise StateError(f"the snapshot sent {sent} vouchers of {day}, the regenerated plan has "
                                  f"{len(plan.vouchers)}")
-            for v in plan.vouchers[:sent]:
+            for i in range(sent):
+                v = plan.vouchers[i]
                 v.sent = True
                 self.books.sent(v)
             self._set_progress(day, sent)
@@ -192,7 +194,9 @@ class TreasuryCore:
         return [r for d, plan in self.plans.items() if day is None or d == day for r in plan.refused]
 
     def sent_vouchers(self, day: dt.date | None = None) -> list[PlannedVoucher]:
-        return [v for v in self.vouchers.values() if v.sent and (day is None or v.day == day)]
+        # the first `next_unsent` of each day planned are its sent ones (in the order planned)
+        return [v for d, plan in self.plans.items() if day is None or d == day
+                for v in plan.vouchers[:plan.next_unsent]]
 
     def expected_debit_fen(self, day: dt.date) -> int:
         """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff
@@ -223,8 +227,10 @@ class TreasuryCore:
                                    salary_day=day == first_business_day(day, self.calendar))
         self.plans[day] = plan
         self.state.progress[day.isoformat()] = 0
+        if isinstance(plan.vouchers, PackedVouchers):
+            plan.vouchers.refused = self.state.refused
+        self.vouchers.add(plan.vouchers)
         for v in plan.vouchers:
-            self.vouchers[v.voucher_no] = v
             self.tsa.planned(v, self.calendar)
         self.books.planned(day, plan)
         return plan
@@ -326,9 +332,11 @@ class TreasuryCore:
                 return quota if year_end is None else min(quota, year_end)
             plan = self.plans.get(day)
             if plan is not None:
-                for v in plan.vouchers[plan.next_unsent:]:
-                    if v.send_at > t:
-                        return v.send_at if year_end is None else min(v.send_at, year_end)
+                vouchers = plan.vouchers
+                for i in range(plan.next_unsent, len(vouchers)):  # not a slice: a copy of the rest each call
+                    send_at = vouchers.send_at(i) if isinstance(vouchers, PackedVouchers) else vouchers[i].send_at
+                    if send_at > t:
+                        return send_at if year_end is None else min(send_at, year_end)
         return year_end
 
     def _catch_up(self, now: dt.datetime) -> list[Effect]:

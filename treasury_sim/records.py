@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -109,7 +110,7 @@ class PlannedVoucher:
         return parse_voucher(self.data)
 
 
-class Receipt(msgspec.Struct, frozen=True):
+class Receipt(msgspec.Struct, frozen=True, gc=False):  # no cycles: one per voucher, never walked by the collector
     key: VoucherKey
     paid_date: str
     paid_fen: int
@@ -140,7 +141,20 @@ class StatementCheck(msgspec.Struct, frozen=True):
 
 @dataclass(slots=True)
 class DayPlan:
-    vouchers: list[PlannedVoucher]  # in send order
+    # in send order: a list, or (a plain plan) `treasury_sim.packed_plan.PackedVouchers`, which makes
+    # a new PlannedVoucher on every read (its `sent` / `refused` are the core's: `next_unsent` here)
+    vouchers: Sequence[PlannedVoucher]
     quota_notices: list[SendVoucher] = field(default_factory=list)
-    next_unsent: int = 0  # vouchers[:next_unsent] are sent
     refused: list[RefusedRequest] = field(default_factory=list)  # requests refused for their budget (003 §52)
+    _unsent: int = field(default=0, repr=False)
+
+    @property
+    def next_unsent(self) -> int:
+        """vouchers[:next_unsent] are sent."""
+        return self._unsent
+
+    @next_unsent.setter
+    def next_unsent(self, sent: int) -> None:
+        self._unsent = sent
+        if hasattr(self.vouchers, "sent_n"):  # packed: the vouchers it makes say whether they are sent
+            self.vouchers.sent_n = sent

@@ -205,7 +205,7 @@ MonthLines = dict[tuple[str, str], dict[tuple[str, str, str, str, str, str], int
 
 
 def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[str, str]]]],
-                default_project: tuple[str, str]) -> tuple[MonthLines, dict[str, list[tuple[str, int]]]]:
+                default_project: tuple[str, str]) -> tuple[MonthLines, dict[str, Drawn]]:
     """From (VoucherNo, year, bank, fund type, details) of a month's approved 8202s: the month's
     7101 lines by (bank, fund type) → {(AgencyCode, AgencyName, ExpFuncCode, ExpFuncName, ProCode,
     ProName): fen}, and what each voucher draws ((line key, fen), by the same line rule)."""
@@ -222,7 +222,8 @@ def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[st
             by_line[k] = by_line.get(k, 0) + fen
             key = line_key(year, fund, bank, k[0], k[2], k[4])
             mine.append((keys.setdefault(key, key), fen))  # one string per line, shared by its vouchers
-    return lines, drawn
+    # kept all month by the core: a tuple each, not a list with room to grow (a voucher's lines are known)
+    return lines, {no: tuple(pairs) for no, pairs in drawn.items()}
 
 
 

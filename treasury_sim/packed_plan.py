@@ -1,0 +1,198 @@
+"""A plain day's planned vouchers kept in columns, a `PlannedVoucher` made when one is asked for.
+
+`plan_day` draws a day's vouchers from the seed; the core keeps them all day (sent in order,
+matched to their receipts, counted in the checks at the close). As objects they cost ~350 bytes a
+voucher (the record, its VoucherNo text, its amount, an index entry): 35 MB at 100,000. Here a
+voucher is ~22 bytes of arrays: its amount, its number (the VoucherNo is `ZZ`/`SQ`, the day and the
+number, so it is rendered, not kept), and small indexes into the day's shared values (send time,
+bank, unit); a lookup by VoucherNo parses the number. `pack` packs only a plan whose every voucher
+it gives back equal (field for field) to the one drawn; any other plan (budget units, batches,
+registered accounts) stays a list. A voucher made here is a new object on every call: what changes
+after planning (sent, refused) is the core's (`DayPlan.next_unsent`, the refused map handed in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from typing import overload
+
+from messages.dates import format_ymd
+from treasury_sim.records import PlannedVoucher
+
+__all__ = ["PackedVouchers", "PlanIndex", "pack"]
+
+_PREFIX = {"5201": "ZZ", "8202": "SQ"}
+_NO_REFUSALS: Mapping[str, str] = {}
+# flags of a voucher: bit 0 an 8202 (else a 5201), bit 1 late, bit 2 direct funds, bits 3-4 its Detail lines
+_AUTHORIZED, _LATE, _DIRECT, _DETAILS_SHIFT = 1, 2, 4, 3
+_SMALL_MAX = 255  # distinct banks or units a column of bytes can index ('B')
+_SLOTS_MAX = 65_535  # distinct send times a column of 'H' can index
+
+
+class PackedVouchers(Sequence[PlannedVoucher]):
+    """A day's plain planned vouchers in send order (module doc). What the core changes after
+    planning, read when a voucher is made: `refused` (VoucherNo → the gateway's code, the core's
+    map) and `sent_n` (the first `sent_n` are sent)."""
+
+    __slots__ = ("_amounts", "_bank", "_banks", "_flags", "_numbers", "_positions", "_slot", "_slots", "_unit", "_units",
+                 "adm_div_code", "day", "refused", "seed", "sent_n", "ymd")
+
+    def __init__(self, day: dt.date, adm_div_code: str, seed: int) -> None:
+        self.day, self.adm_div_code, self.seed, self.ymd = day, adm_div_code, seed, format_ymd(day)
+        self.refused: Mapping[str, str] = _NO_REFUSALS
+        self.sent_n = 0
+        self._amounts = array("q")
+        self._numbers = array("I")  # the number in the VoucherNo
+        self._positions = array("I")  # number - 1 → position in send order (0: none)
+        self._slot: array[int] = array("H")  # index of the send time
+        self._slots: list[dt.datetime] = []
+        self._unit: array[int] = array("B")
+        self._units: list[tuple[str, str, str, str]] = []
+        self._bank: array[int] = array("B")
+        self._banks: list[str] = []
+        self._flags = array("B")  # `_AUTHORIZED`, `_LATE`, `_DIRECT`, the Detail lines
+
+    def __len__(self) -> int:
+        return len(self._amounts)
+
+    @overload
+    def __getitem__(self, pos: int) -> PlannedVoucher: ...
+
+    @overload
+    def __getitem__(self, pos: slice) -> list[PlannedVoucher]: ...
+
+    def __getitem__(self, pos: int | slice) -> PlannedVoucher | list[PlannedVoucher]:
+        if isinstance(pos, slice):
+            return [self._voucher(i) for i in range(*pos.indices(len(self)))]
+        if pos < 0:
+            pos += len(self)
+        if not 0 <= pos < len(self):
+            raise IndexError(pos)
+        return self._voucher(pos)
+
+    def __iter__(self) -> Iterator[PlannedVoucher]:
+        return (self._voucher(i) for i in range(len(self)))
+
+    def send_at(self, pos: int) -> dt.datetime:
+        """The send time of the voucher at `pos` (without making the voucher)."""
+        return self._slots[self._slot[pos]]
+
+    def voucher_no(self, pos: int) -> str:
+        return f"{'SQ' if self._flags[pos] & _AUTHORIZED else 'ZZ'}{self.ymd}{self._numbers[pos]:05d}"
+
+    def position(self, voucher_no: str) -> int | None:
+        """Where the voucher `voucher_no` is in send order, or None (not one of this day's)."""
+        digits = voucher_no[10:]
+        if voucher_no[2:10] != self.ymd or not (digits.isascii() and digits.isdigit()):
+            return None
+        number = int(digits)
+        if not 0 < number <= len(self._positions) or self._positions[number - 1] == 0:
+            return None
+        pos = self._positions[number - 1] - 1
+        return pos if self.voucher_no(pos) == voucher_no else None
+
+    def _voucher(self, pos: int) -> PlannedVoucher:
+        flags = self._flags[pos]
+        vtcode = "8202" if flags & _AUTHORIZED else "5201"
+        no = f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}"
+        return PlannedVoucher(self.day, self._slots[self._slot[pos]], vtcode, no, self._banks[self._bank[pos]],
+                              self._amounts[pos], self._units[self._unit[pos]], bool(flags & _LATE),
+                              flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
+                              refused=self.refused.get(no), direct=bool(flags & _DIRECT))
+
+
+class PlanIndex(Mapping[str, PlannedVoucher]):
+    """VoucherNo → planned voucher over the days planned, in the order they were added: a listed
+    day's vouchers through a dict, a packed day's by the number in the VoucherNo (no entry each)."""
+
+    __slots__ = ("_days", "_listed", "_packed", "_size")
+
+    def __init__(self) -> None:
+        self._days: list[Sequence[PlannedVoucher]] = []
+        self._listed: dict[str, PlannedVoucher] = {}
+        self._packed: dict[str, PackedVouchers] = {}  # yyyyMMdd → that day's vouchers
+        self._size = 0
+
+    def add(self, vouchers: Sequence[PlannedVoucher]) -> None:
+        """A day's vouchers planned (a day is added once)."""
+        if isinstance(vouchers, PackedVouchers):
+            old = self._packed.get(vouchers.ymd)
+            if old is not None:  # the day again: its numbers replaced, as a dict's keys would be
+                self._days.remove(old)
+                self._size -= len(old)
+            self._days.append(vouchers)
+            self._packed[vouchers.ymd] = vouchers
+            self._size += len(vouchers)
+            return
+        self._days.append(vouchers)
+        for v in vouchers:
+            self._size += v.voucher_no not in self._listed
+            self._listed[v.voucher_no] = v
+
+    def __getitem__(self, voucher_no: str) -> PlannedVoucher:
+        v = self._listed.get(voucher_no)
+        if v is not None:
+            return v
+        packed = self._packed.get(voucher_no[2:10]) if isinstance(voucher_no, str) else None
+        pos = packed.position(voucher_no) if packed is not None else None
+        if packed is None or pos is None:
+            raise KeyError(voucher_no)
+        return packed[pos]
+
+    def __contains__(self, voucher_no: object) -> bool:
+        try:
+            self[voucher_no]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        for vouchers in self._days:
+            if isinstance(vouchers, PackedVouchers):
+                yield from (vouchers.voucher_no(pos) for pos in range(len(vouchers)))
+            else:
+                yield from (v.voucher_no for v in vouchers)
+
+    def __len__(self) -> int:
+        return self._size
+
+
+def pack(day: dt.date, adm_div_code: str, seed: int, vouchers: Sequence[PlannedVoucher]) -> PackedVouchers | None:
+    """`vouchers` (a plain plan of `day`, in send order) packed, or None if any of them would not
+    come back equal to itself (another kind of plan, or more values than a column holds)."""
+    packed = PackedVouchers(day, adm_div_code, seed)
+    slots: dict[dt.datetime, int] = {}
+    units: dict[tuple[str, str, str, str], int] = {}
+    banks: dict[str, int] = {}
+    numbers: dict[int, int] = {}
+    for pos, v in enumerate(vouchers):
+        digits = v.voucher_no[10:]
+        if (v.vtcode not in _PREFIX or not 1 <= v.details <= 3 or v.sent or v.refused is not None
+                or not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**32):
+            return None
+        number = int(digits)
+        flags = ((_AUTHORIZED if v.vtcode == "8202" else 0) | (_LATE if v.late else 0)
+                 | (_DIRECT if v.direct else 0) | v.details << _DETAILS_SHIFT)
+        slot = slots.setdefault(v.send_at, len(slots))
+        unit = units.setdefault(v.unit, len(units))
+        bank = banks.setdefault(v.bank, len(banks))
+        if slot > _SLOTS_MAX or unit > _SMALL_MAX or bank > _SMALL_MAX or numbers.setdefault(number, pos) != pos:
+            return None
+        try:
+            packed._amounts.append(v.amount_fen)
+        except OverflowError:
+            return None
+        packed._numbers.append(number)
+        packed._slot.append(slot)
+        packed._unit.append(unit)
+        packed._bank.append(bank)
+        packed._flags.append(flags)
+    packed._slots, packed._units, packed._banks = list(slots), list(units), list(banks)
+    packed._positions = array("I", bytes(4 * max(numbers, default=0)))
+    for number, pos in numbers.items():
+        packed._positions[number - 1] = pos + 1
+    if any(packed._voucher(pos) != v for pos, v in enumerate(vouchers)):
+        return None  # a field the columns do not hold (fund type, subject, payees, ...): kept as a list
+    return packed
