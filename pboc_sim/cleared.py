@@ -27,13 +27,17 @@ def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type:
     vtcode = PAYMENT_VTCODE.get(pay_type, "")
     for payment_no, fen in payments if vtcode else ():
         payment = cleared_key(adm, vtcode, payment_no, bank)
-        added[payment] = added.get(payment, 0) + fen
+        before = added.get(payment)
+        added[payment] = fen if before is None else before + fen
+    # A new entry takes the request's own amount object, which the decision's `matched` holds too:
+    # one int a payment, not three (0 + fen makes a new one), for every payment of the day.
     for key, fen in added.items():
         item = s.cleared.get(key)
         if item is None:
-            item = add_bounded(s, s.cleared, key, Cleared(bank, pay_type, 0, clearing=None if key == own else own),
-                               CLEARED_MAX)
-        item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
+            add_bounded(s, s.cleared, key, Cleared(bank, pay_type, fen, clearing=None if key == own else own),
+                        CLEARED_MAX)
+        else:
+            item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
     return tuple(added.items())
 
 
