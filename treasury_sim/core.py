@@ -53,6 +53,7 @@ planned, which vouchers went out, and what came back (`treasury_sim.state`).
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator, Mapping
 
 from business_time.calendar import BusinessCalendar
@@ -363,7 +364,8 @@ class TreasuryCore:
                     self.books.sent(v)
                     self.state.quotas.spend(self.drawn.get(v.voucher_no, ()))
                     # `data` given: the head need only name the key (rendering, not parsing, per send)
-                    head = {"AdmDivCode": v.adm_div_code, "StYear": str(v.day.year), "VoucherNo": v.voucher_no}
+                    # (the year's text interned: a shell keeps its recent sends, one "2026" for them all)
+                    head = {"AdmDivCode": v.adm_div_code, "StYear": sys.intern(str(v.day.year)), "VoucherNo": v.voucher_no}
                     effects.append(SendVoucher(v.vtcode, 0, head, (), "bank", data=v.data))
             if sent != plan.next_unsent:
                 self._set_progress(day, sent)

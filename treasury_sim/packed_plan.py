@@ -14,6 +14,7 @@ after planning (sent, refused) is the core's (`DayPlan.next_unsent`, the refused
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from typing import overload
@@ -96,7 +97,9 @@ class PackedVouchers(Sequence[PlannedVoucher]):
     def _voucher(self, pos: int) -> PlannedVoucher:
         flags = self._flags[pos]
         vtcode = "8202" if flags & _AUTHORIZED else "5201"
-        no = f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}"
+        # interned: the one text of this number that the parsed vouchers and receipts hold too
+        # (`messages.voucher` interns head texts), not a new copy for each holder of a voucher made here
+        no = sys.intern(f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}")
         return PlannedVoucher(self.day, self._slots[self._slot[pos]], vtcode, no, self._banks[self._bank[pos]],
                               self._amounts[pos], self._units[self._unit[pos]], bool(flags & _LATE),
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
