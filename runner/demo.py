@@ -238,7 +238,7 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
             trim_heap()  # the day's and the check's transients back before the observation's are made
             # the page needs the run's lists; the report alone, only the reconciliation made slice by slice
             observed = observe(w, seed, lists=html)
-            _add_reconciliation(report, observed.reconciliation, len(w.tcore.sent_vouchers()))
+            _add_reconciliation(report, observed.reconciliation, w.tcore.sent_count())
             if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
                 _add_account_feed(report, w)
             from treasury_sim.scorecard import render_json
@@ -362,7 +362,7 @@ def _add_account_feed(report: dict[str, Any], w: DemoWorld) -> None:
 
 
 def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, close: bool) -> str:
-    sent = len(tcore.sent_vouchers(now.date()))
+    sent = tcore.sent_count(now.date())
     receipts = sum(1 for r in tcore.receipts.values() if r.received_at.date() == now.date())
     filed = [f for core in bcores.values() for f in core.filings.values() if f.filed_at.date() == now.date()]
     accepted = sum(1 for f in filed if f.state == "accepted")

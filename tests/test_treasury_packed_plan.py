@@ -81,3 +81,17 @@ def test_the_index_finds_packed_and_listed_vouchers_in_order_and_marks_them() ->
         index["nothing"]
     index.add(packed)  # the same day again: its vouchers replaced, not counted twice
     assert len(index) == 40
+
+
+def test_the_core_counts_its_sent_vouchers_as_it_lists_them() -> None:
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import at
+    from treasury_sim.core import TreasuryCore
+
+    core = TreasuryCore(TreasuryConfig(vouchers_per_day=40, days=1, first_day=DAY), BusinessCalendar.default(),
+                        ClockConfig())
+    for hour in (8, 11, 17):
+        core.on_time(at(DAY, dt.time(hour, 0)))
+        assert core.sent_count() == core.sent_count(DAY) == len(core.sent_vouchers(DAY)) == len(core.sent_vouchers())
+        assert all(v.sent for v in core.sent_vouchers())
+    assert core.sent_count() == 40 and core.sent_count(DAY + dt.timedelta(days=1)) == 0

@@ -194,6 +194,10 @@ class TreasuryCore:
         """The payment requests refused for their budget (003 §52), of the days planned (or of `day`)."""
         return [r for d, plan in self.plans.items() if day is None or d == day for r in plan.refused]
 
+    def sent_count(self, day: dt.date | None = None) -> int:
+        """len(sent_vouchers(day)), without making the vouchers."""
+        return sum(plan.next_unsent for d, plan in self.plans.items() if day is None or d == day)
+
     def sent_vouchers(self, day: dt.date | None = None) -> list[PlannedVoucher]:
         # the first `next_unsent` of each day planned are its sent ones (in the order planned)
         return [v for d, plan in self.plans.items() if day is None or d == day
@@ -356,7 +360,8 @@ class TreasuryCore:
             if plan is None:
                 continue
             vouchers, sent = plan.vouchers, plan.next_unsent
-            while sent < len(vouchers) and vouchers[sent].send_at <= now:
+            packed = vouchers if isinstance(vouchers, PackedVouchers) else None  # its send times read, not made
+            while sent < len(vouchers) and (vouchers[sent].send_at if packed is None else packed.send_at(sent)) <= now:
                 v = vouchers[sent]
                 sent += 1
                 if not v.sent:

@@ -13,10 +13,12 @@ after planning (sent, refused) is the core's (`DayPlan.next_unsent`, the refused
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
+from operator import attrgetter
 from typing import overload
 
 from messages.dates import format_ymd
@@ -30,6 +32,13 @@ _NO_REFUSALS: Mapping[str, str] = {}
 _AUTHORIZED, _LATE, _DIRECT, _DETAILS_SHIFT = 1, 2, 4, 3
 _SMALL_MAX = 255  # distinct banks or units a column of bytes can index ('B')
 _SLOTS_MAX = 65_535  # distinct send times a column of 'H' can index
+# Every field the columns do not hold must be its default for a voucher to be packed (a field added
+# to PlannedVoucher later is among them, so a plan using it stays a list).
+_HELD = frozenset({"day", "send_at", "vtcode", "voucher_no", "bank", "amount_fen", "unit", "late", "details",
+                   "adm_div_code", "seed", "sent", "refused", "direct"})
+_REST = [f for f in dataclasses.fields(PlannedVoucher) if f.name not in _HELD]
+_rest_of = attrgetter(*(f.name for f in _REST))
+_REST_DEFAULTS = tuple(f.default for f in _REST)
 
 
 class PackedVouchers(Sequence[PlannedVoucher]):
@@ -92,7 +101,10 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         if not 0 < number <= len(self._positions) or self._positions[number - 1] == 0:
             return None
         pos = self._positions[number - 1] - 1
-        return pos if self.voucher_no(pos) == voucher_no else None
+        # the number's own text (5 digits at least, no leading zero beyond) and the type's prefix
+        canonical = len(digits) == 5 or (len(digits) > 5 and digits[0] != "0")
+        prefix = "SQ" if self._flags[pos] & _AUTHORIZED else "ZZ"
+        return pos if canonical and voucher_no[:2] == prefix else None
 
     def _voucher(self, pos: int) -> PlannedVoucher:
         flags = self._flags[pos]
@@ -173,9 +185,12 @@ def pack(day: dt.date, adm_div_code: str, seed: int, vouchers: Sequence[PlannedV
     for pos, v in enumerate(vouchers):
         digits = v.voucher_no[10:]
         if (v.vtcode not in _PREFIX or not 1 <= v.details <= 3 or v.sent or v.refused is not None
-                or not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**32):
-            return None
+                or not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**32
+                or (v.day, v.adm_div_code, v.seed) != (day, adm_div_code, seed) or _rest_of(v) != _REST_DEFAULTS):
+            return None  # a field the columns do not hold (fund type, subject, payees, ...): kept as a list
         number = int(digits)
+        if v.voucher_no != f"{_PREFIX[v.vtcode]}{packed.ymd}{number:05d}":
+            return None  # not the number's own text: it would not come back as it is
         flags = ((_AUTHORIZED if v.vtcode == "8202" else 0) | (_LATE if v.late else 0)
                  | (_DIRECT if v.direct else 0) | v.details << _DETAILS_SHIFT)
         slot = slots.setdefault(v.send_at, len(slots))
@@ -196,6 +211,4 @@ def pack(day: dt.date, adm_div_code: str, seed: int, vouchers: Sequence[PlannedV
     packed._positions = array("I", bytes(4 * max(numbers, default=0)))
     for number, pos in numbers.items():
         packed._positions[number - 1] = pos + 1
-    if any(packed._voucher(pos) != v for pos, v in enumerate(vouchers)):
-        return None  # a field the columns do not hold (fund type, subject, payees, ...): kept as a list
     return packed
