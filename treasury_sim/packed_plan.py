@@ -117,6 +117,45 @@ class PackedVouchers(Sequence[PlannedVoucher]):
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
                               refused=self.refused.get(no), direct=bool(flags & _DIRECT))
 
+    def fill(self, vouchers: Sequence[PlannedVoucher]) -> bool:
+        """Take `vouchers` (a plain plan of this day, in send order) into the columns; False (and this
+        object to be dropped) if any of them would not come back equal to itself."""
+        slots: dict[dt.datetime, int] = {}
+        units: dict[tuple[str, str, str, str], int] = {}
+        banks: dict[str, int] = {}
+        numbers: dict[int, int] = {}
+        for pos, v in enumerate(vouchers):
+            digits = v.voucher_no[10:]
+            if (v.vtcode not in _PREFIX or not 1 <= v.details <= 3 or v.sent or v.refused is not None
+                    or not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**32
+                    or (v.day, v.adm_div_code, v.seed) != (self.day, self.adm_div_code, self.seed)
+                    or _rest_of(v) != _REST_DEFAULTS):
+                return False  # a field the columns do not hold (fund type, subject, payees, ...): kept as a list
+            number = int(digits)
+            if v.voucher_no != f"{_PREFIX[v.vtcode]}{self.ymd}{number:05d}":
+                return False  # not the number's own text: it would not come back as it is
+            flags = ((_AUTHORIZED if v.vtcode == "8202" else 0) | (_LATE if v.late else 0)
+                     | (_DIRECT if v.direct else 0) | v.details << _DETAILS_SHIFT)
+            slot = slots.setdefault(v.send_at, len(slots))
+            unit = units.setdefault(v.unit, len(units))
+            bank = banks.setdefault(v.bank, len(banks))
+            if slot > _SLOTS_MAX or unit > _SMALL_MAX or bank > _SMALL_MAX or numbers.setdefault(number, pos) != pos:
+                return False
+            try:
+                self._amounts.append(v.amount_fen)
+            except OverflowError:
+                return False
+            self._numbers.append(number)
+            self._slot.append(slot)
+            self._unit.append(unit)
+            self._bank.append(bank)
+            self._flags.append(flags)
+        self._slots, self._units, self._banks = list(slots), list(units), list(banks)
+        self._positions = array("I", bytes(4 * max(numbers, default=0)))
+        for number, pos in numbers.items():
+            self._positions[number - 1] = pos + 1
+        return True
+
 
 class PlanIndex(Mapping[str, PlannedVoucher]):
     """VoucherNo → planned voucher over the days planned, in the order they were added: a listed
@@ -178,37 +217,5 @@ def pack(day: dt.date, adm_div_code: str, seed: int, vouchers: Sequence[PlannedV
     """`vouchers` (a plain plan of `day`, in send order) packed, or None if any of them would not
     come back equal to itself (another kind of plan, or more values than a column holds)."""
     packed = PackedVouchers(day, adm_div_code, seed)
-    slots: dict[dt.datetime, int] = {}
-    units: dict[tuple[str, str, str, str], int] = {}
-    banks: dict[str, int] = {}
-    numbers: dict[int, int] = {}
-    for pos, v in enumerate(vouchers):
-        digits = v.voucher_no[10:]
-        if (v.vtcode not in _PREFIX or not 1 <= v.details <= 3 or v.sent or v.refused is not None
-                or not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**32
-                or (v.day, v.adm_div_code, v.seed) != (day, adm_div_code, seed) or _rest_of(v) != _REST_DEFAULTS):
-            return None  # a field the columns do not hold (fund type, subject, payees, ...): kept as a list
-        number = int(digits)
-        if v.voucher_no != f"{_PREFIX[v.vtcode]}{packed.ymd}{number:05d}":
-            return None  # not the number's own text: it would not come back as it is
-        flags = ((_AUTHORIZED if v.vtcode == "8202" else 0) | (_LATE if v.late else 0)
-                 | (_DIRECT if v.direct else 0) | v.details << _DETAILS_SHIFT)
-        slot = slots.setdefault(v.send_at, len(slots))
-        unit = units.setdefault(v.unit, len(units))
-        bank = banks.setdefault(v.bank, len(banks))
-        if slot > _SLOTS_MAX or unit > _SMALL_MAX or bank > _SMALL_MAX or numbers.setdefault(number, pos) != pos:
-            return None
-        try:
-            packed._amounts.append(v.amount_fen)
-        except OverflowError:
-            return None
-        packed._numbers.append(number)
-        packed._slot.append(slot)
-        packed._unit.append(unit)
-        packed._bank.append(bank)
-        packed._flags.append(flags)
-    packed._slots, packed._units, packed._banks = list(slots), list(units), list(banks)
-    packed._positions = array("I", bytes(4 * max(numbers, default=0)))
-    for number, pos in numbers.items():
-        packed._positions[number - 1] = pos + 1
-    return packed
+    return packed if packed.fill(vouchers) else None
+
