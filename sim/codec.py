@@ -102,9 +102,14 @@ def _pieces(obj: object) -> Iterator[bytes]:
 
 def decode(data: bytes | str, type_: type[T]) -> T:
     """`type_` back from `encode`'s bytes; a value that does not fit the type is a StateError."""
-    decoder = _DECODERS.get(type_)
+    return _decoded(_DECODERS, msgspec.json.Decoder, data, type_)
+
+
+def _decoded(decoders: dict[Any, Any], make: Any, data: bytes | str, type_: type[T]) -> T:
+    """`data` read as `type_` by the decoder `make(type_)` kept in `decoders`; StateError if it does not fit."""
+    decoder = decoders.get(type_)
     if decoder is None:
-        decoder = _DECODERS[type_] = msgspec.json.Decoder(type_)
+        decoder = decoders[type_] = make(type_)
     try:
         return decoder.decode(data)  # type: ignore[no-any-return]
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -118,13 +123,7 @@ def pack(obj: object) -> bytes:
 
 def unpack(data: bytes, type_: type[T]) -> T:
     """`type_` back from `pack`'s bytes; a value that does not fit the type is a StateError."""
-    decoder = _UNPACKERS.get(type_)
-    if decoder is None:
-        decoder = _UNPACKERS[type_] = msgspec.msgpack.Decoder(type_)
-    try:
-        return decoder.decode(data)  # type: ignore[no-any-return]
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise StateError(f"stored state does not fit {getattr(type_, '__name__', type_)}: {exc}") from exc
+    return _decoded(_UNPACKERS, msgspec.msgpack.Decoder, data, type_)
 
 
 def config_fingerprint(*configs: object) -> str:
