@@ -9,10 +9,8 @@ not named `YYYY.yaml` are ignored, so an editor's backup file does not count.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import yaml
 
 from business_time.year_block import YearBlock, check_block, parse_block, render_block
 from messages.errors import InputError
+from messages.files import write_atomic
 
 __all__ = ["BLOCK_FILE_BYTES_MAX", "Installed", "block_path", "install_block", "read_block_file", "read_blocks"]
 
@@ -93,16 +92,6 @@ def install_block(block: YearBlock, directory: str | Path) -> Installed:
         raise InputError("calendar-block-invalid", f"{path} holds the official block of {block.year} "
                                                    f"({previous.notice_title}); a provisional one never replaces it")
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{block.year}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render_block(block))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, render_block(block))
     return Installed(path, previous)
 

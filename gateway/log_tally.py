@@ -57,6 +57,15 @@ class LogTally:
                 return
             self._flush = loop.call_later(self._next_line_at - now, self.flush)
 
+    def reset(self) -> None:
+        """Forget the counts and the open interval: the next event is logged at once."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self.total = self.unlogged = self.lines = 0
+        self._latest = {}
+        self._next_line_at = -math.inf
+
     def flush(self) -> None:
         """Write the line for the events not yet logged, if any (also at the end of an interval)."""
         if self._flush is not None:

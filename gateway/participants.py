@@ -23,6 +23,7 @@ import yaml
 
 from messages.catalog import ROLES, Role
 from messages.errors import InputError
+from messages.files import write_atomic
 from messages.keys import canonical_sn
 
 __all__ = [
@@ -231,9 +232,7 @@ def save_registry(registry: Registry, path: str | Path) -> None:
         entry["delivery"] = p.delivery
         entry.update(dict(p.extra))
         out.append(entry)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump({"participants": out}, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, yaml.safe_dump({"participants": out}, allow_unicode=True, sort_keys=False))
 
 
 def replace_participant(p: Participant, **changes: Any) -> Participant:

@@ -32,6 +32,7 @@ from gateway.monitoring.monitor import build_monitor
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
+from messages.files import write_atomic
 from messages.signing import CertificateStore, KeySigner
 from storage.db import open_database_waiting
 from storage.postgres import without_password
@@ -388,7 +389,8 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
     try:
         with settled_heap():  # the start-up heap frozen, young collections rarer (gateway.gc_tuning)
             if ready_file:
-                await asyncio.to_thread(Path(ready_file).write_text, server.http_url or "ready")
+                # renamed into place: a script polling for the file never reads it half-written
+                await asyncio.to_thread(write_atomic, ready_file, server.http_url or "ready")
             await stop.wait()
     finally:
         if server.calendar_reloader is not None:

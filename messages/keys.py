@@ -52,7 +52,6 @@ import hmac
 import ipaddress
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -65,6 +64,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.catalog import ROLES
 from messages.errors import InputError
+from messages.files import write_atomic
 from messages.sm2 import SM2_ORDER, Sm2PrivateKey, Sm2PublicKey, is_sm2_spki
 from messages.sm2cert import certificate_spki, with_spki
 
@@ -352,21 +352,6 @@ def _pem_key(key: PrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write via a temporary file in the same directory, then rename: never a half-written key."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _refuse_existing(force: bool, *paths: Path) -> None:
     if force:
         return
@@ -441,8 +426,8 @@ def create_ca(directory: str | os.PathLike[str], *, name: str = "TGW Dev CA", al
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
     )
     cert = _sign_cert(builder, key)
-    _write_atomic(key_path, _pem_key(key), 0o600)
-    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(key_path, _pem_key(key), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return CaFiles(key=key_path, cert=cert_path, sn=serial_sn(cert))
 
 
@@ -510,8 +495,8 @@ def _issue_leaf(directory: Path, stem: str, subject: x509.Name, usage: x509.KeyU
     cert = _sign_cert(builder, ca_key)
     if isinstance(key, Sm2PrivateKey):
         cert = with_spki(cert, key.public_key().spki_der(), lambda tbs: _sign_tbs(ca_key, tbs))
-    _write_atomic(key_path, _pem_key(key), 0o600)
-    _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_atomic(key_path, _pem_key(key), mode=0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path, cert
 
 

@@ -28,6 +28,7 @@ from structlog.testing import capture_logs
 
 from gateway import metrics
 from gateway.http_common import bearer_token, is_database_failure
+from gateway.http_errors import CLIENT_GONE
 from gateway.http_json import JSON_DEPTH_MAX, json_depth
 from gateway.http_limits import HttpLimits
 from gateway.server import ServerConfig
@@ -88,6 +89,7 @@ async def test_a_huge_voucher_count_is_a_coded_400_over_http_and_a_refusal_for_m
 
 async def test_uploads_aborted_mid_body_are_counted_not_500s_with_tracebacks(world: DevWorld, tmp_path: Path) -> None:
     n = 20
+    CLIENT_GONE.reset()  # one tally per process: an earlier test's disconnect would defer this test's line 10 s
     async with served(world, tmp_path) as server:
         before = _value(metrics.HTTP_CLIENT_DISCONNECTS)
         head = (f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {world.treasury.token}\r\n"
@@ -425,3 +427,9 @@ def test_log_tally_writes_one_line_per_interval_with_the_counts() -> None:
     assert [(e["count"], e["total"], e["n"]) for e in lines] == [(1, 1, 0), (8, 9, 99)]
     tally.flush()
     assert len(lines) == 2  # nothing new: no empty line
+    now[0] = 11.0
+    tally.note(n=100)
+    assert len(lines) == 2  # inside the new interval: held back
+    tally.reset()
+    tally.note(n=101)
+    assert [(e["count"], e["total"], e["n"]) for e in lines[2:]] == [(1, 1, 101)]  # reset: at once, counts anew

@@ -32,6 +32,7 @@ from typing import Any
 from gateway.mqtt_probe import MONITOR_USER
 from gateway.participants import Participant, Registry, load_registry, mosquitto_password_hash
 from messages.errors import InputError
+from messages.files import write_atomic
 
 __all__ = ["acl_text", "passwd_text", "register", "write_broker_files"]
 
@@ -107,10 +108,7 @@ def acl_text(registry: Registry, *, gateway_user: str | Sequence[str]) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o600 if path.name == "passwd" else 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=0o600 if path.name == "passwd" else 0o644)
 
 
 def write_broker_files(registry: Registry, out: str | Path, *, gateway_user: str | Sequence[str] = "tgw-gateway",
