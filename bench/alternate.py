@@ -8,11 +8,12 @@ PYTHONPATH (every package it imports comes from there); its last stdout line is 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,37 @@ def alternate(
             runs[label].append(row)
             print(f"{label} run {r + 1}: {describe(row)}", file=sys.stderr, flush=True)
     return runs
+
+
+def sitting(
+    argv: Sequence[str],
+    *,
+    script: Path,
+    doc: str,
+    default_envelopes: int,
+    default_out: Path,
+    describe: Callable[[dict[str, Any]], str],
+    summarize: Callable[[dict[str, list[dict[str, Any]]]], dict[str, Any]],
+    extra: dict[str, Any],
+) -> int:
+    """A bench's command line: alternate its child over the checkouts, write and print the summary.
+
+    `doc` is the bench's module docstring: its first paragraph is the help text, its third
+    what the result file says was measured; `extra` goes into the result as it is."""
+    from bench.floor import machine
+
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{script.stem}", description=doc.split("\n\n")[0])
+    parser.add_argument("--compare-src", default=None, help="another checkout, measured first in each round")
+    parser.add_argument("--envelopes", type=int, default=default_envelopes)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("-o", "--output", default=str(default_out))
+    args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
+    runs = alternate(script, ["--envelopes", str(args.envelopes)], args.compare_src, args.repeat, describe)
+    summary = summarize(runs)
+    result = {"machine": machine(), "what": doc.split("\n\n")[2].replace("\n", " "),
+              "envelopes": args.envelopes, **extra, "loadavg_1m_at_start": round(load_start, 2),
+              "loadavg_1m_at_end": round(os.getloadavg()[0], 2), "summary": summary, "runs": runs}
+    Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=1))
+    return 0

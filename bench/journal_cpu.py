@@ -14,11 +14,9 @@ two checkouts alternate. Nothing here asserts on time (bench/results/journal-cpu
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -148,19 +146,12 @@ def _child(envelopes: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.journal_cpu", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare-src", default=None, help="another checkout, measured first in each round")
-    parser.add_argument("--envelopes", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("-o", "--output", default=str(DEFAULT_OUT))
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        _child(args.envelopes)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:  # read before any shared import: an older checkout's packages run this child
+        _child(int(argv[argv.index("--envelopes") + 1]))
         return 0
-    sys.path.insert(0, str(REPO_ROOT))
-    from bench.alternate import alternate
-    from bench.floor import machine
+    sys.path.insert(0, str(REPO_ROOT))  # this checkout's bench package, whatever PYTHONPATH says
+    from bench.alternate import sitting
 
     def describe(row: dict[str, Any]) -> str:
         return "; ".join(
@@ -170,33 +161,22 @@ def main(argv: list[str] | None = None) -> int:
             for m in MODES
         )
 
-    load_start = os.getloadavg()[0]
-    runs = alternate(Path(__file__), ["--envelopes", str(args.envelopes)], args.compare_src, args.repeat, describe)
-    summary = {
-        label: {
-            m: {
-                k: statistics.median(x[m][k] for x in rows)
-                for k in ("loop_thread_us", "committer_us", "total_us", "process_us", "wall_p50_ms", "wall_p99_ms",
-                          "wall_p99_9_ms", "wall_max_ms")
-                if all(k in x[m] for x in rows)
+    def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return {
+            label: {
+                m: {
+                    k: statistics.median(x[m][k] for x in rows)
+                    for k in ("loop_thread_us", "committer_us", "total_us", "process_us", "wall_p50_ms", "wall_p99_ms",
+                              "wall_p99_9_ms", "wall_max_ms")
+                    if all(k in x[m] for x in rows)
+                }
+                for m in MODES
             }
-            for m in MODES
+            for label, rows in runs.items()
         }
-        for label, rows in runs.items()
-    }
-    result = {
-        "machine": machine(),
-        "what": __doc__.split("\n\n")[2].replace("\n", " "),
-        "envelopes": args.envelopes,
-        "concurrency": CONCURRENCY,
-        "loadavg_1m_at_start": round(load_start, 2),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-        "summary": summary,
-        "runs": runs,
-    }
-    Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(summary, indent=1))
-    return 0
+
+    return sitting(argv, script=Path(__file__), doc=__doc__ or "", default_envelopes=2000, default_out=DEFAULT_OUT,
+                   describe=describe, summarize=summarize, extra={"concurrency": CONCURRENCY})
 
 
 if __name__ == "__main__":

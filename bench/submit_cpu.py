@@ -16,7 +16,6 @@ Nothing here asserts on time: it prints and writes figures (bench/results/submit
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -121,40 +120,30 @@ def _child(envelopes: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.submit_cpu", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare-src", default=None, help="another checkout, measured first in each round")
-    parser.add_argument("--envelopes", type=int, default=1500)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("-o", "--output", default=str(DEFAULT_OUT))
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        _child(args.envelopes)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:  # read before any shared import: an older checkout's packages run this child
+        _child(int(argv[argv.index("--envelopes") + 1]))
         return 0
-    sys.path.insert(0, str(REPO_ROOT))
-    from bench.alternate import alternate
-    from bench.floor import machine
+    sys.path.insert(0, str(REPO_ROOT))  # this checkout's bench package, whatever PYTHONPATH says
+    from bench.alternate import sitting
 
     def describe(row: dict[str, Any]) -> str:
         return f"floor {row['floor_cpu_us']} µs CPU; " + "; ".join(
             f"{m} {row[m]['cpu_us_per_envelope']} µs ({row[m]['cpu_us_per_envelope'] / row['floor_cpu_us']:.2f}x)"
             for m in ("sequential", "concurrent"))
 
-    load_start = os.getloadavg()[0]
-    runs = alternate(Path(__file__), ["--envelopes", str(args.envelopes)], args.compare_src, args.repeat, describe)
-    summary: dict[str, Any] = {}
-    for label, rows in runs.items():
-        summary[label] = {m: {"cpu_x_floor_median": round(statistics.median(
-            x[m]["cpu_us_per_envelope"] / x["floor_cpu_us"] for x in rows), 2),
-            "cpu_us_per_envelope_runs": [x[m]["cpu_us_per_envelope"] for x in rows]}
-            for m in ("sequential", "concurrent")}
-        summary[label]["floor_cpu_us_runs"] = [x["floor_cpu_us"] for x in rows]
-    result = {"machine": machine(), "what": __doc__.split("\n\n")[2].replace("\n", " "),
-              "envelopes": args.envelopes, "concurrency": CONCURRENCY, "loadavg_1m_at_start": round(load_start, 2),
-              "loadavg_1m_at_end": round(os.getloadavg()[0], 2), "summary": summary, "runs": runs}
-    Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(summary, indent=1))
-    return 0
+    def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        for label, rows in runs.items():
+            summary[label] = {m: {"cpu_x_floor_median": round(statistics.median(
+                x[m]["cpu_us_per_envelope"] / x["floor_cpu_us"] for x in rows), 2),
+                "cpu_us_per_envelope_runs": [x[m]["cpu_us_per_envelope"] for x in rows]}
+                for m in ("sequential", "concurrent")}
+            summary[label]["floor_cpu_us_runs"] = [x["floor_cpu_us"] for x in rows]
+        return summary
+
+    return sitting(argv, script=Path(__file__), doc=__doc__ or "", default_envelopes=1500, default_out=DEFAULT_OUT,
+                   describe=describe, summarize=summarize, extra={"concurrency": CONCURRENCY})
 
 
 if __name__ == "__main__":
