@@ -363,6 +363,17 @@ def _limits_fields(cfg: ServerConfig, site: GuardedSite | None) -> dict[str, Any
             "body_bytes_in_flight_max": limits.body_bytes_in_flight_max}
 
 
+def announce_ready(path: str | Path, url: str) -> None:
+    """Write the URL to the ready file: into a pipe the caller reads as it is written (the
+    documented scripts' `mkfifo`), else renamed into place, so a script polling for a regular
+    file never reads it empty or half-written."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        path.write_text(url, encoding="utf-8")
+    else:
+        write_atomic(path, url)
+
+
 async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_file: str | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop` is set), then drain and exit."""
     stop = stop or asyncio.Event()
@@ -389,8 +400,7 @@ async def serve(cfg: ServerConfig, *, stop: asyncio.Event | None = None, ready_f
     try:
         with settled_heap():  # the start-up heap frozen, young collections rarer (gateway.gc_tuning)
             if ready_file:
-                # renamed into place: a script polling for the file never reads it half-written
-                await asyncio.to_thread(write_atomic, ready_file, server.http_url or "ready")
+                await asyncio.to_thread(announce_ready, ready_file, server.http_url or "ready")
             await stop.wait()
     finally:
         if server.calendar_reloader is not None:

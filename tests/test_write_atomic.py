@@ -49,3 +49,30 @@ def test_the_name_never_points_at_an_empty_file(tmp_path: Path, monkeypatch: pyt
     write_atomic(target, "http://127.0.0.1:8080")
     assert seen == [False]
     assert target.read_text(encoding="utf-8") == "http://127.0.0.1:8080"
+
+
+def test_the_ready_file_may_be_a_pipe_read_as_it_is_written(tmp_path: Path) -> None:
+    """The documented conformance script waits on `mkfifo ready`: the URL goes into the pipe,
+    the pipe is not replaced by a regular file (a reader blocked on it would wait forever)."""
+    import threading
+
+    from gateway.server import announce_ready
+
+    pipe = tmp_path / "ready"
+    os.mkfifo(pipe)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_text(encoding="utf-8")))
+    reader.start()
+    announce_ready(pipe, "http://127.0.0.1:8470")
+    reader.join(timeout=30)
+    assert got == ["http://127.0.0.1:8470"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_a_regular_ready_file_is_renamed_into_place(tmp_path: Path) -> None:
+    from gateway.server import announce_ready
+
+    ready = tmp_path / "ready"
+    announce_ready(ready, "http://127.0.0.1:8470")
+    assert ready.read_text(encoding="utf-8") == "http://127.0.0.1:8470"
+    assert [p.name for p in tmp_path.iterdir()] == ["ready"]
