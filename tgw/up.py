@@ -94,7 +94,8 @@ def register(sub: Any) -> None:
                         "re-read on SIGHUP and within a minute of a change, without a restart (docs/calendar.md)")
     p.add_argument("--monitor-rules", metavar="FILE|off", help="dynamic monitoring rule catalogue (YAML, "
                    "`tgw monitor rules validate`); default: the bundled one; 'off': no monitoring (docs/monitoring.md)")
-    p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests)")
+    p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests): a pipe "
+                                        "(mkfifo) is written into, a regular file is renamed into place whole")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=run)
