@@ -241,22 +241,60 @@ def test_score_is_between_zero_and_the_maximum(events: list[DutyEvent], large: b
             1 for e in events if e.bank == card.bank and (e.due.year, e.due.month) == (card.year, card.month))
 
 
+def _deductions(events: list[DutyEvent], as_of: dt.datetime | None) -> dict[tuple[str, int, int], tuple[int, int]]:
+    """(bank, year, month) → (the month's points for its duties and incidents, every point taken
+    from the bank up to and including that month)."""
+    out: dict[tuple[str, int, int], tuple[int, int]] = {}
+    running: dict[str, int] = {}
+    for c in scorecard(events, CAL, as_of=as_of):
+        running[c.bank] = running.get(c.bank, 0) + c.deducted
+        out[(c.bank, c.year, c.month)] = (c.deducted - c.flag_points, running[c.bank])
+    return out
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(_event, min_size=1, max_size=40), pick=st.integers(0, 1000),
        extra=st.one_of(st.none(), st.integers(1, 15 * 24 * 60)),
        as_of=st.one_of(st.none(), st.integers(0, _MINUTES + 30 * 24 * 60)))
-def test_more_lateness_never_raises_the_score(events: list[DutyEvent], pick: int, extra: int | None,
-                                             as_of: int | None) -> None:
+def test_more_lateness_never_costs_less(events: list[DutyEvent], pick: int, extra: int | None,
+                                        as_of: int | None) -> None:
+    """A duty done later (or never) costs its month at least as much, and the bank at least as
+    much up to every month. One month's score alone may rise: a stage-2 flag is raised once, so a
+    recurrence that comes a month earlier takes the flag to that month
+    (`test_an_earlier_recurrence_takes_the_stage_2_flag_to_its_month`)."""
     when = None if as_of is None else _START + dt.timedelta(minutes=as_of)
     i = pick % len(events)
     e = events[i]
     if e.done is None:
         return  # already as late as it gets
     later = dataclasses.replace(e, done=None if extra is None else e.done + dt.timedelta(minutes=extra))
-    before, after = _scores(events, when), _scores([*events[:i], later, *events[i + 1:]], when)
+    before, after = _deductions(events, when), _deductions([*events[:i], later, *events[i + 1:]], when)
     assert before.keys() == after.keys()
     for key in before:
-        assert after[key] <= before[key], (key, e, later)
+        assert after[key][0] >= before[key][0], (key, e, later)  # the month's duties
+        assert after[key][1] >= before[key][1], (key, e, later)  # the bank's points so far
+
+
+def test_an_earlier_recurrence_takes_the_stage_2_flag_to_its_month() -> None:
+    """January: three late receipts start the rectification (stage 1). A late one in March is the
+    recurrence (stage 2, flagged). If February's receipt is late too, February is the recurrence and
+    takes the flag: March's score rises by the flag, the bank loses more over the three months."""
+    def late(paid: str) -> DutyEvent:  # due the next business day at 11:00, sent at 15:00
+        e = receipt(SLOW, paid, None)
+        return dataclasses.replace(e, done=e.due + dt.timedelta(hours=4))
+
+    jan = [late(day) for day in ("2026-01-12", "2026-01-13", "2026-01-14")]
+    march = late("2026-03-10")
+    feb_on_time = receipt(SLOW, "2026-02-10", t("2026-02-10", "16:00"))
+    feb_late = late("2026-02-10")
+    calm = {(c.year, c.month): c for c in scorecard([*jan, feb_on_time, march], CAL)}
+    worse = {(c.year, c.month): c for c in scorecard([*jan, feb_late, march], CAL)}
+    assert [(m, c.stages.get("feedback", 0), len(c.flags)) for m, c in calm.items()] == [
+        ((2026, 1), 1, 1), ((2026, 2), 1, 0), ((2026, 3), 2, 1)]
+    assert [(m, c.stages.get("feedback", 0), len(c.flags)) for m, c in worse.items()] == [
+        ((2026, 1), 1, 1), ((2026, 2), 2, 1), ((2026, 3), 2, 0)]
+    assert worse[(2026, 3)].score == calm[(2026, 3)].score + RULES.flag.points("small")
+    assert sum(c.deducted for c in worse.values()) > sum(c.deducted for c in calm.values())
 
 
 def test_duty_kinds_are_all_scored() -> None:
