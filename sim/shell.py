@@ -22,16 +22,23 @@ deliveries, plus any refusals fed back) are performed as:
 1. **commit** one transaction: the ledger work of every call (transfers in batches of up to
    TRANSFER_BATCH_MAX, an `OpenAccount` ending a batch), every call's input appended to the
    core's input log, and the batch's sends kept as the *pending sends* (`sim.store.SimStore`);
-2. **send**: the sends, in order, in envelopes of up to SEND_BATCH_MAX bodies;
-3. **ack** the deliveries.
+2. **send and ack**: the sends, in order, in envelopes of up to SEND_BATCH_MAX bodies, and the
+   ack of the deliveries beside the first SEND_CONCURRENCY_MAX envelopes once they have begun
+   (in-process, the gateway's journal commits them as one group: one commit a batch instead of
+   one for the sends and another for the ack); the shell waits for every answer before it goes
+   on. A send that fails at once (the process dying in it) means no ack.
 
 So a receipt goes out only once the money it reports has moved, and a delivery is acked only once
-its effect on the core's state is durable. On start the shell restores the core (snapshot + the
-inputs logged since, replayed) and sends the pending sends again: a crash between commit and send
-loses none of them. A re-send is byte-identical (rendered from plain data), so the gateway
-answers it `duplicate`. A crash after the commit but before the ack means redelivery: the core
-answers a voucher it already decided with the same effects (same receipt bytes, same transfer
-id: the ledger applies it once). A crash before the commit loses nothing that was acked or sent.
+its effect on the core's state is durable: its answers are in that commit too, as the pending
+sends, so an ack never waits for them to reach the gateway. On start the shell restores the core
+(snapshot + the inputs logged since, replayed) and sends the pending sends again: a crash between
+commit and send loses none of them, whether the ack got through or not. A re-send is
+byte-identical (rendered from plain data), so the gateway answers it `duplicate`. A crash after
+the commit but before the ack means redelivery: the core answers a voucher it already decided
+with the same effects (same receipt bytes, same transfer id: the ledger applies it once). A crash
+before the commit loses nothing that was acked or sent. A send or an ack that fails (raises)
+ends the shell like a crash, once all of them have answered: the pending sends go again only
+from a new shell's `start()`.
 An unexpected exception in a core call or a commit leaves the in-memory core ahead of its stored
 state: it ends the shell, like a crash; a new shell over the same database carries on.
 
@@ -264,8 +271,7 @@ class SimShell:
                                               str(item.key)))
                             continue
                     inputs.append(Input.voucher(now, doc, body.flag, body.return_reason))
-                await self._batch(inputs)
-                await self.client.ack(*items)
+                await self._batch(inputs, acks=items)
                 self.handled += len(items)
         finally:
             self._busy -= 1
@@ -294,9 +300,10 @@ class SimShell:
 
     # --- one batch ----------------------------------------------------------------------------
 
-    async def _batch(self, inputs: list[Input]) -> None:
-        if inputs:
-            await self._send_and_feed_back(await self._call_and_commit(inputs))
+    async def _batch(self, inputs: list[Input], acks: Sequence[Delivery] = ()) -> None:
+        """Commit the inputs' calls, then send their sends with the ack of `acks` (see the module doc)."""
+        sends = await self._call_and_commit(inputs) if inputs else []
+        await self._send_and_feed_back(sends, acks)
 
     async def _call_and_commit(self, inputs: list[Input]) -> list[SendVoucher]:
         """The one commit path for a batch of inputs (deliveries, ticks, refusals fed back): the
@@ -390,8 +397,8 @@ class SimShell:
 
     # --- sends --------------------------------------------------------------------------------
 
-    async def _send_and_feed_back(self, sends: Sequence[SendVoucher]) -> None:
-        refusals = await self._send_all(sends)
+    async def _send_and_feed_back(self, sends: Sequence[SendVoucher], acks: Sequence[Delivery] = ()) -> None:
+        refusals = await self._send_all(sends, acks)
         for _ in range(FEEDBACK_ROUNDS_MAX):
             if not refusals:
                 return
@@ -399,18 +406,44 @@ class SimShell:
             follow = await self._call_and_commit([Input.refused(now, r) for r in refusals])
             refusals = await self._send_all(follow)
 
-    async def _send_all(self, effects: Sequence[SendVoucher]) -> list[Refusal]:
-        """The envelopes of up to SEND_CONCURRENCY_MAX chunks go to the gateway together (its
-        journal commits them as one group); their results are read in order."""
+    async def _send_all(self, effects: Sequence[SendVoucher], acks: Sequence[Delivery] = ()) -> list[Refusal]:
+        """The envelopes of up to SEND_CONCURRENCY_MAX chunks go to the gateway together, the ack
+        of `acks` with the first of them (its journal commits them as one group); their results
+        are read in order."""
         refusals: list[Refusal] = []
         chunks = [list(effects[i:i + SEND_BATCH_MAX]) for i in range(0, len(effects), SEND_BATCH_MAX)]
-        for i in range(0, len(chunks), SEND_CONCURRENCY_MAX):
+        for i in range(0, max(1, len(chunks)), SEND_CONCURRENCY_MAX):
             group = chunks[i:i + SEND_CONCURRENCY_MAX]
-            envelopes = [self._envelope(chunk) for chunk in group]
-            answers = await asyncio.gather(*(self.client.send(envelope) for envelope in envelopes))
+            answers = await self._send_group([self._envelope(chunk) for chunk in group], acks if i == 0 else ())
             for chunk, results in zip(group, answers, strict=True):
                 refusals += self._results(chunk, results)
         return refusals
+
+    async def _send_group(self, envelopes: list[bytes], acks: Sequence[Delivery]) -> list[list[SendResult]]:
+        """Send the envelopes at once and, once each send has begun without failing, ack `acks`
+        beside them: in-process, the ack reaches the journal's queue behind the sends and before
+        its writer takes them, so they share one commit (elsewhere: as soon as it can, maybe its
+        own). A send that failed at once (the process dying in its send) means no ack, as when
+        the ack waited for the sends. Every send has answered before this returns or raises (the
+        first failure, in order): nothing is left running behind a crash."""
+        if not envelopes:
+            if acks:
+                await self.client.ack(*acks)
+            return []
+        sending = [asyncio.ensure_future(self.client.send(envelope)) for envelope in envelopes]
+        try:
+            if acks:
+                await asyncio.sleep(0)  # each send's first step
+                if not any(task.done() and (task.cancelled() or task.exception() is not None) for task in sending):
+                    await self.client.ack(*acks)
+        finally:
+            answers = await asyncio.gather(*sending, return_exceptions=True)
+        out: list[list[SendResult]] = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+            out.append(answer)
+        return out
 
     def _envelope(self, effects: list[SendVoucher]) -> bytes:
         # The body's attributes come from the effect's key, not from parsing the rendered bytes

@@ -74,6 +74,49 @@ async def test_a_core_is_ticked_only_at_the_wake_ups_it_asked_for(tmp_path: Path
     assert w.tshell.ticks == len(ticks["treasury"])
 
 
+# ====================================================================== one commit a batch
+
+
+async def test_a_batch_s_sends_and_its_ack_share_one_gateway_commit(tmp_path: Path) -> None:
+    """A delivery batch that answers is acked beside its answers: the gateway journals both in one
+    commit (one fsync), not the sends then the ack in another."""
+    w = await build_world(tmp_path, seed=3, vouchers=40, days=1, start=dt.date(2026, 3, 16))
+    db = w.gateway.db
+    commits = [0]
+    real_transaction = db.transaction
+
+    def counting() -> Any:
+        commits[0] += 1
+        return real_transaction()
+
+    db.transaction = counting  # type: ignore[method-assign]
+    batches: list[tuple[int, int, int]] = []  # (deliveries, envelopes sent, gateway commits)
+    for shell in w.engine.shells:
+        real_send, real_handle = shell.client.send, shell.handle
+        sent = [0]
+
+        async def send(envelope: bytes, sent: list[int] = sent, real_send: Any = real_send) -> list[SendResult]:
+            sent[0] += 1
+            results: list[SendResult] = await real_send(envelope)
+            return results
+
+        async def handle(items: Any, sent: list[int] = sent, real_handle: Any = real_handle) -> None:
+            before, sent[0] = commits[0], 0
+            await real_handle(items)
+            batches.append((len(items), sent[0], commits[0] - before))
+
+        shell.client.send = send  # type: ignore[method-assign]
+        shell.handle = handle  # type: ignore[method-assign]
+    try:
+        await w.engine.run_until(w.end)
+    finally:
+        await w.close()
+    answered = [b for b in batches if b[1] > 0]
+    assert len(answered) >= 5 and sum(n for n, _, _ in answered) >= 40  # the banks' receipts, the pboc's...
+    assert all(b[2] == 1 for b in answered), batches
+    assert all(b[2] == 1 for b in batches if b[1] == 0), batches  # an ack alone: one commit too
+
+
 # ====================================================================== determinism
 
 
