@@ -33,7 +33,7 @@ class VoucherDoc:
     def __init__(self, data: bytes, root: etree._Element, encoding: str) -> None:
         self.data, self.root, self.encoding = data, root, encoding
         self._fields: dict[str, str] | None = None
-        self._details: list[list[tuple[Any, str]]] | None = None
+        self._details: tuple[tuple[tuple[str, str], ...], ...] | None = None
 
     def __repr__(self) -> str:
         return f"VoucherDoc({self.get('VtCode')}/{self.get('VoucherNo')}, {len(self.data)} bytes)"
@@ -64,17 +64,25 @@ class VoucherDoc:
     def details(self) -> list[dict[str, str]]:
         """The Detail lines, new dicts on every call (a caller may change its copy); the tree is
         walked once (a bank reads a payment's details several times)."""
+        return [dict(line) for line in self.detail_items()]
+
+    def detail_items(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """The Detail lines as (element name, stripped text) pairs in document order, the tree
+        walked on the first call only, whoever makes it: the gateway's monitor screens a payment
+        and the bank it is handed to in-process reads the same lines (one walk of the parse, not
+        one per reader). Read-only: `details` gives copies to change."""
         lines = self._details
         if lines is None:
             intern = sys.intern  # as the head's: a core keeps the lines of many vouchers
-            lines = self._details = []
+            walked = []
             for detail in self.root.iterfind("DetailList/Detail"):
                 line = []
                 for child in detail.iterchildren(etree.Element):  # elements only: not a comment
                     text = child.text
                     line.append((intern(child.tag), intern(text.strip()) if text else ""))
-                lines.append(line)
-        return [dict(line) for line in lines]
+                walked.append(tuple(line))
+            lines = self._details = tuple(walked)
+        return lines
 
     def head(self) -> dict[str, str]:
         """The head elements' texts, stripped (no DetailList): a new dict on every call, from the

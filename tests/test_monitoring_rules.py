@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.monitoring.engine import RULES, History, Line, PaymentFacts, evaluate, outcome_of
@@ -179,3 +179,50 @@ def test_a_revised_catalogue_changes_the_outcome_without_code(tmp_path: Path) ->
 
     cat = load_catalogue(path)
     assert outcome_of(evaluate(cat, facts(), SEEN))[0] == "block"
+
+
+# --- the lines a payment's facts carry: from the doc's detail items, as the tree reads them ---------
+
+_TEXT = st.text(alphabet=st.sampled_from(" \t0123456789.AB-中"), max_size=8)
+_LINE_ELEMENTS = st.lists(st.tuples(st.sampled_from(["ExpFuncCode", "ExpEcoCode", "ProCode", "PayAmt", "Id",
+                                                     "AgencyName", "<!--c-->"]), _TEXT), max_size=7)
+
+
+def _tree_lines(root: Any) -> list[Line]:
+    """The lines as the monitor read them from the tree before it read the doc's detail items."""
+    from messages.errors import InputError
+    from messages.money import parse_fen
+
+    fields = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
+    out = []
+    for detail in root.iterfind("DetailList/Detail"):
+        values = ["", "", "", "0"]
+        for child in detail:
+            n = fields.get(child.tag)
+            if n is not None:
+                values[n] = (child.text or "").strip()
+        try:
+            fen = parse_fen(values[3])
+        except InputError:
+            fen = 0
+        out.append(Line(values[0], values[1], values[2], fen))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LINE_ELEMENTS, max_size=4))
+def test_facts_lines_are_the_tree_lines(details: list[list[tuple[str, str]]]) -> None:
+    """Repeated elements (the last counts), comments between them, blanks around texts, texts that
+    are not money, a line without PayAmt: the same lines as the tree gave."""
+    from xml.sax.saxutils import escape
+
+    from messages.voucher import VoucherDoc
+
+    body = "".join("<Detail>" + "".join(name if name.startswith("<!--") else f"<{name}>{escape(text)}</{name}>"
+                                        for name, text in line) + "</Detail>" for line in details)
+    data = f"<Voucher><VtCode>5201</VtCode><PayAmt>1.00</PayAmt><DetailList>{body}</DetailList></Voucher>".encode()
+    from lxml import etree
+
+    doc = VoucherDoc(data, etree.fromstring(data), "UTF-8")
+    f = PaymentFacts.from_doc("k", doc, at=dt.datetime(2026, 3, 16, 9), business_day=True)
+    assert list(f.lines) == _tree_lines(etree.fromstring(data))

@@ -29,3 +29,27 @@ def test_a_comment_is_neither_a_head_field_nor_a_detail_element() -> None:
     assert all(isinstance(k, str) for k in doc.head())
     assert all(isinstance(k, str) for line in doc.details() for k in line)
     assert build_voucher("5201", doc.head(), doc.details()) == DATA
+
+
+def test_the_lines_are_walked_once_whoever_reads_first() -> None:
+    """The gateway's monitor reads a payment's lines (`detail_items`) and the bank it is handed to
+    in-process reads them again (`details`): one walk of the tree between them, not one each."""
+    from gateway.monitoring.engine import PaymentFacts
+
+    doc = parse_voucher(DATA)
+    facts = PaymentFacts.from_doc("990100/2026/5201/VD0001", doc, at=dt.datetime(2026, 3, 16, 9),
+                                  business_day=True)
+    walked = doc.detail_items()
+    assert [dict(line) for line in walked] == parse_voucher(DATA).details()
+    assert sum(line.fen for line in facts.lines) == 123_45
+
+    class NoWalk:
+        def iterfind(self, path: str) -> object:
+            raise AssertionError(f"the tree walked again for {path}")
+
+    doc.root = NoWalk()  # type: ignore[assignment]
+    assert doc.detail_items() is walked
+    assert doc.details() == parse_voucher(DATA).details()
+    mine = doc.details()
+    mine[0]["PayAmt"] = "0.00"  # a caller's copy: the lines the doc holds stay as read
+    assert doc.details()[0]["PayAmt"] != "0.00"

@@ -7,7 +7,7 @@ The facts come from the voucher (`PaymentFacts.from_doc`) and, for the rules tha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,29 +44,30 @@ class PaymentFacts:
     @classmethod
     def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool) -> PaymentFacts:
         """From a parsed voucher (`messages.voucher.VoucherDoc`): the head through its fields read
-        once, the Detail lines straight from its tree (the four elements the rules read; no dict
-        per line, as `VoucherDoc.details` gives: a payment is screened once)."""
+        once, the Detail lines through its `detail_items` (the four elements the rules read; no
+        dict per line, as `VoucherDoc.details` gives)."""
         get = doc.get
         return cls(key, get("VoucherNo"), get("VtCode"), doc.amount_fen("PayAmt"), get("PayAcctNo"),
                    get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
-                   _lines(doc.root), at, business_day)
+                   _lines(doc.detail_items()), at, business_day)
 
 
 _LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
 
 
-def _lines(root: Any) -> tuple[Line, ...]:
+def _lines(details: Iterable[Iterable[tuple[str, str]]]) -> tuple[Line, ...]:
     """The Detail lines' budget subject, economic class, project and amount: what
     `VoucherDoc.details` holds under those names (stripped text, "" when absent, the last of
-    a repeated element), read in one walk of each Detail's children."""
+    a repeated element), from the doc's `detail_items`: the lines read once from the tree, which
+    the bank the payment is handed to in-process reads again without walking the tree."""
     lines = []
     fields = _LINE_FIELDS
-    for detail in root.iterfind("DetailList/Detail"):
+    for detail in details:
         values = ["", "", "", "0"]
-        for child in detail:
-            n = fields.get(child.tag)  # a comment's tag is a function: no field
+        for tag, text in detail:
+            n = fields.get(tag)
             if n is not None:
-                values[n] = (child.text or "").strip()
+                values[n] = text
         lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
     return tuple(lines)
 
