@@ -215,7 +215,7 @@ class BankCore:
         ctx, st = self._ctx, self._st
         effects = self._catch_up(now)
         vtcode = doc.vtcode
-        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
+        key = VoucherKey.of(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
         try:
             if flag == 0 and vtcode == payee_refunds.PAYEE_BANK_NOTICE:
                 effects += payee_refunds.payee_bank_notice(ctx, st, doc, str(key), now)

@@ -140,7 +140,7 @@ class PbocCore:
         s = self.state
         effects = catch_up(s, self.ctx, now)
         vtcode = doc.vtcode
-        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
+        key = VoucherKey.of(doc.get("AdmDivCode"), doc.get("StYear"), vtcode, doc.get("VoucherNo"), flag)
         decided = s.decisions.get(decision_key(key, doc.get("PayBankCode"))) if flag == 0 else None
         if decided is not None:
             books.check(s)

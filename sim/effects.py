@@ -80,7 +80,7 @@ class SendVoucher(msgspec.Struct, frozen=True, tag=True):
     @property
     def key(self) -> VoucherKey:
         h = self.head
-        return VoucherKey(h["AdmDivCode"], h["StYear"], self.vtcode, h["VoucherNo"], self.flag)
+        return VoucherKey.of(h["AdmDivCode"], h["StYear"], self.vtcode, h["VoucherNo"], self.flag)
 
     @property
     def rejected(self) -> bool:

@@ -53,3 +53,21 @@ def test_the_lines_are_walked_once_whoever_reads_first() -> None:
     mine = doc.details()
     mine[0]["PayAmt"] = "0.00"  # a caller's copy: the lines the doc holds stay as read
     assert doc.details()[0]["PayAmt"] != "0.00"
+
+
+def test_a_key_made_from_its_fields_is_the_named_tuple() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from messages.envelope import VoucherBody, VoucherKey
+
+    @given(st.tuples(st.text(max_size=6), st.text(max_size=4), st.text(max_size=4), st.text(max_size=20),
+                     st.sampled_from([0, 1])))
+    def check(fields: tuple[str, str, str, str, int]) -> None:
+        made = VoucherKey(*fields)
+        for key in (VoucherKey.of(*fields), VoucherBody(*fields, b"<Voucher/>").key):
+            assert type(key) is VoucherKey and key == made and repr(key) == repr(made) and str(key) == str(made)
+            assert key.flag == fields[4] and key._fields == made._fields
+            assert key.original() == made._replace(flag=0) and type(key.original()) is VoucherKey
+
+    check()

@@ -252,7 +252,7 @@ class TreasuryCore:
     def on_voucher(self, doc: VoucherDoc, flag: int, now: dt.datetime,
                    return_reason: str | None = None) -> list[Effect]:
         effects = self._catch_up(now)
-        key = VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), flag)
+        key = VoucherKey.of(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), flag)
         try:
             if flag == 1 and doc.vtcode in ("5201", "8202"):
                 effects += self._receipt(doc, key, now, return_reason)
