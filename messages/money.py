@@ -36,6 +36,6 @@ def fen_to_str(fen: int) -> str:
     """123456 -> "1234.56"; -5 -> "-0.05"."""
     if not isinstance(fen, int) or isinstance(fen, bool):
         raise TypeError(f"fen must be int, not {type(fen).__name__}")
-    sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    # %-formatting: ~9 calls a voucher, at half the cost of the f-string with a format spec
+    return ("-%d.%02d" if fen < 0 else "%d.%02d") % (whole, cents)
