@@ -69,6 +69,7 @@ def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
                       p.amount_fen, p.covered)
              for p in sorted(listed, key=lambda p: str(p.key))]
+    _forget_pay_accounts(st, day)
     if not items:
         return []
     c = ctx.config
@@ -76,3 +77,13 @@ def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
                                         c.bank_name, items)
     st.reserve_lists.append(head["VoucherNo"])
     return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
+
+
+def _forget_pay_accounts(st: BankState, day: dt.date) -> None:
+    """The day's 7202 is the only reader of a payment's PayAcctNo (a zero-balance account number,
+    one text a payment): once it is made, the day's payments let theirs go (~70 bytes a payment,
+    and its slot among the interned texts, kept to the end of a busy day otherwise). A payment is
+    given its day when it is paid, never after that day's close, so nothing reads it again."""
+    for p in st.payments.values():
+        if p.day == day and p.pay_acct:
+            p.pay_acct = ""

@@ -30,6 +30,7 @@ from bank_sim.state import (
     packed_payee,
     payee_of,
     pop_payee,
+    serial_text,
 )
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
@@ -154,7 +155,7 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
                                         bank_code=ctx.bank_code, bank_name=c.bank_name, vtcode=p.vtcode,
                                         ori_no=p.key.voucher_no, paid_day=p.day or today, fund_type=p.fund_type,
                                         payee=payee, details=details, reason=ret.reason,
-                                        serial=p.serial, amount_fen=amount)
+                                        serial=serial_text(ctx.bank_code, p), amount_fen=amount)
     s.notices[no] = SendVoucher(vtcode, 0, nhead, ndetails, "treasury")
     s.requests[no] = (head, 1)
     s.refunds[no] = Refund(no, p.key.voucher_no, amount, ret.reason, now, notice_no=notice_no, line=ret.line)

@@ -22,7 +22,7 @@ from bank_sim.config import PAY_TYPE, unit_zba
 from bank_sim.filings import file
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
-from bank_sim.state import BankState, Ctx, Mode, Payment
+from bank_sim.state import BankState, Ctx, Mode, Payment, serial_text
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer
@@ -104,7 +104,7 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
     if known is not None:
         # paid: replay (same transfer id, same receipt); returned: the same return; deferred: not paid yet
         if known.returned is not None:
-            return [_returned_receipt(known, doc)]
+            return [_returned_receipt(ctx, known, doc)]
         return _paid(ctx, known, doc, doc.head(), doc.details()) if known.day is not None else []
     amount = doc.amount_fen("PayAmt")
     urgent = doc.get("UrgentFlag") == "1"
@@ -179,7 +179,7 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime,
         st.reserve_balance_fen -= p.amount_fen
     day = p.day = _same(now.date())
     st.serial += 1
-    p.serial = f"YH{ctx.bank_code[-4:]}{format_ymd(day)}{st.serial:08d}"
+    p.serial = st.serial
     # the head and details read once for the receipt and the records below (none of them changes
     # them: each copies what it keeps or changes); each a fresh copy from the doc was ~6 us a payment
     head = doc.head()
@@ -223,7 +223,7 @@ def _paid(ctx: Ctx, p: Payment, doc: VoucherDoc, head: dict[str, str], details: 
             else "direct-payment" if p.pay_type == "11" else "authorized-payment")
     t = Transfer(f"bank:{ctx.bank_code}:pay:{p.key}", p.account, a["payees"], p.amount_fen, kind, str(p.key), p.day)
     receipt = {**head, "XPayDate": format_ymd(p.day), "XPayAmt": fen_to_str(p.amount_fen),
-               "XAgentBusinessNo": p.serial, "XArriveDate": _arrive_date(ctx, p, doc)}
+               "XAgentBusinessNo": serial_text(ctx.bank_code, p), "XArriveDate": _arrive_date(ctx, p, doc)}
     return [*effects, PostTransfer(t), SendVoucher(doc.vtcode, 1, receipt, tuple(details), "treasury",
                                                    original=doc.data, encoding=doc.encoding)]
 
@@ -281,14 +281,14 @@ def _return(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.dateti
     p.mode, p.returned = "refuse", reason
     st.serial += 1
     st.books.returned += 1
-    p.serial = f"TP{ctx.bank_code[-4:]}{format_ymd(now.date())}{st.serial:08d}"
+    p.serial = st.serial
     p.received_at = now
     code = ReturnReason.parse(reason).code
-    return [_returned_receipt(p, doc), Alarm(code, f"returned unpaid: {reason}", str(p.key))]
+    return [_returned_receipt(ctx, p, doc), Alarm(code, f"returned unpaid: {reason}", str(p.key))]
 
 
-def _returned_receipt(p: Payment, doc: VoucherDoc) -> SendVoucher:
+def _returned_receipt(ctx: Ctx, p: Payment, doc: VoucherDoc) -> SendVoucher:
     head = {**doc.head(), "XPayDate": format_ymd(p.received_at.date()), "XPayAmt": "0.00",
-            "XAgentBusinessNo": p.serial}
+            "XAgentBusinessNo": serial_text(ctx.bank_code, p)}
     return SendVoucher(doc.vtcode, 1, head, tuple(doc.details()), "treasury", return_reason=p.returned,
                        original=doc.data, encoding=doc.encoding)

@@ -19,7 +19,18 @@ from typing import Any
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
-from bank_sim.state import PAYEE, BankState, Ctx, DutiesState, Move, Payment, Tally, keep_payee, pack_payee
+from bank_sim.state import (
+    PAYEE,
+    BankState,
+    Ctx,
+    DutiesState,
+    Move,
+    Payment,
+    Tally,
+    keep_payee,
+    pack_payee,
+    serial_text,
+)
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -106,7 +117,8 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
             keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
         s.credits[no] = {
-            **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day), "serial": p.serial,
+            **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day),
+            "serial": serial_text(ctx.bank_code, p),
             "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),

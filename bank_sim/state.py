@@ -30,17 +30,20 @@ from bank_sim.reserve_statement import Movement
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
+from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from sim.archive import Archive
 from sim.effects import SendVoucher
 
-__all__ = ["PAYEE", "BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move",
+__all__ = ["OLDER_VERSIONS", "PAYEE", "BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move",
            "Payment", "PendingNotice", "Refund", "RegAccount", "Registry", "has_payee", "keep_payee", "pack_payee",
-           "packed_payee", "payee_of", "pop_payee"]
+           "packed_payee", "payee_of", "pop_payee", "serial_text"]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
-# The layout of the snapshot (`BankState`): 3, msgspec records.
-SNAPSHOT_VERSION = 3
+# The layout of the snapshot (`BankState`): 3, msgspec records. 4: a payment's serial is its
+# number (`serial_text` makes the text); version 3 (the text kept) still loads.
+SNAPSHOT_VERSION = 4
+OLDER_VERSIONS = (3,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ class Payment(msgspec.Struct, gc=False):
     received_at: dt.datetime
     mode: Mode
     day: dt.date | None = None  # the business day it was paid on
-    serial: str = ""
+    # its serial's number, given when paid or returned (the text is `serial_text`'s, derived: one
+    # text a payment less); a version 3 snapshot's payment holds the text itself
+    serial: int | str = ""
     raw: bytes | None = None  # the voucher's bytes, kept until paid (deferred)
     filing: str | None = None  # VoucherNo of the 2301 covering it
     refused: str | None = None  # the ledger refused its transfer: the code (then it is not paid)
@@ -325,6 +330,18 @@ class BankState(msgspec.Struct):
 
     def payment(self, key: VoucherKey) -> Payment | None:
         return self.payments.get(str(key))
+
+
+def serial_text(bank_code: str, p: Payment) -> str:
+    """A payment's serial (the receipt's XAgentBusinessNo): `YH<bank4><yyyymmdd><n:08d>`, the day
+    it was paid, or `TP...` and the day it was returned unpaid; "" before either."""
+    n = p.serial
+    if isinstance(n, str):  # not given yet, or kept as text by a version 3 snapshot
+        return n
+    if p.returned is not None:
+        return f"TP{bank_code[-4:]}{format_ymd(p.received_at.date())}{n:08d}"
+    assert p.day is not None
+    return f"YH{bank_code[-4:]}{format_ymd(p.day)}{n:08d}"
 
 
 # A kept payee (one per payment paid): one bytes object, msgpack of the texts of `PAYEE_FIELDS` in

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from pboc_sim.config import CLEARED_MAX, PAYMENT_VTCODE
 from pboc_sim.record import add_bounded
-from pboc_sim.state import Cleared, Decision, PbocState, cleared_key
+from pboc_sim.state import Cleared, Decision, PbocState, cleared_key, flat_matched
 
 __all__ = ["record_cleared", "refund_targets", "unmatch"]
 
 
 def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type: str, amount_fen: int,
-                   payments: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+                   payments: tuple[tuple[str, int], ...]) -> tuple[str | int, ...]:
     """Remember what an accepted 2301 cleared: itself, and each payment its details name
-    (`payments`: (Detail/VoucherNo, fen)). Returns what was added to each entry."""
+    (`payments`: (Detail/VoucherNo, fen)). Returns what was added to each entry (the decision's
+    `matched`: key, fen, key, fen, ...)."""
     own = cleared_key(adm, "2301", voucher_no, bank)
     added: dict[str, int] = {own: amount_fen}
     vtcode = PAYMENT_VTCODE.get(pay_type, "")
@@ -38,12 +39,12 @@ def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type:
                         CLEARED_MAX)
         else:
             item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
-    return tuple(added.items())
+    return flat_matched(added.items())
 
 
 def unmatch(s: PbocState, decision: Decision, *, refund: bool) -> None:
     """Take back what a decision did to `cleared` (the books refused its movement)."""
-    for key, fen in decision.matched:
+    for key, fen in decision.matched_pairs():
         item = s.cleared.get(key)
         if item is None:
             continue  # forgotten since (CLEARED_MAX)

@@ -57,6 +57,7 @@ from pboc_sim.record import answer, balance_before
 from pboc_sim.refunds import REFUND_RULES, RefundRule, on_refund
 from pboc_sim.refusals import on_refused
 from pboc_sim.state import (
+    OLDER_VERSIONS,
     SNAPSHOT_VERSION,
     Cleared,
     ClearedKey,
@@ -68,6 +69,7 @@ from pboc_sim.state import (
     cleared_key,
     cleared_key_of,
     decision_key,
+    flatten_decisions,
     quota_key,
     quota_key_of,
     reorder,
@@ -233,9 +235,9 @@ class PbocCore:
         """Replace this core's state with a snapshot taken by a core of the same config
         (`StateError` for another core's, another version's or another config's)."""
         state = decode_snapshot(data, PbocState, "pboc", SNAPSHOT_VERSION,
-                                config_fingerprint(self.config, self.clock_config))
+                                config_fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS)
         state.quotas, state.cleared, state.decisions = (
-            reorder(state.quotas), reorder(state.cleared), reorder(state.decisions))
+            reorder(state.quotas), reorder(state.cleared), flatten_decisions(reorder(state.decisions)))
         self.state = state
 
     @classmethod

@@ -31,7 +31,7 @@ from messages.voucher import VoucherDoc
 from pboc_sim.cleared import refund_targets
 from pboc_sim.config import PAYMENT_VTCODE, Ctx
 from pboc_sim.record import decide, move, next_serial
-from pboc_sim.state import Decision, PbocState, cleared_key, cleared_key_of
+from pboc_sim.state import Decision, PbocState, cleared_key, cleared_key_of, flat_matched
 from sim.effects import Effect
 
 __all__ = ["REFUND_RULES", "RefundRequest", "RefundRule", "check_refund", "on_refund", "refund_request"]
@@ -136,9 +136,10 @@ def on_refund(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: dt.
             (), {"XRefundDate": format_ymd(now.date()), "XRefundAmt": "0.00"},
             return_reason=f"{refusal[0]}: {refusal[1]}"))
     amount = r.amount_fen
-    matched = tuple((item_key, amount) for item_key, _ in refund_targets(s, r.ori))
-    for item_key, _ in matched:
+    targets = [item_key for item_key, _ in refund_targets(s, r.ori)]
+    for item_key in targets:
         s.cleared[item_key].refunded_fen += amount
+    matched = flat_matched((item_key, amount) for item_key in targets)
     opens, transfer = move(s, doc, key, "C", amount, "refund", day, f"pboc:refund:{r.bank}:{key}")
     serial = next_serial(s, "RH", now.date())
     head = {

@@ -23,7 +23,7 @@ repeated per record) and, holding no reference cycles, are not tracked by the ga
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Literal, TypeVar
 
 import msgspec
@@ -33,6 +33,7 @@ from messages.envelope import VoucherKey
 from sim.effects import SendVoucher
 
 __all__ = [
+    "OLDER_VERSIONS",
     "SEP",
     "SNAPSHOT_VERSION",
     "Cleared",
@@ -47,6 +48,8 @@ __all__ = [
     "cleared_key",
     "cleared_key_of",
     "decision_key",
+    "flat_matched",
+    "flatten_decisions",
     "quota_key",
     "quota_key_of",
     "reorder",
@@ -54,8 +57,10 @@ __all__ = [
 
 # The layout of `PbocCore.snapshot()`. 2: refunds matched to what was cleared, clearing balances.
 # 3: quotas keyed by fund type too. 4: decisions and what was cleared are kept per bank (each
-# bank numbers its own vouchers). 5: typed records encoded by msgspec, running totals.
-SNAPSHOT_VERSION = 5
+# bank numbers its own vouchers). 5: typed records encoded by msgspec, running totals. 6: a
+# decision's `matched` flat (key, fen, key, fen, ...), not a pair each; version 5 still loads.
+SNAPSHOT_VERSION = 6
+OLDER_VERSIONS = (5,)
 
 # A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
 QuotaKey = tuple[str, str, str, dt.date | None]
@@ -152,9 +157,33 @@ class Decision(msgspec.Struct, frozen=True, array_like=True, gc=False):
     return_reason: str | None = None
     advice: dict[str, str] | None = None  # the head of the 7403 a refund sends the treasury
     # What it did to `PbocState.cleared`, to undo it if the books refuse the movement: a clearing
-    # added (key, fen) to each entry; a refund refunded (key, fen) of each.
-    matched: tuple[tuple[str, int], ...] = ()
+    # added fen to each entry key, a refund refunded fen of each. Flat, key, fen, key, fen, ...
+    # (`matched_pairs` reads it): a pair each was a tuple more (64 bytes) for every payment of a
+    # day. A version 5 snapshot held (key, fen) pairs (`flatten_decisions` when it is loaded).
+    matched: tuple[str | int | tuple[str, int], ...] = ()
     seq: int = 0
+
+    def matched_pairs(self) -> Iterator[tuple[str, int]]:
+        """(entry key, fen) of each entry `matched` names, in order."""
+        m = self.matched
+        if m and isinstance(m[0], tuple):  # a version 5 snapshot's pairs
+            yield from m  # type: ignore[misc]
+            return
+        for i in range(0, len(m), 2):
+            yield m[i], m[i + 1]  # type: ignore[misc]
+
+
+def flat_matched(pairs: Iterable[tuple[str, int]]) -> tuple[str | int, ...]:
+    """`Decision.matched` of (entry key, fen) pairs."""
+    return tuple(x for pair in pairs for x in pair)
+
+
+def flatten_decisions(decisions: dict[str, Decision]) -> dict[str, Decision]:
+    """`decisions` with any `matched` of (key, fen) pairs (a version 5 snapshot's) made flat."""
+    for key, d in decisions.items():
+        if d.matched and isinstance(d.matched[0], tuple):
+            decisions[key] = msgspec.structs.replace(d, matched=flat_matched(d.matched_pairs()))
+    return decisions
 
 
 class Totals(msgspec.Struct):

@@ -20,7 +20,7 @@ maps and lists of the state are encoded a slice of entries at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, TypeVar
 
 import msgspec
@@ -139,12 +139,17 @@ class SnapshotHeader(msgspec.Struct):
     config: str
 
 
-def decode_snapshot(data: bytes | str, type_: type[T], core: str, version: int, fingerprint: str) -> T:
+def decode_snapshot(data: bytes | str, type_: type[T], core: str, version: int, fingerprint: str, *,
+                    older: Collection[int] = ()) -> T:
     """A core's snapshot, refused (StateError) if it is another core's, another format version's
-    or was taken under another config. The state record carries the three header fields."""
+    (`version`, or one of the `older` ones its type still reads) or was taken under another
+    config. The state record carries the three header fields."""
     head = decode(data, SnapshotHeader)
-    if head.core != core or head.version != version:
+    if head.core != core or (head.version != version and head.version not in older):
         raise StateError(f"not a version {version} {core} snapshot: {head.core!r} version {head.version!r}")
     if head.config != fingerprint:
         raise StateError(f"the snapshot was taken with another config: {head.config}")
-    return decode(data, type_)
+    state = decode(data, type_)
+    if head.version != version:  # read as this version's records: written back as this version
+        state.version = version  # type: ignore[attr-defined]
+    return state

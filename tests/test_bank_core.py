@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 import itertools
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -372,3 +373,36 @@ def test_the_payments_view_reads_the_state_without_copying_it() -> None:
     assert first._replace(flag=1) not in view and "x" not in view and view.get(first._replace(voucher_no="?")) is None
     core.on_voucher(voucher("2026-03-16", 5_00), 0, t("2026-03-16", "10:30"))
     assert len(view) == 4  # a view, not a copy
+
+
+def test_the_close_lists_the_reserve_payments_accounts_then_the_days_payments_let_them_go() -> None:
+    """A payment's PayAcctNo is read by its day's 7202 only: after the close it is not kept."""
+    core = new_core(t("2026-03-16", "08:00"))
+    late = voucher("2026-03-16", 300_00)
+    core.on_voucher(voucher("2026-03-16", 100_00), 0, t("2026-03-16", "10:00"))
+    core.on_voucher(late, 0, t("2026-03-16", "16:10"))  # after the filing: an advance from the reserve
+    assert all(p.pay_acct for p in core.payments.values())
+    [detail_list] = sends(core.on_time(t("2026-03-16", "17:00")), "7202")
+    assert [d["AcctNo"] for d in detail_list.details] == [late.get("PayAcctNo")]
+    assert [p.pay_acct for p in core.payments.values()] == ["", ""]
+
+
+def test_a_version_3_snapshot_keeps_its_serial_texts_and_gives_the_same_receipts() -> None:
+    """Version 4 keeps a payment's serial as its number (the text derived); a version 3 snapshot
+    (the text itself) loads, is written as version 4, and a redelivery gets the same receipt."""
+    core = new_core(t("2026-03-16", "08:00"))
+    paid, returned = voucher("2026-03-16", 100_00), voucher("2026-03-16", 100_00, bank="999100000099")
+    [receipt] = sends(core.on_voucher(paid, 0, t("2026-03-16", "10:00")), "5201")
+    serial = receipt.head["XAgentBusinessNo"]
+    assert serial.startswith("YH0001") and serial.endswith(f"{core.state.serial:08d}")
+    state = msgspec.json.decode(core.snapshot())
+    assert state["version"] == 4 and [p["serial"] for p in state["payments"].values()] == [core.state.serial]
+    state["version"] = 3
+    for p in state["payments"].values():
+        p["serial"] = serial
+    again = BankCore.restore(msgspec.json.encode(state), BANK, core.config, CALENDAR, ClockConfig())
+    assert msgspec.json.decode(again.snapshot())["version"] == 4
+    for c in (core, again):
+        [replay] = sends(c.on_voucher(paid, 0, t("2026-03-16", "10:05")), "5201")
+        assert replay.head["XAgentBusinessNo"] == serial
+    assert not sends(core.on_voucher(returned, 0, t("2026-03-16", "10:06")), "5201")  # not ours: no receipt

@@ -5,6 +5,7 @@ accepted inside the urgent window only. Synthetic vouchers at hand-picked and ge
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -323,3 +324,32 @@ def test_nothing_after_the_window_is_accepted(calendar: BusinessCalendar, day: d
     assert (r.return_reason is None) is in_window, (now, urgent, r.return_reason)
     if not in_window:
         assert books.balances[clearing_account(BANK)] == 0
+
+
+def _as_version_5(snapshot: bytes) -> bytes:
+    """`snapshot` as version 5 wrote it: each decision's `matched` a list of (key, fen) pairs."""
+    data = json.loads(snapshot)
+    assert data["version"] == 6
+    data["version"] = 5
+    for decision in data["decisions"].values():
+        flat = decision[4]  # array-like Decision: transfers, xfields, return_reason, advice, matched, seq
+        decision[4] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def test_a_version_5_snapshot_loads_and_a_refusal_after_it_undoes_the_same(calendar: BusinessCalendar) -> None:
+    """Version 6 keeps a decision's `matched` flat; a version 5 snapshot (pairs) still loads, is
+    written back as version 6, and a books' refusal after it takes back exactly what it would have."""
+    core, books = make(calendar, t("2026-03-16", "08:00"))
+    send(core, books, quota("2026-03-16", "30.00"), t("2026-03-16", "09:00"))
+    doc = clearing("2026-03-16", "30.00", payments=[("ZF0001", "10.00"), ("ZF0002", "20.00")])
+    effects = core.on_voucher(doc, 0, t("2026-03-16", "10:00"))
+    old = _as_version_5(core.snapshot())
+    assert b'"version":5' in old.replace(b" ", b"") and old != core.snapshot()
+    after = PbocCore.restore(old, core.config, calendar, core.clock_config)
+    assert after.snapshot() == core.snapshot()  # read as version 6, pairs made flat
+    dropped = tuple(e for e in effects if isinstance(e, (PostTransfer, SendVoucher)))
+    for c in (core, after):
+        c.on_refused(Refusal("ledger", "ledger-overdraft", "synthetic", dropped), t("2026-03-16", "10:00"))
+        assert not c.cleared
+    assert after.snapshot() == core.snapshot()
