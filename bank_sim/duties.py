@@ -10,7 +10,7 @@ The duties themselves are modules of functions over the bank's state record
   clearing reserve statement (7203), the credit notices (7103) and the treasury's sign-offs.
 * **Transfer times** (`bank_sim.transfers`): each receipt carries XArriveDate (`bank_sim.payments`).
 * **The profile** (`bank_sim.outgoing`, `bank_sim.profiles`): sends held, faulted and corrected.
-* **Duties done** (`sent_at`, `refusals`): when each message actually left, and the codes it
+* **Duties done** (`sent`, `refusals`): when each message actually left, and the codes it
   was refused with, for the scorecard (`runner.scorecard_feed`).
 
 `Duties` is the public read-only view of them a `BankCore` gives (`core.duties`).

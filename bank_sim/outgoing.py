@@ -1,6 +1,6 @@
 """Every message the core sends passes `outgoing()`: the bank's profile (`bank_sim.profiles`)
 holds it until its release time (a `slow` or `flaky` bank) and applies its fault (a `faulty`
-bank); when each message actually left is recorded (`sent_at`) for the scorecard
+bank); when each message actually left is recorded (`DutiesState.sent`) for the scorecard
 (`runner.scorecard_feed`). A faulted send the gateway refuses is sent again corrected (the
 refusal is absorbed here, the core's records stay right); the over-quota probe is an extra
 clearing request the central bank refuses with `over-quota`.
@@ -16,7 +16,7 @@ import msgspec
 from bank_sim.profiles import Fault, SendKind
 from bank_sim.reporting import reserve_moved, reserve_unmoved
 from bank_sim.schedule import next_event_after
-from bank_sim.state import BankState, Ctx, DutiesState
+from bank_sim.state import BankState, Ctx, DutiesState, mark_sent, sent_when
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
@@ -55,10 +55,10 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
             out.append(e)
             continue
         vkey = e.key  # made anew on every read: read once
-        key = str(vkey)
-        if key in s.sent_at:
+        if sent_when(s, vkey) is not None:
             out.append(e)  # a replay (redelivery) or a correction: the gateway dedups
             continue
+        key = str(vkey)
         if key in s.held_sends:
             continue
         kind = send_kind(e)
@@ -73,7 +73,7 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
             s.held.sort(key=lambda h: h[0])
             held = True
             continue
-        _mark_sent(s, key, now)
+        _mark_sent(s, vkey, key, now)
         out.extend(sends)
     out += _release(s, now)
     if held:  # wake the core when the first held message is due
@@ -81,18 +81,18 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
     return out
 
 
-def _mark_sent(s: DutiesState, key: str, now: dt.datetime) -> None:
-    s.held_sends.discard(key)
-    s.sent_at.setdefault(key, now)
-    while len(s.sent_at) > SENT_KEEP_MAX:
-        s.sent_at.pop(next(iter(s.sent_at)))
+def _mark_sent(s: DutiesState, vkey: VoucherKey, key: str, now: dt.datetime) -> None:
+    if s.held_sends:
+        s.held_sends.discard(key)
+    mark_sent(s, vkey, now, SENT_KEEP_MAX)
 
 
 def _release(s: DutiesState, now: dt.datetime) -> list[Effect]:
     out: list[Effect] = []
     while s.held and s.held[0][0] <= now:
         _, send = s.held.pop(0)
-        _mark_sent(s, str(send.key), now)
+        vkey = send.key
+        _mark_sent(s, vkey, str(vkey), now)
         out.append(send)
     return out
 

@@ -35,9 +35,35 @@ from messages.envelope import VoucherKey
 from sim.archive import Archive
 from sim.effects import SendVoucher
 
-__all__ = ["OLDER_VERSIONS", "PAYEE", "BankState", "Batch", "BatchLine", "Books", "Ctx", "DutiesState", "Filing", "Mode", "Move",
-           "Payment", "PendingNotice", "Refund", "RegAccount", "Registry", "has_payee", "keep_payee", "pack_payee",
-           "packed_payee", "payee_of", "pop_payee", "serial_text"]
+__all__ = [
+    "OLDER_VERSIONS",
+    "PAYEE",
+    "BankState",
+    "Batch",
+    "BatchLine",
+    "Books",
+    "Ctx",
+    "DutiesState",
+    "Filing",
+    "Mode",
+    "Move",
+    "Payment",
+    "PendingNotice",
+    "Refund",
+    "RegAccount",
+    "Registry",
+    "has_payee",
+    "keep_payee",
+    "mark_sent",
+    "pack_payee",
+    "packed_payee",
+    "payee_of",
+    "pop_payee",
+    "send_group",
+    "sent_count",
+    "sent_when",
+    "serial_text",
+]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records. 4: a payment's serial is its
@@ -174,11 +200,15 @@ class DutiesState(msgspec.Struct):
     reported_months: set[str] = msgspec.field(default_factory=set)
     sign_offs: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)  # yyyymm → (result, date, remark)
     held: list[tuple[dt.datetime, SendVoucher]] = msgspec.field(default_factory=list)  # sorted by release time
-    # A send key is in `sent_at` once it left (→ when: the scorecard's), in `held_sends` while the
-    # profile holds it; either way it is not sent again as new. (Snapshots of before kept `seen`,
-    # key → 1 sent / 0 held, beside `sent_at`: a second slot per send; read once, then empty.)
+    # A send is in `sent` once it left (when: the scorecard's; `sent_when`, `mark_sent`), its key
+    # in `held_sends` while the profile holds it; either way it is not sent again as new. `sent` is
+    # by "AdmDivCode/StYear/VtCode/flag" (`send_group`), then by VoucherNo: the number is the text
+    # the payment's key holds already, one dict slot a send instead of a key text more (~85 bytes,
+    # 1.6 sends a voucher). Snapshots of version 3 kept `sent_at` (key text → when) and, older,
+    # `seen` (key → 1 sent / 0 held): each read once, then empty.
     seen: dict[str, int] = msgspec.field(default_factory=dict)
     sent_at: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
+    sent: dict[str, dict[str, dt.datetime]] = msgspec.field(default_factory=dict)
     held_sends: set[str] = msgspec.field(default_factory=set)
     refusals: dict[str, str] = msgspec.field(default_factory=dict)  # send key → code (gateway or central bank)
     counts: dict[str, int] = msgspec.field(default_factory=dict)  # SendKind → messages of it so far (fault index)
@@ -219,10 +249,43 @@ class DutiesState(msgspec.Struct):
         if any(isinstance(rec, str) for rec in self.payees.values()):  # packed records, as base64 text
             self.payees = {no: b64decode(rec) if isinstance(rec, str) else rec for no, rec in self.payees.items()}
         # sent in time order (the oldest is forgotten first)
-        self.sent_at = dict(sorted(self.sent_at.items(), key=lambda kv: kv[1]))
-        if self.seen:  # an older snapshot's: its sent keys are those of `sent_at`, its held ones 0
-            self.held_sends.update(k for k, v in self.seen.items() if v == 0 and k not in self.sent_at)
+        self.sent = {group: dict(sorted(times.items(), key=lambda kv: kv[1])) for group, times in self.sent.items()}
+        if self.sent_at:  # a version 3 snapshot's
+            for text, when in sorted(self.sent_at.items(), key=lambda kv: kv[1]):
+                key = VoucherKey.parse(text)
+                self.sent.setdefault(send_group(key), {}).setdefault(key.voucher_no, when)
+            self.sent_at = {}
+        if self.seen:  # an older snapshot's: its sent keys are those of `sent`, its held ones 0
+            self.held_sends.update(k for k, v in self.seen.items()
+                                   if v == 0 and sent_when(self, VoucherKey.parse(k)) is None)
             self.seen = {}
+
+
+def send_group(key: VoucherKey) -> str:
+    """Where `DutiesState.sent` keeps a send's time: all but its VoucherNo."""
+    return f"{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.flag}"
+
+
+def sent_when(s: DutiesState, key: VoucherKey) -> dt.datetime | None:
+    """When the send `key` left, or None (not sent, or forgotten)."""
+    times = s.sent.get(send_group(key))
+    return None if times is None else times.get(key.voucher_no)
+
+
+def sent_count(s: DutiesState) -> int:
+    return sum(len(times) for times in s.sent.values())
+
+
+def mark_sent(s: DutiesState, key: VoucherKey, now: dt.datetime, keep: int) -> None:
+    """`key` left at `now` (a first time only), the oldest forgotten beyond `keep` sends."""
+    group = send_group(key)
+    times = s.sent.get(group)
+    if times is None:
+        times = s.sent[group] = {}
+    times.setdefault(key.voucher_no, now)
+    while sent_count(s) > keep:
+        oldest = min((t for t in s.sent.values() if t), key=lambda t: next(iter(t.values())))
+        oldest.pop(next(iter(oldest)))
 
 
 class Books(msgspec.Struct):

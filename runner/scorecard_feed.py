@@ -2,7 +2,7 @@
 
 Pure: reads the bank cores' records after (or during) a run and returns one
 `treasury_sim.scorecard.DutyEvent` per duty each bank had. Nothing is assumed: a duty is done
-when its message actually left the bank (`bank_sim.duties` `sent_at`, after the profile held
+when its message actually left the bank (`bank_sim.duties` `sent`, after the profile held
 it), and faulty when a message of it was refused by the gateway, the central bank or the
 treasury (`refusals`, which also holds the codes of the faulty profile's own faults).
 
@@ -77,30 +77,39 @@ INACCURATE = frozenset({"amount-mismatch"})
 
 class _Sent:
     """(VtCode, VoucherNo, flag) → when a bank sent it, StYear (and AdmDivCode) left out: a report is
-    sent in the next year. Over `sent_at` (key text → when): when every key has one AdmDivCode and
-    StYear and a flag 0 or 1 (a run within a year), a lookup reads `sent_at` by the key's text, and
-    no index is built; otherwise the index of every key (the last sent of the same three wins), as
-    before. A payment sends two or three messages: the index was most of what scoring a bank held."""
+    sent in the next year. Over `DutiesState.sent` ("adm/year/vtcode/flag" → VoucherNo → when, each
+    in time order): when every group has one AdmDivCode and StYear and a flag 0 or 1 (a run within
+    a year), a lookup reads its group by VoucherNo, and no index is built; otherwise the index of
+    every send (the last sent of the same three wins), as before. A payment sends two or three
+    messages: the index was most of what scoring a bank held."""
 
-    def __init__(self, sent_at: Mapping[str, dt.datetime]) -> None:
-        self.sent_at = sent_at
+    def __init__(self, sent: Mapping[str, Mapping[str, dt.datetime]]) -> None:
+        self.sent = sent
         prefixes: set[tuple[str, str]] = set()
         canonical = True
-        for key in sent_at:
-            adm, year, _vtcode, _no, flag = key.split("/", 4)
+        for group, times in sent.items():
+            if not times:
+                continue
+            adm, year, _vtcode, flag = group.split("/", 3)
             prefixes.add((adm, year))
             canonical = canonical and flag in ("0", "1")
         self.prefix = "{}/{}/".format(*next(iter(prefixes))) if len(prefixes) == 1 and canonical else None
         self.index: dict[tuple[str, str, int], dt.datetime] = {}
         if self.prefix is None:
-            for key, when in sent_at.items():
-                _adm, _year, vtcode, no, flag = key.split("/", 4)
-                self.index[(vtcode, no, int(flag))] = when
+            for msg, when in sorted(self._all(), key=lambda item: item[1]):  # in the order they were sent
+                self.index[msg] = when
+
+    def _all(self) -> Iterator[tuple[tuple[str, str, int], dt.datetime]]:
+        for group, times in self.sent.items():
+            _adm, _year, vtcode, flag = group.split("/", 3)
+            for no, when in times.items():
+                yield (vtcode, no, int(flag)), when
 
     def get(self, msg: tuple[str, str, int], default: dt.datetime | None = None) -> dt.datetime | None:
         if self.prefix is None:
             return self.index.get(msg, default)
-        return self.sent_at.get(f"{self.prefix}{msg[0]}/{msg[1]}/{msg[2]}", default)
+        times = self.sent.get(f"{self.prefix}{msg[0]}/{msg[2]}")
+        return default if times is None else times.get(msg[1], default)
 
     def __contains__(self, msg: tuple[str, str, int]) -> bool:
         return self.get(msg) is not None
@@ -109,9 +118,7 @@ class _Sent:
         if self.prefix is None:
             yield from self.index.items()
             return
-        for key, when in self.sent_at.items():
-            _adm, _year, vtcode, no, flag = key.split("/", 4)
-            yield (vtcode, no, int(flag)), when
+        yield from self._all()
 
 
 def _refused(refusals: Mapping[str, str]) -> dict[tuple[str, str, int], str]:
@@ -125,7 +132,7 @@ def _refused(refusals: Mapping[str, str]) -> dict[tuple[str, str, int], str]:
 def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockConfig) -> list[DutyEvent]:
     """The duties of one bank (`bank_sim.core.BankCore`), named `bank` in the events."""
     duties = core.duties.s
-    sent = _Sent(duties.sent_at)
+    sent = _Sent(duties.sent)
     refused = _refused(duties.refusals)
     code4 = core.bank_code[-4:]
     events: list[DutyEvent] = []

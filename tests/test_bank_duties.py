@@ -20,9 +20,11 @@ from bank_sim.core import BankConfig, BankCore, account_ids
 from bank_sim.duties import DutiesConfig
 from bank_sim.profiles import FAULTS, available_profiles, load_profile
 from bank_sim.refunds import PayeeReturn, clearing_details
+from bank_sim.state import sent_when
 from bank_sim.transfers import TransferConfig, arrival, route
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig, at
+from messages.envelope import VoucherKey
 from messages.factory import (
     DEFAULT_PROJECT,
     SUBJECTS,
@@ -317,7 +319,7 @@ def test_slow_profile_sends_receipts_after_the_11_00_deadline() -> None:
     assert not [s for s in w.to_treasury if s.flag == 1]
     w.tick(t(nxt, "14:00"))
     assert [s.head["VoucherNo"] for s in w.to_treasury if s.flag == 1] == ["ZZSLOW001"]
-    assert w.bank.duties.s.sent_at["990100/2026/5201/ZZSLOW001/1"] == t(nxt, "14:00")
+    assert _sent(w, "990100/2026/5201/ZZSLOW001/1") == t(nxt, "14:00")
 
 
 def test_flaky_profile_holds_sends_in_its_offline_window() -> None:
@@ -374,7 +376,7 @@ def test_profiles_are_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     w.quota(DAY, 10_000_00)
     w.pay("ZZSLEEP01", 100_00, t(DAY, "10:00"))
     w.tick(t(DAY, "11:00"))
-    assert w.bank.duties.s.sent_at["990100/2026/5201/ZZSLEEP01/1"] == t(DAY, "11:00")
+    assert _sent(w, "990100/2026/5201/ZZSLEEP01/1") == t(DAY, "11:00")
     sys.modules.pop("my_bank_profile", None)
 
 
@@ -404,15 +406,15 @@ def test_a_held_send_is_neither_sent_nor_held_twice_and_a_redelivery_after_it_le
     paid = w.pay("ZZHELD001", 100_00, t(DAY, "10:00"))
     key = "990100/2026/5201/ZZHELD001/1"
     s = w.bank.duties.s
-    assert s.held_sends == {key} and key not in s.sent_at and len(s.held) == 1
+    assert s.held_sends == {key} and _sent(w, key) is None and len(s.held) == 1
     w.apply(w.bank.on_voucher(paid, 0, t(DAY, "10:05")), t(DAY, "10:05"))  # redelivered while held
     assert len(s.held) == 1 and not [x for x in w.to_treasury if x.flag == 1]
     nxt = CAL.next_business_day(DAY)
     w.tick(t(nxt, "14:00"))
-    assert key not in s.held_sends and s.sent_at[key] == t(nxt, "14:00") and not s.seen
+    assert key not in s.held_sends and _sent(w, key) == t(nxt, "14:00") and not s.seen
     w.apply(w.bank.on_voucher(paid, 0, t(nxt, "14:05")), t(nxt, "14:05"))  # after it left: the same again
     receipts = [x for x in w.to_treasury if x.flag == 1]
-    assert len(receipts) == 2 and receipts[0] == receipts[1] and s.sent_at[key] == t(nxt, "14:00")
+    assert len(receipts) == 2 and receipts[0] == receipts[1] and _sent(w, key) == t(nxt, "14:00")
 
 
 def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
@@ -422,12 +424,13 @@ def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
     paid = w.pay("ZZHELD002", 100_00, t(DAY, "10:00"))
     key = "990100/2026/5201/ZZHELD002/1"
     state = msgspec.json.decode(w.bank.snapshot())
-    sent = {k: 1 for k in state["duties"]["sent_at"]}
+    sent = {f"{group.rsplit('/', 1)[0]}/{no}/{group.rsplit('/', 1)[1]}": 1
+            for group, times in state["duties"]["sent"].items() for no in times}
     state["duties"] |= {"seen": {**sent, key: 0}, "held_sends": []}
     old = msgspec.json.encode(state)
     again = BankCore.restore(old, BANK, w.bank.config, CAL, ClockConfig())
     s = again.duties.s
-    assert s.held_sends == {key} and not s.seen and set(s.sent_at) == set(sent)
+    assert s.held_sends == {key} and not s.seen and all(sent_when(s, VoucherKey.parse(k)) for k in sent)
     assert again.snapshot() == w.bank.snapshot()  # written as this version writes it
     replay = again.on_voucher(paid, 0, t(DAY, "10:05"))  # redelivered while held: not sent, not held again
     assert not [e for e in replay if isinstance(e, SendVoucher)] and len(s.held) == 1
@@ -581,3 +584,45 @@ def test_clearing_requests_go_in_pages_of_at_most_filing_payments_max(monkeypatc
     assert {str(k) for f in made for k in f.payments} == {str(k) for k in paid}
     assert all(f.state == "accepted" for f in made) and not w.bank.state.filings_more
     assert not [c for c in w.bank.unbalanced_closes]
+
+
+def _sent(w: World, key: str) -> dt.datetime | None:
+    """When the bank's send `key` (its text) left, or None."""
+    return sent_when(w.bank.duties.s, VoucherKey.parse(key))
+
+
+def test_a_version_3_snapshot_keeps_its_send_times_by_key_text_and_loads_them() -> None:
+    """Version 4 keeps send times by group and VoucherNo (`sent`); a version 3 snapshot kept them
+    by key text (`sent_at`): it loads, every time where it was, the order kept, written as version 4."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZSENT001", 100_00, t(DAY, "10:00"))
+    w.pay("ZZSENT002", 200_00, t(DAY, "10:30"))
+    w.tick(t(CAL.next_business_day(DAY), "10:00"))  # the credit notices (7103) and the daily report (2206)
+    state = msgspec.json.decode(w.bank.snapshot())
+    groups = state["duties"].pop("sent")
+    flat = {f"{g.rsplit('/', 1)[0]}/{no}/{g.rsplit('/', 1)[1]}": when for g, times in groups.items()
+            for no, when in times.items()}
+    assert "990100/2026/5201/ZZSENT002/1" in flat and len(groups) >= 3
+    state["version"], state["duties"]["sent_at"] = 3, flat
+    again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
+    s = again.duties.s
+    assert not s.sent_at and all(sent_when(s, VoucherKey.parse(k)) == dt.datetime.fromisoformat(v)
+                                 for k, v in flat.items())
+    assert again.snapshot() == w.bank.snapshot()
+    assert {g: list(times) for g, times in s.sent.items()} == {g: list(times) for g, times in w.bank.duties.s.sent.items()}
+
+
+def test_send_times_beyond_the_bound_forget_the_oldest_of_any_group() -> None:
+    from bank_sim.state import DutiesState, mark_sent, sent_count
+
+    s = DutiesState()
+    keys = [VoucherKey("990100", "2026", vt, no, flag) for vt, no, flag in
+            [("5201", "A1", 1), ("7103", "R1", 0), ("5201", "A2", 1), ("2206", "D1", 0)]]
+    for i, key in enumerate(keys):
+        mark_sent(s, key, t(DAY, f"10:0{i}"), keep=3)
+        mark_sent(s, key, t(DAY, "10:30"), keep=3)  # sent again: the first time kept
+    assert sent_count(s) == 3
+    assert [sent_when(s, k) for k in keys] == [None, t(DAY, "10:01"), t(DAY, "10:02"), t(DAY, "10:03")]
+    mark_sent(s, keys[0], t(DAY, "10:09"), keep=3)  # forgotten, so new again: the oldest left goes
+    assert sent_when(s, keys[0]) == t(DAY, "10:09") and sent_when(s, keys[1]) is None and sent_count(s) == 3
