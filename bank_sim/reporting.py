@@ -29,7 +29,7 @@ from bank_sim.state import (
     Tally,
     keep_payee,
     pack_payee,
-    serial_text,
+    paid_serial,
 )
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
@@ -118,7 +118,7 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
         s.credits[no] = {
             **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day),
-            "serial": serial_text(ctx.bank_code, p),
+            "serial": p.serial,  # its number (the payment's own int): the text is made with the notice
             "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
@@ -173,6 +173,8 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
     for _, no in page:
         cr = s.credits.pop(no)
+        if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
+            cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))

@@ -57,6 +57,7 @@ __all__ = [
     "mark_sent",
     "pack_payee",
     "packed_payee",
+    "paid_serial",
     "payee_of",
     "pop_payee",
     "send_group",
@@ -404,7 +405,12 @@ def serial_text(bank_code: str, p: Payment) -> str:
     if p.returned is not None:
         return f"TP{bank_code[-4:]}{format_ymd(p.received_at.date())}{n:08d}"
     assert p.day is not None
-    return f"YH{bank_code[-4:]}{format_ymd(p.day)}{n:08d}"
+    return paid_serial(bank_code, format_ymd(p.day), n)
+
+
+def paid_serial(bank_code: str, day: str, n: int) -> str:
+    """The serial of a payment paid on `day` (yyyymmdd), number `n`."""
+    return f"YH{bank_code[-4:]}{day}{n:08d}"
 
 
 # A kept payee (one per payment paid): one bytes object, msgpack of the texts of `PAYEE_FIELDS` in

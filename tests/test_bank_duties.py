@@ -626,3 +626,15 @@ def test_send_times_beyond_the_bound_forget_the_oldest_of_any_group() -> None:
     assert [sent_when(s, k) for k in keys] == [None, t(DAY, "10:01"), t(DAY, "10:02"), t(DAY, "10:03")]
     mark_sent(s, keys[0], t(DAY, "10:09"), keep=3)  # forgotten, so new again: the oldest left goes
     assert sent_when(s, keys[0]) == t(DAY, "10:09") and sent_when(s, keys[1]) is None and sent_count(s) == 3
+
+
+def test_a_credit_notice_names_the_serial_of_its_payments_receipt() -> None:
+    """A pending credit notice keeps its payment's serial number; the text is made with the notice."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZSERIAL1", 100_00, t(DAY, "10:00"))
+    [receipt] = [x for x in w.to_treasury if x.flag == 1]
+    assert isinstance(next(iter(w.bank.duties.s.credits.values()))["serial"], int)
+    w.tick(t(CAL.next_business_day(DAY), "10:00"))
+    [notice] = [x for x in w.to_treasury if x.vtcode == "7103"]
+    assert notice.head["AgentBusinessNo"] == receipt.head["XAgentBusinessNo"]
