@@ -27,7 +27,10 @@ from bank_sim.state import (
     Move,
     Payment,
     Tally,
+    credit_day,
+    credit_of,
     keep_payee,
+    pack_credit,
     pack_payee,
     paid_serial,
 )
@@ -116,13 +119,13 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
         if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
             keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
-        s.credits[no] = {
+        s.credits[no] = pack_credit({
             **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day),
             "serial": p.serial,  # its number (the payment's own int): the text is made with the notice
             "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
-                                                      doc.get("PayAmt")]]}
+                                                      doc.get("PayAmt")]]})
 
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
@@ -169,10 +172,10 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order, not all of them sorted
-    due = [(cr["day"], no) for no, cr in s.credits.items() if cr["day"] < first_day]
+    due = [(day, no) for no, cr in s.credits.items() if (day := credit_day(cr)) < first_day]
     page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
     for _, no in page:
-        cr = s.credits.pop(no)
+        cr = credit_of(s.credits.pop(no))
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,

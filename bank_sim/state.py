@@ -36,6 +36,7 @@ from sim.archive import Archive
 from sim.effects import SendVoucher
 
 __all__ = [
+    "CREDIT_FIELDS",
     "OLDER_VERSIONS",
     "PAYEE",
     "BankState",
@@ -52,9 +53,12 @@ __all__ = [
     "Refund",
     "RegAccount",
     "Registry",
+    "credit_day",
+    "credit_of",
     "has_payee",
     "keep_payee",
     "mark_sent",
+    "pack_credit",
     "pack_payee",
     "packed_payee",
     "paid_serial",
@@ -216,7 +220,10 @@ class DutiesState(msgspec.Struct):
     corrections: dict[str, SendVoucher] = msgspec.field(default_factory=dict)  # faulted send key → the clean one
     corrupt: set[str] = msgspec.field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = msgspec.field(default_factory=dict)  # over-quota probe 2301 → the code it got
-    credits: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)  # 5201 VoucherNo → its 7103's elements
+    # 5201 VoucherNo → its 7103's elements, packed (`pack_credit`: one bytes object a direct payment,
+    # held until the next morning, instead of a dict of sixteen; base64 text in a snapshot). Version
+    # 3 kept the dict itself (`credit_of` reads both).
+    credits: dict[str, Any] = msgspec.field(default_factory=dict)
     credits_more: bool = False  # credit notices due beyond the last call's page: the duties go on at once
     refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
     uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
@@ -249,6 +256,8 @@ class DutiesState(msgspec.Struct):
             self.payees = dict(sorted(self.payees.items(), key=lambda kv: self.payees_order.get(kv[0], 0)))
         if any(isinstance(rec, str) for rec in self.payees.values()):  # packed records, as base64 text
             self.payees = {no: b64decode(rec) if isinstance(rec, str) else rec for no, rec in self.payees.items()}
+        if self.credits:
+            self.credits = {no: b64decode(rec) if isinstance(rec, str) else rec for no, rec in self.credits.items()}
         # sent in time order (the oldest is forgotten first)
         self.sent = {group: dict(sorted(times.items(), key=lambda kv: kv[1])) for group, times in self.sent.items()}
         if self.sent_at:  # a version 3 snapshot's
@@ -479,3 +488,27 @@ def pop_payee(s: DutiesState, voucher_no: str) -> dict[str, Any]:
     s.payees_order.pop(voucher_no, None)
     s.payees_gone.add(voucher_no)
     return _unpack(s.payees.pop(voucher_no))
+
+
+# A pending credit notice (7103): its elements' values in CREDIT_FIELDS order, msgpack, after its
+# day (yyyymmdd, 8 bytes, read without unpacking the rest: each page call picks the due ones).
+CREDIT_FIELDS = (*PAYEE_FIELDS, "day", "serial", "no", "fund", "amount", "year", "subjects")
+
+
+def pack_credit(credit: Mapping[str, Any]) -> bytes:
+    """The compact record of a pending credit notice's elements (CREDIT_FIELDS, "day" yyyymmdd)."""
+    day = credit["day"]
+    assert len(day) == 8 and day.isascii()
+    return day.encode() + _PACK.encode(tuple(credit[f] for f in CREDIT_FIELDS))
+
+
+def credit_day(rec: Any) -> str:
+    """The day (yyyymmdd) of a pending credit notice, packed or (version 3) a dict."""
+    return rec[:8].decode() if isinstance(rec, bytes) else str(rec["day"])
+
+
+def credit_of(rec: Any) -> dict[str, Any]:
+    """A pending credit notice's elements, a new dict (a version 3 snapshot's dict as it is)."""
+    if not isinstance(rec, bytes):
+        return dict(rec)
+    return dict(zip(CREDIT_FIELDS, _UNPACK.decode(rec[8:]), strict=True))

@@ -5,6 +5,7 @@ the other (the real voucher bytes, XSD-valid)."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import sys
@@ -20,7 +21,7 @@ from bank_sim.core import BankConfig, BankCore, account_ids
 from bank_sim.duties import DutiesConfig
 from bank_sim.profiles import FAULTS, available_profiles, load_profile
 from bank_sim.refunds import PayeeReturn, clearing_details
-from bank_sim.state import sent_when
+from bank_sim.state import credit_of, sent_when
 from bank_sim.transfers import TransferConfig, arrival, route
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig, at
@@ -634,7 +635,29 @@ def test_a_credit_notice_names_the_serial_of_its_payments_receipt() -> None:
     w.quota(DAY, 10_000_00)
     w.pay("ZZSERIAL1", 100_00, t(DAY, "10:00"))
     [receipt] = [x for x in w.to_treasury if x.flag == 1]
-    assert isinstance(next(iter(w.bank.duties.s.credits.values()))["serial"], int)
+    [pending] = w.bank.duties.s.credits.values()
+    assert isinstance(pending, bytes) and isinstance(credit_of(pending)["serial"], int)
     w.tick(t(CAL.next_business_day(DAY), "10:00"))
     [notice] = [x for x in w.to_treasury if x.vtcode == "7103"]
     assert notice.head["AgentBusinessNo"] == receipt.head["XAgentBusinessNo"]
+
+
+def test_a_version_3_snapshots_pending_credit_notices_load_and_are_sent_the_same() -> None:
+    """Version 4 keeps a pending credit notice packed (bytes; base64 in a snapshot), its serial a
+    number; version 3 kept the dict of its elements, the serial text: it loads and sends the same 7103."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZCREDIT1", 100_00, t(DAY, "10:00"))
+    [receipt] = [x for x in w.to_treasury if x.flag == 1]
+    state = msgspec.json.decode(w.bank.snapshot())
+    [(no, packed)] = state["duties"]["credits"].items()
+    assert isinstance(packed, str)  # base64 text
+    old = credit_of(base64.b64decode(packed)) | {"serial": receipt.head["XAgentBusinessNo"]}
+    state["version"], state["duties"]["credits"] = 3, {no: old}
+    again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
+    assert again.duties.s.credits == {no: old}
+    morning = t(CAL.next_business_day(DAY), "10:00")
+    sent = [[e for e in core.on_time(morning) if isinstance(e, SendVoucher) and e.vtcode == "7103"]
+            for core in (w.bank, again)]
+    assert sent[0] == sent[1] and len(sent[0]) == 1
+    assert sent[0][0].head["AgentBusinessNo"] == receipt.head["XAgentBusinessNo"]
