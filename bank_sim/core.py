@@ -106,16 +106,7 @@ from bank_sim.payments import PAYMENT_RULES, PaymentRule
 from bank_sim.registry import ACCOUNT_NOTICE_VTCODE, account_notice, carry_out_due, declared
 from bank_sim.reserve_statement import RESERVE_STATEMENT_VTCODE
 from bank_sim.schedule import NextEvent, next_event_after
-from bank_sim.state import (
-    OLDER_VERSIONS,
-    SNAPSHOT_VERSION,
-    BankState,
-    Ctx,
-    DutiesState,
-    Filing,
-    Mode,
-    Payment,
-)
+from bank_sim.state import BankState, Ctx, DutiesState, Filing, Mode, Payment, decode_state
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
@@ -311,8 +302,7 @@ class BankCore:
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same bank and config."""
-        state = codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, self._fingerprint,
-                                      older=OLDER_VERSIONS)
+        state = decode_state(data, self._fingerprint)
         if state.bank_code != self.bank_code:
             raise StateError(f"the snapshot is bank {state.bank_code}'s, not {self.bank_code}'s")
         self._st = state

@@ -16,7 +16,8 @@ import msgspec
 from bank_sim.profiles import Fault, SendKind
 from bank_sim.reporting import reserve_moved, reserve_unmoved
 from bank_sim.schedule import next_event_after
-from bank_sim.state import BankState, Ctx, DutiesState, mark_sent, sent_when
+from bank_sim.sent_times import mark_sent, sent_when
+from bank_sim.state import BankState, Ctx, DutiesState
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
@@ -55,7 +56,7 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
             out.append(e)
             continue
         vkey = e.key  # made anew on every read: read once
-        if sent_when(s, vkey) is not None:
+        if sent_when(s.sent, vkey) is not None:
             out.append(e)  # a replay (redelivery) or a correction: the gateway dedups
             continue
         key = str(vkey)
@@ -84,7 +85,7 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
 def _mark_sent(s: DutiesState, vkey: VoucherKey, key: str, now: dt.datetime) -> None:
     if s.held_sends:
         s.held_sends.discard(key)
-    mark_sent(s, vkey, now, SENT_KEEP_MAX)
+    mark_sent(s.sent, vkey, now, SENT_KEEP_MAX)
 
 
 def _release(s: DutiesState, now: dt.datetime) -> list[Effect]:

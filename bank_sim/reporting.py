@@ -19,6 +19,7 @@ from typing import Any
 from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
+from bank_sim.pending_credits import credit_day, credit_of, pack_credit
 from bank_sim.state import (
     PAYEE,
     BankState,
@@ -27,10 +28,7 @@ from bank_sim.state import (
     Move,
     Payment,
     Tally,
-    credit_day,
-    credit_of,
     keep_payee,
-    pack_credit,
     pack_payee,
     paid_serial,
 )

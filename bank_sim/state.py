@@ -27,16 +27,17 @@ from bank_sim.quotas import LineKey, QuotaBook
 from bank_sim.refunds import PAYEE_FIELDS, PayeeReturn
 from bank_sim.reports import Line
 from bank_sim.reserve_statement import Movement
+from bank_sim.sent_times import send_group, sent_when
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
+from sim import codec
 from sim.archive import Archive
 from sim.effects import SendVoucher
 
 __all__ = [
-    "CREDIT_FIELDS",
     "OLDER_VERSIONS",
     "PAYEE",
     "BankState",
@@ -53,20 +54,14 @@ __all__ = [
     "Refund",
     "RegAccount",
     "Registry",
-    "credit_day",
-    "credit_of",
+    "decode_state",
     "has_payee",
     "keep_payee",
-    "mark_sent",
-    "pack_credit",
     "pack_payee",
     "packed_payee",
     "paid_serial",
     "payee_of",
     "pop_payee",
-    "send_group",
-    "sent_count",
-    "sent_when",
     "serial_text",
 ]
 
@@ -267,35 +262,8 @@ class DutiesState(msgspec.Struct):
             self.sent_at = {}
         if self.seen:  # an older snapshot's: its sent keys are those of `sent`, its held ones 0
             self.held_sends.update(k for k, v in self.seen.items()
-                                   if v == 0 and sent_when(self, VoucherKey.parse(k)) is None)
+                                   if v == 0 and sent_when(self.sent, VoucherKey.parse(k)) is None)
             self.seen = {}
-
-
-def send_group(key: VoucherKey) -> str:
-    """Where `DutiesState.sent` keeps a send's time: all but its VoucherNo."""
-    return f"{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.flag}"
-
-
-def sent_when(s: DutiesState, key: VoucherKey) -> dt.datetime | None:
-    """When the send `key` left, or None (not sent, or forgotten)."""
-    times = s.sent.get(send_group(key))
-    return None if times is None else times.get(key.voucher_no)
-
-
-def sent_count(s: DutiesState) -> int:
-    return sum(len(times) for times in s.sent.values())
-
-
-def mark_sent(s: DutiesState, key: VoucherKey, now: dt.datetime, keep: int) -> None:
-    """`key` left at `now` (a first time only), the oldest forgotten beyond `keep` sends."""
-    group = send_group(key)
-    times = s.sent.get(group)
-    if times is None:
-        times = s.sent[group] = {}
-    times.setdefault(key.voucher_no, now)
-    while sent_count(s) > keep:
-        oldest = min((t for t in s.sent.values() if t), key=lambda t: next(iter(t.values())))
-        oldest.pop(next(iter(oldest)))
 
 
 class Books(msgspec.Struct):
@@ -405,6 +373,11 @@ class BankState(msgspec.Struct):
         return self.payments.get(str(key))
 
 
+def decode_state(data: bytes, fingerprint: str) -> BankState:
+    """A bank's snapshot (this version's or an older one this layout still reads) as its state."""
+    return codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
+
+
 def serial_text(bank_code: str, p: Payment) -> str:
     """A payment's serial (the receipt's XAgentBusinessNo): `YH<bank4><yyyymmdd><n:08d>`, the day
     it was paid, or `TP...` and the day it was returned unpaid; "" before either."""
@@ -488,27 +461,3 @@ def pop_payee(s: DutiesState, voucher_no: str) -> dict[str, Any]:
     s.payees_order.pop(voucher_no, None)
     s.payees_gone.add(voucher_no)
     return _unpack(s.payees.pop(voucher_no))
-
-
-# A pending credit notice (7103): its elements' values in CREDIT_FIELDS order, msgpack, after its
-# day (yyyymmdd, 8 bytes, read without unpacking the rest: each page call picks the due ones).
-CREDIT_FIELDS = (*PAYEE_FIELDS, "day", "serial", "no", "fund", "amount", "year", "subjects")
-
-
-def pack_credit(credit: Mapping[str, Any]) -> bytes:
-    """The compact record of a pending credit notice's elements (CREDIT_FIELDS, "day" yyyymmdd)."""
-    day = credit["day"]
-    assert len(day) == 8 and day.isascii()
-    return day.encode() + _PACK.encode(tuple(credit[f] for f in CREDIT_FIELDS))
-
-
-def credit_day(rec: Any) -> str:
-    """The day (yyyymmdd) of a pending credit notice, packed or (version 3) a dict."""
-    return rec[:8].decode() if isinstance(rec, bytes) else str(rec["day"])
-
-
-def credit_of(rec: Any) -> dict[str, Any]:
-    """A pending credit notice's elements, a new dict (a version 3 snapshot's dict as it is)."""
-    if not isinstance(rec, bytes):
-        return dict(rec)
-    return dict(zip(CREDIT_FIELDS, _UNPACK.decode(rec[8:]), strict=True))

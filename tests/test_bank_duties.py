@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from bank_sim.core import BankConfig, BankCore, account_ids
 from bank_sim.duties import DutiesConfig
+from bank_sim.pending_credits import credit_of
 from bank_sim.profiles import FAULTS, available_profiles, load_profile
 from bank_sim.refunds import PayeeReturn, clearing_details
-from bank_sim.state import credit_of, sent_when
+from bank_sim.sent_times import sent_when
 from bank_sim.transfers import TransferConfig, arrival, route
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig, at
@@ -431,7 +432,7 @@ def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
     old = msgspec.json.encode(state)
     again = BankCore.restore(old, BANK, w.bank.config, CAL, ClockConfig())
     s = again.duties.s
-    assert s.held_sends == {key} and not s.seen and all(sent_when(s, VoucherKey.parse(k)) for k in sent)
+    assert s.held_sends == {key} and not s.seen and all(sent_when(s.sent, VoucherKey.parse(k)) for k in sent)
     assert again.snapshot() == w.bank.snapshot()  # written as this version writes it
     replay = again.on_voucher(paid, 0, t(DAY, "10:05"))  # redelivered while held: not sent, not held again
     assert not [e for e in replay if isinstance(e, SendVoucher)] and len(s.held) == 1
@@ -589,7 +590,7 @@ def test_clearing_requests_go_in_pages_of_at_most_filing_payments_max(monkeypatc
 
 def _sent(w: World, key: str) -> dt.datetime | None:
     """When the bank's send `key` (its text) left, or None."""
-    return sent_when(w.bank.duties.s, VoucherKey.parse(key))
+    return sent_when(w.bank.duties.s.sent, VoucherKey.parse(key))
 
 
 def test_a_version_3_snapshot_keeps_its_send_times_by_key_text_and_loads_them() -> None:
@@ -608,25 +609,26 @@ def test_a_version_3_snapshot_keeps_its_send_times_by_key_text_and_loads_them() 
     state["version"], state["duties"]["sent_at"] = 3, flat
     again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
     s = again.duties.s
-    assert not s.sent_at and all(sent_when(s, VoucherKey.parse(k)) == dt.datetime.fromisoformat(v)
+    assert not s.sent_at and all(sent_when(s.sent, VoucherKey.parse(k)) == dt.datetime.fromisoformat(v)
                                  for k, v in flat.items())
     assert again.snapshot() == w.bank.snapshot()
     assert {g: list(times) for g, times in s.sent.items()} == {g: list(times) for g, times in w.bank.duties.s.sent.items()}
 
 
 def test_send_times_beyond_the_bound_forget_the_oldest_of_any_group() -> None:
-    from bank_sim.state import DutiesState, mark_sent, sent_count
+    from bank_sim.sent_times import mark_sent, sent_count
+    from bank_sim.state import DutiesState
 
     s = DutiesState()
     keys = [VoucherKey("990100", "2026", vt, no, flag) for vt, no, flag in
             [("5201", "A1", 1), ("7103", "R1", 0), ("5201", "A2", 1), ("2206", "D1", 0)]]
     for i, key in enumerate(keys):
-        mark_sent(s, key, t(DAY, f"10:0{i}"), keep=3)
-        mark_sent(s, key, t(DAY, "10:30"), keep=3)  # sent again: the first time kept
-    assert sent_count(s) == 3
-    assert [sent_when(s, k) for k in keys] == [None, t(DAY, "10:01"), t(DAY, "10:02"), t(DAY, "10:03")]
-    mark_sent(s, keys[0], t(DAY, "10:09"), keep=3)  # forgotten, so new again: the oldest left goes
-    assert sent_when(s, keys[0]) == t(DAY, "10:09") and sent_when(s, keys[1]) is None and sent_count(s) == 3
+        mark_sent(s.sent, key, t(DAY, f"10:0{i}"), keep=3)
+        mark_sent(s.sent, key, t(DAY, "10:30"), keep=3)  # sent again: the first time kept
+    assert sent_count(s.sent) == 3
+    assert [sent_when(s.sent, k) for k in keys] == [None, t(DAY, "10:01"), t(DAY, "10:02"), t(DAY, "10:03")]
+    mark_sent(s.sent, keys[0], t(DAY, "10:09"), keep=3)  # forgotten, so new again: the oldest left goes
+    assert sent_when(s.sent, keys[0]) == t(DAY, "10:09") and sent_when(s.sent, keys[1]) is None and sent_count(s.sent) == 3
 
 
 def test_a_credit_notice_names_the_serial_of_its_payments_receipt() -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_sim.duties import DutiesConfig
-from bank_sim.state import sent_when
+from bank_sim.sent_times import sent_when
 from business_time.clock import ClockConfig
 from messages.envelope import VoucherKey
 from messages.validate import validate_bytes
@@ -54,7 +54,7 @@ def test_a_direct_payment_gets_its_credit_notice_the_next_morning() -> None:
     assert not issues
     assert notice.head["OriVoucherNo"] == "ZZCRED001" and notice.head["CreditDate"] == "20260316"
     assert notice.head["PayAmt"] == "345.67" and notice.head["PayeeAcctNo"] == doc.get("PayeeAcctNo")
-    assert sent_when(w.bank.duties.s, VoucherKey("990100", str(nxt.year), "7103", "RZZZCRED001", 0)) == t(nxt, "09:30")
+    assert sent_when(w.bank.duties.s.sent, VoucherKey("990100", str(nxt.year), "7103", "RZZZCRED001", 0)) == t(nxt, "09:30")
     w.tick(t(CAL.next_business_day(nxt), "17:00"))
     assert len([s for s in w.to_treasury if s.vtcode == "7103"]) == 1  # once
 
