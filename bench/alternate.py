@@ -1,8 +1,10 @@
 """Before/after in one sitting: run a bench's `--child` in each checkout, alternating, several rounds.
 
-Shared by the in-process CPU benches (`bench.submit_cpu`, `bench.journal_cpu`): each round runs the
-other checkout first (`--compare-src`), then this one, so load that drifts over the sitting falls
-on both alike. The child is this file's sibling script run with the measured checkout first on
+Shared by the in-process CPU benches (`bench.submit_cpu`, `bench.journal_cpu`): each round runs
+both checkouts, and which goes first switches every round (the other checkout, `--compare-src`,
+first in round 1), so load that drifts over the sitting falls on both alike, and so does the
+penalty of running second: a run right after another is measurably slower (the first run's files
+are still being written back; 3-10 % in bench/results/quiet-sitting-6.md). The child is this file's sibling script run with the measured checkout first on
 PYTHONPATH (every package it imports comes from there); its last stdout line is its JSON row.
 """
 
@@ -35,7 +37,7 @@ def alternate(
         sources.insert(0, (Path(compare_src).name, Path(compare_src).resolve()))
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in sources}
     for r in range(repeat):
-        for label, src in sources:
+        for label, src in (sources if r % 2 == 0 else sources[::-1]):
             root = str(src or REPO_ROOT)
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
@@ -66,7 +68,7 @@ def sitting(
     from bench.floor import machine
 
     parser = argparse.ArgumentParser(prog=f"python -m bench.{script.stem}", description=doc.split("\n\n")[0])
-    parser.add_argument("--compare-src", default=None, help="another checkout, measured first in each round")
+    parser.add_argument("--compare-src", default=None, help="another checkout, measured in each round (first in the odd ones)")
     parser.add_argument("--envelopes", type=int, default=default_envelopes)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("-o", "--output", default=str(default_out))

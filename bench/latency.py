@@ -367,11 +367,13 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
         envelopes = build_envelopes(world, vouchers=needed, batch=1, tag=f"L{uuid.uuid4().hex[:4].upper()}")
         runs: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
         # Sources innermost: before and after of one (rate, workers) run back to back, so a noisy
-        # neighbour on the shared cores hits both alike.
+        # neighbour on the shared cores hits both alike; which goes first switches every round,
+        # since a run right after another is slower (bench/results/quiet-sitting-6.md).
+        servers = _servers(sources, event_loops)
         for r in range(max(1, repeat)):
             for rate in rates:
                 for w in workers:
-                    for label, source, loop_choice in _servers(sources, event_loops):
+                    for label, source, loop_choice in (servers if r % 2 == 0 else servers[::-1]):
                         say(f"{label}: {rate:g}/s, --workers {w}, {seconds:g} s (run {r + 1}/{repeat}; "
                             f"load {os.getloadavg()[0]:.2f})…")
                         try:

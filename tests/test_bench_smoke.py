@@ -121,7 +121,8 @@ def test_bench_http_layer_measures_the_raw_floor_beside_the_app() -> None:
 
 
 def test_alternate_runs_each_checkout_in_turn_with_its_own_packages(tmp_path: Path) -> None:
-    """bench.alternate: the other checkout first in every round, each child importing from its own tree."""
+    """bench.alternate: both checkouts every round, the first switching round to round (the other
+    first in round 1), each child importing from its own tree."""
     from bench.alternate import alternate
 
     other = tmp_path / "other"
@@ -139,6 +140,6 @@ def test_alternate_runs_each_checkout_in_turn_with_its_own_packages(tmp_path: Pa
     assert list(runs) == ["other", "current"]
     assert [r["where"] for r in runs["other"]] == ["other", "other"]
     assert [r["where"] for r in runs["current"]] == ["current", "current"]
-    assert seen == ["other", "current", "other", "current"]  # alternating, the other first
+    assert seen == ["other", "current", "current", "other"]  # the first switches: running second costs
     assert all(r["args"] == ["--child", "--n", "3"] and "loadavg_1m" in r for rows in runs.values() for r in rows)
     assert list(alternate(script, [], None, 1, str)) == ["current"]
