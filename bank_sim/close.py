@@ -12,7 +12,7 @@ import datetime as dt
 from bank_sim import account_feed, official_cards
 from bank_sim.accounts import transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
-from bank_sim.state import BankState, Ctx
+from bank_sim.state import BankState, Ctx, Payment
 from messages.money import fen_to_str
 from sim.effects import Alarm, Effect, SendVoucher
 
@@ -63,13 +63,20 @@ def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     """The day's clearing reserve detail list (7202) to the treasury, if the reserve paid anything."""
     reserve = ctx.accounts["reserve"]
     # the day's reserve payments picked first, then sorted (the same order): sorting every payment
-    # kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher day
-    listed = [p for p in st.payments.values() if p.day == day and (p.mode == "advance" or p.covered)
-              and p.account != reserve and p.agency[0] and p.pay_acct]
-    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
+    # kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher day. The same
+    # walk lets the day's PayAcctNo go: this list is its only reader (a zero-balance account number,
+    # one text a payment, ~70 bytes kept to the end of a busy day otherwise); a payment is given its
+    # day when it is paid, never after that day's close, so nothing reads it again.
+    listed: list[tuple[Payment, str]] = []
+    for p in st.payments.values():
+        if p.day != day or not p.pay_acct:
+            continue
+        if (p.mode == "advance" or p.covered) and p.account != reserve and p.agency[0]:
+            listed.append((p, p.pay_acct))
+        p.pay_acct = ""
+    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct,
                       p.amount_fen, p.covered)
-             for p in sorted(listed, key=lambda p: str(p.key))]
-    _forget_pay_accounts(st, day)
+             for p, pay_acct in sorted(listed, key=lambda pair: str(pair[0].key))]
     if not items:
         return []
     c = ctx.config
@@ -78,12 +85,3 @@ def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     st.reserve_lists.append(head["VoucherNo"])
     return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
 
-
-def _forget_pay_accounts(st: BankState, day: dt.date) -> None:
-    """The day's 7202 is the only reader of a payment's PayAcctNo (a zero-balance account number,
-    one text a payment): once it is made, the day's payments let theirs go (~70 bytes a payment,
-    and its slot among the interned texts, kept to the end of a busy day otherwise). A payment is
-    given its day when it is paid, never after that day's close, so nothing reads it again."""
-    for p in st.payments.values():
-        if p.day == day and p.pay_acct:
-            p.pay_acct = ""

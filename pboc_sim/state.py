@@ -164,11 +164,9 @@ class Decision(msgspec.Struct, frozen=True, array_like=True, gc=False):
     seq: int = 0
 
     def matched_pairs(self) -> Iterator[tuple[str, int]]:
-        """(entry key, fen) of each entry `matched` names, in order."""
+        """(entry key, fen) of each entry `matched` names, in order (flat: a loaded version 5
+        snapshot's pairs are made flat first, `flatten_decisions`)."""
         m = self.matched
-        if m and isinstance(m[0], tuple):  # a version 5 snapshot's pairs
-            yield from m  # type: ignore[misc]
-            return
         for i in range(0, len(m), 2):
             yield m[i], m[i + 1]  # type: ignore[misc]
 
@@ -182,7 +180,7 @@ def flatten_decisions(decisions: dict[str, Decision]) -> dict[str, Decision]:
     """`decisions` with any `matched` of (key, fen) pairs (a version 5 snapshot's) made flat."""
     for key, d in decisions.items():
         if d.matched and isinstance(d.matched[0], tuple):
-            decisions[key] = msgspec.structs.replace(d, matched=flat_matched(d.matched_pairs()))
+            decisions[key] = msgspec.structs.replace(d, matched=flat_matched(d.matched))  # type: ignore[arg-type]
     return decisions
 
 
