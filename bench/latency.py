@@ -268,6 +268,25 @@ def _loop_thread_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _io_counts(pid: int) -> dict[str, int]:
+    """`pid`'s I/O counters (Linux /proc/PID/io): bytes it wrote (`wchar`: the WAL's frames, checkpoint
+    copies, the answers) and its read-type and write-type syscalls; {} where there is no such file."""
+    try:
+        lines = Path(f"/proc/{pid}/io").read_text().splitlines()
+    except OSError:
+        return {}
+    return {k: int(v) for k, _, v in (line.partition(": ") for line in lines)}
+
+
+def _io_per_envelope(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, float]:
+    """Bytes written and read/write syscalls per answered envelope between two `_io_counts`."""
+    if not before or not after:
+        return {}
+    return {"bytes_written_per_envelope": round((after["wchar"] - before["wchar"]) / max(1, n)),
+            "write_syscalls_per_envelope": round((after["syscw"] - before["syscw"]) / max(1, n), 2),
+            "read_syscalls_per_envelope": round((after["syscr"] - before["syscr"]) / max(1, n), 2)}
+
+
 def _tree_cpu_s(pid: int) -> float:
     """CPU seconds of `pid` and its live descendants (admission workers are children of `tgw up`)."""
     total = _cpu_s(pid)
@@ -291,10 +310,12 @@ async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *
         await asyncio.sleep(0.2)  # let the warm-up's commits and any deliverer pass settle
         load_before = os.getloadavg()[0]
         server_cpu0, loop_cpu0, own_cpu0 = _tree_cpu_s(pid), _loop_thread_cpu_s(pid), time.process_time()
+        io0 = _io_counts(pid)
         window = _Window()
         wall = await _open_loop(host, port, requests[warm:], rate, window)
         server_cpu = _tree_cpu_s(pid) - server_cpu0
         loop_cpu = _loop_thread_cpu_s(pid) - loop_cpu0
+        io1 = _io_counts(pid)
         own_cpu = time.process_time() - own_cpu0
     n = len(window.latencies_s)
     return {
@@ -306,6 +327,8 @@ async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *
         "server_cpu_cores": round(server_cpu / wall, 3) if wall > 0 else 0.0,
         "server_cpu_us_per_envelope": round(server_cpu / max(1, n) * 1e6, 1),
         "server_loop_thread_cpu_us_per_envelope": round(loop_cpu / max(1, n) * 1e6, 1),
+        # The gateway process's own (not its admission workers'): counted, so steadier than CPU time.
+        **_io_per_envelope(io0, io1, n),
         "generator_cpu_cores": round(own_cpu / wall, 3) if wall > 0 else 0.0,
         "generator_send_late_max_ms": round(window.send_late_max_s * 1000, 3),
         "connections_opened_during_run": window.connections_opened,
@@ -401,6 +424,7 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
             median["runs_server_cpu_us_per_envelope"] = [x["server_cpu_us_per_envelope"] for x in ok]
             median["runs_server_loop_thread_cpu_us_per_envelope"] = [
                 x["server_loop_thread_cpu_us_per_envelope"] for x in ok]
+            median["runs_bytes_written_per_envelope"] = [x.get("bytes_written_per_envelope") for x in ok]
             # Ratios to the floor's CPU time (the whole envelope, measured in this run).
             median["server_cpu_x_floor"] = round(median["server_cpu_us_per_envelope"] / floor_cpu_us, 2)
             median["rate_x_floor_capacity"] = round(median["rate_per_s"] * floor_cpu_us / 1e6, 3)
@@ -444,6 +468,10 @@ def _floor_cpu_us(per_vtcode: dict[str, Any]) -> float:
     return float(fig.get("cpu_us_per_voucher") or fig["us_per_voucher"])
 
 
+def _kb(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1024:.1f}"
+
+
 def print_latency_table(result: dict[str, Any], out: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -456,16 +484,16 @@ def print_latency_table(result: dict[str, Any], out: Any = None) -> None:
                   caption=(f"{floor}. Python {m['python']}, {m['cpu_count']} CPU(s) {m['cpu']}; load "
                            f"{result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}"))
     for col in ("server", "rate/s", "workers", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                "server CPU", "CPU/floor", "loop µs/env", "gen CPU", "errors", "runs p99 ms"):
+                "server CPU", "CPU/floor", "loop µs/env", "KB written/env", "gen CPU", "errors", "runs p99 ms"):
         table.add_column(col, justify="left" if col == "server" else "right")
     for row in result["rows"]:
         if "failed" in row:
-            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 11, row["failed"])
+            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 12, row["failed"])
             continue
         table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), f"{row['achieved_per_s']:,.0f}",
                       f"{row['p50_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{row['p99_9_ms']:.2f}",
                       f"{row['max_ms']:.2f}", f"{row['server_cpu_cores']:.2f}", f"{row.get('server_cpu_x_floor', '-')}",
                       f"{row.get('server_loop_thread_cpu_us_per_envelope', '-')}",
-                      f"{row['generator_cpu_cores']:.2f}",
+                      _kb(row.get("bytes_written_per_envelope")), f"{row['generator_cpu_cores']:.2f}",
                       str(row["errors"] + row["rejected"]), ", ".join(f"{v:.1f}" for v in row["runs_p99_ms"]))
     console.print(table)
