@@ -258,17 +258,19 @@ UP_STOP_TIMEOUT_S = 30.0  # bound on its drain after SIGTERM, then it is killed
 @contextlib.asynccontextmanager
 async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", workers: int = 0,
                             source: Path | None = None, tag: str = "up",
-                            db_schema: str | None = None) -> AsyncIterator[tuple[str, int, int]]:
+                            db_schema: str | None = None, wrapper: Sequence[str] = (),
+                            start_timeout_s: float = UP_START_TIMEOUT_S) -> AsyncIterator[tuple[str, int, int]]:
     """A real `tgw up` subprocess (HTTP on a free port, logs at WARNING to tmp/<tag>-*.log,
     `--workers` admission processes); yields (host, port, pid) once it is ready and stops it
     (SIGTERM: it drains) on exit. `db` "sqlite" is a fresh file in `tmp`; a PostgreSQL URL gets a
     schema of its own (or `db_schema`: several processes on one journal). With `source`, another checkout's gateway code (e.g. a `git worktree` of
-    HEAD) runs instead of this one's, for before/after figures from one run."""
+    HEAD) runs instead of this one's, for before/after figures from one run. `wrapper`: a command the
+    interpreter runs under, in the same process (`valgrind --tool=callgrind ...`: bench.instructions)."""
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
     ready = tmp / f"{tag}-{run_id}.ready"
     db = db if db != "sqlite" else f"sqlite:///{tmp / f'{tag}-{run_id}.db'}"
-    cmd = [sys.executable, "-c", "import sys; from tgw import main; sys.exit(main())", "up",
+    cmd = [*wrapper, sys.executable, "-c", "import sys; from tgw import main; sys.exit(main())", "up",
            "--participants", str(world.registry_path), "--certs", str(world.keys_dir), "--db", db,
            "--http", f"127.0.0.1:{port}", "--ready-file", str(ready), "--log-level", "WARNING", "--workers", str(workers)]
     if db.startswith("postgres"):
@@ -281,7 +283,7 @@ async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", w
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                                     cwd=str(source) if source else None)
     try:
-        deadline = time.monotonic() + UP_START_TIMEOUT_S
+        deadline = time.monotonic() + start_timeout_s
         while not ready.exists():
             if proc.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"tgw up did not start: {log_path.read_text()[-800:]}")
