@@ -29,8 +29,8 @@ CREATE TABLE IF NOT EXISTS mon_payments (
     adm_div_code TEXT NOT NULL, st_year TEXT NOT NULL, vtcode TEXT NOT NULL, voucher_no TEXT NOT NULL,
     digest {blob} NOT NULL, payer TEXT NOT NULL, payee TEXT NOT NULL, amount_fen BIGINT NOT NULL,
     at_us BIGINT NOT NULL, outcome TEXT NOT NULL, hold_id TEXT, sender TEXT NOT NULL, recipient TEXT NOT NULL,
-    UNIQUE (adm_div_code, st_year, vtcode, voucher_no)
-);
+    {payments_key} (adm_div_code, st_year, vtcode, voucher_no)
+){payments_tail};
 CREATE INDEX IF NOT EXISTS mon_payments_pair ON mon_payments (payee, payer, at_us);
 CREATE TABLE IF NOT EXISTS mon_holds (
     id TEXT PRIMARY KEY,
@@ -48,6 +48,34 @@ CREATE TABLE IF NOT EXISTS mon_decisions (
 );
 CREATE INDEX IF NOT EXISTS mon_decisions_key ON mon_decisions (adm_div_code, st_year, vtcode, voucher_no);
 """
+
+# mon_payments is found by its key (every screening's `priors`): on SQLite the key is the table's
+# own b-tree (WITHOUT ROWID), so a payment's row is written into two b-trees (the table and
+# mon_payments_pair), not three (a rowid table, its key's index and the pair's). PostgreSQL keeps
+# a heap and a unique index either way: its schema is unchanged.
+_PAYMENTS_SHAPE = {True: {"payments_key": "PRIMARY KEY", "payments_tail": " WITHOUT ROWID"},
+                   False: {"payments_key": "UNIQUE", "payments_tail": ""}}
+_PAYMENTS_COLUMNS = ("adm_div_code, st_year, vtcode, voucher_no, digest, payer, payee, amount_fen, at_us, outcome, "
+                     "hold_id, sender, recipient")
+
+
+def _payments_shape(sqlite: bool) -> dict[str, str]:
+    return _PAYMENTS_SHAPE[sqlite]
+
+
+def _payments_table(name: str) -> str:
+    """mon_payments' SQLite CREATE TABLE (from SCHEMA) under `name`."""
+    start = SCHEMA.index("CREATE TABLE IF NOT EXISTS mon_payments")
+    text = SCHEMA[start:SCHEMA.index(";", start) + 1]
+    return text.replace("mon_payments", name, 1).format(blob="BLOB", **_PAYMENTS_SHAPE[True])
+
+
+# A database made before: copy the rows into the keyed table and swap it in (SQLite's documented
+# procedure for a new table shape), in one transaction; the pair's index is made again by SCHEMA.
+SQLITE_PAYMENTS_MIGRATION = ("BEGIN IMMEDIATE;\n" + _payments_table("mon_payments_keyed") + "\n"
+                             f"INSERT INTO mon_payments_keyed ({_PAYMENTS_COLUMNS}) SELECT {_PAYMENTS_COLUMNS} "
+                             "FROM mon_payments;\nDROP TABLE mon_payments;\n"
+                             "ALTER TABLE mon_payments_keyed RENAME TO mon_payments;\nCOMMIT;\n")
 
 SQLITE_APPEND_ONLY = """
 CREATE TRIGGER IF NOT EXISTS mon_decisions_no_update BEFORE UPDATE ON mon_decisions
@@ -178,8 +206,17 @@ class MonitorStore:
     async def init_schema(self) -> None:
         sqlite = isinstance(self.db, SqliteDatabase)
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
-        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial))
+        if sqlite:
+            await self._migrate_payments()
+        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial, **_payments_shape(sqlite)))
         await self.db.execute_script(SQLITE_APPEND_ONLY if sqlite else POSTGRES_APPEND_ONLY)
+
+    async def _migrate_payments(self) -> None:
+        """Bring a SQLite mon_payments made as a rowid table (before it was keyed) to the keyed
+        shape (once; then a no-op)."""
+        row = await self.db.fetchrow("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mon_payments'")
+        if row is not None and "WITHOUT ROWID" not in str(row[0]).upper():
+            await self.db.execute_script(SQLITE_PAYMENTS_MIGRATION)
 
     async def priors(self, keys: Sequence[VoucherKey]) -> dict[tuple[str, str, str, str], Prior]:
         """What the store holds under each key (AdmDivCode, StYear, VtCode, VoucherNo; the flag
