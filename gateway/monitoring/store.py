@@ -223,6 +223,12 @@ class MonitorStore:
         is not part of a payment's key here), for a whole screening: one statement per
         PRIORS_PER_STATEMENT_MAX keys instead of one per payment."""
         found: dict[tuple[str, str, str, str], Prior] = {}
+        if len(keys) == 1:  # a one-voucher envelope: the key's lookup alone (no set, sort, padding)
+            key = keys[0]
+            prior = await self.prior(key)
+            if prior is not None:
+                found[(key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)] = prior
+            return found
         wanted = sorted({(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no) for k in keys})
         for start in range(0, len(wanted), PRIORS_PER_STATEMENT_MAX):
             chunk = padded(wanted[start:start + PRIORS_PER_STATEMENT_MAX], PRIORS_PER_STATEMENT_MAX)
