@@ -59,10 +59,6 @@ _PAYMENTS_COLUMNS = ("adm_div_code, st_year, vtcode, voucher_no, digest, payer, 
                      "hold_id, sender, recipient")
 
 
-def _payments_shape(sqlite: bool) -> dict[str, str]:
-    return _PAYMENTS_SHAPE[sqlite]
-
-
 def _payments_table(name: str) -> str:
     """mon_payments' SQLite CREATE TABLE (from SCHEMA) under `name`."""
     start = SCHEMA.index("CREATE TABLE IF NOT EXISTS mon_payments")
@@ -208,7 +204,7 @@ class MonitorStore:
         serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
         if sqlite:
             await self._migrate_payments()
-        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial, **_payments_shape(sqlite)))
+        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial, **_PAYMENTS_SHAPE[sqlite]))
         await self.db.execute_script(SQLITE_APPEND_ONLY if sqlite else POSTGRES_APPEND_ONLY)
 
     async def _migrate_payments(self) -> None:
