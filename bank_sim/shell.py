@@ -15,7 +15,7 @@ from typing import Any
 from bank_sim.core import BankCore
 from client import GatewayClient
 from ledger.store import Ledger
-from messages.envelope import encode_envelope
+from messages.envelope import encode_envelope_spans
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import Signer
 from sim.effects import SendVoucher
@@ -46,4 +46,4 @@ class BankShell(SimShell):
                 body = dataclasses.replace(body, signatures=(dataclasses.replace(first, value=broken),
                                                              *body.signatures[1:]))
             bodies.append(body)
-        return encode_envelope(bodies)
+        return encode_envelope_spans(bodies)

@@ -233,7 +233,8 @@ class PoolAdmission:
             raise StateError("admission pool is closed")
         async with self._slots:
             future: asyncio.Future[list[Outcome]] = self._loop.create_future()
-            self._pending.append(_Job(data, sender.id, at, future))
+            # A worker gets plain bytes: an in-process `EncodedEnvelope`'s bodies would only weigh on the pickle.
+            self._pending.append(_Job(data if type(data) is bytes else bytes(data), sender.id, at, future))
             self._pump()
             return await future
 

@@ -19,9 +19,9 @@ from messages.envelope import (
     SignatureEntry,
     VoucherBody,
     VoucherKey,
-    encode_envelope,
     envelope_issue_for,
     parse_envelope,
+    single_envelope,
 )
 from messages.errors import InputError, Issue
 from messages.signing import CertificateStore
@@ -82,9 +82,11 @@ def body_digest(body: VoucherBody) -> bytes:
     return h.digest()
 
 
-def delivery_bytes(body: VoucherBody) -> bytes:
-    """What the recipient receives: a one-voucher envelope with the sender's signatures."""
-    return encode_envelope([body])
+def delivery_bytes(body: VoucherBody, *, within: bytes | None = None, index: int = 0) -> bytes:
+    """What the recipient receives: a one-voucher envelope with the sender's signatures. `within`
+    (the sender's envelope) and `index` (the body's place in it): an in-process sender's
+    `EncodedEnvelope` gives the body's element as it encoded it (`single_envelope`)."""
+    return single_envelope(body, within=within, index=index)
 
 
 def _answered(checked: CheckedVoucher, registry: Registry) -> str | None:
@@ -175,7 +177,8 @@ def _authorize(checked: CheckedVoucher, sender: Participant, registry: Registry)
 
 
 def admit_body(body: VoucherBody, sender: Participant, registry: Registry, certs: CertificateStore,
-               *, at: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> Outcome:
+               *, at: dt.datetime, limits: Limits = DEFAULT_LIMITS, within: bytes | None = None,
+               index: int = 0) -> Outcome:
     try:
         checked = check_body(body, limits=limits)
     except InputError as exc:
@@ -189,7 +192,8 @@ def admit_body(body: VoucherBody, sender: Participant, registry: Registry, certs
     recipient, problem = _route(checked, registry)
     if problem is not None:
         return Refused(body.key, (problem,))
-    return Admitted(body, sender.id, recipient, body_digest(body), delivery_bytes(body), checked.doc)
+    return Admitted(body, sender.id, recipient, body_digest(body),
+                    delivery_bytes(body, within=within, index=index), checked.doc)
 
 
 def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: CertificateStore,
@@ -198,7 +202,8 @@ def admit_envelope(data: bytes, sender: Participant, registry: Registry, certs: 
         envelope = parse_envelope(data, limits=limits)
     except InputError as exc:
         return [Refused(None, tuple(exc.issues))]
-    return [admit_body(b, sender, registry, certs, at=at, limits=limits) for b in envelope.bodies]
+    return [admit_body(b, sender, registry, certs, at=at, limits=limits, within=data, index=i)
+            for i, b in enumerate(envelope.bodies)]
 
 
 # ------------------------------------------------------------------ outcomes as plain tuples

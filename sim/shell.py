@@ -65,7 +65,7 @@ from client import Delivery, GatewayClient, SendResult
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
-from messages.envelope import VoucherBody, VoucherKey, encode_envelope, parse_envelope
+from messages.envelope import VoucherBody, VoucherKey, encode_envelope_spans, parse_envelope
 from messages.errors import InputError
 from messages.sealing import seal_as_role
 from messages.signing import Signer
@@ -451,7 +451,7 @@ class SimShell:
         # (`envelope-key-mismatch` otherwise), and the rendered bytes carry that same head.
         bodies = [seal_as_role(VoucherBody(*e.key[:4], e.flag, e.render(), return_reason=e.return_reason),
                                self.signer, self.role) for e in effects]
-        return encode_envelope(bodies)
+        return encode_envelope_spans(bodies)  # in-process, the gateway cuts each body out of it
 
     def _results(self, effects: list[SendVoucher], results: list[SendResult]) -> list[Refusal]:
         by_key = {r.voucher: r for r in results}

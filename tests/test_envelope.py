@@ -11,12 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messages.envelope import (
+    EncodedEnvelope,
     Envelope,
     SignatureEntry,
     VoucherBody,
     encode_envelope,
+    encode_envelope_spans,
     is_envelope,
     parse_envelope,
+    single_envelope,
 )
 from messages.errors import InputError
 from messages.xmlsafe import parse_xml
@@ -147,6 +150,40 @@ def test_random_bodies_round_trip(bodies: list[VoucherBody], encoding: str) -> N
     env = parse_envelope(encode_envelope(bodies, encoding=encoding))
     assert env.bodies == tuple(bodies)
     assert [b.voucher for b in env.bodies] == [b.voucher for b in bodies]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(_body, min_size=1, max_size=4), other=_body)
+def test_a_body_cut_out_of_its_encoded_envelope_is_its_one_body_envelope(bodies: list[VoucherBody],
+                                                                        other: VoucherBody) -> None:
+    data = encode_envelope_spans(bodies)
+    assert data == encode_envelope(bodies) and isinstance(data, bytes)
+    for index, parsed in enumerate(parse_envelope(data).bodies):  # what a gateway parses
+        assert single_envelope(parsed, within=data, index=index) == encode_envelope([parsed])
+    for index, body in enumerate(bodies):  # what the sender held
+        assert single_envelope(body, within=data, index=index) == encode_envelope([body])
+    # another body than the one at that place (or a place past the end) is encoded as it is
+    for index in (0, len(bodies)):
+        assert single_envelope(other, within=data, index=index) == encode_envelope([other])
+
+
+def test_single_envelope_cuts_only_out_of_an_encoded_envelope_of_equal_bodies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import messages.envelope as envelope_module
+
+    sig = SignatureEntry("1", "ab12", b"\x01\x02")
+    body = VoucherBody("110000", "2026", "5201", "N-1", 0, b"<Voucher/>", (sig,), return_reason="a\rb")
+    data = encode_envelope_spans([body, body])
+    parsed = parse_envelope(data).bodies
+    assert isinstance(data, EncodedEnvelope) and parsed[0] != body  # SN upper-cased, CR made LF by the parse
+    encoded: list[VoucherBody] = []
+    real = envelope_module._body_bytes
+    monkeypatch.setattr(envelope_module, "_body_bytes", lambda b, *a: encoded.append(b) or real(b, *a))
+    assert single_envelope(body, within=data, index=1) == encode_envelope([body])
+    assert single_envelope(body, within=bytes(data), index=1) == encode_envelope([body])  # plain bytes: encoded
+    assert single_envelope(parsed[1], within=data, index=1) == encode_envelope([parsed[1]])
+    # the first cut its body out: only the encode_envelope beside it encoded one; the others encoded
+    # theirs (plain bytes; a body the parse changed), as did encode_envelope beside each
+    assert encoded == [body] * 3 + [parsed[1]] * 2
 
 
 def test_sample_dir_layout() -> None:

@@ -9,7 +9,7 @@ import pytest
 from gateway_helpers import bad_envelopes, payment, receipt_of, resigned_envelope
 
 from gateway.pipeline import Admitted, Refused, admit_envelope, body_digest
-from messages.envelope import parse_envelope
+from messages.envelope import encode_envelope, encode_envelope_spans, parse_envelope
 from messages.errors import CODES
 from runner.world import DevWorld
 
@@ -106,6 +106,24 @@ def test_mixed_envelope_one_outcome_per_body_in_order(worlds: tuple[DevWorld, De
             assert isinstance(out, Admitted), out
         else:
             assert isinstance(out, Refused) and out.code == want
+
+
+def test_an_in_process_sender_s_bodies_are_journalled_as_cut_out_of_its_envelope(
+        worlds: tuple[DevWorld, DevWorld], monkeypatch: pytest.MonkeyPatch) -> None:
+    import messages.envelope as envelope_module
+
+    world, _ = worlds
+    bodies = [world.sealed(payment(world, bank=bank), sender=world.treasury.id) for bank in ("bank-a", "bank-b")]
+    expected = [encode_envelope([b]) for b in bodies]
+    data = encode_envelope_spans(bodies)
+    encoded: list[object] = []
+    real = envelope_module._body_bytes
+    monkeypatch.setattr(envelope_module, "_body_bytes", lambda b, *a: encoded.append(b) or real(b, *a))
+    outcomes = admit(world, data, world.treasury.id)
+    assert [o.payload for o in outcomes if isinstance(o, Admitted)] == expected
+    assert encoded == []  # no body encoded again
+    assert [o.payload for o in admit(world, bytes(data), world.treasury.id) if isinstance(o, Admitted)] == expected
+    assert len(encoded) == 2  # plain bytes (any other transport): each body encoded for its recipient
 
 
 def test_digest_ignores_signatures_but_not_bytes_or_flag(worlds: tuple[DevWorld, DevWorld]) -> None:
