@@ -86,6 +86,7 @@ def test_the_index_finds_packed_and_listed_vouchers_in_order_and_marks_them() ->
 def test_the_core_counts_its_sent_vouchers_as_it_lists_them() -> None:
     from business_time.calendar import BusinessCalendar
     from business_time.clock import at
+    from business_time.calendar import BusinessCalendar
     from treasury_sim.core import TreasuryCore
 
     core = TreasuryCore(TreasuryConfig(vouchers_per_day=40, days=1, first_day=DAY), BusinessCalendar.default(),
@@ -95,3 +96,39 @@ def test_the_core_counts_its_sent_vouchers_as_it_lists_them() -> None:
         assert core.sent_count() == core.sent_count(DAY) == len(core.sent_vouchers(DAY)) == len(core.sent_vouchers())
         assert all(v.sent for v in core.sent_vouchers())
     assert core.sent_count() == 40 and core.sent_count(DAY + dt.timedelta(days=1)) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), n=st.integers(0, 300), day=st.sampled_from([DAY, dt.date(2026, 3, 20)]))
+def test_the_tsa_and_the_month_s_8202s_read_the_columns_as_the_vouchers_would(seed: int, n: int,
+                                                                             day: dt.date) -> None:
+    from business_time.calendar import BusinessCalendar
+    from treasury_sim.planning import _authorized
+    from treasury_sim.tsa import TsaBook
+
+    config = TreasuryConfig(seed=seed, vouchers_per_day=n, first_day=day)
+    plan = plan_day(config, ClockConfig(), day)
+    assert isinstance(plan.vouchers, PackedVouchers)
+    vouchers = list(plan.vouchers)
+    calendar = BusinessCalendar.default()
+    by_voucher, by_columns = TsaBook(), TsaBook()
+    for v in vouchers:
+        by_voucher.planned(v, calendar)
+    by_columns.planned_day(day, plan.vouchers.late_amounts(), calendar)
+    assert by_columns == by_voucher and list(by_columns.debit_by_day) == list(by_voucher.debit_by_day)
+    assert list(_authorized(plan.vouchers)) == [v for v in vouchers if v.vtcode == "8202"]
+    assert list(_authorized(vouchers)) == [v for v in vouchers if v.vtcode == "8202"]
+
+
+def test_planning_a_packed_day_makes_no_voucher_for_the_tsa(monkeypatch: pytest.MonkeyPatch) -> None:
+    from business_time.calendar import BusinessCalendar
+    from treasury_sim.core import TreasuryCore
+
+    made: list[int] = []
+    real = PackedVouchers._voucher
+    monkeypatch.setattr(PackedVouchers, "_voucher", lambda self, pos: made.append(pos) or real(self, pos))
+    core = TreasuryCore(TreasuryConfig(seed=3, vouchers_per_day=40, first_day=DAY), BusinessCalendar.default(),
+                        ClockConfig())
+    plan = core.plan(DAY)
+    assert isinstance(plan.vouchers, PackedVouchers) and made == []
+    assert core.tsa.planned_fen == sum(v.amount_fen for v in plan.vouchers)

@@ -235,8 +235,11 @@ class TreasuryCore:
         if isinstance(plan.vouchers, PackedVouchers):
             plan.vouchers.refused = self.state.refused
         self.vouchers.add(plan.vouchers)
-        for v in plan.vouchers:
-            self.tsa.planned(v, self.calendar)
+        if isinstance(plan.vouchers, PackedVouchers):  # booked from its columns, no voucher made
+            self.tsa.planned_day(plan.vouchers.day, plan.vouchers.late_amounts(), self.calendar)
+        else:
+            for v in plan.vouchers:
+                self.tsa.planned(v, self.calendar)
         self.books.planned(day, plan)
         return plan
 

@@ -89,6 +89,15 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         """The send time of the voucher at `pos` (without making the voucher)."""
         return self._slots[self._slot[pos]]
 
+    def late_amounts(self) -> Iterator[tuple[bool, int]]:
+        """(late, amount in fen) of each voucher in send order, without making the vouchers (a TSA
+        book's plan: `treasury_sim.tsa.TsaBook.planned_day`)."""
+        return ((bool(flags & _LATE), fen) for flags, fen in zip(self._flags, self._amounts, strict=True))
+
+    def authorized(self) -> Iterator[PlannedVoucher]:
+        """The 8202s in send order: only they are made (`treasury_sim.planning.authorized_quotas`)."""
+        return (self._voucher(pos) for pos, flags in enumerate(self._flags) if flags & _AUTHORIZED)
+
     def voucher_no(self, pos: int) -> str:
         return f"{'SQ' if self._flags[pos] & _AUTHORIZED else 'ZZ'}{self.ymd}{self._numbers[pos]:05d}"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from business_time.clock import ClockConfig, at
 from messages.dates import format_ymd
@@ -22,7 +22,7 @@ from messages.voucher import parse_voucher
 from sim.effects import Effect, SendVoucher
 from treasury_sim.clearing_quotas import QUOTA_VTCODE, direct_totals, notice_lines
 from treasury_sim.config import TreasuryConfig
-from treasury_sim.packed_plan import pack
+from treasury_sim.packed_plan import PackedVouchers, pack
 from treasury_sim.records import DayPlan, PlannedVoucher
 from treasury_sim.year_end import Drawn, month_lines
 
@@ -93,7 +93,7 @@ def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.d
     if not month or month[0] != day:
         return []
     lines, taken = month_lines(((v.voucher_no, str(v.day.year), v.bank, v.fund_type, v.detail_lines())
-                                for d in month for v in plan_of(d).vouchers if v.vtcode == "8202"), DEFAULT_PROJECT)
+                                for d in month for v in _authorized(plan_of(d).vouchers)), DEFAULT_PROJECT)
     if drawn is not None:
         drawn.update(taken)
     effects: list[Effect] = []
@@ -104,6 +104,13 @@ def authorized_quotas(config: TreasuryConfig, days: Iterable[dt.date], day: dt.d
             lines=[(*k, fen + fen * config.authorized_unspent_pct // 100) for k, fen in sorted(by_line.items())]))
         effects.append(SendVoucher("7101", 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
     return effects
+
+
+def _authorized(vouchers: Sequence[PlannedVoucher]) -> Iterable[PlannedVoucher]:
+    """The 8202s of a day's plan, in send order (a packed plan makes only those)."""
+    if isinstance(vouchers, PackedVouchers):
+        return vouchers.authorized()
+    return (v for v in vouchers if v.vtcode == "8202")
 
 
 def slots(day: dt.date, start: dt.time, end: dt.time, minutes: int) -> list[dt.datetime]:

@@ -15,6 +15,7 @@ never a scan of the vouchers. It is derived state: rebuilt from the plan and the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from business_time.calendar import BusinessCalendar
@@ -48,6 +49,21 @@ class TsaBook:
         self.debit_by_day[day] = self.debit_by_day.get(day, 0) + v.amount_fen
         self.planned_fen += v.amount_fen
         self.debit_fen += v.amount_fen
+
+    def planned_day(self, day: dt.date, late_amounts: Iterable[tuple[bool, int]], calendar: BusinessCalendar) -> None:
+        """`planned` of each voucher of `day`, given as (late, amount_fen): the same sums."""
+        late_day: dt.date | None = None
+        debit_by_day = self.debit_by_day
+        total = 0
+        for late, fen in late_amounts:
+            if late:
+                late_day = late_day or replenishment_day(day, calendar)
+                debit_by_day[late_day] = debit_by_day.get(late_day, 0) + fen
+            else:
+                debit_by_day[day] = debit_by_day.get(day, 0) + fen
+            total += fen
+        self.planned_fen += total
+        self.debit_fen += total
 
     def refused(self, v: PlannedVoucher, calendar: BusinessCalendar) -> None:
         """The gateway refused `v`: never paid, never debited."""
