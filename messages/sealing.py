@@ -8,7 +8,7 @@ from messages.catalog import RETURN_REASON_FIELD, get_catalog
 from messages.envelope import SignatureEntry, VoucherBody
 from messages.signing import Signer
 
-__all__ = ["seal", "seal_as_role", "voucher_body"]
+__all__ = ["seal", "seal_as_role", "sealed_body", "voucher_body"]
 
 
 def seal(body: VoucherBody, signer: Signer, positions: Iterable[str]) -> VoucherBody:
@@ -25,6 +25,23 @@ def seal_as_role(body: VoucherBody, signer: Signer, role: str) -> VoucherBody:
     if not positions:
         raise ValueError(f"a {role} has no seal position on {body.vtcode} flag {body.flag}")
     return seal(body, signer, positions)
+
+
+def sealed_body(adm_div_code: str, st_year: str, vtcode: str, voucher_no: str, flag: int, voucher: bytes,
+                signer: Signer, role: str, *, return_reason: str | None = None) -> VoucherBody:
+    """`seal_as_role(VoucherBody(adm_div_code, ..., voucher, return_reason=return_reason), signer,
+    role)`, the same body, made once: not an unsealed body first and then its sealed copy (a
+    simulator seals every voucher it sends)."""
+    positions = [s.no for s in get_catalog().get(vtcode).seals_for(flag) if s.role == role]
+    if not positions:
+        raise ValueError(f"a {role} has no seal position on {vtcode} flag {flag}")
+    if len(set(positions)) != len(positions):  # `with_signatures` keeps the last of a position given twice
+        return seal_as_role(VoucherBody(adm_div_code, st_year, vtcode, voucher_no, flag, voucher,
+                                        return_reason=return_reason), signer, role)
+    value = signer.sign(voucher)
+    sn = signer.sn
+    return VoucherBody(adm_div_code, st_year, vtcode, voucher_no, flag, voucher,
+                       tuple([SignatureEntry(no, sn, value) for no in positions]), return_reason)
 
 
 def voucher_body(voucher: bytes, *, flag: int = 0, return_reason: str | None = None) -> VoucherBody:

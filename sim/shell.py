@@ -65,9 +65,9 @@ from client import Delivery, GatewayClient, SendResult
 from ledger.model import Transfer
 from ledger.store import TRANSFER_BATCH_MAX, Ledger
 from messages.catalog import Role
-from messages.envelope import VoucherBody, VoucherKey, encode_envelope_spans, parse_envelope
+from messages.envelope import VoucherKey, encode_envelope_spans, parse_envelope
 from messages.errors import InputError
-from messages.sealing import seal_as_role
+from messages.sealing import sealed_body
 from messages.signing import Signer
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.archive_store import archive_for
@@ -449,8 +449,8 @@ class SimShell:
         # The body's attributes come from the effect's key, not from parsing the rendered bytes
         # again (a parse per send): the gateway checks that they equal the voucher's own head
         # (`envelope-key-mismatch` otherwise), and the rendered bytes carry that same head.
-        bodies = [seal_as_role(VoucherBody(*e.key[:4], e.flag, e.render(), return_reason=e.return_reason),
-                               self.signer, self.role) for e in effects]
+        bodies = [sealed_body(*e.key[:4], e.flag, e.render(), self.signer, self.role, return_reason=e.return_reason)
+                  for e in effects]
         return encode_envelope_spans(bodies)  # in-process, the gateway cuts each body out of it
 
     def _results(self, effects: list[SendVoucher], results: list[SendResult]) -> list[Refusal]:
