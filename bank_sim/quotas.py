@@ -214,21 +214,22 @@ def grant(book: Book, notice_no: str, lines: Iterable[NoticeLine], direct: Colle
     return None
 
 
-def _under(book: Book, prefix: tuple[str, str, str, str]) -> list[LineKey]:
-    """The keys of `book`'s lines of (year, fund type, unit, subject), sorted. A `QuotaBook`'s keys
-    are matched as joined text, split only when they match (splitting every line of the book on
-    every 8202 detail was ~30 us a payment)."""
+def _under(book: Book, prefix: tuple[str, str, str, str]) -> list[tuple[LineKey, QuotaLine]]:
+    """The lines of `book` of (year, fund type, unit, subject), with their keys, sorted by key. A
+    `QuotaBook`'s keys are matched as joined text, split only when they match (splitting every line
+    of the book on every 8202 detail was ~30 us a payment)."""
     if isinstance(book, QuotaBook):
         head = _SEP.join(prefix) + _SEP
-        return sorted(_key(text) for text in book.lines if text.startswith(head))
-    return sorted(k for k in book if k[:4] == prefix)
+        return sorted((_key(text), line) for text, line in book.lines.items() if text.startswith(head))
+    return sorted((k, line) for k, line in book.items() if k[:4] == prefix)  # keys unique: lines never compared
 
 
 def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
          year: str, fund_type: str) -> dict[LineKey, int] | Shortfall:
     """What each line would give to pay these details of one unit's payment of budget year `year`
     (its StYear) and fund type `fund_type` (its FundTypeCode), or the first shortfall. Pure: the
-    book is not changed (`spend` does that)."""
+    book is not changed (`spend` does that). Each line is looked up once a detail; what the lines
+    had left is added up only for a shortfall's message."""
     taken: dict[LineKey, int] = {}
     for d in details:
         subject, project = d.get("ExpFuncCode", ""), d.get("ProCode", "")
@@ -236,7 +237,8 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
         unit = d.get("AgencyCode") or agency
         if project:
             key = (year, fund_type, unit, subject, project)
-            candidates = [key] if key in book else []
+            found = book.get(key)
+            candidates = [(key, found)] if found is not None else []
         else:
             candidates = _under(book, (year, fund_type, unit, subject))
         if not candidates:
@@ -244,18 +246,16 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
                 (f", project {project}" if project else "")
             return Shortfall("no-unit-quota", f"no authorized quota for {where}")
         direct = is_direct(d)
-        same = [k for k in candidates if book[k].direct == direct]
+        same = [(k, line) for k, line in candidates if line.direct == direct]
         if not same:  # direct funds only from direct-funds lines, ordinary money never from them (001, 002)
             return Shortfall("direct-funds-mismatch", (
                 f"Detail DirectFundFlag {int(direct)} ({'direct funds' if direct else 'not direct funds'}) "
                 f"for {_where((year, fund_type, unit, subject, project))}: the unit's quota "
                 f"{'line there is' if len(candidates) == 1 else 'lines there are'} "
                 f"{'not ' if direct else ''}direct funds (直达资金)"))
-        candidates = same
-        available_total = sum(max(book[k].remaining_fen - taken.get(k, 0), 0) for k in candidates)
         left = want
-        for key in candidates:
-            available = book[key].remaining_fen - taken.get(key, 0)
+        for key, line in same:
+            available = line.remaining_fen - taken.get(key, 0)
             share = min(left, max(available, 0))
             if share:
                 taken[key] = taken.get(key, 0) + share
@@ -263,6 +263,8 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
             if left == 0:
                 break
         if left:
+            # what the lines had left before this detail: its own shares (all of what was available) back
+            available_total = sum(max(line.remaining_fen - taken.get(key, 0), 0) for key, line in same) + want - left
             where = f"StYear {year}, FundTypeCode {fund_type}, unit {unit}, subject {subject}" + \
                 (f", project {project}" if project else "")
             return Shortfall("over-unit-quota", f"Detail PayAmt {fen_to_str(want)} exceeds the remaining authorized quota "

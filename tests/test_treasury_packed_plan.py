@@ -86,7 +86,6 @@ def test_the_index_finds_packed_and_listed_vouchers_in_order_and_marks_them() ->
 def test_the_core_counts_its_sent_vouchers_as_it_lists_them() -> None:
     from business_time.calendar import BusinessCalendar
     from business_time.clock import at
-    from business_time.calendar import BusinessCalendar
     from treasury_sim.core import TreasuryCore
 
     core = TreasuryCore(TreasuryConfig(vouchers_per_day=40, days=1, first_day=DAY), BusinessCalendar.default(),
