@@ -313,8 +313,19 @@ class EncodedEnvelope(bytes):
     one-body envelope it journals for each body (`single_envelope`) is the sender's element cut
     out, not the body encoded a second time. Anything that takes bytes takes it as they are."""
 
-    bodies: tuple[VoucherBody, ...]  # as encoded, in order
-    spans: tuple[tuple[int, int], ...]  # each body's VoucherBody element: data[start:end]
+    # Each body's element (data[start:end]) and its `_mark`: what of the body the parse of its
+    # element could give back changed. Not the body itself: an envelope is held until the gateway
+    # has answered it, and its bodies' vouchers would be held with it.
+    spans: tuple[tuple[int, int], ...]
+    marks: tuple[tuple[object, ...], ...]
+
+
+def _mark(body: VoucherBody) -> tuple[object, ...]:
+    """Every field `_body_bytes` writes but the voucher's bytes, which travel as base64 (decoded to
+    the same bytes whatever the parse: only their length is kept)."""
+    return (body.adm_div_code, body.st_year, body.vtcode, body.voucher_no, body.flag,
+            tuple([(s.no, s.sn, s.value) for s in body.signatures]), body.return_reason, body.attach,
+            body.sign_stamps, len(body.voucher))
 
 
 def encode_envelope_spans(bodies: Sequence[VoucherBody] | Iterable[VoucherBody]) -> EncodedEnvelope:
@@ -332,15 +343,18 @@ def encode_envelope_spans(bodies: Sequence[VoucherBody] | Iterable[VoucherBody])
         at += len(part)
     parts.append(_TAIL)
     data = EncodedEnvelope(b"".join(parts))
-    data.bodies, data.spans = items, tuple(spans)
+    data.spans, data.marks = tuple(spans), tuple([_mark(body) for body in items])
     return data
 
 
 def single_envelope(body: VoucherBody, *, within: bytes | None = None, index: int = 0) -> bytes:
-    """`encode_envelope([body])`. When `within` is an `EncodedEnvelope` whose body at `index`
-    equals `body` (every field the encoding reads: `line` is neither compared nor encoded), its
-    element is that body's encoding, byte for byte, and is cut out instead of encoded again."""
-    if type(within) is EncodedEnvelope and index < len(within.bodies) and within.bodies[index] == body:
+    """`encode_envelope([body])`, where `body` is `parse_envelope(within).bodies[index]` (the
+    caller's parse of the envelope it was given). When `within` is an `EncodedEnvelope`, the body's
+    element there is the sender's `_body_bytes` of the body it encoded, and its parse is `body`:
+    if the parse gave back every field the encoding writes unchanged (`_mark`; the voucher's
+    base64 always decodes to the bytes encoded), encoding `body` gives that element byte for byte,
+    and it is cut out instead. Otherwise (a lower-case SN, a CR in a text...) `body` is encoded."""
+    if type(within) is EncodedEnvelope and index < len(within.marks) and within.marks[index] == _mark(body):
         start, end = within.spans[index]
         return b"".join((_UTF8_ONE, within[start:end], _TAIL))
     return encode_envelope((body,))
