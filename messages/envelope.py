@@ -323,9 +323,8 @@ class EncodedEnvelope(bytes):
 def _mark(body: VoucherBody) -> tuple[object, ...]:
     """Every field `_body_bytes` writes but the voucher's bytes, which travel as base64 (decoded to
     the same bytes whatever the parse: only their length is kept)."""
-    return (body.adm_div_code, body.st_year, body.vtcode, body.voucher_no, body.flag,
-            tuple([(s.no, s.sn, s.value) for s in body.signatures]), body.return_reason, body.attach,
-            body.sign_stamps, len(body.voucher))
+    return (body.adm_div_code, body.st_year, body.vtcode, body.voucher_no, body.flag, body.signatures,
+            body.return_reason, body.attach, body.sign_stamps, len(body.voucher))  # signatures: their eq skips `line`
 
 
 def encode_envelope_spans(bodies: Sequence[VoucherBody] | Iterable[VoucherBody]) -> EncodedEnvelope:
