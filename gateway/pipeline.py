@@ -83,9 +83,9 @@ def body_digest(body: VoucherBody) -> bytes:
 
 
 def delivery_bytes(body: VoucherBody, *, within: bytes | None = None, index: int = 0) -> bytes:
-    """What the recipient receives: a one-voucher envelope with the sender's signatures. `within`
-    (the sender's envelope) and `index` (the body's place in it): an in-process sender's
-    `EncodedEnvelope` gives the body's element as it encoded it (`single_envelope`)."""
+    """What the recipient receives: a one-voucher envelope with the sender's signatures. `within`:
+    the envelope `body` was parsed from, at `index`; an in-process sender's `EncodedEnvelope` gives
+    the body's element as it encoded it, cut out when the parse left it unchanged (`single_envelope`)."""
     return single_envelope(body, within=within, index=index)
 
 
