@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,6 +382,33 @@ async def close_snapshot(ledgers: dict[str, Any], pboc_id: str) -> dict[str, Any
 # ---------------------------------------------------------------------------------- the report
 
 
+def _paid_once(accepted: list[str], paid: list[str], receipts: Any) -> tuple[list[str], list[str], int]:
+    """(missing, extra, accepted): the VoucherNos accepted (`accepted`, sorted) not paid exactly once
+    (`paid`: the VoucherNo of each payment made, sorted) or without a receipt, those paid but never
+    accepted, each sorted and once, and how many distinct VoucherNos were accepted; a walk of the
+    two sorted lists, no map or set by VoucherNo."""
+    missing: list[str] = []
+    extra: list[str] = []
+    count = i = j = 0
+    n, m = len(accepted), len(paid)
+    while i < n or j < m:
+        no = accepted[i] if j >= m or (i < n and accepted[i] <= paid[j]) else paid[j]
+        was_accepted = i < n and accepted[i] == no
+        while i < n and accepted[i] == no:
+            i += 1
+        times = j
+        while j < m and paid[j] == no:
+            j += 1
+        times = j - times
+        if was_accepted:
+            count += 1
+            if times != 1 or no not in receipts:
+                missing.append(no)
+        else:
+            extra.append(no)
+    return missing, extra, count
+
+
 def _yuan(fen: int) -> str:
     from messages.money import fen_to_str
 
@@ -396,15 +423,36 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     from messages.envelope import VoucherKey
     from pboc_sim.core import TSA_ACCOUNT, clearing_account
 
-    accepted_keys: set[str] = set()
+    # The day's records are read in passes, each keeping only what it counts: no list of the
+    # day's vouchers or payments and no set or map by VoucherNo (at 100,000 vouchers those were
+    # tens of MB over the day's end, the run's peak). `tcore.iter_sent` makes a packed day's
+    # vouchers one at a time.
+    def all_payments() -> Iterator[Any]:
+        return (p for core in bcores.values() for p in core.payments.values())
+
+    accepted_nos: list[str] = []  # sorted below: "paid exactly once" by a walk beside the payments'
     refused: list[str] = []
-    for v in tcore.sent_vouchers():  # the gateway's refusals came back to the treasury core
+    for v in tcore.iter_sent():  # the gateway's refusals came back to the treasury core
         if v.refused is None:
-            accepted_keys.add(v.voucher_no)
+            accepted_nos.append(v.voucher_no)
         else:
             refused.append(v.voucher_no)
-    payments = [p for core in bcores.values() for p in core.payments.values()]
     filings = [f for core in bcores.values() for f in core.filings.values()]
+    # what was paid, by the day its voucher was sent (a voucher sent and not refused, or not: as
+    # the day's list of sent vouchers counted them)
+    days = [*run_days, final_day]
+    paid_by_day: dict[dt.date, list[int]] = {day: [0, 0, 0, 0] for day in days}  # paid, fen, advances, fen
+    for p in all_payments():
+        if p.day is None:
+            continue
+        v = tcore.vouchers.get(p.key.voucher_no)
+        row = paid_by_day.get(v.day) if v is not None and v.sent else None
+        if row is not None:
+            row[0] += 1
+            row[1] += p.amount_fen
+            if p.mode == "advance":
+                row[2] += 1
+                row[3] += p.amount_fen
 
     # TSA movements from the central bank's ledger
     tsa_history = await ledgers[world.pboc.id].history(TSA_ACCOUNT, limit=HISTORY_LIMIT_MAX)
@@ -415,25 +463,27 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
                 - h.change_fen
 
     day_rows = []
-    for day in [*run_days, final_day]:
-        sent = tcore.sent_vouchers(day)
-        nos = {v.voucher_no for v in sent}
-        paid = [p for p in payments if p.key.voucher_no in nos and p.day is not None]
+    for day in days:
+        sent = accepted = returned = 0
+        for v in tcore.iter_sent(day):
+            sent += 1
+            accepted += v.refused is None
+            returned += v.voucher_no in tcore.receipts
+        paid, paid_fen, advances, advanced_fen = paid_by_day[day]
         normal = [f for f in filings if f.clear_type == 0 and f.filed_at.date() == day]
         repl = [f for f in filings if f.clear_type == 1 and f.filed_at.date() == day]
-        advances = [p for p in paid if p.mode == "advance"]
         statement = tcore.statements.get(day)
         snap = snapshots.get(day, {})
         day_rows.append({
             "date": day.isoformat(), "weekday": day.strftime("%a"),
-            "vouchers_sent": len(sent), "vouchers_accepted": len(nos & accepted_keys), "paid": len(paid),
-            "paid_amount": _yuan(sum(p.amount_fen for p in paid)),
-            "receipts_returned": sum(1 for no in nos if no in tcore.receipts),
+            "vouchers_sent": sent, "vouchers_accepted": accepted, "paid": paid,
+            "paid_amount": _yuan(paid_fen),
+            "receipts_returned": returned,
             "clearing_requests": len(normal),
             "clearing_accepted": sum(1 for f in normal if f.state == "accepted"),
             "clearing_rejected": sorted(f"{f.voucher_no}: {f.reason}" for f in normal if f.state == "rejected"),
             "cleared_amount": _yuan(sum(f.cleared_fen for f in normal)),
-            "advances": len(advances), "advanced_amount": _yuan(sum(p.amount_fen for p in advances)),
+            "advances": advances, "advanced_amount": _yuan(advanced_fen),
             "replenishments": len(repl), "replenishments_accepted": sum(1 for f in repl if f.state == "accepted"),
             "replenished_amount": _yuan(sum(f.cleared_fen for f in repl)),
             "tsa_debits": _yuan(tsa_debits_by_day.get(day, 0)),
@@ -476,25 +526,24 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
           len(closes_checked) == len(run_days) + 1 and not bad_closes and not core_bad,
           f"{len(closes_checked)} closes checked, {sum(len(v) for v in zero_flagged.values())} zero-balance accounts"
           + (f"; not zero: {bad_closes} {core_bad}" if bad_closes or core_bad else ""))
-    paid_count: dict[str, int] = {}
-    for p in payments:
-        if p.day is not None:
-            paid_count[p.key.voucher_no] = paid_count.get(p.key.voucher_no, 0) + 1
+    paid_nos = sorted(p.key.voucher_no for p in all_payments() if p.day is not None)
+    accepted_nos.sort()
+    missing, extra, accepted_count = _paid_once(accepted_nos, paid_nos, tcore.receipts)
+    paid_payments = len(paid_nos)
+    del accepted_nos, paid_nos
     wrong_amount = [no for no, r in tcore.receipts.items() if r.paid_fen != tcore.vouchers[no].amount_fen]
-    missing = sorted(no for no in accepted_keys if paid_count.get(no) != 1 or no not in tcore.receipts)
-    extra = sorted(no for no in paid_count if no not in accepted_keys)
     check("each_voucher_paid_exactly_once",
           not missing and not extra and not wrong_amount and not tcore.duplicate_receipts and not refused,
-          f"{len(accepted_keys)} accepted, {sum(paid_count.values())} payments, {len(tcore.receipts)} receipts, "
+          f"{accepted_count} accepted, {paid_payments} payments, {len(tcore.receipts)} receipts, "
           f"{len(tcore.duplicate_receipts)} duplicate receipts, {len(refused)} refused by the gateway"
           + (f"; not paid once or no receipt: {missing[:5]}" if missing else "")
           + (f"; paid but never accepted: {extra[:5]}" if extra else "")
           + (f"; amount differs: {wrong_amount[:5]}" if wrong_amount else ""))
     tsa_debits = sum(tsa_debits_by_day.values())
     cleared = sum(f.cleared_fen for f in filings)
-    paid_total = sum(p.amount_fen for p in payments if p.day is not None)
+    paid_total = sum(p.amount_fen for p in all_payments() if p.day is not None)
     cleared_normal = sum(f.cleared_fen for f in filings if f.clear_type == 0)
-    advanced = sum(p.amount_fen for p in payments if p.day is not None and p.mode == "advance")
+    advanced = sum(p.amount_fen for p in all_payments() if p.day is not None and p.mode == "advance")
     replenished = sum(f.cleared_fen for f in filings if f.clear_type == 1)
     check("tsa_debits_equal_clearings", tsa_debits == cleared == paid_total,
           f"TSA debits {_yuan(tsa_debits)}, clearings accepted {_yuan(cleared)} "
@@ -523,14 +572,16 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     check("no_alarms", not alarms, f"{len(alarms)} alarms" + (f": {alarms[:5]}" if alarms else ""))
 
     # the trace of one voucher: the first advance, else the first voucher
-    advance_nos = sorted(p.key.voucher_no for p in payments if p.mode == "advance" and p.day is not None)
-    pick_no = advance_nos[0] if advance_nos else min(accepted_keys, default=None)
+    pick_no = min((p.key.voucher_no for p in all_payments() if p.mode == "advance" and p.day is not None),
+                  default=None)
+    if pick_no is None:
+        pick_no = min((v.voucher_no for v in tcore.iter_sent() if v.refused is None), default=None)
     trace: dict[str, Any] = {}
     if pick_no is not None:
         v = tcore.vouchers[pick_no]
         key = VoucherKey(world.adm_div_code, str(v.day.year), v.vtcode, pick_no, 0)
         events = await treasury_client.trace(key) or []
-        payment = next((p for p in payments if p.key.voucher_no == pick_no), None)
+        payment = next((p for p in all_payments() if p.key.voucher_no == pick_no), None)
         replenish = next((f for f in filings if payment is not None and payment.filing == f.voucher_no), None)
         trace = {"voucher": str(key), "vtcode": v.vtcode, "amount": _yuan(v.amount_fen), "bank": v.bank,
                  "sent_at": v.send_at.isoformat(), "mode": payment.mode if payment else None,

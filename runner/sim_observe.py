@@ -160,8 +160,7 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
     every record of a number in the same slice, for `runner.reconcile.reconcile_parts`: one slice's
     values are made when it is asked for, so with the caller dropping each before the next, the run's
     end holds about `part_vouchers` vouchers' values at a time, not the whole day's."""
-    vouchers = tcore.sent_vouchers()
-    k = max(1, -(-len(vouchers) // (part_vouchers or PART_VOUCHERS)))
+    k = max(1, -(-tcore.sent_count() // (part_vouchers or PART_VOUCHERS)))
 
     def slices(items: Iterable[Any], number: Callable[[Any], str]) -> list[list[Any]]:
         out: list[list[Any]] = [[] for _ in range(k)]
@@ -169,15 +168,18 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
             out[zlib.crc32(number(x).encode()) % k].append(x)
         return out
 
-    sent = slices(vouchers, lambda v: v.voucher_no)
-    del vouchers
+    # a slice's sent vouchers by VoucherNo (the text the records share), each made again from the
+    # plan when its slice is read: not the day's vouchers held as objects until their slice
+    sent = slices((v.voucher_no for v in tcore.iter_sent()), lambda no: no)
     paid = slices(((bid, core, p) for bid, core in bcores.items() for p in core.payments.values()),
                   lambda t: t[2].key.voucher_no)
     got = slices([*tcore.receipts.values(), *tcore.duplicate_receipts], lambda r: r.key.voucher_no)
+    vouchers = tcore.vouchers
     for i in range(k):
         payments = [_payment_seen(*t) for t in paid[i]]
         senders = {p.voucher_no: p.bank for p in payments}
-        part = (_sent_of(sent[i], adm_div_code, bank_ids), _receipts_of(got[i], senders), payments)
+        part = (_sent_of((vouchers[no] for no in sent[i]), adm_div_code, bank_ids), _receipts_of(got[i], senders),
+                payments)
         sent[i] = paid[i] = got[i] = []
         del payments, senders
         yield part

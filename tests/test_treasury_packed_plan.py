@@ -131,3 +131,21 @@ def test_planning_a_packed_day_makes_no_voucher_for_the_tsa(monkeypatch: pytest.
     plan = core.plan(DAY)
     assert isinstance(plan.vouchers, PackedVouchers) and made == []
     assert core.tsa.planned_fen == sum(v.amount_fen for v in plan.vouchers)
+
+
+def test_the_core_gives_its_sent_vouchers_one_at_a_time() -> None:
+    """`iter_sent` is `sent_vouchers` read lazily: the same vouchers in the same order, a packed
+    day's made as each is read (the run's end reads the day without a list of it)."""
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import at
+    from treasury_sim.core import TreasuryCore
+
+    core = TreasuryCore(TreasuryConfig(vouchers_per_day=40, days=1, first_day=DAY), BusinessCalendar.default(),
+                        ClockConfig())
+    for hour in (8, 11):
+        core.on_time(at(DAY, dt.time(hour, 0)))
+    sent = core.iter_sent()
+    first = next(sent)
+    assert first == core.sent_vouchers()[0] and first is not core.sent_vouchers()[0]  # made when read
+    assert [first, *sent] == core.sent_vouchers() == list(core.iter_sent(DAY)) != []
+    assert list(core.iter_sent(DAY + dt.timedelta(days=1))) == []

@@ -199,9 +199,17 @@ class TreasuryCore:
         return sum(plan.next_unsent for d, plan in self.plans.items() if day is None or d == day)
 
     def sent_vouchers(self, day: dt.date | None = None) -> list[PlannedVoucher]:
+        return list(self.iter_sent(day))
+
+    def iter_sent(self, day: dt.date | None = None) -> Iterator[PlannedVoucher]:
+        """`sent_vouchers(day)` one at a time: a packed day's vouchers are made as they are read,
+        so a reader that keeps none holds one, not a list of the day's (~250 bytes a voucher)."""
         # the first `next_unsent` of each day planned are its sent ones (in the order planned)
-        return [v for d, plan in self.plans.items() if day is None or d == day
-                for v in plan.vouchers[:plan.next_unsent]]
+        for d, plan in self.plans.items():
+            if day is None or d == day:
+                vouchers = plan.vouchers
+                for i in range(plan.next_unsent):
+                    yield vouchers[i]
 
     def expected_debit_fen(self, day: dt.date) -> int:
         """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff
