@@ -86,8 +86,9 @@ class TreasuryBooks:
         if tsa.debit_fen != tsa.planned_fen - tsa.refused_fen or any(tsa.debit(d) < 0 for d in days):
             _broke("tsa-debits", f"expected debits {fen_to_str(tsa.debit_fen)}, planned {fen_to_str(tsa.planned_fen)}"
                    f" less refused {fen_to_str(tsa.refused_fen)}; days {', '.join(map(str, days)) or '-'}")
-        if len(state.receipts) != receipts:
-            _broke("receipts-once", f"{len(state.receipts)} receipts kept, {receipts} vouchers with a receipt")
+        kept = len(state.receipts) + len(state.receipt_log.records)
+        if kept != receipts:
+            _broke("receipts-once", f"{kept} receipts kept, {receipts} vouchers with a receipt")
         _check_refunds(state.bank_inbox)
         _check_suspensions(state.suspensions)
         unbalanced = state.quotas.unbalanced()

@@ -72,9 +72,10 @@ from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_
 from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
+from treasury_sim.receipt_book import ReceiptBook
 from treasury_sim.receipts import carried_quota, match_receipt, paid_in
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
-from treasury_sim.state import CORE, SNAPSHOT_VERSION, TreasuryState, fingerprint
+from treasury_sim.state import CORE, OLDER_VERSIONS, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
 from treasury_sim.units import generate_tree
@@ -108,7 +109,9 @@ class TreasuryCore:
         self.tsa = TsaBook()
         self.books = TreasuryBooks()
         self.budgeting = Budgeting.of(self.unit_tree, self.indicators) if self.unit_tree is not None else None
-        self._receipts = {r.key.voucher_no: r for r in state.receipts}  # VoucherNo → the first receipt
+        # VoucherNo → the first receipt, packed (a version 2 snapshot's list packed into it)
+        self._receipts = ReceiptBook(state.receipt_log.reordered(), state.receipts)
+        state.receipts = []
         self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
         self.drawn: dict[str, Drawn] = {}  # 8202 VoucherNo → (line key, fen) it draws
         progress = dict(state.progress)
@@ -325,7 +328,7 @@ class TreasuryCore:
         """Replace this core's state with a snapshot taken by a core of the same config; its books
         are checked from scratch (BooksError if they do not add up)."""
         self._reset(decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION,
-                                    fingerprint(self.config, self.clock_config)))
+                                    fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS))
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)
 
@@ -399,8 +402,7 @@ class TreasuryCore:
         if match == "duplicate" and receipt is not None:
             self.state.duplicate_receipts.append(receipt)
         elif match == "first" and receipt is not None and planned is not None:
-            self._receipts[planned.voucher_no] = receipt
-            self.state.receipts.append(receipt)
+            self._receipts.add(planned.voucher_no, receipt)
             if receipt.return_reason is not None:  # returned unpaid: its quota lines were not drawn
                 self.state.quotas.release(self.drawn.get(planned.voucher_no, ()))
             self.state.feeds.on_paid(doc, receipt, planned.amount_fen, self.config, self.state.account_notices)

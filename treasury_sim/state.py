@@ -19,14 +19,18 @@ from treasury_sim.account_feed import FeedBook
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
+from treasury_sim.receipt_book import ReceiptLog
 from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
 CORE = "treasury"
-SNAPSHOT_VERSION = 2  # the layout of `TreasuryState` (1: the hand-written plain form)
+# The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
+# (`receipt_log`, `treasury_sim.receipt_book`); version 2's list of receipts still loads.
+SNAPSHOT_VERSION = 3
+OLDER_VERSIONS = (2,)
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
@@ -41,7 +45,10 @@ class TreasuryState(msgspec.Struct):
     cursor: dt.datetime | None = None  # inputs up to this time are handled
     progress: dict[str, int] = msgspec.field(default_factory=dict)  # planned day (ISO) → its first vouchers sent
     refused: dict[str, str] = msgspec.field(default_factory=dict)  # VoucherNo → the gateway's code
-    receipts: list[Receipt] = msgspec.field(default_factory=list)  # the first receipt of each voucher, as they came
+    # the first receipt of each voucher, as they came: packed (version 3), or a version 2 snapshot's
+    # list, packed into `receipt_log` when it is loaded (then empty)
+    receipts: list[Receipt] = msgspec.field(default_factory=list)
+    receipt_log: ReceiptLog = msgspec.field(default_factory=ReceiptLog)
     duplicate_receipts: list[Receipt] = msgspec.field(default_factory=list)
     statements: dict[str, StatementCheck] = msgspec.field(default_factory=dict)  # day (ISO) → its 7401 checked
     other: list[tuple[str, dt.datetime]] = msgspec.field(default_factory=list)  # (key, received) of 7403 / 3502 ...
