@@ -363,7 +363,7 @@ def _add_account_feed(report: dict[str, Any], w: DemoWorld) -> None:
 
 def _progress(now: dt.datetime, tcore: Any, bcores: dict[str, Any], pcore: Any, close: bool) -> str:
     sent = tcore.sent_count(now.date())
-    receipts = sum(1 for r in tcore.receipts.values() if r.received_at.date() == now.date())
+    receipts = tcore.receipts_received_on(now.date())
     filed = [f for core in bcores.values() for f in core.filings.values() if f.filed_at.date() == now.date()]
     accepted = sum(1 for f in filed if f.state == "accepted")
     tail = "  (close: 7401 sent)" if close and now.date() in pcore.movements else ""

@@ -173,14 +173,17 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
     sent = slices((v.voucher_no for v in tcore.iter_sent()), lambda no: no)
     paid = slices(((bid, core, p) for bid, core in bcores.items() for p in core.payments.values()),
                   lambda t: t[2].key.voucher_no)
-    got = slices([*tcore.receipts.values(), *tcore.duplicate_receipts], lambda r: r.key.voucher_no)
-    vouchers = tcore.vouchers
+    # the first receipts by the VoucherNo they are kept under (made when their slice is read: the
+    # core keeps them packed), then the duplicates as they are, as `generated_receipts` lists them
+    got = slices(tcore.receipt_numbers(), lambda numbered: numbered[1])
+    doubled = slices(tcore.duplicate_receipts, lambda r: r.key.voucher_no)
+    vouchers, receipts = tcore.vouchers, tcore.receipts
     for i in range(k):
         payments = [_payment_seen(*t) for t in paid[i]]
         senders = {p.voucher_no: p.bank for p in payments}
-        part = (_sent_of((vouchers[no] for no in sent[i]), adm_div_code, bank_ids), _receipts_of(got[i], senders),
-                payments)
-        sent[i] = paid[i] = got[i] = []
+        part = (_sent_of((vouchers[no] for no in sent[i]), adm_div_code, bank_ids),
+                _receipts_of([*(receipts[no] for no, _ in got[i]), *doubled[i]], senders), payments)
+        sent[i] = paid[i] = got[i] = doubled[i] = []
         del payments, senders
         yield part
         del part  # the caller's: not held by this frame while the next is made

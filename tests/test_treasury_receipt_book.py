@@ -47,6 +47,10 @@ def test_a_receipt_comes_back_as_it_was_taken_in_arrival_order(receipts: list[tu
         assert got.received_at.replace(tzinfo=None) == r.received_at.replace(tzinfo=None)
         assert book.get(no) == r and no in book
     assert book.get("nothing") is None and "nothing" not in book
+    # what is read without making the receipts
+    assert list(book.numbered()) == [(no, r.key.voucher_no) for no, r in kept.items()]
+    for day in {r.received_at.date() for r in kept.values()}:
+        assert book.received_on(day) == sum(r.received_at.date() == day for r in kept.values())
     # through a snapshot: the log is saved sorted by VoucherNo, read back in arrival order
     loaded = ReceiptBook(decode(encode(book._log), ReceiptLog).reordered())
     assert list(loaded.items()) == list(kept.items())

@@ -156,6 +156,14 @@ class TreasuryCore:
         """VoucherNo → the first receipt, in arrival order."""
         return self._receipts
 
+    def receipts_received_on(self, day: dt.date) -> int:
+        """How many first receipts came on `day`, without making them."""
+        return self._receipts.received_on(day)
+
+    def receipt_numbers(self) -> Iterator[tuple[str, str]]:
+        """(VoucherNo in `receipts`, its receipt key's VoucherNo) of each, without making them."""
+        return self._receipts.numbered()
+
     @property
     def duplicate_receipts(self) -> list[Receipt]:
         return self.state.duplicate_receipts

@@ -31,6 +31,7 @@ _FIXED = struct.Struct("<Iqql")
 _UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 _US = dt.timedelta(microseconds=1)
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
 _I64 = 2**63
 
 # What receipts share: (AdmDivCode, StYear, VtCode, flag, the key's VoucherNo when it is not the one
@@ -100,6 +101,22 @@ class ReceiptBook(Mapping[str, Receipt]):
             at = (_UTC_EPOCH + us * _US).astimezone(tz)
         return Receipt(VoucherKey.of(adm, year, vtcode, key_no or voucher_no, flag), paid_date,
                        fen if big_fen is None else big_fen, rec[_FIXED.size:].decode(), at, reason)
+
+    def numbered(self) -> Iterator[tuple[str, str]]:
+        """(the VoucherNo a receipt is kept under, its key's VoucherNo) of each, in arrival order,
+        without making the receipts (the two differ only when a bank's key named another text)."""
+        heads = self._log.heads
+        for no, rec in self._log.records.items():
+            yield no, heads[_FIXED.unpack_from(rec)[3]][4] or no
+
+    def received_on(self, day: dt.date) -> int:
+        """How many came on `day` (the local day of their time), without making the receipts."""
+        heads, count = self._log.heads, 0
+        for rec in self._log.records.values():
+            us, i = _FIXED.unpack_from(rec)[2:]
+            seconds = heads[i][7]
+            count += _EPOCH_DAY + (us // 1_000_000 + (seconds or 0)) // 86_400 == day.toordinal()
+        return count
 
     def __getitem__(self, voucher_no: str) -> Receipt:
         return self._receipt(voucher_no, self._log.records[voucher_no])
