@@ -12,40 +12,69 @@ refused `refund-unmatched`.
 from __future__ import annotations
 
 from pboc_sim.config import CLEARED_MAX, PAYMENT_VTCODE
-from pboc_sim.record import add_bounded
-from pboc_sim.state import Cleared, Decision, PbocState, cleared_key, flat_matched
+from pboc_sim.state import SEP, Cleared, Decision, PbocState, cleared_key
 
-__all__ = ["record_cleared", "refund_targets", "unmatch"]
+__all__ = ["matched_keys", "record_cleared", "refund_targets", "unmatch"]
 
 
 def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type: str, amount_fen: int,
                    payments: tuple[tuple[str, int], ...]) -> tuple[str | int, ...]:
     """Remember what an accepted 2301 cleared: itself, and each payment its details name
     (`payments`: (Detail/VoucherNo, fen)). Returns what was added to each entry (the decision's
-    `matched`: key, fen, key, fen, ...)."""
+    `matched`: the 2301's key, fen, then each payment's VoucherNo (a new one, kept under the
+    2301: `PbocState.cleared`) or key (one known already, or another's VoucherNo), fen, ...)."""
+    book = s.cleared
     own = cleared_key(adm, "2301", voucher_no, bank)
-    added: dict[str, int] = {own: amount_fen}
     vtcode = PAYMENT_VTCODE.get(pay_type, "")
+    added: dict[str, int] = {}  # VoucherNo → fen (a payment named twice by the request: added up)
     for payment_no, fen in payments if vtcode else ():
-        payment = cleared_key(adm, vtcode, payment_no, bank)
-        before = added.get(payment)
-        added[payment] = fen if before is None else before + fen
+        before = added.get(payment_no)
+        added[payment_no] = fen if before is None else before + fen
     # A new entry takes the request's own amount object, which the decision's `matched` holds too:
     # one int a payment, not three (0 + fen makes a new one), for every payment of the day.
-    for key, fen in added.items():
-        item = s.cleared.get(key)
-        if item is None:
-            add_bounded(s, s.cleared, key, Cleared(bank, pay_type, fen, clearing=None if key == own else own),
-                        CLEARED_MAX)
-        else:
+    item = book.modify(own)
+    if item is None:
+        book.add(own, Cleared(bank, pay_type, amount_fen), CLEARED_MAX)
+    else:
+        item.cleared_fen += amount_fen
+    matched: list[str | int] = [own, amount_fen]
+    new: list[str] = []
+    for no, fen in added.items():
+        key = cleared_key(adm, vtcode, no, bank)
+        item = book.modify(key)
+        if item is not None:
             item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
-    return flat_matched(added.items())
+            matched += (key, fen)
+        elif no in book.index or own in book.groups or SEP in no:  # the slot is another's: an entry
+            book.add(key, Cleared(bank, pay_type, fen, clearing=own), CLEARED_MAX)
+            matched += (key, fen)
+        else:
+            new.append(no)
+            matched += (no, fen)
+    flat = tuple(matched)
+    if new:
+        book.add_group(own, vtcode, pay_type, flat, new, CLEARED_MAX)
+    return flat
+
+
+def matched_keys(s: PbocState, decision: Decision) -> list[tuple[str, int]]:
+    """(entry key, fen) of each entry a decision's `matched` names: a payment named by its
+    VoucherNo alone is under the 2301 first named (`record_cleared`)."""
+    pairs = list(decision.matched_pairs())
+    if not pairs or all(SEP in key for key, _ in pairs):
+        return pairs
+    own = pairs[0][0]
+    group = s.cleared.groups.get(own)
+    own_item = s.cleared.get(own)
+    vtcode = group.vtcode if group is not None else PAYMENT_VTCODE.get(own_item.pay_type, "") if own_item else ""
+    adm, _, _, bank = own.split(SEP)
+    return [(key if SEP in key else cleared_key(adm, vtcode, key, bank), fen) for key, fen in pairs]
 
 
 def unmatch(s: PbocState, decision: Decision, *, refund: bool) -> None:
     """Take back what a decision did to `cleared` (the books refused its movement)."""
-    for key, fen in decision.matched_pairs():
-        item = s.cleared.get(key)
+    for key, fen in matched_keys(s, decision):
+        item = s.cleared.modify(key)
         if item is None:
             continue  # forgotten since (CLEARED_MAX)
         if refund:
@@ -63,6 +92,8 @@ def refund_targets(s: PbocState, ori: str) -> list[tuple[str, Cleared]]:
     if item is None:
         return []
     targets = [(ori, item)]
-    if item.clearing is not None and item.clearing in s.cleared:
-        targets.append((item.clearing, s.cleared[item.clearing]))
+    if item.clearing is not None:
+        clearing = s.cleared.get(item.clearing)
+        if clearing is not None:
+            targets.append((item.clearing, clearing))
     return targets

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from typing import cast
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
@@ -69,10 +70,8 @@ from pboc_sim.state import (
     cleared_key,
     cleared_key_of,
     decision_key,
-    flatten_decisions,
     quota_key,
     quota_key_of,
-    reorder,
 )
 from pboc_sim.statements import catch_up
 from sim.codec import config_fingerprint, decode_snapshot, encode, encode_parts
@@ -180,7 +179,7 @@ class PbocCore:
     @property
     def cleared(self) -> Mapping[ClearedKey, Cleared]:
         """What was cleared under (AdmDivCode, VtCode, VoucherNo, bank) (`pboc_sim.cleared`)."""
-        return KeyedView(self.state.cleared, lambda k: cleared_key(*k), cleared_key_of)
+        return KeyedView(cast("Mapping[str, Cleared]", self.state.cleared), lambda k: cleared_key(*k), cleared_key_of)
 
     @property
     def tsa_balance_fen(self) -> int:
@@ -236,9 +235,7 @@ class PbocCore:
         (`StateError` for another core's, another version's or another config's)."""
         state = decode_snapshot(data, PbocState, "pboc", SNAPSHOT_VERSION,
                                 config_fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS)
-        state.quotas, state.cleared, state.decisions = (
-            reorder(state.quotas), reorder(state.cleared), flatten_decisions(reorder(state.decisions)))
-        self.state = state
+        self.state = state.loaded()
 
     @classmethod
     def restore(cls, data: bytes, config: PbocConfig, calendar: BusinessCalendar,

@@ -25,7 +25,7 @@ from sim.effects import Effect, OpenAccount, PostTransfer, SendVoucher
 __all__ = ["add_bounded", "answer", "balance_before", "decide", "drop_movement", "move", "next_serial",
            "receipt", "shift_bank"]
 
-_V = TypeVar("_V", Cleared, Decision)
+_V = TypeVar("_V", Cleared, Decision)  # a Decision (what was cleared is a `ClearedBook`)
 
 
 def add_bounded(s: PbocState, records: dict[str, _V], key: str, value: _V, bound: int) -> _V:

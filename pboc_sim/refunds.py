@@ -138,7 +138,9 @@ def on_refund(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: dt.
     amount = r.amount_fen
     targets = [item_key for item_key, _ in refund_targets(s, r.ori)]
     for item_key in targets:
-        s.cleared[item_key].refunded_fen += amount
+        item = s.cleared.modify(item_key)
+        assert item is not None  # a refund target is known
+        item.refunded_fen += amount
     matched = flat_matched((item_key, amount) for item_key in targets)
     opens, transfer = move(s, doc, key, "C", amount, "refund", day, f"pboc:refund:{r.bank}:{key}")
     serial = next_serial(s, "RH", now.date())

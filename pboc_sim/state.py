@@ -37,6 +37,8 @@ __all__ = [
     "SEP",
     "SNAPSHOT_VERSION",
     "Cleared",
+    "ClearedBook",
+    "ClearedGroup",
     "ClearedKey",
     "Decision",
     "KeyedView",
@@ -59,8 +61,10 @@ __all__ = [
 # 3: quotas keyed by fund type too. 4: decisions and what was cleared are kept per bank (each
 # bank numbers its own vouchers). 5: typed records encoded by msgspec, running totals. 6: a
 # decision's `matched` flat (key, fen, key, fen, ...), not a pair each; version 5 still loads.
-SNAPSHOT_VERSION = 6
-OLDER_VERSIONS = (5,)
+# 7: what was cleared in a `ClearedBook` (a 2301's payments under it, named by VoucherNo in its
+# decision's `matched`); versions 5 and 6 (a dict of every entry) still load.
+SNAPSHOT_VERSION = 7
+OLDER_VERSIONS = (5, 6)
 
 # A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
 QuotaKey = tuple[str, str, str, dt.date | None]
@@ -184,6 +188,175 @@ def flatten_decisions(decisions: dict[str, Decision]) -> dict[str, Decision]:
     return decisions
 
 
+# What the central bank cleared (`PbocState.cleared`), the payments a 2301 named kept under it.
+#
+# Before (version 6) every payment a 2301's details named was an entry of its own in a dict: a key
+# text (AdmDivCode, VtCode, VoucherNo, bank joined), a `Cleared` record and its `seq`, ~220 bytes a
+# payment held for months (`CLEARED_MAX`): 22 MB at 100,000 vouchers a day. Now such a payment, as
+# long as nothing changed it, is one slot of `index` (its VoucherNo, the text the banks' records
+# share, → the key of the 2301 that named it) and its amount is the one the 2301's decision keeps
+# in `matched` (`ClearedGroup.matched` is that same tuple, the payments by bare VoucherNo, no key
+# text made). What changes such a payment (a refund, a second 2301 naming it, a books' refusal)
+# takes it out of the index into `entries` first, a `Cleared` as before (`modify`).
+#
+# Reading gives the same records as before: `get` / `[]` / `in` of a payment's key find it in the
+# index (a new `Cleared`, equal to the one kept before, not kept); `entries` hold the 2301s and the
+# payments changed since. The order they were added is kept for the oldest to be forgotten first
+# beyond the bound: an entry's `seq`, a group's `seq` for its payments (in the order its 2301 named
+# them). A snapshot keeps the three maps as they are; `reordered` puts them back in that order.
+
+
+class ClearedGroup(msgspec.Struct, array_like=True, gc=False):
+    """The payments one accepted 2301 named, those `ClearedBook.index` still holds."""
+
+    vtcode: str  # their VtCode: 5201 (pay type 11) or 8202 (12)
+    pay_type: str
+    seq: int  # their place in the order added (after the 2301's own entry)
+    matched: tuple[str | int, ...]  # the 2301 decision's: own key, fen, then VoucherNo (or a full key), fen, ...
+    left: int = 0  # how many of them the index holds
+
+
+class ClearedBook(msgspec.Struct):
+    """cleared key → `Cleared` (module doc)."""
+
+    entries: dict[str, Cleared] = msgspec.field(default_factory=dict)
+    groups: dict[str, ClearedGroup] = msgspec.field(default_factory=dict)  # the 2301's own key → its payments
+    index: dict[str, str] = msgspec.field(default_factory=dict)  # VoucherNo → the own key of its group
+    seq: int = 0  # the last `seq` given
+
+    # --- reading (nothing kept) -------------------------------------------------------------
+
+    def get(self, key: str) -> Cleared | None:
+        item = self.entries.get(key)
+        if item is not None or not self.index:
+            return item
+        found = self._indexed(key)
+        return None if found is None else found[0]
+
+    def __getitem__(self, key: str) -> Cleared:
+        item = self.get(key)
+        if item is None:
+            raise KeyError(key)
+        return item
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries or (isinstance(key, str) and bool(self.index) and self._indexed(key) is not None)
+
+    def __len__(self) -> int:
+        return len(self.entries) + len(self.index)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries) or bool(self.index)
+
+    def __iter__(self) -> Iterator[str]:
+        """The entries' keys, then the indexed payments' (each group's in the order named)."""
+        yield from self.entries
+        for no, own in self.index.items():
+            adm, _, _, bank = own.split(SEP)
+            yield SEP.join((adm, self.groups[own].vtcode, no, bank))
+
+    def items(self) -> Iterator[tuple[str, Cleared]]:
+        for key in self:
+            yield key, self[key]
+
+    def _indexed(self, key: str) -> tuple[Cleared, str, ClearedGroup] | None:
+        """The indexed payment under `key`: (its record, made now), its group's key, its group."""
+        parts = key.split(SEP)
+        if len(parts) != 4:
+            return None
+        adm, vtcode, no, bank = parts
+        own = self.index.get(no)
+        if own is None:
+            return None
+        group = self.groups[own]
+        own_adm, _, _, own_bank = own.split(SEP)
+        if group.vtcode != vtcode or own_adm != adm or own_bank != bank:
+            return None
+        m = group.matched
+        fen = m[m.index(no, 2) + 1]
+        assert isinstance(fen, int)
+        return Cleared(bank, group.pay_type, fen, clearing=own, seq=group.seq), own, group
+
+    # --- changing ------------------------------------------------------------------------
+
+    def modify(self, key: str) -> Cleared | None:
+        """The record under `key` to change in place: an indexed payment is taken into `entries`
+        first (a new `seq`: it counts as added now)."""
+        item = self.entries.get(key)
+        if item is not None or not self.index:
+            return item
+        found = self._indexed(key)
+        if found is None:
+            return None
+        item, own, group = found
+        del self.index[key.split(SEP)[2]]
+        group.left -= 1
+        if group.left == 0:
+            del self.groups[own]
+        item.seq = self._next()
+        self.entries[key] = item
+        return item
+
+    def __delitem__(self, key: str) -> None:
+        if self.modify(key) is None:
+            raise KeyError(key)
+        del self.entries[key]
+
+    def add(self, key: str, item: Cleared, bound: int) -> None:
+        """A new entry (after forgetting the oldest beyond `bound`)."""
+        self._make_room(bound)
+        item.seq = self._next()
+        self.entries[key] = item
+
+    def add_group(self, own: str, vtcode: str, pay_type: str, matched: tuple[str | int, ...],
+                  payments: Iterable[str], bound: int) -> None:
+        """The payments `payments` (VoucherNos, in the order named) of the 2301 under `own`, whose
+        decision's `matched` names each by VoucherNo with its fen."""
+        group = ClearedGroup(vtcode, pay_type, self._next(), matched)
+        for no in payments:
+            self._make_room(bound)  # (with a tiny bound, this group's first payments among the oldest)
+            self.groups[own] = group
+            self.index[no] = own
+            group.left += 1
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _make_room(self, bound: int) -> None:
+        while len(self) >= bound:
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        first = next(iter(self.entries.items()), None)
+        no, own = next(iter(self.index.items()), ("", ""))
+        group = self.groups.get(own) if own else None
+        if own and (group is None or first is None or group.seq < first[1].seq):
+            del self.index[no]
+            if group is not None:
+                group.left -= 1
+                if group.left == 0:
+                    del self.groups[own]
+        elif first is not None:
+            del self.entries[first[0]]
+
+    # --- a snapshot ------------------------------------------------------------------------
+
+    def reordered(self) -> ClearedBook:
+        """In the order added again (a decoded snapshot's maps are sorted by key)."""
+        self.entries = dict(sorted(self.entries.items(), key=lambda item: item[1].seq))
+        self.groups = dict(sorted(self.groups.items(), key=lambda item: item[1].seq))
+        index: dict[str, str] = {}
+        for own, group in self.groups.items():
+            m = group.matched
+            for i in range(2, len(m), 2):
+                no = m[i]
+                if isinstance(no, str) and self.index.get(no) == own:
+                    index[no] = own
+        self.index = index
+        return self
+
+
 class Totals(msgspec.Struct):
     """Running totals the books check reads (`pboc_sim.books`), kept as the records change."""
 
@@ -206,7 +379,10 @@ class PbocState(msgspec.Struct):
     seq: int = 0  # the last `seq` given to a quota line, a cleared entry or a decision
     tsa_balance_fen: int = 0
     quotas: dict[str, QuotaLine] = {}
-    cleared: dict[str, Cleared] = {}  # what refunds are matched against (pboc_sim.cleared)
+    # what refunds are matched against (pboc_sim.cleared), saved as "cleared_book"; "cleared" is a
+    # version 5 / 6 snapshot's dict of every entry, taken into the book when it is loaded (`load_older`)
+    cleared: ClearedBook = msgspec.field(default_factory=ClearedBook, name="cleared_book")
+    older_cleared: dict[str, Cleared] = msgspec.field(default_factory=dict, name="cleared")
     clearing_balances: dict[str, int] = {}  # bank code → its clearing account, as the core moved it
     movements: dict[str, list[Movement]] = {}  # ISO business day → its movements, in order
     decisions: dict[str, Decision] = {}
@@ -223,6 +399,17 @@ class PbocState(msgspec.Struct):
     def next_seq(self) -> int:
         self.seq += 1
         return self.seq
+
+    def loaded(self) -> PbocState:
+        """A decoded snapshot's records in the order they were added, an older version's taken in."""
+        self.quotas, self.decisions = reorder(self.quotas), flatten_decisions(reorder(self.decisions))
+        self.cleared.reordered()
+        if self.older_cleared:  # version 5 / 6: every entry its own, as `entries` keep them
+            entries = reorder(self.older_cleared)
+            self.older_cleared = {}
+            self.cleared.entries.update(entries)
+            self.cleared.seq = max(self.cleared.seq, max(item.seq for item in entries.values()))
+        return self
 
 
 _V = TypeVar("_V", QuotaLine, Cleared, Decision)

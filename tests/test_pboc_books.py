@@ -53,7 +53,9 @@ def test_a_quota_line_used_beyond_its_notice_is_caught_when_next_touched() -> No
 
 def test_a_refund_beyond_what_was_cleared_is_caught() -> None:
     core, _, _ = _cleared_day()
-    core.state.cleared[cleared_key(ADM, "5201", "ZF0001", BANK)].refunded_fen = 400_01
+    item = core.state.cleared.modify(cleared_key(ADM, "5201", "ZF0001", BANK))  # the record to change in place
+    assert item is not None
+    item.refunded_fen = 400_01
     _broken("refund-over-cleared",
             lambda: core.on_voucher(refund(DAY, "1.00", ori_no="ZF0001"), 0, t(DAY, "11:00")))
 

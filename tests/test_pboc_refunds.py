@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -42,6 +42,7 @@ from pboc_sim.core import (
     SendVoucher,
     clearing_account,
 )
+from pboc_sim.state import SEP, cleared_key
 from sim.effects import Refusal
 
 
@@ -326,30 +327,64 @@ def test_nothing_after_the_window_is_accepted(calendar: BusinessCalendar, day: d
         assert books.balances[clearing_account(BANK)] == 0
 
 
-def _as_version_5(snapshot: bytes) -> bytes:
-    """`snapshot` as version 5 wrote it: each decision's `matched` a list of (key, fen) pairs."""
+def _as_version_6(snapshot: bytes) -> bytes:
+    """`snapshot` as version 6 wrote it: every entry of what was cleared its own, under its key, and
+    a decision's `matched` naming each by its key (version 7 keeps a 2301's new payments under it,
+    named by VoucherNo)."""
     data = json.loads(snapshot)
-    assert data["version"] == 6
-    data["version"] = 5
+    assert data["version"] == 7
+    book = data.pop("cleared_book")
+    entries: list[tuple[int, str, list[object]]] = [(e[5], k, e) for k, e in book["entries"].items()]
+    for own, (vtcode, pay_type, seq, matched, _left) in book["groups"].items():
+        adm, _, _, bank = own.split(SEP)
+        for i in range(2, len(matched), 2):
+            no = matched[i]
+            if book["index"].get(no) == own:
+                entries.append((seq, cleared_key(adm, vtcode, no, bank), [bank, pay_type, matched[i + 1], 0, own, seq]))
+    data["cleared"] = {k: [*e[:5], n] for n, (_, k, e) in enumerate(sorted(entries, key=lambda x: x[0]), 1)}
     for decision in data["decisions"].values():
         flat = decision[4]  # array-like Decision: transfers, xfields, return_reason, advice, matched, seq
+        if flat and SEP in flat[0]:
+            adm, _, _, bank = flat[0].split(SEP)
+            vtcode = book["groups"].get(flat[0], ["5201"])[0]
+            decision[4] = [x if not isinstance(x, str) or SEP in x else cleared_key(adm, vtcode, x, bank) for x in flat]
+    data["version"] = 6
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _as_version_5(snapshot: bytes) -> bytes:
+    """`snapshot` as version 5 wrote it: as version 6, each decision's `matched` a list of (key, fen) pairs."""
+    data = json.loads(_as_version_6(snapshot))
+    data["version"] = 5
+    for decision in data["decisions"].values():
+        flat = decision[4]
         decision[4] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
     return json.dumps(data, ensure_ascii=False).encode()
 
 
-def test_a_version_5_snapshot_loads_and_a_refusal_after_it_undoes_the_same(calendar: BusinessCalendar) -> None:
-    """Version 6 keeps a decision's `matched` flat; a version 5 snapshot (pairs) still loads, is
-    written back as version 6, and a books' refusal after it takes back exactly what it would have."""
+def _cleared(core: PbocCore) -> dict[object, tuple[object, ...]]:
+    """What was cleared, entry by entry (not its place in the order: `seq`)."""
+    return {k: (c.bank, c.pay_type, c.cleared_fen, c.refunded_fen, c.clearing) for k, c in core.cleared.items()}
+
+
+@pytest.mark.parametrize("older", [_as_version_5, _as_version_6])
+def test_an_older_snapshot_loads_and_a_refusal_after_it_undoes_the_same(calendar: BusinessCalendar,
+                                                                        older: Callable[[bytes], bytes]) -> None:
+    """Version 7 keeps a 2301's payments under it (named by VoucherNo in its decision's `matched`);
+    a version 6 snapshot (every entry its own) and a version 5 one (`matched` in pairs) still load,
+    are written back as version 7, and a books' refusal after it takes back exactly what it would have."""
     core, books = make(calendar, t("2026-03-16", "08:00"))
     send(core, books, quota("2026-03-16", "30.00"), t("2026-03-16", "09:00"))
     doc = clearing("2026-03-16", "30.00", payments=[("ZF0001", "10.00"), ("ZF0002", "20.00")])
     effects = core.on_voucher(doc, 0, t("2026-03-16", "10:00"))
-    old = _as_version_5(core.snapshot())
-    assert b'"version":5' in old.replace(b" ", b"") and old != core.snapshot()
+    assert core.state.cleared.index and len(core.cleared) == 3  # the two payments under their 2301
+    old = older(core.snapshot())
+    assert b'"version":7' not in old.replace(b" ", b"") and b"cleared_book" not in old
     after = PbocCore.restore(old, core.config, calendar, core.clock_config)
-    assert after.snapshot() == core.snapshot()  # read as version 6, pairs made flat
+    assert _cleared(after) == _cleared(core) and len(_cleared(core)) == 3
+    assert json.loads(after.snapshot())["version"] == 7
     dropped = tuple(e for e in effects if isinstance(e, (PostTransfer, SendVoucher)))
     for c in (core, after):
         c.on_refused(Refusal("ledger", "ledger-overdraft", "synthetic", dropped), t("2026-03-16", "10:00"))
         assert not c.cleared
-    assert after.snapshot() == core.snapshot()
+    assert _cleared(after) == _cleared(core) == {}
