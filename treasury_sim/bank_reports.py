@@ -70,11 +70,17 @@ class BankInbox(msgspec.Struct):
     def reserve_list(self, doc: VoucherDoc) -> None:
         """A reserve transfer detail list (7202): note what it says the reserve advanced."""
         listed = self.reserve_listed.setdefault(f"{doc.get('PayBankCode')}/{doc.get('TransferDate')[:6]}", {})
-        for d in doc.details():
+        # the lines as the parse keeps them (a list of a day's advances: no dict copied a line)
+        for line in doc.detail_items():
             if sum(len(v) for v in self.reserve_listed.values()) >= LISTED_MAX:
                 break
-            no = d.get("OriVoucherNo", "")
-            listed[no] = listed.get(no, 0) + parse_fen(d.get("PayAmt", "0.00"))
+            no, amount = "", "0.00"
+            for name, text in line:  # the last of a name, as a dict of the line would hold
+                if name == "OriVoucherNo":
+                    no = text
+                elif name == "PayAmt":
+                    amount = text
+            listed[no] = listed.get(no, 0) + parse_fen(amount)
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
                    agency_of: Callable[[str], str],
