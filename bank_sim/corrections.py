@@ -50,7 +50,7 @@ def current_lines(st: BankState, p: Payment, archive: Archive | None = None) -> 
     s = st.duties
     if (lines := s.corrected.get(str(p.key))) is not None:
         return lines
-    if (waiting := s.uncleared.get(str(p.key))) is not None:
+    if (waiting := reporting.uncleared_lines(p)) is not None:
         return waiting
     payee = payee_of(s, p.key.voucher_no, archive)
     if payee is None:
@@ -116,8 +116,8 @@ def correction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey,
         return [Alarm("correction-refused", f"correction {doc.get('VoucherNo')} refused: {new}", str(key))]
     assert p is not None and p.day is not None and old is not None
     this_month = rp.month_of(now.date())
-    if str(p.key) in s.uncleared:
-        s.uncleared[str(p.key)] = new
+    if p.uncleared is not None:
+        reporting.keep_uncleared(p, new)
     else:
         filing = st.filings.get(p.filing or "")
         cleared = (filing.answered_at.date() if filing is not None and filing.answered_at is not None

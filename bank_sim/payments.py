@@ -116,7 +116,7 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
     agency = doc.get("AgencyCode")
     zba = ctx.accounts["zba-finance"] if pay_type == "11" else _same(unit_zba(ctx.bank_code, agency))
     st.payment_seq += 1
-    payment = Payment(key, doc.vtcode, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
+    payment = Payment(key, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
                       _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
                       urgent=urgent and rule.name == "urgent", agency=_shared((agency, doc.get("AgencyName"))),
                       pay_acct=doc.get("PayAcctNo"), seq=st.payment_seq)

@@ -28,6 +28,7 @@ from bank_sim.state import (
     Move,
     Payment,
     Tally,
+    flat_lines,
     keep_payee,
     pack_payee,
     paid_serial,
@@ -38,8 +39,8 @@ from messages.money import parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 
-__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved",
-           "signed_off", "tally_off"]
+__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "keep_uncleared", "line_id", "lines_of", "on_cleared", "on_paid",
+           "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
@@ -49,9 +50,6 @@ CREDITS_PENDING_MAX = 200_000
 # (`credits_more`), and the day's other reports follow the last page, so the bank's sends keep their
 # order. 1,000 = one round of the shell's concurrent envelopes (10 x 100 bodies).
 CREDIT_NOTICES_PER_CALL = 1_000
-# Payments paid and not cleared yet (advances wait a business day, a holiday week longer): a few
-# days of a busy bank's payments; beyond it a payment is left out of the expenditure reports.
-UNCLEARED_MAX = 1_000_000
 # Reserve movements of the months not stated yet (7203): a month of a busy bank's advances and
 # replenishments; beyond it a movement is left out of the statement and the treasury sees a break.
 RESERVE_MOVES_MAX = 200_000
@@ -104,8 +102,7 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     s.next_day = s.next_day or format_ymd(p.day)
     lines = lines_of(p, head, details)
     _state_month(s, rp.month_of(p.day), lines, 1)
-    if len(s.uncleared) < UNCLEARED_MAX:
-        s.uncleared[str(p.key)] = lines  # into the 2206 / 4004 when its clearing is accepted
+    keep_uncleared(p, lines)  # into the 2206 / 4004 when its clearing is accepted
     no = p.key.voucher_no
     if ctx.archive is not None:  # out of the state: read back on a return (`payee_refunds`)
         ctx.archive.put(PAYEE, no, pack_payee(head, details))
@@ -131,9 +128,23 @@ def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) 
     (004 part 5 §2: made from the cleared vouchers)."""
     s = st.duties
     for k in payments:
-        _tally(s, now.date(), s.uncleared.pop(str(k), []), 1)
-    if not s.uncleared:  # a dict keeps its largest table when emptied: a day's worth of slots
-        s.uncleared = {}
+        p = st.payment(k)
+        if p is not None and (lines := uncleared_lines(p)) is not None:
+            p.uncleared = None
+            _tally(s, now.date(), lines, 1)
+
+
+def keep_uncleared(p: Payment, lines: Iterable[tuple[rp.Line, int]]) -> None:
+    """Payment `p`'s tally `lines` wait on it for its clearing (`Payment.uncleared`)."""
+    pairs = list(lines)  # a line's fen is often the payment's amount: then its int, not one more
+    p.uncleared = flat_lines([line for line, _ in pairs],
+                             [p.amount_fen if fen == p.amount_fen else fen for _, fen in pairs])
+
+
+def uncleared_lines(p: Payment) -> list[tuple[rp.Line, int]] | None:
+    """The tally lines payment `p` holds until its clearing is accepted (None: cleared, or not paid)."""
+    flat = p.uncleared
+    return None if flat is None else list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int]]) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "RegAccount",
     "Registry",
     "decode_state",
+    "flat_lines",
     "has_payee",
     "keep_payee",
     "pack_payee",
@@ -67,9 +68,11 @@ __all__ = [
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records. 4: a payment's serial is its
-# number (`serial_text` makes the text); version 3 (the text kept) still loads.
-SNAPSHOT_VERSION = 4
-OLDER_VERSIONS = (3,)
+# number (`serial_text` makes the text); version 3 (the text kept) still loads. 5: a payment holds
+# its tally lines until cleared (`Payment.uncleared`, not `DutiesState.uncleared`) and not its VtCode
+# twice; version 4 still loads.
+SNAPSHOT_VERSION = 5
+OLDER_VERSIONS = (3, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,7 @@ class Ctx:
 # never back to anything that refers to it, and a busy day keeps 100,000s of them (16 bytes each
 # less, and a full collection no longer walks them).
 class Payment(msgspec.Struct, gc=False):
-    key: VoucherKey  # the original's key
-    vtcode: str
+    key: VoucherKey  # the original's key (its VtCode is `vtcode`: version 4 kept it twice)
     pay_type: str
     fund_type: tuple[str, str]  # (FundTypeCode, FundTypeName)
     sup_dep: tuple[str, str]  # (SupDepCode, SupDepName): the first-level unit
@@ -122,6 +124,15 @@ class Payment(msgspec.Struct, gc=False):
     held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
     seq: int = 0  # its arrival number: the order of `BankState.payments`
     cash: bool = False  # a cash withdrawal counted in the unit's cash of its day (`bank_sim.cash`)
+    # its tally lines from when it is paid until its clearing is accepted (then they count in the
+    # expenditure reports): flat, line, fen, line, fen, ... (`bank_sim.reporting.uncleared_lines`),
+    # each line the one tuple every payment naming it shares. Version 4 kept them in
+    # `DutiesState.uncleared` by key text (~650 bytes a payment of the day; this ~130).
+    uncleared: tuple[Any, ...] | None = None
+
+    @property
+    def vtcode(self) -> str:
+        return self.key.vtcode
 
 
 BatchLineState = Literal["paid", "bounced", "refunded"]
@@ -221,7 +232,8 @@ class DutiesState(msgspec.Struct):
     credits: dict[str, Any] = msgspec.field(default_factory=dict)
     credits_more: bool = False  # credit notices due beyond the last call's page: the duties go on at once
     refund_lines: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # 2302 no → lines it takes off
-    uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines, till cleared
+    # payment key → lines, till cleared: version 4's (`Payment.uncleared` now), moved there on load
+    uncleared: dict[str, TallyLines] = msgspec.field(default_factory=dict)
     corrected: dict[str, TallyLines] = msgspec.field(default_factory=dict)  # payment key → lines as last corrected (5253)
     # 2302 no → the refund notice (2203 / 7105) that goes to the treasury once that 2302 is cleared
     # (003 §36: the quota comes back only "退回资金清算后")
@@ -368,9 +380,36 @@ class BankState(msgspec.Struct):
         """Decoded maps come back sorted by key: put payments and filings back in their order."""
         self.payments = dict(sorted(self.payments.items(), key=lambda kv: kv[1].seq))
         self.filings = dict(sorted(self.filings.items(), key=lambda kv: kv[1].seq))
+        for p in self.payments.values():
+            if p.uncleared is not None:  # decoded: the lines as lists, made the shared tuples again
+                p.uncleared = flat_lines(p.uncleared[0::2], p.uncleared[1::2])
+        if self.duties.uncleared:  # a version 4 snapshot's: onto the payments
+            for text, lines in self.duties.uncleared.items():
+                p = self.payments.get(text)
+                if p is not None:
+                    p.uncleared = flat_lines([line for line, _ in lines], [fen for _, fen in lines])
+            self.duties.uncleared = {}
 
     def payment(self, key: VoucherKey) -> Payment | None:
         return self.payments.get(str(key))
+
+
+# One tuple per distinct tally line (`bank_sim.reports.Line`) the payments waiting for their
+# clearing name: a world has a few dozen (unit x subject x fund), a busy day 100,000s of payments
+# naming them. A pure memo; cleared if it ever grows past the bound.
+_LINES: dict[tuple[str, ...], Line] = {}
+_LINES_MAX = 100_000
+
+
+def flat_lines(lines: Iterable[Iterable[str]], fens: Iterable[int]) -> tuple[Any, ...]:
+    """`Payment.uncleared` of `lines` and their `fens`: line, fen, line, fen, ..., each line shared."""
+    if len(_LINES) >= _LINES_MAX:
+        _LINES.clear()
+    out: list[Any] = []
+    for line, fen in zip(lines, fens, strict=True):
+        t = tuple(line)
+        out += (_LINES.setdefault(t, t), fen)  # type: ignore[arg-type]
+    return tuple(out)
 
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bank_sim.core import PAYMENT_RULES, BankConfig, BankCore, account_ids
+from bank_sim.state import SNAPSHOT_VERSION
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from messages.factory import DEFAULT_PROJECT, SUBJECTS, UNITS, authorized_quota_notice, payment_voucher
@@ -389,19 +390,19 @@ def test_the_close_lists_the_reserve_payments_accounts_then_the_days_payments_le
 
 def test_a_version_3_snapshot_keeps_its_serial_texts_and_gives_the_same_receipts() -> None:
     """Version 4 keeps a payment's serial as its number (the text derived); a version 3 snapshot
-    (the text itself) loads, is written as version 4, and a redelivery gets the same receipt."""
+    (the text itself) loads, is written as this version, and a redelivery gets the same receipt."""
     core = new_core(t("2026-03-16", "08:00"))
     paid, returned = voucher("2026-03-16", 100_00), voucher("2026-03-16", 100_00, bank="999100000099")
     [receipt] = sends(core.on_voucher(paid, 0, t("2026-03-16", "10:00")), "5201")
     serial = receipt.head["XAgentBusinessNo"]
     assert serial.startswith("YH0001") and serial.endswith(f"{core.state.serial:08d}")
     state = msgspec.json.decode(core.snapshot())
-    assert state["version"] == 4 and [p["serial"] for p in state["payments"].values()] == [core.state.serial]
+    assert state["version"] == SNAPSHOT_VERSION and [p["serial"] for p in state["payments"].values()] == [core.state.serial]
     state["version"] = 3
     for p in state["payments"].values():
         p["serial"] = serial
     again = BankCore.restore(msgspec.json.encode(state), BANK, core.config, CALENDAR, ClockConfig())
-    assert msgspec.json.decode(again.snapshot())["version"] == 4
+    assert msgspec.json.decode(again.snapshot())["version"] == SNAPSHOT_VERSION
     for c in (core, again):
         [replay] = sends(c.on_voucher(paid, 0, t("2026-03-16", "10:05")), "5201")
         assert replay.head["XAgentBusinessNo"] == serial

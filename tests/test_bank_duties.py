@@ -439,17 +439,68 @@ def test_a_snapshot_that_kept_seen_loads_its_held_sends() -> None:
 
 
 def test_the_maps_a_day_fills_and_empties_give_their_tables_back() -> None:
-    """A dict keeps its largest table when emptied: the credit notices waiting for the morning and
-    the lines waiting for their clearing are one slot per payment of the day."""
+    """A dict keeps its largest table when emptied: the credit notices waiting for the morning are
+    one slot per payment of the day."""
     w = World(DutiesConfig())
     w.quota(DAY, 10_000_00)
     for i in range(40):
         w.pay(f"ZZMAPS{i:03d}", 1_00, t(DAY, "10:00"))
     s = w.bank.duties.s
-    assert len(s.credits) == 40 and len(s.uncleared) == 40
+    assert len(s.credits) == 40
     w.tick(t(CAL.next_business_day(DAY), "10:00"))
     assert len([x for x in w.to_treasury if x.vtcode == "7103"]) == 40
-    assert sys.getsizeof(s.credits) == sys.getsizeof(s.uncleared) == sys.getsizeof({})
+    assert sys.getsizeof(s.credits) == sys.getsizeof({})
+
+
+def test_a_payment_holds_its_tally_lines_until_cleared_sharing_each_line() -> None:
+    """The lines a paid payment adds to the expenditure reports wait on the payment itself until
+    its clearing is accepted (not in a map by key text), each line the one tuple every payment
+    naming it shares; once cleared the payment holds none."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    for i in range(3):
+        w.pay(f"ZZLINE{i:03d}", 1_00 + i, t(DAY, "10:00"))
+    paid = list(w.bank.payments.values())
+    assert not w.bank.duties.s.uncleared and all(p.uncleared for p in paid)
+    lines = [line for p in paid for line in (p.uncleared or ())[0::2]]
+    assert len(set(lines)) < len(lines) and all(a is b for a in lines for b in lines if a == b)
+    assert [sum((p.uncleared or ())[1::2]) for p in paid] == [100, 101, 102]
+    w.tick(t(DAY, "17:00"))
+    assert [f.state for f in w.bank.filings.values()] == ["accepted"]
+    assert all(p.uncleared is None for p in paid)
+    [daily] = [x for x in (w.tick(t(CAL.next_business_day(DAY), "10:00")), w.to_treasury)[1] if x.vtcode == "2206"]
+    assert daily.head["PayAmt"] == "3.03"
+
+
+def test_a_version_4_snapshots_uncleared_lines_load_onto_their_payments() -> None:
+    """Version 4 kept the lines waiting for their clearing in `DutiesState.uncleared` by key text,
+    and each payment's VtCode: it loads (the lines onto their payments), is written as this version
+    and gives the same expenditure report once cleared."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZV4LINE1", 100_00, t(DAY, "10:00"))
+    w.pay("ZZV4LINE2", 250_00, t(DAY, "10:05"))
+    state = msgspec.json.decode(w.bank.snapshot())
+    uncleared = {}
+    for text, p in state["payments"].items():
+        flat = p.pop("uncleared")
+        uncleared[text] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+        p["vtcode"] = text.split("/")[2]
+    state["version"], state["duties"]["uncleared"] = 4, uncleared
+    again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
+    assert not again.duties.s.uncleared and again.snapshot() == w.bank.snapshot()
+    assert [p.vtcode for p in again.payments.values()] == ["5201", "5201"]
+    lines = [p.uncleared for p in again.payments.values()]
+    assert lines == [p.uncleared for p in w.bank.payments.values()] and all(lines)
+    shared = [line for flat in lines for line in (flat or ())[0::2]]
+    assert all(a is b for a in shared for b in shared if a == b)  # each line shared again
+    w2 = World(DutiesConfig())
+    w2.bank, w2.now = again, w.now
+    w2.pboc = PbocCore.restore(w.pboc.snapshot(), PbocConfig(tsa_opening_fen=10**12), CAL, ClockConfig())
+    for x in (w, w2):
+        x.tick(t(CAL.next_business_day(DAY), "10:00"))
+    [daily, daily2] = [[s for s in x.to_treasury if s.vtcode == "2206"] for x in (w, w2)]
+    assert daily == daily2 and daily[0].head["PayAmt"] == "350.00"
 
 
 def test_tz() -> None:
