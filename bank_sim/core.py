@@ -128,13 +128,12 @@ _QUOTA_NOTICES = ("7101", notices.QUOTA_REDUCTION_VTCODE, "7301", "7302")  # the
 _SIGN_OFFS = ("3501", "7104", RESERVE_STATEMENT_VTCODE)
 
 
-def _text_of(key: object) -> str | None:
-    """The index's text of a key: a `VoucherKey`, or a plain tuple equal to one (as a dict keyed by
-    VoucherKey finds it)."""
+def _key_of(key: object) -> VoucherKey | None:
+    """A `VoucherKey`, or a plain tuple equal to one (as a dict keyed by VoucherKey finds it)."""
     if isinstance(key, VoucherKey):
-        return str(key)
+        return key
     if isinstance(key, tuple) and len(key) == len(VoucherKey._fields):
-        return str(VoucherKey(*key))
+        return VoucherKey(*key)
     return None
 
 
@@ -142,35 +141,36 @@ class _PaymentItems(ItemsView[VoucherKey, Payment]):
     _mapping: PaymentsView
 
     def __iter__(self) -> Iterator[tuple[VoucherKey, Payment]]:
-        return ((p.key, p) for p in self._mapping.by_text.values())
+        return ((p.key, p) for p in self._mapping.state.payments.values())
 
 
 class PaymentsView(Mapping[VoucherKey, Payment]):
-    """The payments by their original's key (`VoucherKey`), over the state's index by key text."""
+    """The payments by their original's key (`VoucherKey`), over the state's index."""
 
-    __slots__ = ("by_text",)
+    __slots__ = ("state",)
 
-    def __init__(self, by_text: dict[str, Payment]) -> None:
-        self.by_text = by_text
+    def __init__(self, state: BankState) -> None:
+        self.state = state
 
     def __getitem__(self, key: VoucherKey) -> Payment:
-        text = _text_of(key)
-        if text is None:
+        k = _key_of(key)
+        p = None if k is None else self.state.payment(k)
+        if p is None:
             raise KeyError(key)
-        return self.by_text[text]
+        return p
 
     def __contains__(self, key: object) -> bool:
-        text = _text_of(key)
-        return text is not None and text in self.by_text
+        k = _key_of(key)
+        return k is not None and self.state.payment(k) is not None
 
     def __iter__(self) -> Iterator[VoucherKey]:
-        return (p.key for p in self.by_text.values())
+        return (p.key for p in self.state.payments.values())
 
     def __len__(self) -> int:
-        return len(self.by_text)
+        return len(self.state.payments)
 
     def values(self) -> ValuesView[Payment]:
-        return self.by_text.values()
+        return self.state.payments.values()
 
     def items(self) -> ItemsView[VoucherKey, Payment]:
         return _PaymentItems(self)
@@ -326,7 +326,7 @@ class BankCore:
         """Every payment by its original's key, in arrival order: a read-only view of the state's
         index, not a copy (a copy was a dict of every payment made at each read: ~2.5 MB per bank
         at the end of a 100,000-voucher day, where the run peaks)."""
-        return PaymentsView(self._st.payments)
+        return PaymentsView(self._st)
 
     @property
     def filings(self) -> dict[str, Filing]:

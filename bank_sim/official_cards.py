@@ -64,7 +64,7 @@ def details_due(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
         if r.day > day:
             continue
         del st.card_repayments[no]
-        p = st.payments.get(r.key)
+        p = st.payment_named(r.key)
         if p is None or p.refused is not None or p.day is None:
             continue
         st.card_detail_seq += 1

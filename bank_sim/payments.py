@@ -120,7 +120,7 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
                       _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
                       urgent=urgent and rule.name == "urgent", agency=_shared((agency, doc.get("AgencyName"))),
                       pay_acct=doc.get("PayAcctNo"), seq=st.payment_seq)
-    st.payments[str(key)] = payment
+    st.add_payment(payment)
     details = doc.details()  # read once for the checks and the payment (neither changes it)
     returned = _return_reason(ctx, st, payment, doc, details)
     if returned is not None:
@@ -161,8 +161,8 @@ def pay_deferred(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     keys, st.deferred = st.deferred, []
     for key in keys:
-        p = st.payments[str(key)]
-        assert p.raw is not None
+        p = st.payment(key)
+        assert p is not None and p.raw is not None
         doc = parse_voucher(p.raw)
         p.mode = "clearing"
         effects += _pay(ctx, st, p, doc, when)

@@ -31,11 +31,11 @@ def on_refused(ctx: Ctx, st: BankState, refusal: Refusal) -> None:
             if t.kind in ("clearing", "reserve-replenishment"):
                 filing_refused(st, VoucherKey.parse(t.reference).voucher_no, reason)
             elif t.kind == "reserve-cover":
-                payment = st.payments.get(t.reference)
+                payment = st.payment_named(t.reference)
                 if payment is not None:
                     payment.covered = False
             else:
-                payment = st.payments.get(t.reference)
+                payment = st.payment_named(t.reference)
                 if payment is not None and payment.day is not None:
                     payment.day, payment.refused = None, refusal.code
                     st.books.paid -= 1

@@ -32,7 +32,7 @@ from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from messages.dates import format_ymd
-from messages.envelope import VoucherKey
+from messages.envelope import VoucherKey, VoucherKeyError
 from sim import codec
 from sim.archive import Archive
 from sim.effects import SendVoucher
@@ -352,7 +352,10 @@ class BankState(msgspec.Struct):
     balances: dict[str, int] = msgspec.field(default_factory=dict)  # the core's own view of its ledger
     opened: set[str] = msgspec.field(default_factory=set)
     zero_at_close: set[str] = msgspec.field(default_factory=set)
-    payments: dict[str, Payment] = msgspec.field(default_factory=dict)  # str(VoucherKey) → payment
+    # payment by its original's VoucherNo (the text its key holds: no key text more, ~85 bytes a
+    # payment); one whose VoucherNo another payment of another key has already, by OTHER_KEY + its
+    # key text (`payment`, `add_payment`). Version 4 keyed every payment by its key text.
+    payments: dict[str, Payment] = msgspec.field(default_factory=dict)
     deferred: list[VoucherKey] = msgspec.field(default_factory=list)
     filings: dict[str, Filing] = msgspec.field(default_factory=dict)
     quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
@@ -377,21 +380,49 @@ class BankState(msgspec.Struct):
     duties: DutiesState = msgspec.field(default_factory=DutiesState)
 
     def __post_init__(self) -> None:
-        """Decoded maps come back sorted by key: put payments and filings back in their order."""
-        self.payments = dict(sorted(self.payments.items(), key=lambda kv: kv[1].seq))
+        """Decoded maps come back sorted by key: put payments and filings back in their order (the
+        payments keyed again as this version keys them)."""
+        payments, self.payments = sorted(self.payments.values(), key=lambda p: p.seq), {}
+        for p in payments:
+            self.add_payment(p)
         self.filings = dict(sorted(self.filings.items(), key=lambda kv: kv[1].seq))
         for p in self.payments.values():
             if p.uncleared is not None:  # decoded: the lines as lists, made the shared tuples again
                 p.uncleared = flat_lines(p.uncleared[0::2], p.uncleared[1::2])
         if self.duties.uncleared:  # a version 4 snapshot's: onto the payments
             for text, lines in self.duties.uncleared.items():
-                p = self.payments.get(text)
+                p = self.payment(VoucherKey.parse(text))
                 if p is not None:
                     p.uncleared = flat_lines([line for line, _ in lines], [fen for _, fen in lines])
             self.duties.uncleared = {}
 
     def payment(self, key: VoucherKey) -> Payment | None:
-        return self.payments.get(str(key))
+        """The payment of original `key`, or None."""
+        p = self.payments.get(key.voucher_no)
+        if p is not None and p.key == key:
+            return p
+        return None if p is None else self.payments.get(OTHER_KEY + str(key))
+
+    def payment_named(self, text: str) -> Payment | None:
+        """The payment whose key text (`str(VoucherKey)`: a transfer's reference) is `text`, or None."""
+        try:
+            key = VoucherKey.parse(text)
+        except VoucherKeyError:
+            return None
+        return self.payment(key)
+
+    def add_payment(self, p: Payment) -> None:
+        """Keep a new payment (last in arrival order) under its VoucherNo, if no other has it."""
+        no = p.key.voucher_no
+        if no in self.payments:
+            self.payments[OTHER_KEY + str(p.key)] = p
+        else:
+            self.payments[no] = p
+
+
+# Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
+# VoucherNo comes from XML text, which cannot hold it.
+OTHER_KEY = "\x00"
 
 
 # One tuple per distinct tally line (`bank_sim.reports.Line`) the payments waiting for their

@@ -407,3 +407,30 @@ def test_a_version_3_snapshot_keeps_its_serial_texts_and_gives_the_same_receipts
         [replay] = sends(c.on_voucher(paid, 0, t("2026-03-16", "10:05")), "5201")
         assert replay.head["XAgentBusinessNo"] == serial
     assert not sends(core.on_voucher(returned, 0, t("2026-03-16", "10:06")), "5201")  # not ours: no receipt
+
+
+def test_payments_are_kept_by_voucher_no_and_one_of_another_key_with_the_same_number_too() -> None:
+    """A payment is kept under its VoucherNo, the very text its key holds (no key text more); a
+    payment of another key (here an 8202) with a VoucherNo already taken is kept too, found by its
+    own key, redelivered as itself, and both come back from a snapshot in arrival order."""
+    core = new_core(t("2026-03-16", "08:00"))
+    direct = voucher("2026-03-16", 10_00)
+    no = direct.get("VoucherNo")
+    authorized = parse_voucher(payment_voucher(voucher_no=no, vou_date=dt.date(2026, 3, 16), pay_bank_code=BANK,
+                                               amount_fen=20_00, vtcode="8202"))
+    receipts = [sends(core.on_voucher(doc, 0, t("2026-03-16", "10:00")), doc.vtcode) for doc in (direct, authorized)]
+    assert [len(r) for r in receipts] == [1, 1]
+    first, second = core.state.payments.values()
+    assert [p.key.vtcode for p in (first, second)] == ["5201", "8202"] and [first.amount_fen, second.amount_fen] == [10_00, 20_00]
+    [text] = [k for k in core.state.payments if k == no]
+    assert text is first.key.voucher_no  # the key's own text
+    for key, p in ((first.key, first), (second.key, second)):
+        assert core.state.payment(key) is p and core.payments[key] is p and core.state.payment_named(str(key)) is p
+    assert core.state.payment(first.key._replace(adm_div_code="000000")) is None
+    again = BankCore.restore(core.snapshot(), BANK, core.config, CALENDAR, ClockConfig())
+    assert [(p.key, p.amount_fen) for p in again.payments.values()] == [(first.key, 10_00), (second.key, 20_00)]
+    assert again.snapshot() == core.snapshot()
+    for c in (core, again):
+        [replay] = sends(c.on_voucher(authorized, 0, t("2026-03-16", "10:05")), "8202")
+        assert replay.head["XPayAmt"] == "20.00"
+        assert replay.head["XAgentBusinessNo"] == receipts[1][0].head["XAgentBusinessNo"]

@@ -473,22 +473,25 @@ def test_a_payment_holds_its_tally_lines_until_cleared_sharing_each_line() -> No
 
 
 def test_a_version_4_snapshots_uncleared_lines_load_onto_their_payments() -> None:
-    """Version 4 kept the lines waiting for their clearing in `DutiesState.uncleared` by key text,
-    and each payment's VtCode: it loads (the lines onto their payments), is written as this version
-    and gives the same expenditure report once cleared."""
+    """Version 4 kept the payments by key text, the lines waiting for their clearing in
+    `DutiesState.uncleared` by key text, and each payment's VtCode: it loads (the payments by
+    VoucherNo, the lines onto them), is written as this version and gives the same expenditure
+    report once cleared."""
     w = World(DutiesConfig())
     w.quota(DAY, 10_000_00)
     w.pay("ZZV4LINE1", 100_00, t(DAY, "10:00"))
     w.pay("ZZV4LINE2", 250_00, t(DAY, "10:05"))
     state = msgspec.json.decode(w.bank.snapshot())
-    uncleared = {}
-    for text, p in state["payments"].items():
+    uncleared, by_text = {}, {}
+    for p in state["payments"].values():  # version 4: by key text, the lines in the duties
+        text = "/".join(str(part) for part in p["key"])
         flat = p.pop("uncleared")
         uncleared[text] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
-        p["vtcode"] = text.split("/")[2]
-    state["version"], state["duties"]["uncleared"] = 4, uncleared
+        by_text[text] = p | {"vtcode": p["key"][2]}
+    state["version"], state["payments"], state["duties"]["uncleared"] = 4, by_text, uncleared
     again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
     assert not again.duties.s.uncleared and again.snapshot() == w.bank.snapshot()
+    assert list(again.state.payments) == ["ZZV4LINE1", "ZZV4LINE2"]
     assert [p.vtcode for p in again.payments.values()] == ["5201", "5201"]
     lines = [p.uncleared for p in again.payments.values()]
     assert lines == [p.uncleared for p in w.bank.payments.values()] and all(lines)
@@ -631,7 +634,7 @@ def test_clearing_requests_go_in_pages_of_at_most_filing_payments_max(monkeypatc
     for i in range(5):
         w.pay(f"ZZFIL{i:04d}", 100_00 + i, t(DAY, "10:00"))
     w.tick(t(DAY, "17:00"))
-    paid = {k for k, p in w.bank.state.payments.items() if p.mode == "clearing"}
+    paid = {p.key for p in w.bank.state.payments.values() if p.mode == "clearing"}
     made = [f for f in w.bank.state.filings.values() if f.clear_type == 0]
     assert len(paid) == 5 and len(made) >= 3 and all(len(f.payments) <= 2 for f in made)
     assert {str(k) for f in made for k in f.payments} == {str(k) for k in paid}
