@@ -84,7 +84,7 @@ def _check_payment(who: str, st: BankState, p: Payment) -> None:
     if not ok:
         raise BooksError(who, "payment-state", f"payment {p.key}: mode {p.mode}, day {p.day}, returned "
                          f"{p.returned}, refused {p.refused}")
-    for key, _ in p.quota_taken or ():
+    for key, _ in p.quota_lines():
         _check_line(who, f"payment {p.key} drew on {'/'.join(key)}", st, key)
 
 

@@ -22,7 +22,7 @@ from bank_sim.config import PAY_TYPE, unit_zba
 from bank_sim.filings import file
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
-from bank_sim.state import BankState, Ctx, Mode, Payment, serial_text
+from bank_sim.state import BankState, Ctx, Mode, Payment, flat_pairs, serial_text
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer
@@ -269,7 +269,7 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details
         if isinstance(taken, quotas.Shortfall):
             return f"{taken.code}: {taken.message}"
         quotas.spend(st.quota_book, taken)
-        p.quota_taken = tuple((_shared(line), fen) for line, fen in taken.items())
+        p.quota_taken = flat_pairs(taken, [p.amount_fen if fen == p.amount_fen else fen for fen in taken.values()])
     if withdrawal:
         cash.record(st.cash_drawn, day, p.agency[0], p.amount_fen)
         p.cash = True

@@ -41,7 +41,7 @@ def on_refused(ctx: Ctx, st: BankState, refusal: Refusal) -> None:
                     st.books.paid -= 1
                     st.books.refused += 1
                     if payment.quota_taken:
-                        quotas.release(st.quota_book, dict(payment.quota_taken))
+                        quotas.release(st.quota_book, dict(payment.quota_lines()))
                         payment.quota_taken = None
                     if payment.cash:  # a withdrawal not paid: it takes nothing from the unit's cash of the day
                         cash.release(st.cash_drawn, payment.received_at.date(), payment.agency[0], payment.amount_fen)

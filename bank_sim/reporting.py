@@ -28,7 +28,7 @@ from bank_sim.state import (
     Move,
     Payment,
     Tally,
-    flat_lines,
+    flat_pairs,
     keep_payee,
     pack_payee,
     paid_serial,
@@ -137,7 +137,7 @@ def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) 
 def keep_uncleared(p: Payment, lines: Iterable[tuple[rp.Line, int]]) -> None:
     """Payment `p`'s tally `lines` wait on it for its clearing (`Payment.uncleared`)."""
     pairs = list(lines)  # a line's fen is often the payment's amount: then its int, not one more
-    p.uncleared = flat_lines([line for line, _ in pairs],
+    p.uncleared = flat_pairs([line for line, _ in pairs],
                              [p.amount_fen if fen == p.amount_fen else fen for _, fen in pairs])
 
 

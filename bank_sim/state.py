@@ -55,7 +55,7 @@ __all__ = [
     "RegAccount",
     "Registry",
     "decode_state",
-    "flat_lines",
+    "flat_pairs",
     "has_payee",
     "keep_payee",
     "pack_payee",
@@ -119,7 +119,9 @@ class Payment(msgspec.Struct, gc=False):
     agency: tuple[str, str] = ("", "")  # (AgencyCode, AgencyName)
     pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
     returned: str | None = None  # returned unpaid (退票): "<code>: <message>"
-    quota_taken: tuple[tuple[LineKey, int], ...] | None = None  # the authorized quota it used (8202)
+    # the authorized quota it used (8202), flat: line, fen, line, fen, ... (`quota_lines`), each line
+    # the one tuple every payment naming it shares; version 4 kept (line, fen) pairs
+    quota_taken: tuple[Any, ...] | None = None
     covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
     held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
     seq: int = 0  # its arrival number: the order of `BankState.payments`
@@ -133,6 +135,11 @@ class Payment(msgspec.Struct, gc=False):
     @property
     def vtcode(self) -> str:
         return self.key.vtcode
+
+    def quota_lines(self) -> list[tuple[LineKey, int]]:
+        """The authorized quota lines it drew on and their fen (none: not an 8202, or given back)."""
+        flat = self.quota_taken or ()
+        return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 BatchLineState = Literal["paid", "bounced", "refunded"]
@@ -386,14 +393,18 @@ class BankState(msgspec.Struct):
         for p in payments:
             self.add_payment(p)
         self.filings = dict(sorted(self.filings.items(), key=lambda kv: kv[1].seq))
-        for p in self.payments.values():
-            if p.uncleared is not None:  # decoded: the lines as lists, made the shared tuples again
-                p.uncleared = flat_lines(p.uncleared[0::2], p.uncleared[1::2])
+        for p in self.payments.values():  # decoded: the lines as lists, made the shared tuples again
+            if p.uncleared is not None:
+                p.uncleared = flat_pairs(p.uncleared[0::2], p.uncleared[1::2])
+            if p.quota_taken and self.version < 5:  # (line, fen) pairs
+                p.quota_taken = flat_pairs([line for line, _ in p.quota_taken], [fen for _, fen in p.quota_taken])
+            elif p.quota_taken:
+                p.quota_taken = flat_pairs(p.quota_taken[0::2], p.quota_taken[1::2])
         if self.duties.uncleared:  # a version 4 snapshot's: onto the payments
             for text, lines in self.duties.uncleared.items():
-                p = self.payment(VoucherKey.parse(text))
-                if p is not None:
-                    p.uncleared = flat_lines([line for line, _ in lines], [fen for _, fen in lines])
+                waiting = self.payment(VoucherKey.parse(text))
+                if waiting is not None:
+                    waiting.uncleared = flat_pairs([line for line, _ in lines], [fen for _, fen in lines])
             self.duties.uncleared = {}
 
     def payment(self, key: VoucherKey) -> Payment | None:
@@ -425,21 +436,22 @@ class BankState(msgspec.Struct):
 OTHER_KEY = "\x00"
 
 
-# One tuple per distinct tally line (`bank_sim.reports.Line`) the payments waiting for their
-# clearing name: a world has a few dozen (unit x subject x fund), a busy day 100,000s of payments
-# naming them. A pure memo; cleared if it ever grows past the bound.
-_LINES: dict[tuple[str, ...], Line] = {}
+# One tuple per distinct line (a tally line, `bank_sim.reports.Line`, or an authorized quota line,
+# `bank_sim.quotas.LineKey`) the payments name: a world has a few dozen (unit x subject x fund), a
+# busy day 100,000s of payments naming them. A pure memo; cleared if it ever grows past the bound.
+_LINES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _LINES_MAX = 100_000
 
 
-def flat_lines(lines: Iterable[Iterable[str]], fens: Iterable[int]) -> tuple[Any, ...]:
-    """`Payment.uncleared` of `lines` and their `fens`: line, fen, line, fen, ..., each line shared."""
+def flat_pairs(lines: Iterable[Iterable[Any]], values: Iterable[int]) -> tuple[Any, ...]:
+    """`lines` and their `values` flat (line, value, line, value, ...; `Payment.uncleared`,
+    `Payment.quota_taken`), each line the tuple shared by every payment naming it."""
     if len(_LINES) >= _LINES_MAX:
         _LINES.clear()
     out: list[Any] = []
-    for line, fen in zip(lines, fens, strict=True):
+    for line, value in zip(lines, values, strict=True):
         t = tuple(line)
-        out += (_LINES.setdefault(t, t), fen)  # type: ignore[arg-type]
+        out += (_LINES.setdefault(t, t), value)
     return tuple(out)
 
 

@@ -18,7 +18,7 @@ from business_time.clock import TZ, ClockConfig
 from messages.factory import DEFAULT_PROJECT, SUBJECTS, UNITS, authorized_quota_notice, payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
-from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 BANK = "999100000001"
 OTHER = "999100000002"
@@ -434,3 +434,34 @@ def test_payments_are_kept_by_voucher_no_and_one_of_another_key_with_the_same_nu
         [replay] = sends(c.on_voucher(authorized, 0, t("2026-03-16", "10:05")), "8202")
         assert replay.head["XPayAmt"] == "20.00"
         assert replay.head["XAgentBusinessNo"] == receipts[1][0].head["XAgentBusinessNo"]
+
+
+def test_an_authorized_payments_quota_lines_are_flat_and_shared_and_a_version_4_snapshots_pairs_load() -> None:
+    """Version 5 keeps the quota lines an 8202 drew on flat (line, fen, ...), each line the tuple
+    every payment naming it shares, the fen of a single line the payment's own amount; version 4
+    kept (line, fen) pairs: they load flat, are written as this version, and the ledger refusing
+    the payment after the load gives back exactly the quota it took."""
+    core = new_core(t("2026-03-16", "08:00"))
+    effects = []
+    for i in range(2):
+        data = payment_voucher(voucher_no=f"ZZFLAT{i}", vou_date=dt.date(2026, 3, 16), pay_bank_code=BANK,
+                               amount_fen=10_00 + i, vtcode="8202", unit=UNITS[0], subject=SUBJECTS[0], details=1)
+        effects.append(core.on_voucher(parse_voucher(data), 0, t("2026-03-16", "10:00")))
+    first, second = core.state.payments.values()
+    assert first.quota_taken is not None and second.quota_taken is not None
+    assert len(first.quota_taken) == 2 and first.quota_taken[0] is second.quota_taken[0]
+    assert first.quota_taken[1] is first.amount_fen and first.quota_lines() == [(first.quota_taken[0], 10_00)]
+    before = core.remaining_quota(UNITS[0][2])
+    state = msgspec.json.decode(core.snapshot())
+    for p in state["payments"].values():
+        flat = p["quota_taken"]
+        p["quota_taken"] = [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
+    state["version"] = 4
+    again = BankCore.restore(msgspec.json.encode(state), BANK, core.config, CALENDAR, ClockConfig())
+    assert again.snapshot() == core.snapshot()
+    assert [p.quota_lines() for p in again.payments.values()] == [first.quota_lines(), second.quota_lines()]
+    dropped = tuple(e for e in effects[1] if isinstance(e, PostTransfer))
+    for c in (core, again):
+        c.on_refused(Refusal("ledger", "ledger-overdraft", "refused in the test", dropped), t("2026-03-16", "10:01"))
+        got = c.remaining_quota(UNITS[0][2])[UNITS[0][2]]
+        assert got["remaining"] == before[UNITS[0][2]]["remaining"] + 10_01
