@@ -11,19 +11,30 @@ import msgspec
 
 from bank_sim.refunds import PAYEE_FIELDS
 
-__all__ = ["CREDIT_FIELDS", "credit_day", "credit_of", "pack_credit"]
+__all__ = ["CREDIT_FIELDS", "OLDER_CREDIT_FIELDS", "VOUCHER_FIELDS", "credit_day", "credit_of", "notice_no", "pack_credit"]
 
 _PACK = msgspec.msgpack.Encoder()
 _UNPACK = msgspec.msgpack.Decoder()
 
 # A pending credit notice (7103): its elements' values in CREDIT_FIELDS order, msgpack, after its
-# day (yyyymmdd, 8 bytes, read without unpacking the rest: each page call picks the due ones).
-CREDIT_FIELDS = (*PAYEE_FIELDS, "day", "serial", "no", "fund", "amount", "year", "subjects")
+# day (yyyymmdd, 8 bytes, read without unpacking the rest: each page call picks the due ones). Only
+# what the notice shows and nothing derived: its number is its payment's VoucherNo's
+# (`notice_no`, the key of `DutiesState.credits`), its day the 8 bytes before. Version 4 packed
+# OLDER_CREDIT_FIELDS (the day and number again, and three payee elements and the year no notice
+# shows: ~95 bytes a direct payment more); `credit_of` reads both.
+VOUCHER_FIELDS = ("VouDate", "AgencyCode", "AgencyName", "PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName")  # its 5201's
+CREDIT_FIELDS = (*VOUCHER_FIELDS, "serial", "fund", "amount", "subjects")
+OLDER_CREDIT_FIELDS = (*PAYEE_FIELDS, "day", "serial", "no", "fund", "amount", "year", "subjects")
 
 
-def pack_credit(credit: Mapping[str, Any]) -> bytes:
-    """The compact record of a pending credit notice's elements (CREDIT_FIELDS, "day" yyyymmdd)."""
-    day: str = credit["day"]
+def notice_no(voucher_no: str) -> str:
+    """The VoucherNo of the credit notice (7103) of direct payment `voucher_no`: "RZ" + it, cut to
+    the 42 characters a VoucherNo may have."""
+    return f"RZ{voucher_no}"[:42]
+
+
+def pack_credit(day: str, credit: Mapping[str, Any]) -> bytes:
+    """The compact record of a pending credit notice's elements (CREDIT_FIELDS) of `day` (yyyymmdd)."""
     assert len(day) == 8 and day.isascii()
     return day.encode() + _PACK.encode(tuple(credit[f] for f in CREDIT_FIELDS))
 
@@ -33,8 +44,11 @@ def credit_day(rec: Any) -> str:
     return rec[:8].decode() if isinstance(rec, bytes) else str(rec["day"])
 
 
-def credit_of(rec: Any) -> dict[str, Any]:
-    """A pending credit notice's elements, a new dict (a version 3 snapshot's dict as it is)."""
+def credit_of(rec: Any, voucher_no: str) -> dict[str, Any]:
+    """The elements of the pending credit notice of payment `voucher_no`, a new dict with its
+    "day" and "no" (a version 3 snapshot's dict as it is, a version 4 one's record read as it was packed)."""
     if not isinstance(rec, bytes):
         return dict(rec)
-    return dict(zip(CREDIT_FIELDS, _UNPACK.decode(rec[8:]), strict=True))
+    values = _UNPACK.decode(rec[8:])
+    fields = CREDIT_FIELDS if len(values) == len(CREDIT_FIELDS) else OLDER_CREDIT_FIELDS
+    return {"day": rec[:8].decode(), "no": notice_no(voucher_no), **dict(zip(fields, values, strict=True))}

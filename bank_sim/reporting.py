@@ -16,10 +16,9 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bank_sim import refunds as rf
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
-from bank_sim.pending_credits import credit_day, credit_of, pack_credit
+from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
 from bank_sim.state import (
     PAYEE,
     BankState,
@@ -90,7 +89,7 @@ def lines_of(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str,
 def credit_notice_no(p: Payment) -> str:
     """The VoucherNo of the credit notice (7103) of direct payment `p`: "RZ" + its VoucherNo,
     cut to the 42 characters a VoucherNo may have."""
-    return f"RZ{p.key.voucher_no}"[:42]
+    return notice_no(p.key.voucher_no)
 
 
 def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[str, str],
@@ -114,10 +113,10 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
         if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
             keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
-        s.credits[no] = pack_credit({
-            **{f: doc.get(f) for f in rf.PAYEE_FIELDS}, "day": format_ymd(p.day),
+        s.credits[no] = pack_credit(format_ymd(p.day), {
+            **{f: doc.get(f) for f in VOUCHER_FIELDS},
             "serial": p.serial,  # its number (the payment's own int): the text is made with the notice
-            "no": credit_notice_no(p), "fund": list(p.fund_type), "amount": p.amount_fen, "year": p.key.st_year,
+            "fund": list(p.fund_type), "amount": p.amount_fen,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
                                                       doc.get("PayAmt")]]})
@@ -184,7 +183,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     due = [(day, no) for no, cr in s.credits.items() if (day := credit_day(cr)) < first_day]
     page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
     for _, no in page:
-        cr = credit_of(s.credits.pop(no))
+        cr = credit_of(s.credits.pop(no), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,

@@ -69,8 +69,9 @@ __all__ = [
 Mode = Literal["clearing", "advance", "defer", "refuse"]
 # The layout of the snapshot (`BankState`): 3, msgspec records. 4: a payment's serial is its
 # number (`serial_text` makes the text); version 3 (the text kept) still loads. 5: a payment holds
-# its tally lines until cleared (`Payment.uncleared`, not `DutiesState.uncleared`) and not its VtCode
-# twice; version 4 still loads.
+# its tally lines until cleared (`Payment.uncleared`, not `DutiesState.uncleared`), its quota lines
+# flat, not its VtCode twice; payments by VoucherNo (`BankState.payments`); a pending credit notice
+# packs only what it shows (`bank_sim.pending_credits`); versions 3 and 4 still load.
 SNAPSHOT_VERSION = 5
 OLDER_VERSIONS = (3, 4)
 

@@ -692,7 +692,7 @@ def test_a_credit_notice_names_the_serial_of_its_payments_receipt() -> None:
     w.pay("ZZSERIAL1", 100_00, t(DAY, "10:00"))
     [receipt] = [x for x in w.to_treasury if x.flag == 1]
     [pending] = w.bank.duties.s.credits.values()
-    assert isinstance(pending, bytes) and isinstance(credit_of(pending)["serial"], int)
+    assert isinstance(pending, bytes) and isinstance(credit_of(pending, "ZZSERIAL1")["serial"], int)
     w.tick(t(CAL.next_business_day(DAY), "10:00"))
     [notice] = [x for x in w.to_treasury if x.vtcode == "7103"]
     assert notice.head["AgentBusinessNo"] == receipt.head["XAgentBusinessNo"]
@@ -708,7 +708,7 @@ def test_a_version_3_snapshots_pending_credit_notices_load_and_are_sent_the_same
     state = msgspec.json.decode(w.bank.snapshot())
     [(no, packed)] = state["duties"]["credits"].items()
     assert isinstance(packed, str)  # base64 text
-    old = credit_of(base64.b64decode(packed)) | {"serial": receipt.head["XAgentBusinessNo"]}
+    old = credit_of(base64.b64decode(packed), no) | {"serial": receipt.head["XAgentBusinessNo"]}
     state["version"], state["duties"]["credits"] = 3, {no: old}
     again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
     assert again.duties.s.credits == {no: old}
@@ -717,3 +717,29 @@ def test_a_version_3_snapshots_pending_credit_notices_load_and_are_sent_the_same
             for core in (w.bank, again)]
     assert sent[0] == sent[1] and len(sent[0]) == 1
     assert sent[0][0].head["AgentBusinessNo"] == receipt.head["XAgentBusinessNo"]
+
+
+def test_a_pending_credit_notice_packs_only_what_it_shows_and_a_version_4_record_sends_the_same() -> None:
+    """Version 5 packs a pending credit notice's shown elements only (its number and day are its
+    payment's VoucherNo and the 8 bytes before); a version 4 record (the day and number again, the
+    payer's account, the payee's bank number, the year) loads and sends the same 7103."""
+    from bank_sim.pending_credits import CREDIT_FIELDS, OLDER_CREDIT_FIELDS, notice_no
+
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    doc = w.pay("ZZCRED4", 100_00, t(DAY, "10:00"))
+    [(no, packed)] = w.bank.duties.s.credits.items()
+    values = msgspec.msgpack.decode(packed[8:])
+    assert no == "ZZCRED4" and len(values) == len(CREDIT_FIELDS) and doc.get("PayAcctName") not in values
+    cr = credit_of(packed, no)
+    older = [cr[f] if f in cr else doc.get(f) if f != "year" else "2026" for f in OLDER_CREDIT_FIELDS]
+    assert cr["no"] == notice_no(no) == "RZZZCRED4" and cr["day"] == packed[:8].decode()
+    state = msgspec.json.decode(w.bank.snapshot())
+    state["version"] = 4
+    state["duties"]["credits"] = {no: base64.b64encode(packed[:8] + msgspec.msgpack.encode(older)).decode()}
+    again = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, ClockConfig())
+    assert credit_of(again.duties.s.credits[no], no) == {**cr, **dict(zip(OLDER_CREDIT_FIELDS, older, strict=True))}
+    morning = t(CAL.next_business_day(DAY), "10:00")
+    sent = [[e for e in core.on_time(morning) if isinstance(e, SendVoucher) and e.vtcode == "7103"]
+            for core in (w.bank, again)]
+    assert sent[0] == sent[1] and len(sent[0]) == 1 and sent[0][0].head["VoucherNo"] == "RZZZCRED4"
