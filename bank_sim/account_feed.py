@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bank_sim.state import BankState, Ctx, payee_of
+from bank_sim.payee_records import payee_of
+from bank_sim.state import BankState, Ctx
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 from sim.account_feed import FEED_ACCT_TYPES, FeedLine

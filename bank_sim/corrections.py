@@ -31,7 +31,8 @@ import datetime as dt
 from bank_sim import reporting
 from bank_sim import reports as rp
 from bank_sim.config import PAY_TYPE
-from bank_sim.state import BankState, Ctx, Payment, TallyLines, payee_of
+from bank_sim.payee_records import payee_of
+from bank_sim.state import BankState, Ctx, Payment, TallyLines
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen

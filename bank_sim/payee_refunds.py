@@ -16,22 +16,10 @@ from bank_sim import batches, quotas
 from bank_sim import refunds as rf
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import refunds_account
+from bank_sim.payee_records import has_payee, keep_payee, packed_payee, payee_of, pop_payee
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
-from bank_sim.state import (
-    BankState,
-    Ctx,
-    DutiesState,
-    Filing,
-    Payment,
-    Refund,
-    has_payee,
-    keep_payee,
-    packed_payee,
-    payee_of,
-    pop_payee,
-    serial_text,
-)
+from bank_sim.state import BankState, Ctx, DutiesState, Filing, Payment, Refund, serial_text
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen

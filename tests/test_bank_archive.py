@@ -12,7 +12,7 @@ from test_bank_duties import BANK, DAY, World, _payee_bank_notice, t
 
 from bank_sim.core import BankCore
 from bank_sim.duties import DutiesConfig
-from bank_sim.state import PAYEE, payee_of
+from bank_sim.payee_records import PAYEE, payee_of
 from sim.archive import MemoryArchive
 from sim.archive_store import SqliteArchive, archive_for
 from storage.db import SqliteDatabase, open_database

@@ -1,4 +1,4 @@
-"""`bank_sim.state.pack_payee`: a kept payee is a compact record (no dict per payment), read back
+"""`bank_sim.payee_records.pack_payee`: a kept payee is a compact record (no dict per payment), read back
 by `payee_of` as the dict a return copies; a snapshot of before (the dict itself) still reads."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bank_sim.payee_records import pack_payee, payee_of, pop_payee
 from bank_sim.refunds import PAYEE_FIELDS
-from bank_sim.state import BankState, DutiesState, pack_payee, payee_of, pop_payee
+from bank_sim.state import BankState, DutiesState
 from sim.codec import decode, encode
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
