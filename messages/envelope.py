@@ -289,6 +289,10 @@ def _body_bytes(body: VoucherBody, codec: str, errors: str) -> bytes:
                      "".join(tail).encode(codec, errors)))
 
 
+_HEAD = '<?xml version="1.0" encoding="{}"?>\n<MOF><VoucherCount>{}</VoucherCount>'  # the encoding, the count
+_TAIL = b"</MOF>\n"
+
+
 def encode_envelope(bodies: Envelope | Sequence[VoucherBody] | Iterable[VoucherBody],
                     *, encoding: str = "UTF-8") -> bytes:
     """Envelope → bytes, UTF-8 or GBK. The inner vouchers are carried byte for byte."""
@@ -301,10 +305,13 @@ def encode_envelope(bodies: Envelope | Sequence[VoucherBody] | Iterable[VoucherB
     # Characters GBK lacks (in Return_Reason, Attach...) travel as character references. Each part
     # is encoded on its own: both codecs encode a text part by part as they would encode it whole.
     codec, errors = ("gbk", "xmlcharrefreplace") if enc == "GBK" else ("utf-8", "strict")
-    parts = [f'<?xml version="1.0" encoding="{enc}"?>\n<MOF><VoucherCount>{len(items)}</VoucherCount>'.encode(codec)]
+    parts = [_HEAD.format(enc, len(items)).encode(codec)]
     parts += [_body_bytes(body, codec, errors) for body in items]
-    parts.append(b"</MOF>\n")
+    parts.append(_TAIL)
     return b"".join(parts)
+
+
+_UTF8_ONE = _HEAD.format("UTF-8", 1).encode("utf-8")  # a one-body envelope's head (`single_envelope`)
 
 
 class EncodedEnvelope(bytes):
@@ -332,7 +339,7 @@ def encode_envelope_spans(bodies: Sequence[VoucherBody] | Iterable[VoucherBody])
     items = tuple(bodies)
     if not items:
         raise ValueError("an envelope carries at least one voucher")
-    parts = [_UTF8_HEAD.format(len(items)).encode("utf-8")]
+    parts = [_HEAD.format("UTF-8", len(items)).encode("utf-8")]
     spans = []
     at = len(parts[0])
     for body in items:
@@ -357,11 +364,6 @@ def single_envelope(body: VoucherBody, *, within: bytes | None = None, index: in
         start, end = within.spans[index]
         return b"".join((_UTF8_ONE, within[start:end], _TAIL))
     return encode_envelope((body,))
-
-
-_UTF8_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<MOF><VoucherCount>{}</VoucherCount>'
-_UTF8_ONE = _UTF8_HEAD.format(1).encode("utf-8")
-_TAIL = b"</MOF>\n"
 
 
 def envelope_issue_for(body: VoucherBody, code: str, message: str, element: str | None = None) -> Issue:

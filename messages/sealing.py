@@ -20,11 +20,15 @@ def seal(body: VoucherBody, signer: Signer, positions: Iterable[str]) -> Voucher
 
 def seal_as_role(body: VoucherBody, signer: Signer, role: str) -> VoucherBody:
     """Sign at every seal position the catalog gives `role` for this voucher type and flag."""
-    vt = get_catalog().get(body.vtcode)
-    positions = [s.no for s in vt.seals_for(body.flag) if s.role == role]
+    return seal(body, signer, _role_positions(body.vtcode, body.flag, role))
+
+
+def _role_positions(vtcode: str, flag: int, role: str) -> list[str]:
+    """The seal positions the catalog gives `role` on `vtcode` with `flag` (at least one)."""
+    positions = [s.no for s in get_catalog().get(vtcode).seals_for(flag) if s.role == role]
     if not positions:
-        raise ValueError(f"a {role} has no seal position on {body.vtcode} flag {body.flag}")
-    return seal(body, signer, positions)
+        raise ValueError(f"a {role} has no seal position on {vtcode} flag {flag}")
+    return positions
 
 
 def sealed_body(adm_div_code: str, st_year: str, vtcode: str, voucher_no: str, flag: int, voucher: bytes,
@@ -32,9 +36,7 @@ def sealed_body(adm_div_code: str, st_year: str, vtcode: str, voucher_no: str, f
     """`seal_as_role(VoucherBody(adm_div_code, ..., voucher, return_reason=return_reason), signer,
     role)`, the same body, made once: not an unsealed body first and then its sealed copy (a
     simulator seals every voucher it sends)."""
-    positions = [s.no for s in get_catalog().get(vtcode).seals_for(flag) if s.role == role]
-    if not positions:
-        raise ValueError(f"a {role} has no seal position on {vtcode} flag {flag}")
+    positions = _role_positions(vtcode, flag, role)
     if len(set(positions)) != len(positions):  # `with_signatures` keeps the last of a position given twice
         return seal_as_role(VoucherBody(adm_div_code, st_year, vtcode, voucher_no, flag, voucher,
                                         return_reason=return_reason), signer, role)
