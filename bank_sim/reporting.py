@@ -20,7 +20,7 @@ from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, flat_pairs, paid_serial
+from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, flat_pairs, paid_serial, paired
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -132,7 +132,7 @@ def keep_uncleared(p: Payment, lines: Iterable[tuple[rp.Line, int]]) -> None:
 def uncleared_lines(p: Payment) -> list[tuple[rp.Line, int]] | None:
     """The tally lines payment `p` holds until its clearing is accepted (None: cleared, or not paid)."""
     flat = p.uncleared
-    return None if flat is None else list(zip(flat[0::2], flat[1::2], strict=True))
+    return None if flat is None else paired(flat)
 
 
 def tally_off(s: DutiesState, today: dt.date, lines: Sequence[tuple[rp.Line, int]]) -> None:

@@ -56,6 +56,7 @@ __all__ = [
     "decode_state",
     "flat_pairs",
     "paid_serial",
+    "paired",
     "serial_text",
 ]
 
@@ -132,8 +133,7 @@ class Payment(msgspec.Struct, gc=False):
 
     def quota_lines(self) -> list[tuple[LineKey, int]]:
         """The authorized quota lines it drew on and their fen (none: not an 8202, or given back)."""
-        flat = self.quota_taken or ()
-        return list(zip(flat[0::2], flat[1::2], strict=True))
+        return paired(self.quota_taken or ())
 
 
 BatchLineState = Literal["paid", "bounced", "refunded"]
@@ -447,6 +447,11 @@ def flat_pairs(lines: Iterable[Iterable[Any]], values: Iterable[int]) -> tuple[A
         t = tuple(line)
         out += (_LINES.setdefault(t, t), value)
     return tuple(out)
+
+
+def paired(flat: tuple[Any, ...]) -> list[tuple[Any, int]]:
+    """`flat_pairs`' (line, value, line, value, ...) as (line, value) pairs again."""
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:
