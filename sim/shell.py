@@ -217,14 +217,19 @@ class SimShell:
             await self.store.create(self.core.snapshot())
             return []
         self.core.load_snapshot(loaded.snapshot)
-        for item in loaded.inputs:
-            self._note(item, self._call(item))
+        pending = list(loaded.pending)
+        last_batch = len(loaded.inputs) - loaded.replay_last  # where the last batch's inputs start, if replayed
+        for n, item in enumerate(loaded.inputs):
+            effects = self._call(item)
+            self._note(item, effects)
+            if loaded.replay_last and n >= last_batch:  # its sends, as the batch's commit kept them
+                pending += [e for e in effects if isinstance(e, SendVoucher)]
         self._archived()
         self.replayed = len(loaded.inputs)
         self.restored = True
         log.info("sim.restored", role=self.role, participant=self.participant, replayed=self.replayed,
-                 pending_sends=len(loaded.pending))
-        return loaded.pending
+                 pending_sends=len(pending))
+        return pending
 
     async def _reload(self) -> None:
         """Back to the last committed state (after a rolled-back batch)."""
@@ -337,7 +342,8 @@ class SimShell:
             await self._ledger_work(tx, [e for _, effects in calls for e in effects])
             if self.archive is not None:
                 await self.archive.write(tx)
-            await self.store.append(tx, [item for item, _ in calls], sends, self._snapshot)
+            # the sends are exactly what these calls gave: a restart replays them for the sends
+            await self.store.append(tx, [item for item, _ in calls], sends, self._snapshot, replayable=True)
         self.commits += 1
         return sends
 

@@ -21,7 +21,9 @@ Tables (in the participant's own database: its ledger's, so state and books comm
                    slices (format 5, SQLite; none in format 4 or on PostgreSQL)
     sim_log_heads  participant, logged_bytes, log_seq, pending (the sends of the last committed
                    batch, re-sent after a crash: their first SNAPSHOT_PART_BYTES; on SQLite as
-                   `sim.codec.pack` bytes, JSON on PostgreSQL and as written before: `_pending`)
+                   `sim.codec.pack` bytes, JSON on PostgreSQL and as written before: `_pending`;
+                   format 6: or how many of the last inputs logged give them again when replayed,
+                   as digits, where the shell says they do: `append(..., replayable=True)`)
     sim_pending_parts  participant, part, data: the pending sends' further slices (format 5, SQLite)
     sim_inputs     participant, seq, kind, at, flag, reason, data
 """
@@ -45,10 +47,13 @@ __all__ = ["SIM_STATE_SCHEMA", "SNAPSHOT_BYTES_MIN", "SNAPSHOT_LOG_FACTOR", "STA
 # and pending sends as `sim.codec` bytes; 4: the log's head (logged bytes, last seq, pending sends)
 # in `sim_log_heads`, not in the snapshot's row. A format 3 row is moved to 4 when loaded. 5: the
 # snapshot's bytes beyond its first SNAPSHOT_PART_BYTES in `sim_snapshot_parts` (a format 4 row has
-# none: it loads as it is).
-STATE_FORMAT = 5
+# none: it loads as it is). 6: a head's pending sends may be a replay mark instead (`REPLAY_MARK`);
+# a format 4 or 5 store loads as it is and writes its heads in full until its next snapshot, which
+# makes it format 6.
+STATE_FORMAT = 6
 _FORMAT_3 = 3
 _FORMAT_4 = 4
+_FORMAT_5 = 5
 # The snapshot is written in slices of this many bytes: SQLite copies every value it is given, so a
 # snapshot written whole was held twice at once (its bytes and SQLite's copy, tens of megabytes at a
 # busy bank); a slice of the bytes (a memoryview, no copy of ours) is copied one at a time.
@@ -106,6 +111,9 @@ CREATE TABLE IF NOT EXISTS sim_inputs (
 );
 """
 
+# A head whose pending sends are "the sends the last N inputs logged give when replayed" holds N as
+# ASCII digits: neither JSON (`[`) nor a MessagePack array (0x90-0x9f, 0xdc, 0xdd) starts with one.
+REPLAY_MARK = b"0123456789"
 _INSERT_INPUT = ("INSERT INTO sim_inputs (participant, seq, kind, at, flag, reason, data) "
                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
 _UPDATE_HEAD = "UPDATE sim_log_heads SET logged_bytes = $2, log_seq = $3, pending = $4 WHERE participant = $1"
@@ -153,6 +161,9 @@ class Loaded:
     snapshot: bytes  # what the core's `snapshot()` gave
     inputs: list[Input]
     pending: list[SendVoucher]
+    # the last batch's sends are those its inputs, the last `replay_last` of `inputs`, give when
+    # replayed (`SimStore.append(..., replayable=True)`); 0: they are `pending`
+    replay_last: int = 0
 
 
 class SimStore:
@@ -166,6 +177,7 @@ class SimStore:
         self._logged_bytes = 0
         self._seq = 0
         self._pending_parts = 0  # rows in sim_pending_parts (read on load)
+        self._format = STATE_FORMAT  # the stored row's: a replay mark is written only in format 6
 
     async def open(self) -> None:
         await self.db.execute_script(SIM_STATE_SCHEMA.format(blob=self.db.blob_type))
@@ -178,8 +190,9 @@ class SimStore:
             return None
         if int(row[0]) == _FORMAT_3:
             await self._upgrade_format_3()
-        elif int(row[0]) not in (_FORMAT_4, STATE_FORMAT):
+        elif int(row[0]) not in (_FORMAT_4, _FORMAT_5, STATE_FORMAT):
             raise StateError(f"sim state of {self.participant}: unknown format {row[0]}")
+        self._format = STATE_FORMAT if int(row[0]) == _FORMAT_3 else int(row[0])  # 3 is moved to 6 above
         head = await self.db.fetchrow("SELECT logged_bytes, log_seq, pending FROM sim_log_heads WHERE participant = $1",
                                       self.participant)
         if head is None:
@@ -198,12 +211,17 @@ class SimStore:
                 break
         pending_parts = await self._read_parts("sim_pending_parts")
         self._pending_parts = len(pending_parts)
-        pending = _pending(_joined(head[2], pending_parts))
+        stored = _joined(head[2], pending_parts)
+        replay_last = int(stored) if stored[:1] and stored[:1] in REPLAY_MARK else 0
+        if replay_last > len(inputs):
+            raise StateError(f"sim state of {self.participant}: the last batch's {replay_last} inputs "
+                             f"are not all in the log ({len(inputs)})")
+        pending = [] if replay_last else _pending(stored)
         snapshot = _joined(row[1], await self._read_parts("sim_snapshot_parts"))
-        if int(row[0]) == STATE_FORMAT and len(snapshot) != int(row[2]):
+        if int(row[0]) in (_FORMAT_5, STATE_FORMAT) and len(snapshot) != int(row[2]):
             raise StateError(f"sim state of {self.participant}: a snapshot of {len(snapshot)} bytes, "
                              f"{row[2]} written")
-        return Loaded(snapshot, inputs, pending)
+        return Loaded(snapshot, inputs, pending, replay_last)
 
     async def _read_parts(self, table: str) -> list[bytes]:
         rows = await self.db.fetch(f"SELECT data FROM {table} WHERE participant = $1 ORDER BY part", self.participant)
@@ -230,6 +248,7 @@ class SimStore:
             await tx.execute("INSERT INTO sim_log_heads (participant, logged_bytes, log_seq, pending) "
                              "VALUES ($1, 0, 0, '[]')", self.participant)
         self._snapshot_bytes, self._logged_bytes, self._seq, self._pending_parts = size, 0, 0, 0
+        self._format = STATE_FORMAT
 
     def _parts(self, snapshot: bytes) -> tuple[bytes | str | memoryview, list[memoryview]]:
         """The snapshot (or the pending sends) as its row's column takes it, and the further slices:
@@ -250,13 +269,19 @@ class SimStore:
             await tx.execute(f"INSERT INTO {table} (participant, part, data) VALUES ($1, $2, $3)",
                              self.participant, n, part)
 
-    async def _write_head(self, tx: Tx, logged: int, seq: int, pending: Sequence[SendVoucher]) -> None:
+    async def _write_head(self, tx: Tx, logged: int, seq: int, pending: Sequence[SendVoucher],
+                          replay_last: int = 0) -> None:
         """The log's head and the batch's sends (a day's reports: megabytes at a busy bank), in slices
-        as the snapshot is; the slices table is touched only when this batch's or the last one's needs it."""
+        as the snapshot is; the slices table is touched only when this batch's or the last one's needs it.
+        `replay_last` > 0: the sends are what the last `replay_last` inputs logged give when replayed,
+        so only that number is written."""
         # Rewritten at every batch and read only after a crash: MessagePack on SQLite (the
         # originals' bytes as they are, not base64; half the encoding time of JSON), JSON in
-        # PostgreSQL's TEXT column.
-        data = pack(list(pending)) if isinstance(self.db, SqliteDatabase) else encode(list(pending))
+        # PostgreSQL's TEXT column; a replay mark as its digits.
+        if replay_last:
+            data = str(replay_last).encode("ascii")
+        else:
+            data = pack(list(pending)) if isinstance(self.db, SqliteDatabase) else encode(list(pending))
         first, rest = self._parts(data)
         await tx.execute(_UPDATE_HEAD, self.participant, logged, seq, first)
         if rest or self._pending_parts:
@@ -288,6 +313,7 @@ class SimStore:
                 first, n = await self._slice(tx, first, n, buf)
         await tx.execute("UPDATE sim_snapshots SET format = $5, snapshot = $2, snapshot_bytes = $3, log_seq = $4 "
                          "WHERE participant = $1", self.participant, first, size, seq, STATE_FORMAT)
+        self._format = STATE_FORMAT
         return size
 
     async def _slice(self, tx: Tx, first: bytes | str | memoryview, n: int,
@@ -303,10 +329,14 @@ class SimStore:
         return first, n + 1
 
     async def append(self, tx: Tx, inputs: Sequence[Input], pending: Sequence[SendVoucher],
-                     snapshot: Callable[[], bytes | Iterable[bytes]]) -> None:
+                     snapshot: Callable[[], bytes | Iterable[bytes]], *, replayable: bool = False) -> None:
         """In the caller's transaction: log `inputs`, keep `pending` as the sends to re-send after a
         crash, and take a new snapshot (truncating the log) once the log outweighs the last one
-        SNAPSHOT_LOG_FACTOR times. `snapshot` gives the core's snapshot, whole or in pieces."""
+        SNAPSHOT_LOG_FACTOR times. `snapshot` gives the core's snapshot, whole or in pieces.
+        `replayable`: `pending` is exactly the sends the core gives for `inputs` (replayed in order
+        after the inputs logged before them): unless this batch takes a snapshot (which truncates
+        the log), the head keeps only their number and a restart gets them by the replay it does
+        anyway (`Loaded.replay_last`), instead of a copy of the sends written at every batch."""
         rows = []
         logged = self._logged_bytes
         seq = self._seq
@@ -324,7 +354,8 @@ class SimStore:
         else:
             if rows:
                 await tx.executemany(_INSERT_INPUT, rows)
-            await self._write_head(tx, logged, seq, pending)
+            replay_last = len(rows) if replayable and rows and self._format == STATE_FORMAT else 0
+            await self._write_head(tx, logged, seq, pending, replay_last)
             self._logged_bytes = logged
         self._seq = seq
 

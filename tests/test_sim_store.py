@@ -92,7 +92,7 @@ async def test_a_format_3_store_is_moved_to_format_4_and_carries_on(tmp_path: Pa
         assert loaded is not None
         assert loaded.snapshot == snapshot and loaded.pending == [SEND] and [i.kind for i in loaded.inputs] == ["time"]
         row = await db.fetchrow("SELECT format FROM sim_snapshots WHERE participant = 'bank-x'")
-        assert row is not None and row[0] == STATE_FORMAT == 5
+        assert row is not None and row[0] == STATE_FORMAT == 6
         async with db.transaction() as tx:
             await store.append(tx, [Input.time(AT + dt.timedelta(hours=1))], [], lambda: snapshot)
         again = await SimStore(db, "bank-x").load()
