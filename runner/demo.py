@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.gc_tuning import settled_heap
 from runner.heap import trim_heap
+from runner.sent_days import SentDays
 
 __all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "check_run",
            "close_snapshot", "simulate", "world_scale"]
@@ -382,55 +383,6 @@ async def close_snapshot(ledgers: dict[str, Any], pboc_id: str) -> dict[str, Any
 # ---------------------------------------------------------------------------------- the report
 
 
-class _SentDays:
-    """What `check_run` counts of the sent vouchers, gathered in one walk of them day by day
-    (`walk` per day) instead of a walk per question; `finish` completes it from the whole run where
-    the days walked did not hold every sent voucher or every receipt's voucher."""
-
-    def __init__(self, receipts: Mapping[str, Any]) -> None:
-        self.receipts = receipts
-        self.accepted: list[str] = []
-        self.refused: list[str] = []
-        self.wrong_amount: list[str] = []
-        self.walked = self.matched = 0
-
-    def walk(self, vouchers: Iterable[Any]) -> tuple[int, int, int]:
-        """(sent, accepted, returned) of one day's sent vouchers."""
-        sent = accepted = returned = 0
-        receipts = self.receipts
-        for v in vouchers:
-            sent += 1
-            no = v.voucher_no
-            if v.refused is None:
-                accepted += 1
-                self.accepted.append(no)
-            else:
-                self.refused.append(no)
-            r = receipts.get(no)
-            if r is not None:
-                returned += 1
-                if r.paid_fen != v.amount_fen:
-                    self.wrong_amount.append(no)
-        self.walked += sent
-        self.matched += returned
-        return sent, accepted, returned
-
-    def finish(self, tcore: Any) -> tuple[list[str], list[str], list[str]]:
-        """(accepted VoucherNos sorted, refused, receipts whose amount differs from their voucher's)
-        over the whole run: from the walk when it saw every sent voucher and every receipt's voucher
-        with no amount differing, else read again as a walk per question would (the same lists)."""
-        accepted, refused = self.accepted, self.refused
-        if self.walked != tcore.sent_count():
-            accepted, refused = [], []
-            for v in tcore.iter_sent():
-                (accepted if v.refused is None else refused).append(v.voucher_no)
-        accepted.sort()
-        wrong = self.wrong_amount
-        if wrong or self.matched != len(self.receipts):  # in the receipts' own order, as a failure lists them
-            wrong = [no for no, r in self.receipts.items() if r.paid_fen != tcore.vouchers[no].amount_fen]
-        return accepted, refused, wrong
-
-
 def _paid_once(accepted: list[str], paid: list[str], receipts: Any) -> tuple[list[str], list[str], int]:
     """(missing, extra, accepted): the VoucherNos accepted (`accepted`, sorted) not paid exactly once
     (`paid`: the VoucherNo of each payment made, sorted) or without a receipt, those paid but never
@@ -506,7 +458,7 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
 
     # One walk of the sent vouchers, day by day (a packed day makes each voucher as it is read, ~2 us):
     # the day's counts, the VoucherNos accepted and refused, each receipt's amount against its voucher.
-    sent_days = _SentDays(tcore.receipts)
+    sent_days = SentDays(tcore.receipts)
     day_rows = []
     for day in days:
         sent, accepted, returned = sent_days.walk(tcore.iter_sent(day))

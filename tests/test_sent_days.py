@@ -1,4 +1,4 @@
-"""The end-of-run check's one walk of the sent vouchers (`runner.demo._SentDays`) against the walks
+"""The end-of-run check's one walk of the sent vouchers (`runner.demo.SentDays`) against the walks
 it replaced: a walk of every sent voucher for the accepted and refused VoucherNos, a walk per day for
 the day's counts, a lookup of each receipt's voucher for its amount (kept here as the oracle)."""
 
@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.demo import _SentDays
+from runner.sent_days import SentDays
 
 DAYS = [dt.date(2026, 3, 16), dt.date(2026, 3, 17), dt.date(2026, 3, 18)]
 
@@ -93,7 +93,7 @@ def _oracle(core: _Core, days: list[dt.date]) -> tuple[list[tuple[int, int, int]
 @given(core=cores(), days=st.lists(st.sampled_from(DAYS), unique=True))
 def test_one_walk_gives_what_the_walks_per_question_gave(core: _Core, days: list[dt.date]) -> None:
     rows, accepted, refused, wrong = _oracle(core, days)
-    walk = _SentDays(core.receipts)
+    walk = SentDays(core.receipts)
     assert [walk.walk(core.iter_sent(day)) for day in days] == rows
     got_accepted, got_refused, got_wrong = walk.finish(core)
     assert got_accepted == accepted
@@ -112,7 +112,7 @@ def test_a_walk_of_every_day_reads_the_vouchers_once() -> None:
             read += 1
             yield v
 
-    walk = _SentDays(core.receipts)
+    walk = SentDays(core.receipts)
     assert [walk.walk(counted(day)) for day in DAYS] == [(2, 1, 1), (1, 1, 1), (0, 0, 0)]
     assert walk.finish(core) == (["ZZ001", "ZZ003"], ["ZZ002"], [])
     assert read == 3  # no second walk: every sent voucher and every receipt's voucher was seen
