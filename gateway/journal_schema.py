@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ACKED_AFTER_SQLITE", "MESSAGE_COLUMNS", "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION", "TRACE_AFTER_SQLITE"]
+__all__ = ["ACKED_AFTER_SQLITE", "MESSAGE_COLUMNS", "OUTBOX_HIGH_WATER_SQLITE", "OUTBOX_REKEY_SQLITE", "OUTBOX_SEQ",
+           "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION", "TRACE_AFTER_SQLITE"]
 
 # gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
 # each on its own, so the key of an original is unique per sender (owner = sender) and the key of
@@ -28,9 +29,9 @@ CREATE TABLE IF NOT EXISTS {table} (
     UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
 );
 """
-SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + """
-CREATE TABLE IF NOT EXISTS gw_outbox (
-    seq {serial},
+_OUTBOX_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    seq {outbox_seq},
     message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
     recipient TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -41,6 +42,16 @@ CREATE TABLE IF NOT EXISTS gw_outbox (
     acked_time TEXT,
     acked_after BIGINT
 );
+"""
+_OUTBOX_COLUMNS = ("seq, message_id, recipient, state, attempts, next_attempt_us, last_error, acked_us, acked_time, "
+                   "acked_after")
+# gw_outbox.seq is the inbox cursor: never given twice, even after every row is deleted (a test
+# gateway's reset, gateway.sim_reset), so a cursor or an ack of before names nothing of after.
+# PostgreSQL: a sequence (DELETE does not reset it). SQLite: a plain INTEGER PRIMARY KEY, numbered
+# by the journal from the high-water mark below (`Journal._commit`), not AUTOINCREMENT, whose
+# sqlite_sequence row cost every commit one more WAL frame (1 of the 15 of a one-voucher commit).
+OUTBOX_SEQ = {"sqlite": "INTEGER PRIMARY KEY", "postgres": "BIGSERIAL PRIMARY KEY"}
+SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + _OUTBOX_TABLE.replace("{table}", "gw_outbox") + """
 DROP INDEX IF EXISTS gw_outbox_ready;
 CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
 CREATE TABLE IF NOT EXISTS gw_trace (
@@ -110,3 +121,30 @@ ALTER TABLE gw_messages ADD COLUMN IF NOT EXISTS trace_after BIGINT;
 ALTER TABLE gw_outbox ADD COLUMN IF NOT EXISTS acked_time TEXT;
 ALTER TABLE gw_outbox ADD COLUMN IF NOT EXISTS acked_after BIGINT;
 """
+
+# SQLite: the largest seq ever deleted from gw_outbox (one row, kept by a trigger on every DELETE).
+# The next seq is one above both it and the largest present (`Journal._commit`), which is
+# AUTOINCREMENT's rule (one above the largest ever given) without a write per commit: deletes are
+# rare (a reset), inserts are every commit.
+_OUTBOX_HWM_TABLE = ("CREATE TABLE IF NOT EXISTS gw_outbox_hwm (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                     "seq INTEGER NOT NULL);\n")
+OUTBOX_HIGH_WATER_SQLITE = _OUTBOX_HWM_TABLE + """
+CREATE TRIGGER IF NOT EXISTS gw_outbox_hwm_kept AFTER DELETE ON gw_outbox BEGIN
+    INSERT INTO gw_outbox_hwm (id, seq) VALUES (1, OLD.seq)
+        ON CONFLICT (id) DO UPDATE SET seq = max(seq, excluded.seq);
+END;
+"""
+# A journal made before: gw_outbox with AUTOINCREMENT. Copied into a table without it (the same
+# procedure as SQLITE_MIGRATION), its sqlite_sequence value (the largest seq ever given) kept as the
+# high-water mark, in one transaction; the trigger is made after it (`Journal.init_schema`).
+OUTBOX_REKEY_SQLITE = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
+                       + _OUTBOX_TABLE.replace("{table}", "gw_outbox_keyed").replace("{outbox_seq}",
+                                                                                      OUTBOX_SEQ["sqlite"])
+                       + f"INSERT INTO gw_outbox_keyed ({_OUTBOX_COLUMNS}) SELECT {_OUTBOX_COLUMNS} FROM gw_outbox;\n"
+                       + _OUTBOX_HWM_TABLE
+                       + "INSERT INTO gw_outbox_hwm (id, seq) SELECT 1, COALESCE((SELECT seq FROM sqlite_sequence "
+                         "WHERE name = 'gw_outbox'), 0) WHERE true ON CONFLICT (id) DO UPDATE SET seq = "
+                         "max(seq, excluded.seq);\n"
+                         "DROP TABLE gw_outbox;\nALTER TABLE gw_outbox_keyed RENAME TO gw_outbox;\n"
+                         "CREATE INDEX gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';\n"
+                         "COMMIT;\nPRAGMA foreign_keys=ON;\n")

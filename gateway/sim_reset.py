@@ -9,8 +9,9 @@ clock is set back to where it started (or to a given time), counting a new `epoc
 `GET /v1/clock` shows. What stays is what is not a scenario's: the participants, certificates,
 connections, and two counters that only ever go up, so nothing of before can be mistaken for
 something of after: message ids (`journal.MessageIds` goes on from its last id) and the inbox
-sequence (the tables' own sequences: SQLite AUTOINCREMENT and PostgreSQL sequences are not
-reset by DELETE), so an inbox cursor or an ack of before names nothing of after.
+sequence (the tables' own sequences: PostgreSQL sequences and SQLite AUTOINCREMENT are not reset
+by DELETE, nor is the outbox's high-water mark on SQLite, `journal_schema.OUTBOX_HIGH_WATER_SQLITE`),
+so an inbox cursor or an ack of before names nothing of after.
 
 Open only on a simulated clock and only to the treasury, like `POST /v1/sim/faults`.
 """

@@ -318,7 +318,8 @@ async def test_a_journal_made_before_is_migrated(world: DevWorld, db: Any) -> No
 
     await db.execute_script(_OLD_MESSAGES.format(blob=db.blob_type))
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
-    await db.execute_script(SCHEMA.format(blob=db.blob_type, serial=serial))  # the other tables (unchanged)
+    # The other tables as they were then (the outbox numbered by AUTOINCREMENT on SQLite).
+    await db.execute_script(SCHEMA.format(blob=db.blob_type, serial=serial, outbox_seq=serial))
     no = "OK00000001"
     env_b = world.envelope([clearing(world, "bank-b", no, "100.00")], sender="bank-b")
     [orig] = parse_envelope(env_b).bodies
