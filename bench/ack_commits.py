@@ -43,8 +43,8 @@ async def _round(path: Path, acks: int, clients: int, batched: bool) -> tuple[in
             "recipient, original_id, payload, received_us, business_time, owner) "
             "VALUES ($1, '110000', '2026', '5201', $1, 0, $2, 'T', 'B', NULL, $2, 0, 't', 'T')",
             [(i, b"x") for i in ids])
-        await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, 'B', 'ready')",
-                             [(i,) for i in ids])
+        await tx.executemany("INSERT INTO gw_outbox (seq, message_id, recipient, state) "
+                             "SELECT seq, id, 'B', 'ready' FROM gw_messages WHERE id = $1", [(i,) for i in ids])
     outbox = Outbox(db, in_commit=(lambda work, weight: journal.in_commit(work, weight=weight)) if batched else None)
     db.transactions = 0
 

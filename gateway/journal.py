@@ -18,11 +18,12 @@ from gateway.journal_digest import digest
 from gateway.journal_schema import (
     ACKED_AFTER_SQLITE,
     MESSAGE_COLUMNS,
-    OUTBOX_HIGH_WATER_SQLITE,
-    OUTBOX_REKEY_SQLITE,
-    OUTBOX_SEQ,
     PG_MIGRATION,
+    PG_SEQ_MIGRATION,
     SCHEMA,
+    SEQ_HIGH_WATER_SQLITE,
+    SEQ_MIGRATION_SQLITE,
+    SHAPES,
     SQLITE_MIGRATION,
     TRACE_AFTER_SQLITE,
 )
@@ -81,11 +82,16 @@ _MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_af
 # Where the batch's admissions stand among trace rows: every gw_trace row written from here on has
 # a larger id (AUTOINCREMENT, BIGSERIAL), those of this commit included.
 _TRACE_LAST = "SELECT max(id) FROM gw_trace"
-_OUTBOX_INSERT = "INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, $2, 'ready')"
-# SQLite, in the same read: the last outbox seq ever given (see OUTBOX_SEQ), after which the batch's
-# rows are numbered. The write lock is held from BEGIN IMMEDIATE, so no other writer numbers meanwhile.
-_TRACE_AND_SEQ_LAST = ("SELECT (SELECT max(id) FROM gw_trace), max(COALESCE((SELECT max(seq) FROM gw_outbox), 0), "
-                       "COALESCE((SELECT seq FROM gw_outbox_hwm WHERE id = 1), 0))")
+# PostgreSQL: a message's seq comes from its sequence; its outbox row takes it (by the id index).
+_OUTBOX_INSERT = ("INSERT INTO gw_outbox (seq, message_id, recipient, state) "
+                  "SELECT seq, id, recipient, 'ready' FROM gw_messages WHERE id = $1")
+# SQLite, in the same read: the last seq ever given (see journal_schema.SHAPES), after which the
+# batch's messages are numbered. The write lock is held from BEGIN IMMEDIATE: no other writer
+# numbers meanwhile.
+_TRACE_AND_SEQ_LAST = ("SELECT (SELECT max(id) FROM gw_trace), max(COALESCE((SELECT max(seq) FROM gw_messages), 0), "
+                       "COALESCE((SELECT seq FROM gw_messages_hwm WHERE id = 1), 0))")
+_MESSAGE_INSERT_NUMBERED = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after, seq) "
+                            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)")
 _OUTBOX_INSERT_NUMBERED = "INSERT INTO gw_outbox (seq, message_id, recipient, state) VALUES ($1, $2, $3, 'ready')"
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
 
@@ -194,12 +200,10 @@ class Journal:
 
     async def init_schema(self) -> None:
         sqlite = isinstance(self.db, SqliteDatabase)
-        serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
-        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial,
-                                                   outbox_seq=OUTBOX_SEQ[self.db.dialect]))
+        await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, **SHAPES[self.db.dialect]))
         await self._migrate()
         if sqlite:  # after `_migrate`: a table rebuilt there loses its triggers
-            await self.db.execute_script(OUTBOX_HIGH_WATER_SQLITE)
+            await self.db.execute_script(SEQ_HIGH_WATER_SQLITE)
 
     async def _migrate(self) -> None:
         """Bring a journal made before keys were scoped by owner, or before admissions were placed by
@@ -207,17 +211,19 @@ class Journal:
         if isinstance(self.db, SqliteDatabase):
             columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "owner" not in columns:
-                await self.db.execute_script(SQLITE_MIGRATION.format(blob=self.db.blob_type))
+                await self.db.execute_script(SQLITE_MIGRATION.format(blob=self.db.blob_type, **SHAPES["sqlite"]))
                 columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "trace_after" not in columns:
                 await self.db.execute_script(TRACE_AFTER_SQLITE)
             if "acked_after" not in {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_outbox)")}:
                 await self.db.execute_script(ACKED_AFTER_SQLITE)
-            outbox = await self.db.fetchrow("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'gw_outbox'")
-            if outbox is not None and "AUTOINCREMENT" in str(outbox[0]).upper():
-                await self.db.execute_script(OUTBOX_REKEY_SQLITE)
+            # The outbox keyed by its own seq, with an index on message_id (and gw_messages without
+            # seq, or with one the owner migration just numbered): both rebuilt, once.
+            if any(r[3] == "u" for r in await self.db.fetch("PRAGMA index_list(gw_outbox)")):
+                await self.db.execute_script(SEQ_MIGRATION_SQLITE.format(blob=self.db.blob_type, **SHAPES["sqlite"]))
         else:
             await self.db.execute_script(PG_MIGRATION)
+            await self.db.execute_script(PG_SEQ_MIGRATION)
 
     async def start(self) -> None:
         await self.init_schema()
@@ -347,13 +353,15 @@ class Journal:
                 numbered = isinstance(self.db, SqliteDatabase)
                 last = await tx.fetchrow(_TRACE_AND_SEQ_LAST if numbered else _TRACE_LAST)
                 after = int(last[0]) if last is not None and last[0] is not None else 0
-                await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
                 if numbered and last is not None:
                     seq = int(last[1])
+                    await tx.executemany(_MESSAGE_INSERT_NUMBERED,
+                                         [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
                     await tx.executemany(_OUTBOX_INSERT_NUMBERED,
                                          [(seq + n, *o) for n, o in enumerate(writes.outbox, 1)])
                 else:
-                    await tx.executemany(_OUTBOX_INSERT, writes.outbox)
+                    await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
+                    await tx.executemany(_OUTBOX_INSERT, [(o[0],) for o in writes.outbox])
             for sql, rows in _grouped(writes.trace, kept).items():
                 await tx.executemany(sql, rows)
             for n, sub in enumerate(batch):

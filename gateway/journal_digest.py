@@ -18,7 +18,7 @@ DIGEST_PAGE_ROWS = 16
 _DIGEST_DOMAIN = b"tgw-journal-digest/v1\n"
 _DIGEST_QUERY = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, "
                  "m.recipient, m.original_id, m.business_time, o.state, m.payload FROM gw_outbox o "
-                 "JOIN gw_messages m ON m.id = o.message_id WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
+                 "JOIN gw_messages m ON m.seq = o.seq WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
 
 
 def _digest_row(h: Any, values: Sequence[object]) -> None:

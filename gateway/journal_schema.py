@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ACKED_AFTER_SQLITE", "MESSAGE_COLUMNS", "OUTBOX_HIGH_WATER_SQLITE", "OUTBOX_REKEY_SQLITE", "OUTBOX_SEQ",
-           "PG_MIGRATION", "SCHEMA", "SQLITE_MIGRATION", "TRACE_AFTER_SQLITE"]
+__all__ = ["ACKED_AFTER_SQLITE", "MESSAGE_COLUMNS", "PG_MIGRATION", "PG_SEQ_MIGRATION", "SCHEMA", "SEQ_HIGH_WATER_SQLITE",
+           "SEQ_MIGRATION_SQLITE", "SHAPES", "SQLITE_MIGRATION", "TRACE_AFTER_SQLITE"]
 
 # gw_messages.owner: whose numbering the key belongs to. Vouchers are numbered by their senders,
 # each on its own, so the key of an original is unique per sender (owner = sender) and the key of
@@ -11,7 +11,7 @@ __all__ = ["ACKED_AFTER_SQLITE", "MESSAGE_COLUMNS", "OUTBOX_HIGH_WATER_SQLITE", 
 # Another participant can therefore neither claim nor probe a key of someone else's.
 _MESSAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
-    id TEXT PRIMARY KEY,
+    id {message_id},
     adm_div_code TEXT NOT NULL,
     st_year TEXT NOT NULL,
     vtcode TEXT NOT NULL,
@@ -26,13 +26,14 @@ CREATE TABLE IF NOT EXISTS {table} (
     business_time TEXT NOT NULL,
     owner TEXT NOT NULL,
     trace_after BIGINT,
+    seq {message_seq},
     UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
 );
 """
 _OUTBOX_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
-    seq {outbox_seq},
-    message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
+    seq {outbox_seq} REFERENCES gw_messages(seq),
+    message_id TEXT NOT NULL,
     recipient TEXT NOT NULL,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -43,14 +44,20 @@ CREATE TABLE IF NOT EXISTS {table} (
     acked_after BIGINT
 );
 """
-_OUTBOX_COLUMNS = ("seq, message_id, recipient, state, attempts, next_attempt_us, last_error, acked_us, acked_time, "
-                   "acked_after")
-# gw_outbox.seq is the inbox cursor: never given twice, even after every row is deleted (a test
-# gateway's reset, gateway.sim_reset), so a cursor or an ack of before names nothing of after.
-# PostgreSQL: a sequence (DELETE does not reset it). SQLite: a plain INTEGER PRIMARY KEY, numbered
-# by the journal from the high-water mark below (`Journal._commit`), not AUTOINCREMENT, whose
-# sqlite_sequence row cost every commit one more WAL frame (1 of the 15 of a one-voucher commit).
-OUTBOX_SEQ = {"sqlite": "INTEGER PRIMARY KEY", "postgres": "BIGSERIAL PRIMARY KEY"}
+# gw_messages.seq: the message's place in the journal, and its outbox row's key (gw_outbox.seq,
+# the inbox cursor). A message is found by id through gw_messages' id index, and its outbox row from
+# there by seq: the outbox has no index on message_id (it was one more b-tree, a WAL frame, per
+# voucher). The seq is never given twice, even after every row is deleted (a test gateway's reset,
+# gateway.sim_reset), so a cursor or an ack of before names nothing of after. PostgreSQL: a sequence
+# (DELETE does not reset it). SQLite: a plain INTEGER PRIMARY KEY numbered by the journal from the
+# high-water mark below (`Journal._commit`), not AUTOINCREMENT, whose sqlite_sequence row cost
+# every commit one more WAL frame.
+SHAPES = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "message_id": "TEXT NOT NULL UNIQUE",
+               "message_seq": "INTEGER PRIMARY KEY", "outbox_seq": "INTEGER PRIMARY KEY"},
+    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "message_id": "TEXT PRIMARY KEY",
+                 "message_seq": "BIGSERIAL UNIQUE", "outbox_seq": "BIGINT PRIMARY KEY"},
+}
 SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + _OUTBOX_TABLE.replace("{table}", "gw_outbox") + """
 DROP INDEX IF EXISTS gw_outbox_ready;
 CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
@@ -122,29 +129,61 @@ ALTER TABLE gw_outbox ADD COLUMN IF NOT EXISTS acked_time TEXT;
 ALTER TABLE gw_outbox ADD COLUMN IF NOT EXISTS acked_after BIGINT;
 """
 
-# SQLite: the largest seq ever deleted from gw_outbox (one row, kept by a trigger on every DELETE).
+# SQLite: the largest seq ever deleted from gw_messages (one row, kept by a trigger on every DELETE).
 # The next seq is one above both it and the largest present (`Journal._commit`), which is
 # AUTOINCREMENT's rule (one above the largest ever given) without a write per commit: deletes are
 # rare (a reset), inserts are every commit.
-_OUTBOX_HWM_TABLE = ("CREATE TABLE IF NOT EXISTS gw_outbox_hwm (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                     "seq INTEGER NOT NULL);\n")
-OUTBOX_HIGH_WATER_SQLITE = _OUTBOX_HWM_TABLE + """
-CREATE TRIGGER IF NOT EXISTS gw_outbox_hwm_kept AFTER DELETE ON gw_outbox BEGIN
-    INSERT INTO gw_outbox_hwm (id, seq) VALUES (1, OLD.seq)
+_SEQ_HWM_TABLE = ("CREATE TABLE IF NOT EXISTS gw_messages_hwm (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                  "seq INTEGER NOT NULL);\n")
+SEQ_HIGH_WATER_SQLITE = _SEQ_HWM_TABLE + """
+CREATE TRIGGER IF NOT EXISTS gw_messages_hwm_kept AFTER DELETE ON gw_messages BEGIN
+    INSERT INTO gw_messages_hwm (id, seq) VALUES (1, OLD.seq)
         ON CONFLICT (id) DO UPDATE SET seq = max(seq, excluded.seq);
 END;
 """
-# A journal made before: gw_outbox with AUTOINCREMENT. Copied into a table without it (the same
-# procedure as SQLITE_MIGRATION), its sqlite_sequence value (the largest seq ever given) kept as the
-# high-water mark, in one transaction; the trigger is made after it (`Journal.init_schema`).
-OUTBOX_REKEY_SQLITE = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
-                       + _OUTBOX_TABLE.replace("{table}", "gw_outbox_keyed").replace("{outbox_seq}",
-                                                                                      OUTBOX_SEQ["sqlite"])
-                       + f"INSERT INTO gw_outbox_keyed ({_OUTBOX_COLUMNS}) SELECT {_OUTBOX_COLUMNS} FROM gw_outbox;\n"
-                       + _OUTBOX_HWM_TABLE
-                       + "INSERT INTO gw_outbox_hwm (id, seq) SELECT 1, COALESCE((SELECT seq FROM sqlite_sequence "
-                         "WHERE name = 'gw_outbox'), 0) WHERE true ON CONFLICT (id) DO UPDATE SET seq = "
-                         "max(seq, excluded.seq);\n"
-                         "DROP TABLE gw_outbox;\nALTER TABLE gw_outbox_keyed RENAME TO gw_outbox;\n"
-                         "CREATE INDEX gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';\n"
-                         "COMMIT;\nPRAGMA foreign_keys=ON;\n")
+# A journal made before: gw_outbox keyed by its own AUTOINCREMENT seq with a UNIQUE message_id,
+# gw_messages without seq. Both copied into the new shape in one transaction (the procedure of
+# SQLITE_MIGRATION): each message takes its outbox row's seq (a message without one, never
+# expected, one above all), the largest seq ever given (sqlite_sequence) is kept as the high-water
+# mark. The trigger is made after it (`Journal.init_schema`).
+_OUTBOX_COLUMNS = ("seq, message_id, recipient, state, attempts, next_attempt_us, last_error, acked_us, acked_time, "
+                   "acked_after")
+_KEPT_COLUMNS = f"{MESSAGE_COLUMNS}, owner, trace_after"
+SEQ_MIGRATION_SQLITE = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
+                        + _MESSAGES_TABLE.replace("{table}", "gw_messages_seq")
+                        + _OUTBOX_TABLE.replace("{table}", "gw_outbox_seq")
+                        + f"INSERT INTO gw_messages_seq (seq, {_KEPT_COLUMNS}) SELECT o.seq, "
+                        + ", ".join(f"m.{c.strip()}" for c in _KEPT_COLUMNS.split(","))
+                        + " FROM gw_messages m JOIN gw_outbox o ON o.message_id = m.id ORDER BY o.seq;\n"
+                        + f"INSERT INTO gw_messages_seq ({_KEPT_COLUMNS}) SELECT {_KEPT_COLUMNS} FROM gw_messages m "
+                          "WHERE NOT EXISTS (SELECT 1 FROM gw_outbox o WHERE o.message_id = m.id) ORDER BY m.rowid;\n"
+                        + f"INSERT INTO gw_outbox_seq ({_OUTBOX_COLUMNS}) SELECT {_OUTBOX_COLUMNS} FROM gw_outbox;\n"
+                        + _SEQ_HWM_TABLE
+                        + "INSERT INTO gw_messages_hwm (id, seq) SELECT 1, COALESCE((SELECT seq FROM sqlite_sequence "
+                          "WHERE name = 'gw_outbox'), 0) WHERE true ON CONFLICT (id) DO UPDATE SET seq = "
+                          "max(seq, excluded.seq);\n"
+                          "DROP TABLE gw_outbox;\nDROP TABLE gw_messages;\n"
+                          "ALTER TABLE gw_messages_seq RENAME TO gw_messages;\n"
+                          "ALTER TABLE gw_outbox_seq RENAME TO gw_outbox;\n"
+                          "CREATE INDEX gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';\n"
+                          "COMMIT;\nPRAGMA foreign_keys=ON;\n")
+# PostgreSQL, in place, once: gw_messages.seq from the outbox rows (a sequence of its own, started
+# above the outbox's, which then stops numbering), the outbox keyed by it.
+PG_SEQ_MIGRATION = """
+DO $seq$ DECLARE outbox_last BIGINT; BEGIN
+IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'gw_messages' AND column_name = 'seq') THEN
+    ALTER TABLE gw_messages ADD COLUMN seq BIGINT;
+    UPDATE gw_messages m SET seq = o.seq FROM gw_outbox o WHERE o.message_id = m.id;
+    CREATE SEQUENCE gw_messages_seq_seq OWNED BY gw_messages.seq;
+    EXECUTE format('SELECT last_value FROM %s', pg_get_serial_sequence('gw_outbox', 'seq')) INTO outbox_last;
+    PERFORM setval('gw_messages_seq_seq', GREATEST(outbox_last, (SELECT COALESCE(max(seq), 0) FROM gw_messages), 1));
+    UPDATE gw_messages SET seq = nextval('gw_messages_seq_seq') WHERE seq IS NULL;
+    ALTER TABLE gw_messages ALTER COLUMN seq SET DEFAULT nextval('gw_messages_seq_seq'),
+        ALTER COLUMN seq SET NOT NULL, ADD UNIQUE (seq);
+    ALTER TABLE gw_outbox DROP CONSTRAINT IF EXISTS gw_outbox_message_id_fkey,
+        DROP CONSTRAINT IF EXISTS gw_outbox_message_id_key, ALTER COLUMN seq DROP DEFAULT,
+        ADD FOREIGN KEY (seq) REFERENCES gw_messages(seq);
+END IF;
+END $seq$;
+"""

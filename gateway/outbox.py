@@ -70,12 +70,16 @@ _ITEM_COLS = ("o.seq, o.message_id, m.adm_div_code, m.st_year, m.vtcode, m.vouch
               "o.recipient, m.payload, o.attempts")
 
 
+# The outbox rows of messages named by id: found through gw_messages' id index, then by seq (the
+# outbox has no index on message_id: journal_schema.SHAPES).
+_BY_ID = "SELECT seq FROM gw_messages WHERE id IN ({ids})"
+
 # The ack's business time and its place among the trace rows: the `delivered` step is shown from
 # the outbox row (`gateway.trace_rows.with_admissions`), no gw_trace row is written for it. The
 # subquery runs once per statement (it names no column of the row).
 _ACK = ("UPDATE gw_outbox SET state = 'acked', acked_us = $1, acked_time = $3, "
         "acked_after = (SELECT COALESCE(max(id), 0) FROM gw_trace) WHERE recipient = $2 AND state <> 'acked' "
-        "AND message_id IN ({ids}) RETURNING message_id")
+        "AND seq IN (" + _BY_ID + ") RETURNING message_id")
 
 
 def _item(row: Sequence[Any]) -> InboxItem:
@@ -92,7 +96,7 @@ class Outbox:
 
     async def inbox(self, recipient: str, *, after_seq: int = 0, limit: int = 100) -> list[InboxItem]:
         rows = await self.db.fetch(
-            f"SELECT {_ITEM_COLS} FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
+            f"SELECT {_ITEM_COLS} FROM gw_outbox o JOIN gw_messages m ON m.seq = o.seq "
             "WHERE o.recipient = $1 AND o.state = 'ready' AND o.seq > $2 ORDER BY o.seq LIMIT $3",
             recipient, after_seq, min(limit, INBOX_PAGE_MAX))
         return [_item(r) for r in rows]
@@ -148,7 +152,8 @@ class Outbox:
                 ids = ",".join(f"${i}" for i in range(2, len(params) + 1, 2))
                 rows = await tx.fetch(
                     "UPDATE gw_outbox SET attempts = attempts + 1, next_attempt_us = CASE message_id "
-                    f"{' '.join(cases)} END WHERE state = 'ready' AND next_attempt_us <= $1 AND message_id IN ({ids}) "
+                    f"{' '.join(cases)} END WHERE state = 'ready' AND next_attempt_us <= $1 "
+                    f"AND seq IN ({_BY_ID.format(ids=ids)}) "
                     "RETURNING message_id, attempts", *params)
                 for mid, attempts in rows:
                     item = items[mid]
@@ -174,7 +179,7 @@ class Outbox:
             parts = []
             for i, (recipient, limit) in enumerate(chunk):
                 parts.append(f"SELECT * FROM (SELECT {_ITEM_COLS} FROM gw_outbox o JOIN gw_messages m "
-                             f"ON m.id = o.message_id WHERE o.recipient = ${len(params) + 1} AND o.state = 'ready' "
+                             f"ON m.seq = o.seq WHERE o.recipient = ${len(params) + 1} AND o.state = 'ready' "
                              f"AND o.next_attempt_us <= $1 ORDER BY o.seq LIMIT ${len(params) + 2}) AS d{i}")
                 params += [recipient, limit]
             for row in await self.db.fetch(" UNION ALL ".join(parts), *params):
@@ -189,7 +194,7 @@ class Outbox:
         done: set[str] = set()
         for chunk in _chunks(list(message_ids), IDS_PER_STATEMENT_MAX):
             rows = await self.db.fetch("SELECT message_id FROM gw_outbox WHERE state <> 'ready' "
-                                       f"AND message_id IN ({_marks(1, len(chunk))})", *chunk)
+                                       f"AND seq IN ({_BY_ID.format(ids=_marks(1, len(chunk)))})", *chunk)
             done.update(r[0] for r in rows)
         return done
 
@@ -198,7 +203,7 @@ class Outbox:
         if the row was no longer ready (acked meanwhile, or dead-lettered by another worker)."""
         async with self.db.transaction() as tx:
             row = await tx.fetchrow("UPDATE gw_outbox SET state = 'dead', last_error = $1 "
-                                    "WHERE message_id = $2 AND state = 'ready' RETURNING message_id",
+                                    f"WHERE seq IN ({_BY_ID.format(ids='$2')}) AND state = 'ready' RETURNING message_id",
                                     error, item.message_id)
             if row is None:
                 return False
@@ -221,7 +226,7 @@ class Outbox:
         limit = max(1, min(limit, DLQ_PAGE_MAX))
         rows = await self.db.fetch(
             "SELECT o.message_id, o.recipient, o.attempts, o.last_error, m.adm_div_code, m.st_year, m.vtcode, "
-            "m.voucher_no, m.flag, o.seq, m.sender FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
+            "m.voucher_no, m.flag, o.seq, m.sender FROM gw_outbox o JOIN gw_messages m ON m.seq = o.seq "
             "WHERE o.state = 'dead' AND o.seq > $1 ORDER BY o.seq LIMIT $2", after_seq, limit + 1)
         total_row = await self.db.fetchrow("SELECT COUNT(*) FROM gw_outbox WHERE state = 'dead'")
         # A key alone does not name a voucher (each sender numbers its own): the sender goes with it.
@@ -248,7 +253,8 @@ class Outbox:
             total = 0
             for chunk in _chunks(list(dict.fromkeys(message_ids)), IDS_PER_STATEMENT_MAX):
                 total += await tx.execute("UPDATE gw_outbox SET state = 'ready', attempts = 0, next_attempt_us = 0 "
-                                          f"WHERE state = 'dead' AND message_id IN ({_marks(1, len(chunk))})", *chunk)
+                                          f"WHERE state = 'dead' AND seq IN ({_BY_ID.format(ids=_marks(1, len(chunk)))})",
+                                          *chunk)
             return total
 
     async def counts(self) -> dict[str, int]:

@@ -32,7 +32,7 @@ async def read_message(db: Database, participant: Participant, message_id: str) 
     row = await db.fetchrow(
         "SELECT m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, m.recipient, "
         "m.original_id, m.received_us, m.business_time, o.state, o.attempts, m.payload FROM gw_messages m "
-        "JOIN gw_outbox o ON o.message_id = m.id WHERE m.id = $1", message_id)
+        "JOIN gw_outbox o ON o.seq = m.seq WHERE m.id = $1", message_id)
     if row is None or participant.id not in (row[6], row[7]):
         return None
     key = VoucherKey(row[1], row[2], row[3], row[4], int(row[5]))
@@ -55,7 +55,7 @@ async def read_trace(db: Database, participant: Participant, adm_div_code: str, 
     messages = await db.fetch(
         "SELECT m.id, m.sender, m.recipient, m.owner, m.original_id, m.flag, m.received_us, m.business_time, "
         "m.trace_after, m.payload, o.recipient, o.acked_us, o.acked_time, o.acked_after FROM gw_messages m "
-        "LEFT JOIN gw_outbox o ON o.message_id = m.id "
+        "LEFT JOIN gw_outbox o ON o.seq = m.seq "
         "WHERE m.adm_div_code=$1 AND m.st_year=$2 AND m.vtcode=$3 AND m.voucher_no=$4",
         adm_div_code, st_year, vtcode, voucher_no)
     region = participant.role == "treasury" and adm_div_code in participant.adm_div_codes

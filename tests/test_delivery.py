@@ -89,8 +89,9 @@ async def backlog(db: Any, recipient: str, n: int, *, sender: str, state: str = 
             "recipient, payload, received_us, business_time, owner) "
             "VALUES ($1,'990100','2026','5201',$2,0,$3,$4,$5,$6,0,'',$4)",
             [(mid, f"S{recipient[-1]}{state[0]}{i:07d}", b"d", sender, recipient, b"<MOF/>") for i, mid in enumerate(ids)])
-        await tx.executemany("INSERT INTO gw_outbox (message_id, recipient, state, attempts) VALUES ($1, $2, $3, $4)",
-                             [(mid, recipient, state, 8 if state == "dead" else 0) for mid in ids])
+        await tx.executemany("INSERT INTO gw_outbox (seq, message_id, recipient, state, attempts) "
+                             "SELECT seq, id, recipient, $2, CAST($3 AS INTEGER) FROM gw_messages WHERE id = $1",
+                             [(mid, state, 8 if state == "dead" else 0) for mid in ids])
     return ids
 
 

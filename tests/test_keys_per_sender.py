@@ -310,16 +310,26 @@ CREATE TABLE gw_messages (
 """
 
 
+# gw_outbox as it was then: its own sequence, message_id unique (and no ack placement columns yet).
+_OLD_OUTBOX = """
+CREATE TABLE gw_outbox (
+    seq {serial}, message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id), recipient TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_us BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT, acked_us BIGINT
+);
+"""
+
+
 async def test_a_journal_made_before_is_migrated(world: DevWorld, db: Any) -> None:
     """An existing journal gets the owner of each row (an original's sender, a receipt's
     recipient) and the scoped key, once; what it holds is still deduplicated."""
     from gateway.journal import SCHEMA
+    from gateway.journal_schema import SHAPES
     from gateway.pipeline import body_digest, delivery_bytes
 
-    await db.execute_script(_OLD_MESSAGES.format(blob=db.blob_type))
     serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if db.dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
-    # The other tables as they were then (the outbox numbered by AUTOINCREMENT on SQLite).
-    await db.execute_script(SCHEMA.format(blob=db.blob_type, serial=serial, outbox_seq=serial))
+    await db.execute_script(_OLD_MESSAGES.format(blob=db.blob_type) + _OLD_OUTBOX.format(serial=serial))
+    await db.execute_script(SCHEMA.format(blob=db.blob_type, **SHAPES[db.dialect]))  # the other tables
     no = "OK00000001"
     env_b = world.envelope([clearing(world, "bank-b", no, "100.00")], sender="bank-b")
     [orig] = parse_envelope(env_b).bodies

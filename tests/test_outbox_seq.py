@@ -1,10 +1,11 @@
-"""The outbox sequence (the inbox cursor) is never given twice, without AUTOINCREMENT on SQLite.
+"""The journal's sequence (gw_messages.seq = gw_outbox.seq, the inbox cursor) is never given twice.
 
-gw_outbox.seq used to be `INTEGER PRIMARY KEY AUTOINCREMENT` on SQLite, whose sqlite_sequence row
-cost every commit a WAL frame. The journal now numbers the rows itself, one above the largest seq
-present or ever deleted (`journal_schema.OUTBOX_HIGH_WATER_SQLITE`). The old definition is kept
-here as the oracle: under any interleaving of inserts and deletes both give the same numbers.
-An existing journal (AUTOINCREMENT) is migrated once, keeping its sqlite_sequence value.
+gw_outbox.seq used to be its own `INTEGER PRIMARY KEY AUTOINCREMENT` on SQLite (whose
+sqlite_sequence row cost every commit a WAL frame), with an index on message_id (another). The
+journal now numbers each message itself, one above the largest seq present or ever deleted
+(`journal_schema.SEQ_HIGH_WATER_SQLITE`), and its outbox row takes the same seq. The old definition
+is kept here as the oracle: under any interleaving of inserts and deletes both give the same
+numbers. An existing journal is migrated once, keeping its rows' seqs and its sqlite_sequence value.
 """
 
 from __future__ import annotations
@@ -18,17 +19,27 @@ from gateway_helpers import payment, running_gateway
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.journal import _OUTBOX_INSERT_NUMBERED, _TRACE_AND_SEQ_LAST
-from gateway.journal_schema import OUTBOX_HIGH_WATER_SQLITE, OUTBOX_SEQ, SCHEMA
+from gateway.journal import _MESSAGE_INSERT_NUMBERED, _OUTBOX_INSERT_NUMBERED, _TRACE_AND_SEQ_LAST
+from gateway.journal_schema import SCHEMA, SEQ_HIGH_WATER_SQLITE, SHAPES
+from gateway.outbox import Outbox
 from runner.world import DevWorld
 
 _AUTOINCREMENT = "INTEGER PRIMARY KEY AUTOINCREMENT"
-# gw_outbox as SQLite journals made it before (gateway/journal_schema.py before this change).
-_OLD_OUTBOX = """CREATE TABLE gw_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id),
-    recipient TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_us BIGINT NOT NULL DEFAULT 0, last_error TEXT, acked_us BIGINT, acked_time TEXT, acked_after BIGINT
-);"""
+# The journal's two tables as they were before (gateway/journal_schema.py on main before this change).
+_OLD_TABLES = """
+CREATE TABLE gw_messages (
+    id TEXT PRIMARY KEY, adm_div_code TEXT NOT NULL, st_year TEXT NOT NULL, vtcode TEXT NOT NULL,
+    voucher_no TEXT NOT NULL, flag INTEGER NOT NULL, digest {blob} NOT NULL, sender TEXT NOT NULL,
+    recipient TEXT NOT NULL, original_id TEXT, payload {blob} NOT NULL, received_us BIGINT NOT NULL,
+    business_time TEXT NOT NULL, owner TEXT NOT NULL, trace_after BIGINT,
+    UNIQUE (adm_div_code, st_year, vtcode, voucher_no, flag, owner)
+);
+CREATE TABLE gw_outbox (
+    seq {serial}, message_id TEXT NOT NULL UNIQUE REFERENCES gw_messages(id), recipient TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_us BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT, acked_us BIGINT, acked_time TEXT, acked_after BIGINT
+);
+"""
 
 
 @pytest.fixture(scope="module")
@@ -40,31 +51,37 @@ def _sqlite(sql: str) -> str:
     return re.sub(r"\$(\d+)", r"?\1", sql)
 
 
-def _journal_tables(outbox_seq: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    conn.executescript(SCHEMA.format(blob="BLOB", serial=_AUTOINCREMENT, outbox_seq=outbox_seq))
-    return conn
+def _message(mid: str) -> tuple[Any, ...]:
+    """A gw_messages row (MESSAGE_COLUMNS, owner, trace_after) of no importance but its id."""
+    return (mid, "990100", "2026", "5201", mid, 0, b"d", "s", "r", None, b"<MOF/>", 0, "t", "s", 0)
 
 
 class _Numbered:
-    """The new definition: rows numbered as `Journal._commit` numbers them."""
+    """The new definition: messages and outbox rows numbered as `Journal._commit` numbers them."""
 
     def __init__(self) -> None:
-        self.conn = _journal_tables(OUTBOX_SEQ["sqlite"])
-        self.conn.executescript(OUTBOX_HIGH_WATER_SQLITE)
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn.executescript(SCHEMA.format(blob="BLOB", **SHAPES["sqlite"]) + SEQ_HIGH_WATER_SQLITE)
 
     def insert(self, ids: list[str]) -> list[int]:
         last = int(self.conn.execute(_sqlite(_TRACE_AND_SEQ_LAST)).fetchone()[1])
-        rows = [(last + n, mid, "r") for n, mid in enumerate(ids, 1)]
-        self.conn.executemany(_sqlite(_OUTBOX_INSERT_NUMBERED), rows)
-        return [r[0] for r in rows]
+        self.conn.executemany(_sqlite(_MESSAGE_INSERT_NUMBERED),
+                              [(*_message(mid), last + n) for n, mid in enumerate(ids, 1)])
+        self.conn.executemany(_sqlite(_OUTBOX_INSERT_NUMBERED), [(last + n, mid, "r") for n, mid in enumerate(ids, 1)])
+        return [last + n for n in range(1, len(ids) + 1)]
+
+    def delete(self, where: str, *params: Any) -> None:  # both tables, as a reset does (children first)
+        seqs = [r[0] for r in self.conn.execute(f"SELECT seq FROM gw_outbox {where}", params)]
+        for table in ("gw_outbox", "gw_messages"):
+            self.conn.executemany(f"DELETE FROM {table} WHERE seq = ?", [(q,) for q in seqs])
 
 
 class _Autoincrement:
-    """The old definition (the oracle): SQLite's AUTOINCREMENT."""
+    """The old definition (the oracle): the outbox numbered by SQLite's AUTOINCREMENT."""
 
     def __init__(self) -> None:
-        self.conn = _journal_tables(_AUTOINCREMENT)
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        self.conn.executescript(_OLD_TABLES.format(blob="BLOB", serial=_AUTOINCREMENT))
 
     def insert(self, ids: list[str]) -> list[int]:
         out = []
@@ -73,6 +90,9 @@ class _Autoincrement:
             out.append(int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]))
         return out
 
+    def delete(self, where: str, *params: Any) -> None:
+        self.conn.execute(f"DELETE FROM gw_outbox WHERE seq IN (SELECT seq FROM gw_outbox {where})", params)
+
 
 _OPS = st.lists(st.one_of(
     st.tuples(st.just("insert"), st.integers(1, 5)),
@@ -80,6 +100,7 @@ _OPS = st.lists(st.one_of(
     st.tuples(st.just("delete-last"), st.integers(1, 3)),  # the largest seqs go: what AUTOINCREMENT remembers
     st.tuples(st.just("delete-first"), st.integers(1, 3)),
 ), max_size=25)
+_WHERE = {"delete-all": "WHERE ? = 0", "delete-last": "ORDER BY seq DESC LIMIT ?", "delete-first": "ORDER BY seq LIMIT ?"}
 
 
 @settings(max_examples=150, deadline=None)
@@ -88,58 +109,52 @@ def test_the_journals_numbering_gives_what_autoincrement_gave(ops: list[tuple[st
     new, old = _Numbered(), _Autoincrement()
     made = 0
     for op, n in ops:
-        for side in (new, old):
-            if op == "delete-all":
-                side.conn.execute("DELETE FROM gw_outbox")
-            elif op == "delete-last":
-                side.conn.execute("DELETE FROM gw_outbox WHERE seq IN (SELECT seq FROM gw_outbox ORDER BY seq DESC "
-                                  "LIMIT ?)", (n,))
-            elif op == "delete-first":
-                side.conn.execute("DELETE FROM gw_outbox WHERE seq IN (SELECT seq FROM gw_outbox ORDER BY seq LIMIT ?)",
-                                  (n,))
         if op == "insert":
             ids = [f"m{made + i}" for i in range(n)]
             made += n
             assert new.insert(ids) == old.insert(ids)
+        else:
+            new.delete(_WHERE[op], n)
+            old.delete(_WHERE[op], n)
         rows = "SELECT seq, message_id FROM gw_outbox ORDER BY seq"
         assert new.conn.execute(rows).fetchall() == old.conn.execute(rows).fetchall()
+        assert new.conn.execute("SELECT seq, id FROM gw_messages ORDER BY seq").fetchall() == \
+            new.conn.execute(rows).fetchall()
 
 
-async def test_an_outbox_made_with_autoincrement_is_renumbered_from_where_it_was(world: DevWorld, db: Any) -> None:
-    """An existing journal's outbox (AUTOINCREMENT on SQLite) is migrated once, in one transaction:
-    its rows keep their seq, and the next one comes after the largest ever given, also one since
-    deleted (a reset); a second start finds nothing to migrate. On PostgreSQL the sequence did that
-    already: the same assertions hold."""
-    async with running_gateway(world, db) as gw:
-        treasury = gw.registry.get(world.treasury.id)
-        assert treasury is not None
-        for _ in range(3):
-            [r] = await gw.submit(world.envelope([payment(world)], sender=world.treasury.id), treasury)
-            assert r.status == "accepted"
-    before = [tuple(r) for r in await db.fetch("SELECT seq, message_id FROM gw_outbox ORDER BY seq")]
-    top = before[-1][0]
-    if db.dialect == "sqlite":  # back to the old shape: AUTOINCREMENT, its sqlite_sequence row, no trigger
-        await db.execute_script(
-            "PRAGMA foreign_keys=OFF; BEGIN; DROP TRIGGER gw_outbox_hwm_kept; DROP TABLE gw_outbox_hwm; "
-            f"ALTER TABLE gw_outbox RENAME TO gw_outbox_new; {_OLD_OUTBOX} "
-            "INSERT INTO gw_outbox SELECT * FROM gw_outbox_new; DROP TABLE gw_outbox_new; "
-            "CREATE INDEX gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready'; COMMIT; "
-            "PRAGMA foreign_keys=ON;")
-        assert "AUTOINCREMENT" in str((await db.fetchrow("SELECT sql FROM sqlite_master WHERE name = 'gw_outbox'"))[0])
-    async with db.transaction() as tx:  # the last row goes (as in a reset): its seq must not come back
-        await tx.execute("DELETE FROM gw_outbox WHERE seq = $1", top)
+async def test_a_journal_made_before_takes_its_outbox_seqs_and_goes_on_after_them(world: DevWorld, db: Any) -> None:
+    """An existing journal (the outbox numbered on its own, AUTOINCREMENT on SQLite, an index on
+    message_id) is migrated once, in one transaction: each message takes its outbox row's seq, and
+    the next seq comes after the largest ever given, also one since deleted (as by a reset); a
+    second start finds nothing to migrate. What the outbox holds reads as before."""
+    serial = _AUTOINCREMENT if db.dialect == "sqlite" else "BIGSERIAL PRIMARY KEY"
+    await db.execute_script(_OLD_TABLES.format(blob=db.blob_type, serial=serial))
+    ids = [f"old-{n}" for n in range(4)]
+    async with db.transaction() as tx:
+        for mid in reversed(ids):  # rowids in the opposite order of the seqs: seqs come from the outbox
+            await tx.execute("INSERT INTO gw_messages VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+                             *_message(mid))
+        for mid in ids:
+            await tx.execute("INSERT INTO gw_outbox (message_id, recipient, state) VALUES ($1, 'bank-a', 'ready')", mid)
+    async with db.transaction() as tx:  # the last goes (as in a reset): its seq must not come back
+        await tx.execute("DELETE FROM gw_outbox WHERE message_id = 'old-3'")
+        await tx.execute("DELETE FROM gw_messages WHERE id = 'old-3'")
     for start in range(2):
         async with running_gateway(world, db) as gw:
             treasury = gw.registry.get(world.treasury.id)
             assert treasury is not None
-            [r] = await gw.submit(world.envelope([payment(world)], sender=world.treasury.id), treasury)
+            [r] = await gw.submit(world.envelope([payment(world, bank="bank-a")], sender=world.treasury.id), treasury)
             assert r.status == "accepted"
-        rows = [tuple(r) for r in await db.fetch("SELECT seq, message_id FROM gw_outbox ORDER BY seq")]
-        assert rows[:2] == before[:2]
-        assert rows[-1] == (top + 1 + start, r.message_id)
+            inbox = await Outbox(db).inbox("bank-a")
+        assert [(i.seq, i.message_id) for i in inbox] == [(1, "old-0"), (2, "old-1"), (3, "old-2")] + [
+            (5 + n, mid) for n, mid in enumerate(x.message_id for x in inbox[3:])]
+        assert inbox[-1].message_id == r.message_id and len(inbox) == 4 + start
+        rows = await db.fetch("SELECT m.id, m.seq, o.seq FROM gw_messages m JOIN gw_outbox o ON o.message_id = m.id")
+        assert all(m_seq == o_seq for _, m_seq, o_seq in rows) and len(rows) == 4 + start
     if db.dialect == "sqlite":
         table = await db.fetchrow("SELECT sql FROM sqlite_master WHERE name = 'gw_outbox'")
         assert table is not None and "AUTOINCREMENT" not in str(table[0])
+        assert [r for r in await db.fetch("PRAGMA index_list(gw_outbox)") if r[3] == "u"] == []
         assert await db.fetch("SELECT name FROM sqlite_sequence WHERE name = 'gw_outbox'") == []
         names = {r[0] for r in await db.fetch("SELECT name FROM sqlite_master")}
-        assert {"gw_outbox_pending", "gw_outbox_hwm_kept"} <= names
+        assert {"gw_outbox_pending", "gw_messages_hwm_kept"} <= names
