@@ -170,13 +170,16 @@ SEQ_MIGRATION_SQLITE = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
 # PostgreSQL, in place, once: gw_messages.seq from the outbox rows (a sequence of its own, started
 # above the outbox's, which then stops numbering), the outbox keyed by it.
 PG_SEQ_MIGRATION = """
-DO $seq$ DECLARE outbox_last BIGINT; BEGIN
+DO $seq$ DECLARE outbox_seq TEXT; outbox_last BIGINT := 0; BEGIN
 IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
                AND table_name = 'gw_messages' AND column_name = 'seq') THEN
     ALTER TABLE gw_messages ADD COLUMN seq BIGINT;
     UPDATE gw_messages m SET seq = o.seq FROM gw_outbox o WHERE o.message_id = m.id;
     CREATE SEQUENCE gw_messages_seq_seq OWNED BY gw_messages.seq;
-    EXECUTE format('SELECT last_value FROM %s', pg_get_serial_sequence('gw_outbox', 'seq')) INTO outbox_last;
+    outbox_seq := pg_get_serial_sequence('gw_outbox', 'seq');
+    IF outbox_seq IS NOT NULL THEN
+        EXECUTE format('SELECT last_value FROM %s', outbox_seq) INTO outbox_last;
+    END IF;
     PERFORM setval('gw_messages_seq_seq', GREATEST(outbox_last, (SELECT COALESCE(max(seq), 0) FROM gw_messages), 1));
     UPDATE gw_messages SET seq = nextval('gw_messages_seq_seq') WHERE seq IS NULL;
     ALTER TABLE gw_messages ALTER COLUMN seq SET DEFAULT nextval('gw_messages_seq_seq'),
