@@ -93,6 +93,12 @@ _TRACE_AND_SEQ_LAST = ("SELECT (SELECT max(id) FROM gw_trace), max(COALESCE((SEL
 _MESSAGE_INSERT_NUMBERED = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after, seq) "
                             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)")
 _OUTBOX_INSERT_NUMBERED = "INSERT INTO gw_outbox (seq, message_id, recipient, state) VALUES ($1, $2, $3, 'ready')"
+# SQLite page cache of the gateway database's connections (KiB; SQLite's default is 2,000). The
+# journal's key and id indexes (and monitoring's) outgrow 2 MB at ~20,000 messages; past that each
+# lookup read its pages through the OS again. Simulated day of 30,000 (bench/results/journal-frames.md):
+# read syscalls 25.4 -> 16.3 and write syscalls 35.7 -> 32.5 a voucher (a transaction no longer
+# spills its cache), peak RSS +5.8 MB. A bound: at most this much per connection, two connections.
+JOURNAL_CACHE_KIB = 8192
 COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first retry
 
 
@@ -226,6 +232,8 @@ class Journal:
             await self.db.execute_script(PG_SEQ_MIGRATION)
 
     async def start(self) -> None:
+        if isinstance(self.db, SqliteDatabase):
+            self.db.set_cache_kib(JOURNAL_CACHE_KIB)
         await self.init_schema()
         if self.ids.simulated:
             # A scan, but only in simulated runs: resume after the last simulated id (restarts).

@@ -251,6 +251,12 @@ class SqliteDatabase:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
+    def set_cache_kib(self, kib: int) -> None:
+        """The page cache of each connection, in KiB (SQLite's default is 2,000): for a database whose
+        indexes outgrow it, every lookup otherwise reads its pages from the OS again (a pread each)."""
+        for conn in {id(c): c for c in (self._writer, self._reader)}.values():
+            conn.execute(f"PRAGMA cache_size=-{int(kib)}")
+
     def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
         """BEGIN IMMEDIATE on the writer (behind the lock); COMMIT on leaving, on the committer
         thread; ROLLBACK on an exception (`_Transaction`)."""

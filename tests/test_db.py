@@ -67,3 +67,22 @@ async def test_a_refused_postgres_connection_names_the_url_without_its_password(
     with pytest.raises(StateError) as caught:
         await open_database("postgresql://tgw:s3cret@127.0.0.1:1/test")
     assert "s3cret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+
+
+async def test_a_journal_gives_both_sqlite_connections_its_page_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The gateway database's page cache is the journal's bound (JOURNAL_CACHE_KIB), on the writer and
+    the reader alike; another SQLite database keeps SQLite's default."""
+    from gateway.journal import JOURNAL_CACHE_KIB, Journal
+    from storage.db import SqliteDatabase
+
+    db, other = SqliteDatabase(str(tmp_path / "gateway.db")), SqliteDatabase(str(tmp_path / "ledger.db"))
+    journal = Journal(db)
+    await journal.start()
+    try:
+        assert [c.execute("PRAGMA cache_size").fetchone()[0] for c in (db._writer, db._reader)] == \
+            [-JOURNAL_CACHE_KIB] * 2
+        assert other._writer.execute("PRAGMA cache_size").fetchone()[0] == -2000
+    finally:
+        await journal.stop()
+        await db.close()
+        await other.close()
