@@ -10,7 +10,7 @@ clock is set back to where it started (or to a given time), counting a new `epoc
 connections, and two counters that only ever go up, so nothing of before can be mistaken for
 something of after: message ids (`journal.MessageIds` goes on from its last id) and the inbox
 sequence (the tables' own sequences: PostgreSQL sequences and SQLite AUTOINCREMENT are not reset
-by DELETE, nor is the outbox's high-water mark on SQLite, `journal_schema.OUTBOX_HIGH_WATER_SQLITE`),
+by DELETE, nor is the journal's high-water mark on SQLite, `journal_schema.SEQ_HIGH_WATER_SQLITE`),
 so an inbox cursor or an ack of before names nothing of after.
 
 Open only on a simulated clock and only to the treasury, like `POST /v1/sim/faults`.
