@@ -212,8 +212,9 @@ class Journal:
             await self.db.execute_script(SEQ_HIGH_WATER_SQLITE)
 
     async def _migrate(self) -> None:
-        """Bring a journal made before keys were scoped by owner, or before admissions were placed by
-        `trace_after` (deliveries by `acked_after`), up to date (once; then a no-op)."""
+        """Bring a journal made before keys were scoped by owner, before admissions were placed by
+        `trace_after` (deliveries by `acked_after`), or before the outbox was keyed by its message's
+        seq, up to date (once; then a no-op)."""
         if isinstance(self.db, SqliteDatabase):
             columns = {r[1] for r in await self.db.fetch("PRAGMA table_info(gw_messages)")}
             if "owner" not in columns:
