@@ -21,7 +21,7 @@ from gateway import metrics
 from gateway.admission import Admission, InlineAdmission, PoolAdmission
 from gateway.bus import BusConnection, InProcessBus, ParsedHandoff
 from gateway.delivery import DeliveryScheduler
-from gateway.journal import Journal, JournalResult, now_us
+from gateway.journal import ClaimLost, Journal, JournalResult, now_us
 from gateway.long_poll import long_poll
 from gateway.monitoring.monitor import Held, Monitor
 from gateway.outbox import InboxItem, Outbox
@@ -206,17 +206,23 @@ class Gateway:
         business = self.business_now()
         # Certificates expire in real time, whatever the business clock says (it may be simulated).
         admission = await self._admission.admit(data, sender, at=dt.datetime.now(dt.UTC))
-        outcomes: Sequence[Admitted | Refused | Held] = admission
-        extra: Sequence[Any] = ()
-        if self.monitor is not None:  # ARCHITECTURE step 6: before anything reaches the bank
-            screened = await self.monitor.screen(admission, business)
-            outcomes, extra = screened.outcomes, screened.extra
-        admitted = [o for o in outcomes if isinstance(o, Admitted)]
-        refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]
-        journaled: list[JournalResult] = []
-        if admitted or refusals or extra:
-            journaled = await self.journal.record(admitted, business_time=business.isoformat(), refusals=refusals,
-                                                  extra=extra)
+        for claim in (True, False):
+            outcomes: Sequence[Admitted | Refused | Held] = admission
+            extra: Sequence[Any] = ()
+            claimed = None
+            if self.monitor is not None:  # ARCHITECTURE step 6: before anything reaches the bank
+                screened = await self.monitor.screen(admission, business, claim=claim)
+                outcomes, extra, claimed = screened.outcomes, screened.extra, screened.claim
+            admitted = [o for o in outcomes if isinstance(o, Admitted)]
+            refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]
+            journaled: list[JournalResult] = []
+            try:
+                if admitted or refusals or extra:
+                    journaled = await self.journal.record(admitted, business_time=business.isoformat(),
+                                                          refusals=refusals, extra=extra, claim=claimed)
+                break
+            except ClaimLost:  # the payment was screened before: nothing written; screen it reading that
+                continue
         by_key = iter(journaled)
         results: list[SubmitResult] = []
         for outcome in outcomes:

@@ -193,6 +193,11 @@ class MonitorStore:
         # A test gateway's reset (gateway/sim_reset.py) keeps the audit, as everywhere, but shows
         # only the decisions after it: those of the epoch the gateway is in.
         self.decisions_after = 0
+        # Screen a lone payment without reading its key, its row the commit's claim (`Monitor.screen`)?
+        # On SQLite the read is a reader-connection read on the loop, its cache emptied by every
+        # commit, and the claim one statement in the writer's transaction. On PostgreSQL each is a
+        # round trip, and the claim's would be inside the serialized commit: the read stays there.
+        self.claims = isinstance(db, SqliteDatabase)
 
     async def new_epoch(self) -> None:
         """A test gateway was reset: the audit stays; reads show only what is decided from now on."""
