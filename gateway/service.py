@@ -211,7 +211,8 @@ class Gateway:
             extra: Sequence[Any] = ()
             claimed = None
             if self.monitor is not None:  # ARCHITECTURE step 6: before anything reaches the bank
-                screened = await self.monitor.screen(admission, business, claim=claim)
+                screened = await self.monitor.screen(admission, business, claim=claim,
+                                                     shares=self.handoff.wants if self._hand_over else None)
                 outcomes, extra, claimed = screened.outcomes, screened.extra, screened.claim
             admitted = [o for o in outcomes if isinstance(o, Admitted)]
             refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from gateway.monitoring.engine import Line, PaymentFacts, _fen, lines_of
+from gateway.monitoring.engine import Line, PaymentFacts, _fen, lines_of, lines_walked
 from messages.factory import payment_voucher
 from messages.voucher import VoucherDoc, parse_voucher
 
@@ -63,7 +63,7 @@ def test_lines_of_reads_what_the_whole_walk_read(lists: list[tuple[str, list[tup
                                                                                                    bool]]]]]]) -> None:
     root = _tree(lists)
     doc = VoucherDoc(etree.tostring(root), root, "UTF-8")
-    assert lines_of(root) == _old_lines(doc.detail_items())
+    assert lines_of(root) == _old_lines(doc.detail_items()) == lines_walked(doc.detail_items())
 
 
 @settings(max_examples=30)
@@ -74,4 +74,50 @@ def test_a_real_vouchers_facts_are_unchanged(fen: int, details: int, vtcode: str
                            adm_div_code="990100", vtcode=vtcode, details=details)
     facts = PaymentFacts.from_doc("k", parse_voucher(data), at=at, business_day=True)
     assert facts.lines == _old_lines(parse_voucher(data).detail_items())
+    assert PaymentFacts.from_doc("k", parse_voucher(data), at=at, business_day=True, shared=True) == facts
     assert len(facts.lines) == min(details, fen) and sum(ln.fen for ln in facts.lines) == fen
+
+
+def test_a_doc_handed_on_in_process_is_walked_once_for_the_monitor_and_its_recipient() -> None:
+    """`Monitor.screen(shares=...)`: for a recipient that takes the parse in-process the lines come
+    from the doc's whole walk, which the recipient's `details()` then reads without walking again;
+    for any other the doc's walk is not made."""
+    import asyncio
+
+    from gateway.monitoring.monitor import Monitor
+    from gateway.monitoring.rules import default_catalogue
+    from gateway.pipeline import Admitted, body_digest, delivery_bytes
+    from messages.envelope import VoucherBody
+
+    class NoStore:
+        claims = True
+
+        async def priors(self, keys: object) -> dict[object, object]:
+            return {}
+
+    class NoWalk:
+        def iterfind(self, path: str) -> object:
+            raise AssertionError(f"the tree walked again for {path}")
+
+    at = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    data = payment_voucher(voucher_no="R00001", vou_date=at.date(), pay_bank_code="999100000001", amount_fen=12_345,
+                           adm_div_code="990100", details=3)
+    monitor = Monitor(default_catalogue(), NoStore())  # type: ignore[arg-type]
+    for takes in (True, False):
+        doc = parse_voucher(data)
+        body = VoucherBody("990100", "2026", "5201", "R00001", 0, data)
+        o = Admitted(body, "treasury-990100", "bank-a", body_digest(body), delivery_bytes(body), doc)
+        asked: list[str] = []
+        screened = asyncio.run(monitor.screen([o], at, claim=True, shares=lambda r, t=takes, a=asked: a.append(r) or t))
+        assert asked == ["bank-a"] and screened.outcomes == [o]
+        root, doc.root = doc.root, NoWalk()  # type: ignore[assignment]
+        if takes:
+            assert doc.details() == parse_voucher(data).details()  # walked once, by the screening
+        else:
+            try:
+                doc.details()
+            except AssertionError:
+                pass  # not walked by the screening: the lines were read by lxml's match alone
+            else:
+                raise AssertionError("the screening walked the doc's lines for nobody")
+        doc.root = root

@@ -38,7 +38,7 @@ def test_the_lines_are_walked_once_whoever_reads_first() -> None:
 
     doc = parse_voucher(DATA)
     facts = PaymentFacts.from_doc("990100/2026/5201/VD0001", doc, at=dt.datetime(2026, 3, 16, 9),
-                                  business_day=True)
+                                  business_day=True, shared=True)  # the bank takes the doc in-process
     walked = doc.detail_items()
     assert [dict(line) for line in walked] == parse_voucher(DATA).details()
     assert sum(line.fen for line in facts.lines) == 123_45

@@ -7,7 +7,7 @@ The facts come from the voucher (`PaymentFacts.from_doc`) and, for the rules tha
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,8 @@ from gateway.monitoring.rules import GRADES, Catalogue, Rule
 from messages.errors import InputError
 from messages.money import parse_fen
 
-__all__ = ["RULES", "History", "HistoryNeeds", "Hit", "PaymentFacts", "evaluate", "lines_of", "outcome_of"]
+__all__ = ["RULES", "History", "HistoryNeeds", "Hit", "PaymentFacts", "evaluate", "lines_of", "lines_walked",
+           "outcome_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +43,17 @@ class PaymentFacts:
     business_day: bool
 
     @classmethod
-    def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool) -> PaymentFacts:
+    def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool, shared: bool = False
+                 ) -> PaymentFacts:
         """From a parsed voucher (`messages.voucher.VoucherDoc`): the head through its fields read
         once (the pipeline's checks read them first), the Detail lines' four elements the rules
-        read straight from the tree (`lines_of`)."""
+        read straight from the tree (`lines_of`). `shared`: the doc goes on to an in-process
+        recipient, which reads every line (`VoucherDoc.details`): the lines then come from the doc's
+        whole walk (`detail_items`, `lines_walked`), made once for both while the tree is hot."""
         get = doc.get
         return cls(key, get("VoucherNo"), get("VtCode"), doc.amount_fen("PayAmt"), get("PayAcctNo"),
                    get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
-                   lines_of(doc.root), at, business_day)
+                   lines_walked(doc.detail_items()) if shared else lines_of(doc.root), at, business_day)
 
 
 _LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
@@ -61,8 +65,8 @@ def lines_of(root: Any) -> tuple[Line, ...]:
     `VoucherDoc.details` holds under those names (stripped text, "" when absent, the last of a
     repeated element). lxml matches the four names in C and makes an element only for them: a
     line's other dozen elements are never made, stripped or interned, as the whole walk
-    (`VoucherDoc.detail_items`, which the pipeline does not need over HTTP) would (about a third
-    of a screening's instructions, bench/results/http-cpu-4.md)."""
+    (`VoucherDoc.detail_items`, which nothing else reads when the voucher came over HTTP) would:
+    about a quarter of a screening's instructions (bench/results/http-cpu-4.md)."""
     lines = []
     fields = _LINE_FIELDS
     for detail_list in root.iterchildren("DetailList"):
@@ -72,6 +76,20 @@ def lines_of(root: Any) -> tuple[Line, ...]:
                 text = child.text
                 values[fields[child.tag]] = text.strip() if text else ""
             lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
+    return tuple(lines)
+
+
+def lines_walked(details: Iterable[Iterable[tuple[str, str]]]) -> tuple[Line, ...]:
+    """`lines_of`, from the doc's whole walk of its lines (`VoucherDoc.detail_items`)."""
+    lines = []
+    fields = _LINE_FIELDS
+    for detail in details:
+        values = ["", "", "", "0"]
+        for tag, text in detail:
+            n = fields.get(tag)
+            if n is not None:
+                values[n] = text
+        lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
     return tuple(lines)
 
 

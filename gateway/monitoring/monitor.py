@@ -112,10 +112,11 @@ class Monitor:
         return self._needs[1]
 
     async def screen(self, outcomes: Sequence[Admitted | Refused], business: dt.datetime, *,
-                     claim: bool = False) -> Screened:
+                     claim: bool = False, shares: Callable[[str], bool] | None = None) -> Screened:
         """Verdicts and the rows to write with them. `claim`: a single payment that needs no
         history is screened without reading its key; its row comes back as `Screened.claim`
-        (module doc)."""
+        (module doc). `shares(recipient)`: whether that recipient takes the parsed voucher
+        in-process (then its lines are read by the walk it reads them by: `PaymentFacts.from_doc`)."""
         cat = self.catalogue
         applies = cat.applies_to
         todo = {id(o) for o in outcomes
@@ -151,7 +152,8 @@ class Monitor:
                 except InputError:  # the pipeline parsed it a moment ago; never expected
                     out.append(o)
                     continue
-            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day)
+            shared = shares is not None and o.recipient is not None and shares(o.recipient)
+            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day, shared=shared)
             payee, payer, fen = facts.payee_acct, facts.payer_acct, facts.amount_fen
             # The store is read for what can change this payment's verdict (`HistoryNeeds`): the
             # key's prior screening always; the payee's and the pair's past only for the amounts
