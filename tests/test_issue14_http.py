@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -376,18 +377,25 @@ async def test_a_stalled_tls_handshake_is_closed_after_the_header_timeout(world:
 class _RecordingLog:
     """Stands in for a module's structlog logger: (level, event) of every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug: bool = True) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.debug_on = debug  # not `debug`: that is the logger method recorded below
+
+    def is_enabled_for(self, level: int) -> bool:
+        return self.debug_on or level > logging.DEBUG
 
     def __getattr__(self, level: str) -> Any:
         return lambda event, *_, **__: self.calls.append((level, event))
 
 
+@pytest.mark.parametrize("debug", [True, False])
 async def test_envelope_submitted_is_not_an_info_line_per_envelope(world: DevWorld, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    debug: bool) -> None:
+    """A DEBUG line per envelope, and not even called (its arguments made) when DEBUG is off."""
     import gateway.service
 
-    recorded = _RecordingLog()
+    recorded = _RecordingLog(debug)
     monkeypatch.setattr(gateway.service, "log", recorded)
     async with served(world, tmp_path) as server:
         for _ in range(3):
@@ -395,7 +403,7 @@ async def test_envelope_submitted_is_not_an_info_line_per_envelope(world: DevWor
             results = await server.gateway.submit(env, _sender(server, world))
             assert results[0].status == "accepted"
     submitted = [level for level, event in recorded.calls if event == "envelope.submitted"]
-    assert submitted == ["debug"] * 3
+    assert submitted == (["debug"] * 3 if debug else [])
 
 
 def test_codes_used_here_are_registered() -> None:
