@@ -78,15 +78,32 @@ def _signed_ack(results: Sequence[SubmitResult], signer: KeySigner | None) -> by
 # The bytes on the wire, for the lean path (gateway.http_fast), which has no aiohttp response object.
 
 
+# (status, fields, close) -> the answer's head before its Content-Length's digits and after its Date:
+# the same few heads (200 and 400 acks, JSON or XML; the coded errors) for every request. Bounded:
+# past HEADS_MAX (only a caller making ever new fields would get there) a head is made and not kept.
+HEADS_MAX = 256
+_heads: dict[tuple[int, tuple[tuple[str, str], ...], bool], tuple[bytes, bytes]] = {}
+
+
+def _head_parts(status: int, fields: tuple[tuple[str, str], ...], close: bool) -> tuple[bytes, bytes]:
+    key = (status, fields, close)
+    parts = _heads.get(key)
+    if parts is None:
+        before = "".join([f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n", *(f"{k}: {v}\r\n" for k, v in fields),
+                          "Content-Length: "])
+        after = f"\r\nServer: {SERVER_SOFTWARE}" + ("\r\nConnection: close" if close else "") + "\r\n\r\n"
+        parts = (before.encode("utf-8"), after.encode("utf-8"))
+        if len(_heads) < HEADS_MAX:
+            _heads[key] = parts
+    return parts
+
+
 def response_bytes(status: int, body: bytes, fields: tuple[tuple[str, str], ...], *, close: bool = False) -> bytes:
     """An answer as aiohttp writes it: `fields` in order, then Content-Length, Date, Server, and
-    `Connection: close` when the connection ends after it."""
-    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
-    head += [f"{k}: {v}" for k, v in fields]
-    head += [f"Content-Length: {len(body)}", f"Date: {rfc822_formatted_time()}", f"Server: {SERVER_SOFTWARE}"]
-    if close:
-        head.append("Connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body
+    `Connection: close` when the connection ends after it. The head around the length and the
+    date is made once per (status, fields, close) (`_head_parts`)."""
+    before, after = _head_parts(status, fields, close)
+    return b"".join((before, b"%d\r\nDate: " % len(body), rfc822_formatted_time().encode("utf-8"), after, body))
 
 
 def json_answer(status: int, value: Any, *, before: tuple[tuple[str, str], ...] = (),

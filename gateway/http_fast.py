@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import sqlite3
 from typing import Any, Final, NamedTuple, cast
 
@@ -73,9 +74,10 @@ REQUEST_LINE: Final = b"POST /v1/messages HTTP/1.1\r\n"
 HEAD_BYTES_MAX: Final = 8190
 FIELDS_MAX: Final = 64
 # A field name is token characters; a value visible ASCII, spaces and tabs (obs-text, obs-fold and
-# control bytes: aiohttp's). Checked with bytes.translate (C speed), not a regex.
-_TCHAR: Final = bytes(c for c in range(128) if chr(c).isalnum() or chr(c) in "!#$%&'*+-.^_`|~")
-_VCHAR: Final = bytes(range(0x20, 0x7F)) + b"\t"
+# control bytes: aiohttp's). Every line of a head is checked by one match of this (C speed; it was
+# two bytes.translate a line, each building its 256-byte table: about half of scan_head's
+# instructions), at most FIELDS_MAX lines.
+_FIELD_LINES: Final = re.compile(rb"(?:[!#$%%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*\r\n){0,%d}" % FIELDS_MAX)
 # Fields that change how aiohttp reads the body or the connection: such a request is aiohttp's.
 _NOT_LEAN: Final = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade", b"te", b"trailer"})
 # Fields read here or by aiohttp that a lean request may give once only (which one counts is aiohttp's business).
@@ -106,14 +108,12 @@ def scan_head(buf: bytes, body_max: int) -> Head | str | None:
         return WAIT if buf.startswith(REQUEST_LINE) else None
     if not buf.startswith(REQUEST_LINE):
         return None
-    lines = buf[len(REQUEST_LINE):end].split(b"\r\n") if end >= len(REQUEST_LINE) else []
-    if len(lines) > FIELDS_MAX:
+    block = buf[len(REQUEST_LINE):end + 2]  # every field line with its CRLF ("" when there is none)
+    if _FIELD_LINES.fullmatch(block) is None:
         return None
     fields: dict[bytes, bytes] = {}
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name.translate(None, _TCHAR) or value.translate(None, _VCHAR):
-            return None
+    for line in block.split(b"\r\n")[:-1] if block else ():
+        name, _, value = line.partition(b":")
         name = name.lower()
         if name in fields and name in _ONCE:
             return None

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from gateway_helpers import payment
 from http_raw import open_raw, port_of, read_to_eof, response_parts, served
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from client.sdk import client_ssl_context
@@ -344,3 +344,70 @@ def test_any_request_gets_the_same_answer_on_both_paths(world: DevWorld, envelop
                 await same_answer(lean, old, parts)
 
     asyncio.run(run())
+
+
+# ---------------------------------------------------------------------- scan_head against its old definition
+
+_OLD_TCHAR = bytes(c for c in range(128) if chr(c).isalnum() or chr(c) in "!#$%&'*+-.^_`|~")
+_OLD_VCHAR = bytes(range(0x20, 0x7F)) + b"\t"
+
+
+def _old_scan_head(buf: bytes, body_max: int) -> Head | str | None:
+    """scan_head as it was (each line checked with two bytes.translate): the oracle."""
+    from gateway.http_fast import _NOT_LEAN, _ONCE, FIELDS_MAX, HEAD_BYTES_MAX, REQUEST_LINE
+
+    end = buf.find(b"\r\n\r\n", 0, HEAD_BYTES_MAX + 4)
+    if end < 0:
+        if len(buf) >= HEAD_BYTES_MAX + 4:
+            return None
+        if len(buf) < len(REQUEST_LINE):
+            return WAIT if REQUEST_LINE.startswith(buf) else None
+        return WAIT if buf.startswith(REQUEST_LINE) else None
+    if not buf.startswith(REQUEST_LINE):
+        return None
+    lines = buf[len(REQUEST_LINE):end].split(b"\r\n") if end >= len(REQUEST_LINE) else []
+    if len(lines) > FIELDS_MAX:
+        return None
+    fields: dict[bytes, bytes] = {}
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.translate(None, _OLD_TCHAR) or value.translate(None, _OLD_VCHAR):
+            return None
+        name = name.lower()
+        if name in fields and name in _ONCE:
+            return None
+        fields[name] = value.strip(b" \t")
+    if not _NOT_LEAN.isdisjoint(fields):
+        return None
+    connection = fields.get(b"connection")
+    if connection is not None and connection.lower() != b"keep-alive":
+        return None
+    length = fields.get(b"content-length", b"0")
+    if not length.isdigit() or len(length) > 12 or int(length) > body_max:
+        return None
+    authorization = fields.get(b"authorization")
+    return Head(end + 4, int(length), None if authorization is None else authorization.decode("ascii"),
+                fields.get(b"accept", b"").decode("ascii"))
+
+
+_HEAD_PIECES = st.sampled_from([b"Host: a", b"Content-Length: 12", b"content-length:3", b"Content-Length: 1x",
+                                b"Authorization: Bearer t0k3n", b"Accept: application/xml", b"Connection: close",
+                                b"Connection: Keep-Alive", b"Expect: 100-continue", b"X-A: b\tc", b"Bad Name: v",
+                                b": v", b"NoColon", b"X: caf\xc3\xa9", b"X: a\x00", b"X:", b"X-Y:  spaced  ", b"\n",
+                                b"Transfer-Encoding: chunked", b"TE: x", b"Host: b"])
+
+
+_START = st.sampled_from([b"POST /v1/messages HTTP/1.1\r\n"] * 4 + [b"POST /v1/messages", b"GET / HTTP/1.1\r\n", b""])
+_TAIL = st.sampled_from([b"\r\n\r\n"] * 4 + [b"\r\n", b"", b"\r\n\r\nbody"])
+
+
+@settings(max_examples=600)
+@given(st.lists(_HEAD_PIECES, max_size=6), _START, _TAIL, st.integers(0, 20), st.sampled_from([0, 0, 0, 63, 64, 65]))
+@example([b"Bad Name: v"], b"POST /v1/messages HTTP/1.1\r\n", b"\r\n\r\n", 5, 0)
+@example([], b"POST /v1/messages HTTP/1.1\r\n", b"\r\n\r\n", 5, 65)
+@example([b"Host: a"], b"POST /v1/messages HTTP/1.1\r\n", b"\r\n\r\n", 5, 64)
+def test_scan_head_decides_as_it_did_with_a_translate_a_line(pieces: list[bytes], start: bytes, tail: bytes,
+                                                             body_max: int, more: int) -> None:
+    lines = pieces + [b"X-More: m"] * more  # on and past FIELDS_MAX too
+    buf = start + b"\r\n".join(lines) + tail if lines else start + tail
+    assert scan_head(buf, body_max) == _old_scan_head(buf, body_max)
