@@ -174,3 +174,27 @@ def test_a_claim_reads_nothing_and_is_lost_on_a_key_screened_before() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tgw-mon-claim1-") as tmp:
         asyncio.run(run(Path(tmp)))
+
+
+def test_the_same_payment_twice_in_one_group_commit_is_written_once() -> None:
+    """Two submissions of one voucher at once, their claims in the same commit: the second's claim
+    changes no row, it is screened again (reading the first's row) and answered duplicate."""
+    async def run(tmp: Path) -> None:
+        db = await open_database(f"sqlite:///{tmp / 'twice'}.db")
+        journal = Journal(db)
+        await journal.init_schema()
+        monitor = Monitor(CAT, MonitorStore(db))
+        await monitor.start()
+        await journal.start()
+        try:
+            o = _admitted(7, 12_345, "999900000001", "999000000000011", "treasury-990100")
+            answers = await asyncio.gather(*(_submit(monitor, journal, o, AT, claims=True) for _ in range(2)))
+            assert sorted(a[0] for a in answers) == ["accepted", "duplicate"]
+            assert len(await db.fetch("SELECT 1 FROM mon_payments")) == 1
+            assert len(await db.fetch("SELECT 1 FROM gw_messages")) == 1
+        finally:
+            await journal.stop()
+            await db.close()
+
+    with tempfile.TemporaryDirectory(prefix="tgw-mon-claim2-") as tmp:
+        asyncio.run(run(Path(tmp)))
