@@ -142,3 +142,34 @@ def test_the_keyed_table_answers_every_read_as_the_rowid_table(ops: list[Any]) -
     table, on the keyed table, and on the old table migrated midway (a restart)."""
     with tempfile.TemporaryDirectory(prefix="tgw-mon-schema-") as tmp:
         asyncio.run(_same_answers(ops, Path(tmp)))
+
+
+def test_the_audit_is_numbered_by_rowid_on_a_new_database_and_as_before_on_an_old_one(tmp_path: Path) -> None:
+    """A new SQLite mon_decisions has no AUTOINCREMENT (no sqlite_sequence write a commit); one made
+    before keeps it. Either way ids only grow, across restarts: rows are never deleted."""
+    from gateway.monitoring.store import DECISION_INSERT
+    from storage.db import open_database
+
+    async def run() -> None:
+        old = await open_database(f"sqlite:///{tmp_path / 'old.db'}")
+        await old.execute_script("CREATE TABLE mon_decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                                 "adm_div_code TEXT NOT NULL, st_year TEXT NOT NULL, vtcode TEXT NOT NULL, "
+                                 "voucher_no TEXT NOT NULL, at TEXT NOT NULL, wall_us BIGINT NOT NULL, rule_id TEXT, "
+                                 "rule_version TEXT NOT NULL, grade TEXT, outcome TEXT NOT NULL, who TEXT NOT NULL, "
+                                 "reason TEXT NOT NULL)")
+        await old.close()
+        for name, autoincrement in (("new", False), ("old", True)):
+            ids: list[int] = []
+            for _ in range(2):  # a restart between
+                db = await open_database(f"sqlite:///{tmp_path / name}.db")
+                await MonitorStore(db).init_schema()
+                sql = (await db.fetchrow("SELECT sql FROM sqlite_master WHERE name = 'mon_decisions'"))[0]  # type: ignore[index]
+                assert ("AUTOINCREMENT" in sql.upper()) is autoincrement
+                async with db.transaction() as tx:
+                    await tx.executemany(DECISION_INSERT, [("990100", "2026", "5201", f"N{n}", "t", 0, None, "v", None,
+                                                            "passed", "monitor", "r") for n in range(3)])
+                ids += [int(r[0]) for r in await db.fetch("SELECT id FROM mon_decisions ORDER BY id")][len(ids):]
+                await db.close()
+            assert ids == sorted(set(ids)) and len(ids) == 6
+
+    asyncio.run(run())

@@ -206,7 +206,12 @@ class MonitorStore:
 
     async def init_schema(self) -> None:
         sqlite = isinstance(self.db, SqliteDatabase)
-        serial = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGSERIAL PRIMARY KEY"
+        # mon_decisions' id on SQLite: the rowid, not AUTOINCREMENT. Its rows are never deleted (the
+        # append-only trigger), so max(rowid) + 1 never reuses an id (the epoch's `decisions_after`
+        # stays sound), and a commit no longer writes sqlite_sequence's page for it (one WAL frame a
+        # commit once no other table of the commit is AUTOINCREMENT; h-journal's finding). A table
+        # made before keeps AUTOINCREMENT (CREATE TABLE IF NOT EXISTS): it numbers the same way.
+        serial = "INTEGER PRIMARY KEY" if sqlite else "BIGSERIAL PRIMARY KEY"
         if sqlite:
             await self._migrate_payments()
         await self.db.execute_script(SCHEMA.format(blob=self.db.blob_type, serial=serial, **_PAYMENTS_SHAPE[sqlite]))
