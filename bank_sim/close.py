@@ -1,6 +1,6 @@
 """The bank system close (17:00) of a business day: cover from the clearing reserve what missed
 the clearing time (an advance after the fact, Alarm clearing-escalated), alarm what waits for
-the treasury's quota (clearing-held), send the day's reserve list (7202, `bank_sim.advances`)
+the treasury's quota (clearing-held), send the day's reserve list (7202, `bank_sim.advances`; in pages of RESERVE_LIST_LINES_MAX)
 and account feed (7602, `bank_sim.account_feed`), the official-card repayment details (7701,
 `bank_sim.official_cards`), and check the zero-balance accounts stand at zero.
 """
@@ -16,12 +16,16 @@ from bank_sim.state import BankState, Ctx, Payment
 from messages.money import fen_to_str
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["close"]
+__all__ = ["RESERVE_LIST_LINES_MAX", "close", "next_reserve_page", "reserve_list"]
+
+# Payments in one reserve detail list (7202), one call's page: more of a day go in further lists, a
+# microsecond apart (`BankState.reserve_more`), as the clearing requests do (`bank_sim.filings`).
+RESERVE_LIST_LINES_MAX = 2_000
 
 
 def close(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     st.closes.append(day)
-    effects: list[Effect] = (_cover(ctx, st, day) + _reserve_list(ctx, st, day) + account_feed.feed(ctx, st, day)
+    effects: list[Effect] = (_cover(ctx, st, day) + reserve_list(ctx, st, day) + account_feed.feed(ctx, st, day)
                              + official_cards.details_due(ctx, st, day))
     for account in sorted(st.zero_at_close):
         balance = st.balances.get(account, 0)
@@ -59,24 +63,34 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     return effects
 
 
-def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
-    """The day's clearing reserve detail list (7202) to the treasury, if the reserve paid anything."""
+def reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
+    """A page of the day's clearing reserve detail list (7202) to the treasury, if the reserve paid
+    anything: at most RESERVE_LIST_LINES_MAX payments, the first by key of those not listed yet; if
+    more are left, `BankState.reserve_more` is the day and the next page goes a microsecond later
+    (`bank_sim.schedule`). A list of a whole busy day was one voucher of ~10,000 Details at 100,000
+    vouchers (megabytes built, enveloped, admitted and read at once: the day's peak of memory)."""
     reserve = ctx.accounts["reserve"]
-    # the day's reserve payments picked first, then sorted (the same order): sorting every payment
-    # kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher day. The same
-    # walk lets the day's PayAcctNo go: this list is its only reader (a zero-balance account number,
-    # one text a payment, ~70 bytes kept to the end of a busy day otherwise); a payment is given its
-    # day when it is paid, never after that day's close, so nothing reads it again.
-    listed: list[tuple[Payment, str]] = []
+    # the day's reserve payments not listed yet picked first, then sorted (the same order): sorting
+    # every payment kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher
+    # day. The same walk lets the day's other PayAcctNo go, and a listed payment's goes with its
+    # page: this list is its only reader (a zero-balance account number, one text a payment, ~70
+    # bytes kept to the end of a busy day otherwise); a payment is given its day when it is paid,
+    # never after that day's close, so nothing reads it again.
+    listed: list[Payment] = []
     for p in st.payments.values():
         if p.day != day or not p.pay_acct:
             continue
         if (p.mode == "advance" or p.covered) and p.account != reserve and p.agency[0]:
-            listed.append((p, p.pay_acct))
+            listed.append(p)
+        else:
+            p.pay_acct = ""
+    listed.sort(key=lambda p: str(p.key))
+    page = listed[:RESERVE_LIST_LINES_MAX]
+    st.reserve_more = day if len(listed) > len(page) else None
+    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
+                      p.amount_fen, p.covered) for p in page]
+    for p in page:
         p.pay_acct = ""
-    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct,
-                      p.amount_fen, p.covered)
-             for p, pay_acct in sorted(listed, key=lambda pair: str(pair[0].key))]
     if not items:
         return []
     c = ctx.config
@@ -85,3 +99,7 @@ def _reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     st.reserve_lists.append(head["VoucherNo"])
     return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
 
+
+def next_reserve_page(ctx: Ctx, st: BankState) -> list[Effect]:
+    """The next page of the reserve list whose day `BankState.reserve_more` names (none: nothing)."""
+    return reserve_list(ctx, st, st.reserve_more) if st.reserve_more is not None else []

@@ -99,7 +99,7 @@ from bank_sim import (
     reporting,
 )
 from bank_sim.accounts import open_books
-from bank_sim.close import close
+from bank_sim.close import close, next_reserve_page
 from bank_sim.config import PAY_TYPE, SUSPENSION_VTCODE, BankConfig, account_ids
 from bank_sim.duties import Duties
 from bank_sim.payments import PAYMENT_RULES, PaymentRule
@@ -271,8 +271,8 @@ class BankCore:
                 effects += filings.file_clearings(ctx, st, when)
             elif kind == "duties":
                 effects += self._duties_due(when)
-            else:
-                effects += close(ctx, st, when.date())
+            else:  # the close, or the next page of a day's reserve list ("reserve")
+                effects += close(ctx, st, when.date()) if kind == "close" else next_reserve_page(ctx, st)
         return effects
 
     def _duties_due(self, now: dt.datetime) -> list[Effect]:

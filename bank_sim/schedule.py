@@ -12,8 +12,9 @@ from business_time.clock import at
 
 __all__ = ["NextEvent", "next_event_after"]
 
-# How soon the duties (the filings) go on when a page of credit notices (of clearing requests) left
-# more due: `DutiesState.credits_more`, `BankState.filings_more`.
+# How soon the duties (the filings, the reserve list) go on when a page of credit notices (of
+# clearing requests, of a 7202) left more due: `DutiesState.credits_more`, `BankState.filings_more`,
+# `BankState.reserve_more`.
 _NEXT_PAGE = dt.timedelta(microseconds=1)
 
 
@@ -62,6 +63,8 @@ def _earliest(event: tuple[dt.datetime, str], duty: dt.datetime, st: BankState,
     first = (duty, "duties") if duty < event[0] else event
     if st.filings_more and t + _NEXT_PAGE < first[0]:  # the next page of clearing requests
         return (t + _NEXT_PAGE, "file")
+    if st.reserve_more is not None and t + _NEXT_PAGE < first[0]:  # the next page of a reserve list
+        return (t + _NEXT_PAGE, "reserve")
     return first
 
 

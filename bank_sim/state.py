@@ -65,9 +65,11 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # number (`serial_text` makes the text); version 3 (the text kept) still loads. 5: a payment holds
 # its tally lines until cleared (`Payment.uncleared`, not `DutiesState.uncleared`), its quota lines
 # flat, not its VtCode twice; payments by VoucherNo (`BankState.payments`); a pending credit notice
-# packs only what it shows (`bank_sim.pending_credits`); versions 3 and 4 still load.
-SNAPSHOT_VERSION = 5
-OLDER_VERSIONS = (3, 4)
+# packs only what it shows (`bank_sim.pending_credits`); versions 3 and 4 still load. 6: a day's
+# reserve list (7202) goes in pages, the rest due a microsecond later (`BankState.reserve_more`);
+# version 5 (no page left, ever) still loads.
+SNAPSHOT_VERSION = 6
+OLDER_VERSIONS = (3, 4, 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +350,9 @@ class BankState(msgspec.Struct):
     serial: int = 0
     filing_seq: int = 0
     filings_more: bool = False  # payments due to file beyond the last filing call's page: filed next
+    # the day whose reserve list (7202) has payments left beyond the pages sent: listed next
+    # (`bank_sim.close.reserve_list`); None (as a version 5 snapshot loads) when none are left
+    reserve_more: dt.date | None = None
     payment_seq: int = 0
     reserve_balance_fen: int = 0
     balances: dict[str, int] = msgspec.field(default_factory=dict)  # the core's own view of its ledger

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bank_sim import close as close_mod
 from bank_sim.core import PAYMENT_RULES, BankConfig, BankCore, account_ids
 from bank_sim.state import SNAPSHOT_VERSION
 from business_time.calendar import BusinessCalendar
@@ -465,3 +466,38 @@ def test_an_authorized_payments_quota_lines_are_flat_and_shared_and_a_version_4_
         c.on_refused(Refusal("ledger", "ledger-overdraft", "refused in the test", dropped), t("2026-03-16", "10:01"))
         got = c.remaining_quota(UNITS[0][2])[UNITS[0][2]]
         assert got["remaining"] == before[UNITS[0][2]]["remaining"] + 10_01
+
+
+def test_a_days_reserve_list_goes_in_pages_of_at_most_reserve_list_lines_max(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day's 7202 lists at most RESERVE_LIST_LINES_MAX payments; the rest go in further lists a
+    microsecond apart (`BankState.reserve_more`), each its own number, together the one list of
+    every reserve payment in key order; a snapshot between two pages goes on as the core that never
+    stopped, and a version 5 snapshot (no page left, no field for it) loads."""
+    monkeypatch.setattr(close_mod, "RESERVE_LIST_LINES_MAX", 2)
+    cores = [new_core(t("2026-03-16", "08:00")) for _ in range(2)]
+    day = dt.date(2026, 3, 16)
+    for n in range(5):  # after the filing: advances from the reserve, each listed
+        late = voucher("2026-03-16", (n + 1) * 100_00)
+        for c in cores:
+            c.on_voucher(late, 0, t("2026-03-16", "16:10"))
+    first = sends(cores[0].on_time(t("2026-03-16", "17:00")), "7202")
+    assert [len(x.details) for x in first] == [2] and cores[0].state.reserve_more == day
+    again = BankCore.restore(cores[0].snapshot(), BANK, cores[0].config, CALENDAR, ClockConfig())
+    rest = sends(again.on_time(t("2026-03-16", "17:01")), "7202")
+    assert [len(x.details) for x in rest] == [2, 1] and again.state.reserve_more is None
+    assert [x.head for x in first + rest] == [x.head for x in sends(cores[1].on_time(t("2026-03-16", "17:01")), "7202")]
+    nos = [x.head["VoucherNo"] for x in first + rest]
+    assert len(set(nos)) == 3 and again.reserve_lists == nos
+    for x in first + rest:
+        assert x.head["AllNum"] == str(len(x.details))
+        assert x.head["PayAmt"] == fen_to_str(sum(parse_fen(d["PayAmt"]) for d in x.details))
+    listed = [d["OriVoucherNo"] for x in first + rest for d in x.details]
+    by_key = sorted(again.payments.values(), key=lambda p: str(p.key))
+    assert listed == [p.key.voucher_no for p in by_key] and all(not p.pay_acct for p in by_key)
+    state = msgspec.json.decode(again.snapshot())
+    assert state["version"] == SNAPSHOT_VERSION == 6 and state["reserve_more"] is None
+    del state["reserve_more"]
+    state["version"] = 5
+    old = BankCore.restore(msgspec.json.encode(state), BANK, again.config, CALENDAR, ClockConfig())
+    assert old.state.reserve_more is None and old.snapshot() == again.snapshot()
+    assert not sends(old.on_time(t("2026-03-16", "17:02")), "7202")
