@@ -119,7 +119,7 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
     payment = Payment(key, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
                       _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
                       urgent=urgent and rule.name == "urgent", agency=_shared((agency, doc.get("AgencyName"))),
-                      pay_acct=doc.get("PayAcctNo"), seq=st.payment_seq)
+                      pay_acct=_own(doc.get("PayAcctNo")), seq=st.payment_seq)
     st.add_payment(payment)
     details = doc.details()  # read once for the checks and the payment (neither changes it)
     returned = _return_reason(ctx, st, payment, doc, details)
@@ -154,6 +154,26 @@ def _same(v: V) -> V:
     if len(_SAME) >= _SHARED_MAX:
         _SAME.clear()
     return _SAME.setdefault(v, v)  # type: ignore[no-any-return]
+
+
+# A text a payment keeps all its day that is not the interned one the parse gave (`VoucherDoc.get`
+# interns a head's texts): the interpreter's table of interned texts has a slot for each one alive
+# and never shrinks, so a text of its own to each payment (the demo's PayAcctNo) kept until the
+# close grew it with the day (a 100,000-voucher day: 2^19 -> 2^20 slots, ~66 bytes a payment). The
+# payments naming one text (a unit's account) share one copy while it is in `_OWN` (bounded: a
+# unique text each payment would keep the last few thousand alive, no more).
+_OWN: dict[str, str] = {}
+_OWN_MAX = 4_096
+
+
+def _own(text: str) -> str:
+    own = _OWN.get(text)
+    if own is None:
+        if len(_OWN) >= _OWN_MAX:
+            _OWN.clear()
+        own = (text + " ")[:-1]  # a new object (a slice of a new text is a copy), not interned
+        _OWN[own] = own  # keyed by the copy: the interned text is not kept alive by this memo
+    return own
 
 
 def pay_deferred(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
