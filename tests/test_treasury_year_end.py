@@ -221,7 +221,7 @@ def test_cancelled_plus_carried_plus_spent_is_granted_to_the_fen(grants: list[tu
     for key, pct in spends:  # a payment draws what the line has left, at most
         fen = ledger.lines[key].left_fen * pct // 100 if key in ledger.lines else 0
         if fen:
-            ledger.spend([(key, fen)])
+            ledger.spend((key, fen))  # flat: line key, fen (`Drawn`)
             paid.append((key, fen))
     closing = ledger.close_year("2025", ("2140104",))
     t25 = ledger.years["2025"]
@@ -232,7 +232,7 @@ def test_cancelled_plus_carried_plus_spent_is_granted_to_the_fen(grants: list[tu
     assert ledger.years.get("2026", type(t25)()).granted_fen == t25.carried_fen
     for i in late:  # a payment coming back after the year closed lapses with the year
         if i < len(paid):
-            ledger.release([paid[i]])
+            ledger.release(paid[i])
     assert ledger.years["2025"].balanced() and ledger.unbalanced() == []
     ledger.years["2025"].spent_fen += 1
     assert ledger.unbalanced() and "2025" in ledger.unbalanced()[0]

@@ -113,7 +113,7 @@ class TreasuryCore:
         self._receipts = ReceiptBook(state.receipt_log.reordered(), state.receipts)
         state.receipts = []
         self._statements = {dt.date.fromisoformat(d): c for d, c in state.statements.items()}
-        self.drawn: dict[str, Drawn] = {}  # 8202 VoucherNo → (line key, fen) it draws
+        self.drawn: dict[str, Drawn] = {}  # 8202 VoucherNo → line key, fen, ... it draws (flat)
         progress = dict(state.progress)
         state.progress.clear()
         for text, sent in progress.items():
