@@ -503,13 +503,14 @@ def test_a_days_reserve_list_goes_in_pages_of_at_most_reserve_list_lines_max(mon
     assert not sends(old.on_time(t("2026-03-16", "17:02")), "7202")
 
 
-def test_a_payments_pay_acct_is_not_the_interned_text_and_one_account_is_one_text() -> None:
+def test_a_payments_pay_acct_is_not_the_interned_text_and_its_serial_shares_its_seq() -> None:
     """The parse interns a head's texts; a payment keeps its PayAcctNo (till the close) as a copy
     of its own, so a text unique to each payment does not grow the interpreter's table of interned
     texts with the day; payments naming one account share one copy."""
     import sys
 
     core = new_core(t("2026-03-16", "08:00"))
+    core.state.payment_seq = core.state.serial = 10_000  # numbers beyond the interpreter's small ints
     docs = [voucher("2026-03-16", 100_00) for _ in range(3)]
     for doc in docs:
         core.on_voucher(doc, 0, t("2026-03-16", "10:00"))
@@ -517,3 +518,5 @@ def test_a_payments_pay_acct_is_not_the_interned_text_and_one_account_is_one_tex
     assert [p.pay_acct for p in kept] == [d.get("PayAcctNo") for d in docs]
     assert all(p.pay_acct is not sys.intern(p.pay_acct) for p in kept)
     assert len({id(p.pay_acct) for p in kept}) == len({p.pay_acct for p in kept})
+    # paid in the order received: the serial is the arrival number's very int (one int a payment)
+    assert [p.serial for p in kept] == [p.seq for p in kept] and all(p.serial is p.seq for p in kept)
