@@ -90,3 +90,20 @@ def test_a_statement_net_of_a_refund_noticed_that_month_agrees() -> None:
     [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: 5000_00,
                                 lambda no: "")
     assert isinstance(signed, SendVoucher) and signed.head["XCheckResult"] == "0"
+
+
+def test_a_credit_notice_is_answered_alike_each_time_and_not_kept_a_refund_notice_still_once() -> None:
+    """A credit notice (7103) changes nothing at the treasury: each delivery is answered alike
+    (nothing) and none is kept in `received` (one a direct payment); a refund notice still counts
+    once however often delivered."""
+    inbox = BankInbox()
+    now = at(dt.date(2026, 3, 11), dt.time(10, 0))
+    head = {"Id": "V7103RZ1", "AdmDivCode": "990100", "StYear": "2026", "VouDate": "20260311", "VoucherNo": "RZZZ1",
+            "PayAmt": "1.00"}
+    credit = parse_voucher(SendVoucher("7103", 0, head, (), "treasury").render())
+    assert [inbox.on_voucher(credit, now, never, lambda no: "") for _ in range(2)] == [[], []]
+    assert inbox.received == {} and inbox.quota_restored == {}
+    refund = refund_notice("TP9", "20260310", now.date())
+    for _ in range(2):
+        assert inbox.on_voucher(refund, now, never, lambda no: "") == []
+    assert len(inbox.received) == 1 and inbox.quota_restored == {"101001/2026": 3456_78}

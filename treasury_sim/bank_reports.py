@@ -4,14 +4,14 @@
 |--------|---------------------------------------|-----------------------------------------------------------------|
 | 2203 / 7105 (2252) | refund notice of a direct / authorized payment (a payment came back; the bank sends it once the central bank accepted its 2302, so the refund is cleared) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36 "退回资金清算后") |
 | 2206   | daily expenditure report              | recorded                                                        |
-| 7103   | credit notice (财政资金直接支付入账通知书)             | recorded (passed on to the unit)                                |
+| 7103   | credit notice (财政资金直接支付入账通知书)             | passed on to the unit; not kept (`NOT_KEPT`)                    |
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
 | 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
 
-`BankInbox` keeps what arrived (when, for the scorecard) and the quota restored by unit, with the
+`BankInbox` keeps what arrived (when; a credit notice not, `NOT_KEPT`) and the quota restored by unit, with the
 refunds' running totals the treasury's books check (`treasury_sim.books`: every fen refunded is
 restored to a unit's quota or booked as a cross-year refund). A msgspec record, saved and restored
 with the treasury core's state by `sim.codec`.
@@ -31,11 +31,16 @@ from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Effect, SendVoucher
 
-__all__ = ["HANDLED", "BankInbox"]
+__all__ = ["HANDLED", "NOT_KEPT", "BankInbox"]
 
 HANDLED = frozenset({"2203", "2252", "7105", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
 # Notices and reports kept: a year of a few banks' days and refunds.
 KEPT_MAX = 100_000
+# What changes nothing here, so a redelivery is answered as the first delivery was (nothing): not
+# kept in `received`. A credit notice (7103) is one a direct payment: its key text and slot were
+# ~130 bytes each for the run, and at KEPT_MAX they pushed out the refund notices, whose
+# redelivery must not restore a quota twice.
+NOT_KEPT = frozenset({"7103"})
 # Payments advanced from a reserve, as the 7202 lists named them, kept until the month's reserve
 # statement is checked: a month of a few busy banks' advances; beyond it one more is not noted
 # (and the statement shows a break, never a silent agreement).
@@ -88,6 +93,8 @@ class BankInbox(msgspec.Struct):
         """`paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd;
         `agency_of(voucher_no)`: the unit of a payment voucher (2252 does not name it);
         `direct_in(bank, begin, end)`: the direct funds (直达资金) of what `paid_in` counts (none if not given)."""
+        if doc.vtcode in NOT_KEPT:
+            return []
         key = str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"), 0))
         if key in self.received:
             return []
