@@ -21,26 +21,36 @@ _DIGEST_QUERY = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.vou
                  "JOIN gw_messages m ON m.seq = o.seq WHERE o.seq > $1 ORDER BY o.seq LIMIT $2")
 
 
+# A short field's frame as text: "S" and its 8-byte length, each byte one latin-1 character.
+_TEXT_HEADS = tuple("S" + n.to_bytes(8, "big").decode("latin-1") for n in range(256))
+
+
 def _digest_row(h: Any, values: Sequence[object]) -> None:
     """Feed a row's fields to `h`, each framed (kind, 8-byte length, bytes) so no two different rows
     hash alike; a payload goes in as it is, never copied into one piece with the rest. The short
     fields and frames between two payloads go in as one piece (the same bytes in the same order:
-    the hash does not depend on how they are split; an update call each was most of the cost)."""
-    pending: list[bytes] = []
+    the hash does not depend on how they are split; an update call each was most of the cost).
+    That piece is built as text whose latin-1 bytes are the frames: an ASCII field is its own
+    bytes (the usual case: no encode, no bytes concatenation a field), any other field is its
+    UTF-8 bytes read as latin-1, so the bytes hashed are those of the definition."""
+    pending: list[str] = []
     for value in values:
         if value is None:
-            pending.append(b"N")
+            pending.append("N")
         elif isinstance(value, bytes | bytearray | memoryview):
-            pending.append(b"B" + len(value).to_bytes(8, "big"))
-            h.update(b"".join(pending))
+            pending.append("B" + len(value).to_bytes(8, "big").decode("latin-1"))
+            h.update("".join(pending).encode("latin-1"))
             pending.clear()
             h.update(value)
         else:
-            data = (value if isinstance(value, str) else str(value)).encode("utf-8")
-            pending.append(b"S" + len(data).to_bytes(8, "big"))
-            pending.append(data)
+            text = value if isinstance(value, str) else str(value)
+            if not text.isascii():
+                text = text.encode("utf-8").decode("latin-1")
+            n = len(text)
+            pending.append(_TEXT_HEADS[n] if n < 256 else "S" + n.to_bytes(8, "big").decode("latin-1"))
+            pending.append(text)
     if pending:
-        h.update(b"".join(pending))
+        h.update("".join(pending).encode("latin-1"))
 
 
 async def digest(db: Database) -> str:

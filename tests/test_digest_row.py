@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from gateway.journal_digest import _digest_row
 
-_FIELD = st.one_of(st.none(), st.text(max_size=20), st.integers(-10**12, 10**12), st.binary(max_size=300),
+_FIELD = st.one_of(st.none(), st.text(max_size=20), st.text(min_size=250, max_size=300),  # either side of 256 chars
+                   st.text(alphabet=st.characters(max_codepoint=127), max_size=20), st.integers(-10**12, 10**12), st.binary(max_size=300),
                    st.binary(max_size=50).map(bytearray), st.binary(max_size=50).map(memoryview))
 
 
