@@ -161,6 +161,13 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
     values are made when it is asked for, so with the caller dropping each before the next, the run's
     end holds about `part_vouchers` vouchers' values at a time, not the whole day's."""
     k = max(1, -(-tcore.sent_count() // (part_vouchers or PART_VOUCHERS)))
+    if k == 1:  # one slice: the whole lists, each voucher made once (not by number a second time)
+        payments = payments_of(bcores)
+        part = (generated_sent(tcore, adm_div_code, bank_ids),
+                generated_receipts(tcore, {p.voucher_no: p.bank for p in payments}), payments)
+        del payments
+        yield part
+        return
 
     def slices(items: Iterable[Any], number: Callable[[Any], str]) -> list[list[Any]]:
         out: list[list[Any]] = [[] for _ in range(k)]

@@ -103,14 +103,15 @@ def test_the_demo_report_slice_by_slice_is_the_one_from_the_whole_lists(tmp_path
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from runner.demo import simulate
 
-    def report(html: bool) -> dict[str, Any]:
-        out = asyncio.run(simulate(tmp_path / str(html), seed=3, vouchers=40, days=2,
+    def report(html: bool, name: str = "") -> dict[str, Any]:
+        out = asyncio.run(simulate(tmp_path / f"{html}{name}", seed=3, vouchers=40, days=2,
                                    start=dt.date(2026, 3, 16), html=html))
         out.pop("html", None)
         for volatile in ("elapsed_s", "dir"):
             out["run"].pop(volatile)
         return out
 
+    one_slice = report(False, "one")  # the default slice size: this day is one slice, its whole lists
     made: list[int] = []
     slices = runner.sim_observe.generated_parts
 
@@ -124,6 +125,6 @@ def test_the_demo_report_slice_by_slice_is_the_one_from_the_whole_lists(tmp_path
     sliced = report(False)
     # the page's way: every list of the run, then one reconciliation of them whole
     whole = report(True)
-    assert sliced == whole
+    assert sliced == whole == one_slice
     assert sliced["ok"] and sliced["invariants"]["reconciliation_clean"]["ok"]
     assert len(made) > 2 and sum(made) == 80  # the two days' vouchers, each in one slice
