@@ -35,7 +35,9 @@ def _digest_row(h: Any, values: Sequence[object]) -> None:
     UTF-8 bytes read as latin-1, so the bytes hashed are those of the definition."""
     pending: list[str] = []
     for value in values:
-        if value is None:
+        if value.__class__ is str and value.isascii() and len(value) < 256:  # most fields: one test
+            pending += (_TEXT_HEADS[len(value)], value)
+        elif value is None:
             pending.append("N")
         elif isinstance(value, bytes | bytearray | memoryview):
             pending.append("B" + len(value).to_bytes(8, "big").decode("latin-1"))
