@@ -270,10 +270,11 @@ class _VoucherLeg:
                 breaks.append(Break("duplicate-receipt", receipt_day(good[0]), (no,),
                                     f"{len(good)} receipts from {', '.join(sorted({r.sender for r in good}))}"))
             for r in good[:1]:
-                fen = _receipt_fen(r)
+                fen, day = _receipt_fen(r), receipt_day(r)
                 if fen != original.amount_fen:
-                    breaks.append(Break("receipt-amount", receipt_day(r), (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
+                    breaks.append(Break("receipt-amount", day, (no,), f"XPayAmt {r.fields.get('XPayAmt')!r}, "
                                         f"PayAmt {fen_to_str(original.amount_fen)}", original.amount_fen, fen))
+                self.rec_by[day] += fen or 0  # the day totals, summed over the slices (read once a receipt)
 
         # -- banks: payments ↔ their clearing requests
         for no in sorted(paid):
@@ -300,10 +301,6 @@ class _VoucherLeg:
         # -- the day totals, summed over the slices
         for v in accepted.values():
             self.sent_by[v.sent_at.date()] += v.amount_fen
-        for no, rs in by_receipt.items():
-            good = [r for r in rs if r.return_reason is None]
-            if good and no in originals:
-                self.rec_by[receipt_day(good[0])] += _receipt_fen(good[0]) or 0
         for p in paid.values():
             assert p.paid_day is not None
             self.paid_by[p.paid_day] += p.amount_fen

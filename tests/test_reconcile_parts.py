@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import runner.reconcile
 import runner.sim_observe
+from messages.money import parse_fen
 from runner.observed import (
     ClearingSeen,
     MovementSeen,
@@ -95,6 +96,17 @@ def test_slice_by_slice_is_the_whole_reconciliation(fates: list[tuple[str, str, 
         whole = reconcile(**lists, **run["rest"])
         sliced = reconcile_parts(iter(_sliced(run, k)), **run["rest"])
     assert sliced == whole
+    # the treasury's receipts a day, by definition: the first receipt not returned of each voucher sent
+    sent_nos, firsts = {v.voucher_no for v in run["sent"]}, {}
+    for r in run["receipts"]:
+        if r.return_reason is None and r.voucher_no in sent_nos:
+            firsts.setdefault(r.voucher_no, r)
+    by_day: dict[dt.date, int] = {}
+    for r in firsts.values():
+        day = runner.reconcile.receipt_day(r)
+        by_day[day] = by_day.get(day, 0) + parse_fen(r.fields["XPayAmt"])
+    assert {d.day: d.treasury_receipts_fen for d in whole.days if d.day in by_day} == by_day
+    assert all(d.treasury_receipts_fen == 0 for d in whole.days if d.day not in by_day)
     if any(f != "clean" for f, *_ in fates):
         assert whole.breaks
 
