@@ -66,16 +66,29 @@ def encode_parts(obj: object, part_bytes: int = PART_BYTES) -> Iterator[bytes]:
         yield bytes(buf)
 
 
+# Values `_pieces` encodes whole anyway: encoded with their field's or key's head as one piece.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+# A record type's field heads (`"name":`), made once a type: the record types are the program's own.
+_FIELD_HEADS: dict[type, tuple[bytes, ...]] = {}
+
+
 def _pieces(obj: object) -> Iterator[bytes]:
     if isinstance(obj, msgspec.Struct):
         config = obj.__struct_config__
         if config.array_like or config.tag is not None or config.omit_defaults:
             yield encode(obj)
             return
+        heads = _FIELD_HEADS.get(type(obj))
+        if heads is None:
+            heads = _FIELD_HEADS[type(obj)] = tuple(encode(e) + b":" for e in obj.__struct_encode_fields__)
         sep = b"{"
-        for name, encoded in zip(obj.__struct_fields__, obj.__struct_encode_fields__, strict=True):
-            yield sep + encode(encoded) + b":"
-            yield from _pieces(getattr(obj, name))
+        for name, head in zip(obj.__struct_fields__, heads, strict=True):
+            value = getattr(obj, name)
+            if type(value) in _LEAVES:
+                yield sep + head + encode(value)
+            else:
+                yield sep + head
+                yield from _pieces(value)
             sep = b","
         yield b"{}" if sep == b"{" else b"}"
     elif isinstance(obj, dict) and obj and all(type(k) is str for k in obj):
@@ -83,8 +96,12 @@ def _pieces(obj: object) -> Iterator[bytes]:
         if len(keys) <= SLICE_ENTRIES:
             sep = b"{"
             for k in keys:
-                yield sep + encode(k) + b":"
-                yield from _pieces(obj[k])
+                value = obj[k]
+                if type(value) in _LEAVES:
+                    yield sep + encode(k) + b":" + encode(value)
+                else:
+                    yield sep + encode(k) + b":"
+                    yield from _pieces(value)
                 sep = b","
         else:
             for i in range(0, len(keys), SLICE_ENTRIES):
