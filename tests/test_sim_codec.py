@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 import pytest
@@ -136,3 +137,32 @@ def test_encode_parts_of_a_big_map_never_holds_much_more_than_a_part() -> None:
     assert b"".join(pieces) == encode(state)
     assert len(pieces) > 20
     assert max(len(p) for p in pieces) < 64 * 1024 + 64 * 1024  # a part and at most one slice of entries
+
+
+class _Leaves(msgspec.Struct):
+    text: str
+    count: int
+    ratio: float
+    ok: bool
+    none: None
+    maybe: int | None
+    by_key: dict[str, int | float | bool | str | None]
+    nested: dict[str, _Inner]
+
+
+leaves = st.one_of(st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+                   texts, st.none())
+
+
+@given(texts, st.integers(-10**15, 10**15), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
+       st.one_of(st.none(), st.integers()), st.dictionaries(keys, leaves, max_size=40),
+       st.dictionaries(keys, st.builds(_Inner, st.dictionaries(keys, st.dictionaries(keys, lines, max_size=3),
+                                                               max_size=3), st.sets(keys, max_size=3)), max_size=3),
+       st.integers(16, 4096))
+def test_encode_parts_of_leaf_fields_and_keys_is_encode(text: str, count: int, ratio: float, ok: bool,
+                                                       maybe: int | None, by_key: dict[str, Any],
+                                                       nested: dict[str, _Inner], part: int) -> None:
+    # a leaf goes in one piece with its field's or key's head (the heads of a record type made once)
+    state = _Leaves(text, count, ratio, ok, None, maybe, by_key, nested)
+    assert b"".join(encode_parts(state, part)) == encode(state)
+    assert b"".join(encode_parts(state, part)) == encode(state)  # the second time from the kept heads
