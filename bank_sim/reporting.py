@@ -20,12 +20,13 @@ from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, flat_pairs, paid_serial, paired
+from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, flat_pairs, paid_serial
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
+from sim.flat import paired
 
 __all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "keep_uncleared", "line_id", "lines_of", "on_cleared", "on_paid",
            "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]

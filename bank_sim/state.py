@@ -36,6 +36,7 @@ from messages.envelope import VoucherKey, VoucherKeyError
 from sim import codec
 from sim.archive import Archive
 from sim.effects import SendVoucher
+from sim.flat import paired
 
 __all__ = [
     "OLDER_VERSIONS",
@@ -452,11 +453,6 @@ def flat_pairs(lines: Iterable[Iterable[Any]], values: Iterable[int]) -> tuple[A
         t = tuple(line)
         out += (_LINES.setdefault(t, t), value)
     return tuple(out)
-
-
-def paired(flat: tuple[Any, ...]) -> list[tuple[Any, int]]:
-    """`flat_pairs`' (line, value, line, value, ...) as (line, value) pairs again."""
-    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messages.money import fen_to_str, parse_fen
-from treasury_sim.year_end import QuotaLedger, drawn_pairs, line_key, month_lines
+from sim.flat import paired
+from treasury_sim.year_end import QuotaLedger, line_key, month_lines
 
 PROJECT = ("P0", "default project")
 
@@ -41,7 +42,7 @@ def test_drawn_flat_is_the_pairs_it_was(vouchers: list[tuple[str, str, str, str,
     old = old_drawn(vouchers)
     assert drawn.keys() == old.keys()
     for no, flat in drawn.items():
-        assert isinstance(flat, tuple) and list(drawn_pairs(flat)) == list(old[no])
+        assert isinstance(flat, tuple) and paired(flat) == list(old[no])
     new_ledger, old_ledger = QuotaLedger(), QuotaLedger()
     for ledger in (new_ledger, old_ledger):
         for pairs in old.values():

@@ -34,7 +34,7 @@ The books (`treasury_sim.books`, rule `year-end-balanced`) hold, for every close
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -44,6 +44,7 @@ from messages.factory import year_end_notice
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import parse_voucher
 from sim.effects import Alarm, Effect, SendVoucher
+from sim.flat import paired
 from treasury_sim.config import TreasuryConfig, YearEnd
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "YearEndNotice",
     "YearTotals",
     "close",
-    "drawn_pairs",
     "granted",
     "line_key",
     "month_lines",
@@ -67,7 +67,7 @@ __all__ = [
 # each, a few banks and fund types, two years. A grant beyond it is a bug, not a city.
 LINES_MAX = 400_000
 
-# What a payment draws, flat: line key, fen, line key, fen, ... (`drawn_pairs` reads it in pairs).
+# What a payment draws, flat: line key, fen, line key, fen, ... (`sim.flat.paired` reads it in pairs).
 # The core keeps one for each 8202 of the month: a (key, fen) tuple a line was ~56 bytes more a line.
 Drawn = tuple[Any, ...]
 
@@ -140,14 +140,14 @@ class QuotaLedger(msgspec.Struct):
         self._year(key).granted_fen += fen
 
     def spend(self, drawn: Drawn) -> None:
-        for key, fen in drawn_pairs(drawn):
+        for key, fen in paired(drawn):
             self.lines[key].spent_fen += fen
             self._year(key).spent_fen += fen
 
     def release(self, drawn: Drawn) -> None:
         """A payment not made after all (refused, returned unpaid) or refunded the same year: its
         lines get back what it drew; after its year closed, what came back lapses."""
-        for key, fen in drawn_pairs(drawn):
+        for key, fen in paired(drawn):
             line, totals = self.lines[key], self._year(key)
             line.spent_fen -= fen
             totals.spent_fen -= fen
@@ -241,11 +241,6 @@ def month_lines(vouchers: Iterable[tuple[str, str, str, str, Sequence[Mapping[st
             mine += (keys.setdefault(key, key), fen)  # one string per line, shared by its vouchers
     # kept all month by the core: a flat tuple each (`Drawn`), not a list with room to grow
     return lines, {no: tuple(flat) for no, flat in drawn.items()}
-
-
-def drawn_pairs(drawn: Drawn) -> Iterator[tuple[str, int]]:
-    """A `Drawn`'s (line key, fen) pairs, in order."""
-    return zip(drawn[0::2], drawn[1::2], strict=True)
 
 
 
