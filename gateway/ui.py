@@ -146,7 +146,7 @@ async def get_dlq(request: web.Request, participant: Participant) -> web.StreamR
     where, params = scope_sql(participant, 3)
     rows = await request.app[GATEWAY_KEY].db.fetch(
         "SELECT o.seq, o.message_id, o.recipient, o.attempts, o.last_error, v.adm_div_code, v.st_year, v.vtcode, "
-        "v.voucher_no, v.flag FROM gw_outbox o JOIN gw_messages v ON v.id = o.message_id "
+        "v.voucher_no, v.flag FROM gw_outbox o JOIN gw_messages v ON v.seq = o.seq "
         f"WHERE o.state = 'dead' AND o.seq > $1 AND {where} ORDER BY o.seq LIMIT $2",
         int(after_text), limit + 1, *params)
     items = [{"seq": int(r[0]), "id": r[1], "recipient": r[2], "attempts": int(r[3]), "last_error": r[4],

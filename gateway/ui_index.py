@@ -78,7 +78,7 @@ _INSERT = ("INSERT INTO gw_ui_vouchers (seq, message_id, adm_div_code, st_year, 
 # never lost. A range of this many primary-key probes costs well under a millisecond.
 INDEX_LATE_WINDOW = 1000
 _NEW = ("SELECT o.seq, m.id, m.adm_div_code, m.st_year, m.vtcode, m.voucher_no, m.flag, m.sender, m.recipient, "
-        "m.business_time, m.payload FROM gw_outbox o JOIN gw_messages m ON m.id = o.message_id "
+        "m.business_time, m.payload FROM gw_outbox o JOIN gw_messages m ON m.seq = o.seq "
         "WHERE o.seq > $1 AND NOT EXISTS (SELECT 1 FROM gw_ui_vouchers v WHERE v.seq = o.seq) "
         "ORDER BY o.seq LIMIT $2")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

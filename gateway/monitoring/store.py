@@ -209,7 +209,7 @@ class MonitorStore:
         # mon_decisions' id on SQLite: the rowid, not AUTOINCREMENT. Its rows are never deleted (the
         # append-only trigger), so max(rowid) + 1 never reuses an id (the epoch's `decisions_after`
         # stays sound), and a commit no longer writes sqlite_sequence's page for it (one WAL frame a
-        # commit once no other table of the commit is AUTOINCREMENT; h-journal's finding). A table
+        # commit once no other table of the commit is AUTOINCREMENT: bench/results/journal-frames.md). A table
         # made before keeps AUTOINCREMENT (CREATE TABLE IF NOT EXISTS): it numbers the same way.
         serial = "INTEGER PRIMARY KEY" if sqlite else "BIGSERIAL PRIMARY KEY"
         if sqlite:
