@@ -364,15 +364,17 @@ class Journal:
                 after = int(last[0]) if last is not None and last[0] is not None else 0
                 if numbered and last is not None:
                     seq = int(last[1])
-                    await tx.executemany(_MESSAGE_INSERT_NUMBERED,
-                                         [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
-                    await tx.executemany(_OUTBOX_INSERT_NUMBERED,
-                                         [(seq + n, *o) for n, o in enumerate(writes.outbox, 1)])
+                    await tx.executemany_deferred(_MESSAGE_INSERT_NUMBERED,
+                                                  [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
+                    await tx.executemany_deferred(_OUTBOX_INSERT_NUMBERED,
+                                                  [(seq + n, *o) for n, o in enumerate(writes.outbox, 1)])
                 else:
                     await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
                     await tx.executemany(_OUTBOX_INSERT, [(o[0],) for o in writes.outbox])
+            # The batch's rows, written with its COMMIT where the backend can (SQLite: on the
+            # committer thread, off the event loop); an ack's `work` below reads first if it comes.
             for sql, rows in _grouped(writes.trace, kept).items():
-                await tx.executemany(sql, rows)
+                await tx.executemany_deferred(sql, rows)
             for n, sub in enumerate(batch):
                 if sub.work is not None:  # after the vouchers' rows, in submission order
                     out[n] = await sub.work(tx)

@@ -39,6 +39,10 @@ T = TypeVar("T")
 class Tx(Protocol):
     async def execute(self, sql: str, *params: Any) -> int: ...
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def executemany_deferred(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """`executemany`, which a backend may run later in the transaction: before the next statement
+        of it, or with its COMMIT. A failure (a unique key refusing a row) may then surface from the
+        transaction's exit instead of here; the transaction is rolled back either way."""
     async def fetch(self, sql: str, *params: Any) -> list[Row]: ...
     async def fetchrow(self, sql: str, *params: Any) -> Row | None: ...
 
@@ -84,22 +88,46 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+Writes = list[tuple[str, Sequence[Sequence[Any]]]]
+
+
 class _SqliteTx:
-    __slots__ = ("_conn",)
+    """The writer connection inside a transaction. `executemany_deferred` keeps its rows until the
+    next statement (run first, on this thread) or the COMMIT (run with it, on the committer thread:
+    sqlite3 releases the GIL while SQLite works, so the event loop meanwhile serves other requests)."""
+
+    __slots__ = ("_conn", "deferred")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self.deferred: Writes = []
+
+    def _flush(self) -> None:
+        deferred, self.deferred = self.deferred, []
+        for sql, rows in deferred:
+            self._conn.executemany(sql, rows)
 
     async def execute(self, sql: str, *params: Any) -> int:
+        if self.deferred:
+            self._flush()
         return self._conn.execute(_to_sqlite(sql), params).rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self.deferred:
+            self._flush()
         self._conn.executemany(_to_sqlite(sql), rows)
 
+    async def executemany_deferred(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.deferred.append((_to_sqlite(sql), rows if isinstance(rows, list) else list(rows)))
+
     async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        if self.deferred:
+            self._flush()
         return self._conn.execute(_to_sqlite(sql), params).fetchall()
 
     async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        if self.deferred:
+            self._flush()
         row: Row | None = self._conn.execute(_to_sqlite(sql), params).fetchone()
         return row
 
@@ -112,10 +140,11 @@ class _CommitJob:
     until `finished` (what `asyncio.shield` did, without its extra future and loop pass).
     """
 
-    __slots__ = ("conn", "error", "finished", "loop", "waiter")
+    __slots__ = ("conn", "error", "finished", "loop", "waiter", "write_failed", "writes")
 
-    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
-        self.conn, self.loop = conn, loop
+    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, writes: Writes) -> None:
+        self.conn, self.loop, self.writes = conn, loop, writes
+        self.write_failed = False  # `error` came from a deferred write (the transaction is still open)
         self.waiter: asyncio.Future[None] = loop.create_future()
         self.error: BaseException | None = None
         self.finished = False
@@ -136,9 +165,10 @@ class _Committer:
         self._jobs: queue.SimpleQueue[_CommitJob | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def commit(self, conn: sqlite3.Connection) -> _CommitJob:
-        """COMMIT `conn` on the thread; the job's waiter completes (on this loop) once it has returned."""
-        job = _CommitJob(conn, asyncio.get_running_loop())
+    def commit(self, conn: sqlite3.Connection, writes: Writes) -> _CommitJob:
+        """`writes` (deferred `executemany`s), then COMMIT `conn`, on the thread; the job's waiter
+        completes (on this loop) once they have returned."""
+        job = _CommitJob(conn, asyncio.get_running_loop(), writes)
         if self._thread is None or not self._thread.is_alive():  # first commit, or a forked child
             self._thread = threading.Thread(target=self._run, name="sqlite-commit", daemon=True)
             self._thread.start()
@@ -148,9 +178,15 @@ class _Committer:
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
             try:
-                job.conn.execute("COMMIT")
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which raises it
-                job.error = exc
+                for sql, rows in job.writes:
+                    job.conn.executemany(sql, rows)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which rolls back and raises it
+                job.error, job.write_failed = exc, True
+            else:
+                try:
+                    job.conn.execute("COMMIT")
+                except BaseException as exc:  # noqa: BLE001 - handed to the waiting coroutine, which raises it
+                    job.error = exc
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
                 job.loop.call_soon_threadsafe(_settle, job)
 
@@ -167,10 +203,11 @@ def _settle(job: _CommitJob) -> None:
         job.waiter.set_result(None)
 
 
-async def _committed(committer: _Committer, conn: sqlite3.Connection) -> None:
-    """COMMIT on the committer thread and wait for it; a cancelled caller still waits until the
-    COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and re-raises."""
-    job = committer.commit(conn)
+async def _committed(committer: _Committer, conn: sqlite3.Connection, writes: Writes) -> None:
+    """`writes`, then COMMIT, on the committer thread, and wait for it; a cancelled caller still waits
+    until the COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and
+    re-raises. A deferred write that failed rolls back and raises as it would have where it was made."""
+    job = committer.commit(conn, writes)
     try:
         await job.waiter
     except asyncio.CancelledError:
@@ -184,6 +221,10 @@ async def _committed(committer: _Committer, conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         raise
     if job.error is not None:
+        if job.write_failed:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise job.error
         if isinstance(job.error, sqlite3.Error):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -195,10 +236,11 @@ class _Transaction:
     """`SqliteDatabase.transaction()`: a class, not an `asynccontextmanager` generator, which cost
     a generator and its helper frames per transaction (one per group commit)."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "_tx")
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        self._tx: _SqliteTx | None = None
 
     async def __aenter__(self) -> Tx:
         db = self._db
@@ -208,11 +250,17 @@ class _Transaction:
         except BaseException:
             db._lock.release()
             raise
-        return _SqliteTx(db._writer)
+        self._tx = _SqliteTx(db._writer)
+        return self._tx
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> bool:
-        db, conn = self._db, self._db._writer
+        db, conn, tx = self._db, self._db._writer, self._tx
+        writes: Writes = []
+        if tx is not None:
+            if db._reader is db._writer and exc_type is None:
+                tx._flush()  # one connection (`:memory:`): the loop's reads must not see half a write
+            writes, tx.deferred = tx.deferred, []
         try:
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
@@ -220,7 +268,7 @@ class _Transaction:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return False
-            await _committed(db._committer, conn)
+            await _committed(db._committer, conn, writes)
             return False
         finally:
             db._lock.release()

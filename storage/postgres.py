@@ -31,6 +31,10 @@ class _PgTx:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._conn.executemany(sql, list(rows))
 
+    async def executemany_deferred(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        # Now: the statements of a transaction share one connection, a round trip each either way.
+        await self._conn.executemany(sql, list(rows))
+
     async def fetch(self, sql: str, *params: Any) -> list[Row]:
         return [tuple(r) for r in await self._conn.fetch(sql, *params)]
 
