@@ -160,8 +160,8 @@ class Outbox:
                     claimed.append(mid)
                     trace.append((*item.key, mid, "pushed", item.recipient, now_us, business_time,
                                   f"attempt {attempts}"))
-            if trace:
-                await tx.executemany(TRACE_INSERT, trace)
+            if trace:  # the transaction's last statement: written with its COMMIT (SQLite: off the loop)
+                await tx.executemany_deferred(TRACE_INSERT, trace)
         order = {mid: i for i, mid in enumerate(items)}
         return sorted(claimed, key=order.__getitem__)
 
