@@ -2,7 +2,9 @@
 
 One writer task drains a bounded queue and commits whole batches (group commit): one
 transaction holds the dedup decision, the message row, its outbox row and its trace events,
-for every voucher in the batch. A sender is answered only after that commit returns.
+for every voucher in the batch. A sender is answered only after that commit returns. The
+decisions (and the reads they need) run on the event loop; the batch's rows are written with the
+COMMIT (`Tx.executemany_deferred`: on SQLite's committer thread).
 """
 
 from __future__ import annotations

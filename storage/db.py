@@ -8,8 +8,10 @@ understands natively. Only portable SQL is used: INTEGER/BIGINT, TEXT, BLOB/BYTE
 Writes go through `transaction()`, which serializes writers (SQLite has one writer anyway;
 PostgreSQL gets a connection of its own per transaction). The SQLite commit, the only call
 that waits on the disk (fsync), runs in a thread of its own (one long-lived committer thread per
-database, cheaper per commit than a pool hand-off) so the event loop keeps serving. The
-PostgreSQL backend is in `storage.postgres` (its names are re-exported here).
+database, cheaper per commit than a pool hand-off) so the event loop keeps serving. Rows written
+with `Tx.executemany_deferred` go with it: SQLite does their b-tree work there too, with the GIL
+released, while the loop admits the next requests. The PostgreSQL backend is in
+`storage.postgres` (its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ class _CommitJob:
 
 
 class _Committer:
-    """One long-lived thread that runs the writer connection's COMMITs (each waits on fsync).
+    """One long-lived thread that runs the writer connection's COMMITs (each waits on fsync), each
+    after its transaction's deferred writes.
 
     `asyncio.to_thread` per commit costs the event loop a context copy, a pool work item and a
     chained concurrent future (~21 µs measured); a queue to a thread of our own and one
