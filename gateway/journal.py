@@ -94,7 +94,10 @@ _TRACE_AND_SEQ_LAST = ("SELECT (SELECT max(id) FROM gw_trace), max(COALESCE((SEL
                        "COALESCE((SELECT seq FROM gw_messages_hwm WHERE id = 1), 0))")
 _MESSAGE_INSERT_NUMBERED = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after, seq) "
                             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)")
-_OUTBOX_INSERT_NUMBERED = "INSERT INTO gw_outbox (seq, message_id, recipient, state) VALUES ($1, $2, $3, 'ready')"
+# The batch's outbox rows from its message rows, just written with seqs ($1, $2]: one statement
+# and two integers, not three values bound per row (written on the committer thread, GIL held).
+_OUTBOX_FROM_MESSAGES = ("INSERT INTO gw_outbox (seq, message_id, recipient, state) "
+                         "SELECT seq, id, recipient, 'ready' FROM gw_messages WHERE seq > $1 AND seq <= $2 ORDER BY seq")
 # SQLite page cache of the gateway database's connections (KiB; SQLite's default is 2,000). The
 # journal's key and id indexes (and monitoring's) outgrow 2 MB at ~20,000 messages; past that each
 # lookup read its pages through the OS again. Simulated day of 30,000 (bench/results/journal-frames.md):
@@ -119,8 +122,7 @@ class _Known:
 
 @dataclass(slots=True)
 class _Writes:
-    messages: list[tuple[Any, ...]] = field(default_factory=list)
-    outbox: list[tuple[str, str]] = field(default_factory=list)
+    messages: list[tuple[Any, ...]] = field(default_factory=list)  # each one's outbox row too
     trace: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -368,11 +370,10 @@ class Journal:
                     seq = int(last[1])
                     await tx.executemany_deferred(_MESSAGE_INSERT_NUMBERED,
                                                   [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
-                    await tx.executemany_deferred(_OUTBOX_INSERT_NUMBERED,
-                                                  [(seq + n, *o) for n, o in enumerate(writes.outbox, 1)])
+                    await tx.executemany_deferred(_OUTBOX_FROM_MESSAGES, [(seq, seq + len(writes.messages))])
                 else:
                     await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
-                    await tx.executemany(_OUTBOX_INSERT, [(o[0],) for o in writes.outbox])
+                    await tx.executemany(_OUTBOX_INSERT, [(m[0],) for m in writes.messages])
             # The batch's rows, written with its COMMIT where the backend can (SQLite: on the
             # committer thread, off the event loop); an ack's `work` below reads first if it comes.
             for sql, rows in _grouped(writes.trace, kept).items():
@@ -413,7 +414,6 @@ class Journal:
         known.setdefault(key, {})[owner] = _Known(message_id, item.digest, recipient, item.sender)
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
                                 item.payload, wall, business_time, owner))
-        writes.outbox.append((message_id, recipient))
         # No trace row: the trace shows the admission's steps from the message row, placed by its
         # `trace_after` (gateway.trace_rows.with_admissions).
         return JournalResult("accepted", key, message_id, recipient)

@@ -19,7 +19,7 @@ from gateway_helpers import payment, running_gateway
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.journal import _MESSAGE_INSERT_NUMBERED, _OUTBOX_INSERT_NUMBERED, _TRACE_AND_SEQ_LAST
+from gateway.journal import _MESSAGE_INSERT_NUMBERED, _OUTBOX_FROM_MESSAGES, _TRACE_AND_SEQ_LAST
 from gateway.journal_schema import SCHEMA, SEQ_HIGH_WATER_SQLITE, SHAPES
 from gateway.outbox import Outbox
 from runner.world import DevWorld
@@ -67,7 +67,7 @@ class _Numbered:
         last = int(self.conn.execute(_sqlite(_TRACE_AND_SEQ_LAST)).fetchone()[1])
         self.conn.executemany(_sqlite(_MESSAGE_INSERT_NUMBERED),
                               [(*_message(mid), last + n) for n, mid in enumerate(ids, 1)])
-        self.conn.executemany(_sqlite(_OUTBOX_INSERT_NUMBERED), [(last + n, mid, "r") for n, mid in enumerate(ids, 1)])
+        self.conn.execute(_sqlite(_OUTBOX_FROM_MESSAGES), (last, last + len(ids)))
         return [last + n for n in range(1, len(ids) + 1)]
 
     def delete(self, where: str, *params: Any) -> None:  # both tables, as a reset does (children first)
@@ -158,3 +158,46 @@ async def test_a_journal_made_before_takes_its_outbox_seqs_and_goes_on_after_the
         assert await db.fetch("SELECT name FROM sqlite_sequence WHERE name = 'gw_outbox'") == []
         names = {r[0] for r in await db.fetch("SELECT name FROM sqlite_master")}
         assert {"gw_outbox_pending", "gw_messages_hwm_kept"} <= names
+
+
+# The outbox rows as the journal wrote them before they were copied from the batch's message rows
+# (one row bound per message): the oracle of `_OUTBOX_FROM_MESSAGES`.
+_OUTBOX_INSERT_NUMBERED_BEFORE = "INSERT INTO gw_outbox (seq, message_id, recipient, state) VALUES (?1, ?2, ?3, 'ready')"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.lists(st.sampled_from(["bank-a", "bank-b", "pboc"]), min_size=1, max_size=6),
+                          st.sampled_from(["delete-last", "delete-all"])), max_size=12))
+def test_outbox_rows_copied_from_the_batch_are_the_rows_bound_one_by_one(batches: list[Any]) -> None:
+    """Batches of messages (recipients drawn), with resets between: the outbox rows the journal now
+    copies from the batch's message rows are exactly those it bound one per message before."""
+    conns = []
+    for _ in range(2):
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.executescript(SCHEMA.format(blob="BLOB", **SHAPES["sqlite"]) + SEQ_HIGH_WATER_SQLITE)
+        conns.append(conn)
+    made = 0
+    for batch in batches:
+        for new, conn in enumerate(conns):
+            if batch == "delete-all":
+                conn.execute("DELETE FROM gw_outbox")
+                conn.execute("DELETE FROM gw_messages")
+                continue
+            if batch == "delete-last":
+                conn.execute("DELETE FROM gw_outbox WHERE seq = (SELECT max(seq) FROM gw_outbox)")
+                conn.execute("DELETE FROM gw_messages WHERE seq = (SELECT max(seq) FROM gw_messages)")
+                continue
+            last = int(conn.execute(_sqlite(_TRACE_AND_SEQ_LAST)).fetchone()[1])
+            rows = [(f"M{made + n:06d}", recipient) for n, recipient in enumerate(batch)]
+            conn.execute("BEGIN")
+            conn.executemany(_sqlite(_MESSAGE_INSERT_NUMBERED),
+                             [(*_message(mid)[:8], recipient, *_message(mid)[9:], last + n)
+                              for n, (mid, recipient) in enumerate(rows, 1)])
+            if new:
+                conn.execute(_sqlite(_OUTBOX_FROM_MESSAGES), (last, last + len(rows)))
+            else:
+                conn.executemany(_OUTBOX_INSERT_NUMBERED_BEFORE, [(last + n, *r) for n, r in enumerate(rows, 1)])
+            conn.execute("COMMIT")
+        made += 10
+        tables = [conn.execute("SELECT * FROM gw_outbox ORDER BY rowid").fetchall() for conn in conns]
+        assert tables[0] == tables[1]
