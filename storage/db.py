@@ -90,7 +90,7 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
-Writes = list[tuple[str, Sequence[Sequence[Any]]]]
+_DeferredRows = list[tuple[str, Sequence[Sequence[Any]]]]
 
 
 class _SqliteTx:
@@ -102,7 +102,7 @@ class _SqliteTx:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self.deferred: Writes = []
+        self.deferred: _DeferredRows = []
 
     def _flush(self) -> None:
         deferred, self.deferred = self.deferred, []
@@ -144,7 +144,7 @@ class _CommitJob:
 
     __slots__ = ("conn", "error", "finished", "loop", "waiter", "write_failed", "writes")
 
-    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, writes: Writes) -> None:
+    def __init__(self, conn: sqlite3.Connection, loop: asyncio.AbstractEventLoop, writes: _DeferredRows) -> None:
         self.conn, self.loop, self.writes = conn, loop, writes
         self.write_failed = False  # `error` came from a deferred write (the transaction is still open)
         self.waiter: asyncio.Future[None] = loop.create_future()
@@ -168,7 +168,7 @@ class _Committer:
         self._jobs: queue.SimpleQueue[_CommitJob | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def commit(self, conn: sqlite3.Connection, writes: Writes) -> _CommitJob:
+    def commit(self, conn: sqlite3.Connection, writes: _DeferredRows) -> _CommitJob:
         """`writes` (deferred `executemany`s), then COMMIT `conn`, on the thread; the job's waiter
         completes (on this loop) once they have returned."""
         job = _CommitJob(conn, asyncio.get_running_loop(), writes)
@@ -206,7 +206,7 @@ def _settle(job: _CommitJob) -> None:
         job.waiter.set_result(None)
 
 
-async def _committed(committer: _Committer, conn: sqlite3.Connection, writes: Writes) -> None:
+async def _committed(committer: _Committer, conn: sqlite3.Connection, writes: _DeferredRows) -> None:
     """`writes`, then COMMIT, on the committer thread, and wait for it; a cancelled caller still waits
     until the COMMIT has ended (the writer stays locked meanwhile), rolls back if it failed, and
     re-raises. A deferred write that failed rolls back and raises as it would have where it was made."""
@@ -259,7 +259,7 @@ class _Transaction:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> bool:
         db, conn, tx = self._db, self._db._writer, self._tx
-        writes: Writes = []
+        writes: _DeferredRows = []
         if tx is not None:
             if db._reader is db._writer and exc_type is None:
                 tx._flush()  # one connection (`:memory:`): the loop's reads must not see half a write
