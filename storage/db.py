@@ -259,12 +259,20 @@ class _Transaction:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> bool:
         db, conn, tx = self._db, self._db._writer, self._tx
-        writes: _DeferredRows = []
-        if tx is not None:
-            if db._reader is db._writer and exc_type is None:
-                tx._flush()  # one connection (`:memory:`): the loop's reads must not see half a write
-            writes, tx.deferred = tx.deferred, []
         try:
+            writes: _DeferredRows = []
+            if tx is not None:
+                writes, tx.deferred = tx.deferred, []
+            if exc_type is None and writes and db._reader is db._writer:
+                # One connection (`:memory:`): the loop's reads must not see half a write. Here.
+                try:
+                    for sql, rows in writes:
+                        conn.executemany(sql, rows)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                writes = []
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
                 # then fails and would hide the error that matters.

@@ -70,6 +70,25 @@ async def test_sqlite_runs_deferred_rows_with_the_commit_off_the_loop_thread(tmp
         await db.close()
 
 
+async def test_one_connection_databases_write_deferred_rows_on_the_loop_and_roll_back_a_refused_one() -> None:
+    db = await open_database(":memory:")
+    try:
+        await db.execute_script(_TABLE)
+        async with db.transaction() as tx:
+            await tx.executemany_deferred(_INSERT, [(1, "a")])
+        with pytest.raises(Exception) as refused:
+            async with db.transaction() as tx:
+                await tx.execute(_INSERT, 2, "immediate")
+                await tx.executemany_deferred(_INSERT, [(1, "again")])
+        assert is_unique_violation(refused.value)
+        assert isinstance(db, SqliteDatabase) and not db._lock.locked()
+        async with db.transaction() as tx:
+            await tx.executemany_deferred(_INSERT, [(3, "c")])
+        assert await _rows(db) == [(1, "a"), (3, "c")]
+    finally:
+        await db.close()
+
+
 async def test_a_body_that_raises_writes_none_of_its_deferred_rows(tmp_path: Path) -> None:
     db = await open_database(str(tmp_path / "x.db"))
     try:
