@@ -12,6 +12,7 @@ Rejected: an Alarm with the reason's code, the payments unfiled (held or left to
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from bank_sim import clearing as clearing_rules
 from bank_sim import refunds as rf
@@ -27,7 +28,7 @@ from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "file", "file_clearings", "file_replenishments",
+__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_clearings", "file", "file_clearings", "file_replenishments",
            "filing_refused"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
@@ -43,14 +44,21 @@ def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
     """Today's unfiled payments, and apart from them those of earlier days held after a refusal
     (`bank_sim.clearing`: filed again at each round until the central bank accepts)."""
     day = when.date()
-    due = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None and p.day is not None
-           and (p.day == day or (p.held is not None and p.day < day))]
-    # today's first, then the held ones; FILING_PAYMENTS_MAX a call, the rest a microsecond later
-    due = [p for p in due if p.day == day] + [p for p in due if p.day != day]
+    due = due_clearings(st.payments.values(), day)
     st.filings_more = len(due) > FILING_PAYMENTS_MAX
     page = due[:FILING_PAYMENTS_MAX]
     return (file(ctx, st, [p for p in page if p.day == day], 0, day, when)
             + file(ctx, st, [p for p in page if p.day != day], 0, day, when))
+
+
+def due_clearings(payments: Iterable[Payment], day: dt.date) -> list[Payment]:
+    """The payments `file_clearings` files on `day`, in order: today's unfiled clearing payments,
+    then those of earlier days held after a refusal, each in `payments`' order. Every page call of a
+    busy day walks all the day's payments: the filed ones (most, after the first pages) are passed
+    over on the first test."""
+    unfiled = [p for p in payments if p.filing is None and p.mode == "clearing"]
+    return ([p for p in unfiled if p.day == day]
+            + [p for p in unfiled if p.held is not None and p.day is not None and p.day < day])
 
 
 def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:

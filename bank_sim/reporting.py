@@ -28,8 +28,8 @@ from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 from sim.flat import paired
 
-__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "keep_uncleared", "line_id", "lines_of", "on_cleared", "on_paid",
-           "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
+__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "due_credits", "keep_uncleared", "line_id", "lines_of",
+           "on_cleared", "on_paid", "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
@@ -170,7 +170,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order, not all of them sorted
-    due = [(day, no) for no, cr in s.credits.items() if (day := credit_day(cr)) < first_day]
+    due = due_credits(s.credits, first_day)
     page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
     for _, no in page:
         cr = credit_of(s.credits.pop(no), no)
@@ -206,6 +206,15 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
                                                     stated):
                 effects.append(SendVoucher("7104", 0, head, details, "treasury"))
     return effects + _reserve_statements(ctx, st, today)
+
+
+def due_credits(credits: Mapping[str, Any], first_day: str) -> list[tuple[bytes, str]]:
+    """(day, VoucherNo) of the pending credit notices of a day before `first_day` (yyyymmdd), the day
+    as its bytes (UTF-8 keeps the order of the text). Every page call of a busy morning walks the
+    day's notices left: a packed record's day is compared as its first 8 bytes, not decoded."""
+    first = first_day.encode()
+    return [(day, no) for no, rec in credits.items()
+            if (day := rec[:8] if type(rec) is bytes else credit_day(rec).encode()) < first]
 
 
 def _nil_reports(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
