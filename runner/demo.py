@@ -426,7 +426,7 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
 
     # The day's records are read in passes, each keeping only what it counts: no list of the
     # day's vouchers or payments and no set or map by VoucherNo (at 100,000 vouchers those were
-    # tens of MB over the day's end, the run's peak). `tcore.iter_sent` makes a packed day's
+    # tens of MB over the day's end, the run's peak). `tcore.iter_sent_rows` reads a packed day's
     # vouchers one at a time.
     def all_payments() -> Iterator[Any]:
         return (p for core in bcores.values() for p in core.payments.values())
@@ -436,11 +436,12 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     # the day's list of sent vouchers counted them)
     days = [*run_days, final_day]
     paid_by_day: dict[dt.date, list[int]] = {day: [0, 0, 0, 0] for day in days}  # paid, fen, advances, fen
+    sent_day = tcore.vouchers.sent_day  # the voucher's day if it was sent, without making the voucher
     for p in all_payments():
         if p.day is None:
             continue
-        v = tcore.vouchers.get(p.key.voucher_no)
-        row = paid_by_day.get(v.day) if v is not None and v.sent else None
+        vday = sent_day(p.key.voucher_no)
+        row = paid_by_day.get(vday) if vday is not None else None
         if row is not None:
             row[0] += 1
             row[1] += p.amount_fen
@@ -456,12 +457,12 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
             tsa_debits_by_day[h.transfer.business_date] = tsa_debits_by_day.get(h.transfer.business_date, 0) \
                 - h.change_fen
 
-    # One walk of the sent vouchers, day by day (a packed day makes each voucher as it is read, ~2 us):
+    # One walk of the sent vouchers, day by day (a packed day's read from its columns, `iter_sent_rows`):
     # the day's counts, the VoucherNos accepted and refused, each receipt's amount against its voucher.
     sent_days = SentDays(tcore.receipts)
     day_rows = []
     for day in days:
-        sent, accepted, returned = sent_days.walk(tcore.iter_sent(day))
+        sent, accepted, returned = sent_days.walk(tcore.iter_sent_rows(day))
         paid, paid_fen, advances, advanced_fen = paid_by_day[day]
         normal = [f for f in filings if f.clear_type == 0 and f.filed_at.date() == day]
         repl = [f for f in filings if f.clear_type == 1 and f.filed_at.date() == day]

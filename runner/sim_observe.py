@@ -88,7 +88,7 @@ def generated_sent(tcore: Any, adm_div_code: str, bank_ids: Mapping[str, str]) -
     """The treasury core's sent payment vouchers, each with the gateway's answer.
     `bank_ids`: bank code → participant id. The answers are frozen values: one per (code, time),
     shared by the vouchers sent at that time (a day of 100,000 vouchers has a few hundred)."""
-    return _sent_of(tcore.sent_vouchers(), adm_div_code, bank_ids)
+    return _sent_of(tcore.iter_sent_rows(), adm_div_code, bank_ids)
 
 
 def _sent_of(vouchers: Iterable[Any], adm_div_code: str, bank_ids: Mapping[str, str]) -> list[SentVoucher]:
@@ -177,7 +177,7 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
 
     # a slice's sent vouchers by VoucherNo (the text the records share), each made again from the
     # plan when its slice is read: not the day's vouchers held as objects until their slice
-    sent = slices((v.voucher_no for v in tcore.iter_sent()), lambda no: no)
+    sent = slices((v.voucher_no for v in tcore.iter_sent_rows()), lambda no: no)
     paid = slices(((bid, core, p) for bid, core in bcores.items() for p in core.payments.values()),
                   lambda t: t[2].key.voucher_no)
     # the first receipts by the VoucherNo they are kept under (made when their slice is read: the

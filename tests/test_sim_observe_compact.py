@@ -25,7 +25,7 @@ def test_generated_vouchers_share_one_answer_per_code_and_time() -> None:
     later = AT + dt.timedelta(minutes=5)
     vouchers = [_planned("A", None, AT), _planned("B", None, AT), _planned("C", None, later),
                 _planned("D", "xsd-invalid", AT)]
-    tcore = SimpleNamespace(sent_vouchers=lambda: vouchers)
+    tcore = SimpleNamespace(iter_sent_rows=lambda: iter(vouchers))
     a, b, c, d = generated_sent(tcore, "990100", {"999100000001": "bank-a"})
     assert a.verdicts is b.verdicts and a.verdicts is not c.verdicts and a.verdicts is not d.verdicts
     assert a.verdicts == (Verdict("gateway", "gateway", True, None, "accepted", AT),)

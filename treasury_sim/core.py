@@ -74,7 +74,7 @@ from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipt_book import ReceiptBook
 from treasury_sim.receipts import carried_quota, match_receipt, paid_in
-from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, StatementCheck
+from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
 from treasury_sim.state import CORE, OLDER_VERSIONS, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
@@ -221,6 +221,21 @@ class TreasuryCore:
                 vouchers = plan.vouchers
                 for i in range(plan.next_unsent):
                     yield vouchers[i]
+
+    def iter_sent_rows(self, day: dt.date | None = None) -> Iterator[SentRow]:
+        """`iter_sent(day)`'s vouchers as `SentRow`s: a packed day's read from its columns, no
+        `PlannedVoucher` made (the run's end reads these fields of every sent voucher, several times)."""
+        for d, plan in self.plans.items():
+            if day is None or d == day:
+                vouchers, n = plan.vouchers, plan.next_unsent
+                if isinstance(vouchers, PackedVouchers):
+                    pday = vouchers.day
+                    for no, vtcode, bank, fen, send_at, refused in vouchers.rows(n):
+                        yield SentRow(pday, no, vtcode, bank, fen, send_at, refused)
+                else:
+                    for i in range(n):
+                        v = vouchers[i]
+                        yield SentRow(v.day, v.voucher_no, v.vtcode, v.bank, v.amount_fen, v.send_at, v.refused)
 
     def expected_debit_fen(self, day: dt.date) -> int:
         """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff

@@ -126,6 +126,17 @@ class PackedVouchers(Sequence[PlannedVoucher]):
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
                               refused=self.refused.get(no), direct=bool(flags & _DIRECT))
 
+    def rows(self, n: int) -> Iterator[tuple[str, str, str, int, dt.datetime, str | None]]:
+        """(VoucherNo, VtCode, bank, amount in fen, send time, the gateway's refusal code) of the first
+        `n` vouchers in send order, each as `_voucher` would make it, read from the columns without
+        making the vouchers (a reader of those fields at the run's end)."""
+        refused, slots, banks, ymd = self.refused, self._slots, self._banks, self.ymd
+        for flags, number, slot, bank, fen in zip(self._flags[:n], self._numbers[:n], self._slot[:n], self._bank[:n],
+                                                  self._amounts[:n], strict=True):
+            vtcode = "8202" if flags & _AUTHORIZED else "5201"
+            no = sys.intern(f"{_PREFIX[vtcode]}{ymd}{number:05d}")
+            yield no, vtcode, banks[bank], fen, slots[slot], refused.get(no)
+
     def fill(self, vouchers: Sequence[PlannedVoucher]) -> bool:
         """Take `vouchers` (a plain plan of this day, in send order) into the columns; False (and this
         object to be dropped) if any of them would not come back equal to itself."""
@@ -203,6 +214,16 @@ class PlanIndex(Mapping[str, PlannedVoucher]):
         if packed is None or pos is None:
             raise KeyError(voucher_no)
         return packed[pos]
+
+    def sent_day(self, voucher_no: str) -> dt.date | None:
+        """The day of voucher `voucher_no` if it is planned and sent (`PlannedVoucher.sent`), else
+        None: `self[voucher_no]`'s `day` and `sent`, without making the voucher."""
+        v = self._listed.get(voucher_no)
+        if v is not None:
+            return v.day if v.sent else None
+        packed = self._packed.get(voucher_no[2:10])
+        pos = packed.position(voucher_no) if packed is not None else None
+        return packed.day if packed is not None and pos is not None and pos < packed.sent_n else None
 
     def __contains__(self, voucher_no: object) -> bool:
         try:

@@ -9,6 +9,7 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import msgspec
 
@@ -19,7 +20,7 @@ from sim.effects import SendVoucher
 from treasury_sim.budget import RefusedRequest
 from treasury_sim.clearing_quotas import Approved
 
-__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "StatementCheck"]
+__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "SentRow", "StatementCheck"]
 
 
 @dataclass(slots=True)
@@ -108,6 +109,19 @@ class PlannedVoucher:
     def doc(self) -> VoucherDoc:
         """The voucher parsed (anew, from `data`)."""
         return parse_voucher(self.data)
+
+
+class SentRow(NamedTuple):
+    """The fields of a sent `PlannedVoucher` the run's end reads (`TreasuryCore.iter_sent_rows`), by
+    the same names: a tuple, where a packed day's voucher was a record of 21 fields made to be read."""
+
+    day: dt.date
+    voucher_no: str
+    vtcode: str
+    bank: str
+    amount_fen: int
+    send_at: dt.datetime
+    refused: str | None
 
 
 class Receipt(msgspec.Struct, frozen=True, gc=False):  # no cycles: one per voucher, never walked by the collector
