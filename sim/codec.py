@@ -20,6 +20,7 @@ maps and lists of the state are encoded a slice of entries at a time.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import Any, TypeVar
 
@@ -57,7 +58,7 @@ def encode_parts(obj: object, part_bytes: int = PART_BYTES) -> Iterator[bytes]:
     (plain `msgspec.Struct`s: not array-like, tagged or omitting defaults) are walked field by
     field, maps with str keys and lists a slice at a time; anything else is encoded whole."""
     buf = bytearray()
-    for piece in _pieces(obj):
+    for piece in _pieces(obj, max(1, part_bytes // WHOLE_SHARE), {}):
         buf += piece
         if len(buf) >= part_bytes:
             yield bytes(buf)
@@ -66,14 +67,20 @@ def encode_parts(obj: object, part_bytes: int = PART_BYTES) -> Iterator[bytes]:
         yield bytes(buf)
 
 
+# A record, map or list whose encoding surely takes at most `part_bytes // WHOLE_SHARE` bytes
+# (`_fits`) is encoded whole, in one `encode`: walked field by field and entry by entry, a small map
+# of records was an `encode` and a piece a field (thousands for a snapshot of tens of KB).
+WHOLE_SHARE = 4
 # Values `_pieces` encodes whole anyway: encoded with their field's or key's head as one piece.
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 # A record type's field heads (`"name":`), made once a type: the record types are the program's own.
 _FIELD_HEADS: dict[type, tuple[bytes, ...]] = {}
 
 
-def _pieces(obj: object) -> Iterator[bytes]:
-    if isinstance(obj, msgspec.Struct):
+def _pieces(obj: object, whole: int, memo: dict[int, int]) -> Iterator[bytes]:
+    if type(obj) not in _LEAVES and _size(obj, whole, memo) <= whole:
+        yield encode(obj)
+    elif isinstance(obj, msgspec.Struct):
         config = obj.__struct_config__
         if config.array_like or config.tag is not None or config.omit_defaults:
             yield encode(obj)
@@ -88,7 +95,7 @@ def _pieces(obj: object) -> Iterator[bytes]:
                 yield sep + head + encode(value)
             else:
                 yield sep + head
-                yield from _pieces(value)
+                yield from _pieces(value, whole, memo)
             sep = b","
         yield b"{}" if sep == b"{" else b"}"
     elif isinstance(obj, dict) and obj and all(type(k) is str for k in obj):
@@ -101,7 +108,7 @@ def _pieces(obj: object) -> Iterator[bytes]:
                     yield sep + encode(k) + b":" + encode(value)
                 else:
                     yield sep + encode(k) + b":"
-                    yield from _pieces(value)
+                    yield from _pieces(value, whole, memo)
                 sep = b","
         else:
             for i in range(0, len(keys), SLICE_ENTRIES):
@@ -115,6 +122,62 @@ def _pieces(obj: object) -> Iterator[bytes]:
         yield b"]"
     else:
         yield encode(obj)
+
+
+# An upper bound of the bytes `encode` writes for a leaf of each type: an int (up to 20 digits and
+# a sign), a float (msgspec's shortest repr), a date, time or datetime (ISO, with an offset).
+_LEAF_BYTES: dict[type, int] = {int: 21, float: 32, bool: 5, type(None): 4, dt.date: 12, dt.time: 32, dt.datetime: 48}
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _fits(obj: object, budget: int) -> bool:
+    """Whether `encode(obj)` surely takes at most `budget` bytes (`_size`)."""
+    return _size(obj, budget, {}) <= budget
+
+
+def _size(obj: Any, cap: int, memo: dict[int, int]) -> int:
+    """An upper bound of `len(encode(obj))` (a text's every character escaped, `\\u00XX`; base64 of
+    bytes; a separator and quotes an entry), or, once the bound passes `cap`, a number over `cap`
+    (the walk stops there). A value of a type not counted here is over any `cap`. `memo`: the bound of
+    each record, map and list walked to its end, by `id` (one `encode_parts` call's: its state does
+    not change meanwhile), so a value walked while its parent was weighed is not walked again."""
+    t = type(obj)
+    if t is str:
+        return 6 * len(obj) + 2
+    if t in _LEAF_BYTES:
+        return _LEAF_BYTES[t] if t is not int or -(2**63) <= obj < 2**64 else cap + 1
+    if t is bytes:
+        return 4 * len(obj) // 3 + 6
+    known = memo.get(id(obj))
+    if known is not None:
+        return known
+    if t is dict:
+        total = 2 + 4 * len(obj)
+        values: Any = (v for kv in obj.items() for v in kv)
+    elif isinstance(obj, _SEQUENCES):  # a named tuple too: an array
+        total = 2 + 2 * len(obj)
+        values = obj
+    elif isinstance(obj, msgspec.Struct):
+        config = obj.__struct_config__
+        total = 2 + sum(6 * len(name) + 4 for name in obj.__struct_encode_fields__)
+        if config.tag is not None:
+            total += 6 * (len(str(config.tag_field)) + len(str(config.tag))) + 8
+        values = (getattr(obj, name) for name in obj.__struct_fields__)
+    else:
+        return cap + 1
+    leaf_bytes = _LEAF_BYTES
+    for v in values:
+        if total > cap:
+            return total
+        tv = type(v)
+        if tv is str:  # the leaves here, not a call each
+            total += 6 * len(v) + 2
+        elif tv in leaf_bytes and tv is not int:
+            total += leaf_bytes[tv]
+        else:
+            total += _size(v, cap - total, memo)
+    memo[id(obj)] = total  # walked to its end: its bound, whatever the cap
+    return total
 
 
 def decode(data: bytes | str, type_: type[T]) -> T:

@@ -14,7 +14,7 @@ from business_time.clock import TZ
 from ledger.model import Account, AccountFlags, Transfer
 from messages.errors import CODES, StateError
 from sim.books import BooksError
-from sim.codec import decode, decode_snapshot, encode, encode_parts, pack, unpack
+from sim.codec import _fits, decode, decode_snapshot, encode, encode_parts, pack, unpack
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 HEAD = {"AdmDivCode": "990001", "StYear": "2026", "VoucherNo": "SYN0001", "VtCode": "5201"}
@@ -166,3 +166,39 @@ def test_encode_parts_of_leaf_fields_and_keys_is_encode(text: str, count: int, r
     state = _Leaves(text, count, ratio, ok, None, maybe, by_key, nested)
     assert b"".join(encode_parts(state, part)) == encode(state)
     assert b"".join(encode_parts(state, part)) == encode(state)  # the second time from the kept heads
+
+
+class _Tagged(msgspec.Struct, tag="tagged-record"):
+    when: dt.datetime
+    day: dt.date
+    blob: bytes
+    many: tuple[int, ...]
+
+
+any_leaf = st.one_of(leaves, st.binary(max_size=30), st.integers(-(2**63), 2**64 - 1),
+                     st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=8))  # control characters: escaped
+values = st.recursive(any_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=5), st.dictionaries(keys, inner, max_size=5),
+    st.builds(_Tagged, st.datetimes(timezones=st.just(TZ)), st.dates(), st.binary(max_size=20),
+              st.lists(st.integers(-(2**63), 2**63), max_size=4).map(tuple))), max_leaves=30)
+
+
+@given(values, st.integers(0, 600))
+def test_a_value_that_fits_a_budget_encodes_within_it(value: Any, budget: int) -> None:
+    # encode_parts encodes a value whole when `_fits` says so: its bound is never under the real length
+    if _fits(value, budget):
+        assert len(encode(value)) <= budget
+    assert not _fits(value, len(encode(value)) - 1)  # just under its length: never said to fit
+
+
+@given(st.dictionaries(keys, st.builds(_Inner, st.dictionaries(keys, st.dictionaries(keys, lines, max_size=4),
+                                                               max_size=4), st.sets(keys, max_size=3)), max_size=8),
+       st.integers(16, 8192))
+def test_encode_parts_of_small_maps_of_records_is_encode_and_keeps_pieces_under_a_part(
+        nested: dict[str, _Inner], part: int) -> None:
+    state = _Leaves("t", 1, 0.5, True, None, None, {}, nested)
+    pieces = list(encode_parts(state, part))
+    assert b"".join(pieces) == encode(state)
+    # a value encoded whole is at most a quarter of a part: a piece passes a part by less than that
+    # and one leaf's own piece
+    assert all(len(p) <= part + part // 4 + max(len(encode(v)) for v in ("t", 1, 0.5)) + 64 for p in pieces)
