@@ -115,15 +115,21 @@ def scorecard(events: Iterable[DutyEvent], calendar: BusinessCalendar, rules: Sc
     """Every (bank, month) the events or incidents touch, sorted by bank then month; the stages
     carried from month to month. A bank in `large_banks`, or large by `volumes` (bank → (amount
     in fen, count), `bank_sizes`), is deducted at the lower bound."""
-    events, incidents = list(events), list(incidents)
+    incidents = list(incidents)
     large = set(large_banks) | {b for b, size in bank_sizes(volumes or {}).items() if size == "large"}
-    keys = sorted({(e.bank, *month_of(e)) for e in events}
-                  | {(i.bank, to_local(i.at).year, to_local(i.at).month) for i in incidents})
+    # each event in its card's list, in order, its month worked out once: a card's `score_month` walks
+    # its own events, not every bank's and month's again (a duty a payment: the cards of a busy day
+    # walked hundreds of thousands of events each)
+    by_card: dict[tuple[str, int, int], list[DutyEvent]] = {}
+    for e in events:
+        by_card.setdefault((e.bank, *month_of(e)), []).append(e)
+    keys = sorted({*by_card, *((i.bank, to_local(i.at).year, to_local(i.at).month) for i in incidents)})
     cards: list[BankMonth] = []
     carried: dict[str, dict[Category, tuple[Stage, tuple[int, int]]]] = {}
     for bank, year, month in keys:
-        card = score_month(events, bank, year, month, calendar, rules, as_of=as_of, incidents=incidents,
-                           size="large" if bank in large else "small", before=carried.get(bank, {}))
+        card = score_month(by_card.get((bank, year, month), ()), bank, year, month, calendar, rules, as_of=as_of,
+                           incidents=incidents, size="large" if bank in large else "small",
+                           before=carried.get(bank, {}))
         carried[bank] = carry(carried.get(bank, {}), card)
         cards.append(card)
     return cards
