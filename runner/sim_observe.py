@@ -175,8 +175,8 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
             out[zlib.crc32(number(x).encode()) % k].append(x)
         return out
 
-    # a slice's sent vouchers by VoucherNo (the text the records share), each made again from the
-    # plan when its slice is read: not the day's vouchers held as objects until their slice
+    # a slice's sent vouchers by VoucherNo (the text the records share), each read again from the
+    # plan (`sent_row`) when its slice is read: not the day's vouchers held as values until their slice
     sent = slices((v.voucher_no for v in tcore.iter_sent_rows()), lambda no: no)
     paid = slices(((bid, core, p) for bid, core in bcores.items() for p in core.payments.values()),
                   lambda t: t[2].key.voucher_no)
@@ -184,11 +184,11 @@ def generated_parts(tcore: Any, bcores: Mapping[str, Any], adm_div_code: str, ba
     # core keeps them packed), then the duplicates as they are, as `generated_receipts` lists them
     got = slices(tcore.receipt_numbers(), lambda numbered: numbered[1])
     doubled = slices(tcore.duplicate_receipts, lambda r: r.key.voucher_no)
-    vouchers, receipts = tcore.vouchers, tcore.receipts
+    sent_row, receipts = tcore.vouchers.sent_row, tcore.receipts  # a voucher's fields, not the voucher made
     for i in range(k):
         payments = [_payment_seen(*t) for t in paid[i]]
         senders = {p.voucher_no: p.bank for p in payments}
-        part = (_sent_of((vouchers[no] for no in sent[i]), adm_div_code, bank_ids),
+        part = (_sent_of((sent_row(no) for no in sent[i]), adm_div_code, bank_ids),
                 _receipts_of([*(receipts[no] for no, _ in got[i]), *doubled[i]], senders), payments)
         sent[i] = paid[i] = got[i] = doubled[i] = []
         del payments, senders

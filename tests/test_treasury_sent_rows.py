@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,3 +51,8 @@ def test_sent_rows_and_sent_days_read_as_the_vouchers_made(seed: int, n: int, ho
     for no in [*core.vouchers, "ZZ2026031699999", "nothing", "ZZ20260316x"]:
         v = core.vouchers.get(no)
         assert core.vouchers.sent_day(no) == (v.day if v is not None and v.sent else None)
+        if v is not None:
+            assert _row(core.vouchers.sent_row(no)) == _row(v)
+        else:
+            with pytest.raises(KeyError):
+                core.vouchers.sent_row(no)

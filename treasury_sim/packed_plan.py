@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import overload
 
 from messages.dates import format_ymd
-from treasury_sim.records import PlannedVoucher
+from treasury_sim.records import PlannedVoucher, SentRow
 
 __all__ = ["PackedVouchers", "PlanIndex", "pack"]
 
@@ -137,6 +137,14 @@ class PackedVouchers(Sequence[PlannedVoucher]):
             no = sys.intern(f"{_PREFIX[vtcode]}{ymd}{number:05d}")
             yield no, vtcode, banks[bank], fen, slots[slot], refused.get(no)
 
+    def row(self, pos: int) -> tuple[str, str, str, int, dt.datetime, str | None]:
+        """`rows`' tuple of the voucher at `pos` (0 <= pos < len), without making it."""
+        flags = self._flags[pos]
+        vtcode = "8202" if flags & _AUTHORIZED else "5201"
+        no = sys.intern(f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}")
+        return (no, vtcode, self._banks[self._bank[pos]], self._amounts[pos], self._slots[self._slot[pos]],
+                self.refused.get(no))
+
     def fill(self, vouchers: Sequence[PlannedVoucher]) -> bool:
         """Take `vouchers` (a plain plan of this day, in send order) into the columns; False (and this
         object to be dropped) if any of them would not come back equal to itself."""
@@ -224,6 +232,18 @@ class PlanIndex(Mapping[str, PlannedVoucher]):
         packed = self._packed.get(voucher_no[2:10])
         pos = packed.position(voucher_no) if packed is not None else None
         return packed.day if packed is not None and pos is not None and pos < packed.sent_n else None
+
+    def sent_row(self, voucher_no: str) -> SentRow:
+        """`self[voucher_no]`'s fields as a `SentRow` (the run's end reads these), a packed day's from
+        its columns without making the voucher; KeyError as `self[voucher_no]`."""
+        v = self._listed.get(voucher_no)
+        if v is not None:
+            return SentRow(v.day, v.voucher_no, v.vtcode, v.bank, v.amount_fen, v.send_at, v.refused)
+        packed = self._packed.get(voucher_no[2:10]) if isinstance(voucher_no, str) else None
+        pos = packed.position(voucher_no) if packed is not None else None
+        if packed is None or pos is None:
+            raise KeyError(voucher_no)
+        return SentRow(packed.day, *packed.row(pos))
 
     def __contains__(self, voucher_no: object) -> bool:
         try:
