@@ -213,12 +213,15 @@ def due_credits(credits: Mapping[str, Any], first_day: str) -> list[tuple[bytes,
     as its bytes (UTF-8 keeps the order of the text). Every page call of a busy morning walks the
     day's notices left, and every later duties call of the day today's: a packed record's day is
     compared as its first 8 bytes, not decoded."""
+    if not credits:
+        return []
     first = first_day.encode()
     try:  # most calls (every duties call of the day after the report time) find none due: told in C
-        if not credits or min(credits.values())[:8] >= first:  # the smallest record has the earliest day
-            return []
-    except TypeError:  # a version 3 snapshot's dict records among them: walked one by one below
-        pass
+        low = min(credits.values())  # packed, the smallest record has the earliest day
+    except TypeError:  # a version 3 snapshot's dict records among packed ones: walked one by one below
+        low = None
+    if type(low) is bytes and low[:8] >= first:
+        return []
     return [(day, no) for no, rec in credits.items()
             if (day := rec[:8] if type(rec) is bytes else credit_day(rec).encode()) < first]
 
