@@ -68,7 +68,7 @@ def encode_parts(obj: object, part_bytes: int = PART_BYTES) -> Iterator[bytes]:
 
 
 # A record, map or list whose encoding surely takes at most `part_bytes // WHOLE_SHARE` bytes
-# (`_fits`) is encoded whole, in one `encode`: walked field by field and entry by entry, a small map
+# (`_size`) is encoded whole, in one `encode`: walked field by field and entry by entry, a small map
 # of records was an `encode` and a piece a field (thousands for a snapshot of tens of KB).
 WHOLE_SHARE = 4
 # Values `_pieces` encodes whole anyway: encoded with their field's or key's head as one piece.
@@ -128,11 +128,6 @@ def _pieces(obj: object, whole: int, memo: dict[int, int]) -> Iterator[bytes]:
 # a sign), a float (msgspec's shortest repr), a date, time or datetime (ISO, with an offset).
 _LEAF_BYTES: dict[type, int] = {int: 21, float: 32, bool: 5, type(None): 4, dt.date: 12, dt.time: 32, dt.datetime: 48}
 _SEQUENCES = (list, tuple, set, frozenset)
-
-
-def _fits(obj: object, budget: int) -> bool:
-    """Whether `encode(obj)` surely takes at most `budget` bytes (`_size`)."""
-    return _size(obj, budget, {}) <= budget
 
 
 def _size(obj: Any, cap: int, memo: dict[int, int]) -> int:

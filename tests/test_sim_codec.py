@@ -14,7 +14,7 @@ from business_time.clock import TZ
 from ledger.model import Account, AccountFlags, Transfer
 from messages.errors import CODES, StateError
 from sim.books import BooksError
-from sim.codec import _fits, decode, decode_snapshot, encode, encode_parts, pack, unpack
+from sim.codec import _size, decode, decode_snapshot, encode, encode_parts, pack, unpack
 from sim.effects import Alarm, Effect, OpenAccount, PostTransfer, Refusal, SendVoucher, WakeAt
 
 HEAD = {"AdmDivCode": "990001", "StYear": "2026", "VoucherNo": "SYN0001", "VtCode": "5201"}
@@ -185,10 +185,11 @@ values = st.recursive(any_leaf, lambda inner: st.one_of(
 
 @given(values, st.integers(0, 600))
 def test_a_value_that_fits_a_budget_encodes_within_it(value: Any, budget: int) -> None:
-    # encode_parts encodes a value whole when `_fits` says so: its bound is never under the real length
-    if _fits(value, budget):
+    # encode_parts encodes a value whole when `_size` bounds it by its budget: never under the real length
+    if _size(value, budget, {}) <= budget:
         assert len(encode(value)) <= budget
-    assert not _fits(value, len(encode(value)) - 1)  # just under its length: never said to fit
+    under = len(encode(value)) - 1
+    assert _size(value, under, {}) > under  # just under its length: never said to fit
 
 
 @given(st.dictionaries(keys, st.builds(_Inner, st.dictionaries(keys, st.dictionaries(keys, lines, max_size=4),
