@@ -116,10 +116,12 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
     agency = doc.get("AgencyCode")
     zba = ctx.accounts["zba-finance"] if pay_type == "11" else _same(unit_zba(ctx.bank_code, agency))
     st.payment_seq += 1
-    payment = Payment(key, pay_type, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
+    payment = Payment(key, _shared((doc.get("FundTypeCode"), doc.get("FundTypeName"))),
                       _shared((doc.get("SupDepCode"), doc.get("SupDepName"))), zba, amount, now, rule.mode,
-                      urgent=urgent and rule.name == "urgent", agency=_shared((agency, doc.get("AgencyName"))),
-                      pay_acct=_own(doc.get("PayAcctNo")), seq=st.payment_seq)
+                      agency=_shared((agency, doc.get("AgencyName"))), pay_acct=_own(doc.get("PayAcctNo")),
+                      seq=st.payment_seq)
+    if urgent and rule.name == "urgent":
+        payment.urgent = True
     st.add_payment(payment)
     details = doc.details()  # read once for the checks and the payment (neither changes it)
     returned = _return_reason(ctx, st, payment, doc, details)

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from bank_sim.config import BankConfig, account_ids
+from bank_sim.config import PAY_TYPE, BankConfig, account_ids
+from bank_sim.payment_rare import PaymentRare, rare_apart, rare_field
 from bank_sim.profiles import BankProfile, load_profile
 from bank_sim.quotas import LineKey, QuotaBook
 from bank_sim.refunds import PayeeReturn
@@ -68,9 +69,12 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # flat, not its VtCode twice; payments by VoucherNo (`BankState.payments`); a pending credit notice
 # packs only what it shows (`bank_sim.pending_credits`); versions 3 and 4 still load. 6: a day's
 # reserve list (7202) goes in pages, the rest due a microsecond later (`BankState.reserve_more`);
-# version 5 (no page left, ever) still loads.
-SNAPSHOT_VERSION = 6
-OLDER_VERSIONS = (3, 4, 5)
+# version 5 (no page left, ever) still loads. 7: what few payments have (returned, refused, deferred,
+# held, covered, urgent, cash) is in the payment's `rare` record, not eight fields of every payment;
+# versions 3 to 6 (those fields in the payment) still load (`decode_state`); nor its pay type,
+# which its VtCode says (`Payment.pay_type`).
+SNAPSHOT_VERSION = 7
+OLDER_VERSIONS = (3, 4, 5, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,6 @@ class Ctx:
 # less, and a full collection no longer walks them).
 class Payment(msgspec.Struct, gc=False):
     key: VoucherKey  # the original's key (its VtCode is `vtcode`: version 4 kept it twice)
-    pay_type: str
     fund_type: tuple[str, str]  # (FundTypeCode, FundTypeName)
     sup_dep: tuple[str, str]  # (SupDepCode, SupDepName): the first-level unit
     account: str  # where it was paid from
@@ -109,30 +112,37 @@ class Payment(msgspec.Struct, gc=False):
     # its serial's number, given when paid or returned (the text is `serial_text`'s, derived: one
     # text a payment less); a version 3 snapshot's payment holds the text itself
     serial: int | str = ""
-    raw: bytes | None = None  # the voucher's bytes, kept until paid (deferred)
     filing: str | None = None  # VoucherNo of the 2301 covering it
-    refused: str | None = None  # the ledger refused its transfer: the code (then it is not paid)
-    receipt_refused: str | None = None  # the gateway refused its receipt: the code
-    urgent: bool = False  # UrgentFlag 1: cleared at once by an urgent 2301
     agency: tuple[str, str] = ("", "")  # (AgencyCode, AgencyName)
     pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
-    returned: str | None = None  # returned unpaid (退票): "<code>: <message>"
     # the authorized quota it used (8202), flat: line, fen, line, fen, ... (`quota_lines`), each line
     # the one tuple every payment naming it shares; version 4 kept (line, fen) pairs
     quota_taken: tuple[Any, ...] | None = None
-    covered: bool = False  # its clearing missed the cutoff: made whole from the reserve at the close
-    held: str | None = None  # its clearing was refused (this code) for the treasury to fix: filed again next round
     seq: int = 0  # its arrival number: the order of `BankState.payments`
-    cash: bool = False  # a cash withdrawal counted in the unit's cash of its day (`bank_sim.cash`)
     # its tally lines from when it is paid until its clearing is accepted (then they count in the
     # expenditure reports): flat, line, fen, line, fen, ... (`bank_sim.reporting.uncleared_lines`),
     # each line the one tuple every payment naming it shares. Version 4 kept them in
     # `DutiesState.uncleared` by key text (~650 bytes a payment of the day; this ~130).
     uncleared: tuple[Any, ...] | None = None
+    rare: PaymentRare | None = None  # what few payments have (the properties below); None: none of it
+
+    raw = rare_field("raw", "the voucher's bytes, kept until paid (deferred)")
+    refused = rare_field("refused", "the ledger refused its transfer: the code (then it is not paid)")
+    receipt_refused = rare_field("receipt_refused", "the gateway refused its receipt: the code")
+    urgent = rare_field("urgent", "UrgentFlag 1: cleared at once by an urgent 2301")
+    returned = rare_field("returned", 'returned unpaid (退票): "<code>: <message>"')
+    covered = rare_field("covered", "its clearing missed the cutoff: made whole from the reserve at the close")
+    held = rare_field("held", "its clearing was refused (this code) for the treasury to fix: filed again next round")
+    cash = rare_field("cash", "a cash withdrawal counted in the unit's cash of its day (`bank_sim.cash`)")
 
     @property
     def vtcode(self) -> str:
         return self.key.vtcode
+
+    @property
+    def pay_type(self) -> str:
+        """11 direct (5201), 12 authorized (8202): its VtCode's (version 6 kept it, a field more)."""
+        return PAY_TYPE[self.key.vtcode]
 
     def quota_lines(self) -> list[tuple[LineKey, int]]:
         """The authorized quota lines it drew on and their fen (none: not an 8202, or given back)."""
@@ -457,6 +467,9 @@ def flat_pairs(lines: Iterable[Iterable[Any]], values: Iterable[int]) -> tuple[A
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:
     """A bank's snapshot (this version's or an older one this layout still reads) as its state."""
+    head = codec.decode(data, codec.SnapshotHeader)
+    if head.core == "bank" and head.version in OLDER_VERSIONS and head.version < 7:
+        data = rare_apart(data)
     return codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
 
 
