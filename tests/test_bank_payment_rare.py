@@ -17,7 +17,7 @@ from bank_sim.payment_rare import RARE_DEFAULTS, rare_apart
 from bank_sim.state import SNAPSHOT_VERSION, Mode, Payment
 from business_time.clock import ClockConfig
 from messages.envelope import VoucherKey
-from test_bank_core import BANK, CALENDAR, new_core, t, voucher
+from tests.test_bank_core import BANK, CALENDAR, new_core, t, voucher
 
 
 # The oracle: the payment as version 6 defined it, every field its own (the old definition).

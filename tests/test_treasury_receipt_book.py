@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
+import sys
 
 import msgspec
 from hypothesis import given, settings
@@ -21,12 +23,15 @@ from treasury_sim.records import Receipt
 from treasury_sim.state import SNAPSHOT_VERSION
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+# a bank's serial (a prefix and 8 digits: kept compact), or any text
+SERIALS = (st.builds(lambda p, n: f"{p}{n:08d}", st.sampled_from(["YH000120260316", "TP0002", "", "x9"]),
+                     st.integers(0, 10**8 - 1)) | TEXT)
 ZONES = st.sampled_from([TZ, dt.UTC, dt.timezone(dt.timedelta(hours=-3, minutes=-30)), None])
 RECEIPTS = st.builds(
     Receipt, st.builds(VoucherKey, st.sampled_from(["990100", "110000"]), st.sampled_from(["2026", "2025"]),
                        st.sampled_from(["5201", "8202"]), st.sampled_from(["A1", "B2", "ZZ2026031600001"]),
                        st.sampled_from([1, 0])),
-    st.sampled_from(["20260316", "", "2026-03-17"]), st.integers(-(2**70), 2**70) | st.integers(0, 10**9), TEXT,
+    st.sampled_from(["20260316", "", "2026-03-17"]), st.integers(-(2**70), 2**70) | st.integers(0, 10**9), SERIALS,
     st.builds(lambda d, z: d.replace(tzinfo=z), st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)), ZONES),
     st.none() | TEXT)
 
@@ -71,7 +76,7 @@ def _core_with_receipts() -> tuple[TreasuryCore, list[str]]:
 def test_a_version_2_snapshot_of_receipts_loads_and_is_written_as_version_3() -> None:
     core, nos = _core_with_receipts()
     snapshot = core.snapshot()
-    assert json.loads(snapshot)["version"] == SNAPSHOT_VERSION == 3
+    assert json.loads(snapshot)["version"] == SNAPSHOT_VERSION == 4
     receipts = list(core.receipts.values())
     assert [r.key.voucher_no for r in receipts] == nos and nos != sorted(nos)
     # the same state as version 2 wrote it: the receipts a list, in arrival order
@@ -90,6 +95,64 @@ def test_a_version_2_snapshot_of_receipts_loads_and_is_written_as_version_3() ->
     assert [a.code for a in restored.on_voucher(receipt_for(first, serial="YH9"), 1, t("2026-02-13", "10:00"))
             if isinstance(a, Alarm)] == ["duplicate-conflict"]
     assert len(restored.duplicate_receipts) == 1
+
+
+# The oracle: how version 3 packed a receipt (every serial as text after the fixed fields; heads
+# of nine), kept to write version 3 logs the book must read as they are.
+_V3_FIXED = struct.Struct("<Iqql")
+_UTC_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def v3_add(log: ReceiptLog, voucher_no: str, r: Receipt) -> None:
+    at = r.received_at
+    offset = at.utcoffset()
+    if offset is None:
+        us, seconds = (at - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1), None
+    else:
+        us, seconds = (at - _UTC_EPOCH) // dt.timedelta(microseconds=1), offset // dt.timedelta(seconds=1)
+    fen = r.paid_fen if -(2**63) <= r.paid_fen < 2**63 else None
+    k = r.key
+    head = (k.adm_div_code, k.st_year, k.vtcode, k.flag, "" if k.voucher_no == voucher_no else k.voucher_no,
+            r.paid_date, r.return_reason, seconds, None if fen is not None else r.paid_fen)
+    if head not in log.heads:
+        log.heads.append(head)
+    old = log.records.get(voucher_no)
+    seq = _V3_FIXED.unpack_from(old)[0] if old is not None else len(log.records)
+    log.records[voucher_no] = _V3_FIXED.pack(seq, fen or 0, us, log.heads.index(head)) + r.serial.encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(old=st.lists(st.tuples(st.sampled_from(["A1", "B2", "C3", "x"]), RECEIPTS), max_size=6),
+       new=st.lists(st.tuples(st.sampled_from(["A1", "D4", "ZZ2026031600001"]), RECEIPTS), max_size=6))
+def test_a_version_3_log_reads_as_it_was_and_takes_new_receipts_compact(old: list[tuple[str, Receipt]],
+                                                                        new: list[tuple[str, Receipt]]) -> None:
+    log = ReceiptLog()
+    kept: dict[str, Receipt] = {}
+    for no, r in old:
+        v3_add(log, no, r)
+        kept[no] = r
+    saved = decode(encode(log), ReceiptLog).reordered()  # as a version 3 snapshot reads back
+    book = ReceiptBook(saved)
+    assert list(book.items()) == list(kept.items())
+    for no, r in new:
+        book.add(no, r)
+        kept[no] = r
+    assert list(book.items()) == list(kept.items())
+    assert list(ReceiptBook(decode(encode(book._log), ReceiptLog).reordered()).items()) == list(kept.items())
+    assert list(book.numbered()) == [(no, r.key.voucher_no) for no, r in kept.items()]
+
+
+def test_a_receipt_of_a_banks_serial_is_a_64_byte_object() -> None:
+    at = dt.datetime(2026, 3, 16, 10, tzinfo=TZ)
+    r = Receipt(VoucherKey("990100", "2026", "5201", "ZZ2026031600001", 1), "20260316", 12_345,
+                "YH0001202603160000123", at)
+    book = ReceiptBook(ReceiptLog())
+    book.add("ZZ2026031600001", r)
+    rec = book._log.records["ZZ2026031600001"]
+    assert sys.getsizeof(rec) <= 64 and book["ZZ2026031600001"] == r
+    log = ReceiptLog()
+    v3_add(log, "ZZ2026031600001", r)
+    assert sys.getsizeof(log.records["ZZ2026031600001"]) > 64
 
 
 def test_a_version_3_snapshot_keeps_the_receipts_in_arrival_order() -> None:
