@@ -12,6 +12,7 @@ import datetime as dt
 from bank_sim import account_feed, official_cards
 from bank_sim.accounts import transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
+from bank_sim.pay_acct import pay_acct_text
 from bank_sim.state import BankState, Ctx, Payment
 from messages.money import fen_to_str
 from sim.effects import Alarm, Effect, SendVoucher
@@ -87,7 +88,7 @@ def reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     listed.sort(key=lambda p: str(p.key))
     page = listed[:RESERVE_LIST_LINES_MAX]
     st.reserve_more = day if len(listed) > len(page) else None
-    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], p.pay_acct,
+    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct_text(p),
                       p.amount_fen, p.covered) for p in page]
     for p in page:
         p.pay_acct = ""

@@ -20,6 +20,7 @@ from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import PAY_TYPE, unit_zba
 from bank_sim.filings import file
+from bank_sim.pay_acct import pack_pay_acct
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
 from bank_sim.state import BankState, Ctx, Mode, Payment, flat_pairs, serial_text
@@ -163,18 +164,21 @@ def _same(v: V) -> V:
 # and never shrinks, so a text of its own to each payment (the demo's PayAcctNo) kept until the
 # close grew it with the day (a 100,000-voucher day: 2^19 -> 2^20 slots, ~66 bytes a payment). The
 # payments naming one text (a unit's account) share one copy while it is in `_OWN` (bounded: a
-# unique text each payment would keep the last few thousand alive, no more).
-_OWN: dict[str, str] = {}
+# unique text each payment would keep the last few thousand alive, no more). An account number of
+# digits (no leading zero, at most PACKED_DIGITS_MAX) is kept as its number: a 32-byte int, not an
+# 80-byte text (`bank_sim.pay_acct`).
+_OWN: dict[str, str | int] = {}
 _OWN_MAX = 4_096
 
 
-def _own(text: str) -> str:
+def _own(text: str) -> str | int:
     own = _OWN.get(text)
     if own is None:
         if len(_OWN) >= _OWN_MAX:
             _OWN.clear()
-        own = (text + " ")[:-1]  # a new object (a slice of a new text is a copy), not interned
-        _OWN[own] = own  # keyed by the copy: the interned text is not kept alive by this memo
+        copy = (text + " ")[:-1]  # a new object (a slice of a new text is a copy), not interned
+        own = pack_pay_acct(copy)
+        _OWN[copy] = own  # keyed by the copy: the interned text is not kept alive by this memo
     return own
 
 

@@ -72,7 +72,8 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # version 5 (no page left, ever) still loads. 7: what few payments have (returned, refused, deferred,
 # held, covered, urgent, cash) is in the payment's `rare` record, not eight fields of every payment;
 # versions 3 to 6 (those fields in the payment) still load (`decode_state`); nor its pay type,
-# which its VtCode says (`Payment.pay_type`).
+# which its VtCode says (`Payment.pay_type`); a PayAcctNo of digits is kept as its int (an older
+# snapshot's text reads as it is).
 SNAPSHOT_VERSION = 7
 OLDER_VERSIONS = (3, 4, 5, 6)
 
@@ -114,7 +115,9 @@ class Payment(msgspec.Struct, gc=False):
     serial: int | str = ""
     filing: str | None = None  # VoucherNo of the 2301 covering it
     agency: tuple[str, str] = ("", "")  # (AgencyCode, AgencyName)
-    pay_acct: str = ""  # PayAcctNo: the zero-balance account's number
+    # PayAcctNo: the zero-balance account's number, kept as an int when it is digits alone with no
+    # leading zero (`bank_sim.pay_acct`); "" once let go
+    pay_acct: str | int = ""
     # the authorized quota it used (8202), flat: line, fen, line, fen, ... (`quota_lines`), each line
     # the one tuple every payment naming it shares; version 4 kept (line, fen) pairs
     quota_taken: tuple[Any, ...] | None = None

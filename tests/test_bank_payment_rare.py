@@ -1,5 +1,6 @@
-"""A bank's payment keeps what few payments have in its `rare` record (snapshot version 7), and
-its pay type is its VtCode's; a version 6 snapshot (those fields in the payment) loads the same."""
+"""A bank's payment keeps what few payments have in its `rare` record (snapshot version 7), its
+pay type is its VtCode's and a PayAcctNo of digits is its int; a version 6 snapshot (those fields
+in the payment, the PayAcctNo a text) loads the same."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from bank_sim.config import PAY_TYPE
 from bank_sim.core import BankCore
+from bank_sim.pay_acct import pack_pay_acct, pay_acct_text
 from bank_sim.payment_rare import RARE_DEFAULTS, rare_apart
 from bank_sim.state import SNAPSHOT_VERSION, Mode, Payment
 from business_time.clock import ClockConfig
@@ -126,3 +128,17 @@ def test_a_version_6_snapshot_loads_and_is_written_as_version_7() -> None:
     assert [p.raw for p in again.payments.values()] == [p.raw for p in kept]
     assert core.on_time(t("2026-03-16", "10:30")) == again.on_time(t("2026-03-16", "10:30"))
     assert all(p.raw is None and p.day is not None and p.rare is None for p in again.payments.values())
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(max_size=24) | st.integers(0, 10**20).map(str) | st.integers(0, 10**20).map(lambda n: f"0{n}"))
+def test_a_pay_acct_kept_packed_reads_back_as_the_text_it_was(text: str) -> None:
+    _, new = both("5201")
+    new.pay_acct = pack_pay_acct(text)
+    assert pay_acct_text(new) == text  # the old definition: the text itself
+    assert bool(new.pay_acct) == bool(text)  # let go ("") and kept read alike
+    if isinstance(new.pay_acct, int):
+        assert sys.getsizeof(new.pay_acct) <= 32 < sys.getsizeof(text)
+    # through a snapshot: an int or the text, each as it was
+    again = msgspec.json.decode(msgspec.json.encode(new), type=Payment)
+    assert pay_acct_text(again) == text and again.pay_acct == new.pay_acct
