@@ -262,9 +262,9 @@ def _b64text(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")  # base64.b64encode, one call less
 
 
-def _body_bytes(body: VoucherBody, codec: str, errors: str) -> bytes:
-    """One VoucherBody element, encoded: the voucher's base64 goes in as the bytes b2a_base64 made
-    (the bulk of a body; no str of it decoded and encoded again), the rest as text in `codec`."""
+def _body_parts(body: VoucherBody, codec: str, errors: str) -> tuple[bytes, bytes]:
+    """One VoucherBody element, encoded, but for its voucher's base64: the bytes before it (up to
+    and with `<Voucher>`) and after it (from `</Voucher>` on), the text in `codec`."""
     adm, year, vt, no = body.adm_div_code, body.st_year, body.vtcode, body.voucher_no
     # `_attr` of each, by one match: the four are plain together exactly when each is (hot path)
     head = (f'<VoucherBody AdmDivCode="{adm}" StYear="{year}" VtCode="{vt}" VoucherNo="{no}">'
@@ -285,8 +285,14 @@ def _body_bytes(body: VoucherBody, codec: str, errors: str) -> bytes:
              else f"<Signature No={_attr(s.no)} SN={_attr(s.sn)}>{_b64text(s.value)}</Signature>"
              for s in body.signatures]
     tail.append("</SignatureList></VoucherBody>")
-    return b"".join(((head + "<Voucher>").encode(codec, errors), binascii.b2a_base64(body.voucher, newline=False),
-                     "".join(tail).encode(codec, errors)))
+    return (head + "<Voucher>").encode(codec, errors), "".join(tail).encode(codec, errors)
+
+
+def _body_bytes(body: VoucherBody, codec: str, errors: str) -> bytes:
+    """One VoucherBody element, encoded: the voucher's base64 goes in as the bytes b2a_base64 made
+    (the bulk of a body; no str of it decoded and encoded again), the rest as text in `codec`."""
+    head, tail = _body_parts(body, codec, errors)
+    return b"".join((head, binascii.b2a_base64(body.voucher, newline=False), tail))
 
 
 _HEAD = '<?xml version="1.0" encoding="{}"?>\n<MOF><VoucherCount>{}</VoucherCount>'  # the encoding, the count
@@ -359,11 +365,46 @@ def single_envelope(body: VoucherBody, *, within: bytes | None = None, index: in
     element there is the sender's `_body_bytes` of the body it encoded, and its parse is `body`:
     if the parse gave back every field the encoding writes unchanged (`_mark`; the voucher's
     base64 always decodes to the bytes encoded), encoding `body` gives that element byte for byte,
-    and it is cut out instead. Otherwise (a lower-case SN, a CR in a text...) `body` is encoded."""
+    and it is cut out instead. When `within` is any other envelope of the one body, as this module
+    writes it (what senders that use it send), it is the answer as it is: the voucher, the bulk of
+    it, is not encoded again (`_encodes_as`). Otherwise (a lower-case SN, a CR in a text, another
+    layout...) `body` is encoded."""
     if type(within) is EncodedEnvelope and index < len(within.marks) and within.marks[index] == _mark(body):
         start, end = within.spans[index]
         return b"".join((_UTF8_ONE, within[start:end], _TAIL))
+    if index == 0 and within is not None and within.startswith(_UTF8_ONE):
+        head, tail = _body_parts(body, "utf-8", "strict")
+        if _encodes_as(within, body.voucher, head, tail):
+            return bytes(within)  # the very object when `within` is bytes: no copy
+        return b"".join((_UTF8_ONE, head, binascii.b2a_base64(body.voucher, newline=False), tail, _TAIL))
     return encode_envelope((body,))
+
+
+def _encodes_as(data: bytes, voucher: bytes, head: bytes, tail: bytes) -> bool:
+    """Whether `data`, an envelope whose parse gave the body of `voucher`, `head` and `tail`
+    (`_body_parts`), is byte for byte that body's one-body envelope, `_UTF8_ONE + head +
+    b2a_base64(voucher) + tail + _TAIL`, without encoding the voucher (the bulk of the bytes).
+
+    Given the start and the end, the middle is the Voucher element's content, and must be as long
+    as the canonical base64 of `voucher`, 4 * ceil(n / 3) characters. The parse decoded that
+    content to `voucher`; base64 that decodes to n bytes (padding required, `_b64`) has exactly
+    that many characters once blanks are dropped, and the parse's text is never longer than the
+    bytes it came from (no DTD, so no entity can expand; a reference, a comment, CDATA, a CR LF or
+    a character of several bytes only shortens it): the middle is that text as it is, no blank,
+    no markup. Only the last quantum can then differ from the canonical one (non-zero pad bits,
+    which decode all the same): it is compared with its own encoding."""
+    n = len(voucher)
+    start = len(_UTF8_ONE) + len(head)
+    end = len(data) - len(tail) - len(_TAIL)
+    if n == 0 or end - start != 4 * ((n + 2) // 3):
+        return False
+    if not (data.startswith(head, len(_UTF8_ONE)) and data.startswith(tail, end) and data.endswith(_TAIL)):
+        return False
+    # Markup in the middle would already make it too short; looked for anyway, at memchr's cost.
+    if data.find(b"<", start, end) >= 0 or data.find(b"&", start, end) >= 0:
+        return False
+    last = n - (n - 1) % 3 - 1  # where the last 1-3 bytes start
+    return data[end - 4:end] == binascii.b2a_base64(voucher[last:], newline=False)
 
 
 def envelope_issue_for(body: VoucherBody, code: str, message: str, element: str | None = None) -> Issue:
