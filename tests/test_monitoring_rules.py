@@ -34,7 +34,7 @@ def facts(**kw: Any) -> PaymentFacts:
                         payer_acct="9990000000001", payee_acct="9999000000001", payee_name="测试供应商有限公司",
                         agency_name="示例市第一中学", summary="办公用品采购",
                         lines=(Line("2050203", "30201", "", 123_456),), at=AT, business_day=True)
-    return dataclasses.replace(base, **kw)
+    return base._replace(**kw)
 
 
 SEEN = History(payee_seen=True)

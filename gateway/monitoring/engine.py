@@ -30,8 +30,11 @@ class Line(NamedTuple):
     fen: int
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentFacts:
+class PaymentFacts(NamedTuple):
+    """What the rules read of one payment. A named tuple, not a frozen dataclass (as `Line`): one
+    is made for every payment screened, and a frozen dataclass sets each of its twelve fields
+    through object.__setattr__."""
+
     key: str  # AdmDiv/Year/VtCode/No
     voucher_no: str
     vtcode: str
@@ -103,10 +106,10 @@ def _fen(text: str) -> int:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
-class History:
+class History(NamedTuple):
     """What the store knows before this payment: whether the payee account was paid before, and
-    the earlier payments from the same payer account to the same payee within the longest window."""
+    the earlier payments from the same payer account to the same payee within the longest window.
+    A named tuple (as `PaymentFacts`): one is made for every payment screened."""
 
     payee_seen: bool = False
     recent: tuple[tuple[dt.datetime, int], ...] = ()
