@@ -387,7 +387,7 @@ def _encodes_as(data: bytes, voucher: bytes, head: bytes, tail: bytes) -> bool:
 
     Given the start and the end, the middle is the Voucher element's content, and must be as long
     as the canonical base64 of `voucher`, 4 * ceil(n / 3) characters. The parse decoded that
-    content to `voucher`; base64 that decodes to n bytes (padding required, `_b64`) has exactly
+    content to `voucher`; base64 that decodes to n bytes (padding required, `_b64`) has at least
     that many characters once blanks are dropped, and the parse's text is never longer than the
     bytes it came from (no DTD, so no entity can expand; a reference, a comment, CDATA, a CR LF or
     a character of several bytes only shortens it): the middle is that text as it is, no blank,
