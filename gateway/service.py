@@ -246,10 +246,8 @@ class Gateway:
                         and jr.message_id is not None and jr.recipient is not None):
                     self.handoff.offer(jr.message_id, jr.recipient, outcome.body, outcome.doc)
         elapsed = time.perf_counter() - started
-        counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "held": 0}
         debug = _debug_on()
         for r in results:
-            counts[r.status] += 1
             metrics.VOUCHERS_BY(r.vtcode or "-", r.status, r.code or "").inc()
             # A refusal is news for operators; an acceptance is in the trace table already, and
             # a line per accepted voucher would cost as much as its journal write.
@@ -263,6 +261,9 @@ class Gateway:
         # in tgw_vouchers_total and tgw_ack_latency_seconds, refusals in voucher.rejected above. Not
         # even called when DEBUG is off: a filtered call still made its arguments and the logger's lookup.
         if debug:
+            counts = dict.fromkeys(("accepted", "duplicate", "rejected", "held"), 0)
+            for r in results:
+                counts[r.status] += 1
             log.debug("envelope.submitted", sender=sender.id, vouchers=len(results), ms=round(elapsed * 1000, 2),
                       first=results[0].voucher if results else None, **counts)
         metrics.ACK_LATENCY.observe(elapsed)

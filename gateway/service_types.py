@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from messages.errors import Issue
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
@@ -36,8 +36,11 @@ class GatewayConfig:
     admission_workers: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
+class SubmitResult(NamedTuple):
+    """One voucher's answer. A named tuple, not a frozen dataclass: one is made for every voucher
+    submitted, and a frozen dataclass sets each of its seven fields through object.__setattr__
+    (~12K instructions against ~4K, callgrind). Read by name (`as_dict` for the wire)."""
+
     voucher: str | None
     vtcode: str | None
     voucher_no: str | None
