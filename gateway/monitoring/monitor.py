@@ -125,7 +125,6 @@ class Monitor:
             return Screened(list(outcomes), [])
         at_text, wall, business_us = business.isoformat(), now_us(), at_us(business)
         needs = self._history_needs()
-        since = business - dt.timedelta(hours=needs.window_hours) if needs.window_hours else None
         business_day = self._business_day(business.date())
         # What the store holds for every key screened here, in one read (a payment that also needs
         # its history reads its key again with it, in `screen_reads`); none for a claim.
@@ -158,19 +157,20 @@ class Monitor:
             # The store is read for what can change this payment's verdict (`HistoryNeeds`): the
             # key's prior screening always; the payee's and the pair's past only for the amounts
             # the rules that look back consider, in the same single query.
-            seen = any(p[0] == payee for p in pending)
+            seen = bool(pending) and any(p[0] == payee for p in pending)  # no generator for the lone payment
             want_seen, want_recent = needs.payee_seen(fen) and not seen, needs.recent(fen)
             recent: list[tuple[dt.datetime, int]] = []
             if want_seen or want_recent:
-                prior, seen_before, recent = await self.store.screen_reads(key, payee, payer,
-                                                                           since if want_recent else None)
+                since = business - dt.timedelta(hours=needs.window_hours) if want_recent and needs.window_hours else None
+                prior, seen_before, recent = await self.store.screen_reads(key, payee, payer, since)
                 seen = seen or seen_before
             else:
                 prior = priors.get((key.adm_div_code, key.st_year, key.vtcode, key.voucher_no))
             if prior is not None and prior.outcome != "block":
                 out.append(await self._again(o, prior))
                 continue
-            earlier = [(at, amount) for p_payee, p_payer, at, amount in pending if p_payee == payee and p_payer == payer]
+            earlier = [(at, amount) for p_payee, p_payer, at, amount in pending
+                       if p_payee == payee and p_payer == payer] if pending else []
             earlier += recent
             hits = evaluate(cat, facts, History(seen, tuple(earlier)))
             outcome, top = outcome_of(hits)
