@@ -44,8 +44,10 @@ log = structlog.get_logger("tgw.gateway")
 
 def _debug_on() -> bool:
     """Whether this module's DEBUG lines are written, asked once per envelope: a filtered call
-    still costs the logger's lookup and its arguments (~4 µs), once per voucher."""
-    enabled = getattr(log, "is_enabled_for", None)
+    still costs the logger's lookup and its arguments (~4 µs), once per voucher. The lazy logger
+    resolved by its own `bind()`, as its attribute lookup would: the lookup first fails on the
+    proxy (an AttributeError made and dropped), 8.5K instructions a call against 3.5K (callgrind)."""
+    enabled = getattr(log.bind(), "is_enabled_for", None)
     return True if enabled is None else bool(enabled(logging.DEBUG))
 
 

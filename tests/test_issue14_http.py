@@ -384,6 +384,9 @@ class _RecordingLog:
     def is_enabled_for(self, level: int) -> bool:
         return self.debug_on or level > logging.DEBUG
 
+    def bind(self) -> _RecordingLog:  # as structlog's lazy logger: the logger it stands for
+        return self
+
     def __getattr__(self, level: str) -> Any:
         return lambda event, *_, **__: self.calls.append((level, event))
 
