@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
 
+import storage.sqlite_binding  # noqa: F401 - registers how bytes and None are bound
 from messages.errors import StateError
 from storage.postgres import PostgresDatabase, pg_unavailable_errors
 from storage.postgres import without_password as _without_password  # noqa: F401 - imported from here too

@@ -12,17 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messages.envelope import (
+    _TAIL,
+    _UTF8_ONE,
     EncodedEnvelope,
     Envelope,
     SignatureEntry,
     VoucherBody,
+    _mark,
     encode_envelope,
     encode_envelope_spans,
     is_envelope,
     parse_envelope,
     single_envelope,
 )
-from messages.envelope import _TAIL, _UTF8_ONE, _mark
 from messages.errors import InputError
 from messages.xmlsafe import parse_xml
 
