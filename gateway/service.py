@@ -206,6 +206,7 @@ class Gateway:
 
     async def _submit(self, data: bytes, sender: Participant, started: float) -> list[SubmitResult]:
         business = self.business_now()
+        business_text = business.isoformat()  # the journal's and the monitor's, made once
         # Certificates expire in real time, whatever the business clock says (it may be simulated).
         admission = await self._admission.admit(data, sender, at=dt.datetime.now(dt.UTC))
         for claim in (True, False):
@@ -214,14 +215,15 @@ class Gateway:
             claimed = None
             if self.monitor is not None:  # ARCHITECTURE step 6: before anything reaches the bank
                 screened = await self.monitor.screen(admission, business, claim=claim,
-                                                     shares=self.handoff.wants if self._hand_over else None)
+                                                     shares=self.handoff.wants if self._hand_over else None,
+                                                     business_text=business_text)
                 outcomes, extra, claimed = screened.outcomes, screened.extra, screened.claim
             admitted = [o for o in outcomes if isinstance(o, Admitted)]
             refusals = [(o.key, sender.id, o.issues[0]) for o in outcomes if isinstance(o, Refused) and o.key]
             journaled: list[JournalResult] = []
             try:
                 if admitted or refusals or extra:
-                    journaled = await self.journal.record(admitted, business_time=business.isoformat(),
+                    journaled = await self.journal.record(admitted, business_time=business_text,
                                                           refusals=refusals, extra=extra, claim=claimed)
                 break
             except ClaimLost:  # the payment was screened before: nothing written; screen it reading that
