@@ -21,7 +21,8 @@ __all__ = ["same_none"]
 
 # `dict.get` of an empty dict, for None: C code that returns None, as `bytes(value)` returns the
 # very bytes object it is given (exact type): no Python frame per value bound.
-same_none = {}.get
+_EMPTY: dict[object, None] = {}
+same_none = _EMPTY.get
 
 sqlite3.register_adapter(bytes, bytes)
 sqlite3.register_adapter(type(None), same_none)
