@@ -115,6 +115,14 @@ class Registry:
         self._by_sn = MappingProxyType(by_sn)
         self._by_token = MappingProxyType({p.token_sha256: p for p in by_id.values() if p.token_sha256})
         self._by_mqtt = MappingProxyType({p.mqtt_username: p for p in by_id.values() if p.mqtt_username})
+        # Who serves (role, AdmDivCode), in registration order: asked for every voucher routed (a
+        # bank by its code, a treasury or PBOC branch by the region), in time that does not grow
+        # with the registry (it scanned every participant).
+        serving: dict[tuple[str, str], list[Participant]] = {}
+        for p in by_id.values():
+            for code in dict.fromkeys(p.adm_div_codes):
+                serving.setdefault((p.role, code), []).append(p)
+        self._serving = MappingProxyType({key: tuple(ps) for key, ps in serving.items()})
 
     def __iter__(self) -> Iterator[Participant]:
         return iter(self._by_id.values())
@@ -140,10 +148,10 @@ class Registry:
         return self._by_mqtt.get(username)
 
     def serving(self, role: Role, adm_div_code: str) -> list[Participant]:
-        return [p for p in self._by_id.values() if p.role == role and adm_div_code in p.adm_div_codes]
+        return list(self._serving.get((role, adm_div_code), ()))
 
     def bank_for_code(self, bank_code: str, adm_div_code: str) -> Participant | None:
-        for p in self.serving("bank", adm_div_code):
+        for p in self._serving.get(("bank", adm_div_code), ()):
             if bank_code in p.bank_codes:
                 return p
         return None
