@@ -123,6 +123,12 @@ class Registry:
             for code in dict.fromkeys(p.adm_div_codes):
                 serving.setdefault((p.role, code), []).append(p)
         self._serving = MappingProxyType({key: tuple(ps) for key, ps in serving.items()})
+        # Who holds a bank code, in registration order: a receipt names the bank that paid by its code.
+        holding: dict[str, list[Participant]] = {}
+        for p in by_id.values():
+            for code in dict.fromkeys(p.bank_codes):
+                holding.setdefault(code, []).append(p)
+        self._holding = MappingProxyType({code: tuple(ps) for code, ps in holding.items()})
 
     def __iter__(self) -> Iterator[Participant]:
         return iter(self._by_id.values())
@@ -149,6 +155,10 @@ class Registry:
 
     def serving(self, role: Role, adm_div_code: str) -> list[Participant]:
         return list(self._serving.get((role, adm_div_code), ()))
+
+    def holding_bank_code(self, bank_code: str) -> list[Participant]:
+        """The participants whose bank codes include `bank_code`, in registration order."""
+        return list(self._holding.get(bank_code, ()))
 
     def bank_for_code(self, bank_code: str, adm_div_code: str) -> Participant | None:
         for p in self._serving.get(("bank", adm_div_code), ()):

@@ -128,7 +128,7 @@ def _named_by(kind: SenderKind, value: str, role: Role, registry: Registry) -> l
     participants holding that bank code."""
     if kind == "adm_div_code":
         return [p.id for p in registry.serving(role, value)]
-    return [p.id for p in registry if value in p.bank_codes]
+    return [p.id for p in registry.holding_bank_code(value)]
 
 
 def _sender_element_issue(checked: CheckedVoucher, sender: Participant, registry: Registry) -> Issue | None:

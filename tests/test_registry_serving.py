@@ -1,5 +1,5 @@
-"""Registry.serving and bank_for_code from the index made at construction, against the scans they
-replaced (the oracles below)."""
+"""Registry.serving, bank_for_code and holding_bank_code from the indexes made at construction,
+against the scans they replaced (the oracles below)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def test_serving_and_bank_for_code_are_the_scans_they_replaced(participants: lis
     for bank_code in (*BANK_CODES, "000000000000"):
         for code in (*CODES, "000000"):
             assert registry.bank_for_code(bank_code, code) is _old_bank_for_code(registry, bank_code, code)
+        # gateway.pipeline._named_by's scan for a bank code
+        assert registry.holding_bank_code(bank_code) == [p for p in registry if bank_code in p.bank_codes]
 
 
 def test_serving_gives_a_new_list_each_time() -> None:
