@@ -63,6 +63,7 @@ class PaymentFacts(NamedTuple):
 
 
 _LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
+_new_line = tuple.__new__
 _LINE_TAGS = tuple(_LINE_FIELDS)
 
 
@@ -81,7 +82,12 @@ def lines_of(root: Any) -> tuple[Line, ...]:
             for child in detail.iterchildren(*_LINE_TAGS):
                 text = child.text
                 values[fields[child.tag]] = text.strip() if text else ""
-            lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
+            try:  # `_fen`, inline: a Python call less a line
+                fen = parse_fen(values[3])
+            except (ValueError, InputError):
+                fen = 0
+            # the named tuple made as `Line(...)` makes it, without its Python-level __new__
+            lines.append(_new_line(Line, (values[0], values[1], values[2], fen)))
     return tuple(lines)
 
 
