@@ -14,7 +14,8 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from itertools import chain
+from typing import Any, NamedTuple, TypeVar
 
 from gateway.journal_digest import digest
 from gateway.journal_schema import (
@@ -45,9 +46,11 @@ BATCH_VOUCHERS_MAX = 1024  # one commit; large enough to amortize fsync, small e
 QUEUE_SUBMISSIONS_MAX = 4096  # envelopes waiting for the writer; beyond this senders wait (back-pressure)
 
 
-@dataclass(frozen=True, slots=True)
-class JournalResult:
-    """accepted (new), duplicate (same bytes again: same message id), or refused."""
+class JournalResult(NamedTuple):
+    """accepted (new), duplicate (same bytes again: same message id), or refused.
+
+    A named tuple, not a frozen dataclass: one is made for every voucher journaled, and a frozen
+    dataclass sets each field through object.__setattr__. Read by name everywhere."""
 
     status: str
     key: VoucherKey
@@ -110,9 +113,9 @@ COMMIT_ATTEMPTS_MAX = 3  # a key race with another worker resolves on the first 
 LOOKUP_KEYS_MAX = 200  # keys per lookup query: 1,000 parameters; an OR this long still plans in microseconds
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
-    """What the journal holds under a voucher key: one row per owner (see `_MESSAGES_TABLE`)."""
+class _Known(NamedTuple):
+    """What the journal holds under a voucher key: one row per owner (see `_MESSAGES_TABLE`).
+    A named tuple (one is made for every voucher accepted): see `JournalResult`."""
 
     id: str
     digest: bytes
@@ -127,6 +130,10 @@ class _Writes:
 
 
 Known = dict[VoucherKey, dict[str, _Known]]  # key → owner → row
+
+# A named tuple's own `__new__` is a Python function (a frame a call): the hot path makes its
+# records by tuple.__new__ with every field given, in field order.
+_new_tuple = tuple.__new__
 
 
 @functools.lru_cache(maxsize=16)  # one text per `padded` size: 1, 2, 4 ... 128, LOOKUP_KEYS_MAX
@@ -146,11 +153,11 @@ async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
     for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
         # Padded to one of a few sizes: each size is a statement prepared once (see `padded`).
         chunk = padded(ordered[start:start + LOOKUP_KEYS_MAX], LOOKUP_KEYS_MAX)
-        params = [value for key in chunk for value in key]
+        params = list(chain.from_iterable(chunk))  # each key's five values, in order
         rows = await tx.fetch(_lookup_sql(len(chunk)), *params)
         for r in rows:
             key = VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))
-            found.setdefault(key, {})[r[9]] = _Known(r[5], bytes(r[6]), r[7], r[8])
+            found.setdefault(key, {})[r[9]] = _new_tuple(_Known, (r[5], bytes(r[6]), r[7], r[8]))
     return found
 
 
@@ -273,10 +280,10 @@ class Journal:
             raise StateError("journal writer is not running")
         future: asyncio.Future[list[JournalResult]] = asyncio.get_running_loop().create_future()
         sub = _Submission(items, business_time, refusals, future, extra, claim=claim)
-        if self._queue.full():  # back-pressure: wait for room
-            await self._queue.put(sub)
-        else:
+        try:
             self._queue.put_nowait(sub)
+        except asyncio.QueueFull:  # back-pressure: wait for room
+            await self._queue.put(sub)
         result: list[JournalResult] = await future
         return result
 
@@ -309,19 +316,26 @@ class Journal:
                     if not sub.future.done():
                         sub.future.set_exception(StateError(f"journal commit failed: {exc}"))
             else:
-                accepted = (r for sub, res in zip(batch, results, strict=True) if sub.work is None and res is not _LOST
-                            for r in res if r.status == "accepted")
-                for recipient in {r.recipient for r in accepted}:
-                    if recipient is not None:
-                        self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
+                # Plain loops, no generator or comprehension (a frame each): most batches are one
+                # submission of one voucher.
+                fresh: set[str] = set()  # recipients given outbox rows by this commit
+                vouchers = False  # acks alone give no reader anything new
                 for sub, res in zip(batch, results, strict=True):
+                    if sub.work is None:
+                        vouchers = True
+                        if res is not _LOST:
+                            for r in res:
+                                if r.status == "accepted" and r.recipient is not None:
+                                    fresh.add(r.recipient)
                     if sub.future.done():
                         continue
                     if res is _LOST:
                         sub.future.set_exception(ClaimLost(f"{sub.claim[0] if sub.claim else ''} changed no row"))
                     else:
                         sub.future.set_result(res)
-                if any(sub.work is None for sub in batch):  # acks alone give no reader anything new
+                for recipient in fresh:
+                    self._fresh[recipient] = self._fresh.get(recipient, 0) + 1
+                if vouchers:
                     self.commits += 1
                     self.committed.set()
                     self.committed = asyncio.Event()
@@ -349,15 +363,28 @@ class Journal:
         so a key twice in one batch behaves exactly as it would in two batches.
         """
         async with self.db.transaction() as tx:
-            lost = [sub.claim is not None and await tx.execute(sub.claim[0], *sub.claim[1]) == 0 for sub in batch]
-            kept = [sub for sub, gone in zip(batch, lost, strict=True) if not gone]
-            items = [item for sub in kept for item in sub.items]
-            wanted = {i.key for i in items} | {i.key.original() for i in items if i.key.flag == 1}
+            # Plain loops, not comprehensions (a frame each; the claims' an async one).
+            kept: list[_Submission] = []
+            lost: list[bool] = []
+            wanted: set[VoucherKey] = set()
+            for sub in batch:
+                gone = sub.claim is not None and await tx.execute(sub.claim[0], *sub.claim[1]) == 0
+                lost.append(gone)
+                if not gone:
+                    kept.append(sub)
+                    for item in sub.items:
+                        key = item.key
+                        wanted.add(key)
+                        if key.flag == 1:
+                            wanted.add(key.original())
             known = await _lookup(tx, wanted)
             writes = _Writes()
-            out: list[Any] = [_LOST if gone else [self._decide(item, sub.business_time, known, writes)
-                                                  for item in sub.items]
-                              for sub, gone in zip(batch, lost, strict=True)]
+            out: list[Any] = []
+            for sub, gone in zip(batch, lost, strict=True):
+                if gone:
+                    out.append(_LOST)
+                else:
+                    out.append([self._decide(item, sub.business_time, known, writes) for item in sub.items])
             for sub in kept:
                 for key, sender, issue in sub.refusals:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
@@ -411,12 +438,12 @@ class Journal:
         if recipient is None:
             raise StateError(f"{key}: the pipeline admitted an original without a recipient")
         message_id = self.ids.new()
-        known.setdefault(key, {})[owner] = _Known(message_id, item.digest, recipient, item.sender)
+        known.setdefault(key, {})[owner] = _new_tuple(_Known, (message_id, item.digest, recipient, item.sender))
         writes.messages.append((message_id, *key, item.digest, item.sender, recipient, original_id,
                                 item.payload, wall, business_time, owner))
         # No trace row: the trace shows the admission's steps from the message row, placed by its
         # `trace_after` (gateway.trace_rows.with_admissions).
-        return JournalResult("accepted", key, message_id, recipient)
+        return _new_tuple(JournalResult, ("accepted", key, message_id, recipient, None))
 
     # ------------------------------------------------------------ reads and state changes
 

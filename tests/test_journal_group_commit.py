@@ -350,3 +350,51 @@ async def test_gateway_answers_concurrent_posts_after_their_shared_commit(world:
         releasing.cancel()
     await db.close()
 
+
+
+async def test_a_commit_marks_each_recipient_it_gave_rows_once(admitted: list[Admitted]) -> None:
+    """`mark(recipient)` changes once per commit that gave the recipient outbox rows, however many
+    vouchers of the batch went to it; a duplicate, a lost claim's voucher and an ack-only commit
+    change no mark, and an ack-only commit counts as no commit for readers."""
+    async with gated_journal() as (db, journal):
+        at = "2026-03-16T10:00:00+08:00"
+        recipients = {item.recipient for item in admitted[14:20]}
+        assert None not in recipients
+        before = {r: journal.mark(r) for r in recipients if r is not None}
+        first = record(journal, admitted[14])
+        await until(lambda: db.waiting() == 1)
+        batch = [record(journal, item) for item in admitted[15:18]]
+        touch = "UPDATE gw_outbox SET state = state WHERE message_id = $1"
+        lost = asyncio.ensure_future(journal.record([admitted[18]], business_time=at,
+                                                    claim=(touch, ("no-such-message",))))
+        await settle()
+        db.release()
+        await first
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        for t in batch:
+            await t
+        with pytest.raises(ClaimLost):
+            await lost
+        after = {r: journal.mark(r) for r in before}
+        for r in before:
+            gave = sum(1 for item in admitted[14:18] if item.recipient == r)
+            commits_giving = (admitted[14].recipient == r) + any(i.recipient == r for i in admitted[15:18])
+            assert after[r][1] - before[r][1] == commits_giving, (r, gave)
+        assert journal.commits == 2
+        # The same bytes again: a duplicate gives nobody rows.
+        again = record(journal, admitted[14])
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        [dup] = await again
+        assert dup.status == "duplicate"
+        assert {r: journal.mark(r) for r in before} == after and journal.commits == 3
+
+        async def nothing(tx: Tx) -> int:
+            return 1
+
+        acked = asyncio.ensure_future(journal.in_commit(nothing))
+        await until(lambda: db.waiting() == 1)
+        db.release()
+        assert await acked == 1
+        assert journal.commits == 3, "an ack-only commit woke the readers"
