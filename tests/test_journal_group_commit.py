@@ -65,12 +65,18 @@ class GatedDatabase(SqliteDatabase):
         return gate
 
 
-async def until(condition: Callable[[], bool], *, steps: int = 10_000) -> None:
-    """Let the event loop run until `condition` holds (yielding, never sleeping)."""
+async def until(condition: Callable[[], bool], *, steps: int = 10_000, patience_s: float = 60.0) -> None:
+    """Let the event loop run until `condition` holds: yielding first; then, since a COMMIT runs on
+    the database's committer thread (which a loaded machine may not schedule within any number of
+    yields), waiting for it in small sleeps, up to a bound that only a hang reaches."""
     for _ in range(steps):
         if condition():
             return
         await asyncio.sleep(0)
+    for _ in range(int(patience_s / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
     raise AssertionError("the condition never held")
 
 
