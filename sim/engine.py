@@ -268,6 +268,10 @@ class SimEngine:
                         break
                     moved = True
                     await self._feed(index, held, items)
+                    # Let go of the page (its deliveries and their parses) now, before the next poll
+                    # allocates the next one: freed while its memory is still warm, and the poll's
+                    # rows reuse it (bench/results/flow.md: 8-10 µs a voucher at 10k).
+                    held = items = []
             if not moved:
                 return
         raise RuntimeError(f"the simulation did not settle after {DRAIN_ROUNDS_MAX} drain rounds at "
