@@ -28,7 +28,7 @@ from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_clearings", "file", "file_clearings", "file_replenishments",
+__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_clearings", "due_page", "file", "file_clearings", "file_replenishments",
            "filing_refused"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
@@ -44,7 +44,7 @@ def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
     """Today's unfiled payments, and apart from them those of earlier days held after a refusal
     (`bank_sim.clearing`: filed again at each round until the central bank accepts)."""
     day = when.date()
-    due = due_clearings(st.payments.values(), day)
+    due = due_page(st, day, FILING_PAYMENTS_MAX)
     st.filings_more = len(due) > FILING_PAYMENTS_MAX
     page = due[:FILING_PAYMENTS_MAX]
     return (file(ctx, st, [p for p in page if p.day == day], 0, day, when)
@@ -59,6 +59,32 @@ def due_clearings(payments: Iterable[Payment], day: dt.date) -> list[Payment]:
     unfiled = [p for p in payments if p.filing is None and p.mode == "clearing"]
     return ([p for p in unfiled if p.day == day]
             + [p for p in unfiled if p.held is not None and p.day is not None and p.day < day])
+
+
+def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
+    """The first `limit` + 1 of `due_clearings(st.payments.values(), day)` (all of them when there are
+    no more), in its order: a page to file and whether more are due. Walks only `st.unfiled()`,
+    dropping the filed ones it meets (and those no clearing request will file), and stops once
+    today's pass `limit`: a page call costs about what it files, not what the day holds."""
+    payments, unfiled = st.payments, st.unfiled()
+    today: list[Payment] = []
+    earlier: list[Payment] = []  # held after a refusal (after today's, so only read if today's are few)
+    gone: list[str] = []
+    for k in unfiled:
+        p = payments[k]
+        if p.filing is not None or p.mode not in ("clearing", "defer"):
+            gone.append(k)
+        elif p.mode != "clearing":
+            continue
+        elif p.day == day:
+            today.append(p)
+            if len(today) > limit:
+                break
+        elif p.held is not None and p.day is not None and p.day < day:
+            earlier.append(p)
+    for k in gone:
+        del unfiled[k]
+    return (today + earlier)[:limit + 1]
 
 
 def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
@@ -154,6 +180,7 @@ def _refile(st: BankState, filing: Filing, code: str) -> None:
         if p is not None and p.filing == filing.voucher_no:
             # a held payment of an earlier day stays held: the reserve covers only the day's own
             p.filing, p.held = None, (code if action == "hold" or p.day != filing.clear_date else None)
+    st.refiled()
 
 
 def filing_refused(st: BankState, voucher_no: str, reason: str) -> None:

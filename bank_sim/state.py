@@ -355,7 +355,9 @@ class Registry(msgspec.Struct):
     notified: set[str] = msgspec.field(default_factory=set)  # AcctNo notified for opening, not opened yet
 
 
-class BankState(msgspec.Struct):
+# `dict=True`: an instance may hold attributes that are not fields, so not in the snapshot (the
+# index of the payments not filed yet, `unfiled`, derived from the payments when first asked).
+class BankState(msgspec.Struct, dict=True):
     core: str = "bank"
     version: int = SNAPSHOT_VERSION
     bank_code: str = ""
@@ -438,10 +440,35 @@ class BankState(msgspec.Struct):
     def add_payment(self, p: Payment) -> None:
         """Keep a new payment (last in arrival order) under its VoucherNo, if no other has it."""
         no = p.key.voucher_no
-        if no in self.payments:
-            self.payments[OTHER_KEY + str(p.key)] = p
-        else:
-            self.payments[no] = p
+        k = OTHER_KEY + str(p.key) if no in self.payments else no
+        self.payments[k] = p
+        unfiled = self.__dict__.get(_UNFILED)
+        if unfiled is not None:
+            unfiled[k] = None
+
+    def unfiled(self) -> dict[str, None]:
+        """The keys in `payments` (in its order) of every payment a clearing request (2301) may still
+        file: each not filed whose mode is clearing, or deferred (paid at the opening, in the
+        clearing); some filed may be left in it, for the reader to drop (`filings.due_page`). Not in
+        the snapshot: derived from the payments at the first call after a load, then kept as they
+        come (`add_payment`) and dropped when a refused request unfiles its payments (`refiled`): a
+        filing's page walks what is left to file, not the whole day."""
+        unfiled: dict[str, None] | None = self.__dict__.get(_UNFILED)
+        if unfiled is None:
+            unfiled = self.__dict__[_UNFILED] = {k: None for k, p in self.payments.items()
+                                                 if p.filing is None and p.mode in _MAY_FILE}
+        return unfiled
+
+    def refiled(self) -> None:
+        """Payments were unfiled (a refused clearing request): `unfiled` is derived again when next
+        asked, so they come back in their place in `payments`' order. Rare: a refusal."""
+        self.__dict__.pop(_UNFILED, None)
+
+
+# `BankState.unfiled`: where it is kept (an attribute, not a field), and the modes it holds (a
+# payment's mode changes only from defer to clearing, or to refuse).
+_UNFILED = "_unfiled"
+_MAY_FILE = ("clearing", "defer")
 
 
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a

@@ -8,7 +8,7 @@ import datetime as dt
 import heapq
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_sim.filings import due_clearings
@@ -65,3 +65,70 @@ def _held(p: Payment, held: str | None) -> Payment:
 @given(payments, st.sampled_from(DAYS))
 def test_due_clearings_are_the_old_ones_in_the_same_order(paid: list[Payment], day: dt.date) -> None:
     assert [p.seq for p in due_clearings(paid, day)] == [p.seq for p in old_due_clearings(paid, day)]
+
+
+# `filings.due_page` walks the kept index of the payments not filed (`BankState.unfiled`): a run of
+# the changes the bank makes to its payments (a payment comes, a deferred one becomes a clearing one,
+# one is returned, a page is filed, a refused request unfiles some, a snapshot is loaded) and, at each
+# page call, the page is the old walk's first `limit` + 1 over every payment, in the same order.
+ops = st.lists(st.one_of(
+    st.tuples(st.just("add"), st.sampled_from(["clearing", "advance", "defer", "refuse"]),
+              st.one_of(st.none(), st.sampled_from(DAYS)), st.booleans()),
+    st.tuples(st.just("page"), st.sampled_from(DAYS), st.integers(1, 5)),
+    st.tuples(st.just("undefer"), st.sampled_from(DAYS), st.integers(0, 50)),
+    st.tuples(st.just("return"), st.integers(0, 50)),
+    st.tuples(st.just("refile"), st.integers(0, 50), st.booleans()),
+    st.tuples(st.just("load"),)), max_size=60)
+
+
+@settings(max_examples=400)
+@given(ops)
+def test_due_page_is_the_old_walk_as_the_day_goes(run: list[tuple[Any, ...]]) -> None:
+    from bank_sim.filings import due_page
+    from bank_sim.state import BankState
+    from sim import codec
+
+    state = BankState()
+    filed: list[Payment] = []
+    for op in run:
+        every = list(state.payments.values())
+        if op[0] == "add":
+            _, mode, day, same_no = op
+            i = len(every)
+            no = "ZZ00000" if same_no and every else f"ZZ{i:05d}"
+            state.add_payment(Payment(VoucherKey("990001", "2026", "5201" if i % 2 else "8202", no, 0), ("1", "一般"),
+                                      ("001", "部门"), "acct", 100 + i, dt.datetime(2026, 3, 16, 10, tzinfo=TZ),
+                                      mode, day=day, seq=i + 1))
+        elif op[0] == "page":
+            _, day, limit = op
+            page = due_page(state, day, limit)
+            assert [p.seq for p in page] == [p.seq for p in old_due_clearings(every, day)[:limit + 1]]
+            for p in page[:limit]:  # filed, as `filings.file` does
+                p.filing, p.held = f"HK{p.seq}", None
+                filed.append(p)
+        elif op[0] == "undefer" and every:  # paid at the opening: joins the clearing
+            p = every[op[2] % len(every)]
+            if p.mode == "defer":
+                p.mode, p.day = "clearing", op[1]
+        elif op[0] == "return" and every:
+            p = every[op[1] % len(every)]
+            if p.filing is None and p.day is None:
+                p.mode, p.returned = "refuse", "returned"
+        elif op[0] == "refile" and filed:  # a refused request unfiles them, as `filings._refile` does
+            for p in filed[op[1] % len(filed):]:
+                p.filing, p.held = None, "held-code" if op[2] else None
+            del filed[op[1] % len(filed):]
+            state.refiled()
+        elif op[0] == "load":
+            state = codec.decode(codec.encode(state), BankState)
+            filed = [p for p in state.payments.values() if p.filing is not None]
+        _same_as_old(state, DAYS[1])
+    for day in DAYS:
+        _same_as_old(state, day)
+
+
+def _same_as_old(state: Any, day: dt.date) -> None:
+    from bank_sim.filings import due_page
+
+    assert ([p.seq for p in due_page(state, day, 10**6)]
+            == [p.seq for p in old_due_clearings(list(state.payments.values()), day)])
