@@ -28,8 +28,8 @@ from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 from sim.flat import paired
 
-__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "due_credits", "keep_uncleared", "line_id", "lines_of",
-           "on_cleared", "on_paid", "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
+__all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "credit_page", "due_credits", "keep_credit", "keep_uncleared",
+           "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
@@ -103,13 +103,69 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
         if len(s.payees) < PAYEES_KEPT_MAX or no in s.returns:
             keep_payee(s, no, pack_payee(head, details))
     if p.vtcode == "5201" and len(s.credits) < CREDITS_PENDING_MAX:
-        s.credits[no] = pack_credit(format_ymd(p.day), {
+        keep_credit(st, no, pack_credit(format_ymd(p.day), {
             **{f: doc.get(f) for f in VOUCHER_FIELDS},
             "serial": p.serial,  # its number (the payment's own int): the text is made with the notice
             "fund": list(p.fund_type), "amount": p.amount_fen,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
-                                                      doc.get("PayAmt")]]})
+                                                      doc.get("PayAmt")]]}))
+
+
+def keep_credit(st: BankState, no: str, rec: Any) -> None:
+    """Payment `no`'s credit notice (7103) waits for the next report time: `rec` is its packed record
+    (`pack_credit`; a version 3 snapshot's dict reads too), kept in `DutiesState.credits` and in the
+    order the pages send them (`credit_page`)."""
+    s = st.duties
+    s.credits[no] = rec
+    kept = st.__dict__.get(_CREDIT_HEAP)
+    if kept is not None and kept[0] is s.credits:
+        heapq.heappush(kept[1], (_credit_day(rec), no))
+
+
+def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[tuple[bytes, str]], bool]:
+    """The first `limit` of the pending credit notices of a day before `first_day` (yyyymmdd) in
+    (day, VoucherNo) order, the day as its bytes (`due_credits`' tuples, the first `limit` of them
+    sorted), and whether more are due. Taken off a heap of them kept beside `DutiesState.credits`
+    (`_credit_heap`): a page call costs its page, and a duties call with none due one look at the
+    heap's top, not a walk of the notices left. The caller sends the page and drops its notices."""
+    credits, heap = st.duties.credits, _credit_heap(st)
+    first = first_day.encode()
+    page: list[tuple[bytes, str]] = []
+    while heap:
+        top = heap[0]
+        rec = credits.get(top[1])
+        # gone (sent), kept again under another day, or a second entry of one already in the page
+        if rec is None or _credit_day(rec) != top[0] or (page and page[-1] == top):
+            heapq.heappop(heap)
+            continue
+        if top[0] >= first:
+            break
+        if len(page) == limit:
+            return page, True
+        page.append(heapq.heappop(heap))
+    return page, False
+
+
+# `_credit_heap`'s key in the state's `__dict__` (an attribute, not a field: not in the snapshot)
+_CREDIT_HEAP = "_credit_heap"
+
+
+def _credit_heap(st: BankState) -> list[tuple[bytes, str]]:
+    """(day, VoucherNo) of the pending credit notices as a heap (`heapq`): derived from
+    `DutiesState.credits` when first asked after a load (or when that map was replaced), then kept
+    by `keep_credit`; an entry whose notice was sent or kept again is dropped when it comes up."""
+    kept: tuple[dict[str, Any], list[tuple[bytes, str]]] | None = st.__dict__.get(_CREDIT_HEAP)
+    if kept is None or kept[0] is not st.duties.credits:
+        heap = [(_credit_day(rec), no) for no, rec in st.duties.credits.items()]
+        heapq.heapify(heap)
+        kept = st.__dict__[_CREDIT_HEAP] = (st.duties.credits, heap)
+    return kept[1]
+
+
+def _credit_day(rec: Any) -> bytes:
+    """A pending credit notice's day (yyyymmdd) as bytes: a packed record's first 8."""
+    return rec[:8] if type(rec) is bytes else credit_day(rec).encode()
 
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
@@ -169,9 +225,8 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     bank = (ctx.bank_code, c.bank_name)
     effects: list[Effect] = []
     first_day = format_ymd(today)
-    # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order, not all of them sorted
-    due = due_credits(s.credits, first_day)
-    page = heapq.nsmallest(CREDIT_NOTICES_PER_CALL, due) if len(due) > CREDIT_NOTICES_PER_CALL else sorted(due)
+    # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order
+    page, more = credit_page(st, first_day, CREDIT_NOTICES_PER_CALL)
     for _, no in page:
         cr = credit_of(s.credits.pop(no), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
@@ -179,9 +234,10 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
-    if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it
+    if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its heap
         s.credits = {}
-    s.credits_more = len(due) > CREDIT_NOTICES_PER_CALL
+        st.__dict__[_CREDIT_HEAP] = (s.credits, [])
+    s.credits_more = more
     if s.credits_more:  # the other reports after the last page of credit notices
         return effects
     for day in sorted(d for d in s.daily if d < format_ymd(today) and d not in s.reported_days):

@@ -96,7 +96,8 @@ def test_due_page_is_the_old_walk_as_the_day_goes(run: list[tuple[Any, ...]]) ->
             _, mode, day, same_no = op
             i = len(every)
             no = "ZZ00000" if same_no and every else f"ZZ{i:05d}"
-            state.add_payment(Payment(VoucherKey("990001", "2026", "5201" if i % 2 else "8202", no, 0), ("1", "一般"),
+            # a VoucherNo another payment has, of another key (a payment's key is new: `on_payment`)
+            state.add_payment(Payment(VoucherKey(f"99{i:04d}", "2026", "5201" if i % 2 else "8202", no, 0), ("1", "一般"),
                                       ("001", "部门"), "acct", 100 + i, dt.datetime(2026, 3, 16, 10, tzinfo=TZ),
                                       mode, day=day, seq=i + 1))
         elif op[0] == "page":
@@ -132,3 +133,48 @@ def _same_as_old(state: Any, day: dt.date) -> None:
 
     assert ([p.seq for p in due_page(state, day, 10**6)]
             == [p.seq for p in old_due_clearings(list(state.payments.values()), day)])
+
+
+# `reporting.credit_page` takes the page off a heap kept beside the pending notices: a run of notices
+# kept (some again under the same VoucherNo, packed or a version 3 dict), pages sent (their notices
+# dropped, as `reporting.reports` does), the map replaced and snapshots loaded; at each page call the
+# page and whether more are due are the old walk's (`old_due_credits`, the first `limit` sorted).
+credit_ops = st.lists(st.one_of(
+    st.tuples(st.just("keep"), st.text(alphabet="0123", min_size=1, max_size=3), st.sampled_from(DAYS), st.booleans()),
+    st.tuples(st.just("page"), st.sampled_from(DAYS), st.integers(1, 4)),
+    st.tuples(st.just("replace"),),
+    st.tuples(st.just("load"),)), max_size=60)
+
+
+@settings(max_examples=400)
+@given(credit_ops)
+def test_credit_page_is_the_old_walk_as_the_days_go(run: list[tuple[Any, ...]]) -> None:
+    from bank_sim.reporting import credit_page, keep_credit
+    from bank_sim.state import BankState
+    from sim import codec
+
+    state = BankState()
+    for op in run:
+        s = state.duties
+        if op[0] == "keep":
+            _, no, day, packed = op
+            keep_credit(state, no, pack_credit(f"{day:%Y%m%d}", CREDIT) if packed else {**CREDIT, "day": f"{day:%Y%m%d}"})
+        elif op[0] == "page":
+            first_day, limit = f"{op[1]:%Y%m%d}", op[2]
+            due = old_due_credits(s.credits, first_day)
+            page, more = credit_page(state, first_day, limit)
+            assert [(day.decode(), no) for day, no in page] == sorted(due)[:limit]
+            assert more == (len(due) > limit)
+            for _, no in page:
+                del s.credits[no]
+            if not s.credits:
+                s.credits = {}
+        elif op[0] == "replace":
+            s.credits = dict(s.credits)
+        else:
+            state = codec.decode(codec.encode(state), BankState)
+    for day in DAYS:  # the last on the state as it is (a page taken off its heap is the caller's to drop)
+        on = state if day == DAYS[-1] else codec.decode(codec.encode(state), BankState)
+        due = old_due_credits(on.duties.credits, f"{day:%Y%m%d}")
+        page, more = credit_page(on, f"{day:%Y%m%d}", 10**6)
+        assert [(d.decode(), no) for d, no in page] == sorted(due) and not more
