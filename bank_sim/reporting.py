@@ -117,33 +117,30 @@ def keep_credit(st: BankState, no: str, rec: Any) -> None:
     (`pack_credit`; a version 3 snapshot's dict reads too), kept in `DutiesState.credits` and in the
     order the pages send them (`credit_page`)."""
     s = st.duties
-    s.credits[no] = rec
     kept = st.__dict__.get(_CREDIT_HEAP)
     if kept is not None and kept[0] is s.credits:
-        heapq.heappush(kept[1], (_credit_day(rec), no))
+        if no in s.credits:  # kept again (another payment's VoucherNo, rare): the heap is derived again
+            del st.__dict__[_CREDIT_HEAP]
+        else:
+            heapq.heappush(kept[1], _credit_day(rec) + no)
+    s.credits[no] = rec
 
 
-def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[tuple[bytes, str]], bool]:
-    """The first `limit` of the pending credit notices of a day before `first_day` (yyyymmdd) in
-    (day, VoucherNo) order, the day as its bytes (`due_credits`' tuples, the first `limit` of them
-    sorted), and whether more are due. Taken off a heap of them kept beside `DutiesState.credits`
-    (`_credit_heap`): a page call costs its page, and a duties call with none due one look at the
-    heap's top, not a walk of the notices left. The caller sends the page and drops its notices."""
+def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], bool]:
+    """The VoucherNo of the first `limit` pending credit notices of a day before `first_day`
+    (yyyymmdd) in (day, VoucherNo) order (`due_credits`' first `limit`, sorted), and whether more are
+    due. Taken off a heap of them kept beside `DutiesState.credits` (`_credit_heap`): a page call
+    costs its page, and a duties call with none due one look at the heap's top, not a walk of the
+    notices left. The caller sends the page and drops its notices."""
     credits, heap = st.duties.credits, _credit_heap(st)
-    first = first_day.encode()
-    page: list[tuple[bytes, str]] = []
-    while heap:
-        top = heap[0]
-        rec = credits.get(top[1])
-        # gone (sent), kept again under another day, or a second entry of one already in the page
-        if rec is None or _credit_day(rec) != top[0] or (page and page[-1] == top):
+    page: list[str] = []
+    while heap and (top := heap[0])[:8] < first_day:
+        if top[8:] not in credits:  # one entry a notice kept (`keep_credit`); a notice gone: passed over
             heapq.heappop(heap)
-            continue
-        if top[0] >= first:
-            break
-        if len(page) == limit:
+        elif len(page) == limit:
             return page, True
-        page.append(heapq.heappop(heap))
+        else:
+            page.append(heapq.heappop(heap)[8:])
     return page, False
 
 
@@ -151,21 +148,22 @@ def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[tuple[b
 _CREDIT_HEAP = "_credit_heap"
 
 
-def _credit_heap(st: BankState) -> list[tuple[bytes, str]]:
-    """(day, VoucherNo) of the pending credit notices as a heap (`heapq`): derived from
-    `DutiesState.credits` when first asked after a load (or when that map was replaced), then kept
-    by `keep_credit`; an entry whose notice was sent or kept again is dropped when it comes up."""
-    kept: tuple[dict[str, Any], list[tuple[bytes, str]]] | None = st.__dict__.get(_CREDIT_HEAP)
+def _credit_heap(st: BankState) -> list[str]:
+    """Day (yyyymmdd) + VoucherNo of each pending credit notice, a heap (`heapq`; the day is 8
+    characters, so the text's order is (day, VoucherNo)'s): derived from `DutiesState.credits` when
+    first asked after a load (or when that map was replaced), then kept by `keep_credit`, one entry a
+    notice."""
+    kept: tuple[dict[str, Any], list[str]] | None = st.__dict__.get(_CREDIT_HEAP)
     if kept is None or kept[0] is not st.duties.credits:
-        heap = [(_credit_day(rec), no) for no, rec in st.duties.credits.items()]
+        heap = [_credit_day(rec) + no for no, rec in st.duties.credits.items()]
         heapq.heapify(heap)
         kept = st.__dict__[_CREDIT_HEAP] = (st.duties.credits, heap)
     return kept[1]
 
 
-def _credit_day(rec: Any) -> bytes:
-    """A pending credit notice's day (yyyymmdd) as bytes: a packed record's first 8."""
-    return rec[:8] if type(rec) is bytes else credit_day(rec).encode()
+def _credit_day(rec: Any) -> str:
+    """A pending credit notice's day (yyyymmdd): a packed record's first 8 bytes."""
+    return rec[:8].decode() if type(rec) is bytes else credit_day(rec)
 
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
@@ -227,7 +225,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order
     page, more = credit_page(st, first_day, CREDIT_NOTICES_PER_CALL)
-    for _, no in page:
+    for no in page:
         cr = credit_of(s.credits.pop(no), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])

@@ -163,9 +163,9 @@ def test_credit_page_is_the_old_walk_as_the_days_go(run: list[tuple[Any, ...]]) 
             first_day, limit = f"{op[1]:%Y%m%d}", op[2]
             due = old_due_credits(s.credits, first_day)
             page, more = credit_page(state, first_day, limit)
-            assert [(day.decode(), no) for day, no in page] == sorted(due)[:limit]
+            assert page == [no for _, no in sorted(due)[:limit]]
             assert more == (len(due) > limit)
-            for _, no in page:
+            for no in page:
                 del s.credits[no]
             if not s.credits:
                 s.credits = {}
@@ -177,4 +177,4 @@ def test_credit_page_is_the_old_walk_as_the_days_go(run: list[tuple[Any, ...]]) 
         on = state if day == DAYS[-1] else codec.decode(codec.encode(state), BankState)
         due = old_due_credits(on.duties.credits, f"{day:%Y%m%d}")
         page, more = credit_page(on, f"{day:%Y%m%d}", 10**6)
-        assert [(d.decode(), no) for d, no in page] == sorted(due) and not more
+        assert page == [no for _, no in sorted(due)] and not more
