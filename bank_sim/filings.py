@@ -84,6 +84,8 @@ def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
             earlier.append(p)
     for k in gone:
         del unfiled[k]
+    if len(gone) > len(unfiled):  # a dict keeps its size when emptied: a day's worth of slots let go
+        st.compact_unfiled()
     return (today + earlier)[:limit + 1]
 
 

@@ -12,7 +12,6 @@ the reserve was funded. A tally line (`reports.Line`) is kept under its `line_id
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -114,51 +113,42 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
 
 def keep_credit(st: BankState, no: str, rec: Any) -> None:
     """Payment `no`'s credit notice (7103) waits for the next report time: `rec` is its packed record
-    (`pack_credit`; a version 3 snapshot's dict reads too), kept in `DutiesState.credits` and in the
-    order the pages send them (`credit_page`)."""
+    (`pack_credit`; a version 3 snapshot's dict reads too), kept in `DutiesState.credits`. One kept
+    again, or due by a morning's pages already queued (`credit_page`), drops their queue."""
     s = st.duties
-    kept = st.__dict__.get(_CREDIT_HEAP)
-    if kept is not None and kept[0] is s.credits:
-        if no in s.credits:  # kept again (another payment's VoucherNo, rare): the heap is derived again
-            del st.__dict__[_CREDIT_HEAP]
-        else:
-            heapq.heappush(kept[1], _credit_day(rec) + no)
+    queued = st.__dict__.get(_CREDIT_QUEUE)
+    if queued is not None and (no in s.credits or _credit_day(rec) < queued[1]):
+        del st.__dict__[_CREDIT_QUEUE]
     s.credits[no] = rec
 
 
 def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], bool]:
     """The VoucherNo of the first `limit` pending credit notices of a day before `first_day`
     (yyyymmdd) in (day, VoucherNo) order (`due_credits`' first `limit`, sorted), and whether more are
-    due. Taken off a heap of them kept beside `DutiesState.credits` (`_credit_heap`): a page call
-    costs its page, and a duties call with none due one look at the heap's top, not a walk of the
-    notices left. The caller sends the page and drops its notices."""
-    credits, heap = st.duties.credits, _credit_heap(st)
+    due. The first call of a morning sorts the due ones once into a queue kept beside
+    `DutiesState.credits` (not in the snapshot, only the VoucherNo texts the map holds already); the
+    next pages are taken off it, and every later duties call of the day (none due) finds it empty,
+    without a walk of the notices left. The caller sends the page and drops its notices."""
+    credits = st.duties.credits
+    queued: tuple[dict[str, Any], str, list[str]] | None = st.__dict__.get(_CREDIT_QUEUE)
+    if queued is None or queued[0] is not credits or queued[1] != first_day:
+        due = sorted(due_credits(credits, first_day), reverse=True)  # the first last: taken off the end
+        queued = st.__dict__[_CREDIT_QUEUE] = (credits, first_day, [no for _, no in due])
+    queue = queued[2]
     page: list[str] = []
-    while heap and (top := heap[0])[:8] < first_day:
-        if top[8:] not in credits:  # one entry a notice kept (`keep_credit`); a notice gone: passed over
-            heapq.heappop(heap)
+    while queue:
+        if queue[-1] not in credits:  # its notice gone (the caller drops the page's): passed over
+            queue.pop()
         elif len(page) == limit:
             return page, True
         else:
-            page.append(heapq.heappop(heap)[8:])
+            page.append(queue.pop())
     return page, False
 
 
-# `_credit_heap`'s key in the state's `__dict__` (an attribute, not a field: not in the snapshot)
-_CREDIT_HEAP = "_credit_heap"
-
-
-def _credit_heap(st: BankState) -> list[str]:
-    """Day (yyyymmdd) + VoucherNo of each pending credit notice, a heap (`heapq`; the day is 8
-    characters, so the text's order is (day, VoucherNo)'s): derived from `DutiesState.credits` when
-    first asked after a load (or when that map was replaced), then kept by `keep_credit`, one entry a
-    notice."""
-    kept: tuple[dict[str, Any], list[str]] | None = st.__dict__.get(_CREDIT_HEAP)
-    if kept is None or kept[0] is not st.duties.credits:
-        heap = [_credit_day(rec) + no for no, rec in st.duties.credits.items()]
-        heapq.heapify(heap)
-        kept = st.__dict__[_CREDIT_HEAP] = (st.duties.credits, heap)
-    return kept[1]
+# `credit_page`'s queue in the state's `__dict__` (an attribute, not a field: not in the snapshot):
+# (the credits map it is of, the first day not due, the due VoucherNo in reverse page order)
+_CREDIT_QUEUE = "_credit_queue"
 
 
 def _credit_day(rec: Any) -> str:
@@ -234,7 +224,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
     if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its heap
         s.credits = {}
-        st.__dict__[_CREDIT_HEAP] = (s.credits, [])
+        st.__dict__[_CREDIT_QUEUE] = (s.credits, first_day, [])
     s.credits_more = more
     if s.credits_more:  # the other reports after the last page of credit notices
         return effects

@@ -459,6 +459,12 @@ class BankState(msgspec.Struct, dict=True):
                                                  if p.filing is None and p.mode in _MAY_FILE}
         return unfiled
 
+    def compact_unfiled(self) -> None:
+        """`unfiled` anew with what it holds: a dict whose entries were dropped keeps its table."""
+        unfiled = self.__dict__.get(_UNFILED)
+        if unfiled is not None:
+            self.__dict__[_UNFILED] = dict(unfiled)
+
     def refiled(self) -> None:
         """Payments were unfiled (a refused clearing request): `unfiled` is derived again when next
         asked, so they come back in their place in `payments`' order. Rare: a refusal."""

@@ -178,3 +178,16 @@ def test_credit_page_is_the_old_walk_as_the_days_go(run: list[tuple[Any, ...]]) 
         due = old_due_credits(on.duties.credits, f"{day:%Y%m%d}")
         page, more = credit_page(on, f"{day:%Y%m%d}", 10**6)
         assert page == [no for _, no in sorted(due)] and not more
+
+
+def test_a_notice_kept_again_under_a_later_day_leaves_the_queued_pages() -> None:
+    from bank_sim.reporting import credit_page, keep_credit
+    from bank_sim.state import BankState
+
+    state = BankState()
+    for no in ("1", "2", "3"):
+        keep_credit(state, no, pack_credit("20260313", CREDIT))
+    assert credit_page(state, "20260316", 1) == (["1"], True)
+    del state.duties.credits["1"]
+    keep_credit(state, "2", pack_credit("20260316", CREDIT))  # another payment's notice, of today
+    assert credit_page(state, "20260316", 5) == (["3"], False)
