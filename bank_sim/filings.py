@@ -19,7 +19,7 @@ from bank_sim import refunds as rf
 from bank_sim.accounts import transfer
 from bank_sim.payee_refunds import after_clearing
 from bank_sim.reporting import on_cleared
-from bank_sim.state import BankState, Ctx, Filing, Payment
+from bank_sim.state import UNFILED, BankState, Ctx, Filing, Payment
 from business_time.clock import replenishment_day
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
@@ -29,7 +29,7 @@ from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
 __all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_clearings", "due_page", "file", "file_clearings", "file_replenishments",
-           "filing_refused"]
+           "filing_refused", "unfiled"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
 # more is filed as several requests, and more due than this wait for the next call, a microsecond
@@ -63,16 +63,16 @@ def due_clearings(payments: Iterable[Payment], day: dt.date) -> list[Payment]:
 
 def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
     """The first `limit` + 1 of `due_clearings(st.payments.values(), day)` (all of them when there are
-    no more), in its order: a page to file and whether more are due. Walks only `st.unfiled()`,
+    no more), in its order: a page to file and whether more are due. Walks only `unfiled(st)`,
     dropping the filed ones it meets (and those no clearing request will file), and stops once
     today's pass `limit`: a page call costs about what it files, not what the day holds."""
-    payments, unfiled = st.payments, st.unfiled()
+    payments, kept = st.payments, unfiled(st)
     today: list[Payment] = []
     earlier: list[Payment] = []  # held after a refusal (after today's, so only read if today's are few)
     gone: list[str] = []
-    for k in unfiled:
+    for k in kept:
         p = payments[k]
-        if p.filing is not None or p.mode not in ("clearing", "defer"):
+        if p.filing is not None or p.mode not in _MAY_FILE:
             gone.append(k)
         elif p.mode != "clearing":
             continue
@@ -83,10 +83,28 @@ def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
         elif p.held is not None and p.day is not None and p.day < day:
             earlier.append(p)
     for k in gone:
-        del unfiled[k]
-    if len(gone) > len(unfiled):  # a dict keeps its size when emptied: a day's worth of slots let go
-        st.compact_unfiled()
+        del kept[k]
+    if len(gone) > len(kept):  # a dict keeps its table when emptied: made anew, a day's slots let go
+        st.__dict__[UNFILED] = dict(kept)
     return (today + earlier)[:limit + 1]
+
+
+def unfiled(st: BankState) -> dict[str, None]:
+    """The keys in `st.payments` (in its order) of every payment a clearing request (2301) may still
+    file: each not filed whose mode is clearing, or deferred (paid at the opening, in the clearing);
+    some filed may be left in it, for `due_page` to drop. Not in the snapshot: derived from the
+    payments at the first call after a load, then kept as they come (`BankState.add_payment`), and
+    dropped when a refused request unfiles its payments (`_refile`, rare)."""
+    kept: dict[str, None] | None = st.__dict__.get(UNFILED)
+    if kept is None:
+        kept = st.__dict__[UNFILED] = {k: None for k, p in st.payments.items()
+                                       if p.filing is None and p.mode in _MAY_FILE}
+    return kept
+
+
+# The modes of the payments `unfiled` holds (a payment's mode changes only from defer to clearing,
+# or to refuse).
+_MAY_FILE = ("clearing", "defer")
 
 
 def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
@@ -182,7 +200,7 @@ def _refile(st: BankState, filing: Filing, code: str) -> None:
         if p is not None and p.filing == filing.voucher_no:
             # a held payment of an earlier day stays held: the reserve covers only the day's own
             p.filing, p.held = None, (code if action == "hold" or p.day != filing.clear_date else None)
-    st.refiled()
+    st.__dict__.pop(UNFILED, None)  # derived again when next asked: they come back in their place
 
 
 def filing_refused(st: BankState, voucher_no: str, reason: str) -> None:

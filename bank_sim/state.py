@@ -355,8 +355,8 @@ class Registry(msgspec.Struct):
     notified: set[str] = msgspec.field(default_factory=set)  # AcctNo notified for opening, not opened yet
 
 
-# `dict=True`: an instance may hold attributes that are not fields, so not in the snapshot (the
-# index of the payments not filed yet, `unfiled`, derived from the payments when first asked).
+# `dict=True`: it may hold attributes that are not fields, not in the snapshot (indexes derived
+# when first asked: `bank_sim.filings.unfiled`, `bank_sim.reporting.credit_page`'s queue).
 class BankState(msgspec.Struct, dict=True):
     core: str = "bank"
     version: int = SNAPSHOT_VERSION
@@ -442,39 +442,13 @@ class BankState(msgspec.Struct, dict=True):
         no = p.key.voucher_no
         k = OTHER_KEY + str(p.key) if no in self.payments else no
         self.payments[k] = p
-        unfiled = self.__dict__.get(_UNFILED)
-        if unfiled is not None:
+        unfiled = self.__dict__.get(UNFILED)
+        if unfiled is not None:  # `bank_sim.filings.unfiled`: kept as payments come
             unfiled[k] = None
 
-    def unfiled(self) -> dict[str, None]:
-        """The keys in `payments` (in its order) of every payment a clearing request (2301) may still
-        file: each not filed whose mode is clearing, or deferred (paid at the opening, in the
-        clearing); some filed may be left in it, for the reader to drop (`filings.due_page`). Not in
-        the snapshot: derived from the payments at the first call after a load, then kept as they
-        come (`add_payment`) and dropped when a refused request unfiles its payments (`refiled`): a
-        filing's page walks what is left to file, not the whole day."""
-        unfiled: dict[str, None] | None = self.__dict__.get(_UNFILED)
-        if unfiled is None:
-            unfiled = self.__dict__[_UNFILED] = {k: None for k, p in self.payments.items()
-                                                 if p.filing is None and p.mode in _MAY_FILE}
-        return unfiled
 
-    def compact_unfiled(self) -> None:
-        """`unfiled` anew with what it holds: a dict whose entries were dropped keeps its table."""
-        unfiled = self.__dict__.get(_UNFILED)
-        if unfiled is not None:
-            self.__dict__[_UNFILED] = dict(unfiled)
-
-    def refiled(self) -> None:
-        """Payments were unfiled (a refused clearing request): `unfiled` is derived again when next
-        asked, so they come back in their place in `payments`' order. Rare: a refusal."""
-        self.__dict__.pop(_UNFILED, None)
-
-
-# `BankState.unfiled`: where it is kept (an attribute, not a field), and the modes it holds (a
-# payment's mode changes only from defer to clearing, or to refuse).
-_UNFILED = "_unfiled"
-_MAY_FILE = ("clearing", "defer")
+# Where `bank_sim.filings.unfiled` keeps its index in the state (an attribute, not a field).
+UNFILED = "_unfiled"
 
 
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
