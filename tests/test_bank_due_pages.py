@@ -191,3 +191,22 @@ def test_a_notice_kept_again_under_a_later_day_leaves_the_queued_pages() -> None
     del state.duties.credits["1"]
     keep_credit(state, "2", pack_credit("20260316", CREDIT))  # another payment's notice, of today
     assert credit_page(state, "20260316", 5) == (["3"], False)
+
+
+def test_a_refused_request_puts_its_payments_back_in_the_pages_in_their_place() -> None:
+    from bank_sim import filings
+    from bank_sim.state import BankState, Filing
+
+    state, day = BankState(), DAYS[1]
+    for i in range(4):
+        state.add_payment(Payment(VoucherKey("990001", "2026", "5201", f"ZZ{i:05d}", 0), ("1", "一般"), ("001", "部门"),
+                                  "acct", 100, dt.datetime(2026, 3, 16, 10, tzinfo=TZ), "clearing", day=day, seq=i + 1))
+    first = filings.due_page(state, day, 2)[:2]
+    for p in first:
+        p.filing = "HK1"
+    assert [p.seq for p in filings.due_page(state, day, 5)] == [3, 4]  # the filed ones dropped from the index
+    filing = Filing("HK1", 0, "11", ("1", "一般"), day, dt.datetime(2026, 3, 16, 16, tzinfo=TZ), 200, {},
+                    [p.key for p in first])
+    filings._refile(state, filing, "some-refusal")
+    every = list(state.payments.values())
+    assert [p.seq for p in filings.due_page(state, day, 5)] == [p.seq for p in old_due_clearings(every, day)] == [1, 2, 3, 4]
