@@ -235,7 +235,7 @@ class TreasuryCore:
                 else:
                     for i in range(n):
                         v = vouchers[i]
-                        yield SentRow(v.day, v.voucher_no, v.vtcode, v.bank, v.amount_fen, v.send_at, v.refused)
+                        yield v.sent_row()
 
     def expected_debit_fen(self, day: dt.date) -> int:
         """TSA debits the treasury expects on `day`: its vouchers sent that day before the cutoff

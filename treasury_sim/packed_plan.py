@@ -115,12 +115,16 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         prefix = "SQ" if self._flags[pos] & _AUTHORIZED else "ZZ"
         return pos if canonical and voucher_no[:2] == prefix else None
 
+    def _numbered(self, flags: int, number: int) -> tuple[str, str]:
+        """(VtCode, VoucherNo) of a voucher of these flags and number. The text interned: the one text
+        of this number that the parsed vouchers and receipts hold too (`messages.voucher` interns head
+        texts), not a new copy for each holder of a voucher made or read here."""
+        vtcode = "8202" if flags & _AUTHORIZED else "5201"
+        return vtcode, sys.intern(f"{_PREFIX[vtcode]}{self.ymd}{number:05d}")
+
     def _voucher(self, pos: int) -> PlannedVoucher:
         flags = self._flags[pos]
-        vtcode = "8202" if flags & _AUTHORIZED else "5201"
-        # interned: the one text of this number that the parsed vouchers and receipts hold too
-        # (`messages.voucher` interns head texts), not a new copy for each holder of a voucher made here
-        no = sys.intern(f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}")
+        vtcode, no = self._numbered(flags, self._numbers[pos])
         return PlannedVoucher(self.day, self._slots[self._slot[pos]], vtcode, no, self._banks[self._bank[pos]],
                               self._amounts[pos], self._units[self._unit[pos]], bool(flags & _LATE),
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
@@ -130,18 +134,15 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         """(VoucherNo, VtCode, bank, amount in fen, send time, the gateway's refusal code) of the first
         `n` vouchers in send order, each as `_voucher` would make it, read from the columns without
         making the vouchers (a reader of those fields at the run's end)."""
-        refused, slots, banks, ymd = self.refused, self._slots, self._banks, self.ymd
+        refused, slots, banks, numbered = self.refused, self._slots, self._banks, self._numbered
         for flags, number, slot, bank, fen in zip(self._flags[:n], self._numbers[:n], self._slot[:n], self._bank[:n],
                                                   self._amounts[:n], strict=True):
-            vtcode = "8202" if flags & _AUTHORIZED else "5201"
-            no = sys.intern(f"{_PREFIX[vtcode]}{ymd}{number:05d}")
+            vtcode, no = numbered(flags, number)
             yield no, vtcode, banks[bank], fen, slots[slot], refused.get(no)
 
     def row(self, pos: int) -> tuple[str, str, str, int, dt.datetime, str | None]:
         """`rows`' tuple of the voucher at `pos` (0 <= pos < len), without making it."""
-        flags = self._flags[pos]
-        vtcode = "8202" if flags & _AUTHORIZED else "5201"
-        no = sys.intern(f"{_PREFIX[vtcode]}{self.ymd}{self._numbers[pos]:05d}")
+        vtcode, no = self._numbered(self._flags[pos], self._numbers[pos])
         return (no, vtcode, self._banks[self._bank[pos]], self._amounts[pos], self._slots[self._slot[pos]],
                 self.refused.get(no))
 
@@ -238,7 +239,7 @@ class PlanIndex(Mapping[str, PlannedVoucher]):
         its columns without making the voucher; KeyError as `self[voucher_no]`."""
         v = self._listed.get(voucher_no)
         if v is not None:
-            return SentRow(v.day, v.voucher_no, v.vtcode, v.bank, v.amount_fen, v.send_at, v.refused)
+            return v.sent_row()
         packed = self._packed.get(voucher_no[2:10]) if isinstance(voucher_no, str) else None
         pos = packed.position(voucher_no) if packed is not None else None
         if packed is None or pos is None:

@@ -110,6 +110,10 @@ class PlannedVoucher:
         """The voucher parsed (anew, from `data`)."""
         return parse_voucher(self.data)
 
+    def sent_row(self) -> SentRow:
+        """Its fields the run's end reads (`SentRow`), as a packed day's voucher gives them from its columns."""
+        return SentRow(self.day, self.voucher_no, self.vtcode, self.bank, self.amount_fen, self.send_at, self.refused)
+
 
 class SentRow(NamedTuple):
     """The fields of a sent `PlannedVoucher` the run's end reads (`TreasuryCore.iter_sent_rows`), by
