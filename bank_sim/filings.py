@@ -12,7 +12,6 @@ Rejected: an Alarm with the reason's code, the payments unfiled (held or left to
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from bank_sim import clearing as clearing_rules
 from bank_sim import refunds as rf
@@ -28,7 +27,7 @@ from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_clearings", "due_page", "file", "file_clearings", "file_replenishments",
+__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_page", "file", "file_clearings", "file_replenishments",
            "filing_refused", "unfiled"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
@@ -51,19 +50,10 @@ def file_clearings(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
             + file(ctx, st, [p for p in page if p.day != day], 0, day, when))
 
 
-def due_clearings(payments: Iterable[Payment], day: dt.date) -> list[Payment]:
-    """The payments `file_clearings` files on `day`, in order: today's unfiled clearing payments,
-    then those of earlier days held after a refusal, each in `payments`' order. Every page call of a
-    busy day walks all the day's payments: the filed ones (most, after the first pages) are passed
-    over on the first test."""
-    unfiled = [p for p in payments if p.filing is None and p.mode == "clearing"]
-    return ([p for p in unfiled if p.day == day]
-            + [p for p in unfiled if p.held is not None and p.day is not None and p.day < day])
-
-
 def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
-    """The first `limit` + 1 of `due_clearings(st.payments.values(), day)` (all of them when there are
-    no more), in its order: a page to file and whether more are due. Walks only `unfiled(st)`,
+    """The payments `file_clearings` files on `day`, in order: today's unfiled clearing payments, then
+    those of earlier days held after a refusal, each in payment order; the first `limit` + 1 of them
+    (all when there are no more): a page to file and whether more are due. Walks only `unfiled(st)`,
     dropping the filed ones it meets (and those no clearing request will file), and stops once
     today's pass `limit`: a page call costs about what it files, not what the day holds."""
     payments, kept = st.payments, unfiled(st)

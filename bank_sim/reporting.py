@@ -117,7 +117,7 @@ def keep_credit(st: BankState, no: str, rec: Any) -> None:
     again, or due by a morning's pages already queued (`credit_page`), drops their queue."""
     s = st.duties
     queued = st.__dict__.get(_CREDIT_QUEUE)
-    if queued is not None and (no in s.credits or _credit_day(rec) < queued[1]):
+    if queued is not None and (no in s.credits or credit_day(rec) < queued[1]):
         del st.__dict__[_CREDIT_QUEUE]
     s.credits[no] = rec
 
@@ -149,11 +149,6 @@ def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], b
 # `credit_page`'s queue in the state's `__dict__` (an attribute, not a field: not in the snapshot):
 # (the credits map it is of, the first day not due, the due VoucherNo in reverse page order)
 _CREDIT_QUEUE = "_credit_queue"
-
-
-def _credit_day(rec: Any) -> str:
-    """A pending credit notice's day (yyyymmdd): a packed record's first 8 bytes."""
-    return rec[:8].decode() if type(rec) is bytes else credit_day(rec)
 
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:

@@ -1,5 +1,5 @@
 """The bank's page calls pick what is due as they did: `reporting.due_credits` (the credit notices a
-morning's pages send) and `filings.due_clearings` (the payments a filing's pages file) against their
+morning's pages send) and `filings.due_page` (the payments a filing's pages file) against their
 old definitions, kept here verbatim as the oracles."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bank_sim.filings import due_clearings
+from bank_sim.filings import due_page
 from bank_sim.pending_credits import credit_day, pack_credit
 from bank_sim.reporting import due_credits
-from bank_sim.state import UNFILED, Payment
+from bank_sim.state import UNFILED, BankState, Payment
 from business_time.clock import TZ
 from messages.envelope import VoucherKey
 
@@ -64,7 +64,11 @@ def _held(p: Payment, held: str | None) -> Payment:
 
 @given(payments, st.sampled_from(DAYS))
 def test_due_clearings_are_the_old_ones_in_the_same_order(paid: list[Payment], day: dt.date) -> None:
-    assert [p.seq for p in due_clearings(paid, day)] == [p.seq for p in old_due_clearings(paid, day)]
+    state = BankState()
+    for p in paid:
+        state.add_payment(p)
+    everything = len(paid) + 1  # a page limit no list reaches: the whole due list
+    assert [p.seq for p in due_page(state, day, everything)] == [p.seq for p in old_due_clearings(paid, day)]
 
 
 # `filings.due_page` walks the kept index of the payments not filed (`BankState.unfiled`): a run of
