@@ -86,3 +86,29 @@ async def test_a_journal_gives_both_sqlite_connections_its_page_cache(tmp_path) 
         await journal.stop()
         await db.close()
         await other.close()
+
+
+async def test_sqlite_checkpoints_every_wal_autocheckpoint_frames(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both SQLite connections checkpoint at WAL_AUTOCHECKPOINT_FRAMES, and a commit past it copies
+    the WAL back and lets the next writer start it over: the WAL stays bounded, the rows all read."""
+    from storage.db import WAL_AUTOCHECKPOINT_FRAMES, SqliteDatabase
+
+    path = tmp_path / "x.db"
+    db = SqliteDatabase(str(path))
+    try:
+        assert [c.execute("PRAGMA wal_autocheckpoint").fetchone()[0] for c in (db._writer, db._reader)] == \
+            [WAL_AUTOCHECKPOINT_FRAMES] * 2
+        await db.execute_script("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        page = db._writer.execute("PRAGMA page_size").fetchone()[0]
+        rows_per_commit = 50  # ~50 pages a commit
+        commits = 2 * WAL_AUTOCHECKPOINT_FRAMES // rows_per_commit + 2
+        for c in range(commits):
+            async with db.transaction() as tx:
+                await tx.executemany("INSERT INTO t (k, v) VALUES ($1, $2)",
+                                     [(c * rows_per_commit + i, os.urandom(page - 200)) for i in range(rows_per_commit)])
+        wal = os.path.getsize(f"{path}-wal")
+        assert wal <= 32 + (WAL_AUTOCHECKPOINT_FRAMES + 2 * rows_per_commit) * (page + 24)
+        assert await db.fetchrow("SELECT count(*) FROM t") == (commits * rows_per_commit,)
+        assert os.path.getsize(path) > WAL_AUTOCHECKPOINT_FRAMES * page  # copied into the database file
+    finally:
+        await db.close()
