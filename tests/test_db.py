@@ -88,6 +88,10 @@ async def test_a_journal_gives_both_sqlite_connections_its_page_cache(tmp_path) 
         await other.close()
 
 
+def _file_bytes(path: str) -> int:
+    return os.path.getsize(path)
+
+
 async def test_sqlite_checkpoints_every_wal_autocheckpoint_frames(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Both SQLite connections checkpoint at WAL_AUTOCHECKPOINT_FRAMES, and a commit past it copies
     the WAL back and lets the next writer start it over: the WAL stays bounded, the rows all read."""
@@ -106,9 +110,9 @@ async def test_sqlite_checkpoints_every_wal_autocheckpoint_frames(tmp_path) -> N
             async with db.transaction() as tx:
                 await tx.executemany("INSERT INTO t (k, v) VALUES ($1, $2)",
                                      [(c * rows_per_commit + i, os.urandom(page - 200)) for i in range(rows_per_commit)])
-        wal = os.path.getsize(f"{path}-wal")
+        wal = _file_bytes(f"{path}-wal")
         assert wal <= 32 + (WAL_AUTOCHECKPOINT_FRAMES + 2 * rows_per_commit) * (page + 24)
         assert await db.fetchrow("SELECT count(*) FROM t") == (commits * rows_per_commit,)
-        assert os.path.getsize(path) > WAL_AUTOCHECKPOINT_FRAMES * page  # copied into the database file
+        assert _file_bytes(str(path)) > WAL_AUTOCHECKPOINT_FRAMES * page  # copied into the database file
     finally:
         await db.close()
