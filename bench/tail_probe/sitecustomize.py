@@ -34,6 +34,7 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
     _done_at: dict[int, float] = {}
     _handoff: list[float] = []  # s from the loop's put to the committer thread running the job (GIL included)
     _settled: list[float] = []  # s from the committer's call_soon_threadsafe to the loop running _settle
+    _writes: list[tuple[float, float, int]] = []  # deferred rows of each commit: (wall s, thread cpu s, rows)
     _groups: list[tuple[float, int, int]] = []  # (start, submissions, vouchers) of each group commit
     _threads: dict[str, float] = {}
     LAG_LOGGED_S = 0.002
@@ -113,11 +114,22 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
                     if path is None:
                         path = _paths[id(job.conn)] = job.conn.execute("PRAGMA database_list").fetchone()[2]
                     salt, backfill = _wal_state(path)
+                    # The transaction's deferred rows first, as `_Committer._run` writes them (each
+                    # row's step gives the GIL up and takes it back: wall against CPU shows the waits).
                     t, c = time.perf_counter(), time.thread_time()
                     try:
-                        job.conn.execute("COMMIT")
+                        for sql, rows in getattr(job, "writes", ()):
+                            job.conn.executemany(sql, rows)
                     except BaseException as exc:  # noqa: BLE001
-                        job.error = exc
+                        job.error, job.write_failed = exc, True
+                    _writes.append((time.perf_counter() - t, time.thread_time() - c,
+                                    sum(len(rows) for _, rows in getattr(job, "writes", ()))))
+                    t, c = time.perf_counter(), time.thread_time()
+                    if job.error is None:
+                        try:
+                            job.conn.execute("COMMIT")
+                        except BaseException as exc:  # noqa: BLE001
+                            job.error = exc
                     wall, cpu = time.perf_counter() - t, time.thread_time() - c
                     salt2, backfill2 = _wal_state(path)
                     _commits.append((t, wall, cpu, int(salt2 != salt), int(backfill2 != backfill)))
@@ -127,9 +139,9 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
             committer._run = _run
         retrying = getattr(gj.Journal, "_commit_retrying", None)
         if retrying is not None:
-            async def _commit_retrying(self: Any, batch: Any) -> Any:
+            async def _commit_retrying(self: Any, batch: Any, attempt: Any = None) -> Any:
                 _groups.append((time.perf_counter(), len(batch), sum(len(s.items) for s in batch)))
-                return await retrying(self, batch)
+                return await (retrying(self, batch) if attempt is None else retrying(self, batch, attempt))
             gj.Journal._commit_retrying = _commit_retrying  # type: ignore[method-assign]
 
     _run_unpatched = _run_probed
@@ -158,6 +170,6 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
         src = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0]
         with open(os.path.join(out, f"{os.getpid()}.json"), "w", encoding="utf-8") as f:
             json.dump({"t0": _T0, "t_end": time.perf_counter(), "src": src, "gc": _gc, "lag": _lag,
-                       "commits": _commits, "groups": _groups, "handoff": _handoff, "settled": _settled, "threads": _thread_cpu()}, f)
+                       "commits": _commits, "groups": _groups, "handoff": _handoff, "settled": _settled, "writes": _writes, "threads": _thread_cpu()}, f)
 
     atexit.register(_dump)

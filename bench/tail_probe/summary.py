@@ -43,6 +43,13 @@ def summarize(path: Path) -> None:
         if xs:
             print(f"  {what}: p50 {_rank(xs, 50) * 1e3:.3f} p90 {_rank(xs, 90) * 1e3:.3f} p99 {_rank(xs, 99) * 1e3:.3f} "
                   f"max {xs[-1] * 1e3:.2f} ms; over 1 ms: {sum(1 for x in xs if x > 0.001)} of {len(xs)}")
+    writes = d.get("writes") or []
+    if writes:
+        walls, cpus = sorted(w[0] for w in writes), sorted(w[1] for w in writes)
+        print(f"  deferred writes a commit ({sum(w[2] for w in writes) / len(writes):.1f} rows): wall p50 "
+              f"{_rank(walls, 50) * 1e3:.3f} p99 {_rank(walls, 99) * 1e3:.3f} max {walls[-1] * 1e3:.2f} ms; "
+              f"thread CPU p50 {_rank(cpus, 50) * 1e3:.3f} p99 {_rank(cpus, 99) * 1e3:.3f} ms; over 1 ms wall: "
+              f"{sum(1 for w in walls if w > 0.001)} of {len(walls)}")
     groups = d.get("groups") or []
     if groups:
         sizes = sorted(g[2] for g in groups)
