@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.journal import TRACE_INSERT, ClaimLost, Journal, now_us
-from gateway.monitoring.engine import History, HistoryNeeds, Hit, PaymentFacts, evaluate, outcome_of
+from gateway.monitoring.engine import Checks, History, HistoryNeeds, Hit, LineNeeds, PaymentFacts, outcome_of
 from gateway.monitoring.rules import Catalogue
 from gateway.monitoring.store import (
     DECISION_INSERT,
@@ -85,7 +85,7 @@ class Monitor:
         self._wake: Callable[[], None] = lambda: None
         self._ids: Callable[[], str] | None = None
         self._deciding = asyncio.Lock()  # one release / reject at a time in this process
-        self._needs: tuple[Catalogue, HistoryNeeds] | None = None
+        self._needs: tuple[Catalogue, HistoryNeeds, LineNeeds, Checks] | None = None
 
     def attach(self, journal: Journal, wake: Callable[[], None]) -> None:
         """The gateway's journal (holds released are journaled there) and its deliverer's wake-up."""
@@ -105,11 +105,20 @@ class Monitor:
 
     # ------------------------------------------------------------------ screening
 
-    def _history_needs(self) -> HistoryNeeds:
+    def _catalogue_needs(self) -> tuple[Catalogue, HistoryNeeds, LineNeeds, Checks]:
         cat = self.catalogue
         if self._needs is None or self._needs[0] is not cat:  # the catalogue is data: follow a new one
-            self._needs = (cat, HistoryNeeds.of(cat))
-        return self._needs[1]
+            self._needs = (cat, HistoryNeeds.of(cat), LineNeeds.of(cat), Checks(cat))
+        return self._needs
+
+    def _history_needs(self) -> HistoryNeeds:
+        return self._catalogue_needs()[1]
+
+    def _line_needs(self) -> LineNeeds:
+        return self._catalogue_needs()[2]
+
+    def _checks(self) -> Checks:
+        return self._catalogue_needs()[3]
 
     async def screen(self, outcomes: Sequence[Admitted | Refused], business: dt.datetime, *,
                      claim: bool = False, shares: Callable[[str], bool] | None = None,
@@ -127,7 +136,7 @@ class Monitor:
             return Screened(list(outcomes), [])
         at_text = business.isoformat() if business_text is None else business_text
         wall, business_us = now_us(), at_us(business)
-        needs = self._history_needs()
+        needs, line_needs, checks = self._history_needs(), self._line_needs(), self._checks()
         business_day = self._business_day(business.date())
         # What the store holds for every key screened here, in one read (a payment that also needs
         # its history reads its key again with it, in `screen_reads`); none for a claim.
@@ -155,7 +164,8 @@ class Monitor:
                     out.append(o)
                     continue
             shared = shares is not None and o.recipient is not None and shares(o.recipient)
-            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day, shared=shared)
+            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day, shared=shared,
+                                          needs=line_needs)
             payee, payer, fen = facts.payee_acct, facts.payer_acct, facts.amount_fen
             # The store is read for what can change this payment's verdict (`HistoryNeeds`): the
             # key's prior screening always; the payee's and the pair's past only for the amounts
@@ -175,7 +185,7 @@ class Monitor:
             earlier = [(at, amount) for p_payee, p_payer, at, amount in pending
                        if p_payee == payee and p_payer == payer] if pending else []
             earlier += recent
-            hits = evaluate(cat, facts, History(seen, tuple(earlier)))
+            hits = checks.evaluate(facts, History(seen, tuple(earlier)))
             outcome, top = outcome_of(hits)
             hold_id = self._new_hold_id() if outcome == "hold" else None
             k = (key.adm_div_code, key.st_year, key.vtcode, key.voucher_no)
