@@ -162,7 +162,7 @@ class LineNeeds:
     """Whether a payment's Detail lines can change a verdict, asked before they are read: two rules
     read them, centralized-purchase (not for the VtCodes it exempts) and poverty-funds (only the
     lines it tags, by subject or project). For a payment neither reads, the lines are not made:
-    reading them is about a third of a screening's instructions (bench/results/http-cpu-7.md),
+    reading them is about two fifths of a screening's instructions (bench/results/http-cpu-7.md),
     asking whether a subject is tagged a fifth of that."""
 
     exempt: frozenset[str] | None  # centralized-purchase: lines read unless VtCode is one of these; None: never
