@@ -10,6 +10,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from test_monitoring_lines import _tree as lines_tree  # the generated trees' builder
 
 from gateway.monitoring.engine import History, LineNeeds, PaymentFacts, evaluate
 from gateway.monitoring.rules import Catalogue, default_catalogue
@@ -29,27 +30,12 @@ DETAIL = st.tuples(st.sampled_from(["Detail", "Detail", "Other"]), st.lists(CHIL
 LIST = st.tuples(st.sampled_from(["DetailList", "DetailList", "Elsewhere"]), st.lists(DETAIL, max_size=3))
 
 
-def _tree(vtcode: str, head_subject: str | None, lists: list[tuple[str, list[tuple[str, list[tuple[str, str | None,
-                                                                                                  bool]]]]]]
-          ) -> etree._Element:
-    root = etree.Element("Voucher")
-    for tag, text in (("VoucherNo", "R1"), ("VtCode", vtcode), ("PayAmt", "100000.00"), ("PayeeAcctNo", "1")):
-        etree.SubElement(root, tag).text = text
+def _tree(vtcode: str, head_subject: str | None, lists: list[tuple[str, list[tuple[str, list[tuple[
+        str, str | None, bool]]]]]]) -> etree._Element:
+    head = (("VoucherNo", "R1"), ("VtCode", vtcode), ("PayAmt", "100000.00"), ("PayeeAcctNo", "1"))
     if head_subject is not None:  # a head element of a line's name: not a line's
-        etree.SubElement(root, "ExpFuncCode").text = head_subject
-    for list_tag, details in lists:
-        parent = etree.SubElement(root, list_tag)
-        for detail_tag, children in details:
-            detail = etree.SubElement(parent, detail_tag)
-            for tag, text, nested in children:
-                if tag == "comment":
-                    detail.append(etree.Comment(text or "c"))
-                    continue
-                child = etree.SubElement(detail, tag)
-                child.text = text
-                if nested:
-                    etree.SubElement(child, "ExpFuncCode").text = "2130501"
-    return root
+        head += (("ExpFuncCode", head_subject),)
+    return lines_tree(lists, head=head, inner=("ExpFuncCode", "2130501"))
 
 
 @st.composite

@@ -39,9 +39,14 @@ DETAIL = st.tuples(st.sampled_from(["Detail", "Detail", "Other", "{urn:x}Detail"
 LIST = st.tuples(st.sampled_from(["DetailList", "DetailList", "Elsewhere"]), st.lists(DETAIL, max_size=4))
 
 
-def _tree(lists: list[tuple[str, list[tuple[str, list[tuple[str, str | None, bool]]]]]]) -> etree._Element:
+def _tree(lists: list[tuple[str, list[tuple[str, list[tuple[str, str | None, bool]]]]]], *,
+          head: tuple[tuple[str, str], ...] = (("PayAmt", "5.00"),), inner: tuple[str, str] = ("ProCode", "nested")
+          ) -> etree._Element:
+    """A voucher-like tree; `head`: its head elements (a line's name among them: not a line's);
+    `inner`: the element put inside a line's child when asked to."""
     root = etree.Element("Voucher")
-    etree.SubElement(root, "PayAmt").text = "5.00"  # a head element of a line's name: not a line's
+    for tag, text in head:
+        etree.SubElement(root, tag).text = text
     for list_tag, details in lists:
         parent = etree.SubElement(root, list_tag)
         for detail_tag, children in details:
@@ -53,7 +58,7 @@ def _tree(lists: list[tuple[str, list[tuple[str, list[tuple[str, str | None, boo
                 child = etree.SubElement(detail, tag)
                 child.text = text
                 if nested:
-                    etree.SubElement(child, "ProCode").text = "nested"
+                    etree.SubElement(child, inner[0]).text = inner[1]
     return root
 
 
