@@ -203,60 +203,93 @@ class Hit:
     reason: str
 
 
-Check = Callable[[Mapping[str, Any], PaymentFacts, History], str | None]
+Check = Callable[[PaymentFacts, History], str | None]
+"""A rule bound to its params: the reason the payment breaks it, or None."""
 
 
-def _large_single(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    t = p["threshold_fen"]
-    return f"amount {f.amount_fen} fen is at or above {t} fen" if f.amount_fen >= t else None
+def _large_single(p: Mapping[str, Any]) -> Check:
+    threshold = p["threshold_fen"]
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        return f"amount {f.amount_fen} fen is at or above {threshold} fen" if f.amount_fen >= threshold else None
+    return check
 
 
-def _large_cash(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    marker = next((m for m in p["cash_markers"] if m in f.summary), None)
-    if marker is None or f.amount_fen < p["threshold_fen"]:
+def _large_cash(p: Mapping[str, Any]) -> Check:
+    markers, limit = tuple(p["cash_markers"]), p["threshold_fen"]
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if f.amount_fen < limit:
+            return None
+        summary = f.summary
+        for marker in markers:  # the first marker found names the withdrawal
+            if marker in summary:
+                return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {limit}"
         return None
-    return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {p['threshold_fen']}"
+    return check
 
 
-def _zero_balance_own(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if f.voucher_no in p["approved"] or f.key in p["approved"]:
+def _zero_balance_own(p: Mapping[str, Any]) -> Check:
+    approved, related = frozenset(p["approved"]), frozenset(p["related_accounts"])
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if approved and (f.voucher_no in approved or f.key in approved):
+            return None
+        if f.payee_name and f.payee_name == f.agency_name:
+            return f"payee {f.payee_name!r} is the paying unit itself"
+        if f.payee_acct in related:
+            return f"payee account {f.payee_acct} is listed as the unit's own or a related unit's account"
         return None
-    if f.payee_name and f.payee_name == f.agency_name:
-        return f"payee {f.payee_name!r} is the paying unit itself"
-    if f.payee_acct in p["related_accounts"]:
-        return f"payee account {f.payee_acct} is listed as the unit's own or a related unit's account"
-    return None
+    return check
 
 
-def _official_card(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if f.payee_acct in p["card_accounts"] and f.voucher_no not in p["settlement_list"]:
-        return f"official-card repayment to {f.payee_acct} not on the settlement list"
-    return None
+def _official_card(p: Mapping[str, Any]) -> Check:
+    cards, settled = frozenset(p["card_accounts"]), frozenset(p["settlement_list"])
 
-
-def _centralized(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if f.vtcode in p["centralized_vtcodes"]:
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if f.payee_acct in cards and f.voucher_no not in settled:
+            return f"official-card repayment to {f.payee_acct} not on the settlement list"
         return None
-    for cat in p["categories"]:
-        fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(tuple(cat["eco_prefixes"])))
-        if fen and fen >= cat["threshold_fen"]:
-            return (f"{fen} fen of {'/'.join(cat['eco_prefixes'])} purchases by {f.vtcode}; from "
-                    f"{cat['threshold_fen']} fen they go through centralized payment")
-    return None
+    return check
 
 
-def _watch_list(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if f.payee_acct in p["accounts"]:
-        return f"payee account {f.payee_acct} is on the watch list"
-    if f.payee_name in p["names"]:
-        return f"payee {f.payee_name!r} is on the watch list"
-    return None
+def _centralized(p: Mapping[str, Any]) -> Check:
+    exempt = frozenset(p["centralized_vtcodes"])
+    categories = tuple((tuple(c["eco_prefixes"]), c["threshold_fen"], "/".join(c["eco_prefixes"]))
+                       for c in p["categories"])
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if f.vtcode in exempt:
+            return None
+        for prefixes, threshold, names in categories:
+            fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(prefixes))
+            if fen and fen >= threshold:
+                return (f"{fen} fen of {names} purchases by {f.vtcode}; from "
+                        f"{threshold} fen they go through centralized payment")
+        return None
+    return check
 
 
-def _new_payee(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if not h.payee_seen and f.amount_fen >= p["threshold_fen"]:
-        return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
-    return None
+def _watch_list(p: Mapping[str, Any]) -> Check:
+    accounts, names = frozenset(p["accounts"]), frozenset(p["names"])
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if f.payee_acct in accounts:
+            return f"payee account {f.payee_acct} is on the watch list"
+        if f.payee_name in names:
+            return f"payee {f.payee_name!r} is on the watch list"
+        return None
+    return check
+
+
+def _new_payee(p: Mapping[str, Any]) -> Check:
+    new_from = p["threshold_fen"]
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if f.amount_fen >= new_from and not h.payee_seen:
+            return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
+        return None
+    return check
 
 
 def splitting_band(p: Mapping[str, Any]) -> tuple[int, int]:
@@ -265,37 +298,50 @@ def splitting_band(p: Mapping[str, Any]) -> tuple[int, int]:
     return t - t * p["below_pct"] // 100, t
 
 
-def _splitting(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
+def _splitting(p: Mapping[str, Any]) -> Check:
     low, high = splitting_band(p)
-    if not low <= f.amount_fen < high:
+    window, count, hours = dt.timedelta(hours=p["window_hours"]), p["count"], p["window_hours"]
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if not low <= f.amount_fen < high:
+            return None
+        since = f.at - window
+        earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
+        if len(earlier) + 1 >= count:
+            return f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within {hours} h"
         return None
-    since = f.at - dt.timedelta(hours=p["window_hours"])
-    earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
-    if len(earlier) + 1 >= p["count"]:
-        return (f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within "
-                f"{p['window_hours']} h")
-    return None
+    return check
 
 
-def _non_business_day(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    return None if f.business_day else f"{f.at.date()} is not a business day"
+def _non_business_day(p: Mapping[str, Any]) -> Check:
+    def check(f: PaymentFacts, h: History) -> str | None:
+        return None if f.business_day else f"{f.at.date()} is not a business day"
+    return check
 
 
-def _poverty(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    subjects, projects = tuple(p["subject_prefixes"]), set(p["project_codes"])
-    tagged = [ln for ln in f.lines if (subjects and ln.func.startswith(subjects)) or ln.project in projects]
-    if not tagged:
+def _poverty(p: Mapping[str, Any]) -> Check:
+    subjects, projects = tuple(p["subject_prefixes"]), frozenset(p["project_codes"])
+    special, allowed = frozenset(p["special_accounts"]), tuple(p["allowed_eco_prefixes"])
+
+    def check(f: PaymentFacts, h: History) -> str | None:
+        if not f.lines:
+            return None
+        tagged = [ln for ln in f.lines if (subjects and ln.func.startswith(subjects)) or ln.project in projects]
+        if not tagged:
+            return None
+        if f.payee_acct in special:
+            return f"poverty funds paid into the special account {f.payee_acct}"
+        outside = [ln for ln in tagged if not ln.eco.startswith(allowed)]
+        if outside:
+            return f"poverty funds spent on {outside[0].eco}, outside their purpose"
         return None
-    if f.payee_acct in p["special_accounts"]:
-        return f"poverty funds paid into the special account {f.payee_acct}"
-    allowed = tuple(p["allowed_eco_prefixes"])
-    outside = [ln for ln in tagged if not ln.eco.startswith(allowed)]
-    if outside:
-        return f"poverty funds spent on {outside[0].eco}, outside their purpose"
-    return None
+    return check
 
 
-RULES: dict[str, Check] = {
+# Each rule reads its params once, when a catalogue is bound (`Checks`): the lists it looks values
+# up in as sets, its prefixes as tuples, its band worked out. Screening a payment then costs only
+# the rule's own comparisons (bench/results/http-cpu-7.md).
+RULES: dict[str, Callable[[Mapping[str, Any]], Check]] = {
     "large-single-payment": _large_single,
     "large-cash-withdrawal": _large_cash,
     "zero-balance-own-account": _zero_balance_own,
@@ -309,152 +355,30 @@ RULES: dict[str, Check] = {
 }
 
 
-def evaluate(catalogue: Catalogue, facts: PaymentFacts, history: History) -> list[Hit]:
-    """Every enabled rule the payment breaks, in catalogue order."""
-    hits: list[Hit] = []
-    for rule in catalogue.rules:
-        if not rule.enabled:
-            continue
-        reason = RULES[rule.id](rule.params, facts, history)
-        if reason is not None:
-            hits.append(Hit(rule.id, rule.grade, reason))
-    return hits
-
-
-Bound = Callable[[PaymentFacts, History], str | None]
-
-
-def _bind(rule_id: str, p: Mapping[str, Any]) -> Bound:
-    """`RULES[rule_id]` with its params read once: the lists it looks values up in as sets, its
-    prefixes as tuples, its band worked out. The same reasons, word for word."""
-    if rule_id == "large-single-payment":
-        threshold = p["threshold_fen"]
-
-        def large_single(f: PaymentFacts, h: History) -> str | None:
-            return f"amount {f.amount_fen} fen is at or above {threshold} fen" if f.amount_fen >= threshold else None
-        return large_single
-    if rule_id == "large-cash-withdrawal":
-        markers, limit = tuple(p["cash_markers"]), p["threshold_fen"]
-
-        def large_cash(f: PaymentFacts, h: History) -> str | None:
-            if f.amount_fen < limit:
-                return None
-            summary = f.summary
-            for marker in markers:
-                if marker in summary:
-                    return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {limit}"
-            return None
-        return large_cash
-    if rule_id == "zero-balance-own-account":
-        approved, related = frozenset(p["approved"]), frozenset(p["related_accounts"])
-
-        def zero_balance_own(f: PaymentFacts, h: History) -> str | None:
-            if approved and (f.voucher_no in approved or f.key in approved):
-                return None
-            if f.payee_name and f.payee_name == f.agency_name:
-                return f"payee {f.payee_name!r} is the paying unit itself"
-            if f.payee_acct in related:
-                return f"payee account {f.payee_acct} is listed as the unit's own or a related unit's account"
-            return None
-        return zero_balance_own
-    if rule_id == "official-card-settlement":
-        cards, settled = frozenset(p["card_accounts"]), frozenset(p["settlement_list"])
-
-        def official_card(f: PaymentFacts, h: History) -> str | None:
-            if f.payee_acct in cards and f.voucher_no not in settled:
-                return f"official-card repayment to {f.payee_acct} not on the settlement list"
-            return None
-        return official_card
-    if rule_id == "centralized-purchase":
-        exempt = frozenset(p["centralized_vtcodes"])
-        categories = tuple((tuple(c["eco_prefixes"]), c["threshold_fen"], "/".join(c["eco_prefixes"]))
-                           for c in p["categories"])
-
-        def centralized(f: PaymentFacts, h: History) -> str | None:
-            if f.vtcode in exempt:
-                return None
-            for prefixes, threshold, names in categories:
-                fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(prefixes))
-                if fen and fen >= threshold:
-                    return (f"{fen} fen of {names} purchases by {f.vtcode}; from "
-                            f"{threshold} fen they go through centralized payment")
-            return None
-        return centralized
-    if rule_id == "watch-list-payee":
-        accounts, names = frozenset(p["accounts"]), frozenset(p["names"])
-
-        def watch_list(f: PaymentFacts, h: History) -> str | None:
-            if f.payee_acct in accounts:
-                return f"payee account {f.payee_acct} is on the watch list"
-            if f.payee_name in names:
-                return f"payee {f.payee_name!r} is on the watch list"
-            return None
-        return watch_list
-    if rule_id == "new-payee-large-amount":
-        new_from = p["threshold_fen"]
-
-        def new_payee(f: PaymentFacts, h: History) -> str | None:
-            if f.amount_fen >= new_from and not h.payee_seen:
-                return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
-            return None
-        return new_payee
-    if rule_id == "splitting":
-        low, high = splitting_band(p)
-        window, count = dt.timedelta(hours=p["window_hours"]), p["count"]
-
-        def splitting(f: PaymentFacts, h: History) -> str | None:
-            if not low <= f.amount_fen < high:
-                return None
-            since = f.at - window
-            earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
-            if len(earlier) + 1 >= count:
-                return (f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within "
-                        f"{p['window_hours']} h")
-            return None
-        return splitting
-    if rule_id == "poverty-funds":
-        subjects, projects = tuple(p["subject_prefixes"]), frozenset(p["project_codes"])
-        special, allowed = frozenset(p["special_accounts"]), tuple(p["allowed_eco_prefixes"])
-
-        def poverty(f: PaymentFacts, h: History) -> str | None:
-            if not f.lines:
-                return None
-            tagged = [ln for ln in f.lines if (subjects and ln.func.startswith(subjects)) or ln.project in projects]
-            if not tagged:
-                return None
-            if f.payee_acct in special:
-                return f"poverty funds paid into the special account {f.payee_acct}"
-            outside = [ln for ln in tagged if not ln.eco.startswith(allowed)]
-            if outside:
-                return f"poverty funds spent on {outside[0].eco}, outside their purpose"
-            return None
-        return poverty
-    check = RULES[rule_id]  # no params worth reading once
-
-    def generic(f: PaymentFacts, h: History) -> str | None:
-        return check(p, f, h)
-    return generic
-
-
 class Checks:
-    """A catalogue's enabled rules, each bound to its params once (`_bind`): `evaluate` for a
-    catalogue that screens every payment, without a rule's lookups of its params on every call
-    (about half of `evaluate`'s instructions, bench/results/http-cpu-7.md)."""
+    """A catalogue's enabled rules, each bound to its params once: what the monitor screens every
+    payment with, built again only for a new catalogue."""
 
     __slots__ = ("_checks", "catalogue")
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._checks = tuple((r.id, r.grade, _bind(r.id, r.params)) for r in catalogue.rules if r.enabled)
+        self._checks = tuple((r.id, r.grade, RULES[r.id](r.params)) for r in catalogue.rules if r.enabled)
 
     def evaluate(self, facts: PaymentFacts, history: History) -> list[Hit]:
-        """`evaluate(self.catalogue, facts, history)`."""
+        """Every enabled rule the payment breaks, in catalogue order."""
         hits: list[Hit] = []
         for rule_id, grade, check in self._checks:
             reason = check(facts, history)
             if reason is not None:
                 hits.append(Hit(rule_id, grade, reason))
         return hits
+
+
+def evaluate(catalogue: Catalogue, facts: PaymentFacts, history: History) -> list[Hit]:
+    """Every enabled rule the payment breaks, in catalogue order (one payment: the monitor keeps its
+    `Checks` for every payment of a catalogue)."""
+    return Checks(catalogue).evaluate(facts, history)
 
 
 def outcome_of(hits: list[Hit]) -> tuple[str, Hit | None]:
