@@ -12,6 +12,7 @@ import datetime as dt
 from bank_sim import account_feed, official_cards
 from bank_sim.accounts import transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
+from bank_sim.filings import reserve_paid, unfiled_clearing, unreplenished
 from bank_sim.pay_acct import pay_acct_text
 from bank_sim.state import BankState, Ctx, Payment
 from messages.money import fen_to_str
@@ -28,6 +29,7 @@ def close(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     st.closes.append(day)
     effects: list[Effect] = (_cover(ctx, st, day) + reserve_list(ctx, st, day) + account_feed.feed(ctx, st, day)
                              + official_cards.details_due(ctx, st, day))
+    _filed_accounts_go(st, day)
     for account in sorted(st.zero_at_close):
         balance = st.balances.get(account, 0)
         if balance != 0:
@@ -42,8 +44,9 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     cutoff are made whole from the reserve (Alarm clearing-escalated); the next morning's
     replenishment asks for them like any advance. Payments held for the treasury's quota are
     not: Alarm clearing-held (004 part 3 第四条, `bank_sim.clearing`)."""
-    unfiled = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None
-               and p.day is not None and p.day <= day and not p.covered and p.refused is None]
+    # the clearing payments no request has filed (`filings.unfiled_clearing`: its index, not every payment kept)
+    unfiled = [p for p in unfiled_clearing(st)
+               if p.day is not None and p.day <= day and not p.covered and p.refused is None]
     left = [p for p in unfiled if p.held is None and p.day == day]
     effects: list[Effect] = [
         Alarm("clearing-held", f"payment {p.key} ({fen_to_str(p.amount_fen)}, paid {p.day}) is not cleared: "
@@ -56,12 +59,31 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
                                  f"cover {fen_to_str(p.amount_fen)}", str(p.key)))
             continue
         p.covered = True
+        reserve_paid(st)[st.slot(p)] = None  # for the reserve list below and the next morning's replenishment
         st.reserve_balance_fen -= p.amount_fen
         effects.append(transfer(st, f"bank:{ctx.bank_code}:cover:{p.key}", ctx.accounts["reserve"], p.account,
                                 p.amount_fen, "reserve-cover", str(p.key), day))
         effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) missed the "
                              "clearing time today: made whole from the clearing reserve", str(p.key)))
+    for p in unfiled:  # the day's not covered: in no reserve list (its only reader), their PayAcctNo goes
+        if p.day == day and not p.covered:
+            p.pay_acct = ""
     return effects
+
+
+def _filed_accounts_go(st: BankState, day: dt.date) -> None:
+    """At the close of `day`: the PayAcctNo of the payments in the clearing requests filed that day
+    and not accepted (an accepted one's went with its receipt, `reporting.on_cleared`) goes: after
+    its day's close a payment is in no reserve list, the only reader (`reserve_list`). With the
+    cover's and the list's own, every payment paid that day has let it go, as a walk of them all did."""
+    for filing in reversed(st.filings.values()):  # in filing order: the day's last
+        if filing.filed_at.date() < day:
+            break
+        if filing.clear_type == 0 and filing.state != "accepted":
+            for k in filing.payments:
+                p = st.payment(k)
+                if p is not None:
+                    p.pay_acct = ""
 
 
 def reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
@@ -73,15 +95,17 @@ def reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     reserve = ctx.accounts["reserve"]
     # the day's reserve payments not listed yet picked first, then sorted (the same order): sorting
     # every payment kept made a key text for each, ~4.5 MB at once for a bank of a 100,000-voucher
-    # day. The same walk lets the day's other PayAcctNo go, and a listed payment's goes with its
-    # page: this list is its only reader (a zero-balance account number, one text a payment, ~70
-    # bytes kept to the end of a busy day otherwise); a payment is given its day when it is paid,
-    # never after that day's close, so nothing reads it again.
+    # day. Picked from the payments the reserve paid and no replenishment filed yet
+    # (`filings.unreplenished`: a day's are replenished the next business day, after its list), not
+    # every payment kept, at each page. A listed payment's PayAcctNo goes with its page: this list
+    # is its only reader (a zero-balance account number, kept to the end of a busy day otherwise);
+    # the others' goes when their clearing is accepted (`reporting.on_cleared`), they are returned
+    # (`payments._return`), or at their day's close (`_cover`, `_filed_accounts_go`, and here).
     listed: list[Payment] = []
-    for p in st.payments.values():
+    for p in unreplenished(st):
         if p.day != day or not p.pay_acct:
             continue
-        if (p.mode == "advance" or p.covered) and p.account != reserve and p.agency[0]:
+        if p.account != reserve and p.agency[0]:
             listed.append(p)
         else:
             p.pay_acct = ""

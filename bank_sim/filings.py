@@ -18,7 +18,7 @@ from bank_sim import refunds as rf
 from bank_sim.accounts import transfer
 from bank_sim.payee_refunds import after_clearing
 from bank_sim.reporting import on_cleared
-from bank_sim.state import UNFILED, BankState, Ctx, Filing, Payment
+from bank_sim.state import RESERVE_PAID, UNFILED, BankState, Ctx, Filing, Payment
 from business_time.clock import replenishment_day
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
@@ -28,7 +28,7 @@ from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
 __all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_page", "file", "file_clearings", "file_replenishments",
-           "filing_refused", "unfiled"]
+           "filing_refused", "reserve_paid", "unfiled", "unfiled_clearing", "unreplenished"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
 # more is filed as several requests, and more due than this wait for the next call, a microsecond
@@ -72,11 +72,17 @@ def due_page(st: BankState, day: dt.date, limit: int) -> list[Payment]:
                 break
         elif p.held is not None and p.day is not None and p.day < day:
             earlier.append(p)
+    _let_go(st, UNFILED, kept, gone)
+    return (today + earlier)[:limit + 1]
+
+
+def _let_go(st: BankState, name: str, kept: dict[str, None], gone: list[str]) -> None:
+    """Drop the keys `gone` from the index `kept` (`st`'s attribute `name`): made anew once most of
+    it is gone (a dict keeps its table when emptied: a day's slots let go)."""
     for k in gone:
         del kept[k]
-    if len(gone) > len(kept):  # a dict keeps its table when emptied: made anew, a day's slots let go
-        st.__dict__[UNFILED] = dict(kept)
-    return (today + earlier)[:limit + 1]
+    if len(gone) > len(kept):
+        st.__dict__[name] = dict(kept)
 
 
 def unfiled(st: BankState) -> dict[str, None]:
@@ -98,12 +104,66 @@ _MAY_FILE = ("clearing", "defer")
 
 
 def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
-    due = [p for p in st.payments.values() if (p.mode == "advance" or p.covered) and p.filing is None
-           and p.day is not None and replenishment_day(p.day, ctx.calendar) == when.date()]
+    """ClearType 1 requests for the payments the reserve paid (advances, and those it covered at a
+    close) whose replenishment day is `when`'s, by advance day, each in payment order. Walks only
+    `reserve_paid(st)`, dropping those filed."""
+    today = when.date()
+    due = [p for p in unreplenished(st) if p.day is not None and replenishment_day(p.day, ctx.calendar) == today]
+    due.sort(key=_seq)  # the index takes a covered payment at the close, after later advances: payment order
     effects: list[Effect] = []
     for advance_day in sorted({p.day for p in due if p.day is not None}):
         effects += file(ctx, st, [p for p in due if p.day == advance_day], 1, advance_day, when)
     return effects
+
+
+def _seq(p: Payment) -> int:
+    return p.seq
+
+
+def reserve_paid(st: BankState) -> dict[str, None]:
+    """The keys in `st.payments` of every payment the reserve paid and no replenishment (ClearType
+    1) has filed yet: mode advance, or covered at a close; some filed or no longer such may be left
+    in it, for `unreplenished` to drop. Not in the snapshot: derived from the payments at the first
+    call after a load, then kept as they come (`BankState.add_payment` takes an advance,
+    `bank_sim.close` a payment it covers)."""
+    kept: dict[str, None] | None = st.__dict__.get(RESERVE_PAID)
+    if kept is None:
+        kept = st.__dict__[RESERVE_PAID] = {k: None for k, p in st.payments.items()
+                                            if (p.mode == "advance" or p.covered) and p.filing is None}
+    return kept
+
+
+def unreplenished(st: BankState) -> list[Payment]:
+    """The payments the reserve paid (mode advance, or covered) not filed yet, each once (in the
+    order `reserve_paid` took them: a covered one after the advances before its close); the
+    others `reserve_paid` still held are dropped from it."""
+    payments, kept = st.payments, reserve_paid(st)
+    out: list[Payment] = []
+    gone: list[str] = []
+    for k in kept:
+        p = payments[k]
+        if p.filing is None and (p.mode == "advance" or p.covered):
+            out.append(p)
+        else:
+            gone.append(k)
+    _let_go(st, RESERVE_PAID, kept, gone)
+    return out
+
+
+def unfiled_clearing(st: BankState) -> list[Payment]:
+    """The payments in clearing mode no request has filed (in payment order): `unfiled(st)`'s,
+    the filed ones and those no clearing request will file dropped from it as `due_page` does."""
+    payments, kept = st.payments, unfiled(st)
+    out: list[Payment] = []
+    gone: list[str] = []
+    for k in kept:
+        p = payments[k]
+        if p.filing is not None or p.mode not in _MAY_FILE:
+            gone.append(k)
+        elif p.mode == "clearing":
+            out.append(p)
+    _let_go(st, UNFILED, kept, gone)
+    return out
 
 
 def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clear_date: dt.date,

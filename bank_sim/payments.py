@@ -19,7 +19,7 @@ from bank_sim import clearing as clearing_rules
 from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import PAY_TYPE, unit_zba
-from bank_sim.filings import file
+from bank_sim.filings import file, unfiled_clearing
 from bank_sim.pay_acct import pack_pay_acct
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
@@ -231,9 +231,10 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime,
 
 def _urgent_companions(st: BankState, urgent: Payment) -> list[Payment]:
     """The payments an urgent request carries besides its urgent one: the same day's, pay type
-    and fund type, paid from a zero-balance account and in no request yet (`bank_sim.clearing`)."""
-    return [p for p in st.payments.values() if p is not urgent and p.mode == "clearing" and p.day == urgent.day
-            and p.filing is None and p.pay_type == urgent.pay_type and p.fund_type == urgent.fund_type]
+    and fund type, paid from a zero-balance account and in no request yet (`bank_sim.clearing`).
+    Picked from those no request has filed (`filings.unfiled_clearing`), not every payment kept."""
+    return [p for p in unfiled_clearing(st) if p is not urgent and p.day == urgent.day
+            and p.pay_type == urgent.pay_type and p.fund_type == urgent.fund_type]
 
 
 def _paid(ctx: Ctx, p: Payment, doc: VoucherDoc, head: dict[str, str], details: list[dict[str, str]],
@@ -307,6 +308,7 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details
 def _return(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime, reason: str) -> list[Effect]:
     """Return the voucher unpaid (退票): its receipt with Return_Reason and XPayAmt 0.00, at once."""
     p.mode, p.returned = "refuse", reason
+    p.pay_acct = ""  # never in a reserve list (`bank_sim.close.reserve_list`, its only reader)
     st.serial += 1
     st.books.returned += 1
     p.serial = st.serial

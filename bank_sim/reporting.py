@@ -153,11 +153,16 @@ _CREDIT_QUEUE = "_credit_queue"
 
 def on_cleared(st: BankState, now: dt.datetime, payments: Iterable[VoucherKey]) -> None:
     """A clearing request of `payments` was accepted: they count in today's expenditure report
-    (004 part 5 §2: made from the cleared vouchers)."""
+    (004 part 5 §2: made from the cleared vouchers). Their PayAcctNo goes: a payment cleared is in
+    no reserve list after (`bank_sim.close.reserve_list`, its only reader; an advance's went with
+    its list the day before, a clearing payment's filed is never covered)."""
     s = st.duties
     for k in payments:
         p = st.payment(k)
-        if p is not None and (lines := uncleared_lines(p)) is not None:
+        if p is None:
+            continue
+        p.pay_acct = ""
+        if (lines := uncleared_lines(p)) is not None:
             p.uncleared = None
             _tally(s, now.date(), lines, 1)
 

@@ -356,7 +356,7 @@ class Registry(msgspec.Struct):
 
 
 # `dict=True`: it may hold attributes that are not fields, not in the snapshot (indexes derived
-# when first asked: `bank_sim.filings.unfiled`, `bank_sim.reporting.credit_page`'s queue).
+# when first asked: `bank_sim.filings.unfiled` and `reserve_paid`, `bank_sim.reporting.credit_page`'s queue).
 class BankState(msgspec.Struct, dict=True):
     core: str = "bank"
     version: int = SNAPSHOT_VERSION
@@ -437,18 +437,28 @@ class BankState(msgspec.Struct, dict=True):
             return None
         return self.payment(key)
 
+    def slot(self, p: Payment) -> str:
+        """The key of payment `p` (one kept) in `payments`: its VoucherNo, unless another has it."""
+        no = p.key.voucher_no
+        return no if self.payments.get(no) is p else OTHER_KEY + str(p.key)
+
     def add_payment(self, p: Payment) -> None:
         """Keep a new payment (last in arrival order) under its VoucherNo, if no other has it."""
         no = p.key.voucher_no
         k = OTHER_KEY + str(p.key) if no in self.payments else no
         self.payments[k] = p
-        unfiled = self.__dict__.get(UNFILED)
+        indexes = self.__dict__
+        unfiled = indexes.get(UNFILED)
         if unfiled is not None:  # `bank_sim.filings.unfiled`: kept as payments come
             unfiled[k] = None
+        if p.mode == "advance" and (reserve_paid := indexes.get(RESERVE_PAID)) is not None:
+            reserve_paid[k] = None  # `bank_sim.filings.reserve_paid`
 
 
-# Where `bank_sim.filings.unfiled` keeps its index in the state (an attribute, not a field).
+# Where `bank_sim.filings.unfiled` and `bank_sim.filings.reserve_paid` keep their indexes in the
+# state (attributes, not fields).
 UNFILED = "_unfiled"
+RESERVE_PAID = "_reserve_paid"
 
 
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
