@@ -115,11 +115,13 @@ def keep_credit(st: BankState, no: str, rec: Any) -> None:
     """Payment `no`'s credit notice (7103) waits for the next report time: `rec` is its packed record
     (`pack_credit`; a version 3 snapshot's dict reads too), kept in `DutiesState.credits`. One kept
     again, or due by a morning's pages already queued (`credit_page`), drops their queue."""
-    s = st.duties
+    credits = st.duties.credits
     queued = st.__dict__.get(_CREDIT_QUEUE)
-    if queued is not None and (no in s.credits or credit_day(rec) < queued[1]):
+    # a packed record's day compared as its bytes (as `due_credits` does: no text made a payment)
+    if queued is not None and (no in credits or (rec[:8] if type(rec) is bytes else credit_day(rec).encode())
+                               < queued[3]):
         del st.__dict__[_CREDIT_QUEUE]
-    s.credits[no] = rec
+    credits[no] = rec
 
 
 def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], bool]:
@@ -130,10 +132,10 @@ def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], b
     next pages are taken off it, and every later duties call of the day (none due) finds it empty,
     without a walk of the notices left. The caller sends the page and drops its notices."""
     credits = st.duties.credits
-    queued: tuple[dict[str, Any], str, list[str]] | None = st.__dict__.get(_CREDIT_QUEUE)
+    queued: tuple[dict[str, Any], str, list[str], bytes] | None = st.__dict__.get(_CREDIT_QUEUE)
     if queued is None or queued[0] is not credits or queued[1] != first_day:
         due = sorted(due_credits(credits, first_day), reverse=True)  # the first last: taken off the end
-        queued = st.__dict__[_CREDIT_QUEUE] = (credits, first_day, [no for _, no in due])
+        queued = st.__dict__[_CREDIT_QUEUE] = (credits, first_day, [no for _, no in due], first_day.encode())
     queue = queued[2]
     page: list[str] = []
     while queue:
@@ -147,7 +149,8 @@ def credit_page(st: BankState, first_day: str, limit: int) -> tuple[list[str], b
 
 
 # `credit_page`'s queue in the state's `__dict__` (an attribute, not a field: not in the snapshot):
-# (the credits map it is of, the first day not due, the due VoucherNo in reverse page order)
+# (the credits map it is of, the first day not due, the due VoucherNo in reverse page order, that
+# first day's bytes)
 _CREDIT_QUEUE = "_credit_queue"
 
 
@@ -224,7 +227,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
     if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its heap
         s.credits = {}
-        st.__dict__[_CREDIT_QUEUE] = (s.credits, first_day, [])
+        st.__dict__[_CREDIT_QUEUE] = (s.credits, first_day, [], first_day.encode())
     s.credits_more = more
     if s.credits_more:  # the other reports after the last page of credit notices
         return effects
