@@ -20,10 +20,11 @@ from bank_sim import suspensions as susp
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import PAY_TYPE, unit_zba
 from bank_sim.filings import file, unfiled_clearing
+from bank_sim.flat_lines import flat_pairs
 from bank_sim.pay_acct import pack_pay_acct
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
-from bank_sim.state import BankState, Ctx, Mode, Payment, flat_pairs, serial_text
+from bank_sim.state import BankState, Ctx, Mode, Payment, serial_text
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer

@@ -17,9 +17,10 @@ from typing import Any
 
 from bank_sim import reports as rp
 from bank_sim import reserve_statement as rs
+from bank_sim.flat_lines import flat_pairs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, flat_pairs, paid_serial
+from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, paid_serial
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from base64 import b64decode
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 
 from bank_sim.config import PAY_TYPE, BankConfig, account_ids
+from bank_sim.flat_lines import flat_pairs
 from bank_sim.payment_rare import PaymentRare, rare_apart, rare_field
 from bank_sim.profiles import BankProfile, load_profile
 from bank_sim.quotas import LineKey, QuotaBook
@@ -56,7 +56,6 @@ __all__ = [
     "RegAccount",
     "Registry",
     "decode_state",
-    "flat_pairs",
     "paid_serial",
     "paired",
     "serial_text",
@@ -464,25 +463,6 @@ RESERVE_PAID = "_reserve_paid"
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
 # VoucherNo comes from XML text, which cannot hold it.
 OTHER_KEY = "\x00"
-
-
-# One tuple per distinct line (a tally line, `bank_sim.reports.Line`, or an authorized quota line,
-# `bank_sim.quotas.LineKey`) the payments name: a world has a few dozen (unit x subject x fund), a
-# busy day 100,000s of payments naming them. A pure memo; cleared if it ever grows past the bound.
-_LINES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_LINES_MAX = 100_000
-
-
-def flat_pairs(lines: Iterable[Iterable[Any]], values: Iterable[int]) -> tuple[Any, ...]:
-    """`lines` and their `values` flat (line, value, line, value, ...; `Payment.uncleared`,
-    `Payment.quota_taken`), each line the tuple shared by every payment naming it."""
-    if len(_LINES) >= _LINES_MAX:
-        _LINES.clear()
-    out: list[Any] = []
-    for line, value in zip(lines, values, strict=True):
-        t = tuple(line)
-        out += (_LINES.setdefault(t, t), value)
-    return tuple(out)
 
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:
