@@ -80,8 +80,12 @@ FIELDS_MAX: Final = 64
 _FIELD_LINES: Final = re.compile(rb"(?:[!#$%%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*\r\n){0,%d}" % FIELDS_MAX)
 # Fields that change how aiohttp reads the body or the connection: such a request is aiohttp's.
 _NOT_LEAN: Final = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade", b"te", b"trailer"})
-# Fields read here or by aiohttp that a lean request may give once only (which one counts is aiohttp's business).
-_ONCE: Final = frozenset({b"content-length", b"authorization", b"accept", b"host", b"connection"})
+# Fields a lean request may give once only: those read here (which one counts is aiohttp's business),
+# and RFC 9110's singletons, whose repetition aiohttp's parser refuses as a malformed request (400):
+# a head repeating one is aiohttp's, so it is refused as it always is.
+_ONCE: Final = frozenset({b"content-length", b"authorization", b"accept", b"host", b"connection",
+                          b"content-location", b"content-range", b"content-type", b"etag", b"max-forwards",
+                          b"server", b"transfer-encoding", b"user-agent"})
 _DB_ERRORS = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError)
 _UNREAD: Final = object()  # LeanMessagesHandler.certificate() not read yet
 WAIT: Final = "wait"  # scan_head: the head so far could be a lean request; wait for the rest

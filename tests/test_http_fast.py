@@ -181,6 +181,9 @@ async def test_accepted_refused_malformed_and_unauthenticated_answers_are_identi
             ([post(b"<x", token=token, length=64 << 20)], 1),  # declared over the limit: aiohttp's 413
             ([post(b"<x", token=token).replace(b"/v1/messages", b"/v1/messages?x=1")], 1),
             ([post(b"<x", b"Bad Header: x", token=token)], 1),  # aiohttp's 400
+            # a singleton field twice: aiohttp's parser refuses it as malformed (400), credentials or not
+            ([post(e1, b"User-Agent: t/1 (x)", b"User-Agent: t/1 (x)")], 1),
+            ([post(e1, b"Content-Type: application/xml", token=token)], 1),
         ]
         lean_answers, lean_counted = await _each(lean, cases)
         old_answers, old_counted = await _each(old, cases)
@@ -310,6 +313,9 @@ def test_scan_head_waits_for_a_lean_head_and_leaves_the_rest_to_aiohttp() -> Non
     assert scan_head(b"POST /v1/messages/ HTTP/1.1\r\n", 100) is None
     assert scan_head(post(b"<x>", b"Expect: 100-continue"), 100) is None
     assert scan_head(post(b"<x>", b"Content-Length: 3"), 100) is None  # twice: aiohttp's
+    for singleton in (b"User-Agent", b"Content-Type", b"Host", b"Server", b"ETag", b"Max-Forwards"):
+        assert scan_head(post(b"<x>", singleton + b": a", singleton.upper() + b": b"), 100) is None
+        assert isinstance(scan_head(post(b"<x>", b"X-" + singleton + b": a", b"X-" + singleton + b": b"), 100), Head)
     assert scan_head(post(b"<x>", b" folded"), 100) is None
     assert scan_head(post(b"<x>" * 50), 100) is None  # over the envelope limit: aiohttp's 413
     assert scan_head(b"POST /v1/messages HTTP/1.1\r\n" + b"X: y\r\n" * 2000, 100) is None
