@@ -226,7 +226,7 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
-    if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its heap
+    if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its queue
         s.credits = {}
         st.__dict__[_CREDIT_QUEUE] = (s.credits, first_day, [], first_day.encode())
     s.credits_more = more
