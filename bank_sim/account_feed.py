@@ -18,14 +18,14 @@ from __future__ import annotations
 import datetime as dt
 
 from bank_sim.payee_records import payee_of
-from bank_sim.state import BankState, Ctx
+from bank_sim.state import PAID_ON, BankState, Ctx, Payment
 from messages.dates import format_ymd
 from messages.money import fen_to_str
 from sim.account_feed import FEED_ACCT_TYPES, FeedLine
 from sim.archive import Archive
 from sim.effects import Effect, SendVoucher
 
-__all__ = ["ACCOUNT_FEED_VTCODE", "day_lines", "feed", "feed_accounts", "feed_voucher"]
+__all__ = ["ACCOUNT_FEED_VTCODE", "day_lines", "feed", "feed_accounts", "feed_voucher", "paid_on"]
 
 ACCOUNT_FEED_VTCODE = "7602"
 
@@ -41,13 +41,29 @@ def day_lines(st: BankState, day: dt.date, archive: Archive | None = None) -> li
     if not accounts:
         return []
     lines: list[FeedLine] = []
-    for p in st.payments.values():
-        if p.day != day or p.refused is not None or p.returned is not None:
+    for p in paid_on(st, day):
+        if p.refused is not None or p.returned is not None:
             continue
         payee = (payee_of(st.duties, p.key.voucher_no, archive) or {}).get("PayeeAcctNo", "")
         if payee in accounts:
             lines.append(FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen))
     return lines
+
+
+def paid_on(st: BankState, day: dt.date) -> list[Payment]:
+    """The payments paid on `day`, in their order in `st.payments` (arrival), without a walk of
+    every payment kept: an index by the day paid (the keys in `payments`, each day's in the order
+    paid: a deferred payment is paid after later ones came), not in the snapshot: derived from the
+    payments at the first call after a load, then kept by `bank_sim.payments._pay` (the only place
+    a payment gets its day). Only a bank whose registry holds a feed account asks."""
+    by_day: dict[dt.date, list[str]] | None = st.__dict__.get(PAID_ON)
+    if by_day is None:
+        by_day = st.__dict__[PAID_ON] = {}
+        for k, p in st.payments.items():
+            if p.day is not None:
+                by_day.setdefault(p.day, []).append(k)
+    payments = st.payments
+    return sorted((payments[k] for k in by_day.get(day, ())), key=lambda p: p.seq)
 
 
 def feed_voucher(no: str, day: dt.date, adm_div_code: str, bank: tuple[str, str], acct_types: dict[str, str],

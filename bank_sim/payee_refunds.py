@@ -19,7 +19,17 @@ from bank_sim.config import refunds_account
 from bank_sim.payee_records import has_payee, keep_payee, packed_payee, payee_of, pop_payee
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
-from bank_sim.state import BankState, Ctx, DutiesState, Filing, Payment, Refund, serial_text
+from bank_sim.state import (
+    OTHER_KEY,
+    OTHERS,
+    BankState,
+    Ctx,
+    DutiesState,
+    Filing,
+    Payment,
+    Refund,
+    serial_text,
+)
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -27,7 +37,7 @@ from messages.return_reason import reason_code
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["PAYEE_BANK_NOTICE", "after_clearing", "due_returns", "payee_bank_notice", "refund_receipt"]
+__all__ = ["PAYEE_BANK_NOTICE", "after_clearing", "due_returns", "numbered", "payee_bank_notice", "refund_receipt"]
 
 # A refund the central bank refused `below-clearing-floor` is filed again (a new 2302) after the
 # bank's next accepted clearing has put money in its clearing account; after this many filings
@@ -50,8 +60,7 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
     already returned, is alarmed, nothing moves."""
     s = st.duties
     ori = doc.get("OriVoucherNo")
-    paid = next((p for p in st.payments.values() if p.key.voucher_no == ori
-                 and p.vtcode == doc.get("OriVtCode") and p.day is not None), None)
+    paid = next((p for p in numbered(st, ori) if p.vtcode == doc.get("OriVtCode") and p.day is not None), None)
     reason = next((r for r, (code, _) in rf.RETURN_REASONS.items() if code == doc.get("ReturnReasonCode")),
                   "account-closed")
     try:
@@ -70,6 +79,25 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
     return due_returns(ctx, st, now)
 
 
+def numbered(st: BankState, no: str) -> list[Payment]:
+    """Every payment kept whose original's VoucherNo is `no`, in arrival order, without a walk of
+    the payments: the first is under `no` itself (`BankState.add_payment`; none are dropped), the
+    others (another key, the same VoucherNo: rare) under OTHER_KEY + their key text, listed by
+    VoucherNo in an index that is not in the snapshot: derived from the payments at the first call
+    after a load, then kept by `add_payment`."""
+    first = st.payments.get(no)
+    if first is None:
+        return []
+    others: dict[str, list[str]] | None = st.__dict__.get(OTHERS)
+    if others is None:
+        others = st.__dict__[OTHERS] = {}
+        for k, p in st.payments.items():
+            if k.startswith(OTHER_KEY):
+                others.setdefault(p.key.voucher_no, []).append(k)
+    more = others.get(no)
+    return [first, *(st.payments[k] for k in more)] if more else [first]
+
+
 def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     s = st.duties
     effects: list[Effect] = []
@@ -78,7 +106,7 @@ def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     wanted = {r.voucher_no for r in s.returns.values() if r.at <= now}
     if not wanted:
         return effects
-    by_no = {p.key.voucher_no: p for p in st.payments.values() if p.key.voucher_no in wanted}
+    by_no = {no: kept[-1] for no in wanted if (kept := numbered(st, no))}  # the last of a VoucherNo
     for rkey, ret in sorted(s.returns.items(), key=lambda kv: (kv[1].at, kv[0])):
         no = ret.voucher_no
         p = by_no.get(no)
@@ -180,8 +208,7 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     # and the treasury is told now, so it restores the quota only for money cleared
     if refund.line:  # one line of a batch (a 5201: no unit quota line to give back)
         batches.refunded(st, refund.voucher, refund.line)
-    payment = None if refund.line else next((p for p in st.payments.values() if p.key.voucher_no == refund.voucher),
-                                            None)
+    payment = None if refund.line else next(iter(numbered(st, refund.voucher)), None)
     if payment is not None and payment.quota_taken:
         # a refund of an earlier budget year's payment does not restore that year's quota: the
         # treasury opens a cross-year refund line for it instead (跨年度退款指标, 003 §36)

@@ -24,7 +24,7 @@ from bank_sim.flat_lines import flat_pairs
 from bank_sim.pay_acct import pack_pay_acct
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
-from bank_sim.state import BankState, Ctx, Mode, Payment, serial_text
+from bank_sim.state import PAID_ON, BankState, Ctx, Mode, Payment, serial_text
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer
@@ -205,6 +205,8 @@ def _pay(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, now: dt.datetime,
     if p.mode == "advance":
         st.reserve_balance_fen -= p.amount_fen
     day = p.day = _same(now.date())
+    if (paid_on := st.__dict__.get(PAID_ON)) is not None:  # `bank_sim.account_feed.paid_on`
+        paid_on.setdefault(day, []).append(st.slot(p))
     st.serial += 1
     # the arrival number's int when the two are equal (a bank that pays in the order it receives):
     # one int object a payment, not two (32 bytes each, kept for the run)

@@ -29,7 +29,7 @@ def sent_when(sent: SentTimes, key: VoucherKey) -> dt.datetime | None:
 
 
 def sent_count(sent: SentTimes) -> int:
-    return sum(len(times) for times in sent.values())
+    return sum(map(len, sent.values()))  # (a send marks it: no generator stepped a group)
 
 
 def mark_sent(sent: SentTimes, key: VoucherKey, now: dt.datetime, keep: int) -> None:

@@ -452,12 +452,16 @@ class BankState(msgspec.Struct, dict=True):
             unfiled[k] = None
         if p.mode == "advance" and (reserve_paid := indexes.get(RESERVE_PAID)) is not None:
             reserve_paid[k] = None  # `bank_sim.filings.reserve_paid`
+        if k is not no and (others := indexes.get(OTHERS)) is not None:
+            others.setdefault(no, []).append(k)  # `bank_sim.payee_refunds.numbered`
 
 
-# Where `bank_sim.filings.unfiled` and `bank_sim.filings.reserve_paid` keep their indexes in the
-# state (attributes, not fields).
+# Where `bank_sim.filings.unfiled`, `bank_sim.filings.reserve_paid`, `bank_sim.payee_refunds.numbered`
+# and `bank_sim.account_feed.paid_on` keep their indexes in the state (attributes, not fields).
 UNFILED = "_unfiled"
 RESERVE_PAID = "_reserve_paid"
+OTHERS = "_others"  # `bank_sim.payee_refunds.numbered`
+PAID_ON = "_paid_on"  # `bank_sim.account_feed.paid_on`
 
 
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a

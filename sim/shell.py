@@ -455,7 +455,9 @@ class SimShell:
         # The body's attributes come from the effect's key, not from parsing the rendered bytes
         # again (a parse per send): the gateway checks that they equal the voucher's own head
         # (`envelope-key-mismatch` otherwise), and the rendered bytes carry that same head.
-        bodies = [sealed_body(*e.key[:4], e.flag, e.render(), self.signer, self.role, return_reason=e.return_reason)
+        # (the key's parts read from the head as `SendVoucher.key` does, without making the key)
+        bodies = [sealed_body((h := e.head)["AdmDivCode"], h["StYear"], e.vtcode, h["VoucherNo"], e.flag, e.render(),
+                              self.signer, self.role, return_reason=e.return_reason)
                   for e in effects]
         return encode_envelope_spans(bodies)  # in-process, the gateway cuts each body out of it
 
