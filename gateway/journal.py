@@ -82,11 +82,13 @@ class ClaimLost(Exception):
 _LOST = object()  # a submission whose claim changed no row, in `_commit`'s results
 
 
-_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
-                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)")
-# PostgreSQL: a message's seq comes from its sequence; its outbox row takes it (by the id index).
-_OUTBOX_INSERT = ("INSERT INTO gw_outbox (seq, message_id, recipient, state) "
-                  "SELECT seq, id, recipient, 'ready' FROM gw_messages WHERE id = $1")
+# PostgreSQL: a message's seq comes from its sequence; its outbox row takes it, in the same
+# statement (one round trip for the batch's messages and outbox rows, not two). The outbox's
+# reference to the message is checked at the statement's end, the message row written by then.
+_MESSAGE_AND_OUTBOX_INSERT = (f"WITH m AS (INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
+                              "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING seq, id, recipient) "
+                              "INSERT INTO gw_outbox (seq, message_id, recipient, state) "
+                              "SELECT seq, id, recipient, 'ready' FROM m")
 # The batch's marks: where its admissions stand among trace rows (every gw_trace row written from
 # here on has a larger id: AUTOINCREMENT, BIGSERIAL, this commit's own included) and, on SQLite,
 # the last seq ever given (see journal_schema.SHAPES), after which its messages are numbered. The
@@ -414,8 +416,7 @@ class Journal:
                                                   [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
                     await tx.executemany_deferred(_OUTBOX_FROM_MESSAGES, [(seq, seq + len(writes.messages))])
                 else:
-                    await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
-                    await tx.executemany(_OUTBOX_INSERT, [(m[0],) for m in writes.messages])
+                    await tx.executemany(_MESSAGE_AND_OUTBOX_INSERT, [(*m, after) for m in writes.messages])
             # The batch's rows, written with its COMMIT where the backend can (SQLite: on the
             # committer thread, off the event loop); an ack's `work` below reads first if it comes.
             for sql, rows in _grouped(writes.trace, kept).items():
