@@ -82,19 +82,28 @@ class ClaimLost(Exception):
 _LOST = object()  # a submission whose claim changed no row, in `_commit`'s results
 
 
-_MESSAGE_INSERT = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
-                   "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)")
-# Where the batch's admissions stand among trace rows: every gw_trace row written from here on has
-# a larger id (AUTOINCREMENT, BIGSERIAL), those of this commit included.
-_TRACE_LAST = "SELECT max(id) FROM gw_trace"
-# PostgreSQL: a message's seq comes from its sequence; its outbox row takes it (by the id index).
-_OUTBOX_INSERT = ("INSERT INTO gw_outbox (seq, message_id, recipient, state) "
-                  "SELECT seq, id, recipient, 'ready' FROM gw_messages WHERE id = $1")
-# SQLite, in the same read: the last seq ever given (see journal_schema.SHAPES), after which the
-# batch's messages are numbered. The write lock is held from BEGIN IMMEDIATE: no other writer
-# numbers meanwhile.
+# PostgreSQL: a message's seq comes from its sequence; its outbox row takes it, in the same
+# statement (one round trip for the batch's messages and outbox rows, not two). The outbox's
+# reference to the message is checked at the statement's end, the message row written by then.
+_MESSAGE_AND_OUTBOX_INSERT = (f"WITH m AS (INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after) "
+                              "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) RETURNING seq, id, recipient) "
+                              "INSERT INTO gw_outbox (seq, message_id, recipient, state) "
+                              "SELECT seq, id, recipient, 'ready' FROM m")
+# The batch's marks: where its admissions stand among trace rows (every gw_trace row written from
+# here on has a larger id: AUTOINCREMENT, BIGSERIAL, this commit's own included) and, on SQLite,
+# the last seq ever given (see journal_schema.SHAPES), after which its messages are numbered. The
+# write lock is held from BEGIN IMMEDIATE: no other writer numbers meanwhile. Read by the batch's
+# lookup statement itself (`_lookup`, a row of its own with a NULL key), not by a statement of
+# its own: one round trip a commit fewer on PostgreSQL (~120-190 µs of a commit's wall time,
+# bench/results/journal-rows.md); on SQLite the same instructions either way.
 _TRACE_AND_SEQ_LAST = ("SELECT (SELECT max(id) FROM gw_trace), max(COALESCE((SELECT max(seq) FROM gw_messages), 0), "
                        "COALESCE((SELECT seq FROM gw_messages_hwm WHERE id = 1), 0))")
+# The row the lookup ends with: the marks in the columns of `flag` and `id` (PostgreSQL's UNION
+# wants one type per column: the trace mark is a BIGINT where flag is an INTEGER; it has no seq mark).
+_MARKS_ROW = {"sqlite": " UNION ALL SELECT NULL, NULL, NULL, NULL, " + _TRACE_AND_SEQ_LAST.removeprefix("SELECT ")
+                        + ", NULL, NULL, NULL, NULL",
+              "postgres": " UNION ALL SELECT NULL, NULL, NULL, NULL, (SELECT max(id) FROM gw_trace), NULL, NULL, NULL, "
+                          "NULL, NULL"}
 _MESSAGE_INSERT_NUMBERED = (f"INSERT INTO gw_messages ({MESSAGE_COLUMNS}, owner, trace_after, seq) "
                             "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)")
 # The batch's outbox rows from its message rows, just written with seqs ($1, $2]: one statement
@@ -136,29 +145,39 @@ Known = dict[VoucherKey, dict[str, _Known]]  # key → owner → row
 _new_tuple = tuple.__new__
 
 
-@functools.lru_cache(maxsize=16)  # one text per `padded` size: 1, 2, 4 ... 128, LOOKUP_KEYS_MAX
-def _lookup_sql(terms: int) -> str:
+@functools.lru_cache(maxsize=32)  # one text per `padded` size (1, 2, 4 ... 128, LOOKUP_KEYS_MAX), with marks or not
+def _lookup_sql(terms: int, marks: str = "") -> str:
     # An OR of equalities, not `(cols) IN (VALUES ...)`: SQLite scans the whole table for the
     # row-value form but searches the unique index (its first five columns) once per term.
     where = " OR ".join(f"(adm_div_code=${5 * n + 1} AND st_year=${5 * n + 2} AND vtcode=${5 * n + 3} "
                         f"AND voucher_no=${5 * n + 4} AND flag=${5 * n + 5})" for n in range(terms))
     return ("SELECT adm_div_code, st_year, vtcode, voucher_no, flag, id, digest, recipient, sender, owner "
-            f"FROM gw_messages WHERE {where}")
+            f"FROM gw_messages WHERE {where}{marks}")
 
 
-async def _lookup(tx: Tx, keys: set[VoucherKey]) -> Known:
-    """Every row under each key, whoever owns it: the decision picks the caller's own (in Python)."""
+class _Marks(NamedTuple):
+    trace_after: int  # the largest gw_trace id (0: none)
+    seq_last: int | None  # SQLite: the last seq ever given; PostgreSQL: None (a sequence numbers)
+
+
+async def _lookup(tx: Tx, keys: set[VoucherKey], dialect: str) -> tuple[Known, _Marks | None]:
+    """Every row under each key, whoever owns it (the decision picks the caller's own, in Python),
+    and the batch's marks (`_MARKS_ROW`; None when there is no key, hence nothing to journal)."""
     found: Known = {}
+    marks: _Marks | None = None
     ordered = sorted(keys)
     for start in range(0, len(ordered), LOOKUP_KEYS_MAX):
         # Padded to one of a few sizes: each size is a statement prepared once (see `padded`).
         chunk = padded(ordered[start:start + LOOKUP_KEYS_MAX], LOOKUP_KEYS_MAX)
         params = list(chain.from_iterable(chunk))  # each key's five values, in order
-        rows = await tx.fetch(_lookup_sql(len(chunk)), *params)
+        rows = await tx.fetch(_lookup_sql(len(chunk), _MARKS_ROW[dialect] if start == 0 else ""), *params)
         for r in rows:
+            if r[0] is None:  # the marks' row
+                marks = _new_tuple(_Marks, (int(r[4] or 0), int(r[5]) if r[5] is not None else None))
+                continue
             key = VoucherKey(r[0], r[1], r[2], r[3], int(r[4]))
             found.setdefault(key, {})[r[9]] = _new_tuple(_Known, (r[5], bytes(r[6]), r[7], r[8]))
-    return found
+    return found, marks
 
 
 def _original_of(item: Admitted, known: Known) -> _Known | None:
@@ -377,7 +396,7 @@ class Journal:
                         wanted.add(key)
                         if key.flag == 1:
                             wanted.add(key.original())
-            known = await _lookup(tx, wanted)
+            known, marks = await _lookup(tx, wanted, self.db.dialect)
             writes = _Writes()
             out: list[Any] = []
             for sub, gone in zip(batch, lost, strict=True):
@@ -390,17 +409,14 @@ class Journal:
                     writes.trace.append((*key, None, "rejected", sender, now_us(), sub.business_time,
                                          f"{issue.code}: {issue.message}"))
             if writes.messages:
-                numbered = isinstance(self.db, SqliteDatabase)
-                last = await tx.fetchrow(_TRACE_AND_SEQ_LAST if numbered else _TRACE_LAST)
-                after = int(last[0]) if last is not None and last[0] is not None else 0
-                if numbered and last is not None:
-                    seq = int(last[1])
+                assert marks is not None  # a message comes from an item, whose key was looked up
+                after, seq = marks
+                if seq is not None:  # SQLite: numbered here
                     await tx.executemany_deferred(_MESSAGE_INSERT_NUMBERED,
                                                   [(*m, after, seq + n) for n, m in enumerate(writes.messages, 1)])
                     await tx.executemany_deferred(_OUTBOX_FROM_MESSAGES, [(seq, seq + len(writes.messages))])
                 else:
-                    await tx.executemany(_MESSAGE_INSERT, [(*m, after) for m in writes.messages])
-                    await tx.executemany(_OUTBOX_INSERT, [(m[0],) for m in writes.messages])
+                    await tx.executemany(_MESSAGE_AND_OUTBOX_INSERT, [(*m, after) for m in writes.messages])
             # The batch's rows, written with its COMMIT where the backend can (SQLite: on the
             # committer thread, off the event loop); an ack's `work` below reads first if it comes.
             for sql, rows in _grouped(writes.trace, kept).items():
