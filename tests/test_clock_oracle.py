@@ -83,7 +83,7 @@ def instants(draw: st.DrawFn) -> dt.datetime:
     base = dt.datetime.combine(day, draw(st.sampled_from(BOUNDARIES)), tzinfo=TZ)
     t = base + dt.timedelta(seconds=draw(st.sampled_from((-1, 0, 1))))
     if draw(st.booleans()):  # the same instant written in UTC: the rules read Beijing time
-        t = t.astimezone(dt.timezone.utc)
+        t = t.astimezone(dt.UTC)
     return t
 
 

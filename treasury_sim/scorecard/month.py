@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from business_time.calendar import BusinessCalendar
 from business_time.clock import to_local
 from treasury_sim.scorecard.cards import BankMonth, DutyLine
-from treasury_sim.scorecard.duties import DutyEvent, Incident, bank_sizes, business_days_late, is_late, month_of
+from treasury_sim.scorecard.duties import (
+    DutyEvent,
+    Incident,
+    bank_sizes,
+    business_days_late,
+    is_late,
+    month_of,
+)
 from treasury_sim.scorecard.rules import (
     CATEGORY_OF,
     DUTY_KINDS,
