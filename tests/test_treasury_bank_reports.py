@@ -107,3 +107,21 @@ def test_a_credit_notice_is_answered_alike_each_time_and_not_kept_a_refund_notic
     for _ in range(2):
         assert inbox.on_voucher(refund, now, never, lambda no: "") == []
     assert len(inbox.received) == 1 and inbox.quota_restored == {"101001/2026": 3456_78}
+
+
+def test_a_month_with_more_refunded_than_paid_is_signed_off_negative() -> None:
+    """A 3501 is net of refunds (004 part 5 §2): a month whose refunds of an earlier month's
+    payment exceed what it paid states a negative PayAmt, which the gateway admits (3501 is net);
+    the treasury signs it off like any other (before: its parse refused the sign, no sign-off)."""
+    inbox = BankInbox()
+    inbox.on_voucher(refund_notice("TP4", "20260227", dt.date(2026, 3, 20)), at(dt.date(2026, 3, 20), dt.time(10)),
+                     never, lambda no: "")
+    line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
+                     "", "")
+    head, details = rp.monthly_statement("DZ0002202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
+                                         {line: 1000_00 - 3456_78})
+    doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
+    assert doc.get("PayAmt") == "-2456.78"
+    [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: 1000_00,
+                                lambda no: "")
+    assert isinstance(signed, SendVoucher) and signed.head["XCheckResult"] == "0"
