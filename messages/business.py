@@ -16,7 +16,7 @@ from messages.money import fen_to_str, parse_fen
 from messages.schema import element_order
 from messages.voucher import VoucherDoc
 
-__all__ = ["DIRECT_FUND_REPORTS", "business_issues", "direct_fund_fen"]
+__all__ = ["DIRECT_FUND_REPORTS", "NET_AMOUNT_VTCODES", "business_issues", "direct_fund_fen"]
 
 
 @cache
@@ -50,21 +50,49 @@ def _styear_issues(doc: VoucherDoc) -> list[Issue]:
     return []
 
 
+# Net amounts, where a minus is a refund or a correction netted in: a correction moves money from
+# one line to another, reports, statements and reconciliations are net of refunds. Every other
+# voucher (a payment, a quota, a clearing or refund request, the notices of them) states money that
+# moves one way: a negative amount there is refused (`bad-amount`), never handed to a participant.
+NET_AMOUNT_VTCODES = frozenset({"5253", "2206", "4004", "3501", "7104", "7203", "3502", "7401", "7602"})
+
+
+@cache
+def _head_amounts(xsd_name: str, amount_field: str | None) -> tuple[str, ...]:
+    """The head's amount elements (every element named *Amt is one) other than `amount_field`,
+    whose sign `_sum_issues` checks as it adds the details up."""
+    return tuple(n for n in element_order(xsd_name)[0] if n.endswith("Amt") and n != amount_field)
+
+
+def _sign_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
+    if vt.vtcode in NET_AMOUNT_VTCODES:
+        return []
+    for name in _head_amounts(vt.xsd, vt.amount_field):
+        text = doc.get(name)
+        if text.startswith("-"):
+            elem = doc.root.find(name)
+            return [Issue("bad-amount", f"{name} {text}: a {vt.vtcode} ({vt.name_en}) states money that moves "
+                          "one way and has no negative amount", elem.sourceline if elem is not None else None,
+                          f"/Voucher/{name}")]
+    return []
+
+
 def _sum_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
     if vt.amount_field is None or vt.detail_amount_field is None:
         return []
+    signed = vt.vtcode in NET_AMOUNT_VTCODES
     # No Detail adds up to 0.00: where the schema lets the list be absent (a quiet day's 7401 or
     # 3502), the head amount must then be zero too; elsewhere the XSD already demands details.
     details = doc.root.findall("DetailList/Detail")
     head_elem = doc.root.find(vt.amount_field)
     try:
         head_fen = parse_fen((head_elem.text or "").strip() if head_elem is not None else "",
-                             path=f"/Voucher/{vt.amount_field}", allow_negative=True)
+                             path=f"/Voucher/{vt.amount_field}", allow_negative=signed)
         total = 0
         for index, detail in enumerate(details, start=1):
             total += parse_fen((detail.findtext(vt.detail_amount_field) or "").strip(),
                                path=f"/Voucher/DetailList/Detail[{index}]/{vt.detail_amount_field}",
-                               allow_negative=True)
+                               allow_negative=signed)
     except InputError as exc:
         return exc.issues
     if total != head_fen:
@@ -214,6 +242,7 @@ def _direct_fund_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
 
 
 def business_issues(doc: VoucherDoc, vt: VoucherType, flag: int) -> list[Issue]:
-    return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_receipt_issues(doc, vt, flag),
+    return [*_date_issues(doc, vt), *_styear_issues(doc), *_sum_issues(doc, vt), *_sign_issues(doc, vt),
+            *_receipt_issues(doc, vt, flag),
             *_urgent_issues(doc, vt), *_batch_issues(doc), *_procurement_issues(doc, vt), *_card_issues(doc),
             *_direct_fund_issues(doc, vt)]

@@ -115,9 +115,10 @@ CODES: dict[str, str] = {
     "year-end-unconfirmed": "a bank did not confirm (XConfirmDate) the treasury's year-end cancellation (7301) or "
                             "carry-forward (7302) notice by its deadline",
     "refund-unmatched": "a refund request (2302) names no payment or clearing request the central bank cleared "
-                        "for that bank and pay type (OriVtCode / OriVoucherNo / PayBankCode / PayTypeCode)",
+                        "for that bank and pay type (OriVtCode / OriVoucherNo / PayBankCode / PayTypeCode); or a "
+                        "refund notice (2203 / 7105) names no payment the treasury saw that bank pay",
     "refund-exceeds-payment": "a refund request's PayAmt is more than what was cleared for the voucher it refunds "
-                              "and not yet refunded",
+                              "and not yet refunded; or a refund notice's more than the payment's receipt paid",
     "already-refunded": "the voucher a refund request names was cleared and has been refunded in full already",
     "below-clearing-floor": "the movement would take the bank's clearing account at the central bank below the "
                             "floor the rules allow (PbocConfig clearing floors, 0 by default)",

@@ -79,17 +79,25 @@ def test_a_statement_is_signed_off_agreed_or_not() -> None:
 def test_a_statement_net_of_a_refund_noticed_that_month_agrees() -> None:
     """Issue 16 rule 8: the bank's statement is net of refunds (004 part 5 §2); the treasury
     takes off the refunds it was noticed in the month (before: it compared with receipts only)."""
+    signed = signed_off_after_a_refund("TP3", "20260310", paid_fen=5000_00)
+    assert signed.head["XCheckResult"] == "0"
+
+
+def signed_off_after_a_refund(no: str, ori_vou_date: str, *, paid_fen: int) -> SendVoucher:
+    """The treasury's sign-off of March's 3501 stating `paid_fen` less one 3,456.78 refund noticed
+    on 20 March, when the bank's receipts of the month paid `paid_fen`."""
     inbox = BankInbox()
-    inbox.on_voucher(refund_notice("TP3", "20260310", dt.date(2026, 3, 20)), at(dt.date(2026, 3, 20), dt.time(10)),
+    inbox.on_voucher(refund_notice(no, ori_vou_date, dt.date(2026, 3, 20)), at(dt.date(2026, 3, 20), dt.time(10)),
                      never, lambda no: "")
     line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
                      "", "")
-    head, details = rp.monthly_statement("DZ0001202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
-                                         {line: 5000_00 - 3456_78})
+    head, details = rp.monthly_statement(f"DZ{no}202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
+                                         {line: paid_fen - 3456_78})
     doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
-    [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: 5000_00,
+    [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: paid_fen,
                                 lambda no: "")
-    assert isinstance(signed, SendVoucher) and signed.head["XCheckResult"] == "0"
+    assert isinstance(signed, SendVoucher)
+    return signed
 
 
 def test_a_credit_notice_is_answered_alike_each_time_and_not_kept_a_refund_notice_still_once() -> None:
@@ -107,3 +115,11 @@ def test_a_credit_notice_is_answered_alike_each_time_and_not_kept_a_refund_notic
     for _ in range(2):
         assert inbox.on_voucher(refund, now, never, lambda no: "") == []
     assert len(inbox.received) == 1 and inbox.quota_restored == {"101001/2026": 3456_78}
+
+
+def test_a_month_with_more_refunded_than_paid_is_signed_off_negative() -> None:
+    """A 3501 is net of refunds (004 part 5 §2): a month whose refunds of an earlier month's
+    payment exceed what it paid states a negative PayAmt, which the gateway admits (3501 is net);
+    the treasury signs it off like any other (before: its parse refused the sign, no sign-off)."""
+    signed = signed_off_after_a_refund("TP4", "20260227", paid_fen=1000_00)
+    assert signed.head["XCheckResult"] == "0"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
-from messages.voucher import parse_voucher
+from messages.voucher import fill_receipt, parse_voucher
 from sim.books import BooksError
 from sim.effects import Effect, Refusal, SendVoucher, WakeAt
 from treasury_sim.core import TreasuryConfig, TreasuryCore
@@ -46,11 +46,23 @@ def run_until(core: TreasuryCore, end: dt.datetime) -> list[Effect]:
     return out
 
 
-def refund_notice(no: str, fen: int, now: dt.datetime) -> bytes:
+def refund_notice(no: str, fen: int, now: dt.datetime, original: SendVoucher) -> bytes:
+    """A 2203 / 7105 returning `fen` of the payment `original` (the treasury restores no more than paid)."""
+    ori = parse_voucher(original.render())
     head = {"AdmDivCode": "990100", "StYear": "2026", "VoucherNo": no, "VouDate": now.strftime("%Y%m%d"),
-            "OriVoucherNo": "ZZ2026031600001", "OriVouDate": "20260316", "AgencyCode": "101001",
-            "PayBankCode": BANK, "PayAmt": f"{fen // 100}.{fen % 100:02d}"}
-    return SendVoucher("2203", 0, head, (), "treasury").render()
+            "OriVoucherNo": ori.get("VoucherNo"), "OriVouDate": ori.get("VouDate"), "AgencyCode": ori.get("AgencyCode"),
+            "PayBankCode": ori.get("PayBankCode"), "PayAmt": f"{fen // 100}.{fen % 100:02d}"}
+    return SendVoucher("2203" if original.vtcode == "5201" else "7105", 0, head, (), "treasury").render()
+
+
+def paid(core: TreasuryCore, sends: list[Effect], now: dt.datetime) -> SendVoucher:
+    """The first payment of `sends`, its receipt (paid in full) handed to `core`."""
+    first = next(e for e in sends if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202"))
+    doc = parse_voucher(first.render())
+    receipt = fill_receipt(doc, {"XPayDate": now.strftime("%Y%m%d"), "XPayAmt": doc.get("PayAmt"),
+                                 "XAgentBusinessNo": "B1"})
+    assert core.on_voucher(parse_voucher(receipt), 1, now) == []
+    return first
 
 
 def test_a_normal_run_keeps_the_books_and_uses_each_quota_up_exactly() -> None:
@@ -89,8 +101,8 @@ def test_a_voucher_refused_twice_is_caught() -> None:
 
 def test_a_refund_booked_on_one_side_only_is_caught() -> None:
     core = new_core(days=1)
-    run_until(core, at("10:00"))
-    core.on_voucher(parse_voucher(refund_notice("TK0001", 123_45, at("10:05"))), 0, at("10:05"))
+    original = paid(core, run_until(core, at("10:00")), at("10:01"))
+    core.on_voucher(parse_voucher(refund_notice("TK0001", 123_45, at("10:05"), original)), 0, at("10:05"))
     inbox = core.bank_inbox
     assert (inbox.refunded_fen, inbox.restored_fen, inbox.cross_year_fen) == (123_45, 123_45, 0)
     inbox.refunded_fen += 1  # corrupt
@@ -121,8 +133,8 @@ def test_a_day_planned_twice_is_caught() -> None:
 
 def test_a_snapshot_whose_totals_do_not_add_up_is_refused_on_load() -> None:
     core = new_core(days=1)
-    run_until(core, at("10:00"))
-    core.on_voucher(parse_voucher(refund_notice("TK0001", 500_00, at("10:05"))), 0, at("10:05"))
+    original = paid(core, run_until(core, at("10:00")), at("10:01"))
+    core.on_voucher(parse_voucher(refund_notice("TK0001", 500_00, at("10:05"), original)), 0, at("10:05"))
     state = msgspec.json.decode(core.snapshot(), type=TreasuryState)
     TreasuryCore.restore(core.snapshot(), core.config, CALENDAR, CC)  # the true one loads
     state.bank_inbox.restored_fen -= 1

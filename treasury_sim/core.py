@@ -73,7 +73,7 @@ from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipt_book import ReceiptBook
-from treasury_sim.receipts import carried_quota, match_receipt, paid_in
+from treasury_sim.receipts import carried_quota, match_receipt, paid_in, refund_problem
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
 from treasury_sim.state import CORE, OLDER_VERSIONS, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
@@ -293,6 +293,9 @@ class TreasuryCore:
         try:
             if flag == 1 and doc.vtcode in ("5201", "8202"):
                 effects += self._receipt(doc, key, now, return_reason)
+            elif flag == 0 and doc.vtcode in ("2203", "7105") and (
+                    problem := refund_problem(self._receipts, self.vouchers, doc)) is not None:
+                effects.append(problem)
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
                 effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of,

@@ -31,7 +31,7 @@ from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import clearing_quota
 from treasury_sim.records import PlannedVoucher, Receipt
 
-__all__ = ["Match", "carried_quota", "match_receipt", "paid_in"]
+__all__ = ["Match", "carried_quota", "match_receipt", "paid_in", "refund_problem"]
 
 Match = Literal["unknown", "again", "duplicate", "first"]
 
@@ -78,3 +78,23 @@ def paid_in(receipts: Mapping[str, Receipt], vouchers: Mapping[str, PlannedVouch
     return sum(vouchers[no].direct_fen if direct else r.paid_fen for no, r in receipts.items()
                if r.return_reason is None and r.paid_fen > 0 and begin <= r.paid_date <= end
                and vouchers[no].bank == bank)
+
+
+def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, PlannedVoucher],
+                   doc: VoucherDoc) -> Alarm | None:
+    """Why a refund notice (2203 / 7105) restores nothing: quota comes back for money that came
+    back (003 §36), never more than its bank paid. It must name (OriVoucherNo) a payment of its
+    kind this treasury sent to that bank (PayBankCode) and the bank paid, for no more than paid."""
+    no = doc.get("OriVoucherNo")
+    planned, receipt = vouchers.get(no), receipts.get(no)
+    kind = {"2203": "5201", "7105": "8202"}.get(doc.vtcode)
+    key = f"{doc.vtcode} {doc.get('VoucherNo')}"
+    if (planned is None or planned.vtcode != kind or planned.bank != doc.get("PayBankCode") or receipt is None
+            or receipt.return_reason is not None or receipt.paid_fen <= 0):
+        return Alarm("refund-unmatched", f"refund notice {key} names {kind} {no} of bank {doc.get('PayBankCode')}, "
+                     "which the treasury never saw that bank pay: no quota restored", key)
+    fen = doc.amount_fen("PayAmt")
+    if fen > receipt.paid_fen:
+        return Alarm("refund-exceeds-payment", f"refund notice {key} returns {fen_to_str(fen)} of {kind} {no}, "
+                     f"which paid {fen_to_str(receipt.paid_fen)}: no quota restored", key)
+    return None

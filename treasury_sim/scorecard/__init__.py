@@ -48,7 +48,9 @@ central bank or the treasury). A duty counts in the month of its due time.
 **Score.** The seeds give no point values: every value in `ScoringRules` (the one table) is the
 project's own default. `max_points` (100) less the deductions, never below 0:
 
-* a late duty: `late` points, plus `per_business_day_late` for each business day late (counted
+* a late duty (the agreement's times of day are "before", 16:00前 / 10:00之前 / 11:00之前: done
+  at the instant itself is late; "within n working days" ends with the n-th day's last instant):
+  `late` points, plus `per_business_day_late` for each business day late (counted
   with the business calendar, so a holiday between the deadline and the delivery does not count),
   at most `late_cap` for one duty;
 * a duty not done by `as_of` although due: `missing` (at least `late_cap`: never cheaper than

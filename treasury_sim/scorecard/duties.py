@@ -32,7 +32,7 @@ from treasury_sim.scorecard.rules import (
     Size,
 )
 
-__all__ = ["DutyEvent", "Incident", "bank_sizes", "business_days_late", "due_time", "month_of"]
+__all__ = ["DutyEvent", "Incident", "bank_sizes", "business_days_late", "due_time", "is_late", "month_of"]
 
 @dataclass(frozen=True, slots=True)
 class DutyEvent:
@@ -129,11 +129,20 @@ def due_time(kind: DutyKind, anchor: dt.datetime | dt.date, calendar: BusinessCa
     raise ValueError(f"unknown duty kind {kind!r}")
 
 
+def is_late(due: dt.datetime, at: dt.datetime) -> bool:
+    """Whether a duty done (or still not done) at `at` missed `due`. The agreement's times of day
+    are "before" (16:00前, 10:00之前, 11:00之前, 004 part 3 §8): the instant itself is late, as the
+    central bank refuses a clearing request at 16:00:00. "Within n working days" deadlines are the
+    last instant of the n-th day (`dt.time.max`): that instant is still on time."""
+    due_l, at_l = to_local(due), to_local(at)
+    return at_l > due_l if due_l.time() == dt.time.max else at_l >= due_l
+
+
 def business_days_late(due: dt.datetime, done: dt.datetime, calendar: BusinessCalendar) -> int:
     """Business days from the deadline's day to the delivery's day: 0 when on time or late the
     same day; a weekend or holiday in between does not count."""
     due_l, done_l = to_local(due), to_local(done)
-    if done_l <= due_l:
+    if not is_late(due_l, done_l):
         return 0
     return max(0, calendar.business_days_between(due_l.date(), done_l.date()))
 

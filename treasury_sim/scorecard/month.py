@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from business_time.calendar import BusinessCalendar
 from business_time.clock import to_local
 from treasury_sim.scorecard.cards import BankMonth, DutyLine
-from treasury_sim.scorecard.duties import DutyEvent, Incident, bank_sizes, business_days_late, month_of
+from treasury_sim.scorecard.duties import (
+    DutyEvent,
+    Incident,
+    bank_sizes,
+    business_days_late,
+    is_late,
+    month_of,
+)
 from treasury_sim.scorecard.rules import (
     CATEGORY_OF,
     DUTY_KINDS,
@@ -55,13 +62,13 @@ def _tally(events: Iterable[DutyEvent], bank: str, year: int, month: int, calend
             tally.faulty += 1
             tally.deducted += rules.faulty.points(size)
         done = e.done if e.done is not None and (as_of is None or e.done <= as_of) else None
-        if done is None and as_of is not None and e.due >= as_of:
+        if done is None and as_of is not None and not is_late(e.due, as_of):
             tally.pending += 1
             if e.complained:
                 complaints[CATEGORY_OF[e.kind]] = complaints.get(CATEGORY_OF[e.kind], 0) + 1
             continue
         tally.counted += 1
-        late = done is None or done > e.due
+        late = done is None or is_late(e.due, done)
         if complained(e, late):
             complaints[CATEGORY_OF[e.kind]] = complaints.get(CATEGORY_OF[e.kind], 0) + 1
         if done is None:
