@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_helpers import FixedClock, payment
+from gateway_helpers import payment, running_gateway
 
 from client import GatewayClient
 from gateway import metrics
@@ -32,12 +32,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
 @pytest.fixture
 async def gw(world: DevWorld, tmp_path: Path) -> AsyncIterator[Gateway]:
     db = await open_database(str(tmp_path / "gw.db"))
-    g = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(AT))
-    await g.start(deliver=False)
     try:
-        yield g
+        async with running_gateway(world, db, at=AT) as g:
+            yield g
     finally:
-        await g.stop()
         await db.close()
 
 
