@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from gateway.outbox import INBOX_PAGE_MAX, InboxItem
 from gateway.participants import Participant, Registry
@@ -70,13 +69,15 @@ INBOX_QUEUE_MAX = 1024  # pushes waiting in a participant's queue; the gateway's
 # recipient's next read at the same instant; a parsed payment is ~16 KB (libxml2 tree and the
 # VoucherDoc), so the bound caps ~32 MB.
 HANDOFF_MAX = 2048
+# A named tuple's own `__new__` is a Python function (a frame a call): a delivery's record is made
+# by tuple.__new__ with every field given, in field order.
+_new_tuple = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class BusItem:
+class BusItem(NamedTuple):
     """A delivery on the bus: the inbox row's fields, and the gateway's parse of its one body
     when handed over (`body` as admitted, its source lines those of the sender's envelope; `doc`
-    its voucher, read-only), else None."""
+    its voucher, read-only), else None. A named tuple (one a delivery): see `InboxItem`."""
 
     seq: int
     message_id: str
@@ -126,9 +127,10 @@ class ParsedHandoff:
         """The item with its parse, which leaves the hand-off (or without, if none waits)."""
         waiting = self._waiting.pop(item.message_id, None) if self._waiting else None
         if waiting is None or waiting[0] != item.recipient:
-            return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload)
+            return _new_tuple(BusItem, (item.seq, item.message_id, item.key, item.sender, item.payload, None, None))
         self.taken += 1
-        return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload, waiting[1], waiting[2])
+        return _new_tuple(BusItem, (item.seq, item.message_id, item.key, item.sender, item.payload, waiting[1],
+                                    waiting[2]))
 
 
 class BusConnection:
@@ -147,7 +149,7 @@ class BusConnection:
     def _item(self, item: InboxItem) -> BusItem:
         if self.parsed:
             return self.bus.gateway.handoff.take(item)
-        return BusItem(item.seq, item.message_id, item.key, item.sender, item.payload)
+        return _new_tuple(BusItem, (item.seq, item.message_id, item.key, item.sender, item.payload, None, None))
 
     async def _push(self, item: InboxItem) -> None:
         await self.queue.put(self._item(item))

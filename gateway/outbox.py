@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from client.backoff import backoff
 from gateway.journal import TRACE_INSERT
@@ -44,8 +43,11 @@ def _marks(first: int, count: int) -> str:
     return ",".join(f"${i}" for i in range(first, first + count))
 
 
-@dataclass(frozen=True, slots=True)
-class InboxItem:
+class InboxItem(NamedTuple):
+    """A ready outbox row as its recipient reads it. A named tuple, not a frozen dataclass: one is
+    made for every delivery read (and pushed), and a frozen dataclass sets each of its seven fields
+    through object.__setattr__. Read by name everywhere."""
+
     seq: int
     message_id: str
     key: VoucherKey
@@ -82,9 +84,14 @@ _ACK = ("UPDATE gw_outbox SET state = 'acked', acked_us = $1, acked_time = $3, "
         "AND seq IN (" + _BY_ID + ") RETURNING message_id")
 
 
+# A named tuple's own `__new__` is a Python function (a frame a call): the rows' records are made
+# by tuple.__new__ with every field given, in field order.
+_new_tuple = tuple.__new__
+
+
 def _item(row: Sequence[Any]) -> InboxItem:
-    return InboxItem(int(row[0]), row[1], VoucherKey(row[2], row[3], row[4], row[5], int(row[6])), row[7],
-                     row[8], bytes(row[9]), int(row[10]))
+    return _new_tuple(InboxItem, (int(row[0]), row[1], _new_tuple(VoucherKey, (row[2], row[3], row[4], row[5],
+                                  int(row[6]))), row[7], row[8], bytes(row[9]), int(row[10])))
 
 
 class Outbox:

@@ -10,11 +10,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from gateway.monitoring.engine import Line, PaymentFacts, _fen, lines_of, lines_walked
+from gateway.monitoring.engine import Line, PaymentFacts, lines_of, lines_walked
+from messages.errors import InputError
 from messages.factory import payment_voucher
+from messages.money import parse_fen
 from messages.voucher import VoucherDoc, parse_voucher
 
 _FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
+
+
+def _fen(text: str) -> int:
+    """A line's amount as the rules read it (the old definition): not money counts 0."""
+    try:
+        return parse_fen(text)
+    except (ValueError, InputError):
+        return 0
+
+
+def _old_facts(key: str, doc: VoucherDoc, at: dt.datetime, business_day: bool) -> PaymentFacts:
+    """`PaymentFacts.from_doc` as it was defined: its lines from the whole walk, the named tuple by name."""
+    get = doc.get
+    return PaymentFacts(key, get("VoucherNo"), get("VtCode"), doc.amount_fen("PayAmt"), get("PayAcctNo"),
+                        get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
+                        _old_lines(doc.detail_items()), at, business_day)
 
 
 def _old_lines(details: Iterable[Iterable[tuple[str, str]]]) -> tuple[Line, ...]:
@@ -80,6 +98,8 @@ def test_a_real_vouchers_facts_are_unchanged(fen: int, details: int, vtcode: str
     facts = PaymentFacts.from_doc("k", parse_voucher(data), at=at, business_day=True)
     assert facts.lines == _old_lines(parse_voucher(data).detail_items())
     assert PaymentFacts.from_doc("k", parse_voucher(data), at=at, business_day=True, shared=True) == facts
+    assert facts == _old_facts("k", parse_voucher(data), at, True) and type(facts) is PaymentFacts
+    assert (facts.voucher_no, facts.vtcode, facts.amount_fen, facts.at) == ("R00001", vtcode, fen, at)
     assert len(facts.lines) == min(details, fen) and sum(ln.fen for ln in facts.lines) == fen
 
 

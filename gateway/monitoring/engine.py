@@ -66,9 +66,10 @@ class PaymentFacts(NamedTuple):
             lines = lines_of(doc.root)
         else:
             lines = ()
-        return cls(key, get("VoucherNo"), vtcode, doc.amount_fen("PayAmt"), get("PayAcctNo"),
-                   get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
-                   lines, at, business_day)
+        # every field given, in field order, by tuple.__new__: the named tuple's own __new__ is a frame
+        return tuple.__new__(cls, (key, get("VoucherNo"), vtcode, doc.amount_fen("PayAmt"), get("PayAcctNo"),
+                                   get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
+                                   lines, at, business_day))
 
 
 _LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
@@ -91,7 +92,7 @@ def lines_of(root: Any) -> tuple[Line, ...]:
             for child in detail.iterchildren(*_LINE_TAGS):
                 text = child.text
                 values[fields[child.tag]] = text.strip() if text else ""
-            try:  # `_fen`, inline: a Python call less a line
+            try:  # validated before; a line that somehow is not money counts 0
                 fen = parse_fen(values[3])
             except (ValueError, InputError):
                 fen = 0
@@ -110,15 +111,12 @@ def lines_walked(details: Iterable[Iterable[tuple[str, str]]]) -> tuple[Line, ..
             n = fields.get(tag)
             if n is not None:
                 values[n] = text
-        lines.append(Line(values[0], values[1], values[2], _fen(values[3])))
+        try:  # as in `lines_of`
+            fen = parse_fen(values[3])
+        except (ValueError, InputError):
+            fen = 0
+        lines.append(_new_line(Line, (values[0], values[1], values[2], fen)))  # as `lines_of` makes it
     return tuple(lines)
-
-
-def _fen(text: str) -> int:
-    try:
-        return parse_fen(text)
-    except (ValueError, InputError):  # validated before; a line that somehow is not money counts 0
-        return 0
 
 
 class History(NamedTuple):
