@@ -66,7 +66,7 @@ def test_up_on_a_db_that_cannot_be_opened_says_so(world: DevWorld, tmp_path: Pat
 def _scalar_codes(world: DevWorld, key: str) -> Path:
     raw = yaml.safe_load(world.registry_path.read_text(encoding="utf-8"))
     raw["participants"][0][key] = "990100"  # a string where the format has a list
-    out = world.root / f"participants-{key}.yaml"  # beside keys/, which its certificates name
+    out = world.root / "participants-scalar.yaml"  # beside keys/, which its certificates name
     out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return out
 
@@ -84,7 +84,7 @@ def test_a_participants_file_of_another_shape_is_unreadable_input(tmp_path: Path
 @pytest.mark.parametrize("key", ["adm_div_codes", "bank_codes", "cert_sns", "certificates"])
 def test_a_string_where_a_list_belongs_is_refused_not_split_into_characters(world: DevWorld, key: str) -> None:
     # was: adm_div_codes: "990100" read as the regions "9", "0", "1": the treasury served none of its own
-    with pytest.raises(InputError, match=key) as exc:
+    with pytest.raises(InputError, match=f"{key} must be a list") as exc:
         load_registry(_scalar_codes(world, key))
     assert exc.value.code == "io-unreadable"
 
@@ -114,3 +114,21 @@ def test_keys_days_past_a_century_is_a_usage_error(tmp_path: Path, command: list
         main([command[0], command[1], str(tmp_path), *command[2:], "--days", days])
     assert exit_.value.code == 2 and "--days" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
+# ---------------------------------------------------------------- tgw validate on what has no size
+
+
+def _one_gib_address_space() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a regression fails, the machine does not
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_validate_of_an_endless_device_stops_at_the_limit(device: str) -> None:
+    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed
+    r = subprocess.run([TGW, "validate", device], capture_output=True, text=True, timeout=120,
+                       preexec_fn=_one_gib_address_space)
+    assert "Traceback" not in r.stderr, r.stderr[-500:]
+    assert r.returncode == 1 and "xml-too-large" in r.stdout
