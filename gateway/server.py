@@ -123,7 +123,7 @@ class ServerConfig:
             http_port=http.get("port", 8470), mqtt_url=mqtt.get("url"),
             mqtt_password=mqtt_password, ops_token=ops_token,
             mqtt_shared_group=mqtt.get("shared_group", "tgw"), clock_mode=clock.get("mode", "live"),
-            clock_start=clock.get("start"), clock_config=clock.get("config") or {},
+            clock_start=_iso(clock.get("start")), clock_config=clock.get("config") or {},
             calendar_overrides=rel(clock.get("calendar_overrides")), calendar_dir=rel(clock.get("calendar_dir")),
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
             admission_workers=raw.get("workers"),
@@ -134,6 +134,12 @@ class ServerConfig:
             event_loop=str(raw.get("event_loop", "auto")),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _iso(value: Any) -> Any:
+    """`start: 2026-03-16T09:00:00+08:00` unquoted, as the example config writes it, is a datetime
+    to YAML: back to the text the simulated clock parses."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _monitor_rules(value: Any, rel: Any) -> str:

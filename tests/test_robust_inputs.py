@@ -132,3 +132,40 @@ def test_validate_of_an_endless_device_stops_at_the_limit(device: str) -> None:
                        preexec_fn=_one_gib_address_space)
     assert "Traceback" not in r.stderr, r.stderr[-500:]
     assert r.returncode == 1 and "xml-too-large" in r.stdout
+
+
+# ---------------------------------------------------------------- tgw up values nothing else refused
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--workers", "100000"], "workers must be a whole number from 0 to 64"),  # was: forked until killed
+    (["--workers", "-1"], "workers must be a whole number from 0 to 64"),  # was: taken silently
+    (["--http", "127.0.0.1:99999"], "port must be from 0 to 65535"),  # was: bound to 99999 mod 65536
+    (["--clock", "simulated", "--clock-start", "notadate"], "is not an ISO date and time"),  # was: a traceback
+    (["--log-level", "loud"], "invalid choice"),  # was: INFO, silently
+])
+def test_up_values_out_of_range_are_usage_errors(world: DevWorld, flags: list[str], says: str,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.event_loop
+
+    def serve_nothing(*_: object) -> None:  # a value let through fails here, before a process is forked
+        raise AssertionError(f"tgw up {flags} would have started serving")
+
+    monkeypatch.setattr(gateway.event_loop, "run_on", serve_nothing)
+    args = ["up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir), *flags]
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    assert code == 2 and says in capsys.readouterr().err
+
+
+def test_an_unquoted_clock_start_in_the_config_is_the_time_it_says(world: DevWorld, tmp_path: Path) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"  # as docs/config.example.yaml writes it: YAML reads a datetime
+    config.write_text(f"participants: {world.registry_path}\ncerts: {world.keys_dir}\n"
+                      "clock: {mode: simulated, start: 2026-03-16T09:00:00+08:00}\n", encoding="utf-8")
+    # was: the datetime handed on, and `tgw up` died in fromisoformat (TypeError)
+    assert ServerConfig.from_file(config).clock_start == "2026-03-16T09:00:00+08:00"
