@@ -6,6 +6,7 @@ silent change of meaning."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,16 @@ def test_an_unquoted_clock_start_in_the_config_is_the_time_it_says(world: DevWor
                       "clock: {mode: simulated, start: 2026-03-16T09:00:00+08:00}\n", encoding="utf-8")
     # was: the datetime handed on, and `tgw up` died in fromisoformat (TypeError)
     assert ServerConfig.from_file(config).clock_start == "2026-03-16T09:00:00+08:00"
+
+
+def test_a_dangling_link_in_a_validated_directory_is_unreadable_not_skipped(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
+    (tmp_path / "ok.xml").write_bytes(sample.read_bytes())
+    (tmp_path / "gone.xml").symlink_to(tmp_path / "moved-away.xml")
+    (tmp_path / "pipe.xml").unlink(missing_ok=True)
+    os.mkfifo(tmp_path / "pipe.xml")  # not a file: still passed over (reading it would wait for a writer)
+    # was: exit 0, "ok.xml OK" and nothing about gone.xml
+    assert main(["validate", str(tmp_path), "--summary"]) == 2
+    out, err = capsys.readouterr()
+    assert "gone.xml" in out and "io-unreadable" in out and "pipe.xml" not in out and "1 unreadable" in err
