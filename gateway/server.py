@@ -91,6 +91,22 @@ class ServerConfig:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise InputError("io-unreadable", f"config {path}: {exc.strerror}") from None
+        sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
+        if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
+            raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "
+                                               f"{', '.join(sections)} a mapping too (docs/config.example.yaml)")
+        try:
+            cfg = cls._from_mapping(raw, path, overrides)
+            if not isinstance(cfg.mqtt_url, str | None):  # parsed only once the server starts
+                raise TypeError(f"mqtt.url must be text, not {cfg.mqtt_url!r}")
+            return cfg
+        except KeyError as exc:
+            raise InputError("config-invalid", f"config {path}: no {exc}") from None
+        except (AttributeError, TypeError) as exc:  # a number where a path or URL belongs...
+            raise InputError("config-invalid", f"config {path}: a value of the wrong type: {exc}") from None
+
+    @classmethod
+    def _from_mapping(cls, raw: dict[str, Any], path: Path, overrides: dict[str, Any]) -> ServerConfig:
         base = path.parent
 
         def rel(value: str | None) -> str | None:

@@ -183,3 +183,26 @@ def test_a_dangling_link_in_a_validated_directory_is_unreadable_not_skipped(tmp_
     assert main(["validate", str(tmp_path), "--summary"]) == 2
     out, err = capsys.readouterr()
     assert "gone.xml" in out and "io-unreadable" in out and "pipe.xml" not in out and "1 unreadable" in err
+
+
+@pytest.mark.parametrize("extra", ["http: 5", "http: [1, 2]", "clock: x", "monitor: x", "ack_signer: x", "db: 5",
+                                   "mqtt: {url: 5}", "tls: {cert: 5}"])
+def test_a_config_value_of_another_shape_is_config_invalid(world: DevWorld, tmp_path: Path, extra: str) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"
+    config.write_text(f"participants: {world.registry_path}\ncerts: {world.keys_dir}\n{extra}\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:  # was: AttributeError or TypeError, a traceback out of `tgw up`
+        ServerConfig.from_file(config)
+    assert exc.value.code == "config-invalid" and str(config) in str(exc.value)
+
+
+@pytest.mark.parametrize(("text", "says"), [("- 1\n", "a mapping of settings"), ("certs: x\n", "no 'participants'")])
+def test_a_config_of_another_shape_says_what_it_lacks(tmp_path: Path, text: str, says: str) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=says) as exc:
+        ServerConfig.from_file(config)
+    assert exc.value.code == "config-invalid"
