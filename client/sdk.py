@@ -22,6 +22,7 @@ The transport behind it is a small protocol (`ClientTransport`); MQTT lives in
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import ssl as _ssl
 from collections.abc import AsyncIterator, Sequence
@@ -250,26 +251,33 @@ class _HttpTransport:
             await self._session.close()
             self._session = None
 
-    async def _json(self, resp: Any) -> Any:
+    async def _json(self, resp: Any, *fields: str) -> Any:
+        """The gateway's JSON object, with `fields`; anything else (a proxy's page in any encoding,
+        a JSON list, a 200 from some other server) is `http-error`, never taken for an answer."""
+        raw = await resp.read()
         try:
-            body = await resp.json(content_type=None)
-        except ValueError:
-            body = {"code": "http-error", "message": (await resp.text())[:200]}
+            body = json.loads(raw)
+        except ValueError:  # not JSON, or not UTF-8
+            body = None
+        if not isinstance(body, dict):
+            raise ClientError(resp.status, "http-error", raw[:200].decode("utf-8", "replace"))
         if resp.status >= 400 and not (resp.status == 400 and "results" in body):
-            raise ClientError(resp.status, body.get("code", "http-error"), body.get("message", ""))
+            raise ClientError(resp.status, str(body.get("code") or "http-error"), str(body.get("message", "")))
+        if missing := [f for f in fields if f not in body]:
+            raise ClientError(resp.status, "http-error", f"the answer has no {', '.join(missing)}: {raw[:200]!r}")
         return body
 
     async def send(self, envelope: bytes) -> list[SendResult]:
         async with self._session.post(f"{self._base}/v1/messages", data=envelope,
                                       headers={"Content-Type": "application/xml"}) as resp:
-            body = await self._json(resp)
+            body = await self._json(resp, "results")
         return [SendResult.from_dict(r) for r in body["results"]]
 
     async def receive(self, timeout_s: float) -> list[Delivery]:
         wait = max(0.0, min(timeout_s, self._poll_wait_s))
         params = {"cursor": str(self._cursor), "wait": f"{wait:.3f}"}
         async with self._session.get(f"{self._base}/v1/inbox", params=params) as resp:
-            body = await self._json(resp)
+            body = await self._json(resp, "messages")
         items = [Delivery.from_dict(d) for d in body["messages"]]
         if items:
             self._cursor = max(self._cursor, max(i.seq for i in items))
@@ -277,26 +285,26 @@ class _HttpTransport:
 
     async def ack(self, message_ids: Sequence[str]) -> None:
         async with self._session.post(f"{self._base}/v1/inbox/ack", json={"ids": list(message_ids)}) as resp:
-            await self._json(resp)
+            await self._json(resp, "acked")
 
     async def clock(self, after: str | None, wait_s: float, epoch: int | None = None) -> dict[str, Any]:
         params = {"after": after, "wait": f"{max(0.0, wait_s):.3f}"} if after is not None else {}
         if epoch is not None:
             params["epoch"] = str(epoch)
         async with self._session.get(f"{self._base}/v1/clock", params=params) as resp:
-            body: dict[str, Any] = await self._json(resp)
+            body: dict[str, Any] = await self._json(resp, "now")
         return body
 
     async def advance_clock(self, to: str) -> dict[str, Any]:
         async with self._session.post(f"{self._base}/v1/clock", json={"advance_to": to}) as resp:
-            body: dict[str, Any] = await self._json(resp)
+            body: dict[str, Any] = await self._json(resp, "now")
         return body
 
     async def message(self, message_id: str) -> dict[str, Any] | None:
         async with self._session.get(f"{self._base}/v1/messages/{message_id}") as resp:
             if resp.status == 404:
                 return None
-            body: dict[str, Any] = await self._json(resp)
+            body: dict[str, Any] = await self._json(resp, "id")
         return body
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
@@ -304,7 +312,7 @@ class _HttpTransport:
         async with self._session.get(url) as resp:
             if resp.status == 404:
                 return None
-            body = await self._json(resp)
+            body = await self._json(resp, "events")
         events: list[dict[str, Any]] = body["events"]
         return events
 

@@ -60,6 +60,7 @@ from client.wire import (
     publish_until_lost,
 )
 from gateway import metrics
+from gateway.http_json import JSON_DEPTH_MAX, json_depth
 from gateway.log_tally import LogTally
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
@@ -391,7 +392,11 @@ class MqttAdapter:
 
     async def _ack(self, payload: bytes, participant: Participant) -> dict[str, Any]:
         try:
-            body = json.loads(payload)
+            text = payload.decode("utf-8")
+            # as `read_json` does for the HTTP ack: 100,000 `[` would be a RecursionError in json.loads
+            if text.count("[") + text.count("{") > JSON_DEPTH_MAX and json_depth(text) > JSON_DEPTH_MAX:
+                raise ValueError(f"the JSON nests deeper than {JSON_DEPTH_MAX} levels")
+            body = json.loads(text)
             ids = body["ids"]
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise TypeError("ids must be a list of message id strings")

@@ -184,21 +184,30 @@ def _participant(raw: Mapping[str, Any], base: Path) -> Participant:
     known = {"id", "role", "name", "adm_div_codes", "cert_sns", "certificates", "bank_codes",
              "token_sha256", "mqtt_username", "mqtt_password_hash", "delivery"}
     cert_files = tuple(str((base / c).resolve()) if not Path(c).is_absolute() else c
-                       for c in raw.get("certificates") or ())
-    sns = [str(s).upper() for s in raw.get("cert_sns") or ()]
+                       for c in _strings(raw, "certificates"))
+    sns = [s.upper() for s in _strings(raw, "cert_sns")]
     for path in cert_files:
         sns.extend(_sns_in(Path(path)))
     return Participant(
         id=str(raw["id"]), role=raw["role"], name=str(raw.get("name", raw["id"])),
-        adm_div_codes=tuple(str(c) for c in raw.get("adm_div_codes") or ()),
+        adm_div_codes=_strings(raw, "adm_div_codes"),
         cert_sns=tuple(dict.fromkeys(sns)), cert_files=cert_files,
-        bank_codes=tuple(str(c) for c in raw.get("bank_codes") or ()),
+        bank_codes=_strings(raw, "bank_codes"),
         token_sha256=str(raw.get("token_sha256", "")),
         mqtt_username=str(raw.get("mqtt_username", "")),
         mqtt_password_hash=str(raw.get("mqtt_password_hash", "")),
         delivery=str(raw.get("delivery", "pull")),
         extra={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """A list field as strings. A lone string is refused: iterated, "990100" would be the codes
+    "9", "9", "0"..., a registry that silently serves nothing it was meant to."""
+    value = raw.get(key) or ()
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key} must be a list, not {value!r}")
+    return tuple(str(v) for v in value)
 
 
 def _sns_in(path: Path) -> list[str]:
@@ -219,10 +228,24 @@ def load_registry(path: str | Path) -> Registry:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise InputError("io-unreadable", f"participants file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError("io-unreadable", f"participants file {path} is not UTF-8") from None
     except yaml.YAMLError as exc:
         raise InputError("io-unreadable", f"participants file {path} is not valid YAML: {exc}") from None
+    entries = raw.get("participants") or [] if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(p, dict) for p in entries):
+        raise InputError("io-unreadable", f"participants file {path}: expected `participants:` and a list of "
+                                          "mappings, one a participant")
+    participants = []
+    for n, entry in enumerate(entries, 1):
+        try:
+            participants.append(_participant(entry, path.parent))
+        except KeyError as exc:
+            raise InputError("io-unreadable", f"participants file {path}: participant {n} has no {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise InputError("io-unreadable", f"participants file {path}: participant {n}: {exc}") from None
     try:
-        return Registry(_participant(p, path.parent) for p in raw.get("participants") or [])
+        return Registry(participants)
     except (KeyError, ValueError, TypeError) as exc:
         raise InputError("io-unreadable", f"participants file {path}: {exc}") from None
 

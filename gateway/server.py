@@ -91,6 +91,22 @@ class ServerConfig:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except OSError as exc:
             raise InputError("io-unreadable", f"config {path}: {exc.strerror}") from None
+        sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
+        if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
+            raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "
+                                               f"{', '.join(sections)} a mapping too (docs/config.example.yaml)")
+        try:
+            cfg = cls._from_mapping(raw, path, overrides)
+            if not isinstance(cfg.mqtt_url, str | None):  # parsed only once the server starts
+                raise TypeError(f"mqtt.url must be text, not {cfg.mqtt_url!r}")
+            return cfg
+        except KeyError as exc:
+            raise InputError("config-invalid", f"config {path}: no {exc}") from None
+        except (AttributeError, TypeError) as exc:  # a number where a path or URL belongs...
+            raise InputError("config-invalid", f"config {path}: a value of the wrong type: {exc}") from None
+
+    @classmethod
+    def _from_mapping(cls, raw: dict[str, Any], path: Path, overrides: dict[str, Any]) -> ServerConfig:
         base = path.parent
 
         def rel(value: str | None) -> str | None:
@@ -123,7 +139,7 @@ class ServerConfig:
             http_port=http.get("port", 8470), mqtt_url=mqtt.get("url"),
             mqtt_password=mqtt_password, ops_token=ops_token,
             mqtt_shared_group=mqtt.get("shared_group", "tgw"), clock_mode=clock.get("mode", "live"),
-            clock_start=clock.get("start"), clock_config=clock.get("config") or {},
+            clock_start=_iso(clock.get("start")), clock_config=clock.get("config") or {},
             calendar_overrides=rel(clock.get("calendar_overrides")), calendar_dir=rel(clock.get("calendar_dir")),
             ack_key=rel((raw.get("ack_signer") or {}).get("key")), ack_cert=rel((raw.get("ack_signer") or {}).get("cert")),
             admission_workers=raw.get("workers"),
@@ -134,6 +150,12 @@ class ServerConfig:
             event_loop=str(raw.get("event_loop", "auto")),
         )
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _iso(value: Any) -> Any:
+    """`start: 2026-03-16T09:00:00+08:00` unquoted, as the example config writes it, is a datetime
+    to YAML: back to the text the simulated clock parses."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _monitor_rules(value: Any, rel: Any) -> str:

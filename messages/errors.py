@@ -84,7 +84,8 @@ CODES: dict[str, str] = {
     "clock-refused": "the simulated clock refused the move (time never runs backwards)",
     "sim-faults-full": "a test gateway holds its most delivery faults at once (POST /v1/sim/faults); clear some",
     "timeout": "the client SDK got no answer from the gateway within its send timeout",
-    "http-error": "the client SDK got an HTTP error whose body is not the gateway's JSON error shape (a proxy?)",
+    "http-error": "the client SDK got an HTTP answer that is not the gateway's JSON: an error page (a proxy?), "
+                  "or a 2xx from another server, a JSON that is no object or lacks the answer's fields",
     "closed": "the client SDK's transport was closed while a request still waited for its answer",
     "not-implemented": "the client SDK's transport does not offer this call (the clock and message status are "
                        "read over HTTP only, not over MQTT or the in-process bus)",

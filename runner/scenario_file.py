@@ -430,7 +430,9 @@ class _Build:
             if m:
                 return self.calendar.add_business_days(self.start_day, int(m.group(1))) if int(m.group(1)) else \
                     self.start_day
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
+            self.calendar.is_business_day(day)  # a day the calendar does not know: calendar-out-of-range here,
+            return day                          # not a traceback when the run reaches it
         except InputError as exc:
             self.fail(path, f"{text!r}: {exc}")
         except ValueError:
@@ -1006,6 +1008,9 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
                f"{sum(x[3] for x in lines) / 100:.2f}")
         ok = False
     amount = sum(x[3] for x in lines) if lines else amount
+    if amount is not None and amount <= 0:
+        b.fail([*path, "amount"], "a payment pays a positive amount")
+        ok = False
     if template == "union-fees" and amount is not None and amount < 100:
         b.fail([*path, "amount"], "union fees are paid to two accounts, the union's and the federation's: at least "
                "1.00")

@@ -35,6 +35,7 @@ from business_time.clock import at
 from messages.business import direct_fund_fen
 from messages.dates import format_ymd
 from messages.envelope import parse_envelope
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.account_feed import FeedTap
@@ -273,6 +274,8 @@ async def run_scenario(s: Scenario, root: Path, *, seed: int | None = None,
         return RunResult(s, None, (), time.monotonic() - started, f"unsupported: {exc}")
     except StepError as exc:
         return RunResult(s, None, (), time.monotonic() - started, f"step failed: {exc}")
+    except InputError as exc:  # e.g. calendar-out-of-range: a step after the close of the last day known
+        return RunResult(s, None, (), time.monotonic() - started, f"cannot run: {exc}")
     return RunResult(s, observed, tuple(evaluate(s.expectations, observed)), time.monotonic() - started)
 
 

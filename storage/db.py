@@ -412,4 +412,7 @@ async def open_database(url: str, *, schema: str | None = None) -> SqliteDatabas
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if "://" in path:
         raise StateError(f"unsupported database url {url!r}: use sqlite:///PATH or postgresql://...")
-    return SqliteDatabase(path)
+    try:
+        return SqliteDatabase(path)
+    except sqlite3.Error as exc:  # a directory, a missing directory, a file that is no database
+        raise StateError(f"cannot open SQLite database {path}: {exc}") from exc

@@ -85,13 +85,17 @@ def _check_ca_algorithm(value: str) -> str:
     return _check_algorithm(value)
 
 
+# A century: far past any certificate's use, and inside what X.509 dates and timedelta can hold.
+DAYS_MAX = 36_500
+
+
 def _positive(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be positive")
+    if not 0 < n <= DAYS_MAX:
+        raise argparse.ArgumentTypeError(f"{value!r} must be from 1 to {DAYS_MAX}")
     return n
 
 
@@ -179,7 +183,7 @@ def _add_issuing_options(parser: argparse.ArgumentParser, *, sm2: bool) -> None:
     else:
         parser.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
                             help="key algorithm (default ecdsa P-256)")
-    parser.add_argument("--days", type=_positive, default=825, help="validity in days (default %(default)s)")
+    parser.add_argument("--days", type=_positive, default=825, help=f"validity in days, 1..{DAYS_MAX} (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing key and certificate")
 
 
@@ -195,7 +199,7 @@ def register(subparsers: Any) -> None:
     ca.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
                     help="key algorithm (default ecdsa P-256)")
     ca.add_argument("--name", default="TGW Dev CA", help="CA common name (default %(default)s)")
-    ca.add_argument("--days", type=_positive, default=3650, help="validity in days (default %(default)s)")
+    ca.add_argument("--days", type=_positive, default=3650, help=f"validity in days, 1..{DAYS_MAX} (default %(default)s)")
     ca.add_argument("--force", action="store_true", help="overwrite an existing CA key and certificate")
     ca.set_defaults(func=cmd_ca)
 

@@ -24,6 +24,9 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
 
 
 BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
+# Pipeline processes: far past any core count the gateway runs on; 100,000 would fork until killed.
+WORKERS_MAX = 64
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def register(sub: Any) -> None:
@@ -62,7 +65,8 @@ def register(sub: Any) -> None:
     p.add_argument("--tls-require-client-cert", action="store_true", default=None,
                    help="refuse the TLS handshake without a client certificate (needs --tls-client-ca)")
     p.add_argument("--workers", type=int, default=None,
-                   help="processes for the CPU-bound pipeline (parse, XSD, verify); 0 runs it on the event loop")
+                   help=f"processes for the CPU-bound pipeline (parse, XSD, verify), 0..{WORKERS_MAX}; 0 runs it on the "
+                        "event loop")
     p.add_argument("--event-loop", choices=["auto", "uvloop", "asyncio"], default=None,
                    help="the event loop: uvloop (faster transports and timers) or asyncio's own; auto (the "
                         f"default; YAML event_loop:, ${EVENT_LOOP_ENV}) takes uvloop when it is installed")
@@ -97,7 +101,7 @@ def register(sub: Any) -> None:
     p.add_argument("--ready-file", help="write the HTTP URL here once listening (for scripts and tests): a pipe "
                                         "(mkfifo) is written into, a regular file is renamed into place whole")
     p.add_argument("--log-format", choices=["json", "console"], default="json")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     p.set_defaults(func=run)
 
 
@@ -135,6 +139,23 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _check_values(cfg: Any) -> None:
+    """Values flags and YAML share that nothing later refuses in one line: a worker count that
+    would fork without end, a port the socket layer takes modulo 65,536, a start that is no time."""
+    import datetime as dt
+
+    workers = cfg.admission_workers
+    if workers is not None and (not isinstance(workers, int) or not 0 <= workers <= WORKERS_MAX):
+        raise ValueError(f"workers must be a whole number from 0 to {WORKERS_MAX}, not {workers!r}")
+    if cfg.http_port is not None and (not isinstance(cfg.http_port, int) or not 0 <= cfg.http_port <= 65535):
+        raise ValueError(f"the HTTP port must be from 0 to 65535, not {cfg.http_port!r}")
+    if cfg.clock_start is not None:
+        try:
+            dt.datetime.fromisoformat(str(cfg.clock_start))
+        except ValueError:
+            raise ValueError(f"the clock start {cfg.clock_start!r} is not an ISO date and time") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from gateway.event_loop import loop_factory, run_on
     from gateway.logs import configure_logging
@@ -156,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         limit_flags = {name: getattr(args, name) for name in LIMIT_FLAGS if getattr(args, name) is not None}
         if limit_flags:
             cfg = replace(cfg, http_limits=replace(cfg.http_limits, **limit_flags))
+        _check_values(cfg)
         loop_factory(cfg.event_loop)  # an event loop that cannot be had: a usage error too
         build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
     except (ValueError, InputError) as exc:

@@ -1,0 +1,208 @@
+"""Inputs no other test gives the command line and its loaders: a file that is not what its flag
+says, a YAML shape other than the documented one, a number past what the library can hold. Each
+is one line naming the culprit and exit 2 (usage or unreadable input), never a traceback or a
+silent change of meaning."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.participants import load_registry
+from messages.errors import InputError, StateError
+from runner.world import DevWorld
+from storage.db import open_database
+from tgw import main
+
+TGW = str(Path(sys.executable).with_name("tgw"))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
+    return DevWorld.create(tmp_path_factory.mktemp("world"))
+
+
+# ---------------------------------------------------------------- a --db that SQLite cannot open
+
+
+def _not_databases(tmp_path: Path) -> dict[str, Path]:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    return {"garbage": garbage, "directory": tmp_path, "missing-dir": tmp_path / "no" / "such" / "gw.db"}
+
+
+@pytest.mark.parametrize("kind", ["garbage", "directory", "missing-dir"])
+def test_open_database_of_what_sqlite_cannot_open_is_a_state_error(tmp_path: Path, kind: str) -> None:
+    path = _not_databases(tmp_path)[kind]
+    with pytest.raises(StateError, match="cannot open SQLite database") as exc:
+        asyncio.run(open_database(f"sqlite:///{path}"))
+    assert str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize("command", [["monitor", "holds", "list"],
+                                     ["monitor", "holds", "release", "H1", "--by", "a", "--reason", "b"]])
+def test_monitor_holds_on_a_file_that_is_not_a_database(tmp_path: Path, command: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = _not_databases(tmp_path)["garbage"]
+    assert main([*command, "--db", str(garbage)]) == 2  # was: sqlite3.DatabaseError, a traceback
+    assert "cannot open SQLite database" in capsys.readouterr().err
+
+
+def test_up_on_a_db_that_cannot_be_opened_says_so(world: DevWorld, tmp_path: Path) -> None:
+    r = subprocess.run([TGW, "up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
+                        "--http", "127.0.0.1:0", "--db", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "cannot open SQLite database" in r.stderr
+
+
+# ---------------------------------------------------------------- participants files of another shape
+
+
+def _scalar_codes(world: DevWorld, key: str) -> Path:
+    raw = yaml.safe_load(world.registry_path.read_text(encoding="utf-8"))
+    raw["participants"][0][key] = "990100"  # a string where the format has a list
+    out = world.root / "participants-scalar.yaml"  # beside keys/, which its certificates name
+    out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("text", [b"- 1\n- 2\n", b"participants:\n  - 5\n", b"just a string\n",
+                                  b"participants: {id: x}\n", bytes(range(128, 256))])
+def test_a_participants_file_of_another_shape_is_unreadable_input(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "participants.yaml"
+    path.write_bytes(text)
+    with pytest.raises(InputError) as exc:  # was: AttributeError, UnicodeDecodeError
+        load_registry(path)
+    assert exc.value.code == "io-unreadable" and str(path) in str(exc.value)
+
+
+@pytest.mark.parametrize("key", ["adm_div_codes", "bank_codes", "cert_sns", "certificates"])
+def test_a_string_where_a_list_belongs_is_refused_not_split_into_characters(world: DevWorld, key: str) -> None:
+    # was: adm_div_codes: "990100" read as the regions "9", "0", "1": the treasury served none of its own
+    with pytest.raises(InputError, match=f"{key} must be a list") as exc:
+        load_registry(_scalar_codes(world, key))
+    assert exc.value.code == "io-unreadable"
+
+
+def test_a_participant_without_a_role_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "participants.yaml"
+    path.write_text("participants:\n  - {id: x}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"participant 1 .*'role'"):
+        load_registry(path)
+
+
+def test_participants_list_of_a_binary_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "participants.yaml"
+    path.write_bytes(bytes(range(128, 256)))
+    assert main(["participants", "list", "--file", str(path)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- numbers past the library's range
+
+
+@pytest.mark.parametrize("days", ["36501", "99999999999999999999999"])
+@pytest.mark.parametrize("command", [["keys", "ca"], ["keys", "init", "--participant", "x", "--role", "bank"]])
+def test_keys_days_past_a_century_is_a_usage_error(tmp_path: Path, command: list[str], days: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:  # was: OverflowError from timedelta, a traceback
+        main([command[0], command[1], str(tmp_path), *command[2:], "--days", days])
+    assert exit_.value.code == 2 and "--days" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before anything is written
+
+
+# ---------------------------------------------------------------- tgw validate on what has no size
+
+
+def _one_gib_address_space() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a regression fails, the machine does not
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_validate_of_an_endless_device_stops_at_the_limit(device: str) -> None:
+    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed
+    r = subprocess.run([TGW, "validate", device], capture_output=True, text=True, timeout=120,
+                       preexec_fn=_one_gib_address_space)
+    assert "Traceback" not in r.stderr, r.stderr[-500:]
+    assert r.returncode == 1 and "xml-too-large" in r.stdout
+
+
+# ---------------------------------------------------------------- tgw up values nothing else refused
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--workers", "100000"], "workers must be a whole number from 0 to 64"),  # was: forked until killed
+    (["--workers", "-1"], "workers must be a whole number from 0 to 64"),  # was: taken silently
+    (["--http", "127.0.0.1:99999"], "port must be from 0 to 65535"),  # was: bound to 99999 mod 65536
+    (["--clock", "simulated", "--clock-start", "notadate"], "is not an ISO date and time"),  # was: a traceback
+    (["--log-level", "loud"], "invalid choice"),  # was: INFO, silently
+])
+def test_up_values_out_of_range_are_usage_errors(world: DevWorld, flags: list[str], says: str,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.event_loop
+
+    def serve_nothing(*_: object) -> None:  # a value let through fails here, before a process is forked
+        raise AssertionError(f"tgw up {flags} would have started serving")
+
+    monkeypatch.setattr(gateway.event_loop, "run_on", serve_nothing)
+    args = ["up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir), *flags]
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    assert code == 2 and says in capsys.readouterr().err
+
+
+def test_an_unquoted_clock_start_in_the_config_is_the_time_it_says(world: DevWorld, tmp_path: Path) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"  # as docs/config.example.yaml writes it: YAML reads a datetime
+    config.write_text(f"participants: {world.registry_path}\ncerts: {world.keys_dir}\n"
+                      "clock: {mode: simulated, start: 2026-03-16T09:00:00+08:00}\n", encoding="utf-8")
+    # was: the datetime handed on, and `tgw up` died in fromisoformat (TypeError)
+    assert ServerConfig.from_file(config).clock_start == "2026-03-16T09:00:00+08:00"
+
+
+def test_a_dangling_link_in_a_validated_directory_is_unreadable_not_skipped(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
+    (tmp_path / "ok.xml").write_bytes(sample.read_bytes())
+    (tmp_path / "gone.xml").symlink_to(tmp_path / "moved-away.xml")
+    (tmp_path / "pipe.xml").unlink(missing_ok=True)
+    os.mkfifo(tmp_path / "pipe.xml")  # not a file: still passed over (reading it would wait for a writer)
+    # was: exit 0, "ok.xml OK" and nothing about gone.xml
+    assert main(["validate", str(tmp_path), "--summary"]) == 2
+    out, err = capsys.readouterr()
+    assert "gone.xml" in out and "io-unreadable" in out and "pipe.xml" not in out and "1 unreadable" in err
+
+
+@pytest.mark.parametrize("extra", ["http: 5", "http: [1, 2]", "clock: x", "monitor: x", "ack_signer: x", "db: 5",
+                                   "mqtt: {url: 5}", "tls: {cert: 5}"])
+def test_a_config_value_of_another_shape_is_config_invalid(world: DevWorld, tmp_path: Path, extra: str) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"
+    config.write_text(f"participants: {world.registry_path}\ncerts: {world.keys_dir}\n{extra}\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:  # was: AttributeError or TypeError, a traceback out of `tgw up`
+        ServerConfig.from_file(config)
+    assert exc.value.code == "config-invalid" and str(config) in str(exc.value)
+
+
+@pytest.mark.parametrize(("text", "says"), [("- 1\n", "a mapping of settings"), ("certs: x\n", "no 'participants'")])
+def test_a_config_of_another_shape_says_what_it_lacks(tmp_path: Path, text: str, says: str) -> None:
+    from gateway.server import ServerConfig
+
+    config = tmp_path / "tgw.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=says) as exc:
+        ServerConfig.from_file(config)
+    assert exc.value.code == "config-invalid"
