@@ -7,8 +7,9 @@ trace link and events. Nothing here reads a clock or a database: the runner fill
 
 Deadlines (`by:`): an event counts only if it happened at or before the deadline: the
 gateway's answer at send, a receipt's arrival, a clearing request's filing (for `includes`) or
-its answer (for `state`), a message journaled (for `count`). Without `by:` the end of the run is
-the deadline. Balances are read at the close of `close_of` (or at the end of the run).
+its answer (for `state`), a message journaled (for `count`). `before:` is strictly before, as the
+agreement's deadlines read ("16:00前": a 2301 filed at 16:00:00 is late, and the central bank
+refuses it). Without either the end of the run is the deadline. Balances are read at the close of `close_of` (or at the end of the run).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class Outcome:
         return self.expectation.name
 
 
+_INSTANT = dt.timedelta(microseconds=1)  # the finest step of a time here
+
+
 def _t(when: dt.datetime | None) -> str:
     return "-" if when is None else f"{when:%Y-%m-%d %H:%M:%S}"
 
@@ -65,6 +69,8 @@ def _describe(verdicts: Iterable[Verdict]) -> str:
 
 def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     by = e.by or o.end
+    upto = by - _INSTANT if e.by and e.strict else by  # the last instant that counts
+    deadline = f"before {_t(by)}" if e.by and e.strict else f"by {_t(by)}"
     p = e.params
     v = o.by_id(e.voucher) if e.voucher else None
 
@@ -77,19 +83,19 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     if e.kind in ("accepted", "rejected"):
         assert v is not None
         who = p.get("who")
-        seen = _verdicts(v, by, who)
+        seen = _verdicts(v, upto, who)
         everything = _describe(v.verdicts)
         if e.kind == "accepted":
             status = p.get("status")
             ok = bool(seen) and all(x.ok for x in seen) and (
                 status is None or any(x.who == "gateway" and x.status == status for x in seen))
-            return out(ok, f"accepted by {who or 'everyone who answered'} by {_t(by)}"
+            return out(ok, f"accepted by {who or 'everyone who answered'} {deadline}"
                        + (f", the gateway's status {status}" if status else ""),
                        everything + ("; gateway status " + (", ".join(x.status or "?" for x in v.verdicts
                                                                       if x.who == "gateway") or "none")
                                      if status else ""))
         ok = any(not x.ok and x.code == p["code"] for x in seen)
-        return out(ok, f"rejected {p['code']} by {who or 'anyone'} by {_t(by)}", everything)
+        return out(ok, f"rejected {p['code']} by {who or 'anyone'} {deadline}", everything)
     if e.kind == "monitor":
         from runner.monitor_steps import monitor_outcome
 
@@ -111,15 +117,15 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         assert v is not None
         receipts = [r for r in o.receipts if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode] if v.reached else []
         if p.get("none"):
-            early = [r for r in receipts if r.received_at <= by]
-            return out(not early, f"no receipt by {_t(by)}",
+            early = [r for r in receipts if r.received_at <= upto]
+            return out(not early, f"no receipt {deadline}",
                        "; ".join(f"receipt from {r.sender} at {_t(r.received_at)}" for r in early) or "none")
-        in_time = [r for r in receipts if r.received_at <= by and ("from" not in p or r.sender == p["from"])]
+        in_time = [r for r in receipts if r.received_at <= upto and ("from" not in p or r.sender == p["from"])]
         want = dict(p.get("fields") or {})
         if "XPayAmt" not in want and v.flag == 0 and v.vtcode in PAYMENT_VTCODES:
             want["XPayAmt"] = fen_to_str(v.amount_fen)  # a receipt pays what the voucher says, to the fen
         present = tuple(p.get("present") or ())
-        expected = f"a receipt{' from ' + p['from'] if 'from' in p else ''} by {_t(by)}" + (
+        expected = f"a receipt{' from ' + p['from'] if 'from' in p else ''} {deadline}" + (
             f" with {', '.join(f'{k}={val}' for k, val in want.items())}" if want else "") + (
             f", {', '.join(present)} present and non-empty" if present else "")
         if not v.reached:
@@ -142,20 +148,20 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
         listing = [c for c in o.clearings if v.reached and v.voucher_no in c.payments
                    and (v.bank is None or c.bank == v.bank)]
-        covering = [c for c in listing if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= by]
+        covering = [c for c in listing if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= upto]
         state = p.get("state")
         desc = "; ".join(f"{c.voucher_no} ({'replenishment' if c.clear_type else 'normal'}, filed {_t(c.filed_at)}, "
                          f"{c.state}{' ' + (c.code or '') if c.state == 'rejected' else ''})"
                          for c in listing) or ("in no clearing request" if v.reached
                                             else "in none: the gateway refused this submission")
         what = f"{'a' if p['includes'] else 'no'} {p.get('clear_type', '')} clearing request".replace("  ", " ")
-        expected = f"{what} covering {v.voucher_no} filed by {_t(by)}" + (f", {state}" if state else "")
+        expected = f"{what} covering {v.voucher_no} filed {deadline}" + (f", {state}" if state else "")
         filed = _bank_clearings(o, v)
         if not p["includes"]:
             return out(not covering, expected, desc, filed)
         if state is None:
             return out(bool(covering), expected, desc, filed)
-        ok = any(c.state == state and (state == "pending" or (c.answered_at is not None and c.answered_at <= by))
+        ok = any(c.state == state and (state == "pending" or (c.answered_at is not None and c.answered_at <= upto))
                  for c in covering)
         return out(ok, expected, desc, filed)
     if e.kind == "balance":
@@ -208,10 +214,10 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                                                                or "none"), actual)
     if e.kind == "refund":
         assert v is not None
-        refunds = [r for r in o.refunds if v.reached and r.voucher_no == v.voucher_no and r.returned_at <= by
+        refunds = [r for r in o.refunds if v.reached and r.voucher_no == v.voucher_no and r.returned_at <= upto
                    and (v.bank is None or r.bank == v.bank)]
         state, code, refund_fen = p.get("state"), p.get("code"), p.get("amount_fen")
-        expected = f"a refund request (2302) for {v.voucher_no} by {_t(by)}" + (f", {state}" if state else "") + (
+        expected = f"a refund request (2302) for {v.voucher_no} {deadline}" + (f", {state}" if state else "") + (
             f" with {code}" if code else "") + (f" of {fen_to_str(refund_fen)}" if refund_fen is not None else "")
         desc = "; ".join(f"{r.refund_no} {fen_to_str(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
                          + (f" {r.code}" if r.code else "") + (f", notice {r.notice_no}" if r.notice_no else "")
@@ -236,7 +242,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                                    or "no duties were scored"))
         return out(*_scorecard(cards, p))
     if e.kind == "reports_match":
-        reports = [r for r in o.reports if r.bank == p["bank"] and r.received_at <= by
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.received_at <= upto
                    and ("vtcode" not in p or r.vtcode == p["vtcode"])]
         title = {"2206": "daily report", "4004": "monthly report", "3501": "statement"}
         desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {fen_to_str(r.stated_fen)}, "
@@ -246,21 +252,21 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                          + ("" if r.agrees else " DIFFERS")
                          for r in reports[:20]) or "none arrived"
         return out(bool(reports) and all(r.agrees for r in reports),
-                   f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} by {_t(by)} "
+                   f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} {deadline} "
                    "states what its receipts paid in its period, and the direct funds among it", desc)
     if e.kind == "report_subject":
-        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto]
         total = sum(r.subjects.get(p["subject"], 0) for r in reports)
         return out(bool(reports) and total == p["equals_fen"],
-                   f"the {p['vtcode']}s of {p['bank']} by {_t(by)} show {p['equals']} under subject {p['subject']}",
+                   f"the {p['vtcode']}s of {p['bank']} {deadline} show {p['equals']} under subject {p['subject']}",
                    "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): "
                              + (", ".join(f"{k} {fen_to_str(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
                              for r in reports[:20]) or "none arrived")
     if e.kind == "report_direct_funds":
-        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= by]
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto]
         total = sum(r.direct_stated_fen for r in reports)
         return out(bool(reports) and total == p["equals_fen"],
-                   f"the {p['vtcode']}s of {p['bank']} by {_t(by)} state {p['equals']} of direct funds (DirectFundAmt)",
+                   f"the {p['vtcode']}s of {p['bank']} {deadline} state {p['equals']} of direct funds (DirectFundAmt)",
                    "; ".join(f"{r.voucher_no} ({r.begin}-{r.end}): DirectFundAmt {fen_to_str(r.direct_stated_fen)}, "
                              f"direct funds of the receipts {fen_to_str(r.direct_books_fen)}" for r in reports[:20])
                    or "none arrived")
@@ -291,14 +297,14 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
         day = p["day"]
         cleared = [c for c in o.clearings if c.bank == p["bank"] and c.clear_date == day and c.state == "accepted"
-                and c.answered_at is not None and c.answered_at <= by
+                and c.answered_at is not None and c.answered_at <= upto
                 and (clear_type is None or c.clear_type == clear_type)]
         total = sum(c.cleared_fen for c in cleared)
         return out(total == p["equals_fen"], f"{p['bank']}'s accepted {p.get('clear_type', '')} clearing requests "
-                   f"of {day} clear {p['equals']} by {_t(by)}".replace("  ", " "),
+                   f"of {day} clear {p['equals']} {deadline}".replace("  ", " "),
                    f"{fen_to_str(total)}: " + (", ".join(f"{c.voucher_no} {fen_to_str(c.cleared_fen)}" for c in cleared) or "none"))
     if e.kind == "budget_refused":
-        refused = [r for r in o.budget_refusals if r.at <= by and ("code" not in p or r.code == p["code"])
+        refused = [r for r in o.budget_refusals if r.at <= upto and ("code" not in p or r.code == p["code"])
                    and ("unit" not in p or r.unit == p["unit"])]
         n = len(refused)
         ok = n == p["equals"] if "equals" in p else (n >= p.get("at_least", 0) and n <= p.get("at_most", n))
@@ -306,7 +312,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(ok, f"requests refused {p.get('code', 'for their budget')}: {what}", f"{n} refused",
                    [f"{r.request_no} of {r.unit}: {r.code}, {fen_to_str(r.amount_fen)} at {_t(r.at)}" for r in refused])
     if e.kind == "count":
-        msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= by
+        msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= upto
                 and ("flag" not in p or m.flag == p["flag"])
                 and ("sender" not in p or m.sender == p["sender"])
                 and ("recipient" not in p or m.recipient == p["recipient"])]
@@ -315,7 +321,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
               and ("at_most" not in p or n <= p["at_most"]))
         bounds = ", ".join(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)
         where = "".join(f" {k} {p[k]}" for k in ("flag", "sender", "recipient") if k in p)
-        return out(ok, f"{bounds} messages of VtCode {p['vtcode']}{where} by {_t(by)}", f"{n}",
+        return out(ok, f"{bounds} messages of VtCode {p['vtcode']}{where} {deadline}", f"{n}",
                    [f"{_t(m.at)}  {m.vtcode} flag {m.flag}  {m.sender} -> {m.recipient}"
                     + (f"  {m.voucher_no}" if m.voucher_no else "") for m in msgs])
     raise ValueError(f"unknown expectation kind {e.kind!r}")

@@ -355,7 +355,7 @@ def _scenario_section(r: RunResult, index: int) -> str:
         e = oc.expectation
         link = f' <a href="#s{index}-f{e.index}">trace</a>' if not oc.ok and oc.voucher_key else ""
         out.append(f'<tr class="{"" if oc.ok else "failrow"}"><td>{e.index}</td><td>{_e(oc.name)}'
-                   f'<br><small>line {e.line}</small></td><td>{_e(f"{e.by:%m-%d %H:%M}" if e.by else "end")}</td>'
+                   f'<br><small>line {e.line}</small></td><td>{_e(("< " if e.strict else "") + f"{e.by:%m-%d %H:%M}" if e.by else "end")}</td>'
                    f'<td class="{"ok" if oc.ok else "fail"}">{"pass" if oc.ok else "FAIL"}{link}</td>'
                    f"<td>{_e(oc.expected)}</td><td>{_e(oc.actual)}</td></tr>")
     out.append("</table>")

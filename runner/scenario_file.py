@@ -239,6 +239,8 @@ class Expectation:
     by: dt.datetime | None
     name: str
     line: int
+    # `before:` (the agreement's 前: "16:00前", at 16:00:00 is late) rather than `by:` (at or before)
+    strict: bool = False
 
     @property
     def voucher(self) -> str | None:
@@ -670,7 +672,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
     expectations = []
     for i, raw in enumerate(data["expect"]):
         path = ["expect", i]
-        kind = next(k for k in raw if k not in ("name", "by"))
+        kind = next(k for k in raw if k not in ("name", "by", "before"))
         params: dict[str, Any] = dict(raw[kind])
         ref = params.get("voucher")
         if isinstance(ref, str) and ref not in ids:
@@ -708,9 +710,10 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
-        by = b.time(raw["by"], [*path, "by"]) if "by" in raw else None
+        deadline = "before" if "before" in raw else "by"
+        by = b.time(raw[deadline], [*path, deadline]) if deadline in raw else None
         name = raw.get("name") or _default_name(kind, params)
-        expectations.append(Expectation(i, kind, params, by, name, _line(b.marks, path) or 0))
+        expectations.append(Expectation(i, kind, params, by, name, _line(b.marks, path) or 0, deadline == "before"))
 
     if world.budget_units and world.treasury_profile != "generated":
         b.fail(["world", "treasury", "units"], "units are generated with their budgets by a generated treasury "

@@ -404,8 +404,10 @@ STEP_ACTIONS: tuple[str, ...] = _step_actions
 _expectation = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "by": _time, **_expect_kinds},
+    "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "by": _time, "before": _time,
+                   **_expect_kinds},
     "oneOf": [{"required": [k]} for k in _expect_kinds],
+    "not": {"required": ["by", "before"]},  # one deadline: at-or-before, or strictly before
 }
 
 _bank = {

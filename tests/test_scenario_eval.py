@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runner.expectations import evaluate
@@ -212,3 +212,40 @@ def test_breaks_listed_in_a_scenario_match_exactly() -> None:
 """, o)
     assert [r[0] for r in results] == [True, False]
     _ = D2
+
+
+@settings(max_examples=60, deadline=None)
+@example(offset_us=0, strict=True, state=None)
+@example(offset_us=0, strict=False, state="accepted")
+@example(offset_us=-1, strict=True, state="accepted")
+@given(offset_us=st.integers(min_value=-2_000_000, max_value=2_000_000), strict=st.booleans(),
+       state=st.sampled_from([None, "accepted"]))
+def test_before_is_strictly_before_and_by_is_at_or_before(offset_us: int, strict: bool, state: str | None) -> None:
+    # The agreement's deadlines read "16:00前": a clearing request filed (and answered) at 16:00:00
+    # is late under `before:`, on time under `by:`; a microsecond earlier it is on time under both.
+    import datetime as dt
+
+    at = t(D1, 16, 0) + dt.timedelta(microseconds=offset_us)
+    o = observed()
+    hka1 = dataclasses.replace(o.clearings[0], filed_at=at, answered_at=at)
+    o = dataclasses.replace(o, clearings=(hka1, *o.clearings[1:]))
+    keyword = "before" if strict else "by"
+    wanted = f", state: {state}" if state else ""
+    [(ok, expected, _)] = outcomes(f"""
+  - clearing: {{voucher: v1, includes: true, clear_type: normal{wanted}}}
+    {keyword}: "16:00"
+""", o)
+    on_time = at < t(D1, 16, 0) if strict else at <= t(D1, 16, 0)
+    assert ok is on_time
+    assert (f"{keyword} 2026-03-10 16:00:00" in expected) is True
+
+
+def test_a_deadline_is_by_or_before_never_both() -> None:
+    from runner.scenario_file import ScenarioError
+
+    with pytest.raises(ScenarioError):
+        load_text(SCENARIO + """
+  - clearing: {voucher: v1, includes: true}
+    by: "16:00"
+    before: "16:00"
+""", "eval.yaml")
