@@ -10,9 +10,7 @@ PostgreSQL); a version 4 snapshot (before the totals) loads with none."""
 from __future__ import annotations
 
 import datetime as dt
-
 import json
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +19,7 @@ from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from messages.money import fen_to_str
 from messages.voucher import fill_receipt, parse_voucher
-from sim.effects import Alarm, SendVoucher, WakeAt
+from sim.effects import Alarm, Effect, SendVoucher, WakeAt
 from sim.store import SimStore
 from storage.db import Database
 from treasury_sim.core import TreasuryConfig, TreasuryCore
@@ -99,7 +97,7 @@ def bank_of(send: SendVoucher) -> str:
     return parse_voucher(send.render()).get("PayBankCode")
 
 
-def alarms_of(effects: list) -> list[str]:  # type: ignore[type-arg]
+def alarms_of(effects: list[Effect]) -> list[str]:
     return [e.code for e in effects if isinstance(e, Alarm)]
 
 
@@ -178,7 +176,7 @@ def test_a_version_4_snapshot_loads_with_no_refunded_totals() -> None:
     assert alarms_of(restored.on_voucher(parse_voucher(over), 0, at("14:02"))) == ["refund-exceeds-payment"]
 
 
-async def test_the_refunded_totals_survive_the_sim_database(db: Database, tmp_path: Path) -> None:
+async def test_the_refunded_totals_survive_the_sim_database(db: Database) -> None:
     """The treasury's snapshot in the sim database (SQLite and PostgreSQL): version 5 with its totals,
     and a version 4 one, load; the totals go on capping after the restart."""
     core, paid, _ = paid_core()
