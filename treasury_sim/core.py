@@ -293,8 +293,7 @@ class TreasuryCore:
         try:
             if flag == 1 and doc.vtcode in ("5201", "8202"):
                 effects += self._receipt(doc, key, now, return_reason)
-            elif flag == 0 and doc.vtcode in ("2203", "7105") and (
-                    problem := refund_problem(self._receipts, self.vouchers, doc)) is not None:
+            elif flag == 0 and (problem := self._refund_problem(doc, key)) is not None:
                 effects.append(problem)
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
@@ -436,11 +435,24 @@ class TreasuryCore:
                 effects += carried_quota(self.config, self.calendar, self.clock_config, planned, receipt, now)
         return effects
 
+    def _refund_problem(self, doc: VoucherDoc, key: VoucherKey) -> Alarm | None:
+        """Why a refund notice restores nothing (`refund_problem`); its redelivery is nothing, not checked
+        again against its own amount already counted."""
+        if doc.vtcode not in ("2203", "7105") or str(key) in self.state.bank_inbox.received:
+            return None
+        return refund_problem(self._receipts, self.vouchers, self.state.refunded, doc)
+
     def _refund_releases(self, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> None:
-        """A same-year refund of an 8202 (its first notice) gives its quota lines back (003 §36)."""
-        if (doc.vtcode in ("2252", "7105") and doc.get("OriVouDate")[:4] == str(now.year)
-                and str(key) not in self.state.bank_inbox.received):
-            self.state.quotas.release(self.drawn.get(doc.get("OriVoucherNo"), ()))
+        """A refund's first notice (a redelivery is nothing): a 2203 / 7105 adds to its payment's
+        refunded total (`refund_problem` caps it); a same-year refund of an 8202 gives its quota
+        lines back (003 §36)."""
+        if str(key) in self.state.bank_inbox.received:
+            return
+        no = doc.get("OriVoucherNo")
+        if doc.vtcode in ("2203", "7105"):
+            self.state.refunded[no] = self.state.refunded.get(no, 0) + doc.amount_fen("PayAmt")
+        if doc.vtcode in ("2252", "7105") and doc.get("OriVouDate")[:4] == str(now.year):
+            self.state.quotas.release(self.drawn.get(no, ()))
 
     def _advised(self, voucher_no: str, advice: tuple[dt.date, int]) -> None:
         self.tsa.advised(self.state.refunds_advised.get(voucher_no), advice)

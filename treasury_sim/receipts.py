@@ -81,10 +81,11 @@ def paid_in(receipts: Mapping[str, Receipt], vouchers: Mapping[str, PlannedVouch
 
 
 def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, PlannedVoucher],
-                   doc: VoucherDoc) -> Alarm | None:
+                   refunded: Mapping[str, int], doc: VoucherDoc) -> Alarm | None:
     """Why a refund notice (2203 / 7105) restores nothing: quota comes back for money that came
     back (003 §36), never more than its bank paid. It must name (OriVoucherNo) a payment of its
-    kind this treasury sent to that bank (PayBankCode) and the bank paid, for no more than paid."""
+    kind this treasury sent to that bank (PayBankCode) and the bank paid, for no more than the
+    payment paid less what its earlier notices (`refunded`, VoucherNo → fen) brought back."""
     no = doc.get("OriVoucherNo")
     planned, receipt = vouchers.get(no), receipts.get(no)
     kind = {"2203": "5201", "7105": "8202"}.get(doc.vtcode)
@@ -93,8 +94,9 @@ def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, Plann
             or receipt.return_reason is not None or receipt.paid_fen <= 0):
         return Alarm("refund-unmatched", f"refund notice {key} names {kind} {no} of bank {doc.get('PayBankCode')}, "
                      "which the treasury never saw that bank pay: no quota restored", key)
-    fen = doc.amount_fen("PayAmt")
-    if fen > receipt.paid_fen:
+    fen, already = doc.amount_fen("PayAmt"), refunded.get(no, 0)
+    if already + fen > receipt.paid_fen:  # cumulative: two notices each within it may not exceed it together
         return Alarm("refund-exceeds-payment", f"refund notice {key} returns {fen_to_str(fen)} of {kind} {no}, "
-                     f"which paid {fen_to_str(receipt.paid_fen)}: no quota restored", key)
+                     f"which paid {fen_to_str(receipt.paid_fen)}, {fen_to_str(already)} of it refunded "
+                     "already: no quota restored", key)
     return None

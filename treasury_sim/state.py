@@ -30,9 +30,10 @@ CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
 # (`receipt_log`, `treasury_sim.receipt_book`); version 2's list of receipts still loads. 4: a
 # receipt of a bank's serial (a prefix and 8 digits) keeps the prefix in its head, the number in its
-# record (26 bytes); version 3's records (every serial as text) read as they are.
-SNAPSHOT_VERSION = 4
-OLDER_VERSIONS = (2, 3)
+# record (26 bytes); version 3's records (every serial as text) read as they are. 5: `refunded`, each
+# refunded payment's running total (the cap is cumulative); a version 4 snapshot loads with none.
+SNAPSHOT_VERSION = 5
+OLDER_VERSIONS = (2, 3, 4)
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
@@ -54,6 +55,9 @@ class TreasuryState(msgspec.Struct):
     duplicate_receipts: list[Receipt] = msgspec.field(default_factory=list)
     statements: dict[str, StatementCheck] = msgspec.field(default_factory=dict)  # day (ISO) → its 7401 checked
     other: list[tuple[str, dt.datetime]] = msgspec.field(default_factory=list)  # (key, received) of 7403 / 3502 ...
+    # VoucherNo of a paid 5201 / 8202 → fen its refund notices (2203 / 7105) brought back so far: only
+    # payments refunded, so bounded by the refunds; `refund_problem` keeps it ≤ what the receipt paid
+    refunded: dict[str, int] = msgspec.field(default_factory=dict)
     refunds_advised: dict[str, tuple[dt.date, int]] = msgspec.field(default_factory=dict)  # 7403 No → (CreditDate, fen)
     bank_inbox: BankInbox = msgspec.field(default_factory=BankInbox)  # the banks' refund notices, reports, statements
     suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations
