@@ -68,6 +68,7 @@ CASES: list[tuple[str, dict[str, Any], History]] = [
     ("splitting", {"amount_fen": 95_000_000},
      History(True, ((AT - dt.timedelta(hours=1), 99_000_000), (AT - dt.timedelta(hours=100), 90_000_000)))),
     ("non-business-day", {"business_day": False}, SEEN),
+    ("non-business-day", {"business_day": None}, SEEN),  # outside the calendar: flagged, never guessed
     ("poverty-funds", {"lines": (Line("2130501", "39999", "", 123_456),)}, SEEN),
     ("poverty-funds", {"lines": (Line("2130501", "30201", "", 123_456),), "payee_acct": "999966660001"}, SEEN),
 ]
@@ -226,3 +227,23 @@ def test_facts_lines_are_the_tree_lines(details: list[list[tuple[str, str]]]) ->
     doc = VoucherDoc(data, etree.fromstring(data), "UTF-8")
     f = PaymentFacts.from_doc("k", doc, at=dt.datetime(2026, 3, 16, 9), business_day=True)
     assert list(f.lines) == _tree_lines(etree.fromstring(data))
+
+
+def test_a_day_outside_the_calendar_is_flagged_as_unknown_never_taken_for_a_business_day() -> None:
+    from gateway.monitoring.monitor import Monitor
+    from messages.errors import InputError
+
+    def beyond(day: dt.date) -> bool:
+        raise InputError("calendar-out-of-range", f"the business calendar does not know {day}")
+
+    def broken(day: dt.date) -> bool:
+        raise InputError("config-invalid", "not a calendar problem")
+
+    day = dt.date(2027, 1, 1)
+    assert Monitor(CAT, None, is_business_day=beyond)._business_day(day) is None  # type: ignore[arg-type]
+    assert Monitor(CAT, None, is_business_day=lambda d: False)._business_day(day) is False  # type: ignore[arg-type]
+    with pytest.raises(InputError):
+        Monitor(CAT, None, is_business_day=broken)._business_day(day)  # type: ignore[arg-type]
+    [hit] = [h for h in evaluate(CAT, facts(business_day=None), SEEN) if h.rule_id == "non-business-day"]
+    assert "outside the business calendar" in hit.reason
+    assert "non-business-day" not in fired(facts(business_day=True))

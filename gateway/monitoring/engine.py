@@ -46,10 +46,10 @@ class PaymentFacts(NamedTuple):
     summary: str
     lines: tuple[Line, ...]
     at: dt.datetime  # business time of submission
-    business_day: bool
+    business_day: bool | None  # None: outside the business calendar
 
     @classmethod
-    def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool, shared: bool = False,
+    def from_doc(cls, key: str, doc: Any, *, at: dt.datetime, business_day: bool | None, shared: bool = False,
                  needs: LineNeeds | None = None) -> PaymentFacts:
         """From a parsed voucher (`messages.voucher.VoucherDoc`): the head through its fields read
         once (the pipeline's checks read them first), the Detail lines' four elements the rules
@@ -313,6 +313,8 @@ def _splitting(p: Mapping[str, Any]) -> Check:
 
 def _non_business_day(p: Mapping[str, Any]) -> Check:
     def check(f: PaymentFacts, h: History) -> str | None:
+        if f.business_day is None:  # never a guess: flagged for a person to decide
+            return f"{f.at.date()} lies outside the business calendar: whether it is a business day is unknown"
         return None if f.business_day else f"{f.at.date()} is not a business day"
     return check
 

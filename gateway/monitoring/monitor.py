@@ -95,13 +95,17 @@ class Monitor:
     async def start(self) -> None:
         await self.store.init_schema()
 
-    def _business_day(self, day: dt.date) -> bool:
+    def _business_day(self, day: dt.date) -> bool | None:
+        """Whether `day` is a business day; None when the calendar does not know it (the
+        non-business-day rule then says so: the calendar never guesses, and neither does it)."""
         if self._is_business_day is None:
             return True
         try:
             return self._is_business_day(day)
-        except Exception:  # noqa: BLE001 - outside the calendar's range: not this rule's business to fail
-            return True
+        except InputError as exc:
+            if exc.code == "calendar-out-of-range":
+                return None
+            raise
 
     # ------------------------------------------------------------------ screening
 
