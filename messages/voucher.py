@@ -58,8 +58,9 @@ class VoucherDoc:
         fields = self._fields
         return (fields if fields is not None else self._head_fields()).get("VtCode", "")
 
-    def amount_fen(self, name: str) -> int:
-        return parse_fen(self.get(name), path=f"/Voucher/{name}")
+    def amount_fen(self, name: str, *, allow_negative: bool = False) -> int:
+        """`name`'s amount in fen; `allow_negative` for a net amount (a statement net of refunds)."""
+        return parse_fen(self.get(name), path=f"/Voucher/{name}", allow_negative=allow_negative)
 
     def details(self) -> list[dict[str, str]]:
         """The Detail lines, new dicts on every call (a caller may change its copy); the tree is

@@ -130,7 +130,7 @@ class BankInbox(msgspec.Struct):
             return self._unit_statement(doc, now)
         if doc.vtcode != "3501":
             return []
-        stated = parse_fen(doc.get("PayAmt"), path="/Voucher/PayAmt", allow_negative=True)  # net of refunds
+        stated = doc.amount_fen("PayAmt", allow_negative=True)  # net of refunds
         bank, begin, end = doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate")
         for d in doc.details():
             if len(self.by_unit) < KEPT_MAX:
@@ -162,7 +162,7 @@ class BankInbox(msgspec.Struct):
     def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
         bank's 3501 of the month gave that unit."""
-        stated = parse_fen(doc.get("PayAmt"), path="/Voucher/PayAmt", allow_negative=True)  # net, as the 3501
+        stated = doc.amount_fen("PayAmt", allow_negative=True)  # net, as the 3501
         expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}", None)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
         if stated != expected:
