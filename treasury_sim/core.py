@@ -73,7 +73,7 @@ from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipt_book import ReceiptBook
-from treasury_sim.receipts import carried_quota, match_receipt, paid_in, refund_problem
+from treasury_sim.receipts import REFUND_NOTICE_OF, carried_quota, match_receipt, paid_in, refund_problem
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
 from treasury_sim.state import CORE, OLDER_VERSIONS, SNAPSHOT_VERSION, TreasuryState, fingerprint
 from treasury_sim.suspensions import SuspensionLog
@@ -438,7 +438,7 @@ class TreasuryCore:
     def _refund_problem(self, doc: VoucherDoc, key: VoucherKey) -> Alarm | None:
         """Why a refund notice restores nothing (`refund_problem`); its redelivery is nothing, not checked
         again against its own amount already counted."""
-        if doc.vtcode not in ("2203", "7105") or str(key) in self.state.bank_inbox.received:
+        if doc.vtcode not in REFUND_NOTICE_OF or str(key) in self.state.bank_inbox.received:
             return None
         return refund_problem(self._receipts, self.vouchers, self.state.refunded, doc)
 
@@ -449,7 +449,7 @@ class TreasuryCore:
         if str(key) in self.state.bank_inbox.received:
             return
         no = doc.get("OriVoucherNo")
-        if doc.vtcode in ("2203", "7105"):
+        if doc.vtcode in REFUND_NOTICE_OF:
             self.state.refunded[no] = self.state.refunded.get(no, 0) + doc.amount_fen("PayAmt")
         if doc.vtcode in ("2252", "7105") and doc.get("OriVouDate")[:4] == str(now.year):
             self.state.quotas.release(self.drawn.get(no, ()))

@@ -31,9 +31,12 @@ from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import clearing_quota
 from treasury_sim.records import PlannedVoucher, Receipt
 
-__all__ = ["Match", "carried_quota", "match_receipt", "paid_in", "refund_problem"]
+__all__ = ["REFUND_NOTICE_OF", "Match", "carried_quota", "match_receipt", "paid_in", "refund_problem"]
 
 Match = Literal["unknown", "again", "duplicate", "first"]
+
+# A refund notice's VtCode → the VtCode of the payment it refunds (the notices whose total is capped).
+REFUND_NOTICE_OF = {"2203": "5201", "7105": "8202"}
 
 
 def match_receipt(known: Receipt | None, planned: PlannedVoucher | None, doc: VoucherDoc, key: VoucherKey,
@@ -88,7 +91,7 @@ def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, Plann
     payment paid less what its earlier notices (`refunded`, VoucherNo → fen) brought back."""
     no = doc.get("OriVoucherNo")
     planned, receipt = vouchers.get(no), receipts.get(no)
-    kind = {"2203": "5201", "7105": "8202"}.get(doc.vtcode)
+    kind = REFUND_NOTICE_OF.get(doc.vtcode)
     key = f"{doc.vtcode} {doc.get('VoucherNo')}"
     if (planned is None or planned.vtcode != kind or planned.bank != doc.get("PayBankCode") or receipt is None
             or receipt.return_reason is not None or receipt.paid_fen <= 0):
