@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from gateway.gc_tuning import settled_heap
 from gateway.participants import Participant, Registry
 from gateway.pipeline import Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
+from gateway.service_types import WORKERS_MAX
 from messages.errors import StateError
 from messages.signing import CertificateStore
 from messages.xmlsafe import Limits
@@ -180,8 +181,8 @@ class PoolAdmission:
     """The pipeline in `workers` processes, fed in batches by the event loop (see the module doc)."""
 
     def __init__(self, registry: Registry, certs: CertificateStore, limits: Limits, *, workers: int) -> None:
-        if workers < 1:
-            raise ValueError("a pool needs at least one worker")
+        if not 1 <= workers <= WORKERS_MAX:
+            raise ValueError(f"a pool has 1 to {WORKERS_MAX} workers, not {workers}")
         self._loop = asyncio.get_running_loop()
         anchors = [c.public_bytes(Encoding.PEM) for c in certs.anchors]
         members = [info.certificate.public_bytes(Encoding.PEM) for info in certs]

@@ -8,9 +8,12 @@ from typing import Any, NamedTuple
 from messages.errors import Issue
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
 
-__all__ = ["ACK_IDS_MAX", "GatewayConfig", "SubmitResult"]
+__all__ = ["ACK_IDS_MAX", "WORKERS_MAX", "GatewayConfig", "SubmitResult"]
 
 ACK_IDS_MAX = 1000  # ids in one ack request (HTTP or MQTT): one transaction, answered in one reply
+# Pipeline processes (`admission_workers`): far past any core count the gateway runs on; 100,000
+# would fork until killed.
+WORKERS_MAX = 64
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:

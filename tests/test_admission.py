@@ -6,11 +6,13 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from gateway_helpers import payment, running_gateway
 
 from gateway.admission import InlineAdmission, PoolAdmission
 from gateway.pipeline import Admitted, Refused
 from gateway.service import GatewayConfig
+from gateway.service_types import WORKERS_MAX
 from messages.envelope import encode_envelope
 from messages.xmlsafe import DEFAULT_LIMITS
 from runner.world import DevWorld
@@ -140,3 +142,13 @@ def test_outcomes_travel_as_plain_tuples_and_come_back_equal(tmp_path: Path) -> 
     assert isinstance(back[0], Admitted) and back[0].doc is None  # the tree stays where it was parsed
     assert back[0].body.signatures == outcomes[0].body.signatures
     assert [s.line for s in back[0].body.signatures] == [s.line for s in outcomes[0].body.signatures]
+
+
+async def test_a_pool_refuses_a_worker_count_outside_its_bound_before_starting_any(tmp_path: Path) -> None:
+    # The library's own bound, whoever asks (the CLI and YAML check the same WORKERS_MAX first):
+    # 100,000 would fork until killed.
+
+    world = DevWorld.create(tmp_path / "world")
+    for workers in (0, WORKERS_MAX + 1, 100_000):
+        with pytest.raises(ValueError, match=f"1 to {WORKERS_MAX} workers"):
+            PoolAdmission(world.registry(), world.certs(), DEFAULT_LIMITS, workers=workers)

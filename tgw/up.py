@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
+from gateway.service_types import WORKERS_MAX
 from messages.errors import InputError, StateError
 
 __all__ = ["register"]
@@ -24,8 +25,6 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
 
 
 BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
-# Pipeline processes: far past any core count the gateway runs on; 100,000 would fork until killed.
-WORKERS_MAX = 64
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
