@@ -12,6 +12,7 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 | `receipt`              | voucher paid                             | 11:00 the next business day        | the receipt (flag 1) sent              |
 | `credit-notice`        | direct payment paid                      | 2 working days after payment       | the credit notice (7103) sent          |
 | `clearing`             | clearing request of the day (ClearType 0) | the day's cutoff (urgent: 16:30)  | filed; refused by the central bank: faulty |
+| `replenishment`        | reserve replenishment (ClearType 1)      | noon of the business day after the advance day | filed; refused by the central bank: faulty |
 | `quota-arrival-notice` | authorized quota notice (7101) received  | 1 + 1 working days after arrival   | its last 7102 sent                     |
 | `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 7105 sent; a refused 2302: faulty |
 | `daily-report`         | business day with payments               | the next business day              | the 2206 sent                          |
@@ -36,6 +37,7 @@ and the `NoticeSeen` the runner taps off the wire), each due by the same deadlin
 | `receipt` | voucher paid | the receipt reached the treasury; inaccurate when its XPayAmt is not the voucher's PayAmt |
 | `credit-notice` | direct payment paid | its 7103 naming the payment (OriVoucherNo) reached the treasury |
 | `clearing` | clearing request (ClearType 0) | filed; refused by the central bank: faulty (UrgentFlag 1: due by the urgent cutoff) |
+| `replenishment` | reserve replenishment (ClearType 1) | filed; refused by the central bank: faulty |
 | `quota-arrival-notice` | 7101 delivered to it | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo) |
 | `refund-notice` | 2252 naming a payment it made, of its amount | its 2203 / 7105 naming the payment; a refused 2302 of it: faulty |
 | `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
@@ -173,10 +175,10 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
             add("credit-notice", f"{notice[0]}/{notice[1]}", due_of("credit-notice", paid_at), sent.get(notice), [notice])
 
     for f in core.filings.values():
-        if f.clear_type != 0:
-            continue  # a replenishment is the morning's duty of the reserve, not the day's clearing
         msg = ("2301", f.voucher_no, 0)
-        add("clearing", f.voucher_no, due_time("clearing", f.clear_date, calendar, clock, urgent=f.urgent),
+        # a replenishment is due the next business day's morning (004 part 3 §9(12)), not by the day's cutoff
+        duty: DutyKind = "replenishment" if f.clear_type == 1 else "clearing"
+        add(duty, f.voucher_no, due_time(duty, f.clear_date, calendar, clock, urgent=f.urgent),
             sent.get(msg, f.filed_at), [msg], faulty=f.state == "rejected")
     for no in duties.probes:
         day = parse_ymd(no[7:15])  # HKP<bank 4><yyyyMMdd><seq>: the day of the filing it rode with
@@ -302,10 +304,11 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
                                     first_sent(("7103",), p.voucher_no)))
 
     for c in o.clearings:
-        if c.bank != bank or c.clear_type != 0:
-            continue  # a replenishment is the morning's duty of the reserve, not the day's clearing
-        events.append(DutyEvent(bank, "clearing", c.voucher_no,
-                                due_time("clearing", c.clear_date, calendar, clock, urgent=c.voucher_no in urgent_nos),
+        if c.bank != bank:
+            continue
+        duty: DutyKind = "replenishment" if c.clear_type == 1 else "clearing"  # due the next business morning
+        events.append(DutyEvent(bank, duty, c.voucher_no,
+                                due_time(duty, c.clear_date, calendar, clock, urgent=c.voucher_no in urgent_nos),
                                 c.filed_at, faulty=c.state == "rejected"))
 
     quota_notices: dict[str, dt.datetime] = {}
