@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
-from runner.observed import ClearingSeen, Observed
+from runner.observed import ClearingSeen, Observed, PaymentSeen
 from runner.scorecard_feed import observed_bank_events
 from tests.test_pboc_core import clearing, make, quota, reason_code, receipt, send
 from treasury_sim.scorecard import due_time
@@ -95,3 +95,35 @@ def test_the_central_bank_and_the_scorecard_agree_with_the_seed(advance: dt.date
     assert due == at(nxt, dt.time(12, 0))
     if expected is None:
         assert is_late(due, when) == (when >= at(nxt, dt.time(12, 0)))
+
+
+def _advanced(filings: tuple[ClearingSeen, ...]) -> list[tuple[str, dt.datetime | None]]:
+    """(ref, done) of the replenishment duties of a bank that advanced a 5201 on TUE (16:20)."""
+    paid = PaymentSeen("bank-a", "999100000001", "A1", "5201", 90_00, "advance", t(TUE, "16:20"), TUE, None)
+    o = Observed("s", 1, t(TUE, "08:00"), t(dt.date(2026, 3, 31), "17:00"), payments=(paid,), clearings=filings)
+    return [(e.ref, e.done) for e in observed_bank_events("bank-a", o, [], CAL, CC) if e.kind == "replenishment"]
+
+
+def test_a_bank_that_never_replenishes_is_missing_the_duty_not_spared_it() -> None:
+    wed = CAL.next_business_day(TUE)
+    assert _advanced(()) == [("20260310/11", None)]  # never asked for: not done
+    filed = ClearingSeen("bank-a", "999100000001", "HKR0001", 1, "11", TUE, t(wed, "09:00"), 90_00, ("A1",),
+                         "accepted")
+    assert _advanced((filed,)) == [("HKR0001", t(wed, "09:00"))]
+    other = ClearingSeen("bank-a", "999100000001", "HKR0002", 1, "12", TUE, t(wed, "09:00"), 90_00, (), "accepted")
+    assert ("20260310/11", None) in _advanced((other,))  # the authorized pay type's does not stand for it
+
+
+def test_a_simulated_bank_replenishes_on_time_and_nothing_is_missing() -> None:
+    from bank_sim.duties import DutiesConfig
+    from runner.scorecard_feed import bank_events
+    from tests.test_bank_duties import DAY, World
+
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    w.pay("ZZADV0001", 90_00, t(DAY, "16:20"))  # after the cutoff: the reserve advances it
+    nxt = CAL.next_business_day(DAY)
+    w.tick(t(nxt, "17:00"))
+    [e] = [e for e in bank_events("bank-a", w.bank, CAL, CC) if e.kind == "replenishment"]
+    assert e.done is not None and not is_late(e.due, e.done) and e.due == t(nxt, "12:00")
+    assert e.ref != f"{DAY:%Y%m%d}/11"  # the filing itself, not a duty never done
