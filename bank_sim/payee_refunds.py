@@ -16,7 +16,7 @@ from bank_sim import batches, quotas
 from bank_sim import refunds as rf
 from bank_sim.accounts import open_account, transfer
 from bank_sim.config import refunds_account
-from bank_sim.payee_records import has_payee, keep_payee, packed_payee, payee_of, pop_payee
+from bank_sim.payee_records import keep_payee, packed_payee, payee_of, pop_payee
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
 from bank_sim.state import (
@@ -56,23 +56,36 @@ def after_clearing(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
 
 def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.datetime) -> list[Effect]:
     """A payee's bank returned the money of one of our payments (2252): refund it as soon as its
-    clearing was accepted (now, or when it is). A notice naming no payment of ours, or one
-    already returned, is alarmed, nothing moves."""
+    clearing was accepted (now, or when it is). The notice must name a payment this bank paid
+    (OriVtCode, OriVoucherNo, AdmDivCode), its payee (PayeeAcctNo) and its whole PayAmt, or a
+    batch line still paid to that payee for the line's amount: so notices for one payment never
+    return more than it paid (a payment or a line comes back once). Anything else (a payment
+    never paid, another amount, a return already made or a notice told again) is alarmed and
+    nothing moves."""
     s = st.duties
     ori = doc.get("OriVoucherNo")
-    paid = next((p for p in numbered(st, ori) if p.vtcode == doc.get("OriVtCode") and p.day is not None), None)
+    kept = numbered(st, ori)
+    # a return refunds the last payment kept under its VoucherNo (`due_returns`, the payee records
+    # and batches are kept by VoucherNo): a notice naming an earlier one cannot be refunded here
+    paid = kept[-1] if kept else None
+    if paid is not None and (paid.vtcode != doc.get("OriVtCode") or paid.key.adm_div_code != doc.get("AdmDivCode")
+                             or paid.day is None):
+        paid = None
     reason = next((r for r, (code, _) in rf.RETURN_REASONS.items() if code == doc.get("ReturnReasonCode")),
                   "account-closed")
     try:
         fen = parse_fen(doc.get("PayAmt") or "0.00")
     except ValueError:
         fen = -1
-    line = batches.line_of_notice(st, ori, doc) if paid is not None else None
+    payee = payee_of(s, ori, ctx.archive) if paid is not None else None  # None: used up by a return
+    batch = payee is not None and ori in st.batches and batches.is_batch(payee["details"])
+    line = batches.line_of_notice(st, ori, doc) if batch else None
     ret = PayeeReturn(ori, now, reason, line or "")
-    whole = line is None and fen == (paid.amount_fen if paid is not None else -1) and ori not in st.batches
-    if paid is None or not has_payee(s, ori, ctx.archive) or ret.key in s.returns or not (whole or line):
+    whole = payee is not None and paid is not None and ori not in st.batches and fen == paid.amount_fen \
+        and payee["PayeeAcctNo"] == doc.get("PayeeAcctNo")
+    if paid is None or ret.key in s.returns or not (whole or line):
         why = "names no payment of this bank" if paid is None else \
-            f"does not match payment {ori} (already returned, or not its amount" + \
+            f"does not match payment {ori} (already returned, or not its payee and amount" + \
             (", nor a line of the batch still paid to that payee)" if ori in st.batches else ")")
         return [Alarm("refund-unmatched", f"payee-bank refund notice {doc.get('VoucherNo')} {why}", key)]
     s.returns[ret.key] = ret

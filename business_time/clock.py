@@ -54,6 +54,7 @@ __all__ = [
     "receipts_deadline",
     "refund_notice_deadline",
     "replenishment_day",
+    "replenishment_deadline",
     "replenishment_window",
     "to_local",
 ]
@@ -94,7 +95,9 @@ class ClockConfig:
     urgent_cutoff: dt.time = dt.time(16, 30)
     bank_system_close: dt.time = dt.time(17, 0)
     next_morning_payment_deadline: dt.time = dt.time(10, 0)
-    # the reserve is made whole "在下一工作日上午" (004 part 3 §9(12)): the morning, until noon
+    # the reserve is made whole "在下一工作日上午" (004 part 3 §9(12)): the morning, until noon. The
+    # start is the central bank's opening (the project's own); the end is the bank's deadline: a
+    # replenishment after it is late (scored), not refused, as the reserve is still owed its money
     replenishment_window_start: dt.time = dt.time(8, 30)
     replenishment_window_end: dt.time = dt.time(12, 0)
     receipts_deadline: dt.time = dt.time(11, 0)
@@ -206,6 +209,12 @@ def replenishment_window(advance_day: dt.date, calendar: BusinessCalendar,
                          config: ClockConfig) -> tuple[dt.datetime, dt.datetime]:
     day = replenishment_day(advance_day, calendar)
     return at(day, config.replenishment_window_start), at(day, config.replenishment_window_end)
+
+
+def replenishment_deadline(advance_day: dt.date, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:
+    """The reserve advanced on `advance_day` is due to be made whole before this: the end of the
+    next business day's morning ("在下一工作日上午", 004 part 3 §9(12))."""
+    return replenishment_window(advance_day, calendar, config)[1]
 
 
 def receipts_deadline(paid_day: dt.date, calendar: BusinessCalendar, config: ClockConfig) -> dt.datetime:

@@ -105,8 +105,8 @@ notice, 2252, is never refunded: no 2302, no refund notice to the treasury), `--
 procurement payment is paid whoever its payee is, whatever its acceptance date).
 
 Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
-request of the day, before the 16:00 cutoff), `--replenish` (in the central bank's replenishment
-window, the next working morning: 08:30-12:00 by default), `--open` (the overnight queue paid by
+request of the day, before the 16:00 cutoff), `--replenish` (the next working morning, from the
+central bank's opening to the noon deadline: 08:30-12:00 by default; later is accepted but late), `--open` (the overnight queue paid by
 10:00). The conformance catalogue passes with any of them (`bench/conformance_schedules.sh`).
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
@@ -141,7 +141,7 @@ WINDOW = ClockConfig()  # the agreement's times (the replenishment window: --rep
 CUTOFF = dt.time(16, 0)  # the central bank's clearing cutoff; the bank sweeps at the last instant before it
 URGENT_CUTOFF = dt.time(16, 30)  # the central bank clears urgent payments until then
 JUST_BEFORE = dt.timedelta(microseconds=1)
-REPLENISH = dt.time(8, 45)  # inside the central bank's replenishment window, 08:30-12:00 (--replenish)
+REPLENISH = dt.time(8, 45)  # the next morning, on time: 08:30 to before the 12:00 deadline (--replenish)
 OPEN = dt.time(9, 0)  # vouchers held overnight are paid then, by the 10:00 deadline (--open)
 REPORT = dt.time(9, 30)  # credit notices and reports of earlier days go out then
 CLOSE = dt.time(17, 0)  # the bank's transfer system closes

@@ -100,7 +100,7 @@ CODES: dict[str, str] = {
     "no-quota-notice": "no clearing quota notice for that bank, pay type and day",
     "amount-mismatch": "the amount disagrees with the detail or the referenced vouchers",
     "wrong-day": "the voucher is for another business day than the current one",
-    "outside-window": "a clearing-reserve replenishment arrived outside the morning replenishment window",
+    "outside-window": "a clearing-reserve replenishment arrived before the central bank takes replenishments",
     "insufficient-funds": "the treasury single account does not hold enough to pay the amount",
     # the treasury's budget check of a unit's payment request (003 §6, §52)
     "budget-none": "the treasury refused the payment request: the unit has no budget indicator of that fund type "

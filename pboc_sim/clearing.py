@@ -20,9 +20,12 @@ The bank sends a corrected request under a new VoucherNo.
 advanced from its clearing reserve account; the central bank cannot see those payments, only
 the quota the treasury notified. So the *advance cap* of (bank, pay type, day D) is the part of
 D's quota not cleared by D's cutoff. A ClearType 1 request names the advance day as ClearDate;
-it is accepted only on `replenishment_day(D)` (the next business day) inside the replenishment
-window, up to the advance cap less what was already replenished, and it does not use D's quota
-(it is the rest of it). The receipt keeps ClearType 1 and the transfer kind is
+it is due on `replenishment_day(D)` (the next business day) in the morning ("在下一工作日上午",
+004 part 3 §9(12); `replenishment_deadline`), and accepted from then on, on a business day once
+the central bank opens (`replenishment_window_start`, the project's own), up to the advance cap
+less what was already replenished; it does not use D's quota (it is the rest of it). One that
+comes after the morning is late, not refused: the seed sets the bank a deadline, not the central
+bank a ground to keep the treasury's reserve short (the scorecard counts it late, `replenishment`). The receipt keeps ClearType 1 and the transfer kind is
 `reserve-replenishment`.
 """
 
@@ -32,7 +35,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from business_time.clock import is_before_clearing_cutoff, replenishment_day, replenishment_window
+from business_time.clock import at, is_before_clearing_cutoff, replenishment_day
 from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
@@ -123,17 +126,15 @@ def _r_replenish_day(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> st
     if r.clear_date is None:
         return f"ClearDate {r.clear_date} is not a date"
     day = replenishment_day(r.clear_date, ctx.calendar)
-    if day != now.date():
-        return f"advances of {r.clear_date} are replenished on {day}, not on {now.date()}"
+    if now.date() < day or not ctx.calendar.is_business_day(now.date()):
+        return f"advances of {r.clear_date} are replenished on a business day from {day}, not on {now.date()}"
     return None
 
 
 def _r_window(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None:
-    if r.clear_date is None:
-        return f"ClearDate {r.clear_date} is not a date"
-    start, end = replenishment_window(r.clear_date, ctx.calendar, ctx.clock_config)
-    if not start <= now < end:
-        return f"received {now:%H:%M:%S}, outside the replenishment window {start:%H:%M}-{end:%H:%M}"
+    opens = at(now.date(), ctx.clock_config.replenishment_window_start)
+    if now < opens:
+        return f"received {now:%H:%M:%S}, before the central bank takes replenishments ({opens:%H:%M})"
     return None
 
 
@@ -173,8 +174,9 @@ CLEARING_RULES: tuple[ClearingRule, ...] = (
     ClearingRule("amount-mismatch", _BOTH, _r_amount, "the clearing list sums to the request"),
     ClearingRule("wrong-day", _N, _r_today, "a day's payments are cleared that day"),
     ClearingRule("after-cutoff", _N, _r_cutoff, "in by 16:00, urgent (UrgentFlag 1) by 16:30"),
-    ClearingRule("wrong-day", _R, _r_replenish_day, "advances are replenished the next business day"),
-    ClearingRule("outside-window", _R, _r_window, "... in the morning (replenishment window)"),
+    ClearingRule("wrong-day", _R, _r_replenish_day, "advances are replenished from the next business day"),
+    # due that morning (§9(12)); a later one is still the reserve's money: accepted, scored late
+    ClearingRule("outside-window", _R, _r_window, "... once the central bank opens (the project's own)"),
     ClearingRule("no-quota-notice", _BOTH, _r_quota_exists, "checked against the treasury's quota"),
     ClearingRule("over-quota", _N, _r_quota, "within the remaining quota of the day"),
     ClearingRule("over-quota", _R, _r_advances, "within the quota left uncleared at the cutoff"),

@@ -479,7 +479,8 @@ def test_the_account_registry_scenarios_pass_against_the_example_bank(world: Dev
 # the catalogue's scenarios that take bank-a offline or lose a delivery to it: the test gateway
 # withholds and loses deliveries on a simulated clock (POST /v1/sim/faults, gateway/sim_faults.py)
 FAULTS_OF_BANK_A = ("offline-bank-across-the-cutoff", "delivery-dropped-then-redelivered",
-                    "quota-carried-voucher-gets-the-next-days-quota", "replenishment-next-morning-until-noon")
+                    "quota-carried-voucher-gets-the-next-days-quota", "replenishment-next-morning-until-noon",
+                    "replenishment-after-noon-accepted-and-scored-late")
 
 
 @pytest.mark.slow

@@ -17,8 +17,9 @@ from treasury_sim.scorecard import DUTY_KINDS, DutyEvent, business_days_late, du
 CAL = BusinessCalendar.default()
 CFG = ClockConfig()
 BANK = "999100000001"
-# the duties whose deadline is a time of day the agreement says to be "before"
-TIME_OF_DAY = {"payment", "clearing", "receipt"}
+# the duties whose deadline is a time of day the agreement says to be "before"; the replenishment's
+# "上午" (the morning) ends as noon begins
+TIME_OF_DAY = {"payment", "clearing", "replenishment", "receipt"}
 
 
 def oracle_late(kind: str, due: dt.datetime, done: dt.datetime) -> bool:

@@ -16,7 +16,7 @@ names what is counted per month and when the bank must rectify (整改) within a
 | `notice`   | units' complaints about a credit-notice, quota-arrival-notice | 3 or more (§13(5)4)            | any again           |
 |            | or refund-notice (the last is the project's own addition)     |                                |                     |
 | `custody`  | vouchers lost (`Incident` "lost-voucher")                     | 4 or more (§13(5)5)            | any again           |
-| `clearing` | late clearing                                                 | 3 or more (§13(5)6)            | any again           |
+| `clearing` | late clearing, late or missing replenishment (§9(12))         | 3 or more (§13(5)6)            | any again           |
 | `account`  | accounts opened, changed or closed without the treasury's     | 3 or more (§13(5)7)            | any again           |
 |            | notice (`Incident` "account-without-notice")                  |                                |                     |
 

@@ -21,6 +21,7 @@ from business_time.clock import (
     quota_arrival_notice_deadline,
     receipts_deadline,
     refund_notice_deadline,
+    replenishment_deadline,
     to_local,
 )
 from treasury_sim.scorecard.rules import (
@@ -100,6 +101,7 @@ def due_time(kind: DutyKind, anchor: dt.datetime | dt.date, calendar: BusinessCa
 
     * payment: when the instruction reached the bank (a datetime);
     * clearing: the day paid (its clearing cutoff; `urgent`: the urgent cutoff);
+    * replenishment: the day the reserve advanced (the next business day's noon);
     * receipt, daily-report: the day paid / reported on;
     * credit-notice: when paid; quota-arrival-notice: when the quota notice arrived;
       refund-notice: when the money came back;
@@ -112,6 +114,8 @@ def due_time(kind: DutyKind, anchor: dt.datetime | dt.date, calendar: BusinessCa
         return payment_deadline(anchor, calendar, config)
     if kind == "clearing":
         return clearing_cutoff(day, config, urgent=urgent)
+    if kind == "replenishment":
+        return replenishment_deadline(day, calendar, config)
     if kind == "receipt":
         return receipts_deadline(day, calendar, config)
     if kind == "credit-notice":

@@ -13,10 +13,11 @@ from typing import Literal
 __all__ = ["CATEGORIES", "CATEGORY_OF", "CATEGORY_OF_INCIDENT", "COMPLAINED_OF", "DUTY_KINDS", "RULES", "Category",
            "Deduction", "DutyKind", "IncidentKind", "ScoringRules", "Size", "Stage"]
 
-DutyKind = Literal["payment", "clearing", "receipt", "credit-notice", "quota-arrival-notice", "refund-notice",
-                   "daily-report", "monthly-report", "monthly-statement"]
-DUTY_KINDS: tuple[DutyKind, ...] = ("payment", "clearing", "receipt", "credit-notice", "quota-arrival-notice",
-                                    "refund-notice", "daily-report", "monthly-report", "monthly-statement")
+DutyKind = Literal["payment", "clearing", "replenishment", "receipt", "credit-notice", "quota-arrival-notice",
+                   "refund-notice", "daily-report", "monthly-report", "monthly-statement"]
+DUTY_KINDS: tuple[DutyKind, ...] = ("payment", "clearing", "replenishment", "receipt", "credit-notice",
+                                    "quota-arrival-notice", "refund-notice", "daily-report", "monthly-report",
+                                    "monthly-statement")
 Category = Literal["payment", "clearing", "feedback", "notice", "accuracy", "custody", "account"]
 CATEGORIES: tuple[Category, ...] = ("payment", "feedback", "accuracy", "notice", "custody", "clearing", "account")
 COMPLAINED_OF: frozenset[Category] = frozenset({"payment", "notice"})  # §13(5)1, 4: counted by complaints
@@ -25,7 +26,7 @@ CATEGORY_OF_INCIDENT: Mapping[IncidentKind, Category] = {"lost-voucher": "custod
                                                          "account-without-notice": "account"}
 Stage = Literal[0, 1, 2]  # 0: nothing; 1: rectify within a month; 2: recurred after it, agency at risk
 CATEGORY_OF: Mapping[DutyKind, Category] = {
-    "payment": "payment", "clearing": "clearing",
+    "payment": "payment", "clearing": "clearing", "replenishment": "clearing",
     "receipt": "feedback", "daily-report": "feedback", "monthly-report": "feedback", "monthly-statement": "feedback",
     "credit-notice": "notice", "quota-arrival-notice": "notice", "refund-notice": "notice",
 }

@@ -1,0 +1,147 @@
+"""A payee bank's refund notice (2252) at the paying bank: money comes back only for a payment the
+bank paid, to that payment's payee, never more than it paid, and once (004 part 3 §8(5), §9(9):
+the refund follows money that actually came back; 003 §35-36). The oracle of the property test
+is that rule, written out again from the agreement, not read from `bank_sim.payee_refunds`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bank_sim.duties import DutiesConfig
+from bank_sim.refunds import payee_bank_notice
+from messages.factory import payment_voucher
+from messages.money import fen_to_str, parse_fen
+from messages.validate import validate_bytes
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
+from tests.test_bank_duties import BANK, DAY, World, t
+from tests.test_batches import _pay_batch
+
+NXT = dt.date(2026, 3, 17)
+OTHER_DIV = "990200"  # another administrative division paying through the same bank
+
+
+def _pay(w: World, no: str, fen: int, now: dt.datetime, adm_div_code: str = "990100") -> VoucherDoc:
+    doc = parse_voucher(payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen,
+                                        adm_div_code=adm_div_code))
+    w.apply(w.bank.on_voucher(doc, 0, now), now)
+    return doc
+
+
+def _notice(w: World, paid: VoucherDoc, now: dt.datetime, seq: int, *, amount: str | None = None,
+            acct: str | None = None, adm_div_code: str | None = None) -> None:
+    """The payee's bank tells the paying bank the money of `paid` came back (2252, notice `seq`)."""
+    no = f"ST0002{now:%Y%m%d}{seq:04d}"
+    head = payee_bank_notice(paid.head(), no=no, today=now.date(), paid_day=DAY,
+                             payee_bank=("999100000002", "示例银行乙分行"), reason="account-closed", serial=no)
+    head.update({k: v for k, v in (("PayAmt", amount), ("PayeeAcctNo", acct), ("AdmDivCode", adm_div_code))
+                 if v is not None})
+    data = build_voucher("2252", head)
+    assert validate_bytes(data, flag=0)[1] == []
+    w.apply(w.bank.on_voucher(parse_voucher(data), 0, now), now)
+
+
+def _refunds(w: World) -> list[tuple[str, str, int]]:
+    return sorted((r.voucher, r.line, r.amount_fen) for r in w.bank.duties.s.refunds.values())
+
+
+def test_a_notice_for_the_earlier_of_two_payments_sharing_a_voucher_no_moves_nothing() -> None:
+    """Before: the notice was matched to the first payment of its VoucherNo (100.00, division
+    990200) but the refund took the last one (1,000.00, division 990100): 1,000.00 went back for a
+    notice of 100.00. Now it names no payment the bank can refund: alarmed, nothing moves."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    first = _pay(w, "ZZDUP0001", 100_00, t(DAY, "10:00"), OTHER_DIV)
+    _pay(w, "ZZDUP0001", 1_000_00, t(DAY, "10:05"))
+    w.tick(t(DAY, "17:00"))
+    before = dict(w.books)
+    _notice(w, first, t(DAY, "17:05"), 1)
+    assert _refunds(w) == [] and w.books == before
+    assert [a.code for a in w.alarms] == ["refund-unmatched"]
+
+
+def test_a_correct_notice_for_the_later_payment_sharing_a_voucher_no_is_refunded_in_full() -> None:
+    """The other direction: a payee bank naming the payment the bank keeps under that VoucherNo
+    (its division, kind, payee and amount) is honoured, even though another division used the
+    number before, and though its StYear is the year it writes the notice, not the payment's."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    _pay(w, "ZZDUP0002", 100_00, t(DAY, "10:00"), OTHER_DIV)
+    last = _pay(w, "ZZDUP0002", 1_000_00, t(DAY, "10:05"))
+    w.tick(t(DAY, "17:00"))
+    _notice(w, last, t(DAY, "17:05"), 1)
+    assert _refunds(w) == [("ZZDUP0002", "", 1_000_00)] and not w.alarms
+
+
+def test_a_notice_naming_another_payee_moves_nothing() -> None:
+    """A notice for the payment's amount but from an account it never paid is not its money."""
+    w = World(DutiesConfig())
+    w.quota(DAY, 10_000_00)
+    paid = _pay(w, "ZZACC0001", 1_000_00, t(DAY, "10:00"))
+    w.tick(t(DAY, "17:00"))
+    before = dict(w.books)
+    _notice(w, paid, t(DAY, "17:05"), 1, acct="9999000000000001")
+    assert _refunds(w) == [] and w.books == before and [a.code for a in w.alarms] == ["refund-unmatched"]
+    _notice(w, paid, t(DAY, "17:10"), 2)  # its own payee: refunded
+    assert _refunds(w) == [("ZZACC0001", "", 1_000_00)]
+
+
+# --- property: whatever notices arrive, what comes back is what the agreement allows ---
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What a notice names: a payment (by its doc), a batch line (1-based) or nothing paid."""
+
+    name: str
+    line: int = 0
+
+
+TARGETS = [Target("whole"), Target("batch", 1), Target("batch", 2), Target("batch", 3),
+           Target("shadowed"), Target("shadowing"), Target("never-paid"),
+           Target("shadowing-other-div")]  # the later payment's payee and amount, the earlier's division
+
+
+@settings(max_examples=60, deadline=None)
+@given(notices=st.lists(st.tuples(st.sampled_from(TARGETS),
+                                  st.sampled_from(["right", "right", "right", "one-fen-more", "one-fen-less"]),
+                                  st.sampled_from([True, True, False])), min_size=1, max_size=10))
+def test_notices_never_return_more_than_was_paid_and_only_to_its_payee(
+        notices: list[tuple[Target, str, bool]]) -> None:
+    w = World(DutiesConfig())
+    w.quota(DAY, 100_000_00)
+    docs = {"whole": _pay(w, "ZZPROP001", 1_000_00, t(DAY, "10:00")),
+            "batch": _pay_batch(w, "GZPROP001", [300_00, 300_00, 200_00], t(DAY, "10:01")),
+            "shadowed": _pay(w, "ZZPROP002", 400_00, t(DAY, "10:02"), OTHER_DIV),
+            "shadowing": _pay(w, "ZZPROP002", 500_00, t(DAY, "10:03")),
+            "never-paid": parse_voucher(payment_voucher(voucher_no="ZZPROP003", vou_date=DAY, pay_bank_code=BANK,
+                                                        amount_fen=700_00))}
+    w.tick(t(DAY, "17:00"))
+    payees_before = w.books.get(w.bank.accounts["payees"], 0)
+    # the oracle: a notice is honoured iff it names a payment the bank paid and can tell apart (the
+    # payment its VoucherNo stands for now: the later of two sharing it), from that payment's (or
+    # line's) payee account, for exactly what was paid to it, and that money has not come back yet
+    expected: list[tuple[str, str, int]] = []
+    back: set[tuple[str, int]] = set()
+    for seq, (target, amount, right_payee) in enumerate(notices, start=1):
+        doc = docs[target.name.removesuffix("-other-div")]
+        paid = doc.details()[target.line - 1] if target.line else doc.head()
+        fen = parse_fen(paid["PayAmt"]) + {"right": 0, "one-fen-more": 1, "one-fen-less": -1}[amount]
+        acct = paid["PayeeAcctNo"] if right_payee else "9999000000000001"
+        _notice(w, doc, t(NXT, "09:00") + dt.timedelta(minutes=seq), seq, amount=fen_to_str(fen), acct=acct,
+                adm_div_code=OTHER_DIV if target.name.endswith("-other-div") else None)
+        honoured = (target.name in ("whole", "batch", "shadowing") and amount == "right" and right_payee
+                    and (target.name, target.line) not in back)
+        if honoured:
+            back.add((target.name, target.line))
+            expected.append((doc.get("VoucherNo"), f"D{target.line:04d}" if target.line else "", fen))
+    assert _refunds(w) == sorted(expected)
+    assert all(r.state == "accepted" for r in w.bank.duties.s.refunds.values()), w.alarms
+    # per payment, never more back than it paid
+    for name in ("whole", "batch", "shadowing"):
+        no = docs[name].get("VoucherNo")
+        assert sum(f for v, _, f in expected if v == no) <= parse_fen(docs[name].get("PayAmt"))
+    assert payees_before - w.books.get(w.bank.accounts["payees"], 0) == sum(f for *_, f in expected)
+    assert len(w.alarms) == len(notices) - len(expected)
