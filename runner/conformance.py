@@ -103,6 +103,7 @@ from runner.scenario_run import (
     _Run,
     payee_bank_of,
 )
+from runner.wire_mode import seen_mode
 
 __all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_STARTUP_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
            "run_conformance"]
@@ -873,10 +874,10 @@ class _ConformanceRun(_Run):
         payments = []
         for no, (vt, fen, day, got) in paid.items():
             filing = covered.get(no)
-            mode = "advance" if filing and by_no[filing].clear_type == 1 else "clearing"
-            if mode == "clearing" and day > sent_at.get(no, got).date():
-                mode = "defer"
-            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, sent_at.get(no, got), day, filing))
+            cover = (by_no[filing].clear_type, by_no[filing].clear_date) if filing else None
+            accepted = sent_at.get(no, got)
+            mode = seen_mode(accepted, day, cover, self.calendar, self.s.world.clock)
+            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day, filing))
         clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                                   f.amount_fen, tuple(f.payments), f.state,
                                   f.code, f.reason, f.cleared_fen, f.answered_at)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from bank_sim.duties import DutiesConfig
 from bank_sim.refunds import payee_bank_notice
 from business_time.calendar import BusinessCalendar
-from business_time.clock import ClockConfig, at
+from business_time.clock import ClockConfig
 from messages.factory import batch_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
