@@ -1,8 +1,8 @@
 """Clearing requests (2301) to the central bank and their receipts; the rules of when and what
 (`sweep_instant`, `refile_action`) are `bank_sim.clearing`'s.
 
-Each business day: ClearType 1 per (advance day, pay type, fund type) at `replenish_time` for
-the previous business day's advances; ClearType 0 per (pay type, fund type) at `filing_time`
+Each business day: ClearType 1 per (advance day, division, pay type, fund type) at `replenish_time`
+for the previous business day's advances; ClearType 0 per (division, pay type, fund type) at `filing_time`
 and the final sweep, DetailList one Detail per payment (refunds match them); a group of more than
 FILING_PAYMENTS_MAX payments in several requests. Accepted
 (XClearAmt > 0, no Return_Reason): `pboc-clearing` → each ZBA (or the reserve, for ClearType 1).
@@ -168,16 +168,18 @@ def unfiled_clearing(st: BankState) -> list[Payment]:
 
 def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clear_date: dt.date,
          when: dt.datetime, *, urgent: bool = False) -> list[Effect]:
-    groups: dict[tuple[str, tuple[str, str]], list[Payment]] = {}
+    # one request per division too: a bank serving several clears each division's payments against
+    # that division's treasury account, where its refunds (2302) later find them
+    groups: dict[tuple[str, str, tuple[str, str]], list[Payment]] = {}
     for p in payments:
-        groups.setdefault((p.pay_type, p.fund_type), []).append(p)
+        groups.setdefault((p.key.adm_div_code, p.pay_type, p.fund_type), []).append(p)
     effects: list[Effect] = []
     today = when.date()
     reserve = ctx.accounts["reserve"]
     c = ctx.config
     chunks = [(kind, whole[i:i + FILING_PAYMENTS_MAX]) for kind, whole in sorted(groups.items())
               for i in range(0, len(whole), FILING_PAYMENTS_MAX)]
-    for (pay_type, fund_type), group in chunks:
+    for (adm, pay_type, fund_type), group in chunks:
         st.filing_seq += 1
         no = f"HK{ctx.bank_code[-4:]}{format_ymd(today)}{st.filing_seq:05d}"
         by_dep: dict[tuple[str, str], int] = {}
@@ -192,7 +194,7 @@ def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clea
         st.filings[no] = Filing(no, clear_type, pay_type, fund_type, clear_date, when, total, by_account,
                                 [p.key for p in group], urgent=urgent, seq=st.filing_seq)
         head = {
-            "Id": f"V2301{no}", "AdmDivCode": c.adm_div_code, "StYear": str(today.year),
+            "Id": f"V2301{no}", "AdmDivCode": adm, "StYear": str(today.year),
             "VouDate": format_ymd(today), "VoucherNo": no, "PayBankCode": ctx.bank_code,
             "PayBankName": c.bank_name, "ClearBankCode": c.clear_bank_code,
             "ClearBankName": c.clear_bank_name, "ClearDate": format_ymd(clear_date),

@@ -172,15 +172,17 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
     effects.append(transfer(st, f"bank:{ctx.bank_code}:refund-pending:{ref}", zba, refunds,
                             amount, "refund-pending", str(p.key), today))
     named = len(filing.payments) <= rf.CLEARING_DETAILS_MAX  # its 2301 named each payment
+    # the refund and its notice go to the division that paid (a bank may serve several), not the bank's own
+    adm = p.key.adm_div_code
     ori = (p.vtcode, p.key.voucher_no, payee["VouDate"]) if named else \
         ("2301", filing.voucher_no, format_ymd(filing.filed_at.date()))
-    head = rf.refund_request(no=no, today=today, adm_div_code=c.adm_div_code, bank_code=ctx.bank_code,
+    head = rf.refund_request(no=no, today=today, adm_div_code=adm, bank_code=ctx.bank_code,
                              bank_name=c.bank_name, clear_bank=(c.clear_bank_code, c.clear_bank_name), ori=ori,
                              pay_type=p.pay_type, fund_type=p.fund_type, payee=payee, reason=ret.reason,
                              amount_fen=amount)
     effects.append(SendVoucher("2302", 0, head, (), "pboc"))
     notice_no = f"TP{ctx.bank_code[-4:]}{format_ymd(today)}{s.seq:05d}"
-    vtcode, nhead, ndetails = rf.notice(no=notice_no, today=today, adm_div_code=c.adm_div_code,
+    vtcode, nhead, ndetails = rf.notice(no=notice_no, today=today, adm_div_code=adm,
                                         bank_code=ctx.bank_code, bank_name=c.bank_name, vtcode=p.vtcode,
                                         ori_no=p.key.voucher_no, paid_day=p.day or today, fund_type=p.fund_type,
                                         payee=payee, details=details, reason=ret.reason,

@@ -102,7 +102,8 @@ should): `--late-receipts` (receipts go out at 11:30 the next business day, afte
 clearing request asks 1,000,000.00 more than was paid), `--skew-reports` (the daily and monthly
 reports and the statement state 0.01 more than was paid), `--ignore-returns` (a payee-bank refund
 notice, 2252, is never refunded: no 2302, no refund notice to the treasury), `--pay-any-payee` (a
-procurement payment is paid whoever its payee is, whatever its acceptance date).
+procurement payment is paid whoever its payee is, whatever its acceptance date), `--never-replenish`
+(what the reserve advanced after the cutoff is never asked back: no ClearType 1 request).
 
 Its schedule is its own, as a real bank's is, within the rules: `--filing` (first clearing
 request of the day, before the 16:00 cutoff), `--replenish` (the next working morning, from the
@@ -296,6 +297,7 @@ class Bank:
     ignore_returns: bool = False  # wrong on purpose: a payee-bank refund notice (2252) is not acted on
     pay_any_payee: bool = False  # wrong on purpose: a procurement payment's supplier and acceptance are not checked
     all_direct: bool = False  # wrong on purpose: every report line marked direct funds (its total agrees with it)
+    never_replenish: bool = False  # wrong on purpose: the reserve's advances are never asked back (no ClearType 1)
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar.default)
     accounts: Mapping[str, str] = field(default_factory=lambda: dict(ACCOUNTS))  # the customer accounts it holds
     own_accounts: OwnAccounts = field(default_factory=OwnAccounts)
@@ -394,6 +396,8 @@ class Bank:
                     log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
             return self._reserve_list(t.date()) + self._card_details(t.date())
         if what == "replenish":
+            if self.never_replenish:
+                return []
             due = [(k, p) for k, p in self.payments.items() if (p.mode == "advance" or p.covered) and p.day is not None
                    and not p.filing and replenishment_day(p.day, self.calendar) == t.date()]
             out = []
@@ -1138,6 +1142,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all-direct", action="store_true",
                    help="wrong on purpose: the reports and statement mark every line direct funds (直达资金), "
                         "their DirectFundAmt the whole")
+    p.add_argument("--never-replenish", action="store_true",
+                   help="wrong on purpose: what the reserve advanced after the cutoff is never asked back (2301 "
+                        "ClearType 1)")
     p.add_argument("--filing", type=_hh_mm, default=FILING,
                    help="when the bank first files the day's clearing requests, before the 16:00 cutoff "
                         "(default 15:30; it sweeps again just before 16:00 in any case)")
@@ -1172,7 +1179,8 @@ def main(argv: list[str] | None = None) -> int:
         return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
                     args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts,
-                    pay_any_payee=args.pay_any_payee, all_direct=args.all_direct)
+                    pay_any_payee=args.pay_any_payee, all_direct=args.all_direct,
+                    never_replenish=args.never_replenish)
 
     signer = KeySigner.from_files(args.key, args.cert)
 

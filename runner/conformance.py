@@ -103,6 +103,7 @@ from runner.scenario_run import (
     _Run,
     payee_bank_of,
 )
+from runner.wire_mode import seen_mode
 
 __all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_STARTUP_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
            "run_conformance"]
@@ -817,7 +818,7 @@ class _ConformanceRun(_Run):
         if len(self.notices) < NOTICES_SEEN_MAX:
             self.notices.append(NoticeSeen(doc.vtcode, doc.get("VoucherNo") or "", doc.get("OriVtCode") or "",
                                            doc.get("OriVoucherNo") or "", _fen(doc.get("PayAmt")), self.clock.now(),
-                                           to_bank))
+                                           to_bank, doc.get("PayeeAcctNo") or ""))
 
     def _refund_filed(self, doc: Any) -> None:
         """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a
@@ -873,10 +874,10 @@ class _ConformanceRun(_Run):
         payments = []
         for no, (vt, fen, day, got) in paid.items():
             filing = covered.get(no)
-            mode = "advance" if filing and by_no[filing].clear_type == 1 else "clearing"
-            if mode == "clearing" and day > sent_at.get(no, got).date():
-                mode = "defer"
-            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, sent_at.get(no, got), day, filing))
+            cover = (by_no[filing].clear_type, by_no[filing].clear_date) if filing else None
+            accepted = sent_at.get(no, got)
+            mode = seen_mode(accepted, day, cover, self.calendar, self.s.world.clock)
+            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day, filing))
         clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                                   f.amount_fen, tuple(f.payments), f.state,
                                   f.code, f.reason, f.cleared_fen, f.answered_at)
@@ -929,9 +930,28 @@ class _ConformanceRun(_Run):
 
         cc = self.s.world.clock
         ours = observed_bank_events(self.ext, o, self.notices, self.calendar, cc,
-                                    urgent=[f.voucher_no for f in self.filings.values() if f.urgent])
+                                    urgent=[f.voucher_no for f in self.filings.values() if f.urgent],
+                                    batches=self._returned_batches())
         return tuple(scorecard([*duty_events(self.bcores, self.calendar, cc), *ours], self.calendar, as_of=self.end,
                                volumes={**volumes(self.bcores), self.ext: observed_volume(self.ext, o)}))
+
+    def _returned_batches(self) -> dict[str, tuple[tuple[str, str, int], ...]]:
+        """(Id, PayeeAcctNo, fen) of each line of the batch direct payments (`bank_sim.batches.is_batch`)
+        to the system under test that a payee-bank notice (2252) named: read back from what was sent
+        for those few only, nothing kept for the others."""
+        from bank_sim.batches import is_batch
+        from messages.voucher import parse_voucher
+
+        named = {n.ori_voucher_no for n in self.notices if n.to_bank and n.vtcode == "2252" and n.ori_vtcode == "5201"}
+        out: dict[str, tuple[tuple[str, str, int], ...]] = {}
+        for r in self.sent.values():
+            if (r.voucher_no in named and r.vtcode == "5201" and r.flag == 0 and r.bank == self.ext
+                    and any(x.who == "gateway" and x.ok for x in r.verdicts)):
+                details = parse_voucher(r.doc_bytes).details()
+                if is_batch(details):
+                    out[r.voucher_no] = tuple((d.get("Id", ""), d["PayeeAcctNo"], _fen(d.get("PayAmt")))
+                                              for d in details)
+        return out
 
     def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
         if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202") or not v.reached:

@@ -39,7 +39,7 @@ and the `NoticeSeen` the runner taps off the wire), each due by the same deadlin
 | `clearing` | clearing request (ClearType 0) | filed; refused by the central bank: faulty (UrgentFlag 1: due by the urgent cutoff) |
 | `replenishment` | reserve replenishment (ClearType 1); a day and pay type it advanced on (a payment in mode advance) that none names: not done | filed; refused by the central bank: faulty |
 | `quota-arrival-notice` | 7101 delivered to it | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo) |
-| `refund-notice` | 2252 naming a payment it made, of its amount | its 2203 / 7105 naming the payment; a refused 2302 of it: faulty |
+| `refund-notice` | 2252 naming a payment it made, of its amount; naming a batch direct payment, a line of it still paid to the notice's payee for its amount | its 2203 / 7105 naming the payment (a line's: of the line's amount and payee); a refused 2302 of it: faulty |
 | `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
 
 Its size comes from what its receipts say it paid (`observed_volume`).
@@ -68,7 +68,7 @@ from treasury_sim.scorecard import (
 )
 
 if TYPE_CHECKING:
-    from runner.observed import Observed, ReceiptSeen, ReportSeen
+    from runner.observed import Observed, PaymentSeen, ReceiptSeen, ReportSeen
 
 __all__ = ["NoticeSeen", "bank_events", "duty_events", "observed_bank_events", "observed_volume", "scorecard_of",
            "volumes"]
@@ -264,6 +264,7 @@ class NoticeSeen:
     amount_fen: int
     at: dt.datetime  # business time it reached the gateway (sent) or was accepted for the bank (to it)
     to_bank: bool
+    payee_acct: str = ""  # its PayeeAcctNo (a 2252's, a 2203's / 7105's: whose money came back), "" if none
 
 
 def _never_replenished(bank: str, advanced: set[tuple[dt.date, str]], filed: set[tuple[dt.date, str]],
@@ -280,10 +281,16 @@ def _day_start(day: dt.date) -> dt.datetime:
     return at(day, dt.time.min)
 
 
+BatchLine = tuple[str, str, int]  # a batch voucher's Detail: (Id, PayeeAcctNo, fen)
+
+
 def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], calendar: BusinessCalendar,
-                         clock: ClockConfig, *, urgent: Iterable[str] = ()) -> list[DutyEvent]:
+                         clock: ClockConfig, *, urgent: Iterable[str] = (),
+                         batches: Mapping[str, Sequence[BatchLine]] | None = None) -> list[DutyEvent]:
     """The duties of a real bank `bank` (its scenario name), drawn from what it sent and when
-    (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1."""
+    (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1.
+    `batches`: the lines of each batch direct payment (a 5201 whose details name their payees) a
+    2252 names, by VoucherNo: such a notice returns one line, not the payment."""
     urgent_nos = frozenset(urgent)
     events: list[DutyEvent] = []
     voucher_fen = {(v.vtcode, v.voucher_no): v.amount_fen for v in o.sent
@@ -332,21 +339,14 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
                                                   if c.bank == bank and c.clear_type == 1}, calendar, clock)
 
     quota_notices: dict[str, dt.datetime] = {}
-    returns: dict[str, dt.datetime] = {}
-    amounts = {p.voucher_no: p.amount_fen for p in paid}
     for n in sorted(notices, key=lambda n: n.at):
         if n.to_bank and n.vtcode == "7101":
             quota_notices.setdefault(n.voucher_no, n.at)
-        elif n.to_bank and n.vtcode == "2252" and amounts.get(n.ori_voucher_no) == n.amount_fen:
-            returns.setdefault(n.ori_voucher_no, n.at)
     for no, arrived in quota_notices.items():
         mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no]
         events.append(DutyEvent(bank, "quota-arrival-notice", no,
                                 due_time("quota-arrival-notice", arrived, calendar, clock), max(mine, default=None)))
-    for no, returned in returns.items():
-        refused = any(r.bank == bank and r.voucher_no == no and r.state == "rejected" for r in o.refunds)
-        events.append(DutyEvent(bank, "refund-notice", no, due_time("refund-notice", returned, calendar, clock),
-                                first_sent(("2203", "7105"), no), faulty=refused))
+    events += _returns(bank, o, paid, notices, batches or {}, calendar, clock)
 
     reports: dict[tuple[str, str], ReportSeen] = {}
     for rep in sorted(o.reports, key=lambda r: r.received_at):
@@ -364,6 +364,52 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
         first = dt.date(year, month, 1)
         report("monthly-report", "4004", format_ymd(first), due_time("monthly-report", first, calendar, clock))
         report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock))
+    return events
+
+
+def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Sequence[NoticeSeen],
+             batches: Mapping[str, Sequence[BatchLine]], calendar: BusinessCalendar,
+             clock: ClockConfig) -> list[DutyEvent]:
+    """The refund-notice duties of a real bank: one per payment a 2252 returned whole (its amount),
+    and, as the simulated bank's (`bank_sim.batches.line_of_notice`), one per line of a batch direct
+    payment a 2252 returned (the first line still paid to its PayeeAcctNo for its PayAmt; a line
+    comes back once). A whole return is done by the first 2203 / 7105 naming the payment; a line's
+    by the first naming it for the line's amount and payee (each notice ends one line's duty)."""
+    amounts = {(p.vtcode, p.voucher_no): p.amount_fen for p in paid}
+    whole: dict[str, dt.datetime] = {}
+    lines: dict[tuple[str, str], tuple[str, int, dt.datetime]] = {}  # (VoucherNo, Id) → payee, fen, returned
+    left = {no: list(ls) for no, ls in batches.items()}
+    for n in sorted((n for n in notices if n.to_bank and n.vtcode == "2252"), key=lambda n: n.at):
+        fen = amounts.get((n.ori_vtcode, n.ori_voucher_no))
+        if fen is None:
+            continue  # names no payment of this bank: nothing to refund
+        batch = left.get(n.ori_voucher_no) if n.ori_vtcode == "5201" else None
+        if batch is None:
+            if fen == n.amount_fen:
+                whole.setdefault(n.ori_voucher_no, n.at)
+            continue
+        line = next((x for x in batch if x[1] == n.payee_acct and x[2] == n.amount_fen), None)
+        if line is not None:
+            batch.remove(line)
+            lines[(n.ori_voucher_no, line[0])] = (line[1], line[2], n.at)
+    told = sorted((n for n in notices if not n.to_bank and n.vtcode in ("2203", "7105")), key=lambda n: n.at)
+
+    def refused(no: str, fen: int | None = None) -> bool:
+        return any(r.bank == bank and r.voucher_no == no and r.state == "rejected"
+                   and (fen is None or r.amount_fen == fen) for r in o.refunds)
+
+    events = [DutyEvent(bank, "refund-notice", no, due_time("refund-notice", returned, calendar, clock),
+                        next((n.at for n in told if n.ori_voucher_no == no), None), faulty=refused(no))
+              for no, returned in whole.items()]
+    used: set[int] = set()
+    for (no, line_id), (acct, fen, returned) in lines.items():
+        i = next((i for i, n in enumerate(told) if i not in used and n.ori_voucher_no == no and n.amount_fen == fen
+                  and n.payee_acct in ("", acct)), None)
+        if i is not None:
+            used.add(i)
+        events.append(DutyEvent(bank, "refund-notice", f"{no}#{line_id}",
+                                due_time("refund-notice", returned, calendar, clock),
+                                told[i].at if i is not None else None, faulty=refused(no, fen)))
     return events
 
 

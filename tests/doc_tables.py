@@ -31,9 +31,10 @@ CLOCK_MEANINGS: dict[str, str] = {
                          "day is paid that day",
     "next_morning_payment_deadline": "an instruction received after the close, or on a holiday, is paid by then "
                                      "on the next business day",
-    "replenishment_window_start": "the central bank takes the reserve replenishment (2301 ClearType 1) from then, "
-                                  "on the business day after the advance",
-    "replenishment_window_end": "... until then",
+    "replenishment_window_start": "the central bank takes the reserve replenishment (2301 ClearType 1) from then "
+                                  "(its opening: the project's own), from the business day after the advance",
+    "replenishment_window_end": "the replenishment is due before then (\"在下一工作日上午\"); one after it is accepted "
+                                "and scored late",
     "receipts_deadline": "receipts (and the clearing lists) of a day's payments reach the treasury by then, on "
                          "the next business day",
     "credit_notice_days": "credit notice (7103) to the unit: within this many working days of paying",

@@ -788,3 +788,24 @@ def test_cash_and_official_card_scenarios_pass_against_the_example_bank(world: D
     assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
     assert run.failures() == {} and run.code == 0
+
+
+# a real bank's advance seen on the wire (runner/wire_mode.py): the voucher accepted at 16:20 and paid
+# that day; the example bank replenishes it the next morning, with --never-replenish it never does
+ADVANCE = ROOT / "tests" / "conformance" / "advance-replenished.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [(), ("--never-replenish",)], ids=["replenishes", "never-replenishes"])
+def test_a_real_bank_that_never_replenishes_an_advance_is_missing_the_duty(world: DevWorld, tmp_path: Path,
+                                                                           flags: tuple[str, ...]) -> None:
+    """Before: both passed: an advance was seen only through the replenishment that named it."""
+    run = run_against_the_example_bank(world, tmp_path, ADVANCE, flags=flags)
+    assert run.suite.get("errors") == "0" and run.suite.get("skipped") == "0"
+    failures = run.failures()
+    if not flags:
+        assert failures == {} and run.code == 0
+    else:
+        [name] = failures
+        assert "advance is not missing" in name and "replenishment on time 0 late 1" in failures[name], failures
+        assert run.code == 1

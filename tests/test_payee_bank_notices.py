@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +146,39 @@ def test_notices_never_return_more_than_was_paid_and_only_to_its_payee(
         assert sum(f for v, _, f in expected if v == no) <= parse_fen(docs[name].get("PayAmt"))
     assert payees_before - w.books.get(w.bank.accounts["payees"], 0) == sum(f for *_, f in expected)
     assert len(w.alarms) == len(notices) - len(expected)
+
+
+# --- the refund is filed under the payment's division, not the bank's configured one ---
+
+class _Wire(World):
+    """The World, keeping what the bank sent the central bank too."""
+
+    def __init__(self) -> None:
+        self.to_pboc: list[tuple[str, str]] = []
+        super().__init__(DutiesConfig())
+
+    def apply(self, effects: list, now: dt.datetime) -> None:  # type: ignore[type-arg]
+        from sim.effects import SendVoucher
+
+        self.to_pboc += [(e.vtcode, e.head.get("AdmDivCode", "")) for e in effects
+                         if isinstance(e, SendVoucher) and e.recipient_role == "pboc"]
+        super().apply(effects, now)
+
+
+@pytest.mark.parametrize("division", ["990100", OTHER_DIV])
+def test_a_two_division_bank_files_the_refund_and_its_notice_under_the_payments_division(division: str) -> None:
+    """Before: the 2301, the 2302 and the 2203 carried the bank's configured AdmDivCode (990100)
+    whatever the payment's: a 990200 payment was cleared, and its refund filed and noticed, under
+    990100, whose treasury never paid it. The refund goes back by the original channel (003 §35
+    "原渠道退回": the clearing of that division) and the notice to the treasury that paid it (004
+    part 3 §8(5), §9(9)); so the payment is cleared under its division in the first place."""
+    w = _Wire()
+    w.quota(DAY, 10_000_00)
+    paid = _pay(w, f"ZZDIV{division[-3:]}1", 1_000_00, t(DAY, "10:00"), division)
+    w.tick(t(DAY, "17:00"))
+    _notice(w, paid, t(NXT, "09:00"), 1)
+    w.tick(t(NXT, "17:00"))
+    assert _refunds(w) == [(paid.get("VoucherNo"), "", 1_000_00)]
+    assert w.to_pboc == [("2301", division), ("2302", division)]
+    [notice] = [s for s in w.to_treasury if s.vtcode == "2203"]
+    assert notice.head["AdmDivCode"] == division and notice.head["OriVoucherNo"] == paid.get("VoucherNo")
