@@ -41,6 +41,19 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# POST /v1/messages with `Accept: application/xml` (gateway/http_ack.py): the same results as XML.
+XML_ACK = {"schema": {"type": "string", "description": (
+    "<TGWAck><Ack>base64 of the signed bytes</Ack><SignatureList><Signature SN=\"gateway certificate SN\">"
+    "base64 signature</Signature></SignatureList></TGWAck>; the signed bytes are <Ack> with one "
+    "<Result Voucher=\"AdmDivCode/StYear/VtCode/VoucherNo/Flag\" Status=\"accepted|duplicate|rejected\" "
+    "Code=\"reject code\" MessageId=\"id\">message</Result> per VoucherBody, in order. The SignatureList "
+    "is empty when the gateway runs without --ack-key")}}
+
+
+def _with_xml_ack(response: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "content": {**response["content"], "application/xml": XML_ACK}}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -131,13 +144,15 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/xml": {"schema": {
                     "type": "string", "description": "MOF envelope, UTF-8 or GBK"}}}},
                 "responses": {
-                    "200": _json({"type": "object", "properties": {
+                    "200": _with_xml_ack(_json({"type": "object", "properties": {
                         "results": {"type": "array", "items": _ref("Result")},
                         "summary": {"type": "object", "additionalProperties": {"type": "integer"}}}},
                         "one result per VoucherBody, each accepted, duplicate or rejected; with "
-                        "Accept: application/xml a signed <TGWAck> instead"),
-                    "400": _json({"type": "object", "properties": {"results": {"type": "array", "items": _ref("Result")}}},
-                                 "the envelope as a whole could not be parsed"),
+                        "Accept: application/xml a signed <TGWAck> instead")),
+                    "400": _with_xml_ack(_json({"type": "object", "properties": {
+                        "results": {"type": "array", "items": _ref("Result")}}},
+                        "the envelope as a whole could not be parsed (with Accept: application/xml, as a "
+                        "<TGWAck> of its one result)")),
                     "408": _json(_ref("Error"), "request-timeout: the body did not arrive within the body "
                                                 "timeout (tgw up --body-timeout); the connection is closed"),
                     "413": _json(_ref("Issue"), "envelope larger than the limit: xml-too-large, line 1, path /"),
