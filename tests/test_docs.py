@@ -85,3 +85,22 @@ def test_readme_set_up_is_its_two_commands() -> None:
     setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
     assert _fenced(setup, "sh") == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tgw demo\n", "bash .ci/run\n"]
+
+
+def test_the_mqtt_docs_say_which_participants_get_inbox_pushes() -> None:
+    """A participant added as the README shows is `pull`: the gateway publishes nothing to its MQTT
+    inbox. The README, asyncapi.yaml and `tgw participants add --help` say how to get pushes."""
+    from tgw import build_parser
+
+    [sub] = [a for a in build_parser("participants")._actions if isinstance(a, argparse._SubParsersAction)]
+    [nested] = [a for a in sub.choices["participants"]._actions if isinstance(a, argparse._SubParsersAction)]
+    [delivery] = [a for a in nested.choices["add"]._actions if "--delivery" in a.option_strings]
+    assert delivery.default == "pull" and "push" in delivery.choices
+    assert delivery.help and "tgw/v1/ID/inbox" in delivery.help  # was: no help at all
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    mqtt = readme.split("## MQTT topics", 1)[1].split("\n## ", 1)[0]
+    [inbox_row] = [line for line in mqtt.splitlines() if line.startswith("| `tgw/v1/P/inbox`")]
+    assert "--delivery push" in inbox_row and "GET /v1/inbox" in mqtt
+    doc = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    [inbox] = [c for name, c in doc["channels"].items() if name.endswith("/inbox")]
+    assert "delivery: push" in inbox["description"] and "--delivery push" in inbox["description"]
