@@ -89,6 +89,12 @@ def test_participants_list_json_has_no_secrets(world: DevWorld) -> None:
         assert "token_sha256" not in row and "mqtt_password_hash" not in row
     r = tgw("participants", "list", "--file", str(world.registry_path))
     assert r.returncode == 0 and "bank-a" in r.stdout
+    # Piped (a CI log, grep): one line per participant with its id, name and bank codes whole.
+    # Was: a table cut to 80 columns, "treasur…", "示例市 …", "9991000…".
+    lines = r.stdout.splitlines()
+    for p in world.registry():
+        [line] = [x for x in lines if x.startswith(f"{p.id} ")]
+        assert p.name in line and all(code in line for code in p.bank_codes) and p.delivery in line
 
 
 @pytest.mark.parametrize("args", [

@@ -90,12 +90,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from tgw.text_table import text_table
 
-    table = Table("id", "role", "name", "AdmDivCode", "bank codes", "certificates", "delivery")
-    for r in rows:
-        table.add_row(r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
-                      str(len(r["cert_sns"])), r["delivery"])
-    Console().print(table)
+    print(text_table(["id", "role", "name", "AdmDivCode", "bank codes", "certificates", "delivery"],
+                     [[r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
+                       len(r["cert_sns"]), r["delivery"]] for r in rows], "lllllrl"))
     return 0
