@@ -265,9 +265,18 @@ def test_up_usage_errors_exit_2(args: list[str]) -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_up_with_unreadable_participants_fails_cleanly(tmp_path: Path) -> None:
-    r = tgw("up", "--participants", str(tmp_path / "missing.yaml"), "--certs", str(tmp_path),
+@pytest.mark.parametrize(("participants", "certs", "named"), [
+    ("missing.yaml", ".", "missing.yaml"),
+    ("not-a-registry.yaml", ".", "not-a-registry.yaml"),
+    ("registry.yaml", "no-such-dir", "no-such-dir"),
+])
+def test_up_with_unreadable_participants_fails_cleanly(tmp_path: Path, participants: str, certs: str,
+                                                       named: str) -> None:
+    (tmp_path / "not-a-registry.yaml").write_text("participants: 5\n", encoding="utf-8")
+    (tmp_path / "registry.yaml").write_text("participants: []\n", encoding="utf-8")
+    r = tgw("up", "--participants", str(tmp_path / participants), "--certs", str(tmp_path / certs),
             "--db", str(tmp_path / "gw.db"), "--http", "127.0.0.1:0")
-    assert r.returncode in (1, 2), (r.stdout, r.stderr)
+    # unreadable input: 2, as README and `tgw up --help` say (was: 1, "failed while running")
+    assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
-    assert "missing.yaml" in r.stderr
+    assert named in r.stderr
