@@ -101,10 +101,13 @@ def test_readme_rows_name_every_subcommand_and_bench_mode() -> None:
         missing += [f"{name} {c}" for n in nested for c in n.choices if not re.search(rf"\b{c}\b", rows[name])]
     bench = sub.choices["bench"]
     modes = [o for a in bench._actions if isinstance(a, argparse._StoreTrueAction) for o in a.option_strings
-             if o in ("--floor", "--gateway", "--latency", "--sim")]
-    assert len(modes) == 4
+             if o in ("--floor", "--gateway", "--latency", "--sim", "--conformance")]
+    assert len(modes) == 5
     missing += [f"bench {m}" for m in modes if f"`{m}`" not in rows["bench"]]
     assert missing == [], "README: say what each of these does in its command's row"
+    # ...and `tgw --help`'s line for bench (was: --floor, --gateway and --latency only)
+    [line] = [a.help for a in sub._choices_actions if a.dest == "bench"]
+    assert [m for m in modes if m not in (line or "")] == []
 
 
 @pytest.mark.parametrize("action", [["list"], ["replay", "--all"]])
