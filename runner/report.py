@@ -69,8 +69,8 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
     it): a testsuite's is its scenario's run, the root's their sum; an expectation is judged
     after the run, so its testcase's is 0, while a `run` testcase (skipped, or the run's error)
     has the run's."""
-    def cases(r: RunResult) -> int:
-        return (len(r.outcomes) + len(r.skipped_expectations)) or 1
+    def cases(r: RunResult) -> int:  # the testcases written below, one each
+        return len(r.outcomes) + len(r.skipped_expectations) + (1 if r.skipped else 0) + (1 if r.error else 0)
 
     suites = ET.Element("testsuites", name="tgw scenarios", tests=str(sum(cases(r) for r in results) + len(invalid)),
                         failures=str(sum(len(r.failed) for r in results)),

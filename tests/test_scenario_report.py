@@ -67,6 +67,14 @@ def test_junit_gives_every_suite_and_case_a_time_as_ci_readers_expect() -> None:
     assert float(root.get("time", "nan")) == pytest.approx(sum(float(s.get("time", "nan")) for s in suites))
     assert float(root.get("time", "nan")) == pytest.approx(0.4 + 0.3 + 1.25)
     assert [c.get("time") for c in errored_cases(suites) if c.get("name") == "run"] == ["1.250"]
+    # the counts are those of the testcases written (was: a run error beside outcomes not counted)
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests", "-1")) == len(cases), suite.get("name")
+        for kind in ("failures", "errors", "skipped"):
+            assert int(suite.get(kind, "-1")) == sum(c.find(kind.rstrip("s") if kind != "skipped" else kind)
+                                                     is not None for c in cases), (suite.get("name"), kind)
+    assert int(root.get("tests", "-1")) == len(list(root.iter("testcase")))
 
 
 def errored_cases(suites: list[ET.Element]) -> list[ET.Element]:
