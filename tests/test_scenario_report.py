@@ -47,7 +47,7 @@ def test_junit_has_one_case_per_expectation_and_readable_failures() -> None:
     assert failure.get("name") == "[2] clearing includes v2" and failure.get("line") == "16"
     text = failure.findtext("failure") or ""
     assert "scenarios/report-fixture.yaml:16" in text and "expected:" in text and "actual:" in text
-    assert "trace: /v1/trace/990100/2026/5201/ZZ002/0" in text and "journaled" in text
+    assert "trace: /v1/trace/990100/2026/5201/ZZ002" in text and "journaled" in text
 
 
 def test_junit_gives_every_suite_and_case_a_time_as_ci_readers_expect() -> None:
