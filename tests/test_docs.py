@@ -104,3 +104,26 @@ def test_the_mqtt_docs_say_which_participants_get_inbox_pushes() -> None:
     doc = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))
     [inbox] = [c for name, c in doc["channels"].items() if name.endswith("/inbox")]
     assert "delivery: push" in inbox["description"] and "--delivery push" in inbox["description"]
+
+
+def test_asyncapi_states_the_clock_the_gateway_publishes() -> None:
+    """What `tgw up` publishes, retained, on tgw/v1/clock (server.py: `clock_view`), against
+    docs/asyncapi.yaml (was: `type: object` and "now, mode, ..." though no
+    field is called mode)."""
+    import datetime as dt
+
+    import jsonschema
+
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import ClockConfig
+    from gateway.clock import BusinessClock
+    from gateway.http_common import clock_view
+
+    payload = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))["components"]["messages"][
+        "Clock"]["payload"]
+    start = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    # simulated only: a live clock's view would depend on the day the test runs
+    for at in (start, start + dt.timedelta(hours=7)):  # a business day's morning, after the close
+        view = clock_view(BusinessClock.simulated(BusinessCalendar.default(), ClockConfig.from_dict({}), at))
+        assert list(jsonschema.Draft202012Validator(payload).iter_errors(view)) == []
+        assert set(view) <= set(payload["properties"]), set(view) - set(payload["properties"])
