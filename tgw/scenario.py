@@ -120,7 +120,8 @@ def run_validate(args: argparse.Namespace) -> int:
                 for line in exc.lines():
                     print(line, file=sys.stderr)
             continue
-        results.append({"file": str(path), "valid": True, "name": s.name})
+        results.append({"file": str(path), "valid": True, "name": s.name, "steps": len(s.steps),
+                        "expectations": len(s.expectations)})
         if args.format == "text":
             print(f"{path}: ok ({s.name}: {len(s.steps)} steps, {len(s.expectations)} expectations)")
     if args.format == "json":
