@@ -55,6 +55,8 @@ def test_participants_add_prints_token_once_and_stores_only_its_hash(world: DevW
     assert r.returncode == 0, r.stderr
     secret = json.loads(r.stdout)
     token = secret["token"]
+    # what the text line says too (was: id, token and MQTT login only)
+    assert secret["role"] == "bank" and secret["certificates"] == list(world.registry().get("bank-a").cert_sns)  # type: ignore[union-attr]
     text = reg.read_text()
     assert token not in text and secret["mqtt_password"] not in text
     assert hash_token(token) in text

@@ -70,7 +70,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(f"tgw participants add: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(json.dumps({"id": args.id, "token": token, "mqtt_username": args.id, "mqtt_password": password}))
+        print(json.dumps({"id": args.id, "role": args.role, "certificates": sns, "token": token,
+                          "mqtt_username": args.id, "mqtt_password": password}))
     else:
         print(f"added {args.id} ({args.role}); certificates: {', '.join(sns) or 'none'}")
         print(f"HTTP token (shown once):    {token}")
