@@ -139,3 +139,15 @@ def test_every_trace_link_of_a_report_is_a_route_of_the_gateway(tmp_path: Path,
     links = [e["trace"] for e in run["expectations"] if e["trace"]]
     links += [m for e in run["expectations"] for line in e["seen"] for m in re.findall(r"/v1/trace/\S+", line)]
     assert len(links) >= 2 and [x for x in links if not served.match(x)] == []
+
+
+def test_a_quiet_run_still_says_each_scenario_as_it_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--quiet` (as docs/conformance.md's script runs the catalogue) leaves out the steps, not the
+    scenarios: was silent on stderr from start to end, however long the run."""
+    failing = tmp_path / "trace-links.yaml"
+    failing.write_text(FAILING_RUN, encoding="utf-8")
+    passing = CATALOGUE_DIR / "after-close-paid-by-1000-next-day.yaml"
+    assert main(["scenario", "run", str(passing), str(failing), "--quiet"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "[1/2] after-close-paid-by-1000-next-day: ok", "[2/2] trace-links: FAILED 2"]
