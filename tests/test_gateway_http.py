@@ -475,8 +475,8 @@ async def test_real_answers_are_what_the_openapi_document_says(world: DevWorld, 
                                                          Accept="application/xml"))
         await check("post", "/v1/messages", await h.post(tid, b"<not-xml", Accept="application/xml"))
         await check("post", "/v1/messages", await h.post(tid, b"<not-xml"))
-        await check("get", "/v1/messages/{id}",
-                    await h.client.get(f"/v1/messages/{message_id}", headers=h.auth(tid)))
+        message = json.loads(await check("get", "/v1/messages/{id}",
+                                         await h.client.get(f"/v1/messages/{message_id}", headers=h.auth(tid))))
         inbox = json.loads(await check("get", "/v1/inbox", await h.client.get(
             "/v1/inbox?cursor=0&wait=5", headers=h.auth("bank-a"))))
         assert inbox["messages"], "a delivery to check the inbox's shape with"
@@ -484,8 +484,20 @@ async def test_real_answers_are_what_the_openapi_document_says(world: DevWorld, 
                                   headers=h.auth("bank-a"))
         await check("post", "/v1/inbox/ack", ack)
         key = inbox["messages"][0]["voucher"].rsplit("/", 1)[0]
-        await check("get", "/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}",
-                    await h.client.get(f"/v1/trace/{key}", headers=h.auth(tid)))
+        trace = json.loads(await check("get", "/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}",
+                                       await h.client.get(f"/v1/trace/{key}", headers=h.auth(tid))))
         await check("get", "/v1/clock", await h.client.get("/v1/clock", headers=h.auth(tid)))
     # was: POST /v1/messages 200 and 400: content type application/xml not documented (['application/json'])
     assert wrong == []
+    # every field a reader gets is named in the document (was: `{"type": "object"}` for both)
+    from gateway.openapi import openapi_document
+
+    paths = openapi_document()["paths"]
+    documented = {p: paths[p]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+                  for p in ("/v1/messages/{id}", "/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}")}
+    message_fields = set(documented["/v1/messages/{id}"].get("properties", {}))
+    trace_doc = documented["/v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}"]
+    event_fields = set(trace_doc.get("properties", {}).get("events", {}).get("items", {}).get("properties", {}))
+    assert set(message) - message_fields == set()
+    assert set(trace) - set(trace_doc.get("properties", {})) == set()
+    assert {k for e in trace["events"] for k in e} - event_fields == set()
