@@ -114,7 +114,10 @@ class GatewayClient:
 
     def _http(self) -> _HttpTransport:
         if not isinstance(self.transport, _HttpTransport):
-            raise ClientError(501, "not-implemented", "only the HTTP client reads the clock and message status")
+            raise ClientError(501, "not-implemented",
+                              "clock(), advance_clock() and message() go over HTTP only: open a GatewayClient.http "
+                              "beside this one for them (over MQTT the business clock is also published, "
+                              "retained, on topic tgw/v1/clock: docs/asyncapi.yaml)")
         return self.transport
 
     async def clock(self, *, after: str | None = None, wait_s: float = 0.0, epoch: int | None = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import msgspec
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 
-from gateway.service_types import SubmitResult
+from gateway.service_types import SubmitResult, results_summary
 from messages.signing import KeySigner
 
 __all__ = ["JSON_CONTENT_TYPE", "XML_CONTENT_TYPE", "ack_answer", "json_answer", "response_bytes", "wants_xml"]
@@ -44,16 +44,7 @@ def ack_answer(results: Sequence[SubmitResult], xml: bool, signer: KeySigner | N
     status = 400 if whole_envelope_refused else 200
     if xml:
         return status, _signed_ack(results, signer), XML_CONTENT_TYPE
-    summary = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    held = 0
-    for r in results:
-        if r.status in summary:
-            summary[r.status] += 1
-        elif r.status == "held":
-            held += 1
-    if held:  # monitoring (docs/monitoring.md): only when there is one
-        summary["held"] = held
-    body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": summary}
+    body: dict[str, Any] = {"results": [r.as_dict() for r in results], "summary": results_summary(results)}
     if whole_envelope_refused and results[0].issues:
         # The whole envelope was refused: say why at the top level too, like every other 4xx.
         body["code"], body["message"] = results[0].issues[0].code, results[0].issues[0].message

@@ -65,6 +65,7 @@ from gateway.log_tally import LogTally
 from gateway.outbox import InboxItem
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
+from gateway.service_types import results_summary
 from messages.errors import InputError, StateError
 
 __all__ = ["HANDLE_IN_FLIGHT_MAX", "MqttAdapter"]
@@ -387,8 +388,7 @@ class MqttAdapter:
             results = await self.gateway.submit(payload, participant)
         except InputError as exc:
             return {"code": exc.code, "message": exc.issues[0].message}
-        summary = {s: sum(1 for r in results if r.status == s) for s in ("accepted", "duplicate", "rejected")}
-        return {"results": [r.as_dict() for r in results], "summary": summary}
+        return {"results": [r.as_dict() for r in results], "summary": results_summary(results)}
 
     async def _ack(self, payload: bytes, participant: Participant) -> dict[str, Any]:
         try:

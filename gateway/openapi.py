@@ -36,9 +36,46 @@ _DELIVERY = {"type": "object", "required": ["seq", "id", "voucher", "sender", "e
     "vtcode": {"type": "string"}, "voucher_no": {"type": "string"}, "flag": {"type": "integer"},
     "sender": {"type": "string"}, "envelope": {"type": "string", "description": "one-voucher MOF envelope (XML)"}}}
 
+# GET /v1/messages/{id} (gateway/reads.py read_message)
+_MESSAGE = {"type": "object", "required": ["id", "voucher", "vtcode", "voucher_no", "flag", "sender", "recipient",
+                                            "delivery_state", "envelope"], "properties": {
+    "id": {"type": "string"}, "voucher": {"type": "string", "description": "AdmDivCode/StYear/VtCode/VoucherNo/Flag"},
+    "vtcode": {"type": "string"}, "voucher_no": {"type": "string"}, "flag": {"type": "integer"},
+    "sender": {"type": "string"}, "recipient": {"type": "string"},
+    "original_id": {"type": ["string", "null"], "description": "a receipt: the message id of its original"},
+    "received_us": {"type": "integer", "description": "wall time the gateway journaled it, µs since the epoch"},
+    "business_time": {"type": ["string", "null"], "format": "date-time"},
+    "delivery_state": {"type": "string", "enum": ["ready", "acked", "dead"],
+                       "description": "ready: not acked by the recipient yet; dead: dead-lettered (tgw dlq)"},
+    "attempts": {"type": "integer"}, "envelope": {"type": "string", "description": "the envelope as journaled"}}}
+# GET /v1/trace/... (gateway/reads.py read_trace)
+_TRACE = {"type": "object", "required": ["voucher", "events"], "properties": {
+    "voucher": {"type": "string", "description": "AdmDivCode/StYear/VtCode/VoucherNo"},
+    "events": {"type": "array", "items": {"type": "object", "required": ["flag", "step", "participant"],
+                                          "properties": {
+        "flag": {"type": "integer", "description": "0 the voucher, 1 its receipt"},
+        "message_id": {"type": ["string", "null"]}, "step": {"type": "string", "description": (
+            "validated, verified, authorized, journaled, linked, delivered, or a refusal")},
+        "participant": {"type": "string"}, "sender": {"type": ["string", "null"]},
+        "recipient": {"type": ["string", "null"]}, "wall_time": {"type": "string", "format": "date-time"},
+        "business_time": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]}}}}}}
+
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+# POST /v1/messages with `Accept: application/xml` (gateway/http_ack.py): the same results as XML.
+XML_ACK = {"schema": {"type": "string", "description": (
+    "<TGWAck><Ack>base64 of the signed bytes</Ack><SignatureList><Signature SN=\"gateway certificate SN\">"
+    "base64 signature</Signature></SignatureList></TGWAck>; the signed bytes are <Ack> with one "
+    "<Result Voucher=\"AdmDivCode/StYear/VtCode/VoucherNo/Flag\" Status=\"accepted|duplicate|rejected\" "
+    "Code=\"reject code\" MessageId=\"id\">message</Result> per VoucherBody, in order. The SignatureList "
+    "is empty when the gateway runs without --ack-key")}}
+
+
+def _with_xml_ack(response: dict[str, Any]) -> dict[str, Any]:
+    return {**response, "content": {**response["content"], "application/xml": XML_ACK}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -131,13 +168,15 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/xml": {"schema": {
                     "type": "string", "description": "MOF envelope, UTF-8 or GBK"}}}},
                 "responses": {
-                    "200": _json({"type": "object", "properties": {
+                    "200": _with_xml_ack(_json({"type": "object", "properties": {
                         "results": {"type": "array", "items": _ref("Result")},
                         "summary": {"type": "object", "additionalProperties": {"type": "integer"}}}},
                         "one result per VoucherBody, each accepted, duplicate or rejected; with "
-                        "Accept: application/xml a signed <TGWAck> instead"),
-                    "400": _json({"type": "object", "properties": {"results": {"type": "array", "items": _ref("Result")}}},
-                                 "the envelope as a whole could not be parsed"),
+                        "Accept: application/xml a signed <TGWAck> instead")),
+                    "400": _with_xml_ack(_json({"type": "object", "properties": {
+                        "results": {"type": "array", "items": _ref("Result")}}},
+                        "the envelope as a whole could not be parsed (with Accept: application/xml, as a "
+                        "<TGWAck> of its one result)")),
                     "408": _json(_ref("Error"), "request-timeout: the body did not arrive within the body "
                                                 "timeout (tgw up --body-timeout); the connection is closed"),
                     "413": _json(_ref("Issue"), "envelope larger than the limit: xml-too-large, line 1, path /"),
@@ -150,7 +189,7 @@ def openapi_document() -> dict[str, Any]:
             "/v1/messages/{id}": {"get": {
                 "summary": "A message this participant sent or received",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _json({"type": "object"}, "the message and its delivery state"),
+                "responses": {"200": _json(_MESSAGE, "the message and its delivery state"),
                               **not_found, **unavailable, **auth_errors}}},
             "/v1/inbox": {"get": {
                 "summary": "Pull deliveries (long poll)",
@@ -179,7 +218,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Every step of a voucher and its receipt",
                 "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                                for n in ("AdmDivCode", "StYear", "VtCode", "VoucherNo")],
-                "responses": {"200": _json({"type": "object"}, "trace events in order"), **not_found, **unavailable,
+                "responses": {"200": _json(_TRACE, "trace events in order"), **not_found, **unavailable,
                               **auth_errors}}},
             **_dashboard_paths(auth_errors, not_found, unavailable),
             "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",

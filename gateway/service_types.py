@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from messages.errors import Issue
 from messages.xmlsafe import DEFAULT_LIMITS, Limits
 
-__all__ = ["ACK_IDS_MAX", "WORKERS_MAX", "GatewayConfig", "SubmitResult"]
+__all__ = ["ACK_IDS_MAX", "WORKERS_MAX", "GatewayConfig", "SubmitResult", "results_summary"]
 
 ACK_IDS_MAX = 1000  # ids in one ack request (HTTP or MQTT): one transaction, answered in one reply
 # Pipeline processes (`admission_workers`): far past any core count the gateway runs on; 100,000
@@ -68,3 +69,17 @@ class SubmitResult(NamedTuple):
             out["errors"] = [i.as_dict() for i in self.issues]
         return out
 
+
+def results_summary(results: Sequence[SubmitResult]) -> dict[str, int]:
+    """The `summary` of an envelope's answer, the same over HTTP and MQTT: how many accepted,
+    duplicate and rejected, and `held` (monitoring, docs/monitoring.md) only when there is one."""
+    summary = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    held = 0
+    for r in results:
+        if r.status in summary:
+            summary[r.status] += 1
+        elif r.status == "held":
+            held += 1
+    if held:
+        summary["held"] = held
+    return summary

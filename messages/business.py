@@ -85,6 +85,7 @@ def _sum_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
     # 3502), the head amount must then be zero too; elsewhere the XSD already demands details.
     details = doc.root.findall("DetailList/Detail")
     head_elem = doc.root.find(vt.amount_field)
+    detail = None  # the line being read when an amount is refused, for the issue's line number
     try:
         head_fen = parse_fen((head_elem.text or "").strip() if head_elem is not None else "",
                              path=f"/Voucher/{vt.amount_field}", allow_negative=signed)
@@ -94,7 +95,9 @@ def _sum_issues(doc: VoucherDoc, vt: VoucherType) -> list[Issue]:
                                path=f"/Voucher/DetailList/Detail[{index}]/{vt.detail_amount_field}",
                                allow_negative=signed)
     except InputError as exc:
-        return exc.issues
+        at = head_elem if detail is None else detail.find(vt.detail_amount_field)
+        line = at.sourceline if at is not None else None
+        return [Issue(i.code, i.message, line, i.path) for i in exc.issues]
     if total != head_fen:
         return [Issue("detail-sum-mismatch",
                       f"the {len(details)} Detail/{vt.detail_amount_field} add up to "

@@ -21,7 +21,7 @@ from typing import Any
 
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str
-from runner.observed import LevelVerdict, Observed, SentVoucher, TraceEvent, Verdict
+from runner.observed import LevelVerdict, Observed, SentVoucher, TraceEvent, Verdict, trace_path
 from runner.reconcile import PAYMENT_VTCODES
 from runner.scenario_file import Expectation
 from treasury_sim.scorecard import BankMonth, DutyLine
@@ -341,7 +341,7 @@ def _bank_clearings(o: Observed, v: SentVoucher) -> list[str]:
             f"  filed {_t(c.filed_at)}  {fen_to_str(c.amount_fen)}  {c.state}"
             + (f" {c.code or ''}: {c.reason or ''}" if c.state == "rejected" else "")
             + f"  covers {', '.join(c.payments) or 'no named payment'}"
-            + f"  trace: /v1/trace/{adm}/{c.filed_at.year:04d}/2301/{c.voucher_no}/0"
+            + f"  trace: {trace_path(f'{adm}/{c.filed_at.year:04d}/2301/{c.voucher_no}')}"
             for c in sorted(o.clearings, key=lambda c: (c.filed_at, c.voucher_no))
             if v.bank is None or c.bank == v.bank]
 

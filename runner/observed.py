@@ -40,9 +40,16 @@ __all__ = [
     "Verdict",
     "VerdictName",
     "VoucherLines",
+    "trace_path",
 ]
 
 Who = Literal["gateway", "bank", "pboc", "treasury"]
+
+
+def trace_path(key: str) -> str:
+    """`GET /v1/trace/{AdmDivCode}/{StYear}/{VtCode}/{VoucherNo}` of a voucher key
+    (`adm/year/vtcode/no/flag`): the trace is of the voucher and its receipt, so no flag."""
+    return "/v1/trace/" + "/".join(key.split("/")[:4])
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,7 @@ class SentVoucher:
     fault: str | None = None
     verdicts: tuple[Verdict, ...] = ()
     trace: tuple[TraceEvent, ...] = ()
-    trace_link: str = ""  # where the full trace is: `/v1/trace/{key}` on the gateway, or a report anchor
+    trace_link: str = ""  # where the full trace is: `trace_path(key)` on the gateway, or a report anchor
 
     @property
     def reached(self) -> bool:

@@ -63,18 +63,25 @@ class RunResult:
 def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] = ()) -> str:
     """One testsuite per scenario, one testcase per expectation; a run error is an <error>, and
     so is a file that could not be loaded (`invalid`: a testsuite named after the file, its
-    `load` testcase listing every error of the file)."""
-    def cases(r: RunResult) -> int:
-        return (len(r.outcomes) + len(r.skipped_expectations)) or 1
+    `load` testcase listing every error of the file).
+
+    Every element carries `time` (seconds), as CI readers expect (some show NaN or fail without
+    it): a testsuite's is its scenario's run, the root's their sum; an expectation is judged
+    after the run, so its testcase's is 0, while a `run` testcase (skipped, or the run's error)
+    has the run's."""
+    def cases(r: RunResult) -> int:  # the testcases written below, one each
+        return len(r.outcomes) + len(r.skipped_expectations) + (1 if r.skipped else 0) + (1 if r.error else 0)
 
     suites = ET.Element("testsuites", name="tgw scenarios", tests=str(sum(cases(r) for r in results) + len(invalid)),
                         failures=str(sum(len(r.failed) for r in results)),
                         errors=str(sum(1 for r in results if r.error) + len(invalid)),
-                        skipped=str(sum(len(r.skipped_expectations) + (1 if r.skipped else 0) for r in results)))
+                        skipped=str(sum(len(r.skipped_expectations) + (1 if r.skipped else 0) for r in results)),
+                        time=_seconds(sum(r.elapsed_s for r in results)))
     for exc in invalid:
         suite = ET.SubElement(suites, "testsuite", name=exc.file, tests="1", failures="0", errors="1", skipped="0",
-                              file=exc.file)
-        case = ET.SubElement(suite, "testcase", classname="scenario.invalid", name="load", file=exc.file)
+                              time=_seconds(0), file=exc.file)
+        case = ET.SubElement(suite, "testcase", classname="scenario.invalid", name="load", file=exc.file,
+                             time=_seconds(0))
         lines = exc.lines()
         ET.SubElement(case, "error", message=lines[0][:500], type=exc.code).text = "\n".join(lines)
     for r in results:
@@ -82,26 +89,28 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
         suite = ET.SubElement(suites, "testsuite", name=s.name, tests=str(cases(r)),
                               failures=str(len(r.failed)), errors="1" if r.error else "0",
                               skipped=str(len(r.skipped_expectations) + (1 if r.skipped else 0)),
-                              time=f"{r.elapsed_s:.3f}", file=s.path)
+                              time=_seconds(r.elapsed_s), file=s.path)
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="title", value=s.title)
         ET.SubElement(props, "property", name="seed", value=str(r.observed.seed if r.observed else s.world.seed))
         for note in r.notes:
             ET.SubElement(props, "property", name="note", value=note)
         if r.skipped:
-            case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name="run", file=s.path)
+            case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name="run", file=s.path,
+                                 time=_seconds(r.elapsed_s))
             ET.SubElement(case, "skipped", message=r.skipped[:500])
         for e, why in r.skipped_expectations:
             case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name=f"[{e.index}] {e.name}",
-                                 file=s.path, line=str(e.line))
+                                 file=s.path, line=str(e.line), time=_seconds(0))
             ET.SubElement(case, "skipped", message=why[:500])
         if r.error:
-            case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name="run", file=s.path)
+            case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name="run", file=s.path,
+                                 time=_seconds(r.elapsed_s))
             ET.SubElement(case, "error", message=r.error.splitlines()[0][:500], type="run-error").text = r.error
         for o in r.outcomes:
             e = o.expectation
             case = ET.SubElement(suite, "testcase", classname=f"scenario.{s.name}", name=f"[{e.index}] {o.name}",
-                                 file=s.path, line=str(e.line))
+                                 file=s.path, line=str(e.line), time=_seconds(0))
             if not o.ok:
                 text = [f"{s.path}:{e.line}: {o.name}", f"expected: {o.expected}", f"actual:   {o.actual}"]
                 if o.voucher_key:
@@ -113,6 +122,10 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
                               type=e.kind).text = "\n".join(text)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.3f}"
 
 
 # ---------------------------------------------------------------------------------- SVG helpers

@@ -53,6 +53,7 @@ from runner.observed import (
     SentVoucher,
     TraceEvent,
     Verdict,
+    trace_path,
 )
 from runner.reconcile import reconcile
 from runner.report import RunResult
@@ -960,7 +961,7 @@ class _Run:
                                      str(e.get("participant") or ""), str(e.get("detail") or ""))
                           for e in events[:TRACE_EVENTS_MAX])
             sent.append(SentVoucher(vid, r.key, r.vtcode, r.voucher_no, r.flag, r.spec.sender, r.bank, r.bank_code,
-                                    r.amount_fen, r.at, r.spec.fault, tuple(verdicts), trace, f"/v1/trace/{r.key}"))
+                                    r.amount_fen, r.at, r.spec.fault, tuple(verdicts), trace, trace_path(r.key)))
 
         balances = {owner: dict(await ledger.balances()) for owner, ledger in self.ledgers.items()}
         zero = []

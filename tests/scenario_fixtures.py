@@ -26,6 +26,7 @@ from runner.observed import (
     StatementSeen,
     TraceEvent,
     Verdict,
+    trace_path,
 )
 from runner.reconcile import reconcile
 
@@ -61,7 +62,7 @@ def sent(**changes: Any) -> tuple[SentVoucher, ...]:
                                verdicts=(Verdict("gateway", "gateway", True, None, "", when),),
                                trace=(TraceEvent(when.isoformat(), "journaled", "treasury-990100", "5201 accepted"),
                                       TraceEvent(when.isoformat(), "delivered", bank, "")),
-                               trace_link=f"/v1/trace/{key}"))
+                               trace_link=trace_path(key)))
     return tuple(out)
 
 

@@ -57,6 +57,8 @@ def test_provisional_then_load_then_official_replaces_it(tmp_path: Path, capsys:
     assert main(["calendar", "provisional", "2027", "-o", str(out)]) == 0
     assert "provisional: true" in out.read_text(encoding="utf-8")
     assert read_blocks(calendar_dir) == []  # writing a block loads nothing
+    # ...and says what it wrote and what comes next (was: nothing at all)
+    assert f"wrote {out}" in (err := capsys.readouterr().err) and f"tgw calendar load {out}" in err
 
     assert main(["calendar", "show", "2027", "--calendar-dir", str(calendar_dir)]) == 1  # never guess
     assert "calendar-out-of-range" in capsys.readouterr().err

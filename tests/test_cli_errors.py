@@ -101,10 +101,13 @@ def test_readme_rows_name_every_subcommand_and_bench_mode() -> None:
         missing += [f"{name} {c}" for n in nested for c in n.choices if not re.search(rf"\b{c}\b", rows[name])]
     bench = sub.choices["bench"]
     modes = [o for a in bench._actions if isinstance(a, argparse._StoreTrueAction) for o in a.option_strings
-             if o in ("--floor", "--gateway", "--latency", "--sim")]
-    assert len(modes) == 4
+             if o in ("--floor", "--gateway", "--latency", "--sim", "--conformance")]
+    assert len(modes) == 5
     missing += [f"bench {m}" for m in modes if f"`{m}`" not in rows["bench"]]
     assert missing == [], "README: say what each of these does in its command's row"
+    # ...and `tgw --help`'s line for bench (was: --floor, --gateway and --latency only)
+    [line] = [a.help for a in sub._choices_actions if a.dest == "bench"]
+    assert [m for m in modes if m not in (line or "")] == []
 
 
 @pytest.mark.parametrize("action", [["list"], ["replay", "--all"]])
@@ -153,3 +156,32 @@ def test_validate_jobs_out_of_range_is_a_usage_error(jobs: str, capsys: pytest.C
     with pytest.raises(SystemExit) as exit_:
         main(["validate", "--jobs", jobs, str(samples)])  # was: 0 and -3 taken as 1, 10**6 a pool of 10**6
     assert exit_.value.code == 2 and "--jobs must be 1..64" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "usage", "unknown", "hint"), [
+    (["validate", "--json", "x.xml"], "tgw validate", "--json", True),
+    (["scenario", "list", "--json"], "tgw scenario list", "--json", True),
+    (["keys", "show", "--bogus", "x.pem"], "tgw keys show", "--bogus", False),
+])
+def test_an_unknown_flag_gets_the_usage_of_its_own_command(args: list[str], usage: str, unknown: str, hint: bool,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    # was: the top-level "usage: tgw [-h] COMMAND ..." and "tgw: error: unrecognized arguments"
+    assert err.startswith(f"usage: {usage} ") and f"{usage}: error: unrecognized arguments: {unknown}" in err
+    assert ("(for JSON output: --format json)" in err) == hint
+
+
+@pytest.mark.parametrize("args", [["validate", "--codes"], ["scenario", "list"]])
+def test_a_reader_that_closes_the_pipe_early_ends_it_quietly(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tgw", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `| head` that has read what it wanted, before anything was written
+    err = proc.stderr.read().decode()
+    # was: "tgw validate: error: Broken pipe", exit 2 (a usage error)
+    assert proc.wait(timeout=60) == 141 and "Broken pipe" not in err and "Traceback" not in err

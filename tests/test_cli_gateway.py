@@ -55,6 +55,8 @@ def test_participants_add_prints_token_once_and_stores_only_its_hash(world: DevW
     assert r.returncode == 0, r.stderr
     secret = json.loads(r.stdout)
     token = secret["token"]
+    # what the text line says too (was: id, token and MQTT login only)
+    assert secret["role"] == "bank" and secret["certificates"] == list(world.registry().get("bank-a").cert_sns)  # type: ignore[union-attr]
     text = reg.read_text()
     assert token not in text and secret["mqtt_password"] not in text
     assert hash_token(token) in text
@@ -89,6 +91,12 @@ def test_participants_list_json_has_no_secrets(world: DevWorld) -> None:
         assert "token_sha256" not in row and "mqtt_password_hash" not in row
     r = tgw("participants", "list", "--file", str(world.registry_path))
     assert r.returncode == 0 and "bank-a" in r.stdout
+    # Piped (a CI log, grep): one line per participant with its id, name and bank codes whole.
+    # Was: a table cut to 80 columns, "treasur…", "示例市 …", "9991000…".
+    lines = r.stdout.splitlines()
+    for p in world.registry():
+        [line] = [x for x in lines if x.startswith(f"{p.id} ")]
+        assert p.name in line and all(code in line for code in p.bank_codes) and p.delivery in line
 
 
 @pytest.mark.parametrize("args", [
@@ -259,9 +267,18 @@ def test_up_usage_errors_exit_2(args: list[str]) -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_up_with_unreadable_participants_fails_cleanly(tmp_path: Path) -> None:
-    r = tgw("up", "--participants", str(tmp_path / "missing.yaml"), "--certs", str(tmp_path),
+@pytest.mark.parametrize(("participants", "certs", "named"), [
+    ("missing.yaml", ".", "missing.yaml"),
+    ("not-a-registry.yaml", ".", "not-a-registry.yaml"),
+    ("registry.yaml", "no-such-dir", "no-such-dir"),
+])
+def test_up_with_unreadable_participants_fails_cleanly(tmp_path: Path, participants: str, certs: str,
+                                                       named: str) -> None:
+    (tmp_path / "not-a-registry.yaml").write_text("participants: 5\n", encoding="utf-8")
+    (tmp_path / "registry.yaml").write_text("participants: []\n", encoding="utf-8")
+    r = tgw("up", "--participants", str(tmp_path / participants), "--certs", str(tmp_path / certs),
             "--db", str(tmp_path / "gw.db"), "--http", "127.0.0.1:0")
-    assert r.returncode in (1, 2), (r.stdout, r.stderr)
+    # unreadable input: 2, as README and `tgw up --help` say (was: 1, "failed while running")
+    assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
-    assert "missing.yaml" in r.stderr
+    assert named in r.stderr

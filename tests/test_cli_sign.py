@@ -177,3 +177,14 @@ def test_bench_floor_runs(tmp_path: Path, capsys) -> None:
     assert {"envelope_parse", "xsd", "ecdsa_verify", "rsa_sign", "check_verify_ecdsa"} <= set(steps)
     assert result["machine"]["cpu_count"]
     assert main(["bench"]) == 2
+
+
+def test_a_voucher_the_gateway_would_refuse_is_signed_with_a_warning(pki: Path, tmp_path: Path, capsys) -> None:
+    """Signed all the same (a test of the gateway's refusals needs such vouchers), but said: was
+    signed in silence, exit 0, and the refusal came only from the gateway."""
+    bad = SAMPLES / "5201" / "invalid--xsd-invalid--missing-payeeacctno.xml"
+    assert _sign(pki, bad, tmp_path / "x.xml", "001") == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "the gateway will refuse it: xsd-invalid" in err and f"tgw validate {bad}" in err
+    assert _sign(pki, SAMPLES / "5201" / "original.xml", tmp_path / "y.xml", "001") == 0
+    assert "refuse" not in capsys.readouterr().err

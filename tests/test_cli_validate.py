@@ -69,6 +69,8 @@ def test_json_of_samples_dir(capsys) -> None:
         if name.startswith("invalid--"):
             assert not item["ok"] and item["errors"][0]["code"] == name.split("--")[1]
             assert set(item["errors"][0]) == {"code", "message", "line", "path"}
+            # a line to go to in every error (was: none for a negative amount, bad-amount)
+            assert all(isinstance(e["line"], int) for e in item["errors"]), item
         else:
             assert item["ok"], item
 

@@ -85,3 +85,45 @@ def test_readme_set_up_is_its_two_commands() -> None:
     setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
     assert _fenced(setup, "sh") == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/tgw demo\n", "bash .ci/run\n"]
+
+
+def test_the_mqtt_docs_say_which_participants_get_inbox_pushes() -> None:
+    """A participant added as the README shows is `pull`: the gateway publishes nothing to its MQTT
+    inbox. The README, asyncapi.yaml and `tgw participants add --help` say how to get pushes."""
+    from tgw import build_parser
+
+    [sub] = [a for a in build_parser("participants")._actions if isinstance(a, argparse._SubParsersAction)]
+    [nested] = [a for a in sub.choices["participants"]._actions if isinstance(a, argparse._SubParsersAction)]
+    [delivery] = [a for a in nested.choices["add"]._actions if "--delivery" in a.option_strings]
+    assert delivery.default == "pull" and "push" in delivery.choices
+    assert delivery.help and "tgw/v1/ID/inbox" in delivery.help  # was: no help at all
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    mqtt = readme.split("## MQTT topics", 1)[1].split("\n## ", 1)[0]
+    [inbox_row] = [line for line in mqtt.splitlines() if line.startswith("| `tgw/v1/P/inbox`")]
+    assert "--delivery push" in inbox_row and "GET /v1/inbox" in mqtt
+    doc = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))
+    [inbox] = [c for name, c in doc["channels"].items() if name.endswith("/inbox")]
+    assert "delivery: push" in inbox["description"] and "--delivery push" in inbox["description"]
+
+
+def test_asyncapi_states_the_clock_the_gateway_publishes() -> None:
+    """What `tgw up` publishes, retained, on tgw/v1/clock (server.py: `clock_view`), against
+    docs/asyncapi.yaml (was: `type: object` and "now, mode, ..." though no
+    field is called mode)."""
+    import datetime as dt
+
+    import jsonschema
+
+    from business_time.calendar import BusinessCalendar
+    from business_time.clock import ClockConfig
+    from gateway.clock import BusinessClock
+    from gateway.http_common import clock_view
+
+    payload = yaml.safe_load((DOCS / "asyncapi.yaml").read_text(encoding="utf-8"))["components"]["messages"][
+        "Clock"]["payload"]
+    start = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    # simulated only: a live clock's view would depend on the day the test runs
+    for at in (start, start + dt.timedelta(hours=7)):  # a business day's morning, after the close
+        view = clock_view(BusinessClock.simulated(BusinessCalendar.default(), ClockConfig.from_dict({}), at))
+        assert list(jsonschema.Draft202012Validator(payload).iter_errors(view)) == []
+        assert set(view) <= set(payload["properties"]), set(view) - set(payload["properties"])

@@ -56,6 +56,15 @@ def test_holds_listed_released_and_rejected_from_the_command_line(tmp_path: Path
     db = tmp_path / "gw.db"
     asyncio.run(_held_two(world, db))
     capsys.readouterr()
+    # For an officer: a table, amounts in yuan (was: one line each without headers, "120000000 fen").
+    assert main(["monitor", "holds", "list", "--db", str(db)]) == 0
+    header, rule, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:4] == ["hold", "status", "voucher", "amount"] and set(rule) <= {"-", " "}
+    assert [(r.split()[1], r.split()[2].rsplit("/", 1)[1], r.split()[3]) for r in rows] == [
+        ("held", "CLI0001", "1200000.00"), ("held", "CLI0002", "1200000.00")]
+    assert main(["monitor", "holds", "list", "--db", str(db), "--status", "rejected"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "no rejected holds" in err
     assert main(["monitor", "holds", "list", "--db", str(db), "--status", "held", "--format", "json"]) == 0
     holds = json.loads(capsys.readouterr().out)["holds"]
     assert [h["voucher"]["no"] for h in holds] == ["CLI0001", "CLI0002"]

@@ -350,3 +350,72 @@ def test_a_private_broker_moves_to_another_port_when_its_free_one_was_taken(
             assert b.port != taken_port and b.proc is not None and b.proc.poll() is None
         finally:
             b.stop()
+
+
+# ---------------------------------------------------------------------- (5) answers against asyncapi.yaml
+
+
+def _asyncapi_payloads(*names: str) -> dict[str, Any]:
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "asyncapi.yaml").read_text(encoding="utf-8"))
+    return {name: doc["components"]["messages"][name]["payload"] for name in names}
+
+
+async def test_result_payloads_are_what_asyncapi_says(world: DevWorld, broker: MosquittoBroker,
+                                                       tmp_path: Path) -> None:
+    """A treasury core on MQTT reads every answer on its result topic by docs/asyncapi.yaml: an
+    accepted, a held (monitoring) and a rejected voucher, an ack. Was: a held voucher's status
+    `held` was not in the document's enum, and its summary did not count it (HTTP's did)."""
+    import datetime as dt
+
+    import jsonschema
+    from gateway_helpers import FixedClock
+
+    from gateway.monitoring.monitor import Monitor
+    from gateway.monitoring.rules import default_catalogue
+    from gateway.monitoring.store import MonitorStore
+
+    schemas = _asyncapi_payloads("SubmitResults", "AckResult", "Error")
+    tid = world.treasury.id
+    db = await open_database(str(tmp_path / "gw.db"))
+    at = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=FixedClock(at), config=FAST,
+                 monitor=Monitor(default_catalogue(), MonitorStore(db)))
+    await gw.start()
+    adapter = MqttAdapter(gw, host=broker.host, port=broker.port, username=GW_USER, password=GW_PASSWORD,
+                          reconnect_base_s=0.05, reconnect_max_s=1.0)
+    await adapter.start()
+    try:
+        await adapter.wait_connected(10)
+        cases = {
+            b"accepted": ("outbox", world.envelope([payment(world, amount_fen=12_345_00)], sender=tid)),
+            b"held": ("outbox", world.envelope([payment(world, amount_fen=2_000_000_00, voucher_no="BIG0001")],
+                                               sender=tid)),
+            b"rejected": ("outbox", b"not xml at all"),
+            b"ack": ("ack", b'{"ids": ["no-such-message"]}'),
+            b"bad-ack": ("ack", b"{not json"),
+        }
+        async with aiomqtt.Client(broker.host, broker.port, username=tid, password=world.participants[tid].mqtt_password,
+                                  protocol=V5, identifier=f"{tid}-raw") as raw:
+            await raw.subscribe(f"tgw/v1/{tid}/result", qos=1)
+            for corr, (kind, payload) in cases.items():
+                await raw.publish(f"tgw/v1/{tid}/{kind}", payload, qos=1, properties=publish_properties(
+                    correlation=corr, response_topic=f"tgw/v1/{tid}/result"))
+            answers: dict[bytes, Any] = {}
+            async with asyncio.timeout(20):
+                async for message in raw.messages:
+                    answers[bytes(message.properties.CorrelationData)] = json.loads(message.payload)
+                    if len(answers) == len(cases):
+                        break
+    finally:
+        await adapter.stop()
+        await gw.stop()
+        await db.close()
+    expected = {b"accepted": "SubmitResults", b"held": "SubmitResults", b"rejected": "SubmitResults",
+                b"ack": "AckResult", b"bad-ack": "Error"}
+    wrong = [f"{corr.decode()}: {e.message}" for corr, name in expected.items()
+             for e in jsonschema.Draft202012Validator(schemas[name]).iter_errors(answers[corr])]
+    assert wrong == []
+    assert [r["status"] for r in answers[b"held"]["results"]] == ["held"]
+    assert answers[b"held"]["summary"] == {"accepted": 0, "duplicate": 0, "rejected": 0, "held": 1}

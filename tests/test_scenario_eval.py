@@ -76,7 +76,7 @@ def test_a_failed_voucher_expectation_carries_the_trace() -> None:
 """, "eval.yaml")
     [out] = evaluate(s.expectations, observed())
     assert not out.ok and out.actual.endswith("XPayAmt=100.00")
-    assert out.voucher_key == "990100/2026/5201/ZZ001/0" and out.trace_link == "/v1/trace/990100/2026/5201/ZZ001/0"
+    assert out.voucher_key == "990100/2026/5201/ZZ001/0" and out.trace_link == "/v1/trace/990100/2026/5201/ZZ001"
     assert [e.step for e in out.trace] == ["journaled", "delivered"]
 
 

@@ -37,12 +37,12 @@ def test_a_failed_clearing_shows_every_clearing_request_of_the_bank_with_its_tra
     # v1 is covered only by the normal HKA1: the report also shows HKA2, the bank's other 2301,
     # and not bank-b's
     assert [line.split()[0] for line in o.evidence] == ["HKA1", "HKA2"]
-    assert "trace: /v1/trace/990100/2026/2301/HKA2/0" in o.evidence[1]
+    assert "trace: /v1/trace/990100/2026/2301/HKA2" in o.evidence[1]
     assert "replenishment" in o.evidence[1] and "covers ZZ002" in o.evidence[1]
     xml = junit_xml([RunResult(s, observed(), (o,))])
     text = ET.fromstring(xml).findtext(".//failure") or ""
-    assert "seen:" in text and "/v1/trace/990100/2026/2301/HKA1/0" in text
-    assert "/v1/trace/990100/2026/2301/HKA2/0" in html_report([RunResult(s, observed(), (o,))])
+    assert "seen:" in text and "/v1/trace/990100/2026/2301/HKA1" in text
+    assert "/v1/trace/990100/2026/2301/HKA2" in html_report([RunResult(s, observed(), (o,))])
 
 
 def test_includes_false_with_a_state_is_refused_naming_the_field() -> None:
@@ -105,3 +105,49 @@ def test_a_directory_run_whose_files_are_valid_exits_on_its_results(tmp_path: Pa
     assert main(["scenario", "run", str(tmp_path), "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "seen:" in out and "5201 flag 0  treasury" in out  # the count says what it counted
+
+
+FAILING_RUN = """scenario: trace-links
+title: a receipt expected too early and a replenishment that never was, for their trace links
+world:
+  start: 2026-03-10
+steps:
+  - at: "17:30"
+    send: {id: late, template: direct-payment, bank: bank-a, amount: "880.00"}
+expect:
+  - receipt: {voucher: late, from: bank-a}
+    by: "D+1 08:00"
+  - clearing: {voucher: late, includes: true, clear_type: replenishment}
+    by: "D+1 17:00"
+"""
+
+
+def test_every_trace_link_of_a_report_is_a_route_of_the_gateway(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A tester pastes a failure's trace link after the gateway's URL. Was: the links carried the
+    voucher's flag (`.../ZZ2026031000001/0`), which no route serves: 404."""
+    import re
+
+    from gateway.openapi import openapi_document
+
+    [route] = [p for p in openapi_document()["paths"] if p.startswith("/v1/trace/")]
+    served = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route) + "$")
+    scenario = tmp_path / "trace-links.yaml"
+    scenario.write_text(FAILING_RUN, encoding="utf-8")
+    assert main(["scenario", "run", str(scenario), "--format", "json", "--quiet"]) == 1
+    [run] = json.loads(capsys.readouterr().out)["scenarios"]
+    links = [e["trace"] for e in run["expectations"] if e["trace"]]
+    links += [m for e in run["expectations"] for line in e["seen"] for m in re.findall(r"/v1/trace/\S+", line)]
+    assert len(links) >= 2 and [x for x in links if not served.match(x)] == []
+
+
+def test_a_quiet_run_still_says_each_scenario_as_it_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--quiet` (as docs/conformance.md's script runs the catalogue) leaves out the steps, not the
+    scenarios: was silent on stderr from start to end, however long the run."""
+    failing = tmp_path / "trace-links.yaml"
+    failing.write_text(FAILING_RUN, encoding="utf-8")
+    passing = CATALOGUE_DIR / "after-close-paid-by-1000-next-day.yaml"
+    assert main(["scenario", "run", str(passing), str(failing), "--quiet"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "[1/2] after-close-paid-by-1000-next-day: ok", "[2/2] trace-links: FAILED 2"]

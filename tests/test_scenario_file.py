@@ -101,6 +101,10 @@ def test_cli_validate_exit_codes_and_messages(tmp_path: Path, capsys: pytest.Cap
     assert main(["scenario", "validate", "--format", "json", str(bad)]) == 2
     report = json.loads(capsys.readouterr().out)
     assert report["files"][0]["errors"][0]["line"] == 7
+    # JSON says what the text says of a good file (was: only its name)
+    assert main(["scenario", "validate", "--format", "json", str(good)]) == 0
+    assert json.loads(capsys.readouterr().out)["files"] == [
+        {"file": str(good), "valid": True, "name": "good", "steps": 3, "expectations": 1}]
 
 
 def test_cli_list_json_is_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,11 +6,12 @@ import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from browser import ARTIFACTS, png_size, screenshot
 
 from runner.expectations import evaluate
 from runner.report import RunResult, html_report, junit_xml
-from runner.scenario_file import load_text
+from runner.scenario_file import ScenarioError, load_text
 from tests.scenario_fixtures import WORLD_AND_STEPS, observed
 
 WINDOW = (1200, 2400)
@@ -46,7 +47,38 @@ def test_junit_has_one_case_per_expectation_and_readable_failures() -> None:
     assert failure.get("name") == "[2] clearing includes v2" and failure.get("line") == "16"
     text = failure.findtext("failure") or ""
     assert "scenarios/report-fixture.yaml:16" in text and "expected:" in text and "actual:" in text
-    assert "trace: /v1/trace/990100/2026/5201/ZZ002/0" in text and "journaled" in text
+    assert "trace: /v1/trace/990100/2026/5201/ZZ002" in text and "journaled" in text
+
+
+def test_junit_gives_every_suite_and_case_a_time_as_ci_readers_expect() -> None:
+    """GitHub test reporters, GitLab and Azure read `time` on the root, each testsuite and each
+    testcase (a missing one shows as NaN, or fails the import): every kind of case carries it."""
+    [ran, broken] = results()
+    skipped = dataclasses.replace(ran, outcomes=(), skipped="the scenario marks bank-b external", elapsed_s=0.0)
+    errored = dataclasses.replace(broken, error="the system under test never waited on the clock\nstartup 30 s",
+                                  skipped_expectations=((broken.outcomes[0].expectation, "your own books"),),
+                                  elapsed_s=1.25)
+    bad_file = ScenarioError("scenarios/bad.yaml", [(3, "steps[0].at", "not a business time")])
+    root = ET.fromstring(junit_xml([ran, broken, skipped, errored], invalid=[bad_file]))
+    suites = root.findall("testsuite")
+    assert len(suites) == 5
+    for element in [root, *suites, *root.iter("testcase")]:
+        assert float(element.get("time", "nan")) >= 0, (element.tag, element.attrib)  # was: no time but on suites
+    assert float(root.get("time", "nan")) == pytest.approx(sum(float(s.get("time", "nan")) for s in suites))
+    assert float(root.get("time", "nan")) == pytest.approx(0.4 + 0.3 + 1.25)
+    assert [c.get("time") for c in errored_cases(suites) if c.get("name") == "run"] == ["1.250"]
+    # the counts are those of the testcases written (was: a run error beside outcomes not counted)
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests", "-1")) == len(cases), suite.get("name")
+        for kind in ("failures", "errors", "skipped"):
+            assert int(suite.get(kind, "-1")) == sum(c.find(kind.rstrip("s") if kind != "skipped" else kind)
+                                                     is not None for c in cases), (suite.get("name"), kind)
+    assert int(root.get("tests", "-1")) == len(list(root.iter("testcase")))
+
+
+def errored_cases(suites: list[ET.Element]) -> list[ET.Element]:
+    return [c for s in suites if s.find("testcase/error") is not None for c in s.iter("testcase")]
 
 
 def test_html_is_self_contained() -> None:

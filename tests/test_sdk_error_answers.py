@@ -63,3 +63,17 @@ async def test_an_answer_not_the_gateways_is_a_client_error(stub: tuple[str, int
             assert exc.status == status and exc.code == "http-error", exc
         else:  # a 404 read of a trace or a message is "none" by design
             assert status == 404 and call in ("trace", "message")
+
+
+@pytest.mark.parametrize("call", ["clock", "message"])
+async def test_an_http_only_call_on_another_transport_says_what_to_use(call: str) -> None:
+    """A treasury core on MQTT asking the SDK for business time learns where it is (was: "only the
+    HTTP client reads the clock and message status", and nothing on what to do)."""
+    from client.mqtt import MqttClientTransport
+
+    client = GatewayClient(MqttClientTransport("127.0.0.1", 1, username="bank-a", password="x",
+                                               participant_id="bank-a"), "bank-a")
+    with pytest.raises(ClientError) as refused:
+        await (client.clock() if call == "clock" else client.message("m1"))
+    assert refused.value.code == "not-implemented"
+    assert "GatewayClient.http" in str(refused.value) and "tgw/v1/clock" in str(refused.value)

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+# The exit status of a process that wrote into a pipe its reader had closed (`tgw ... | head`):
+# 128 + SIGPIPE, what the shell shows for any tool stopped that way.
+EXIT_BROKEN_PIPE = 141
 
 # Order here is the order in `tgw --help`.
 _COMMAND_MODULES = (
@@ -61,14 +66,22 @@ def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(args_in[0] if args_in and not args_in[0].startswith("-") else None)
-    args = parser.parse_args(args_in)
+    args, unknown = parser.parse_known_args(args_in)
+    if unknown:
+        _unrecognized(parser, args_in, unknown)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): nothing went wrong that a message could help with;
+        # stdout goes to /dev/null so the interpreter's own flush at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         # a file or directory named on the command line that cannot be written or read (an output
         # path in a missing or read-only directory, a directory where a file is expected): usage,
@@ -77,6 +90,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tgw {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     return code
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args_in: Sequence[str], unknown: Sequence[str]) -> None:
+    """Exit 2 naming the unknown arguments with the usage of the (sub)command they were given to,
+    not the top-level one; `--json` is pointed to `--format json` where the command has it."""
+    for word in args_in:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or word not in subs[0].choices:
+            if word.startswith("-") or not subs:
+                continue
+            break
+        parser = subs[0].choices[word]
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    formats = [a for a in parser._actions if "--format" in a.option_strings and a.choices and "json" in a.choices]
+    if "--json" in unknown and formats:
+        message += " (for JSON output: --format json)"
+    parser.error(message)
 
 
 if __name__ == "__main__":

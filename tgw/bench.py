@@ -39,8 +39,7 @@ gateways and runners it started, the fixed sleeps it waited, and the JUnit count
 run is seen to check as much); `--compare-ref REF` also runs the script and code of that revision
 (before/after from one run); see `bench.conformance`. Figures go to bench/results/conformance.json.
 
-This is a measurement, not a test: nothing asserts on a time. Other modes (e.g. `--gateway`,
-end to end over HTTP) add their own flag and `run_<mode>()` function beside `run_floor`.
+This is a measurement, not a test: nothing asserts on a time.
 """
 
 from __future__ import annotations
@@ -230,8 +229,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "bench", help="measure per-voucher costs (--floor), gateway throughput (--gateway) and open-loop "
-                      "latency (--latency)",
+        "bench", help="measure per-voucher costs (--floor), gateway throughput (--gateway), open-loop "
+                      "latency (--latency), the simulated day (--sim) and the conformance script (--conformance)",
         description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--floor", action="store_true",
@@ -288,7 +287,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scenarios", default=None, metavar="FILES",
                    help="--conformance: comma-separated scenario files (default: the whole catalogue)")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
-                   help="where to write the JSON figures ('-' for nowhere; default bench/results/floor.json, "
-                        "bench/results/gateway.json or bench/results/latency.json)")
+                   help="where to write the JSON figures ('-' for nowhere; default bench/results/MODE.json: "
+                        "floor, gateway, latency, sim or conformance)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="print a table or the JSON")
     p.set_defaults(func=cmd_bench, parser=p)

@@ -99,6 +99,8 @@ def cmd_provisional(args: argparse.Namespace) -> int:
     text = render_block(block)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: {args.year}, provisional (the statutory holidays, no make-up days); "
+              f"install it with: tgw calendar load {args.output} --calendar-dir DIR", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

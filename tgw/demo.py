@@ -24,14 +24,13 @@ import datetime as dt
 import json
 import sys
 import tempfile
-import unicodedata
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from messages.errors import InputError
 from messages.money import fen_to_str
 from runner.demo import simulate
+from tgw.text_table import text_table
 from treasury_sim.units import UNITS_MAX
 
 __all__ = ["register"]
@@ -177,25 +176,6 @@ def _progress_line(text: str) -> None:
 # ---------------------------------------------------------------------------------- text output
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
-    out = []
-    for n, row in enumerate(cells):
-        parts = []
-        for i, c in enumerate(row):
-            pad = " " * (widths[i] - _width(c))
-            parts.append(pad + c if (align[i:i + 1] == "r") else c + pad)
-        out.append("  ".join(parts).rstrip())
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
-
-
 def render_text(report: dict[str, Any]) -> str:
     run = report["run"]
     lines = [f"tgw demo: seed {run['seed']}, {run.get('algorithm', 'ecdsa')} seals, "
@@ -213,10 +193,10 @@ def render_text(report: dict[str, Any]) -> str:
                            d["tsa_debits"], d["statement_end_balance"] or "-", d["ledger_tsa_at_close"] or "-",
                            "yes" if d["zero_balance_accounts_at_zero"] else "NO"])
     lines.append("Payments per business day (yuan)")
-    lines.append(_table(["day", "vouchers sent", "accepted", "paid", "paid amount", "receipts", "advances",
+    lines.append(text_table(["day", "vouchers sent", "accepted", "paid", "paid amount", "receipts", "advances",
                          "advanced amount"], pay_rows, "lrrrrrrr"))
     lines += ["", "Clearing and the treasury single account per business day (yuan)"]
-    lines.append(_table(["day", "2301 ok/filed", "rejected", "cleared", "ClearType 1 ok/filed", "replenished",
+    lines.append(text_table(["day", "2301 ok/filed", "rejected", "cleared", "ClearType 1 ok/filed", "replenished",
                          "TSA debits", "7401 EndBalance", "ledger TSA at close", "ZBA = 0 at close"], clear_rows,
                         "lrlrrrrrrl"))
     budget = report.get("budget")
@@ -238,23 +218,23 @@ def render_text(report: dict[str, Any]) -> str:
     flows = report.get("flows")
     if flows is not None:
         lines += ["", "The month's flows"]
-        lines.append(_table(["flow", "count", "what came of it"], _flow_rows(flows, report.get("account_feed")), "lrl"))
+        lines.append(text_table(["flow", "count", "what came of it"], _flow_rows(flows, report.get("account_feed")), "lrl"))
     rec = report.get("reconciliation")
     if rec is not None:
         lines += ["", "Three-way reconciliation per day: treasury ↔ banks ↔ central bank (yuan)"]
-        lines.append(_table(["day", "treasury sent", "treasury receipts", "bank payments", "bank clearings",
+        lines.append(text_table(["day", "treasury sent", "treasury receipts", "bank payments", "bank clearings",
                              "TSA debits", "7401 DebitAmt"],
                             [[d["date"], d["treasury_sent"], d["treasury_receipts"], d["bank_paid"], d["bank_cleared"],
                               d["pboc_debits"], d["statement_debits"] or "-"] for d in rec["days"]], "lrrrrrr"))
         lines += ["", "Three-way reconciliation per month (yuan)"]
-        lines.append(_table(["month", "treasury receipts", "bank clearings", "TSA debits"],
+        lines.append(text_table(["month", "treasury receipts", "bank clearings", "TSA debits"],
                             [[m["month"], m["treasury_receipts"], m["bank_cleared"], m["pboc_debits"]]
                              for m in rec["months"]], "lrrr"))
         if rec["clean"]:
             lines.append("reconciliation clean: every voucher, day and month agrees")
         else:
             lines += ["", f"Reconciliation breaks ({len(rec['breaks'])})"]
-            lines.append(_table(["cause", "day", "vouchers", "detail"],
+            lines.append(text_table(["cause", "day", "vouchers", "detail"],
                                 [[b["cause"], b["day"] or b["period"], _short(", ".join(b["vouchers"]), 40),
                                   _short(b["detail"])] for b in rec["breaks"][:RECONCILIATION_BREAKS_SHOWN]]))
             if len(rec["breaks"]) > RECONCILIATION_BREAKS_SHOWN:
@@ -263,7 +243,7 @@ def render_text(report: dict[str, Any]) -> str:
         lines += ["", f"Bank scorecard: {card['bank']} {card['month']}  score {card['score']}/{card['max_points']}  "
                   f"on time {card['timeliness_pct']}%  accurate {card['accuracy_pct']}%"
                   + ("  FLAGGED" if card["flagged"] else "")]
-        lines.append(_table(["duty", "counted", "on time", "late", "missing", "bdays late", "errors", "faulty",
+        lines.append(text_table(["duty", "counted", "on time", "late", "missing", "bdays late", "errors", "faulty",
                              "pending", "points off"],
                             [[d["kind"], d["counted"], d["on_time"], d["late"], d["missing"], d["business_days_late"],
                               d["errors"], d["faulty"], d["pending"], d["deducted"]] for d in card["duties"]],
@@ -271,15 +251,15 @@ def render_text(report: dict[str, Any]) -> str:
         lines += [f"! {flag}" for flag in card["flags"]]
     lines += ["", "Ledger balances (yuan)"]
     brows = [[owner, aid, v["balance"]] for owner, accts in report["balances"].items() for aid, v in accts.items()]
-    lines.append(_table(["books of", "account", "balance"], brows, "llr"))
+    lines.append(text_table(["books of", "account", "balance"], brows, "llr"))
     lines += ["", "Invariants"]
-    lines.append(_table(["invariant", "held", "detail"],
+    lines.append(text_table(["invariant", "held", "detail"],
                         [[n, "yes" if i["ok"] else "NO", i["detail"]] for n, i in report["invariants"].items()]))
     trace = report.get("trace") or {}
     if trace:
         lines += ["", f"Trace of {trace['voucher']} ({trace['vtcode']}, {trace['amount']} yuan to {trace['bank']}, "
                   f"sent {trace['sent_at']}, paid as {trace['mode']}, cleared by {trace['cleared_by']})"]
-        lines.append(_table(["business time", "flag", "step", "participant", "detail"],
+        lines.append(text_table(["business time", "flag", "step", "participant", "detail"],
                             [[e["business_time"], e["flag"], e["step"], e["participant"],
                               _short(e["detail"])] for e in trace["events"]]))
     lines += ["", "all invariants held" if report["ok"] else "SOME INVARIANTS FAILED"]

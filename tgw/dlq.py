@@ -86,10 +86,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(page, indent=2))  # {"total": N, "items": [...], "next": cursor or null}
     else:
+        from tgw.text_table import text_table
+
         rows = page["items"]
-        for r in rows:
-            print(f"{r['id']}  {r['voucher']}  {r['sender']} → {r['recipient']}  "
-                  f"attempts={r['attempts']}  {r['last_error'] or ''}")
+        if rows:
+            print(text_table(["message", "voucher", "from → to", "attempts", "last error"],
+                             [[r["id"], r["voucher"], f"{r['sender']} → {r['recipient']}", r["attempts"],
+                               r["last_error"] or ""] for r in rows], "lllrl"))
         more = f"; next page: --after {page['next']}" if page["next"] is not None else ""
         print(f"{len(rows)} of {page['total']} dead letter(s) shown{more}", file=sys.stderr)
     return 0

@@ -149,11 +149,19 @@ def cmd_holds_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"holds": [h.as_dict() for h in holds], "next": nxt}, ensure_ascii=False))
         return 0
-    for h in holds:
-        print(f"{h.id}  {h.status:<8} {'/'.join(h.key[:4])}  {h.amount_fen} fen  {h.rule_id} ({h.grade})  "
-              f"{h.sender} → {h.recipient}" + (f"  by {h.decided_by}: {h.reason}" if h.decided_by else ""))
+    from messages.money import fen_to_str
+    from tgw.text_table import text_table
+
+    if not holds:
+        print(f"no {args.status or ''} holds".replace("  ", " "), file=sys.stderr)
+        return 0
+    print(text_table(["hold", "status", "voucher", "amount (yuan)", "rule (grade)", "from → to", "held at",
+                      "decided"],
+                     [[h.id, h.status, "/".join(h.key[:4]), fen_to_str(h.amount_fen), f"{h.rule_id} ({h.grade})",
+                       f"{h.sender} → {h.recipient}", h.held_at[:19].replace("T", " "),
+                       f"by {h.decided_by}: {h.reason}" if h.decided_by else ""] for h in holds], "lllrllll"))
     if nxt:
-        print(f"next: {nxt}")
+        print(f"next: {nxt}  (--after {nxt} for the next page)")
     return 0
 
 

@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
     ps = p.add_subparsers(dest="participants_command", metavar="ACTION")
     add = ps.add_parser("add", help="add or replace a participant")
     add.add_argument("--file", required=True, help="registry YAML (created if missing)")
-    add.add_argument("--id", required=True)
+    add.add_argument("--id", required=True, help="registry id: the HTTP participant, the MQTT username and "
+                                                  "topic segment (tgw/v1/ID/...)")
     add.add_argument("--role", required=True, choices=["treasury", "bank", "pboc"])
     add.add_argument("--name", help="display name")
     add.add_argument("--adm-div-code", action="append", required=True, dest="adm_div_codes",
@@ -28,11 +29,13 @@ def register(sub: Any) -> None:
     add.add_argument("--cert", action="append", default=[], help="certificate PEM file (repeatable)")
     add.add_argument("--bank-code", action="append", default=[], dest="bank_codes",
                      help="12-digit bank code vouchers are routed by (banks; repeatable)")
-    add.add_argument("--delivery", choices=["pull", "push"], default="pull")
+    add.add_argument("--delivery", choices=["pull", "push"], default="pull",
+                     help="how deliveries reach it: pull (default) from GET /v1/inbox over HTTP; push: the "
+                          "gateway publishes each to MQTT topic tgw/v1/ID/inbox (tgw up --mqtt) until acked")
     add.add_argument("--format", choices=["text", "json"], default="text")
     add.set_defaults(func=cmd_add)
     ls = ps.add_parser("list", help="list participants (no secrets)")
-    ls.add_argument("--file", required=True)
+    ls.add_argument("--file", required=True, help="registry YAML")
     ls.add_argument("--format", choices=["text", "json"], default="text")
     ls.set_defaults(func=cmd_list)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -67,7 +70,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(f"tgw participants add: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        print(json.dumps({"id": args.id, "token": token, "mqtt_username": args.id, "mqtt_password": password}))
+        print(json.dumps({"id": args.id, "role": args.role, "certificates": sns, "token": token,
+                          "mqtt_username": args.id, "mqtt_password": password}))
     else:
         print(f"added {args.id} ({args.role}); certificates: {', '.join(sns) or 'none'}")
         print(f"HTTP token (shown once):    {token}")
@@ -87,12 +91,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from tgw.text_table import text_table
 
-    table = Table("id", "role", "name", "AdmDivCode", "bank codes", "certificates", "delivery")
-    for r in rows:
-        table.add_row(r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
-                      str(len(r["cert_sns"])), r["delivery"])
-    Console().print(table)
+    print(text_table(["id", "role", "name", "AdmDivCode", "bank codes", "certificates", "delivery"],
+                     [[r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
+                       len(r["cert_sns"]), r["delivery"]] for r in rows], "lllllrl"))
     return 0

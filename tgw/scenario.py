@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
     run.add_argument("--format", choices=("text", "json"), default="text")
     run.add_argument("--dir", help="keep each scenario's world and databases under this directory")
-    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    run.add_argument("--quiet", action="store_true",
+                     help="on stderr only one line per scenario as it ends ([n/N] name: verdict), not its steps")
     run.set_defaults(func=run_run)
     from tgw.conformance import add_run_arguments, add_world_parser
 
@@ -120,7 +121,8 @@ def run_validate(args: argparse.Namespace) -> int:
                 for line in exc.lines():
                     print(line, file=sys.stderr)
             continue
-        results.append({"file": str(path), "valid": True, "name": s.name})
+        results.append({"file": str(path), "valid": True, "name": s.name, "steps": len(s.steps),
+                        "expectations": len(s.expectations)})
         if args.format == "text":
             print(f"{path}: ok ({s.name}: {len(s.steps)} steps, {len(s.expectations)} expectations)")
     if args.format == "json":
@@ -175,7 +177,7 @@ def run_run(args: argparse.Namespace) -> int:
         return 2
 
     results: list[RunResult] = []
-    for s in scenarios:
+    for n, s in enumerate(scenarios, start=1):
         if not args.quiet:
             print(f"{s.name}: {s.title}", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="tgw-scenario-") as tmp:
@@ -184,11 +186,11 @@ def run_run(args: argparse.Namespace) -> int:
             r = asyncio.run(conformance(s, root) if conformance else run_scenario(
                 s, root, seed=args.seed, progress=progress, algorithm=args.algorithm))
         results.append(r)
-        if not args.quiet:
-            verdict = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAILED {len(r.failed)}")
-            verdict = f"SKIPPED: {r.skipped}" if r.skipped else verdict
-            print(f"{s.name}: {verdict} ({len(r.outcomes) - len(r.failed)}/{len(r.outcomes)} held, "
-                  f"{r.elapsed_s:.1f} s)", file=sys.stderr)
+        # even --quiet says each scenario as it ends: a long run in CI is never silent for minutes
+        verdict = "ok" if r.ok else ("ERROR " + (r.error or "") if r.error else f"FAILED {len(r.failed)}")
+        verdict = ("SKIPPED" if args.quiet else f"SKIPPED: {r.skipped}") if r.skipped else verdict  # why: stdout
+        print(f"[{n}/{len(scenarios)}] {s.name}: {verdict} ({len(r.outcomes) - len(r.failed)}/{len(r.outcomes)} "
+              f"held, {r.elapsed_s:.1f} s)", file=sys.stderr, flush=True)
     if args.junit:
         Path(args.junit).write_text(junit_xml(results, invalid=invalid), encoding="utf-8")
     if args.html:

@@ -103,6 +103,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
         warning = _seal_warning(body, args.position, getattr(signer, "role", None))
         if warning:
             print(f"tgw sign: warning: {body.key}: {warning}", file=sys.stderr)
+        try:
+            check_body(body)  # signed all the same (a test may want a refused voucher), but said
+        except InputError as exc:
+            print(f"tgw sign: warning: {body.key}: the gateway will refuse it: {exc.issues[0]} "
+                  f"(`tgw validate {args.file}` lists every error)", file=sys.stderr)
         signed.append(body.with_signature(SignatureEntry(args.position, signer.sn, signer.sign(body.voucher))))
     encoding = args.encoding
     if encoding is None:
@@ -176,7 +181,8 @@ def register(subparsers: Any) -> None:
         description=("Sign every voucher of an envelope at seal position N (an earlier signature at N is "
                      "replaced), or wrap a bare voucher in a new MOF envelope and sign it. The signature "
                      "covers the exact voucher bytes."),
-        epilog="Exit codes: 0 signed, 1 the input is not a valid envelope or voucher, 2 usage or unreadable input.")
+        epilog="Exit codes: 0 signed (a voucher the gateway would refuse is signed too, with a warning naming "
+               "its first error), 1 the input is not an envelope or voucher at all, 2 usage or unreadable input.")
     sign.add_argument("file", metavar="FILE", help="a MOF envelope or a bare <Voucher> document")
     sign.add_argument("--key", required=True, metavar="K", help="the signer's PEM private key")
     sign.add_argument("--cert", required=True, metavar="C", help="the signer's PEM certificate (gives the SN)")

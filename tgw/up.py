@@ -25,6 +25,9 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
 
 
 BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
+# The participants file or the certificates cannot be read or do not make sense (found while
+# starting, before anything listens): unreadable input, exit 2 like every tgw command.
+INPUT_REFUSALS = ("io-unreadable", "config-invalid")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -35,8 +38,9 @@ def register(sub: Any) -> None:
                                    "--tls-cert/--tls-key serve HTTPS; --tls-client-ca adds mutual TLS.",
                        epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
                               "--db sqlite:///var/tgw.db --http 127.0.0.1:8470. Exit codes: 0 stopped cleanly, "
-                              "1 failed while running, 2 usage error or a broker it refuses (one that does not "
-                              "bind client ids to usernames, or refuses the tgw-monitor user).")
+                              "1 failed while running, 2 usage error, unreadable input (the participants file, the "
+                              "certificates) or a broker it refuses (one that does not bind client ids to "
+                              "usernames, or refuses the tgw-monitor user).")
     p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
     p.add_argument("--participants", help="participants registry YAML")
     p.add_argument("--certs", help="directory with ca.pem and participant certificates")
@@ -187,5 +191,5 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, StateError, OSError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
         # A broker whose settings the gateway must not run on is a usage error, like a bad config.
-        return 2 if getattr(exc, "code", None) in BROKER_REFUSALS else 1
+        return 2 if getattr(exc, "code", None) in (*BROKER_REFUSALS, *INPUT_REFUSALS) else 1
     return 0
