@@ -55,7 +55,8 @@ def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tgw",
         description="Treasury gateway (电子凭证库): validate, sign and exchange treasury payment vouchers.",
-        epilog="Exit codes: 0 ok, 1 check failed (invalid voucher, bad signature...), 2 usage or unreadable input.",
+        epilog="Exit codes: 0 ok (also: nothing to do), 1 check failed (invalid voucher, bad signature...), 2 usage or "
+               "input that cannot be read or reached (a file, a database, a gateway: unavailable).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
