@@ -89,6 +89,7 @@ def run_script(src: Path, work: Path, *, scenarios: Sequence[str] = (), label: s
     script.write_text(doc_script(src), encoding="utf-8")
     out = work / "out"
     env = {**os.environ, "PATH": f"{shims}{os.pathsep}{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+           # SDK_BANK: the example bank of scripts before it was installed as `tgw-sdk-bank`
            "PYTHONPATH": str(src), "SDK_BANK": str(src / "examples" / "sdk_bank.py"), "OUT": str(out),
            "BENCH_CALLS": str(calls)}
     if scenarios:

@@ -229,6 +229,8 @@ CODES: dict[str, str] = {
     "ledger-overflow": "the transfer would take an account's debits or credits beyond 64-bit fen",
     # IO at the edges (CLI)
     "io-unreadable": "the file could not be read",
+    "usage": "the command line is wrong: an unknown option, a missing or bad argument (exit 2)",
+    "failed": "the command could not do what it was asked, for the reason its message gives (exit 1)",
 }
 
 

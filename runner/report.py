@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import socket
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from business_time.clock import ClockConfig
@@ -47,6 +48,12 @@ class RunResult:
     # expectations left out of the run, each with why (e.g. the books of the system under test)
     skipped_expectations: tuple[tuple[Expectation, str], ...] = ()
     notes: tuple[str, ...] = ()  # what the run wants a reader to know (e.g. a system that did not answer)
+    # wall time the result was made, i.e. when the run ended (the JUnit `timestamp` is its start)
+    ended_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return self.ended_at - dt.timedelta(seconds=self.elapsed_s)
 
     @property
     def ok(self) -> bool:
@@ -68,7 +75,9 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
     Every element carries `time` (seconds), as CI readers expect (some show NaN or fail without
     it): a testsuite's is its scenario's run, the root's their sum; an expectation is judged
     after the run, so its testcase's is 0, while a `run` testcase (skipped, or the run's error)
-    has the run's."""
+    has the run's. Every testsuite has `timestamp` (when its run began, local time to the second
+    without an offset: the JUnit schema's xs:dateTime pattern, which Jenkins, GitLab and GitHub
+    readers parse) and `hostname` (the machine that ran it)."""
     def cases(r: RunResult) -> int:  # the testcases written below, one each
         return len(r.outcomes) + len(r.skipped_expectations) + (1 if r.skipped else 0) + (1 if r.error else 0)
 
@@ -77,9 +86,11 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
                         errors=str(sum(1 for r in results if r.error) + len(invalid)),
                         skipped=str(sum(len(r.skipped_expectations) + (1 if r.skipped else 0) for r in results)),
                         time=_seconds(sum(r.elapsed_s for r in results)))
+    host = socket.gethostname() or "localhost"
+    loaded = dt.datetime.now().astimezone()
     for exc in invalid:
         suite = ET.SubElement(suites, "testsuite", name=exc.file, tests="1", failures="0", errors="1", skipped="0",
-                              time=_seconds(0), file=exc.file)
+                              time=_seconds(0), timestamp=_timestamp(loaded), hostname=host, file=exc.file)
         case = ET.SubElement(suite, "testcase", classname="scenario.invalid", name="load", file=exc.file,
                              time=_seconds(0))
         lines = exc.lines()
@@ -89,7 +100,8 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
         suite = ET.SubElement(suites, "testsuite", name=s.name, tests=str(cases(r)),
                               failures=str(len(r.failed)), errors="1" if r.error else "0",
                               skipped=str(len(r.skipped_expectations) + (1 if r.skipped else 0)),
-                              time=_seconds(r.elapsed_s), file=s.path)
+                              time=_seconds(r.elapsed_s), timestamp=_timestamp(r.started_at), hostname=host,
+                              file=s.path)
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="title", value=s.title)
         ET.SubElement(props, "property", name="seed", value=str(r.observed.seed if r.observed else s.world.seed))
@@ -126,6 +138,11 @@ def junit_xml(results: Sequence[RunResult], *, invalid: Sequence[ScenarioError] 
 
 def _seconds(s: float) -> str:
     return f"{s:.3f}"
+
+
+def _timestamp(at: dt.datetime) -> str:
+    """ISO 8601 as the JUnit schema has it: local time, to the second, no offset."""
+    return at.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
 
 
 # ---------------------------------------------------------------------------------- SVG helpers

@@ -185,3 +185,53 @@ def test_a_reader_that_closes_the_pipe_early_ends_it_quietly(args: list[str]) ->
     err = proc.stderr.read().decode()
     # was: "tgw validate: error: Broken pipe", exit 2 (a usage error)
     assert proc.wait(timeout=60) == 141 and "Broken pipe" not in err and "Traceback" not in err
+
+
+def _json_commands() -> list[list[str]]:
+    """Every (sub)command that takes `--format json`, as the words that name it."""
+    from tgw import build_parser
+
+    found: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        if any("--format" in a.option_strings and a.choices and "json" in a.choices for a in parser._actions):
+            found.append(words)
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    walk(sub, [*words, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_there_are_json_commands_to_check() -> None:
+    assert len(_json_commands()) >= 15 and ["validate"] in _json_commands()
+
+
+@pytest.mark.parametrize("words", _json_commands(), ids=" ".join)
+def test_every_json_command_answers_a_usage_error_in_json(words: list[str],
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: the error on stderr only, nothing on stdout: a JSON consumer got no document."""
+    assert main([*words, "--format", "json", "--no-such-flag"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # the unknown flag, or first a required argument it lacks
+    assert doc["code"] == "usage" and doc["exit"] == 2 and doc["message"], doc
+    assert f"error: {doc['message']}" in err  # people still read it where they did
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["keys", "show", "{missing}"], "io-unreadable"),
+    (["participants", "list", "--file", "{missing}"], "io-unreadable"),
+    (["scenario", "list", "--dir", "{missing}"], "io-unreadable"),
+    (["monitor", "rules", "validate", "{missing}"], "io-unreadable"),
+    (["monitor", "holds", "list", "--db", "{missing}"], "io-unreadable"),
+    (["dlq", "list", "--db", "{missing}"], "io-unreadable"),
+    (["verify", "{missing}", "--certs", "{missing}"], "io-unreadable"),
+])
+def test_a_missing_file_in_json_is_a_json_error(args: list[str], code: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "missing")
+    assert main([a.replace("{missing}", missing) for a in args] + ["--format", "json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["code"] == code and doc["exit"] == 2 and missing in doc["message"], doc

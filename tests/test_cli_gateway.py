@@ -236,10 +236,25 @@ async def test_dlq_replay_by_id_and_nothing_to_replay(world: DevWorld, db: Any) 
     dbargs = await db_cli_args(db)
     async with running_gateway(world, db):
         pass  # creates the schema
-    code, out, _ = await atgw("dlq", "replay", *dbargs, "--id", "no-such-message")
-    assert code == 1 and "replayed 0" in out
-    code, out, _ = await atgw("dlq", "replay", *dbargs, "--all")
-    assert code == 0 and "replayed 0" in out
+    # nothing to do is success, said on stderr (before: exit 1, as if the replay had failed)
+    code, out, err = await atgw("dlq", "replay", *dbargs, "--id", "no-such-message")
+    assert code == 0 and "replayed 0" in out and "1 of the 1 message(s) named not replayed" in err
+    code, out, err = await atgw("dlq", "replay", *dbargs, "--all")
+    assert code == 0 and "replayed 0" in out and "nothing to replay" in err
+
+
+def test_clock_of_an_unreachable_gateway_is_unavailable_exit_2() -> None:
+    """Before: exit 1, the check-failed code. A gateway that cannot be reached is unreadable input
+    (exit 2, as an unreachable --db of `tgw dlq`), said as the API's `unavailable`."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: bound, never listened
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+        r = tgw("clock", "--url", url)
+        assert r.returncode == 2 and f"unavailable: cannot reach the gateway at {url}" in r.stderr, r.stderr
+        r = tgw("clock", "--url", url, "--format", "json")
+        assert r.returncode == 2 and json.loads(r.stdout)["code"] == "unavailable"
 
 
 def test_dlq_usage_errors(tmp_path: Path) -> None:

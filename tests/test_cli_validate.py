@@ -45,6 +45,21 @@ def test_missing_path_exit_2(capsys) -> None:
     assert out == ""
 
 
+def test_missing_path_in_json_is_a_report_like_an_unreadable_file(capsys) -> None:
+    """Before: nothing on stdout (exit 2): a JSON consumer got no document."""
+    code, out, err = _run(capsys, "/no/such/file.xml", "--format", "json")
+    assert code == 2 and "/no/such/file.xml" in err
+    assert json.loads(out) == [{"path": "/no/such/file.xml", "ok": False, "vtcode": None, "errors": [
+        {"code": "io-unreadable", "message": "cannot read: no such file or directory", "line": None, "path": None}]}]
+
+
+def test_usage_errors_in_json_are_a_json_error(capsys) -> None:
+    code, out, _ = _run(capsys, str(SAMPLES / "5201"), "--certs", "/no/such/dir", "--format", "json")
+    assert code == 2 and json.loads(out)["code"] == "io-unreadable"
+    code, out, _ = _run(capsys, "--format", "json")
+    assert code == 2 and json.loads(out)["code"] == "usage"
+
+
 def test_no_path_is_usage_error(capsys) -> None:
     code, _, err = _run(capsys)
     assert code == 2 and "--codes" in err

@@ -560,13 +560,39 @@ def test_the_doc_scripts_default_is_the_whole_catalogue(tmp_path: Path) -> None:
     assert done.stdout.split() == [str(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
 
 
+def test_the_doc_scripts_system_starts_outside_the_repo(tmp_path: Path) -> None:
+    """Before: `python3 examples/sdk_bank.py`, a path relative to a checkout: from a bank's own
+    directory the example bank could not start."""
+    m = re.search(r"\nstart_system\(\) \{.*?\n\}\n", _doc_script(), re.S)
+    assert m, "the script's start_system moved"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OUT": str(tmp_path), "SYSTEM_FLAGS": "--help"}
+    done = subprocess.run(["bash", "-c", f'{m.group(0)}\nstart_system t; wait "$SYSTEM_PID"'], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "system-t.log").read_text(encoding="utf-8")
+    assert done.returncode == 0 and "usage: tgw-sdk-bank" in log, log
+
+
+def test_the_doc_script_reports_a_system_that_exits_at_once(tmp_path: Path) -> None:
+    """Before: the runner waited out --startup (30 s), then said only that bank-a never waited on the
+    clock. Now the script sees the system end and says so at once, with the end of its log."""
+    script = tmp_path / "conformance.sh"
+    script.write_text(_doc_script(), encoding="utf-8")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OUT": str(tmp_path / "out"),
+           "SCENARIOS": str(BANK_DAY), "SYSTEM_FLAGS": "--filing 17:00"}  # refused by the bank's own checks
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the system exited (status 2) before the run ended" in done.stderr, done.stderr
+    assert "--filing 17:00: the rules want it" in done.stderr  # its log's tail
+    assert "within 30 s" not in done.stderr  # the runner did not wait out its --startup
+
+
 @pytest.mark.slow
 def test_the_doc_script_runs_the_catalogue_against_the_sdk_bank(tmp_path: Path) -> None:
     script = tmp_path / "conformance.sh"
     script.write_text(_doc_script(), encoding="utf-8")
     scenarios = [str(ROOT / "scenarios" / f"{n}.yaml") for n in HANDFUL if (ROOT / "scenarios" / f"{n}.yaml").exists()]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OUT": str(tmp_path / "out"),
-           "SCENARIOS": " ".join([*scenarios, str(BANK_DAY)]), "SDK_BANK": str(SDK_BANK)}
+           "SCENARIOS": " ".join([*scenarios, str(BANK_DAY)])}
     done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     # one gateway and one bank for them all (--shared-gateway): one report, a testsuite per scenario

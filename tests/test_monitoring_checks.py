@@ -1,5 +1,6 @@
 """The rules bound to their params once (`Checks`, and `evaluate` through it) find the hits the rules
-read from their params on every call found, reasons word for word, on generated catalogues, payments
+read from their params on every call found, reasons word for word (amounts in yuan, as a person reads
+them), on generated catalogues, payments
 and histories: that earlier definition, kept here as `old_evaluate`, is the oracle."""
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ from gateway.monitoring.rules import Catalogue, default_catalogue
 Check = Callable[[Mapping[str, Any], PaymentFacts, History], str | None]
 
 
+def _yuan(fen: int) -> str:
+    """What a person reads: yuan with two decimals (amounts here are never negative)."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
 def _large_single(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
     t = p["threshold_fen"]
-    return f"amount {f.amount_fen} fen is at or above {t} fen" if f.amount_fen >= t else None
+    return f"amount {_yuan(f.amount_fen)} yuan is at or above {_yuan(t)} yuan" if f.amount_fen >= t else None
 
 
 def _large_cash(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
     marker = next((m for m in p["cash_markers"] if m in f.summary), None)
     if marker is None or f.amount_fen < p["threshold_fen"]:
         return None
-    return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {p['threshold_fen']}"
+    return (f"cash withdrawal ({marker!r} in PaySummaryName) of {_yuan(f.amount_fen)} yuan, "
+            f"limit {_yuan(p['threshold_fen'])} yuan")
 
 
 def _zero_balance_own(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
@@ -53,8 +60,8 @@ def _centralized(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | Non
     for cat in p["categories"]:
         fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(tuple(cat["eco_prefixes"])))
         if fen and fen >= cat["threshold_fen"]:
-            return (f"{fen} fen of {'/'.join(cat['eco_prefixes'])} purchases by {f.vtcode}; from "
-                    f"{cat['threshold_fen']} fen they go through centralized payment")
+            return (f"{_yuan(fen)} yuan of {'/'.join(cat['eco_prefixes'])} purchases by {f.vtcode}; from "
+                    f"{_yuan(cat['threshold_fen'])} yuan they go through centralized payment")
     return None
 
 
@@ -68,7 +75,7 @@ def _watch_list(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None
 
 def _new_payee(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
     if not h.payee_seen and f.amount_fen >= p["threshold_fen"]:
-        return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
+        return f"payee account {f.payee_acct} never paid before receives {_yuan(f.amount_fen)} yuan"
     return None
 
 
@@ -79,7 +86,7 @@ def _splitting(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
     since = f.at - dt.timedelta(hours=p["window_hours"])
     earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
     if len(earlier) + 1 >= p["count"]:
-        return (f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within "
+        return (f"{len(earlier) + 1} payments of {_yuan(low)}..{_yuan(high - 1)} yuan to {f.payee_acct} within "
                 f"{p['window_hours']} h")
     return None
 
@@ -196,3 +203,13 @@ def test_the_splitting_window_is_closed_at_both_ends() -> None:
         history = History(True, ((AT - dt.timedelta(hours=hours), 95_000_000), (AT, 95_000_000)))
         hits = Checks(BASE).evaluate(facts, history)
         assert hits == old_evaluate(BASE, facts, history) and bool(hits) is hit
+
+
+def test_hold_reasons_give_amounts_in_yuan_with_two_decimals() -> None:
+    """Before: "amount 150000000 fen is at or above 100000000 fen": a person reads yuan."""
+    facts = PaymentFacts("990100/2026/5201/R1", "R1", "8202", 150_000_000, "1", "999977770001", "示例单位", "示例单位",
+                         "现金支取", (Line("2130501", "30201", "", 150_000_000),), AT, True)
+    reasons = {h.rule_id: h.reason for h in Checks(BASE).evaluate(facts, History())}
+    assert reasons["large-single-payment"] == "amount 1500000.00 yuan is at or above 1000000.00 yuan"
+    assert "1500000.00 yuan" in reasons["new-payee-large-amount"]
+    assert not any(" fen" in r for r in reasons.values()), reasons

@@ -50,6 +50,29 @@ def test_junit_has_one_case_per_expectation_and_readable_failures() -> None:
     assert "trace: /v1/trace/990100/2026/5201/ZZ002" in text and "journaled" in text
 
 
+def test_junit_suites_have_the_schemas_timestamp_and_hostname() -> None:
+    """Before: neither. The JUnit schema's testsuite has `timestamp` (xs:dateTime, to the second,
+    no offset) and `hostname`; Jenkins, GitLab and GitHub readers parse them as such."""
+    import datetime as dt
+    import re
+    import socket
+
+    before = dt.datetime.now().replace(microsecond=0)
+    [ran, broken] = results()
+    bad_file = ScenarioError("scenarios/bad.yaml", [(3, "steps[0].at", "not a business time")])
+    root = ET.fromstring(junit_xml([ran, broken], invalid=[bad_file]))
+    after = dt.datetime.now()
+    suites = root.findall("testsuite")
+    assert len(suites) == 3
+    for suite in suites:
+        stamp = suite.get("timestamp") or ""
+        assert re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}", stamp), stamp  # the schema's
+        at = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S")
+        assert at == dt.datetime.fromisoformat(stamp)
+        assert before - dt.timedelta(seconds=1) <= at <= after, (stamp, before, after)  # a run's start: 0.4 s back
+        assert suite.get("hostname") == socket.gethostname() and (suite.get("hostname") or "").strip()
+
+
 def test_junit_gives_every_suite_and_case_a_time_as_ci_readers_expect() -> None:
     """GitHub test reporters, GitLab and Azure read `time` on the root, each testsuite and each
     testcase (a missing one shows as NaN, or fails the import): every kind of case carries it."""

@@ -55,7 +55,8 @@ def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tgw",
         description="Treasury gateway (电子凭证库): validate, sign and exchange treasury payment vouchers.",
-        epilog="Exit codes: 0 ok, 1 check failed (invalid voucher, bad signature...), 2 usage or unreadable input.",
+        epilog="Exit codes: 0 ok (also: nothing to do), 1 check failed (invalid voucher, bad signature...), 2 usage or "
+               "input that cannot be read or reached (a file, a database, a gateway: unavailable).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in modules:
@@ -65,6 +66,14 @@ def _parser(modules: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
+    from tgw.json_errors import asks_json, run_answering_json
+
+    if asks_json(args_in):  # every outcome a JSON document on stdout, errors included
+        return run_answering_json(lambda: _main(args_in))
+    return _main(args_in)
+
+
+def _main(args_in: list[str]) -> int:
     parser = build_parser(args_in[0] if args_in and not args_in[0].startswith("-") else None)
     args, unknown = parser.parse_known_args(args_in)
     if unknown:

@@ -17,6 +17,8 @@ def register(sub: Any) -> None:
                        description="Show the business clock. With --url, ask a running gateway (its clock may be "
                                    "simulated; --advance-to moves a simulated one). Without, compute from the "
                                    "wall clock (or --at) with the shipped calendar and default cutoffs.")
+    p.epilog = ("Exit codes: 0 shown (or moved), 1 the gateway refused (its code and message said), 2 usage, or "
+                "the gateway at --url cannot be reached (unavailable).")
     p.add_argument("--url", help="gateway base URL, e.g. http://127.0.0.1:8470")
     p.add_argument("--token", help="bearer token for --url")
     p.add_argument("--at", help="ISO datetime to evaluate instead of now (local mode)")
@@ -72,10 +74,16 @@ def run(args: argparse.Namespace) -> int:
                                                           else "needs --url (a running gateway's clock)"),
               file=sys.stderr)
         return 2
+    import aiohttp
+
     try:
         view = asyncio.run(_remote_view(args)) if args.url else _local_view(args)
     except (InputError, ValueError) as exc:
         print(f"tgw clock: {exc}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        # a gateway that cannot be reached is input that cannot be read, as a --db elsewhere: exit 2
+        print(f"tgw clock: unavailable: cannot reach the gateway at {args.url}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - network errors are reported, not raised
         print(f"tgw clock: {exc}", file=sys.stderr)

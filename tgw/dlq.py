@@ -52,6 +52,8 @@ def register(sub: Any) -> None:
             g = q.add_mutually_exclusive_group(required=True)
             g.add_argument("--id", action="append", dest="ids", help="message id (repeatable)")
             g.add_argument("--all", action="store_true")
+            q.epilog = ("Exit 0 also when there was nothing to replay (it says so on stderr); 2 when the database "
+                        "cannot be read.")
         q.set_defaults(func=func)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -106,4 +108,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"tgw dlq replay: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({"replayed": n}) if args.format == "json" else f"replayed {n} message(s)")
-    return 0 if n or args.all else 1
+    named = 0 if args.all else len(set(args.ids))
+    if n < named:  # nothing (more) to do is not a failure: a replay run twice ends the same
+        print(f"tgw dlq replay: {named - n} of the {named} message(s) named not replayed: not a dead letter "
+              "(replayed already, delivered, or no such message)", file=sys.stderr)
+    elif not n:
+        print("tgw dlq replay: nothing to replay: no dead letters", file=sys.stderr)
+    return 0

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from messages.errors import CODES, InputError
+from messages.errors import CODES, InputError, Issue
 from messages.validate import FileReport, iter_voucher_files, validate_file
 
 __all__ = ["cmd_validate", "parse_at", "register"]
@@ -153,6 +153,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if missing:
         for p in missing:
             _error(f"io-unreadable: {p}: no such file or directory")
+        if args.format == "json":  # as a file that cannot be read in a directory is reported
+            reports = [FileReport(str(p), False, None, [Issue("io-unreadable", "cannot read: no such file or directory")])
+                       for p in missing]
+            out.write("[\n" + ",\n".join(json.dumps(r.as_dict(), ensure_ascii=False) for r in reports) + "\n]\n")
         return EXIT_USAGE
     certs = args.certs if args.verify_signatures else None
     try:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from gateway.monitoring.rules import GRADES, Catalogue, Rule
 from messages.errors import InputError
-from messages.money import parse_fen
+from messages.money import fen_to_str, parse_fen
 
 __all__ = ["RULES", "Checks", "History", "HistoryNeeds", "Hit", "LineNeeds", "PaymentFacts", "evaluate", "lines_of",
            "lines_walked", "outcome_of"]
@@ -209,7 +209,8 @@ def _large_single(p: Mapping[str, Any]) -> Check:
     threshold = p["threshold_fen"]
 
     def check(f: PaymentFacts, h: History) -> str | None:
-        return f"amount {f.amount_fen} fen is at or above {threshold} fen" if f.amount_fen >= threshold else None
+        return (f"amount {fen_to_str(f.amount_fen)} yuan is at or above {fen_to_str(threshold)} yuan"
+                if f.amount_fen >= threshold else None)
     return check
 
 
@@ -222,7 +223,8 @@ def _large_cash(p: Mapping[str, Any]) -> Check:
         summary = f.summary
         for marker in markers:  # the first marker found names the withdrawal
             if marker in summary:
-                return f"cash withdrawal ({marker!r} in PaySummaryName) of {f.amount_fen} fen, limit {limit}"
+                return (f"cash withdrawal ({marker!r} in PaySummaryName) of {fen_to_str(f.amount_fen)} yuan, "
+                        f"limit {fen_to_str(limit)} yuan")
         return None
     return check
 
@@ -262,8 +264,8 @@ def _centralized(p: Mapping[str, Any]) -> Check:
         for prefixes, threshold, names in categories:
             fen = sum(ln.fen for ln in f.lines if ln.eco.startswith(prefixes))
             if fen and fen >= threshold:
-                return (f"{fen} fen of {names} purchases by {f.vtcode}; from "
-                        f"{threshold} fen they go through centralized payment")
+                return (f"{fen_to_str(fen)} yuan of {names} purchases by {f.vtcode}; from "
+                        f"{fen_to_str(threshold)} yuan they go through centralized payment")
         return None
     return check
 
@@ -285,7 +287,7 @@ def _new_payee(p: Mapping[str, Any]) -> Check:
 
     def check(f: PaymentFacts, h: History) -> str | None:
         if f.amount_fen >= new_from and not h.payee_seen:
-            return f"payee account {f.payee_acct} never paid before receives {f.amount_fen} fen"
+            return f"payee account {f.payee_acct} never paid before receives {fen_to_str(f.amount_fen)} yuan"
         return None
     return check
 
@@ -306,7 +308,8 @@ def _splitting(p: Mapping[str, Any]) -> Check:
         since = f.at - window
         earlier = [fen for at, fen in h.recent if since <= at <= f.at and low <= fen < high]
         if len(earlier) + 1 >= count:
-            return f"{len(earlier) + 1} payments of {low}..{high - 1} fen to {f.payee_acct} within {hours} h"
+            return (f"{len(earlier) + 1} payments of {fen_to_str(low)}..{fen_to_str(high - 1)} yuan to {f.payee_acct} "
+                    f"within {hours} h")
         return None
     return check
 
