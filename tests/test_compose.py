@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -147,3 +148,16 @@ def test_mosquitto_config_is_in_repo_with_persistence_and_raised_queue(compose: 
     listeners = [int(v.split()[0]) for v in settings.get("listener", [])]
     assert listeners and all(any(c == port for _, c in _ports(_service(compose, "mosquitto")))
                              for port in listeners)
+
+
+def test_the_image_copies_every_package_it_installs() -> None:
+    # `pip install .` in the image installs what pyproject's packages.find includes; a package
+    # left out of the COPY lines is silently missing and `tgw up` fails to import in the container
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", text, re.M))
+    install_at = text.index("pip install .")
+    assert all(text.index(f"COPY {name} ") < install_at for name in copied)
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        included = tomllib.load(f)["tool"]["setuptools"]["packages"]["find"]["include"]
+    wanted = {pattern.rstrip("*") for pattern in included}
+    assert wanted <= copied, f"the Dockerfile does not copy {sorted(wanted - copied)}"
