@@ -131,7 +131,8 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
             "fund": list(p.fund_type), "amount": p.amount_fen,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
-                                                      doc.get("PayAmt")]]}))
+                                                      doc.get("PayAmt")]]},
+            "" if p.key.adm_div_code == ctx.config.adm_div_code else p.key.adm_div_code))
 
 
 def keep_credit(st: BankState, no: str, rec: Any) -> None:
@@ -245,7 +246,8 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         cr = credit_of(s.credits.pop(no), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
-        head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
+        head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=cr.get("division") or c.adm_div_code,
+                                         bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
     if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its queue

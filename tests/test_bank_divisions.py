@@ -1,7 +1,7 @@
 """A bank serving two divisions (AdmDivCode 990100, its configured one, and 990200) reports to each
 division's treasury what it did for that division: the daily (2206) and monthly (4004) expenditure
-reports, the monthly statement (3501) and the units' statements (7104), the clearing reserve detail
-list (7202) and the account feed (7602). Each division's treasury reads its own (004 part 3 §10:
+reports, the monthly statement (3501) and the units' statements (7104), the credit notices (7103),
+the clearing reserve detail list (7202) and the account feed (7602). Each division's treasury reads its own (004 part 3 §10:
 the bank reports to "甲方", the treasury whose payments it made; §9(12): the reserve list "报市财政局
 国库科和支付中心备案"). Before, every one of them went under the configured division, the other
 division's payments in it."""
@@ -52,6 +52,8 @@ def test_each_division_gets_its_own_daily_reports_and_reserve_list() -> None:
     nxt = CAL.next_business_day(DAY)
     w.tick(t(nxt, "12:00"))  # the day's reports go out; the 990200 advance is replenished
     assert sorted(_sent(w, "2206")) == [(HOME, 300_00), (OTHER, 200_00)]
+    # each direct payment's credit notice (7103) under its own division too
+    assert sorted(_sent(w, "7103")) == [(HOME, 300_00), (OTHER, 50_00), (OTHER, 200_00)]
     later = CAL.next_business_day(nxt)
     w.tick(t(later, "12:00"))
     # the next day: the replenished advance is 990200's expenditure of that day; 990100 had nothing
