@@ -150,7 +150,7 @@ class SearchQuery:
                 amounts[name] = None
                 continue
             text = query[name]
-            if not text.isdigit() or len(text) > 18:
+            if not _digits(text) or len(text) > 18:
                 return name, "an amount in fen: a whole number from 0 to 10^18 - 1"
             amounts[name] = int(text)
         day = query.get("date", "")
@@ -165,9 +165,9 @@ class SearchQuery:
         if "status" in query and status not in STATUSES:
             return "status", f"one of {', '.join(STATUSES)}"
         limit_text, after_text = query.get("limit", str(SEARCH_LIMIT_DEFAULT)), query.get("after", "0")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= SEARCH_LIMIT_MAX:
+        if not _digits(limit_text) or not 1 <= int(limit_text) <= SEARCH_LIMIT_MAX:
             return "limit", f"an integer from 1 to {SEARCH_LIMIT_MAX}"
-        if not after_text.isdigit() or len(after_text) > 18:
+        if not _digits(after_text) or len(after_text) > 18:
             return "after", "the `next` of the previous page (a whole number)"
         return cls(texts["no"], texts["unit"], texts["payee"], amounts["min_fen"], amounts["max_fen"], day, status,
                    texts["vtcode"], int(limit_text), int(after_text))
@@ -320,6 +320,11 @@ class VoucherIndex:
             "SELECT 1 FROM gw_ui_vouchers v WHERE v.adm_div_code = $1 AND v.st_year = $2 AND v.vtcode = $3 AND "
             f"v.voucher_no = $4 AND {where} LIMIT 1", *keys, *params)
         return row is not None
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _like(text: str) -> str:

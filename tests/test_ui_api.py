@@ -301,3 +301,11 @@ async def test_overview_counts_what_the_central_bank_cleared_not_what_was_filed(
     [[fen]] = await ui.gw.db.fetch("SELECT amount_fen FROM gw_ui_vouchers WHERE vtcode = '2301' AND flag = 1 "
                                    "AND voucher_no = 'HKUI000002'")
     assert fen == 0
+
+
+@pytest.mark.parametrize("name", ["min_fen", "limit", "after"])
+def test_a_superscript_digit_is_a_bad_parameter_not_a_crash(name: str) -> None:
+    """Before: "²" passed str.isdigit() and int() raised ValueError (a 500)."""
+    from multidict import MultiDict
+
+    assert SearchQuery.parse(MultiDict({name: "²"}))[0] == name
