@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bank_sim.duties import DutiesConfig
 from messages.factory import payment_voucher
 from messages.money import parse_fen
@@ -114,3 +117,29 @@ def test_a_version_7_snapshot_with_tallies_loads_as_the_configured_divisions() -
     reports = [e for e in effects if isinstance(e, SendVoucher) and e.vtcode == "2206"]
     assert [(r.head["AdmDivCode"], r.head["PayAmt"]) for r in reports] == [(HOME, "300.00")]
     assert msgspec.json.decode(after.snapshot())["version"] == 8
+
+
+_PAYMENTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.integers(1, 500_00),
+                               st.sampled_from(["09:30", "11:00", "15:00", "16:20"])), min_size=1, max_size=8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(payments=_PAYMENTS)
+def test_every_division_is_reported_exactly_what_was_paid_for_it(payments: list[tuple[str, int, str]]) -> None:
+    """Oracle from the agreement, not the code: each division's treasury is reported its own
+    payments (004 part 3 §10): over the month, its 2206s and its 4004 add up to what the bank paid
+    for it (all cleared by the month's end, an advance by its replenishment) and its 3501 too; a
+    division with no payment gets no 4004 or 3501."""
+    w = World(DutiesConfig())
+    for adm in (HOME, OTHER):
+        w.quota(DAY, 10**9, adm_div_code=adm)
+    for n, (adm, fen, hhmm) in enumerate(sorted(payments, key=lambda p: p[2])):
+        w.tick(t(DAY, hhmm))
+        _pay(w, f"ZZPROP{n:04d}", fen, t(DAY, hhmm), adm)
+    w.tick(t(CAL.next_business_day(APRIL), "12:00"))
+    assert not w.alarms, w.alarms
+    for adm in (HOME, OTHER):
+        paid = sum(fen for a, fen, _ in payments if a == adm)
+        assert sum(fen for a, fen in _sent(w, "2206") if a == adm) == paid
+        assert [fen for a, fen in _sent(w, "4004") if a == adm] == ([paid] if paid else [])
+        assert [fen for a, fen in _sent(w, "3501") if a == adm] == ([paid] if paid else [])
