@@ -10,7 +10,9 @@ way round.
 
 At the close of each business day, when its registry holds such an account, the bank sends the
 treasury the day's feed (VtCode 7602, `feed`): VoucherNo `LS<bank4><yyyymmdd>`, TransDate the
-day, one Detail per line (CreditAmt in, DebitAmt out), an empty day without DetailList.
+day, one Detail per line (CreditAmt in, DebitAmt out), an empty day without DetailList. A bank
+serving several divisions sends one feed per division, each with the lines its own payments made
+(the configured division's every business day, another's on a day it has lines).
 """
 
 from __future__ import annotations
@@ -37,16 +39,21 @@ def feed_accounts(st: BankState) -> set[str]:
 
 def day_lines(st: BankState, day: dt.date, archive: Archive | None = None) -> list[FeedLine]:
     """The day's movements on the feed's accounts, in the order paid (payees read from `archive` too)."""
+    return [line for _, line in _day_lines(st, day, archive)]
+
+
+def _day_lines(st: BankState, day: dt.date, archive: Archive | None) -> list[tuple[str, FeedLine]]:
+    """`day_lines`, each with the AdmDivCode of the payment that moved the money."""
     accounts = feed_accounts(st)
     if not accounts:
         return []
-    lines: list[FeedLine] = []
+    lines: list[tuple[str, FeedLine]] = []
     for p in paid_on(st, day):
         if p.refused is not None or p.returned is not None:
             continue
         payee = (payee_of(st.duties, p.key.voucher_no, archive) or {}).get("PayeeAcctNo", "")
         if payee in accounts:
-            lines.append(FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen))
+            lines.append((p.key.adm_div_code, FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen)))
     return lines
 
 
@@ -86,6 +93,13 @@ def feed(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     if not types or not ctx.calendar.is_business_day(day):
         return []
     no = f"LS{ctx.bank_code[-4:]}{format_ymd(day)}"
-    head, details = feed_voucher(no, day, ctx.config.adm_div_code, (ctx.bank_code, ctx.config.bank_name), types,
-                                 day_lines(st, day, ctx.archive))
-    return [SendVoucher(ACCOUNT_FEED_VTCODE, 0, head, details, "treasury")]
+    # one feed per division whose payments moved money that day (the configured one's every day, an
+    # empty day too): each treasury watches the accounts its own payments reach
+    divisions: dict[str, list[FeedLine]] = {ctx.config.adm_div_code: []}
+    for adm, line in _day_lines(st, day, ctx.archive):
+        divisions.setdefault(adm, []).append(line)
+    out: list[Effect] = []
+    for adm, lines in divisions.items():
+        head, details = feed_voucher(no, day, adm, (ctx.bank_code, ctx.config.bank_name), types, lines)
+        out.append(SendVoucher(ACCOUNT_FEED_VTCODE, 0, head, details, "treasury"))
+    return out

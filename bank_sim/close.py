@@ -112,17 +112,23 @@ def reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     listed.sort(key=lambda p: str(p.key))
     page = listed[:RESERVE_LIST_LINES_MAX]
     st.reserve_more = day if len(listed) > len(page) else None
-    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct_text(p),
-                      p.amount_fen, p.covered) for p in page]
-    for p in page:
-        p.pay_acct = ""
-    if not items:
-        return []
+    # one list per division of the page (the configured one first): each treasury keeps its own
+    # reserve account's advances on record (004 part 3 §9(12) "报市财政局国库科和支付中心备案")
     c = ctx.config
-    head, details = reserve_detail_list(day, len(st.reserve_lists) + 1, c.adm_div_code, ctx.bank_code,
-                                        c.bank_name, items)
-    st.reserve_lists.append(head["VoucherNo"])
-    return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
+    divisions: dict[str, list[Advanced]] = {c.adm_div_code: []}
+    for p in page:
+        divisions.setdefault(p.key.adm_div_code, []).append(
+            Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct_text(p),
+                     p.amount_fen, p.covered))
+        p.pay_acct = ""
+    effects: list[Effect] = []
+    for adm, items in divisions.items():
+        if not items:
+            continue
+        head, details = reserve_detail_list(day, len(st.reserve_lists) + 1, adm, ctx.bank_code, c.bank_name, items)
+        st.reserve_lists.append(head["VoucherNo"])
+        effects.append(SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury"))
+    return effects
 
 
 def next_reserve_page(ctx: Ctx, st: BankState) -> list[Effect]:

@@ -46,7 +46,7 @@ CORRECTION_VTCODE = "5253"
 _FUNC = 7  # ExpFuncCode in a tally line (ExpFuncName follows) (`bank_sim.reports.Line`)
 
 
-def current_lines(st: BankState, p: Payment, archive: Archive | None = None) -> TallyLines | None:
+def current_lines(st: BankState, p: Payment, home: str, archive: Archive | None = None) -> TallyLines | None:
     """Payment `p`'s tally lines as last corrected (None: the bank no longer knows them)."""
     s = st.duties
     if (lines := s.corrected.get(str(p.key))) is not None:
@@ -56,7 +56,7 @@ def current_lines(st: BankState, p: Payment, archive: Archive | None = None) -> 
     payee = payee_of(s, p.key.voucher_no, archive)
     if payee is None:
         return None
-    return reporting.lines_of(p, payee, payee.get("details") or [])
+    return reporting.lines_of(p, payee, payee.get("details") or [], home)
 
 
 def _moved(lines: TallyLines, doc: VoucherDoc) -> TallyLines | str:
@@ -109,7 +109,7 @@ def correction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey,
     if seen in st.year_end_notices:
         return [receipt]
     p, refused = _refused(ctx, st, doc)
-    old = current_lines(st, p, ctx.archive) if p is not None and refused is None else None
+    old = current_lines(st, p, ctx.config.adm_div_code, ctx.archive) if p is not None and refused is None else None
     if p is not None and refused is None and old is None:
         refused = f"OriVoucherNo {p.key.voucher_no}: paid too long ago, its lines are no longer kept"
     new = _moved(old, doc) if old is not None else refused or ""

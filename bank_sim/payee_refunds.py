@@ -190,7 +190,7 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
     s.notices[no] = SendVoucher(vtcode, 0, nhead, ndetails, "treasury")
     s.requests[no] = (head, 1)
     s.refunds[no] = Refund(no, p.key.voucher_no, amount, ret.reason, now, notice_no=notice_no, line=ret.line)
-    s.refund_lines[no] = lines_of(p, payee, details)
+    s.refund_lines[no] = lines_of(p, payee, details, c.adm_div_code)
     return effects
 
 

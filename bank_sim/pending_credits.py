@@ -21,7 +21,9 @@ _UNPACK = msgspec.msgpack.Decoder()
 # what the notice shows and nothing derived: its number is its payment's VoucherNo's
 # (`notice_no`, the key of `DutiesState.credits`), its day the 8 bytes before. Version 4 packed
 # OLDER_CREDIT_FIELDS (the day and number again, and three payee elements and the year no notice
-# shows: ~95 bytes a direct payment more); `credit_of` reads both.
+# shows: ~95 bytes a direct payment more); `credit_of` reads both. A payment of another division
+# than the bank's configured one has its AdmDivCode packed after them (the notice goes under it);
+# a record without one is the configured division's.
 VOUCHER_FIELDS = ("VouDate", "AgencyCode", "AgencyName", "PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName")  # its 5201's
 CREDIT_FIELDS = (*VOUCHER_FIELDS, "serial", "fund", "amount", "subjects")
 OLDER_CREDIT_FIELDS = (*PAYEE_FIELDS, "day", "serial", "no", "fund", "amount", "year", "subjects")
@@ -33,10 +35,11 @@ def notice_no(voucher_no: str) -> str:
     return f"RZ{voucher_no}"[:42]
 
 
-def pack_credit(day: str, credit: Mapping[str, Any]) -> bytes:
-    """The compact record of a pending credit notice's elements (CREDIT_FIELDS) of `day` (yyyymmdd)."""
+def pack_credit(day: str, credit: Mapping[str, Any], division: str = "") -> bytes:
+    """The compact record of a pending credit notice's elements (CREDIT_FIELDS) of `day` (yyyymmdd);
+    `division`: the payment's AdmDivCode when it is not the bank's configured one."""
     assert len(day) == 8 and day.isascii()
-    return day.encode() + _PACK.encode(tuple(credit[f] for f in CREDIT_FIELDS))
+    return day.encode() + _PACK.encode((*(credit[f] for f in CREDIT_FIELDS), *((division,) if division else ())))
 
 
 def credit_day(rec: Any) -> str:
@@ -50,5 +53,7 @@ def credit_of(rec: Any, voucher_no: str) -> dict[str, Any]:
     if not isinstance(rec, bytes):
         return dict(rec)
     values = _UNPACK.decode(rec[8:])
+    division = values.pop() if len(values) == len(CREDIT_FIELDS) + 1 else ""
     fields = CREDIT_FIELDS if len(values) == len(CREDIT_FIELDS) else OLDER_CREDIT_FIELDS
-    return {"day": rec[:8].decode(), "no": notice_no(voucher_no), **dict(zip(fields, values, strict=True))}
+    return {"day": rec[:8].decode(), "no": notice_no(voucher_no), **dict(zip(fields, values, strict=True)),
+            "division": division}

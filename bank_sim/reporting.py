@@ -54,25 +54,45 @@ def line_id(line: rp.Line) -> str:
     return _SEP.join(line)
 
 
-def _line_of(text: str) -> rp.Line:
-    a, b, c, d, e, f, g, h, i, j, k, *direct = text.split(_SEP)  # a line kept before direct funds has 11 parts
-    return (a, b, c, d, e, f, g, h, i, j, k, direct[0] if direct else "")
+_LINE_PARTS = 12  # a report's line (`rp.Line`): what follows is the division (`lines_of`)
 
 
-def _lines_map(tally: Tally) -> dict[rp.Line, int]:
-    return {_line_of(k): fen for k, fen in tally.items()}
+def _by_division(tally: Tally) -> dict[str, dict[rp.Line, int]]:
+    """A tally's lines by division ("": the bank's configured one, whose lines carry none), each
+    line as a report shows it: 12 parts, a line kept before direct funds (11) read as not direct."""
+    out: dict[str, dict[rp.Line, int]] = {}
+    for k, fen in tally.items():
+        parts = k.split(_SEP)
+        division = parts[_LINE_PARTS] if len(parts) > _LINE_PARTS else ""
+        line = tuple(parts[:_LINE_PARTS]) if len(parts) >= _LINE_PARTS else (*parts, "")
+        mine = out.setdefault(division, {})
+        mine[line] = mine.get(line, 0) + fen
+    return out
 
 
-def lines_of(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]]) -> list[tuple[rp.Line, int]]:
-    """The tally lines of payment `p` (its voucher's head and details), with the fen of each."""
+def _divisions(tally: Tally, home: str) -> list[tuple[str, dict[rp.Line, int]]]:
+    """(AdmDivCode, lines) of each division of `tally`, the configured one (`home`) first and always
+    there (its lines may be none), then the others by code: each division's treasury reads its own."""
+    groups = _by_division(tally)
+    mine = groups.pop("", {})
+    return [(home, mine), *sorted(groups.items())]
+
+
+def lines_of(p: Payment, head: Mapping[str, Any], details: Sequence[Mapping[str, Any]],
+             home: str) -> list[tuple[rp.Line, int]]:
+    """The tally lines of payment `p` (its voucher's head and details), with the fen of each; a
+    payment of another division than the bank's configured one (`home`) has its AdmDivCode last on
+    each line, so its reports go to that division's treasury (a tally of the configured division
+    alone is as before divisions were told apart)."""
     rows = details or [{"AgencyCode": head.get("AgencyCode"), "AgencyName": head.get("AgencyName"),
                         "ExpFuncCode": head.get("ExpFuncCode"), "ExpFuncName": head.get("ExpFuncName"),
                         "PayAmt": head.get("PayAmt")}]
+    division: tuple[str, ...] = () if p.key.adm_div_code == home else (p.key.adm_div_code,)
     return [((p.pay_type, p.fund_type[0], p.fund_type[1], p.sup_dep[0], p.sup_dep[1],
               str(d.get("AgencyCode") or head.get("AgencyCode") or ""),
               str(d.get("AgencyName") or head.get("AgencyName") or ""), str(d.get("ExpFuncCode") or ""),
               str(d.get("ExpFuncName") or ""), str(d.get("ProCode") or ""), str(d.get("ProName") or ""),
-              "1" if d.get("DirectFundFlag") == "1" else ""),
+              "1" if d.get("DirectFundFlag") == "1" else "", *division),
              parse_fen(str(d.get("PayAmt") or "0.00"))) for d in rows]
 
 
@@ -89,7 +109,9 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     assert p.day is not None
     s = st.duties
     s.next_day = s.next_day or format_ymd(p.day)
-    lines = lines_of(p, head, details)
+    if p.key.adm_div_code != ctx.config.adm_div_code:
+        s.divisions.setdefault(p.key.adm_div_code, format_ymd(p.day))
+    lines = lines_of(p, head, details, ctx.config.adm_div_code)
     _state_month(s, rp.month_of(p.day), lines, 1)
     keep_uncleared(p, lines)  # into the 2206 / 4004 when its clearing is accepted
     no = p.key.voucher_no
@@ -109,7 +131,8 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
             "fund": list(p.fund_type), "amount": p.amount_fen,
             "subjects": [[d.get("ExpFuncCode", ""), d.get("ExpFuncName", ""), d.get("PayAmt", "0.00")]
                          for d in details] or [[doc.get("ExpFuncCode"), doc.get("ExpFuncName"),
-                                                      doc.get("PayAmt")]]}))
+                                                      doc.get("PayAmt")]]},
+            "" if p.key.adm_div_code == ctx.config.adm_div_code else p.key.adm_div_code))
 
 
 def keep_credit(st: BankState, no: str, rec: Any) -> None:
@@ -223,7 +246,8 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
         cr = credit_of(s.credits.pop(no), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
-        head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=c.adm_div_code, bank=bank,
+        head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=cr.get("division") or c.adm_div_code,
+                                         bank=bank,
                                          payment=no, credit=cr)
         effects.append(SendVoucher("7103", 0, head, details, "treasury"))
     if not s.credits:  # emptied: its table (one slot per payment of the day) goes with it, and its queue
@@ -232,27 +256,29 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     s.credits_more = more
     if s.credits_more:  # the other reports after the last page of credit notices
         return effects
+    # one report per division (004 part 3 §10: to "甲方", the treasury of the payments reported)
     for day in sorted(d for d in s.daily if d < format_ymd(today) and d not in s.reported_days):
         s.reported_days.add(day)
-        lines = _lines_map(s.daily.pop(day))
-        head, details = rp.daily_report(f"RB{code4}{day}", dt.date(int(day[:4]), int(day[4:6]), int(day[6:])),
-                                        today, c.adm_div_code, bank, lines)
-        effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+        for adm, lines in _divisions(s.daily.pop(day), c.adm_div_code):
+            s.reported_days.add(_reported(day, adm, c.adm_div_code))
+            head, details = rp.daily_report(f"RB{code4}{day}", dt.date(int(day[:4]), int(day[4:6]), int(day[6:])),
+                                            today, adm, bank, lines)
+            effects.append(SendVoucher("2206", 0, head, details, "treasury"))
     effects += _nil_reports(ctx, st, today)
     for month in sorted(m for m in {*s.monthly, *s.stated}
                         if m < rp.month_of(today) and m not in s.reported_months):
         s.reported_months.add(month)
-        lines = _lines_map(s.monthly.pop(month, {}))
-        if lines:
-            head, details = rp.monthly_report(f"YB{code4}{month}", month, today, c.adm_div_code, bank, lines)
-            effects.append(SendVoucher("4004", 0, head, details, "treasury"))
-        stated = _lines_map(s.stated.pop(month, {}))
-        if stated:
-            head, details = rp.monthly_statement(f"DZ{code4}{month}", month, today, c.adm_div_code, bank, stated)
-            effects.append(SendVoucher("3501", 0, head, details, "treasury"))
-            for head, details in rp.unit_statements(f"DW{code4}{month}", month, today, c.adm_div_code, bank,
-                                                    stated):
-                effects.append(SendVoucher("7104", 0, head, details, "treasury"))
+        monthly = dict(_divisions(s.monthly.pop(month, {}), c.adm_div_code))
+        stated_all = dict(_divisions(s.stated.pop(month, {}), c.adm_div_code))
+        for adm in dict.fromkeys([*monthly, *stated_all]):  # the configured division first
+            if reported := monthly.get(adm):
+                head, details = rp.monthly_report(f"YB{code4}{month}", month, today, adm, bank, reported)
+                effects.append(SendVoucher("4004", 0, head, details, "treasury"))
+            if stated := stated_all.get(adm):
+                head, details = rp.monthly_statement(f"DZ{code4}{month}", month, today, adm, bank, stated)
+                effects.append(SendVoucher("3501", 0, head, details, "treasury"))
+                for head, details in rp.unit_statements(f"DW{code4}{month}", month, today, adm, bank, stated):
+                    effects.append(SendVoucher("7104", 0, head, details, "treasury"))
     return effects + _reserve_statements(ctx, st, today)
 
 
@@ -274,9 +300,15 @@ def due_credits(credits: Mapping[str, Any], first_day: str) -> list[tuple[bytes,
             if (day := rec[:8] if type(rec) is bytes else credit_day(rec).encode()) < first]
 
 
+def _reported(day: str, adm: str, home: str) -> str:
+    """The `reported_days` entry of `day`'s 2206 to division `adm` (the configured one's: the day)."""
+    return day if adm == home else f"{day}/{adm}"
+
+
 def _nil_reports(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
     """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
-    cleared or refunded: a day with nothing still gets its report."""
+    cleared or refunded: a day with nothing still gets its report, to the configured division from
+    the bank's first day, to another division from the day it was first paid for."""
     s = st.duties
     if not s.next_day:
         return []
@@ -285,11 +317,14 @@ def _nil_reports(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
     d = dt.date(int(s.next_day[:4]), int(s.next_day[4:6]), int(s.next_day[6:]))
     while d < today:
         day = format_ymd(d)
-        if ctx.calendar.is_business_day(d) and day not in s.reported_days and day not in s.daily:
-            s.reported_days.add(day)
-            head, details = rp.daily_report(f"RB{ctx.bank_code[-4:]}{day}", d, today, c.adm_div_code,
-                                            (ctx.bank_code, c.bank_name), {})
-            effects.append(SendVoucher("2206", 0, head, details, "treasury"))
+        if ctx.calendar.is_business_day(d) and day not in s.daily:
+            for adm in (c.adm_div_code, *sorted(a for a, first in s.divisions.items() if first <= day)):
+                if (done := _reported(day, adm, c.adm_div_code)) in s.reported_days:
+                    continue
+                s.reported_days.add(done)
+                head, details = rp.daily_report(f"RB{ctx.bank_code[-4:]}{day}", d, today, adm,
+                                                (ctx.bank_code, c.bank_name), {})
+                effects.append(SendVoucher("2206", 0, head, details, "treasury"))
         d += dt.timedelta(days=1)
     s.next_day = max(s.next_day, format_ymd(today))
     return effects

@@ -40,7 +40,10 @@ __all__ = ["Line", "credit_notice", "daily_report", "month_of", "monthly_report"
 #  ExpFuncCode, ExpFuncName, ProCode, ProName, DirectFundFlag): one classification of money paid
 #  (ProCode and ProName empty when the payment named no project; DirectFundFlag "1" for direct
 #  funds, 直达资金, else empty).
-Line = tuple[str, str, str, str, str, str, str, str, str, str, str, str]
+#  A tally line of a division other than the bank's configured one carries that AdmDivCode as a
+#  13th part (`bank_sim.reporting.lines_of`): each division's treasury gets its own reports. A
+#  line kept before direct funds has 11 parts (read as not direct).
+Line = tuple[str, ...]
 
 
 def month_of(day: dt.date) -> str:

@@ -72,9 +72,12 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # held, covered, urgent, cash) is in the payment's `rare` record, not eight fields of every payment;
 # versions 3 to 6 (those fields in the payment) still load (`decode_state`); nor its pay type,
 # which its VtCode says (`Payment.pay_type`); a PayAcctNo of digits is kept as its int (an older
-# snapshot's text reads as it is).
-SNAPSHOT_VERSION = 7
-OLDER_VERSIONS = (3, 4, 5, 6)
+# snapshot's text reads as it is). 8: a tally line of another division than the configured one
+# carries its AdmDivCode (13 parts), and `DutiesState.divisions` the day each such division was
+# first paid for: a bank serving several divisions reports to each; version 7 (every line the
+# configured division's) still loads as it is.
+SNAPSHOT_VERSION = 8
+OLDER_VERSIONS = (3, 4, 5, 6, 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,9 @@ class DutiesState(msgspec.Struct):
     refiled: dict[str, str] = msgspec.field(default_factory=dict)
     stated: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymm → lines paid (the 3501's)
     next_day: str = ""  # yyyymmdd: the first day not yet given its daily report ("" before the first day)
+    # AdmDivCode → yyyymmdd of its first payment, for each division other than the configured one the
+    # bank paid for: from that day it gets its daily report (2206), nil on a day with nothing
+    divisions: dict[str, str] = msgspec.field(default_factory=dict)
     # the clearing reserve statement (7203): month → {transfer id: movement}
     reserve_moves: dict[str, dict[str, Move]] = msgspec.field(default_factory=dict)
     reserve_move_seq: int = 0

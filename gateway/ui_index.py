@@ -67,7 +67,13 @@ CREATE INDEX IF NOT EXISTS gw_ui_no ON gw_ui_vouchers (voucher_no);
 CREATE INDEX IF NOT EXISTS gw_ui_key ON gw_ui_vouchers (adm_div_code, st_year, vtcode, voucher_no);
 CREATE INDEX IF NOT EXISTS gw_ui_unit ON gw_ui_vouchers (unit);
 CREATE INDEX IF NOT EXISTS gw_ui_amount ON gw_ui_vouchers (amount_fen);
+CREATE TABLE IF NOT EXISTS gw_ui_meta (version INTEGER NOT NULL);
 """
+# 2: a clearing receipt's amount is its XClearAmt (before, its PayAmt: a refused request counted as
+# cleared); a table of version 1 has those rows' amounts indexed again once (`_upgrade`).
+INDEX_VERSION = 2
+_RECEIPTS_V1 = ("SELECT v.seq, m.payload FROM gw_ui_vouchers v JOIN gw_messages m ON m.seq = v.seq "
+                "WHERE v.vtcode = '2301' AND v.flag = 1")
 
 # Several gateway processes on one PostgreSQL each keep the table: a row another one wrote first is skipped.
 _INSERT = ("INSERT INTO gw_ui_vouchers (seq, message_id, adm_div_code, st_year, vtcode, voucher_no, flag, sender, "
@@ -86,14 +92,15 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def index_fields(payload: bytes) -> tuple[str, str, str, int, str]:
     """(unit code, unit name, payee, amount fen, PayBankCode) of a delivery envelope; blanks and 0
-    for what a voucher type does not carry (a receipt's amount is XPayAmt, what the bank paid)."""
+    for what a voucher type does not carry. A receipt's amount is what was done: XPayAmt, what the
+    bank paid; a clearing receipt's XClearAmt, what the central bank cleared (0.00 when refused)."""
     try:
         body = parse_envelope(payload).bodies[0]
         doc = parse_voucher(body.voucher)
     except (InputError, ValueError):
         return "", "", "", 0, ""
-    amount_text = doc.get("XPayAmt") if body.flag == 1 and doc.get("XPayAmt") else (
-        doc.get("PayAmt") or doc.get("SumAmt") or doc.get("Amt"))
+    done = (doc.get("XPayAmt") or doc.get("XClearAmt")) if body.flag == 1 else ""
+    amount_text = done or doc.get("PayAmt") or doc.get("SumAmt") or doc.get("Amt")
     try:
         amount = parse_fen(amount_text) if amount_text else 0
     except (InputError, ValueError):
@@ -143,7 +150,7 @@ class SearchQuery:
                 amounts[name] = None
                 continue
             text = query[name]
-            if not text.isdigit() or len(text) > 18:
+            if not _digits(text) or len(text) > 18:
                 return name, "an amount in fen: a whole number from 0 to 10^18 - 1"
             amounts[name] = int(text)
         day = query.get("date", "")
@@ -158,9 +165,9 @@ class SearchQuery:
         if "status" in query and status not in STATUSES:
             return "status", f"one of {', '.join(STATUSES)}"
         limit_text, after_text = query.get("limit", str(SEARCH_LIMIT_DEFAULT)), query.get("after", "0")
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= SEARCH_LIMIT_MAX:
+        if not _digits(limit_text) or not 1 <= int(limit_text) <= SEARCH_LIMIT_MAX:
             return "limit", f"an integer from 1 to {SEARCH_LIMIT_MAX}"
-        if not after_text.isdigit() or len(after_text) > 18:
+        if not _digits(after_text) or len(after_text) > 18:
             return "after", "the `next` of the previous page (a whole number)"
         return cls(texts["no"], texts["unit"], texts["payee"], amounts["min_fen"], amounts["max_fen"], day, status,
                    texts["vtcode"], int(limit_text), int(after_text))
@@ -180,9 +187,22 @@ class VoucherIndex:
         if self._ready:
             return
         await self.db.execute_script(SCHEMA)
+        await self._upgrade()
         row = await self.db.fetchrow("SELECT max(seq) FROM gw_ui_vouchers")
         self._last = int(row[0]) if row is not None and row[0] is not None else 0
         self._ready = True
+
+    async def _upgrade(self) -> None:
+        """Bring a table indexed by an older version up to `INDEX_VERSION` (once, in one transaction)."""
+        row = await self.db.fetchrow("SELECT max(version) FROM gw_ui_meta")
+        if row is not None and row[0] is not None and int(row[0]) >= INDEX_VERSION:
+            return
+        async with self.db.transaction() as tx:
+            fixed = [(index_fields(bytes(r[1]))[3], int(r[0])) for r in await tx.fetch(_RECEIPTS_V1)]
+            if fixed:
+                await tx.executemany("UPDATE gw_ui_vouchers SET amount_fen = $1 WHERE seq = $2", fixed)
+            await tx.execute("DELETE FROM gw_ui_meta")
+            await tx.execute(f"INSERT INTO gw_ui_meta (version) VALUES ({INDEX_VERSION})")
 
     def _bank_of(self, sender: str, recipient: str, adm_div_code: str, pay_bank_code: str) -> str:
         """The bank a message is about: its sender or recipient, or (a quota notice the treasury
@@ -265,8 +285,9 @@ class VoucherIndex:
         return {"items": items, "next": items[-1]["seq"] if len(rows) > q.limit and items else None}
 
     async def overview(self, participant: Participant, day: str) -> dict[str, Any]:
-        """One business day: counts and amounts by bank and voucher type, payments paid, cleared,
-        quota notified, per bank; one indexed GROUP BY over the day's rows."""
+        """One business day: counts and amounts by bank and voucher type; per bank the payments paid,
+        the clearing filed (requests as sent) and cleared (the central bank's accepted receipts,
+        XClearAmt: a refused one is 0.00), the quota notified; one indexed GROUP BY over the day's rows."""
         await self.catch_up()
         where, params = scope_sql(participant, 2)
         rows = await self.db.fetch(
@@ -277,11 +298,12 @@ class VoucherIndex:
                    "amount_fen": int(r[4] or 0)} for r in rows]
         banks: dict[str, dict[str, int]] = {}
         for g in groups:
-            b = banks.setdefault(g["bank"] or "-", {"paid_fen": 0, "cleared_fen": 0, "quota_fen": 0})
+            b = banks.setdefault(g["bank"] or "-", {"paid_fen": 0, "clearing_filed_fen": 0, "cleared_fen": 0,
+                                                    "quota_fen": 0})
             if g["vtcode"] in ("5201", "8202") and g["flag"] == 1:
                 b["paid_fen"] += g["amount_fen"]
-            elif g["vtcode"] == "2301" and g["flag"] == 0:
-                b["cleared_fen"] += g["amount_fen"]
+            elif g["vtcode"] == "2301":
+                b["cleared_fen" if g["flag"] == 1 else "clearing_filed_fen"] += g["amount_fen"]
             elif g["vtcode"] in ("5108", "5106") and g["flag"] == 0:
                 b["quota_fen"] += g["amount_fen"]
         for b in banks.values():
@@ -298,6 +320,11 @@ class VoucherIndex:
             "SELECT 1 FROM gw_ui_vouchers v WHERE v.adm_div_code = $1 AND v.st_year = $2 AND v.vtcode = $3 AND "
             f"v.voucher_no = $4 AND {where} LIMIT 1", *keys, *params)
         return row is not None
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _like(text: str) -> str:

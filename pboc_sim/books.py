@@ -34,9 +34,9 @@ def touched(vtcode: str, get: Callable[[str], str]) -> tuple[list[str], list[str
     reads a head field ("" when absent)."""
     bank, day = get("PayBankCode"), parse_ymd(get("ClearDate"))
     if vtcode in QUOTA_PAY_TYPE:
-        return [quota_key(bank, QUOTA_PAY_TYPE[vtcode], get("FundTypeCode"), day)], []
+        return [quota_key(get("AdmDivCode"), bank, QUOTA_PAY_TYPE[vtcode], get("FundTypeCode"), day)], []
     if vtcode == "2301":
-        return ([quota_key(bank, get("PayTypeCode"), get("FundTypeCode"), day)],
+        return ([quota_key(get("AdmDivCode"), bank, get("PayTypeCode"), get("FundTypeCode"), day)],
                 [cleared_key(get("AdmDivCode"), "2301", get("VoucherNo"), bank)])
     if vtcode == "2302":
         return [], [cleared_key(get("AdmDivCode"), get("OriVtCode"), get("OriVoucherNo"), bank)]

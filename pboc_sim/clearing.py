@@ -64,7 +64,7 @@ class Request:
     amount_fen: int
     detail_sum_fen: int | None  # None: no details
     payments: tuple[tuple[str, int], ...] = ()  # (Detail/VoucherNo, fen) of the details naming one
-    quota_key: str = ""  # the quota line it draws on: quota_key(bank, pay type, fund type, ClearDate)
+    quota_key: str = ""  # the quota line it draws on: quota_key(division, bank, pay type, fund type, ClearDate)
 
 
 def request(doc: VoucherDoc, key: VoucherKey) -> Request:
@@ -82,7 +82,7 @@ def request(doc: VoucherDoc, key: VoucherKey) -> Request:
         amount_fen=doc.amount_fen("PayAmt"),
         detail_sum_fen=sum(parse_fen(d.get("PayAmt", "")) for d in details) if details else None,
         payments=tuple((d["VoucherNo"], parse_fen(d.get("PayAmt", ""))) for d in details if d.get("VoucherNo")),
-        quota_key=quota_key(bank, pay_type, fund_type, clear_date),
+        quota_key=quota_key(key.adm_div_code, bank, pay_type, fund_type, clear_date),
     )
 
 
@@ -140,8 +140,8 @@ def _r_window(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | Non
 
 def _r_quota_exists(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None:
     if r.quota_key not in s.quotas:
-        return (f"no quota notice for bank {r.bank}, pay type {r.pay_type}, FundTypeCode {r.fund_type}, "
-                f"day {r.clear_date}")
+        return (f"no quota notice of AdmDivCode {r.key.adm_div_code} for bank {r.bank}, pay type {r.pay_type}, "
+                f"FundTypeCode {r.fund_type}, day {r.clear_date}")
     return None
 
 

@@ -235,7 +235,7 @@ class PbocCore:
         (`StateError` for another core's, another version's or another config's)."""
         state = decode_snapshot(data, PbocState, "pboc", SNAPSHOT_VERSION,
                                 config_fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS)
-        self.state = state.loaded()
+        self.state = state.loaded(self.config.adm_div_code)
 
     @classmethod
     def restore(cls, data: bytes, config: PbocConfig, calendar: BusinessCalendar,

@@ -1,8 +1,9 @@
 """Quota notices: 5108 / 5106 (direct 11 / authorized 12), flag 0.
 
-A notice adds to the clearing quota of (PayBankCode, pay type, FundTypeCode, ClearDate): quota is
-never pooled across fund types, so a 2301 of one fund type draws only on its own fund type's
-quota (003 §33, 004 part 5 §1). A notice whose ClearDate is not today, or arriving on a day that
+A notice adds to the clearing quota of (AdmDivCode, PayBankCode, pay type, FundTypeCode, ClearDate):
+quota is never pooled across fund types nor divisions, so a 2301 of one fund type draws only on its
+own fund type's quota (003 §33, 004 part 5 §1), and one of a division only on the quota that
+division's treasury notified (each treasury notifies the quota of its own payments, 003 §33). A notice whose ClearDate is not today, or arriving on a day that
 is not a business day, is refused `wrong-day`; one whose details do not add up,
 `amount-mismatch`. Quota notices have no receipt in the catalog, so a refusal is recorded
 (`rejected_notices`) and raised as an `Alarm`; nothing is sent back. Several notices for the
@@ -56,7 +57,7 @@ def on_quota_notice(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, no
         s.rejected_notices.append((str(key), *refused))
         return [Alarm(refused[0], f"quota notice refused: {refused[1]}", str(key))]
     bank = doc.get("PayBankCode")
-    line = quota_line(s, quota_key(bank, QUOTA_PAY_TYPE[doc.vtcode], doc.get("FundTypeCode"),
+    line = quota_line(s, quota_key(key.adm_div_code, bank, QUOTA_PAY_TYPE[doc.vtcode], doc.get("FundTypeCode"),
                                    parse_ymd(doc.get("ClearDate"))))
     line.notified_fen += doc.amount_fen("PayAmt")
     line.notices.append(str(key))

@@ -62,7 +62,8 @@ def _unmove(s: PbocState, t: Transfer, refusal: Refusal, receipts: Mapping[str, 
         s.refused_by_books.append((str(move.ref), refusal.code))
         s.decisions.pop(key, None)
         return []
-    line = s.quotas.get(quota_key(move.bank_code, move.pay_type, receipt.head.get("FundTypeCode", ""),
+    line = s.quotas.get(quota_key(receipt.head.get("AdmDivCode", ""), move.bank_code, move.pay_type,
+                                  receipt.head.get("FundTypeCode", ""),
                                   parse_ymd(receipt.head.get("ClearDate", ""))))
     if line is not None:
         if move.kind == "reserve-replenishment":

@@ -4,7 +4,7 @@
 `load_snapshot()` decodes, nothing hand-written in between. Keys that are tuples in the public
 views are strings in the records (a JSON object's keys are strings):
 
-* a quota line: `quota_key(bank, pay type, FundTypeCode, ClearDate)`;
+* a quota line: `quota_key(AdmDivCode, bank, pay type, FundTypeCode, ClearDate)`;
 * what was cleared: `cleared_key(AdmDivCode, VtCode, VoucherNo, bank)`;
 * a decided 2301 / 2302: `decision_key(voucher key, bank)`;
 
@@ -63,11 +63,13 @@ __all__ = [
 # decision's `matched` flat (key, fen, key, fen, ...), not a pair each; version 5 still loads.
 # 7: what was cleared in a `ClearedBook` (a 2301's payments under it, named by VoucherNo in its
 # decision's `matched`); versions 5 and 6 (a dict of every entry) still load.
-SNAPSHOT_VERSION = 7
-OLDER_VERSIONS = (5, 6)
+# 8: quotas keyed by AdmDivCode too (each division's treasury notifies its own quota; a bank serving
+# two divisions has two); an older snapshot's lines are the configured division's (`loaded`).
+SNAPSHOT_VERSION = 8
+OLDER_VERSIONS = (5, 6, 7)
 
-# A clearing quota is keyed (PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
-QuotaKey = tuple[str, str, str, dt.date | None]
+# A clearing quota is keyed (AdmDivCode, PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
+QuotaKey = tuple[str, str, str, str, dt.date | None]
 # What was cleared is keyed (AdmDivCode, VtCode, VoucherNo, bank code): VtCode 2301 for a clearing
 # request, 5201 / 8202 for a payment one of its details named; the bank that cleared it, since each
 # bank numbers its own vouchers (two banks' 2301 No. X are two requests).
@@ -79,14 +81,18 @@ ClearedKey = tuple[str, str, str, str]
 SEP = "\x1f"
 
 
-def quota_key(bank: str, pay_type: str, fund_type: str, day: dt.date | None) -> str:
+def quota_key(adm: str, bank: str, pay_type: str, fund_type: str, day: dt.date | None) -> str:
     """The record key of a quota line."""
-    return SEP.join((bank, pay_type, fund_type, "" if day is None else day.isoformat()))
+    return SEP.join((adm, bank, pay_type, fund_type, "" if day is None else day.isoformat()))
 
 
 def quota_key_of(key: str) -> QuotaKey:
-    bank, pay_type, fund_type, day = key.split(SEP)
-    return bank, pay_type, fund_type, dt.date.fromisoformat(day) if day else None
+    adm, bank, pay_type, fund_type, day = key.split(SEP)
+    return adm, bank, pay_type, fund_type, dt.date.fromisoformat(day) if day else None
+
+
+# Parts of a quota key before version 8 (no AdmDivCode).
+_QUOTA_KEY_PARTS_V7 = 4
 
 
 def cleared_key(adm: str, vtcode: str, voucher_no: str, bank: str) -> str:
@@ -106,7 +112,7 @@ def decision_key(key: VoucherKey, bank: str) -> str:
 
 
 class QuotaLine(msgspec.Struct, gc=False):
-    """Clearing quota of one (bank, pay type, fund type, day)."""
+    """Clearing quota of one (division, bank, pay type, fund type, day)."""
 
     notified_fen: int = 0
     used_fen: int = 0  # cleared by normal (ClearType 0) requests on the day
@@ -400,9 +406,13 @@ class PbocState(msgspec.Struct):
         self.seq += 1
         return self.seq
 
-    def loaded(self) -> PbocState:
-        """A decoded snapshot's records in the order they were added, an older version's taken in."""
-        self.quotas, self.decisions = reorder(self.quotas), flatten_decisions(reorder(self.decisions))
+    def loaded(self, adm_div_code: str) -> PbocState:
+        """A decoded snapshot's records in the order they were added, an older version's taken in:
+        a quota line of version 7 or before (no division) is `adm_div_code`'s, the division the core
+        is configured for (before version 8 a line held whatever division's notices named the bank)."""
+        self.quotas = {(SEP.join((adm_div_code, k)) if k.count(SEP) + 1 == _QUOTA_KEY_PARTS_V7 else k): line
+                       for k, line in reorder(self.quotas).items()}
+        self.decisions = flatten_decisions(reorder(self.decisions))
         self.cleared.reordered()
         if self.older_cleared:  # version 5 / 6: every entry its own, as `entries` keep them
             entries = reorder(self.older_cleared)

@@ -35,8 +35,9 @@ CLOCK_MEANINGS: dict[str, str] = {
                                   "(its opening: the project's own), from the business day after the advance",
     "replenishment_window_end": "the replenishment is due before then (\"在下一工作日上午\"); one after it is accepted "
                                 "and scored late",
-    "receipts_deadline": "receipts (and the clearing lists) of a day's payments reach the treasury by then, on "
-                         "the next business day",
+    "receipts_deadline": "the receipt (5201 / 8202 flag 1) of each payment of a day reaches the treasury by then, "
+                         "on the next business day (the cleared clearing request and its list do not: not "
+                         "modelled, below)",
     "credit_notice_days": "credit notice (7103) to the unit: within this many working days of paying",
     "refund_notice_days": "refund notice (2203 / 7105) after the money came back: within this many working days",
     "quota_notice_days": "quota arrival notice (7102) after the authorized quota notice (7101): within this many "

@@ -224,3 +224,24 @@ def test_the_treasury_s_feed_book_keeps_its_payments_to_feed_accounts_and_matche
     assert (b.code, b.acct_no, b.expected_fen, b.stated_fen) == ("feed-amount-differs", SPECIAL, 250_50, 250_51)
     (u,) = book({SPECIAL}).on_feed(feed, {SPECIAL})
     assert (u.code, u.acct_no, u.stated_fen) == ("feed-unknown-movement", REAL, 100_00)
+
+
+def test_a_two_division_bank_sends_each_division_the_feed_of_its_own_payments() -> None:
+    """Before: one feed under the configured division (990100) stated a 990200 payment too, and
+    990200's treasury got none. Each treasury watches the accounts its own payments reach (000
+    五(二)3): one feed per division with lines; the configured division's every business day."""
+    from bank_sim.account_feed import feed
+
+    bank = bank_with_accounts()
+    home = direct(REAL, 100_00)
+    other = parse_voucher(build_voucher("5201", {**direct(SPECIAL, 250_50).head(), "AdmDivCode": "990200"},
+                                        direct(SPECIAL, 250_50).details()))
+    for n, doc in enumerate((home, other)):
+        bank.on_voucher(doc, 0, at(f"10:0{n}"))
+    ctx = bank._ctx
+    sent = {e.head["AdmDivCode"]: feed_lines(parse_voucher(e.render())) for e in feed(ctx, bank.state, DAY)}
+    assert sent == {"990100": [FeedLine(REAL, "5201", home.get("VoucherNo"), 100_00)],
+                    "990200": [FeedLine(SPECIAL, "5201", other.get("VoucherNo"), 250_50)]}
+    # a day with nothing: the configured division's empty feed only
+    [quiet] = feed(ctx, bank.state, DAY + dt.timedelta(days=1))
+    assert quiet.head["AdmDivCode"] == "990100" and not quiet.details

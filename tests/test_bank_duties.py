@@ -106,10 +106,12 @@ class World:
         self.pboc.on_time(now)
         self.apply(self.bank.on_time(now), now)
 
-    def quota(self, day: dt.date, fen: int, vtcode: str = "5108") -> None:
+    def quota(self, day: dt.date, fen: int, vtcode: str = "5108", adm_div_code: str = "990100") -> None:
+        """The treasury of `adm_div_code` notifies the central bank of the day's quota (each
+        division its own: the central bank never pools them)."""
         data = quota_notice(voucher_no=f"QE{day:%Y%m%d}{vtcode}", clear_date=day, pay_bank_code=BANK,
                             amounts_by_unit=[("101", "示例市教育局", fen), ("102", "示例市卫生健康委员会", fen),
-                                             ("103", "示例市交通运输局", fen)], vtcode=vtcode)
+                                             ("103", "示例市交通运输局", fen)], vtcode=vtcode, adm_div_code=adm_div_code)
         self.pboc.on_voucher(parse_voucher(data), 0, t(day, "08:30"))
 
     def pay(self, no: str, fen: int, now: dt.datetime, *, payee_bank: str = "999100000027",

@@ -835,3 +835,18 @@ def test_a_real_bank_that_never_replenishes_an_advance_is_missing_the_duty(world
         [name] = failures
         assert "advance is not missing" in name and "replenishment on time 0 late 1" in failures[name], failures
         assert run.code == 1
+
+
+# the monthly sign-off of the bank under test: made after its payments and clearing requests are read
+# off the wire (runner/conformance.py `_with_external`), not from the simulated banks' alone
+SIGNOFF = ROOT / "tests" / "conformance" / "signoff-real-bank.yaml"
+
+
+@pytest.mark.slow
+def test_a_real_banks_monthly_signoff_counts_its_own_clearings(world: DevWorld, tmp_path: Path) -> None:
+    """Before: the sign-off was computed before the real bank's payments and clearings were added:
+    every TSA debit of its accepted clearings was a `debit-unknown` break and the bank ↔ central
+    bank level differed for a bank whose books agree."""
+    run = run_against_the_example_bank(world, tmp_path, SIGNOFF)
+    assert run.suite.get("errors") == "0" and run.suite.get("skipped") == "0"
+    assert run.failures() == {} and run.code == 0

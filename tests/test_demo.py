@@ -213,17 +213,19 @@ def test_demo_feed_check_holds_only_when_every_feed_came_and_matched() -> None:
 def test_demo_fails_when_a_bank_feed_states_a_movement_the_treasury_does_not_know(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import bank_sim.account_feed as bank_feed
+    from messages.factory import ADM_DIV_CODE
     from sim.account_feed import FeedLine
 
-    real = bank_feed.day_lines
+    real = bank_feed._day_lines  # (AdmDivCode, line) of each movement: what `feed` states
 
-    def with_an_extra_line(st: Any, day: dt.date, archive: Any = None) -> list[Any]:  # one movement too many
-        return [*real(st, day, archive), FeedLine(next(iter(bank_feed.feed_accounts(st))), "5201", "ZZ0000000000001", 1)]
+    def with_an_extra_line(st: Any, day: dt.date, archive: Any) -> list[Any]:  # one movement too many
+        extra = FeedLine(next(iter(bank_feed.feed_accounts(st))), "5201", "ZZ0000000000001", 1)
+        return [*real(st, day, archive), (ADM_DIV_CODE, extra)]  # the demo's one division
 
     args = ("--units", "20", "--days", "1", "--vouchers", "10", "--start", "2026-03-03")
     code, report = _demo_json(capsys, *args)
     assert code == 0 and report["invariants"]["account_feed_matched"]["ok"]  # the real banks' feeds match
-    monkeypatch.setattr(bank_feed, "day_lines", with_an_extra_line)
+    monkeypatch.setattr(bank_feed, "_day_lines", with_an_extra_line)
     code, report = _demo_json(capsys, *args)
     failed = {k for k, v in report["invariants"].items() if not v["ok"]}
     assert code == 1 and not report["ok"] and failed == {"account_feed_matched"}, failed

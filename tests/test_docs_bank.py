@@ -183,3 +183,20 @@ def test_the_accounts_in_the_world_file_decide_what_a_bank_returns(number: str, 
     found = check_return(ReturnFacts("999100000001", "5201", head, [{"ExpFuncCode": "2050101"}], held))
     expected = "payee-account-unknown" if payee_bank == "999100000001" and number not in held else None
     assert (found[0] if found else None) == expected
+
+
+def test_the_clock_table_sends_the_treasury_only_what_the_catalogue_routes_to_it() -> None:
+    """Before: `receipts_deadline` said the clearing lists reach the treasury by 11:00; the catalogue
+    routes a 2301 and its receipt between the bank and the central bank only. The hand-over the
+    agreement asks for (004 part 3 §8(9), §9(14)) is named as not modelled instead."""
+    from messages.catalog import get_catalog
+    from tests.doc_tables import CLOCK_MEANINGS
+
+    clearing = get_catalog().get("2301")
+    assert (clearing.sender, clearing.recipient) == ("bank", "pboc")
+    meaning = CLOCK_MEANINGS["receipts_deadline"]
+    assert "reaches the treasury" in meaning and "clearing lists) of a day's payments reach" not in meaning
+    assert "not modelled" in meaning
+    rules = (DOCS / "rules.md").read_text(encoding="utf-8")
+    note = rules[rules.index("**Not modelled: the cleared clearing requests to the treasury.**"):]
+    assert "§8(9)" in note[:600] and "§9(14)" in note[:600]

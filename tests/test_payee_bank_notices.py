@@ -55,6 +55,7 @@ def test_a_notice_for_the_earlier_of_two_payments_sharing_a_voucher_no_moves_not
     notice of 100.00. Now it names no payment the bank can refund: alarmed, nothing moves."""
     w = World(DutiesConfig())
     w.quota(DAY, 10_000_00)
+    w.quota(DAY, 10_000_00, adm_div_code=OTHER_DIV)
     first = _pay(w, "ZZDUP0001", 100_00, t(DAY, "10:00"), OTHER_DIV)
     _pay(w, "ZZDUP0001", 1_000_00, t(DAY, "10:05"))
     w.tick(t(DAY, "17:00"))
@@ -70,6 +71,7 @@ def test_a_correct_notice_for_the_later_payment_sharing_a_voucher_no_is_refunded
     number before, and though its StYear is the year it writes the notice, not the payment's."""
     w = World(DutiesConfig())
     w.quota(DAY, 10_000_00)
+    w.quota(DAY, 10_000_00, adm_div_code=OTHER_DIV)
     _pay(w, "ZZDUP0002", 100_00, t(DAY, "10:00"), OTHER_DIV)
     last = _pay(w, "ZZDUP0002", 1_000_00, t(DAY, "10:05"))
     w.tick(t(DAY, "17:00"))
@@ -81,6 +83,7 @@ def test_a_notice_naming_another_payee_moves_nothing() -> None:
     """A notice for the payment's amount but from an account it never paid is not its money."""
     w = World(DutiesConfig())
     w.quota(DAY, 10_000_00)
+    w.quota(DAY, 10_000_00, adm_div_code=OTHER_DIV)
     paid = _pay(w, "ZZACC0001", 1_000_00, t(DAY, "10:00"))
     w.tick(t(DAY, "17:00"))
     before = dict(w.books)
@@ -113,6 +116,7 @@ def test_notices_never_return_more_than_was_paid_and_only_to_its_payee(
         notices: list[tuple[Target, str, bool]]) -> None:
     w = World(DutiesConfig())
     w.quota(DAY, 100_000_00)
+    w.quota(DAY, 100_000_00, adm_div_code=OTHER_DIV)
     docs = {"whole": _pay(w, "ZZPROP001", 1_000_00, t(DAY, "10:00")),
             "batch": _pay_batch(w, "GZPROP001", [300_00, 300_00, 200_00], t(DAY, "10:01")),
             "shadowed": _pay(w, "ZZPROP002", 400_00, t(DAY, "10:02"), OTHER_DIV),
@@ -174,6 +178,7 @@ def test_a_two_division_bank_files_the_refund_and_its_notice_under_the_payments_
     part 3 §8(5), §9(9)); so the payment is cleared under its division in the first place."""
     w = _Wire()
     w.quota(DAY, 10_000_00)
+    w.quota(DAY, 10_000_00, adm_div_code=OTHER_DIV)
     paid = _pay(w, f"ZZDIV{division[-3:]}1", 1_000_00, t(DAY, "10:00"), division)
     w.tick(t(DAY, "17:00"))
     _notice(w, paid, t(NXT, "09:00"), 1)

@@ -45,7 +45,7 @@ def _broken(rule: str, call: object) -> None:
 
 def test_a_quota_line_used_beyond_its_notice_is_caught_when_next_touched() -> None:
     core, _, _ = _cleared_day()
-    line = core.state.quotas[quota_key(BANK, "11", "1", dt.date(2026, 3, 16))]
+    line = core.state.quotas[quota_key(ADM, BANK, "11", "1", dt.date(2026, 3, 16))]
     line.used_fen = line.notified_fen + 1  # corrupted: more used than notified
     core.on_time(t(DAY, "10:30"))  # an input that does not touch the line: O(1), not looked at
     _broken("quota-overdrawn", lambda: core.on_voucher(clearing(DAY, "1.00"), 0, t(DAY, "11:00")))
@@ -78,7 +78,7 @@ def test_clearing_accounts_off_the_tsa_movements_are_caught() -> None:
 def test_a_quota_line_is_checked_after_a_ledger_refusal_too() -> None:
     core, _, _ = _cleared_day()
     effects = core.on_voucher(clearing(DAY, "100.00"), 0, t(DAY, "11:00"))
-    line = core.state.quotas[quota_key(BANK, "11", "1", dt.date(2026, 3, 16))]
+    line = core.state.quotas[quota_key(ADM, BANK, "11", "1", dt.date(2026, 3, 16))]
     line.used_fen = -1  # the refusal below takes 100.00 back from a line that was never charged
     refusal = Refusal("ledger", "ledger-overdraft", "TSA overdrawn",
                       tuple(e for e in effects if isinstance(e, PostTransfer | SendVoucher)))
@@ -164,6 +164,6 @@ def test_a_restored_core_lists_its_quota_lines_in_the_order_they_came() -> None:
         send(core, ledger, quota(DAY, "10.00", bank=bank), t(DAY, "09:00"))
     data = core.snapshot()
     after = PbocCore.restore(data, core.config, core.calendar, core.clock_config)
-    assert list(after.quotas) == list(core.quotas) == [(BANK2, "11", "1", dt.date(2026, 3, 16)),
-                                                      (BANK, "11", "1", dt.date(2026, 3, 16))]
+    assert list(after.quotas) == list(core.quotas) == [(ADM, BANK2, "11", "1", dt.date(2026, 3, 16)),
+                                                      (ADM, BANK, "11", "1", dt.date(2026, 3, 16))]
     assert after.snapshot() == data and after.state == core.state

@@ -239,7 +239,7 @@ def test_supplementary_notices_add_up_and_repeats_do_not(calendar: BusinessCalen
     send(core, books, first, t("2026-03-16", "09:00"))
     send(core, books, first, t("2026-03-16", "09:01"))  # the same notice again
     send(core, books, quota("2026-03-16", "50.00"), t("2026-03-16", "09:02"))
-    assert core.quotas[(BANK, "11", "1", dt.date(2026, 3, 16))].notified_fen == 15000
+    assert core.quotas[(ADM, BANK, "11", "1", dt.date(2026, 3, 16))].notified_fen == 15000
 
 
 def test_replayed_request_gets_the_same_answer(calendar: BusinessCalendar) -> None:
@@ -337,7 +337,7 @@ def test_replenishment_does_not_use_the_days_quota(calendar: BusinessCalendar) -
     r = receipt(send(core, books, clearing("2026-03-13", "60.00", clear_type=1, vou_day="2026-03-16"),
                      t("2026-03-16", "09:00")))
     assert r.return_reason is None
-    assert core.quotas[(BANK, "11", "1", dt.date(2026, 3, 16))].remaining_fen == 1000
+    assert core.quotas[(ADM, BANK, "11", "1", dt.date(2026, 3, 16))].remaining_fen == 1000
 
 
 # ---------------------------------------------------------------- refunds and statements

@@ -26,6 +26,7 @@ from treasury_sim.core import TreasuryConfig, TreasuryCore
 CALENDAR = BusinessCalendar.default()
 BANK, BANK2 = "999100000001", "999100000002"
 ADM = "990100"
+OTHER = "990200"  # a second division the same banks serve
 _seq = itertools.count(1)
 VOUCHERS = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
 
@@ -157,20 +158,20 @@ def test_the_bank_applies_confirms_and_tells_the_units_of_year_end_notices_once(
 
 # --- the central bank's clearing quota per fund type (rule 5) --------------------------------
 
-def _quota(day: str, fund: str, fen: int, bank: str = BANK) -> VoucherDoc:
+def _quota(day: str, fund: str, fen: int, bank: str = BANK, adm: str = ADM) -> VoucherDoc:
     no = f"QE{day.replace('-', '')}{next(_seq):05d}"
     amount = fen_to_str(fen)
-    head = {"Id": f"V{no}", "AdmDivCode": ADM, "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no,
+    head = {"Id": f"V{no}", "AdmDivCode": adm, "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no,
             "PayTypeCode": "11", "FundTypeCode": fund, "FundTypeName": "资金", "PayBankCode": bank,
             "PayBankName": "测试银行", "ClearDate": day.replace("-", ""), "PayAmt": amount}
     return parse_voucher(build_voucher("5108", head, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "测试局",
                                                         "PayAmt": amount}]))
 
 
-def _clearing(day: str, fund: str, fen: int, bank: str = BANK) -> VoucherDoc:
+def _clearing(day: str, fund: str, fen: int, bank: str = BANK, adm: str = ADM) -> VoucherDoc:
     no = f"HK{day.replace('-', '')}{next(_seq):05d}"
     amount = fen_to_str(fen)
-    head = {"Id": f"V{no}", "AdmDivCode": ADM, "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no,
+    head = {"Id": f"V{no}", "AdmDivCode": adm, "StYear": day[:4], "VouDate": day.replace("-", ""), "VoucherNo": no,
             "PayBankCode": bank, "PayBankName": "测试银行", "ClearDate": day.replace("-", ""), "PayTypeCode": "11",
             "FundTypeCode": fund, "FundTypeName": "资金", "UrgentFlag": "0", "ClearType": "0", "PayAmt": amount}
     return parse_voucher(build_voucher("2301", head, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "测试局",
@@ -194,32 +195,75 @@ def test_a_request_of_one_fund_type_cannot_draw_anothers_quota() -> None:
     assert (_answer(core.on_voucher(_clearing("2026-03-16", "3", 1_00), 0, t("2026-03-16", "15:31")))
             or "").startswith("no-quota-notice")
     assert _answer(core.on_voucher(_clearing("2026-03-16", "1", 100_00), 0, t("2026-03-16", "15:32"))) == ""
-    assert core.quotas[(BANK, "11", "2", dt.date(2026, 3, 16))].used_fen == 0
+    assert core.quotas[(ADM, BANK, "11", "2", dt.date(2026, 3, 16))].used_fen == 0
     restored = PbocCore.restore(core.snapshot(), PbocConfig(tsa_opening_fen=10**12), CALENDAR, ClockConfig())
     assert restored.quotas == core.quotas
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(notices=st.lists(st.tuples(st.sampled_from([BANK, BANK2]), st.sampled_from(["1", "2", "3"]),
-                                  st.integers(1, 10**8)), max_size=8),
-       requests=st.lists(st.tuples(st.sampled_from([BANK, BANK2]), st.sampled_from(["1", "2", "3"]),
-                                   st.integers(1, 10**8)), min_size=1, max_size=12))
-def test_pboc_accepts_exactly_the_requests_within_their_own_fund_types_quota(
-        notices: list[tuple[str, str, int]], requests: list[tuple[str, str, int]]) -> None:
+def test_a_request_of_one_division_cannot_draw_anothers_quota() -> None:
+    """Before: the quota line had no division, so a bank serving 990100 and 990200 cleared a 990200
+    payment on the quota 990100's treasury notified (pooled). Each treasury notifies the quota of
+    its own payments and the central bank checks a request against it (003 §33; 004 part 5 §1)."""
     core = PbocCore(PbocConfig(tsa_opening_fen=10**12), CALENDAR, ClockConfig())
     core.on_time(t("2026-03-16", "08:00"))
-    left: dict[tuple[str, str], int] = {}
-    for bank, fund, fen in notices:
-        core.on_voucher(_quota("2026-03-16", fund, fen, bank), 0, t("2026-03-16", "08:30"))
-        left[(bank, fund)] = left.get((bank, fund), 0) + fen
-    for i, (bank, fund, fen) in enumerate(requests):
-        reason = _answer(core.on_voucher(_clearing("2026-03-16", fund, fen, bank), 0,
+    core.on_voucher(_quota("2026-03-16", "1", 100_00), 0, t("2026-03-16", "08:30"))
+    assert (_answer(core.on_voucher(_clearing("2026-03-16", "1", 50_00, adm=OTHER), 0, t("2026-03-16", "10:00")))
+            or "").startswith("no-quota-notice")
+    core.on_voucher(_quota("2026-03-16", "1", 30_00, adm=OTHER), 0, t("2026-03-16", "10:01"))
+    assert (_answer(core.on_voucher(_clearing("2026-03-16", "1", 30_01, adm=OTHER), 0, t("2026-03-16", "10:02")))
+            or "").startswith("over-quota")
+    assert _answer(core.on_voucher(_clearing("2026-03-16", "1", 30_00, adm=OTHER), 0, t("2026-03-16", "10:03"))) == ""
+    assert _answer(core.on_voucher(_clearing("2026-03-16", "1", 100_00), 0, t("2026-03-16", "10:04"))) == ""
+    day = dt.date(2026, 3, 16)
+    assert {k: (q.notified_fen, q.used_fen) for k, q in core.quotas.items()} == {
+        (ADM, BANK, "11", "1", day): (100_00, 100_00), (OTHER, BANK, "11", "1", day): (30_00, 30_00)}
+
+
+def test_a_version_7_snapshot_loads_its_quota_lines_as_the_configured_divisions() -> None:
+    """Version 8 keys the quota by division; a version 7 snapshot (no division in the key) loads,
+    its lines the configured division's, and is written back as version 8."""
+    import json
+
+    from pboc_sim.state import SEP
+
+    core = PbocCore(PbocConfig(tsa_opening_fen=10**12), CALENDAR, ClockConfig())
+    core.on_time(t("2026-03-16", "08:00"))
+    core.on_voucher(_quota("2026-03-16", "1", 100_00), 0, t("2026-03-16", "08:30"))
+    core.on_voucher(_clearing("2026-03-16", "1", 40_00), 0, t("2026-03-16", "10:00"))
+    data = json.loads(core.snapshot())
+    assert data["version"] == 8
+    data["version"] = 7
+    data["quotas"] = {k.split(SEP, 1)[1]: v for k, v in data["quotas"].items()}
+    old = json.dumps(data, ensure_ascii=False).encode()
+    after = PbocCore.restore(old, core.config, CALENDAR, ClockConfig())
+    assert after.quotas == core.quotas and json.loads(after.snapshot())["version"] == 8
+    assert _answer(after.on_voucher(_clearing("2026-03-16", "1", 60_01), 0, t("2026-03-16", "10:01"))) \
+        .startswith("over-quota")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(notices=st.lists(st.tuples(st.sampled_from([BANK, BANK2]), st.sampled_from(["1", "2", "3"]),
+                                  st.integers(1, 10**8), st.sampled_from([ADM, OTHER])), max_size=8),
+       requests=st.lists(st.tuples(st.sampled_from([BANK, BANK2]), st.sampled_from(["1", "2", "3"]),
+                                   st.integers(1, 10**8), st.sampled_from([ADM, OTHER])), min_size=1, max_size=12))
+def test_pboc_accepts_exactly_the_requests_within_their_own_fund_types_quota(
+        notices: list[tuple[str, str, int, str]], requests: list[tuple[str, str, int, str]]) -> None:
+    """Oracle: a request draws only on the quota its own division's treasury notified for its bank,
+    pay type, fund type and day (003 §33; 004 part 5 §1), never another's."""
+    core = PbocCore(PbocConfig(tsa_opening_fen=10**12), CALENDAR, ClockConfig())
+    core.on_time(t("2026-03-16", "08:00"))
+    left: dict[tuple[str, str, str], int] = {}
+    for bank, fund, fen, adm in notices:
+        core.on_voucher(_quota("2026-03-16", fund, fen, bank, adm), 0, t("2026-03-16", "08:30"))
+        left[(adm, bank, fund)] = left.get((adm, bank, fund), 0) + fen
+    for i, (bank, fund, fen, adm) in enumerate(requests):
+        reason = _answer(core.on_voucher(_clearing("2026-03-16", fund, fen, bank, adm), 0,
                                          t("2026-03-16", "10:00") + dt.timedelta(minutes=i)))
-        if (bank, fund) not in left:
+        if (adm, bank, fund) not in left:
             assert (reason or "").startswith("no-quota-notice")
-        elif fen <= left[(bank, fund)]:
+        elif fen <= left[(adm, bank, fund)]:
             assert reason == ""
-            left[(bank, fund)] -= fen
+            left[(adm, bank, fund)] -= fen
         else:
             assert (reason or "").startswith("over-quota")
 

@@ -465,7 +465,7 @@ async def test_pboc_restarted_after_a_quota_notice_still_clears_within_it(make_w
 
     pboc = await w.start("pboc")  # a new process over the same ledger database
     assert pboc.shell.restored
-    assert pboc.shell.core.quotas[(BANK, "11", "1", dt.date(2026, 3, 16))].notified_fen == 100000
+    assert pboc.shell.core.quotas[("990100", BANK, "11", "1", dt.date(2026, 3, 16))].notified_fen == 100000
     await w.at("2026-03-16", "15:00")
     no = await w.clear("2026-03-16", "600.00")
     [(body, doc)] = await w.received(w.bank, "2301", 1)

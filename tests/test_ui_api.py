@@ -17,6 +17,7 @@ from gateway.http_app import make_app
 from gateway.service import Gateway
 from gateway.ui import SCORECARD_KEY
 from gateway.ui_index import SearchQuery, index_fields
+from messages.envelope import encode_envelope
 from runner.world import DevWorld
 
 
@@ -250,3 +251,61 @@ async def test_the_index_picks_up_a_late_row_and_shares_the_table(ui: Ui) -> Non
     assert await first.catch_up() == 1
     [count] = await ui.gw.db.fetch("SELECT COUNT(*), COUNT(DISTINCT seq) FROM gw_ui_vouchers")
     assert count[0] == count[1] == 4
+
+
+async def test_overview_counts_what_the_central_bank_cleared_not_what_was_filed(ui: Ui) -> None:
+    """Before: `cleared_fen` summed the clearing requests as filed, a refused one included, so a
+    bank whose 300.00 request the central bank refused showed 300.00 cleared. Cleared is the sum of
+    the accepted receipts' XClearAmt; what was filed is shown apart, labelled as such."""
+    from messages.voucher import fill_receipt, parse_voucher
+
+    w, pboc = ui.world, ui.world.pboc.id
+    code = w.participants["bank-a"].bank_codes[0]
+
+    def request(no: str, amount: str) -> bytes:
+        return w.voucher("2301", {
+            "Id": f"V{no}", "StYear": "2026", "VouDate": "20260316", "VoucherNo": no, "PayBankCode": code,
+            "PayBankName": "示例银行甲分行", "ClearDate": "20260316", "PayTypeCode": "11", "FundTypeCode": "1",
+            "FundTypeName": "一般公共预算资金", "UrgentFlag": "0", "ClearType": "0", "PayAmt": amount,
+        }, [{"Id": "D1", "SupDepCode": "101", "SupDepName": "示例局", "PayAmt": amount}])
+
+    async def post(envelope: bytes, sender: str) -> None:
+        resp = await ui.client.post("/v1/messages", data=envelope, headers=ui.auth(sender))
+        assert resp.status == 200, await resp.text()
+
+    accepted, refused = request("HKUI000001", "100.00"), request("HKUI000002", "300.00")
+    await post(w.envelope([accepted, refused], sender="bank-a"), "bank-a")
+    ok = fill_receipt(parse_voucher(accepted), {"XClearDate": "20260316", "XClearAmt": "100.00",
+                                                "XPbocSerialNo": "RH0000000001"})
+    reason = "over-quota: PayAmt 300.00 exceeds the remaining quota 0.00"
+    no = fill_receipt(parse_voucher(refused), {"XClearDate": "20260316", "XClearAmt": "0.00",
+                                               "XPbocSerialNo": "RJ0000000001", "XReturnReason": reason})
+    await post(encode_envelope([w.sealed(ok, sender=pboc, flag=1),
+                                w.sealed(no, sender=pboc, flag=1, return_reason=reason)]), pboc)
+    for pid in (w.treasury.id, "bank-a"):
+        status, body = await ui.get("/v1/overview?date=2026-03-16", pid)
+        assert status == 200
+        a = body["banks"]["bank-a"]
+        assert (a["clearing_filed_fen"], a["cleared_fen"]) == (400_00, 100_00), a
+        assert a["advances_outstanding_fen"] == 0  # paid 100.00, cleared 100.00
+    status, body = await ui.get("/v1/search?vtcode=2301&no=HKUI000002", "bank-a")
+    assert [(r["flag"], r["amount_fen"]) for r in body["items"]] == [(0, 300_00), (1, 0)]
+    # a table indexed before (version 1: the receipt's PayAmt) is indexed again once when opened
+    from gateway.ui_index import VoucherIndex
+
+    async with ui.gw.db.transaction() as tx:
+        await tx.execute("UPDATE gw_ui_vouchers SET amount_fen = 30000 WHERE vtcode = '2301' AND flag = 1 "
+                         "AND voucher_no = 'HKUI000002'")
+        await tx.execute("DELETE FROM gw_ui_meta")
+    await VoucherIndex(ui.gw.db, ui.gw.registry).catch_up()
+    [[fen]] = await ui.gw.db.fetch("SELECT amount_fen FROM gw_ui_vouchers WHERE vtcode = '2301' AND flag = 1 "
+                                   "AND voucher_no = 'HKUI000002'")
+    assert fen == 0
+
+
+@pytest.mark.parametrize("name", ["min_fen", "limit", "after"])
+def test_a_superscript_digit_is_a_bad_parameter_not_a_crash(name: str) -> None:
+    """Before: "²" passed str.isdigit() and int() raised ValueError (a 500)."""
+    from multidict import MultiDict
+
+    assert SearchQuery.parse(MultiDict({name: "²"}))[0] == name

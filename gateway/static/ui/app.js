@@ -77,11 +77,12 @@ async function pageOverview(page) {
     stat(t("overview.cutoff"), cutoffText(body.clock), "ov-cutoff"));
   page.append(totals);
   const banks = Object.entries(body.banks).filter(([b]) => b !== "-").map(([b, v]) => el("tr", {}, el("td", {}, b),
-    el("td", { class: "num" }, yuan(v.paid_fen)), el("td", { class: "num" }, yuan(v.cleared_fen)),
+    el("td", { class: "num" }, yuan(v.paid_fen)), el("td", { class: "num" }, yuan(v.clearing_filed_fen)),
+    el("td", { class: "num" }, yuan(v.cleared_fen)),
     el("td", { class: "num" }, yuan(v.advances_outstanding_fen)), el("td", { class: "num" }, yuan(v.quota_fen)),
     el("td", { class: "num" }, v.quota_fen ? (100 * v.cleared_fen / v.quota_fen).toFixed(1) + "%" : "-")));
   page.append(el("div", { class: "card" }, el("h2", {}, t("overview.banks")),
-    table([["col.bank"], ["overview.paid", "num"], ["overview.cleared", "num"], ["overview.advances", "num"],
+    table([["col.bank"], ["overview.paid", "num"], ["overview.filed", "num"], ["overview.cleared", "num"], ["overview.advances", "num"],
       ["overview.quota", "num"], ["overview.clearing_vs_quota", "num"]], banks)));
   const rows = body.groups.map((g) => el("tr", {}, el("td", {}, g.bank || "-"),
     el("td", {}, g.vtcode + " " + ((body.vtcode_names[g.vtcode] || {})[lang] || "")),
