@@ -97,17 +97,21 @@ def old_reserve_list(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     listed.sort(key=lambda p: str(p.key))
     page = listed[:close.RESERVE_LIST_LINES_MAX]
     st.reserve_more = day if len(listed) > len(page) else None
-    items = [Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct_text(p),
-                      p.amount_fen, p.covered) for p in page]
-    for p in page:
-        p.pay_acct = ""
-    if not items:
-        return []
     c = ctx.config
-    head, details = reserve_detail_list(day, len(st.reserve_lists) + 1, c.adm_div_code, ctx.bank_code,
-                                        c.bank_name, items)
-    st.reserve_lists.append(head["VoucherNo"])
-    return [SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury")]
+    # the walk is the old one; what a page sends follows today's rule: a list per division of the
+    # page, the configured division first (each treasury keeps its own advances on record)
+    by_division: dict[str, list[Advanced]] = {}
+    for p in sorted(page, key=lambda p: p.key.adm_div_code != c.adm_div_code):
+        by_division.setdefault(p.key.adm_div_code, []).append(
+            Advanced(p.vtcode, p.key.voucher_no, p.agency[0], p.agency[1] or p.agency[0], pay_acct_text(p),
+                     p.amount_fen, p.covered))
+        p.pay_acct = ""
+    sent: list[Effect] = []
+    for adm, items in by_division.items():
+        head, details = reserve_detail_list(day, len(st.reserve_lists) + 1, adm, ctx.bank_code, c.bank_name, items)
+        st.reserve_lists.append(head["VoucherNo"])
+        sent.append(SendVoucher(RESERVE_LIST_VTCODE, 0, head, details, "treasury"))
+    return sent
 
 
 def old_urgent_companions(st: BankState, urgent: Payment) -> list[Payment]:
@@ -139,7 +143,9 @@ def _payment(i: int, mode: Any, day: dt.date | None, direct: bool, fund: tuple[s
     no = "ZZ00000" if same_no else f"ZZ{i:05d}"
     day = None if mode in ("defer", "refuse") else day  # not paid (yet)
     # (only an advance is ever paid from the reserve: a snapshot of the days before 7202)
-    return Payment(VoucherKey(f"99{i:04d}", "2026", "5201" if direct else "8202", no, 0), fund, ("001", "部门"),
+    # a number used again is another division's (the key tells them apart); the rest are the bank's own
+    adm = f"99{i:04d}" if same_no else CTX.config.adm_div_code
+    return Payment(VoucherKey(adm, "2026", "5201" if direct else "8202", no, 0), fund, ("001", "部门"),
                    CTX.accounts["reserve"] if reserve and mode == "advance" else f"zba-{n % 3}", 100 + 7 * n,
                    dt.datetime(2026, 3, 16, 10, tzinfo=TZ), mode, day=day, seq=i + 1,
                    agency=("00" + str(n % 2), "单位") if agency else ("", ""), pay_acct=1000 + n if n else "62-0")
