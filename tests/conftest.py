@@ -29,12 +29,24 @@ PG_URL = os.environ.get("TGW_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 
 
 @pytest.fixture(autouse=True)
-def _structlog_restored() -> Iterator[None]:
+def _structlog_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An in-process `tgw sim` or `tgw up` configures structlog for the whole process (`tgw sim`
     filters to CRITICAL): each test starts from the configuration the one before it found, so a
-    later test's `capture_logs` sees its lines whatever ran first."""
+    later test's `capture_logs` sees its lines whatever ran first. `tgw up` also caches each
+    module's logger at its first use (`configure_logging(cache=True)`), which no later configure
+    undoes: in-process it would fix every module logger it touched at its level and format for
+    the rest of the session (a later `scenario run --quiet` printed `gateway.started` at INFO).
+    Tests that want the cache call `configure_logging` from their own import, not through here."""
     import structlog
 
+    import gateway.logs
+
+    real = gateway.logs.configure_logging
+
+    def uncached(*, json: bool = True, level: str = "INFO", cache: bool = False) -> None:
+        real(json=json, level=level, cache=False)
+
+    monkeypatch.setattr(gateway.logs, "configure_logging", uncached)
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)
