@@ -124,15 +124,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(args: argparse.Namespace, action: Any) -> Any:
+async def _with_store(args: argparse.Namespace, action: Any, *, read_only: bool, absent: Any) -> Any:
+    """`action(store)` on the gateway's --db; `absent` when it has no monitoring tables (monitoring
+    was never on there): none is created, least of all by a command that only reads."""
     from gateway.monitoring.store import MonitorStore
-    from storage.db import open_database
-    from tgw.dlq import _db_url
+    from tgw.gateway_db import has_tables, open_gateway_db
 
-    db = await open_database(_db_url(args), schema=args.db_schema)
+    db = await open_gateway_db(args, read_only=read_only)
     try:
+        if not await has_tables(db, "mon_holds", "mon_decisions"):
+            return absent
         store = MonitorStore(db)
-        await store.init_schema()
+        if not read_only:
+            await store.init_schema()
         return await action(store)
     finally:
         await db.close()
@@ -141,7 +145,8 @@ async def _with_store(args: argparse.Namespace, action: Any) -> Any:
 def cmd_holds_list(args: argparse.Namespace) -> int:
     try:
         holds = asyncio.run(_with_store(args, lambda store: store.holds(status=args.status, after=args.after,
-                                                                       limit=args.limit)))
+                                                                       limit=args.limit),
+                                        read_only=True, absent=[]))
     except StateError as exc:
         print(f"tgw monitor holds list: {exc}", file=sys.stderr)
         return 2
@@ -192,7 +197,7 @@ def cmd_holds_decide(args: argparse.Namespace) -> int:
             await journal.stop()
 
     try:
-        hold = asyncio.run(_with_store(args, decide))
+        hold = asyncio.run(_with_store(args, decide, read_only=False, absent=None))
     except HoldStateError as exc:
         print(f"tgw monitor holds {args.action}: hold-decided: {exc}", file=sys.stderr)
         return 1
