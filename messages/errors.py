@@ -231,6 +231,8 @@ CODES: dict[str, str] = {
     "io-unreadable": "the file could not be read",
     "usage": "the command line is wrong: an unknown option, a missing or bad argument (exit 2)",
     "failed": "the command could not do what it was asked, for the reason its message gives (exit 1)",
+    "io-not-regular": "the path names a named pipe (FIFO), socket or device, not a regular file: it is not read "
+                      "(a pipe without a writer would wait forever, a device never ends)",
     "db-not-gateway": "the --db of a command that works on the gateway's database names no gateway's database: "
                       "not a regular file, not SQLite, or without the gateway's tables (another program's "
                       "database, an empty file, a --db-schema that does not exist), or one that cannot be opened "

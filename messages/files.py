@@ -1,4 +1,5 @@
-"""Whole files written so that a reader sees the old content or the new, never half of it.
+"""Whole files written so that a reader sees the old content or the new, never half of it; and
+files from outside read only when they are files.
 
 Keys, calendar blocks, the participant registry, the MQTT ACL and the ready file are read by
 other processes while they change (a watcher polls, a script waits for the URL): each write goes
@@ -8,9 +9,49 @@ to a temporary file in the same directory, is flushed to disk, then renamed over
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+from messages.errors import InputError
+
+__all__ = ["open_regular", "write_atomic"]
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@contextlib.contextmanager
+def open_regular(path: str | Path) -> Iterator[tuple[BinaryIO, int]]:
+    """(the open file, its size) when `path` is a regular file (or a link to one). A pipe, socket
+    or device is refused with `io-not-regular` before any read: a pipe without a writer would
+    block the reader forever, a device never ends. Opened non-blocking, then checked on the open
+    descriptor, so that nothing swapped in between a check and the opening is read either. A
+    directory is IsADirectoryError, as `open` says it; a missing file FileNotFoundError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("io-not-regular", f"{path} is {_kind(st.st_mode)}, not a regular file: not read",
+                             line=1, path="/")
+        os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f, st.st_size
 
 
 def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> None:

@@ -6,7 +6,9 @@ silent change of meaning."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +53,7 @@ def test_monitor_holds_on_a_file_that_is_not_a_database(tmp_path: Path, command:
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     garbage = _not_databases(tmp_path)["garbage"]
     assert main([*command, "--db", str(garbage)]) == 2  # was: sqlite3.DatabaseError, a traceback
-    assert "cannot open SQLite database" in capsys.readouterr().err
+    assert ": db-not-gateway: " in capsys.readouterr().err
 
 
 def test_up_on_a_db_that_cannot_be_opened_says_so(world: DevWorld, tmp_path: Path) -> None:
@@ -127,12 +129,23 @@ def _one_gib_address_space() -> None:
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
-def test_validate_of_an_endless_device_stops_at_the_limit(device: str) -> None:
-    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed
+def test_validate_of_an_endless_device_is_not_read(device: str) -> None:
+    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed; then
+    # xml-too-large after reading 40 MB of it
     r = subprocess.run([TGW, "validate", device], capture_output=True, text=True, timeout=120,
                        preexec_fn=_one_gib_address_space)
     assert "Traceback" not in r.stderr, r.stderr[-500:]
-    assert r.returncode == 1 and "xml-too-large" in r.stdout
+    assert r.returncode == 2 and "io-not-regular" in r.stdout and "character device" in r.stdout
+
+
+def test_validate_of_a_named_pipe_without_a_writer_does_not_wait(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.xml")
+    # was: blocked forever in open(), waiting for a writer
+    r = subprocess.run([TGW, "validate", str(tmp_path / "pipe.xml"), "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    [report] = json.loads(r.stdout)
+    assert [e["code"] for e in report["errors"]] == ["io-not-regular"] and "named pipe" in r.stdout
 
 
 # ---------------------------------------------------------------- tgw up values nothing else refused
@@ -172,17 +185,18 @@ def test_an_unquoted_clock_start_in_the_config_is_the_time_it_says(world: DevWor
     assert ServerConfig.from_file(config).clock_start == "2026-03-16T09:00:00+08:00"
 
 
-def test_a_dangling_link_in_a_validated_directory_is_unreadable_not_skipped(tmp_path: Path,
+def test_a_dangling_link_or_a_pipe_in_a_validated_directory_is_reported_not_skipped(tmp_path: Path,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
     sample = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
     (tmp_path / "ok.xml").write_bytes(sample.read_bytes())
     (tmp_path / "gone.xml").symlink_to(tmp_path / "moved-away.xml")
     (tmp_path / "pipe.xml").unlink(missing_ok=True)
-    os.mkfifo(tmp_path / "pipe.xml")  # not a file: still passed over (reading it would wait for a writer)
-    # was: exit 0, "ok.xml OK" and nothing about gone.xml
+    os.mkfifo(tmp_path / "pipe.xml")  # not a file: reported, not read (reading it would wait for a writer)
+    # was: exit 0, "ok.xml OK" and nothing about gone.xml; then nothing about pipe.xml
     assert main(["validate", str(tmp_path), "--summary"]) == 2
     out, err = capsys.readouterr()
-    assert "gone.xml" in out and "io-unreadable" in out and "pipe.xml" not in out and "1 unreadable" in err
+    assert "gone.xml" in out and "io-unreadable" in out and "2 unreadable" in err
+    assert re.search(r"pipe\.xml.*\n.*io-not-regular", out), out
 
 
 @pytest.mark.parametrize("extra", ["http: 5", "http: [1, 2]", "clock: x", "monitor: x", "ack_signer: x", "db: 5",
