@@ -23,7 +23,7 @@ import yaml
 
 from messages.catalog import ROLES, Role
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import read_error_code, read_regular, read_regular_text, write_atomic
 from messages.keys import canonical_sn
 
 __all__ = [
@@ -216,18 +216,18 @@ def _sns_in(path: Path) -> list[str]:
     from messages.keys import serial_sn
 
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
-        raise InputError("io-unreadable", f"certificate file {path}: {exc.strerror}") from None
+        raise InputError(read_error_code(exc), f"certificate file {path}: {exc.strerror}") from None
     return [serial_sn(c) for c in x509.load_pem_x509_certificates(data)]
 
 
 def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(read_regular_text(path)) or {}
     except OSError as exc:
-        raise InputError("io-unreadable", f"participants file {path}: {exc.strerror}") from None
+        raise InputError(read_error_code(exc), f"participants file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError("io-unreadable", f"participants file {path} is not UTF-8") from None
     except yaml.YAMLError as exc:

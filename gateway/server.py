@@ -32,7 +32,7 @@ from gateway.monitoring.monitor import build_monitor
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import read_error_code, read_regular_text, write_atomic
 from messages.signing import CertificateStore, KeySigner
 from storage.db import open_database_waiting
 from storage.postgres import without_password
@@ -88,9 +88,9 @@ class ServerConfig:
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml.safe_load(read_regular_text(path)) or {}
         except OSError as exc:
-            raise InputError("io-unreadable", f"config {path}: {exc.strerror}") from None
+            raise InputError(read_error_code(exc), f"config {path}: {exc.strerror}") from None
         sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
         if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
             raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "
@@ -169,9 +169,9 @@ def read_secret_file(path: str | None, what: str) -> str | None:
     if path is None:
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("io-unreadable", f"{what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(read_error_code(exc) if isinstance(exc, OSError) else "io-unreadable", f"{what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     secret = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not secret:
         raise InputError("config-invalid", f"{what} {path} is empty")

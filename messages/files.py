@@ -17,9 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from messages.errors import InputError
+__all__ = ["UNREADABLE_CODES", "NotRegularFileError", "open_regular", "read_error_code", "read_regular", "read_regular_text", "write_atomic"]
 
-__all__ = ["open_regular", "write_atomic"]
+
+# The codes of a file not read at all: a command exits 2 on them (usage or unreadable input), not 1.
+UNREADABLE_CODES = frozenset({"io-unreadable", "io-not-regular"})
+
+
+class NotRegularFileError(OSError):
+    """A path from outside names a pipe, socket or device where a file is read. An OSError, so that
+    every command that says "cannot read FILE" in one line (exit 2) says this too, with `code`."""
+
+    code = "io-not-regular"
 
 
 def _kind(mode: int) -> str:
@@ -34,7 +43,7 @@ def _kind(mode: int) -> str:
 def open_regular(path: str | Path) -> Iterator[tuple[BinaryIO, int]]:
     """(the open file, its size) when `path` is a regular file (or a link to one). A pipe, socket
     or device is refused with `io-not-regular` before any read: a pipe without a writer would
-    block the reader forever, a device never ends. Opened non-blocking, then checked on the open
+    block the reader forever, a device never ends (NotRegularFileError). Opened non-blocking, then checked on the open
     descriptor, so that nothing swapped in between a check and the opening is read either. A
     directory is IsADirectoryError, as `open` says it; a missing file FileNotFoundError."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -43,8 +52,7 @@ def open_regular(path: str | Path) -> Iterator[tuple[BinaryIO, int]]:
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
         if not stat.S_ISREG(st.st_mode):
-            raise InputError("io-not-regular", f"{path} is {_kind(st.st_mode)}, not a regular file: not read",
-                             line=1, path="/")
+            raise NotRegularFileError(errno.EINVAL, f"{_kind(st.st_mode)}, not a regular file: not read", str(path))
         os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
     except BaseException:
@@ -70,3 +78,20 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> N
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def read_error_code(exc: OSError) -> str:
+    """The code for a file that could not be read: io-not-regular for a pipe, socket or device,
+    io-unreadable for everything else."""
+    return exc.code if isinstance(exc, NotRegularFileError) else "io-unreadable"
+
+
+def read_regular(path: str | Path) -> bytes:
+    """`Path.read_bytes`, for a regular file only (`open_regular`)."""
+    with open_regular(path) as (f, _):
+        return f.read()
+
+
+def read_regular_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """`Path.read_text`, for a regular file only (`open_regular`)."""
+    return read_regular(path).decode(encoding)

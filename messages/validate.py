@@ -17,7 +17,7 @@ from messages.business import business_issues
 from messages.catalog import RETURN_REASON_FIELD, VoucherType, get_catalog
 from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
 from messages.errors import InputError, Issue
-from messages.files import open_regular
+from messages.files import NotRegularFileError, open_regular
 from messages.schema import validate_tree
 from messages.signing import CertificateStore, seal_path, verify_seals
 from messages.voucher import VoucherDoc, parse_voucher
@@ -193,8 +193,8 @@ def validate_file(path: Path, **kwargs: Any) -> FileReport:
                 return FileReport(str(path), False, None,
                                   [Issue("xml-too-large", f"file is {size} bytes; the limit is {bytes_max}")])
             data = f.read(bytes_max + 1)  # at most one byte past the limit, should it grow meanwhile
-    except InputError as exc:  # a pipe, socket or device
-        return FileReport(str(path), False, None, exc.issues)
+    except NotRegularFileError as exc:  # a pipe, socket or device
+        return FileReport(str(path), False, None, [Issue(exc.code, f"{path}: {exc.strerror}", 1, "/")])
     except OSError as exc:
         return FileReport(str(path), False, None, [Issue("io-unreadable", f"cannot read: {exc.strerror}")])
     if len(data) > bytes_max:

@@ -28,6 +28,7 @@ import yaml
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.errors import InputError, Issue
+from messages.files import open_regular
 from messages.money import parse_fen
 from runner.scenario_schema import ACCOUNT_TYPES, PATTERN_HELP, SCHEMA
 
@@ -1082,7 +1083,7 @@ def load_text(text: str, file: str = "<scenario>", *, base: Path | None = None,
 def load_scenario(path: str | Path, *, calendar: BusinessCalendar | None = None) -> Scenario:
     path = Path(path)
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as (fh, _):
             raw = fh.read(SCENARIO_BYTES_MAX + 1)
     except OSError as exc:
         raise ScenarioError(str(path), [(None, "(file)", f"cannot read: {exc.strerror or exc}")]) from exc

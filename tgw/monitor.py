@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from messages.errors import InputError, StateError
+from messages.files import read_error_code
 
 __all__ = ["register"]
 
@@ -78,7 +79,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file)
     except OSError as exc:
-        print(f"tgw monitor rules validate: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"tgw monitor rules validate: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except CatalogueError as exc:
         if args.format == "json":
@@ -100,7 +101,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file) if args.file else default_catalogue()
     except OSError as exc:
-        print(f"tgw monitor rules show: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"tgw monitor rules show: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except CatalogueError as exc:
         print(f"tgw monitor rules show: {exc}", file=sys.stderr)

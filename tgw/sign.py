@@ -23,6 +23,7 @@ from typing import Any
 from messages.catalog import get_catalog
 from messages.envelope import Envelope, SignatureEntry, VoucherBody, encode_envelope, parse_envelope
 from messages.errors import InputError, Issue
+from messages.files import read_error_code, read_regular
 from messages.validate import check_body, verify_body
 from messages.voucher import parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, declared_encoding, parse_xml
@@ -39,9 +40,9 @@ def _error(cmd: str, message: str) -> None:
 
 def _read(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except OSError as exc:
-        raise InputError("io-unreadable", f"{path}: {exc.strerror or exc}") from None
+        raise InputError(read_error_code(exc), f"{path}: {exc.strerror or exc}") from None
 
 
 def load_bodies(data: bytes, *, receipt: bool = False, name: str = "file") -> tuple[bool, list[VoucherBody]]:

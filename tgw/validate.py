@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from messages.errors import CODES, InputError, Issue
+from messages.files import UNREADABLE_CODES
 from messages.validate import FileReport, iter_voucher_files, validate_file
 
 __all__ = ["cmd_validate", "parse_at", "register"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-# a file not read at all: exit 2 (usage or unreadable input), not 1 (a voucher found invalid)
-UNREADABLE = frozenset({"io-unreadable", "io-not-regular"})
 # Worker processes for --jobs: each is a Python interpreter with the XSDs loaded (tens of MB);
 # beyond a few per core they only add memory and start-up time.
 JOBS_MAX = 64
@@ -177,7 +176,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             total += 1
             if report.ok:
                 ok += 1
-            elif any(e.code in UNREADABLE for e in report.errors):
+            elif any(e.code in UNREADABLE_CODES for e in report.errors):
                 unreadable += 1
             else:
                 invalid += 1

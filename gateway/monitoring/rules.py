@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from messages.files import read_regular
+
 __all__ = ["DEFAULT_RULES_PATH", "GRADES", "RULE_IDS", "SCHEMA", "Catalogue", "CatalogueError", "Rule",
            "default_catalogue", "load_catalogue", "parse_catalogue"]
 
@@ -143,7 +145,7 @@ def parse_catalogue(data: Any, *, source: str = "catalogue") -> Catalogue:
 def load_catalogue(path: str | Path) -> Catalogue:
     """Read and check a catalogue file. OSError if unreadable; CatalogueError if it is not a catalogue."""
     p = Path(path)
-    raw = p.read_bytes()
+    raw = read_regular(p)
     if len(raw) > CATALOGUE_BYTES_MAX:
         raise CatalogueError(str(p), [f"(top): the file is {len(raw)} bytes; a catalogue is at most "
                                       f"{CATALOGUE_BYTES_MAX}"])
