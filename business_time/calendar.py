@@ -40,6 +40,7 @@ import yaml
 from business_time.year_block import YearBlock, iso_date
 from messages.errors import InputError
 from messages.files import read_error_code, read_regular
+from messages.yamlsafe import load_yaml
 
 __all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
 
@@ -125,7 +126,7 @@ class BusinessCalendar:
         if len(raw) > OVERRIDE_FILE_BYTES_MAX:
             raise InputError("config-invalid", f"{path} is larger than {OVERRIDE_FILE_BYTES_MAX} bytes")
         try:
-            data = yaml.safe_load(raw) or {}
+            data = load_yaml(raw) or {}
         except yaml.YAMLError as exc:
             raise InputError("config-invalid", f"{path} is not valid YAML: {exc}") from exc
         return cls.from_dict(data, source=str(path), blocks=blocks)

@@ -25,6 +25,7 @@ from messages.catalog import ROLES, Role
 from messages.errors import InputError
 from messages.files import read_error_code, read_regular, read_regular_text, write_atomic
 from messages.keys import canonical_sn
+from messages.yamlsafe import load_yaml
 
 __all__ = [
     "Participant",
@@ -225,7 +226,7 @@ def _sns_in(path: Path) -> list[str]:
 def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     try:
-        raw = yaml.safe_load(read_regular_text(path)) or {}
+        raw = load_yaml(read_regular_text(path)) or {}
     except OSError as exc:
         raise InputError(read_error_code(exc), f"participants file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:

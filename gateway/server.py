@@ -34,6 +34,7 @@ from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
 from messages.files import read_error_code, read_regular_text, write_atomic
 from messages.signing import CertificateStore, KeySigner
+from messages.yamlsafe import load_yaml
 from storage.db import open_database_waiting
 from storage.postgres import without_password
 
@@ -88,9 +89,13 @@ class ServerConfig:
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         path = Path(path)
         try:
-            raw = yaml.safe_load(read_regular_text(path)) or {}
+            raw = load_yaml(read_regular_text(path)) or {}
         except OSError as exc:
             raise InputError(read_error_code(exc), f"config {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError("config-invalid", f"config {path} is not UTF-8") from None
+        except yaml.YAMLError as exc:  # was: a traceback (a python/ tag, an unhashable key, a duplicate key...)
+            raise InputError("config-invalid", f"config {path} is not valid YAML: {exc}") from None
         sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
         if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
             raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "

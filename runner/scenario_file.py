@@ -30,6 +30,7 @@ from business_time.clock import ClockConfig, at
 from messages.errors import InputError, Issue
 from messages.files import open_regular
 from messages.money import parse_fen
+from messages.yamlsafe import DEPTH_MAX, check_expansion
 from runner.scenario_schema import ACCOUNT_TYPES, PATTERN_HELP, SCHEMA
 
 __all__ = [
@@ -338,9 +339,13 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple
 def _parse_with(kind: type[Any], text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple[int | None, str, str]]]:
     loader = kind(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ScenarioError(file, [(None, "(yaml)", f"nested deeper than {DEPTH_MAX} levels")]) from None
         if node is None:
             raise ScenarioError(file, [(1, "(top)", "the file is empty")])
+        check_expansion(node)  # before `_plain` copies what aliases share (a billion laughs of anchors)
         marks: dict[Path_, int] = {}
         problems: list[tuple[int | None, str, str]] = []
         data = _plain(node, loader, (), marks, problems)
