@@ -147,7 +147,10 @@ class Registry:
         return found if found is not None else self._by_sn.get(_sn_key(sn))
 
     def by_token(self, token: str) -> Participant | None:
-        digest = hash_token(token)  # once: the lookup and the constant-time check share it
+        try:
+            digest = hash_token(token)  # once: the lookup and the constant-time check share it
+        except UnicodeEncodeError:  # bytes that are no UTF-8 (an HTTP header decoded with surrogates): no one's
+            return None
         p = self._by_token.get(digest)
         return p if p is not None and p.token_sha256 and hmac.compare_digest(p.token_sha256, digest) else None
 
