@@ -337,7 +337,10 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple
 
 
 def _parse_with(kind: type[Any], text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple[int | None, str, str]]]:
-    loader = kind(text)
+    try:
+        loader = kind(text)  # the pure-Python reader refuses control characters here already
+    except yaml.YAMLError as exc:
+        raise ScenarioError(file, [(None, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', None) or exc}")]) from exc
     try:
         try:
             node = loader.get_single_node()

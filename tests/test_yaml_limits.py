@@ -34,6 +34,7 @@ HOSTILE = {
     "python-tag": ('a: !!python/object/apply:os.system ["true"]\n', "could not determine a constructor"),
     "unhashable-key": ("? [1, 2]\n: x\n", "unhashable key"),
     "two-documents": ("a: 1\n---\nb: 2\n", "single document"),
+    "control-character": ("a: b\x01c\n", "special characters are not allowed"),
 }
 
 
@@ -90,14 +91,15 @@ YAML_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("case", ["billion-laughs", "deep-block", "duplicate-key", "python-tag", "unhashable-key"])
+@pytest.mark.parametrize("case", ["billion-laughs", "deep-block", "duplicate-key", "python-tag", "unhashable-key",
+                                  "control-character"])
 @pytest.mark.parametrize("command", YAML_COMMANDS, ids=" ".join)
 def test_every_yaml_reading_command_refuses_in_one_line(tmp_path: Path, command: list[str], case: str) -> None:
     (tmp_path / "f.yaml").write_text(HOSTILE[case][0], encoding="utf-8")
     (tmp_path / "d").mkdir()
     args = [a.format(f=tmp_path / "f.yaml", d=tmp_path / "d") for a in command]
-    # was: a RecursionError or ConstructorError traceback (up --config), a duplicate dropped, or a
-    # scenario's aliases copied until the memory ran out
+    # was: a RecursionError or ConstructorError traceback (up --config), a duplicate dropped, a
+    # scenario's aliases copied until the memory ran out, a ReaderError traceback (scenario validate)
     r = subprocess.run([sys.executable, "-m", "tgw", *args], capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert "Traceback" not in r.stderr, r.stderr[-800:]
