@@ -78,6 +78,15 @@ def _seal_warning(body: VoucherBody, position: str, role: str | None) -> str | N
     return None
 
 
+def _outside_validity(cert: Any, at: dt.datetime) -> str | None:
+    """Why a seal made at `at` with `cert` would be refused for its dates (certificate-invalid), or None."""
+    if at > cert.not_valid_after_utc:
+        return f"the certificate expired at {cert.not_valid_after_utc.isoformat()} (signing at {at.isoformat()})"
+    if at < cert.not_valid_before_utc:
+        return f"the certificate is valid only from {cert.not_valid_before_utc.isoformat()} (signing at {at.isoformat()})"
+    return None
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     from messages.signing import KeySigner
 
@@ -89,6 +98,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except (OSError, ValueError) as exc:
         _error("sign", f"cannot load the key or certificate: {exc}")
+        return EXIT_USAGE
+    refusal = _outside_validity(signer.certificate, args.at or dt.datetime.now(dt.UTC))
+    if refusal:
+        # was: signed; every verifier then refuses the seal (certificate-invalid)
+        _error("sign", f"certificate-invalid: {args.cert}: {refusal}")
         return EXIT_USAGE
     try:
         was_envelope, bodies = load_bodies(data, receipt=args.receipt, name=args.file)
@@ -193,6 +207,9 @@ def register(subparsers: Any) -> None:
     sign.add_argument("--encoding", type=str.upper, choices=("UTF-8", "GBK"),
                       help="envelope encoding (default: the input envelope's, else UTF-8); the inner "
                            "voucher bytes are never re-encoded")
+    sign.add_argument("--at", type=parse_at, metavar="ISO-DATETIME",
+                      help="the time the certificate must be valid at (default: now); an expired or not yet valid "
+                           "certificate is refused, certificate-invalid")
     sign.add_argument("--receipt", action="store_true",
                       help="a bare voucher is a receipt: VoucherFlag 1 (default 0, an original)")
     sign.set_defaults(func=cmd_sign)
