@@ -183,6 +183,27 @@ def read_secret_file(path: str | None, what: str) -> str | None:
     return secret
 
 
+def _refuse_expired(cert: Any, what: str) -> None:
+    """An expired certificate is refused at start: every client would refuse what it signs (TLS
+    handshakes, signed acks), and the gateway would serve on as if nothing were wrong."""
+    now = dt.datetime.now(dt.UTC)
+    if now > cert.not_valid_after_utc:
+        raise InputError("certificate-invalid", f"{what} expired at {cert.not_valid_after_utc.isoformat()}")
+
+
+def build_ack_signer(cfg: ServerConfig) -> KeySigner | None:
+    """The signer of HTTP acks (--ack-key and --ack-cert), None without them; one without the
+    other is config-invalid (was: both ignored), an expired certificate certificate-invalid."""
+    if not (cfg.ack_key or cfg.ack_cert):
+        return None
+    if not (cfg.ack_key and cfg.ack_cert):
+        raise InputError("config-invalid", "signed acks need both the key and its certificate (--ack-key and "
+                                           "--ack-cert, YAML ack_signer: {key, cert})")
+    signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert)
+    _refuse_expired(signer.certificate, f"ack certificate {cfg.ack_cert}")
+    return signer
+
+
 def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
     """The HTTPS listener's context (TLS 1.2+), asking for client certificates if a client CA is set.
 
@@ -206,6 +227,9 @@ def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
         ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise InputError("io-unreadable", f"TLS certificate {cfg.tls_cert} / key {cfg.tls_key}: {exc}") from None
+    from messages.keys import load_certificates
+
+    _refuse_expired(load_certificates(cfg.tls_cert)[0], f"TLS certificate {cfg.tls_cert}")
     if cfg.tls_client_ca:
         try:
             ctx.load_verify_locations(cafile=cfg.tls_client_ca)
@@ -332,7 +356,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     site: GuardedSite | None = None
     try:
         if cfg.http_port is not None:
-            signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
+            signer = build_ack_signer(cfg)
             app = make_app(gateway, ack_signer=signer, limits=cfg.http_limits,
                            calendar_warn_days=cfg.calendar_warn_days, ops_token=cfg.ops_token,
                            lean_messages=cfg.http_lean_messages)

@@ -220,3 +220,51 @@ def test_a_config_of_another_shape_says_what_it_lacks(tmp_path: Path, text: str,
     with pytest.raises(InputError, match=says) as exc:
         ServerConfig.from_file(config)
     assert exc.value.code == "config-invalid"
+
+
+# ---------------------------------------------------------------- tgw up keys and certificates
+
+
+def _expired_cert_for(key_path: Path, out: Path) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gw")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=30))
+            .not_valid_after(now - dt.timedelta(days=1)).sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    out.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+@pytest.mark.parametrize(("flags", "code", "says"), [
+    (["--ack-key", "{key}"], "config-invalid", "need both"),  # was: ignored, acks went unsigned
+    (["--ack-cert", "{cert}"], "config-invalid", "need both"),
+    (["--ack-key", "{key}", "--ack-cert", "{expired}"], "certificate-invalid", "expired at"),  # was: served on
+    (["--tls-cert", "{expired}", "--tls-key", "{key}"], "certificate-invalid", "expired at"),  # was: served on
+    (["--ack-key", "{other_key}", "--ack-cert", "{cert}"], "certificate-invalid", "does not match"),  # was: exit 1
+])
+def test_up_keys_and_certificates_that_cannot_work_are_usage_errors(world: DevWorld, tmp_path: Path, flags: list[str],
+                                                                    code: str, says: str,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.event_loop
+
+    def serve_nothing(*_: object) -> None:
+        raise AssertionError(f"tgw up {flags} would have started serving")
+
+    monkeypatch.setattr(gateway.event_loop, "run_on", serve_nothing)
+    key = world.keys_dir / f"{world.treasury.id}.key"
+    files = {"key": key, "cert": world.keys_dir / f"{world.treasury.id}.pem",
+             "expired": _expired_cert_for(key, tmp_path / "expired.pem"),
+             "other_key": next(p for p in sorted(world.keys_dir.glob("*.key")) if p != key and p.name != "ca.key")}
+    args = ["up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
+            *[f.format(**files) for f in flags]]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{code}" in err and says in err, err
