@@ -268,3 +268,39 @@ def test_up_keys_and_certificates_that_cannot_work_are_usage_errors(world: DevWo
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"{code}" in err and says in err, err
+
+
+# ---------------------------------------------------------------- XSD refusals of hostile shapes
+
+
+def _voucher_with(extra_attrs: int = 0, extra_children: int = 0) -> bytes:
+    from hostile import sample_voucher
+
+    data = sample_voucher()
+    if extra_attrs:
+        data = data.replace(b"<Voucher", b"<Voucher " + b" ".join(b'a%d="x"' % i for i in range(extra_attrs)), 1)
+    return data.replace(b"</Voucher>", b"<X/>" * extra_children + b"</Voucher>", 1)
+
+
+@pytest.mark.parametrize(("attrs", "children"), [(2_000, 0), (100_000, 0), (0, 100_000), (30, 0)])
+def test_a_voucher_of_many_unknown_attributes_or_children_gets_lxml_s_account(attrs: int, children: int,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import messages.schema
+    from messages.validate import validate_bytes
+
+    def too_costly(*_: object) -> list[object]:
+        raise AssertionError("xmlschema's account walked a document past the bounds")
+
+    # was: xmlschema's account, 24 s of CPU for the 21 KB voucher of 2,000 attributes (superlinear),
+    # and one issue per bad attribute (100,000 in an answer)
+    monkeypatch.setattr(messages.schema, "_detailed", too_costly)
+    _, issues = validate_bytes(_voucher_with(attrs, children))
+    assert issues and {i.code for i in issues} == {"xsd-invalid"}
+    assert len(issues) <= messages.schema.DETAILED_ERRORS_MAX
+
+
+def test_a_voucher_with_few_schema_errors_keeps_the_detailed_account() -> None:
+    from messages.validate import validate_bytes
+
+    _, issues = validate_bytes(_voucher_with(0, 3))
+    assert issues[0].code == "xsd-invalid" and "Unexpected child with tag 'X'" in issues[0].message
