@@ -30,8 +30,9 @@ CODES: dict[str, str] = {
     "xml-too-deep": "elements are nested deeper than the configured limit",
     "xml-bad-encoding": "the bytes are not UTF-8 or GBK: another declared encoding, bytes that do not decode "
                         "with the declared one, or UTF-16/UTF-32 (byte-order mark or NUL bytes)",
-    "xml-text-too-large": "one text node, attribute value or name is longer than the parser's per-node limit "
-                          "(10,000,000 bytes); the path names the element",
+    "xml-text-too-large": "one text node or attribute value is longer than the parser's per-node limit "
+                          "(10,000,000 bytes), or a name longer than its limit for names (50,000 bytes); the path "
+                          "names the element",
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
