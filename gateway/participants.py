@@ -236,6 +236,10 @@ def load_registry(path: str | Path) -> Registry:
         raise InputError("io-unreadable", f"participants file {path} is not UTF-8") from None
     except yaml.YAMLError as exc:
         raise InputError("io-unreadable", f"participants file {path} is not valid YAML: {exc}") from None
+    unknown = sorted(map(str, set(raw) - {"participants"})) if isinstance(raw, dict) else []
+    if unknown:  # was: another YAML file (a config, a scenario) read as a registry of no one, exit 0
+        raise InputError("io-unreadable", f"participants file {path}: unknown top-level key(s) {unknown}; a "
+                                          "registry has `participants:` only")
     entries = raw.get("participants") or [] if isinstance(raw, dict) else None
     if not isinstance(entries, list) or not all(isinstance(p, dict) for p in entries):
         raise InputError("io-unreadable", f"participants file {path}: expected `participants:` and a list of "

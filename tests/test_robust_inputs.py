@@ -304,3 +304,12 @@ def test_a_voucher_with_few_schema_errors_keeps_the_detailed_account() -> None:
 
     _, issues = validate_bytes(_voucher_with(0, 3))
     assert issues[0].code == "xsd-invalid" and "Unexpected child with tag 'X'" in issues[0].message
+
+
+@pytest.mark.parametrize("text", ["version: 1\nrules: []\n", "participant:\n- id: x\n", "scenario: s\nsteps: []\n"])
+def test_a_yaml_file_that_is_no_registry_is_refused_not_listed_empty(tmp_path: Path, text: str,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    # was: exit 0 and an empty table (a typo'd `participant:` key, another file given by mistake)
+    assert main(["participants", "list", "--file", str(tmp_path / "p.yaml")]) == 2
+    assert "unknown top-level key" in capsys.readouterr().err
