@@ -102,7 +102,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
     refusal = _outside_validity(signer.certificate, args.at or dt.datetime.now(dt.UTC))
     if refusal:
         # was: signed; every verifier then refuses the seal (certificate-invalid)
-        _error("sign", f"certificate-invalid: {args.cert}: {refusal}")
+        _error("sign", f"certificate-invalid: {args.cert}: {refusal}; every verifier would refuse the seal (to make "
+                       "such a voucher on purpose, sign --at a time within the certificate's validity)")
         return EXIT_USAGE
     try:
         was_envelope, bodies = load_bodies(data, receipt=args.receipt, name=args.file)
