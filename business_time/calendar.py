@@ -39,6 +39,8 @@ import yaml
 
 from business_time.year_block import YearBlock, iso_date
 from messages.errors import InputError
+from messages.files import read_error_code, read_regular
+from messages.yamlsafe import load_yaml
 
 __all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
 
@@ -118,13 +120,13 @@ class BusinessCalendar:
         """Load an override file (see the module docstring for its shape), plus year `blocks`."""
         path = Path(path)
         try:
-            raw = path.read_bytes()
+            raw = read_regular(path)
         except OSError as exc:
-            raise InputError("io-unreadable", f"cannot read calendar overrides {path}: {exc}") from exc
+            raise InputError(read_error_code(exc), f"cannot read calendar overrides {path}: {exc.strerror or exc}") from exc
         if len(raw) > OVERRIDE_FILE_BYTES_MAX:
             raise InputError("config-invalid", f"{path} is larger than {OVERRIDE_FILE_BYTES_MAX} bytes")
         try:
-            data = yaml.safe_load(raw) or {}
+            data = load_yaml(raw) or {}
         except yaml.YAMLError as exc:
             raise InputError("config-invalid", f"{path} is not valid YAML: {exc}") from exc
         return cls.from_dict(data, source=str(path), blocks=blocks)

@@ -18,7 +18,8 @@ import yaml
 
 from business_time.year_block import YearBlock, check_block, parse_block, render_block
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import open_regular, read_error_code, write_atomic
+from messages.yamlsafe import load_yaml
 
 __all__ = ["BLOCK_FILE_BYTES_MAX", "Installed", "block_path", "install_block", "read_block_file", "read_blocks"]
 
@@ -33,14 +34,14 @@ def read_block_file(path: str | Path) -> YearBlock:
     """Read, parse and check one block file."""
     path = Path(path)
     try:
-        with path.open("rb") as f:
+        with open_regular(path) as (f, _):
             raw = f.read(BLOCK_FILE_BYTES_MAX + 1)
     except OSError as exc:
-        raise InputError("io-unreadable", f"cannot read calendar block {path}: {exc.strerror or exc}") from None
+        raise InputError(read_error_code(exc), f"cannot read calendar block {path}: {exc.strerror or exc}") from None
     if len(raw) > BLOCK_FILE_BYTES_MAX:
         raise InputError("calendar-block-invalid", f"{path}: larger than {BLOCK_FILE_BYTES_MAX} bytes")
     try:
-        data = yaml.safe_load(raw)
+        data = load_yaml(raw)
     except yaml.YAMLError as exc:
         raise InputError("calendar-block-invalid", f"{path}: not valid YAML: {exc}") from None
     block = parse_block(data, source=str(path))

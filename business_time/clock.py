@@ -146,8 +146,10 @@ class ClockConfig:
     def from_yaml(cls, text: str) -> ClockConfig:
         import yaml
 
+        from messages.yamlsafe import load_yaml
+
         try:
-            return cls.from_dict(yaml.safe_load(text))
+            return cls.from_dict(load_yaml(text))
         except yaml.YAMLError as exc:
             raise InputError("config-invalid", f"clock config is not valid YAML: {exc}") from exc
 

@@ -23,8 +23,9 @@ import yaml
 
 from messages.catalog import ROLES, Role
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import read_error_code, read_regular, read_regular_text, write_atomic
 from messages.keys import canonical_sn
+from messages.yamlsafe import load_yaml
 
 __all__ = [
     "Participant",
@@ -146,7 +147,10 @@ class Registry:
         return found if found is not None else self._by_sn.get(_sn_key(sn))
 
     def by_token(self, token: str) -> Participant | None:
-        digest = hash_token(token)  # once: the lookup and the constant-time check share it
+        try:
+            digest = hash_token(token)  # once: the lookup and the constant-time check share it
+        except UnicodeEncodeError:  # bytes that are no UTF-8 (an HTTP header decoded with surrogates): no one's
+            return None
         p = self._by_token.get(digest)
         return p if p is not None and p.token_sha256 and hmac.compare_digest(p.token_sha256, digest) else None
 
@@ -216,22 +220,26 @@ def _sns_in(path: Path) -> list[str]:
     from messages.keys import serial_sn
 
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
-        raise InputError("io-unreadable", f"certificate file {path}: {exc.strerror}") from None
+        raise InputError(read_error_code(exc), f"certificate file {path}: {exc.strerror}") from None
     return [serial_sn(c) for c in x509.load_pem_x509_certificates(data)]
 
 
 def load_registry(path: str | Path) -> Registry:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(read_regular_text(path)) or {}
     except OSError as exc:
-        raise InputError("io-unreadable", f"participants file {path}: {exc.strerror}") from None
+        raise InputError(read_error_code(exc), f"participants file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError("io-unreadable", f"participants file {path} is not UTF-8") from None
     except yaml.YAMLError as exc:
         raise InputError("io-unreadable", f"participants file {path} is not valid YAML: {exc}") from None
+    unknown = sorted(map(str, set(raw) - {"participants"})) if isinstance(raw, dict) else []
+    if unknown:  # was: another YAML file (a config, a scenario) read as a registry of no one, exit 0
+        raise InputError("io-unreadable", f"participants file {path}: unknown top-level key(s) {unknown}; a "
+                                          "registry has `participants:` only")
     entries = raw.get("participants") or [] if isinstance(raw, dict) else None
     if not isinstance(entries, list) or not all(isinstance(p, dict) for p in entries):
         raise InputError("io-unreadable", f"participants file {path}: expected `participants:` and a list of "

@@ -32,8 +32,9 @@ from gateway.monitoring.monitor import build_monitor
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import read_error_code, read_regular_text, write_atomic
 from messages.signing import CertificateStore, KeySigner
+from messages.yamlsafe import load_yaml
 from storage.db import open_database_waiting
 from storage.postgres import without_password
 
@@ -88,9 +89,13 @@ class ServerConfig:
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         path = Path(path)
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = load_yaml(read_regular_text(path)) or {}
         except OSError as exc:
-            raise InputError("io-unreadable", f"config {path}: {exc.strerror}") from None
+            raise InputError(read_error_code(exc), f"config {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError("config-invalid", f"config {path} is not UTF-8") from None
+        except yaml.YAMLError as exc:  # was: a traceback (a python/ tag, an unhashable key, a duplicate key...)
+            raise InputError("config-invalid", f"config {path} is not valid YAML: {exc}") from None
         sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
         if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
             raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "
@@ -169,13 +174,34 @@ def read_secret_file(path: str | None, what: str) -> str | None:
     if path is None:
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("io-unreadable", f"{what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(read_error_code(exc) if isinstance(exc, OSError) else "io-unreadable", f"{what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
     secret = text.strip().splitlines()[0].strip() if text.strip() else ""
     if not secret:
         raise InputError("config-invalid", f"{what} {path} is empty")
     return secret
+
+
+def _refuse_expired(cert: Any, what: str) -> None:
+    """An expired certificate is refused at start: every client would refuse what it signs (TLS
+    handshakes, signed acks), and the gateway would serve on as if nothing were wrong."""
+    now = dt.datetime.now(dt.UTC)
+    if now > cert.not_valid_after_utc:
+        raise InputError("certificate-invalid", f"{what} expired at {cert.not_valid_after_utc.isoformat()}")
+
+
+def build_ack_signer(cfg: ServerConfig) -> KeySigner | None:
+    """The signer of HTTP acks (--ack-key and --ack-cert), None without them; one without the
+    other is config-invalid (was: both ignored), an expired certificate certificate-invalid."""
+    if not (cfg.ack_key or cfg.ack_cert):
+        return None
+    if not (cfg.ack_key and cfg.ack_cert):
+        raise InputError("config-invalid", "signed acks need both the key and its certificate (--ack-key and "
+                                           "--ack-cert, YAML ack_signer: {key, cert})")
+    signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert)
+    _refuse_expired(signer.certificate, f"ack certificate {cfg.ack_cert}")
+    return signer
 
 
 def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
@@ -201,6 +227,9 @@ def build_ssl_context(cfg: ServerConfig) -> ssl.SSLContext | None:
         ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise InputError("io-unreadable", f"TLS certificate {cfg.tls_cert} / key {cfg.tls_key}: {exc}") from None
+    from messages.keys import load_certificates
+
+    _refuse_expired(load_certificates(cfg.tls_cert)[0], f"TLS certificate {cfg.tls_cert}")
     if cfg.tls_client_ca:
         try:
             ctx.load_verify_locations(cafile=cfg.tls_client_ca)
@@ -327,7 +356,7 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     site: GuardedSite | None = None
     try:
         if cfg.http_port is not None:
-            signer = KeySigner.from_files(cfg.ack_key, cfg.ack_cert) if cfg.ack_key and cfg.ack_cert else None
+            signer = build_ack_signer(cfg)
             app = make_app(gateway, ack_signer=signer, limits=cfg.http_limits,
                            calendar_warn_days=cfg.calendar_warn_days, ops_token=cfg.ops_token,
                            lean_messages=cfg.http_lean_messages)

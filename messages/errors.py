@@ -30,8 +30,9 @@ CODES: dict[str, str] = {
     "xml-too-deep": "elements are nested deeper than the configured limit",
     "xml-bad-encoding": "the bytes are not UTF-8 or GBK: another declared encoding, bytes that do not decode "
                         "with the declared one, or UTF-16/UTF-32 (byte-order mark or NUL bytes)",
-    "xml-text-too-large": "one text node, attribute value or name is longer than the parser's per-node limit "
-                          "(10,000,000 bytes); the path names the element",
+    "xml-text-too-large": "one text node or attribute value is longer than the parser's per-node limit "
+                          "(10,000,000 bytes), or a name longer than its limit for names (50,000 bytes); the path "
+                          "names the element",
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
@@ -231,6 +232,12 @@ CODES: dict[str, str] = {
     "io-unreadable": "the file could not be read",
     "usage": "the command line is wrong: an unknown option, a missing or bad argument (exit 2)",
     "failed": "the command could not do what it was asked, for the reason its message gives (exit 1)",
+    "io-not-regular": "the path names a named pipe (FIFO), socket or device, not a regular file: it is not read "
+                      "(a pipe without a writer would wait forever, a device never ends)",
+    "db-not-gateway": "the --db of a command that works on the gateway's database names no gateway's database: "
+                      "not a regular file, not SQLite, or without the gateway's tables (another program's "
+                      "database, an empty file, a --db-schema that does not exist), or one that cannot be opened "
+                      "(refused credentials, no such PostgreSQL database); nothing is created in it",
 }
 
 

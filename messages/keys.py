@@ -64,7 +64,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.catalog import ROLES
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import read_error_code, read_regular, write_atomic
 from messages.sm2 import SM2_ORDER, Sm2PrivateKey, Sm2PublicKey, is_sm2_spki
 from messages.sm2cert import certificate_spki, with_spki
 
@@ -274,9 +274,9 @@ def key_algorithm(key: object) -> str:
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except OSError as exc:
-        raise InputError("io-unreadable", f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
+        raise InputError(read_error_code(exc), f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
 
 
 def load_private_key(path: str | os.PathLike[str], password: bytes | None = None) -> PrivateKey:

@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from messages.catalog import Seal
 from messages.errors import InputError, Issue
+from messages.files import read_regular
 from messages.keys import (
     CA_CERT_FILE,
     PrivateKey,
@@ -379,7 +380,7 @@ _PEM_LABEL = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 def _only_keys(path: Path) -> bool:
     """True for a PEM file holding keys but no certificate (openssl names keys *.pem too)."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError:
         return False  # load_certificates reports it
     labels = set(_PEM_LABEL.findall(data))

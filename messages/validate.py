@@ -17,6 +17,7 @@ from messages.business import business_issues
 from messages.catalog import RETURN_REASON_FIELD, VoucherType, get_catalog
 from messages.envelope import Envelope, VoucherBody, VoucherKey, parse_envelope
 from messages.errors import InputError, Issue
+from messages.files import NotRegularFileError, open_regular
 from messages.schema import validate_tree
 from messages.signing import CertificateStore, seal_path, verify_seals
 from messages.voucher import VoucherDoc, parse_voucher
@@ -187,13 +188,13 @@ def validate_file(path: Path, **kwargs: Any) -> FileReport:
     limits: Limits = kwargs.get("limits", DEFAULT_LIMITS)
     bytes_max = max(limits.envelope_bytes_max, limits.voucher_bytes_max)
     try:
-        size = path.stat().st_size
-        if size > bytes_max:  # refuse before reading: a 50 MB file is never loaded
-            return FileReport(str(path), False, None,
-                              [Issue("xml-too-large", f"file is {size} bytes; the limit is {bytes_max}")])
-        with path.open("rb") as f:
-            # at most one byte past the limit: a device or pipe (/dev/zero, <(...)) has no size to stat
-            data = f.read(bytes_max + 1)
+        with open_regular(path) as (f, size):
+            if size > bytes_max:  # refuse before reading: a 50 MB file is never loaded
+                return FileReport(str(path), False, None,
+                                  [Issue("xml-too-large", f"file is {size} bytes; the limit is {bytes_max}")])
+            data = f.read(bytes_max + 1)  # at most one byte past the limit, should it grow meanwhile
+    except NotRegularFileError as exc:  # a pipe, socket or device
+        return FileReport(str(path), False, None, [Issue(exc.code, f"{path}: {exc.strerror}", 1, "/")])
     except OSError as exc:
         return FileReport(str(path), False, None, [Issue("io-unreadable", f"cannot read: {exc.strerror}")])
     if len(data) > bytes_max:
@@ -208,8 +209,9 @@ def iter_voucher_files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                # a link to nothing is reported unreadable, not passed over: "all valid" would hide it
-                if child.suffix.lower() == ".xml" and (child.is_file() or (child.is_symlink() and not child.exists())):
+                # a link to nothing, a pipe, socket or device is reported (io-unreadable, io-not-regular), not
+                # passed over: "all valid" would hide it
+                if child.suffix.lower() == ".xml" and not child.is_dir():
                     yield child
         else:
             yield path

@@ -15,7 +15,7 @@ from lxml import etree
 
 from messages.errors import InputError
 
-__all__ = ["DEFAULT_LIMITS", "TEXT_BYTES_MAX", "Limits", "declared_encoding", "parse_xml"]
+__all__ = ["DEFAULT_LIMITS", "NAME_BYTES_MAX", "TEXT_BYTES_MAX", "Limits", "declared_encoding", "parse_xml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,8 @@ class Limits:
 # set here (it would lift the depth and name limits too). Not configurable, since libxml2 decides
 # it; stated so a refusal can name it: a longer node is `xml-text-too-large`, not `xml-malformed`.
 TEXT_BYTES_MAX = 10_000_000
+# A name (element, attribute): libxml2's XML_MAX_NAME_LENGTH, likewise.
+NAME_BYTES_MAX = 50_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -204,6 +206,11 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
 def _syntax_error(exc: etree.XMLSyntaxError, data: bytes, what: str) -> InputError:
     code = _classify(exc)
     line = exc.lineno or 1
+    if code == "xml-text-too-large" and "name too long" in (exc.msg or "").lower():
+        name, path = _open_element_path(data, _offset(data, line, exc.position[1] if exc.position else 1))
+        inside = f" inside <{name}>" if name else ""
+        return InputError(code, f"{what}: an element or attribute name{inside} is longer than {NAME_BYTES_MAX:,} "
+                          "bytes, the parser's limit for a name", line=line, path=path)
     if code == "xml-text-too-large":
         name, path = _open_element_path(data, _offset(data, line, exc.position[1] if exc.position else 1))
         element = f"the text of <{name}>" if name else "a text node, attribute value or name"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from messages.envelope import VoucherKey
+from messages.files import read_regular_text
 
 __all__ = ["DEFAULT_START", "SeedResult", "replay_command", "run_seed", "summarize"]
 
@@ -309,7 +310,7 @@ def read_resume(path: Path) -> dict[int, dict[str, Any]]:
     done: dict[int, dict[str, Any]] = {}
     if not path.exists():
         return done
-    text = path.read_text(encoding="utf-8")
+    text = read_regular_text(path)
     lines = text.split("\n")
     cut = lines[-1]  # "" when the file ends with its newline
     if cut.strip() and not cut.startswith("{"):

@@ -28,7 +28,9 @@ import yaml
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.errors import InputError, Issue
+from messages.files import open_regular
 from messages.money import parse_fen
+from messages.yamlsafe import DEPTH_MAX, check_expansion
 from runner.scenario_schema import ACCOUNT_TYPES, PATTERN_HELP, SCHEMA
 
 __all__ = [
@@ -335,11 +337,18 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple
 
 
 def _parse_with(kind: type[Any], text: str, file: str) -> tuple[Any, dict[Path_, int], list[tuple[int | None, str, str]]]:
-    loader = kind(text)
     try:
-        node = loader.get_single_node()
+        loader = kind(text)  # the pure-Python reader refuses control characters here already
+    except yaml.YAMLError as exc:
+        raise ScenarioError(file, [(None, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', None) or exc}")]) from exc
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ScenarioError(file, [(None, "(yaml)", f"nested deeper than {DEPTH_MAX} levels")]) from None
         if node is None:
             raise ScenarioError(file, [(1, "(top)", "the file is empty")])
+        check_expansion(node)  # before `_plain` copies what aliases share (a billion laughs of anchors)
         marks: dict[Path_, int] = {}
         problems: list[tuple[int | None, str, str]] = []
         data = _plain(node, loader, (), marks, problems)
@@ -1082,7 +1091,7 @@ def load_text(text: str, file: str = "<scenario>", *, base: Path | None = None,
 def load_scenario(path: str | Path, *, calendar: BusinessCalendar | None = None) -> Scenario:
     path = Path(path)
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as (fh, _):
             raw = fh.read(SCENARIO_BYTES_MAX + 1)
     except OSError as exc:
         raise ScenarioError(str(path), [(None, "(file)", f"cannot read: {exc.strerror or exc}")]) from exc

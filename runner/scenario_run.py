@@ -36,6 +36,7 @@ from messages.business import direct_fund_fen
 from messages.dates import format_ymd
 from messages.envelope import parse_envelope
 from messages.errors import InputError
+from messages.files import read_regular
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.account_feed import FeedTap
@@ -670,7 +671,7 @@ class _Run:
         from messages.voucher import build_voucher, fill_receipt, parse_voucher
 
         if spec.file is not None:
-            data = spec.file.read_bytes()
+            data = read_regular(spec.file)
             return data, 1 if b"<XPayAmt>" in data else 0
         self.no_seq += 1
         day = now.date()

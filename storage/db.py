@@ -25,18 +25,21 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar, cast
+from urllib.parse import quote
 
 import storage.sqlite_binding  # noqa: F401 - registers how bytes and None are bound
 from messages.errors import StateError
 from storage.postgres import PostgresDatabase, pg_unavailable_errors
 from storage.postgres import without_password as _without_password  # noqa: F401 - imported from here too
 
-__all__ = ["DB_WAIT_FACTOR", "DB_WAIT_FIRST_S", "DB_WAIT_MAX_S", "STATEMENT_CACHE_SIZE", "WAL_AUTOCHECKPOINT_FRAMES",
+__all__ = ["DB_WAIT_FACTOR", "DB_WAIT_FIRST_S", "DB_WAIT_MAX_S", "OPEN_MODES", "STATEMENT_CACHE_SIZE", "WAL_AUTOCHECKPOINT_FRAMES",
            "Database", "PostgresDatabase", "SqliteDatabase", "Tx", "is_unique_violation", "is_unreachable",
            "open_database", "open_database_waiting", "padded", "statement_terms"]
 
 Row = tuple[Any, ...]
 T = TypeVar("T")
+
+OPEN_MODES = ("rwc", "rw", "ro")
 
 
 class Tx(Protocol):
@@ -304,19 +307,31 @@ class SqliteDatabase:
     dialect = "sqlite"
     blob_type = "BLOB"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", mode: str = "rwc") -> None:
         # FULL: a commit survives power loss, not only a crash of this process. Group commit
-        # upstream keeps that affordable.
+        # upstream keeps that affordable. `mode` is SQLite's URI mode: "rwc" creates the file,
+        # "rw" needs it to exist, "ro" also refuses every write (a read-only command's).
+        if mode not in OPEN_MODES:
+            raise ValueError(f"mode must be one of {OPEN_MODES}, not {mode!r}")
         self.url = f"sqlite:///{path}"
         self.path = path
+        self.mode = mode
         self._writer = self._connect(synchronous)
         self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
         self._lock = asyncio.Lock()
         self._committer = _Committer()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               cached_statements=STATEMENT_CACHE_SIZE)
+        if self.mode == "rwc":
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   cached_statements=STATEMENT_CACHE_SIZE)
+        else:  # a URI, so that SQLite itself neither creates the file nor (ro) writes to it
+            conn = sqlite3.connect(f"file:{quote(self.path)}?mode={self.mode}", uri=True, isolation_level=None,
+                                   check_same_thread=False, cached_statements=STATEMENT_CACHE_SIZE)
+        if self.mode == "ro":
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA query_only=ON")
+            return conn
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
@@ -405,14 +420,23 @@ async def open_database_waiting(url: str, *, schema: str | None = None,
         delay = min(delay * DB_WAIT_FACTOR, DB_WAIT_MAX_S)
 
 
-async def open_database(url: str, *, schema: str | None = None) -> SqliteDatabase | PostgresDatabase:
-    """`sqlite:///path/to.db`, `sqlite:///:memory:`, a bare path, or `postgresql://...`."""
+async def open_database(url: str, *, schema: str | None = None,
+                        mode: str = "rwc") -> SqliteDatabase | PostgresDatabase:
+    """`sqlite:///path/to.db`, `sqlite:///:memory:`, a bare path, or `postgresql://...`.
+
+    `mode` (OPEN_MODES): "rwc" creates what is missing (a SQLite file, a PostgreSQL schema); "rw"
+    opens only what exists; "ro" also refuses writes (SQLite `mode=ro`, PostgreSQL read-only
+    transactions)."""
+    if mode not in OPEN_MODES:
+        raise ValueError(f"mode must be one of {OPEN_MODES}, not {mode!r}")
     if url.startswith(("postgresql://", "postgres://")):
-        return await PostgresDatabase.connect(url, schema=schema)
+        return await PostgresDatabase.connect(url, schema=schema, create=mode == "rwc", read_only=mode == "ro")
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
     if "://" in path:
         raise StateError(f"unsupported database url {url!r}: use sqlite:///PATH or postgresql://...")
+    if mode != "rwc" and path in ("", ":memory:"):
+        raise StateError(f"no database at {path or url!r}: an existing one is needed")
     try:
-        return SqliteDatabase(path)
+        return SqliteDatabase(path, mode=mode)
     except sqlite3.Error as exc:  # a directory, a missing directory, a file that is no database
         raise StateError(f"cannot open SQLite database {path}: {exc}") from exc

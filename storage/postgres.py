@@ -53,22 +53,26 @@ class PostgresDatabase:
 
     @classmethod
     async def connect(cls, url: str, *, schema: str | None = None, min_size: int = 1,
-                      max_size: int = 8) -> PostgresDatabase:
-        """`schema` isolates one gateway (or one test) inside a shared database."""
+                      max_size: int = 8, create: bool = True, read_only: bool = False) -> PostgresDatabase:
+        """`schema` isolates one gateway (or one test) inside a shared database; it is created
+        when missing only with `create`. `read_only`: every transaction is read-only."""
         import asyncpg
 
         quoted = '"' + schema.replace('"', '""') + '"' if schema else None
-        settings = {"search_path": quoted} if quoted else None
+        settings = {"search_path": quoted} if quoted else {}
+        if read_only:
+            settings["default_transaction_read_only"] = "on"
         try:
-            if schema:
+            if schema and create:
                 conn = await asyncpg.connect(url)
                 try:
                     await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
                 finally:
                     await conn.close()
             pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
-                                             server_settings=settings)
-        except (OSError, asyncpg.PostgresError) as exc:
+                                             server_settings=settings or None)
+        except (OSError, ValueError, OverflowError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # (ValueError, OverflowError, InterfaceError: a DSN that names no server: a bad host, port or option)
             raise StateError(f"cannot connect to PostgreSQL at {without_password(url)}: {exc}") from exc
         return cls(url, pool)
 
@@ -123,8 +127,12 @@ def without_password(url: str) -> str:
     """A database URL fit for a log line or an error message."""
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL (a bad IPv6 host, a port that is no number): may hide a password
+        return url.split("//", 1)[0] + "//..."
+    if password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))

@@ -188,3 +188,44 @@ def test_a_voucher_the_gateway_would_refuse_is_signed_with_a_warning(pki: Path, 
     assert "warning" in err and "the gateway will refuse it: xsd-invalid" in err and f"tgw validate {bad}" in err
     assert _sign(pki, SAMPLES / "5201" / "original.xml", tmp_path / "y.xml", "001") == 0
     assert "refuse" not in capsys.readouterr().err
+
+
+def _cert_for_key_between(key_path: Path, out: Path, start_days: int, end_days: int) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fin1")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now + dt.timedelta(days=start_days))
+            .not_valid_after(now + dt.timedelta(days=end_days)).sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    out.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+@pytest.mark.parametrize(("start", "end", "says"), [(-30, -1, "expired at"), (10, 30, "valid only from")])
+def test_sign_refuses_a_certificate_outside_its_validity(pki: Path, tmp_path: Path, capsys, start: int, end: int,
+                                                         says: str) -> None:
+    cert = _cert_for_key_between(pki / "certs" / "fin1.key", tmp_path / "c.pem", start, end)
+    out = tmp_path / "out.xml"
+    code = main(["sign", str(SAMPLES / "5201" / "original.xml"), "--key", str(pki / "certs" / "fin1.key"),
+                 "--cert", str(cert), "--position", "001", "-o", str(out)])
+    # was: exit 0 and a signed envelope every verifier refuses (certificate-invalid)
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "certificate-invalid" in err and says in err
+
+
+@pytest.mark.parametrize(("at", "ok"), [("2001-01-01T00:00:00", False), ("2200-01-01T00:00:00+08:00", False),
+                                        (None, True)])
+def test_sign_at_a_time_checks_the_certificate_then(pki: Path, tmp_path: Path, capsys, at: str | None,
+                                                    ok: bool) -> None:
+    extra = ["--at", at] if at else []
+    code = _sign(pki, SAMPLES / "5201" / "original.xml", tmp_path / "o.xml", "001", "fin1", *extra)
+    assert (code == 0) is ok and (tmp_path / "o.xml").exists() is ok
+    if not ok:
+        assert "certificate-invalid" in capsys.readouterr().err

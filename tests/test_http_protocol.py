@@ -405,3 +405,18 @@ async def test_the_server_refuses_exactly_what_the_spec_puts_out_of_range(world:
                     assert resp.status == 400, (name, value, await resp.text())
                     body = await resp.json()
                     assert body["code"] == "bad-request" and name in body["message"]
+
+
+@pytest.mark.parametrize("token", [b"\xff\xfe", b"caf\xc3", "令牌".encode("gbk")], ids=["ff-fe", "cut-utf8", "gbk"])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/inbox"), ("GET", "/v1/me"), ("POST", "/v1/messages"),
+                                              ("GET", "/v1/clock")])
+async def test_a_bearer_token_that_is_no_utf8_is_unauthenticated(world: DevWorld, tmp_path: Path, token: bytes,
+                                                                 method: str, path: str) -> None:
+    body = b"<MOF/>" if method == "POST" else b""
+    head = _head(method, path, b"Authorization: Bearer " + token, b"Connection: close",
+                 f"Content-Length: {len(body)}".encode())
+    async with served(world, tmp_path) as server:
+        raw = await _raw(port_of(server), head + body)
+    status, _, answer = response_parts(raw)
+    # was: 500 internal-error (the token's hash met a UnicodeEncodeError)
+    assert status == 401 and json.loads(answer)["code"] == "unauthenticated", raw[:300]

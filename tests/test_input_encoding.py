@@ -210,3 +210,18 @@ def test_envelope_level_checks_give_absolute_paths() -> None:
         assert issues[0].code == code
         assert issues[0].path is not None and issues[0].path.startswith("/MOF/VoucherBody[@VoucherNo="), str(issues[0])
         assert issues[0].line is not None
+
+
+@pytest.mark.parametrize("where", ["element", "attribute"])
+def test_a_name_over_the_parser_s_limit_says_name_not_text(where: str) -> None:
+    from messages.xmlsafe import NAME_BYTES_MAX
+
+    long = b"A" * (NAME_BYTES_MAX + 10)
+    data = b"<Voucher><VoucherNo>1</VoucherNo>" + (b"<" + long + b"/>" if where == "element"
+                                                   else b'<X ' + long + b'="1"/>') + b"</Voucher>"
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=1_000_000)
+    issue = info.value.issues[0]
+    # was: "the text of <Voucher> is longer than 10,000,000 bytes" for a 50 KB name
+    assert issue.code == "xml-text-too-large" and "name" in issue.message and f"{NAME_BYTES_MAX:,}" in issue.message
+    assert issue.path == "/Voucher"

@@ -6,7 +6,9 @@ silent change of meaning."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +53,7 @@ def test_monitor_holds_on_a_file_that_is_not_a_database(tmp_path: Path, command:
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     garbage = _not_databases(tmp_path)["garbage"]
     assert main([*command, "--db", str(garbage)]) == 2  # was: sqlite3.DatabaseError, a traceback
-    assert "cannot open SQLite database" in capsys.readouterr().err
+    assert ": db-not-gateway: " in capsys.readouterr().err
 
 
 def test_up_on_a_db_that_cannot_be_opened_says_so(world: DevWorld, tmp_path: Path) -> None:
@@ -127,12 +129,23 @@ def _one_gib_address_space() -> None:
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
-def test_validate_of_an_endless_device_stops_at_the_limit(device: str) -> None:
-    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed
+def test_validate_of_an_endless_device_is_not_read(device: str) -> None:
+    # was: read to the end that never comes (stat says 0 bytes), memory growing until killed; then
+    # xml-too-large after reading 40 MB of it
     r = subprocess.run([TGW, "validate", device], capture_output=True, text=True, timeout=120,
                        preexec_fn=_one_gib_address_space)
     assert "Traceback" not in r.stderr, r.stderr[-500:]
-    assert r.returncode == 1 and "xml-too-large" in r.stdout
+    assert r.returncode == 2 and "io-not-regular" in r.stdout and "character device" in r.stdout
+
+
+def test_validate_of_a_named_pipe_without_a_writer_does_not_wait(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.xml")
+    # was: blocked forever in open(), waiting for a writer
+    r = subprocess.run([TGW, "validate", str(tmp_path / "pipe.xml"), "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    [report] = json.loads(r.stdout)
+    assert [e["code"] for e in report["errors"]] == ["io-not-regular"] and "named pipe" in r.stdout
 
 
 # ---------------------------------------------------------------- tgw up values nothing else refused
@@ -172,17 +185,18 @@ def test_an_unquoted_clock_start_in_the_config_is_the_time_it_says(world: DevWor
     assert ServerConfig.from_file(config).clock_start == "2026-03-16T09:00:00+08:00"
 
 
-def test_a_dangling_link_in_a_validated_directory_is_unreadable_not_skipped(tmp_path: Path,
+def test_a_dangling_link_or_a_pipe_in_a_validated_directory_is_reported_not_skipped(tmp_path: Path,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
     sample = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
     (tmp_path / "ok.xml").write_bytes(sample.read_bytes())
     (tmp_path / "gone.xml").symlink_to(tmp_path / "moved-away.xml")
     (tmp_path / "pipe.xml").unlink(missing_ok=True)
-    os.mkfifo(tmp_path / "pipe.xml")  # not a file: still passed over (reading it would wait for a writer)
-    # was: exit 0, "ok.xml OK" and nothing about gone.xml
+    os.mkfifo(tmp_path / "pipe.xml")  # not a file: reported, not read (reading it would wait for a writer)
+    # was: exit 0, "ok.xml OK" and nothing about gone.xml; then nothing about pipe.xml
     assert main(["validate", str(tmp_path), "--summary"]) == 2
     out, err = capsys.readouterr()
-    assert "gone.xml" in out and "io-unreadable" in out and "pipe.xml" not in out and "1 unreadable" in err
+    assert "gone.xml" in out and "io-unreadable" in out and "2 unreadable" in err
+    assert re.search(r"pipe\.xml.*\n.*io-not-regular", out), out
 
 
 @pytest.mark.parametrize("extra", ["http: 5", "http: [1, 2]", "clock: x", "monitor: x", "ack_signer: x", "db: 5",
@@ -206,3 +220,96 @@ def test_a_config_of_another_shape_says_what_it_lacks(tmp_path: Path, text: str,
     with pytest.raises(InputError, match=says) as exc:
         ServerConfig.from_file(config)
     assert exc.value.code == "config-invalid"
+
+
+# ---------------------------------------------------------------- tgw up keys and certificates
+
+
+def _expired_cert_for(key_path: Path, out: Path) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gw")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=30))
+            .not_valid_after(now - dt.timedelta(days=1)).sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    out.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+@pytest.mark.parametrize(("flags", "code", "says"), [
+    (["--ack-key", "{key}"], "config-invalid", "need both"),  # was: ignored, acks went unsigned
+    (["--ack-cert", "{cert}"], "config-invalid", "need both"),
+    (["--ack-key", "{key}", "--ack-cert", "{expired}"], "certificate-invalid", "expired at"),  # was: served on
+    (["--tls-cert", "{expired}", "--tls-key", "{key}"], "certificate-invalid", "expired at"),  # was: served on
+    (["--ack-key", "{other_key}", "--ack-cert", "{cert}"], "certificate-invalid", "does not match"),  # was: exit 1
+])
+def test_up_keys_and_certificates_that_cannot_work_are_usage_errors(world: DevWorld, tmp_path: Path, flags: list[str],
+                                                                    code: str, says: str,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.event_loop
+
+    def serve_nothing(*_: object) -> None:
+        raise AssertionError(f"tgw up {flags} would have started serving")
+
+    monkeypatch.setattr(gateway.event_loop, "run_on", serve_nothing)
+    key = world.keys_dir / f"{world.treasury.id}.key"
+    files = {"key": key, "cert": world.keys_dir / f"{world.treasury.id}.pem",
+             "expired": _expired_cert_for(key, tmp_path / "expired.pem"),
+             "other_key": next(p for p in sorted(world.keys_dir.glob("*.key")) if p != key and p.name != "ca.key")}
+    args = ["up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
+            *[f.format(**files) for f in flags]]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{code}" in err and says in err, err
+
+
+# ---------------------------------------------------------------- XSD refusals of hostile shapes
+
+
+def _voucher_with(extra_attrs: int = 0, extra_children: int = 0) -> bytes:
+    from hostile import sample_voucher
+
+    data = sample_voucher()
+    if extra_attrs:
+        data = data.replace(b"<Voucher", b"<Voucher " + b" ".join(b'a%d="x"' % i for i in range(extra_attrs)), 1)
+    return data.replace(b"</Voucher>", b"<X/>" * extra_children + b"</Voucher>", 1)
+
+
+@pytest.mark.parametrize(("attrs", "children"), [(2_000, 0), (100_000, 0), (0, 100_000), (30, 0)])
+def test_a_voucher_of_many_unknown_attributes_or_children_gets_lxml_s_account(attrs: int, children: int,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import messages.schema
+    from messages.validate import validate_bytes
+
+    def too_costly(*_: object) -> list[object]:
+        raise AssertionError("xmlschema's account walked a document past the bounds")
+
+    # was: xmlschema's account, 24 s of CPU for the 21 KB voucher of 2,000 attributes (superlinear),
+    # and one issue per bad attribute (100,000 in an answer)
+    monkeypatch.setattr(messages.schema, "_detailed", too_costly)
+    _, issues = validate_bytes(_voucher_with(attrs, children))
+    assert issues and {i.code for i in issues} == {"xsd-invalid"}
+    assert len(issues) <= messages.schema.DETAILED_ERRORS_MAX
+
+
+def test_a_voucher_with_few_schema_errors_keeps_the_detailed_account() -> None:
+    from messages.validate import validate_bytes
+
+    _, issues = validate_bytes(_voucher_with(0, 3))
+    assert issues[0].code == "xsd-invalid" and "Unexpected child with tag 'X'" in issues[0].message
+
+
+@pytest.mark.parametrize("text", ["version: 1\nrules: []\n", "participant:\n- id: x\n", "scenario: s\nsteps: []\n"])
+def test_a_yaml_file_that_is_no_registry_is_refused_not_listed_empty(tmp_path: Path, text: str,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    # was: exit 0 and an empty table (a typo'd `participant:` key, another file given by mistake)
+    assert main(["participants", "list", "--file", str(tmp_path / "p.yaml")]) == 2
+    assert "unknown top-level key" in capsys.readouterr().err

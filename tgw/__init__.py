@@ -92,11 +92,14 @@ def _main(args_in: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except OSError as exc:
+        from messages.files import NotRegularFileError
+
         # a file or directory named on the command line that cannot be written or read (an output
         # path in a missing or read-only directory, a directory where a file is expected): usage,
         # said in one line, never a traceback
         where = f": {exc.filename}" if exc.filename is not None else ""
-        print(f"tgw {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        coded = f"{exc.code}: " if isinstance(exc, NotRegularFileError) else ""  # a pipe or device: io-not-regular
+        print(f"tgw {args.command}: error: {coded}{exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     return code
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from messages.errors import InputError
+from messages.files import UNREADABLE_CODES
 
 __all__ = ["register"]
 
@@ -80,7 +81,7 @@ def register(sub: Any) -> None:
 
 def _fail(exc: InputError) -> int:
     print(f"tgw calendar: {exc}", file=sys.stderr)
-    return 2 if exc.code == "io-unreadable" else 1
+    return 2 if exc.code in UNREADABLE_CODES else 1
 
 
 def cmd_provisional(args: argparse.Namespace) -> int:

@@ -6,10 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
-
-from messages.errors import StateError
 
 __all__ = ["register"]
 
@@ -58,20 +55,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
-def _db_url(args: argparse.Namespace) -> str:
-    url: str = args.db if "://" in args.db else f"sqlite:///{args.db}"
-    path = url.removeprefix("sqlite:///")
-    if url.startswith("sqlite:///") and path != ":memory:" and not Path(path).is_file():
-        # opening it would leave an empty database file behind, then fail on its missing tables
-        raise StateError(f"io-unreadable: no gateway database at {path} (the --db of `tgw up`)")
-    return url
-
-
-async def _with_outbox(args: argparse.Namespace, action: Any) -> Any:
+async def _with_outbox(args: argparse.Namespace, action: Any, *, read_only: bool) -> Any:
     from gateway.outbox import Outbox
-    from storage.db import open_database
+    from tgw.gateway_db import open_gateway_db
 
-    db = await open_database(_db_url(args), schema=args.db_schema)
+    db = await open_gateway_db(args, read_only=read_only)
     try:
         return await action(Outbox(db))
     finally:
@@ -80,9 +68,9 @@ async def _with_outbox(args: argparse.Namespace, action: Any) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> int:
     try:
-        _db_url(args)
-        page = asyncio.run(_with_outbox(args, lambda o: o.dead_page(limit=args.limit, after_seq=args.after)))
-    except (StateError, OSError, Exception) as exc:  # noqa: BLE001 - a CLI reports, never a traceback
+        page = asyncio.run(_with_outbox(args, lambda o: o.dead_page(limit=args.limit, after_seq=args.after),
+                                        read_only=True))
+    except Exception as exc:  # noqa: BLE001 - a CLI reports, never a traceback
         print(f"tgw dlq list: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
@@ -102,8 +90,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
-        _db_url(args)
-        n = asyncio.run(_with_outbox(args, lambda o: o.replay(None if args.all else args.ids)))
+        n = asyncio.run(_with_outbox(args, lambda o: o.replay(None if args.all else args.ids), read_only=False))
     except Exception as exc:  # noqa: BLE001 - a CLI reports, never a traceback
         print(f"tgw dlq replay: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 
 from messages.catalog import ROLES
 from messages.errors import InputError
+from messages.files import UNREADABLE_CODES
 from messages.keys import (
     ALGORITHMS,
     SM2_CA_UNSUPPORTED,
@@ -57,8 +58,8 @@ def _guarded(func: Command) -> Command:
             _error(str(exc))
             return EXIT_USAGE
         except InputError as exc:
-            _error(exc.issues[0].message)
-            return EXIT_USAGE if exc.code == "io-unreadable" else EXIT_FAILED
+            _error(f"{exc.code}: {exc.issues[0].message}")
+            return EXIT_USAGE if exc.code in UNREADABLE_CODES else EXIT_FAILED
         except ValueError as exc:
             _error(str(exc))
             return EXIT_USAGE

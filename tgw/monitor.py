@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from messages.errors import InputError, StateError
+from messages.files import read_error_code
 
 __all__ = ["register"]
 
@@ -78,7 +79,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file)
     except OSError as exc:
-        print(f"tgw monitor rules validate: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"tgw monitor rules validate: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except CatalogueError as exc:
         if args.format == "json":
@@ -100,7 +101,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file) if args.file else default_catalogue()
     except OSError as exc:
-        print(f"tgw monitor rules show: {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"tgw monitor rules show: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except CatalogueError as exc:
         print(f"tgw monitor rules show: {exc}", file=sys.stderr)
@@ -124,15 +125,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_store(args: argparse.Namespace, action: Any) -> Any:
+async def _with_store(args: argparse.Namespace, action: Any, *, read_only: bool, absent: Any) -> Any:
+    """`action(store)` on the gateway's --db; `absent` when it has no monitoring tables (monitoring
+    was never on there): none is created, least of all by a command that only reads."""
     from gateway.monitoring.store import MonitorStore
-    from storage.db import open_database
-    from tgw.dlq import _db_url
+    from tgw.gateway_db import has_tables, open_gateway_db
 
-    db = await open_database(_db_url(args), schema=args.db_schema)
+    db = await open_gateway_db(args, read_only=read_only)
     try:
+        if not await has_tables(db, "mon_holds", "mon_decisions"):
+            return absent
         store = MonitorStore(db)
-        await store.init_schema()
+        if not read_only:
+            await store.init_schema()
         return await action(store)
     finally:
         await db.close()
@@ -141,7 +146,8 @@ async def _with_store(args: argparse.Namespace, action: Any) -> Any:
 def cmd_holds_list(args: argparse.Namespace) -> int:
     try:
         holds = asyncio.run(_with_store(args, lambda store: store.holds(status=args.status, after=args.after,
-                                                                       limit=args.limit)))
+                                                                       limit=args.limit),
+                                        read_only=True, absent=[]))
     except StateError as exc:
         print(f"tgw monitor holds list: {exc}", file=sys.stderr)
         return 2
@@ -192,7 +198,7 @@ def cmd_holds_decide(args: argparse.Namespace) -> int:
             await journal.stop()
 
     try:
-        hold = asyncio.run(_with_store(args, decide))
+        hold = asyncio.run(_with_store(args, decide, read_only=False, absent=None))
     except HoldStateError as exc:
         print(f"tgw monitor holds {args.action}: hold-decided: {exc}", file=sys.stderr)
         return 1

@@ -32,7 +32,7 @@ from typing import Any
 from gateway.mqtt_probe import MONITOR_USER
 from gateway.participants import Participant, Registry, load_registry, mosquitto_password_hash
 from messages.errors import InputError
-from messages.files import write_atomic
+from messages.files import UNREADABLE_CODES, write_atomic
 
 __all__ = ["acl_text", "passwd_text", "register", "write_broker_files"]
 
@@ -138,7 +138,7 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
                                          gateway_password=password)
     except InputError as exc:
         print(f"tgw mqtt-acl: error: {exc.issues[0].message}", file=sys.stderr)
-        return EXIT_USAGE if exc.code == "io-unreadable" else EXIT_FAILED
+        return EXIT_USAGE if exc.code in UNREADABLE_CODES else EXIT_FAILED
     except ValueError as exc:
         print(f"tgw mqtt-acl: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

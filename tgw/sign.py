@@ -23,6 +23,7 @@ from typing import Any
 from messages.catalog import get_catalog
 from messages.envelope import Envelope, SignatureEntry, VoucherBody, encode_envelope, parse_envelope
 from messages.errors import InputError, Issue
+from messages.files import read_error_code, read_regular
 from messages.validate import check_body, verify_body
 from messages.voucher import parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, declared_encoding, parse_xml
@@ -39,9 +40,9 @@ def _error(cmd: str, message: str) -> None:
 
 def _read(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except OSError as exc:
-        raise InputError("io-unreadable", f"{path}: {exc.strerror or exc}") from None
+        raise InputError(read_error_code(exc), f"{path}: {exc.strerror or exc}") from None
 
 
 def load_bodies(data: bytes, *, receipt: bool = False, name: str = "file") -> tuple[bool, list[VoucherBody]]:
@@ -77,6 +78,15 @@ def _seal_warning(body: VoucherBody, position: str, role: str | None) -> str | N
     return None
 
 
+def _outside_validity(cert: Any, at: dt.datetime) -> str | None:
+    """Why a seal made at `at` with `cert` would be refused for its dates (certificate-invalid), or None."""
+    if at > cert.not_valid_after_utc:
+        return f"the certificate expired at {cert.not_valid_after_utc.isoformat()} (signing at {at.isoformat()})"
+    if at < cert.not_valid_before_utc:
+        return f"the certificate is valid only from {cert.not_valid_before_utc.isoformat()} (signing at {at.isoformat()})"
+    return None
+
+
 def cmd_sign(args: argparse.Namespace) -> int:
     from messages.signing import KeySigner
 
@@ -88,6 +98,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except (OSError, ValueError) as exc:
         _error("sign", f"cannot load the key or certificate: {exc}")
+        return EXIT_USAGE
+    refusal = _outside_validity(signer.certificate, args.at or dt.datetime.now(dt.UTC))
+    if refusal:
+        # was: signed; every verifier then refuses the seal (certificate-invalid)
+        _error("sign", f"certificate-invalid: {args.cert}: {refusal}; every verifier would refuse the seal (to make "
+                       "such a voucher on purpose, sign --at a time within the certificate's validity)")
         return EXIT_USAGE
     try:
         was_envelope, bodies = load_bodies(data, receipt=args.receipt, name=args.file)
@@ -192,6 +208,9 @@ def register(subparsers: Any) -> None:
     sign.add_argument("--encoding", type=str.upper, choices=("UTF-8", "GBK"),
                       help="envelope encoding (default: the input envelope's, else UTF-8); the inner "
                            "voucher bytes are never re-encoded")
+    sign.add_argument("--at", type=parse_at, metavar="ISO-DATETIME",
+                      help="the time the certificate must be valid at (default: now); an expired or not yet valid "
+                           "certificate is refused, certificate-invalid")
     sign.add_argument("--receipt", action="store_true",
                       help="a bare voucher is a receipt: VoucherFlag 1 (default 0, an original)")
     sign.set_defaults(func=cmd_sign)

@@ -162,7 +162,7 @@ def _check_values(cfg: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gateway.event_loop import loop_factory, run_on
     from gateway.logs import configure_logging
-    from gateway.server import ServerConfig, build_ssl_context, serve
+    from gateway.server import ServerConfig, build_ack_signer, build_ssl_context, serve
 
     # A server configures logging once, here: its loggers can be cached (per-envelope lines cost less).
     configure_logging(json=args.log_format == "json", level=args.log_level, cache=True)
@@ -183,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         _check_values(cfg)
         loop_factory(cfg.event_loop)  # an event loop that cannot be had: a usage error too
         build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
+        build_ack_signer(cfg)  # so is an ack key or certificate
     except (ValueError, InputError) as exc:
         print(f"tgw up: {exc}", file=sys.stderr)
         return 2

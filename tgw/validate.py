@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from messages.errors import CODES, InputError, Issue
+from messages.files import UNREADABLE_CODES
 from messages.validate import FileReport, iter_voucher_files, validate_file
 
 __all__ = ["cmd_validate", "parse_at", "register"]
@@ -175,7 +176,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             total += 1
             if report.ok:
                 ok += 1
-            elif any(e.code == "io-unreadable" for e in report.errors):
+            elif any(e.code in UNREADABLE_CODES for e in report.errors):
                 unreadable += 1
             else:
                 invalid += 1

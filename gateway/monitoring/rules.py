@@ -15,6 +15,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from messages.files import read_regular
+from messages.yamlsafe import load_yaml
+
 __all__ = ["DEFAULT_RULES_PATH", "GRADES", "RULE_IDS", "SCHEMA", "Catalogue", "CatalogueError", "Rule",
            "default_catalogue", "load_catalogue", "parse_catalogue"]
 
@@ -143,12 +146,12 @@ def parse_catalogue(data: Any, *, source: str = "catalogue") -> Catalogue:
 def load_catalogue(path: str | Path) -> Catalogue:
     """Read and check a catalogue file. OSError if unreadable; CatalogueError if it is not a catalogue."""
     p = Path(path)
-    raw = p.read_bytes()
+    raw = read_regular(p)
     if len(raw) > CATALOGUE_BYTES_MAX:
         raise CatalogueError(str(p), [f"(top): the file is {len(raw)} bytes; a catalogue is at most "
                                       f"{CATALOGUE_BYTES_MAX}"])
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        data = load_yaml(raw.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CatalogueError(str(p), [f"(top): not YAML: {exc}"]) from exc
     return parse_catalogue(data, source=str(p))
