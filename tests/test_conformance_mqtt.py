@@ -19,7 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from conformance_helpers import run_against_the_example_bank
+from conformance_helpers import SDK_BANK, run_against_the_example_bank
 from mqtt_broker import GW_PASSWORD, GW_USER_2, MosquittoBroker
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -130,3 +130,23 @@ def test_the_example_bank_wrong_on_purpose_over_mqtt_fails_what_it_should(world:
     assert any("pushed       bank-a" in text for text in failures.values()), failures
     assert run.code == 1
 
+
+
+def test_the_example_bank_refuses_an_mqtt_url_it_cannot_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage error (exit 2) naming what is wrong, before anything connects: the password never in
+    the URL (the process list shows it), and one it has to come from somewhere."""
+    import runpy
+
+    main = runpy.run_path(str(SDK_BANK), run_name="sdk_bank_cli")["main"]
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text('{"bank-a": {"token": "t"}}')
+    token = ["--token", "t"]
+    for flags, words in (([*token, "--mqtt", "mqtt://bank-a:pw@127.0.0.1:1883"], "must not carry the password"),
+                         ([*token, "--mqtt", "http://127.0.0.1:1883"], "give mqtt://[USER@]HOST:PORT"),
+                         ([*token, "--mqtt", "mqtt://127.0.0.1:port"], "the port is not a number"),
+                         ([*token, "--mqtt", "mqtt://127.0.0.1:1883"], "--mqtt needs the password"),
+                         (["--secrets", str(secrets), "--mqtt", "mqtt://127.0.0.1"], "--mqtt needs the password")):
+        with pytest.raises(SystemExit) as done:
+            main(["--url", "http://127.0.0.1:1", "--id", "bank-a", "--bank-code", "999100000001", "--key", "k",
+                  "--cert", "c", *flags])
+        assert done.value.code == 2 and words in capsys.readouterr().err
