@@ -1,8 +1,8 @@
 """An agent bank written only against the client SDK: what a bank team's system does, in one file.
 
 It is the system under test in the conformance suite's own tests (`tests/test_conformance.py`,
-`docs/conformance.md`): it connects to a gateway over HTTP with its own certificate (its seal
-signs what it sends) and token, and uses only `client.GatewayClient` for the wire,
+`docs/conformance.md`): it connects to a gateway over HTTP, or over MQTT (`--mqtt`), with its own
+certificate (its seal signs what it sends) and token, and uses only `client.GatewayClient` for the wire,
 `messages/` to read and build vouchers, and `business_time/` for the Chinese working-day calendar
 (a bank has its own; this one is the project's). Its books are in memory: a real bank keeps them
 in its core banking system.
@@ -112,6 +112,13 @@ central bank's opening to the noon deadline: 08:30-12:00 by default; later is ac
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
         --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token="$BANK_A_TOKEN"
+
+Over MQTT (docs/connect-a-bank.md, "Over MQTT"): the bank registered with `--delivery push`, its
+vouchers sent, its deliveries pushed and acked through the gateway's broker; the business clock and
+message status stay on HTTP (`--url`, `--token`), which MQTT does not carry:
+
+    python examples/sdk_bank.py --url http://127.0.0.1:8470 --mqtt mqtt://bank-a@127.0.0.1:1883 \\
+        --mqtt-password-file bank-a.mqtt ... (the same flags)
 """
 
 from __future__ import annotations
@@ -125,6 +132,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import yaml
 
@@ -1041,8 +1049,12 @@ class Runner:
     freshly started bank would (docs/conformance.md), and keeps of the deliveries on their way only
     those the gateway still has."""
 
-    def __init__(self, make_bank: Callable[[], Bank], client: GatewayClient, signer: KeySigner) -> None:
+    def __init__(self, make_bank: Callable[[], Bank], client: GatewayClient, signer: KeySigner,
+                 http: GatewayClient | None = None) -> None:
+        # `client` sends, receives and acks (HTTP or MQTT); `http` reads the clock and message status,
+        # which go over HTTP only (the same client over HTTP)
         self.make_bank, self.client, self.signer = make_bank, client, signer
+        self.http = http or client
         self.bank = make_bank()
         self.epoch: int | None = None  # the gateway's epoch these books are of (None: a gateway that has none)
         self.lock = asyncio.Lock()
@@ -1072,8 +1084,8 @@ class Runner:
         seen: str | None = None  # the `now` last handled
         after: str | None = None
         while True:
-            view = await (self.client.clock(after=after, wait_s=CLOCK_WAIT_S, epoch=self.epoch) if after
-                          else self.client.clock())
+            view = await (self.http.clock(after=after, wait_s=CLOCK_WAIT_S, epoch=self.epoch) if after
+                          else self.http.clock())
             if view["now"] == seen and view.get("epoch") == self.epoch:  # timed out: the clock did not move
                 continue
             now = dt.datetime.fromisoformat(view["now"])
@@ -1091,10 +1103,10 @@ class Runner:
             if not items:
                 continue
             async with self.lock:
-                view = await self.client.clock()
+                view = await self.http.clock()
                 self._start_over(view)
                 if epoch != self.epoch:  # the gateway was reset meanwhile: what it no longer has is of before
-                    items = [i for i in items if await self.client.message(i.message_id) is not None]
+                    items = [i for i in items if await self.http.message(i.message_id) is not None]
                 now = dt.datetime.fromisoformat(view["now"])
                 out: list[Send] = []
                 for item in items:
@@ -1117,6 +1129,27 @@ def _hh_mm(text: str) -> dt.time:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time of day HH:MM") from None
 
 
+def _mqtt_login(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, int, str, str]:
+    """--mqtt's host, port and user (by default the bank's id), and the password from
+    --mqtt-password-file or --secrets (never from the URL: the process list shows it to every user)."""
+    url = urlparse(args.mqtt)
+    try:
+        port = url.port or 1883
+    except ValueError:
+        p.error(f"--mqtt {args.mqtt}: the port is not a number")
+    if url.scheme != "mqtt" or not url.hostname or url.path not in ("", "/"):
+        p.error(f"--mqtt {args.mqtt}: give mqtt://[USER@]HOST:PORT")
+    if url.password is not None:
+        p.error("--mqtt must not carry the password (the process list shows it): use --mqtt-password-file or --secrets")
+    if args.mqtt_password_file:
+        password = Path(args.mqtt_password_file).read_text(encoding="utf-8").strip()
+    elif args.secrets and "mqtt_password" in (mine := json.loads(Path(args.secrets).read_text()).get(args.id) or {}):
+        password = str(mine["mqtt_password"])
+    else:
+        p.error("--mqtt needs the password: --mqtt-password-file, or --secrets with mqtt_password under the id")
+    return url.hostname, port, unquote(url.username or args.id), password
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
@@ -1126,7 +1159,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key", required=True, help="this bank's private key (PEM)")
     p.add_argument("--cert", required=True, help="its certificate (PEM): the SN the gateway checks the seal with")
     p.add_argument("--token", help="bearer token (or --secrets FILE with {id: {token}}, e.g. a world's secrets.json)")
-    p.add_argument("--secrets", help="JSON file with this bank's token under its id")
+    p.add_argument("--secrets", help="JSON file with this bank's token (and mqtt_password) under its id")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="mqtt://[USER@]HOST:PORT of the gateway's broker (USER: --id by default): send, receive and "
+                        "ack over MQTT, the bank registered with --delivery push; the clock and message status stay "
+                        "on --url. The password comes from --mqtt-password-file or --secrets, never from this URL")
+    p.add_argument("--mqtt-password-file", metavar="FILE", help="a file holding this bank's MQTT password")
     p.add_argument("--accounts", help="the world's accounts.yaml (docs/rules.md \"The world's accounts\"): the customer "
                    "accounts this bank holds and the own-account rule's data (default: the example world's, built in)")
     p.add_argument("--reserve", default="20000000.00", help="the clearing reserve (yuan, default 20000000.00)")
@@ -1165,6 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
         token = json.loads(Path(args.secrets).read_text())[args.id]["token"]
     else:
         p.error("give --token or --secrets")
+    mqtt = _mqtt_login(p, args) if args.mqtt else None
     calendar = BusinessCalendar.default()  # one for every start over
     accounts, own_accounts = dict(ACCOUNTS), OwnAccounts()
     if args.accounts:
@@ -1185,8 +1224,15 @@ def main(argv: list[str] | None = None) -> int:
     signer = KeySigner.from_files(args.key, args.cert)
 
     async def go() -> None:
-        async with GatewayClient.http(args.url, token=token, participant_id=args.id) as client:
-            await Runner(make_bank, client, signer).run()
+        async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
+            if mqtt is None:
+                await Runner(make_bank, http, signer).run()
+                return
+            host, port, username, password = mqtt
+            async with GatewayClient.mqtt(host, port, username=username, password=password,
+                                          participant_id=args.id) as client:
+                log(f"over MQTT: {username}@{host}:{port}; the clock over HTTP: {args.url}")
+                await Runner(make_bank, client, signer, http=http).run()
 
     try:
         asyncio.run(go())

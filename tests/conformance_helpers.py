@@ -1,12 +1,14 @@
 """What the conformance tests (tests/test_conformance*.py) share: a test gateway in-process and a
 client of it, and end to end a `tgw up` subprocess with the example SDK bank
-(`examples/sdk_bank.py`) in its own process, the runner run against them, and what its JUnit says.
+(`examples/sdk_bank.py`) in its own process, over HTTP or through a Mosquitto over MQTT, the runner
+run against them, and what its JUnit says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -14,12 +16,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from client import GatewayClient
 from gateway.server import RunningServer, ServerConfig, start_server
 from runner.world import DevWorld
 from tgw import main as tgw_main
+
+if TYPE_CHECKING:
+    from mqtt_broker import MosquittoBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,16 +65,29 @@ async def until_waiting(client: GatewayClient, pid: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START) -> Iterator[str]:
+def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START,
+                     broker: MosquittoBroker | None = None) -> Iterator[str]:
     """A `tgw up` subprocess (simulated clock from `start`) and the example bank as bank-a (with
-    `flags`) in its own process, pointed at it; yields the gateway's URL and stops both after."""
+    `flags`) in its own process, pointed at it; yields the gateway's URL and stops both after.
+    With `broker` (tests/mqtt_broker.py, logins for the gateway's GW_USER) the gateway serves MQTT
+    too and the bank sends, receives and acks over it (`--mqtt`), bank-a registered push."""
     tmp.mkdir(parents=True, exist_ok=True)
     ready = tmp / "ready"
+    mqtt_gateway: list[str] = []
+    mqtt_bank: list[str] = []
+    env = dict(os.environ)
+    if broker is not None:
+        from mqtt_broker import GW_PASSWORD, GW_USER
+
+        mqtt_gateway = ["--mqtt", f"mqtt://{GW_USER}@{broker.host}:{broker.port}"]
+        mqtt_bank = ["--mqtt", f"mqtt://bank-a@{broker.host}:{broker.port}"]
+        env["TGW_MQTT_PASSWORD"] = GW_PASSWORD
     with (tmp / "gateway.log").open("wb") as gw_log, (tmp / "bank.log").open("wb") as bank_log:
         gateway = subprocess.Popen([TGW, "up", "--participants", str(world.registry_path), "--certs",
                                     str(world.keys_dir), "--db", str(tmp / "gw.db"), "--http", "127.0.0.1:0",
                                     "--clock", "simulated", "--clock-start", start, "--ready-file", str(ready),
-                                    "--log-level", "WARNING"], stdout=gw_log, stderr=subprocess.STDOUT)
+                                    "--log-level", "WARNING", *mqtt_gateway], stdout=gw_log,
+                                   stderr=subprocess.STDOUT, env=env)
         bank = None
         try:
             for _ in range(int(PROCESS_START_S / 0.05)):
@@ -81,7 +99,7 @@ def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), st
             bank = subprocess.Popen([sys.executable, str(SDK_BANK), "--url", url, "--id", "bank-a", "--bank-code",
                                      "999100000001", "--key", str(world.keys_dir / "bank-a.key"), "--cert",
                                      str(world.keys_dir / "bank-a.pem"), "--secrets", str(world.root / "secrets.json"),
-                                     *flags], stdout=bank_log, stderr=subprocess.STDOUT)
+                                     *mqtt_bank, *flags], stdout=bank_log, stderr=subprocess.STDOUT)
             yield url
         finally:
             for proc in (bank, gateway):
@@ -125,14 +143,14 @@ class BankRun:
 
 def run_against_the_example_bank(world: DevWorld, tmp_path: Path, *scenarios: str | Path,
                                  flags: tuple[str, ...] = (), start: str = START, shared: bool = False,
-                                 html: Path | None = None) -> BankRun:
+                                 html: Path | None = None, broker: MosquittoBroker | None = None) -> BankRun:
     """`tgw scenario run SCENARIOS --external bank-a` against a `tgw up` and the example bank (with
-    `flags`) started for it (`gateway_and_bank`, in `tmp_path`/procs), the JUnit in
-    `tmp_path`/junit.xml; a scenario given by name is the catalogue's. `shared`: one gateway for
-    them all (`--shared-gateway`)."""
+    `flags`) started for it (`gateway_and_bank`, in `tmp_path`/procs; over MQTT with `broker`), the
+    JUnit in `tmp_path`/junit.xml; a scenario given by name is the catalogue's. `shared`: one
+    gateway for them all (`--shared-gateway`)."""
     junit = tmp_path / "junit.xml"
     files = [str(ROOT / "scenarios" / f"{s}.yaml" if isinstance(s, str) else s) for s in scenarios]
-    with gateway_and_bank(world, tmp_path / "procs", flags, start) as url:
+    with gateway_and_bank(world, tmp_path / "procs", flags, start, broker) as url:
         code = tgw_main(["scenario", "run", *files, "--external", "bank-a", "--url", url, "--world", str(world.root),
                          *(["--shared-gateway"] if shared else []), "--junit", str(junit),
                          *(["--html", str(html)] if html is not None else []), "--quiet"])
