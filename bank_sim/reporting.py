@@ -20,7 +20,17 @@ from bank_sim import reserve_statement as rs
 from bank_sim.flat_lines import flat_pairs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, paid_serial
+from bank_sim.state import (
+    BankState,
+    Ctx,
+    DutiesState,
+    Move,
+    Payment,
+    Tally,
+    archive_key,
+    number_of,
+    paid_serial,
+)
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -114,9 +124,11 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     lines = lines_of(p, head, details, ctx.config.adm_div_code)
     _state_month(s, rp.month_of(p.day), lines, 1)
     keep_uncleared(p, lines)  # into the 2206 / 4004 when its clearing is accepted
-    no = p.key.voucher_no
+    # kept by the payment's slot (`BankState.slot`: its VoucherNo, unless a payment of another
+    # division, year or kind has that number): each payment's own payee and notice
+    no = st.slot(p)
     if ctx.archive is not None:  # out of the state: read back on a return (`payee_refunds`)
-        ctx.archive.put(PAYEE, no, pack_payee(head, details))
+        ctx.archive.put(PAYEE, archive_key(no), pack_payee(head, details))
     else:
         if len(s.payees) >= PAYEES_KEPT_MAX and no not in s.returns:
             oldest = next(iter(s.payees))  # its return is unlikely now
@@ -242,8 +254,9 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order
     page, more = credit_page(st, first_day, CREDIT_NOTICES_PER_CALL)
-    for no in page:
-        cr = credit_of(s.credits.pop(no), no)
+    for slot in page:
+        no = number_of(slot)
+        cr = credit_of(s.credits.pop(slot), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=cr.get("division") or c.adm_div_code,

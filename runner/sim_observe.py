@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from bank_sim.state import number_of
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.observed import (
@@ -46,7 +47,7 @@ def _payment_seen(bid: str, core: Any, p: Any) -> PaymentSeen:
 def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
     """Every refund request (2302) each bank core filed for a payment its payee's bank returned,
     with the central bank's answer (bank_sim.duties)."""
-    return [RefundSeen(bid, r.voucher, r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
+    return [RefundSeen(bid, number_of(r.voucher), r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
             for bid, core in bcores.items() for r in core.duties.s.refunds.values()]
 
 
