@@ -39,7 +39,8 @@ from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 from sim.flat import paired
 
 __all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "credit_page", "due_credits", "keep_credit", "keep_uncleared",
-           "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
+           "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved", "sign_off_key", "signed_off",
+           "tally_off", "uncleared_lines"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
@@ -392,10 +393,12 @@ def _reserve_statements(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]
     return effects
 
 
-def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
+def signed_off(st: BankState, doc: VoucherDoc, key: str, home: str = "") -> list[Effect]:
     """The treasury's receipt of a statement: the 3501 (`sign_offs`), a reserve statement (7203)
     or a unit's statement (7104, the unit's sign-off sheet; `reserve_sign_offs`). A
-    disagreement is alarmed and recorded as the statement's refusal."""
+    disagreement is alarmed and recorded as the statement's refusal. Each division's treasury signs
+    off its own statement (numbered alike): one of another division than `home` (the configured
+    one) is kept under its month + "/" + its AdmDivCode (`sign_off_key`)."""
     s = st.duties
     no = doc.get("VoucherNo")
     if doc.vtcode == "3501":
@@ -403,6 +406,7 @@ def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
     else:
         book, what = s.reserve_sign_offs, "reserve statement"
         month = doc.get("BeginDate")[:6] + (f"/{doc.get('AgencyCode')}" if doc.vtcode == "7104" else "")
+    month = sign_off_key(month, doc.get("AdmDivCode"), home)
     if month in book:
         return []
     book[month] = (doc.get("XCheckResult"), doc.get("XCheckDate"), doc.get("XCheckRemark"))
@@ -410,3 +414,10 @@ def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
         return []
     s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, no, 0))] = "amount-mismatch"
     return [Alarm("amount-mismatch", f"the treasury disagrees with {what} {no}: {doc.get('XCheckRemark')}", key)]
+
+
+def sign_off_key(period: str, adm: str, home: str) -> str:
+    """Where a sign-off of `period` (yyyymm, or yyyymm/AgencyCode) by division `adm`'s treasury is
+    kept: the period itself for the configured division (`home`; "": every division's), else with
+    "/" + its AdmDivCode."""
+    return period if not home or adm == home else f"{period}/{adm}"
