@@ -80,9 +80,9 @@ def statements_of(pcore: Any) -> list[StatementSeen]:
 
 
 def quotas_of(pcore: Any) -> list[QuotaSeen]:
-    """Each (bank, pay type, fund type, day) quota line: notified, cleared on the day, replenished after."""
-    return [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen, fund)
-            for (_adm, bank, pay, fund, day), q in pcore.quotas.items() if day is not None]
+    """Each (division, bank, pay type, fund type, day) quota line: notified, cleared on the day, replenished after."""
+    return [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen, fund, adm)
+            for (adm, bank, pay, fund, day), q in pcore.quotas.items() if day is not None]
 
 
 def generated_sent(tcore: Any, adm_div_code: str, bank_ids: Mapping[str, str]) -> list[SentVoucher]:

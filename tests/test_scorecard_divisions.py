@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bank_sim.duties import DutiesConfig
 from business_time.clock import ClockConfig
 from messages.voucher import build_voucher, parse_voucher
 from runner.scorecard_feed import bank_events
@@ -65,3 +66,16 @@ def test_each_division_signs_off_its_own_statement() -> None:
     assert alarms == ["amount-mismatch"]
     statement = _events(w, "monthly-statement")
     assert statement["202603"][1] and not statement[f"202603/{OTHER}"][1]
+
+
+def test_each_division_s_quota_line_is_seen_apart() -> None:
+    """The central bank keeps each division's quota line apart (its state's key); what the runner
+    sees of them (QuotaSeen) names the division. Before, two lines of one bank, pay type and day
+    were seen alike: which division's was which could not be told."""
+    from runner.sim_observe import quotas_of
+
+    w = World(DutiesConfig())
+    w.quota(DAY, 300_00, adm_div_code=HOME)
+    w.quota(DAY, 200_00, adm_div_code=OTHER)
+    seen = {(q.adm_div_code, q.pay_type, q.day): q.notified_fen for q in quotas_of(w.pboc)}
+    assert seen == {(HOME, "11", DAY): 3 * 300_00, (OTHER, "11", DAY): 3 * 200_00}
