@@ -52,6 +52,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bank_sim.notices import quota_notice_of
 from bank_sim.reporting import sign_off_key
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
@@ -217,10 +218,11 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         due = due_time("clearing", day, calendar, clock)
         add("clearing", no, due, due, faulty=True)  # an extra request over the quota: always a fault
 
-    notices = [(n, when) for (vtcode, n, _), when in sent.items() if vtcode == "7102"] if core.quota_notices else []
-    for no, arrived in core.quota_notices.items():
-        mine = [when for n, when in notices if n.startswith(f"DZ{no[-16:]}")]
-        add("quota-arrival-notice", no, due_time("quota-arrival-notice", arrived, calendar, clock),
+    for seen, arrived in core.quota_notices.items():
+        adm, no = quota_notice_of(seen, home)  # its 7102s: its division's, numbered after it
+        mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
+                if n.startswith(f"DZ{no[-16:]}")]
+        add("quota-arrival-notice", seen, due_time("quota-arrival-notice", arrived, calendar, clock),
             max(mine) if mine else None)
 
     for r in duties.refunds.values():

@@ -79,3 +79,23 @@ def test_each_division_s_quota_line_is_seen_apart() -> None:
     w.quota(DAY, 200_00, adm_div_code=OTHER)
     seen = {(q.adm_div_code, q.pay_type, q.day): q.notified_fen for q in quotas_of(w.pboc)}
     assert seen == {(HOME, "11", DAY): 3 * 300_00, (OTHER, "11", DAY): 3 * 200_00}
+
+
+def test_two_divisions_quota_notices_of_one_number_are_each_granted_and_noticed() -> None:
+    """Two divisions' treasuries each send an authorized quota notice (7101) numbered alike: each
+    is granted, confirmed and noticed to its units (7102, under its division), each its own duty.
+    Before, the second was taken for a redelivery of the first: confirmed, its quota not granted."""
+    from messages.factory import DEFAULT_PROJECT, SUBJECTS, UNITS, authorized_quota_notice
+    from tests.test_bank_duties import BANK
+
+    w = World(DutiesConfig())
+    now = t(DAY, "09:00")
+    for adm, unit in ((HOME, UNITS[0]), (OTHER, UNITS[1])):
+        data = authorized_quota_notice(voucher_no="SQ7101SAME", vou_date=DAY, pay_bank_code=BANK, adm_div_code=adm,
+                                       lines=[(unit[2], unit[3], *SUBJECTS[0], *DEFAULT_PROJECT, 500_00)])
+        w.apply(w.bank.on_voucher(parse_voucher(data), 0, now), now)
+    assert not w.alarms, w.alarms
+    assert [w.bank.remaining_quota(u[2])[u[2]]["remaining"] for u in UNITS[:2]] == [500_00, 500_00]
+    assert sorted(s.head["AdmDivCode"] for s in w.to_treasury if s.vtcode == "7102") == [HOME, OTHER]
+    duties = _events(w, "quota-arrival-notice")
+    assert set(duties) == {"SQ7101SAME", f"{OTHER}/SQ7101SAME"} and all(d is not None for d, _ in duties.values())
