@@ -51,7 +51,7 @@ def _day_lines(st: BankState, day: dt.date, archive: Archive | None) -> list[tup
     for p in paid_on(st, day):
         if p.refused is not None or p.returned is not None:
             continue
-        payee = (payee_of(st.duties, p.key.voucher_no, archive) or {}).get("PayeeAcctNo", "")
+        payee = (payee_of(st.duties, st.slot(p), archive) or {}).get("PayeeAcctNo", "")
         if payee in accounts:
             lines.append((p.key.adm_div_code, FeedLine(payee, p.vtcode, p.key.voucher_no, p.amount_fen)))
     return lines

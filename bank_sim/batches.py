@@ -42,14 +42,14 @@ def on_paid(st: BankState, p: Payment, details: Sequence[Mapping[str, str]]) -> 
     if p.vtcode != "5201" or not is_batch(details):
         return
     lines = {d["Id"]: BatchLine(dict(d), parse_fen(d["PayAmt"])) for d in details}
-    st.batches[p.key.voucher_no] = Batch(p.key.voucher_no, p.amount_fen, lines, paid_fen=p.amount_fen)
+    st.batches[st.slot(p)] = Batch(p.key.voucher_no, p.amount_fen, lines, paid_fen=p.amount_fen)
     st.books.batch_lines_paid += len(lines)
 
 
-def line_of_notice(st: BankState, voucher_no: str, doc: VoucherDoc) -> str | None:
-    """The still paid line of batch `voucher_no` a payee-bank notice (2252) returns: the one paid
+def line_of_notice(st: BankState, slot: str, doc: VoucherDoc) -> str | None:
+    """The still paid line of batch `slot` (`BankState.slot`) a payee-bank notice (2252) returns: the one paid
     to its PayeeAcctNo for its PayAmt (the first such, in detail order), or None."""
-    batch = st.batches.get(voucher_no)
+    batch = st.batches.get(slot)
     if batch is None:
         return None
     try:
@@ -67,9 +67,9 @@ def payee_of(head: Mapping[str, Any], line: BatchLine) -> dict[str, Any]:
     return {**head, **{f: line.detail[f] for f in (*LINE_PAYEE, "PayeeAcctBankNo") if line.detail.get(f)}}
 
 
-def bounce(st: BankState, voucher_no: str, line_id: str, refund_no: str) -> BatchLine:
+def bounce(st: BankState, slot: str, line_id: str, refund_no: str) -> BatchLine:
     """The line's money came back and its 2302 is filed: paid → bounced."""
-    batch = st.batches[voucher_no]
+    batch = st.batches[slot]
     line = batch.lines[line_id]
     line.state, line.refund = "bounced", refund_no
     batch.paid_fen -= line.fen
@@ -79,14 +79,14 @@ def bounce(st: BankState, voucher_no: str, line_id: str, refund_no: str) -> Batc
     return line
 
 
-def refiled(st: BankState, voucher_no: str, line_id: str, refund_no: str) -> None:
+def refiled(st: BankState, slot: str, line_id: str, refund_no: str) -> None:
     """The line's 2302 was filed again under a new number."""
-    st.batches[voucher_no].lines[line_id].refund = refund_no
+    st.batches[slot].lines[line_id].refund = refund_no
 
 
-def refunded(st: BankState, voucher_no: str, line_id: str) -> None:
+def refunded(st: BankState, slot: str, line_id: str) -> None:
     """The central bank accepted the line's 2302: bounced → refunded."""
-    batch = st.batches[voucher_no]
+    batch = st.batches[slot]
     line = batch.lines[line_id]
     line.state = "refunded"
     batch.bounced_fen -= line.fen
@@ -98,8 +98,10 @@ def refunded(st: BankState, voucher_no: str, line_id: str) -> None:
 def touched(st: BankState, doc: VoucherDoc, flag: int) -> tuple[str, str] | None:
     """(VoucherNo, Detail Id) of the batch line an input moved, for the books check: a payee-bank
     notice (2252) names the batch; a 2302 receipt, by its refund, the line."""
-    if flag == 0 and doc.vtcode == "2252":
-        return (doc.get("OriVoucherNo"), "")
+    if flag == 0 and doc.vtcode == "2252":  # the batch it names: its number, division and kind
+        no, named = doc.get("OriVoucherNo"), (doc.get("AdmDivCode"), doc.get("OriVtCode"))
+        slots = [st.slot(p) for p in st.numbered(no) if (p.key.adm_div_code, p.vtcode) == named]
+        return (next((k for k in reversed(slots) if k in st.batches), no), "")
     if flag == 1 and doc.vtcode == "2302":
         refund = st.duties.refunds.get(doc.get("VoucherNo"))
         return (refund.voucher, refund.line) if refund is not None and refund.line else None

@@ -52,7 +52,7 @@ def check(ctx: Ctx, st: BankState, touched: Payment | None = None, batch: tuple[
         if drawn > cash.CASH_DAY_LIMIT_FEN:
             raise BooksError(who, "cash-within-limit", f"unit {touched.agency[0]} drew {fen_to_str(drawn)} in cash on "
                              f"{touched.received_at.date()}, past {fen_to_str(cash.CASH_DAY_LIMIT_FEN)}")
-        batch = batch or (touched.key.voucher_no, "")
+        batch = batch or (st.slot(touched), "")  # its batch: kept by its slot (`BankState.slot`)
     if batch is not None and batch[0] in st.batches:
         _check_batch(who, st.batches[batch[0]], batch[1])
     for key in lines:  # the lines a quota notice named (a reduction never below what is paid)

@@ -222,7 +222,7 @@ class BankCore:
             elif flag == 1 and vtcode == "2302":
                 effects += payee_refunds.refund_receipt(ctx, st, doc, str(key), now, return_reason)
             elif flag == 1 and vtcode in _SIGN_OFFS:
-                effects += reporting.signed_off(st, doc, str(key))
+                effects += reporting.signed_off(st, doc, str(key), ctx.config.adm_div_code)
             elif outgoing.is_probe_receipt(st, doc, flag):
                 effects += outgoing.probe_receipt(st, doc, str(key), return_reason)
             elif flag == 0 and vtcode in PAY_TYPE:

@@ -53,7 +53,7 @@ def current_lines(st: BankState, p: Payment, home: str, archive: Archive | None 
         return lines
     if (waiting := reporting.uncleared_lines(p)) is not None:
         return waiting
-    payee = payee_of(s, p.key.voucher_no, archive)
+    payee = payee_of(s, st.slot(p), archive)
     if payee is None:
         return None
     return reporting.lines_of(p, payee, payee.get("details") or [], home)

@@ -17,7 +17,8 @@ from messages.envelope import VoucherKey
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["QUOTA_REDUCTION_VTCODE", "quota_lines_of", "quota_notice", "reduction_notice", "suspension",
+__all__ = ["QUOTA_REDUCTION_VTCODE", "quota_lines_of", "quota_notice", "quota_notice_key", "quota_notice_of",
+           "reduction_notice", "suspension",
            "year_end_notice"]
 
 QUOTA_REDUCTION_VTCODE = "7106"  # 财政授权支付额度追减通知书, the project's own code (003 §22)
@@ -49,7 +50,9 @@ def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now:
     by construction, unless the profile holds it."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    if no in st.quota_notices:
+    # each division's treasury numbers its own notices: another division's is kept under "<AdmDivCode>/<no>"
+    seen = quota_notice_key(no, doc.get("AdmDivCode"), ctx.config.adm_div_code)
+    if seen in st.quota_notices:
         return [receipt]  # redelivered: confirmed before, counted once
     lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
     refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
@@ -58,8 +61,21 @@ def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now:
                                  quotas.direct_keys(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())))
     if refused is not None:
         return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
-    st.quota_notices[no] = now
+    st.quota_notices[seen] = now
     return [receipt, *_arrivals(ctx, doc, lines, now)]
+
+
+def quota_notice_key(no: str, adm: str, home: str) -> str:
+    """Where `BankState.quota_notices` keeps 7101 `no` of division `adm`: its VoucherNo for the
+    configured division (`home`), else "<AdmDivCode>/<VoucherNo>" (`quota_notice_of` reads it back)."""
+    return no if adm == home else f"{adm}/{no}"
+
+
+def quota_notice_of(seen: str, home: str) -> tuple[str, str]:
+    """(AdmDivCode, VoucherNo) of a `quota_notice_key`: a key with a "/" before which stands a
+    division code (digits) is another division's."""
+    adm, sep, no = seen.partition("/")
+    return (adm, no) if sep and adm.isdigit() and adm != home else (home, seen)
 
 
 def reduction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:

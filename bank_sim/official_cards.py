@@ -41,7 +41,7 @@ def on_paid(st: BankState, p: Payment, doc: VoucherDoc, details: Sequence[Mappin
     if not is_repayment(doc) or p.day is None:
         return
     lines = [(d["CardNo"], d["CardHolderName"], parse_fen(d["PayAmt"])) for d in details]
-    st.card_repayments[p.key.voucher_no] = CardRepayment(p.key.voucher_no, str(p.key), p.day, doc.get("AdmDivCode"),
+    st.card_repayments[st.slot(p)] = CardRepayment(p.key.voucher_no, str(p.key), p.day, doc.get("AdmDivCode"),
                                                          p.agency, lines)
 
 

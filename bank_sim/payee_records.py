@@ -1,6 +1,8 @@
 """The payee a paid payment keeps for a return (`DutiesState.payees`, or the shell's archive): one
 packed record a payment (`pack_payee`), read back by `payee_of` (`bank_sim.payee_refunds`, the
-corrections, the account feed)."""
+corrections, the account feed). A payment's record is kept by its slot in `BankState.payments`
+(`BankState.slot`: its VoucherNo, unless a payment of another key has that number), so two
+divisions, years or kinds reusing a VoucherNo each keep their own payee."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import msgspec
 
 from bank_sim.refunds import PAYEE_FIELDS
-from bank_sim.state import DutiesState
+from bank_sim.state import DutiesState, archive_key
 from sim.archive import Archive
 
 __all__ = ["PAYEE", "has_payee", "keep_payee", "pack_payee", "packed_payee", "payee_of", "pop_payee"]
@@ -45,10 +47,11 @@ def _unpack(rec: Any) -> dict[str, Any]:
 
 
 def _kept(s: DutiesState, voucher_no: str, archive: Archive | None) -> Any:
-    """The packed payee of payment `voucher_no`: in the state, else in the archive (unless used up)."""
+    """The packed payee of payment `voucher_no` (its slot, `BankState.slot`): in the state, else in
+    the archive (unless used up)."""
     rec = s.payees.get(voucher_no)
     if rec is None and archive is not None and voucher_no not in s.payees_gone:
-        rec = archive.get(PAYEE, voucher_no)
+        rec = archive.get(PAYEE, archive_key(voucher_no))
     return rec
 
 

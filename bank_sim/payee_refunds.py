@@ -20,8 +20,6 @@ from bank_sim.payee_records import keep_payee, packed_payee, payee_of, pop_payee
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
 from bank_sim.state import (
-    OTHER_KEY,
-    OTHERS,
     BankState,
     Ctx,
     DutiesState,
@@ -64,51 +62,42 @@ def payee_bank_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: d
     nothing moves."""
     s = st.duties
     ori = doc.get("OriVoucherNo")
-    kept = numbered(st, ori)
-    # a return refunds the last payment kept under its VoucherNo (`due_returns`, the payee records
-    # and batches are kept by VoucherNo): a notice naming an earlier one cannot be refunded here
-    paid = kept[-1] if kept else None
-    if paid is not None and (paid.vtcode != doc.get("OriVtCode") or paid.key.adm_div_code != doc.get("AdmDivCode")
-                             or paid.day is None):
-        paid = None
     reason = next((r for r, (code, _) in rf.RETURN_REASONS.items() if code == doc.get("ReturnReasonCode")),
                   "account-closed")
     try:
         fen = parse_fen(doc.get("PayAmt") or "0.00")
     except ValueError:
         fen = -1
-    payee = payee_of(s, ori, ctx.archive) if paid is not None else None  # None: used up by a return
-    batch = payee is not None and ori in st.batches and batches.is_batch(payee["details"])
-    line = batches.line_of_notice(st, ori, doc) if batch else None
-    ret = PayeeReturn(ori, now, reason, line or "")
-    whole = payee is not None and paid is not None and ori not in st.batches and fen == paid.amount_fen \
-        and payee["PayeeAcctNo"] == doc.get("PayeeAcctNo")
-    if paid is None or ret.key in s.returns or not (whole or line):
-        why = "names no payment of this bank" if paid is None else \
+    # the payments it names: its number of its division (AdmDivCode) and kind (OriVtCode), paid; of
+    # several (other years), the latest it matches (payee and amount, or a batch line)
+    named = [p for p in numbered(st, ori)
+             if p.vtcode == doc.get("OriVtCode") and p.key.adm_div_code == doc.get("AdmDivCode") and p.day is not None]
+    ret: PayeeReturn | None = None
+    batch = False
+    for paid in reversed(named):
+        slot = st.slot(paid)
+        payee = payee_of(s, slot, ctx.archive)  # None: used up by a return
+        batch = batch or slot in st.batches
+        if payee is None:
+            continue
+        line = batches.line_of_notice(st, slot, doc) if slot in st.batches and batches.is_batch(payee["details"]) \
+            else None
+        whole = slot not in st.batches and fen == paid.amount_fen and payee["PayeeAcctNo"] == doc.get("PayeeAcctNo")
+        if (whole or line) and PayeeReturn(slot, now, reason, line or "").key not in s.returns:
+            ret = PayeeReturn(slot, now, reason, line or "")
+            break
+    if ret is None:
+        why = "names no payment of this bank" if not named else \
             f"does not match payment {ori} (already returned, or not its payee and amount" + \
-            (", nor a line of the batch still paid to that payee)" if ori in st.batches else ")")
+            (", nor a line of the batch still paid to that payee)" if batch else ")")
         return [Alarm("refund-unmatched", f"payee-bank refund notice {doc.get('VoucherNo')} {why}", key)]
     s.returns[ret.key] = ret
     return due_returns(ctx, st, now)
 
 
 def numbered(st: BankState, no: str) -> list[Payment]:
-    """Every payment kept whose original's VoucherNo is `no`, in arrival order, without a walk of
-    the payments: the first is under `no` itself (`BankState.add_payment`; none are dropped), the
-    others (another key, the same VoucherNo: rare) under OTHER_KEY + their key text, listed by
-    VoucherNo in an index that is not in the snapshot: derived from the payments at the first call
-    after a load, then kept by `add_payment`."""
-    first = st.payments.get(no)
-    if first is None:
-        return []
-    others: dict[str, list[str]] | None = st.__dict__.get(OTHERS)
-    if others is None:
-        others = st.__dict__[OTHERS] = {}
-        for k, p in st.payments.items():
-            if k.startswith(OTHER_KEY):
-                others.setdefault(p.key.voucher_no, []).append(k)
-    more = others.get(no)
-    return [first, *(st.payments[k] for k in more)] if more else [first]
+    """Every payment kept whose original's VoucherNo is `no`, in arrival order (`BankState.numbered`)."""
+    return st.numbered(no)
 
 
 def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
@@ -116,13 +105,13 @@ def due_returns(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     effects: list[Effect] = []
     # only the returns already due look their payments up (a return planned days ahead made every
     # clearing receipt and every duties wake-up scan all the bank's payments)
-    wanted = {r.voucher_no for r in s.returns.values() if r.at <= now}
-    if not wanted:
+    if not any(r.at <= now for r in s.returns.values()):
         return effects
-    by_no = {no: kept[-1] for no in wanted if (kept := numbered(st, no))}  # the last of a VoucherNo
     for rkey, ret in sorted(s.returns.items(), key=lambda kv: (kv[1].at, kv[0])):
+        # a return names its payment's slot (`BankState.slot`): a 2252's the payment it matched, a
+        # configured one's a VoucherNo (the first payment of it)
         no = ret.voucher_no
-        p = by_no.get(no)
+        p = st.payments.get(no)
         if ret.at > now or p is None or p.day is None or p.filing is None:
             continue
         filing = st.filings.get(p.filing)
@@ -150,14 +139,15 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
     today = now.date()
     s.seq += 1
     no = f"TK{ctx.bank_code[-4:]}{format_ymd(today)}{s.seq:05d}"
+    slot = ret.voucher_no  # the payment's (`due_returns`)
     if ret.line:  # one line of a batch: the rest stay paid (bank_sim.batches)
-        line = batches.bounce(st, p.key.voucher_no, ret.line, no)
-        kept = payee_of(s, p.key.voucher_no)
+        line = batches.bounce(st, slot, ret.line, no)
+        kept = payee_of(s, slot)
         assert kept is not None  # due_returns: only payments whose payee is kept
         payee, details, amount, ref = batches.payee_of(kept, line), [line.detail], \
             line.fen, f"{p.key}#{ret.line}"
     else:
-        payee = pop_payee(s, p.key.voucher_no)
+        payee = pop_payee(s, slot)
         details, amount, ref = payee["details"], p.amount_fen, str(p.key)
     zba = ctx.accounts["zba-finance"] if p.pay_type == "11" else f"bank:{ctx.bank_code}:zba-unit:{payee['AgencyCode']}"
     refunds = refunds_account(ctx.bank_code)
@@ -189,7 +179,7 @@ def _refund(ctx: Ctx, st: BankState, p: Payment, filing: Filing, ret: PayeeRetur
                                         serial=serial_text(ctx.bank_code, p), amount_fen=amount)
     s.notices[no] = SendVoucher(vtcode, 0, nhead, ndetails, "treasury")
     s.requests[no] = (head, 1)
-    s.refunds[no] = Refund(no, p.key.voucher_no, amount, ret.reason, now, notice_no=notice_no, line=ret.line)
+    s.refunds[no] = Refund(no, slot, amount, ret.reason, now, notice_no=notice_no, line=ret.line)
     s.refund_lines[no] = lines_of(p, payee, details, c.adm_div_code)
     return effects
 
@@ -223,7 +213,7 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     # and the treasury is told now, so it restores the quota only for money cleared
     if refund.line:  # one line of a batch (a 5201: no unit quota line to give back)
         batches.refunded(st, refund.voucher, refund.line)
-    payment = None if refund.line else next(iter(numbered(st, refund.voucher)), None)
+    payment = None if refund.line else st.payments.get(refund.voucher)
     if payment is not None and payment.quota_taken:
         # a refund of an earlier budget year's payment does not restore that year's quota: the
         # treasury opens a cross-year refund line for it instead (跨年度退款指标, 003 §36)

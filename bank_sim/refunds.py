@@ -51,7 +51,8 @@ PAYEE_FIELDS = ("VouDate", "AgencyCode", "AgencyName", "PayeeAcctNo", "PayeeAcct
 
 @dataclass(frozen=True, slots=True)
 class PayeeReturn:
-    """A payee's bank sends the money of payment `voucher_no` back at `at` (scenario or config)."""
+    """A payee's bank sends the money of payment `voucher_no` back at `at` (scenario or config):
+    its slot in `BankState.payments` (its VoucherNo, unless another payment has that number)."""
 
     voucher_no: str
     at: dt.datetime

@@ -20,7 +20,17 @@ from bank_sim import reserve_statement as rs
 from bank_sim.flat_lines import flat_pairs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
-from bank_sim.state import BankState, Ctx, DutiesState, Move, Payment, Tally, paid_serial
+from bank_sim.state import (
+    BankState,
+    Ctx,
+    DutiesState,
+    Move,
+    Payment,
+    Tally,
+    archive_key,
+    number_of,
+    paid_serial,
+)
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from messages.money import parse_fen
@@ -29,7 +39,8 @@ from sim.effects import Alarm, Effect, PostTransfer, SendVoucher
 from sim.flat import paired
 
 __all__ = ["CREDIT_NOTICES_PER_CALL", "credit_notice_no", "credit_page", "due_credits", "keep_credit", "keep_uncleared",
-           "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved", "signed_off", "tally_off", "uncleared_lines"]
+           "line_id", "lines_of", "on_cleared", "on_paid", "reports", "reserve_moved", "sign_off_key", "signed_off",
+           "tally_off", "uncleared_lines"]
 
 # Direct payments whose credit notice (7103) waits for the next report time: a day of a busy bank's.
 CREDITS_PENDING_MAX = 200_000
@@ -114,9 +125,11 @@ def on_paid(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, head: Mapping[
     lines = lines_of(p, head, details, ctx.config.adm_div_code)
     _state_month(s, rp.month_of(p.day), lines, 1)
     keep_uncleared(p, lines)  # into the 2206 / 4004 when its clearing is accepted
-    no = p.key.voucher_no
+    # kept by the payment's slot (`BankState.slot`: its VoucherNo, unless a payment of another
+    # division, year or kind has that number): each payment's own payee and notice
+    no = st.slot(p)
     if ctx.archive is not None:  # out of the state: read back on a return (`payee_refunds`)
-        ctx.archive.put(PAYEE, no, pack_payee(head, details))
+        ctx.archive.put(PAYEE, archive_key(no), pack_payee(head, details))
     else:
         if len(s.payees) >= PAYEES_KEPT_MAX and no not in s.returns:
             oldest = next(iter(s.payees))  # its return is unlikely now
@@ -242,8 +255,9 @@ def reports(ctx: Ctx, st: BankState, now: dt.datetime) -> list[Effect]:
     first_day = format_ymd(today)
     # this page: the first CREDIT_NOTICES_PER_CALL in (day, VoucherNo) order
     page, more = credit_page(st, first_day, CREDIT_NOTICES_PER_CALL)
-    for no in page:
-        cr = credit_of(s.credits.pop(no), no)
+    for slot in page:
+        no = number_of(slot)
+        cr = credit_of(s.credits.pop(slot), no)
         if isinstance(cr["serial"], int):  # a paid payment's serial (`serial_text`); a version 3 snapshot kept the text
             cr["serial"] = paid_serial(ctx.bank_code, cr["day"], cr["serial"])
         head, details = rp.credit_notice(no=cr["no"], today=today, adm_div_code=cr.get("division") or c.adm_div_code,
@@ -379,10 +393,12 @@ def _reserve_statements(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]
     return effects
 
 
-def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
+def signed_off(st: BankState, doc: VoucherDoc, key: str, home: str = "") -> list[Effect]:
     """The treasury's receipt of a statement: the 3501 (`sign_offs`), a reserve statement (7203)
     or a unit's statement (7104, the unit's sign-off sheet; `reserve_sign_offs`). A
-    disagreement is alarmed and recorded as the statement's refusal."""
+    disagreement is alarmed and recorded as the statement's refusal. Each division's treasury signs
+    off its own statement (numbered alike): one of another division than `home` (the configured
+    one) is kept under its month + "/" + its AdmDivCode (`sign_off_key`)."""
     s = st.duties
     no = doc.get("VoucherNo")
     if doc.vtcode == "3501":
@@ -390,6 +406,7 @@ def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
     else:
         book, what = s.reserve_sign_offs, "reserve statement"
         month = doc.get("BeginDate")[:6] + (f"/{doc.get('AgencyCode')}" if doc.vtcode == "7104" else "")
+    month = sign_off_key(month, doc.get("AdmDivCode"), home)
     if month in book:
         return []
     book[month] = (doc.get("XCheckResult"), doc.get("XCheckDate"), doc.get("XCheckRemark"))
@@ -397,3 +414,10 @@ def signed_off(st: BankState, doc: VoucherDoc, key: str) -> list[Effect]:
         return []
     s.refusals[str(VoucherKey(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, no, 0))] = "amount-mismatch"
     return [Alarm("amount-mismatch", f"the treasury disagrees with {what} {no}: {doc.get('XCheckRemark')}", key)]
+
+
+def sign_off_key(period: str, adm: str, home: str) -> str:
+    """Where a sign-off of `period` (yyyymm, or yyyymm/AgencyCode) by division `adm`'s treasury is
+    kept: the period itself for the configured division (`home`; "": every division's), else with
+    "/" + its AdmDivCode."""
+    return period if not home or adm == home else f"{period}/{adm}"

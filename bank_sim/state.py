@@ -55,7 +55,9 @@ __all__ = [
     "Refund",
     "RegAccount",
     "Registry",
+    "archive_key",
     "decode_state",
+    "number_of",
     "paid_serial",
     "paired",
     "serial_text",
@@ -197,7 +199,7 @@ class Filing(msgspec.Struct):
 
 class Refund(msgspec.Struct):
     no: str  # the 2302's VoucherNo
-    voucher: str  # the payment's VoucherNo
+    voucher: str  # the payment's slot (`BankState.slot`: its VoucherNo, unless another payment has it)
     amount_fen: int
     reason: str
     returned_at: dt.datetime
@@ -221,8 +223,10 @@ TallyLines = list[tuple[Line, int]]  # (line, fen)
 class DutiesState(msgspec.Struct):
     """What the bank owes after it pays: refunds, reports, the profile's held and faulted sends."""
 
-    returns: dict[str, PayeeReturn] = msgspec.field(default_factory=dict)  # still to happen, by VoucherNo
-    payees: dict[str, Any] = msgspec.field(default_factory=dict)  # VoucherNo → what a return copies (`pack_payee`)
+    # A payment's records here are keyed by its slot (`BankState.slot`: its VoucherNo, unless a
+    # payment of another division, year or kind has that number): each keeps its own.
+    returns: dict[str, PayeeReturn] = msgspec.field(default_factory=dict)  # still to happen, by slot
+    payees: dict[str, Any] = msgspec.field(default_factory=dict)  # slot → what a return copies (`pack_payee`)
     refunds: dict[str, Refund] = msgspec.field(default_factory=dict)
     daily: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymmdd → lines
     monthly: dict[str, Tally] = msgspec.field(default_factory=dict)  # yyyymm → lines
@@ -245,7 +249,7 @@ class DutiesState(msgspec.Struct):
     corrections: dict[str, SendVoucher] = msgspec.field(default_factory=dict)  # faulted send key → the clean one
     corrupt: set[str] = msgspec.field(default_factory=set)  # send keys to seal with a broken signature
     probes: dict[str, str | None] = msgspec.field(default_factory=dict)  # over-quota probe 2301 → the code it got
-    # 5201 VoucherNo → its 7103's elements, packed (`pack_credit`: one bytes object a direct payment,
+    # 5201 slot → its 7103's elements, packed (`pack_credit`: one bytes object a direct payment,
     # held until the next morning, instead of a dict of sixteen; base64 text in a snapshot). Version
     # 3 kept the dict itself (`credit_of` reads both).
     credits: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -275,8 +279,8 @@ class DutiesState(msgspec.Struct):
     reserve_sign_offs: dict[str, tuple[str, str, str]] = msgspec.field(default_factory=dict)
     seq: int = 0
     payee_seq: int = 0  # the last number given in `payees_order`
-    payees_order: dict[str, int] = msgspec.field(default_factory=dict)  # VoucherNo → when its payee was kept
-    # VoucherNo of payments returned whole: their payee is used up, though the archive still holds it
+    payees_order: dict[str, int] = msgspec.field(default_factory=dict)  # slot → when its payee was kept
+    # slots of payments returned whole: their payee is used up, though the archive still holds it
     payees_gone: set[str] = msgspec.field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -396,12 +400,12 @@ class BankState(msgspec.Struct, dict=True):
     unbalanced_closes: list[tuple[dt.date, str, int]] = msgspec.field(default_factory=list)  # (day, account, fen)
     closes: list[dt.date] = msgspec.field(default_factory=list)
     books: Books = msgspec.field(default_factory=Books)
-    batches: dict[str, Batch] = msgspec.field(default_factory=dict)  # batch vouchers' lines, by VoucherNo
+    batches: dict[str, Batch] = msgspec.field(default_factory=dict)  # batch vouchers' lines, by slot (`slot`)
     registry: Registry = msgspec.field(default_factory=Registry)  # accounts opened on notice (7601)
     # cash withdrawn by unit on the current day ("<yyyymmdd>/<AgencyCode>" → fen, `bank_sim.cash`): only
     # the latest day's entries are kept, one per unit that drew cash that day
     cash_drawn: dict[str, int] = msgspec.field(default_factory=dict)
-    # official-card repayments paid, not yet in a 7701 (by VoucherNo; sent and dropped at the day's close)
+    # official-card repayments paid, not yet in a 7701 (by slot, `slot`; sent and dropped at the day's close)
     card_repayments: dict[str, CardRepayment] = msgspec.field(default_factory=dict)
     card_detail_seq: int = 0  # the last 7701 number given
     duties: DutiesState = msgspec.field(default_factory=DutiesState)
@@ -447,6 +451,24 @@ class BankState(msgspec.Struct, dict=True):
         no = p.key.voucher_no
         return no if self.payments.get(no) is p else OTHER_KEY + str(p.key)
 
+    def numbered(self, no: str) -> list[Payment]:
+        """Every payment kept whose original's VoucherNo is `no`, in arrival order, without a walk of
+        the payments: the first is under `no` itself (`add_payment`; none are dropped), the others
+        (another key, the same VoucherNo: rare) under OTHER_KEY + their key text, listed by
+        VoucherNo in an index that is not in the snapshot: derived from the payments at the first
+        call after a load, then kept by `add_payment`."""
+        first = self.payments.get(no)
+        if first is None:
+            return []
+        others: dict[str, list[str]] | None = self.__dict__.get(OTHERS)
+        if others is None:
+            others = self.__dict__[OTHERS] = {}
+            for k, p in self.payments.items():
+                if k.startswith(OTHER_KEY):
+                    others.setdefault(p.key.voucher_no, []).append(k)
+        more = others.get(no)
+        return [first, *(self.payments[k] for k in more)] if more else [first]
+
     def add_payment(self, p: Payment) -> None:
         """Keep a new payment (last in arrival order) under its VoucherNo, if no other has it."""
         no = p.key.voucher_no
@@ -459,20 +481,32 @@ class BankState(msgspec.Struct, dict=True):
         if p.mode == "advance" and (reserve_paid := indexes.get(RESERVE_PAID)) is not None:
             reserve_paid[k] = None  # `bank_sim.filings.reserve_paid`
         if k is not no and (others := indexes.get(OTHERS)) is not None:
-            others.setdefault(no, []).append(k)  # `bank_sim.payee_refunds.numbered`
+            others.setdefault(no, []).append(k)  # `numbered`
 
 
-# Where `bank_sim.filings.unfiled`, `bank_sim.filings.reserve_paid`, `bank_sim.payee_refunds.numbered`
+# Where `bank_sim.filings.unfiled`, `bank_sim.filings.reserve_paid`, `BankState.numbered`
 # and `bank_sim.account_feed.paid_on` keep their indexes in the state (attributes, not fields).
 UNFILED = "_unfiled"
 RESERVE_PAID = "_reserve_paid"
-OTHERS = "_others"  # `bank_sim.payee_refunds.numbered`
+OTHERS = "_others"  # `BankState.numbered`
 PAID_ON = "_paid_on"  # `bank_sim.account_feed.paid_on`
 
 
 # Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
 # VoucherNo comes from XML text, which cannot hold it.
 OTHER_KEY = "\x00"
+
+
+def number_of(slot: str) -> str:
+    """The VoucherNo of the payment kept under `slot` in `BankState.payments` (its VoucherNo, or
+    OTHER_KEY + its key text)."""
+    return VoucherKey.parse(slot[1:]).voucher_no if slot.startswith(OTHER_KEY) else slot
+
+
+def archive_key(slot: str) -> str:
+    """The key of a payment's record in the archive: its slot, without OTHER_KEY (a database's text
+    may not hold it); the key text of a payment whose VoucherNo another has."""
+    return slot[1:] if slot.startswith(OTHER_KEY) else slot
 
 
 def decode_state(data: bytes, fingerprint: str) -> BankState:

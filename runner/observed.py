@@ -290,6 +290,8 @@ class QuotaSeen:
     used_fen: int
     replenished_fen: int
     fund_type: str = "1"  # FundTypeCode: a clearing quota is never pooled across fund types
+    # AdmDivCode: each division's treasury notifies its own quota, never pooled with another's ("": not known)
+    adm_div_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

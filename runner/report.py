@@ -284,7 +284,8 @@ def cutoff_chart(o: Observed, cc: ClockConfig, filing: Sequence[dt.time]) -> str
 
 
 def chart_quota(o: Observed, bank_label: dict[str, str]) -> str:
-    rows = sorted(o.quotas, key=lambda q: (q.day, q.bank_code, q.pay_type))[:40]
+    rows = sorted(o.quotas, key=lambda q: (q.day, q.bank_code, q.pay_type, q.adm_div_code))[:40]
+    several = len({q.adm_div_code for q in rows}) > 1  # then each line names its division
     row_h, top, left = 22, 26, 210
     svg = _Svg(900, top + row_h * max(len(rows), 1) + 30, "Clearing against quota per bank")
     if not rows:
@@ -295,7 +296,8 @@ def chart_quota(o: Observed, bank_label: dict[str, str]) -> str:
     for r, q in enumerate(rows):
         y = top + r * row_h
         kind = "direct" if q.pay_type == "11" else "authorized"
-        svg.text(left - 6, y + 14, f"{q.day:%m-%d} {bank_label.get(q.bank_code, q.bank_code)} {kind}", 11, "end")
+        svg.text(left - 6, y + 14, f"{q.day:%m-%d} {bank_label.get(q.bank_code, q.bank_code)} {kind}"
+                 + (f" {q.adm_div_code}" if several else ""), 11, "end")
         svg.rect(left, y + 3, width * q.notified_fen / 100 / vmax, row_h - 6, "#dfe7f1", f"quota {fen_to_str(q.notified_fen)}")
         svg.rect(left, y + 6, width * q.used_fen / 100 / vmax, row_h - 12, "#2f6fb0", f"cleared {fen_to_str(q.used_fen)}")
         svg.rect(left + width * q.used_fen / 100 / vmax, y + 6, width * q.replenished_fen / 100 / vmax, row_h - 12,

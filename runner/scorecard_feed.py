@@ -52,6 +52,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bank_sim.notices import quota_notice_of
+from bank_sim.reporting import sign_off_key
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
 from messages.dates import format_ymd, parse_ymd
@@ -97,6 +99,12 @@ class _Sent:
             canonical = canonical and flag in ("0", "1")
         self.prefix = "{}/{}/".format(*next(iter(prefixes))) if len(prefixes) == 1 and canonical else None
         self.index: dict[tuple[str, str, int], dt.datetime] = {}
+        # (AdmDivCode, VtCode, flag) → its groups' sends, every year (`of`): a division's sends apart
+        # from another's of the same number (a group a division, year, VtCode and flag: a few)
+        self.groups: dict[tuple[str, str, int], list[Mapping[str, dt.datetime]]] = {}
+        for group, times in sent.items():
+            adm, _year, vtcode, flag = group.split("/", 3)
+            self.groups.setdefault((adm, vtcode, int(flag)), []).append(times)
         if self.prefix is None:
             for msg, when in sorted(self._all(), key=lambda item: item[1]):  # in the order they were sent
                 self.index[msg] = when
@@ -113,6 +121,15 @@ class _Sent:
         times = self.sent.get(f"{self.prefix}{msg[0]}/{msg[2]}")
         return default if times is None else times.get(msg[1], default)
 
+    def of(self, adm: str, msg: tuple[str, str, int], default: dt.datetime | None = None) -> dt.datetime | None:
+        """`get` among the sends of division `adm` alone (any year: the last sent): two divisions
+        may send the same VtCode and VoucherNo (a report's number is the bank's and the day's, a
+        payment's the treasury's), each its own."""
+        if self.prefix is not None:
+            return self.get(msg, default) if self.prefix.startswith(f"{adm}/") else default
+        found = [w for times in self.groups.get((adm, msg[0], msg[2]), ()) if (w := times.get(msg[1])) is not None]
+        return max(found) if found else default
+
     def __contains__(self, msg: tuple[str, str, int]) -> bool:
         return self.get(msg) is not None
 
@@ -123,25 +140,31 @@ class _Sent:
         yield from self._all()
 
 
-def _refused(refusals: Mapping[str, str]) -> dict[tuple[str, str, int], str]:
+def _refused(refusals: Mapping[str, str]) -> tuple[dict[tuple[str, str, int], str], dict[tuple[str, str, str, int], str]]:
+    """The codes sends were refused with, by (VtCode, VoucherNo, flag) and by AdmDivCode too."""
     out: dict[tuple[str, str, int], str] = {}
+    by_adm: dict[tuple[str, str, str, int], str] = {}
     for key, code in refusals.items():
-        _adm, _year, vtcode, no, flag = key.split("/", 4)
-        out[(vtcode, no, int(flag))] = code
-    return out
+        adm, _year, vtcode, no, flag = key.split("/", 4)
+        out[(vtcode, no, int(flag))] = by_adm[(adm, vtcode, no, int(flag))] = code
+    return out, by_adm
 
 
 def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockConfig) -> list[DutyEvent]:
     """The duties of one bank (`bank_sim.core.BankCore`), named `bank` in the events."""
     duties = core.duties.s
     sent = _Sent(duties.sent)
-    refused = _refused(duties.refusals)
+    refused, refused_in = _refused(duties.refusals)
     code4 = core.bank_code[-4:]
+    home = core.config.adm_div_code
     events: list[DutyEvent] = []
 
     def add(kind: DutyKind, ref: str, due: dt.datetime, done: dt.datetime | None,
-            messages: Iterable[tuple[str, str, int]] = (), *, accurate: bool = True, faulty: bool = False) -> None:
-        codes = [refused[m] for m in messages if m in refused]
+            messages: Iterable[tuple[str, str, int]] = (), *, accurate: bool = True, faulty: bool = False,
+            adm: str | None = None) -> None:
+        """A duty; `adm`: the division whose sends `messages` are (None: their numbers are the bank's own)."""
+        codes = [refused[m] for m in messages if m in refused] if adm is None else \
+            [refused_in[k] for m in messages if (k := (adm, *m)) in refused_in]
         if codes:  # most duties had nothing refused
             accurate = accurate and not any(c in INACCURATE for c in codes)
             faulty = faulty or any(c not in INACCURATE for c in codes)
@@ -157,12 +180,13 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
             when = dues[(kind, anchor)] = due_time(kind, anchor, calendar, clock)
         return when
 
-    paid_days: set[dt.date] = set()
+    paid_days: set[tuple[dt.date, str]] = set()  # (day, AdmDivCode): each division is reported its own
     advanced: set[tuple[dt.date, str]] = set()  # (day, pay type) the reserve advanced payments on
     for text, p in core.payments.items():
         if p.day is None:
             continue  # not paid (yet, or returned unpaid, or refused): no payment duties to score
-        paid_days.add(p.day)
+        k = p.key
+        paid_days.add((p.day, k.adm_div_code))
         if p.mode == "advance":
             advanced.add((p.day, p.pay_type))
         paid_at = p.received_at if to_local(p.received_at).date() == p.day else at(p.day, core.config.open_time)
@@ -170,12 +194,14 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         key = str(p.key)  # the payments' own key text (the same) held by the event, not a copy per payment
         add("payment", text if text == key else key, due_of("payment", p.received_at), paid_at)
         receipt = (p.vtcode, no, 1)
-        k = p.key
+        # its own sends: of its division (another's payment may have its VoucherNo)
         add("receipt", str(VoucherKey(k.adm_div_code, k.st_year, k.vtcode, k.voucher_no, 1)), due_of("receipt", p.day),
-            sent.get(receipt), [receipt])
+            sent.of(k.adm_div_code, receipt), [receipt], adm=k.adm_div_code)
         if p.vtcode == "5201":
             notice = ("7103", core.duties.credit_notice_no(p), 0)
-            add("credit-notice", f"{notice[0]}/{notice[1]}", due_of("credit-notice", paid_at), sent.get(notice), [notice])
+            add("credit-notice", f"{notice[0]}/{notice[1]}" if k.adm_div_code == home else
+                f"{notice[0]}/{notice[1]}/{k.adm_div_code}", due_of("credit-notice", paid_at),
+                sent.of(k.adm_div_code, notice), [notice], adm=k.adm_div_code)
 
     for f in core.filings.values():
         msg = ("2301", f.voucher_no, 0)
@@ -192,10 +218,11 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         due = due_time("clearing", day, calendar, clock)
         add("clearing", no, due, due, faulty=True)  # an extra request over the quota: always a fault
 
-    notices = [(n, when) for (vtcode, n, _), when in sent.items() if vtcode == "7102"] if core.quota_notices else []
-    for no, arrived in core.quota_notices.items():
-        mine = [when for n, when in notices if n.startswith(f"DZ{no[-16:]}")]
-        add("quota-arrival-notice", no, due_time("quota-arrival-notice", arrived, calendar, clock),
+    for seen, arrived in core.quota_notices.items():
+        adm, no = quota_notice_of(seen, home)  # its 7102s: its division's, numbered after it
+        mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
+                if n.startswith(f"DZ{no[-16:]}")]
+        add("quota-arrival-notice", seen, due_time("quota-arrival-notice", arrived, calendar, clock),
             max(mine) if mine else None)
 
     for r in duties.refunds.values():
@@ -204,18 +231,26 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         add("refund-notice", r.notice_no, due_time("refund-notice", r.returned_at, calendar, clock), sent.get(notice),
             [notice, ("2302", r.no, 0)], faulty=r.state == "rejected")
 
-    for day in sorted(paid_days):
+    # one report of each kind per division paid for (004 part 3 §10: to the treasury whose payments
+    # they were), each numbered as the bank numbers them (the same for every division): a division's
+    # report is its own duty, found among its own sends; the configured division's named as before
+    def ref(period: str, adm: str) -> str:
+        return period if adm == home else f"{period}/{adm}"
+
+    for day, adm in sorted(paid_days):
         msg = ("2206", f"RB{code4}{format_ymd(day)}", 0)
-        add("daily-report", format_ymd(day), due_time("daily-report", day, calendar, clock), sent.get(msg), [msg])
-    for month in sorted({(d.year, d.month) for d in paid_days}):
-        ym = f"{month[0]:04d}{month[1]:02d}"
-        first = dt.date(month[0], month[1], 1)
+        add("daily-report", ref(format_ymd(day), adm), due_time("daily-report", day, calendar, clock),
+            sent.of(adm, msg), [msg], adm=adm)
+    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in paid_days}):
+        ym = f"{year:04d}{month:02d}"
+        first = dt.date(year, month, 1)
         report = ("4004", f"YB{code4}{ym}", 0)
-        add("monthly-report", ym, due_time("monthly-report", first, calendar, clock), sent.get(report), [report])
+        add("monthly-report", ref(ym, adm), due_time("monthly-report", first, calendar, clock), sent.of(adm, report),
+            [report], adm=adm)
         statement = ("3501", f"DZ{code4}{ym}", 0)
-        sign_off = duties.sign_offs.get(ym)
-        add("monthly-statement", ym, due_time("monthly-statement", first, calendar, clock), sent.get(statement),
-            [statement], accurate=sign_off is None or sign_off[0] == "0")
+        sign_off = duties.sign_offs.get(sign_off_key(ym, adm, home))  # that division's treasury's
+        add("monthly-statement", ref(ym, adm), due_time("monthly-statement", first, calendar, clock),
+            sent.of(adm, statement), [statement], accurate=sign_off is None or sign_off[0] == "0", adm=adm)
     return events
 
 

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from bank_sim.state import number_of
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.observed import (
@@ -46,7 +47,7 @@ def _payment_seen(bid: str, core: Any, p: Any) -> PaymentSeen:
 def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
     """Every refund request (2302) each bank core filed for a payment its payee's bank returned,
     with the central bank's answer (bank_sim.duties)."""
-    return [RefundSeen(bid, r.voucher, r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
+    return [RefundSeen(bid, number_of(r.voucher), r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
             for bid, core in bcores.items() for r in core.duties.s.refunds.values()]
 
 
@@ -79,9 +80,9 @@ def statements_of(pcore: Any) -> list[StatementSeen]:
 
 
 def quotas_of(pcore: Any) -> list[QuotaSeen]:
-    """Each (bank, pay type, fund type, day) quota line: notified, cleared on the day, replenished after."""
-    return [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen, fund)
-            for (_adm, bank, pay, fund, day), q in pcore.quotas.items() if day is not None]
+    """Each (division, bank, pay type, fund type, day) quota line: notified, cleared on the day, replenished after."""
+    return [QuotaSeen(bank, pay, day, q.notified_fen, q.used_fen, q.replenished_fen, fund, adm)
+            for (adm, bank, pay, fund, day), q in pcore.quotas.items() if day is not None]
 
 
 def generated_sent(tcore: Any, adm_div_code: str, bank_ids: Mapping[str, str]) -> list[SentVoucher]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bank_sim.duties import DutiesConfig
 from bank_sim.refunds import payee_bank_notice
+from bank_sim.state import number_of
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.validate import validate_bytes
@@ -46,22 +47,31 @@ def _notice(w: World, paid: VoucherDoc, now: dt.datetime, seq: int, *, amount: s
 
 
 def _refunds(w: World) -> list[tuple[str, str, int]]:
-    return sorted((r.voucher, r.line, r.amount_fen) for r in w.bank.duties.s.refunds.values())
+    """(the payment's VoucherNo, the batch line, fen) of each refund."""
+    return sorted((number_of(r.voucher), r.line, r.amount_fen) for r in w.bank.duties.s.refunds.values())
 
 
-def test_a_notice_for_the_earlier_of_two_payments_sharing_a_voucher_no_moves_nothing() -> None:
-    """Before: the notice was matched to the first payment of its VoucherNo (100.00, division
-    990200) but the refund took the last one (1,000.00, division 990100): 1,000.00 went back for a
-    notice of 100.00. Now it names no payment the bank can refund: alarmed, nothing moves."""
-    w = World(DutiesConfig())
+def test_a_notice_for_the_earlier_of_two_payments_sharing_a_voucher_no_refunds_it() -> None:
+    """Two divisions reuse a VoucherNo: the notice names the earlier payment (100.00, division
+    990200) by its number, division and kind. Before, the payee records were kept by VoucherNo (the
+    later payment's overwrote it) and the refund took the last payment of the number: the notice was
+    alarmed, nothing refunded. A payment's records are its own (its key): it is refunded, its 2302
+    and notice under its division, the other payment untouched."""
+    w = _Wire()
     w.quota(DAY, 10_000_00)
     w.quota(DAY, 10_000_00, adm_div_code=OTHER_DIV)
     first = _pay(w, "ZZDUP0001", 100_00, t(DAY, "10:00"), OTHER_DIV)
     _pay(w, "ZZDUP0001", 1_000_00, t(DAY, "10:05"))
     w.tick(t(DAY, "17:00"))
-    before = dict(w.books)
+    payees = w.books.get(w.bank.accounts["payees"], 0)
     _notice(w, first, t(DAY, "17:05"), 1)
-    assert _refunds(w) == [] and w.books == before
+    w.tick(t(NXT, "17:00"))
+    assert _refunds(w) == [("ZZDUP0001", "", 100_00)] and not w.alarms
+    assert payees - w.books.get(w.bank.accounts["payees"], 0) == 100_00
+    assert sorted(w.to_pboc) == [("2301", "990100"), ("2301", OTHER_DIV), ("2302", OTHER_DIV)]
+    [notice] = [s for s in w.to_treasury if s.vtcode == "2203"]
+    assert notice.head["AdmDivCode"] == OTHER_DIV and notice.head["PayAmt"] == "100.00"
+    _notice(w, first, t(NXT, "17:05"), 2)  # told again: its money came back once
     assert [a.code for a in w.alarms] == ["refund-unmatched"]
 
 
@@ -125,10 +135,11 @@ def test_notices_never_return_more_than_was_paid_and_only_to_its_payee(
                                                         amount_fen=700_00))}
     w.tick(t(DAY, "17:00"))
     payees_before = w.books.get(w.bank.accounts["payees"], 0)
-    # the oracle: a notice is honoured iff it names a payment the bank paid and can tell apart (the
-    # payment its VoucherNo stands for now: the later of two sharing it), from that payment's (or
-    # line's) payee account, for exactly what was paid to it, and that money has not come back yet
+    # the oracle: a notice is honoured iff it names a payment the bank paid (its number, division and
+    # kind: the earlier and later of two sharing a VoucherNo are each their own), from that payment's
+    # (or line's) payee account, for exactly what was paid to it, and that money has not come back yet
     expected: list[tuple[str, str, int]] = []
+    by_payment: dict[str, int] = {}
     back: set[tuple[str, int]] = set()
     for seq, (target, amount, right_payee) in enumerate(notices, start=1):
         doc = docs[target.name.removesuffix("-other-div")]
@@ -137,17 +148,17 @@ def test_notices_never_return_more_than_was_paid_and_only_to_its_payee(
         acct = paid["PayeeAcctNo"] if right_payee else "9999000000000001"
         _notice(w, doc, t(NXT, "09:00") + dt.timedelta(minutes=seq), seq, amount=fen_to_str(fen), acct=acct,
                 adm_div_code=OTHER_DIV if target.name.endswith("-other-div") else None)
-        honoured = (target.name in ("whole", "batch", "shadowing") and amount == "right" and right_payee
+        honoured = (target.name in ("whole", "batch", "shadowed", "shadowing") and amount == "right" and right_payee
                     and (target.name, target.line) not in back)
         if honoured:
             back.add((target.name, target.line))
             expected.append((doc.get("VoucherNo"), f"D{target.line:04d}" if target.line else "", fen))
+            by_payment[target.name] = by_payment.get(target.name, 0) + fen
     assert _refunds(w) == sorted(expected)
     assert all(r.state == "accepted" for r in w.bank.duties.s.refunds.values()), w.alarms
     # per payment, never more back than it paid
-    for name in ("whole", "batch", "shadowing"):
-        no = docs[name].get("VoucherNo")
-        assert sum(f for v, _, f in expected if v == no) <= parse_fen(docs[name].get("PayAmt"))
+    for name, fen in by_payment.items():
+        assert fen <= parse_fen(docs[name].get("PayAmt"))
     assert payees_before - w.books.get(w.bank.accounts["payees"], 0) == sum(f for *_, f in expected)
     assert len(w.alarms) == len(notices) - len(expected)
 

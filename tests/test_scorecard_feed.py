@@ -207,6 +207,10 @@ def test_sent_reads_as_the_old_index(keys: list[tuple[str, str, str, str, str, i
             for flag in (0, 1):
                 assert new.get((vt, no, flag)) == old.get((vt, no, flag))
                 assert ((vt, no, flag) in new) == ((vt, no, flag) in old)
+                for adm in ("990100", "990200"):  # one division's sends alone: the last sent of them
+                    mine = [when for key, when in sent_at.items() if key.startswith(f"{adm}/")
+                            and key.split("/")[2:] in ([vt, no, str(flag)], [vt, no, f"0{flag}"])]
+                    assert new.of(adm, (vt, no, flag)) == max(mine, default=None)
 
 
 def test_scorecard_of_holds_one_bank_s_duties_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
