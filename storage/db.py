@@ -103,6 +103,9 @@ def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
 
+# `PRAGMA synchronous` values under which a WAL commit waits on no sync (`SqliteDatabase`).
+COMMIT_HERE_SYNCHRONOUS = frozenset({"OFF", "0", "NORMAL", "1"})
+
 _DeferredRows = list[tuple[str, Sequence[Sequence[Any]]]]
 
 
@@ -213,6 +216,25 @@ class _Committer:
             self._thread = None
 
 
+def _commit_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
+    """`writes`, then COMMIT, on this thread: `_committed`'s outcome without the hand-off. A
+    deferred write that failed rolls back and raises as it would have where it was made; a failed
+    COMMIT rolls back and raises StateError."""
+    try:
+        for sql, rows in writes:
+            conn.executemany(sql, rows)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StateError(f"sqlite commit failed: {exc}") from exc
+
+
 def _settle(job: _CommitJob) -> None:
     job.finished = True
     if not job.waiter.done():  # a cancelled wait: `_Transaction` waits on a fresh waiter, or is gone
@@ -292,7 +314,10 @@ class _Transaction:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return False
-            await _committed(db._committer, conn, writes)
+            if db._commit_here:
+                _commit_here(conn, writes)
+            else:
+                await _committed(db._committer, conn, writes)
             return False
         finally:
             db._lock.release()
@@ -313,6 +338,12 @@ class SqliteDatabase:
         self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
         self._lock = asyncio.Lock()
         self._committer = _Committer()
+        # A commit that syncs nothing (WAL with synchronous NORMAL or OFF: its frames go to the OS,
+        # a checkpoint now and then syncs) waits on no disk: run here, it costs less than waking
+        # the committer thread and waiting for it, which sends the loop's thread to sleep or has
+        # it preempted (bench/results/sim-idle.md). What is written, and when it is durable, is
+        # the same on either thread.
+        self._commit_here = path != ":memory:" and synchronous.upper() in COMMIT_HERE_SYNCHRONOUS
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
