@@ -10,7 +10,8 @@ PostgreSQL gets a connection of its own per transaction). The SQLite commit, the
 that waits on the disk (fsync), runs in a thread of its own (one long-lived committer thread per
 database, cheaper per commit than a pool hand-off) so the event loop keeps serving. Rows written
 with `Tx.executemany_deferred` go with it: SQLite does their b-tree work there too, with the GIL
-released, while the loop admits the next requests. The PostgreSQL backend is in
+released, while the loop admits the next requests. A database driven by one coroutine (the
+simulated world) can ask for its commits on the caller's thread instead (`commit_here`). The PostgreSQL backend is in
 `storage.postgres` (its names are re-exported here).
 """
 
@@ -102,9 +103,6 @@ def padded(values: Sequence[T], cap: int) -> list[T]:
 def _to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
 
-
-# `PRAGMA synchronous` values under which a WAL commit waits on no sync (`SqliteDatabase`).
-COMMIT_HERE_SYNCHRONOUS = frozenset({"OFF", "0", "NORMAL", "1"})
 
 _DeferredRows = list[tuple[str, Sequence[Sequence[Any]]]]
 
@@ -329,7 +327,13 @@ class SqliteDatabase:
     dialect = "sqlite"
     blob_type = "BLOB"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", commit_here: bool = False) -> None:
+        """`commit_here`: each COMMIT (with its deferred rows) runs on the caller's thread, not the
+        committer thread: for a database whose every caller waits for its commit before anything
+        else can run (the simulated world: one coroutine drives it), where the hand-off buys no
+        overlap and costs the loop's thread a sleep or a preemption by the committer (bench/results/
+        sim-idle.md). What is written, and that it is synced as `synchronous` says before the
+        transaction is left, is the same; only the thread differs, which blocks meanwhile."""
         # FULL: a commit survives power loss, not only a crash of this process. Group commit
         # upstream keeps that affordable.
         self.url = f"sqlite:///{path}"
@@ -338,12 +342,7 @@ class SqliteDatabase:
         self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
         self._lock = asyncio.Lock()
         self._committer = _Committer()
-        # A commit that syncs nothing (WAL with synchronous NORMAL or OFF: its frames go to the OS,
-        # a checkpoint now and then syncs) waits on no disk: run here, it costs less than waking
-        # the committer thread and waiting for it, which sends the loop's thread to sleep or has
-        # it preempted (bench/results/sim-idle.md). What is written, and when it is durable, is
-        # the same on either thread.
-        self._commit_here = path != ":memory:" and synchronous.upper() in COMMIT_HERE_SYNCHRONOUS
+        self._commit_here = commit_here
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,

@@ -1,11 +1,13 @@
-"""storage.db: a SQLite commit that syncs nothing (WAL with synchronous NORMAL or OFF: the simulators'
-books) runs on the caller's thread, not the committer's; a FULL one still goes to the committer thread.
-Either way the same outcome: the rows committed once the transaction is left, a refused deferred row
+"""storage.db `SqliteDatabase(commit_here=True)` (the simulated world's databases, gateway journal
+included): each COMMIT runs on the caller's thread, not the committer's, and is synced as `synchronous`
+says before the transaction is left; by default it still goes to the committer thread, whatever
+`synchronous`. Either way the same outcome: the rows committed once the transaction is left, a refused deferred row
 rolls the whole transaction back and raises as it was, a failed COMMIT rolls back and raises StateError,
 and the writer is free again after."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 from pathlib import Path
@@ -40,8 +42,8 @@ class _FailingCommit:
         return getattr(self._conn, name)
 
 
-async def _open(tmp_path: Path, synchronous: str) -> SqliteDatabase:
-    db = SqliteDatabase(str(tmp_path / f"{synchronous}.db"), synchronous=synchronous)
+async def _open(tmp_path: Path, synchronous: str, here: bool) -> SqliteDatabase:
+    db = SqliteDatabase(str(tmp_path / f"{synchronous}-{here}.db"), synchronous=synchronous, commit_here=here)
     await db.execute_script(_TABLE)
     return db
 
@@ -50,11 +52,10 @@ async def _rows(db: SqliteDatabase) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await db.fetch("SELECT k, v FROM t ORDER BY k")]
 
 
-@pytest.mark.parametrize(("synchronous", "here"), [("NORMAL", True), ("normal", True), ("OFF", True),
-                                                    ("FULL", False), ("EXTRA", False)])
-async def test_a_commit_runs_on_the_loop_thread_only_when_it_syncs_nothing(tmp_path: Path, synchronous: str,
-                                                                             here: bool) -> None:
-    db = await _open(tmp_path, synchronous)
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+@pytest.mark.parametrize("here", [True, False])
+async def test_a_commit_runs_on_the_loop_thread_only_when_asked(tmp_path: Path, synchronous: str, here: bool) -> None:
+    db = await _open(tmp_path, synchronous, here)
     try:
         threads: list[tuple[str, str]] = []
         db._writer.set_trace_callback(lambda sql: threads.append((sql.split()[0], threading.current_thread().name)))
@@ -71,15 +72,20 @@ async def test_a_commit_runs_on_the_loop_thread_only_when_it_syncs_nothing(tmp_p
         await db.close()
 
 
-async def test_one_connection_databases_keep_their_path(tmp_path: Path) -> None:
-    db = SqliteDatabase(":memory:", synchronous="NORMAL")
-    assert not db._commit_here  # `:memory:` writes its rows on the loop already, as before
-    await db.close()
+async def test_the_simulated_worlds_databases_commit_here_and_the_journal_stays_full(tmp_path: Path) -> None:
+    from runner.demo import build_world
+
+    w = await build_world(tmp_path, seed=1, vouchers=1, days=1, start=dt.date(2026, 3, 16))
+    try:
+        assert w.gateway.db._commit_here and await w.gateway.db.fetchrow("PRAGMA synchronous") == (2,)  # FULL
+        assert all(ledger.db._commit_here for ledger in w.ledgers.values())
+    finally:
+        await w.close()
 
 
-@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
-async def test_a_refused_deferred_row_rolls_back_and_raises_as_it_was(tmp_path: Path, synchronous: str) -> None:
-    db = await _open(tmp_path, synchronous)
+@pytest.mark.parametrize("here", [True, False])
+async def test_a_refused_deferred_row_rolls_back_and_raises_as_it_was(tmp_path: Path, here: bool) -> None:
+    db = await _open(tmp_path, "FULL", here)
     try:
         async with db.transaction() as tx:
             await tx.execute(_INSERT, 1, "kept")
@@ -97,10 +103,10 @@ async def test_a_refused_deferred_row_rolls_back_and_raises_as_it_was(tmp_path: 
         await db.close()
 
 
-@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+@pytest.mark.parametrize("here", [True, False])
 async def test_a_failed_commit_rolls_back_raises_state_error_and_the_next_one_works(tmp_path: Path,
-                                                                                     synchronous: str) -> None:
-    db = await _open(tmp_path, synchronous)
+                                                                                     here: bool) -> None:
+    db = await _open(tmp_path, "FULL", here)
     failing = _FailingCommit(db._writer)
     db._writer = failing  # type: ignore[assignment]
     try:
@@ -112,7 +118,7 @@ async def test_a_failed_commit_rolls_back_raises_state_error_and_the_next_one_wo
         async with db.transaction() as tx:
             await tx.executemany_deferred(_INSERT, [(2, "b")])
         assert await _rows(db) == [(2, "b")]
-        on = threading.current_thread().name if synchronous == "NORMAL" else "sqlite-commit"
+        on = threading.current_thread().name if here else "sqlite-commit"
         assert failing.commit_threads == [on, on]
     finally:
         db._writer = failing._conn
