@@ -214,10 +214,9 @@ class _Committer:
             self._thread = None
 
 
-def _commit_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
-    """`writes`, then COMMIT, on this thread: `_committed`'s outcome without the hand-off. A
-    deferred write that failed rolls back and raises as it would have where it was made; a failed
-    COMMIT rolls back and raises StateError."""
+def _write_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
+    """The deferred `writes` on this thread; one that fails rolls the transaction back and raises
+    as it would have where it was made."""
     try:
         for sql, rows in writes:
             conn.executemany(sql, rows)
@@ -225,6 +224,12 @@ def _commit_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _commit_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
+    """`writes`, then COMMIT, on this thread: `_committed`'s outcome without the hand-off (a failed
+    COMMIT rolls back and raises StateError)."""
+    _write_here(conn, writes)
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -298,13 +303,7 @@ class _Transaction:
                 writes, tx.deferred = tx.deferred, []
             if exc_type is None and writes and db._reader is db._writer:
                 # One connection (`:memory:`): the loop's reads must not see half a write. Here.
-                try:
-                    for sql, rows in writes:
-                        conn.executemany(sql, rows)
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                _write_here(conn, writes)
                 writes = []
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
