@@ -47,6 +47,12 @@ SCALE_VOUCHERS = 10_000
 # FULL, might then hold acks of batches a simulator lost), and a run is replayed from its seed.
 # It saves an fsync per simulator batch. The gateway's journal stays FULL.
 SIM_DB_SYNCHRONOUS = "NORMAL"
+# The world's databases (the gateway's journal too) commit on the loop's thread (`SqliteDatabase`
+# `commit_here`): the engine is one coroutine that waits for every commit before it goes on, so
+# nothing runs meanwhile, and the hand-off to a committer thread only sent the loop's thread to
+# sleep or had it preempted by the committer, 0.9-1.3 times a voucher at 1,000 vouchers
+# (bench/results/sim-idle.md). Each commit is synced as before its answer: FULL for the journal.
+SIM_COMMIT_HERE = True
 # The cyclic collector's thresholds during a run (see `simulate`); CPython's are (700, 10, 10).
 GC_THRESHOLDS = (50_000, 20, 20)
 
@@ -132,7 +138,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     from runner.world import DevWorld
     from sim.clock import SimClock
     from sim.engine import SimEngine, engine_client
-    from storage.db import SqliteDatabase, open_database
+    from storage.db import SqliteDatabase
     from treasury_sim.core import TreasuryConfig, TreasuryCore
     from treasury_sim.shell import TreasuryShell
 
@@ -159,14 +165,15 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
         flows = plan_flows(tcore, run_days, final_day, seed)
 
     dbs: list[Any] = []
-    gw_db = await open_database(str(root / "gateway.db"))
+    gw_db = SqliteDatabase(str(root / "gateway.db"), commit_here=SIM_COMMIT_HERE)
     dbs.append(gw_db)
     gateway = Gateway(db=gw_db, registry=world.registry(), certs=world.certs(), clock=clock,
                       monitor=build_monitor(gw_db, clock=clock))
     await gateway.start()
     ledgers: dict[str, Ledger] = {}
     for owner in [world.pboc.id, *(bid for bid, _, _ in banks)]:
-        db = SqliteDatabase(str(root / f"ledger-{owner}.db"), synchronous=SIM_DB_SYNCHRONOUS)
+        db = SqliteDatabase(str(root / f"ledger-{owner}.db"), synchronous=SIM_DB_SYNCHRONOUS,
+                            commit_here=SIM_COMMIT_HERE)
         dbs.append(db)
         ledgers[owner] = await Ledger.open(db)
 

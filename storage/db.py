@@ -10,7 +10,8 @@ PostgreSQL gets a connection of its own per transaction). The SQLite commit, the
 that waits on the disk (fsync), runs in a thread of its own (one long-lived committer thread per
 database, cheaper per commit than a pool hand-off) so the event loop keeps serving. Rows written
 with `Tx.executemany_deferred` go with it: SQLite does their b-tree work there too, with the GIL
-released, while the loop admits the next requests. The PostgreSQL backend is in
+released, while the loop admits the next requests. A database driven by one coroutine (the
+simulated world) can ask for its commits on the caller's thread instead (`commit_here`). The PostgreSQL backend is in
 `storage.postgres` (its names are re-exported here).
 """
 
@@ -216,6 +217,30 @@ class _Committer:
             self._thread = None
 
 
+def _write_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
+    """The deferred `writes` on this thread; one that fails rolls the transaction back and raises
+    as it would have where it was made."""
+    try:
+        for sql, rows in writes:
+            conn.executemany(sql, rows)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _commit_here(conn: sqlite3.Connection, writes: _DeferredRows) -> None:
+    """`writes`, then COMMIT, on this thread: `_committed`'s outcome without the hand-off (a failed
+    COMMIT rolls back and raises StateError)."""
+    _write_here(conn, writes)
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StateError(f"sqlite commit failed: {exc}") from exc
+
+
 def _settle(job: _CommitJob) -> None:
     job.finished = True
     if not job.waiter.done():  # a cancelled wait: `_Transaction` waits on a fresh waiter, or is gone
@@ -281,13 +306,7 @@ class _Transaction:
                 writes, tx.deferred = tx.deferred, []
             if exc_type is None and writes and db._reader is db._writer:
                 # One connection (`:memory:`): the loop's reads must not see half a write. Here.
-                try:
-                    for sql, rows in writes:
-                        conn.executemany(sql, rows)
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                _write_here(conn, writes)
                 writes = []
             if exc_type is not None:
                 # SQLite may have ended the transaction itself (SQLITE_FULL, IOERR...): a ROLLBACK
@@ -295,7 +314,10 @@ class _Transaction:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return False
-            await _committed(db._committer, conn, writes)
+            if db._commit_here:
+                _commit_here(conn, writes)
+            else:
+                await _committed(db._committer, conn, writes)
             return False
         finally:
             db._lock.release()
@@ -307,7 +329,13 @@ class SqliteDatabase:
     dialect = "sqlite"
     blob_type = "BLOB"
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", mode: str = "rwc") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", mode: str = "rwc", commit_here: bool = False) -> None:
+        """`commit_here`: each COMMIT (with its deferred rows) runs on the caller's thread, not the
+        committer thread: for a database whose every caller waits for its commit before anything
+        else can run (the simulated world: one coroutine drives it), where the hand-off buys no
+        overlap and costs the loop's thread a sleep or a preemption by the committer (bench/results/
+        sim-idle.md). What is written, and that it is synced as `synchronous` says before the
+        transaction is left, is the same; only the thread differs, which blocks meanwhile."""
         # FULL: a commit survives power loss, not only a crash of this process. Group commit
         # upstream keeps that affordable. `mode` is SQLite's URI mode: "rwc" creates the file,
         # "rw" needs it to exist, "ro" also refuses every write (a read-only command's).
@@ -320,6 +348,7 @@ class SqliteDatabase:
         self._reader = self._connect(synchronous) if path != ":memory:" else self._writer
         self._lock = asyncio.Lock()
         self._committer = _Committer()
+        self._commit_here = commit_here
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         if self.mode == "rwc":
