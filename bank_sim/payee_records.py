@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from bank_sim.refunds import PAYEE_FIELDS
-from bank_sim.state import DutiesState, archive_key
+from bank_sim.slots import archive_key
+from bank_sim.state import DutiesState
 from sim.archive import Archive
 
 __all__ = ["PAYEE", "has_payee", "keep_payee", "pack_payee", "packed_payee", "payee_of", "pop_payee"]

@@ -19,6 +19,7 @@ from bank_sim.config import refunds_account
 from bank_sim.payee_records import keep_payee, packed_payee, payee_of, pop_payee
 from bank_sim.refunds import PayeeReturn
 from bank_sim.reporting import lines_of, tally_off
+from bank_sim.serials import serial_text
 from bank_sim.state import (
     BankState,
     Ctx,
@@ -26,7 +27,6 @@ from bank_sim.state import (
     Filing,
     Payment,
     Refund,
-    serial_text,
 )
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey

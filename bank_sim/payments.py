@@ -24,7 +24,8 @@ from bank_sim.flat_lines import flat_pairs
 from bank_sim.pay_acct import pack_pay_acct
 from bank_sim.reporting import on_paid
 from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
-from bank_sim.state import PAID_ON, BankState, Ctx, Mode, Payment, serial_text
+from bank_sim.serials import serial_text
+from bank_sim.state import PAID_ON, BankState, Ctx, Mode, Payment
 from bank_sim.transfers import arrival, route
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer

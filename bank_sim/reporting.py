@@ -20,6 +20,8 @@ from bank_sim import reserve_statement as rs
 from bank_sim.flat_lines import flat_pairs
 from bank_sim.payee_records import PAYEE, keep_payee, pack_payee
 from bank_sim.pending_credits import VOUCHER_FIELDS, credit_day, credit_of, notice_no, pack_credit
+from bank_sim.serials import paid_serial
+from bank_sim.slots import archive_key, number_of
 from bank_sim.state import (
     BankState,
     Ctx,
@@ -27,9 +29,6 @@ from bank_sim.state import (
     Move,
     Payment,
     Tally,
-    archive_key,
-    number_of,
-    paid_serial,
 )
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError

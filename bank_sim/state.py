@@ -29,10 +29,10 @@ from bank_sim.refunds import PayeeReturn
 from bank_sim.reports import Line
 from bank_sim.reserve_statement import Movement
 from bank_sim.sent_times import send_group, sent_when
+from bank_sim.slots import OTHER_KEY
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
-from messages.dates import format_ymd
 from messages.envelope import VoucherKey, VoucherKeyError
 from sim import codec
 from sim.archive import Archive
@@ -55,12 +55,8 @@ __all__ = [
     "Refund",
     "RegAccount",
     "Registry",
-    "archive_key",
     "decode_state",
-    "number_of",
-    "paid_serial",
     "paired",
-    "serial_text",
 ]
 
 Mode = Literal["clearing", "advance", "defer", "refuse"]
@@ -492,43 +488,9 @@ OTHERS = "_others"  # `BankState.numbered`
 PAID_ON = "_paid_on"  # `bank_sim.account_feed.paid_on`
 
 
-# Before the key text of a payment whose VoucherNo another payment has (`BankState.payments`): a
-# VoucherNo comes from XML text, which cannot hold it.
-OTHER_KEY = "\x00"
-
-
-def number_of(slot: str) -> str:
-    """The VoucherNo of the payment kept under `slot` in `BankState.payments` (its VoucherNo, or
-    OTHER_KEY + its key text)."""
-    return VoucherKey.parse(slot[1:]).voucher_no if slot.startswith(OTHER_KEY) else slot
-
-
-def archive_key(slot: str) -> str:
-    """The key of a payment's record in the archive: its slot, without OTHER_KEY (a database's text
-    may not hold it); the key text of a payment whose VoucherNo another has."""
-    return slot[1:] if slot.startswith(OTHER_KEY) else slot
-
-
 def decode_state(data: bytes, fingerprint: str) -> BankState:
     """A bank's snapshot (this version's or an older one this layout still reads) as its state."""
     head = codec.decode(data, codec.SnapshotHeader)
     if head.core == "bank" and head.version in OLDER_VERSIONS and head.version < 7:
         data = rare_apart(data)
     return codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
-
-
-def serial_text(bank_code: str, p: Payment) -> str:
-    """A payment's serial (the receipt's XAgentBusinessNo): `YH<bank4><yyyymmdd><n:08d>`, the day
-    it was paid, or `TP...` and the day it was returned unpaid; "" before either."""
-    n = p.serial
-    if isinstance(n, str):  # not given yet, or kept as text by a version 3 snapshot
-        return n
-    if p.returned is not None:
-        return f"TP{bank_code[-4:]}{format_ymd(p.received_at.date())}{n:08d}"
-    assert p.day is not None
-    return paid_serial(bank_code, format_ymd(p.day), n)
-
-
-def paid_serial(bank_code: str, day: str, n: int) -> str:
-    """The serial of a payment paid on `day` (yyyymmdd), number `n`."""
-    return f"YH{bank_code[-4:]}{day}{n:08d}"

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from bank_sim.state import number_of
+from bank_sim.slots import number_of
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.observed import (

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bank_sim.duties import DutiesConfig
 from bank_sim.refunds import payee_bank_notice
-from bank_sim.state import number_of
+from bank_sim.slots import number_of
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
 from messages.validate import validate_bytes
