@@ -9,7 +9,6 @@ and reads `GET /v1/inbox`.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import aiomqtt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from gateway_helpers import payment
+from gateway_helpers import payment, register_delivery
 from mqtt_broker import MosquittoBroker
 from test_mqtt import mqtt_gateway
 
@@ -26,7 +25,6 @@ from client import GatewayClient
 from client.wire import publish_properties
 from gateway import metrics
 from gateway.http_app import make_app
-from gateway.participants import save_registry
 from gateway.service import GatewayConfig
 from runner.world import DevWorld
 
@@ -42,12 +40,7 @@ BOUND_S = 20.0  # an upper bound for anything to arrive (not a speed check)
 @pytest.fixture
 def world(tmp_path: Path) -> DevWorld:
     """bank-a registered push, bank-b pull."""
-    world = DevWorld.create(tmp_path / "world", delivery="push")
-    registry = world.registry()
-    bank_b = registry.get("bank-b")
-    assert bank_b is not None
-    save_registry(registry.with_participant(dataclasses.replace(bank_b, delivery="pull")), world.registry_path)
-    return world
+    return register_delivery(DevWorld.create(tmp_path / "world", delivery="push"), "bank-b", "pull")
 
 
 def _delivered() -> float:

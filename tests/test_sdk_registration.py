@@ -8,16 +8,15 @@ started, and a conformance run reported "deliveries not acked" only after its pa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from pathlib import Path
 
 import pytest
 from conformance_helpers import SDK_BANK, client_of, in_process_gateway
+from gateway_helpers import register_delivery
 from mqtt_broker import free_port
 
 from client import ClientError, GatewayClient
-from gateway.participants import save_registry
 from runner.world import DevWorld
 
 EXIT_BOUND_S = 60.0  # an upper bound for the bank to start and give up (not a speed check)
@@ -26,12 +25,7 @@ EXIT_BOUND_S = 60.0  # an upper bound for the bank to start and give up (not a s
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     """The dev world (everyone `delivery: pull`, the default) with bank-b registered push."""
-    world = DevWorld.create(tmp_path_factory.mktemp("registration") / "world")
-    registry = world.registry()
-    bank_b = registry.get("bank-b")
-    assert bank_b is not None
-    save_registry(registry.with_participant(dataclasses.replace(bank_b, delivery="push")), world.registry_path)
-    return world
+    return register_delivery(DevWorld.create(tmp_path_factory.mktemp("registration") / "world"), "bank-b", "push")
 
 
 async def test_a_participant_reads_its_own_delivery_mode(world: DevWorld, tmp_path: Path) -> None:
