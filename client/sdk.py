@@ -110,12 +110,13 @@ class GatewayClient:
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         return await self.transport.trace(key)
 
-    # -------------------------------------------------------------- HTTP only: clock and message status
+    # -------------------------------------------------------------- HTTP only: clock, message status, registration
 
     def _http(self) -> _HttpTransport:
         if not isinstance(self.transport, _HttpTransport):
             raise ClientError(501, "not-implemented",
-                              "clock(), advance_clock() and message() go over HTTP only: open a GatewayClient.http "
+                              "clock(), advance_clock(), message() and registration() go over HTTP only: open a "
+                              "GatewayClient.http "
                               "beside this one for them (over MQTT the business clock is also published, "
                               "retained, on topic tgw/v1/clock: docs/asyncapi.yaml)")
         return self.transport
@@ -137,6 +138,14 @@ class GatewayClient:
         """A message this participant sent or received (`GET /v1/messages/{id}`): its
         `delivery_state` is `ready`, `acked` or `dead`. None if there is no such message."""
         return await self._http().message(message_id)
+
+    async def registration(self) -> dict[str, Any]:
+        """This participant's registry entry, as `GET /v1/participants` shows it (no secrets): `id`,
+        `role`, `name`, `adm_div_codes`, `bank_codes`, `cert_sns` and `delivery`. With `delivery`
+        `pull` nothing is published on MQTT `tgw/v1/<id>/inbox`: deliveries are read from
+        `GET /v1/inbox` only; with `push` they are published there and may be read over HTTP too.
+        ClientError 404 `not-found` when the gateway has no participant by this client's id."""
+        return await self._http().registration(self.participant_id)
 
 
 # ------------------------------------------------------------------ in-process bus
@@ -309,6 +318,14 @@ class _HttpTransport:
                 return None
             body: dict[str, Any] = await self._json(resp, "id")
         return body
+
+    async def registration(self, participant_id: str) -> dict[str, Any]:
+        async with self._session.get(f"{self._base}/v1/participants") as resp:
+            body = await self._json(resp, "participants")
+        for entry in body["participants"]:
+            if isinstance(entry, dict) and entry.get("id") == participant_id:
+                return entry
+        raise ClientError(404, "not-found", f"the gateway has no participant {participant_id!r}")
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         url = f"{self._base}/v1/trace/{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.voucher_no}"

@@ -115,7 +115,8 @@ central bank's opening to the noon deadline: 08:30-12:00 by default; later is ac
 
 Over MQTT (docs/connect-a-bank.md, "Over MQTT"): the bank registered with `--delivery push`, its
 vouchers sent, its deliveries pushed and acked through the gateway's broker; the business clock and
-message status stay on HTTP (`--url`, `--token`), which MQTT does not carry:
+message status stay on HTTP (`--url`, `--token`), which MQTT does not carry. A bank registered
+`delivery: pull` would get nothing over MQTT: it refuses to start (exit 2) and says how to register:
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --mqtt mqtt://bank-a@127.0.0.1:1883 \\
         --mqtt-password-file bank-a.mqtt ... (the same flags)
@@ -138,7 +139,7 @@ import yaml
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, replenishment_day
-from client import Delivery, GatewayClient
+from client import ClientError, Delivery, GatewayClient
 from messages.envelope import encode_envelope, parse_envelope
 from messages.money import fen_to_str, parse_fen
 from messages.sealing import seal_as_role, voucher_body
@@ -1150,6 +1151,26 @@ def _mqtt_login(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[s
     return url.hostname, port, unquote(url.username or args.id), password
 
 
+async def _not_pushed(http: GatewayClient) -> str | None:
+    """Why this bank cannot take its deliveries over MQTT, or None: the gateway publishes to
+    `tgw/v1/<id>/inbox` only for a participant registered `delivery: push`; a `pull` one would wait
+    there for ever while its deliveries pile up unacked on `GET /v1/inbox`."""
+    pid = http.participant_id
+    try:
+        delivery = (await http.registration()).get("delivery")
+    except ClientError as exc:
+        if exc.status != 404:
+            raise
+        return f"the gateway has no participant {pid} (--id): register it with --delivery push"
+    if delivery == "push":
+        return None
+    return (f"{pid} is registered `delivery: {delivery}`: over MQTT it would receive nothing, the gateway publishes "
+            f"to tgw/v1/{pid}/inbox only for `delivery: push`. Register it with --delivery push "
+            f"(tgw participants add --file PARTICIPANTS --id {pid} ... --delivery push: it issues a new token and "
+            "MQTT password; then rewrite the broker's files with tgw mqtt-acl and restart the gateway: "
+            "docs/connect-a-bank.md, \"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
@@ -1223,22 +1244,25 @@ def main(argv: list[str] | None = None) -> int:
 
     signer = KeySigner.from_files(args.key, args.cert)
 
-    async def go() -> None:
+    async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
             if mqtt is None:
                 await Runner(make_bank, http, signer).run()
-                return
+                return 0
+            if (refusal := await _not_pushed(http)) is not None:
+                log(f"--mqtt: {refusal}")
+                return 2
             host, port, username, password = mqtt
             async with GatewayClient.mqtt(host, port, username=username, password=password,
                                           participant_id=args.id) as client:
                 log(f"over MQTT: {username}@{host}:{port}; the clock over HTTP: {args.url}")
                 await Runner(make_bank, client, signer, http=http).run()
+        return 0
 
     try:
-        asyncio.run(go())
+        return asyncio.run(go())
     except KeyboardInterrupt:
         return 0
-    return 0
 
 
 if __name__ == "__main__":

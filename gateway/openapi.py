@@ -14,6 +14,7 @@ from gateway.http_common import (
 )
 from gateway.monitoring.openapi_paths import monitor_paths, monitor_schemas
 from gateway.sim_faults import SIM_FAULTS_MAX
+from messages.catalog import ROLES
 from messages.errors import CODES
 
 __all__ = ["openapi_document"]
@@ -59,6 +60,18 @@ _TRACE = {"type": "object", "required": ["voucher", "events"], "properties": {
         "participant": {"type": "string"}, "sender": {"type": ["string", "null"]},
         "recipient": {"type": ["string", "null"]}, "wall_time": {"type": "string", "format": "date-time"},
         "business_time": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]}}}}}}
+
+
+# GET /v1/participants: `Participant.as_public_dict` of each registered participant.
+_PARTICIPANTS: dict[str, Any] = {"type": "object", "required": ["participants"], "properties": {"participants": {
+    "type": "array", "items": {"type": "object", "required": ["id", "role", "delivery"], "properties": {
+        "id": {"type": "string"}, "role": {"type": "string", "enum": list(ROLES)},
+        "name": {"type": "string"}, "adm_div_codes": {"type": "array", "items": {"type": "string"}},
+        "bank_codes": {"type": "array", "items": {"type": "string"}},
+        "cert_sns": {"type": "array", "items": {"type": "string"}},
+        "delivery": {"type": "string", "enum": ["pull", "push"], "description": (
+            "pull: deliveries are read from GET /v1/inbox only; push: also published on MQTT "
+            "tgw/v1/{id}/inbox (nothing is published there for pull)")}}}}}}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -193,6 +206,10 @@ def openapi_document() -> dict[str, Any]:
                               **not_found, **unavailable, **auth_errors}}},
             "/v1/inbox": {"get": {
                 "summary": "Pull deliveries (long poll)",
+                "description": "Every participant's deliveries are listed here until acknowledged, whatever its "
+                               "`delivery`: a participant registered `push` also gets each on MQTT "
+                               "`tgw/v1/{participant}/inbox` under the same message id (docs/asyncapi.yaml). "
+                               "It is one delivery: one ack, over either transport, settles it.",
                 "parameters": [
                     {"name": "cursor", "in": "query", "schema": {
                         "type": "integer", "minimum": 0, "maximum": INBOX_CURSOR_MAX, "default": 0}},
@@ -208,6 +225,8 @@ def openapi_document() -> dict[str, Any]:
                     **unavailable, **auth_errors}}},
             "/v1/inbox/ack": {"post": {
                 "summary": "Acknowledge deliveries (after handling them durably)",
+                "description": "Idempotent: an id already acknowledged (here or on MQTT `tgw/v1/{participant}/ack`), "
+                               "unknown, or another participant's changes nothing and is left out of `acked`.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["ids"],
                     "properties": {"ids": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}}}}}},
@@ -222,7 +241,7 @@ def openapi_document() -> dict[str, Any]:
                               **auth_errors}}},
             **_dashboard_paths(auth_errors, not_found, unavailable),
             "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",
-                                         "responses": {"200": _json({"type": "object"}, "participants"), **auth_errors}}},
+                                         "responses": {"200": _json(_PARTICIPANTS, "participants"), **auth_errors}}},
             "/v1/clock": {
                 "get": {"summary": "Business time and the next cutoffs; with after and wait, a long-poll",
                         "description": "With `after`, answers once the clock is past it (or after `wait` seconds). "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from client import Delivery, GatewayClient
+from gateway.participants import save_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.factory import payment_voucher
 from runner.world import DevWorld
@@ -24,6 +26,15 @@ def payment(world: DevWorld, *, bank: str = "bank-a", amount_fen: int = 123_456,
     code = world.participants[bank].bank_codes[0]
     return payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=code, amount_fen=amount_fen,
                            adm_div_code=world.adm_div_code, vtcode=vtcode)
+
+
+def register_delivery(world: DevWorld, pid: str, delivery: str) -> DevWorld:
+    """The world with `pid` registered `delivery: pull|push` (`tgw participants add --delivery`)."""
+    registry = world.registry()
+    participant = registry.get(pid)
+    assert participant is not None
+    save_registry(registry.with_participant(dataclasses.replace(participant, delivery=delivery)), world.registry_path)
+    return world
 
 
 class FixedClock:

@@ -9,7 +9,6 @@ else. What goes over bank-a's topics is counted at the broker: the bank did use 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -20,10 +19,10 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from conformance_helpers import SDK_BANK, run_against_the_example_bank
+from gateway_helpers import register_delivery
 from mqtt_broker import GW_PASSWORD, GW_USER_2, MosquittoBroker
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.participants import save_registry
 from runner.world import DevWorld
 
 # a payment flow (after the close: paid the next morning, its receipt, cleared that day) and refusals:
@@ -37,12 +36,7 @@ PASSING = (*SCENARIOS, "delivery-dropped-then-redelivered")
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     """The dev world with bank-a's deliveries pushed over MQTT (`tgw participants add --delivery push`)."""
-    world = DevWorld.create(tmp_path_factory.mktemp("conformance-mqtt") / "world")
-    registry = world.registry()
-    bank_a = registry.get("bank-a")
-    assert bank_a is not None
-    save_registry(registry.with_participant(dataclasses.replace(bank_a, delivery="push")), world.registry_path)
-    return world
+    return register_delivery(DevWorld.create(tmp_path_factory.mktemp("conformance-mqtt") / "world"), "bank-a", "push")
 
 
 BANK_TOPICS = ("tgw/v1/bank-a/outbox", "tgw/v1/bank-a/ack", "tgw/v1/bank-a/inbox")
