@@ -219,10 +219,12 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         add("clearing", no, due, due, faulty=True)  # an extra request over the quota: always a fault
 
     for seen, arrived in core.quota_notices.items():
-        adm, no = quota_notice_of(seen, home)  # its 7102s: its division's, numbered after it
+        adm, st_year, no = quota_notice_of(seen)  # its 7102s: its division's, numbered after it
         mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
                 if n.startswith(f"DZ{no[-16:]}")]
-        add("quota-arrival-notice", seen, due_time("quota-arrival-notice", arrived, calendar, clock),
+        # named by its number as before; another division's or budget year's say which
+        name = (no if adm == home else f"{adm}/{no}") + ("" if st_year == str(arrived.year) else f"@{st_year}")
+        add("quota-arrival-notice", name, due_time("quota-arrival-notice", arrived, calendar, clock),
             max(mine) if mine else None)
 
     for r in duties.refunds.values():
