@@ -17,7 +17,7 @@ from messages.envelope import VoucherKey
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["QUOTA_REDUCTION_VTCODE", "quota_lines_of", "quota_notice", "quota_notice_key", "quota_notice_of",
+__all__ = ["QUOTA_REDUCTION_VTCODE", "applied_key", "quota_lines_of", "quota_notice", "quota_notice_key", "quota_notice_of",
            "reduction_notice", "suspension",
            "year_end_notice"]
 
@@ -72,6 +72,13 @@ def quota_notice_key(no: str, adm: str, year: str) -> str:
     return f"{adm}/{year}/{no}"
 
 
+def applied_key(doc: VoucherDoc) -> str:
+    """Where `BankState.year_end_notices` keeps a 7106 / 7301 / 7302 / 5253 applied: its voucher's key
+    without the flag, "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>" (each division numbers its own, each
+    year afresh)."""
+    return f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
+
+
 def quota_notice_of(seen: str) -> tuple[str, str, str]:
     """(AdmDivCode, StYear, VoucherNo) of a `quota_notice_key`."""
     adm, year, no = seen.split("/", 2)
@@ -86,7 +93,7 @@ def reduction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, 
     `quota-reduction-refused`, nothing changed. A redelivery is confirmed again, applied once."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    seen = f"{doc.vtcode}/{no}"
+    seen = applied_key(doc)
     if seen in st.year_end_notices:
         return [receipt]
     lines = quotas.notice_lines(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
@@ -110,7 +117,7 @@ def year_end_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, n
     short) is refused whole: no receipt, an alarm, nothing changed."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    seen = f"{doc.vtcode}/{no}"
+    seen = applied_key(doc)
     if seen in st.year_end_notices:
         return [receipt]  # redelivered: confirmed before, applied once
     to_year = doc.get("ToYear")

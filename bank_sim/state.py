@@ -75,10 +75,11 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # first paid for: a bank serving several divisions reports to each; version 7 (every line the
 # configured division's) still loads as it is. 9: an authorized quota line names its division
 # (`bank_sim.quotas.LineKey`, AdmDivCode first) and a 7101 applied is kept by division, StYear and
-# number (`bank_sim.notices.quota_notice_key`): two divisions' units of one AgencyCode no longer
-# share a line, nor a notice of one year pass for the same number's of another; versions 3 to 8
-# load with the configured division's AdmDivCode on every line and notice, a notice's StYear the
-# year its 7102s went (`decode_state`).
+# number (`bank_sim.notices.quota_notice_key`), a 7106, 7301, 7302 or 5253 applied by its key
+# (`bank_sim.notices.applied_key`): two divisions' units of one AgencyCode no longer share a line,
+# nor a notice of one division or year pass for the same number's of another; versions 3 to 8 load
+# with the configured division's AdmDivCode on every line and notice, a notice's StYear the year
+# it was applied (`decode_state`).
 SNAPSHOT_VERSION = 9
 OLDER_VERSIONS = (3, 4, 5, 6, 7, 8)
 
@@ -392,7 +393,8 @@ class BankState(msgspec.Struct, dict=True):
     filings: dict[str, Filing] = msgspec.field(default_factory=dict)
     quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
     quota_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # 7101 VoucherNo → when its 7102s went
-    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" (7302, 7106, 5253) → when applied
+    # "<AdmDivCode>/<StYear>/7301/<VoucherNo>" (7302, 7106, 5253; `bank_sim.notices.applied_key`) → when applied
+    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
     reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
     # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
     # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
@@ -528,3 +530,5 @@ def _divided_quotas(st: BankState, home: str) -> None:
         adm, no = (adm, no) if sep_ and adm.isdigit() else (home, seen)
         notices[f"{adm}/{when.year}/{no}"] = when
     st.quota_notices = notices
+    st.year_end_notices = {(f"{home}/{when.year}/{seen}" if seen.count("/") == 1 else seen): when
+                           for seen, when in st.year_end_notices.items()}  # "<VtCode>/<VoucherNo>" before

@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from bank_sim.core import BankCore
 from bank_sim.duties import DutiesConfig
-from messages.factory import DEFAULT_PROJECT, SUBJECTS, UNITS, authorized_quota_notice, payment_voucher
+from messages.factory import (
+    DEFAULT_PROJECT,
+    SUBJECTS,
+    UNITS,
+    authorized_quota_notice,
+    payment_voucher,
+    year_end_notice,
+)
 from messages.voucher import build_voucher, parse_voucher
 from runner.scorecard_feed import bank_events
 from sim.effects import SendVoucher
@@ -83,6 +90,21 @@ def test_a_7101_of_another_year_with_a_number_seen_is_granted_not_taken_for_a_re
     assert set(arrivals) == {"SQ7101SAME", "SQ7101SAME@2025"} and None not in arrivals.values()
 
 
+def test_a_year_end_notice_of_another_division_with_a_number_seen_is_applied_to_its_own_lines() -> None:
+    """Each division's treasury cancels (7301) its own units' quota; before, the second division's
+    7301 of a number seen was taken for a redelivery: confirmed, nothing cancelled."""
+    w = _world()
+    for adm in (HOME, OTHER):
+        assert _grant(w, adm, "2026", 500_00) == []
+    for adm, fen in ((HOME, 200_00), (OTHER, 100_00)):
+        data = year_end_notice(vtcode="7301", voucher_no="ZXSAME", vou_date=DAY, pay_bank_code=BANK,
+                               pay_bank_name="示例银行示例市分行", adm_div_code=adm,
+                               lines=[(UNIT[2], UNIT[3], *SUBJECT, *DEFAULT_PROJECT, fen)])
+        w.apply(w.bank.on_voucher(parse_voucher(data), 0, t(DAY, "15:00")), t(DAY, "15:00"))
+    assert not w.alarms, w.alarms
+    assert {k[0]: line.remaining_fen for k, line in w.bank.quota_book.items()} == {HOME: 300_00, OTHER: 400_00}
+
+
 _PAYMENTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.sampled_from(YEARS), st.integers(1, 400_00)),
                      min_size=1, max_size=10)
 _GRANTS = st.fixed_dictionaries({(adm, year): st.integers(0, 600_00) for adm in (HOME, OTHER) for year in YEARS})
@@ -124,6 +146,7 @@ def test_a_version_8_snapshot_loads_its_quota_lines_and_notices_as_the_configure
     assert state["version"] == 9 and list(state["quota_notices"]) == [f"{HOME}/2026/SQ7101SAME"]
     state["version"] = 8
     state["quota_book"]["lines"] = {k.split("\x1f", 1)[1]: v for k, v in state["quota_book"]["lines"].items()}
+    state["year_end_notices"] = {"7106/XZ1": t(DAY, "09:30").isoformat()}  # version 8: "<VtCode>/<no>"
     (when,) = state["quota_notices"].values()
     state["quota_notices"] = {"SQ7101SAME": when, f"{OTHER}/SQ7101OTH": when}  # version 8: "<no>", "<adm>/<no>"
     for p in state["payments"].values():
@@ -132,6 +155,7 @@ def test_a_version_8_snapshot_loads_its_quota_lines_and_notices_as_the_configure
     old = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, w.bank.clock_config)
     assert old.quota_book == w.bank.quota_book
     assert list(old.quota_notices) == [f"{HOME}/2026/SQ7101SAME", f"{OTHER}/2026/SQ7101OTH"]
+    assert list(old.year_end_notices) == [f"{HOME}/2026/7106/XZ1"]
     assert [p.quota_lines() for p in old.payments.values()] == [p.quota_lines() for p in w.bank.payments.values()]
     assert msgspec.json.decode(old.snapshot())["version"] == 9
     w.bank = old
