@@ -27,6 +27,8 @@ from messages.factory import (
 from messages.voucher import build_voucher, parse_voucher
 from runner.scorecard_feed import bank_events
 from sim.effects import SendVoucher
+from sim.store import SimStore
+from storage.db import Database
 from tests.test_bank_duties import BANK, CAL, DAY, World, t
 from tests.test_bank_shared_numbers import HOME, OTHER
 
@@ -139,6 +141,33 @@ def test_a_version_8_snapshot_loads_its_quota_lines_and_notices_as_the_configure
     """Version 9 keys a quota line and a 7101 by division (and the 7101 by year); a version 8
     snapshot (neither) loads, every line and notice the configured division's, the payments' lines
     too, and is written back as version 9: a redelivered 7101 is still counted once."""
+    w, old_bytes = _version_8()
+    old = BankCore.restore(old_bytes, BANK, w.bank.config, CAL, w.bank.clock_config)
+    assert old.quota_book == w.bank.quota_book
+    assert list(old.quota_notices) == [f"{HOME}/2026/SQ7101SAME", f"{OTHER}/2026/SQ7101OTH"]
+    assert list(old.year_end_notices) == [f"{HOME}/2026/7106/XZ1"]
+    assert [p.quota_lines() for p in old.payments.values()] == [p.quota_lines() for p in w.bank.payments.values()]
+    assert msgspec.json.decode(old.snapshot())["version"] == 9
+    w.bank = old
+    assert _grant(w, HOME, "2026", 500_00, at="11:00") == []  # redelivered: not granted again
+    assert _pay(w, HOME, "2026", "ZZQ0002", 200_01, t(DAY, "11:01")) is not None
+    assert _pay(w, HOME, "2026", "ZZQ0003", 200_00, t(DAY, "11:02")) is None
+
+
+async def test_a_version_8_snapshot_stored_in_the_database_loads_as_version_9(db: Database) -> None:
+    """The same through the simulator's store, on both backends: the snapshot's bytes as stored."""
+    w, old_bytes = _version_8()
+    store = SimStore(db, "bank-a")
+    await store.open()
+    await store.create(old_bytes)
+    loaded = await SimStore(db, "bank-a").load()
+    assert loaded is not None
+    again = BankCore.restore(loaded.snapshot, BANK, w.bank.config, CAL, w.bank.clock_config)
+    assert again.quota_book == w.bank.quota_book and msgspec.json.decode(again.snapshot())["version"] == 9
+
+
+def _version_8() -> tuple[World, bytes]:
+    """A world whose bank granted and paid from a quota line, and its snapshot as version 8 wrote it."""
     w = _world()
     assert _grant(w, HOME, "2026", 500_00) == []
     assert _pay(w, HOME, "2026", "ZZQ0001", 300_00, t(DAY, "10:00")) is None
@@ -152,13 +181,4 @@ def test_a_version_8_snapshot_loads_its_quota_lines_and_notices_as_the_configure
     for p in state["payments"].values():
         if p.get("quota_taken"):
             p["quota_taken"] = [x[1:] if isinstance(x, list) else x for x in p["quota_taken"]]
-    old = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, w.bank.clock_config)
-    assert old.quota_book == w.bank.quota_book
-    assert list(old.quota_notices) == [f"{HOME}/2026/SQ7101SAME", f"{OTHER}/2026/SQ7101OTH"]
-    assert list(old.year_end_notices) == [f"{HOME}/2026/7106/XZ1"]
-    assert [p.quota_lines() for p in old.payments.values()] == [p.quota_lines() for p in w.bank.payments.values()]
-    assert msgspec.json.decode(old.snapshot())["version"] == 9
-    w.bank = old
-    assert _grant(w, HOME, "2026", 500_00, at="11:00") == []  # redelivered: not granted again
-    assert _pay(w, HOME, "2026", "ZZQ0002", 200_01, t(DAY, "11:01")) is not None
-    assert _pay(w, HOME, "2026", "ZZQ0003", 200_00, t(DAY, "11:02")) is None
+    return w, msgspec.json.encode(state)
