@@ -302,7 +302,7 @@ class BankCore:
 
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same bank and config."""
-        state = decode_state(data, self._fingerprint)
+        state = decode_state(data, self._fingerprint, self._ctx.config.adm_div_code)
         if state.bank_code != self.bank_code:
             raise StateError(f"the snapshot is bank {state.bank_code}'s, not {self.bank_code}'s")
         self._st = state

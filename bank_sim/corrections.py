@@ -31,6 +31,7 @@ import datetime as dt
 from bank_sim import reporting
 from bank_sim import reports as rp
 from bank_sim.config import PAY_TYPE
+from bank_sim.notices import applied_key
 from bank_sim.payee_records import payee_of
 from bank_sim.state import BankState, Ctx, Payment, TallyLines
 from messages.dates import format_ymd
@@ -105,7 +106,7 @@ def correction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey,
     s = st.duties
     receipt = SendVoucher(doc.vtcode, 1, {**doc.head(), "XCorrectDate": format_ymd(now.date())},
                           tuple(doc.details()), "treasury", original=doc.data, encoding=doc.encoding)
-    seen = f"{doc.vtcode}/{doc.get('VoucherNo')}"
+    seen = applied_key(doc)
     if seen in st.year_end_notices:
         return [receipt]
     p, refused = _refused(ctx, st, doc)

@@ -17,7 +17,7 @@ from messages.envelope import VoucherKey
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["QUOTA_REDUCTION_VTCODE", "quota_lines_of", "quota_notice", "quota_notice_key", "quota_notice_of",
+__all__ = ["QUOTA_REDUCTION_VTCODE", "applied_key", "quota_lines_of", "quota_notice", "quota_notice_key", "quota_notice_of",
            "reduction_notice", "suspension",
            "year_end_notice"]
 
@@ -29,7 +29,7 @@ def quota_lines_of(doc: VoucherDoc) -> list[quotas.LineKey]:
     to_year = doc.get("ToYear")
     year = str(int(to_year) - 1) if doc.vtcode == "7302" and to_year.isdigit() else doc.get("StYear")
     fund = doc.get("FundTypeCode")
-    return [(year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")) for d in doc.details()]
+    return [(doc.get("AdmDivCode"), year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")) for d in doc.details()]
 
 
 def _receipt(doc: VoucherDoc, now: dt.datetime, *, details: bool = True) -> SendVoucher:
@@ -50,32 +50,39 @@ def quota_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now:
     by construction, unless the profile holds it."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    # each division's treasury numbers its own notices: another division's is kept under "<AdmDivCode>/<no>"
-    seen = quota_notice_key(no, doc.get("AdmDivCode"), ctx.config.adm_div_code)
+    # each division's treasury numbers its own notices, each budget year afresh (the voucher's key)
+    adm, year = doc.get("AdmDivCode"), doc.get("StYear")
+    seen = quota_notice_key(no, adm, year)
     if seen in st.quota_notices:
         return [receipt]  # redelivered: confirmed before, counted once
-    lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
+    lines = quotas.notice_lines(adm, year, doc.get("FundTypeCode"), doc.details())
     refused = (f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
                if doc.get("PayBankCode") != ctx.bank_code
                else quotas.grant(st.quota_book, no, lines,
-                                 quotas.direct_keys(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())))
+                                 quotas.direct_keys(adm, year, doc.get("FundTypeCode"), doc.details())))
     if refused is not None:
         return [Alarm("quota-notice-invalid", f"authorized quota notice {no} refused: {refused}", str(key))]
     st.quota_notices[seen] = now
     return [receipt, *_arrivals(ctx, doc, lines, now)]
 
 
-def quota_notice_key(no: str, adm: str, home: str) -> str:
-    """Where `BankState.quota_notices` keeps 7101 `no` of division `adm`: its VoucherNo for the
-    configured division (`home`), else "<AdmDivCode>/<VoucherNo>" (`quota_notice_of` reads it back)."""
-    return no if adm == home else f"{adm}/{no}"
+def quota_notice_key(no: str, adm: str, year: str) -> str:
+    """Where `BankState.quota_notices` keeps 7101 `no` of division `adm` and budget year `year`:
+    "<AdmDivCode>/<StYear>/<VoucherNo>" (`quota_notice_of` reads it back)."""
+    return f"{adm}/{year}/{no}"
 
 
-def quota_notice_of(seen: str, home: str) -> tuple[str, str]:
-    """(AdmDivCode, VoucherNo) of a `quota_notice_key`: a key with a "/" before which stands a
-    division code (digits) is another division's."""
-    adm, sep, no = seen.partition("/")
-    return (adm, no) if sep and adm.isdigit() and adm != home else (home, seen)
+def applied_key(doc: VoucherDoc) -> str:
+    """Where `BankState.year_end_notices` keeps a 7106 / 7301 / 7302 / 5253 applied: its voucher's key
+    without the flag, "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>" (each division numbers its own, each
+    year afresh)."""
+    return f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
+
+
+def quota_notice_of(seen: str) -> tuple[str, str, str]:
+    """(AdmDivCode, StYear, VoucherNo) of a `quota_notice_key`."""
+    adm, year, no = seen.split("/", 2)
+    return adm, year, no
 
 
 def reduction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
@@ -86,10 +93,10 @@ def reduction_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, 
     `quota-reduction-refused`, nothing changed. A redelivery is confirmed again, applied once."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    seen = f"{doc.vtcode}/{no}"
+    seen = applied_key(doc)
     if seen in st.year_end_notices:
         return [receipt]
-    lines = quotas.notice_lines(doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
+    lines = quotas.notice_lines(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("FundTypeCode"), doc.details())
     if doc.get("PayBankCode") != ctx.bank_code:
         refused: str | None = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
     elif doc.get("PayTypeCode") != "12":
@@ -110,12 +117,12 @@ def year_end_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, n
     short) is refused whole: no receipt, an alarm, nothing changed."""
     no = doc.get("VoucherNo")
     receipt = _receipt(doc, now)
-    seen = f"{doc.vtcode}/{no}"
+    seen = applied_key(doc)
     if seen in st.year_end_notices:
         return [receipt]  # redelivered: confirmed before, applied once
     to_year = doc.get("ToYear")
     year = str(int(to_year) - 1) if doc.vtcode == "7302" and to_year.isdigit() else doc.get("StYear")
-    lines = quotas.notice_lines(year, doc.get("FundTypeCode"), doc.details())
+    lines = quotas.notice_lines(doc.get("AdmDivCode"), year, doc.get("FundTypeCode"), doc.details())
     if doc.get("PayBankCode") != ctx.bank_code:
         refused: str | None = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
     elif doc.get("PayTypeCode") != "12":

@@ -217,7 +217,7 @@ def refund_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: str, now: dt.d
     if payment is not None and payment.quota_taken:
         # a refund of an earlier budget year's payment does not restore that year's quota: the
         # treasury opens a cross-year refund line for it instead (跨年度退款指标, 003 §36)
-        if all(key[0] == str(now.year) for key, _ in payment.quota_lines()):
+        if all(key[1] == str(now.year) for key, _ in payment.quota_lines()):
             quotas.release(st.quota_book, dict(payment.quota_lines()))
         payment.quota_taken = None
     notice = s.notices.pop(no, None)

@@ -298,7 +298,8 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details
         if refused is not None:
             return f"{refused[0]}: {refused[1]}"
     if p.pay_type == "12":
-        taken = quotas.draw(st.quota_book, p.agency[0], details, doc.get("StYear"), doc.get("FundTypeCode"))
+        taken = quotas.draw(st.quota_book, p.agency[0], details, doc.get("StYear"), doc.get("FundTypeCode"),
+                            doc.get("AdmDivCode"))
         if isinstance(taken, quotas.Shortfall):
             return f"{taken.code}: {taken.message}"
         quotas.spend(st.quota_book, taken)

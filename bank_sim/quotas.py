@@ -36,7 +36,11 @@ its remaining quota refuses the notice whole, naming the line. A refund cleared 
 paid amount back to the line as before: remaining = granted - reduced - spent (net of cleared
 refunds) - closed, never negative.
 
-The book maps `(year, fund type, agency, subject, project)` to a `QuotaLine`: a plain dict, or
+**Divisions.** A bank may serve several divisions (AdmDivCode), each with its own treasury and
+its own units: a line belongs to the division of the notice that granted it, and a payment draws
+only on its own division's lines (two divisions' units may share an AgencyCode).
+
+The book maps `(division, year, fund type, agency, subject, project)` to a `QuotaLine`: a plain dict, or
 the bank core's `QuotaBook`, the same mapping kept under text keys so the snapshot codec
 (`sim.codec`) saves it as it is.
 """
@@ -77,7 +81,7 @@ __all__ = [
 # and projects. A notice that would take the book past this is refused as invalid.
 QUOTA_LINES_MAX = 200_000
 
-LineKey = tuple[str, str, str, str, str]  # (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)
+LineKey = tuple[str, str, str, str, str, str]  # (AdmDivCode, StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)
 NoticeLine = tuple[LineKey, tuple[str, str, str], int]  # (key, (agency, subject, project names), fen)
 
 
@@ -120,8 +124,8 @@ def _text(key: LineKey) -> str:
 
 
 def _key(text: str) -> LineKey:
-    year, fund, agency, subject, project = text.split(_SEP)
-    return year, fund, agency, subject, project
+    adm, year, fund, agency, subject, project = text.split(_SEP)
+    return adm, year, fund, agency, subject, project
 
 
 class QuotaBook(msgspec.Struct):
@@ -136,7 +140,7 @@ class QuotaBook(msgspec.Struct):
         self.lines[_text(key)] = line
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and len(key) == 5 and _SEP.join(map(str, key)) in self.lines
+        return isinstance(key, tuple) and len(key) == 6 and _SEP.join(map(str, key)) in self.lines
 
     def __iter__(self) -> Iterator[LineKey]:
         return (_key(k) for k in self.lines)
@@ -164,10 +168,10 @@ class Shortfall:
     message: str
 
 
-def notice_lines(year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> list[NoticeLine]:
-    """The lines of a 7101's (7301's, 7302's) DetailList for budget year `year` and fund type
-    `fund_type`: (key, (agency name, subject name, project name), fen)."""
-    return [((year, fund_type, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
+def notice_lines(adm: str, year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> list[NoticeLine]:
+    """The lines of a 7101's (7301's, 7302's) DetailList for division `adm`, budget year `year` and
+    fund type `fund_type`: (key, (agency name, subject name, project name), fen)."""
+    return [((adm, year, fund_type, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", "")),
              (d.get("AgencyName", ""), d.get("ExpFuncName", ""), d.get("ProName", "")), parse_fen(d.get("PayAmt", "")))
             for d in details]
 
@@ -177,14 +181,14 @@ def is_direct(d: Mapping[str, str]) -> bool:
     return d.get("DirectFundFlag") == "1"
 
 
-def direct_keys(year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> frozenset[LineKey]:
+def direct_keys(adm: str, year: str, fund_type: str, details: Sequence[Mapping[str, str]]) -> frozenset[LineKey]:
     """The lines of a 7101's DetailList it marks direct funds (DirectFundFlag 1)."""
-    return frozenset(k for (k, _, _), d in zip(notice_lines(year, fund_type, details), details, strict=True)
+    return frozenset(k for (k, _, _), d in zip(notice_lines(adm, year, fund_type, details), details, strict=True)
                      if is_direct(d))
 
 
 def _where(key: LineKey) -> str:
-    year, fund, unit, subject, project = key
+    _, year, fund, unit, subject, project = key  # the division is the notice's or payment's own
     return (f"StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
             + (f", project {project}" if project else ""))
 
@@ -214,20 +218,21 @@ def grant(book: Book, notice_no: str, lines: Iterable[NoticeLine], direct: Colle
     return None
 
 
-def _under(book: Book, prefix: tuple[str, str, str, str]) -> list[tuple[LineKey, QuotaLine]]:
-    """The lines of `book` of (year, fund type, unit, subject), with their keys, sorted by key. A
+def _under(book: Book, prefix: tuple[str, str, str, str, str]) -> list[tuple[LineKey, QuotaLine]]:
+    """The lines of `book` of (division, year, fund type, unit, subject), with their keys, sorted by key. A
     `QuotaBook`'s keys are matched as joined text, split only when they match (splitting every line
     of the book on every 8202 detail was ~30 us a payment)."""
     if isinstance(book, QuotaBook):
         head = _SEP.join(prefix) + _SEP
         return sorted((_key(text), line) for text, line in book.lines.items() if text.startswith(head))
-    return sorted((k, line) for k, line in book.items() if k[:4] == prefix)  # keys unique: lines never compared
+    return sorted((k, line) for k, line in book.items() if k[:5] == prefix)  # keys unique: lines never compared
 
 
 def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
-         year: str, fund_type: str) -> dict[LineKey, int] | Shortfall:
-    """What each line would give to pay these details of one unit's payment of budget year `year`
-    (its StYear) and fund type `fund_type` (its FundTypeCode), or the first shortfall. Pure: the
+         year: str, fund_type: str, adm: str) -> dict[LineKey, int] | Shortfall:
+    """What each line would give to pay these details of one unit's payment of division `adm` (its
+    AdmDivCode), budget year `year` (its StYear) and fund type `fund_type` (its FundTypeCode), or
+    the first shortfall. Pure: the
     book is not changed (`spend` does that). Each line is looked up once a detail; what the lines
     had left is added up only for a shortfall's message."""
     taken: dict[LineKey, int] = {}
@@ -236,11 +241,11 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
         want = parse_fen(d.get("PayAmt", ""))
         unit = d.get("AgencyCode") or agency
         if project:
-            key = (year, fund_type, unit, subject, project)
+            key = (adm, year, fund_type, unit, subject, project)
             found = book.get(key)
             candidates = [(key, found)] if found is not None else []
         else:
-            candidates = _under(book, (year, fund_type, unit, subject))
+            candidates = _under(book, (adm, year, fund_type, unit, subject))
         if not candidates:
             where = f"StYear {year}, FundTypeCode {fund_type}, unit {unit}, subject {subject}" + \
                 (f", project {project}" if project else "")
@@ -250,7 +255,7 @@ def draw(book: Book, agency: str, details: Sequence[Mapping[str, str]],
         if not same:  # direct funds only from direct-funds lines, ordinary money never from them (001, 002)
             return Shortfall("direct-funds-mismatch", (
                 f"Detail DirectFundFlag {int(direct)} ({'direct funds' if direct else 'not direct funds'}) "
-                f"for {_where((year, fund_type, unit, subject, project))}: the unit's quota "
+                f"for {_where((adm, year, fund_type, unit, subject, project))}: the unit's quota "
                 f"{'line there is' if len(candidates) == 1 else 'lines there are'} "
                 f"{'not ' if direct else ''}direct funds (直达资金)"))
         left = want
@@ -322,15 +327,15 @@ def reduce(book: Book, lines: Sequence[NoticeLine]) -> str | None:
 
 def carry(book: Book, notice_no: str, to_year: str, lines: Sequence[NoticeLine]) -> str | None:
     """A carry-forward notice (7302): move each line's amount (lines of the old year) to the same
-    (fund type, unit, subject, project) of `to_year`. Returns why it is refused or None."""
+    (division, fund type, unit, subject, project) of `to_year`. Returns why it is refused or None."""
     refused = _closable(book, lines)
     if refused is None:
-        moved = [((to_year, *key[1:]), names, fen) for key, names, fen in lines]
+        moved = [((key[0], to_year, *key[2:]), names, fen) for key, names, fen in lines]
         if len({k for k, _, _ in moved} | set(book)) > QUOTA_LINES_MAX:
             return f"the bank would keep more than {QUOTA_LINES_MAX} quota lines"
         for key, _, fen in lines:
             book[key].closed_fen += fen
-        was_direct = {(to_year, *key[1:]): book[key].direct for key, _, _ in lines}
+        was_direct = {(key[0], to_year, *key[2:]): book[key].direct for key, _, _ in lines}
         for key, names, fen in moved:
             line = book.get(key)
             if line is None:
@@ -343,7 +348,7 @@ def carry(book: Book, notice_no: str, to_year: str, lines: Sequence[NoticeLine])
 def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
     """{agency: {"granted": fen, "spent": fen, "remaining": fen}}: what the demo report shows."""
     out: dict[str, dict[str, int]] = {}
-    for (_, _, agency, _, _), line in sorted(book.items()):
+    for (_, _, _, agency, _, _), line in sorted(book.items()):
         row = out.setdefault(agency, {"granted": 0, "spent": 0, "remaining": 0})
         row["granted"] += line.granted_fen - line.reduced_fen
         row["spent"] += line.spent_fen
@@ -359,7 +364,7 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
     carried forward (OriVtCode names which). Returns (head, details) pairs."""
     by_unit: dict[str, list[NoticeLine]] = {}
     for line in lines:
-        by_unit.setdefault(line[0][2], []).append(line)
+        by_unit.setdefault(line[0][3], []).append(line)
     out = []
     for i, (agency, unit_lines) in enumerate(sorted(by_unit.items()), start=1):
         no = f"DZ{notice.get('VoucherNo', '')[-16:]}{i:04d}"
@@ -371,7 +376,7 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
             "ArriveDate": format_ymd(today), "PayBankCode": bank_code, "PayBankName": bank_name,
             "OriVtCode": notice.get("VtCode") or "7101", "OriVoucherNo": notice.get("VoucherNo", ""), "PayAmt": fen_to_str(total),
         }
-        details = tuple({"Id": f"D{j:04d}", "ExpFuncCode": key[3], "ExpFuncName": names[1], "ProCode": key[4],
+        details = tuple({"Id": f"D{j:04d}", "ExpFuncCode": key[4], "ExpFuncName": names[1], "ProCode": key[5],
                          "ProName": names[2], "PayAmt": fen_to_str(fen)}
                         for j, (key, names, fen) in enumerate(unit_lines, start=1))
         out.append((head, details))

@@ -73,9 +73,15 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # snapshot's text reads as it is). 8: a tally line of another division than the configured one
 # carries its AdmDivCode (13 parts), and `DutiesState.divisions` the day each such division was
 # first paid for: a bank serving several divisions reports to each; version 7 (every line the
-# configured division's) still loads as it is.
-SNAPSHOT_VERSION = 8
-OLDER_VERSIONS = (3, 4, 5, 6, 7)
+# configured division's) still loads as it is. 9: an authorized quota line names its division
+# (`bank_sim.quotas.LineKey`, AdmDivCode first) and a 7101 applied is kept by division, StYear and
+# number (`bank_sim.notices.quota_notice_key`), a 7106, 7301, 7302 or 5253 applied by its key
+# (`bank_sim.notices.applied_key`): two divisions' units of one AgencyCode no longer share a line,
+# nor a notice of one division or year pass for the same number's of another; versions 3 to 8 load
+# with the configured division's AdmDivCode on every line and notice, a notice's StYear the year
+# it was applied (`decode_state`).
+SNAPSHOT_VERSION = 9
+OLDER_VERSIONS = (3, 4, 5, 6, 7, 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +393,8 @@ class BankState(msgspec.Struct, dict=True):
     filings: dict[str, Filing] = msgspec.field(default_factory=dict)
     quota_book: QuotaBook = msgspec.field(default_factory=QuotaBook)  # authorized quotas (7101)
     quota_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # 7101 VoucherNo → when its 7102s went
-    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)  # "7301/<VoucherNo>" (7302, 7106, 5253) → when applied
+    # "<AdmDivCode>/<StYear>/7301/<VoucherNo>" (7302, 7106, 5253; `bank_sim.notices.applied_key`) → when applied
+    year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
     reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
     # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
     # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
@@ -488,9 +495,40 @@ OTHERS = "_others"  # `BankState.numbered`
 PAID_ON = "_paid_on"  # `bank_sim.account_feed.paid_on`
 
 
-def decode_state(data: bytes, fingerprint: str) -> BankState:
-    """A bank's snapshot (this version's or an older one this layout still reads) as its state."""
+def decode_state(data: bytes, fingerprint: str, home: str) -> BankState:
+    """A bank's snapshot (this version's or an older one this layout still reads) as its state;
+    `home`: the configured division (AdmDivCode), whose a version 8 or older snapshot's quota lines
+    and notices were."""
     head = codec.decode(data, codec.SnapshotHeader)
     if head.core == "bank" and head.version in OLDER_VERSIONS and head.version < 7:
         data = rare_apart(data)
-    return codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
+    state = codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
+    if head.version < 9:
+        _divided_quotas(state, home)
+    return state
+
+
+def _divided_quotas(st: BankState, home: str) -> None:
+    """A version 8 (or older) state's quota lines and 7101s, as version 9 keys them: every line the
+    configured division's; a notice kept as "<no>" (the configured division's) or "<AdmDivCode>/<no>",
+    of the year its 7102s went (a 7101 is the month's quota of its own year)."""
+    sep = "\x1f"  # `bank_sim.quotas`'s key separator
+    # a key of five parts is an old one (six: already named, as a test's edited snapshot may be)
+    st.quota_book.lines = {(f"{home}{sep}{text}" if text.count(sep) == 4 else text): line
+                           for text, line in st.quota_book.lines.items()}
+    for p in st.payments.values():
+        if p.quota_taken:
+            p.quota_taken = flat_pairs([(home, *line) if len(line) == 5 else line for line in p.quota_taken[0::2]],
+                                       p.quota_taken[1::2])
+    notices: dict[str, dt.datetime] = {}
+    for seen, when in st.quota_notices.items():
+        parts = seen.split("/")
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():  # already "<adm>/<year>/<no>"
+            notices[seen] = when
+            continue
+        adm, sep_, no = seen.partition("/")
+        adm, no = (adm, no) if sep_ and adm.isdigit() else (home, seen)
+        notices[f"{adm}/{when.year}/{no}"] = when
+    st.quota_notices = notices
+    st.year_end_notices = {(f"{home}/{when.year}/{seen}" if seen.count("/") == 1 else seen): when
+                           for seen, when in st.year_end_notices.items()}  # "<VtCode>/<VoucherNo>" before

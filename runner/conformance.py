@@ -101,6 +101,7 @@ from runner.scenario_run import (
     _Action,
     _DeliveryFaults,
     _Run,
+    paid_key,
     payee_bank_of,
 )
 from runner.signoff_feed import signoffs_of
@@ -819,7 +820,7 @@ class _ConformanceRun(_Run):
         if len(self.notices) < NOTICES_SEEN_MAX:
             self.notices.append(NoticeSeen(doc.vtcode, doc.get("VoucherNo") or "", doc.get("OriVtCode") or "",
                                            doc.get("OriVoucherNo") or "", _fen(doc.get("PayAmt")), self.clock.now(),
-                                           to_bank, doc.get("PayeeAcctNo") or ""))
+                                           to_bank, doc.get("PayeeAcctNo") or "", doc.get("AdmDivCode") or ""))
 
     def _refund_filed(self, doc: Any) -> None:
         """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a
@@ -847,13 +848,15 @@ class _ConformanceRun(_Run):
     def _with_external(self, o: Observed) -> Observed:
         """The simulated mode's record, plus what the system under test did as its messages show."""
         ext, code = self.ext, self.s.world.bank(self.ext).code
-        sent_at = {v.voucher_no: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0 and v.reached}
+        # a payment is its voucher's key (adm/year/vtcode/no): two divisions' of one number are two
+        sent_at = {v.key.rsplit("/", 1)[0]: v.sent_at for v in o.sent if v.bank == ext and v.flag == 0 and v.reached}
         receipts = [r for r in o.receipts if r.sender == ext and r.vtcode in ("5201", "8202")]
         paid: dict[str, tuple[str, int, dt.date, dt.datetime]] = {}
         for r in sorted(receipts, key=lambda r: r.received_at):
-            if r.return_reason is None and r.voucher_no not in paid:
+            key = paid_key(r.fields, r.vtcode)
+            if r.return_reason is None and key not in paid:
                 day = _ymd(r.fields.get("XPayDate", "")) or r.received_at.date()
-                paid[r.voucher_no] = (r.vtcode, _fen(r.fields.get("XPayAmt")), day, r.received_at)
+                paid[key] = (r.vtcode, _fen(r.fields.get("XPayAmt")), day, r.received_at)
         # which payments each clearing request covers: its Detail/VoucherNo, else by pay type and
         # day, the receipts that arrived before it was filed (see docs/conformance.md). A payment's
         # own filing: the accepted request that covers it, else the last one still pending; one
@@ -864,8 +867,9 @@ class _ConformanceRun(_Run):
                 f.payments = list(f.listed)
             else:
                 pay = {"11": "5201", "12": "8202"}.get(f.pay_type)
-                f.payments = [no for no, (vt, _, day, got) in paid.items()
-                              if vt == pay and day == f.clear_date and got <= f.filed_at and no not in seen]
+                f.payments = [number for key, (vt, _, day, got) in paid.items()
+                              if vt == pay and day == f.clear_date and got <= f.filed_at
+                              and (number := key.rsplit("/", 1)[1]) not in seen]
             seen.update(f.payments)
         covered: dict[str, str] = {}
         for f in sorted(self.filings.values(), key=lambda f: (f.state == "accepted", f.filed_at)):
@@ -873,12 +877,13 @@ class _ConformanceRun(_Run):
                 covered.update(dict.fromkeys(f.payments, f.voucher_no))
         by_no = self.filings
         payments = []
-        for no, (vt, fen, day, got) in paid.items():
-            filing = covered.get(no)
+        for key, (vt, fen, day, got) in paid.items():
+            no = key.rsplit("/", 1)[1]
+            filing = covered.get(no)  # a 2301 names its payments by VoucherNo alone
             cover = (by_no[filing].clear_type, by_no[filing].clear_date) if filing else None
-            accepted = sent_at.get(no, got)
+            accepted = sent_at.get(key, got)
             mode = seen_mode(accepted, day, cover, self.calendar, self.s.world.clock)
-            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day, filing))
+            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day, filing, key))
         clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                                   f.amount_fen, tuple(f.payments), f.state,
                                   f.code, f.reason, f.cleared_fen, f.answered_at)
@@ -922,10 +927,11 @@ class _ConformanceRun(_Run):
         cleared = sum(f.cleared_fen for f in accepted)
         # the direct funds (直达资金) the same way: of the payments those clearings covered
         direct = self.tcore.direct_paid
-        direct_in = sum(direct.get(no, 0) for no, (_, _, day, got) in paid.items()
+        direct_in = sum(direct.get(key, 0) for key, (_, _, day, got) in paid.items()
                         if within(day) and got <= r.received_at)
         direct_refunded = direct_in - r.direct_books_fen
-        direct_cleared = sum(direct.get(no, 0) for f in accepted for no in f.payments)
+        covered = {no for f in accepted for no in f.payments}  # a 2301 names its payments by VoucherNo alone
+        direct_cleared = sum(direct.get(key, 0) for key in paid if key.rsplit("/", 1)[1] in covered)
         return dataclasses.replace(r, books_fen=cleared - refunded, direct_books_fen=direct_cleared - direct_refunded)
 
     def _scorecard(self, o: Observed) -> tuple[Any, ...]:
@@ -937,7 +943,7 @@ class _ConformanceRun(_Run):
         cc = self.s.world.clock
         ours = observed_bank_events(self.ext, o, self.notices, self.calendar, cc,
                                     urgent=[f.voucher_no for f in self.filings.values() if f.urgent],
-                                    batches=self._returned_batches())
+                                    batches=self._returned_batches(), home=self.world.adm_div_code)
         return tuple(scorecard([*duty_events(self.bcores, self.calendar, cc), *ours], self.calendar, as_of=self.end,
                                volumes={**volumes(self.bcores), self.ext: observed_volume(self.ext, o)}))
 

@@ -110,6 +110,7 @@ class ReceiptSeen:
     received_at: dt.datetime
     fields: Mapping[str, str]  # the receipt's head (XPayDate, XPayAmt, XAgentBusinessNo...)
     return_reason: str | None = None
+    adm: str = ""  # its AdmDivCode ("": not known): each division numbers its own vouchers
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +205,7 @@ class ReportSeen:
     subjects: Mapping[str, int] = field(default_factory=dict)  # its lines summed by ExpFuncCode (fen)
     direct_stated_fen: int = 0  # its DirectFundAmt (direct funds, 直达资金; absent: 0)
     direct_books_fen: int = 0  # the direct funds of `books_fen`: the receipts' lines marked DirectFundFlag 1
+    adm: str = ""  # its AdmDivCode ("": not known): each division is reported its own payments
 
     @property
     def agrees(self) -> bool:

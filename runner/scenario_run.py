@@ -72,7 +72,7 @@ from runner.signoff_feed import StatementTap, corrected, signoffs_of, voucher_li
 from runner.sim_observe import clearings_of, movements_of, payments_of, quotas_of, refunds_of, statements_of
 from sim.effects import Effect, Refusal
 
-__all__ = ["StepError", "UnsupportedError", "paid_at", "quota_lines", "report_period", "run_scenario"]
+__all__ = ["StepError", "UnsupportedError", "paid_at", "paid_key", "quota_lines", "report_period", "run_scenario"]
 
 RESERVE_FEN = 20_000_000_00  # a bank's clearing reserve unless the scenario says otherwise
 FAULTS_LOGGED_MAX = 1_000  # faults applied and kept for the progress lines of a run
@@ -106,15 +106,16 @@ class _NullCore:
         self.received: list[tuple[str, int, dict[str, str], dt.datetime, str | None]] = []
         # scripted: the banks' refund notices, reports and statements, and the 3501 sign-off
         self.inbox = BankInbox()
-        # VoucherNo → (PayBankCode, XPayDate, fen, AgencyCode): one per payment of the run, which the
-        # scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
+        # the payment's key ("<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>", `paid_key`: two divisions'
+        # or years' of one number are two) → (PayBankCode, XPayDate, fen, AgencyCode): one per payment
+        # of the run, which the scenario's own limits (STEPS_MAX, BATCH_COUNT_MAX) bound
         self.paid: dict[str, tuple[str, str, int, str]] = {}
-        # VoucherNo → the direct funds (直达资金) of a paid payment: its receipt's lines marked DirectFundFlag 1
+        # the same key → the direct funds (直达资金) of a paid payment: its receipt's lines marked DirectFundFlag 1
         self.direct_paid: dict[str, int] = {}
         # the banks' reports and statements as they came: (PayBankCode, VtCode, VoucherNo, begin, end,
         # PayAmt, what the receipts paid in the period, arrival, fen by ExpFuncCode, DirectFundAmt, the
-        # direct funds the receipts paid in the period less the direct refunds)
-        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime, dict[str, int], int, int]] = []
+        # direct funds the receipts paid in the period less the direct refunds, AdmDivCode)
+        self.reports: list[tuple[str, str, str, str, str, int, int, dt.datetime, dict[str, int], int, int, str]] = []
         # payment suspension orders, lifts, confirmations (000 五(二)3): the treasury's audit record
         self._suspensions = SuspensionLog()
         # account notices (7601) sent and their confirmations (004 part 3 §9(1))
@@ -144,40 +145,51 @@ class _NullCore:
         if self.inner is not None:
             return list(self.inner.on_voucher(doc, flag, now, return_reason))
         if flag == 1 and doc.vtcode in ("5201", "8202") and return_reason is None:
-            self.paid.setdefault(doc.get("VoucherNo"), (doc.get("PayBankCode"), doc.get("XPayDate"),
-                                                        parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
-            if self.paid[doc.get("VoucherNo")][2] > 0:
-                self.direct_paid.setdefault(doc.get("VoucherNo"), direct_fund_fen(doc.details()))
+            key = paid_key(doc.head(), doc.vtcode)
+            self.paid.setdefault(key, (doc.get("PayBankCode"), doc.get("XPayDate"),
+                                       parse_fen(doc.get("XPayAmt") or "0.00"), doc.get("AgencyCode")))
+            if self.paid[key][2] > 0:
+                self.direct_paid.setdefault(key, direct_fund_fen(doc.details()))
         if flag == 0 and doc.vtcode in REPORTED and len(self.reports) < REPORTS_MAX:
             begin, end = report_period(doc.vtcode, doc.head())
-            bank = doc.get("PayBankCode")
+            bank, adm = doc.get("PayBankCode"), doc.get("AdmDivCode")  # a division is reported its own payments
             # the treasury's books: what the bank's receipts paid in the period less the refunds it
             # noticed in it (a report is net of refunds, as the 3501 sign-off reckons)
             refunded = sum(fen for k, fen in self.inbox.refunded.items()
                            if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
             self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
                                  parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
-                                 self._paid_in(bank, begin, end) - refunded, now, _by_subject(doc.details()),
+                                 self._paid_in(bank, begin, end, adm) - refunded, now, _by_subject(doc.details()),
                                  parse_fen(doc.get("DirectFundAmt") or "0.00", allow_negative=True),
-                                 self._direct_in(bank, begin, end) - self.inbox.direct_refunded(bank, begin, end)))
+                                 self._direct_in(bank, begin, end, adm) - self.inbox.direct_refunded(bank, begin, end),
+                                 adm))
         if flag == 1 and doc.vtcode == "7501":
             self.suspensions.confirmed(doc.head(), now)
         if flag == 1 and doc.vtcode == "7601":
             self.account_notices.confirmed(doc.head(), now)
         if flag == 0 and doc.vtcode in HANDLED:
-            return list(self.inbox.on_voucher(doc, now, self._paid_in, self.agency_of, self._direct_in))
+            adm = doc.get("AdmDivCode")  # a statement is checked against its own division's payments
+            return list(self.inbox.on_voucher(doc, now, lambda bank, begin, end: self._paid_in(bank, begin, end, adm),
+                                              self.agency_of,
+                                              lambda bank, begin, end: self._direct_in(bank, begin, end, adm)))
         return []
 
-    def _paid_in(self, bank: str, begin: str, end: str) -> int:
-        return sum(fen for code, day, fen, _ in self.paid.values() if code == bank and begin <= day <= end)
+    def _paid_in(self, bank: str, begin: str, end: str, adm: str = "") -> int:
+        """What `bank`'s receipts paid in yyyyMMdd `begin`..`end`: division `adm`'s payments only, if given."""
+        return sum(fen for key, (code, day, fen, _) in self.paid.items()
+                   if code == bank and begin <= day <= end and key.startswith(f"{adm}/" if adm else ""))
 
-    def _direct_in(self, bank: str, begin: str, end: str) -> int:
+    def _direct_in(self, bank: str, begin: str, end: str, adm: str = "") -> int:
         """The direct funds (直达资金) of what `_paid_in` counts."""
-        return sum(self.direct_paid.get(no, 0) for no, (code, day, _, _) in self.paid.items()
-                   if code == bank and begin <= day <= end)
+        return sum(self.direct_paid.get(key, 0) for key, (code, day, _, _) in self.paid.items()
+                   if code == bank and begin <= day <= end and key.startswith(f"{adm}/" if adm else ""))
 
-    def agency_of(self, voucher_no: str) -> str:
-        return self.paid.get(voucher_no, ("", "", 0, ""))[3]
+    def agency_of(self, voucher_no: str, key: str = "") -> str:
+        """The unit of the payment of `key` (`paid_key`), or, with no key (a 2252 names the payment
+        by number), of the first payment numbered `voucher_no`."""
+        if key:
+            return self.paid.get(key, ("", "", 0, ""))[3]
+        return next((v[3] for k, v in self.paid.items() if k.rsplit("/", 1)[1] == voucher_no), "")
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_refused(refusal, now))
@@ -890,7 +902,7 @@ class _Run:
                     left[agency] = left.get(agency, 0) + sign * fen
         for x in receipts:
             if x.vtcode == "8202" and x.return_reason is None:
-                agency = self.tcore.agency_of(x.voucher_no)
+                agency = self.tcore.agency_of(x.voucher_no, paid_key(x.fields, x.vtcode))
                 left[agency] = left.get(agency, 0) - parse_fen(x.fields.get("XPayAmt") or "0.00")
         for k, fen in self.tcore.inbox.quota_restored.items():
             left[k.split("/")[0]] = left.get(k.split("/")[0], 0) + fen
@@ -921,7 +933,8 @@ class _Run:
         statements = statements_of(self.pcore)
         quotas = quotas_of(self.pcore)
         receipts = [ReceiptSeen(head.get("VoucherNo", ""), vtcode, self.senders.get(
-            f"{head.get('AdmDivCode')}/{head.get('StYear')}/{vtcode}/{head.get('VoucherNo')}/1", "?"), when, head, reason)
+            f"{head.get('AdmDivCode')}/{head.get('StYear')}/{vtcode}/{head.get('VoucherNo')}/1", "?"), when, head, reason,
+            head.get("AdmDivCode") or "")
             for vtcode, flag, head, when, reason in self.tcore.received if flag == 1]
 
         if self.generated is not None:
@@ -1007,8 +1020,8 @@ class _Run:
             bank_refusals=tuple(self._refusals(clearings)),
             scorecard=tuple(scorecard_of(self.bcores, self.calendar, s.world.clock, as_of=self.end)),
             reports=tuple(ReportSeen(bank_ids.get(code, code), vt, no, begin, end, stated, books, when, subjects,
-                                     direct, direct_books)
-                          for code, vt, no, begin, end, stated, books, when, subjects, direct, direct_books
+                                     direct, direct_books, adm)
+                          for code, vt, no, begin, end, stated, books, when, subjects, direct, direct_books, adm
                           in self.tcore.reports),
             unit_quotas={"treasury": self._treasury_quota(receipts),
                          **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
@@ -1051,6 +1064,11 @@ def payee_bank_of(s: Scenario, bank: str) -> BankSpec:
     """The bank of the world that stands for the payee's bank of `bank`'s payments: the first
     other bank (the scenario file makes sure there is one when a bank has `returns`)."""
     return next(b for b in s.world.banks if b.id != bank)
+
+
+def paid_key(head: Mapping[str, str], vtcode: str) -> str:
+    """A payment's key as the treasury keeps what its receipt paid: "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>"."""
+    return f"{head.get('AdmDivCode', '')}/{head.get('StYear', '')}/{vtcode}/{head.get('VoucherNo', '')}"
 
 
 def quota_lines(data: bytes) -> list[tuple[str, int]]:

@@ -48,9 +48,9 @@ Its size comes from what its receipts say it paid (`observed_volume`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bank_sim.notices import quota_notice_of
 from bank_sim.reporting import sign_off_key
@@ -74,6 +74,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NoticeSeen", "bank_events", "duty_events", "observed_bank_events", "observed_volume", "scorecard_of",
            "volumes"]
+
+T = TypeVar("T")
 
 # Codes that say what was sent was wrong (inaccurate) rather than refused for its form (faulty).
 INACCURATE = frozenset({"amount-mismatch"})
@@ -219,10 +221,12 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         add("clearing", no, due, due, faulty=True)  # an extra request over the quota: always a fault
 
     for seen, arrived in core.quota_notices.items():
-        adm, no = quota_notice_of(seen, home)  # its 7102s: its division's, numbered after it
+        adm, st_year, no = quota_notice_of(seen)  # its 7102s: its division's, numbered after it
         mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
                 if n.startswith(f"DZ{no[-16:]}")]
-        add("quota-arrival-notice", seen, due_time("quota-arrival-notice", arrived, calendar, clock),
+        # named by its number as before; another division's or budget year's say which
+        name = (no if adm == home else f"{adm}/{no}") + ("" if st_year == str(arrived.year) else f"@{st_year}")
+        add("quota-arrival-notice", name, due_time("quota-arrival-notice", arrived, calendar, clock),
             max(mine) if mine else None)
 
     for r in duties.refunds.values():
@@ -300,6 +304,48 @@ class NoticeSeen:
     at: dt.datetime  # business time it reached the gateway (sent) or was accepted for the bank (to it)
     to_bank: bool
     payee_acct: str = ""  # its PayeeAcctNo (a 2252's, a 2203's / 7105's: whose money came back), "" if none
+    adm: str = ""  # its AdmDivCode ("": not known): each division numbers its own notices
+
+
+class _Divided(Generic[T]):
+    """Records by (scope, VtCode, number), the first of each kept; the scope the AdmDivCode (and
+    "/<StYear>" for a voucher): each division numbers its own vouchers and reports, each year
+    afresh, so one's is never taken for another's of the same number. A record or a lookup whose
+    scope is not known ("") matches any scope's."""
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str, str], T] = {}
+        self.anywhere: dict[tuple[str, str], T] = {}
+
+    def keep(self, adm: str, vtcode: str, no: str, record: T) -> None:
+        self.exact.setdefault((adm, vtcode, no), record)
+        self.anywhere.setdefault((vtcode, no), record)
+
+    def get(self, adm: str, vtcode: str, no: str) -> T | None:
+        if not adm:
+            return self.anywhere.get((vtcode, no))
+        found = self.exact.get((adm, vtcode, no))
+        return self.exact.get(("", vtcode, no)) if found is None else found
+
+
+def _division(p: PaymentSeen) -> str:
+    """A payment's AdmDivCode, from its key (adm/year/vtcode/no); "" when not known."""
+    return p.key.split("/", 1)[0] if p.key else ""
+
+
+def _scope(key: str) -> str:
+    """"<AdmDivCode>/<StYear>" of a voucher key text (adm/year/vtcode/no[/flag]); "" when not known."""
+    return "/".join(key.split("/", 2)[:2]) if key else ""
+
+
+def _receipt_scope(r: ReceiptSeen) -> str:
+    """"<AdmDivCode>/<StYear>" of the voucher a receipt answers; "" when its division is not known."""
+    return f"{r.adm}/{r.fields.get('StYear', '')}" if r.adm else ""
+
+
+def _same(a: str, b: str) -> bool:
+    """Two AdmDivCodes that may be one division's ("": not known, any)."""
+    return a == b or not a or not b
 
 
 def _never_replenished(bank: str, advanced: set[tuple[dt.date, str]], filed: set[tuple[dt.date, str]],
@@ -321,47 +367,58 @@ BatchLine = tuple[str, str, int]  # a batch voucher's Detail: (Id, PayeeAcctNo, 
 
 def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], calendar: BusinessCalendar,
                          clock: ClockConfig, *, urgent: Iterable[str] = (),
-                         batches: Mapping[str, Sequence[BatchLine]] | None = None) -> list[DutyEvent]:
+                         batches: Mapping[str, Sequence[BatchLine]] | None = None, home: str = "") -> list[DutyEvent]:
     """The duties of a real bank `bank` (its scenario name), drawn from what it sent and when
     (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1.
     `batches`: the lines of each batch direct payment (a 5201 whose details name their payees) a
-    2252 names, by VoucherNo: such a notice returns one line, not the payment."""
+    2252 names, by VoucherNo: such a notice returns one line, not the payment. A bank serving
+    several divisions owes each its own: a payment's receipt and notices, a period's reports and a
+    7101's arrival notices are looked for among what names that division (AdmDivCode), each its own
+    duty; `home`: the world's division, whose duties are named as before (another's name it)."""
     urgent_nos = frozenset(urgent)
     events: list[DutyEvent] = []
-    voucher_fen = {(v.vtcode, v.voucher_no): v.amount_fen for v in o.sent
-                   if v.bank == bank and v.flag == 0 and v.reached}
-    receipts: dict[tuple[str, str], ReceiptSeen] = {}
+
+    def named(ref: str, adm: str) -> str:
+        return ref if adm in ("", home) else f"{ref}/{adm}"
+
+    voucher_fen: _Divided[int] = _Divided()
+    for v in o.sent:
+        if v.bank == bank and v.flag == 0 and v.reached:
+            voucher_fen.keep(_scope(v.key), v.vtcode, v.voucher_no, v.amount_fen)
+    receipts: _Divided[ReceiptSeen] = _Divided()
     for r in sorted(o.receipts, key=lambda r: r.received_at):
         if r.sender == bank and r.return_reason is None:
-            receipts.setdefault((r.vtcode, r.voucher_no), r)
+            receipts.keep(_receipt_scope(r), r.vtcode, r.voucher_no, r)
     sent = [n for n in notices if not n.to_bank]
 
-    def first_sent(vtcodes: tuple[str, ...], ori_no: str) -> dt.datetime | None:
-        return min((n.at for n in sent if n.vtcode in vtcodes and n.ori_voucher_no == ori_no), default=None)
+    def first_sent(vtcodes: tuple[str, ...], ori_no: str, adm: str) -> dt.datetime | None:
+        return min((n.at for n in sent if n.vtcode in vtcodes and n.ori_voucher_no == ori_no and _same(n.adm, adm)),
+                   default=None)
 
     paid = [p for p in o.payments if p.bank == bank and p.paid_day is not None]
-    paid_days: set[dt.date] = set()
+    paid_days: set[tuple[dt.date, str]] = set()
     advanced: set[tuple[dt.date, str]] = set()
     for p in paid:
         assert p.paid_day is not None
-        paid_days.add(p.paid_day)
+        adm, scope = _division(p), _scope(p.key)
+        paid_days.add((p.paid_day, adm))
         if p.mode == "advance":
             advanced.add((p.paid_day, "11" if p.vtcode == "5201" else "12"))
-        receipt = receipts.get((p.vtcode, p.voucher_no))
+        receipt = receipts.get(scope, p.vtcode, p.voucher_no)
         got = receipt.received_at if receipt is not None else None
         paid_at = max(_day_start(p.paid_day), p.received_at)
         if got is not None:
             paid_at = min(paid_at, got)
-        events.append(DutyEvent(bank, "payment", f"{p.vtcode}/{p.voucher_no}", due_time("payment", p.received_at,
-                                                                                         calendar, clock), paid_at))
-        ordered = voucher_fen.get((p.vtcode, p.voucher_no))
-        events.append(DutyEvent(bank, "receipt", f"{p.vtcode}/{p.voucher_no}/1",
-                                due_time("receipt", p.paid_day, calendar, clock), got,
+        st_year = scope.partition("/")[2]  # another budget year's than the day it was paid (January): said
+        ref = named(f"{p.vtcode}/{p.voucher_no}", adm) + ("" if st_year in ("", str(p.paid_day.year)) else f"@{st_year}")
+        events.append(DutyEvent(bank, "payment", ref, due_time("payment", p.received_at, calendar, clock), paid_at))
+        ordered = voucher_fen.get(scope, p.vtcode, p.voucher_no)
+        events.append(DutyEvent(bank, "receipt", f"{ref}/1", due_time("receipt", p.paid_day, calendar, clock), got,
                                 accurate=ordered is None or ordered == p.amount_fen))
         if p.vtcode == "5201":
-            events.append(DutyEvent(bank, "credit-notice", f"7103/{p.voucher_no}",
+            events.append(DutyEvent(bank, "credit-notice", named(f"7103/{p.voucher_no}", adm),
                                     due_time("credit-notice", paid_at, calendar, clock),
-                                    first_sent(("7103",), p.voucher_no)))
+                                    first_sent(("7103",), p.voucher_no, adm)))
 
     for c in o.clearings:
         if c.bank != bank:
@@ -373,76 +430,83 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     events += _never_replenished(bank, advanced, {(c.clear_date, c.pay_type) for c in o.clearings
                                                   if c.bank == bank and c.clear_type == 1}, calendar, clock)
 
-    quota_notices: dict[str, dt.datetime] = {}
+    quota_notices: dict[tuple[str, str], dt.datetime] = {}  # (AdmDivCode, VoucherNo) → when it reached the bank
     for n in sorted(notices, key=lambda n: n.at):
         if n.to_bank and n.vtcode == "7101":
-            quota_notices.setdefault(n.voucher_no, n.at)
-    for no, arrived in quota_notices.items():
-        mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no]
-        events.append(DutyEvent(bank, "quota-arrival-notice", no,
+            quota_notices.setdefault((n.adm, n.voucher_no), n.at)
+    for (adm, no), arrived in quota_notices.items():
+        mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no
+                and _same(n.adm, adm)]
+        events.append(DutyEvent(bank, "quota-arrival-notice", named(no, adm),
                                 due_time("quota-arrival-notice", arrived, calendar, clock), max(mine, default=None)))
-    events += _returns(bank, o, paid, notices, batches or {}, calendar, clock)
+    events += _returns(bank, o, paid, notices, batches or {}, calendar, clock, named)
 
-    reports: dict[tuple[str, str], ReportSeen] = {}
+    reports: _Divided[ReportSeen] = _Divided()
     for rep in sorted(o.reports, key=lambda r: r.received_at):
         if rep.bank == bank:
-            reports.setdefault((rep.vtcode, rep.begin), rep)
+            reports.keep(rep.adm, rep.vtcode, rep.begin, rep)
 
-    def report(kind: DutyKind, vtcode: str, begin: str, due: dt.datetime) -> None:
-        rep = reports.get((vtcode, begin))
-        events.append(DutyEvent(bank, kind, f"{vtcode}/{begin}", due, rep.received_at if rep else None,
+    def report(kind: DutyKind, vtcode: str, begin: str, due: dt.datetime, adm: str) -> None:
+        rep = reports.get(adm, vtcode, begin)
+        events.append(DutyEvent(bank, kind, named(f"{vtcode}/{begin}", adm), due, rep.received_at if rep else None,
                                 accurate=rep is None or rep.agrees))
 
-    for day in sorted(paid_days):
-        report("daily-report", "2206", format_ymd(day), due_time("daily-report", day, calendar, clock))
-    for year, month in sorted({(d.year, d.month) for d in paid_days}):
+    for day, adm in sorted(paid_days):
+        report("daily-report", "2206", format_ymd(day), due_time("daily-report", day, calendar, clock), adm)
+    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in paid_days}):
         first = dt.date(year, month, 1)
-        report("monthly-report", "4004", format_ymd(first), due_time("monthly-report", first, calendar, clock))
-        report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock))
+        report("monthly-report", "4004", format_ymd(first), due_time("monthly-report", first, calendar, clock), adm)
+        report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock),
+               adm)
     return events
 
 
 def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Sequence[NoticeSeen],
              batches: Mapping[str, Sequence[BatchLine]], calendar: BusinessCalendar,
-             clock: ClockConfig) -> list[DutyEvent]:
+             clock: ClockConfig, named: Callable[[str, str], str]) -> list[DutyEvent]:
     """The refund-notice duties of a real bank: one per payment a 2252 returned whole (its amount),
     and, as the simulated bank's (`bank_sim.batches.line_of_notice`), one per line of a batch direct
     payment a 2252 returned (the first line still paid to its PayeeAcctNo for its PayAmt; a line
     comes back once). A whole return is done by the first 2203 / 7105 naming the payment; a line's
-    by the first naming it for the line's amount and payee (each notice ends one line's duty)."""
-    amounts = {(p.vtcode, p.voucher_no): p.amount_fen for p in paid}
-    whole: dict[str, dt.datetime] = {}
-    lines: dict[tuple[str, str], tuple[str, int, dt.datetime]] = {}  # (VoucherNo, Id) → payee, fen, returned
+    by the first naming it for the line's amount and payee (each notice ends one line's duty).
+    The notices name the payment's division (AdmDivCode): another division's payment of the same
+    number is not the one returned."""
+    amounts: _Divided[int] = _Divided()
+    for p in paid:
+        amounts.keep(_division(p), p.vtcode, p.voucher_no, p.amount_fen)
+    whole: dict[tuple[str, str], dt.datetime] = {}  # (AdmDivCode, VoucherNo) → returned
+    lines: dict[tuple[str, str, str], tuple[str, int, dt.datetime]] = {}  # (adm, VoucherNo, Id) → payee, fen, returned
     left = {no: list(ls) for no, ls in batches.items()}
     for n in sorted((n for n in notices if n.to_bank and n.vtcode == "2252"), key=lambda n: n.at):
-        fen = amounts.get((n.ori_vtcode, n.ori_voucher_no))
+        fen = amounts.get(n.adm, n.ori_vtcode, n.ori_voucher_no)
         if fen is None:
             continue  # names no payment of this bank: nothing to refund
         batch = left.get(n.ori_voucher_no) if n.ori_vtcode == "5201" else None
         if batch is None:
             if fen == n.amount_fen:
-                whole.setdefault(n.ori_voucher_no, n.at)
+                whole.setdefault((n.adm, n.ori_voucher_no), n.at)
             continue
         line = next((x for x in batch if x[1] == n.payee_acct and x[2] == n.amount_fen), None)
         if line is not None:
             batch.remove(line)
-            lines[(n.ori_voucher_no, line[0])] = (line[1], line[2], n.at)
+            lines[(n.adm, n.ori_voucher_no, line[0])] = (line[1], line[2], n.at)
     told = sorted((n for n in notices if not n.to_bank and n.vtcode in ("2203", "7105")), key=lambda n: n.at)
 
     def refused(no: str, fen: int | None = None) -> bool:
         return any(r.bank == bank and r.voucher_no == no and r.state == "rejected"
                    and (fen is None or r.amount_fen == fen) for r in o.refunds)
 
-    events = [DutyEvent(bank, "refund-notice", no, due_time("refund-notice", returned, calendar, clock),
-                        next((n.at for n in told if n.ori_voucher_no == no), None), faulty=refused(no))
-              for no, returned in whole.items()]
+    events = [DutyEvent(bank, "refund-notice", named(no, adm), due_time("refund-notice", returned, calendar, clock),
+                        next((n.at for n in told if n.ori_voucher_no == no and _same(n.adm, adm)), None),
+                        faulty=refused(no))
+              for (adm, no), returned in whole.items()]
     used: set[int] = set()
-    for (no, line_id), (acct, fen, returned) in lines.items():
+    for (adm, no, line_id), (acct, fen, returned) in lines.items():
         i = next((i for i, n in enumerate(told) if i not in used and n.ori_voucher_no == no and n.amount_fen == fen
-                  and n.payee_acct in ("", acct)), None)
+                  and n.payee_acct in ("", acct) and _same(n.adm, adm)), None)
         if i is not None:
             used.add(i)
-        events.append(DutyEvent(bank, "refund-notice", f"{no}#{line_id}",
+        events.append(DutyEvent(bank, "refund-notice", named(f"{no}#{line_id}", adm),
                                 due_time("refund-notice", returned, calendar, clock),
                                 told[i].at if i is not None else None, faulty=refused(no, fen)))
     return events

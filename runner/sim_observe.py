@@ -148,7 +148,7 @@ def _receipts_of(records: Iterable[Any], senders: Mapping[str, str]) -> list[Rec
     for r in records:
         no = r.key.voucher_no
         out.append(ReceiptSeen(no, r.key.vtcode, senders.get(no, "?"), r.received_at, _ReceiptFields(r),
-                               r.return_reason))
+                               r.return_reason, r.key.adm_div_code))
     return out
 
 

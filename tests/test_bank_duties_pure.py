@@ -17,10 +17,12 @@ from sim.codec import decode, encode
 
 CC = ClockConfig()
 
+ADM = "990100"  # messages.factory.ADM_DIV_CODE: the configured division
+
 
 def _book(fen: int) -> dict[quotas.LineKey, quotas.QuotaLine]:
     book: dict[quotas.LineKey, quotas.QuotaLine] = {}
-    assert quotas.grant(book, "ED1", [(("2026", "1", "101001", "2140104", "P1"), ("u", "s", "p"), fen)]) is None
+    assert quotas.grant(book, "ED1", [((ADM, "2026", "1", "101001", "2140104", "P1"), ("u", "s", "p"), fen)]) is None
     return book
 
 
@@ -30,19 +32,19 @@ def _detail(fen: int, project: str = "") -> dict[str, str]:
 
 def test_the_issue_case_600_then_400_01_against_1000() -> None:
     book = _book(1000_00)
-    first = quotas.draw(book, "101001", [_detail(600_00)], "2026", "1")
+    first = quotas.draw(book, "101001", [_detail(600_00)], "2026", "1", ADM)
     assert isinstance(first, dict)
     quotas.spend(book, first)
-    second = quotas.draw(book, "101001", [_detail(400_01)], "2026", "1")
+    second = quotas.draw(book, "101001", [_detail(400_01)], "2026", "1", ADM)
     assert isinstance(second, quotas.Shortfall) and second.code == "over-unit-quota"
     assert quotas.remaining_by_unit(book)["101001"] == {"granted": 1000_00, "spent": 600_00, "remaining": 400_00}
 
 
 def test_no_line_is_no_unit_quota_and_a_repeated_line_refuses_the_notice() -> None:
     book = _book(10_00)
-    miss = quotas.draw(book, "101001", [{**_detail(1_00), "ExpFuncCode": "2050203"}], "2026", "1")
+    miss = quotas.draw(book, "101001", [{**_detail(1_00), "ExpFuncCode": "2050203"}], "2026", "1", ADM)
     assert isinstance(miss, quotas.Shortfall) and miss.code == "no-unit-quota"
-    line = (("2026", "1", "1", "2", "3"), ("a", "b", "c"), 5)
+    line = ((ADM, "2026", "1", "1", "2", "3"), ("a", "b", "c"), 5)
     assert quotas.grant(book, "ED2", [line, line]) is not None
 
 
@@ -51,10 +53,10 @@ def test_no_line_is_no_unit_quota_and_a_repeated_line_refuses_the_notice() -> No
 def test_never_spends_beyond_the_granted_quota(grants: list[int], wants: list[int]) -> None:
     book = quotas.QuotaBook()  # the bank core's book: a mapping kept under text keys
     for i, fen in enumerate(grants):
-        quotas.grant(book, f"ED{i}", [(("2026", "1", "101001", "2140104", f"P{i}"), ("u", "s", "p"), fen)])
+        quotas.grant(book, f"ED{i}", [((ADM, "2026", "1", "101001", "2140104", f"P{i}"), ("u", "s", "p"), fen)])
     paid = 0
     for want in wants:
-        taken = quotas.draw(book, "101001", [_detail(want)], "2026", "1")
+        taken = quotas.draw(book, "101001", [_detail(want)], "2026", "1", ADM)
         if isinstance(taken, dict):
             assert sum(taken.values()) == want
             quotas.spend(book, taken)

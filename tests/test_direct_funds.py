@@ -26,6 +26,8 @@ from treasury_sim.planning import plan_day
 BANK = ("999100000001", "示例银行甲分行")
 YEAR, FUND, UNIT, SUBJECT = "2026", "1", "101001", "2050202"
 
+ADM = "990100"  # messages.factory.ADM_DIV_CODE: the configured division
+
 
 def _line(project: str, direct: bool) -> rp.Line:
     return ("12", FUND, "一般公共预算资金", "101", "示例市教育局", UNIT, "示例市第一中学", SUBJECT, "小学教育",
@@ -49,12 +51,12 @@ _PROJECTS = ("P1", "P2", "P3")
 def test_direct_funds_draw_only_on_direct_lines_and_other_money_never_on_them(
         lines: dict[str, tuple[bool, int]], asks: list[tuple[str, bool, int]]) -> None:
     book: dict[quotas.LineKey, quotas.QuotaLine] = {}
-    granted = [((YEAR, FUND, UNIT, SUBJECT, p), ("示例市第一中学", "小学教育", p), fen) for p, (_, fen) in lines.items()]
-    direct = {(YEAR, FUND, UNIT, SUBJECT, p) for p, (d, _) in lines.items() if d}
+    granted = [((ADM, YEAR, FUND, UNIT, SUBJECT, p), ("示例市第一中学", "小学教育", p), fen) for p, (_, fen) in lines.items()]
+    direct = {(ADM, YEAR, FUND, UNIT, SUBJECT, p) for p, (d, _) in lines.items() if d}
     assert quotas.grant(book, "ED1", granted, direct) is None
     details = [{"AgencyCode": UNIT, "ExpFuncCode": SUBJECT, "ProCode": p, "PayAmt": f"{fen / 100:.2f}",
                 **({"DirectFundFlag": "1"} if d else {})} for p, d, fen in asks]
-    taken = quotas.draw(book, UNIT, details, YEAR, FUND)
+    taken = quotas.draw(book, UNIT, details, YEAR, FUND, ADM)
 
     def same_kind(project: str, want_direct: bool) -> bool:
         return any(lines[p][0] == want_direct for p in lines if not project or p == project)
@@ -74,7 +76,7 @@ def test_direct_funds_draw_only_on_direct_lines_and_other_money_never_on_them(
         assert mismatched is None and missing is None
         for key, fen in taken.items():  # every fen drawn came from a line of the payment's own kind
             assert fen > 0
-            kinds = {d for p, d, _ in asks if not p or p == key[4]}
+            kinds = {d for p, d, _ in asks if not p or p == key[5]}
             assert book[key].direct in kinds
             assert fen <= book[key].remaining_fen
         assert sum(taken.values()) == sum(fen for _, _, fen in asks)
@@ -82,7 +84,7 @@ def test_direct_funds_draw_only_on_direct_lines_and_other_money_never_on_them(
 
 def test_a_notice_marking_a_held_line_otherwise_is_refused_whole() -> None:
     book: dict[quotas.LineKey, quotas.QuotaLine] = {}
-    key = (YEAR, FUND, UNIT, SUBJECT, "ZD1")
+    key = (ADM, YEAR, FUND, UNIT, SUBJECT, "ZD1")
     assert quotas.grant(book, "ED1", [(key, ("u", "s", "p"), 100_00)], {key}) is None
     refused = quotas.grant(book, "ED2", [(key, ("u", "s", "p"), 50_00)])
     assert refused is not None and "DirectFundFlag 0" in refused and "as direct funds" in refused
@@ -93,10 +95,10 @@ def test_a_notice_marking_a_held_line_otherwise_is_refused_whole() -> None:
 
 def test_a_carried_direct_line_stays_direct() -> None:
     book: dict[quotas.LineKey, quotas.QuotaLine] = {}
-    key = ("2025", FUND, UNIT, SUBJECT, "ZD1")
+    key = (ADM, "2025", FUND, UNIT, SUBJECT, "ZD1")
     quotas.grant(book, "ED1", [(key, ("u", "s", "p"), 100_00)], {key})
     assert quotas.carry(book, "JZ1", "2026", [(key, ("u", "s", "p"), 100_00)]) is None
-    assert book[("2026", FUND, UNIT, SUBJECT, "ZD1")].direct
+    assert book[(ADM, "2026", FUND, UNIT, SUBJECT, "ZD1")].direct
 
 
 def test_the_refusal_code_is_registered_and_names_the_element() -> None:

@@ -24,7 +24,9 @@ from sim.effects import Alarm, SendVoucher
 CALENDAR = BusinessCalendar.default()
 BANK = "999100000001"
 VOUCHERS = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
-KEY = ("2026", "1", "101001", "2100201", "99010026A0000")
+ADM = "990100"  # messages.factory.ADM_DIV_CODE: the configured division
+KEY = (ADM, "2026", "1", "101001", "2100201", "99010026A0000")
+
 
 
 def t(hhmm: str, day: str = "2026-03-10") -> dt.datetime:
@@ -36,7 +38,7 @@ def _file(name: str) -> VoucherDoc:
 
 
 def _line(fen: int, project: str = "99010026A0000") -> quotas.NoticeLine:
-    return ("2026", "1", "101001", "2100201", project), ("unit", "subject", "project"), fen
+    return (ADM, "2026", "1", "101001", "2100201", project), ("unit", "subject", "project"), fen
 
 
 def _book(granted: int = 1000_00) -> quotas.QuotaBook:
@@ -56,11 +58,11 @@ def test_reduce_lowers_the_line_and_refuses_more_than_remains_naming_it() -> Non
     missing = quotas.reduce(book, [_line(1_00, "OTHER")])
     assert missing is not None and "project OTHER" in missing
     assert book[KEY].remaining_fen == 200_00  # refused whole: nothing changed
-    draw = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4], "PayAmt": "200.01"}],
-                       "2026", "1")
+    draw = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[5], "PayAmt": "200.01"}],
+                       "2026", "1", ADM)
     assert isinstance(draw, quotas.Shortfall) and draw.code == "over-unit-quota"
-    assert isinstance(quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4],
-                                                   "PayAmt": "200.00"}], "2026", "1"), dict)
+    assert isinstance(quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[5],
+                                                   "PayAmt": "200.00"}], "2026", "1", ADM), dict)
 
 
 def test_reduce_to_exactly_what_is_paid_is_allowed_and_zero_is_refused() -> None:
@@ -117,7 +119,7 @@ def test_the_bank_refuses_a_7106_above_what_remains_whole_with_its_code() -> Non
 def test_the_factory_builds_a_7106_the_bank_applies() -> None:
     core = _core()
     data = quota_reduction_notice(voucher_no="ZJ2026031000077", vou_date=dt.date(2026, 3, 10), pay_bank_code=BANK,
-                                  lines=[("101001", "示例市第一中学", "2100201", "综合医院", KEY[4], "示例通用项目",
+                                  lines=[("101001", "示例市第一中学", "2100201", "综合医院", KEY[5], "示例通用项目",
                                           250_00)])
     effects = core.on_voucher(parse_voucher(data), 0, t("11:00"))
     assert not [e for e in effects if isinstance(e, Alarm)]
@@ -155,8 +157,8 @@ def test_remaining_is_granted_less_reductions_less_paid_plus_cleared_refunds_nev
             if quotas.reduce(book, [_line(fen)]) is None:
                 reduced += fen
         elif op == "pay":
-            taken = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[4],
-                                                  "PayAmt": f"{fen // 100}.{fen % 100:02d}"}], "2026", "1")
+            taken = quotas.draw(book, "101001", [{"ExpFuncCode": "2100201", "ProCode": KEY[5],
+                                                  "PayAmt": f"{fen // 100}.{fen % 100:02d}"}], "2026", "1", ADM)
             if isinstance(taken, dict):
                 quotas.spend(book, taken)
                 paid += fen

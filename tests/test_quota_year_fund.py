@@ -38,7 +38,7 @@ def t(day: str, hhmm: str) -> dt.datetime:
 # --- the bank's authorized quota lines (rule 1) ---------------------------------------------
 
 def _line(year: str, fund: str, agency: str, project: str, fen: int) -> quotas.NoticeLine:
-    return (year, fund, agency, "2140104", project), ("unit", "subject", "project"), fen
+    return (ADM, year, fund, agency, "2140104", project), ("unit", "subject", "project"), fen
 
 
 def _detail(fen: int, project: str = "") -> dict[str, str]:
@@ -53,37 +53,37 @@ def _book() -> quotas.QuotaBook:
 
 def test_a_december_quota_does_not_pay_a_january_voucher_nor_another_fund_type() -> None:
     book = _book()
-    assert isinstance(quotas.draw(book, "101001", [_detail(999_00)], "2025", "1"), dict)
-    next_year = quotas.draw(book, "101001", [_detail(999_00)], "2026", "1")
+    assert isinstance(quotas.draw(book, "101001", [_detail(999_00)], "2025", "1", ADM), dict)
+    next_year = quotas.draw(book, "101001", [_detail(999_00)], "2026", "1", ADM)
     assert isinstance(next_year, quotas.Shortfall) and next_year.code == "no-unit-quota"
     assert "StYear 2026" in next_year.message
-    other_fund = quotas.draw(book, "101001", [_detail(999_00, "P1")], "2025", "2")
+    other_fund = quotas.draw(book, "101001", [_detail(999_00, "P1")], "2025", "2", ADM)
     assert isinstance(other_fund, quotas.Shortfall) and other_fund.code == "no-unit-quota"
     assert "FundTypeCode 2" in other_fund.message
 
 
 def test_cancel_takes_the_remaining_off_and_refuses_what_is_not_there() -> None:
     book = _book()
-    quotas.spend(book, {("2025", "1", "101001", "2140104", "P1"): 600_00})
+    quotas.spend(book, {(ADM, "2025", "1", "101001", "2140104", "P1"): 600_00})
     # more than remains, or a line the bank does not hold: refused whole, nothing changes
     assert quotas.cancel(book, [_line("2025", "1", "101001", "P1", 400_01)]) is not None
     assert quotas.cancel(book, [_line("2025", "1", "101001", "P1", 1_00),
                                 _line("2025", "2", "101001", "P1", 1_00)]) is not None
-    assert book[("2025", "1", "101001", "2140104", "P1")].remaining_fen == 400_00
+    assert book[(ADM, "2025", "1", "101001", "2140104", "P1")].remaining_fen == 400_00
     assert quotas.cancel(book, [_line("2025", "1", "101001", "P1", 400_00)]) is None
-    assert book[("2025", "1", "101001", "2140104", "P1")].remaining_fen == 0
-    assert isinstance(quotas.draw(book, "101001", [_detail(1)], "2025", "1"), quotas.Shortfall)
+    assert book[(ADM, "2025", "1", "101001", "2140104", "P1")].remaining_fen == 0
+    assert isinstance(quotas.draw(book, "101001", [_detail(1)], "2025", "1", ADM), quotas.Shortfall)
 
 
 def test_carry_forward_moves_the_remaining_to_next_years_line() -> None:
     book = _book()
-    quotas.spend(book, {("2025", "1", "101001", "2140104", "P1"): 600_00})
+    quotas.spend(book, {(ADM, "2025", "1", "101001", "2140104", "P1"): 600_00})
     assert quotas.carry(book, "JZ1", "2026", [_line("2025", "1", "101001", "P1", 400_00)]) is None
-    assert book[("2025", "1", "101001", "2140104", "P1")].remaining_fen == 0
-    new = book[("2026", "1", "101001", "2140104", "P1")]
+    assert book[(ADM, "2025", "1", "101001", "2140104", "P1")].remaining_fen == 0
+    new = book[(ADM, "2026", "1", "101001", "2140104", "P1")]
     assert (new.granted_fen, new.remaining_fen, new.notices) == (400_00, 400_00, ["JZ1"])
-    assert isinstance(quotas.draw(book, "101001", [_detail(400_00)], "2026", "1"), dict)
-    over = quotas.draw(book, "101001", [_detail(400_01)], "2026", "1")
+    assert isinstance(quotas.draw(book, "101001", [_detail(400_00)], "2026", "1", ADM), dict)
+    over = quotas.draw(book, "101001", [_detail(400_01)], "2026", "1", ADM)
     assert isinstance(over, quotas.Shortfall) and over.code == "over-unit-quota"
     # a second carry of the same money: nothing is left to carry
     assert quotas.carry(book, "JZ2", "2026", [_line("2025", "1", "101001", "P1", 1)]) is not None
@@ -99,13 +99,13 @@ def test_year_end_never_creates_or_loses_quota(ops: list[tuple[str, str, int]]) 
     book: dict[quotas.LineKey, quotas.QuotaLine] = {}
     granted: dict[str, int] = {"1": 0, "2": 0}
     for i, (op, fund, fen) in enumerate(ops):
-        key = ("2025", fund, "101001", "2140104", "P1")
+        key = (ADM, "2025", fund, "101001", "2140104", "P1")
         line = _line("2025", fund, "101001", "P1", fen)
         if op == "grant":
             assert quotas.grant(book, f"ED{i}", [line]) is None
             granted[fund] += fen
         elif op == "spend":
-            taken = quotas.draw(book, "101001", [_detail(fen)], "2025", fund)
+            taken = quotas.draw(book, "101001", [_detail(fen)], "2025", fund, ADM)
             if isinstance(taken, dict):
                 quotas.spend(book, taken)
         elif op == "cancel":
@@ -115,8 +115,8 @@ def test_year_end_never_creates_or_loses_quota(ops: list[tuple[str, str, int]]) 
             remaining = book[key].remaining_fen if key in book else 0
             assert (quotas.carry(book, f"JZ{i}", "2026", [line]) is None) == (0 < fen <= remaining)
     for fund in ("1", "2"):
-        old = book.get(("2025", fund, "101001", "2140104", "P1"))
-        new = book.get(("2026", fund, "101001", "2140104", "P1"))
+        old = book.get((ADM, "2025", fund, "101001", "2140104", "P1"))
+        new = book.get((ADM, "2026", fund, "101001", "2140104", "P1"))
         assert (old.granted_fen if old else 0) == granted[fund]
         if old is not None:
             assert old.remaining_fen >= 0 and old.spent_fen + old.closed_fen + old.remaining_fen == granted[fund]
@@ -141,9 +141,9 @@ def test_the_bank_applies_confirms_and_tells_the_units_of_year_end_notices_once(
         assert [(e.head["OriVtCode"], e.head["OriVoucherNo"], e.head["PayAmt"]) for e in notices] == [
             (doc.vtcode, doc.get("VoucherNo"), doc.get("PayAmt"))]
         assert not [e for e in effects if isinstance(e, Alarm)]
-    assert core.quota_book[("2025", "1", "101002", "2050203", "99010026A0000")].remaining_fen == 0
-    assert core.quota_book[("2025", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 600_00
-    assert core.quota_book[("2026", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 400_00
+    assert core.quota_book[(ADM, "2025", "1", "101002", "2050203", "99010026A0000")].remaining_fen == 0
+    assert core.quota_book[(ADM, "2025", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 600_00
+    assert core.quota_book[(ADM, "2026", "1", "101001", "2140104", "99010026A0000")].remaining_fen == 400_00
     # delivered again: confirmed again, applied once (also after a restart from a snapshot)
     restored = BankCore.restore(core.snapshot(), BANK, BankConfig(), CALENDAR, ClockConfig())
     again = restored.on_voucher(carry, 0, t("2025-12-31", "14:20"))
