@@ -33,6 +33,8 @@ CODES: dict[str, str] = {
     "xml-text-too-large": "one text node or attribute value is longer than the parser's per-node limit "
                           "(10,000,000 bytes), or a name longer than its limit for names (50,000 bytes); the path "
                           "names the element",
+    "xml-namespace": "an element is in an XML namespace (xmlns); envelopes and vouchers have none, their XSDs "
+                     "declare no target namespace: the path names the first such element, the message its namespace",
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",

@@ -3,6 +3,9 @@
 No DTD (internal or external), no entity expansion, no network, no XInclude, a size limit
 checked before parsing and a depth limit checked after. Each refusal is a typed
 `InputError` with a stable code, never a crash and never a guess.
+
+What is parsed here is an envelope or a voucher, and neither has a namespace (xsd/ declares no
+targetNamespace): an element in one is refused by name, not left to look like a missing VtCode.
 """
 
 from __future__ import annotations
@@ -97,6 +100,38 @@ def _refuse_wide(data: bytes, what: str) -> None:
 def _depth_probe(depth_max: int) -> etree.XPath:
     # The first element deeper than depth_max, if any: one C-level walk, no Python loop.
     return etree.XPath("(/" + "/".join(["*"] * (depth_max + 1)) + ")[1]")
+
+
+# The first element in a namespace, if any: one C-level walk, run only when a declaration is there.
+_NAMESPACED = etree.XPath("(//*[namespace-uri() != ''])[1]")
+
+
+def _local_path(el: etree._Element) -> str:
+    """/Voucher/DetailList/Detail[1]/PayAmt: local names, an index where a name repeats."""
+    parts = []
+    node: etree._Element | None = el
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [s for s in parent.iterchildren(node.tag)]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/" + "/".join(reversed(parts))
+
+
+def _refuse_namespaces(root: etree._Element, data: bytes, what: str) -> None:
+    if b"xmlns" not in data and b"<xml:" not in data:  # no element can be in a namespace
+        return
+    found = _NAMESPACED(root)
+    if found:
+        el = found[0]
+        qname = etree.QName(el)
+        raise InputError("xml-namespace", f"{what}: <{qname.localname}> is in XML namespace {qname.namespace!r}; "
+                         "envelopes and vouchers have no namespace (their XSDs declare none): remove the xmlns "
+                         "declaration", line=el.sourceline, path=_local_path(el))
 
 
 _TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
@@ -200,6 +235,7 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         el = deep[0]
         raise InputError("xml-too-deep", f"{what} nests elements deeper than {depth_max} levels",
                          line=el.sourceline, path=el.getroottree().getpath(el))
+    _refuse_namespaces(root, data, what)
     return root
 
 

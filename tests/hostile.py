@@ -89,6 +89,15 @@ def hostile_cases() -> dict[str, tuple[bytes, str]]:
         "wrong-root": (b"<Foo><Bar/></Foo>", "unknown-vtcode"),  # no VtCode to look up: catalog first
         "wrong-root-with-vtcode": (b"<Foo><VtCode>5201</VtCode></Foo>", "xsd-invalid"),
         "envelope-not-schema": (b"<MOF><VoucherCount>x</VoucherCount></MOF>", "envelope-invalid"),
+        # no namespace anywhere on the wire: the XSDs (xsd/) declare no targetNamespace
+        "voucher-default-namespace": (good.replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1), "xml-namespace"),
+        "voucher-prefixed-namespace": (good.replace(b"<Voucher>", b'<v:Voucher xmlns:v="urn:x">', 1)
+                                       .replace(b"</Voucher>", b"</v:Voucher>"), "xml-namespace"),
+        "voucher-inner-namespace": (good.replace(b"      <PayAmt>", b'      <PayAmt xmlns="urn:x">', 1),
+                                    "xml-namespace"),  # a Detail's
+        "envelope-default-namespace": (env.replace("<MOF>", '<MOF xmlns="urn:x">', 1).encode(), "xml-namespace"),
+        "inner-namespace": (envelope_for_raw(good.replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1)),
+                            "xml-namespace"),
         "inner-entity": (envelope_for_raw(b'<?xml version="1.0"?>\n<!DOCTYPE V [<!ENTITY e SYSTEM '
                                           b'"file:///etc/passwd">]><Voucher>&e;</Voucher>'),
                          "xml-forbidden-entity"),
