@@ -322,12 +322,17 @@ def _mqtt_parts(url: str, password: str | None = None) -> dict[str, Any]:
 def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
     """The CA and certificates in `certs_dir`, plus every certificate file the registry names:
     a participant registered with `--cert FILE` is verifiable without copying FILE anywhere."""
-    from messages.keys import load_certificates
+    from messages.keys import certificate_public_key, load_certificates
 
     store = CertificateStore.from_dir(certs_dir)
     for participant in registry:
         for path in participant.cert_files:
             for cert in load_certificates(path):
+                try:
+                    certificate_public_key(cert)  # no seal could ever be verified with it
+                except InputError as exc:
+                    raise InputError(exc.code, f"participant {participant.id}: {path}: {exc.issues[0].message}") \
+                        from None
                 try:
                     store.add(cert)
                 except ValueError as exc:  # two different certificates under one SN: refuse to start

@@ -27,7 +27,7 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
 BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
 # The participants file, the certificates or the database cannot be read or do not make sense
 # (found while starting, before anything listens): unreadable input, exit 2 like every tgw command.
-INPUT_REFUSALS = ("io-unreadable", "config-invalid", "db-not-gateway")
+INPUT_REFUSALS = ("io-unreadable", "config-invalid", "db-not-gateway", "key-unsupported")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
