@@ -33,6 +33,11 @@ CODES: dict[str, str] = {
     "xml-text-too-large": "one text node or attribute value is longer than the parser's per-node limit "
                           "(10,000,000 bytes), or a name longer than its limit for names (50,000 bytes); the path "
                           "names the element",
+    "xml-version": "the XML declaration names a version other than 1.0 (XML 1.1 reads line ends and control "
+                   "characters otherwise than the 1.0 parsers of the wire)",
+    "xml-forbidden-pi": "a processing instruction (<?target ...?>) other than the XML declaration is present; the "
+                        "wire has none (one inside an element's text splits it: parsers then read different "
+                        "values); the path names the element it is in",
     "xml-namespace": "an element is in an XML namespace (xmlns); envelopes and vouchers have none, their XSDs "
                      "declare no target namespace: the path names the first such element, the message its namespace",
     # envelope

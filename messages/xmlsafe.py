@@ -6,6 +6,9 @@ checked before parsing and a depth limit checked after. Each refusal is a typed
 
 What is parsed here is an envelope or a voucher, and neither has a namespace (xsd/ declares no
 targetNamespace): an element in one is refused by name, not left to look like a missing VtCode.
+Nor a processing instruction, nor XML 1.1: a PI inside an element's text splits it (lxml's .text
+stops at it, XSD validation and other parsers read on), and 1.1 reads line ends and control
+characters otherwise than the 1.0 parsers of the wire (docs/wire.md section 3).
 """
 
 from __future__ import annotations
@@ -134,6 +137,22 @@ def _refuse_namespaces(root: etree._Element, data: bytes, what: str) -> None:
                          "declaration", line=el.sourceline, path=_local_path(el))
 
 
+_PI = etree.XPath("(//processing-instruction())[1]")  # the prolog's and epilog's too
+_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[ \t\r\n]")
+
+
+def _refuse_pis(root: etree._Element, data: bytes, what: str) -> None:
+    if data.count(b"<?") <= (1 if _DECLARATION.match(data) else 0):  # none besides the declaration
+        return
+    found = _PI(root)
+    if found:
+        pi = found[0]
+        parent = pi.getparent()
+        raise InputError("xml-forbidden-pi", f"{what}: a processing instruction <?{pi.target} ...?> is present; "
+                         "the wire has none (inside an element's text it splits the value)",
+                         line=pi.sourceline, path="/" if parent is None else _local_path(parent))
+
+
 _TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
 
 
@@ -175,6 +194,8 @@ def _classify(exc: etree.XMLSyntaxError) -> str:
         return "xml-text-too-large"
     if "excessive depth" in msg:
         return "xml-too-deep"
+    if "unsupported version" in msg:
+        return "xml-version"
     if "encoding" in msg or "not proper utf-8" in msg or "char out of allowed range" in msg:
         return "xml-bad-encoding"
     if "entity" in msg:
@@ -222,6 +243,9 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         # Whatever libxml2 decided from the bytes, only UTF-8 and GBK pass (defence in depth).
         raise InputError("xml-bad-encoding", f"{what} was read as {docinfo.encoding}; only UTF-8 and GBK are "
                          "accepted", line=1, path="/")
+    if docinfo.xml_version != "1.0":
+        raise InputError("xml-version", f"{what} declares XML version {docinfo.xml_version}; only 1.0 is "
+                         "accepted", line=1, path="/")
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         if b"<!ENTITY" in data or docinfo.system_url:
             code = "xml-forbidden-entity"
@@ -236,6 +260,7 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         raise InputError("xml-too-deep", f"{what} nests elements deeper than {depth_max} levels",
                          line=el.sourceline, path=el.getroottree().getpath(el))
     _refuse_namespaces(root, data, what)
+    _refuse_pis(root, data, what)
     return root
 
 

@@ -169,6 +169,11 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
         b'<?xml version="1.0"?>\n<!DOCTYPE Voucher [<!ENTITY x "y">]>\n<Voucher><VtCode>&x;</VtCode></Voucher>'))]
     namespaced = payment(world, voucher_no="NS0001").replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1)
     out["xml-namespace"] = [(treasury, raw_body(namespaced, no="NS0001"))]
+    v11 = payment(world, voucher_no="V110001").replace(b'version="1.0"', b'version="1.1"', 1)
+    out["xml-version"] = [(treasury, raw_body(v11, no="V110001"))]
+    split = payment(world, voucher_no="PI0001").replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1)
+    out["xml-forbidden-pi"] = [(treasury, raw_body(split, no="PI0001")),
+                               (treasury, good_env.replace(b"<VoucherCount>", b"<?pi y?><VoucherCount>", 1))]
     out["xml-too-deep"] = [(treasury, raw_body(b"<Voucher>" + b"<a>" * 40 + b"</a>" * 40 + b"</Voucher>"))]
     no = "XSD0001"
     out["xsd-invalid"] = [(treasury, world.envelope([rebuild(payment(world, voucher_no=no), drop=("PayAcctNo",))],

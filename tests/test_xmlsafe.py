@@ -11,7 +11,7 @@ from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xm
 
 CASES = hostile_cases()
 _PARSE_LEVEL = {"xml-malformed", "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-large",
-                "xml-too-deep", "xml-bad-encoding", "xml-namespace"}
+                "xml-too-deep", "xml-bad-encoding", "xml-namespace", "xml-version", "xml-forbidden-pi"}
 
 
 def test_corpus_is_not_empty() -> None:
@@ -101,3 +101,17 @@ def test_a_namespace_declaration_no_element_uses_is_harmless() -> None:
     data = sample_voucher().replace(b"<Voucher>", b'<Voucher xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
                                                   b' xsi:noNamespaceSchemaLocation="5201.xsd">', 1)
     assert parse_xml(data, bytes_max=100_000).tag == "Voucher"
+
+
+@pytest.mark.parametrize(("name", "path", "line"), [
+    ("xml-1.1", "/", 1), ("pi-prolog", "/", 2), ("pi-without-declaration", "/", 1),
+    ("pi-in-text", "/Voucher/PayeeAcctName", 17), ("pi-in-envelope", "/MOF", 2)])
+def test_xml_1_1_and_processing_instructions_are_refused_where_they_are(name: str, path: str, line: int) -> None:
+    """A PI splits an element's text: lxml's .text stops at it where XSD validation and other
+    parsers read the whole value; XML 1.1 reads line ends and control characters otherwise."""
+    data, code = CASES[name]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=DEFAULT_LIMITS.envelope_bytes_max)
+    issue = info.value.issues[0]
+    assert (issue.code, issue.path, issue.line) == (code, path, line), issue
+    assert ("1.1" if code == "xml-version" else "<?") in issue.message
