@@ -38,6 +38,8 @@ CODES: dict[str, str] = {
     "xml-forbidden-pi": "a processing instruction (<?target ...?>) other than the XML declaration is present; the "
                         "wire has none (one inside an element's text splits it: parsers then read different "
                         "values); the path names the element it is in",
+    "xml-forbidden-comment": "a comment inside an element's value (<PayeeAcctNo>12<!-- -->34</PayeeAcctNo>): "
+                             "parsers read such a value differently; comments between elements are fine",
     "xml-namespace": "an element is in an XML namespace (xmlns); envelopes and vouchers have none, their XSDs "
                      "declare no target namespace: the path names the first such element, the message its namespace",
     # envelope

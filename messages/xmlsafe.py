@@ -6,9 +6,10 @@ checked before parsing and a depth limit checked after. Each refusal is a typed
 
 What is parsed here is an envelope or a voucher, and neither has a namespace (xsd/ declares no
 targetNamespace): an element in one is refused by name, not left to look like a missing VtCode.
-Nor a processing instruction, nor XML 1.1: a PI inside an element's text splits it (lxml's .text
-stops at it, XSD validation and other parsers read on), and 1.1 reads line ends and control
-characters otherwise than the 1.0 parsers of the wire (docs/wire.md section 3).
+Nor a processing instruction, nor a comment inside a value, nor XML 1.1: the first two split an
+element's text (lxml's .text stops there, XSD validation and other parsers read on), and 1.1
+reads line ends and control characters otherwise than the 1.0 parsers of the wire
+(docs/wire.md section 3).
 """
 
 from __future__ import annotations
@@ -153,6 +154,23 @@ def _refuse_pis(root: etree._Element, data: bytes, what: str) -> None:
                          line=pi.sourceline, path="/" if parent is None else _local_path(parent))
 
 
+# A comment whose element has no element child: it sits inside a value, and splits it as a PI does.
+_COMMENT_IN_VALUE = etree.XPath("(//comment()[not(../*)])[1]")
+
+
+def _refuse_comments_in_values(root: etree._Element, data: bytes, what: str) -> None:
+    if b"<!--" not in data:
+        return
+    found = _COMMENT_IN_VALUE(root)
+    if found:
+        comment = found[0]
+        parent = comment.getparent()
+        name = etree.QName(parent).localname
+        raise InputError("xml-forbidden-comment", f"{what}: a comment inside the value of <{name}>; parsers read "
+                         "such a value differently (comments between elements are fine)",
+                         line=comment.sourceline, path=_local_path(parent))
+
+
 _TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
 
 
@@ -261,6 +279,7 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
                          line=el.sourceline, path=el.getroottree().getpath(el))
     _refuse_namespaces(root, data, what)
     _refuse_pis(root, data, what)
+    _refuse_comments_in_values(root, data, what)
     return root
 
 

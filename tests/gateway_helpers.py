@@ -174,6 +174,8 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
     split = payment(world, voucher_no="PI0001").replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1)
     out["xml-forbidden-pi"] = [(treasury, raw_body(split, no="PI0001")),
                                (treasury, good_env.replace(b"<VoucherCount>", b"<?pi y?><VoucherCount>", 1))]
+    split = payment(world, voucher_no="CM0001").replace(b"<PayeeAcctNo>", b"<PayeeAcctNo>9<!-- -->", 1)
+    out["xml-forbidden-comment"] = [(treasury, raw_body(split, no="CM0001"))]
     out["xml-too-deep"] = [(treasury, raw_body(b"<Voucher>" + b"<a>" * 40 + b"</a>" * 40 + b"</Voucher>"))]
     no = "XSD0001"
     out["xsd-invalid"] = [(treasury, world.envelope([rebuild(payment(world, voucher_no=no), drop=("PayAcctNo",))],

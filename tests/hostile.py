@@ -108,6 +108,8 @@ def hostile_cases() -> dict[str, tuple[bytes, str]]:
         "pi-in-envelope": (env.replace("<VoucherCount>", "<?pi y?><VoucherCount>", 1).encode(), "xml-forbidden-pi"),
         "inner-pi": (envelope_for_raw(good.replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1)),
                      "xml-forbidden-pi"),
+        "comment-in-text": (good.replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<!-- y -->", 1),
+                            "xml-forbidden-comment"),
         "inner-entity": (envelope_for_raw(b'<?xml version="1.0"?>\n<!DOCTYPE V [<!ENTITY e SYSTEM '
                                           b'"file:///etc/passwd">]><Voucher>&e;</Voucher>'),
                          "xml-forbidden-entity"),

@@ -49,7 +49,7 @@ def test_receipt_is_admitted_naming_the_original_s_sender(worlds: tuple[DevWorld
 
 CODES_BY_PIPELINE = [
     "envelope-invalid", "envelope-count-mismatch", "envelope-key-mismatch", "base64-invalid", "xml-malformed",
-    "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-deep", "xml-namespace", "xml-version", "xml-forbidden-pi", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
+    "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-deep", "xml-namespace", "xml-version", "xml-forbidden-pi", "xml-forbidden-comment", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
     "receipt-fields-missing", "receipt-fields-unexpected", "missing-signature", "bad-signature",
     "unknown-certificate", "wrong-seal-position", "not-authorized", "no-recipient",
 ]

@@ -11,7 +11,8 @@ from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xm
 
 CASES = hostile_cases()
 _PARSE_LEVEL = {"xml-malformed", "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-large",
-                "xml-too-deep", "xml-bad-encoding", "xml-namespace", "xml-version", "xml-forbidden-pi"}
+                "xml-too-deep", "xml-bad-encoding", "xml-namespace", "xml-version", "xml-forbidden-pi",
+                "xml-forbidden-comment"}
 
 
 def test_corpus_is_not_empty() -> None:
@@ -115,3 +116,15 @@ def test_xml_1_1_and_processing_instructions_are_refused_where_they_are(name: st
     issue = info.value.issues[0]
     assert (issue.code, issue.path, issue.line) == (code, path, line), issue
     assert ("1.1" if code == "xml-version" else "<?") in issue.message
+
+
+def test_a_comment_inside_a_value_is_refused_one_between_elements_is_not() -> None:
+    """lxml's .text stops at the comment: the gateway read 'X' where the XSD checked 'X测试...'."""
+    data, code = CASES["comment-in-text"]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=100_000)
+    issue = info.value.issues[0]
+    assert (issue.code, issue.path, issue.line) == (code, "/Voucher/PayeeAcctName", 17), issue
+    between = sample_voucher().replace(b"<PayeeAcctName>", b"<!-- the payee --><PayeeAcctName>", 1)
+    assert parse_xml(b"<!-- a voucher -->\n" + between[between.index(b"<Voucher>"):], bytes_max=100_000).tag \
+        == "Voucher"
