@@ -118,7 +118,7 @@ def _local_path(el: etree._Element) -> str:
         name = etree.QName(node).localname
         parent = node.getparent()
         if parent is not None:
-            same = [s for s in parent.iterchildren(node.tag)]
+            same = [s for s in parent.iterchildren(etree.Element) if etree.QName(s).localname == name]
             if len(same) > 1:
                 name += f"[{same.index(node) + 1}]"
         parts.append(name)
