@@ -131,16 +131,18 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import aiohttp
 import yaml
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, replenishment_day
 from client import ClientError, Delivery, GatewayClient
 from messages.envelope import encode_envelope, parse_envelope
+from messages.errors import InputError
+from messages.files import read_error_code, read_regular_text
 from messages.money import fen_to_str, parse_fen
 from messages.sealing import seal_as_role, voucher_body
 from messages.signing import KeySigner
@@ -1130,10 +1132,36 @@ def _hh_mm(text: str) -> dt.time:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time of day HH:MM") from None
 
 
+def _read(p: argparse.ArgumentParser, flag: str, path: str) -> str:
+    """The text of a file named by `flag`, or one usage line (exit 2): missing, a directory, a pipe
+    (never waited on), not UTF-8."""
+    try:
+        return read_regular_text(path)
+    except OSError as exc:
+        p.error(f"{flag} {path}: {read_error_code(exc)}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        p.error(f"{flag} {path}: io-unreadable: not UTF-8 text")
+
+
+def _secrets(p: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """This bank's entry of --secrets ({id: {token, mqtt_password}}), {} when it has none."""
+    try:
+        raw = json.loads(_read(p, "--secrets", args.secrets))
+    except json.JSONDecodeError as exc:
+        p.error(f"--secrets {args.secrets}: io-unreadable: not JSON ({exc})")
+    mine = raw.get(args.id) if isinstance(raw, dict) else None
+    if mine is not None and not isinstance(mine, dict):
+        p.error(f"--secrets {args.secrets}: io-unreadable: expected {{id: {{token, mqtt_password}}}}")
+    return mine or {}
+
+
 def _mqtt_login(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, int, str, str]:
     """--mqtt's host, port and user (by default the bank's id), and the password from
     --mqtt-password-file or --secrets (never from the URL: the process list shows it to every user)."""
-    url = urlparse(args.mqtt)
+    try:
+        url = urlparse(args.mqtt)
+    except ValueError as exc:  # an unclosed [IPv6
+        p.error(f"--mqtt {args.mqtt}: {exc}")
     try:
         port = url.port or 1883
     except ValueError:
@@ -1143,8 +1171,10 @@ def _mqtt_login(p: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[s
     if url.password is not None:
         p.error("--mqtt must not carry the password (the process list shows it): use --mqtt-password-file or --secrets")
     if args.mqtt_password_file:
-        password = Path(args.mqtt_password_file).read_text(encoding="utf-8").strip()
-    elif args.secrets and "mqtt_password" in (mine := json.loads(Path(args.secrets).read_text()).get(args.id) or {}):
+        password = _read(p, "--mqtt-password-file", args.mqtt_password_file).strip()
+        if not password:
+            p.error(f"--mqtt-password-file {args.mqtt_password_file} is empty")
+    elif args.secrets and "mqtt_password" in (mine := _secrets(p, args)):
         password = str(mine["mqtt_password"])
     else:
         p.error("--mqtt needs the password: --mqtt-password-file, or --secrets with mqtt_password under the id")
@@ -1172,7 +1202,7 @@ async def _not_pushed(http: GatewayClient) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="tgw-sdk-bank", description=__doc__.split("\n\n")[0])
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
     p.add_argument("--id", required=True, help="this bank's participant id, e.g. bank-a")
     p.add_argument("--bank-code", required=True, help="this bank's 12-digit code (PayBankCode)")
@@ -1218,31 +1248,54 @@ def main(argv: list[str] | None = None) -> int:
                                 ("--open", args.open, dt.time(0, 0), dt.time(10, 0))):
         if not lo <= value < hi:
             p.error(f"{flag} {value:%H:%M}: the rules want it from {lo:%H:%M} and before {hi:%H:%M}")
+    try:
+        url = urlparse(args.url)
+        url.port  # noqa: B018 - raises on a port past 65535 or no number
+    except ValueError as exc:
+        p.error(f"--url {args.url}: {exc}")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        p.error(f"--url {args.url}: give http(s)://HOST:PORT")
+    try:
+        reserve_fen = parse_fen(args.reserve)
+    except InputError as exc:
+        p.error(f"--reserve {args.reserve}: {exc}")
+    if reserve_fen < 0:
+        p.error(f"--reserve {args.reserve}: a reserve is not negative")
     if args.token:
         token = args.token
     elif args.secrets:
-        token = json.loads(Path(args.secrets).read_text())[args.id]["token"]
+        token = _secrets(p, args).get("token")
+        if not isinstance(token, str) or not token:
+            p.error(f"--secrets {args.secrets}: no token under {args.id!r}")
     else:
         p.error("give --token or --secrets")
     mqtt = _mqtt_login(p, args) if args.mqtt else None
     calendar = BusinessCalendar.default()  # one for every start over
     accounts, own_accounts = dict(ACCOUNTS), OwnAccounts()
     if args.accounts:
-        world = yaml.safe_load(Path(args.accounts).read_text(encoding="utf-8")) or {}
-        mine = [b for b in world.get("banks") or [] if str(b.get("code")) == args.bank_code]
+        try:
+            world = yaml.safe_load(_read(p, "--accounts", args.accounts)) or {}
+        except yaml.YAMLError as exc:
+            p.error(f"--accounts {args.accounts}: io-unreadable: not YAML ({exc})")
+        if not isinstance(world, dict) or not isinstance(world.get("banks") or [], list):
+            p.error(f"--accounts {args.accounts}: io-unreadable: expected a mapping with banks: (docs/rules.md)")
+        mine = [b for b in world.get("banks") or [] if isinstance(b, dict) and str(b.get("code")) == args.bank_code]
         if not mine:
             p.error(f"--accounts {args.accounts}: no bank with code {args.bank_code}")
         accounts = {str(a["number"]): str(a["holder"]) for a in mine[0].get("accounts") or []}
         own_accounts = OwnAccounts.of(world.get("own_account_rule") or {})
 
     def make_bank() -> Bank:
-        return Bank(args.id, args.bank_code, args.name, parse_fen(args.reserve), args.late_receipts,
+        return Bank(args.id, args.bank_code, args.name, reserve_fen, args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
                     args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts,
                     pay_any_payee=args.pay_any_payee, all_direct=args.all_direct,
                     never_replenish=args.never_replenish)
 
-    signer = KeySigner.from_files(args.key, args.cert)
+    try:
+        signer = KeySigner.from_files(args.key, args.cert)
+    except InputError as exc:
+        p.error(f"--key {args.key} / --cert {args.cert}: {exc}")
 
     async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
@@ -1263,6 +1316,15 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(go())
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # the runner's task group wraps what ended it
+        first: BaseException = exc
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        if not isinstance(first, aiohttp.ClientConnectionError | OSError | TimeoutError):
+            raise
+        # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project
+        print(f"tgw-sdk-bank: unavailable: {first or type(first).__name__}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -217,13 +217,19 @@ def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
 def _sns_in(path: Path) -> list[str]:
     from cryptography import x509
 
-    from messages.keys import serial_sn
+    from messages.keys import certificate_public_key, serial_sn
 
     try:
         data = read_regular(path)
     except OSError as exc:
         raise InputError(read_error_code(exc), f"certificate file {path}: {exc.strerror}") from None
-    return [serial_sn(c) for c in x509.load_pem_x509_certificates(data)]
+    certs = x509.load_pem_x509_certificates(data)
+    for cert in certs:
+        try:
+            certificate_public_key(cert)  # one no seal can be verified with: refused now, not at each voucher
+        except InputError as exc:
+            raise InputError(exc.code, f"certificate file {path}: {exc.issues[0].message}") from None
+    return [serial_sn(c) for c in certs]
 
 
 def load_registry(path: str | Path) -> Registry:
@@ -250,6 +256,9 @@ def load_registry(path: str | Path) -> Registry:
             participants.append(_participant(entry, path.parent))
         except KeyError as exc:
             raise InputError("io-unreadable", f"participants file {path}: participant {n} has no {exc}") from None
+        except InputError as exc:  # its certificate file: its own code (key-unsupported, io-not-regular...)
+            raise InputError(exc.code, f"participants file {path}: participant {n}: {exc.issues[0].message}") \
+                from None
         except (ValueError, TypeError) as exc:
             raise InputError("io-unreadable", f"participants file {path}: participant {n}: {exc}") from None
     try:

@@ -31,7 +31,7 @@ from gateway.http_limits import GuardedSite, HttpLimits, ResourceErrorLog, effec
 from gateway.monitoring.monitor import build_monitor
 from gateway.participants import Registry, load_registry
 from gateway.service import Gateway, GatewayConfig
-from messages.errors import InputError
+from messages.errors import InputError, StateError
 from messages.files import read_error_code, read_regular_text, write_atomic
 from messages.signing import CertificateStore, KeySigner
 from messages.yamlsafe import load_yaml
@@ -322,12 +322,17 @@ def _mqtt_parts(url: str, password: str | None = None) -> dict[str, Any]:
 def certificate_store(certs_dir: str, registry: Registry) -> CertificateStore:
     """The CA and certificates in `certs_dir`, plus every certificate file the registry names:
     a participant registered with `--cert FILE` is verifiable without copying FILE anywhere."""
-    from messages.keys import load_certificates
+    from messages.keys import certificate_public_key, load_certificates
 
     store = CertificateStore.from_dir(certs_dir)
     for participant in registry:
         for path in participant.cert_files:
             for cert in load_certificates(path):
+                try:
+                    certificate_public_key(cert)  # no seal could ever be verified with it
+                except InputError as exc:
+                    raise InputError(exc.code, f"participant {participant.id}: {path}: {exc.issues[0].message}") \
+                        from None
                 try:
                     store.add(cert)
                 except ValueError as exc:  # two different certificates under one SN: refuse to start
@@ -340,11 +345,31 @@ def _log_database_wait(attempt: int, retry_in_s: float, error: BaseException) ->
     log.warning("database.unavailable", attempt=attempt, retry_in_s=retry_in_s, error=str(error))
 
 
+def _database_refusal(url: str, exc: StateError) -> InputError:
+    """The database named in the configuration cannot be opened at start: unreadable input (as
+    the participants file), coded as `tgw dlq` codes its --db."""
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+    if exc.__cause__ is None:  # no database URL at all
+        return InputError("config-invalid", str(exc))
+    if isinstance(exc.__cause__, sqlite3.DatabaseError) and not isinstance(exc.__cause__, sqlite3.OperationalError):
+        return InputError("db-not-gateway", f"{path} is not a SQLite database ({exc.__cause__})")
+    if isinstance(exc.__cause__, sqlite3.Error):
+        if Path(path).is_dir():
+            return InputError("db-not-gateway", f"{path} is a directory, not a database file")
+        return InputError("io-unreadable", str(exc))
+    return InputError("db-not-gateway", str(exc))  # PostgreSQL: refused credentials, no such database
+
+
 async def start_server(cfg: ServerConfig) -> RunningServer:
     ssl_context = build_ssl_context(cfg)  # before anything opens: a TLS mistake fails fast
     registry = load_registry(cfg.participants)
     certs = certificate_store(cfg.certs, registry)
-    db = await open_database_waiting(cfg.db, schema=cfg.db_schema, on_wait=_log_database_wait)
+    try:
+        db = await open_database_waiting(cfg.db, schema=cfg.db_schema, on_wait=_log_database_wait)
+    except StateError as exc:  # not one that is down (that one is waited for): the --db itself
+        raise _database_refusal(cfg.db, exc) from None
     gateway_config = cfg.gateway
     if cfg.admission_workers is not None:
         gateway_config = replace(gateway_config, admission_workers=cfg.admission_workers)

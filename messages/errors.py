@@ -33,6 +33,15 @@ CODES: dict[str, str] = {
     "xml-text-too-large": "one text node or attribute value is longer than the parser's per-node limit "
                           "(10,000,000 bytes), or a name longer than its limit for names (50,000 bytes); the path "
                           "names the element",
+    "xml-version": "the XML declaration names a version other than 1.0 (XML 1.1 reads line ends and control "
+                   "characters otherwise than the 1.0 parsers of the wire)",
+    "xml-forbidden-pi": "a processing instruction (<?target ...?>) other than the XML declaration is present; the "
+                        "wire has none (one inside an element's text splits it: parsers then read different "
+                        "values); the path names the element it is in",
+    "xml-forbidden-comment": "a comment inside an element's value (<PayeeAcctNo>12<!-- -->34</PayeeAcctNo>): "
+                             "parsers read such a value differently; comments between elements are fine",
+    "xml-namespace": "an element is in an XML namespace (xmlns); envelopes and vouchers have none, their XSDs "
+                     "declare no target namespace: the path names the first such element, the message its namespace",
     # envelope
     "envelope-invalid": "the MOF envelope does not match envelope.xsd",
     "envelope-count-mismatch": "VoucherCount differs from the number of VoucherBody elements",
@@ -60,6 +69,9 @@ CODES: dict[str, str] = {
     "unknown-certificate": "the signature's SN is not the serial of any known certificate",
     "wrong-seal-position": "the certificate's owner may not sign at that seal position",
     "certificate-invalid": "the certificate is expired, not yet valid or not issued by the trusted CA",
+    "key-unsupported": "a private key or certificate given to sign with or to register (tgw sign, tgw up --ack-key, "
+                       "a participant's certificate) has a key type the project does not use (Ed25519, Ed448, "
+                       "DSA...): accepted: ECDSA, RSA (2048 bits or more) and SM2",
     # gateway
     "unknown-sender": "the authenticated participant is not in the registry",
     "unauthenticated": "no or wrong credentials",

@@ -52,6 +52,7 @@ import hmac
 import ipaddress
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -60,6 +61,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from messages.catalog import ROLES
@@ -69,6 +71,7 @@ from messages.sm2 import SM2_ORDER, Sm2PrivateKey, Sm2PublicKey, is_sm2_spki
 from messages.sm2cert import certificate_spki, with_spki
 
 __all__ = [
+    "ACCEPTED_KEYS",
     "ALGORITHMS",
     "CA_CERT_FILE",
     "CA_KEY_FILE",
@@ -272,6 +275,14 @@ def key_algorithm(key: object) -> str:
     return type(key).__name__
 
 
+ACCEPTED_KEYS = "accepted: ECDSA, RSA (2048 bits or more) and SM2"  # docs/keys.md
+
+
+def _key_type(key: object) -> str:
+    """Ed25519 for an Ed25519PrivateKey: what a person calls the key type."""
+    return re.sub(r"(Private|Public)Key$", "", type(key).__name__)
+
+
 def _read(path: Path) -> bytes:
     try:
         return read_regular(path)
@@ -284,7 +295,9 @@ def load_private_key(path: str | os.PathLike[str], password: bytes | None = None
     p = Path(path)
     data = _read(p)
     try:
-        key: object = serialization.load_pem_private_key(data, password=password)
+        with warnings.catch_warnings():  # a DSA key: refused below, in a line of its own
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            key: object = serialization.load_pem_private_key(data, password=password)
     except UnsupportedAlgorithm as exc:  # pyca knows no SM2 curve: perhaps an SM2 key
         key = _load_sm2_private_key(p, data, password, exc)
     except TypeError:
@@ -293,8 +306,7 @@ def load_private_key(path: str | os.PathLike[str], password: bytes | None = None
     except ValueError as exc:
         raise InputError("io-unreadable", f"{p} is not a PEM private key ({exc})", path=str(p)) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
-        raise InputError("io-unreadable", f"{p}: only ECDSA, RSA and SM2 keys are supported, "
-                         f"not {type(key).__name__}", path=str(p))
+        raise InputError("key-unsupported", f"{p} holds a key of type {_key_type(key)}; {ACCEPTED_KEYS}", path=str(p))
     return key
 
 
@@ -305,16 +317,19 @@ def _load_sm2_private_key(p: Path, data: bytes, password: bytes | None, exc: Exc
         raise InputError("io-unreadable", f"{p} is an encrypted key and no password was given",
                          path=str(p)) from None
     except Exception:  # noqa: BLE001 - tongsuopy raises its own classes for unreadable keys
-        raise InputError("io-unreadable", f"{p}: unsupported private key ({exc})", path=str(p)) from None
+        raise InputError("key-unsupported", f"{p}: unsupported private key ({exc}); {ACCEPTED_KEYS}",
+                         path=str(p)) from None
 
 
 def certificate_public_key(cert: x509.Certificate) -> PublicKey:
     """The certificate's public key, SM2 included (pyca cannot open an SM2 key itself).
 
-    InputError("certificate-invalid") for a key type or curve that is neither ECDSA/RSA nor SM2.
+    InputError("key-unsupported") for a key type or curve that is neither ECDSA/RSA nor SM2.
     """
     try:
-        key = cert.public_key()
+        with warnings.catch_warnings():  # a DSA key: refused below, in a line of its own
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            key = cert.public_key()
     except UnsupportedAlgorithm as exc:
         try:
             spki = certificate_spki(cert)
@@ -322,11 +337,11 @@ def certificate_public_key(cert: x509.Certificate) -> PublicKey:
                 return Sm2PublicKey.from_spki_der(spki)
         except Exception:  # noqa: BLE001 - a malformed key: reported below like any unsupported one
             pass
-        raise InputError("certificate-invalid",
-                         f"certificate SN {serial_sn(cert)}: unsupported public key ({exc})") from None
+        raise InputError("key-unsupported",
+                         f"certificate SN {serial_sn(cert)}: unsupported public key ({exc}); {ACCEPTED_KEYS}") from None
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-        raise InputError("certificate-invalid",
-                         f"certificate SN {serial_sn(cert)}: unsupported public key {type(key).__name__}")
+        raise InputError("key-unsupported",
+                         f"certificate SN {serial_sn(cert)} has a key of type {_key_type(key)}; {ACCEPTED_KEYS}")
     return key
 
 

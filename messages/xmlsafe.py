@@ -3,6 +3,13 @@
 No DTD (internal or external), no entity expansion, no network, no XInclude, a size limit
 checked before parsing and a depth limit checked after. Each refusal is a typed
 `InputError` with a stable code, never a crash and never a guess.
+
+What is parsed here is an envelope or a voucher, and neither has a namespace (xsd/ declares no
+targetNamespace): an element in one is refused by name, not left to look like a missing VtCode.
+Nor a processing instruction, nor a comment inside a value, nor XML 1.1: the first two split an
+element's text (lxml's .text stops there, XSD validation and other parsers read on), and 1.1
+reads line ends and control characters otherwise than the 1.0 parsers of the wire
+(docs/wire.md section 3).
 """
 
 from __future__ import annotations
@@ -99,6 +106,71 @@ def _depth_probe(depth_max: int) -> etree.XPath:
     return etree.XPath("(/" + "/".join(["*"] * (depth_max + 1)) + ")[1]")
 
 
+# The first element in a namespace, if any: one C-level walk, run only when a declaration is there.
+_NAMESPACED = etree.XPath("(//*[namespace-uri() != ''])[1]")
+
+
+def _local_path(el: etree._Element) -> str:
+    """/Voucher/DetailList/Detail[1]/PayAmt: local names, an index where a name repeats."""
+    parts = []
+    node: etree._Element | None = el
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is not None:
+            same = [s for s in parent.iterchildren(etree.Element) if etree.QName(s).localname == name]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        parts.append(name)
+        node = parent
+    return "/" + "/".join(reversed(parts))
+
+
+def _refuse_namespaces(root: etree._Element, data: bytes, what: str) -> None:
+    if b"xmlns" not in data and b"<xml:" not in data:  # no element can be in a namespace
+        return
+    found = _NAMESPACED(root)
+    if found:
+        el = found[0]
+        qname = etree.QName(el)
+        raise InputError("xml-namespace", f"{what}: <{qname.localname}> is in XML namespace {qname.namespace!r}; "
+                         "envelopes and vouchers have no namespace (their XSDs declare none): remove the xmlns "
+                         "declaration", line=el.sourceline, path=_local_path(el))
+
+
+_PI = etree.XPath("(//processing-instruction())[1]")  # the prolog's and epilog's too
+_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml[ \t\r\n]")
+
+
+def _refuse_pis(root: etree._Element, data: bytes, what: str) -> None:
+    if data.count(b"<?") <= (1 if _DECLARATION.match(data) else 0):  # none besides the declaration
+        return
+    found = _PI(root)
+    if found:
+        pi = found[0]
+        parent = pi.getparent()
+        raise InputError("xml-forbidden-pi", f"{what}: a processing instruction <?{pi.target} ...?> is present; "
+                         "the wire has none (inside an element's text it splits the value)",
+                         line=pi.sourceline, path="/" if parent is None else _local_path(parent))
+
+
+# A comment whose element has no element child: it sits inside a value, and splits it as a PI does.
+_COMMENT_IN_VALUE = etree.XPath("(//comment()[not(../*)])[1]")
+
+
+def _refuse_comments_in_values(root: etree._Element, data: bytes, what: str) -> None:
+    if b"<!--" not in data:
+        return
+    found = _COMMENT_IN_VALUE(root)
+    if found:
+        comment = found[0]
+        parent = comment.getparent()
+        name = etree.QName(parent).localname
+        raise InputError("xml-forbidden-comment", f"{what}: a comment inside the value of <{name}>; parsers read "
+                         "such a value differently (comments between elements are fine)",
+                         line=comment.sourceline, path=_local_path(parent))
+
+
 _TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
 
 
@@ -140,6 +212,8 @@ def _classify(exc: etree.XMLSyntaxError) -> str:
         return "xml-text-too-large"
     if "excessive depth" in msg:
         return "xml-too-deep"
+    if "unsupported version" in msg:
+        return "xml-version"
     if "encoding" in msg or "not proper utf-8" in msg or "char out of allowed range" in msg:
         return "xml-bad-encoding"
     if "entity" in msg:
@@ -187,6 +261,9 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         # Whatever libxml2 decided from the bytes, only UTF-8 and GBK pass (defence in depth).
         raise InputError("xml-bad-encoding", f"{what} was read as {docinfo.encoding}; only UTF-8 and GBK are "
                          "accepted", line=1, path="/")
+    if docinfo.xml_version != "1.0":
+        raise InputError("xml-version", f"{what} declares XML version {docinfo.xml_version}; only 1.0 is "
+                         "accepted", line=1, path="/")
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         if b"<!ENTITY" in data or docinfo.system_url:
             code = "xml-forbidden-entity"
@@ -200,6 +277,9 @@ def parse_xml(data: bytes, *, bytes_max: int, depth_max: int = DEFAULT_LIMITS.de
         el = deep[0]
         raise InputError("xml-too-deep", f"{what} nests elements deeper than {depth_max} levels",
                          line=el.sourceline, path=el.getroottree().getpath(el))
+    _refuse_namespaces(root, data, what)
+    _refuse_pis(root, data, what)
+    _refuse_comments_in_values(root, data, what)
     return root
 
 

@@ -167,6 +167,15 @@ def bad_envelopes(world: DevWorld, other_world: DevWorld) -> dict[str, list[tupl
         b'<?xml version="1.0"?>\n<!DOCTYPE Voucher>\n<Voucher><VtCode>5201</VtCode></Voucher>'))]
     out["xml-forbidden-entity"] = [(treasury, raw_body(
         b'<?xml version="1.0"?>\n<!DOCTYPE Voucher [<!ENTITY x "y">]>\n<Voucher><VtCode>&x;</VtCode></Voucher>'))]
+    namespaced = payment(world, voucher_no="NS0001").replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1)
+    out["xml-namespace"] = [(treasury, raw_body(namespaced, no="NS0001"))]
+    v11 = payment(world, voucher_no="V110001").replace(b'version="1.0"', b'version="1.1"', 1)
+    out["xml-version"] = [(treasury, raw_body(v11, no="V110001"))]
+    split = payment(world, voucher_no="PI0001").replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1)
+    out["xml-forbidden-pi"] = [(treasury, raw_body(split, no="PI0001")),
+                               (treasury, good_env.replace(b"<VoucherCount>", b"<?pi y?><VoucherCount>", 1))]
+    split = payment(world, voucher_no="CM0001").replace(b"<PayeeAcctNo>", b"<PayeeAcctNo>9<!-- -->", 1)
+    out["xml-forbidden-comment"] = [(treasury, raw_body(split, no="CM0001"))]
     out["xml-too-deep"] = [(treasury, raw_body(b"<Voucher>" + b"<a>" * 40 + b"</a>" * 40 + b"</Voucher>"))]
     no = "XSD0001"
     out["xsd-invalid"] = [(treasury, world.envelope([rebuild(payment(world, voucher_no=no), drop=("PayAcctNo",))],

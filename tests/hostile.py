@@ -89,6 +89,27 @@ def hostile_cases() -> dict[str, tuple[bytes, str]]:
         "wrong-root": (b"<Foo><Bar/></Foo>", "unknown-vtcode"),  # no VtCode to look up: catalog first
         "wrong-root-with-vtcode": (b"<Foo><VtCode>5201</VtCode></Foo>", "xsd-invalid"),
         "envelope-not-schema": (b"<MOF><VoucherCount>x</VoucherCount></MOF>", "envelope-invalid"),
+        # no namespace anywhere on the wire: the XSDs (xsd/) declare no targetNamespace
+        "voucher-default-namespace": (good.replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1), "xml-namespace"),
+        "voucher-prefixed-namespace": (good.replace(b"<Voucher>", b'<v:Voucher xmlns:v="urn:x">', 1)
+                                       .replace(b"</Voucher>", b"</v:Voucher>"), "xml-namespace"),
+        "voucher-inner-namespace": (good.replace(b"      <PayAmt>", b'      <PayAmt xmlns="urn:x">', 1),
+                                    "xml-namespace"),  # a Detail's
+        "envelope-default-namespace": (env.replace("<MOF>", '<MOF xmlns="urn:x">', 1).encode(), "xml-namespace"),
+        "inner-namespace": (envelope_for_raw(good.replace(b"<Voucher>", b'<Voucher xmlns="urn:x">', 1)),
+                            "xml-namespace"),
+        # XML 1.0 only, and no processing instruction (docs/wire.md section 3)
+        "xml-1.1": (good.replace(b'version="1.0"', b'version="1.1"', 1), "xml-version"),
+        "xml-2.0": (good.replace(b'version="1.0"', b'version="2.0"', 1), "xml-version"),
+        "pi-prolog": (good.replace(b"\n<Voucher>", b'\n<?xml-stylesheet href="v.xsl"?>\n<Voucher>', 1),
+                      "xml-forbidden-pi"),
+        "pi-without-declaration": (b"<?x y?>" + good[good.index(b"<Voucher>"):], "xml-forbidden-pi"),
+        "pi-in-text": (good.replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1), "xml-forbidden-pi"),
+        "pi-in-envelope": (env.replace("<VoucherCount>", "<?pi y?><VoucherCount>", 1).encode(), "xml-forbidden-pi"),
+        "inner-pi": (envelope_for_raw(good.replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<?pi y?>", 1)),
+                     "xml-forbidden-pi"),
+        "comment-in-text": (good.replace(b"<PayeeAcctName>", b"<PayeeAcctName>X<!-- y -->", 1),
+                            "xml-forbidden-comment"),
         "inner-entity": (envelope_for_raw(b'<?xml version="1.0"?>\n<!DOCTYPE V [<!ENTITY e SYSTEM '
                                           b'"file:///etc/passwd">]><Voucher>&e;</Voucher>'),
                          "xml-forbidden-entity"),

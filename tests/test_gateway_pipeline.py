@@ -49,7 +49,7 @@ def test_receipt_is_admitted_naming_the_original_s_sender(worlds: tuple[DevWorld
 
 CODES_BY_PIPELINE = [
     "envelope-invalid", "envelope-count-mismatch", "envelope-key-mismatch", "base64-invalid", "xml-malformed",
-    "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-deep", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
+    "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-deep", "xml-namespace", "xml-version", "xml-forbidden-pi", "xml-forbidden-comment", "xsd-invalid", "unknown-vtcode", "bad-date", "detail-sum-mismatch", "styear-mismatch",
     "receipt-fields-missing", "receipt-fields-unexpected", "missing-signature", "bad-signature",
     "unknown-certificate", "wrong-seal-position", "not-authorized", "no-recipient",
 ]
@@ -71,6 +71,17 @@ def test_each_reject_code_from_a_real_bad_input(worlds: tuple[DevWorld, DevWorld
         assert isinstance(out, Refused), f"{code}: admitted {out}"
         assert out.code == code, f"expected {code}, got {[str(i) for i in out.issues]}"
         assert out.issues[0].message  # a human message naming what is at fault
+
+
+def test_a_namespaced_voucher_is_refused_naming_the_namespace_at_its_element(
+        worlds: tuple[DevWorld, DevWorld]) -> None:
+    world, other = worlds
+    [(sender, data)] = bad_envelopes(world, other)["xml-namespace"]
+    [out] = admit(world, data, sender)
+    assert isinstance(out, Refused)
+    issue = out.issues[0]
+    assert issue.path == "/MOF/VoucherBody[@VoucherNo='NS0001']/Voucher#/Voucher", issue
+    assert "'urn:x'" in issue.message and issue.line == 2
 
 
 def test_envelope_level_refusal_has_no_key_body_level_has_one(worlds: tuple[DevWorld, DevWorld]) -> None:

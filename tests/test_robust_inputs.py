@@ -56,11 +56,28 @@ def test_monitor_holds_on_a_file_that_is_not_a_database(tmp_path: Path, command:
     assert ": db-not-gateway: " in capsys.readouterr().err
 
 
-def test_up_on_a_db_that_cannot_be_opened_says_so(world: DevWorld, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("kind", "code"), [("directory", "db-not-gateway"), ("garbage", "db-not-gateway"),
+                                            ("missing-dir", "io-unreadable")])
+def test_up_on_a_db_that_cannot_be_opened_is_unreadable_input(world: DevWorld, tmp_path: Path, kind: str,
+                                                              code: str) -> None:
+    """A --db named on the command line that cannot be opened is unreadable input, exit 2 (README's
+    exit codes), like a participants file that cannot be read: not a failure while running (1)."""
+    path = _not_databases(tmp_path)[kind]
     r = subprocess.run([TGW, "up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
-                        "--http", "127.0.0.1:0", "--db", str(tmp_path)], capture_output=True, text=True, timeout=60)
+                        "--http", "127.0.0.1:0", "--db", str(path)], capture_output=True, text=True, timeout=60)
     assert "Traceback" not in r.stderr, r.stderr
-    assert r.returncode == 1 and "cannot open SQLite database" in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert f"tgw up: {code}" in r.stderr and str(path) in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(("url", "code"), [
+    ("mysql://x/y", "config-invalid"),
+    pytest.param("postgresql://no-such-role@127.0.0.1:5432/test", "db-not-gateway", marks=pytest.mark.postgres)])
+def test_up_on_a_db_url_it_cannot_use_is_unreadable_input(world: DevWorld, url: str, code: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
+                 "--http", "127.0.0.1:0", "--db", url, "--log-format", "console"]) == 2
+    assert f"tgw up: {code}: " in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- participants files of another shape

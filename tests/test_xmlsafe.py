@@ -11,7 +11,8 @@ from messages.xmlsafe import DEFAULT_LIMITS, Limits, declared_encoding, parse_xm
 
 CASES = hostile_cases()
 _PARSE_LEVEL = {"xml-malformed", "xml-forbidden-dtd", "xml-forbidden-entity", "xml-too-large",
-                "xml-too-deep", "xml-bad-encoding"}
+                "xml-too-deep", "xml-bad-encoding", "xml-namespace", "xml-version", "xml-forbidden-pi",
+                "xml-forbidden-comment"}
 
 
 def test_corpus_is_not_empty() -> None:
@@ -19,7 +20,7 @@ def test_corpus_is_not_empty() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(n for n, (_, c) in CASES.items() if c in _PARSE_LEVEL
-                                        and n != "inner-entity"))
+                                        and not n.startswith("inner-")))
 def test_parse_xml_refuses_with_typed_code(name: str) -> None:
     data, code = CASES[name]
     with pytest.raises(InputError) as info:
@@ -80,3 +81,50 @@ def test_real_voucher_parses_utf8_and_gbk() -> None:
 ])
 def test_declared_encoding(data: bytes, expected: str) -> None:
     assert declared_encoding(data) == expected
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("voucher-default-namespace", "/Voucher"), ("voucher-prefixed-namespace", "/Voucher"),
+    ("voucher-inner-namespace", "/Voucher/DetailList/Detail[1]/PayAmt"), ("envelope-default-namespace", "/MOF")])
+def test_a_namespace_is_refused_naming_it_at_the_element(name: str, path: str) -> None:
+    """Not `VtCode '' is not in the catalog`: the namespace, and the first element in it."""
+    data, _ = CASES[name]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=DEFAULT_LIMITS.envelope_bytes_max)
+    issue = info.value.issues[0]
+    assert (issue.code, issue.path) == ("xml-namespace", path)
+    assert "'urn:x'" in issue.message and "no namespace" in issue.message
+    assert issue.line == data[:data.index(b'="urn:x"')].count(b"\n") + 1  # the line of the element
+
+
+def test_a_namespace_declaration_no_element_uses_is_harmless() -> None:
+    """xsi:noNamespaceSchemaLocation names the (namespace-less) schema: elements stay unqualified."""
+    data = sample_voucher().replace(b"<Voucher>", b'<Voucher xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+                                                  b' xsi:noNamespaceSchemaLocation="5201.xsd">', 1)
+    assert parse_xml(data, bytes_max=100_000).tag == "Voucher"
+
+
+@pytest.mark.parametrize(("name", "path", "line"), [
+    ("xml-1.1", "/", 1), ("pi-prolog", "/", 2), ("pi-without-declaration", "/", 1),
+    ("pi-in-text", "/Voucher/PayeeAcctName", 17), ("pi-in-envelope", "/MOF", 2)])
+def test_xml_1_1_and_processing_instructions_are_refused_where_they_are(name: str, path: str, line: int) -> None:
+    """A PI splits an element's text: lxml's .text stops at it where XSD validation and other
+    parsers read the whole value; XML 1.1 reads line ends and control characters otherwise."""
+    data, code = CASES[name]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=DEFAULT_LIMITS.envelope_bytes_max)
+    issue = info.value.issues[0]
+    assert (issue.code, issue.path, issue.line) == (code, path, line), issue
+    assert ("1.1" if code == "xml-version" else "<?") in issue.message
+
+
+def test_a_comment_inside_a_value_is_refused_one_between_elements_is_not() -> None:
+    """lxml's .text stops at the comment: the gateway read 'X' where the XSD checked 'X测试...'."""
+    data, code = CASES["comment-in-text"]
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=100_000)
+    issue = info.value.issues[0]
+    assert (issue.code, issue.path, issue.line) == (code, "/Voucher/PayeeAcctName", 17), issue
+    between = sample_voucher().replace(b"<PayeeAcctName>", b"<!-- the payee --><PayeeAcctName>", 1)
+    assert parse_xml(b"<!-- a voucher -->\n" + between[between.index(b"<Voucher>"):], bytes_max=100_000).tag \
+        == "Voucher"

@@ -25,9 +25,9 @@ LIMIT_FLAGS = ("idle_timeout_s", "header_timeout_s", "body_timeout_s", "connecti
 
 
 BROKER_REFUSALS = ("mqtt-clientid-unbound", "mqtt-monitor-refused")  # gateway.mqtt_probe: exit 2
-# The participants file or the certificates cannot be read or do not make sense (found while
-# starting, before anything listens): unreadable input, exit 2 like every tgw command.
-INPUT_REFUSALS = ("io-unreadable", "config-invalid")
+# The participants file, the certificates or the database cannot be read or do not make sense
+# (found while starting, before anything listens): unreadable input, exit 2 like every tgw command.
+INPUT_REFUSALS = ("io-unreadable", "config-invalid", "db-not-gateway", "key-unsupported")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
                        epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
                               "--db sqlite:///var/tgw.db --http 127.0.0.1:8470. Exit codes: 0 stopped cleanly, "
                               "1 failed while running, 2 usage error, unreadable input (the participants file, the "
-                              "certificates) or a broker it refuses (one that does not bind client ids to "
+                              "certificates, a --db that cannot be opened) or a broker it refuses (one that does not bind client ids to "
                               "usernames, or refuses the tgw-monitor user).")
     p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
     p.add_argument("--participants", help="participants registry YAML")
