@@ -106,8 +106,8 @@ from bank_sim.payments import PAYMENT_RULES, PaymentRule
 from bank_sim.registry import ACCOUNT_NOTICE_VTCODE, account_notice, carry_out_due, declared
 from bank_sim.reserve_statement import RESERVE_STATEMENT_VTCODE
 from bank_sim.schedule import NextEvent, next_event_after
-from bank_sim.snapshot_load import decode_state
 from bank_sim.state import BankState, Ctx, DutiesState, Filing, Mode, Payment
+from bank_sim.state_load import decode_state
 from bank_sim.suspensions import Order
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
