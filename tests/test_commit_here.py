@@ -14,36 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_helpers import CommitRecorder
 
 from messages.errors import StateError
-from storage.db import SqliteDatabase, is_unique_violation
+from storage.db import SqliteDatabase, is_unique_violation, open_database
 
 _TABLE = "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)"
 _INSERT = "INSERT INTO t (k, v) VALUES ($1, $2)"
 
 
-class _FailingCommit:
-    """A writer connection whose next COMMIT fails (as a full disk would), noting each COMMIT's thread."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.fail_next_commit = False
-        self.commit_threads: list[str] = []
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql == "COMMIT":
-            self.commit_threads.append(threading.current_thread().name)
-            if self.fail_next_commit:
-                self.fail_next_commit = False
-                raise sqlite3.OperationalError("disk I/O error")
-        return self._conn.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 async def _open(tmp_path: Path, synchronous: str, here: bool) -> SqliteDatabase:
-    db = SqliteDatabase(str(tmp_path / f"{synchronous}-{here}.db"), synchronous=synchronous, commit_here=here)
+    path = str(tmp_path / f"{synchronous}-{here}.db")
+    if synchronous == "FULL" and not here:  # as every database opened the ordinary way is
+        db = await open_database(path)
+        assert isinstance(db, SqliteDatabase)
+    else:
+        db = SqliteDatabase(path, synchronous=synchronous, commit_here=here)
     await db.execute_script(_TABLE)
     return db
 
@@ -107,7 +93,7 @@ async def test_a_refused_deferred_row_rolls_back_and_raises_as_it_was(tmp_path: 
 async def test_a_failed_commit_rolls_back_raises_state_error_and_the_next_one_works(tmp_path: Path,
                                                                                      here: bool) -> None:
     db = await _open(tmp_path, "FULL", here)
-    failing = _FailingCommit(db._writer)
+    failing = CommitRecorder(db._writer)
     db._writer = failing  # type: ignore[assignment]
     try:
         failing.fail_next_commit = True
@@ -119,7 +105,7 @@ async def test_a_failed_commit_rolls_back_raises_state_error_and_the_next_one_wo
             await tx.executemany_deferred(_INSERT, [(2, "b")])
         assert await _rows(db) == [(2, "b")]
         on = threading.current_thread().name if here else "sqlite-commit"
-        assert failing.commit_threads == [on, on]
+        assert [t.name for t in failing.commit_threads] == [on, on]
     finally:
         db._writer = failing._conn
         await db.close()

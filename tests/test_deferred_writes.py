@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,25 +48,6 @@ async def test_a_refused_deferred_row_rolls_back_the_whole_transaction(db: Datab
     async with db.transaction() as tx:  # the writer is free again
         await tx.executemany_deferred(_INSERT, [(2, "after")])
     assert await _rows(db) == [(1, "kept"), (2, "after")]
-
-
-async def test_sqlite_runs_deferred_rows_with_the_commit_off_the_loop_thread(tmp_path: Path) -> None:
-    db = await open_database(str(tmp_path / "x.db"))
-    assert isinstance(db, SqliteDatabase)
-    try:
-        await db.execute_script(_TABLE)
-        threads: list[tuple[str, str]] = []
-        db._writer.set_trace_callback(lambda sql: threads.append((sql.split()[0], threading.current_thread().name)))
-        async with db.transaction() as tx:
-            await tx.executemany_deferred(_INSERT, [(1, "a")])
-            await tx.fetch("SELECT k FROM t")  # reads the row: written first, here
-            await tx.executemany_deferred(_INSERT, [(2, "b")])
-        loop = threading.current_thread().name
-        assert threads == [("BEGIN", loop), ("INSERT", loop), ("SELECT", loop),
-                           ("INSERT", "sqlite-commit"), ("COMMIT", "sqlite-commit")]
-        assert await _rows(db) == [(1, "a"), (2, "b")]
-    finally:
-        await db.close()
 
 
 async def test_one_connection_databases_write_deferred_rows_on_the_loop_and_roll_back_a_refused_one() -> None:

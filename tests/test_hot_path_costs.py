@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter
+from sqlite_helpers import CommitRecorder
 
 from gateway import metrics
 from gateway.logs import configure_logging
@@ -27,31 +27,11 @@ from messages.errors import StateError
 from storage.db import SqliteDatabase
 
 
-class _Recording:
-    """A writer connection that notes which thread ran each COMMIT (and can make one fail)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.commit_threads: list[threading.Thread] = []
-        self.fail_next_commit = False
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        if sql == "COMMIT":
-            self.commit_threads.append(threading.current_thread())
-            if self.fail_next_commit:
-                self.fail_next_commit = False
-                raise sqlite3.OperationalError("disk I/O error")
-        return self._conn.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 @contextlib.asynccontextmanager
-async def _table(tmp_path: Path) -> AsyncIterator[tuple[SqliteDatabase, _Recording]]:
+async def _table(tmp_path: Path) -> AsyncIterator[tuple[SqliteDatabase, CommitRecorder]]:
     """A database with a table `t (x)` whose writer connection records its COMMITs; closed after."""
     db = SqliteDatabase(str(tmp_path / "t.db"))
-    rec = _Recording(db._writer)
+    rec = CommitRecorder(db._writer)
     db._writer = rec  # type: ignore[assignment]
     try:
         await db.execute_script("CREATE TABLE t (x INTEGER)")
