@@ -64,20 +64,32 @@ def test_tgw_validate_of_a_huge_count_is_one_coded_line_and_exit_1(tmp_path: Pat
     assert "envelope-count-mismatch" in proc.stdout and "/MOF/VoucherCount" in proc.stdout
 
 
-def test_a_comment_inside_voucher_base64_splits_the_text_not_the_value() -> None:
+# A comment or processing instruction inside a value splits its text: parsers read such a value
+# differently (the first text node, or all of them). It was read whole here once, and before that
+# cut short with a misleading xml-bad-encoding; now it is refused, naming the element, as inside a voucher.
+@pytest.mark.parametrize(("insert", "code"), [(b"<!-- a note -->", "xml-forbidden-comment"),
+                                              (b"<?pi x?>", "xml-forbidden-pi")])
+def test_a_comment_inside_voucher_base64_is_refused_naming_the_element(insert: bytes, code: str) -> None:
     plain = envelope_for()
     match = re.search(rb"<Voucher>([A-Za-z0-9+/=]+)</Voucher>", plain)
     assert match is not None
     b64 = match.group(1)
-    commented = plain.replace(b64, b64[:40] + b"<!-- a note -->" + b64[40:80] + b"<?pi x?>" + b64[80:])
-    assert parse_envelope(commented).bodies[0].voucher == sample_voucher() == parse_envelope(plain).bodies[0].voucher
+    with pytest.raises(InputError) as refused:
+        parse_envelope(plain.replace(b64, b64[:40] + insert + b64[40:]))
+    assert (refused.value.issues[0].code, refused.value.issues[0].path) == (code, "/MOF/VoucherBody/Voucher")
+    assert parse_envelope(plain).bodies[0].voucher == sample_voucher()
 
 
-def test_a_comment_inside_a_signature_splits_the_text_not_the_value() -> None:
+def test_a_comment_inside_a_signature_is_refused_naming_the_element() -> None:
     body = body_for(sample_voucher()).with_signature(SignatureEntry("001", "ABCDEF0123", bytes(range(70))))
     plain = encode_envelope([body])
     match = re.search(rb"(<Signature [^>]*>)([A-Za-z0-9+/=]+)</Signature>", plain)
     assert match is not None
     value = match.group(2)
-    commented = plain.replace(value, value[:10] + b"<!--x-->" + value[10:])
-    assert parse_envelope(commented).bodies[0].signatures == parse_envelope(plain).bodies[0].signatures
+    with pytest.raises(InputError) as refused:
+        parse_envelope(plain.replace(value, value[:10] + b"<!--x-->" + value[10:]))
+    issue = refused.value.issues[0]
+    assert (issue.code, issue.path) == ("xml-forbidden-comment", "/MOF/VoucherBody/SignatureList/Signature")
+    # between elements a comment splits nothing: still read
+    between = plain.replace(match.group(1), b"<!--x-->" + match.group(1))
+    assert parse_envelope(between).bodies[0].signatures == parse_envelope(plain).bodies[0].signatures
