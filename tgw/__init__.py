@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module with `register(subparsers)`; its handler takes the
 parsed args and returns the exit code: 0 success, 1 the operation found a problem (invalid
-voucher, failed check), 2 usage error or unreadable input.
+voucher, failed check), 2 usage error or unreadable input. A handler that cannot do what it was
+asked raises tgw.command_error.CommandError (a code of messages.errors.CODES, a message, the exit
+code); main says it, on stderr and, with `--format json`, as a JSON document on stdout.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class _Parser(argparse.ArgumentParser):
     every other error (in JSON too); the usage block still goes to stderr first."""
 
     def error(self, message: str) -> NoReturn:
-        from tgw.command_error import EXIT_USAGE, CommandError
+        from tgw.command_error import CommandError
 
         self.print_usage(sys.stderr)
-        raise CommandError("usage", message, exit=EXIT_USAGE, prog=self.prog)
+        error = CommandError.usage(message)
+        error.prog = self.prog
+        raise error
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -121,7 +125,7 @@ def _main(args_in: list[str], state: dict[str, Any]) -> int:
         _unrecognized(parser, args_in, unknown)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        raise CommandError.usage("give a command (listed above)")
     try:
         code: int = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

@@ -69,14 +69,14 @@ def run_gateway_bench(args: argparse.Namespace) -> int:
     transports = tuple(t.strip() for t in args.transports.split(",") if t.strip())
     unknown = [t for t in transports if t not in ALL_TRANSPORTS]
     if unknown or not transports:
-        raise CommandError("usage", f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
-              f"choose from {', '.join(ALL_TRANSPORTS)}", exit=EXIT_USAGE)
+        raise CommandError.usage(f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
+                                 f"choose from {', '.join(ALL_TRANSPORTS)}")
     if min(args.vouchers, args.batch, args.concurrency, args.repeat, args.pool_workers) < 1:
-        raise CommandError("usage", "--vouchers, --batch, --concurrency, --repeat and --pool-workers must be at "
-              "least 1", exit=EXIT_USAGE)
+        raise CommandError.usage("--vouchers, --batch, --concurrency, --repeat and --pool-workers must be at "
+                                 "least 1")
     db = args.db
     if not (db == "sqlite" or db.startswith(("sqlite:///", "postgresql://", "postgres://"))):
-        raise CommandError("usage", "--db is sqlite (a fresh file per path), sqlite:///PATH or postgresql://...", exit=EXIT_USAGE)
+        raise CommandError.usage("--db is sqlite (a fresh file per path), sqlite:///PATH or postgresql://...")
     output = DEFAULT_GATEWAY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_gateway(vouchers=args.vouchers, batch=args.batch, transports=transports, db_url=db,
                          concurrency=args.concurrency, profile=not args.no_profile,
@@ -139,19 +139,20 @@ def run_latency_bench(args: argparse.Namespace) -> int:
     workers = _numbers(args.workers, int)
     seconds = 10.0 if args.seconds is None else args.seconds
     if rates is None or workers is None or min(workers) < 0 or seconds <= 0 or args.repeat < 1:
-        raise CommandError("usage", "--rate is positive numbers (envelopes/s, or a share of one core's floor "
-              "capacity such as 0.45x), --workers non-negative integers, both comma-separated; --seconds and "
-              "--repeat positive", exit=EXIT_USAGE)
+        raise CommandError.usage("--rate is positive numbers (envelopes/s, or a share of one core's floor "
+                                 "capacity such as 0.45x), --workers non-negative integers, both comma-separated; "
+                                 "--seconds and --repeat positive")
     sources: list[tuple[str, Path | None]] = [("current", None)]
     if args.compare_src:
         src = Path(args.compare_src).resolve()
         if not (src / "tgw" / "__init__.py").is_file():
-            raise CommandError("io-unreadable", f"{src} is not a checkout of this project (no tgw/__init__.py)", exit=EXIT_USAGE)
+            raise CommandError("io-unreadable", f"{src} is not a checkout of this project (no tgw/__init__.py)",
+                               exit=EXIT_USAGE)
         sources.insert(0, (src.name, src))
     output = DEFAULT_LATENCY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     loops = [x.strip() for x in args.event_loops.split(",") if x.strip()]
     if not loops or set(loops) - {"auto", "uvloop", "asyncio"}:
-        raise CommandError("usage", "--event-loops is a comma-separated list of auto, uvloop, asyncio", exit=EXIT_USAGE)
+        raise CommandError.usage("--event-loops is a comma-separated list of auto, uvloop, asyncio")
     result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
                          event_loops=loops, floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_latency_table)
@@ -162,7 +163,7 @@ def run_sim_bench(args: argparse.Namespace) -> int:
 
     sizes = _numbers(args.sizes, int)
     if sizes is None or min(sizes) < 1 or max(sizes) > 100_000:
-        raise CommandError("usage", "--sizes is comma-separated voucher counts per day, 1..100000", exit=EXIT_USAGE)
+        raise CommandError.usage("--sizes is comma-separated voucher counts per day, 1..100000")
     output = DEFAULT_SIM_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_sim(sizes, profile_largest=not args.no_profile, progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_sim_table)
@@ -186,10 +187,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not modes:
         args.parser.print_help(sys.stderr)
         print(file=sys.stderr)
-        raise CommandError("usage", "choose what to measure (--floor, --gateway, --latency, --sim or --conformance)",
-                           exit=EXIT_USAGE)
+        raise CommandError.usage("choose what to measure (--floor, --gateway, --latency, --sim or --conformance)")
     if len(modes) > 1:
-        raise CommandError("usage", f"{' and '.join('--' + m for m in modes)} are separate runs; choose one", exit=EXIT_USAGE)
+        raise CommandError.usage(f"{' and '.join('--' + m for m in modes)} are separate runs; choose one")
     if args.gateway:
         return run_gateway_bench(args)
     if args.latency:
@@ -203,12 +203,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.output is None:
         args.output = str(DEFAULT_FLOOR_OUT)
     if args.seconds <= 0:
-        raise CommandError("usage", "--seconds must be positive", exit=EXIT_USAGE)
+        raise CommandError.usage("--seconds must be positive")
     samples = Path(args.samples)
     vtcodes = tuple(v.strip() for v in args.vtcodes.split(",") if v.strip())
     missing = [v for v in vtcodes if not (samples / v / "original.xml").is_file()]
     if missing:
-        raise CommandError("io-unreadable", f"no {samples}/<vtcode>/original.xml for {', '.join(missing)}", exit=EXIT_USAGE)
+        raise CommandError("io-unreadable", f"no {samples}/<vtcode>/original.xml for {', '.join(missing)}",
+                           exit=EXIT_USAGE)
     result = run_floor(args.seconds, samples, vtcodes)
     return _report(result, args.format, None if args.output == "-" else Path(args.output), print_floor_table)
 

@@ -67,8 +67,8 @@ async def _remote_view(args: argparse.Namespace) -> dict[str, Any]:
                                              "(another server, or a proxy's error page?)", exit=EXIT_FAILED)
         if resp.status >= 400:
             code = body.get("code")  # the gateway's own refusal, said with its code
-            raise CommandError(code if code in CODES else "unknown-code", f"{body.get('message')} (HTTP {resp.status} {code})",
-                               exit=EXIT_FAILED)
+            raise CommandError(code if code in CODES else "unknown-code",
+                               f"{body.get('message')} (HTTP {resp.status} {code})", exit=EXIT_FAILED)
         return body
 
 
@@ -80,9 +80,8 @@ def run(args: argparse.Namespace) -> int:
                                   ("--calendar-dir", args.calendar_dir)) if v]
              if args.url else [f for f, v in (("--advance-to", args.advance_to), ("--token", args.token)) if v])
     if wrong:
-        raise CommandError("usage", f"{', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
-                                                              else "needs --url (a running gateway's clock)"),
-                           exit=EXIT_USAGE)
+        raise CommandError.usage(f"{', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
+                                                           else "needs --url (a running gateway's clock)"))
     import aiohttp
 
     try:
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:  # the calendar overrides or directory
         raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except ValueError as exc:  # --at that is no date-time
-        raise CommandError("usage", str(exc), exit=EXIT_USAGE) from exc
+        raise CommandError.usage(str(exc)) from exc
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         # a gateway that cannot be reached is input that cannot be read, as a --db elsewhere: exit 2
         raise CommandError("unavailable", f"cannot reach the gateway at {args.url}: {exc}", exit=EXIT_USAGE) from exc

@@ -43,6 +43,11 @@ class CommandError(Exception):
         self.prog = prog  # the command that says it ("tgw keys show"); main fills it in when None
 
     @classmethod
+    def usage(cls, message: str) -> CommandError:
+        """A bad command line, said in words (exit 2)."""
+        return cls("usage", message, exit=EXIT_USAGE)
+
+    @classmethod
     def of(cls, exc: InputError, *, exit: int | None = None, prefix: str = "") -> CommandError:
         """An InputError as the command's error: its first issue, the others as `more`. The exit code
         by default: 2 for a file not read at all (UNREADABLE_CODES), else 1."""
@@ -94,6 +99,8 @@ def choose_action(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespa
     def run(args: argparse.Namespace) -> int:
         parser.print_help()
         actions = [name for a in parser._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices]
-        raise CommandError("usage", f"choose an action: {', '.join(actions)}", exit=EXIT_USAGE, prog=parser.prog)
+        error = CommandError.usage(f"choose an action: {', '.join(actions)}")
+        error.prog = parser.prog
+        raise error
 
     return run

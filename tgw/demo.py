@@ -84,9 +84,9 @@ def _serve(args: argparse.Namespace, start: dt.date) -> int:
 
     host, _, port_text = args.http.rpartition(":")
     if not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise CommandError("usage", f"--http {args.http!r} is not HOST:PORT", exit=EXIT_USAGE)
+        raise CommandError.usage(f"--http {args.http!r} is not HOST:PORT")
     if not 0 < args.speed <= SPEED_MAX:  # NaN fails both
-        raise CommandError("usage", f"--speed must be above 0 and at most {SPEED_MAX:g}", exit=EXIT_USAGE)
+        raise CommandError.usage(f"--speed must be above 0 and at most {SPEED_MAX:g}")
 
     def announce(url: str, tokens: dict[str, str]) -> None:
         lines = [f"tgw demo: dashboard at {url} (simulated time at {args.speed:g}x; Ctrl-C stops)",
@@ -125,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         start = dt.date.fromisoformat(args.start)
     except ValueError:
-        raise CommandError("usage", f"--start {args.start!r} is not a date YYYY-MM-DD", exit=EXIT_USAGE) from None
+        raise CommandError.usage(f"--start {args.start!r} is not a date YYYY-MM-DD") from None
     if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
-        raise CommandError("usage", f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", exit=EXIT_USAGE)
+        raise CommandError.usage(f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}")
     if args.units != 0 and not 2 <= args.units <= UNITS_MAX:
-        raise CommandError("usage", f"--units must be 2..{UNITS_MAX} (or 0: the four fixed units)", exit=EXIT_USAGE)
+        raise CommandError.usage(f"--units must be 2..{UNITS_MAX} (or 0: the four fixed units)")
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="WARNING")

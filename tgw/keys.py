@@ -51,11 +51,11 @@ def _guarded(func: Command) -> Command:
         except FileExistsError as exc:
             raise CommandError("failed", str(exc), exit=EXIT_FAILED) from exc
         except NotImplementedError as exc:
-            raise CommandError("usage", str(exc), exit=EXIT_USAGE) from exc
+            raise CommandError.usage(str(exc)) from exc
         except InputError as exc:
             raise CommandError.of(exc) from exc  # 2 for a file not read, else 1
         except ValueError as exc:
-            raise CommandError("usage", str(exc), exit=EXIT_USAGE) from exc
+            raise CommandError.usage(str(exc)) from exc
         except OSError as exc:
             raise CommandError("failed", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "),
                                exit=EXIT_FAILED) from exc

@@ -178,7 +178,7 @@ def cmd_holds_decide(args: argparse.Namespace) -> int:
     from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
 
     if not args.reason.strip() or not args.by.strip():
-        raise CommandError("usage", "--by and --reason must not be empty", exit=EXIT_USAGE)
+        raise CommandError.usage("--by and --reason must not be empty")
     try:
         catalogue = load_catalogue(args.rules) if args.rules else default_catalogue()
     except OSError as exc:

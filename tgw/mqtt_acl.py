@@ -129,8 +129,8 @@ def write_broker_files(registry: Registry, out: str | Path, *, gateway_user: str
 def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     password = os.environ.get(args.gateway_password_env, "")
     if not password:
-        raise CommandError("usage", f"environment variable {args.gateway_password_env} (the gateway's MQTT "
-                                    "password) is not set", exit=EXIT_USAGE)
+        raise CommandError.usage(f"environment variable {args.gateway_password_env} (the gateway's MQTT "
+                                 "password) is not set")
     try:
         registry = load_registry(args.participants)
         gateway_users = args.gateway_user or ["tgw-gateway"]
@@ -141,7 +141,7 @@ def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError("failed", str(exc), exit=EXIT_FAILED) from exc
     except OSError as exc:  # the --out directory cannot be written
-        raise CommandError("usage", f"{exc.filename or ''}: {exc.strerror or exc}", exit=EXIT_USAGE) from exc
+        raise CommandError.usage(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
     n = len(_mqtt_participants(registry))
     print(f"wrote {passwd} and {acl} ({n} participants + gateway users {', '.join(gateway_users)} + "
           f"{MONITOR_USER})", file=sys.stderr)

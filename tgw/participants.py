@@ -69,7 +69,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except ValueError as exc:  # a field the registry refuses
-        raise CommandError("usage", str(exc), exit=EXIT_USAGE) from exc
+        raise CommandError.usage(str(exc)) from exc
     if args.format == "json":
         print(json.dumps({"id": args.id, "role": args.role, "certificates": sns, "token": token,
                           "mqtt_username": args.id, "mqtt_password": password}))

@@ -175,7 +175,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     conformance = player(args, progress)
     if isinstance(conformance, str):
-        raise CommandError("usage", conformance, exit=EXIT_USAGE)
+        raise CommandError.usage(conformance)
 
     results: list[RunResult] = []
     for n, s in enumerate(scenarios, start=1):

@@ -93,7 +93,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except (OSError, ValueError) as exc:
-        raise CommandError("usage", f"cannot load the key or certificate: {exc}", exit=EXIT_USAGE) from exc
+        raise CommandError.usage(f"cannot load the key or certificate: {exc}") from exc
     refusal = _outside_validity(signer.certificate, args.at or dt.datetime.now(dt.UTC))
     if refusal:
         # was: signed; every verifier then refuses the seal (certificate-invalid)
@@ -105,8 +105,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CommandError.of(exc, exit=EXIT_FAILED) from exc
     if was_envelope and args.receipt:
-        raise CommandError("usage", "--receipt applies to a bare voucher; an envelope carries its own VoucherFlag",
-                           exit=EXIT_USAGE)
+        raise CommandError.usage("--receipt applies to a bare voucher; an envelope carries its own VoucherFlag")
     signed = []
     for body in bodies:
         warning = _seal_warning(body, args.position, getattr(signer, "role", None))
@@ -126,7 +125,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         try:
             Path(args.output).write_bytes(out)
         except OSError as exc:
-            raise CommandError("usage", f"cannot write {args.output}: {exc.strerror or exc}", exit=EXIT_USAGE) from exc
+            raise CommandError.usage(f"cannot write {args.output}: {exc.strerror or exc}") from exc
         print(f"signed {len(signed)} voucher(s) at position {args.position} with SN {signer.sn}: {args.output}",
               file=sys.stderr)
     else:
@@ -159,8 +158,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         results.append({"index": None, "key": None, "ok": False, "errors": [i.as_dict() for i in exc.issues]})
     else:
         if not was_envelope:
-            raise CommandError("usage", f"{args.file} is a bare voucher; signatures travel in a MOF envelope "
-                                        "(use `tgw sign` to make one)", exit=EXIT_USAGE)
+            raise CommandError.usage(f"{args.file} is a bare voucher; signatures travel in a MOF envelope "
+                                        "(use `tgw sign` to make one)")
         for index, body in enumerate(bodies, start=1):
             issues = _verify_one(body, store, at)
             results.append({"index": index, "key": str(body.key), "vtcode": body.vtcode, "flag": body.flag,

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tgw.command_error import EXIT_USAGE, CommandError, choose_action
+from tgw.command_error import CommandError, choose_action
 
 __all__ = ["parse_seeds", "register"]
 
@@ -77,10 +77,10 @@ def run_faults(args: argparse.Namespace) -> int:
         seeds = parse_seeds(args.seeds)
         start = dt.date.fromisoformat(args.start)
     except ValueError:
-        raise CommandError("usage", f"--seeds must be A..B or N (0 <= A <= B, at most {SEEDS_MAX:,} seeds) and "
-                                    "--start a date YYYY-MM-DD", exit=EXIT_USAGE) from None
+        raise CommandError.usage(f"--seeds must be A..B or N (0 <= A <= B, at most {SEEDS_MAX:,} seeds) and "
+                                    "--start a date YYYY-MM-DD") from None
     if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
-        raise CommandError("usage", f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", exit=EXIT_USAGE)
+        raise CommandError.usage(f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}")
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="CRITICAL")
@@ -89,7 +89,7 @@ def run_faults(args: argparse.Namespace) -> int:
         summary = asyncio.run(_run(args, seeds, start, ram))
     except ResumeFileError as exc:
         said = str(exc) if args.resume in str(exc) else f"{args.resume}: {exc}"  # the file named once
-        raise CommandError("usage", f"--resume {said}", exit=EXIT_USAGE) from exc
+        raise CommandError.usage(f"--resume {said}") from exc
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = ServerConfig.from_file(args.config, **overrides)
         else:
             if not args.participants or not args.certs:
-                raise CommandError("usage", "give --config, or --participants and --certs", exit=EXIT_USAGE)
+                raise CommandError.usage("give --config, or --participants and --certs")
             if overrides.get("http_port", 0) is None:
                 overrides["http_port"] = None
             cfg = ServerConfig(**{k: v for k, v in overrides.items() if v is not None or k == "http_port"})
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except ValueError as exc:
-        raise CommandError("usage", str(exc), exit=EXIT_USAGE) from exc
+        raise CommandError.usage(str(exc)) from exc
     try:
         run_on(cfg.event_loop, serve(cfg, ready_file=args.ready_file))
     except InputError as exc:

@@ -139,10 +139,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_codes(out)
         return EXIT_OK
     if not args.paths:
-        raise CommandError("usage", "give at least one file or directory (or --codes)", exit=EXIT_USAGE)
+        raise CommandError.usage("give at least one file or directory (or --codes)")
     if args.verify_signatures and not args.certs:
-        raise CommandError("usage", "--verify-signatures needs --certs DIR (ca.pem and the participants' "
-                                    "certificates)", exit=EXIT_USAGE)
+        raise CommandError.usage("--verify-signatures needs --certs DIR (ca.pem and the participants' "
+                                    "certificates)")
     if args.certs and not args.verify_signatures:
         args.verify_signatures = True  # --certs alone clearly asks for signature checks
     paths = [Path(p) for p in args.paths]
