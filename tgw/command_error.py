@@ -48,13 +48,13 @@ class CommandError(Exception):
         return cls("usage", message, exit=EXIT_USAGE)
 
     @classmethod
-    def of(cls, exc: InputError, *, exit: int | None = None, prefix: str = "") -> CommandError:
+    def of(cls, exc: InputError, *, exit: int | None = None) -> CommandError:
         """An InputError as the command's error: its first issue, the others as `more`. The exit code
         by default: 2 for a file not read at all (UNREADABLE_CODES), else 1."""
         first = exc.issues[0]
         if exit is None:
             exit = EXIT_USAGE if first.code in UNREADABLE_CODES else EXIT_FAILED
-        return cls(first.code, prefix + first.message, exit=exit, path=first.path, line=first.line,
+        return cls(first.code, first.message, exit=exit, path=first.path, line=first.line,
                    more=exc.issues[1:])
 
     def as_dict(self) -> dict[str, Any]:
