@@ -91,7 +91,8 @@ CODES: dict[str, str] = {
     "too-large": "the request body is larger than the server accepts for that route",
     "request-timeout": "the request head or body did not arrive within the server's read timeout (slow client)",
     "unavailable": "the gateway cannot serve now (draining, database or broker down); retry later",
-    "internal-error": "an unexpected failure inside the gateway while handling the request",
+    "internal-error": "an unexpected failure inside the gateway while handling the request, or inside a tgw "
+                      "command (a defect: `tgw --debug` prints its traceback; exit 1)",
     "clock-live": "the business clock is live, or moved by the simulation engine (tgw demo --serve); only a "
                   "gateway's own simulated clock can be advanced",
     "clock-refused": "the simulated clock refused the move (time never runs backwards)",

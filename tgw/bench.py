@@ -54,6 +54,7 @@ from typing import Any
 __all__ = ["register", "run_gateway_bench", "run_latency_bench"]
 
 from bench.floor import DEFAULT_FLOOR_OUT, DEFAULT_SAMPLES, print_floor_table, run_floor
+from tgw.command_error import EXIT_USAGE, CommandError
 
 
 def run_gateway_bench(args: argparse.Namespace) -> int:
@@ -68,18 +69,14 @@ def run_gateway_bench(args: argparse.Namespace) -> int:
     transports = tuple(t.strip() for t in args.transports.split(",") if t.strip())
     unknown = [t for t in transports if t not in ALL_TRANSPORTS]
     if unknown or not transports:
-        print(f"tgw bench: error: unknown transport(s) {', '.join(unknown) or '(none)'}; "
-              f"choose from {', '.join(ALL_TRANSPORTS)}", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"unknown transport(s) {', '.join(unknown) or '(none)'}; "
+                                 f"choose from {', '.join(ALL_TRANSPORTS)}")
     if min(args.vouchers, args.batch, args.concurrency, args.repeat, args.pool_workers) < 1:
-        print("tgw bench: error: --vouchers, --batch, --concurrency, --repeat and --pool-workers must be at "
-              "least 1", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--vouchers, --batch, --concurrency, --repeat and --pool-workers must be at "
+                                 "least 1")
     db = args.db
     if not (db == "sqlite" or db.startswith(("sqlite:///", "postgresql://", "postgres://"))):
-        print("tgw bench: error: --db is sqlite (a fresh file per path), sqlite:///PATH or postgresql://...",
-              file=sys.stderr)
-        return 2
+        raise CommandError.usage("--db is sqlite (a fresh file per path), sqlite:///PATH or postgresql://...")
     output = DEFAULT_GATEWAY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_gateway(vouchers=args.vouchers, batch=args.batch, transports=transports, db_url=db,
                          concurrency=args.concurrency, profile=not args.no_profile,
@@ -142,23 +139,20 @@ def run_latency_bench(args: argparse.Namespace) -> int:
     workers = _numbers(args.workers, int)
     seconds = 10.0 if args.seconds is None else args.seconds
     if rates is None or workers is None or min(workers) < 0 or seconds <= 0 or args.repeat < 1:
-        print("tgw bench: error: --rate is positive numbers (envelopes/s, or a share of one core's floor "
-              "capacity such as 0.45x), --workers non-negative integers, both comma-separated; --seconds and "
-              "--repeat positive", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--rate is positive numbers (envelopes/s, or a share of one core's floor "
+                                 "capacity such as 0.45x), --workers non-negative integers, both comma-separated; "
+                                 "--seconds and --repeat positive")
     sources: list[tuple[str, Path | None]] = [("current", None)]
     if args.compare_src:
         src = Path(args.compare_src).resolve()
         if not (src / "tgw" / "__init__.py").is_file():
-            print(f"tgw bench: error: io-unreadable: {src} is not a checkout of this project (no tgw/__init__.py)",
-                  file=sys.stderr)
-            return 2
+            raise CommandError("io-unreadable", f"{src} is not a checkout of this project (no tgw/__init__.py)",
+                               exit=EXIT_USAGE)
         sources.insert(0, (src.name, src))
     output = DEFAULT_LATENCY_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     loops = [x.strip() for x in args.event_loops.split(",") if x.strip()]
     if not loops or set(loops) - {"auto", "uvloop", "asyncio"}:
-        print("tgw bench: error: --event-loops is a comma-separated list of auto, uvloop, asyncio", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--event-loops is a comma-separated list of auto, uvloop, asyncio")
     result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
                          event_loops=loops, floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_latency_table)
@@ -169,8 +163,7 @@ def run_sim_bench(args: argparse.Namespace) -> int:
 
     sizes = _numbers(args.sizes, int)
     if sizes is None or min(sizes) < 1 or max(sizes) > 100_000:
-        print("tgw bench: error: --sizes is comma-separated voucher counts per day, 1..100000", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--sizes is comma-separated voucher counts per day, 1..100000")
     output = DEFAULT_SIM_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_sim(sizes, profile_largest=not args.no_profile, progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_sim_table)
@@ -182,8 +175,7 @@ def run_conformance_bench(args: argparse.Namespace) -> int:
     scenarios = [str(Path(s).resolve()) for s in (args.scenarios or "").split(",") if s.strip()]
     missing = [s for s in scenarios if not Path(s).is_file()]
     if missing:
-        print(f"tgw bench: error: io-unreadable: no scenario file {', '.join(missing)}", file=sys.stderr)
-        return 2
+        raise CommandError("io-unreadable", f"no scenario file {', '.join(missing)}", exit=EXIT_USAGE)
     output = DEFAULT_CONFORMANCE_OUT if args.output is None else Path(args.output) if args.output != "-" else None
     result = run_conformance_bench(compare_ref=args.compare_ref or None, scenarios=scenarios,
                                    progress=lambda m: print(m, file=sys.stderr))
@@ -194,13 +186,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     modes = [m for m in ("floor", "gateway", "latency", "sim", "conformance") if getattr(args, m)]
     if not modes:
         args.parser.print_help(sys.stderr)
-        print("\ntgw bench: error: choose what to measure (--floor, --gateway, --latency, --sim or --conformance)",
-              file=sys.stderr)
-        return 2
+        print(file=sys.stderr)
+        raise CommandError.usage("choose what to measure (--floor, --gateway, --latency, --sim or --conformance)")
     if len(modes) > 1:
-        print(f"tgw bench: error: {' and '.join('--' + m for m in modes)} are separate runs; choose one",
-              file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"{' and '.join('--' + m for m in modes)} are separate runs; choose one")
     if args.gateway:
         return run_gateway_bench(args)
     if args.latency:
@@ -214,15 +203,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.output is None:
         args.output = str(DEFAULT_FLOOR_OUT)
     if args.seconds <= 0:
-        print("tgw bench: error: --seconds must be positive", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--seconds must be positive")
     samples = Path(args.samples)
     vtcodes = tuple(v.strip() for v in args.vtcodes.split(",") if v.strip())
     missing = [v for v in vtcodes if not (samples / v / "original.xml").is_file()]
     if missing:
-        print(f"tgw bench: error: io-unreadable: no {samples}/<vtcode>/original.xml for {', '.join(missing)}",
-              file=sys.stderr)
-        return 2
+        raise CommandError("io-unreadable", f"no {samples}/<vtcode>/original.xml for {', '.join(missing)}",
+                           exit=EXIT_USAGE)
     result = run_floor(args.seconds, samples, vtcodes)
     return _report(result, args.format, None if args.output == "-" else Path(args.output), print_floor_table)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from messages.errors import InputError
-from messages.files import UNREADABLE_CODES
+from tgw.command_error import EXIT_FAILED, EXIT_USAGE, CommandError, choose_action
 
 __all__ = ["register"]
 
@@ -76,12 +76,7 @@ def register(sub: Any) -> None:
     q.add_argument("--calendar-overrides", metavar="FILE", help="override file (default: the shipped one)")
     q.add_argument("--format", choices=["text", "json"], default="text")
     q.set_defaults(func=cmd_show)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _fail(exc: InputError) -> int:
-    print(f"tgw calendar: {exc}", file=sys.stderr)
-    return 2 if exc.code in UNREADABLE_CODES else 1
+    p.set_defaults(func=choose_action(p))
 
 
 def cmd_provisional(args: argparse.Namespace) -> int:
@@ -90,9 +85,8 @@ def cmd_provisional(args: argparse.Namespace) -> int:
 
     try:
         block = provisional_block(args.year)
-    except InputError as exc:
-        print(f"tgw calendar: {exc}", file=sys.stderr)
-        return 2
+    except InputError as exc:  # a year the rules cannot compute
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     first, last = BusinessCalendar.default().known_range
     if first.year <= args.year <= last.year:
         print(f"tgw calendar: note: {args.year} is known officially; a provisional block for it is ignored",
@@ -132,7 +126,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         if not args.dry_run:
             install_block(block, args.calendar_dir)
     except InputError as exc:
-        return _fail(exc)
+        raise CommandError.of(exc) from exc  # 2 for a file not read, else 1
     kind = "provisional" if block.provisional else "official"
     was = None if previous is None else ("provisional" if previous.provisional else "official")
     result = {"year": block.year, "kind": kind, "path": str(path), "installed": not args.dry_run, "replaced": was,
@@ -176,16 +170,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         blocks = read_blocks(args.calendar_dir) if args.calendar_dir else []
         calendar = _calendar(args.calendar_overrides, blocks)
     except InputError as exc:
-        return _fail(exc)
+        raise CommandError.of(exc) from exc  # 2 for a file not read, else 1
     first, last = calendar.known_range
     summary: dict[str, Any] = {"first_day": first.isoformat(), "last_day": last.isoformat(),
                                "provisional_years": list(calendar.provisional_years),
                                "superseded": [b.year for b in calendar.superseded]}
     if args.year is not None:
         if not first.year <= args.year <= last.year:
-            print(f"tgw calendar: calendar-out-of-range: {args.year} is not known (the calendar knows "
-                  f"{first.year}..{last.year}); see `tgw calendar provisional --help`", file=sys.stderr)
-            return 1
+            raise CommandError("calendar-out-of-range", f"{args.year} is not known (the calendar knows "
+                               f"{first.year}..{last.year}); see `tgw calendar provisional --help`", exit=EXIT_FAILED)
         notices = {b.year: b for b in blocks if not b.provisional}
         summary = {"year": args.year, "provisional": args.year in calendar.provisional_years,
                    "notice": ({"title": notices[args.year].notice_title,

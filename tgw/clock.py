@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import sys
 from typing import Any
+
+from messages.errors import CODES
+from tgw.command_error import EXIT_FAILED, EXIT_USAGE, CommandError
 
 __all__ = ["register"]
 
@@ -56,9 +58,17 @@ async def _remote_view(args: argparse.Namespace) -> dict[str, Any]:
             resp = await session.post(url, json={"advance_to": args.advance_to})
         else:
             resp = await session.get(url)
-        body: dict[str, Any] = await resp.json(content_type=None)
+        try:
+            body = await resp.json(content_type=None)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise CommandError("http-error", f"{url} answered HTTP {resp.status} without the gateway's JSON "
+                                             "(another server, or a proxy's error page?)", exit=EXIT_FAILED)
         if resp.status >= 400:
-            raise RuntimeError(f"{resp.status} {body.get('code')}: {body.get('message')}")
+            code = body.get("code")  # the gateway's own refusal, said with its code
+            raise CommandError(code if code in CODES else "unknown-code",
+                               f"{body.get('message')} (HTTP {resp.status} {code})", exit=EXIT_FAILED)
         return body
 
 
@@ -70,24 +80,21 @@ def run(args: argparse.Namespace) -> int:
                                   ("--calendar-dir", args.calendar_dir)) if v]
              if args.url else [f for f, v in (("--advance-to", args.advance_to), ("--token", args.token)) if v])
     if wrong:
-        print(f"tgw clock: error: {', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
-                                                          else "needs --url (a running gateway's clock)"),
-              file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"{', '.join(wrong)} " + ("is for the local clock, not with --url" if args.url
+                                                           else "needs --url (a running gateway's clock)"))
     import aiohttp
 
     try:
         view = asyncio.run(_remote_view(args)) if args.url else _local_view(args)
-    except (InputError, ValueError) as exc:
-        print(f"tgw clock: {exc}", file=sys.stderr)
-        return 2
+    except InputError as exc:  # the calendar overrides or directory
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
+    except ValueError as exc:  # --at that is no date-time
+        raise CommandError.usage(str(exc)) from exc
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         # a gateway that cannot be reached is input that cannot be read, as a --db elsewhere: exit 2
-        print(f"tgw clock: unavailable: cannot reach the gateway at {args.url}: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - network errors are reported, not raised
-        print(f"tgw clock: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError("unavailable", f"cannot reach the gateway at {args.url}: {exc}", exit=EXIT_USAGE) from exc
+    except aiohttp.ClientError as exc:  # an answer that is not the gateway's JSON
+        raise CommandError("http-error", f"{args.url}: {exc}", exit=EXIT_FAILED) from exc
     if args.format == "json":
         print(json.dumps(view, ensure_ascii=False, indent=2))
         return 0

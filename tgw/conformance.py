@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from tgw.command_error import CommandError
 
 __all__ = ["add_run_arguments", "add_world_parser", "player"]
 
@@ -66,8 +67,7 @@ def run_world(args: argparse.Namespace) -> int:
     for spec in args.bank:
         parts = spec.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not (parts[1].isdigit() and len(parts[1]) == 12):
-            print(f"tgw scenario world: --bank {spec!r} is not ID:CODE[:NAME] with a 12-digit code", file=sys.stderr)
-            return 2
+            raise CommandError.usage(f"--bank {spec!r} is not ID:CODE[:NAME] with a 12-digit code")
         banks.append((parts[0], parts[1], parts[2] if len(parts) == 3 else f"示例银行{parts[0]}"))
     world = DevWorld.create(Path(args.dir), banks=banks or DEFAULT_BANKS)
     for p in world.participants.values():

@@ -30,6 +30,7 @@ from typing import Any
 from messages.errors import InputError
 from messages.money import fen_to_str
 from runner.demo import simulate
+from tgw.command_error import EXIT_USAGE, CommandError
 from tgw.text_table import text_table
 from treasury_sim.units import UNITS_MAX
 
@@ -83,11 +84,9 @@ def _serve(args: argparse.Namespace, start: dt.date) -> int:
 
     host, _, port_text = args.http.rpartition(":")
     if not host or not port_text.isdigit() or int(port_text) > 65535:
-        print(f"tgw demo: --http {args.http!r} is not HOST:PORT", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--http {args.http!r} is not HOST:PORT")
     if not 0 < args.speed <= SPEED_MAX:  # NaN fails both
-        print(f"tgw demo: --speed must be above 0 and at most {SPEED_MAX:g}", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--speed must be above 0 and at most {SPEED_MAX:g}")
 
     def announce(url: str, tokens: dict[str, str]) -> None:
         lines = [f"tgw demo: dashboard at {url} (simulated time at {args.speed:g}x; Ctrl-C stops)",
@@ -116,11 +115,9 @@ def _serve(args: argparse.Namespace, start: dt.date) -> int:
     except KeyboardInterrupt:
         return 0
     except InputError as exc:
-        print(f"tgw demo: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except OSError as exc:  # the port is taken, or not ours to bind
-        print(f"tgw demo: cannot serve on {args.http}: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError("unavailable", f"cannot serve on {args.http}: {exc}", exit=EXIT_USAGE) from exc
     return 0
 
 
@@ -128,14 +125,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         start = dt.date.fromisoformat(args.start)
     except ValueError:
-        print(f"tgw demo: --start {args.start!r} is not a date YYYY-MM-DD", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--start {args.start!r} is not a date YYYY-MM-DD") from None
     if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
-        print(f"tgw demo: --days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}")
     if args.units != 0 and not 2 <= args.units <= UNITS_MAX:
-        print(f"tgw demo: --units must be 2..{UNITS_MAX} (or 0: the four fixed units)", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--units must be 2..{UNITS_MAX} (or 0: the four fixed units)")
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="WARNING")
@@ -155,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
                                               start=start, progress=progress, html=bool(args.html),
                                               algorithm=args.algorithm, units=args.units))
     except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
-        print(f"tgw demo: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     page = report.pop("html", None)
     if args.html and page is not None:
         Path(args.html).write_text(page, encoding="utf-8")

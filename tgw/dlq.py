@@ -8,6 +8,9 @@ import json
 import sys
 from typing import Any
 
+from messages.errors import StateError
+from tgw.command_error import EXIT_USAGE, CommandError, choose_action
+
 __all__ = ["register"]
 
 # = gateway.outbox.DLQ_PAGE_MAX (a test keeps them equal); not imported, because every `tgw`
@@ -52,7 +55,7 @@ def register(sub: Any) -> None:
             q.epilog = ("Exit 0 also when there was nothing to replay (it says so on stderr); 2 when the database "
                         "cannot be read.")
         q.set_defaults(func=func)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=choose_action(p))
 
 
 async def _with_outbox(args: argparse.Namespace, action: Any, *, read_only: bool) -> Any:
@@ -70,9 +73,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         page = asyncio.run(_with_outbox(args, lambda o: o.dead_page(limit=args.limit, after_seq=args.after),
                                         read_only=True))
-    except Exception as exc:  # noqa: BLE001 - a CLI reports, never a traceback
-        print(f"tgw dlq list: {exc}", file=sys.stderr)
-        return 2
+    except StateError as exc:  # the database failed under the command (the --db itself is checked first)
+        raise CommandError("unavailable", str(exc), exit=EXIT_USAGE) from exc
     if args.format == "json":
         print(json.dumps(page, indent=2))  # {"total": N, "items": [...], "next": cursor or null}
     else:
@@ -91,9 +93,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     try:
         n = asyncio.run(_with_outbox(args, lambda o: o.replay(None if args.all else args.ids), read_only=False))
-    except Exception as exc:  # noqa: BLE001 - a CLI reports, never a traceback
-        print(f"tgw dlq replay: {exc}", file=sys.stderr)
-        return 2
+    except StateError as exc:  # the database failed under the command (the --db itself is checked first)
+        raise CommandError("unavailable", str(exc), exit=EXIT_USAGE) from exc
     print(json.dumps({"replayed": n}) if args.format == "json" else f"replayed {n} message(s)")
     named = 0 if args.all else len(set(args.ids))
     if n < named:  # nothing (more) to do is not a failure: a replay run twice ends the same

@@ -1,6 +1,6 @@
 """The gateway's database as the `--db` of `tgw dlq` and `tgw monitor holds`: opened only if it
 exists and is a gateway's (never created, never given tables it lacks), read-only for the
-commands that only read. A `--db` at fault is one coded line (exit 2), never a traceback.
+commands that only read. A `--db` at fault is a CommandError (exit 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from messages.errors import StateError
+from tgw.command_error import EXIT_USAGE, CommandError
 
 __all__ = ["GATEWAY_TABLES", "db_url", "has_tables", "open_gateway_db"]
 
@@ -28,12 +29,14 @@ def db_url(args: argparse.Namespace) -> str:
         path = url.removeprefix("sqlite:///")
         if path in ("", ":memory:") or not Path(path).exists():
             # opening it would leave an empty database file behind, then fail on its missing tables
-            raise StateError(f"io-unreadable: no gateway database at {path!r} (the --db of `tgw up`)")
+            raise CommandError("io-unreadable", f"no gateway database at {path!r} (the --db of `tgw up`)",
+                               exit=EXIT_USAGE, path=path)
         if not Path(path).is_file():  # a directory, a pipe, a device: SQLite could block on a pipe
-            raise StateError(f"db-not-gateway: {path} is not a regular file (the --db of `tgw up`)")
+            raise CommandError("db-not-gateway", f"{path} is not a regular file (the --db of `tgw up`)",
+                               exit=EXIT_USAGE, path=path)
     elif not url.startswith(("postgresql://", "postgres://")):
-        raise StateError(f"config-invalid: --db {args.db!r} is no database url: use a path, sqlite:///PATH or "
-                         "postgresql://...")
+        raise CommandError("config-invalid", f"--db {args.db!r} is no database url: use a path, sqlite:///PATH or "
+                           "postgresql://...", exit=EXIT_USAGE)
     return url
 
 
@@ -44,7 +47,7 @@ async def has_tables(db: Any, *names: str) -> bool:
 
 
 async def open_gateway_db(args: argparse.Namespace, *, read_only: bool) -> Any:
-    """The `--db` (and `--db-schema`) of `args`, or a StateError whose message starts with its code:
+    """The `--db` (and `--db-schema`) of `args`, or a CommandError (exit 2):
     io-unreadable (no such file), db-not-gateway (not SQLite, or no gateway tables: another program's
     database, an empty file, a schema that does not exist, refused credentials), config-invalid (no
     database URL), unavailable (PostgreSQL cannot be reached)."""
@@ -68,18 +71,19 @@ async def _open_checked(url: str, args: argparse.Namespace, *, mode: str) -> Any
         db = await open_database(url, schema=args.db_schema, mode=mode)
     except StateError as exc:
         if isinstance(exc.__cause__, sqlite3.DatabaseError):  # "file is not a database"
-            raise StateError(f"db-not-gateway: {where} is not a SQLite database ({exc.__cause__})") from None
+            raise CommandError("db-not-gateway", f"{where} is not a SQLite database ({exc.__cause__})",
+                               exit=EXIT_USAGE) from None
         # PostgreSQL down is worth a retry; refused credentials or no such database are not
         code = ("config-invalid" if isinstance(exc.__cause__, (ValueError, OverflowError))
                 else "unavailable" if is_unreachable(exc) else "db-not-gateway")
-        raise StateError(f"{code}: {exc}") from None
+        raise CommandError(code, str(exc), exit=EXIT_USAGE) from None
     try:
         if not await has_tables(db, *GATEWAY_TABLES):
-            raise StateError(f"db-not-gateway: {where} is not a gateway's database (it has no "
-                             f"{' or '.join(GATEWAY_TABLES)} table; the --db of `tgw up`)")
+            raise CommandError("db-not-gateway", f"{where} is not a gateway's database (it has no "
+                               f"{' or '.join(GATEWAY_TABLES)} table; the --db of `tgw up`)", exit=EXIT_USAGE)
     except sqlite3.DatabaseError as exc:  # a file SQLite opens lazily and then cannot read
         await db.close()
-        raise StateError(f"db-not-gateway: {where} is not a SQLite database ({exc})") from None
+        raise CommandError("db-not-gateway", f"{where} is not a SQLite database ({exc})", exit=EXIT_USAGE) from None
     except BaseException:
         await db.close()
         raise

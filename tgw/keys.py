@@ -7,7 +7,8 @@
     tgw keys show CERT [--format text|json]
 
 Exit codes: 0 ok, 1 the operation failed (e.g. it would overwrite a key), 2 usage or unreadable
-input. Errors are one line on stderr, never a traceback.
+input. Errors are one coded line on stderr (with --format json, a JSON document on stdout), never
+a traceback.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from cryptography.hazmat.primitives import hashes
 
 from messages.catalog import ROLES
 from messages.errors import InputError
-from messages.files import UNREADABLE_CODES
 from messages.keys import (
     ALGORITHMS,
     SM2_CA_UNSUPPORTED,
@@ -33,6 +33,7 @@ from messages.keys import (
     load_certificates,
 )
 from messages.signing import CertInfo
+from tgw.command_error import CommandError, choose_action
 
 __all__ = ["cmd_ca", "cmd_init", "cmd_server", "cmd_show", "register"]
 
@@ -41,31 +42,23 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 Command = Callable[[argparse.Namespace], int]
 
 
-def _error(message: str) -> None:
-    print(f"tgw keys: error: {message}", file=sys.stderr)
-
-
 def _guarded(func: Command) -> Command:
-    """Map the errors a user can cause to a one-line message and an exit code."""
+    """The errors a user can cause as the command's coded error (tgw/command_error.py)."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
         except FileExistsError as exc:
-            _error(str(exc))
-            return EXIT_FAILED
+            raise CommandError("failed", str(exc), exit=EXIT_FAILED) from exc
         except NotImplementedError as exc:
-            _error(str(exc))
-            return EXIT_USAGE
+            raise CommandError.usage(str(exc)) from exc
         except InputError as exc:
-            _error(f"{exc.code}: {exc.issues[0].message}")
-            return EXIT_USAGE if exc.code in UNREADABLE_CODES else EXIT_FAILED
+            raise CommandError.of(exc) from exc  # 2 for a file not read, else 1
         except ValueError as exc:
-            _error(str(exc))
-            return EXIT_USAGE
+            raise CommandError.usage(str(exc)) from exc
         except OSError as exc:
-            _error(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
-            return EXIT_FAILED
+            raise CommandError("failed", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "),
+                               exit=EXIT_FAILED) from exc
 
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
@@ -166,14 +159,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _keys_help(parser: argparse.ArgumentParser) -> Command:
-    def run(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-
-    return run
-
-
 def _add_issuing_options(parser: argparse.ArgumentParser, *, sm2: bool) -> None:
     """What every certificate the CA issues takes: the CA, key algorithm, validity, overwrite."""
     parser.add_argument("--ca", metavar="CADIR", help="directory holding ca.key and ca.pem (default DIR)")
@@ -192,7 +177,7 @@ def register(subparsers: Any) -> None:
     """Add `keys` and its subcommands to the `tgw` parser's subparsers."""
     keys = subparsers.add_parser("keys", help="development CA, participant keys and certificates",
                                  description="Development CA, participant key pairs and certificates.")
-    keys.set_defaults(func=_keys_help(keys))
+    keys.set_defaults(func=choose_action(keys))
     sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,server,show}")
 
     ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")

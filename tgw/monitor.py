@@ -17,6 +17,7 @@ from typing import Any
 
 from messages.errors import InputError, StateError
 from messages.files import read_error_code
+from tgw.command_error import EXIT_FAILED, EXIT_USAGE, CommandError, choose_action
 
 __all__ = ["register"]
 
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     s.set_defaults(func=cmd_show)
     sc = rs.add_parser("schema", help="print the catalogue's JSON Schema")
     sc.set_defaults(func=cmd_schema)
-    rules.set_defaults(func=lambda args: (rules.print_help(), 2)[1])
+    rules.set_defaults(func=choose_action(rules))
 
     holds = ps.add_parser("holds", help="list, release or reject held payments (on the gateway's --db)")
     hs = holds.add_subparsers(dest="holds_command", metavar="{list,release,reject}")
@@ -69,8 +70,12 @@ def register(sub: Any) -> None:
             q.add_argument("--reason", required=True, help="why (recorded in the audit)")
             q.add_argument("--rules", help="the catalogue in force (its version goes in the audit; default bundled)")
             q.set_defaults(func=cmd_holds_decide, action=name)
-    holds.set_defaults(func=lambda args: (holds.print_help(), 2)[1])
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    holds.set_defaults(func=choose_action(holds))
+    p.set_defaults(func=choose_action(p))
+
+
+def _unreadable(file: str, exc: OSError) -> CommandError:
+    return CommandError(read_error_code(exc), f"{file}: {exc.strerror or exc}", exit=EXIT_USAGE)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -79,8 +84,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file)
     except OSError as exc:
-        print(f"tgw monitor rules validate: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise _unreadable(args.file, exc) from exc
     except CatalogueError as exc:
         if args.format == "json":
             print(json.dumps({"file": args.file, "valid": False, "errors": exc.errors}, ensure_ascii=False))
@@ -101,11 +105,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         cat = load_catalogue(args.file) if args.file else default_catalogue()
     except OSError as exc:
-        print(f"tgw monitor rules show: {read_error_code(exc)}: {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        raise _unreadable(args.file, exc) from exc
     except CatalogueError as exc:
-        print(f"tgw monitor rules show: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError("config-invalid", str(exc), exit=EXIT_FAILED) from exc
     if args.format == "json":
         print(json.dumps(cat.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -148,9 +150,8 @@ def cmd_holds_list(args: argparse.Namespace) -> int:
         holds = asyncio.run(_with_store(args, lambda store: store.holds(status=args.status, after=args.after,
                                                                        limit=args.limit),
                                         read_only=True, absent=[]))
-    except StateError as exc:
-        print(f"tgw monitor holds list: {exc}", file=sys.stderr)
-        return 2
+    except StateError as exc:  # the database failed under the command (the --db itself is checked first)
+        raise CommandError("unavailable", str(exc), exit=EXIT_USAGE) from exc
     nxt = holds[-1].id if len(holds) == args.limit else None
     if args.format == "json":
         print(json.dumps({"holds": [h.as_dict() for h in holds], "next": nxt}, ensure_ascii=False))
@@ -177,13 +178,13 @@ def cmd_holds_decide(args: argparse.Namespace) -> int:
     from gateway.monitoring.rules import CatalogueError, default_catalogue, load_catalogue
 
     if not args.reason.strip() or not args.by.strip():
-        print("tgw monitor holds: --by and --reason must not be empty", file=sys.stderr)
-        return 2
+        raise CommandError.usage("--by and --reason must not be empty")
     try:
         catalogue = load_catalogue(args.rules) if args.rules else default_catalogue()
-    except (OSError, CatalogueError) as exc:
-        print(f"tgw monitor holds: --rules: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise _unreadable(args.rules, exc) from exc
+    except CatalogueError as exc:
+        raise CommandError("config-invalid", f"--rules: {exc}", exit=EXIT_USAGE) from exc
 
     async def decide(store: Any) -> Any:
         monitor = Monitor(catalogue, store)
@@ -200,14 +201,13 @@ def cmd_holds_decide(args: argparse.Namespace) -> int:
     try:
         hold = asyncio.run(_with_store(args, decide, read_only=False, absent=None))
     except HoldStateError as exc:
-        print(f"tgw monitor holds {args.action}: hold-decided: {exc}", file=sys.stderr)
-        return 1
-    except (StateError, InputError) as exc:
-        print(f"tgw monitor holds {args.action}: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError("hold-decided", str(exc), exit=EXIT_FAILED) from exc
+    except InputError as exc:
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
+    except StateError as exc:
+        raise CommandError("unavailable", str(exc), exit=EXIT_USAGE) from exc
     if hold is None:
-        print(f"tgw monitor holds {args.action}: not-found: no hold {args.id}", file=sys.stderr)
-        return 1
+        raise CommandError("not-found", f"no hold {args.id}", exit=EXIT_FAILED)
     print(json.dumps(hold.as_dict(), ensure_ascii=False) if args.format == "json"
           else f"{hold.id}: {hold.status} by {hold.decided_by}: {hold.reason}")
     return 0

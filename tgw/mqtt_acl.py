@@ -32,7 +32,8 @@ from typing import Any
 from gateway.mqtt_probe import MONITOR_USER
 from gateway.participants import Participant, Registry, load_registry, mosquitto_password_hash
 from messages.errors import InputError
-from messages.files import UNREADABLE_CODES, write_atomic
+from messages.files import write_atomic
+from tgw.command_error import CommandError
 
 __all__ = ["acl_text", "passwd_text", "register", "write_broker_files"]
 
@@ -128,23 +129,19 @@ def write_broker_files(registry: Registry, out: str | Path, *, gateway_user: str
 def cmd_mqtt_acl(args: argparse.Namespace) -> int:
     password = os.environ.get(args.gateway_password_env, "")
     if not password:
-        print(f"tgw mqtt-acl: error: environment variable {args.gateway_password_env} (the gateway's MQTT "
-              "password) is not set", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError.usage(f"environment variable {args.gateway_password_env} (the gateway's MQTT "
+                                 "password) is not set")
     try:
         registry = load_registry(args.participants)
         gateway_users = args.gateway_user or ["tgw-gateway"]
         passwd, acl = write_broker_files(registry, args.out, gateway_user=gateway_users,
                                          gateway_password=password)
     except InputError as exc:
-        print(f"tgw mqtt-acl: error: {exc.issues[0].message}", file=sys.stderr)
-        return EXIT_USAGE if exc.code in UNREADABLE_CODES else EXIT_FAILED
+        raise CommandError.of(exc) from exc  # 2 for a file not read, else 1 (a participant without credentials)
     except ValueError as exc:
-        print(f"tgw mqtt-acl: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as exc:
-        print(f"tgw mqtt-acl: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError("failed", str(exc), exit=EXIT_FAILED) from exc
+    except OSError as exc:  # the --out directory cannot be written
+        raise CommandError.usage(f"{exc.filename or ''}: {exc.strerror or exc}") from exc
     n = len(_mqtt_participants(registry))
     print(f"wrote {passwd} and {acl} ({n} participants + gateway users {', '.join(gateway_users)} + "
           f"{MONITOR_USER})", file=sys.stderr)

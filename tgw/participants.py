@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from messages.errors import InputError
+from tgw.command_error import EXIT_USAGE, CommandError, choose_action
 
 __all__ = ["register"]
 
@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     ls.add_argument("--file", required=True, help="registry YAML")
     ls.add_argument("--format", choices=["text", "json"], default="text")
     ls.set_defaults(func=cmd_list)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=choose_action(p))
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -66,9 +66,10 @@ def cmd_add(args: argparse.Namespace) -> int:
             bank_codes=tuple(args.bank_codes), token_sha256=hash_token(token), mqtt_username=args.id,
             mqtt_password_hash=mosquitto_password_hash(password), delivery=args.delivery)
         save_registry(registry.with_participant(participant), path)
-    except (InputError, ValueError) as exc:
-        print(f"tgw participants add: {exc}", file=sys.stderr)
-        return 2
+    except InputError as exc:
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
+    except ValueError as exc:  # a field the registry refuses
+        raise CommandError.usage(str(exc)) from exc
     if args.format == "json":
         print(json.dumps({"id": args.id, "role": args.role, "certificates": sns, "token": token,
                           "mqtt_username": args.id, "mqtt_password": password}))
@@ -85,8 +86,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         registry = load_registry(args.file)
     except InputError as exc:
-        print(f"tgw participants list: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     rows = [p.as_public_dict() for p in registry]
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -24,6 +24,8 @@ import json
 import sys
 from typing import Any
 
+from tgw.command_error import EXIT_USAGE, CommandError, choose_action
+
 __all__ = ["register"]
 
 
@@ -59,7 +61,7 @@ def register(subparsers: Any) -> None:
     add_world_parser(sub)
     sch = sub.add_parser("schema", help="print the scenario JSON Schema")
     sch.set_defaults(func=run_schema)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=choose_action(p))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -69,8 +71,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     directory = Path(args.dir) if args.dir else CATALOGUE_DIR
     if not directory.is_dir():
-        print(f"tgw scenario list: error: io-unreadable: {directory} is not a directory", file=sys.stderr)
-        return 2
+        raise CommandError("io-unreadable", f"{directory} is not a directory", exit=EXIT_USAGE, path=str(directory))
     from business_time.calendar import BusinessCalendar
 
     calendar = BusinessCalendar.default()  # one for every file: building it is most of loading one
@@ -99,17 +100,24 @@ def run_list(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
+def _targets(targets: list[str]) -> list[Any]:
+    """The scenario files the targets name; a target that names none is unreadable input (exit 2)."""
+    from runner.scenario_file import ScenarioError, resolve_targets
+
+    try:
+        return list(resolve_targets(targets))
+    except ScenarioError as exc:
+        raise CommandError("io-unreadable", exc.issues[0].message, exit=EXIT_USAGE, path=exc.file) from exc
+
+
 def run_validate(args: argparse.Namespace) -> int:
     from business_time.calendar import BusinessCalendar
-    from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
+    from runner.scenario_file import ScenarioError, load_scenario
 
     results: list[dict[str, Any]] = []
-    try:
-        paths = list(resolve_targets(args.targets))
-    except ScenarioError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 2
+    paths = _targets(args.targets)
+    if not paths:  # was: exit 2 and not a word (an empty directory), `{"files": []}` in JSON
+        raise CommandError("io-unreadable", "no scenario files found", exit=EXIT_USAGE)
     calendar = BusinessCalendar.default()  # one for every file
     for path in paths:
         try:
@@ -138,18 +146,12 @@ def run_run(args: argparse.Namespace) -> int:
     from gateway.logs import configure_logging
     from runner.monthly_signoff import signoff_json
     from runner.report import RunResult, html_report, junit_xml
-    from runner.scenario_file import ScenarioError, load_scenario, resolve_targets
+    from runner.scenario_file import ScenarioError, load_scenario
     from runner.scenario_run import run_scenario
 
-    try:
-        paths = list(resolve_targets(args.targets))
-    except ScenarioError as exc:  # a target that names nothing: a usage error, nothing runs
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 2
+    paths = _targets(args.targets)  # a target that names nothing: nothing runs
     if not paths:
-        print("tgw scenario run: no scenario files found", file=sys.stderr)
-        return 2
+        raise CommandError("io-unreadable", "no scenario files found", exit=EXIT_USAGE)
     # A bad file does not stop the others: it is reported (stderr, JSON, JUnit, HTML), the rest
     # run, and the run exits 2 (a file could not be read or is not valid) after their results.
     scenarios, invalid = [], []
@@ -173,8 +175,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     conformance = player(args, progress)
     if isinstance(conformance, str):
-        print(f"tgw scenario run: {conformance}", file=sys.stderr)
-        return 2
+        raise CommandError.usage(conformance)
 
     results: list[RunResult] = []
     for n, s in enumerate(scenarios, start=1):

@@ -27,15 +27,12 @@ from messages.files import read_error_code, read_regular
 from messages.validate import check_body, verify_body
 from messages.voucher import parse_voucher
 from messages.xmlsafe import DEFAULT_LIMITS, declared_encoding, parse_xml
+from tgw.command_error import CommandError
 from tgw.validate import parse_at
 
 __all__ = ["cmd_sign", "cmd_verify", "load_bodies", "register"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _error(cmd: str, message: str) -> None:
-    print(f"tgw {cmd}: error: {message}", file=sys.stderr)
 
 
 def _read(path: str) -> bytes:
@@ -94,26 +91,21 @@ def cmd_sign(args: argparse.Namespace) -> int:
         data = _read(args.file)
         signer = KeySigner.from_files(args.key, args.cert)
     except InputError as exc:
-        _error("sign", f"{exc.code}: {exc.issues[0].message}")
-        return EXIT_USAGE
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except (OSError, ValueError) as exc:
-        _error("sign", f"cannot load the key or certificate: {exc}")
-        return EXIT_USAGE
+        raise CommandError.usage(f"cannot load the key or certificate: {exc}") from exc
     refusal = _outside_validity(signer.certificate, args.at or dt.datetime.now(dt.UTC))
     if refusal:
         # was: signed; every verifier then refuses the seal (certificate-invalid)
-        _error("sign", f"certificate-invalid: {args.cert}: {refusal}; every verifier would refuse the seal (to make "
-                       "such a voucher on purpose, sign --at a time within the certificate's validity)")
-        return EXIT_USAGE
+        raise CommandError("certificate-invalid", f"{args.cert}: {refusal}; every verifier would refuse the seal (to "
+                           "make such a voucher on purpose, sign --at a time within the certificate's validity)",
+                           exit=EXIT_USAGE)
     try:
         was_envelope, bodies = load_bodies(data, receipt=args.receipt, name=args.file)
     except InputError as exc:
-        for issue in exc.issues:
-            _error("sign", str(issue))
-        return EXIT_FAILED
+        raise CommandError.of(exc, exit=EXIT_FAILED) from exc
     if was_envelope and args.receipt:
-        _error("sign", "--receipt applies to a bare voucher; an envelope carries its own VoucherFlag")
-        return EXIT_USAGE
+        raise CommandError.usage("--receipt applies to a bare voucher; an envelope carries its own VoucherFlag")
     signed = []
     for body in bodies:
         warning = _seal_warning(body, args.position, getattr(signer, "role", None))
@@ -133,8 +125,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         try:
             Path(args.output).write_bytes(out)
         except OSError as exc:
-            _error("sign", f"cannot write {args.output}: {exc.strerror or exc}")
-            return EXIT_USAGE
+            raise CommandError.usage(f"cannot write {args.output}: {exc.strerror or exc}") from exc
         print(f"signed {len(signed)} voucher(s) at position {args.position} with SN {signer.sn}: {args.output}",
               file=sys.stderr)
     else:
@@ -158,8 +149,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         data = _read(args.file)
         store = CertificateStore.from_dir(args.certs)
     except InputError as exc:
-        _error("verify", f"{exc.code}: {exc.issues[0].message}")
-        return EXIT_USAGE
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     at = args.at or dt.datetime.now(dt.UTC)
     results: list[dict[str, Any]] = []
     try:
@@ -168,9 +158,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         results.append({"index": None, "key": None, "ok": False, "errors": [i.as_dict() for i in exc.issues]})
     else:
         if not was_envelope:
-            _error("verify", f"{args.file} is a bare voucher; signatures travel in a MOF envelope "
-                             "(use `tgw sign` to make one)")
-            return EXIT_USAGE
+            raise CommandError.usage(f"{args.file} is a bare voucher; signatures travel in a MOF envelope "
+                                        "(use `tgw sign` to make one)")
         for index, body in enumerate(bodies, start=1):
             issues = _verify_one(body, store, at)
             results.append({"index": index, "key": str(body.key), "vtcode": body.vtcode, "flag": body.flag,

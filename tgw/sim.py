@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tgw.command_error import CommandError, choose_action
+
 __all__ = ["parse_seeds", "register"]
 
 SEEDS_MAX = 1_000_000  # one range; a longer run is several chunks with one --resume file
@@ -53,7 +55,7 @@ def register(subparsers: Any) -> None:
     f.add_argument("--dir", help="keep each seed's world under this directory (default: a temporary one)")
     f.add_argument("--quiet", action="store_true", help="no progress on stderr")
     f.set_defaults(func=run_faults)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    p.set_defaults(func=choose_action(p))
 
 
 class ResumeFileError(Exception):
@@ -75,12 +77,10 @@ def run_faults(args: argparse.Namespace) -> int:
         seeds = parse_seeds(args.seeds)
         start = dt.date.fromisoformat(args.start)
     except ValueError:
-        print(f"tgw sim faults: --seeds must be A..B or N (0 <= A <= B, at most {SEEDS_MAX:,} seeds) and --start "
-              "a date YYYY-MM-DD", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--seeds must be A..B or N (0 <= A <= B, at most {SEEDS_MAX:,} seeds) and "
+                                    "--start a date YYYY-MM-DD") from None
     if not 1 <= args.days <= DAYS_MAX or not 1 <= args.vouchers <= VOUCHERS_MAX:
-        print(f"tgw sim faults: --days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}", file=sys.stderr)
-        return 2
+        raise CommandError.usage(f"--days must be 1..{DAYS_MAX} and --vouchers 1..{VOUCHERS_MAX}")
     from gateway.logs import configure_logging
 
     configure_logging(json=False, level="CRITICAL")
@@ -88,8 +88,8 @@ def run_faults(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(_run(args, seeds, start, ram))
     except ResumeFileError as exc:
-        print(f"tgw sim faults: error: --resume {exc}", file=sys.stderr)
-        return 2
+        said = str(exc) if args.resume in str(exc) else f"{args.resume}: {exc}"  # the file named once
+        raise CommandError.usage(f"--resume {said}") from exc
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
 from gateway.service_types import WORKERS_MAX
 from messages.errors import InputError, StateError
+from messages.files import read_error_code
+from tgw.command_error import EXIT_FAILED, EXIT_USAGE, CommandError
 
 __all__ = ["register"]
 
@@ -172,8 +173,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = ServerConfig.from_file(args.config, **overrides)
         else:
             if not args.participants or not args.certs:
-                print("tgw up: give --config, or --participants and --certs", file=sys.stderr)
-                return 2
+                raise CommandError.usage("give --config, or --participants and --certs")
             if overrides.get("http_port", 0) is None:
                 overrides["http_port"] = None
             cfg = ServerConfig(**{k: v for k, v in overrides.items() if v is not None or k == "http_port"})
@@ -184,13 +184,20 @@ def run(args: argparse.Namespace) -> int:
         loop_factory(cfg.event_loop)  # an event loop that cannot be had: a usage error too
         build_ssl_context(cfg)  # a TLS setting that cannot work is a usage error, before anything starts
         build_ack_signer(cfg)  # so is an ack key or certificate
-    except (ValueError, InputError) as exc:
-        print(f"tgw up: {exc}", file=sys.stderr)
-        return 2
+    except InputError as exc:
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
+    except ValueError as exc:
+        raise CommandError.usage(str(exc)) from exc
     try:
         run_on(cfg.event_loop, serve(cfg, ready_file=args.ready_file))
-    except (InputError, StateError, OSError) as exc:
-        print(f"tgw up: {exc}", file=sys.stderr)
+    except InputError as exc:
         # A broker whose settings the gateway must not run on is a usage error, like a bad config.
-        return 2 if getattr(exc, "code", None) in (*BROKER_REFUSALS, *INPUT_REFUSALS) else 1
+        raise CommandError.of(exc, exit=EXIT_USAGE if exc.code in (*BROKER_REFUSALS, *INPUT_REFUSALS)
+                              else EXIT_FAILED) from exc
+    except StateError as exc:  # the database or the broker failed while running
+        raise CommandError("unavailable", str(exc), exit=EXIT_FAILED) from exc
+    except OSError as exc:
+        if exc.filename is not None:  # a file named on the command line or in the config
+            raise CommandError(read_error_code(exc), f"{exc.filename}: {exc.strerror or exc}", exit=EXIT_USAGE) from exc
+        raise CommandError("unavailable", str(exc), exit=EXIT_FAILED) from exc  # the port is taken, or not ours
     return 0

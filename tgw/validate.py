@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from messages.errors import CODES, InputError, Issue
 from messages.files import UNREADABLE_CODES
 from messages.validate import FileReport, iter_voucher_files, validate_file
+from tgw.command_error import CommandError
 
 __all__ = ["cmd_validate", "parse_at", "register"]
 
@@ -40,10 +41,6 @@ def _jobs(text: str) -> int:
     if not 1 <= n <= JOBS_MAX:
         raise argparse.ArgumentTypeError(f"--jobs must be 1..{JOBS_MAX}, not {text!r}")
     return n
-
-
-def _error(message: str) -> None:
-    print(f"tgw validate: error: {message}", file=sys.stderr)
 
 
 def parse_at(text: str | None) -> dt.datetime | None:
@@ -142,18 +139,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_codes(out)
         return EXIT_OK
     if not args.paths:
-        _error("give at least one file or directory (or --codes)")
-        return EXIT_USAGE
+        raise CommandError.usage("give at least one file or directory (or --codes)")
     if args.verify_signatures and not args.certs:
-        _error("--verify-signatures needs --certs DIR (ca.pem and the participants' certificates)")
-        return EXIT_USAGE
+        raise CommandError.usage("--verify-signatures needs --certs DIR (ca.pem and the participants' "
+                                    "certificates)")
     if args.certs and not args.verify_signatures:
         args.verify_signatures = True  # --certs alone clearly asks for signature checks
     paths = [Path(p) for p in args.paths]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        for p in missing:
-            _error(f"io-unreadable: {p}: no such file or directory")
+        for p in missing:  # every one named (a CommandError would name the first only)
+            print(f"tgw validate: error: io-unreadable: {p}: no such file or directory", file=sys.stderr)
         if args.format == "json":  # as a file that cannot be read in a directory is reported
             reports = [FileReport(str(p), False, None, [Issue("io-unreadable", "cannot read: no such file or directory")])
                        for p in missing]
@@ -162,9 +158,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     certs = args.certs if args.verify_signatures else None
     try:
         kwargs = _make_kwargs(args.receipt, certs, args.at)
-    except InputError as exc:
-        _error(f"{exc.code}: {exc.issues[0].message}")
-        return EXIT_USAGE
+    except InputError as exc:  # the --certs directory
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     jobs = max(1, args.jobs)
 
     total = ok = invalid = unreadable = emitted = 0
