@@ -38,7 +38,7 @@ and the `NoticeSeen` the runner taps off the wire), each due by the same deadlin
 | `credit-notice` | direct payment paid | its 7103 naming the payment (OriVoucherNo) reached the treasury |
 | `clearing` | clearing request (ClearType 0) | filed; refused by the central bank: faulty (UrgentFlag 1: due by the urgent cutoff) |
 | `replenishment` | reserve replenishment (ClearType 1); a day and pay type it advanced on (a payment in mode advance) that none names: not done | filed; refused by the central bank: faulty |
-| `quota-arrival-notice` | 7101 delivered to it | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo) |
+| `quota-arrival-notice` | 7101 delivered to it, one per AdmDivCode, StYear and VoucherNo (another year's of a number seen is a duty of its own) | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo, its AdmDivCode); of two 7101s of one division and number, a 7102 answers the one that reached it last before it went |
 | `refund-notice` | 2252 naming a payment it made, of its amount; naming a batch direct payment, a line of it still paid to the notice's payee for its amount | its 2203 / 7105 naming the payment (a line's: of the line's amount and payee); a refused 2302 of it: faulty |
 | `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
 
@@ -305,6 +305,7 @@ class NoticeSeen:
     to_bank: bool
     payee_acct: str = ""  # its PayeeAcctNo (a 2252's, a 2203's / 7105's: whose money came back), "" if none
     adm: str = ""  # its AdmDivCode ("": not known): each division numbers its own notices
+    year: str = ""  # its StYear ("": not known): a 7101 is its budget year's, each year numbered afresh
 
 
 class _Divided(Generic[T]):
@@ -430,15 +431,18 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     events += _never_replenished(bank, advanced, {(c.clear_date, c.pay_type) for c in o.clearings
                                                   if c.bank == bank and c.clear_type == 1}, calendar, clock)
 
-    quota_notices: dict[tuple[str, str], dt.datetime] = {}  # (AdmDivCode, VoucherNo) → when it reached the bank
+    # (AdmDivCode, StYear, VoucherNo) → when it reached the bank: each division numbers its own
+    # 7101s, each budget year afresh, so another year's of a number seen is a duty of its own
+    quota_notices: dict[tuple[str, str, str], dt.datetime] = {}
     for n in sorted(notices, key=lambda n: n.at):
         if n.to_bank and n.vtcode == "7101":
-            quota_notices.setdefault((n.adm, n.voucher_no), n.at)
-    for (adm, no), arrived in quota_notices.items():
-        mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no
-                and _same(n.adm, adm)]
-        events.append(DutyEvent(bank, "quota-arrival-notice", named(no, adm),
-                                due_time("quota-arrival-notice", arrived, calendar, clock), max(mine, default=None)))
+            quota_notices.setdefault((n.adm, n.year, n.voucher_no), n.at)
+    answered = _arrival_notices(quota_notices, sent)
+    for (adm, year, no), arrived in quota_notices.items():
+        ref = named(no, adm) + ("" if year in ("", str(arrived.year)) else f"@{year}")
+        events.append(DutyEvent(bank, "quota-arrival-notice", ref,
+                                due_time("quota-arrival-notice", arrived, calendar, clock),
+                                max(answered.get((adm, year, no), ()), default=None)))
     events += _returns(bank, o, paid, notices, batches or {}, calendar, clock, named)
 
     reports: _Divided[ReportSeen] = _Divided()
@@ -459,6 +463,30 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
         report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock),
                adm)
     return events
+
+
+def _arrival_notices(quota_notices: Mapping[tuple[str, str, str], dt.datetime],
+                     sent: Sequence[NoticeSeen]) -> dict[tuple[str, str, str], list[dt.datetime]]:
+    """When each arrival notice (7102) answering a 7101 went, by the 7101's (AdmDivCode, StYear,
+    VoucherNo). A 7102 names its 7101 by OriVoucherNo alone, under its division (AdmDivCode); of
+    two 7101s of the division and number (two budget years') it answers the one that had reached
+    the bank last when it went (of those arrived together, the one of its own StYear), or, sent
+    before any had, the first to arrive."""
+    by_no: dict[str, list[tuple[dt.datetime, tuple[str, str, str]]]] = {}
+    for key, arrived in quota_notices.items():
+        by_no.setdefault(key[2], []).append((arrived, key))
+    out: dict[tuple[str, str, str], list[dt.datetime]] = {}
+    for n in sent:
+        if n.vtcode != "7102" or n.ori_vtcode != "7101":
+            continue
+        mine = [(arrived, key) for arrived, key in by_no.get(n.ori_voucher_no, ()) if _same(n.adm, key[0])]
+        if not mine:
+            continue
+        before = [c for c in mine if c[0] <= n.at]
+        chosen = (max(before, key=lambda c: (c[0], c[1][1] == n.year)) if before
+                  else min(mine, key=lambda c: (c[0], c[1][1] != n.year)))
+        out.setdefault(chosen[1], []).append(n.at)
+    return out
 
 
 def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Sequence[NoticeSeen],
