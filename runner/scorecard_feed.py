@@ -438,11 +438,11 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
         if n.to_bank and n.vtcode == "7101":
             quota_notices.setdefault((n.adm, n.year, n.voucher_no), n.at)
     answered = _arrival_notices(quota_notices, sent)
-    for (adm, year, no), arrived in quota_notices.items():
-        ref = named(no, adm) + ("" if year in ("", str(arrived.year)) else f"@{year}")
+    for (adm, st_year, no), arrived in quota_notices.items():
+        ref = named(no, adm) + ("" if st_year in ("", str(arrived.year)) else f"@{st_year}")
         events.append(DutyEvent(bank, "quota-arrival-notice", ref,
                                 due_time("quota-arrival-notice", arrived, calendar, clock),
-                                max(answered.get((adm, year, no), ()), default=None)))
+                                max(answered.get((adm, st_year, no), ()), default=None)))
     events += _returns(bank, o, paid, notices, batches or {}, calendar, clock, named)
 
     reports: _Divided[ReportSeen] = _Divided()
