@@ -888,7 +888,7 @@ class _ConformanceRun(_Run):
                                         filing.voucher_no if filing else None, key))
         clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                                   f.amount_fen, tuple(k.rsplit("/", 1)[1] for k in f.payments), f.state,
-                                  f.code, f.reason, f.cleared_fen, f.answered_at)
+                                  f.code, f.reason, f.cleared_fen, f.answered_at, tuple(f.payments))
                      for f in self.filings.values()]
         all_payments = (*o.payments, *payments)
         all_clearings = (*o.clearings, *clearings)
