@@ -828,7 +828,7 @@ class _ConformanceRun(_Run):
             self.notices.append(NoticeSeen(doc.vtcode, doc.get("VoucherNo") or "", doc.get("OriVtCode") or "",
                                            doc.get("OriVoucherNo") or "", _fen(doc.get("PayAmt")), self.clock.now(),
                                            to_bank, doc.get("PayeeAcctNo") or "", doc.get("AdmDivCode") or "",
-                                           doc.get("StYear") or ""))
+                                           doc.get("StYear") or "", (doc.get("OriVouDate") or "")[:4]))
 
     def _refund_filed(self, doc: Any) -> None:
         """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
-from runner.observed import Observed
+from runner.observed import Observed, PaymentSeen
 from runner.scorecard_feed import NoticeSeen, observed_bank_events
 
 CAL = BusinessCalendar.default()
@@ -89,3 +89,68 @@ def test_each_7101_s_duty_is_as_if_it_were_alone(notices: list[tuple[str, str, s
     assert len(together) == len(seen)  # each its own duty
     for (_key, own), duty in zip(seen, together, strict=True):  # both in the order the 7101s arrived
         assert [duty] == _duties(own)
+
+
+# --- refund notices: two years' (or divisions') payments of one number -----------------------------
+
+PAID_ON = {"2025": dt.date(2025, 12, 29), "2026": dt.date(2026, 1, 6)}
+
+
+def _payment(adm: str, year: str, no: str, fen: int) -> PaymentSeen:
+    day = PAID_ON[year]
+    return PaymentSeen("bank-a", "999100000001", no, "5201", fen, "clearing", t(day, "09:00"), day, None,
+                       f"{adm}/{year}/5201/{no}")
+
+
+def _back(adm: str, year: str, no: str, fen: int, when: dt.datetime, seq: int) -> NoticeSeen:
+    """The payee's bank's 2252 returning payment `no` (of OriVouDate year `year`) whole."""
+    return NoticeSeen("2252", f"ST{seq:04d}", "5201", no, fen, when, True, adm=adm, year="2026", ori_year=year)
+
+
+def _told(adm: str, year: str, no: str, fen: int, when: dt.datetime, seq: int) -> NoticeSeen:
+    """The bank's refund notice (2203) of it to the treasury."""
+    return NoticeSeen("2203", f"TP{seq:04d}", "5201", no, fen, when, False, adm=adm, year="2026", ori_year=year)
+
+
+def _refund_duties(payments: list[PaymentSeen], notices: list[NoticeSeen]) -> list[tuple[str, dt.datetime | None]]:
+    o = Observed("s", 1, t(DEC, "08:00"), t(dt.date(2026, 2, 27), "17:00"), payments=tuple(payments))
+    return [(e.ref, e.done) for e in observed_bank_events("bank-a", o, notices, CAL, CC, home=HOME)
+            if e.kind == "refund-notice"]
+
+
+def test_two_years_payments_of_one_number_returned_are_two_refund_notice_duties() -> None:
+    back = t(JAN, "10:00")
+    payments = [_payment(HOME, "2025", "A1", 100_00), _payment(HOME, "2026", "A1", 200_00)]
+    notices = [_back(HOME, "2025", "A1", 100_00, back, 1), _back(HOME, "2026", "A1", 200_00, back, 2),
+               _told(HOME, "2026", "A1", 200_00, t(JAN, "11:00"), 1)]
+    # before: one duty (by division and number), done by the 2026 payment's notice
+    assert _refund_duties(payments, notices) == [("A1@2025", None), ("A1", t(JAN, "11:00"))]
+
+
+_RETURNS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.sampled_from(["2025", "2026"]),
+                              st.sampled_from(["A1", "A2"]), st.booleans()),
+                    min_size=1, max_size=8, unique_by=lambda r: r[:3])
+
+
+@settings(max_examples=80, deadline=None)
+@given(returns=_RETURNS)
+def test_each_returned_payment_s_refund_notice_duty_is_as_if_it_were_alone(
+        returns: list[tuple[str, str, str, bool]]) -> None:
+    """Oracle from the agreement (004 part 3 §8(5), §9(9): the bank tells the treasury of each
+    payment that came back within 1 working day): each payment returned whole is a duty done when
+    its own 2203 (its division, number and OriVouDate year) went, the same together as alone,
+    though numbers collide across divisions and years."""
+    payments, notices, own = [], [], []
+    for i, (adm, year, no, told) in enumerate(returns):
+        fen = (i + 1) * 100
+        p = _payment(adm, year, no, fen)
+        mine = [_back(adm, year, no, fen, t(JAN, "10:00") + dt.timedelta(minutes=i), i)]
+        if told:
+            mine.append(_told(adm, year, no, fen, t(JAN, "14:00") + dt.timedelta(minutes=i), i))
+        payments.append(p)
+        notices += mine
+        own.append(([p], mine))
+    together = _refund_duties(payments, notices)
+    assert len(together) == len(returns)
+    for duty, (p_alone, n_alone) in zip(together, own, strict=True):  # both in the order returned
+        assert [duty] == _refund_duties(p_alone, n_alone)
