@@ -32,6 +32,7 @@ from sim.effects import SendVoucher, WakeAt
 from sim.store import SimStore
 from storage.db import Database
 from tests.test_treasury_refund_cap import CALENDAR, CC, CONFIG, alarms_of, bank_of, paid_core
+from treasury_sim.bank_reports import BankInbox
 from treasury_sim.core import TreasuryCore
 from treasury_sim.state import SNAPSHOT_VERSION
 
@@ -201,7 +202,7 @@ def test_each_refund_s_effect_is_its_own_division_s_and_year_s(
                 if k.startswith(f"{unit}/")} == expected
 
 
-# --- the snapshot: version 5's refunds are the configured division's ---------------------------------
+# --- the snapshot: version 5's refunds and unit lines are the configured division's ---------------------------------
 
 def _version_5() -> tuple[TreasuryCore, bytes]:
     """A treasury that was noticed a refund, and its snapshot as version 5 wrote it (no division)."""
@@ -212,6 +213,7 @@ def _version_5() -> tuple[TreasuryCore, bytes]:
     [key] = state["bank_inbox"]["refunded"]
     assert key == f"{bank_of(paid)}/20260316/{HOME}"
     state["bank_inbox"]["refunded"] = {key.rsplit("/", 1)[0]: v for key, v in state["bank_inbox"]["refunded"].items()}
+    state["bank_inbox"]["by_unit"] = {f"{BANK[0]}/20260301/101001": 500}  # a 3501's unit line, not 7104'd yet
     state["version"] = 5
     return core, json.dumps(state).encode()
 
@@ -220,6 +222,7 @@ def test_a_version_5_snapshot_s_refunds_load_as_the_configured_division_s() -> N
     core, old = _version_5()
     again = TreasuryCore.restore(old, CONFIG, CALENDAR, CC)
     assert again.bank_inbox.refunded == core.bank_inbox.refunded
+    assert again.bank_inbox.by_unit == {f"{BANK[0]}/20260301/101001/{HOME}": 500}
     assert json.loads(again.snapshot())["version"] == 6
 
 
@@ -233,4 +236,36 @@ async def test_a_version_5_snapshot_in_the_sim_database_loads_as_version_6(db: D
     assert loaded is not None
     again = TreasuryCore.restore(loaded.snapshot, CONFIG, CALENDAR, CC)
     assert again.bank_inbox.refunded == core.bank_inbox.refunded
+    assert again.bank_inbox.by_unit == {f"{BANK[0]}/20260301/101001/{HOME}": 500}
     assert json.loads(again.snapshot())["version"] == 6
+
+
+# --- a unit's statement (7104) against its own division's 3501 ---------------------------------------
+
+def _unit_line(fen: int) -> tuple[rp.Line, int]:
+    return ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
+            "", ""), fen
+
+
+@settings(max_examples=40, deadline=None)
+@given(amounts=st.fixed_dictionaries({HOME: st.integers(1, 10**8), OTHER: st.integers(1, 10**8)}),
+       order=st.permutations([HOME, OTHER]), skew=st.sampled_from([None, HOME, OTHER]))
+def test_each_division_s_unit_statement_is_signed_off_against_its_own_3501(
+        amounts: dict[str, int], order: list[str], skew: str | None) -> None:
+    """Oracle from the agreement (004 part 3 §10(3): each unit signs off its own statement against
+    the bank's statement to its treasury): two divisions' units of one AgencyCode; each division's
+    7104 agrees exactly when it states that division's 3501 line of the unit (one 7104 is skewed by
+    0.01 when `skew` names it), whichever division's statements come first."""
+    inbox = BankInbox()
+    for adm in order:
+        line, fen = _unit_line(amounts[adm])
+        head, details = rp.monthly_statement(f"DZ{adm}", "202603", dt.date(2026, 4, 1), adm, BANK, {line: fen})
+        inbox.on_voucher(parse_voucher(build_voucher("3501", head, details)), _t(dt.date(2026, 4, 1), "09:00"),
+                         lambda *_, fen=fen: fen, lambda _: ("", ""))
+    for adm in order:
+        line, fen = _unit_line(amounts[adm] + (1 if skew == adm else 0))
+        [(head, details)] = rp.unit_statements(f"DW{adm}", "202603", dt.date(2026, 4, 1), adm, BANK, {line: fen})
+        [signed] = inbox.on_voucher(parse_voucher(build_voucher("7104", head, details)),
+                                    _t(dt.date(2026, 4, 1), "09:30"), lambda *_: 0, lambda _: ("", ""))
+        assert isinstance(signed, SendVoucher)
+        assert signed.head["XCheckResult"] == ("1" if skew == adm else "0"), (adm, amounts, skew)

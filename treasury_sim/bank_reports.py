@@ -8,7 +8,7 @@
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
-| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
+| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501 of its division (AdmDivCode), else 1 with XCheckRemark |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month, both of the statement's division (AdmDivCode) (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
 
 `BankInbox` keeps what arrived (when; a credit notice not, `NOT_KEPT`) and the quota restored by unit, with the
@@ -60,7 +60,8 @@ class BankInbox(msgspec.Struct):
     # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named
     reserve_listed: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     reserve_closing: dict[str, int] = msgspec.field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
-    # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
+    # "<PayBankCode>/<BeginDate>/<AgencyCode>/<AdmDivCode>" → fen: the unit's lines of a division's 3501, for its
+    # 7104 (two divisions may have units of one AgencyCode); version 5: no division
     by_unit: dict[str, int] = msgspec.field(default_factory=dict)
     # "<PayBankCode>/<notice VouDate>/<AdmDivCode>" → fen of direct funds (直达资金) refunded: the notices' lines
     # marked DirectFundFlag 1
@@ -76,10 +77,11 @@ class BankInbox(msgspec.Struct):
             self.received = dict(sorted(self.received.items(), key=lambda kv: (kv[1], kv[0])))
 
     def of_division(self, adm: str) -> None:
-        """A version 5 snapshot's refunds (keyed by bank and day, no division) as division `adm`'s:
-        the configured one's, the only division whose payments the treasury then checked."""
-        for book in (self.refunded, self.refunded_direct):
-            old = {k: fen for k, fen in book.items() if k.count("/") == 1}
+        """A version 5 snapshot's refunds (keyed by bank and day, no division) and units' statement
+        lines (by bank, month and unit) as division `adm`'s: the configured one's, the only division
+        whose payments the treasury then checked."""
+        for book, parts in ((self.refunded, 2), (self.refunded_direct, 2), (self.by_unit, 3)):
+            old = {k: fen for k, fen in book.items() if k.count("/") == parts - 1}
             for k, fen in old.items():
                 del book[k]
                 book[f"{k}/{adm}"] = book.get(f"{k}/{adm}", 0) + fen
@@ -154,7 +156,7 @@ class BankInbox(msgspec.Struct):
         adm = doc.get("AdmDivCode")  # the division's statement: its own payments less its own refunds
         for d in doc.details():
             if len(self.by_unit) < KEPT_MAX:
-                k = f"{bank}/{begin}/{d.get('AgencyCode')}"
+                k = f"{bank}/{begin}/{d.get('AgencyCode')}/{adm}"
                 self.by_unit[k] = self.by_unit.get(k, 0) + parse_fen(d.get("PayAmt", "0.00"), allow_negative=True)
         expected = paid_in(bank, begin, end) - _within(self.refunded, bank, begin, end, adm)
         # direct funds (直达资金, 001, 002) traced on their own: the statement's DirectFundAmt (absent: 0.00)
@@ -183,7 +185,8 @@ class BankInbox(msgspec.Struct):
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
         bank's 3501 of the month gave that unit."""
         stated = doc.amount_fen("PayAmt", allow_negative=True)  # net, as the 3501
-        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}", None)
+        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}/"
+                                    f"{doc.get('AdmDivCode')}", None)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
         if stated != expected:
             x["XCheckRemark"] = (f"unit statement {fen_to_str(stated)}, the bank's statement (3501) "

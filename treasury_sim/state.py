@@ -32,8 +32,9 @@ CORE = "treasury"
 # receipt of a bank's serial (a prefix and 8 digits) keeps the prefix in its head, the number in its
 # record (26 bytes); version 3's records (every serial as text) read as they are. 5: `refunded`, each
 # refunded payment's running total (the cap is cumulative); a version 4 snapshot loads with none.
-# 6: the refunds noticed by each bank and day (`BankInbox.refunded`, `refunded_direct`) are each
-# division's (AdmDivCode last in the key): a version 5 (or older) snapshot's load as the configured one's.
+# 6: the refunds noticed by each bank and day (`BankInbox.refunded`, `refunded_direct`) and a unit's
+# statement lines (`by_unit`) are each division's (AdmDivCode last in the key): a version 5 (or older)
+# snapshot's load as the configured one's.
 SNAPSHOT_VERSION = 6
 OLDER_VERSIONS = (2, 3, 4, 5)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
