@@ -31,8 +31,10 @@ bank (`bank_sim`) follows them:
   XArriveDate (the payee has the money: at once in the same city, two hours later in another city,
   the next business day through another bank) filled;
 * an authorized quota notice (7101) is confirmed (its receipt, XConfirmDate) and each unit in it
-  is told at once (7102, the quota arrival notice); its lines are of its budget year (StYear) and
-  fund type (FundTypeCode), and an 8202 draws only on lines of its own year and fund type; at year
+  is told at once (7102, the quota arrival notice); its lines are of its division (AdmDivCode),
+  budget year (StYear) and fund type (FundTypeCode), and an 8202 draws only on lines of its own
+  division, year and fund type (a notice is known by AdmDivCode, StYear and VoucherNo: another
+  division's or year's of a number seen is applied, not taken for a redelivery); at year
   end a cancellation (7301) takes each line's amount off what is left of year StYear and a
   carry-forward (7302) moves it from year ToYear - 1 to ToYear, each confirmed and told to the
   units the same way (7102 with OriVtCode 7301 / 7302); a quota reduction (7106, 额度追减, 003 §22)
@@ -189,7 +191,9 @@ CASH_DAY_LIMIT_FEN = 50_000_00
 REQUIRED = ("PayeeAcctNo", "PayeeAcctName", "PayeeAcctBankName", "AgencyCode", "SupDepCode", "FundTypeCode")
 
 Send = tuple[bytes, int, str | None]  # voucher bytes, flag, Return_Reason
-QuotaKey = tuple[str, str, str, str, str]  # a quota line: (StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode)
+# a quota line: (AdmDivCode, StYear, FundTypeCode, AgencyCode, ExpFuncCode, ProCode): each division's treasury
+# grants its own units, and two divisions may have units of one AgencyCode
+QuotaKey = tuple[str, str, str, str, str, str]
 Line = tuple[str, ...]  # a classification a report sums by
 
 
@@ -316,10 +320,12 @@ class Bank:
     filings: dict[str, Filing] = field(default_factory=dict)
     held_receipts: list[tuple[dt.date, bytes]] = field(default_factory=list)  # --late-receipts
     quotas: dict[QuotaKey, list[int]] = field(default_factory=dict)  # authorized quota: [granted, spent] fen
-    quota_notices: set[str] = field(default_factory=set)  # the 7101s / 7301s / 7302s applied ("<VtCode>/<No>")
+    # the 7101s / 7106s / 7301s / 7302s applied, by voucher key ("<AdmDivCode>/<StYear>/<VtCode>/<No>"): each
+    # division numbers its own, each year afresh
+    quota_notices: set[str] = field(default_factory=set)
     direct_lines: set[QuotaKey] = field(default_factory=set)  # quota lines of direct funds (7101 DirectFundFlag 1)
     reported: set[str] = field(default_factory=set)  # days reported (yyyymmdd), months ("4004/yyyymm", "3501/yyyymm")
-    taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202 → its share of each quota line
+    taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202's key → its share of each quota line
     # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
     suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
     # the account registry (7601): AcctNo → [AcctType, AgencyCode, "open" | "closed", AcctName, SupDepCode]: one per
@@ -427,7 +433,7 @@ class Bank:
 
     def on_delivery(self, doc: VoucherDoc, flag: int, reason: str | None, now: dt.datetime) -> list[Send]:
         out = self.on_time(now)
-        key = f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
+        key = _key(doc)
         if not self.adm_div_code:
             self.adm_div_code, self.reporting_from = doc.get("AdmDivCode"), now.date()
         if flag == 0 and doc.vtcode in PAY_TYPE:
@@ -542,12 +548,13 @@ class Bank:
                 return (f"cash-over-limit: PayAmt {fen_to_str(fen)} with {fen_to_str(self.cash_drawn.get(cash, 0))} "
                         f"drawn already today passes the daily cash limit {fen_to_str(CASH_DAY_LIMIT_FEN)}")
         if doc.vtcode == "8202":
-            taken = self._draw(doc.get("StYear"), doc.get("FundTypeCode"), doc.get("AgencyCode"), details)
+            taken = self._draw(doc.get("AdmDivCode"), doc.get("StYear"), doc.get("FundTypeCode"),
+                               doc.get("AgencyCode"), details)
             if isinstance(taken, str):
                 return taken
             for k, fen in taken.items():
                 self.quotas[k][1] += fen
-            self.taken[f"{doc.get('AdmDivCode')}/{doc.get('VoucherNo')}"] = taken
+            self.taken[_key(doc)] = taken
         if cash is not None:
             self.cash_drawn = {k: v for k, v in self.cash_drawn.items() if k[0] == cash[0]}  # today's only
             self.cash_drawn[cash] = self.cash_drawn.get(cash, 0) + parse_fen(doc.get("PayAmt"))
@@ -569,18 +576,18 @@ class Bank:
                     f"received it, {day}")
         return None
 
-    def _draw(self, year: str, fund: str, agency: str,
+    def _draw(self, adm: str, year: str, fund: str, agency: str,
               details: Iterable[Mapping[str, str]]) -> dict[QuotaKey, int] | str:
-        """What each quota line of budget year `year` and fund type `fund` gives to pay these
-        details, or why it cannot (nothing taken yet). A detail with a ProCode draws on that line;
-        without, on the unit's lines of its subject."""
+        """What each quota line of division `adm`, budget year `year` and fund type `fund` gives to
+        pay these details, or why it cannot (nothing taken yet). A detail with a ProCode draws on
+        that line; without, on the unit's lines of its subject."""
         taken: dict[QuotaKey, int] = {}
         for d in details:
             unit, subject, project = d.get("AgencyCode") or agency, d.get("ExpFuncCode", ""), d.get("ProCode", "")
-            where = (f"StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
+            where = (f"AdmDivCode {adm}, StYear {year}, FundTypeCode {fund}, unit {unit}, subject {subject}"
                      + (f", project {project}" if project else ""))
             lines = sorted(k for k in self.quotas
-                           if k[:4] == (year, fund, unit, subject) and (not project or k[4] == project))
+                           if k[:5] == (adm, year, fund, unit, subject) and (not project or k[5] == project))
             if not lines:
                 return f"no-unit-quota: no authorized quota for {where}"
             direct = d.get("DirectFundFlag") == "1"
@@ -662,12 +669,12 @@ class Bank:
             log(f"not ours: quota notice {no} is for bank {doc.get('PayBankCode')}")
             return []
         out: list[Send] = [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
-        if f"{vt}/{no}" in self.quota_notices:  # delivered again: confirmed again, counted once
+        if _key(doc) in self.quota_notices:  # delivered again: confirmed again, counted once
             return out
         year = str(int(doc.get("ToYear")) - 1) if vt == "7302" else doc.get("StYear")
         fund = doc.get("FundTypeCode")
-        keys = [(year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""), d.get("ProCode", ""))
-                for d in doc.details()]
+        keys = [(doc.get("AdmDivCode"), year, fund, d.get("AgencyCode", ""), d.get("ExpFuncCode", ""),
+                 d.get("ProCode", "")) for d in doc.details()]
         amounts = [parse_fen(d.get("PayAmt", "")) for d in doc.details()]
         direct = {k for k, d in zip(keys, doc.details(), strict=True) if d.get("DirectFundFlag") == "1"}
         if vt == "7101" and any(k in self.quotas and (k in self.direct_lines) != (k in direct) for k in keys):
@@ -678,7 +685,7 @@ class Bank:
                 for k, fen in zip(keys, amounts, strict=True))):
             log(f"quota notice {vt} {no} not applied: a line is missing or short")
             return []
-        self.quota_notices.add(f"{vt}/{no}")
+        self.quota_notices.add(_key(doc))
         units: dict[str, list[dict[str, str]]] = {}
         for d, k, fen in zip(doc.details(), keys, amounts, strict=True):
             if vt == "7101":
@@ -688,7 +695,7 @@ class Bank:
             else:  # the year's line gives it up (granted less); a carry-forward grants it to ToYear
                 self.quotas[k][0] -= fen
                 if vt == "7302":
-                    to: QuotaKey = (doc.get("ToYear"), *k[1:])
+                    to: QuotaKey = (k[0], doc.get("ToYear"), *k[2:])
                     self.quotas.setdefault(to, [0, 0])[0] += fen
                     if k in self.direct_lines:
                         self.direct_lines.add(to)
@@ -746,12 +753,13 @@ class Bank:
 
     def _file(self, due: list[tuple[str, Payment]], clear_type: int, clear_date: dt.date,
               now: dt.datetime, *, urgent: bool = False) -> list[Send]:
-        groups: dict[tuple[str, str, str], list[tuple[str, Payment]]] = {}
+        # one request per division too: each payment is cleared under its own division (AdmDivCode)
+        groups: dict[tuple[str, str, str, str], list[tuple[str, Payment]]] = {}
         for k, p in due:
-            groups.setdefault((PAY_TYPE[p.doc.vtcode], p.doc.get("FundTypeCode"), p.doc.get("FundTypeName")),
-                              []).append((k, p))
+            groups.setdefault((p.doc.get("AdmDivCode"), PAY_TYPE[p.doc.vtcode], p.doc.get("FundTypeCode"),
+                               p.doc.get("FundTypeName")), []).append((k, p))
         out: list[Send] = []
-        for (pay_type, fund_code, fund_name), members in sorted(groups.items(), key=lambda g: g[0]):
+        for (_adm, pay_type, fund_code, fund_name), members in sorted(groups.items(), key=lambda g: g[0]):
             group = [p for _, p in members]
             self.serial += 1
             no = f"HK{self.code[-4:]}{now:%Y%m%d}{self.serial:05d}"
@@ -841,7 +849,7 @@ class Bank:
                 b.refund = None  # the clearing account was short: filed again after the next accepted clearing
             return []
         # cleared: the unit's authorized quota comes back (003 §36), and the treasury is told
-        for k, fen in (self.taken.pop(f"{p.doc.get('AdmDivCode')}/{p.doc.get('VoucherNo')}", {}) if b.whole
+        for k, fen in (self.taken.pop(_key(p.doc), {}) if b.whole
                        else {}).items():
             self.quotas[k][1] -= fen
         b.refunded = now.date()
@@ -1032,6 +1040,12 @@ class Bank:
         rows = [{"Id": f"D{i:04d}", "ExpFuncCode": x.get("ExpFuncCode", ""), "ExpFuncName": x.get("ExpFuncName", ""),
                  "PayAmt": x.get("PayAmt", "")} for i, x in enumerate(d.details() or [d.head()], start=1)]
         return build_voucher("7103", head, rows), 0, None
+
+
+def _key(doc: VoucherDoc) -> str:
+    """A voucher's key without the flag, "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>": what names one
+    voucher (each division's treasury numbers its own, each budget year afresh)."""
+    return f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.vtcode}/{doc.get('VoucherNo')}"
 
 
 def _month_bounds(month: str) -> tuple[dt.date, dt.date]:

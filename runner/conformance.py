@@ -105,7 +105,7 @@ from runner.scenario_run import (
     payee_bank_of,
 )
 from runner.signoff_feed import signoffs_of
-from runner.wire_mode import seen_mode
+from runner.wire_mode import clearing_cover, seen_mode
 
 __all__ = ["DEFAULT_PATIENCE_S", "DEFAULT_STARTUP_S", "DEFAULT_TICK", "ConformanceOptions", "applicability", "load_world",
            "run_conformance"]
@@ -336,14 +336,20 @@ class _Filing:
     clear_date: dt.date
     filed_at: dt.datetime
     amount_fen: int
-    listed: tuple[str, ...]  # Detail/VoucherNo: the payments it says it clears
+    listed: tuple[str, ...]  # Detail/VoucherNo: the payments it says it clears (of its division)
     urgent: bool = False  # UrgentFlag 1: due by the urgent cutoff
+    adm: str = ""  # its AdmDivCode: the division whose payments it clears
     state: Literal["pending", "accepted", "rejected"] = "pending"
     code: str | None = None
     reason: str | None = None
     cleared_fen: int = 0
     answered_at: dt.datetime | None = None
-    payments: list[str] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)  # the keys (adm/year/vtcode/no) of the payments it covers
+
+
+def _filing_key(doc: Any) -> str:
+    """A clearing request's key: "<AdmDivCode>/<StYear>/<VoucherNo>" (its answer carries the same head)."""
+    return f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.get('VoucherNo')}"
 
 
 def _ymd(text: str) -> dt.date | None:
@@ -369,7 +375,7 @@ class _ConformanceRun(_Run):
         self.ext = opts.external
         self.notes: list[str] = []
         self.unacked: dict[str, Any] = {}  # message id delivered to the system under test → the sender's client
-        self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by VoucherNo
+        self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by `_filing_key`
         self.refunds: dict[str, Any] = {}  # the system under test's 2302s by VoucherNo (RefundSeen)
         self.notices: list[Any] = []  # the wire's duty notices to and from it (runner.scorecard_feed.NoticeSeen)
         self.last_from_external = time.monotonic()
@@ -792,16 +798,17 @@ class _ConformanceRun(_Run):
         setattr(client, "send", sent)  # noqa: B010
 
     def _filed(self, doc: Any) -> None:
-        no = doc.get("VoucherNo")
-        if no in self.filings:
+        key = _filing_key(doc)
+        if key in self.filings:
             return
-        self.filings[no] = _Filing(
-            no, int(doc.get("ClearType") or 0), doc.get("PayTypeCode"),
+        self.filings[key] = _Filing(
+            doc.get("VoucherNo"), int(doc.get("ClearType") or 0), doc.get("PayTypeCode"),
             _ymd(doc.get("ClearDate")) or self.clock.now().date(), self.clock.now(), _fen(doc.get("PayAmt")),
-            tuple(d["VoucherNo"] for d in doc.details() if d.get("VoucherNo")), doc.get("UrgentFlag") == "1")
+            tuple(d["VoucherNo"] for d in doc.details() if d.get("VoucherNo")), doc.get("UrgentFlag") == "1",
+            doc.get("AdmDivCode"))
 
     def _answered(self, doc: Any, return_reason: str | None) -> None:
-        filing = self.filings.get(doc.get("VoucherNo"))
+        filing = self.filings.get(_filing_key(doc))
         if filing is None or filing.state != "pending":
             return
         filing.answered_at = self.clock.now()
@@ -820,7 +827,8 @@ class _ConformanceRun(_Run):
         if len(self.notices) < NOTICES_SEEN_MAX:
             self.notices.append(NoticeSeen(doc.vtcode, doc.get("VoucherNo") or "", doc.get("OriVtCode") or "",
                                            doc.get("OriVoucherNo") or "", _fen(doc.get("PayAmt")), self.clock.now(),
-                                           to_bank, doc.get("PayeeAcctNo") or "", doc.get("AdmDivCode") or ""))
+                                           to_bank, doc.get("PayeeAcctNo") or "", doc.get("AdmDivCode") or "",
+                                           doc.get("StYear") or "", (doc.get("OriVouDate") or "")[:4]))
 
     def _refund_filed(self, doc: Any) -> None:
         """A refund request (2302) of the system under test: the payment it names (OriVoucherNo of a
@@ -857,40 +865,34 @@ class _ConformanceRun(_Run):
             if r.return_reason is None and key not in paid:
                 day = _ymd(r.fields.get("XPayDate", "")) or r.received_at.date()
                 paid[key] = (r.vtcode, _fen(r.fields.get("XPayAmt")), day, r.received_at)
-        # which payments each clearing request covers: its Detail/VoucherNo, else by pay type and
-        # day, the receipts that arrived before it was filed (see docs/conformance.md). A payment's
-        # own filing: the accepted request that covers it, else the last one still pending; one
-        # whose every request was refused is in none (the bank may not give up on it quietly).
-        seen: set[str] = set()
-        for f in sorted(self.filings.values(), key=lambda f: f.filed_at):
-            if f.listed:
-                f.payments = list(f.listed)
-            else:
-                pay = {"11": "5201", "12": "8202"}.get(f.pay_type)
-                f.payments = [number for key, (vt, _, day, got) in paid.items()
-                              if vt == pay and day == f.clear_date and got <= f.filed_at
-                              and (number := key.rsplit("/", 1)[1]) not in seen]
-            seen.update(f.payments)
-        covered: dict[str, str] = {}
+        # which payments each clearing request covers (`runner.wire_mode.clearing_cover`, by the
+        # payments' keys: two divisions' or years' of one VoucherNo are two). A payment's own filing: the accepted request that
+        # covers it, else the last one still pending; one whose every request was refused is in none
+        # (the bank may not give up on it quietly).
+        ordered = sorted(self.filings.values(), key=lambda f: f.filed_at)
+        for f, keys in zip(ordered, clearing_cover(ordered, {k: (vt, day, got) for k, (vt, _, day, got) in paid.items()}),
+                           strict=True):
+            f.payments = keys
+        covered: dict[str, _Filing] = {}
         for f in sorted(self.filings.values(), key=lambda f: (f.state == "accepted", f.filed_at)):
             if f.state != "rejected":
-                covered.update(dict.fromkeys(f.payments, f.voucher_no))
-        by_no = self.filings
+                covered.update(dict.fromkeys(f.payments, f))
         payments = []
         for key, (vt, fen, day, got) in paid.items():
             no = key.rsplit("/", 1)[1]
-            filing = covered.get(no)  # a 2301 names its payments by VoucherNo alone
-            cover = (by_no[filing].clear_type, by_no[filing].clear_date) if filing else None
+            filing = covered.get(key)
+            cover = (filing.clear_type, filing.clear_date) if filing else None
             accepted = sent_at.get(key, got)
             mode = seen_mode(accepted, day, cover, self.calendar, self.s.world.clock)
-            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day, filing, key))
+            payments.append(PaymentSeen(ext, code, no, vt, fen, mode, accepted, day,
+                                        filing.voucher_no if filing else None, key))
         clearings = [ClearingSeen(ext, code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
-                                  f.amount_fen, tuple(f.payments), f.state,
-                                  f.code, f.reason, f.cleared_fen, f.answered_at)
+                                  f.amount_fen, tuple(k.rsplit("/", 1)[1] for k in f.payments), f.state,
+                                  f.code, f.reason, f.cleared_fen, f.answered_at, tuple(f.payments))
                      for f in self.filings.values()]
         all_payments = (*o.payments, *payments)
         all_clearings = (*o.clearings, *clearings)
-        sent = tuple(self._verdicts(v, receipts, clearings) for v in o.sent)
+        sent = tuple(self._verdicts(v, receipts) for v in o.sent)
         debits = sum(m.amount_fen for m in o.movements if m.direction == "D")
         cleared = sum(c.cleared_fen for c in all_clearings)
         invariants = tuple(InvariantSeen("tsa_debits_equal_clearings", debits == cleared,
@@ -930,8 +932,8 @@ class _ConformanceRun(_Run):
         direct_in = sum(direct.get(key, 0) for key, (_, _, day, got) in paid.items()
                         if within(day) and got <= r.received_at)
         direct_refunded = direct_in - r.direct_books_fen
-        covered = {no for f in accepted for no in f.payments}  # a 2301 names its payments by VoucherNo alone
-        direct_cleared = sum(direct.get(key, 0) for key in paid if key.rsplit("/", 1)[1] in covered)
+        covered = {key for f in accepted for key in f.payments}  # the payments' keys (`_listed`)
+        direct_cleared = sum(direct.get(key, 0) for key in paid if key in covered)
         return dataclasses.replace(r, books_fen=cleared - refunded, direct_books_fen=direct_cleared - direct_refunded)
 
     def _scorecard(self, o: Observed) -> tuple[Any, ...]:
@@ -965,17 +967,18 @@ class _ConformanceRun(_Run):
                                               for d in details)
         return out
 
-    def _verdicts(self, v: SentVoucher, receipts: Sequence[Any], clearings: Sequence[ClearingSeen]) -> SentVoucher:
+    def _verdicts(self, v: SentVoucher, receipts: Sequence[Any]) -> SentVoucher:
         if v.bank != self.ext or v.flag != 0 or v.vtcode not in ("5201", "8202") or not v.reached:
             return v  # a submission the gateway refused never reached the bank: nothing it did is this one's
         extra = []
+        key = v.key.rsplit("/", 1)[0]  # its division's, year's, kind's and number's: not another's of the number
         for r in receipts:
-            if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode:
+            if r.voucher_no == v.voucher_no and r.vtcode == v.vtcode and paid_key(r.fields, r.vtcode) == key:
                 code = reason_code(r.return_reason)
                 extra.append(Verdict("bank", self.ext, r.return_reason is None, code,
                                      r.return_reason or f"paid {r.fields.get('XPayDate', '')} (receipt)", r.received_at))
-        for c in clearings:
-            if v.voucher_no in c.payments and c.state != "pending":
+        for c in self.filings.values():
+            if key in c.payments and c.state != "pending":
                 extra.append(Verdict("pboc", self.world.pboc.id, c.state == "accepted", c.code,
                                      f"{c.voucher_no}: {c.reason or 'cleared'}", c.answered_at or c.filed_at))
         return dataclasses.replace(v, verdicts=(*v.verdicts, *extra)) if extra else v

@@ -111,6 +111,7 @@ class ReceiptSeen:
     fields: Mapping[str, str]  # the receipt's head (XPayDate, XPayAmt, XAgentBusinessNo...)
     return_reason: str | None = None
     adm: str = ""  # its AdmDivCode ("": not known): each division numbers its own vouchers
+    year: str = ""  # its StYear ("": not known, or in `fields`): each year numbered afresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,9 @@ class ClearingSeen:
     reason: str | None = None
     cleared_fen: int = 0
     answered_at: dt.datetime | None = None
+    # the key (adm/year/vtcode/no) of each payment in `payments`, when known (): two divisions' or
+    # years' payments of one VoucherNo are two
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,10 @@ same sums by calendar month. The treasury's day can differ from the central bank
 advances: paid on D, replenished (debited) on the next business day; that is not a break.
 The refund leg: each refund a bank filed (2302, a paid payment its payee's bank returned) ↔ the
 central bank's TSA credit for it (kind `refund`, naming the 2302).
+
+A voucher, its receipt and its payment are joined by the voucher's key (AdmDivCode, StYear,
+VtCode, VoucherNo: `_Joins`), a clearing request's payments by their keys (`ClearingSeen.keys`)
+when it has them: two divisions' or years' payments of one number are two.
 """
 
 from __future__ import annotations
@@ -207,6 +211,50 @@ def reconcile_parts(parts: Iterable[Part], *, clearings: Sequence[ClearingSeen],
     return Reconciliation(tuple(totals), tuple(month_rows), tuple(breaks))
 
 
+class _Joins:
+    """The key a voucher, its receipt and its payment are joined by: "<AdmDivCode>/<StYear>/<VtCode>/
+    <VoucherNo>" (each division's treasury numbers its own vouchers, each year afresh: two
+    divisions' or years' of one number are two). A record whose division or year is not known
+    (a receipt or payment recorded without them) joins the one voucher of its kind and number whose
+    key is known, or, with several, stands alone under its number."""
+
+    def __init__(self, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen],
+                 payments: Sequence[PaymentSeen]) -> None:
+        self.known: dict[tuple[str, str], set[str]] = defaultdict(set)  # (VtCode, VoucherNo) → keys
+        for v in sent:
+            if self._sent_key(v):
+                self.known[(v.vtcode, v.voucher_no)].add(self._sent_key(v))
+        for p in payments:
+            if p.key:
+                self.known[(p.vtcode, p.voucher_no)].add(p.key)
+        for r in receipts:
+            if r.adm:
+                self.known[(r.vtcode, r.voucher_no)].add(self._receipt_key(r))
+
+    @staticmethod
+    def _sent_key(v: SentVoucher) -> str:
+        """Its key without the flag, "" when its key is not a voucher key of its number."""
+        parts = v.key.split("/")
+        return "/".join(parts[:4]) if len(parts) == 5 and parts[2:4] == [v.vtcode, v.voucher_no] else ""
+
+    def sent(self, v: SentVoucher) -> str:
+        return self._sent_key(v) or self._unknown(v.vtcode, v.voucher_no)
+
+    @staticmethod
+    def _receipt_key(r: ReceiptSeen) -> str:
+        return f"{r.adm}/{r.year or r.fields.get('StYear', '')}/{r.vtcode}/{r.voucher_no}"
+
+    def _unknown(self, vtcode: str, no: str) -> str:
+        keys = self.known.get((vtcode, no), set())
+        return next(iter(keys)) if len(keys) == 1 else f"//{vtcode}/{no}"
+
+    def payment(self, p: PaymentSeen) -> str:
+        return p.key or self._unknown(p.vtcode, p.voucher_no)
+
+    def receipt(self, r: ReceiptSeen) -> str:
+        return self._receipt_key(r) if r.adm else self._unknown(r.vtcode, r.voucher_no)
+
+
 class _VoucherLeg:
     """The voucher-by-voucher joins of `reconcile_parts`, one slice of VoucherNo at a time: the breaks
     of each slice, and what the rest of the reconciliation needs summed over all of them."""
@@ -226,42 +274,47 @@ class _VoucherLeg:
     def add(self, sent: Sequence[SentVoucher], receipts: Sequence[ReceiptSeen],
             payments: Sequence[PaymentSeen]) -> list[Break]:
         breaks: list[Break] = []
-        # one voucher per number: the submission the gateway let through, never a refused resubmission
-        # under the same number (duplicate-conflict), which no bank saw
+        join = _Joins(sent, receipts, payments)
+        # one voucher per key: the submission the gateway let through, never a refused resubmission
+        # under the same key (duplicate-conflict), which no bank saw
         originals: dict[str, SentVoucher] = {}
         for v in sent:
-            first = originals.get(v.voucher_no)
+            k = join.sent(v)
+            first = originals.get(k)
             if (v.vtcode in PAYMENT_VTCODES and v.flag == 0 and v.sender == "treasury"
                     and (first is None or (v.reached and not first.reached))):
-                originals[v.voucher_no] = v
-        accepted = {no: v for no, v in originals.items()
+                originals[k] = v
+        accepted = {k: v for k, v in originals.items()
                     if v.fault not in ("drop", "corrupt-signature") and v.reached}
-        paid = {p.voucher_no: p for p in payments if p.paid_day is not None}
-        held = {p.voucher_no: p for p in payments if p.paid_day is None}
+        paid = {join.payment(p): p for p in payments if p.paid_day is not None}
+        held = {join.payment(p): p for p in payments if p.paid_day is None}
         by_receipt: dict[str, list[ReceiptSeen]] = defaultdict(list)
         for r in receipts:
             if r.vtcode in PAYMENT_VTCODES:
-                by_receipt[r.voucher_no].append(r)
+                by_receipt[join.receipt(r)].append(r)
 
         # -- treasury ↔ banks, voucher by voucher
-        for no in sorted(accepted):
-            v = accepted[no]
-            if no not in paid:
-                why = f"held by {held[no].bank} ({held[no].mode})" if no in held else "no bank paid it"
+        for k in sorted(accepted):
+            v = accepted[k]
+            no = v.voucher_no
+            if k not in paid:
+                why = f"held by {held[k].bank} ({held[k].mode})" if k in held else "no bank paid it"
                 breaks.append(Break("not-paid", v.sent_at.date(), (no,), f"{fen_to_str(v.amount_fen)} to {v.bank}: {why}",
                                     v.amount_fen, 0))
-        for no in sorted(paid):
-            p = paid[no]
-            if no not in originals:
+        for k in sorted(paid):
+            p = paid[k]
+            no = p.voucher_no
+            if k not in originals:
                 breaks.append(Break("paid-unknown", p.paid_day, (no,), f"{p.bank} paid {fen_to_str(p.amount_fen)}", 0,
                                     p.amount_fen))
                 continue
-            if not by_receipt.get(no):
+            if not by_receipt.get(k):
                 breaks.append(Break("no-receipt", p.paid_day, (no,), f"paid {fen_to_str(p.amount_fen)} by {p.bank} on "
                                     f"{p.paid_day}; no receipt reached the treasury", p.amount_fen, 0))
-        for no in sorted(by_receipt):
-            rs = by_receipt[no]
-            original = originals.get(no)
+        for k in sorted(by_receipt):
+            rs = by_receipt[k]
+            no = rs[0].voucher_no
+            original = originals.get(k)
             if original is None:
                 breaks.append(Break("receipt-unknown", receipt_day(rs[0]), (no,), f"receipt from {rs[0].sender}"))
                 continue
@@ -277,8 +330,9 @@ class _VoucherLeg:
                 self.rec_by[day] += fen or 0  # the day totals, summed over the slices (read once a receipt)
 
         # -- banks: payments ↔ their clearing requests
-        for no in sorted(paid):
-            p = paid[no]
+        for k in sorted(paid):
+            p = paid[k]
+            no = p.voucher_no
             c = self.filings.get((p.bank, p.filing or ""))
             if c is None:
                 if p.filing is None:
@@ -293,10 +347,15 @@ class _VoucherLeg:
             elif c.state == "pending":
                 breaks.append(Break("clearing-unanswered", c.clear_date, (no,), f"{c.voucher_no} filed "
                                     f"{c.filed_at:%Y-%m-%d %H:%M}, no answer", p.amount_fen, 0))
-        amounts = {p.voucher_no: p.amount_fen for p in payments}
+        # what each request lists: its payments by key when it names them so (a number alone: every
+        # payment of the number is a candidate, the last one of the slice taken, as before)
+        amounts = {join.payment(p): p.amount_fen for p in payments}
+        by_no = {p.voucher_no: p.amount_fen for p in payments}
         for i, c in enumerate(self.clearings):
-            self.listed[i] += sum(amounts.get(no, 0) for no in c.payments)
-        self.refunds_paid.update(no for no in self.refund_nos if no in paid)
+            self.listed[i] += (sum(amounts.get(k, 0) for k in c.keys) if c.keys
+                               else sum(by_no.get(no, 0) for no in c.payments))
+        paid_nos = {p.voucher_no for p in paid.values()}
+        self.refunds_paid.update(no for no in self.refund_nos if no in paid_nos)
 
         # -- the day totals, summed over the slices
         for v in accepted.values():
@@ -304,7 +363,7 @@ class _VoucherLeg:
         for p in paid.values():
             assert p.paid_day is not None
             self.paid_by[p.paid_day] += p.amount_fen
-            if not by_receipt.get(p.voucher_no):
+            if not by_receipt.get(join.payment(p)):
                 self.unreceipted[p.paid_day].append(p.voucher_no)
         for nos in self.unreceipted.values():  # only the first BREAK_VOUCHERS_MAX are listed on a break
             nos.sort()

@@ -155,13 +155,12 @@ class _NullCore:
             bank, adm = doc.get("PayBankCode"), doc.get("AdmDivCode")  # a division is reported its own payments
             # the treasury's books: what the bank's receipts paid in the period less the refunds it
             # noticed in it (a report is net of refunds, as the 3501 sign-off reckons)
-            refunded = sum(fen for k, fen in self.inbox.refunded.items()
-                           if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
+            refunded = self.inbox.refunded_in(bank, begin, end, adm)  # the division's own refunds
             self.reports.append((bank, doc.vtcode, doc.get("VoucherNo"), begin, end,
                                  parse_fen(doc.get("PayAmt") or "0.00", allow_negative=True),
                                  self._paid_in(bank, begin, end, adm) - refunded, now, _by_subject(doc.details()),
                                  parse_fen(doc.get("DirectFundAmt") or "0.00", allow_negative=True),
-                                 self._direct_in(bank, begin, end, adm) - self.inbox.direct_refunded(bank, begin, end),
+                                 self._direct_in(bank, begin, end, adm) - self.inbox.direct_refunded(bank, begin, end, adm),
                                  adm))
         if flag == 1 and doc.vtcode == "7501":
             self.suspensions.confirmed(doc.head(), now)
@@ -170,7 +169,7 @@ class _NullCore:
         if flag == 0 and doc.vtcode in HANDLED:
             adm = doc.get("AdmDivCode")  # a statement is checked against its own division's payments
             return list(self.inbox.on_voucher(doc, now, lambda bank, begin, end: self._paid_in(bank, begin, end, adm),
-                                              self.agency_of,
+                                              self.paid_of,
                                               lambda bank, begin, end: self._direct_in(bank, begin, end, adm)))
         return []
 
@@ -190,6 +189,18 @@ class _NullCore:
         if key:
             return self.paid.get(key, ("", "", 0, ""))[3]
         return next((v[3] for k, v in self.paid.items() if k.rsplit("/", 1)[1] == voucher_no), "")
+
+    def paid_of(self, notice: Any) -> tuple[str, str]:
+        """(AgencyCode, StYear) of the paid payment a refund notice names: its division's (AdmDivCode)
+        payment of its kind and number (of two years', the one of its OriVouDate's year, else the
+        latest paid); ("", "") if none."""
+        adm, vtcode, no = notice.get("AdmDivCode"), notice.get("OriVtCode"), notice.get("OriVoucherNo")
+        found = [(parts[1], v[3]) for k, v in self.paid.items()
+                 if (parts := k.split("/", 3))[0] == adm and parts[2:] == [vtcode, no]]
+        if not found:
+            return "", ""
+        year = notice.get("OriVouDate")[:4]
+        return next(((agency, y) for y, agency in found if y == year), found[-1][::-1])
 
     def on_refused(self, refusal: Refusal, now: dt.datetime) -> list[Effect]:
         return [] if self.inner is None else list(self.inner.on_refused(refusal, now))

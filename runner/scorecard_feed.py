@@ -38,8 +38,8 @@ and the `NoticeSeen` the runner taps off the wire), each due by the same deadlin
 | `credit-notice` | direct payment paid | its 7103 naming the payment (OriVoucherNo) reached the treasury |
 | `clearing` | clearing request (ClearType 0) | filed; refused by the central bank: faulty (UrgentFlag 1: due by the urgent cutoff) |
 | `replenishment` | reserve replenishment (ClearType 1); a day and pay type it advanced on (a payment in mode advance) that none names: not done | filed; refused by the central bank: faulty |
-| `quota-arrival-notice` | 7101 delivered to it | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo) |
-| `refund-notice` | 2252 naming a payment it made, of its amount; naming a batch direct payment, a line of it still paid to the notice's payee for its amount | its 2203 / 7105 naming the payment (a line's: of the line's amount and payee); a refused 2302 of it: faulty |
+| `quota-arrival-notice` | 7101 delivered to it, one per AdmDivCode, StYear and VoucherNo (another year's of a number seen is a duty of its own) | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo, its AdmDivCode); of two 7101s of one division and number, a 7102 answers the one that reached it last before it went |
+| `refund-notice` | 2252 naming a payment it made (its division, number and OriVouDate year), of its amount, each payment its own duty; naming a batch direct payment, a line of it still paid to the notice's payee for its amount | its 2203 / 7105 naming the payment (a line's: of the line's amount and payee); a refused 2302 of it: faulty |
 | `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
 
 Its size comes from what its receipts say it paid (`observed_volume`).
@@ -305,6 +305,8 @@ class NoticeSeen:
     to_bank: bool
     payee_acct: str = ""  # its PayeeAcctNo (a 2252's, a 2203's / 7105's: whose money came back), "" if none
     adm: str = ""  # its AdmDivCode ("": not known): each division numbers its own notices
+    year: str = ""  # its StYear ("": not known): a 7101 is its budget year's, each year numbered afresh
+    ori_year: str = ""  # the year of its OriVouDate ("": not given): which year's payment of the number it names
 
 
 class _Divided(Generic[T]):
@@ -326,6 +328,11 @@ class _Divided(Generic[T]):
             return self.anywhere.get((vtcode, no))
         found = self.exact.get((adm, vtcode, no))
         return self.exact.get(("", vtcode, no)) if found is None else found
+
+
+def _payment_key(p: PaymentSeen) -> str:
+    """A payment's key (adm/year/vtcode/no), or "//<VtCode>/<VoucherNo>" when not known."""
+    return p.key or f"//{p.vtcode}/{p.voucher_no}"
 
 
 def _division(p: PaymentSeen) -> str:
@@ -430,15 +437,18 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     events += _never_replenished(bank, advanced, {(c.clear_date, c.pay_type) for c in o.clearings
                                                   if c.bank == bank and c.clear_type == 1}, calendar, clock)
 
-    quota_notices: dict[tuple[str, str], dt.datetime] = {}  # (AdmDivCode, VoucherNo) → when it reached the bank
+    # (AdmDivCode, StYear, VoucherNo) → when it reached the bank: each division numbers its own
+    # 7101s, each budget year afresh, so another year's of a number seen is a duty of its own
+    quota_notices: dict[tuple[str, str, str], dt.datetime] = {}
     for n in sorted(notices, key=lambda n: n.at):
         if n.to_bank and n.vtcode == "7101":
-            quota_notices.setdefault((n.adm, n.voucher_no), n.at)
-    for (adm, no), arrived in quota_notices.items():
-        mine = [n.at for n in sent if n.vtcode == "7102" and n.ori_vtcode == "7101" and n.ori_voucher_no == no
-                and _same(n.adm, adm)]
-        events.append(DutyEvent(bank, "quota-arrival-notice", named(no, adm),
-                                due_time("quota-arrival-notice", arrived, calendar, clock), max(mine, default=None)))
+            quota_notices.setdefault((n.adm, n.year, n.voucher_no), n.at)
+    answered = _arrival_notices(quota_notices, sent)
+    for (adm, st_year, no), arrived in quota_notices.items():
+        ref = named(no, adm) + ("" if st_year in ("", str(arrived.year)) else f"@{st_year}")
+        events.append(DutyEvent(bank, "quota-arrival-notice", ref,
+                                due_time("quota-arrival-notice", arrived, calendar, clock),
+                                max(answered.get((adm, st_year, no), ()), default=None)))
     events += _returns(bank, o, paid, notices, batches or {}, calendar, clock, named)
 
     reports: _Divided[ReportSeen] = _Divided()
@@ -461,6 +471,30 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     return events
 
 
+def _arrival_notices(quota_notices: Mapping[tuple[str, str, str], dt.datetime],
+                     sent: Sequence[NoticeSeen]) -> dict[tuple[str, str, str], list[dt.datetime]]:
+    """When each arrival notice (7102) answering a 7101 went, by the 7101's (AdmDivCode, StYear,
+    VoucherNo). A 7102 names its 7101 by OriVoucherNo alone, under its division (AdmDivCode); of
+    two 7101s of the division and number (two budget years') it answers the one that had reached
+    the bank last when it went (of those arrived together, the one of its own StYear), or, sent
+    before any had, the first to arrive."""
+    by_no: dict[str, list[tuple[dt.datetime, tuple[str, str, str]]]] = {}
+    for key, arrived in quota_notices.items():
+        by_no.setdefault(key[2], []).append((arrived, key))
+    out: dict[tuple[str, str, str], list[dt.datetime]] = {}
+    for n in sent:
+        if n.vtcode != "7102" or n.ori_vtcode != "7101":
+            continue
+        mine = [(arrived, key) for arrived, key in by_no.get(n.ori_voucher_no, ()) if _same(n.adm, key[0])]
+        if not mine:
+            continue
+        before = [c for c in mine if c[0] <= n.at]
+        chosen = (max(before, key=lambda c: (c[0], c[1][1] == n.year)) if before
+                  else min(mine, key=lambda c: (c[0], c[1][1] != n.year)))
+        out.setdefault(chosen[1], []).append(n.at)
+    return out
+
+
 def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Sequence[NoticeSeen],
              batches: Mapping[str, Sequence[BatchLine]], calendar: BusinessCalendar,
              clock: ClockConfig, named: Callable[[str, str], str]) -> list[DutyEvent]:
@@ -469,37 +503,56 @@ def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Seque
     payment a 2252 returned (the first line still paid to its PayeeAcctNo for its PayAmt; a line
     comes back once). A whole return is done by the first 2203 / 7105 naming the payment; a line's
     by the first naming it for the line's amount and payee (each notice ends one line's duty).
-    The notices name the payment's division (AdmDivCode): another division's payment of the same
-    number is not the one returned."""
-    amounts: _Divided[int] = _Divided()
+    The notices name the payment's division (AdmDivCode) and, by OriVouDate, its year: another
+    division's or year's payment of the same number is not the one returned (of two a notice cannot
+    tell apart, a 2252 returns the latest paid of its amount not returned yet), and each payment
+    returned whole is a duty of its own, each 2203 / 7105 ending one."""
+    by_no: dict[tuple[str, str], list[PaymentSeen]] = {}  # (VtCode, VoucherNo) → the payments, in order
     for p in paid:
-        amounts.keep(_division(p), p.vtcode, p.voucher_no, p.amount_fen)
-    whole: dict[tuple[str, str], dt.datetime] = {}  # (AdmDivCode, VoucherNo) → returned
+        by_no.setdefault((p.vtcode, p.voucher_no), []).append(p)
+
+    def named_by(n: NoticeSeen, key: str) -> bool:  # whether notice `n` may name the payment of `key`
+        adm, year = key.split("/")[:2] if key.count("/") == 3 else ("", "")
+        return _same(n.adm, adm) and (not year or n.ori_year in ("", year))
+
+    whole: dict[str, tuple[str, str, dt.datetime]] = {}  # payment key → (AdmDivCode, VoucherNo, returned)
     lines: dict[tuple[str, str, str], tuple[str, int, dt.datetime]] = {}  # (adm, VoucherNo, Id) → payee, fen, returned
     left = {no: list(ls) for no, ls in batches.items()}
     for n in sorted((n for n in notices if n.to_bank and n.vtcode == "2252"), key=lambda n: n.at):
-        fen = amounts.get(n.adm, n.ori_vtcode, n.ori_voucher_no)
-        if fen is None:
+        candidates = [p for p in by_no.get((n.ori_vtcode, n.ori_voucher_no), ()) if named_by(n, _payment_key(p))]
+        if not candidates:
             continue  # names no payment of this bank: nothing to refund
         batch = left.get(n.ori_voucher_no) if n.ori_vtcode == "5201" else None
         if batch is None:
-            if fen == n.amount_fen:
-                whole.setdefault((n.adm, n.ori_voucher_no), n.at)
+            hit = next((c for c in reversed(candidates)
+                        if c.amount_fen == n.amount_fen and _payment_key(c) not in whole), None)
+            if hit is not None:
+                whole[_payment_key(hit)] = (n.adm or _division(hit), n.ori_voucher_no, n.at)
             continue
         line = next((x for x in batch if x[1] == n.payee_acct and x[2] == n.amount_fen), None)
         if line is not None:
             batch.remove(line)
             lines[(n.adm, n.ori_voucher_no, line[0])] = (line[1], line[2], n.at)
-    told = sorted((n for n in notices if not n.to_bank and n.vtcode in ("2203", "7105")), key=lambda n: n.at)
+    # each notice once (a redelivery is the same notice), in the order they went
+    told = list({(n.vtcode, n.voucher_no, n.adm, n.year): n for n in sorted(
+        (n for n in notices if not n.to_bank and n.vtcode in ("2203", "7105")), key=lambda n: n.at,
+        reverse=True)}.values())[::-1]
 
     def refused(no: str, fen: int | None = None) -> bool:
         return any(r.bank == bank and r.voucher_no == no and r.state == "rejected"
                    and (fen is None or r.amount_fen == fen) for r in o.refunds)
 
-    events = [DutyEvent(bank, "refund-notice", named(no, adm), due_time("refund-notice", returned, calendar, clock),
-                        next((n.at for n in told if n.ori_voucher_no == no and _same(n.adm, adm)), None),
-                        faulty=refused(no))
-              for (adm, no), returned in whole.items()]
+    events = []
+    ended: set[int] = set()  # the notices that ended a whole return's duty
+    for key, (adm, no, returned) in whole.items():
+        i = next((i for i, n in enumerate(told) if i not in ended and n.ori_voucher_no == no
+                  and named_by(n, key)), None)
+        if i is not None:
+            ended.add(i)
+        year = key.split("/")[1] if key.count("/") == 3 else ""
+        ref = named(no, adm) + ("" if year in ("", str(returned.year)) else f"@{year}")
+        events.append(DutyEvent(bank, "refund-notice", ref, due_time("refund-notice", returned, calendar, clock),
+                                told[i].at if i is not None else None, faulty=refused(no)))
     used: set[int] = set()
     for (adm, no, line_id), (acct, fen, returned) in lines.items():
         i = next((i for i, n in enumerate(told) if i not in used and n.ori_voucher_no == no and n.amount_fen == fen

@@ -56,7 +56,8 @@ def clearings_of(bcores: Mapping[str, Any]) -> list[ClearingSeen]:
     return [ClearingSeen(bid, core.bank_code, f.voucher_no, f.clear_type, f.pay_type, f.clear_date, f.filed_at,
                          f.amount_fen, tuple(k.voucher_no for k in f.payments), f.state,
                          reason_code(f.reason) if f.state == "rejected" else None,
-                         f.reason, f.cleared_fen, f.answered_at)
+                         f.reason, f.cleared_fen, f.answered_at,
+                         tuple(str(k.original()).rsplit("/", 1)[0] for k in f.payments))
             for bid, core in bcores.items() for f in core.filings.values()]
 
 
@@ -148,7 +149,7 @@ def _receipts_of(records: Iterable[Any], senders: Mapping[str, str]) -> list[Rec
     for r in records:
         no = r.key.voucher_no
         out.append(ReceiptSeen(no, r.key.vtcode, senders.get(no, "?"), r.received_at, _ReceiptFields(r),
-                               r.return_reason, r.key.adm_div_code))
+                               r.return_reason, r.key.adm_div_code, r.key.st_year))
     return out
 
 

@@ -17,16 +17,74 @@ What this cannot see: a voucher accepted before the cutoff but paid after it (th
 wire) that no clearing of its day covers. The bank may have paid it before the cutoff and left it
 out of the day's clearing, or paid it from the reserve after the cutoff: only the bank knows, so
 no replenishment is counted owed for it (docs/conformance.md, "Your scorecard").
+
+**Which payments a clearing request covers** (`clearing_cover`). A payment is its voucher's key
+(AdmDivCode, StYear, VtCode, VoucherNo): each division's treasury numbers its own vouchers, each
+year afresh, so two payments of the bank may share a VoucherNo. A 2301 is one division's (its
+AdmDivCode) and pay type's; its `Detail/VoucherNo` names a payment of that division and kind (5201
+for pay type 11, 8202 for 12). The Detail names no year: of that division's payments of the number
+in several budget years, it is the one no earlier request covered, paid last by the request's
+ClearDate. A 2301 with no Detail naming a payment covers the receipts of its division, pay type and
+ClearDate that reached the treasury before it was filed, not covered by an earlier request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, is_before_clearing_cutoff, to_local
 
-__all__ = ["seen_mode"]
+__all__ = ["Filed", "clearing_cover", "seen_mode"]
+
+PAYMENT_OF = {"11": "5201", "12": "8202"}  # a 2301's PayTypeCode → the payment vouchers it clears
+
+
+class Filed(Protocol):
+    """A clearing request (2301) as the wire shows it."""
+
+    @property
+    def adm(self) -> str: ...  # its AdmDivCode
+    @property
+    def pay_type(self) -> str: ...
+    @property
+    def clear_date(self) -> dt.date: ...
+    @property
+    def filed_at(self) -> dt.datetime: ...
+    @property
+    def listed(self) -> tuple[str, ...]: ...  # its Details' VoucherNo
+
+
+def clearing_cover(filed: Sequence[Filed], paid: Mapping[str, tuple[str, dt.date, dt.datetime]]) -> list[list[str]]:
+    """The keys of the payments each request of `filed` (in the order filed) covers (see the module
+    doc). `paid`: payment key ("<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>") → (VtCode, the day its
+    receipt says it was paid, when the receipt arrived). A Detail naming no payment paid gives a key
+    without a year ("<AdmDivCode>//<VtCode>/<VoucherNo>")."""
+    numbered: dict[tuple[str, str, str], list[str]] = {}
+    for key in paid:
+        adm, _, vtcode, no = key.split("/", 3)
+        numbered.setdefault((adm, vtcode, no), []).append(key)
+    seen: set[str] = set()
+    out: list[list[str]] = []
+    for f in filed:
+        vtcode = PAYMENT_OF.get(f.pay_type, "")
+        if f.listed:
+            keys = []
+            for no in f.listed:
+                candidates = numbered.get((f.adm, vtcode, no), [])
+                fresh = [k for k in candidates if k not in seen] or candidates
+                due = [k for k in fresh if paid[k][1] <= f.clear_date] or fresh
+                keys.append(max(due, key=lambda k: paid[k][1]) if due else f"{f.adm}//{vtcode}/{no}")
+                seen.add(keys[-1])
+        else:
+            keys = [key for key, (vt, day, got) in paid.items()
+                    if vt == vtcode and day == f.clear_date and got <= f.filed_at and key not in seen
+                    and key.split("/", 1)[0] == f.adm]
+        seen.update(keys)
+        out.append(keys)
+    return out
 
 
 def seen_mode(accepted: dt.datetime, paid_day: dt.date, cover: tuple[int, dt.date] | None,

@@ -62,7 +62,7 @@ def test_opening_plus_in_minus_out_is_the_closing_balance_and_the_ledgers(paid: 
     inbox = BankInbox()
     for d in docs:
         if d.vtcode in ("7202", "7203"):
-            out = inbox.on_voucher(d, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: "")
+            out = inbox.on_voucher(d, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: ("", ""))
     [receipt] = out
     assert isinstance(receipt, SendVoucher) and receipt.head["XCheckResult"] == "0", receipt
 
@@ -89,11 +89,11 @@ def test_the_treasury_reports_a_break_when_an_advance_was_not_listed_or_the_bala
     moves = [rs.Movement("20260331", "2", "5201", "ZZ1", -100_00)]
     head, details = rs.reserve_statement("BZ1", "202603", APRIL_1, "990100", (BANK, "示例银行"), 1_000_00, moves)
     doc = parse_voucher(build_voucher("7203", head, details))
-    [receipt] = BankInbox().on_voucher(doc, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: "")
+    [receipt] = BankInbox().on_voucher(doc, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: ("", ""))
     assert isinstance(receipt, SendVoucher)
     assert receipt.head["XCheckResult"] == "1" and "7202" in receipt.head["XCheckRemark"]
     bad = parse_voucher(build_voucher("7203", {**head, "EndBalance": "1.00"}, details))
-    [receipt] = BankInbox().on_voucher(bad, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: "")
+    [receipt] = BankInbox().on_voucher(bad, t(APRIL_1, "10:00"), lambda *_: 0, lambda _: ("", ""))
     assert isinstance(receipt, SendVoucher)
     assert receipt.head["XCheckResult"] == "1" and "EndBalance" in receipt.head["XCheckRemark"]
 

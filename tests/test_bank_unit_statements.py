@@ -46,7 +46,7 @@ def test_the_units_statements_add_up_to_the_banks_statement(raw: dict[tuple[str,
 
 
 def _receipt(inbox: BankInbox, vtcode: str, head: dict[str, str], details: tuple[dict[str, str], ...]) -> SendVoucher:
-    out = inbox.on_voucher(parse_voucher(build_voucher(vtcode, head, details)), NOW, lambda *_: 0, lambda _: "")
+    out = inbox.on_voucher(parse_voucher(build_voucher(vtcode, head, details)), NOW, lambda *_: 0, lambda _: ("", ""))
     [receipt] = out
     assert isinstance(receipt, SendVoucher)
     return receipt

@@ -164,7 +164,7 @@ def test_the_gateway_refuses_a_direct_funds_total_its_lines_do_not_make() -> Non
 def _sign(doc: VoucherDoc, paid_fen: int, direct_fen: int) -> tuple[BankInbox, SendVoucher]:
     inbox = BankInbox()
     [receipt] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda b, s, e: paid_fen,
-                                 lambda no: "", lambda b, s, e: direct_fen)
+                                 lambda _: ("", ""), lambda b, s, e: direct_fen)
     assert isinstance(receipt, SendVoucher) and receipt.flag == 1
     return inbox, receipt
 
@@ -213,11 +213,11 @@ def test_a_direct_funds_refund_comes_off_the_direct_funds_expected() -> None:
         reason="account-closed", serial="YH1", amount_fen=200_00)
     refund = _doc(head, details, vtcode)
     assert refund.details()[0]["DirectFundFlag"] == "1"  # the refund notice marks the refunded direct line
-    inbox.on_voucher(refund, at(dt.date(2026, 3, 20), dt.time(10)), lambda b, s, e: 0, lambda no: "")
-    assert inbox.direct_refunded(BANK[0], "20260301", "20260331") == 200_00
+    inbox.on_voucher(refund, at(dt.date(2026, 3, 20), dt.time(10)), lambda b, s, e: 0, lambda _: ("", ""))
+    assert inbox.direct_refunded(BANK[0], "20260301", "20260331", "990100") == 200_00
     rows = [dict(_ROWS[0]), {**_ROWS[1], "PayAmt": "1000.00"}]
     [receipt] = inbox.on_voucher(_statement("1000.00", rows), at(dt.date(2026, 4, 1), dt.time(9, 30)),
-                                 lambda b, s, e: 1500_00, lambda no: "", lambda b, s, e: 1200_00)
+                                 lambda b, s, e: 1500_00, lambda _: ("", ""), lambda b, s, e: 1200_00)
     assert isinstance(receipt, SendVoucher) and receipt.head["XCheckResult"] == "0"
 
 

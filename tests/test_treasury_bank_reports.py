@@ -38,8 +38,8 @@ def test_a_same_year_refund_restores_the_unit_s_quota_once() -> None:
     inbox = BankInbox()
     now = at(dt.date(2026, 3, 11), dt.time(10, 0))
     doc = refund_notice("TP1", "20260310", now.date())
-    assert inbox.on_voucher(doc, now, never, lambda no: "") == []
-    assert inbox.on_voucher(doc, now, never, lambda no: "") == []  # delivered again: counted once
+    assert inbox.on_voucher(doc, now, never, lambda _: ("", "")) == []
+    assert inbox.on_voucher(doc, now, never, lambda _: ("", "")) == []  # delivered again: counted once
     assert inbox.quota_restored == {"101001/2026": 3456_78} and inbox.cross_year_refunds == {}
 
 
@@ -50,14 +50,14 @@ def test_an_authorized_refund_notice_7105_restores_the_unit_s_quota() -> None:
     now = at(dt.date(2026, 3, 11), dt.time(10, 0))
     doc = refund_notice("TP3", "20260310", now.date(), ori_vtcode="8202")
     assert (doc.vtcode, doc.get("PayTypeCode"), doc.get("AgencyCode")) == ("7105", "12", "101001")
-    assert inbox.on_voucher(doc, now, never, lambda no: "someone-else") == []
+    assert inbox.on_voucher(doc, now, never, lambda _: ("someone-else", "")) == []
     assert inbox.quota_restored == {"101001/2026": 3456_78}
 
 
 def test_an_earlier_year_s_refund_is_a_cross_year_line() -> None:
     inbox = BankInbox()
     now = at(dt.date(2026, 3, 11), dt.time(10, 0))
-    inbox.on_voucher(refund_notice("TP2", "20251230", now.date()), now, never, lambda no: "")
+    inbox.on_voucher(refund_notice("TP2", "20251230", now.date()), now, never, lambda _: ("", ""))
     assert inbox.quota_restored == {} and inbox.cross_year_refunds == {"101001/2025": 3456_78}
 
 
@@ -68,10 +68,10 @@ def test_a_statement_is_signed_off_agreed_or_not() -> None:
                                          {line: 1000_00})
     doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
     now = at(dt.date(2026, 4, 1), dt.time(9, 30))
-    [agreed] = BankInbox().on_voucher(doc, now, lambda bank, b, e: 1000_00, lambda no: "")
+    [agreed] = BankInbox().on_voucher(doc, now, lambda bank, b, e: 1000_00, lambda _: ("", ""))
     assert isinstance(agreed, SendVoucher) and agreed.flag == 1 and agreed.head["XCheckResult"] == "0"
     inbox = BankInbox()
-    [disagreed] = inbox.on_voucher(doc, now, lambda bank, b, e: 999_00, lambda no: "")
+    [disagreed] = inbox.on_voucher(doc, now, lambda bank, b, e: 999_00, lambda _: ("", ""))
     assert isinstance(disagreed, SendVoucher) and disagreed.head["XCheckResult"] == "1"
     assert inbox.sign_offs["DZ0001202603"] == "1: statement 1000.00, receipts less refunds 999.00"
 
@@ -88,14 +88,14 @@ def signed_off_after_a_refund(no: str, ori_vou_date: str, *, paid_fen: int) -> S
     on 20 March, when the bank's receipts of the month paid `paid_fen`."""
     inbox = BankInbox()
     inbox.on_voucher(refund_notice(no, ori_vou_date, dt.date(2026, 3, 20)), at(dt.date(2026, 3, 20), dt.time(10)),
-                     never, lambda no: "")
+                     never, lambda _: ("", ""))
     line: rp.Line = ("11", "1", "一般公共预算资金", "101", "示例市教育局", "101001", "示例市第一中学", "2050203", "初中教育",
                      "", "")
     head, details = rp.monthly_statement(f"DZ{no}202603", "202603", dt.date(2026, 4, 1), "990100", BANK,
                                          {line: paid_fen - 3456_78})
     doc = parse_voucher(SendVoucher("3501", 0, head, details, "treasury").render())
     [signed] = inbox.on_voucher(doc, at(dt.date(2026, 4, 1), dt.time(9, 30)), lambda bank, b, e: paid_fen,
-                                lambda no: "")
+                                lambda _: ("", ""))
     assert isinstance(signed, SendVoucher)
     return signed
 
@@ -109,11 +109,11 @@ def test_a_credit_notice_is_answered_alike_each_time_and_not_kept_a_refund_notic
     head = {"Id": "V7103RZ1", "AdmDivCode": "990100", "StYear": "2026", "VouDate": "20260311", "VoucherNo": "RZZZ1",
             "PayAmt": "1.00"}
     credit = parse_voucher(SendVoucher("7103", 0, head, (), "treasury").render())
-    assert [inbox.on_voucher(credit, now, never, lambda no: "") for _ in range(2)] == [[], []]
+    assert [inbox.on_voucher(credit, now, never, lambda _: ("", "")) for _ in range(2)] == [[], []]
     assert inbox.received == {} and inbox.quota_restored == {}
     refund = refund_notice("TP9", "20260310", now.date())
     for _ in range(2):
-        assert inbox.on_voucher(refund, now, never, lambda no: "") == []
+        assert inbox.on_voucher(refund, now, never, lambda _: ("", "")) == []
     assert len(inbox.received) == 1 and inbox.quota_restored == {"101001/2026": 3456_78}
 
 

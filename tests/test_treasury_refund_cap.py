@@ -23,6 +23,7 @@ from sim.effects import Alarm, Effect, SendVoucher, WakeAt
 from sim.store import SimStore
 from storage.db import Database
 from treasury_sim.core import TreasuryConfig, TreasuryCore
+from treasury_sim.state import SNAPSHOT_VERSION
 
 CALENDAR, CC = BusinessCalendar.default(), ClockConfig()
 DAY = dt.date(2026, 3, 16)
@@ -157,18 +158,18 @@ def test_a_payment_s_refund_notices_together_restore_no_more_than_it_paid(
 
 def test_a_version_4_snapshot_loads_with_no_refunded_totals() -> None:
     """Version 4 kept no running totals: it loads with none (its refunds already restored stay restored;
-    the payments they named are capped from here on as if unrefunded), and is written as version 5."""
+    the payments they named are capped from here on as if unrefunded), and is written as this version."""
     core, paid, _ = paid_core()
     fen = parse_voucher(paid.render()).amount_fen("PayAmt")
     assert alarms_of(core.on_voucher(parse_voucher(notice("TK0001", paid, 1, bank_of(paid))), 0,
                                      at("14:00"))) == []
     old = json.loads(core.snapshot())
-    assert old["version"] == 5 and old["refunded"] == {paid.head["VoucherNo"]: 1}
+    assert old["version"] == SNAPSHOT_VERSION and old["refunded"] == {paid.head["VoucherNo"]: 1}
     del old["refunded"]
     old["version"] = 4
     restored = TreasuryCore.restore(json.dumps(old).encode(), CONFIG, CALENDAR, CC)
     assert restored.state.refunded == {} and restored.bank_inbox.restored_fen == 1
-    assert json.loads(restored.snapshot())["version"] == 5
+    assert json.loads(restored.snapshot())["version"] == SNAPSHOT_VERSION
     # from here the cap counts again: the whole payment may come back once more, not one fen beyond
     again = notice("TK0002", paid, fen, bank_of(paid))
     assert alarms_of(restored.on_voucher(parse_voucher(again), 0, at("14:01"))) == []

@@ -2,14 +2,14 @@
 
 | VtCode | from the bank                         | the treasury                                                    |
 |--------|---------------------------------------|-----------------------------------------------------------------|
-| 2203 / 7105 (2252) | refund notice of a direct / authorized payment (a payment came back; the bank sends it once the central bank accepted its 2302, so the refund is cleared) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36 "退回资金清算后") |
+| 2203 / 7105 (2252) | refund notice of a direct / authorized payment (a payment came back; the bank sends it once the central bank accepted its 2302, so the refund is cleared) | restores the unit's quota for a refund of the same year; an earlier year's refund becomes a cross-year refund line (003 §36 "退回资金清算后"): the unit and year are the refunded payment's own (of the notice's division), and the refund counts against that division's statements only |
 | 2206   | daily expenditure report              | recorded                                                        |
 | 7103   | credit notice (财政资金直接支付入账通知书)             | passed on to the unit; not kept (`NOT_KEPT`)                    |
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
-| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501, else 1 with XCheckRemark |
-| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
+| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501 of its division (AdmDivCode), else 1 with XCheckRemark |
+| 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month, both of the statement's division (AdmDivCode) (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
 
 `BankInbox` keeps what arrived (when; a credit notice not, `NOT_KEPT`) and the quota restored by unit, with the
 refunds' running totals the treasury's books check (`treasury_sim.books`: every fen refunded is
@@ -54,13 +54,17 @@ class BankInbox(msgspec.Struct):
     # "<AgencyCode>/<year paid>" → fen of the payments sent from that cross-year refund line (treasury_sim.budget)
     cross_year_paid: dict[str, int] = msgspec.field(default_factory=dict)
     sign_offs: dict[str, str] = msgspec.field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
-    refunded: dict[str, int] = msgspec.field(default_factory=dict)  # "<PayBankCode>/<notice VouDate>" → fen refunded
+    # "<PayBankCode>/<notice VouDate>/<AdmDivCode>" → fen refunded: each division's refunds its own (a bank may
+    # serve several; the division is the refunded payment's, the notice's AdmDivCode); version 5: no division
+    refunded: dict[str, int] = msgspec.field(default_factory=dict)
     # "<PayBankCode>/<yyyyMM>" → {OriVoucherNo: fen} the 7202 lists of that month named
     reserve_listed: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     reserve_closing: dict[str, int] = msgspec.field(default_factory=dict)  # PayBankCode → last 7203's EndBalance
-    # "<PayBankCode>/<BeginDate>/<AgencyCode>" → fen: the unit's lines of a 3501, for its 7104
+    # "<PayBankCode>/<BeginDate>/<AgencyCode>/<AdmDivCode>" → fen: the unit's lines of a division's 3501, for its
+    # 7104 (two divisions may have units of one AgencyCode); version 5: no division
     by_unit: dict[str, int] = msgspec.field(default_factory=dict)
-    # "<PayBankCode>/<notice VouDate>" → fen of direct funds (直达资金) refunded: the notices' lines marked DirectFundFlag 1
+    # "<PayBankCode>/<notice VouDate>/<AdmDivCode>" → fen of direct funds (直达资金) refunded: the notices' lines
+    # marked DirectFundFlag 1
     refunded_direct: dict[str, int] = msgspec.field(default_factory=dict)
     refunded_fen: int = 0  # `refunded` added up
     restored_fen: int = 0  # `quota_restored` added up
@@ -71,6 +75,20 @@ class BankInbox(msgspec.Struct):
         # (a snapshot keeps maps sorted by key)
         if self.received and list(self.received.values()) != sorted(self.received.values()):
             self.received = dict(sorted(self.received.items(), key=lambda kv: (kv[1], kv[0])))
+
+    def of_division(self, adm: str) -> None:
+        """A version 5 snapshot's refunds (keyed by bank and day, no division) and units' statement
+        lines (by bank, month and unit) as division `adm`'s: the configured one's, the only division
+        whose payments the treasury then checked."""
+        for book, parts in ((self.refunded, 2), (self.refunded_direct, 2), (self.by_unit, 3)):
+            old = {k: fen for k, fen in book.items() if k.count("/") == parts - 1}
+            for k, fen in old.items():
+                del book[k]
+                book[f"{k}/{adm}"] = book.get(f"{k}/{adm}", 0) + fen
+
+    def refunded_in(self, bank: str, begin: str, end: str, adm: str) -> int:
+        """What `bank`'s refund notices of division `adm` dated begin..end (yyyyMMdd) brought back."""
+        return _within(self.refunded, bank, begin, end, adm)
 
     def reserve_list(self, doc: VoucherDoc) -> None:
         """A reserve transfer detail list (7202): note what it says the reserve advanced."""
@@ -88,10 +106,11 @@ class BankInbox(msgspec.Struct):
             listed[no] = listed.get(no, 0) + parse_fen(amount)
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
-                   agency_of: Callable[[str], str],
+                   paid_of: Callable[[VoucherDoc], tuple[str, str]],
                    direct_in: Callable[[str, str, str], int] | None = None) -> list[Effect]:
-        """`paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd;
-        `agency_of(voucher_no)`: the unit of a payment voucher (2252 does not name it);
+        """`paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd (of the
+        statement's division); `paid_of(notice)`: (AgencyCode, StYear) of the payment a refund notice
+        names, of the notice's division ("" where not known: a 2252 does not name the unit);
         `direct_in(bank, begin, end)`: the direct funds (直达资金) of what `paid_in` counts (none if not given)."""
         if doc.vtcode in NOT_KEPT:
             return []
@@ -104,8 +123,10 @@ class BankInbox(msgspec.Struct):
         last = next(reversed(self.received.values()), None)  # a batch's notices arrive at one time:
         self.received[key] = last if last == stamp else stamp  # one text for them, not one each
         if doc.vtcode in ("2203", "2252", "7105"):
-            agency = doc.get("AgencyCode") or agency_of(doc.get("OriVoucherNo"))
-            year = doc.get("OriVouDate")[:4]
+            # the payment's own unit and budget year (003 §36: a refund of its year restores its quota)
+            unit, paid_year = paid_of(doc)
+            agency = doc.get("AgencyCode") or unit
+            year = paid_year or doc.get("OriVouDate")[:4]
             fen = doc.amount_fen("PayAmt")
             k = f"{agency}/{year}"
             if year == str(now.year):
@@ -114,7 +135,7 @@ class BankInbox(msgspec.Struct):
             else:
                 self.cross_year_refunds[k] = self.cross_year_refunds.get(k, 0) + fen
                 self.cross_year_fen += fen
-            day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}"
+            day = f"{doc.get('PayBankCode')}/{doc.get('VouDate')}/{doc.get('AdmDivCode')}"
             self.refunded[day] = self.refunded.get(day, 0) + fen
             self.refunded_fen += fen
             direct = direct_fund_fen(doc.details())
@@ -132,16 +153,17 @@ class BankInbox(msgspec.Struct):
             return []
         stated = doc.amount_fen("PayAmt", allow_negative=True)  # net of refunds
         bank, begin, end = doc.get("PayBankCode"), doc.get("BeginDate"), doc.get("EndDate")
+        adm = doc.get("AdmDivCode")  # the division's statement: its own payments less its own refunds
         for d in doc.details():
             if len(self.by_unit) < KEPT_MAX:
-                k = f"{bank}/{begin}/{d.get('AgencyCode')}"
+                k = f"{bank}/{begin}/{d.get('AgencyCode')}/{adm}"
                 self.by_unit[k] = self.by_unit.get(k, 0) + parse_fen(d.get("PayAmt", "0.00"), allow_negative=True)
-        expected = paid_in(bank, begin, end) - _within(self.refunded, bank, begin, end)
+        expected = paid_in(bank, begin, end) - _within(self.refunded, bank, begin, end, adm)
         # direct funds (直达资金, 001, 002) traced on their own: the statement's DirectFundAmt (absent: 0.00)
         # against the direct funds the receipts paid less the direct refunds noticed
         stated_direct = parse_fen(doc.get("DirectFundAmt") or "0.00", allow_negative=True)
         expected_direct = ((direct_in(bank, begin, end) if direct_in is not None else 0)
-                           - _within(self.refunded_direct, bank, begin, end))
+                           - _within(self.refunded_direct, bank, begin, end, adm))
         breaks = [msg for bad, msg in (
             (stated != expected, f"statement {fen_to_str(stated)}, receipts less refunds {fen_to_str(expected)}"),
             (stated_direct != expected_direct,
@@ -155,15 +177,16 @@ class BankInbox(msgspec.Struct):
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 
-    def direct_refunded(self, bank: str, begin: str, end: str) -> int:
-        """The direct funds refunded by `bank`'s notices dated begin..end (yyyyMMdd, inclusive)."""
-        return _within(self.refunded_direct, bank, begin, end)
+    def direct_refunded(self, bank: str, begin: str, end: str, adm: str) -> int:
+        """The direct funds refunded by `bank`'s notices of division `adm` dated begin..end (yyyyMMdd, inclusive)."""
+        return _within(self.refunded_direct, bank, begin, end, adm)
 
     def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
         bank's 3501 of the month gave that unit."""
         stated = doc.amount_fen("PayAmt", allow_negative=True)  # net, as the 3501
-        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}", None)
+        expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}/"
+                                    f"{doc.get('AdmDivCode')}", None)
         x = {"XCheckResult": "0" if stated == expected else "1", "XCheckDate": format_ymd(now.date())}
         if stated != expected:
             x["XCheckRemark"] = (f"unit statement {fen_to_str(stated)}, the bank's statement (3501) "
@@ -204,6 +227,12 @@ class BankInbox(msgspec.Struct):
                             encoding=doc.encoding)]
 
 
-def _within(by_day: dict[str, int], bank: str, begin: str, end: str) -> int:
-    """The fen of "<PayBankCode>/<yyyyMMdd>" keys of `bank` dated begin..end (inclusive)."""
-    return sum(fen for k, fen in by_day.items() if k.split("/")[0] == bank and begin <= k.split("/")[1] <= end)
+def _within(by_day: dict[str, int], bank: str, begin: str, end: str, adm: str) -> int:
+    """The fen of "<PayBankCode>/<yyyyMMdd>/<AdmDivCode>" keys of `bank` and division `adm` dated
+    begin..end (inclusive)."""
+    total = 0
+    for k, fen in by_day.items():
+        code, day, div = k.split("/", 2)
+        if code == bank and div == adm and begin <= day <= end:
+            total += fen
+    return total

@@ -62,7 +62,7 @@ from messages.dates import parse_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError, StateError
 from messages.voucher import VoucherDoc
-from sim.codec import decode_snapshot, encode, encode_parts
+from sim.codec import SnapshotHeader, decode, decode_snapshot, encode, encode_parts
 from sim.effects import Alarm, Effect, Refusal, SendVoucher, WakeAt
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import HANDLED, BankInbox
@@ -73,9 +73,23 @@ from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
 from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipt_book import ReceiptBook
-from treasury_sim.receipts import REFUND_NOTICE_OF, carried_quota, match_receipt, paid_in, refund_problem
+from treasury_sim.receipts import (
+    REFUND_NOTICE_OF,
+    carried_quota,
+    is_own,
+    match_receipt,
+    paid_in,
+    refund_problem,
+)
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
-from treasury_sim.state import CORE, OLDER_VERSIONS, SNAPSHOT_VERSION, TreasuryState, fingerprint
+from treasury_sim.state import (
+    CORE,
+    DIVIDED_REFUNDS,
+    OLDER_VERSIONS,
+    SNAPSHOT_VERSION,
+    TreasuryState,
+    fingerprint,
+)
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
 from treasury_sim.units import generate_tree
@@ -297,7 +311,7 @@ class TreasuryCore:
                 effects.append(problem)
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
-                effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._agency_of,
+                effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._paid_of,
                                                             lambda b, s, e: self._paid_in(b, s, e, True))
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
@@ -352,8 +366,12 @@ class TreasuryCore:
     def load_snapshot(self, data: bytes) -> None:
         """Replace this core's state with a snapshot taken by a core of the same config; its books
         are checked from scratch (BooksError if they do not add up)."""
-        self._reset(decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION,
-                                    fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS))
+        version = decode(data, SnapshotHeader).version
+        state = decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION, fingerprint(self.config, self.clock_config),
+                                older=OLDER_VERSIONS)
+        if version < DIVIDED_REFUNDS:  # its refunds were all the configured division's
+            state.bank_inbox.of_division(self.config.adm_div_code)
+        self._reset(state)
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)
 
@@ -451,7 +469,10 @@ class TreasuryCore:
         no = doc.get("OriVoucherNo")
         if doc.vtcode in REFUND_NOTICE_OF:
             self.state.refunded[no] = self.state.refunded.get(no, 0) + doc.amount_fen("PayAmt")
-        if doc.vtcode in ("2252", "7105") and doc.get("OriVouDate")[:4] == str(now.year):
+        # the lines the payment drew, if it is this treasury's (the notice's division) and of this year
+        planned = self.vouchers.get(no)
+        if (doc.vtcode in ("2252", "7105") and planned is not None and planned.day.year == now.year
+                and is_own(planned, doc.get("AdmDivCode"), doc.get("OriVouDate")[:4])):
             self.state.quotas.release(self.drawn.get(no, ()))
 
     def _advised(self, voucher_no: str, advice: tuple[dt.date, int]) -> None:
@@ -462,7 +483,10 @@ class TreasuryCore:
         """What `bank`'s receipts paid from `begin` to `end` (or its direct funds): a 3501's check."""
         return paid_in(self._receipts, self.vouchers, bank, begin, end, direct=direct)
 
-    def _agency_of(self, voucher_no: str) -> str:
-        v = self.vouchers.get(voucher_no)
-        return v.agency_code if v is not None else ""
+    def _paid_of(self, doc: VoucherDoc) -> tuple[str, str]:
+        """(AgencyCode, StYear) of the payment a refund notice names, if it is this treasury's."""
+        v = self.vouchers.get(doc.get("OriVoucherNo"))
+        if v is None or not is_own(v, doc.get("AdmDivCode"), doc.get("OriVouDate")[:4]):
+            return "", ""
+        return v.agency_code, str(v.day.year)
 

@@ -31,7 +31,7 @@ from treasury_sim.config import TreasuryConfig
 from treasury_sim.planning import clearing_quota
 from treasury_sim.records import PlannedVoucher, Receipt
 
-__all__ = ["REFUND_NOTICE_OF", "Match", "carried_quota", "match_receipt", "paid_in", "refund_problem"]
+__all__ = ["REFUND_NOTICE_OF", "Match", "carried_quota", "is_own", "match_receipt", "paid_in", "refund_problem"]
 
 Match = Literal["unknown", "again", "duplicate", "first"]
 
@@ -44,7 +44,7 @@ def match_receipt(known: Receipt | None, planned: PlannedVoucher | None, doc: Vo
     """What a receipt is, given the voucher planned under its VoucherNo and the receipt `known` for
     it: "unknown" (nothing sent), "again" (the same one redelivered), "duplicate" (a second,
     different one: paid twice?) or "first"; the receipt to keep, and the alarms."""
-    if planned is None or planned.vtcode != doc.vtcode:
+    if planned is None or planned.vtcode != doc.vtcode or not is_own(planned, key.adm_div_code, key.st_year):
         return "unknown", None, [Alarm("unknown-original", "a receipt for a voucher the treasury never sent", str(key))]
     paid = parse_fen(doc.get("XPayAmt") or "0.00")
     receipt = Receipt(key, doc.get("XPayDate"), paid, doc.get("XAgentBusinessNo"), now, return_reason)
@@ -57,6 +57,13 @@ def match_receipt(known: Receipt | None, planned: PlannedVoucher | None, doc: Vo
         return "first", receipt, [Alarm("amount-mismatch", f"paid {fen_to_str(paid)} of "
                                         f"{fen_to_str(planned.amount_fen)}", str(key))]
     return "first", receipt, []
+
+
+def is_own(planned: PlannedVoucher, adm: str, year: str) -> bool:
+    """Whether the voucher of division `adm` and budget year `year` ("": not named) is `planned`:
+    a voucher is its key (AdmDivCode, StYear, VtCode, VoucherNo), another division's or year's of
+    the same number is not this treasury's."""
+    return planned.adm_div_code == adm and year in ("", str(planned.day.year))
 
 
 def carried_quota(config: TreasuryConfig, calendar: BusinessCalendar, clock_config: ClockConfig,
@@ -89,14 +96,16 @@ def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, Plann
     back (003 §36), never more than its bank paid. It must name (OriVoucherNo) a payment of its
     kind this treasury sent to that bank (PayBankCode) and the bank paid, for no more than the
     payment paid less what its earlier notices (`refunded`, VoucherNo → fen) brought back."""
-    no = doc.get("OriVoucherNo")
+    no, adm = doc.get("OriVoucherNo"), doc.get("AdmDivCode")
     planned, receipt = vouchers.get(no), receipts.get(no)
     kind = REFUND_NOTICE_OF.get(doc.vtcode)
     key = f"{doc.vtcode} {doc.get('VoucherNo')}"
-    if (planned is None or planned.vtcode != kind or planned.bank != doc.get("PayBankCode") or receipt is None
+    # the payment of the notice's division (and of its OriVouDate's year, when given): a voucher is its key
+    if (planned is None or planned.vtcode != kind or not is_own(planned, adm, doc.get("OriVouDate")[:4])
+            or planned.bank != doc.get("PayBankCode") or receipt is None
             or receipt.return_reason is not None or receipt.paid_fen <= 0):
-        return Alarm("refund-unmatched", f"refund notice {key} names {kind} {no} of bank {doc.get('PayBankCode')}, "
-                     "which the treasury never saw that bank pay: no quota restored", key)
+        return Alarm("refund-unmatched", f"refund notice {key} names {kind} {no} of AdmDivCode {adm}, bank "
+                     f"{doc.get('PayBankCode')}, which the treasury never saw that bank pay: no quota restored", key)
     fen, already = doc.amount_fen("PayAmt"), refunded.get(no, 0)
     if already + fen > receipt.paid_fen:  # cumulative: two notices each within it may not exceed it together
         return Alarm("refund-exceeds-payment", f"refund notice {key} returns {fen_to_str(fen)} of {kind} {no}, "

@@ -24,7 +24,7 @@ from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "DIVIDED_REFUNDS", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -32,8 +32,12 @@ CORE = "treasury"
 # receipt of a bank's serial (a prefix and 8 digits) keeps the prefix in its head, the number in its
 # record (26 bytes); version 3's records (every serial as text) read as they are. 5: `refunded`, each
 # refunded payment's running total (the cap is cumulative); a version 4 snapshot loads with none.
-SNAPSHOT_VERSION = 5
-OLDER_VERSIONS = (2, 3, 4)
+# 6: the refunds noticed by each bank and day (`BankInbox.refunded`, `refunded_direct`) and a unit's
+# statement lines (`by_unit`) are each division's (AdmDivCode last in the key): a version 5 (or older)
+# snapshot's load as the configured one's.
+SNAPSHOT_VERSION = 6
+OLDER_VERSIONS = (2, 3, 4, 5)
+DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
