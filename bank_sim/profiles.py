@@ -27,10 +27,12 @@ the same seed gives the same behaviour, whatever the order of events.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, Protocol
 
 from business_time.calendar import BusinessCalendar
@@ -223,10 +225,22 @@ BUILTIN: Mapping[str, Callable[[Mapping[str, Any], int], Any]] = {
     "prompt": Prompt.create, "slow": Slow.create, "faulty": Faulty.create, "flaky": Flaky.create}
 
 
+@functools.lru_cache(maxsize=4)
+def _installed_on(path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _installed() -> tuple[EntryPoint, ...]:
+    """The installed profiles' entry points, read once per import path: reading every distribution's
+    metadata costs ~10 ms, and a world built with many banks (a conformance catalogue) asked once per
+    bank. A distribution installed while the process runs on an unchanged path is not seen."""
+    return _installed_on(tuple(sys.path))
+
+
 def available_profiles() -> dict[str, str]:
     """Profile name → where it comes from ("module:attr" of the entry point, or builtin)."""
     found = {name: f"builtin {name}" for name in BUILTIN}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _installed():
         found[ep.name] = ep.value
     return found
 
@@ -234,7 +248,7 @@ def available_profiles() -> dict[str, str]:
 def load_profile(name: str, params: Mapping[str, Any] | None = None, seed: int = 1) -> BankProfile:
     """The profile `name` with `params`: an installed entry point first, else a built-in."""
     factory: Any = None
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _installed():
         if ep.name == name:
             factory = ep.load()
             break

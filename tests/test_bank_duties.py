@@ -384,6 +384,30 @@ def test_profiles_are_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     sys.modules.pop("my_bank_profile", None)
 
 
+def test_installed_profiles_are_read_once_per_import_path(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    # Reading every distribution's metadata costs ~10 ms: a world of many banks reads it once, and a
+    # new import path (a plugin made importable) is read again.
+    import bank_sim.profiles as profiles
+    reads: list[tuple[str, ...]] = []
+    real = profiles.entry_points
+
+    def counting(**kw: str) -> object:
+        reads.append(tuple(sys.path))
+        return real(**kw)
+
+    monkeypatch.setattr(profiles, "entry_points", counting)
+    profiles._installed_on.cache_clear()
+    for seed in range(12):
+        load_profile("slow", {}, seed)
+        available_profiles()
+    assert len(reads) == 1
+    monkeypatch.syspath_prepend(str(tmp_path))
+    load_profile("prompt")
+    assert len(reads) == 2 and reads[1][0] == str(tmp_path)
+    profiles._installed_on.cache_clear()
+
+
 def test_unknown_profile_and_bad_params_are_refused() -> None:
     with pytest.raises(ValueError, match="no bank profile"):
         load_profile("nope")
