@@ -302,3 +302,18 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
             assert "SM2 CA or TLS server certificate is not offered" in err
     code, out, err = _run(capsys, "keys")  # no subcommand: help, and the actions named
     assert code == 2 and out.startswith("usage: tgw keys") and "choose an action: ca, init, server, show" in err
+
+
+@pytest.mark.parametrize("command", [["ca"], ["init", "--participant", "bank-sim-a", "--role", "bank"],
+                                     ["server", "--host", "localhost"]])
+def test_cli_output_dir_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         command: list[str]) -> None:
+    # DIR naming an existing file is a bad command line (exit 2, nothing written), not a failed operation.
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"not a directory")
+    code, out, err = _run(capsys, "keys", command[0], str(taken), *command[1:])
+    assert code == 2 and out == ""
+    assert "is not a directory" in err and str(taken) in err
+    assert taken.read_bytes() == b"not a directory"
+    code, out, _ = _run(capsys, "keys", command[0], str(taken), *command[1:], "--format", "json")
+    assert code == 2 and '"code": "usage"' in out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +64,13 @@ def _guarded(func: Command) -> Command:
     run.__name__ = func.__name__
     run.__doc__ = func.__doc__
     return run
+
+
+def _out_dir(value: str) -> str:
+    """An output directory: made if missing, refused (a usage error) when it names a file."""
+    if os.path.exists(value) and not os.path.isdir(value):
+        raise argparse.ArgumentTypeError(f"{value!r} exists and is not a directory")
+    return value
 
 
 def _check_algorithm(value: str) -> str:
@@ -181,7 +189,7 @@ def register(subparsers: Any) -> None:
     sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,server,show}")
 
     ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")
-    ca.add_argument("dir", metavar="DIR")
+    ca.add_argument("dir", metavar="DIR", type=_out_dir)
     ca.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
                     help="key algorithm (default ecdsa P-256)")
     ca.add_argument("--name", default="TGW Dev CA", help="CA common name (default %(default)s)")
@@ -190,14 +198,14 @@ def register(subparsers: Any) -> None:
     ca.set_defaults(func=cmd_ca)
 
     init = sub.add_parser("init", help="create a participant key pair certified by the CA; prints the SN")
-    init.add_argument("dir", metavar="DIR")
+    init.add_argument("dir", metavar="DIR", type=_out_dir)
     init.add_argument("--participant", required=True, metavar="ID", help="participant id (certificate CN)")
     init.add_argument("--role", required=True, choices=ROLES, help="participant role (certificate OU)")
     _add_issuing_options(init, sm2=True)
     init.set_defaults(func=cmd_init)
 
     server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN")
-    server.add_argument("dir", metavar="DIR")
+    server.add_argument("dir", metavar="DIR", type=_out_dir)
     server.add_argument("--name", default="gateway", help="file stem and certificate CN (default %(default)s)")
     server.add_argument("--host", action="append", required=True, metavar="HOST",
                         help="DNS name or IP address clients connect to (subjectAltName); repeat for several")
