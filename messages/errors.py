@@ -69,9 +69,10 @@ CODES: dict[str, str] = {
     "unknown-certificate": "the signature's SN is not the serial of any known certificate",
     "wrong-seal-position": "the certificate's owner may not sign at that seal position",
     "certificate-invalid": "the certificate is expired, not yet valid or not issued by the trusted CA",
-    "key-unsupported": "a private key or certificate given to sign with or to register (tgw sign, tgw up --ack-key, "
-                       "a participant's certificate) has a key type the project does not use (Ed25519, Ed448, "
-                       "DSA...): accepted: ECDSA, RSA (2048 bits or more) and SM2",
+    "key-unsupported": "a private key or certificate given to sign with, to verify with, to register or to load "
+                       "(tgw sign, tgw up --ack-key or --certs, a participant's certificate, a seal's certificate) "
+                       "has a key the key policy refuses (ECDSA on P-384 or secp256k1, RSA under 2048 bits, "
+                       "Ed25519, DSA...): accepted: ECDSA P-256, RSA (2048 bits or more) and SM2",
     # gateway
     "unknown-sender": "the authenticated participant is not in the registry",
     "unauthenticated": "no or wrong credentials",
