@@ -102,6 +102,8 @@ CODES: dict[str, str] = {
     "http-error": "the client SDK got an HTTP answer that is not the gateway's JSON: an error page (a proxy?), "
                   "or a 2xx from another server, a JSON that is no object or lacks the answer's fields",
     "closed": "the client SDK's transport was closed while a request still waited for its answer",
+    "participant-mismatch": "the credentials authenticate another participant than the one a client was told it "
+                            "is (tgw-sdk-bank --id against GET /v1/participants/me): it refuses to start",
     "not-implemented": "the client SDK's transport does not offer this call (the clock and message status are "
                        "read over HTTP only, not over MQTT or the in-process bus)",
     "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",
