@@ -1214,10 +1214,10 @@ async def _not_pushed(http: GatewayClient) -> str | None:
     if delivery == "push":
         return None
     return (f"{pid} is registered `delivery: {delivery}`: over MQTT it would receive nothing, the gateway publishes "
-            f"to tgw/v1/{pid}/inbox only for `delivery: push`. Register it with --delivery push "
-            f"(tgw participants add --file PARTICIPANTS --id {pid} ... --delivery push: it issues a new token and "
-            "MQTT password; then rewrite the broker's files with tgw mqtt-acl and restart the gateway: "
-            "docs/connect-a-bank.md, \"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
+            f"to tgw/v1/{pid}/inbox only for `delivery: push`. Switch it to --delivery push "
+            f"(tgw participants set --file PARTICIPANTS --db GATEWAY_DB --id {pid} --delivery push: its token and "
+            "MQTT password stay, the running gateway takes it within a second: docs/connect-a-bank.md, "
+            "\"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
 
 
 async def _not_me(http: GatewayClient, signer: KeySigner) -> str | None:

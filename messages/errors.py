@@ -75,6 +75,8 @@ CODES: dict[str, str] = {
                        "Ed25519, DSA...): accepted: ECDSA P-256, RSA (2048 bits or more) and SM2",
     # gateway
     "unknown-sender": "the authenticated participant is not in the registry",
+    "unknown-participant": "no participant by that id in the registry file or in the running gateway's registry "
+                           "(tgw participants set --file / --db)",
     "unauthenticated": "no or wrong credentials",
     "not-authorized": "this participant may not send this VtCode to that recipient or AdmDivCode",
     "no-recipient": "no participant of the recipient role serves this voucher",
