@@ -213,3 +213,18 @@ def _odd_cert(ca_dir: Path, curve: str) -> bytes:
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=30)).sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize("curve", ["secp384r1", "secp256k1"])
+def test_the_cli_refuses_such_a_key_to_sign_with_or_register(curve: str, ca: Path, tmp_path: Path) -> None:
+    key_path, cert_path = _material(ca, "ecdsa", curve)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
+    for argv in (["sign", str(sample), "--key", str(key_path), "--cert", str(cert_path), "--position", "101",
+                  "-o", str(tmp_path / "out.xml")],
+                 ["participants", "add", "--file", str(tmp_path / "p.yaml"), "--id", "bank-z", "--role", "bank",
+                  "--adm-div-code", "990100", "--cert", str(cert_path), "--format", "json"]):
+        run = subprocess.run([TGW, *argv], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, run.stderr
+        last = run.stderr.strip().splitlines()[-1]
+        assert "key-unsupported" in last and f"curve {curve}" in last and ACCEPTED_TEXT in last, run.stderr
+    assert not (tmp_path / "out.xml").exists() and not (tmp_path / "p.yaml").exists()

@@ -220,3 +220,14 @@ async def test_the_example_bank_refuses_another_participant_s_token(world: DevWo
         # its own token: it runs (still running when stopped), and says nothing of a mismatch
         code, err = await _bank(url, world, "bank-a", world.participants["bank-a"].token, wait_s=4)
         assert code is None and "mismatch" not in err and "warning" not in err, err
+
+
+async def test_whoami_is_http_only(world: DevWorld, tmp_path: Path) -> None:
+    db = await open_database(str(tmp_path / "gw.db"))
+    try:
+        async with running_gateway(world, db) as gw, GatewayClient.bus(gw, "bank-a") as bank:
+            with pytest.raises(ClientError) as info:
+                await bank.whoami()
+            assert info.value.code == "not-implemented" and "whoami()" in info.value.message
+    finally:
+        await db.close()
