@@ -246,3 +246,37 @@ async def test_in_flight_deliveries_across_both_switches(world: DevWorld, broker
                 watcher.cancel()
                 await asyncio.gather(listener, watcher, return_exceptions=True)
     capsys.readouterr()
+
+
+async def test_a_running_tgw_up_takes_the_switch_and_says_so(world: DevWorld, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """start_server (what `tgw up` runs) writes the modes at start and applies `set --db` within
+    its poll; GET /v1/participants/me shows the mode in force."""
+    import aiohttp
+
+    from gateway.server import ServerConfig, start_server
+
+    db_url = f"sqlite:///{tmp_path / 'gw.db'}"
+    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
+                                             db=db_url, http_port=0))
+    try:
+        assert server.http_url is not None
+        headers = {"Authorization": f"Bearer {world.participants['bank-a'].token}"}
+
+        async def mode() -> str:
+            async with aiohttp.ClientSession() as s, s.get(f"{server.http_url}/v1/participants/me",
+                                                           headers=headers) as resp:
+                delivery: str = (await resp.json())["delivery"]
+                return delivery
+
+        assert await mode() == "pull"
+        code = await asyncio.to_thread(main, ["participants", "set", "--db", db_url, "--id", "bank-a",
+                                              "--delivery", "push"])
+        assert code == 0, capsys.readouterr().err
+        deadline = time.monotonic() + BOUND_S
+        while await mode() != "push":
+            assert time.monotonic() < deadline, "the running gateway never took push"
+            await asyncio.sleep(0.1)
+    finally:
+        await server.stop()
+    capsys.readouterr()
