@@ -77,7 +77,7 @@ def test_an_unknown_participant_is_refused_and_changes_nothing(world: DevWorld, 
     code, out, err = _run(capsys, "--file", str(path), "--id", "bank-zz", "--delivery", "push", "--format", "json")
     assert code == 2
     assert json.loads(out)["code"] == "unknown-participant"
-    assert err.strip().splitlines()[-1].startswith("tgw participants set: unknown-participant: "), err
+    assert err.strip().splitlines()[-1].startswith("tgw participants set: error: unknown-participant: "), err
     assert "bank-zz" in err and path.read_bytes() == raw
     code, _, err = _run(capsys, "--id", "bank-a", "--delivery", "push")  # neither --file nor --db
     assert code == 2 and "--file" in err and "--db" in err
