@@ -228,3 +228,19 @@ def test_the_cli_refuses_such_a_key_to_sign_with_or_register(curve: str, ca: Pat
         last = run.stderr.strip().splitlines()[-1]
         assert "key-unsupported" in last and f"curve {curve}" in last and ACCEPTED_TEXT in last, run.stderr
     assert not (tmp_path / "out.xml").exists() and not (tmp_path / "p.yaml").exists()
+
+
+def test_tgw_keys_show_says_why_such_a_certificate_is_refused(ca: Path) -> None:
+    import json
+
+    _, cert_path = _material(ca, "ecdsa", "secp384r1")
+    run = subprocess.run([TGW, "keys", "show", str(cert_path), "--format", "json"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr  # shown, not refused: it is what a person asks to look at
+    shown = json.loads(run.stdout)
+    assert shown["algorithm"] == "unsupported" and shown["refused"]["code"] == "key-unsupported"
+    assert "curve secp384r1" in shown["refused"]["message"] and ACCEPTED_TEXT in shown["refused"]["message"]
+    _, good = _material(ca, "ecdsa", "secp256r1")
+    shown = json.loads(subprocess.run([TGW, "keys", "show", str(good), "--format", "json"], capture_output=True,
+                                      text=True, timeout=60).stdout)
+    assert shown["algorithm"] == "ecdsa" and "refused" not in shown
