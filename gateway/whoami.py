@@ -62,7 +62,7 @@ def voucher_types(role: str) -> dict[str, dict[str, list[str]]]:
 
 def participant_view(participant: Participant, store: CertificateStore, *, token: bool,
                      client_certificate: x509.Certificate | None, at: dt.datetime) -> dict[str, Any]:
-    """The body of `GET /v1/participants/me` (docs/openapi.json, `ParticipantMe`)."""
+    """The body of `GET /v1/participants/me` (its schema: gateway/openapi.py, `_ME`)."""
     via = "+".join(name for name, used in (("certificate", client_certificate is not None), ("token", token))
                    if used)
     client: dict[str, Any] | None = None
