@@ -115,7 +115,7 @@ class GatewayClient:
     def _http(self) -> _HttpTransport:
         if not isinstance(self.transport, _HttpTransport):
             raise ClientError(501, "not-implemented",
-                              "clock(), advance_clock(), message() and registration() go over HTTP only: open a "
+                              "clock(), advance_clock(), message(), registration() and whoami() go over HTTP only: open a "
                               "GatewayClient.http "
                               "beside this one for them (over MQTT the business clock is also published, "
                               "retained, on topic tgw/v1/clock: docs/asyncapi.yaml)")
@@ -146,6 +146,16 @@ class GatewayClient:
         `GET /v1/inbox` only; with `push` they are published there and may be read over HTTP too.
         ClientError 404 `not-found` when the gateway has no participant by this client's id."""
         return await self._http().registration(self.participant_id)
+
+    async def whoami(self) -> dict[str, Any]:
+        """Which participant this client's credentials name (`GET /v1/participants/me`): `id`,
+        `role`, `delivery`, `authenticated_by` (token, certificate or both), `certificates` (each
+        with `fingerprint_sha256`, `not_before`/`not_after` and whether it is `usable` now),
+        `client_certificate` and `voucher_types` (what the role may send and receive). It may name
+        another participant than `participant_id`, the id this client was told it is: compare
+        them before sending (`examples/sdk_bank.py` does). ClientError 401 `unauthenticated` for
+        credentials the gateway does not know."""
+        return await self._http().whoami()
 
 
 # ------------------------------------------------------------------ in-process bus
@@ -326,6 +336,11 @@ class _HttpTransport:
             if isinstance(entry, dict) and entry.get("id") == participant_id:
                 return entry
         raise ClientError(404, "not-found", f"the gateway has no participant {participant_id!r}")
+
+    async def whoami(self) -> dict[str, Any]:
+        async with self._session.get(f"{self._base}/v1/participants/me") as resp:
+            body: dict[str, Any] = await self._json(resp, "id", "role", "delivery")
+        return body
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         url = f"{self._base}/v1/trace/{key.adm_div_code}/{key.st_year}/{key.vtcode}/{key.voucher_no}"

@@ -115,6 +115,11 @@ central bank's opening to the noon deadline: 08:30-12:00 by default; later is ac
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --id bank-a --bank-code 999100000001 \\
         --key world/keys/bank-a.key --cert world/keys/bank-a.pem --token="$BANK_A_TOKEN"
 
+Before anything else it asks the gateway whom its token authenticates (`GET /v1/participants/me`,
+`GatewayClient.whoami()`): another participant than `--id` is refused at once, one line on stderr
+`tgw-sdk-bank: participant-mismatch: ...` and exit 2 (a token the gateway does not know: its
+`unauthenticated`, exit 2); a `--cert` not registered to it is warned about.
+
 Over MQTT (docs/connect-a-bank.md, "Over MQTT"): the bank registered with `--delivery push`, its
 vouchers sent, its deliveries pushed and acked through the gateway's broker; the business clock and
 message status stay on HTTP (`--url`, `--token`), which MQTT does not carry. A bank registered
@@ -1209,10 +1214,30 @@ async def _not_pushed(http: GatewayClient) -> str | None:
     if delivery == "push":
         return None
     return (f"{pid} is registered `delivery: {delivery}`: over MQTT it would receive nothing, the gateway publishes "
-            f"to tgw/v1/{pid}/inbox only for `delivery: push`. Register it with --delivery push "
-            f"(tgw participants add --file PARTICIPANTS --id {pid} ... --delivery push: it issues a new token and "
-            "MQTT password; then rewrite the broker's files with tgw mqtt-acl and restart the gateway: "
-            "docs/connect-a-bank.md, \"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
+            f"to tgw/v1/{pid}/inbox only for `delivery: push`. Switch it to --delivery push "
+            f"(tgw participants set --file PARTICIPANTS --db GATEWAY_DB --id {pid} --delivery push: its token and "
+            "MQTT password stay, the running gateway takes it within a second: docs/connect-a-bank.md, "
+            "\"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
+
+
+async def _not_me(http: GatewayClient, signer: KeySigner) -> str | None:
+    """Why this bank must not start under these credentials, or None: the gateway names the
+    participant its token authenticates (`GET /v1/participants/me`, `GatewayClient.whoami`); one
+    that is not --id would send and take deliveries as someone else. A token the gateway does not
+    know is its own refusal (`unauthenticated`). A --cert not registered to it is said, not refused:
+    its seals are refused voucher by voucher, with their codes."""
+    pid = http.participant_id
+    try:
+        me = await http.whoami()
+    except ClientError as exc:
+        return f"{exc.code}: {exc.message or 'the gateway refused the credentials'} (--token/--secrets for {pid})"
+    if me["id"] != pid:
+        return (f"participant-mismatch: the token authenticates participant {me['id']} ({me['role']}), not --id {pid}: "
+                f"give {pid}'s own token (tgw participants add printed it once), or --id {me['id']}")
+    if signer.sn.upper() not in {str(sn).upper() for sn in me.get("cert_sns", [])}:
+        log(f"warning: --cert SN {signer.sn} is not one of {pid}'s registered certificates "
+            f"({', '.join(me.get('cert_sns', [])) or 'none'}): the gateway will refuse its seals")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1313,6 +1338,9 @@ def main(argv: list[str] | None = None) -> int:
 
     async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
+            if (refusal := await _not_me(http, signer)) is not None:
+                print(f"tgw-sdk-bank: {refusal}", file=sys.stderr)
+                return 2
             if mqtt is None:
                 await Runner(make_bank, http, signer).run()
                 return 0

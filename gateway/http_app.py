@@ -11,6 +11,7 @@ that existence does not leak.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 from typing import Any
@@ -38,6 +39,7 @@ from gateway.http_common import (
     error_response,
     errors_and_metrics,
     inbox_query,
+    peer_certificate,
     query_refused,
     tally,
     unauthenticated,
@@ -56,6 +58,7 @@ from gateway.openapi import openapi_document
 from gateway.participants import Participant
 from gateway.service import ACK_IDS_MAX, Gateway
 from gateway.ui import add_ui_routes  # the dashboard (/ui/) and its read endpoints
+from gateway.whoami import participant_view
 from messages.errors import CODES
 from messages.signing import KeySigner
 
@@ -160,6 +163,14 @@ async def get_participants(request: web.Request, participant: Participant) -> we
     return web.json_response({"participants": [p.as_public_dict() for p in registry]})
 
 
+@authenticated
+async def get_me(request: web.Request, participant: Participant) -> web.StreamResponse:
+    """Which participant these credentials name (gateway/whoami.py); 401 as every route when none."""
+    view = participant_view(participant, request.app[GATEWAY_KEY].certs, token="Authorization" in request.headers,
+                            client_certificate=peer_certificate(request), at=dt.datetime.now(dt.UTC))
+    return web.json_response(view)
+
+
 def _ops_allowed(request: web.Request) -> bool:
     """True when no ops token is configured, or the request carries it as a bearer token."""
     expected = request.app.get(OPS_TOKEN_KEY)
@@ -236,6 +247,7 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app.router.add_post("/v1/inbox/ack", post_inbox_ack)
     app.router.add_get("/v1/trace/{adm}/{year}/{vtcode}/{no}", get_trace)
     app.router.add_get("/v1/participants", get_participants)
+    app.router.add_get("/v1/participants/me", get_me)
     app.router.add_get("/v1/codes", get_codes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", get_metrics)

@@ -287,6 +287,21 @@ class MqttAdapter:
                 self._pushers[p.id] = pusher
                 self.gateway.register_pusher(p.id, pusher)
 
+    def sync_pushers(self) -> None:
+        """After a delivery mode changed (`gateway.delivery_modes`): a pusher for each participant
+        now `push`, none for one now `pull`. While disconnected nothing: the next connection
+        registers the pushers of the registry as it then is."""
+        if not self.pushes or self._client is None:
+            return
+        for p in self.gateway.registry:
+            pusher = self._pushers.get(p.id)
+            if p.delivery == "push" and pusher is None:
+                self._pushers[p.id] = pusher = self._pusher_for(p.id)
+                self.gateway.register_pusher(p.id, pusher)
+            elif p.delivery != "push" and pusher is not None:
+                del self._pushers[p.id]
+                self.gateway.unregister_pusher(p.id, pusher)
+
     def _unregister_pushers(self) -> None:
         for pid, pusher in self._pushers.items():
             self.gateway.unregister_pusher(pid, pusher)

@@ -74,6 +74,42 @@ _PARTICIPANTS: dict[str, Any] = {"type": "object", "required": ["participants"],
             "tgw/v1/{id}/inbox (nothing is published there for pull)")}}}}}}
 
 
+_VTCODES: dict[str, Any] = {"type": "object", "required": ["originals", "receipts"], "properties": {
+    "originals": {"type": "array", "items": {"type": "string"}},
+    "receipts": {"type": "array", "items": {"type": "string"}}}}
+# GET /v1/participants/me: gateway.whoami.participant_view.
+_ME: dict[str, Any] = {"type": "object", "required": [
+    "id", "role", "name", "delivery", "adm_div_codes", "bank_codes", "cert_sns", "authenticated_by",
+    "client_certificate", "certificates", "voucher_types", "checked_at"], "properties": {
+    **_PARTICIPANTS["properties"]["participants"]["items"]["properties"],
+    "authenticated_by": {"type": "string", "enum": ["token", "certificate", "certificate+token"],
+                         "description": "the credentials this request was authenticated by"},
+    "client_certificate": {"type": ["object", "null"], "description": (
+        "the client certificate of the TLS handshake (mutual TLS), null without one"),
+        "required": ["sn", "fingerprint_sha256", "not_before", "not_after"], "properties": {
+            "sn": {"type": "string"}, "fingerprint_sha256": {"type": "string"},
+            "not_before": {"type": "string", "format": "date-time"},
+            "not_after": {"type": "string", "format": "date-time"}}},
+    "certificates": {"type": "array", "description": (
+        "the participant's registered certificates (one per cert_sns entry): usable says whether a seal made "
+        "with it is accepted now (valid, issued by the trusted CA, a key the key policy takes), problem why not"),
+        "items": {"type": "object", "required": ["sn", "known", "usable", "problem"], "properties": {
+            "sn": {"type": "string"}, "known": {"type": "boolean"},
+            "fingerprint_sha256": {"type": "string", "description": "SHA-256 of the DER certificate, as "
+                                                                    "openssl x509 -fingerprint -sha256 prints it"},
+            "subject": {"type": "string"}, "issuer": {"type": "string"},
+            "not_before": {"type": "string", "format": "date-time"},
+            "not_after": {"type": "string", "format": "date-time"},
+            "algorithm": {"type": "string"}, "usable": {"type": "boolean"},
+            "problem": {"type": ["string", "null"]}}}},
+    "voucher_types": {"type": "object", "required": ["send", "receive"], "description": (
+        "the VtCodes the voucher catalog lets this participant's role send and receive (GET /v1/codes has "
+        "the refusal codes); a voucher must also name its sender (docs/security.md)"),
+        "properties": {"send": _VTCODES, "receive": _VTCODES}},
+    "checked_at": {"type": "string", "format": "date-time",
+                   "description": "the wall time certificate validity was checked at"}}}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -242,6 +278,14 @@ def openapi_document() -> dict[str, Any]:
             **_dashboard_paths(auth_errors, not_found, unavailable),
             "/v1/participants": {"get": {"summary": "Registered participants (no secrets)",
                                          "responses": {"200": _json(_PARTICIPANTS, "participants"), **auth_errors}}},
+            "/v1/participants/me": {"get": {
+                "summary": "Which participant these credentials name (who am I)",
+                "description": "The participant the bearer token and/or the client certificate authenticate: its "
+                               "registry entry (no secrets), how it authenticated, its registered certificates "
+                               "with fingerprint and validity, and the voucher types its role may send and "
+                               "receive. A client checks it before sending: the SDK's GatewayClient.whoami(). "
+                               "Without valid credentials 401 unauthenticated, as every /v1 route.",
+                "responses": {"200": _json(_ME, "the authenticated participant"), **auth_errors}}},
             "/v1/clock": {
                 "get": {"summary": "Business time and the next cutoffs; with after and wait, a long-poll",
                         "description": "With `after`, answers once the clock is past it (or after `wait` seconds). "

@@ -170,6 +170,15 @@ class Registry:
                 return p
         return None
 
+    def replacing(self, participants: Iterable[Participant]) -> Registry:
+        """These participants in place of those with their ids, each where it was: the order is
+        who serves first (`serving`), so a changed entry must not move to the end."""
+        new = {p.id: p for p in participants}
+        unknown = sorted(set(new) - set(self._by_id))
+        if unknown:
+            raise KeyError(f"no participant {', '.join(unknown)} in the registry")
+        return Registry([new.get(p.id, p) for p in self._by_id.values()])
+
     def with_participant(self, participant: Participant) -> Registry:
         others = [p for p in self._by_id.values() if p.id != participant.id]
         return Registry([*others, participant])

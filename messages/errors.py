@@ -69,11 +69,14 @@ CODES: dict[str, str] = {
     "unknown-certificate": "the signature's SN is not the serial of any known certificate",
     "wrong-seal-position": "the certificate's owner may not sign at that seal position",
     "certificate-invalid": "the certificate is expired, not yet valid or not issued by the trusted CA",
-    "key-unsupported": "a private key or certificate given to sign with or to register (tgw sign, tgw up --ack-key, "
-                       "a participant's certificate) has a key type the project does not use (Ed25519, Ed448, "
-                       "DSA...): accepted: ECDSA, RSA (2048 bits or more) and SM2",
+    "key-unsupported": "a private key or certificate given to sign with, to verify with, to register or to load "
+                       "(tgw sign, tgw up --ack-key or --certs, a participant's certificate, a seal's certificate) "
+                       "has a key the key policy refuses (ECDSA on P-384 or secp256k1, RSA under 2048 bits, "
+                       "Ed25519, DSA...): accepted: ECDSA P-256, RSA (2048 bits or more) and SM2",
     # gateway
     "unknown-sender": "the authenticated participant is not in the registry",
+    "unknown-participant": "no participant by that id in the registry file or in the running gateway's registry "
+                           "(tgw participants set --file / --db)",
     "unauthenticated": "no or wrong credentials",
     "not-authorized": "this participant may not send this VtCode to that recipient or AdmDivCode",
     "no-recipient": "no participant of the recipient role serves this voucher",
@@ -101,6 +104,8 @@ CODES: dict[str, str] = {
     "http-error": "the client SDK got an HTTP answer that is not the gateway's JSON: an error page (a proxy?), "
                   "or a 2xx from another server, a JSON that is no object or lacks the answer's fields",
     "closed": "the client SDK's transport was closed while a request still waited for its answer",
+    "participant-mismatch": "the credentials authenticate another participant than the one a client was told it "
+                            "is (tgw-sdk-bank --id against GET /v1/participants/me): it refuses to start",
     "not-implemented": "the client SDK's transport does not offer this call (the clock and message status are "
                        "read over HTTP only, not over MQTT or the in-process bus)",
     "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",

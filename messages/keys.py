@@ -17,7 +17,8 @@ The certificate serial, as uppercase hex without a prefix (`serial_sn`), is the 
 of the envelope's `Signature` element: it is how a verifier finds the signer's certificate.
 
 Algorithms: ECDSA P-256 (default) and RSA-2048, both with SHA-256, and SM2 with SM3 for
-participants (`messages.sm2`, on Tongsuo's C core; docs/keys.md). An SM2 participant's
+participants; no other key is loaded (`messages.key_policy`: ECDSA on P-384 or secp256k1, RSA
+under 2048 bits, Ed25519... are refused `key-unsupported`) (`messages.sm2`, on Tongsuo's C core; docs/keys.md). An SM2 participant's
 certificate is issued by the CA in the CA's own algorithm (ECDSA or RSA): `cryptography` can
 neither build nor sign with an SM2 key, so `messages.sm2cert` puts the SM2 public key into the
 certificate. An SM2 CA (and an SM2 TLS server certificate) is not offered: asking for one raises
@@ -67,6 +68,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from messages.catalog import ROLES
 from messages.errors import InputError
 from messages.files import read_error_code, read_regular, write_atomic
+from messages.key_policy import ACCEPTED_KEYS, refuse_unsupported
 from messages.sm2 import SM2_ORDER, Sm2PrivateKey, Sm2PublicKey, is_sm2_spki
 from messages.sm2cert import certificate_spki, with_spki
 
@@ -275,14 +277,6 @@ def key_algorithm(key: object) -> str:
     return type(key).__name__
 
 
-ACCEPTED_KEYS = "accepted: ECDSA, RSA (2048 bits or more) and SM2"  # docs/keys.md
-
-
-def _key_type(key: object) -> str:
-    """Ed25519 for an Ed25519PrivateKey: what a person calls the key type."""
-    return re.sub(r"(Private|Public)Key$", "", type(key).__name__)
-
-
 def _read(path: Path) -> bytes:
     try:
         return read_regular(path)
@@ -305,8 +299,8 @@ def load_private_key(path: str | os.PathLike[str], password: bytes | None = None
                          path=str(p)) from None
     except ValueError as exc:
         raise InputError("io-unreadable", f"{p} is not a PEM private key ({exc})", path=str(p)) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
-        raise InputError("key-unsupported", f"{p} holds a key of type {_key_type(key)}; {ACCEPTED_KEYS}", path=str(p))
+    refuse_unsupported(key, str(p), path=str(p))  # the key policy (messages.key_policy): P-256, RSA-2048+, SM2
+    assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey)  # what it takes
     return key
 
 
@@ -324,7 +318,8 @@ def _load_sm2_private_key(p: Path, data: bytes, password: bytes | None, exc: Exc
 def certificate_public_key(cert: x509.Certificate) -> PublicKey:
     """The certificate's public key, SM2 included (pyca cannot open an SM2 key itself).
 
-    InputError("key-unsupported") for a key type or curve that is neither ECDSA/RSA nor SM2.
+    InputError("key-unsupported") for a key the key policy refuses (`messages.key_policy`: ECDSA
+    on another curve than P-256, RSA under 2048 bits, Ed25519, DSA...).
     """
     try:
         with warnings.catch_warnings():  # a DSA key: refused below, in a line of its own
@@ -339,9 +334,8 @@ def certificate_public_key(cert: x509.Certificate) -> PublicKey:
             pass
         raise InputError("key-unsupported",
                          f"certificate SN {serial_sn(cert)}: unsupported public key ({exc}); {ACCEPTED_KEYS}") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-        raise InputError("key-unsupported",
-                         f"certificate SN {serial_sn(cert)} has a key of type {_key_type(key)}; {ACCEPTED_KEYS}")
+    refuse_unsupported(key, f"certificate SN {serial_sn(cert)}")
+    assert isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey)  # what the key policy takes
     return key
 
 

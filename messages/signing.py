@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 from messages.catalog import Seal
 from messages.errors import InputError, Issue
 from messages.files import read_regular
+from messages.key_policy import refuse_unsupported
 from messages.keys import (
     CA_CERT_FILE,
     PrivateKey,
@@ -67,7 +68,6 @@ _ECDSA_SHA256 = ec.ECDSA(_SHA256)
 # generator can never leak the key. Verifiers see an ordinary ECDSA signature.
 _ECDSA_SHA256_RFC6979 = ec.ECDSA(_SHA256, deterministic_signing=True)
 _PKCS1V15 = padding.PKCS1v15()
-RSA_BITS_MIN = 2048  # smaller RSA keys are refused: they no longer protect anything
 
 
 class Signer(Protocol):
@@ -102,8 +102,7 @@ class KeySigner:
     __slots__ = ("_key", "algorithm", "certificate", "participant_id", "role", "sn")
 
     def __init__(self, private_key: PrivateKey, certificate: x509.Certificate) -> None:
-        if not isinstance(private_key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | Sm2PrivateKey):
-            raise TypeError(f"only ECDSA, RSA and SM2 keys can sign, not {type(private_key).__name__}")
+        refuse_unsupported(private_key, "the private key")  # P-256, RSA-2048+ or SM2 (messages.key_policy)
         if private_key.public_key() != certificate_public_key(certificate):
             raise InputError("certificate-invalid",
                              f"the private key does not match certificate SN {serial_sn(certificate)}")
@@ -142,9 +141,16 @@ def verify_signature(public_key: PublicKey, data: bytes, signature: bytes) -> bo
     """True if `signature` is a valid signature of `data` by `public_key`: SHA-256 for ECDSA and
     RSA, SM3 for SM2.
 
-    A wrong, truncated or garbled signature gives False, never an exception. Only a key this
-    module cannot verify with at all (neither ECDSA, RSA nor SM2) raises InputError.
+    A wrong, truncated or garbled signature gives False, never an exception. A key the key policy
+    refuses (`messages.key_policy`: ECDSA on another curve than P-256, RSA under 2048 bits, any
+    other type) raises InputError("key-unsupported"): it verified P-384 and secp256k1 seals before.
     """
+    refuse_unsupported(public_key, "the public key")
+    return _verify(public_key, data, signature)
+
+
+def _verify(public_key: PublicKey, data: bytes, signature: bytes) -> bool:
+    """`verify_signature` for a key the policy took already (a store's certificate, checked once)."""
     try:
         if isinstance(public_key, Sm2PublicKey):
             return public_key.verify(signature, data)
@@ -152,13 +158,10 @@ def verify_signature(public_key: PublicKey, data: bytes, signature: bytes) -> bo
             public_key.verify(signature, data, _ECDSA_SHA256)
         elif isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(signature, data, _PKCS1V15, _SHA256)
-        else:
-            kind = type(public_key).__name__
-            raise InputError("certificate-invalid", f"cannot verify with a {kind}: only ECDSA, RSA and SM2")
+        else:  # never true for a key the policy took: no key verifies what it cannot check
+            return False
     except InvalidSignature:
         return False
-    except InputError:
-        raise
     except (ValueError, TypeError):
         return False  # e.g. a "signature" that is not bytes at all
     return True
@@ -175,15 +178,18 @@ class CertInfo:
     not_after: dt.datetime
     public_key: PublicKey
     certificate: x509.Certificate
-    algorithm: str  # "ecdsa" | "rsa" | "sm2" | the key class name for anything unsupported
+    algorithm: str  # "ecdsa" | "rsa" | "sm2" | "unsupported" for a key the key policy refuses
+    refused: str | None = None  # why the key policy refuses the key (`messages.key_policy`), if it does
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> CertInfo:
         key: object
+        refused: str | None = None
         try:
             key = certificate_public_key(cert)
-        except InputError:
+        except InputError as exc:
             key = _UnsupportedKey()  # refused by check(), listed by `tgw keys show`
+            refused = exc.issues[0].message
         return cls(
             sn=serial_sn(cert),
             participant_id=_name_attr(cert.subject, NameOID.COMMON_NAME),
@@ -192,7 +198,8 @@ class CertInfo:
             not_after=cert.not_valid_after_utc,
             public_key=key,  # type: ignore[arg-type]  # other key types are refused by check()
             certificate=cert,
-            algorithm=key_algorithm(key),
+            algorithm="unsupported" if refused else key_algorithm(key),
+            refused=refused,
         )
 
     def valid_at(self, at: dt.datetime) -> bool:
@@ -219,12 +226,8 @@ class _UnsupportedKey:
 
 def _key_problem(info: CertInfo) -> str | None:
     """Why this certificate's key or usage cannot be trusted for voucher signatures, if it can't."""
-    key = info.public_key
-    if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < RSA_BITS_MIN:
-            return f"RSA key of {key.key_size} bits; at least {RSA_BITS_MIN} required"
-    elif not isinstance(key, ec.EllipticCurvePublicKey | Sm2PublicKey):
-        return f"unsupported key type {info.algorithm}"
+    if info.refused is not None:  # the key policy refused it (messages.key_policy)
+        return info.refused
     try:
         usage = info.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
@@ -261,7 +264,10 @@ class CertificateStore:
         """Every `*.pem` in `path`: `ca.pem` holds the anchor(s), the others participants.
 
         A file may hold several certificates; a `*.pem` holding only keys is skipped;
-        any other file without a readable certificate raises InputError("io-unreadable").
+        any other file without a readable certificate raises InputError("io-unreadable"), and a
+        certificate whose key the key policy refuses (`messages.key_policy`) raises
+        InputError("key-unsupported") naming its file: a directory the gateway starts on holds
+        only certificates it can check seals with, not one refused voucher by voucher.
         """
         d = Path(path)
         if not d.is_dir():
@@ -272,6 +278,10 @@ class CertificateStore:
                 continue  # openssl habitually names keys *.pem: a key is not a certificate
             certs = load_certificates(file)
             for cert in certs:
+                try:
+                    certificate_public_key(cert)
+                except InputError as exc:
+                    raise InputError(exc.code, f"{file}: {exc.issues[0].message}", path=str(file)) from None
                 if file.name == CA_CERT_FILE:
                     store.add_anchor(cert)
                 else:
@@ -331,6 +341,8 @@ class CertificateStore:
         info = self.get(sn)
         if info is None:
             raise InputError("unknown-certificate", f"no known certificate has SN {sn[:80]!r}")
+        if info.refused is not None:
+            raise InputError("key-unsupported", info.refused)
         problem = self.problem(info, at=at)
         if problem is not None:
             raise InputError("certificate-invalid", f"certificate SN {info.sn}: {problem}")
@@ -398,7 +410,8 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
     `signatures` are (No, SN, raw signature bytes). For each required seal: a signature at its
     position must exist (`missing-signature`); every signature at that position must name a
     known certificate (`unknown-certificate`) that is valid at `at` and issued by the trusted CA
-    (`certificate-invalid`), owned by the seal's role (`wrong-seal-position`), and verify over
+    (`certificate-invalid`) and whose key the key policy takes (`key-unsupported`, as
+    `messages.key_policy`), owned by the seal's role (`wrong-seal-position`), and verify over
     `data` (`bad-signature`). A signature at a position the voucher does not take is refused
     (`wrong-seal-position`): nothing unverified travels on to the recipient. Returns every issue
     found; an empty list means the seals are good.
@@ -432,6 +445,9 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
                 issues.append(Issue("unknown-certificate",
                                     f"{label}: no known certificate has SN {sn[:80]!r}", path=path))
                 continue
+            if info.refused is not None:  # no seal is checked with it: key-unsupported, whatever else
+                issues.append(Issue("key-unsupported", f"{label}: {info.refused}", path=path))
+                continue
             problem = store.problem(info, at=at)
             if problem is not None:
                 issues.append(Issue("certificate-invalid", f"{label}: certificate SN {info.sn}: {problem}",
@@ -441,11 +457,9 @@ def verify_seals(data: bytes, signatures: Iterable[tuple[str, str, bytes]], requ
                     "wrong-seal-position",
                     f"{label} must be signed by a {seal.role}, but certificate SN {info.sn} belongs to "
                     f"{info.participant_id!r} with role {info.role!r}", path=path))
-            if not isinstance(info.public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | Sm2PublicKey):
-                continue  # already reported as certificate-invalid: nothing to verify with
             ok = verified.get((info.sn, sig))
             if ok is None:
-                ok = verified[(info.sn, sig)] = verify_signature(info.public_key, data, sig)
+                ok = verified[(info.sn, sig)] = _verify(info.public_key, data, sig)
             if not ok:
                 issues.append(Issue("bad-signature",
                                     f"{label}: the signature by SN {info.sn} does not verify over the voucher",

@@ -28,7 +28,7 @@ from tgw import main
 
 TGW = str(Path(sys.executable).with_name("tgw"))
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "5201" / "original.xml"
-ACCEPTED = "accepted: ECDSA, RSA (2048 bits or more) and SM2"
+ACCEPTED = "accepted: ECDSA P-256, RSA (2048 bits or more) and SM2"
 
 
 def _generate(kind: str) -> Any:

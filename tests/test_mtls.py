@@ -432,3 +432,28 @@ def test_issue_server_refuses_bad_hosts(world: DevWorld, tmp_path: Path, hosts: 
     with pytest.raises(ValueError):
         issue_server(tmp_path, name="gateway", hosts=hosts, ca_dir=world.keys_dir)
     assert not (tmp_path / "gateway.key").exists()
+
+
+async def test_who_am_i_names_the_certificate_it_was_authenticated_by(
+        world: DevWorld, server_cert: ServerFiles, tmp_path: Path) -> None:
+    """GET /v1/participants/me over mutual TLS: `authenticated_by` and the client certificate's
+    SN and fingerprint (SHA-256 of its DER, as openssl prints it); a mismatch stays a 401."""
+    import hashlib
+
+    from cryptography import x509 as _x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pem = world.keys_dir / "bank-a.pem"
+    der = _x509.load_pem_x509_certificate(pem.read_bytes()).public_bytes(Encoding.DER)
+    fingerprint = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+    async with tls_gateway(world, server_cert, tmp_path, client_ca=world.keys_dir / "ca.pem") as t:
+        status, me = await t.call(t.ctx("bank-a"), "GET", "/v1/participants/me")
+        assert status == 200 and me["id"] == "bank-a" and me["authenticated_by"] == "certificate"
+        assert me["client_certificate"]["fingerprint_sha256"] == fingerprint
+        assert me["client_certificate"]["sn"] in me["cert_sns"]
+        status, me = await t.call(t.ctx("bank-a"), "GET", "/v1/participants/me", token=t.token("bank-a"))
+        assert status == 200 and me["authenticated_by"] == "certificate+token"
+        status, body = await t.call(t.ctx("bank-a"), "GET", "/v1/participants/me", token=t.token("bank-b"))
+        assert status == 401 and body["code"] == "unauthenticated"
+        async with GatewayClient.http(t.url, ssl=t.ctx("bank-b"), participant_id="bank-b") as c:
+            assert (await c.whoami())["authenticated_by"] == "certificate"

@@ -76,7 +76,8 @@ async def test_the_example_bank_over_mqtt_refuses_a_pull_registration(world: Dev
         code, err = await _run_bank(world, server.http_url, "bank-a", tmp_path)
         assert code == 2, err
         for words in ("bank-a is registered `delivery: pull`", "tgw/v1/bank-a/inbox",
-                      "--delivery push", "tgw participants add", "leave out --mqtt"):
+                      "--delivery push", "tgw participants set", "leave out --mqtt"):
             assert words in err, err
         code, err = await _run_bank(world, server.http_url, "bank-zz", tmp_path)
-        assert code == 2 and "the gateway has no participant bank-zz" in err, err
+        # bank-a's token under --id bank-zz: the token names bank-a, refused before anything else
+        assert code == 2 and "participant-mismatch" in err and "not --id bank-zz" in err, err

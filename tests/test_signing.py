@@ -141,7 +141,7 @@ def test_unsupported_key_type_raises_input_error() -> None:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     with pytest.raises(InputError) as err:
         verify_signature(key, VOUCHER, b"x" * 64)  # type: ignore[arg-type]
-    assert err.value.code == "certificate-invalid"
+    assert err.value.code == "key-unsupported"  # the key policy (messages.key_policy)
 
 
 def test_ecdsa_signature_is_der(pki: Pki) -> None:

@@ -135,6 +135,8 @@ def cmd_server(args: argparse.Namespace) -> int:
 def _describe(info: CertInfo) -> dict[str, Any]:
     cert = info.certificate
     described: dict[str, Any] = dict(info.as_dict())
+    if info.refused is not None:  # the key policy's refusal (messages.key_policy): no seal is checked with it
+        described["refused"] = {"code": "key-unsupported", "message": info.refused}
     try:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except (x509.ExtensionNotFound, ValueError):
@@ -161,7 +163,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"SN:          {d['sn']}")
         print(f"not before:  {d['not_before']}")
         print(f"not after:   {d['not_after']}")
-        print(f"algorithm:   {d['algorithm']}")
+        print(f"algorithm:   {d['algorithm']}" + (f" (key-unsupported: {d['refused']['message']})"
+                                                     if "refused" in d else ""))
         print(f"CA:          {'yes' if d['ca'] else 'no'}")
         print(f"SHA-256:     {d['sha256']}")
     return EXIT_OK

@@ -1,13 +1,15 @@
-"""`tgw participants add|list`: manage the participants registry file."""
+"""`tgw participants add|list|set`: manage the participants registry file; `set --delivery` also
+switches a running gateway (its `--db`)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from messages.errors import InputError
+from messages.errors import InputError, StateError
 from tgw.command_error import EXIT_USAGE, CommandError, choose_action
 
 __all__ = ["register"]
@@ -38,6 +40,23 @@ def register(sub: Any) -> None:
     ls.add_argument("--file", required=True, help="registry YAML")
     ls.add_argument("--format", choices=["text", "json"], default="text")
     ls.set_defaults(func=cmd_list)
+    st = ps.add_parser("set", help="switch a participant's delivery mode (no new secrets)",
+                       description="Switch a participant between pull and push delivery. Its token, MQTT password "
+                                   "and certificates stay as they are. --file changes the registry file (read at "
+                                   "each start of the gateway); --db changes a running gateway's database, and the "
+                                   "gateway takes the new mode within a second (gateway/delivery_modes.py says what "
+                                   "happens to deliveries in flight: nothing acknowledged is lost or delivered "
+                                   "again). Give both to switch now and keep it across restarts.",
+                       epilog="Exit 0 also when the mode was already the one asked for; 2 for an unknown participant "
+                              "(unknown-participant), a file or database that cannot be read, or neither --file "
+                              "nor --db.")
+    st.add_argument("--id", required=True, help="the participant's registry id")
+    st.add_argument("--delivery", required=True, choices=["pull", "push"])
+    st.add_argument("--file", help="registry YAML to change")
+    st.add_argument("--db", help="the running gateway's database: sqlite:///PATH, a path, or postgresql://...")
+    st.add_argument("--db-schema")
+    st.add_argument("--format", choices=["text", "json"], default="text")
+    st.set_defaults(func=cmd_set)
     p.set_defaults(func=choose_action(p))
 
 
@@ -97,3 +116,71 @@ def cmd_list(args: argparse.Namespace) -> int:
                      [[r["id"], r["role"], r["name"], ",".join(r["adm_div_codes"]), ",".join(r["bank_codes"]),
                        len(r["cert_sns"]), r["delivery"]] for r in rows], "lllllrl"))
     return 0
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    if not args.file and not args.db:
+        raise CommandError.usage("give --file (the registry) and/or --db (a running gateway's database)")
+    try:
+        was = asyncio.run(_set(args))
+    except InputError as exc:
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
+    except StateError as exc:  # the database failed under the command (the --db itself is checked first)
+        raise CommandError("unavailable", str(exc), exit=EXIT_USAGE) from exc
+    if args.format == "json":
+        print(json.dumps({"id": args.id, "delivery": args.delivery, "was": was}))
+    else:
+        where = "; ".join(f"{k} {v} -> {args.delivery}" for k, v in was.items())
+        print(f"{args.id}: delivery {args.delivery} ({where})")
+    return 0
+
+
+async def _set(args: argparse.Namespace) -> dict[str, str]:
+    """Both places checked before either is written: an unknown participant changes nothing."""
+    from gateway.participants import load_registry, save_registry
+
+    was: dict[str, str] = {}
+    registry = None
+    if args.file:
+        registry = load_registry(args.file)
+        p = registry.get(args.id)
+        if p is None:
+            raise InputError("unknown-participant", f"no participant {args.id!r} in {args.file}")
+        was["file"] = p.delivery
+    db = None
+    if args.db:
+        db = await _open(args)
+    try:
+        if db is not None:
+            from gateway.delivery_modes import read_modes, set_mode
+
+            if args.id not in await read_modes(db):
+                raise InputError("unknown-participant", f"the gateway at {args.db} has no participant {args.id!r} "
+                                                        "(its registry as it started)")
+        if registry is not None:
+            from dataclasses import replace
+
+            p = registry.get(args.id)
+            assert p is not None
+            save_registry(registry.replacing([replace(p, delivery=args.delivery)]), args.file)
+        if db is not None:
+            previous = await set_mode(db, args.id, args.delivery)
+            assert previous is not None  # checked above; rows are only replaced at a gateway's start
+            was["db"] = previous
+    finally:
+        if db is not None:
+            await db.close()
+    return was
+
+
+async def _open(args: argparse.Namespace) -> Any:
+    from gateway.delivery_modes import DELIVERY_TABLE
+    from tgw.gateway_db import has_tables, open_gateway_db
+
+    db = await open_gateway_db(args, read_only=False)
+    if not await has_tables(db, DELIVERY_TABLE):
+        await db.close()
+        raise CommandError("db-not-gateway", f"{args.db} has no {DELIVERY_TABLE} table: the gateway using it was "
+                           "started by an older tgw; start it with this one (it reads the registry file, --file)",
+                           exit=EXIT_USAGE)
+    return db
