@@ -225,7 +225,7 @@ async def test_in_flight_deliveries_across_both_switches(world: DevWorld, broker
                 # push -> pull: b stays, listed on the inbox under its id; nothing more is published
                 await asyncio.to_thread(switch, "pull")
                 await until(lambda: gw.registry.get("bank-a").delivery == "pull", "the gateway took pull")  # type: ignore[union-attr]
-                await asyncio.sleep(0.3)  # a push already under way when the pusher went may still land
+                await asyncio.sleep(1.0)  # a push already under way when the pusher went may still land (loaded CI)
                 seen = dict(pushed)
                 c = await send("SW3")
                 await asyncio.sleep(QUIET_S)
