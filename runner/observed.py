@@ -166,6 +166,10 @@ class RefundSeen:
     state: Literal["pending", "accepted", "rejected"]
     code: str | None = None
     notice_no: str = ""  # the 2203 / 7105 to the treasury
+    # the payment's division (the 2302's AdmDivCode) and year (its OriVouDate's; "": not known): two
+    # divisions' or years' payments of one VoucherNo are two
+    adm: str = ""
+    ori_year: str = ""
 
 
 @dataclass(frozen=True, slots=True)
