@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.monthly_signoff import SignoffInput, monthly_signoff
+from runner.monthly_signoff import SignoffInput, monthly_signoff, signoff_json
 from runner.observed import LevelVerdict, StatementSeen
+from runner.report import signoff_html
 from tests.test_monthly_signoff import Pay, _nudge, month_of_payments, payment
 
 DIVS = ("990100", "990200")
@@ -102,6 +103,9 @@ def test_two_divisions_and_two_years_of_one_number_each_sign_off_their_own() -> 
                                                                        (DIVS[1], "101001")}
     assert all(v.verdict == "agreed" for v in vs if v.level != "bank-pboc"), [
         (v.level, v.adm, [b.detail for b in v.breaks]) for v in vs]
+    page = "".join(signoff_html(vs))
+    assert f"bank-a · {DIVS[0]}" in page and f"bank-a · {DIVS[1]}" in page
+    assert signoff_json(vs)[0]["adm"] == DIVS[0]
     # one fen on one division's 3501: that division's verdict alone differs
     s = next(s for s in b.statements if s.vtcode == "3501")
     off = monthly_signoff(together(a, dataclasses.replace(b, statements=[_nudge(s, 0, "PayAmt", 1) if x is s else x
