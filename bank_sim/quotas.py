@@ -63,6 +63,7 @@ __all__ = [
     "QuotaBook",
     "QuotaLine",
     "Shortfall",
+    "arrival_notice_prefix",
     "arrival_notices",
     "cancel",
     "carry",
@@ -356,6 +357,16 @@ def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
     return out
 
 
+def arrival_notice_prefix(ori_no: str, ori_year: str, year: int) -> str:
+    """What the 7102s answering the 7101 (or 7301 / 7302) `ori_no` of budget year `ori_year` begin
+    with when sent under StYear `year` (the day they went): "DZ" and its number's last 16 characters;
+    for another year's notice "DY", that year and the same, so that two budget years' notices of
+    one number, answered in one calendar year, get 7102s of their own keys (AdmDivCode, StYear,
+    VtCode, VoucherNo; the gateway refuses a key twice). At most 2 + 4 + 16 characters."""
+    tail = ori_no[-16:]
+    return f"DZ{tail}" if ori_year in ("", str(year)) else f"DY{ori_year[-4:]}{tail}"
+
+
 def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
                     today: dt.date, bank_code: str, bank_name: str) -> list[tuple[dict[str, str], tuple[dict[str, str], ...]]]:
     """The quota arrival notices (7102, 财政授权支付额度到账通知书) for one 7101: one per unit, with
@@ -366,8 +377,9 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
     for line in lines:
         by_unit.setdefault(line[0][3], []).append(line)
     out = []
+    prefix = arrival_notice_prefix(notice.get("VoucherNo", ""), notice.get("StYear", ""), today.year)
     for i, (agency, unit_lines) in enumerate(sorted(by_unit.items()), start=1):
-        no = f"DZ{notice.get('VoucherNo', '')[-16:]}{i:04d}"
+        no = f"{prefix}{i:04d}"
         total = sum(fen for _, _, fen in unit_lines)
         head = {
             "Id": f"V7102{no}", "AdmDivCode": notice.get("AdmDivCode", ""), "StYear": str(today.year),

@@ -352,6 +352,11 @@ def _filing_key(doc: Any) -> str:
     return f"{doc.get('AdmDivCode')}/{doc.get('StYear')}/{doc.get('VoucherNo')}"
 
 
+def _refund_key(doc: Any) -> tuple[str, str, str]:
+    """A refund request's key (AdmDivCode, StYear, VoucherNo); its answer carries the same head."""
+    return (doc.get("AdmDivCode") or "", doc.get("StYear") or "", doc.get("VoucherNo") or "")
+
+
 def _ymd(text: str) -> dt.date | None:
     try:
         return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
@@ -376,7 +381,8 @@ class _ConformanceRun(_Run):
         self.notes: list[str] = []
         self.unacked: dict[str, Any] = {}  # message id delivered to the system under test → the sender's client
         self.filings: dict[str, _Filing] = {}  # the system under test's 2301s by `_filing_key`
-        self.refunds: dict[str, Any] = {}  # the system under test's 2302s by VoucherNo (RefundSeen)
+        # the system under test's 2302s (RefundSeen) by their key: AdmDivCode, StYear, VoucherNo
+        self.refunds: dict[tuple[str, str, str], Any] = {}
         self.notices: list[Any] = []  # the wire's duty notices to and from it (runner.scorecard_feed.NoticeSeen)
         self.last_from_external = time.monotonic()
         self.moved_at = time.monotonic()
@@ -835,21 +841,23 @@ class _ConformanceRun(_Run):
         5201 / 8202; a 2302 naming a clearing request names no one payment), pending an answer."""
         from runner.observed import RefundSeen
 
-        no = doc.get("VoucherNo")
-        if no in self.refunds or len(self.refunds) >= REFUNDS_SEEN_MAX:
+        key = _refund_key(doc)
+        if key in self.refunds or len(self.refunds) >= REFUNDS_SEEN_MAX:
             return
         ori = doc.get("OriVoucherNo") if doc.get("OriVtCode") in ("5201", "8202") else ""
-        self.refunds[no] = RefundSeen(self.ext, ori, no, _fen(doc.get("PayAmt")), self.clock.now(), "pending")
+        self.refunds[key] = RefundSeen(self.ext, ori, key[2], _fen(doc.get("PayAmt")), self.clock.now(), "pending",
+                                       adm=key[0], ori_year=(doc.get("OriVouDate") or "")[:4] if ori else "")
 
     def _refund_answered(self, doc: Any, return_reason: str | None) -> None:
-        r = self.refunds.get(doc.get("VoucherNo"))
+        key = _refund_key(doc)  # its receipt's key is its own: another division's or year's of the number is not it
+        r = self.refunds.get(key)
         if r is None or r.state != "pending":
             return
         if return_reason is not None or _fen(doc.get("XRefundAmt")) == 0:
             code = reason_code(return_reason)
-            self.refunds[r.refund_no] = dataclasses.replace(r, state="rejected", code=code)
+            self.refunds[key] = dataclasses.replace(r, state="rejected", code=code)
         else:
-            self.refunds[r.refund_no] = dataclasses.replace(r, state="accepted")
+            self.refunds[key] = dataclasses.replace(r, state="accepted")
 
     # -- what was seen -------------------------------------------------------------------------
 
@@ -951,8 +959,9 @@ class _ConformanceRun(_Run):
 
     def _returned_batches(self) -> dict[str, tuple[tuple[str, str, int], ...]]:
         """(Id, PayeeAcctNo, fen) of each line of the batch direct payments (`bank_sim.batches.is_batch`)
-        to the system under test that a payee-bank notice (2252) named: read back from what was sent
-        for those few only, nothing kept for the others."""
+        to the system under test that a payee-bank notice (2252) named, by the payment's key
+        (adm/year/5201/no: two divisions' or years' batches of one number are two): read back from
+        what was sent for those few only, nothing kept for the others."""
         from bank_sim.batches import is_batch
         from messages.voucher import parse_voucher
 
@@ -963,8 +972,8 @@ class _ConformanceRun(_Run):
                     and any(x.who == "gateway" and x.ok for x in r.verdicts)):
                 details = parse_voucher(r.doc_bytes).details()
                 if is_batch(details):
-                    out[r.voucher_no] = tuple((d.get("Id", ""), d["PayeeAcctNo"], _fen(d.get("PayAmt")))
-                                              for d in details)
+                    out[str(r.key).rsplit("/", 1)[0]] = tuple((d.get("Id", ""), d["PayeeAcctNo"], _fen(d.get("PayAmt")))
+                                                              for d in details)
         return out
 
     def _verdicts(self, v: SentVoucher, receipts: Sequence[Any]) -> SentVoucher:

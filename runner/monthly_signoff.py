@@ -8,7 +8,10 @@ over what a run observed (`runner.observed`): for each month, at each level, a v
 | `bank-pboc`     | the bank's clearing requests (2301) accepted in the month ↔ the TSA debits for them; its refunds (2302) accepted ↔ the TSA credits; its clearing reserve statement (7203) ↔ the advances (MoveType 2) and replenishments (MoveType 4) seen, and its balances | the treasury's 7203 receipt |
 | `treasury-pboc` | the treasury's receipts and refund notices ↔ the TSA debits and credits the central bank booked for them; the month's daily statements (7401) ↔ those movements | none (the 7401 is daily) |
 
-A verdict is `agreed`, `differs` (each break names its vouchers and the difference in fen),
+The treasury's books are kept by bank, division (AdmDivCode) and month, each voucher by its key
+(AdmDivCode, StYear, VtCode, VoucherNo; `runner.signoff_books`): each division's 3501 and 7104s are
+compared with its own payments and refunds only (`LevelVerdict.adm`), and two divisions' or years'
+vouchers of one number are two. A verdict is `agreed`, `differs` (each break names its vouchers and the difference in fen),
 `missing` (a statement the agreement requires did not come by its deadline: 3 working days
 after the month's end, docs/rules.md) or `not-due` (the run ended before the deadline and no
 statement came). A statement that came after its deadline is compared all the same and marked
@@ -62,6 +65,7 @@ from runner.observed import (
     VoucherLines,
 )
 from runner.reconcile import CLEARING_KINDS, PAYMENT_VTCODES, receipt_day
+from runner.signoff_books import Books, VKey, statement_adm
 
 __all__ = ["CLEARING_KINDS", "PAYMENT_VTCODES", "SignoffInput", "month_of", "monthly_signoff", "signoff_json"]
 
@@ -115,34 +119,6 @@ class SignoffInput:
     business_days: Sequence[dt.date] = ()
 
 
-class _Books:
-    """The treasury's books by bank and month: fen and vouchers per statement line."""
-
-    def __init__(self, inp: SignoffInput) -> None:
-        self.fen: dict[tuple[str, str], dict[LineKey, int]] = defaultdict(lambda: defaultdict(int))
-        self.nos: dict[tuple[str, str], dict[LineKey, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self.received: dict[str, ReceiptSeen] = {}  # VoucherNo → the first good receipt
-        lines = {v.voucher_no: v for v in inp.voucher_lines}
-        for r in sorted(inp.receipts, key=lambda r: r.received_at):
-            if r.vtcode in PAYMENT_VTCODES and r.return_reason is None and r.voucher_no in lines:
-                self.received.setdefault(r.voucher_no, r)
-        for no, r in self.received.items():
-            v = lines[no]
-            self._add(v.bank or r.sender, month_of(receipt_day(r)), v.lines, no, 1)
-        for n in inp.refund_notices:
-            paid = lines.get(n.ori_voucher_no)
-            if paid is None or not paid.lines:
-                continue
-            whole = sum(fen for _, fen in paid.lines)
-            refunded = paid.lines if whole == n.amount_fen else ((paid.lines[0][0], n.amount_fen),)
-            self._add(n.bank, month_of(n.day), refunded, n.ori_voucher_no, -1)
-
-    def _add(self, bank: str, month: str, lines: Iterable[tuple[LineKey, int]], no: str, sign: int) -> None:
-        for key, fen in lines:
-            self.fen[(bank, month)][key] += sign * fen
-            self.nos[(bank, month)][key].add(no)
-
-
 def _statement_lines(s: BankStatementSeen) -> dict[LineKey, int]:
     out: dict[LineKey, int] = defaultdict(int)
     for d in s.details:
@@ -193,44 +169,48 @@ def _first(found: Iterable[BankStatementSeen]) -> BankStatementSeen | None:
 
 
 def monthly_signoff(inp: SignoffInput) -> tuple[LevelVerdict, ...]:
-    """Every month of `inp.deadlines` at every level: one verdict per bank (bank-treasury,
-    bank-pboc), per bank and unit (bank-unit) and one for the treasury and the central bank."""
-    books = _Books(inp)
+    """Every month of `inp.deadlines` at every level: one verdict per bank and division
+    (bank-treasury), per bank, division and unit (bank-unit), per bank (bank-pboc) and one for the
+    treasury and the central bank."""
+    books = Books(inp.voucher_lines, inp.receipts, inp.refund_notices)
     by_kind: dict[tuple[str, str, str], list[BankStatementSeen]] = defaultdict(list)  # (vtcode, bank, month)
+    by_adm: dict[tuple[str, str, str, str], list[BankStatementSeen]] = defaultdict(list)  # and its division
     for s in inp.statements:
         by_kind[(s.vtcode, s.bank, s.month)].append(s)
+        by_adm[(s.vtcode, s.bank, statement_adm(s, books.divisional), s.month)].append(s)
     out: list[LevelVerdict] = []
     for month, deadline in sorted(inp.deadlines.items()):
         due = inp.run_end >= deadline
         for bank in inp.banks:
-            out += _bank_treasury(inp, books, by_kind, bank, month, deadline, due)
-            out += _bank_units(books, by_kind, bank, month, deadline, due)
+            stated = {a for (vt, b, a, m) in by_adm if (b, m) == (bank, month) and vt in ("3501", "7104")}
+            for adm in books.divisions(bank, month, stated):  # each division's statements, its own books
+                out += _bank_treasury(books, by_adm, bank, adm, month, deadline, due)
+                out += _bank_units(books, by_adm, bank, adm, month, deadline, due)
             out.append(_bank_pboc(inp, by_kind, bank, month, deadline, due))
         out.append(_treasury_pboc(inp, books, month, due))
     return tuple(out)
 
 
-def _bank_treasury(inp: SignoffInput, books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]],
-                   bank: str, month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
-    mine = books.fen.get((bank, month), {})
-    s = _first(by_kind.get(("3501", bank, month), ()))
+def _bank_treasury(books: Books, by_adm: Mapping[tuple[str, str, str, str], list[BankStatementSeen]],
+                   bank: str, adm: str, month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
+    mine, nos = books.of(bank, adm, month)
+    s = _first(by_adm.get(("3501", bank, adm, month), ()))
     if not mine and s is None:
         return []  # nothing paid, nothing to state (a month without payments has no 3501)
     total = sum(mine.values())
-    breaks = [] if s is None else _compare_lines(mine, books.nos.get((bank, month), {}), _statement_lines(s),
+    breaks = [] if s is None else _compare_lines(mine, nos, _statement_lines(s),
                                                  _fen(s.head.get("PayAmt")), f"the statement {s.voucher_no}")
     signed, remark = _signed(s)
     return [LevelVerdict(month, "bank-treasury", bank, None, _verdict(breaks, s is not None, due),
                          () if s is None else (s.voucher_no,), total, None if s is None else _fen(s.head.get("PayAmt")),
-                         tuple(breaks), signed, remark, s is not None and s.received_at > deadline)]
+                         tuple(breaks), signed, remark, s is not None and s.received_at > deadline, adm=adm)]
 
 
-def _bank_units(books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankStatementSeen]], bank: str,
-                month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
-    mine = books.fen.get((bank, month), {})
-    nos = books.nos.get((bank, month), {})
+def _bank_units(books: Books, by_adm: Mapping[tuple[str, str, str, str], list[BankStatementSeen]], bank: str,
+                adm: str, month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
+    mine, nos = books.of(bank, adm, month)
     sheets: dict[str, list[BankStatementSeen]] = defaultdict(list)
-    for s in by_kind.get(("7104", bank, month), ()):
+    for s in by_adm.get(("7104", bank, adm, month), ()):
         sheets[s.head.get("AgencyCode", "")].append(s)
     out = []
     for unit in sorted({k[0] for k in mine} | set(sheets)):
@@ -243,7 +223,7 @@ def _bank_units(books: _Books, by_kind: Mapping[tuple[str, str, str], list[BankS
         out.append(LevelVerdict(month, "bank-unit", bank, unit, _verdict(breaks, sheet is not None, due),
                                 () if sheet is None else (sheet.voucher_no,), sum(lines.values()),
                                 None if sheet is None else _fen(sheet.head.get("PayAmt")), tuple(breaks), signed,
-                                remark, sheet is not None and sheet.received_at > deadline))
+                                remark, sheet is not None and sheet.received_at > deadline, adm=adm))
     return out
 
 
@@ -367,25 +347,27 @@ def _reserve(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Bank
     return breaks
 
 
-def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> LevelVerdict:
+def _treasury_pboc(inp: SignoffInput, books: Books, month: str, due: bool) -> LevelVerdict:
     breaks: list[Break] = []
     codes = {b: c for b, c in inp.bank_codes.items()}
-    paid = {(p.bank, p.voucher_no): p for p in inp.payments if p.paid_day is not None}
+    paid: dict[tuple[str, VKey], PaymentSeen] = {}  # (bank, the payment's key in the books) → the payment
+    for pay in inp.payments:
+        found = books.key_of_payment(pay.key, pay.vtcode, pay.voucher_no) if pay.paid_day is not None else None
+        if found is not None:
+            paid[(pay.bank, found)] = pay
     filings = {(c.bank, c.voucher_no): c for c in inp.clearings}
     debits: dict[tuple[str, str], list[MovementSeen]] = defaultdict(list)
     for m in inp.movements:
         if m.kind in CLEARING_KINDS and m.direction == "D":
             debits[(m.bank_code, m.ref_voucher_no)].append(m)
-    lines = {v.voucher_no: v for v in inp.voucher_lines}
     on_books = 0
     timing: list[str] = []
-    for no, r in sorted(books.received.items()):
+    for key, r in sorted(books.received.items()):
         if month_of(receipt_day(r)) != month:
             continue
-        bank = lines[no].bank or r.sender
-        fen = sum(f for _, f in lines[no].lines)
+        no, bank, fen = key[3], books.lines[key].bank or r.sender, books.whole(key)
         on_books += fen
-        p = paid.get((bank, no))
+        p = paid.get((bank, key))
         c = filings.get((bank, p.filing or "")) if p is not None else None
         ms = debits.get((codes.get(bank, ""), c.voucher_no), []) if c is not None and c.state == "accepted" else []
         if ms and month_of(ms[0].day) != month:
@@ -403,14 +385,14 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
         moved = sum(m.amount_fen for m in in_month)
         debited += moved
         c = filings.get((by_code.get(code, ""), ref))
-        covered = [] if c is None else [no for no in c.payments if no in books.received]
-        known = sum(sum(f for _, f in lines[no].lines) for no in covered)
+        covered = [] if c is None else books.covered(c)
+        known = sum(books.whole(k) for k in covered)
         whole = sum(m.amount_fen for m in ms)  # judged in the month of its first movement
-        timing += [f"{no} {fen_to_str(sum(f for _, f in lines[no].lines))} debited {in_month[0].day}, paid "
-                   f"{receipt_day(books.received[no])}" for no in covered
-                   if month_of(receipt_day(books.received[no])) != month]
+        timing += [f"{k[3]} {fen_to_str(books.whole(k))} debited {in_month[0].day}, paid "
+                   f"{receipt_day(books.received[k])}" for k in covered
+                   if month_of(receipt_day(books.received[k])) != month]
         if month_of(ms[0].day) == month and (c is None or whole != known):
-            breaks.append(Break("debit-unexplained", ms[0].day, _bounded(covered),
+            breaks.append(Break("debit-unexplained", ms[0].day, _bounded(k[3] for k in covered),
                                 f"TSA debit {fen_to_str(whole)} for {ref}; the treasury's receipts of the payments it cleared "
                                 f"{fen_to_str(known)}: off by {fen_to_str(whole - known)}", known, whole, "month"))
     # refunds: the treasury's notices ↔ the TSA credits
@@ -418,20 +400,20 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
     for m in inp.movements:
         if m.kind == "refund" and m.direction == "C":
             credits[m.ref_voucher_no].append(m)
-    noticed = {n.voucher_no: n for n in inp.refund_notices}
-    by_notice = {r.notice_no: r for r in inp.refunds if r.notice_no}
-    for no, n in sorted(noticed.items()):
+    noticed = {(n.bank, n.adm, n.voucher_no): n for n in inp.refund_notices}  # each bank numbers its notices
+    by_notice = {(r.bank, r.notice_no): r for r in inp.refunds if r.notice_no}
+    for (bank, _, no), n in sorted(noticed.items()):
         if month_of(n.day) != month:
             continue
         on_books -= n.amount_fen
-        refund = by_notice.get(no)
+        refund = by_notice.get((bank, no))
         ms = credits.get(refund.refund_no, []) if refund is not None else []
         if sum(m.amount_fen for m in ms) != n.amount_fen:
             moved = sum(m.amount_fen for m in ms)
             breaks.append(Break("refund-not-credited", n.day, (n.ori_voucher_no,), f"refund notice {no} of "
                                 f"{fen_to_str(n.amount_fen)}; the TSA credited {fen_to_str(moved)}: off by {fen_to_str(moved - n.amount_fen)}",
                                 n.amount_fen, moved, "month"))
-    noticed_refunds = {by_notice[no].refund_no for no in noticed if no in by_notice}
+    noticed_refunds = {by_notice[(b, no)].refund_no for b, _, no in noticed if (b, no) in by_notice}
     for ref, ms in sorted(credits.items()):
         in_month = [m for m in ms if month_of(m.day) == month]
         credited += sum(m.amount_fen for m in in_month)
@@ -461,7 +443,7 @@ def _treasury_pboc(inp: SignoffInput, books: _Books, month: str, due: bool) -> L
 
 def signoff_json(verdicts: Sequence[LevelVerdict]) -> list[dict[str, Any]]:
     """The verdicts as JSON-ready data (amounts as yuan strings)."""
-    return [{"month": v.month, "level": v.level, "bank": v.bank, "unit": v.unit, "verdict": v.verdict,
+    return [{"month": v.month, "level": v.level, "bank": v.bank, "adm": v.adm, "unit": v.unit, "verdict": v.verdict,
              "statements": list(v.statements), "books": fen_to_str(v.books_fen),
              "stated": None if v.stated_fen is None else fen_to_str(v.stated_fen), "signed_off": v.signed_off,
              "sign_remark": v.sign_remark, "late": v.late, "timing": list(v.timing),

@@ -166,6 +166,10 @@ class RefundSeen:
     state: Literal["pending", "accepted", "rejected"]
     code: str | None = None
     notice_no: str = ""  # the 2203 / 7105 to the treasury
+    # the payment's division (the 2302's AdmDivCode) and year (its OriVouDate's; "": not known): two
+    # divisions' or years' payments of one VoucherNo are two
+    adm: str = ""
+    ori_year: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +234,10 @@ class VoucherLines:
     voucher_no: str
     bank: str | None  # the bank it is for (PayBankCode's scenario id)
     lines: tuple[tuple[LineKey, int], ...]
+    # its key's other parts ("": not known): two divisions' or years' vouchers of one number are two
+    adm: str = ""  # AdmDivCode
+    year: str = ""  # StYear
+    vtcode: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +252,8 @@ class RefundNoticeSeen:
     day: dt.date  # its VouDate: the day the refund was cleared back
     amount_fen: int
     received_at: dt.datetime
+    adm: str = ""  # its AdmDivCode: the division of the payment it returns ("": not known)
+    ori_year: str = ""  # the year of its OriVouDate: the payment's budget year ("": not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,6 +392,7 @@ class LevelVerdict:
     # timing items, not breaks: money on one side's books in this month and on the other's in
     # another (an advance paid on the month's last day, replenished the next business day)
     timing: tuple[str, ...] = ()
+    adm: str = ""  # the division (AdmDivCode) whose books (bank-treasury, bank-unit); "" for a bank's or none
 
     @property
     def agreed(self) -> bool:

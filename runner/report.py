@@ -528,6 +528,7 @@ def signoff_html(verdicts: Sequence[LevelVerdict]) -> list[str]:
     groups: dict[tuple[str, str], list[LevelVerdict]] = defaultdict(list)
     for v in verdicts:
         groups[(v.month, v.level)].append(v)
+    several = len({v.adm for v in verdicts if v.adm}) > 1  # divisions named when there are two or more
     for (month, level), rows in groups.items():
         out.append(f"<p><b>{_e(month)}</b> · {_e(_LEVEL_TITLES.get(level, level))}</p>")
         out.append("<table><tr><th>bank</th><th>unit</th><th>verdict</th><th>statements</th><th>books</th>"
@@ -540,7 +541,8 @@ def signoff_html(verdicts: Sequence[LevelVerdict]) -> list[str]:
             if v.timing:
                 breaks += ("<br>" if breaks else "") + "timing: " + _e("; ".join(v.timing[:10]))
             out.append(f'<tr class="{"failrow" if v.verdict in ("differs", "missing") else ""}">'
-                       f"<td>{_e(v.bank or '-')}</td><td>{_e(v.unit or '-')}</td>"
+                       f"<td>{_e(v.bank or '-')}{_e(f' · {v.adm}') if several and v.adm else ''}</td>"
+                       f"<td>{_e(v.unit or '-')}</td>"
                        f'<td class="{_VERDICT_CLASS[v.verdict]}">{_e(v.verdict)}{" (late)" if v.late else ""}</td>'
                        f"<td>{_e(', '.join(v.statements[:5]))}</td><td class=\"num\">{fen_to_str(v.books_fen)}</td>"
                        f'<td class="num">{"-" if v.stated_fen is None else fen_to_str(v.stated_fen)}</td>'

@@ -1048,7 +1048,7 @@ class _Run:
         confirmed = {x.voucher_no for x in receipts if x.vtcode == "5253" and x.return_reason is None}
         corrections = [r.doc_bytes for r in self.sent.values()  # the treasury's books follow its corrections
                        if r.vtcode == "5253" and r.flag == 0 and r.voucher_no in confirmed]
-        lines = tuple(corrected(voucher_lines(r.voucher_no, r.bank, r.doc_bytes), corrections)
+        lines = tuple(corrected(voucher_lines(r.voucher_no, r.bank, r.doc_bytes, r.vtcode), corrections)
                       for r in self.sent.values()
                       if r.vtcode in ("5201", "8202") and r.flag == 0 and r.spec.sender == "treasury"
                       and any(x.who == "gateway" and x.ok for x in r.verdicts))

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bank_sim.notices import quota_notice_of
+from bank_sim.quotas import arrival_notice_prefix
 from bank_sim.reporting import sign_off_key
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at, to_local
@@ -223,7 +224,7 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
     for seen, arrived in core.quota_notices.items():
         adm, st_year, no = quota_notice_of(seen)  # its 7102s: its division's, numbered after it
         mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
-                if n.startswith(f"DZ{no[-16:]}")]
+                if n.startswith(arrival_notice_prefix(no, st_year, when.year))]  # its own year's, not another's
         # named by its number as before; another division's or budget year's say which
         name = (no if adm == home else f"{adm}/{no}") + ("" if st_year == str(arrived.year) else f"@{st_year}")
         add("quota-arrival-notice", name, due_time("quota-arrival-notice", arrived, calendar, clock),
@@ -378,7 +379,9 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
     """The duties of a real bank `bank` (its scenario name), drawn from what it sent and when
     (see the module doc). `urgent`: the VoucherNo of its clearing requests with UrgentFlag 1.
     `batches`: the lines of each batch direct payment (a 5201 whose details name their payees) a
-    2252 names, by VoucherNo: such a notice returns one line, not the payment. A bank serving
+    2252 names, by the payment's key (adm/year/5201/no; a bare VoucherNo is taken for hand-made
+    records): such a notice returns one line, not the payment. A refused refund request (2302)
+    makes a duty faulty only for the payment of its division and OriVouDate year. A bank serving
     several divisions owes each its own: a payment's receipt and notices, a period's reports and a
     7101's arrival notices are looked for among what names that division (AdmDivCode), each its own
     duty; `home`: the world's division, whose duties are named as before (another's name it)."""
@@ -516,13 +519,16 @@ def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Seque
         return _same(n.adm, adm) and (not year or n.ori_year in ("", year))
 
     whole: dict[str, tuple[str, str, dt.datetime]] = {}  # payment key → (AdmDivCode, VoucherNo, returned)
-    lines: dict[tuple[str, str, str], tuple[str, int, dt.datetime]] = {}  # (adm, VoucherNo, Id) → payee, fen, returned
-    left = {no: list(ls) for no, ls in batches.items()}
+    # (payment key, Id) → AdmDivCode, VoucherNo, payee, fen, returned
+    lines: dict[tuple[str, str], tuple[str, str, str, int, dt.datetime]] = {}
+    left = {key: list(ls) for key, ls in batches.items()}  # by payment key (a bare VoucherNo: hand-made)
     for n in sorted((n for n in notices if n.to_bank and n.vtcode == "2252"), key=lambda n: n.at):
         candidates = [p for p in by_no.get((n.ori_vtcode, n.ori_voucher_no), ()) if named_by(n, _payment_key(p))]
         if not candidates:
             continue  # names no payment of this bank: nothing to refund
-        batch = left.get(n.ori_voucher_no) if n.ori_vtcode == "5201" else None
+        of = next((_payment_key(c) for c in reversed(candidates)
+                   if n.ori_vtcode == "5201" and _payment_key(c) in left), None)
+        batch = left[of] if of is not None else left.get(n.ori_voucher_no) if n.ori_vtcode == "5201" else None
         if batch is None:
             hit = next((c for c in reversed(candidates)
                         if c.amount_fen == n.amount_fen and _payment_key(c) not in whole), None)
@@ -532,15 +538,18 @@ def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Seque
         line = next((x for x in batch if x[1] == n.payee_acct and x[2] == n.amount_fen), None)
         if line is not None:
             batch.remove(line)
-            lines[(n.adm, n.ori_voucher_no, line[0])] = (line[1], line[2], n.at)
+            lines[(of or f"{n.adm}//5201/{n.ori_voucher_no}", line[0])] = (n.adm, n.ori_voucher_no, line[1], line[2],
+                                                                           n.at)
     # each notice once (a redelivery is the same notice), in the order they went
     told = list({(n.vtcode, n.voucher_no, n.adm, n.year): n for n in sorted(
         (n for n in notices if not n.to_bank and n.vtcode in ("2203", "7105")), key=lambda n: n.at,
         reverse=True)}.values())[::-1]
 
-    def refused(no: str, fen: int | None = None) -> bool:
-        return any(r.bank == bank and r.voucher_no == no and r.state == "rejected"
-                   and (fen is None or r.amount_fen == fen) for r in o.refunds)
+    def refused(key: str, no: str, fen: int | None = None) -> bool:  # a refused 2302 of the payment of `key`
+        adm, year = key.split("/")[:2] if key.count("/") == 3 else ("", "")
+        return any(r.bank == bank and r.voucher_no == no and r.state == "rejected" and _same(r.adm, adm)
+                   and (not year or r.ori_year in ("", year)) and (fen is None or r.amount_fen == fen)
+                   for r in o.refunds)
 
     events = []
     ended: set[int] = set()  # the notices that ended a whole return's duty
@@ -552,16 +561,18 @@ def _returns(bank: str, o: Observed, paid: Sequence[PaymentSeen], notices: Seque
         year = key.split("/")[1] if key.count("/") == 3 else ""
         ref = named(no, adm) + ("" if year in ("", str(returned.year)) else f"@{year}")
         events.append(DutyEvent(bank, "refund-notice", ref, due_time("refund-notice", returned, calendar, clock),
-                                told[i].at if i is not None else None, faulty=refused(no)))
+                                told[i].at if i is not None else None, faulty=refused(key, no)))
     used: set[int] = set()
-    for (adm, no, line_id), (acct, fen, returned) in lines.items():
+    for (key, line_id), (adm, no, acct, fen, returned) in lines.items():
         i = next((i for i, n in enumerate(told) if i not in used and n.ori_voucher_no == no and n.amount_fen == fen
-                  and n.payee_acct in ("", acct) and _same(n.adm, adm)), None)
+                  and n.payee_acct in ("", acct) and _same(n.adm, adm) and named_by(n, key)), None)
         if i is not None:
             used.add(i)
-        events.append(DutyEvent(bank, "refund-notice", named(f"{no}#{line_id}", adm),
+        year = key.split("/")[1] if key.count("/") == 3 else ""
+        events.append(DutyEvent(bank, "refund-notice", named(f"{no}#{line_id}", adm)
+                                + ("" if year in ("", str(returned.year)) else f"@{year}"),
                                 due_time("refund-notice", returned, calendar, clock),
-                                told[i].at if i is not None else None, faulty=refused(no, fen)))
+                                told[i].at if i is not None else None, faulty=refused(key, no, fen)))
     return events
 
 

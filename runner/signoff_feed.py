@@ -44,9 +44,10 @@ class StatementTap:
 
     def __init__(self, banks: Mapping[str, str]) -> None:
         self.banks = dict(banks)
-        self.statements: dict[tuple[str, str], BankStatementSeen] = {}  # (vtcode, VoucherNo) → the first
-        self.checks: dict[tuple[str, str], tuple[str, str, dt.datetime]] = {}
-        self.notices: dict[str, RefundNoticeSeen] = {}
+        # by (VtCode, AdmDivCode, StYear, VoucherNo) → the first: two divisions' or years' of a number are two
+        self.statements: dict[tuple[str, str, str, str], BankStatementSeen] = {}
+        self.checks: dict[tuple[str, str, str, str], tuple[str, str, dt.datetime]] = {}
+        self.notices: dict[tuple[str, str, str, str], RefundNoticeSeen] = {}
 
     def on_delivery(self, recipient: str, vtcode: str, flag: int, envelope: bytes, now: dt.datetime) -> None:
         """One delivery to `recipient` (a scenario name: treasury, pboc or a bank id)."""
@@ -65,18 +66,20 @@ class StatementTap:
               details: tuple[Mapping[str, str], ...], now: dt.datetime) -> None:
         no = head.get("VoucherNo", "")
         bank = self.banks.get(head.get("PayBankCode", ""), head.get("PayBankCode", ""))
+        key = (vtcode, head.get("AdmDivCode", ""), head.get("StYear", ""), no)  # each division numbers its own
         if flag == 1:
-            self.checks.setdefault((vtcode, no), (head.get("XCheckResult", ""), head.get("XCheckRemark", ""), now))
+            self.checks.setdefault(key, (head.get("XCheckResult", ""), head.get("XCheckRemark", ""), now))
         elif vtcode in NOTICE_VTCODES:
             try:
                 fen = parse_fen(head.get("PayAmt") or "0.00")
             except ValueError:
                 return
-            self.notices.setdefault(no, RefundNoticeSeen(bank, vtcode, no, head.get("OriVoucherNo", ""),
-                                                         _day(head.get("VouDate", ""), now.date()), fen, now))
+            self.notices.setdefault(key, RefundNoticeSeen(bank, vtcode, no, head.get("OriVoucherNo", ""),
+                                                          _day(head.get("VouDate", ""), now.date()), fen, now,
+                                                          head.get("AdmDivCode", ""), head.get("OriVouDate", "")[:4]))
         else:
             begin = head.get("BeginDate", "")
-            self.statements.setdefault((vtcode, no), BankStatementSeen(
+            self.statements.setdefault(key, BankStatementSeen(
                 bank, vtcode, no, f"{begin[:4]}-{begin[4:6]}", now, dict(head), tuple(dict(d) for d in details)))
 
     def seen(self) -> tuple[BankStatementSeen, ...]:
@@ -92,9 +95,10 @@ class StatementTap:
         return tuple(sorted(self.notices.values(), key=lambda n: (n.received_at, n.voucher_no)))
 
 
-def voucher_lines(voucher_no: str, bank: str | None, data: bytes) -> VoucherLines:
+def voucher_lines(voucher_no: str, bank: str | None, data: bytes, vtcode: str = "") -> VoucherLines:
     """A payment voucher (5201 / 8202) by the lines a statement counts it under: (AgencyCode,
-    PayTypeCode, FundTypeCode, ExpFuncCode, ProCode) of each detail (the head's when it has none)."""
+    PayTypeCode, FundTypeCode, ExpFuncCode, ProCode) of each detail (the head's when it has none),
+    with its key (AdmDivCode, StYear, `vtcode`)."""
     doc = parse_voucher(data)
     head = doc.head()
     rows = doc.details() or [head]
@@ -107,18 +111,20 @@ def voucher_lines(voucher_no: str, bank: str | None, data: bytes) -> VoucherLine
         except ValueError:  # a malformed amount the gateway would have refused: counts nothing
             fen = 0
         lines.append((key, fen))
-    return VoucherLines(voucher_no, bank, tuple(lines))
+    return VoucherLines(voucher_no, bank, tuple(lines), head.get("AdmDivCode", ""), head.get("StYear", ""),
+                        vtcode or head.get("VtCode", ""))
 
 
 def corrected(v: VoucherLines, corrections: Iterable[bytes]) -> VoucherLines:
     """Voucher `v`'s lines after the payment corrections (5253, in the order sent; only those the
-    bank confirmed) naming it: each Detail moves its PayAmt from OriExpFuncCode to ExpFuncCode."""
+    bank confirmed) naming it (its OriVoucherNo, of its division): each Detail moves its PayAmt from
+    OriExpFuncCode to ExpFuncCode."""
     lines = dict[LineKey, int]()
     for key, fen in v.lines:
         lines[key] = lines.get(key, 0) + fen
     for data in corrections:
         doc = parse_voucher(data)
-        if doc.get("OriVoucherNo") != v.voucher_no:
+        if doc.get("OriVoucherNo") != v.voucher_no or (v.adm and doc.get("AdmDivCode") not in (None, "", v.adm)):
             continue
         for d in doc.details():
             fen = parse_fen(d.get("PayAmt") or "0.00")
@@ -128,7 +134,7 @@ def corrected(v: VoucherLines, corrections: Iterable[bytes]) -> VoucherLines:
             lines[ori] -= fen
             new: LineKey = (ori[0], ori[1], ori[2], d.get("ExpFuncCode") or "", ori[4])
             lines[new] = lines.get(new, 0) + fen
-    return VoucherLines(v.voucher_no, v.bank, tuple((k, f) for k, f in lines.items() if f))
+    return dataclasses.replace(v, lines=tuple((k, f) for k, f in lines.items() if f))
 
 
 def signoffs_of(o: Observed, *, banks: Sequence[tuple[str, str]], calendar: Any, clock: Any,

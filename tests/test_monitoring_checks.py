@@ -49,7 +49,7 @@ def _zero_balance_own(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str 
 
 
 def _official_card(p: Mapping[str, Any], f: PaymentFacts, h: History) -> str | None:
-    if f.payee_acct in p["card_accounts"] and f.voucher_no not in p["settlement_list"]:
+    if f.payee_acct in p["card_accounts"] and f.voucher_no not in p["settlement_list"] and f.key not in p["settlement_list"]:
         return f"official-card repayment to {f.payee_acct} not on the settlement list"
     return None
 

@@ -93,9 +93,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(f"{args.file}: {err}")
         return 1
     if args.format == "json":
-        print(json.dumps({"file": args.file, "valid": True, "version": cat.version, "rules": len(cat.rules)}))
+        print(json.dumps({"file": args.file, "valid": True, "version": cat.version, "rules": len(cat.rules),
+                          "warnings": list(cat.warnings)}, ensure_ascii=False))
     else:
         print(f"{args.file}: valid, version {cat.version}, {len(cat.rules)} rules")
+        for w in cat.warnings:
+            print(f"{args.file}: warning: {w}")
     return 0
 
 

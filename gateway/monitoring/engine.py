@@ -247,7 +247,7 @@ def _official_card(p: Mapping[str, Any]) -> Check:
     cards, settled = frozenset(p["card_accounts"]), frozenset(p["settlement_list"])
 
     def check(f: PaymentFacts, h: History) -> str | None:
-        if f.payee_acct in cards and f.voucher_no not in settled:
+        if f.payee_acct in cards and f.key not in settled and f.voucher_no not in settled:
             return f"official-card repayment to {f.payee_acct} not on the settlement list"
         return None
     return check

@@ -7,6 +7,7 @@ naming an unknown id, a bad grade or malformed params is refused with every erro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,13 @@ DEFAULT_RULES_PATH = Path(__file__).with_name("rules.yaml")
 GRADES = ("notice", "warning", "hold", "block")
 CATALOGUE_BYTES_MAX = 1_000_000  # a catalogue is a few KB; a larger file is a mistake, not a catalogue
 LIST_ITEMS_MAX = 10_000  # accounts / names / voucher numbers in one list: looked up as sets
+
+# The voucher lists a rule's params name vouchers by (`approved`, `settlement_list`): each item a
+# voucher key "AdmDivCode/StYear/VtCode/VoucherNo", or a bare VoucherNo, which matches that number of
+# every division and year (each division's treasury numbers its own vouchers, each year afresh):
+# accepted for the catalogues written so, with a warning at load.
+VOUCHER_LISTS = {"zero-balance-own-account": "approved", "official-card-settlement": "settlement_list"}
+log = logging.getLogger("tgw.monitoring")
 
 _fen = {"type": "integer", "minimum": 1, "maximum": 10**15}
 _strings = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -115,6 +123,9 @@ class Catalogue:
     rules: tuple[Rule, ...]
     applies_to: frozenset[str] = frozenset({"5201", "8202"})
     source: str = "catalogue"
+    # "where: what" of each bare VoucherNo in a voucher list (`VOUCHER_LISTS`): valid, but matching
+    # that number of every division and year
+    warnings: tuple[str, ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -135,12 +146,32 @@ def parse_catalogue(data: Any, *, source: str = "catalogue") -> Catalogue:
             if r["id"] in seen:
                 errors.append(f"rules/{n}/id: rule {r['id']!r} is listed twice")
             seen.add(r["id"])
+    warnings = _voucher_lists(data["rules"], errors) if not errors else []
     if errors:
         raise CatalogueError(source, errors)
+    for w in warnings:
+        log.warning("monitoring rules %s: %s", source, w)
     rules = tuple(Rule(r["id"], r["grade"], " ".join(str(r.get("description", "")).split()), r["params"],
                        r.get("enabled", True)) for r in data["rules"])
     applies = frozenset(data.get("applies_to", ["5201", "8202"]))
-    return Catalogue(str(data["version"]), rules, applies, source)
+    return Catalogue(str(data["version"]), rules, applies, source, tuple(warnings))
+
+
+def _voucher_lists(rules: list[dict[str, Any]], errors: list[str]) -> list[str]:
+    """The warnings of the voucher lists' bare VoucherNos; an item that is neither a bare VoucherNo
+    nor a whole voucher key (four parts, none empty) is an error (it would match nothing)."""
+    warnings = []
+    for n, r in enumerate(rules):
+        name = VOUCHER_LISTS.get(r["id"])
+        for i, item in enumerate(r["params"].get(name, ()) if name else ()):
+            where = f"rules/{n}/params/{name}/{i}"
+            parts = item.split("/")
+            if len(parts) == 1:
+                warnings.append(f"{where}: {item!r} is a bare VoucherNo: it matches voucher {item} of every "
+                                "division and year; write its key AdmDivCode/StYear/VtCode/VoucherNo")
+            elif len(parts) != 4 or not all(parts):
+                errors.append(f"{where}: {item!r} is not a voucher key AdmDivCode/StYear/VtCode/VoucherNo")
+    return warnings
 
 
 def load_catalogue(path: str | Path) -> Catalogue:

@@ -1,0 +1,63 @@
+"""The simulated bank's quota arrival notices (7102, 004 part 3 §9(2)) go under the StYear of the
+day they are sent, numbered after the 7101 they answer. Two budget years' 7101s of one number (each
+division's treasury numbers its notices afresh each year) answered in one calendar year got the same
+7102 VoucherNo under the same StYear: one key twice, the second refused by the gateway as a
+duplicate. Now a 7102 answering another year's 7101 carries that year in its number ("DY<year>..."),
+so each 7102 is its own key, valid by the XSD, and the simulated bank's scorecard takes each 7101's
+own 7102s for its arrival-notice duty (not the other year's)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bank_sim.quotas import arrival_notice_prefix
+from runner.scorecard_feed import bank_events
+from tests.test_bank_duties import CAL, DAY, t
+from tests.test_bank_quota_divisions import _grant, _world
+from tests.test_bank_shared_numbers import HOME, OTHER
+
+
+def _keys(w: object) -> list[tuple[str, str, str]]:
+    return [(e.head["AdmDivCode"], e.head["StYear"], e.head["VoucherNo"])
+            for e in w.to_treasury if e.vtcode == "7102"]  # type: ignore[attr-defined]
+
+
+def test_two_years_7101s_of_one_number_get_7102s_of_their_own() -> None:
+    w = _world()
+    assert _grant(w, HOME, "2025", 100_00, at="09:00") == [] and _grant(w, HOME, "2026", 200_00, at="09:05") == []
+    keys = _keys(w)
+    assert len(keys) == 2 and len(set(keys)) == 2, keys
+    assert all(year == str(DAY.year) for _, year, _ in keys)  # sent under the day's StYear, as before
+    assert {no[:6] for _, _, no in keys} == {"DY2025", "DZSQ71"}
+    assert all(len(no) <= 42 for _, _, no in keys)
+    done = {e.ref: e.done for e in bank_events("bank-a", w.bank, CAL, w.bank.clock_config)
+            if e.kind == "quota-arrival-notice"}
+    assert done == {"SQ7101SAME@2025": t(DAY, "09:00"), "SQ7101SAME": t(DAY, "09:05")}
+
+
+def test_this_year_s_7102_keeps_its_number() -> None:
+    """The digests of a simulated day hold: a 7101 of the day's own year is answered as before."""
+    assert arrival_notice_prefix("SQ7101SAME", str(DAY.year), DAY.year) == "DZSQ7101SAME"
+    assert arrival_notice_prefix("SQ7101SAME", "", DAY.year) == "DZSQ7101SAME"
+
+
+_GRANTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.sampled_from(["2024", "2025", "2026"]),
+                             st.sampled_from(["Q1", "Q2", "LONGNUMBER00000000000000000001"])),
+                   min_size=1, max_size=6, unique=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_GRANTS)
+def test_every_7102_is_a_key_of_its_own_and_answers_its_own_7101(grants: list[tuple[str, str, str]]) -> None:
+    """Oracle from the interface rules (a voucher is its key: the gateway takes a key once) and
+    004 part 3 §9(2) (each 7101's units are told): every 7102 sent has a key no other has, and
+    each 7101's duty is done when its own 7102 went, as if it were alone."""
+    w = _world()
+    for i, (adm, year, no) in enumerate(grants):
+        _grant(w, adm, year, 100_00 + i, no=no, at=f"09:{i:02d}")
+    keys = _keys(w)
+    assert len(keys) == len(grants) and len(set(keys)) == len(keys)
+    done = sorted(e.done for e in bank_events("bank-a", w.bank, CAL, w.bank.clock_config)
+                  if e.kind == "quota-arrival-notice")
+    assert done == [t(DAY, f"09:{i:02d}") for i in range(len(grants))]
