@@ -61,6 +61,7 @@ SHAPES = {
 SCHEMA = _MESSAGES_TABLE.replace("{table}", "gw_messages") + _OUTBOX_TABLE.replace("{table}", "gw_outbox") + """
 DROP INDEX IF EXISTS gw_outbox_ready;
 CREATE INDEX IF NOT EXISTS gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS gw_outbox_dead ON gw_outbox (seq) WHERE state = 'dead';
 CREATE TABLE IF NOT EXISTS gw_trace (
     id {serial},
     adm_div_code TEXT NOT NULL,
@@ -97,6 +98,10 @@ ACKED_AFTER_SQLITE = "ALTER TABLE gw_outbox ADD COLUMN acked_time TEXT;\nALTER T
 # grows. The index it replaced, gw_outbox_ready (recipient, state, seq) over every row, also
 # drew SQLite's planner into scanning all of a recipient's rows for an ack of 16 ids or more
 # (`state <> 'acked'` matched it): an ack cost grew with the journal (~130 µs a row at 30,000).
+# gw_outbox_dead, as small as the dead letters: the DLQ's pages and the counts `/healthz` gives
+# (`Outbox.backlog`) read it, not every row ever delivered (a full scan of gw_outbox for each
+# health probe, seconds at tens of millions of rows: bench/results/live-memory.md). A row enters it
+# only when dead-lettered: nothing is written to it for a voucher delivered.
 
 # A journal made before keys were scoped by owner has no `owner` column and a UNIQUE without it.
 # The owner of each row follows from what it holds (an original's sender, a receipt's recipient).
@@ -166,6 +171,7 @@ SEQ_MIGRATION_SQLITE = ("PRAGMA foreign_keys=OFF;\nBEGIN IMMEDIATE;\n"
                           "ALTER TABLE gw_messages_seq RENAME TO gw_messages;\n"
                           "ALTER TABLE gw_outbox_seq RENAME TO gw_outbox;\n"
                           "CREATE INDEX gw_outbox_pending ON gw_outbox (recipient, seq) WHERE state = 'ready';\n"
+                          "CREATE INDEX gw_outbox_dead ON gw_outbox (seq) WHERE state = 'dead';\n"
                           "COMMIT;\nPRAGMA foreign_keys=ON;\n")
 # PostgreSQL, in place, once: gw_messages.seq from the outbox rows (a sequence of its own, started
 # above the outbox's, which then stops numbering), the outbox keyed by it.

@@ -6,8 +6,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from messages.catalog import get_catalog
+
 __all__ = ["ACK_LATENCY", "DEAD_LETTERS", "DELIVERED", "HTTP_REQUESTS_BY", "REGISTRY", "VOUCHERS", "VOUCHERS_BY",
-           "Children"]
+           "VTCODE_OTHER", "Children", "vtcode_label"]
 
 # Labelled children remembered per metric by `Children`: far above the real label sets (a few
 # routes x statuses; VtCodes x outcomes x codes), so in practice every lookup hits; a flood of
@@ -34,9 +36,23 @@ class Children:
                 self._cache[values] = child
         return child
 
+# A VtCode label is one of the catalog's, or "other": a VtCode is any four digits a sender writes, and
+# every label set is a series kept for the life of the process (10,000 VtCodes x reject codes).
+VTCODE_OTHER = "other"
+_CATALOG_VTCODES = frozenset(get_catalog().codes())
+
+
+def vtcode_label(vtcode: str | None) -> str:
+    """`vtcode` when the catalog has it, "-" for none (refused before a key was read), else "other"."""
+    if vtcode is None:
+        return "-"
+    return vtcode if vtcode in _CATALOG_VTCODES else VTCODE_OTHER
+
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-VOUCHERS = Counter("tgw_vouchers_total", "Vouchers submitted, by VtCode, outcome and reject code",
+VOUCHERS = Counter("tgw_vouchers_total", "Vouchers submitted, by VtCode (\"other\": not in the catalog), "
+                   "outcome and reject code",
                    ["vtcode", "status", "code"], registry=REGISTRY)
 VOUCHERS_BY = Children(VOUCHERS)  # VOUCHERS_BY(vtcode, status, code)
 ACK_LATENCY = Histogram("tgw_ack_latency_seconds", "From envelope received to acknowledgement (journal committed)",

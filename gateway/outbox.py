@@ -265,5 +265,16 @@ class Outbox:
             return total
 
     async def counts(self) -> dict[str, int]:
+        """Rows by state, acked ones included: reads every row ever delivered (tests and tools;
+        what runs again and again asks `backlog`)."""
         rows = await self.db.fetch("SELECT state, COUNT(*) FROM gw_outbox GROUP BY state")
         return {r[0]: int(r[1]) for r in rows}
+
+    async def backlog(self) -> dict[str, int]:
+        """The rows waiting for delivery and the dead letters, by state (those with none left out):
+        each counted on its partial index (gw_outbox_pending, gw_outbox_dead), so the cost follows
+        the backlog and the dead letters, not the journal (what `/healthz` shows)."""
+        row = await self.db.fetchrow("SELECT (SELECT COUNT(*) FROM gw_outbox WHERE state = 'ready'), "
+                                     "(SELECT COUNT(*) FROM gw_outbox WHERE state = 'dead')")
+        assert row is not None
+        return {k: int(v) for k, v in zip(("ready", "dead"), row, strict=True) if v}

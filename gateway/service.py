@@ -258,7 +258,7 @@ class Gateway:
         # label sets). The totals are those of an inc() per voucher when this call returns.
         tally: dict[tuple[str, str, str], int] = {}
         for r in results:
-            labels = (r.vtcode or "-", r.status, r.code or "")
+            labels = (metrics.vtcode_label(r.vtcode), r.status, r.code or "")
             tally[labels] = tally.get(labels, 0) + 1
             # A refusal is news for operators; an acceptance is in the trace table already, and
             # a line per accepted voucher would cost as much as its journal write.

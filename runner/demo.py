@@ -238,7 +238,7 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
                     progress(_progress(nxt, w.tcore, w.bcores, w.pcore, nxt in w.closes))
                     last_hour = f"{nxt:%Y%m%d%H}"
             await w.engine.run_until(w.end)
-            ready = (await w.gateway.outbox.counts()).get("ready", 0)
+            ready = (await w.gateway.outbox.backlog()).get("ready", 0)
             # the journal is final: read it now, so its pages are not held beside the observation's lists
             digest = await w.gateway.journal_digest()
             report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,

@@ -229,7 +229,7 @@ class _Run:
         from runner.demo import check_run
 
         w = self.w
-        ready = (await w.gateway.outbox.counts()).get("ready", 0)
+        ready = (await w.gateway.outbox.backlog()).get("ready", 0)
         report = await check_run(w.world, w.tcore, w.pcore, w.bcores, [*w.engine.shells, *self.dead], w.ledgers,
                                self.snapshots, w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
         checks = dict(report["invariants"])

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from gateway_helpers import payment, running_gateway
+from hypothesis import given
+from hypothesis import strategies as st
 
 from client import GatewayClient
 from gateway import metrics
@@ -110,3 +112,41 @@ def test_the_hand_off_gives_bus_items_by_name_with_or_without_the_parse() -> Non
     assert taken.body is body and taken.doc is doc and taken.payload == b"x"
     bare = handoff.take(item)  # taken once: the second read is bytes only
     assert bare == BusItem(1, "m1", _KEY, "treasury", b"x") and bare.body is None and bare.doc is None
+
+
+def _unknown_vtcode_envelope(vtcode: str, no: str) -> bytes:
+    from gateway_helpers import raw_body
+
+    return raw_body(b"<Voucher/>", vtcode=vtcode, no=no)
+
+
+async def test_vtcodes_outside_the_catalog_share_one_label(world: DevWorld, gw: Gateway) -> None:
+    """A VtCode is any four digits a sender writes; each label set is a series /metrics keeps for
+    the life of the process. 40 distinct unknown VtCodes: one series, "other", counted 40 times;
+    the catalog's VtCodes keep their own label."""
+    from messages.catalog import get_catalog
+
+    catalog = get_catalog()
+    unknown = [c for c in (f"{n:04d}" for n in range(9999, 0, -1)) if c not in catalog][:40]
+    treasury = gw.registry.get(world.treasury.id)
+    assert treasury is not None
+    before = _counts()
+    for i, code in enumerate(unknown):
+        [res] = await gw.submit(_unknown_vtcode_envelope(code, f"TUV{i:04d}"), treasury)
+        assert res.status == "rejected" and res.code == "unknown-vtcode" and res.vtcode == code
+    [ok] = await gw.submit(world.envelope([payment(world, voucher_no="TUV9999")], sender=world.treasury.id), treasury)
+    after = _counts()
+    moved = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    assert {k: v for k, v in moved.items() if v} == {("other", "rejected", "unknown-vtcode"): 40,
+                                                     ("5201", ok.status, ""): 1}
+    assert not {k for k in after if k[0] in unknown}
+
+
+@given(st.text(alphabet="0123456789", min_size=4, max_size=4))
+def test_a_vtcode_label_is_the_catalogs_or_other(vtcode: str) -> None:
+    """Oracle: the catalog's own list of VtCodes (messages/catalog.yaml)."""
+    from messages.catalog import get_catalog
+
+    label = metrics.vtcode_label(vtcode)
+    assert label == (vtcode if vtcode in get_catalog().codes() else "other")
+    assert metrics.vtcode_label(None) == "-"
