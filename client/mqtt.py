@@ -15,6 +15,8 @@ gateway answers identical envelopes `duplicate` and acks are idempotent). Delive
 once: de-duplicate by `Delivery.message_id`. At most INBOX_QUEUE_MAX deliveries wait for `receive`
 (a push past them is dropped and counted, `inbox_dropped`: the gateway pushes it again until it is
 acked). An envelope over the gateway's 32 MiB is refused here (`xml-too-large`), not published.
+At each connect it publishes an empty ack: a broker that refuses it (PUBACK "not authorized": the
+login is not this participant's) makes `open` raise `mqtt-not-authorized`, not wait for ever.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ ENVELOPE_BYTES_MAX = DEFAULT_LIMITS.envelope_bytes_max
 # recipient and pushes again what is not acked, so a full queue drops a push (counted, logged): it
 # comes again after its ack timeout. Without a bound a consumer that stopped reading grew it for ever.
 INBOX_QUEUE_MAX = 4096
+EMPTY_ACK = b'{"ids": []}'  # published at each connect: the broker's PUBACK tells whether the ACL lets this login
 
 
 def _delivery(message: aiomqtt.Message) -> Delivery | None:
@@ -158,12 +161,15 @@ class MqttClientTransport:
         client._client.on_publish = on_publish
         return client
 
+    def _refused_error(self) -> ClientError:
+        return ClientError(403, "mqtt-not-authorized",
+                           f"the broker refused {self.username!r} a publish on tgw/v1/{self.participant_id}/... "
+                           f"({self._refused}): is {self.participant_id!r} that login's participant, and the "
+                           "broker's ACL written (`tgw mqtt-acl`) since it was registered?")
+
     def _check_refused(self) -> None:
         if self._refused is not None:
-            raise ClientError(403, "mqtt-not-authorized",
-                              f"the broker refused {self.username!r} a publish on tgw/v1/{self.participant_id}/... "
-                              f"({self._refused}): is {self.participant_id!r} that login's participant, and the "
-                              "broker's ACL written (`tgw mqtt-acl`) since it was registered?")
+            raise self._refused_error()
 
     async def _run(self) -> None:
         attempt = 0
@@ -174,6 +180,16 @@ class MqttClientTransport:
                         await client.subscribe(topic, qos=1)  # always: a killed broker forgets sessions
                     self._lost = asyncio.Event()
                     self._refused = None  # a new connection: the broker's ACL may have been reloaded
+                    # The broker grants any subscription and delivers nothing its ACL denies: a login
+                    # that is not this participant's would wait for pushes for ever. An empty ack
+                    # (changes nothing, answered by nobody) asks the broker's PUBACK whether it may.
+                    await publish_until_lost(client, self._lost, self.ack_topic, EMPTY_ACK)
+                    if self._refused is not None:
+                        first = self._first
+                        if first is not None and not first.done():
+                            first.set_exception(self._refused_error())
+                            return
+                        log.error("mqtt.client.not_authorized", error=str(self._refused_error()))
                     self._client = client
                     self._up.set()
                     self.connects += 1

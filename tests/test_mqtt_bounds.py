@@ -101,18 +101,19 @@ async def test_the_sdk_refuses_what_no_gateway_takes_without_publishing_it(world
         assert transport.connects == 1 and transport.resends == 0
 
 
-async def test_an_sdk_named_for_another_participant_is_told_so_not_timed_out(
+async def test_an_sdk_named_for_another_participant_is_told_so_at_open(
         world: DevWorld, broker: MosquittoBroker, tmp_path: Path) -> None:
-    async with mqtt_gateway(world, broker, tmp_path), \
-            GatewayClient.mqtt(broker.host, broker.port, username="bank-a",
-                               password=world.participants["bank-a"].mqtt_password, participant_id="bank-b",
-                               send_timeout_s=30) as client:
-        for call in (lambda: client.send(b"<MOF/>"), lambda: client.transport.ack(["m1"])):
-            with pytest.raises(ClientError) as caught:
-                async with asyncio.timeout(10):
-                    await call()
-            assert (caught.value.status, caught.value.code) == (403, "mqtt-not-authorized")
-            assert "bank-a" in str(caught.value) and "tgw/v1/bank-b/" in str(caught.value)
+    """The broker grants the subscriptions and delivers nothing: before, the SDK opened, waited for
+    pushes for ever and timed out every send (504 after 60 s)."""
+    async with mqtt_gateway(world, broker, tmp_path):
+        client = GatewayClient.mqtt(broker.host, broker.port, username="bank-a",
+                                    password=world.participants["bank-a"].mqtt_password, participant_id="bank-b",
+                                    send_timeout_s=30)
+        with pytest.raises(ClientError) as caught:
+            async with asyncio.timeout(10):
+                await client.__aenter__()
+        assert (caught.value.status, caught.value.code) == (403, "mqtt-not-authorized")
+        assert "bank-a" in str(caught.value) and "tgw/v1/bank-b/" in str(caught.value)
         async with mqtt_client(world, broker, "bank-a", send_timeout_s=20) as own:  # its own participant: fine
             await own.transport.ack(["m1"])
 
@@ -243,3 +244,41 @@ def test_one_voucher_published_at_every_qos_is_journaled_and_delivered_once(
             assert [r.key.voucher_no for r in rows].count(voucher_no) == 1
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("case", ["wrong-mqtt-password", "another-banks-login", "wrong-http-token"])
+async def test_tgw_sdk_bank_refused_by_the_broker_or_gateway_says_so_in_one_line(
+        world: DevWorld, broker: MosquittoBroker, tmp_path: Path, case: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A refusal (broker login, broker ACL, gateway token) ends the example bank with exit 2 and
+    one line naming the code, as every other thing it cannot use does, not a traceback."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from examples.sdk_bank import main
+    from gateway.http_app import make_app
+
+    secrets = json.loads((world.root / "secrets.json").read_text(encoding="utf-8"))
+    if case == "wrong-http-token":
+        secrets["bank-a"]["token"] = "not-the-token"
+    (tmp_path / "secrets.json").write_text(json.dumps(secrets), encoding="utf-8")
+    (tmp_path / "mqtt-pw").write_text("not-the-password" if case == "wrong-mqtt-password"
+                                      else world.participants[("bank-b" if case == "another-banks-login"
+                                                               else "bank-a")].mqtt_password, encoding="utf-8")
+    login = "bank-b" if case == "another-banks-login" else "bank-a"
+    async with mqtt_gateway(world, broker, tmp_path) as (gw, _adapter):
+        http = TestClient(TestServer(make_app(gw)))
+        await http.start_server()
+        try:
+            args = ["--url", str(http.make_url("")).rstrip("/"), "--id", "bank-a", "--bank-code", "999100000001",
+                    "--key", str(world.keys_dir / "bank-a.key"), "--cert", str(world.keys_dir / "bank-a.pem"),
+                    "--secrets", str(tmp_path / "secrets.json"),
+                    "--mqtt", f"mqtt://{login}@{broker.host}:{broker.port}",
+                    "--mqtt-password-file", str(tmp_path / "mqtt-pw")]
+            code = await asyncio.wait_for(asyncio.to_thread(main, args), timeout=60)
+        finally:
+            await http.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    expected = {"wrong-mqtt-password": "unauthenticated", "another-banks-login": "mqtt-not-authorized",
+                "wrong-http-token": "unauthenticated"}[case]
+    assert err.strip().splitlines()[-1].startswith(f"tgw-sdk-bank: {expected}: "), err
