@@ -12,7 +12,11 @@ over another's session by naming its client id). A lost broker is
 invisible to the caller: the transport reconnects with backoff and jitter, resubscribes, and
 re-publishes every request still waiting for its answer (same correlation id, same bytes; the
 gateway answers identical envelopes `duplicate` and acks are idempotent). Deliveries are at least
-once: de-duplicate by `Delivery.message_id`.
+once: de-duplicate by `Delivery.message_id`. At most INBOX_QUEUE_MAX deliveries wait for `receive`
+(a push past them is dropped and counted, `inbox_dropped`: the gateway pushes it again until it is
+acked). An envelope over the gateway's 32 MiB is refused here (`xml-too-large`), not published.
+At each connect it publishes an empty ack: a broker that refuses it (PUBACK "not authorized": the
+login is not this participant's) makes `open` raise `mqtt-not-authorized`, not wait for ever.
 """
 
 from __future__ import annotations
@@ -41,12 +45,23 @@ from client.wire import (
     publish_until_lost,
 )
 from messages.envelope import VoucherKey
+from messages.xmlsafe import DEFAULT_LIMITS
 
 __all__ = ["MqttClientTransport"]
 
 log = structlog.get_logger("tgw.mqtt.client")
 
-_STATUS = {"unknown-sender": 401, "unauthenticated": 401, "unavailable": 503, "internal-error": 500}
+_STATUS = {"unknown-sender": 401, "unauthenticated": 401, "unavailable": 503, "internal-error": 500,
+           "xml-too-large": 413}
+# The largest envelope the gateway takes (it answers a larger one `xml-too-large`). Not published
+# at all: a packet past the broker's max_packet_size (conf/mosquitto.conf: this + 64 KiB) makes it
+# drop the connection, and the SDK reconnected and re-published it until its send timeout.
+ENVELOPE_BYTES_MAX = DEFAULT_LIMITS.envelope_bytes_max
+# Deliveries received and not yet taken by `receive`. The gateway pushes at most its window per
+# recipient and pushes again what is not acked, so a full queue drops a push (counted, logged): it
+# comes again after its ack timeout. Without a bound a consumer that stopped reading grew it for ever.
+INBOX_QUEUE_MAX = 4096
+EMPTY_ACK = b'{"ids": []}'  # published at each connect: the broker's PUBACK tells whether the ACL lets this login
 
 
 def _delivery(message: aiomqtt.Message) -> Delivery | None:
@@ -88,7 +103,9 @@ class MqttClientTransport:
         self._first: asyncio.Future[None] | None = None
         self._closing = False
         self._pending: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
-        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue(INBOX_QUEUE_MAX)
+        self.inbox_dropped = 0  # pushes dropped on a full queue (pushed again by the gateway)
+        self._refused: str | None = None  # a PUBACK refusing a publish (ACL) on this connection
         self._publish_slots = asyncio.Semaphore(PUBLISH_IN_FLIGHT_MAX)
         self.connects = 0
         self.resends = 0
@@ -125,11 +142,34 @@ class MqttClientTransport:
         self._lost.set()
 
     def _make_client(self) -> aiomqtt.Client:
-        return hush_pending_calls(aiomqtt.Client(
+        client = hush_pending_calls(aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
             tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.connect_timeout_s))
+        # The broker refuses a publish its ACL does not grant with a PUBACK "not authorized" (0x87),
+        # which aiomqtt 2.5 drops (private: paho's callback, as gateway.mqtt_adapter uses paho's ack).
+        # The participant's only publishes are to its own outbox and ack: a refusal means this login
+        # is not that participant's (or the ACL predates it), and every send would only time out.
+        aiomqtt_on_publish: Any = client._client.on_publish
+
+        def on_publish(paho: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+            if getattr(reason, "value", 0) >= 0x80:
+                self._refused = str(reason)
+            aiomqtt_on_publish(paho, userdata, mid, reason, properties)
+
+        client._client.on_publish = on_publish
+        return client
+
+    def _refused_error(self) -> ClientError:
+        return ClientError(403, "mqtt-not-authorized",
+                           f"the broker refused {self.username!r} a publish on tgw/v1/{self.participant_id}/... "
+                           f"({self._refused}): is {self.participant_id!r} that login's participant, and the "
+                           "broker's ACL written (`tgw mqtt-acl`) since it was registered?")
+
+    def _check_refused(self) -> None:
+        if self._refused is not None:
+            raise self._refused_error()
 
     async def _run(self) -> None:
         attempt = 0
@@ -139,6 +179,17 @@ class MqttClientTransport:
                     for topic in (self.inbox_topic, self.result_topic, f"{TOPIC_ROOT}/clock"):
                         await client.subscribe(topic, qos=1)  # always: a killed broker forgets sessions
                     self._lost = asyncio.Event()
+                    self._refused = None  # a new connection: the broker's ACL may have been reloaded
+                    # The broker grants any subscription and delivers nothing its ACL denies: a login
+                    # that is not this participant's would wait for pushes for ever. An empty ack
+                    # (changes nothing, answered by nobody) asks the broker's PUBACK whether it may.
+                    await publish_until_lost(client, self._lost, self.ack_topic, EMPTY_ACK)
+                    if self._refused is not None:
+                        first = self._first
+                        if first is not None and not first.done():
+                            first.set_exception(self._refused_error())
+                            return
+                        log.error("mqtt.client.not_authorized", error=str(self._refused_error()))
                     self._client = client
                     self._up.set()
                     self.connects += 1
@@ -168,14 +219,23 @@ class MqttClientTransport:
         topic = str(message.topic)
         if topic == self.inbox_topic:
             delivery = _delivery(message)
-            if delivery is not None:
+            if delivery is None:
+                return
+            try:
                 self._inbox.put_nowait(delivery)
+            except asyncio.QueueFull:
+                self.inbox_dropped += 1
+                log.warning("mqtt.client.inbox_full", message_id=delivery.message_id, queued=INBOX_QUEUE_MAX,
+                            dropped=self.inbox_dropped)
             return
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
         try:
             body = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("mqtt.client.bad_json", topic=topic)
+            return
+        if not isinstance(body, dict):  # not an answer (nor a clock): `"code" in 5` ended the run loop
+            log.warning("mqtt.client.bad_json", topic=topic, error="not a JSON object")
             return
         if topic == f"{TOPIC_ROOT}/clock":
             self.clock = body
@@ -222,6 +282,7 @@ class MqttClientTransport:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), timeout=min(1.0, max(0.0, deadline - loop.time())))
                     continue
+                self._check_refused()
                 lost_wait = asyncio.ensure_future(lost.wait())
                 either: set[asyncio.Future[Any]] = {fut, lost_wait}
                 try:
@@ -241,6 +302,9 @@ class MqttClientTransport:
             raise ClientError(_STATUS.get(code, 400), code, str(body.get("message", "")))
 
     async def send(self, envelope: bytes) -> list[SendResult]:
+        if len(envelope) > ENVELOPE_BYTES_MAX:
+            raise ClientError(413, "xml-too-large", f"the envelope is {len(envelope)} bytes; the gateway takes at "
+                                                    f"most {ENVELOPE_BYTES_MAX} (not published)")
         body = await self._request(self.outbox_topic, envelope, content_type="application/xml")
         self._raise_for(body)
         return [SendResult.from_dict(r) for r in body["results"]]
@@ -269,6 +333,7 @@ class MqttClientTransport:
             raise ClientError(503, "unavailable", "MQTT broker not connected")
         async with self._publish_slots:
             await publish_until_lost(client, lost, self.ack_topic, payload)
+        self._check_refused()
 
     async def trace(self, key: VoucherKey) -> list[dict[str, Any]] | None:
         raise NotImplementedError(f"trace is served over HTTP: GET /v1/trace/{key.adm_div_code}/{key.st_year}/"

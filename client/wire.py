@@ -12,6 +12,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 __all__ = [
     "CLOCK_TOPIC",
@@ -24,6 +25,7 @@ __all__ = [
     "hush_pending_calls",
     "publish_properties",
     "publish_until_lost",
+    "subscription",
 ]
 
 TOPIC_ROOT = "tgw/v1"
@@ -44,6 +46,16 @@ PENDING_CALLS_WARN = PUBLISH_IN_FLIGHT_MAX + 8
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # CONNACK codes of a refused login: v5 bad user name or password / not authorized; v3.1.1 rc 4 / 5.
 _AUTH_REFUSED = (134, 135, 4, 5)
+
+
+def subscription() -> SubscribeOptions:
+    """QoS 1, and no retained message sent at subscribe time (MQTT v5 retain handling 2).
+
+    A retained message on a topic someone publishes to the other side (an envelope or an ack
+    published with the retain flag) was handled as published, then again at every (re)subscribe:
+    the gateway resubscribes at each connect, so each reconnect answered it once more. The gateway
+    subscribes with this; the clock, retained on purpose, is subscribed to without it."""
+    return SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
 
 
 def publish_properties(*, correlation: bytes | None = None, response_topic: str | None = None,

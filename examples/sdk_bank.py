@@ -123,7 +123,8 @@ Before anything else it asks the gateway whom its token authenticates (`GET /v1/
 Over MQTT (docs/connect-a-bank.md, "Over MQTT"): the bank registered with `--delivery push`, its
 vouchers sent, its deliveries pushed and acked through the gateway's broker; the business clock and
 message status stay on HTTP (`--url`, `--token`), which MQTT does not carry. A bank registered
-`delivery: pull` would get nothing over MQTT: it refuses to start (exit 2) and says how to register:
+`delivery: pull` would get nothing over MQTT: it refuses to start (exit 2) and says how to register.
+A refused login, token or broker ACL (`unauthenticated`, `mqtt-not-authorized`) is exit 2 too, one line:
 
     python examples/sdk_bank.py --url http://127.0.0.1:8470 --mqtt mqtt://bank-a@127.0.0.1:1883 \\
         --mqtt-password-file bank-a.mqtt ... (the same flags)
@@ -1362,6 +1363,9 @@ def main(argv: list[str] | None = None) -> int:
         first: BaseException = exc
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
+        if isinstance(first, ClientError):  # refused as a whole: a login, a token, the broker's ACL
+            print(f"tgw-sdk-bank: {first.code}: {first.message}", file=sys.stderr)
+            return 2
         if not isinstance(first, aiohttp.ClientConnectionError | OSError | TimeoutError):
             raise
         # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project

@@ -27,6 +27,10 @@ submission burst the window was full of envelopes and acks queued behind them at
 (a push bank's window stayed full for 11 s). A broker that refuses the ack user (files written
 before the lane existed) gets the acks on the main session, as before, with an error logged.
 
+The gateway subscribes with retain handling 2 (`client.wire.subscription`): a participant's envelope
+or ack published with the retain flag is handled once, as published, and not again each time the
+gateway (re)subscribes (it did, at every reconnect).
+
 The adapter keeps its MQTT v5 sessions (clean_start false, a session expiry) and reconnects with
 exponential backoff and jitter; while it is down its pushers are unregistered, so the deliverer
 leaves the rows in the outbox. Several gateway workers share the outbox and ack subscriptions
@@ -58,6 +62,7 @@ from client.wire import (
     hush_pending_calls,
     publish_properties,
     publish_until_lost,
+    subscription,
 )
 from gateway import metrics
 from gateway.http_json import JSON_DEPTH_MAX, json_depth
@@ -162,7 +167,7 @@ class MqttAdapter:
         client = self._client
         if client is not None:
             for topic in self._topics():
-                await client.subscribe(topic, qos=1)
+                await client.subscribe(topic, options=subscription())
 
     async def stop(self) -> None:
         """Unregister the pushers, let handlers in progress finish (bounded), disconnect."""
@@ -211,7 +216,7 @@ class MqttAdapter:
                     kinds = self.kinds
                     for topic in self._topics(kinds):
                         # Always resubscribe: a broker killed before saving has forgotten the session.
-                        await client.subscribe(topic, qos=1)
+                        await client.subscribe(topic, options=subscription())
                     others = tuple(k for k in ("outbox", "ack") if k not in kinds)
                     if others:  # a session kept from before the ack lane still holds those filters
                         await client.unsubscribe(self._topics(others))
@@ -219,7 +224,7 @@ class MqttAdapter:
                     self._client = client
                     if self.kinds != kinds:  # the ack lane was refused meanwhile (_acks_here)
                         for topic in self._topics():
-                            await client.subscribe(topic, qos=1)
+                            await client.subscribe(topic, options=subscription())
                     self._up.set()
                     metrics.MQTT_CONNECTED.set(1)
                     self.connects += 1

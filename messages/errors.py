@@ -111,6 +111,9 @@ CODES: dict[str, str] = {
     "mqtt-credentials": "a participant's MQTT username or password hash is missing, not a $7$ hash, or is the gateway's own",
     "mqtt-clientid-unbound": "the MQTT broker lets a user connect under any client id (so anyone can take over the "
                              "gateway's session): set use_username_as_clientid, as conf/mosquitto.conf does",
+    "mqtt-not-authorized": "the MQTT broker refused the client SDK a publish on its participant's own topic (PUBACK "
+                           "not authorized): the participant id is not its login's, or the broker's ACL was written "
+                           "(`tgw mqtt-acl`) before the participant was registered",
     "mqtt-monitor-refused": "the MQTT broker refused the tgw-monitor user that checks its settings at start: write "
                             "its password and ACL files again with `tgw mqtt-acl`",
     # business clock and clearing

@@ -105,7 +105,7 @@ def test_mqtt_acl_cli_writes_passwd_and_acl(world: DevWorld, tmp_path: Path, mon
     assert all(line.split(":", 1)[1].startswith("$7$101$") for line in passwd)
     acl = (out / "acl").read_text()
     assert "user bank-a\ntopic write tgw/v1/bank-a/outbox\ntopic write tgw/v1/bank-a/ack\n" \
-           "topic read tgw/v1/bank-a/inbox\ntopic read tgw/v1/bank-a/result\ntopic read tgw/v1/clock\n" in acl
+           "topic read tgw/v1/bank-a/inbox\ntopic read tgw/v1/bank-a/result/#\ntopic read tgw/v1/clock\n" in acl
     assert "readwrite" not in acl.split("user bank-a")[1]
     monkeypatch.delenv("TGW_MQTT_PASSWORD")
     assert tgw_main(["mqtt-acl", "--participants", str(world.registry_path), "--out", str(out)]) == 2

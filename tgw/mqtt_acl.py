@@ -14,7 +14,8 @@ password) and `DIR/acl`:
 - `tgw-monitor`: read `$SYS/broker/uptime` only (health checks, and `tgw up`'s check that the
   broker binds client ids to usernames);
 - each participant P: write `tgw/v1/P/outbox` and `tgw/v1/P/ack`, read `tgw/v1/P/inbox`,
-  `tgw/v1/P/result` and `tgw/v1/clock`. Nothing else: Mosquitto silently drops the rest.
+  `tgw/v1/P/result` and below it (`result/#`: the gateway answers on a ResponseTopic below it
+  too) and `tgw/v1/clock`. Nothing else: Mosquitto silently drops the rest.
 
 Exit codes: 0 written, 1 the registry has a participant without MQTT credentials (nothing
 written), 2 usage error or unreadable input.
@@ -101,7 +102,7 @@ def acl_text(registry: Registry, *, gateway_user: str | Sequence[str]) -> str:
             f"topic write {base}/outbox",
             f"topic write {base}/ack",
             f"topic read {base}/inbox",
-            f"topic read {base}/result",
+            f"topic read {base}/result/#",  # the result topic and those below it (a ResponseTopic may be)
             f"topic read {CLOCK_TOPIC}",
             "",
         ]
