@@ -71,7 +71,13 @@ class InlineAdmission:
 # Bounds.
 BATCH_ENVELOPES_MAX = 32  # envelopes in one hand-off: amortizes the syscalls, yet ~5 ms of work at most
 BATCH_BYTES_MAX = 4 << 20  # bytes of envelopes in one hand-off (one envelope goes whatever its size)
-PENDING_MAX = 4096  # envelopes waiting for a worker; beyond this submitters wait (back-pressure)
+# Envelopes in the pool's hands: waiting for a worker (`_pending`) or being checked by one. A
+# submitter beyond it waits for a place (back-pressure), and at most WAITING_MAX of them wait: one
+# more is refused at once, `StateError` (a coded `503 unavailable` with Retry-After over HTTP,
+# `{"code": "unavailable"}` over MQTT), before anything of it is journaled or acknowledged. The HTTP
+# and MQTT limits on what comes in bound these too; these are the pool's own.
+PENDING_MAX = 4096
+WAITING_MAX = 4096
 _FRAME_HEADER = 4  # big-endian length of the pickled frame that follows
 
 
@@ -180,9 +186,15 @@ class _WorkerProtocol(asyncio.Protocol):
 class PoolAdmission:
     """The pipeline in `workers` processes, fed in batches by the event loop (see the module doc)."""
 
-    def __init__(self, registry: Registry, certs: CertificateStore, limits: Limits, *, workers: int) -> None:
+    def __init__(self, registry: Registry, certs: CertificateStore, limits: Limits, *, workers: int,
+                 pending_max: int = PENDING_MAX, waiting_max: int = WAITING_MAX) -> None:
         if not 1 <= workers <= WORKERS_MAX:
             raise ValueError(f"a pool has 1 to {WORKERS_MAX} workers, not {workers}")
+        if pending_max < 1 or waiting_max < 0:
+            raise ValueError(f"a pool holds at least 1 envelope and 0 waiting, not {pending_max} and {waiting_max}")
+        self.pending_max, self.waiting_max = pending_max, waiting_max
+        self.waiting = 0  # submitters waiting for a place (a figure for tests and metrics)
+        self.refused_full = 0  # envelopes refused because WAITING_MAX submitters waited already
         self._loop = asyncio.get_running_loop()
         anchors = [c.public_bytes(Encoding.PEM) for c in certs.anchors]
         members = [info.certificate.public_bytes(Encoding.PEM) for info in certs]
@@ -190,7 +202,7 @@ class PoolAdmission:
         # spawn, not fork: the parent runs an event loop and SQLite/asyncpg connections.
         self._context = multiprocessing.get_context("spawn")
         self._pending: collections.deque[_Job] = collections.deque()
-        self._slots = asyncio.Semaphore(PENDING_MAX)
+        self._slots = asyncio.Semaphore(pending_max)
         self._idle: list[_Worker] = []
         self._workers: list[_Worker] = []
         self._closing = False
@@ -232,12 +244,23 @@ class PoolAdmission:
     async def admit(self, data: bytes, sender: Participant, *, at: dt.datetime) -> list[Outcome]:
         if self._closing:
             raise StateError("admission pool is closed")
-        async with self._slots:
+        if self._slots.locked() and self.waiting >= self.waiting_max:
+            self.refused_full += 1
+            raise StateError(f"admission is full ({self.pending_max} envelopes in hand, {self.waiting} waiting); "
+                             "retry later")
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
             future: asyncio.Future[list[Outcome]] = self._loop.create_future()
             # A worker gets plain bytes: an in-process `EncodedEnvelope`'s bodies would only weigh on the pickle.
             self._pending.append(_Job(data if type(data) is bytes else bytes(data), sender.id, at, future))
             self._pump()
             return await future
+        finally:
+            self._slots.release()
 
     def _pump(self) -> None:
         """Hand what is waiting to the idle workers, shared out evenly."""

@@ -243,7 +243,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(*_scorecard(cards, p))
     if e.kind == "reports_match":
         reports = [r for r in o.reports if r.bank == p["bank"] and r.received_at <= upto
-                   and ("vtcode" not in p or r.vtcode == p["vtcode"])]
+                   and ("vtcode" not in p or r.vtcode == p["vtcode"]) and ("adm" not in p or r.adm == p["adm"])]
         title = {"2206": "daily report", "4004": "monthly report", "3501": "statement"}
         desc = "; ".join(f"{title[r.vtcode]} {r.voucher_no} ({r.begin}-{r.end}) PayAmt {fen_to_str(r.stated_fen)}, "
                          f"receipts {fen_to_str(r.books_fen)}"
@@ -255,7 +255,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                    f"every {title.get(p.get('vtcode', ''), 'report and statement')} of {p['bank']} {deadline} "
                    "states what its receipts paid in its period, and the direct funds among it", desc)
     if e.kind == "report_subject":
-        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto]
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto
+                   and ("adm" not in p or r.adm == p["adm"])]
         total = sum(r.subjects.get(p["subject"], 0) for r in reports)
         return out(bool(reports) and total == p["equals_fen"],
                    f"the {p['vtcode']}s of {p['bank']} {deadline} show {p['equals']} under subject {p['subject']}",
@@ -263,7 +264,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                              + (", ".join(f"{k} {fen_to_str(f)}" for k, f in sorted(r.subjects.items()) if f) or "no lines")
                              for r in reports[:20]) or "none arrived")
     if e.kind == "report_direct_funds":
-        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto]
+        reports = [r for r in o.reports if r.bank == p["bank"] and r.vtcode == p["vtcode"] and r.received_at <= upto
+                   and ("adm" not in p or r.adm == p["adm"])]
         total = sum(r.direct_stated_fen for r in reports)
         return out(bool(reports) and total == p["equals_fen"],
                    f"the {p['vtcode']}s of {p['bank']} {deadline} state {p['equals']} of direct funds (DirectFundAmt)",
@@ -351,7 +353,8 @@ def _signoff(o: Observed, p: Mapping[str, Any], nos: Sequence[str]) -> tuple[boo
     agreement (agreed: true, verdict: agreed, signed_off: true alone): every verdict selected must
     hold it; looking for a difference: at least one."""
     rows = [v for v in o.signoffs if v.month == p["month"] and v.level == p["level"]
-            and ("bank" not in p or v.bank == p["bank"]) and ("unit" not in p or v.unit == p["unit"])]
+            and ("bank" not in p or v.bank == p["bank"]) and ("unit" not in p or v.unit == p["unit"])
+            and ("adm" not in p or v.adm == p["adm"])]
     verdict = p.get("verdict", "agreed" if p.get("agreed") is True else None)
     looks_for_break = any(k in p for k in ("cause", "off_by", "vouchers")) or p.get("agreed") is False or (
         verdict not in (None, "agreed")) or p.get("signed_off") is False
@@ -371,14 +374,15 @@ def _signoff(o: Observed, p: Mapping[str, Any], nos: Sequence[str]) -> tuple[boo
                    and set(nos) <= set(b.vouchers) for b in v.breaks)
 
     def line(v: LevelVerdict) -> str:
-        who = " ".join(x for x in (v.bank, f"unit {v.unit}" if v.unit else "") if x)
+        who = " ".join(x for x in (v.bank, f"division {v.adm}" if v.adm else "", f"unit {v.unit}" if v.unit else "")
+                       if x)
         signed = {True: "signed off", False: f"not signed off ({v.sign_remark})", None: "no sign-off"}[v.signed_off]
         return (f"{v.month} {v.level} {who}: {v.verdict}{' (late)' if v.late else ''}, {signed}, books "
                 f"{fen_to_str(v.books_fen)}, stated {'-' if v.stated_fen is None else fen_to_str(v.stated_fen)}"
                 + "".join(f"; {b.cause} [{', '.join(b.vouchers[:5])}]: {b.detail}" for b in v.breaks[:5]))
 
     wants = [f"{p['level']} {p['month']}" + (f" {p['bank']}" if "bank" in p else "") + (
-        f" unit {p['unit']}" if "unit" in p else "")]
+        f" division {p['adm']}" if "adm" in p else "") + (f" unit {p['unit']}" if "unit" in p else "")]
     wants += [f"{k} {p[k]}" for k in ("agreed", "verdict", "signed_off", "cause", "off_by") if k in p]
     wants += [f"a break naming {', '.join(nos)}"] if nos else []
     expected = ("some verdict: " if looks_for_break else "every verdict: ") + ", ".join(wants)

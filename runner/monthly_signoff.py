@@ -25,6 +25,7 @@ break. Break causes (`Break.cause`, `period` "month"):
 | `line-missing`         | bank-treasury, bank-unit | the books have money under a line the statement does not show        |
 | `line-unknown`         | bank-treasury, bank-unit | the statement shows a line the books know nothing of                 |
 | `total-differs`        | bank-treasury, bank-unit | the statement's PayAmt differs from the books' total                 |
+| `statement-no-division` | bank-treasury, bank-unit | in a run of divisions, a statement without its AdmDivCode: no division's, compared with no books |
 | `clearing-no-debit`    | bank-pboc          | an accepted clearing request with no TSA debit                           |
 | `clearing-debit-differs` | bank-pboc        | the TSA debit for a clearing request differs from what the bank booked   |
 | `debit-unknown`        | bank-pboc          | a TSA debit no accepted clearing request of the bank accounts for        |
@@ -191,6 +192,17 @@ def monthly_signoff(inp: SignoffInput) -> tuple[LevelVerdict, ...]:
     return tuple(out)
 
 
+def _undivided(books: Books, adm: str, s: BankStatementSeen) -> list[Break]:
+    """A statement (3501, 7104) without its AdmDivCode in a run of divisions: malformed (the XSD
+    requires it), so no division's: it is not compared with any books, its verdict `differs` with
+    the one break `statement-no-division`, and each division's own statement is still looked for."""
+    if not books.divisional or adm:
+        return []
+    return [Break("statement-no-division", None, (), f"the {s.vtcode} {s.voucher_no} names no AdmDivCode (the XSD "
+                  "requires it): which division's statement it is cannot be told, so it is compared with no "
+                  "division's books", None, _fen(s.head.get("PayAmt")), "month")]
+
+
 def _bank_treasury(books: Books, by_adm: Mapping[tuple[str, str, str, str], list[BankStatementSeen]],
                    bank: str, adm: str, month: str, deadline: dt.datetime, due: bool) -> list[LevelVerdict]:
     mine, nos = books.of(bank, adm, month)
@@ -198,8 +210,8 @@ def _bank_treasury(books: Books, by_adm: Mapping[tuple[str, str, str, str], list
     if not mine and s is None:
         return []  # nothing paid, nothing to state (a month without payments has no 3501)
     total = sum(mine.values())
-    breaks = [] if s is None else _compare_lines(mine, nos, _statement_lines(s),
-                                                 _fen(s.head.get("PayAmt")), f"the statement {s.voucher_no}")
+    breaks = [] if s is None else _undivided(books, adm, s) or _compare_lines(
+        mine, nos, _statement_lines(s), _fen(s.head.get("PayAmt")), f"the statement {s.voucher_no}")
     signed, remark = _signed(s)
     return [LevelVerdict(month, "bank-treasury", bank, None, _verdict(breaks, s is not None, due),
                          () if s is None else (s.voucher_no,), total, None if s is None else _fen(s.head.get("PayAmt")),
@@ -216,9 +228,9 @@ def _bank_units(books: Books, by_adm: Mapping[tuple[str, str, str, str], list[Ba
     for unit in sorted({k[0] for k in mine} | set(sheets)):
         lines = {k: f for k, f in mine.items() if k[0] == unit}
         sheet = _first(sheets.get(unit, ()))
-        breaks = [] if sheet is None else _compare_lines(lines, {k: v for k, v in nos.items() if k[0] == unit},
-                                                         _statement_lines(sheet), _fen(sheet.head.get("PayAmt")),
-                                                         f"unit {unit}'s statement {sheet.voucher_no}")
+        breaks = [] if sheet is None else _undivided(books, adm, sheet) or _compare_lines(
+            lines, {k: v for k, v in nos.items() if k[0] == unit}, _statement_lines(sheet),
+            _fen(sheet.head.get("PayAmt")), f"unit {unit}'s statement {sheet.voucher_no}")
         signed, remark = _signed(sheet)
         out.append(LevelVerdict(month, "bank-unit", bank, unit, _verdict(breaks, sheet is not None, due),
                                 () if sheet is None else (sheet.voucher_no,), sum(lines.values()),

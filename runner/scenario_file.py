@@ -747,6 +747,9 @@ def _check_signoff(params: dict[str, Any], path: list[str | int], b: _Build, ban
         b.fail([*path, "bank"], "treasury-pboc is the treasury's and the central bank's: it names no bank")
     if "unit" in params and params["level"] != "bank-unit":
         b.fail([*path, "unit"], "a unit is named at level bank-unit only")
+    if "adm" in params and params["level"] not in ("bank-treasury", "bank-unit"):
+        b.fail([*path, "adm"], "a division (adm) is named at bank-treasury and bank-unit only: the bank-pboc and "
+               "treasury-pboc verdicts are not kept by division")
     if params.get("agreed") is True and any(k in params for k in ("cause", "off_by", "vouchers")):
         b.fail([*path, "agreed"], "agreed: true has no breaks: drop cause/off_by/vouchers, or expect agreed: false")
     for v in params.get("vouchers", []):
@@ -843,11 +846,13 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")
     if kind == "report_subject":
-        return f"{p['bank']}'s {p['vtcode']} under subject {p['subject']} = {p['equals']}"
+        return f"{p['bank']}'s {p['vtcode']}" + (f" of {p['adm']}" if "adm" in p else "") + (
+            f" under subject {p['subject']} = {p['equals']}")
     if kind == "report_direct_funds":
-        return f"{p['bank']}'s {p['vtcode']} direct funds = {p['equals']}"
+        return f"{p['bank']}'s {p['vtcode']}" + (f" of {p['adm']}" if "adm" in p else "") + f" direct funds = {p['equals']}"
     if kind == "reports_match":
-        return f"reports of {p['bank']} match the treasury's books" + (f" ({p['vtcode']})" if "vtcode" in p else "")
+        return f"reports of {p['bank']}" + (f" to {p['adm']}" if "adm" in p else "") + " match the treasury's books" + (
+            f" ({p['vtcode']})" if "vtcode" in p else "")
     if kind == "unit_quota":
         return f"{p['unit']}'s quota left at {p['owner']} = {p['equals']}"
     if kind == "quota_restored":
@@ -864,7 +869,7 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
             f" of {p['unit']}" if "unit" in p else "") + f" {bound}"
     if kind == "signoff":
         return (f"{p['level']} {p['month']}" + (f" {p['bank']}" if "bank" in p else "")
-                + (f" unit {p['unit']}" if "unit" in p else "") + "".join(
+                + (f" division {p['adm']}" if "adm" in p else "") + (f" unit {p['unit']}" if "unit" in p else "") + "".join(
                     f" {k} {p[k]}" for k in ("agreed", "verdict", "signed_off", "cause", "off_by") if k in p))
     if kind == "count":
         bound = next(f"{k.replace('_', ' ')} {p[k]}" for k in ("equals", "at_least", "at_most") if k in p)

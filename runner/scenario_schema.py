@@ -26,6 +26,7 @@ MONEY_PATTERN = r"^-?[0-9]{1,15}\.[0-9]{2}$"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 VTCODE_PATTERN = r"^[0-9]{4}$"
 BANK_CODE_PATTERN = r"^[0-9]{12}$"
+ADM_DIV_PATTERN = r"^[0-9]{6,9}$"  # AdmDivCodeType (xsd/common.xsd)
 
 # What each pattern means, for error messages.
 PATTERN_HELP: dict[str, str] = {
@@ -38,6 +39,7 @@ PATTERN_HELP: dict[str, str] = {
     ID_PATTERN: "a name of letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)",
     VTCODE_PATTERN: "a VtCode of four digits, quoted: \"5201\"",
     BANK_CODE_PATTERN: "a 12-digit bank code, quoted",
+    ADM_DIV_PATTERN: "a division's AdmDivCode of 6 to 9 digits, quoted: \"990100\"",
 }
 
 # Lists in a scenario are bounded so a typo cannot make a run of hours (why: see each limit).
@@ -56,6 +58,10 @@ _money = {"type": "string", "pattern": MONEY_PATTERN, "description": "yuan with 
 _id = {"type": "string", "pattern": ID_PATTERN}
 _participant = {"type": "string", "pattern": ID_PATTERN,
                 "description": "treasury, pboc, or a bank id of world.banks"}
+# A bank serving several divisions (AdmDivCode) reports and states to each its own payments: an
+# expectation on its reports or sign-off names the division with `adm` (absent: every division's).
+_adm = {"type": "string", "pattern": ADM_DIV_PATTERN,
+        "description": "AdmDivCode: only the reports or verdicts of this division (absent: every division's)"}
 _who = {"enum": ["gateway", "bank", "pboc", "treasury"]}
 _fields = {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 200,
            "description": "head elements of the voucher, by XSD name, overriding the template's"}
@@ -286,7 +292,7 @@ _expect_kinds: dict[str, Any] = {
                       "description": "every daily report (2206), monthly report (4004) and statement (3501) the "
                                      "bank sent states what its receipts to the treasury paid in the period, less "
                                      "the refunds it noticed in it, to the fen (at least one arrived)",
-                      "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}}},
+                      "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]}, "adm": _adm}},
     "report_subject": {"type": "object", "additionalProperties": False, "required": ["bank", "vtcode", "subject",
                                                                                    "equals"],
                        "description": "the reports of that kind the bank sent (2206 / 4004 / 3501), their lines of "
@@ -294,14 +300,14 @@ _expect_kinds: dict[str, Any] = {
                                       "sums to 0.00)",
                        "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]},
                                       "subject": {"type": "string", "pattern": "^[0-9A-Za-z]{1,42}$"},
-                                      "equals": _money}},
+                                      "adm": _adm, "equals": _money}},
     "report_direct_funds": {"type": "object", "additionalProperties": False,
                             "required": ["bank", "vtcode", "equals"],
                             "description": "the reports of that kind the bank sent (2206 / 4004 / 3501), their "
                                            "direct funds (DirectFundAmt, 直达资金; absent: 0.00) summed, equal the "
                                            "amount (docs/payment-kinds.md)",
                             "properties": {"bank": _participant, "vtcode": {"enum": ["2206", "4004", "3501"]},
-                                           "equals": _money}},
+                                           "adm": _adm, "equals": _money}},
     "signoff": {"type": "object", "additionalProperties": False, "required": ["month", "level"],
                 "description": "the monthly reconciliation and sign-off of a month at a level (对账签证, "
                                "docs/reconciliation.md): agreed, differs (with its breaks), missing or not-due; "
@@ -310,6 +316,8 @@ _expect_kinds: dict[str, Any] = {
                 "properties": {"month": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$"},
                                "level": {"enum": ["bank-treasury", "bank-unit", "bank-pboc", "treasury-pboc"]},
                                "bank": _participant,
+                               "adm": {**_adm, "description": "AdmDivCode: only this division's verdicts "
+                                       "(bank-treasury, bank-unit; absent: every division's)"},
                                "unit": {"type": "string", "minLength": 1, "description": "AgencyCode (bank-unit)"},
                                "agreed": {"type": "boolean"},
                                "verdict": {"enum": ["agreed", "differs", "missing", "not-due"]},

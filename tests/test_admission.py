@@ -152,3 +152,41 @@ async def test_a_pool_refuses_a_worker_count_outside_its_bound_before_starting_a
     for workers in (0, WORKERS_MAX + 1, 100_000):
         with pytest.raises(ValueError, match=f"1 to {WORKERS_MAX} workers"):
             PoolAdmission(world.registry(), world.certs(), DEFAULT_LIMITS, workers=workers)
+
+
+async def test_a_full_pool_makes_submitters_wait_then_refuses_and_loses_nothing_it_took(tmp_path: Path) -> None:
+    """The pool's own bound, by counts: with its worker busy (taken off the idle list) it holds
+    `pending_max` envelopes, `waiting_max` submitters more wait for a place, and one more is refused
+    at once (StateError: a coded 503 unavailable); once the worker is free every envelope it took or
+    let wait is admitted, none lost, and the bound is never exceeded."""
+    import asyncio
+
+    from messages.errors import StateError
+
+    world = DevWorld.create(tmp_path)
+    sender = world.registry().get(world.treasury.id)
+    assert sender is not None
+    at = dt.datetime.now(dt.UTC)
+    envelopes = [world.envelope([payment(world)], sender=world.treasury.id) for _ in range(6)]
+    pool = PoolAdmission(world.registry(), world.certs(), DEFAULT_LIMITS, workers=1, pending_max=2, waiting_max=3)
+    try:
+        await pool.started()
+        busy, pool._idle[:] = list(pool._idle), []  # the worker is busy: nothing leaves the queue
+        tasks = [asyncio.ensure_future(pool.admit(e, sender, at=at)) for e in envelopes[:5]]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert (len(pool._pending), pool.waiting, pool.refused_full) == (2, 3, 0)
+        refused = asyncio.ensure_future(pool.admit(envelopes[5], sender, at=at))
+        await asyncio.sleep(0)  # refused at once: it never waits
+        assert refused.done() and isinstance(refused.exception(), StateError), "the sixth waited"
+        assert "admission is full" in str(refused.exception())
+        assert (len(pool._pending), pool.waiting, pool.refused_full) == (2, 3, 1)
+        pool._idle.extend(busy)
+        pool._pump()
+        outcomes = await asyncio.gather(*tasks)
+        assert (len(pool._pending), pool.waiting) == (0, 0)
+        [late] = await pool.admit(envelopes[5], sender, at=at)  # room again: the refused one, sent again, goes
+    finally:
+        pool.close()
+    assert all(len(o) == 1 and isinstance(o[0], Admitted) for o in outcomes) and isinstance(late, Admitted)
+    assert len({o[0].key for o in outcomes} | {late.key}) == 6
