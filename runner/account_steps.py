@@ -67,7 +67,9 @@ def pay_account(s: Scenario, steps: Sequence[Step], bank: str, vtcode: str, unit
 
 def notice_outcome(p: Mapping[str, Any], o: Observed) -> tuple[bool, str, str]:
     """An `account_notice` expectation: (ok, expected, actual). The deadline is the agreement's
-    (`treasury_sim.account_notices.deadline`: 3 working days after the notice reached the bank)."""
+    (`treasury_sim.account_notices.deadline`: 3 working days after the notice reached the bank). The
+    confirmations are the 7601 receipts of the notice's key (AdmDivCode, StYear, VoucherNo): a
+    receipt of another division's or year's notice of the number is not its."""
     from business_time.calendar import BusinessCalendar
 
     v = o.by_id(p["notice"])
@@ -77,8 +79,9 @@ def notice_outcome(p: Mapping[str, Any], o: Observed) -> tuple[bool, str, str]:
     late, done = bool(p.get("late", False)), bool(p.get("done", True))
     expected = ("no confirmation" if not done else
                 f"confirmed after {due:%Y-%m-%d} (late)" if late else f"confirmed by {due:%Y-%m-%d}")
+    adm, year = v.key.split("/")[:2]  # a confirmation is of the notice's key: another division's or year's
     confirmations = [r for r in o.receipts if r.vtcode == "7601" and r.voucher_no == v.voucher_no
-                     and r.return_reason is None]
+                     and r.adm in ("", adm) and r.year in ("", year) and r.return_reason is None]
     days = [d for d in (parse_ymd(r.fields.get("XConfirmDate", "")) for r in confirmations) if d is not None]
     if not days:
         return not done, expected, "no confirmation arrived"

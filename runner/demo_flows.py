@@ -176,8 +176,8 @@ def flows_summary(plan: FlowPlan, w: Any) -> dict[str, Any]:
 
 
 def feed_check(book: Any, due: Iterable[str]) -> tuple[bool, str]:
-    """Whether the account feeds held: every feed `due` ("<PayBankCode>/<yyyymmdd>") came and was
-    checked by the treasury (`book`: its `treasury_sim.account_feed.FeedBook`), and none broke."""
+    """Whether the account feeds held: every feed `due` ("<PayBankCode>/<yyyymmdd>/<AdmDivCode>") came
+    and was checked by the treasury (`book`: its `treasury_sim.account_feed.FeedBook`), and none broke."""
     due = sorted(due)
     missing = [k for k in due if k not in book.checked]
     breaks = book.breaks()
@@ -199,7 +199,8 @@ def feed_summary(w: Any) -> tuple[dict[str, Any], bool, str]:
     book = w.tcore.state.feeds
     days = [format_ymd(d) for d in [*w.run_days, w.final_day]]
     accounts = {core.bank_code: sorted(feed_accounts(core.state)) for core in w.bcores.values()}
-    due = [f"{bank}/{day}" for bank, accts in accounts.items() if accts for day in days]
+    adm = w.tcore.config.adm_div_code  # the demo's one division: each bank's feed of the day to it
+    due = [f"{bank}/{day}/{adm}" for bank, accts in accounts.items() if accts for day in days]
     ok, detail = feed_check(book, due)
     breaks = book.breaks()
     return ({"accounts": accounts, "feeds_due": len(due), "feeds_checked": len(book.checked),

@@ -385,9 +385,11 @@ _expect_kinds: dict[str, Any] = {
                      "description": "the bank's account feed (7602, 资金流水) of a day, matched by the treasury "
                                     "against its own payments to the registered real-fund and special accounts: "
                                     "matched (no break), the number of breaks, or a break of code on voucher "
-                                    "off by an amount",
+                                    "off by an amount; a bank serving several divisions sends each its own feed",
                      "properties": {"bank": {**_id, "description": "a bank of world.banks"},
                                     "day": {"type": "string", "pattern": DATE_PATTERN},
+                                    "adm": {**_adm, "description": "AdmDivCode: only this division's feed (absent: "
+                                            "every feed of the day; agreement must hold in each, a break in one)"},
                                     "matched": {"type": "boolean"},
                                     "breaks": {"type": "integer", "minimum": 0},
                                     "code": {"enum": ["feed-missing-movement", "feed-unknown-movement",

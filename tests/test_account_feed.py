@@ -71,14 +71,14 @@ def test_the_bank_feed_matches_the_treasury_s_own_payments() -> None:
     paid = [Paid(BANK, "20260310", "5201", a.get("VoucherNo"), REAL, 100_00),
             Paid(BANK, "20260310", "5201", "ZJX", OTHER, 5_00), Paid(BANK, "20260311", "5201", "ZJY", REAL, 7_00)]
     expected = expected_lines(BANK, "20260310", {REAL, SPECIAL}, paid)
-    assert book.check(BANK, "20260310", "LS0001", expected, day_lines(bank.state, DAY)) == []
-    assert book.outcome(BANK, "20260310") == []
-    assert book.outcome(BANK, "20260311") is None
+    assert book.check(BANK, "20260310", "990100", "LS0001", expected, day_lines(bank.state, DAY)) == []
+    assert book.outcome(BANK, "20260310", "990100") == []
+    assert book.outcome(BANK, "20260311", "990100") is None
 
 
 def test_a_feed_line_off_by_a_fen_is_one_break_naming_the_feed_the_voucher_and_the_fen() -> None:
     book = FeedBook()
-    (brk,) = book.check(BANK, "20260310", "LS0001", [FeedLine(REAL, "5201", "ZJ1", 100_00)],
+    (brk,) = book.check(BANK, "20260310", "990100", "LS0001", [FeedLine(REAL, "5201", "ZJ1", 100_00)],
                         [FeedLine(REAL, "5201", "ZJ1", 100_01)])
     assert (brk.code, brk.feed_no, brk.ori_voucher_no, brk.expected_fen, brk.stated_fen) == \
         ("feed-amount-differs", "LS0001", "ZJ1", 100_00, 100_01)
@@ -156,8 +156,8 @@ def test_the_account_feed_expectation_holds_or_fails_on_what_the_treasury_matche
         return [(x.ok, x.actual) for x in evaluate(s.expectations, o)]
 
     brk = FeedBreak("feed-amount-differs", "LS000220260310", REAL, "5201", "ZZ003", 20_00, 20_01)
-    off = {"bank-b/20260310": ("LS000220260310", 1, (brk,))}
-    clean = {"bank-b/20260310": ("LS000220260310", 1, ())}
+    off = {"bank-b/20260310/990100": ("LS000220260310", 1, (brk,))}
+    clean = {"bank-b/20260310/990100": ("LS000220260310", 1, ())}
     matched = "  - account_feed: {bank: bank-b, day: 2026-03-10, matched: true}\n"
     named = ("  - account_feed: {bank: bank-b, day: 2026-03-10, breaks: 1, code: feed-amount-differs, voucher: v3, "
              "off_by: \"0.01\"}\n")
@@ -216,8 +216,8 @@ def test_the_treasury_s_feed_book_keeps_its_payments_to_feed_accounts_and_matche
 
     both = book({SPECIAL, REAL})
     assert both.paid_count == 2
-    assert sorted(p.payee_acct for p in both.day_paid(BANK, "20260310")) == sorted([SPECIAL, REAL])  # OTHER is no feed account
-    assert both.on_feed(feed, {SPECIAL, REAL}) == [] and both.outcome(BANK, "20260310") == []
+    assert sorted(p.payee_acct for p in both.day_paid(BANK, "20260310", "990100")) == sorted([SPECIAL, REAL])  # OTHER is no feed account
+    assert both.on_feed(feed, {SPECIAL, REAL}) == [] and both.outcome(BANK, "20260310", "990100") == []
     off = parse_voucher(build_voucher("7602", feed.head(), [
         {**d, "CreditAmt": "250.51"} if d["AcctNo"] == SPECIAL else d for d in feed.details()]))
     (b,) = book({SPECIAL, REAL}).on_feed(off, {SPECIAL, REAL})

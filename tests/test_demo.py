@@ -190,7 +190,7 @@ def _feed_book(stated_fen: int) -> Any:
 
     book = FeedBook()
     expected = [FeedLine("9700014000000001", "5201", "ZZ2026030200040", 1_234_56)]
-    book.check("999100000001", "20260302", "LS000120260302", expected,
+    book.check("999100000001", "20260302", "990100", "LS000120260302", expected,
                [FeedLine("9700014000000001", "5201", "ZZ2026030200040", stated_fen)])
     return book
 
@@ -198,15 +198,15 @@ def _feed_book(stated_fen: int) -> Any:
 def test_demo_feed_check_holds_only_when_every_feed_came_and_matched() -> None:
     from runner.demo_flows import feed_check
 
-    due = ["999100000001/20260302"]
+    due = ["999100000001/20260302/990100"]
     ok, detail = feed_check(_feed_book(1_234_56), due)
     assert ok and "1 daily account feeds (7602) of 1 due" in detail and "0 breaks" in detail
     # a fen off: a break, named
     ok, detail = feed_check(_feed_book(1_234_57), due)
     assert not ok and "feed-amount-differs" in detail and "off by 0.01" in detail
     # a feed due that never came
-    ok, detail = feed_check(_feed_book(1_234_56), [*due, "999100000002/20260302"])
-    assert not ok and "no feed for 999100000002/20260302" in detail
+    ok, detail = feed_check(_feed_book(1_234_56), [*due, "999100000002/20260302/990100"])
+    assert not ok and "no feed for 999100000002/20260302/990100" in detail
 
 
 @pytest.mark.slow

@@ -11,14 +11,18 @@ them. The scenario runner keeps its own (`runner.account_feed.FeedTap`).
 The accounts it knows: those it noticed (7601, AcctType 3 or 4), those the world declared, and
 those the feed itself names. Its payments: the paid receipts (5201 / 8202) of that bank dated
 that day (XPayDate), for the voucher's PayAmt: what the treasury ordered, not what the bank says
-it paid. `FeedBook.check(...)` keeps the breaks by (bank, day); a feed redelivered is checked
-again with the same result. A msgspec record.
+it paid. A bank serving several divisions (AdmDivCode) sends each its own feed of the day, with
+the lines its own payments made: the book keeps payments and feeds by (bank, day, division), so a
+division's feed is checked against that division's payments only and never overwrites another's.
+`FeedBook.check(...)` keeps the breaks by (bank, day, division); a feed redelivered is checked
+again with the same result. A msgspec record (treasury snapshot version 7; `of_division` reads a
+version 6 book, keyed by bank and day, as the configured division's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import msgspec
 
@@ -38,6 +42,7 @@ __all__ = ["FEEDS_KEPT_MAX", "PAID_KEPT_MAX", "FeedBook", "Paid", "expected_line
 FEEDS_KEPT_MAX = 10_000
 # Payments to feed accounts kept (a year of a busy treasury's); beyond it the book refuses too.
 PAID_KEPT_MAX = 100_000
+_V = TypeVar("_V")
 
 
 class Paid(NamedTuple):
@@ -59,7 +64,8 @@ def feed_lines(doc: VoucherDoc) -> list[FeedLine]:
 
 
 def expected_lines(bank: str, day: str, accounts: set[str], paid: Iterable[Paid]) -> list[FeedLine]:
-    """The movements the treasury knows on `accounts` at `bank` on `day`: its payments to them."""
+    """The movements the treasury knows on `accounts` at `bank` on `day`: its payments to them
+    (`paid`: one division's, `FeedBook.day_paid`)."""
     return [FeedLine(p.payee_acct, p.vtcode, p.voucher_no, p.fen) for p in paid
             if p.bank == bank and p.day == day and p.payee_acct in accounts]
 
@@ -71,17 +77,33 @@ def known_accounts(config: TreasuryConfig, notices: AccountNoticeLog) -> set[str
     return noticed | ({special_account(code) for code, _ in config.banks} if config.units else set())
 
 
+def _key(bank: str, day: str, adm: str) -> str:
+    return f"{bank}/{day}/{adm}"
+
+
+def _divided(book: dict[str, _V], adm: str) -> dict[str, _V]:
+    """`book` with each "<bank>/<day>" key (a version 6 snapshot's) as "<bank>/<day>/<adm>"."""
+    return {(k if k.count("/") == 2 else f"{k}/{adm}"): v for k, v in book.items()}
+
+
 class FeedBook(msgspec.Struct):
-    checked: dict[str, list[FeedBreak]] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → breaks
-    feeds: dict[str, str] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → VoucherNo of the feed
-    lines: dict[str, int] = msgspec.field(default_factory=dict)  # "<bank>/<yyyymmdd>" → the lines it stated
-    # "<bank>/<yyyymmdd>" → VoucherNo → a payment kept: a feed reads its own day's, never every payment
+    # "<bank>/<yyyymmdd>/<AdmDivCode>" → breaks (version 6 and older: "<bank>/<yyyymmdd>", no division)
+    checked: dict[str, list[FeedBreak]] = msgspec.field(default_factory=dict)
+    feeds: dict[str, str] = msgspec.field(default_factory=dict)  # the same key → VoucherNo of the feed
+    lines: dict[str, int] = msgspec.field(default_factory=dict)  # the same key → the lines it stated
+    # the same key → VoucherNo → a payment kept: a feed reads its own day's and division's, never every payment
     paid: dict[str, dict[str, Paid]] = msgspec.field(default_factory=dict)
     paid_count: int = 0  # payments kept, all days
 
-    def keep(self, p: Paid) -> None:
-        """Keep payment `p` (once per voucher) for the feed of its bank and day."""
-        day = self.paid.setdefault(f"{p.bank}/{p.day}", {})
+    def of_division(self, adm: str) -> None:
+        """A version 6 (or older) snapshot's book (keyed by bank and day) as division `adm`'s: the
+        configured one's, the only division whose payments the treasury core keeps."""
+        self.checked, self.feeds = _divided(self.checked, adm), _divided(self.feeds, adm)
+        self.lines, self.paid = _divided(self.lines, adm), _divided(self.paid, adm)
+
+    def keep(self, p: Paid, adm: str) -> None:
+        """Keep payment `p` of division `adm` (once per voucher) for the feed of its bank, day and division."""
+        day = self.paid.setdefault(_key(p.bank, p.day, adm), {})
         if p.voucher_no in day:
             return
         if self.paid_count >= PAID_KEPT_MAX:
@@ -89,24 +111,25 @@ class FeedBook(msgspec.Struct):
         day[p.voucher_no] = p
         self.paid_count += 1
 
-    def day_paid(self, bank: str, day: str) -> Iterable[Paid]:
-        """The payments kept of `bank` paid on `day` (yyyymmdd)."""
-        return self.paid.get(f"{bank}/{day}", {}).values()
+    def day_paid(self, bank: str, day: str, adm: str) -> Iterable[Paid]:
+        """The payments of division `adm` kept of `bank` paid on `day` (yyyymmdd)."""
+        return self.paid.get(_key(bank, day, adm), {}).values()
 
     def on_receipt(self, doc: VoucherDoc, fen: int, accounts: set[str]) -> None:
         """A paid receipt (5201 / 8202 flag 1; `fen`: the voucher's PayAmt) kept when it paid one of `accounts`."""
         payee = doc.get("PayeeAcctNo")
         if payee in accounts:
-            self.keep(Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, doc.get("VoucherNo"), payee, fen))
+            self.keep(Paid(doc.get("PayBankCode"), doc.get("XPayDate"), doc.vtcode, doc.get("VoucherNo"), payee, fen),
+                      doc.get("AdmDivCode"))
 
     def on_feed(self, doc: VoucherDoc, accounts: set[str]) -> list[FeedBreak]:
-        """A bank's feed (7602) checked against the payments kept (`accounts`: the feed accounts known;
-        the accounts the feed itself names count too)."""
+        """A bank's feed (7602) of a division checked against that division's payments kept (`accounts`:
+        the feed accounts known; the accounts the feed itself names count too)."""
         stated = feed_lines(doc)
         known = accounts | {x.acct_no for x in stated}
-        bank, day = doc.get("PayBankCode"), doc.get("TransDate")
-        return self.check(bank, day, doc.get("VoucherNo"), expected_lines(bank, day, known, self.day_paid(bank, day)),
-                          stated)
+        bank, day, adm = doc.get("PayBankCode"), doc.get("TransDate"), doc.get("AdmDivCode")
+        return self.check(bank, day, adm, doc.get("VoucherNo"),
+                          expected_lines(bank, day, known, self.day_paid(bank, day, adm)), stated)
 
     def on_paid(self, doc: VoucherDoc, receipt: Receipt, fen: int, config: TreasuryConfig,
                 notices: AccountNoticeLog) -> None:
@@ -120,13 +143,13 @@ class FeedBook(msgspec.Struct):
             self.on_feed(doc, known_accounts(config, notices))
 
     def breaks(self) -> list[FeedBreak]:
-        """Every break of every feed checked, by (bank, day)."""
+        """Every break of every feed checked, by (bank, day, division)."""
         return [b for key in sorted(self.checked) for b in self.checked[key]]
 
-    def check(self, bank: str, day: str, feed_no: str, expected: Iterable[FeedLine],
+    def check(self, bank: str, day: str, adm: str, feed_no: str, expected: Iterable[FeedLine],
               stated: Iterable[FeedLine]) -> list[FeedBreak]:
-        """The feed's breaks ([]: it matches), kept by (bank, day)."""
-        key = f"{bank}/{day}"
+        """The feed's breaks ([]: it matches), kept by (bank, day, division)."""
+        key = _key(bank, day, adm)
         if key not in self.checked and len(self.checked) >= FEEDS_KEPT_MAX:
             raise OverflowError(f"the feed book holds {FEEDS_KEPT_MAX} checked days already")
         stated = list(stated)
@@ -134,6 +157,6 @@ class FeedBook(msgspec.Struct):
         self.checked[key], self.feeds[key], self.lines[key] = breaks, feed_no, len(stated)
         return breaks
 
-    def outcome(self, bank: str, day: str) -> list[FeedBreak] | None:
-        """The breaks of the bank's feed of `day`; None when none was checked."""
-        return self.checked.get(f"{bank}/{day}")
+    def outcome(self, bank: str, day: str, adm: str) -> list[FeedBreak] | None:
+        """The breaks of the bank's feed of `day` to division `adm`; None when none was checked."""
+        return self.checked.get(_key(bank, day, adm))

@@ -84,6 +84,7 @@ from treasury_sim.receipts import (
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
 from treasury_sim.state import (
     CORE,
+    DIVIDED_FEEDS,
     DIVIDED_REFUNDS,
     OLDER_VERSIONS,
     SNAPSHOT_VERSION,
@@ -371,6 +372,8 @@ class TreasuryCore:
                                 older=OLDER_VERSIONS)
         if version < DIVIDED_REFUNDS:  # its refunds were all the configured division's
             state.bank_inbox.of_division(self.config.adm_div_code)
+        if version < DIVIDED_FEEDS:  # its account feeds and their payments too
+            state.feeds.of_division(self.config.adm_div_code)
         self._reset(state)
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)

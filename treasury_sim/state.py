@@ -24,7 +24,7 @@ from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "DIVIDED_REFUNDS", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -34,10 +34,13 @@ CORE = "treasury"
 # refunded payment's running total (the cap is cumulative); a version 4 snapshot loads with none.
 # 6: the refunds noticed by each bank and day (`BankInbox.refunded`, `refunded_direct`) and a unit's
 # statement lines (`by_unit`) are each division's (AdmDivCode last in the key): a version 5 (or older)
-# snapshot's load as the configured one's.
-SNAPSHOT_VERSION = 6
-OLDER_VERSIONS = (2, 3, 4, 5)
+# snapshot's load as the configured one's. 7: the account feeds (7602) checked and the payments kept
+# for them (`feeds`) are each division's (AdmDivCode last in the key, `FeedBook`): a version 6 (or
+# older) snapshot's load as the configured one's.
+SNAPSHOT_VERSION = 7
+OLDER_VERSIONS = (2, 3, 4, 5, 6)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
+DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
