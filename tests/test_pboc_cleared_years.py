@@ -9,6 +9,7 @@ payment of its number, of the ClearDate's year or the year before, not yet clear
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -16,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_pboc_core import ADM, BANK, clearing, make, quota, receipt, refund, send, t
 from test_pboc_refunds import _as_version_8
+from test_wire_clearing_cover import _Filed
 
 from business_time.calendar import BusinessCalendar
+from business_time.clock import TZ
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.cleared import payment_year
 from pboc_sim.core import PbocCore
+from runner.wire_mode import clearing_cover
 from sim.store import SimStore
 from storage.db import Database
 
@@ -146,3 +150,31 @@ async def test_a_version_8_snapshot_loads_through_the_store(calendar: BusinessCa
         == dict(core.cleared.items())
     # and it refunds 2025's payment as the core before it would
     assert _refund(after, books, ADM, "2025", "ZF0001", "100.00") is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["2025", "2026"]), st.sampled_from(["ZF1", "ZF2"])), min_size=1, max_size=5))
+def test_the_central_bank_and_the_conformance_reading_take_a_detail_for_the_same_payment(
+        calendar: BusinessCalendar, named: list[tuple[str, str]]) -> None:
+    """Each year's payments of ZF1 and ZF2 paid on its day (2025's ZF2 late); 2301s (in the order of the days) each
+    name one. Whenever a payment of the number paid by the ClearDate is not yet covered, the
+    central bank keeps the Detail under the year the conformance reading (`clearing_cover`) takes it
+    for: one rule (`pboc_sim.cleared.payment_year`)."""
+    paid = {f"{ADM}/{y}/5201/{no}": ("5201", dt.date.fromisoformat(d), dt.datetime.fromisoformat(d).replace(hour=9, tzinfo=TZ))
+            for y, d in DAYS.items() for no in ("ZF1", "ZF2")}
+    # 2025's ZF2 paid late, in 2026's first days, after 2026's: still the ClearDate year's is named first
+    paid[f"{ADM}/2025/5201/ZF2"] = ("5201", dt.date(2026, 1, 6), dt.datetime(2026, 1, 6, 9, 30, tzinfo=TZ))
+    named = sorted(named)
+    filed = [_Filed(ADM, "11", dt.date.fromisoformat(DAYS[y]), t(DAYS[y], "10:00"), (no,)) for y, no in named]
+    read = clearing_cover(filed, paid)
+    core, books = make(calendar, t("2025-12-30", "08:00"))
+    covered: set[str] = set()
+    for f, (y, no), keys in zip(filed, named, read, strict=True):
+        due = [k for k, (_, day, _) in paid.items() if k.endswith(f"/{no}") and k not in covered and day <= f.clear_date]
+        covered.update(keys)
+        before = {k: c.cleared_fen for k, c in core.cleared.items()}
+        _clear(core, books, ADM, y, no, "1.00")
+        grown = [k for k, c in core.cleared.items() if k[2] == "5201" and c.cleared_fen != before.get(k)]
+        assert len(grown) == 1
+        if due:
+            assert keys == [f"{ADM}/{grown[0][1]}/5201/{no}"], (named, read, grown)
