@@ -48,6 +48,7 @@ the bank core's `QuotaBook`, the same mapping kept under text keys so the snapsh
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, overload
@@ -357,14 +358,28 @@ def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
     return out
 
 
-def arrival_notice_prefix(ori_no: str, ori_year: str, year: int) -> str:
-    """What the 7102s answering the 7101 (or 7301 / 7302) `ori_no` of budget year `ori_year` begin
-    with when sent under StYear `year` (the day they went): "DZ" and its number's last 16 characters;
-    for another year's notice "DY", that year and the same, so that two budget years' notices of
-    one number, answered in one calendar year, get 7102s of their own keys (AdmDivCode, StYear,
-    VtCode, VoucherNo; the gateway refuses a key twice). At most 2 + 4 + 16 characters."""
-    tail = ori_no[-16:]
-    return f"DZ{tail}" if ori_year in ("", str(year)) else f"DY{ori_year[-4:]}{tail}"
+def arrival_notice_prefix(ori_no: str, ori_year: str, year: int, *, adm: str = "", vtcode: str = "7101") -> str:
+    """What the 7102s answering the 7101 (or 7301 / 7302 / 7106, `vtcode`) `ori_no` of division `adm`
+    and budget year `ori_year` begin with when sent under StYear `year` (the day they went): "DZ" and
+    its number when it is of that year and 16 characters at most (as ever: the default day's digests
+    hold); else "DY", its year and the first 24 hex digits (upper case) of the SHA-256 of the notice's
+    whole key "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>": two budget years' notices of one number
+    answered in one calendar year, and two long numbers alike in their last 16 characters (which
+    "<last 16>" made one), get 7102s of their own keys (AdmDivCode, StYear, VtCode, VoucherNo; the
+    gateway refuses a key twice). At most 2 + 16 (DZ) or 2 + 4 + 24 (DY) characters, the unit's
+    4-digit sequence after: "V7102" and it within the XSD's 42."""
+    this_year = ori_year in ("", str(year))
+    if this_year and len(ori_no) <= _DZ_MAX:
+        return f"DZ{ori_no}"
+    st_year = str(year) if this_year else ori_year
+    whole = f"{adm}/{st_year}/{vtcode}/{ori_no}".encode()
+    return f"DY{st_year[-4:]}{hashlib.sha256(whole).hexdigest()[:_DY_DIGITS].upper()}"
+
+
+# The longest 7101 number a DZ 7102 number holds whole.
+_DZ_MAX = 16
+# Hex digits of a DY 7102 number's digest: 96 bits, no two notices' alike in practice.
+_DY_DIGITS = 24
 
 
 def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
@@ -377,7 +392,8 @@ def arrival_notices(notice: Mapping[str, str], lines: Sequence[NoticeLine],
     for line in lines:
         by_unit.setdefault(line[0][3], []).append(line)
     out = []
-    prefix = arrival_notice_prefix(notice.get("VoucherNo", ""), notice.get("StYear", ""), today.year)
+    prefix = arrival_notice_prefix(notice.get("VoucherNo", ""), notice.get("StYear", ""), today.year,
+                                   adm=notice.get("AdmDivCode", ""), vtcode=notice.get("VtCode") or "7101")
     for i, (agency, unit_lines) in enumerate(sorted(by_unit.items()), start=1):
         no = f"{prefix}{i:04d}"
         total = sum(fen for _, _, fen in unit_lines)

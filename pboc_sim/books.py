@@ -37,9 +37,12 @@ def touched(vtcode: str, get: Callable[[str], str]) -> tuple[list[str], list[str
         return [quota_key(get("AdmDivCode"), bank, QUOTA_PAY_TYPE[vtcode], get("FundTypeCode"), day)], []
     if vtcode == "2301":
         return ([quota_key(get("AdmDivCode"), bank, get("PayTypeCode"), get("FundTypeCode"), day)],
-                [cleared_key(get("AdmDivCode"), "2301", get("VoucherNo"), bank)])
-    if vtcode == "2302":
-        return [], [cleared_key(get("AdmDivCode"), get("OriVtCode"), get("OriVoucherNo"), bank)]
+                [cleared_key(get("AdmDivCode"), get("StYear"), "2301", get("VoucherNo"), bank)])
+    if vtcode == "2302":  # the payment's year as the refund rules read it (its payments: read below)
+        ori_year = get("OriVouDate")[:4]
+        keys = [cleared_key(get("AdmDivCode"), year, get("OriVtCode"), get("OriVoucherNo"), bank)
+                for year in (ori_year, str(int(ori_year) + 1) if ori_year.isdigit() else ori_year)]
+        return [], keys
     return [], []
 
 

@@ -1,9 +1,18 @@
 """What a refund is matched against: what the central bank cleared (`PbocState.cleared`).
 
 The central bank sees payments only through the clearing requests: an accepted 2301 records what
-it cleared under the request's own key (VtCode 2301) and, for each Detail that names its payment
-voucher (Detail/VoucherNo, optional: a detail without it is a sum by first-level unit), under that
-payment's key (VtCode 5201 for pay type 11, 8202 for 12). A refund of a payment also counts
+it cleared under the request's own key (its AdmDivCode, StYear, VtCode 2301, VoucherNo) and, for
+each Detail that names its payment voucher (Detail/VoucherNo, optional: a detail without it is a sum
+by first-level unit), under that payment's key (VtCode 5201 for pay type 11, 8202 for 12).
+
+**The payment's year** (`payment_year`). Each treasury numbers its vouchers afresh each year, so two
+budget years' payments may share a number, and a Detail names no year. The central bank never sees
+the payments, only what it cleared: a Detail names the payment of its number of the latest year up
+to the ClearDate's year, of that year and the one before (a budget year's payments are cleared in
+it, or in the next's first days), not yet cleared; both cleared, the ClearDate's year's (named again:
+added up). It is the conformance reading's rule (`runner.wire_mode.clearing_cover`: of the payments
+of the number, the one no earlier request covered, paid by the ClearDate, the latest) as far as the
+central bank can see. A 2302 names the payment by OriVouDate's year (`refund_year`). A refund of a payment also counts
 against the 2301 that cleared it, so the two ways of naming it never refund the same money twice.
 `CLEARED_MAX` bounds what is kept: the oldest are forgotten, and a refund naming one of those is
 refused `refund-unmatched`.
@@ -11,20 +20,49 @@ refused `refund-unmatched`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from pboc_sim.config import CLEARED_MAX, PAYMENT_VTCODE
-from pboc_sim.state import SEP, Cleared, Decision, PbocState, cleared_key
+from pboc_sim.state import SEP, Cleared, ClearedBook, Decision, PbocState, cleared_key
 
-__all__ = ["matched_keys", "record_cleared", "refund_targets", "unmatch"]
+__all__ = ["matched_keys", "payment_year", "record_cleared", "refund_targets", "refund_year", "unmatch"]
 
 
-def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type: str, amount_fen: int,
-                   payments: tuple[tuple[str, int], ...]) -> tuple[str | int, ...]:
-    """Remember what an accepted 2301 cleared: itself, and each payment its details name
-    (`payments`: (Detail/VoucherNo, fen)). Returns what was added to each entry (the decision's
-    `matched`: the 2301's key, fen, then each payment's VoucherNo (a new one, kept under the
-    2301: `PbocState.cleared`) or key (one known already, or another's VoucherNo), fen, ...)."""
+def payment_year(clear_year: int, cleared: Callable[[int], bool]) -> int:
+    """The budget year of the payment a 2301's Detail names (module doc): of the ClearDate's year
+    `clear_year` and the year before, the latest whose payment of the number is not yet `cleared`;
+    both cleared, `clear_year`."""
+    for year in (clear_year, clear_year - 1):
+        if not cleared(year):
+            return year
+    return clear_year
+
+
+def refund_year(book: ClearedBook, adm: str, vtcode: str, no: str, bank: str, ori_year: str) -> str:
+    """The year of what a 2302 refunds (module doc): OriVouDate's `ori_year`; a payment nothing
+    was cleared for under it, the next year's when one was (paid late in its year, it was cleared in
+    the next, under the ClearDate's year)."""
+    if vtcode == "2301" or not ori_year.isdigit() or cleared_key(adm, ori_year, vtcode, no, bank) in book:
+        return ori_year
+    later = str(int(ori_year) + 1)
+    return later if cleared_key(adm, later, vtcode, no, bank) in book else ori_year
+
+
+def _cleared(book: ClearedBook, adm: str, vtcode: str, no: str, bank: str, year: int) -> bool:
+    return cleared_key(adm, str(year), vtcode, no, bank) in book
+
+
+def record_cleared(s: PbocState, adm: str, st_year: str, voucher_no: str, bank: str, pay_type: str,
+                   amount_fen: int, payments: tuple[tuple[str, int], ...], clear_year: int) -> tuple[str | int, ...]:
+    """Remember what an accepted 2301 (of `st_year`, ClearDate in `clear_year`) cleared: itself,
+    and each payment its details name (`payments`: (Detail/VoucherNo, fen)), of the year
+    `payment_year` gives. Returns what was added to each entry (the decision's `matched`: the
+    2301's key, fen, then each payment's VoucherNo (a new one of the 2301's own StYear, kept under
+    the 2301: `PbocState.cleared`) or key (one known already, of another year, or another's
+    VoucherNo), fen, ...)."""
     book = s.cleared
-    own = cleared_key(adm, "2301", voucher_no, bank)
+    own = cleared_key(adm, st_year, "2301", voucher_no, bank)
     vtcode = PAYMENT_VTCODE.get(pay_type, "")
     added: dict[str, int] = {}  # VoucherNo → fen (a payment named twice by the request: added up)
     for payment_no, fen in payments if vtcode else ():
@@ -40,12 +78,13 @@ def record_cleared(s: PbocState, adm: str, voucher_no: str, bank: str, pay_type:
     matched: list[str | int] = [own, amount_fen]
     new: list[str] = []
     for no, fen in added.items():
-        key = cleared_key(adm, vtcode, no, bank)
+        year = str(payment_year(clear_year, partial(_cleared, book, adm, vtcode, no, bank)))
+        key = cleared_key(adm, year, vtcode, no, bank)
         item = book.modify(key)
         if item is not None:
             item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
             matched += (key, fen)
-        elif no in book.index or own in book.groups or SEP in no:  # the slot is another's: an entry
+        elif year != st_year or no in book.index or own in book.groups or SEP in no:  # not the slot's: an entry
             book.add(key, Cleared(bank, pay_type, fen, clearing=own), CLEARED_MAX)
             matched += (key, fen)
         else:
@@ -67,8 +106,8 @@ def matched_keys(s: PbocState, decision: Decision) -> list[tuple[str, int]]:
     group = s.cleared.groups.get(own)
     own_item = s.cleared.get(own)
     vtcode = group.vtcode if group is not None else PAYMENT_VTCODE.get(own_item.pay_type, "") if own_item else ""
-    adm, _, _, bank = own.split(SEP)
-    return [(key if SEP in key else cleared_key(adm, vtcode, key, bank), fen) for key, fen in pairs]
+    adm, year, _, _, bank = own.split(SEP)  # a payment named by VoucherNo is of the 2301's year
+    return [(key if SEP in key else cleared_key(adm, year, vtcode, key, bank), fen) for key, fen in pairs]
 
 
 def unmatch(s: PbocState, decision: Decision, *, refund: bool) -> None:

@@ -53,6 +53,7 @@ from messages.voucher import VoucherDoc
 from pboc_sim import books
 from pboc_sim.clearing import CLEARING_RULES, ClearingRule, on_clearing
 from pboc_sim.config import QUOTA_PAY_TYPE, REVENUE_ACCOUNT, TSA_ACCOUNT, Ctx, PbocConfig, clearing_account
+from pboc_sim.older import cleared_years
 from pboc_sim.quota import on_quota_notice
 from pboc_sim.record import answer, balance_before
 from pboc_sim.refunds import REFUND_RULES, RefundRule, on_refund
@@ -178,7 +179,7 @@ class PbocCore:
 
     @property
     def cleared(self) -> Mapping[ClearedKey, Cleared]:
-        """What was cleared under (AdmDivCode, VtCode, VoucherNo, bank) (`pboc_sim.cleared`)."""
+        """What was cleared under (AdmDivCode, StYear, VtCode, VoucherNo, bank) (`pboc_sim.cleared`)."""
         return KeyedView(cast("Mapping[str, Cleared]", self.state.cleared), lambda k: cleared_key(*k), cleared_key_of)
 
     @property
@@ -235,7 +236,7 @@ class PbocCore:
         (`StateError` for another core's, another version's or another config's)."""
         state = decode_snapshot(data, PbocState, "pboc", SNAPSHOT_VERSION,
                                 config_fingerprint(self.config, self.clock_config), older=OLDER_VERSIONS)
-        self.state = state.loaded(self.config.adm_div_code)
+        self.state = cleared_years(state.loaded(self.config.adm_div_code))
 
     @classmethod
     def restore(cls, data: bytes, config: PbocConfig, calendar: BusinessCalendar,

@@ -7,10 +7,11 @@ final). Refused: the receipt carries `Return_Reason` "<code>: <message>" (`refun
 `already-refunded`, `refund-exceeds-payment`, `below-clearing-floor`), XRefundDate today and
 **XRefundAmt "0.00"**; nothing moves, no 7403.
 
-A 2302 names what it refunds by OriVtCode / OriVoucherNo (matched against `pboc_sim.cleared`);
-it must be of the same bank (PayBankCode) and pay type as the clearing, and PayAmt must not
-exceed what was cleared for it and not yet refunded. OriVouDate is not compared (a Detail does
-not carry the payment's date). A bank whose 2301 details are unit sums refunds by naming the 2301.
+A 2302 names what it refunds by OriVtCode / OriVoucherNo of its AdmDivCode and OriVouDate's year
+(matched against `pboc_sim.cleared`, `refund_year`: two budget years' payments of a number are
+two); it must be of the same bank (PayBankCode) and pay type as the clearing, and PayAmt must not
+exceed what was cleared for it and not yet refunded. A bank whose 2301 details are unit sums
+refunds by naming the 2301.
 
 **The clearing floor.** Each bank's clearing account at the central bank must not go below its
 floor (`PbocConfig.clearing_floor_fen`, or a per-bank value in `clearing_floors`; 0 by
@@ -28,10 +29,10 @@ from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str
 from messages.voucher import VoucherDoc
-from pboc_sim.cleared import refund_targets
+from pboc_sim.cleared import refund_targets, refund_year
 from pboc_sim.config import PAYMENT_VTCODE, Ctx
 from pboc_sim.record import decide, move, next_serial
-from pboc_sim.state import Decision, PbocState, cleared_key, cleared_key_of, flat_matched
+from pboc_sim.state import ClearedBook, Decision, PbocState, cleared_key, cleared_key_of, flat_matched
 from sim.effects import Effect
 
 __all__ = ["REFUND_RULES", "RefundRequest", "RefundRule", "check_refund", "on_refund", "refund_request"]
@@ -44,14 +45,15 @@ class RefundRequest:
     key: VoucherKey
     bank: str
     pay_type: str
-    ori: str  # cleared_key(AdmDivCode, OriVtCode, OriVoucherNo, PayBankCode): what it says it refunds
+    ori: str  # cleared_key(AdmDivCode, its year, OriVtCode, OriVoucherNo, PayBankCode): what it says it refunds
     amount_fen: int
 
 
-def refund_request(doc: VoucherDoc, key: VoucherKey) -> RefundRequest:
-    bank = doc.get("PayBankCode")
-    return RefundRequest(key, bank, doc.get("PayTypeCode"),
-                         cleared_key(doc.get("AdmDivCode"), doc.get("OriVtCode"), doc.get("OriVoucherNo"), bank),
+def refund_request(doc: VoucherDoc, key: VoucherKey, book: ClearedBook) -> RefundRequest:
+    """`doc`'s facts; `book`: what was cleared, for the year of the payment it names (`refund_year`)."""
+    bank, adm, vtcode, no = doc.get("PayBankCode"), doc.get("AdmDivCode"), doc.get("OriVtCode"), doc.get("OriVoucherNo")
+    year = refund_year(book, adm, vtcode, no, bank, doc.get("OriVouDate")[:4])
+    return RefundRequest(key, bank, doc.get("PayTypeCode"), cleared_key(adm, year, vtcode, no, bank),
                          doc.amount_fen("PayAmt"))
 
 
@@ -67,13 +69,13 @@ class RefundRule:
 
 
 def _f_matched(ctx: Ctx, s: PbocState, r: RefundRequest) -> str | None:
-    adm, vtcode, no, _bank = cleared_key_of(r.ori)
+    adm, year, vtcode, no, _bank = cleared_key_of(r.ori)
     if vtcode != "2301" and vtcode not in PAYMENT_VTCODE.values():
         return (f"OriVtCode {vtcode} is neither a payment voucher ({'/'.join(sorted(PAYMENT_VTCODE.values()))}) "
                 "nor a clearing request (2301)")
     item = s.cleared.get(r.ori)
     if item is None:
-        return f"nothing was cleared under {vtcode} {no} (AdmDivCode {adm}) for PayBankCode {r.bank}"
+        return f"nothing was cleared under {vtcode} {no} (AdmDivCode {adm}, year {year}) for PayBankCode {r.bank}"
     if item.pay_type != r.pay_type:
         return f"{vtcode} {no} was cleared as PayTypeCode {item.pay_type}, not {r.pay_type}"
     return None
@@ -82,7 +84,7 @@ def _f_matched(ctx: Ctx, s: PbocState, r: RefundRequest) -> str | None:
 def _f_not_refunded(ctx: Ctx, s: PbocState, r: RefundRequest) -> str | None:
     for key, item in refund_targets(s, r.ori):
         if item.refundable_fen <= 0:
-            _, vtcode, no, _ = cleared_key_of(key)
+            _, _, vtcode, no, _ = cleared_key_of(key)
             return (f"{vtcode} {no} was cleared for {fen_to_str(item.cleared_fen)} and refunded in full "
                     f"({fen_to_str(item.refunded_fen)})")
     return None
@@ -91,7 +93,7 @@ def _f_not_refunded(ctx: Ctx, s: PbocState, r: RefundRequest) -> str | None:
 def _f_amount(ctx: Ctx, s: PbocState, r: RefundRequest) -> str | None:
     for key, item in refund_targets(s, r.ori):
         if r.amount_fen > item.refundable_fen:
-            _, vtcode, no, _ = cleared_key_of(key)
+            _, _, vtcode, no, _ = cleared_key_of(key)
             return (f"PayAmt {fen_to_str(r.amount_fen)} exceeds what is left to refund of {vtcode} {no}: "
                     f"{fen_to_str(item.refundable_fen)} (cleared {fen_to_str(item.cleared_fen)}, refunded "
                     f"{fen_to_str(item.refunded_fen)})")
@@ -129,7 +131,7 @@ def on_refund(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: dt.
     day = now.date()
     if not (ctx.calendar.is_business_day(day) and now.time() < ctx.clock_config.bank_system_close):
         day = ctx.calendar.next_business_day(day)
-    r = refund_request(doc, key)
+    r = refund_request(doc, key, s.cleared)
     refusal = check_refund(ctx, s, r)
     if refusal is not None:
         return decide(s, key, doc, [], Decision(

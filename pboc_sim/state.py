@@ -5,7 +5,7 @@
 views are strings in the records (a JSON object's keys are strings):
 
 * a quota line: `quota_key(AdmDivCode, bank, pay type, FundTypeCode, ClearDate)`;
-* what was cleared: `cleared_key(AdmDivCode, VtCode, VoucherNo, bank)`;
+* what was cleared: `cleared_key(AdmDivCode, StYear, VtCode, VoucherNo, bank)`;
 * a decided 2301 / 2302: `decision_key(voucher key, bank)`;
 
 each the tuple's parts joined by `SEP`.
@@ -65,15 +65,18 @@ __all__ = [
 # decision's `matched`); versions 5 and 6 (a dict of every entry) still load.
 # 8: quotas keyed by AdmDivCode too (each division's treasury notifies its own quota; a bank serving
 # two divisions has two); an older snapshot's lines are the configured division's (`loaded`).
-SNAPSHOT_VERSION = 8
-OLDER_VERSIONS = (5, 6, 7)
+# 9: what was cleared keyed by budget year too (each treasury numbers its vouchers afresh each year:
+# two years' payments of one number are two); an older snapshot's entries are of the year `loaded` states.
+SNAPSHOT_VERSION = 9
+OLDER_VERSIONS = (5, 6, 7, 8)
 
 # A clearing quota is keyed (AdmDivCode, PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
 QuotaKey = tuple[str, str, str, str, dt.date | None]
-# What was cleared is keyed (AdmDivCode, VtCode, VoucherNo, bank code): VtCode 2301 for a clearing
-# request, 5201 / 8202 for a payment one of its details named; the bank that cleared it, since each
+# What was cleared is keyed (AdmDivCode, StYear, VtCode, VoucherNo, bank code): VtCode 2301 for a
+# clearing request (its own StYear), 5201 / 8202 for a payment one of its details named (the year
+# `pboc_sim.cleared.payment_year` reads: a Detail names none); the bank that cleared it, since each
 # bank numbers its own vouchers (two banks' 2301 No. X are two requests).
-ClearedKey = tuple[str, str, str, str]
+ClearedKey = tuple[str, str, str, str, str]
 
 
 # Joins the parts of a record key: a control character, which no voucher field can hold (XML 1.0
@@ -95,14 +98,14 @@ def quota_key_of(key: str) -> QuotaKey:
 _QUOTA_KEY_PARTS_V7 = 4
 
 
-def cleared_key(adm: str, vtcode: str, voucher_no: str, bank: str) -> str:
+def cleared_key(adm: str, year: str, vtcode: str, voucher_no: str, bank: str) -> str:
     """The record key of what was cleared."""
-    return SEP.join((adm, vtcode, voucher_no, bank))
+    return SEP.join((adm, year, vtcode, voucher_no, bank))
 
 
 def cleared_key_of(key: str) -> ClearedKey:
-    adm, vtcode, voucher_no, bank = key.split(SEP)
-    return adm, vtcode, voucher_no, bank
+    adm, year, vtcode, voucher_no, bank = key.split(SEP)
+    return adm, year, vtcode, voucher_no, bank
 
 
 def decision_key(key: VoucherKey, bank: str) -> str:
@@ -227,7 +230,8 @@ class ClearedBook(msgspec.Struct):
 
     entries: dict[str, Cleared] = msgspec.field(default_factory=dict)
     groups: dict[str, ClearedGroup] = msgspec.field(default_factory=dict)  # the 2301's own key → its payments
-    index: dict[str, str] = msgspec.field(default_factory=dict)  # VoucherNo → the own key of its group
+    # VoucherNo → the own key of its group: a payment of the 2301's own StYear (`record_cleared`)
+    index: dict[str, str] = msgspec.field(default_factory=dict)
     seq: int = 0  # the last `seq` given
 
     # --- reading (nothing kept) -------------------------------------------------------------
@@ -258,8 +262,8 @@ class ClearedBook(msgspec.Struct):
         """The entries' keys, then the indexed payments' (each group's in the order named)."""
         yield from self.entries
         for no, own in self.index.items():
-            adm, _, _, bank = own.split(SEP)
-            yield SEP.join((adm, self.groups[own].vtcode, no, bank))
+            adm, year, _, _, bank = own.split(SEP)  # a 2301's payments under it are of its year
+            yield SEP.join((adm, year, self.groups[own].vtcode, no, bank))
 
     def items(self) -> Iterator[tuple[str, Cleared]]:
         for key in self:
@@ -268,15 +272,15 @@ class ClearedBook(msgspec.Struct):
     def _indexed(self, key: str) -> tuple[Cleared, str, ClearedGroup] | None:
         """The indexed payment under `key`: (its record, made now), its group's key, its group."""
         parts = key.split(SEP)
-        if len(parts) != 4:
+        if len(parts) != 5:
             return None
-        adm, vtcode, no, bank = parts
+        adm, year, vtcode, no, bank = parts
         own = self.index.get(no)
         if own is None:
             return None
         group = self.groups[own]
-        own_adm, _, _, own_bank = own.split(SEP)
-        if group.vtcode != vtcode or own_adm != adm or own_bank != bank:
+        own_adm, own_year, _, _, own_bank = own.split(SEP)
+        if group.vtcode != vtcode or own_adm != adm or own_year != year or own_bank != bank:
             return None
         m = group.matched
         fen = m[m.index(no, 2) + 1]
@@ -295,7 +299,7 @@ class ClearedBook(msgspec.Struct):
         if found is None:
             return None
         item, own, group = found
-        del self.index[key.split(SEP)[2]]
+        del self.index[key.split(SEP)[3]]
         group.left -= 1
         if group.left == 0:
             del self.groups[own]
@@ -409,7 +413,8 @@ class PbocState(msgspec.Struct):
     def loaded(self, adm_div_code: str) -> PbocState:
         """A decoded snapshot's records in the order they were added, an older version's taken in:
         a quota line of version 7 or before (no division) is `adm_div_code`'s, the division the core
-        is configured for (before version 8 a line held whatever division's notices named the bank)."""
+        is configured for (before version 8 a line held whatever division's notices named the bank);
+        what was cleared by version 8 or before (no year) is given its year by `pboc_sim.older`."""
         self.quotas = {(SEP.join((adm_div_code, k)) if k.count(SEP) + 1 == _QUOTA_KEY_PARTS_V7 else k): line
                        for k, line in reorder(self.quotas).items()}
         self.decisions = flatten_decisions(reorder(self.decisions))
@@ -420,7 +425,6 @@ class PbocState(msgspec.Struct):
             self.cleared.entries.update(entries)
             self.cleared.seq = max(self.cleared.seq, max(item.seq for item in entries.values()))
         return self
-
 
 _V = TypeVar("_V", QuotaLine, Cleared, Decision)
 

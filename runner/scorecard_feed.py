@@ -224,7 +224,7 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
     for seen, arrived in core.quota_notices.items():
         adm, st_year, no = quota_notice_of(seen)  # its 7102s: its division's, numbered after it
         mine = [when for times in sent.groups.get((adm, "7102", 0), ()) for n, when in times.items()
-                if n.startswith(arrival_notice_prefix(no, st_year, when.year))]  # its own year's, not another's
+                if n.startswith(arrival_notice_prefix(no, st_year, when.year, adm=adm))]  # its own year's, not another's
         # named by its number as before; another division's or budget year's say which
         name = (no if adm == home else f"{adm}/{no}") + ("" if st_year == str(arrived.year) else f"@{st_year}")
         add("quota-arrival-notice", name, due_time("quota-arrival-notice", arrived, calendar, clock),

@@ -23,8 +23,9 @@ no replenishment is counted owed for it (docs/conformance.md, "Your scorecard").
 year afresh, so two payments of the bank may share a VoucherNo. A 2301 is one division's (its
 AdmDivCode) and pay type's; its `Detail/VoucherNo` names a payment of that division and kind (5201
 for pay type 11, 8202 for 12). The Detail names no year: of that division's payments of the number
-in several budget years, it is the one no earlier request covered, paid last by the request's
-ClearDate. A 2301 with no Detail naming a payment covers the receipts of its division, pay type and
+in several budget years, it is the one no earlier request covered, paid by the request's ClearDate,
+of the ClearDate's year or else the year before (the central bank's rule, `pboc_sim.cleared.payment_year`),
+else the one paid last. A 2301 with no Detail naming a payment covers the receipts of its division, pay type and
 ClearDate that reached the treasury before it was filed, not covered by an earlier request.
 """
 
@@ -36,6 +37,7 @@ from typing import Protocol
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, is_before_clearing_cutoff, to_local
+from pboc_sim.cleared import payment_year
 
 __all__ = ["Filed", "clearing_cover", "seen_mode"]
 
@@ -76,7 +78,7 @@ def clearing_cover(filed: Sequence[Filed], paid: Mapping[str, tuple[str, dt.date
                 candidates = numbered.get((f.adm, vtcode, no), [])
                 fresh = [k for k in candidates if k not in seen] or candidates
                 due = [k for k in fresh if paid[k][1] <= f.clear_date] or fresh
-                keys.append(max(due, key=lambda k: paid[k][1]) if due else f"{f.adm}//{vtcode}/{no}")
+                keys.append(_named(due, f.clear_date.year, paid) if due else f"{f.adm}//{vtcode}/{no}")
                 seen.add(keys[-1])
         else:
             keys = [key for key, (vt, day, got) in paid.items()
@@ -85,6 +87,15 @@ def clearing_cover(filed: Sequence[Filed], paid: Mapping[str, tuple[str, dt.date
         seen.update(keys)
         out.append(keys)
     return out
+
+
+def _named(due: list[str], clear_year: int, paid: Mapping[str, tuple[str, dt.date, dt.datetime]]) -> str:
+    """Of `due` (the payments of a Detail's number not yet covered, paid by the ClearDate), the one
+    the central bank takes the Detail for (`pboc_sim.cleared.payment_year`: of the ClearDate's year
+    or the year before, the latest); another year's only: the last paid."""
+    by_year = {key.split("/", 2)[1]: key for key in due}
+    year = str(payment_year(clear_year, lambda y: str(y) not in by_year))
+    return by_year.get(year) or max(due, key=lambda k: paid[k][1])
 
 
 def seen_mode(accepted: dt.datetime, paid_day: dt.date, cover: tuple[int, dt.date] | None,

@@ -152,7 +152,7 @@ def test_a_returned_payment_is_refunded_by_2302_matched_to_the_payment_and_notic
         "5201", "ZZRET0001", "1000.00")
     assert notice.head["VouDate"] == f"{back_at:%Y%m%d}"  # within 1 working day: the same day
     # a second refund of the same payment would be refused: the central bank counted it
-    assert w.pboc.cleared[("990100", "5201", "ZZRET0001", BANK)].refundable_fen == 0  # keyed by the clearing bank
+    assert w.pboc.cleared[("990100", str(DAY.year), "5201", "ZZRET0001", BANK)].refundable_fen == 0  # keyed by the clearing bank
 
 
 def test_an_authorized_return_is_noticed_by_7105_not_2252() -> None:

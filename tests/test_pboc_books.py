@@ -53,7 +53,7 @@ def test_a_quota_line_used_beyond_its_notice_is_caught_when_next_touched() -> No
 
 def test_a_refund_beyond_what_was_cleared_is_caught() -> None:
     core, _, _ = _cleared_day()
-    item = core.state.cleared.modify(cleared_key(ADM, "5201", "ZF0001", BANK))  # the record to change in place
+    item = core.state.cleared.modify(cleared_key(ADM, DAY[:4], "5201", "ZF0001", BANK))  # the record to change in place
     assert item is not None
     item.refunded_fen = 400_01
     _broken("refund-over-cleared",

@@ -14,6 +14,7 @@ from pboc_sim.state import ClearedBook, PbocState, cleared_key
 from sim.codec import decode, encode
 
 ADM = "990100"
+YEAR = "2026"  # the 2301s' StYear and ClearDate's year
 # a 2301: (bank, pay type, its payments' numbers (each named once in the run), the fen of each)
 REQUESTS = st.lists(st.tuples(st.sampled_from(["B1", "B2"]), st.sampled_from(["11", "12", "99"]),
                               st.lists(st.integers(1, 10**6), max_size=5)), max_size=12)
@@ -42,36 +43,44 @@ def test_the_book_keeps_and_forgets_what_the_dict_of_every_entry_did(
             used.update(fresh)
             payments = tuple((f"ZZ{x:07d}", 100 + x) for x in fresh)
             total = sum(fen for _, fen in payments)
-            own = cleared_key(ADM, "2301", f"QS{n:05d}", bank)
-            matched = record_cleared(s, ADM, f"QS{n:05d}", bank, pay_type, total, payments)
+            own = cleared_key(ADM, YEAR, "2301", f"QS{n:05d}", bank)
+            matched = record_cleared(s, ADM, YEAR, f"QS{n:05d}", bank, pay_type, total, payments, 2026)
             _old(old, own, (total, None), bound)
             vtcode = {"11": "5201", "12": "8202"}.get(pay_type)
             for no, fen in payments if vtcode else ():
-                _old(old, cleared_key(ADM, vtcode, no, bank), (fen, own), bound)
+                _old(old, cleared_key(ADM, YEAR, vtcode, no, bank), (fen, own), bound)
             assert matched[:2] == (own, total) and len(matched) == 2 + 2 * len(payments if vtcode else ())
             book = s.cleared
             assert {k: (c.cleared_fen, c.clearing) for k, c in book.items()} == old
             assert len(book) == len(old) and bool(book) == bool(old)
             for key in old:
                 assert key in book and book[key] == book.get(key)
-            assert cleared_key(ADM, "5201", "ZZnothing", bank) not in book
+            assert cleared_key(ADM, YEAR, "5201", "ZZnothing", bank) not in book
 
 
-def test_a_payment_named_again_adds_up_and_a_refund_changes_it_alone() -> None:
+def test_a_payment_named_again_is_the_year_before_s_then_adds_up_and_a_refund_changes_it_alone() -> None:
     s = PbocState("x")
-    first = record_cleared(s, ADM, "QS1", "B1", "11", 300, (("ZF1", 100), ("ZF2", 200)))
-    assert first == (cleared_key(ADM, "2301", "QS1", "B1"), 300, "ZF1", 100, "ZF2", 200)  # by VoucherNo
+    own1 = cleared_key(ADM, YEAR, "2301", "QS1", "B1")
+    first = record_cleared(s, ADM, YEAR, "QS1", "B1", "11", 300, (("ZF1", 100), ("ZF2", 200)), 2026)
+    assert first == (own1, 300, "ZF1", 100, "ZF2", 200)  # by VoucherNo: of the 2301's own year
     assert len(s.cleared.entries) == 1 and len(s.cleared.index) == 2
-    again = record_cleared(s, ADM, "QS2", "B1", "11", 50, (("ZF1", 50),))  # the bank's mistake
-    zf1 = cleared_key(ADM, "5201", "ZF1", "B1")
-    assert again[2:] == (zf1, 50)  # a known one by its key
-    assert s.cleared[zf1].cleared_fen == 150 and s.cleared[zf1].clearing == cleared_key(ADM, "2301", "QS1", "B1")
+    # ZF1 of 2026 cleared: a Detail naming ZF1 again is 2025's ZF1 (pboc_sim.cleared.payment_year)
+    again = record_cleared(s, ADM, YEAR, "QS2", "B1", "11", 50, (("ZF1", 50),), 2026)
+    zf1_2025 = cleared_key(ADM, "2025", "5201", "ZF1", "B1")
+    assert again[2:] == (zf1_2025, 50)  # another year's: an entry, by its key
+    assert s.cleared[zf1_2025].cleared_fen == 50
+    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF1", "B1")].cleared_fen == 100
+    # both years' cleared: named a third time (a bank's mistake), the ClearDate year's adds up
+    third = record_cleared(s, ADM, YEAR, "QS4", "B1", "11", 5, (("ZF1", 5),), 2026)
+    zf1 = cleared_key(ADM, YEAR, "5201", "ZF1", "B1")
+    assert third[2:] == (zf1, 5)
+    assert s.cleared[zf1].cleared_fen == 105 and s.cleared[zf1].clearing == own1
     # another bank's payment of the same number: its own entry
-    record_cleared(s, ADM, "QS3", "B2", "11", 70, (("ZF2", 70),))
-    assert s.cleared[cleared_key(ADM, "5201", "ZF2", "B2")].cleared_fen == 70
-    assert s.cleared[cleared_key(ADM, "5201", "ZF2", "B1")].cleared_fen == 200
-    item = s.cleared.modify(cleared_key(ADM, "5201", "ZF2", "B1"))
+    record_cleared(s, ADM, YEAR, "QS3", "B2", "11", 70, (("ZF2", 70),), 2026)
+    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B2")].cleared_fen == 70
+    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B1")].cleared_fen == 200
+    item = s.cleared.modify(cleared_key(ADM, YEAR, "5201", "ZF2", "B1"))
     assert item is not None
     item.refunded_fen += 20
-    assert s.cleared[cleared_key(ADM, "5201", "ZF2", "B1")].refundable_fen == 180 and not s.cleared.index
-    assert len(s.cleared) == 6
+    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B1")].refundable_fen == 180 and not s.cleared.index
+    assert len(s.cleared) == 8

@@ -79,14 +79,17 @@ def clearing(day: str, amount: str, *, bank: str = BANK, pay_type: str = "11", u
 
 
 def refund(day: str, amount: str, *, bank: str = BANK, ori: VoucherDoc | None = None, ori_vtcode: str = "5201",
-           ori_no: str = "ZZ0001", pay_type: str = "11") -> VoucherDoc:
-    """A 2302 refunding `ori` (a 2301), or else the payment voucher `ori_vtcode` `ori_no` (by default
-    one that was never paid)."""
+           ori_no: str = "ZZ0001", pay_type: str = "11", ori_day: str | None = None) -> VoucherDoc:
+    """A 2302 refunding `ori` (a 2301: OriVouDate its VouDate), or else the payment voucher
+    `ori_vtcode` `ori_no` (by default one that was never paid) of `ori_day` (OriVouDate; the day's
+    by default)."""
+    ori_vou_date = ymd(ori_day or day)
     if ori is not None:
         ori_vtcode, ori_no, pay_type = ori.vtcode, ori.get("VoucherNo"), ori.get("PayTypeCode")
+        ori_vou_date = ori.get("VouDate")
     no = f"TK{ymd(day)}{next(_seq):05d}"
     head = {"Id": f"V{no}", "AdmDivCode": ADM, "StYear": day[:4], "VouDate": ymd(day), "VoucherNo": no,
-            "OriVtCode": ori_vtcode, "OriVoucherNo": ori_no, "OriVouDate": ymd(day), "PayBankCode": bank,
+            "OriVtCode": ori_vtcode, "OriVoucherNo": ori_no, "OriVouDate": ori_vou_date, "PayBankCode": bank,
             "PayBankName": "测试银行", "PayTypeCode": pay_type, "FundTypeCode": "1", "FundTypeName": "一般公共预算资金",
             "AgencyCode": "101001", "AgencyName": "测试单位", "PayeeAcctNo": "99990000000009999",
             "PayeeAcctName": "测试收款人", "PayeeAcctBankName": "测试支行", "PayAcctNo": "99901000000000099",

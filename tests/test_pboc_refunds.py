@@ -42,7 +42,7 @@ from pboc_sim.core import (
     SendVoucher,
     clearing_account,
 )
-from pboc_sim.state import SEP, cleared_key
+from pboc_sim.state import SEP
 from sim.effects import Refusal
 
 
@@ -147,7 +147,7 @@ def test_refund_of_a_payment_named_in_the_clearing_details(calendar: BusinessCal
 
 @pytest.mark.parametrize(("change", "expect_in_reason"), [
     # another bank's clearing is not this bank's to refund, nor to learn of: unmatched, naming none
-    ({"bank": BANK2}, f"nothing was cleared under 5201 ZF0001 (AdmDivCode {ADM}) for PayBankCode {BANK2}"),
+    ({"bank": BANK2}, f"nothing was cleared under 5201 ZF0001 (AdmDivCode {ADM}, year 2026) for PayBankCode {BANK2}"),
     ({"pay_type": "12", "ori_vtcode": "8202"}, "nothing was cleared under 8202"),  # a 5201's number as 8202
     ({"pay_type": "12"}, "cleared as PayTypeCode 11"),  # the right voucher, the wrong pay type
     ({"ori_vtcode": "5108"}, "neither a payment voucher"),
@@ -189,7 +189,7 @@ def test_a_refund_the_books_refused_can_be_made_again(calendar: BusinessCalendar
     effects = core.on_voucher(doc, 0, t("2026-03-16", "11:00"))  # not applied: the books refuse it
     dropped = tuple(e for e in effects if isinstance(e, (PostTransfer, SendVoucher)))
     books.apply(core.on_refused(Refusal("ledger", "ledger-overdraft", "synthetic", dropped), t("2026-03-16", "11:00")))
-    assert core.clearing_balances[BANK] == 1000 and core.cleared[(ADM, "2301", cleared.get("VoucherNo"), BANK)].refunded_fen == 0
+    assert core.clearing_balances[BANK] == 1000 and core.cleared[(ADM, cleared.get("StYear"), "2301", cleared.get("VoucherNo"), BANK)].refunded_fen == 0
     # the same money can still come back, once
     assert receipt(send(core, books, refund("2026-03-16", "10.00", ori=cleared),
                         t("2026-03-16", "11:05"))).return_reason is None
@@ -327,11 +327,33 @@ def test_nothing_after_the_window_is_accepted(calendar: BusinessCalendar, day: d
         assert books.balances[clearing_account(BANK)] == 0
 
 
+def _v8_key(key: str) -> str:
+    """A version 9 cleared key as version 8 wrote it (no year)."""
+    adm, _year, vtcode, no, bank = key.split(SEP)
+    return SEP.join((adm, vtcode, no, bank))
+
+
+def _as_version_8(snapshot: bytes) -> bytes:
+    """`snapshot` as version 8 wrote it: what was cleared keyed without the year."""
+    data = json.loads(snapshot)
+    assert data["version"] == 9
+    book = data["cleared_book"]
+    book["entries"] = {_v8_key(k): [*e[:4], e[4] and _v8_key(e[4]), e[5]] for k, e in book["entries"].items()}
+    for group in book["groups"].values():
+        group[3] = [_v8_key(x) if isinstance(x, str) and SEP in x else x for x in group[3]]
+    book["groups"] = {_v8_key(k): g for k, g in book["groups"].items()}
+    book["index"] = {no: _v8_key(own) for no, own in book["index"].items()}
+    for decision in data["decisions"].values():
+        decision[4] = [_v8_key(x) if isinstance(x, str) and SEP in x else x for x in decision[4]]
+    data["version"] = 8
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
 def _as_version_6(snapshot: bytes) -> bytes:
     """`snapshot` as version 6 wrote it: every entry of what was cleared its own, under its key, and
     a decision's `matched` naming each by its key (version 7 keeps a 2301's new payments under it,
     named by VoucherNo)."""
-    data = json.loads(snapshot)
+    data = json.loads(_as_version_8(snapshot))
     assert data["version"] == 8
     data["quotas"] = {k.split(SEP, 1)[1]: v for k, v in data["quotas"].items()}  # no division before 8
     book = data.pop("cleared_book")
@@ -341,14 +363,14 @@ def _as_version_6(snapshot: bytes) -> bytes:
         for i in range(2, len(matched), 2):
             no = matched[i]
             if book["index"].get(no) == own:
-                entries.append((seq, cleared_key(adm, vtcode, no, bank), [bank, pay_type, matched[i + 1], 0, own, seq]))
+                entries.append((seq, SEP.join((adm, vtcode, no, bank)), [bank, pay_type, matched[i + 1], 0, own, seq]))
     data["cleared"] = {k: [*e[:5], n] for n, (_, k, e) in enumerate(sorted(entries, key=lambda x: x[0]), 1)}
     for decision in data["decisions"].values():
         flat = decision[4]  # array-like Decision: transfers, xfields, return_reason, advice, matched, seq
         if flat and SEP in flat[0]:
             adm, _, _, bank = flat[0].split(SEP)
             vtcode = book["groups"].get(flat[0], ["5201"])[0]
-            decision[4] = [x if not isinstance(x, str) or SEP in x else cleared_key(adm, vtcode, x, bank) for x in flat]
+            decision[4] = [x if not isinstance(x, str) or SEP in x else SEP.join((adm, vtcode, x, bank)) for x in flat]
     data["version"] = 6
     return json.dumps(data, ensure_ascii=False).encode()
 
@@ -368,7 +390,7 @@ def _cleared(core: PbocCore) -> dict[object, tuple[object, ...]]:
     return {k: (c.bank, c.pay_type, c.cleared_fen, c.refunded_fen, c.clearing) for k, c in core.cleared.items()}
 
 
-@pytest.mark.parametrize("older", [_as_version_5, _as_version_6])
+@pytest.mark.parametrize("older", [_as_version_5, _as_version_6, _as_version_8])
 def test_an_older_snapshot_loads_and_a_refusal_after_it_undoes_the_same(calendar: BusinessCalendar,
                                                                         older: Callable[[bytes], bytes]) -> None:
     """Version 7 keeps a 2301's payments under it (named by VoucherNo in its decision's `matched`);
@@ -380,10 +402,11 @@ def test_an_older_snapshot_loads_and_a_refusal_after_it_undoes_the_same(calendar
     effects = core.on_voucher(doc, 0, t("2026-03-16", "10:00"))
     assert core.state.cleared.index and len(core.cleared) == 3  # the two payments under their 2301
     old = older(core.snapshot())
-    assert b'"version":8' not in old.replace(b" ", b"") and b"cleared_book" not in old
+    assert b'"version":9' not in old.replace(b" ", b"")
+    assert (b"cleared_book" not in old) is (older is not _as_version_8)
     after = PbocCore.restore(old, core.config, calendar, core.clock_config)
     assert _cleared(after) == _cleared(core) and len(_cleared(core)) == 3
-    assert json.loads(after.snapshot())["version"] == 8
+    assert json.loads(after.snapshot())["version"] == 9
     dropped = tuple(e for e in effects if isinstance(e, (PostTransfer, SendVoucher)))
     for c in (core, after):
         c.on_refused(Refusal("ledger", "ledger-overdraft", "synthetic", dropped), t("2026-03-16", "10:00"))
