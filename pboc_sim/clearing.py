@@ -211,9 +211,11 @@ def on_clearing(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: d
     else:
         line.used_fen += r.amount_fen
     serial = next_serial(s, "RH", today)
-    opens, transfer = move(s, doc, key, "D", r.amount_fen, kind, today, f"pboc:{kind}:{r.bank}:{key}")
+    # a late replenishment may come after the close: booked on the next business day, as a refund is
+    booked = ctx.booking_day(now)
+    opens, transfer = move(s, doc, key, "D", r.amount_fen, kind, booked, f"pboc:{kind}:{r.bank}:{key}")
     matched = record_cleared(s, r.key.adm_div_code, r.key.st_year, r.key.voucher_no, r.bank, r.pay_type,
                              r.amount_fen, r.payments, (r.clear_date or today).year)
     return decide(s, key, doc, opens, Decision(
-        (transfer,), {"XClearDate": format_ymd(today), "XClearAmt": fen_to_str(r.amount_fen),
+        (transfer,), {"XClearDate": format_ymd(booked), "XClearAmt": fen_to_str(r.amount_fen),
                       "XPbocSerialNo": serial}, matched=matched))

@@ -9,6 +9,7 @@ Accounts (ids in the ledger):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -85,3 +86,11 @@ class Ctx:
     config: PbocConfig
     calendar: BusinessCalendar
     clock_config: ClockConfig
+
+    def booking_day(self, now: dt.datetime) -> dt.date:
+        """The business day money moved at `now` is booked on: today until the central bank's close
+        on a business day; after it (today's 7401 has gone) or on a closed day, the next business day."""
+        day = now.date()
+        if self.calendar.is_business_day(day) and now.time() < self.clock_config.bank_system_close:
+            return day
+        return self.calendar.next_business_day(day)

@@ -128,9 +128,7 @@ def check_refund(ctx: Ctx, s: PbocState, r: RefundRequest) -> tuple[str, str] | 
 
 
 def on_refund(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
-    day = now.date()
-    if not (ctx.calendar.is_business_day(day) and now.time() < ctx.clock_config.bank_system_close):
-        day = ctx.calendar.next_business_day(day)
+    day = ctx.booking_day(now)
     r = refund_request(doc, key, s.cleared)
     refusal = check_refund(ctx, s, r)
     if refusal is not None:

@@ -315,6 +315,26 @@ def test_replenishment_is_accepted_all_the_next_working_morning(calendar: Busine
     assert (reason_code(r) if r.return_reason else None) == code, r.return_reason
 
 
+@pytest.mark.parametrize(("hhmm", "booked"), [("16:59", "2026-03-11"), ("17:00", "2026-03-12"), ("21:30", "2026-03-12")])
+def test_replenishment_after_the_close_is_booked_on_the_next_business_day(calendar: BusinessCalendar, hhmm: str,
+                                                                          booked: str) -> None:
+    # A late replenishment may come after the central bank's close (17:00), when the day's 7401 has
+    # gone: it is booked on the next business day, as a refund after the close is, so every statement
+    # still ties to the books (before, it was booked on the closed day, under its statement).
+    core, books = _advance(calendar, "2026-03-10", "1000.00", "600.00")
+    effects = send(core, books, clearing("2026-03-10", "400.00", clear_type=1, vou_day="2026-03-11"),
+                   t("2026-03-11", hhmm))
+    ok = receipt(effects)
+    assert ok.return_reason is None and ok.head["XClearDate"] == ymd(booked)
+    [post] = [e for e in effects if isinstance(e, PostTransfer)]
+    assert post.transfer.business_date == dt.date.fromisoformat(booked)
+    books.apply(core.on_time(t("2026-03-12", "23:00")))
+    end = {st.head["StatementDate"]: parse_fen(st.head["EndBalance"]) for st in _statements(books, "7401")}
+    opening = OPENING_FEN - 600_00  # the 600.00 cleared on 03-10
+    assert end["20260311"] == (opening if booked == "2026-03-12" else opening - 400_00)
+    assert end["20260312"] == opening - 400_00
+
+
 def test_replenishment_day_after_friday_before_spring_festival(calendar: BusinessCalendar) -> None:
     # 2026-02-13 (Friday) → 2026-02-14 (Saturday, a make-up working day)
     core, books = _advance(calendar, "2026-02-13", "500.00", "100.00")
