@@ -316,6 +316,7 @@ async def test_a_database_outage_says_unavailable_with_retry_after_and_a_count(w
             raise StateError("journal commit failed: cannot call Transaction.__aexit__(): the underlying "
                              "connection is closed")
 
+        monkeypatch.setattr(gateway.outbox, "backlog", down)  # what /healthz reads
         monkeypatch.setattr(gateway.outbox, "counts", down)
         monkeypatch.setattr(gateway.journal, "record", commit_failed)
         before = _value(metrics.HTTP_DATABASE_UNAVAILABLE)
