@@ -179,7 +179,7 @@ async def listening(world: DevWorld, tmp_path: Path) -> AsyncIterator[str]:
                                     dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
     gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=clock)  # the bank reads the clock
     await gw.start()
-    runner = web.AppRunner(make_app(gw), access_log=None)
+    runner = web.AppRunner(make_app(gw), access_log=None, shutdown_timeout=1)  # a killed bank's long poll
     try:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
