@@ -89,6 +89,18 @@ def _key(kind: str, param: str) -> Any:
         return dsa.generate_private_key(int(param))
 
 
+def _bank_z_cert(ca_dir: Path, key: Any) -> x509.Certificate:
+    """A 30-day certificate for bank-z's `key`, issued by the CA in `ca_dir` (pyca, whatever the key type)."""
+    ca_key = load_private_key(ca_dir / "ca.key")
+    [ca_cert] = load_certificates(ca_dir / "ca.pem")
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bank-z"),
+                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "bank")])
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+
+
 @functools.cache
 def _material(ca_dir: Path, kind: str, param: str) -> tuple[Path, Path]:
     """<dir>/bank-z.key and bank-z.pem (issued by the CA) for a key of that kind, made once."""
@@ -98,15 +110,7 @@ def _material(ca_dir: Path, kind: str, param: str) -> tuple[Path, Path]:
         files = issue_participant(out, participant_id="bank-z", role="bank", ca_dir=ca_dir, algorithm="sm2")
         return files.key, files.cert
     key = _key(kind, param)
-    ca_key = load_private_key(ca_dir / "ca.key")
-    [ca_cert] = load_certificates(ca_dir / "ca.pem")
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bank-z"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "bank")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    cert = _bank_z_cert(ca_dir, key)
     (out / "bank-z.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
     (out / "bank-z.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -203,16 +207,7 @@ def test_tgw_up_does_not_start_on_a_certs_directory_holding_such_a_key(
 
 
 def _odd_cert(ca_dir: Path, curve: str) -> bytes:
-    key = ec.generate_private_key(_CURVE_CLASSES[curve]())
-    ca_key = load_private_key(ca_dir / "ca.key")
-    [ca_cert] = load_certificates(ca_dir / "ca.pem")
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bank-z"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "bank")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return _bank_z_cert(ca_dir, ec.generate_private_key(_CURVE_CLASSES[curve]())).public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.mark.parametrize("curve", ["secp384r1", "secp256k1"])

@@ -37,6 +37,19 @@ def at(hhmm: str) -> dt.datetime:
 CONFIG = TreasuryConfig(vouchers_per_day=4, days=1, first_day=DAY)
 
 
+def morning_payments(core: TreasuryCore) -> list[SendVoucher]:
+    """The payment vouchers (5201, 8202) the treasury sends from 08:00 to 12:00 of DAY, in order."""
+    now, sends = at("08:00"), []
+    while now <= at("12:00"):
+        effects = core.on_time(now)
+        sends += [e for e in effects if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
+        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
+        if not wakes:
+            break
+        now = wakes[-1]
+    return sends
+
+
 def paid_core() -> tuple[TreasuryCore, SendVoucher, SendVoucher]:
     """A treasury whose first payment was paid (its receipt back) and whose second was returned unpaid."""
     core, paid, returned, _ = paid_twice_core()
@@ -46,15 +59,7 @@ def paid_core() -> tuple[TreasuryCore, SendVoucher, SendVoucher]:
 def paid_twice_core() -> tuple[TreasuryCore, SendVoucher, SendVoucher, SendVoucher]:
     """`paid_core`, and the third payment paid too."""
     core = TreasuryCore(CONFIG, CALENDAR, CC)
-    now, sends = at("08:00"), []
-    while now <= at("12:00"):
-        effects = core.on_time(now)
-        sends += [e for e in effects if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
-        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
-        if not wakes:
-            break
-        now = wakes[-1]
-    paid, returned, third = sends[0], sends[1], sends[2]
+    paid, returned, third = morning_payments(core)[:3]
     for serial, send in (("B1", paid), ("B3", third)):
         doc = parse_voucher(send.render())
         receipt = fill_receipt(doc, {"XPayDate": "20260316", "XPayAmt": doc.get("PayAmt"), "XAgentBusinessNo": serial})

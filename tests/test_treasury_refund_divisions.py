@@ -28,10 +28,19 @@ from business_time.clock import at
 from messages.money import fen_to_str
 from messages.voucher import VoucherDoc, build_voucher, fill_receipt, parse_voucher
 from runner.scenario_run import _NullCore
-from sim.effects import SendVoucher, WakeAt
+from sim.effects import SendVoucher
 from sim.store import SimStore
 from storage.db import Database
-from tests.test_treasury_refund_cap import CALENDAR, CC, CONFIG, alarms_of, bank_of, paid_core
+from tests.test_treasury_refund_cap import (
+    CALENDAR,
+    CC,
+    CONFIG,
+    alarms_of,
+    bank_of,
+    morning_payments,
+    paid_core,
+)
+from tests.test_treasury_refund_cap import DAY as REFUND_CAP_DAY
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.core import TreasuryCore
 from treasury_sim.state import SNAPSHOT_VERSION
@@ -72,15 +81,8 @@ def test_another_division_s_refund_notice_of_a_number_paid_restores_nothing() ->
 
 def test_another_division_s_or_year_s_receipt_of_a_number_sent_is_not_its_receipt() -> None:
     core = TreasuryCore(CONFIG, CALENDAR, CC)
-    now, sends = _t(MARCH, "08:00"), []
-    while now <= _t(MARCH, "12:00"):  # as tests.test_treasury_refund_cap does: the morning's vouchers
-        effects = core.on_time(now)
-        sends += [e for e in effects if isinstance(e, SendVoucher) and e.vtcode in ("5201", "8202")]
-        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
-        if not wakes:
-            break
-        now = wakes[-1]
-    doc = parse_voucher(sends[0].render())
+    assert MARCH == REFUND_CAP_DAY
+    doc = parse_voucher(morning_payments(core)[0].render())
     for adm, year in ((OTHER, "2026"), (HOME, "2025")):
         other = parse_voucher(build_voucher(doc.vtcode, {**doc.head(), "AdmDivCode": adm, "StYear": year},
                                             list(doc.details())))
