@@ -23,7 +23,7 @@ from aiohttp import web
 from business_time.clock import TZ, ClockConfig
 from gateway.calendar_reload import CalendarReloader, build_calendar, watch_calendar_dir
 from gateway.clock import BusinessClock
-from gateway.delivery_modes import publish_registry, watch_delivery_modes
+from gateway.delivery_modes import apply_modes, publish_registry, watch_delivery_modes
 from gateway.event_loop import loop_name
 from gateway.gc_tuning import settled_heap
 from gateway.horizon import CALENDAR_WARN_DAYS_DEFAULT, CalendarHorizon, watch_calendar
@@ -378,7 +378,9 @@ async def start_server(cfg: ServerConfig) -> RunningServer:
     monitor = build_monitor(db, cfg.monitor_rules, clock=clock)
     gateway = Gateway(db=db, registry=registry, certs=certs, clock=clock, config=gateway_config, monitor=monitor)
     await gateway.start()
-    await publish_registry(db, registry)  # the modes `tgw participants set --db` switches (gateway.delivery_modes)
+    # the modes `tgw participants set --db` switches (gateway.delivery_modes); one switched since the last
+    # start and not in the file stands, taken before anything is served or pushed
+    apply_modes(gateway, await publish_registry(db, registry))
     runner, http_url, mqtt = None, None, None
     site: GuardedSite | None = None
     try:

@@ -143,6 +143,11 @@ CODES: dict[str, str] = {
     "refund-exceeds-payment": "a refund request's PayAmt is more than what was cleared for the voucher it refunds "
                               "and not yet refunded; or a refund notice's more than the payment's receipt paid",
     "already-refunded": "the voucher a refund request names was cleared and has been refunded in full already",
+    "already-cleared": "a clearing request (2301) names (Detail/VoucherNo) a payment the central bank cleared "
+                       "already: of that division's, bank's and kind's payments of the number, the ClearDate "
+                       "year's and the year before's were both cleared; clearing it again would pay the bank "
+                       "twice for one payment (a request clears the money actually paid, once: 004 part 3 §8(7), "
+                       "§9(11); 003 §33)",
     "below-clearing-floor": "the movement would take the bank's clearing account at the central bank below the "
                             "floor the rules allow (PbocConfig clearing floors, 0 by default)",
     "zero-balance-not-zero": "a zero-balance account does not stand at zero at the day's close",

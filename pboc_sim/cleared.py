@@ -9,10 +9,14 @@ by first-level unit), under that payment's key (VtCode 5201 for pay type 11, 820
 budget years' payments may share a number, and a Detail names no year. The central bank never sees
 the payments, only what it cleared: a Detail names the payment of its number of the latest year up
 to the ClearDate's year, of that year and the one before (a budget year's payments are cleared in
-it, or in the next's first days), not yet cleared; both cleared, the ClearDate's year's (named again:
-added up). It is the conformance reading's rule (`runner.wire_mode.clearing_cover`: of the payments
-of the number, the one no earlier request covered, paid by the ClearDate, the latest) as far as the
-central bank can see. A 2302 names the payment by OriVouDate's year (`refund_year`). A refund of a payment also counts
+it, or in the next's first days), not yet cleared. Both cleared, the Detail names a payment cleared
+already: the request is refused `already-cleared` (`cleared_again`, a rule of
+`pboc_sim.clearing.CLEARING_RULES`), for a request clears the money the bank actually paid, once
+("将当日实际支付的资金…办理资金清算", 004 part 3 §8(7), §9(11); 003 §33), and a payment cleared
+twice is money wrongly drawn from the treasury (错划、误划, 004 part 3 §13(2)). It is the conformance reading's rule
+(`runner.wire_mode.clearing_cover`: of the payments of the number, the one no earlier request not
+refused covered, paid by the ClearDate, the latest; both years' covered: none) as far as the central
+bank can see. A 2302 names the payment by OriVouDate's year (`refund_year`). A refund of a payment also counts
 against the 2301 that cleared it, so the two ways of naming it never refund the same money twice.
 `CLEARED_MAX` bounds what is kept: the oldest are forgotten, and a refund naming one of those is
 refused `refund-unmatched`.
@@ -26,17 +30,30 @@ from functools import partial
 from pboc_sim.config import CLEARED_MAX, PAYMENT_VTCODE
 from pboc_sim.state import SEP, Cleared, ClearedBook, Decision, PbocState, cleared_key
 
-__all__ = ["matched_keys", "payment_year", "record_cleared", "refund_targets", "refund_year", "unmatch"]
+__all__ = ["cleared_again", "matched_keys", "payment_year", "record_cleared", "refund_targets", "refund_year",
+           "unmatch"]
 
 
-def payment_year(clear_year: int, cleared: Callable[[int], bool]) -> int:
+def payment_year(clear_year: int, cleared: Callable[[int], bool]) -> int | None:
     """The budget year of the payment a 2301's Detail names (module doc): of the ClearDate's year
     `clear_year` and the year before, the latest whose payment of the number is not yet `cleared`;
-    both cleared, `clear_year`."""
+    both cleared, None (the Detail names a payment cleared already: refused `already-cleared`)."""
     for year in (clear_year, clear_year - 1):
         if not cleared(year):
             return year
-    return clear_year
+    return None
+
+
+def cleared_again(book: ClearedBook, adm: str, bank: str, pay_type: str, payments: tuple[tuple[str, int], ...],
+                  clear_year: int) -> str | None:
+    """The first Detail/VoucherNo of a 2301 (of division `adm`, bank, pay type, ClearDate in
+    `clear_year`; `payments`: (Detail/VoucherNo, fen)) that names a payment cleared already
+    (`payment_year` None), or None."""
+    vtcode = PAYMENT_VTCODE.get(pay_type, "")
+    for no in dict.fromkeys(no for no, _ in payments) if vtcode else ():
+        if payment_year(clear_year, partial(_cleared, book, adm, vtcode, no, bank)) is None:
+            return no
+    return None
 
 
 def refund_year(book: ClearedBook, adm: str, vtcode: str, no: str, bank: str, ori_year: str) -> str:
@@ -60,7 +77,8 @@ def record_cleared(s: PbocState, adm: str, st_year: str, voucher_no: str, bank: 
     `payment_year` gives. Returns what was added to each entry (the decision's `matched`: the
     2301's key, fen, then each payment's VoucherNo (a new one of the 2301's own StYear, kept under
     the 2301: `PbocState.cleared`) or key (one known already, of another year, or another's
-    VoucherNo), fen, ...)."""
+    VoucherNo), fen, ...). A request naming a payment cleared already is refused before
+    (`cleared_again`): ValueError here."""
     book = s.cleared
     own = cleared_key(adm, st_year, "2301", voucher_no, bank)
     vtcode = PAYMENT_VTCODE.get(pay_type, "")
@@ -68,6 +86,9 @@ def record_cleared(s: PbocState, adm: str, st_year: str, voucher_no: str, bank: 
     for payment_no, fen in payments if vtcode else ():
         before = added.get(payment_no)
         added[payment_no] = fen if before is None else before + fen
+    again = cleared_again(book, adm, bank, pay_type, tuple(added.items()), clear_year)
+    if again is not None:  # before anything changes
+        raise ValueError(f"{again} names a payment cleared already: the clearing rules refuse it (already-cleared)")
     # A new entry takes the request's own amount object, which the decision's `matched` holds too:
     # one int a payment, not three (0 + fen makes a new one), for every payment of the day.
     item = book.modify(own)
@@ -80,11 +101,7 @@ def record_cleared(s: PbocState, adm: str, st_year: str, voucher_no: str, bank: 
     for no, fen in added.items():
         year = str(payment_year(clear_year, partial(_cleared, book, adm, vtcode, no, bank)))
         key = cleared_key(adm, year, vtcode, no, bank)
-        item = book.modify(key)
-        if item is not None:
-            item.cleared_fen += fen  # a payment named by two requests (a bank's mistake) adds up
-            matched += (key, fen)
-        elif year != st_year or no in book.index or own in book.groups or SEP in no:  # not the slot's: an entry
+        if year != st_year or no in book.index or own in book.groups or SEP in no:  # not the slot's: an entry
             book.add(key, Cleared(bank, pay_type, fen, clearing=own), CLEARED_MAX)
             matched += (key, fen)
         else:

@@ -9,8 +9,8 @@ body of the same voucher key:
 * accepted: X-fields XClearDate (today), XClearAmt (= PayAmt), XPbocSerialNo (`RH…`), no
   Return_Reason;
 * rejected: `Return_Reason` = "<code>: <message>" with a stable code from `messages.errors`
-  (`after-cutoff`, `over-quota`, `no-quota-notice`, `amount-mismatch`, `wrong-day`,
-  `outside-window`, `insufficient-funds`), and the X-fields filled so the receipt validates:
+  (`after-cutoff`, `over-quota`, `no-quota-notice`, `amount-mismatch`, `already-cleared`,
+  `wrong-day`, `outside-window`, `insufficient-funds`), and the X-fields filled so the receipt validates:
   XClearDate (today), **XClearAmt "0.00"** (nothing was cleared) and XPbocSerialNo `RJ…`.
 
 A reader can rely on either signal: Return_Reason present ⇔ XClearAmt is 0.00 ⇔ rejected.
@@ -40,7 +40,7 @@ from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
-from pboc_sim.cleared import record_cleared
+from pboc_sim.cleared import cleared_again, record_cleared
 from pboc_sim.config import Ctx
 from pboc_sim.quota import quota_line
 from pboc_sim.record import decide, move, next_serial
@@ -103,6 +103,15 @@ class ClearingRule:
 def _r_amount(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None:
     if r.detail_sum_fen is not None and r.detail_sum_fen != r.amount_fen:
         return f"details add up to {fen_to_str(r.detail_sum_fen)}, PayAmt is {fen_to_str(r.amount_fen)}"
+    return None
+
+
+def _r_cleared(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None:
+    no = cleared_again(s.cleared, r.key.adm_div_code, r.bank, r.pay_type, r.payments, (r.clear_date or now.date()).year)
+    if no is not None:
+        year = (r.clear_date or now.date()).year
+        return (f"Detail/VoucherNo {no}: its payments of {year - 1} and {year} (AdmDivCode {r.key.adm_div_code}, "
+                f"pay type {r.pay_type}) were both cleared already")
     return None
 
 
@@ -172,6 +181,7 @@ _N, _R, _BOTH = frozenset({0}), frozenset({1}), frozenset({0, 1})
 # Checked in order; the first failure is the answer. (004 part 3 §8(7), §9(11)-(12), 003 §33.)
 CLEARING_RULES: tuple[ClearingRule, ...] = (
     ClearingRule("amount-mismatch", _BOTH, _r_amount, "the clearing list sums to the request"),
+    ClearingRule("already-cleared", _BOTH, _r_cleared, "a payment is cleared once (the money actually paid)"),
     ClearingRule("wrong-day", _N, _r_today, "a day's payments are cleared that day"),
     ClearingRule("after-cutoff", _N, _r_cutoff, "in by 16:00, urgent (UrgentFlag 1) by 16:30"),
     ClearingRule("wrong-day", _R, _r_replenish_day, "advances are replenished from the next business day"),

@@ -878,8 +878,8 @@ class _ConformanceRun(_Run):
         # covers it, else the last one still pending; one whose every request was refused is in none
         # (the bank may not give up on it quietly).
         ordered = sorted(self.filings.values(), key=lambda f: f.filed_at)
-        for f, keys in zip(ordered, clearing_cover(ordered, {k: (vt, day, got) for k, (vt, _, day, got) in paid.items()}),
-                           strict=True):
+        for f, keys in zip(ordered, clearing_cover(ordered, {k: (vt, day, got) for k, (vt, _, day, got) in paid.items()},
+                                                   lambda f: f.state == "rejected"), strict=True):
             f.payments = keys
         covered: dict[str, _Filing] = {}
         for f in sorted(self.filings.values(), key=lambda f: (f.state == "accepted", f.filed_at)):

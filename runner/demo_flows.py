@@ -119,7 +119,7 @@ async def send_due(plan: FlowPlan, w: Any, now: dt.datetime) -> bool:
         elif s.kind == "lift":
             order = next(iter(tcore.suspensions.open_orders))
             no = f"ZT{ymd}{len(tcore.suspensions.records) + 1:04d}"
-            data = tcore.suspensions.lift(voucher_no=no, order_no=order, reason="整改完毕", now=now, adm_div_code=adm)
+            data = tcore.suspensions.lift(voucher_no=no, order=order, reason="整改完毕", now=now)
         elif s.kind == "correct":
             plan.corrections += 1
             data = _correction(tcore.vouchers[s.voucher_no], f"GC{ymd}{plan.corrections:04d}", s.at.date(),

@@ -19,7 +19,7 @@ __all__ = ["suspension_send"]
 
 class _SentVoucher(Protocol):
     @property
-    def voucher_no(self) -> str: ...
+    def key(self) -> str: ...  # its VoucherKey string, "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>/<flag>"
 
 
 class _World(Protocol):
@@ -29,7 +29,8 @@ class _World(Protocol):
 def suspension_send(log: SuspensionLog, step: Step, world: _World, adm_div_code: str,
                     sent: Mapping[str, _SentVoucher], now: dt.datetime) -> tuple[SendSpec, bytes, int]:
     """The 7501 (flag 0) of a suspend / lift step, recorded in `log`, to hand to the runner's delivery.
-    An order's OrderNo is its own VoucherNo; a lift names it through the suspend step's id."""
+    An order's OrderNo is its own VoucherNo; a lift names it through the suspend step's id (the order's
+    key: its division's and year's order of the number, `treasury_sim.suspensions.order_key`)."""
     o = step.order
     voucher_no = f"ZT{format_ymd(now.date())}{len(log.records) + 1:04d}"
     spec = SendSpec(o["id"], "treasury", None, bank=o["bank"], line=step.line)
@@ -38,6 +39,6 @@ def suspension_send(log: SuspensionLog, step: Step, world: _World, adm_div_code:
         data = log.order(voucher_no=voucher_no, bank=world.bank(o["bank"]).code, scope=scope, reason=o["reason"],
                          now=now, adm_div_code=adm_div_code)
     else:
-        data = log.lift(voucher_no=voucher_no, order_no=sent[o["order"]].voucher_no, reason=o["reason"], now=now,
-                        adm_div_code=adm_div_code)
+        data = log.lift(voucher_no=voucher_no, order=sent[o["order"]].key.rsplit("/", 1)[0], reason=o["reason"],
+                        now=now)
     return spec, data, 0

@@ -23,17 +23,22 @@ no replenishment is counted owed for it (docs/conformance.md, "Your scorecard").
 year afresh, so two payments of the bank may share a VoucherNo. A 2301 is one division's (its
 AdmDivCode) and pay type's; its `Detail/VoucherNo` names a payment of that division and kind (5201
 for pay type 11, 8202 for 12). The Detail names no year: of that division's payments of the number
-in several budget years, it is the one no earlier request covered, paid by the request's ClearDate,
-of the ClearDate's year or else the year before (the central bank's rule, `pboc_sim.cleared.payment_year`),
-else the one paid last. A 2301 with no Detail naming a payment covers the receipts of its division, pay type and
-ClearDate that reached the treasury before it was filed, not covered by an earlier request.
+in several budget years, it is the one no earlier request (not refused) covered, paid by the request's
+ClearDate, of the ClearDate's year or else the year before (the central bank's rule,
+`pboc_sim.cleared.payment_year`), else the one paid last. When the ClearDate year's and the year
+before's payments of the number are both covered already, the Detail names a payment cleared
+already: it covers none (a key without a year), and the central bank refuses the request
+`already-cleared` (`pboc_sim.cleared.cleared_again`: a request clears the money actually paid, once).
+A number named twice in one request is one payment (the central bank adds the Details up). A 2301
+with no Detail naming a payment covers the receipts of its division, pay type and ClearDate that
+reached the treasury before it was filed, not covered by an earlier request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, is_before_clearing_cutoff, to_local
@@ -59,11 +64,20 @@ class Filed(Protocol):
     def listed(self) -> tuple[str, ...]: ...  # its Details' VoucherNo
 
 
-def clearing_cover(filed: Sequence[Filed], paid: Mapping[str, tuple[str, dt.date, dt.datetime]]) -> list[list[str]]:
+F = TypeVar("F", bound=Filed)
+
+
+def _never(f: object) -> bool:
+    return False
+
+
+def clearing_cover(filed: Sequence[F], paid: Mapping[str, tuple[str, dt.date, dt.datetime]],
+                   refused: Callable[[F], bool] = _never) -> list[list[str]]:
     """The keys of the payments each request of `filed` (in the order filed) covers (see the module
     doc). `paid`: payment key ("<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>") → (VtCode, the day its
-    receipt says it was paid, when the receipt arrived). A Detail naming no payment paid gives a key
-    without a year ("<AdmDivCode>//<VtCode>/<VoucherNo>")."""
+    receipt says it was paid, when the receipt arrived); `refused`: whether the central bank refused
+    a request (what it named stays uncovered for the next). A Detail naming no payment paid, or one
+    cleared already, gives a key without a year ("<AdmDivCode>//<VtCode>/<VoucherNo>")."""
     numbered: dict[tuple[str, str, str], list[str]] = {}
     for key in paid:
         adm, _, vtcode, no = key.split("/", 3)
@@ -73,20 +87,27 @@ def clearing_cover(filed: Sequence[Filed], paid: Mapping[str, tuple[str, dt.date
     for f in filed:
         vtcode = PAYMENT_OF.get(f.pay_type, "")
         if f.listed:
-            keys = []
-            for no in f.listed:
-                candidates = numbered.get((f.adm, vtcode, no), [])
-                fresh = [k for k in candidates if k not in seen] or candidates
-                due = [k for k in fresh if paid[k][1] <= f.clear_date] or fresh
-                keys.append(_named(due, f.clear_date.year, paid) if due else f"{f.adm}//{vtcode}/{no}")
-                seen.add(keys[-1])
+            keys = [_listed(f.adm, vtcode, no, f.clear_date, numbered, seen, paid) for no in dict.fromkeys(f.listed)]
         else:
             keys = [key for key, (vt, day, got) in paid.items()
                     if vt == vtcode and day == f.clear_date and got <= f.filed_at and key not in seen
                     and key.split("/", 1)[0] == f.adm]
-        seen.update(keys)
+        if not refused(f):
+            seen.update(keys)
         out.append(keys)
     return out
+
+
+def _listed(adm: str, vtcode: str, no: str, clear_date: dt.date, numbered: Mapping[tuple[str, str, str], list[str]],
+            seen: set[str], paid: Mapping[str, tuple[str, dt.date, dt.datetime]]) -> str:
+    """The payment a Detail naming `no` covers (module doc); a key without a year: none paid, or the
+    one it names is cleared already (`payment_year` None: the central bank refuses the request)."""
+    none = f"{adm}//{vtcode}/{no}"
+    if payment_year(clear_date.year, lambda y: f"{adm}/{y}/{vtcode}/{no}" in seen) is None:
+        return none
+    fresh = [k for k in numbered.get((adm, vtcode, no), []) if k not in seen]
+    due = [k for k in fresh if paid[k][1] <= clear_date] or fresh
+    return _named(due, clear_date.year, paid) if due else none
 
 
 def _named(due: list[str], clear_year: int, paid: Mapping[str, tuple[str, dt.date, dt.datetime]]) -> str:
@@ -94,8 +115,8 @@ def _named(due: list[str], clear_year: int, paid: Mapping[str, tuple[str, dt.dat
     the central bank takes the Detail for (`pboc_sim.cleared.payment_year`: of the ClearDate's year
     or the year before, the latest); another year's only: the last paid."""
     by_year = {key.split("/", 2)[1]: key for key in due}
-    year = str(payment_year(clear_year, lambda y: str(y) not in by_year))
-    return by_year.get(year) or max(due, key=lambda k: paid[k][1])
+    year = payment_year(clear_year, lambda y: str(y) not in by_year)
+    return by_year.get(str(year)) or max(due, key=lambda k: paid[k][1])
 
 
 def seen_mode(accepted: dt.datetime, paid_day: dt.date, cover: tuple[int, dt.date] | None,

@@ -88,9 +88,9 @@ def test_the_deadline_is_the_third_working_day_after_the_notice() -> None:
     sent = dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC)
     log.notice(voucher_no="ZH1", bank="999100000001", action="open", acct_type="2", acct_no="9999000000005001",
                acct_name="x", agency="101001", now=sent)
-    assert log.outcome(cal, "ZH1") == ("pending", dt.date(2026, 3, 13))
-    log.confirmed({"VoucherNo": "ZH1", "XConfirmDate": "20260316"}, sent)
-    assert log.outcome(cal, "ZH1")[0] == "late"
+    assert log.outcome(cal, "990100/2026/7601/ZH1") == ("pending", dt.date(2026, 3, 13))
+    log.confirmed({"AdmDivCode": "990100", "StYear": "2026", "VoucherNo": "ZH1", "XConfirmDate": "20260316"}, sent)
+    assert log.outcome(cal, "990100/2026/7601/ZH1")[0] == "late"
 
 
 def test_day_4_fails_and_day_3_passes_the_agreements_deadline(tmp_path: Path) -> None:
@@ -125,6 +125,6 @@ def test_the_treasury_records_the_banks_confirmation_and_keeps_it_in_its_snapsho
                                            sup_dep="101", now=now)
     (receipt,) = [e for e in bank.on_voucher(parse_voucher(data), 0, now) if isinstance(e, SendVoucher)]
     treasury.on_voucher(parse_voucher(receipt.render()), 1, now)
-    assert treasury.account_notices.outcome(cal, "ZH0001") == ("on-time", dt.date(2026, 3, 13))
+    assert treasury.account_notices.outcome(cal, "990100/2026/7601/ZH0001") == ("on-time", dt.date(2026, 3, 13))
     again = TreasuryCore.restore(treasury.snapshot(), treasury.config, cal, cc)
     assert again.account_notices == treasury.account_notices

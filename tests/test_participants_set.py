@@ -7,6 +7,7 @@ twice or pushed after its ack, and a pull participant gets nothing more on MQTT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -16,19 +17,26 @@ import aiomqtt
 import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from gateway_helpers import payment
+from gateway_helpers import db_cli_args, payment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mqtt_broker import MosquittoBroker
 from test_mqtt import mqtt_gateway
 
 from client import GatewayClient
-from gateway.delivery_modes import apply_modes, publish_registry, read_modes, watch_delivery_modes
+from gateway.delivery_modes import (
+    apply_modes,
+    publish_registry,
+    read_modes,
+    set_mode,
+    starting_mode,
+    watch_delivery_modes,
+)
 from gateway.http_app import make_app
 from gateway.participants import Participant, Registry
 from gateway.service import Gateway, GatewayConfig
 from runner.world import DevWorld
-from storage.db import open_database
+from storage.db import Database, open_database
 from tgw import main
 
 
@@ -83,27 +91,28 @@ def test_an_unknown_participant_is_refused_and_changes_nothing(world: DevWorld, 
     assert code == 2 and "--file" in err and "--db" in err
 
 
-async def test_db_switch_and_its_refusals(world: DevWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db_path = tmp_path / "gw.db"
-    db = await open_database(str(db_path))
+async def test_db_switch_and_its_refusals(world: DevWorld, db: Database, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """On both backends (SQLite and PostgreSQL, the `db` fixture)."""
     gw = Gateway(db=db, registry=world.registry(), certs=world.certs())
     await gw.start()
+    at_db = await db_cli_args(db)
     try:
         def run(*argv: str) -> tuple[int, str, str]:
             return _run(capsys, *argv)
 
         # a gateway's database from before the table (no gw_delivery_modes): db-not-gateway, exit 2
-        code, _, err = await asyncio.to_thread(run, "--db", str(db_path), "--id", "bank-a", "--delivery", "push")
+        code, _, err = await asyncio.to_thread(run, *at_db, "--id", "bank-a", "--delivery", "push")
         assert code == 2 and "db-not-gateway" in err and "gw_delivery_modes" in err, err
         await publish_registry(db, gw.registry)  # what tgw up does at start
         raw = world.registry_path.read_bytes()
         # unknown on the gateway: the file named beside it is left alone too
         world_zz = world.registry()
         assert world_zz.get("bank-a") is not None
-        code, out, err = await asyncio.to_thread(run, "--db", str(db_path), "--id", "bank-zz", "--delivery", "push",
+        code, out, err = await asyncio.to_thread(run, *at_db, "--id", "bank-zz", "--delivery", "push",
                                                  "--format", "json")
         assert code == 2 and json.loads(out)["code"] == "unknown-participant", err
-        code, out, err = await asyncio.to_thread(run, "--file", str(world.registry_path), "--db", str(db_path),
+        code, out, err = await asyncio.to_thread(run, "--file", str(world.registry_path), *at_db,
                                                  "--id", "bank-a", "--delivery", "push", "--format", "json")
         assert code == 0, err
         assert json.loads(out) == {"id": "bank-a", "delivery": "push", "was": {"file": "pull", "db": "pull"}}
@@ -112,12 +121,107 @@ async def test_db_switch_and_its_refusals(world: DevWorld, tmp_path: Path, capsy
         assert apply_modes(gw, await read_modes(db)) == ["bank-a"]
         me = gw.registry.get("bank-a")
         assert me is not None and me.delivery == "push" and me.token_sha256 == world.registry().get("bank-a").token_sha256  # type: ignore[union-attr]
-        code, _, err = await asyncio.to_thread(run, "--db", str(tmp_path / "none.db"), "--id", "bank-a",
-                                               "--delivery", "pull")
-        assert code == 2 and "io-unreadable" in err
+        if db.dialect == "sqlite":
+            code, _, err = await asyncio.to_thread(run, "--db", str(tmp_path / "none.db"), "--id", "bank-a",
+                                                   "--delivery", "pull")
+            assert code == 2 and "io-unreadable" in err
+        else:  # a schema that does not exist is not made
+            code, _, err = await asyncio.to_thread(run, "--db", db.url, "--db-schema", f"t_none_{tmp_path.name[-8:]}",
+                                                   "--id", "bank-a", "--delivery", "pull")
+            assert code == 2 and "db-not-gateway" in err, err
+        assert (await read_modes(db))["bank-a"] == "push"  # the refusals changed nothing
     finally:
         await gw.stop()
-        await db.close()
+
+
+# ---------------------------------------------------------------------- the modes at a start
+
+
+async def test_workers_starting_at_once_each_publish_the_same_modes(db: Database) -> None:
+    """`tgw up` workers on one database start together: on PostgreSQL their concurrent CREATE TABLE
+    raced (duplicate key in pg_type) and the DELETE + INSERT of one could meet the other's rows."""
+    reg = _registry(3)
+    assert await asyncio.gather(*[publish_registry(db, reg) for _ in range(6)]) == [{p.id: "pull" for p in reg}] * 6
+    assert await read_modes(db) == {p.id: "pull" for p in reg}
+
+
+async def test_a_db_switch_survives_a_worker_restart_and_a_file_change_is_taken(db: Database) -> None:
+    """A change `tgw participants set` acknowledged is never lost at a start: a `--db` switch stands
+    against an unchanged file (a worker restarting alone reset it to the file before); a file changed
+    since the last start (`--file` alone, an edit) wins; the table keeps the file's participants only."""
+    reg = _registry(3)
+    await publish_registry(db, reg)
+    assert await set_mode(db, "bank-01", "push") == "pull"
+    assert await publish_registry(db, reg) == {"bank-00": "pull", "bank-01": "push", "bank-02": "pull"}
+    assert (await read_modes(db))["bank-01"] == "push"
+    # the file switched bank-02 (set --file alone): taken at the next start; bank-01's --db switch stands
+    edited = reg.replacing([dataclasses.replace(reg.get("bank-02"), delivery="push")])  # type: ignore[type-var]
+    assert await publish_registry(db, edited) == {"bank-00": "pull", "bank-01": "push", "bank-02": "push"}
+    # then --db switches it back: the file did not change since that start, the switch stands
+    assert await set_mode(db, "bank-02", "pull") == "push"
+    assert (await publish_registry(db, edited))["bank-02"] == "pull"
+    # a participant gone from the file leaves the table; a new one comes with the file's mode
+    fewer = Registry([p for p in edited if p.id != "bank-00"] + [Participant(
+        id="bank-09", role="bank", name="b9", adm_div_codes=("990100",), delivery="push")])
+    assert await publish_registry(db, fewer) == {"bank-01": "push", "bank-02": "pull", "bank-09": "push"}
+    assert await read_modes(db) == {"bank-01": "push", "bank-02": "pull", "bank-09": "push"}
+
+
+def test_the_mode_at_a_start_is_the_newer_change() -> None:
+    assert starting_mode("push", None, None) == "push"  # new participant
+    assert starting_mode("push", None, "pull") == "push"  # a table from before gw_delivery_file: the file, as before
+    assert starting_mode("pull", "pull", "push") == "push"  # the file unchanged: the --db switch stands
+    assert starting_mode("push", "pull", "pull") == "push"  # the file changed: taken
+
+
+# a run of operations: a --db switch, a --file switch (alone) of participant i, or a restart
+_OPS = st.lists(st.one_of(st.tuples(st.sampled_from(["db", "file"]), st.integers(0, 2), st.sampled_from(["pull", "push"])),
+                          st.just(("restart", 0, ""))), max_size=14)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS)
+def test_at_each_start_the_last_acknowledged_change_of_one_place_wins(ops: list[tuple[str, int, str]]) -> None:
+    """Oracle (the principle: a change `tgw participants set` acknowledged is never silently lost):
+    at each start, a participant whose changes since the last start were all made in one place (the
+    file, or the database) has the last of them; with none, the mode it had; with changes in both,
+    one of the modes acknowledged since. A change is a set that changed its place (not a no-op)."""
+    async def run() -> None:
+        db = await open_database("sqlite:///:memory:")
+        try:
+            file = {f"bank-{i:02d}": "pull" for i in range(3)}
+
+            def registry() -> Registry:
+                return Registry([Participant(id=pid, role="bank", name=pid, adm_div_codes=("990100",), delivery=m)
+                                 for pid, m in file.items()])
+
+            in_force = await publish_registry(db, registry())
+            since: dict[str, list[tuple[str, str]]] = {pid: [] for pid in file}
+            for place, i, mode in [*ops, ("restart", 0, "")]:
+                pid = f"bank-{i:02d}"
+                if place == "db":
+                    if await set_mode(db, pid, mode) != mode:
+                        since[pid].append(("db", mode))
+                elif place == "file":
+                    if file[pid] != mode:
+                        file[pid] = mode
+                        since[pid].append(("file", mode))
+                else:
+                    modes = await publish_registry(db, registry())
+                    assert await read_modes(db) == modes
+                    for p, changes in since.items():
+                        places = {c[0] for c in changes}
+                        if not changes:
+                            assert modes[p] == in_force[p], (p, ops)
+                        elif len(places) == 1:
+                            assert modes[p] == changes[-1][1], (p, changes, ops)
+                        else:
+                            assert modes[p] in {c[1] for c in changes}, (p, changes, ops)
+                    in_force, since = modes, {p: [] for p in file}
+        finally:
+            await db.close()
+
+    asyncio.run(run())
 
 
 # ---------------------------------------------------------------------- applying modes, generated
@@ -248,35 +352,45 @@ async def test_in_flight_deliveries_across_both_switches(world: DevWorld, broker
     capsys.readouterr()
 
 
-async def test_a_running_tgw_up_takes_the_switch_and_says_so(world: DevWorld, tmp_path: Path,
+async def test_a_running_tgw_up_takes_the_switch_and_says_so(world: DevWorld, db: Database,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """start_server (what `tgw up` runs) writes the modes at start and applies `set --db` within
-    its poll; GET /v1/participants/me shows the mode in force."""
+    its poll; GET /v1/participants/me shows the mode in force. Restarted with the file unchanged, it
+    serves the switched mode from its start (it served the file's before). Both backends."""
     import aiohttp
 
     from gateway.server import ServerConfig, start_server
 
-    db_url = f"sqlite:///{tmp_path / 'gw.db'}"
-    server = await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
-                                             db=db_url, http_port=0))
+    at_db = await db_cli_args(db)
+    schema = at_db[3] if len(at_db) > 2 else None
+
+    async def start() -> Any:
+        return await start_server(ServerConfig(participants=str(world.registry_path), certs=str(world.keys_dir),
+                                               db=db.url, db_schema=schema, http_port=0))
+
+    headers = {"Authorization": f"Bearer {world.participants['bank-a'].token}"}
+
+    async def mode(server: Any) -> str:
+        async with aiohttp.ClientSession() as s, s.get(f"{server.http_url}/v1/participants/me",
+                                                       headers=headers) as resp:
+            delivery: str = (await resp.json())["delivery"]
+            return delivery
+
+    server = await start()
     try:
         assert server.http_url is not None
-        headers = {"Authorization": f"Bearer {world.participants['bank-a'].token}"}
-
-        async def mode() -> str:
-            async with aiohttp.ClientSession() as s, s.get(f"{server.http_url}/v1/participants/me",
-                                                           headers=headers) as resp:
-                delivery: str = (await resp.json())["delivery"]
-                return delivery
-
-        assert await mode() == "pull"
-        code = await asyncio.to_thread(main, ["participants", "set", "--db", db_url, "--id", "bank-a",
-                                              "--delivery", "push"])
+        assert await mode(server) == "pull"
+        code = await asyncio.to_thread(main, ["participants", "set", *at_db, "--id", "bank-a", "--delivery", "push"])
         assert code == 0, capsys.readouterr().err
         deadline = time.monotonic() + BOUND_S
-        while await mode() != "push":
+        while await mode(server) != "push":
             assert time.monotonic() < deadline, "the running gateway never took push"
             await asyncio.sleep(0.1)
+    finally:
+        await server.stop()
+    server = await start()  # a worker restarting alone, the file (pull) unchanged: the switch stands
+    try:
+        assert await mode(server) == "push"
     finally:
         await server.stop()
     capsys.readouterr()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pboc_sim.cleared
-from pboc_sim.cleared import record_cleared
+from pboc_sim.cleared import cleared_again, record_cleared
 from pboc_sim.state import ClearedBook, PbocState, cleared_key
 from sim.codec import decode, encode
 
@@ -58,7 +58,7 @@ def test_the_book_keeps_and_forgets_what_the_dict_of_every_entry_did(
             assert cleared_key(ADM, YEAR, "5201", "ZZnothing", bank) not in book
 
 
-def test_a_payment_named_again_is_the_year_before_s_then_adds_up_and_a_refund_changes_it_alone() -> None:
+def test_a_payment_named_again_is_the_year_before_s_then_cleared_already_and_a_refund_changes_it_alone() -> None:
     s = PbocState("x")
     own1 = cleared_key(ADM, YEAR, "2301", "QS1", "B1")
     first = record_cleared(s, ADM, YEAR, "QS1", "B1", "11", 300, (("ZF1", 100), ("ZF2", 200)), 2026)
@@ -70,11 +70,17 @@ def test_a_payment_named_again_is_the_year_before_s_then_adds_up_and_a_refund_ch
     assert again[2:] == (zf1_2025, 50)  # another year's: an entry, by its key
     assert s.cleared[zf1_2025].cleared_fen == 50
     assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF1", "B1")].cleared_fen == 100
-    # both years' cleared: named a third time (a bank's mistake), the ClearDate year's adds up
-    third = record_cleared(s, ADM, YEAR, "QS4", "B1", "11", 5, (("ZF1", 5),), 2026)
+    # both years' cleared: named a third time (a bank's mistake), a payment cleared already: the
+    # clearing rules refuse the request (already-cleared); the book is never given it
+    assert cleared_again(s.cleared, ADM, "B1", "11", (("ZF2", 1), ("ZF1", 5)), 2026) == "ZF1"
+    assert cleared_again(s.cleared, ADM, "B2", "11", (("ZF1", 5),), 2026) is None  # another bank's
+    assert cleared_again(s.cleared, ADM, "B1", "11", (("ZF1", 5),), 2027) is None  # 2027's and 2026's: 2027's is not
+    entries = {k: (c.cleared_fen, c.refunded_fen, c.clearing) for k, c in s.cleared.items()}
+    with pytest.raises(ValueError, match="already-cleared"):
+        record_cleared(s, ADM, YEAR, "QS4", "B1", "11", 5, (("ZF1", 5),), 2026)
+    assert {k: (c.cleared_fen, c.refunded_fen, c.clearing) for k, c in s.cleared.items()} == entries  # unchanged
     zf1 = cleared_key(ADM, YEAR, "5201", "ZF1", "B1")
-    assert third[2:] == (zf1, 5)
-    assert s.cleared[zf1].cleared_fen == 105 and s.cleared[zf1].clearing == own1
+    assert s.cleared[zf1].cleared_fen == 100 and s.cleared[zf1].clearing == own1
     # another bank's payment of the same number: its own entry
     record_cleared(s, ADM, YEAR, "QS3", "B2", "11", 70, (("ZF2", 70),), 2026)
     assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B2")].cleared_fen == 70
@@ -82,5 +88,6 @@ def test_a_payment_named_again_is_the_year_before_s_then_adds_up_and_a_refund_ch
     item = s.cleared.modify(cleared_key(ADM, YEAR, "5201", "ZF2", "B1"))
     assert item is not None
     item.refunded_fen += 20
-    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B1")].refundable_fen == 180 and not s.cleared.index
-    assert len(s.cleared) == 8
+    assert s.cleared[cleared_key(ADM, YEAR, "5201", "ZF2", "B1")].refundable_fen == 180
+    assert set(s.cleared.index) == {"ZF1"}  # 2026's ZF1 still under its 2301 (never named again)
+    assert len(s.cleared) == 7  # QS1, its ZF1 and ZF2, QS2 and 2025's ZF1, QS3 and its ZF2 (QS4 refused: none)

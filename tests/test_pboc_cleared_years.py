@@ -81,7 +81,7 @@ def test_a_payment_paid_late_in_its_year_and_cleared_in_the_next_is_refunded(cal
     naming it by its December OriVouDate still finds it (`refund_year`)."""
     assert payment_year(2026, lambda y: False) == 2026
     assert payment_year(2026, lambda y: y == 2026) == 2025
-    assert payment_year(2026, lambda y: True) == 2026
+    assert payment_year(2026, lambda y: True) is None  # both cleared: the Detail names a payment cleared already
     core, books = make(calendar, t("2025-12-30", "08:00"))
     _clear(core, books, ADM, "2026", "ZF0003", "10.00")  # 2025's voucher, cleared on 2026-01-06
     assert _refund(core, books, ADM, "2025", "ZF0003", "10.00") is None
@@ -152,29 +152,77 @@ async def test_a_version_8_snapshot_loads_through_the_store(calendar: BusinessCa
     assert _refund(after, books, ADM, "2025", "ZF0001", "100.00") is None
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["2025", "2026"]), st.sampled_from(["ZF1", "ZF2"])), min_size=1, max_size=5))
+def _file(core: PbocCore, books: object, adm: str, year: str, no: str, amount: str, hhmm: str = "10:00") -> str | None:
+    """A 2301 of division `adm` on `year`'s day naming payment `no`: None if accepted, else its reason."""
+    day = DAYS[year]
+    send(core, books, _of(quota(day, amount), adm), t(day, "09:00"))  # type: ignore[arg-type]
+    doc = _of(clearing(day, amount, payments=[(no, amount)]), adm)
+    return receipt(send(core, books, doc, t(day, hhmm))).return_reason  # type: ignore[arg-type]
+
+
+def test_a_detail_naming_a_payment_cleared_in_both_years_is_refused_already_cleared(calendar: BusinessCalendar) -> None:
+    """Both years' ZF1 cleared, a third 2301 naming ZF1 asks the treasury's account for money the
+    bank was paid already (a request clears the money actually paid, once: 004 part 3 §8(7), §9(11);
+    003 §33). It added up to 2026's before; now it is refused `already-cleared`, nothing moves. Another
+    number, another division's ZF1, or the same 2301 in a year whose ZF1 is not cleared pass."""
+    core, books = make(calendar, t("2025-12-30", "08:00"))
+    assert _file(core, books, ADM, "2026", "ZF1", "30.00") is None  # 2026's
+    assert _file(core, books, ADM, "2026", "ZF1", "20.00", "10:05") is None  # then 2025's (paid late in it)
+    balance = core.state.tsa_balance_fen
+    reason = _file(core, books, ADM, "2026", "ZF1", "5.00", "10:10")
+    assert reason is not None and reason.startswith("already-cleared: Detail/VoucherNo ZF1"), reason
+    assert core.state.tsa_balance_fen == balance
+    assert core.cleared[(ADM, "2026", "5201", "ZF1", BANK)].cleared_fen == 30_00
+    assert core.cleared[(ADM, "2025", "5201", "ZF1", BANK)].cleared_fen == 20_00
+    assert _file(core, books, ADM, "2026", "ZF2", "5.00", "10:15") is None
+    assert _file(core, books, OTHER, "2026", "ZF1", "5.00", "10:20") is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["2025", "2026"]), st.sampled_from(["ZF1", "ZF2"])), min_size=1, max_size=6))
 def test_the_central_bank_and_the_conformance_reading_take_a_detail_for_the_same_payment(
         calendar: BusinessCalendar, named: list[tuple[str, str]]) -> None:
-    """Each year's payments of ZF1 and ZF2 paid on its day (2025's ZF2 late); 2301s (in the order of the days) each
-    name one. Whenever a payment of the number paid by the ClearDate is not yet covered, the
-    central bank keeps the Detail under the year the conformance reading (`clearing_cover`) takes it
-    for: one rule (`pboc_sim.cleared.payment_year`)."""
+    """Each year's payments of ZF1 and ZF2 paid on its day (2025's ZF2 late); 2301s (in the order of the
+    days) each name one, the third naming of a number included. One rule (`pboc_sim.cleared.payment_year`):
+    oracle "a payment is cleared once" (004 part 3 §8(7)): the central bank refuses `already-cleared`
+    exactly when the ClearDate year's and the year before's payments of the number were both cleared,
+    and then the conformance reading (`clearing_cover`, told what was refused) covers no payment by it;
+    accepted, whenever a payment of the number paid by the ClearDate is not yet covered, the central
+    bank keeps the Detail under the year the conformance reading takes it for; no payment is covered
+    by two accepted requests."""
     paid = {f"{ADM}/{y}/5201/{no}": ("5201", dt.date.fromisoformat(d), dt.datetime.fromisoformat(d).replace(hour=9, tzinfo=TZ))
             for y, d in DAYS.items() for no in ("ZF1", "ZF2")}
     # 2025's ZF2 paid late, in 2026's first days, after 2026's: still the ClearDate year's is named first
     paid[f"{ADM}/2025/5201/ZF2"] = ("5201", dt.date(2026, 1, 6), dt.datetime(2026, 1, 6, 9, 30, tzinfo=TZ))
     named = sorted(named)
-    filed = [_Filed(ADM, "11", dt.date.fromisoformat(DAYS[y]), t(DAYS[y], "10:00"), (no,)) for y, no in named]
-    read = clearing_cover(filed, paid)
+    filed = [_Filed(ADM, "11", dt.date.fromisoformat(DAYS[y]), t(DAYS[y], f"10:{i:02d}"), (no,))
+             for i, (y, no) in enumerate(named)]
     core, books = make(calendar, t("2025-12-30", "08:00"))
-    covered: set[str] = set()
-    for f, (y, no), keys in zip(filed, named, read, strict=True):
-        due = [k for k, (_, day, _) in paid.items() if k.endswith(f"/{no}") and k not in covered and day <= f.clear_date]
-        covered.update(keys)
+    reasons: list[str | None] = []
+    grown_keys: list[list[tuple[str, ...]]] = []
+    cleared_years: dict[str, set[int]] = {"ZF1": set(), "ZF2": set()}
+    for f, (y, no) in zip(filed, named, strict=True):
         before = {k: c.cleared_fen for k, c in core.cleared.items()}
-        _clear(core, books, ADM, y, no, "1.00")
-        grown = [k for k, c in core.cleared.items() if k[2] == "5201" and c.cleared_fen != before.get(k)]
-        assert len(grown) == 1
+        reasons.append(_file(core, books, ADM, y, no, "1.00", f"{f.filed_at:%H:%M}"))
+        grown_keys.append([k for k, c in core.cleared.items() if k[2] == "5201" and c.cleared_fen != before.get(k)])
+        both = {int(y), int(y) - 1} <= cleared_years[no]
+        assert (reasons[-1] is not None) is both, (named, reasons)
+        if reasons[-1] is None:
+            assert len(grown_keys[-1]) == 1
+            cleared_years[no].add(int(grown_keys[-1][0][1]))
+        else:
+            assert reasons[-1].startswith("already-cleared:") and grown_keys[-1] == []
+    refused = {id(f) for f, r in zip(filed, reasons, strict=True) if r is not None}
+    read = clearing_cover(filed, paid, lambda f: id(f) in refused)
+    covered: set[str] = set()
+    for f, (_, no), keys, reason, grown in zip(filed, named, read, reasons, grown_keys, strict=True):
+        (key,) = keys
+        if reason is not None:
+            assert key == f"{ADM}//5201/{no}", (named, read)
+            continue
+        due = [k for k, (_, day, _) in paid.items() if k.endswith(f"/{no}") and k not in covered and day <= f.clear_date]
         if due:
-            assert keys == [f"{ADM}/{grown[0][1]}/5201/{no}"], (named, read, grown)
+            assert key == f"{ADM}/{grown[0][1]}/5201/{no}", (named, read, grown)
+        if key.split("/")[1]:
+            assert key not in covered, (named, read)  # a payment covered by two accepted requests
+            covered.add(key)

@@ -36,8 +36,8 @@ def test_order_confirm_lift_confirm_is_four_records_and_survives_a_snapshot() ->
 
     send(log.order(voucher_no="ZT0001", bank=BANK, scope=("PayAcctNo", "99900000000000018"),
                    reason="示例审计整改", now=at("09:00")), at("09:00"))
-    assert set(log.standing()) == {"ZT0001"} and set(bank.suspensions) == {"ZT0001"}
-    send(log.lift(voucher_no="ZT0002", order_no="ZT0001", reason="整改完毕", now=at("11:00")), at("11:00"))
+    assert set(log.standing()) == {"990100/2026/7501/ZT0001"} and set(bank.suspensions) == {"ZT0001"}
+    send(log.lift(voucher_no="ZT0002", order="990100/2026/7501/ZT0001", reason="整改完毕", now=at("11:00")), at("11:00"))
     assert [(r.action, r.order_no, r.voucher_no) for r in log.records] == [
         ("order", "ZT0001", "ZT0001"), ("confirmed", "ZT0001", "ZT0001"),
         ("lift", "ZT0001", "ZT0002"), ("confirmed", "ZT0001", "ZT0002")]
@@ -51,7 +51,7 @@ def test_order_confirm_lift_confirm_is_four_records_and_survives_a_snapshot() ->
 def test_a_lift_needs_a_standing_order_and_an_order_number_is_used_once() -> None:
     log = SuspensionLog()
     with pytest.raises(ValueError, match="no standing order"):
-        log.lift(voucher_no="ZT0009", order_no="ZT0001", reason="r", now=at("09:00"))
+        log.lift(voucher_no="ZT0009", order="990100/2026/7501/ZT0001", reason="r", now=at("09:00"))
     log.order(voucher_no="ZT0001", bank=BANK, scope=("AgencyCode", "101001"), reason="r", now=at("09:00"))
     with pytest.raises(ValueError, match="issued before"):
         log.order(voucher_no="ZT0001", bank=BANK, scope=("AgencyCode", "101002"), reason="r", now=at("09:05"))

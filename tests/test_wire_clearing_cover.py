@@ -57,6 +57,27 @@ def test_of_two_years_payments_of_a_number_a_detail_names_the_one_not_covered_pa
     assert clearing_cover([_filed(HOME, "2026", "Z9")], paid) == [[f"{HOME}//5201/Z9"]]  # names none paid
 
 
+def test_a_detail_naming_a_number_whose_two_years_are_covered_covers_none() -> None:
+    """Both years' Z1 covered, a third Detail naming Z1 names a payment cleared already: the central
+    bank refuses the request `already-cleared` (`pboc_sim.cleared.cleared_again`); the reading covered
+    2026's Z1 a second time before."""
+    paid = _paid(f"{HOME}/2025/5201/Z1", f"{HOME}/2026/5201/Z1")
+    filed = [_filed(HOME, "2026", "Z1"), _filed(HOME, "2026", "Z1"), _filed(HOME, "2026", "Z1", "Z2")]
+    assert clearing_cover(filed, paid) == [[f"{HOME}/2026/5201/Z1"], [f"{HOME}/2025/5201/Z1"],
+                                           [f"{HOME}//5201/Z1", f"{HOME}//5201/Z2"]]
+
+
+def test_what_a_refused_request_named_is_covered_by_the_next_and_a_number_named_twice_is_one_payment() -> None:
+    """A request the central bank refused (over quota, say) cleared nothing: the bank's next one
+    naming Z1 covers 2026's Z1, as the central bank takes it (it took 2025's before). Two Details of
+    one number in a request are one payment (the central bank adds them up)."""
+    paid = _paid(f"{HOME}/2025/5201/Z1", f"{HOME}/2026/5201/Z1")
+    first, second = _filed(HOME, "2026", "Z1"), _filed(HOME, "2026", "Z1", "Z1")
+    assert clearing_cover([first, second], paid, lambda f: f is first) == [
+        [f"{HOME}/2026/5201/Z1"], [f"{HOME}/2026/5201/Z1"]]
+    assert clearing_cover([first, second], paid) == [[f"{HOME}/2026/5201/Z1"], [f"{HOME}/2025/5201/Z1"]]
+
+
 _PAYMENTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.sampled_from(["2025", "2026"]),
                                st.sampled_from(["Z1", "Z2", "Z3"]), st.booleans()),
                      min_size=1, max_size=10, unique_by=lambda p: p[:3])

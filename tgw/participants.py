@@ -46,7 +46,8 @@ def register(sub: Any) -> None:
                                    "each start of the gateway); --db changes a running gateway's database, and the "
                                    "gateway takes the new mode within a second (gateway/delivery_modes.py says what "
                                    "happens to deliveries in flight: nothing acknowledged is lost or delivered "
-                                   "again). Give both to switch now and keep it across restarts.",
+                                   "again). Give both to switch now and keep the file in step; a --db switch alone stands across "
+                                   "restarts while the file's mode is unchanged (docs/operations.md).",
                        epilog="Exit 0 also when the mode was already the one asked for; 2 for an unknown participant "
                               "(unknown-participant), a file or database that cannot be read, or neither --file "
                               "nor --db.")

@@ -7,8 +7,11 @@ and the scenarios' concern (an account opened late counts against the bank, §13
 simulated bank's habit.
 
 `AccountNoticeLog.notice(...)` gives the 7601 to send (`messages.factory.account_notice`) and
-records it; `.confirmed(head, now)` records the bank's receipt; `.outcome(voucher_no)` says
-whether it was carried out in time. Pure: the caller gives the time and the calendar.
+records it; `.confirmed(head, now)` records the bank's receipt; `.outcome(calendar, key)` says
+whether it was carried out in time. A notice is its voucher's key (AdmDivCode, StYear, VtCode 7601,
+VoucherNo: `notice_key`): each division's treasury numbers its notices afresh each year, so two
+divisions' or years' notices of one number are two records, and a receipt confirms only the notice
+of its own key. Pure: the caller gives the time and the calendar.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import msgspec
 from business_time.calendar import BusinessCalendar
 from messages.dates import parse_ymd
 from messages.factory import account_notice
+from treasury_sim.records import voucher_id
 
-__all__ = ["ACCOUNT_NOTICES_MAX", "ACCOUNT_NOTICE_DAYS", "AccountNoticeLog", "NoticeRecord", "deadline"]
+__all__ = ["ACCOUNT_NOTICES_MAX", "ACCOUNT_NOTICE_DAYS", "AccountNoticeLog", "NoticeRecord", "deadline", "notice_key"]
 
 # 004 part 3 §9(1): the bank opens, changes or closes the account within 3 working days of the notice.
 ACCOUNT_NOTICE_DAYS = 3
@@ -40,6 +44,11 @@ def deadline(calendar: BusinessCalendar, sent: dt.date) -> dt.date:
     return calendar.add_business_days(sent, ACCOUNT_NOTICE_DAYS)
 
 
+def notice_key(adm_div_code: str, st_year: str, voucher_no: str) -> str:
+    """The key a notice is logged under: "<AdmDivCode>/<StYear>/7601/<VoucherNo>"."""
+    return voucher_id(adm_div_code, st_year, "7601", voucher_no)
+
+
 class NoticeRecord(msgspec.Struct):
     voucher_no: str
     bank: str  # PayBankCode
@@ -49,38 +58,61 @@ class NoticeRecord(msgspec.Struct):
     sent_at: dt.datetime
     confirmed: dt.date | None = None  # XConfirmDate of the bank's receipt
     confirmed_at: dt.datetime | None = None
+    # the notice's division and year (its key's; a version 7 snapshot's records: set when loaded)
+    adm_div_code: str = ""
+    st_year: str = ""
+
+    @property
+    def key(self) -> str:
+        return notice_key(self.adm_div_code, self.st_year, self.voucher_no)
 
 
 class AccountNoticeLog(msgspec.Struct):
     """In the treasury core's state (`treasury_sim.state.TreasuryState`), saved with it."""
 
-    records: dict[str, NoticeRecord] = msgspec.field(default_factory=dict)  # VoucherNo → record
+    # the notice's key (`notice_key`) → record; a version 7 (or older) snapshot's: VoucherNo → record (`keyed`)
+    records: dict[str, NoticeRecord] = msgspec.field(default_factory=dict)
+
+    def keyed(self, adm_div_code: str) -> None:
+        """A version 7 (or older) snapshot's log (keyed by VoucherNo alone) keyed by the whole key: its
+        notices were division `adm_div_code`'s (the configured one's, the only division the treasury
+        core sent them for), each of its VouDate's year (`messages.factory.account_notice`: the day sent)."""
+        out: dict[str, NoticeRecord] = {}
+        for r in self.records.values():
+            if not r.adm_div_code:
+                r.adm_div_code, r.st_year = adm_div_code, str(r.sent_at.year)
+            out[r.key] = r
+        self.records = out
 
     def notice(self, *, voucher_no: str, bank: str, action: str, acct_type: str, acct_no: str, acct_name: str,
                now: dt.datetime, agency: str = "", sup_dep: str = "", old_acct_no: str = "", approve_no: str = "", file_no: str = "",
                adm_div_code: str = "990100") -> bytes:
         """A 7601 to send, recorded. `action`: open, change or close."""
-        if voucher_no in self.records:
-            raise ValueError(f"account notice {voucher_no} was sent before")
+        key = notice_key(adm_div_code, str(now.date().year), voucher_no)
+        if key in self.records:
+            raise ValueError(f"account notice {key} was sent before")
         if len(self.records) >= ACCOUNT_NOTICES_MAX:
             raise OverflowError(f"the account notice log holds {ACCOUNT_NOTICES_MAX} notices already")
         data = account_notice(voucher_no=voucher_no, vou_date=now.date(), pay_bank_code=bank,
                               action=ACTIONS[action], acct_type=acct_type, acct_no=acct_no, acct_name=acct_name,
                               agency=agency, sup_dep=sup_dep, old_acct_no=old_acct_no, approve_no=approve_no, file_no=file_no,
                               adm_div_code=adm_div_code)
-        self.records[voucher_no] = NoticeRecord(voucher_no, bank, action, acct_type, acct_no, now)
+        self.records[key] = NoticeRecord(voucher_no, bank, action, acct_type, acct_no, now,
+                                         adm_div_code=adm_div_code, st_year=str(now.date().year))
         return data
 
     def confirmed(self, head: Mapping[str, str], now: dt.datetime) -> None:
-        """The bank's receipt of a 7601 (XConfirmDate: the day it carried the notice out). The first counts."""
-        record = self.records.get(head.get("VoucherNo", ""))
+        """The bank's receipt of a 7601 (XConfirmDate: the day it carried the notice out) confirms the
+        notice of its key (AdmDivCode, StYear, VoucherNo), never another division's or year's. The first counts."""
+        record = self.records.get(notice_key(head.get("AdmDivCode", ""), head.get("StYear", ""),
+                                             head.get("VoucherNo", "")))
         day = parse_ymd(head.get("XConfirmDate", ""))
         if record is not None and record.confirmed is None and day is not None:
             record.confirmed, record.confirmed_at = day, now
 
-    def outcome(self, calendar: BusinessCalendar, voucher_no: str) -> tuple[Outcome, dt.date]:
-        """(on-time | late | pending, the deadline) of a notice sent."""
-        r = self.records[voucher_no]
+    def outcome(self, calendar: BusinessCalendar, key: str) -> tuple[Outcome, dt.date]:
+        """(on-time | late | pending, the deadline) of the notice sent under `key` (`notice_key`)."""
+        r = self.records[key]
         due = deadline(calendar, r.sent_at.date())
         if r.confirmed is None:
             return "pending", due

@@ -115,9 +115,9 @@ class TreasuryBooks:
         orders = lifts = 0
         for r in log.entries:
             if r.action == "order":
-                standing[r.order_no], orders = r.voucher_no, orders + 1
+                standing[r.order_key], orders = r.voucher_no, orders + 1
             elif r.action == "lift":
-                standing.pop(r.order_no, None)
+                standing.pop(r.order_key, None)
                 lifts += 1
         if (orders, lifts, set(standing)) != (log.orders, log.lifts, set(log.open_orders)):
             _broke("suspensions-consistent", f"the records give {orders} orders, {lifts} lifts, standing "

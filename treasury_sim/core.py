@@ -86,6 +86,7 @@ from treasury_sim.state import (
     CORE,
     DIVIDED_FEEDS,
     DIVIDED_REFUNDS,
+    KEYED_NOTICES,
     OLDER_VERSIONS,
     SNAPSHOT_VERSION,
     TreasuryState,
@@ -374,6 +375,9 @@ class TreasuryCore:
             state.bank_inbox.of_division(self.config.adm_div_code)
         if version < DIVIDED_FEEDS:  # its account feeds and their payments too
             state.feeds.of_division(self.config.adm_div_code)
+        if version < KEYED_NOTICES:  # its account notices and suspension orders by VoucherNo alone
+            state.account_notices.keyed(self.config.adm_div_code)
+            state.suspensions.keyed(self.config.adm_div_code)
         self._reset(state)
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)

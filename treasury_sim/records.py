@@ -20,7 +20,13 @@ from sim.effects import SendVoucher
 from treasury_sim.budget import RefusedRequest
 from treasury_sim.clearing_quotas import Approved
 
-__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "SentRow", "StatementCheck"]
+__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "SentRow", "StatementCheck", "voucher_id"]
+
+
+def voucher_id(adm_div_code: str, st_year: str, vtcode: str, voucher_no: str) -> str:
+    """A voucher's key as the treasury's logs keep it: "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>" (each
+    division's treasury numbers its vouchers afresh each year: two of one number are two vouchers)."""
+    return f"{adm_div_code}/{st_year}/{vtcode}/{voucher_no}"
 
 
 @dataclass(slots=True)

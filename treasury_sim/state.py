@@ -24,7 +24,7 @@ from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -36,11 +36,15 @@ CORE = "treasury"
 # statement lines (`by_unit`) are each division's (AdmDivCode last in the key): a version 5 (or older)
 # snapshot's load as the configured one's. 7: the account feeds (7602) checked and the payments kept
 # for them (`feeds`) are each division's (AdmDivCode last in the key, `FeedBook`): a version 6 (or
-# older) snapshot's load as the configured one's.
-SNAPSHOT_VERSION = 7
-OLDER_VERSIONS = (2, 3, 4, 5, 6)
+# older) snapshot's load as the configured one's. 8: the account notices (7601, `account_notices`) and
+# the suspension orders (7501, `suspensions`) are keyed by their voucher's key (AdmDivCode, StYear,
+# VtCode, VoucherNo), not by VoucherNo alone: a version 7 (or older) snapshot's load as the configured
+# division's, each of the year it was sent.
+SNAPSHOT_VERSION = 8
+OLDER_VERSIONS = (2, 3, 4, 5, 6, 7)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
+KEYED_NOTICES = 8  # the first version whose account notices and suspension orders are keyed by the whole key
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
