@@ -266,6 +266,20 @@ async def test_long_poll_for_someone_else_stays_empty(world: DevWorld, db: Any) 
         assert body["messages"] == [] and body["cursor"] == 0
 
 
+async def test_closing_the_test_server_answers_a_parked_long_poll(world: DevWorld, db: Any) -> None:
+    """gateway_helpers.serving closes as tgw up stops (Gateway.stop_accepting, then the listener):
+    a long poll parked for 30 s answers, 200 and empty, instead of holding the close (without the
+    wake aiohttp cuts it off after the server's shutdown timeout: no answer at all)."""
+    auth = {"Authorization": f"Bearer {world.participants['bank-a'].token}"}
+    async with running_gateway(world, db) as gw, aiohttp.ClientSession() as session:
+        async with serving(gw) as url:
+            poll = asyncio.create_task(session.get(f"{url}/v1/inbox?wait=30", headers=auth))
+            await asyncio.sleep(0.2)
+            assert not poll.done()  # parked: nothing in the inbox
+        resp = await asyncio.wait_for(poll, 5)
+        assert (resp.status, (await resp.json())["messages"]) == (200, [])
+
+
 async def test_cursor_paging(world: DevWorld, db: Any) -> None:
     tid = world.treasury.id
     async with http_gateway(world, db) as h:
