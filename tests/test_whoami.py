@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -122,7 +123,7 @@ async def test_the_dashboard_s_me_is_the_same_answer_and_only_the_token_s_own(wo
     value, and nothing of any other participant (its id, name, bank codes, certificate SN or
     fingerprint). Oracles: the registry file's entries and the world's certificate files."""
     registry = world.registry()
-    answers: dict[str, dict[str, object]] = {}
+    answers: dict[str, dict[str, Any]] = {}
     wrong: list[str] = []
     async with served(world, tmp_path) as client:
         for pid in world.participants:
