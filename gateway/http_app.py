@@ -165,7 +165,8 @@ async def get_participants(request: web.Request, participant: Participant) -> we
 
 @authenticated
 async def get_me(request: web.Request, participant: Participant) -> web.StreamResponse:
-    """Which participant these credentials name (gateway/whoami.py); 401 as every route when none."""
+    """Which participant these credentials name (gateway/whoami.py); 401 as every route when none.
+    Serves GET /v1/participants/me and the dashboard's GET /v1/me: one answer under two paths."""
     view = participant_view(participant, request.app[GATEWAY_KEY].certs, token="Authorization" in request.headers,
                             client_certificate=peer_certificate(request), at=dt.datetime.now(dt.UTC))
     return web.json_response(view)
@@ -248,6 +249,7 @@ def make_app(gateway: Gateway, *, ack_signer: KeySigner | None = None, client_ma
     app.router.add_get("/v1/trace/{adm}/{year}/{vtcode}/{no}", get_trace)
     app.router.add_get("/v1/participants", get_participants)
     app.router.add_get("/v1/participants/me", get_me)
+    app.router.add_get("/v1/me", get_me)  # the same answer, the path the dashboard logs in with
     app.router.add_get("/v1/codes", get_codes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", get_metrics)

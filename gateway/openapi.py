@@ -77,7 +77,7 @@ _PARTICIPANTS: dict[str, Any] = {"type": "object", "required": ["participants"],
 _VTCODES: dict[str, Any] = {"type": "object", "required": ["originals", "receipts"], "properties": {
     "originals": {"type": "array", "items": {"type": "string"}},
     "receipts": {"type": "array", "items": {"type": "string"}}}}
-# GET /v1/participants/me: gateway.whoami.participant_view.
+# GET /v1/participants/me and GET /v1/me (one schema, components/schemas/Me): gateway.whoami.participant_view.
 _ME: dict[str, Any] = {"type": "object", "required": [
     "id", "role", "name", "delivery", "adm_div_codes", "bank_codes", "cert_sns", "authenticated_by",
     "client_certificate", "certificates", "voucher_types", "checked_at"], "properties": {
@@ -155,8 +155,6 @@ def _dashboard_paths(auth_errors: dict[str, Any], not_found: dict[str, Any],
         "/ui/{name}": {"get": {"summary": "A dashboard asset (app.js, app.css, i18n.json)", "security": [],
                                "parameters": [{"name": "name", "in": "path", "required": True, "schema": text}],
                                "responses": {"200": html, "404": _json(_ref("Error"), "no such asset")}}},
-        "/v1/me": {"get": {"summary": "The authenticated participant (no secrets)",
-                           "responses": {"200": _json({"type": "object"}, "participant"), **auth_errors}}},
         "/v1/overview": {"get": {
             "summary": "One business day by bank and voucher type; paid, cleared, quota and advances per bank",
             "description": "A bank sees its own traffic, the treasury its AdmDivCodes. `date` defaults to "
@@ -285,7 +283,12 @@ def openapi_document() -> dict[str, Any]:
                                "with fingerprint and validity, and the voucher types its role may send and "
                                "receive. A client checks it before sending: the SDK's GatewayClient.whoami(). "
                                "Without valid credentials 401 unauthenticated, as every /v1 route.",
-                "responses": {"200": _json(_ME, "the authenticated participant"), **auth_errors}}},
+                "responses": {"200": _json(_ref("Me"), "the authenticated participant"), **auth_errors}}},
+            "/v1/me": {"get": {
+                "summary": "The authenticated participant (no secrets): what the dashboard logs in with",
+                "description": "The same answer as GET /v1/participants/me, under the path the dashboard (/ui/) "
+                               "calls.",
+                "responses": {"200": _json(_ref("Me"), "the authenticated participant"), **auth_errors}}},
             "/v1/clock": {
                 "get": {"summary": "Business time and the next cutoffs; with after and wait, a long-poll",
                         "description": "With `after`, answers once the clock is past it (or after `wait` seconds). "
@@ -436,7 +439,7 @@ def openapi_document() -> dict[str, Any]:
                 "mtls": {"type": "mutualTLS", "description": "a client certificate issued by the gateway's "
                          "client CA whose serial is a participant's (tgw up --tls-client-ca); with a bearer "
                          "token too, both must name the same participant"}},
-            "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY,
+            "schemas": {"Error": _ERROR, "Issue": _ISSUE, "Result": _RESULT, "Delivery": _DELIVERY, "Me": _ME,
                         **monitor_schemas(),
                         "SimFaults": {"type": "object", "properties": {
                             "offline": {"type": "object", "description": "participant → back at (null: until "

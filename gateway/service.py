@@ -136,10 +136,16 @@ class Gateway:
             self._deliverer = asyncio.create_task(self.pushes.run(), name="deliverer")
         log.info("gateway.started", participants=len(self.registry), db=self.db.url.split("@")[-1])
 
+    def stop_accepting(self) -> None:
+        """Refuse new work and wake the inbox long polls, which answer now with what there is: the
+        first step of `stop`, and what a test's HTTP server does before it closes its listener
+        (tests/gateway_helpers.py `serving`), so that no parked poll holds the close."""
+        self._accepting = False
+        self.journal.committed.set()
+
     async def stop(self) -> None:
         """Drain: refuse new work, finish submissions in flight, stop delivering."""
-        self._accepting = False
-        self.journal.committed.set()  # wake long polls so they answer now
+        self.stop_accepting()  # before the HTTP listener closes (gateway.server RunningServer.stop)
         await self._idle.wait()
         await self.journal.stop()
         if self._deliverer is not None:

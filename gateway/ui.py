@@ -8,9 +8,11 @@ by construction), and the strict Content-Security-Policy below allows no inline 
 script to read it. Every data call is authorized here, on the server, per participant
 (`gateway.ui_index.scope_sql`); the page only hides what the server would refuse anyway.
 
-Endpoints: GET /v1/me, /v1/overview, /v1/search, /v1/dlq (+ POST /v1/dlq/replay), /v1/scorecard,
-/v1/events (server-sent events). The trace page reuses GET /v1/trace; the risk page calls the
-monitoring API (/v1/monitor/...) and says "monitoring not enabled" when it answers 404.
+Endpoints: GET /v1/overview, /v1/search, /v1/dlq (+ POST /v1/dlq/replay), /v1/scorecard,
+/v1/events (server-sent events). The page logs in with GET /v1/me, which `gateway.http_app` serves
+with GET /v1/participants/me (one handler, one answer); the trace page reuses GET /v1/trace; the
+risk page calls the monitoring API (/v1/monitor/...) and says "monitoring not enabled" when it
+answers 404.
 """
 
 from __future__ import annotations
@@ -81,11 +83,6 @@ async def ui_file(request: web.Request) -> web.StreamResponse:
         return error_response(404, "not-found", "no such dashboard file")
     body = resources.files("gateway").joinpath("static", "ui", name).read_bytes()
     return _secure(web.Response(body=body, content_type=content_type, charset="utf-8"))
-
-
-@authenticated
-async def get_me(request: web.Request, participant: Participant) -> web.StreamResponse:
-    return web.json_response(participant.as_public_dict())
 
 
 def _bad(parameter: str, why: str) -> web.Response:
@@ -246,7 +243,6 @@ def add_ui_routes(app: web.Application) -> None:
         app[SCORECARD_KEY] = ScorecardBoard()
     app.router.add_get("/ui/", ui_file)
     app.router.add_get("/ui/{name}", ui_file)
-    app.router.add_get("/v1/me", get_me)
     app.router.add_get("/v1/overview", get_overview)
     app.router.add_get("/v1/search", get_search)
     app.router.add_get("/v1/dlq", get_dlq)

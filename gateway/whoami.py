@@ -1,4 +1,5 @@
-"""`GET /v1/participants/me`: which identity a request's credentials name, as the gateway sees it.
+"""`GET /v1/participants/me` (and the dashboard's `GET /v1/me`, the same answer): which identity a
+request's credentials name, as the gateway sees it.
 
 A participant confirms that its token (and/or client certificate) is the one it means to use
 before sending anything: its registry entry (no secrets), how it authenticated, the certificates
@@ -62,7 +63,8 @@ def voucher_types(role: str) -> dict[str, dict[str, list[str]]]:
 
 def participant_view(participant: Participant, store: CertificateStore, *, token: bool,
                      client_certificate: x509.Certificate | None, at: dt.datetime) -> dict[str, Any]:
-    """The body of `GET /v1/participants/me` (its schema: gateway/openapi.py, `_ME`)."""
+    """The body of `GET /v1/participants/me` and `GET /v1/me` (their one schema: gateway/openapi.py,
+    `_ME`, components/schemas/Me)."""
     via = "+".join(name for name, used in (("certificate", client_certificate is not None), ("token", token))
                    if used)
     client: dict[str, Any] | None = None

@@ -1,15 +1,19 @@
-"""Helpers shared by the gateway tests: a world, a running gateway, payment vouchers."""
+"""Helpers shared by the gateway tests: a world, a running gateway, its HTTP server, payment vouchers."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import itertools
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import web
+
 from client import Delivery, GatewayClient
+from gateway.http_app import make_app
 from gateway.participants import save_registry
 from gateway.service import Gateway, GatewayConfig
 from messages.factory import payment_voucher
@@ -57,6 +61,29 @@ async def running_gateway(world: DevWorld, db: Any, *, config: GatewayConfig | N
         yield gateway
     finally:
         await gateway.stop()
+
+
+# What a handler still running after the long polls were woken gets before it is cancelled (`tgw up`
+# gives 10 s): an abandoned clock long poll or event stream, never a parked inbox poll.
+SERVING_SHUTDOWN_S = 1.0
+
+
+@asynccontextmanager
+async def serving(gateway: Gateway, *, ssl_context: ssl.SSLContext | None = None,
+                  **app_options: Any) -> AsyncIterator[str]:
+    """`make_app(gateway, **app_options)` listening on 127.0.0.1 at a port the system picks; yields
+    its base URL (https with `ssl_context`). On the way out it closes as `tgw up` does: the gateway
+    stops taking work and wakes the inbox long polls (`Gateway.stop_accepting`, the first step of
+    `Gateway.stop`), then the listener closes; whoever started the gateway still stops it."""
+    runner = web.AppRunner(make_app(gateway, **app_options), access_log=None, shutdown_timeout=SERVING_SHUTDOWN_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+        await site.start()
+        yield f"{'https' if ssl_context is not None else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        gateway.stop_accepting()
+        await runner.cleanup()
 
 
 # ---------------------------------------------------------------------- building (bad) inputs

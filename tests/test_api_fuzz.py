@@ -58,12 +58,11 @@ class _LiveGateway:
             self._ready.set()
 
     async def _serve(self) -> None:
-        from aiohttp import web
+        from gateway_helpers import serving
 
         from business_time.calendar import BusinessCalendar
         from business_time.clock import ClockConfig
         from gateway.clock import BusinessClock
-        from gateway.http_app import make_app
         from gateway.service import Gateway
         from runner.world import DevWorld
         from storage.db import open_database
@@ -77,17 +76,12 @@ class _LiveGateway:
                                         dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
         gateway = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=clock)
         await gateway.start()
-        runner = web.AppRunner(make_app(gateway), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        self._ready.set()
         try:
-            await self._stop.wait()
+            async with serving(gateway) as self.url:
+                self._ready.set()
+                await self._stop.wait()
         finally:
             await gateway.stop()
-            await runner.cleanup()
             await db.close()
 
 

@@ -1,4 +1,4 @@
-"""The HTTP transport (aiohttp test server) and `GatewayClient.http`, on SQLite and PostgreSQL."""
+"""The HTTP transport (the app on a local port, gateway_helpers.serving) and `GatewayClient.http`, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from gateway_helpers import (
     bad_envelopes,
     deliver_one_payment,
     payment,
     receipt_of,
     running_gateway,
+    serving,
     table_count,
     voucher_of_delivery,
 )
 from lxml import etree
 
 from client import ClientError, GatewayClient
-from gateway.http_app import make_app
 from gateway.service import Gateway, GatewayConfig
 from messages.errors import CODES
 from messages.keys import issue_participant
@@ -49,15 +49,12 @@ def ack_signer(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> Key
 @dataclass
 class Http:
     gw: Gateway
-    client: TestClient
+    client: aiohttp.ClientSession  # on the server's base URL: client.get("/v1/...")
     world: DevWorld
+    url: str
 
     def auth(self, pid: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.world.participants[pid].token}"}
-
-    @property
-    def url(self) -> str:
-        return str(self.client.make_url("")).rstrip("/")
 
     def gclient(self, pid: str, **kw: Any) -> GatewayClient:
         return GatewayClient.http(self.url, token=self.world.participants[pid].token, participant_id=pid, **kw)
@@ -69,13 +66,9 @@ class Http:
 @asynccontextmanager
 async def http_gateway(world: DevWorld, db: Any, *, config: GatewayConfig | None = None,
                        ack_signer: Any = None) -> AsyncIterator[Http]:
-    async with running_gateway(world, db, config=config) as gw:
-        client = TestClient(TestServer(make_app(gw, ack_signer=ack_signer)))
-        await client.start_server()
-        try:
-            yield Http(gw, client, world)
-        finally:
-            await client.close()
+    async with running_gateway(world, db, config=config) as gw, serving(gw, ack_signer=ack_signer) as url, \
+            aiohttp.ClientSession(base_url=url) as client:
+        yield Http(gw, client, world, url)
 
 
 # ---------------------------------------------------------------------- round trip
@@ -273,6 +266,20 @@ async def test_long_poll_for_someone_else_stays_empty(world: DevWorld, db: Any) 
         assert body["messages"] == [] and body["cursor"] == 0
 
 
+async def test_closing_the_test_server_answers_a_parked_long_poll(world: DevWorld, db: Any) -> None:
+    """gateway_helpers.serving closes as tgw up stops (Gateway.stop_accepting, then the listener):
+    a long poll parked for 30 s answers, 200 and empty, instead of holding the close (without the
+    wake aiohttp cuts it off after the server's shutdown timeout: no answer at all)."""
+    auth = {"Authorization": f"Bearer {world.participants['bank-a'].token}"}
+    async with running_gateway(world, db) as gw, aiohttp.ClientSession() as session:
+        async with serving(gw) as url:
+            poll = asyncio.create_task(session.get(f"{url}/v1/inbox?wait=30", headers=auth))
+            await asyncio.sleep(0.2)
+            assert not poll.done()  # parked: nothing in the inbox
+        resp = await asyncio.wait_for(poll, 5)
+        assert (resp.status, (await resp.json())["messages"]) == (200, [])
+
+
 async def test_cursor_paging(world: DevWorld, db: Any) -> None:
     tid = world.treasury.id
     async with http_gateway(world, db) as h:
@@ -397,9 +404,6 @@ async def test_inbox_limit_over_its_maximum_is_refused_not_clamped(world: DevWor
 
 async def test_a_large_envelope_arriving_in_many_chunks_is_read_whole(tmp_path: Path) -> None:
     """500 vouchers (~2 MB) sent chunked: every voucher is accepted, none lost to a short read."""
-    import aiohttp
-    from aiohttp import web
-
     from storage.db import open_database
 
     world = DevWorld.create(tmp_path / "big")
@@ -411,19 +415,12 @@ async def test_a_large_envelope_arriving_in_many_chunks_is_read_whole(tmp_path: 
         for start in range(0, len(envelope), 16_384):
             yield envelope[start:start + 16_384]
 
-    async with running_gateway(world, db) as gw:
-        runner = web.AppRunner(make_app(gw))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        try:
-            url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1/messages"
-            headers = {"Authorization": f"Bearer {world.treasury.token}", "Content-Type": "application/xml"}
-            async with aiohttp.ClientSession() as session, session.post(url, data=body(), headers=headers) as resp:
-                assert resp.status == 200
-                answer = await resp.json()
-        finally:
-            await runner.cleanup()
+    async with running_gateway(world, db) as gw, serving(gw) as url:
+        headers = {"Authorization": f"Bearer {world.treasury.token}", "Content-Type": "application/xml"}
+        async with aiohttp.ClientSession() as session, \
+                session.post(f"{url}/v1/messages", data=body(), headers=headers) as resp:
+            assert resp.status == 200
+            answer = await resp.json()
     assert answer["summary"] == {"accepted": 500, "duplicate": 0, "rejected": 0}
     await db.close()
 

@@ -23,14 +23,12 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from gateway_helpers import deliver_one_payment, payment, running_gateway, table_count
+from gateway_helpers import deliver_one_payment, payment, running_gateway, serving, table_count
 
 from client import ClientError, GatewayClient, client_ssl_context
-from gateway.http_app import make_app
 from gateway.server import ServerConfig, build_ssl_context, start_server
 from messages.errors import InputError
 from messages.keys import (
@@ -112,15 +110,8 @@ async def tls_gateway(world: DevWorld, server_cert: ServerFiles, tmp_path: Path,
     assert ctx is not None
     db = await open_database(str(tmp_path / "gw.db"))
     try:
-        async with running_gateway(world, db) as gw:
-            runner = web.AppRunner(make_app(gw))
-            await runner.setup()
-            try:
-                site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-                await site.start()
-                yield Tls(f"https://127.0.0.1:{runner.addresses[0][1]}", world, db)
-            finally:
-                await runner.cleanup()
+        async with running_gateway(world, db) as gw, serving(gw, ssl_context=ctx) as url:
+            yield Tls(url, world, db)
     finally:
         await db.close()
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 import yaml
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from gateway_helpers import running_gateway
+from gateway_helpers import running_gateway, serving
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_gateway_http import _documented
@@ -29,7 +30,6 @@ from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from client import ClientError, GatewayClient
 from gateway.clock import BusinessClock
-from gateway.http_app import make_app
 from gateway.participants import Participant
 from gateway.service import Gateway
 from gateway.whoami import participant_view
@@ -49,18 +49,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
 
 
 @asynccontextmanager
-async def served(world: DevWorld, tmp_path: Path) -> AsyncIterator[TestClient]:
+async def served_url(world: DevWorld, tmp_path: Path) -> AsyncIterator[str]:
     db = await open_database(str(tmp_path / "gw.db"))
     try:
-        async with running_gateway(world, db) as gw:
-            client = TestClient(TestServer(make_app(gw)))
-            await client.start_server()
-            try:
-                yield client
-            finally:
-                await client.close()
+        async with running_gateway(world, db) as gw, serving(gw) as url:
+            yield url
     finally:
         await db.close()
+
+
+@asynccontextmanager
+async def served(world: DevWorld, tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
+    """A session on the gateway's base URL: client.get("/v1/...")."""
+    async with served_url(world, tmp_path) as url, aiohttp.ClientSession(base_url=url) as client:
+        yield client
 
 
 def _auth(world: DevWorld, pid: str) -> dict[str, str]:
@@ -114,6 +116,57 @@ async def test_each_participant_s_token_names_it(world: DevWorld, tmp_path: Path
     assert wrong == []
 
 
+async def test_the_dashboard_s_me_is_the_same_answer_and_only_the_token_s_own(world: DevWorld,
+                                                                                  tmp_path: Path) -> None:
+    """GET /v1/me (what the dashboard logs in with) and GET /v1/participants/me: one answer per
+    token, every field the registry's public entry has (what /v1/me answered before) with its
+    value, and nothing of any other participant (its id, name, bank codes, certificate SN or
+    fingerprint). Oracles: the registry file's entries and the world's certificate files."""
+    registry = world.registry()
+    answers: dict[str, dict[str, Any]] = {}
+    wrong: list[str] = []
+    async with served(world, tmp_path) as client:
+        for pid in world.participants:
+            both = []
+            for path in (ME, "/v1/me"):
+                resp = await client.get(path, headers=_auth(world, pid))
+                body = await resp.read()
+                assert resp.status == 200, (path, body)
+                wrong.extend(_documented("get", path, resp.status, resp.content_type, body))
+                both.append(json.loads(body))
+            whoami, dashboard = both
+            # checked_at is each request's wall time; all the rest is the same
+            assert {**dashboard, "checked_at": None} == {**whoami, "checked_at": None}, pid
+            answers[pid] = dashboard
+    assert wrong == []
+    for pid, me in answers.items():
+        entry = registry.get(pid)
+        assert entry is not None
+        public = entry.as_public_dict()
+        assert {k: me.get(k) for k in public} == public, pid
+        text = json.dumps(me, ensure_ascii=False)
+        for other, wp in world.participants.items():
+            if other == pid:
+                continue
+            other_entry = registry.get(other)
+            assert other_entry is not None
+            marks = [other, other_entry.name, *other_entry.bank_codes, *other_entry.cert_sns,
+                     _openssl_fingerprint(wp.cert_path)]
+            assert [m for m in marks if m in text] == [], (pid, other)
+        assert [c["fingerprint_sha256"] for c in me["certificates"]] == [
+            _openssl_fingerprint(world.participants[pid].cert_path)]
+
+
+def test_both_paths_have_one_schema() -> None:
+    from gateway.openapi import openapi_document
+
+    doc = openapi_document()
+    schemas = [doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+               for path in (ME, "/v1/me")]
+    assert schemas == [{"$ref": "#/components/schemas/Me"}] * 2
+    assert {"id", "name", "role"} <= set(doc["components"]["schemas"]["Me"]["required"])  # what app.js reads
+
+
 async def test_authentication_failures_keep_their_codes(world: DevWorld, tmp_path: Path) -> None:
     async with served(world, tmp_path) as client:
         for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic eDp5"}):
@@ -125,8 +178,7 @@ async def test_authentication_failures_keep_their_codes(world: DevWorld, tmp_pat
 
 
 async def test_the_sdk_says_whom_the_token_names(world: DevWorld, tmp_path: Path) -> None:
-    async with served(world, tmp_path) as client:
-        url = str(client.make_url("")).rstrip("/")
+    async with served_url(world, tmp_path) as url:
         async with GatewayClient.http(url, token=world.participants["bank-a"].token, participant_id="bank-a") as c:
             assert (await c.whoami())["id"] == "bank-a"
         # told it is bank-a, holding bank-b's token: the gateway's answer names bank-b
@@ -179,14 +231,10 @@ async def listening(world: DevWorld, tmp_path: Path) -> AsyncIterator[str]:
                                     dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
     gw = Gateway(db=db, registry=world.registry(), certs=world.certs(), clock=clock)  # the bank reads the clock
     await gw.start()
-    runner = web.AppRunner(make_app(gw), access_log=None, shutdown_timeout=1)  # a killed bank's long poll
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with serving(gw) as url:  # wakes a killed bank's long poll at the close
+            yield url
     finally:
-        await runner.cleanup()
         await gw.stop()
         await db.close()
 
