@@ -901,8 +901,9 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
                 b.fail([*path, "batch_line"], f"{r['voucher']!r} is not a batch voucher with a line {line}"
                        + (f" (it has {n})" if n else ""))
                 continue
-            if any(x.voucher_no == spec.voucher_no and x.batch_line in (0, line) for x in returns) or \
-                    (not line and any(x.voucher_no == spec.voucher_no for x in returns)):
+            # by the voucher (its id): two divisions' payments of one VoucherNo are two
+            if any(x.voucher == r["voucher"] and x.batch_line in (0, line) for x in returns) or \
+                    (not line and any(x.voucher == r["voucher"] for x in returns)):
                 b.fail([*path, "voucher"], f"{r['voucher']!r} is returned twice")
                 continue
             returns.append(ReturnSpec(r["voucher"], spec.voucher_no, when, r.get("reason", "account-closed"),
