@@ -215,3 +215,69 @@ def test_a_two_division_day_is_each_division_alone(payments: list[_Payment], tmp
         mine = _books(together, adm)
         assert mine["receipts"], adm  # the comparison is not of two empty books
         assert mine == _books(alone, adm), adm
+
+
+# --- a run's verdicts on a voucher are its own key's, not its number's ------------------------------
+
+def _two_sent() -> tuple[Any, ...]:
+    """v1 (990100) and v3's number sent again by 990200 as `w`, both to bank-a: one VoucherNo, two keys."""
+    import dataclasses
+
+    from tests.scenario_fixtures import sent
+
+    v1 = next(v for v in sent() if v.id == "v1")
+    return v1, dataclasses.replace(v1, id="w", key=f"{OTHER}/2026/5201/{v1.voucher_no}/0")
+
+
+def test_a_clearing_or_refund_of_another_division_s_payment_of_the_number_is_not_the_voucher_s() -> None:
+    """Before, `clearing` and `refund` took any request naming the VoucherNo: 990100's payment was
+    'cleared' by 990200's accepted request of the number, and 'refunded' by its refund."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.observed import ClearingSeen, RefundSeen
+    from runner.scenario_file import Expectation
+    from tests.scenario_fixtures import CODES, D1, observed, t
+
+    v1, w = _two_sent()
+    no = v1.voucher_no
+    clearings = (  # 990100's rejected, 990200's accepted
+        ClearingSeen("bank-a", CODES["bank-a"], "HKA1", 0, "11", D1, t(D1, 15, 30), 100_00, (no,), "rejected",
+                     "clearing-over-quota", answered_at=t(D1, 15, 30), keys=(f"{HOME}/2026/5201/{no}",)),
+        ClearingSeen("bank-a", CODES["bank-a"], "HKA9", 0, "11", D1, t(D1, 15, 30), 100_00, (no,), "accepted",
+                     cleared_fen=100_00, answered_at=t(D1, 15, 30), keys=(f"{OTHER}/2026/5201/{no}",)))
+    refunds = (RefundSeen("bank-a", no, "TK1", 100_00, t(D1, 16, 0), "accepted", adm=OTHER, ori_year="2026"),)
+    o = dataclasses.replace(observed(), sent=(v1, w), clearings=clearings, refunds=refunds)
+
+    def ok(kind: str, voucher: str, **params: Any) -> bool:
+        [got] = evaluate([Expectation(0, kind, {"voucher": voucher, **params}, None, "x", 0)], o)
+        return got.ok
+
+    assert not ok("clearing", "v1", includes=True, state="accepted")
+    assert ok("clearing", "v1", includes=True, state="rejected")
+    assert ok("clearing", "w", includes=True, state="accepted")
+    assert not ok("refund", "v1") and ok("refund", "w", state="accepted")
+    # a request or refund whose key is not known is matched by number, as before
+    unknown = dataclasses.replace(o, clearings=tuple(dataclasses.replace(c, keys=()) for c in clearings),
+                                  refunds=(dataclasses.replace(refunds[0], adm=""),))
+    o = unknown
+    assert ok("clearing", "v1", includes=True, state="accepted") and ok("refund", "v1")
+
+
+def test_a_payment_is_paid_when_its_own_division_s_receipt_came() -> None:
+    """Before, `paid_at` took the first receipt of the number: 990200's payment, paid at 10:05, was
+    said paid at 10:00, when 990100's receipt of the number came."""
+    from runner.observed import PaymentSeen, ReceiptSeen
+    from runner.scenario_run import paid_at
+    from tests.scenario_fixtures import CODES, D1, t
+
+    receipts = [ReceiptSeen("ZZ1", "5201", "bank-a", t(D1, 10, 0), {}, adm=HOME, year="2026"),
+                ReceiptSeen("ZZ1", "5201", "bank-a", t(D1, 10, 5), {}, adm=OTHER, year="2026")]
+
+    def paid(adm: str) -> dt.datetime:
+        p = PaymentSeen("bank-a", CODES["bank-a"], "ZZ1", "5201", 1_00, "clearing", t(D1, 10, 0), D1, None,
+                        f"{adm}/2026/5201/ZZ1" if adm else "")
+        return paid_at(p, receipts)
+
+    assert paid(OTHER) == t(D1, 10, 5) and paid(HOME) == t(D1, 10, 0)
+    assert paid("") == t(D1, 10, 0)  # a payment whose key is not known: by number, as before
