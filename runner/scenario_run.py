@@ -492,7 +492,7 @@ class _Run:
             heapq.heappush(heap, _Action(step.at, order, "step", step))
         if s.world.quota_mode == "auto":
             # the exact sum of the day's vouchers per bank, pay type and fund type (004 part 5 §1)
-            by_day: dict[tuple[dt.date, str, str, str], int] = {}
+            by_day: dict[tuple[dt.date, str, str, str, str], int] = {}
             refused = self._refused_procurements()
             for step in s.steps:
                 for spec in step.sends:

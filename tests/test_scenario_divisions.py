@@ -61,6 +61,22 @@ def test_a_step_naming_a_division_the_world_lacks_is_a_coded_error_naming_the_el
     assert lines == [f"d.yaml:5: {where}: {message} (scenario-unknown-division)"]
 
 
+def test_tgw_scenario_validate_says_the_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tgw import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, adm: "990300", template: direct-payment, '
+                   'bank: bank-a, amount: "1.00"}\nexpect:\n  - invariants: {}\n', encoding="utf-8")
+    assert main(["scenario", "validate", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == (f"{bad}:9: steps[0].send.adm: no division '990300' in world.divisions; "
+                                               "known: 990100, 990200 (scenario-unknown-division)")
+    assert main(["scenario", "validate", "--format", "json", str(bad)]) == 2
+    [error] = json.loads(capsys.readouterr().out)["files"][0]["errors"]
+    assert (error["code"], error["line"]) == ("scenario-unknown-division", 9)
+
+
 def test_a_step_of_a_division_the_world_has_loads_with_its_adm_and_without_adm_is_the_first_s() -> None:
     text = _TWO + """steps:
   - at: "10:00"
