@@ -244,7 +244,7 @@ class SendSpec:
     # template salary-batch: (PayeeAcctNo, PayeeAcctName, PayeeAcctBankName, fen) of each line
     lines: tuple[tuple[str, str, str, int], ...] = ()
     contract: str | None = None  # template procurement: the ContractNo it pays on (its elements are in fields)
-    adm: str = ""  # its division (AdmDivCode); empty: the world's first
+    adm: str = ""  # its division (AdmDivCode); empty: the world's first (in conformance mode the gateway world's)
 
     @property
     def vtcode(self) -> str | None:
@@ -470,22 +470,20 @@ class _Build:
             self.codes[len(self.problems)] = code
         self.problems.append((_line(self.marks, path), _dotted(path), message))
 
-    def division(self, raw: Mapping[str, Any], path: Sequence[str | int], bank: str | None) -> str:
-        """A step's `adm` (default: the first division), checked: a division of the world, served by
-        `bank` when it names one. Empty when it is wrong (the problem is recorded)."""
-        if "adm" not in raw:
-            adm = next(iter(self.divisions), "")
-        else:
-            adm = raw["adm"]
-            if adm not in self.divisions:
-                self.fail([*path, "adm"], f"no division {adm!r} in world.divisions; known: "
-                          f"{', '.join(self.divisions)}", "scenario-unknown-division")
-                return ""
+    def division(self, raw: Mapping[str, Any], path: Sequence[str | int], bank: str | None) -> str | None:
+        """A step's `adm`, checked: a division of the world, served by `bank` when it names one; ""
+        when it names none (the world's first: in conformance mode the gateway's world's first).
+        None when it is wrong (the problem is recorded)."""
+        adm = raw.get("adm") or next(iter(self.divisions), "")
+        if adm not in self.divisions:
+            self.fail([*path, "adm"], f"no division {adm!r} in world.divisions; known: "
+                      f"{', '.join(self.divisions)}", "scenario-unknown-division")
+            return None
         if bank and bank in self.banks and bank not in self.divisions.get(adm, ()):
             self.fail([*path, "adm" if "adm" in raw else "bank"], f"bank {bank!r} does not serve division {adm} "
                       f"(world.divisions: {', '.join(self.divisions[adm])})", "scenario-unknown-division")
-            return ""
-        return adm
+            return None
+        return str(raw.get("adm", ""))
 
     @property
     def banks(self) -> set[str]:
@@ -683,7 +681,7 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             if qid in ids:
                 b.fail([*path, "quota", "id"], f"id {qid!r} is used twice")
             ids[qid] = ("treasury", "5108" if q["pay_type"] == "direct" else "5106")
-            adm = b.division(q, [*path, "quota"], q["bank"] if q["bank"] in seen else None)
+            adm = b.division(q, [*path, "quota"], q["bank"] if q["bank"] in seen else None) or ""
             steps.append(Step(when, "quota", quota={"bank": q["bank"], "pay_type": q["pay_type"], "id": qid,
                                                      "adm": adm,
                                                      "amount_fen": b.money(q["amount"], [*path, "quota", "amount"]),
@@ -1124,8 +1122,8 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
             b.fail([*path, "adm"], "a receipt or a voucher file carries its own AdmDivCode: no adm")
             ok = False
     elif template in TEMPLATE_VTCODE:
-        adm = b.division(raw, path, raw.get("bank") if raw.get("bank") in participants else None)
-        ok = ok and bool(adm)
+        named = b.division(raw, path, raw.get("bank") if raw.get("bank") in participants else None)
+        ok, adm = ok and named is not None, named or ""
     fields, unit = dict(raw.get("fields") or {}), raw.get("unit")
     if template == "procurement":
         contract, made = _procurement_fields(raw, path, b, contracts)

@@ -505,7 +505,7 @@ class _Run:
                 when = min([at(day, s.world.quota_time), *(st.at for st in s.steps if st.at.date() == day
                                                            and self._clearing_day(st.at) == day)])
                 qid = f"auto-quota-{day:%Y%m%d}-{bank}-{pay}" + (f"-{fund}" if fund != "1" else "") + (
-                    f"-{adm}" if adm != s.world.adm else "")  # a division's own notice (PBOC lines are by division)
+                    f"-{adm}" if adm != self._home else "")  # a division's own notice (PBOC lines are by division)
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "quota",
                                              payload={"bank": bank, "pay_type": pay, "amount_fen": fen,
                                                       "id": qid, "day": day, "fund_type": fund, "adm": adm}))
@@ -540,13 +540,19 @@ class _Run:
 
     def _adm(self, spec: SendSpec) -> str:
         """The division (AdmDivCode) of a send: its own, else the world's first."""
-        return spec.adm or self.s.world.adm
+        return spec.adm or self._home
+
+    @property
+    def _home(self) -> str:
+        """The world's first division: a step's when it names none. The gateway's world's (in
+        conformance mode a world of its own, whose first AdmDivCode may be another than 990100)."""
+        return str(self.world.adm_div_code)
 
     def _first_division_first(self, item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
         """Sort key of an auto notice: as before, the first division's notices before another's of
         the same day, bank and kind (a one-division world sends what it always sent)."""
         key = item[0]
-        return (*key[:-1], key[-1] != self.s.world.adm, key[-1])
+        return (*key[:-1], key[-1] != self._home, key[-1])
 
     def _refused_procurements(self) -> set[str]:
         """The procurement sends the treasury will refuse (everything before them paid): no quota for them."""
@@ -661,7 +667,7 @@ class _Run:
         units = sorted({(u.sup_dep, u.sup_dep_name) for u in self.s.world.units})
         amounts = _split(int(q["amount_fen"]), len(units))
         data = quota_notice(voucher_no=f"QE{format_ymd(day)}{code[-4:]}{q['pay_type'][0].upper()}{len(self.sent):04d}",
-                            clear_date=day, pay_bank_code=code, adm_div_code=q.get("adm") or self.s.world.adm,
+                            clear_date=day, pay_bank_code=code, adm_div_code=q.get("adm") or self._home,
                             vtcode=vtcode, fund_type_code=q.get("fund_type", "1"),
                             amounts_by_unit=[(c, n, fen) for (c, n), fen in zip(units, amounts, strict=True)])
         spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]),
@@ -697,13 +703,13 @@ class _Run:
                 lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
         data = authorized_quota_notice(
             voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
-            adm_div_code=q.get("adm") or self.s.world.adm, fund_type_code=q.get("fund_type", "1"),
+            adm_div_code=q.get("adm") or self._home, fund_type_code=q.get("fund_type", "1"),
             lines=[(agency, an, subject, sn, "P0000", "示例项目", fen)
                    for (agency, subject), (an, sn, fen) in sorted(lines.items())])
         fund = q.get("fund_type", "1")
-        adm = q.get("adm") or self.s.world.adm
+        adm = q.get("adm") or self._home
         spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}" + (f"-{fund}" if fund != "1" else "")
-                        + (f"-{adm}" if adm != self.s.world.adm else ""), "treasury", None, bank=q["bank"], adm=adm)
+                        + (f"-{adm}" if adm != self._home else ""), "treasury", None, bank=q["bank"], adm=adm)
         await self._deliver([(spec, data, 0)])
 
     def _render(self, spec: SendSpec, now: dt.datetime) -> tuple[bytes, int]:

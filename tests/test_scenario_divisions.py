@@ -77,7 +77,7 @@ def test_tgw_scenario_validate_says_the_code(tmp_path: Path, capsys: pytest.Capt
     assert (error["code"], error["line"]) == ("scenario-unknown-division", 9)
 
 
-def test_a_step_of_a_division_the_world_has_loads_with_its_adm_and_without_adm_is_the_first_s() -> None:
+def test_a_step_of_a_division_the_world_has_loads_with_its_adm() -> None:
     text = _TWO + """steps:
   - at: "10:00"
     send: {id: v, adm: "990200", template: direct-payment, bank: bank-a, amount: "1.00"}
@@ -89,7 +89,7 @@ expect:
   - invariants: {}
 """
     s = load_text(text, "d.yaml")
-    assert [spec.adm for st_ in s.steps for spec in st_.sends] == [OTHER, HOME]
+    assert [spec.adm for st_ in s.steps for spec in st_.sends] == [OTHER, ""]  # "": the world's first
     assert s.steps[2].quota["adm"] == OTHER
     assert [(d.code, d.banks) for d in s.world.divisions] == [(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))]
     assert s.world.divisions_of("bank-b") == (HOME,) and s.world.divisions_of("bank-a") == (HOME, OTHER)
@@ -129,6 +129,19 @@ def test_the_world_s_registry_serves_each_division_by_the_banks_listed(tmp_path:
     assert [p.id for p in reg.serving("treasury", OTHER)] == [f"treasury-{HOME}"]
     default = DevWorld.create(tmp_path / "one", banks=banks)  # as before: one division, every participant's
     assert {p.id: p.adm_div_codes for p in default.registry()} == {pid: (HOME,) for pid in codes}
+
+
+def test_conformance_mode_runs_a_scenario_of_divisions_only_in_a_world_serving_them(tmp_path: Path) -> None:
+    from runner.conformance import applicability
+    from runner.scenario_file import CATALOGUE_DIR, load_scenario
+
+    s = load_scenario(CATALOGUE_DIR / "divisions-two-treasuries-one-bank-same-voucher-no.yaml")
+    banks = (("bank-a", "999100000001", "甲"), ("bank-b", "999100000002", "乙"))
+    one = DevWorld.create(tmp_path / "one", banks=banks)  # `tgw scenario world`'s: 990100 only
+    reason, _ = applicability(s, "bank-b", one)
+    assert reason is not None and f"does not serve division {OTHER}" in reason and f"treasury-{HOME}" in reason
+    two = DevWorld.create(tmp_path / "two", banks=banks, divisions=[(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))])
+    assert applicability(s, "bank-b", two)[0] is None
 
 
 # --- the oracle: each division alone ---------------------------------------------------------------
