@@ -464,6 +464,7 @@ class _Build:
         self.codes: dict[int, str] = {}  # a problem's code (by index), when more precise than scenario-invalid
         self.start_day = dt.date(2000, 1, 1)
         self.divisions: Mapping[str, tuple[str, ...]] = {}  # AdmDivCode → the ids of the banks serving it
+        self.order_adm: dict[str, str] = {}  # suspend step id → its division ("": the first)
 
     def fail(self, path: Sequence[str | int], message: str, code: str = "") -> None:
         if code:
@@ -731,7 +732,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                 b.fail([*path, "account", "id"], f"id {aid!r} is used twice")
             ids[aid] = ("treasury", "7601")
             spec = _account(a, [*path, "account"], b, set(seen), agencies)
+            adm = b.division(a, [*path, "account"], a["bank"] if a["bank"] in seen else None) or ""
             steps.append(Step(when, "account", note=note, line=line, order={
+                "adm": adm,
                 "id": aid, "action": a["action"], "account": spec, "replaces": a.get("replaces", ""),
                 "filing": a.get("filing", "")}))
         now = when
@@ -998,8 +1001,11 @@ def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, i
             b.fail([*path, "suspend", "id"], f"id {zid!r} is used twice")
         ids[zid] = ("treasury", "7501")
         orders[zid] = z["bank"]
+        adm = b.division(z, [*path, "suspend"], z["bank"] if z["bank"] in banks else None) or ""
+        b.order_adm[zid] = adm
         return Step(when, "suspend", note=note, line=line, order={
-            "id": zid, "bank": z["bank"], "scope": (SUSPEND_SCOPES[key], str(z[key])), "reason": z["reason"]})
+            "id": zid, "bank": z["bank"], "scope": (SUSPEND_SCOPES[key], str(z[key])), "reason": z["reason"],
+            **({"adm": adm} if adm else {})})
     lift = raw["lift"]
     if lift["order"] not in orders:
         b.fail([*path, "lift", "order"], f"no standing order {lift['order']!r}: a lift names a suspend step before it")
@@ -1009,7 +1015,8 @@ def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, i
     ids[lid] = ("treasury", "7501")
     bank = orders.pop(lift["order"], "")
     return Step(when, "lift", note=note, line=line, order={
-        "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除")})
+        "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除"),
+        **({"adm": b.order_adm[lift["order"]]} if b.order_adm.get(lift["order"]) else {})})  # the order's division
 
 
 def _contracts(raw: Sequence[Mapping[str, Any]], b: _Build, agencies: set[str]) -> tuple[ContractSpec, ...]:

@@ -620,13 +620,13 @@ class _Run:
         elif step.action in ("suspend", "lift"):  # payment suspension, 000 五(二)3 (runner.suspension_steps)
             from runner.suspension_steps import suspension_send
 
-            await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world, self.world.adm_div_code,
-                                                 self.sent, self.clock.now())])
+            await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world,
+                                                 step.order.get("adm") or self._home, self.sent, self.clock.now())])
         elif step.action == "account":  # the account registry, 004 part 3 §9(1) (runner.account_steps)
             from runner.account_steps import account_send
 
             await self._deliver([account_send(self.tcore.account_notices, step, self.s.world,
-                                              self.world.adm_div_code, self.clock.now())])
+                                              step.order.get("adm") or self._home, self.clock.now())])
 
     # -- sending -------------------------------------------------------------------------------
 

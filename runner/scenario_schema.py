@@ -133,7 +133,10 @@ SUSPEND_STEP: dict[str, Any] = {
                    "unit": {"type": "string", "pattern": "^[A-Za-z0-9]{1,42}$", "description": "AgencyCode"},
                    "account": {**_acct, "description": "PayAcctNo, the paying account"},
                    "payee": {**_acct, "description": "PayeeAcctNo, the payee's account"},
-                   "bank": _participant, "reason": {"type": "string", "minLength": 1, "maxLength": 200}},
+                   "bank": _participant, "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+                           "description": "the division (AdmDivCode) whose treasury orders it (its lift too), a "
+                                          "code of world.divisions (default: the first)"}},
     "oneOf": [{"required": ["unit"]}, {"required": ["account"]}, {"required": ["payee"]}]}
 LIFT_STEP: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["order"],
@@ -186,6 +189,9 @@ ACCOUNT_STEP: dict[str, Any] = {
     "description": "the treasury notifies the bank to open, change or close an account (7601)",
     "properties": {"id": {**_id, "description": "the notice's name (expectations refer to it)"},
                    "action": {"enum": ["open", "change", "close"]}, **_acct_props,
+                   "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+                           "description": "the division (AdmDivCode) whose treasury sends the notice, a code of "
+                                          "world.divisions (default: the first)"},
                    "replaces": {**_acct, "description": "change: the old account the new number replaces"},
                    "approval": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,42}$",
                                 "description": "ApproveNo: a fiscal-special opening or change needs it (003 §18)"},

@@ -49,6 +49,9 @@ world:
     ('quota: {adm: "990300", bank: bank-a, pay_type: direct, amount: "1.00"}', "steps[0].quota.adm"),
     ('batch: {vouchers: [{id: v, adm: "990300", template: direct-payment, bank: bank-a, amount: "1.00"}]}',
      "steps[0].batch.vouchers[0].adm"),
+    ('account: {adm: "990300", action: open, bank: bank-a, type: fiscal-special, number: "9999000000008001", '
+     'approval: CK1}', "steps[0].account.adm"),
+    ('suspend: {adm: "990300", bank: bank-a, unit: "101001", reason: x}', "steps[0].suspend.adm"),
     # bank-b does not serve 990200
     ('send: {id: v, adm: "990200", template: direct-payment, bank: bank-b, amount: "1.00"}', "steps[0].send.adm"),
     ('quota: {adm: "990200", bank: bank-b, pay_type: direct, amount: "1.00"}', "steps[0].quota.adm"),
@@ -142,6 +145,30 @@ def test_conformance_mode_runs_a_scenario_of_divisions_only_in_a_world_serving_t
     assert reason is not None and f"does not serve division {OTHER}" in reason and f"treasury-{HOME}" in reason
     two = DevWorld.create(tmp_path / "two", banks=banks, divisions=[(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))])
     assert applicability(s, "bank-b", two)[0] is None
+
+
+def test_a_division_s_account_notice_and_suspension_go_under_its_code_and_are_confirmed(tmp_path: Path) -> None:
+    """The 7601 and 7501 of an `account` / `suspend` step with `adm` are that division's (the gateway
+    routes them by it; the bank's confirmation comes back to it, and is the notice's by its key)."""
+    text = _TWO + """  accounts:
+    - {bank: bank-a, type: finance-zero-balance, number: "9999000000009001"}
+steps:
+  - at: "09:00"
+    account: {id: n, adm: "990200", action: open, bank: bank-a, type: fiscal-special, number: "9999000000008001",
+              approval: CK2026001}
+  - at: "09:10"
+    suspend: {id: z, adm: "990200", bank: bank-a, unit: "101001", reason: 审计}
+  - at: "09:20"
+    lift: {id: l, order: z}
+expect:
+  - account_notice: {notice: n}
+  - count: {vtcode: "7501", flag: 1, sender: bank-a, equals: 2}
+"""
+    r = asyncio.run(run_scenario(load_text(text, "d.yaml"), tmp_path))
+    assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.outcomes if not x.ok]
+    keys = {x.id: x.key for x in r.observed.sent}
+    assert keys["n"].startswith(f"{OTHER}/2026/7601/") and keys["z"].startswith(f"{OTHER}/2026/7501/")
+    assert keys["l"].startswith(f"{OTHER}/2026/7501/")  # the order's division lifts it
 
 
 # --- the oracle: each division alone ---------------------------------------------------------------
