@@ -246,6 +246,9 @@ CODES: dict[str, str] = {
                               "holiday missing, no notice title or date, a provisional block over an official one",
     "config-invalid": "a configuration file or value (calendar overrides, clock cutoffs...) is malformed",
     "scenario-invalid": "a scenario file breaks docs/scenario.schema.json or names something it does not define",
+    "scenario-unknown-division": "a scenario step names a division (adm) that is not in world.divisions, or a bank "
+                                 "for a division that world.divisions does not list it serving; the message names "
+                                 "the element and the divisions known",
     "books-out-of-balance": "a simulator core's own books broke one of its invariants after an input (money not "
                             "conserved, a quota or reserve below zero, a payment in no state): a defect in the "
                             "core, stopped before anything more is sent; the message names the core and the rule",

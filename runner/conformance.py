@@ -253,6 +253,14 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
             if p is None or p.role != "bank" or bank.code not in p.bank_codes:
                 return (f"the world {world.root} has no bank {bank.id} with code {bank.code} (make one with "
                         "`tgw scenario world`)"), []
+        if s.world.division_specs:  # a world whose registry serves each division as world.divisions says
+            served = {(p.id, code) for p in world.registry() for code in p.adm_div_codes}
+            treasury = next((p.id for p in world.participants.values() if p.role == "treasury"), "")
+            for d in s.world.divisions:
+                lacking = [who for who in (treasury, *d.banks) if (who, d.code) not in served]
+                if lacking:
+                    return (f"the world {world.root} does not serve division {d.code} of world.divisions by "
+                            f"{', '.join(lacking)} (its registry's adm_div_codes)"), []
     skipped = []
     for e in s.expectations:
         if e.kind in ("balance", "unit_quota") and e.params.get("owner") == external:

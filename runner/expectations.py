@@ -146,7 +146,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     if e.kind == "clearing":
         assert v is not None
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
-        listing = [c for c in o.clearings if v.reached and v.voucher_no in c.payments
+        own = v.key.rsplit("/", 1)[0]  # by its key where the request says it: not another division's number
+        listing = [c for c in o.clearings if v.reached and (own in c.keys if c.keys else v.voucher_no in c.payments)
                    and (v.bank is None or c.bank == v.bank)]
         covering = [c for c in listing if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= upto]
         state = p.get("state")
@@ -214,8 +215,9 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                                                                or "none"), actual)
     if e.kind == "refund":
         assert v is not None
+        adm = v.key.split("/", 1)[0]  # another division's refund of the number is not its
         refunds = [r for r in o.refunds if v.reached and r.voucher_no == v.voucher_no and r.returned_at <= upto
-                   and (v.bank is None or r.bank == v.bank)]
+                   and (v.bank is None or r.bank == v.bank) and not (r.adm and adm and r.adm != adm)]
         state, code, refund_fen = p.get("state"), p.get("code"), p.get("amount_fen")
         expected = f"a refund request (2302) for {v.voucher_no} {deadline}" + (f", {state}" if state else "") + (
             f" with {code}" if code else "") + (f" of {fen_to_str(refund_fen)}" if refund_fen is not None else "")

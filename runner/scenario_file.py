@@ -28,6 +28,7 @@ import yaml
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig, at
 from messages.errors import InputError, Issue
+from messages.factory import ADM_DIV_CODE
 from messages.files import open_regular
 from messages.money import parse_fen
 from messages.yamlsafe import DEPTH_MAX, check_expansion
@@ -37,6 +38,7 @@ __all__ = [
     "CATALOGUE_DIR",
     "AccountSpec",
     "BankSpec",
+    "DivisionSpec",
     "Expectation",
     "ReturnSpec",
     "Scenario",
@@ -81,14 +83,17 @@ LINES_TEMPLATES = ("salary-batch", "card-repayment")
 class ScenarioError(InputError):
     """A scenario file is wrong; `issues` has one entry per problem, each `path` 'file:line: field'."""
 
-    def __init__(self, file: str, problems: Sequence[tuple[int | None, str, str]]) -> None:
-        issues = [Issue("scenario-invalid", message, line, f"{file}:{line or 0}: {where}")
-                  for line, where, message in problems[:ERRORS_MAX]]
+    def __init__(self, file: str, problems: Sequence[tuple[int | None, str, str]],
+                 codes: Mapping[int, str] | None = None) -> None:
+        # `codes`: the code of a problem (by its index) more precise than scenario-invalid
+        issues = [Issue((codes or {}).get(i, "scenario-invalid"), message, line, f"{file}:{line or 0}: {where}")
+                  for i, (line, where, message) in enumerate(problems[:ERRORS_MAX])]
         super().__init__(issues[0].code, issues[0].message, issues[0].line, issues[0].path, more=issues[1:])
         self.file = file
 
     def lines(self) -> list[str]:
-        return [f"{i.path}: {i.message}" for i in self.issues]
+        return [f"{i.path}: {i.message}" + (f" ({i.code})" if i.code != "scenario-invalid" else "")
+                for i in self.issues]
 
 
 # ----------------------------------------------------------------------------- the values
@@ -160,6 +165,16 @@ class ContractSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DivisionSpec:
+    """A division (AdmDivCode) of the world: the treasury and the central bank serve every one, each
+    bank the divisions that list it (the registry's adm_div_codes, by which the gateway routes)."""
+
+    code: str
+    banks: tuple[str, ...]  # ids of world.banks serving it
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class World:
     start: dt.datetime
     seed: int
@@ -180,6 +195,21 @@ class World:
     end: dt.datetime | None = None
     accounts: tuple[AccountSpec, ...] = ()  # open at the start (docs/accounts.md)
     contracts: tuple[ContractSpec, ...] = ()  # procurement contracts the treasury holds (docs/payment-kinds.md)
+    # the divisions (AdmDivCode), the first the default of a step's adm; empty: one, ADM_DIV_CODE, every bank's
+    division_specs: tuple[DivisionSpec, ...] = ()
+
+    @property
+    def divisions(self) -> tuple[DivisionSpec, ...]:
+        return self.division_specs or (DivisionSpec(ADM_DIV_CODE, tuple(b.id for b in self.banks)),)
+
+    @property
+    def adm(self) -> str:
+        """The first division's AdmDivCode: a step's when it names none."""
+        return self.divisions[0].code
+
+    def divisions_of(self, bank_id: str) -> tuple[str, ...]:
+        """The AdmDivCodes bank `bank_id` serves, in the world's order."""
+        return tuple(d.code for d in self.divisions if bank_id in d.banks)
 
     def bank(self, bank_id: str) -> BankSpec:
         return next(b for b in self.banks if b.id == bank_id)
@@ -214,6 +244,7 @@ class SendSpec:
     # template salary-batch: (PayeeAcctNo, PayeeAcctName, PayeeAcctBankName, fen) of each line
     lines: tuple[tuple[str, str, str, int], ...] = ()
     contract: str | None = None  # template procurement: the ContractNo it pays on (its elements are in fields)
+    adm: str = ""  # its division (AdmDivCode); empty: the world's first (in conformance mode the gateway world's)
 
     @property
     def vtcode(self) -> str | None:
@@ -430,10 +461,34 @@ class _Build:
     def __init__(self, file: str, base: Path, marks: Mapping[Path_, int], calendar: BusinessCalendar) -> None:
         self.file, self.base, self.marks, self.calendar = file, base, marks, calendar
         self.problems: list[tuple[int | None, str, str]] = []
+        self.codes: dict[int, str] = {}  # a problem's code (by index), when more precise than scenario-invalid
         self.start_day = dt.date(2000, 1, 1)
+        self.divisions: Mapping[str, tuple[str, ...]] = {}  # AdmDivCode → the ids of the banks serving it
+        self.order_adm: dict[str, str] = {}  # suspend step id → its division ("": the first)
 
-    def fail(self, path: Sequence[str | int], message: str) -> None:
+    def fail(self, path: Sequence[str | int], message: str, code: str = "") -> None:
+        if code:
+            self.codes[len(self.problems)] = code
         self.problems.append((_line(self.marks, path), _dotted(path), message))
+
+    def division(self, raw: Mapping[str, Any], path: Sequence[str | int], bank: str | None) -> str | None:
+        """A step's `adm`, checked: a division of the world, served by `bank` when it names one; ""
+        when it names none (the world's first: in conformance mode the gateway's world's first).
+        None when it is wrong (the problem is recorded)."""
+        adm = raw.get("adm") or next(iter(self.divisions), "")
+        if adm not in self.divisions:
+            self.fail([*path, "adm"], f"no division {adm!r} in world.divisions; known: "
+                      f"{', '.join(self.divisions)}", "scenario-unknown-division")
+            return None
+        if bank and bank in self.banks and bank not in self.divisions.get(adm, ()):
+            self.fail([*path, "adm" if "adm" in raw else "bank"], f"bank {bank!r} does not serve division {adm} "
+                      f"(world.divisions: {', '.join(self.divisions[adm])})", "scenario-unknown-division")
+            return None
+        return str(raw.get("adm", ""))
+
+    @property
+    def banks(self) -> set[str]:
+        return {b for banks in self.divisions.values() for b in banks}
 
     def day(self, text: str, path: Sequence[str | int]) -> dt.date | None:
         m = _DAY_REL.match(text)
@@ -565,7 +620,12 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         accounts=tuple(_account(a, ["world", "accounts", i], b, {bk.id for bk in banks}, {u.agency for u in units})
                        for i, a in enumerate(w.get("accounts") or [])),
         contracts=_contracts(w.get("contracts") or [], b, {u.agency for u in units}),
+        division_specs=_divisions(w.get("divisions") or [], banks, b),
     )
+    b.divisions = {d.code: d.banks for d in world.divisions}
+    if len(world.divisions) > 1 and world.treasury_profile == "generated":
+        b.fail(["world", "divisions"], "a generated treasury plans the vouchers of one division: name one division "
+               "(or use profile: scripted)")
     participants = {"treasury", "pboc", *(bk.id for bk in banks)}
     agencies = {u.agency for u in units}
 
@@ -622,7 +682,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
             if qid in ids:
                 b.fail([*path, "quota", "id"], f"id {qid!r} is used twice")
             ids[qid] = ("treasury", "5108" if q["pay_type"] == "direct" else "5106")
+            adm = b.division(q, [*path, "quota"], q["bank"] if q["bank"] in seen else None) or ""
             steps.append(Step(when, "quota", quota={"bank": q["bank"], "pay_type": q["pay_type"], "id": qid,
+                                                     "adm": adm,
                                                      "amount_fen": b.money(q["amount"], [*path, "quota", "amount"]),
                                                      "day": day, "fund_type": q.get("fund_type", "1")},
                               note=note, line=line))
@@ -670,7 +732,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                 b.fail([*path, "account", "id"], f"id {aid!r} is used twice")
             ids[aid] = ("treasury", "7601")
             spec = _account(a, [*path, "account"], b, set(seen), agencies)
+            adm = b.division(a, [*path, "account"], a["bank"] if a["bank"] in seen else None) or ""
             steps.append(Step(when, "account", note=note, line=line, order={
+                "adm": adm,
                 "id": aid, "action": a["action"], "account": spec, "replaces": a.get("replaces", ""),
                 "filing": a.get("filing", "")}))
         now = when
@@ -735,6 +799,28 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
                "or quota steps (use profile: scripted)")
     return Scenario(data["scenario"], data.get("title", data["scenario"]), data.get("description", ""),
                     tuple(data.get("tags", [])), world, tuple(steps), tuple(expectations), b.file, tuple(ids))
+
+
+def _divisions(raw: Sequence[Mapping[str, Any]], banks: Sequence[BankSpec], b: _Build) -> tuple[DivisionSpec, ...]:
+    """world.divisions: codes once each, banks of world.banks, every bank serving at least one
+    (a participant of the registry serves some division). Empty: the default single division."""
+    if not raw:
+        return ()
+    ids = [bk.id for bk in banks]
+    out: list[DivisionSpec] = []
+    for i, d in enumerate(raw):
+        path: list[str | int] = ["world", "divisions", i]
+        if any(x.code == d["code"] for x in out):
+            b.fail([*path, "code"], f"division {d['code']} is named twice")
+        served = tuple(d.get("banks") or ids)
+        for j, bank in enumerate(served):
+            if bank not in ids:
+                b.fail([*path, "banks", j], f"no bank {bank!r} in world.banks")
+        out.append(DivisionSpec(d["code"], served, d.get("name", "")))
+    for i, bank in enumerate(ids):
+        if not any(bank in d.banks for d in out):
+            b.fail(["world", "banks", i, "id"], f"bank {bank!r} serves no division of world.divisions")
+    return tuple(out)
 
 
 def _check_signoff(params: dict[str, Any], path: list[str | int], b: _Build, banks: Mapping[str, int],
@@ -816,8 +902,9 @@ def _returns(raw_banks: Sequence[Mapping[str, Any]], banks: list[BankSpec], step
                 b.fail([*path, "batch_line"], f"{r['voucher']!r} is not a batch voucher with a line {line}"
                        + (f" (it has {n})" if n else ""))
                 continue
-            if any(x.voucher_no == spec.voucher_no and x.batch_line in (0, line) for x in returns) or \
-                    (not line and any(x.voucher_no == spec.voucher_no for x in returns)):
+            # by the voucher (its id): two divisions' payments of one VoucherNo are two
+            if any(x.voucher == r["voucher"] and x.batch_line in (0, line) for x in returns) or \
+                    (not line and any(x.voucher == r["voucher"] for x in returns)):
                 b.fail([*path, "voucher"], f"{r['voucher']!r} is returned twice")
                 continue
             returns.append(ReturnSpec(r["voucher"], spec.voucher_no, when, r.get("reason", "account-closed"),
@@ -914,8 +1001,11 @@ def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, i
             b.fail([*path, "suspend", "id"], f"id {zid!r} is used twice")
         ids[zid] = ("treasury", "7501")
         orders[zid] = z["bank"]
+        adm = b.division(z, [*path, "suspend"], z["bank"] if z["bank"] in banks else None) or ""
+        b.order_adm[zid] = adm
         return Step(when, "suspend", note=note, line=line, order={
-            "id": zid, "bank": z["bank"], "scope": (SUSPEND_SCOPES[key], str(z[key])), "reason": z["reason"]})
+            "id": zid, "bank": z["bank"], "scope": (SUSPEND_SCOPES[key], str(z[key])), "reason": z["reason"],
+            **({"adm": adm} if adm else {})})
     lift = raw["lift"]
     if lift["order"] not in orders:
         b.fail([*path, "lift", "order"], f"no standing order {lift['order']!r}: a lift names a suspend step before it")
@@ -925,7 +1015,8 @@ def _suspension_step(raw: Mapping[str, Any], path: list[str | int], b: _Build, i
     ids[lid] = ("treasury", "7501")
     bank = orders.pop(lift["order"], "")
     return Step(when, "lift", note=note, line=line, order={
-        "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除")})
+        "id": lid, "order": lift["order"], "bank": bank, "reason": lift.get("reason", "暂停支付解除"),
+        **({"adm": b.order_adm[lift["order"]]} if b.order_adm.get(lift["order"]) else {})})  # the order's division
 
 
 def _contracts(raw: Sequence[Mapping[str, Any]], b: _Build, agencies: set[str]) -> tuple[ContractSpec, ...]:
@@ -1032,6 +1123,14 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
         b.fail([*path, "amount"], "union fees are paid to two accounts, the union's and the federation's: at least "
                "1.00")
         ok = False
+    adm = ""
+    if template == "receipt" or file is not None:
+        if "adm" in raw:
+            b.fail([*path, "adm"], "a receipt or a voucher file carries its own AdmDivCode: no adm")
+            ok = False
+    elif template in TEMPLATE_VTCODE:
+        named = b.division(raw, path, raw.get("bank") if raw.get("bank") in participants else None)
+        ok, adm = ok and named is not None, named or ""
     fields, unit = dict(raw.get("fields") or {}), raw.get("unit")
     if template == "procurement":
         contract, made = _procurement_fields(raw, path, b, contracts)
@@ -1046,7 +1145,7 @@ def _send(raw: Mapping[str, Any], path: list[str | int], b: _Build, ids: dict[st
     ids[vid] = (sender, vtcode)
     return SendSpec(vid, sender, template, file, raw.get("bank"), unit, amount, raw.get("voucher_no"),
                     raw.get("of"), fields, fault, delay, _line(b.marks, path) or 0, lines,
-                    raw.get("contract") if template == "procurement" else None)
+                    raw.get("contract") if template == "procurement" else None, adm)
 
 
 def _batch_lines(raw: Mapping[str, Any], path: list[str | int], b: _Build,
@@ -1089,7 +1188,7 @@ def load_text(text: str, file: str = "<scenario>", *, base: Path | None = None,
     builder = _Build(file, base or Path.cwd(), marks, calendar)
     scenario = _build(data, builder, calendar)
     if builder.problems:
-        raise ScenarioError(file, builder.problems)
+        raise ScenarioError(file, builder.problems, builder.codes)
     return scenario
 
 

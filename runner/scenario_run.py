@@ -338,7 +338,8 @@ class _Run:
         self.calendar = BusinessCalendar.default()
         cc = s.world.clock
         world = DevWorld.create(self.root / "world", banks=[(b.id, b.code, b.name) for b in s.world.banks],
-                                seed=self.seed, algorithm=self.algorithm)
+                                seed=self.seed, algorithm=self.algorithm,
+                                divisions=[(d.code, d.banks) for d in s.world.divisions])
         self.world = world
         self.ids = {"treasury": world.treasury.id, "pboc": world.pboc.id, **{b.id: b.id for b in s.world.banks}}
         self.names = {v: k for k, v in self.ids.items()}
@@ -417,7 +418,7 @@ class _Run:
             duties = DutiesConfig(  # the bank's behaviour profile (its payees' returns come by 2252)
                 profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
             self.bcores[b.id] = BankCore(b.code, BankConfig(
-                bank_name=b.name, adm_div_code=world.adm_div_code, duties=duties,
+                bank_name=b.name, adm_div_code=s.world.divisions_of(b.id)[0], duties=duties,
                 reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen,
                 registry_accounts=declared_for(s, b.id), account_open_days=b.account_open_days, **extra),
                 self.calendar, cc)
@@ -491,34 +492,38 @@ class _Run:
             heapq.heappush(heap, _Action(step.at, order, "step", step))
         if s.world.quota_mode == "auto":
             # the exact sum of the day's vouchers per bank, pay type and fund type (004 part 5 §1)
-            by_day: dict[tuple[dt.date, str, str, str], int] = {}
+            by_day: dict[tuple[dt.date, str, str, str, str], int] = {}
             refused = self._refused_procurements()
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen and spec.id not in refused:
                         pay = "authorized" if spec.template in AUTHORIZED_TEMPLATES else "direct"
-                        k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"))
+                        k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"),
+                             self._adm(spec))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
-            for (day, bank, pay, fund), fen in sorted(by_day.items()):
+            for (day, bank, pay, fund, adm), fen in sorted(by_day.items(), key=self._first_division_first):
                 when = min([at(day, s.world.quota_time), *(st.at for st in s.steps if st.at.date() == day
                                                            and self._clearing_day(st.at) == day)])
-                qid = f"auto-quota-{day:%Y%m%d}-{bank}-{pay}" + (f"-{fund}" if fund != "1" else "")
+                qid = f"auto-quota-{day:%Y%m%d}-{bank}-{pay}" + (f"-{fund}" if fund != "1" else "") + (
+                    f"-{adm}" if adm != self._home else "")  # a division's own notice (PBOC lines are by division)
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "quota",
                                              payload={"bank": bank, "pay_type": pay, "amount_fen": fen,
-                                                      "id": qid, "day": day, "fund_type": fund}))
+                                                      "id": qid, "day": day, "fund_type": fund, "adm": adm}))
             # the bank pays an authorized voucher only within its unit's quota (7101; 004 part 5,
             # authorized payment steps 2 and 4; docs/rules.md "Paying a voucher"): notified before
             # the voucher reaches the bank (one notice per fund type: a quota line is of one fund type)
-            unit_quota: dict[tuple[dt.date, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
+            unit_quota: dict[tuple[dt.date, str, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in AUTHORIZED_TEMPLATES and spec.bank and spec.amount_fen:
-                        uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"))
+                        uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"),
+                              self._adm(spec))
                         unit_quota.setdefault(uk, []).append((spec, step.at))
-            for (day, bank, fund), sends in sorted(unit_quota.items(), key=lambda kv: kv[0]):
+            for (day, bank, fund, adm), sends in sorted(unit_quota.items(),
+                                                        key=lambda kv: self._first_division_first(kv)):
                 when = min([at(day, s.world.quota_time), *(t for _, t in sends)])
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
-                                             payload={"bank": bank, "day": day, "fund_type": fund,
+                                             payload={"bank": bank, "day": day, "fund_type": fund, "adm": adm,
                                                       "specs": [x for x, _ in sends]}))
         for b in s.world.banks:  # the payee's bank returns a payment: its 2252 to the paying bank
             for r in b.returns:
@@ -532,6 +537,22 @@ class _Run:
         while heap:
             out.append(heapq.heappop(heap))
         return out
+
+    def _adm(self, spec: SendSpec) -> str:
+        """The division (AdmDivCode) of a send: its own, else the world's first."""
+        return spec.adm or self._home
+
+    @property
+    def _home(self) -> str:
+        """The world's first division: a step's when it names none. The gateway's world's (in
+        conformance mode a world of its own, whose first AdmDivCode may be another than 990100)."""
+        return str(self.world.adm_div_code)
+
+    def _first_division_first(self, item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+        """Sort key of an auto notice: as before, the first division's notices before another's of
+        the same day, bank and kind (a one-division world sends what it always sent)."""
+        key = item[0]
+        return (*key[:-1], key[-1] != self._home, key[-1])
 
     def _refused_procurements(self) -> set[str]:
         """The procurement sends the treasury will refuse (everything before them paid): no quota for them."""
@@ -599,13 +620,13 @@ class _Run:
         elif step.action in ("suspend", "lift"):  # payment suspension, 000 五(二)3 (runner.suspension_steps)
             from runner.suspension_steps import suspension_send
 
-            await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world, self.world.adm_div_code,
-                                                 self.sent, self.clock.now())])
+            await self._deliver([suspension_send(self.tcore.suspensions, step, self.s.world,
+                                                 step.order.get("adm") or self._home, self.sent, self.clock.now())])
         elif step.action == "account":  # the account registry, 004 part 3 §9(1) (runner.account_steps)
             from runner.account_steps import account_send
 
             await self._deliver([account_send(self.tcore.account_notices, step, self.s.world,
-                                              self.world.adm_div_code, self.clock.now())])
+                                              step.order.get("adm") or self._home, self.clock.now())])
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -646,10 +667,11 @@ class _Run:
         units = sorted({(u.sup_dep, u.sup_dep_name) for u in self.s.world.units})
         amounts = _split(int(q["amount_fen"]), len(units))
         data = quota_notice(voucher_no=f"QE{format_ymd(day)}{code[-4:]}{q['pay_type'][0].upper()}{len(self.sent):04d}",
-                            clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code, vtcode=vtcode,
-                            fund_type_code=q.get("fund_type", "1"),
+                            clear_date=day, pay_bank_code=code, adm_div_code=q.get("adm") or self._home,
+                            vtcode=vtcode, fund_type_code=q.get("fund_type", "1"),
                             amounts_by_unit=[(c, n, fen) for (c, n), fen in zip(units, amounts, strict=True)])
-        spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]))
+        spec = SendSpec(q["id"], "treasury", "quota-" + q["pay_type"], bank=q["bank"], amount_fen=int(q["amount_fen"]),
+                        adm=q.get("adm") or "")
         await self._deliver([(spec, data, 0)])
 
     async def _unit_quota(self, q: Mapping[str, Any]) -> None:
@@ -666,7 +688,7 @@ class _Run:
                 from runner.batch_steps import card_repayment
 
                 doc = parse_voucher(card_repayment(spec, voucher_no="X", day=day, bank_code=code,
-                                                   adm_div_code=self.world.adm_div_code, unit=None))
+                                                   adm_div_code=self._adm(spec), unit=None))
             else:
                 doc = parse_voucher(payment_voucher(voucher_no="X", vou_date=day, pay_bank_code=code,
                                                     amount_fen=spec.amount_fen, vtcode="8202",
@@ -681,12 +703,13 @@ class _Run:
                 lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
         data = authorized_quota_notice(
             voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
-            adm_div_code=self.world.adm_div_code, fund_type_code=q.get("fund_type", "1"),
+            adm_div_code=q.get("adm") or self._home, fund_type_code=q.get("fund_type", "1"),
             lines=[(agency, an, subject, sn, "P0000", "示例项目", fen)
                    for (agency, subject), (an, sn, fen) in sorted(lines.items())])
         fund = q.get("fund_type", "1")
-        spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}" + (f"-{fund}" if fund != "1" else ""), "treasury",
-                        None, bank=q["bank"])
+        adm = q.get("adm") or self._home
+        spec = SendSpec(f"auto-unit-quota-{day:%Y%m%d}-{q['bank']}" + (f"-{fund}" if fund != "1" else "")
+                        + (f"-{adm}" if adm != self._home else ""), "treasury", None, bank=q["bank"], adm=adm)
         await self._deliver([(spec, data, 0)])
 
     def _render(self, spec: SendSpec, now: dt.datetime) -> tuple[bytes, int]:
@@ -712,17 +735,17 @@ class _Run:
             from runner.batch_steps import render
 
             no = spec.voucher_no or f"{'GW' if vtcode == '8202' else 'GZ'}{format_ymd(day)}{self.no_seq:05d}"
-            return render(spec, voucher_no=no, day=day, bank_code=code, adm_div_code=self.world.adm_div_code,
+            return render(spec, voucher_no=no, day=day, bank_code=code, adm_div_code=self._adm(spec),
                           units=self.s.world.units), 0
         if vtcode in ("5201", "8202"):
             no = spec.voucher_no or f"{'ZZ' if vtcode == '5201' else 'SQ'}{format_ymd(day)}{self.no_seq:05d}"
             data = payment_voucher(voucher_no=no, vou_date=day, pay_bank_code=code, amount_fen=spec.amount_fen,
-                                   adm_div_code=self.world.adm_div_code, vtcode=vtcode,
+                                   adm_div_code=self._adm(spec), vtcode=vtcode,
                                    rng=random.Random(f"{self.seed}:{spec.id}"))
         else:
             no = spec.voucher_no or f"QE{format_ymd(day)}{code[-4:]}{self.no_seq:04d}"
             unit = self.s.world.units[0]
-            data = quota_notice(voucher_no=no, clear_date=day, pay_bank_code=code, adm_div_code=self.world.adm_div_code,
+            data = quota_notice(voucher_no=no, clear_date=day, pay_bank_code=code, adm_div_code=self._adm(spec),
                                 vtcode=vtcode, amounts_by_unit=[(unit.sup_dep, unit.sup_dep_name, spec.amount_fen)])
         acct = self._pay_account(spec, vtcode, data, now)
         if not spec.unit and not spec.fields and acct is None:
@@ -971,8 +994,10 @@ class _Run:
                 if p is not None and p.paid_day is not None:
                     verdicts.append(Verdict("bank", p.bank, True, None, f"paid ({p.mode})",
                                             paid_at(p, [x for x in receipts if x.sender == p.bank])))
+                own = r.key.rsplit("/", 1)[0]  # by its key where the request says it: another division's number
                 for c in clearings:
-                    if r.voucher_no in c.payments and c.bank == r.bank and c.state != "pending":
+                    if c.bank == r.bank and c.state != "pending" and (
+                            own in c.keys if c.keys else r.voucher_no in c.payments):
                         verdicts.append(Verdict("pboc", world.pboc.id, c.state == "accepted", c.code,
                                                 f"{c.voucher_no}: {c.reason or 'cleared'}", c.answered_at or c.filed_at))
             answer = self.pboc_answers.get(r.key) if r.flag == 0 and r.vtcode in PBOC_ANSWERED else None
@@ -1096,8 +1121,9 @@ def paid_at(p: PaymentSeen, receipts: Sequence[ReceiptSeen]) -> dt.datetime:
     paid, and when it says so is when the treasury knows); with no receipt seen, the end of the
     day the bank's books say it paid on (never the original's arrival: a voucher received at 17:30
     and paid the next morning was not paid at 17:30)."""
+    adm = p.key.split("/", 1)[0] if p.key else ""  # another division's receipt of the number is not its
     mine = sorted(x.received_at for x in receipts if x.voucher_no == p.voucher_no and x.vtcode == p.vtcode
-                  and x.return_reason is None)
+                  and x.return_reason is None and not (adm and x.adm and x.adm != adm))
     if mine:
         return mine[0]
     assert p.paid_day is not None

@@ -47,6 +47,7 @@ STEPS_MAX = 5_000  # a busy scripted week is a few hundred steps
 EXPECTATIONS_MAX = 2_000
 BATCH_COUNT_MAX = 10_000  # vouchers one batch step may generate
 BANKS_MAX = 20
+DIVISIONS_MAX = 10  # divisions (AdmDivCode) of one world: two show the rule
 RETURNS_MAX = 200  # payee returns per bank: a handful makes a refund scenario
 BATCH_LINES_MAX = 1_000  # lines of a salary batch in a scenario: a scenario shows the rule, the demo the volume
 UNITS_MAX = 200
@@ -107,6 +108,8 @@ _send_props: dict[str, Any] = {
                                        "amount": _money}}},
     "file": {"type": "string", "minLength": 1, "description": "a literal voucher XML file, relative to the scenario"},
     "from": _participant,
+    "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+            "description": "the voucher's division (AdmDivCode), a code of world.divisions (default: the first)"},
     "bank": {**_participant, "description": "the paying bank (PayBankCode) by its id in world.banks"},
     "unit": {"type": "string", "description": "AgencyCode of a world.budget_units entry"},
     "amount": _money,
@@ -130,7 +133,10 @@ SUSPEND_STEP: dict[str, Any] = {
                    "unit": {"type": "string", "pattern": "^[A-Za-z0-9]{1,42}$", "description": "AgencyCode"},
                    "account": {**_acct, "description": "PayAcctNo, the paying account"},
                    "payee": {**_acct, "description": "PayeeAcctNo, the payee's account"},
-                   "bank": _participant, "reason": {"type": "string", "minLength": 1, "maxLength": 200}},
+                   "bank": _participant, "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+                   "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+                           "description": "the division (AdmDivCode) whose treasury orders it (its lift too), a "
+                                          "code of world.divisions (default: the first)"}},
     "oneOf": [{"required": ["unit"]}, {"required": ["account"]}, {"required": ["payee"]}]}
 LIFT_STEP: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["order"],
@@ -183,6 +189,9 @@ ACCOUNT_STEP: dict[str, Any] = {
     "description": "the treasury notifies the bank to open, change or close an account (7601)",
     "properties": {"id": {**_id, "description": "the notice's name (expectations refer to it)"},
                    "action": {"enum": ["open", "change", "close"]}, **_acct_props,
+                   "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+                           "description": "the division (AdmDivCode) whose treasury sends the notice, a code of "
+                                          "world.divisions (default: the first)"},
                    "replaces": {**_acct, "description": "change: the old account the new number replaces"},
                    "approval": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,42}$",
                                 "description": "ApproveNo: a fiscal-special opening or change needs it (003 §18)"},
@@ -206,6 +215,9 @@ _step = {
                   "oneOf": [{"required": ["vouchers"]}, {"required": ["count", "like"]}]},
         "quota": {"type": "object", "additionalProperties": False, "required": ["bank", "pay_type", "amount"],
                   "properties": {"bank": _participant, "pay_type": {"enum": ["direct", "authorized"]},
+                                 "adm": {"type": "string", "pattern": ADM_DIV_PATTERN,
+                                         "description": "the notice's division (AdmDivCode), a code of "
+                                                        "world.divisions (default: the first)"},
                                  "amount": _money, "id": _id, "day": {"type": "string", "pattern": DATE_PATTERN},
                                  "fund_type": {"type": "string", "pattern": "^[0-9]{1,6}$",
                                                "description": "FundTypeCode of the notice (default 1)"}}},
@@ -447,6 +459,16 @@ _bank = {
     },
 }
 
+# A division (行政区划, AdmDivCode) of the world: the treasury and the central bank serve every one,
+# each bank the divisions that list it (the registry's adm_div_codes; the gateway routes by them).
+_division = {
+    "type": "object", "additionalProperties": False, "required": ["code"],
+    "properties": {
+        "code": {"type": "string", "pattern": ADM_DIV_PATTERN, "description": "AdmDivCode (synthetic: 990100)"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 60},
+        "banks": {"type": "array", "minItems": 1, "maxItems": BANKS_MAX, "items": {**_id},
+                  "description": "ids of world.banks serving this division (default: every bank)"}}}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_ID,
@@ -503,6 +525,10 @@ SCHEMA: dict[str, Any] = {
                                        "bank stays at or above this: a refund that would take it lower is "
                                        "refused below-clearing-floor"}}},
                 "banks": {"type": "array", "items": _bank, "minItems": 1, "maxItems": BANKS_MAX},
+                "divisions": {"type": "array", "minItems": 1, "maxItems": DIVISIONS_MAX, "items": _division,
+                              "description": "the divisions (AdmDivCode) the world's treasury pays for, each with "
+                                             "the banks that serve it (default: one, 990100, served by every bank); "
+                                             "the first is the default of a step's adm"},
                 "budget_units": {"type": "array", "maxItems": UNITS_MAX, "items": {
                     "type": "object", "additionalProperties": False, "required": ["agency"],
                     "properties": {"sup_dep": {"type": "string"}, "sup_dep_name": {"type": "string"},

@@ -47,8 +47,14 @@ def _payment_seen(bid: str, core: Any, p: Any) -> PaymentSeen:
 def refunds_of(bcores: Mapping[str, Any]) -> list[RefundSeen]:
     """Every refund request (2302) each bank core filed for a payment its payee's bank returned,
     with the central bank's answer (bank_sim.duties)."""
-    return [RefundSeen(bid, number_of(r.voucher), r.no, r.amount_fen, r.returned_at, r.state, r.code, r.notice_no)
-            for bid, core in bcores.items() for r in core.duties.s.refunds.values()]
+    out = []
+    for bid, core in bcores.items():
+        for r in core.duties.s.refunds.values():
+            paid = core.state.payments.get(r.voucher)  # by its slot: another division's payment of the number is another
+            out.append(RefundSeen(bid, number_of(r.voucher), r.no, r.amount_fen, r.returned_at, r.state, r.code,
+                                  r.notice_no, adm=paid.key.adm_div_code if paid is not None else "",
+                                  ori_year=paid.key.st_year if paid is not None else ""))
+    return out
 
 
 def clearings_of(bcores: Mapping[str, Any]) -> list[ClearingSeen]:

@@ -112,8 +112,14 @@ class DevWorld:
     @classmethod
     def create(cls, root: str | Path, *, adm_div_code: str = ADM_DIV_CODE,
                banks: Sequence[tuple[str, str, str]] = DEFAULT_BANKS, algorithm: str = "ecdsa",
-               delivery: str = "pull", seed: int | None = None) -> DevWorld:
+               delivery: str = "pull", seed: int | None = None,
+               divisions: Sequence[tuple[str, Sequence[str]]] = ()) -> DevWorld:
         """A new world under `root` (its key files are replaced).
+
+        `divisions`: (AdmDivCode, ids of the banks serving it) of each division the world's treasury
+        and central bank serve (the registry's adm_div_codes, by which the gateway routes); by
+        default one, `adm_div_code`, served by every bank. The first is the world's `adm_div_code`
+        (and names its treasury and central bank).
 
         With `seed` (ECDSA or SM2), the CA's and every participant's key pair, certificate serial
         (the `SN` written into vouchers) and validity are derived from the seed and the
@@ -126,6 +132,13 @@ class DevWorld:
         keys.mkdir(parents=True, exist_ok=True)
         # SM2 is for participants: their certificates come from an ECDSA CA (messages.keys).
         create_ca(keys, algorithm="ecdsa" if algorithm == "sm2" else algorithm, force=True, seed=seed)
+        divisions = tuple((code, tuple(ids)) for code, ids in divisions) or (
+            (adm_div_code, tuple(bid for bid, _, _ in banks)),)
+        adm_div_code = divisions[0][0]
+        serves: dict[str, tuple[str, ...]] = {  # participant id → the divisions it serves
+            f"treasury-{adm_div_code}": tuple(code for code, _ in divisions),
+            f"pboc-{adm_div_code}": tuple(code for code, _ in divisions),
+            **{bid: tuple(code for code, ids in divisions if bid in ids) for bid, _, _ in banks}}
         specs: list[tuple[str, Role, str, tuple[str, ...]]] = [
             (f"treasury-{adm_div_code}", "treasury", "示例市财政局国库支付中心", ()),
             (f"pboc-{adm_div_code}", "pboc", "示例市人民银行国库", ()),
@@ -139,7 +152,7 @@ class DevWorld:
             token, mqtt_password = new_secret(), new_secret()
             made[pid] = WorldParticipant(pid, role, name, files.key, files.cert, token, mqtt_password, codes)
             registry_entries.append(Participant(
-                id=pid, role=role, name=name, adm_div_codes=(adm_div_code,), cert_sns=(files.sn,),
+                id=pid, role=role, name=name, adm_div_codes=serves[pid], cert_sns=(files.sn,),
                 cert_files=(str(files.cert),), bank_codes=codes, token_sha256=hash_token(token),
                 mqtt_username=pid, mqtt_password_hash=mosquitto_password_hash(mqtt_password), delivery=delivery))
         world = cls(root, adm_div_code, made)

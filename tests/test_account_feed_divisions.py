@@ -24,28 +24,19 @@ from hypothesis import strategies as st
 
 from bank_sim.account_feed import feed_voucher
 from business_time.clock import at
-from messages.money import fen_to_str
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from runner.account_feed import FeedTap
 from sim.account_feed import FeedBreak, FeedLine
 from sim.store import SimStore
 from storage.db import Database
 from tests.test_treasury_refund_cap import CALENDAR, CC, CONFIG, paid_core
+from tests.two_divisions import BANK, HOME, OTHER, paid_receipt
 from treasury_sim.core import TreasuryCore
 from treasury_sim.state import SNAPSHOT_VERSION
 
-HOME, OTHER = "990100", "990200"  # CONFIG's division, and another the bank serves
-BANK = ("999100000001", "示例银行甲分行")
 DAY = dt.date(2026, 3, 10)
 REAL, SPECIAL = "9999000000007001", "9999000000008001"  # a unit real-fund (3) and a fiscal special (4) account
 TYPES = {REAL: "3", SPECIAL: "4"}
-
-
-def _receipt(adm: str, no: str, payee: str, fen: int) -> VoucherDoc:
-    """A paid receipt (5201 flag 1) of division `adm` into `payee`."""
-    head = {"AdmDivCode": adm, "StYear": "2026", "VoucherNo": no, "VouDate": "20260310", "PayBankCode": BANK[0],
-            "PayeeAcctNo": payee, "PayAmt": fen_to_str(fen), "XPayDate": "20260310", "XPayAmt": fen_to_str(fen)}
-    return parse_voucher(build_voucher("5201", head, [{"Id": "D1", "PayAmt": fen_to_str(fen)}]))
 
 
 def _feed(adm: str, lines: list[FeedLine]) -> VoucherDoc:
@@ -57,7 +48,7 @@ def _feed(adm: str, lines: list[FeedLine]) -> VoucherDoc:
 def _tap(payments: list[tuple[str, str, str, int]], feeds: Mapping[str, list[FeedLine]]) -> FeedTap:
     tap = FeedTap(declared=(REAL, SPECIAL))
     for adm, no, payee, fen in payments:
-        tap.on_voucher(_receipt(adm, no, payee, fen), 1, ())
+        tap.on_voucher(paid_receipt(adm, no, fen, payee=payee), 1, ())
     for adm, lines in feeds.items():
         tap.on_voucher(_feed(adm, lines), 0, ())
     return tap

@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bank_sim.core import BankCore
-from bank_sim.duties import DutiesConfig
 from messages.factory import (
     DEFAULT_PROJECT,
     SUBJECTS,
@@ -30,7 +29,7 @@ from sim.effects import SendVoucher
 from sim.store import SimStore
 from storage.db import Database
 from tests.test_bank_duties import BANK, CAL, DAY, World, t
-from tests.test_bank_shared_numbers import HOME, OTHER
+from tests.two_divisions import HOME, OTHER, bank_world
 
 UNIT, SUBJECT = UNITS[0], SUBJECTS[0]
 YEARS = ("2025", "2026")
@@ -41,13 +40,6 @@ def _in_year(data: bytes, year: str) -> bytes:
     doc = parse_voucher(data)
     dated = {} if year == str(DAY.year) else {"VouDate": f"{year}1231"}
     return build_voucher(doc.vtcode, {**doc.head(), "StYear": year, **dated}, doc.details())
-
-
-def _world() -> World:
-    w = World(DutiesConfig())
-    for adm in (HOME, OTHER):
-        w.quota(DAY, 10**9, "5106", adm_div_code=adm)
-    return w
 
 
 def _grant(w: World, adm: str, year: str, fen: int, no: str = "SQ7101SAME", at: str = "09:00") -> list[str]:
@@ -70,7 +62,7 @@ def _pay(w: World, adm: str, year: str, no: str, fen: int, at: dt.datetime) -> s
 
 
 def test_another_division_s_unit_of_the_same_code_does_not_draw_on_this_division_s_quota() -> None:
-    w = _world()
+    w = bank_world()
     assert _grant(w, HOME, "2026", 500_00) == []
     assert _pay(w, HOME, "2026", "ZZQ0001", 300_00, t(DAY, "10:00")) is None
     refused = _pay(w, OTHER, "2026", "ZZQ0001", 100_00, t(DAY, "10:01"))
@@ -82,7 +74,7 @@ def test_another_division_s_unit_of_the_same_code_does_not_draw_on_this_division
 
 
 def test_a_7101_of_another_year_with_a_number_seen_is_granted_not_taken_for_a_redelivery() -> None:
-    w = _world()
+    w = bank_world()
     assert _grant(w, HOME, "2025", 100_00) == [] and _grant(w, HOME, "2026", 200_00, at="09:01") == []
     assert _grant(w, HOME, "2026", 200_00, at="09:02") == []  # a redelivery: confirmed, counted once
     book = w.bank.quota_book
@@ -95,7 +87,7 @@ def test_a_7101_of_another_year_with_a_number_seen_is_granted_not_taken_for_a_re
 def test_a_year_end_notice_of_another_division_with_a_number_seen_is_applied_to_its_own_lines() -> None:
     """Each division's treasury cancels (7301) its own units' quota; before, the second division's
     7301 of a number seen was taken for a redelivery: confirmed, nothing cancelled."""
-    w = _world()
+    w = bank_world()
     for adm in (HOME, OTHER):
         assert _grant(w, adm, "2026", 500_00) == []
     for adm, fen in ((HOME, 200_00), (OTHER, 100_00)):
@@ -120,7 +112,7 @@ def test_each_division_and_year_pays_from_its_own_quota_only(grants: dict[tuple[
     within its quota; the quota is its own treasury's, of its budget year): four 7101s numbered
     alike, one per (division, year); then 8202s whose numbers collide across divisions and years,
     each paid iff what its own (division, year) paid before plus it stays within that one's grant."""
-    w = _world()
+    w = bank_world()
     for (adm, year), fen in grants.items():
         if fen:
             assert _grant(w, adm, year, fen) == []
@@ -168,7 +160,7 @@ async def test_a_version_8_snapshot_stored_in_the_database_loads_as_version_9(db
 
 def _version_8() -> tuple[World, bytes]:
     """A world whose bank granted and paid from a quota line, and its snapshot as version 8 wrote it."""
-    w = _world()
+    w = bank_world()
     assert _grant(w, HOME, "2026", 500_00) == []
     assert _pay(w, HOME, "2026", "ZZQ0001", 300_00, t(DAY, "10:00")) is None
     state = msgspec.json.decode(w.bank.snapshot())

@@ -41,13 +41,11 @@ from tests.test_treasury_refund_cap import (
     paid_core,
 )
 from tests.test_treasury_refund_cap import DAY as REFUND_CAP_DAY
+from tests.two_divisions import BANK, HOME, OTHER, UNITS, paid_receipt
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.core import TreasuryCore
 from treasury_sim.state import SNAPSHOT_VERSION
 
-HOME, OTHER = "990100", "990200"  # CONFIG's division, and another the treasury's participant may serve
-BANK = ("999100000001", "示例银行甲分行")
-UNITS = {HOME: ("101001", "示例市第一中学"), OTHER: ("201001", "示例县第一中学")}
 MARCH = dt.date(2026, 3, 16)
 
 
@@ -117,13 +115,6 @@ def test_the_treasury_restores_only_its_own_division_s_and_year_s_payment(notice
 
 # --- each division's refunds against its own statement ---------------------------------------------
 
-def _receipt(adm: str, year: str, no: str, fen: int) -> VoucherDoc:
-    unit = UNITS[adm]
-    head = {"AdmDivCode": adm, "StYear": year, "VoucherNo": no, "VouDate": f"{year}0310", "PayBankCode": BANK[0],
-            "AgencyCode": unit[0], "XPayDate": "20260311", "XPayAmt": fen_to_str(fen)}
-    return parse_voucher(build_voucher("5201", head, [{"Id": "D1", "PayAmt": fen_to_str(fen)}]))
-
-
 def _refund(adm: str, year: str, no: str, fen: int, seq: int) -> VoucherDoc:
     unit = UNITS[adm]
     payee = {"VouDate": f"{year}0310", "AgencyCode": unit[0], "AgencyName": unit[1],
@@ -155,7 +146,7 @@ def _sign_off(core: _NullCore, adm: str, fen: int) -> str:
 def test_a_division_s_statement_is_net_of_its_own_refunds_only() -> None:
     core = _NullCore()
     for adm in (HOME, OTHER):
-        core.on_voucher(_receipt(adm, "2026", "ZZ1", 500_00), 1, _t(dt.date(2026, 3, 11), "10:00"))
+        core.on_voucher(paid_receipt(adm, "ZZ1", 500_00, paid_on="20260311"), 1, _t(dt.date(2026, 3, 11), "10:00"))
     core.on_voucher(_refund(OTHER, "2026", "ZZ1", 500_00, 1), 0, _t(dt.date(2026, 3, 20), "10:00"))
     assert _sign_off(core, HOME, 500_00) == "0"  # before: 1 (OTHER's refund taken off HOME's statement)
     assert _sign_off(core, OTHER, 0) == "0"
@@ -180,7 +171,7 @@ def test_each_refund_s_effect_is_its_own_division_s_and_year_s(
         core, net = _NullCore(), {HOME: 0, OTHER: 0}
         for i, (adm, year, no, fen, refunded) in enumerate(payments):
             if only in (None, adm):
-                core.on_voucher(_receipt(adm, year, no, fen), 1, _t(dt.date(2026, 3, 11), "10:00"))
+                core.on_voucher(paid_receipt(adm, no, fen, year=year, paid_on="20260311"), 1, _t(dt.date(2026, 3, 11), "10:00"))
                 net[adm] += fen
                 if refunded:
                     core.on_voucher(_refund(adm, year, no, fen, i), 0, _t(dt.date(2026, 3, 20), "10:00"))

@@ -124,7 +124,7 @@ def run_validate(args: argparse.Namespace) -> int:
             s = load_scenario(path, calendar=calendar)
         except ScenarioError as exc:
             results.append({"file": str(path), "valid": False,
-                            "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in exc.issues]})
+                            "errors": [{"line": i.line, "where": i.path, "code": i.code, "message": i.message} for i in exc.issues]})
             if args.format == "text":
                 for line in exc.lines():
                     print(line, file=sys.stderr)
@@ -199,7 +199,7 @@ def run_run(args: argparse.Namespace) -> int:
     ok = all(r.ok for r in results) and not invalid
     if args.format == "json":
         print(json.dumps({"ok": ok, "invalid": [{
-            "file": bad.file, "errors": [{"line": i.line, "where": i.path, "message": i.message} for i in bad.issues]}
+            "file": bad.file, "errors": [{"line": i.line, "where": i.path, "code": i.code, "message": i.message} for i in bad.issues]}
             for bad in invalid], "scenarios": [{
             "name": r.scenario.name, "ok": r.ok, "error": r.error, "elapsed_s": round(r.elapsed_s, 2),
             "skipped": r.skipped, "notes": list(r.notes),

@@ -1,0 +1,339 @@
+"""Scenario worlds with several divisions (`world.divisions`, docs/scenarios.md "Divisions").
+
+A scenario world held one division (AdmDivCode 990100): no end-to-end scenario could show two
+divisions' treasuries paying through one bank. Now the world names its divisions and the banks
+serving each (the registry's adm_div_codes, by which the gateway routes); `send` and `quota` steps
+take `adm` (default: the first division); the automatic quota notices are per division. A step
+naming a division the world does not have, or a bank for a division it does not serve, is refused
+with `scenario-unknown-division`, naming the element.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+
+from runner.observed import Observed
+from runner.scenario_file import ScenarioError, load_text
+from runner.scenario_run import run_scenario
+from runner.world import DevWorld
+from tests.two_divisions import HOME, OTHER, UNITS, world_yaml
+
+
+def _issues(text: str) -> list[tuple[str, str, str]]:
+    """(code, path after the line, message) of each problem of a scenario's text; [] if it loads."""
+    try:
+        load_text(text, "d.yaml")
+    except ScenarioError as exc:
+        return [(i.code, (i.path or "").split(": ", 1)[1], i.message) for i in exc.issues]
+    return []
+
+
+_TWO = """scenario: d
+world:
+  start: "2026-03-10"
+  divisions:
+    - {code: "990100"}
+    - {code: "990200", banks: [bank-a]}
+"""
+
+
+@pytest.mark.parametrize(("step", "where"), [
+    ('send: {id: v, adm: "990300", template: direct-payment, bank: bank-a, amount: "1.00"}', "steps[0].send.adm"),
+    ('quota: {adm: "990300", bank: bank-a, pay_type: direct, amount: "1.00"}', "steps[0].quota.adm"),
+    ('batch: {vouchers: [{id: v, adm: "990300", template: direct-payment, bank: bank-a, amount: "1.00"}]}',
+     "steps[0].batch.vouchers[0].adm"),
+    ('account: {adm: "990300", action: open, bank: bank-a, type: fiscal-special, number: "9999000000008001", '
+     'approval: CK1}', "steps[0].account.adm"),
+    ('suspend: {adm: "990300", bank: bank-a, unit: "101001", reason: x}', "steps[0].suspend.adm"),
+    # bank-b does not serve 990200
+    ('send: {id: v, adm: "990200", template: direct-payment, bank: bank-b, amount: "1.00"}', "steps[0].send.adm"),
+    ('quota: {adm: "990200", bank: bank-b, pay_type: direct, amount: "1.00"}', "steps[0].quota.adm"),
+])
+def test_a_step_naming_a_division_the_world_lacks_is_a_coded_error_naming_the_element(step: str, where: str) -> None:
+    [(code, path, message)] = _issues(_TWO + f"steps:\n  - at: \"10:00\"\n    {step}\nexpect:\n  - invariants: {{}}\n")
+    assert (code, path) == ("scenario-unknown-division", where)
+    assert ("990300" in message and "990100, 990200" in message) or "bank-b" in message, message
+    lines = ScenarioError("d.yaml", [(5, where, message)], {0: code}).lines()
+    assert lines == [f"d.yaml:5: {where}: {message} (scenario-unknown-division)"]
+
+
+def test_tgw_scenario_validate_says_the_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tgw import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, adm: "990300", template: direct-payment, '
+                   'bank: bank-a, amount: "1.00"}\nexpect:\n  - invariants: {}\n', encoding="utf-8")
+    assert main(["scenario", "validate", str(bad)]) == 2
+    assert capsys.readouterr().err.strip() == (f"{bad}:9: steps[0].send.adm: no division '990300' in world.divisions; "
+                                               "known: 990100, 990200 (scenario-unknown-division)")
+    assert main(["scenario", "validate", "--format", "json", str(bad)]) == 2
+    [error] = json.loads(capsys.readouterr().out)["files"][0]["errors"]
+    assert (error["code"], error["line"]) == ("scenario-unknown-division", 9)
+
+
+def test_a_step_of_a_division_the_world_has_loads_with_its_adm() -> None:
+    text = _TWO + """steps:
+  - at: "10:00"
+    send: {id: v, adm: "990200", template: direct-payment, bank: bank-a, amount: "1.00"}
+  - at: "10:01"
+    send: {id: w, template: direct-payment, bank: bank-b, amount: "1.00"}
+  - at: "10:02"
+    quota: {id: q, adm: "990200", bank: bank-a, pay_type: direct, amount: "1.00"}
+expect:
+  - invariants: {}
+"""
+    s = load_text(text, "d.yaml")
+    assert [spec.adm for st_ in s.steps for spec in st_.sends] == [OTHER, ""]  # "": the world's first
+    assert s.steps[2].quota["adm"] == OTHER
+    assert [(d.code, d.banks) for d in s.world.divisions] == [(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))]
+    assert s.world.divisions_of("bank-b") == (HOME,) and s.world.divisions_of("bank-a") == (HOME, OTHER)
+    # a world without divisions: one, 990100, every bank's (as before)
+    one = load_text("scenario: d\nworld: {start: \"2026-03-10\"}\nexpect:\n  - invariants: {}\n", "d.yaml")
+    assert [(d.code, d.banks) for d in one.world.divisions] == [(HOME, ("bank-a", "bank-b"))]
+
+
+@pytest.mark.parametrize(("divisions", "where", "says"), [
+    ('[{code: "990100"}, {code: "990100"}]', "world.divisions[1].code", "named twice"),
+    ('[{code: "990100"}, {code: "990200", banks: [bank-z]}]', "world.divisions[1].banks[0]", "no bank 'bank-z'"),
+    ('[{code: "990100", banks: [bank-a]}]', "world.banks[1].id", "serves no division"),
+    ('[{code: "99"}]', "world.divisions[0].code", "AdmDivCode"),
+])
+def test_world_divisions_are_checked(divisions: str, where: str, says: str) -> None:
+    text = ("scenario: d\nworld:\n  start: \"2026-03-10\"\n  banks: [{id: bank-a, code: \"999100000001\"}, "
+            f"{{id: bank-b, code: \"999100000002\"}}]\n  divisions: {divisions}\nexpect:\n  - invariants: {{}}\n")
+    [(code, path, message)] = _issues(text)
+    assert (code, path) == ("scenario-invalid", where) and says in message, message
+
+
+def test_a_generated_treasury_plans_one_division() -> None:
+    text = ("scenario: d\nworld:\n  start: \"2026-03-10\"\n  treasury: {profile: generated}\n"
+            "  divisions: [{code: \"990100\"}, {code: \"990200\"}]\nexpect:\n  - invariants: {}\n")
+    [(code, path, _)] = _issues(text)
+    assert (code, path) == ("scenario-invalid", "world.divisions")
+
+
+def test_the_world_s_registry_serves_each_division_by_the_banks_listed(tmp_path: Path) -> None:
+    banks = (("bank-a", "999100000001", "甲"), ("bank-b", "999100000002", "乙"))
+    w = DevWorld.create(tmp_path / "two", banks=banks, divisions=[(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))])
+    codes = {p.id: p.adm_div_codes for p in w.registry()}
+    assert codes == {f"treasury-{HOME}": (HOME, OTHER), f"pboc-{HOME}": (HOME, OTHER), "bank-a": (HOME, OTHER),
+                     "bank-b": (HOME,)}
+    reg = w.registry()
+    assert reg.bank_for_code("999100000002", OTHER) is None and reg.bank_for_code("999100000001", OTHER) is not None
+    assert [p.id for p in reg.serving("treasury", OTHER)] == [f"treasury-{HOME}"]
+    default = DevWorld.create(tmp_path / "one", banks=banks)  # as before: one division, every participant's
+    assert {p.id: p.adm_div_codes for p in default.registry()} == {pid: (HOME,) for pid in codes}
+
+
+def test_conformance_mode_runs_a_scenario_of_divisions_only_in_a_world_serving_them(tmp_path: Path) -> None:
+    from runner.conformance import applicability
+    from runner.scenario_file import CATALOGUE_DIR, load_scenario
+
+    s = load_scenario(CATALOGUE_DIR / "divisions-two-treasuries-one-bank-same-voucher-no.yaml")
+    banks = (("bank-a", "999100000001", "甲"), ("bank-b", "999100000002", "乙"))
+    one = DevWorld.create(tmp_path / "one", banks=banks)  # `tgw scenario world`'s: 990100 only
+    reason, _ = applicability(s, "bank-b", one)
+    assert reason is not None and f"does not serve division {OTHER}" in reason and f"treasury-{HOME}" in reason
+    two = DevWorld.create(tmp_path / "two", banks=banks, divisions=[(HOME, ("bank-a", "bank-b")), (OTHER, ("bank-a",))])
+    assert applicability(s, "bank-b", two)[0] is None
+
+
+def test_a_division_s_account_notice_and_suspension_go_under_its_code_and_are_confirmed(tmp_path: Path) -> None:
+    """The 7601 and 7501 of an `account` / `suspend` step with `adm` are that division's (the gateway
+    routes them by it; the bank's confirmation comes back to it, and is the notice's by its key)."""
+    text = _TWO + """  accounts:
+    - {bank: bank-a, type: finance-zero-balance, number: "9999000000009001"}
+steps:
+  - at: "09:00"
+    account: {id: n, adm: "990200", action: open, bank: bank-a, type: fiscal-special, number: "9999000000008001",
+              approval: CK2026001}
+  - at: "09:10"
+    suspend: {id: z, adm: "990200", bank: bank-a, unit: "101001", reason: 审计}
+  - at: "09:20"
+    lift: {id: l, order: z}
+expect:
+  - account_notice: {notice: n}
+  - count: {vtcode: "7501", flag: 1, sender: bank-a, equals: 2}
+"""
+    r = asyncio.run(run_scenario(load_text(text, "d.yaml"), tmp_path))
+    assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.outcomes if not x.ok]
+    keys = {x.id: x.key for x in r.observed.sent}
+    assert keys["n"].startswith(f"{OTHER}/2026/7601/") and keys["z"].startswith(f"{OTHER}/2026/7501/")
+    assert keys["l"].startswith(f"{OTHER}/2026/7501/")  # the order's division lifts it
+
+
+# --- the oracle: each division alone ---------------------------------------------------------------
+
+DAY = dt.date(2026, 3, 31)  # a month's last business day: its statements (3501) and sign-offs follow
+END = "2026-04-08 12:00"
+SPECIAL = "9999000000008001"  # bank-a's registered fiscal special account: its movements are in bank-a's feeds
+ACCOUNTS = "".join(f"    - {{bank: {b}, type: {t}, number: \"{n}\"{extra}}}\n" for b, t, n, extra in (
+    ("bank-a", "finance-zero-balance", "9999000000009001", ""),
+    ("bank-b", "finance-zero-balance", "9999000000009002", ""),
+    ("bank-a", "fiscal-special", SPECIAL, ", name: 示例市财政专户, approval: CK2026001"),
+    *((b, "unit-zero-balance", f"99990000000020{i}{j}", f', unit: "{u[0]}"')
+      for i, b in enumerate(("bank-a", "bank-b")) for j, u in enumerate(UNITS.values()))))
+
+# (division, bank, VoucherNo, fen, authorized, into the special account, returned by the payee's bank)
+_Payment = tuple[str, str, str, int, bool, bool, bool]
+_PAYMENTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.sampled_from(["bank-a", "bank-b"]),
+                               st.sampled_from(["ZZDV0001", "ZZDV0002", "ZZDV0003"]), st.integers(1, 500_000_00),
+                               st.booleans(), st.booleans(), st.booleans()),
+                     min_size=1, max_size=6, unique_by=lambda p: (p[0], p[2]))
+
+
+def _scenario(payments: list[_Payment], divisions: tuple[str, ...]) -> str:
+    """The day's payments of `divisions` (each numbered by its own treasury, the numbers colliding)
+    as a scenario of a world with those divisions."""
+    steps, returns = [], {"bank-a": [], "bank-b": []}
+    for i, (adm, bank, no, fen, authorized, real, returned) in enumerate(payments):
+        if adm not in divisions:
+            continue
+        vid = f"p{i}"
+        fields = (f", fields: {{PayeeAcctBankNo: \"999100000001\", PayeeAcctNo: \"{SPECIAL}\", "
+                  "PayeeAcctName: 示例市财政专户}"
+                  if real and bank == "bank-a" and not authorized else "")
+        steps.append(f"  - at: \"{9 + i // 6:02d}:{i % 6 * 10:02d}\"\n    send: {{id: {vid}, adm: \"{adm}\", "
+                     f"template: {'authorized' if authorized else 'direct'}-payment, bank: {bank}, "
+                     f"unit: \"{UNITS[adm][0]}\", amount: \"{fen // 100}.{fen % 100:02d}\", voucher_no: {no}{fields}}}\n")
+        if returned:
+            returns[bank].append(f"{{voucher: {vid}, at: \"D+1 10:00\"}}")
+    world = world_yaml(DAY, END, divisions=divisions, accounts=ACCOUNTS)
+    for bank, code in (("bank-a", "999100000001"), ("bank-b", "999100000002")):
+        world = world.replace(f"{{id: {bank}, code: \"{code}\"}}",
+                              f"{{id: {bank}, code: \"{code}\", returns: [{', '.join(returns[bank])}]}}")
+    return f"scenario: oracle\n{world}steps:\n{''.join(steps)}expect:\n  - invariants: {{}}\n"
+
+
+def _run(text: str, root: Path) -> Observed:
+    r = asyncio.run(run_scenario(load_text(text, "oracle.yaml"), root))
+    assert r.error is None and r.observed is not None, r.error
+    assert not r.failed, [x.actual for x in r.outcomes if not x.ok]
+    return r.observed
+
+
+def _books(o: Observed, adm: str) -> dict[str, Any]:
+    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank.
+    Not the nil reports (2206 of 0.00) and empty feeds (7602 of no line): a bank sends those to the
+    division it is configured for from its first payment of any division, to another from its first
+    payment for that one (bank_sim.reporting._nil_reports, bank_sim.account_feed.feed), so on which
+    days they come is the bank's, not the division's alone."""
+    unit = UNITS[adm][0]
+    return {
+        "receipts": sorted((x.sender, x.vtcode, x.voucher_no, x.fields.get("XPayAmt"), x.fields.get("XPayDate"),
+                            x.return_reason) for x in o.receipts if x.adm == adm and x.vtcode in ("5201", "8202")),
+        "payments": sorted((p.bank, p.vtcode, p.voucher_no, p.amount_fen, p.mode, p.paid_day)
+                           for p in o.payments if p.key.startswith(f"{adm}/")),
+        "refunds": sorted((r.bank, r.voucher_no, r.amount_fen, r.state) for r in o.refunds if r.adm == adm),
+        "reports": sorted((r.bank, r.vtcode, r.begin, r.end, r.stated_fen, r.books_fen, sorted(r.subjects.items()))
+                          for r in o.reports if r.adm == adm and (r.stated_fen or r.books_fen or r.subjects)),
+        "feeds": sorted((k.rsplit("/", 1)[0], v[1], [b.code for b in v[2]])
+                        for k, v in o.account_feeds.items() if k.endswith(f"/{adm}") and (v[1] or v[2])),
+        "signoffs": sorted((v.month, v.level, v.bank or "", v.unit or "", v.verdict, v.books_fen, v.stated_fen)
+                           for v in o.signoffs if v.adm == adm),
+        "quota_restored": {k: f for k, f in o.quota_restored.items() if k.startswith(f"{unit}/")},
+        "unit_quota": {owner: book.get(unit) for owner, book in o.unit_quotas.items()},
+        "quota_notices": sorted((x.sender, x.vtcode) for x in o.receipts if x.adm == adm and x.vtcode == "7101"),
+    }
+
+
+# An example is three runs of about a second: no shrinking (minutes); the falsifying example is printed.
+@settings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(payments=_PAYMENTS)
+@example(payments=[(HOME, "bank-a", "ZZDV0001", 100_00, True, False, True),
+                   (OTHER, "bank-a", "ZZDV0001", 200_00, True, False, True),
+                   (HOME, "bank-a", "ZZDV0002", 300_00, False, True, False),
+                   (OTHER, "bank-a", "ZZDV0002", 400_00, False, True, True),
+                   (OTHER, "bank-b", "ZZDV0003", 500_00, False, False, False),
+                   (HOME, "bank-b", "ZZDV0003", 600_00, True, False, True)])
+def test_a_two_division_day_is_each_division_alone(payments: list[_Payment], tmp_path_factory: Any) -> None:
+    """Oracle: each division's treasury deals with the banks for itself (000 五(二); the bank reports,
+    states and feeds to each its own, 004 part 3 §10). A day of two divisions' payments through two
+    banks, VoucherNos colliding across the divisions, some into a registered fiscal special account (the
+    feed), some authorized (the unit's quota), some returned the next day by the payee's bank, run
+    through the month's end (statements, sign-offs): each division's books (receipts, the banks'
+    payments, refunds, reports, feeds, sign-offs, quota restored and left) are what a world of that
+    division alone, given its payments alone, makes of them."""
+    root = tmp_path_factory.mktemp("oracle")
+    together = _run(_scenario(payments, (HOME, OTHER)), root / "both")
+    for adm in {p[0] for p in payments}:
+        alone = _run(_scenario(payments, (adm,)), root / adm)
+        mine = _books(together, adm)
+        assert mine["receipts"], adm  # the comparison is not of two empty books
+        assert mine == _books(alone, adm), adm
+
+
+# --- a run's verdicts on a voucher are its own key's, not its number's ------------------------------
+
+def _two_sent() -> tuple[Any, ...]:
+    """v1 (990100) and v3's number sent again by 990200 as `w`, both to bank-a: one VoucherNo, two keys."""
+    import dataclasses
+
+    from tests.scenario_fixtures import sent
+
+    v1 = next(v for v in sent() if v.id == "v1")
+    return v1, dataclasses.replace(v1, id="w", key=f"{OTHER}/2026/5201/{v1.voucher_no}/0")
+
+
+def test_a_clearing_or_refund_of_another_division_s_payment_of_the_number_is_not_the_voucher_s() -> None:
+    """Before, `clearing` and `refund` took any request naming the VoucherNo: 990100's payment was
+    'cleared' by 990200's accepted request of the number, and 'refunded' by its refund."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.observed import ClearingSeen, RefundSeen
+    from runner.scenario_file import Expectation
+    from tests.scenario_fixtures import CODES, D1, observed, t
+
+    v1, w = _two_sent()
+    no = v1.voucher_no
+    clearings = (  # 990100's rejected, 990200's accepted
+        ClearingSeen("bank-a", CODES["bank-a"], "HKA1", 0, "11", D1, t(D1, 15, 30), 100_00, (no,), "rejected",
+                     "clearing-over-quota", answered_at=t(D1, 15, 30), keys=(f"{HOME}/2026/5201/{no}",)),
+        ClearingSeen("bank-a", CODES["bank-a"], "HKA9", 0, "11", D1, t(D1, 15, 30), 100_00, (no,), "accepted",
+                     cleared_fen=100_00, answered_at=t(D1, 15, 30), keys=(f"{OTHER}/2026/5201/{no}",)))
+    refunds = (RefundSeen("bank-a", no, "TK1", 100_00, t(D1, 16, 0), "accepted", adm=OTHER, ori_year="2026"),)
+    o = dataclasses.replace(observed(), sent=(v1, w), clearings=clearings, refunds=refunds)
+
+    def ok(kind: str, voucher: str, **params: Any) -> bool:
+        [got] = evaluate([Expectation(0, kind, {"voucher": voucher, **params}, None, "x", 0)], o)
+        return got.ok
+
+    assert not ok("clearing", "v1", includes=True, state="accepted")
+    assert ok("clearing", "v1", includes=True, state="rejected")
+    assert ok("clearing", "w", includes=True, state="accepted")
+    assert not ok("refund", "v1") and ok("refund", "w", state="accepted")
+    # a request or refund whose key is not known is matched by number, as before
+    unknown = dataclasses.replace(o, clearings=tuple(dataclasses.replace(c, keys=()) for c in clearings),
+                                  refunds=(dataclasses.replace(refunds[0], adm=""),))
+    o = unknown
+    assert ok("clearing", "v1", includes=True, state="accepted") and ok("refund", "v1")
+
+
+def test_a_payment_is_paid_when_its_own_division_s_receipt_came() -> None:
+    """Before, `paid_at` took the first receipt of the number: 990200's payment, paid at 10:05, was
+    said paid at 10:00, when 990100's receipt of the number came."""
+    from runner.observed import PaymentSeen, ReceiptSeen
+    from runner.scenario_run import paid_at
+    from tests.scenario_fixtures import CODES, D1, t
+
+    receipts = [ReceiptSeen("ZZ1", "5201", "bank-a", t(D1, 10, 0), {}, adm=HOME, year="2026"),
+                ReceiptSeen("ZZ1", "5201", "bank-a", t(D1, 10, 5), {}, adm=OTHER, year="2026")]
+
+    def paid(adm: str) -> dt.datetime:
+        p = PaymentSeen("bank-a", CODES["bank-a"], "ZZ1", "5201", 1_00, "clearing", t(D1, 10, 0), D1, None,
+                        f"{adm}/2026/5201/ZZ1" if adm else "")
+        return paid_at(p, receipts)
+
+    assert paid(OTHER) == t(D1, 10, 5) and paid(HOME) == t(D1, 10, 0)
+    assert paid("") == t(D1, 10, 0)  # a payment whose key is not known: by number, as before
