@@ -4,7 +4,7 @@ restored by `sim.codec` (no hand-written codec).
 The plan is not stored: it is regenerated from the seed (the same bytes), so the state names only
 how far each planned day's vouchers went out (`progress`, in send order) and which the gateway
 refused. Lists where order is behaviour (receipts in arrival order), maps where it is not (a
-snapshot keeps maps sorted by key, so their keys are text: ISO dates, VoucherNos).
+snapshot keeps maps sorted by key, so their keys are text: ISO dates, vouchers' keys).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from treasury_sim.records import Receipt, StatementCheck
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_LOGS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -39,12 +39,17 @@ CORE = "treasury"
 # older) snapshot's load as the configured one's. 8: the account notices (7601, `account_notices`) and
 # the suspension orders (7501, `suspensions`) are keyed by their voucher's key (AdmDivCode, StYear,
 # VtCode, VoucherNo), not by VoucherNo alone: a version 7 (or older) snapshot's load as the configured
-# division's, each of the year it was sent.
-SNAPSHOT_VERSION = 8
-OLDER_VERSIONS = (2, 3, 4, 5, 6, 7)
+# division's, each of the year it was sent. 9: the remaining logs by a voucher are keyed by its whole key
+# (`treasury_sim.records.voucher_id`), not by VoucherNo alone: the vouchers the gateway refused
+# (`refused`), the payments' refunded totals (`refunded`), the refund advices (7403, `refunds_advised`)
+# and the year-end notices (7301 / 7302, `quotas.notices`): a version 8 (or older) snapshot's load as the
+# configured division's (`TreasuryCore.load_snapshot`).
+SNAPSHOT_VERSION = 9
+OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
 KEYED_NOTICES = 8  # the first version whose account notices and suspension orders are keyed by the whole key
+KEYED_LOGS = 9  # the first version whose refusals, refunds, refund advices and year-end notices are too
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
@@ -58,7 +63,8 @@ class TreasuryState(msgspec.Struct):
     version: int = SNAPSHOT_VERSION
     cursor: dt.datetime | None = None  # inputs up to this time are handled
     progress: dict[str, int] = msgspec.field(default_factory=dict)  # planned day (ISO) → its first vouchers sent
-    refused: dict[str, str] = msgspec.field(default_factory=dict)  # VoucherNo → the gateway's code
+    # the key (`treasury_sim.records.voucher_id`) of a voucher the gateway refused → its code
+    refused: dict[str, str] = msgspec.field(default_factory=dict)
     # the first receipt of each voucher, as they came: packed (version 3), or a version 2 snapshot's
     # list, packed into `receipt_log` when it is loaded (then empty)
     receipts: list[Receipt] = msgspec.field(default_factory=list)
@@ -66,10 +72,11 @@ class TreasuryState(msgspec.Struct):
     duplicate_receipts: list[Receipt] = msgspec.field(default_factory=list)
     statements: dict[str, StatementCheck] = msgspec.field(default_factory=dict)  # day (ISO) → its 7401 checked
     other: list[tuple[str, dt.datetime]] = msgspec.field(default_factory=list)  # (key, received) of 7403 / 3502 ...
-    # VoucherNo of a paid 5201 / 8202 → fen its refund notices (2203 / 7105) brought back so far: only
-    # payments refunded, so bounded by the refunds; `refund_problem` keeps it ≤ what the receipt paid
+    # the key (`voucher_id`) of a paid 5201 / 8202 → fen its refund notices (2203 / 7105) brought back so
+    # far: only payments refunded, so bounded by the refunds; `refund_problem` keeps it ≤ what the receipt paid
     refunded: dict[str, int] = msgspec.field(default_factory=dict)
-    refunds_advised: dict[str, tuple[dt.date, int]] = msgspec.field(default_factory=dict)  # 7403 No → (CreditDate, fen)
+    # the key (`voucher_id`) of a refund advice (7403) → (CreditDate, fen): a later one of its key replaces it
+    refunds_advised: dict[str, tuple[dt.date, int]] = msgspec.field(default_factory=dict)
     bank_inbox: BankInbox = msgspec.field(default_factory=BankInbox)  # the banks' refund notices, reports, statements
     suspensions: SuspensionLog = msgspec.field(default_factory=SuspensionLog)  # orders, lifts, confirmations
     account_notices: AccountNoticeLog = msgspec.field(default_factory=AccountNoticeLog)  # 7601 sent, confirmed
