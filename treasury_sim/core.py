@@ -84,14 +84,13 @@ from treasury_sim.receipts import (
 from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck, voucher_id
 from treasury_sim.state import (
     CORE,
-    DIVIDED_FEEDS,
-    DIVIDED_REFUNDS,
     KEYED_LOGS,
-    KEYED_NOTICES,
     OLDER_VERSIONS,
     SNAPSHOT_VERSION,
     TreasuryState,
     fingerprint,
+    keyed_logs,
+    upgrade,
 )
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
@@ -147,7 +146,7 @@ class TreasuryCore:
         for text in progress:  # what the months granted draw (the ledger itself is saved)
             authorized_quotas(self.config, self.days, dt.date.fromisoformat(text), self.plan, self.drawn)
         if not keyed:  # a version 8 (or older) snapshot's: its refusals, refunds, advices, year-end notices too
-            self._keyed(state)
+            keyed_logs(state, self.vouchers.get, self.config.adm_div_code)
         for key, code in state.refused.items():
             refused = self.vouchers.get(key.split("/", 3)[-1])
             if refused is None or refused.id != key:
@@ -157,27 +156,6 @@ class TreasuryCore:
             self.books.refused()
         for advice in state.refunds_advised.values():
             self.tsa.advised(None, advice)
-
-    def _keyed(self, state: TreasuryState) -> None:
-        """A version 8 (or older) snapshot's logs by VoucherNo alone, keyed by the whole key (`voucher_id`),
-        once its plan is regenerated: a refused voucher and a refunded payment are the planned voucher of
-        their number (numbers were unique then); a refund advice (7403) the configured division's, of its
-        CreditDate's year (its StYear but for one sent on a year's last day after the cutoff, credited the
-        next); the year-end notices the configured division's (`QuotaLedger.keyed`)."""
-        def planned(no: str, what: str) -> PlannedVoucher:
-            v = self.vouchers.get(no)
-            if v is None:
-                raise StateError(f"the snapshot's {what} voucher {no} is not in the regenerated plan")
-            return v
-
-        refused = {planned(no, "refused").id: code for no, code in state.refused.items()}
-        state.refused.clear()  # in place: the packed plans read this map
-        state.refused.update(refused)
-        state.refunded = {planned(no, "refunded").id: fen for no, fen in state.refunded.items()}
-        adm = self.config.adm_div_code
-        state.refunds_advised = {voucher_id(adm, str(credit.year), "7403", no): (credit, fen)
-                                 for no, (credit, fen) in state.refunds_advised.items()}
-        state.quotas.keyed(adm)
 
     def _set_progress(self, day: dt.date, sent: int) -> None:
         self.plans[day].next_unsent = sent
@@ -351,15 +329,13 @@ class TreasuryCore:
                 self.state.account_notices.confirmed(doc.head(), now)
             elif doc.vtcode in OTHER_VTCODES:
                 if flag == 1 and doc.vtcode in ("7301", "7302"):  # the bank confirmed a year-end notice
-                    self.state.quotas.confirmed(voucher_id(key.adm_div_code, key.st_year, key.vtcode, key.voucher_no),
-                                                now)
+                    self.state.quotas.confirmed(voucher_id(*key[:4]), now)
                 # 7101 / 7106 / 7301 / 7302 flag 1: the bank confirmed a quota, reduction, cancellation or carry-forward
                 self.state.other.append((str(key), now))
                 self.state.feeds.on_voucher(doc, flag, self.config, self.state.account_notices)  # a 7602: matched
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
-                    self._advised(voucher_id(key.adm_div_code, key.st_year, key.vtcode, key.voucher_no),
-                                  (credit_date, doc.amount_fen("PayAmt")))
+                    self._advised(voucher_id(*key[:4]), (credit_date, doc.amount_fen("PayAmt")))
             else:
                 effects.append(Alarm("not-authorized", f"the treasury does not handle VtCode {doc.vtcode} "
                                      f"flag {flag}", str(key)))
@@ -371,9 +347,8 @@ class TreasuryCore:
         """The gateway refused a send: a payment voucher is marked refused (never paid, never
         debited); a refused quota notice leaves nothing to correct (the shell raised the alarm)."""
         for send in refusal.sends():
-            # the voucher of the send's key: another division's or year's of the same number is not it
-            key = voucher_id(send.head.get("AdmDivCode", ""), send.head.get("StYear", ""), send.vtcode,
-                             send.head.get("VoucherNo", ""))
+            h = send.head  # the voucher of the send's key: another division's or year's of its number is not it
+            key = voucher_id(h.get("AdmDivCode", ""), h.get("StYear", ""), send.vtcode, h.get("VoucherNo", ""))
             planned = self.vouchers.get(send.head.get("VoucherNo", ""))
             if planned is not None and planned.id == key and planned.refused is None:
                 planned.refused = refusal.code
@@ -400,14 +375,8 @@ class TreasuryCore:
         version = decode(data, SnapshotHeader).version
         state = decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION, fingerprint(self.config, self.clock_config),
                                 older=OLDER_VERSIONS)
-        if version < DIVIDED_REFUNDS:  # its refunds were all the configured division's
-            state.bank_inbox.of_division(self.config.adm_div_code)
-        if version < DIVIDED_FEEDS:  # its account feeds and their payments too
-            state.feeds.of_division(self.config.adm_div_code)
-        if version < KEYED_NOTICES:  # its account notices and suspension orders by VoucherNo alone
-            state.account_notices.keyed(self.config.adm_div_code)
-            state.suspensions.keyed(self.config.adm_div_code)
-        self._reset(state, keyed=version >= KEYED_LOGS)
+        upgrade(state, version, self.config.adm_div_code)  # an older version's, as this version keeps it
+        self._reset(state, keyed=version >= KEYED_LOGS)  # (its logs by the planned vouchers': once planned)
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)
 

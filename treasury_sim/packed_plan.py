@@ -129,7 +129,8 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         return PlannedVoucher(self.day, self._slots[self._slot[pos]], vtcode, no, self._banks[self._bank[pos]],
                               self._amounts[pos], self._units[self._unit[pos]], bool(flags & _LATE),
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
-                              refused=self._refused(vtcode, no), direct=bool(flags & _DIRECT))
+                              refused=self.refused.get(f"{self._id_prefix}{vtcode}/{no}") if self.refused else None,
+                              direct=bool(flags & _DIRECT))
 
     def _refused(self, vtcode: str, no: str) -> str | None:
         """The gateway's code of the voucher (VtCode, VoucherNo) of this day, if it refused it (no key

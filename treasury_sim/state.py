@@ -10,21 +10,23 @@ snapshot keeps maps sorted by key, so their keys are text: ISO dates, vouchers' 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import msgspec
 
 from business_time.clock import ClockConfig
+from messages.errors import StateError
 from sim.codec import config_fingerprint
 from treasury_sim.account_feed import FeedBook
 from treasury_sim.account_notices import AccountNoticeLog
 from treasury_sim.bank_reports import BankInbox
 from treasury_sim.config import TreasuryConfig
 from treasury_sim.receipt_book import ReceiptLog
-from treasury_sim.records import Receipt, StatementCheck
+from treasury_sim.records import PlannedVoucher, Receipt, StatementCheck, voucher_id
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_LOGS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint"]
+__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_LOGS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint", "keyed_logs", "upgrade"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -82,3 +84,37 @@ class TreasuryState(msgspec.Struct):
     account_notices: AccountNoticeLog = msgspec.field(default_factory=AccountNoticeLog)  # 7601 sent, confirmed
     quotas: QuotaLedger = msgspec.field(default_factory=QuotaLedger)  # authorized quota lines, year-end notices
     feeds: FeedBook = msgspec.field(default_factory=FeedBook)  # payments to feed accounts, the banks' 7602 checked
+
+
+def upgrade(state: TreasuryState, version: int, adm_div_code: str) -> None:
+    """A version `version` snapshot's state as this version keeps it, but for the logs by a planned
+    voucher (`keyed_logs`, once the plan is regenerated): `adm_div_code` is the configured division."""
+    if version < DIVIDED_REFUNDS:  # its refunds were all the configured division's
+        state.bank_inbox.of_division(adm_div_code)
+    if version < DIVIDED_FEEDS:  # its account feeds and their payments too
+        state.feeds.of_division(adm_div_code)
+    if version < KEYED_NOTICES:  # its account notices and suspension orders by VoucherNo alone
+        state.account_notices.keyed(adm_div_code)
+        state.suspensions.keyed(adm_div_code)
+
+
+def keyed_logs(state: TreasuryState, planned: Callable[[str], PlannedVoucher | None], adm_div_code: str) -> None:
+    """A version 8 (or older) snapshot's logs by VoucherNo alone keyed by the whole key (`voucher_id`),
+    once its plan is regenerated (`planned`: VoucherNo → the planned voucher): a refused voucher and a
+    refunded payment are the planned voucher of their number (numbers were unique then); a refund advice
+    (7403) division `adm_div_code`'s (the configured one's), of its CreditDate's year (its StYear but for
+    one sent on a year's last day after the cutoff, credited the next); the year-end notices the
+    configured division's (`QuotaLedger.keyed`)."""
+    def plan_id(no: str, what: str) -> str:
+        v = planned(no)
+        if v is None:
+            raise StateError(f"the snapshot's {what} voucher {no} is not in the regenerated plan")
+        return v.id
+
+    refused = {plan_id(no, "refused"): code for no, code in state.refused.items()}
+    state.refused.clear()  # in place: the packed plans read this map
+    state.refused.update(refused)
+    state.refunded = {plan_id(no, "refunded"): fen for no, fen in state.refunded.items()}
+    state.refunds_advised = {voucher_id(adm_div_code, str(credit.year), "7403", no): (credit, fen)
+                             for no, (credit, fen) in state.refunds_advised.items()}
+    state.quotas.keyed(adm_div_code)
