@@ -171,7 +171,7 @@ def _version_6() -> tuple[TreasuryCore, bytes]:
     """A treasury whose feed book holds a payment and a checked feed, its snapshot as version 6 wrote it."""
     core, _, _ = paid_core()
     state = json.loads(core.snapshot())
-    assert state["version"] == SNAPSHOT_VERSION == 8
+    assert state["version"] == SNAPSHOT_VERSION >= 8
     old = f"{BANK[0]}/20260316"
     state["feeds"] = {"checked": {old: []}, "feeds": {old: "LS000120260316"}, "lines": {old: 1},
                       "paid": {old: {"ZZ9": [BANK[0], "20260316", "5201", "ZZ9", REAL, 100_00]}}, "paid_count": 1}

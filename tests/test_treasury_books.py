@@ -92,7 +92,7 @@ def test_a_voucher_refused_twice_is_caught() -> None:
     assert core.on_refused(refusal, at("12:01")) == []  # a refusal keeps the books
     assert core.vouchers[first.head["VoucherNo"]].refused == "bad-signature"
     # corrupt: the mark lost (the core's map of refused vouchers, which a planned voucher reads), the books kept
-    del core.state.refused[first.head["VoucherNo"]]
+    del core.state.refused[core.vouchers[first.head["VoucherNo"]].id]
     assert core.vouchers[first.head["VoucherNo"]].refused is None
     with pytest.raises(BooksError) as caught:
         core.on_refused(refusal, at("12:02"))

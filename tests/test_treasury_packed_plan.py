@@ -67,7 +67,7 @@ def test_the_index_finds_packed_and_listed_vouchers_in_order_and_marks_them() ->
     packed = pack(DAY, vouchers[0].adm_div_code, 1, vouchers)
     listed = drawn(1, 10, DAY + dt.timedelta(days=1))
     assert packed is not None
-    refused = {packed.voucher_no(3): "bad-signature"}
+    refused = {packed[3].id: "bad-signature"}  # the core's map: by the voucher's whole key
     packed.refused, packed.sent_n = refused, 5
     index = PlanIndex()
     index.add(packed)

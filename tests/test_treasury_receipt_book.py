@@ -76,7 +76,7 @@ def _core_with_receipts() -> tuple[TreasuryCore, list[str]]:
 def test_a_version_2_snapshot_of_receipts_loads_and_is_written_as_version_3() -> None:
     core, nos = _core_with_receipts()
     snapshot = core.snapshot()
-    assert json.loads(snapshot)["version"] == SNAPSHOT_VERSION == 8
+    assert json.loads(snapshot)["version"] == SNAPSHOT_VERSION >= 8
     receipts = list(core.receipts.values())
     assert [r.key.voucher_no for r in receipts] == nos and nos != sorted(nos)
     # the same state as version 2 wrote it: the receipts a list, in arrival order

@@ -128,7 +128,7 @@ def test_a_payment_s_refund_notices_together_restore_no_more_than_it_paid(
     core, first, _, third = paid_twice_core()
     payments = [first, third]
     paid = [parse_voucher(p.render()).amount_fen("PayAmt") for p in payments]
-    nos = [p.head["VoucherNo"] for p in payments]
+    nos = [core.vouchers[p.head["VoucherNo"]].id for p in payments]  # the payments' keys
     # the oracle: a running total per payment; a notice restores only while the total stays within
     # what the payment paid, and a notice once restored is nothing when it comes again
     total, restored_notices = [0, 0], set()
@@ -169,7 +169,7 @@ def test_a_version_4_snapshot_loads_with_no_refunded_totals() -> None:
     assert alarms_of(core.on_voucher(parse_voucher(notice("TK0001", paid, 1, bank_of(paid))), 0,
                                      at("14:00"))) == []
     old = json.loads(core.snapshot())
-    assert old["version"] == SNAPSHOT_VERSION and old["refunded"] == {paid.head["VoucherNo"]: 1}
+    assert old["version"] == SNAPSHOT_VERSION and old["refunded"] == {core.vouchers[paid.head["VoucherNo"]].id: 1}
     del old["refunded"]
     old["version"] = 4
     restored = TreasuryCore.restore(json.dumps(old).encode(), CONFIG, CALENDAR, CC)
@@ -192,7 +192,7 @@ async def test_the_refunded_totals_survive_the_sim_database(db: Database) -> Non
     old = json.loads(core.snapshot())
     del old["refunded"]
     old["version"] = 4
-    for participant, snapshot, refunded in (("treasury", core.snapshot(), {paid.head["VoucherNo"]: fen - 1}),
+    for participant, snapshot, refunded in (("treasury", core.snapshot(), {core.vouchers[paid.head["VoucherNo"]].id: fen - 1}),
                                             ("treasury-v4", json.dumps(old).encode(), {})):
         store = SimStore(db, participant)
         await store.open()

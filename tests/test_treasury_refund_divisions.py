@@ -207,6 +207,7 @@ def _version_5() -> tuple[TreasuryCore, bytes]:
     assert key == f"{bank_of(paid)}/20260316/{HOME}"
     state["bank_inbox"]["refunded"] = {key.rsplit("/", 1)[0]: v for key, v in state["bank_inbox"]["refunded"].items()}
     state["bank_inbox"]["by_unit"] = {f"{BANK[0]}/20260301/101001": 500}  # a 3501's unit line, not 7104'd yet
+    state["refunded"] = {k.split("/", 3)[-1]: v for k, v in state["refunded"].items()}  # by VoucherNo then
     state["version"] = 5
     return core, json.dumps(state).encode()
 

@@ -42,7 +42,7 @@ def test_sent_rows_and_sent_days_read_as_the_vouchers_made(seed: int, n: int, ho
     sent = core.sent_vouchers()
     for i in sorted(refused):  # the gateway refused some (the core's map, read when a voucher is made)
         if i < len(sent):
-            core.state.refused[sent[i].voucher_no] = "xsd-invalid"
+            core.state.refused[sent[i].id] = "xsd-invalid"
             if listed:
                 plan.vouchers[i].refused = "xsd-invalid"
     assert [_row(r) for r in core.iter_sent_rows()] == [_row(v) for v in core.iter_sent()]

@@ -147,7 +147,7 @@ def test_confirmations_are_recorded_and_a_bank_that_does_not_confirm_is_flagged_
     flagged = {n.voucher_no for n in core.quotas.notices.values() if n.flagged}
     assert flagged == {s.head["VoucherNo"] for _, s in notices if s.head["PayBankCode"] == "999100000002"}
     assert len(alarms) == len(flagged) == 2
-    assert all(core.quotas.notices[s.head["VoucherNo"]].confirmed_at == t("2025-12-31", "17:40") for s in bank_a)
+    assert all(core.quotas.notices[f"{s.head['AdmDivCode']}/{s.head['StYear']}/{s.vtcode}/{s.head['VoucherNo']}"].confirmed_at == t("2025-12-31", "17:40") for s in bank_a)
 
 
 def test_the_books_catch_a_year_end_off_by_a_fen() -> None:

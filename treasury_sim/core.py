@@ -81,16 +81,16 @@ from treasury_sim.receipts import (
     paid_in,
     refund_problem,
 )
-from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck
+from treasury_sim.records import DayPlan, PlannedVoucher, Receipt, SentRow, StatementCheck, voucher_id
 from treasury_sim.state import (
     CORE,
-    DIVIDED_FEEDS,
-    DIVIDED_REFUNDS,
-    KEYED_NOTICES,
+    KEYED_LOGS,
     OLDER_VERSIONS,
     SNAPSHOT_VERSION,
     TreasuryState,
     fingerprint,
+    keyed_logs,
+    upgrade,
 )
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.tsa import TsaBook, check_statement, missing_statements
@@ -116,7 +116,7 @@ class TreasuryCore:
         self.indicators = generate_budget(self.unit_tree, config.seed) if self.unit_tree is not None else ()
         self._reset(TreasuryState(fingerprint(config, clock_config)))
 
-    def _reset(self, state: TreasuryState) -> None:
+    def _reset(self, state: TreasuryState, *, keyed: bool = True) -> None:
         """Take `state` and rebuild what derives from it: the plans, the voucher, receipt and
         statement indexes, the TSA book and the running totals of the books."""
         self.state = state
@@ -145,10 +145,12 @@ class TreasuryCore:
             self._set_progress(day, sent)
         for text in progress:  # what the months granted draw (the ledger itself is saved)
             authorized_quotas(self.config, self.days, dt.date.fromisoformat(text), self.plan, self.drawn)
-        for no, code in state.refused.items():
-            refused = self.vouchers.get(no)
-            if refused is None:
-                raise StateError(f"the snapshot's refused voucher {no} is not in the regenerated plan")
+        if not keyed:  # a version 8 (or older) snapshot's: its refusals, refunds, advices, year-end notices too
+            keyed_logs(state, self.vouchers.get, self.config.adm_div_code)
+        for key, code in state.refused.items():
+            refused = self.vouchers.get(key.split("/", 3)[-1])
+            if refused is None or refused.id != key:
+                raise StateError(f"the snapshot's refused voucher {key} is not in the regenerated plan")
             refused.refused = code
             self.tsa.refused(refused, self.calendar)
             self.books.refused()
@@ -327,13 +329,13 @@ class TreasuryCore:
                 self.state.account_notices.confirmed(doc.head(), now)
             elif doc.vtcode in OTHER_VTCODES:
                 if flag == 1 and doc.vtcode in ("7301", "7302"):  # the bank confirmed a year-end notice
-                    self.state.quotas.confirmed(doc.get("VoucherNo"), now)
+                    self.state.quotas.confirmed(voucher_id(*key[:4]), now)
                 # 7101 / 7106 / 7301 / 7302 flag 1: the bank confirmed a quota, reduction, cancellation or carry-forward
                 self.state.other.append((str(key), now))
                 self.state.feeds.on_voucher(doc, flag, self.config, self.state.account_notices)  # a 7602: matched
                 credit_date = parse_ymd(doc.get("CreditDate")) if doc.vtcode == "7403" else None
                 if credit_date is not None:
-                    self._advised(doc.get("VoucherNo"), (credit_date, doc.amount_fen("PayAmt")))
+                    self._advised(voucher_id(*key[:4]), (credit_date, doc.amount_fen("PayAmt")))
             else:
                 effects.append(Alarm("not-authorized", f"the treasury does not handle VtCode {doc.vtcode} "
                                      f"flag {flag}", str(key)))
@@ -345,14 +347,16 @@ class TreasuryCore:
         """The gateway refused a send: a payment voucher is marked refused (never paid, never
         debited); a refused quota notice leaves nothing to correct (the shell raised the alarm)."""
         for send in refusal.sends():
+            h = send.head  # the voucher of the send's key: another division's or year's of its number is not it
+            key = voucher_id(h.get("AdmDivCode", ""), h.get("StYear", ""), send.vtcode, h.get("VoucherNo", ""))
             planned = self.vouchers.get(send.head.get("VoucherNo", ""))
-            if planned is not None and planned.vtcode == send.vtcode and planned.refused is None:
+            if planned is not None and planned.id == key and planned.refused is None:
                 planned.refused = refusal.code
-                self.state.refused[planned.voucher_no] = refusal.code
+                self.state.refused[key] = refusal.code
                 self.tsa.refused(planned, self.calendar)
                 self.books.refused()
                 self.state.quotas.release(self.drawn.get(planned.voucher_no, ()))
-            self.state.quotas.refused(send.vtcode, send.head.get("VoucherNo", ""), refusal.code)
+            self.state.quotas.refused(key, refusal.code)
         return self._checked([])
 
     # --- snapshots ------------------------------------------------------------------------
@@ -371,14 +375,8 @@ class TreasuryCore:
         version = decode(data, SnapshotHeader).version
         state = decode_snapshot(data, TreasuryState, CORE, SNAPSHOT_VERSION, fingerprint(self.config, self.clock_config),
                                 older=OLDER_VERSIONS)
-        if version < DIVIDED_REFUNDS:  # its refunds were all the configured division's
-            state.bank_inbox.of_division(self.config.adm_div_code)
-        if version < DIVIDED_FEEDS:  # its account feeds and their payments too
-            state.feeds.of_division(self.config.adm_div_code)
-        if version < KEYED_NOTICES:  # its account notices and suspension orders by VoucherNo alone
-            state.account_notices.keyed(self.config.adm_div_code)
-            state.suspensions.keyed(self.config.adm_div_code)
-        self._reset(state)
+        upgrade(state, version, self.config.adm_div_code)  # an older version's, as this version keeps it
+        self._reset(state, keyed=version >= KEYED_LOGS)  # (its logs by the planned vouchers': once planned)
         self.books.verify(self.state, self.tsa, len(self.vouchers), len(self._receipts),
                           None if self.budgeting is None else self.budgeting.book)
 
@@ -474,17 +472,18 @@ class TreasuryCore:
         if str(key) in self.state.bank_inbox.received:
             return
         no = doc.get("OriVoucherNo")
-        if doc.vtcode in REFUND_NOTICE_OF:
-            self.state.refunded[no] = self.state.refunded.get(no, 0) + doc.amount_fen("PayAmt")
-        # the lines the payment drew, if it is this treasury's (the notice's division) and of this year
         planned = self.vouchers.get(no)
+        if doc.vtcode in REFUND_NOTICE_OF and planned is not None:  # its payment's (`refund_problem` found it)
+            self.state.refunded[planned.id] = self.state.refunded.get(planned.id, 0) + doc.amount_fen("PayAmt")
+        # the lines the payment drew, if it is this treasury's (the notice's division) and of this year
         if (doc.vtcode in ("2252", "7105") and planned is not None and planned.day.year == now.year
                 and is_own(planned, doc.get("AdmDivCode"), doc.get("OriVouDate")[:4])):
             self.state.quotas.release(self.drawn.get(no, ()))
 
-    def _advised(self, voucher_no: str, advice: tuple[dt.date, int]) -> None:
-        self.tsa.advised(self.state.refunds_advised.get(voucher_no), advice)
-        self.state.refunds_advised[voucher_no] = advice
+    def _advised(self, key: str, advice: tuple[dt.date, int]) -> None:
+        """The refund advice (7403) of `key` (`voucher_id`): it replaces the earlier one of its key only."""
+        self.tsa.advised(self.state.refunds_advised.get(key), advice)
+        self.state.refunds_advised[key] = advice
 
     def _paid_in(self, bank: str, begin: str, end: str, direct: bool = False) -> int:
         """What `bank`'s receipts paid from `begin` to `end` (or its direct funds): a 3501's check."""

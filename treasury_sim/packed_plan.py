@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import overload
 
 from messages.dates import format_ymd
-from treasury_sim.records import PlannedVoucher, SentRow
+from treasury_sim.records import PlannedVoucher, SentRow, voucher_id
 
 __all__ = ["PackedVouchers", "PlanIndex", "pack"]
 
@@ -43,15 +43,16 @@ _REST_DEFAULTS = tuple(f.default for f in _REST)
 
 class PackedVouchers(Sequence[PlannedVoucher]):
     """A day's plain planned vouchers in send order (module doc). What the core changes after
-    planning, read when a voucher is made: `refused` (VoucherNo → the gateway's code, the core's
-    map) and `sent_n` (the first `sent_n` are sent)."""
+    planning, read when a voucher is made: `refused` (the voucher's key, `treasury_sim.records.voucher_id`
+    → the gateway's code, the core's map) and `sent_n` (the first `sent_n` are sent)."""
 
-    __slots__ = ("_amounts", "_bank", "_banks", "_flags", "_numbers", "_positions", "_slot", "_slots", "_unit", "_units",
-                 "adm_div_code", "day", "refused", "seed", "sent_n", "ymd")
+    __slots__ = ("_amounts", "_bank", "_banks", "_flags", "_id_prefix", "_numbers", "_positions", "_slot", "_slots", "_unit",
+                 "_units", "adm_div_code", "day", "refused", "seed", "sent_n", "ymd")
 
     def __init__(self, day: dt.date, adm_div_code: str, seed: int) -> None:
         self.day, self.adm_div_code, self.seed, self.ymd = day, adm_div_code, seed, format_ymd(day)
         self.refused: Mapping[str, str] = _NO_REFUSALS
+        self._id_prefix = voucher_id(adm_div_code, str(day.year), "", "")[:-1]  # "<AdmDivCode>/<StYear>/"
         self.sent_n = 0
         self._amounts = array("q")
         self._numbers = array("I")  # the number in the VoucherNo
@@ -128,23 +129,29 @@ class PackedVouchers(Sequence[PlannedVoucher]):
         return PlannedVoucher(self.day, self._slots[self._slot[pos]], vtcode, no, self._banks[self._bank[pos]],
                               self._amounts[pos], self._units[self._unit[pos]], bool(flags & _LATE),
                               flags >> _DETAILS_SHIFT, self.adm_div_code, self.seed, sent=pos < self.sent_n,
-                              refused=self.refused.get(no), direct=bool(flags & _DIRECT))
+                              refused=self.refused.get(f"{self._id_prefix}{vtcode}/{no}") if self.refused else None,
+                              direct=bool(flags & _DIRECT))
+
+    def _refused(self, vtcode: str, no: str) -> str | None:
+        """The gateway's code of the voucher (VtCode, VoucherNo) of this day, if it refused it (no key
+        made while nothing is refused: the common case)."""
+        return self.refused.get(f"{self._id_prefix}{vtcode}/{no}") if self.refused else None
 
     def rows(self, n: int) -> Iterator[tuple[str, str, str, int, dt.datetime, str | None]]:
         """(VoucherNo, VtCode, bank, amount in fen, send time, the gateway's refusal code) of the first
         `n` vouchers in send order, each as `_voucher` would make it, read from the columns without
         making the vouchers (a reader of those fields at the run's end)."""
-        refused, slots, banks, numbered = self.refused, self._slots, self._banks, self._numbered
+        refused, slots, banks, numbered = self._refused, self._slots, self._banks, self._numbered
         for flags, number, slot, bank, fen in zip(self._flags[:n], self._numbers[:n], self._slot[:n], self._bank[:n],
                                                   self._amounts[:n], strict=True):
             vtcode, no = numbered(flags, number)
-            yield no, vtcode, banks[bank], fen, slots[slot], refused.get(no)
+            yield no, vtcode, banks[bank], fen, slots[slot], refused(vtcode, no)
 
     def row(self, pos: int) -> tuple[str, str, str, int, dt.datetime, str | None]:
         """`rows`' tuple of the voucher at `pos` (0 <= pos < len), without making it."""
         vtcode, no = self._numbered(self._flags[pos], self._numbers[pos])
         return (no, vtcode, self._banks[self._bank[pos]], self._amounts[pos], self._slots[self._slot[pos]],
-                self.refused.get(no))
+                self._refused(vtcode, no))
 
     def fill(self, vouchers: Sequence[PlannedVoucher]) -> bool:
         """Take `vouchers` (a plain plan of this day, in send order) into the columns; False (and this

@@ -95,7 +95,8 @@ def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, Plann
     """Why a refund notice (2203 / 7105) restores nothing: quota comes back for money that came
     back (003 §36), never more than its bank paid. It must name (OriVoucherNo) a payment of its
     kind this treasury sent to that bank (PayBankCode) and the bank paid, for no more than the
-    payment paid less what its earlier notices (`refunded`, VoucherNo → fen) brought back."""
+    payment paid less what its earlier notices (`refunded`, the payment's key `PlannedVoucher.id` → fen)
+    brought back."""
     no, adm = doc.get("OriVoucherNo"), doc.get("AdmDivCode")
     planned, receipt = vouchers.get(no), receipts.get(no)
     kind = REFUND_NOTICE_OF.get(doc.vtcode)
@@ -106,7 +107,7 @@ def refund_problem(receipts: Mapping[str, Receipt], vouchers: Mapping[str, Plann
             or receipt.return_reason is not None or receipt.paid_fen <= 0):
         return Alarm("refund-unmatched", f"refund notice {key} names {kind} {no} of AdmDivCode {adm}, bank "
                      f"{doc.get('PayBankCode')}, which the treasury never saw that bank pay: no quota restored", key)
-    fen, already = doc.amount_fen("PayAmt"), refunded.get(no, 0)
+    fen, already = doc.amount_fen("PayAmt"), refunded.get(planned.id, 0)
     if already + fen > receipt.paid_fen:  # cumulative: two notices each within it may not exceed it together
         return Alarm("refund-exceeds-payment", f"refund notice {key} returns {fen_to_str(fen)} of {kind} {no}, "
                      f"which paid {fen_to_str(receipt.paid_fen)}, {fen_to_str(already)} of it refunded "

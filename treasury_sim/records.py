@@ -58,6 +58,11 @@ class PlannedVoucher:
         return self.amount_fen if self.direct else 0
 
     @property
+    def id(self) -> str:
+        """Its key as the treasury's logs keep it (`voucher_id`): its division, its day's year, VtCode, VoucherNo."""
+        return voucher_id(self.adm_div_code, str(self.day.year), self.vtcode, self.voucher_no)
+
+    @property
     def pay_type(self) -> str:
         return "11" if self.vtcode == "5201" else "12"
 

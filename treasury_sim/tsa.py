@@ -74,7 +74,7 @@ class TsaBook:
         self.touched.append(day)
 
     def advised(self, before: tuple[dt.date, int] | None, after: tuple[dt.date, int]) -> None:
-        """A refund advice (7403): `after` (CreditDate, fen) replaces `before` (the same VoucherNo advised earlier)."""
+        """A refund advice (7403): `after` (CreditDate, fen) replaces `before` (the advice of its key advised earlier)."""
         if before is not None:
             self.credit_by_day[before[0]] -= before[1]
         self.credit_by_day[after[0]] = self.credit_by_day.get(after[0], 0) + after[1]

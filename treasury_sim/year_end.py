@@ -21,7 +21,9 @@ type, each line's amount exactly what is left of it, to the fen. A line with not
 named in neither (the bank refuses a zero line).
 
 **Confirmation.** The bank confirms each notice with its receipt (flag 1, XConfirmDate): kept in
-`notices`. One not confirmed by its deadline (`year_end_confirm_days` business days later, at
+`notices`, by the notice's key (AdmDivCode, StYear, VtCode, VoucherNo: `treasury_sim.records.voucher_id`):
+a receipt (or a refusal) of another division's, year's or VtCode's voucher of the same number is not
+this notice's. One not confirmed by its deadline (`year_end_confirm_days` business days later, at
 `year_end_time`) is flagged once: an alarm `year-end-unconfirmed` naming the notice.
 
 **What came back after the year closed** (a payment of the year returned unpaid or refunded
@@ -46,6 +48,7 @@ from messages.voucher import parse_voucher
 from sim.effects import Alarm, Effect, SendVoucher
 from sim.flat import paired
 from treasury_sim.config import TreasuryConfig, YearEnd
+from treasury_sim.records import voucher_id
 
 __all__ = [
     "LINES_MAX",
@@ -113,6 +116,14 @@ class YearEndNotice(msgspec.Struct):
     confirmed_at: dt.datetime | None = None
     flagged: bool = False  # `year-end-unconfirmed` raised
     refused: str | None = None  # the gateway's code, if it refused the send
+    # the notice's division and StYear (its key's; a version 8 snapshot's notices: set when loaded, `keyed`)
+    adm_div_code: str = ""
+    st_year: str = ""
+
+    @property
+    def key(self) -> str:
+        """Its key (`voucher_id`): the one its receipt names."""
+        return voucher_id(self.adm_div_code, self.st_year, self.vtcode, self.voucher_no)
 
 
 Closing = tuple[str, str, str, list[tuple[str, QuotaLine, int]]]  # (vtcode, bank, fund type, [(key, line, fen)])
@@ -121,7 +132,19 @@ Closing = tuple[str, str, str, list[tuple[str, QuotaLine, int]]]  # (vtcode, ban
 class QuotaLedger(msgspec.Struct):
     lines: dict[str, QuotaLine] = msgspec.field(default_factory=dict)  # `line_key` → line
     years: dict[str, YearTotals] = msgspec.field(default_factory=dict)  # budget year → its totals
-    notices: dict[str, YearEndNotice] = msgspec.field(default_factory=dict)  # VoucherNo → the notice
+    # the notice's key (`YearEndNotice.key`) → the notice (a version 8 snapshot's: VoucherNo → it, `keyed`)
+    notices: dict[str, YearEndNotice] = msgspec.field(default_factory=dict)
+
+    def keyed(self, adm_div_code: str) -> None:
+        """A version 8 (or older) snapshot's notices (keyed by VoucherNo alone) keyed by the whole key:
+        they were division `adm_div_code`'s (the configured one's, the only one the treasury core closes
+        years for), each of its VouDate's year (`messages.factory.year_end_notice`: the day sent)."""
+        out: dict[str, YearEndNotice] = {}
+        for n in self.notices.values():
+            if not n.adm_div_code:
+                n.adm_div_code, n.st_year = adm_div_code, str(n.sent_at.year)
+            out[n.key] = n
+        self.notices = out
 
     def _year(self, key: str) -> YearTotals:
         year = key.split("/", 1)[0]
@@ -189,19 +212,21 @@ class QuotaLedger(msgspec.Struct):
         totals.closed = True
         return [(vt, bank, fund, lines) for (vt, bank, fund), lines in sorted(notices.items())]
 
-    def confirmed(self, voucher_no: str, now: dt.datetime) -> bool:
-        """The bank's receipt of a year-end notice: True when it is one of ours (first confirmation kept)."""
-        notice = self.notices.get(voucher_no)
+    def confirmed(self, key: str, now: dt.datetime) -> bool:
+        """The bank's receipt of the year-end notice of `key` (`voucher_id` of the receipt's AdmDivCode,
+        StYear, VtCode, VoucherNo): True when it is one of ours (first confirmation kept)."""
+        notice = self.notices.get(key)
         if notice is None:
             return False
         if notice.confirmed_at is None:
             notice.confirmed_at = now
         return True
 
-    def refused(self, vtcode: str, voucher_no: str, code: str) -> None:
-        """The gateway refused the send of a year-end notice: noted (it stays unconfirmed, flagged at its deadline)."""
-        notice = self.notices.get(voucher_no)
-        if notice is not None and notice.vtcode == vtcode:
+    def refused(self, key: str, code: str) -> None:
+        """The gateway refused the send of the year-end notice of `key` (`voucher_id`): noted (it stays
+        unconfirmed, flagged at its deadline)."""
+        notice = self.notices.get(key)
+        if notice is not None:
             notice.refused = code
 
     def overdue(self, now: dt.datetime) -> list[YearEndNotice]:
@@ -279,7 +304,9 @@ def close(ledger: QuotaLedger, year: int, at: dt.datetime, deadline: dt.datetime
         doc = parse_voucher(year_end_notice(vtcode=vtcode, voucher_no=no, vou_date=at.date(), pay_bank_code=bank,
                                             pay_bank_name=bank_names.get(bank, bank), lines=rows,
                                             adm_div_code=adm_div_code, fund_type_code=fund))
-        ledger.notices[no] = YearEndNotice(vtcode, no, bank, fund, str(year), sum(r[6] for r in rows), at, deadline)
+        notice = YearEndNotice(vtcode, no, bank, fund, str(year), sum(r[6] for r in rows), at, deadline,
+                               adm_div_code=adm_div_code, st_year=doc.get("StYear"))
+        ledger.notices[notice.key] = notice
         effects.append(SendVoucher(vtcode, 0, doc.head(), tuple(doc.details()), "bank", data=doc.data))
     return effects
 
