@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,8 @@ __all__ = [
     "ClockError",
     "NotSimulatedError",
     "at",
+    "calendar_end",
+    "or_calendar_end",
     "clearing_cutoff",
     "clearing_day_for",
     "credit_notice_deadline",
@@ -168,6 +170,28 @@ def to_local(t: dt.datetime) -> dt.datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ClockError(f"naive datetime {t.isoformat()}: business times must be timezone-aware")
     return t.astimezone(TZ)
+
+
+def calendar_end(calendar: BusinessCalendar) -> dt.datetime:
+    """00:00 Asia/Shanghai of the first day past `calendar`'s known range: where a scheduler with no
+    known next event sleeps to (any question about that day refuses calendar-out-of-range)."""
+    return at(calendar.known_range[1] + dt.timedelta(days=1), dt.time.min)
+
+
+def or_calendar_end(deadline: Callable[[], dt.datetime], start: dt.date, calendar: BusinessCalendar) -> dt.datetime:
+    """`deadline()`; or, when it refuses calendar-out-of-range only because its answer lies past the
+    calendar's end (`start` is a day the calendar knows), `calendar_end(calendar)`: a lower bound, not a
+    guess. A duty done before it is on time whatever the true deadline, and one not done is pending at
+    any time before it; nothing simulated runs past it (the cores refuse). Reports and scorecards use
+    it for the last known days (their receipts, daily report, December's statements); a deadline
+    function itself never does."""
+    try:
+        return deadline()
+    except InputError as exc:
+        first, last = calendar.known_range
+        if exc.code != "calendar-out-of-range" or not first <= start <= last:
+            raise
+        return calendar_end(calendar)
 
 
 def clearing_cutoff(day: dt.date, config: ClockConfig, *, urgent: bool = False) -> dt.datetime:
