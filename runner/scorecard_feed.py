@@ -66,8 +66,10 @@ from treasury_sim.scorecard import (
     DutyKind,
     Incident,
     ScoringRules,
-    due_time as _agreement_due_time,
     scorecard,
+)
+from treasury_sim.scorecard import (
+    due_time as _agreement_due_time,
 )
 
 if TYPE_CHECKING:

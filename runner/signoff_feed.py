@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -145,7 +146,7 @@ def signoffs_of(o: Observed, *, banks: Sequence[tuple[str, str]], calendar: Any,
     while (y, m) <= (o.end.year, o.end.month):
         # December of the calendar's last year: due past its end, so not due in any run (a lower bound)
         deadlines[f"{y:04d}-{m:02d}"] = or_calendar_end(
-            lambda y=y, m=m: monthly_statement_deadline(y, m, calendar, clock), dt.date(y, m, 1), calendar)
+            functools.partial(monthly_statement_deadline, y, m, calendar, clock), dt.date(y, m, 1), calendar)
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return monthly_signoff(SignoffInput(
         banks=[b for b, _ in banks], bank_codes=dict(banks), deadlines=deadlines, run_end=o.end,
