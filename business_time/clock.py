@@ -335,10 +335,26 @@ def provisional(start: dt.datetime | dt.date, deadline: dt.datetime | dt.date, c
 
 def cutoffs_view(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig) -> dict[str, Any]:
     """What `GET /v1/clock` and `tgw clock` show of the calendar at `t`: whether it is a business
-    day, the next cutoffs, each stamped `provisional`, and `provisional` over all of it."""
+    day, the next cutoffs, each stamped `provisional`, and `provisional` over all of it. On the
+    calendar's last business day (and the days after it that it knows) the cutoffs still ahead that
+    day are listed, and `calendar_error` names the rest, which fall on the unknown next business day;
+    a day past the calendar refuses calendar-out-of-range."""
     t = to_local(t)
-    business_day = calendar.is_business_day(t.date())
+    business_day = calendar.is_business_day(t.date())  # a day past the calendar: calendar-out-of-range
+    unknown: list[str] = []
+    if calendar.next_business_day_if_known(t.date()) is None:  # the last days known: the next one is not
+        events = [(name, when) for name, time_of_day in _daily_events(config)
+                  if business_day and (when := at(t.date(), time_of_day)) > t]
+        unknown = [name for name, _ in _daily_events(config) if name not in {n for n, _ in events}]
+        events.sort(key=lambda e: e[1])
+    else:
+        events = next_cutoffs(t, calendar, config)
     cutoffs = [{"name": name, "at": when.isoformat(), "provisional": provisional(t, when, calendar)}
-               for name, when in next_cutoffs(t, calendar, config)]
+               for name, when in events]
     stamped = calendar.provisional_between(t.date(), t.date()) or any(c["provisional"] for c in cutoffs)
-    return {"business_day": business_day, "next_cutoffs": cutoffs, "provisional": stamped}
+    view: dict[str, Any] = {"business_day": business_day, "next_cutoffs": cutoffs, "provisional": stamped}
+    if unknown:  # listed as far as known, never guessed: the rest fall on a day the calendar does not know
+        view["calendar_error"] = (f"calendar-out-of-range: the business day after {calendar.known_range[1].isoformat()} "
+                                  f"is unknown, so are the next {', '.join(unknown)} (add a year: `tgw calendar`, "
+                                  "docs/calendar.md)")
+    return view

@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 from bank_sim.config import BankConfig
 from bank_sim.core import BankCore
 from business_time.calendar import BusinessCalendar
-from business_time.clock import TZ, ClockConfig, at, calendar_end, or_calendar_end, receipts_deadline
+from business_time.clock import (
+    TZ,
+    ClockConfig,
+    at,
+    calendar_end,
+    cutoffs_view,
+    or_calendar_end,
+    receipts_deadline,
+)
 from messages.errors import InputError
 from pboc_sim.config import PbocConfig
 from pboc_sim.core import PbocCore
@@ -179,3 +187,46 @@ def test_a_deadline_on_the_unknown_next_day_is_refused_where_it_is_written(tmp_p
                      'clear_type: replenishment}\n    by: "D+1 12:00"')
     assert main(["scenario", "run", str(path), "--quiet"]) == 2
     assert "calendar-out-of-range" in capsys.readouterr().err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(LAST_DAYS, ANY_DAY), TIMES)
+@example(LAST, dt.time(15, 0))
+@example(LAST, dt.time(17, 30))
+def test_the_clock_view_lists_each_cutoff_known_and_names_the_rest(day: dt.date, time_of_day: dt.time) -> None:
+    t = dt.datetime.combine(day, time_of_day, tzinfo=TZ)
+    view = cutoffs_view(t, CAL, CC)
+    expected, missing = [], []
+    for name, when in next_cutoffs_oracle(t):
+        (expected if when else missing).append((name, when))
+    assert view["business_day"] == chinese_calendar.is_workday(day)
+    assert sorted((c["name"], c["at"]) for c in view["next_cutoffs"]) == \
+        sorted((n, w.isoformat()) for n, w in expected if w)  # was: no cutoff at all on the last day
+    if missing:
+        assert view["calendar_error"].startswith(f"calendar-out-of-range: the business day after {LAST.isoformat()}")
+        assert all(n in view["calendar_error"] for n, _ in missing)
+    else:
+        assert "calendar_error" not in view
+
+
+def next_cutoffs_oracle(t: dt.datetime) -> list[tuple[str, dt.datetime | None]]:
+    """Each daily event's next occurrence strictly after `t` on a working day, None past the range."""
+    times = {"replenishment-window-start": CC.replenishment_window_start,
+             "next-morning-payment-deadline": CC.next_morning_payment_deadline,
+             "replenishment-window-end": CC.replenishment_window_end, "receipts-deadline": CC.receipts_deadline,
+             "clearing-cutoff": CC.clearing_cutoff, "urgent-cutoff": CC.urgent_cutoff,
+             "bank-system-close": CC.bank_system_close}
+    out: list[tuple[str, dt.datetime | None]] = []
+    for name, x in times.items():
+        when = next((at(d, x) for d in oracle_workdays_after(t.date()) if at(d, x) > t), None)
+        out.append((name, when))
+    return out
+
+
+def test_tgw_clock_at_the_last_day(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["clock", "--at", f"{LAST.isoformat()}T16:10:00+08:00", "--format", "json"]) == 0
+    import json
+
+    view = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in view["next_cutoffs"]] == ["urgent-cutoff", "bank-system-close"]
+    assert "clearing-cutoff" in view["calendar_error"]
