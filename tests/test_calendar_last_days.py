@@ -230,3 +230,11 @@ def test_tgw_clock_at_the_last_day(capsys: pytest.CaptureFixture[str]) -> None:
     view = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in view["next_cutoffs"]] == ["urgent-cutoff", "bank-system-close"]
     assert "clearing-cutoff" in view["calendar_error"]
+
+
+def test_the_treasurys_missing_statements_run_through_the_last_day() -> None:
+    from treasury_sim.tsa import missing_statements
+
+    # was: calendar-out-of-range asking for the day after the last, once the last day was counted
+    assert missing_statements(LAST - dt.timedelta(days=1), LAST, {}, CAL) == [LAST - dt.timedelta(days=1), LAST]
+    assert missing_statements(LAST, LAST, {}, CAL) == [LAST]
