@@ -238,3 +238,9 @@ def test_the_treasurys_missing_statements_run_through_the_last_day() -> None:
     # was: calendar-out-of-range asking for the day after the last, once the last day was counted
     assert missing_statements(LAST - dt.timedelta(days=1), LAST, {}, CAL) == [LAST - dt.timedelta(days=1), LAST]
     assert missing_statements(LAST, LAST, {}, CAL) == [LAST]
+
+
+def test_the_demo_of_the_day_before_the_last_replenishes_on_the_last(capsys: pytest.CaptureFixture[str]) -> None:
+    # was: tgw demo: error: calendar-out-of-range (the banks asked for their report time of 2027)
+    assert main(["demo", "--vouchers", "20", "--days", "1", "--start", "2026-12-30", "--quiet"]) == 0
+    assert "all invariants held" in capsys.readouterr().out
