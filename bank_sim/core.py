@@ -264,6 +264,10 @@ class BankCore:
         while (event := self._next_event(st, st.cursor))[0] <= now:
             when, kind = event
             st.cursor = when
+            if kind == "calendar-end":  # the clock went past the last day the calendar knows
+                raise InputError("calendar-out-of-range", f"bank {ctx.bank_code}: the business day after "
+                                 f"{ctx.calendar.known_range[1].isoformat()} is unknown (the clock is at "
+                                 f"{now.isoformat()}); add the year: `tgw calendar`, docs/calendar.md")
             if kind == "replenish":
                 effects += filings.file_replenishments(ctx, st, when)
             elif kind == "open":  # account notices due first: a deferred voucher may be on the account

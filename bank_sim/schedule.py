@@ -8,7 +8,7 @@ import datetime as dt
 
 from bank_sim import clearing as clearing_rules
 from bank_sim.state import BankState, Ctx
-from business_time.clock import at
+from business_time.clock import at, calendar_end
 
 __all__ = ["NextEvent", "next_event_after"]
 
@@ -28,23 +28,26 @@ def _events_on(ctx: Ctx, day: dt.date) -> list[tuple[dt.datetime, str]]:
 
 
 def _next_scheduled_after(ctx: Ctx, t: dt.datetime) -> tuple[dt.datetime, str]:
-    day = t.date()
-    while True:
+    """The next scheduled event strictly after `t`; after the last known day's close, the end of
+    the calendar (waking then refuses calendar-out-of-range: the bank cannot open an unknown day)."""
+    day: dt.date | None = max(t.date(), ctx.calendar.known_range[0])  # a cursor just before the first day
+    while day is not None:
         for event in _events_on(ctx, day):
             if event[0] > t:
                 return event
-        day = ctx.calendar.next_business_day(day)
+        day = ctx.calendar.next_business_day_if_known(day)
+    return calendar_end(ctx.calendar), "calendar-end"
 
 
 def _report_after(ctx: Ctx, t: dt.datetime) -> dt.datetime:
     """The next daily report time strictly after `t`: every business day, the day before's
     daily report is made, nil or not."""
     cal, report_time = ctx.calendar, ctx.config.duties.report_time
-    day = t.date() if cal.is_business_day(t.date()) else cal.next_business_day(t.date())
-    report = at(day, report_time)
-    if report <= t:
-        report = at(cal.next_business_day(day), report_time)
-    return report
+    first = max(t.date(), cal.known_range[0])  # a cursor just before the first day known
+    day = first if cal.is_business_day(first) else cal.next_business_day_if_known(first)
+    if day is not None and at(day, report_time) <= t:
+        day = cal.next_business_day_if_known(day)
+    return calendar_end(cal) if day is None else at(day, report_time)
 
 
 def _duties_next_after(st: BankState, t: dt.datetime, report: dt.datetime) -> dt.datetime:

@@ -206,6 +206,13 @@ class BusinessCalendar:
         """The first business day strictly after `day`."""
         return self._at(bisect.bisect_right(self._business_days, self._check_known(day)), day)
 
+    def next_business_day_if_known(self, day: dt.date) -> dt.date | None:
+        """The first business day strictly after `day`, or None when it lies past the known range
+        (`day` itself must be known). For a scheduler's next wake: the last known day's evening has
+        no next event it can name, which is not an error until something is due then."""
+        index = bisect.bisect_right(self._business_days, self._check_known(day))
+        return self._business_days[index] if index < len(self._business_days) else None
+
     def previous_business_day(self, day: dt.date) -> dt.date:
         """The last business day strictly before `day`."""
         return self._at(bisect.bisect_left(self._business_days, self._check_known(day)) - 1, day)
@@ -243,8 +250,9 @@ class BusinessCalendar:
 
     def _at(self, index: int, asked: dt.date) -> dt.date:
         if not 0 <= index < len(self._business_days):
-            raise InputError("calendar-out-of-range", f"the answer for {asked.isoformat()} lies outside "
-                             f"the known range {self._range_text()}")
+            side = "after" if index >= len(self._business_days) else "before"
+            raise InputError("calendar-out-of-range", f"the business day wanted {side} {asked.isoformat()} lies "
+                             f"past the known range {self._range_text()}")
         return self._business_days[index]
 
     def _range_text(self) -> str:

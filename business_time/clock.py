@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ __all__ = [
     "ClockError",
     "NotSimulatedError",
     "at",
+    "calendar_end",
     "clearing_cutoff",
     "clearing_day_for",
     "credit_notice_deadline",
@@ -48,6 +49,7 @@ __all__ = [
     "monthly_report_deadline",
     "monthly_statement_deadline",
     "next_cutoffs",
+    "or_calendar_end",
     "payment_deadline",
     "provisional",
     "quota_arrival_notice_deadline",
@@ -168,6 +170,28 @@ def to_local(t: dt.datetime) -> dt.datetime:
     if t.tzinfo is None or t.utcoffset() is None:
         raise ClockError(f"naive datetime {t.isoformat()}: business times must be timezone-aware")
     return t.astimezone(TZ)
+
+
+def calendar_end(calendar: BusinessCalendar) -> dt.datetime:
+    """00:00 Asia/Shanghai of the first day past `calendar`'s known range: where a scheduler with no
+    known next event sleeps to (any question about that day refuses calendar-out-of-range)."""
+    return at(calendar.known_range[1] + dt.timedelta(days=1), dt.time.min)
+
+
+def or_calendar_end(deadline: Callable[[], dt.datetime], start: dt.date, calendar: BusinessCalendar) -> dt.datetime:
+    """`deadline()`; or, when it refuses calendar-out-of-range only because its answer lies past the
+    calendar's end (`start` is a day the calendar knows), `calendar_end(calendar)`: a lower bound, not a
+    guess. A duty done before it is on time whatever the true deadline, and one not done is pending at
+    any time before it; nothing simulated runs past it (the cores refuse). Reports and scorecards use
+    it for the last known days (their receipts, daily report, December's statements); a deadline
+    function itself never does."""
+    try:
+        return deadline()
+    except InputError as exc:
+        first, last = calendar.known_range
+        if exc.code != "calendar-out-of-range" or not first <= start <= last:
+            raise
+        return calendar_end(calendar)
 
 
 def clearing_cutoff(day: dt.date, config: ClockConfig, *, urgent: bool = False) -> dt.datetime:
@@ -311,10 +335,26 @@ def provisional(start: dt.datetime | dt.date, deadline: dt.datetime | dt.date, c
 
 def cutoffs_view(t: dt.datetime, calendar: BusinessCalendar, config: ClockConfig) -> dict[str, Any]:
     """What `GET /v1/clock` and `tgw clock` show of the calendar at `t`: whether it is a business
-    day, the next cutoffs, each stamped `provisional`, and `provisional` over all of it."""
+    day, the next cutoffs, each stamped `provisional`, and `provisional` over all of it. On the
+    calendar's last business day (and the days after it that it knows) the cutoffs still ahead that
+    day are listed, and `calendar_error` names the rest, which fall on the unknown next business day;
+    a day past the calendar refuses calendar-out-of-range."""
     t = to_local(t)
-    business_day = calendar.is_business_day(t.date())
+    business_day = calendar.is_business_day(t.date())  # a day past the calendar: calendar-out-of-range
+    unknown: list[str] = []
+    if calendar.next_business_day_if_known(t.date()) is None:  # the last days known: the next one is not
+        events = [(name, when) for name, time_of_day in _daily_events(config)
+                  if business_day and (when := at(t.date(), time_of_day)) > t]
+        unknown = [name for name, _ in _daily_events(config) if name not in {n for n, _ in events}]
+        events.sort(key=lambda e: e[1])
+    else:
+        events = next_cutoffs(t, calendar, config)
     cutoffs = [{"name": name, "at": when.isoformat(), "provisional": provisional(t, when, calendar)}
-               for name, when in next_cutoffs(t, calendar, config)]
+               for name, when in events]
     stamped = calendar.provisional_between(t.date(), t.date()) or any(c["provisional"] for c in cutoffs)
-    return {"business_day": business_day, "next_cutoffs": cutoffs, "provisional": stamped}
+    view: dict[str, Any] = {"business_day": business_day, "next_cutoffs": cutoffs, "provisional": stamped}
+    if unknown:  # listed as far as known, never guessed: the rest fall on a day the calendar does not know
+        view["calendar_error"] = (f"calendar-out-of-range: the business day after {calendar.known_range[1].isoformat()} "
+                                  f"is unknown, so are the next {', '.join(unknown)} (add a year: `tgw calendar`, "
+                                  "docs/calendar.md)")
+    return view

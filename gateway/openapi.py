@@ -459,6 +459,10 @@ def openapi_document() -> dict[str, Any]:
                             "provisional": {"type": "boolean",
                                             "description": "the business day or a cutoff rests on a provisional "
                                                            "calendar year"},
+                            "calendar_error": {"type": "string", "description": "calendar-out-of-range: what the "
+                                               "business calendar does not know (the next business day after its "
+                                               "last: the cutoffs listed are those still known; past its last day: "
+                                               "none, and no business_day)"},
                             "epoch": {"type": "integer", "description": "simulated clocks: how many times a "
                                                                         "test gateway was reset (POST /v1/sim/reset); "
                                                                         "a system starts over when it changes"},

@@ -40,12 +40,21 @@ def catch_up(s: PbocState, ctx: Ctx, now: dt.datetime) -> list[Effect]:
         effects += _open_books(s, ctx)
         today = now.date()
         open_today = ctx.calendar.is_business_day(today) and now < at(today, ctx.clock_config.bank_system_close)
-        s.next_close = today if open_today else ctx.calendar.next_business_day(today)
+        s.next_close = today if open_today else _close_after(ctx, today)
         s.first_day = s.next_close
     while s.next_close is not None and at(s.next_close, ctx.clock_config.bank_system_close) <= now:
-        effects += _close_day(s, ctx, s.next_close)
-        s.next_close = ctx.calendar.next_business_day(s.next_close)
+        if ctx.calendar.is_business_day(s.next_close):  # past the calendar: calendar-out-of-range, no guess
+            effects += _close_day(s, ctx, s.next_close)
+        s.next_close = _close_after(ctx, s.next_close)
     return effects
+
+
+def _close_after(ctx: Ctx, day: dt.date) -> dt.date:
+    """The next business day after `day`; after the last day the calendar knows, the first day past
+    it: the core sleeps until that day's close and is refused then (`is_business_day`), not before,
+    so the last known day runs to its end."""
+    nxt = ctx.calendar.next_business_day_if_known(day)
+    return ctx.calendar.known_range[1] + dt.timedelta(days=1) if nxt is None else nxt
 
 
 def _open_books(s: PbocState, ctx: Ctx) -> list[Effect]:

@@ -56,7 +56,7 @@ from bank_sim.notices import quota_notice_of
 from bank_sim.quotas import arrival_notice_prefix
 from bank_sim.reporting import sign_off_key
 from business_time.calendar import BusinessCalendar
-from business_time.clock import ClockConfig, at, to_local
+from business_time.clock import ClockConfig, at, or_calendar_end, to_local
 from messages.dates import format_ymd, parse_ymd
 from messages.envelope import VoucherKey
 from treasury_sim.scorecard import (
@@ -66,8 +66,10 @@ from treasury_sim.scorecard import (
     DutyKind,
     Incident,
     ScoringRules,
-    due_time,
     scorecard,
+)
+from treasury_sim.scorecard import (
+    due_time as _agreement_due_time,
 )
 
 if TYPE_CHECKING:
@@ -141,6 +143,16 @@ class _Sent:
             yield from self.index.items()
             return
         yield from self._all()
+
+
+def due_time(kind: DutyKind, anchor: dt.datetime | dt.date, calendar: BusinessCalendar, clock: ClockConfig,
+             *, urgent: bool = False) -> dt.datetime:
+    """`treasury_sim.scorecard.due_time`; a duty started on a day the calendar knows whose deadline
+    lies past its end (the last known day's receipts and daily report, December's statements of the
+    last year known) is due at `calendar_end`, a lower bound (`or_calendar_end`): pending at any
+    time a run reaches, on time if done; it counts in the month after the calendar's last day."""
+    start = to_local(anchor).date() if isinstance(anchor, dt.datetime) else anchor
+    return or_calendar_end(lambda: _agreement_due_time(kind, anchor, calendar, clock, urgent=urgent), start, calendar)
 
 
 def _refused(refusals: Mapping[str, str]) -> tuple[dict[tuple[str, str, int], str], dict[tuple[str, str, str, int], str]]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from business_time.clock import monthly_statement_deadline
+from business_time.clock import monthly_statement_deadline, or_calendar_end
 from messages.envelope import parse_envelope
 from messages.money import parse_fen
 from messages.voucher import parse_voucher
@@ -143,7 +144,9 @@ def signoffs_of(o: Observed, *, banks: Sequence[tuple[str, str]], calendar: Any,
     deadlines: dict[str, dt.datetime] = {}
     y, m = o.start.year, o.start.month
     while (y, m) <= (o.end.year, o.end.month):
-        deadlines[f"{y:04d}-{m:02d}"] = monthly_statement_deadline(y, m, calendar, clock)
+        # December of the calendar's last year: due past its end, so not due in any run (a lower bound)
+        deadlines[f"{y:04d}-{m:02d}"] = or_calendar_end(
+            functools.partial(monthly_statement_deadline, y, m, calendar, clock), dt.date(y, m, 1), calendar)
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return monthly_signoff(SignoffInput(
         banks=[b for b, _ in banks], bank_codes=dict(banks), deadlines=deadlines, run_end=o.end,

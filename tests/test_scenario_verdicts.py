@@ -175,6 +175,11 @@ MUTATIONS = [
      "the day's payments cleared in full, and nothing more: the quota and its supplement"),
     ("clearing-refused-over-quota-held-not-reserve", "rejected: {voucher: small, code: over-quota",
      "rejected: {voucher: small, code: no-quota-notice", "never split: the refused request held all three payments"),
+    # across the year end: 2026-01-01..03 off, Sunday 01-04 a make-up working day
+    ("year-end-advance-replenished-sunday-0104", 'XPayDate: "20260104", XPayAmt: "880.00"',
+     'XPayDate: "20260102", XPayAmt: "880.00"', "the voucher after the close paid on the make-up Sunday by 10:00"),
+    ("year-end-advance-replenished-sunday-0104", 'before: "2026-01-04 12:00"', 'before: "2026-01-04 08:30"',
+     "the reserve replenished on the make-up Sunday's morning"),
 ]
 
 
@@ -203,7 +208,8 @@ CLOCK_EDGES = ("edge-1529-in-the-days-clearing", "edge-1559-cleared-same-day", "
                "holiday-spring-festival-voucher-waits-for-0224",
                "authorized-payment-unit-zba-at-zero", "quota-exhausted-over-quota", "zero-balance-busy-week",
                "clearing-refused-over-quota-held-not-reserve",
-               "month-end-3502-reconciliation", "holiday-spring-festival-advance-replenished-0224")
+               "month-end-3502-reconciliation", "holiday-spring-festival-advance-replenished-0224",
+               "year-end-advance-replenished-sunday-0104")
 
 
 def _hm(text: str) -> dt.time:

@@ -116,9 +116,10 @@ def check_statement(doc: VoucherDoc, key: VoucherKey, book: TsaBook,
 def missing_statements(first: dt.date, through: dt.date, have: dict[dt.date, StatementCheck],
                        calendar: BusinessCalendar) -> list[dt.date]:
     """Business days from `first` through `through` with no 7401 in `have`."""
-    missing, day = [], first
-    while day <= through:
+    missing: list[dt.date] = []
+    day: dt.date | None = first
+    while day is not None and day <= through:
         if day not in have:
             missing.append(day)
-        day = calendar.next_business_day(day)
+        day = calendar.next_business_day_if_known(day)  # through the calendar's last day: no day after it
     return missing
