@@ -127,7 +127,9 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
         payment.urgent = True
     st.add_payment(payment)
     details = doc.details()  # read once for the checks and the payment (neither changes it)
-    returned = _return_reason(ctx, st, payment, doc, details)
+    # deferred to an opening past the calendar: returned now, before the checks that take a quota share
+    returned = _opening_unknown(ctx, now) if rule.mode == "defer" else None
+    returned = returned or _return_reason(ctx, st, payment, doc, details)
     if returned is not None:
         return _return(ctx, st, payment, doc, now, returned)
     if rule.mode == "defer":
@@ -271,6 +273,21 @@ def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
 
 
 # --- returns before payment ------------------------------------------------------------------
+
+
+def _opening_unknown(ctx: Ctx, now: dt.datetime) -> str | None:
+    """Why a voucher to be paid at the next opening cannot be ("calendar-out-of-range: ..."), or None:
+    after the last opening the calendar knows, that opening is on the business day after its last
+    day, which nobody described (docs/calendar.md, "The last days known"). Returned unpaid at once,
+    the sender told which day is missing, rather than held for a day that may never be simulated."""
+    day = now.date()
+    if ctx.calendar.is_business_day(day) and now.time() < ctx.config.open_time:
+        return None  # today's opening
+    if ctx.calendar.next_business_day_if_known(day) is not None:
+        return None
+    return (f"calendar-out-of-range: received {now.isoformat()}, after bank {ctx.bank_code}'s last opening the "
+            f"calendar knows: the business day after {ctx.calendar.known_range[1].isoformat()} is unknown "
+            "(add the year: `tgw calendar`, docs/calendar.md)")
 
 
 def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details: list[dict[str, str]],

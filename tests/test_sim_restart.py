@@ -600,3 +600,24 @@ class _Restore:
 
     async def close(self) -> None:
         self.undo()
+
+
+async def test_a_payment_after_the_last_known_opening_is_returned_naming_the_missing_day(make_world: Any) -> None:
+    """docs/calendar.md, "The last days known": a payment voucher the bank would pay at its next
+    opening, after the calendar's last day's close, is returned unpaid at once `calendar-out-of-range`
+    naming the missing day, once, across a restart. Was: deferred to an opening nobody described,
+    no receipt while the calendar lasted (the sender never told)."""
+    w: World = await make_world(t("2026-12-31", "08:00"))
+    bank = await w.start("bank")
+    await w.at("2026-12-31", "17:30")
+    late = await w.pay("2026-12-31", 200_00)
+    [(body, doc)] = await w.received(w.treasury, "5201", 1)
+    assert doc.get("VoucherNo") == late
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert "after 2026-12-31 is unknown" in body.return_reason
+    assert (doc.get("XPayAmt"), doc.get("XPayDate")) == ("0.00", "20261231")
+    await w.crash("bank")
+    await w.start("bank")  # restored: the return is not sent again
+    await w.at("2026-12-31", "23:00")
+    assert len(await w.received(w.treasury, "5201", 1)) == 1
+    assert [a.code for a in bank.shell.alarms] == ["calendar-out-of-range"]
