@@ -39,7 +39,7 @@ from messages.envelope import VoucherBody, parse_envelope
 from messages.errors import StateError
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc, parse_voucher
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
 from runner.world import DevWorld
@@ -382,10 +382,13 @@ class World:
         assert result.ok, result
         return no
 
-    async def pay(self, day: str, amount_fen: int) -> str:
+    async def pay(self, day: str, amount_fen: int, *, payee_bank_no: str | None = None) -> str:
         no = f"ZZ{day.replace('-', '')}{next(_seq):05d}"
         v = payment_voucher(voucher_no=no, vou_date=dt.date.fromisoformat(day), pay_bank_code=BANK,
                             amount_fen=amount_fen, adm_div_code=self.world.adm_div_code)
+        if payee_bank_no is not None:
+            doc = parse_voucher(v)
+            v = build_voucher(doc.vtcode, {**doc.head(), "PayeeAcctBankNo": payee_bank_no}, doc.details())
         [result] = await self.treasury.send(self.world.envelope([v], sender=self.world.treasury.id))
         assert result.ok, result
         return no
@@ -643,3 +646,19 @@ async def test_a_slow_bank_on_the_last_day_holds_a_receipt_to_the_calendars_last
     await w.engine.run_until(last)  # type: ignore[union-attr]
     [(body, doc)] = await w.received(w.treasury, "5201", 1)
     assert doc.get("VoucherNo") == no and body.return_reason is None and doc.get("XPayAmt") == "100.00"
+
+
+
+async def test_a_payment_to_another_banks_payee_on_the_last_day_is_returned_not_a_crash(make_world: Any) -> None:
+    """Another bank's payee is reached the next business day (XArriveDate); on the calendar's last
+    day that day is unknown: returned unpaid calendar-out-of-range, once. Was: the core raised out
+    of on_voucher (the books check on a half-paid voucher), ending the bank's shell before the ack;
+    every new shell got the voucher again (a crash loop)."""
+    w: World = await make_world(t("2026-12-31", "08:00"))
+    bank = await w.start("bank")
+    await w.at("2026-12-31", "10:00")
+    no = await w.pay("2026-12-31", 100_00, payee_bank_no="102100099996")
+    [(body, doc)] = await w.received(w.treasury, "5201", 1)
+    assert doc.get("VoucherNo") == no and doc.get("XPayAmt") == "0.00"
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert bank.shell.handled == 1
