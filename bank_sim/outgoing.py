@@ -18,7 +18,9 @@ from bank_sim.reporting import reserve_moved, reserve_unmoved
 from bank_sim.schedule import next_event_after
 from bank_sim.sent_times import mark_sent, sent_when
 from bank_sim.state import BankState, Ctx, DutiesState
+from business_time.clock import calendar_end
 from messages.envelope import VoucherKey
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from messages.voucher import VoucherDoc
@@ -63,7 +65,7 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
         if key in s.held_sends:
             continue
         kind = send_kind(e)
-        release = max(now, ctx.profile.release(kind, vkey.voucher_no, now, ctx.calendar))
+        release = _release_time(ctx, kind, vkey.voucher_no, now)
         index = s.counts.get(kind, 0)
         s.counts[kind] = index + 1
         fault = ctx.profile.fault(kind, index)
@@ -80,6 +82,20 @@ def outgoing(ctx: Ctx, st: BankState, effects: list[Effect], now: dt.datetime) -
     if held:  # wake the core when the first held message is due
         out.append(WakeAt(next_event_after(ctx, st, now)[0]))
     return out
+
+
+def _release_time(ctx: Ctx, kind: SendKind, ref: str, now: dt.datetime) -> dt.datetime:
+    """When the profile lets a message ready at `now` go. A profile holding it to a business day
+    past the calendar (a `slow` bank on the last days) holds it to the last instant the calendar
+    knows instead: as late as the calendar allows, never onto a day nobody described, and never
+    the core's refusal (which would end the bank's shell on every delivery of the voucher)."""
+    try:
+        wanted = ctx.profile.release(kind, ref, now, ctx.calendar)
+    except InputError as exc:
+        if exc.code != "calendar-out-of-range":
+            raise
+        wanted = calendar_end(ctx.calendar) - dt.timedelta(microseconds=1)
+    return max(now, wanted)
 
 
 def _mark_sent(s: DutiesState, vkey: VoucherKey, key: str, now: dt.datetime) -> None:

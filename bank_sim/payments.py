@@ -31,6 +31,7 @@ from business_time.clock import at
 from ledger.model import AccountFlags, Transfer
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
+from messages.errors import InputError
 from messages.money import fen_to_str
 from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc, parse_voucher
@@ -127,7 +128,10 @@ def on_payment(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: d
         payment.urgent = True
     st.add_payment(payment)
     details = doc.details()  # read once for the checks and the payment (neither changes it)
-    returned = _return_reason(ctx, st, payment, doc, details)
+    # deferred to an opening past the calendar: returned now, before the checks that take a quota share
+    returned = _opening_unknown(ctx, now) if rule.mode == "defer" else None
+    returned = returned or _arrival_unknown(ctx, doc, now, rule.mode == "defer")
+    returned = returned or _return_reason(ctx, st, payment, doc, details)
     if returned is not None:
         return _return(ctx, st, payment, doc, now, returned)
     if rule.mode == "defer":
@@ -271,6 +275,48 @@ def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
 
 
 # --- returns before payment ------------------------------------------------------------------
+
+
+def _opening_unknown(ctx: Ctx, now: dt.datetime) -> str | None:
+    """Why a voucher to be paid at the next opening cannot be ("calendar-out-of-range: ..."), or None:
+    after the last opening the calendar knows, that opening is on the business day after its last
+    day, which nobody described (docs/calendar.md, "The last days known"). Returned unpaid at once,
+    the sender told which day is missing, rather than held for a day that may never be simulated."""
+    day = now.date()
+    if ctx.calendar.is_business_day(day) and now.time() < ctx.config.open_time:
+        return None  # today's opening
+    if ctx.calendar.next_business_day_if_known(day) is not None:
+        return None
+    return (f"calendar-out-of-range: received {now.isoformat()}, after bank {ctx.bank_code}'s last opening the "
+            f"calendar knows: the business day after {ctx.calendar.known_range[1].isoformat()} is unknown "
+            "(add the year: `tgw calendar`, docs/calendar.md)")
+
+
+def _arrival_unknown(ctx: Ctx, doc: VoucherDoc, now: dt.datetime, deferred: bool) -> str | None:
+    """Why the receipt of a voucher paid now (or, `deferred`, at the next opening, known) cannot say
+    when the money reaches the payee (`XArriveDate`, `bank_sim.transfers`), or None: another bank's
+    payee is reached business days later, past the calendar on its last days. Returned unpaid at
+    once ("calendar-out-of-range: ..."): the receipt would otherwise carry a guessed day."""
+    paid_at = now
+    if deferred:
+        day = now.date()
+        if not (ctx.calendar.is_business_day(day) and now.time() < ctx.config.open_time):
+            nxt = ctx.calendar.next_business_day_if_known(day)
+            if nxt is None:
+                return None  # `_opening_unknown` says why
+            day = nxt
+        paid_at = at(day, ctx.config.open_time)
+    how = route(ctx.bank_code, doc.get("PayeeAcctBankNo"))
+    try:
+        arrival(paid_at, how, ctx.calendar, ctx.config.duties.transfers)
+    except InputError as exc:
+        if exc.code != "calendar-out-of-range":
+            raise
+        return (f"calendar-out-of-range: PayeeAcctBankNo {doc.get('PayeeAcctBankNo')} is reached {how}, "
+                f"{ctx.config.duties.transfers.other_bank_business_days} business day(s) after "
+                f"{paid_at.date().isoformat()}: the business day after "
+                f"{ctx.calendar.known_range[1].isoformat()} is unknown (add the year: `tgw calendar`, docs/calendar.md)")
+    return None
 
 
 def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details: list[dict[str, str]],

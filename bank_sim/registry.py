@@ -34,6 +34,7 @@ from bank_sim import own_accounts as oa
 from bank_sim.state import BankState, Ctx, PendingNotice, RegAccount, Registry
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
+from messages.errors import InputError
 from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Alarm, Effect, SendVoucher
 
@@ -65,11 +66,17 @@ def account_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, no
     refused = _refusal(ctx, reg, doc.head())
     if refused is not None:
         return [Alarm("account-notice-invalid", f"account notice {no} refused: {refused}", str(key))]
-    reg.in_force = True
     days = ctx.config.account_open_days
+    try:
+        due = ctx.calendar.add_business_days(now.date(), days) if days else now.date()
+    except InputError as exc:  # due past the calendar: refused as a bad notice is, nothing changed
+        if exc.code != "calendar-out-of-range":
+            raise
+        return [Alarm("calendar-out-of-range", f"account notice {no} refused: it is carried out {days} working "
+                      f"day(s) after {now.date().isoformat()}, past the calendar: {exc.issues[0].message}", str(key))]
+    reg.in_force = True
     if days == 0:
         return _carry_out(reg, doc, now.date())
-    due = ctx.calendar.add_business_days(now.date(), days)
     reg.pending.append(PendingNotice(no, str(key), due, doc.data))
     if doc.get("AcctAction") == "1":
         reg.notified.add(doc.get("AcctNo"))

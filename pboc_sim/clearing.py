@@ -41,7 +41,7 @@ from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from pboc_sim.cleared import cleared_again, record_cleared
-from pboc_sim.config import Ctx
+from pboc_sim.config import Ctx, booking_day_unknown
 from pboc_sim.quota import quota_line
 from pboc_sim.record import decide, move, next_serial
 from pboc_sim.state import Decision, PbocState, quota_key
@@ -176,6 +176,10 @@ def _r_funds(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None
     return None
 
 
+def _r_booking_day(ctx: Ctx, s: PbocState, r: Request, now: dt.datetime) -> str | None:
+    return booking_day_unknown(ctx, now)
+
+
 _N, _R, _BOTH = frozenset({0}), frozenset({1}), frozenset({0, 1})
 
 # Checked in order; the first failure is the answer. (004 part 3 §8(7), §9(11)-(12), 003 §33.)
@@ -191,6 +195,8 @@ CLEARING_RULES: tuple[ClearingRule, ...] = (
     ClearingRule("over-quota", _N, _r_quota, "within the remaining quota of the day"),
     ClearingRule("over-quota", _R, _r_advances, "within the quota left uncleared at the cutoff"),
     ClearingRule("insufficient-funds", _BOTH, _r_funds, "the TSA pays only what it holds"),
+    # after the last known day's close: booked on a day nobody described (docs/calendar.md)
+    ClearingRule("calendar-out-of-range", _BOTH, _r_booking_day, "money moves on a business day the calendar knows"),
 )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
+from messages.errors import InputError
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "TSA_ACCOUNT",
     "Ctx",
     "PbocConfig",
+    "booking_day_unknown",
     "clearing_account",
 ]
 
@@ -94,3 +96,17 @@ class Ctx:
         if self.calendar.is_business_day(day) and now.time() < self.clock_config.bank_system_close:
             return day
         return self.calendar.next_business_day(day)
+
+
+def booking_day_unknown(ctx: Ctx, now: dt.datetime) -> str | None:
+    """Why money moved at `now` cannot be booked (`Ctx.booking_day`): after the last known day's
+    close it would be booked on the business day after it, which the calendar does not know
+    (docs/calendar.md, "The last days known"). None when the day is known. The central bank refuses
+    such a request `calendar-out-of-range` rather than guess a day or leave it unanswered."""
+    try:
+        ctx.booking_day(now)
+    except InputError as exc:
+        if exc.code != "calendar-out-of-range":
+            raise
+        return f"received {now.isoformat()}, after the central bank's close: {exc.issues[0].message}"
+    return None

@@ -30,7 +30,7 @@ from messages.envelope import VoucherKey
 from messages.money import fen_to_str
 from messages.voucher import VoucherDoc
 from pboc_sim.cleared import refund_targets, refund_year
-from pboc_sim.config import PAYMENT_VTCODE, Ctx
+from pboc_sim.config import PAYMENT_VTCODE, Ctx, booking_day_unknown
 from pboc_sim.record import decide, move, next_serial
 from pboc_sim.state import ClearedBook, Decision, PbocState, cleared_key, cleared_key_of, flat_matched
 from sim.effects import Effect
@@ -128,13 +128,16 @@ def check_refund(ctx: Ctx, s: PbocState, r: RefundRequest) -> tuple[str, str] | 
 
 
 def on_refund(s: PbocState, ctx: Ctx, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
-    day = ctx.booking_day(now)
     r = refund_request(doc, key, s.cleared)
     refusal = check_refund(ctx, s, r)
+    unknown = booking_day_unknown(ctx, now) if refusal is None else None
+    if unknown is not None:  # after the last known day's close: refused, not booked on a guessed day
+        refusal = ("calendar-out-of-range", unknown)
     if refusal is not None:
         return decide(s, key, doc, [], Decision(
             (), {"XRefundDate": format_ymd(now.date()), "XRefundAmt": "0.00"},
             return_reason=f"{refusal[0]}: {refusal[1]}"))
+    day = ctx.booking_day(now)
     amount = r.amount_fen
     targets = [item_key for item_key, _ in refund_targets(s, r.ori)]
     for item_key in targets:

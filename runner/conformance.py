@@ -78,8 +78,9 @@ from typing import Any, Literal
 import aiohttp
 import structlog
 
-from business_time.clock import at, next_cutoffs, to_local
+from business_time.clock import at, cutoffs_view, to_local
 from client import ClientError
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.return_reason import reason_code
 from runner.expectations import evaluate
@@ -441,7 +442,14 @@ class _ConformanceRun(_Run):
                 raise _Skip(f"the gateway at {opts.url} runs a live clock: start it with `tgw up --clock simulated "
                             "--clock-start ...` so the runner can move it")
             gateway_now = to_local(dt.datetime.fromisoformat(view["now"]))
-            ours = [{"name": n, "at": t.isoformat()} for n, t in next_cutoffs(gateway_now, self.calendar, cc)]
+            # as the gateway lists them (`cutoffs_view`): on the calendar's last day, those still ahead
+            # that day (`next_cutoffs` asks for the unknown next day: calendar-out-of-range)
+            try:
+                ours = [{"name": c["name"], "at": c["at"]}
+                        for c in cutoffs_view(gateway_now, self.calendar, cc)["next_cutoffs"]]
+            except InputError as exc:  # the gateway's clock is past the calendar: no scenario starts there
+                raise _Skip(f"the gateway's clock ({gateway_now:%Y-%m-%d %H:%M}) is past the business calendar: "
+                            f"{exc}") from exc
             # each cutoff also says whether it rests on a provisional calendar year: not part of the match
             theirs = [{"name": c.get("name"), "at": c.get("at")} for c in view.get("next_cutoffs") or []
                       if isinstance(c, dict)]

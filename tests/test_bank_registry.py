@@ -180,3 +180,24 @@ def test_a_unit_the_tree_does_not_know_is_placed_by_the_notices_sup_dep() -> Non
     same = pay("9999000000009001", "5201", **fields, SupDepCode="301", AgencyCode="301002")
     assert code_of(bank.on_voucher(same, 0, at("09:10"))) == "zba-to-own-account"
     assert code_of(bank.on_voucher(pay("9999000000009001", "5201", **fields), 0, at("09:20"))) is None
+
+
+def test_a_notice_due_past_the_calendar_is_refused_and_changes_nothing() -> None:
+    """docs/calendar.md, "The last days known": a 7601 carried out `account_open_days` working days
+    later is refused when that day is past the calendar, as a bad notice is (an alarm naming the
+    day), and changes nothing. Was: the same alarm, but the registry was put in force first, so
+    every later payment was returned account-not-opened."""
+    last = BusinessCalendar.default().known_range[1]
+    bank = BankCore(BANK, BankConfig(account_open_days=1), BusinessCalendar.default(), ClockConfig())
+    bank.on_time(at("08:00", last))
+    effects = bank.on_voucher(notice("1", ZBA, "2"), 0, at("10:00", last))
+    assert [(a.code, "after 2026-12-31" in a.message) for a in effects if isinstance(a, Alarm)] == [
+        ("calendar-out-of-range", True)]
+    assert code_of(bank.on_voucher(pay("9999000000000000", "5201"), 0, at("10:10", last))) is None  # not in force
+    # the day before the last: due on the last day, carried out at its opening
+    eve = last - dt.timedelta(days=1)
+    bank = BankCore(BANK, BankConfig(account_open_days=1), BusinessCalendar.default(), ClockConfig())
+    bank.on_time(at("08:00", eve))
+    assert bank.on_voucher(notice("1", ZBA, "2"), 0, at("10:00", eve)) == []
+    (r,) = receipts(bank.on_time(at("09:00", last)), "7601")
+    assert r.head["XConfirmDate"] == last.strftime("%Y%m%d")

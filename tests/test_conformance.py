@@ -302,6 +302,22 @@ async def test_a_gateway_past_the_start_or_on_other_cutoffs_skips_the_scenario(w
         assert r.skipped is not None and "is not the gateway's" in r.skipped
 
 
+async def test_a_gateway_on_the_calendars_last_day_is_compared_by_the_cutoffs_still_ahead(world: DevWorld,
+                                                                                           tmp_path: Path) -> None:
+    """docs/calendar.md, "The last days known": on 2026-12-31 the gateway lists the cutoffs still
+    ahead that day; the runner compares its own the same way. Was: the runner asked for the next
+    business day's cutoffs and the run ended with calendar-out-of-range."""
+    async with in_process_gateway(world, tmp_path, start="2026-12-31T08:00:00+08:00") as server:
+        same = _scenario("{start: 2026-12-31}")  # the same clock: not skipped, waits for bank-a (absent here)
+        r = await run_conformance(same, tmp_path / "a", _options(world, server, startup_s=0.2))
+        assert r.skipped is None and r.error is not None and "did not catch up" in r.error, (r.skipped, r.error)
+        other = _scenario("{start: 2026-12-31, clock: {clearing_cutoff: \"15:00\"}}")
+        r = await run_conformance(other, tmp_path / "b", _options(world, server))
+        assert r.skipped is not None and "is not the gateway's" in r.skipped, (r.skipped, r.error)
+        r = await run_conformance(load_scenario(BANK_DAY), tmp_path / "c", _options(world, server))
+        assert r.skipped is not None and "past the scenario's start" in r.skipped, (r.skipped, r.error)
+
+
 async def test_quiet_window_mode_runs_a_system_that_does_not_wait_on_the_clock(world: DevWorld, tmp_path: Path) -> None:
     """A "bank" that acks what it gets and never waits on the clock, in quiet-window mode: the run
     completes (nothing from bank-a for the window after a move counts as caught up) and fails the

@@ -255,3 +255,44 @@ async def test_replenishment_after_friday_before_spring_festival(rig_factory: ob
     body, doc = await rig.clear("2026-02-14", "150.00", clear_type=1, clear_day="2026-02-13")
     assert body.return_reason is None and doc.get("XClearDate") == "20260214"
     assert await rig.books() == (OPENING_FEN - 20000, 20000)
+
+
+
+async def test_after_the_last_known_close_a_request_is_refused_naming_the_missing_day(rig_factory: object) -> None:
+    """docs/calendar.md, "The last days known": money moved after the close of the calendar's last day
+    would be booked on the business day after it, which nobody described. The central bank answers
+    the request refused `calendar-out-of-range` (nothing moves), never leaves it unanswered.
+    Was: an alarm only, no receipt (the sender waited forever), the quota line's replenished part
+    counted up though nothing moved."""
+    assert callable(rig_factory)
+    rig: Rig = await rig_factory(t("2026-12-30", "08:00"))
+    await rig.at("2026-12-30", "09:00")
+    await rig.quota("2026-12-30", "800.00")
+    body, _ = await rig.clear("2026-12-30", "500.00")
+    assert body.return_reason is None
+    await rig.at("2026-12-31", "16:59")  # before the close: booked that day (late, accepted)
+    body, doc = await rig.clear("2026-12-31", "100.00", clear_type=1, clear_day="2026-12-30")
+    assert body.return_reason is None and doc.get("XClearDate") == "20261231"
+    replenished = doc.get("VoucherNo")
+    await rig.at("2026-12-31", "17:30")
+    days: list[str] = []
+    while len(days) < 2:  # the 7401 of each day, the last one closed
+        items = await rig.treasury.receive(timeout_s=WAIT_S)
+        await rig.treasury.ack(*items)
+        days += [parse_voucher(b.voucher).get("StatementDate") for i in items for b in parse_envelope(i.envelope).bodies]
+    assert days == ["20261230", "20261231"]
+    assert await rig.books() == (OPENING_FEN - 60000, 60000)
+    body, doc = await rig.clear("2026-12-31", "200.00", clear_type=1, clear_day="2026-12-30")
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert "after 2026-12-31" in body.return_reason and doc.get("XClearAmt") == "0.00"
+    body, doc = await rig.clear("2026-12-31", "201.00", clear_type=1, clear_day="2026-12-30")
+    assert body.return_reason is not None and body.return_reason.startswith("over-quota:")  # its own fault first
+    body, doc = await rig.refund("2026-12-31", "50.00", ori_no=replenished)
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert "after 2026-12-31" in body.return_reason and doc.get("XRefundAmt") == "0.00"
+    body, doc = await rig.refund("2026-12-31", "50.00", ori_no="NEVERCLEARED01")
+    assert body.return_reason is not None and body.return_reason.startswith("refund-unmatched:")
+    assert await rig.books() == (OPENING_FEN - 60000, 60000)  # nothing moved
+    assert [line.replenished_fen for line in rig.core.quotas.values()] == [10000]
+    assert not [a for a in rig.shell.alarms if a.code == "calendar-out-of-range"]
+    assert not [r for _, results in rig.shell.sent for r in results if not r.ok]

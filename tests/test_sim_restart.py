@@ -27,10 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_pboc_core import clearing, quota, refund  # the synthetic voucher builders
 
+from bank_sim.config import DutiesConfig
 from bank_sim.core import BankConfig, BankCore, account_ids
 from bank_sim.shell import BankShell
 from business_time.calendar import BusinessCalendar
-from business_time.clock import TZ, ClockConfig
+from business_time.clock import TZ, ClockConfig, calendar_end
 from client import GatewayClient
 from gateway.service import Gateway
 from ledger.store import Ledger
@@ -38,7 +39,7 @@ from messages.envelope import VoucherBody, parse_envelope
 from messages.errors import StateError
 from messages.factory import payment_voucher
 from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc, parse_voucher
+from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.core import TSA_ACCOUNT, PbocConfig, PbocCore, clearing_account
 from pboc_sim.shell import PbocShell
 from runner.world import DevWorld
@@ -329,7 +330,8 @@ class World:
         self.cleanup.append(c)
         return c
 
-    async def start(self, kind: str, *, wrap: Callable[[GatewayClient], None] | None = None) -> Running:
+    async def start(self, kind: str, *, wrap: Callable[[GatewayClient], None] | None = None,
+                    duties: DutiesConfig | None = None) -> Running:
         """A new process: a new database connection, a new core, a new client, a new shell; the
         engine is made anew over the shells running now (it starts the new one: restore, re-send)."""
         participant = self.world.pboc.id if kind == "pboc" else "bank-a"
@@ -345,7 +347,8 @@ class World:
             shell = PbocShell(PbocCore(PbocConfig(tsa_opening_fen=OPENING_FEN), CALENDAR, CC), client, ledger,
                               signer, self.clock)
         else:
-            shell = BankShell(BankCore(BANK, BankConfig(bank_name="示例银行甲分行", reserve_fen=RESERVE_FEN),
+            shell = BankShell(BankCore(BANK, BankConfig(bank_name="示例银行甲分行", reserve_fen=RESERVE_FEN,
+                                                        duties=duties or DutiesConfig()),
                                        CALENDAR, CC), client, ledger, signer, self.clock)
         running = Running(shell, ledger)
         self.running[kind] = running
@@ -379,10 +382,13 @@ class World:
         assert result.ok, result
         return no
 
-    async def pay(self, day: str, amount_fen: int) -> str:
+    async def pay(self, day: str, amount_fen: int, *, payee_bank_no: str | None = None) -> str:
         no = f"ZZ{day.replace('-', '')}{next(_seq):05d}"
         v = payment_voucher(voucher_no=no, vou_date=dt.date.fromisoformat(day), pay_bank_code=BANK,
                             amount_fen=amount_fen, adm_div_code=self.world.adm_div_code)
+        if payee_bank_no is not None:
+            doc = parse_voucher(v)
+            v = build_voucher(doc.vtcode, {**doc.head(), "PayeeAcctBankNo": payee_bank_no}, doc.details())
         [result] = await self.treasury.send(self.world.envelope([v], sender=self.world.treasury.id))
         assert result.ok, result
         return no
@@ -600,3 +606,59 @@ class _Restore:
 
     async def close(self) -> None:
         self.undo()
+
+
+async def test_a_payment_after_the_last_known_opening_is_returned_naming_the_missing_day(make_world: Any) -> None:
+    """docs/calendar.md, "The last days known": a payment voucher the bank would pay at its next
+    opening, after the calendar's last day's close, is returned unpaid at once `calendar-out-of-range`
+    naming the missing day, once, across a restart. Was: deferred to an opening nobody described,
+    no receipt while the calendar lasted (the sender never told)."""
+    w: World = await make_world(t("2026-12-31", "08:00"))
+    bank = await w.start("bank")
+    await w.at("2026-12-31", "17:30")
+    late = await w.pay("2026-12-31", 200_00)
+    [(body, doc)] = await w.received(w.treasury, "5201", 1)
+    assert doc.get("VoucherNo") == late
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert "after 2026-12-31 is unknown" in body.return_reason
+    assert (doc.get("XPayAmt"), doc.get("XPayDate")) == ("0.00", "20261231")
+    await w.crash("bank")
+    await w.start("bank")  # restored: the return is not sent again
+    await w.at("2026-12-31", "23:00")
+    assert len(await w.received(w.treasury, "5201", 1)) == 1
+    assert [a.code for a in bank.shell.alarms] == ["calendar-out-of-range"]
+
+
+
+async def test_a_slow_bank_on_the_last_day_holds_a_receipt_to_the_calendars_last_instant(make_world: Any) -> None:
+    """A `slow` bank holds a receipt a business day; on the calendar's last day that day is unknown:
+    the receipt goes out at the last instant the calendar knows, and the delivery is handled once.
+    Was: the core refused calendar-out-of-range out of on_voucher, which ended the bank's shell
+    before the ack; every new shell got the voucher again and ended the same way (a crash loop)."""
+    w: World = await make_world(t("2026-12-31", "08:00"))
+    bank = await w.start("bank", duties=DutiesConfig(profile="slow"))
+    await w.at("2026-12-31", "10:00")  # before the filing: paid by clearing, the receipt held
+    no = await w.pay("2026-12-31", 100_00)
+    assert await w.received(w.treasury, "5201", 1) == [] and bank.shell.handled == 1
+    last = calendar_end(CALENDAR) - dt.timedelta(microseconds=1)
+    await w.engine.run_until(last - dt.timedelta(microseconds=1))  # type: ignore[union-attr]
+    assert await w.received(w.treasury, "5201", 1) == []
+    await w.engine.run_until(last)  # type: ignore[union-attr]
+    [(body, doc)] = await w.received(w.treasury, "5201", 1)
+    assert doc.get("VoucherNo") == no and body.return_reason is None and doc.get("XPayAmt") == "100.00"
+
+
+
+async def test_a_payment_to_another_banks_payee_on_the_last_day_is_returned_not_a_crash(make_world: Any) -> None:
+    """Another bank's payee is reached the next business day (XArriveDate); on the calendar's last
+    day that day is unknown: returned unpaid calendar-out-of-range, once. Was: the core raised out
+    of on_voucher (the books check on a half-paid voucher), ending the bank's shell before the ack;
+    every new shell got the voucher again (a crash loop)."""
+    w: World = await make_world(t("2026-12-31", "08:00"))
+    bank = await w.start("bank")
+    await w.at("2026-12-31", "10:00")
+    no = await w.pay("2026-12-31", 100_00, payee_bank_no="102100099996")
+    [(body, doc)] = await w.received(w.treasury, "5201", 1)
+    assert doc.get("VoucherNo") == no and doc.get("XPayAmt") == "0.00"
+    assert body.return_reason is not None and body.return_reason.startswith("calendar-out-of-range:")
+    assert bank.shell.handled == 1
