@@ -105,7 +105,7 @@ from bank_sim.duties import Duties
 from bank_sim.payments import PAYMENT_RULES, PaymentRule
 from bank_sim.registry import ACCOUNT_NOTICE_VTCODE, account_notice, carry_out_due, declared
 from bank_sim.reserve_statement import RESERVE_STATEMENT_VTCODE
-from bank_sim.schedule import NextEvent, next_event_after
+from bank_sim.schedule import NextEvent, next_event_after, refuse_past_calendar
 from bank_sim.state import BankState, Ctx, DutiesState, Filing, Mode, Payment
 from bank_sim.state_load import decode_state
 from bank_sim.suspensions import Order
@@ -179,7 +179,6 @@ class PaymentsView(Mapping[VoucherKey, Payment]):
 
 class BankCore:
     """An agent bank's state and rules. Feed it vouchers and times; perform its effects."""
-
 
     def __init__(self, bank_code: str, config: BankConfig, calendar: BusinessCalendar,
                  clock_config: ClockConfig) -> None:
@@ -264,10 +263,7 @@ class BankCore:
         while (event := self._next_event(st, st.cursor))[0] <= now:
             when, kind = event
             st.cursor = when
-            if kind == "calendar-end":  # the clock went past the last day the calendar knows
-                raise InputError("calendar-out-of-range", f"bank {ctx.bank_code}: the business day after "
-                                 f"{ctx.calendar.known_range[1].isoformat()} is unknown (the clock is at "
-                                 f"{now.isoformat()}); add the year: `tgw calendar`, docs/calendar.md")
+            refuse_past_calendar(ctx, kind, now)  # the clock went past the last day the calendar knows
             if kind == "replenish":
                 effects += filings.file_replenishments(ctx, st, when)
             elif kind == "open":  # account notices due first: a deferred voucher may be on the account

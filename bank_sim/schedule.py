@@ -9,8 +9,9 @@ import datetime as dt
 from bank_sim import clearing as clearing_rules
 from bank_sim.state import BankState, Ctx
 from business_time.clock import at, calendar_end
+from messages.errors import InputError
 
-__all__ = ["NextEvent", "next_event_after"]
+__all__ = ["NextEvent", "next_event_after", "refuse_past_calendar"]
 
 # How soon the duties (the filings, the reserve list) go on when a page of credit notices (of
 # clearing requests, of a 7202) left more due: `DutiesState.credits_more`, `BankState.filings_more`,
@@ -37,6 +38,15 @@ def _next_scheduled_after(ctx: Ctx, t: dt.datetime) -> tuple[dt.datetime, str]:
                 return event
         day = ctx.calendar.next_business_day_if_known(day)
     return calendar_end(ctx.calendar), "calendar-end"
+
+
+def refuse_past_calendar(ctx: Ctx, kind: str, now: dt.datetime) -> None:
+    """At the "calendar-end" event (the clock went past the last day the calendar knows) the bank
+    cannot open an unknown day: it refuses, naming the day, rather than guess it. Other events pass."""
+    if kind == "calendar-end":
+        raise InputError("calendar-out-of-range", f"bank {ctx.bank_code}: the business day after "
+                         f"{ctx.calendar.known_range[1].isoformat()} is unknown (the clock is at "
+                         f"{now.isoformat()}); add the year: `tgw calendar`, docs/calendar.md")
 
 
 def _report_after(ctx: Ctx, t: dt.datetime) -> dt.datetime:

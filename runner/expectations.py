@@ -147,7 +147,11 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         assert v is not None
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))
         own = v.key.rsplit("/", 1)[0]  # by its key where the request says it: not another division's number
-        listing = [c for c in o.clearings if v.reached and (own in c.keys if c.keys else v.voucher_no in c.payments)
+        adm, _, vtcode, no = own.split("/", 3)
+        # or the key without a year: the request's division names the number, no receipt of it known (yet)
+        named = (own, f"{adm}//{vtcode}/{no}")
+        listing = [c for c in o.clearings if v.reached and (any(k in c.keys for k in named) if c.keys
+                                                            else v.voucher_no in c.payments)
                    and (v.bank is None or c.bank == v.bank)]
         covering = [c for c in listing if (clear_type is None or c.clear_type == clear_type) and c.filed_at <= upto]
         state = p.get("state")

@@ -545,8 +545,9 @@ class _Run:
     @property
     def _home(self) -> str:
         """The world's first division: a step's when it names none. The gateway's world's (in
-        conformance mode a world of its own, whose first AdmDivCode may be another than 990100)."""
-        return str(self.world.adm_div_code)
+        conformance mode a world of its own, whose first AdmDivCode may be another than 990100); before
+        there is a world (a conformance run's timeline read alone), the scenario's."""
+        return self.s.world.adm if self.world is None else str(self.world.adm_div_code)
 
     def _first_division_first(self, item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
         """Sort key of an auto notice: as before, the first division's notices before another's of

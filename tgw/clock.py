@@ -95,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("unavailable", f"cannot reach the gateway at {args.url}: {exc}", exit=EXIT_USAGE) from exc
     except aiohttp.ClientError as exc:  # an answer that is not the gateway's JSON
         raise CommandError("http-error", f"{args.url}: {exc}", exit=EXIT_FAILED) from exc
+    if "calendar_error" in view and not view.get("next_cutoffs"):
+        # every cutoff ahead falls on a day the calendar does not know: nothing to show, refused as
+        # any question about that day (a partial answer, on the last day before its close, is shown)
+        raise CommandError("calendar-out-of-range", str(view["calendar_error"]).removeprefix("calendar-out-of-range: "),
+                           exit=EXIT_USAGE)
     if args.format == "json":
         print(json.dumps(view, ensure_ascii=False, indent=2))
         return 0
