@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,32 @@ def test_a_name_over_the_parser_s_limit_says_name_not_text(where: str) -> None:
     # was: "the text of <Voucher> is longer than 10,000,000 bytes" for a 50 KB name
     assert issue.code == "xml-text-too-large" and "name" in issue.message and f"{NAME_BYTES_MAX:,}" in issue.message
     assert issue.path == "/Voucher"
+
+
+def test_a_long_name_s_refusal_costs_no_quadratic_scan() -> None:
+    """Where libxml2 stopped inside a 50 KB element name, the path scan tried the name at every
+    length (messages.xmlsafe._TAG): 44 s of one core for one refusal (a CPU bound of this
+    process, 40 times the scan's new cost on a loaded machine, not a wall-clock race)."""
+    from messages.xmlsafe import NAME_BYTES_MAX
+
+    data = b"<Voucher><VoucherNo>1</VoucherNo><" + b"A" * (NAME_BYTES_MAX + 10) + b"/></Voucher>"
+    started = time.process_time()
+    with pytest.raises(InputError) as info:
+        parse_xml(data, bytes_max=1_000_000)
+    assert time.process_time() - started < 1.0
+    assert info.value.issues[0].path == "/Voucher"
+
+
+_GREEDY_TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")  # the scan's pattern before
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b">", b"/", b" ", b"A", b"_", b":", b".", b"-", b"=", b'"', b"1", b"\n"]),
+                max_size=40).map(b"".join), st.integers(0, 40))
+def test_the_possessive_tag_pattern_finds_the_tags_the_greedy_one_found(data: bytes, end: int) -> None:
+    from messages.xmlsafe import _TAG
+
+    def tags(pattern: re.Pattern[bytes]) -> list[tuple[tuple[int, int], tuple[bytes, ...]]]:
+        return [(m.span(), m.groups()) for m in pattern.finditer(data, 0, end)]
+
+    assert tags(_TAG) == tags(_GREEDY_TAG)
