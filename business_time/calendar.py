@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,10 @@ DECLARED_YEARS_MAX = 50
 OVERRIDE_FILE_BYTES_MAX = 1 << 20
 
 
+@lru_cache(maxsize=1)
 def _library_years() -> range:
-    """The years `chinese_calendar` has data for (2004..2026 for version 1.11)."""
+    """The years `chinese_calendar` has data for (2004..2026 for version 1.11); its tables are
+    constants, so once per process."""
     years = {day.year for day in chinese_calendar.holidays} | {day.year for day in chinese_calendar.workdays}
     first, last = min(years), max(years)
     assert set(range(first, last + 1)) <= years, "chinese_calendar years have a gap"
@@ -70,6 +73,22 @@ def _is_workday_by_rules(day: dt.date, library_years: range) -> bool:
         if day in chinese_calendar.holidays:
             return False
     return day.weekday() < 5
+
+
+@lru_cache(maxsize=8)
+def _days_by_rules(first_year: int, last_year: int) -> tuple[tuple[dt.date, ...], frozenset[dt.date]]:
+    """The business days of first_year..last_year by the library and weekends alone, sorted, and
+    as a set: the same for every calendar of that range (the library's tables are constants), so
+    computed once per process instead of day by day at each construction (~5 ms of a calendar's ~6)."""
+    library = _library_years()
+    days: list[dt.date] = []
+    day, last = dt.date(first_year, 1, 1), dt.date(last_year, 12, 31)
+    one = dt.timedelta(days=1)
+    while day <= last:
+        if _is_workday_by_rules(day, library):
+            days.append(day)
+        day += one
+    return tuple(days), frozenset(days)
 
 
 class BusinessCalendar:
@@ -104,13 +123,13 @@ class BusinessCalendar:
             if not self._first <= day <= self._last:
                 raise InputError("config-invalid", f"override for {day.isoformat()} lies outside the known "
                                  f"years {years[0]}..{years[-1]}; declare its year under `years`")
-        days: list[dt.date] = []
-        day = self._first
-        one = dt.timedelta(days=1)
-        while day <= self._last:
-            if self._overrides.get(day, _is_workday_by_rules(day, library)):
-                days.append(day)
-            day += one
+        # A day is a business day by its override, else by the rules (all overrides lie in range).
+        by_rules, by_rules_set = _days_by_rules(years[0], years[-1])
+        if self._overrides:
+            days = sorted((by_rules_set - {d for d, working in self._overrides.items() if not working})
+                          | {d for d, working in self._overrides.items() if working})
+        else:
+            days = list(by_rules)
         self._business_days = days
         self._business_set = frozenset(days)
         assert self._business_days == sorted(self._business_set)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,13 @@ _ACCOUNTS_HEAD = """\
 def accounts_document(banks: Sequence[tuple[str, str, str]]) -> str:
     """The world's accounts.yaml: per bank (id, code, name) the accounts it holds, and the rules
     by which a bank returns a payment voucher unpaid (code, when), in the order they apply."""
+    return _accounts_document(tuple((bid, code, name) for bid, code, name in banks))
+
+
+@lru_cache(maxsize=16)
+def _accounts_document(banks: tuple[tuple[str, str, str], ...]) -> str:
+    # Its other parts are bank_sim.returns' constants, read at import: the same text for the same
+    # banks, so rendered once per process (a YAML dump of ~5 ms CPU, at every DevWorld.create).
     data = {
         "banks": [{"id": bid, "code": code, "name": name,
                    "accounts": [{"number": no, "holder": holder} for no, holder in KNOWN_PAYEES]}

@@ -154,3 +154,27 @@ def test_default_override_file_is_empty_and_commented() -> None:
 
     text = DEFAULT_OVERRIDES_PATH.read_text()
     assert "2027" in text and "years: []" in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.dates(dt.date(2004, 1, 1), dt.date(2027, 12, 31)), st.booleans(), max_size=20),
+       st.booleans())
+def test_a_calendar_s_days_are_each_day_s_override_else_the_rules(overrides: dict[dt.date, bool],
+                                                                   declare_2027: bool) -> None:
+    """The construction takes the library's days from a table built once (calendar._days_by_rules);
+    the oracle asks, day by day, the override or else the library and weekends."""
+    from business_time.calendar import _is_workday_by_rules, _library_years
+
+    years = [2027] if declare_2027 else []
+    if not declare_2027:
+        overrides = {d: w for d, w in overrides.items() if d.year < 2027}
+    cal = BusinessCalendar(overrides, known_years=years)
+    first, last = cal.known_range
+    day, expected = first, []
+    while day <= last:
+        if overrides.get(day, _is_workday_by_rules(day, _library_years())):
+            expected.append(day)
+        day += dt.timedelta(days=1)
+    assert cal._business_days == expected
+    assert all(cal.is_business_day(d) == overrides.get(d, _is_workday_by_rules(d, _library_years()))
+               for d in overrides)

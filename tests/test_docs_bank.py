@@ -169,6 +169,28 @@ def test_the_world_writes_the_accounts_the_simulated_banks_hold(tmp_path: Path) 
     assert load_accounts("accounts:\n  - {number: '1', holder: A}\n") == (("1", "A"),)
 
 
+def test_the_accounts_document_is_rendered_once_per_set_of_banks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DevWorld.create writes it for every world (the suite makes hundreds): its YAML is dumped once
+    per banks, whatever sequence names them, and each set of banks gets its own."""
+    import runner.world as world_module
+
+    dumps: list[object] = []
+    real = yaml.safe_dump
+
+    def counted(data: object, *args: object, **kwargs: object) -> str:
+        dumps.append(data)
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world_module.yaml, "safe_dump", counted)
+    world_module._accounts_document.cache_clear()
+    one, other = [("bank-q", "999400000001", "示例银行丁")], (("bank-r", "999400000002", "示例银行戊"),)
+    first = world_module.accounts_document(one)
+    assert world_module.accounts_document(tuple(one)) == first and world_module.accounts_document(list(one)) == first
+    second = world_module.accounts_document(other)
+    assert len(dumps) == 2
+    assert yaml.safe_load(first)["banks"][0]["id"] == "bank-q" and yaml.safe_load(second)["banks"][0]["id"] == "bank-r"
+
+
 _HEAD = {"PayeeAcctName": "测试供应商有限公司", "PayeeAcctBankName": "示例银行甲分行", "AgencyCode": "101001",
          "SupDepCode": "101", "FundTypeCode": "1", "AgencyName": "示例市第一中学"}
 

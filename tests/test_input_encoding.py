@@ -225,3 +225,20 @@ def test_a_name_over_the_parser_s_limit_says_name_not_text(where: str) -> None:
     # was: "the text of <Voucher> is longer than 10,000,000 bytes" for a 50 KB name
     assert issue.code == "xml-text-too-large" and "name" in issue.message and f"{NAME_BYTES_MAX:,}" in issue.message
     assert issue.path == "/Voucher"
+
+
+# The scan's pattern before: where libxml2 stopped inside a long name it tried the name at every length
+# (44 s of one core for a 50 KB name; the figure is in bench/results/test-suite-time.md, not a timed test).
+_GREEDY_TAG = re.compile(rb"<(/?)([A-Za-z_][A-Za-z0-9._:-]*)[^<>]*?(/?)>")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"<", b">", b"/", b" ", b"A", b"_", b":", b".", b"-", b"=", b'"', b"1", b"\n"]),
+                max_size=40).map(b"".join), st.integers(0, 40))
+def test_the_possessive_tag_pattern_finds_the_tags_the_greedy_one_found(data: bytes, end: int) -> None:
+    from messages.xmlsafe import _TAG
+
+    def tags(pattern: re.Pattern[bytes]) -> list[tuple[tuple[int, int], tuple[bytes, ...]]]:
+        return [(m.span(), m.groups()) for m in pattern.finditer(data, 0, end)]
+
+    assert tags(_TAG) == tags(_GREEDY_TAG)
