@@ -418,7 +418,8 @@ class _Run:
             duties = DutiesConfig(  # the bank's behaviour profile (its payees' returns come by 2252)
                 profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
             self.bcores[b.id] = BankCore(b.code, BankConfig(
-                bank_name=b.name, adm_div_code=s.world.divisions_of(b.id)[0], duties=duties,
+                bank_name=b.name, adm_div_code=s.world.divisions_of(b.id)[0], divisions=s.world.divisions_of(b.id)[1:],
+                duties=duties,
                 reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen,
                 registry_accounts=declared_for(s, b.id), account_open_days=b.account_open_days, **extra),
                 self.calendar, cc)

@@ -60,9 +60,9 @@ def doc_of(send: SendVoucher) -> VoucherDoc:
 class World:
     """A bank core and a central bank core, their sends delivered to each other at once."""
 
-    def __init__(self, duties: DutiesConfig, *, reserve_fen: int = 10**10) -> None:
+    def __init__(self, duties: DutiesConfig, *, reserve_fen: int = 10**10, divisions: tuple[str, ...] = ()) -> None:
         cc = ClockConfig()
-        self.bank = BankCore(BANK, BankConfig(reserve_fen=reserve_fen, duties=duties), CAL, cc)
+        self.bank = BankCore(BANK, BankConfig(reserve_fen=reserve_fen, duties=duties, divisions=divisions), CAL, cc)
         self.pboc = PbocCore(PbocConfig(tsa_opening_fen=10**12), CAL, cc)
         self.books: dict[str, int] = {}
         self.to_treasury: list[SendVoucher] = []

@@ -222,11 +222,9 @@ def _run(text: str, root: Path) -> Observed:
 
 
 def _books(o: Observed, adm: str) -> dict[str, Any]:
-    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank.
-    Not the nil reports (2206 of 0.00) and empty feeds (7602 of no line): a bank sends those to the
-    division it is configured for from its first payment of any division, to another from its first
-    payment for that one (bank_sim.reporting._nil_reports, bank_sim.account_feed.feed), so on which
-    days they come is the bank's, not the division's alone."""
+    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank,
+    nil reports (2206 of 0.00) and empty feeds (7602 of no line) too: a bank serving both divisions
+    owes each the same from the same day (`BankConfig.divisions`)."""
     unit = UNITS[adm][0]
     return {
         "receipts": sorted((x.sender, x.vtcode, x.voucher_no, x.fields.get("XPayAmt"), x.fields.get("XPayDate"),
@@ -235,9 +233,9 @@ def _books(o: Observed, adm: str) -> dict[str, Any]:
                            for p in o.payments if p.key.startswith(f"{adm}/")),
         "refunds": sorted((r.bank, r.voucher_no, r.amount_fen, r.state) for r in o.refunds if r.adm == adm),
         "reports": sorted((r.bank, r.vtcode, r.begin, r.end, r.stated_fen, r.books_fen, sorted(r.subjects.items()))
-                          for r in o.reports if r.adm == adm and (r.stated_fen or r.books_fen or r.subjects)),
+                          for r in o.reports if r.adm == adm),
         "feeds": sorted((k.rsplit("/", 1)[0], v[1], [b.code for b in v[2]])
-                        for k, v in o.account_feeds.items() if k.endswith(f"/{adm}") and (v[1] or v[2])),
+                        for k, v in o.account_feeds.items() if k.endswith(f"/{adm}")),
         "signoffs": sorted((v.month, v.level, v.bank or "", v.unit or "", v.verdict, v.books_fen, v.stated_fen)
                            for v in o.signoffs if v.adm == adm),
         "quota_restored": {k: f for k, f in o.quota_restored.items() if k.startswith(f"{unit}/")},
