@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from bank_sim.refunds import PayeeReturn
 from bank_sim.returns import KNOWN_PAYEES
 from bank_sim.transfers import TransferConfig
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
+from sim.codec import repr_quiet_defaults
 
 __all__ = ["PAY_TYPE", "SUSPENSION_VTCODE", "BankConfig", "DutiesConfig", "account_ids", "unit_zba"]
 
@@ -70,11 +71,9 @@ class BankConfig:
     divisions: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        """As the generated one, without `divisions` when none: the snapshot fingerprint
-        (`sim.codec.config_fingerprint`) of a bank of one division is what it was before they were
-        configurable, so its saved snapshots still load."""
-        shown = [f for f in fields(self) if f.name != "divisions" or self.divisions]
-        return f"{type(self).__qualname__}({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
+        """The generated one, without `divisions` when none: the snapshot fingerprint of a bank of
+        one division is what it was before they were configurable, so its saved snapshots load."""
+        return repr_quiet_defaults(self, ("divisions",))
 
     @property
     def served(self) -> tuple[str, ...]:

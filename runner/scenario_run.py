@@ -410,7 +410,8 @@ class _Run:
             dbs.append(db)
             self.ledgers[owner] = await Ledger.open(db)
         self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen,
-                                         clearing_floor_fen=s.world.clearing_floor_fen),
+                                         clearing_floor_fen=s.world.clearing_floor_fen,
+                                         divisions=tuple(d.code for d in s.world.divisions[1:])),
                               self.calendar, cc)
         self.bcores: dict[str, BankCore] = {}
         for b in banks:

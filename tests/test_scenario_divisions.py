@@ -222,8 +222,8 @@ def _run(text: str, root: Path) -> Observed:
 
 
 def _books(o: Observed, adm: str) -> dict[str, Any]:
-    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank,
-    nil reports (2206 of 0.00) and empty feeds (7602 of no line) too: a bank serving both divisions
+    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank
+    (its own statements: `PbocConfig.divisions`), nil reports (2206 of 0.00) and empty feeds (7602 of no line) too: a bank serving both divisions
     owes each the same from the same day (`BankConfig.divisions`)."""
     unit = UNITS[adm][0]
     return {
@@ -236,6 +236,10 @@ def _books(o: Observed, adm: str) -> dict[str, Any]:
                           for r in o.reports if r.adm == adm),
         "feeds": sorted((k.rsplit("/", 1)[0], v[1], [b.code for b in v[2]])
                         for k, v in o.account_feeds.items() if k.endswith(f"/{adm}")),
+        # the central bank's daily statements (7401) to the division: what moved (its balances start
+        # from the opening balance where it is the world's first division, from 0 where another's)
+        "statements": sorted((x.day, x.debit_fen, x.credit_fen, x.end_fen - x.begin_fen)
+                             for x in o.statements if x.adm == adm),
         "signoffs": sorted((v.month, v.level, v.bank or "", v.unit or "", v.verdict, v.books_fen, v.stated_fen)
                            for v in o.signoffs if v.adm == adm),
         "quota_restored": {k: f for k, f in o.quota_restored.items() if k.startswith(f"{unit}/")},
