@@ -12,7 +12,8 @@ At the close of each business day, when its registry holds such an account, the 
 treasury the day's feed (VtCode 7602, `feed`): VoucherNo `LS<bank4><yyyymmdd>`, TransDate the
 day, one Detail per line (CreditAmt in, DebitAmt out), an empty day without DetailList. A bank
 serving several divisions sends one feed per division, each with the lines its own payments made
-(the configured division's every business day, another's on a day it has lines).
+(each division it is configured to serve, `BankConfig.served`, every business day; another's on
+a day it has lines).
 """
 
 from __future__ import annotations
@@ -93,9 +94,10 @@ def feed(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     if not types or not ctx.calendar.is_business_day(day):
         return []
     no = f"LS{ctx.bank_code[-4:]}{format_ymd(day)}"
-    # one feed per division whose payments moved money that day (the configured one's every day, an
-    # empty day too): each treasury watches the accounts its own payments reach
-    divisions: dict[str, list[FeedLine]] = {ctx.config.adm_div_code: []}
+    # one feed per division whose payments moved money that day, and to each division the bank is
+    # configured to serve every day (an empty day too): each treasury watches the accounts its own
+    # payments reach
+    divisions: dict[str, list[FeedLine]] = {adm: [] for adm in ctx.config.served}
     for adm, line in _day_lines(st, day, ctx.archive):
         divisions.setdefault(adm, []).append(line)
     out: list[Effect] = []

@@ -75,6 +75,7 @@ __all__ = [
     "notice_lines",
     "reduce",
     "release",
+    "remaining_by_division",
     "remaining_by_unit",
     "spend",
 ]
@@ -355,6 +356,14 @@ def remaining_by_unit(book: Book) -> dict[str, dict[str, int]]:
         row["granted"] += line.granted_fen - line.reduced_fen
         row["spent"] += line.spent_fen
         row["remaining"] += line.remaining_fen
+    return out
+
+
+def remaining_by_division(book: Book) -> dict[tuple[str, str], int]:
+    """{(AdmDivCode, AgencyCode): remaining fen}: `remaining_by_unit`'s remaining, each division's unit its own."""
+    out: dict[tuple[str, str], int] = {}
+    for (adm, _, _, agency, _, _), line in book.items():
+        out[(adm, agency)] = out.get((adm, agency), 0) + line.remaining_fen
     return out
 
 

@@ -320,18 +320,21 @@ def _reported(day: str, adm: str, home: str) -> str:
 
 def _nil_reports(ctx: Ctx, st: BankState, today: dt.date) -> list[Effect]:
     """The nil 2206 (PayAmt 0.00, no Detail) of every business day before `today` with nothing
-    cleared or refunded: a day with nothing still gets its report, to the configured division from
-    the bank's first day, to another division from the day it was first paid for."""
+    cleared or refunded: a day with nothing still gets its report, to each division the bank is
+    configured to serve (`BankConfig.served`) from the bank's first day, to another division from
+    the day it was first paid for."""
     s = st.duties
     if not s.next_day:
         return []
     c = ctx.config
+    served = c.served
     effects: list[Effect] = []
     d = dt.date(int(s.next_day[:4]), int(s.next_day[4:6]), int(s.next_day[6:]))
     while d < today:
         day = format_ymd(d)
         if ctx.calendar.is_business_day(d) and day not in s.daily:
-            for adm in (c.adm_div_code, *sorted(a for a, first in s.divisions.items() if first <= day)):
+            paid = sorted(a for a, first in s.divisions.items() if first <= day and a not in served)
+            for adm in (*served, *paid):
                 if (done := _reported(day, adm, c.adm_div_code)) in s.reported_days:
                     continue
                 s.reported_days.add(done)

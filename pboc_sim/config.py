@@ -17,6 +17,7 @@ from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from messages.errors import InputError
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
+from sim.codec import repr_quiet_defaults
 
 __all__ = [
     "CLEARED_MAX",
@@ -66,8 +67,24 @@ class PbocConfig:
     # overdraft): `clearing_floors` per bank code, `clearing_floor_fen` for every other bank.
     clearing_floor_fen: int = 0
     clearing_floors: tuple[tuple[str, int], ...] = ()
+    # the other divisions (AdmDivCode) whose treasuries this branch serves besides `adm_div_code`:
+    # each gets its own 7401 and 3502 of its own movements (`pboc_sim.statements`)
+    divisions: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        """The generated one, without `divisions` when none: the snapshot fingerprint of a branch of
+        one division is what it was before they were configurable, so its saved snapshots load."""
+        return repr_quiet_defaults(self, ("divisions",))
+
+    @property
+    def served(self) -> tuple[str, ...]:
+        """Every division served: the configured one first, then `divisions` in their order."""
+        return (self.adm_div_code, *(d for d in self.divisions if d != self.adm_div_code))
 
     def __post_init__(self) -> None:
+        if not all(isinstance(d, str) and 6 <= len(d) <= 9 and d.isdigit() for d in self.divisions) \
+                or len(set(self.divisions)) != len(self.divisions):  # AdmDivCodeType (xsd/common.xsd)
+            raise ValueError(f"divisions must be distinct AdmDivCodes of 6 to 9 digits, not {self.divisions!r}")
         if not isinstance(self.tsa_opening_fen, int) or self.tsa_opening_fen < 0:
             raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
         for bank, floor in (("*", self.clearing_floor_fen), *self.clearing_floors):

@@ -11,6 +11,10 @@ empty one says "nothing moved". The first statement is for the day the core star
 business day if it starts after that day's close). At the close of the first business day of a
 month it also emits the 3502 reconciliation for the previous calendar month (debits by bank and
 pay type; no DetailList if nothing was debited), for every month the core kept the books in.
+
+A branch serving several divisions (`PbocConfig.divisions`) sends each division's treasury its own
+7401 and 3502 (under its AdmDivCode), of the movements of that division's vouchers; the opening
+balance is the configured division's, so the divisions' balances add up to the TSA's.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from messages.errors import InputError
 from messages.money import fen_to_str
 from pboc_sim.config import REVENUE_ACCOUNT, TSA_ACCOUNT, Ctx
 from pboc_sim.record import balance_before
-from pboc_sim.state import PbocState
+from pboc_sim.state import Movement, PbocState
 from sim.effects import Effect, OpenAccount, PostTransfer, SendVoucher
 
-__all__ = ["OPENING_TRANSFER", "catch_up", "daily_statement", "monthly_reconciliation"]
+__all__ = ["OPENING_TRANSFER", "catch_up", "daily_statement", "division_of", "monthly_reconciliation"]
 
 OPENING_TRANSFER = "pboc:opening:tsa"
 
@@ -73,22 +77,53 @@ def _open_books(s: PbocState, ctx: Ctx) -> list[Effect]:
 
 
 def _close_day(s: PbocState, ctx: Ctx, day: dt.date) -> list[SendVoucher]:
-    effects = [daily_statement(s, ctx, day)]
+    served = ctx.config.served
+    effects = [daily_statement(s, ctx, day, adm) for adm in served]
     try:
         previous: dt.date | None = ctx.calendar.previous_business_day(day)
     except InputError:  # the first business day the calendar knows
         previous = None
     if previous is None or previous.month != day.month:
-        recon = monthly_reconciliation(s, ctx, day)
-        if recon is not None:
-            effects.append(recon)
+        for adm in served:
+            recon = monthly_reconciliation(s, ctx, day, adm)
+            if recon is not None:
+                effects.append(recon)
     s.statements.extend(effects)
     return effects
 
 
-def _head(ctx: Ctx, vtcode: str, prefix: str, day: dt.date) -> dict[str, str]:
+def division_of(ctx: Ctx, m: Movement) -> str:
+    """The division whose statements show movement `m`: its voucher's, when the branch serves that
+    division (`PbocConfig.divisions`); else the configured one's (as when a branch had one)."""
+    adm = m.ref.adm_div_code
+    return adm if adm in ctx.config.divisions else ctx.config.adm_div_code
+
+
+def _moves(s: PbocState, ctx: Ctx, day_iso: str, adm: str) -> list[Movement]:
+    """Division `adm`'s movements of a day (every one, the branch serving one division)."""
+    moves = s.movements.get(day_iso, [])
+    if not ctx.config.divisions:
+        return moves
+    return [m for m in moves if division_of(ctx, m) == adm]
+
+
+def _balance_before(s: PbocState, ctx: Ctx, day: dt.date, adm: str) -> int:
+    """Division `adm`'s TSA balance at the start of `day`: the opening balance is the configured
+    division's, each movement its own division's (the divisions' balances add up to the TSA's)."""
+    opening = ctx.config.tsa_opening_fen
+    if not ctx.config.divisions:
+        return balance_before(s, opening, day)
+    total, before = opening if adm == ctx.config.adm_div_code else 0, day.isoformat()
+    for d, moves in s.movements.items():
+        if d < before:
+            total += sum((m.amount_fen if m.direction == "C" else -m.amount_fen) for m in moves
+                         if division_of(ctx, m) == adm)
+    return total
+
+
+def _head(ctx: Ctx, vtcode: str, prefix: str, day: dt.date, adm: str) -> dict[str, str]:
     no = f"{prefix}{format_ymd(day)}"
-    return {"Id": f"V{vtcode}{no}", "AdmDivCode": ctx.config.adm_div_code, "StYear": str(day.year),
+    return {"Id": f"V{vtcode}{no}", "AdmDivCode": adm, "StYear": str(day.year),
             "VouDate": format_ymd(day), "VoucherNo": no}
 
 
@@ -102,14 +137,15 @@ def _tsa_balances(ctx: Ctx, begin: int, debit: int, credit: int) -> dict[str, st
     }
 
 
-def daily_statement(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher:
-    """The 7401 of `day`."""
-    moves = s.movements.get(day.isoformat(), [])
-    begin = balance_before(s, ctx.config.tsa_opening_fen, day)
+def daily_statement(s: PbocState, ctx: Ctx, day: dt.date, adm: str | None = None) -> SendVoucher:
+    """The 7401 of `day` to division `adm` (default: the configured one)."""
+    adm = adm or ctx.config.adm_div_code
+    moves = _moves(s, ctx, day.isoformat(), adm)
+    begin = _balance_before(s, ctx, day, adm)
     debit = sum(m.amount_fen for m in moves if m.direction == "D")
     credit = sum(m.amount_fen for m in moves if m.direction == "C")
     head = {
-        **_head(ctx, "7401", "RZ", day), "StatementDate": format_ymd(day),
+        **_head(ctx, "7401", "RZ", day, adm), "StatementDate": format_ymd(day),
         **_tsa_balances(ctx, begin, debit, credit),
     }
     details = tuple(
@@ -121,22 +157,24 @@ def daily_statement(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher:
     return SendVoucher("7401", 0, head, details, "treasury")
 
 
-def monthly_reconciliation(s: PbocState, ctx: Ctx, day: dt.date) -> SendVoucher | None:
-    """The 3502 of the calendar month before `day`'s, None if the core kept no books that month."""
+def monthly_reconciliation(s: PbocState, ctx: Ctx, day: dt.date, adm: str | None = None) -> SendVoucher | None:
+    """The 3502 of the calendar month before `day`'s to division `adm` (default: the configured
+    one), None if the core kept no books that month."""
+    adm = adm or ctx.config.adm_div_code
     end = day.replace(day=1) - dt.timedelta(days=1)
     start = end.replace(day=1)
     if s.first_day is None or s.first_day > end:
         return None
-    moves = [m for d, ms in s.movements.items() if start.isoformat() <= d <= end.isoformat() for m in ms]
+    moves = [m for d in s.movements if start.isoformat() <= d <= end.isoformat() for m in _moves(s, ctx, d, adm)]
     debits: dict[tuple[str, str], int] = {}
     for m in moves:
         if m.direction == "D":
             debits[(m.bank_code, m.pay_type)] = debits.get((m.bank_code, m.pay_type), 0) + m.amount_fen
-    begin = balance_before(s, ctx.config.tsa_opening_fen, start)
+    begin = _balance_before(s, ctx, start, adm)
     debit = sum(debits.values())
     credit = sum(m.amount_fen for m in moves if m.direction == "C")
     head = {
-        **_head(ctx, "3502", "GKDZ", day), "BeginDate": format_ymd(start), "EndDate": format_ymd(end),
+        **_head(ctx, "3502", "GKDZ", day, adm), "BeginDate": format_ymd(start), "EndDate": format_ymd(end),
         **_tsa_balances(ctx, begin, debit, credit),
     }
     details = tuple(

@@ -282,24 +282,29 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         return out(*_signoff(o, p, _nos(o, p.get("vouchers", []))))
     if e.kind == "unit_quota":
         owner = "treasury" if p["owner"] == "treasury" else p["owner"]
-        book = o.unit_quotas.get(owner)
-        expected = f"{p['unit']}'s authorized quota left at {p['owner']} = {p['equals']} at the end of the run"
+        book = o.unit_quotas.get(owner)  # "<AgencyCode>/<AdmDivCode>" → fen
+        of = f"{p['unit']}" + (f" of {p['adm']}" if "adm" in p else "")
+        expected = f"{of}'s authorized quota left at {p['owner']} = {p['equals']} at the end of the run"
         if book is None:
             return out(False, expected, f"no quota books of {p['owner']}")
-        if p["unit"] not in book:
-            return out(False, expected, f"no quota of {p['unit']}; {p['owner']} has "
+        # a division's unit its own line; without `adm` every division's unit of the code, added up
+        left_fen = [f for k, f in book.items() if k.split("/")[0] == p["unit"]
+                and ("adm" not in p or k.split("/")[-1] == p["adm"])]
+        if not left_fen:
+            return out(False, expected, f"no quota of {of}; {p['owner']} has "
                        + (", ".join(f"{u} {fen_to_str(f)}" for u, f in sorted(book.items())) or "none"))
-        return out(book[p["unit"]] == p["equals_fen"], expected, fen_to_str(book[p["unit"]]))
+        return out(sum(left_fen) == p["equals_fen"], expected, fen_to_str(sum(left_fen)))
     if e.kind == "year_end":
         return out(*_year_end(o, p))
     if e.kind == "quota_restored":
         lines = (o.cross_year_left if p.get("left") else o.cross_year_refunds) if p.get("cross_year") \
             else o.quota_restored
-        restored = {k: f for k, f in lines.items() if k.split("/")[0] == p["unit"]
-                and ("year" not in p or k.split("/")[1] == p["year"])}
+        restored = {k: f for k, f in lines.items() if k.split("/")[0] == p["unit"]  # "<unit>/<year>/<AdmDivCode>"
+                and ("year" not in p or k.split("/")[1] == p["year"]) and ("adm" not in p or k.split("/")[-1] == p["adm"])}
         kind = "cross-year refund lines" if p.get("cross_year") else "quota restored"
         return out(sum(restored.values()) == p["equals_fen"], f"the treasury's {kind} of {p['unit']}"
-                   + (f" ({p['year']})" if "year" in p else "") + f" = {p['equals']}",
+                   + (f" of {p['adm']}" if "adm" in p else "") + (f" ({p['year']})" if "year" in p else "")
+                   + f" = {p['equals']}",
                    "; ".join(f"{k} {fen_to_str(f)}" for k, f in sorted(restored.items())) or "none")
     if e.kind == "clearings_sum":
         clear_type = {"normal": 0, "replenishment": 1}.get(p.get("clear_type", ""))

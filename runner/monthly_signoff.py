@@ -64,6 +64,7 @@ from runner.observed import (
     StatementSeen,
     VerdictName,
     VoucherLines,
+    tsa_days,
 )
 from runner.reconcile import CLEARING_KINDS, PAYMENT_VTCODES, receipt_day
 from runner.signoff_books import Books, VKey, statement_adm
@@ -434,7 +435,7 @@ def _treasury_pboc(inp: SignoffInput, books: Books, month: str, due: bool) -> Le
             breaks.append(Break("credit-unexplained", in_month[0].day, (), f"TSA refund credit {fen_to_str(fen)} for {ref}; "
                                 "the treasury was noticed of no such refund", 0, fen, "month"))
     # the month's daily statements ↔ the movements
-    stmts = {s.day: s for s in inp.daily_statements if month_of(s.day) == month}
+    stmts = {s.day: s for s in tsa_days(inp.daily_statements) if month_of(s.day) == month}  # the TSA's
     by_day: dict[dt.date, list[MovementSeen]] = defaultdict(list)
     for m in inp.movements:
         by_day[m.day].append(m)

@@ -9,8 +9,9 @@ times, voucher keys are `VoucherKey` strings (`adm/year/vtcode/no/flag`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "VerdictName",
     "VoucherLines",
     "trace_path",
+    "tsa_days",
 ]
 
 Who = Literal["gateway", "bank", "pboc", "treasury"]
@@ -288,13 +290,28 @@ class MovementSeen:
 
 @dataclass(frozen=True, slots=True)
 class StatementSeen:
-    """A daily TSA statement (7401) as the central bank sent it."""
+    """A daily TSA statement (7401) as the central bank sent it, to division `adm` ("": not known)."""
 
     day: dt.date
     begin_fen: int
     debit_fen: int
     credit_fen: int
     end_fen: int
+    adm: str = ""
+
+
+def tsa_days(statements: Iterable[StatementSeen]) -> list[StatementSeen]:
+    """The TSA's statement of each day: the divisions' 7401s of the day added up (a central bank
+    serving several divisions states each its own movements, the opening balance the first's), by day."""
+    last = {(s.day, s.adm): s for s in statements}  # a division's statement of a day sent twice: the last
+    days: dict[dt.date, StatementSeen] = {}
+    for s in last.values():
+        if (seen := days.get(s.day)) is None:
+            days[s.day] = dataclasses.replace(s, adm="")
+        else:
+            days[s.day] = StatementSeen(s.day, seen.begin_fen + s.begin_fen, seen.debit_fen + s.debit_fen,
+                                        seen.credit_fen + s.credit_fen, seen.end_fen + s.end_fen)
+    return [days[d] for d in sorted(days)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ from runner.observed import (
     RefundSeen,
     SentVoucher,
     StatementSeen,
+    tsa_days,
 )
 
 __all__ = ["CLEARING_KINDS", "PAYMENT_VTCODES", "receipt_day", "reconcile", "reconciliation_json"]
@@ -146,7 +147,7 @@ def reconcile_parts(parts: Iterable[Part], *, clearings: Sequence[ClearingSeen],
     breaks += _refund_breaks(refunds, leg.refunds_paid, movements)
 
     # -- central bank: movements ↔ statements
-    stmt = {s.day: s for s in statements}
+    stmt = {s.day: s for s in tsa_days(statements)}  # the divisions' 7401s of a day: the TSA's
     moves_by_day: dict[dt.date, list[MovementSeen]] = defaultdict(list)
     for m in movements:
         moves_by_day[m.day].append(m)

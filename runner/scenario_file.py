@@ -941,10 +941,10 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"reports of {p['bank']}" + (f" to {p['adm']}" if "adm" in p else "") + " match the treasury's books" + (
             f" ({p['vtcode']})" if "vtcode" in p else "")
     if kind == "unit_quota":
-        return f"{p['unit']}'s quota left at {p['owner']} = {p['equals']}"
+        return f"{p['unit']}" + (f" of {p['adm']}" if "adm" in p else "") + f"'s quota left at {p['owner']} = {p['equals']}"
     if kind == "quota_restored":
         what = "cross-year refund lines" + (" left" if p.get("left") else "") if p.get("cross_year") else "quota restored"
-        return f"{p['unit']}'s {what} = {p['equals']}"
+        return f"{p['unit']}" + (f" of {p['adm']}" if "adm" in p else "") + f"'s {what} = {p['equals']}"
     if kind == "year_end":
         return f"year end {p['year']}" + (f" of {p['bank']}" if "bank" in p else "") + "".join(
             f" {k} {p[k]}" for k in ("cancelled", "carried", "balanced", "confirmed") if k in p)

@@ -103,6 +103,9 @@ class _NullCore:
         from treasury_sim.suspensions import SuspensionLog
 
         self.inner = inner
+        # the world's first division: its units' quota lines are keyed by unit and year alone, another
+        # division's carry its AdmDivCode (`treasury_sim.bank_reports.quota_line_key`); "": not told apart
+        self.home = ""
         self.received: list[tuple[str, int, dict[str, str], dt.datetime, str | None]] = []
         # scripted: the banks' refund notices, reports and statements, and the 3501 sign-off
         self.inbox = BankInbox()
@@ -170,7 +173,8 @@ class _NullCore:
             adm = doc.get("AdmDivCode")  # a statement is checked against its own division's payments
             return list(self.inbox.on_voucher(doc, now, lambda bank, begin, end: self._paid_in(bank, begin, end, adm),
                                               self.paid_of,
-                                              lambda bank, begin, end: self._direct_in(bank, begin, end, adm)))
+                                              lambda bank, begin, end: self._direct_in(bank, begin, end, adm),
+                                              home=self.home))
         return []
 
     def _paid_in(self, bank: str, begin: str, end: str, adm: str = "") -> int:
@@ -410,7 +414,8 @@ class _Run:
             dbs.append(db)
             self.ledgers[owner] = await Ledger.open(db)
         self.pcore = PbocCore(PbocConfig(adm_div_code=world.adm_div_code, tsa_opening_fen=s.world.tsa_opening_fen,
-                                         clearing_floor_fen=s.world.clearing_floor_fen),
+                                         clearing_floor_fen=s.world.clearing_floor_fen,
+                                         divisions=tuple(d.code for d in s.world.divisions[1:])),
                               self.calendar, cc)
         self.bcores: dict[str, BankCore] = {}
         for b in banks:
@@ -418,7 +423,8 @@ class _Run:
             duties = DutiesConfig(  # the bank's behaviour profile (its payees' returns come by 2252)
                 profile=b.behaviour, profile_params=tuple(sorted(b.params.items())), seed=self.seed)
             self.bcores[b.id] = BankCore(b.code, BankConfig(
-                bank_name=b.name, adm_div_code=s.world.divisions_of(b.id)[0], duties=duties,
+                bank_name=b.name, adm_div_code=s.world.divisions_of(b.id)[0], divisions=s.world.divisions_of(b.id)[1:],
+                duties=duties,
                 reserve_fen=RESERVE_FEN if b.reserve_fen is None else b.reserve_fen,
                 registry_accounts=declared_for(s, b.id), account_open_days=b.account_open_days, **extra),
                 self.calendar, cc)
@@ -432,6 +438,7 @@ class _Run:
 
         world, clock = self.world, self.clock
         self.tcore = _NullCore(self._generated_treasury())
+        self.tcore.home = self._home
         self.tcore.feeds.declared = {a.number for a in self.s.world.accounts if a.acct_type in ("3", "4")}
         tshell = SimShell(self.tcore, self.clients[world.treasury.id], None, world.signer(world.treasury.id),
                           "treasury", clock)
@@ -922,9 +929,10 @@ class _Run:
         return out
 
     def _treasury_quota(self, receipts: Sequence[ReceiptSeen]) -> dict[str, int]:
-        """Each unit's authorized quota as the scripted treasury's books have it: what its 7101s
-        granted, less what its quota reductions (7106, 003 §22) the bank confirmed took off, less what
-        its 8202 receipts paid, plus what refunds restored (this year's)."""
+        """Each unit's authorized quota as the scripted treasury's books have it, by "<AgencyCode>/<AdmDivCode>"
+        (two divisions' units of one code are two): what its 7101s granted, less what its quota
+        reductions (7106, 003 §22) the bank confirmed took off, less what its 8202 receipts paid, plus
+        what refunds restored (this year's)."""
         left: dict[str, int] = {}
         confirmed = {x.voucher_no for x in receipts if x.vtcode == "7106" and x.return_reason is None}
         for r in self.sent.values():
@@ -933,15 +941,22 @@ class _Run:
                 if r.vtcode == "7106" and r.voucher_no not in confirmed:
                     continue  # refused by the bank: nothing taken off
                 sign = 1 if r.vtcode == "7101" else -1
+                adm = r.key.split("/")[0] or self._home
                 for agency, fen in quota_lines(r.doc_bytes):
-                    left[agency] = left.get(agency, 0) + sign * fen
+                    left[f"{agency}/{adm}"] = left.get(f"{agency}/{adm}", 0) + sign * fen
         for x in receipts:
             if x.vtcode == "8202" and x.return_reason is None:
-                agency = self.tcore.agency_of(x.voucher_no, paid_key(x.fields, x.vtcode))
-                left[agency] = left.get(agency, 0) - parse_fen(x.fields.get("XPayAmt") or "0.00")
-        for k, fen in self.tcore.inbox.quota_restored.items():
-            left[k.split("/")[0]] = left.get(k.split("/")[0], 0) + fen
+                k = f"{self.tcore.agency_of(x.voucher_no, paid_key(x.fields, x.vtcode))}/{x.adm or self._home}"
+                left[k] = left.get(k, 0) - parse_fen(x.fields.get("XPayAmt") or "0.00")
+        for k, fen in self._by_division(self.tcore.inbox.quota_restored).items():
+            unit, _, adm = k.split("/")
+            left[f"{unit}/{adm}"] = left.get(f"{unit}/{adm}", 0) + fen
         return left
+
+    def _by_division(self, book: Mapping[str, int]) -> dict[str, int]:
+        """A quota restored or cross-year book (`treasury_sim.bank_reports.quota_line_key`) with every key
+        "<AgencyCode>/<year>/<AdmDivCode>": the first division's lines carry none in the treasury's."""
+        return {(k if k.count("/") >= 2 else f"{k}/{self._home}"): fen for k, fen in book.items()}
 
     def _year_end(self) -> dict[str, Any]:
         """The generated treasury's year end (004 part 5 §6): its notices and each year's books."""
@@ -1061,12 +1076,12 @@ class _Run:
                           for code, vt, no, begin, end, stated, books, when, subjects, direct, direct_books, adm
                           in self.tcore.reports),
             unit_quotas={"treasury": self._treasury_quota(receipts),
-                         **{bid: {u: row["remaining"] for u, row in core.remaining_quota().items()}
+                         **{bid: {f"{u}/{adm}": fen for (adm, u), fen in core.remaining_by_division().items()}
                             for bid, core in self.bcores.items()}},
-            quota_restored=dict(self.tcore.inbox.quota_restored),
-            cross_year_refunds=dict(self.tcore.inbox.cross_year_refunds),
-            cross_year_left={k: fen - self.tcore.inbox.cross_year_paid.get(k, 0)
-                             for k, fen in self.tcore.inbox.cross_year_refunds.items()},
+            quota_restored=self._by_division(self.tcore.inbox.quota_restored),
+            cross_year_refunds=self._by_division(self.tcore.inbox.cross_year_refunds),
+            cross_year_left=self._by_division({k: fen - self.tcore.inbox.cross_year_paid.get(k, 0)
+                                               for k, fen in self.tcore.inbox.cross_year_refunds.items()}),
             **self._year_end(),
             budget_refusals=tuple(BudgetRefusalSeen(r.request.no, r.request.unit, r.code, r.request.amount_fen, r.at)
                                   for r in (self.generated.refused_requests() if self.generated is not None else ())

@@ -346,6 +346,8 @@ _expect_kinds: dict[str, Any] = {
                                   "or the treasury's (its 7101s, less the quota reductions (7106) the bank "
                                   "confirmed, less its units' 8202 receipts, plus quota restored by refunds)",
                    "properties": {"owner": _participant, "unit": {"type": "string", "minLength": 1},
+                                  "adm": {**_adm, "description": "AdmDivCode: that division's unit of the code "
+                                          "(absent: every division's unit of the code, added up)"},
                                   "equals": _money}},
     "year_end": {"type": "object", "additionalProperties": False, "required": ["year"],
                  "description": "the generated treasury's year end of a budget year (004 part 5 §6): its "
@@ -361,6 +363,8 @@ _expect_kinds: dict[str, Any] = {
                        "description": "what the treasury restored of a unit's quota for refunds of the same "
                                       "year (or, cross_year: true, booked as cross-year refund lines)",
                        "properties": {"unit": {"type": "string", "minLength": 1},
+                                      "adm": {**_adm, "description": "AdmDivCode: that division's unit of the "
+                                              "code (absent: every division's unit of the code, added up)"},
                                       "year": {"type": "string", "pattern": r"^[0-9]{4}$"},
                                       "cross_year": {"type": "boolean"},
                                       "left": {"type": "boolean", "description": "with cross_year: what is left "

@@ -74,15 +74,18 @@ def movements_of(pcore: Any) -> list[MovementSeen]:
 
 
 def statements_of(pcore: Any) -> list[StatementSeen]:
-    """The 7401 daily TSA statements the central bank core sent."""
+    """The 7401 daily TSA statements the central bank core sent (one per division served a day)."""
     out = []
     for e in pcore.statements:
         if e.vtcode != "7401":
             continue
         h = e.head
         day = h["StatementDate"]
-        out.append(StatementSeen(dt.date(int(day[:4]), int(day[4:6]), int(day[6:8])), parse_fen(h["BeginBalance"]),
-                                 parse_fen(h["DebitAmt"]), parse_fen(h["CreditAmt"]), parse_fen(h["EndBalance"])))
+        # a division's balance may be below zero (the opening balance is the configured division's)
+        out.append(StatementSeen(dt.date(int(day[:4]), int(day[4:6]), int(day[6:8])),
+                                 parse_fen(h["BeginBalance"], allow_negative=True), parse_fen(h["DebitAmt"]),
+                                 parse_fen(h["CreditAmt"]), parse_fen(h["EndBalance"], allow_negative=True),
+                                 h["AdmDivCode"]))
     return out
 
 

@@ -20,6 +20,7 @@ maps and lists of the state are encoded a slice of entries at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Collection, Iterator
 from typing import Any, TypeVar
@@ -29,7 +30,7 @@ import msgspec
 from messages.errors import StateError
 
 __all__ = ["PART_BYTES", "SnapshotHeader", "config_fingerprint", "decode", "decode_snapshot", "encode", "encode_parts",
-           "pack", "unpack"]
+           "pack", "repr_quiet_defaults", "unpack"]
 
 T = TypeVar("T")
 
@@ -204,6 +205,21 @@ def unpack(data: bytes, type_: type[T]) -> T:
 def config_fingerprint(*configs: object) -> str:
     """What a snapshot was taken under: a core refuses to load one taken with another config."""
     return "; ".join(repr(c) for c in configs)
+
+
+def repr_quiet_defaults(config: Any, quiet: Collection[str]) -> str:
+    """A dataclass's generated repr without the fields named in `quiet` while they hold their default:
+    a config field added later leaves the fingerprint (`config_fingerprint`) of every config that does
+    not set it as it was, so the snapshots saved before still load."""
+    shown = [f for f in dataclasses.fields(config)
+             if f.name not in quiet or getattr(config, f.name) != _default(f)]
+    return f"{type(config).__qualname__}({', '.join(f'{f.name}={getattr(config, f.name)!r}' for f in shown)})"
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 class SnapshotHeader(msgspec.Struct):

@@ -60,10 +60,10 @@ def doc_of(send: SendVoucher) -> VoucherDoc:
 class World:
     """A bank core and a central bank core, their sends delivered to each other at once."""
 
-    def __init__(self, duties: DutiesConfig, *, reserve_fen: int = 10**10) -> None:
+    def __init__(self, duties: DutiesConfig, *, reserve_fen: int = 10**10, divisions: tuple[str, ...] = ()) -> None:
         cc = ClockConfig()
-        self.bank = BankCore(BANK, BankConfig(reserve_fen=reserve_fen, duties=duties), CAL, cc)
-        self.pboc = PbocCore(PbocConfig(tsa_opening_fen=10**12), CAL, cc)
+        self.bank = BankCore(BANK, BankConfig(reserve_fen=reserve_fen, duties=duties, divisions=divisions), CAL, cc)
+        self.pboc = PbocCore(PbocConfig(tsa_opening_fen=10**12, divisions=divisions), CAL, cc)
         self.books: dict[str, int] = {}
         self.to_treasury: list[SendVoucher] = []
         self.alarms: list[Alarm] = []
@@ -115,8 +115,9 @@ class World:
         self.pboc.on_voucher(parse_voucher(data), 0, t(day, "08:30"))
 
     def pay(self, no: str, fen: int, now: dt.datetime, *, payee_bank: str = "999100000027",
-            project: tuple[str, str] | None = None) -> VoucherDoc:
-        data = payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen, project=project)
+            project: tuple[str, str] | None = None, adm_div_code: str = "990100") -> VoucherDoc:
+        data = payment_voucher(voucher_no=no, vou_date=now.date(), pay_bank_code=BANK, amount_fen=fen, project=project,
+                               adm_div_code=adm_div_code)
         doc = parse_voucher(data)
         if payee_bank != "999100000027":
             data = data.replace(b"<PayeeAcctBankNo>999100000027<", f"<PayeeAcctBankNo>{payee_bank}<".encode())

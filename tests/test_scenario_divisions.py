@@ -222,11 +222,9 @@ def _run(text: str, root: Path) -> Observed:
 
 
 def _books(o: Observed, adm: str) -> dict[str, Any]:
-    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank.
-    Not the nil reports (2206 of 0.00) and empty feeds (7602 of no line): a bank sends those to the
-    division it is configured for from its first payment of any division, to another from its first
-    payment for that one (bank_sim.reporting._nil_reports, bank_sim.account_feed.feed), so on which
-    days they come is the bank's, not the division's alone."""
+    """Division `adm`'s books of a run: what it was paid and told, by the banks and the central bank
+    (its own statements: `PbocConfig.divisions`), nil reports (2206 of 0.00) and empty feeds (7602 of no line) too: a bank serving both divisions
+    owes each the same from the same day (`BankConfig.divisions`)."""
     unit = UNITS[adm][0]
     return {
         "receipts": sorted((x.sender, x.vtcode, x.voucher_no, x.fields.get("XPayAmt"), x.fields.get("XPayDate"),
@@ -235,13 +233,19 @@ def _books(o: Observed, adm: str) -> dict[str, Any]:
                            for p in o.payments if p.key.startswith(f"{adm}/")),
         "refunds": sorted((r.bank, r.voucher_no, r.amount_fen, r.state) for r in o.refunds if r.adm == adm),
         "reports": sorted((r.bank, r.vtcode, r.begin, r.end, r.stated_fen, r.books_fen, sorted(r.subjects.items()))
-                          for r in o.reports if r.adm == adm and (r.stated_fen or r.books_fen or r.subjects)),
+                          for r in o.reports if r.adm == adm),
         "feeds": sorted((k.rsplit("/", 1)[0], v[1], [b.code for b in v[2]])
-                        for k, v in o.account_feeds.items() if k.endswith(f"/{adm}") and (v[1] or v[2])),
+                        for k, v in o.account_feeds.items() if k.endswith(f"/{adm}")),
+        # the central bank's daily statements (7401) to the division: what moved (its balances start
+        # from the opening balance where it is the world's first division, from 0 where another's)
+        "statements": sorted((x.day, x.debit_fen, x.credit_fen, x.end_fen - x.begin_fen)
+                             for x in o.statements if x.adm == adm),
         "signoffs": sorted((v.month, v.level, v.bank or "", v.unit or "", v.verdict, v.books_fen, v.stated_fen)
                            for v in o.signoffs if v.adm == adm),
-        "quota_restored": {k: f for k, f in o.quota_restored.items() if k.startswith(f"{unit}/")},
-        "unit_quota": {owner: book.get(unit) for owner, book in o.unit_quotas.items()},
+        # by division and unit ("<unit>/<year>/<AdmDivCode>", "<unit>/<AdmDivCode>"): a unit of the
+        # division's code in another division is another unit
+        "quota_restored": {k: f for k, f in o.quota_restored.items() if k.startswith(f"{unit}/") and k.endswith(f"/{adm}")},
+        "unit_quota": {owner: book.get(f"{unit}/{adm}") for owner, book in o.unit_quotas.items()},
         "quota_notices": sorted((x.sender, x.vtcode) for x in o.receipts if x.adm == adm and x.vtcode == "7101"),
     }
 
@@ -337,3 +341,39 @@ def test_a_payment_is_paid_when_its_own_division_s_receipt_came() -> None:
 
     assert paid(OTHER) == t(D1, 10, 5) and paid(HOME) == t(D1, 10, 0)
     assert paid("") == t(D1, 10, 0)  # a payment whose key is not known: by number, as before
+
+
+# --- quota books by division and unit: two divisions' units of one AgencyCode are two ---------------------
+
+def test_quota_restored_and_unit_quota_take_the_division_of_the_unit() -> None:
+    """Both ways: each division's unit 101001 its own line; without `adm`, every division's added up.
+    Before, the books were by AgencyCode alone: 990100's 101001 had 990200's refund restored."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.scenario_file import Expectation
+    from tests.scenario_fixtures import observed
+
+    o = dataclasses.replace(observed(), quota_restored={f"101001/2026/{OTHER}": 600_00, f"101001/2026/{HOME}": 0},
+                            unit_quotas={"bank-a": {f"101001/{OTHER}": 600_00, f"101001/{HOME}": 0}})
+
+    def ok(kind: str, **params: Any) -> bool:
+        p = {"unit": "101001", **params}
+        p["equals_fen"] = int(p["equals"].replace(".", ""))
+        [got] = evaluate([Expectation(0, kind, p, None, "x", 0)], o)
+        return got.ok
+
+    for kind, extra in (("quota_restored", {}), ("unit_quota", {"owner": "bank-a"})):
+        assert ok(kind, adm=OTHER, equals="600.00", **extra) and not ok(kind, adm=OTHER, equals="0.00", **extra)
+        assert ok(kind, adm=HOME, equals="0.00", **extra) and not ok(kind, adm=HOME, equals="600.00", **extra)
+        assert ok(kind, equals="600.00", **extra)  # no division: every division's 101001 added up
+    assert not ok("unit_quota", owner="bank-a", adm="990300", equals="0.00")  # no such division's unit: no line
+
+
+def test_the_scenario_of_two_divisions_sharing_an_agency_code_holds(tmp_path: Path) -> None:
+    from runner.scenario_file import CATALOGUE_DIR, load_scenario
+
+    s = load_scenario(CATALOGUE_DIR / "divisions-shared-agency-code-refund-restores-own-quota.yaml")
+    r = asyncio.run(run_scenario(s, tmp_path))
+    assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.outcomes if not x.ok]
+    assert {k: f for k, f in r.observed.quota_restored.items() if k.startswith("101001/")} == {f"101001/2026/{OTHER}": 600_00}

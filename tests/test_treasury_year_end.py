@@ -357,4 +357,4 @@ def test_the_treasury_refuses_a_payment_beyond_the_cross_year_line_and_sends_not
     beyond = next(v for v in r.observed.sent if v.id == "beyond")
     assert [(x.who, x.ok, x.code) for x in beyond.verdicts] == [("treasury", False, CROSS_YEAR_REFUSAL)]
     assert "101001/2025" in beyond.verdicts[0].message and "holds 200.00" in beyond.verdicts[0].message
-    assert r.observed.cross_year_left == {"101001/2025": 0}
+    assert r.observed.cross_year_left == {"101001/2025/990100": 0}  # the observed books name the division

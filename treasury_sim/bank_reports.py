@@ -31,7 +31,7 @@ from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Effect, SendVoucher
 
-__all__ = ["HANDLED", "NOT_KEPT", "BankInbox"]
+__all__ = ["HANDLED", "NOT_KEPT", "BankInbox", "quota_line_key"]
 
 HANDLED = frozenset({"2203", "2252", "7105", "2206", "4004", "3501", "7103", "7104", "7202", "7203"})
 # Notices and reports kept: a year of a few banks' days and refunds.
@@ -47,10 +47,19 @@ NOT_KEPT = frozenset({"7103"})
 LISTED_MAX = 200_000
 
 
+def quota_line_key(agency: str, year: str, adm: str, home: str) -> str:
+    """The key of unit `agency`'s line of budget year `year` of division `adm` in the quota restored
+    and cross-year refund books: "<AgencyCode>/<year>" of the configured division (`home`; "": every
+    division's, as before divisions were told apart), "<AgencyCode>/<year>/<AdmDivCode>" of another
+    (two divisions' units may share an AgencyCode: their lines stay apart)."""
+    return f"{agency}/{year}" if not home or adm == home or not adm else f"{agency}/{year}/{adm}"
+
+
 class BankInbox(msgspec.Struct):
     received: dict[str, str] = msgspec.field(default_factory=dict)  # voucher key → ISO time it arrived
-    quota_restored: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year>" → fen
-    cross_year_refunds: dict[str, int] = msgspec.field(default_factory=dict)  # "<AgencyCode>/<year paid>" → fen
+    # `quota_line_key` ("<AgencyCode>/<year>", another division's "/<AdmDivCode>" after) → fen
+    quota_restored: dict[str, int] = msgspec.field(default_factory=dict)
+    cross_year_refunds: dict[str, int] = msgspec.field(default_factory=dict)  # the same, of the year paid
     # "<AgencyCode>/<year paid>" → fen of the payments sent from that cross-year refund line (treasury_sim.budget)
     cross_year_paid: dict[str, int] = msgspec.field(default_factory=dict)
     sign_offs: dict[str, str] = msgspec.field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
@@ -107,8 +116,10 @@ class BankInbox(msgspec.Struct):
 
     def on_voucher(self, doc: VoucherDoc, now: dt.datetime, paid_in: Callable[[str, str, str], int],
                    paid_of: Callable[[VoucherDoc], tuple[str, str]],
-                   direct_in: Callable[[str, str, str], int] | None = None) -> list[Effect]:
-        """`paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd (of the
+                   direct_in: Callable[[str, str, str], int] | None = None, home: str = "") -> list[Effect]:
+        """`home`: the treasury's configured division (AdmDivCode), whose quota lines are keyed by unit
+        and year alone; another division's carry its AdmDivCode last (`quota_line_key`).
+        `paid_in(bank, begin, end)`: what that bank's receipts paid in yyyyMMdd..yyyyMMdd (of the
         statement's division); `paid_of(notice)`: (AgencyCode, StYear) of the payment a refund notice
         names, of the notice's division ("" where not known: a 2252 does not name the unit);
         `direct_in(bank, begin, end)`: the direct funds (直达资金) of what `paid_in` counts (none if not given)."""
@@ -128,7 +139,7 @@ class BankInbox(msgspec.Struct):
             agency = doc.get("AgencyCode") or unit
             year = paid_year or doc.get("OriVouDate")[:4]
             fen = doc.amount_fen("PayAmt")
-            k = f"{agency}/{year}"
+            k = quota_line_key(agency, year, doc.get("AdmDivCode"), home)
             if year == str(now.year):
                 self.quota_restored[k] = self.quota_restored.get(k, 0) + fen
                 self.restored_fen += fen

@@ -316,7 +316,8 @@ class TreasuryCore:
             elif flag == 0 and doc.vtcode in HANDLED:  # refund notices, reports, statements (bank_reports)
                 self._refund_releases(doc, key, now)
                 effects += self.state.bank_inbox.on_voucher(doc, now, self._paid_in, self._paid_of,
-                                                            lambda b, s, e: self._paid_in(b, s, e, True))
+                                                            lambda b, s, e: self._paid_in(b, s, e, True),
+                                                            home=self.config.adm_div_code)
             elif flag == 0 and doc.vtcode == "7401":
                 check, alarms = check_statement(doc, key, self.tsa, self.config.tsa_opening_fen)
                 if check is not None:
