@@ -390,10 +390,6 @@ class BankCore:
         rows = quotas.remaining_by_unit(self._st.quota_book)
         return rows if agency is None else {agency: rows.get(agency, {"granted": 0, "spent": 0, "remaining": 0})}
 
-    def remaining_by_division(self) -> dict[tuple[str, str], int]:
-        """The authorized quota remaining by (AdmDivCode, AgencyCode): two divisions' units of one code apart."""
-        return quotas.remaining_by_division(self._st.quota_book)
-
     def paid_fen(self, mode: Mode | None = None) -> int:
         return sum(p.amount_fen for p in self._st.payments.values()
                    if p.day is not None and (mode is None or p.mode == mode))

@@ -972,6 +972,7 @@ class _Run:
                                 for y, t in q.years.items()}}
 
     async def _observe(self) -> Observed:
+        from bank_sim.quotas import remaining_by_division as quota_left
         from ledger.model import AccountFlags
         from messages.envelope import VoucherKey
         from pboc_sim.core import TSA_ACCOUNT, clearing_account
@@ -1076,7 +1077,7 @@ class _Run:
                           for code, vt, no, begin, end, stated, books, when, subjects, direct, direct_books, adm
                           in self.tcore.reports),
             unit_quotas={"treasury": self._treasury_quota(receipts),
-                         **{bid: {f"{u}/{adm}": fen for (adm, u), fen in core.remaining_by_division().items()}
+                         **{bid: {f"{u}/{adm}": fen for (adm, u), fen in quota_left(core.quota_book).items()}
                             for bid, core in self.bcores.items()}},
             quota_restored=self._by_division(self.tcore.inbox.quota_restored),
             cross_year_refunds=self._by_division(self.tcore.inbox.cross_year_refunds),
