@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from bank_sim.quotas import arrival_notice_prefix
 from runner.scorecard_feed import bank_events
 from tests.test_bank_duties import CAL, DAY, t
-from tests.test_bank_quota_divisions import _grant, _world
-from tests.test_bank_shared_numbers import HOME, OTHER
+from tests.test_bank_quota_divisions import _grant
+from tests.two_divisions import HOME, OTHER, bank_world
 
 
 def _keys(w: object) -> list[tuple[str, str, str]]:
@@ -28,7 +28,7 @@ def _keys(w: object) -> list[tuple[str, str, str]]:
 
 
 def test_two_years_7101s_of_one_number_get_7102s_of_their_own() -> None:
-    w = _world()
+    w = bank_world()
     assert _grant(w, HOME, "2025", 100_00, at="09:00") == [] and _grant(w, HOME, "2026", 200_00, at="09:05") == []
     keys = _keys(w)
     assert len(keys) == 2 and len(set(keys)) == 2, keys
@@ -57,7 +57,7 @@ def test_every_7102_is_a_key_of_its_own_and_answers_its_own_7101(grants: list[tu
     """Oracle from the interface rules (a voucher is its key: the gateway takes a key once) and
     004 part 3 §9(2) (each 7101's units are told): every 7102 sent has a key no other has, and
     each 7101's duty is done when its own 7102 went, as if it were alone."""
-    w = _world()
+    w = bank_world()
     for i, (adm, year, no) in enumerate(grants):
         _grant(w, adm, year, 100_00 + i, no=no, at=f"09:{i:02d}")
     keys = _keys(w)
@@ -74,7 +74,7 @@ _LONG = st.builds(lambda head: f"{head}{_TAIL}", st.text("ABCXYZ0189-", min_size
 
 
 def test_two_long_7101s_alike_in_their_last_16_get_7102s_of_their_own() -> None:
-    w = _world()
+    w = bank_world()
     a, b = f"FIRSTNOTICE{'0' * 10}{_TAIL}", f"OTHERNOTICE{'0' * 10}{_TAIL}"
     assert len(a) == len(b) == 37
     assert _grant(w, HOME, "2025", 100_00, no=a, at="09:00") == []
@@ -95,7 +95,7 @@ def test_long_numbers_alike_in_their_tails_each_get_a_7102_key_of_their_own(
     """Oracle as above (a voucher is its key; each 7101's units are told): 7101s of one division and
     year differing only before their last 16 characters are distinct notices, each answered by a
     7102 of a key no other has, valid by the XSD (VoucherNo and Id [A-Za-z0-9-]{1,42}), as if it were alone."""
-    w = _world()
+    w = bank_world()
     for i, (adm, year, no) in enumerate(grants):
         _grant(w, adm, year, 100_00 + i, no=no, at=f"09:{i:02d}")
     keys = _keys(w)
