@@ -377,3 +377,50 @@ def test_the_scenario_of_two_divisions_sharing_an_agency_code_holds(tmp_path: Pa
     r = asyncio.run(run_scenario(s, tmp_path))
     assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.outcomes if not x.ok]
     assert {k: f for k, f in r.observed.quota_restored.items() if k.startswith("101001/")} == {f"101001/2026/{OTHER}": 600_00}
+
+
+# --- the treasury's quota books take a reduction (7106) off when its own key is confirmed ----------------
+
+def _reductions(tmp: Path, other_reduces: str) -> str:
+    """Each division's 7101 of 1,000.00 for its unit at bank-a, then each a 7106 under one VoucherNo:
+    990100's of 500.00 (within its line, confirmed), 990200's of `other_reduces` (refused over 1,000.00)."""
+    vouchers = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
+    for adm in (HOME, OTHER):
+        for name, out in (("7101-unit-101001-2100201-1000.xml", f"7101-{adm}.xml"),
+                          ("7106-unit-101001-reduce-500.xml", f"7106-{adm}.xml")):
+            xml = vouchers.joinpath(name).read_text(encoding="utf-8").replace("990100", adm).replace(
+                "101001", UNITS[adm][0]).replace("示例市第一中学", UNITS[adm][1])
+            if adm == OTHER and name.startswith("7106"):
+                xml = xml.replace("500.00", other_reduces)
+            tmp.joinpath(out).write_text(xml, encoding="utf-8")
+    steps = "".join(f'  - at: "{at}"\n    {step}\n' for at, step in (
+        ("08:30", 'quota: {bank: bank-a, pay_type: authorized, amount: "2000.00"}'),
+        ("08:31", f'quota: {{adm: "{OTHER}", bank: bank-a, pay_type: authorized, amount: "2000.00"}}'),
+        ("08:40", f"send: {{id: home_notice, file: 7101-{HOME}.xml}}"),
+        ("08:41", f"send: {{id: other_notice, file: 7101-{OTHER}.xml}}"),
+        ("11:00", f"send: {{id: home_cut, file: 7106-{HOME}.xml}}"),
+        ("11:05", f"send: {{id: other_cut, file: 7106-{OTHER}.xml}}")))
+    return ("scenario: cuts\n" + world_yaml(dt.date(2026, 3, 10), "2026-03-10 18:00").replace(
+        "  end:", "  treasury: {quota: manual}\n  end:") + "steps:\n" + steps + "expect:\n  - invariants: {}\n")
+
+
+@pytest.mark.parametrize(("other_reduces", "home_left", "other_left"), [
+    ("1000.01", "500.00", "1000.00"),  # 990200's refused: before, 990100's confirmation of the number took it off
+    ("300.00", "500.00", "700.00"),  # both confirmed: each division's taken off its own unit
+])
+def test_the_treasury_books_a_reduction_confirmed_under_its_own_key(other_reduces: str, home_left: str,
+                                                                     other_left: str, tmp_path: Path) -> None:
+    """Two divisions' 7106s of one VoucherNo are two: the treasury's books (`unit_quota` of owner
+    treasury) take off only the reductions whose own key (AdmDivCode, StYear, VtCode, VoucherNo) the
+    bank confirmed, never another division's confirmation of the number."""
+    text = _reductions(tmp_path, other_reduces)
+    expect = "".join(f'  - unit_quota: {{owner: {owner}, unit: "{UNITS[adm][0]}", adm: "{adm}", equals: "{left}"}}\n'
+                     for owner in ("treasury", "bank-a") for adm, left in ((HOME, home_left), (OTHER, other_left)))
+    r = asyncio.run(run_scenario(load_text(text + expect, "cuts.yaml", base=tmp_path), tmp_path / "run"))
+    assert r.error is None and r.observed is not None and not r.failed, [(x.expected, x.actual) for x in r.failed]
+    confirmed = sorted((x.adm, x.voucher_no) for x in r.observed.receipts if x.vtcode == "7106")
+    assert confirmed == [(HOME, "ZJ2026031000001")] + ([(OTHER, "ZJ2026031000001")] if other_left == "700.00" else [])
+    # a false expectation fails: the refused reduction taken off the treasury's books
+    wrong = expect.replace(f'adm: "{OTHER}", equals: "{other_left}"', f'adm: "{OTHER}", equals: "-0.01"', 1)
+    r = asyncio.run(run_scenario(load_text(text + wrong, "cuts.yaml", base=tmp_path), tmp_path / "wrong"))
+    assert [x.actual for x in r.failed] and len(r.failed) == 1
