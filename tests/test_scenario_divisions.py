@@ -424,3 +424,52 @@ def test_the_treasury_books_a_reduction_confirmed_under_its_own_key(other_reduce
     wrong = expect.replace(f'adm: "{OTHER}", equals: "{other_left}"', f'adm: "{OTHER}", equals: "-0.01"', 1)
     r = asyncio.run(run_scenario(load_text(text + wrong, "cuts.yaml", base=tmp_path), tmp_path / "wrong"))
     assert [x.actual for x in r.failed] and len(r.failed) == 1
+
+
+# --- a refund expectation may say there was none ----------------------------------------------------------
+
+def test_refund_none_is_true_only_where_the_voucher_s_own_key_has_no_refund() -> None:
+    """`refund: {voucher, none: true}` (the idiom of `receipt`'s): no refund request (2302) for the
+    voucher; another division's refund of the number is not its."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.observed import RefundSeen
+    from runner.scenario_file import Expectation
+    from tests.scenario_fixtures import D1, observed, t
+
+    v1, w = _two_sent()
+    refunds = (RefundSeen("bank-a", v1.voucher_no, "TK1", 100_00, t(D1, 16, 0), "accepted", adm=OTHER, ori_year="2026"),)
+    o = dataclasses.replace(observed(), sent=(v1, w), refunds=refunds)
+
+    def ok(voucher: str, by: dt.datetime | None = None) -> bool:
+        [got] = evaluate([Expectation(0, "refund", {"voucher": voucher, "none": True}, by, "x", 0)], o)
+        return got.ok
+
+    assert ok("v1") and not ok("w")  # w (990200's) was refunded; v1 (990100's, the same number) was not
+    assert ok("w", by=t(D1, 15, 59)) and not ok("w", by=t(D1, 16, 0))  # none by a time before it: true
+
+
+def test_refund_none_takes_no_state_code_or_amount() -> None:
+    text = (_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, template: direct-payment, bank: bank-a, amount: "1.00"}\n'
+            "expect:\n  - refund: {voucher: v, none: true, state: accepted}\n")
+    [(code, path, message)] = _issues(text)
+    assert (code, path) == ("scenario-invalid", "expect[0].refund.none") and "state" in message, message
+    assert not _issues(text.replace(", state: accepted", ""))
+
+
+@pytest.mark.parametrize(("voucher", "holds"), [("home", True), ("other", False)])
+def test_refund_none_in_a_scenario_both_ways(voucher: str, holds: bool, tmp_path: Path) -> None:
+    """The catalogue's shared-AgencyCode scenario refunds 990200's payment (`other`), not 990100's
+    of the same number (`home`): a true "none" holds, a false one fails naming the refund."""
+    from runner.scenario_file import CATALOGUE_DIR
+
+    path = CATALOGUE_DIR / "divisions-shared-agency-code-refund-restores-own-quota.yaml"
+    text = path.read_text(encoding="utf-8") + f"  - refund: {{voucher: {voucher}, none: true}}\n    by: \"D+1 23:59\"\n"
+    r = asyncio.run(run_scenario(load_text(text, str(path), base=path.parent), tmp_path))
+    assert r.error is None and r.observed is not None
+    assert len(r.failed) == (0 if holds else 1), [(x.expected, x.actual) for x in r.failed]
+    if not holds:
+        [failed] = r.failed
+        assert failed.expected.startswith("no refund request (2302) for ZZDIVSHR20260310 by "), failed.expected
+        assert "600.00" in failed.actual and "accepted" in failed.actual, failed.actual
