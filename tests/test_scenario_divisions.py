@@ -473,3 +473,65 @@ def test_refund_none_in_a_scenario_both_ways(voucher: str, holds: bool, tmp_path
         [failed] = r.failed
         assert failed.expected.startswith("no refund request (2302) for ZZDIVSHR20260310 by "), failed.expected
         assert "600.00" in failed.actual and "accepted" in failed.actual, failed.actual
+
+
+# --- `tgw scenario world --division`: a conformance world serving a scenario's divisions --------------------
+
+def test_tgw_scenario_world_with_divisions_serves_the_scenario_s(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, `tgw scenario world` made a world of 990100 only: a conformance run of a divisions
+    scenario was skipped for want of one serving 990200. `--division CODE[:BANK,...]` (repeatable;
+    without banks, every bank) names the world's divisions, the first the treasury's and central bank's."""
+    from runner.conformance import applicability
+    from runner.scenario_file import CATALOGUE_DIR, load_scenario
+    from tgw import main
+
+    s = load_scenario(CATALOGUE_DIR / "divisions-two-treasuries-one-bank-same-voucher-no.yaml")
+    assert main(["scenario", "world", str(tmp_path / "two"), "--division", HOME, "--division", f"{OTHER}:bank-a"]) == 0
+    two = DevWorld.load(tmp_path / "two")
+    assert {p.id: p.adm_div_codes for p in two.registry()} == {
+        f"treasury-{HOME}": (HOME, OTHER), f"pboc-{HOME}": (HOME, OTHER), "bank-a": (HOME, OTHER), "bank-b": (HOME,)}
+    assert applicability(s, "bank-b", two)[0] is None and applicability(s, "bank-a", two)[0] is None
+    # a world of the other division first: its treasury is treasury-990200, not the scenario's
+    assert main(["scenario", "world", str(tmp_path / "one"), "--division", OTHER]) == 0
+    one = DevWorld.load(tmp_path / "one")
+    assert {p.id: p.adm_div_codes for p in one.registry()}["bank-b"] == (OTHER,)
+    reason = applicability(s, "bank-b", one)[0]
+    assert reason is not None and "--division" in reason, reason
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--division", "99"], "6 to 9 digits"),
+    (["--division", HOME, "--division", HOME], "named twice"),
+    (["--division", f"{HOME}:bank-z"], "no bank 'bank-z'"),
+    (["--division", f"{HOME}:bank-a"], "bank-b serves no division"),
+    (["--division", f"{HOME}:"], "no bank ''"),
+])
+def test_tgw_scenario_world_refuses_a_wrong_division_saying_why(args: list[str], says: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tgw import main
+
+    assert main(["scenario", "world", str(tmp_path / "w"), *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert not (tmp_path / "w" / "participants.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_divisions_scenario_runs_in_conformance_mode_in_the_world_the_cli_makes(tmp_path: Path) -> None:
+    """End to end: the world `tgw scenario world --division` makes serves the scenario's divisions
+    at a real `tgw up`, so the scenario runs against the example bank as bank-a instead of being
+    skipped, and both divisions' payments of one VoucherNo are accepted, each paid and cleared once.
+    (The example bank states and feeds one division only: its per-division reports are not judged here.)"""
+    from tests.conformance_helpers import run_against_the_example_bank
+    from tgw import main
+
+    assert main(["scenario", "world", str(tmp_path / "world"), "--division", HOME, "--division", f"{OTHER}:bank-a"]) == 0
+    run = run_against_the_example_bank(DevWorld.load(tmp_path / "world"), tmp_path,
+                                       "divisions-two-treasuries-one-bank-same-voucher-no",
+                                       start="2026-03-30T08:00:00+08:00")
+    suite = run.suite
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0" and int(suite.get("tests") or 0) >= 7
+    payments = {f"[{i}]" for i in range(7)}  # accepted, not a duplicate, receipts, paid once each, cleared
+    assert not {n: f for n, f in run.failures().items() if n.split(" ")[0] in payments}
