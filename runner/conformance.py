@@ -261,7 +261,8 @@ def applicability(s: Scenario, external: str, world: Any | None = None) -> tuple
                 lacking = [who for who in (treasury, *d.banks) if (who, d.code) not in served]
                 if lacking:
                     return (f"the world {world.root} does not serve division {d.code} of world.divisions by "
-                            f"{', '.join(lacking)} (its registry's adm_div_codes)"), []
+                            f"{', '.join(lacking)} (its registry's adm_div_codes; make one that does with `tgw scenario "
+                            "world DIR --division CODE[:BANK,...]`, the scenario's first division first)"), []
     skipped = []
     for e in s.expectations:
         if e.kind in ("balance", "unit_quota") and e.params.get("owner") == external:

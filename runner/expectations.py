@@ -228,6 +228,8 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
         desc = "; ".join(f"{r.refund_no} {fen_to_str(r.amount_fen)} returned {_t(r.returned_at)}: {r.state}"
                          + (f" {r.code}" if r.code else "") + (f", notice {r.notice_no}" if r.notice_no else "")
                          for r in refunds) or "no refund request"
+        if p.get("none"):
+            return out(not refunds, f"no refund request (2302) for {v.voucher_no} {deadline}", desc)
         ok = any((state is None or r.state == state) and (code is None or r.code == code)
                  and (refund_fen is None or r.amount_fen == refund_fen) for r in refunds)
         return out(ok, expected, desc)

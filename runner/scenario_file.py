@@ -781,6 +781,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
                                            "report_subject", "report_direct_funds"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
+        if kind == "refund" and params.get("none") and any(k in params for k in ("state", "code", "amount")):
+            b.fail([*path, kind, "none"], "a refund that is none has no " + ", ".join(
+                k for k in ("state", "code", "amount") if k in params))
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
         deadline = "before" if "before" in raw else "by"
@@ -924,6 +927,8 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"clearing {'includes' if p['includes'] else 'excludes'} {p['voucher']}"
     if kind == "balance":
         return f"{p['owner']} {p['account']} = {p['equals']}"
+    if kind == "refund" and p.get("none"):
+        return f"no refund of {p['voucher']}"
     if kind == "refund":
         return f"refund of {p['voucher']}" + (f" {p['state']}" if "state" in p else "") + (
             f" {p['code']}" if "code" in p else "")

@@ -932,13 +932,14 @@ class _Run:
         """Each unit's authorized quota as the scripted treasury's books have it, by "<AgencyCode>/<AdmDivCode>"
         (two divisions' units of one code are two): what its 7101s granted, less what its quota
         reductions (7106, 003 §22) the bank confirmed took off, less what its 8202 receipts paid, plus
-        what refunds restored (this year's)."""
+        what refunds restored (this year's). A reduction is confirmed by the receipt of its own key
+        (`paid_key`): two divisions' or years' 7106s of one VoucherNo are two."""
         left: dict[str, int] = {}
-        confirmed = {x.voucher_no for x in receipts if x.vtcode == "7106" and x.return_reason is None}
+        confirmed = {paid_key(x.fields, x.vtcode) for x in receipts if x.vtcode == "7106" and x.return_reason is None}
         for r in self.sent.values():
             if r.vtcode in ("7101", "7106") and r.flag == 0 and r.spec.sender == "treasury" and any(
                     x.who == "gateway" and x.ok for x in r.verdicts):
-                if r.vtcode == "7106" and r.voucher_no not in confirmed:
+                if r.vtcode == "7106" and r.key.rsplit("/", 1)[0] not in confirmed:
                     continue  # refused by the bank: nothing taken off
                 sign = 1 if r.vtcode == "7101" else -1
                 adm = r.key.split("/")[0] or self._home

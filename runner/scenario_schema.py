@@ -278,6 +278,8 @@ _expect_kinds: dict[str, Any] = {
     "refund": {"type": "object", "additionalProperties": False, "required": ["voucher"],
                "description": "the refund request (2302) a bank filed for a payment its payee's bank returned",
                "properties": {"voucher": _ref, "state": {"enum": ["accepted", "rejected", "pending"]},
+                              "none": {"type": "boolean", "description": "true: no refund request for the "
+                                                                         "voucher (no state, code or amount)"},
                               "code": {"type": "string", "minLength": 1},
                               "amount": {**_money, "description": "of this amount (a salary batch's line "
                                                                   "comes back alone)"}}},

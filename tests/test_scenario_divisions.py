@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from messages.money import parse_fen
 from runner.observed import Observed
 from runner.scenario_file import ScenarioError, load_text
 from runner.scenario_run import run_scenario
@@ -377,3 +378,218 @@ def test_the_scenario_of_two_divisions_sharing_an_agency_code_holds(tmp_path: Pa
     r = asyncio.run(run_scenario(s, tmp_path))
     assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.outcomes if not x.ok]
     assert {k: f for k, f in r.observed.quota_restored.items() if k.startswith("101001/")} == {f"101001/2026/{OTHER}": 600_00}
+
+
+# --- the treasury's quota books take a reduction (7106) off when its own key is confirmed ----------------
+
+def _reductions(tmp: Path, cuts: dict[str, str]) -> str:
+    """A world of the divisions of `cuts`, each with its 7101 of 1,000.00 for its unit at bank-a, then
+    each its 7106 of `cuts[adm]` under one VoucherNo (refused by the bank above 1,000.00)."""
+    vouchers = Path(__file__).resolve().parent.parent / "scenarios" / "vouchers"
+    steps = []
+    for i, (adm, cut) in enumerate(cuts.items()):
+        for name, out in (("7101-unit-101001-2100201-1000.xml", f"7101-{adm}.xml"),
+                          ("7106-unit-101001-reduce-500.xml", f"7106-{adm}-{cut}.xml")):
+            xml = vouchers.joinpath(name).read_text(encoding="utf-8").replace("990100", adm).replace(
+                "101001", UNITS[adm][0]).replace("示例市第一中学", UNITS[adm][1]).replace("500.00", cut)
+            tmp.joinpath(out).write_text(xml, encoding="utf-8")
+        steps += [(f"08:3{i}", f'quota: {{adm: "{adm}", bank: bank-a, pay_type: authorized, amount: "2000.00"}}'),
+                  (f"08:4{i}", f"send: {{id: notice_{adm}, file: 7101-{adm}.xml}}"),
+                  (f"11:0{i}", f"send: {{id: cut_{adm}, file: 7106-{adm}-{cut}.xml}}")]
+    world = world_yaml(dt.date(2026, 3, 10), "2026-03-10 18:00", divisions=tuple(cuts))
+    return ("scenario: cuts\n" + world.replace("  end:", "  treasury: {quota: manual}\n  end:") + "steps:\n"
+            + "".join(f'  - at: "{at}"\n    {step}\n' for at, step in sorted(steps)) + "expect:\n  - invariants: {}\n")
+
+
+@pytest.mark.parametrize(("other_reduces", "home_left", "other_left"), [
+    ("1000.01", "500.00", "1000.00"),  # 990200's refused: before, 990100's confirmation of the number took it off
+    ("300.00", "500.00", "700.00"),  # both confirmed: each division's taken off its own unit
+])
+def test_the_treasury_books_a_reduction_confirmed_under_its_own_key(other_reduces: str, home_left: str,
+                                                                     other_left: str, tmp_path: Path) -> None:
+    """Two divisions' 7106s of one VoucherNo are two: the treasury's books (`unit_quota` of owner
+    treasury) take off only the reductions whose own key (AdmDivCode, StYear, VtCode, VoucherNo) the
+    bank confirmed, never another division's confirmation of the number."""
+    text = _reductions(tmp_path, {HOME: "500.00", OTHER: other_reduces})
+    expect = "".join(f'  - unit_quota: {{owner: {owner}, unit: "{UNITS[adm][0]}", adm: "{adm}", equals: "{left}"}}\n'
+                     for owner in ("treasury", "bank-a") for adm, left in ((HOME, home_left), (OTHER, other_left)))
+    r = asyncio.run(run_scenario(load_text(text + expect, "cuts.yaml", base=tmp_path), tmp_path / "run"))
+    assert r.error is None and r.observed is not None and not r.failed, [(x.expected, x.actual) for x in r.failed]
+    confirmed = sorted((x.adm, x.voucher_no) for x in r.observed.receipts if x.vtcode == "7106")
+    assert confirmed == [(HOME, "ZJ2026031000001")] + ([(OTHER, "ZJ2026031000001")] if other_left == "700.00" else [])
+    # a false expectation fails: the refused reduction taken off the treasury's books (as before the fix)
+    wrong = expect.replace(f'adm: "{OTHER}", equals: "{other_left}"', f'adm: "{OTHER}", equals: "-0.01"', 1)
+    r = asyncio.run(run_scenario(load_text(text + wrong, "cuts.yaml", base=tmp_path), tmp_path / "wrong"))
+    assert [x.actual for x in r.failed] and len(r.failed) == 1
+
+
+# --- a refund expectation may say there was none ----------------------------------------------------------
+
+def test_refund_none_is_true_only_where_the_voucher_s_own_key_has_no_refund() -> None:
+    """`refund: {voucher, none: true}` (the idiom of `receipt`'s): no refund request (2302) for the
+    voucher; another division's refund of the number is not its."""
+    import dataclasses
+
+    from runner.expectations import evaluate
+    from runner.observed import RefundSeen
+    from runner.scenario_file import Expectation
+    from tests.scenario_fixtures import D1, observed, t
+
+    v1, w = _two_sent()
+    refunds = (RefundSeen("bank-a", v1.voucher_no, "TK1", 100_00, t(D1, 16, 0), "accepted", adm=OTHER, ori_year="2026"),)
+    o = dataclasses.replace(observed(), sent=(v1, w), refunds=refunds)
+
+    def ok(voucher: str, by: dt.datetime | None = None) -> bool:
+        [got] = evaluate([Expectation(0, "refund", {"voucher": voucher, "none": True}, by, "x", 0)], o)
+        return got.ok
+
+    assert ok("v1") and not ok("w")  # w (990200's) was refunded; v1 (990100's, the same number) was not
+    assert ok("w", by=t(D1, 15, 59)) and not ok("w", by=t(D1, 16, 0))  # none by a time before it: true
+
+
+def test_refund_none_takes_no_state_code_or_amount() -> None:
+    text = (_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, template: direct-payment, bank: bank-a, amount: "1.00"}\n'
+            "expect:\n  - refund: {voucher: v, none: true, state: accepted}\n")
+    [(code, path, message)] = _issues(text)
+    assert (code, path) == ("scenario-invalid", "expect[0].refund.none") and "state" in message, message
+    assert not _issues(text.replace(", state: accepted", ""))
+
+
+@pytest.mark.parametrize(("voucher", "holds"), [("home", True), ("other", False)])
+def test_refund_none_in_a_scenario_both_ways(voucher: str, holds: bool, tmp_path: Path) -> None:
+    """The catalogue's shared-AgencyCode scenario refunds 990200's payment (`other`), not 990100's
+    of the same number (`home`): a true "none" holds, a false one fails naming the refund."""
+    from runner.scenario_file import CATALOGUE_DIR
+
+    path = CATALOGUE_DIR / "divisions-shared-agency-code-refund-restores-own-quota.yaml"
+    text = path.read_text(encoding="utf-8") + f"  - refund: {{voucher: {voucher}, none: true}}\n    by: \"D+1 23:59\"\n"
+    r = asyncio.run(run_scenario(load_text(text, str(path), base=path.parent), tmp_path))
+    assert r.error is None and r.observed is not None
+    assert len(r.failed) == (0 if holds else 1), [(x.expected, x.actual) for x in r.failed]
+    if not holds:
+        [failed] = r.failed
+        assert failed.expected.startswith("no refund request (2302) for ZZDIVSHR20260310 by "), failed.expected
+        assert "600.00" in failed.actual and "accepted" in failed.actual, failed.actual
+
+
+# --- `tgw scenario world --division`: a conformance world serving a scenario's divisions --------------------
+
+def test_tgw_scenario_world_with_divisions_serves_the_scenario_s(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Before, `tgw scenario world` made a world of 990100 only: a conformance run of a divisions
+    scenario was skipped for want of one serving 990200. `--division CODE[:BANK,...]` (repeatable;
+    without banks, every bank) names the world's divisions, the first the treasury's and central bank's."""
+    from runner.conformance import applicability
+    from runner.scenario_file import CATALOGUE_DIR, load_scenario
+    from tgw import main
+
+    s = load_scenario(CATALOGUE_DIR / "divisions-two-treasuries-one-bank-same-voucher-no.yaml")
+    assert main(["scenario", "world", str(tmp_path / "two"), "--division", HOME, "--division", f"{OTHER}:bank-a"]) == 0
+    two = DevWorld.load(tmp_path / "two")
+    assert {p.id: p.adm_div_codes for p in two.registry()} == {
+        f"treasury-{HOME}": (HOME, OTHER), f"pboc-{HOME}": (HOME, OTHER), "bank-a": (HOME, OTHER), "bank-b": (HOME,)}
+    assert applicability(s, "bank-b", two)[0] is None and applicability(s, "bank-a", two)[0] is None
+    # a world of the other division first: its treasury is treasury-990200, not the scenario's
+    assert main(["scenario", "world", str(tmp_path / "one"), "--division", OTHER]) == 0
+    one = DevWorld.load(tmp_path / "one")
+    assert {p.id: p.adm_div_codes for p in one.registry()}["bank-b"] == (OTHER,)
+    reason = applicability(s, "bank-b", one)[0]
+    assert reason is not None and "--division" in reason, reason
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--division", "99"], "6 to 9 digits"),
+    (["--division", HOME, "--division", HOME], "named twice"),
+    (["--division", f"{HOME}:bank-z"], "no bank 'bank-z'"),
+    (["--division", f"{HOME}:bank-a"], "bank-b serves no division"),
+    (["--division", f"{HOME}:"], "no bank ''"),
+])
+def test_tgw_scenario_world_refuses_a_wrong_division_saying_why(args: list[str], says: str, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tgw import main
+
+    assert main(["scenario", "world", str(tmp_path / "w"), *args]) == 2
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert not (tmp_path / "w" / "participants.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_divisions_scenario_runs_in_conformance_mode_in_the_world_the_cli_makes(tmp_path: Path) -> None:
+    """End to end: the world `tgw scenario world --division` makes serves the scenario's divisions
+    at a real `tgw up`, so the scenario runs against the example bank as bank-a instead of being
+    skipped, and both divisions' payments of one VoucherNo are accepted, each paid and cleared once.
+    (The example bank states and feeds one division only: its per-division reports are not judged here.)"""
+    from tests.conformance_helpers import run_against_the_example_bank
+    from tgw import main
+
+    assert main(["scenario", "world", str(tmp_path / "world"), "--division", HOME, "--division", f"{OTHER}:bank-a"]) == 0
+    run = run_against_the_example_bank(DevWorld.load(tmp_path / "world"), tmp_path,
+                                       "divisions-two-treasuries-one-bank-same-voucher-no",
+                                       start="2026-03-30T08:00:00+08:00")
+    suite = run.suite
+    assert suite.get("errors") == "0" and suite.get("skipped") == "0" and int(suite.get("tests") or 0) >= 7
+    payments = {f"[{i}]" for i in range(7)}  # accepted, not a duplicate, receipts, paid once each, cleared
+    assert not {n: f for n, f in run.failures().items() if n.split(" ")[0] in payments}
+
+
+def test_two_years_reductions_of_one_number_are_two_in_the_treasury_s_books() -> None:
+    """The same rule across budget years (each year numbered afresh): 990100's 7106 ZJ1 of StYear
+    2025 confirmed, its ZJ1 of 2026 refused: only 2025's is taken off (`_Run._treasury_quota`)."""
+    import types
+
+    from runner.observed import ReceiptSeen, Verdict
+    from runner.scenario_run import _Run, _Sent
+    from tests.scenario_fixtures import D1, t
+
+    def notice(vtcode: str, year: str, no: str, amount: str = "500.00") -> _Sent:
+        xml = Path(__file__).resolve().parent.parent.joinpath("scenarios", "vouchers", {
+            "7101": "7101-unit-101001-2100201-1000.xml", "7106": "7106-unit-101001-reduce-500.xml"}[vtcode]).read_bytes()
+        xml = xml.replace(b"<StYear>2026", f"<StYear>{year}".encode()).replace(b"500.00", amount.encode())
+        gateway = Verdict("gateway", "gateway", True, None, "", t(D1, 10, 0), "accepted")
+        return _Sent(types.SimpleNamespace(sender="treasury"), f"{HOME}/{year}/{vtcode}/{no}/0", vtcode, no, 0,
+                     "bank-a", "999100000001", 0, t(D1, 10, 0), xml, [gateway])
+
+    sent = {"n": notice("7101", "2026", "ED1"), "old": notice("7106", "2025", "ZJ1", "100.00"),
+            "new": notice("7106", "2026", "ZJ1", "200.00")}
+    receipts = [ReceiptSeen("ZJ1", "7106", "bank-a", t(D1, 11, 0),
+                            {"AdmDivCode": HOME, "StYear": "2025", "VoucherNo": "ZJ1"}, adm=HOME)]
+    run = types.SimpleNamespace(sent=sent, _home=HOME, tcore=types.SimpleNamespace(
+        inbox=types.SimpleNamespace(quota_restored={})))
+    run._by_division = lambda book: _Run._by_division(run, book)
+    assert _Run._treasury_quota(run, receipts) == {f"101001/{HOME}": 1000_00 - 100_00}
+    receipts.append(ReceiptSeen("ZJ1", "7106", "bank-a", t(D1, 11, 5),
+                                {"AdmDivCode": HOME, "StYear": "2026", "VoucherNo": "ZJ1"}, adm=HOME))
+    assert _Run._treasury_quota(run, receipts) == {f"101001/{HOME}": 1000_00 - 300_00}
+
+
+_CUT = st.integers(1, 1500_00).map(lambda fen: f"{fen // 100}.{fen % 100:02d}")
+
+
+# An example is three runs of about half a second: no shrinking; the falsifying example is printed.
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(home=_CUT, other=_CUT)
+@example(home="500.00", other="1000.01")
+def test_each_division_s_reductions_are_booked_as_in_a_world_of_it_alone(home: str, other: str,
+                                                                          tmp_path_factory: Any) -> None:
+    """Oracle, each division alone: two divisions' 7106s under one VoucherNo, each within or above
+    its unit's 1,000.00, leave each division's unit quota (the treasury's books and the bank's) and
+    its confirmations as a world of that division alone does."""
+    root = tmp_path_factory.mktemp("cuts")
+
+    def books(cuts: dict[str, str], where: Path) -> dict[str, Any]:
+        where.mkdir()
+        r = asyncio.run(run_scenario(load_text(_reductions(where, cuts), "cuts.yaml", base=where), where / "run"))
+        assert r.error is None and r.observed is not None and not r.failed, [x.actual for x in r.failed]
+        o = r.observed
+        return {adm: ({owner: book.get(f"{UNITS[adm][0]}/{adm}") for owner, book in o.unit_quotas.items()},
+                      sorted(x.voucher_no for x in o.receipts if x.adm == adm and x.vtcode == "7106"))
+                for adm in cuts}
+
+    together = books({HOME: home, OTHER: other}, root / "both")
+    for adm, cut in ((HOME, home), (OTHER, other)):
+        assert together[adm] == books({adm: cut}, root / adm)[adm], adm
+        left = parse_fen("1000.00") - (parse_fen(cut) if parse_fen(cut) <= parse_fen("1000.00") else 0)
+        assert together[adm][0]["treasury"] == left, (adm, cut)

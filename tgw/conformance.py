@@ -57,6 +57,10 @@ def add_world_parser(sub: Any) -> None:
     w.add_argument("--bank", action="append", default=[], metavar="ID:CODE[:NAME]",
                    help="a bank (repeatable; default bank-a:999100000001 and bank-b:999100000002, the scenarios' "
                         "default banks)")
+    w.add_argument("--division", action="append", default=[], metavar="CODE[:BANK,...]",
+                   help="a division (AdmDivCode) the world's treasury and central bank serve, and the ids of the "
+                        "banks serving it (default every bank); repeatable, the first names the treasury and the "
+                        "central bank (default one, 990100, every bank's): a scenario's world.divisions")
     w.set_defaults(func=run_world)
 
 
@@ -69,12 +73,36 @@ def run_world(args: argparse.Namespace) -> int:
         if len(parts) not in (2, 3) or not parts[0] or not (parts[1].isdigit() and len(parts[1]) == 12):
             raise CommandError.usage(f"--bank {spec!r} is not ID:CODE[:NAME] with a 12-digit code")
         banks.append((parts[0], parts[1], parts[2] if len(parts) == 3 else f"示例银行{parts[0]}"))
-    world = DevWorld.create(Path(args.dir), banks=banks or DEFAULT_BANKS)
+    banks = banks or list(DEFAULT_BANKS)
+    world = DevWorld.create(Path(args.dir), banks=banks, divisions=_divisions(args.division, [b[0] for b in banks]))
     for p in world.participants.values():
         print(f"{p.id:<18} {p.role:<9} key {p.key_path}  cert {p.cert_path}")
     print(f"registry {world.registry_path}; tokens in {world.root / 'secrets.json'}; "
           f"the banks' customer accounts in {world.accounts_path}")
     return 0
+
+
+def _divisions(specs: list[str], banks: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(AdmDivCode, ids of the banks serving it) of each `--division CODE[:BANK,...]`, checked as a
+    scenario's world.divisions is: distinct codes of 6 to 9 digits, known banks, every bank serving one."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for spec in specs:
+        code, sep, ids = spec.partition(":")
+        if not (code.isdigit() and 6 <= len(code) <= 9):
+            raise CommandError.usage(f"--division {spec!r}: an AdmDivCode of 6 to 9 digits, then :BANK,... if not "
+                                     "every bank serves it")
+        if code in (c for c, _ in out):
+            raise CommandError.usage(f"--division {spec!r}: division {code} named twice")
+        served = tuple(ids.split(",")) if sep else tuple(banks)
+        unknown = [b for b in served if b not in banks]
+        if unknown:
+            raise CommandError.usage(f"--division {spec!r}: no bank {unknown[0]!r} in the world; known: "
+                                     + ", ".join(banks))
+        out.append((code, served))
+    idle = [b for b in banks if out and not any(b in ids for _, ids in out)]
+    if idle:
+        raise CommandError.usage(f"bank {idle[0]} serves no division of --division")
+    return out
 
 
 Player = Callable[[Any, Path], Coroutine[Any, Any, Any]]
