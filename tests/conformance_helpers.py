@@ -64,6 +64,18 @@ async def until_waiting(client: GatewayClient, pid: str) -> dict[str, Any]:
     raise AssertionError(f"{pid} never showed as waiting on the clock")
 
 
+@dataclass(frozen=True)
+class Processes:
+    """A running `tgw up` and example bank (`_processes`): the gateway's URL and both processes."""
+
+    url: str
+    gateway: subprocess.Popen[bytes]
+    bank: subprocess.Popen[bytes]
+
+    def alive(self) -> bool:
+        return self.gateway.poll() is None and self.bank.poll() is None
+
+
 @contextlib.contextmanager
 def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START,
                      broker: MosquittoBroker | None = None) -> Iterator[str]:
@@ -71,6 +83,13 @@ def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), st
     `flags`) in its own process, pointed at it; yields the gateway's URL and stops both after.
     With `broker` (tests/mqtt_broker.py, logins for the gateway's GW_USER) the gateway serves MQTT
     too and the bank sends, receives and acks over it (`--mqtt`), bank-a registered push."""
+    with _processes(world, tmp, flags, start, broker) as procs:
+        yield procs.url
+
+
+@contextlib.contextmanager
+def _processes(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), start: str = START,
+               broker: MosquittoBroker | None = None) -> Iterator[Processes]:
     tmp.mkdir(parents=True, exist_ok=True)
     ready = tmp / "ready"
     mqtt_gateway: list[str] = []
@@ -100,7 +119,7 @@ def gateway_and_bank(world: DevWorld, tmp: Path, flags: tuple[str, ...] = (), st
                                      "999100000001", "--key", str(world.keys_dir / "bank-a.key"), "--cert",
                                      str(world.keys_dir / "bank-a.pem"), "--secrets", str(world.root / "secrets.json"),
                                      *mqtt_bank, *flags], stdout=bank_log, stderr=subprocess.STDOUT)
-            yield url
+            yield Processes(url, gateway, bank)
         finally:
             for proc in (bank, gateway):
                 if proc is not None:
@@ -155,3 +174,55 @@ def run_against_the_example_bank(world: DevWorld, tmp_path: Path, *scenarios: st
                          *(["--shared-gateway"] if shared else []), "--junit", str(junit),
                          *(["--html", str(html)] if html is not None else []), "--quiet"])
     return BankRun(code, junit)
+
+
+class SharedBanks:
+    """One `tgw up` and one example bank per set of bank flags and clock start, kept across the
+    tests of a module (a module-scoped fixture of it, closed at the module's end): each test's run
+    is `tgw scenario run SCENARIO --shared-gateway` on them, which resets the gateway (a fresh
+    world, the clock back at its start, a new epoch) and waits for the bank to start over before
+    the scenario, so a run does not depend on which ran before it (docs/conformance.md, "One
+    gateway for the whole catalogue"). Processes found dead are started again; a run that ended
+    in error is not trusted to have left them sound: they are stopped and the next run starts
+    new ones."""
+
+    def __init__(self, world: DevWorld, tmp: Path) -> None:
+        self.world = world
+        self.tmp = tmp
+        self.starts = 0  # gateway and bank pairs started (the tests' process starts, counted)
+        self._running: dict[tuple[tuple[str, ...], str], tuple[Processes, contextlib.ExitStack]] = {}
+
+    def _procs(self, flags: tuple[str, ...], start: str) -> Processes:
+        key = (flags, start)
+        if key in self._running:
+            procs, stack = self._running[key]
+            if procs.alive():
+                return procs
+            self._drop(key)
+        self.starts += 1
+        stack = contextlib.ExitStack()
+        procs = stack.enter_context(_processes(self.world, self.tmp / f"procs-{self.starts}", flags, start))
+        self._running[key] = (procs, stack)
+        return procs
+
+    def _drop(self, key: tuple[tuple[str, ...], str]) -> None:
+        _, stack = self._running.pop(key)
+        stack.close()
+
+    def run(self, tmp_path: Path, *scenarios: str | Path, flags: tuple[str, ...] = (), start: str = START,
+            html: Path | None = None) -> BankRun:
+        """`run_against_the_example_bank`, on this module's gateway and bank for `flags` and `start`."""
+        junit = tmp_path / "junit.xml"
+        files = [str(ROOT / "scenarios" / f"{s}.yaml" if isinstance(s, str) else s) for s in scenarios]
+        procs = self._procs(flags, start)
+        code = tgw_main(["scenario", "run", *files, "--external", "bank-a", "--url", procs.url, "--world",
+                         str(self.world.root), "--shared-gateway", "--junit", str(junit),
+                         *(["--html", str(html)] if html is not None else []), "--quiet"])
+        run = BankRun(code, junit)
+        if not junit.exists() or any(s.get("errors") != "0" for s in run.suites) or not procs.alive():
+            self._drop((flags, start))
+        return run
+
+    def close(self) -> None:
+        for key in list(self._running):
+            self._drop(key)

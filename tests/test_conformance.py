@@ -2,6 +2,9 @@
 
 End to end with real processes: a `tgw up` subprocess on SQLite with a simulated clock, and the
 SDK-only bank (`examples/sdk_bank.py`) in its own process; the runner drives the clock over HTTP.
+One such pair serves the module's tests for each set of bank flags and clock start (the `banks`
+fixture): each test's run resets the gateway and waits for the bank to start over
+(`--shared-gateway`), so no test sees what another left.
 The right bank passes; each deliberately wrong variant fails exactly the expectations it should.
 The copy-paste script of docs/conformance.md is run as written. The clock's long-poll (how the
 runner knows a real system has caught up) is tested on its own, in-process.
@@ -17,6 +20,7 @@ import os
 import re
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +31,9 @@ from conformance_helpers import (
     ROOT,
     SDK_BANK,
     START,
+    SharedBanks,
     client_of,
     in_process_gateway,
-    run_against_the_example_bank,
     until_waiting,
 )
 from conformance_helpers import failures as _failures
@@ -48,6 +52,17 @@ __all__ = ["BANK_DAY", "START", "WRONG_BANKS", "_failures", "_gateway_and_bank"]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> DevWorld:
     return DevWorld.create(tmp_path_factory.mktemp("conformance") / "world")
+
+
+@pytest.fixture(scope="module")
+def banks(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedBanks]:
+    """The end-to-end tests' `tgw up` and example bank, one pair per bank flags and clock start for
+    the module; each run resets the gateway and waits for the bank to start over (SharedBanks)."""
+    shared = SharedBanks(world, tmp_path_factory.mktemp("banks"))
+    try:
+        yield shared
+    finally:
+        shared.close()
 
 
 # ------------------------------------------------------------------------------ the SDK-only bank
@@ -433,10 +448,10 @@ WRONG_BANKS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flag", [None, *WRONG_BANKS])
-def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(world: DevWorld, tmp_path: Path,
+def test_the_sdk_bank_passes_and_each_wrong_bank_fails_exactly_what_it_should(banks: SharedBanks, tmp_path: Path,
                                                                               flag: str | None) -> None:
     html = tmp_path / "report.html"
-    run = run_against_the_example_bank(world, tmp_path, BANK_DAY, flags=(flag,) if flag else (), html=html)
+    run = banks.run(tmp_path, BANK_DAY, flags=(flag,) if flag else (), html=html)
     code, suite = run.code, run.suite
     assert suite.get("tests") == "10" and suite.get("errors") == "0"
     failures = run.failures()
@@ -464,10 +479,10 @@ SCHEDULES = (("--filing", "15:30", "--replenish", "08:30", "--open", "08:00"),
 @pytest.mark.slow
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: "-".join(s[1::2]))
 @pytest.mark.parametrize("scenario", EDGES_OF_BANK_A)
-def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(world: DevWorld, tmp_path: Path,
+def test_the_clock_edges_pass_for_a_bank_on_any_schedule_inside_the_rules(banks: SharedBanks, tmp_path: Path,
                                                                            scenario: str,
                                                                            schedule: tuple[str, ...]) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario, flags=schedule)
+    run = banks.run(tmp_path, scenario, flags=schedule)
     suite = run.suite
     assert suite.get("errors") == "0"
     # run, not skipped whole: at most an expectation on bank-a's own books is left out
@@ -484,9 +499,9 @@ REGISTRY_OF_BANK_A = ("account-registry-opened-on-notice-then-paid", "account-re
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", REGISTRY_OF_BANK_A)
-def test_the_account_registry_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
+def test_the_account_registry_scenarios_pass_against_the_example_bank(banks: SharedBanks, tmp_path: Path,
                                                                       scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario)
+    run = banks.run(tmp_path, scenario)
     suite = run.suite
     assert suite.get("errors") == "0" and suite.get("skipped") == "0"
     assert run.failures() == {} and run.code == 0
@@ -501,9 +516,9 @@ FAULTS_OF_BANK_A = ("offline-bank-across-the-cutoff", "delivery-dropped-then-red
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", FAULTS_OF_BANK_A)
-def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(world: DevWorld, tmp_path: Path,
+def test_offline_and_lost_deliveries_run_against_a_real_bank_and_pass(banks: SharedBanks, tmp_path: Path,
                                                                       scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario)
+    run = banks.run(tmp_path, scenario)
     suite = run.suite
     assert suite.get("errors") == "0"
     # run, not skipped whole (a skipped scenario is one `run` testcase); at most an expectation
@@ -520,8 +535,8 @@ STATEMENTS_OF_BANK_A = ("reports-unit-statements-and-sign-off-sheets", "reports-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", STATEMENTS_OF_BANK_A)
-def test_the_example_banks_monthly_statements_pass(world: DevWorld, tmp_path: Path, scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario)
+def test_the_example_banks_monthly_statements_pass(banks: SharedBanks, tmp_path: Path, scenario: str) -> None:
+    run = banks.run(tmp_path, scenario)
     suite = run.suite
     assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 1
@@ -529,10 +544,10 @@ def test_the_example_banks_monthly_statements_pass(world: DevWorld, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(world: DevWorld,
+def test_a_bank_that_does_not_catch_up_when_it_is_back_fails_the_named_expectation(banks: SharedBanks,
                                                                                    tmp_path: Path) -> None:
     """offline-bank-across-the-cutoff against the example bank with --late-receipts."""
-    run = run_against_the_example_bank(world, tmp_path, "offline-bank-across-the-cutoff", flags=("--late-receipts",))
+    run = banks.run(tmp_path, "offline-bank-across-the-cutoff", flags=("--late-receipts",))
     code, failures = run.code, run.failures()
     # withheld while offline, the voucher reaches it at 16:40; a bank that pays it only the next
     # day at 11:30 fails the receipt that was due on its return, and nothing else
@@ -656,10 +671,10 @@ IGNORED_RETURN = {
 @pytest.mark.slow
 @pytest.mark.parametrize("flag", [None, "--ignore-returns"])
 @pytest.mark.parametrize("scenario", PAYEE_RETURNS)
-def test_a_payee_return_reaches_a_real_bank_through_the_gateway(world: DevWorld, tmp_path: Path, scenario: str,
+def test_a_payee_return_reaches_a_real_bank_through_the_gateway(banks: SharedBanks, tmp_path: Path, scenario: str,
                                                                 flag: str | None) -> None:
     """Before: skipped whole ("payee returns ... an event outside the gateway"): a bank could not test its refunds."""
-    run = run_against_the_example_bank(world, tmp_path, scenario, flags=(flag,) if flag else ())
+    run = banks.run(tmp_path, scenario, flags=(flag,) if flag else ())
     code, suite = run.code, run.suite
     assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
@@ -691,10 +706,10 @@ FIXED_FOR_BANK_A = ("monitor-large-payment-held-released-or-rejected", "monitor-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", FIXED_FOR_BANK_A)
-def test_the_example_bank_passes_the_rules_it_implements_from_the_docs(world: DevWorld, tmp_path: Path,
-                                                                       scenario: str) -> None:
+def test_the_example_bank_passes_the_rules_it_implements_from_the_docs(world: DevWorld, banks: SharedBanks,
+                                                                       tmp_path: Path, scenario: str) -> None:
     flags = ("--accounts", str(world.root / "accounts.yaml"))  # the world's accounts and own-account data
-    run = run_against_the_example_bank(world, tmp_path, scenario, flags=flags)
+    run = banks.run(tmp_path, scenario, flags=flags)
     suite = run.suite
     assert suite.get("errors") == "0", ET.tostring(suite)
     assert [c.get("name") for c in suite.iter("testcase") if c.get("name") == "run"] == []  # not skipped whole
@@ -711,9 +726,9 @@ TREASURY_YEAR_END = ("year-end-treasury-cancels-and-carries-forward-on-its-dates
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", TREASURY_YEAR_END)
-def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(world: DevWorld, tmp_path: Path,
-                                                                           scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario, flags=("--accounts", str(world.root / "accounts.yaml")),
+def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(world: DevWorld, banks: SharedBanks,
+                                                                           tmp_path: Path, scenario: str) -> None:
+    run = banks.run(tmp_path, scenario, flags=("--accounts", str(world.root / "accounts.yaml")),
                                        start="2025-12-29T00:00:00+08:00")
     suite = run.suite
     assert suite.get("errors") == "0", ET.tostring(suite)
@@ -724,13 +739,14 @@ def test_the_example_bank_passes_the_treasurys_year_end_and_cross_year_line(worl
 
 @pytest.mark.slow
 def test_a_bank_that_marks_every_line_direct_funds_fails_the_direct_funds_expectations(world: DevWorld,
+                                                                                      banks: SharedBanks,
                                                                                       tmp_path: Path) -> None:
     """Direct funds (直达资金, docs/payment-kinds.md), the other direction: a bank whose reports mark
     every line direct funds, their DirectFundAmt the whole (so each head agrees with its own lines and
     the gateway lets them through), states 2,300.00 of direct funds where the treasury paid 1,700.00:
     the totals, reports-match and the statement's accuracy fail, and nothing else."""
     flags = ("--accounts", str(world.root / "accounts.yaml"), "--all-direct")
-    run = run_against_the_example_bank(world, tmp_path, "direct-funds-tagged-from-quota-to-report", flags=flags)
+    run = banks.run(tmp_path, "direct-funds-tagged-from-quota-to-report", flags=flags)
     code, failures = run.code, run.failures()
     assert set(failures) == {
         "[7] the daily report of 30 March states the direct funds on their own",
@@ -782,11 +798,11 @@ LATE_BANK_A = {"[1] bank-a pays a voucher that arrives at 16:30 the same day": "
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [(), ("--reserve", "1.00")], ids=["on-time", "reserve-1.00"])
-def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(world: DevWorld, tmp_path: Path,
+def test_the_scorecard_of_a_real_bank_is_drawn_from_when_it_paid(banks: SharedBanks, tmp_path: Path,
                                                                  flags: tuple[str, ...]) -> None:
     """Before: skipped whole ("the scenario sets bank-a's own reserve"), and every scorecard expectation
     on a real bank skipped ("conformance mode does not score a real system yet")."""
-    run = run_against_the_example_bank(world, tmp_path, SCORECARD, flags=flags, start="2026-02-25T08:00:00+08:00")
+    run = banks.run(tmp_path, SCORECARD, flags=flags, start="2026-02-25T08:00:00+08:00")
     code, suite = run.code, run.suite
     assert suite.get("errors") == "0" and suite.get("skipped") == "0"
     failures = run.failures()
@@ -804,8 +820,9 @@ QUOTA_NOTICES = ("quota-arrival-notice-one-plus-one-days", "quota-arrival-notice
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", QUOTA_NOTICES)
-def test_a_real_banks_quota_arrival_notices_are_scored_on_time(world: DevWorld, tmp_path: Path, scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario)
+def test_a_real_banks_quota_arrival_notices_are_scored_on_time(banks: SharedBanks, tmp_path: Path,
+                                                               scenario: str) -> None:
+    run = banks.run(tmp_path, scenario)
     suite = run.suite
     assert suite.get("errors") == "0" and suite.get("skipped") == "0"
     names = [c.get("name") or "" for c in suite.iter("testcase")]
@@ -823,9 +840,9 @@ PAYMENT_KINDS_OF_BANK_A = ("cash-withdrawal-paid-in-real-time-and-reported",
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", PAYMENT_KINDS_OF_BANK_A)
-def test_cash_and_official_card_scenarios_pass_against_the_example_bank(world: DevWorld, tmp_path: Path,
+def test_cash_and_official_card_scenarios_pass_against_the_example_bank(banks: SharedBanks, tmp_path: Path,
                                                                        scenario: str) -> None:
-    run = run_against_the_example_bank(world, tmp_path, scenario)
+    run = banks.run(tmp_path, scenario)
     suite = run.suite
     assert suite.get("errors") == "0"
     assert int(suite.get("tests") or 0) > int(suite.get("skipped") or 0) + 3  # run, not skipped whole
@@ -839,10 +856,10 @@ ADVANCE = ROOT / "tests" / "conformance" / "advance-replenished.yaml"
 
 @pytest.mark.slow
 @pytest.mark.parametrize("flags", [(), ("--never-replenish",)], ids=["replenishes", "never-replenishes"])
-def test_a_real_bank_that_never_replenishes_an_advance_is_missing_the_duty(world: DevWorld, tmp_path: Path,
+def test_a_real_bank_that_never_replenishes_an_advance_is_missing_the_duty(banks: SharedBanks, tmp_path: Path,
                                                                            flags: tuple[str, ...]) -> None:
     """Before: both passed: an advance was seen only through the replenishment that named it."""
-    run = run_against_the_example_bank(world, tmp_path, ADVANCE, flags=flags)
+    run = banks.run(tmp_path, ADVANCE, flags=flags)
     assert run.suite.get("errors") == "0" and run.suite.get("skipped") == "0"
     failures = run.failures()
     if not flags:
@@ -859,10 +876,10 @@ SIGNOFF = ROOT / "tests" / "conformance" / "signoff-real-bank.yaml"
 
 
 @pytest.mark.slow
-def test_a_real_banks_monthly_signoff_counts_its_own_clearings(world: DevWorld, tmp_path: Path) -> None:
+def test_a_real_banks_monthly_signoff_counts_its_own_clearings(banks: SharedBanks, tmp_path: Path) -> None:
     """Before: the sign-off was computed before the real bank's payments and clearings were added:
     every TSA debit of its accepted clearings was a `debit-unknown` break and the bank ↔ central
     bank level differed for a bank whose books agree."""
-    run = run_against_the_example_bank(world, tmp_path, SIGNOFF)
+    run = banks.run(tmp_path, SIGNOFF)
     assert run.suite.get("errors") == "0" and run.suite.get("skipped") == "0"
     assert run.failures() == {} and run.code == 0
