@@ -10,7 +10,7 @@ from bank_sim.refunds import PayeeReturn
 from bank_sim.returns import KNOWN_PAYEES
 from bank_sim.transfers import TransferConfig
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
-from sim.codec import repr_quiet_defaults
+from sim.divisions import ServesDivisions
 
 __all__ = ["PAY_TYPE", "SUSPENSION_VTCODE", "BankConfig", "DutiesConfig", "account_ids", "unit_zba"]
 
@@ -46,8 +46,8 @@ class DutiesConfig:
             raise ValueError("payee_returns names a voucher twice")
 
 
-@dataclass(frozen=True, slots=True)
-class BankConfig:
+@dataclass(frozen=True, slots=True, repr=False)  # repr: ServesDivisions
+class BankConfig(ServesDivisions):
     """Synthetic defaults, never real codes. Times are Asia/Shanghai times of day."""
 
     bank_name: str = "示例银行"
@@ -70,20 +70,8 @@ class BankConfig:
     # reported to from the day it was first paid for
     divisions: tuple[str, ...] = ()
 
-    def __repr__(self) -> str:
-        """The generated one, without `divisions` when none: the snapshot fingerprint of a bank of
-        one division is what it was before they were configurable, so its saved snapshots load."""
-        return repr_quiet_defaults(self, ("divisions",))
-
-    @property
-    def served(self) -> tuple[str, ...]:
-        """Every division the bank serves: the configured one first, then `divisions` in their order."""
-        return (self.adm_div_code, *(d for d in self.divisions if d != self.adm_div_code))
-
     def __post_init__(self) -> None:
-        if not all(isinstance(d, str) and 6 <= len(d) <= 9 and d.isdigit() for d in self.divisions) \
-                or len(set(self.divisions)) != len(self.divisions):  # AdmDivCodeType (xsd/common.xsd)
-            raise ValueError(f"divisions must be distinct AdmDivCodes of 6 to 9 digits, not {self.divisions!r}")
+        self.check_divisions()
         if not isinstance(self.reserve_fen, int) or self.reserve_fen < 0:
             raise ValueError(f"reserve_fen must be an int >= 0, not {self.reserve_fen!r}")
         if not isinstance(self.account_open_days, int) or not 0 <= self.account_open_days <= 30:

@@ -17,7 +17,7 @@ from business_time.calendar import BusinessCalendar
 from business_time.clock import ClockConfig
 from messages.errors import InputError
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
-from sim.codec import repr_quiet_defaults
+from sim.divisions import ServesDivisions
 
 __all__ = [
     "CLEARED_MAX",
@@ -53,8 +53,8 @@ def clearing_account(bank_code: str) -> str:
     return f"pboc:clearing:{bank_code}"
 
 
-@dataclass(frozen=True, slots=True)
-class PbocConfig:
+@dataclass(frozen=True, slots=True, repr=False)  # repr: ServesDivisions
+class PbocConfig(ServesDivisions):
     """Who this central bank branch is. Synthetic defaults, never real codes."""
 
     adm_div_code: str = ADM_DIV_CODE
@@ -71,20 +71,8 @@ class PbocConfig:
     # each gets its own 7401 and 3502 of its own movements (`pboc_sim.statements`)
     divisions: tuple[str, ...] = ()
 
-    def __repr__(self) -> str:
-        """The generated one, without `divisions` when none: the snapshot fingerprint of a branch of
-        one division is what it was before they were configurable, so its saved snapshots load."""
-        return repr_quiet_defaults(self, ("divisions",))
-
-    @property
-    def served(self) -> tuple[str, ...]:
-        """Every division served: the configured one first, then `divisions` in their order."""
-        return (self.adm_div_code, *(d for d in self.divisions if d != self.adm_div_code))
-
     def __post_init__(self) -> None:
-        if not all(isinstance(d, str) and 6 <= len(d) <= 9 and d.isdigit() for d in self.divisions) \
-                or len(set(self.divisions)) != len(self.divisions):  # AdmDivCodeType (xsd/common.xsd)
-            raise ValueError(f"divisions must be distinct AdmDivCodes of 6 to 9 digits, not {self.divisions!r}")
+        self.check_divisions()
         if not isinstance(self.tsa_opening_fen, int) or self.tsa_opening_fen < 0:
             raise ValueError(f"tsa_opening_fen must be an int >= 0, not {self.tsa_opening_fen!r}")
         for bank, floor in (("*", self.clearing_floor_fen), *self.clearing_floors):
