@@ -625,3 +625,19 @@ def test_a_refused_clearing_request_is_filed_under_its_own_division(code: str, h
     [verdict] = [x for x in r.outcomes if x.expectation.kind == "refused"]
     assert f"{OTHER}/2026/2301/" in verdict.actual and f"{HOME}/2026/2301/" not in verdict.actual, verdict.actual
 
+
+# --- a receipt expectation that is none takes nothing else -------------------------------------------------
+
+_RECEIPT = (_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, template: direct-payment, bank: bank-a, amount: "1.00"}\n'
+            "expect:\n  - receipt: {voucher: v, none: true}\n")
+
+
+@pytest.mark.parametrize("extra", ["fields: {XPayAmt: \"1.00\"}", "from: bank-a", "present: [XAgentBusinessNo]"])
+def test_receipt_none_takes_no_fields_from_or_present(extra: str) -> None:
+    """`receipt: {voucher, none: true}` took `fields`, `from` and `present` and ignored them (as
+    `refund`'s none refuses its state, code and amount): each is refused naming `none`."""
+    assert not _issues(_RECEIPT)  # none alone loads
+    assert not _issues(_RECEIPT.replace("none: true", "none: false, " + extra))  # a receipt that is expected
+    [(code, path, message)] = _issues(_RECEIPT.replace("none: true", "none: true, " + extra))
+    assert (code, path) == ("scenario-invalid", "expect[0].receipt.none"), (code, path)
+    assert extra.split(":")[0] in message, message
