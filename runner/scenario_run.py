@@ -927,7 +927,8 @@ class _Run:
             if c.state == "rejected" and c.bank in self.bcores:
                 # under its own AdmDivCode: its payments' (a bank files one request per division)
                 adm = c.keys[0].split("/", 1)[0] if c.keys else self._home
-                out.append((c.bank, f"{adm}/{c.clear_date.year}/2301/{c.voucher_no}/0", c.code or "rejected"))
+                # StYear: the filing day's, as the bank writes it (a replenishment filed in January clears December)
+                out.append((c.bank, f"{adm}/{c.filed_at.date().year}/2301/{c.voucher_no}/0", c.code or "rejected"))
         return out
 
     def _treasury_quota(self, receipts: Sequence[ReceiptSeen]) -> dict[str, int]:
