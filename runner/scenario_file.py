@@ -784,6 +784,9 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if kind == "refund" and params.get("none") and any(k in params for k in ("state", "code", "amount")):
             b.fail([*path, kind, "none"], "a refund that is none has no " + ", ".join(
                 k for k in ("state", "code", "amount") if k in params))
+        if kind == "receipt" and params.get("none") and any(k in params for k in ("fields", "from", "present")):
+            b.fail([*path, kind, "none"], "a receipt that is none has no " + ", ".join(
+                k for k in ("fields", "from", "present") if k in params))
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
         deadline = "before" if "before" in raw else "by"

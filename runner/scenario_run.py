@@ -923,9 +923,12 @@ class _Run:
         """What was refused of each bank's own sends: what its duties recorded (a profile's probes
         among them) and every clearing request (2301) the central bank refused."""
         out = [(bid, key, code) for bid, core in self.bcores.items() for key, code in core.duties.s.refusals.items()]
-        adm = self.world.adm_div_code
-        out += [(c.bank, f"{adm}/{c.clear_date.year}/2301/{c.voucher_no}/0", c.code or "rejected")
-                for c in clearings if c.state == "rejected" and c.bank in self.bcores]
+        for c in clearings:
+            if c.state == "rejected" and c.bank in self.bcores:
+                # under its own AdmDivCode: its payments' (a bank files one request per division)
+                adm = c.keys[0].split("/", 1)[0] if c.keys else self._home
+                # StYear: the filing day's, as the bank writes it (a replenishment filed in January clears December)
+                out.append((c.bank, f"{adm}/{c.filed_at.date().year}/2301/{c.voucher_no}/0", c.code or "rejected"))
         return out
 
     def _treasury_quota(self, receipts: Sequence[ReceiptSeen]) -> dict[str, int]:

@@ -593,3 +593,51 @@ def test_each_division_s_reductions_are_booked_as_in_a_world_of_it_alone(home: s
         assert together[adm] == books({adm: cut}, root / adm)[adm], adm
         left = parse_fen("1000.00") - (parse_fen(cut) if parse_fen(cut) <= parse_fen("1000.00") else 0)
         assert together[adm][0]["treasury"] == left, (adm, cut)
+
+
+# --- a refused clearing request (2301) is filed under its own division -------------------------------------
+
+def _over_quota(tmp: Path) -> str:
+    """bank-a pays 990100's 50.00 (quota 1,000.00) and 990200's 300.00 (quota 100.00): the central bank
+    accepts 990100's clearing request and refuses 990200's over the quota."""
+    world = world_yaml(dt.date(2026, 3, 10), "2026-03-10 18:00")
+    return ("scenario: refused-2301\n" + world.replace("  end:", "  treasury: {quota: manual}\n  end:") + "steps:\n"
+            + f'  - at: "08:30"\n    quota: {{adm: "{HOME}", bank: bank-a, pay_type: direct, amount: "1000.00"}}\n'
+            + f'  - at: "08:31"\n    quota: {{adm: "{OTHER}", bank: bank-a, pay_type: direct, amount: "100.00"}}\n'
+            + f'  - at: "09:00"\n    send: {{id: home, adm: "{HOME}", template: direct-payment, bank: bank-a, '
+              'amount: "50.00"}\n'
+            + f'  - at: "09:10"\n    send: {{id: other, adm: "{OTHER}", template: direct-payment, bank: bank-a, '
+              'amount: "300.00"}\n'
+            + "expect:\n  - clearing: {voucher: home, includes: true, state: accepted}\n    by: \"16:00\"\n")
+
+
+@pytest.mark.parametrize(("code", "holds"), [("over-quota", True), ("no-quota-notice", False)])
+def test_a_refused_clearing_request_is_filed_under_its_own_division(code: str, holds: bool, tmp_path: Path) -> None:
+    """`_Run._refusals` keyed every refused 2301 under the world's first division: 990200's refused
+    request was reported as 990100's. Now its key carries its own AdmDivCode, and the `refused`
+    verdict names it; a false expectation (another code) fails."""
+    text = _over_quota(tmp_path) + f'  - refused: {{bank: bank-a, vtcode: "2301", code: {code}}}\n'
+    r = asyncio.run(run_scenario(load_text(text, "refused.yaml", base=tmp_path), tmp_path / "run"))
+    assert r.error is None and r.observed is not None
+    refused = [(key.split("/")[0], c) for bank, key, c in r.observed.bank_refusals if "/2301/" in key]
+    assert refused and set(refused) == {(OTHER, "over-quota")}, r.observed.bank_refusals
+    assert len(r.failed) == (0 if holds else 1), [(x.expected, x.actual) for x in r.failed]
+    [verdict] = [x for x in r.outcomes if x.expectation.kind == "refused"]
+    assert f"{OTHER}/2026/2301/" in verdict.actual and f"{HOME}/2026/2301/" not in verdict.actual, verdict.actual
+
+
+# --- a receipt expectation that is none takes nothing else -------------------------------------------------
+
+_RECEIPT = (_TWO + 'steps:\n  - at: "10:00"\n    send: {id: v, template: direct-payment, bank: bank-a, amount: "1.00"}\n'
+            "expect:\n  - receipt: {voucher: v, none: true}\n")
+
+
+@pytest.mark.parametrize("extra", ["fields: {XPayAmt: \"1.00\"}", "from: bank-a", "present: [XAgentBusinessNo]"])
+def test_receipt_none_takes_no_fields_from_or_present(extra: str) -> None:
+    """`receipt: {voucher, none: true}` took `fields`, `from` and `present` and ignored them (as
+    `refund`'s none refuses its state, code and amount): each is refused naming `none`."""
+    assert not _issues(_RECEIPT)  # none alone loads
+    assert not _issues(_RECEIPT.replace("none: true", "none: false, " + extra))  # a receipt that is expected
+    [(code, path, message)] = _issues(_RECEIPT.replace("none: true", "none: true, " + extra))
+    assert (code, path) == ("scenario-invalid", "expect[0].receipt.none"), (code, path)
+    assert extra.split(":")[0] in message, message
