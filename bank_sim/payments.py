@@ -277,15 +277,21 @@ def _arrive_date(ctx: Ctx, p: Payment, doc: VoucherDoc) -> str:
 # --- returns before payment ------------------------------------------------------------------
 
 
+def _next_opening(ctx: Ctx, now: dt.datetime) -> dt.datetime | None:
+    """When a voucher deferred at `now` is paid: today's opening if still ahead, else the next
+    business day's; None when that day lies past the calendar."""
+    day: dt.date | None = now.date()
+    if not (ctx.calendar.is_business_day(now.date()) and now.time() < ctx.config.open_time):
+        day = ctx.calendar.next_business_day_if_known(now.date())
+    return None if day is None else at(day, ctx.config.open_time)
+
+
 def _opening_unknown(ctx: Ctx, now: dt.datetime) -> str | None:
     """Why a voucher to be paid at the next opening cannot be ("calendar-out-of-range: ..."), or None:
     after the last opening the calendar knows, that opening is on the business day after its last
     day, which nobody described (docs/calendar.md, "The last days known"). Returned unpaid at once,
     the sender told which day is missing, rather than held for a day that may never be simulated."""
-    day = now.date()
-    if ctx.calendar.is_business_day(day) and now.time() < ctx.config.open_time:
-        return None  # today's opening
-    if ctx.calendar.next_business_day_if_known(day) is not None:
+    if _next_opening(ctx, now) is not None:
         return None
     return (f"calendar-out-of-range: received {now.isoformat()}, after bank {ctx.bank_code}'s last opening the "
             f"calendar knows: the business day after {ctx.calendar.known_range[1].isoformat()} is unknown "
@@ -297,15 +303,9 @@ def _arrival_unknown(ctx: Ctx, doc: VoucherDoc, now: dt.datetime, deferred: bool
     when the money reaches the payee (`XArriveDate`, `bank_sim.transfers`), or None: another bank's
     payee is reached business days later, past the calendar on its last days. Returned unpaid at
     once ("calendar-out-of-range: ..."): the receipt would otherwise carry a guessed day."""
-    paid_at = now
-    if deferred:
-        day = now.date()
-        if not (ctx.calendar.is_business_day(day) and now.time() < ctx.config.open_time):
-            nxt = ctx.calendar.next_business_day_if_known(day)
-            if nxt is None:
-                return None  # `_opening_unknown` says why
-            day = nxt
-        paid_at = at(day, ctx.config.open_time)
+    paid_at = _next_opening(ctx, now) if deferred else now
+    if paid_at is None:
+        return None  # `_opening_unknown` says why
     how = route(ctx.bank_code, doc.get("PayeeAcctBankNo"))
     try:
         arrival(paid_at, how, ctx.calendar, ctx.config.duties.transfers)
