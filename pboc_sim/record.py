@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Literal, TypeVar
 
 import msgspec
@@ -96,12 +97,15 @@ def _count(s: PbocState, direction: Literal["D", "C"], amount: int) -> None:
         s.totals.tsa_in_fen += amount
 
 
-def balance_before(s: PbocState, opening_fen: int, day: dt.date) -> int:
-    """The TSA balance at the start of `day`, from the core's own record."""
+def balance_before(s: PbocState, opening_fen: int, day: dt.date,
+                   counted: Callable[[Movement], bool] | None = None) -> int:
+    """The TSA balance at the start of `day`, from the core's own record (`counted`: of the
+    movements it says, e.g. one division's; default all)."""
     total, before = opening_fen, day.isoformat()
     for d, moves in s.movements.items():
         if d < before:
-            total += sum(m.amount_fen if m.direction == "C" else -m.amount_fen for m in moves)
+            total += sum(m.amount_fen if m.direction == "C" else -m.amount_fen for m in moves
+                         if counted is None or counted(m))
     return total
 
 

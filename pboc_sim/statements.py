@@ -113,12 +113,8 @@ def _balance_before(s: PbocState, ctx: Ctx, day: dt.date, adm: str) -> int:
     opening = ctx.config.tsa_opening_fen
     if not ctx.config.divisions:
         return balance_before(s, opening, day)
-    total, before = opening if adm == ctx.config.adm_div_code else 0, day.isoformat()
-    for d, moves in s.movements.items():
-        if d < before:
-            total += sum((m.amount_fen if m.direction == "C" else -m.amount_fen) for m in moves
-                         if division_of(ctx, m) == adm)
-    return total
+    return balance_before(s, opening if adm == ctx.config.adm_div_code else 0, day,
+                          lambda m: division_of(ctx, m) == adm)
 
 
 def _head(ctx: Ctx, vtcode: str, prefix: str, day: dt.date, adm: str) -> dict[str, str]:
