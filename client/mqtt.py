@@ -39,10 +39,9 @@ from client.wire import (
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
     auth_refused,
-    connect_properties,
-    hush_pending_calls,
     publish_properties,
     publish_until_lost,
+    session_client,
 )
 from messages.envelope import VoucherKey
 from messages.xmlsafe import DEFAULT_LIMITS
@@ -142,11 +141,9 @@ class MqttClientTransport:
         self._lost.set()
 
     def _make_client(self) -> aiomqtt.Client:
-        client = hush_pending_calls(aiomqtt.Client(
-            self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
-            properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
-            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.connect_timeout_s))
+        client = session_client(self.host, self.port, username=self.username, password=self.password,
+                                client_id=self.client_id, session_expiry_s=self.session_expiry_s,
+                                keepalive_s=self.keepalive_s, tls=self.tls, timeout_s=self.connect_timeout_s)
         # The broker refuses a publish its ACL does not grant with a PUBACK "not authorized" (0x87),
         # which aiomqtt 2.5 drops (private: paho's callback, as gateway.mqtt_adapter uses paho's ack).
         # The participant's only publishes are to its own outbox and ack: a refusal means this login

@@ -6,6 +6,7 @@ and the client SDK (`client.mqtt`) both import this module; it imports neither.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 import aiomqtt
@@ -25,6 +26,7 @@ __all__ = [
     "hush_pending_calls",
     "publish_properties",
     "publish_until_lost",
+    "session_client",
     "subscription",
 ]
 
@@ -109,6 +111,18 @@ def connect_properties(session_expiry_s: int) -> Properties:
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = session_expiry_s
     return props
+
+
+def session_client(host: str, port: int, *, username: str, password: str, client_id: str, session_expiry_s: int,
+                   keepalive_s: int, tls: ssl.SSLContext | None, timeout_s: float) -> aiomqtt.Client:
+    """A client (not yet connected) of the MQTT v5 session both sides keep: `clean_start` false and
+    a session expiry (the broker keeps a session's queued QoS 1 messages across a reconnect), paho's
+    in-flight window PUBLISH_IN_FLIGHT_MAX, aiomqtt's warning at PENDING_CALLS_WARN (`hush_pending_calls`).
+    `timeout_s`: aiomqtt's per-call timeout (connect, subscribe, publish)."""
+    return hush_pending_calls(aiomqtt.Client(
+        host, port, username=username, password=password, identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=connect_properties(session_expiry_s),
+        keepalive=keepalive_s, tls_context=tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=timeout_s))
 
 
 def auth_refused(exc: BaseException) -> bool:

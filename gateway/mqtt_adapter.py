@@ -58,10 +58,9 @@ from client.wire import (
     SESSION_EXPIRY_S,
     TOPIC_ROOT,
     auth_refused,
-    connect_properties,
-    hush_pending_calls,
     publish_properties,
     publish_until_lost,
+    session_client,
     subscription,
 )
 from gateway import metrics
@@ -192,11 +191,9 @@ class MqttAdapter:
         return topics
 
     def _make_client(self) -> aiomqtt.Client:
-        client = hush_pending_calls(aiomqtt.Client(
-            self.host, self.port, username=self.username, password=self.password, identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
-            properties=connect_properties(self.session_expiry_s), keepalive=self.keepalive_s,
-            tls_context=self.tls, max_inflight_messages=PUBLISH_IN_FLIGHT_MAX, timeout=self.publish_timeout_s))
+        client = session_client(self.host, self.port, username=self.username, password=self.password,
+                                client_id=self.client_id, session_expiry_s=self.session_expiry_s,
+                                keepalive_s=self.keepalive_s, tls=self.tls, timeout_s=self.publish_timeout_s)
         client._client.manual_ack_set(True)  # private: see the module docstring
         return client
 

@@ -23,9 +23,9 @@ import yaml
 
 from messages.catalog import ROLES, Role
 from messages.errors import InputError
-from messages.files import read_error_code, read_regular, read_regular_text, write_atomic
+from messages.files import read_error_code, read_regular, write_atomic
 from messages.keys import canonical_sn
-from messages.yamlsafe import load_yaml
+from messages.yamlsafe import load_yaml_file
 
 __all__ = [
     "Participant",
@@ -243,14 +243,7 @@ def _sns_in(path: Path) -> list[str]:
 
 def load_registry(path: str | Path) -> Registry:
     path = Path(path)
-    try:
-        raw = load_yaml(read_regular_text(path)) or {}
-    except OSError as exc:
-        raise InputError(read_error_code(exc), f"participants file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError("io-unreadable", f"participants file {path} is not UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise InputError("io-unreadable", f"participants file {path} is not valid YAML: {exc}") from None
+    raw = load_yaml_file(path, code="io-unreadable", what=f"participants file {path}") or {}
     unknown = sorted(map(str, set(raw) - {"participants"})) if isinstance(raw, dict) else []
     if unknown:  # was: another YAML file (a config, a scenario) read as a registry of no one, exit 0
         raise InputError("io-unreadable", f"participants file {path}: unknown top-level key(s) {unknown}; a "

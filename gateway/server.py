@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import structlog
-import yaml
 from aiohttp import web
 
 from business_time.clock import TZ, ClockConfig
@@ -35,7 +34,7 @@ from gateway.service import Gateway, GatewayConfig
 from messages.errors import InputError, StateError
 from messages.files import read_error_code, read_regular_text, write_atomic
 from messages.signing import CertificateStore, KeySigner
-from messages.yamlsafe import load_yaml
+from messages.yamlsafe import load_yaml_file
 from storage.db import open_database_waiting
 from storage.postgres import without_password
 
@@ -89,14 +88,7 @@ class ServerConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> ServerConfig:
         path = Path(path)
-        try:
-            raw = load_yaml(read_regular_text(path)) or {}
-        except OSError as exc:
-            raise InputError(read_error_code(exc), f"config {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InputError("config-invalid", f"config {path} is not UTF-8") from None
-        except yaml.YAMLError as exc:  # was: a traceback (a python/ tag, an unhashable key, a duplicate key...)
-            raise InputError("config-invalid", f"config {path} is not valid YAML: {exc}") from None
+        raw = load_yaml_file(path, code="config-invalid", what=f"config {path}") or {}
         sections = ("http", "tls", "mqtt", "clock", "monitor", "ack_signer")
         if not isinstance(raw, dict) or any(not isinstance(raw.get(s) or {}, dict) for s in sections):
             raise InputError("config-invalid", f"config {path}: a mapping of settings, each of "

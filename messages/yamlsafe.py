@@ -12,11 +12,15 @@ Python tags (`!!python/object`...) stay refused as safe_load refuses them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["DEPTH_MAX", "NODES_MAX", "YamlLimitError", "check_expansion", "load_yaml"]
+from messages.errors import InputError
+from messages.files import read_error_code, read_regular_text
+
+__all__ = ["DEPTH_MAX", "NODES_MAX", "YamlLimitError", "check_expansion", "load_yaml", "load_yaml_file"]
 
 # Real files: a participants registry of a few hundred entries is ~10,000 values, 5 levels deep.
 NODES_MAX = 1_000_000
@@ -96,3 +100,17 @@ def load_yaml(text: str | bytes) -> Any:
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def load_yaml_file(path: str | Path, *, code: str, what: str) -> Any:
+    """`load_yaml` of the regular file `path` (None when it holds no document), or an InputError
+    naming `what` (e.g. "config PATH"): the read code (`read_error_code`) if it cannot be read,
+    `code` if it is not UTF-8 or not YAML within the limits."""
+    try:
+        return load_yaml(read_regular_text(path))
+    except OSError as exc:
+        raise InputError(read_error_code(exc), f"{what}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(code, f"{what} is not UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise InputError(code, f"{what} is not valid YAML: {exc}") from None

@@ -100,6 +100,17 @@ def _bounded(nos: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(nos)))[:VOUCHERS_MAX]
 
 
+def _moved_in(by_ref: Mapping[str, Sequence[MovementSeen]], month: str) -> list[tuple[str, dt.date, int]]:
+    """What the TSA moved in `month` under each reference (the 2301 / 2302 a movement answers), in
+    order of reference: (reference, the day of its first movement of the month, fen); none: left out."""
+    out = []
+    for ref, ms in sorted(by_ref.items()):
+        in_month = [m for m in ms if month_of(m.day) == month]
+        if in_month:
+            out.append((ref, in_month[0].day, sum(m.amount_fen for m in in_month)))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class SignoffInput:
     """What the monthly sign-off reads (all from `runner.observed.Observed`). `deadlines`: each month
@@ -270,12 +281,10 @@ def _bank_pboc(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Ba
                                 f"off by {fen_to_str(moved - c.cleared_fen)}", c.cleared_fen, moved, "month"))
     known = {c.voucher_no for c in accepted}
     debited = 0
-    for ref, ms in sorted(debits.items()):
-        in_month = [m for m in ms if month_of(m.day) == month]
-        debited += sum(m.amount_fen for m in in_month)
-        if in_month and ref not in known:
-            fen = sum(m.amount_fen for m in in_month)
-            breaks.append(Break("debit-unknown", in_month[0].day, (), f"TSA debit {fen_to_str(fen)} for {ref}, which no "
+    for ref, day, fen in _moved_in(debits, month):
+        debited += fen
+        if ref not in known:
+            breaks.append(Break("debit-unknown", day, (), f"TSA debit {fen_to_str(fen)} for {ref}, which no "
                                 f"accepted clearing request of {bank} accounts for", 0, fen, "month"))
     breaks += _refund_leg(inp, bank, code, month)
     s = _first(by_kind.get(("7203", bank, month), ()))
@@ -427,12 +436,10 @@ def _treasury_pboc(inp: SignoffInput, books: Books, month: str, due: bool) -> Le
                                 f"{fen_to_str(n.amount_fen)}; the TSA credited {fen_to_str(moved)}: off by {fen_to_str(moved - n.amount_fen)}",
                                 n.amount_fen, moved, "month"))
     noticed_refunds = {by_notice[(b, no)].refund_no for b, _, no in noticed if (b, no) in by_notice}
-    for ref, ms in sorted(credits.items()):
-        in_month = [m for m in ms if month_of(m.day) == month]
-        credited += sum(m.amount_fen for m in in_month)
-        if in_month and ref not in noticed_refunds:
-            fen = sum(m.amount_fen for m in in_month)
-            breaks.append(Break("credit-unexplained", in_month[0].day, (), f"TSA refund credit {fen_to_str(fen)} for {ref}; "
+    for ref, day, fen in _moved_in(credits, month):
+        credited += fen
+        if ref not in noticed_refunds:
+            breaks.append(Break("credit-unexplained", day, (), f"TSA refund credit {fen_to_str(fen)} for {ref}; "
                                 "the treasury was noticed of no such refund", 0, fen, "month"))
     # the month's daily statements ↔ the movements
     stmts = {s.day: s for s in tsa_days(inp.daily_statements) if month_of(s.day) == month}  # the TSA's

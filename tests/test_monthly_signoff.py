@@ -214,6 +214,26 @@ def test_an_advance_paid_on_the_months_last_day_is_a_timing_item_not_a_break() -
     assert tp["2026-04"].breaks == () and tp["2026-04"].stated_fen == 10_00
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(2, 40), st.integers(1, 9_999_00)), min_size=1, max_size=6))
+def test_a_tsa_movement_nobody_accounts_for_is_a_break_of_its_month_part(stray: list[tuple[int, int]]) -> None:
+    """A debit under a 2301 and a refund credit under a 2302 no bank filed, some of it in April: the
+    March verdicts count and break on the March part only, dated by its first movement."""
+    inp = month_of_payments([(0, "11", "1", 0, "", 10_00, 5, False, False)])
+    days = [dt.date(2026, 3, 1) + dt.timedelta(days=d - 1) for d, _ in stray]  # 1 March .. 9 April
+    moves = [MovementSeen(day, direction, fen, CODE, kind, ref) for day, (_, fen) in zip(days, stray, strict=True)
+             for direction, kind, ref in (("D", "clearing", "HKSTRAY"), ("C", "refund", "TKSTRAY"))]
+    march = [(day, fen) for day, (_, fen) in zip(days, stray, strict=True) if day.month == 3]
+    verdicts = monthly_signoff(dataclasses.replace(inp, movements=[*inp.movements, *moves]))
+    [bp] = [v for v in verdicts if v.level == "bank-pboc"]
+    [tp] = [v for v in verdicts if v.level == "treasury-pboc"]
+    unknown = [(b.day, b.actual_fen) for b in bp.breaks if b.cause == "debit-unknown"]
+    unexplained = [(b.day, b.actual_fen) for b in tp.breaks if b.cause == "credit-unexplained"]
+    part = [(march[0][0], sum(fen for _, fen in march))] if march else []
+    assert unknown == unexplained == part
+    assert bp.stated_fen == 10_00 + sum(fen for _, fen in march)  # what the TSA debited in March
+
+
 def _observed(vs: Sequence[LevelVerdict]) -> Observed:
     return Observed("s", 1, t(dt.date(2026, 3, 10), 8), t(dt.date(2026, 4, 7), 12), signoffs=tuple(vs))
 

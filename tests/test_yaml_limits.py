@@ -3,6 +3,7 @@ takes silently or dies on is one coded refusal, never a traceback, an endless wa
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messages.yamlsafe import DEPTH_MAX, NODES_MAX, load_yaml
+from messages.errors import InputError
+from messages.yamlsafe import DEPTH_MAX, NODES_MAX, load_yaml, load_yaml_file
 
 
 def _laughs(levels: int = 9) -> str:
@@ -74,10 +76,42 @@ def test_load_yaml_reads_what_safe_dump_wrote(value: object) -> None:
        st.data())
 def test_load_yaml_refuses_any_key_given_twice(mapping: dict[str, int], data: st.DataObject) -> None:
     key = data.draw(st.sampled_from(sorted(mapping)))
-    text = yaml.safe_dump(mapping) + f"{key}: 0\n"
+    text = yaml.safe_dump(mapping) + f"'{key}': 0\n"  # quoted: a plain `no:` or `on:` is a boolean key
     assert yaml.safe_load(text)[key] == 0  # what safe_load does: the first one dropped silently
     with pytest.raises(yaml.YAMLError, match=f"duplicate key '{key}'"):
         load_yaml(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_values)
+def test_load_yaml_file_reads_what_safe_dump_wrote(tmp_path_factory: pytest.TempPathFactory, value: object) -> None:
+    path = tmp_path_factory.mktemp("yaml") / "f.yaml"
+    path.write_text(yaml.safe_dump(value, allow_unicode=True), encoding="utf-8")
+    assert load_yaml_file(path, code="config-invalid", what="x") == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("content", "code", "message"), [
+    (None, "io-unreadable", "widgets file {p}: No such file or directory"),
+    ("fifo", "io-not-regular", "widgets file {p}: "),
+    (b"name: \xff\n", "calendar-block-invalid", "widgets file {p} is not UTF-8"),
+    (HOSTILE["duplicate-key"][0].encode(), "calendar-block-invalid", "widgets file {p} is not valid YAML: "),
+])
+def test_load_yaml_file_refuses_naming_the_file(tmp_path: Path, content: bytes | str | None, code: str,
+                                                message: str) -> None:
+    path = tmp_path / "w.yaml"
+    if content == "fifo":
+        os.mkfifo(path)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        load_yaml_file(path, code="calendar-block-invalid", what=f"widgets file {path}")
+    assert caught.value.code == code
+    assert caught.value.issues[0].message.startswith(message.format(p=path)), caught.value.issues[0].message
+
+
+def test_load_yaml_file_of_an_empty_file_is_none(tmp_path: Path) -> None:
+    (tmp_path / "e.yaml").write_text("# nothing\n", encoding="utf-8")
+    assert load_yaml_file(tmp_path / "e.yaml", code="calendar-block-invalid", what="e") is None
 
 
 # Every command that reads a YAML file, with the file as "{f}" ("{d}": an empty directory).

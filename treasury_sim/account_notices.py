@@ -25,7 +25,7 @@ import msgspec
 from business_time.calendar import BusinessCalendar
 from messages.dates import parse_ymd
 from messages.factory import account_notice
-from treasury_sim.records import voucher_id
+from treasury_sim.records import by_whole_key, voucher_id
 
 __all__ = ["ACCOUNT_NOTICES_MAX", "ACCOUNT_NOTICE_DAYS", "AccountNoticeLog", "NoticeRecord", "deadline", "notice_key"]
 
@@ -74,15 +74,9 @@ class AccountNoticeLog(msgspec.Struct):
     records: dict[str, NoticeRecord] = msgspec.field(default_factory=dict)
 
     def keyed(self, adm_div_code: str) -> None:
-        """A version 7 (or older) snapshot's log (keyed by VoucherNo alone) keyed by the whole key: its
-        notices were division `adm_div_code`'s (the configured one's, the only division the treasury
-        core sent them for), each of its VouDate's year (`messages.factory.account_notice`: the day sent)."""
-        out: dict[str, NoticeRecord] = {}
-        for r in self.records.values():
-            if not r.adm_div_code:
-                r.adm_div_code, r.st_year = adm_div_code, str(r.sent_at.year)
-            out[r.key] = r
-        self.records = out
+        """A version 7 (or older) snapshot's log (keyed by VoucherNo alone) keyed by the whole key
+        (`by_whole_key`: its notices were division `adm_div_code`'s, of the year each was sent)."""
+        self.records = by_whole_key(self.records.values(), adm_div_code)
 
     def notice(self, *, voucher_no: str, bank: str, action: str, acct_type: str, acct_no: str, acct_name: str,
                now: dt.datetime, agency: str = "", sup_dep: str = "", old_acct_no: str = "", approve_no: str = "", file_no: str = "",

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -20,13 +20,41 @@ from sim.effects import SendVoucher
 from treasury_sim.budget import RefusedRequest
 from treasury_sim.clearing_quotas import Approved
 
-__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "SentRow", "StatementCheck", "voucher_id"]
+__all__ = ["DayPlan", "PlannedVoucher", "Receipt", "SentRow", "StatementCheck", "by_whole_key", "voucher_id"]
 
 
 def voucher_id(adm_div_code: str, st_year: str, vtcode: str, voucher_no: str) -> str:
     """A voucher's key as the treasury's logs keep it: "<AdmDivCode>/<StYear>/<VtCode>/<VoucherNo>" (each
     division's treasury numbers its vouchers afresh each year: two of one number are two vouchers)."""
     return f"{adm_div_code}/{st_year}/{vtcode}/{voucher_no}"
+
+
+class _Sent(Protocol):
+    """A record of a voucher the treasury sent, keyed by its division, year and number."""
+
+    adm_div_code: str
+    st_year: str
+
+    @property
+    def sent_at(self) -> dt.datetime: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+_S = TypeVar("_S", bound=_Sent)
+
+
+def by_whole_key(records: Iterable[_S], adm_div_code: str) -> dict[str, _S]:
+    """An old snapshot's records (kept by VoucherNo alone) by their whole key (`key`): one without a
+    division was division `adm_div_code`'s (the configured one's, the only one the treasury core sent
+    for), of the year it was sent (its VouDate's, the day sent, as `messages.factory` writes it)."""
+    out: dict[str, _S] = {}
+    for r in records:
+        if not r.adm_div_code:
+            r.adm_div_code, r.st_year = adm_div_code, str(r.sent_at.year)
+        out[r.key] = r
+    return out
 
 
 @dataclass(slots=True)

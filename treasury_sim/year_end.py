@@ -48,7 +48,7 @@ from messages.voucher import parse_voucher
 from sim.effects import Alarm, Effect, SendVoucher
 from sim.flat import paired
 from treasury_sim.config import TreasuryConfig, YearEnd
-from treasury_sim.records import voucher_id
+from treasury_sim.records import by_whole_key, voucher_id
 
 __all__ = [
     "LINES_MAX",
@@ -136,15 +136,9 @@ class QuotaLedger(msgspec.Struct):
     notices: dict[str, YearEndNotice] = msgspec.field(default_factory=dict)
 
     def keyed(self, adm_div_code: str) -> None:
-        """A version 8 (or older) snapshot's notices (keyed by VoucherNo alone) keyed by the whole key:
-        they were division `adm_div_code`'s (the configured one's, the only one the treasury core closes
-        years for), each of its VouDate's year (`messages.factory.year_end_notice`: the day sent)."""
-        out: dict[str, YearEndNotice] = {}
-        for n in self.notices.values():
-            if not n.adm_div_code:
-                n.adm_div_code, n.st_year = adm_div_code, str(n.sent_at.year)
-            out[n.key] = n
-        self.notices = out
+        """A version 8 (or older) snapshot's notices (keyed by VoucherNo alone) keyed by the whole key
+        (`by_whole_key`: they were division `adm_div_code`'s, of the year each was sent)."""
+        self.notices = by_whole_key(self.notices.values(), adm_div_code)
 
     def _year(self, key: str) -> YearTotals:
         year = key.split("/", 1)[0]
