@@ -794,6 +794,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
                                            "report_subject", "report_direct_funds"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
+        if kind == "refused" and "adm" in params and b.divisions:  # a division of the world, served by the bank
+            b.division(params, [*path, kind], params["bank"] if params["bank"] in seen else None)
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
         deadline = "before" if "before" in raw else "by"
@@ -943,7 +945,8 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"refund of {p['voucher']}" + (f" {p['state']}" if "state" in p else "") + (
             f" {p['code']}" if "code" in p else "")
     if kind == "refused":
-        return f"{p['bank']}'s {p.get('vtcode', '')} refused {p['code']}".replace("  ", " ")
+        return f"{p['bank']}'s {p.get('vtcode', '')} refused {p['code']}".replace("  ", " ") + (
+            f" ({p['adm']})" if "adm" in p else "")
     if kind == "scorecard":
         return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")

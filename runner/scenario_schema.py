@@ -298,7 +298,10 @@ _expect_kinds: dict[str, Any] = {
                 "description": "one of the bank's own sends was refused with this code (gateway, central bank "
                                "or treasury)",
                 "properties": {"bank": _participant, "code": {"type": "string", "minLength": 1},
-                               "vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]}}},
+                               "vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]},
+                               "adm": {**_adm, "description": "AdmDivCode: only this division's vouchers (two "
+                                                              "divisions may number theirs alike; absent: every "
+                                                              "division's)"}}},
     "scorecard": {"type": "object", "additionalProperties": False, "required": ["bank"],
                   "description": "the bank scorecard of a month (treasury_sim.scorecard), from what happened",
                   "properties": {"bank": _participant,
