@@ -18,6 +18,7 @@ from bank_sim.reporting import reserve_moved, reserve_unmoved
 from bank_sim.schedule import next_event_after
 from bank_sim.sent_times import mark_sent, sent_when
 from bank_sim.state import BankState, Ctx, DutiesState
+from business_time.calendar import if_known
 from business_time.clock import calendar_end
 from messages.envelope import VoucherKey
 from messages.errors import InputError
@@ -89,11 +90,8 @@ def _release_time(ctx: Ctx, kind: SendKind, ref: str, now: dt.datetime) -> dt.da
     past the calendar (a `slow` bank on the last days) holds it to the last instant the calendar
     knows instead: as late as the calendar allows, never onto a day nobody described, and never
     the core's refusal (which would end the bank's shell on every delivery of the voucher)."""
-    try:
-        wanted = ctx.profile.release(kind, ref, now, ctx.calendar)
-    except InputError as exc:
-        if exc.code != "calendar-out-of-range":
-            raise
+    wanted = if_known(lambda: ctx.profile.release(kind, ref, now, ctx.calendar))
+    if isinstance(wanted, InputError):
         wanted = calendar_end(ctx.calendar) - dt.timedelta(microseconds=1)
     return max(now, wanted)
 

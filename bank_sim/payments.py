@@ -27,6 +27,7 @@ from bank_sim.returns import UNIT_RELATIONS, ReturnFacts, check_return
 from bank_sim.serials import serial_text
 from bank_sim.state import PAID_ON, BankState, Ctx, Mode, Payment
 from bank_sim.transfers import arrival, route
+from business_time.calendar import if_known
 from business_time.clock import at
 from ledger.model import AccountFlags, Transfer
 from messages.dates import format_ymd
@@ -307,11 +308,7 @@ def _arrival_unknown(ctx: Ctx, doc: VoucherDoc, now: dt.datetime, deferred: bool
     if paid_at is None:
         return None  # `_opening_unknown` says why
     how = route(ctx.bank_code, doc.get("PayeeAcctBankNo"))
-    try:
-        arrival(paid_at, how, ctx.calendar, ctx.config.duties.transfers)
-    except InputError as exc:
-        if exc.code != "calendar-out-of-range":
-            raise
+    if isinstance(if_known(lambda: arrival(paid_at, how, ctx.calendar, ctx.config.duties.transfers)), InputError):
         return (f"calendar-out-of-range: PayeeAcctBankNo {doc.get('PayeeAcctBankNo')} is reached {how}, "
                 f"{ctx.config.duties.transfers.other_bank_business_days} business day(s) after "
                 f"{paid_at.date().isoformat()}: the business day after "

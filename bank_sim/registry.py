@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 
 from bank_sim import own_accounts as oa
 from bank_sim.state import BankState, Ctx, PendingNotice, RegAccount, Registry
+from business_time.calendar import OUT_OF_RANGE, if_known
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.errors import InputError
@@ -67,13 +68,10 @@ def account_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, no
     if refused is not None:
         return [Alarm("account-notice-invalid", f"account notice {no} refused: {refused}", str(key))]
     days = ctx.config.account_open_days
-    try:
-        due = ctx.calendar.add_business_days(now.date(), days) if days else now.date()
-    except InputError as exc:  # due past the calendar: refused as a bad notice is, nothing changed
-        if exc.code != "calendar-out-of-range":
-            raise
-        return [Alarm("calendar-out-of-range", f"account notice {no} refused: it is carried out {days} working "
-                      f"day(s) after {now.date().isoformat()}, past the calendar: {exc.issues[0].message}", str(key))]
+    due = if_known(lambda: ctx.calendar.add_business_days(now.date(), days)) if days else now.date()
+    if isinstance(due, InputError):  # due past the calendar: refused as a bad notice is, nothing changed
+        return [Alarm(OUT_OF_RANGE, f"account notice {no} refused: it is carried out {days} working "
+                      f"day(s) after {now.date().isoformat()}, past the calendar: {due.issues[0].message}", str(key))]
     reg.in_force = True
     if days == 0:
         return _carry_out(reg, doc, now.date())

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import chinese_calendar
 import yaml
@@ -43,7 +43,7 @@ from messages.errors import InputError
 from messages.files import read_error_code, read_regular
 from messages.yamlsafe import load_yaml
 
-__all__ = ["DEFAULT_OVERRIDES_PATH", "BusinessCalendar"]
+__all__ = ["DEFAULT_OVERRIDES_PATH", "OUT_OF_RANGE", "BusinessCalendar", "if_known"]
 
 DEFAULT_OVERRIDES_PATH = Path(__file__).with_name("calendar_overrides.yaml")
 
@@ -52,6 +52,22 @@ DEFAULT_OVERRIDES_PATH = Path(__file__).with_name("calendar_overrides.yaml")
 DECLARED_YEARS_MAX = 50
 # The override file is a few dozen dates a year; anything larger is not a calendar.
 OVERRIDE_FILE_BYTES_MAX = 1 << 20
+# The code of the refusal of a question about a day the calendar does not know.
+OUT_OF_RANGE = "calendar-out-of-range"
+
+_T = TypeVar("_T")
+
+
+def if_known(answer: Callable[[], _T]) -> _T | InputError:
+    """`answer()`; or its refusal, returned, when that is `OUT_OF_RANGE` (the answer lies on a day
+    the calendar does not know), for the caller to say so in its own words or to stop at the
+    calendar's end. Any other refusal is raised."""
+    try:
+        return answer()
+    except InputError as exc:
+        if exc.code != OUT_OF_RANGE:
+            raise
+        return exc
 
 
 @lru_cache(maxsize=1)
@@ -263,14 +279,14 @@ class BusinessCalendar:
         if isinstance(day, dt.datetime) or not isinstance(day, dt.date):
             raise TypeError(f"expected a date, got {type(day).__name__}")
         if not self._first <= day <= self._last:
-            raise InputError("calendar-out-of-range", f"the business calendar does not know {day.isoformat()}: "
+            raise InputError(OUT_OF_RANGE, f"the business calendar does not know {day.isoformat()}: "
                              f"it knows {self._range_text()}")
         return day
 
     def _at(self, index: int, asked: dt.date) -> dt.date:
         if not 0 <= index < len(self._business_days):
             side = "after" if index >= len(self._business_days) else "before"
-            raise InputError("calendar-out-of-range", f"the business day wanted {side} {asked.isoformat()} lies "
+            raise InputError(OUT_OF_RANGE, f"the business day wanted {side} {asked.isoformat()} lies "
                              f"past the known range {self._range_text()}")
         return self._business_days[index]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from business_time.calendar import BusinessCalendar
+from business_time.calendar import BusinessCalendar, if_known
 from messages.errors import InputError, StateError
 
 __all__ = [
@@ -185,13 +185,13 @@ def or_calendar_end(deadline: Callable[[], dt.datetime], start: dt.date, calenda
     any time before it; nothing simulated runs past it (the cores refuse). Reports and scorecards use
     it for the last known days (their receipts, daily report, December's statements); a deadline
     function itself never does."""
-    try:
-        return deadline()
-    except InputError as exc:
-        first, last = calendar.known_range
-        if exc.code != "calendar-out-of-range" or not first <= start <= last:
-            raise
-        return calendar_end(calendar)
+    answer = if_known(deadline)
+    if not isinstance(answer, InputError):
+        return answer
+    first, last = calendar.known_range
+    if not first <= start <= last:
+        raise answer
+    return calendar_end(calendar)
 
 
 def clearing_cutoff(day: dt.date, config: ClockConfig, *, urgent: bool = False) -> dt.datetime:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from business_time.calendar import BusinessCalendar
+from business_time.calendar import BusinessCalendar, if_known
 from business_time.clock import ClockConfig
 from messages.errors import InputError
 from messages.factory import ADM_DIV_CODE, CLEAR_BANK_CODE, CLEAR_BANK_NAME
@@ -108,10 +108,7 @@ def booking_day_unknown(ctx: Ctx, now: dt.datetime) -> str | None:
     close it would be booked on the business day after it, which the calendar does not know
     (docs/calendar.md, "The last days known"). None when the day is known. The central bank refuses
     such a request `calendar-out-of-range` rather than guess a day or leave it unanswered."""
-    try:
-        ctx.booking_day(now)
-    except InputError as exc:
-        if exc.code != "calendar-out-of-range":
-            raise
-        return f"received {now.isoformat()}, after the central bank's close: {exc.issues[0].message}"
+    refused = if_known(lambda: ctx.booking_day(now))
+    if isinstance(refused, InputError):
+        return f"received {now.isoformat()}, after the central bank's close: {refused.issues[0].message}"
     return None

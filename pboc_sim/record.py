@@ -2,7 +2,8 @@
 
 * `move` records a TSA movement (and opens the bank's clearing account the first time);
   `drop_movement` takes one back when the books refused it. Each keeps the running totals of
-  `PbocState.totals` that `pboc_sim.books` checks.
+  `PbocState.totals` that `pboc_sim.books` checks, and the sums `balance_before` reads
+  (`PbocState.balances`: a statement on day 300 adds the days since the last, not 300 days).
 * `decide` remembers how a 2301 / 2302 was answered and gives the effects; `answer` gives the
   same effects again for a redelivery (same receipt, same transfer id: the ledger applies it once).
 """
@@ -10,7 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal, TypeVar
 
 import msgspec
@@ -69,9 +70,10 @@ def move(s: PbocState, doc: VoucherDoc, key: VoucherKey, direction: Literal["D",
     transfer = Transfer(transfer_id, debit, credit, amount, kind, str(key), day)
     shift_bank(s, bank, amount if direction == "D" else -amount)
     s.tsa_balance_fen += amount if direction == "C" else -amount
-    s.movements.setdefault(day.isoformat(), []).append(Movement(
-        day, direction, amount, bank, s.bank_names[bank], doc.get("PayTypeCode"), kind, key, transfer_id))
+    m = Movement(day, direction, amount, bank, s.bank_names[bank], doc.get("PayTypeCode"), kind, key, transfer_id)
+    s.movements.setdefault(day.isoformat(), []).append(m)
     _count(s, direction, amount)
+    _summed(s, m, 1)
     return opens, transfer
 
 
@@ -85,6 +87,7 @@ def drop_movement(s: PbocState, transfer: Transfer) -> Movement | None:
         return None
     moves.remove(m)
     _count(s, m.direction, -m.amount_fen)
+    _summed(s, m, -1)
     s.tsa_balance_fen += m.amount_fen if m.direction == "D" else -m.amount_fen
     shift_bank(s, m.bank_code, -m.amount_fen if m.direction == "D" else m.amount_fen)
     return m
@@ -98,15 +101,58 @@ def _count(s: PbocState, direction: Literal["D", "C"], amount: int) -> None:
 
 
 def balance_before(s: PbocState, opening_fen: int, day: dt.date,
-                   counted: Callable[[Movement], bool] | None = None) -> int:
+                   counted: Callable[[str], bool] | None = None) -> int:
     """The TSA balance at the start of `day`, from the core's own record (`counted`: of the
-    movements it says, e.g. one division's; default all)."""
-    total, before = opening_fen, day.isoformat()
-    for d, moves in s.movements.items():
-        if d < before:
-            total += sum(m.amount_fen if m.direction == "C" else -m.amount_fen for m in moves
-                         if counted is None or counted(m))
-    return total
+    movements of the vouchers of the AdmDivCodes it says, e.g. one division's; default all)."""
+    return opening_fen + sum(fen for adm, fen in _sums_before(s, day).items() if counted is None or counted(adm))
+
+
+def _signed(m: Movement) -> int:
+    return m.amount_fen if m.direction == "C" else -m.amount_fen
+
+
+def _summed(s: PbocState, m: Movement, sign: int) -> None:
+    """Movement `m` recorded (`sign` 1) or taken back (-1): in the sums if of a day they cover."""
+    b = s.balances
+    if b.day is not None and m.business_date < b.day:
+        adm = m.ref.adm_div_code
+        b.fen[adm] = b.fen.get(adm, 0) + sign * _signed(m)
+
+
+def _sums_before(s: PbocState, day: dt.date) -> dict[str, int]:
+    """AdmDivCode → its movements of the days before `day`. The sums move on to `day` when it is
+    later (the next statement's day); an earlier day (a 3502's month start) is the sums less the
+    days between, the sums staying where they are."""
+    b = s.balances
+    if b.day is None:
+        b.fen, b.day = _sums_between(s, None, day), day
+    elif b.day < day:
+        for adm, fen in _sums_between(s, b.day, day).items():
+            b.fen[adm] = b.fen.get(adm, 0) + fen
+        b.day = day
+    elif day < b.day:
+        sums = dict(b.fen)
+        for adm, fen in _sums_between(s, day, b.day).items():
+            sums[adm] = sums.get(adm, 0) - fen
+        return sums
+    return b.fen
+
+
+def _sums_between(s: PbocState, start: dt.date | None, end: dt.date) -> dict[str, int]:
+    """AdmDivCode → its movements of the days from `start` (None: the first) to before `end`: day by
+    day when fewer than the days kept, else over the days kept."""
+    days: Iterable[list[Movement] | None]
+    if start is not None and (end - start).days <= len(s.movements):
+        days = (s.movements.get((start + dt.timedelta(days=n)).isoformat()) for n in range((end - start).days))
+    else:
+        first, last = "" if start is None else start.isoformat(), end.isoformat()
+        days = (moves for d, moves in s.movements.items() if first <= d < last)
+    sums: dict[str, int] = {}
+    for moves in days:
+        for m in moves or ():
+            adm = m.ref.adm_div_code
+            sums[adm] = sums.get(adm, 0) + _signed(m)
+    return sums
 
 
 def receipt(doc: VoucherDoc, xfields: dict[str, str], *, return_reason: str | None = None) -> SendVoucher:

@@ -36,6 +36,7 @@ __all__ = [
     "OLDER_VERSIONS",
     "SEP",
     "SNAPSHOT_VERSION",
+    "Balances",
     "Cleared",
     "ClearedBook",
     "ClearedGroup",
@@ -67,8 +68,9 @@ __all__ = [
 # two divisions has two); an older snapshot's lines are the configured division's (`loaded`).
 # 9: what was cleared keyed by budget year too (each treasury numbers its vouchers afresh each year:
 # two years' payments of one number are two); an older snapshot's entries are of the year `loaded` states.
-SNAPSHOT_VERSION = 9
-OLDER_VERSIONS = (5, 6, 7, 8)
+# 10: running sums of the movements (`Balances`); an older snapshot has none, summed on first use.
+SNAPSHOT_VERSION = 10
+OLDER_VERSIONS = (5, 6, 7, 8, 9)
 
 # A clearing quota is keyed (AdmDivCode, PayBankCode, PayTypeCode, FundTypeCode, ClearDate).
 QuotaKey = tuple[str, str, str, str, dt.date | None]
@@ -376,6 +378,15 @@ class Totals(msgspec.Struct):
     clearing_sum_fen: int = 0  # the sum of `PbocState.clearing_balances`
 
 
+class Balances(msgspec.Struct, gc=False):
+    """The movements of every day before `day`, summed by the AdmDivCode of each one's voucher
+    (`pboc_sim.record.balance_before`): a statement adds the days since, not every day kept.
+    `day` None: not summed yet (a version 9 snapshot's), summed whole on first use."""
+
+    day: dt.date | None = None
+    fen: dict[str, int] = {}
+
+
 class PbocState(msgspec.Struct):
     """Everything the central bank core knows; `PbocCore.snapshot()` is this, encoded."""
 
@@ -395,6 +406,7 @@ class PbocState(msgspec.Struct):
     older_cleared: dict[str, Cleared] = msgspec.field(default_factory=dict, name="cleared")
     clearing_balances: dict[str, int] = {}  # bank code → its clearing account, as the core moved it
     movements: dict[str, list[Movement]] = {}  # ISO business day → its movements, in order
+    balances: Balances = msgspec.field(default_factory=Balances)  # kept by `pboc_sim.record`
     decisions: dict[str, Decision] = {}
     statements: list[SendVoucher] = []  # every 7401 / 3502 emitted, for inspection
     notice_keys: set[str] = set()  # the quota notices counted (str of their voucher keys)

@@ -95,7 +95,11 @@ def _close_day(s: PbocState, ctx: Ctx, day: dt.date) -> list[SendVoucher]:
 def division_of(ctx: Ctx, m: Movement) -> str:
     """The division whose statements show movement `m`: its voucher's, when the branch serves that
     division (`PbocConfig.divisions`); else the configured one's (as when a branch had one)."""
-    adm = m.ref.adm_div_code
+    return _division(ctx, m.ref.adm_div_code)
+
+
+def _division(ctx: Ctx, adm: str) -> str:
+    """The division whose statements show the movements of AdmDivCode `adm`'s vouchers."""
     return adm if adm in ctx.config.divisions else ctx.config.adm_div_code
 
 
@@ -114,7 +118,7 @@ def _balance_before(s: PbocState, ctx: Ctx, day: dt.date, adm: str) -> int:
     if not ctx.config.divisions:
         return balance_before(s, opening, day)
     return balance_before(s, opening if adm == ctx.config.adm_div_code else 0, day,
-                          lambda m: division_of(ctx, m) == adm)
+                          lambda code: _division(ctx, code) == adm)
 
 
 def _head(ctx: Ctx, vtcode: str, prefix: str, day: dt.date, adm: str) -> dict[str, str]:

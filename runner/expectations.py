@@ -236,8 +236,9 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
     if e.kind == "refused":
         mine = [(key, code) for bank, key, code in o.bank_refusals if bank == p["bank"]
                 and ("vtcode" not in p or VoucherKey.parse(key).vtcode == p["vtcode"])
-                and ("flag" not in p or VoucherKey.parse(key).flag == int(p["flag"]))]
-        what = f"a {p.get('vtcode', '')} of {p['bank']}".replace("  ", " ")
+                and ("flag" not in p or VoucherKey.parse(key).flag == int(p["flag"]))
+                and ("adm" not in p or VoucherKey.parse(key).adm_div_code == p["adm"])]
+        what = f"a {p.get('vtcode', '')} of {p['bank']}".replace("  ", " ") + (f" for {p['adm']}" if "adm" in p else "")
         return out(any(code == p["code"] for _, code in mine), f"{what} refused {p['code']}",
                    "; ".join(f"{key}: {code}" for key, code in mine[:10]) or "nothing of it refused")
     if e.kind == "scorecard":

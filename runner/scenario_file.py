@@ -427,7 +427,17 @@ def _error_path(error: Any) -> list[str | int]:
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         if extra:
             path.append(extra[0])
+    if _none_with(error):
+        path.append("none")
     return path
+
+
+def _none_with(error: Any) -> list[str]:
+    """What an expectation that is `none: true` has besides (`scenario_schema._none_alone`), else []."""
+    if error.validator != "not" or not isinstance(error.instance, dict) or not error.instance.get("none"):
+        return []
+    alternatives = error.validator_value.get("anyOf", []) if isinstance(error.validator_value, dict) else []
+    return [s["required"][0] for s in alternatives if s.get("required", [None])[0] in error.instance]
 
 
 def _message(error: Any) -> str:
@@ -438,6 +448,9 @@ def _message(error: Any) -> str:
         if present:
             return f"exactly one of {', '.join(names)}; found {', '.join(present)}"
         return f"needs one of {', '.join(names)}"
+    if extra := _none_with(error):
+        kind = error.absolute_path[-1] if error.absolute_path else "expectation"
+        return f"a {kind} that is none has no {', '.join(extra)}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
@@ -781,12 +794,8 @@ def _build(data: Mapping[str, Any], b: _Build, calendar: BusinessCalendar) -> Sc
         if "equals" in params and kind in ("balance", "unit_quota", "quota_restored", "clearings_sum",
                                            "report_subject", "report_direct_funds"):
             params["equals_fen"] = b.money(params["equals"], [*path, kind, "equals"])
-        if kind == "refund" and params.get("none") and any(k in params for k in ("state", "code", "amount")):
-            b.fail([*path, kind, "none"], "a refund that is none has no " + ", ".join(
-                k for k in ("state", "code", "amount") if k in params))
-        if kind == "receipt" and params.get("none") and any(k in params for k in ("fields", "from", "present")):
-            b.fail([*path, kind, "none"], "a receipt that is none has no " + ", ".join(
-                k for k in ("fields", "from", "present") if k in params))
+        if kind == "refused" and "adm" in params and b.divisions:  # a division of the world, served by the bank
+            b.division(params, [*path, kind], params["bank"] if params["bank"] in seen else None)
         if kind == "refund" and "amount" in params:
             params["amount_fen"] = b.money(params["amount"], [*path, kind, "amount"])
         deadline = "before" if "before" in raw else "by"
@@ -936,7 +945,8 @@ def _default_name(kind: str, p: Mapping[str, Any]) -> str:
         return f"refund of {p['voucher']}" + (f" {p['state']}" if "state" in p else "") + (
             f" {p['code']}" if "code" in p else "")
     if kind == "refused":
-        return f"{p['bank']}'s {p.get('vtcode', '')} refused {p['code']}".replace("  ", " ")
+        return f"{p['bank']}'s {p.get('vtcode', '')} refused {p['code']}".replace("  ", " ") + (
+            f" ({p['adm']})" if "adm" in p else "")
     if kind == "scorecard":
         return f"scorecard of {p['bank']}" + (f" {p['month']}" if "month" in p else "") + (
             " flagged" if p.get("flagged") else " not flagged" if p.get("flagged") is False else "")

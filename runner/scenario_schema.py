@@ -242,6 +242,15 @@ _step = {
 }
 
 _ref = {**_id, "description": "a voucher id from the steps"}
+
+
+def _none_alone(others: tuple[str, ...]) -> dict[str, Any]:
+    """`none: true` (nothing arrived) takes none of `others` (what would have arrived):
+    `runner.scenario_file` words the refusal at `none`."""
+    return {"if": {"required": ["none"], "properties": {"none": {"const": True}}},
+            "then": {"not": {"anyOf": [{"required": [k]} for k in others]}}}
+
+
 _expect_kinds: dict[str, Any] = {
     "accepted": {"type": "object", "additionalProperties": False, "required": ["voucher"],
                  "properties": {"voucher": _ref, "who": _who,
@@ -255,7 +264,8 @@ _expect_kinds: dict[str, Any] = {
                                "none": {"type": "boolean", "description": "true: no receipt may arrive"},
                                "present": {"type": "array", "maxItems": 50, "description":
                                            "fields the receipt must carry, each non-empty (e.g. XAgentBusinessNo)",
-                                           "items": {"type": "string", "minLength": 1}}}},
+                                           "items": {"type": "string", "minLength": 1}}},
+                **_none_alone(("fields", "from", "present"))},
     "clearing": {"type": "object", "additionalProperties": False, "required": ["voucher", "includes"],
                  "properties": {"voucher": _ref, "includes": {"type": "boolean"},
                                 "clear_type": {"enum": ["normal", "replenishment"]},
@@ -282,12 +292,16 @@ _expect_kinds: dict[str, Any] = {
                                                                          "voucher (no state, code or amount)"},
                               "code": {"type": "string", "minLength": 1},
                               "amount": {**_money, "description": "of this amount (a salary batch's line "
-                                                                  "comes back alone)"}}},
+                                                                  "comes back alone)"}},
+               **_none_alone(("state", "code", "amount"))},
     "refused": {"type": "object", "additionalProperties": False, "required": ["bank", "code"],
                 "description": "one of the bank's own sends was refused with this code (gateway, central bank "
                                "or treasury)",
                 "properties": {"bank": _participant, "code": {"type": "string", "minLength": 1},
-                               "vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]}}},
+                               "vtcode": {"type": "string", "pattern": VTCODE_PATTERN}, "flag": {"enum": [0, 1]},
+                               "adm": {**_adm, "description": "AdmDivCode: only this division's vouchers (two "
+                                                              "divisions may number theirs alike; absent: every "
+                                                              "division's)"}}},
     "scorecard": {"type": "object", "additionalProperties": False, "required": ["bank"],
                   "description": "the bank scorecard of a month (treasury_sim.scorecard), from what happened",
                   "properties": {"bank": _participant,

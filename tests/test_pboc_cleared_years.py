@@ -24,6 +24,7 @@ from business_time.clock import TZ
 from messages.voucher import VoucherDoc, build_voucher, parse_voucher
 from pboc_sim.cleared import payment_year
 from pboc_sim.core import PbocCore
+from pboc_sim.state import SNAPSHOT_VERSION
 from runner.wire_mode import clearing_cover
 from sim.store import SimStore
 from storage.db import Database
@@ -145,7 +146,7 @@ async def test_a_version_8_snapshot_loads_through_the_store(calendar: BusinessCa
     await again.open()
     await again.create(after.snapshot())
     reloaded = await SimStore(db, "pboc-9").load()
-    assert reloaded is not None and json.loads(reloaded.snapshot)["version"] == 9
+    assert reloaded is not None and json.loads(reloaded.snapshot)["version"] == SNAPSHOT_VERSION
     assert dict(PbocCore.restore(reloaded.snapshot, core.config, calendar, core.clock_config).cleared.items()) \
         == dict(core.cleared.items())
     # and it refunds 2025's payment as the core before it would

@@ -226,7 +226,7 @@ def test_a_version_7_snapshot_loads_its_quota_lines_as_the_configured_divisions(
 
     from test_pboc_refunds import _as_version_8
 
-    from pboc_sim.state import SEP
+    from pboc_sim.state import SEP, SNAPSHOT_VERSION
 
     core = PbocCore(PbocConfig(tsa_opening_fen=10**12), CALENDAR, ClockConfig())
     core.on_time(t("2026-03-16", "08:00"))
@@ -238,7 +238,7 @@ def test_a_version_7_snapshot_loads_its_quota_lines_as_the_configured_divisions(
     data["quotas"] = {k.split(SEP, 1)[1]: v for k, v in data["quotas"].items()}
     old = json.dumps(data, ensure_ascii=False).encode()
     after = PbocCore.restore(old, core.config, CALENDAR, ClockConfig())
-    assert after.quotas == core.quotas and json.loads(after.snapshot())["version"] == 9
+    assert after.quotas == core.quotas and json.loads(after.snapshot())["version"] == SNAPSHOT_VERSION
     assert _answer(after.on_voucher(_clearing("2026-03-16", "1", 60_01), 0, t("2026-03-16", "10:01"))) \
         .startswith("over-quota")
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from business_time.calendar import if_known
 from gateway.journal import TRACE_INSERT, ClaimLost, Journal, now_us
 from gateway.monitoring.engine import Checks, History, HistoryNeeds, Hit, LineNeeds, PaymentFacts, outcome_of
 from gateway.monitoring.rules import Catalogue
@@ -98,14 +99,11 @@ class Monitor:
     def _business_day(self, day: dt.date) -> bool | None:
         """Whether `day` is a business day; None when the calendar does not know it (the
         non-business-day rule then says so: the calendar never guesses, and neither does it)."""
-        if self._is_business_day is None:
+        is_business_day = self._is_business_day
+        if is_business_day is None:
             return True
-        try:
-            return self._is_business_day(day)
-        except InputError as exc:
-            if exc.code == "calendar-out-of-range":
-                return None
-            raise
+        known = if_known(lambda: is_business_day(day))
+        return None if isinstance(known, InputError) else known
 
     # ------------------------------------------------------------------ screening
 
