@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from gateway.openapi import openapi_document
@@ -127,3 +128,46 @@ def test_asyncapi_states_the_clock_the_gateway_publishes() -> None:
         view = clock_view(BusinessClock.simulated(BusinessCalendar.default(), ClockConfig.from_dict({}), at))
         assert list(jsonschema.Draft202012Validator(payload).iter_errors(view)) == []
         assert set(view) <= set(payload["properties"]), set(view) - set(payload["properties"])
+
+
+# ---------------------------------------------------------------------- the commands the docs show
+
+
+def test_every_command_the_docs_show_names_subcommands_and_options_the_cli_has() -> None:
+    """Each `tgw ...` (and `tgw-sdk-bank ...`) of the README and docs/, in shell blocks and inline
+    code, against the parsers (was: docs/calendar.md named a `tgw conformance` command)."""
+    from tests.doc_commands import command_problems, doc_commands, sdk_bank_options
+    from tgw import build_parser
+
+    root, sdk = build_parser(), sdk_bank_options()
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    assert sum(len(doc_commands(p.read_text(encoding="utf-8"))) for p in pages) > 100  # the extraction works
+    problems = [problem for page in pages
+                for problem in command_problems(page.read_text(encoding="utf-8"), page.relative_to(ROOT), root, sdk)]
+    assert problems == []
+
+
+@pytest.mark.parametrize(("page", "bad"), [
+    ("- `tgw conformance` against a gateway", "no subcommand 'conformance'"),
+    ("    tgw scenario run x.yaml --externall bank-a", "tgw scenario run: no option --externall"),
+    ("```sh\nTGW_X=1 tgw up --db sqlite:///a.db \\\n  --http-port 8470\n```", "tgw up: no option --http-port"),
+    ("`tgw keys ca k && tgw keys make k --participant p`", "tgw keys: no subcommand 'make'"),
+    ("`tgw sign --key/--certificate`", "tgw sign: no option --certificate"),
+    ("    tgw-sdk-bank --url U --id bank-a --filling 15:30", "tgw-sdk-bank --url U --id bank-a --filling 15:30`: no option"),
+])
+def test_the_command_check_catches_a_name_the_cli_does_not_have(page: str, bad: str) -> None:
+    from tests.doc_commands import command_problems, sdk_bank_options
+    from tgw import build_parser
+
+    problems = command_problems(page, "x.md", build_parser(), sdk_bank_options())
+    assert len(problems) == 1 and bad in problems[0], problems
+
+
+def test_the_command_check_lets_placeholders_and_prose_through() -> None:
+    from tests.doc_commands import command_problems, sdk_bank_options
+    from tgw import build_parser
+
+    page = ("`tgw COMMAND: error: CODE: message`, `tgw --debug COMMAND ...`, `tgw validate DIR | head`\n"
+            "    tgw scenario run NAME|FILE|DIR [--junit OUT.xml] [--wake HH:MM]... # a comment --nope\n"
+            "```text\ntgw                 the CLI\n```\n")
+    assert command_problems(page, "x.md", build_parser(), sdk_bank_options()) == []
