@@ -36,6 +36,13 @@ def _code_lines(text: str) -> Iterator[str]:
                 yield line
 
 
+def indented_block(text: str) -> str:
+    """The first block of a markdown text indented four spaces, unindented."""
+    chunk = re.search(r"(?:^(?: {4}.*|)\n)*?((?:^ {4}.*\n(?:\n(?= {4}))?)+)", text, flags=re.M)
+    assert chunk is not None, "no indented block"
+    return "\n".join(line[4:] for line in chunk.group(1).splitlines()) + "\n"
+
+
 def doc_commands(text: str) -> list[tuple[str, str]]:
     """(program, its arguments as written) for every `tgw` / `tgw-sdk-bank` command of a page."""
     found = []

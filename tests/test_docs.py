@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import textwrap
 import tomllib
 from pathlib import Path
@@ -171,3 +175,20 @@ def test_the_command_check_lets_placeholders_and_prose_through() -> None:
             "    tgw scenario run NAME|FILE|DIR [--junit OUT.xml] [--wake HH:MM]... # a comment --nope\n"
             "```text\ntgw                 the CLI\n```\n")
     assert command_problems(page, "x.md", build_parser(), sdk_bank_options()) == []
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the page's commands are openssl's")
+def test_the_keys_md_openssl_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    """docs/keys.md "OpenSSL 3 interoperability", in a new directory after the README's `tgw keys
+    ca world/keys` (was: it signed a voucher.xml it never said where to get, and left the reader
+    to find out how a seal made by openssl gets into an envelope)."""
+    from tests.doc_commands import indented_block
+
+    page = (DOCS / "keys.md").read_text(encoding="utf-8")
+    script = indented_block(page.split("## OpenSSL 3 interoperability", 1)[1])
+    env = {**os.environ, "REPO": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\ntgw keys ca world/keys >/dev/null\n" + script],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK    VoucherBody[1] 990100/2026/2301/" in done.stdout  # tgw verify took openssl's seal
+    assert done.stdout.rstrip().endswith("Signature Verified Successfully")  # openssl took ours
