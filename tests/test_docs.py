@@ -192,3 +192,23 @@ def test_the_keys_md_openssl_walkthrough_runs_as_written(tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK    VoucherBody[1] 990100/2026/2301/" in done.stdout  # tgw verify took openssl's seal
     assert done.stdout.rstrip().endswith("Signature Verified Successfully")  # openssl took ours
+
+
+def test_the_readme_start_to_end_block_gets_the_payment_accepted(tmp_path: Path) -> None:
+    """The README's block after its table, run in a new directory on a free port (was: the table's
+    examples registered no bank for the 5201 sample, so the curl got `no-recipient`, and named no
+    `$TOKEN`)."""
+    import socket
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = _fenced(readme.split("<!-- README start to end: tests/test_docs.py runs this block -->", 1)[1], "sh")[:1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert block.count("127.0.0.1:8470") == 2
+    env = {**os.environ, "REPO": str(ROOT), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block.replace("127.0.0.1:8470", f"127.0.0.1:{port}")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [(r["status"], r.get("recipient")) for r in answer["results"]] == [("accepted", "bank-a")]
