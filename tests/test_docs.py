@@ -212,3 +212,51 @@ def test_the_readme_start_to_end_block_gets_the_payment_accepted(tmp_path: Path)
     assert done.returncode == 0, done.stdout + done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert [(r["status"], r.get("recipient")) for r in answer["results"]] == [("accepted", "bank-a")]
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("tgw",)) -> list[
+        tuple[tuple[str, ...], argparse.ArgumentParser, bool]]:
+    """(path, parser, is a leaf) for the root and every subcommand."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    found = [(path, parser, not subs)]
+    for sub in subs:
+        for name, child in sub.choices.items():
+            found += _commands(child, (*path, name))
+    return found
+
+
+def help_problems(root: argparse.ArgumentParser) -> list[str]:
+    """What a command's own --help leaves out: what it does (a description), and for a command that
+    runs, its exit codes and what its `--format json` prints."""
+    problems = []
+    for path, parser, leaf in _commands(root):
+        name = " ".join(path)
+        if not parser.description:
+            problems.append(f"{name}: --help does not say what it does (no description)")
+        if leaf and "Exit" not in f"{parser.description} {parser.epilog}":
+            problems.append(f"{name}: --help states no exit codes")
+        for action in parser._actions:
+            if "--format" in action.option_strings and "json:" not in (action.help or ""):
+                problems.append(f"{name}: --format's help does not say what json prints")
+    return problems
+
+
+def test_every_command_help_says_what_it_does_its_exit_codes_and_its_json() -> None:
+    """Was: `tgw scenario run --help`, `tgw keys init --help` and 20 more said neither what the command
+    does (argparse shows a subcommand's `help` only in its parent's list) nor how it exits, and 19
+    `--format` options had no help at all."""
+    from tgw import build_parser
+
+    assert help_problems(build_parser()) == []
+
+
+def test_the_help_check_catches_each_gap() -> None:
+    from tgw import _Parser
+
+    root = _Parser(prog="tgw", description="the root")
+    sub = root.add_subparsers()
+    sub.add_parser("quiet", help="in the list only").add_argument("--format", choices=("text", "json"))
+    sub.add_parser("said", description="does a thing", epilog="Exit codes: 0 done.")
+    assert help_problems(root) == ["tgw quiet: --help does not say what it does (no description)",
+                                   "tgw quiet: --help states no exit codes",
+                                   "tgw quiet: --format's help does not say what json prints"]
