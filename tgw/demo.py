@@ -46,8 +46,9 @@ def register(subparsers: Any) -> None:
         "demo", help="run the treasury, two banks and the central bank through the gateway for a few days",
         description="Simulated business days through the real gateway (in-process bus, SQLite, simulated clock): "
                     "the treasury pays, the banks pay and clear, the central bank clears; prints each hour's "
-                    "counts, then the invariants it checked, the balances, a voucher's trace and the "
-                    "reconciliation.",
+                    "counts, then per day the payments, the clearing and the treasury single account, the "
+                    "three-way reconciliation, the bank scorecards, the invariants it checked and one voucher's "
+                    "trace.",
         epilog="Exit codes: 0 every invariant held (with --serve: stopped), 1 one did not, 2 usage or a --http it "
                "cannot serve on.")
     p.add_argument("--dir", help="keep the world, databases and keys here (default: a temporary directory)")
