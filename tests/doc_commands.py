@@ -77,8 +77,7 @@ def _words(args: str) -> list[str]:
 
 def _placeholder(word: str) -> bool:
     """COMMAND, NAME|FILE|DIR, ..., $REPO/...: what the reader fills in, not a subcommand."""
-    return (word.isupper() or "|" in word or word.startswith(("$", "...", "-")) or "/" in word
-            or "." in word or not re.fullmatch(r"[a-z][a-z0-9-]*", word))
+    return word.isupper() or not re.fullmatch(r"[a-z][a-z0-9-]*", word)
 
 
 def tgw_problems(args: str, root: argparse.ArgumentParser) -> list[str]:
@@ -93,7 +92,7 @@ def tgw_problems(args: str, root: argparse.ArgumentParser) -> list[str]:
                     problems.append(f"{' '.join(path)}: no option {option}")
             continue
         subs = _subcommands(parser)
-        if not subs or word.startswith("-"):
+        if not subs or word.startswith("-"):  # an argument of the command, or a short option
             continue
         if word in subs:
             parser = subs[word]
