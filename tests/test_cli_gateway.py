@@ -282,6 +282,21 @@ def test_up_usage_errors_exit_2(args: list[str]) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_up_on_a_port_taken_is_unavailable_exit_2(world: DevWorld, tmp_path: Path) -> None:
+    """Before: exit 1, "failed while running", where `tgw demo --serve` on a taken port exits 2: an
+    address named on the command line that cannot be had is input that cannot be used (README)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = tgw("up", "--participants", str(world.registry_path), "--certs", str(world.keys_dir),
+                "--db", str(tmp_path / "gw.db"), "--http", f"127.0.0.1:{port}")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"tgw up: error: unavailable: cannot listen on 127.0.0.1:{port}" in r.stderr and "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize(("participants", "certs", "named"), [
     ("missing.yaml", ".", "missing.yaml"),
     ("not-a-registry.yaml", ".", "not-a-registry.yaml"),

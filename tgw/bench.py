@@ -219,6 +219,10 @@ def register(subparsers: Any) -> None:
         "bench", help="measure per-voucher costs (--floor), gateway throughput (--gateway), open-loop "
                       "latency (--latency), the simulated day (--sim) and the conformance script (--conformance)",
         description=__doc__.split("\n\n", 2)[2] if __doc__ else None,
+        epilog="Exit codes: 0 measured (a failing run inside a measurement, such as a scenario of --conformance, is "
+               "reported in the figures, not in the exit code), 2 usage (no mode, two modes, a value out of "
+               "range, a --samples or --scenarios file missing). Without -o the figures overwrite the "
+               "repository's bench/results/MODE.json: give -o FILE (or -o -) to keep them.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--floor", action="store_true",
                    help="in-process cost of each pipeline step per voucher, one core")
@@ -276,5 +280,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="where to write the JSON figures ('-' for nowhere; default bench/results/MODE.json: "
                         "floor, gateway, latency, sim or conformance)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="print a table or the JSON")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="print a table, or json: the figures as -o writes them (the mode's own document: "
+                        "machine, rows, ...)")
     p.set_defaults(func=cmd_bench, parser=p)

@@ -47,7 +47,9 @@ def register(sub: Any) -> None:
                                   "block marked `provisional: true`, without make-up days. Nothing runs on it "
                                   "until you `tgw calendar load` it.",
                       epilog="Example: tgw calendar provisional 2027 -o 2027.provisional.yaml && "
-                             "tgw calendar load 2027.provisional.yaml --calendar-dir /etc/tgw/calendar.d")
+                             "tgw calendar load 2027.provisional.yaml --calendar-dir /etc/tgw/calendar.d. "
+                             "Exit codes: 0 written (a year known officially too, with a note that such a block is "
+                             "ignored), 2 usage or a FILE that cannot be written.")
     q.add_argument("year", type=_year, metavar="YEAR")
     q.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     q.set_defaults(func=cmd_provisional)
@@ -59,22 +61,31 @@ def register(sub: Any) -> None:
                                   "with it has no gap, then install it as DIR/YYYY.yaml, replacing the year's "
                                   "block (an official block replaces a provisional one, never the reverse). A "
                                   "gateway started with --calendar-dir DIR picks it up within a minute, or at "
-                                  "once on SIGHUP.")
+                                  "once on SIGHUP.",
+                      epilog="Exit codes: 0 installed (or, --dry-run, checked), 1 the block fails a check "
+                             "(calendar-block-invalid, naming the element; nothing installed), 2 usage or a file "
+                             "that cannot be read.")
     q.add_argument("file", metavar="FILE")
     q.add_argument("--calendar-dir", required=True, metavar="DIR", help="the directory `tgw up --calendar-dir` reads")
     q.add_argument("--calendar-overrides", metavar="FILE", help="the override file the gateway uses, if not the "
                                                                 "shipped one (to check the whole calendar)")
     q.add_argument("--dry-run", action="store_true", help="check only; install nothing")
-    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: {year, kind, path, installed, replaced, notice, last_day, provisional_years} "
+                        "(default text)")
     q.set_defaults(func=cmd_load)
 
     q = ps.add_parser("show", help="the known years, or one year's holidays and make-up days",
                       description="Without YEAR: the range the calendar knows and which years are provisional. "
-                                  "With YEAR: its weekday holidays and weekend make-up working days.")
+                                  "With YEAR: its weekday holidays and weekend make-up working days.",
+                      epilog="Exit codes: 0 shown, 1 YEAR is not known (calendar-out-of-range) or a block of "
+                             "--calendar-dir fails its checks, 2 usage or a file that cannot be read.")
     q.add_argument("year", type=_year, nargs="?", metavar="YEAR")
     q.add_argument("--calendar-dir", metavar="DIR", help="year blocks to add (as `tgw up --calendar-dir`)")
     q.add_argument("--calendar-overrides", metavar="FILE", help="override file (default: the shipped one)")
-    q.add_argument("--format", choices=["text", "json"], default="text")
+    q.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: {first_day, last_day, provisional_years, superseded}; with YEAR {year, provisional, "
+                        "notice, days: [{date, weekday, kind, statutory}]} (default text)")
     q.set_defaults(func=cmd_show)
     p.set_defaults(func=choose_action(p))
 

@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
     p.add_argument("--advance-to", help="ISO datetime: advance a running simulated clock (with --url)")
     p.add_argument("--calendar-overrides", help="override file for the calendar (local mode)")
     p.add_argument("--calendar-dir", help="directory of year blocks (`tgw calendar load`) to add (local mode)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: the clock as GET /v1/clock answers it: {now, simulated, business_day, next_cutoffs: "
+                        "[{name, at, provisional}], ...} (default text)")
     p.set_defaults(func=run)
 
 

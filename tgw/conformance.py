@@ -52,7 +52,8 @@ def add_world_parser(sub: Any) -> None:
                        description="A development world for `tgw up` and `tgw scenario run --external`: a CA, the "
                                    "treasury, the central bank and the banks, with keys, tokens (secrets.json), "
                                    "participants.yaml and accounts.yaml (the customer accounts each bank holds, "
-                                   "docs/rules.md). Replaces the key files in DIR.")
+                                   "docs/rules.md). Replaces the key files in DIR.",
+                       epilog="Exit codes: 0 written, 2 usage (a --bank or --division that is not as shown).")
     w.add_argument("dir", metavar="DIR")
     w.add_argument("--bank", action="append", default=[], metavar="ID:CODE[:NAME]",
                    help="a bank (repeatable; default bank-a:999100000001 and bank-b:999100000002, the scenarios' "

@@ -44,7 +44,13 @@ RECONCILIATION_BREAKS_SHOWN = 20  # breaks printed in the text output; the JSON 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "demo", help="run the treasury, two banks and the central bank through the gateway for a few days",
-        description="Simulated business days through the real gateway (in-process bus, SQLite, simulated clock).")
+        description="Simulated business days through the real gateway (in-process bus, SQLite, simulated clock): "
+                    "the treasury pays, the banks pay and clear, the central bank clears; prints each hour's "
+                    "counts, then per day the payments, the clearing and the treasury single account, the "
+                    "three-way reconciliation, the bank scorecards, the invariants it checked and one voucher's "
+                    "trace.",
+        epilog="Exit codes: 0 every invariant held (with --serve: stopped), 1 one did not, 2 usage or a --http it "
+               "cannot serve on.")
     p.add_argument("--dir", help="keep the world, databases and keys here (default: a temporary directory)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--algorithm", choices=("ecdsa", "sm2"), default="ecdsa",
@@ -61,7 +67,9 @@ def register(subparsers: Any) -> None:
                         f"2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
     p.add_argument("--start", default="2026-02-13",
                    help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: {ok, days, invariants, agent_banks, balances, trace, reconciliation, scorecard, run} "
+                        "(default text)")
     p.add_argument("--html", metavar="OUT.html",
                    help="also write a self-contained HTML report (charts, reconciliation, invariants)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

@@ -38,11 +38,23 @@ def register(sub: Any) -> None:
                                    "after the configured attempts. Replay puts them back to be delivered; "
                                    "a running gateway picks them up within its poll interval.")
     ps = p.add_subparsers(dest="dlq_command", metavar="ACTION")
-    for name, func, text in (("list", cmd_list, "list dead letters"), ("replay", cmd_replay, "replay dead letters")):
-        q = ps.add_parser(name, help=text)
+    # name, handler, its line in `tgw dlq --help`, its own --help, its JSON document
+    actions = (
+        ("list", cmd_list, "list dead letters",
+         "One page of the dead letters of the gateway's database, oldest first: message id, voucher, sender and "
+         "recipient, push attempts and the last error.",
+         "{total, items: [{seq, id, sender, recipient, attempts, last_error, voucher}], next} (next: the --after "
+         "of the next page, or null)"),
+        ("replay", cmd_replay, "replay dead letters",
+         "Put dead letters (--id, or --all) back in the outbox to be delivered again; a running gateway picks "
+         "them up within its poll interval.",
+         "{replayed: N}"),
+    )
+    for name, func, text, said, shape in actions:
+        q = ps.add_parser(name, help=text, description=said)
         q.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://... of the gateway")
         q.add_argument("--db-schema")
-        q.add_argument("--format", choices=["text", "json"], default="text")
+        q.add_argument("--format", choices=["text", "json"], default="text", help=f"json: {shape} (default text)")
         if name == "list":
             q.add_argument("--limit", type=_page_size, default=DLQ_PAGE_MAX,
                            help=f"dead letters per page (1..{DLQ_PAGE_MAX}, default {DLQ_PAGE_MAX})")
@@ -52,8 +64,10 @@ def register(sub: Any) -> None:
             g = q.add_mutually_exclusive_group(required=True)
             g.add_argument("--id", action="append", dest="ids", help="message id (repeatable)")
             g.add_argument("--all", action="store_true")
-            q.epilog = ("Exit 0 also when there was nothing to replay (it says so on stderr); 2 when the database "
-                        "cannot be read.")
+            q.epilog = ("Exit codes: 0 replayed, also when there was nothing to replay (it says so on stderr); 2 "
+                        "usage, or the database cannot be read.")
+        else:
+            q.epilog = "Exit codes: 0 listed (also none), 2 usage, or the database cannot be read."
         q.set_defaults(func=func)
     p.set_defaults(func=choose_action(p))
 

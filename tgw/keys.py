@@ -39,6 +39,8 @@ from tgw.command_error import CommandError, choose_action
 __all__ = ["cmd_ca", "cmd_init", "cmd_server", "cmd_show", "register"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_EXITS_WRITE = ("Exit codes: 0 written, 1 a key or certificate already there (--force overwrites it) or DIR cannot "
+                "be written, 2 usage or a CA that cannot be read.")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -191,7 +193,11 @@ def register(subparsers: Any) -> None:
     keys.set_defaults(func=choose_action(keys))
     sub = keys.add_subparsers(dest="keys_command", metavar="{ca,init,server,show}")
 
-    ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR")
+    ca = sub.add_parser("ca", help="create a development CA (ca.key, ca.pem) in DIR",
+                        description="Create a development CA in DIR: ca.key (private, mode 0600) and ca.pem; "
+                                    "prints the CA certificate's SN. It issues the participants' certificates "
+                                    "(`tgw keys init DIR`) and the gateway's (`tgw keys server DIR`).",
+                        epilog=_EXITS_WRITE)
     ca.add_argument("dir", metavar="DIR", type=_out_dir)
     ca.add_argument("--algorithm", type=_check_ca_algorithm, default="ecdsa", metavar="{ecdsa,rsa}",
                     help="key algorithm (default ecdsa P-256)")
@@ -200,14 +206,22 @@ def register(subparsers: Any) -> None:
     ca.add_argument("--force", action="store_true", help="overwrite an existing CA key and certificate")
     ca.set_defaults(func=cmd_ca)
 
-    init = sub.add_parser("init", help="create a participant key pair certified by the CA; prints the SN")
+    init = sub.add_parser("init", help="create a participant key pair certified by the CA; prints the SN",
+                          description="Create DIR/ID.key and DIR/ID.pem: a key pair for participant ID and its "
+                                      "certificate (CN the id, OU the role) issued by the CA in --ca (default "
+                                      "DIR); prints the certificate's SN, the one the participant's seals carry.",
+                          epilog=_EXITS_WRITE)
     init.add_argument("dir", metavar="DIR", type=_out_dir)
     init.add_argument("--participant", required=True, metavar="ID", help="participant id (certificate CN)")
     init.add_argument("--role", required=True, choices=ROLES, help="participant role (certificate OU)")
     _add_issuing_options(init, sm2=True)
     init.set_defaults(func=cmd_init)
 
-    server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN")
+    server = sub.add_parser("server", help="create the gateway's TLS server key and certificate; prints the SN",
+                            description="Create DIR/NAME.key and DIR/NAME.pem, the gateway's HTTPS certificate "
+                                        "issued by the CA in --ca (default DIR), each --host in its subjectAltName "
+                                        "(for `tgw up --tls-cert/--tls-key`); prints its SN.",
+                            epilog=_EXITS_WRITE)
     server.add_argument("dir", metavar="DIR", type=_out_dir)
     server.add_argument("--name", default="gateway", help="file stem and certificate CN (default %(default)s)")
     server.add_argument("--host", action="append", required=True, metavar="HOST",
@@ -215,7 +229,12 @@ def register(subparsers: Any) -> None:
     _add_issuing_options(server, sm2=False)
     server.set_defaults(func=cmd_server)
 
-    show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity")
+    show = sub.add_parser("show", help="print a certificate's subject, role, SN and validity",
+                          description="Print a PEM certificate's participant id, role, subject, issuer, SN, "
+                                      "validity, key algorithm and SHA-256 fingerprint.",
+                          epilog="Exit codes: 0 shown, 2 usage or a file that is not a readable PEM certificate.")
     show.add_argument("cert", metavar="CERT")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--format", choices=("text", "json"), default="text",
+                      help="json: {sn, participant_id, role, subject, issuer, not_before, not_after, algorithm, ca, "
+                           "sha256} (default text)")
     show.set_defaults(func=cmd_show)

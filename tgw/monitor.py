@@ -36,29 +36,52 @@ def register(sub: Any) -> None:
                        description="The monitoring rule catalogue (YAML, versioned, JSON Schema) and the payments "
                                    "it holds for a treasury officer. docs/monitoring.md describes every rule.")
     ps = p.add_subparsers(dest="monitor_command", metavar="{rules,holds}")
-    rules = ps.add_parser("rules", help="validate or show a rule catalogue")
+    rules = ps.add_parser("rules", help="validate or show a rule catalogue",
+                          description="The monitoring rule catalogue: validate a file, show its rules, print its "
+                                      "JSON Schema.")
     rs = rules.add_subparsers(dest="rules_command", metavar="{validate,show,schema}")
-    v = rs.add_parser("validate", help="check a catalogue file: exit 0 valid, 1 invalid, 2 unreadable")
+    v = rs.add_parser("validate", help="check a catalogue file: exit 0 valid, 1 invalid, 2 unreadable",
+                      description="Check a monitoring rule catalogue (YAML) against its schema and the rules' "
+                                  "parameters; every error, and warnings.",
+                      epilog="Exit codes: 0 valid, 1 invalid, 2 usage or a file that cannot be read.")
     v.add_argument("file")
-    v.add_argument("--format", choices=["text", "json"], default="text")
+    v.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: {file, valid: true, version, rules (their count), warnings} or {file, valid: "
+                        "false, errors} (default text)")
     v.set_defaults(func=cmd_validate)
-    s = rs.add_parser("show", help="the rules of a catalogue file (default: the bundled one)")
+    s = rs.add_parser("show", help="the rules of a catalogue file (default: the bundled one)",
+                      description="Print the rules of a catalogue file (default: the bundled one): id, grade, "
+                                  "description and parameters.",
+                      epilog="Exit codes: 0 shown, 1 an invalid catalogue (config-invalid), 2 usage or a file "
+                             "that cannot be read.")
     s.add_argument("file", nargs="?")
-    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: the catalogue {version, applies_to, rules: [{id, grade, description, params, "
+                        "enabled}]} (default text)")
     s.set_defaults(func=cmd_show)
-    sc = rs.add_parser("schema", help="print the catalogue's JSON Schema")
+    sc = rs.add_parser("schema", help="print the catalogue's JSON Schema",
+                       description="Print the rule catalogue's JSON Schema.", epilog="Exit codes: 0 printed.")
     sc.set_defaults(func=cmd_schema)
     rules.set_defaults(func=choose_action(rules))
 
-    holds = ps.add_parser("holds", help="list, release or reject held payments (on the gateway's --db)")
+    holds = ps.add_parser("holds", help="list, release or reject held payments (on the gateway's --db)",
+                          description="The payments the monitoring rules hold, on the gateway's database: list "
+                                      "them; a treasury officer releases or rejects one, with a reason, recorded "
+                                      "in the audit.")
     hs = holds.add_subparsers(dest="holds_command", metavar="{list,release,reject}")
-    for name, text in (("list", "held payments, oldest first"),
-                       ("release", "release a hold: the voucher is journaled for its bank"),
-                       ("reject", "reject a hold: the voucher never reaches the bank")):
-        q = hs.add_parser(name, help=text)
+    decided = ("Exit codes: 0 decided, 1 no such hold (not-found) or one decided already (hold-decided), 2 usage "
+               "or a database that cannot be read.")
+    for name, text, epilog, shape in (
+            ("list", "held payments, oldest first",
+             "Exit codes: 0 listed (also none), 2 usage or a database that cannot be read.",
+             "{holds: [...], next} (next: the --after of the next page, or null)"),
+            ("release", "release a hold: the voucher is journaled for its bank", decided, "the hold as decided"),
+            ("reject", "reject a hold: the voucher never reaches the bank", decided, "the hold as decided")):
+        q = hs.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]} (on the gateway's --db; "
+                          "docs/monitoring.md).", epilog=epilog)
         q.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://... of the gateway")
         q.add_argument("--db-schema")
-        q.add_argument("--format", choices=["text", "json"], default="text")
+        q.add_argument("--format", choices=["text", "json"], default="text", help=f"json: {shape} (default text)")
         if name == "list":
             q.add_argument("--status", choices=["held", "released", "rejected"])
             q.add_argument("--limit", type=_limit, default=100, help=f"1..{HOLDS_PAGE_MAX} (default 100)")

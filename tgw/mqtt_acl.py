@@ -158,7 +158,9 @@ def register(subparsers: Any) -> None:
                      "the clock; each gateway user: all of tgw/v1/# and its $share filters; tgw-monitor, with "
                      "the gateway's password: $SYS/broker/uptime, for health checks and `tgw up`'s start-up "
                      "check). Point "
-                     "conf/mosquitto.conf's password_file and acl_file at them and reload the broker (SIGHUP)."),
+                     "conf/mosquitto.conf's password_file and acl_file at them and reload the broker (SIGHUP). "
+                     "passwd is written mode 0600: a broker started as root runs as the user mosquitto, who must "
+                     "own it (docs/connect-a-bank.md)."),
         epilog="Exit codes: 0 written, 1 a participant lacks MQTT credentials, 2 usage error or unreadable input.",
     )
     p.add_argument("--participants", required=True, metavar="FILE", help="participants.yaml (the registry)")

@@ -20,7 +20,13 @@ def register(sub: Any) -> None:
                        description="Add or list participants in a registry YAML file. Secrets are stored "
                                    "hashed; a new token and MQTT password are printed once.")
     ps = p.add_subparsers(dest="participants_command", metavar="ACTION")
-    add = ps.add_parser("add", help="add or replace a participant")
+    add = ps.add_parser("add", help="add or replace a participant",
+                        description="Add a participant to the registry file (created if missing), or replace the "
+                                    "one of its id: its role, AdmDivCodes, bank codes, certificates' SNs and "
+                                    "delivery mode, with a new HTTP token and MQTT password, stored hashed and "
+                                    "printed once.",
+                        epilog="Exit codes: 0 added, 2 usage, a certificate or registry file that cannot be read, "
+                               "or a field the registry refuses.")
     add.add_argument("--file", required=True, help="registry YAML (created if missing)")
     add.add_argument("--id", required=True, help="registry id: the HTTP participant, the MQTT username and "
                                                   "topic segment (tgw/v1/ID/...)")
@@ -34,11 +40,18 @@ def register(sub: Any) -> None:
     add.add_argument("--delivery", choices=["pull", "push"], default="pull",
                      help="how deliveries reach it: pull (default) from GET /v1/inbox over HTTP; push: the "
                           "gateway publishes each to MQTT topic tgw/v1/ID/inbox (tgw up --mqtt) until acked")
-    add.add_argument("--format", choices=["text", "json"], default="text")
+    add.add_argument("--format", choices=["text", "json"], default="text",
+                     help="json: {id, role, certificates, token, mqtt_username, mqtt_password} on one line, the "
+                          "secrets shown once (default text)")
     add.set_defaults(func=cmd_add)
-    ls = ps.add_parser("list", help="list participants (no secrets)")
+    ls = ps.add_parser("list", help="list participants (no secrets)",
+                       description="List the participants of a registry file: id, role, name, AdmDivCodes, bank "
+                                   "codes, certificates and delivery mode; never a secret.",
+                       epilog="Exit codes: 0 listed, 2 usage or a registry file that cannot be read.")
     ls.add_argument("--file", required=True, help="registry YAML")
-    ls.add_argument("--format", choices=["text", "json"], default="text")
+    ls.add_argument("--format", choices=["text", "json"], default="text",
+                    help="json: a list of {id, role, name, adm_div_codes, bank_codes, cert_sns, delivery} "
+                         "(default text)")
     ls.set_defaults(func=cmd_list)
     st = ps.add_parser("set", help="switch a participant's delivery mode (no new secrets)",
                        description="Switch a participant between pull and push delivery. Its token, MQTT password "
@@ -56,7 +69,9 @@ def register(sub: Any) -> None:
     st.add_argument("--file", help="registry YAML to change")
     st.add_argument("--db", help="the running gateway's database: sqlite:///PATH, a path, or postgresql://...")
     st.add_argument("--db-schema")
-    st.add_argument("--format", choices=["text", "json"], default="text")
+    st.add_argument("--format", choices=["text", "json"], default="text",
+                    help="json: {id, delivery, was: {file?, db?}}, the mode before in each place changed "
+                         "(default text)")
     st.set_defaults(func=cmd_set)
     p.set_defaults(func=choose_action(p))
 

@@ -34,23 +34,46 @@ def register(subparsers: Any) -> None:
                               description="Scenarios: steps at business times and the expectations on what comes "
                                           "back. Format: docs/scenarios.md, schema: docs/scenario.schema.json.")
     sub = p.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
-    lst = sub.add_parser("list", help="the scenario catalogue")
+    lst = sub.add_parser("list", help="the scenario catalogue",
+                         description="List the scenario catalogue (scenarios/, or --dir): each file's name, title "
+                                     "and tags, or its first error.",
+                         epilog="Exit codes: 0 listed, 2 a file of it is not valid (listed INVALID) or --dir is not "
+                                "a directory.")
     lst.add_argument("--dir", help="list this directory instead of the catalogue")
-    lst.add_argument("--format", choices=("text", "json"), default="text")
+    lst.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: {scenarios: [{name, title, tags, file, valid, steps, expectations} or {name, "
+                          "file, valid: false, errors}], count, invalid} (default text)")
     lst.set_defaults(func=run_list)
-    val = sub.add_parser("validate", help="check scenario files; exit 2 if one is wrong")
+    val = sub.add_parser("validate", help="check scenario files; exit 2 if one is wrong",
+                         description="Check scenario files (a file, a directory of them, or a catalogue name) "
+                                     "against the schema and the loader's checks (names, times, head fields, "
+                                     "divisions); every error as file:line: field: message (code).",
+                         epilog="Exit codes: 0 every file valid, 2 one is not, or no scenario file found.")
     val.add_argument("targets", nargs="+", metavar="FILE|DIR|NAME")
-    val.add_argument("--format", choices=("text", "json"), default="text")
+    val.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: {files: [{file, valid, name, steps, expectations} or {file, valid: false, "
+                          "errors}]} (default text)")
     val.set_defaults(func=run_validate)
     run = sub.add_parser("run", help="play scenarios in simulated mode; exit 0 all held, 1 one failed, "
-                                              "2 bad file (the other files still run)")
+                                              "2 bad file (the other files still run)",
+                         description="Play scenarios (names, files or directories) in simulated mode: the real "
+                                     "gateway in-process, every participant simulated, the clock moved through "
+                                     "each scenario's days; then judge every expectation. With --external, "
+                                     "against your own system (docs/conformance.md). A failure is printed with "
+                                     "what was expected, what happened and the voucher's trace.",
+                         epilog="Exit codes: 0 every expectation of every scenario that ran held (skipped ones do "
+                                "not fail the run), 1 one failed or a run could not finish, 2 a bad scenario file "
+                                "(the other files still run) or bad options.")
     run.add_argument("targets", nargs="+", metavar="NAME|FILE|DIR")
     run.add_argument("--seed", type=int, help="override every scenario's world.seed")
     run.add_argument("--algorithm", choices=("ecdsa", "sm2"), default="ecdsa",
                      help="every participant's seal in simulated mode: ecdsa (P-256; default) or sm2 (SM2 with SM3)")
     run.add_argument("--junit", metavar="OUT.xml", help="write a JUnit XML report")
     run.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
-    run.add_argument("--format", choices=("text", "json"), default="text")
+    run.add_argument("--format", choices=("text", "json"), default="text",
+                     help="json: {ok, invalid: [{file, errors}], scenarios: [{name, ok, error, elapsed_s, "
+                          "skipped, notes, signoff, skipped_expectations, expectations: [{index, name, ok, "
+                          "expected, actual, line, voucher, trace, seen}]}]} (default text)")
     run.add_argument("--dir", help="keep each scenario's world and databases under this directory")
     run.add_argument("--quiet", action="store_true",
                      help="on stderr only one line per scenario as it ends ([n/N] name: verdict), not its steps")
@@ -59,7 +82,10 @@ def register(subparsers: Any) -> None:
 
     add_run_arguments(run)
     add_world_parser(sub)
-    sch = sub.add_parser("schema", help="print the scenario JSON Schema")
+    sch = sub.add_parser("schema", help="print the scenario JSON Schema",
+                         description="Print the scenario files' JSON Schema (draft 2020-12; "
+                                     "docs/scenario.schema.json is a copy).",
+                         epilog="Exit codes: 0 printed.")
     sch.set_defaults(func=run_schema)
     p.set_defaults(func=choose_action(p))
 

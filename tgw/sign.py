@@ -214,5 +214,7 @@ def register(subparsers: Any) -> None:
                         help="ca.pem (trust anchor) and one *.pem certificate per participant")
     verify.add_argument("--at", type=parse_at, metavar="ISO-DATETIME",
                         help="check certificate validity at this time instead of now (naive = UTC)")
-    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.add_argument("--format", choices=("text", "json"), default="text",
+                        help="json: a list, per VoucherBody, of {index, key, vtcode, flag, signatures: [{no, sn}], "
+                             "ok, errors} (default text)")
     verify.set_defaults(func=cmd_verify)

@@ -44,12 +44,17 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
     f = sub.add_parser("faults", help="seeded fault runs; exit 0 all held, 1 a seed failed, 2 usage",
                        description="Run each seed's simulated days under its own fault schedule and check the "
-                                   "money invariants and exactly-once effects.")
+                                   "money invariants and exactly-once effects. A failing seed prints its replay "
+                                   "command and fault schedule.",
+                       epilog="Exit codes: 0 every seed held, 1 a seed failed, 2 usage (--seeds, --days, "
+                              "--vouchers out of range, a --resume file tgw sim faults did not write).")
     f.add_argument("--seeds", required=True, help="a range A..B (inclusive) or one seed")
     f.add_argument("--vouchers", type=int, default=6, help="payment vouchers per business day (default 6)")
     f.add_argument("--days", type=int, default=1, help="business days with payments (default 1)")
     f.add_argument("--start", default="2026-03-09", help="first day (default 2026-03-09, a Monday)")
-    f.add_argument("--format", choices=("text", "json"), default="text")
+    f.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the summary {seeds, seeds_run, failures, failed_seeds, failed, faults_injected, "
+                        "kinds_never_injected, journal_digest, ...}, as --out writes it (default text)")
     f.add_argument("--out", help="write the summary JSON here too (e.g. bench/results/faults.json)")
     f.add_argument("--resume", help="JSON lines of per-seed results: append to it, skip the seeds already in it")
     f.add_argument("--dir", help="keep each seed's world under this directory (default: a temporary one)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 from dataclasses import replace
 from typing import Any
@@ -12,6 +13,9 @@ from gateway.service_types import WORKERS_MAX
 from messages.errors import InputError, StateError
 from messages.files import read_error_code
 from tgw.command_error import EXIT_FAILED, EXIT_USAGE, CommandError
+
+# A listening address `tgw up` was given but cannot have (taken, not this host's, privileged).
+_CANNOT_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 __all__ = ["register"]
 
@@ -40,7 +44,8 @@ def register(sub: Any) -> None:
                        epilog="Example: tgw up --participants world/participants.yaml --certs world/keys "
                               "--db sqlite:///var/tgw.db --http 127.0.0.1:8470. Exit codes: 0 stopped cleanly, "
                               "1 failed while running, 2 usage error, unreadable input (the participants file, the "
-                              "certificates, a --db that cannot be opened) or a broker it refuses (one that does not bind client ids to "
+                              "certificates, a --db that cannot be opened), an --http address it cannot listen on "
+                              "(taken: unavailable) or a broker it refuses (one that does not bind client ids to "
                               "usernames, or refuses the tgw-monitor user).")
     p.add_argument("--config", help="YAML config file (see docs/config.example.yaml)")
     p.add_argument("--participants", help="participants registry YAML")
@@ -199,5 +204,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         if exc.filename is not None:  # a file named on the command line or in the config
             raise CommandError(read_error_code(exc), f"{exc.filename}: {exc.strerror or exc}", exit=EXIT_USAGE) from exc
-        raise CommandError("unavailable", str(exc), exit=EXIT_FAILED) from exc  # the port is taken, or not ours
+        if exc.errno in _CANNOT_LISTEN:  # the address asked for: input that cannot be had, as for demo --serve
+            raise CommandError("unavailable", f"cannot listen on {cfg.http_host}:{cfg.http_port}: {exc}",
+                               exit=EXIT_USAGE) from exc
+        raise CommandError("unavailable", str(exc), exit=EXIT_FAILED) from exc
     return 0
