@@ -12,11 +12,15 @@ each scenario), as tests/test_conformance.py runs its end-to-end tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance_helpers import SharedBanks
+from conformance_helpers import BIN, ROOT, SharedBanks
+from test_conformance import _doc_script
 
 from runner.world import DevWorld
 
@@ -54,3 +58,20 @@ def test_the_example_bank_serves_both_divisions_of_its_world(banks: SharedBanks,
         ("divisions-shared-agency-code-refund-restores-own-quota", "0", None),
         ("reports-nil-daily-report-on-a-quiet-day", "0", None)]
     assert run.failures() == {} and run.code == 0
+
+
+@pytest.mark.slow
+def test_the_doc_script_runs_a_world_of_two_divisions(tmp_path: Path) -> None:
+    """docs/conformance.md's script with WORLD_FLAGS: the bank registered for both divisions the world
+    has it serve (before, the script registered it for 990100 alone and the divisions scenarios were
+    skipped: "does not serve division 990200")."""
+    script = tmp_path / "conformance.sh"
+    script.write_text(_doc_script(), encoding="utf-8")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OUT": str(tmp_path / "out"),
+           "WORLD_FLAGS": f"--division {HOME} --division {OTHER}",
+           "SCENARIOS": str(ROOT / "scenarios" / "divisions-two-treasuries-one-bank-same-voucher-no.yaml")}
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [suite] = ET.parse(tmp_path / "out" / "reports" / "junit.xml").getroot().iter("testsuite")
+    assert (suite.get("failures"), suite.get("errors"), suite.find("testcase[@name='run']")) == ("0", "0", None)
+    assert "serving divisions 990100, 990200" in (tmp_path / "out" / "system-catalogue.log").read_text(encoding="utf-8")
