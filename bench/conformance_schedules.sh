@@ -8,6 +8,7 @@
 #
 #   bench/conformance_schedules.sh                 # all three schedules, the whole catalogue
 #   SCENARIOS="scenarios/edge-1529-in-the-days-clearing.yaml" bench/conformance_schedules.sh
+#   WORLD_FLAGS="--division 990100 --division 990200" bench/conformance_schedules.sh  # a world of two divisions
 #
 # Exit 0 when every schedule passed every scenario it ran, 1 otherwise. The summary lists, per
 # schedule, the scenarios run, failed, in error and skipped whole (with the reasons).
@@ -21,7 +22,8 @@ SCENARIOS=${SCENARIOS:-$(ls scenarios/*.yaml)}
 SCHEDULES=${SCHEDULES:-"--filing 15:30 --replenish 08:30 --open 08:00;--filing 15:45 --replenish 09:45 --open 09:55;--filing 15:55 --replenish 08:45 --open 09:00"}
 
 rm -rf "$OUT" && mkdir -p "$OUT"
-tgw scenario world "$OUT/world" >/dev/null
+# shellcheck disable=SC2086  # WORLD_FLAGS is a list of flags
+tgw scenario world "$OUT/world" ${WORLD_FLAGS:-} >/dev/null
 status=0
 IFS=';' read -r -a schedules <<<"$SCHEDULES"
 for i in "${!schedules[@]}"; do

@@ -67,7 +67,9 @@ bank (`bank_sim`) follows them:
   refused for any other reason (over the quota: the treasury's matter) they are held and filed
   again at the next clearing round (the sweep, then each business day's 15:30), the reserve
   untouched;
-* at the close, the reserve detail list (7202) of the day's payments the reserve paid; at 09:30
+* at the close, the reserve detail list (7202) of the day's payments the reserve paid and, once its
+  registry holds a unit real-fund or fiscal special account (7601 AcctType 3 or 4), the day's account
+  feed (7602): each of its payments paid that day into such an account, a day without one empty; at 09:30
   each business day, the credit notice (7103) of each earlier direct payment and the daily report
   (2206) of each earlier business day: what the central bank cleared that day (an advance counts
   on the day its replenishment was accepted), a nil report when nothing was; on the first
@@ -75,6 +77,14 @@ bank (`bank_sim`) follows them:
   statement (3501) and the units' statements (7104) of what was paid in the month, and the
   clearing reserve account statement (7203: opening balance, each funding, advance, making whole
   and replenishment, closing balance); the treasury signs the statements off with its receipts;
+* several divisions (AdmDivCode): the bank serves the divisions the gateway registered it for (`GET
+  /v1/participants/me`, its `adm_div_codes`, the first the configured one; in a scenario world, the
+  `world.divisions` listing it) and tells each division's treasury what it did for that division's
+  payments, under that AdmDivCode: its own 2206 (nil on a day with nothing), 4004, 3501 and 7104s,
+  7202 and 7602, from the bank's first day, each division on the same days; a division it is not
+  registered for but paid for all the same from the day it first paid for it (its 2206s) or on a
+  day with lines (its 7602s). Clearing requests, refunds and notices go under each payment's own
+  division; the 7203 (one reserve account) under the configured one;
 * a payee-bank refund notice (2252: the payee's bank sent the money of a paid payment back) is
   refunded to the central bank (2302, naming the payment) once the payment's clearing was
   accepted, and on the central bank's acceptance the unit's authorized quota comes back and the
@@ -135,6 +145,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -172,6 +183,7 @@ SCHEDULE_LOOKAHEAD_DAYS = 40  # the next scheduled time is looked for this far a
 INBOX_WAIT_S = 25.0  # one long-poll on the inbox
 SEND_BATCH_MAX = 100  # vouchers in one envelope: well under the gateway's envelope size limit
 PAY_TYPE = {"5201": "11", "8202": "12"}
+FEED_ACCT_TYPES = ("3", "4")  # the account feed (7602) states movements on unit real-fund and fiscal special accounts
 OVER_QUOTA_FEN = 1_000_000_00
 # A refund refused below-clearing-floor is filed again after the next accepted clearing, at most
 # this many filings in all; then a person must look (the money waits).
@@ -341,7 +353,11 @@ class Bank:
     opened: dt.date | None = None  # the first day the books saw time pass (the reserve is funded)
     # the day the treasury's first voucher came (its AdmDivCode known): each business day from it has its 2206
     reporting_from: dt.date | None = None
-    adm_div_code: str = ""  # the treasury's (AdmDivCode), from the first voucher it sends: a nil report needs it
+    # the configured division (AdmDivCode): the first of `divisions`, else the first voucher's; a nil report needs it
+    adm_div_code: str = ""
+    # the divisions the gateway registered the bank for (`GET /v1/participants/me`), the configured one first:
+    # each is owed its reports and feeds from the bank's first day. (): the first voucher's alone
+    divisions: tuple[str, ...] = ()
     # the clearing reserve account's movements not stated yet (a 7203 each month): (day, MoveType, OriVtCode,
     # OriVoucherNo, fen: > 0 in, < 0 out), the balance the last statement closed with and its next month
     reserve_moves: list[tuple[dt.date, str, str, str, int]] = field(default_factory=list)
@@ -417,7 +433,7 @@ class Bank:
                     self.reserve_fen -= p.amount_fen
                     self.reserve_moves.append((t.date(), "3", p.doc.vtcode, p.doc.get("VoucherNo"), -p.amount_fen))
                     log(f"not cleared today, made whole from the reserve: {p.doc.get('VoucherNo')}")
-            return self._reserve_list(t.date()) + self._card_details(t.date())
+            return self._reserve_list(t.date()) + self._card_details(t.date()) + self._feeds(t.date())
         if what == "replenish":
             if self.never_replenish:
                 return []
@@ -441,7 +457,8 @@ class Bank:
         out = self.on_time(now)
         key = _key(doc)
         if not self.adm_div_code:
-            self.adm_div_code, self.reporting_from = doc.get("AdmDivCode"), now.date()
+            self.adm_div_code = self.divisions[0] if self.divisions else doc.get("AdmDivCode")
+            self.reporting_from = now.date()
         if flag == 0 and doc.vtcode in PAY_TYPE:
             known = self.payments.get(key)
             if known is not None:  # delivered again (at least once): the same receipt again, if there is one
@@ -878,23 +895,60 @@ class Bank:
 
     # ---- what the bank tells the treasury after paying ---------------------------------------
 
+    def _served(self) -> tuple[str, ...]:
+        """The divisions owed reports and feeds every business day from the first: the registered ones
+        (the configured one first), or the first voucher's."""
+        return self.divisions or ((self.adm_div_code,) if self.adm_div_code else ())
+
+    def _by_division(self, items: Iterable[tuple[VoucherDoc, Any]]) -> dict[str, list[Any]]:
+        """`items` (a payment's voucher, anything) by the voucher's division: each served one (an
+        empty list when it has none), the configured one first, then the others by code."""
+        out: dict[str, list[Any]] = {adm: [] for adm in self._served()}
+        for doc, item in items:
+            out.setdefault(doc.get("AdmDivCode"), []).append(item)
+        return {adm: out[adm] for adm in [*self._served(), *sorted(set(out) - set(self._served()))]}
+
     def _reserve_list(self, day: dt.date) -> list[Send]:
-        """The day's clearing reserve detail list (7202): each payment the reserve paid (AdvanceType 0
-        paid after the cutoff, 1 made whole after a refused clearing), if any."""
-        paid = [p for p in self.payments.values() if p.day == day and (p.mode == "advance" or p.covered)
-                and p.doc.get("AgencyCode") and p.doc.get("PayAcctNo")]
-        if not paid:
+        """The day's clearing reserve detail lists (7202), one per division with any: each payment of it
+        the reserve paid (AdvanceType 0 paid after the cutoff, 1 made whole after a refused clearing)."""
+        paid = sorted((p for p in self.payments.values() if p.day == day and (p.mode == "advance" or p.covered)
+                       and p.doc.get("AgencyCode") and p.doc.get("PayAcctNo")), key=lambda p: p.doc.get("VoucherNo"))
+        lists = [(adm, mine) for adm, mine in self._by_division((p.doc, p) for p in paid).items() if mine]
+        out: list[Send] = []
+        for n, (adm, mine) in enumerate(lists, start=1):
+            no = f"BY{self.code[-4:]}{day:%Y%m%d}{n:04d}"
+            head = {"Id": f"V7202{no}", "AdmDivCode": adm, "StYear": str(day.year), "VouDate": f"{day:%Y%m%d}",
+                    "VoucherNo": no, "TransferDate": f"{day:%Y%m%d}", "PayBankCode": self.code,
+                    "PayBankName": self.name, "AllNum": str(len(mine)),
+                    "PayAmt": fen_to_str(sum(p.amount_fen for p in mine))}
+            rows = [{"Id": f"D{i:05d}", "OriVtCode": p.doc.vtcode, "OriVoucherNo": p.doc.get("VoucherNo"),
+                     "AgencyCode": p.doc.get("AgencyCode"),
+                     "AgencyName": p.doc.get("AgencyName") or p.doc.get("AgencyCode"),
+                     "AcctNo": p.doc.get("PayAcctNo"), "AdvanceType": "1" if p.covered else "0",
+                     "PayAmt": fen_to_str(p.amount_fen)} for i, p in enumerate(mine, start=1)]
+            out.append((build_voucher("7202", head, rows), 0, None))
+        return out
+
+    def _feeds(self, day: dt.date) -> list[Send]:
+        """The day's account feed (7602, 资金流水), once the registry holds a unit real-fund or fiscal
+        special account: each payment paid that day into one (not returned), in the order paid, one
+        feed per division, each served division's every business day (empty: no DetailList)."""
+        types = {no: a[0] for no, a in self.registry.items() if a[0] in FEED_ACCT_TYPES}
+        if not types:
             return []
-        no = f"BY{self.code[-4:]}{day:%Y%m%d}0001"
-        head = {"Id": f"V7202{no}", "AdmDivCode": paid[0].doc.get("AdmDivCode"), "StYear": str(day.year),
-                "VouDate": f"{day:%Y%m%d}", "VoucherNo": no, "TransferDate": f"{day:%Y%m%d}", "PayBankCode": self.code,
-                "PayBankName": self.name, "AllNum": str(len(paid)), "PayAmt": fen_to_str(sum(p.amount_fen for p in paid))}
-        rows = [{"Id": f"D{i:05d}", "OriVtCode": p.doc.vtcode, "OriVoucherNo": p.doc.get("VoucherNo"),
-                 "AgencyCode": p.doc.get("AgencyCode"), "AgencyName": p.doc.get("AgencyName") or p.doc.get("AgencyCode"),
-                 "AcctNo": p.doc.get("PayAcctNo"), "AdvanceType": "1" if p.covered else "0",
-                 "PayAmt": fen_to_str(p.amount_fen)}
-                for i, p in enumerate(sorted(paid, key=lambda p: p.doc.get("VoucherNo")), start=1)]
-        return [(build_voucher("7202", head, rows), 0, None)]
+        paid = sorted((p for p in self.payments.values() if p.day == day and p.returned is None
+                       and p.doc.get("PayeeAcctNo") in types), key=lambda p: p.serial)
+        no = f"LS{self.code[-4:]}{day:%Y%m%d}"
+        out: list[Send] = []
+        for adm, mine in self._by_division((p.doc, p) for p in paid).items():
+            head = {"Id": f"V7602{no}", "AdmDivCode": adm, "StYear": str(day.year), "VouDate": f"{day:%Y%m%d}",
+                    "VoucherNo": no, "TransDate": f"{day:%Y%m%d}", "PayBankCode": self.code, "PayBankName": self.name,
+                    "CreditAmt": fen_to_str(sum(p.amount_fen for p in mine)), "DebitAmt": "0.00"}
+            rows = [{"Id": f"D{i:05d}", "AcctNo": p.doc.get("PayeeAcctNo"), "AcctType": types[p.doc.get("PayeeAcctNo")],
+                     "OriVtCode": p.doc.vtcode, "OriVoucherNo": p.doc.get("VoucherNo"),
+                     "CreditAmt": fen_to_str(p.amount_fen), "DebitAmt": "0.00"} for i, p in enumerate(mine, start=1)]
+            out.append((build_voucher("7602", head, rows), 0, None))
+        return out
 
     def _card_details(self, day: dt.date) -> list[Send]:
         """The official-card repayment transfer detail (7701) of each repayment (an 8202 with
@@ -925,7 +979,8 @@ class Bank:
         (from the day of the treasury's first voucher) gets its 2206, a nil one (PayAmt 0.00, no Detail)
         when nothing was cleared. The statements
         (3501, 7104) count what was paid in the month. All are net of the refunds the central bank
-        accepted in their period (a refund counts against the day it was accepted)."""
+        accepted in their period (a refund counts against the day it was accepted). Each division gets
+        its own, of its own payments and refunds (`_division_reports`)."""
         paid = [p for p in self.payments.values() if p.day is not None and p.day < today]
         out = [self._credit_notice(p, today) for p in paid if p.doc.vtcode == "5201" and not p.credited]
         refunds = [(b.part, b.refunded, -1) for p in self.payments.values() for b in p.backs
@@ -933,37 +988,62 @@ class Bank:
         cleared = [(p.doc, p.cleared, 1) for p in self.payments.values() if p.cleared is not None and p.cleared < today]
         cleared += refunds
         stated = [(p.doc, p.day, 1) for p in paid] + refunds
+        if not self.adm_div_code:  # nothing of the treasury's seen yet: the reports wait for its AdmDivCode
+            return out
+        cleared_of = self._by_division((doc, (doc, d, sign)) for doc, d, sign in cleared)
+        stated_of = self._by_division((doc, (doc, d, sign)) for doc, d, sign in stated)
+        first_paid: dict[str, dt.date] = {}  # a division not served: its 2206s from the day it was first paid for
+        for p in self.payments.values():
+            adm = p.doc.get("AdmDivCode")
+            if p.day is not None and adm not in self._served() and p.day < first_paid.get(adm, dt.date.max):
+                first_paid[adm] = p.day
+        for adm in dict.fromkeys([*cleared_of, *stated_of, *first_paid]):
+            out += self._division_reports(adm, today, cleared_of.get(adm, []), stated_of.get(adm, []),
+                                          self.reporting_from if adm in self._served() else first_paid.get(adm))
+        return out + self._reserve_statements(today)
+
+    def _division_reports(self, adm: str, today: dt.date, cleared: list[tuple[VoucherDoc, dt.date | None, int]],
+                          stated: list[tuple[VoucherDoc, dt.date | None, int]], since: dt.date | None) -> list[Send]:
+        """Division `adm`'s 2206s (a nil one for each business day from `since` with nothing cleared),
+        4004s, 3501s and 7104s not sent yet, of its `cleared` and `stated` (voucher, day, sign). Each
+        division's are numbered as the configured one's (the voucher key tells them apart)."""
+        out: list[Send] = []
+
+        def done(what: str) -> bool:  # sent already; else noted as sent ("/<AdmDivCode>" after another's)
+            key = what if adm == self.adm_div_code else f"{what}/{adm}"
+            if key in self.reported:
+                return True
+            self.reported.add(key)
+            return False
+
         days = {f"{d:%Y%m%d}" for _, d, _ in cleared if d}
-        d = self.reporting_from  # days before the treasury's first voucher: no business with it yet
+        d = since  # days before the treasury's first voucher: no business with it yet
         while d is not None and d < today:  # a business day with nothing cleared gets its nil report
             if self.calendar.is_business_day(d):
                 days.add(f"{d:%Y%m%d}")
             d += dt.timedelta(days=1)
-        if not self.adm_div_code:  # nothing of the treasury's seen yet: the reports wait for its AdmDivCode
-            return out
-        for day in sorted(days - self.reported):
-            self.reported.add(day)
-            out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, {"ReportDate": day},
+        for day in sorted(days):
+            if done(day):
+                continue
+            out.append(self._report("2206", f"RB{self.code[-4:]}{day}", today, adm, {"ReportDate": day},
                                     [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m%d}" == day],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "AgencyCode", "AgencyName",
                                      "ExpFuncCode", "ExpFuncName", "DirectFundFlag")))
         this_month = f"{today:%Y%m}"
         for month in sorted({f"{d:%Y%m}" for _, d, _ in cleared if d}):
-            if month >= this_month or f"4004/{month}" in self.reported:
+            if month >= this_month or done(f"4004/{month}"):
                 continue
-            self.reported.add(f"4004/{month}")
-            out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, {"ReportMonth": month},
+            out.append(self._report("4004", f"YB{self.code[-4:]}{month}", today, adm, {"ReportMonth": month},
                                     [(p, sign) for p, d, sign in cleared if d and f"{d:%Y%m}" == month],
                                     ("PayTypeCode", "FundTypeCode", "FundTypeName", "SupDepCode", "SupDepName",
                                      "AgencyCode", "AgencyName", "ExpFuncCode", "ExpFuncName", "DirectFundFlag")))
         for month in sorted({f"{d:%Y%m}" for _, d, _ in stated if d}):
-            if month >= this_month or f"3501/{month}" in self.reported:
+            if month >= this_month or done(f"3501/{month}"):
                 continue
-            self.reported.add(f"3501/{month}")
             mine = [(p, sign) for p, d, sign in stated if d and f"{d:%Y%m}" == month]
             first, last = _month_bounds(month)
             period = {"BeginDate": f"{first:%Y%m%d}", "EndDate": f"{last:%Y%m%d}"}
-            out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today, period, mine,
+            out.append(self._report("3501", f"DZ{self.code[-4:]}{month}", today, adm, period, mine,
                                     ("AgencyCode", "AgencyName", "PayTypeCode", "FundTypeCode", "FundTypeName",
                                      "ExpFuncCode", "ExpFuncName", "ProCode", "ProName", "DirectFundFlag")))
             # each unit paid for gets its own statement (7104) with its lines; its receipt is the
@@ -971,11 +1051,11 @@ class Bank:
             units = sorted({(d.get("AgencyCode"), d.get("AgencyName")) for d, _ in mine})
             for agency, agency_name in units:
                 theirs = [(d, sign) for d, sign in mine if d.get("AgencyCode") == agency]
-                out.append(self._report("7104", f"DW{self.code[-4:]}{month}{agency}"[:42], today,
+                out.append(self._report("7104", f"DW{self.code[-4:]}{month}{agency}"[:42], today, adm,
                                         {**period, "AgencyCode": agency, "AgencyName": agency_name}, theirs,
                                         ("PayTypeCode", "FundTypeCode", "FundTypeName", "ExpFuncCode",
                                          "ExpFuncName", "ProCode", "ProName")))
-        return out + self._reserve_statements(today)
+        return out
 
     def _reserve_statements(self, today: dt.date) -> list[Send]:
         """The clearing reserve account statement (7203) of each month before `today`'s not stated
@@ -1005,10 +1085,11 @@ class Bank:
             self.reserve_next = f"{last + dt.timedelta(days=1):%Y%m}"
         return out
 
-    def _report(self, vtcode: str, no: str, today: dt.date, extra: dict[str, str],
+    def _report(self, vtcode: str, no: str, today: dt.date, adm: str, extra: dict[str, str],
                 paid: list[tuple[VoucherDoc, int]], by: tuple[str, ...]) -> Send:
-        """A report: the payments' details summed by the elements `by` (a detail's own, else its
-        voucher's), each payment added (sign 1) or, refunded (all of it or a batch line), taken off (-1)."""
+        """A report to division `adm`: the payments' details summed by the elements `by` (a detail's own,
+        else its voucher's), each payment added (sign 1) or, refunded (all of it or a batch line), taken
+        off (-1)."""
         sums: dict[Line, int] = {}
         for doc, sign in paid:
             for d in doc.details() or [doc.head()]:
@@ -1020,7 +1101,7 @@ class Bank:
             first = min(sums)
             sums[first] += 1
         flagged = "DirectFundFlag" in by and any(line[-1] for line in sums)
-        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": self.adm_div_code, "StYear": str(today.year),
+        head = {"Id": f"V{vtcode}{no}", "AdmDivCode": adm, "StYear": str(today.year),
                 "VouDate": f"{today:%Y%m%d}", "VoucherNo": no, "PayBankCode": self.code, "PayBankName": self.name,
                 "PayAmt": fen_to_str(sum(sums.values())), **extra,
                 # direct funds (直达资金) totalled on their own, when there are any
@@ -1221,12 +1302,13 @@ async def _not_pushed(http: GatewayClient) -> str | None:
             "\"Over MQTT\"), or leave out --mqtt to read its deliveries over HTTP")
 
 
-async def _not_me(http: GatewayClient, signer: KeySigner) -> str | None:
-    """Why this bank must not start under these credentials, or None: the gateway names the
-    participant its token authenticates (`GET /v1/participants/me`, `GatewayClient.whoami`); one
-    that is not --id would send and take deliveries as someone else. A token the gateway does not
-    know is its own refusal (`unauthenticated`). A --cert not registered to it is said, not refused:
-    its seals are refused voucher by voucher, with their codes."""
+async def _not_me(http: GatewayClient, signer: KeySigner) -> str | tuple[str, ...]:
+    """Why this bank must not start under these credentials, or the divisions (AdmDivCode) it is
+    registered for, the configured one first: the gateway names the participant its token
+    authenticates (`GET /v1/participants/me`, `GatewayClient.whoami`); one that is not --id would
+    send and take deliveries as someone else. A token the gateway does not know is its own refusal
+    (`unauthenticated`). A --cert not registered to it is said, not refused: its seals are refused
+    voucher by voucher, with their codes."""
     pid = http.participant_id
     try:
         me = await http.whoami()
@@ -1238,7 +1320,7 @@ async def _not_me(http: GatewayClient, signer: KeySigner) -> str | None:
     if signer.sn.upper() not in {str(sn).upper() for sn in me.get("cert_sns", [])}:
         log(f"warning: --cert SN {signer.sn} is not one of {pid}'s registered certificates "
             f"({', '.join(me.get('cert_sns', [])) or 'none'}): the gateway will refuse its seals")
-    return None
+    return tuple(dict.fromkeys(str(code) for code in me.get("adm_div_codes") or ()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1325,12 +1407,12 @@ def main(argv: list[str] | None = None) -> int:
         accounts = {str(a["number"]): str(a["holder"]) for a in mine[0].get("accounts") or []}
         own_accounts = OwnAccounts.of(world.get("own_account_rule") or {})
 
-    def make_bank() -> Bank:
+    def make_bank(divisions: tuple[str, ...]) -> Bank:
         return Bank(args.id, args.bank_code, args.name, reserve_fen, args.late_receipts,
                     args.wrong_xfields, args.over_quota, args.filing, args.replenish, args.open, args.skew_reports,
                     args.ignore_returns, calendar=calendar, accounts=accounts, own_accounts=own_accounts,
                     pay_any_payee=args.pay_any_payee, all_direct=args.all_direct,
-                    never_replenish=args.never_replenish)
+                    never_replenish=args.never_replenish, divisions=divisions)
 
     try:
         signer = KeySigner.from_files(args.key, args.cert)
@@ -1339,11 +1421,15 @@ def main(argv: list[str] | None = None) -> int:
 
     async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
-            if (refusal := await _not_me(http, signer)) is not None:
-                print(f"tgw-sdk-bank: {refusal}", file=sys.stderr)
+            divisions = await _not_me(http, signer)
+            if isinstance(divisions, str):
+                print(f"tgw-sdk-bank: {divisions}", file=sys.stderr)
                 return 2
+            if len(divisions) > 1:
+                log(f"serving divisions {', '.join(divisions)} (the gateway's registration of {args.id})")
+            books = functools.partial(make_bank, divisions)  # every start over serves the same divisions
             if mqtt is None:
-                await Runner(make_bank, http, signer).run()
+                await Runner(books, http, signer).run()
                 return 0
             if (refusal := await _not_pushed(http)) is not None:
                 log(f"--mqtt: {refusal}")
@@ -1352,7 +1438,7 @@ def main(argv: list[str] | None = None) -> int:
             async with GatewayClient.mqtt(host, port, username=username, password=password,
                                           participant_id=args.id) as client:
                 log(f"over MQTT: {username}@{host}:{port}; the clock over HTTP: {args.url}")
-                await Runner(make_bank, client, signer, http=http).run()
+                await Runner(books, client, signer, http=http).run()
         return 0
 
     try:

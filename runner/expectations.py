@@ -329,6 +329,7 @@ def evaluate_one(e: Expectation, o: Observed) -> Outcome:
                    [f"{r.request_no} of {r.unit}: {r.code}, {fen_to_str(r.amount_fen)} at {_t(r.at)}" for r in refused])
     if e.kind == "count":
         msgs = [m for m in o.messages if m.vtcode == p["vtcode"] and m.at <= upto
+                and (not m.adm or not o.divisions or m.adm in o.divisions)  # the scenario's divisions' only
                 and ("flag" not in p or m.flag == p["flag"])
                 and ("sender" not in p or m.sender == p["sender"])
                 and ("recipient" not in p or m.recipient == p["recipient"])]

@@ -337,6 +337,7 @@ class MessageSeen:
     recipient: str
     at: dt.datetime
     voucher_no: str = ""
+    adm: str = ""  # its AdmDivCode ("": not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +467,10 @@ class Observed:
     voucher_lines: tuple[VoucherLines, ...] = ()
     refund_notices: tuple[RefundNoticeSeen, ...] = ()
     signoffs: tuple[LevelVerdict, ...] = ()
+    # the scenario's divisions (AdmDivCode, world.divisions): a `count` counts only their messages, so a
+    # one-division scenario run against a bank that serves a bigger world (conformance mode) does not
+    # count what the bank owes the divisions the scenario has not got (their nil reports, say); (): all
+    divisions: tuple[str, ...] = ()
     # the banks' account feeds (7602) the treasury checked: "<bank id>/<yyyymmdd>" → (VoucherNo, lines, breaks)
     account_feeds: Mapping[str, tuple[str, int, tuple[FeedBreak, ...]]] = field(default_factory=dict)
     # the official-card repayment details (7701) the treasury matched: repayment VoucherNo → ((7701 VoucherNo,

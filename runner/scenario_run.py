@@ -479,7 +479,8 @@ class _Run:
                     continue
                 self.delivered.add(item.message_id)
                 self.messages.append(MessageSeen(item.key.vtcode, item.key.flag, self.names.get(item.sender, item.sender),
-                                                 self.names.get(pid, pid), self.clock.now(), item.key.voucher_no))
+                                                 self.names.get(pid, pid), self.clock.now(), item.key.voucher_no,
+                                                 item.key.adm_div_code))
                 self.senders[str(item.key)] = self.names.get(item.sender, item.sender)
                 self.statement_tap.on_delivery(self.names.get(pid, pid), item.key.vtcode, item.key.flag,
                                                item.envelope, self.clock.now())
@@ -1070,6 +1071,7 @@ class _Run:
         bank_ids = {b.code: b.id for b in s.world.banks}
         observed = Observed(
             scenario=s.name, seed=self.seed, start=s.world.start, end=self.end, sent=tuple(sent), receipts=tuple(receipts),
+            divisions=tuple(d.code for d in s.world.divisions),
             payments=tuple(payments), clearings=tuple(clearings), movements=tuple(movements),
             statements=tuple(statements), quotas=tuple(quotas), messages=tuple(self.messages),
             invariants=tuple(invariants), balances=balances, closes=self.closes, zero_balance_accounts=tuple(zero),

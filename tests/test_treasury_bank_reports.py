@@ -73,7 +73,7 @@ def test_a_statement_is_signed_off_agreed_or_not() -> None:
     inbox = BankInbox()
     [disagreed] = inbox.on_voucher(doc, now, lambda bank, b, e: 999_00, lambda _: ("", ""))
     assert isinstance(disagreed, SendVoucher) and disagreed.head["XCheckResult"] == "1"
-    assert inbox.sign_offs["DZ0001202603"] == "1: statement 1000.00, receipts less refunds 999.00"
+    assert inbox.sign_offs["990100/2026/3501/DZ0001202603"] == "1: statement 1000.00, receipts less refunds 999.00"
 
 
 def test_a_statement_net_of_a_refund_noticed_that_month_agrees() -> None:

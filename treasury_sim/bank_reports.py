@@ -30,6 +30,7 @@ from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Effect, SendVoucher
+from treasury_sim.records import voucher_id
 
 __all__ = ["HANDLED", "NOT_KEPT", "BankInbox", "quota_line_key"]
 
@@ -41,6 +42,7 @@ KEPT_MAX = 100_000
 # ~130 bytes each for the run, and at KEPT_MAX they pushed out the refund notices, whose
 # redelivery must not restore a quota twice.
 NOT_KEPT = frozenset({"7103"})
+SIGNED = frozenset({"3501", "7104", "7203"})  # the statements the treasury signs off with its receipt
 # Payments advanced from a reserve, as the 7202 lists named them, kept until the month's reserve
 # statement is checked: a month of a few busy banks' advances; beyond it one more is not noted
 # (and the statement shows a break, never a silent agreement).
@@ -62,7 +64,10 @@ class BankInbox(msgspec.Struct):
     cross_year_refunds: dict[str, int] = msgspec.field(default_factory=dict)  # the same, of the year paid
     # "<AgencyCode>/<year paid>" → fen of the payments sent from that cross-year refund line (treasury_sim.budget)
     cross_year_paid: dict[str, int] = msgspec.field(default_factory=dict)
-    sign_offs: dict[str, str] = msgspec.field(default_factory=dict)  # 3501 VoucherNo → "0" or "1: remark"
+    # each statement signed off (3501, 7104, 7203) by its voucher key (`voucher_id`: "<AdmDivCode>/<StYear>/<VtCode>/
+    # <VoucherNo>") → "0" or "1: remark": a bank numbers each division's statements alike (version 9: by VoucherNo
+    # alone, so one division's sign-off replaced the other's; `keyed_sign_offs`)
+    sign_offs: dict[str, str] = msgspec.field(default_factory=dict)
     # "<PayBankCode>/<notice VouDate>/<AdmDivCode>" → fen refunded: each division's refunds its own (a bank may
     # serve several; the division is the refunded payment's, the notice's AdmDivCode); version 5: no division
     refunded: dict[str, int] = msgspec.field(default_factory=dict)
@@ -94,6 +99,21 @@ class BankInbox(msgspec.Struct):
             for k, fen in old.items():
                 del book[k]
                 book[f"{k}/{adm}"] = book.get(f"{k}/{adm}", 0) + fen
+
+    def keyed_sign_offs(self, adm: str) -> None:
+        """A version 9 (or older) snapshot's sign-offs (by VoucherNo alone) keyed by the whole key: the
+        statement of that number received last (`received`, in arrival order: its sign-off is the one
+        kept), else, received too long ago to be kept, division `adm`'s (the configured one's) of a
+        year and kind not known ("<adm>///<VoucherNo>")."""
+        last: dict[str, str] = {}
+        for key in self.received:
+            adm_div, year, vtcode, rest = key.split("/", 3)
+            if vtcode in SIGNED:
+                last[rest.rsplit("/", 1)[0]] = voucher_id(adm_div, year, vtcode, rest.rsplit("/", 1)[0])
+        self.sign_offs = {last.get(no, voucher_id(adm, "", "", no)): result for no, result in self.sign_offs.items()}
+
+    def _signed(self, doc: VoucherDoc, result: str) -> None:
+        self.sign_offs[voucher_id(doc.get("AdmDivCode"), doc.get("StYear"), doc.vtcode, doc.get("VoucherNo"))] = result
 
     def refunded_in(self, bank: str, begin: str, end: str, adm: str) -> int:
         """What `bank`'s refund notices of division `adm` dated begin..end (yyyyMMdd) brought back."""
@@ -184,7 +204,7 @@ class BankInbox(msgspec.Struct):
         x = {"XCheckResult": "1" if breaks else "0", "XCheckDate": format_ymd(now.date())}
         if breaks:
             x["XCheckRemark"] = "; ".join(breaks)
-        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if breaks else "")
+        self._signed(doc, x["XCheckResult"] + (f": {x['XCheckRemark']}" if breaks else ""))
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 
@@ -202,8 +222,7 @@ class BankInbox(msgspec.Struct):
         if stated != expected:
             x["XCheckRemark"] = (f"unit statement {fen_to_str(stated)}, the bank's statement (3501) "
                                  f"{'has no line of the unit' if expected is None else fen_to_str(expected)}")
-        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected
-                                                                     else "")
+        self._signed(doc, x["XCheckResult"] + (f": {x['XCheckRemark']}" if stated != expected else ""))
         return [SendVoucher("7104", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 
@@ -233,7 +252,7 @@ class BankInbox(msgspec.Struct):
         x = {"XCheckResult": "1" if breaks else "0", "XCheckDate": format_ymd(now.date())}
         if breaks:
             x["XCheckRemark"] = breaks[0]
-        self.sign_offs[doc.get("VoucherNo")] = x["XCheckResult"] + (f": {breaks[0]}" if breaks else "")
+        self._signed(doc, x["XCheckResult"] + (f": {breaks[0]}" if breaks else ""))
         return [SendVoucher("7203", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
 

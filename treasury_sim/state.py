@@ -26,7 +26,8 @@ from treasury_sim.records import PlannedVoucher, Receipt, StatementCheck, vouche
 from treasury_sim.suspensions import SuspensionLog
 from treasury_sim.year_end import QuotaLedger
 
-__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_LOGS", "KEYED_NOTICES", "OLDER_VERSIONS", "SNAPSHOT_VERSION", "TreasuryState", "fingerprint", "keyed_logs", "upgrade"]
+__all__ = ["CORE", "DIVIDED_FEEDS", "DIVIDED_REFUNDS", "KEYED_LOGS", "KEYED_NOTICES", "KEYED_SIGN_OFFS", "OLDER_VERSIONS",
+           "SNAPSHOT_VERSION", "TreasuryState", "fingerprint", "keyed_logs", "upgrade"]
 
 CORE = "treasury"
 # The layout of `TreasuryState` (1: the hand-written plain form). 3: the receipts packed
@@ -45,13 +46,17 @@ CORE = "treasury"
 # (`treasury_sim.records.voucher_id`), not by VoucherNo alone: the vouchers the gateway refused
 # (`refused`), the payments' refunded totals (`refunded`), the refund advices (7403, `refunds_advised`)
 # and the year-end notices (7301 / 7302, `quotas.notices`): a version 8 (or older) snapshot's load as the
-# configured division's (`TreasuryCore.load_snapshot`).
-SNAPSHOT_VERSION = 9
-OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8)
+# configured division's (`TreasuryCore.load_snapshot`). 10: the statements signed off (`BankInbox.sign_offs`)
+# are keyed by their voucher's whole key, not by VoucherNo alone (a bank numbers each division's 3501 alike:
+# one division's sign-off replaced the other's): a version 9 (or older) snapshot's load as the statement of
+# the number received last (`BankInbox.keyed_sign_offs`).
+SNAPSHOT_VERSION = 10
+OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
 KEYED_NOTICES = 8  # the first version whose account notices and suspension orders are keyed by the whole key
 KEYED_LOGS = 9  # the first version whose refusals, refunds, refund advices and year-end notices are too
+KEYED_SIGN_OFFS = 10  # the first version whose sign-offs are too
 
 
 def fingerprint(config: TreasuryConfig, clock_config: ClockConfig) -> str:
@@ -96,6 +101,8 @@ def upgrade(state: TreasuryState, version: int, adm_div_code: str) -> None:
     if version < KEYED_NOTICES:  # its account notices and suspension orders by VoucherNo alone
         state.account_notices.keyed(adm_div_code)
         state.suspensions.keyed(adm_div_code)
+    if version < KEYED_SIGN_OFFS:  # its sign-offs by VoucherNo alone
+        state.bank_inbox.keyed_sign_offs(adm_div_code)
 
 
 def keyed_logs(state: TreasuryState, planned: Callable[[str], PlannedVoucher | None], adm_div_code: str) -> None:
