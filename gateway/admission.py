@@ -35,8 +35,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.gc_tuning import settled_heap
+from gateway.monitoring.engine import PaymentFacts
 from gateway.participants import Participant, Registry
-from gateway.pipeline import Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
+from gateway.pipeline import Admitted, Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
 from gateway.service_types import WORKERS_MAX
 from messages.errors import StateError
 from messages.signing import CertificateStore
@@ -94,12 +95,15 @@ def _init_worker(participants: list[Participant], anchors_pem: list[bytes], cert
 
 
 def _admit_in_worker(data: bytes, sender_id: str, at: dt.datetime) -> list[tuple[Any, ...]]:
-    """The envelope's outcomes as plain tuples (`outcome_to_plain`): cheap to pickle, no tree."""
+    """The envelope's outcomes as plain tuples (`outcome_to_plain`): cheap to pickle, no tree. An
+    admitted original carries what monitoring reads of it (`PaymentFacts.plain_of`), taken from
+    the parse here: the gateway's monitor would otherwise parse the voucher again on its loop."""
     registry: Registry = _WORKER["registry"]
     sender = registry.get(sender_id)
     if sender is None:  # the registry is a snapshot of the parent's: this cannot happen
         raise RuntimeError(f"admission worker does not know participant {sender_id}")
-    return [outcome_to_plain(o)
+    return [outcome_to_plain(o, PaymentFacts.plain_of(o.doc)
+                             if isinstance(o, Admitted) and o.doc is not None and o.body.flag == 0 else None)
             for o in admit_envelope(data, sender, registry, _WORKER["certs"], at=at, limits=_WORKER["limits"])]
 
 
