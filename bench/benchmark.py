@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
 __all__ = ["ALL_TRANSPORTS", "DEFAULT_TRANSPORTS", "build_envelopes", "print_gateway_table", "run_gateway"]
 
 from bench.floor import REPO_ROOT
+from bench.proc_counts import pinned
 
 DEFAULT_GATEWAY_OUT = REPO_ROOT / "bench" / "results" / "gateway.json"
 ALL_TRANSPORTS = ("inproc", "inproc-monitor", "inproc-pool", "http", "http-up", "http-up-pool", "mqtt")
@@ -259,13 +260,15 @@ UP_STOP_TIMEOUT_S = 30.0  # bound on its drain after SIGTERM, then it is killed
 async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", workers: int = 0,
                             source: Path | None = None, tag: str = "up",
                             db_schema: str | None = None, wrapper: Sequence[str] = (),
-                            start_timeout_s: float = UP_START_TIMEOUT_S) -> AsyncIterator[tuple[str, int, int]]:
+                            start_timeout_s: float = UP_START_TIMEOUT_S,
+                            cpus: frozenset[int] | None = None) -> AsyncIterator[tuple[str, int, int]]:
     """A real `tgw up` subprocess (HTTP on a free port, logs at WARNING to tmp/<tag>-*.log,
     `--workers` admission processes); yields (host, port, pid) once it is ready and stops it
     (SIGTERM: it drains) on exit. `db` "sqlite" is a fresh file in `tmp`; a PostgreSQL URL gets a
     schema of its own (or `db_schema`: several processes on one journal). With `source`, another checkout's gateway code (e.g. a `git worktree` of
     HEAD) runs instead of this one's, for before/after figures from one run. `wrapper`: a command the
-    interpreter runs under, in the same process (`valgrind --tool=callgrind ...`: bench.instructions)."""
+    interpreter runs under, in the same process (`valgrind --tool=callgrind ...`: bench.instructions).
+    `cpus`: the CPUs the server (and the admission workers it starts) may run on."""
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
     ready = tmp / f"{tag}-{run_id}.ready"
@@ -279,7 +282,7 @@ async def tgw_up_subprocess(world: DevWorld, tmp: Path, *, db: str = "sqlite", w
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
     log_path = tmp / f"{tag}-{run_id}.log"
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, pinned(cpus):  # the child inherits this thread's CPU set
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                                     cwd=str(source) if source else None)
     try:

@@ -30,7 +30,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.latency import _open_loop, _request_bytes, _tree_cpu_s, _Window, percentiles
+from bench.latency import _open_loop, _request_bytes, _Window, percentiles
+from bench.proc_counts import tree_cpu_s
 
 __all__ = ["main", "run_http_layer"]
 
@@ -167,10 +168,10 @@ async def _row(registry: Path, token: str, envelopes: list[bytes], *, rate: floa
             spy = await asyncio.create_subprocess_exec(
                 "py-spy", "record", "-p", str(proc.pid), "-o", profile, "-f", "raw", "-r", "250",
                 "-d", str(max(1, int(seconds))), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu0 = _tree_cpu_s(proc.pid)
+        cpu0 = tree_cpu_s(proc.pid)
         window = _Window()
         wall = await _open_loop(host, port, requests[warm:], rate, window)
-        cpu = _tree_cpu_s(proc.pid) - cpu0
+        cpu = tree_cpu_s(proc.pid) - cpu0
         if spy is not None:
             await spy.wait()
     finally:

@@ -1,6 +1,7 @@
 """Instructions per one-voucher envelope: `tgw up` over HTTP against the whole-envelope floor, counted.
 
-    python -m bench.instructions [--rate 10] [--envelopes 100] [--compare-src DIR] [-o FILE]
+    python -m bench.instructions [--rate 10] [--envelopes 100] [--workers N] [--compare-src DIR]
+                                 [--keep DIR] [-o FILE]
 
 CPU time per envelope on a shared 2-core VM swings by tens of per cent from run to run, and most
 of what `tgw bench --latency` reports above the floor at a low rate is not instructions at all:
@@ -17,7 +18,10 @@ on every run, whatever the neighbours do.
   the counters are zeroed (`callgrind_control -z`), `--envelopes` one-voucher envelopes are sent at
   `--rate` (open loop, as `tgw bench --latency`: under callgrind a gateway runs ~50x slower, so keep
   the rate low: each envelope is then a commit of its own), and the counters are dumped. Every
-  thread is counted (the event loop's and the SQLite committer's apart).
+  thread is counted (the event loop's and the SQLite committer's apart). With `--workers N` the
+  server hands the pipeline to N admission worker processes, which run outside callgrind: the
+  gateway process's threads are what is counted (the event loop's hand-off, not the workers' floor).
+  `--keep DIR` copies the callgrind files of each server there (for `callgrind_annotate`).
 
 Not counted: the kernel (syscalls, fsync), cache misses and waits. Needs valgrind on PATH. Nothing
 here asserts on anything (bench/results/instructions.json).
@@ -96,13 +100,13 @@ async def _callgrind_control(option: str, pid: int) -> None:
 
 
 async def _server_run(world: Any, tmp: Path, envelopes: list[bytes], rate: float, n: int,
-                      source: Path | None, tag: str) -> dict[str, Any]:
+                      source: Path | None, tag: str, workers: int = 0, keep: Path | None = None) -> dict[str, Any]:
     from bench.benchmark import tgw_up_subprocess
     from bench.latency import _open_loop, _request_bytes, _Window
 
     out = tmp / f"{tag}.cg"
     async with tgw_up_subprocess(world, tmp, source=source, tag=tag, wrapper=_callgrind(Path(f"{out}.%p")),
-                                 start_timeout_s=START_TIMEOUT_S) as (host, port, pid):
+                                 workers=workers, start_timeout_s=START_TIMEOUT_S) as (host, port, pid):
         requests = [_request_bytes(host, port, world.treasury.token, e) for e in envelopes[:WARM_UP + n]]
         await _open_loop(host, port, requests[:WARM_UP], rate, _Window())
         await asyncio.sleep(1.0)
@@ -112,15 +116,22 @@ async def _server_run(world: Any, tmp: Path, envelopes: list[bytes], rate: float
         await asyncio.sleep(0.5)  # the last commit's settle, and nothing else, before the dump
         await _callgrind_control("-d", pid)
     # The dump is part 1 (`<out>.<pid>.1-<thread>`); the files written at exit (part 2) are not read.
-    threads = _totals(sorted(tmp.glob(f"{out.name}.{pid}.1-*")))  # noqa: ASYNC240 - the server has stopped
+    dumped = sorted(tmp.glob(f"{out.name}.{pid}.1-*"))  # noqa: ASYNC240 - the server has stopped
+    threads = _totals(dumped)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - the server has stopped
+        for f in dumped:
+            shutil.copy(f, keep / f.name)
     answered = len(window.latencies_s)
     per_thread = {name.rsplit("-", 1)[1]: round(v / max(1, answered)) for name, v in threads.items() if v}
     return {"answered": answered, "accepted": window.accepted, "errors": window.errors,
             "instructions_per_envelope": round(sum(threads.values()) / max(1, answered)),
-            "by_thread": per_thread, "server_source": str(source) if source else "this checkout"}
+            "by_thread": per_thread, "workers": workers,
+            "server_source": str(source) if source else "this checkout"}
 
 
-def run(*, rate: float, envelopes: int, sources: list[tuple[str, Path | None]]) -> dict[str, Any]:
+def run(*, rate: float, envelopes: int, sources: list[tuple[str, Path | None]], workers: int = 0,
+        keep: Path | None = None) -> dict[str, Any]:
     from bench.benchmark import build_envelopes
     from bench.floor import machine
     from runner.world import DevWorld
@@ -133,7 +144,8 @@ def run(*, rate: float, envelopes: int, sources: list[tuple[str, Path | None]]) 
         floor = floor_instructions(tmp, signed, world.keys_dir, envelopes)
         rows: list[dict[str, Any]] = []
         for label, source in sources:
-            row = asyncio.run(_server_run(world, tmp, signed, rate, envelopes, source, f"up-{len(rows)}"))
+            row = asyncio.run(_server_run(world, tmp, signed, rate, envelopes, source, f"up-{len(rows)}",
+                                          workers=workers, keep=keep / label if keep else None))
             row["source"] = label
             row["x_floor"] = round(row["instructions_per_envelope"] / floor, 3)
             rows.append(row)
@@ -145,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
     p.add_argument("--rate", type=float, default=10.0, help="envelopes/s sent to the server (default 10)")
     p.add_argument("--envelopes", type=int, default=100, help="envelopes counted (default 100)")
+    p.add_argument("--workers", type=int, default=0, help="`tgw up --workers` (default 0: the pipeline on the loop)")
     p.add_argument("--compare-src", type=Path, default=None, help="another checkout's gateway, counted after this one's")
+    p.add_argument("--keep", type=Path, default=None, help="copy each server's callgrind files to DIR/<label>/")
     p.add_argument("-o", "--output", default=str(DEFAULT_OUT), help="JSON out ('-' for stdout only)")
     args = p.parse_args(argv)
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     sources: list[tuple[str, Path | None]] = [("current", None)]
     if args.compare_src is not None:
         sources.append((args.compare_src.name, args.compare_src.resolve()))
-    result = run(rate=args.rate, envelopes=args.envelopes, sources=sources)
+    result = run(rate=args.rate, envelopes=args.envelopes, sources=sources, workers=args.workers, keep=args.keep)
     text = json.dumps(result, indent=1)
     if args.output != "-":
         Path(args.output).write_text(text + "\n", encoding="utf-8")

@@ -11,7 +11,9 @@ that finds every connection busy opens another one, and the time it waits for on
 - The generator is this process: envelopes are built and signed (ECDSA-P256, treasury seals)
   before any clock starts; the HTTP/1.1 requests are pre-encoded bytes written to keep-alive
   connections by a minimal asyncio protocol, so the generator's own CPU per request stays small
-  (it shares the machine's cores with the gateway: its CPU is reported beside each row).
+  (it shares the machine's cores with the gateway: its CPU per envelope is reported beside the
+  server's, and so is how busy the whole machine was, other processes included). `pin` puts the
+  server and its workers on one CPU set and the generator on another (`bench.proc_counts`).
 - Percentiles are exact (nearest rank over every sample, the values an HdrHistogram would
   print at full precision): p50, p90, p99, p99.9, max.
 - The floor (`bench.floor.run_floor`) is measured in the same run, on the same machine.
@@ -41,6 +43,16 @@ if TYPE_CHECKING:  # imported where used: `tgw --help` loads no gateway
 __all__ = ["DEFAULT_LATENCY_OUT", "percentiles", "print_latency_table", "run_latency"]
 
 from bench.floor import REPO_ROOT
+from bench.proc_counts import (
+    PinSpec,
+    cpus_of,
+    io_counts,
+    io_per_envelope,
+    loop_thread_cpu_s,
+    machine_busy_ticks,
+    pinned,
+    tree_cpu_s,
+)
 
 DEFAULT_LATENCY_OUT = REPO_ROOT / "bench" / "results" / "latency.json"
 
@@ -248,76 +260,36 @@ def _request_bytes(host: str, port: int, token: str, envelope: bytes) -> bytes:
 # --------------------------------------------------------------------------- the server
 
 
-def _cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a process and its waited-for children (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _loop_thread_cpu_s(pid: int) -> float:
-    """user + system CPU seconds of `pid`'s main thread (the event loop's; the rest of the process
-    is the SQLite committer thread and any pool threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _io_counts(pid: int) -> dict[str, int]:
-    """`pid`'s I/O counters (Linux /proc/PID/io): bytes it wrote (`wchar`: the WAL's frames, checkpoint
-    copies, the answers) and its read-type and write-type syscalls; {} where there is no such file."""
-    try:
-        lines = Path(f"/proc/{pid}/io").read_text().splitlines()
-    except OSError:
-        return {}
-    return {k: int(v) for k, _, v in (line.partition(": ") for line in lines)}
-
-
-def _io_per_envelope(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, float]:
-    """Bytes written and read/write syscalls per answered envelope between two `_io_counts`."""
-    if not before or not after:
-        return {}
-    return {"bytes_written_per_envelope": round((after["wchar"] - before["wchar"]) / max(1, n)),
-            "write_syscalls_per_envelope": round((after["syscw"] - before["syscw"]) / max(1, n), 2),
-            "read_syscalls_per_envelope": round((after["syscr"] - before["syscr"]) / max(1, n), 2)}
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds of `pid` and its live descendants (admission workers are children of `tgw up`)."""
-    total = _cpu_s(pid)
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return total + sum(_tree_cpu_s(int(c)) for c in children)
-
-
 async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *, rate: float, seconds: float,
-                       workers: int, source: Path | None) -> dict[str, Any]:
+                       workers: int, source: Path | None, pin: PinSpec | None = None) -> dict[str, Any]:
     from bench.benchmark import tgw_up_subprocess
 
     token = world.treasury.token
     measured = max(1, round(rate * seconds))
     warm = min(WARMUP_ENVELOPES_MAX, max(1, round(rate)))
-    async with tgw_up_subprocess(world, tmp, workers=workers, source=source) as (host, port, pid):
+    async with tgw_up_subprocess(world, tmp, workers=workers, source=source,
+                                 cpus=pin[0] if pin else None) as (host, port, pid):
         requests = [_request_bytes(host, port, token, e) for e in envelopes[:warm + measured]]
         await _open_loop(host, port, requests[:warm], rate, _Window())
         await asyncio.sleep(0.2)  # let the warm-up's commits and any deliverer pass settle
         load_before = os.getloadavg()[0]
-        server_cpu0, loop_cpu0, own_cpu0 = _tree_cpu_s(pid), _loop_thread_cpu_s(pid), time.process_time()
-        io0 = _io_counts(pid)
+        server_cpu0, loop_cpu0, own_cpu0 = tree_cpu_s(pid), loop_thread_cpu_s(pid), time.process_time()
+        io0, busy0 = io_counts(pid), machine_busy_ticks()
         window = _Window()
         wall = await _open_loop(host, port, requests[warm:], rate, window)
-        server_cpu = _tree_cpu_s(pid) - server_cpu0
-        loop_cpu = _loop_thread_cpu_s(pid) - loop_cpu0
-        io1 = _io_counts(pid)
+        server_cpu = tree_cpu_s(pid) - server_cpu0
+        loop_cpu = loop_thread_cpu_s(pid) - loop_cpu0
+        io1, busy1 = io_counts(pid), machine_busy_ticks()
         own_cpu = time.process_time() - own_cpu0
+        server_cpus = cpus_of(pid)
     n = len(window.latencies_s)
+    per_env = 1e6 / max(1, n)
+    busy = {}
+    if busy0 is not None and busy1 is not None and wall > 0:
+        # every CPU's busy time over the window, in cores: this run's server and generator and everyone else's work
+        cores = (busy1[0] - busy0[0]) / os.sysconf("SC_CLK_TCK") / wall
+        busy = {"machine_busy_cores": round(cores, 3), "machine_cpus": os.cpu_count(),
+                "others_cpu_cores": round(max(0.0, cores - (server_cpu + own_cpu) / wall), 3)}
     return {
         "rate_per_s": rate, "workers": workers, "seconds": seconds, "envelopes": measured,
         "answered": n, "accepted": window.accepted, "rejected": window.rejected, "errors": window.errors,
@@ -325,11 +297,14 @@ async def _measure_row(world: DevWorld, tmp: Path, envelopes: Sequence[bytes], *
         "achieved_per_s": round(n / wall, 1) if wall > 0 else 0.0,
         **percentiles(window.latencies_s),
         "server_cpu_cores": round(server_cpu / wall, 3) if wall > 0 else 0.0,
-        "server_cpu_us_per_envelope": round(server_cpu / max(1, n) * 1e6, 1),
-        "server_loop_thread_cpu_us_per_envelope": round(loop_cpu / max(1, n) * 1e6, 1),
+        "server_cpu_us_per_envelope": round(server_cpu * per_env, 1),
+        "server_loop_thread_cpu_us_per_envelope": round(loop_cpu * per_env, 1),
         # The gateway process's own (not its admission workers'): counted, so steadier than CPU time.
-        **_io_per_envelope(io0, io1, n),
+        **io_per_envelope(io0, io1, n),
         "generator_cpu_cores": round(own_cpu / wall, 3) if wall > 0 else 0.0,
+        "generator_cpu_us_per_envelope": round(own_cpu * per_env, 1),
+        **busy,
+        "server_cpus": server_cpus, "generator_cpus": cpus_of(0),
         "generator_send_late_max_ms": round(window.send_late_max_s * 1000, 3),
         "connections_opened_during_run": window.connections_opened,
         "waited_for_connection": window.waited_for_connection,
@@ -355,18 +330,21 @@ def resolve_rates(rates: Sequence[float | str], floor_cpu_us: float) -> list[flo
 
 def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds: float = 10.0, repeat: int = 1,
                 floor_seconds: float = 2.0, sources: Sequence[tuple[str, Path | None]] = (("current", None),),
-                event_loops: Sequence[str] = ("auto",), progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                event_loops: Sequence[str] = ("auto",), pin: PinSpec | None = None,
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every (source, rate, workers) row `repeat` times, interleaved; each row reports its median run
     (by p99) and every run's p99. Returns the figures with the floor and the machine. With several
     `event_loops` (`tgw up --event-loop`), this checkout's server runs once on each; a compared
-    source runs on its own default."""
+    source runs on its own default. `pin` (server CPUs, generator CPUs): each `tgw up` and its
+    workers run on the first set, this process's generator on the second, the floor on the first."""
     from bench.benchmark import build_envelopes, floor_summary, measure_floor
     from bench.floor import machine
     from runner.world import DevWorld
 
     say = progress or (lambda _m: None)
     say(f"measuring the floor ({floor_seconds:g} s budget)…")
-    floor, floor_source = measure_floor(floor_seconds)
+    with pinned(pin[0] if pin else None):
+        floor, floor_source = measure_floor(floor_seconds)
     result: dict[str, Any] = {
         "machine": machine(), "mode": "open loop, fixed arrival rate, one voucher per envelope, HTTP to `tgw up`",
         "db": "SQLite, a fresh file per row, synchronous=FULL (WAL)",
@@ -374,6 +352,7 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
         "latency_from": "the scheduled send time to the last byte of the answer (no coordinated omission)",
         "floor": {"source": floor_source, "per_vtcode": floor_summary(floor)},
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        "pinned": {"server_cpus": sorted(pin[0]), "generator_cpus": sorted(pin[1])} if pin else None,
         "rows": [],
     }
     floor_cpu_us = _floor_cpu_us(result["floor"]["per_vtcode"])
@@ -400,9 +379,9 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
                         say(f"{label}: {rate:g}/s, --workers {w}, {seconds:g} s (run {r + 1}/{repeat}; "
                             f"load {os.getloadavg()[0]:.2f})…")
                         try:
-                            with _event_loop_env(loop_choice):
+                            with _event_loop_env(loop_choice), pinned(pin[1] if pin else None):
                                 row = asyncio.run(_measure_row(world, tmp, envelopes, rate=rate, seconds=seconds,
-                                                               workers=w, source=source))
+                                                               workers=w, source=source, pin=pin))
                         except Exception as exc:  # noqa: BLE001 - one row failing must not hide the others
                             row = {"rate_per_s": rate, "workers": w, "failed": f"{type(exc).__name__}: {exc}"}
                         row["source"] = label
@@ -425,6 +404,7 @@ def run_latency(*, rates: Sequence[float | str], workers: Sequence[int], seconds
             median["runs_server_loop_thread_cpu_us_per_envelope"] = [
                 x["server_loop_thread_cpu_us_per_envelope"] for x in ok]
             median["runs_bytes_written_per_envelope"] = [x.get("bytes_written_per_envelope") for x in ok]
+            median["runs_generator_cpu_us_per_envelope"] = [x.get("generator_cpu_us_per_envelope") for x in ok]
             # Ratios to the floor's CPU time (the whole envelope, measured in this run).
             median["server_cpu_x_floor"] = round(median["server_cpu_us_per_envelope"] / floor_cpu_us, 2)
             median["rate_x_floor_capacity"] = round(median["rate_per_s"] * floor_cpu_us / 1e6, 3)
@@ -472,28 +452,38 @@ def _kb(n: float | None) -> str:
     return "-" if n is None else f"{n / 1024:.1f}"
 
 
+def _busy(row: dict[str, Any]) -> str:
+    return "-" if "machine_busy_cores" not in row else f"{row['machine_busy_cores']:.2f}/{row['machine_cpus']}"
+
+
 def print_latency_table(result: dict[str, Any], out: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out or sys.stdout, width=150)
+    console = Console(file=out or sys.stdout, width=170)
     m = result["machine"]
     floor = "; ".join(f"floor {v}: {f['us_per_voucher']} µs/voucher wall, {f.get('cpu_us_per_voucher', '-')} µs CPU "
                       f"({f['vouchers_per_s_one_core']:,}/s one core)" for v, f in result["floor"]["per_vtcode"].items())
+    pin = result.get("pinned")
+    where = (f"; server on CPU(s) {','.join(map(str, pin['server_cpus']))}, generator on "
+             f"{','.join(map(str, pin['generator_cpus']))}" if pin else "; not pinned")
     table = Table(title="Open-loop ack latency, one voucher per envelope, HTTP to `tgw up` (SQLite FULL)",
                   caption=(f"{floor}. Python {m['python']}, {m['cpu_count']} CPU(s) {m['cpu']}; load "
-                           f"{result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}"))
+                           f"{result['loadavg_1m_at_start']} → {result['loadavg_1m_at_end']}{where}. CPU µs per "
+                           "answered envelope; busy: every CPU of the machine, in cores (this run's and others')"))
     for col in ("server", "rate/s", "workers", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                "server CPU", "CPU/floor", "loop µs/env", "KB written/env", "gen CPU", "errors", "runs p99 ms"):
+                "server µs/env", "CPU/floor", "loop µs/env", "gen µs/env", "busy", "KB written/env", "errors",
+                "runs p99 ms"):
         table.add_column(col, justify="left" if col == "server" else "right")
     for row in result["rows"]:
         if "failed" in row:
-            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 12, row["failed"])
+            table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), *["-"] * 13, row["failed"])
             continue
         table.add_row(row["source"], f"{row['rate_per_s']:g}", str(row["workers"]), f"{row['achieved_per_s']:,.0f}",
                       f"{row['p50_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{row['p99_9_ms']:.2f}",
-                      f"{row['max_ms']:.2f}", f"{row['server_cpu_cores']:.2f}", f"{row.get('server_cpu_x_floor', '-')}",
-                      f"{row.get('server_loop_thread_cpu_us_per_envelope', '-')}",
-                      _kb(row.get("bytes_written_per_envelope")), f"{row['generator_cpu_cores']:.2f}",
-                      str(row["errors"] + row["rejected"]), ", ".join(f"{v:.1f}" for v in row["runs_p99_ms"]))
+                      f"{row['max_ms']:.2f}", f"{row['server_cpu_us_per_envelope']:.0f}",
+                      f"{row.get('server_cpu_x_floor', '-')}", f"{row.get('server_loop_thread_cpu_us_per_envelope', '-')}",
+                      f"{row.get('generator_cpu_us_per_envelope', '-')}", _busy(row),
+                      _kb(row.get("bytes_written_per_envelope")), str(row["errors"] + row["rejected"]),
+                      ", ".join(f"{v:.1f}" for v in row["runs_p99_ms"]))
     console.print(table)

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor import REPO_ROOT
-from bench.latency import _Conn, _request_bytes, _tree_cpu_s, percentiles
+from bench.latency import _Conn, _request_bytes, percentiles
+from bench.proc_counts import tree_cpu_s
 
 __all__ = ["DEFAULT_SCALEOUT_OUT", "run_scaleout"]
 
@@ -141,13 +142,13 @@ async def _measure_row(world: Any, tmp: Path, envelopes: Sequence[bytes], *, pro
         # Warm-up (connections, caches, the pool), then the measured window.
         for (h, p, _pid), rs in zip(ups, reqs_by_target, strict=True):
             await _closed_loop([(h, p)], rs[:WARMUP_ENVELOPES], connections=connections, seconds=60.0)
-        cpu0 = [_tree_cpu_s(pid) for _h, _p, pid in ups]
+        cpu0 = [tree_cpu_s(pid) for _h, _p, pid in ups]
         pg0 = _postgres_cpu_s()
         load_before = os.getloadavg()[0]
         runs = await asyncio.gather(*(
             _closed_loop([(h, p)], rs[WARMUP_ENVELOPES:], connections=connections, seconds=seconds)
             for (h, p, _pid), rs in zip(ups, reqs_by_target, strict=True)))
-        cpu = [_tree_cpu_s(pid) - c for (_h, _p, pid), c in zip(ups, cpu0, strict=True)]
+        cpu = [tree_cpu_s(pid) - c for (_h, _p, pid), c in zip(ups, cpu0, strict=True)]
         pg_cpu = _postgres_cpu_s() - pg0
     wall = max(r["wall_s"] for r in runs)
     answered = sum(r["answered"] for r in runs)

@@ -35,8 +35,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.gc_tuning import settled_heap
+from gateway.monitoring.engine import PaymentFacts
 from gateway.participants import Participant, Registry
-from gateway.pipeline import Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
+from gateway.pipeline import Admitted, Outcome, admit_envelope, outcome_from_plain, outcome_to_plain
 from gateway.service_types import WORKERS_MAX
 from messages.errors import StateError
 from messages.signing import CertificateStore
@@ -93,14 +94,32 @@ def _init_worker(participants: list[Participant], anchors_pem: list[bytes], cert
     _WORKER["limits"] = limits
 
 
-def _admit_in_worker(data: bytes, sender_id: str, at: dt.datetime) -> list[tuple[Any, ...]]:
-    """The envelope's outcomes as plain tuples (`outcome_to_plain`): cheap to pickle, no tree."""
+def _admit_in_worker(data: bytes, sender_id: str, at: dt.datetime | int) -> list[tuple[Any, ...]]:
+    """The envelope's outcomes as plain tuples (`outcome_to_plain`): cheap to pickle, no tree. An
+    admitted original carries what monitoring reads of it (`PaymentFacts.plain_of`), taken from
+    the parse here: the gateway's monitor would otherwise parse the voucher again on its loop. A
+    payload that is the envelope itself (a one-voucher envelope, delivered as it came) goes back
+    as None: the gateway has those bytes (`outcome_from_plain(..., within=)`)."""
     registry: Registry = _WORKER["registry"]
     sender = registry.get(sender_id)
     if sender is None:  # the registry is a snapshot of the parent's: this cannot happen
         raise RuntimeError(f"admission worker does not know participant {sender_id}")
-    return [outcome_to_plain(o)
-            for o in admit_envelope(data, sender, registry, _WORKER["certs"], at=at, limits=_WORKER["limits"])]
+    when = at if isinstance(at, dt.datetime) else _EPOCH + dt.timedelta(microseconds=at)
+    return [outcome_to_plain(o, PaymentFacts.plain_of(o.doc)
+                             if isinstance(o, Admitted) and o.doc is not None and o.body.flag == 0 else None,
+                             within=data)
+            for o in admit_envelope(data, sender, registry, _WORKER["certs"], at=when, limits=_WORKER["limits"])]
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _at_plain(at: dt.datetime) -> dt.datetime | int:
+    """The admission time as it goes to a worker: a UTC time (the gateway's, always) as integer µs
+    since the epoch, which pickles in a fraction of the time a datetime takes (its tzinfo is
+    pickled by reduce, ~8 µs an envelope on the loop) and comes back exactly; any other as it is."""
+    return (at - _EPOCH) // _MICROSECOND if at.tzinfo is dt.UTC else at
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +149,7 @@ def _worker_main(sock: socket.socket, participants: list[Participant], anchors_p
             head = rfile.read(_FRAME_HEADER)
             if len(head) < _FRAME_HEADER:
                 return  # the gateway closed its end
-            jobs: list[tuple[bytes, str, dt.datetime]] = pickle.loads(rfile.read(int.from_bytes(head, "big")))
+            jobs: list[tuple[bytes, str, dt.datetime | int]] = pickle.loads(rfile.read(int.from_bytes(head, "big")))
             out: list[list[tuple[Any, ...]] | _Failed] = []
             for data, sender_id, at in jobs:
                 try:
@@ -284,7 +303,7 @@ class PoolAdmission:
             worker.jobs = batch
             self.handoffs += 1
             assert worker.transport is not None
-            worker.transport.write(_frame([(j.data, j.sender_id, j.at) for j in batch]))
+            worker.transport.write(_frame([(j.data, j.sender_id, _at_plain(j.at)) for j in batch]))
 
     def _answered(self, worker: _Worker, message: Any) -> None:
         if message == "ready":
@@ -298,7 +317,7 @@ class PoolAdmission:
                 if isinstance(outcome, _Failed):
                     job.future.set_exception(RuntimeError(f"admission worker: {outcome.error}"))
                 else:
-                    job.future.set_result([outcome_from_plain(o) for o in outcome])
+                    job.future.set_result([outcome_from_plain(o, within=job.data) for o in outcome])
         self._idle.append(worker)
         self._pump()
 

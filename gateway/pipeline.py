@@ -39,7 +39,10 @@ class Admitted:
 
     `doc` is the voucher the pipeline parsed, handed along in-process (the monitor reads its
     fields instead of parsing the bytes again); it is never compared and never leaves the
-    process: an admission worker hands back `outcome_to_plain` tuples, which carry no tree.
+    process: an admission worker hands back `outcome_to_plain` tuples, which carry no tree, but
+    may carry `screening`: what monitoring reads of the voucher, as plain values the worker took
+    from its parse (`gateway.monitoring.engine.PaymentFacts.plain_of`), so that the monitor need
+    not parse a worker's voucher again on the event loop. Never compared either.
     """
 
     body: VoucherBody
@@ -51,6 +54,7 @@ class Admitted:
     digest: bytes
     payload: bytes  # what the recipient will receive: `delivery_bytes(body)`
     doc: VoucherDoc | None = field(default=None, compare=False, repr=False)
+    screening: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> VoucherKey:
@@ -222,19 +226,30 @@ def _body_plain(body: VoucherBody) -> tuple[Any, ...]:
             body.sign_stamps, body.line)
 
 
-def outcome_to_plain(outcome: Outcome) -> tuple[Any, ...]:
-    """An outcome as nested tuples of plain values; `outcome_from_plain` rebuilds an equal one."""
+def outcome_to_plain(outcome: Outcome, screening: tuple[Any, ...] | None = None, *,
+                     within: bytes | None = None) -> tuple[Any, ...]:
+    """An outcome as nested tuples of plain values; `outcome_from_plain` rebuilds an equal one
+    (an Admitted with `screening`, plain values too, beside it). `within`: the envelope the
+    outcome was admitted from; a payload that is that envelope itself (a one-voucher envelope,
+    delivered as it came: `delivery_bytes`) is left out, and `outcome_from_plain` given the same
+    envelope puts it back (the bytes need not travel back to where they came from)."""
     if isinstance(outcome, Admitted):
-        return (0, _body_plain(outcome.body), outcome.sender, outcome.recipient, outcome.digest, outcome.payload)
+        payload = outcome.payload
+        return (0, _body_plain(outcome.body), outcome.sender, outcome.recipient, outcome.digest,
+                None if within is not None and payload is within else payload, screening)
     key = tuple(outcome.key) if outcome.key is not None else None
     return (1, key, tuple(_issue_plain(i) for i in outcome.issues))
 
 
-def outcome_from_plain(plain: tuple[Any, ...]) -> Outcome:
+def outcome_from_plain(plain: tuple[Any, ...], *, within: bytes | None = None) -> Outcome:
     if plain[0] == 0:
-        _, b, sender, recipient, digest, payload = plain
+        _, b, sender, recipient, digest, payload, screening = plain
+        if payload is None:  # the envelope itself (`outcome_to_plain`)
+            if within is None:
+                raise ValueError("an outcome whose payload is its envelope needs that envelope (within=)")
+            payload = within
         body = VoucherBody(b[0], b[1], b[2], b[3], b[4], b[5], tuple(SignatureEntry(*s) for s in b[6]),
                            b[7], b[8], b[9], b[10])
-        return Admitted(body, sender, recipient, digest, payload)
+        return Admitted(body, sender, recipient, digest, payload, None, screening)
     _, key, issues = plain
     return Refused(VoucherKey(*key) if key is not None else None, tuple(Issue(*i) for i in issues))

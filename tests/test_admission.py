@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from gateway_helpers import payment, running_gateway
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.admission import InlineAdmission, PoolAdmission
 from gateway.pipeline import Admitted, Refused
@@ -142,6 +144,49 @@ def test_outcomes_travel_as_plain_tuples_and_come_back_equal(tmp_path: Path) -> 
     assert isinstance(back[0], Admitted) and back[0].doc is None  # the tree stays where it was parsed
     assert back[0].body.signatures == outcomes[0].body.signatures
     assert [s.line for s in back[0].body.signatures] == [s.line for s in outcomes[0].body.signatures]
+
+
+def test_a_one_voucher_envelope_s_payload_does_not_travel_back(tmp_path: Path) -> None:
+    """A payload that is the envelope itself goes back as None and is put back from the
+    gateway's own bytes: the rebuilt outcome is equal, its payload the very bytes sent."""
+    import pickle
+
+    from gateway.pipeline import admit_envelope, outcome_from_plain, outcome_to_plain
+
+    world = DevWorld.create(tmp_path)
+    sender = world.registry().get(world.treasury.id)
+    assert sender is not None
+    one = world.envelope([payment(world)], sender=world.treasury.id)
+    [admitted] = admit_envelope(one, sender, world.registry(), world.certs(), at=dt.datetime.now(dt.UTC))
+    assert isinstance(admitted, Admitted) and admitted.payload is one
+    plain = outcome_to_plain(admitted, within=one)
+    assert plain[5] is None and len(pickle.dumps(plain)) < len(pickle.dumps(outcome_to_plain(admitted))) - len(one)
+    back = outcome_from_plain(pickle.loads(pickle.dumps(plain)), within=one)
+    assert back == admitted and back.payload is one  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="within"):
+        outcome_from_plain(plain)
+    # a payload cut out of a larger envelope is not that envelope: it travels
+    many = _mixed_envelope(world)
+    first = admit_envelope(many, sender, world.registry(), world.certs(), at=dt.datetime.now(dt.UTC))[0]
+    assert isinstance(first, Admitted)
+    assert outcome_to_plain(first, within=many)[5] == first.payload != many
+
+
+@given(st.datetimes(timezones=st.just(dt.UTC)))
+def test_the_admission_time_reaches_a_worker_exactly(at: dt.datetime) -> None:
+    from gateway.admission import _EPOCH, _at_plain
+
+    plain = _at_plain(at)
+    assert type(plain) is int
+    back = _EPOCH + dt.timedelta(microseconds=plain)
+    assert back == at and back.tzinfo is dt.UTC and back.isoformat() == at.isoformat()
+
+
+def test_an_admission_time_not_in_utc_goes_as_it_is() -> None:
+    from gateway.admission import _at_plain
+
+    beijing = dt.datetime(2026, 3, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert _at_plain(beijing) is beijing
 
 
 async def test_a_pool_refuses_a_worker_count_outside_its_bound_before_starting_any(tmp_path: Path) -> None:

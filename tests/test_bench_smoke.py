@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -70,9 +71,12 @@ def test_bench_latency_runs_open_loop_and_writes_figures(tmp_path: Path) -> None
     """A short open-loop run against a real `tgw up` (inline and one admission worker): every
     envelope answered and accepted, the floor measured beside it. No speed is asserted."""
     out = tmp_path / "latency.json"
-    code = main(["bench", "--latency", "--rate", "100", "--workers", "0,1", "--seconds", "0.3", "-o", str(out)])
+    # pinned where it can be (the server on its CPUs, the generator on the first)
+    pin = ["--pin"] if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2 else []
+    code = main(["bench", "--latency", "--rate", "100", "--workers", "0,1", "--seconds", "0.3", *pin, "-o", str(out)])
     assert code == 0
     data = json.loads(out.read_text(encoding="utf-8"))
+    assert (data["pinned"] is not None) == bool(pin)
     assert {"machine", "floor", "rows", "mode", "latency_from"} <= set(data)
     assert data["floor"]["source"].startswith("measured in this run") and data["floor"]["per_vtcode"]
     assert [(r["rate_per_s"], r["workers"]) for r in data["rows"]] == [(100.0, 0), (100.0, 1)]
@@ -81,6 +85,12 @@ def test_bench_latency_runs_open_loop_and_writes_figures(tmp_path: Path) -> None
         assert row["answered"] == row["accepted"] == row["envelopes"] == 30, row
         assert row["errors"] == 0 and row["rejected"] == 0
         assert 0 < row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["p99_9_ms"] <= row["max_ms"]
+        assert row["generator_cpu_us_per_envelope"] > 0  # the generator's own CPU, beside the server's
+        if Path("/proc/stat").exists():
+            assert row["machine_busy_cores"] > 0 and row["machine_cpus"] == os.cpu_count()
+        if pin:
+            server, generator = (set(map(int, row[k].split(","))) for k in ("server_cpus", "generator_cpus"))
+            assert server == set(data["pinned"]["server_cpus"]) and generator == set(data["pinned"]["generator_cpus"])
         if Path("/proc/self/io").exists():  # counted beside the CPU time: what each envelope cost in I/O
             # every acknowledged envelope was made durable (a WAL frame of its rows at least) and answered
             assert row["bytes_written_per_envelope"] > 4096, row

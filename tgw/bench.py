@@ -5,7 +5,7 @@
                         [--db sqlite|postgresql://...] [--repeat R] [--no-profile] [-o FILE]
                         [--format text|json]
     tgw bench --latency [--rate 1000,2000] [--workers 0,2] [--seconds S] [--repeat R]
-                        [--compare-src DIR] [-o FILE] [--format text|json]
+                        [--compare-src DIR] [--pin [SERVER/GENERATOR]] [-o FILE] [--format text|json]
     tgw bench --sim [--sizes 1000,10000,100000] [--no-profile] [-o FILE] [--format text|json]
     tgw bench --conformance [--compare-ref REF] [--scenarios FILE,...] [-o FILE] [--format text|json]
 
@@ -24,9 +24,16 @@ profile to bench/results/gateway-profile.txt.
 `--latency` sends one-voucher envelopes over HTTP to a `tgw up` subprocess (SQLite, full fsync)
 at a fixed arrival rate (open loop: latency from each envelope's scheduled send time, so a slow
 answer cannot hide the queue behind it) and reports p50/p90/p99/p99.9/max per (rate, workers),
-beside the floor measured in the same run; see `bench.latency`. `--compare-src DIR` also runs
-every row against the gateway code of another checkout (e.g. `git worktree add DIR HEAD`), for
-before/after figures from one run. Figures go to bench/results/latency.json.
+beside the floor measured in the same run; see `bench.latency`. Each row gives the server's CPU
+per envelope (all of it, and its event-loop thread's), the load generator's own CPU per envelope,
+and how busy the whole machine was (every CPU, in cores, other processes included): on a small
+machine the generator takes a share of the cores, and a busy machine makes every figure the
+scheduler's. `--pin` runs the server (and its admission workers) on one set of CPUs and the
+generator on the others (`auto`, the default of a bare `--pin`: the generator on the first CPU,
+the server on the rest; or `SERVER/GENERATOR` lists such as `1/0` or `1-3/0`), the floor on the
+server's. `--compare-src DIR` also runs every row against the gateway code of another checkout
+(e.g. `git worktree add DIR HEAD`), for before/after figures from one run. Figures go to
+bench/results/latency.json.
 
 `--sim` runs `tgw demo`'s world (the simulation engine, the real gateway in-process, SQLite) for
 one simulated business day at each size, each in its own subprocess (so peak RSS is per size) after
@@ -153,8 +160,17 @@ def run_latency_bench(args: argparse.Namespace) -> int:
     loops = [x.strip() for x in args.event_loops.split(",") if x.strip()]
     if not loops or set(loops) - {"auto", "uvloop", "asyncio"}:
         raise CommandError.usage("--event-loops is a comma-separated list of auto, uvloop, asyncio")
+    pin = None
+    if args.pin is not None:
+        from bench.proc_counts import parse_pin
+
+        try:
+            pin = parse_pin(args.pin)
+        except (ValueError, AttributeError) as exc:  # AttributeError: no sched_getaffinity (not Linux)
+            raise CommandError.usage(f"--pin: {exc}") from None
     result = run_latency(rates=rates, workers=workers, seconds=seconds, repeat=args.repeat, sources=sources,
-                         event_loops=loops, floor_seconds=min(2.0, seconds), progress=lambda m: print(m, file=sys.stderr))
+                         event_loops=loops, floor_seconds=min(2.0, seconds), pin=pin,
+                         progress=lambda m: print(m, file=sys.stderr))
     return _report(result, args.format, output, print_latency_table)
 
 
@@ -266,6 +282,10 @@ def register(subparsers: Any) -> None:
                         "(auto, uvloop, asyncio; default %(default)s)")
     p.add_argument("--compare-src", default=None, metavar="DIR",
                    help="--latency: also run every row against the code of another checkout (before/after)")
+    p.add_argument("--pin", nargs="?", const="auto", default=None, metavar="SERVER/GENERATOR",
+                   help="--latency: the server and its workers on one CPU set, the load generator on another "
+                        "(Linux): SERVER/GENERATOR CPU lists such as 1/0, or auto (bare --pin: the generator on "
+                        "the first CPU, the server on the rest)")
     p.add_argument("--sim", action="store_true",
                    help="the demo world for one simulated business day per size (simulation engine end to end)")
     p.add_argument("--sizes", default="1000,10000,100000", metavar="LIST",

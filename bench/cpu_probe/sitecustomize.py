@@ -103,6 +103,10 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
         else:
             _count("gc (inside the stages that allocated)")
             _add("gc (inside the stages that allocated)", _clock() - _gc_started[0])
+            # what it found unreachable: objects in reference cycles, which only the collector frees
+            name = "  gc: cyclic garbage found (objects, as calls)"
+            _ns.setdefault(name, 0)
+            _calls[name] = _calls.get(name, 0) + int(_info.get("collected", 0))
 
     gc.callbacks.append(_on_gc)
 
@@ -128,7 +132,15 @@ if "up" in sys.argv[1:3] and "--ready-file" in sys.argv:
         for fn in ("delivery_bytes", "body_digest", "_authorize", "_route"):
             if hasattr(pipeline, fn):
                 _sync(pipeline, fn, f"        extra: {fn}")
+        # With admission workers (`tgw up --workers N`) the floor runs in them; on the loop: the hand-off.
+        _async(admission.PoolAdmission, "admit", "      submit: pool admit (all of its steps)")
+        _sync(admission.PoolAdmission, "_pump", "        pool: _pump (batch, pickle, write)")
+        _sync(admission, "_frame", "          pool: _frame (pickle)")
+        _sync(admission._WorkerProtocol, "data_received", "pool: data_received (read, unpickle, answer)")
+        _sync(admission.PoolAdmission, "_answered", "  pool: _answered (futures)")
+        _sync(admission, "outcome_from_plain", "    pool: outcome_from_plain")
         _async(monitor.Monitor, "screen", "      submit: monitor.screen")
+        _sync(monitor, "parse_voucher", "        monitor: parse_voucher (no doc from a worker)")
         _async(store.MonitorStore, "priors", "        monitor: priors (a read)")
         _async(journal.Journal, "record", "      submit: journal.record (queue, answer)")
         _async(journal.Journal, "_run", "journal: writer task (all)")

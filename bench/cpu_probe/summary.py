@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-ENVELOPES = "submit: admit_envelope"  # one call per envelope (inline admission)
+ENVELOPES = "submit (all)"  # one call per one-voucher envelope, inline or with admission workers
 
 
 def summarize(path: Path) -> None:
@@ -14,7 +14,7 @@ def summarize(path: Path) -> None:
     n = next((c for name, c in d["calls"].items() if name.strip() == ENVELOPES), 0)
     print(f"{path.name} (PYTHONPATH head {d['src']}): {n} envelopes (warm-up included)")
     if not n:
-        print("  no envelope admitted on the loop (admission workers?): nothing per envelope to show")
+        print("  no envelope submitted: nothing per envelope to show")
         return
     print(f"  {'loop thread, all (the stages below are inside it)':48s} {d['loop_thread_ns'] / n / 1e3:8.1f} µs/envelope")
     for name, ns in d["ns"].items():  # in the probe's order: a stage, then (indented) what runs inside it

@@ -71,6 +71,34 @@ class PaymentFacts(NamedTuple):
                                    get("PayeeAcctNo"), get("PayeeAcctName"), get("AgencyName"), get("PaySummaryName"),
                                    lines, at, business_day))
 
+    @staticmethod
+    def plain_of(doc: Any) -> tuple[Any, ...] | None:
+        """What `from_plain` needs of a parsed voucher, as plain values: an admission worker, which
+        has the parse, sends them back with the outcome, so the gateway's monitor screens a
+        worker's voucher without parsing it again on the event loop. The head fields the rules
+        read, the amount, every Detail line (`lines_of`, as plain tuples) and the stripped text
+        of every non-empty ExpFuncCode of the tree (what `LineNeeds.matter` looks at). None when
+        the amount is not money: the monitor then parses the voucher, as it did before."""
+        try:
+            fen = doc.amount_fen("PayAmt")
+        except InputError:
+            return None
+        get, root = doc.get, doc.root
+        texts = tuple({e.text.strip(): None for e in root.iter("ExpFuncCode") if e.text})  # distinct, in order
+        return (get("VoucherNo"), get("VtCode"), fen, get("PayAcctNo"), get("PayeeAcctNo"), get("PayeeAcctName"),
+                get("AgencyName"), get("PaySummaryName"), tuple(map(tuple, lines_of(root))), texts)
+
+    @classmethod
+    def from_plain(cls, key: str, plain: tuple[Any, ...], *, at: dt.datetime, business_day: bool | None,
+                   shared: bool = False, needs: LineNeeds | None = None) -> PaymentFacts:
+        """`from_doc` of the voucher `plain_of` was made from: the same facts (lines made only when
+        `from_doc` would read them: shared, no needs, or `needs` says they matter)."""
+        voucher_no, vtcode, fen, payer, payee, payee_name, agency, summary, lines, texts = plain
+        made = (tuple([_new_line(Line, line) for line in lines])
+                if shared or needs is None or needs.matter_texts(vtcode, texts) else ())
+        return tuple.__new__(cls, (key, voucher_no, vtcode, fen, payer, payee, payee_name, agency, summary, made, at,
+                                   business_day))
+
 
 _LINE_FIELDS = {"ExpFuncCode": 0, "ExpEcoCode": 1, "ProCode": 2, "PayAmt": 3}
 _new_line = tuple.__new__
@@ -192,6 +220,14 @@ class LineNeeds:
                 if text and text.strip().startswith(subjects):
                     return True
         return False
+
+    def matter_texts(self, vtcode: str, texts: Iterable[str]) -> bool:
+        """`matter`, from the stripped texts of the tree's non-empty ExpFuncCode elements
+        (`PaymentFacts.plain_of`) instead of the tree."""
+        if self.always or (self.exempt is not None and vtcode not in self.exempt):
+            return True
+        subjects = self.subjects
+        return bool(subjects) and any(text.startswith(subjects) for text in texts)
 
 
 @dataclass(frozen=True, slots=True)

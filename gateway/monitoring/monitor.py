@@ -153,16 +153,23 @@ class Monitor:
                 continue
             assert isinstance(o, Admitted)
             key = o.key
-            doc = o.doc  # parsed by the pipeline in this process; from a worker or a hold: parse here
-            if doc is None:
+            # The pipeline's parse in this process (`doc`), or what a worker read of its parse
+            # (`screening`); a hold released, or a worker's voucher it could not read: parse here.
+            doc, plain = o.doc, o.screening
+            if doc is None and plain is None:
                 try:
                     doc = parse_voucher(o.body.voucher)
                 except InputError:  # the pipeline parsed it a moment ago; never expected
                     out.append(o)
                     continue
             shared = shares is not None and o.recipient is not None and shares(o.recipient)
-            facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day, shared=shared,
-                                          needs=line_needs)
+            if doc is not None:
+                facts = PaymentFacts.from_doc(_key_str(key), doc, at=business, business_day=business_day,
+                                              shared=shared, needs=line_needs)
+            else:
+                assert plain is not None
+                facts = PaymentFacts.from_plain(_key_str(key), plain, at=business, business_day=business_day,
+                                                shared=shared, needs=line_needs)
             payee, payer, fen = facts.payee_acct, facts.payer_acct, facts.amount_fen
             # The store is read for what can change this payment's verdict (`HistoryNeeds`): the
             # key's prior screening always; the payee's and the pair's past only for the amounts
