@@ -55,7 +55,9 @@ from runner.observed import (
     TraceEvent,
     Verdict,
     trace_path,
+    tsa_days,
 )
+from runner.pay_days import PayDays
 from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import (
@@ -326,6 +328,7 @@ class _Run:
         self.algorithm = "ecdsa"  # every participant's key algorithm (`run_scenario`)
         # the banks' monthly statements, their sign-offs and refund notices off the wire (runner.signoff_feed)
         self.statement_tap = StatementTap({b.code: b.id for b in s.world.banks})
+        self._pay_days: PayDays | None = None  # of the steps, made when first asked
 
     # -- building the world --------------------------------------------------------------------
 
@@ -506,7 +509,7 @@ class _Run:
                 for spec in step.sends:
                     if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen and spec.id not in refused:
                         pay = "authorized" if spec.template in AUTHORIZED_TEMPLATES else "direct"
-                        k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"),
+                        k = (self._clearing_day(step.at, spec), spec.bank, pay, spec.fields.get("FundTypeCode", "1"),
                              self._adm(spec))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
             for (day, bank, pay, fund, adm), fen in sorted(by_day.items(), key=self._first_division_first):
@@ -524,7 +527,7 @@ class _Run:
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in AUTHORIZED_TEMPLATES and spec.bank and spec.amount_fen:
-                        uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"),
+                        uk = (self._clearing_day(step.at, spec), spec.bank, spec.fields.get("FundTypeCode", "1"),
                               self._adm(spec))
                         unit_quota.setdefault(uk, []).append((spec, step.at))
             for (day, bank, fund, adm), sends in sorted(unit_quota.items(),
@@ -573,12 +576,19 @@ class _Run:
                  for t, spec in sends]
         return {sends[i][1].id for i in refused_in_plan(book_of(self.s.world.contracts), heads)}
 
-    def _clearing_day(self, t: dt.datetime) -> dt.date:
+    def _clearing_day(self, t: dt.datetime, spec: SendSpec | None = None) -> dt.date:
         """The day a voucher sent at `t` is paid and cleared on (so its quota notice is for that
-        day): that day before the bank's close on a business day, else the next business day."""
-        if self.calendar.is_business_day(t.date()) and t.time() < self.s.world.clock.bank_system_close:
-            return t.date()
-        return self.calendar.next_business_day(t.date())
+        day): that day before the bank's close on a business day, else the next business day; the
+        next one too past the cutoff once the bank's reserve no longer covers it (runner.pay_days)."""
+        if self._pay_days is None:
+            self._pay_days = PayDays(
+                ((step.at, x) for step in self.s.steps for x in step.sends if x.template in PAYMENT_TEMPLATES),
+                self._reserve_of, self.calendar, self.s.world.clock)
+        return self._pay_days.day(t, spec)
+
+    def _reserve_of(self, bank: str) -> int:
+        reserve = self.s.world.bank(bank).reserve_fen
+        return RESERVE_FEN if reserve is None else reserve
 
     async def _do(self, action: _Action, engine: Any) -> None:
         if action.kind == "close":
@@ -658,7 +668,7 @@ class _Run:
         else:
             ori_head = original.head()
         head = payee_bank_notice(ori_head, no=no, today=now.date(),
-                                 paid_day=self._clearing_day(self.sent[r.voucher].at),
+                                 paid_day=self._clearing_day(self.sent[r.voucher].at, self.sent[r.voucher].spec),
                                  payee_bank=(payee_bank.code, payee_bank.name), reason=r.reason, serial=no)
         spec = SendSpec(f"payee-return-{r.voucher}" + (f"-{r.batch_line}" if r.batch_line else ""), payee_bank.id,
                         line=r.line)
@@ -1061,7 +1071,9 @@ class _Run:
         invariants.append(InvariantSeen("tsa_debits_equal_clearings", debits == cleared,
                                         f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}"))
         tsa = pboc.get(TSA_ACCOUNT, 0)
-        last = max(statements, key=lambda x: x.day) if statements else None
+        # the TSA's statement of the last day: every division's 7401 of it added up (one division's
+        # alone states only its own movements)
+        last = tsa_days(statements)[-1] if statements else None
         end_close = at(self.end.date(), s.world.clock.bank_system_close)
         if last is not None and last.day == self.end.date() and end_close <= self.end:
             invariants.append(InvariantSeen("statement_matches_ledger", last.end_fen == tsa,
