@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ URGENT = {"UrgentFlag": "1", "UrgentSupDepApproval": "示教认〔2026〕1号", 
 INSTANTS = ("07:00:00", "08:29:59", "08:30:00", "09:59:59", "10:00:00", "11:59:59", "15:30:00", "15:59:59",
             "16:00:00", "16:00:01", "16:29:59", "16:30:00", "16:59:59", "17:00:00", "18:30:00", "23:59:59")
 RESERVE_FEN = 20_000_000_00  # the runner's default reserve per bank
+# a run's SQLite files in RAM when there is one (crashes of processes are tested, not of disks)
+RAM = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 def workday(d: dt.date) -> bool:
@@ -246,7 +249,7 @@ def run(p: WorldPlan) -> Any:
     from runner.scenario_run import run_scenario
 
     s = load_text(scenario_text(p))
-    with tempfile.TemporaryDirectory(prefix="tgw-gen-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tgw-gen-", dir=RAM) as tmp:
         return asyncio.run(run_scenario(s, Path(tmp), seed=1))
 
 
