@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from runner.scenario_file import CATALOGUE_DIR, load_scenario, load_text
 from runner.faults import run_seed
+from runner.scenario_file import CATALOGUE_DIR, load_scenario, load_text
 from runner.scenario_run import run_scenario
 from tests.world_gen import RAM, SendPlan, WorldPlan, check, run, start_days, worlds
 
