@@ -106,6 +106,23 @@ class WorldPlan:
     returns: list[str] = field(default_factory=list)  # voucher ids their payee's bank sends back
     duplicate_to: str | None = None  # every payment delivered twice to this bank
     slow: str | None = None  # this bank on the `slow` profile (late on purpose: weaker oracles)
+    # a bank offline on the start day from `down` to `up` (HH:MM:SS, across the 16:00 cutoff, back
+    # before the close): the gateway keeps what is sent to it, it sees it when back
+    offline: tuple[str, str, str] | None = None
+
+    def arrival(self, s: SendPlan) -> dt.datetime | None:
+        """When the bank sees the voucher: when sent, or when it is back online."""
+        t = self.send_time(s)
+        if t is None or self.offline is None:
+            return t
+        bank, down, up = self.offline
+        if bank == s.bank and workday(self.start) and at(self.start, down) <= t < at(self.start, up):
+            return at(self.start, up)
+        return t
+
+    def missed_cutoff(self, s: SendPlan, day: dt.date) -> bool:
+        """Whether the voucher's bank was offline at the cutoff of `day` (its clearing then missed it)."""
+        return self.offline is not None and self.offline[0] == s.bank and day == self.start and workday(day)
 
     def send_time(self, s: SendPlan) -> dt.datetime | None:
         day = self.start if s.day == 0 else next_workday(self.start)
@@ -160,6 +177,9 @@ def worlds(draw: Any, *, faults: bool = True) -> WorldPlan:
     if faults:
         plan.duplicate_to = draw(st.sampled_from([None, None, None, "bank-a", "bank-b"]))
         plan.slow = draw(st.sampled_from([None, None, None, None, "bank-b"]))
+        if plan.slow is None and draw(st.integers(0, 2)) == 0:
+            plan.offline = (draw(st.sampled_from(sorted(BANKS))), draw(st.sampled_from(["15:35:00", "15:59:00"])),
+                            draw(st.sampled_from(["16:00:30", "16:29:59", "16:45:00", "16:59:00"])))
     return plan
 
 
@@ -195,10 +215,14 @@ def scenario_text(p: WorldPlan) -> str:
                      f'amount: "{fen_to_str(s.amount_fen)}", voucher_no: GW{p.start:%Y%m%d}{s.id}{adm}' + (f", fields: {{{f}}}" if f else "") + "}")
         if s.amount_fen >= HOLD_FEN:  # an officer releases it at once: it reaches the bank then
             steps.append(f'  - at: "{_when(p, s)}"\n    monitor: {{release: {s.id}, reason: checked}}')
+    if p.offline:
+        bank, down, up = p.offline
+        steps += [f'  - at: "{p.start} {down}"\n    offline: {bank}', f'  - at: "{p.start} {up}"\n    online: {bank}']
     if p.duplicate_to:
-        first = min(p.send_time(s) for s in p.sends)
+        first = min(t for s in p.sends if (t := p.send_time(s)) is not None)
         steps.insert(0, f'  - at: "{first:%Y-%m-%d %H:%M:%S}"\n    fault: {{kind: duplicate, to: {p.duplicate_to}, '
-                        'vtcode: "5201", count: 20}')
+                     'vtcode: "5201", count: 20}')
+    steps.sort(key=lambda text: text.split('"')[1])  # steps move forward in time (stable: the sends' order kept)
     return (f"scenario: generated-world\ntitle: a generated world\nworld:\n  start: {p.world_start().isoformat()}\n"
             f'  end: "{p.end():%Y-%m-%d %H:%M:%S}"\n{divisions}  banks:\n' + "\n".join(banks) + "\n"
             "steps:\n" + "\n".join(steps) + "\n"
@@ -219,11 +243,11 @@ def pay_day(p: WorldPlan, s: SendPlan) -> dt.date | None:
     """The day the rules say the bank pays: that day on a working day before the close, else the
     next working day (its 10:00 deadline). Past the cutoff it is an advance while the day's
     advances of its bank, in the order sent, stay within the reserve; beyond, the next opening."""
-    sent = p.send_time(s)
+    sent = p.arrival(s)
     assert sent is not None
     advanced = 0
-    for x in p.sends:
-        t = p.send_time(x)
+    for x in sorted(p.sends, key=lambda x: p.arrival(x) or sent):
+        t = p.arrival(x)
         assert t is not None
         open_ = workday(t.date()) and t.time() < CC.bank_system_close
         late = t.time() >= (CC.urgent_cutoff if x.urgent else CC.clearing_cutoff)
@@ -282,7 +306,7 @@ def check(p: WorldPlan, result: Any) -> list[str]:
 
 def _receipt_oracle(p: WorldPlan, s: SendPlan, v: Any, mine: list[Any], o: Any) -> list[str]:
     bad: list[str] = []
-    t = p.send_time(s)
+    t = p.arrival(s)
     assert t is not None
     day = pay_day(p, s)
     end = o.end
@@ -319,15 +343,17 @@ def _receipt_oracle(p: WorldPlan, s: SendPlan, v: Any, mine: list[Any], o: Any) 
 def _clearing_oracle(p: WorldPlan, s: SendPlan, v: Any, day: dt.date, o: Any) -> list[str]:
     """Paid before the cutoff on its day: cleared that day before the cutoff; after it: an advance
     made whole by an accepted replenishment (ClearType 1, ClearDate the pay day) the next working
-    day, 08:30 to 12:00 (the slow profile is allowed late)."""
-    t = p.send_time(s)
+    day, 08:30 to 12:00 (the slow profile is allowed late). A bank offline at the cutoff files late:
+    what it paid before is made whole at the close and replenished the same way."""
+    t = p.arrival(s)
     assert t is not None
     covering = [c for c in o.clearings if v.voucher_no in c.payments and c.state == "accepted"
                 and (not c.keys or any(k.startswith(f"{s.adm or '990100'}/") for k in c.keys))]
     cutoff = CC.urgent_cutoff if s.urgent else CC.clearing_cutoff
     advance = day == t.date() and t.time() >= cutoff
     if not advance:
-        ok = [c for c in covering if c.clear_type == 0 and c.clear_date == day]
+        kinds = (0, 1) if p.missed_cutoff(s, day) else (0,)
+        ok = [c for c in covering if c.clear_type in kinds and c.clear_date == day]
         if not ok and at(day, "17:00:00") <= o.end and p.slow != s.bank:
             return [f"{s.id}: no accepted normal clearing of {day} (sent {t}); saw "
                     f"{[(c.voucher_no, c.clear_type, c.clear_date, c.state) for c in o.clearings if v.voucher_no in c.payments]}"]
