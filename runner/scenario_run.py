@@ -523,19 +523,24 @@ class _Run:
             # the bank pays an authorized voucher only within its unit's quota (7101; 004 part 5,
             # authorized payment steps 2 and 4; docs/rules.md "Paying a voucher"): notified before
             # the voucher reaches the bank (one notice per fund type: a quota line is of one fund type)
-            unit_quota: dict[tuple[dt.date, str, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
+            # and of the voucher's budget year (StYear, the year it is dated): a line of the year it is
+            # paid in does not pay it (a voucher of 31 December paid in January)
+            unit_quota: dict[tuple[dt.date, str, str, int, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in AUTHORIZED_TEMPLATES and spec.bank and spec.amount_fen:
                         uk = (self._clearing_day(step.at, spec), spec.bank, spec.fields.get("FundTypeCode", "1"),
-                              self._adm(spec))
+                              step.at.year, self._adm(spec))
                         unit_quota.setdefault(uk, []).append((spec, step.at))
-            for (day, bank, fund, adm), sends in sorted(unit_quota.items(),
-                                                        key=lambda kv: self._first_division_first(kv)):
+            for (day, bank, fund, year, adm), sends in sorted(unit_quota.items(),
+                                                              key=lambda kv: self._first_division_first(kv)):
                 when = min([at(day, s.world.quota_time), *(t for _, t in sends)])
+                # dated in its budget year (the gateway refuses a StYear that is not VouDate's): the pay
+                # day, or, paid in the next year, the day of its first voucher
+                dated = day if day.year == year else min(t for _, t in sends).date()
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
                                              payload={"bank": bank, "day": day, "fund_type": fund, "adm": adm,
-                                                      "specs": [x for x, _ in sends]}))
+                                                      "dated": dated, "specs": [x for x, _ in sends]}))
         for b in s.world.banks:  # the payee's bank returns a payment: its 2252 to the paying bank
             for r in b.returns:
                 heapq.heappush(heap, _Action(r.at, -500 + len(heap), "payee-return", payload=(b.id, r)))
@@ -721,7 +726,8 @@ class _Run:
                 fen = parse_fen(d["PayAmt"])
                 lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
         data = authorized_quota_notice(
-            voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
+            voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=q.get("dated", day),
+            pay_bank_code=code,
             adm_div_code=q.get("adm") or self._home, fund_type_code=q.get("fund_type", "1"),
             lines=[(agency, an, subject, sn, "P0000", "示例项目", fen)
                    for (agency, subject), (an, sn, fen) in sorted(lines.items())])

@@ -155,7 +155,7 @@ def worlds(draw: Any, *, faults: bool = True) -> WorldPlan:
     start = draw(start_days())
     two = draw(st.booleans())
     sends = []
-    for i in range(draw(st.integers(1, 4))):
+    for i in range(draw(st.integers(1, 6))):
         authorized = draw(st.booleans())
         sends.append(SendPlan(
             id=f"v{i}", day=draw(st.sampled_from([0, 0, 1])), instant=draw(st.sampled_from(INSTANTS)),
@@ -226,7 +226,7 @@ def scenario_text(p: WorldPlan) -> str:
     return (f"scenario: generated-world\ntitle: a generated world\nworld:\n  start: {p.world_start().isoformat()}\n"
             f'  end: "{p.end():%Y-%m-%d %H:%M:%S}"\n{divisions}  banks:\n' + "\n".join(banks) + "\n"
             "steps:\n" + "\n".join(steps) + "\n"
-            "expect:\n  - invariants: {}\n  - zero_balance_at_close: {}\n")
+            "expect:\n  - invariants: {}\n  - zero_balance_at_close: {}\n  - reconciliation: {clean: true}\n")
 
 
 def _when(p: WorldPlan, s: SendPlan, *, returned: bool = False) -> str:
@@ -284,7 +284,12 @@ def check(p: WorldPlan, result: Any) -> list[str]:
             return []
         return [f"run error: {result.error}"]
     o = result.observed
-    bad = [f"runner check {x.expected}: {x.actual}" for x in result.outcomes if not x.ok]
+    bad = [f"runner check {x.expected}: {x.actual}" for x in result.outcomes
+           if not x.ok and x.expectation.kind != "reconciliation"]
+    # the three-way reconciliation: clean, but for the vouchers returned unpaid (listed not-paid)
+    returned = {r.voucher_no for r in o.receipts if r.return_reason is not None}
+    bad += [f"reconciliation: {b.cause} {b.day} {b.vouchers}: {b.detail}" for b in o.reconciliation.breaks
+            if not (b.cause == "not-paid" and set(b.vouchers) <= returned)]
     sent = {v.id: v for v in o.sent}
     # each payment paid at most once: one bank payment per voucher key, one paying receipt
     paid = Counter(x.key or x.voucher_no for x in o.payments if x.paid_day is not None)
@@ -301,7 +306,34 @@ def check(p: WorldPlan, result: Any) -> list[str]:
             continue
         mine = [r for r in o.receipts if r.voucher_no == v.voucher_no and (r.adm or "990100") == (s.adm or "990100")]
         bad += _receipt_oracle(p, s, v, mine, o)
-    return bad
+        if s.id in p.returns and any(r.return_reason is None for r in mine):
+            bad += _refund_oracle(p, s, v, o)
+    return bad + _scorecard_oracle(p, o)
+
+
+def _scorecard_oracle(p: WorldPlan, o: Any) -> list[str]:
+    """A bank that did each duty on time (no slow profile, never offline, every late voucher within its
+    reserve) has nothing late, missing or faulty on its scorecard."""
+    deferred = {s.bank for s in p.sends if (t := p.arrival(s)) and workday(t.date())
+                and t.time() < CC.bank_system_close and pay_day(p, s) != t.date()}
+    prompt = set(BANKS) - {p.slow, p.offline[0] if p.offline else None} - deferred
+    return [f"{m.bank} {m.year}-{m.month:02d}: {line.kind} late {line.late} missing {line.missing} faulty "
+            f"{line.faulty} errors {line.errors}"
+            for m in o.scorecard if m.bank in prompt
+            for line in m.lines if line.late or line.missing or line.faulty or line.errors]
+
+
+def _refund_oracle(p: WorldPlan, s: SendPlan, v: Any, o: Any) -> list[str]:
+    """A paid payment its payee's bank sent back: one 2302 of its whole amount, accepted by the run's
+    end (the payee's bank sends it at 11:00 the working day after it was paid, once cleared)."""
+    adm = s.adm or "990100"
+    refunds = [r for r in o.refunds if r.voucher_no == v.voucher_no and (r.adm or "990100") == adm]
+    accepted = [r for r in refunds if r.state == "accepted"]
+    if p.slow == s.bank or (p.offline and p.offline[0] == s.bank):
+        return []
+    if len(accepted) != 1 or accepted[0].amount_fen != s.amount_fen:
+        return [f"{s.id}: returned by its payee's bank; refunds {[(r.refund_no, r.amount_fen, r.state, r.code) for r in refunds]}"]
+    return []
 
 
 def _receipt_oracle(p: WorldPlan, s: SendPlan, v: Any, mine: list[Any], o: Any) -> list[str]:
@@ -319,9 +351,9 @@ def _receipt_oracle(p: WorldPlan, s: SendPlan, v: Any, mine: list[Any], o: Any) 
     if first.return_reason is not None:  # returned unpaid: 0.00, never with a guessed day
         if parse_fen(first.fields.get("XPayAmt", "0.00")) != 0:
             bad.append(f"{s.id}: returned with XPayAmt {first.fields.get('XPayAmt')}")
-        if first.return_reason.startswith("calendar-out-of-range") and not needs_past_calendar(
-                WorldPlan(p.start, [s])):
-            bad.append(f"{s.id}: returned {first.return_reason!r} though its days are known")
+        if not first.return_reason.startswith("calendar-out-of-range") or not needs_past_calendar(
+                WorldPlan(p.start, [s])):  # nothing else in these worlds is a reason to return a voucher
+            bad.append(f"{s.id}: returned {first.return_reason!r} (sent {t}, pay day {day})")
         return bad
     amount = parse_fen(first.fields.get("XPayAmt", "0.00"))
     if amount != s.amount_fen:
