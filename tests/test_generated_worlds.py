@@ -46,6 +46,7 @@ GENERATED = settings(max_examples=40, deadline=None, derandomize=True, database=
                                                   "990200")], two_divisions=True))  # the second division's TSA
 @example(WorldPlan(dt.date(2026, 12, 30), [SendPlan("v0", 0, "16:20:00", "bank-b", 14_00, False, False, "other"),
                                            SendPlan("v1", 1, "15:59:59", "bank-a", 1, True, False, "own")]))
+@example(WorldPlan(dt.date(2016, 12, 31), [SendPlan("v0", 0, "17:00:00", "bank-b", 6_38, True, False, "other")]))
 def test_a_generated_world_holds_to_the_rules(plan: WorldPlan) -> None:
     assert check(plan, run(plan)) == []
 
@@ -133,3 +134,53 @@ def test_the_fault_runs_hold_on_generated_days(start: dt.date, seed: int, days: 
     with tempfile.TemporaryDirectory(prefix="tgw-gen-faults-", dir=RAM) as tmp:
         result = asyncio.run(run_seed(Path(tmp), seed=seed, vouchers=4, days=days, start=start))
     assert result.ok, result.as_dict()
+
+
+MONTH_END_ADVANCE = """\
+scenario: month-end-advance
+title: the only payment of January, an advance on its last business day (a make-up Saturday), cleared in February
+world:
+  start: 2006-01-28
+  end: "2006-02-07 17:30"
+steps:
+  - at: "16:29"
+    send: {id: v, template: direct-payment, bank: bank-b, amount: "44.03"}
+expect:
+  - clearing: {voucher: v, includes: true, clear_type: replenishment, state: accepted}
+    before: "2006-02-05 12:00"
+"""
+
+
+def test_a_month_whose_payments_all_cleared_the_next_owes_no_monthly_report(tmp_path: Path) -> None:
+    """The 4004 reports what was cleared in the month; January 2006 cleared nothing (its one payment,
+    advanced on 28 January, was replenished on 5 February), and a 4004 needs a Detail: the simulated
+    bank sends none, and its scorecard must not count one late and missing (was: it did, as the duty
+    was of every month with payments). February's, of the replenishment, is due in March: pending."""
+    r = asyncio.run(run_scenario(load_text(MONTH_END_ADVANCE), tmp_path))
+    assert r.error is None and not r.failed, [(o.expected, o.actual) for o in r.failed]
+    lines = {(m.month, line.kind): line for m in r.observed.scorecard if m.bank == "bank-b" for line in m.lines}
+    # a duty counts in the month it falls due: January's 4004 in February (none owed), February's in March
+    assert (2, "monthly-report") not in lines and lines[(3, "monthly-report")].pending == 1
+    assert lines[(2, "monthly-statement")].on_time == 1  # January's 3501 (what was paid), sent 5 February
+    assert not [k for k, line in lines.items() if line.late or line.missing], lines
+
+
+NEW_YEAR = """\
+scenario: december-voucher-paid-in-january
+title: an authorized voucher of 31 December (a Saturday) paid on the first business day of January
+world:
+  start: 2016-12-30
+steps:
+  - at: "2016-12-31 17:00"
+    send: {id: v, template: authorized-payment, bank: bank-b, amount: "6.38"}
+expect:
+  - receipt: {voucher: v, from: bank-b, fields: {XPayDate: "20170103", XPayAmt: "6.38"}}
+    by: "2017-01-03 10:00"
+"""
+
+
+def test_the_unit_quota_of_a_voucher_paid_in_the_next_year_is_of_its_own_budget_year(tmp_path: Path) -> None:
+    """An 8202 draws only on quota lines of its StYear (docs/rules.md). Was: the scripted treasury's
+    7101 for it was of the pay day's year (2017) and the bank returned it no-unit-quota."""
+    r = asyncio.run(run_scenario(load_text(NEW_YEAR), tmp_path))
+    assert r.error is None and not r.failed, [(o.expected, o.actual) for o in r.failed]
