@@ -147,7 +147,7 @@ class WorldPlan:
 
 
 AMOUNTS = st.one_of(st.integers(1, 99), st.integers(100, 10_000_00), st.integers(10_000_00, 30_000_000_00),
-                    st.sampled_from([1, RESERVE_FEN, RESERVE_FEN + 1]))
+                    st.sampled_from([1, RESERVE_FEN // 3, RESERVE_FEN // 2 + 1, RESERVE_FEN, RESERVE_FEN + 1]))
 
 
 @st.composite
@@ -308,7 +308,31 @@ def check(p: WorldPlan, result: Any) -> list[str]:
         bad += _receipt_oracle(p, s, v, mine, o)
         if s.id in p.returns and any(r.return_reason is None for r in mine):
             bad += _refund_oracle(p, s, v, o)
-    return bad + _scorecard_oracle(p, o)
+    return bad + _scorecard_oracle(p, o) + _owed_oracle(p, o)
+
+
+def _owed_oracle(p: WorldPlan, o: Any) -> list[str]:
+    """Every payment a bank made is answered or still owed with a duty the scorecard counts: its
+    receipts (due 11:00 the working day after the pay day) are counted, and each that came after
+    that deadline is counted late (the slow bank is late on purpose)."""
+    bad = []
+    for bank in BANKS:
+        paid = [x for x in o.payments if x.bank == bank and x.paid_day is not None]
+        lines = [line for m in o.scorecard if m.bank == bank for line in m.lines if line.kind == "receipt"]
+        counted = sum(line.counted + line.pending for line in lines)
+        if counted < len(paid):
+            bad.append(f"{bank}: {len(paid)} payments, {counted} receipt duties on its scorecard")
+        late = 0
+        for x in paid:
+            r = next((r for r in o.receipts if r.voucher_no == x.voucher_no and r.return_reason is None
+                      and r.sender == bank and (not x.key or (r.adm or "990100") == x.key.split("/")[0])), None)
+            nxt = next_workday(x.paid_day)
+            if r is not None and nxt is not None and r.received_at >= at(nxt, "11:00:00"):
+                late += 1
+        if late > sum(line.late for line in lines):
+            bad.append(f"{bank}: {late} receipts after 11:00 of the next working day, scorecard late "
+                       f"{sum(line.late for line in lines)}")
+    return bad
 
 
 def _scorecard_oracle(p: WorldPlan, o: Any) -> list[str]:
