@@ -125,7 +125,9 @@ class WorldPlan:
         return self.offline is not None and self.offline[0] == s.bank and day == self.start and workday(day)
 
     def send_time(self, s: SendPlan) -> dt.datetime | None:
-        day = self.start if s.day == 0 else next_workday(self.start)
+        day: dt.date | None = self.start
+        for _ in range(s.day):  # the start day, or the n-th working day after it
+            day = next_workday(day) if day is not None else None
         return None if day is None else at(day, s.instant)
 
     def world_start(self) -> dt.date:
@@ -158,7 +160,7 @@ def worlds(draw: Any, *, faults: bool = True) -> WorldPlan:
     for i in range(draw(st.integers(1, 6))):
         authorized = draw(st.booleans())
         sends.append(SendPlan(
-            id=f"v{i}", day=draw(st.sampled_from([0, 0, 1])), instant=draw(st.sampled_from(INSTANTS)),
+            id=f"v{i}", day=draw(st.sampled_from([0, 0, 1, 2])), instant=draw(st.sampled_from(INSTANTS)),
             bank=draw(st.sampled_from(sorted(BANKS))), amount_fen=draw(AMOUNTS), authorized=authorized,
             urgent=not authorized and draw(st.integers(0, 3)) == 0, payee=draw(st.sampled_from(["own", "branch", "other"])),
             adm=SECOND_DIVISION if two and draw(st.booleans()) else ""))
@@ -167,10 +169,9 @@ def worlds(draw: Any, *, faults: bool = True) -> WorldPlan:
         for s in sends:
             s.instant = max(s.instant, "08:30:00")
     plan = WorldPlan(start, sends, two)
-    if next_workday(start) is None:
-        plan.sends = [s for s in sends if s.day == 0]
-        if not plan.sends:
-            plan.sends = [SendPlan("v0", 0, "10:00:00", "bank-a", 100_00, False, False, "other")]
+    plan.sends = [s for s in sends if plan.send_time(s) is not None]  # none past the calendar's last day
+    if not plan.sends:
+        plan.sends = [SendPlan("v0", 0, "10:00:00", "bank-a", 100_00, False, False, "other")]
     plan.sends.sort(key=lambda s: (plan.send_time(s), s.id))  # steps move forward in time
     plan.returns = [s.id for s in plan.sends if draw(st.integers(0, 4)) == 0 and (d := pay_day(plan, s))
                     and next_workday(d) is not None]
