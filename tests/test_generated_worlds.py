@@ -1,20 +1,26 @@
 """Generated worlds against the rules (docs/rules.md): hypothesis draws a scenario (start days
 anywhere in 2004..2026, weighted to holidays, make-up working days, the days before long holidays,
-month and year ends and the calendar's last days; sends at instants around every cutoff, urgent and
-normal, direct and authorized, 1 fen to 30 million yuan, to a payee of the paying bank, of another
-branch or of another bank; payee returns; one or two divisions; a bank that gets every payment
-twice or is slow), runs it in simulated mode and checks, `tests/world_gen.py`:
+month and year ends and the calendar's last days; sends on the start day and the next two working
+days at instants around every cutoff, urgent and normal, direct and authorized, 1 fen to 30 million
+yuan (released from the monitor's hold at once when large), to a payee of the paying bank, of another
+branch or of another bank; payee returns; one or two divisions; a bank that gets every payment twice,
+is slow, or is offline across the cutoff), runs it in simulated mode and checks (`tests/world_gen.py`):
 
-- the runner's own money checks (`invariants`, `zero_balance_at_close`: called, not copied);
+- the runner's own money checks (`invariants`, `zero_balance_at_close`: called, not copied) and its
+  reconciliation (clean but for the vouchers returned unpaid, listed not-paid);
 - each voucher paid at most once (one bank payment, one paying receipt per voucher);
-- each receipt paying exactly its voucher's amount (or 0.00, returned);
+- each receipt paying exactly its voucher's amount; none returned but calendar-out-of-range, and that
+  only when its pay day or its payee's day is past the calendar;
 - the pay day of `chinese_calendar.is_workday`: that day before the close, else the next working
-  day by 10:00; past the cutoff an advance while the reserve covers it, replenished the next
-  working morning (08:30 to 12:00), else paid at the next opening; cleared on its pay day;
+  day by 10:00; past the cutoff an advance while the reserve covers it (the day's advances in the
+  order sent), replenished the next working morning (08:30 to 12:00), else paid at the next
+  opening; cleared on its pay day (offline at the cutoff: made whole and replenished);
 - XArriveDate: that day for the bank's own and its branches' payees, the next working day for another bank's;
-- what needs a day past the calendar refused calendar-out-of-range, and nothing else.
+- a returned payment refunded once, whole (2302 accepted);
+- every payment owed a receipt duty the scorecard counts, the late ones late; a prompt bank's card clean.
 
-Two hand-picked regressions of what the generated worlds found are below them."""
+Then the fault runs (`runner.faults.run_seed`: crashes, restarts, duplicates, reorders) from those
+start days, and hand-picked regressions of what the generated worlds found."""
 
 from __future__ import annotations
 
