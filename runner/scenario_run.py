@@ -55,7 +55,9 @@ from runner.observed import (
     TraceEvent,
     Verdict,
     trace_path,
+    tsa_days,
 )
+from runner.pay_days import PayDays
 from runner.reconcile import reconcile
 from runner.report import RunResult
 from runner.scenario_file import (
@@ -326,6 +328,7 @@ class _Run:
         self.algorithm = "ecdsa"  # every participant's key algorithm (`run_scenario`)
         # the banks' monthly statements, their sign-offs and refund notices off the wire (runner.signoff_feed)
         self.statement_tap = StatementTap({b.code: b.id for b in s.world.banks})
+        self._pay_days: PayDays | None = None  # of the steps, made when first asked
 
     # -- building the world --------------------------------------------------------------------
 
@@ -506,7 +509,7 @@ class _Run:
                 for spec in step.sends:
                     if spec.template in PAYMENT_TEMPLATES and spec.bank and spec.amount_fen and spec.id not in refused:
                         pay = "authorized" if spec.template in AUTHORIZED_TEMPLATES else "direct"
-                        k = (self._clearing_day(step.at), spec.bank, pay, spec.fields.get("FundTypeCode", "1"),
+                        k = (self._clearing_day(step.at, spec), spec.bank, pay, spec.fields.get("FundTypeCode", "1"),
                              self._adm(spec))
                         by_day[k] = by_day.get(k, 0) + spec.amount_fen
             for (day, bank, pay, fund, adm), fen in sorted(by_day.items(), key=self._first_division_first):
@@ -520,19 +523,24 @@ class _Run:
             # the bank pays an authorized voucher only within its unit's quota (7101; 004 part 5,
             # authorized payment steps 2 and 4; docs/rules.md "Paying a voucher"): notified before
             # the voucher reaches the bank (one notice per fund type: a quota line is of one fund type)
-            unit_quota: dict[tuple[dt.date, str, str, str], list[tuple[SendSpec, dt.datetime]]] = {}
+            # and of the voucher's budget year (StYear, the year it is dated): a line of the year it is
+            # paid in does not pay it (a voucher of 31 December paid in January)
+            unit_quota: dict[tuple[dt.date, str, str, int, str], list[tuple[SendSpec, dt.datetime]]] = {}
             for step in s.steps:
                 for spec in step.sends:
                     if spec.template in AUTHORIZED_TEMPLATES and spec.bank and spec.amount_fen:
-                        uk = (self._clearing_day(step.at), spec.bank, spec.fields.get("FundTypeCode", "1"),
-                              self._adm(spec))
+                        uk = (self._clearing_day(step.at, spec), spec.bank, spec.fields.get("FundTypeCode", "1"),
+                              step.at.year, self._adm(spec))
                         unit_quota.setdefault(uk, []).append((spec, step.at))
-            for (day, bank, fund, adm), sends in sorted(unit_quota.items(),
-                                                        key=lambda kv: self._first_division_first(kv)):
+            for (day, bank, fund, year, adm), sends in sorted(unit_quota.items(),
+                                                              key=lambda kv: self._first_division_first(kv)):
                 when = min([at(day, s.world.quota_time), *(t for _, t in sends)])
+                # dated in its budget year (the gateway refuses a StYear that is not VouDate's): the pay
+                # day, or, paid in the next year, the day of its first voucher
+                dated = day if day.year == year else min(t for _, t in sends).date()
                 heapq.heappush(heap, _Action(when, -1000 + len(heap), "unit-quota",
                                              payload={"bank": bank, "day": day, "fund_type": fund, "adm": adm,
-                                                      "specs": [x for x, _ in sends]}))
+                                                      "dated": dated, "specs": [x for x, _ in sends]}))
         for b in s.world.banks:  # the payee's bank returns a payment: its 2252 to the paying bank
             for r in b.returns:
                 heapq.heappush(heap, _Action(r.at, -500 + len(heap), "payee-return", payload=(b.id, r)))
@@ -573,12 +581,19 @@ class _Run:
                  for t, spec in sends]
         return {sends[i][1].id for i in refused_in_plan(book_of(self.s.world.contracts), heads)}
 
-    def _clearing_day(self, t: dt.datetime) -> dt.date:
+    def _clearing_day(self, t: dt.datetime, spec: SendSpec | None = None) -> dt.date:
         """The day a voucher sent at `t` is paid and cleared on (so its quota notice is for that
-        day): that day before the bank's close on a business day, else the next business day."""
-        if self.calendar.is_business_day(t.date()) and t.time() < self.s.world.clock.bank_system_close:
-            return t.date()
-        return self.calendar.next_business_day(t.date())
+        day): that day before the bank's close on a business day, else the next business day; the
+        next one too past the cutoff once the bank's reserve no longer covers it (runner.pay_days)."""
+        if self._pay_days is None:
+            self._pay_days = PayDays(
+                ((step.at, x) for step in self.s.steps for x in step.sends if x.template in PAYMENT_TEMPLATES),
+                self._reserve_of, self.calendar, self.s.world.clock)
+        return self._pay_days.day(t, spec)
+
+    def _reserve_of(self, bank: str) -> int:
+        reserve = self.s.world.bank(bank).reserve_fen
+        return RESERVE_FEN if reserve is None else reserve
 
     async def _do(self, action: _Action, engine: Any) -> None:
         if action.kind == "close":
@@ -658,7 +673,7 @@ class _Run:
         else:
             ori_head = original.head()
         head = payee_bank_notice(ori_head, no=no, today=now.date(),
-                                 paid_day=self._clearing_day(self.sent[r.voucher].at),
+                                 paid_day=self._clearing_day(self.sent[r.voucher].at, self.sent[r.voucher].spec),
                                  payee_bank=(payee_bank.code, payee_bank.name), reason=r.reason, serial=no)
         spec = SendSpec(f"payee-return-{r.voucher}" + (f"-{r.batch_line}" if r.batch_line else ""), payee_bank.id,
                         line=r.line)
@@ -711,7 +726,8 @@ class _Run:
                 fen = parse_fen(d["PayAmt"])
                 lines[k] = (*names, lines.get(k, ("", "", 0))[2] + fen)
         data = authorized_quota_notice(
-            voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=day, pay_bank_code=code,
+            voucher_no=f"ED{format_ymd(day)}{code[-4:]}{len(self.sent):04d}", vou_date=q.get("dated", day),
+            pay_bank_code=code,
             adm_div_code=q.get("adm") or self._home, fund_type_code=q.get("fund_type", "1"),
             lines=[(agency, an, subject, sn, "P0000", "示例项目", fen)
                    for (agency, subject), (an, sn, fen) in sorted(lines.items())])
@@ -1061,7 +1077,9 @@ class _Run:
         invariants.append(InvariantSeen("tsa_debits_equal_clearings", debits == cleared,
                                         f"TSA debits {fen_to_str(debits)}, clearings booked {fen_to_str(cleared)}"))
         tsa = pboc.get(TSA_ACCOUNT, 0)
-        last = max(statements, key=lambda x: x.day) if statements else None
+        # the TSA's statement of the last day: every division's 7401 of it added up (one division's
+        # alone states only its own movements)
+        last = tsa_days(statements)[-1] if statements else None
         end_close = at(self.end.date(), s.world.clock.bank_system_close)
         if last is not None and last.day == self.end.date() and end_close <= self.end:
             invariants.append(InvariantSeen("statement_matches_ledger", last.end_fen == tsa,

@@ -16,7 +16,7 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 | `quota-arrival-notice` | authorized quota notice (7101) received  | 1 + 1 working days after arrival   | its last 7102 sent                     |
 | `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 7105 sent; a refused 2302: faulty |
 | `daily-report`         | business day with payments               | the next business day              | the 2206 sent                          |
-| `monthly-report`       | month with payments                      | 2 working days after month end     | the 4004 sent                          |
+| `monthly-report`       | month with payments; a simulated bank's: with clearings accepted (its 4004 reports what was cleared) | 2 working days after month end | the 4004 sent |
 | `monthly-statement`    | month with payments                      | 3 working days after month end     | the 3501 sent; the treasury disagreed: inaccurate |
 
 The faulty profile's extra clearing request over the quota (a probe) is a `clearing` duty of
@@ -258,12 +258,18 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         msg = ("2206", f"RB{code4}{format_ymd(day)}", 0)
         add("daily-report", ref(format_ymd(day), adm), due_time("daily-report", day, calendar, clock),
             sent.of(adm, msg), [msg], adm=adm)
+    # the 4004 reports what was cleared in the month (a month whose payments all cleared in the next has
+    # none: its XSD needs a Detail); the 3501 what was paid in it
+    cleared = {(to_local(f.answered_at).date(), k.adm_div_code) for f in core.filings.values()
+               if f.state == "accepted" and f.answered_at is not None for k in f.payments}
+    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in cleared}):
+        ym = f"{year:04d}{month:02d}"
+        report = ("4004", f"YB{code4}{ym}", 0)
+        add("monthly-report", ref(ym, adm), due_time("monthly-report", dt.date(year, month, 1), calendar, clock),
+            sent.of(adm, report), [report], adm=adm)
     for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in paid_days}):
         ym = f"{year:04d}{month:02d}"
         first = dt.date(year, month, 1)
-        report = ("4004", f"YB{code4}{ym}", 0)
-        add("monthly-report", ref(ym, adm), due_time("monthly-report", first, calendar, clock), sent.of(adm, report),
-            [report], adm=adm)
         statement = ("3501", f"DZ{code4}{ym}", 0)
         sign_off = duties.sign_offs.get(sign_off_key(ym, adm, home))  # that division's treasury's
         add("monthly-statement", ref(ym, adm), due_time("monthly-statement", first, calendar, clock),

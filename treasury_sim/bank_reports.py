@@ -8,7 +8,7 @@
 | 4004   | monthly expenditure report            | recorded                                                        |
 | 7202   | reserve transfer detail list      | noted by month: what the reserve advanced, payment by payment |
 | 7203   | clearing reserve account statement (清算备用金账户对账单) | signs it off with its receipt: XCheckResult 0 when BeginBalance + CreditAmt - DebitAmt = EndBalance, the movements add up to CreditAmt and DebitAmt, BeginBalance is the last statement's EndBalance, and the advances out (MoveType 2, 3) are the payments the month's 7202 lists named, fen for fen; else 1 with XCheckRemark naming the first break (004 part 3 §10(3)) |
-| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501 of its division (AdmDivCode), else 1 with XCheckRemark |
+| 7104   | a unit's statement (单位支出对账单)  | passes it to the unit and returns the unit's sign-off sheet (its receipt): XCheckResult 0 when PayAmt equals the unit's lines of the month's 3501 of its division (AdmDivCode), else 1 with XCheckRemark; one that comes before that 3501 is answered when the 3501 comes |
 | 3501   | monthly statement (对账单)             | signs it off (对账签证) with its receipt: XCheckResult 0 when PayAmt equals what the bank's receipts for that month paid less the refunds it noticed that month, both of the statement's division (AdmDivCode) (the statement is net of refunds, 004 part 5 §2) and its DirectFundAmt (absent: 0.00) the direct funds (直达资金, 001, 002) of those receipts less the direct lines of those refunds, else 1 with XCheckRemark naming each break (never netted away) |
 
 `BankInbox` keeps what arrived (when; a credit notice not, `NOT_KEPT`) and the quota restored by unit, with the
@@ -28,7 +28,7 @@ from messages.business import direct_fund_fen
 from messages.dates import format_ymd
 from messages.envelope import VoucherKey
 from messages.money import fen_to_str, parse_fen
-from messages.voucher import VoucherDoc
+from messages.voucher import VoucherDoc, parse_voucher
 from sim.effects import Effect, SendVoucher
 from treasury_sim.records import voucher_id
 
@@ -80,6 +80,11 @@ class BankInbox(msgspec.Struct):
     # "<PayBankCode>/<notice VouDate>/<AdmDivCode>" → fen of direct funds (直达资金) refunded: the notices' lines
     # marked DirectFundFlag 1
     refunded_direct: dict[str, int] = msgspec.field(default_factory=dict)
+    # "<PayBankCode>/<BeginDate>/<AdmDivCode>" → 1: the 3501s checked. A unit's statement (7104) of a month
+    # whose 3501 has not come yet (deliveries may come out of order) waits in `units_waiting` for it
+    # (version 11; was: signed off at once as "has no line of the unit"); none kept past KEPT_MAX.
+    statements_in: dict[str, int] = msgspec.field(default_factory=dict)
+    units_waiting: dict[str, list[bytes]] = msgspec.field(default_factory=dict)
     refunded_fen: int = 0  # `refunded` added up
     restored_fen: int = 0  # `quota_restored` added up
     cross_year_fen: int = 0  # `cross_year_refunds` added up
@@ -205,8 +210,12 @@ class BankInbox(msgspec.Struct):
         if breaks:
             x["XCheckRemark"] = "; ".join(breaks)
         self._signed(doc, x["XCheckResult"] + (f": {x['XCheckRemark']}" if breaks else ""))
+        month = f"{bank}/{begin}/{adm}"
+        if len(self.statements_in) < KEPT_MAX:
+            self.statements_in[month] = 1
+        waiting = [self._unit_statement(parse_voucher(data), now) for data in self.units_waiting.pop(month, [])]
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
-                            encoding=doc.encoding)]
+                            encoding=doc.encoding), *(e for effects in waiting for e in effects)]
 
     def direct_refunded(self, bank: str, begin: str, end: str, adm: str) -> int:
         """The direct funds refunded by `bank`'s notices of division `adm` dated begin..end (yyyyMMdd, inclusive)."""
@@ -214,7 +223,11 @@ class BankInbox(msgspec.Struct):
 
     def _unit_statement(self, doc: VoucherDoc, now: dt.datetime) -> list[Effect]:
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
-        bank's 3501 of the month gave that unit."""
+        bank's 3501 of the month gave that unit; before that 3501 came, nothing yet (it waits for it)."""
+        month = f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AdmDivCode')}"
+        if month not in self.statements_in and sum(map(len, self.units_waiting.values())) < KEPT_MAX:
+            self.units_waiting.setdefault(month, []).append(doc.data)
+            return []
         stated = doc.amount_fen("PayAmt", allow_negative=True)  # net, as the 3501
         expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}/"
                                     f"{doc.get('AdmDivCode')}", None)

@@ -49,9 +49,11 @@ CORE = "treasury"
 # configured division's (`TreasuryCore.load_snapshot`). 10: the statements signed off (`BankInbox.sign_offs`)
 # are keyed by their voucher's whole key, not by VoucherNo alone (a bank numbers each division's 3501 alike:
 # one division's sign-off replaced the other's): a version 9 (or older) snapshot's load as the statement of
-# the number received last (`BankInbox.keyed_sign_offs`).
-SNAPSHOT_VERSION = 10
-OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9)
+# the number received last (`BankInbox.keyed_sign_offs`). 11: the 3501s checked and the units'
+# statements (7104) waiting for theirs (`BankInbox.statements_in`, `units_waiting`): a version 10 (or
+# older) snapshot loads with none (every 7104 it answered, it answered at once).
+SNAPSHOT_VERSION = 11
+OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9, 10)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
 KEYED_NOTICES = 8  # the first version whose account notices and suspension orders are keyed by the whole key
