@@ -2,7 +2,8 @@
 
 The schedule walks only the days still open (`treasury_sim.open_days`), not every day since the
 first; the TSA book's balance before a day is a running figure walked on from the last one asked
-(`TsaBook.balance_before`), not a sum over every day kept. Counted (calls, reads), never timed;
+(`TsaBook.balance_before`), not a sum over every day kept; the receipts of a day are a count kept
+by day (`ReceiptBook.received_on`), not a walk of every receipt. Counted (calls, reads), never timed;
 and against the oracle of the old walks: the same effects, the same balances."""
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import treasury_sim.core as treasury_core
 import treasury_sim.open_days as open_days
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
+from messages.envelope import VoucherKey
 from sim.effects import Effect, WakeAt
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 from treasury_sim.open_days import OpenDays
-from treasury_sim.records import PlannedVoucher
+from treasury_sim.receipt_book import ReceiptBook, ReceiptLog
+from treasury_sim.records import PlannedVoucher, Receipt
 from treasury_sim.tsa import TsaBook
 
 CALENDAR, CC = BusinessCalendar.default(), ClockConfig()
@@ -188,3 +191,49 @@ def test_the_running_balance_is_the_sum_over_every_day(ops: Sequence[tuple[str, 
             book.advised(before, advice)
         else:
             assert book.balance_before(7, day) == brute(book, 7, day)
+
+
+# ---------------------------------------------------------------------------------- receipts by day
+
+
+def receipt(no: str, when: dt.datetime, serial: str = "YH000120260316") -> Receipt:
+    return Receipt(VoucherKey("990100", "2026", "5201", no, 1), "20260316", 100, serial, when)
+
+
+def test_receipts_by_day_read_as_many_records_on_day_60_as_on_day_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    book = ReceiptBook(ReceiptLog())
+    reads = [0]
+    real = ReceiptBook._day_of
+
+    def counting(self: ReceiptBook, rec: bytes) -> int:
+        reads[0] += 1
+        return real(self, rec)
+
+    monkeypatch.setattr(ReceiptBook, "_day_of", counting)
+    counted = {}
+    for k, day in enumerate(business_days(60)):
+        for i in range(20):
+            book.add(f"ZZ{k:03d}{i:03d}", receipt(f"ZZ{k:03d}{i:03d}", at("10:00", day) + dt.timedelta(seconds=i)))
+        reads[0] = 0
+        assert book.received_on(day) == 20  # the demo's progress line, hour after hour
+        book.add(f"ZZ{k:03d}000", receipt(f"ZZ{k:03d}000", at("11:00", day), serial="again"))  # one replaced
+        assert book.received_on(day) == 20
+        counted[k] = reads[0]
+    assert counted[59] == counted[2] == 2  # the replaced one's day and its own: no walk of the receipts kept
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A1", "B2", "C3", "ZZ1"]), st.integers(0, 5), st.integers(0, 86_399),
+                          st.booleans()), max_size=30))
+def test_receipts_by_day_are_the_count_of_a_walk(steps: list[tuple[str, int, int, bool]]) -> None:
+    """Adds (new or replacing) and asks in any order: each ask the count of a walk of every receipt kept."""
+    book, kept = ReceiptBook(ReceiptLog()), {}
+    for no, offset, second, ask in steps:
+        day = FIRST + dt.timedelta(days=offset)
+        if ask:
+            assert book.received_on(day) == sum(r.received_at.date() == day for r in kept.values())
+        else:
+            kept[no] = receipt(no, at("00:00", day) + dt.timedelta(seconds=second))
+            book.add(no, kept[no])
+    for day in {r.received_at.date() for r in kept.values()}:
+        assert book.received_on(day) == sum(r.received_at.date() == day for r in kept.values())
