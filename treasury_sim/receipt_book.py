@@ -116,8 +116,8 @@ class ReceiptBook(Mapping[str, Receipt]):
 
     def _day_of(self, rec: bytes) -> int:
         """The ordinal of the local day a record came on (`_FIXED` and `_COMPACT` begin alike)."""
-        us = _FIXED.unpack_from(rec)[2]
-        seconds = self._log.heads[_head_of(rec)][7]
+        us: int = _FIXED.unpack_from(rec)[2]
+        seconds: int | None = self._log.heads[_head_of(rec)][7]
         return _EPOCH_DAY + (us // 1_000_000 + (seconds or 0)) // 86_400
 
     def _head(self, head: Head) -> int:
