@@ -70,6 +70,7 @@ from treasury_sim.books import TreasuryBooks
 from treasury_sim.budget import BudgetBook, RefusedRequest, generate_budget
 from treasury_sim.budget_plan import Budgeting, first_business_day, plan_budget_day
 from treasury_sim.config import TreasuryConfig, check_clock, run_days, year_ends
+from treasury_sim.open_days import OpenDays
 from treasury_sim.packed_plan import PackedVouchers, PlanIndex
 from treasury_sim.planning import authorized_quotas, plan_day
 from treasury_sim.receipt_book import ReceiptBook
@@ -106,9 +107,7 @@ OTHER_VTCODES = frozenset({"7403", "3502", "7101", "7102", "7106", "7202", "7301
 class TreasuryCore:
     def __init__(self, config: TreasuryConfig, calendar: BusinessCalendar, clock_config: ClockConfig) -> None:
         check_clock(config, clock_config)
-        self.config = config
-        self.calendar = calendar
-        self.clock_config = clock_config
+        self.config, self.calendar, self.clock_config = config, calendar, clock_config
         self.days: list[dt.date] = run_days(config, calendar)
         self.year_ends = year_ends(config, calendar, self.days)  # calendar-out-of-range: refused, never guessed
         # with `config.units`: the unit tree and the year's indicators (regenerated from the seed, never stored)
@@ -121,6 +120,7 @@ class TreasuryCore:
         statement indexes, the TSA book and the running totals of the books."""
         self.state = state
         self.plans: dict[dt.date, DayPlan] = {}
+        self.open_days = OpenDays(self.days, self.config.quota_time)  # where the schedule's walk starts
         self.vouchers = PlanIndex()  # VoucherNo → plan
         self.tsa = TsaBook()
         self.books = TreasuryBooks()
@@ -394,7 +394,7 @@ class TreasuryCore:
         """Called right after a catch-up to `t`: every voucher due by `t` is sent, so the first
         unsent voucher of a planned day is that day's next send (O(days), not O(vouchers))."""
         year_end = min((x for ye in self.year_ends for x in (ye.at, ye.deadline) if x > t), default=None)
-        for day in self.days:
+        for day in self.open_days.walk(self.state.cursor, t):
             quota = at(day, self.config.quota_time)
             if quota > t:
                 return quota if year_end is None else min(quota, year_end)
@@ -412,7 +412,7 @@ class TreasuryCore:
         cursor = self.state.cursor
         if cursor is None:
             cursor = now - dt.timedelta(microseconds=1)
-        for day in self.days:
+        for day in self.open_days.walk(self.state.cursor, until=now):
             quota = at(day, self.config.quota_time)
             if cursor < quota <= now:
                 effects += self.plan(day).quota_notices
@@ -439,6 +439,7 @@ class TreasuryCore:
                 self._set_progress(day, sent)
         effects += year_end_due(self.state.quotas, self.config, self.year_ends, cursor, now)  # 004 part 5 §6
         self.state.cursor = max(cursor, now)
+        self.open_days.advance(self.state.cursor, self.plans)
         return effects
 
     # --- what comes back ----------------------------------------------------------------

@@ -67,13 +67,14 @@ class ReceiptLog(msgspec.Struct):
 class ReceiptBook(Mapping[str, Receipt]):
     """VoucherNo → the first receipt, in arrival order, over a `ReceiptLog` (module doc)."""
 
-    __slots__ = ("_index", "_log", "_tzs")
+    __slots__ = ("_days", "_index", "_log", "_tzs")
 
     def __init__(self, log: ReceiptLog, receipts: Iterable[Receipt] = ()) -> None:
         """Over `log`, with `receipts` (a version 2 snapshot's list, in arrival order) added."""
         self._log = log
         self._index: dict[Head, int] = {h: i for i, h in enumerate(log.heads)}
         self._tzs: dict[int | None, dt.tzinfo | None] = {None: None}
+        self._days: dict[int, int] | None = None  # local day's ordinal → receipts (`received_on`)
         for r in receipts:
             self.add(r.key.voucher_no, r)
 
@@ -100,9 +101,24 @@ class ReceiptBook(Mapping[str, Receipt]):
         if n is not None:
             i = self._head((*head, serial[:-_DIGITS]))
             if i < _HEADS_COMPACT:
-                records[voucher_no] = _COMPACT.pack(seq | _COMPACT_BIT, fen or 0, us, i, n)
+                self._put(voucher_no, _COMPACT.pack(seq | _COMPACT_BIT, fen or 0, us, i, n), old)
                 return
-        records[voucher_no] = _FIXED.pack(seq, fen or 0, us, self._head(head)) + serial.encode()
+        self._put(voucher_no, _FIXED.pack(seq, fen or 0, us, self._head(head)) + serial.encode(), old)
+
+    def _put(self, voucher_no: str, rec: bytes, old: bytes | None) -> None:
+        self._log.records[voucher_no] = rec
+        days = self._days
+        if days is not None:  # counted: the receipt replaced leaves its day, the new one joins its own
+            if old is not None:
+                days[self._day_of(old)] -= 1
+            day = self._day_of(rec)
+            days[day] = days.get(day, 0) + 1
+
+    def _day_of(self, rec: bytes) -> int:
+        """The ordinal of the local day a record came on (`_FIXED` and `_COMPACT` begin alike)."""
+        us: int = _FIXED.unpack_from(rec)[2]
+        seconds: int | None = self._log.heads[_head_of(rec)][7]
+        return _EPOCH_DAY + (us // 1_000_000 + (seconds or 0)) // 86_400
 
     def _head(self, head: Head) -> int:
         i = self._index.get(head)
@@ -138,13 +154,16 @@ class ReceiptBook(Mapping[str, Receipt]):
             yield no, heads[_head_of(rec)][4] or no
 
     def received_on(self, day: dt.date) -> int:
-        """How many came on `day` (the local day of their time), without making the receipts."""
-        heads, count = self._log.heads, 0
-        for rec in self._log.records.values():
-            us = _FIXED.unpack_from(rec)[2]
-            seconds = heads[_head_of(rec)][7]
-            count += _EPOCH_DAY + (us // 1_000_000 + (seconds or 0)) // 86_400 == day.toordinal()
-        return count
+        """How many came on `day` (the local day of their time), without making the receipts: a
+        count by day made at the first ask (one walk) and kept by `add` from then on, where each ask
+        walked every receipt kept (the demo's hourly progress line, over a run of many days)."""
+        days = self._days
+        if days is None:
+            days = self._days = {}
+            for rec in self._log.records.values():
+                d = self._day_of(rec)
+                days[d] = days.get(d, 0) + 1
+        return days.get(day.toordinal(), 0)
 
     def __getitem__(self, voucher_no: str) -> Receipt:
         return self._receipt(voucher_no, self._log.records[voucher_no])

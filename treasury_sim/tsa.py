@@ -8,8 +8,8 @@ DebitAmt; the D and C details add up to DebitAmt and CreditAmt. A difference is 
 `amount-mismatch` and is kept (never netted away).
 
 `TsaBook` keeps the expected debits and credits by day as running totals, updated as vouchers are
-planned or refused and refunds advised: a day's figure is a look-up, a balance a sum over days,
-never a scan of the vouchers. It is derived state: rebuilt from the plan and the snapshot on load.
+planned or refused and refunds advised: a day's figure is a look-up, a balance a running figure
+walked on from the last one asked (the days between), never a scan of the vouchers. It is derived state: rebuilt from the plan and the snapshot on load.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from treasury_sim.records import PlannedVoucher, StatementCheck
 
 __all__ = ["TsaBook", "check_statement", "clear_day", "missing_statements"]
 
+_ONE_DAY = dt.timedelta(days=1)
+
 
 def clear_day(v: PlannedVoucher, calendar: BusinessCalendar) -> dt.date:
     """The day the TSA pays for `v`: its own day, or (an advance) the day the reserve is replenished."""
@@ -43,27 +45,43 @@ class TsaBook:
     refused_fen: int = 0  # of them, refused by the gateway
     debit_fen: int = 0  # debit_by_day added up
     touched: list[dt.date] = field(default_factory=list)  # days changed by the input being handled
+    # The running balance `balance_before` last answered: credits less debits of the days before
+    # `_mark`. A statement a day asks for the next day's: walking on from the mark reads the few
+    # days between, not every day kept (a sum over all of them grew with the days run). A change
+    # to a day before the mark moves the figure with it.
+    _mark: dt.date | None = field(default=None, repr=False)
+    _net_before: int = field(default=0, repr=False)
+
+    def _moved(self, day: dt.date, net_fen: int) -> None:
+        """`net_fen` (credit positive) was added to `day`: the running figure follows if it counts that day."""
+        if self._mark is not None and day < self._mark:
+            self._net_before += net_fen
 
     def planned(self, v: PlannedVoucher, calendar: BusinessCalendar) -> None:
         day = clear_day(v, calendar)
         self.debit_by_day[day] = self.debit_by_day.get(day, 0) + v.amount_fen
         self.planned_fen += v.amount_fen
         self.debit_fen += v.amount_fen
+        self._moved(day, -v.amount_fen)
 
     def planned_day(self, day: dt.date, late_amounts: Iterable[tuple[bool, int]], calendar: BusinessCalendar) -> None:
         """`planned` of each voucher of `day`, given as (late, amount_fen): the same sums."""
         late_day: dt.date | None = None
         debit_by_day = self.debit_by_day
-        total = 0
+        total = late_total = 0
         for late, fen in late_amounts:
             if late:
                 late_day = late_day or replenishment_day(day, calendar)
                 debit_by_day[late_day] = debit_by_day.get(late_day, 0) + fen
+                late_total += fen
             else:
                 debit_by_day[day] = debit_by_day.get(day, 0) + fen
             total += fen
         self.planned_fen += total
         self.debit_fen += total
+        self._moved(day, late_total - total)
+        if late_day is not None:
+            self._moved(late_day, -late_total)
 
     def refused(self, v: PlannedVoucher, calendar: BusinessCalendar) -> None:
         """The gateway refused `v`: never paid, never debited."""
@@ -72,12 +90,15 @@ class TsaBook:
         self.refused_fen += v.amount_fen
         self.debit_fen -= v.amount_fen
         self.touched.append(day)
+        self._moved(day, v.amount_fen)
 
     def advised(self, before: tuple[dt.date, int] | None, after: tuple[dt.date, int]) -> None:
         """A refund advice (7403): `after` (CreditDate, fen) replaces `before` (the advice of its key advised earlier)."""
         if before is not None:
             self.credit_by_day[before[0]] -= before[1]
+            self._moved(before[0], -before[1])
         self.credit_by_day[after[0]] = self.credit_by_day.get(after[0], 0) + after[1]
+        self._moved(after[0], after[1])
 
     def debit(self, day: dt.date) -> int:
         return self.debit_by_day.get(day, 0)
@@ -86,8 +107,20 @@ class TsaBook:
         return self.credit_by_day.get(day, 0)
 
     def balance_before(self, opening_fen: int, day: dt.date) -> int:
-        credits = sum(fen for d, fen in self.credit_by_day.items() if d < day)
-        return opening_fen + credits - sum(fen for d, fen in self.debit_by_day.items() if d < day)
+        """The opening balance plus the credits less the debits of the days before `day`."""
+        mark = self._mark
+        if mark is None or day < mark or (day - mark).days > len(self.debit_by_day) + len(self.credit_by_day):
+            # the first ask, one back in time or past a long gap: every day kept, once
+            net = sum(fen for d, fen in self.credit_by_day.items() if d < day)
+            net -= sum(fen for d, fen in self.debit_by_day.items() if d < day)
+        else:  # on from the last ask: the days between
+            net, d = self._net_before, mark
+            credit, debit = self.credit_by_day.get, self.debit_by_day.get
+            while d < day:
+                net += credit(d, 0) - debit(d, 0)
+                d += _ONE_DAY
+        self._mark, self._net_before = day, net
+        return opening_fen + net
 
 
 def check_statement(doc: VoucherDoc, key: VoucherKey, book: TsaBook,
