@@ -1338,8 +1338,31 @@ async def _not_me(http: GatewayClient, signer: KeySigner) -> str | tuple[str, ..
     return tuple(dict.fromkeys(str(code) for code in me.get("adm_div_codes") or ()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="tgw-sdk-bank", description=__doc__.split("\n\n")[0])
+def _why(exc: BaseException) -> str:
+    """What an exception that ended the connection says; its type, errno and strerror where its text
+    is empty (a connect timeout is `TimeoutError()`, a reset `ConnectionResetError()`)."""
+    text = str(exc)
+    if text:
+        return f"{type(exc).__name__}: {text}"
+    errno, strerror = getattr(exc, "errno", None), getattr(exc, "strerror", None)
+    said = ", ".join(x for x in (f"errno {errno}" if errno is not None else "", strerror or "") if x)
+    if isinstance(exc, TimeoutError) and not said:
+        said = "no connection in time; the log above says why each try failed"
+    return f"{type(exc).__name__}" + (f" ({said})" if said else "")
+
+
+EXIT_CODES = (
+    "Exit codes: it runs until stopped; 0 stopped by Ctrl-C (SIGINT; a SIGTERM ends it at once, the shell's "
+    "143); 2 usage or a file it cannot read "
+    "(argparse's usage line, or --secrets / --accounts / --key / --cert / --mqtt-password-file unreadable), the "
+    "gateway's refusal of its credentials (unauthenticated, participant-mismatch: the token is another "
+    "participant's), --mqtt for a bank not registered delivery push, or a gateway or broker it cannot reach "
+    "('unavailable: cannot reach WHAT: WHY'); 1 an unexpected error (a traceback).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """tgw-sdk-bank's options (its --help; `main` checks what argparse cannot)."""
+    p = argparse.ArgumentParser(prog="tgw-sdk-bank", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
     p.add_argument("--id", required=True, help="this bank's participant id, e.g. bank-a")
     p.add_argument("--bank-code", required=True, help="this bank's 12-digit code (PayBankCode)")
@@ -1379,6 +1402,11 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 08:45)")
     p.add_argument("--open", type=_hh_mm, default=OPEN,
                    help="when it pays what waited overnight, by the 10:00 deadline (default 09:00)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     for flag, value, lo, hi in (("--filing", args.filing, dt.time(0, 0), CUTOFF),
                                 ("--replenish", args.replenish, WINDOW.replenishment_window_start, WINDOW.replenishment_window_end),
@@ -1434,6 +1462,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         p.error(f"--key {args.key} / --cert {args.cert}: {exc}")
 
+    reaching = [f"the gateway at {args.url} (--url)"]  # what a connection error is about (the broker, once tried)
+
     async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
             divisions = await _not_me(http, signer)
@@ -1450,6 +1480,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"--mqtt: {refusal}")
                 return 2
             host, port, username, password = mqtt
+            reaching.append(f"the broker at mqtt://{username}@{host}:{port} (--mqtt)")
             async with GatewayClient.mqtt(host, port, username=username, password=password,
                                           participant_id=args.id) as client:
                 log(f"over MQTT: {username}@{host}:{port}; the clock over HTTP: {args.url}")
@@ -1469,8 +1500,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if not isinstance(first, aiohttp.ClientConnectionError | OSError | TimeoutError):
             raise
-        # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project
-        print(f"tgw-sdk-bank: unavailable: {first or type(first).__name__}", file=sys.stderr)
+        # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project. aiohttp's
+        # errors are the gateway's (HTTP); another, once --mqtt was tried, the broker's
+        target = reaching[0] if isinstance(first, aiohttp.ClientError) else reaching[-1]
+        print(f"tgw-sdk-bank: unavailable: cannot reach {target}: {_why(first)}", file=sys.stderr)
         return 2
 
 
