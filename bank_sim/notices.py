@@ -139,32 +139,34 @@ def year_end_notice(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, n
 
 
 def suspension(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, now: dt.datetime) -> list[Effect]:
-    """A 7501 (000 五(二)3): SuspendAction 1 puts the order OrderNo in force, 2 lifts it
-    (`bank_sim.suspensions`). Confirmed by a receipt with XConfirmDate; one the bank cannot
-    apply (another bank's, a lift of an unknown order, an OrderNo reused for another scope)
-    is refused whole: no receipt, an alarm, nothing changed. A redelivery is confirmed again."""
+    """A 7501 (000 五(二)3): SuspendAction 1 puts the order of its division, year and OrderNo in
+    force, 2 lifts it (`bank_sim.suspensions`: `order_key`, `ended_by`). Confirmed by a receipt with
+    XConfirmDate; one the bank cannot apply (another bank's, a lift of an order not held, an
+    order's key reused for another scope) is refused whole: no receipt, an alarm, nothing changed.
+    A redelivery is confirmed again."""
     receipt = _receipt(doc, now, details=False)
     order = susp.order_from_head(doc.head())
-    no = doc.get("OrderNo")
     refused: str | None = None
     if doc.get("PayBankCode") != ctx.bank_code:
         refused = f"PayBankCode {doc.get('PayBankCode')} is not bank {ctx.bank_code}"
     elif order is None:
         refused = "the order names no scope (AgencyCode, PayAcctNo or PayeeAcctNo) or more than one"
     elif doc.get("SuspendAction") == "1":
-        standing = st.suspensions.get(no)
-        if no in st.lifted_suspensions:
-            refused = f"order {no} was lifted; a new order takes a new OrderNo"
+        standing = st.suspensions.get(order.key)
+        if order.key in st.lifted_suspensions:
+            refused = f"order {order.key} was lifted; a new order takes a new OrderNo"
         elif standing is not None and (standing.element, standing.value) != (order.element, order.value):
-            refused = f"order {no} stands for {standing.element} {standing.value}, not {order.element} {order.value}"
+            refused = f"order {order.key} stands for {standing.element} {standing.value}, not {order.element} {order.value}"
         else:
-            st.suspensions[no] = order
+            st.suspensions[order.key] = order
     elif doc.get("SuspendAction") == "2":
-        if no in st.suspensions:
-            del st.suspensions[no]
-            st.lifted_suspensions.append(no)
-        elif no not in st.lifted_suspensions:
-            refused = f"lift of order {no}, which this bank does not hold"
+        ends = susp.ended_by(st.suspensions, order)
+        if ends is not None:
+            del st.suspensions[ends]
+            st.lifted_suspensions.append(ends)
+        elif not susp.lifted_before(st.lifted_suspensions, order):
+            refused = (f"lift of order {order.order_no} of division {order.adm_div_code} for {order.element} "
+                       f"{order.value}, which this bank does not hold")
     else:
         refused = f"SuspendAction {doc.get('SuspendAction')!r} (1 suspend, 2 lift)"
     if refused is not None:

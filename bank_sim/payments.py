@@ -326,8 +326,8 @@ def _return_reason(ctx: Ctx, st: BankState, p: Payment, doc: VoucherDoc, details
         return unusable
     suspended = susp.match(st.suspensions.values(), head)
     if suspended is not None:
-        return (f"payment-suspended: order {suspended.order_no} suspends payments of {suspended.element} "
-                f"{suspended.value} ({suspended.reason})")
+        return (f"payment-suspended: order {suspended.order_no} of division {suspended.adm_div_code} suspends "
+                f"payments of {suspended.element} {suspended.value} ({suspended.reason})")
     found = check_return(ReturnFacts(ctx.bank_code, doc.vtcode, head, details,
                                      registry.held(st.registry, dict(ctx.config.payee_accounts)),
                                      registry.relations(st.registry, UNIT_RELATIONS),

@@ -77,9 +77,11 @@ Mode = Literal["clearing", "advance", "defer", "refuse"]
 # (`bank_sim.notices.applied_key`): two divisions' units of one AgencyCode no longer share a line,
 # nor a notice of one division or year pass for the same number's of another; versions 3 to 8 load
 # with the configured division's AdmDivCode on every line and notice, a notice's StYear the year
-# it was applied (`decode_state`).
-SNAPSHOT_VERSION = 9
-OLDER_VERSIONS = (3, 4, 5, 6, 7, 8)
+# it was applied (`decode_state`). 10: a suspension order (7501) is kept by its division, StYear and
+# OrderNo (`bank_sim.suspensions.order_key`), not OrderNo alone; version 9 loads with the configured
+# division's AdmDivCode on every order, its StYear the year of the snapshot's cursor.
+SNAPSHOT_VERSION = 10
+OLDER_VERSIONS = (3, 4, 5, 6, 7, 8, 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,10 +396,10 @@ class BankState(msgspec.Struct, dict=True):
     # "<AdmDivCode>/<StYear>/7301/<VoucherNo>" (7302, 7106, 5253; `bank_sim.notices.applied_key`) → when applied
     year_end_notices: dict[str, dt.datetime] = msgspec.field(default_factory=dict)
     reserve_lists: list[str] = msgspec.field(default_factory=list)  # VoucherNo of the 7202s sent
-    # Standing payment suspension orders (7501, 000 五(二)3) by OrderNo. Bound: one per order the
-    # treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
+    # Standing payment suspension orders (7501, 000 五(二)3) by `suspensions.order_key`. Bound: one per order
+    # the treasury issued and has not lifted; the treasury issues them by hand, a handful at most.
     suspensions: dict[str, Order] = msgspec.field(default_factory=dict)
-    lifted_suspensions: list[str] = msgspec.field(default_factory=list)  # lifted OrderNo: a redelivery is confirmed
+    lifted_suspensions: list[str] = msgspec.field(default_factory=list)  # lifted orders' keys: a redelivery is confirmed
     unbalanced_closes: list[tuple[dt.date, str, int]] = msgspec.field(default_factory=list)  # (day, account, fen)
     closes: list[dt.date] = msgspec.field(default_factory=list)
     books: Books = msgspec.field(default_factory=Books)

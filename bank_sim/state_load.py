@@ -3,11 +3,13 @@ reads (`bank_sim.state.OLDER_VERSIONS`; what each version changed is told beside
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from bank_sim.flat_lines import flat_pairs
 from bank_sim.payment_rare import rare_apart
 from bank_sim.state import OLDER_VERSIONS, SNAPSHOT_VERSION, BankState
+from bank_sim.suspensions import order_key
 from sim import codec
 
 __all__ = ["decode_state"]
@@ -23,7 +25,19 @@ def decode_state(data: bytes, fingerprint: str, home: str) -> BankState:
     state = codec.decode_snapshot(data, BankState, "bank", SNAPSHOT_VERSION, fingerprint, older=OLDER_VERSIONS)
     if head.version < 9:
         _divided_quotas(state, home)
+    if head.version < 10:
+        _keyed_orders(state, home)
     return state
+
+
+def _keyed_orders(st: BankState, home: str) -> None:
+    """A version 9 (or older) state's suspension orders, kept by OrderNo, as version 10 keys them
+    (`bank_sim.suspensions.order_key`): the configured division's (the only one a bank then kept
+    apart), of the year of the snapshot's cursor (a lift of that year or later ends it)."""
+    year = str(st.cursor.year) if st.cursor is not None else ""
+    orders = [dataclasses.replace(o, adm_div_code=home, st_year=year) for o in st.suspensions.values()]
+    st.suspensions = {o.key: o for o in orders}
+    st.lifted_suspensions = [order_key(home, year, no) for no in st.lifted_suspensions]  # each an OrderNo
 
 
 def _divided_quotas(st: BankState, home: str) -> None:

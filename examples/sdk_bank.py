@@ -48,7 +48,9 @@ bank (`bank_sim`) follows them:
 * a payment suspension order (7501, 暂停支付, SuspendAction 1) is confirmed (XConfirmDate) and,
   while it stands, every payment voucher whose unit (AgencyCode), paying account (PayAcctNo) or
   payee (PayeeAcctNo) it names is returned unpaid with `payment-suspended`; its lift
-  (SuspendAction 2, the same OrderNo) is confirmed and ends it;
+  (SuspendAction 2, the same OrderNo) is confirmed and ends it; an order is its division's, year's
+  and number's (AdmDivCode, StYear, OrderNo: each treasury numbers its own, each year afresh) and
+  suspends that division's payments only;
 * an account notice (7601: open, change or close a finance or unit zero-balance account, a unit's
   real-fund account or a fiscal special account) is carried out at once and confirmed
   (XConfirmDate, the day it was done: within the agreement's 3 working days); once one arrived, a
@@ -344,8 +346,10 @@ class Bank:
     direct_lines: set[QuotaKey] = field(default_factory=set)  # quota lines of direct funds (7101 DirectFundFlag 1)
     reported: set[str] = field(default_factory=set)  # days reported (yyyymmdd), months ("4004/yyyymm", "3501/yyyymm")
     taken: dict[str, dict[QuotaKey, int]] = field(default_factory=dict)  # 8202's key → its share of each quota line
-    # standing payment suspension orders (7501): OrderNo → (scope element, value); a handful at most
-    suspensions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # standing payment suspension orders (7501): (AdmDivCode, StYear, OrderNo) → (scope element, value), a
+    # handful at most: each division's treasury numbers its own, each year afresh; and the orders lifted
+    suspensions: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    lifted: set[tuple[str, str, str]] = field(default_factory=set)
     # the account registry (7601): AcctNo → [AcctType, AgencyCode, "open" | "closed", AcctName, SupDepCode]: one per
     # account the treasury notified (a few per unit)
     registry: dict[str, list[str]] = field(default_factory=dict)
@@ -536,9 +540,9 @@ class Bank:
         unusable = self._pay_account(doc)
         if unusable is not None:
             return unusable
-        for order_no, (element, value) in self.suspensions.items():
-            if doc.get(element) == value:
-                return f"payment-suspended: order {order_no} suspends payments of {element} {value}"
+        for (adm, _, order_no), (element, value) in self.suspensions.items():
+            if adm == doc.get("AdmDivCode") and doc.get(element) == value:  # its own division's orders only
+                return f"payment-suspended: order {order_no} of division {adm} suspends payments of {element} {value}"
         details = doc.details()
         missing = [n for n in REQUIRED if not doc.get(n).strip()]
         missing += [f"Detail[{i}]/ExpFuncCode" for i, d in enumerate(details, 1) if not d.get("ExpFuncCode", "").strip()]
@@ -636,16 +640,27 @@ class Bank:
         return [(p.receipt, 1, p.returned)]
 
     def _suspension(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
-        """Apply a payment suspension order (SuspendAction 1) or its lift (2) and confirm it."""
-        no = doc.get("OrderNo")
+        """Apply a payment suspension order (SuspendAction 1) or its lift (2) and confirm it. An order is
+        its division's, year's and number's; a lift (of its own year, maybe later than its order's)
+        ends the latest standing order of its division and number, of its year or before, with its
+        scope. Not applied nor confirmed: another bank's, a lifted order again, an order's key for
+        another scope, a lift of no order held (unless one was lifted: a redelivery)."""
+        adm, year, no = doc.get("AdmDivCode"), doc.get("StYear"), doc.get("OrderNo")
         scope = next(((e, doc.get(e)) for e in ("AgencyCode", "PayAcctNo", "PayeeAcctNo") if doc.get(e)), None)
-        if doc.get("PayBankCode") != self.code or scope is None:
-            log(f"suspension {doc.get('VoucherNo')} not applied: not ours or no scope")
+        ends = max((k for k, s in self.suspensions.items() if (k[0], k[2]) == (adm, no) and k[1] <= year
+                    and s == scope), default=None)
+        if doc.get("SuspendAction") == "1":
+            applies = (adm, year, no) not in self.lifted and self.suspensions.get((adm, year, no), scope) == scope
+        else:
+            applies = ends is not None or any((k[0], k[2]) == (adm, no) and k[1] <= year for k in self.lifted)
+        if doc.get("PayBankCode") != self.code or scope is None or not applies:
+            log(f"suspension {doc.get('VoucherNo')} not applied: not ours, no scope, or no such order")
             return []
         if doc.get("SuspendAction") == "1":
-            self.suspensions[no] = scope
-        else:
-            self.suspensions.pop(no, None)
+            self.suspensions[(adm, year, no)] = scope
+        elif ends is not None:
+            del self.suspensions[ends]
+            self.lifted.add(ends)
         return [(fill_receipt(doc, {"XConfirmDate": f"{now:%Y%m%d}"}), 1, None)]
 
     def _account_notice(self, doc: VoucherDoc, now: dt.datetime) -> list[Send]:
@@ -1323,8 +1338,31 @@ async def _not_me(http: GatewayClient, signer: KeySigner) -> str | tuple[str, ..
     return tuple(dict.fromkeys(str(code) for code in me.get("adm_div_codes") or ()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="tgw-sdk-bank", description=__doc__.split("\n\n")[0])
+def _why(exc: BaseException) -> str:
+    """What an exception that ended the connection says; its type, errno and strerror where its text
+    is empty (a connect timeout is `TimeoutError()`, a reset `ConnectionResetError()`)."""
+    text = str(exc)
+    if text:
+        return f"{type(exc).__name__}: {text}"
+    errno, strerror = getattr(exc, "errno", None), getattr(exc, "strerror", None)
+    said = ", ".join(x for x in (f"errno {errno}" if errno is not None else "", strerror or "") if x)
+    if isinstance(exc, TimeoutError) and not said:
+        said = "no connection in time; the log above says why each try failed"
+    return f"{type(exc).__name__}" + (f" ({said})" if said else "")
+
+
+EXIT_CODES = (
+    "Exit codes: it runs until stopped; 0 stopped by Ctrl-C (SIGINT; a SIGTERM ends it at once, the shell's "
+    "143); 2 usage or a file it cannot read "
+    "(argparse's usage line, or --secrets / --accounts / --key / --cert / --mqtt-password-file unreadable), the "
+    "gateway's refusal of its credentials (unauthenticated, participant-mismatch: the token is another "
+    "participant's), --mqtt for a bank not registered delivery push, or a gateway or broker it cannot reach "
+    "('unavailable: cannot reach WHAT: WHY'); 1 an unexpected error (a traceback).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """tgw-sdk-bank's options (its --help; `main` checks what argparse cannot)."""
+    p = argparse.ArgumentParser(prog="tgw-sdk-bank", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
     p.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8470")
     p.add_argument("--id", required=True, help="this bank's participant id, e.g. bank-a")
     p.add_argument("--bank-code", required=True, help="this bank's 12-digit code (PayBankCode)")
@@ -1364,6 +1402,11 @@ def main(argv: list[str] | None = None) -> int:
                         "(default 08:45)")
     p.add_argument("--open", type=_hh_mm, default=OPEN,
                    help="when it pays what waited overnight, by the 10:00 deadline (default 09:00)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     for flag, value, lo, hi in (("--filing", args.filing, dt.time(0, 0), CUTOFF),
                                 ("--replenish", args.replenish, WINDOW.replenishment_window_start, WINDOW.replenishment_window_end),
@@ -1419,6 +1462,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         p.error(f"--key {args.key} / --cert {args.cert}: {exc}")
 
+    reaching = [f"the gateway at {args.url} (--url)"]  # what a connection error is about (the broker, once tried)
+
     async def go() -> int:
         async with GatewayClient.http(args.url, token=token, participant_id=args.id) as http:
             divisions = await _not_me(http, signer)
@@ -1435,6 +1480,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"--mqtt: {refusal}")
                 return 2
             host, port, username, password = mqtt
+            reaching.append(f"the broker at mqtt://{username}@{host}:{port} (--mqtt)")
             async with GatewayClient.mqtt(host, port, username=username, password=password,
                                           participant_id=args.id) as client:
                 log(f"over MQTT: {username}@{host}:{port}; the clock over HTTP: {args.url}")
@@ -1454,8 +1500,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if not isinstance(first, aiohttp.ClientConnectionError | OSError | TimeoutError):
             raise
-        # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project
-        print(f"tgw-sdk-bank: unavailable: {first or type(first).__name__}", file=sys.stderr)
+        # a gateway or broker it cannot reach: unavailable, exit 2 as for every command of the project. aiohttp's
+        # errors are the gateway's (HTTP); another, once --mqtt was tried, the broker's
+        target = reaching[0] if isinstance(first, aiohttp.ClientError) else reaching[-1]
+        print(f"tgw-sdk-bank: unavailable: cannot reach {target}: {_why(first)}", file=sys.stderr)
         return 2
 
 

@@ -29,10 +29,11 @@ class _World(Protocol):
 def suspension_send(log: SuspensionLog, step: Step, world: _World, adm_div_code: str,
                     sent: Mapping[str, _SentVoucher], now: dt.datetime) -> tuple[SendSpec, bytes, int]:
     """The 7501 (flag 0) of a suspend / lift step, recorded in `log`, to hand to the runner's delivery.
-    An order's OrderNo is its own VoucherNo; a lift names it through the suspend step's id (the order's
+    An order's OrderNo is its own VoucherNo, numbered by its division (`adm_div_code`); a lift names it through the suspend step's id (the order's
     key: its division's and year's order of the number, `treasury_sim.suspensions.order_key`)."""
     o = step.order
-    voucher_no = f"ZT{format_ymd(now.date())}{len(log.records) + 1:04d}"
+    # each division's treasury numbers its own 7501s: two divisions' orders may share a number
+    voucher_no = f"ZT{format_ymd(now.date())}{sum(r.adm_div_code == adm_div_code for r in log.entries) + 1:04d}"
     spec = SendSpec(o["id"], "treasury", None, bank=o["bank"], line=step.line)
     if step.action == "suspend":
         scope: tuple[Scope, str] = o["scope"]

@@ -109,14 +109,14 @@ def test_a_version_7_snapshot_with_tallies_loads_as_the_configured_divisions() -
     _pay(w, "ZZHOME001", 300_00, t(DAY, "10:00"), HOME)
     w.tick(t(DAY, "17:00"))
     state = msgspec.json.decode(w.bank.snapshot())
-    assert state["version"] == 9 and state["duties"]["daily"] and "divisions" in state["duties"]
+    assert state["version"] == 10 and state["duties"]["daily"] and "divisions" in state["duties"]
     state["version"] = 7
     del state["duties"]["divisions"]
     after = BankCore.restore(msgspec.json.encode(state), BANK, w.bank.config, CAL, w.bank.clock_config)
     effects = after.on_time(t(CAL.next_business_day(DAY), "12:00"))
     reports = [e for e in effects if isinstance(e, SendVoucher) and e.vtcode == "2206"]
     assert [(r.head["AdmDivCode"], r.head["PayAmt"]) for r in reports] == [(HOME, "300.00")]
-    assert msgspec.json.decode(after.snapshot())["version"] == 9
+    assert msgspec.json.decode(after.snapshot())["version"] == 10
 
 
 _PAYMENTS = st.lists(st.tuples(st.sampled_from([HOME, OTHER]), st.integers(1, 500_00),

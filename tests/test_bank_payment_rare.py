@@ -105,7 +105,7 @@ def test_a_payment_is_smaller_and_only_the_few_carry_the_rare_record() -> None:
     kept = list(core.payments.values())
     assert [p.pay_type for p in kept] == ["11"] * 4 and all(p.rare is None for p in kept)
     state = msgspec.json.decode(core.snapshot())
-    assert state["version"] == SNAPSHOT_VERSION == 9
+    assert state["version"] == SNAPSHOT_VERSION == 10
     assert all("pay_type" not in p and "rare" in p and p["rare"] is None for p in state["payments"].values())
 
 

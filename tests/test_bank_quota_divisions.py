@@ -139,14 +139,14 @@ def test_a_version_8_snapshot_loads_its_quota_lines_and_notices_as_the_configure
     assert list(old.quota_notices) == [f"{HOME}/2026/SQ7101SAME", f"{OTHER}/2026/SQ7101OTH"]
     assert list(old.year_end_notices) == [f"{HOME}/2026/7106/XZ1"]
     assert [p.quota_lines() for p in old.payments.values()] == [p.quota_lines() for p in w.bank.payments.values()]
-    assert msgspec.json.decode(old.snapshot())["version"] == 9
+    assert msgspec.json.decode(old.snapshot())["version"] == 10
     w.bank = old
     assert _grant(w, HOME, "2026", 500_00, at="11:00") == []  # redelivered: not granted again
     assert _pay(w, HOME, "2026", "ZZQ0002", 200_01, t(DAY, "11:01")) is not None
     assert _pay(w, HOME, "2026", "ZZQ0003", 200_00, t(DAY, "11:02")) is None
 
 
-async def test_a_version_8_snapshot_stored_in_the_database_loads_as_version_9(db: Database) -> None:
+async def test_a_version_8_snapshot_stored_in_the_database_loads_as_this_version(db: Database) -> None:
     """The same through the simulator's store, on both backends: the snapshot's bytes as stored."""
     w, old_bytes = _version_8()
     store = SimStore(db, "bank-a")
@@ -155,7 +155,7 @@ async def test_a_version_8_snapshot_stored_in_the_database_loads_as_version_9(db
     loaded = await SimStore(db, "bank-a").load()
     assert loaded is not None
     again = BankCore.restore(loaded.snapshot, BANK, w.bank.config, CAL, w.bank.clock_config)
-    assert again.quota_book == w.bank.quota_book and msgspec.json.decode(again.snapshot())["version"] == 9
+    assert again.quota_book == w.bank.quota_book and msgspec.json.decode(again.snapshot())["version"] == 10
 
 
 def _version_8() -> tuple[World, bytes]:
@@ -164,7 +164,7 @@ def _version_8() -> tuple[World, bytes]:
     assert _grant(w, HOME, "2026", 500_00) == []
     assert _pay(w, HOME, "2026", "ZZQ0001", 300_00, t(DAY, "10:00")) is None
     state = msgspec.json.decode(w.bank.snapshot())
-    assert state["version"] == 9 and list(state["quota_notices"]) == [f"{HOME}/2026/SQ7101SAME"]
+    assert state["version"] == 10 and list(state["quota_notices"]) == [f"{HOME}/2026/SQ7101SAME"]
     state["version"] = 8
     state["quota_book"]["lines"] = {k.split("\x1f", 1)[1]: v for k, v in state["quota_book"]["lines"].items()}
     state["year_end_notices"] = {"7106/XZ1": t(DAY, "09:30").isoformat()}  # version 8: "<VtCode>/<no>"

@@ -71,15 +71,15 @@ def test_orders_survive_a_snapshot_and_bad_orders_are_refused_whole() -> None:
     scope = ("PayeeAcctNo", "99990000000001234")
     bank.on_voucher(order("ZT-2", scope), 0, at("09:00"))
     restored = BankCore.restore(bank.snapshot(), BANK, BankConfig(), BusinessCalendar.default(), ClockConfig())
-    assert restored.suspensions == bank.suspensions == {"ZT-2": susp.Order("ZT-2", "PayeeAcctNo", scope[1],
-                                                                             "示例审计整改")}
+    assert restored.suspensions == bank.suspensions == {"990100/2026/ZT-2": susp.Order(
+        "ZT-2", "PayeeAcctNo", scope[1], "示例审计整改", "990100", "2026")}
     for bad in (order("ZT-9", scope, lift=True),  # a lift of an order the bank does not hold
                 order("ZT-2", ("AgencyCode", "101001")),  # the order number reused for another scope
                 order("ZT-3", scope, bank="999100000002")):  # another bank's
         effects = restored.on_voucher(bad, 0, at("09:30"))
         assert [e.code for e in effects if isinstance(e, Alarm)] == ["suspension-order-invalid"]
         assert not [e for e in effects if isinstance(e, SendVoucher)]
-    assert set(restored.suspensions) == {"ZT-2"}
+    assert set(restored.suspensions) == {"990100/2026/ZT-2"}
     assert {"payment-suspended", "suspension-order-invalid"} <= set(CODES)
 
 
@@ -88,10 +88,10 @@ _scope = st.tuples(st.sampled_from(susp.SCOPE_ELEMENTS), _value)
 
 
 @given(orders=st.lists(_scope, max_size=4), head=st.fixed_dictionaries(
-    {"AgencyCode": _value, "PayAcctNo": _value, "PayeeAcctNo": _value}))
+    {"AgencyCode": _value, "PayAcctNo": _value, "PayeeAcctNo": _value, "AdmDivCode": st.just("990100")}))
 def test_a_voucher_is_matched_iff_a_standing_orders_scope_names_it(
         orders: list[tuple[susp.ScopeElement, str]], head: dict[str, str]) -> None:
-    standing = [susp.Order(f"ZT-{i}", element, value, "r") for i, (element, value) in enumerate(orders)]
+    standing = [susp.Order(f"ZT-{i}", element, value, "r", "990100", "2026") for i, (element, value) in enumerate(orders)]
     found = susp.match(standing, head)
     assert (found is not None) == any(head[element] == value for element, value in orders)
     if found is not None:

@@ -45,17 +45,20 @@ def banks(world: DevWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.mark.slow
 def test_the_example_bank_serves_both_divisions_of_its_world(banks: SharedBanks, tmp_path: Path) -> None:
-    """The scenario of two treasuries (each division's feed, statement and sign-off its own) passes;
+    """The scenario of two treasuries (each division's feed, statement and sign-off its own) passes, and
+    the one of two divisions' suspension orders of one number (one's lift leaves the other's in force);
     a one-division scenario counting its daily reports (nil ones too) passes in the two-division
     world, where the bank owes the other division its nil reports as well (the `count` reads the
     scenario's divisions' messages only)."""
     run = banks.run(tmp_path, "divisions-two-treasuries-one-bank-same-voucher-no",
                     "divisions-shared-agency-code-refund-restores-own-quota",
+                    "divisions-suspension-orders-of-one-number-each-its-own",
                     "reports-nil-daily-report-on-a-quiet-day")
     # each ran (none skipped whole; the bank's own books' expectations are skipped inside, as always)
     assert [(s.get("name"), s.get("errors"), s.find("testcase[@name='run']")) for s in run.suites] == [
         ("divisions-two-treasuries-one-bank-same-voucher-no", "0", None),
         ("divisions-shared-agency-code-refund-restores-own-quota", "0", None),
+        ("divisions-suspension-orders-of-one-number-each-its-own", "0", None),
         ("reports-nil-daily-report-on-a-quiet-day", "0", None)]
     assert run.failures() == {} and run.code == 0
 

@@ -230,7 +230,7 @@ def help_problems(root: argparse.ArgumentParser) -> list[str]:
     """What a command's own --help leaves out: what it does (a description), and for a command that
     runs, its exit codes and what its `--format json` prints."""
     problems = []
-    for path, parser, leaf in _commands(root):
+    for path, parser, leaf in _commands(root, (root.prog,)):
         name = " ".join(path)
         if not parser.description:
             problems.append(f"{name}: --help does not say what it does (no description)")
@@ -247,6 +247,13 @@ def test_every_command_help_says_what_it_does_its_exit_codes_and_its_json() -> N
     does (argparse shows a subcommand's `help` only in its parent's list) nor how it exits, and 19
     `--format` options had no help at all."""
     from tgw import build_parser
+
+    assert help_problems(build_parser()) == []
+
+
+def test_tgw_sdk_bank_help_says_what_it_does_and_its_exit_codes() -> None:
+    """Was: tgw-sdk-bank's --help stated no exit codes (tests/test_sdk_bank_cli.py runs each)."""
+    from examples.sdk_bank import build_parser
 
     assert help_problems(build_parser()) == []
 

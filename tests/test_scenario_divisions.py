@@ -641,3 +641,29 @@ def test_receipt_none_takes_no_fields_from_or_present(extra: str) -> None:
     [(code, path, message)] = _issues(_RECEIPT.replace("none: true", "none: true, " + extra))
     assert (code, path) == ("scenario-invalid", "expect[0].receipt.none"), (code, path)
     assert extra.split(":")[0] in message, message
+
+
+# --- suspension orders: each division numbers its own, one's lift ends its own order only ---------------
+
+@pytest.mark.parametrize(("wrong", "holds"), [("", True), ("false", False)])
+def test_two_divisions_suspension_orders_of_one_number_scenario_both_ways(wrong: str, holds: bool,
+                                                                          tmp_path: Path) -> None:
+    """The catalogue's scenario: 990100 and 990200 each order bank-a to suspend their own unit 101001
+    (both orders ZT202603100001, each division numbering its own); 990100's lift leaves 990200's in
+    force. A false variant (990200's voucher paid after 990100's lift, as before orders were kept by
+    their whole key) fails, naming that voucher."""
+    from runner.scenario_file import CATALOGUE_DIR
+
+    path = CATALOGUE_DIR / "divisions-suspension-orders-of-one-number-each-its-own.yaml"
+    text = path.read_text(encoding="utf-8")
+    if wrong:
+        text += '  - receipt: {voucher: other-suspended, from: bank-a, fields: {XPayAmt: "70.00"}}\n'
+    r = asyncio.run(run_scenario(load_text(text, str(path), base=path.parent), tmp_path))
+    assert r.error is None and r.observed is not None
+    assert len(r.failed) == (0 if holds else 1), [(x.expected, x.actual) for x in r.failed]
+    orders = sorted((x.adm, x.fields.get("OrderNo")) for x in r.observed.receipts if x.vtcode == "7501"
+                    and x.fields.get("SuspendAction") == "1")
+    assert orders == [(HOME, "ZT202603100001"), (OTHER, "ZT202603100001")]
+    if not holds:
+        [failed] = r.failed
+        assert "payment-suspended" in failed.actual, failed.actual

@@ -92,3 +92,75 @@ def test_a_pipe_is_refused_not_waited_on(world: DevWorld, files: Path, flag: str
     r = subprocess.run([SDK_BANK, *_args(world, **{flag: str(files / "fifo")}, **extra)], capture_output=True,
                        text=True, timeout=20)
     assert r.returncode == 2 and "io-not-regular" in r.stderr, r.stderr
+
+
+# --- what it could not reach and why; its exit codes as its --help states them ---------------------
+
+def _run_main(world: DevWorld, capsys: pytest.CaptureFixture[str], **over: str) -> tuple[int, str]:
+    code = main(_args(world, **over))
+    return code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_gateway_it_cannot_reach_is_named_with_why(world: DevWorld, capsys: pytest.CaptureFixture[str]) -> None:
+    code, last = _run_main(world, capsys)
+    assert code == 2
+    assert last.startswith(f"tgw-sdk-bank: unavailable: cannot reach the gateway at {DOWN} (--url): "
+                           "ClientConnectorError: Cannot connect to host 127.0.0.1:1"), last
+
+
+@pytest.mark.parametrize(("error", "why"), [
+    (TimeoutError(), "TimeoutError (no connection in time; the log above says why each try failed)"),
+    (ConnectionResetError(), "ConnectionResetError"),
+    (OSError(113, "No route to host"), "OSError: [Errno 113] No route to host"),
+])
+def test_an_error_without_text_says_its_type_and_what_it_tried_to_reach(
+        world: DevWorld, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        error: OSError, why: str) -> None:
+    """Was `tgw-sdk-bank: unavailable: ` and nothing more: a broker that refuses every connection
+    ends the MQTT client's connect wait in a bare TimeoutError, whose text is empty."""
+    import contextlib
+
+    from examples import sdk_bank
+
+    async def registered(*_: object) -> tuple[str, ...]:
+        return ("990100",)
+
+    async def pushed(*_: object) -> None:
+        return None
+
+    @contextlib.asynccontextmanager
+    async def broker(*_: object, **__: object):  # type: ignore[no-untyped-def]
+        raise error
+        yield
+
+    monkeypatch.setattr(sdk_bank, "_not_me", registered)
+    monkeypatch.setattr(sdk_bank, "_not_pushed", pushed)
+    monkeypatch.setattr(sdk_bank.GatewayClient, "mqtt", broker)
+    code, last = _run_main(world, capsys, mqtt="mqtt://127.0.0.1:1")
+    assert (code, last) == (2, f"tgw-sdk-bank: unavailable: cannot reach the broker at mqtt://bank-a@127.0.0.1:1 "
+                               f"(--mqtt): {why}")
+
+
+@pytest.mark.parametrize(("raised", "code"), [(KeyboardInterrupt(), 0), ("participant-mismatch: not bank-a", 2)])
+def test_the_exit_codes_its_help_states(world: DevWorld, monkeypatch: pytest.MonkeyPatch, raised: object,
+                                        code: int) -> None:
+    """--help: 0 stopped by Ctrl-C, 2 the gateway's refusal of its credentials (usage, unreadable
+    files and unavailable: the cases above), 1 an unexpected error (the traceback: raised here)."""
+    from examples import sdk_bank
+
+    async def whoami(*_: object) -> str:
+        if isinstance(raised, BaseException):
+            raise raised
+        return str(raised)
+
+    monkeypatch.setattr(sdk_bank, "_not_me", whoami)
+    assert main(_args(world)) == code
+    help_text = sdk_bank.build_parser().format_help()
+    assert "0 stopped by Ctrl-C" in help_text and "2 usage" in help_text and "1 an unexpected error" in help_text
+
+    async def broken(*_: object) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sdk_bank, "_not_me", broken)
+    with pytest.raises(RuntimeError):  # uncaught: Python's exit 1 and its traceback
+        main(_args(world))

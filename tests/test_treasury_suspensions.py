@@ -36,7 +36,7 @@ def test_order_confirm_lift_confirm_is_four_records_and_survives_a_snapshot() ->
 
     send(log.order(voucher_no="ZT0001", bank=BANK, scope=("PayAcctNo", "99900000000000018"),
                    reason="示例审计整改", now=at("09:00")), at("09:00"))
-    assert set(log.standing()) == {"990100/2026/7501/ZT0001"} and set(bank.suspensions) == {"ZT0001"}
+    assert set(log.standing()) == {"990100/2026/7501/ZT0001"} and set(bank.suspensions) == {"990100/2026/ZT0001"}
     send(log.lift(voucher_no="ZT0002", order="990100/2026/7501/ZT0001", reason="整改完毕", now=at("11:00")), at("11:00"))
     assert [(r.action, r.order_no, r.voucher_no) for r in log.records] == [
         ("order", "ZT0001", "ZT0001"), ("confirmed", "ZT0001", "ZT0001"),
