@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bank_sim import payments as bank_payments
@@ -138,6 +138,9 @@ def test_an_invariant_broken_on_the_last_day_still_fails_a_fault_run(tmp_path: P
 
 @settings(max_examples=8, deadline=None, derandomize=True, database=None)
 @given(start=st.dates(LAST - dt.timedelta(days=9), LAST), days=st.integers(1, 3))
+@example(start=LAST, days=1)  # the edges, whatever the draws: a run ending on the last day, one wanting past it
+@example(start=LAST - dt.timedelta(days=2), days=3)
+@example(start=LAST, days=2)
 def test_a_run_near_the_calendars_end_completes_or_is_refused_naming_the_day(start: dt.date, days: int) -> None:
     """Oracle: the run's business days from `start`, counted by the calendar's public answers; it
     completes iff they (and nothing past them) fit in the calendar; what it cannot judge wants only
