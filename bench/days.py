@@ -126,6 +126,7 @@ async def _run(root: Path, *, vouchers: int, days: int, start: dt.date, profile_
         observe,
     )
     from runner.heap import trim_heap
+    from runner.last_day import with_final
 
     w = await build_world(root, seed=1, vouchers=vouchers, days=days, start=start)
     sql = SqlCounter()
@@ -134,7 +135,7 @@ async def _run(root: Path, *, vouchers: int, days: int, start: dt.date, profile_
     rows: list[dict[str, Any]] = []
     profiles: dict[str, dict[str, int]] = {}
     sql_of: dict[str, dict[str, int]] = {}
-    dates = sorted({*w.run_days, w.final_day})
+    dates = with_final(w.run_days, w.final_day)  # no replenishment morning past the calendar (runner.last_day)
     want = {dates[i].isoformat() for i in profile_days if -len(dates) <= i < len(dates)}
     with settled_heap(GC_THRESHOLDS):
         try:
@@ -185,7 +186,8 @@ async def _run(root: Path, *, vouchers: int, days: int, start: dt.date, profile_
             report = await check_run(w.world, w.tcore, w.pcore, w.bcores, w.shells, w.ledgers, snapshots,
                                      w.run_days, w.final_day, w.clients[w.world.treasury.id], ready)
             observed = observe(w, 1, lists=False)
-            _add_reconciliation(report, observed.reconciliation, w.tcore.sent_count())
+            _add_reconciliation(report, observed.reconciliation, w.tcore.sent_count(),
+                                None if w.final_day else w.run_days[-1])
         finally:
             await w.close()
     return {"rows": rows, "fields": fields, "profiles": profiles, "sql_of": sql_of, "digest": digest,

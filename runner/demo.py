@@ -28,6 +28,15 @@ from typing import Any
 
 from gateway.gc_tuning import settled_heap
 from runner.heap import trim_heap
+from runner.last_day import (
+    NotJudged,
+    outstanding_advances,
+    pending_past,
+    replenishment_day,
+    run_end,
+    unknown_day_breaks,
+    with_final,
+)
 from runner.sent_days import SentDays
 
 __all__ = ["OPENING_TSA_FEN", "RESERVE_FEN", "SCALE_VOUCHERS", "START_HOUR", "DemoWorld", "build_world", "check_run",
@@ -91,7 +100,7 @@ class DemoWorld:
     ledgers: dict[str, Any]
     clients: dict[str, Any]
     run_days: list[dt.date]
-    final_day: dt.date
+    final_day: dt.date | None  # the replenishment morning; None when it lies past the calendar
     end: dt.datetime
     closes: dict[dt.datetime, dt.date]
     milestones: set[dt.time]
@@ -155,8 +164,9 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
                                         * max(1, -(-units // UNITS_PER_OPENING))),
                          calendar, cc)
     run_days = list(tcore.days)
-    final_day = calendar.next_business_day(run_days[-1])  # the last day's advances are replenished then
-    closes = {at(d, cc.bank_system_close): d for d in [*run_days, final_day]}
+    # the last day's advances are replenished then; None past the calendar's last day (runner.last_day)
+    final_day = replenishment_day(calendar, run_days[-1])
+    closes = {at(d, cc.bank_system_close): d for d in with_final(run_days, final_day)}
     clock = SimClock(calendar, cc, at(run_days[0], START_HOUR))
     flows = None
     if units:  # a business month's other flows (runner.demo_flows): batches, returns, a suspension, an opening
@@ -201,7 +211,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
     milestones = {tcore.config.quota_time, bank_config.replenish_time, bank_config.open_time,
                   bank_config.filing_time}
     return DemoWorld(world, clock, gateway, engine, tcore, pcore, bcores, tshell, pshell, bshells, ledgers, clients,
-                     run_days, final_day, at(final_day, cc.bank_system_close), closes, milestones, dbs, flows)
+                     run_days, final_day, run_end(calendar, cc, final_day), closes, milestones, dbs, flows)
 
 
 # ---------------------------------------------------------------------------------- the run
@@ -246,16 +256,19 @@ async def simulate(root: Path, *, seed: int, vouchers: int, days: int, start: dt
             trim_heap()  # the day's and the check's transients back before the observation's are made
             # the page needs the run's lists; the report alone, only the reconciliation made slice by slice
             observed = observe(w, seed, lists=html)
-            _add_reconciliation(report, observed.reconciliation, w.tcore.sent_count())
+            _add_reconciliation(report, observed.reconciliation, w.tcore.sent_count(),
+                                None if w.final_day else w.run_days[-1])
             if w.flows is not None:  # the banks' account feeds of the registered accounts (runner.demo_flows)
                 _add_account_feed(report, w)
             from treasury_sim.scorecard import render_json
 
             report["scorecard"] = render_json(observed.scorecard)
+            if w.final_day is None:  # the duties due past the calendar stand pending: said, not passed
+                report["not_judged"] += pending_past(report["scorecard"], w.run_days[-1])
         finally:
             await w.close()
     report["run"] = {"seed": seed, "algorithm": algorithm, "vouchers_per_day": vouchers, "days": [d.isoformat() for d in w.run_days],
-                     "replenishment_day": w.final_day.isoformat(), "elapsed_s": round(time.monotonic() - started, 2),
+                     "replenishment_day": w.final_day.isoformat() if w.final_day else None, "elapsed_s": round(time.monotonic() - started, 2),
                      "dir": str(root), "journal_digest": digest}
     if units:
         report["budget"] = budget_summary(w.tcore)
@@ -329,7 +342,7 @@ def observe(w: DemoWorld, seed: int, *, lists: bool = True) -> Any:
     bank_ids = {core.bank_code: bid for bid, core in w.bcores.items()}
     clearings, movements, statements = clearings_of(w.bcores), movements_of(w.pcore), statements_of(w.pcore)
     rest = {"clearings": clearings, "movements": movements, "statements": statements,
-            "business_days": [*w.run_days, w.final_day], "opening_fen": w.tcore.config.tsa_opening_fen,
+            "business_days": with_final(w.run_days, w.final_day), "opening_fen": w.tcore.config.tsa_opening_fen,
             "refunds": refunds_of(w.bcores)}
     if lists:
         payments = payments_of(w.bcores)
@@ -345,19 +358,28 @@ def observe(w: DemoWorld, seed: int, *, lists: bool = True) -> Any:
                     scorecard=cards)
 
 
-def _add_reconciliation(report: dict[str, Any], rec: Any, vouchers: int) -> None:
+def _add_reconciliation(report: dict[str, Any], rec: Any, vouchers: int, calendar_last: dt.date | None = None) -> None:
     """The reconciliation in the report, and as an invariant: clean, or every break listed.
-    `vouchers`: how many the treasury sent."""
+    `vouchers`: how many the treasury sent. `calendar_last`: the run's last day when it is the
+    calendar's: its advances in no clearing request yet are not judged (runner.last_day), not breaks."""
     from runner.reconcile import reconciliation_json
 
     report["reconciliation"] = reconciliation_json(rec)
-    causes = sorted({b.cause for b in rec.breaks})
+    breaks, waiting = unknown_day_breaks(rec.breaks, calendar_last) if calendar_last else (list(rec.breaks), [])
+    if waiting:
+        assert calendar_last is not None
+        unknown = NotJudged(calendar_last)
+        unknown.add("reconciliation_clean", f"the clearing of the advance(s) of {calendar_last.isoformat()} "
+                    f"(not-cleared: {', '.join(v for b in waiting for v in b.vouchers)})")
+        report["not_judged"] += unknown.entries
+    clean = not breaks
+    causes = sorted({b.cause for b in breaks})
     report["invariants"]["reconciliation_clean"] = {
-        "ok": rec.clean,
+        "ok": clean,
         "detail": f"treasury ↔ banks ↔ central bank agree on {vouchers} vouchers, {len(rec.days)} days, "
-                  f"{len(rec.months)} month(s)" if rec.clean else
-                  f"{len(rec.breaks)} breaks ({', '.join(causes)}): see the reconciliation"}
-    report["ok"] = report["ok"] and rec.clean
+                  f"{len(rec.months)} month(s)" + (f", but for {len(waiting)} not judged" if waiting else "")
+                  if clean else f"{len(breaks)} breaks ({', '.join(causes)}): see the reconciliation"}
+    report["ok"] = report["ok"] and clean
 
 
 def _add_account_feed(report: dict[str, Any], w: DemoWorld) -> None:
@@ -437,7 +459,10 @@ def _yuan(fen: int) -> str:
 
 async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], shells: Sequence[Any],
                   ledgers: dict[str, Any], snapshots: dict[dt.date, dict[str, Any]], run_days: list[dt.date],
-                  final_day: dt.date, treasury_client: Any, ready: int) -> dict[str, Any]:
+                  final_day: dt.date | None, treasury_client: Any, ready: int) -> dict[str, Any]:
+    """The run's invariants and its tables. `final_day` None: the run's last day is the calendar's,
+    its replenishment morning unknown: the last day's advances stand out of their reserves (checked so)
+    and what needs that morning is listed in the report's `not_judged` (runner.last_day)."""
     from ledger.model import AccountFlags
     from ledger.store import HISTORY_LIMIT_MAX
     from messages.envelope import VoucherKey
@@ -453,7 +478,7 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     filings = [f for core in bcores.values() for f in core.filings.values()]
     # what was paid, by the day its voucher was sent (a voucher sent and not refused, or not: as
     # the day's list of sent vouchers counted them)
-    days = [*run_days, final_day]
+    days = with_final(run_days, final_day)
     paid_by_day: dict[dt.date, list[int]] = {day: [0, 0, 0, 0] for day in days}  # paid, fen, advances, fen
     sent_day = tcore.vouchers.sent_day  # the voucher's day if it was sent, without making the voucher
     for p in all_payments():
@@ -532,11 +557,11 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     sums = {o: sum(v["balance_fen"] for v in b.values()) for o, b in balances.items()}
     check("ledger_sums_to_zero", all(s == 0 for s in sums.values()) and all(e is None for e in ledger_ok.values()),
           "; ".join(f"{o}: sum {_yuan(s)}" + (f" ({ledger_ok[o]})" if ledger_ok[o] else "") for o, s in sums.items()))
-    closes_checked = [d for d in [*run_days, final_day] if d in snapshots]
+    closes_checked = [d for d in days if d in snapshots]
     bad_closes = {d.isoformat(): s["zba_not_zero"] for d, s in snapshots.items() if s["zba_not_zero"]}
     core_bad = [(str(d), a, _yuan(b)) for core in bcores.values() for d, a, b in core.unbalanced_closes]
     check("zero_balance_accounts_at_zero_each_close",
-          len(closes_checked) == len(run_days) + 1 and not bad_closes and not core_bad,
+          len(closes_checked) == len(days) and not bad_closes and not core_bad,
           f"{len(closes_checked)} closes checked, {sum(len(v) for v in zero_flagged.values())} zero-balance accounts"
           + (f"; not zero: {bad_closes} {core_bad}" if bad_closes or core_bad else ""))
     accepted_nos, refused, wrong_amount = sent_days.finish(tcore)
@@ -559,15 +584,28 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
     cleared_normal = sum(f.cleared_fen for f in filings if f.clear_type == 0)
     advanced = sum(p.amount_fen for p in all_payments() if p.day is not None and p.mode == "advance")
     replenished = sum(f.cleared_fen for f in filings if f.clear_type == 1)
-    check("tsa_debits_equal_clearings", tsa_debits == cleared == paid_total,
+    # the calendar's last day's advances: their replenishment morning is unknown, they stand out
+    standing = outstanding_advances(bcores, run_days[-1], final_day)
+    out = sum(standing.values())
+    out_text = f"; the last day's advances {_yuan(out)} stand out (their replenishment is not judged)" \
+        if final_day is None else ""
+    check("tsa_debits_equal_clearings", tsa_debits == cleared == paid_total - out,
           f"TSA debits {_yuan(tsa_debits)}, clearings accepted {_yuan(cleared)} "
           f"(same-day {_yuan(cleared_normal)} + replenishments {_yuan(replenished)}), paid {_yuan(paid_total)} "
-          f"(of which advances {_yuan(advanced)})")
-    check("advances_replenished", advanced == replenished and all(
-        balances[bid][core.accounts["reserve"]]["balance_fen"] == core.config.reserve_fen
+          f"(of which advances {_yuan(advanced)})" + out_text)
+    check("advances_replenished", advanced - out == replenished and all(
+        balances[bid][core.accounts["reserve"]]["balance_fen"] == core.config.reserve_fen - standing.get(bid, 0)
         for bid, core in bcores.items()),
         f"advanced {_yuan(advanced)}, replenished {_yuan(replenished)}; every reserve back at its opening "
-        + ", ".join(sorted({_yuan(core.config.reserve_fen) for core in bcores.values()})))
+        + ", ".join(sorted({_yuan(core.config.reserve_fen) for core in bcores.values()}))
+        + (" less its bank's last-day advances" if final_day is None else "") + out_text)
+    not_judged: list[dict[str, str]] = []
+    if final_day is None:
+        unknown = NotJudged(run_days[-1])
+        count = sum(1 for p in all_payments() if p.day == run_days[-1] and p.mode == "advance" and p.filing is None)
+        unknown.add("advances_replenished", f"the reserves replenished with the advance(s) of "
+                    f"{run_days[-1].isoformat()}: {count}, {_yuan(out)} yuan")
+        not_judged = unknown.entries
     mirrors = {core.bank_code: balances[bid][core.accounts["pboc-clearing"]]["balance_fen"]
                + pboc_bal.get(clearing_account(core.bank_code), 0) for bid, core in bcores.items()}
     check("clearing_accounts_mirror", all(v == 0 for v in mirrors.values()),
@@ -613,4 +651,4 @@ async def check_run(world: Any, tcore: Any, pcore: Any, bcores: dict[str, Any], 
         "returned_unpaid": sorted(f"{p.key.voucher_no}: {p.returned}" for p in core.payments.values() if p.returned),
     } for core in bcores.values()}
     return {"ok": all(i["ok"] for i in inv.values()), "days": day_rows, "invariants": inv, "agent_banks": agent_banks,
-            "balances": balances, "trace": trace}
+            "balances": balances, "trace": trace, "not_judged": not_judged}

@@ -62,12 +62,19 @@ class FlowPlan:
     corrections: int = 0  # 5253 sent (their VoucherNo's sequence)
 
 
-def plan_flows(tcore: Any, run_days: Sequence[dt.date], final_day: dt.date, seed: int) -> FlowPlan:
-    """The run's flows, from the treasury's plans (planned here, in day order) and the seed."""
+def plan_flows(tcore: Any, run_days: Sequence[dt.date], final_day: dt.date | None, seed: int) -> FlowPlan:
+    """The run's flows, from the treasury's plans (planned here, in day order) and the seed. Each
+    flow has its answer the business day after its day: a run with no replenishment morning (its
+    last day the calendar's, `final_day` None) is refused, calendar-out-of-range naming that day."""
     from bank_sim.refunds import PayeeReturn
+    from business_time.calendar import OUT_OF_RANGE
     from business_time.clock import at
+    from messages.errors import InputError
     from treasury_sim.budget import SUBJECTS
 
+    if final_day is None:
+        raise InputError(OUT_OF_RANGE, f"the month's flows (--units) want the business day after "
+                         f"{run_days[-1].isoformat()}, past the calendar: end the run a business day earlier")
     rng = random.Random(f"{seed}:demo-flows")
     days = [*run_days, final_day]
     after = {d: days[i + 1] for i, d in enumerate(days[:-1])}
@@ -197,7 +204,7 @@ def feed_summary(w: Any) -> tuple[dict[str, Any], bool, str]:
     from messages.dates import format_ymd
 
     book = w.tcore.state.feeds
-    days = [format_ymd(d) for d in [*w.run_days, w.final_day]]
+    days = [format_ymd(d) for d in [*w.run_days, w.final_day]]  # w.final_day known: plan_flows refused otherwise
     accounts = {core.bank_code: sorted(feed_accounts(core.state)) for core in w.bcores.values()}
     adm = w.tcore.config.adm_div_code  # the demo's one division: each bank's feed of the day to it
     due = [f"{bank}/{day}/{adm}" for bank, accts in accounts.items() if accts for day in days]

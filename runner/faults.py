@@ -28,6 +28,7 @@ from typing import Any
 
 from messages.envelope import VoucherKey
 from messages.files import read_regular_text
+from runner.last_day import run_end, with_final
 
 __all__ = ["DEFAULT_START", "SeedResult", "replay_command", "run_seed", "summarize"]
 
@@ -60,10 +61,14 @@ class SeedResult:
     vouchers: int = 0
     days: int = 0
     start: str = ""
+    # the checks that need the business day after the calendar's last (runner.last_day): neither held nor failed
+    not_judged: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self, *, full: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"seed": self.seed, "ok": self.ok, "failed": self.failed, "faults": self.faults,
                                "journal_digest": self.journal_digest, "elapsed_s": self.elapsed_s}
+        if self.not_judged:
+            out["not_judged"] = self.not_judged
         if full or not self.ok:
             out |= {"replay": replay_command(self.seed, self.vouchers, self.days, self.start),
                     "schedule": self.schedule, "applied": self.applied}
@@ -92,7 +97,7 @@ async def run_seed(root: Path, *, seed: int, vouchers: int, days: int, start: dt
         w.tshell = TreasuryShell(w.tcore, w.clients[w.world.treasury.id], w.world.signer(w.world.treasury.id),
                                  w.clock, db=tdb)
         banks = sorted(w.bshells)
-        schedule = plan_schedule(seed, days=[*w.run_days, w.final_day], participants=[s.participant for s in w.shells],
+        schedule = plan_schedule(seed, days=with_final(w.run_days, w.final_day), participants=[s.participant for s in w.shells],
                                  banks=banks, tz=TZ, day_start=FAULTS_FROM, day_end=FAULTS_UNTIL,
                                  offline_from=OFFLINE_FROM, offline_until=OFFLINE_UNTIL)
         injector = FaultInjector(schedule)
@@ -100,12 +105,12 @@ async def run_seed(root: Path, *, seed: int, vouchers: int, days: int, start: dt
         if mutate is not None:
             mutate(w)
         await run.play(schedule.timed)
-        failed, digest = await run.check()
+        failed, digest, not_judged = await run.check()
     finally:
         await w.close()
     return SeedResult(seed, not failed, failed, dict(sorted(injector.counts.items())), digest,
                       round(time.monotonic() - started, 3), schedule.as_dict(), injector.applied, vouchers, days,
-                      start.isoformat())
+                      start.isoformat(), not_judged)
 
 
 class _Run:
@@ -191,7 +196,8 @@ class _Run:
 
                 self.snapshots[w.closes[when]] = await close_snapshot(w.ledgers, w.world.pboc.id)
         await engine.run_until(w.end)
-        await engine.settle(SETTLE_LIMIT)
+        # what is still in flight, delivered within SETTLE_LIMIT, never past the calendar's last instant
+        await engine.settle(min(SETTLE_LIMIT, run_end(w.clock.calendar, w.clock_config, None) - w.clock.now()))
         self._sync()
 
     async def _apply(self, fault: Any) -> None:
@@ -223,9 +229,9 @@ class _Run:
         await w.gateway.start()
         await w.engine.reconnect(w.gateway)
 
-    async def check(self) -> tuple[dict[str, str], str]:
+    async def check(self) -> tuple[dict[str, str], str, list[dict[str, str]]]:
         """The demo's invariants and the books' exactly-once checks: {name: detail} of those that
-        failed, and the journal digest."""
+        failed, the journal digest, and the checks not judged (the run's last day the calendar's)."""
         from runner.demo import check_run
 
         w = self.w
@@ -235,7 +241,7 @@ class _Run:
         checks = dict(report["invariants"])
         checks.update(await _books_once(w))
         digest = await w.gateway.journal_digest()
-        return {name: c["detail"] for name, c in checks.items() if not c["ok"]}, digest
+        return {name: c["detail"] for name, c in checks.items() if not c["ok"]}, digest, report["not_judged"]
 
 
 async def _books_once(w: Any) -> dict[str, dict[str, Any]]:
@@ -298,8 +304,18 @@ def summarize(results: Iterable[dict[str, Any]], *, seeds: str, vouchers: int, d
         "faults_injected": {k: faults.get(k, 0) for k in FAULT_KINDS},
         "kinds_never_injected": [k for k in FAULT_KINDS if not faults.get(k)],
         "elapsed_s": round(elapsed_s, 1),
+        # each check some seed could not judge, once (its run's last day the calendar's: runner.last_day)
+        "not_judged": _distinct(n for r in rows for n in r.get("not_judged", [])),
         "seed_s_mean": round(sum(r["elapsed_s"] for r in rows) / len(rows), 4) if rows else None,
     }
+
+
+def _distinct(entries: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    """Each (check, wanted) once, the first detail kept, in order of first appearance."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
+    for n in entries:
+        seen.setdefault((n["check"], n["wanted"]), n)
+    return list(seen.values())
 
 
 def read_resume(path: Path) -> dict[int, dict[str, Any]]:

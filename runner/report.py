@@ -596,10 +596,15 @@ def demo_html(report: Mapping[str, Any], o: Observed, cc: ClockConfig, filing: S
     banks = sorted({p.bank for p in o.payments} | {v.bank for v in o.sent if v.bank})
     labels = {p.bank_code: p.bank for p in o.payments}
     days = ", ".join(run.get("days", []))
+    # a run ending on the calendar's last day has no replenishment morning: its checks not judged (runner.last_day)
+    not_judged = report.get("not_judged") or []
+    replenish = f"+ replenishment on {run['replenishment_day']}" if run.get("replenishment_day") else \
+        "the last the calendar knows: no replenishment morning"
+    rec_clean = bool(rec and rec.clean) or bool(not_judged and inv.get("reconciliation_clean", {}).get("ok"))
     title = "tgw demo: the treasury, two banks and the central bank through the gateway"
     body = [f"<h1>{_e(title)}</h1>",
             f'<p class="sub">seed {_e(run.get("seed", o.seed))} · {_e(run.get("vouchers_per_day", ""))} vouchers per '
-            f'business day · days {_e(days)} (+ replenishment on {_e(run.get("replenishment_day", ""))}) · '
+            f'business day · days {_e(days)} ({_e(replenish)}) · '
             f'{_e(run.get("elapsed_s", ""))} s · journal digest <code>{_e(str(run.get("journal_digest", ""))[:16])}'
             "</code></p>",
             '<div class="cards">'
@@ -608,8 +613,10 @@ def demo_html(report: Mapping[str, Any], o: Observed, cc: ClockConfig, filing: S
             f'<div class="card">advances from the reserve<b>{len(advances)}</b></div>'
             f'<div class="card">invariants held<b class="{"ok" if held == len(inv) else "fail"}">{held}/{len(inv)}'
             "</b></div>"
-            f'<div class="card">reconciliation<b class="{"ok" if rec and rec.clean else "fail"}">'
-            f'{"clean" if rec and rec.clean else f"{len(rec.breaks) if rec else 0} breaks"}</b></div></div>',
+            f'<div class="card">reconciliation<b class="{"ok" if rec_clean else "fail"}">'
+            f'{"clean" if rec_clean else f"{len(rec.breaks) if rec else 0} breaks"}</b></div></div>',
+            *([f"<p>Not judged ({_e(not_judged[0]['wanted'])} is past the calendar): "
+               + "; ".join(_e(f"{n['check']}: {n['detail']}") for n in not_judged) + "</p>"] if not_judged else []),
             "<h2>Vouchers by hour and bank</h2>",
             f'<div class="chart">{chart_vouchers_by_hour(o, banks)}</div>',
             "<h2>The cutoff and the advances</h2>",

@@ -5,7 +5,9 @@ simulated business clock, a development world with real keys and signatures. The
 (`treasury_sim`) sends quota notices to the central bank (`pboc_sim`) and payment vouchers to
 two agent banks (`bank_sim`); the banks pay, return receipts, file clearing requests before the
 cutoff, advance late payments from their reserve and have it replenished the next business
-morning; the central bank clears against the quota and sends its daily TSA statement.
+morning; the central bank clears against the quota and sends its daily TSA statement. A run whose
+last day is the calendar's has no such morning: what needs it is reported not judged
+(runner/last_day.py), never guessed.
 
 The simulation engine (`sim.engine`) moves simulated time from one due wake-up to the next and
 handles every delivery before time moves on, so the business order is exact and a seed replays
@@ -49,8 +51,9 @@ def register(subparsers: Any) -> None:
                     "counts, then per day the payments, the clearing and the treasury single account, the "
                     "three-way reconciliation, the bank scorecards, the invariants it checked and one voucher's "
                     "trace.",
-        epilog="Exit codes: 0 every invariant held (with --serve: stopped), 1 one did not, 2 usage or a --http it "
-               "cannot serve on.")
+        epilog="Exit codes: 0 every invariant held (with --serve: stopped; a check not judged, past the calendar, "
+               "is neither held nor failed), 1 one did not, 2 usage, days the calendar does not know or a --http "
+               "it cannot serve on.")
     p.add_argument("--dir", help="keep the world, databases and keys here (default: a temporary directory)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--algorithm", choices=("ecdsa", "sm2"), default="ecdsa",
@@ -66,9 +69,13 @@ def register(subparsers: Any) -> None:
                         "treasury matches; "
                         f"2..{UNITS_MAX} (default 0: four fixed units, no budget check)")
     p.add_argument("--start", default="2026-02-13",
-                   help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival)")
+                   help="first day (default 2026-02-13, a Friday; then the make-up Saturday and after Spring Festival). "
+                        "A run whose last day is the calendar's (2026-12-31) runs it to its end with no replenishment "
+                        "morning: what needs the business day after it is listed not judged (docs/calendar.md); a run "
+                        "wanting a day past the calendar is refused, calendar-out-of-range (exit 2)")
     p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="json: {ok, days, invariants, agent_banks, balances, trace, reconciliation, scorecard, run} "
+                   help="json: {ok, days, invariants, not_judged, agent_banks, balances, trace, reconciliation, "
+                        "scorecard, run} "
                         "(default text)")
     p.add_argument("--html", metavar="OUT.html",
                    help="also write a self-contained HTML report (charts, reconciliation, invariants)")
@@ -181,8 +188,10 @@ def render_text(report: dict[str, Any]) -> str:
     run = report["run"]
     lines = [f"tgw demo: seed {run['seed']}, {run.get('algorithm', 'ecdsa')} seals, "
              f"{run['vouchers_per_day']} vouchers per business day, "
-             f"days {', '.join(run['days'])} (+ replenishment on {run['replenishment_day']}), "
-             f"{run['elapsed_s']} s", ""]
+             f"days {', '.join(run['days'])} "
+             + (f"(+ replenishment on {run['replenishment_day']}), " if run["replenishment_day"]
+                else "(the last the calendar knows: no replenishment morning), ")
+             + f"{run['elapsed_s']} s", ""]
     pay_rows, clear_rows = [], []
     for d in report["days"]:
         day = f"{d['date']} {d['weekday']}"
@@ -263,7 +272,13 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(text_table(["business time", "flag", "step", "participant", "detail"],
                             [[e["business_time"], e["flag"], e["step"], e["participant"],
                               _short(e["detail"])] for e in trace["events"]]))
-    lines += ["", "all invariants held" if report["ok"] else "SOME INVARIANTS FAILED"]
+    not_judged = report.get("not_judged") or []
+    if not_judged:  # what needs the business day after the calendar's last (runner.last_day)
+        lines += ["", f"Not judged: {not_judged[0]['wanted']} is past the calendar"]
+        lines.append(text_table(["check", "what it wanted"], [[n["check"], _short(n["detail"], 110)]
+                                                               for n in not_judged]))
+    lines += ["", ("all invariants held" if report["ok"] else "SOME INVARIANTS FAILED")
+              + (f" ({len(not_judged)} not judged)" if not_judged else "")]
     return "\n".join(lines)
 
 

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tgw.command_error import CommandError, choose_action
+from messages.errors import InputError
+from tgw.command_error import EXIT_USAGE, CommandError, choose_action
 
 __all__ = ["parse_seeds", "register"]
 
@@ -47,14 +48,18 @@ def register(subparsers: Any) -> None:
                                    "money invariants and exactly-once effects. A failing seed prints its replay "
                                    "command and fault schedule.",
                        epilog="Exit codes: 0 every seed held, 1 a seed failed, 2 usage (--seeds, --days, "
-                              "--vouchers out of range, a --resume file tgw sim faults did not write).")
+                              "--vouchers out of range, days the calendar does not know, a --resume file tgw sim "
+                              "faults did not write).")
     f.add_argument("--seeds", required=True, help="a range A..B (inclusive) or one seed")
     f.add_argument("--vouchers", type=int, default=6, help="payment vouchers per business day (default 6)")
     f.add_argument("--days", type=int, default=1, help="business days with payments (default 1)")
-    f.add_argument("--start", default="2026-03-09", help="first day (default 2026-03-09, a Monday)")
+    f.add_argument("--start", default="2026-03-09",
+                   help="first day (default 2026-03-09, a Monday). A run whose last day is the calendar's "
+                        "(2026-12-31) runs it to its end: what needs the business day after it is listed not judged "
+                        "(docs/calendar.md); a run wanting a day past the calendar is refused (exit 2)")
     f.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: the summary {seeds, seeds_run, failures, failed_seeds, failed, faults_injected, "
-                        "kinds_never_injected, journal_digest, ...}, as --out writes it (default text)")
+                        "kinds_never_injected, not_judged, journal_digest, ...}, as --out writes it (default text)")
     f.add_argument("--out", help="write the summary JSON here too (e.g. bench/results/faults.json)")
     f.add_argument("--resume", help="JSON lines of per-seed results: append to it, skip the seeds already in it")
     f.add_argument("--dir", help="keep each seed's world under this directory (default: a temporary one)")
@@ -92,6 +97,8 @@ def run_faults(args: argparse.Namespace) -> int:
     ram = next((d for d in _RAM_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), None)
     try:
         summary = asyncio.run(_run(args, seeds, start, ram))
+    except InputError as exc:  # e.g. days the business calendar does not know: say so, never guess
+        raise CommandError.of(exc, exit=EXIT_USAGE) from exc
     except ResumeFileError as exc:
         said = str(exc) if args.resume in str(exc) else f"{args.resume}: {exc}"  # the file named once
         raise CommandError.usage(f"--resume {said}") from exc
@@ -106,6 +113,8 @@ def run_faults(args: argparse.Namespace) -> int:
         print("faults injected: " + ", ".join(f"{k} {v}" for k, v in summary["faults_injected"].items()))
         if summary["failed_seeds"]:
             print(f"failed seeds: {summary['failed_seeds']}")
+        for n in summary["not_judged"]:  # the run's last day is the calendar's (docs/calendar.md)
+            print(f"not judged: {n['check']}: {n['detail']} ({n['code']}: {n['wanted']} is past the calendar)")
     return 1 if summary["failures"] else 0
 
 

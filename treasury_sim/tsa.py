@@ -18,10 +18,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from business_time.calendar import BusinessCalendar
+from business_time.calendar import BusinessCalendar, if_known
 from business_time.clock import replenishment_day
 from messages.dates import parse_ymd
 from messages.envelope import VoucherKey
+from messages.errors import InputError
 from messages.money import fen_to_str, parse_fen
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect
@@ -34,7 +35,19 @@ _ONE_DAY = dt.timedelta(days=1)
 
 def clear_day(v: PlannedVoucher, calendar: BusinessCalendar) -> dt.date:
     """The day the TSA pays for `v`: its own day, or (an advance) the day the reserve is replenished."""
-    return replenishment_day(v.day, calendar) if v.late else v.day
+    return late_clear_day(v.day, calendar) if v.late else v.day
+
+
+def late_clear_day(day: dt.date, calendar: BusinessCalendar) -> dt.date:
+    """The day the TSA pays for an advance of `day`: the replenishment morning; for the calendar's
+    last day, whose next business day is unknown, the first day past the calendar, a lower bound
+    (never a guessed day): no statement the calendar knows counts it, and none past it is made."""
+    answer = if_known(lambda: replenishment_day(day, calendar))
+    if isinstance(answer, InputError):
+        if day != calendar.known_range[1] and calendar.next_business_day_if_known(day) is not None:
+            raise answer
+        return calendar.known_range[1] + dt.timedelta(days=1)
+    return answer
 
 
 @dataclass(slots=True)
@@ -71,7 +84,7 @@ class TsaBook:
         total = late_total = 0
         for late, fen in late_amounts:
             if late:
-                late_day = late_day or replenishment_day(day, calendar)
+                late_day = late_day or late_clear_day(day, calendar)
                 debit_by_day[late_day] = debit_by_day.get(late_day, 0) + fen
                 late_total += fen
             else:
