@@ -16,7 +16,7 @@ treasury (`refusals`, which also holds the codes of the faulty profile's own fau
 | `quota-arrival-notice` | authorized quota notice (7101) received  | 1 + 1 working days after arrival   | its last 7102 sent                     |
 | `refund-notice`        | payment returned by the payee's bank     | 1 working day after the return     | the 2203 / 7105 sent; a refused 2302: faulty |
 | `daily-report`         | business day with payments               | the next business day              | the 2206 sent                          |
-| `monthly-report`       | month with payments; a simulated bank's: with clearings accepted (its 4004 reports what was cleared) | 2 working days after month end | the 4004 sent |
+| `monthly-report`       | month with clearings accepted (`cleared_months`: the 4004 reports what was cleared) | 2 working days after month end | the 4004 sent |
 | `monthly-statement`    | month with payments                      | 3 working days after month end     | the 3501 sent; the treasury disagreed: inaccurate |
 
 The faulty profile's extra clearing request over the quota (a probe) is a `clearing` duty of
@@ -40,7 +40,8 @@ and the `NoticeSeen` the runner taps off the wire), each due by the same deadlin
 | `replenishment` | reserve replenishment (ClearType 1); a day and pay type it advanced on (a payment in mode advance) that none names: not done | filed; refused by the central bank: faulty |
 | `quota-arrival-notice` | 7101 delivered to it, one per AdmDivCode, StYear and VoucherNo (another year's of a number seen is a duty of its own) | its last 7102 naming that 7101 (OriVtCode / OriVoucherNo, its AdmDivCode); of two 7101s of one division and number, a 7102 answers the one that reached it last before it went |
 | `refund-notice` | 2252 naming a payment it made (its division, number and OriVouDate year), of its amount, each payment its own duty; naming a batch direct payment, a line of it still paid to the notice's payee for its amount | its 2203 / 7105 naming the payment (a line's: of the line's amount and payee); a refused 2302 of it: faulty |
-| `daily-report` / `monthly-report` / `monthly-statement` | day / month it paid in | its 2206 / 4004 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (its receipts, less its refunds) say |
+| `daily-report` / `monthly-statement` | day / month it paid in | its 2206 / 3501 of the period reached the treasury; inaccurate when its PayAmt is not what the treasury's books (the 2206: what was cleared; the 3501: its receipts; less its refunds) say |
+| `monthly-report` | month in which a clearing request of its, of that division's payments, was accepted (the runner plays the central bank: `cleared_months`, as a simulated bank's) | its 4004 of the month reached the treasury; inaccurate when its PayAmt is not what was cleared in it, less its refunds |
 
 Its size comes from what its receipts say it paid (`observed_volume`).
 """
@@ -75,7 +76,7 @@ from treasury_sim.scorecard import (
 if TYPE_CHECKING:
     from runner.observed import Observed, PaymentSeen, ReceiptSeen, ReportSeen
 
-__all__ = ["NoticeSeen", "bank_events", "duty_events", "observed_bank_events", "observed_volume", "scorecard_of",
+__all__ = ["NoticeSeen", "bank_events", "cleared_months", "duty_events", "observed_bank_events", "observed_volume", "scorecard_of",
            "volumes"]
 
 T = TypeVar("T")
@@ -258,11 +259,9 @@ def bank_events(bank: str, core: Any, calendar: BusinessCalendar, clock: ClockCo
         msg = ("2206", f"RB{code4}{format_ymd(day)}", 0)
         add("daily-report", ref(format_ymd(day), adm), due_time("daily-report", day, calendar, clock),
             sent.of(adm, msg), [msg], adm=adm)
-    # the 4004 reports what was cleared in the month (a month whose payments all cleared in the next has
-    # none: its XSD needs a Detail); the 3501 what was paid in it
-    cleared = {(to_local(f.answered_at).date(), k.adm_div_code) for f in core.filings.values()
-               if f.state == "accepted" and f.answered_at is not None for k in f.payments}
-    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in cleared}):
+    # the 4004 reports what was cleared in the month, the 3501 what was paid in it
+    for year, month, adm in cleared_months((f.answered_at, (k.adm_div_code for k in f.payments))
+                                           for f in core.filings.values() if f.state == "accepted"):
         ym = f"{year:04d}{month:02d}"
         report = ("4004", f"YB{code4}{ym}", 0)
         add("monthly-report", ref(ym, adm), due_time("monthly-report", dt.date(year, month, 1), calendar, clock),
@@ -372,6 +371,22 @@ def _receipt_scope(r: ReceiptSeen) -> str:
 def _same(a: str, b: str) -> bool:
     """Two AdmDivCodes that may be one division's ("": not known, any)."""
     return a == b or not a or not b
+
+
+def cleared_months(accepted: Iterable[tuple[dt.datetime | None, Iterable[str]]]) -> list[tuple[int, int, str]]:
+    """The (year, month, AdmDivCode) a monthly expenditure report (4004) is owed for: a month in
+    which the central bank accepted a clearing request covering a payment of that division.
+    `accepted`: each accepted request's answer time (None: not answered yet, none) and its
+    payments' divisions. The 4004 reports what was cleared in the month, not what was paid
+    (docs/rules.md, "What each report counts"), and its XSD needs a Detail: a month whose payments
+    all cleared in the next (an advance on its last business day) has none. The one rule for a
+    simulated bank (its filings) and a real one (the requests the runner, as the central bank, answered)."""
+    months: set[tuple[int, int, str]] = set()
+    for answered_at, divisions in accepted:
+        if answered_at is not None:
+            day = to_local(answered_at).date()
+            months.update((day.year, day.month, adm) for adm in divisions)
+    return sorted(months)
 
 
 def _never_replenished(bank: str, advanced: set[tuple[dt.date, str]], filed: set[tuple[dt.date, str]],
@@ -484,9 +499,14 @@ def observed_bank_events(bank: str, o: Observed, notices: Sequence[NoticeSeen], 
 
     for day, adm in sorted(paid_days):
         report("daily-report", "2206", format_ymd(day), due_time("daily-report", day, calendar, clock), adm)
-    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in paid_days}):
+    # the 4004 of a month with clearings the runner (the central bank) accepted, as a simulated bank's;
+    # a hand-made record naming no payment's key: of any division ("")
+    for year, month, adm in cleared_months((c.answered_at, [k.split("/", 1)[0] for k in c.keys] or [""])
+                                           for c in o.clearings if c.bank == bank and c.state == "accepted"):
         first = dt.date(year, month, 1)
         report("monthly-report", "4004", format_ymd(first), due_time("monthly-report", first, calendar, clock), adm)
+    for year, month, adm in sorted({(d.year, d.month, adm) for d, adm in paid_days}):
+        first = dt.date(year, month, 1)
         report("monthly-statement", "3501", format_ymd(first), due_time("monthly-statement", first, calendar, clock),
                adm)
     return events

@@ -870,6 +870,22 @@ def test_a_real_bank_that_never_replenishes_an_advance_is_missing_the_duty(banks
         assert run.code == 1
 
 
+# a month whose only payment is an advance on its last business day, replenished the next month: the
+# example bank (as the simulated ones) sends no 4004 for it, as the rule has it (runner/scorecard_feed.py
+# `cleared_months`, one rule for a simulated bank and a real one)
+MONTH_END_ADVANCE = ROOT / "tests" / "conformance" / "month-end-advance.yaml"
+
+
+@pytest.mark.slow
+def test_a_real_bank_sending_no_monthly_report_for_a_month_that_cleared_nothing_passes(banks: SharedBanks,
+                                                                                       tmp_path: Path) -> None:
+    """Before: its scorecard counted March's 4004 late and missing, as a duty of every month with
+    payments (the simulated banks' was already of a month with clearings accepted)."""
+    run = banks.run(tmp_path, MONTH_END_ADVANCE)
+    assert run.suite.get("errors") == "0" and run.suite.get("skipped") == "0"
+    assert run.failures() == {} and run.code == 0
+
+
 # the monthly sign-off of the bank under test: made after its payments and clearing requests are read
 # off the wire (runner/conformance.py `_with_external`), not from the simulated banks' alone
 SIGNOFF = ROOT / "tests" / "conformance" / "signoff-real-bank.yaml"

@@ -5,6 +5,7 @@ voucher's or the treasury's books. Pure: built from `Observed` values, no gatewa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import given
@@ -131,18 +132,27 @@ def test_a_returned_payment_needs_its_refund_notice_within_a_working_day() -> No
     assert [e for e in observed_bank_events("bank-a", o, [stray], CAL, CC) if e.kind == "refund-notice"] == []
 
 
+def _cleared(no: str, payments: tuple[str, ...], answered: dt.datetime, *, clear_type: int = 0,
+             keys: tuple[str, ...] = (), state: str = "accepted") -> ClearingSeen:
+    """bank-a's clearing request `no` of `payments`, filed and answered (`state`) at `answered`."""
+    return ClearingSeen("bank-a", "999100000001", no, clear_type, "11", answered.date(), answered, 100_00, payments,
+                        state, answered_at=answered, keys=keys)  # type: ignore[arg-type]
+
+
 def test_reports_are_due_by_their_deadline_and_inaccurate_when_they_disagree_with_the_books() -> None:
     thu = WED + dt.timedelta(days=1)
     apr2 = dt.date(2026, 4, 2)
     paid = _paid("A1", 100_00, t(WED, "10:00"), WED, t(WED, "10:01"))
+    # cleared that day: the month's 4004 (what was cleared) is owed, as its 3501 (what was paid)
+    cleared = (_cleared("C1", ("A1",), t(WED, "15:30")),)
     reports = (ReportSeen("bank-a", "2206", "RB1", "20260325", "20260325", 100_01, 100_00, t(thu, "09:30")),
                ReportSeen("bank-a", "4004", "YB1", "20260301", "20260331", 100_00, 100_00, t(apr2, "09:30")),
                ReportSeen("bank-a", "3501", "DZ1", "20260301", "20260331", 100_00, 100_00, t(apr2, "09:30")))
-    events = observed_bank_events("bank-a", _observed(paid, reports=reports), [], CAL, CC)
+    events = observed_bank_events("bank-a", _observed(paid, reports=reports, clearings=cleared), [], CAL, CC)
     daily, monthly, statement = (_one(events, k) for k in ("daily-report", "monthly-report", "monthly-statement"))
     assert _on_time(daily) and not daily.accurate  # 0.01 too much
     assert _on_time(monthly) and monthly.accurate and _on_time(statement) and statement.accurate
-    none = observed_bank_events("bank-a", _observed(paid), [], CAL, CC)
+    none = observed_bank_events("bank-a", _observed(paid, clearings=cleared), [], CAL, CC)
     assert all(_one(none, k).done is None for k in ("daily-report", "monthly-report", "monthly-statement"))
 
 
@@ -180,3 +190,78 @@ def test_a_later_payment_date_or_receipt_never_scores_the_payment_better(day_a: 
     assert early_ok or not late_ok
     assert late_cost >= early_cost
     assert payment(0, 1)[0] and not payment(1, 1)[0]  # paid the day it came at 16:30, or the next: late
+
+
+MAR31, APR1 = dt.date(2026, 3, 31), dt.date(2026, 4, 1)  # March's last business day (a Tuesday), the next
+
+
+def _card(events: list, month: int, kind: str):  # type: ignore[no-untyped-def,type-arg]
+    """bank-a's scorecard line of `kind` in 2026's `month`, drawn up on 10 April (None: no duty in it)."""
+    cards = scorecard(events, CAL, as_of=t(dt.date(2026, 4, 10), "17:00"), volumes={"bank-a": (1, 1)})
+    return next((line for m in cards if m.month == month for line in m.lines if line.kind == kind), None)
+
+
+def test_a_month_whose_only_payment_cleared_the_next_owes_no_monthly_report() -> None:
+    """The 4004 reports what was cleared in the month (docs/rules.md, "What each report counts") and
+    its XSD needs a Detail: March's one payment, advanced at 16:20 on its last business day and
+    replenished on 1 April, leaves March nothing to report. A real bank that (as the simulated
+    ones and the example bank) sends no 4004 for March is not missing one (was: a duty of every
+    month with payments, counted late in April); its 3501 of March (what was paid) is owed."""
+    paid = _paid("A1", 90_00, t(MAR31, "16:20"), MAR31, t(MAR31, "16:21"))
+    refill = _cleared("R1", ("A1",), t(APR1, "08:40"), clear_type=1)
+    statement = ReportSeen("bank-a", "3501", "DZ1", "20260301", "20260331", 90_00, 90_00, t(APR1, "09:30"))
+    events = observed_bank_events("bank-a", _observed(paid, clearings=(refill,), reports=(statement,)), [], CAL, CC)
+    assert [e.ref for e in events if e.kind == "monthly-report"] == ["4004/20260401"]  # April's, due in May
+    assert _card(events, 4, "monthly-report") is None
+    line = _card(events, 4, "monthly-statement")
+    assert line is not None and line.on_time == 1 and not line.late and not line.missing
+
+
+def test_a_month_with_clearings_owes_its_monthly_report_and_one_not_sent_is_missing() -> None:
+    """The other way: a payment of 31 March cleared that day makes March owe a 4004; a bank that
+    sends none is missing it (and one that sends it by 2 April is on time). Nor does a request
+    the central bank refused, or one of another bank, make a month owe one."""
+    paid = _paid("A1", 90_00, t(MAR31, "10:00"), MAR31, t(MAR31, "10:01"))
+    same_day = _cleared("C1", ("A1",), t(MAR31, "15:30"))
+    events = observed_bank_events("bank-a", _observed(paid, clearings=(same_day,)), [], CAL, CC)
+    assert _one(events, "monthly-report").ref == "4004/20260301"
+    line = _card(events, 4, "monthly-report")
+    assert line is not None and line.missing == 1 and line.on_time == 0
+    report = ReportSeen("bank-a", "4004", "YB1", "20260301", "20260331", 90_00, 90_00, t(APR1, "09:30"))
+    sent = observed_bank_events("bank-a", _observed(paid, clearings=(same_day,), reports=(report,)), [], CAL, CC)
+    assert _on_time(_one(sent, "monthly-report"))
+    refused = _cleared("C1", ("A1",), t(MAR31, "15:30"), state="rejected")
+    theirs = dataclasses.replace(same_day, bank="bank-b")
+    for clearings in ((refused,), (theirs,)):
+        owed = observed_bank_events("bank-a", _observed(paid, clearings=clearings), [], CAL, CC)
+        assert [e for e in owed if e.kind == "monthly-report"] == []
+
+
+DIVISIONS = ("990100", "990200")
+
+
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=70), st.sampled_from(DIVISIONS),
+                          st.sampled_from(("accepted", "rejected", "pending"))), max_size=6),
+       st.lists(st.tuples(st.integers(min_value=0, max_value=70), st.sampled_from(DIVISIONS)), max_size=4))
+def test_a_real_bank_owes_a_monthly_report_for_each_month_and_division_cleared(
+        clearings: list[tuple[int, str, str]], payments: list[tuple[int, str]]) -> None:
+    """Oracle: a 4004 is owed for each (month, division) with a clearing request of that division's
+    payments accepted in it, whatever was paid when; a 3501 for each (month, division) paid in."""
+    first = dt.date(2026, 2, 20)
+    paid = [(_sent(f"P{i}", 1_00, t(first, "09:00")),
+             PaymentSeen("bank-a", "999100000001", f"P{i}", "5201", 1_00, "clearing", t(first, "09:00"),
+                         first + dt.timedelta(days=d), None, f"{adm}/2026/5201/P{i}"),
+             ReceiptSeen(f"P{i}", "5201", "bank-a", t(first, "09:01"), {}))
+            for i, (d, adm) in enumerate(payments)]
+    requests = tuple(_cleared(f"C{i}", (f"X{i}",), t(first + dt.timedelta(days=d), "15:00"),
+                              keys=(f"{adm}/2026/5201/X{i}",), state=state)
+                     for i, (d, adm, state) in enumerate(clearings))
+    events = observed_bank_events("bank-a", _observed(*paid, clearings=requests), [], CAL, CC, home="990100")
+
+    def refs(vtcode: str, days: list[tuple[int, str]]) -> set[str]:
+        return {f"{vtcode}/{first + dt.timedelta(days=d):%Y%m}01" + ("" if adm == "990100" else f"/{adm}")
+                for d, adm in days}
+
+    assert {e.ref for e in events if e.kind == "monthly-report"} == \
+        refs("4004", [(d, adm) for d, adm, state in clearings if state == "accepted"])
+    assert {e.ref for e in events if e.kind == "monthly-statement"} == refs("3501", payments)

@@ -228,7 +228,7 @@ def _core_with_logs() -> TreasuryCore:
 def _as_version_8(snapshot: bytes) -> bytes:
     """The snapshot as version 8 wrote it: these logs by VoucherNo alone, the notices with no division or year."""
     state: dict[str, Any] = json.loads(snapshot)
-    assert state["version"] == SNAPSHOT_VERSION == 11
+    assert state["version"] == SNAPSHOT_VERSION == 12
     assert not state["bank_inbox"]["sign_offs"]  # none signed off here: keyed alike in version 8
 
     def no(key: str) -> str:

@@ -99,7 +99,7 @@ def _core_with_sign_offs() -> TreasuryCore:
 def _as_version_9(snapshot: bytes) -> bytes:
     """The snapshot as version 9 wrote it: the sign-offs by VoucherNo alone, the last one of a number kept."""
     state: dict[str, Any] = json.loads(snapshot)
-    assert state["version"] == SNAPSHOT_VERSION == 11
+    assert state["version"] == SNAPSHOT_VERSION == 12
     inbox = state["bank_inbox"]
     arrived = inbox["received"]
     old: dict[str, str] = {}

@@ -82,9 +82,11 @@ class BankInbox(msgspec.Struct):
     refunded_direct: dict[str, int] = msgspec.field(default_factory=dict)
     # "<PayBankCode>/<BeginDate>/<AdmDivCode>" → 1: the 3501s checked. A unit's statement (7104) of a month
     # whose 3501 has not come yet (deliveries may come out of order) waits in `units_waiting` for it
-    # (version 11; was: signed off at once as "has no line of the unit"); none kept past KEPT_MAX.
+    # (version 11; was: signed off at once as "has no line of the unit"). Each bounded by KEPT_MAX, the
+    # oldest month forgotten first (version 11 stopped noting 3501s there: every 7104 after waited for good)
     statements_in: dict[str, int] = msgspec.field(default_factory=dict)
     units_waiting: dict[str, list[bytes]] = msgspec.field(default_factory=dict)
+    units_waiting_n: int = 0  # the 7104s in `units_waiting`, counted (version 12; was: summed per 7104)
     refunded_fen: int = 0  # `refunded` added up
     restored_fen: int = 0  # `quota_restored` added up
     cross_year_fen: int = 0  # `cross_year_refunds` added up
@@ -94,6 +96,12 @@ class BankInbox(msgspec.Struct):
         # (a snapshot keeps maps sorted by key)
         if self.received and list(self.received.values()) != sorted(self.received.values()):
             self.received = dict(sorted(self.received.items(), key=lambda kv: (kv[1], kv[0])))
+        # the months, oldest first (a snapshot sorts them by bank first); the count of a version 11 one
+        if len(self.statements_in) > 1:
+            self.statements_in = dict(sorted(self.statements_in.items(), key=_by_month))
+        if len(self.units_waiting) > 1:
+            self.units_waiting = dict(sorted(self.units_waiting.items(), key=_by_month))
+        self.units_waiting_n = sum(map(len, self.units_waiting.values()))
 
     def of_division(self, adm: str) -> None:
         """A version 5 snapshot's refunds (keyed by bank and day, no division) and units' statement
@@ -211,9 +219,13 @@ class BankInbox(msgspec.Struct):
             x["XCheckRemark"] = "; ".join(breaks)
         self._signed(doc, x["XCheckResult"] + (f": {x['XCheckRemark']}" if breaks else ""))
         month = f"{bank}/{begin}/{adm}"
-        if len(self.statements_in) < KEPT_MAX:
+        if month not in self.statements_in:
+            while len(self.statements_in) >= KEPT_MAX:
+                self.statements_in.pop(next(iter(self.statements_in)))
             self.statements_in[month] = 1
-        waiting = [self._unit_statement(parse_voucher(data), now) for data in self.units_waiting.pop(month, [])]
+        held = self.units_waiting.pop(month, [])
+        self.units_waiting_n -= len(held)
+        waiting = [self._unit_statement(parse_voucher(data), now) for data in held]
         return [SendVoucher("3501", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding), *(e for effects in waiting for e in effects)]
 
@@ -225,8 +237,16 @@ class BankInbox(msgspec.Struct):
         """A unit's statement (7104): the unit's sign-off sheet, agreeing when it states what the
         bank's 3501 of the month gave that unit; before that 3501 came, nothing yet (it waits for it)."""
         month = f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AdmDivCode')}"
-        if month not in self.statements_in and sum(map(len, self.units_waiting.values())) < KEPT_MAX:
+        if month not in self.statements_in:
+            while self.units_waiting_n >= KEPT_MAX:  # the oldest month's first forgotten: never answered
+                oldest = next(iter(self.units_waiting))
+                held = self.units_waiting[oldest]
+                held.pop(0)
+                self.units_waiting_n -= 1
+                if not held:
+                    del self.units_waiting[oldest]
             self.units_waiting.setdefault(month, []).append(doc.data)
+            self.units_waiting_n += 1
             return []
         stated = doc.amount_fen("PayAmt", allow_negative=True)  # net, as the 3501
         expected = self.by_unit.pop(f"{doc.get('PayBankCode')}/{doc.get('BeginDate')}/{doc.get('AgencyCode')}/"
@@ -268,6 +288,11 @@ class BankInbox(msgspec.Struct):
         self._signed(doc, x["XCheckResult"] + (f": {breaks[0]}" if breaks else ""))
         return [SendVoucher("7203", 1, {**doc.head(), **x}, tuple(doc.details()), "bank", original=doc.data,
                             encoding=doc.encoding)]
+
+
+def _by_month(item: tuple[str, object]) -> tuple[str, str]:
+    """A "<PayBankCode>/<BeginDate>/<AdmDivCode>" key's month first: the order statements come in."""
+    return item[0].split("/", 2)[1], item[0]
 
 
 def _within(by_day: dict[str, int], bank: str, begin: str, end: str, adm: str) -> int:

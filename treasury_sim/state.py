@@ -51,9 +51,10 @@ CORE = "treasury"
 # one division's sign-off replaced the other's): a version 9 (or older) snapshot's load as the statement of
 # the number received last (`BankInbox.keyed_sign_offs`). 11: the 3501s checked and the units'
 # statements (7104) waiting for theirs (`BankInbox.statements_in`, `units_waiting`): a version 10 (or
-# older) snapshot loads with none (every 7104 it answered, it answered at once).
-SNAPSHOT_VERSION = 11
-OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9, 10)
+# older) snapshot loads with none (every 7104 it answered, it answered at once). 12: those waiting
+# counted (`BankInbox.units_waiting_n`): a version 11 snapshot's counted as it loads.
+SNAPSHOT_VERSION = 12
+OLDER_VERSIONS = (2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 DIVIDED_REFUNDS = 6  # the first version whose refunds name their division
 DIVIDED_FEEDS = 7  # the first version whose account feeds name their division
 KEYED_NOTICES = 8  # the first version whose account notices and suspension orders are keyed by the whole key
