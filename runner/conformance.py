@@ -950,7 +950,7 @@ class _ConformanceRun(_Run):
         paid_in = sum(fen for _, fen, day, got in paid.values() if within(day) and got <= r.received_at)
         refunded = paid_in - r.books_fen  # the receipts' books less the refunds, as the treasury kept them
         accepted = [f for f in self.filings.values()
-                    if f.state == "accepted" and f.answered_at is not None and within(f.answered_at.date())]
+                    if f.state == "accepted" and f.answered_at is not None and within(to_local(f.answered_at).date())]
         cleared = sum(f.cleared_fen for f in accepted)
         # the direct funds (直达资金) the same way: of the payments those clearings covered
         direct = self.tcore.direct_paid
