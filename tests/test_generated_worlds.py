@@ -124,15 +124,16 @@ def test_the_over_the_reserve_scenario_fails_when_false(tmp_path: Path, old: str
 @settings(GENERATED, max_examples=16)
 @given(start=start_days(), seed=st.integers(1, 10_000), days=st.integers(1, 2))
 @example(start=dt.date(2024, 9, 30), seed=485, days=2)  # September's 7104s reordered before the 3501
-@example(start=dt.date(2026, 12, 31), seed=5, days=1)  # its replenishment morning is past the calendar
+@example(start=dt.date(2026, 12, 31), seed=5, days=1)  # the calendar's last day: run to its end, the morning after not judged
+@example(start=dt.date(2026, 12, 31), seed=5, days=2)  # a business day past the calendar: refused
 def test_the_fault_runs_hold_on_generated_days(start: dt.date, seed: int, days: int) -> None:
     """`runner.faults.run_seed` (crashes, restarts, drops, duplicates, reorders, a bank offline
     across the cutoff) from a start day of `world_gen.start_days` instead of an ordinary March
     Monday: month and year ends send the monthly statements under faults, holidays defer."""
     day: dt.date | None = start if workday(start) else next_workday(start)
-    for _ in range(days):  # its business days, then the morning that replenishes the last one's advances
+    for _ in range(days - 1):  # its business days
         day = next_workday(day) if day is not None else None
-    if day is None:  # needs a day past the calendar: refused before it runs, naming it
+    if day is None:  # a business day of the run past the calendar: refused before it runs, naming it
         with tempfile.TemporaryDirectory(prefix="tgw-gen-faults-", dir=RAM) as tmp, \
                 pytest.raises(InputError, match="calendar-out-of-range: the business day wanted after 2026-12-31"):
             asyncio.run(run_seed(Path(tmp), seed=seed, vouchers=4, days=days, start=start))
@@ -140,6 +141,9 @@ def test_the_fault_runs_hold_on_generated_days(start: dt.date, seed: int, days: 
     with tempfile.TemporaryDirectory(prefix="tgw-gen-faults-", dir=RAM) as tmp:
         result = asyncio.run(run_seed(Path(tmp), seed=seed, vouchers=4, days=days, start=start))
     assert result.ok, result.as_dict()
+    # the run's last day is the calendar's: what needs the morning after it is named, not judged
+    assert bool(result.not_judged) == (next_workday(day) is None), result.as_dict()
+    assert all("after 2026-12-31" in n["wanted"] for n in result.not_judged), result.not_judged
 
 
 MONTH_END_ADVANCE = """\
