@@ -29,7 +29,10 @@ per pay type and fund type, as the agreement's 划款凭证 is "分资金性质"
 业务" only: a payment whose clearing missed the cutoff. At the day's close the payments so left
 unfiled are moved from the clearing reserve into the zero-balance account that paid them (so it
 stands at zero at the close, 003 §34), an Alarm `clearing-escalated` is raised, and the next
-morning's replenishment asks the central bank for them like any advance.
+morning's replenishment asks the central bank for them like any advance. The reserve is never
+lent past its balance: what it cannot cover the bank's own funds make whole (`close._front`), and
+the next morning a ClearType 1 of their own, ClearDate the day paid, repays the bank
+(`filings.file_fronted`).
 
 `hold`: a refusal over the quota is the treasury's matter (003 §33: the central bank "核对财政部门
 同日报送的额度信息"), not a reserve draw. The payments wait unfiled (Alarm `clearing-held` at the

@@ -1,5 +1,6 @@
 """The bank system close (17:00) of a business day: cover from the clearing reserve what missed
-the clearing time (an advance after the fact, Alarm clearing-escalated), alarm what waits for
+the clearing time (an advance after the fact, Alarm clearing-escalated; beyond the reserve, from the
+bank's own funds), alarm what waits for
 the treasury's quota (clearing-held), send the day's reserve list (7202, `bank_sim.advances`; in pages of RESERVE_LIST_LINES_MAX)
 and account feed (7602, `bank_sim.account_feed`), the official-card repayment details (7701,
 `bank_sim.official_cards`), and check the zero-balance accounts stand at zero.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bank_sim import account_feed, official_cards
-from bank_sim.accounts import transfer
+from bank_sim.accounts import open_account, transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
 from bank_sim.filings import reserve_paid, unfiled_clearing, unreplenished
 from bank_sim.pay_acct import pay_acct_text
@@ -42,8 +43,9 @@ def close(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
 def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     """At the close: the day's payments from a zero-balance account whose clearing missed the
     cutoff are made whole from the reserve (Alarm clearing-escalated); the next morning's
-    replenishment asks for them like any advance. Payments held for the treasury's quota are
-    not: Alarm clearing-held (004 part 3 第四条, `bank_sim.clearing`)."""
+    replenishment asks for them like any advance. One the reserve left cannot cover is made whole
+    from the bank's own funds (`_front`). Payments held for the treasury's quota are not: Alarm
+    clearing-held (004 part 3 第四条, `bank_sim.clearing`)."""
     # the clearing payments no request has filed (`filings.unfiled_clearing`: its index, not every payment kept)
     unfiled = [p for p in unfiled_clearing(st)
                if p.day is not None and p.day <= day and not p.covered and p.refused is None]
@@ -55,8 +57,7 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
         for p in sorted(unfiled, key=lambda p: str(p.key)) if p.held is not None]
     for p in sorted(left, key=lambda p: str(p.key)):
         if p.amount_fen > st.reserve_balance_fen:
-            effects.append(Alarm("clearing-escalated", f"payment {p.key} was not cleared and the reserve cannot "
-                                 f"cover {fen_to_str(p.amount_fen)}", str(p.key)))
+            effects += _front(ctx, st, p, day)
             continue
         p.covered = True
         reserve_paid(st)[st.slot(p)] = None  # for the reserve list below and the next morning's replenishment
@@ -68,6 +69,24 @@ def _cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
     for p in unfiled:  # the day's not covered: in no reserve list (its only reader), their PayAcctNo goes
         if p.day == day and not p.covered:
             p.pay_acct = ""
+    return effects
+
+
+def _front(ctx: Ctx, st: BankState, p: Payment, day: dt.date) -> list[Effect]:
+    """A payment whose clearing missed the cutoff and that the reserve (the treasury's money, never
+    lent past its balance) cannot cover: the bank makes its zero-balance account whole from its own
+    funds (at zero at the close, 003 §34) and is repaid the next business morning by a clearing of
+    the day's quota (ClearType 1, ClearDate the pay day, `filings.file_fronted`). Alarm
+    clearing-escalated: the bank missed the clearing time."""
+    own = ctx.accounts["bank-own"]
+    effects: list[Effect] = []
+    if own not in st.opened:  # opened the first time it is needed: a bank that never fronts has none
+        effects.append(open_account(st, ctx, own, "the bank's own funds (fronted payments)", "bank-own"))
+    effects.append(transfer(st, f"bank:{ctx.bank_code}:front:{p.key}", own, p.account, p.amount_fen, "bank-front",
+                            str(p.key), day))
+    effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) missed the clearing "
+                         f"time today and the clearing reserve ({fen_to_str(st.reserve_balance_fen)}) cannot cover it: "
+                         "made whole from the bank's own funds, cleared the next business morning", str(p.key)))
     return effects
 
 

@@ -21,7 +21,7 @@ SUSPENSION_VTCODE = "7501"  # payment suspension order and its lift (000 五(二
 def account_ids(bank_code: str) -> dict[str, str]:
     """The fixed accounts of a bank, by role."""
     return {role: f"bank:{bank_code}:{role}"
-            for role in ("zba-finance", "reserve", "reserve-funding", "payees", "pboc-clearing")}
+            for role in ("zba-finance", "reserve", "reserve-funding", "payees", "pboc-clearing", "bank-own")}
 
 
 def unit_zba(bank_code: str, agency_code: str) -> str:

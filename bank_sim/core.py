@@ -39,7 +39,7 @@ A redelivered original gets the same transfer id and the same receipt again.
 
 | time                        | action                                                                          |
 |-----------------------------|---------------------------------------------------------------------------------|
-| `replenish_time` (08:45)    | ClearType 1 per (advance day, pay type, fund type) for the advances of the previous business day; ClearDate = the advance day |
+| `replenish_time` (08:45)    | ClearType 1 per (advance day, pay type, fund type) for the advances of the previous business day, and apart for what the bank's own funds made whole at its close; ClearDate = that day |
 | `open_time` (09:00)         | pay the deferred vouchers (they join today's clearing)                           |
 | `filing_time` (15:30)       | ClearType 0 per (pay type, fund type) of today's ZBA payments, DetailList summed by SupDepCode; held payments of earlier days in requests of their own |
 | final sweep (15:59:59.999999) | the same for what was paid since, or released by a refused request (`bank_sim.clearing`) |

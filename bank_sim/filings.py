@@ -2,7 +2,8 @@
 (`sweep_instant`, `refile_action`) are `bank_sim.clearing`'s.
 
 Each business day: ClearType 1 per (advance day, division, pay type, fund type) at `replenish_time`
-for the previous business day's advances; ClearType 0 per (division, pay type, fund type) at `filing_time`
+for the previous business day's advances, and apart from them for the payments the bank's own
+funds made whole at that day's close (`file_fronted`); ClearType 0 per (division, pay type, fund type) at `filing_time`
 and the final sweep, DetailList one Detail per payment (refunds match them); a group of more than
 FILING_PAYMENTS_MAX payments in several requests. Accepted
 (XClearAmt > 0, no Return_Reason): `pboc-clearing` → each ZBA (or the reserve, for ClearType 1).
@@ -27,7 +28,7 @@ from messages.return_reason import ReturnReason
 from messages.voucher import VoucherDoc
 from sim.effects import Alarm, Effect, SendVoucher
 
-__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_page", "file", "file_clearings", "file_replenishments",
+__all__ = ["FILING_PAYMENTS_MAX", "clearing_receipt", "due_page", "file", "file_clearings", "file_fronted", "file_replenishments",
            "filing_refused", "reserve_paid", "unfiled", "unfiled_clearing", "unreplenished"]
 
 # Payments in one clearing request (2301), and filed by one call: a (pay type, fund type) group of
@@ -113,6 +114,22 @@ def file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effe
     effects: list[Effect] = []
     for advance_day in sorted({p.day for p in due if p.day is not None}):
         effects += file(ctx, st, [p for p in due if p.day == advance_day], 1, advance_day, when)
+    return effects + file_fronted(ctx, st, when)
+
+
+def file_fronted(ctx: Ctx, st: BankState, when: dt.datetime) -> list[Effect]:
+    """ClearType 1 requests, apart from the reserve's, for the payments of an earlier day the
+    bank's own funds made whole at its close (`close._front`: its clearing missed the cutoff and
+    the reserve could not cover it), by pay day, ClearDate that day: they are of that day's quota,
+    which its normal clearings did not use. The clearing repays the bank's own funds. Such a
+    payment is one in clearing mode no request filed, neither held nor covered, of a day before
+    `when`'s (`unfiled_clearing`: a walk of the unfiled only); due from its replenishment day."""
+    today = when.date()
+    due = [p for p in unfiled_clearing(st) if p.held is None and not p.covered and p.refused is None
+           and p.day is not None and p.day < today and replenishment_day(p.day, ctx.calendar) <= today]
+    effects: list[Effect] = []
+    for pay_day in sorted({p.day for p in due if p.day is not None}):
+        effects += file(ctx, st, [p for p in due if p.day == pay_day], 1, pay_day, when)
     return effects
 
 
@@ -175,7 +192,7 @@ def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clea
         groups.setdefault((p.key.adm_div_code, p.pay_type, p.fund_type), []).append(p)
     effects: list[Effect] = []
     today = when.date()
-    reserve = ctx.accounts["reserve"]
+    reserve, own = ctx.accounts["reserve"], ctx.accounts["bank-own"]
     c = ctx.config
     chunks = [(kind, whole[i:i + FILING_PAYMENTS_MAX]) for kind, whole in sorted(groups.items())
               for i in range(0, len(whole), FILING_PAYMENTS_MAX)]
@@ -186,8 +203,9 @@ def file(ctx: Ctx, st: BankState, payments: list[Payment], clear_type: int, clea
         by_account: dict[str, int] = {}
         for p in group:
             by_dep[p.sup_dep] = by_dep.get(p.sup_dep, 0) + p.amount_fen
-            # what the clearing pays back: the reserve for an advance or a covered payment
-            account = reserve if clear_type == 1 else p.account
+            # what the clearing pays back: the zero-balance account; for ClearType 1 the reserve (an
+            # advance, a covered payment) or the bank's own funds (a fronted one, `file_fronted`)
+            account = p.account if clear_type == 0 else reserve if p.mode == "advance" or p.covered else own
             by_account[account] = by_account.get(account, 0) + p.amount_fen
             p.filing, p.held = no, None
         total = sum(by_dep.values())
@@ -229,10 +247,12 @@ def clearing_receipt(ctx: Ctx, st: BankState, doc: VoucherDoc, key: VoucherKey, 
         return [Alarm("amount-mismatch", f"clearing request {filing.voucher_no}: {filing.reason}", str(key))]
     filing.state = "accepted"
     filing.cleared_fen = cleared
-    kind = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
+    name = "reserve-replenishment" if filing.clear_type == 1 else "clearing"
     effects: list[Effect] = []
     for account, fen in sorted(filing.by_account.items()):
-        effects.append(transfer(st, f"bank:{ctx.bank_code}:{kind}:{filing.voucher_no}:{account}",
+        # only what goes back to the reserve replenishes it (the reserve statement's MoveType 4)
+        kind = "reserve-replenishment" if account == ctx.accounts["reserve"] else "clearing"
+        effects.append(transfer(st, f"bank:{ctx.bank_code}:{name}:{filing.voucher_no}:{account}",
                                 ctx.accounts["pboc-clearing"], account, fen, kind, str(key.original()), now.date()))
         if account == ctx.accounts["reserve"]:
             st.reserve_balance_fen += fen

@@ -326,8 +326,11 @@ def _reserve(inp: SignoffInput, by_kind: Mapping[tuple[str, str, str], list[Bank
     """The clearing reserve statement (7203) ↔ the advances and replenishments seen, and its balances."""
     seen_out = {p.voucher_no: p.amount_fen for p in inp.payments
                 if p.bank == bank and p.mode == "advance" and p.paid_day is not None and month_of(p.paid_day) == month}
-    seen_in = {c.voucher_no: c.cleared_fen for c in inp.clearings if c.bank == bank and c.state == "accepted"
-               and c.clear_type == 1 and _answer_month(c) == month}
+    # a replenishment's part that went back to the reserve (a ClearType 1 of payments the bank's own
+    # funds made whole at a close repays the bank, not the reserve: none)
+    seen_in = {c.voucher_no: fen for c in inp.clearings if c.bank == bank and c.state == "accepted"
+               and c.clear_type == 1 and _answer_month(c) == month
+               and (fen := c.cleared_fen if c.reserve_fen is None else c.reserve_fen)}
     stated_out: dict[str, int] = defaultdict(int)
     stated_in: dict[str, int] = defaultdict(int)
     for d in s.details:

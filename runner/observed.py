@@ -153,6 +153,9 @@ class ClearingSeen:
     # the key (adm/year/vtcode/no) of each payment in `payments`, when known (): two divisions' or
     # years' payments of one VoucherNo are two
     keys: tuple[str, ...] = ()
+    # of an accepted ClearType 1, what went back to the clearing reserve (None: not known, all of it):
+    # none of one for payments the bank's own funds made whole (docs/rules.md "Paying a voucher")
+    reserve_fen: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,8 @@ def clearings_of(bcores: Mapping[str, Any]) -> list[ClearingSeen]:
                          f.amount_fen, tuple(k.voucher_no for k in f.payments), f.state,
                          reason_code(f.reason) if f.state == "rejected" else None,
                          f.reason, f.cleared_fen, f.answered_at,
-                         tuple(str(k.original()).rsplit("/", 1)[0] for k in f.payments))
+                         tuple(str(k.original()).rsplit("/", 1)[0] for k in f.payments),
+                         f.by_account.get(core.accounts["reserve"], 0) if f.clear_type == 1 else None)
             for bid, core in bcores.items() for f in core.filings.values()]
 
 

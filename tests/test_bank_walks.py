@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bank_sim import account_feed, close, filings, official_cards, payments
-from bank_sim.accounts import transfer
+from bank_sim.accounts import open_account, transfer
 from bank_sim.advances import RESERVE_LIST_VTCODE, Advanced, reserve_detail_list
 from bank_sim.config import BankConfig
 from bank_sim.pay_acct import pay_acct_text
@@ -45,6 +45,12 @@ def old_file_replenishments(ctx: Ctx, st: BankState, when: dt.datetime) -> list[
     effects: list[Effect] = []
     for advance_day in sorted({p.day for p in due if p.day is not None}):
         effects += filings.file(ctx, st, [p for p in due if p.day == advance_day], 1, advance_day, when)
+    # then, apart, those the bank's own funds made whole at an earlier close (`filings.file_fronted`)
+    fronted = [p for p in st.payments.values() if p.mode == "clearing" and p.filing is None and p.held is None
+               and not p.covered and p.refused is None and p.day is not None and p.day < when.date()
+               and replenishment_day(p.day, ctx.calendar) <= when.date()]
+    for day in sorted({p.day for p in fronted if p.day is not None}):
+        effects += filings.file(ctx, st, [p for p in fronted if p.day == day], 1, day, when)
     return effects
 
 
@@ -58,9 +64,16 @@ def old_cover(ctx: Ctx, st: BankState, day: dt.date) -> list[Effect]:
               "round; the clearing reserve is not used", str(p.key))
         for p in sorted(unfiled, key=lambda p: str(p.key)) if p.held is not None]
     for p in sorted(left, key=lambda p: str(p.key)):
-        if p.amount_fen > st.reserve_balance_fen:
-            effects.append(Alarm("clearing-escalated", f"payment {p.key} was not cleared and the reserve cannot "
-                                 f"cover {fen_to_str(p.amount_fen)}", str(p.key)))
+        if p.amount_fen > st.reserve_balance_fen:  # the bank's own funds make it whole (docs/rules.md)
+            own = ctx.accounts["bank-own"]
+            if own not in st.opened:
+                effects.append(open_account(st, ctx, own, "the bank's own funds (fronted payments)", "bank-own"))
+            effects.append(transfer(st, f"bank:{ctx.bank_code}:front:{p.key}", own, p.account, p.amount_fen,
+                                    "bank-front", str(p.key), day))
+            effects.append(Alarm("clearing-escalated", f"payment {p.key} ({fen_to_str(p.amount_fen)}) missed the "
+                                 f"clearing time today and the clearing reserve ({fen_to_str(st.reserve_balance_fen)}) "
+                                 "cannot cover it: made whole from the bank's own funds, cleared the next business "
+                                 "morning", str(p.key)))
             continue
         p.covered = True
         st.reserve_balance_fen -= p.amount_fen
