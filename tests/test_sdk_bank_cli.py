@@ -164,3 +164,30 @@ def test_the_exit_codes_its_help_states(world: DevWorld, monkeypatch: pytest.Mon
     monkeypatch.setattr(sdk_bank, "_not_me", broken)
     with pytest.raises(RuntimeError):  # uncaught: Python's exit 1 and its traceback
         main(_args(world))
+
+
+def test_sigterm_stops_it_as_ctrl_c_does_exit_0(world: DevWorld) -> None:
+    """A container's stop or a CI job's kill sends SIGTERM: the bank stops as on Ctrl-C, exit 0,
+    no traceback (was: killed at once, 143). A gateway that takes the connection and never answers
+    keeps it waiting on its first request, the moment the signal comes."""
+    import signal
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent.settimeout(60)  # a hang guard, not a timing
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc = subprocess.Popen([SDK_BANK, *_args(world, url=url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            conn, _ = silent.accept()  # its first request is on the way: it runs
+            with conn:
+                proc.send_signal(signal.SIGTERM)
+                _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
