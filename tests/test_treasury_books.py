@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from treasury_helpers import run_until
 
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
@@ -31,19 +32,6 @@ def at(hhmm: str, day: dt.date = DAY) -> dt.datetime:
 def new_core(**kw: object) -> TreasuryCore:
     config = TreasuryConfig(**{"vouchers_per_day": 30, "days": 2, "first_day": DAY, **kw})  # type: ignore[arg-type]
     return TreasuryCore(config, CALENDAR, CC)
-
-
-def run_until(core: TreasuryCore, end: dt.datetime) -> list[Effect]:
-    """Follow the core's WakeAts from 08:00 of its first day to `end`, as the shell would."""
-    now, out = at("08:00", core.days[0]), []
-    while now <= end:
-        effects = core.on_time(now)
-        out += effects
-        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
-        if not wakes:
-            break
-        now = wakes[-1]
-    return out
 
 
 def refund_notice(no: str, fen: int, now: dt.datetime, original: SendVoucher) -> bytes:

@@ -16,13 +16,13 @@ from typing import Any, cast
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from treasury_helpers import run_until
 
 import treasury_sim.core as treasury_core
 import treasury_sim.open_days as open_days
 from business_time.calendar import BusinessCalendar
 from business_time.clock import TZ, ClockConfig
 from messages.envelope import VoucherKey
-from sim.effects import Effect, WakeAt
 from treasury_sim.core import TreasuryConfig, TreasuryCore
 from treasury_sim.open_days import OpenDays
 from treasury_sim.receipt_book import ReceiptBook, ReceiptLog
@@ -39,19 +39,6 @@ def at(hhmm: str, day: dt.date) -> dt.datetime:
 
 def new_core(days: int, vouchers: int = 4) -> TreasuryCore:
     return TreasuryCore(TreasuryConfig(vouchers_per_day=vouchers, days=days, first_day=FIRST), CALENDAR, CC)
-
-
-def run_until(core: TreasuryCore, end: dt.datetime) -> list[Effect]:
-    """Follow the core's WakeAts from 08:00 of its first day to `end`, as the shell would."""
-    now, out = at("08:00", core.days[0]), []
-    while now <= end:
-        effects = core.on_time(now)
-        out += effects
-        wakes = [e.at for e in effects if isinstance(e, WakeAt)]
-        if not wakes:
-            break
-        now = wakes[-1]
-    return out
 
 
 class FullWalk(OpenDays):
