@@ -261,3 +261,19 @@ async def db_cli_args(db: Any) -> list[str]:
 async def table_count(db: Any, table: str, where: str = "", *params: Any) -> int:
     row = await db.fetchrow(f"SELECT COUNT(*) FROM {table} {where}", *params)
     return int(row[0])
+
+
+def count_monitor_parses(monkeypatch: Any) -> list[bytes]:
+    """Each voucher the gateway's monitor parses itself from bytes (not handed a parse), appended
+    to the list returned, for as long as `monkeypatch` (pytest's) holds."""
+    import gateway.monitoring.monitor as monitor_module
+
+    parses: list[bytes] = []
+    real = monitor_module.parse_voucher
+
+    def counting(data: bytes, **kw: Any) -> Any:
+        parses.append(data)
+        return real(data, **kw)
+
+    monkeypatch.setattr(monitor_module, "parse_voucher", counting)
+    return parses

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import fresh_database
-from gateway_helpers import FixedClock, payment, rebuild
+from gateway_helpers import FixedClock, count_monitor_parses, payment, rebuild
 
 from gateway.monitoring.monitor import Monitor
 from gateway.monitoring.rules import default_catalogue
@@ -170,17 +170,9 @@ async def test_screening_reads_the_voucher_the_pipeline_parsed(world: DevWorld, 
     """In-process, the monitor screens the parsed voucher the pipeline hands along (no second
     parse of the same bytes), and decides exactly as it does from the bytes (a blocked payment
     is still blocked); from bytes alone (an admission worker's result) it parses them itself."""
-    import gateway.monitoring.monitor as monitor_module
     from gateway.pipeline import Admitted, admit_envelope
 
-    parses: list[bytes] = []
-    real = monitor_module.parse_voucher
-
-    def counting(data: bytes, **kw: Any) -> Any:
-        parses.append(data)
-        return real(data, **kw)
-
-    monkeypatch.setattr(monitor_module, "parse_voucher", counting)
+    parses = count_monitor_parses(monkeypatch)
     gw = _gateway(world, db)
     await gw.start(deliver=False)
     try:

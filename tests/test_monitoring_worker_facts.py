@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 from conftest import fresh_database
-from gateway_helpers import FixedClock, payment, rebuild
+from gateway_helpers import FixedClock, count_monitor_parses, payment, rebuild
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from test_monitoring_line_needs import LIST, PREFIXES, _tree, catalogues
 
-import gateway.monitoring.monitor as monitor_module
 from gateway.monitoring.engine import LineNeeds, PaymentFacts
 from gateway.monitoring.monitor import Monitor
 from gateway.monitoring.rules import Catalogue, default_catalogue
@@ -135,14 +134,7 @@ def _no_ids(value: Any) -> Any:
 
 async def test_a_gateway_with_workers_screens_without_parsing_and_decides_as_inline(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parses: list[bytes] = []
-    real = monitor_module.parse_voucher
-
-    def counting(data: bytes, **kw: Any) -> Any:
-        parses.append(data)
-        return real(data, **kw)
-
-    monkeypatch.setattr(monitor_module, "parse_voucher", counting)
+    parses = count_monitor_parses(monkeypatch)
     world = DevWorld.create(tmp_path / "world")
     inline = await _run(world, tmp_path, 0)
     assert parses == []  # inline: the pipeline's parse, handed along
