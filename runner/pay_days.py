@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from business_time.calendar import BusinessCalendar
-from business_time.clock import ClockConfig
+from business_time.clock import ClockConfig, clearing_cutoff
 
 __all__ = ["PayDays"]
 
@@ -38,9 +38,8 @@ class PayDays:
 
     def _advance_window(self, t: dt.datetime, spec: Any) -> bool:
         """Past the cutoff the voucher is paid under, before the close, on a business day."""
-        urgent = spec.fields.get("UrgentFlag") == "1"
-        cutoff = self.clock.urgent_cutoff if urgent else self.clock.clearing_cutoff
-        return self.calendar.is_business_day(t.date()) and cutoff <= t.time() < self.clock.bank_system_close
+        cutoff = clearing_cutoff(t.date(), self.clock, urgent=spec.fields.get("UrgentFlag") == "1")
+        return self.calendar.is_business_day(t.date()) and cutoff <= t and t.time() < self.clock.bank_system_close
 
     def day(self, t: dt.datetime, spec: Any = None) -> dt.date:
         if (self.calendar.is_business_day(t.date()) and t.time() < self.clock.bank_system_close
