@@ -32,7 +32,6 @@ from runner.last_day import (
     NotJudged,
     outstanding_advances,
     pending_past,
-    replenishment_day,
     run_end,
     unknown_day_breaks,
     with_final,
@@ -165,7 +164,7 @@ async def build_world(root: Path, *, seed: int, vouchers: int, days: int, start:
                          calendar, cc)
     run_days = list(tcore.days)
     # the last day's advances are replenished then; None past the calendar's last day (runner.last_day)
-    final_day = replenishment_day(calendar, run_days[-1])
+    final_day = calendar.next_business_day_if_known(run_days[-1])
     closes = {at(d, cc.bank_system_close): d for d in with_final(run_days, final_day)}
     clock = SimClock(calendar, cc, at(run_days[0], START_HOUR))
     flows = None

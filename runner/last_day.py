@@ -16,13 +16,7 @@ from typing import Any
 
 from business_time.calendar import OUT_OF_RANGE, BusinessCalendar
 
-__all__ = ["NotJudged", "outstanding_advances", "pending_past", "replenishment_day", "run_end", "unknown_day_breaks", "with_final"]
-
-
-def replenishment_day(calendar: BusinessCalendar, last: dt.date) -> dt.date | None:
-    """The business day after the run's `last` day, when its advances are replenished; None when
-    it lies past the calendar (a `last` the calendar does not know is refused, calendar-out-of-range)."""
-    return calendar.next_business_day_if_known(last)
+__all__ = ["NotJudged", "outstanding_advances", "pending_past", "run_end", "unknown_day_breaks", "with_final"]
 
 
 def with_final(run_days: Sequence[dt.date], final_day: dt.date | None) -> list[dt.date]:
